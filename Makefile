@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   - create .venv, install, ingest the bundled demo corpus and search it
+#   make test   - create .venv, install, run lint, type checks and the test suite
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install demo test lint typecheck bench eval-scifact eval-nfcorpus clean
+
+$(BIN)/python:
+	@command -v $(PY) >/dev/null 2>&1 || { echo "ragline needs Python 3.11 ($(PY) not found); set PY=/path/to/python3.11"; exit 1; }
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[export,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python demo/run_demo.py
+
+lint: install
+	$(BIN)/ruff check src tests bench demo
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/latency.py
+
+eval-scifact: install
+	$(BIN)/ragline eval beir ../shared/datasets/scifact
+
+eval-nfcorpus: install
+	$(BIN)/ragline eval beir ../shared/datasets/nfcorpus
+
+clean:
+	rm -rf .ragline .pytest_cache .mypy_cache .ruff_cache

