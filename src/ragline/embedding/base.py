@@ -1,0 +1,42 @@
+"""The Embedder protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors, batching internally.
+
+    ``model_id`` names the exact model (name plus a fingerprint of its weights where known); the
+    embedding cache and the store use it to refuse mixing vectors from different models.
+    Loading the model is lazy: the constructor only checks and stores its arguments.
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages; returns an ``(len(texts), dimension)`` array. Empty input gives ``(0, d)``."""
+        ...
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one query; returns a ``(dimension,)`` array."""
+        ...
+
+
+def l2_normalize(x: Vectors) -> Vectors:
+    """Row-wise L2 normalisation; zero rows stay zero."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (x / norms).astype(np.float32, copy=False)
