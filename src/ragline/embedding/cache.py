@@ -1,0 +1,129 @@
+"""An on-disk embedding cache keyed by model id and text hash, so unchanged text is never re-embedded.
+
+SQLite in WAL mode: each :meth:`EmbeddingCache.put_many` is one transaction, so an ingest killed
+mid-way keeps every batch it finished and the next run picks up from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ragline.embedding.base import Embedder, Vectors
+
+
+def _text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+
+
+class EmbeddingCache:
+    """Maps (model id, sha256(text)) to a float32 vector.
+
+    Example::
+
+        cache = EmbeddingCache(Path(".ragline/embeddings.sqlite"))
+        cached = CachedEmbedder(embedder, cache)
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS emb (model TEXT NOT NULL, key BLOB NOT NULL, "
+                "vec BLOB NOT NULL, PRIMARY KEY (model, key)) WITHOUT ROWID"
+            )
+            self._local.conn = conn
+        return conn
+
+    def get_many(self, model_id: str, texts: Sequence[str]) -> list[Vectors | None]:
+        keys = [_text_key(t) for t in texts]
+        found: dict[bytes, Vectors] = {}
+        conn = self._conn()
+        # SQLite limits bound parameters; 900 stays under every build's default of 999.
+        for i in range(0, len(keys), 900):
+            part = keys[i : i + 900]
+            rows = conn.execute(
+                f"SELECT key, vec FROM emb WHERE model = ? AND key IN ({','.join('?' * len(part))})",
+                [model_id, *part],
+            ).fetchall()
+            for key, vec in rows:
+                found[key] = np.frombuffer(vec, dtype=np.float32)
+        return [found.get(k) for k in keys]
+
+    def put_many(self, model_id: str, texts: Sequence[str], vectors: Vectors) -> None:
+        conn = self._conn()
+        with conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO emb (model, key, vec) VALUES (?, ?, ?)",
+                [
+                    (model_id, _text_key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                    for t, v in zip(texts, vectors, strict=True)
+                ],
+            )
+
+    def count(self, model_id: str | None = None) -> int:
+        conn = self._conn()
+        if model_id is None:
+            return int(conn.execute("SELECT COUNT(*) FROM emb").fetchone()[0])
+        return int(conn.execute("SELECT COUNT(*) FROM emb WHERE model = ?", (model_id,)).fetchone()[0])
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class CachedEmbedder:
+    """Wraps an :class:`Embedder`; documents already in the cache are not embedded again.
+
+    ``embedded`` counts the texts that really went through the model (for reports and tests).
+    Queries are not cached: they are cheap and rarely repeat exactly.
+    """
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.embedded = 0
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        cached = self.cache.get_many(self.model_id, texts)
+        missing = [i for i, v in enumerate(cached) if v is None]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for i, v in enumerate(cached):
+            if v is not None:
+                out[i] = v
+        if missing:
+            # Identical texts inside one batch are embedded once.
+            unique = list(dict.fromkeys(texts[i] for i in missing))
+            vecs = self.inner.embed_documents(unique)
+            self.embedded += len(unique)
+            self.cache.put_many(self.model_id, unique, vecs)
+            by_text = dict(zip(unique, vecs, strict=True))
+            for i in missing:
+                out[i] = by_text[texts[i]]
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.inner.embed_query(text)

@@ -1,0 +1,256 @@
+"""The default embedder: a sentence-transformers BERT model run through ONNX Runtime.
+
+The model's weights are exported to ONNX once (with eager attention, so ORT can fuse it) and the
+optimised graph is cached on disk under ``<cache_dir>/onnx/<fingerprint>/``. Later starts load the
+cached graph in well under a second and never import torch.
+
+Example::
+
+    emb = OnnxEmbedder()          # the packaged all-MiniLM-L6-v2
+    emb.embed_query("hello").shape  # (384,)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragline.chunking.tokenizer import packaged_model_dir
+from ragline.embedding.base import Vectors, l2_normalize
+from ragline.errors import EmbeddingError
+
+log = logging.getLogger(__name__)
+
+_EXPORT_VERSION = "1"  # bump when the export recipe changes, so stale cached graphs are rebuilt
+
+
+def weights_fingerprint(model_dir: Path) -> str:
+    """12 hex chars identifying a model directory's weights and config (cheap: size, name, config)."""
+    h = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "1_Pooling/config.json", "modules.json"):
+        p = model_dir / name
+        if p.is_file():
+            h.update(name.encode())
+            h.update(p.read_bytes())
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        p = model_dir / name
+        if p.is_file():
+            # Hashing the head and tail plus the size tells weight files apart without reading 90 MB.
+            size = p.stat().st_size
+            h.update(f"{name}:{size}".encode())
+            with p.open("rb") as f:
+                h.update(f.read(1 << 20))
+                f.seek(max(0, size - (1 << 20)))
+                h.update(f.read(1 << 20))
+    return h.hexdigest()[:12]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def export_onnx(model_dir: Path, out_path: Path) -> None:
+    """Export a BERT-family model directory to an ORT-optimised ONNX graph at ``out_path``."""
+    try:
+        import torch
+        from transformers import AutoConfig, AutoModel
+    except ImportError:
+        raise EmbeddingError(
+            "exporting the embedding model to ONNX needs torch and transformers: "
+            "pip install 'ragline[export]' (torch==2.13.0 for the CPU build)"
+        ) from None
+    from onnxruntime.transformers import optimizer
+
+    config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
+    model.eval()
+
+    class _Wrapper(torch.nn.Module):
+        # transformers 5 expects keyword arguments; torch.onnx.export passes positionals.
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    ids = torch.ones((2, 8), dtype=torch.long)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        with torch.no_grad():
+            torch.onnx.export(
+                _Wrapper(model),
+                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+                str(raw),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "seq"},
+                    "attention_mask": {0: "batch", 1: "seq"},
+                    "token_type_ids": {0: "batch", 1: "seq"},
+                    "last_hidden_state": {0: "batch", 1: "seq"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        opt = optimizer.optimize_model(
+            str(raw),
+            model_type="bert",
+            num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size),
+        )
+        tmp_out = Path(tmp) / "model.onnx"
+        opt.save_model_to_file(str(tmp_out))
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(tmp_out), str(out_path.with_suffix(".partial")))
+        os.replace(out_path.with_suffix(".partial"), out_path)
+
+
+class OnnxEmbedder:
+    """Sentence-transformers model (mean or CLS pooling) on ONNX Runtime, batched by length."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        batch_size: int = 32,
+        threads: int = 2,
+        max_tokens: int = 256,
+        name: str | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else packaged_model_dir()
+        if not (self.model_dir / "config.json").is_file():
+            raise EmbeddingError(
+                f"{self.model_dir} is not a sentence-transformers model directory (no config.json); "
+                "set embedding.model_path to one"
+            )
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "ragline"
+        self.batch_size = batch_size
+        self.threads = threads
+        st_cfg = _read_json(self.model_dir / "sentence_bert_config.json")
+        self.max_tokens = min(max_tokens, int(st_cfg.get("max_seq_length", max_tokens)))
+        self.name = name or ("all-MiniLM-L6-v2" if model_dir is None else self.model_dir.name)
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        return weights_fingerprint(self.model_dir)
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}@{self._fingerprint}"
+
+    @cached_property
+    def _pooling(self) -> tuple[str, bool]:
+        pool_cfg = _read_json(self.model_dir / "1_Pooling" / "config.json")
+        mode = "cls" if pool_cfg.get("pooling_mode_cls_token") else "mean"
+        modules = self.model_dir / "modules.json"
+        normalize = (not modules.is_file()) or "Normalize" in modules.read_text(encoding="utf-8")
+        return mode, normalize
+
+    @cached_property
+    def dimension(self) -> int:
+        return int(_read_json(self.model_dir / "config.json")["hidden_size"])
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.cache_dir / "onnx" / f"{self._fingerprint}-v{_EXPORT_VERSION}" / "model.onnx"
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tok.enable_truncation(max_length=self.max_tokens)
+        tok.no_padding()
+        return tok
+
+    @cached_property
+    def _session(self) -> Any:
+        import onnxruntime as ort
+
+        path = self.onnx_path
+        if not path.is_file():
+            with _file_lock(path.parent.parent / f"{path.parent.name}.lock"):
+                if not path.is_file():
+                    log.info("exporting %s to ONNX at %s (once)", self.model_dir, path)
+                    export_onnx(self.model_dir, path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise EmbeddingError(
+                f"cannot load the cached ONNX model {path} ({exc}); delete that file to re-export it"
+            ) from exc
+
+    def warm_up(self) -> None:
+        """Load the tokenizer and the ONNX session now rather than on the first call."""
+        self.embed_query("warm up")
+
+    def _run(self, encodings: list[Any]) -> Vectors:
+        n = len(encodings)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((n, width), dtype=np.int64)
+        mask = np.zeros((n, width), dtype=np.int64)
+        for i, e in enumerate(encodings):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        hidden = self._session.run(
+            ["last_hidden_state"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )[0]
+        mode, normalize = self._pooling
+        if mode == "cls":
+            pooled = hidden[:, 0, :]
+        else:
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        pooled = pooled.astype(np.float32)
+        return l2_normalize(pooled) if normalize else pooled
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Batching texts of similar length wastes less compute on padding.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            out[idx] = self._run([encodings[i] for i in idx])
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        result: Vectors = self._run([self._tokenizer.encode(text)])[0]
+        return result

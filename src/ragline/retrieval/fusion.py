@@ -1,0 +1,103 @@
+"""Fusing the rankings of several retrievers into one, as pure functions over doc ids.
+
+Two methods:
+
+* :func:`reciprocal_rank_fusion` uses ranks only, so it needs no score calibration.
+* :func:`weighted_fusion` min-max normalises each retriever's scores and takes a convex
+  combination of them.
+
+Both return ``(id, fused score)`` pairs, best first. Ties keep first-appearance order, so the
+output is deterministic for a given input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from ragline.errors import ConfigError
+
+# Cormack, Clarke & Büttcher (SIGIR 2009) found k = 60 near-optimal across TREC collections: it
+# damps the weight of the very top ranks enough that one retriever's rank-1 cannot outvote
+# consistent mid-list agreement among the others, while still favouring the top of each list.
+DEFAULT_RRF_K = 60
+
+
+def _check_finite(scores: Mapping[str, float], name: str) -> None:
+    for doc, score in scores.items():
+        if not math.isfinite(score):
+            raise ConfigError(f"{name} score for {doc!r} is {score!r}: fusion needs finite scores")
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]],
+    k: int = DEFAULT_RRF_K,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[str, float]]:
+    """Reciprocal Rank Fusion (Cormack, Clarke & Büttcher, SIGIR 2009).
+
+    score(d) = sum over rankings r containing d of w_r / (k + rank_r(d)), ranks 1-based, all
+    weights 1 by default. An id repeated within one ranking counts once, at its best rank.
+    Sorted by score descending; ties keep the order in which ids first appear scanning the
+    rankings in order, each from its top. No rankings, or only empty ones, give ``[]``.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"RRF constant k={k!r} is invalid: pass an integer >= 1 (the paper uses 60)")
+    if weights is None:
+        weights = [1.0] * len(rankings)
+    elif len(weights) != len(rankings):
+        raise ConfigError(
+            f"got {len(weights)} RRF weights for {len(rankings)} rankings: pass one weight per ranking"
+        )
+    for i, w in enumerate(weights):
+        if not math.isfinite(w) or w < 0:
+            raise ConfigError(f"RRF weight {i} is {w!r}: weights must be finite and >= 0")
+    fused: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        seen: set[str] = set()
+        for rank, doc in enumerate(ranking, start=1):
+            if doc in seen:
+                continue
+            seen.add(doc)
+            fused[doc] = fused.get(doc, 0.0) + w / (k + rank)
+    # sorted() is stable and ``fused`` keeps first-insertion order: that is the tie-break.
+    return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def min_max_normalize(scores: Mapping[str, float]) -> dict[str, float]:
+    """Min-max normalisation to [0, 1]: (s - min) / (max - min).
+
+    When every score is equal (including a single score) each maps to 1.0: all candidates are
+    equally the best this retriever found. Empty input gives ``{}``.
+    """
+    _check_finite(scores, "input")
+    if not scores:
+        return {}
+    lo = min(scores.values())
+    hi = max(scores.values())
+    if hi == lo:
+        return dict.fromkeys(scores, 1.0)
+    span = hi - lo
+    return {doc: (s - lo) / span for doc, s in scores.items()}
+
+
+def weighted_fusion(
+    dense: Mapping[str, float],
+    keyword: Mapping[str, float],
+    alpha: float,
+) -> list[tuple[str, float]]:
+    """Convex combination of min-max normalised scores.
+
+    score(d) = alpha * mm(dense)(d) + (1 - alpha) * mm(keyword)(d), where a retriever that did
+    not return d contributes 0 (Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid
+    Retrieval", ACM TOIS 2023). Sorted by score descending; ties keep first-appearance order:
+    ``dense``'s iteration order, then ids found only by ``keyword``.
+    """
+    if not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):
+        raise ConfigError(f"alpha={alpha!r} is invalid: pass a number in [0, 1] (weight of the dense side)")
+    d = min_max_normalize(dense)
+    kw = min_max_normalize(keyword)
+    fused = {doc: alpha * s for doc, s in d.items()}
+    for doc, s in kw.items():
+        fused[doc] = fused.get(doc, 0.0) + (1.0 - alpha) * s
+    return sorted(fused.items(), key=lambda item: -item[1])

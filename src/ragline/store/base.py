@@ -1,0 +1,83 @@
+"""The Store protocol every backend implements, and the records it exchanges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from ragline.embedding.base import Vectors
+from ragline.store.filters import Filter
+from ragline.types import Chunk, Section
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBatch:
+    """Everything indexed from one source file: replaces whatever the store held for that source.
+
+    ``vectors[i]`` is the embedding of ``chunks[i].embed_text``.
+    """
+
+    source: str
+    source_hash: str
+    chunks: list[Chunk]
+    vectors: Vectors
+    sections: list[Section] = field(default_factory=list)
+
+
+class ScoredChunk(NamedTuple):
+    """A chunk and one retriever's raw score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    chunks: int
+    documents: int
+    sources: int
+    sections: int
+    dimension: int | None
+    model_id: str | None
+    vector_index: str | None
+    keyword_index: bool
+    disk_bytes: int
+    metadata_fields: dict[str, str]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A collection of chunks with vectors, text and metadata.
+
+    Contract (tests/store/contract.py holds every backend to it):
+    - :meth:`upsert` is atomic: after it returns, searches see all of the batches' sources' new
+      chunks and none of their old ones; if the process dies inside it, searches see the old state.
+    - Searches return at most ``top_k`` hits, best first; no hits is an empty list.
+    - Filters are applied inside the search (prefilter), so ``top_k`` matching hits come back
+      whenever that many chunks match.
+    """
+
+    def upsert(self, batches: Sequence[SourceBatch]) -> None: ...
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> int: ...
+
+    def delete_sources(self, sources: Sequence[str]) -> int: ...
+
+    def search_dense(self, vector: Vectors, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]: ...
+
+    def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]: ...
+
+    def source_hashes(self) -> dict[str, str]:
+        """Map of every indexed source to the content hash it was indexed at."""
+        ...
+
+    def get_sections(self, ids: Sequence[str]) -> list[Section]: ...
+
+    def document_ids(self) -> set[str]: ...
+
+    def finalize(self) -> None:
+        """Bring indexes up to date after a round of upserts (ANN above threshold, keyword index)."""
+        ...
+
+    def stats(self) -> StoreStats: ...

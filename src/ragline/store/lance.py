@@ -1,0 +1,483 @@
+"""The embedded default store: one LanceDB database directory per collection.
+
+Layout of ``<root>/``: table ``chunks`` (ids, spans, text, the text that is searched, the vector,
+metadata as typed ``m_<field>`` columns), table ``sections`` (parent sections for parent-child
+chunking), and ``collection.json`` (embedding model id and dimension; mixing models is refused).
+
+Search is exact until the collection holds ``ann_threshold`` chunks; :meth:`LanceStore.finalize`
+then builds an IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
+keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
+Filters become a SQL prefilter inside both searches.
+
+Example::
+
+    store = LanceStore(Path(".ragline/collections/default"), dimension=384, model_id="minilm")
+    hits = store.search_dense(vec, top_k=10, filters=parse_filter({"year": {"$gte": 2020}}))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ragline.embedding.base import Vectors
+from ragline.errors import FilterError, StoreError
+from ragline.store.base import ScoredChunk, SourceBatch, StoreStats
+from ragline.store.filters import ColumnKind, Filter, fields_of, sql_literal, to_sql
+from ragline.types import Chunk, Metadata, MetadataValue, Section
+
+log = logging.getLogger(__name__)
+
+CHUNKS = "chunks"
+SECTIONS = "sections"
+_META_PREFIX = "m_"
+# Columns users may filter on besides their own metadata.
+BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
+_RESULT_COLUMNS = [
+    "id", "doc_id", "source", "parent_id", "position", "start", "end", "section", "text", "metadata_json",
+]
+_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
+
+
+def _chunk_schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("source_hash", pa.string(), nullable=False),
+            pa.field("parent_id", pa.string()),
+            pa.field("position", pa.int32()),
+            pa.field("start", pa.int64()),
+            pa.field("end", pa.int64()),
+            pa.field("section", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("search_text", pa.string()),
+            pa.field("metadata_json", pa.string()),
+            pa.field("vector", pa.list_(pa.float32(), dimension)),
+        ]
+    )
+
+
+_SECTION_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("start", pa.int64()),
+        pa.field("end", pa.int64()),
+        pa.field("section", pa.string()),
+        pa.field("text", pa.string()),
+    ]
+)
+
+
+def _kind_of(value: MetadataValue) -> ColumnKind:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
+_ARROW_TYPE: dict[ColumnKind, pa.DataType] = {"bool": pa.bool_(), "number": pa.float64(), "string": pa.string()}
+
+
+def _kind_of_arrow(t: pa.DataType) -> ColumnKind:
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_floating(t) or pa.types.is_integer(t):
+        return "number"
+    return "string"
+
+
+def _in_list(column: str, values: Sequence[str]) -> Iterator[str]:
+    # Long IN lists are split so no single predicate grows without bound.
+    for i in range(0, len(values), 500):
+        yield f"{column} IN ({', '.join(sql_literal(v) for v in values[i : i + 500])})"
+
+
+def keyword_query(text: str) -> str:
+    """Strip punctuation so the full-text parser sees plain terms (``C++?`` -> ``C``)."""
+    return " ".join(_PUNCT.sub(" ", text).split())
+
+
+class LanceStore:
+    """A :class:`~ragline.store.base.Store` on LanceDB. Opens lazily; the constructor only checks arguments."""
+
+    def __init__(
+        self,
+        root: Path,
+        dimension: int,
+        model_id: str,
+        ann_threshold: int = 20_000,
+        ann_ef: int = 96,
+        ann_partitions: int | None = None,
+    ) -> None:
+        if dimension < 1:
+            raise StoreError(f"dimension must be positive, got {dimension}")
+        self.root = Path(root)
+        self.dimension = dimension
+        self.model_id = model_id
+        self.ann_threshold = ann_threshold
+        self.ann_ef = ann_ef
+        self.ann_partitions = ann_partitions
+        self._chunks: Any = None
+        self._sections: Any = None
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @cached_property
+    def _db(self) -> Any:
+        import lancedb
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta_path = self.root / "collection.json"
+        if meta_path.is_file():
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("model_id") != self.model_id or meta.get("dimension") != self.dimension:
+                raise StoreError(
+                    f"collection {self.root} was built with embedding model {meta.get('model_id')} "
+                    f"({meta.get('dimension')}-d) but the current model is {self.model_id} "
+                    f"({self.dimension}-d); use another collection or delete {self.root} and re-ingest"
+                )
+        else:
+            tmp = meta_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"model_id": self.model_id, "dimension": self.dimension}))
+            tmp.replace(meta_path)
+        return lancedb.connect(str(self.root))
+
+    def _table(self, name: str, create_schema: pa.Schema | None) -> Any:
+        db = self._db
+        try:
+            return db.open_table(name)
+        except (FileNotFoundError, ValueError):
+            if create_schema is None:
+                return None
+            return db.create_table(name, schema=create_schema, exist_ok=True)
+
+    @property
+    def chunks_table(self) -> Any:
+        if self._chunks is None:
+            self._chunks = self._table(CHUNKS, None)
+        return self._chunks
+
+    def _ensure_tables(self) -> tuple[Any, Any]:
+        if self._chunks is None:
+            self._chunks = self._table(CHUNKS, _chunk_schema(self.dimension))
+        if self._sections is None:
+            self._sections = self._table(SECTIONS, _SECTION_SCHEMA)
+        return self._chunks, self._sections
+
+    @property
+    def sections_table(self) -> Any:
+        if self._sections is None:
+            self._sections = self._table(SECTIONS, None)
+        return self._sections
+
+    def metadata_fields(self) -> dict[str, ColumnKind]:
+        """Filterable metadata fields and their kinds, from the table schema."""
+        tbl = self.chunks_table
+        if tbl is None:
+            return {}
+        return {
+            f.name[len(_META_PREFIX) :]: _kind_of_arrow(f.type)
+            for f in tbl.schema
+            if f.name.startswith(_META_PREFIX)
+        }
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _evolve_schema(self, tbl: Any, batches: Sequence[SourceBatch]) -> dict[str, ColumnKind]:
+        known = self.metadata_fields()
+        new: dict[str, ColumnKind] = {}
+        for b in batches:
+            for c in b.chunks:
+                for k, v in c.metadata.items():
+                    if k not in known and k not in new:
+                        new[k] = _kind_of(v)
+        if new:
+            tbl.add_columns([pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())])
+            known.update(new)
+        return known
+
+    @staticmethod
+    def _coerce(kind: ColumnKind, value: MetadataValue, field: str, source: str) -> MetadataValue:
+        if kind == "string":
+            return value if isinstance(value, str) else json.dumps(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise StoreError(
+            f"{source}: metadata field {field!r} is {kind} in this collection but this document has "
+            f"{value!r}; make the field's type consistent across documents"
+        )
+
+    def _chunk_rows(self, batches: Sequence[SourceBatch], fields: dict[str, ColumnKind], schema: pa.Schema) -> pa.Table:
+        cols: dict[str, list[Any]] = {name: [] for name in schema.names if name != "vector"}
+        vectors: list[Vectors] = []
+        for b in batches:
+            if b.vectors.shape != (len(b.chunks), self.dimension):
+                raise StoreError(
+                    f"{b.source}: {len(b.chunks)} chunks but vectors of shape {b.vectors.shape}; "
+                    f"expected ({len(b.chunks)}, {self.dimension})"
+                )
+            for c in b.chunks:
+                cols["id"].append(c.id)
+                cols["doc_id"].append(c.doc_id)
+                cols["source"].append(b.source)
+                cols["source_hash"].append(b.source_hash)
+                cols["parent_id"].append(c.parent_id)
+                cols["position"].append(c.position)
+                cols["start"].append(c.start)
+                cols["end"].append(c.end)
+                cols["section"].append(c.section)
+                cols["text"].append(c.text)
+                cols["search_text"].append(c.embed_text)
+                cols["metadata_json"].append(json.dumps(c.metadata, sort_keys=True))
+                for k, kind in fields.items():
+                    v = c.metadata.get(k)
+                    cols[_META_PREFIX + k].append(None if v is None else self._coerce(kind, v, k, b.source))
+            vectors.append(b.vectors)
+        flat = np.concatenate(vectors).astype(np.float32) if vectors else np.zeros((0, self.dimension), np.float32)
+        arrays = {name: pa.array(values, type=schema.field(name).type) for name, values in cols.items()}
+        arrays["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), self.dimension)
+        return pa.table([arrays[n] for n in schema.names], schema=schema)
+
+    def upsert(self, batches: Sequence[SourceBatch]) -> None:
+        """Atomically replace everything held for the batches' sources (see the Store contract)."""
+        if not batches:
+            return
+        chunks_tbl, sections_tbl = self._ensure_tables()
+        fields = self._evolve_schema(chunks_tbl, batches)
+        rows = self._chunk_rows(batches, fields, chunks_tbl.schema)
+        sources = sorted({b.source for b in batches})
+        existing = self.source_hashes()
+        # Parents go in first, insert-only: old chunks still point at old sections until the chunk
+        # commit below swaps them, and orphaned sections are removed afterwards.
+        section_rows = [
+            {"id": s.id, "doc_id": s.doc_id, "source": b.source, "start": s.start, "end": s.end,
+             "section": " > ".join(s.section_path), "text": s.text}
+            for b in batches for s in b.sections
+        ]
+        if section_rows:
+            (sections_tbl.merge_insert("id").when_not_matched_insert_all()
+             .execute(pa.Table.from_pylist(section_rows, schema=_SECTION_SCHEMA)))
+        if not any(s in existing for s in sources):
+            if rows.num_rows:
+                chunks_tbl.add(rows)
+        else:
+            # One merge commit inserts the new rows and deletes the sources' old ones together.
+            delete_pred = " OR ".join(_in_list("source", sources))
+            (chunks_tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
+             .when_not_matched_by_source_delete(delete_pred).execute(rows))
+            keep = [r["id"] for r in section_rows]
+            stale = " OR ".join(_in_list("source", sources))
+            if keep:
+                stale = f"({stale}) AND NOT ({' OR '.join(_in_list('id', keep))})"
+            sections_tbl.delete(stale)
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> int:
+        tbl = self.chunks_table
+        if tbl is None or not doc_ids:
+            return 0
+        pred = " OR ".join(_in_list("doc_id", list(doc_ids)))
+        affected = tbl.search().where(pred).select(["source"]).limit(None).to_arrow()
+        n = affected.num_rows
+        if n:
+            tbl.delete(pred)
+            # The source no longer matches its file, so the next ingest of that file re-indexes it.
+            srcs: list[str] = sorted({str(s) for s in affected.column("source").to_pylist()})
+            tbl.update(where=" OR ".join(_in_list("source", srcs)), values={"source_hash": ""})
+            if self.sections_table is not None:
+                self.sections_table.delete(pred)
+        return int(n)
+
+    def delete_sources(self, sources: Sequence[str]) -> int:
+        tbl = self.chunks_table
+        if tbl is None or not sources:
+            return 0
+        pred = " OR ".join(_in_list("source", list(sources)))
+        n = int(tbl.count_rows(pred))
+        tbl.delete(pred)
+        if self.sections_table is not None:
+            self.sections_table.delete(pred)
+        return n
+
+    # -- indexes ---------------------------------------------------------------------------------
+
+    def _index_types(self) -> dict[str, str]:
+        tbl = self.chunks_table
+        if tbl is None:
+            return {}
+        return {ix.columns[0]: ix.index_type for ix in tbl.list_indices()}
+
+    def finalize(self) -> None:
+        tbl = self.chunks_table
+        if tbl is None:
+            return
+        from lancedb.index import FTS, IvfHnswSq
+
+        n = tbl.count_rows()
+        indexes = self._index_types()
+        if "search_text" not in indexes and n:
+            tbl.create_index(
+                "search_text",
+                config=FTS(with_position=False, stem=True, language="English", remove_stop_words=True),
+                replace=True,
+            )
+        if "vector" not in indexes and n >= self.ann_threshold:
+            partitions = self.ann_partitions or max(1, round(math.sqrt(n) / 20))
+            log.info("building ANN index over %d chunks (%d partitions)", n, partitions)
+            tbl.create_index(
+                "vector", config=IvfHnswSq(distance_type="cosine", num_partitions=partitions), replace=True
+            )
+        # Compacts small fragments and folds new rows into existing indexes.
+        tbl.optimize()
+        if self.sections_table is not None:
+            self.sections_table.optimize()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _where(self, filters: Filter | None) -> str | None:
+        if filters is None:
+            return None
+        known = self.metadata_fields()
+        unknown = sorted(f for f in fields_of(filters) if f not in known and f not in BUILTIN_FILTER_FIELDS)
+        if unknown:
+            raise FilterError(
+                f"unknown filter field(s) {', '.join(map(repr, unknown))}; this collection's metadata "
+                f"fields are: {', '.join(sorted(known)) or '(none)'} (plus {', '.join(BUILTIN_FILTER_FIELDS)})"
+            )
+
+        def column(name: str) -> tuple[str, ColumnKind] | None:
+            if name in BUILTIN_FILTER_FIELDS:
+                return f"`{name}`", BUILTIN_FILTER_FIELDS[name]
+            return f"`{_META_PREFIX}{name}`", known[name]
+
+        return to_sql(filters, column)
+
+    @staticmethod
+    def _to_chunk(row: dict[str, Any]) -> Chunk:
+        meta: Metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
+        section = row["section"] or ""
+        return Chunk(
+            id=row["id"],
+            doc_id=row["doc_id"],
+            text=row["text"],
+            position=int(row["position"]),
+            start=int(row["start"]),
+            end=int(row["end"]),
+            section_path=tuple(section.split(" > ")) if section else (),
+            parent_id=row["parent_id"],
+            metadata=meta,
+            source=row["source"],
+        )
+
+    def search_dense(self, vector: Vectors, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
+        tbl = self.chunks_table
+        if tbl is None or top_k < 1:
+            return []
+        q = tbl.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector").distance_type("cosine")
+        if "vector" in self._index_types():
+            q = q.ef(max(self.ann_ef, top_k)).nprobes(self._nprobes)
+        where = self._where(filters)
+        if where:
+            q = q.where(where, prefilter=True)
+        rows = q.select([*_RESULT_COLUMNS, "_distance"]).limit(top_k).to_list()
+        return [ScoredChunk(self._to_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
+
+    @cached_property
+    def _nprobes(self) -> int:
+        n = self.chunks_table.count_rows() if self.chunks_table is not None else 0
+        return self.ann_partitions or max(1, round(math.sqrt(n) / 20))
+
+    def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
+        tbl = self.chunks_table
+        query = keyword_query(text)
+        if tbl is None or top_k < 1 or not query:
+            return []
+        q = tbl.search(query, query_type="fts", fts_columns="search_text")
+        where = self._where(filters)
+        if where:
+            q = q.where(where, prefilter=True)
+        rows = q.select([*_RESULT_COLUMNS, "_score"]).limit(top_k).to_list()
+        return [ScoredChunk(self._to_chunk(r), float(r["_score"])) for r in rows]
+
+    def source_hashes(self) -> dict[str, str]:
+        tbl = self.chunks_table
+        if tbl is None:
+            return {}
+        t = tbl.search().select(["source", "source_hash"]).limit(None).to_arrow()
+        return dict(zip(t.column("source").to_pylist(), t.column("source_hash").to_pylist(), strict=True))
+
+    def document_ids(self) -> set[str]:
+        tbl = self.chunks_table
+        if tbl is None:
+            return set()
+        return set(tbl.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").to_pylist())
+
+    def documents_by_source(self) -> dict[str, set[str]]:
+        tbl = self.chunks_table
+        if tbl is None:
+            return {}
+        t = tbl.search().select(["source", "doc_id"]).limit(None).to_arrow()
+        out: dict[str, set[str]] = {}
+        for s, d in zip(t.column("source").to_pylist(), t.column("doc_id").to_pylist(), strict=True):
+            out.setdefault(s, set()).add(d)
+        return out
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk, ordered by (doc_id, position). For tests and exports, not for hot paths."""
+        tbl = self.chunks_table
+        if tbl is None:
+            return []
+        rows = tbl.search().select(_RESULT_COLUMNS).limit(None).to_list()
+        return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
+
+    def get_sections(self, ids: Sequence[str]) -> list[Section]:
+        tbl = self.sections_table
+        if tbl is None or not ids:
+            return []
+        pred = " OR ".join(_in_list("id", list(ids)))
+        rows = tbl.search().where(pred).limit(None).to_list()
+        by_id = {
+            r["id"]: Section(
+                id=r["id"], doc_id=r["doc_id"], text=r["text"], start=int(r["start"]), end=int(r["end"]),
+                section_path=tuple(r["section"].split(" > ")) if r["section"] else (),
+            )
+            for r in rows
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def stats(self) -> StoreStats:
+        tbl = self.chunks_table
+        disk = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file()) if self.root.exists() else 0
+        if tbl is None:
+            return StoreStats(0, 0, 0, 0, self.dimension, self.model_id, None, False, disk, {})
+        t = tbl.search().select(["doc_id", "source"]).limit(None).to_arrow()
+        indexes = self._index_types()
+        sections = self.sections_table.count_rows() if self.sections_table is not None else 0
+        return StoreStats(
+            chunks=t.num_rows,
+            documents=len(set(t.column("doc_id").to_pylist())),
+            sources=len(set(t.column("source").to_pylist())),
+            sections=sections,
+            dimension=self.dimension,
+            model_id=self.model_id,
+            vector_index=indexes.get("vector"),
+            keyword_index="search_text" in indexes,
+            disk_bytes=disk,
+            metadata_fields=dict(self.metadata_fields()),
+        )

@@ -1,0 +1,130 @@
+"""ragline.retrieval.fusion: RRF, min-max normalisation and weighted fusion."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.errors import ConfigError
+from ragline.retrieval.fusion import min_max_normalize, reciprocal_rank_fusion, weighted_fusion
+
+
+def _approx(pairs: list[tuple[str, float]]) -> list[tuple[str, object]]:
+    return [(doc, pytest.approx(score)) for doc, score in pairs]
+
+
+class TestRrf:
+    def test_hand_computed(self) -> None:
+        got = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d"]], k=60)
+        assert got == _approx(
+            [
+                ("b", 1 / 62 + 1 / 61),
+                ("a", 1 / 61),
+                ("d", 1 / 62),
+                ("c", 1 / 63),
+            ]
+        )
+        assert [d for d, _ in got] == ["b", "a", "d", "c"]
+
+    def test_default_k_is_60(self) -> None:
+        assert reciprocal_rank_fusion([["a"]]) == _approx([("a", 1 / 61)])
+
+    def test_small_k(self) -> None:
+        assert reciprocal_rank_fusion([["a", "b"], ["b"]], k=1) == _approx(
+            [("b", 1 / 3 + 1 / 2), ("a", 1 / 2)]
+        )
+
+    def test_ties_keep_first_appearance(self) -> None:
+        # x and y are both rank 1 once, p and q rank 2 once: equal scores, input order wins.
+        got = reciprocal_rank_fusion([["x", "p"], ["y", "q"]])
+        assert [d for d, _ in got] == ["x", "y", "p", "q"]
+        got = reciprocal_rank_fusion([["y", "q"], ["x", "p"]])
+        assert [d for d, _ in got] == ["y", "x", "q", "p"]
+
+    def test_weights(self) -> None:
+        got = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=10, weights=[2.0, 1.0])
+        assert got == _approx([("a", 2 / 11 + 1 / 12), ("b", 2 / 12 + 1 / 11)])
+
+    def test_zero_weight_keeps_candidates(self) -> None:
+        got = reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0, 0.0])
+        assert got == _approx([("a", 1 / 61), ("b", 0.0)])
+
+    def test_duplicate_within_ranking_counts_once_at_best_rank(self) -> None:
+        assert reciprocal_rank_fusion([["a", "b", "a"]], k=1) == _approx([("a", 1 / 2), ("b", 1 / 3)])
+
+    def test_empty(self) -> None:
+        assert reciprocal_rank_fusion([]) == []
+        assert reciprocal_rank_fusion([[], []]) == []
+        assert reciprocal_rank_fusion([], weights=[]) == []
+
+    @pytest.mark.parametrize("k", [0, -5])
+    def test_invalid_k(self, k: int) -> None:
+        with pytest.raises(ConfigError, match=f"k={k}"):
+            reciprocal_rank_fusion([["a"]], k=k)
+
+    def test_weights_length_mismatch(self) -> None:
+        with pytest.raises(ConfigError, match="1 RRF weights for 2 rankings"):
+            reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0])
+
+    @pytest.mark.parametrize("w", [-1.0, float("nan"), float("inf")])
+    def test_invalid_weight(self, w: float) -> None:
+        with pytest.raises(ConfigError, match="RRF weight 1"):
+            reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0, w])
+
+
+class TestMinMax:
+    def test_hand_computed(self) -> None:
+        assert min_max_normalize({"a": 2.0, "b": 4.0, "c": 3.0}) == pytest.approx(
+            {"a": 0.0, "b": 1.0, "c": 0.5}
+        )
+
+    def test_negative_scores(self) -> None:
+        assert min_max_normalize({"a": -3.0, "b": -1.0}) == pytest.approx({"a": 0.0, "b": 1.0})
+
+    def test_all_equal_is_one(self) -> None:
+        assert min_max_normalize({"a": 0.3, "b": 0.3}) == {"a": 1.0, "b": 1.0}
+        assert min_max_normalize({"a": -7.0}) == {"a": 1.0}
+
+    def test_empty(self) -> None:
+        assert min_max_normalize({}) == {}
+
+    def test_non_finite_rejected(self) -> None:
+        with pytest.raises(ConfigError, match="'a'"):
+            min_max_normalize({"a": float("nan"), "b": 1.0})
+
+
+class TestWeighted:
+    def test_hand_computed(self) -> None:
+        dense = {"a": 0.9, "b": 0.5, "c": 0.1}  # -> a 1.0, b 0.5, c 0.0
+        keyword = {"b": 12.0, "d": 4.0}  # -> b 1.0, d 0.0
+        got = weighted_fusion(dense, keyword, alpha=0.3)
+        assert got == _approx(
+            [
+                ("b", 0.3 * 0.5 + 0.7 * 1.0),
+                ("a", 0.3 * 1.0),
+                ("c", 0.0),
+                ("d", 0.0),
+            ]
+        )
+
+    def test_alpha_extremes(self) -> None:
+        dense = {"a": 1.0, "b": 0.0}
+        keyword = {"b": 5.0, "a": 1.0}
+        assert [d for d, _ in weighted_fusion(dense, keyword, alpha=1.0)] == ["a", "b"]
+        assert [d for d, _ in weighted_fusion(dense, keyword, alpha=0.0)] == ["b", "a"]
+
+    def test_missing_side_contributes_zero(self) -> None:
+        got = weighted_fusion({"a": 2.0, "b": 1.0}, {"c": 3.0}, alpha=0.5)
+        assert got == _approx([("a", 0.5), ("c", 0.5), ("b", 0.0)])
+
+    def test_ties_keep_dense_then_keyword_order(self) -> None:
+        got = weighted_fusion({"y": 1.0, "x": 1.0}, {"z": 1.0, "x": 1.0}, alpha=0.5)
+        assert got == _approx([("x", 1.0), ("y", 0.5), ("z", 0.5)])
+
+    def test_empty(self) -> None:
+        assert weighted_fusion({}, {}, alpha=0.5) == []
+        assert weighted_fusion({}, {"a": 2.0}, alpha=0.25) == _approx([("a", 0.75)])
+
+    @pytest.mark.parametrize("alpha", [-0.1, 1.5, float("nan")])
+    def test_invalid_alpha(self, alpha: float) -> None:
+        with pytest.raises(ConfigError, match="alpha="):
+            weighted_fusion({"a": 1.0}, {"a": 1.0}, alpha=alpha)
