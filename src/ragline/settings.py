@@ -85,6 +85,8 @@ class StoreSettings(_Strict):
     ann_threshold: int = Field(default=20_000, ge=256)
     ann_ef: int = Field(default=96, ge=8)
     ann_partitions: int | None = Field(default=None, ge=1)
+    # Candidates re-scored with full-precision vectors, as a multiple of top_k.
+    ann_refine_factor: int = Field(default=2, ge=1, le=50)
     # Rows written per atomic commit during ingest.
     commit_chunks: int = Field(default=4096, ge=1)
 

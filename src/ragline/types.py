@@ -92,14 +92,24 @@ class Chunk:
     parent_id: str | None = None
     metadata: Metadata = field(default_factory=dict)
     source: str = ""
+    title: str = ""
 
     @property
     def section(self) -> str:
         return " > ".join(self.section_path)
 
     @property
+    def header(self) -> str:
+        """Document title and section path, e.g. ``Guide > Install > Linux`` (title not repeated)."""
+        parts = list(self.section_path)
+        if self.title and (not parts or parts[0] != self.title):
+            parts.insert(0, self.title)
+        return " > ".join(parts)
+
+    @property
     def embed_text(self) -> str:
-        return f"{self.section}\n{self.text}" if self.section_path else self.text
+        header = self.header
+        return f"{header}\n{self.text}" if header else self.text
 
 
 @dataclass(frozen=True, slots=True)

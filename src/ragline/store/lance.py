@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -36,6 +37,8 @@ from ragline.store.filters import ColumnKind, Filter, fields_of, sql_literal, to
 from ragline.types import Chunk, Metadata, MetadataValue, Section
 
 log = logging.getLogger(__name__)
+# Opt in to lance's future default now; it also silences a warning on every index statistics call.
+os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
 
 CHUNKS = "chunks"
 SECTIONS = "sections"
@@ -43,7 +46,8 @@ _META_PREFIX = "m_"
 # Columns users may filter on besides their own metadata.
 BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
 _RESULT_COLUMNS = [
-    "id", "doc_id", "source", "parent_id", "position", "start", "end", "section", "text", "metadata_json",
+    "id", "doc_id", "source", "parent_id", "position", "start", "end", "section", "title", "text",
+    "metadata_json",
 ]
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 
@@ -60,6 +64,7 @@ def _chunk_schema(dimension: int) -> pa.Schema:
             pa.field("start", pa.int64()),
             pa.field("end", pa.int64()),
             pa.field("section", pa.string()),
+            pa.field("title", pa.string()),
             pa.field("text", pa.string()),
             pa.field("search_text", pa.string()),
             pa.field("metadata_json", pa.string()),
@@ -122,6 +127,7 @@ class LanceStore:
         ann_threshold: int = 20_000,
         ann_ef: int = 96,
         ann_partitions: int | None = None,
+        ann_refine_factor: int = 2,
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
@@ -131,6 +137,7 @@ class LanceStore:
         self.ann_threshold = ann_threshold
         self.ann_ef = ann_ef
         self.ann_partitions = ann_partitions
+        self.ann_refine_factor = ann_refine_factor
         self._chunks: Any = None
         self._sections: Any = None
 
@@ -243,6 +250,7 @@ class LanceStore:
                 cols["start"].append(c.start)
                 cols["end"].append(c.end)
                 cols["section"].append(c.section)
+                cols["title"].append(c.title)
                 cols["text"].append(c.text)
                 cols["search_text"].append(c.embed_text)
                 cols["metadata_json"].append(json.dumps(c.metadata, sort_keys=True))
@@ -282,11 +290,12 @@ class LanceStore:
             delete_pred = " OR ".join(_in_list("source", sources))
             (chunks_tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
              .when_not_matched_by_source_delete(delete_pred).execute(rows))
-            keep = [r["id"] for r in section_rows]
-            stale = " OR ".join(_in_list("source", sources))
-            if keep:
-                stale = f"({stale}) AND NOT ({' OR '.join(_in_list('id', keep))})"
-            sections_tbl.delete(stale)
+        # Also clears sections a killed earlier run inserted without committing their chunks.
+        keep = [s.id for b in batches for s in b.sections]
+        stale = " OR ".join(_in_list("source", sources))
+        if keep:
+            stale = f"({stale}) AND NOT ({' OR '.join(_in_list('id', keep))})"
+        sections_tbl.delete(stale)
 
     def delete_documents(self, doc_ids: Sequence[str]) -> int:
         tbl = self.chunks_table
@@ -383,6 +392,7 @@ class LanceStore:
             parent_id=row["parent_id"],
             metadata=meta,
             source=row["source"],
+            title=row["title"] or "",
         )
 
     def search_dense(self, vector: Vectors, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
@@ -391,7 +401,8 @@ class LanceStore:
             return []
         q = tbl.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector").distance_type("cosine")
         if "vector" in self._index_types():
-            q = q.ef(max(self.ann_ef, top_k)).nprobes(self._nprobes)
+            # Re-scoring candidates with the full vectors undoes the scalar quantisation's error.
+            q = q.ef(max(self.ann_ef, top_k)).nprobes(self._nprobes).refine_factor(self.ann_refine_factor)
         where = self._where(filters)
         if where:
             q = q.where(where, prefilter=True)

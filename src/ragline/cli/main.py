@@ -1,0 +1,266 @@
+"""The ``ragline`` command line.
+
+Examples::
+
+    ragline ingest docs/ --collection handbook --sync
+    ragline search "how do I install on linux" --mode hybrid --top-k 5
+    ragline search "budget" --filter '{"year": {"$gte": 2020}}' --json
+    ragline stats
+    ragline delete 3f2a...
+    ragline eval beir ../shared/datasets/scifact --mode hybrid --json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ragline.errors import RaglineError
+
+app = typer.Typer(
+    name="ragline",
+    help="ragline: ingest documents into a hybrid index, search it and evaluate it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+eval_app = typer.Typer(help="Evaluate retrieval quality.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where ragline keeps its data (default ./.ragline or RAGLINE_DATA_DIR)."),
+]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", "-c", help="Collection name (default: 'default').")
+]
+Mode = Literal["dense", "keyword", "hybrid"]
+
+
+def _fail(exc: Exception) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _engine(data_dir: Path | None, **settings: Any) -> Any:
+    import ragline
+
+    return ragline.open(data_dir, **settings)
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=err_console,
+        disable=not err_console.is_terminal and not _force_progress(),
+    )
+
+
+def _force_progress() -> bool:
+    import os
+
+    return os.environ.get("RAGLINE_PROGRESS") == "1"
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
+    collection: CollectionOpt = None,
+    sync: Annotated[bool, typer.Option("--sync", help="Also delete documents whose source files are gone.")] = False,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to include (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to exclude (repeatable).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Ingest files and folders into a collection (only changed files are re-embedded)."""
+    try:
+        engine = _engine(data_dir)
+        with _progress_bar() as bar:
+            files = bar.add_task("files", total=None, detail="")
+            chunks = bar.add_task("embedding", total=None, detail="")
+
+            def on_progress(p: Any) -> None:
+                bar.update(files, total=p.files_total, completed=p.files_done, detail=p.current)
+                bar.update(chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded)
+
+            report = engine.ingest(
+                paths, collection=collection, include=include or (), exclude=exclude or (), sync=sync,
+                progress=on_progress,
+            )
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        out = dataclasses.asdict(report)
+        out["chunks_per_second"] = report.chunks_per_second
+        typer.echo(json.dumps(out))
+    else:
+        console.print(
+            f"{report.files_seen} files: {report.files_indexed} indexed, {report.files_unchanged} unchanged, "
+            f"{len(report.errors)} failed; {report.documents_indexed} documents, {report.chunks_indexed} chunks "
+            f"({report.chunks_embedded} embedded, {report.duplicates_skipped} duplicates skipped, "
+            f"{report.sources_deleted} sources deleted) in {report.seconds_total:.1f}s"
+        )
+        for path, reason in report.errors:
+            err_console.print(f"[yellow]skipped[/] {path}: {reason}")
+    if report.errors and report.files_indexed == 0 and report.files_unchanged == 0:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    mode: Annotated[Mode | None, typer.Option("--mode", help="dense, keyword or hybrid (default: settings).")] = None,
+    filter_json: Annotated[str | None, typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Number of results.")] = None,
+    collection: CollectionOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print results as JSON lines.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Search a collection."""
+    try:
+        hits = _engine(data_dir).search(query, mode=mode, top_k=top_k, filters=filter_json, collection=collection)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps([hit_to_json(h) for h in hits]))
+        return
+    if not hits:
+        console.print("no results")
+        return
+    for i, h in enumerate(hits, 1):
+        c = h.chunk
+        where = f"{Path(c.source).name}" + (f" p.{c.metadata['page']}" if "page" in c.metadata else "")
+        ranks = ", ".join(f"{n} #{s.rank}" for n, s in h.retrievers.items())
+        console.print(f"[bold]{i}.[/] [cyan]{where}[/] [dim]{c.header}[/]  score={h.score:.4f} ({ranks})")
+        snippet = " ".join(c.text.split())
+        console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+
+
+def hit_to_json(h: Any) -> dict[str, Any]:
+    c = h.chunk
+    return {
+        "score": h.score,
+        "retrievers": {n: {"rank": s.rank, "score": s.score} for n, s in h.retrievers.items()},
+        "chunk_id": c.id,
+        "doc_id": c.doc_id,
+        "source": c.source,
+        "title": c.title,
+        "section": c.section,
+        "start": c.start,
+        "end": c.end,
+        "parent_id": c.parent_id,
+        "metadata": c.metadata,
+        "text": c.text,
+    }
+
+
+@app.command()
+def stats(
+    collection: CollectionOpt = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show what a collection holds."""
+    try:
+        s = _engine(data_dir).stats(collection)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(dataclasses.asdict(s)))
+        return
+    t = Table(title=f"collection {s.name}", show_header=False)
+    for k, v in dataclasses.asdict(s.store).items():
+        t.add_row(k, str(v))
+    t.add_row("path", s.path)
+    console.print(t)
+
+
+@app.command()
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to delete.")],
+    collection: CollectionOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete documents by id."""
+    try:
+        n = _engine(data_dir).delete(doc_ids, collection=collection)
+    except RaglineError as exc:
+        _fail(exc)
+    if n == 0:
+        err_console.print(f"no document with id {', '.join(doc_ids)}; see `ragline search --json` for ids")
+        raise typer.Exit(code=1)
+    console.print(f"deleted {n} chunks")
+
+
+@eval_app.command("beir")
+def eval_beir(
+    dataset_dir: Annotated[Path, typer.Argument(help="BEIR-format dataset folder (corpus.jsonl, queries.jsonl, qrels/).")],
+    mode: Annotated[Mode | None, typer.Option("--mode", help="dense, keyword or hybrid (default: settings).")] = None,
+    split: Annotated[str, typer.Option("--split", help="qrels split to evaluate.")] = "test",
+    ignore_identical_ids: Annotated[
+        bool, typer.Option("--ignore-identical-ids/--keep-identical-ids", help="Drop hits whose id equals the query id (BEIR default).")
+    ] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Ingest a BEIR dataset into its own collection and report nDCG@10, Recall@10/100, MRR@10, MAP@100."""
+    from ragline.eval.runner import run_beir
+
+    try:
+        engine = _engine(data_dir)
+        with _progress_bar() as bar:
+            task = bar.add_task("evaluating", total=None, detail="")
+
+            def on_progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, total=total, completed=done)
+
+            result = run_beir(
+                engine, dataset_dir, mode=mode, split=split, ignore_identical_ids=ignore_identical_ids,
+                progress=on_progress,
+            )
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(result.as_json()))
+        return
+    t = Table(title=f"{result.dataset} ({result.split}, {result.queries} queries, mode={result.mode})")
+    for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"):
+        t.add_column(k)
+    t.add_row(*(f"{result.metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100")))
+    console.print(t)
+    console.print(
+        f"ingest: {result.ingest.chunks_indexed} chunks indexed, {result.ingest.chunks_embedded} embedded, "
+        f"{result.ingest.seconds_total:.1f}s; search p50 {result.search_p50_ms:.1f} ms, "
+        f"p95 {result.search_p95_ms:.1f} ms"
+    )
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

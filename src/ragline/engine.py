@@ -1,0 +1,178 @@
+"""The engine: one data directory, its collections, and the ingest/search/delete/stats entry points.
+
+Example::
+
+    import ragline
+    engine = ragline.open(".ragline")
+    engine.ingest(["docs/"], sync=True)
+    hits = engine.search("how to install", mode="hybrid", top_k=5, filters={"file_type": "md"})
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ragline.chunking.base import Chunker, Tokenizer
+from ragline.chunking.factory import make_chunker
+from ragline.embedding.base import Embedder
+from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
+from ragline.embedding.factory import make_embedder, make_tokenizer
+from ragline.errors import CollectionNotFound, ConfigError, FilterError
+from ragline.ingest.pipeline import IngestProgress, IngestReport, Ingestor
+from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
+from ragline.settings import Settings
+from ragline.store.base import StoreStats
+from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, parse_filter
+from ragline.store.lance import LanceStore
+from ragline.types import Hit, SearchMode
+
+log = logging.getLogger(__name__)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    name: str
+    path: str
+    store: StoreStats
+
+
+def coerce_filter(filters: Filter | Mapping[str, Any] | str | None) -> Filter | None:
+    """Accept a parsed filter, a mapping, or a JSON string (as the CLI passes it)."""
+    if filters is None or isinstance(filters, And | Or | Not | Compare | InList | Exists):
+        return filters
+    if isinstance(filters, str):
+        try:
+            filters = json.loads(filters)
+        except json.JSONDecodeError as exc:
+            raise FilterError(
+                f"filter is not valid JSON ({exc.msg} at column {exc.colno}): {filters!r}; "
+                'write it like {"year": {"$gte": 2020}}'
+            ) from None
+    if not isinstance(filters, Mapping):
+        raise FilterError(f"a filter must be a JSON object, got {filters!r}")
+    return parse_filter(filters)
+
+
+class Engine:
+    """Everything ragline does on one data directory. Models load on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stores: dict[str, LanceStore] = {}
+
+    # -- components, built lazily ----------------------------------------------------------------
+
+    @cached_property
+    def embedding_cache(self) -> EmbeddingCache:
+        return EmbeddingCache(self.settings.data_dir / "embedding-cache.sqlite")
+
+    @cached_property
+    def embedder(self) -> CachedEmbedder:
+        inner: Embedder = make_embedder(self.settings.embedding, self.settings.cache_dir)
+        return CachedEmbedder(inner, self.embedding_cache)
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        return make_tokenizer(self.settings.embedding)
+
+    @cached_property
+    def chunker(self) -> Chunker:
+        return make_chunker(self.settings.chunking, self.tokenizer)
+
+    def collection_path(self, name: str) -> Path:
+        if not _NAME_RE.match(name):
+            raise ConfigError(
+                f"collection name {name!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)"
+            )
+        return self.settings.data_dir / "collections" / name
+
+    def collections(self) -> list[str]:
+        root = self.settings.data_dir / "collections"
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def store(self, collection: str | None = None, *, must_exist: bool = False) -> LanceStore:
+        name = collection or self.settings.collection
+        path = self.collection_path(name)
+        if must_exist and not (path / "collection.json").is_file():
+            known = ", ".join(self.collections()) or "(none yet)"
+            raise CollectionNotFound(
+                f"collection {name!r} does not exist in {self.settings.data_dir}; existing: {known}. "
+                "Ingest documents into it first (ragline ingest PATH --collection NAME)"
+            )
+        if name not in self._stores:
+            s = self.settings.store
+            self._stores[name] = LanceStore(
+                path,
+                dimension=self.embedder.dimension,
+                model_id=self.embedder.model_id,
+                ann_threshold=s.ann_threshold,
+                ann_ef=s.ann_ef,
+                ann_partitions=s.ann_partitions,
+                ann_refine_factor=s.ann_refine_factor,
+            )
+        return self._stores[name]
+
+    # -- entry points ----------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        collection: str | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        sync: bool = False,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`."""
+        if not paths:
+            raise ConfigError("ingest needs at least one file or folder path")
+        before = self.embedder.embedded
+        ingestor = Ingestor(self.settings, self.store(collection), self.embedder, self.chunker)
+        report = ingestor.run([Path(p) for p in paths], include=include, exclude=exclude, sync=sync, progress=progress)
+        report.chunks_embedded = self.embedder.embedded - before
+        return report
+
+    def retriever(self, mode: SearchMode | None = None, collection: str | None = None) -> Retriever:
+        r = self.settings.retrieval
+        mode = mode or r.mode
+        store = self.store(collection, must_exist=True)
+        if mode == "dense":
+            return DenseRetriever(store, self.embedder)
+        if mode == "keyword":
+            return KeywordRetriever(store)
+        if mode == "hybrid":
+            return HybridRetriever(store, self.embedder, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier)
+        raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
+
+    def search(
+        self,
+        query: str,
+        *,
+        mode: SearchMode | None = None,
+        top_k: int | None = None,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+    ) -> list[Hit]:
+        """Search a collection; returns at most ``top_k`` hits, best first (empty when nothing matches)."""
+        if not query or not query.strip():
+            raise ConfigError("the search query is empty; pass some text to search for")
+        k = top_k if top_k is not None else self.settings.retrieval.top_k
+        return self.retriever(mode, collection).run(query, k, coerce_filter(filters))
+
+    def delete(self, doc_ids: Sequence[str], *, collection: str | None = None) -> int:
+        """Delete documents by id; returns the number of chunks removed."""
+        return self.store(collection, must_exist=True).delete_documents(doc_ids)
+
+    def stats(self, collection: str | None = None) -> CollectionStats:
+        name = collection or self.settings.collection
+        store = self.store(name, must_exist=True)
+        return CollectionStats(name=name, path=str(store.root), store=store.stats())

@@ -1,0 +1,262 @@
+"""The ingest pipeline: discover -> load -> clean/dedup -> chunk -> embed -> atomic upsert.
+
+The unit of change is a source file. A file whose bytes hash like the last indexed version is
+skipped without being read further; a changed file is re-chunked, and only chunk texts the
+embedding cache has never seen go through the model. Each commit to the store replaces whole
+sources atomically, so a search never sees half a document, and a killed ingest resumes: finished
+sources are skipped and finished embedding batches come from the cache.
+
+Example::
+
+    report = Ingestor(settings, store, embedder, chunker).run([Path("docs/")], sync=True)
+    print(report.chunks_indexed, report.errors)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ragline.chunking.base import Chunker
+from ragline.cleaning.dedup import dedup_documents
+from ragline.embedding.base import Embedder, Vectors
+from ragline.errors import LoaderError, RaglineError
+from ragline.loaders.discover import discover
+from ragline.loaders.registry import load_file
+from ragline.settings import Settings
+from ragline.store.base import SourceBatch, Store
+from ragline.types import Chunk, Document, Section
+
+log = logging.getLogger(__name__)
+
+# Chunks embedded per model call between progress updates and cache commits.
+_EMBED_STEP = 256
+
+
+@dataclass(slots=True)
+class IngestProgress:
+    """A snapshot handed to the progress callback."""
+
+    files_total: int
+    files_done: int = 0
+    chunks_embedded: int = 0
+    chunks_pending: int = 0
+    current: str = ""
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest run did. ``errors`` lists (path, reason) of files that could not be indexed."""
+
+    files_seen: int = 0
+    files_unchanged: int = 0
+    files_indexed: int = 0
+    documents_indexed: int = 0
+    duplicates_skipped: int = 0
+    chunks_indexed: int = 0
+    chunks_embedded: int = 0
+    sources_deleted: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds_total: float = 0.0
+    seconds_embedding: float = 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_indexed / self.seconds_total if self.seconds_total > 0 else 0.0
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(slots=True)
+class _Pending:
+    source: str
+    source_hash: str
+    chunks: list[Chunk]
+    sections: list[Section]
+
+
+class Ingestor:
+    """Runs the ingest pipeline into one store."""
+
+    def __init__(
+        self, settings: Settings, store: Store, embedder: Embedder, chunker: Chunker
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.chunker = chunker
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        sync: bool = False,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        found = discover([Path(p) for p in paths], include, exclude)
+        report.skipped = [(str(p), why) for p, why in found.skipped]
+        report.files_seen = len(found.files)
+        state = IngestProgress(files_total=len(found.files))
+        indexed = self.store.source_hashes()
+        config_fp = self._config_fingerprint()
+        seen_hashes: set[str] = set()
+        pending: list[_Pending] = []
+        pending_chunks = 0
+
+        def notify() -> None:
+            if progress is not None:
+                progress(state)
+
+        notify()
+        for path in found.files:
+            source = str(path)
+            state.current = path.name
+            try:
+                # Changed chunking or loader settings re-index a file even if its bytes did not change.
+                digest = f"{file_hash(path)}:{config_fp}"
+            except OSError as exc:
+                report.errors.append((source, f"cannot read: {exc.strerror or exc}"))
+                state.files_done += 1
+                notify()
+                continue
+            if indexed.get(source) == digest:
+                report.files_unchanged += 1
+                state.files_done += 1
+                notify()
+                continue
+            try:
+                docs = load_file(path, self.settings.loaders)
+            except LoaderError as exc:
+                log.warning("skipping %s: %s", exc.path, exc.reason)
+                report.errors.append((exc.path, exc.reason))
+                state.files_done += 1
+                notify()
+                continue
+            kept = self._dedup(docs, seen_hashes, report)
+            chunks, sections = self._chunk(kept)
+            pending.append(_Pending(source, digest, chunks, sections))
+            pending_chunks += len(chunks)
+            report.documents_indexed += len(kept)
+            state.chunks_pending += len(chunks)
+            if pending_chunks >= self.settings.store.commit_chunks:
+                self._flush(pending, report, state, notify)
+                pending, pending_chunks = [], 0
+            state.files_done += 1
+            notify()
+        self._flush(pending, report, state, notify)
+        if sync:
+            report.sources_deleted = self._sync(paths, found.files, report)
+        self.store.finalize()
+        report.seconds_total = time.perf_counter() - started
+        return report
+
+    def _config_fingerprint(self) -> str:
+        cfg = self.settings.chunking.model_dump_json() + self.settings.loaders.model_dump_json()
+        return hashlib.sha256(cfg.encode()).hexdigest()[:12]
+
+    def _dedup(self, docs: list[Document], seen: set[str], report: IngestReport) -> list[Document]:
+        result = dedup_documents(docs)
+        report.duplicates_skipped += len(result.duplicates)
+        kept = []
+        for d in result.kept:
+            h = d.content_hash
+            if h in seen:
+                report.duplicates_skipped += 1
+                continue
+            seen.add(h)
+            kept.append(d)
+        return kept
+
+    def _chunk(self, docs: list[Document]) -> tuple[list[Chunk], list[Section]]:
+        chunks: list[Chunk] = []
+        sections: list[Section] = []
+        for d in docs:
+            out = self.chunker.chunk(d)
+            # The title goes into every chunk's embedded header, not only the first chunk's text.
+            chunks.extend(replace(c, title=d.title) if d.title and not c.title else c for c in out.chunks)
+            sections.extend(out.sections)
+        return chunks, sections
+
+    def _embed(
+        self, texts: list[str], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
+    ) -> Vectors:
+        parts: list[Vectors] = []
+        for i in range(0, len(texts), _EMBED_STEP):
+            t0 = time.perf_counter()
+            parts.append(self.embedder.embed_documents(texts[i : i + _EMBED_STEP]))
+            report.seconds_embedding += time.perf_counter() - t0
+            state.chunks_embedded += min(_EMBED_STEP, len(texts) - i)
+            state.chunks_pending -= min(_EMBED_STEP, len(texts) - i)
+            notify()
+        if not parts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.concatenate(parts)
+
+    def _flush(
+        self,
+        pending: list[_Pending],
+        report: IngestReport,
+        state: IngestProgress,
+        notify: Callable[[], None],
+    ) -> None:
+        if not pending:
+            return
+        texts = [c.embed_text for p in pending for c in p.chunks]
+        vectors = self._embed(texts, report, state, notify)
+        batches: list[SourceBatch] = []
+        offset = 0
+        for p in pending:
+            n = len(p.chunks)
+            batches.append(SourceBatch(p.source, p.source_hash, p.chunks, vectors[offset : offset + n], p.sections))
+            offset += n
+        try:
+            self.store.upsert(batches)
+        except RaglineError as exc:
+            # A bad source (e.g. a metadata type clash) must not sink the rest: retry one by one.
+            if len(batches) == 1:
+                report.errors.append((batches[0].source, str(exc)))
+                return
+            for b in batches:
+                try:
+                    self.store.upsert([b])
+                except RaglineError as one:
+                    report.errors.append((b.source, str(one)))
+                else:
+                    report.files_indexed += 1
+                    report.chunks_indexed += len(b.chunks)
+            return
+        report.files_indexed += len(batches)
+        report.chunks_indexed += len(texts)
+
+    def _sync(self, roots: Sequence[Path], files: Sequence[Path], report: IngestReport) -> int:
+        present = {str(p) for p in files}
+        failed = {path for path, _ in report.errors}
+        roots_resolved = [str(Path(r).resolve()) for r in roots]
+        gone = [
+            s
+            for s in self.store.source_hashes()
+            if s not in present
+            and s not in failed
+            and any(s == r or s.startswith(r + "/") for r in roots_resolved)
+        ]
+        if gone:
+            self.store.delete_sources(gone)
+        return len(gone)

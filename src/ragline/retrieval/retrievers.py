@@ -1,0 +1,135 @@
+"""Dense, keyword and hybrid retrievers over a :class:`~ragline.store.base.Store`.
+
+Example::
+
+    retriever = HybridRetriever(store, embedder, fusion="rrf", rrf_k=60)
+    hits = retriever.run("install on linux", top_k=5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal, Protocol, runtime_checkable
+
+from ragline.embedding.base import Embedder
+from ragline.errors import ConfigError
+from ragline.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
+from ragline.store.base import ScoredChunk, Store
+from ragline.store.filters import Filter
+from ragline.types import Chunk, Hit, RetrieverName, RetrieverScore
+
+# LanceDB releases the GIL inside its searches and ONNX Runtime inside inference, so the keyword
+# search runs on this pool while the calling thread embeds the query and searches vectors.
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ragline-retrieve")
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Finds the chunks most relevant to a query. No hits is an empty list."""
+
+    def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]: ...
+
+
+def _check_top_k(top_k: int) -> None:
+    if top_k < 1:
+        raise ConfigError(f"top_k must be at least 1, got {top_k}")
+
+
+def _as_hits(name: RetrieverName, scored: Sequence[ScoredChunk]) -> list[Hit]:
+    return [
+        Hit(chunk=s.chunk, score=s.score, retrievers={name: RetrieverScore(rank=i + 1, score=s.score)})
+        for i, s in enumerate(scored)
+    ]
+
+
+class DenseRetriever:
+    """Nearest neighbours of the query embedding (cosine similarity)."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
+        _check_top_k(top_k)
+        return _as_hits("dense", self.store.search_dense(self.embedder.embed_query(query), top_k, filters))
+
+
+class KeywordRetriever:
+    """BM25 over the store's full-text index (English stemming, stop words removed)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
+        _check_top_k(top_k)
+        return _as_hits("keyword", self.store.search_keyword(query, top_k, filters))
+
+
+class HybridRetriever:
+    """Dense and keyword candidates fused by reciprocal rank fusion or weighted normalised scores.
+
+    Each side fetches ``candidate_multiplier * top_k`` candidates before fusion.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        fusion: Literal["rrf", "weighted"] = "rrf",
+        rrf_k: int = 60,
+        alpha: float = 0.5,
+        candidate_multiplier: int = 4,
+    ) -> None:
+        if fusion not in ("rrf", "weighted"):
+            raise ConfigError(f"fusion={fusion!r} is not supported; use 'rrf' or 'weighted'")
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"alpha={alpha} must lie in [0, 1]")
+        if rrf_k < 1 or candidate_multiplier < 1:
+            raise ConfigError("rrf_k and candidate_multiplier must be at least 1")
+        self.store = store
+        self.embedder = embedder
+        self.fusion = fusion
+        self.rrf_k = rrf_k
+        self.alpha = alpha
+        self.candidate_multiplier = candidate_multiplier
+
+    def candidates(
+        self, query: str, n: int, filters: Filter | None = None
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+        """Dense and keyword candidate lists, searched concurrently."""
+        keyword = _POOL.submit(self.store.search_keyword, query, n, filters)
+        try:
+            dense = self.store.search_dense(self.embedder.embed_query(query), n, filters)
+        finally:
+            kw = keyword.result()
+        return dense, kw
+
+    def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
+        _check_top_k(top_k)
+        dense, keyword = self.candidates(query, top_k * self.candidate_multiplier, filters)
+        return fuse(dense, keyword, top_k, self.fusion, self.rrf_k, self.alpha)
+
+
+def fuse(
+    dense: Sequence[ScoredChunk],
+    keyword: Sequence[ScoredChunk],
+    top_k: int,
+    fusion: Literal["rrf", "weighted"] = "rrf",
+    rrf_k: int = 60,
+    alpha: float = 0.5,
+) -> list[Hit]:
+    """Fuse two candidate lists into at most ``top_k`` hits carrying each side's rank and score."""
+    chunks: dict[str, Chunk] = {}
+    per: dict[str, dict[RetrieverName, RetrieverScore]] = {}
+    for name, scored in (("dense", dense), ("keyword", keyword)):
+        for i, s in enumerate(scored):
+            chunks.setdefault(s.chunk.id, s.chunk)
+            per.setdefault(s.chunk.id, {})[name] = RetrieverScore(rank=i + 1, score=s.score)  # type: ignore[index]
+    if fusion == "rrf":
+        fused = reciprocal_rank_fusion([[s.chunk.id for s in dense], [s.chunk.id for s in keyword]], k=rrf_k)
+    else:
+        fused = weighted_fusion(
+            {s.chunk.id: s.score for s in dense}, {s.chunk.id: s.score for s in keyword}, alpha
+        )
+    return [Hit(chunk=chunks[cid], score=score, retrievers=per[cid]) for cid, score in fused[:top_k]]

@@ -1,0 +1,62 @@
+"""LanceStore against the Store contract, plus LanceDB-specific behaviour (ANN index, model pinning)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ragline.errors import StoreError
+from ragline.store.base import SourceBatch
+from ragline.store.lance import LanceStore
+from ragline.types import Chunk
+from tests.store.contract import StoreContract
+
+
+class TestLanceContract(StoreContract):
+    def make_store(self, root: Path, dimension: int, **kw: Any) -> LanceStore:
+        return LanceStore(root, dimension=dimension, model_id="test-model", **kw)
+
+
+def test_model_mismatch_is_refused(tmp_path: Path) -> None:
+    LanceStore(tmp_path / "c", dimension=4, model_id="m1").stats()
+    with pytest.raises(StoreError, match="m1"):
+        LanceStore(tmp_path / "c", dimension=4, model_id="m2").stats()
+
+
+def clustered(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(clusters, dim))
+    v = centers[rng.integers(0, clusters, n)] + 0.35 * rng.normal(size=(n, dim))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
+    n, dim = 6000, 32
+    vecs = clustered(n + 50, dim, 40, seed=7)
+    data, queries = vecs[:n], vecs[n:]
+    chunks = [Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s") for i in range(n)]
+    store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_threshold=5000)
+    store.upsert([SourceBatch("/s", "h", chunks, data)])
+    store.finalize()
+    assert store.stats().vector_index == "IvfHnswSq"
+    recalls = []
+    for q in queries:
+        exact = {f"c{i}" for i in np.argsort(-(data @ q))[:10]}
+        got = {h.chunk.id for h in store.search_dense(q, 10)}
+        recalls.append(len(exact & got) / 10)
+    assert float(np.mean(recalls)) >= 0.97
+
+
+def test_below_threshold_search_is_exact_without_index(tmp_path: Path) -> None:
+    vecs = clustered(300, 8, 5, seed=1)
+    chunks = [Chunk(id=f"c{i}", doc_id=f"d{i}", text="x", position=0, start=0, end=1, source="/s") for i in range(300)]
+    store = LanceStore(tmp_path / "exact", dimension=8, model_id="m", ann_threshold=1000)
+    store.upsert([SourceBatch("/s", "h", chunks, vecs)])
+    store.finalize()
+    assert store.stats().vector_index is None
+    q = vecs[17]
+    assert [h.chunk.id for h in store.search_dense(q, 10)] == [f"c{i}" for i in np.argsort(-(vecs @ q))[:10]]
