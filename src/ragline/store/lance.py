@@ -140,6 +140,8 @@ class LanceStore:
         self.ann_refine_factor = ann_refine_factor
         self._chunks: Any = None
         self._sections: Any = None
+        self._indexes: dict[str, str] | None = None
+        self._fields: dict[str, ColumnKind] | None = None
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -193,14 +195,16 @@ class LanceStore:
 
     def metadata_fields(self) -> dict[str, ColumnKind]:
         """Filterable metadata fields and their kinds, from the table schema."""
-        tbl = self.chunks_table
-        if tbl is None:
-            return {}
-        return {
-            f.name[len(_META_PREFIX) :]: _kind_of_arrow(f.type)
-            for f in tbl.schema
-            if f.name.startswith(_META_PREFIX)
-        }
+        if self._fields is None:
+            tbl = self.chunks_table
+            if tbl is None:
+                return {}
+            self._fields = {
+                f.name[len(_META_PREFIX) :]: _kind_of_arrow(f.type)
+                for f in tbl.schema
+                if f.name.startswith(_META_PREFIX)
+            }
+        return dict(self._fields)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -268,7 +272,9 @@ class LanceStore:
         if not batches:
             return
         chunks_tbl, sections_tbl = self._ensure_tables()
+        self._changed()
         fields = self._evolve_schema(chunks_tbl, batches)
+        self._changed()
         rows = self._chunk_rows(batches, fields, chunks_tbl.schema)
         sources = sorted({b.source for b in batches})
         existing = self.source_hashes()
@@ -327,10 +333,18 @@ class LanceStore:
     # -- indexes ---------------------------------------------------------------------------------
 
     def _index_types(self) -> dict[str, str]:
-        tbl = self.chunks_table
-        if tbl is None:
-            return {}
-        return {ix.columns[0]: ix.index_type for ix in tbl.list_indices()}
+        # Listing indexes costs a manifest read; the answer only changes when this store writes.
+        if self._indexes is None:
+            tbl = self.chunks_table
+            if tbl is None:
+                return {}
+            self._indexes = {ix.columns[0]: ix.index_type for ix in tbl.list_indices()}
+        return self._indexes
+
+    def _changed(self) -> None:
+        self._indexes = None
+        self._fields = None
+        self.__dict__.pop("_nprobes", None)
 
     def finalize(self) -> None:
         tbl = self.chunks_table
@@ -338,6 +352,7 @@ class LanceStore:
             return
         from lancedb.index import FTS, IvfHnswSq
 
+        self._changed()
         n = tbl.count_rows()
         indexes = self._index_types()
         if "search_text" not in indexes and n:
@@ -356,6 +371,7 @@ class LanceStore:
         tbl.optimize()
         if self.sections_table is not None:
             self.sections_table.optimize()
+        self._changed()
 
     # -- reading ---------------------------------------------------------------------------------
 

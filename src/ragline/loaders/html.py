@@ -1,0 +1,294 @@
+"""HTML files (.html, .htm): main content only, rendered as Markdown-like text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+from ragline.cleaning.text import clean_text
+from ragline.errors import LoaderError
+from ragline.loaders._common import make_document, read_bytes, source_of
+from ragline.types import Document, Metadata
+
+# Never content.
+_DROP_ALWAYS = frozenset(
+    {"script", "style", "noscript", "template", "svg", "iframe", "head", "link", "meta", "object", "canvas"}
+)
+# Page furniture by element name (<header> and <form> are handled separately).
+_DROP_TAGS = frozenset({"nav", "aside", "footer", "dialog", "button", "select"})
+_DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "menu", "menubar", "dialog"})
+# Page furniture by class/id: substrings of a lower-cased class or id ...
+_DROP_SUBSTRINGS = (
+    "sidebar",
+    "navbar",
+    "navigation",
+    "menu",
+    "footer",
+    "breadcrumb",
+    "cookie",
+    "skip-link",
+    "skiplink",
+    "headerlink",
+    "anchorjs",
+)
+# ... and whole tokens (or token prefixes/suffixes for "nav": "topnav", "nav-links").
+_TOKEN_SPLIT = re.compile(r"[\s_\-]+")
+_PERMALINK_TEXT = frozenset({"¶", "#", "§", "🔗"})
+
+_SECTIONING = ["article", "section", "main"]
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_INLINE = frozenset(
+    {
+        "a", "abbr", "acronym", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em",
+        "font", "i", "img", "input", "ins", "kbd", "label", "mark", "meter", "nobr", "output",
+        "progress", "q", "rp", "rt", "ruby", "s", "samp", "small", "span", "strike", "strong", "sub",
+        "sup", "time", "tt", "u", "var", "wbr",
+    }
+)  # fmt: skip
+_SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
+_WHITESPACE = re.compile(r"\s+")
+# Heuristic removals (class/id, <form>) spare an element holding more than this share of the text,
+# so that a page-wide wrapper such as <div class="has-sidebar"> or an ASP.NET <form> is kept ...
+_MAX_DROPPED_SHARE = 0.5
+# ... and one that reads like prose: long and not made of links (menus and sidebars are links,
+# cookie banners and breadcrumbs are short).
+_PROSE_MIN_CHARS = 250
+_PROSE_MAX_LINK_DENSITY = 0.5
+
+
+def _is_furniture_name(value: str) -> bool:
+    """Whether a class or id value names navigation/boilerplate."""
+    value = value.lower()
+    if any(part in value for part in _DROP_SUBSTRINGS):
+        return True
+    return any(
+        tok == "nav" or tok.startswith("nav") or tok.endswith("nav") for tok in _TOKEN_SPLIT.split(value)
+    )
+
+
+def _attr_values(tag: Tag, name: str) -> list[str]:
+    value = tag.get(name)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def _text_len(tag: Tag) -> int:
+    return len(_WHITESPACE.sub("", tag.get_text()))
+
+
+def _holds_main_content(tag: Tag) -> bool:
+    """Whether ``tag`` is or wraps the page's main content (never to be dropped)."""
+    if tag.name in ("main", "article") or "main" in _attr_values(tag, "role"):
+        return True
+    return tag.find(["main", "article"]) is not None or tag.find(role="main") is not None
+
+
+def _spared(tag: Tag, total: int) -> bool:
+    """Whether an element that looks like furniture by name must be kept as content."""
+    if _holds_main_content(tag):
+        return True
+    length = _text_len(tag)
+    if length > total * _MAX_DROPPED_SHARE:
+        return True
+    if length < _PROSE_MIN_CHARS:
+        return False
+    link_chars = sum(_text_len(a) for a in tag.find_all("a"))
+    return link_chars / length < _PROSE_MAX_LINK_DENSITY
+
+
+def _pick_container(soup: BeautifulSoup) -> Tag:
+    """The element holding the main content: <main>, a single <article>, [role=main], else <body>."""
+    candidates: list[Tag | None] = [soup.find("main")]
+    articles = soup.find_all("article")
+    if len(articles) == 1 and isinstance(articles[0], Tag):
+        candidates.append(articles[0])
+    role_main = soup.find(role="main")
+    candidates.append(role_main if isinstance(role_main, Tag) else None)
+    for candidate in candidates:
+        if isinstance(candidate, Tag) and candidate.get_text(strip=True):
+            return candidate
+    body = soup.find("body")
+    return body if isinstance(body, Tag) else soup
+
+
+def _strip_furniture(container: Tag) -> None:
+    """Remove navigation, banners, sidebars and the like from inside ``container``."""
+    total = max(_text_len(container), 1)
+    for tag in list(container.find_all(True)):
+        if tag.decomposed or tag.parent is None:
+            continue
+        name = tag.name
+        if name in _DROP_ALWAYS:
+            tag.decompose()
+            continue
+        roles = {r.lower() for v in _attr_values(tag, "role") for r in v.split()}
+        if name in _DROP_TAGS or roles & _DROP_ROLES:
+            tag.decompose()
+            continue
+        if name == "header":
+            # An article's or section's <header> holds its title; the page's <header> is the banner.
+            if tag.find_parent(_SECTIONING) is None and tag.find_parent(role="main") is None:
+                tag.decompose()
+            continue
+        if (
+            name == "a"
+            and tag.get_text(strip=True) in _PERMALINK_TEXT
+            and str(tag.get("href", "")).startswith("#")
+        ):
+            tag.decompose()
+            continue
+        heuristic = name == "form" or any(
+            _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
+        )
+        if heuristic and not _spared(tag, total):
+            tag.decompose()
+
+
+class _Renderer:
+    """Walks an element tree and renders Markdown-like blocks."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self._inline: list[str] = []
+
+    def render(self, node: Tag) -> str:
+        for child in node.children:
+            self._walk(child)
+        self._flush()
+        return "\n\n".join(self.blocks)
+
+    def _flush(self) -> None:
+        if not self._inline:
+            return
+        joined = "".join(self._inline)
+        self._inline = []
+        lines = (" ".join(line.split()) for line in joined.split("\n"))
+        text = "\n".join(line for line in lines if line)
+        if text:
+            self.blocks.append(text)
+
+    def _sub_render(self, node: Tag) -> str:
+        return _Renderer().render(node)
+
+    def _inline_text(self, node: Tag) -> str:
+        return " ".join(self._sub_render(node).split())
+
+    def _walk(self, node: object) -> None:
+        if isinstance(node, NavigableString):
+            if not isinstance(node, _SKIPPED_STRINGS):
+                # Source whitespace is insignificant; <br> is the only in-block line break.
+                self._inline.append(_WHITESPACE.sub(" ", str(node)))
+            return
+        if not isinstance(node, Tag):
+            return
+        name = node.name
+        if name == "br":
+            self._inline.append("\n")
+        elif name in _INLINE:
+            for child in node.children:
+                self._walk(child)
+        elif name in _HEADINGS:
+            self._flush()
+            heading = self._inline_text(node).replace("¶", "").strip()
+            if heading:
+                self.blocks.append("#" * _HEADINGS[name] + " " + heading)
+        elif name == "pre":
+            self._flush()
+            code = node.get_text().strip("\n")
+            if code.strip():
+                # Fenced, so that "# comment" lines in code are not mistaken for headings.
+                self.blocks.append(f"```\n{code}\n```")
+        elif name in ("ul", "ol", "menu"):
+            self._flush()
+            self._render_list(node)
+        elif name == "table":
+            self._flush()
+            self._render_table(node)
+        else:
+            self._flush()
+            for child in node.children:
+                self._walk(child)
+            self._flush()
+
+    def _render_list(self, node: Tag) -> None:
+        items: list[str] = []
+        for child in node.children:
+            if isinstance(child, Tag) and child.name == "li":
+                body = _Renderer().render(child).replace("\n\n", "\n")
+                if body:
+                    first, *rest = body.split("\n")
+                    items.append("\n".join([f"- {first}", *(f"  {line}" for line in rest)]))
+            elif isinstance(child, Tag):
+                body = _Renderer().render(child)
+                if body:
+                    items.append(body)
+            elif isinstance(child, NavigableString) and not isinstance(child, _SKIPPED_STRINGS):
+                stray = " ".join(str(child).split())
+                if stray:
+                    items.append(stray)
+        if items:
+            self.blocks.append("\n".join(items))
+
+    def _render_table(self, table: Tag) -> None:
+        lines: list[str] = []
+        caption = table.find("caption")
+        if isinstance(caption, Tag) and caption.find_parent("table") is table:
+            text = self._inline_text(caption)
+            if text:
+                lines.append(text)
+        for row in table.find_all("tr"):
+            if not isinstance(row, Tag) or row.find_parent("table") is not table:
+                continue
+            cells = [self._inline_text(cell) for cell in row.find_all(["td", "th"], recursive=False)]
+            if any(cells):
+                lines.append(" | ".join(cells))
+        if lines:
+            self.blocks.append("\n".join(lines))
+
+
+def html_to_text(soup: BeautifulSoup) -> str:
+    """The main content of a parsed page as Markdown-like text (not yet cleaned)."""
+    container = _pick_container(soup)
+    _strip_furniture(container)
+    return _Renderer().render(container)
+
+
+class HtmlLoader:
+    """Loads an HTML page's main content as one document with ``#`` heading lines."""
+
+    extensions: tuple[str, ...] = (".html", ".htm")
+
+    def load(self, path: Path) -> list[Document]:
+        """One document; title from ``<title>`` or the first ``<h1>``."""
+        data = read_bytes(path)
+        try:
+            soup = BeautifulSoup(data, "lxml")
+        except Exception as exc:
+            raise LoaderError(str(path), f"cannot parse HTML ({type(exc).__name__}: {exc})") from exc
+        title_tag = soup.find("title")
+        title = title_tag.get_text(" ", strip=True) if isinstance(title_tag, Tag) else ""
+        if not title:
+            h1 = soup.find("h1")
+            title = h1.get_text(" ", strip=True).replace("¶", "") if isinstance(h1, Tag) else ""
+        metadata: Metadata = {}
+        html_tag = soup.find("html")
+        lang = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+        if isinstance(lang, str) and lang.strip():
+            metadata["lang"] = lang.strip()
+        description = soup.find("meta", attrs={"name": "description"})
+        content = description.get("content") if isinstance(description, Tag) else None
+        if isinstance(content, str) and content.strip():
+            metadata["description"] = " ".join(content.split())
+        try:
+            text = clean_text(html_to_text(soup))
+        except RecursionError as exc:
+            raise LoaderError(str(path), "HTML is nested too deeply to render") from exc
+        if not text:
+            return []
+        return [make_document(path, source_of(path), text, title=title, metadata=metadata, cleaned=True)]

@@ -1,0 +1,75 @@
+"""Picks the loader for a file by its extension and loads it with the shared safety checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ragline.errors import LoaderError, UnsupportedFileType
+from ragline.loaders.base import Loader
+from ragline.loaders.csv import CsvLoader
+from ragline.loaders.docx import DocxLoader
+from ragline.loaders.html import HtmlLoader
+from ragline.loaders.jsonl import JsonLoader
+from ragline.loaders.markdown import MarkdownLoader
+from ragline.loaders.pdf import PdfLoader
+from ragline.loaders.text import TextLoader
+from ragline.settings import LoaderSettings
+from ragline.types import Document
+
+_LOADERS: tuple[tuple[tuple[str, ...], Callable[[LoaderSettings], Loader]], ...] = (
+    (TextLoader.extensions, lambda _settings: TextLoader()),
+    (MarkdownLoader.extensions, lambda _settings: MarkdownLoader()),
+    (HtmlLoader.extensions, lambda _settings: HtmlLoader()),
+    (PdfLoader.extensions, lambda _settings: PdfLoader()),
+    (DocxLoader.extensions, lambda _settings: DocxLoader()),
+    (JsonLoader.extensions, JsonLoader),
+    (CsvLoader.extensions, CsvLoader),
+)
+_FACTORIES: dict[str, Callable[[LoaderSettings], Loader]] = {
+    ext: factory for extensions, factory in _LOADERS for ext in extensions
+}
+
+#: Lower-case extensions (with the dot) that some loader handles.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_FACTORIES)
+
+
+def unsupported_reason(path: Path) -> str:
+    """Why ``path`` cannot be loaded, listing the supported extensions."""
+    supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+    ext = path.suffix.lower()
+    what = f"unsupported file type '{ext}'" if ext else "file has no extension"
+    return f"{what}; supported: {supported}"
+
+
+def loader_for(path: Path, settings: LoaderSettings) -> Loader:
+    """The loader for ``path``'s (case-insensitive) extension; raises :class:`UnsupportedFileType`."""
+    factory = _FACTORIES.get(path.suffix.lower())
+    if factory is None:
+        raise UnsupportedFileType(str(path), unsupported_reason(path))
+    return factory(settings)
+
+
+def load_file(path: Path, settings: LoaderSettings) -> list[Document]:
+    """Load one file, enforcing ``settings.max_file_mb``; every failure is a :class:`LoaderError`."""
+    loader = loader_for(path, settings)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoaderError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
+    if not path.is_file():
+        raise LoaderError(str(path), "not a regular file")
+    limit = settings.max_file_mb * 1024 * 1024
+    if size > limit:
+        raise LoaderError(
+            str(path),
+            f"file is {size / (1024 * 1024):.1f} MB, above the limit of {settings.max_file_mb:g} MB; "
+            "raise loaders.max_file_mb to load it",
+        )
+    try:
+        return loader.load(path)
+    except LoaderError:
+        raise
+    except Exception as exc:
+        # Parsers fail in many ways on odd input; callers get one error type naming the file.
+        raise LoaderError(str(path), f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragline.loaders.html import HtmlLoader
+
+_SPHINX = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Installation &#8212; Demo 1.0 documentation</title>
+<meta name="description" content="How to install   Demo">
+<script>var x = "SCRIPTTEXT";</script><style>body{color:red}</style></head>
+<body>
+<div class="related" role="navigation" aria-label="related navigation">
+ <h3>Navigation</h3><ul><li><a href="genindex.html">RELATEDNAV index</a></li></ul>
+</div>
+<div class="document">
+  <div class="documentwrapper">
+    <div class="bodywrapper">
+      <div class="body" ROLE_MAIN>
+  <section id="installation">
+<h1>Installation<a class="headerlink" href="#installation" title="Permalink to this heading">¶</a></h1>
+<p>Install the package with <code class="docutils literal notranslate"><span class="pre">pip</span>
+<span class="pre">install</span> <span class="pre">demo</span></code>.
+It needs <strong>Python</strong> <em>3.11</em> or newer.</p>
+<section id="linux">
+<h2>Linux<a class="headerlink" href="#linux" title="Permalink to this heading">¶</a></h2>
+<div class="highlight-bash notranslate"><div class="highlight">
+<pre><span></span><span class="c1"># create a venv</span>
+python -m venv .venv
+</pre></div></div>
+<ul class="simple">
+<li><p>first item</p></li>
+<li><p>second item</p>
+<ul><li>nested item</li></ul></li>
+</ul>
+<table class="docutils align-default">
+<thead><tr><th class="head"><p>Option</p></th><th class="head"><p>Meaning</p></th></tr></thead>
+<tbody><tr><td><p>-v</p></td><td><p>verbose output</p></td></tr></tbody>
+</table>
+<p>Line one<br>Line two</p>
+</section>
+</section>
+      </div>
+    </div>
+  </div>
+  <div class="sphinxsidebar" role="navigation" aria-label="main navigation">
+    <div class="sphinxsidebarwrapper">
+<h1 class="logo"><a href="index.html">SIDEBARLOGO</a></h1>
+<h3>SIDEBARNAV Navigation</h3>
+<div id="searchbox" role="search">
+  <form class="search" action="search.html" method="get"><input type="text" name="q" /></form>
+</div>
+    </div>
+  </div>
+  <div class="clearer"></div>
+</div>
+<div class="footer">FOOTERTEXT &#169;2024</div>
+</body>
+</html>
+"""
+
+_EXPECTED_SPHINX_TEXT = """# Installation
+
+Install the package with pip install demo. It needs Python 3.11 or newer.
+
+## Linux
+
+```
+# create a venv
+python -m venv .venv
+```
+
+- first item
+- second item
+ - nested item
+
+Option | Meaning
+-v | verbose output
+
+Line one
+Line two"""
+
+
+@pytest.mark.parametrize("role_main", ['role="main"', ""], ids=["role-main", "body-fallback"])
+def test_sphinx_layout_keeps_main_content_only(tmp_path: Path, role_main: str) -> None:
+    path = tmp_path / "install.html"
+    path.write_text(_SPHINX.replace("ROLE_MAIN", role_main), encoding="utf-8")
+    [doc] = HtmlLoader().load(path)
+    assert doc.text == _EXPECTED_SPHINX_TEXT
+    for absent in ("SCRIPTTEXT", "color:red", "RELATEDNAV", "SIDEBARNAV", "SIDEBARLOGO", "FOOTERTEXT", "¶"):
+        assert absent not in doc.text
+    assert doc.title == "Installation — Demo 1.0 documentation"
+    assert doc.metadata == {
+        "lang": "en",
+        "description": "How to install Demo",
+        "file_name": "install.html",
+        "file_type": "html",
+    }
+
+
+_BLOG = """<html><head><title>  My   Blog  </title></head>
+<body class="has-sidebar">
+<header class="site-header"><a href="/">SITENAME</a><nav><a href="/about">NAVLINK About</a></nav></header>
+<div id="cookie-banner">COOKIE consent please</div>
+<div class="wrapper with-sidebar">
+  <aside class="sidebar">ASIDE recent posts</aside>
+  <div class="breadcrumbs">BREADCRUMB Home / Posts</div>
+  <article>
+    <header><h1>Post title</h1><p class="byline">by Ada</p></header>
+    <p>First<b>bold</b>glued and <a href="x">a link</a>, then<span>span</span>.</p>
+    <div>Block one</div><div>Block two</div>
+    <ol><li>step one</li><li>step two</li></ol>
+    <footer>ARTICLEFOOTER tags</footer>
+  </article>
+  <div class="topnav">TOPNAV links</div>
+  <ul class="menu"><li>MENUITEM</li></ul>
+</div>
+<footer>PAGEFOOTER</footer>
+<noscript>NOSCRIPT</noscript><template>TEMPLATE</template>
+</body></html>"""
+
+
+def test_blog_layout_drops_furniture_and_keeps_article(tmp_path: Path) -> None:
+    path = tmp_path / "post.htm"
+    path.write_text(_BLOG)
+    [doc] = HtmlLoader().load(path)
+    assert doc.text == (
+        "# Post title\n\nby Ada\n\nFirstboldglued and a link, thenspan.\n\n"
+        "Block one\n\nBlock two\n\n- step one\n- step two"
+    )
+    assert doc.title == "My Blog"
+    assert doc.metadata["file_type"] == "htm"
+
+
+def test_body_fallback_spares_wrappers_named_like_furniture(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    body = " ".join(["content"] * 50)
+    path.write_text(
+        f"<html><body><div class='page-with-sidebar'><h2>Topic</h2><p>{body}</p>"
+        "<div class='sidebar'>SIDE</div></div>"
+        "<form id='aspnetForm'><p>FORMCONTENT " + "word " * 200 + "</p></form></body></html>"
+    )
+    [doc] = HtmlLoader().load(path)
+    assert doc.text.startswith("## Topic\n\ncontent content")
+    assert "FORMCONTENT" in doc.text
+    assert "SIDE" not in doc.text
+
+
+def test_no_words_glued_across_blocks_and_cells(tmp_path: Path) -> None:
+    path = tmp_path / "t.html"
+    path.write_text(
+        "<main><p>alpha</p><p>beta</p><table><tr><td>c1</td><td>c2</td></tr>"
+        "<tr><td>d1</td><td><b>d2</b> x</td></tr></table><dl><dt>term</dt><dd>def</dd></dl></main>"
+    )
+    [doc] = HtmlLoader().load(path)
+    assert doc.text == "alpha\n\nbeta\n\nc1 | c2\nd1 | d2 x\n\nterm\n\ndef"
+    assert doc.title == ""
+
+
+def test_title_falls_back_to_first_h1_and_comments_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "x.html"
+    path.write_text("<body><!-- COMMENT --><h1>Heading <em>One</em></h1><h3>Deep</h3><p>t</p></body>")
+    [doc] = HtmlLoader().load(path)
+    assert doc.title == "Heading One"
+    assert doc.text == "# Heading One\n\n### Deep\n\nt"
+
+
+def test_page_without_text_yields_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "empty.html"
+    path.write_text("<html><body><nav>only nav</nav><script>x()</script></body></html>")
+    assert HtmlLoader().load(path) == []
+
+
+def test_charset_from_meta_is_honoured(tmp_path: Path) -> None:
+    path = tmp_path / "latin.html"
+    path.write_bytes(
+        b'<html><head><meta charset="windows-1252"></head><body><p>Caf\xe9 \x93ok\x94</p></body></html>'
+    )
+    [doc] = HtmlLoader().load(path)
+    assert doc.text == "Café “ok”"
+
+
+def test_long_link_list_named_sidebar_is_dropped_but_long_prose_is_not(tmp_path: Path) -> None:
+    links = "".join(f'<li><a href="/p{i}">SIDELINK number {i}</a></li>' for i in range(40))
+    prose = "This paragraph is real content in a box whose class says sidebar. " * 6
+    path = tmp_path / "side.html"
+    path.write_text(
+        f"<body><div class='sidebar-links'><ul>{links}</ul></div>"
+        f"<div class='content-sidebar'><p>{prose}</p></div>"
+        f"<div><p>{'Main words here. ' * 80}</p></div></body>"
+    )
+    [doc] = HtmlLoader().load(path)
+    assert "SIDELINK" not in doc.text
+    assert "real content in a box" in doc.text
+    assert "Main words here." in doc.text
