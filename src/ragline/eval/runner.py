@@ -44,6 +44,8 @@ class BeirResult:
     ingest: IngestReport
     search_p50_ms: float
     search_p95_ms: float
+    # The scored run itself (query id -> doc id -> score), for cross-checks and error analysis.
+    run: dict[str, dict[str, float]]
 
     def as_json(self) -> dict[str, Any]:
         """The documented ``--json`` object: exactly these keys."""
@@ -95,7 +97,11 @@ def run_beir(
         t0 = time.perf_counter()
         hits = retriever.run(text, CHUNK_DEPTH)
         latencies.append(time.perf_counter() - t0)
-        run[qid] = collapse_to_documents([h.chunk.doc_id for h in hits])
+        ranked = [h.chunk.doc_id for h in hits]
+        if ignore_identical_ids:
+            # As BEIR's evaluator does: a document never counts as relevant to itself.
+            ranked = [d for d in ranked if d != qid]
+        run[qid] = collapse_to_documents(ranked)
         if progress is not None and (i % 10 == 0 or i == total - 1):
             progress(f"searching ({mode})", i + 1, total)
     scores = evaluate(run, ds.qrels, ignore_identical_ids=ignore_identical_ids)
@@ -109,4 +115,5 @@ def run_beir(
         ingest=report,
         search_p50_ms=float(np.percentile(lat, 50)),
         search_p95_ms=float(np.percentile(lat, 95)),
+        run=run,
     )

@@ -1,0 +1,288 @@
+"""Markdown-structure-aware chunking: sections by heading, each split recursively.
+
+Headings are ATX (``# Title`` .. ``###### Title``) and setext (a text line underlined by ``===``
+or ``---``). Lines inside ``` / ~~~ fences and a leading YAML front matter block are never headings;
+``---`` after a blank line is a thematic break. Simplification: a setext heading is only the single
+line above its underline, not a whole multi-line paragraph.
+
+Merging of small sections (``size`` is the chunk size, "small" is under ``size // 4`` tokens),
+scanning sections in order with a current group:
+
+1. If the group is small and the next section is a descendant of the group's last section (a
+   heading directly followed by its subheading, a short intro before a subsection, a short preamble
+   before the first heading), the group is glued onto the front of that section and takes its
+   deeper path, which is accurate because it names the ancestors too.
+2. Otherwise, if the group or the next section is small and both together fit in one chunk, they
+   merge under the deepest path common to both.
+3. Otherwise the group is closed and split on its own.
+
+Section paths whose prefix line would take more than half of ``max_tokens`` lose their top-level
+headings until it fits.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ragline.chunking.base import ChunkedDocument, Tokenizer
+from ragline.chunking.spans import (
+    TokenizedText,
+    build_chunks,
+    check_sizes,
+    make_excess,
+    scale_overlap,
+    split_span,
+)
+from ragline.types import Document
+
+Path = tuple[str, ...]
+
+_LINE = re.compile(
+    r"^ {0,3}(?:"
+    r"(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*?)"
+    r"|(?P<atx>#{1,6})[ \t]+(?P<title>[^\n]*?)"
+    r"|(?P<under>=+|-+)"
+    r")[ \t\r]*$",
+    re.MULTILINE,
+)
+# Lines that cannot be the text of a setext heading: headings, fences, underlines and thematic
+# breaks, block quotes and list items (``- item`` followed by ``---`` is a list then a rule).
+_NOT_SETEXT_TEXT = re.compile(
+    r" {0,3}(?:#{1,6}(?:[ \t]|$)|`{3,}|~{3,}|[=\-]+[ \t\r]*$|[-*_](?:[ \t]*[-*_]){2,}[ \t\r]*$"
+    r"|>|[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$))"
+)
+_FRONT_MATTER = re.compile(r"---[ \t]*\r?\n[\w-]+[ \t]*:")
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.MULTILINE)
+_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """A Markdown heading: offset of its first line, level 1-6 and cleaned title."""
+
+    start: int
+    level: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSpan:
+    """``text[start:end]`` is one section (heading line included); ``path`` names its headings."""
+
+    start: int
+    end: int
+    path: Path
+
+
+def clean_title(raw: str) -> str:
+    """Heading text without closing ``#``s, link targets, backticks and ``**``/``~~`` markers."""
+    title = _CLOSING_HASHES.sub("", raw.strip())
+    title = _LINK.sub(r"\1", title)
+    title = title.replace("`", "").replace("**", "").replace("~~", "")
+    return " ".join(title.split())
+
+
+def _front_matter_end(text: str) -> int:
+    if not _FRONT_MATTER.match(text):
+        return 0
+    m = _FRONT_MATTER_END.search(text, text.index("\n") + 1)
+    return m.end() if m else 0
+
+
+def parse_headings(text: str) -> list[Heading]:
+    """Headings of a Markdown ``text`` in order; fenced code and front matter are skipped.
+
+    Example::
+
+        parse_headings("# Install\\n## Linux\\n")  # [Heading(0, 1, 'Install'), Heading(10, 2, 'Linux')]
+    """
+    body = _front_matter_end(text)
+    headings: list[Heading] = []
+    fence: tuple[str, int] | None = None
+    for m in _LINE.finditer(text, body):
+        marker = m.group("fence")
+        if fence is not None:
+            if marker and marker[0] == fence[0] and len(marker) >= fence[1] and not m.group("info").strip():
+                fence = None
+            continue
+        if marker:
+            # ```` ```x``` ```` on one line is inline code, not a fence.
+            if not (marker[0] == "`" and "`" in m.group("info")):
+                fence = (marker[0], len(marker))
+            continue
+        if m.group("atx"):
+            title = clean_title(m.group("title"))
+            if title:
+                headings.append(Heading(m.start(), len(m.group("atx")), title))
+            continue
+        line_start = m.start()
+        if line_start <= body:
+            continue
+        prev_start = text.rfind("\n", 0, line_start - 1) + 1
+        if prev_start < body:
+            continue
+        prev = text[prev_start : line_start - 1]
+        if not prev.strip() or _NOT_SETEXT_TEXT.match(prev) or len(prev) - len(prev.lstrip(" ")) >= 4:
+            continue
+        title = clean_title(prev)
+        if title:
+            headings.append(Heading(prev_start, 1 if m.group("under")[0] == "=" else 2, title))
+    return headings
+
+
+def section_spans(text: str, headings: Sequence[Heading] | None = None) -> list[SectionSpan]:
+    """Contiguous sections covering ``text``: a preamble (path ``()``) then one per heading.
+
+    Example::
+
+        [s.path for s in section_spans("# A\\n## B\\nx")]  # [('A',), ('A', 'B')]
+    """
+    if headings is None:
+        headings = parse_headings(text)
+    if not headings:
+        return [SectionSpan(0, len(text), ())]
+    spans: list[SectionSpan] = []
+    if headings[0].start > 0:
+        spans.append(SectionSpan(0, headings[0].start, ()))
+    stack: list[tuple[int, str]] = []
+    for i, h in enumerate(headings):
+        while stack and stack[-1][0] >= h.level:
+            stack.pop()
+        stack.append((h.level, h.title))
+        end = headings[i + 1].start if i + 1 < len(headings) else len(text)
+        spans.append(SectionSpan(h.start, end, tuple(title for _, title in stack)))
+    return spans
+
+
+def clip_sections(sections: Sequence[SectionSpan], start: int, end: int) -> list[SectionSpan]:
+    """The parts of ``sections`` (contiguous, ordered) that fall inside ``[start, end)``."""
+    i = max(0, bisect_right([s.start for s in sections], start) - 1)
+    out: list[SectionSpan] = []
+    for sec in sections[i:]:
+        if sec.start >= end:
+            break
+        lo, hi = max(sec.start, start), min(sec.end, end)
+        if lo < hi:
+            out.append(SectionSpan(lo, hi, sec.path))
+    return out
+
+
+def _extends(path: Path, ancestor: Path) -> bool:
+    return len(path) > len(ancestor) and path[: len(ancestor)] == ancestor
+
+
+def _common(a: Path, b: Path) -> Path:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+def group_sections(
+    sections: Sequence[SectionSpan], tt: TokenizedText, size: int, budget_for: Callable[[Path], int]
+) -> list[SectionSpan]:
+    """Merge small sections as described in the module docstring; ``budget_for(path)`` is one chunk."""
+    small = max(1, size // 4)
+    groups: list[SectionSpan] = []
+    cur: SectionSpan | None = None
+    cur_tokens = 0
+    last_path: Path = ()
+    for sec in sections:
+        tokens = tt.count(sec.start, sec.end)
+        if cur is None:
+            cur, cur_tokens, last_path = sec, tokens, sec.path
+            continue
+        if cur_tokens < small and _extends(sec.path, last_path):
+            cur = SectionSpan(cur.start, sec.end, sec.path)
+        elif (cur_tokens < small or tokens < small) and cur_tokens + tokens <= budget_for(
+            common := _common(cur.path, sec.path)
+        ):
+            cur = SectionSpan(cur.start, sec.end, common)
+        else:
+            groups.append(cur)
+            cur, cur_tokens, last_path = sec, tokens, sec.path
+            continue
+        cur_tokens += tokens
+        last_path = sec.path
+    if cur is not None:
+        groups.append(cur)
+    return groups
+
+
+class SectionSplitter:
+    """Groups sections and splits each group under a budget reduced by its section path line."""
+
+    _CACHE_MAX = 4096
+
+    def __init__(self, tokenizer: Tokenizer, chunk_size: int, chunk_overlap: int) -> None:
+        self.tokenizer = tokenizer
+        self.size, self.overlap = check_sizes(tokenizer, chunk_size, chunk_overlap)
+        self._paths: dict[Path, tuple[Path, int]] = {}
+
+    def fit_path(self, path: Path) -> tuple[Path, int]:
+        """``path`` shortened so its prefix line takes at most half the model limit, and its tokens."""
+        hit = self._paths.get(path)
+        if hit is not None:
+            return hit
+        limit = self.tokenizer.max_tokens
+        fitted = path
+        cost = self.tokenizer.count(" > ".join(fitted)) if fitted else 0
+        while fitted and cost > limit // 2:
+            fitted = fitted[1:]
+            cost = self.tokenizer.count(" > ".join(fitted)) if fitted else 0
+        if len(self._paths) >= self._CACHE_MAX:
+            self._paths.clear()
+        self._paths[path] = (fitted, cost)
+        return fitted, cost
+
+    def budget(self, path: Path) -> int:
+        fitted, cost = self.fit_path(path)
+        if not fitted:
+            return self.size
+        # +1: the newline between the path line and the text, for tokenizers that count it.
+        return max(1, min(self.size, self.tokenizer.max_tokens - cost - 1))
+
+    def pieces(self, tt: TokenizedText, sections: Sequence[SectionSpan]) -> list[tuple[int, int, Path]]:
+        out: list[tuple[int, int, Path]] = []
+        for group in group_sections(sections, tt, self.size, self.budget):
+            path, _ = self.fit_path(group.path)
+            budget = self.budget(group.path)
+            overlap = scale_overlap(self.overlap, self.size, budget)
+            excess = make_excess(tt, self.tokenizer, budget, " > ".join(path))
+            for s, e in split_span(tt, group.start, group.end, budget, overlap, excess=excess):
+                out.append((s, e, path))
+        return out
+
+
+class StructureChunker:
+    """Chunks Markdown by section: each chunk carries its heading path, e.g. ``("Install", "Linux")``.
+
+    Sections are split with the recursive splitter under ``chunk_size`` tokens minus the tokens of
+    the section path line, so ``Chunk.embed_text`` always fits the embedding model. Small sections
+    are merged (see the module docstring). Text without headings is chunked exactly like
+    :class:`~ragline.chunking.recursive.RecursiveChunker`.
+
+    Example::
+
+        chunker = StructureChunker(HFTokenizer(packaged_model_dir()), chunk_size=200, chunk_overlap=32)
+        [c.section for c in chunker.chunk(doc).chunks]  # ["Install > Linux", ...]
+    """
+
+    def __init__(self, tokenizer: Tokenizer, chunk_size: int = 200, chunk_overlap: int = 32) -> None:
+        self.tokenizer = tokenizer
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self._splitter = SectionSplitter(tokenizer, chunk_size, chunk_overlap)
+
+    def chunk(self, doc: Document) -> ChunkedDocument:
+        if not doc.text or doc.text.isspace():
+            return ChunkedDocument([])
+        tt = TokenizedText.of(doc.text, self.tokenizer)
+        pieces = self._splitter.pieces(tt, section_spans(doc.text))
+        return ChunkedDocument(build_chunks(doc, [(s, e, path, None) for s, e, path in pieces]))

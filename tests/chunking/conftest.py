@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from ragline.chunking.tokenizer import HFTokenizer, packaged_model_dir
+
+
+@pytest.fixture(scope="session")
+def tok() -> HFTokenizer:
+    return HFTokenizer(packaged_model_dir())
