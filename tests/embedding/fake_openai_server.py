@@ -116,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
             return 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
         dim = 3 if model == "wrong-dim" else DIM
         data = [
-            {"object": "embedding", "index": i, "embedding": fake_vector(t, dim)} for i, t in enumerate(inputs)
+            {"object": "embedding", "index": i, "embedding": fake_vector(t, dim)}
+            for i, t in enumerate(inputs)
         ]
         if model == "shuffled":
             data.reverse()

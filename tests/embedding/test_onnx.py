@@ -65,9 +65,9 @@ def test_max_tokens_setting_shortens_the_window(onnx_embedder):
     b = short.embed_query(head + " completely unrelated words here")
     np.testing.assert_allclose(a, b, atol=1e-6)
     # the default 256-token window does see the difference
-    assert float(onnx_embedder.embed_query(head + " omicron pi rho sigma tau") @ onnx_embedder.embed_query(
-        head + " completely unrelated words here"
-    )) < 0.999
+    full_a = onnx_embedder.embed_query(head + " omicron pi rho sigma tau")
+    full_b = onnx_embedder.embed_query(head + " completely unrelated words here")
+    assert float(full_a @ full_b) < 0.999
 
 
 def test_batched_documents_equal_rowwise_queries(sample_texts):
@@ -148,7 +148,11 @@ def test_cached_graph_is_reused_without_export(onnx_embedder, monkeypatch):
     vec = second.embed_query("reuse the cached graph")
     assert vec.shape == (384,)
     after = path.stat()
-    assert (after.st_mtime_ns, after.st_ino, after.st_size) == (before.st_mtime_ns, before.st_ino, before.st_size)
+    assert (after.st_mtime_ns, after.st_ino, after.st_size) == (
+        before.st_mtime_ns,
+        before.st_ino,
+        before.st_size,
+    )
     np.testing.assert_allclose(vec, onnx_embedder.embed_query("reuse the cached graph"), atol=1e-6)
 
 

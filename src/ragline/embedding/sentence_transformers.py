@@ -42,7 +42,12 @@ class SentenceTransformersEmbedder:
                 "the sentence-transformers backend needs: pip install 'ragline[export]'"
             ) from None
         torch.set_num_threads(self.threads)
-        return SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+        try:
+            return SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+        except Exception as exc:  # transformers raises OSError, ValueError, KeyError... for a bad dir
+            raise EmbeddingError(
+                f"cannot load the sentence-transformers model at embedding.model_path={self.model_dir}: {exc}"
+            ) from exc
 
     @cached_property
     def model_id(self) -> str:
@@ -50,7 +55,11 @@ class SentenceTransformersEmbedder:
 
     @cached_property
     def dimension(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension())
+        # Newer sentence-transformers renamed the method (the old name warns); older ones lack the new name.
+        getter = getattr(self._model, "get_embedding_dimension", None)
+        if getter is None:
+            getter = self._model.get_sentence_embedding_dimension
+        return int(getter())
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:

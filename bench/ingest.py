@@ -1,0 +1,80 @@
+"""Ingest throughput (chunks/s) next to the raw batch throughput of the embedding model, same run.
+
+Takes the first N documents of a BEIR corpus (SciFact by default), writes them to a temporary
+JSONL file, then (1) chunks them and embeds the chunk texts straight through the model, batched,
+with no cache and no store: the raw model throughput; (2) runs a full cold ingest of the file
+into a fresh data directory (load, clean, chunk, embed, write, index). The ratio is the share of
+the model's throughput the whole pipeline keeps.
+
+    .venv/bin/python bench/ingest.py [--docs 1000] [--dataset ../shared/datasets/scifact] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import ragline  # noqa: E402
+from ragline.loaders.registry import load_file  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=1000)
+    ap.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "datasets" / "scifact")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    corpus = args.dataset / "corpus.jsonl"
+    if not corpus.is_file():
+        print(f"skipped: {corpus} not found (the benchmark reads BEIR data from ../shared/datasets)")
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix="ragline-ingest-bench-"))
+    sample = tmp / "sample.jsonl"
+    with corpus.open() as src, sample.open("w") as dst:
+        for i, line in enumerate(src):
+            if i >= args.docs:
+                break
+            dst.write(line)
+
+    engine = ragline.open(tmp / "data")
+    docs = load_file(sample, engine.settings.loaders)
+    texts = [c.embed_text for d in docs for c in engine.chunker.chunk(d).chunks]
+    inner = engine.embedder.inner
+    inner.embed_documents(texts[:64])  # warm-up: session load, first-call allocations
+    t0 = time.perf_counter()
+    inner.embed_documents(texts)
+    raw_s = time.perf_counter() - t0
+    raw_rate = len(texts) / raw_s
+
+    report = ragline.open(tmp / "data2").ingest([sample])
+    ingest_rate = report.chunks_per_second
+    again = ragline.open(tmp / "data2").ingest([sample])
+    out = {
+        "docs": len(docs),
+        "chunks": report.chunks_indexed,
+        "raw_model_chunks_per_s": round(raw_rate, 1),
+        "ingest_chunks_per_s": round(ingest_rate, 1),
+        "ratio": round(ingest_rate / raw_rate, 3),
+        "ingest_seconds": round(report.seconds_total, 1),
+        "embedding_seconds": round(report.seconds_embedding, 1),
+        "reingest_unchanged_seconds": round(again.seconds_total, 2),
+        "reingest_embedded": again.chunks_embedded,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
