@@ -8,13 +8,92 @@ from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.tokenizer import HFTokenizer
 from ragline.types import Document
 
-ENGLISH = (
-    "the of and to in is was for on that with as by at from which an be this are or have had not "
-    "but it were they their one all has been more also who its new can after first two other some "
-    "time would about into only may such these over most many than then when people made used world "
-    "install configure server database network retrieval embedding tokenizer chunk section"
-).split()
-UNICODE = ["naïve", "café", "中文字符", "日本語のテキスト", "🙂🚀", "Ünïcödé", "ǅemal", "e\u0301te", "İstanbul", "ﬁne"]
+ENGLISH = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "was",
+    "for",
+    "on",
+    "that",
+    "with",
+    "as",
+    "by",
+    "at",
+    "from",
+    "which",
+    "an",
+    "be",
+    "this",
+    "are",
+    "or",
+    "have",
+    "had",
+    "not",
+    "but",
+    "it",
+    "were",
+    "they",
+    "their",
+    "one",
+    "all",
+    "has",
+    "been",
+    "more",
+    "also",
+    "who",
+    "its",
+    "new",
+    "can",
+    "after",
+    "first",
+    "two",
+    "other",
+    "some",
+    "time",
+    "would",
+    "about",
+    "into",
+    "only",
+    "may",
+    "such",
+    "these",
+    "over",
+    "most",
+    "many",
+    "than",
+    "then",
+    "when",
+    "people",
+    "made",
+    "used",
+    "world",
+    "install",
+    "configure",
+    "server",
+    "database",
+    "network",
+    "retrieval",
+    "embedding",
+    "tokenizer",
+    "chunk",
+    "section",
+]
+UNICODE = [
+    "naïve",
+    "café",
+    "中文字符",
+    "日本語のテキスト",
+    "🙂🚀",
+    "Ünïcödé",
+    "ǅemal",
+    "e\u0301te",
+    "İstanbul",
+    "ﬁne",
+]
 ODD = ["\u200b", "\x00", "\u00a0", "\u3000", "\x0b", "\x1c", "\t", "\r\n", "zero\u200bwidth", "x\x00y"]
 PUNCT = [".", ",", ";", "!", "?", ":", "—", "…", "。", "，", "(", ")", '"']
 
@@ -63,7 +142,9 @@ def random_text(rng: random.Random, markdown: bool = True) -> str:
         elif markdown and r < 0.38:
             fence = rng.choice(["```", "~~~", "````"])
             inner = "\n".join(
-                rng.choice(["# comment", "## not a heading", "x = 1", "---", "=====", _paragraph(rng, 8, True)])
+                rng.choice(
+                    ["# comment", "## not a heading", "x = 1", "---", "=====", _paragraph(rng, 8, True)]
+                )
                 for _ in range(rng.randint(1, 8))
             )
             blocks.append(f"{fence}python\n{inner}\n{fence}")
@@ -89,8 +170,13 @@ def random_docs(seed: int, n: int, markdown: bool = True) -> list[Document]:
         if text and rng.random() < 0.3:
             page_starts = tuple(sorted({0, *(rng.randrange(len(text)) for _ in range(rng.randint(0, 5)))}))
         docs.append(
-            Document(id=f"doc-{seed}-{i}", source=f"src/{i}.md", text=text, metadata={"k": i},
-                     page_starts=page_starts)
+            Document(
+                id=f"doc-{seed}-{i}",
+                source=f"src/{i}.md",
+                text=text,
+                metadata={"k": i},
+                page_starts=page_starts,
+            )
         )
     return docs
 
@@ -111,7 +197,7 @@ def check_invariants(doc: Document, out: ChunkedDocument, tok: HFTokenizer, chun
         assert c.doc_id == doc.id and c.source == doc.source
         assert tok.count(c.embed_text) <= tok.max_tokens, (doc.id, i, tok.count(c.embed_text))
         assert tok.count(c.text) <= size, (doc.id, i, tok.count(c.text), size, c.text[:80])
-        assert c.metadata["k"] == doc.metadata["k"]
+        assert all(c.metadata[k] == v for k, v in doc.metadata.items())
         if doc.page_starts:
             assert c.metadata["page"] == doc.page_at(c.start)
             assert c.metadata["page_end"] == doc.page_at(c.end - 1)

@@ -8,6 +8,7 @@ Results are checked against exact numpy search and the reference filter evaluato
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,9 @@ class StoreContract:
         expected = [chunks[i].id for i in np.argsort(-(vecs @ q))[:10]]
         assert [h.chunk.id for h in hits] == expected
         assert all(hits[i].score >= hits[i + 1].score for i in range(len(hits) - 1))
-        assert hits[0].chunk.text == chunks[expected.index(hits[0].chunk.id) * 0 + [c.id for c in chunks].index(hits[0].chunk.id)].text
+        by_id = {c.id: c for c in chunks}
+        # Chunks come back whole: text, span and metadata as stored.
+        assert all(h.chunk == by_id[h.chunk.id] for h in hits)
 
     @pytest.mark.parametrize("spec", FILTERS, ids=[str(f) for f in FILTERS])
     def test_every_filter_operator_matches_reference(
@@ -147,9 +150,9 @@ class StoreContract:
     def test_upsert_replaces_a_source_atomically(self, filled: tuple[Store, list[Chunk], np.ndarray]) -> None:
         store, chunks, _ = filled
         new = make_chunks(5, "/data/a.jsonl", seed=99, chunks_per_doc=1)
-        new = [Chunk(**{**c.__dict__, "id": c.id + "-v2"}) if hasattr(c, "__dict__") else c for c in new]
+        new = [replace(c, id=c.id + "-v2") for c in new]
         store.upsert([SourceBatch("/data/a.jsonl", "ha2", new, vectors_for(new, 9))])
-        left = {c.id for c in store.all_chunks()}  # type: ignore[attr-defined]
+        left = {c.id for c in store.all_chunks()}
         assert {c.id for c in new} <= left
         assert not any(c.id in left for c in chunks if c.source == "/data/a.jsonl" and c.id not in {n.id for n in new})
         assert store.source_hashes() == {"/data/a.jsonl": "ha2", "/data/b.jsonl": "hb"}

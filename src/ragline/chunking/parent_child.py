@@ -48,6 +48,7 @@ class ParentChildChunker:
         text = doc.text
         tt = TokenizedText.of(text, self.tokenizer)
         sections = section_spans(text)
+        starts = [sec.start for sec in sections]
         size = self.parent_size
         parents: list[Section] = []
         pieces: list[tuple[int, int, tuple[str, ...], str | None]] = []
@@ -63,6 +64,6 @@ class ParentChildChunker:
                     section_path=group.path,
                 )
                 parents.append(section)
-                for s, e, path in self._splitter.pieces(tt, clip_sections(sections, start, end)):
+                for s, e, path in self._splitter.pieces(tt, clip_sections(sections, start, end, starts)):
                     pieces.append((s, e, path, section.id))
         return ChunkedDocument(build_chunks(doc, pieces), parents)

@@ -158,9 +158,16 @@ def section_spans(text: str, headings: Sequence[Heading] | None = None) -> list[
     return spans
 
 
-def clip_sections(sections: Sequence[SectionSpan], start: int, end: int) -> list[SectionSpan]:
-    """The parts of ``sections`` (contiguous, ordered) that fall inside ``[start, end)``."""
-    i = max(0, bisect_right([s.start for s in sections], start) - 1)
+def clip_sections(
+    sections: Sequence[SectionSpan], start: int, end: int, starts: Sequence[int] | None = None
+) -> list[SectionSpan]:
+    """The parts of ``sections`` (contiguous, ordered) inside ``[start, end)``.
+
+    ``starts`` (the sections' start offsets) saves rebuilding that list on repeated calls.
+    """
+    if starts is None:
+        starts = [s.start for s in sections]
+    i = max(0, bisect_right(starts, start) - 1)
     out: list[SectionSpan] = []
     for sec in sections[i:]:
         if sec.start >= end:

@@ -76,6 +76,10 @@ class Store(Protocol):
 
     def document_ids(self) -> set[str]: ...
 
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk, ordered by (doc_id, position); for exports and tests, not hot paths."""
+        ...
+
     def finalize(self) -> None:
         """Bring indexes up to date after a round of upserts (ANN above threshold, keyword index)."""
         ...
