@@ -70,9 +70,19 @@ def build(root: Path, n: int, dim: int, seed: int = 0) -> LanceStore:
         for i in range(m):
             text = " ".join(vocab[j] for j in words[i])
             chunks.append(
-                Chunk(id=f"c{b + i}", doc_id=f"d{(b + i) // 4}", text=text, position=(b + i) % 4, start=0,
-                      end=len(text), source=f"/bench/{b}",
-                      metadata={"doc_type": types[int(rng.integers(0, 5))], "year": int(rng.integers(1990, 2025))})
+                Chunk(
+                    id=f"c{b + i}",
+                    doc_id=f"d{(b + i) // 4}",
+                    text=text,
+                    position=(b + i) % 4,
+                    start=0,
+                    end=len(text),
+                    source=f"/bench/{b}",
+                    metadata={
+                        "doc_type": types[int(rng.integers(0, 5))],
+                        "year": int(rng.integers(1990, 2025)),
+                    },
+                )
             )
         store.upsert([SourceBatch(f"/bench/{b}", "h", chunks, vecs)])
         print(f"  inserted {b + m}/{n}", file=sys.stderr)
@@ -130,13 +140,23 @@ def main() -> int:
     # (a stored vector plus noise): real-text query embeddings have no meaningful neighbours among
     # synthetic vectors, which would measure the synthetic data rather than the index.
     tbl = store.chunks_table
-    sample = tbl.search().select(["vector"]).limit(200).to_arrow().column("vector").to_numpy(zero_copy_only=False)
+    sample = (
+        tbl.search().select(["vector"]).limit(200).to_arrow().column("vector").to_numpy(zero_copy_only=False)
+    )
     rng = np.random.default_rng(1)
     recalls = []
     for base in sample[:100]:
         v = np.asarray(base, dtype=np.float32) + 0.05 * rng.normal(size=emb.dimension).astype(np.float32)
         v /= np.linalg.norm(v)
-        exact = {r["id"] for r in tbl.search(v).distance_type("cosine").bypass_vector_index().select(["id", "_distance"]).limit(10).to_list()}
+        exact = {
+            r["id"]
+            for r in tbl.search(v)
+            .distance_type("cosine")
+            .bypass_vector_index()
+            .select(["id", "_distance"])
+            .limit(10)
+            .to_list()
+        }
         got = {h.chunk.id for h in store.search_dense(v, 10)}
         recalls.append(len(exact & got) / 10)
     out = {

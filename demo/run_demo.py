@@ -23,9 +23,7 @@ def main() -> int:
     engine = ragline.open(Path(".ragline"))
     console.print(f"[bold]Ingesting[/] {CORPUS} into collection 'demo' (first run embeds ~1,500 chunks)...")
     try:
-        report = engine.ingest(
-            [CORPUS / "python-docs", CORPUS / "pip-docs"], collection="demo", sync=True
-        )
+        report = engine.ingest([CORPUS / "python-docs", CORPUS / "pip-docs"], collection="demo", sync=True)
     except RaglineError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
@@ -46,7 +44,10 @@ def main() -> int:
             console.print("   " + " ".join(c.text.split())[:240])
     stats = engine.stats("demo").store
     console.rule()
-    console.print(f"collection 'demo': {stats.documents} documents, {stats.chunks} chunks, {stats.disk_bytes / 1e6:.1f} MB")
+    console.print(
+        f"collection 'demo': {stats.documents} documents, {stats.chunks} chunks, "
+        f"{stats.disk_bytes / 1e6:.1f} MB"
+    )
     console.print('Try: .venv/bin/ragline search "how do I install pip" --collection demo')
     return 0
 

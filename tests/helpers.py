@@ -13,10 +13,34 @@ TOPICS = {
     "security": "Rotate API keys every ninety days and never commit secrets to version control.",
     "network": "Open port 8443 on the firewall and configure the reverse proxy for TLS termination.",
 }
-FILLER = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
-    "quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
+FILLER = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+]
 
 
 def paragraph(rng: random.Random, words: int = 60) -> str:
@@ -31,7 +55,16 @@ def write_markdown_corpus(root: Path, n_files: int = 6, seed: int = 0, paragraph
     paths = []
     for i in range(n_files):
         name, sentence = topics[i % len(topics)]
-        body = [f"# Guide {i}: {name}", "", paragraph(rng), "", f"## {name.title()} details", "", sentence, ""]
+        body = [
+            f"# Guide {i}: {name}",
+            "",
+            paragraph(rng),
+            "",
+            f"## {name.title()} details",
+            "",
+            sentence,
+            "",
+        ]
         for _ in range(paragraphs):
             body += [paragraph(rng), ""]
         p = root / f"guide-{i:02d}-{name}.md"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ragline.engine import Engine
 
 
-def open(path: str | Path | None = None, **settings: Any) -> Engine:  # noqa: A001 - mirrors ragline.open in docs
+def open(path: str | Path | None = None, **settings: Any) -> Engine:
     """Open (or create) a ragline data directory and return an :class:`~ragline.engine.Engine`.
 
     ``path`` defaults to ``./.ragline``; keyword arguments are :class:`~ragline.settings.Settings` fields.

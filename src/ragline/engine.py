@@ -25,7 +25,7 @@ from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
 from ragline.embedding.factory import make_embedder, make_tokenizer
 from ragline.errors import CollectionNotFound, ConfigError, FilterError
-from ragline.ingest.pipeline import IngestProgress, IngestReport, Ingestor
+from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from ragline.settings import Settings
 from ragline.store.base import StoreStats
@@ -137,7 +137,9 @@ class Engine:
             raise ConfigError("ingest needs at least one file or folder path")
         before = self.embedder.embedded
         ingestor = Ingestor(self.settings, self.store(collection), self.embedder, self.chunker)
-        report = ingestor.run([Path(p) for p in paths], include=include, exclude=exclude, sync=sync, progress=progress)
+        report = ingestor.run(
+            [Path(p) for p in paths], include=include, exclude=exclude, sync=sync, progress=progress
+        )
         report.chunks_embedded = self.embedder.embedded - before
         return report
 

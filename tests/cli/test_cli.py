@@ -30,7 +30,18 @@ def indexed(tmp_path: Path) -> Path:
 
 def test_search_json_returns_hits_with_sources(indexed: Path) -> None:
     res = runner.invoke(
-        app, ["search", "backup snapshots nightly", "--data-dir", str(indexed), "-c", "kb", "--json", "--top-k", "3"]
+        app,
+        [
+            "search",
+            "backup snapshots nightly",
+            "--data-dir",
+            str(indexed),
+            "-c",
+            "kb",
+            "--json",
+            "--top-k",
+            "3",
+        ],
     )
     assert res.exit_code == 0, res.output
     hits = json.loads(res.stdout)
@@ -44,8 +55,19 @@ def test_search_json_returns_hits_with_sources(indexed: Path) -> None:
 def test_search_modes_and_filters(indexed: Path, mode: str) -> None:
     res = runner.invoke(
         app,
-        ["search", "install", "--mode", mode, "--filter", '{"file_name": {"$ne": "guide-00-linux.md"}}',
-         "--data-dir", str(indexed), "-c", "kb", "--json"],
+        [
+            "search",
+            "install",
+            "--mode",
+            mode,
+            "--filter",
+            '{"file_name": {"$ne": "guide-00-linux.md"}}',
+            "--data-dir",
+            str(indexed),
+            "-c",
+            "kb",
+            "--json",
+        ],
     )
     assert res.exit_code == 0, res.output
     hits = json.loads(res.stdout)
@@ -63,7 +85,9 @@ def test_bad_filter_and_unknown_collection_are_clear_errors(indexed: Path) -> No
     res = runner.invoke(app, ["search", "x", "--filter", "{year: 1}", "--data-dir", str(indexed), "-c", "kb"])
     assert res.exit_code == 2
     assert "not valid JSON" in res.stderr
-    res = runner.invoke(app, ["search", "x", "--filter", '{"yeer": 1}', "--data-dir", str(indexed), "-c", "kb"])
+    res = runner.invoke(
+        app, ["search", "x", "--filter", '{"yeer": 1}', "--data-dir", str(indexed), "-c", "kb"]
+    )
     assert res.exit_code == 2 and "yeer" in res.stderr and "file_name" in res.stderr
     res = runner.invoke(app, ["search", "x", "--data-dir", str(indexed), "-c", "nope"])
     assert res.exit_code == 2 and "does not exist" in res.stderr and "kb" in res.stderr
@@ -75,7 +99,9 @@ def test_stats_and_delete(indexed: Path) -> None:
     res = runner.invoke(app, ["stats", "--json", "--data-dir", str(indexed), "-c", "kb"])
     stats = json.loads(res.stdout)
     assert stats["store"]["documents"] == 4 and stats["store"]["keyword_index"] is True
-    hits = json.loads(runner.invoke(app, ["search", "refunds", "--json", "--data-dir", str(indexed), "-c", "kb"]).stdout)
+    hits = json.loads(
+        runner.invoke(app, ["search", "refunds", "--json", "--data-dir", str(indexed), "-c", "kb"]).stdout
+    )
     doc_id = hits[0]["doc_id"]
     res = runner.invoke(app, ["delete", doc_id, "--data-dir", str(indexed), "-c", "kb"])
     assert res.exit_code == 0 and "deleted" in res.stdout
@@ -97,13 +123,24 @@ def test_eval_beir_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
     res = runner.invoke(app, ["eval", "beir", str(ds), "--json", "--data-dir", str(tmp_path / "d")])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert set(out) == {"ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100", "mode", "dataset", "queries"}
+    assert set(out) == {
+        "ndcg@10",
+        "recall@10",
+        "recall@100",
+        "mrr@10",
+        "map@100",
+        "mode",
+        "dataset",
+        "queries",
+    }
     assert out["mode"] == "hybrid" and out["dataset"] == "tinybeir" and out["queries"] == 4
     res = runner.invoke(app, ["eval", "beir", str(tmp_path / "nope"), "--data-dir", str(tmp_path / "d")])
     assert res.exit_code == 2 and "nope" in res.stderr
 
 
-def test_invalid_setting_from_environment_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_setting_from_environment_is_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RAGLINE_RETRIEVAL__MODE", "semantic")
     res = runner.invoke(app, ["search", "x", "--data-dir", str(tmp_path)])
     assert res.exit_code == 2 and "retrieval.mode" in res.stderr

@@ -14,7 +14,10 @@ from ragline.eval.runner import collapse_to_documents, run_beir
 pytestmark = pytest.mark.integration
 
 DOCS = {
-    "d1": ("Aspirin and heart attacks", "Daily low-dose aspirin reduces the risk of myocardial infarction in adults."),
+    "d1": (
+        "Aspirin and heart attacks",
+        "Daily low-dose aspirin reduces the risk of myocardial infarction in adults.",
+    ),
     "d2": ("Vitamin D", "Vitamin D supplementation does not prevent fractures in elderly women."),
     "d3": ("Exercise", "Regular aerobic exercise lowers blood pressure in hypertensive patients."),
     "d4": ("Sleep", "Short sleep duration is associated with obesity in children."),
@@ -47,7 +50,9 @@ def write_dataset(root: Path) -> Path:
 
 def test_collapse_keeps_best_rank_per_document() -> None:
     assert collapse_to_documents(["a", "b", "a", "c", "b"]) == {"a": 1.0, "b": 0.5, "c": 1 / 3}
-    assert list(collapse_to_documents([f"d{i}" for i in range(500)], depth=100)) == [f"d{i}" for i in range(100)]
+    assert list(collapse_to_documents([f"d{i}" for i in range(500)], depth=100)) == [
+        f"d{i}" for i in range(100)
+    ]
 
 
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])

@@ -76,6 +76,9 @@ def test_sigkill_at_random_points_then_rerun_equals_clean_ingest(tmp_path: Path)
     store_v = ragline.open(victim, **SETTINGS).store()
     hits = store_v.search_dense(np.ones(384, dtype=np.float32) / np.sqrt(384), 5)
     assert [h.chunk.id for h in hits] == [
-        h.chunk.id for h in ragline.open(clean_dir, **SETTINGS).store().search_dense(np.ones(384, dtype=np.float32) / np.sqrt(384), 5)
+        h.chunk.id
+        for h in ragline.open(clean_dir, **SETTINGS)
+        .store()
+        .search_dense(np.ones(384, dtype=np.float32) / np.sqrt(384), 5)
     ]
     assert set(a) == {c.id for c in store_v.all_chunks()}

@@ -42,8 +42,16 @@ def make_chunks(n_docs: int, source: str, seed: int, chunks_per_doc: int = 2) ->
         for p in range(chunks_per_doc):
             text = " ".join(rng.choice(WORDS) for _ in range(12))
             out.append(
-                Chunk(id=f"{doc_id}-c{p}", doc_id=doc_id, text=text, position=p, start=p * 100,
-                      end=p * 100 + len(text), metadata=dict(meta), source=source)
+                Chunk(
+                    id=f"{doc_id}-c{p}",
+                    doc_id=doc_id,
+                    text=text,
+                    position=p,
+                    start=p * 100,
+                    end=p * 100 + len(text),
+                    metadata=dict(meta),
+                    source=source,
+                )
             )
     return out
 
@@ -121,7 +129,11 @@ class StoreContract:
     ) -> None:
         store, chunks, vecs = filled
         f = parse_filter(spec)
-        allowed = [i for i, c in enumerate(chunks) if matches(f, {**c.metadata, "doc_id": c.doc_id, "source": c.source})]
+        allowed = [
+            i
+            for i, c in enumerate(chunks)
+            if matches(f, {**c.metadata, "doc_id": c.doc_id, "source": c.source})
+        ]
         q = vecs[0]
         # All matching chunks come back, and nothing else.
         everything = store.search_dense(q, len(chunks), f)
@@ -137,13 +149,24 @@ class StoreContract:
 
     def test_keyword_ranks_term_frequency(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "kw", DIM)
-        texts = ["the cat sat on the mat", "dogs are running in the park", "a dog runs; dogs run daily", "nothing here"]
-        chunks = [Chunk(id=f"c{i}", doc_id=f"d{i}", text=t, position=0, start=0, end=len(t), source="/s") for i, t in enumerate(texts)]
+        texts = [
+            "the cat sat on the mat",
+            "dogs are running in the park",
+            "a dog runs; dogs run daily",
+            "nothing here",
+        ]
+        chunks = [
+            Chunk(id=f"c{i}", doc_id=f"d{i}", text=t, position=0, start=0, end=len(t), source="/s")
+            for i, t in enumerate(texts)
+        ]
         store.upsert([SourceBatch("/s", "h", chunks, vectors_for(chunks, 3))])
         store.finalize()
         hits = store.search_keyword("Running dogs!", 10)
         # Stemming makes "run"/"runs"/"running" and "dog"/"dogs" match.
-        assert [h.chunk.id for h in hits][:2] == ["c2", "c1"] or [h.chunk.id for h in hits][:2] == ["c1", "c2"]
+        assert [h.chunk.id for h in hits][:2] == ["c2", "c1"] or [h.chunk.id for h in hits][:2] == [
+            "c1",
+            "c2",
+        ]
         assert {h.chunk.id for h in hits} == {"c1", "c2"}
         assert store.search_keyword("?!", 10) == []
 
@@ -154,11 +177,13 @@ class StoreContract:
         store.upsert([SourceBatch("/data/a.jsonl", "ha2", new, vectors_for(new, 9))])
         left = {c.id for c in store.all_chunks()}
         assert {c.id for c in new} <= left
-        assert not any(c.id in left for c in chunks if c.source == "/data/a.jsonl" and c.id not in {n.id for n in new})
+        assert not any(
+            c.id in left for c in chunks if c.source == "/data/a.jsonl" and c.id not in {n.id for n in new}
+        )
         assert store.source_hashes() == {"/data/a.jsonl": "ha2", "/data/b.jsonl": "hb"}
 
     def test_delete_documents_and_sources(self, filled: tuple[Store, list[Chunk], np.ndarray]) -> None:
-        store, chunks, vecs = filled
+        store, _, vecs = filled
         n = store.delete_documents(["a.jsonl-d0", "b.jsonl-d3", "missing"])
         assert n == 4
         ids = {h.chunk.doc_id for h in store.search_dense(vecs[0], 1000)}
@@ -169,7 +194,9 @@ class StoreContract:
         assert set(store.source_hashes()) == {"/data/a.jsonl"}
         assert store.delete_documents([]) == 0
 
-    def test_unknown_field_and_type_mismatch_are_clear_errors(self, filled: tuple[Store, list[Chunk], np.ndarray]) -> None:
+    def test_unknown_field_and_type_mismatch_are_clear_errors(
+        self, filled: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
         store, _, vecs = filled
         with pytest.raises(FilterError, match="yaer"):
             store.search_dense(vecs[0], 5, parse_filter({"yaer": 2010}))
@@ -178,7 +205,18 @@ class StoreContract:
 
     def test_metadata_type_clash_is_refused(self, filled: tuple[Store, list[Chunk], np.ndarray]) -> None:
         store, _, _ = filled
-        bad = [Chunk(id="x", doc_id="x", text="alpha", position=0, start=0, end=5, metadata={"year": "last year"}, source="/c")]
+        bad = [
+            Chunk(
+                id="x",
+                doc_id="x",
+                text="alpha",
+                position=0,
+                start=0,
+                end=5,
+                metadata={"year": "last year"},
+                source="/c",
+            )
+        ]
         with pytest.raises(StoreError, match="year"):
             store.upsert([SourceBatch("/c", "h", bad, vectors_for(bad, 1))])
         assert "/c" not in store.source_hashes()
@@ -186,14 +224,37 @@ class StoreContract:
     def test_sections_round_trip(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "sec", DIM)
         sec = Section(id="s1", doc_id="d", text="Parent text here", start=0, end=16, section_path=("A", "B"))
-        ch = [Chunk(id="c", doc_id="d", text="Parent", position=0, start=0, end=6, parent_id="s1", source="/p")]
+        ch = [
+            Chunk(id="c", doc_id="d", text="Parent", position=0, start=0, end=6, parent_id="s1", source="/p")
+        ]
         store.upsert([SourceBatch("/p", "h", ch, vectors_for(ch, 1), [sec])])
         assert store.get_sections(["s1", "nope"]) == [sec]
         hit = store.search_dense(vectors_for(ch, 1)[0], 1)[0]
         assert hit.chunk.parent_id == "s1"
         # Replacing the source with new sections drops the old ones.
         sec2 = Section(id="s2", doc_id="d", text="Other", start=0, end=5)
-        store.upsert([SourceBatch("/p", "h2", [Chunk(id="c2", doc_id="d", text="Other", position=0, start=0, end=5, parent_id="s2", source="/p")], vectors_for(ch, 2), [sec2])])
+        store.upsert(
+            [
+                SourceBatch(
+                    "/p",
+                    "h2",
+                    [
+                        Chunk(
+                            id="c2",
+                            doc_id="d",
+                            text="Other",
+                            position=0,
+                            start=0,
+                            end=5,
+                            parent_id="s2",
+                            source="/p",
+                        )
+                    ],
+                    vectors_for(ch, 2),
+                    [sec2],
+                )
+            ]
+        )
         assert store.get_sections(["s1", "s2"]) == [sec2]
 
     def test_wrong_vector_shape_is_refused(self, tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def test_ne_and_nin_match_missing_fields_like_mongodb() -> None:
 def test_not_is_two_valued_in_sql() -> None:
     sql = to_sql(Not(Compare("a", "$gt", 1)), lambda n: ("`a`", "number"))
     assert sql == "(NOT COALESCE((`a` > 1), FALSE))"
-    assert to_sql(InList("a", (1, 2), True), lambda n: ("`a`", "number")) == "(`a` IS NULL OR `a` NOT IN (1, 2))"
+    assert (
+        to_sql(InList("a", (1, 2), True), lambda n: ("`a`", "number")) == "(`a` IS NULL OR `a` NOT IN (1, 2))"
+    )
 
 
 def test_missing_column_translates_to_constants() -> None:

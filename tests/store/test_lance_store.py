@@ -38,7 +38,10 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
     n, dim = 6000, 32
     vecs = clustered(n + 50, dim, 40, seed=7)
     data, queries = vecs[:n], vecs[n:]
-    chunks = [Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s") for i in range(n)]
+    chunks = [
+        Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s")
+        for i in range(n)
+    ]
     store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_threshold=5000)
     store.upsert([SourceBatch("/s", "h", chunks, data)])
     store.finalize()
@@ -53,7 +56,10 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
 
 def test_below_threshold_search_is_exact_without_index(tmp_path: Path) -> None:
     vecs = clustered(300, 8, 5, seed=1)
-    chunks = [Chunk(id=f"c{i}", doc_id=f"d{i}", text="x", position=0, start=0, end=1, source="/s") for i in range(300)]
+    chunks = [
+        Chunk(id=f"c{i}", doc_id=f"d{i}", text="x", position=0, start=0, end=1, source="/s")
+        for i in range(300)
+    ]
     store = LanceStore(tmp_path / "exact", dimension=8, model_id="m", ann_threshold=1000)
     store.upsert([SourceBatch("/s", "h", chunks, vecs)])
     store.finalize()

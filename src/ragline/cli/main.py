@@ -82,16 +82,24 @@ def _force_progress() -> bool:
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
     collection: CollectionOpt = None,
-    sync: Annotated[bool, typer.Option("--sync", help="Also delete documents whose source files are gone.")] = False,
-    include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to include (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to exclude (repeatable).")] = None,
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Also delete documents whose source files are gone.")
+    ] = False,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Glob of files to include (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Glob of files to exclude (repeatable).")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -107,7 +115,11 @@ def ingest(
                 bar.update(chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded)
 
             report = engine.ingest(
-                paths, collection=collection, include=include or (), exclude=exclude or (), sync=sync,
+                paths,
+                collection=collection,
+                include=include or (),
+                exclude=exclude or (),
+                sync=sync,
                 progress=on_progress,
             )
     except RaglineError as exc:
@@ -119,7 +131,8 @@ def ingest(
     else:
         console.print(
             f"{report.files_seen} files: {report.files_indexed} indexed, {report.files_unchanged} unchanged, "
-            f"{len(report.errors)} failed; {report.documents_indexed} documents, {report.chunks_indexed} chunks "
+            f"{len(report.errors)} failed; {report.documents_indexed} documents, "
+            f"{report.chunks_indexed} chunks "
             f"({report.chunks_embedded} embedded, {report.duplicates_skipped} duplicates skipped, "
             f"{report.sources_deleted} sources deleted) in {report.seconds_total:.1f}s"
         )
@@ -132,8 +145,13 @@ def ingest(
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to search for.")],
-    mode: Annotated[Mode | None, typer.Option("--mode", help="dense, keyword or hybrid (default: settings).")] = None,
-    filter_json: Annotated[str | None, typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')] = None,
+    mode: Annotated[
+        Mode | None, typer.Option("--mode", help="dense, keyword or hybrid (default: settings).")
+    ] = None,
+    filter_json: Annotated[
+        str | None,
+        typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.'),
+    ] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Number of results.")] = None,
     collection: CollectionOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print results as JSON lines.")] = False,
@@ -141,7 +159,9 @@ def search(
 ) -> None:
     """Search a collection."""
     try:
-        hits = _engine(data_dir).search(query, mode=mode, top_k=top_k, filters=filter_json, collection=collection)
+        hits = _engine(data_dir).search(
+            query, mode=mode, top_k=top_k, filters=filter_json, collection=collection
+        )
     except RaglineError as exc:
         _fail(exc)
     if json_out:
@@ -217,11 +237,19 @@ def delete(
 
 @eval_app.command("beir")
 def eval_beir(
-    dataset_dir: Annotated[Path, typer.Argument(help="BEIR-format dataset folder (corpus.jsonl, queries.jsonl, qrels/).")],
-    mode: Annotated[Mode | None, typer.Option("--mode", help="dense, keyword or hybrid (default: settings).")] = None,
+    dataset_dir: Annotated[
+        Path, typer.Argument(help="BEIR-format dataset folder (corpus.jsonl, queries.jsonl, qrels/).")
+    ],
+    mode: Annotated[
+        Mode | None, typer.Option("--mode", help="dense, keyword or hybrid (default: settings).")
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="qrels split to evaluate.")] = "test",
     ignore_identical_ids: Annotated[
-        bool, typer.Option("--ignore-identical-ids/--keep-identical-ids", help="Drop hits whose id equals the query id (BEIR default).")
+        bool,
+        typer.Option(
+            "--ignore-identical-ids/--keep-identical-ids",
+            help="Drop hits whose id equals the query id (BEIR default).",
+        ),
     ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data_dir: DataDir = None,
@@ -238,7 +266,11 @@ def eval_beir(
                 bar.update(task, description=stage, total=total, completed=done)
 
             result = run_beir(
-                engine, dataset_dir, mode=mode, split=split, ignore_identical_ids=ignore_identical_ids,
+                engine,
+                dataset_dir,
+                mode=mode,
+                split=split,
+                ignore_identical_ids=ignore_identical_ids,
                 progress=on_progress,
             )
     except RaglineError as exc:
@@ -249,7 +281,9 @@ def eval_beir(
     t = Table(title=f"{result.dataset} ({result.split}, {result.queries} queries, mode={result.mode})")
     for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"):
         t.add_column(k)
-    t.add_row(*(f"{result.metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100")))
+    t.add_row(
+        *(f"{result.metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"))
+    )
     console.print(t)
     console.print(
         f"ingest: {result.ingest.chunks_indexed} chunks indexed, {result.ingest.chunks_embedded} embedded, "

@@ -92,9 +92,7 @@ class _Pending:
 class Ingestor:
     """Runs the ingest pipeline into one store."""
 
-    def __init__(
-        self, settings: Settings, store: Store, embedder: Embedder, chunker: Chunker
-    ) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, chunker: Chunker) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -225,7 +223,9 @@ class Ingestor:
         offset = 0
         for p in pending:
             n = len(p.chunks)
-            batches.append(SourceBatch(p.source, p.source_hash, p.chunks, vectors[offset : offset + n], p.sections))
+            batches.append(
+                SourceBatch(p.source, p.source_hash, p.chunks, vectors[offset : offset + n], p.sections)
+            )
             offset += n
         try:
             self.store.upsert(batches)

@@ -46,7 +46,16 @@ _META_PREFIX = "m_"
 # Columns users may filter on besides their own metadata.
 BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
 _RESULT_COLUMNS = [
-    "id", "doc_id", "source", "parent_id", "position", "start", "end", "section", "title", "text",
+    "id",
+    "doc_id",
+    "source",
+    "parent_id",
+    "position",
+    "start",
+    "end",
+    "section",
+    "title",
+    "text",
     "metadata_json",
 ]
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
@@ -94,7 +103,11 @@ def _kind_of(value: MetadataValue) -> ColumnKind:
     return "string"
 
 
-_ARROW_TYPE: dict[ColumnKind, pa.DataType] = {"bool": pa.bool_(), "number": pa.float64(), "string": pa.string()}
+_ARROW_TYPE: dict[ColumnKind, pa.DataType] = {
+    "bool": pa.bool_(),
+    "number": pa.float64(),
+    "string": pa.string(),
+}
 
 
 def _kind_of_arrow(t: pa.DataType) -> ColumnKind:
@@ -117,7 +130,10 @@ def keyword_query(text: str) -> str:
 
 
 class LanceStore:
-    """A :class:`~ragline.store.base.Store` on LanceDB. Opens lazily; the constructor only checks arguments."""
+    """A :class:`~ragline.store.base.Store` on LanceDB.
+
+    Opens lazily; the constructor only checks and stores its arguments.
+    """
 
     def __init__(
         self,
@@ -217,7 +233,9 @@ class LanceStore:
                     if k not in known and k not in new:
                         new[k] = _kind_of(v)
         if new:
-            tbl.add_columns([pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())])
+            tbl.add_columns(
+                [pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())]
+            )
             known.update(new)
         return known
 
@@ -235,7 +253,9 @@ class LanceStore:
             f"{value!r}; make the field's type consistent across documents"
         )
 
-    def _chunk_rows(self, batches: Sequence[SourceBatch], fields: dict[str, ColumnKind], schema: pa.Schema) -> pa.Table:
+    def _chunk_rows(
+        self, batches: Sequence[SourceBatch], fields: dict[str, ColumnKind], schema: pa.Schema
+    ) -> pa.Table:
         cols: dict[str, list[Any]] = {name: [] for name in schema.names if name != "vector"}
         vectors: list[Vectors] = []
         for b in batches:
@@ -262,7 +282,11 @@ class LanceStore:
                     v = c.metadata.get(k)
                     cols[_META_PREFIX + k].append(None if v is None else self._coerce(kind, v, k, b.source))
             vectors.append(b.vectors)
-        flat = np.concatenate(vectors).astype(np.float32) if vectors else np.zeros((0, self.dimension), np.float32)
+        flat = (
+            np.concatenate(vectors).astype(np.float32)
+            if vectors
+            else np.zeros((0, self.dimension), np.float32)
+        )
         arrays = {name: pa.array(values, type=schema.field(name).type) for name, values in cols.items()}
         arrays["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), self.dimension)
         return pa.table([arrays[n] for n in schema.names], schema=schema)
@@ -281,21 +305,37 @@ class LanceStore:
         # Parents go in first, insert-only: old chunks still point at old sections until the chunk
         # commit below swaps them, and orphaned sections are removed afterwards.
         section_rows = [
-            {"id": s.id, "doc_id": s.doc_id, "source": b.source, "start": s.start, "end": s.end,
-             "section": " > ".join(s.section_path), "text": s.text}
-            for b in batches for s in b.sections
+            {
+                "id": s.id,
+                "doc_id": s.doc_id,
+                "source": b.source,
+                "start": s.start,
+                "end": s.end,
+                "section": " > ".join(s.section_path),
+                "text": s.text,
+            }
+            for b in batches
+            for s in b.sections
         ]
         if section_rows:
-            (sections_tbl.merge_insert("id").when_not_matched_insert_all()
-             .execute(pa.Table.from_pylist(section_rows, schema=_SECTION_SCHEMA)))
+            (
+                sections_tbl.merge_insert("id")
+                .when_not_matched_insert_all()
+                .execute(pa.Table.from_pylist(section_rows, schema=_SECTION_SCHEMA))
+            )
         if not any(s in existing for s in sources):
             if rows.num_rows:
                 chunks_tbl.add(rows)
         else:
             # One merge commit inserts the new rows and deletes the sources' old ones together.
             delete_pred = " OR ".join(_in_list("source", sources))
-            (chunks_tbl.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
-             .when_not_matched_by_source_delete(delete_pred).execute(rows))
+            (
+                chunks_tbl.merge_insert("id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .when_not_matched_by_source_delete(delete_pred)
+                .execute(rows)
+            )
         # Also clears sections a killed earlier run inserted without committing their chunks.
         keep = [s.id for b in batches for s in b.sections]
         stale = " OR ".join(_in_list("source", sources))
@@ -383,7 +423,8 @@ class LanceStore:
         if unknown:
             raise FilterError(
                 f"unknown filter field(s) {', '.join(map(repr, unknown))}; this collection's metadata "
-                f"fields are: {', '.join(sorted(known)) or '(none)'} (plus {', '.join(BUILTIN_FILTER_FIELDS)})"
+                f"fields are: {', '.join(sorted(known)) or '(none)'} "
+                f"(plus {', '.join(BUILTIN_FILTER_FIELDS)})"
             )
 
         def column(name: str) -> tuple[str, ColumnKind] | None:
@@ -415,7 +456,9 @@ class LanceStore:
         tbl = self.chunks_table
         if tbl is None or top_k < 1:
             return []
-        q = tbl.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector").distance_type("cosine")
+        q = tbl.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector").distance_type(
+            "cosine"
+        )
         if "vector" in self._index_types():
             # Re-scoring candidates with the full vectors undoes the scalar quantisation's error.
             q = q.ef(max(self.ann_ef, top_k)).nprobes(self._nprobes).refine_factor(self.ann_refine_factor)
@@ -481,7 +524,11 @@ class LanceStore:
         rows = tbl.search().where(pred).limit(None).to_list()
         by_id = {
             r["id"]: Section(
-                id=r["id"], doc_id=r["doc_id"], text=r["text"], start=int(r["start"]), end=int(r["end"]),
+                id=r["id"],
+                doc_id=r["doc_id"],
+                text=r["text"],
+                start=int(r["start"]),
+                end=int(r["end"]),
                 section_path=tuple(r["section"].split(" > ")) if r["section"] else (),
             )
             for r in rows
