@@ -169,6 +169,8 @@ def random_docs(seed: int, n: int, markdown: bool = True) -> list[Document]:
         text = random_text(rng, markdown)
         if text and rng.random() < 0.3:
             page_starts = tuple(sorted({0, *(rng.randrange(len(text)) for _ in range(rng.randint(0, 5)))}))
+        # Titles head every chunk's embedded text, so long ones must shrink the chunk budget.
+        title = rng.choice(["", "", _paragraph(rng, rng.randint(1, 6), False), _paragraph(rng, 60, False)])
         docs.append(
             Document(
                 id=f"doc-{seed}-{i}",
@@ -176,6 +178,7 @@ def random_docs(seed: int, n: int, markdown: bool = True) -> list[Document]:
                 text=text,
                 metadata={"k": i},
                 page_starts=page_starts,
+                title=title,
             )
         )
     return docs
@@ -194,7 +197,7 @@ def check_invariants(doc: Document, out: ChunkedDocument, tok: HFTokenizer, chun
         assert c.text and c.text == c.text.strip(), (doc.id, i, c.text[:40])
         assert c.start > prev_start, (doc.id, i, "chunks not ordered by start")
         prev_start = c.start
-        assert c.doc_id == doc.id and c.source == doc.source
+        assert c.doc_id == doc.id and c.source == doc.source and doc.title.startswith(c.title.rstrip("…"))
         assert tok.count(c.embed_text) <= tok.max_tokens, (doc.id, i, tok.count(c.embed_text))
         assert tok.count(c.text) <= size, (doc.id, i, tok.count(c.text), size, c.text[:80])
         assert all(c.metadata[k] == v for k, v in doc.metadata.items())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragline.chunking.base import ChunkedDocument, Tokenizer
-from ragline.chunking.spans import TokenizedText, build_chunks, split_span
+from ragline.chunking.spans import TokenizedText, build_chunks, fit_title, split_span
 from ragline.chunking.structure import SectionSplitter, clip_sections, group_sections, section_spans
 from ragline.errors import ConfigError
 from ragline.types import Document, Section, content_hash, stable_id
@@ -48,6 +48,7 @@ class ParentChildChunker:
         text = doc.text
         tt = TokenizedText.of(text, self.tokenizer)
         sections = section_spans(text)
+        title = fit_title(doc.title, self.tokenizer)
         starts = [sec.start for sec in sections]
         size = self.parent_size
         parents: list[Section] = []
@@ -64,6 +65,8 @@ class ParentChildChunker:
                     section_path=group.path,
                 )
                 parents.append(section)
-                for s, e, path in self._splitter.pieces(tt, clip_sections(sections, start, end, starts)):
+                for s, e, path in self._splitter.pieces(
+                    tt, clip_sections(sections, start, end, starts), title
+                ):
                     pieces.append((s, e, path, section.id))
-        return ChunkedDocument(build_chunks(doc, pieces), parents)
+        return ChunkedDocument(build_chunks(doc, pieces, title), parents)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ragline.chunking.base import ChunkedDocument, Tokenizer
-from ragline.chunking.spans import TokenizedText, build_chunks, check_sizes, make_excess, split_span
+from ragline.chunking.spans import (
+    TokenizedText,
+    build_chunks,
+    check_sizes,
+    fit_title,
+    make_excess,
+    scale_overlap,
+    split_span,
+)
 from ragline.types import Document
 
 __all__ = ["RecursiveChunker", "split_span"]
@@ -32,6 +40,12 @@ class RecursiveChunker:
         if not doc.text or doc.text.isspace():
             return ChunkedDocument([])
         tt = TokenizedText.of(doc.text, self.tokenizer)
-        excess = make_excess(tt, self.tokenizer, self._size)
-        spans = split_span(tt, 0, len(doc.text), self._size, self._overlap, excess=excess)
-        return ChunkedDocument(build_chunks(doc, [(s, e, (), None) for s, e in spans]))
+        size, overlap = self._size, self._overlap
+        title = fit_title(doc.title, self.tokenizer)
+        if title:
+            # The title heads every chunk's embedded text (Chunk.header), so it takes from the budget.
+            size = max(1, min(size, self.tokenizer.max_tokens - self.tokenizer.count(title) - 1))
+            overlap = scale_overlap(overlap, self._size, size)
+        excess = make_excess(tt, self.tokenizer, size, title)
+        spans = split_span(tt, 0, len(doc.text), size, overlap, excess=excess)
+        return ChunkedDocument(build_chunks(doc, [(s, e, (), None) for s, e in spans], title))

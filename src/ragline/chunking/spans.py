@@ -248,8 +248,23 @@ def _page_lookup(doc: Document) -> Callable[[int], int] | None:
     return lambda offset: doc.page_at(offset) or 1
 
 
+def fit_title(title: str, tokenizer: Tokenizer) -> str:
+    """``title`` cut (at a token boundary, with an ellipsis) to a quarter of the model limit.
+
+    Every chunk's embedded text starts with its document's title, so a runaway title (a JSON
+    field holding a paragraph) must not eat the chunk budget.
+    """
+    limit = tokenizer.max_tokens // 4
+    if not title or tokenizer.count(title) <= limit:
+        return title
+    spans = tokenizer.token_spans(title)
+    return title[: spans[max(0, limit - 2)][1]].rstrip() + "…"
+
+
 def build_chunks(
-    doc: Document, pieces: Sequence[tuple[int, int, tuple[str, ...], str | None]]
+    doc: Document,
+    pieces: Sequence[tuple[int, int, tuple[str, ...], str | None]],
+    title: str | None = None,
 ) -> list[Chunk]:
     """Chunks for ``(start, end, section_path, parent_id)`` pieces, numbered in the given order.
 
@@ -277,6 +292,7 @@ def build_chunks(
                 parent_id=parent_id,
                 metadata=metadata,
                 source=doc.source,
+                title=doc.title if title is None else title,
             )
         )
     return chunks

@@ -32,6 +32,7 @@ from ragline.chunking.spans import (
     TokenizedText,
     build_chunks,
     check_sizes,
+    fit_title,
     make_excess,
     scale_overlap,
     split_span,
@@ -222,6 +223,13 @@ def group_sections(
     return groups
 
 
+def header_parts(title: str, path: Path) -> Path:
+    """The parts of a chunk's header line, as :attr:`ragline.types.Chunk.header` builds it."""
+    if title and (not path or path[0] != title):
+        return (title, *path)
+    return path
+
+
 class SectionSplitter:
     """Groups sections and splits each group under a budget reduced by its section path line."""
 
@@ -230,38 +238,49 @@ class SectionSplitter:
     def __init__(self, tokenizer: Tokenizer, chunk_size: int, chunk_overlap: int) -> None:
         self.tokenizer = tokenizer
         self.size, self.overlap = check_sizes(tokenizer, chunk_size, chunk_overlap)
-        self._paths: dict[Path, tuple[Path, int]] = {}
+        self._paths: dict[tuple[str, Path], tuple[Path, int]] = {}
 
-    def fit_path(self, path: Path) -> tuple[Path, int]:
-        """``path`` shortened so its prefix line takes at most half the model limit, and its tokens."""
-        hit = self._paths.get(path)
+    def _cost(self, title: str, path: Path) -> int:
+        parts = header_parts(title, path)
+        return self.tokenizer.count(" > ".join(parts)) if parts else 0
+
+    def fit_path(self, path: Path, title: str = "") -> tuple[Path, int]:
+        """``path`` shortened so its header line (title > path) takes at most half the model
+        limit, and the header's tokens."""
+        hit = self._paths.get((title, path))
         if hit is not None:
             return hit
         limit = self.tokenizer.max_tokens
         fitted = path
-        cost = self.tokenizer.count(" > ".join(fitted)) if fitted else 0
+        cost = self._cost(title, fitted)
         while fitted and cost > limit // 2:
             fitted = fitted[1:]
-            cost = self.tokenizer.count(" > ".join(fitted)) if fitted else 0
+            cost = self._cost(title, fitted)
         if len(self._paths) >= self._CACHE_MAX:
             self._paths.clear()
-        self._paths[path] = (fitted, cost)
+        self._paths[(title, path)] = (fitted, cost)
         return fitted, cost
 
-    def budget(self, path: Path) -> int:
-        fitted, cost = self.fit_path(path)
-        if not fitted:
+    def budget(self, path: Path, title: str = "") -> int:
+        fitted, cost = self.fit_path(path, title)
+        if not header_parts(title, fitted):
             return self.size
-        # +1: the newline between the path line and the text, for tokenizers that count it.
+        # +1: the newline between the header line and the text, for tokenizers that count it.
         return max(1, min(self.size, self.tokenizer.max_tokens - cost - 1))
 
-    def pieces(self, tt: TokenizedText, sections: Sequence[SectionSpan]) -> list[tuple[int, int, Path]]:
+    def pieces(
+        self, tt: TokenizedText, sections: Sequence[SectionSpan], title: str = ""
+    ) -> list[tuple[int, int, Path]]:
         out: list[tuple[int, int, Path]] = []
-        for group in group_sections(sections, tt, self.size, self.budget):
-            path, _ = self.fit_path(group.path)
-            budget = self.budget(group.path)
+
+        def budget_of(p: Path) -> int:
+            return self.budget(p, title)
+
+        for group in group_sections(sections, tt, self.size, budget_of):
+            path, _ = self.fit_path(group.path, title)
+            budget = self.budget(group.path, title)
             overlap = scale_overlap(self.overlap, self.size, budget)
-            excess = make_excess(tt, self.tokenizer, budget, " > ".join(path))
+            excess = make_excess(tt, self.tokenizer, budget, " > ".join(header_parts(title, path)))
             for s, e in split_span(tt, group.start, group.end, budget, overlap, excess=excess):
                 out.append((s, e, path))
         return out
@@ -291,5 +310,6 @@ class StructureChunker:
         if not doc.text or doc.text.isspace():
             return ChunkedDocument([])
         tt = TokenizedText.of(doc.text, self.tokenizer)
-        pieces = self._splitter.pieces(tt, section_spans(doc.text))
-        return ChunkedDocument(build_chunks(doc, [(s, e, path, None) for s, e, path in pieces]))
+        title = fit_title(doc.title, self.tokenizer)
+        pieces = self._splitter.pieces(tt, section_spans(doc.text), title)
+        return ChunkedDocument(build_chunks(doc, [(s, e, path, None) for s, e, path in pieces], title))

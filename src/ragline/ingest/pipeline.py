@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # Chunks embedded per model call between progress updates and cache commits.
 _EMBED_STEP = 256
+# Bump when loading, cleaning or chunking code changes what a file turns into: every file is
+# then re-chunked on its next ingest (embeddings of unchanged chunk texts still come from cache).
+PIPELINE_VERSION = "1"
 
 
 @dataclass(slots=True)
@@ -167,7 +170,11 @@ class Ingestor:
         return report
 
     def _config_fingerprint(self) -> str:
-        cfg = self.settings.chunking.model_dump_json() + self.settings.loaders.model_dump_json()
+        cfg = (
+            PIPELINE_VERSION
+            + self.settings.chunking.model_dump_json()
+            + self.settings.loaders.model_dump_json()
+        )
         return hashlib.sha256(cfg.encode()).hexdigest()[:12]
 
     def _dedup(self, docs: list[Document], seen: set[str], report: IngestReport) -> list[Document]:
@@ -188,8 +195,7 @@ class Ingestor:
         sections: list[Section] = []
         for d in docs:
             out = self.chunker.chunk(d)
-            # The title goes into every chunk's embedded header, not only the first chunk's text.
-            chunks.extend(replace(c, title=d.title) if d.title and not c.title else c for c in out.chunks)
+            chunks.extend(out.chunks)
             sections.extend(out.sections)
         return chunks, sections
 
