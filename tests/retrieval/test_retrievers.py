@@ -1,0 +1,68 @@
+"""Dense, keyword and hybrid retrievers over a real store and the real embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ragline
+from ragline.errors import ConfigError
+from tests.helpers import write_markdown_corpus
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> ragline.engine.Engine:
+    root = tmp_path_factory.mktemp("retr")
+    write_markdown_corpus(root / "docs", n_files=6)
+    eng = ragline.open(root / "data")
+    eng.ingest([root / "docs"])
+    return eng
+
+
+def test_hybrid_hits_record_each_retrievers_rank(engine) -> None:
+    q = "rotate API keys and secrets"
+    dense = engine.search(q, mode="dense", top_k=20)
+    keyword = engine.search(q, mode="keyword", top_k=20)
+    hybrid = engine.search(q, mode="hybrid", top_k=5)
+    assert len(hybrid) == 5
+    assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
+    dense_rank = {h.chunk.id: i + 1 for i, h in enumerate(dense)}
+    kw_rank = {h.chunk.id: i + 1 for i, h in enumerate(keyword)}
+    for h in hybrid:
+        for name, ranks in (("dense", dense_rank), ("keyword", kw_rank)):
+            if name in h.retrievers:
+                assert h.retrievers[name].rank == ranks[h.chunk.id]
+    assert hybrid[0].chunk.source.endswith("guide-04-security.md")
+    assert set(hybrid[0].retrievers) == {"dense", "keyword"}
+
+
+def test_weighted_fusion_extremes_follow_one_side(tmp_path: Path, engine) -> None:
+    q = "billing refunds invoices"
+    data = engine.settings.data_dir
+    only_dense = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 1.0})
+    only_kw = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 0.0})
+    dense = [h.chunk.id for h in engine.search(q, mode="dense", top_k=3)]
+    keyword = [h.chunk.id for h in engine.search(q, mode="keyword", top_k=3)]
+    assert [h.chunk.id for h in only_dense.search(q, top_k=3)] == dense
+    # Min-max normalisation maps the weakest keyword hit to 0, tying it with unmatched chunks,
+    # so only the hits above it must keep the keyword order.
+    assert len(keyword) == 3
+    assert [h.chunk.id for h in only_kw.search(q, top_k=2)] == keyword[:2]
+
+
+def test_filters_apply_in_every_mode(engine) -> None:
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = engine.search("install", mode=mode, top_k=50, filters={"file_name": "guide-01-windows.md"})
+        assert hits and {h.chunk.metadata["file_name"] for h in hits} == {"guide-01-windows.md"}
+
+
+def test_no_match_is_an_empty_list_and_bad_arguments_raise(engine) -> None:
+    assert engine.search("xyzzyplugh", mode="keyword") == []
+    assert engine.search("install", filters={"file_name": "nope.md"}) == []
+    with pytest.raises(ConfigError, match="top_k"):
+        engine.search("install", top_k=0)
+    with pytest.raises(ConfigError, match="empty"):
+        engine.search("   ")
