@@ -147,6 +147,22 @@ class StoreContract:
         with_terms = [i for i in allowed if {"alpha", "gamma"} & set(chunks[i].text.split())]
         assert len(kw) == len(with_terms)
 
+    def test_candidates_then_fetch_equal_a_full_search(
+        self, filled: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
+        store, _, vecs = filled
+        f = parse_filter({"year": {"$gte": 2008}})
+        full = store.search_dense(vecs[5], 12, f)
+        cands = store.dense_candidates(vecs[5], 12, f)
+        assert [c.chunk_id for c in cands] == [h.chunk.id for h in full]
+        assert [c.score for c in cands] == pytest.approx([h.score for h in full], abs=1e-6)
+        assert store.fetch_chunks(cands) == [h.chunk for h in full]
+        kw_full = store.search_keyword("beta kappa", 7)
+        kw = store.keyword_candidates("beta kappa", 7)
+        assert [c.chunk_id for c in kw] == [h.chunk.id for h in kw_full]
+        assert store.fetch_chunks(kw[::-1]) == [h.chunk for h in kw_full][::-1]
+        assert store.fetch_chunks([]) == []
+
     def test_keyword_ranks_term_frequency(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "kw", DIM)
         texts = [

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
-from ragline.store.base import ScoredChunk, Store
+from ragline.store.base import Candidate, ScoredChunk, Store
 from ragline.store.filters import Filter
-from ragline.types import Chunk, Hit, RetrieverName, RetrieverScore
+from ragline.types import Hit, RetrieverName, RetrieverScore
 
 # LanceDB releases the GIL inside its searches and ONNX Runtime inside inference, so the keyword
 # search runs on this pool while the calling thread embeds the query and searches vectors.
@@ -96,11 +96,11 @@ class HybridRetriever:
 
     def candidates(
         self, query: str, n: int, filters: Filter | None = None
-    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
-        """Dense and keyword candidate lists, searched concurrently."""
-        keyword = _POOL.submit(self.store.search_keyword, query, n, filters)
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        """Dense and keyword candidates (ids and scores), searched concurrently."""
+        keyword = _POOL.submit(self.store.keyword_candidates, query, n, filters)
         try:
-            dense = self.store.search_dense(self.embedder.embed_query(query), n, filters)
+            dense = self.store.dense_candidates(self.embedder.embed_query(query), n, filters)
         finally:
             kw = keyword.result()
         return dense, kw
@@ -108,28 +108,43 @@ class HybridRetriever:
     def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
         _check_top_k(top_k)
         dense, keyword = self.candidates(query, top_k * self.candidate_multiplier, filters)
-        return fuse(dense, keyword, top_k, self.fusion, self.rrf_k, self.alpha)
+        fused = fuse(dense, keyword, top_k, self.fusion, self.rrf_k, self.alpha)
+        chunks = {c.id: c for c in self.store.fetch_chunks([f.candidate for f in fused])}
+        return [
+            Hit(chunk=chunks[f.candidate.chunk_id], score=f.score, retrievers=f.retrievers)
+            for f in fused
+            if f.candidate.chunk_id in chunks
+        ]
+
+
+class Fused(NamedTuple):
+    """A fused candidate: its fused score and each retriever's rank and raw score."""
+
+    candidate: Candidate
+    score: float
+    retrievers: dict[RetrieverName, RetrieverScore]
 
 
 def fuse(
-    dense: Sequence[ScoredChunk],
-    keyword: Sequence[ScoredChunk],
+    dense: Sequence[Candidate],
+    keyword: Sequence[Candidate],
     top_k: int,
     fusion: Literal["rrf", "weighted"] = "rrf",
     rrf_k: int = 60,
     alpha: float = 0.5,
-) -> list[Hit]:
-    """Fuse two candidate lists into at most ``top_k`` hits carrying each side's rank and score."""
-    chunks: dict[str, Chunk] = {}
+) -> list[Fused]:
+    """Fuse two candidate lists into at most ``top_k`` results, best first."""
+    first: dict[str, Candidate] = {}
     per: dict[str, dict[RetrieverName, RetrieverScore]] = {}
-    for name, scored in (("dense", dense), ("keyword", keyword)):
-        for i, s in enumerate(scored):
-            chunks.setdefault(s.chunk.id, s.chunk)
-            per.setdefault(s.chunk.id, {})[name] = RetrieverScore(rank=i + 1, score=s.score)  # type: ignore[index]
+    sides: tuple[tuple[RetrieverName, Sequence[Candidate]], ...] = (("dense", dense), ("keyword", keyword))
+    for name, cands in sides:
+        for i, c in enumerate(cands):
+            first.setdefault(c.chunk_id, c)
+            per.setdefault(c.chunk_id, {})[name] = RetrieverScore(rank=i + 1, score=c.score)
     if fusion == "rrf":
-        fused = reciprocal_rank_fusion([[s.chunk.id for s in dense], [s.chunk.id for s in keyword]], k=rrf_k)
+        fused = reciprocal_rank_fusion([[c.chunk_id for c in dense], [c.chunk_id for c in keyword]], k=rrf_k)
     else:
         fused = weighted_fusion(
-            {s.chunk.id: s.score for s in dense}, {s.chunk.id: s.score for s in keyword}, alpha
+            {c.chunk_id: c.score for c in dense}, {c.chunk_id: c.score for c in keyword}, alpha
         )
-    return [Hit(chunk=chunks[cid], score=score, retrievers=per[cid]) for cid, score in fused[:top_k]]
+    return [Fused(first[cid], score, per[cid]) for cid, score in fused[:top_k]]

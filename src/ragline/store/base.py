@@ -25,6 +25,17 @@ class SourceBatch:
     sections: list[Section] = field(default_factory=list)
 
 
+class Candidate(NamedTuple):
+    """A search candidate before fusion: chunk id, one retriever's score, and a backend row reference.
+
+    ``ref`` is only meaningful to the store that produced it, for :meth:`Store.fetch_chunks`.
+    """
+
+    chunk_id: str
+    score: float
+    ref: int
+
+
 class ScoredChunk(NamedTuple):
     """A chunk and one retriever's raw score (higher is better)."""
 
@@ -69,6 +80,16 @@ class Store(Protocol):
     ) -> list[ScoredChunk]: ...
 
     def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]: ...
+
+    def dense_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+        """Like :meth:`search_dense` but ids and scores only (cheap over-fetching for fusion)."""
+        ...
+
+    def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]: ...
+
+    def fetch_chunks(self, candidates: Sequence[Candidate]) -> list[Chunk]:
+        """The chunks behind ``candidates``, in the same order (missing ones are skipped)."""
+        ...
 
     def source_hashes(self) -> dict[str, str]:
         """Map of every indexed source to the content hash it was indexed at."""
