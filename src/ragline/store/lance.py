@@ -399,7 +399,7 @@ class LanceStore:
         tbl = self.chunks_table
         if tbl is None:
             return
-        from lancedb.index import FTS, BTree, Bitmap, IvfHnswSq
+        from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
 
         self._changed()
         n = tbl.count_rows()
