@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,7 @@ from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
 from ragline.embedding.factory import make_embedder, make_tokenizer
 from ragline.errors import CollectionNotFound, ConfigError, FilterError
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
+from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from ragline.settings import Settings
 from ragline.store.base import StoreStats
@@ -34,6 +36,9 @@ from ragline.store.lance import LanceStore
 from ragline.types import Hit, SearchMode
 
 log = logging.getLogger(__name__)
+# Longer queries are documents, not questions: the model reads 256 tokens and BM25 gets slow.
+MAX_QUERY_CHARS = 8192
+MAX_TOP_K = 10_000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -135,13 +140,22 @@ class Engine:
         """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`."""
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
-        before = self.embedder.embedded
-        ingestor = Ingestor(self.settings, self.store(collection), self.embedder, self.chunker)
-        report = ingestor.run(
-            [Path(p) for p in paths], include=include, exclude=exclude, sync=sync, progress=progress
-        )
-        report.chunks_embedded = self.embedder.embedded - before
+        store = self.store(collection)
+        with self._write_lock(store):
+            before = self.embedder.embedded
+            ingestor = Ingestor(self.settings, store, self.embedder, self.chunker)
+            report = ingestor.run(
+                [Path(p) for p in paths], include=include, exclude=exclude, sync=sync, progress=progress
+            )
+            report.chunks_embedded = self.embedder.embedded - before
         return report
+
+    @staticmethod
+    def _write_lock(store: LanceStore) -> AbstractContextManager[None]:
+        # One writer per collection: a second ingest waits instead of embedding the same files.
+        return file_lock(
+            store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
+        )
 
     def retriever(self, mode: SearchMode | None = None, collection: str | None = None) -> Retriever:
         r = self.settings.retrieval
@@ -167,12 +181,21 @@ class Engine:
         """Search a collection; returns at most ``top_k`` hits, best first (empty when nothing matches)."""
         if not query or not query.strip():
             raise ConfigError("the search query is empty; pass some text to search for")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ConfigError(
+                f"the search query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}. "
+                "Search with the key sentences instead of a whole document"
+            )
         k = top_k if top_k is not None else self.settings.retrieval.top_k
+        if not 1 <= k <= MAX_TOP_K:
+            raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
         return self.retriever(mode, collection).run(query, k, coerce_filter(filters))
 
     def delete(self, doc_ids: Sequence[str], *, collection: str | None = None) -> int:
         """Delete documents by id; returns the number of chunks removed."""
-        return self.store(collection, must_exist=True).delete_documents(doc_ids)
+        store = self.store(collection, must_exist=True)
+        with self._write_lock(store):
+            return store.delete_documents(doc_ids)
 
     def stats(self, collection: str | None = None) -> CollectionStats:
         name = collection or self.settings.collection

@@ -66,3 +66,7 @@ def test_no_match_is_an_empty_list_and_bad_arguments_raise(engine) -> None:
         engine.search("install", top_k=0)
     with pytest.raises(ConfigError, match="empty"):
         engine.search("   ")
+    with pytest.raises(ConfigError, match="limit is 8,192"):
+        engine.search("word " * 5000)
+    with pytest.raises(ConfigError, match="between 1 and 10000"):
+        engine.search("install", top_k=10_001)

@@ -12,15 +12,13 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import numpy as np
 from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.embedding.base import Vectors, l2_normalize
 from ragline.errors import EmbeddingError
+from ragline.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +61,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def export_onnx(model_dir: Path, out_path: Path) -> None:
@@ -199,7 +187,7 @@ class OnnxEmbedder:
 
         path = self.onnx_path
         if not path.is_file():
-            with _file_lock(path.parent.parent / f"{path.parent.name}.lock"):
+            with file_lock(path.parent.parent / f"{path.parent.name}.lock", f"ONNX export {path}"):
                 if not path.is_file():
                     log.info("exporting %s to ONNX at %s (once)", self.model_dir, path)
                     export_onnx(self.model_dir, path)
