@@ -33,7 +33,7 @@ from ragline.settings import Settings
 from ragline.store.base import StoreStats
 from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, parse_filter
 from ragline.store.lance import LanceStore
-from ragline.types import Hit, SearchMode
+from ragline.types import Document, Hit, SearchMode
 
 log = logging.getLogger(__name__)
 # Longer queries are documents, not questions: the model reads 256 tokens and BM25 gets slow.
@@ -147,6 +147,20 @@ class Engine:
             report = ingestor.run(
                 [Path(p) for p in paths], include=include, exclude=exclude, sync=sync, progress=progress
             )
+            report.chunks_embedded = self.embedder.embedded - before
+        return report
+
+    def upsert_documents(self, docs: Sequence[Document], *, collection: str | None = None) -> IngestReport:
+        """Index documents built in Python, replacing earlier versions with the same ids.
+
+        Example::
+
+            engine.upsert_documents([Document(id="faq-1", source="faq", text="...", metadata={"lang": "en"})])
+        """
+        store = self.store(collection)
+        with self._write_lock(store):
+            before = self.embedder.embedded
+            report = Ingestor(self.settings, store, self.embedder, self.chunker).upsert_documents(docs)
             report.chunks_embedded = self.embedder.embedded - before
         return report
 

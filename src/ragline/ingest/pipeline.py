@@ -18,19 +18,21 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ragline.chunking.base import Chunker
 from ragline.cleaning.dedup import dedup_documents
+from ragline.cleaning.text import clean_text
 from ragline.embedding.base import Embedder, Vectors
-from ragline.errors import LoaderError, RaglineError
+from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file
 from ragline.settings import Settings
 from ragline.store.base import SourceBatch, Store
+from ragline.store.filters import FIELD_RE
 from ragline.types import Chunk, Document, Section
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class _Pending:
     source_hash: str
     chunks: list[Chunk]
     sections: list[Section]
+    documents: tuple[str, ...] | None = None
 
 
 class Ingestor:
@@ -169,6 +172,42 @@ class Ingestor:
         report.seconds_total = time.perf_counter() - started
         return report
 
+    def upsert_documents(self, docs: Sequence[Document]) -> IngestReport:
+        """Index documents given directly (not read from files), replacing any with the same ids.
+
+        Texts and titles are cleaned like loaded files; each document keeps its ``source``. The
+        whole call is one atomic commit.
+        """
+        started = time.perf_counter()
+        report = IngestReport()
+        seen: set[str] = set()
+        for d in docs:
+            if d.id in seen:
+                raise ConfigError(f"document id {d.id!r} appears twice in one upsert; ids must be unique")
+            seen.add(d.id)
+            bad = [k for k in d.metadata if not FIELD_RE.match(k)]
+            if bad:
+                raise ConfigError(
+                    f"document {d.id!r} has metadata keys {bad}; use letters, digits and underscores"
+                )
+        cleaned = [
+            replace(d, text=clean_text(d.text), title=clean_text(d.title), source=d.source or "api")
+            for d in docs
+        ]
+        state = IngestProgress(files_total=0)
+        by_source: dict[str, list[Document]] = {}
+        for d in cleaned:
+            by_source.setdefault(d.source, []).append(d)
+        pending = []
+        for source, group in by_source.items():
+            chunks, sections = self._chunk(group)
+            pending.append(_Pending(source, "", chunks, sections, tuple(d.id for d in group)))
+        report.documents_indexed = len(cleaned)
+        self._flush(pending, report, state, lambda: None)
+        self.store.finalize()
+        report.seconds_total = time.perf_counter() - started
+        return report
+
     def _config_fingerprint(self) -> str:
         cfg = (
             PIPELINE_VERSION
@@ -232,7 +271,9 @@ class Ingestor:
         for p in pending:
             n = len(p.chunks)
             batches.append(
-                SourceBatch(p.source, p.source_hash, p.chunks, vectors[offset : offset + n], p.sections)
+                SourceBatch(
+                    p.source, p.source_hash, p.chunks, vectors[offset : offset + n], p.sections, p.documents
+                )
             )
             offset += n
         try:

@@ -15,6 +15,8 @@ from ragline.types import Chunk, Section
 class SourceBatch:
     """Everything indexed from one source file: replaces whatever the store held for that source.
 
+    With ``documents`` set, the batch replaces only those document ids (an upsert of individual
+    documents through the Python API) and leaves the source's other documents alone.
     ``vectors[i]`` is the embedding of ``chunks[i].embed_text``.
     """
 
@@ -23,6 +25,7 @@ class SourceBatch:
     chunks: list[Chunk]
     vectors: Vectors
     sections: list[Section] = field(default_factory=list)
+    documents: tuple[str, ...] | None = None
 
 
 class Candidate(NamedTuple):

@@ -324,12 +324,13 @@ class LanceStore:
                 .when_not_matched_insert_all()
                 .execute(pa.Table.from_pylist(section_rows, schema=_SECTION_SCHEMA))
             )
-        if not any(s in existing for s in sources):
+        scope = self._replace_scope(batches)
+        if not any(s in existing for s in sources) and all(b.documents is None for b in batches):
             if rows.num_rows:
                 chunks_tbl.add(rows)
         else:
-            # One merge commit inserts the new rows and deletes the sources' old ones together.
-            delete_pred = " OR ".join(_in_list("source", sources))
+            # One merge commit inserts the new rows and deletes the replaced ones together.
+            delete_pred = scope
             (
                 chunks_tbl.merge_insert("id")
                 .when_matched_update_all()
@@ -339,10 +340,18 @@ class LanceStore:
             )
         # Also clears sections a killed earlier run inserted without committing their chunks.
         keep = [s.id for b in batches for s in b.sections]
-        stale = " OR ".join(_in_list("source", sources))
+        stale = scope
         if keep:
             stale = f"({stale}) AND NOT ({' OR '.join(_in_list('id', keep))})"
         sections_tbl.delete(stale)
+
+    @staticmethod
+    def _replace_scope(batches: Sequence[SourceBatch]) -> str:
+        """SQL predicate over the rows the batches replace: whole sources, or listed documents."""
+        sources = sorted({b.source for b in batches if b.documents is None})
+        docs = sorted({d for b in batches if b.documents is not None for d in b.documents})
+        parts = [*_in_list("source", sources), *_in_list("doc_id", docs)]
+        return " OR ".join(f"({p})" for p in parts)
 
     def delete_documents(self, doc_ids: Sequence[str]) -> int:
         tbl = self.chunks_table
