@@ -75,6 +75,8 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
         ) from None
     from onnxruntime.transformers import optimizer
 
+    # Belt and braces next to local_files_only: the hub client must never try the network.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
     model.eval()
