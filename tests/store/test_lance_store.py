@@ -52,6 +52,10 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
         got = {h.chunk.id for h in store.search_dense(q, 10)}
         recalls.append(len(exact & got) / 10)
     assert float(np.mean(recalls)) >= 0.97
+    # Deep cut-offs (evaluation asks for hundreds of candidates) must work through the index too.
+    deep = store.search_dense(queries[0], 300)
+    assert len(deep) == 300
+    assert len(store.dense_candidates(queries[0], 1200)) == 1200
 
 
 def test_below_threshold_search_is_exact_without_index(tmp_path: Path) -> None:

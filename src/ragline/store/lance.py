@@ -483,7 +483,9 @@ class LanceStore:
         ).distance_type("cosine")
         if "vector" in self._index_types():
             # Re-scoring candidates with the full vectors undoes the scalar quantisation's error.
-            q = q.ef(max(self.ann_ef, n)).nprobes(self._nprobes).refine_factor(self.ann_refine_factor)
+            # HNSW needs ef >= the rows it hands to the refine step (n * refine factor).
+            ef = max(self.ann_ef, n * self.ann_refine_factor)
+            q = q.ef(ef).nprobes(self._nprobes).refine_factor(self.ann_refine_factor)
         where = self._where(filters)
         return (q.where(where, prefilter=True) if where else q).limit(n)
 
