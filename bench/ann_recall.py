@@ -58,7 +58,8 @@ def main() -> int:
         recalls.append(len(got & e) / 10)
     print(
         f"{store.stats().chunks} chunks, index {store.stats().vector_index} built in {build:.1f}s; "
-        f"recall@10 {np.mean(recalls):.3f} over {len(qs)} queries; search p50 {np.median(times) * 1000:.2f} ms"
+        f"recall@10 {np.mean(recalls):.3f} over {len(qs)} queries; "
+        f"search p50 {np.median(times) * 1000:.2f} ms"
     )
     shutil.rmtree(copy.parent)
     return 0
