@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -77,6 +78,9 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
 
     # Belt and braces next to local_files_only: the hub client must never try the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager")
     model.eval()
@@ -96,7 +100,10 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
     ids = torch.ones((2, 8), dtype=torch.long)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
-        with torch.no_grad():
+        # The tracer's warnings concern control flow that is fixed for BERT encoders; they would
+        # only alarm users on the one-time export.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 _Wrapper(model),
                 (ids, torch.ones_like(ids), torch.zeros_like(ids)),
