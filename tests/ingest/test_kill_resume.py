@@ -1,7 +1,9 @@
 """An ingest killed with SIGKILL at random points leaves the collection consistent and resumes.
 
-After every kill, each source in the index holds exactly the chunks a clean ingest gives it (no
-half-written document is visible); the final re-run makes the collection equal to a clean ingest.
+The child reports progress after each file; the parent kills it after a random number of files
+plus a random delay, so kills land before, between and inside store commits. After every kill,
+each source in the index holds exactly the chunks a clean ingest gives it (no half-written
+document is visible); the final re-run makes the collection equal to a clean ingest.
 """
 
 from __future__ import annotations
@@ -22,10 +24,20 @@ from tests.helpers import write_markdown_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SETTINGS = {"store": {"commit_chunks": 6}, "embedding": {"batch_size": 4}}
-SCRIPT = """
+N_FILES = 30
+# Small chunks and commits make many store commits, so kills land between them.
+SETTINGS = {
+    "store": {"commit_chunks": 6},
+    "embedding": {"batch_size": 4},
+    "chunking": {"chunk_size": 48, "chunk_overlap": 8},
+}
+SCRIPT = f"""
 import sys, ragline
-ragline.open(sys.argv[1], store={"commit_chunks": 6}, embedding={"batch_size": 4}).ingest([sys.argv[2]])
+
+def progress(p):
+    print("files", p.files_done, flush=True)
+
+ragline.open(sys.argv[1], **{SETTINGS!r}).ingest([sys.argv[2]], progress=progress)
 """
 
 
@@ -37,48 +49,54 @@ def snapshot(data_dir: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def run_ingest(data_dir: Path, corpus: Path, kill_after: float | None) -> int:
+def run_ingest(data_dir: Path, corpus: Path, kill_after_files: int | None = None, delay: float = 0.0) -> int:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(data_dir), str(corpus)], env=env)
-    if kill_after is None:
-        return proc.wait(timeout=300)
-    time.sleep(kill_after)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    return proc.wait(timeout=60)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(data_dir), str(corpus)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if (
+            kill_after_files is not None
+            and line.startswith("files")
+            and int(line.split()[1]) >= kill_after_files
+        ):
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.stdout.close()
+    return proc.wait(timeout=300)
 
 
 def test_sigkill_at_random_points_then_rerun_equals_clean_ingest(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    write_markdown_corpus(corpus, n_files=24, seed=3, paragraphs=6)
+    write_markdown_corpus(corpus, n_files=N_FILES, seed=3, paragraphs=6)
     clean_dir = tmp_path / "clean"
-    t0 = time.perf_counter()
-    assert run_ingest(clean_dir, corpus, None) == 0
-    full = time.perf_counter() - t0
+    assert run_ingest(clean_dir, corpus) == 0
     clean = snapshot(clean_dir)
-    assert len(clean) == 24
+    assert len(clean) == N_FILES
 
     rng = random.Random(1234)
     victim = tmp_path / "victim"
-    killed = 0
-    for _ in range(4):
-        code = run_ingest(victim, corpus, rng.uniform(0.3, full))
-        killed += code == -signal.SIGKILL
+    midway = 0
+    done = 0
+    for _ in range(8):
+        # Later runs skip what earlier ones committed, so aim inside the files still to do.
+        code = run_ingest(victim, corpus, rng.randint(done + 1, N_FILES - 1), rng.uniform(0.0, 0.3))
         partial = snapshot(victim) if (victim / "collections" / "default" / "chunks.lance").exists() else {}
         for source, chunks in partial.items():
             assert chunks == clean[source], f"half-written source visible after kill: {source}"
-        # Fresh embedding cache state must not matter: clear nothing, resume from where it stopped.
-    assert killed >= 1, "no run was actually killed; the kill window is wrong"
-    assert run_ingest(victim, corpus, None) == 0
+        midway += code == -signal.SIGKILL and 0 < len(partial) < len(clean)
+        done = len(partial)
+        if done >= N_FILES - 1:
+            break
+    assert midway >= 1, "no kill landed between commits; the test would not catch a torn write"
+    assert run_ingest(victim, corpus) == 0
     assert snapshot(victim) == clean
-    # Vectors equal too, chunk by chunk.
-    a = {c.id: c for c in ragline.open(clean_dir, **SETTINGS).store().all_chunks()}
-    store_v = ragline.open(victim, **SETTINGS).store()
-    hits = store_v.search_dense(np.ones(384, dtype=np.float32) / np.sqrt(384), 5)
-    assert [h.chunk.id for h in hits] == [
-        h.chunk.id
-        for h in ragline.open(clean_dir, **SETTINGS)
-        .store()
-        .search_dense(np.ones(384, dtype=np.float32) / np.sqrt(384), 5)
+    # Vectors equal too: the same nearest neighbours for a fixed probe.
+    probe = np.ones(384, dtype=np.float32) / np.sqrt(384)
+    clean_store = ragline.open(clean_dir, **SETTINGS).store()
+    victim_store = ragline.open(victim, **SETTINGS).store()
+    assert [h.chunk.id for h in victim_store.search_dense(probe, 5)] == [
+        h.chunk.id for h in clean_store.search_dense(probe, 5)
     ]
-    assert set(a) == {c.id for c in store_v.all_chunks()}
