@@ -1,0 +1,64 @@
+"""Settings: sources, validation, and the README's documented configuration."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ragline.errors import ConfigError
+from ragline.settings import load_settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_toml_example_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    block = re.search(r"```toml\n(.*?)```", README.read_text(), re.S)
+    assert block is not None
+    cfg = tmp_path / "ragline.toml"
+    cfg.write_text(block.group(1))
+    monkeypatch.setenv("RAGLINE_CONFIG", str(cfg))
+    s = load_settings()
+    assert s.retrieval.rrf_k == 60 and s.chunking.strategy == "structure" and s.store.ann_threshold == 20000
+
+
+def test_priority_is_arguments_then_environment_then_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "ragline.toml"
+    cfg.write_text('collection = "from-file"\n[retrieval]\ntop_k = 3\nmode = "keyword"\n')
+    monkeypatch.setenv("RAGLINE_CONFIG", str(cfg))
+    monkeypatch.setenv("RAGLINE_RETRIEVAL__TOP_K", "7")
+    s = load_settings()
+    assert (s.collection, s.retrieval.top_k, s.retrieval.mode) == ("from-file", 7, "keyword")
+    assert load_settings(retrieval={"top_k": 9}).retrieval.top_k == 9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"retrieval": {"mdoe": "dense"}}, "retrieval.mdoe"),
+        ({"chunking": {"chunk_size": 100, "chunk_overlap": 100}}, "chunk_overlap"),
+        ({"embedding": {"backend": "openai"}}, "base_url"),
+        ({"collection": "../escape"}, "collection"),
+        ({"retrieval": {"alpha": 1.5}}, "alpha"),
+        ({"store": {"ann_ef": 0}}, "ann_ef"),
+    ],
+)
+def test_bad_settings_name_the_key(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(**kwargs)
+
+
+def test_unknown_key_in_file_and_missing_config_file_are_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "ragline.toml"
+    cfg.write_text("[embedding]\nbatchsize = 8\n")
+    monkeypatch.setenv("RAGLINE_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match="batchsize"):
+        load_settings()
+    monkeypatch.setenv("RAGLINE_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings()
