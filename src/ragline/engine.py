@@ -135,6 +135,7 @@ class Engine:
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
         sync: bool = False,
+        dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`."""
@@ -145,7 +146,12 @@ class Engine:
             before = self.embedder.embedded
             ingestor = Ingestor(self.settings, store, self.embedder, self.chunker)
             report = ingestor.run(
-                [Path(p) for p in paths], include=include, exclude=exclude, sync=sync, progress=progress
+                [Path(p) for p in paths],
+                include=include,
+                exclude=exclude,
+                sync=sync,
+                dedup=dedup,
+                progress=progress,
             )
             report.chunks_embedded = self.embedder.embedded - before
         return report

@@ -22,6 +22,10 @@ DOCS = {
     "d3": ("Exercise", "Regular aerobic exercise lowers blood pressure in hypertensive patients."),
     "d4": ("Sleep", "Short sleep duration is associated with obesity in children."),
     "d5": ("Smoking", "Smoking cessation improves lung function within a year."),
+    "d6": (
+        "Aspirin and heart attacks",
+        "Daily low-dose aspirin reduces the risk of myocardial infarction in adults.",
+    ),
     "q3": ("Identical id", "This document shares its id with query q3 and mentions blood pressure exercise."),
 }
 QUERIES = {
@@ -30,7 +34,15 @@ QUERIES = {
     "q3": "exercise blood pressure",
     "q4": "children sleep obesity",
 }
-QRELS = [("q1", "d1", 1), ("q2", "d2", 2), ("q3", "d3", 1), ("q3", "q3", 1), ("q4", "d4", 1), ("q4", "d3", 1)]
+QRELS = [
+    ("q1", "d1", 1),
+    ("q1", "d6", 1),
+    ("q2", "d2", 2),
+    ("q3", "d3", 1),
+    ("q3", "q3", 1),
+    ("q4", "d4", 1),
+    ("q4", "d3", 1),
+]
 
 
 def write_dataset(root: Path) -> Path:
@@ -61,6 +73,8 @@ def test_runner_metrics_equal_pytrec_eval_on_the_same_run(tmp_path: Path, mode: 
     engine = ragline.open(tmp_path / "data")
     result = run_beir(engine, ds, mode=mode)  # type: ignore[arg-type]
     assert result.queries == 4 and result.mode == mode and result.dataset == "tinybeir"
+    # Duplicate documents are both indexed: qrels judge each id.
+    assert {"d1", "d6"} <= set(result.run["q1"])
     # ignore_identical_ids: the document "q3" never appears in q3's ranking.
     assert "q3" not in result.run["q3"]
     qrels = {}

@@ -106,3 +106,14 @@ def test_delete_by_document_id_and_reingest_restores(tmp_path: Path, corpus: Pat
     report = engine.ingest([corpus])
     assert report.files_indexed == 1 and report.chunks_embedded == 0
     assert hit.chunk.doc_id in engine.store().document_ids()
+
+
+def test_exact_duplicates_are_skipped_unless_kept(tmp_path: Path, corpus: Path) -> None:
+    copy = corpus / "copy-of-linux.md"
+    copy.write_text((corpus / "guide-00-linux.md").read_text())
+    report = ragline.open(tmp_path / "data").ingest([corpus])
+    assert report.duplicates_skipped == 1 and report.documents_indexed == 6
+    kept = ragline.open(tmp_path / "kept").ingest([corpus], dedup=False)
+    assert kept.duplicates_skipped == 0 and kept.documents_indexed == 7
+    # Duplicate chunk texts are embedded once even when both documents are kept.
+    assert kept.chunks_embedded < kept.chunks_indexed

@@ -100,6 +100,9 @@ def ingest(
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Glob of files to exclude (repeatable).")
     ] = None,
+    keep_duplicates: Annotated[
+        bool, typer.Option("--keep-duplicates", help="Index documents whose text duplicates another's.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -120,6 +123,7 @@ def ingest(
                 include=include or (),
                 exclude=exclude or (),
                 sync=sync,
+                dedup=not keep_duplicates,
                 progress=on_progress,
             )
     except RaglineError as exc:

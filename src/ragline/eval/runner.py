@@ -83,7 +83,8 @@ def run_beir(
         if progress is not None:
             progress("embedding corpus", p.chunks_embedded, p.chunks_embedded + p.chunks_pending)
 
-    report = engine.ingest([ds.corpus_path], collection=collection, progress=on_ingest)
+    # Qrels judge duplicate documents under their own ids, so none may be dropped.
+    report = engine.ingest([ds.corpus_path], collection=collection, dedup=False, progress=on_ingest)
     if report.errors:
         from ragline.errors import DatasetError
 

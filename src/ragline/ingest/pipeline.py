@@ -111,8 +111,14 @@ class Ingestor:
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
         sync: bool = False,
+        dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
+        """Ingest files and folders.
+
+        ``dedup=False`` keeps documents whose content duplicates another's (evaluation corpora
+        judge duplicates under their own ids).
+        """
         started = time.perf_counter()
         report = IngestReport()
         found = discover([Path(p) for p in paths], include, exclude)
@@ -120,7 +126,7 @@ class Ingestor:
         report.files_seen = len(found.files)
         state = IngestProgress(files_total=len(found.files))
         indexed = self.store.source_hashes()
-        config_fp = self._config_fingerprint()
+        config_fp = self._config_fingerprint(dedup)
         seen_hashes: set[str] = set()
         pending: list[_Pending] = []
         pending_chunks = 0
@@ -154,7 +160,7 @@ class Ingestor:
                 state.files_done += 1
                 notify()
                 continue
-            kept = self._dedup(docs, seen_hashes, report)
+            kept = self._dedup(docs, seen_hashes, report) if dedup else docs
             chunks, sections = self._chunk(kept)
             pending.append(_Pending(source, digest, chunks, sections))
             pending_chunks += len(chunks)
@@ -208,9 +214,10 @@ class Ingestor:
         report.seconds_total = time.perf_counter() - started
         return report
 
-    def _config_fingerprint(self) -> str:
+    def _config_fingerprint(self, dedup: bool = True) -> str:
         cfg = (
             PIPELINE_VERSION
+            + ("" if dedup else "no-dedup")
             + self.settings.chunking.model_dump_json()
             + self.settings.loaders.model_dump_json()
         )
