@@ -100,3 +100,39 @@ def test_sigkill_at_random_points_then_rerun_equals_clean_ingest(tmp_path: Path)
     assert [h.chunk.id for h in victim_store.search_dense(probe, 5)] == [
         h.chunk.id for h in clean_store.search_dense(probe, 5)
     ]
+
+
+def test_sigkill_while_reindexing_changed_files_shows_old_or_new_never_a_mix(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    files = write_markdown_corpus(corpus, n_files=N_FILES, seed=4, paragraphs=6)
+    old_dir, victim = tmp_path / "old", tmp_path / "victim"
+    assert run_ingest(old_dir, corpus) == 0
+    assert run_ingest(victim, corpus) == 0
+    old = snapshot(old_dir)
+    for i, path in enumerate(files):
+        # Changed text in the middle of each file: its chunks change, so re-indexing goes through
+        # the replace-by-source merge rather than a plain append.
+        lines = path.read_text().splitlines()
+        lines.insert(len(lines) // 2, f"Revision {i}: the maintenance window moved to Sunday.")
+        path.write_text("\n".join(lines) + "\n")
+    new_dir = tmp_path / "new"
+    assert run_ingest(new_dir, corpus) == 0
+    new = snapshot(new_dir)
+    assert all(new[s] != old[s] for s in new)
+
+    rng = random.Random(99)
+    mixed_states = 0
+    done = 0
+    for _ in range(6):
+        code = run_ingest(victim, corpus, rng.randint(done + 1, N_FILES - 1), rng.uniform(0.0, 0.3))
+        state = snapshot(victim)
+        assert set(state) == set(old), "a source disappeared during re-indexing"
+        for source, chunks in state.items():
+            assert chunks in (old[source], new[source]), f"old and new chunks mixed in {source}"
+        done = sum(state[s] == new[s] for s in state)
+        mixed_states += code == -signal.SIGKILL and 0 < done < N_FILES
+        if done >= N_FILES - 1:
+            break
+    assert mixed_states >= 1, "no kill landed between re-index commits"
+    assert run_ingest(victim, corpus) == 0
+    assert snapshot(victim) == new
