@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -420,7 +419,7 @@ class LanceStore:
                 replace=True,
             )
         if "vector" not in indexes and n >= self.ann_threshold:
-            partitions = self.ann_partitions or max(1, round(math.sqrt(n) / 20))
+            partitions = self._partitions(n)
             log.info("building ANN index over %d chunks (%d partitions)", n, partitions)
             tbl.create_index(
                 "vector", config=IvfHnswSq(distance_type="cosine", num_partitions=partitions), replace=True
@@ -558,10 +557,16 @@ class LanceStore:
             )
         return [self._to_chunk(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
 
+    def _partitions(self, n: int) -> int:
+        # One HNSW graph beats many small ones until the graph gets large: at 100k chunks,
+        # 1 partition answers in 5.0 ms vs 8.9 ms for 16 (recall 0.999 vs 1.000, refine included;
+        # all partitions are always probed, since probing fewer cost real-data recall).
+        return self.ann_partitions or max(1, n // 500_000)
+
     @cached_property
     def _nprobes(self) -> int:
         n = self.chunks_table.count_rows() if self.chunks_table is not None else 0
-        return self.ann_partitions or max(1, round(math.sqrt(n) / 20))
+        return self._partitions(n)
 
     def source_hashes(self) -> dict[str, str]:
         tbl = self.chunks_table
