@@ -25,3 +25,14 @@ def test_dedup_considers_title_part_of_the_content() -> None:
 def test_dedup_of_nothing() -> None:
     result = dedup_documents([])
     assert result.kept == [] and result.duplicates == []
+
+
+def test_seen_map_carries_duplicates_across_calls() -> None:
+    seen: dict[str, str] = {}
+    first = dedup_documents([Document(id="a", source="f1", text="same words")], seen)
+    second = dedup_documents(
+        [Document(id="b", source="f2", text="same words"), Document(id="c", source="f2", text="new")], seen
+    )
+    assert [d.id for d in first.kept] == ["a"]
+    assert [d.id for d in second.kept] == ["c"]
+    assert [(d.id, orig) for d, orig in second.duplicates] == [("b", "a")]

@@ -16,9 +16,13 @@ class DedupResult:
     duplicates: list[tuple[Document, str]]
 
 
-def dedup_documents(docs: Iterable[Document]) -> DedupResult:
-    """Drop documents whose :attr:`Document.content_hash` was already seen; first one wins, order kept."""
-    first_by_hash: dict[str, str] = {}
+def dedup_documents(docs: Iterable[Document], seen: dict[str, str] | None = None) -> DedupResult:
+    """Drop documents whose :attr:`Document.content_hash` was already seen; first one wins, order kept.
+
+    ``seen`` (content hash -> id of the first document) carries what earlier calls saw, so one
+    ingest run dedups across files; it is updated in place.
+    """
+    first_by_hash: dict[str, str] = {} if seen is None else seen
     kept: list[Document] = []
     duplicates: list[tuple[Document, str]] = []
     for doc in docs:

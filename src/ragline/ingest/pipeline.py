@@ -127,7 +127,7 @@ class Ingestor:
         state = IngestProgress(files_total=len(found.files))
         indexed = self.store.source_hashes()
         config_fp = self._config_fingerprint(dedup)
-        seen_hashes: set[str] = set()
+        seen_hashes: dict[str, str] = {}
         pending: list[_Pending] = []
         pending_chunks = 0
 
@@ -223,18 +223,10 @@ class Ingestor:
         )
         return hashlib.sha256(cfg.encode()).hexdigest()[:12]
 
-    def _dedup(self, docs: list[Document], seen: set[str], report: IngestReport) -> list[Document]:
-        result = dedup_documents(docs)
+    def _dedup(self, docs: list[Document], seen: dict[str, str], report: IngestReport) -> list[Document]:
+        result = dedup_documents(docs, seen)
         report.duplicates_skipped += len(result.duplicates)
-        kept = []
-        for d in result.kept:
-            h = d.content_hash
-            if h in seen:
-                report.duplicates_skipped += 1
-                continue
-            seen.add(h)
-            kept.append(d)
-        return kept
+        return result.kept
 
     def _chunk(self, docs: list[Document]) -> tuple[list[Chunk], list[Section]]:
         chunks: list[Chunk] = []

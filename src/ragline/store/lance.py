@@ -301,7 +301,6 @@ class LanceStore:
         self._changed()
         rows = self._chunk_rows(batches, fields, chunks_tbl.schema)
         sources = sorted({b.source for b in batches})
-        existing = self.source_hashes()
         # Parents go in first, insert-only: old chunks still point at old sections until the chunk
         # commit below swaps them, and orphaned sections are removed afterwards.
         section_rows = [
@@ -324,7 +323,9 @@ class LanceStore:
                 .execute(pa.Table.from_pylist(section_rows, schema=_SECTION_SCHEMA))
             )
         scope = self._replace_scope(batches)
-        if not any(s in existing for s in sources) and all(b.documents is None for b in batches):
+        # A count over the indexed source column, not a scan of every source: this runs per commit.
+        known = chunks_tbl.count_rows(" OR ".join(_in_list("source", sources))) > 0
+        if not known and all(b.documents is None for b in batches):
             if rows.num_rows:
                 chunks_tbl.add(rows)
         else:
