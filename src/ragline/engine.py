@@ -144,7 +144,7 @@ class Engine:
         store = self.store(collection)
         with self._write_lock(store):
             before = self.embedder.embedded
-            ingestor = Ingestor(self.settings, store, self.embedder, self.chunker)
+            ingestor = Ingestor(self.settings, store, self.embedder, self.chunker, self.tokenizer)
             report = ingestor.run(
                 [Path(p) for p in paths],
                 include=include,
@@ -166,7 +166,9 @@ class Engine:
         store = self.store(collection)
         with self._write_lock(store):
             before = self.embedder.embedded
-            report = Ingestor(self.settings, store, self.embedder, self.chunker).upsert_documents(docs)
+            report = Ingestor(
+                self.settings, store, self.embedder, self.chunker, self.tokenizer
+            ).upsert_documents(docs)
             report.chunks_embedded = self.embedder.embedded - before
         return report
 

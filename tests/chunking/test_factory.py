@@ -47,6 +47,9 @@ class _WordTokenizer:
     def count(self, text: str) -> int:
         return len(self._TOKEN.findall(text))
 
+    def count_batch(self, texts: list[str]) -> list[int]:
+        return [self.count(t) for t in texts]
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["recursive", "structure", "parent-child"])

@@ -23,6 +23,10 @@ class Tokenizer(Protocol):
         """Number of content tokens in ``text``."""
         ...
 
+    def count_batch(self, texts: list[str]) -> list[int]:
+        """:meth:`count` for many texts at once (batched, and parallel where the backend can)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkedDocument:
