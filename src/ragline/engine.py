@@ -10,22 +10,29 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ragline.chunking.base import Chunker, Tokenizer
 from ragline.chunking.factory import make_chunker
+from ragline.context.assembler import ContextAssembler
+from ragline.context.tokens import TokenCounter, make_token_counter
 from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
 from ragline.embedding.factory import make_embedder, make_tokenizer
-from ragline.errors import CollectionNotFound, ConfigError, FilterError
+from ragline.errors import CollectionNotFound, ConfigError, FilterError, GenerationError
+from ragline.generation.base import collect
+from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
@@ -33,7 +40,21 @@ from ragline.settings import Settings
 from ragline.store.base import StoreStats
 from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, parse_filter
 from ragline.store.lance import LanceStore
-from ragline.types import Document, Hit, SearchMode
+from ragline.types import (
+    Answer,
+    AnswerDebug,
+    Context,
+    Document,
+    Final,
+    Hit,
+    Restart,
+    SearchMode,
+    StreamEvent,
+    Token,
+)
+
+if TYPE_CHECKING:
+    from ragline.generation.llm import LLMGenerator
 
 log = logging.getLogger(__name__)
 # Longer queries are documents, not questions: the model reads 256 tokens and BM25 gets slow.
@@ -191,6 +212,15 @@ class Engine:
             return HybridRetriever(store, self.embedder, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier)
         raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
 
+    def _check_query(self, query: str, what: str = "search query") -> None:
+        if not query or not query.strip():
+            raise ConfigError(f"the {what} is empty; pass some text")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ConfigError(
+                f"the {what} is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}. "
+                "Use the key sentences instead of a whole document"
+            )
+
     def search(
         self,
         query: str,
@@ -201,17 +231,192 @@ class Engine:
         collection: str | None = None,
     ) -> list[Hit]:
         """Search a collection; returns at most ``top_k`` hits, best first (empty when nothing matches)."""
-        if not query or not query.strip():
-            raise ConfigError("the search query is empty; pass some text to search for")
-        if len(query) > MAX_QUERY_CHARS:
-            raise ConfigError(
-                f"the search query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}. "
-                "Search with the key sentences instead of a whole document"
-            )
+        self._check_query(query)
         k = top_k if top_k is not None else self.settings.retrieval.top_k
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
         return self.retriever(mode, collection).run(query, k, coerce_filter(filters))
+
+    # -- answers -------------------------------------------------------------------------------------
+
+    def generator_kind(self) -> Literal["extractive", "llm"]:
+        """Which generator answers: the LLM when configured (or forced), else the extractive one."""
+        a, llm = self.settings.answer, self.settings.llm
+        if a.generator == "llm" and not llm.base_url:
+            raise ConfigError(
+                "answer.generator='llm' needs llm.base_url and llm.model "
+                "(e.g. RAGLINE_LLM__BASE_URL=http://localhost:11434/v1 RAGLINE_LLM__MODEL=llama3.1)"
+            )
+        if a.generator == "extractive" or (a.generator == "auto" and not llm.base_url):
+            return "extractive"
+        return "llm"
+
+    @cached_property
+    def token_counter(self) -> TokenCounter:
+        llm = self.settings.llm
+        model = llm.model if self.generator_kind() == "llm" else None
+        return make_token_counter(llm.tokenizer, model, self.tokenizer)
+
+    @cached_property
+    def extractive(self) -> ExtractiveAnswerer:
+        a = self.settings.answer
+        return ExtractiveAnswerer(
+            self.embedder,
+            max_sentences=a.max_sentences,
+            candidate_sentences=a.candidate_sentences,
+            mmr_lambda=a.mmr_lambda,
+            abstain_threshold=a.abstain_threshold,
+        )
+
+    @cached_property
+    def llm(self) -> LLMGenerator:
+        from ragline.generation.llm import LLMGenerator
+        from ragline.generation.openai_chat import OpenAIChatModel
+
+        chat = OpenAIChatModel(self.settings.llm, self.token_counter)
+        return LLMGenerator(chat, self.settings.llm, stale_after_days=self.settings.answer.stale_after_days)
+
+    def retrieve_for_answer(
+        self,
+        question: str,
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+        top_k: int | None = None,
+    ) -> list[Hit]:
+        """The hits an answer is assembled from (``answer.top_k`` of them by default)."""
+        return self.search(
+            question, top_k=top_k or self.settings.answer.top_k, filters=filters, collection=collection
+        )
+
+    def assemble(
+        self, question: str, hits: Sequence[Hit], *, budget: int | None = None, collection: str | None = None
+    ) -> Context:
+        """Expand, merge and fit ``hits`` into a context of at most ``budget`` tokens."""
+        a = self.settings.answer
+        assembler = ContextAssembler(
+            self.store(collection, must_exist=True),
+            self.token_counter,
+            budget=budget or a.context_tokens,
+            expand=a.expand,
+            window_sentences=a.window_sentences,
+            order=a.order,
+        )
+        return assembler.run(hits)
+
+    @overload
+    def ask(
+        self,
+        question: str,
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[False] = ...,
+        debug: bool = ...,
+    ) -> Answer: ...
+
+    @overload
+    def ask(
+        self,
+        question: str,
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[True],
+        debug: bool = ...,
+    ) -> Iterator[StreamEvent]: ...
+
+    def ask(
+        self,
+        question: str,
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+        stream: bool = False,
+        debug: bool = False,
+    ) -> Answer | Iterator[StreamEvent]:
+        """Answer ``question`` from a collection, with numbered citations.
+
+        With ``stream=True`` returns an iterator of :class:`~ragline.types.Token` events (and
+        :class:`~ragline.types.Restart` when an LLM attempt failed mid-answer) ending with one
+        :class:`~ragline.types.Final` that holds the complete :class:`~ragline.types.Answer`.
+        Retrieval happens before this returns, so bad input raises here, not while iterating.
+
+        Example::
+
+            answer = engine.ask("How do I create a virtual environment?")
+            print(answer.text)
+            for c in answer.citations:
+                print(c.n, c.source, c.section_path, c.start, c.end)
+        """
+        self._check_query(question, "question")
+        t0 = time.perf_counter()
+        hits = self.retrieve_for_answer(question, filters=filters, collection=collection)
+        t1 = time.perf_counter()
+        context = self.assemble(question, hits, collection=collection)
+        t2 = time.perf_counter()
+        timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
+        events = self._generate(question, hits, context, timings, t0, debug)
+        return events if stream else collect(events)
+
+    def _generate(
+        self,
+        question: str,
+        hits: list[Hit],
+        context: Context,
+        timings: dict[str, float],
+        t0: float,
+        debug: bool,
+    ) -> Iterator[StreamEvent]:
+        t2 = time.perf_counter()
+        answer: Answer | None = None
+        errors: tuple[str, ...] = ()
+        if self.generator_kind() == "llm":
+            streamed = False
+            try:
+                for event in self.llm.stream(question, context):
+                    if isinstance(event, Final):
+                        answer = event.answer
+                    else:
+                        streamed = streamed or isinstance(event, Token)
+                        yield event
+            except GenerationError as exc:
+                log.warning("every LLM failed; answering extractively: %s", exc)
+                errors = (str(exc),)
+                if streamed:
+                    yield Restart(reason=f"the LLM failed; falling back to extractive answer: {exc}")
+        if answer is None:
+            for event in self.extractive.stream(question, context):
+                if isinstance(event, Final):
+                    answer = event.answer
+                else:
+                    yield event
+        assert answer is not None  # both generators end with a Final event
+        t3 = time.perf_counter()
+        timings["generate"] = (t3 - t2) * 1000
+        timings["total"] = (t3 - t0) * 1000
+        prompt = ""
+        if debug:
+            from ragline.generation.prompt import build_messages, render_prompt
+
+            prompt = render_prompt(
+                build_messages(
+                    question,
+                    context,
+                    today=datetime.date.today(),
+                    stale_after_days=self.settings.answer.stale_after_days,
+                )
+            )
+        yield Final(
+            replace(
+                answer,
+                mode="degraded" if errors else answer.mode,
+                errors=answer.errors + errors,
+                trace_id=uuid.uuid4().hex,
+                timings_ms=timings,
+                debug=AnswerDebug(hits=hits, context=context, prompt=prompt) if debug else None,
+            )
+        )
 
     def delete(self, doc_ids: Sequence[str], *, collection: str | None = None) -> int:
         """Delete documents by id; returns the number of chunks removed."""

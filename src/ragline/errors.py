@@ -46,3 +46,7 @@ class CollectionNotFound(StoreError):
 
 class DatasetError(RaglineError):
     """An evaluation dataset is missing files or is malformed."""
+
+
+class GenerationError(RaglineError):
+    """The LLM could not produce an answer (after retries and every fallback model)."""

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -118,6 +118,100 @@ class LoaderSettings(_Strict):
     max_file_mb: float = Field(default=200.0, gt=0)
 
 
+class ModelPrice(_Strict):
+    """USD per million tokens, for the cost estimate on each answer."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+# List prices (USD per 1M tokens) as published by OpenAI in 2025; override or extend in settings.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "gpt-4o": ModelPrice(input_per_mtok=2.5, output_per_mtok=10.0),
+    "gpt-4o-mini": ModelPrice(input_per_mtok=0.15, output_per_mtok=0.6),
+    "gpt-4.1": ModelPrice(input_per_mtok=2.0, output_per_mtok=8.0),
+    "gpt-4.1-mini": ModelPrice(input_per_mtok=0.4, output_per_mtok=1.6),
+    "gpt-3.5-turbo": ModelPrice(input_per_mtok=0.5, output_per_mtok=1.5),
+}
+
+
+class SamplingProfile(_Strict):
+    temperature: float = Field(ge=0.0, le=2.0)
+    top_p: float = Field(gt=0.0, le=1.0)
+    max_tokens: int = Field(ge=1, le=32_768)
+
+
+PROFILES: dict[str, SamplingProfile] = {
+    # Factual Q&A: near-deterministic, short.
+    "factual": SamplingProfile(temperature=0.1, top_p=1.0, max_tokens=512),
+    "balanced": SamplingProfile(temperature=0.4, top_p=0.95, max_tokens=768),
+    "creative": SamplingProfile(temperature=0.8, top_p=0.95, max_tokens=1024),
+}
+
+
+class LLMSettings(_Strict):
+    """An OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp, TGI, LiteLLM).
+
+    Unset ``base_url`` means no LLM: answers come from the offline extractive answerer.
+    """
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None
+    # Tried in order when ``model`` keeps failing (after its retries).
+    fallback_models: tuple[str, ...] = ()
+    profile: Literal["factual", "balanced", "creative"] = "factual"
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    timeout_s: float = Field(default=30.0, gt=0)
+    # Retries per model on 429, 5xx, timeouts and connection errors (exponential backoff).
+    max_retries: int = Field(default=2, ge=0, le=10)
+    backoff_s: float = Field(default=0.5, ge=0)
+    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # "auto": tiktoken for OpenAI model names, the embedding tokenizer as an estimate otherwise.
+    tokenizer: Literal["auto", "tiktoken", "embedding"] = "auto"
+
+    @model_validator(mode="after")
+    def _check_model(self) -> LLMSettings:
+        if self.base_url and not self.model:
+            raise ValueError("llm.base_url is set but llm.model is not; name the model to call")
+        return self
+
+    @property
+    def sampling(self) -> SamplingProfile:
+        base = PROFILES[self.profile]
+        return SamplingProfile(
+            temperature=base.temperature if self.temperature is None else self.temperature,
+            top_p=base.top_p if self.top_p is None else self.top_p,
+            max_tokens=base.max_tokens if self.max_tokens is None else self.max_tokens,
+        )
+
+
+class AnswerSettings(_Strict):
+    """How answers are assembled and generated."""
+
+    # "auto": the LLM when llm.base_url is set, the extractive answerer otherwise.
+    generator: Literal["auto", "extractive", "llm"] = "auto"
+    # Hits retrieved for the context.
+    top_k: int = Field(default=8, ge=1, le=200)
+    # Context budget in the generator's tokens (headers included).
+    context_tokens: int = Field(default=1024, ge=32, le=200_000)
+    # Synthesis units: the retrieved chunk, a window of sentences around it, or its parent section.
+    expand: Literal["none", "window", "parent"] = "window"
+    window_sentences: int = Field(default=2, ge=0, le=20)
+    order: Literal["score", "document"] = "score"
+    # Extractive answerer.
+    max_sentences: int = Field(default=3, ge=1, le=20)
+    # Sentences scored with the embedding model (the best by lexical overlap and passage rank).
+    candidate_sentences: int = Field(default=8, ge=1, le=500)
+    mmr_lambda: float = Field(default=0.7, ge=0.0, le=1.0)
+    # Abstain below this confidence; calibrated on SQuAD (bench/calibrate_abstention.py).
+    abstain_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Sources older than this (by their "date"/"updated" metadata) are flagged in the LLM prompt.
+    stale_after_days: int = Field(default=365, ge=1)
+
+
 def _default_data_dir() -> Path:
     return Path(".ragline")
 
@@ -140,6 +234,8 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     loaders: LoaderSettings = LoaderSettings()
+    llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
 
     @classmethod
     def settings_customise_sources(

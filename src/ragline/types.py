@@ -127,3 +127,151 @@ class Hit:
     chunk: Chunk
     score: float
     retrievers: dict[RetrieverName, RetrieverScore] = field(default_factory=dict)
+
+
+AnswerMode = Literal["extractive", "llm", "degraded"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """Where one chunk lies inside a passage's document; ``retrieved`` is False for added neighbours."""
+
+    chunk_id: str
+    start: int
+    end: int
+    retrieved: bool = True
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One contiguous span of a document handed to the answerer: merged, expanded hits.
+
+    ``start``/``end`` are character offsets into the document's text, so two passages of the same
+    document never overlap. ``score`` is the best fused score of the hits it holds.
+    """
+
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    chunks: tuple[ChunkSpan, ...]
+    score: float
+    rank: int
+    tokens: int
+    source: str = ""
+    title: str = ""
+    section_path: tuple[str, ...] = ()
+    metadata: Metadata = field(default_factory=dict)
+
+    @property
+    def header(self) -> str:
+        parts = list(self.section_path)
+        if self.title and (not parts or parts[0] != self.title):
+            parts.insert(0, self.title)
+        return " > ".join(parts)
+
+    def chunk_at(self, offset: int) -> ChunkSpan:
+        """The chunk covering document offset ``offset`` (a retrieved one when several overlap)."""
+        covering = [c for c in self.chunks if c.start <= offset < c.end]
+        if not covering:
+            return min(self.chunks, key=lambda c: min(abs(c.start - offset), abs(c.end - offset)))
+        return next((c for c in covering if c.retrieved), covering[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The passages an answer is built from, in prompt order ([1] is ``passages[0]``)."""
+
+    passages: list[Passage]
+    tokens: int
+    budget: int
+    # Passages that ranked but did not fit the budget.
+    dropped: int = 0
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.passages)
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source of an answer: which chunk, document, section, page and character span."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    section_path: tuple[str, ...]
+    page: int | None
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens spent by the generator and their estimated cost (None when the price is unknown)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDebug:
+    """What produced an answer: the hits with their scores, the assembled context, the final prompt."""
+
+    hits: list[Hit]
+    context: Context
+    prompt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A grounded answer. ``text`` cites its sources as ``[n]`` matching ``citations[i].n``.
+
+    ``mode`` is ``extractive`` (offline answerer), ``llm``, or ``degraded`` (every LLM failed and
+    the extractive answerer stood in; ``errors`` says why). ``timings_ms`` holds one entry per
+    pipeline stage. ``debug`` is set only when asked for.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    mode: AnswerMode
+    confidence: float
+    trace_id: str
+    usage: Usage = field(default_factory=Usage)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    # Citations the generator wrote that pointed at no passage of the context (removed from text).
+    invalid_citations: int = 0
+    errors: tuple[str, ...] = ()
+    debug: AnswerDebug | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A streamed piece of answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """The text streamed so far is void (the model failed mid-answer); a new attempt follows."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """The last event of a stream: the complete answer with its citations."""
+
+    answer: Answer
+
+
+StreamEvent = Token | Restart | Final

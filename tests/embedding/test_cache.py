@@ -176,14 +176,20 @@ def test_empty_input(db):
     assert cached.embedded == 0
 
 
-def test_queries_pass_through_uncached(db):
+def test_queries_use_a_bounded_memory_lru_not_the_disk_cache(db):
     inner = HashEmbedder()
     cached = CachedEmbedder(inner, EmbeddingCache(db))
+    cached.QUERY_CACHE_SIZE = 2
     q1 = cached.embed_query("what is ragline?")
     q2 = cached.embed_query("what is ragline?")
-    assert inner.query_calls == ["what is ragline?", "what is ragline?"]
+    assert inner.query_calls == ["what is ragline?"]
     np.testing.assert_array_equal(q1, q2)
     np.testing.assert_array_equal(q1, HashEmbedder.vector("what is ragline?", inner.model_id))
+    assert not q1.flags.writeable
+    cached.embed_query("b")
+    cached.embed_query("c")  # evicts the least recently used question
+    cached.embed_query("what is ragline?")
+    assert inner.query_calls == ["what is ragline?", "b", "c", "what is ragline?"]
     assert cached.cache.count() == 0
 
 

@@ -237,6 +237,18 @@ class StoreContract:
             store.upsert([SourceBatch("/c", "h", bad, vectors_for(bad, 1))])
         assert "/c" not in store.source_hashes()
 
+    def test_chunks_at_returns_requested_positions_in_order(
+        self, filled: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
+        store, chunks, _ = filled
+        by_key = {(c.doc_id, c.position): c for c in chunks}
+        keys = [("b.jsonl-d3", 1), ("a.jsonl-d0", 0), ("a.jsonl-d0", 7), ("nope", 0), ("a.jsonl-d0", 1)]
+        got = store.chunks_at(keys)
+        assert [(c.doc_id, c.position) for c in got] == [k for k in keys if k in by_key]
+        assert [c.id for c in got] == [by_key[k].id for k in keys if k in by_key]
+        assert got[0].text == by_key[("b.jsonl-d3", 1)].text
+        assert store.chunks_at([]) == []
+
     def test_sections_round_trip(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "sec", DIM)
         sec = Section(id="s1", doc_id="d", text="Parent text here", start=0, end=16, section_path=("A", "B"))

@@ -5,6 +5,7 @@ Examples::
     ragline ingest docs/ --collection handbook --sync
     ragline search "how do I install on linux" --mode hybrid --top-k 5
     ragline search "budget" --filter '{"year": {"$gte": 2020}}' --json
+    ragline ask "How do I create a virtual environment?" --debug
     ragline stats
     ragline delete 3f2a...
     ragline eval beir ../shared/datasets/scifact --mode hybrid --json
@@ -199,6 +200,68 @@ def hit_to_json(h: Any) -> dict[str, Any]:
         "metadata": c.metadata,
         "text": c.text,
     }
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer from the indexed documents.")],
+    filter_json: Annotated[
+        str | None,
+        typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.'),
+    ] = None,
+    collection: CollectionOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the answer as one JSON object.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Also show the retrieved hits with scores and the final prompt.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Answer a question with citations; streams the answer, then lists the sources."""
+    from ragline.types import Final, Restart, Token
+
+    try:
+        engine = _engine(data_dir)
+        events = engine.ask(question, filters=filter_json, collection=collection, stream=True, debug=debug)
+        answer = None
+        for event in events:
+            if isinstance(event, Token) and not json_out:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, Restart) and not json_out:
+                sys.stdout.write("\n")
+                err_console.print(f"[yellow]restarting:[/] {event.reason}")
+            elif isinstance(event, Final):
+                answer = event.answer
+    except RaglineError as exc:
+        _fail(exc)
+    assert answer is not None
+    if json_out:
+        typer.echo(json.dumps(dataclasses.asdict(answer), default=str))
+        return
+    sys.stdout.write("\n")
+    if answer.citations:
+        console.print("\n[bold]Sources[/]")
+    for c in answer.citations:
+        where = Path(c.source).name + (f" p.{c.page}" if c.page is not None else "")
+        section = " > ".join(c.section_path)
+        console.print(f"[bold][{c.n}][/] [cyan]{where}[/] [dim]{section}[/] chars {c.start}-{c.end}")
+    usage = answer.usage
+    cost = f", ${usage.cost_usd:.6f}" if usage.cost_usd is not None else ""
+    tokens = f", {usage.prompt_tokens}+{usage.completion_tokens} tokens{cost}" if usage.model else ""
+    err_console.print(
+        f"[dim]{answer.mode}{' (abstained)' if answer.abstained else ''}, confidence "
+        f"{answer.confidence:.2f}, {answer.timings_ms.get('total', 0):.0f} ms{tokens}, "
+        f"trace {answer.trace_id}[/]"
+    )
+    for err in answer.errors:
+        err_console.print(f"[yellow]degraded:[/] {err}")
+    if debug and answer.debug is not None:
+        err_console.print("\n[bold]Hits[/]")
+        for i, h in enumerate(answer.debug.hits, 1):
+            ranks = ", ".join(f"{n} #{s.rank} {s.score:.4f}" for n, s in h.retrievers.items())
+            err_console.print(f"{i}. {h.chunk.id} {Path(h.chunk.source).name} score={h.score:.4f} ({ranks})")
+        err_console.print("\n[bold]Prompt[/]")
+        err_console.print(answer.debug.prompt, markup=False, highlight=False)
 
 
 @app.command()

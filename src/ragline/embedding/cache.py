@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,13 +92,18 @@ class CachedEmbedder:
     """Wraps an :class:`Embedder`; documents already in the cache are not embedded again.
 
     ``embedded`` counts the texts that really went through the model (for reports and tests).
-    Queries are not cached: they are cheap and rarely repeat exactly.
+    Queries are kept in a small in-memory LRU only: ``ask`` embeds the question for retrieval and
+    again for sentence scoring, and a service sees the same question repeated.
     """
+
+    QUERY_CACHE_SIZE = 256
 
     def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
         self.inner = inner
         self.cache = cache
         self.embedded = 0
+        self._queries: OrderedDict[str, Vectors] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -126,4 +132,15 @@ class CachedEmbedder:
         return out
 
     def embed_query(self, text: str) -> Vectors:
-        return self.inner.embed_query(text)
+        with self._query_lock:
+            hit = self._queries.get(text)
+            if hit is not None:
+                self._queries.move_to_end(text)
+                return hit
+        vec = self.inner.embed_query(text)
+        vec.setflags(write=False)
+        with self._query_lock:
+            self._queries[text] = vec
+            if len(self._queries) > self.QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return vec

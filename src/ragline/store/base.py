@@ -100,6 +100,10 @@ class Store(Protocol):
 
     def get_sections(self, ids: Sequence[str]) -> list[Section]: ...
 
+    def chunks_at(self, keys: Sequence[tuple[str, int]]) -> list[Chunk]:
+        """Chunks by (doc id, position) in the order of ``keys``; missing keys are skipped."""
+        ...
+
     def document_ids(self) -> set[str]: ...
 
     def all_chunks(self) -> list[Chunk]:

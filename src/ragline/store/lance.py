@@ -600,6 +600,23 @@ class LanceStore:
         rows = tbl.search().select(_RESULT_COLUMNS).limit(None).to_list()
         return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
+    def chunks_at(self, keys: Sequence[tuple[str, int]]) -> list[Chunk]:
+        """Chunks by (doc id, position), e.g. the neighbours of a hit; missing keys are skipped."""
+        tbl = self.chunks_table
+        if tbl is None or not keys:
+            return []
+        wanted = set(keys)
+        by_doc: dict[str, set[int]] = {}
+        for doc_id, pos in wanted:
+            by_doc.setdefault(doc_id, set()).add(pos)
+        pred = " OR ".join(
+            f"(doc_id = {sql_literal(d)} AND position IN ({', '.join(str(p) for p in sorted(ps))}))"
+            for d, ps in by_doc.items()
+        )
+        rows = tbl.search().where(pred).select(_RESULT_COLUMNS).limit(None).to_list()
+        found = {(r["doc_id"], int(r["position"])): r for r in rows}
+        return [self._to_chunk(found[k]) for k in keys if k in found]
+
     def get_sections(self, ids: Sequence[str]) -> list[Section]:
         tbl = self.sections_table
         if tbl is None or not ids:

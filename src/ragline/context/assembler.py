@@ -1,0 +1,322 @@
+"""Context assembly: ranked hits -> passages that fit a token budget.
+
+Retrieval units and synthesis units are decoupled: a small chunk finds the evidence, and the
+answerer reads the sentences around it (``window``) or its whole parent section (``parent``).
+Overlapping or touching spans of one document merge into one passage, so no text is given twice.
+Passages are admitted best-first until the budget is spent; one that does not fit is trimmed at
+sentence boundaries around its retrieved chunk, never mid-word.
+
+Example::
+
+    assembler = ContextAssembler(store, counter, budget=1024, expand="window", window_sentences=2)
+    context = assembler.run(hits)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from ragline.context.sentences import sentence_spans
+from ragline.context.tokens import TokenCounter
+from ragline.errors import ConfigError
+from ragline.store.base import Store
+from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage
+
+Expand = Literal["none", "window", "parent"]
+Order = Literal["score", "document"]
+# Below this many free tokens, no further passage is worth its header.
+_MIN_USEFUL_TOKENS = 12
+
+
+@dataclass(slots=True)
+class _Unit:
+    """A span of one document under construction (offsets into the document's text)."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    chunks: list[ChunkSpan]
+    score: float
+    rank: int
+    hit: Chunk
+
+    def absorb(self, other: _Unit) -> None:
+        """Merge ``other`` (same document, starting inside or right after this unit)."""
+        if other.end > self.end:
+            overlap = self.end - other.start
+            self.text += _gap(-overlap) + other.text[max(0, overlap) :]
+            self.end = other.end
+        known = {c.chunk_id for c in self.chunks}
+        for c in other.chunks:
+            if c.chunk_id not in known:
+                self.chunks.append(c)
+            elif c.retrieved:
+                self.chunks = [
+                    replace(x, retrieved=True) if x.chunk_id == c.chunk_id else x for x in self.chunks
+                ]
+        if other.rank < self.rank:
+            self.rank, self.hit = other.rank, other.hit
+        self.score = max(self.score, other.score)
+
+
+def _gap(n: int) -> str:
+    # Chunks cover all non-blank text, so what lies between two of them is whitespace; keep its
+    # length so offsets stay exact.
+    if n <= 0:
+        return ""
+    return " " if n == 1 else "\n" + " " * (n - 2) + "\n"
+
+
+def _span(c: Chunk, retrieved: bool) -> ChunkSpan:
+    page = c.metadata.get("page")
+    return ChunkSpan(c.id, c.start, c.end, retrieved, page if isinstance(page, int) else None)
+
+
+def _stitch(chunks: Sequence[Chunk]) -> tuple[int, str]:
+    """Document text from ``start`` of the first to ``end`` of the last of consecutive chunks."""
+    start, text, end = chunks[0].start, chunks[0].text, chunks[0].end
+    for c in chunks[1:]:
+        if c.end <= end:
+            continue
+        overlap = end - c.start
+        text += _gap(-overlap) + c.text[max(0, overlap) :]
+        end = c.end
+    return start, text
+
+
+class ContextAssembler:
+    """Builds a :class:`~ragline.types.Context` from hits; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        counter: TokenCounter,
+        *,
+        budget: int = 1024,
+        expand: Expand = "window",
+        window_sentences: int = 2,
+        order: Order = "score",
+    ) -> None:
+        if budget < 1:
+            raise ConfigError(f"context budget must be at least 1 token, got {budget}")
+        if expand not in ("none", "window", "parent"):
+            raise ConfigError(f"context expansion {expand!r} is unknown; use none, window or parent")
+        if order not in ("score", "document"):
+            raise ConfigError(f"context order {order!r} is unknown; use score or document")
+        self.store = store
+        self.counter = counter
+        self.budget = budget
+        self.expand = expand
+        self.window_sentences = window_sentences
+        self.order = order
+
+    def run(self, hits: Sequence[Hit], budget: int | None = None) -> Context:
+        budget = self.budget if budget is None else budget
+        if budget < 1:
+            raise ConfigError(f"context budget must be at least 1 token, got {budget}")
+        units = self._merge(self._units(hits))
+        passages, dropped = self._fit(units, budget)
+        if self.order == "document":
+            first_rank: dict[str, int] = {}
+            for p in sorted(passages, key=lambda p: p.rank):
+                first_rank.setdefault(p.doc_id, p.rank)
+            passages.sort(key=lambda p: (first_rank[p.doc_id], p.start))
+        return Context(
+            passages=passages, tokens=sum(p.tokens for p in passages), budget=budget, dropped=dropped
+        )
+
+    # -- expansion -------------------------------------------------------------------------------
+
+    def _units(self, hits: Sequence[Hit]) -> list[_Unit]:
+        if self.expand == "parent":
+            return self._parent_units(hits)
+        if self.expand == "window" and self.window_sentences > 0:
+            return self._window_units(hits)
+        return [
+            _Unit(
+                h.chunk.doc_id,
+                h.chunk.start,
+                h.chunk.end,
+                h.chunk.text,
+                [_span(h.chunk, True)],
+                h.score,
+                r,
+                h.chunk,
+            )
+            for r, h in enumerate(hits, 1)
+        ]
+
+    def _parent_units(self, hits: Sequence[Hit]) -> list[_Unit]:
+        parent_ids = list(dict.fromkeys(h.chunk.parent_id for h in hits if h.chunk.parent_id))
+        sections = {s.id: s for s in self.store.get_sections(parent_ids)}
+        units = []
+        for r, h in enumerate(hits, 1):
+            c = h.chunk
+            s = sections.get(c.parent_id or "")
+            if s is None:
+                units.append(_Unit(c.doc_id, c.start, c.end, c.text, [_span(c, True)], h.score, r, c))
+            else:
+                units.append(_Unit(c.doc_id, s.start, s.end, s.text, [_span(c, True)], h.score, r, c))
+        return units
+
+    def _window_units(self, hits: Sequence[Hit]) -> list[_Unit]:
+        # A window of n sentences rarely reaches past the neighbouring chunks, so one store call
+        # fetches them for every hit.
+        keys = [(h.chunk.doc_id, h.chunk.position + d) for h in hits for d in (-1, 1)]
+        neighbours = {(c.doc_id, c.position): c for c in self.store.chunks_at(keys)}
+        units = []
+        for r, h in enumerate(hits, 1):
+            c = h.chunk
+            before = neighbours.get((c.doc_id, c.position - 1))
+            after = neighbours.get((c.doc_id, c.position + 1))
+            run = [x for x in (before, c, after) if x is not None]
+            seg_start, seg_text = _stitch(run)
+            spans = sentence_spans(seg_text)
+            inside = [
+                i for i, (a, b) in enumerate(spans) if a + seg_start < c.end and b + seg_start > c.start
+            ]
+            if not inside:
+                units.append(_Unit(c.doc_id, c.start, c.end, c.text, [_span(c, True)], h.score, r, c))
+                continue
+            lo = max(0, inside[0] - self.window_sentences)
+            hi = min(len(spans) - 1, inside[-1] + self.window_sentences)
+            a, b = spans[lo][0], spans[hi][1]
+            start, end = seg_start + a, seg_start + b
+            chunk_spans = [_span(x, x is c) for x in run if x.start < end and x.end > start]
+            units.append(_Unit(c.doc_id, start, end, seg_text[a:b], chunk_spans, h.score, r, c))
+        return units
+
+    # -- merging and fitting -----------------------------------------------------------------------
+
+    @staticmethod
+    def _merge(units: list[_Unit]) -> list[_Unit]:
+        by_doc: dict[str, list[_Unit]] = {}
+        for u in units:
+            by_doc.setdefault(u.doc_id, []).append(u)
+        merged: list[_Unit] = []
+        for doc_units in by_doc.values():
+            doc_units.sort(key=lambda u: (u.start, -u.end))
+            current = doc_units[0]
+            for u in doc_units[1:]:
+                # Touching spans (at most a separator apart) read as one passage.
+                if u.start <= current.end + 2:
+                    current.absorb(u)
+                else:
+                    merged.append(current)
+                    current = u
+            merged.append(current)
+        merged.sort(key=lambda u: u.rank)
+        return merged
+
+    def _header_tokens(self, u: _Unit) -> int:
+        header = _header(u)
+        return self.counter.count(header) + 1 if header else 0
+
+    def _fit(self, units: list[_Unit], budget: int) -> tuple[list[Passage], int]:
+        passages: list[Passage] = []
+        dropped = 0
+        left = budget
+        counts = self.counter.count_batch([u.text for u in units]) if units else []
+        for u, n in zip(units, counts, strict=True):
+            if left < _MIN_USEFUL_TOKENS and passages:
+                dropped += 1
+                continue
+            head = self._header_tokens(u)
+            if head + n <= left:
+                passages.append(self._passage(u, head + n))
+                left -= head + n
+                continue
+            trimmed = self._trim(u, left - head, first=not passages)
+            if trimmed is None:
+                dropped += 1
+                continue
+            n = self.counter.count(trimmed.text)
+            passages.append(self._passage(trimmed, head + n))
+            left -= head + n
+        return passages, dropped
+
+    def _trim(self, u: _Unit, room: int, *, first: bool) -> _Unit | None:
+        """The sentences around the unit's best retrieved chunk that fit ``room`` tokens."""
+        if room <= 0:
+            return None
+        spans = sentence_spans(u.text)
+        if not spans:
+            return None
+        counts = self.counter.count_batch([u.text[a:b] for a, b in spans])
+        anchor = u.hit.start - u.start
+        seed = next((i for i, (_, b) in enumerate(spans) if b > anchor), 0)
+        lo = hi = seed
+        used = counts[seed]
+        if used > room:
+            # Only the passage that leads the context is worth a cut inside a sentence.
+            return self._cut_words(u, spans[seed], room) if first else None
+        # Grow forward first: the retrieved chunk starts at the seed sentence.
+        while True:
+            grew = False
+            if hi + 1 < len(spans) and used + counts[hi + 1] <= room:
+                hi += 1
+                used += counts[hi]
+                grew = True
+            if lo > 0 and used + counts[lo - 1] <= room:
+                lo -= 1
+                used += counts[lo]
+                grew = True
+            if not grew:
+                break
+        a, b = spans[lo][0], spans[hi][1]
+        text = u.text[a:b]
+        # Token counts of parts may undercount their concatenation by a token or two.
+        while self.counter.count(text) > room and hi > lo:
+            hi -= 1
+            b = spans[hi][1]
+            text = u.text[a:b]
+        return self._sub(u, a, b)
+
+    def _cut_words(self, u: _Unit, span: tuple[int, int], room: int) -> _Unit | None:
+        a, b = span
+        words = u.text[a:b].split(" ")
+        lo, hi = 0, len(words)
+        # Binary search on the number of leading words that fit.
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.counter.count(" ".join(words[:mid])) <= room:
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo == 0:
+            return None
+        return self._sub(u, a, a + len(" ".join(words[:lo])))
+
+    @staticmethod
+    def _sub(u: _Unit, a: int, b: int) -> _Unit:
+        start, end = u.start + a, u.start + b
+        chunks = [c for c in u.chunks if c.start < end and c.end > start] or u.chunks[:1]
+        return _Unit(u.doc_id, start, end, u.text[a:b], chunks, u.score, u.rank, u.hit)
+
+    @staticmethod
+    def _passage(u: _Unit, tokens: int) -> Passage:
+        c = u.hit
+        return Passage(
+            doc_id=u.doc_id,
+            text=u.text,
+            start=u.start,
+            end=u.end,
+            chunks=tuple(sorted(u.chunks, key=lambda s: s.start)),
+            score=u.score,
+            rank=u.rank,
+            tokens=tokens,
+            source=c.source,
+            title=c.title,
+            section_path=c.section_path,
+            metadata=c.metadata,
+        )
+
+
+def _header(u: _Unit) -> str:
+    parts = list(u.hit.section_path)
+    if u.hit.title and (not parts or parts[0] != u.hit.title):
+        parts.insert(0, u.hit.title)
+    return " > ".join(parts)

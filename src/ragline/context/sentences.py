@@ -1,0 +1,81 @@
+"""Sentence splitting as small pure functions over character spans.
+
+A rule-based splitter in the spirit of Punkt (Kiss & Strunk, 2006, "Unsupervised Multilingual
+Sentence Boundary Detection"), without its learned parameters: a boundary is sentence-final
+punctuation followed by whitespace and a plausible sentence start, unless the word before the
+period is a known abbreviation or an initial. Blank lines, Markdown headings and list items also
+end a sentence. Spans, not strings, so callers keep exact offsets for citations.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Lower-cased, without the final period.
+_ABBREVIATIONS_TEXT = """
+mr mrs ms dr prof sr jr st mt no nos vs etc e.g i.e cf al fig figs eq eqs approx dept est inc ltd
+co corp jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n a.m p.m ph.d vol vols pp
+op gen gov sen rep rev ed eds ca ft lb oz e.v
+"""
+ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
+
+_BOUNDARY = re.compile(
+    r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9À-Ý])"""  # end punctuation, then a sentence start
+    r"|\n[ \t]*\n"  # a blank line
+    r"|\n(?=[ \t]*(?:#{1,6}\s|[-*+•]\s|\d+[.)]\s))"  # a heading or list item on the next line
+)
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the period at ``text[dot]`` ends an abbreviation or an initial ("J. Smith")."""
+    m = _WORD_BEFORE.search(text, max(0, dot - 12), dot + 1)
+    if not m:
+        return False
+    word = m.group(1).lower()
+    return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences of ``text[start:end]``, trimmed of surrounding whitespace.
+
+    >>> t = "Dr. Smith came. He left! Then: e.g. this."
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['Dr. Smith came.', 'He left!', 'Then: e.g. this.']
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cut = start
+    for m in _BOUNDARY.finditer(text, start, end):
+        mark = m.group(0)
+        if mark[0] == "." and len(mark.rstrip("\"'”’)]")) == 1 and _is_abbreviation(text, m.start()):
+            continue
+        _add(text, cut, m.end(), spans)
+        cut = m.end()
+    _add(text, cut, end, spans)
+    return spans
+
+
+def _add(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if b <= a:
+        return
+    if text[a] == "#":
+        # A heading line is its own sentence even when a single newline follows it.
+        nl = text.find("\n", a, b)
+        if nl != -1:
+            h = nl
+            while text[h - 1].isspace():
+                h -= 1
+            spans.append((a, h))
+            _add(text, nl + 1, b, spans)
+            return
+    spans.append((a, b))
+
+
+def is_heading(sentence: str) -> bool:
+    """A Markdown heading line, which says where text is, not what it says."""
+    return sentence.startswith("#") and sentence.lstrip("#").startswith(" ")

@@ -1,0 +1,228 @@
+"""The offline answerer: the context's best sentences, quoted with numbered citations.
+
+Each sentence of the assembled context is scored against the question by embedding similarity
+(the same model that retrieved it), IDF-weighted lexical coverage and the rank of its passage. A
+few non-redundant sentences are chosen with maximal marginal relevance (Carbonell & Goldstein 1998,
+"The use of MMR, diversity-based reranking for reordering documents and producing summaries").
+The answer abstains when a logistic confidence over the best sentence's similarity and coverage
+falls below ``abstain_threshold``; its weights and the threshold were fitted on SQuAD questions
+whose articles were or were not indexed (``bench/calibrate_abstention.py``, docs/benchmarks.md).
+
+Example::
+
+    answerer = ExtractiveAnswerer(engine.embedder)
+    answer = collect(answerer.stream("When was Python 3.11 released?", context))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ragline.context.sentences import is_heading, sentence_spans
+from ragline.embedding.base import Embedder
+from ragline.errors import ConfigError
+from ragline.generation.lexical import coverage, idf, terms
+from ragline.types import Answer, Citation, Context, Final, StreamEvent, Token
+
+ABSTAIN_TEXT = "The indexed documents do not contain enough information to answer this."
+
+# Sentence score = similarity, coverage and passage-rank prior, weighted (tuned on the SQuAD
+# calibration split, never on the test split).
+W_SIMILARITY = 0.55
+W_COVERAGE = 0.35
+W_RANK = 0.10
+# A further sentence joins the answer only while it scores this share of the best one.
+RELATIVE_CUTOFF = 0.85
+# Fewer content terms than this and a "sentence" is a fragment (a label, a number, a heading).
+MIN_TERMS = 3
+_EMBED_CHARS = 320
+# Candidate sentences taken from each passage before the best of the rest.
+PER_PASSAGE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceModel:
+    """``sigmoid(bias + w_similarity * similarity + w_coverage * coverage)`` of the best sentence."""
+
+    bias: float = -7.0
+    w_similarity: float = 9.0
+    w_coverage: float = 4.0
+
+    def __call__(self, similarity: float, cov: float) -> float:
+        z = self.bias + self.w_similarity * similarity + self.w_coverage * cov
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    """A context sentence and how well it answers the question (offsets into its document)."""
+
+    passage: int
+    start: int
+    end: int
+    text: str
+    coverage: float
+    similarity: float
+    score: float
+
+
+class ExtractiveAnswerer:
+    """Answers with the context's own sentences; see the module docstring."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        max_sentences: int = 3,
+        candidate_sentences: int = 8,
+        mmr_lambda: float = 0.7,
+        abstain_threshold: float = 0.5,
+        confidence: ConfidenceModel | None = None,
+    ) -> None:
+        if max_sentences < 1 or candidate_sentences < 1:
+            raise ConfigError(
+                f"max_sentences ({max_sentences}) and candidate_sentences ({candidate_sentences}) "
+                "must be at least 1"
+            )
+        if not 0.0 <= mmr_lambda <= 1.0 or not 0.0 <= abstain_threshold <= 1.0:
+            raise ConfigError(
+                f"mmr_lambda ({mmr_lambda}) and abstain_threshold ({abstain_threshold}) must lie in [0, 1]"
+            )
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self.candidate_sentences = candidate_sentences
+        self.mmr_lambda = mmr_lambda
+        self.abstain_threshold = abstain_threshold
+        self.confidence = confidence or ConfidenceModel()
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def score(self, question: str, context: Context) -> tuple[list[ScoredSentence], np.ndarray]:
+        """Candidate sentences, best first, and their embeddings (rows in the same order)."""
+        q_terms = set(terms(question))
+        found: list[tuple[int, int, int, str, set[str]]] = []
+        for i, p in enumerate(context.passages):
+            for a, b in sentence_spans(p.text):
+                text = p.text[a:b]
+                if is_heading(text):
+                    continue
+                t = set(terms(text))
+                if len(t) >= MIN_TERMS:
+                    found.append((i, p.start + a, p.start + b, text, t))
+        if not found:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        weights = idf([f[4] for f in found])
+        default = math.log(1.0 + len(found))  # a question term no sentence has: rarest of all
+        covs = [coverage(q_terms, f[4], weights, default) for f in found]
+        priors = [1.0 / (1.0 + math.log(context.passages[f[0]].rank)) for f in found]
+        # Embedding every sentence costs more than the rest of ask; lexical coverage and the
+        # passage rank pick the candidates worth embedding.
+        keep = self._candidates(found, covs, priors)
+        # Long sentences are embedded by their opening: the model's cost grows with length and the
+        # first ~60 tokens carry the claim.
+        vecs = self.embedder.embed_documents([found[i][3][:_EMBED_CHARS] for i in keep])
+        sims = vecs @ self.embedder.embed_query(question)
+        scored = [
+            ScoredSentence(
+                passage=found[i][0],
+                start=found[i][1],
+                end=found[i][2],
+                text=found[i][3],
+                coverage=covs[i],
+                similarity=float(s),
+                score=W_SIMILARITY * float(s) + W_COVERAGE * covs[i] + W_RANK * priors[i],
+            )
+            for i, s in zip(keep, sims, strict=True)
+        ]
+        order = sorted(range(len(scored)), key=lambda j: -scored[j].score)
+        return [scored[j] for j in order], vecs[order]
+
+    def _candidates(
+        self, found: list[tuple[int, int, int, str, set[str]]], covs: list[float], priors: list[float]
+    ) -> list[int]:
+        """Indexes of the sentences worth embedding: each passage's best by coverage, best passages
+        first (so a passage whose wording differs from the question still gets a say), then the
+        best of the rest."""
+        by_passage: dict[int, list[int]] = {}
+        for i in sorted(range(len(found)), key=lambda i: -(covs[i] + 0.25 * priors[i])):
+            by_passage.setdefault(found[i][0], []).append(i)
+        keep: list[int] = []
+        for rows in by_passage.values():
+            keep.extend(rows[:PER_PASSAGE])
+        keep.sort(key=lambda i: found[i][0])
+        keep = keep[: self.candidate_sentences]
+        chosen = set(keep)
+        rest = [i for rows in by_passage.values() for i in rows if i not in chosen]
+        rest.sort(key=lambda i: -(covs[i] + 0.25 * priors[i]))
+        return keep + rest[: self.candidate_sentences - len(keep)]
+
+    def select(self, scored: list[ScoredSentence], vecs: np.ndarray) -> list[ScoredSentence]:
+        """Up to ``max_sentences`` relevant, mutually non-redundant sentences (MMR)."""
+        if not scored:
+            return []
+        chosen = [0]
+        best = scored[0].score
+        while len(chosen) < self.max_sentences:
+            pick, pick_value = -1, -math.inf
+            for j in range(1, len(scored)):
+                if j in chosen or scored[j].score < RELATIVE_CUTOFF * best:
+                    continue
+                redundancy = float(np.max(vecs[chosen] @ vecs[j]))
+                value = self.mmr_lambda * scored[j].score - (1.0 - self.mmr_lambda) * redundancy
+                if value > pick_value:
+                    pick, pick_value = j, value
+            if pick < 0:
+                break
+            chosen.append(pick)
+        return [scored[j] for j in chosen]
+
+    # -- answering -------------------------------------------------------------------------------
+
+    def stream(self, question: str, context: Context) -> Iterator[StreamEvent]:
+        scored, vecs = self.score(question, context)
+        confidence = self.confidence(scored[0].similarity, scored[0].coverage) if scored else 0.0
+        if confidence < self.abstain_threshold:
+            yield Token(ABSTAIN_TEXT)
+            yield Final(self._answer(question, ABSTAIN_TEXT, [], True, confidence))
+            return
+        citations: list[Citation] = []
+        pieces: list[str] = []
+        for n, s in enumerate(self.select(scored, vecs), 1):
+            p = context.passages[s.passage]
+            span = p.chunk_at(s.start)
+            citations.append(
+                Citation(
+                    n=n,
+                    chunk_id=span.chunk_id,
+                    doc_id=p.doc_id,
+                    source=p.source,
+                    title=p.title,
+                    section_path=p.section_path,
+                    page=span.page,
+                    start=s.start,
+                    end=s.end,
+                    quote=s.text,
+                )
+            )
+            piece = f"{s.text} [{n}]"
+            yield Token(piece if n == 1 else " " + piece)
+            pieces.append(piece)
+        yield Final(self._answer(question, " ".join(pieces), citations, False, confidence))
+
+    @staticmethod
+    def _answer(
+        question: str, text: str, citations: list[Citation], abstained: bool, confidence: float
+    ) -> Answer:
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            abstained=abstained,
+            mode="extractive",
+            confidence=confidence,
+            trace_id="",
+        )

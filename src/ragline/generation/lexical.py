@@ -1,0 +1,61 @@
+"""Lexical overlap between a question and sentences: small pure functions.
+
+Terms are lower-cased words minus stop words, reduced by a light suffix stripper (a subset of
+Porter's step 1, Porter 1980, "An algorithm for suffix stripping"). Overlap is IDF-weighted with
+IDF taken over the candidate sentences themselves (Sparck Jones 1972), so a question term that
+every sentence shares counts for little.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_STOP_WORDS_TEXT = """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+
+
+def stem(word: str) -> str:
+    """Strip common English inflections: ``studies -> studi``, ``played -> play``, ``cats -> cat``."""
+    if len(word) <= 3:
+        return word
+    for suffix, repl in (("sses", "ss"), ("ies", "i"), ("ss", "ss"), ("s", "")):
+        if word.endswith(suffix):
+            word = word[: len(word) - len(suffix)] + repl
+            break
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Content terms of ``text`` in order (stop words dropped, stemmed)."""
+    return [stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOP_WORDS]
+
+
+def idf(docs: Sequence[set[str]]) -> dict[str, float]:
+    """Smoothed IDF over ``docs``: ``log(1 + N / df)``."""
+    df: dict[str, int] = {}
+    for d in docs:
+        for t in d:
+            df[t] = df.get(t, 0) + 1
+    n = len(docs)
+    return {t: math.log(1.0 + n / c) for t, c in df.items()}
+
+
+def coverage(question: set[str], sentence: set[str], weights: dict[str, float], default: float) -> float:
+    """IDF-weighted share of the question's terms found in the sentence, in [0, 1]."""
+    total = sum(weights.get(t, default) for t in question)
+    if total == 0:
+        return 0.0
+    return sum(weights.get(t, default) for t in question & sentence) / total

@@ -1,0 +1,203 @@
+"""ContextAssembler over a real LanceStore holding a hand-made document."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragline.context.assembler import ContextAssembler
+from ragline.context.sentences import sentence_spans
+from ragline.errors import ConfigError
+from ragline.store.base import SourceBatch
+from ragline.store.lance import LanceStore
+from ragline.types import Chunk, Context, Hit, Section
+
+# 24 sentences; each chunk holds 3 of them and overlaps the next by one sentence.
+SENTENCES = [
+    f"Sentence number {i} talks about topic {chr(65 + i)} at some length." for i in range(24)
+]
+DOC = " ".join(SENTENCES)
+
+
+class WordCounter:
+    """Counts whitespace-separated words: easy to reason about in budget assertions."""
+
+    name = "words"
+
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        return [self.count(t) for t in texts]
+
+
+def sentence_offsets() -> list[tuple[int, int]]:
+    return sentence_spans(DOC)
+
+
+def build_chunks(doc_id: str = "doc1", parents: bool = False) -> tuple[list[Chunk], list[Section]]:
+    spans = sentence_offsets()
+    chunks, sections = [], []
+    if parents:
+        for p in range(4):
+            a, b = spans[p * 6][0], spans[p * 6 + 5][1]
+            sections.append(
+                Section(
+                    id=f"sec{p}", doc_id=doc_id, text=DOC[a:b], start=a, end=b, section_path=("S",)
+                )
+            )
+    for pos, first in enumerate(range(0, len(spans) - 2, 2)):
+        a, b = spans[first][0], spans[first + 2][1]
+        chunks.append(
+            Chunk(
+                id=f"{doc_id}-c{pos}",
+                doc_id=doc_id,
+                text=DOC[a:b],
+                position=pos,
+                start=a,
+                end=b,
+                section_path=("Guide", "Part"),
+                parent_id=f"sec{first // 6}" if parents else None,
+                metadata={"page": 1 + pos // 4},
+                source="/docs/guide.md",
+                title="Guide",
+            )
+        )
+    return chunks, sections
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LanceStore:
+    s = LanceStore(tmp_path / "col", dimension=8, model_id="test")
+    chunks, sections = build_chunks(parents=True)
+    vecs = np.random.default_rng(0).normal(size=(len(chunks), 8)).astype(np.float32)
+    s.upsert([SourceBatch("/docs/guide.md", "h", chunks, vecs, sections)])
+    s.finalize()
+    return s
+
+
+def hits_for(positions: list[int], chunks: list[Chunk] | None = None) -> list[Hit]:
+    chunks = chunks or build_chunks(parents=True)[0]
+    return [Hit(chunk=chunks[p], score=1.0 / (i + 1)) for i, p in enumerate(positions)]
+
+
+def check_invariants(ctx: Context, budget: int) -> None:
+    assert ctx.tokens <= budget
+    assert ctx.tokens == sum(p.tokens for p in ctx.passages)
+    spans = sorted((p.start, p.end) for p in ctx.passages)
+    for (_, b1), (a2, _) in itertools.pairwise(spans):
+        assert b1 < a2, "passages of one document must not overlap"
+    for p in ctx.passages:
+        assert p.text == DOC[p.start : p.end]
+        assert p.text == p.text.strip()
+        assert p.chunks, "every passage names the chunks it came from"
+
+
+def test_no_hits_is_an_empty_context(store: LanceStore) -> None:
+    ctx = ContextAssembler(store, WordCounter()).run([])
+    assert ctx.passages == [] and ctx.tokens == 0 and ctx.dropped == 0
+
+
+def test_without_expansion_passages_are_the_chunks(store: LanceStore) -> None:
+    chunks = build_chunks(parents=True)[0]
+    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none").run(hits_for([5, 1]))
+    assert [p.text for p in ctx.passages] == [chunks[5].text, chunks[1].text]
+    assert [p.rank for p in ctx.passages] == [1, 2]
+    check_invariants(ctx, 10_000)
+
+
+def test_window_adds_whole_sentences_around_the_hit(store: LanceStore) -> None:
+    chunks = build_chunks(parents=True)[0]
+    spans = sentence_offsets()
+    ctx = ContextAssembler(
+        store, WordCounter(), budget=10_000, expand="window", window_sentences=2
+    ).run(hits_for([5]))
+    (p,) = ctx.passages
+    # Chunk 5 holds sentences 10-12; two more on each side: 8-14.
+    assert (p.start, p.end) == (spans[8][0], spans[14][1])
+    assert p.chunks[0].chunk_id == chunks[4].id and not p.chunks[0].retrieved
+    assert [c.chunk_id for c in p.chunks if c.retrieved] == [chunks[5].id]
+    assert p.chunk_at(spans[11][0]).chunk_id == chunks[5].id
+    assert p.chunk_at(spans[11][0]).page == chunks[5].metadata["page"]
+    check_invariants(ctx, 10_000)
+
+
+def test_overlapping_hits_merge_into_one_passage(store: LanceStore) -> None:
+    chunks = build_chunks(parents=True)[0]
+    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none").run(
+        hits_for([3, 9, 4])
+    )
+    assert len(ctx.passages) == 2
+    merged = ctx.passages[0]
+    assert (merged.start, merged.end) == (chunks[3].start, chunks[4].end)
+    assert merged.rank == 1 and merged.score == 1.0
+    assert {c.chunk_id for c in merged.chunks} == {chunks[3].id, chunks[4].id}
+    check_invariants(ctx, 10_000)
+
+
+def test_parent_expansion_reads_the_stored_section(store: LanceStore) -> None:
+    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="parent").run(
+        hits_for([0, 1])
+    )
+    (p,) = ctx.passages  # both children share parent sec0
+    spans = sentence_offsets()
+    assert (p.start, p.end) == (spans[0][0], spans[5][1])
+    check_invariants(ctx, 10_000)
+
+
+def test_budget_trims_at_sentence_boundaries_around_the_hit(store: LanceStore) -> None:
+    spans = sentence_offsets()
+    words = len(SENTENCES[0].split())  # 11 words per sentence; header "Guide > Part" is 3 + 1
+    budget = 4 + 3 * words
+    ctx = ContextAssembler(
+        store, WordCounter(), budget=budget, expand="window", window_sentences=3
+    ).run(hits_for([6]))
+    (p,) = ctx.passages
+    starts = {a for a, _ in spans}
+    ends = {b for _, b in spans}
+    assert p.start in starts and p.end in ends
+    assert p.start <= build_chunks()[0][6].start < p.end
+    check_invariants(ctx, budget)
+
+
+def test_tiny_budget_cuts_the_first_passage_between_words(store: LanceStore) -> None:
+    ctx = ContextAssembler(store, WordCounter(), budget=8, expand="none").run(hits_for([2, 8]))
+    (p,) = ctx.passages
+    assert p.tokens <= 8 and ctx.dropped == 1
+    assert DOC[p.end] == " " and p.text.split()[-1] in DOC.split()
+
+
+def test_document_order_groups_a_documents_passages(store: LanceStore) -> None:
+    ctx = ContextAssembler(
+        store, WordCounter(), budget=10_000, expand="none", order="document"
+    ).run(hits_for([8, 1, 5]))
+    assert [p.start for p in ctx.passages] == sorted(p.start for p in ctx.passages)
+
+
+def test_bad_arguments_are_refused(store: LanceStore) -> None:
+    with pytest.raises(ConfigError, match="budget"):
+        ContextAssembler(store, WordCounter(), budget=0)
+    with pytest.raises(ConfigError, match="expansion"):
+        ContextAssembler(store, WordCounter(), expand="everything")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="budget"):
+        ContextAssembler(store, WordCounter()).run([], budget=-5)
+
+
+@pytest.mark.parametrize("expand", ["none", "window", "parent"])
+def test_random_hits_and_budgets_keep_the_invariants(store: LanceStore, expand: str) -> None:
+    rng = random.Random(7)
+    n = len(build_chunks()[0])
+    for _ in range(25):
+        positions = rng.sample(range(n), rng.randint(1, n))
+        budget = rng.randint(1, 400)
+        asm = ContextAssembler(
+            store, WordCounter(), budget=budget, expand=expand, window_sentences=rng.randint(0, 3)
+        )  # type: ignore[arg-type]
+        ctx = asm.run(hits_for(positions))
+        check_invariants(ctx, budget)
+        if budget >= 60:
+            assert ctx.passages, "a budget that fits a sentence yields context"

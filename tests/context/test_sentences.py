@@ -1,0 +1,57 @@
+import random
+
+import pytest
+
+from ragline.context.sentences import is_heading, sentence_spans
+
+
+def texts(t: str) -> list[str]:
+    return [t[a:b] for a, b in sentence_spans(t)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dr. Smith came. He left! Then: e.g. this.", ["Dr. Smith came.", "He left!", "Then: e.g. this."]),
+        ("The U.S. Army won in 1945. It ended.", ["The U.S. Army won in 1945.", "It ended."]),
+        ("It was J. R. Tolkien who wrote it. Yes.", ["It was J. R. Tolkien who wrote it.", "Yes."]),
+        ('He said "Stop." She did.', ['He said "Stop."', "She did."]),
+        ("Version 3.11 is out. See 3.12 later.", ["Version 3.11 is out.", "See 3.12 later."]),
+        ("Is it? Yes. (Really.) Ok.", ["Is it?", "Yes.", "(Really.)", "Ok."]),
+        ("lower case. after a dot stays", ["lower case. after a dot stays"]),
+        ("# Title\nBody text here.\n\nNext para", ["# Title", "Body text here.", "Next para"]),
+        ("Items:\n- one\n- two\n1. three", ["Items:", "- one", "- two", "1. three"]),
+        ("   ", []),
+        ("", []),
+    ],
+)
+def test_sentence_boundaries(text: str, expected: list[str]) -> None:
+    assert texts(text) == expected
+
+
+def test_spans_are_exact_trimmed_and_cover_all_non_blank_text() -> None:
+    rng = random.Random(3)
+    words = ["alpha", "Beta.", "gamma!", "Dr.", "e.g.", "x?", "\n\n", "# H", "\n", "- item", "3.5", "U.S."]
+    for _ in range(300):
+        t = " ".join(rng.choice(words) for _ in range(rng.randint(0, 30)))
+        spans = sentence_spans(t)
+        covered = set()
+        last = -1
+        for a, b in spans:
+            assert a >= last and b > a
+            assert t[a:b] == t[a:b].strip()
+            covered.update(range(a, b))
+            last = b
+        assert {i for i, ch in enumerate(t) if not ch.isspace()} <= covered
+
+
+def test_sub_range_offsets_refer_to_the_whole_text() -> None:
+    t = "Skip this. Keep one. Keep two. Skip too."
+    a, b = t.index("Keep one"), t.index(" Skip too")
+    assert [t[x:y] for x, y in sentence_spans(t, a, b)] == ["Keep one.", "Keep two."]
+
+
+def test_is_heading() -> None:
+    assert is_heading("## Install")
+    assert not is_heading("#hashtag")
+    assert not is_heading("Install")
