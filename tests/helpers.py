@@ -71,3 +71,62 @@ def write_markdown_corpus(root: Path, n_files: int = 6, seed: int = 0, paragraph
         p.write_text("\n".join(body), encoding="utf-8")
         paths.append(p)
     return paths
+
+
+FACTS = {
+    "lighthouse.md": """---
+category: history
+year: 1872
+---
+# Harbor Lighthouse
+
+The Harbor Lighthouse was built in 1872 by the engineer Maria Okafor. It stands 41 metres tall and
+is painted with red and white bands. Its lamp was electrified in 1931, replacing the old oil burner.
+
+## Visiting
+
+The lighthouse is open to visitors from April to October. Tickets cost six euros for adults and
+children under twelve enter for free. The climb to the gallery has 212 steps.
+""",
+    "bakery.md": """---
+category: food
+year: 2019
+---
+# Sourdough Baking
+
+A sourdough starter is a fermented mixture of flour and water that leavens the bread. Feed the
+starter every day with equal weights of flour and water. The dough should rest for twelve hours in
+a cool place before shaping.
+
+## Baking
+
+Bake the loaf at 250 degrees Celsius for twenty minutes with steam, then lower the oven to 220
+degrees for another twenty-five minutes. Let the bread cool for an hour before cutting it.
+""",
+    "volcano.md": """---
+category: science
+year: 2021
+---
+# Volcano Monitoring
+
+Seismometers record the small earthquakes that often precede an eruption. Tiltmeters measure how
+the ground swells as magma rises beneath a volcano. Gas sensors track sulphur dioxide emissions,
+which usually increase before an eruption.
+
+## Alerts
+
+The observatory raises the alert level to orange when an eruption is likely within weeks. A red
+alert means an eruption is under way or imminent, and the exclusion zone is evacuated.
+""",
+}
+
+
+def write_fact_corpus(root: Path) -> list[Path]:
+    """Three short Markdown documents with distinct, checkable facts and front-matter metadata."""
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in FACTS.items():
+        p = root / name
+        p.write_text(text, encoding="utf-8")
+        paths.append(p)
+    return paths

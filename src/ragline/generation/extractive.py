@@ -25,7 +25,7 @@ import numpy as np
 from ragline.context.sentences import is_heading, sentence_spans
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
-from ragline.generation.lexical import coverage, idf, terms
+from ragline.generation.lexical import coverage, expected_answer_type, idf, terms
 from ragline.types import Answer, Citation, Context, Final, StreamEvent, Token
 
 ABSTAIN_TEXT = "The indexed documents do not contain enough information to answer this."
@@ -35,13 +35,21 @@ ABSTAIN_TEXT = "The indexed documents do not contain enough information to answe
 W_SIMILARITY = 0.55
 W_COVERAGE = 0.35
 W_RANK = 0.10
+# Bonus for holding what the question asks for (a year for "when", a number for "how many").
+W_TYPE = 0.10
 # A further sentence joins the answer only while it scores this share of the best one.
 RELATIVE_CUTOFF = 0.85
 # Fewer content terms than this and a "sentence" is a fragment (a label, a number, a heading).
 MIN_TERMS = 3
 _EMBED_CHARS = 320
+# Cosine similarity above which two sentences say the same thing; the second is never added.
+NEAR_DUPLICATE = 0.95
 # Candidate sentences taken from each passage before the best of the rest.
 PER_PASSAGE = 2
+
+
+def _titled(title: str, sentence: str) -> str:
+    return f"{title}: {sentence}" if title and title.lower() not in sentence.lower() else sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +114,15 @@ class ExtractiveAnswerer:
         q_terms = set(terms(question))
         found: list[tuple[int, int, int, str, set[str]]] = []
         for i, p in enumerate(context.passages):
+            # A sentence says "it was completed in 1889"; its title says what "it" is.
+            header = set(terms(p.header))
             for a, b in sentence_spans(p.text):
                 text = p.text[a:b]
                 if is_heading(text):
                     continue
                 t = set(terms(text))
                 if len(t) >= MIN_TERMS:
-                    found.append((i, p.start + a, p.start + b, text, t))
+                    found.append((i, p.start + a, p.start + b, text, t | header))
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
         weights = idf([f[4] for f in found])
@@ -124,8 +134,12 @@ class ExtractiveAnswerer:
         keep = self._candidates(found, covs, priors)
         # Long sentences are embedded by their opening: the model's cost grows with length and the
         # first ~60 tokens carry the claim.
-        vecs = self.embedder.embed_documents([found[i][3][:_EMBED_CHARS] for i in keep])
+        # The title goes in front for the same reason it joins the coverage terms.
+        vecs = self.embedder.embed_documents(
+            [_titled(context.passages[found[i][0]].title, found[i][3][:_EMBED_CHARS]) for i in keep]
+        )
         sims = vecs @ self.embedder.embed_query(question)
+        wanted = expected_answer_type(question)
         scored = [
             ScoredSentence(
                 passage=found[i][0],
@@ -134,7 +148,10 @@ class ExtractiveAnswerer:
                 text=found[i][3],
                 coverage=covs[i],
                 similarity=float(s),
-                score=W_SIMILARITY * float(s) + W_COVERAGE * covs[i] + W_RANK * priors[i],
+                score=W_SIMILARITY * float(s)
+                + W_COVERAGE * covs[i]
+                + W_RANK * priors[i]
+                + (W_TYPE if wanted is not None and wanted.search(found[i][3]) else 0.0),
             )
             for i, s in zip(keep, sims, strict=True)
         ]
@@ -172,6 +189,8 @@ class ExtractiveAnswerer:
                 if j in chosen or scored[j].score < RELATIVE_CUTOFF * best:
                     continue
                 redundancy = float(np.max(vecs[chosen] @ vecs[j]))
+                if redundancy >= NEAR_DUPLICATE:
+                    continue
                 value = self.mmr_lambda * scored[j].score - (1.0 - self.mmr_lambda) * redundancy
                 if value > pick_value:
                     pick, pick_value = j, value

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_POSSESSIVE = re.compile(r"['’]s$")
 _STOP_WORDS_TEXT = """
     a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
@@ -39,8 +40,9 @@ def stem(word: str) -> str:
 
 
 def terms(text: str) -> list[str]:
-    """Content terms of ``text`` in order (stop words dropped, stemmed)."""
-    return [stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOP_WORDS]
+    """Content terms of ``text`` in order (stop words and possessive 's dropped, stemmed)."""
+    words = (_POSSESSIVE.sub("", m.group(0).lower()) for m in _WORD.finditer(text))
+    return [stem(w) for w in words if w not in STOP_WORDS]
 
 
 def idf(docs: Sequence[set[str]]) -> dict[str, float]:
@@ -59,3 +61,39 @@ def coverage(question: set[str], sentence: set[str], weights: dict[str, float], 
     if total == 0:
         return 0.0
     return sum(weights.get(t, default) for t in question & sentence) / total
+
+
+# Expected answer types of factoid questions, after the question classes of Li & Roth (2002),
+# "Learning question classifiers", reduced to what a regular expression can check in a sentence.
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_TYPE_PATTERNS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        re.compile(
+            r"^\s*(when|what (year|date|day|month|century|decade|time)|which (year|date|century))\b", re.I
+        ),
+        re.compile(rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)? century|{_MONTHS})\b", re.I),
+    ),
+    (
+        re.compile(
+            r"^\s*(how (many|much|long|old|far|tall|high|big|large|wide|deep|often)"
+            r"|what (percentage|percent|number|amount|size|age))\b",
+            re.I,
+        ),
+        re.compile(
+            r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"^\s*(who|whom|whose)\b", re.I),
+        re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+"),
+    ),
+]
+
+
+def expected_answer_type(question: str) -> re.Pattern[str] | None:
+    """A pattern an answering sentence should contain, or None when the question type is open."""
+    for q, answer in _TYPE_PATTERNS:
+        if q.search(question):
+            return answer
+    return None

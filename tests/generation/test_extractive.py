@@ -1,0 +1,172 @@
+"""The extractive answerer on hand-built contexts, with the real packaged embedding model."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.embedding.onnx import OnnxEmbedder
+from ragline.errors import ConfigError
+from ragline.generation.base import collect
+from ragline.generation.extractive import ABSTAIN_TEXT, ConfidenceModel, ExtractiveAnswerer
+from ragline.generation.lexical import coverage, expected_answer_type, idf, stem, terms
+from ragline.types import ChunkSpan, Context, Final, Passage, Token
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def embedder() -> OnnxEmbedder:
+    return OnnxEmbedder()
+
+
+def passage(doc: str, text: str, rank: int, start: int = 100, page: int | None = None) -> Passage:
+    return Passage(
+        doc_id=doc,
+        text=text,
+        start=start,
+        end=start + len(text),
+        chunks=(ChunkSpan(f"{doc}-c", start, start + len(text), True, page),),
+        score=1.0 / rank,
+        rank=rank,
+        tokens=len(text.split()),
+        source=f"/docs/{doc}.md",
+        title=doc.title(),
+        section_path=(doc.title(), "Facts"),
+    )
+
+
+CTX = Context(
+    passages=[
+        passage(
+            "eiffel",
+            "The Eiffel Tower is in Paris. It was completed in 1889 for the World's Fair. "
+            "Gustave Eiffel's company designed and built the tower.",
+            1,
+            page=3,
+        ),
+        passage("nile", "The Nile flows north into the Mediterranean Sea. It is about 6,650 km long.", 2),
+    ],
+    tokens=40,
+    budget=100,
+)
+
+
+def test_answers_with_the_best_sentence_and_an_exact_citation(embedder) -> None:
+    a = collect(ExtractiveAnswerer(embedder).stream("When was the Eiffel Tower completed?", CTX))
+    assert not a.abstained and a.mode == "extractive"
+    first = a.citations[0]
+    assert first.quote == "It was completed in 1889 for the World's Fair."
+    assert a.text.startswith(first.quote + " [1]")
+    p = CTX.passages[0]
+    assert p.text[first.start - p.start : first.end - p.start] == first.quote
+    assert (first.doc_id, first.chunk_id, first.page, first.title) == ("eiffel", "eiffel-c", 3, "Eiffel")
+    assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
+    assert all(c.quote not in ("The Nile flows north into the Mediterranean Sea.",) for c in a.citations)
+
+
+def test_abstains_when_the_context_does_not_answer(embedder) -> None:
+    a = collect(ExtractiveAnswerer(embedder).stream("Who won the 1998 football World Cup final?", CTX))
+    assert a.abstained and a.text == ABSTAIN_TEXT and a.citations == []
+    assert 0.0 <= a.confidence < 0.5
+
+
+def test_empty_context_abstains_with_zero_confidence(embedder) -> None:
+    a = collect(ExtractiveAnswerer(embedder).stream("anything", Context(passages=[], tokens=0, budget=10)))
+    assert a.abstained and a.confidence == 0.0
+
+
+def test_threshold_zero_never_abstains_and_one_always_does(embedder) -> None:
+    q = "Who won the 1998 football World Cup final?"
+    assert not collect(ExtractiveAnswerer(embedder, abstain_threshold=0.0).stream(q, CTX)).abstained
+    q2 = "When was the Eiffel Tower completed?"
+    assert collect(ExtractiveAnswerer(embedder, abstain_threshold=1.0).stream(q2, CTX)).abstained
+
+
+def test_mmr_skips_a_repeated_sentence_and_max_sentences_caps_the_answer(embedder) -> None:
+    same = "The Eiffel Tower was completed in 1889 for the World's Fair in Paris."
+    ctx = Context(
+        passages=[
+            passage("a", same + " The tower is 330 metres tall today.", 1),
+            passage("b", same + " Its construction took two years.", 2, start=500),
+        ],
+        tokens=40,
+        budget=100,
+    )
+    a = collect(
+        ExtractiveAnswerer(embedder, max_sentences=3).stream("When was the Eiffel Tower completed?", ctx)
+    )
+    assert [c.quote for c in a.citations].count(same) == 1
+    one = collect(
+        ExtractiveAnswerer(embedder, max_sentences=1).stream("When was the Eiffel Tower completed?", ctx)
+    )
+    assert len(one.citations) == 1
+
+
+def test_stream_tokens_concatenate_to_the_answer(embedder) -> None:
+    events = list(ExtractiveAnswerer(embedder).stream("How long is the Nile?", CTX))
+    assert isinstance(events[-1], Final)
+    assert "".join(e.text for e in events if isinstance(e, Token)) == events[-1].answer.text
+    assert "6,650 km" in events[-1].answer.text
+
+
+def test_headings_and_fragments_are_never_quoted(embedder) -> None:
+    ctx = Context(
+        passages=[passage("h", "## Eiffel Tower completed\nIt opened in 1889 to the public.", 1)],
+        tokens=9,
+        budget=50,
+    )
+    a = collect(
+        ExtractiveAnswerer(embedder, abstain_threshold=0.0).stream(
+            "When was the Eiffel Tower completed?", ctx
+        )
+    )
+    assert all(not c.quote.startswith("#") for c in a.citations)
+
+
+def test_bad_arguments(embedder) -> None:
+    with pytest.raises(ConfigError, match="max_sentences"):
+        ExtractiveAnswerer(embedder, max_sentences=0)
+    with pytest.raises(ConfigError, match="abstain_threshold"):
+        ExtractiveAnswerer(embedder, abstain_threshold=1.5)
+
+
+def test_confidence_model_is_monotone() -> None:
+    m = ConfidenceModel()
+    assert m(0.2, 0.2) < m(0.6, 0.2) < m(0.6, 0.8)
+    assert 0.0 < m(0.0, 0.0) < m(1.0, 1.0) < 1.0
+
+
+def test_lexical_helpers() -> None:
+    assert stem("studies") == "studi" and stem("played") == "play" and stem("cats") == "cat"
+    assert stem("glass") == "glass" and stem("is") == "is"
+    assert terms("The cats were playing in the garden") == ["cat", "play", "garden"]
+    docs = [{"cat", "garden"}, {"cat"}, {"dog"}]
+    w = idf(docs)
+    assert w["garden"] > w["cat"]
+    assert coverage({"cat", "garden"}, {"cat", "garden", "x"}, w, 9.0) == 1.0
+    assert coverage({"cat", "garden"}, {"cat"}, w, 9.0) == pytest.approx(w["cat"] / (w["cat"] + w["garden"]))
+    assert coverage(set(), {"cat"}, w, 9.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "good", "bad"),
+    [
+        ("When did the war end?", "It ended in 1945.", "It ended after a long siege."),
+        ("What year was it built?", "Built in March of that year.", "Built by hand."),
+        ("How many people live there?", "About 40,000 people live there.", "Many people live there."),
+        (
+            "Who designed the bridge?",
+            "The bridge was designed by Isambard Brunel.",
+            "the bridge was designed well.",
+        ),
+    ],
+)
+def test_expected_answer_type(question: str, good: str, bad: str) -> None:
+    pattern = expected_answer_type(question)
+    assert pattern is not None
+    assert pattern.search(good) and not pattern.search(bad)
+
+
+def test_open_questions_expect_no_type() -> None:
+    assert expected_answer_type("Why is the sky blue?") is None
+    assert expected_answer_type("Describe the process.") is None
