@@ -1,4 +1,5 @@
-"""`make demo`: ingest the bundled demo corpus (Python and pip documentation) and search it.
+"""`make demo`: ingest the bundled demo corpus (Python and pip documentation), search it, and
+answer three questions with citations (offline extractive answerer).
 
 Run from the repository root: ``.venv/bin/python demo/run_demo.py``. Data goes to
 ``.ragline/`` (the default data directory), collection ``demo``.
@@ -16,6 +17,12 @@ from ragline.errors import RaglineError
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
+# Two the documents answer and one they don't (the answerer should abstain on it).
+QUESTIONS = [
+    "How do I create a virtual environment?",
+    "What does the with statement do?",
+    "Who won the 2018 football World Cup?",
+]
 
 
 def main() -> int:
@@ -42,6 +49,18 @@ def main() -> int:
             rel = Path(c.source).relative_to(CORPUS) if c.source.startswith(str(CORPUS)) else c.source
             console.print(f"[bold]{i}.[/] [cyan]{rel}[/] [dim]{c.header}[/] (score {hit.score:.4f})")
             console.print("   " + " ".join(c.text.split())[:240])
+    for q in QUESTIONS:
+        console.rule(f"[bold]Q: {q}")
+        answer = engine.ask(q, collection="demo")
+        console.print(answer.text)
+        for c in answer.citations:
+            rel = Path(c.source).relative_to(CORPUS) if c.source.startswith(str(CORPUS)) else c.source
+            section = " > ".join(c.section_path)
+            console.print(f"  [bold][{c.n}][/] [cyan]{rel}[/] [dim]{section}[/] chars {c.start}-{c.end}")
+        console.print(
+            f"[dim]{answer.mode}{', abstained' if answer.abstained else ''}, confidence "
+            f"{answer.confidence:.2f}, {answer.timings_ms['total']:.0f} ms[/]"
+        )
     stats = engine.stats("demo").store
     console.rule()
     console.print(
@@ -49,6 +68,7 @@ def main() -> int:
         f"{stats.disk_bytes / 1e6:.1f} MB"
     )
     console.print('Try: .venv/bin/ragline search "how do I install pip" --collection demo')
+    console.print('     .venv/bin/ragline ask "How do I read a file line by line?" --collection demo --debug')
     return 0
 
 

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from ragline.context.sentences import is_heading, sentence_spans
+from ragline.context.sentences import is_code, is_heading, sentence_spans
 
 
 def texts(t: str) -> list[str]:
@@ -55,3 +55,18 @@ def test_is_heading() -> None:
     assert is_heading("## Install")
     assert not is_heading("#hashtag")
     assert not is_heading("Install")
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("The with statement wraps a block (see With Statement Context Managers).", False),
+        ("Tickets cost six euros for adults.", False),
+        (">>> for n in range(2, 10):", True),
+        ("```\nx = 1\n```", True),
+        ("$ pip install sampleproject", True),
+        ("Use f(x) = {a: b} [c] <d> == e;", True),
+    ],
+)
+def test_is_code(text: str, code: bool) -> None:
+    assert is_code(text) is code

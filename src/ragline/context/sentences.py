@@ -79,3 +79,14 @@ def _add(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
 def is_heading(sentence: str) -> bool:
     """A Markdown heading line, which says where text is, not what it says."""
     return sentence.startswith("#") and sentence.lstrip("#").startswith(" ")
+
+
+_CODE_START = ("```", ">>>", "$ ", "...", "~~~")
+
+
+def is_code(sentence: str) -> bool:
+    """A code block or shell/REPL session rather than prose: worth reading, not worth quoting."""
+    if sentence.lstrip().startswith(_CODE_START) or "\n>>>" in sentence or "```" in sentence:
+        return True
+    symbols = sum(ch in "(){}[]=<>;:_'\"`\\/|*#%" for ch in sentence)
+    return symbols > 0.12 * len(sentence)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragline.context.sentences import is_heading, sentence_spans
+from ragline.context.sentences import is_code, is_heading, sentence_spans
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.lexical import coverage, expected_answer_type, idf, terms
@@ -118,7 +118,7 @@ class ExtractiveAnswerer:
             header = set(terms(p.header))
             for a, b in sentence_spans(p.text):
                 text = p.text[a:b]
-                if is_heading(text):
+                if is_heading(text) or is_code(text):
                     continue
                 t = set(terms(text))
                 if len(t) >= MIN_TERMS:
