@@ -33,6 +33,7 @@ from ragline.embedding.factory import make_embedder, make_tokenizer
 from ragline.errors import CollectionNotFound, ConfigError, FilterError, GenerationError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.prompt import build_messages, render_prompt
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
@@ -397,8 +398,7 @@ class Engine:
         timings["total"] = (t3 - t0) * 1000
         prompt = ""
         if debug:
-            from ragline.generation.prompt import build_messages, render_prompt
-
+            # The extractive answerer has no prompt: show the one an LLM would have been given.
             prompt = render_prompt(
                 build_messages(
                     question,

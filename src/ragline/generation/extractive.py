@@ -26,9 +26,10 @@ from ragline.context.sentences import is_code, is_heading, sentence_spans
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.lexical import coverage, expected_answer_type, idf, terms
+from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.types import Answer, Citation, Context, Final, StreamEvent, Token
 
-ABSTAIN_TEXT = "The indexed documents do not contain enough information to answer this."
+ABSTAIN_TEXT = NOT_ENOUGH_INFORMATION
 
 # Sentence score = similarity, coverage and passage-rank prior, weighted (tuned on the SQuAD
 # calibration split, never on the test split).

@@ -1,0 +1,314 @@
+"""A tiny OpenAI-compatible ``/v1/chat/completions`` server for the LLM generation tests.
+
+Run as a script: it binds 127.0.0.1 on a free port and prints ``PORT <n>`` on stdout. Responses
+follow the real API: a ``chat.completion`` JSON object, or with ``"stream": true`` a chunked
+``text/event-stream`` of ``chat.completion.chunk`` objects (a role chunk, content chunks, a chunk
+with ``finish_reason``, a usage chunk with empty ``choices`` when ``stream_options.include_usage``)
+ended by ``data: [DONE]``. The model name in each request picks a scenario:
+
+* ``good``: quotes the first sentence of source [1] of the prompt, cites [1] and a bogus [9]
+* ``no-usage``: like ``good`` but without any ``usage`` (as some local servers do)
+* ``empty``: an empty answer
+* ``abstain``: says the documents do not contain enough information
+* ``flaky-429``: the first request per distinct (model, stream, messages) gets 429 with
+  ``Retry-After: 0``, the next ones succeed like ``good``
+* ``always-500``: every request fails with 500
+* ``slow``: sleeps 3 s before answering (longer than the clients' timeout)
+* ``die-mid-stream``: sends a few tokens, then drops the connection in the middle of the body
+* ``unauthorized``: 401 unless the Authorization header is ``Bearer secret``
+* anything else: 404 ``model_not_found``, as OpenAI answers for an unknown model
+
+``GET /v1/models`` lists the scenarios; ``GET /_log`` returns every chat request received (model,
+stream, status, authorization); ``POST /_reset`` clears the log and the "already failed once" memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SCENARIOS = (
+    "good",
+    "no-usage",
+    "empty",
+    "abstain",
+    "flaky-429",
+    "always-500",
+    "slow",
+    "die-mid-stream",
+    "unauthorized",
+)
+SLOW_S = 3.0
+ABSTAIN_TEXT = "The indexed documents do not contain enough information to answer this."
+
+_lock = threading.Lock()
+_log: list[dict[str, object]] = []
+_failed_once: set[str] = set()
+
+
+def words(text: str) -> int:
+    """The fake tokenizer: whitespace-separated words."""
+    return len(text.split())
+
+
+def first_source_sentence(prompt: str) -> str:
+    """The first sentence of source [1] in the user message, as a grounded model would quote it."""
+    m = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n\[2\] |\n\nQuestion:|\Z)", prompt, re.MULTILINE | re.DOTALL)
+    if not m:
+        return "I could not find source [1]"
+    text = " ".join(m[1].split())
+    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return sentence.rstrip(".!?")
+
+
+def good_answer(messages: list[dict[str, str]]) -> str:
+    user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    return f"According to the documents, {first_source_sentence(user)} [1]. This is also covered in [9]."
+
+
+def split_tokens(text: str) -> list[str]:
+    """Word-sized stream pieces that join back to ``text``."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # silence the per-request stderr log
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(obj).encode(), headers)
+
+    def _error(
+        self,
+        status: int,
+        message: str,
+        type_: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        err = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+        self._json(status, err, headers)
+
+    def do_GET(self) -> None:
+        if self.path == "/_log":
+            with _lock:
+                self._json(200, list(_log))
+        elif self.path == "/v1/models":
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in SCENARIOS]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._error(404, f"no route {self.path}", "invalid_request_error")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if self.path == "/_reset":
+            with _lock:
+                _log.clear()
+                _failed_once.clear()
+            self._json(200, {"ok": True})
+            return
+        if self.path != "/v1/chat/completions":
+            self._error(404, f"no route {self.path}", "invalid_request_error")
+            return
+        req = json.loads(raw)
+        model: str = req["model"]
+        stream = bool(req.get("stream"))
+        include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
+        messages: list[dict[str, str]] = req["messages"]
+        status = self._status_for(model, stream, messages)
+        with _lock:
+            _log.append(
+                {
+                    "model": model,
+                    "stream": stream,
+                    "status": status,
+                    "authorization": self.headers.get("Authorization"),
+                    "messages": messages,
+                }
+            )
+        if status == 429:
+            self._error(
+                429,
+                "Rate limit reached, try again",
+                "requests",
+                "rate_limit_exceeded",
+                headers={"Retry-After": "0"},
+            )
+            return
+        if status == 500:
+            self._error(500, "The server had an error while processing your request", "server_error")
+            return
+        if status == 401:
+            self._error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+            return
+        if status == 404:
+            self._error(
+                404, f"The model `{model}` does not exist", "invalid_request_error", "model_not_found"
+            )
+            return
+        if model == "slow":
+            time.sleep(SLOW_S)
+        text = self._answer_text(model, messages)
+        prompt_tokens = sum(words(m["content"]) for m in messages)
+        usage: dict[str, int] | None = None
+        if model != "no-usage":
+            completion_tokens = words(text)
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+        try:
+            if stream:
+                self._stream(model, text, usage if include_usage else None)
+            else:
+                self._complete(model, text, usage)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout); nothing left to do
+
+    def _status_for(self, model: str, stream: bool, messages: list[dict[str, str]]) -> int:
+        if model not in SCENARIOS:
+            return 404
+        if model == "always-500":
+            return 500
+        if model == "unauthorized" and self.headers.get("Authorization") != "Bearer secret":
+            return 401
+        if model == "flaky-429":
+            key = json.dumps([model, stream, messages])
+            with _lock:
+                first = key not in _failed_once
+                _failed_once.add(key)
+            if first:
+                return 429
+        return 200
+
+    @staticmethod
+    def _answer_text(model: str, messages: list[dict[str, str]]) -> str:
+        if model == "empty":
+            return ""
+        if model == "abstain":
+            return ABSTAIN_TEXT
+        return good_answer(messages)
+
+    def _complete(self, model: str, text: str, usage: dict[str, int] | None) -> None:
+        body: dict[str, object] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "system_fingerprint": "fp_fake",
+        }
+        if usage is not None:
+            body["usage"] = usage
+        if model == "die-mid-stream":
+            # Promise the whole body, send half, hang up.
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self._hang_up()
+            return
+        self._json(200, body)
+
+    def _chunk(self, model: str, delta: dict[str, str], finish: str | None, usage: bool) -> dict[str, object]:
+        chunk: dict[str, object] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if usage:  # with include_usage the real API sends "usage": null on every content chunk
+            chunk["usage"] = None
+        return chunk
+
+    def _send_event(self, payload: object) -> None:
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        event = f"data: {data}\n\n".encode()
+        self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        self.wfile.flush()
+
+    def _stream(self, model: str, text: str, usage: dict[str, int] | None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        with_usage = usage is not None
+        self._send_event(self._chunk(model, {"role": "assistant", "content": ""}, None, with_usage))
+        tokens = split_tokens(text)
+        for i, token in enumerate(tokens):
+            if model == "die-mid-stream" and i == 3:
+                self._hang_up()
+                return
+            self._send_event(self._chunk(model, {"content": token}, None, with_usage))
+        self._send_event(self._chunk(model, {}, "stop", with_usage))
+        if usage is not None:
+            final = self._chunk(model, {}, None, False)
+            final["choices"] = []
+            final["usage"] = usage
+            self._send_event(final)
+        self._send_event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _hang_up(self) -> None:
+        """Drop the connection without finishing the response body."""
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients that time out or hang up are part of the scenarios; don't spam stderr about them.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def main() -> None:
+    server = Server(("127.0.0.1", 0), Handler)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
