@@ -8,7 +8,7 @@ from ragline.embedding.onnx import OnnxEmbedder
 from ragline.errors import ConfigError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ABSTAIN_TEXT, ConfidenceModel, ExtractiveAnswerer
-from ragline.generation.lexical import coverage, expected_answer_type, idf, stem, terms
+from ragline.generation.lexical import coverage, idf, stem, terms
 from ragline.types import ChunkSpan, Context, Final, Passage, Token
 
 pytestmark = pytest.mark.integration
@@ -54,9 +54,10 @@ CTX = Context(
 def test_answers_with_the_best_sentence_and_an_exact_citation(embedder) -> None:
     a = collect(ExtractiveAnswerer(embedder).stream("When was the Eiffel Tower completed?", CTX))
     assert not a.abstained and a.mode == "extractive"
-    first = a.citations[0]
+    # The pronoun sentence ("It was completed...") is found through its passage's title.
+    first = next(c for c in a.citations if "1889" in c.quote)
     assert first.quote == "It was completed in 1889 for the World's Fair."
-    assert a.text.startswith(first.quote + " [1]")
+    assert f"{first.quote} [{first.n}]" in a.text
     p = CTX.passages[0]
     assert p.text[first.start - p.start : first.end - p.start] == first.quote
     assert (first.doc_id, first.chunk_id, first.page, first.title) == ("eiffel", "eiffel-c", 3, "Eiffel")
@@ -147,26 +148,3 @@ def test_lexical_helpers() -> None:
     assert coverage({"cat", "garden"}, {"cat"}, w, 9.0) == pytest.approx(w["cat"] / (w["cat"] + w["garden"]))
     assert coverage(set(), {"cat"}, w, 9.0) == 0.0
 
-
-@pytest.mark.parametrize(
-    ("question", "good", "bad"),
-    [
-        ("When did the war end?", "It ended in 1945.", "It ended after a long siege."),
-        ("What year was it built?", "Built in March of that year.", "Built by hand."),
-        ("How many people live there?", "About 40,000 people live there.", "Many people live there."),
-        (
-            "Who designed the bridge?",
-            "The bridge was designed by Isambard Brunel.",
-            "the bridge was designed well.",
-        ),
-    ],
-)
-def test_expected_answer_type(question: str, good: str, bad: str) -> None:
-    pattern = expected_answer_type(question)
-    assert pattern is not None
-    assert pattern.search(good) and not pattern.search(bad)
-
-
-def test_open_questions_expect_no_type() -> None:
-    assert expected_answer_type("Why is the sky blue?") is None
-    assert expected_answer_type("Describe the process.") is None

@@ -359,6 +359,62 @@ def eval_beir(
     )
 
 
+@eval_app.command("qa")
+def eval_qa(
+    dataset_dir: Annotated[
+        Path,
+        typer.Argument(help="SQuAD-format dataset folder (corpus.jsonl, queries.jsonl, answers.jsonl)."),
+    ],
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Questions asked on each index (full and partial).")
+    ] = 2000,
+    split: Annotated[
+        Literal["test", "calibration"],
+        typer.Option("--split", help="test (articles % 4 in 2, 3) or calibration (% 4 in 0, 1)."),
+    ] = "test",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Answer SQuAD questions: context recall by budget, EM/F1, abstention and its threshold sweep."""
+    from ragline.eval.qa import run_qa
+
+    try:
+        engine = _engine(data_dir)
+        with _progress_bar() as bar:
+            task = bar.add_task("evaluating", total=None, detail="")
+
+            def on_progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, total=total, completed=done)
+
+            result = run_qa(engine, dataset_dir, limit=limit, split=split, progress=on_progress)
+    except RaglineError as exc:
+        _fail(exc)
+    out = result.as_json()
+    if json_out:
+        typer.echo(json.dumps(out))
+        return
+    t = Table(title=f"{result.dataset} ({result.split}, {result.questions} questions)")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    rates = ("em", "f1", "f1_answered", "answer_recall", "abstain_rate")
+    for k in [f"context_recall@{b}" for b in result.context_recall] + list(rates):
+        t.add_row(k, f"{out[k]:.4f}")
+    t.add_row("ask p50 / p95 ms", f"{result.ask_p50_ms:.1f} / {result.ask_p95_ms:.1f}")
+    t.add_row("stage p50 ms", ", ".join(f"{s} {ms:.1f}" for s, ms in result.stage_p50_ms.items()))
+    console.print(t)
+    a = Table(title=f"abstention ({result.abstention_questions} questions on the partial index)")
+    for col in ("threshold", "precision", "recall", "f1", "best threshold (max f1)"):
+        a.add_column(col, justify="right")
+    a.add_row(
+        f"{result.threshold:.2f}",
+        f"{result.abstention.precision:.4f}",
+        f"{result.abstention.recall:.4f}",
+        f"{result.abstention.f1:.4f}",
+        f"{result.best_threshold:.2f}",
+    )
+    console.print(a)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -62,38 +62,3 @@ def coverage(question: set[str], sentence: set[str], weights: dict[str, float], 
         return 0.0
     return sum(weights.get(t, default) for t in question & sentence) / total
 
-
-# Expected answer types of factoid questions, after the question classes of Li & Roth (2002),
-# "Learning question classifiers", reduced to what a regular expression can check in a sentence.
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_TYPE_PATTERNS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (
-        re.compile(
-            r"^\s*(when|what (year|date|day|month|century|decade|time)|which (year|date|century))\b", re.I
-        ),
-        re.compile(rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)? century|{_MONTHS})\b", re.I),
-    ),
-    (
-        re.compile(
-            r"^\s*(how (many|much|long|old|far|tall|high|big|large|wide|deep|often)"
-            r"|what (percentage|percent|number|amount|size|age))\b",
-            re.I,
-        ),
-        re.compile(
-            r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(r"^\s*(who|whom|whose)\b", re.I),
-        re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+"),
-    ),
-]
-
-
-def expected_answer_type(question: str) -> re.Pattern[str] | None:
-    """A pattern an answering sentence should contain, or None when the question type is open."""
-    for q, answer in _TYPE_PATTERNS:
-        if q.search(question):
-            return answer
-    return None
