@@ -47,7 +47,7 @@ class Prepared:
 
 def prepare(engine, questions, collection):
     """Retrieve, assemble and score every question once; the grid only re-weights the features."""
-    ans = ExtractiveAnswerer(engine.embedder, abstain_threshold=0.0)
+    ans = ExtractiveAnswerer(engine.extractive.embedder, abstain_threshold=0.0)
     out = []
     for q in questions:
         hits = engine.retrieve_for_answer(q.text, collection=collection)
@@ -65,7 +65,7 @@ def prepare(engine, questions, collection):
 
 
 def evaluate(engine, prepared, weights, max_sentences):
-    ans = ExtractiveAnswerer(engine.embedder, max_sentences=max_sentences, weights=weights)
+    ans = ExtractiveAnswerer(engine.extractive.embedder, max_sentences=max_sentences, weights=weights)
     f1s, rec = [], []
     for p in prepared:
         if not p.scored:
@@ -156,7 +156,7 @@ def main() -> int:
     n = min(args.questions // 2, len(answerable), len(unanswerable))
     asked = [(q, 1) for q in sample_questions(answerable, n, SEED + 1)]
     asked += [(q, 0) for q in sample_questions(unanswerable, n, SEED + 1)]
-    ans = ExtractiveAnswerer(engine.embedder, max_sentences=best_k, weights=best_w, abstain_threshold=0.0)
+    ans = ExtractiveAnswerer(engine.extractive.embedder, max_sentences=best_k, weights=best_w, abstain_threshold=0.0)
     feats, labels = [], []
     for q, label in asked:
         hits = engine.retrieve_for_answer(q.text, collection=PARTIAL_COLLECTION)

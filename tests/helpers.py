@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 TOPICS = {
     "linux": "Install the package with apt on Debian or Ubuntu, then enable the service with systemd.",
@@ -130,3 +136,28 @@ def write_fact_corpus(root: Path) -> list[Path]:
         p.write_text(text, encoding="utf-8")
         paths.append(p)
     return paths
+
+
+@contextlib.contextmanager
+def running_server(script: Path, stderr_path: Path) -> Iterator[str]:
+    """Run a fake-server script that prints ``PORT n``; yields ``http://127.0.0.1:n``, then stops it.
+
+    stderr goes to a file: a pipe nobody reads could fill up and stall the server.
+    """
+    with stderr_path.open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            proc.kill()
+            proc.wait(timeout=10)
+            pytest.fail(f"{script.name} did not start: {line!r} {stderr_path.read_text()}")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

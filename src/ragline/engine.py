@@ -28,7 +28,7 @@ from ragline.chunking.factory import make_chunker
 from ragline.context.assembler import ContextAssembler
 from ragline.context.tokens import TokenCounter, make_token_counter
 from ragline.embedding.base import Embedder
-from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
+from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
 from ragline.errors import CollectionNotFound, ConfigError, FilterError, GenerationError
 from ragline.generation.base import collect
@@ -262,7 +262,7 @@ class Engine:
     def extractive(self) -> ExtractiveAnswerer:
         a = self.settings.answer
         return ExtractiveAnswerer(
-            self.embedder,
+            TransientEmbedder(self.embedder),
             max_sentences=a.max_sentences,
             candidate_sentences=a.candidate_sentences,
             mmr_lambda=a.mmr_lambda,

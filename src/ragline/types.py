@@ -27,6 +27,14 @@ def stable_id(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
+def header_of(title: str, section_path: tuple[str, ...]) -> str:
+    """``Title > Section > Subsection``, the title left out when the path already starts with it."""
+    parts = list(section_path)
+    if title and (not parts or parts[0] != title):
+        parts.insert(0, title)
+    return " > ".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One logical document loaded from a source.
@@ -101,10 +109,7 @@ class Chunk:
     @property
     def header(self) -> str:
         """Document title and section path, e.g. ``Guide > Install > Linux`` (title not repeated)."""
-        parts = list(self.section_path)
-        if self.title and (not parts or parts[0] != self.title):
-            parts.insert(0, self.title)
-        return " > ".join(parts)
+        return header_of(self.title, self.section_path)
 
     @property
     def embed_text(self) -> str:
@@ -166,10 +171,7 @@ class Passage:
 
     @property
     def header(self) -> str:
-        parts = list(self.section_path)
-        if self.title and (not parts or parts[0] != self.title):
-            parts.insert(0, self.title)
-        return " > ".join(parts)
+        return header_of(self.title, self.section_path)
 
     def chunk_at(self, offset: int) -> ChunkSpan:
         """The chunk covering document offset ``offset`` (a retrieved one when several overlap)."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ragline.embedding.base import Embedder, l2_normalize
-from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
+from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 
 DIM = 8
 
@@ -231,3 +231,21 @@ def test_concurrent_threads_share_one_cache(db):
         np.testing.assert_array_equal(out, _expected(texts[k * 50 : k * 50 + 100]))
     assert cache.count() == 200
     assert set(inner.embedded_texts) == set(texts)
+
+
+def test_transient_embedder_keeps_sentences_in_memory_only(db):
+    inner = HashEmbedder()
+    cached = CachedEmbedder(inner, EmbeddingCache(db))
+    transient = TransientEmbedder(cached, size=2)
+    v = transient.embed_documents(["a", "b", "a"])
+    np.testing.assert_array_equal(v[0], v[2])
+    np.testing.assert_array_equal(v[1], HashEmbedder.vector("b", inner.model_id))
+    assert transient.embedded == 2 and cached.cache.count() == 0  # nothing written to disk
+    transient.embed_documents(["b"])
+    assert transient.embedded == 2  # a memory hit
+    transient.embed_documents(["c"])  # evicts "a", the least recently used
+    transient.embed_documents(["a"])
+    assert transient.embedded == 4
+    q = transient.embed_query("question")
+    np.testing.assert_array_equal(q, cached.embed_query("question"))
+    assert transient.model_id == inner.model_id and transient.dimension == inner.dimension

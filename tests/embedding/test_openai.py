@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ from ragline.embedding.factory import make_embedder
 from ragline.embedding.openai import OpenAIEmbedder
 from ragline.errors import EmbeddingError
 from ragline.settings import EmbeddingSettings
+from tests.helpers import running_server
 
 from .fake_openai_server import DIM, fake_vector
 
@@ -26,28 +25,9 @@ SERVER_SCRIPT = Path(__file__).with_name("fake_openai_server.py")
 
 
 @pytest.fixture(scope="module")
-def server_url():
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVER_SCRIPT)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            proc.kill()
-            _, err = proc.communicate(timeout=10)
-            pytest.fail(f"fake server did not start: {line!r} {err}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+def server_url(tmp_path_factory):
+    with running_server(SERVER_SCRIPT, tmp_path_factory.mktemp("fake_openai") / "stderr.txt") as url:
+        yield url
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_malformed_qrels(beir_dir: Path, content: str, match: str) -> None:
         ("{not json", r"queries\.jsonl:2: invalid JSON"),
         ('{"text": "no id"}', r"queries\.jsonl:2: a query needs a string '_id'"),
         ('{"_id": "q9"}', r"queries\.jsonl:2: query 'q9' needs a string 'text'"),
-        ("[1, 2]", r"queries\.jsonl:2: a query needs"),
+        ("[1, 2]", r"queries\.jsonl:2: expected a JSON object"),
     ],
 )
 def test_malformed_queries(beir_dir: Path, line: str, match: str) -> None:

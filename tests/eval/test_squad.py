@@ -156,7 +156,7 @@ def test_missing_directory_and_files(tmp_path: Path) -> None:
         ("answers.jsonl", '{"_id": "qx", "answers": ["a"], "corpus_id": "0-0"}', "missing from queries"),
         ("queries.jsonl", '{"_id": "qy", "text": "orphan?"}', "missing from answers"),
         ("corpus.jsonl", "[1, 2]", r"corpus\.jsonl:17: expected a JSON object"),
-        ("queries.jsonl", "[1, 2]", r"queries\.jsonl:33: a query needs a string '_id'"),
+        ("queries.jsonl", "[1, 2]", r"queries\.jsonl:33: expected a JSON object"),
     ],
 )
 def test_malformed_lines_name_file_line_and_fix(tmp_path: Path, name: str, line: str, message: str) -> None:

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import running_server
 
 SERVER_SCRIPT = Path(__file__).with_name("fake_chat_server.py")
 
 
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory):
-    # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
-    err_path = tmp_path_factory.mktemp("fake_chat") / "stderr.txt"
-    with err_path.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(SERVER_SCRIPT)], stdout=subprocess.PIPE, stderr=err, text=True
-        )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            proc.kill()
-            proc.wait(timeout=10)
-            pytest.fail(f"fake chat server did not start: {line!r} {err_path.read_text()}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with running_server(SERVER_SCRIPT, tmp_path_factory.mktemp("fake_chat") / "stderr.txt") as url:
+        yield url
 
 
 @pytest.fixture

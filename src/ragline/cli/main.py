@@ -9,6 +9,7 @@ Examples::
     ragline stats
     ragline delete 3f2a...
     ragline eval beir ../shared/datasets/scifact --mode hybrid --json
+    ragline eval qa ../shared/datasets/squad-v1.1-dev --limit 2000 --json
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import dataclasses
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -71,6 +73,20 @@ def _progress_bar() -> Progress:
         console=err_console,
         disable=not err_console.is_terminal and not _force_progress(),
     )
+
+
+_T = TypeVar("_T")
+
+
+def _with_stage_progress(run: Callable[[Callable[[str, int, int], None]], _T]) -> _T:
+    """Run ``run(on_progress)`` under one progress bar whose description follows the stage."""
+    with _progress_bar() as bar:
+        task = bar.add_task("evaluating", total=None, detail="")
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, total=total, completed=done)
+
+        return run(on_progress)
 
 
 def _force_progress() -> bool:
@@ -326,13 +342,8 @@ def eval_beir(
 
     try:
         engine = _engine(data_dir)
-        with _progress_bar() as bar:
-            task = bar.add_task("evaluating", total=None, detail="")
-
-            def on_progress(stage: str, done: int, total: int) -> None:
-                bar.update(task, description=stage, total=total, completed=done)
-
-            result = run_beir(
+        result = _with_stage_progress(
+            lambda on_progress: run_beir(
                 engine,
                 dataset_dir,
                 mode=mode,
@@ -340,6 +351,7 @@ def eval_beir(
                 ignore_identical_ids=ignore_identical_ids,
                 progress=on_progress,
             )
+        )
     except RaglineError as exc:
         _fail(exc)
     if json_out:
@@ -380,13 +392,9 @@ def eval_qa(
 
     try:
         engine = _engine(data_dir)
-        with _progress_bar() as bar:
-            task = bar.add_task("evaluating", total=None, detail="")
-
-            def on_progress(stage: str, done: int, total: int) -> None:
-                bar.update(task, description=stage, total=total, completed=done)
-
-            result = run_qa(engine, dataset_dir, limit=limit, split=split, progress=on_progress)
+        result = _with_stage_progress(
+            lambda on_progress: run_qa(engine, dataset_dir, limit=limit, split=split, progress=on_progress)
+        )
     except RaglineError as exc:
         _fail(exc)
     out = result.as_json()

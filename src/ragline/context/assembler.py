@@ -22,7 +22,7 @@ from ragline.context.sentences import sentence_spans
 from ragline.context.tokens import TokenCounter
 from ragline.errors import ConfigError
 from ragline.store.base import Store
-from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage
+from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage, header_of
 
 Expand = Literal["none", "window", "parent"]
 Order = Literal["score", "document"]
@@ -212,7 +212,7 @@ class ContextAssembler:
         return merged
 
     def _header_tokens(self, u: _Unit) -> int:
-        header = _header(u)
+        header = header_of(u.hit.title, u.hit.section_path)
         return self.counter.count(header) + 1 if header else 0
 
     def _fit(self, units: list[_Unit], budget: int) -> tuple[list[Passage], int]:
@@ -314,9 +314,3 @@ class ContextAssembler:
             metadata=c.metadata,
         )
 
-
-def _header(u: _Unit) -> str:
-    parts = list(u.hit.section_path)
-    if u.hit.title and (not parts or parts[0] != u.hit.title):
-        parts.insert(0, u.hit.title)
-    return " > ".join(parts)

@@ -144,3 +144,57 @@ class CachedEmbedder:
             if len(self._queries) > self.QUERY_CACHE_SIZE:
                 self._queries.popitem(last=False)
         return vec
+
+
+class TransientEmbedder:
+    """Embeds query-time texts (answer sentences) through a bounded in-memory LRU.
+
+    They are not written to the disk cache: that would grow it with every question and make
+    queries wait on its write lock while an ingest runs. Questions go through ``base``, whose
+    query LRU already holds the one retrieval just embedded.
+    """
+
+    def __init__(self, base: CachedEmbedder, size: int = 50_000) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self.base = base
+        self.size = size
+        self.embedded = 0
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self.base.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self.base.dimension
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.base.embed_query(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        missing: list[int] = []
+        with self._lock:
+            for i, t in enumerate(texts):
+                v = self._vectors.get(t)
+                if v is None:
+                    missing.append(i)
+                else:
+                    self._vectors.move_to_end(t)
+                    out[i] = v
+        if missing:
+            unique = list(dict.fromkeys(texts[i] for i in missing))
+            vecs = self.base.inner.embed_documents(unique)
+            self.embedded += len(unique)
+            by_text = dict(zip(unique, vecs, strict=True))
+            for i in missing:
+                out[i] = by_text[texts[i]]
+            with self._lock:
+                for t, v in by_text.items():
+                    self._vectors[t] = v
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return out

@@ -13,8 +13,10 @@ is not loaded here (it can be large): :class:`BeirDataset` carries its path for 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ragline.errors import DatasetError
 
@@ -90,6 +92,22 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
 def read_queries(path: Path, wanted: set[str] | None = None) -> dict[str, str]:
     """Parse ``queries.jsonl`` into query id -> text, keeping only ``wanted`` ids when given."""
     queries: dict[str, str] = {}
+    for lineno, obj in read_jsonl(path):
+        if not isinstance(obj.get("_id"), str | int):
+            raise DatasetError(
+                f"{path}:{lineno}: a query needs a string '_id' field; got {json.dumps(obj)[:200]!r}"
+            )
+        text = obj.get("text")
+        if not isinstance(text, str):
+            raise DatasetError(f"{path}:{lineno}: query {obj['_id']!r} needs a string 'text' field")
+        qid = str(obj["_id"])
+        if wanted is None or qid in wanted:
+            queries[qid] = text
+    return queries
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSON Lines file."""
     with path.open(encoding="utf-8") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -98,17 +116,9 @@ def read_queries(path: Path, wanted: set[str] | None = None) -> dict[str, str]:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise DatasetError(f"{path}:{lineno}: invalid JSON ({exc.msg}); fix the line") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("_id"), str | int):
-                raise DatasetError(
-                    f"{path}:{lineno}: a query needs a string '_id' field; got {raw.strip()[:200]!r}"
-                )
-            text = obj.get("text")
-            if not isinstance(text, str):
-                raise DatasetError(f"{path}:{lineno}: query {obj['_id']!r} needs a string 'text' field")
-            qid = str(obj["_id"])
-            if wanted is None or qid in wanted:
-                queries[qid] = text
-    return queries
+            if not isinstance(obj, dict):
+                raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {raw.strip()[:200]!r}")
+            yield lineno, obj
 
 
 def load_beir(dataset_dir: Path, split: str = "test") -> BeirDataset:

@@ -20,17 +20,17 @@ Example::
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ragline.errors import DatasetError
+from ragline.eval.beir import read_jsonl as _jsonl
 from ragline.eval.beir import read_queries
 from ragline.generation.citations import parse_citations
 
@@ -190,21 +190,6 @@ def sample_questions(questions: Sequence[SquadQuestion], limit: int, seed: int =
             if i < len(g):
                 out.append(g[i])
     return out
-
-
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line of a JSON Lines file."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{lineno}: invalid JSON ({exc.msg}); fix the line") from None
-            if not isinstance(obj, dict):
-                raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {raw.strip()[:200]!r}")
-            yield lineno, obj
 
 
 def _field(path: Path, lineno: int, obj: dict[str, Any], name: str, kind: type[_T]) -> _T:
