@@ -22,6 +22,7 @@ from ragline.eval.qa import (
     threshold_sweep,
 )
 from ragline.eval.squad import load_squad
+from ragline.settings import AnswerSettings
 
 MINI = Path(__file__).parent / "fixtures" / "squad-mini"
 
@@ -137,7 +138,7 @@ def test_run_qa_reports_every_key_in_range(first_run: QaResult) -> None:
     assert out["f1"] > 0.1 and out["answer_recall"] > 0.5
     assert 0 < out["ask_p50_ms"] <= out["ask_p95_ms"]
     assert set(out["stage_p50_ms"]) == {"retrieve", "assemble", "generate"}
-    assert out["threshold"] == 0.5 and 0.0 <= out["best_threshold"] <= 1.0
+    assert out["threshold"] == AnswerSettings().abstain_threshold and 0.0 <= out["best_threshold"] <= 1.0
     assert len(out["threshold_sweep"]) == 51
     assert all(0.0 <= p[k] <= 1.0 for p in out["threshold_sweep"] for k in ("precision", "recall", "f1"))
     # With unanswerable questions on unrelated topics, abstaining catches most of them.
