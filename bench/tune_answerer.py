@@ -156,7 +156,9 @@ def main() -> int:
     n = min(args.questions // 2, len(answerable), len(unanswerable))
     asked = [(q, 1) for q in sample_questions(answerable, n, SEED + 1)]
     asked += [(q, 0) for q in sample_questions(unanswerable, n, SEED + 1)]
-    ans = ExtractiveAnswerer(engine.extractive.embedder, max_sentences=best_k, weights=best_w, abstain_threshold=0.0)
+    ans = ExtractiveAnswerer(
+        engine.extractive.embedder, max_sentences=best_k, weights=best_w, abstain_threshold=0.0
+    )
     feats, labels = [], []
     for q, label in asked:
         hits = engine.retrieve_for_answer(q.text, collection=PARTIAL_COLLECTION)
