@@ -392,7 +392,8 @@ class Engine:
                     answer = event.answer
                 else:
                     yield event
-        assert answer is not None  # both generators end with a Final event
+        if answer is None:
+            raise RuntimeError("the extractive answerer ended without a Final event")
         t3 = time.perf_counter()
         timings["generate"] = (t3 - t2) * 1000
         timings["total"] = (t3 - t0) * 1000
