@@ -45,13 +45,20 @@ class Prepared:
     ranks: list[int]
 
 
-def prepare(engine, questions, collection):
-    """Retrieve, assemble and score every question once; the grid only re-weights the features."""
-    ans = ExtractiveAnswerer(engine.extractive.embedder, abstain_threshold=0.0)
+def contexts(engine, questions, collection):
     out = []
     for q in questions:
         hits = engine.retrieve_for_answer(q.text, collection=collection)
-        ctx = engine.assemble(q.text, hits, collection=collection)
+        out.append((q, engine.assemble(q.text, hits, collection=collection)))
+    return out
+
+
+def prepare(engine, asked, title_coverage):
+    """Score every question once per title weight; the grid only re-weights the features."""
+    w = SentenceWeights(title_coverage=title_coverage)
+    ans = ExtractiveAnswerer(engine.extractive.embedder, abstain_threshold=0.0, weights=w)
+    out = []
+    for q, ctx in asked:
         scored, vecs = ans.score(q.text, ctx)
         out.append(
             Prepared(
@@ -125,16 +132,22 @@ def main() -> int:
 
     # 1. sentence weights on the full index
     t = time.perf_counter()
-    prepared = prepare(engine, sample_questions(pool, args.questions, SEED + 1), FULL_COLLECTION)
-    print(f"prepared {len(prepared)} contexts in {time.perf_counter() - t:.0f} s")
+    asked_full = contexts(engine, sample_questions(pool, args.questions, SEED + 1), FULL_COLLECTION)
+    print(f"assembled {len(asked_full)} contexts in {time.perf_counter() - t:.0f} s")
     results = []
-    grid = itertools.product([0.4, 0.55, 0.7], [0.2, 0.35, 0.5], [0.0, 0.1, 0.2], [0.8, 0.9, 1.0], [1, 2, 3])
-    for sim, cov, rank, cut, k in grid:
-        if k == 1 and cut != 1.0:
-            continue
-        w = SentenceWeights(similarity=sim, coverage=cov, rank=rank, relative_cutoff=cut)
-        score, rec = evaluate(engine, prepared, w, k)
-        results.append((score, rec, w, k))
+    for title in (0.25, 0.5, 1.0):
+        prepared = prepare(engine, asked_full, title)
+        grid = itertools.product(
+            [0.4, 0.55, 0.7], [0.2, 0.35, 0.5], [0.0, 0.1, 0.2], [0.8, 0.9, 1.0], [1, 2, 3]
+        )
+        for sim, cov, rank, cut, k in grid:
+            if k == 1 and cut != 1.0:
+                continue
+            w = SentenceWeights(
+                similarity=sim, coverage=cov, rank=rank, title_coverage=title, relative_cutoff=cut
+            )
+            score, rec = evaluate(engine, prepared, w, k)
+            results.append((score, rec, w, k))
     results.sort(key=lambda r: (r[0], r[1]), reverse=True)
     print("top sentence settings (f1, answer_recall, weights, max_sentences):")
     for r in results[:8]:

@@ -208,7 +208,7 @@ class AnswerSettings(_Strict):
     mmr_lambda: float = Field(default=0.7, ge=0.0, le=1.0)
     # Extractive answers abstain below this confidence: the best abstention F1 on the SQuAD
     # calibration split (bench/tune_answerer.py, docs/benchmarks.md).
-    abstain_threshold: float = Field(default=0.52, ge=0.0, le=1.0)
+    abstain_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # Sources older than this (by their "date"/"updated" metadata) are flagged in the LLM prompt.
     stale_after_days: int = Field(default=365, ge=1)
 

@@ -7,7 +7,7 @@ import pytest
 from ragline.embedding.onnx import OnnxEmbedder
 from ragline.errors import ConfigError
 from ragline.generation.base import collect
-from ragline.generation.extractive import ABSTAIN_TEXT, ConfidenceModel, ExtractiveAnswerer
+from ragline.generation.extractive import ABSTAIN_TEXT, ConfidenceModel, ExtractiveAnswerer, SentenceWeights
 from ragline.generation.lexical import coverage, idf, stem, terms
 from ragline.types import ChunkSpan, Context, Final, Passage, Token
 
@@ -52,7 +52,9 @@ CTX = Context(
 
 
 def test_answers_with_the_best_sentence_and_an_exact_citation(embedder) -> None:
-    a = collect(ExtractiveAnswerer(embedder).stream("When was the Eiffel Tower completed?", CTX))
+    # A lower cut-off than the default lets the second-best sentence in next to the first.
+    answerer = ExtractiveAnswerer(embedder, weights=SentenceWeights(relative_cutoff=0.8))
+    a = collect(answerer.stream("When was the Eiffel Tower completed?", CTX))
     assert not a.abstained and a.mode == "extractive"
     # The pronoun sentence ("It was completed...") is found through its passage's title.
     first = next(c for c in a.citations if "1889" in c.quote)
@@ -148,3 +150,12 @@ def test_lexical_helpers() -> None:
     assert coverage({"cat", "garden"}, {"cat"}, w, 9.0) == pytest.approx(w["cat"] / (w["cat"] + w["garden"]))
     assert coverage(set(), {"cat"}, w, 9.0) == 0.0
 
+
+def test_title_terms_count_for_less_than_the_sentences_own() -> None:
+    w = idf([{"eiffel", "tower"}, {"complet"}])
+    q = {"eiffel", "complet"}
+    own = coverage(q, {"eiffel", "complet"}, w, 9.0)
+    via_title = coverage(q, {"complet"}, w, 9.0, frozenset({"eiffel"}), 0.5)
+    without = coverage(q, {"complet"}, w, 9.0)
+    assert own == 1.0 and without < via_title < own
+    assert via_title == pytest.approx(without + 0.5 * w["eiffel"] / (w["eiffel"] + w["complet"]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,6 +48,8 @@ class SentenceWeights:
     similarity: float = 0.40
     coverage: float = 0.35
     rank: float = 0.10
+    # Share of a question term's weight earned when only the title/section path holds it.
+    title_coverage: float = 0.5
     # A further sentence joins the answer only while it scores this share of the best one
     # (1.0 = always one sentence: best SQuAD F1, 0.765 answer recall; 0.9: F1 -0.012, recall +0.04).
     relative_cutoff: float = 0.9
@@ -62,13 +65,23 @@ class ConfidenceModel:
 
     # Fitted by logistic regression on 300 answerable + 300 unanswerable SQuAD calibration-split
     # questions (bench/tune_answerer.py; AUC 0.976 there, similarity alone 0.953).
-    bias: float = -10.97
-    w_similarity: float = 16.69
-    w_coverage: float = 7.59
+    bias: float = -10.96
+    w_similarity: float = 16.79
+    w_coverage: float = 7.46
 
     def __call__(self, similarity: float, cov: float) -> float:
         z = self.bias + self.w_similarity * similarity + self.w_coverage * cov
         return 1.0 / (1.0 + math.exp(-z))
+
+
+class _Sentence(NamedTuple):
+    passage: int
+    start: int
+    end: int
+    text: str
+    terms: set[str]
+    # Terms of the passage's title and section path.
+    header: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +107,7 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         candidate_sentences: int = 8,
         mmr_lambda: float = 0.7,
-        abstain_threshold: float = 0.52,
+        abstain_threshold: float = 0.5,
         confidence: ConfidenceModel | None = None,
         weights: SentenceWeights | None = None,
     ) -> None:
@@ -120,40 +133,40 @@ class ExtractiveAnswerer:
     def score(self, question: str, context: Context) -> tuple[list[ScoredSentence], np.ndarray]:
         """Candidate sentences, best first, and their embeddings (rows in the same order)."""
         q_terms = set(terms(question))
-        found: list[tuple[int, int, int, str, set[str]]] = []
+        found: list[_Sentence] = []
         for i, p in enumerate(context.passages):
             # A sentence says "it was completed in 1889"; its title says what "it" is.
-            header = set(terms(p.header))
+            header = frozenset(terms(p.header))
             for a, b in sentence_spans(p.text):
                 text = p.text[a:b]
                 if is_heading(text) or is_code(text):
                     continue
                 t = set(terms(text))
                 if len(t) >= MIN_TERMS:
-                    found.append((i, p.start + a, p.start + b, text, t | header))
+                    found.append(_Sentence(i, p.start + a, p.start + b, text, t, header))
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
-        weights = idf([f[4] for f in found])
+        weights = idf([f.terms | f.header for f in found])
         default = math.log(1.0 + len(found))  # a question term no sentence has: rarest of all
-        covs = [coverage(q_terms, f[4], weights, default) for f in found]
-        priors = [1.0 / (1.0 + math.log(context.passages[f[0]].rank)) for f in found]
+        w = self.weights
+        covs = [coverage(q_terms, f.terms, weights, default, f.header, w.title_coverage) for f in found]
+        priors = [1.0 / (1.0 + math.log(context.passages[f.passage].rank)) for f in found]
         # Embedding every sentence costs more than the rest of ask; lexical coverage and the
         # passage rank pick the candidates worth embedding.
         keep = self._candidates(found, covs, priors)
         # Long sentences are embedded by their opening: the model's cost grows with length and the
-        # first ~60 tokens carry the claim.
-        # The title goes in front for the same reason it joins the coverage terms.
+        # first ~60 tokens carry the claim. The title goes in front for the same reason it counts
+        # towards coverage.
         vecs = self.embedder.embed_documents(
-            [_titled(context.passages[found[i][0]].title, found[i][3][:_EMBED_CHARS]) for i in keep]
+            [_titled(context.passages[found[i].passage].title, found[i].text[:_EMBED_CHARS]) for i in keep]
         )
         sims = vecs @ self.embedder.embed_query(question)
-        w = self.weights
         scored = [
             ScoredSentence(
-                passage=found[i][0],
-                start=found[i][1],
-                end=found[i][2],
-                text=found[i][3],
+                passage=found[i].passage,
+                start=found[i].start,
+                end=found[i].end,
+                text=found[i].text,
                 coverage=covs[i],
                 similarity=float(s),
                 score=w.similarity * float(s) + w.coverage * covs[i] + w.rank * priors[i],
@@ -164,18 +177,21 @@ class ExtractiveAnswerer:
         return [scored[j] for j in order], vecs[order]
 
     def _candidates(
-        self, found: list[tuple[int, int, int, str, set[str]]], covs: list[float], priors: list[float]
+        self,
+        found: list[_Sentence],
+        covs: list[float],
+        priors: list[float],
     ) -> list[int]:
         """Indexes of the sentences worth embedding: each passage's best by coverage, best passages
         first (so a passage whose wording differs from the question still gets a say), then the
         best of the rest."""
         by_passage: dict[int, list[int]] = {}
         for i in sorted(range(len(found)), key=lambda i: -(covs[i] + 0.25 * priors[i])):
-            by_passage.setdefault(found[i][0], []).append(i)
+            by_passage.setdefault(found[i].passage, []).append(i)
         keep: list[int] = []
         for rows in by_passage.values():
             keep.extend(rows[:PER_PASSAGE])
-        keep.sort(key=lambda i: found[i][0])
+        keep.sort(key=lambda i: found[i].passage)
         keep = keep[: self.candidate_sentences]
         chosen = set(keep)
         rest = [i for rows in by_passage.values() for i in rows if i not in chosen]

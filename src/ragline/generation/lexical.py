@@ -55,10 +55,23 @@ def idf(docs: Sequence[set[str]]) -> dict[str, float]:
     return {t: math.log(1.0 + n / c) for t, c in df.items()}
 
 
-def coverage(question: set[str], sentence: set[str], weights: dict[str, float], default: float) -> float:
-    """IDF-weighted share of the question's terms found in the sentence, in [0, 1]."""
+def coverage(
+    question: set[str],
+    sentence: set[str],
+    weights: dict[str, float],
+    default: float,
+    context: frozenset[str] = frozenset(),
+    context_weight: float = 0.5,
+) -> float:
+    """IDF-weighted share of the question's terms found in the sentence, in [0, 1].
+
+    A term found only in ``context`` (the sentence's title and section path) counts
+    ``context_weight`` of its weight: it says what the sentence is about, not that it answers.
+    """
     total = sum(weights.get(t, default) for t in question)
     if total == 0:
         return 0.0
-    return sum(weights.get(t, default) for t in question & sentence) / total
+    found = sum(weights.get(t, default) for t in question & sentence)
+    found += context_weight * sum(weights.get(t, default) for t in (question & context) - sentence)
+    return found / total
 
