@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from ragline.chunking.recursive import RecursiveChunker
 from ragline.chunking.structure import StructureChunker
 from ragline.settings import ChunkingSettings
 from ragline.types import Document
+from tests.chunking.gen import ENGLISH
 
 
 @pytest.mark.parametrize(
@@ -53,34 +53,15 @@ class _WordTokenizer:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["recursive", "structure", "parent-child"])
-def test_five_thousand_documents_chunk_quickly(strategy: str) -> None:
+def test_five_thousand_documents_all_chunk(strategy: str) -> None:
+    # Speed is measured in bench/ingest.py, not asserted here.
     rng = random.Random(0)
-    words = [
-        "the",
-        "of",
-        "and",
-        "to",
-        "in",
-        "is",
-        "was",
-        "for",
-        "on",
-        "that",
-        "with",
-        "as",
-        "by",
-        "at",
-        "from",
-        "retrieval",
-        "chunk",
-    ]
+    words = ENGLISH
     docs = [
         Document(f"d{i}", "s", "\n\n".join(" ".join(rng.choice(words) for _ in range(100)) for _ in range(3)))
         for i in range(5000)
     ]
     chunker = make_chunker(ChunkingSettings(strategy=strategy), _WordTokenizer())  # type: ignore[arg-type]
-    t0 = time.perf_counter()
-    n = sum(len(chunker.chunk(d).chunks) for d in docs)
-    elapsed = time.perf_counter() - t0
-    assert n >= 5000
-    assert elapsed < 5.0, f"{strategy}: {elapsed:.2f}s for 5000 documents"
+    chunked = [chunker.chunk(d).chunks for d in docs]
+    assert all(chunked), "every document yields at least one chunk"
+    assert sum(len(c) for c in chunked) >= 5000
