@@ -8,7 +8,9 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 TOPICS = {
@@ -138,21 +140,26 @@ def write_fact_corpus(root: Path) -> list[Path]:
     return paths
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
 @contextlib.contextmanager
-def running_server(script: Path, stderr_path: Path) -> Iterator[str]:
-    """Run a fake-server script that prints ``PORT n``; yields ``http://127.0.0.1:n``, then stops it.
+def running_server(module: str, stderr_path: Path) -> Iterator[str]:
+    """Run a fake-server module that prints ``PORT n``; yields ``http://127.0.0.1:n``, then stops it.
 
     stderr goes to a file: a pipe nobody reads could fill up and stall the server.
     """
     with stderr_path.open("w") as err:
-        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=err, text=True
+        )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line.startswith("PORT "):
             proc.kill()
             proc.wait(timeout=10)
-            pytest.fail(f"{script.name} did not start: {line!r} {stderr_path.read_text()}")
+            pytest.fail(f"{module} did not start: {line!r} {stderr_path.read_text()}")
         yield f"http://127.0.0.1:{int(line.split()[1])}"
     finally:
         proc.terminate()
@@ -161,3 +168,17 @@ def running_server(script: Path, stderr_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+class FakeServer:
+    """A running fake server: its URLs and its request log (cleared on creation)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.base_url = f"{url}/v1"
+        httpx.post(f"{url}/_reset", timeout=10).raise_for_status()
+
+    def log(self) -> list[dict[str, Any]]:
+        """The requests received since the last reset."""
+        entries: list[dict[str, Any]] = httpx.get(f"{self.url}/_log", timeout=10).json()
+        return entries

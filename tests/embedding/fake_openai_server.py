@@ -1,6 +1,7 @@
 """A tiny OpenAI-compatible ``/v1/embeddings`` server for the OpenAIEmbedder tests.
 
-Run as a script: it binds 127.0.0.1 on a free port and prints ``PORT <n>`` on stdout. The model
+Run as ``python -m tests.embedding.fake_openai_server`` from the repository root: it binds 127.0.0.1 on
+a free port and prints ``PORT <n>`` on stdout. The model
 name in each request picks a scenario:
 
 * ``flaky-429`` / ``err-500-once``: the first request for a given input batch fails, retries succeed
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
+
+from tests.fake_server import serve
 
 DIM = 384
 
@@ -132,17 +134,5 @@ class Handler(BaseHTTPRequestHandler):
         }
 
 
-def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    serve(Handler)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -15,35 +13,23 @@ from ragline.embedding.factory import make_embedder
 from ragline.embedding.openai import OpenAIEmbedder
 from ragline.errors import EmbeddingError
 from ragline.settings import EmbeddingSettings
-from tests.helpers import running_server
+from tests.helpers import FakeServer, running_server
 
 from .fake_openai_server import DIM, fake_vector
 
 pytestmark = pytest.mark.integration
 
-SERVER_SCRIPT = Path(__file__).with_name("fake_openai_server.py")
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
-    with running_server(SERVER_SCRIPT, tmp_path_factory.mktemp("fake_openai") / "stderr.txt") as url:
+    stderr = tmp_path_factory.mktemp("fake_openai") / "stderr.txt"
+    with running_server("tests.embedding.fake_openai_server", stderr) as url:
         yield url
 
 
 @pytest.fixture
-def server(server_url):
-    """The server's root URL, with its request log cleared; ``log()`` returns requests seen since."""
-
-    class Server:
-        url = server_url
-        base_url = f"{server_url}/v1"
-
-        @staticmethod
-        def log() -> list[dict]:
-            return httpx.get(f"{server_url}/_log", timeout=10).json()
-
-    httpx.post(f"{server_url}/_reset", timeout=10).raise_for_status()
-    return Server
+def server(server_url) -> FakeServer:
+    """The fake embeddings server, its request log cleared."""
+    return FakeServer(server_url)
 
 
 def _expected(texts):

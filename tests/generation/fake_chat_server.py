@@ -1,6 +1,7 @@
 """A tiny OpenAI-compatible ``/v1/chat/completions`` server for the LLM generation tests.
 
-Run as a script: it binds 127.0.0.1 on a free port and prints ``PORT <n>`` on stdout. Responses
+Run as ``python -m tests.generation.fake_chat_server`` from the repository root: it binds 127.0.0.1 on
+a free port and prints ``PORT <n>`` on stdout. Responses
 follow the real API: a ``chat.completion`` JSON object, or with ``"stream": true`` a chunked
 ``text/event-stream`` of ``chat.completion.chunk`` objects (a role chunk, content chunks, a chunk
 with ``finish_reason``, a usage chunk with empty ``choices`` when ``stream_options.include_usage``)
@@ -28,10 +29,11 @@ import contextlib
 import json
 import re
 import socket
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.fake_server import serve
 
 SCENARIOS = (
     "good",
@@ -289,26 +291,5 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # Clients that time out or hang up are part of the scenarios; don't spam stderr about them.
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-def main() -> None:
-    server = Server(("127.0.0.1", 0), Handler)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    serve(Handler)

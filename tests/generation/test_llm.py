@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 from datetime import date
-from pathlib import Path
 
 import openai
 import pytest
@@ -22,7 +21,6 @@ from .fake_chat_server import ABSTAIN_TEXT, SCENARIOS, good_answer, words
 
 pytestmark = pytest.mark.integration
 
-SERVER_SCRIPT = Path(__file__).with_name("fake_chat_server.py")
 TODAY = date(2024, 6, 1)
 QUESTION = "How do I install ragline?"
 
