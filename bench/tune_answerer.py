@@ -49,7 +49,7 @@ def contexts(engine, questions, collection):
     out = []
     for q in questions:
         hits = engine.retrieve_for_answer(q.text, collection=collection)
-        out.append((q, engine.assemble(q.text, hits, collection=collection)))
+        out.append((q, engine.assemble(hits, collection=collection)))
     return out
 
 
@@ -175,7 +175,7 @@ def main() -> int:
     feats, labels = [], []
     for q, label in asked:
         hits = engine.retrieve_for_answer(q.text, collection=PARTIAL_COLLECTION)
-        ctx = engine.assemble(q.text, hits, collection=PARTIAL_COLLECTION)
+        ctx = engine.assemble(hits, collection=PARTIAL_COLLECTION)
         scored, _ = ans.score(q.text, ctx)
         feats.append([scored[0].similarity, scored[0].coverage] if scored else [0.0, 0.0])
         labels.append(label)

@@ -290,20 +290,23 @@ class Engine:
             question, top_k=top_k or self.settings.answer.top_k, filters=filters, collection=collection
         )
 
-    def assemble(
-        self, question: str, hits: Sequence[Hit], *, budget: int | None = None, collection: str | None = None
-    ) -> Context:
-        """Expand, merge and fit ``hits`` into a context of at most ``budget`` tokens."""
+    def assembler(self, collection: str | None = None) -> ContextAssembler:
+        """The context assembler for a collection, configured by ``answer`` settings."""
         a = self.settings.answer
-        assembler = ContextAssembler(
+        return ContextAssembler(
             self.store(collection, must_exist=True),
             self.token_counter,
-            budget=budget or a.context_tokens,
+            budget=a.context_tokens,
             expand=a.expand,
             window_sentences=a.window_sentences,
             order=a.order,
         )
-        return assembler.run(hits)
+
+    def assemble(
+        self, hits: Sequence[Hit], *, budget: int | None = None, collection: str | None = None
+    ) -> Context:
+        """Expand, merge and fit ``hits`` into a context of at most ``budget`` tokens."""
+        return self.assembler(collection).run(hits, budget)
 
     @overload
     def ask(
@@ -354,7 +357,7 @@ class Engine:
         t0 = time.perf_counter()
         hits = self.retrieve_for_answer(question, filters=filters, collection=collection)
         t1 = time.perf_counter()
-        context = self.assemble(question, hits, collection=collection)
+        context = self.assemble(hits, collection=collection)
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
         events = self._generate(question, hits, context, timings, t0, debug)

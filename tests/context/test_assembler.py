@@ -201,3 +201,12 @@ def test_random_hits_and_budgets_keep_the_invariants(store: LanceStore, expand: 
         check_invariants(ctx, budget)
         if budget >= 60:
             assert ctx.passages, "a budget that fits a sentence yields context"
+
+
+def test_run_budgets_equals_one_run_per_budget(store: LanceStore) -> None:
+    asm = ContextAssembler(store, WordCounter(), expand="window", window_sentences=2)
+    hits = hits_for([6, 1, 9, 2])
+    budgets = [10, 40, 90, 400]
+    assert asm.run_budgets(hits, budgets) == [asm.run(hits, b) for b in budgets]
+    with pytest.raises(ConfigError, match="budget"):
+        asm.run_budgets(hits, [50, 0])

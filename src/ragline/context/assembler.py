@@ -114,11 +114,21 @@ class ContextAssembler:
         self.order = order
 
     def run(self, hits: Sequence[Hit], budget: int | None = None) -> Context:
-        budget = self.budget if budget is None else budget
-        if budget < 1:
-            raise ConfigError(f"context budget must be at least 1 token, got {budget}")
+        return self.run_budgets(hits, [self.budget if budget is None else budget])[0]
+
+    def run_budgets(self, hits: Sequence[Hit], budgets: Sequence[int]) -> list[Context]:
+        """One context per budget; expansion, merging and token counts are done once for all."""
+        for b in budgets:
+            if b < 1:
+                raise ConfigError(f"context budget must be at least 1 token, got {b}")
         units = self._merge(self._units(hits))
-        passages, dropped = self._fit(units, budget)
+        counts = self.counter.count_batch([u.text for u in units]) if units else []
+        heads = self.counter.count_batch([header_of(u.hit.title, u.hit.section_path) for u in units])
+        heads = [n + 1 if n else 0 for n in heads]  # +1: the line break after a header
+        return [self._context(units, counts, heads, b) for b in budgets]
+
+    def _context(self, units: list[_Unit], counts: list[int], heads: list[int], budget: int) -> Context:
+        passages, dropped = self._fit(units, counts, heads, budget)
         if self.order == "document":
             first_rank: dict[str, int] = {}
             for p in sorted(passages, key=lambda p: p.rank):
@@ -211,20 +221,16 @@ class ContextAssembler:
         merged.sort(key=lambda u: u.rank)
         return merged
 
-    def _header_tokens(self, u: _Unit) -> int:
-        header = header_of(u.hit.title, u.hit.section_path)
-        return self.counter.count(header) + 1 if header else 0
-
-    def _fit(self, units: list[_Unit], budget: int) -> tuple[list[Passage], int]:
+    def _fit(
+        self, units: list[_Unit], counts: list[int], heads: list[int], budget: int
+    ) -> tuple[list[Passage], int]:
         passages: list[Passage] = []
         dropped = 0
         left = budget
-        counts = self.counter.count_batch([u.text for u in units]) if units else []
-        for u, n in zip(units, counts, strict=True):
+        for u, n, head in zip(units, counts, heads, strict=True):
             if left < _MIN_USEFUL_TOKENS and passages:
                 dropped += 1
                 continue
-            head = self._header_tokens(u)
             if head + n <= left:
                 passages.append(self._passage(u, head + n))
                 left -= head + n

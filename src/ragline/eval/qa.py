@@ -259,10 +259,10 @@ def _context_recall(
     engine: Engine, sample: Sequence[SquadQuestion], progress: Progress | None
 ) -> dict[int, float]:
     found = dict.fromkeys(BUDGETS, 0)
+    assembler = engine.assembler(FULL_COLLECTION)
     for i, q in enumerate(sample):
         hits = engine.retrieve_for_answer(q.text, collection=FULL_COLLECTION, top_k=RETRIEVE_TOP_K)
-        for b in BUDGETS:
-            context = engine.assemble(q.text, hits, budget=b, collection=FULL_COLLECTION)
+        for b, context in zip(BUDGETS, assembler.run_budgets(hits, BUDGETS), strict=True):
             found[b] += contains_answer(context.text, q.answers)
         _tick(progress, "retrieving contexts", i, len(sample))
     return {b: n / len(sample) for b, n in found.items()}
