@@ -38,16 +38,21 @@ from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from ragline.settings import Settings
-from ragline.store.base import StoreStats
-from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, parse_filter
+from ragline.store.base import DocumentInfo, StoreStats
+from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, Visible, parse_filter
 from ragline.store.lance import LanceStore
+from ragline.telemetry import span as _span
+from ragline.telemetry import start_span
 from ragline.types import (
+    Access,
     Answer,
     AnswerDebug,
+    Chunk,
     Context,
     Document,
     Final,
     Hit,
+    Principal,
     Restart,
     SearchMode,
     StreamEvent,
@@ -55,6 +60,8 @@ from ragline.types import (
 )
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from ragline.generation.llm import LLMGenerator
 
 log = logging.getLogger(__name__)
@@ -73,7 +80,7 @@ class CollectionStats:
 
 def coerce_filter(filters: Filter | Mapping[str, Any] | str | None) -> Filter | None:
     """Accept a parsed filter, a mapping, or a JSON string (as the CLI passes it)."""
-    if filters is None or isinstance(filters, And | Or | Not | Compare | InList | Exists):
+    if filters is None or isinstance(filters, And | Or | Not | Compare | InList | Exists | Visible):
         return filters
     if isinstance(filters, str):
         try:
@@ -86,6 +93,36 @@ def coerce_filter(filters: Filter | Mapping[str, Any] | str | None) -> Filter | 
     if not isinstance(filters, Mapping):
         raise FilterError(f"a filter must be a JSON object, got {filters!r}")
     return parse_filter(filters)
+
+
+def scope_filter(
+    filters: Filter | Mapping[str, Any] | str | None, principal: Principal | None
+) -> Filter | None:
+    """``filters`` narrowed to what ``principal`` may read (unchanged when there is no principal)."""
+    parsed = coerce_filter(filters)
+    if principal is None:
+        return parsed
+    visible = Visible(principal)
+    return visible if parsed is None else And((visible, parsed))
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentView:
+    """A document as the store holds it: summary, text rebuilt from its chunks, the chunks."""
+
+    info: DocumentInfo
+    text: str
+    chunks: list[Chunk]
+
+
+def _text_from_chunks(chunks: Sequence[Chunk]) -> str:
+    # Chunks carry exact offsets into the document, so citations' start/end index this text;
+    # gaps a chunker skipped (whitespace between sections) come back as spaces.
+    end = max((c.end for c in chunks), default=0)
+    buf = [" "] * end
+    for c in chunks:
+        buf[c.start : c.end] = c.text
+    return "".join(buf)
 
 
 class Engine:
@@ -159,8 +196,13 @@ class Engine:
         sync: bool = False,
         dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
+        access: Access | None = None,
     ) -> IngestReport:
-        """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`."""
+        """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`.
+
+        ``access`` sets the tenant and ACL of every document ingested (default: tenant
+        ``default``, readable by all of it).
+        """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
         store = self.store(collection)
@@ -174,6 +216,7 @@ class Engine:
                 sync=sync,
                 dedup=dedup,
                 progress=progress,
+                access=access,
             )
             report.chunks_embedded = self.embedder.embedded - before
         return report
@@ -230,13 +273,18 @@ class Engine:
         top_k: int | None = None,
         filters: Filter | Mapping[str, Any] | str | None = None,
         collection: str | None = None,
+        principal: Principal | None = None,
     ) -> list[Hit]:
-        """Search a collection; returns at most ``top_k`` hits, best first (empty when nothing matches)."""
+        """Search a collection; returns at most ``top_k`` hits, best first (empty when nothing matches).
+
+        With a ``principal``, only chunks it may read are searched (filtered inside the store).
+        """
         self._check_query(query)
         k = top_k if top_k is not None else self.settings.retrieval.top_k
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
-        return self.retriever(mode, collection).run(query, k, coerce_filter(filters))
+        with _span("retrieve", mode=mode or self.settings.retrieval.mode, top_k=k):
+            return self.retriever(mode, collection).run(query, k, scope_filter(filters, principal))
 
     # -- answers -------------------------------------------------------------------------------------
 
@@ -284,10 +332,15 @@ class Engine:
         filters: Filter | Mapping[str, Any] | str | None = None,
         collection: str | None = None,
         top_k: int | None = None,
+        principal: Principal | None = None,
     ) -> list[Hit]:
         """The hits an answer is assembled from (``answer.top_k`` of them by default)."""
         return self.search(
-            question, top_k=top_k or self.settings.answer.top_k, filters=filters, collection=collection
+            question,
+            top_k=top_k or self.settings.answer.top_k,
+            filters=filters,
+            collection=collection,
+            principal=principal,
         )
 
     def assembler(self, collection: str | None = None) -> ContextAssembler:
@@ -317,6 +370,7 @@ class Engine:
         collection: str | None = ...,
         stream: Literal[False] = ...,
         debug: bool = ...,
+        principal: Principal | None = ...,
     ) -> Answer: ...
 
     @overload
@@ -328,6 +382,7 @@ class Engine:
         collection: str | None = ...,
         stream: Literal[True],
         debug: bool = ...,
+        principal: Principal | None = ...,
     ) -> Iterator[StreamEvent]: ...
 
     def ask(
@@ -338,6 +393,7 @@ class Engine:
         collection: str | None = None,
         stream: bool = False,
         debug: bool = False,
+        principal: Principal | None = None,
     ) -> Answer | Iterator[StreamEvent]:
         """Answer ``question`` from a collection, with numbered citations.
 
@@ -345,6 +401,7 @@ class Engine:
         :class:`~ragline.types.Restart` when an LLM attempt failed mid-answer) ending with one
         :class:`~ragline.types.Final` that holds the complete :class:`~ragline.types.Answer`.
         Retrieval happens before this returns, so bad input raises here, not while iterating.
+        With a ``principal``, the answer is built only from chunks it may read.
 
         Example::
 
@@ -355,12 +412,16 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
-        hits = self.retrieve_for_answer(question, filters=filters, collection=collection)
+        hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
         t1 = time.perf_counter()
-        context = self.assemble(hits, collection=collection)
+        with _span("assemble", hits=len(hits)):
+            context = self.assemble(hits, collection=collection)
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
-        events = self._generate(question, hits, context, timings, t0, debug)
+        # Started here, not in the generator: a stream is consumed later, often on another thread,
+        # and the span must still join this request's trace.
+        gen_span = start_span("generate", generator=self.generator_kind())
+        events = self._generate(question, hits, context, timings, t0, debug, gen_span)
         return events if stream else collect(events)
 
     def _generate(
@@ -371,6 +432,22 @@ class Engine:
         timings: dict[str, float],
         t0: float,
         debug: bool,
+        gen_span: Span,
+    ) -> Iterator[StreamEvent]:
+        try:
+            yield from self._generate_events(question, hits, context, timings, t0, debug, gen_span)
+        finally:
+            gen_span.end()
+
+    def _generate_events(
+        self,
+        question: str,
+        hits: list[Hit],
+        context: Context,
+        timings: dict[str, float],
+        t0: float,
+        debug: bool,
+        gen_span: Span,
     ) -> Iterator[StreamEvent]:
         t2 = time.perf_counter()
         answer: Answer | None = None
@@ -397,6 +474,8 @@ class Engine:
                     yield event
         if answer is None:
             raise RuntimeError("the extractive answerer ended without a Final event")
+        gen_span.set_attribute("mode", "degraded" if errors else answer.mode)
+        gen_span.set_attribute("abstained", answer.abstained)
         t3 = time.perf_counter()
         timings["generate"] = (t3 - t2) * 1000
         timings["total"] = (t3 - t0) * 1000
@@ -422,10 +501,49 @@ class Engine:
             )
         )
 
-    def delete(self, doc_ids: Sequence[str], *, collection: str | None = None) -> int:
-        """Delete documents by id; returns the number of chunks removed."""
+    def documents(
+        self,
+        *,
+        collection: str | None = None,
+        principal: Principal | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[DocumentInfo]:
+        """The documents of a collection (those ``principal`` may read), ordered by id."""
+        if not 1 <= limit <= MAX_TOP_K or offset < 0:
+            raise ConfigError(f"limit must be 1..{MAX_TOP_K} and offset >= 0, got {limit} and {offset}")
+        store = self.store(collection, must_exist=True)
+        return store.documents(scope_filter(None, principal), limit=limit, offset=offset)
+
+    def document(
+        self, doc_id: str, *, collection: str | None = None, principal: Principal | None = None
+    ) -> DocumentView | None:
+        """One document with its text rebuilt from its chunks, or None if absent or not readable."""
+        store = self.store(collection, must_exist=True)
+        by_id: Filter = Compare("doc_id", "$eq", doc_id)
+        scoped = by_id if principal is None else And((Visible(principal), by_id))
+        chunks = store.find_chunks(scoped)
+        if not chunks:
+            return None
+        info = store.documents(scoped, limit=1)[0]
+        return DocumentView(info=info, text=_text_from_chunks(chunks), chunks=chunks)
+
+    def delete(
+        self,
+        doc_ids: Sequence[str],
+        *,
+        collection: str | None = None,
+        principal: Principal | None = None,
+    ) -> int:
+        """Delete documents by id; returns the number of chunks removed.
+
+        With a ``principal``, only documents it may read are deleted; the others are left alone.
+        """
         store = self.store(collection, must_exist=True)
         with self._write_lock(store):
+            if principal is not None and doc_ids:
+                allowed = scope_filter({"doc_id": {"$in": list(doc_ids)}}, principal)
+                doc_ids = [d.doc_id for d in store.documents(allowed, limit=MAX_TOP_K)]
             return store.delete_documents(doc_ids)
 
     def stats(self, collection: str | None = None) -> CollectionStats:

@@ -213,6 +213,35 @@ class AnswerSettings(_Strict):
     stale_after_days: int = Field(default=365, ge=1)
 
 
+class ServerSettings(_Strict):
+    """The HTTP service (``ragline serve``): limits, security and where its state lives."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Every request needs an API key (``ragline keys create``). Off only for a single local user:
+    # then every caller is an admin of tenant ``default`` with every group.
+    auth: bool = True
+    # "" keeps jobs, traces, feedback, audit and keys in <data_dir>/state.sqlite;
+    # "postgresql://user:pass@host/db" keeps them in PostgreSQL (pip install 'ragline[postgres]').
+    state_url: str = ""
+    max_upload_mb: float = Field(default=50.0, gt=0, le=10_000)
+    max_files_per_upload: int = Field(default=100, ge=1, le=10_000)
+    max_json_mb: float = Field(default=10.0, gt=0, le=1_000)
+    # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
+    trace_retention: int = Field(default=10_000, ge=0)
+    trace_retention_days: float = Field(default=30.0, gt=0)
+    # Worker threads running ingest jobs.
+    ingest_workers: int = Field(default=1, ge=1, le=64)
+    # Logs as one JSON object per line (with trace ids), for log shippers.
+    json_logs: bool = True
+    # OpenTelemetry: "" records spans in-process only; "otlp" exports them over OTLP/HTTP to
+    # otlp_endpoint (pip install 'ragline[otlp]').
+    tracing: Literal["", "otlp"] = ""
+    otlp_endpoint: str = "http://localhost:4318/v1/traces"
+    # Origins allowed to call the API from a browser other than the built-in UI.
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 def _default_data_dir() -> Path:
     return Path(".ragline")
 
@@ -237,6 +266,7 @@ class Settings(BaseSettings):
     loaders: LoaderSettings = LoaderSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    server: ServerSettings = ServerSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -35,6 +35,44 @@ def header_of(title: str, section_path: tuple[str, ...]) -> str:
     return " > ".join(parts)
 
 
+DEFAULT_TENANT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who may read a document: its tenant, the groups allowed to read it, the clearance it needs.
+
+    No groups means every caller of the tenant may read it (subject to clearance). Set at ingest;
+    every search filters on it inside the store query.
+    """
+
+    tenant: str = DEFAULT_TENANT
+    groups: tuple[str, ...] = ()
+    clearance: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of a search: a tenant, the caller's groups and clearance.
+
+    Example::
+
+        engine.search("budget", principal=Principal(tenant="acme", groups=("finance",)))
+    """
+
+    tenant: str = DEFAULT_TENANT
+    groups: tuple[str, ...] = ()
+    clearance: int = 0
+
+    def can_read(self, access: Access) -> bool:
+        """The reference rule every store's ACL filter is tested against."""
+        return (
+            access.tenant == self.tenant
+            and (not access.groups or bool(set(access.groups) & set(self.groups)))
+            and access.clearance <= self.clearance
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One logical document loaded from a source.
@@ -51,6 +89,7 @@ class Document:
     title: str = ""
     # Character offsets in ``text`` where each page begins (PDFs); empty when pages don't apply.
     page_starts: tuple[int, ...] = ()
+    access: Access = Access()
 
     def page_at(self, offset: int) -> int | None:
         """1-based page number holding character ``offset``, or None for paginated-less documents."""
@@ -101,6 +140,7 @@ class Chunk:
     metadata: Metadata = field(default_factory=dict)
     source: str = ""
     title: str = ""
+    access: Access = Access()
 
     @property
     def section(self) -> str:

@@ -17,8 +17,8 @@ import pytest
 
 from ragline.errors import FilterError, StoreError
 from ragline.store.base import SourceBatch, Store
-from ragline.store.filters import matches, parse_filter
-from ragline.types import Chunk, Section
+from ragline.store.filters import And, Visible, matches, parse_filter
+from ragline.types import Access, Chunk, Principal, Section
 
 DIM = 16
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "kappa", "lambda", "sigma"]
@@ -85,6 +85,32 @@ FILTERS: list[dict[str, Any]] = [
     {"doc_type": "o'reilly", "year": {"$gte": 2000}},
     {"doc_id": {"$in": ["a.jsonl-d1", "a.jsonl-d7"]}},
     {"$or": [{"flag": {"$exists": False}}, {"score": {"$lt": 0.1}}]},
+]
+
+
+TENANTS = ["acme", "globex"]
+GROUPS = ["eng", "hr", "legal", "ops"]
+
+
+def with_random_access(chunks: list[Chunk], seed: int) -> list[Chunk]:
+    """Give each document a random tenant, group set (often empty) and clearance."""
+    rng = random.Random(seed)
+    by_doc: dict[str, Access] = {}
+    for c in chunks:
+        if c.doc_id not in by_doc:
+            groups = tuple(sorted(rng.sample(GROUPS, rng.choice([0, 0, 1, 1, 2]))))
+            by_doc[c.doc_id] = Access(rng.choice(TENANTS), groups, rng.choice([0, 0, 1, 2]))
+    return [replace(c, access=by_doc[c.doc_id]) for c in chunks]
+
+
+PRINCIPALS = [
+    Principal("acme"),
+    Principal("acme", ("eng",)),
+    Principal("acme", ("hr", "legal"), 2),
+    Principal("globex", ("ops",), 1),
+    Principal("globex", tuple(GROUPS), 5),
+    Principal("initech", tuple(GROUPS), 9),
+    Principal("acme", ("o'brien",)),
 ]
 
 
@@ -290,3 +316,65 @@ class StoreContract:
         ch = make_chunks(2, "/x", seed=1, chunks_per_doc=1)
         with pytest.raises(StoreError, match="shape"):
             store.upsert([SourceBatch("/x", "h", ch, np.zeros((2, DIM + 1), np.float32))])
+
+    @pytest.fixture
+    def secured(self, tmp_path: Path) -> tuple[Store, list[Chunk], np.ndarray]:
+        store = self.make_store(tmp_path / "acl", DIM)
+        a = with_random_access(make_chunks(60, "/data/a.jsonl", seed=3), seed=3)
+        b = with_random_access(make_chunks(60, "/data/b.jsonl", seed=4), seed=4)
+        va, vb = vectors_for(a, 3), vectors_for(b, 4)
+        store.upsert([SourceBatch("/data/a.jsonl", "ha", a, va), SourceBatch("/data/b.jsonl", "hb", b, vb)])
+        store.finalize()
+        return store, a + b, np.concatenate([va, vb])
+
+    @pytest.mark.parametrize("principal", PRINCIPALS, ids=[repr(p) for p in PRINCIPALS])
+    def test_access_filter_returns_exactly_the_readable_chunks(
+        self, secured: tuple[Store, list[Chunk], np.ndarray], principal: Principal
+    ) -> None:
+        store, chunks, vecs = secured
+        readable = {c.id for c in chunks if principal.can_read(c.access)}
+        f = Visible(principal)
+        q = vecs[7]
+        assert {h.chunk.id for h in store.search_dense(q, len(chunks), f)} == readable
+        # A small top-k is the top of the readable set: the ACL is a prefilter, not a post-filter.
+        top = store.search_dense(q, 5, f)
+        ref = sorted((i for i, c in enumerate(chunks) if c.id in readable), key=lambda i: -float(vecs[i] @ q))
+        assert [h.chunk.id for h in top] == [chunks[i].id for i in ref[:5]]
+        kw = store.keyword_candidates("alpha beta gamma delta", len(chunks), f)
+        terms = {"alpha", "beta", "gamma", "delta"}
+        with_terms = {c.id for c in chunks if c.id in readable and terms & set(c.text.split())}
+        assert {c.chunk_id for c in kw} == with_terms
+        assert all(principal.can_read(c.access) for c in store.fetch_chunks(kw))
+        # ANDed with a caller's own filter, the result only narrows.
+        both = And((f, parse_filter({"year": {"$gte": 2010}})))
+        got = {h.chunk.id for h in store.search_dense(q, len(chunks), both)}
+        assert got == {
+            c.id
+            for c in chunks
+            if c.id in readable and matches(parse_filter({"year": {"$gte": 2010}}), c.metadata)
+        }
+        docs = store.documents(f, limit=1000)
+        assert {d.doc_id for d in docs} == {c.doc_id for c in chunks if c.id in readable}
+        assert all(principal.can_read(d.access) for d in docs)
+        assert all(principal.can_read(c.access) for c in store.find_chunks(f))
+
+    def test_access_round_trips_and_reference_matches(
+        self, secured: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
+        store, chunks, vecs = secured
+        by_id = {c.id: c for c in chunks}
+        for h in store.search_dense(vecs[0], 20):
+            assert h.chunk.access == by_id[h.chunk.id].access
+        p = PRINCIPALS[2]
+        assert all(matches(Visible(p), c.metadata, c.access) == p.can_read(c.access) for c in chunks)
+
+    def test_documents_and_find_chunks(self, filled: tuple[Store, list[Chunk], np.ndarray]) -> None:
+        store, chunks, _ = filled
+        doc_ids = sorted({c.doc_id for c in chunks})
+        page1 = store.documents(limit=10)
+        page2 = store.documents(limit=10, offset=10)
+        assert [d.doc_id for d in page1 + page2] == doc_ids[:20]
+        assert all(d.chunks == 2 and d.source.startswith("/data/") for d in page1)
+        assert store.documents(parse_filter({"doc_id": "nope"})) == []
+        one = store.find_chunks(parse_filter({"doc_id": doc_ids[3]}))
+        assert [c.id for c in one] == [c.id for c in chunks if c.doc_id == doc_ids[3]]

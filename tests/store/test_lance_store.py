@@ -70,3 +70,29 @@ def test_below_threshold_search_is_exact_without_index(tmp_path: Path) -> None:
     assert store.stats().vector_index is None
     q = vecs[17]
     assert [h.chunk.id for h in store.search_dense(q, 10)] == [f"c{i}" for i in np.argsort(-(vecs @ q))[:10]]
+
+
+def test_collection_written_before_access_control_is_migrated(tmp_path: Path) -> None:
+    """A table without the ACL columns gains them, readable by the default tenant only."""
+    import lancedb
+    import pyarrow as pa
+
+    from ragline.store.filters import Visible
+    from ragline.types import Principal
+
+    store = LanceStore(tmp_path / "old", dimension=4, model_id="m")
+    ch = [Chunk(id="c1", doc_id="d1", text="alpha beta", position=0, start=0, end=10, source="/s")]
+    store.upsert([SourceBatch("/s", "h", ch, np.ones((1, 4), np.float32) / 2)])
+    # Rewrite the table as the previous release did: no acl_* columns.
+    db = lancedb.connect(str(tmp_path / "old"))
+    tbl = db.open_table("chunks")
+    old = tbl.to_arrow()
+    keep = [n for n in old.schema.names if not n.startswith("acl_")]
+    db.drop_table("chunks")
+    db.create_table("chunks", old.select(keep), schema=pa.schema([old.schema.field(n) for n in keep]))
+
+    reopened = LanceStore(tmp_path / "old", dimension=4, model_id="m")
+    q = np.ones(4, np.float32) / 2
+    assert [h.chunk.id for h in reopened.search_dense(q, 5, Visible(Principal()))] == ["c1"]
+    assert reopened.search_dense(q, 5, Visible(Principal("acme", ("eng",), 9))) == []
+    assert reopened.search_dense(q, 5)[0].chunk.access.tenant == "default"

@@ -293,6 +293,7 @@ def build_chunks(
                 metadata=metadata,
                 source=doc.source,
                 title=doc.title if title is None else title,
+                access=doc.access,
             )
         )
     return chunks

@@ -33,7 +33,7 @@ from ragline.loaders.registry import load_file
 from ragline.settings import Settings
 from ragline.store.base import SourceBatch, Store
 from ragline.store.filters import FIELD_RE
-from ragline.types import Chunk, Document, Section
+from ragline.types import Access, Chunk, Document, Section, stable_id
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +121,12 @@ class Ingestor:
         sync: bool = False,
         dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
+        access: Access | None = None,
     ) -> IngestReport:
         """Ingest files and folders.
 
         ``dedup=False`` keeps documents whose content duplicates another's (evaluation corpora
-        judge duplicates under their own ids).
+        judge duplicates under their own ids). ``access`` sets every document's tenant and ACL.
         """
         started = time.perf_counter()
         report = IngestReport()
@@ -135,6 +136,9 @@ class Ingestor:
         state = IngestProgress(files_total=len(found.files))
         indexed = self.store.source_hashes()
         config_fp = self._config_fingerprint(dedup)
+        if access is not None and access != Access():
+            # A changed ACL re-indexes the file even though its bytes did not change.
+            config_fp += ":" + stable_id(access.tenant, *access.groups, str(access.clearance))[:12]
         seen_hashes: dict[str, str] = {}
         pending: list[_Pending] = []
         pending_chunks = 0
@@ -168,6 +172,8 @@ class Ingestor:
                 state.files_done += 1
                 notify()
                 continue
+            if access is not None:
+                docs = [replace(d, access=access) for d in docs]
             kept = self._dedup(docs, seen_hashes, report) if dedup else docs
             chunks, sections = self._chunk(kept)
             pending.append(_Pending(source, digest, chunks, sections))

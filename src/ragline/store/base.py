@@ -8,7 +8,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Vectors
 from ragline.store.filters import Filter
-from ragline.types import Chunk, Section
+from ragline.types import Access, Chunk, Metadata, Section
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,18 @@ class ScoredChunk(NamedTuple):
 
     chunk: Chunk
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """One indexed document, summarised from its chunks (no text)."""
+
+    doc_id: str
+    source: str
+    title: str
+    chunks: int
+    metadata: Metadata
+    access: Access
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +117,16 @@ class Store(Protocol):
         ...
 
     def document_ids(self) -> set[str]: ...
+
+    def documents(
+        self, filters: Filter | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[DocumentInfo]:
+        """Documents with a chunk matching ``filters``, ordered by id, paged by ``limit``/``offset``."""
+        ...
+
+    def find_chunks(self, filters: Filter, limit: int | None = None) -> list[Chunk]:
+        """Chunks matching ``filters``, ordered by (doc_id, position)."""
+        ...
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk, ordered by (doc_id, position); for exports and tests, not hot paths."""

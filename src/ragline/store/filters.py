@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ragline.errors import FilterError
+from ragline.types import Access, Principal
 
 Scalar = str | int | float | bool
 CompareOp = Literal["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"]
@@ -64,7 +65,20 @@ class Not:
     part: Filter
 
 
-Filter = Compare | InList | Exists | And | Or | Not
+@dataclass(frozen=True, slots=True)
+class Visible:
+    """Access control: only chunks ``principal`` may read (see :meth:`Principal.can_read`).
+
+    Never produced by :func:`parse_filter`, so a caller's filter JSON cannot express or widen it;
+    the engine ANDs it onto every search made for a principal.
+    """
+
+    principal: Principal
+
+
+Filter = Compare | InList | Exists | And | Or | Not | Visible
+# Columns every store keeps for access control (see ragline.types.Access).
+ACL_TENANT, ACL_GROUPS, ACL_CLEARANCE = "acl_tenant", "acl_groups", "acl_clearance"
 
 
 def _scalar(value: Any, where: str) -> Scalar:
@@ -129,6 +143,8 @@ def fields_of(f: Filter) -> set[str]:
     """Every field name a filter refers to."""
     if isinstance(f, Compare | InList | Exists):
         return {f.field}
+    if isinstance(f, Visible):
+        return set()
     if isinstance(f, Not):
         return fields_of(f.part)
     return set().union(*(fields_of(p) for p in f.parts))
@@ -177,6 +193,8 @@ def to_sql(f: Filter, column: Callable[[str], tuple[str, ColumnKind] | None]) ->
     if isinstance(f, Not):
         # NOT NULL is NULL in SQL; coalescing keeps the logic two-valued like the reference.
         return f"(NOT COALESCE({to_sql(f.part, column)}, FALSE))"
+    if isinstance(f, Visible):
+        return visible_sql(f.principal)
     col = column(f.field)
     if isinstance(f, Exists):
         if col is None:
@@ -198,6 +216,20 @@ def to_sql(f: Filter, column: Callable[[str], tuple[str, ColumnKind] | None]) ->
     return f"({name} IN ({listed}))"
 
 
+def visible_sql(p: Principal) -> str:
+    """The ACL predicate: same tenant, a shared group (or an unrestricted document), clearance."""
+    groups = (
+        f" OR array_has_any(`{ACL_GROUPS}`, [{', '.join(sql_literal(g) for g in p.groups)}])"
+        if p.groups
+        else ""
+    )
+    return (
+        f"(`{ACL_TENANT}` = {sql_literal(p.tenant)}"
+        f" AND (array_length(`{ACL_GROUPS}`) = 0{groups})"
+        f" AND `{ACL_CLEARANCE}` <= {int(p.clearance)})"
+    )
+
+
 # --- reference evaluator ----------------------------------------------------------------------
 
 
@@ -217,14 +249,19 @@ def _cmp(op: CompareOp, a: Scalar, b: Scalar) -> bool:
     return a <= b  # type: ignore[operator]
 
 
-def matches(f: Filter, metadata: Mapping[str, Scalar | None]) -> bool:
-    """Whether a document with ``metadata`` passes ``f`` (missing and None mean "no value")."""
+def matches(f: Filter, metadata: Mapping[str, Scalar | None], access: Access | None = None) -> bool:
+    """Whether a document with ``metadata`` (and ``access``) passes ``f``.
+
+    Missing and None mean "no value"; a missing ``access`` is the default tenant's, unrestricted.
+    """
     if isinstance(f, And):
-        return all(matches(p, metadata) for p in f.parts)
+        return all(matches(p, metadata, access) for p in f.parts)
     if isinstance(f, Or):
-        return any(matches(p, metadata) for p in f.parts)
+        return any(matches(p, metadata, access) for p in f.parts)
     if isinstance(f, Not):
-        return not matches(f.part, metadata)
+        return not matches(f.part, metadata, access)
+    if isinstance(f, Visible):
+        return f.principal.can_read(access or Access())
     value = metadata.get(f.field)
     if isinstance(f, Exists):
         return (value is not None) == f.exists

@@ -31,9 +31,18 @@ import pyarrow as pa
 
 from ragline.embedding.base import Vectors
 from ragline.errors import FilterError, StoreError
-from ragline.store.base import Candidate, ScoredChunk, SourceBatch, StoreStats
-from ragline.store.filters import ColumnKind, Filter, fields_of, sql_literal, to_sql
-from ragline.types import Chunk, Metadata, MetadataValue, Section
+from ragline.store.base import Candidate, DocumentInfo, ScoredChunk, SourceBatch, StoreStats
+from ragline.store.filters import (
+    ACL_CLEARANCE,
+    ACL_GROUPS,
+    ACL_TENANT,
+    ColumnKind,
+    Filter,
+    fields_of,
+    sql_literal,
+    to_sql,
+)
+from ragline.types import Access, Chunk, Metadata, MetadataValue, Section
 
 log = logging.getLogger(__name__)
 # Opt in to lance's future default now; it also silences a warning on every index statistics call.
@@ -56,7 +65,17 @@ _RESULT_COLUMNS = [
     "title",
     "text",
     "metadata_json",
+    ACL_TENANT,
+    ACL_GROUPS,
+    ACL_CLEARANCE,
 ]
+# Collections written before access control get these columns, everything readable by the
+# default tenant (which is what they were).
+_ACL_COLUMNS = {
+    ACL_TENANT: "'default'",
+    ACL_GROUPS: "arrow_cast(make_array(), 'List(Utf8)')",
+    ACL_CLEARANCE: "CAST(0 AS INT)",
+}
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 
 
@@ -77,6 +96,9 @@ def _chunk_schema(dimension: int) -> pa.Schema:
             pa.field("search_text", pa.string()),
             pa.field("metadata_json", pa.string()),
             pa.field("vector", pa.list_(pa.float32(), dimension)),
+            pa.field(ACL_TENANT, pa.string(), nullable=False),
+            pa.field(ACL_CLEARANCE, pa.int32(), nullable=False),
+            pa.field(ACL_GROUPS, pa.list_(pa.string()), nullable=False),
         ]
     )
 
@@ -193,12 +215,21 @@ class LanceStore:
     @property
     def chunks_table(self) -> Any:
         if self._chunks is None:
-            self._chunks = self._table(CHUNKS, None)
+            self._chunks = self._migrate(self._table(CHUNKS, None))
         return self._chunks
+
+    @staticmethod
+    def _migrate(tbl: Any) -> Any:
+        if tbl is not None:
+            missing = {k: v for k, v in _ACL_COLUMNS.items() if k not in tbl.schema.names}
+            if missing:
+                log.info("adding access-control columns %s to %s", sorted(missing), tbl.name)
+                tbl.add_columns(missing)
+        return tbl
 
     def _ensure_tables(self) -> tuple[Any, Any]:
         if self._chunks is None:
-            self._chunks = self._table(CHUNKS, _chunk_schema(self.dimension))
+            self._chunks = self._migrate(self._table(CHUNKS, _chunk_schema(self.dimension)))
         if self._sections is None:
             self._sections = self._table(SECTIONS, _SECTION_SCHEMA)
         return self._chunks, self._sections
@@ -278,6 +309,9 @@ class LanceStore:
                 cols["text"].append(c.text)
                 cols["search_text"].append(c.embed_text)
                 cols["metadata_json"].append(json.dumps(c.metadata, sort_keys=True))
+                cols[ACL_TENANT].append(c.access.tenant)
+                cols[ACL_GROUPS].append(list(c.access.groups))
+                cols[ACL_CLEARANCE].append(c.access.clearance)
                 for k, kind in fields.items():
                     v = c.metadata.get(k)
                     cols[_META_PREFIX + k].append(None if v is None else self._coerce(kind, v, k, b.source))
@@ -408,7 +442,7 @@ class LanceStore:
         tbl = self.chunks_table
         if tbl is None:
             return
-        from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
+        from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq, LabelList
 
         self._changed()
         n = tbl.count_rows()
@@ -432,6 +466,11 @@ class LanceStore:
                 column = name if name in BUILTIN_FILTER_FIELDS else _META_PREFIX + name
                 if column not in indexes:
                     tbl.create_index(column, config=Bitmap() if kind == "bool" else BTree(), replace=True)
+            # Few distinct tenants and groups: bitmap and label-list indexes prune the ACL filter.
+            acl = {ACL_TENANT: Bitmap(), ACL_GROUPS: LabelList(), ACL_CLEARANCE: BTree()}
+            for column, config in acl.items():
+                if column not in indexes:
+                    tbl.create_index(column, config=config, replace=True)
         # Compacts small fragments and folds new rows into existing indexes.
         tbl.optimize()
         if self.sections_table is not None:
@@ -475,6 +514,9 @@ class LanceStore:
             metadata=meta,
             source=row["source"],
             title=row["title"] or "",
+            access=Access(
+                tenant=row[ACL_TENANT], groups=tuple(row[ACL_GROUPS]), clearance=int(row[ACL_CLEARANCE])
+            ),
         )
 
     def _dense_query(self, vector: Vectors, n: int, filters: Filter | None) -> Any:
@@ -581,6 +623,40 @@ class LanceStore:
         if tbl is None:
             return set()
         return set(tbl.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").to_pylist())
+
+    def documents(
+        self, filters: Filter | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[DocumentInfo]:
+        tbl = self.chunks_table
+        if tbl is None or limit < 1:
+            return []
+        q = tbl.search()
+        where = self._where(filters)
+        if where:
+            q = q.where(where)
+        columns = ["doc_id", "source", "title", "metadata_json", ACL_TENANT, ACL_GROUPS, ACL_CLEARANCE]
+        rows = q.select(columns).limit(None).to_list()
+        counts: dict[str, int] = {}
+        first: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            counts[r["doc_id"]] = counts.get(r["doc_id"], 0) + 1
+            first.setdefault(r["doc_id"], r)
+        out: list[DocumentInfo] = []
+        for doc_id in sorted(first)[offset : offset + limit]:
+            r = first[doc_id]
+            meta: Metadata = json.loads(r["metadata_json"]) if r["metadata_json"] else {}
+            # Page numbers belong to chunks, not to the document.
+            meta = {k: v for k, v in meta.items() if k not in ("page", "page_end")}
+            access = Access(r[ACL_TENANT], tuple(r[ACL_GROUPS]), int(r[ACL_CLEARANCE]))
+            out.append(DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access))
+        return out
+
+    def find_chunks(self, filters: Filter, limit: int | None = None) -> list[Chunk]:
+        tbl = self.chunks_table
+        if tbl is None:
+            return []
+        rows = tbl.search().where(self._where(filters)).select(_RESULT_COLUMNS).limit(limit).to_list()
+        return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
     def documents_by_source(self) -> dict[str, set[str]]:
         tbl = self.chunks_table
