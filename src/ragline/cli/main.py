@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ragline.cli.keys import keys_app
 from ragline.errors import RaglineError
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Evaluate retrieval quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -316,6 +318,36 @@ def delete(
         err_console.print(f"no document with id {', '.join(doc_ids)}; see `ragline search --json` for ids")
         raise typer.Exit(code=1)
     console.print(f"deleted {n} chunks")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default: server.host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port, 8000).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the HTTP API, the OpenAI-compatible endpoint and the web UI."""
+    import uvicorn
+
+    from ragline.server.app import create_app
+    from ragline.server.observability import setup_logging
+    from ragline.settings import load_settings
+
+    try:
+        settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+    except RaglineError as exc:
+        _fail(exc)
+    s = settings.server
+    setup_logging(s.json_logs)
+    app_ = create_app(settings)
+    host, port = host or s.host, port if port is not None else s.port
+    err_console.print(
+        f"ragline serving {settings.data_dir} on http://{host}:{port}"
+        f" (UI at /, API docs at /v1/docs{', auth OFF' if not s.auth else ''})"
+    )
+    uvicorn.run(app_, host=host, port=port, log_config=None)
 
 
 @eval_app.command("beir")

@@ -1,0 +1,160 @@
+"""``ragline keys``: create, list and revoke the API keys of ``ragline serve``.
+
+Examples::
+
+    ragline keys create --tenant acme --groups eng,ops --role reader --name ci
+    ragline keys list --tenant acme
+    ragline keys revoke 3f2a9c1b7d04
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ragline.errors import RaglineError
+from ragline.settings import load_settings
+from ragline.state import Role, StateStore, open_state
+
+keys_app = typer.Typer(help="Manage API keys for `ragline serve`.", no_args_is_help=True)
+
+# Own consoles rather than ragline.cli.main's: main imports this module, not the other way round.
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where ragline keeps its data (default ./.ragline or RAGLINE_DATA_DIR)."),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _fail(exc: Exception) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _open(data_dir: Path | None) -> StateStore:
+    s = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+    try:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RaglineError(f"cannot create data folder {s.data_dir}: {exc}") from exc
+    return open_state(
+        s.server.state_url,
+        s.data_dir,
+        trace_retention=s.server.trace_retention,
+        trace_retention_days=s.server.trace_retention_days,
+    )
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@keys_app.command()
+def create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant the key belongs to.")],
+    role: Annotated[Role, typer.Option("--role", help="admin (manage data) or reader (search and ask).")],
+    groups: Annotated[
+        str, typer.Option("--groups", help="Comma-separated groups whose documents the key may read.")
+    ] = "",
+    clearance: Annotated[
+        int, typer.Option("--clearance", help="Highest document clearance (0-100) the key may read.")
+    ] = 0,
+    name: Annotated[str, typer.Option("--name", help="A label for people, e.g. who uses the key.")] = "",
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Create an API key and print its secret (shown only this once)."""
+    group_list = [g.strip() for g in groups.split(",") if g.strip()]
+    try:
+        state = _open(data_dir)
+        try:
+            key, secret = state.create_key(
+                name=name, tenant=tenant, groups=group_list, role=role, clearance=clearance
+            )
+        finally:
+            state.close()
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps({**dataclasses.asdict(key), "secret": secret}))
+        return
+    # typer.echo, not rich: the secret must come out verbatim, never wrapped or styled.
+    typer.echo(f"created key {key.id} (tenant {key.tenant}, role {key.role})")
+    typer.echo(f"key: {secret}")
+    typer.echo("Store it now: the secret is not saved and will not be shown again.")
+
+
+@keys_app.command("list")
+def list_(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """List API keys (never their secrets), oldest first."""
+    try:
+        state = _open(data_dir)
+        try:
+            keys = state.list_keys(tenant)
+        finally:
+            state.close()
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps([dataclasses.asdict(k) for k in keys]))
+        return
+    if not keys:
+        console.print("no API keys; create one with `ragline keys create --tenant T --role admin`")
+        return
+    t = Table(title="API keys")
+    t.add_column("id", no_wrap=True)
+    for col in ("name", "tenant", "groups", "role", "clearance", "created", "revoked"):
+        t.add_column(col)
+    for k in keys:
+        t.add_row(
+            k.id,
+            k.name,
+            k.tenant,
+            ",".join(k.groups),
+            k.role,
+            str(k.clearance),
+            _when(k.created_at),
+            _when(k.revoked_at),
+        )
+    console.print(t)
+
+
+@keys_app.command()
+def revoke(
+    key_id: Annotated[str, typer.Argument(metavar="ID", help="Id of the key (see `ragline keys list`).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke an API key; requests using it fail from now on."""
+    try:
+        state = _open(data_dir)
+        try:
+            revoked = state.revoke_key(key_id)
+        finally:
+            state.close()
+    except RaglineError as exc:
+        _fail(exc)
+    if not revoked:
+        err_console.print(
+            f"no active key with id {escape(repr(key_id))} (unknown or already revoked); "
+            "see `ragline keys list`",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    console.print(f"revoked key {key_id}")

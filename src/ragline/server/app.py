@@ -1,0 +1,291 @@
+"""The FastAPI application: wiring, limits, error shapes, health, metrics and the web UI.
+
+Example::
+
+    from ragline.server.app import create_app
+    from ragline.settings import load_settings
+    app = create_app(load_settings(data_dir=".ragline"))   # serve with uvicorn
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import ragline
+from ragline.engine import Engine
+from ragline.errors import (
+    CollectionNotFound,
+    ConfigError,
+    FilterError,
+    GenerationError,
+    LoaderError,
+    RaglineError,
+    StoreError,
+    UnsupportedFileType,
+)
+from ragline.server import openai_compat, routes
+from ragline.server.auth import AuthError
+from ragline.server.jobs import JobRunner
+from ragline.server.observability import Metrics, setup_tracing
+from ragline.server.schemas import HealthOut
+from ragline.server.service import Service
+from ragline.settings import Settings
+from ragline.state import StateError, StateStore, open_state
+from ragline.telemetry import span
+
+log = logging.getLogger("ragline.server")
+UI_DIR = Path(__file__).parent / "ui"
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (AuthError, 401),
+    (CollectionNotFound, 404),
+    (UnsupportedFileType, 415),
+    (FilterError, 400),
+    (ConfigError, 400),
+    (LoaderError, 400),
+    (StateError, 404),
+    (GenerationError, 502),
+    (StoreError, 500),
+    (RaglineError, 400),
+]
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
+
+
+class BodyLimit:
+    """Refuses bodies over the limit with 413, by Content-Length or while streaming the body in.
+
+    Uploads (multipart) get ``server.max_upload_mb``; every other body ``server.max_json_mb``.
+    """
+
+    def __init__(self, app: ASGIApp, upload_bytes: int, json_bytes: int) -> None:
+        self.app, self.upload_bytes, self.json_bytes = app, upload_bytes, json_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        limit = self.upload_bytes if multipart else self.json_bytes
+        what = "upload" if multipart else "request body"
+        setting = "RAGLINE_SERVER__MAX_UPLOAD_MB" if multipart else "RAGLINE_SERVER__MAX_JSON_MB"
+        message = (
+            f"the {what} is larger than the limit of {limit / 1e6:g} MB; send less per request "
+            f"(the operator can raise {setting})"
+        )
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            await _error(413, "PayloadTooLarge", message)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            msg = await receive()
+            seen += len(msg.get("body", b""))
+            if seen > limit:
+                raise _TooLarge(message)
+            return msg
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge as exc:
+            await _error(413, "PayloadTooLarge", str(exc))(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    problems = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return 400, (
+                f"the request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')}); "
+                "send a JSON object with Content-Type: application/json"
+            )
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{loc}: {err.get('msg')}")
+    return 422, "invalid request: " + "; ".join(problems) + " (see the schema at /v1/openapi.json)"
+
+
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, state: StateStore | None = None
+) -> FastAPI:
+    """Build the app. Models load in the background at start; ``/readyz`` says when they are up."""
+    eng = engine or Engine(settings)
+    s = settings.server
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_tracing(s)
+        st = state or open_state(
+            s.state_url,
+            settings.data_dir,
+            trace_retention=s.trace_retention,
+            trace_retention_days=s.trace_retention_days,
+        )
+        failed = st.fail_unfinished_jobs("the server stopped while this job ran; upload the files again")
+        if failed:
+            log.warning("marked %d interrupted ingest job(s) failed", failed)
+        metrics = Metrics()
+        jobs = JobRunner(
+            eng,
+            st,
+            s.ingest_workers,
+            on_done=lambda _job, report: metrics.ingested.inc(report.chunks_indexed),
+        )
+        svc = Service(settings, eng, st, jobs, metrics)
+        app.state.service = svc
+        threading.Thread(target=_warm_up, args=(svc,), name="ragline-warmup", daemon=True).start()
+        try:
+            yield
+        finally:
+            jobs.shutdown()
+            if state is None:
+                st.close()
+
+    app = FastAPI(
+        title="ragline",
+        version=ragline.__version__,
+        summary="Production RAG: ingest, hybrid search and grounded answers with citations.",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.include_router(routes.router)
+    app.include_router(openai_compat.router)
+    _add_handlers(app)
+    _add_health(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        t0 = time.perf_counter()
+        with span("http", method=request.method, path=request.url.path) as sp:
+            response = await call_next(request)
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            sp.update_name(f"ragline.http {request.method} {route}")
+            sp.set_attribute("http.status_code", response.status_code)
+        svc: Service | None = getattr(request.app.state, "service", None)
+        if svc is not None and route != "/metrics":
+            svc.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+            svc.metrics.latency.labels(request.method, route).observe(time.perf_counter() - t0)
+            if response.status_code >= 500:
+                svc.metrics.errors.labels(f"http_{response.status_code}").inc()
+        return response
+
+    app.add_middleware(
+        BodyLimit, upload_bytes=int(s.max_upload_mb * 1e6), json_bytes=int(s.max_json_mb * 1e6)
+    )
+    if s.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
+    if UI_DIR.is_dir():
+        app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> RedirectResponse:
+            return RedirectResponse("/ui/")
+
+    return app
+
+
+def _warm_up(svc: Service) -> None:
+    try:
+        svc.engine.embedder.embed_query("warm up")
+        svc.engine.collections()
+        svc.state.count_keys()
+    except Exception as exc:  # readiness reports it; liveness stays up so operators can look
+        svc.not_ready_reason = f"start-up failed: {exc}"
+        log.exception("warm-up failed")
+        return
+    svc.ready.set()
+    log.info("ready")
+
+
+def _add_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RaglineError)
+    async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
+        status = next(code for cls, code in _STATUS if isinstance(exc, cls))
+        if isinstance(exc, AuthError):
+            status = exc.status
+        svc: Service | None = getattr(request.app.state, "service", None)
+        if svc is not None:
+            svc.metrics.errors.labels(type(exc).__name__).inc()
+        return _error(status, type(exc).__name__, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message = _validation_message(exc)
+        return _error(status, "InvalidRequest", message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no endpoint {request.method} {request.url.path}; see /v1/docs for the API"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /v1/docs"
+        kind = {
+            400: "BadRequest",
+            403: "Forbidden",
+            404: "NotFound",
+            413: "PayloadTooLarge",
+            415: "UnsupportedMediaType",
+        }.get(exc.status_code, "HTTPError")
+        return _error(exc.status_code, kind, message)
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> HealthOut:
+        """Liveness: the process answers."""
+        return HealthOut(status="ok")
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"model": HealthOut}})
+    def readyz(request: Request) -> Any:
+        """Readiness: models loaded, store and state reachable."""
+        svc: Service | None = getattr(request.app.state, "service", None)
+        if svc is None or not svc.ready.is_set():
+            reason = svc.not_ready_reason if svc else "starting"
+            return JSONResponse(
+                HealthOut(status="not ready", detail={"reason": reason}).model_dump(), status_code=503
+            )
+        try:
+            svc.state.count_keys()
+            svc.engine.collections()
+        except Exception as exc:  # any failure here means "do not route traffic to me"
+            return JSONResponse(
+                HealthOut(status="not ready", detail={"reason": f"{type(exc).__name__}: {exc}"}).model_dump(),
+                status_code=503,
+            )
+        return HealthOut(status="ready", detail={"collections": str(len(svc.engine.collections()))})
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics."""
+        svc: Service = request.app.state.service
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,192 @@
+"""An OpenAI-compatible face: ``GET /v1/models`` lists collections as models and
+``POST /v1/chat/completions`` answers the last user message from the named collection, so any
+OpenAI client or chat UI can use ragline. Citations are ``[n]`` in the text, a "Sources" list at
+its end, and a structured ``citations`` field on the response (and on the last stream chunk)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragline.server.schemas import CitationOut
+from ragline.server.service import CallerDep, ServiceDep
+from ragline.types import Answer, Final, Restart, Token
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str = ""
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[_Part] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The chat-completions request; OpenAI's sampling fields are accepted (the answer is grounded
+    either way), anything else is rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(description="The collection to answer from (see GET /v1/models).")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    n: Annotated[int, Field(ge=1, le=1)] = 1
+    stop: str | list[str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    # ragline extension: a metadata filter for retrieval.
+    filters: dict[str, Any] | None = None
+
+
+def _question(req: ChatRequest) -> str:
+    for m in reversed(req.messages):
+        if m.role == "user":
+            if isinstance(m.content, str):
+                text = m.content
+            else:
+                text = " ".join(p.text for p in (m.content or []) if p.type == "text")
+            if text.strip():
+                return text
+    raise HTTPException(400, "no user message with text in 'messages'; add {'role': 'user', 'content': ...}")
+
+
+def _sources(a: Answer) -> str:
+    if not a.citations:
+        return ""
+    lines = []
+    for c in a.citations:
+        where = c.title or c.source
+        section = " > ".join(c.section_path)
+        lines.append(f"[{c.n}] {where}" + (f" — {section}" if section and section != where else ""))
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def _usage(a: Answer) -> dict[str, int]:
+    u = a.usage
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.prompt_tokens + u.completion_tokens,
+    }
+
+
+def _extras(a: Answer) -> dict[str, Any]:
+    return {
+        "citations": [CitationOut.of(c).model_dump() for c in a.citations],
+        "ragline": {
+            "trace_id": a.trace_id,
+            "mode": a.mode,
+            "abstained": a.abstained,
+            "confidence": a.confidence,
+        },
+    }
+
+
+@router.get("/models")
+def list_models(svc: ServiceDep, caller: CallerDep) -> dict[str, Any]:
+    """Collections the caller may read, as OpenAI "models"."""
+    data = []
+    for name in svc.engine.collections():
+        if caller.principal is None or svc.engine.documents(
+            collection=name, principal=caller.principal, limit=1
+        ):
+            data.append({"id": name, "object": "model", "created": 0, "owned_by": "ragline"})
+    return {"object": "list", "data": data}
+
+
+@router.post("/chat/completions", response_model=None)
+def chat_completions(
+    req: ChatRequest, svc: ServiceDep, caller: CallerDep
+) -> dict[str, Any] | StreamingResponse:
+    question = _question(req)
+    events = svc.engine.ask(
+        question,
+        filters=req.filters,
+        collection=req.model,
+        stream=True,
+        debug=True,
+        principal=caller.principal,
+    )
+    cid = f"chatcmpl-{int(time.time() * 1000):x}"
+    created = int(time.time())
+    if not req.stream:
+        answer = next(e.answer for e in events if isinstance(e, Final))
+        svc.record_answer(caller, req.model, answer)
+        return {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": req.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text + _sources(answer)},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _usage(answer),
+            **_extras(answer),
+        }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": req.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(body)}\n\n"
+
+    def gen() -> Iterator[str]:
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            for event in events:
+                if isinstance(event, Token):
+                    yield chunk({"content": event.text})
+                elif isinstance(event, Restart):
+                    # OpenAI's protocol cannot retract text: say so in-band.
+                    yield chunk({"content": f"\n\n[restarting: {event.reason}]\n\n"})
+                elif isinstance(event, Final):
+                    a = event.answer
+                    svc.record_answer(caller, req.model, a)
+                    sources = _sources(a)
+                    if sources:
+                        yield chunk({"content": sources})
+                    yield chunk({}, "stop", **_extras(a))
+                    if req.stream_options and req.stream_options.get("include_usage"):
+                        body = {
+                            "id": cid,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": req.model,
+                            "choices": [],
+                            "usage": _usage(a),
+                        }
+                        yield f"data: {json.dumps(body)}\n\n"
+        except Exception as exc:  # headers are sent: report in-band, as OpenAI's servers do
+            err = {"error": {"type": type(exc).__name__, "message": str(exc)}}
+            yield f"data: {json.dumps(err)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

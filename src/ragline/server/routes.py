@@ -1,0 +1,415 @@
+"""The /v1 REST API: collections, uploads and jobs, documents, search, ask, feedback, traces, keys
+and the audit log. Every read is scoped to the caller's tenant, groups and clearance."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+
+from ragline.loaders.registry import SUPPORTED_EXTENSIONS
+from ragline.server.auth import Caller, require_admin
+from ragline.server.schemas import (
+    AnswerOut,
+    AskIn,
+    AuditOut,
+    CollectionOut,
+    DocumentDetailOut,
+    DocumentListOut,
+    DocumentOut,
+    DocumentsIn,
+    FeedbackIn,
+    FeedbackOut,
+    HitOut,
+    JobErrorOut,
+    JobOut,
+    KeyIn,
+    KeyOut,
+    NewKeyOut,
+    SearchIn,
+    SearchOut,
+    TraceOut,
+)
+from ragline.server.service import CallerDep, Service, ServiceDep
+from ragline.state import ApiKey, Job
+from ragline.types import Access, Document, Final, Restart, Token
+
+router = APIRouter(prefix="/v1")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+_GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
+
+
+class UnsupportedMediaType(HTTPException):
+    def __init__(self, detail: str) -> None:
+        super().__init__(status_code=415, detail=detail)
+
+
+def _not_found(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=what)
+
+
+def _groups(raw: list[str], caller: Caller) -> tuple[str, ...]:
+    bad = [g for g in raw if not _GROUP.match(g)]
+    if bad:
+        raise HTTPException(
+            400, f"group name(s) {bad} are invalid; use letters, digits, '.' or '-' (max 64, no spaces)"
+        )
+    return tuple(sorted(set(raw)))
+
+
+def _job_out(j: Job) -> JobOut:
+    return JobOut(
+        id=j.id,
+        collection=j.collection,
+        status=j.status,
+        total=j.total,
+        done=j.done,
+        chunks=j.chunks,
+        errors=[JobErrorOut(file=e.file, error=e.error) for e in j.errors],
+        message=j.message,
+        created_at=j.created_at,
+        updated_at=j.updated_at,
+    )
+
+
+def _key_out(k: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=k.id,
+        name=k.name,
+        tenant=k.tenant,
+        groups=list(k.groups),
+        role=k.role,
+        clearance=k.clearance,
+        created_at=k.created_at,
+        revoked_at=k.revoked_at,
+    )
+
+
+# -- collections, uploads, jobs ------------------------------------------------------------------
+
+
+@router.get("/collections", tags=["documents"])
+def list_collections(svc: ServiceDep, caller: CallerDep) -> list[CollectionOut]:
+    """Collections holding at least one document the caller may read."""
+    out = []
+    for name in svc.engine.collections():
+        docs = svc.engine.documents(collection=name, principal=caller.principal, limit=1)
+        if docs or caller.principal is None:
+            stats = svc.engine.stats(name).store
+            out.append(CollectionOut(name=name, chunks=stats.chunks, documents=stats.documents))
+    return out
+
+
+def _upload_dir(svc: Service, caller: Caller, collection: str) -> Path:
+    svc.engine.collection_path(collection)  # validates the name before it becomes a path
+    d = svc.settings.data_dir / "uploads" / caller.tenant / collection
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@router.post("/collections/{collection}/files", status_code=202, tags=["documents"])
+def upload_files(
+    collection: str,
+    svc: ServiceDep,
+    caller: CallerDep,
+    files: Annotated[list[UploadFile], File(description="PDF, DOCX, HTML, Markdown, text, JSON(L), CSV")],
+    groups: Annotated[
+        str, Form(description="Comma-separated groups allowed to read; empty: whole tenant")
+    ] = "",
+    clearance: Annotated[int, Form(ge=0, le=100)] = 0,
+) -> JobOut:
+    """Upload files to index; returns a job to poll at ``GET /v1/jobs/{id}``."""
+    require_admin(caller)
+    s = svc.settings.server
+    if not files:
+        raise HTTPException(400, "no files in the upload; send them as multipart field 'files'")
+    if len(files) > s.max_files_per_upload:
+        raise HTTPException(
+            413, f"{len(files)} files in one upload; the limit is {s.max_files_per_upload}, split it up"
+        )
+    names = []
+    for f in files:
+        name = _SAFE_NAME.sub("_", Path(f.filename or "").name).strip(" .")
+        if not name:
+            raise HTTPException(400, "an uploaded file has no name; send a filename with each part")
+        if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
+            raise UnsupportedMediaType(
+                f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
+                f"upload one of {', '.join(sorted(SUPPORTED_EXTENSIONS))}"
+            )
+        names.append(name)
+    if len(set(names)) != len(names):
+        raise HTTPException(400, "two uploaded files have the same name; rename one")
+    access = Access(
+        caller.tenant, _groups([g.strip() for g in groups.split(",") if g.strip()], caller), clearance
+    )
+    target = _upload_dir(svc, caller, collection)
+    paths = []
+    for f, name in zip(files, names, strict=True):
+        # Written aside then renamed: a half-written upload never looks like a complete file.
+        path, tmp = target / name, target / f".{name}.{uuid.uuid4().hex}.part"
+        with tmp.open("wb") as out:
+            while block := f.file.read(1 << 20):
+                out.write(block)
+        tmp.replace(path)
+        paths.append(path)
+    job = svc.state.create_job(
+        tenant=caller.tenant, collection=collection, key_id=caller.key_id, total=len(paths)
+    )
+    svc.jobs.submit_files(job.id, caller.tenant, caller.key_id, collection, paths, access)
+    return _job_out(job)
+
+
+@router.post("/collections/{collection}/documents", status_code=202, tags=["documents"])
+def add_documents(collection: str, body: DocumentsIn, svc: ServiceDep, caller: CallerDep) -> JobOut:
+    """Index JSON documents. They are stored as ``<tenant>/<id>``; re-sending an id replaces it."""
+    require_admin(caller)
+    svc.engine.collection_path(collection)
+    ids = [d.id for d in body.documents]
+    if len(set(ids)) != len(ids):
+        raise HTTPException(400, "document ids repeat within the request; each id must be unique")
+    docs = [
+        Document(
+            id=f"{caller.tenant}/{d.id}",
+            source=f"api:{caller.tenant}",
+            text=d.text,
+            title=d.title,
+            metadata=dict(d.metadata),
+            access=Access(caller.tenant, _groups(d.groups, caller), d.clearance),
+        )
+        for d in body.documents
+    ]
+    job = svc.state.create_job(
+        tenant=caller.tenant, collection=collection, key_id=caller.key_id, total=len(docs)
+    )
+    svc.jobs.submit_documents(job.id, caller.tenant, caller.key_id, collection, docs)
+    return _job_out(job)
+
+
+@router.get("/jobs/{job_id}", tags=["documents"])
+def get_job(job_id: str, svc: ServiceDep, caller: CallerDep) -> JobOut:
+    """Status, progress (files done of total) and per-file errors of an ingest job."""
+    job = svc.state.get_job(job_id)
+    if job is None or job.tenant != caller.tenant:
+        raise _not_found(f"no job {job_id!r} in tenant {caller.tenant!r}; use the id an upload returned")
+    return _job_out(job)
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+
+@router.get("/collections/{collection}/documents", tags=["documents"])
+def list_documents(
+    collection: str,
+    svc: ServiceDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DocumentListOut:
+    docs = svc.engine.documents(collection=collection, principal=caller.principal, limit=limit, offset=offset)
+    return DocumentListOut(documents=[DocumentOut.of(d) for d in docs], limit=limit, offset=offset)
+
+
+@router.get("/collections/{collection}/documents/{doc_id:path}", tags=["documents"])
+def get_document(collection: str, doc_id: str, svc: ServiceDep, caller: CallerDep) -> DocumentDetailOut:
+    """One document with its text; citation offsets (``start``/``end``) index this text."""
+    view = svc.engine.document(doc_id, collection=collection, principal=caller.principal)
+    if view is None:
+        raise _not_found(f"no document {doc_id!r} in collection {collection!r} that you may read")
+    return DocumentDetailOut.of_view(view)
+
+
+@router.delete("/collections/{collection}/documents/{doc_id:path}", tags=["documents"])
+def delete_document(collection: str, doc_id: str, svc: ServiceDep, caller: CallerDep) -> dict[str, int]:
+    require_admin(caller)
+    n = svc.engine.delete([doc_id], collection=collection, principal=caller.principal)
+    if n == 0:
+        raise _not_found(f"no document {doc_id!r} in collection {collection!r} that you may delete")
+    svc.state.append_audit(
+        tenant=caller.tenant,
+        key_id=caller.key_id,
+        action="delete",
+        collection=collection,
+        doc_ids=[doc_id],
+        detail=json.dumps({"chunks": n}),
+    )
+    return {"deleted_chunks": n}
+
+
+# -- search and ask ----------------------------------------------------------------------------------
+
+
+@router.post("/collections/{collection}/search", tags=["query"])
+def search(collection: str, body: SearchIn, svc: ServiceDep, caller: CallerDep) -> SearchOut:
+    hits = svc.engine.search(
+        body.query,
+        mode=body.mode,
+        top_k=body.top_k,
+        filters=body.filters,
+        collection=collection,
+        principal=caller.principal,
+    )
+    trace_id = svc.record_search(caller, collection, body.query, hits)
+    return SearchOut(hits=[HitOut.of(h) for h in hits], trace_id=trace_id)
+
+
+def sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.post(
+    "/collections/{collection}/ask",
+    tags=["query"],
+    response_model=AnswerOut,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when streaming"}},
+)
+def ask(collection: str, body: AskIn, request: Request, svc: ServiceDep, caller: CallerDep) -> object:
+    """Answer with citations. With ``stream`` (or ``Accept: text/event-stream``) the answer comes as
+    Server-Sent Events: ``token`` events with text, ``restart`` if an LLM attempt died mid-answer,
+    then one ``final`` event holding the whole answer with its citations."""
+    stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+    # Always traced with debug detail: the stored trace holds hits, scores and the prompt.
+    events = svc.engine.ask(
+        body.question,
+        filters=body.filters,
+        collection=collection,
+        stream=True,
+        debug=True,
+        principal=caller.principal,
+    )
+    if not stream:
+        for event in events:
+            if isinstance(event, Final):
+                svc.record_answer(caller, collection, event.answer)
+                return AnswerOut.of(event.answer, debug=body.debug)
+        raise RuntimeError("the answer stream ended without a final event")
+
+    def gen() -> Iterator[str]:
+        try:
+            for event in events:
+                if isinstance(event, Token):
+                    yield sse("token", {"text": event.text})
+                elif isinstance(event, Restart):
+                    yield sse("restart", {"reason": event.reason})
+                elif isinstance(event, Final):
+                    svc.record_answer(caller, collection, event.answer)
+                    yield sse("final", AnswerOut.of(event.answer, debug=body.debug).model_dump())
+        except Exception as exc:  # the status line is sent already: report in-band
+            svc.metrics.errors.labels(type(exc).__name__).inc()
+            yield sse("error", {"type": type(exc).__name__, "message": str(exc)})
+
+    return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+# -- feedback and traces ---------------------------------------------------------------------------------
+
+
+@router.post("/feedback", status_code=201, tags=["feedback"])
+def feedback(body: FeedbackIn, svc: ServiceDep, caller: CallerDep) -> FeedbackOut:
+    """Thumbs up or down (plus a comment) on an answer, linked to its trace id."""
+    trace = svc.state.get_trace(body.trace_id)
+    if trace is None or trace.tenant != caller.tenant:
+        raise _not_found(f"no query trace {body.trace_id!r}; send the trace_id an answer returned")
+    fb = svc.state.add_feedback(
+        trace_id=body.trace_id,
+        tenant=caller.tenant,
+        key_id=caller.key_id,
+        rating=1 if body.rating == "up" else -1,
+        comment=body.comment,
+    )
+    return FeedbackOut(
+        id=fb.id, trace_id=fb.trace_id, rating=body.rating, comment=fb.comment, created_at=fb.created_at
+    )
+
+
+@router.get("/traces/{trace_id}", tags=["feedback"])
+def get_trace(trace_id: str, svc: ServiceDep, caller: CallerDep) -> TraceOut:
+    """A stored query trace: hits with scores, prompt, answer, timings (your own, or any in your
+    tenant for admins)."""
+    t = svc.state.get_trace(trace_id)
+    if t is None or t.tenant != caller.tenant or (not caller.is_admin and t.key_id != caller.key_id):
+        raise _not_found(f"no query trace {trace_id!r} that you may read (traces expire after retention)")
+    return TraceOut(
+        id=t.id,
+        collection=t.collection,
+        question=t.question,
+        created_at=t.created_at,
+        trace=json.loads(t.payload),
+    )
+
+
+# -- keys and audit (admins) -----------------------------------------------------------------------------
+
+
+@router.get("/keys", tags=["admin"])
+def list_keys(svc: ServiceDep, caller: CallerDep) -> list[KeyOut]:
+    require_admin(caller)
+    return [_key_out(k) for k in svc.state.list_keys(caller.tenant)]
+
+
+@router.post("/keys", status_code=201, tags=["admin"])
+def create_key(body: KeyIn, svc: ServiceDep, caller: CallerDep) -> NewKeyOut:
+    """Create a key in the caller's tenant; the secret is in this response only."""
+    require_admin(caller)
+    if body.clearance > caller.clearance:
+        raise HTTPException(403, f"clearance {body.clearance} exceeds your own ({caller.clearance})")
+    key, secret = svc.state.create_key(
+        name=body.name,
+        tenant=caller.tenant,
+        groups=_groups(body.groups, caller),
+        role=body.role,
+        clearance=body.clearance,
+    )
+    svc.state.append_audit(
+        tenant=caller.tenant,
+        key_id=caller.key_id,
+        action="key_create",
+        detail=json.dumps({"key": key.id, "role": key.role}),
+    )
+    return NewKeyOut(**_key_out(key).model_dump(), secret=secret)
+
+
+@router.delete("/keys/{key_id}", tags=["admin"])
+def revoke_key(key_id: str, svc: ServiceDep, caller: CallerDep) -> KeyOut:
+    require_admin(caller)
+    if not svc.state.revoke_key(key_id, tenant=caller.tenant):
+        raise _not_found(f"no active key {key_id!r} in tenant {caller.tenant!r}; see GET /v1/keys")
+    svc.state.append_audit(
+        tenant=caller.tenant, key_id=caller.key_id, action="key_revoke", detail=json.dumps({"key": key_id})
+    )
+    key = svc.state.get_key(key_id)
+    if key is None:
+        raise _not_found(f"key {key_id!r} vanished")
+    return _key_out(key)
+
+
+@router.get("/audit", tags=["admin"])
+def audit(
+    svc: ServiceDep,
+    caller: CallerDep,
+    action: Annotated[str | None, Query(description="ingest, delete, query, key_create, key_revoke")] = None,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    """The tenant's append-only audit log: who did what, when, and which documents came back."""
+    require_admin(caller)
+    events = svc.state.list_audit(tenant=caller.tenant, action=action, limit=limit, after_seq=after_seq)
+    return [
+        AuditOut(
+            seq=e.seq,
+            at=e.at,
+            tenant=e.tenant,
+            key_id=e.key_id,
+            action=e.action,
+            collection=e.collection,
+            doc_ids=list(e.doc_ids),
+            detail=e.detail,
+        )
+        for e in events
+    ]

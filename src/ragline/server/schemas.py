@@ -1,0 +1,339 @@
+"""The HTTP API's request and response bodies: the versioned /v1 contract, independent of the
+engine's internal types (converters live next to each response model)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragline.engine import DocumentView
+from ragline.store.base import DocumentInfo
+from ragline.types import Answer, Citation, Hit
+
+MetadataIn = dict[str, str | int | float | bool]
+GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$"
+
+
+class _In(BaseModel):
+    # Unknown fields are rejected: a misspelt option must not silently do something else.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    type: str = Field(description="Error class, e.g. ConfigError, CollectionNotFound, AuthError.")
+    message: str = Field(description="What was wrong and what to do about it.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# -- documents and jobs ----------------------------------------------------------------------------
+
+
+class DocumentIn(_In):
+    id: str = Field(min_length=1, max_length=256, description="Your id; re-sending it replaces the document.")
+    text: str = Field(min_length=1)
+    title: str = ""
+    metadata: MetadataIn = Field(default_factory=dict)
+    groups: list[str] = Field(
+        default_factory=list, description="Groups allowed to read it; empty: everyone in your tenant."
+    )
+    clearance: int = Field(default=0, ge=0, le=100)
+
+
+class DocumentsIn(_In):
+    documents: list[DocumentIn] = Field(min_length=1, max_length=10_000)
+
+
+class JobErrorOut(BaseModel):
+    file: str
+    error: str
+
+
+class JobOut(BaseModel):
+    id: str
+    collection: str
+    status: Literal["queued", "running", "done", "failed"]
+    total: int = Field(description="Files (or documents) in the job.")
+    done: int
+    chunks: int
+    errors: list[JobErrorOut]
+    message: str
+    created_at: float
+    updated_at: float
+
+
+class AccessOut(BaseModel):
+    tenant: str
+    groups: list[str]
+    clearance: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    source: str
+    title: str
+    chunks: int
+    metadata: dict[str, Any]
+    access: AccessOut
+
+    @classmethod
+    def of(cls, d: DocumentInfo) -> DocumentOut:
+        a = d.access
+        return cls(
+            id=d.doc_id,
+            source=d.source,
+            title=d.title,
+            chunks=d.chunks,
+            metadata=dict(d.metadata),
+            access=AccessOut(tenant=a.tenant, groups=list(a.groups), clearance=a.clearance),
+        )
+
+
+class ChunkOut(BaseModel):
+    id: str
+    position: int
+    start: int
+    end: int
+    section: str
+
+
+class DocumentDetailOut(DocumentOut):
+    text: str = Field(description="The document text rebuilt from its chunks; citation offsets index it.")
+    chunk_spans: list[ChunkOut]
+
+    @classmethod
+    def of_view(cls, v: DocumentView) -> DocumentDetailOut:
+        base = DocumentOut.of(v.info)
+        return cls(
+            **base.model_dump(),
+            text=v.text,
+            chunk_spans=[
+                ChunkOut(id=c.id, position=c.position, start=c.start, end=c.end, section=c.section)
+                for c in v.chunks
+            ],
+        )
+
+
+class DocumentListOut(BaseModel):
+    documents: list[DocumentOut]
+    limit: int
+    offset: int
+
+
+class CollectionOut(BaseModel):
+    name: str
+    chunks: int
+    documents: int
+
+
+# -- search and ask ----------------------------------------------------------------------------------
+
+
+class SearchIn(_In):
+    query: str = Field(min_length=1, max_length=8192)
+    mode: Literal["dense", "keyword", "hybrid"] | None = None
+    top_k: int = Field(default=10, ge=1, le=1000)
+    filters: dict[str, Any] | None = Field(default=None, description='e.g. {"year": {"$gte": 2020}}')
+
+
+class RetrieverScoreOut(BaseModel):
+    rank: int
+    score: float
+
+
+class HitOut(BaseModel):
+    score: float
+    retrievers: dict[str, RetrieverScoreOut]
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    section: str
+    start: int
+    end: int
+    text: str
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, h: Hit) -> HitOut:
+        c = h.chunk
+        return cls(
+            score=h.score,
+            retrievers={n: RetrieverScoreOut(rank=s.rank, score=s.score) for n, s in h.retrievers.items()},
+            chunk_id=c.id,
+            doc_id=c.doc_id,
+            source=c.source,
+            title=c.title,
+            section=c.section,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+            metadata=dict(c.metadata),
+        )
+
+
+class SearchOut(BaseModel):
+    hits: list[HitOut]
+    trace_id: str
+
+
+class AskIn(_In):
+    question: str = Field(min_length=1, max_length=8192)
+    filters: dict[str, Any] | None = None
+    stream: bool = Field(
+        default=False,
+        description="Answer as Server-Sent Events: `token` events, then one `final` event with citations.",
+    )
+    debug: bool = Field(default=False, description="Include the hits with scores and the final prompt.")
+
+
+class CitationOut(BaseModel):
+    n: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    section_path: list[str]
+    page: int | None
+    start: int
+    end: int
+    quote: str
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(
+            n=c.n,
+            chunk_id=c.chunk_id,
+            doc_id=c.doc_id,
+            source=c.source,
+            title=c.title,
+            section_path=list(c.section_path),
+            page=c.page,
+            start=c.start,
+            end=c.end,
+            quote=c.quote,
+        )
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    model: str | None
+
+
+class DebugOut(BaseModel):
+    hits: list[HitOut]
+    prompt: str
+    context_tokens: int
+
+
+class AnswerOut(BaseModel):
+    question: str
+    text: str
+    citations: list[CitationOut]
+    abstained: bool
+    mode: str
+    confidence: float
+    trace_id: str
+    usage: UsageOut
+    timings_ms: dict[str, float]
+    invalid_citations: int
+    errors: list[str]
+    debug: DebugOut | None = None
+
+    @classmethod
+    def of(cls, a: Answer, *, debug: bool) -> AnswerOut:
+        dbg = None
+        if debug and a.debug is not None:
+            dbg = DebugOut(
+                hits=[HitOut.of(h) for h in a.debug.hits],
+                prompt=a.debug.prompt,
+                context_tokens=a.debug.context.tokens,
+            )
+        u = a.usage
+        return cls(
+            question=a.question,
+            text=a.text,
+            citations=[CitationOut.of(c) for c in a.citations],
+            abstained=a.abstained,
+            mode=a.mode,
+            confidence=a.confidence,
+            trace_id=a.trace_id,
+            usage=UsageOut(
+                prompt_tokens=u.prompt_tokens,
+                completion_tokens=u.completion_tokens,
+                cost_usd=u.cost_usd,
+                model=u.model,
+            ),
+            timings_ms=dict(a.timings_ms),
+            invalid_citations=a.invalid_citations,
+            errors=list(a.errors),
+            debug=dbg,
+        )
+
+
+# -- feedback, traces, keys, audit -------------------------------------------------------------------
+
+
+class FeedbackIn(_In):
+    trace_id: str = Field(min_length=1, max_length=64)
+    rating: Literal["up", "down"]
+    comment: str = Field(default="", max_length=4000)
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    trace_id: str
+    rating: Literal["up", "down"]
+    comment: str
+    created_at: float
+
+
+class TraceOut(BaseModel):
+    id: str
+    collection: str
+    question: str
+    created_at: float
+    trace: dict[str, Any] = Field(description="Hits with scores, prompt, answer and per-stage timings.")
+
+
+class KeyIn(_In):
+    name: str = Field(default="", max_length=200)
+    groups: list[str] = Field(default_factory=list)
+    role: Literal["admin", "reader"] = "reader"
+    clearance: int = Field(default=0, ge=0, le=100)
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    tenant: str
+    groups: list[str]
+    role: str
+    clearance: int
+    created_at: float
+    revoked_at: float | None
+
+
+class NewKeyOut(KeyOut):
+    secret: str = Field(description="Shown once; store it now.")
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: float
+    tenant: str
+    key_id: str
+    action: str
+    collection: str
+    doc_ids: list[str]
+    detail: str
+
+
+class HealthOut(BaseModel):
+    status: str
+    detail: dict[str, str] = Field(default_factory=dict)

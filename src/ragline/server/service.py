@@ -1,0 +1,145 @@
+"""The objects one running service shares between requests, and the helpers routes use."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from ragline.engine import Engine
+from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
+from ragline.server.jobs import JobRunner
+from ragline.server.observability import Metrics
+from ragline.settings import Settings
+from ragline.state import QueryTrace, StateStore
+from ragline.types import Answer, Hit
+
+log = logging.getLogger("ragline.server")
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    state: StateStore
+    jobs: JobRunner
+    metrics: Metrics
+    ready: threading.Event = field(default_factory=threading.Event)
+    not_ready_reason: str = "loading models"
+
+    def record_search(self, caller: Caller, collection: str, query: str, hits: list[Hit]) -> str:
+        trace_id = uuid.uuid4().hex
+        payload = {"kind": "search", "hits": [_hit_json(h) for h in hits]}
+        self._record(trace_id, caller, collection, query, payload, sorted({h.chunk.doc_id for h in hits}))
+        return trace_id
+
+    def record_answer(self, caller: Caller, collection: str, answer: Answer) -> None:
+        self.metrics.observe_answer(answer)
+        dbg = answer.debug
+        context_docs = sorted({p.doc_id for p in dbg.context.passages}) if dbg else []
+        payload = {
+            "kind": "ask",
+            "answer": answer.text,
+            "mode": answer.mode,
+            "abstained": answer.abstained,
+            "confidence": answer.confidence,
+            "citations": [
+                {"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end}
+                for c in answer.citations
+            ],
+            "hits": [_hit_json(h) for h in dbg.hits] if dbg else [],
+            "context": [
+                {"doc_id": p.doc_id, "start": p.start, "end": p.end, "score": p.score, "tokens": p.tokens}
+                for p in dbg.context.passages
+            ]
+            if dbg
+            else [],
+            "prompt": dbg.prompt if dbg else "",
+            "timings_ms": answer.timings_ms,
+            "usage": {
+                "prompt_tokens": answer.usage.prompt_tokens,
+                "completion_tokens": answer.usage.completion_tokens,
+                "cost_usd": answer.usage.cost_usd,
+                "model": answer.usage.model,
+            },
+            "errors": list(answer.errors),
+        }
+        self._record(answer.trace_id, caller, collection, answer.question, payload, context_docs)
+
+    def _record(
+        self,
+        trace_id: str,
+        caller: Caller,
+        collection: str,
+        question: str,
+        payload: Mapping[str, object],
+        doc_ids: list[str],
+    ) -> None:
+        self.state.put_trace(
+            QueryTrace(
+                id=trace_id,
+                tenant=caller.tenant,
+                key_id=caller.key_id,
+                collection=collection,
+                question=question,
+                created_at=time.time(),
+                payload=json.dumps(payload),
+            )
+        )
+        self.state.append_audit(
+            tenant=caller.tenant,
+            key_id=caller.key_id,
+            action="query",
+            collection=collection,
+            doc_ids=doc_ids,
+            detail=json.dumps({"trace_id": trace_id, "kind": payload["kind"]}),
+        )
+        log.info(
+            "query", extra={"query_trace_id": trace_id, "collection": collection, "documents": len(doc_ids)}
+        )
+
+
+def _hit_json(h: Hit) -> dict[str, object]:
+    return {
+        "chunk_id": h.chunk.id,
+        "doc_id": h.chunk.doc_id,
+        "score": h.score,
+        "retrievers": {n: {"rank": s.rank, "score": s.score} for n, s in h.retrievers.items()},
+        "start": h.chunk.start,
+        "end": h.chunk.end,
+    }
+
+
+def get_service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def get_caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+    x_api_key: Annotated[str | None, Header(description="The API key (instead of Authorization)")] = None,
+) -> Caller:
+    svc = get_service(request)
+    if not svc.settings.server.auth:
+        return ANONYMOUS
+    if not authorization and not x_api_key and svc.state.count_keys() == 0:
+        raise AuthError(
+            "no API keys exist yet; create one with "
+            "`ragline keys create --tenant T --groups a,b --role admin` and send it as "
+            "'Authorization: Bearer <key>' (or run with RAGLINE_SERVER__AUTH=false for a single local user)"
+        )
+    caller = authenticate(svc.state, authorization, x_api_key)
+    request.state.caller = caller
+    return caller
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+CallerDep = Annotated[Caller, Depends(get_caller)]

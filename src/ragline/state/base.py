@@ -1,0 +1,733 @@
+"""The service's state records, the :class:`StateStore` protocol, and the SQL shared by both backends.
+
+Records are frozen dataclasses; nothing crosses the API as a string-keyed dict. Both backends
+(:mod:`ragline.state.sqlite`, :mod:`ragline.state.postgres`) subclass :class:`SqlStateBase`, which
+holds every query and all validation; a backend only supplies its connection, its transactions and
+its schema DDL.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
+
+from ragline.errors import ConfigError, RaglineError
+
+
+class StateError(RaglineError):
+    """The service's state store failed or was asked for something that does not exist."""
+
+
+Role = Literal["admin", "reader"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+ROLES: tuple[str, ...] = get_args(Role)
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+SCHEMA_VERSION = 1
+
+# Tenants and groups end up in URLs, filters and log lines, so they are kept to a safe alphabet.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
+_SECRET_RE = re.compile(r"^rl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_MAX_KEY_NAME = 200
+_MAX_COMMENT = 4000
+_MAX_LIMIT = 10_000
+# Pruning scans the trace table, so it runs every this many puts rather than on every put.
+PRUNE_EVERY = 100
+# Compared against when the key id is unknown, so a miss costs about as much as a hit.
+_DUMMY_HASH = hashlib.sha256(b"ragline-no-such-key").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as stored: everything except the secret, of which only a hash is kept."""
+
+    id: str
+    name: str
+    tenant: str
+    groups: tuple[str, ...]
+    role: Role
+    clearance: int
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """One file an ingest job could not index."""
+
+    file: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A background ingest job and its progress."""
+
+    id: str
+    tenant: str
+    collection: str
+    status: JobStatus
+    total: int
+    done: int
+    chunks: int
+    errors: tuple[JobError, ...]
+    message: str
+    created_at: float
+    updated_at: float
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTrace:
+    """One answered query. ``payload`` is the caller's JSON document; the store never parses it."""
+
+    id: str
+    tenant: str
+    key_id: str
+    collection: str
+    question: str
+    created_at: float
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A user's rating (+1 or -1) of one traced answer."""
+
+    id: str
+    trace_id: str
+    tenant: str
+    key_id: str
+    rating: int
+    comment: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry of the append-only audit log; ``seq`` and ``at`` are assigned by the store."""
+
+    seq: int
+    at: float
+    tenant: str
+    key_id: str
+    action: str
+    collection: str
+    doc_ids: tuple[str, ...]
+    detail: str
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Keys, jobs, traces, feedback and audit log of ``ragline serve``. Every method is thread-safe."""
+
+    def create_key(
+        self, *, name: str, tenant: str, groups: Sequence[str], role: Role, clearance: int = 0
+    ) -> tuple[ApiKey, str]: ...
+    def list_keys(self, tenant: str | None = None) -> list[ApiKey]: ...
+    def get_key(self, key_id: str) -> ApiKey | None: ...
+    def revoke_key(self, key_id: str, *, tenant: str | None = None) -> bool: ...
+    def authenticate(self, secret: str) -> ApiKey | None: ...
+    def count_keys(self) -> int: ...
+
+    def create_job(self, *, tenant: str, collection: str, key_id: str, total: int = 0) -> Job: ...
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus | None = None,
+        total: int | None = None,
+        done: int | None = None,
+        chunks: int | None = None,
+        add_errors: Sequence[JobError] = (),
+        message: str | None = None,
+    ) -> Job: ...
+    def get_job(self, job_id: str) -> Job | None: ...
+    def list_jobs(self, *, tenant: str, limit: int = 50) -> list[Job]: ...
+    def fail_unfinished_jobs(self, message: str) -> int: ...
+
+    def put_trace(self, trace: QueryTrace) -> None: ...
+    def get_trace(self, trace_id: str) -> QueryTrace | None: ...
+    def prune_traces(self) -> int: ...
+
+    def add_feedback(
+        self, *, trace_id: str, tenant: str, key_id: str, rating: int, comment: str = ""
+    ) -> Feedback: ...
+    def list_feedback(self, *, tenant: str, limit: int = 100) -> list[Feedback]: ...
+
+    def append_audit(
+        self,
+        *,
+        tenant: str,
+        key_id: str,
+        action: str,
+        collection: str = "",
+        doc_ids: Sequence[str] = (),
+        detail: str = "",
+    ) -> AuditEvent: ...
+    def list_audit(
+        self,
+        *,
+        tenant: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        after_seq: int = 0,
+    ) -> list[AuditEvent]: ...
+
+    def close(self) -> None: ...
+
+
+Row = tuple[Any, ...]
+
+
+class Run(Protocol):
+    """Executes one statement (``?`` placeholders) inside a transaction and returns its rows."""
+
+    def __call__(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _check_name(what: str, value: object) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ConfigError(
+            f"{what} {value!r} is not allowed: use 1-64 letters, digits, '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
+        raise ConfigError(f"limit {limit!r} is out of range: use 1 to {_MAX_LIMIT}")
+    return limit
+
+
+def _check_count(what: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"job {what} {value!r} is invalid: use a whole number >= 0")
+    return value
+
+
+def _key(row: Row) -> ApiKey:
+    id_, name, tenant, groups, role, clearance, created_at, revoked_at = row
+    return ApiKey(
+        id=id_,
+        name=name,
+        tenant=tenant,
+        groups=tuple(json.loads(groups)),
+        role=role,
+        clearance=int(clearance),
+        created_at=float(created_at),
+        revoked_at=None if revoked_at is None else float(revoked_at),
+    )
+
+
+def _job(row: Row) -> Job:
+    id_, tenant, collection, status, total, done, chunks, errors, message, created, updated, key_id = row
+    return Job(
+        id=id_,
+        tenant=tenant,
+        collection=collection,
+        status=status,
+        total=int(total),
+        done=int(done),
+        chunks=int(chunks),
+        errors=tuple(JobError(file=e[0], error=e[1]) for e in json.loads(errors)),
+        message=message,
+        created_at=float(created),
+        updated_at=float(updated),
+        key_id=key_id,
+    )
+
+
+def _trace(row: Row) -> QueryTrace:
+    id_, tenant, key_id, collection, question, created_at, payload = row
+    return QueryTrace(
+        id=id_,
+        tenant=tenant,
+        key_id=key_id,
+        collection=collection,
+        question=question,
+        created_at=float(created_at),
+        payload=payload,
+    )
+
+
+def _feedback(row: Row) -> Feedback:
+    id_, trace_id, tenant, key_id, rating, comment, created_at = row
+    return Feedback(
+        id=id_,
+        trace_id=trace_id,
+        tenant=tenant,
+        key_id=key_id,
+        rating=int(rating),
+        comment=comment,
+        created_at=float(created_at),
+    )
+
+
+def _audit(row: Row) -> AuditEvent:
+    seq, at, tenant, key_id, action, collection, doc_ids, detail = row
+    return AuditEvent(
+        seq=int(seq),
+        at=float(at),
+        tenant=tenant,
+        key_id=key_id,
+        action=action,
+        collection=collection,
+        doc_ids=tuple(json.loads(doc_ids)),
+        detail=detail,
+    )
+
+
+_KEY_COLS = "id, name, tenant, groups_json, role, clearance, created_at, revoked_at"
+_JOB_COLS = (
+    "id, tenant, collection, status, total, done, chunks, errors_json, message, "
+    "created_at, updated_at, key_id"
+)
+_TRACE_COLS = "id, tenant, key_id, collection, question, created_at, payload"
+_FEEDBACK_COLS = "id, trace_id, tenant, key_id, rating, comment, created_at"
+_AUDIT_COLS = "seq, at, tenant, key_id, action, collection, doc_ids_json, detail"
+
+
+class SqlStateBase(abc.ABC):
+    """Every query and check of :class:`StateStore`, over a backend's connection and transactions.
+
+    Subclasses implement :meth:`_transaction` (hold ``self._lock``, connect lazily, begin, yield a
+    :class:`Run`, commit or roll back, turn driver errors into :class:`StateError`) and :meth:`_disconnect`.
+    SQL here uses ``?`` placeholders and only syntax both SQLite (3.35+) and PostgreSQL accept.
+    """
+
+    # Appends take this table lock so that, across processes, seq order is also commit order and
+    # a reader paging with ``after_seq`` can never skip an event committed late. "" = not needed.
+    _AUDIT_LOCK_SQL = ""
+    # Appended to the SELECT that reads a job before changing it.
+    _FOR_UPDATE = ""
+
+    def __init__(self, *, trace_retention: int = 10_000, trace_retention_days: float = 30.0) -> None:
+        if isinstance(trace_retention, bool) or not isinstance(trace_retention, int) or trace_retention < 0:
+            raise ConfigError(f"trace_retention {trace_retention!r} is invalid: use a whole number >= 0")
+        if not trace_retention_days > 0:
+            raise ConfigError(f"trace_retention_days {trace_retention_days!r} is invalid: use a number > 0")
+        self._retention = trace_retention
+        self._retention_days = float(trace_retention_days)
+        self._lock = threading.Lock()
+        # Row count of the trace table as this process last saw it; None until first counted.
+        self._trace_count: int | None = None
+        self._puts_since_prune = 0
+
+    # -- backend hooks ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _transaction(self) -> AbstractContextManager[Run]:
+        """Hold the lock, run one transaction, commit it on success and roll it back on any error."""
+
+    @abc.abstractmethod
+    def _disconnect(self) -> None:
+        """Close the connection, if open (called with the lock held)."""
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run one statement in its own transaction through the backend's connection."""
+        with self._transaction() as run:
+            return run(sql, params)
+
+    def _ensure_schema(self, run: Run, table_exists: bool, ddl: Sequence[str]) -> None:
+        """Create the schema unless it is already at :data:`SCHEMA_VERSION` (run inside a transaction)."""
+        if table_exists:
+            found = run("SELECT MAX(version) FROM schema_version")[0][0]
+            if found is not None and int(found) == SCHEMA_VERSION:
+                return
+            if found is not None and int(found) > SCHEMA_VERSION:
+                raise StateError(
+                    f"the state database has schema version {found}, newer than this ragline "
+                    f"understands ({SCHEMA_VERSION}); upgrade ragline"
+                )
+        for statement in ddl:
+            run(statement)
+        run("DELETE FROM schema_version")
+        run("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION])
+
+    # -- keys ------------------------------------------------------------------------------------
+
+    def create_key(
+        self, *, name: str, tenant: str, groups: Sequence[str], role: Role, clearance: int = 0
+    ) -> tuple[ApiKey, str]:
+        """Create a key; returns it and its secret, which is never stored and cannot be shown again."""
+        if not isinstance(name, str) or len(name) > _MAX_KEY_NAME:
+            raise ConfigError(f"key name {name!r} is invalid: use text of at most {_MAX_KEY_NAME} characters")
+        _check_name("tenant", tenant)
+        if isinstance(groups, str):
+            # A bare string would silently become one group per character.
+            raise ConfigError(f"groups {groups!r} must be a list of group names, not a string")
+        clean_groups: list[str] = []
+        for g in groups:
+            if _check_name("group", g) not in clean_groups:
+                clean_groups.append(g)
+        if role not in ROLES:
+            raise ConfigError(f"role {role!r} is not allowed: use one of {', '.join(ROLES)}")
+        if isinstance(clearance, bool) or not isinstance(clearance, int) or not 0 <= clearance <= 100:
+            raise ConfigError(f"clearance {clearance!r} is out of range: use a whole number from 0 to 100")
+        key = ApiKey(
+            id=secrets.token_hex(6),
+            name=name,
+            tenant=tenant,
+            groups=tuple(clean_groups),
+            role=role,
+            clearance=clearance,
+            created_at=time.time(),
+            revoked_at=None,
+        )
+        secret = f"rl_{key.id}_{secrets.token_urlsafe(32)}"
+        self._execute(
+            "INSERT INTO api_keys (id, name, tenant, groups_json, role, clearance, secret_hash, "
+            "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [
+                key.id,
+                key.name,
+                key.tenant,
+                json.dumps(list(key.groups)),
+                key.role,
+                key.clearance,
+                hash_secret(secret),
+                key.created_at,
+            ],
+        )
+        return key, secret
+
+    def list_keys(self, tenant: str | None = None) -> list[ApiKey]:
+        """All keys (revoked ones too), oldest first, optionally of one tenant."""
+        if tenant is None:
+            rows = self._execute(f"SELECT {_KEY_COLS} FROM api_keys ORDER BY n")
+        else:
+            rows = self._execute(f"SELECT {_KEY_COLS} FROM api_keys WHERE tenant = ? ORDER BY n", [tenant])
+        return [_key(r) for r in rows]
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        rows = self._execute(f"SELECT {_KEY_COLS} FROM api_keys WHERE id = ?", [key_id])
+        return _key(rows[0]) if rows else None
+
+    def revoke_key(self, key_id: str, *, tenant: str | None = None) -> bool:
+        """Revoke a key; False when it is unknown, already revoked, or not in ``tenant``."""
+        sql = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+        params: list[object] = [time.time(), key_id]
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            params.append(tenant)
+        return bool(self._execute(sql + " RETURNING id", params))
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The active key this secret belongs to, or None (unknown, malformed or revoked)."""
+        m = _SECRET_RE.match(secret) if isinstance(secret, str) else None
+        if m is None:
+            return None
+        rows = self._execute(f"SELECT {_KEY_COLS}, secret_hash FROM api_keys WHERE id = ?", [m.group(1)])
+        stored = rows[0][-1] if rows else _DUMMY_HASH
+        if not hmac.compare_digest(hash_secret(secret), stored) or not rows:
+            return None
+        key = _key(rows[0][:-1])
+        return None if key.revoked else key
+
+    def count_keys(self) -> int:
+        """Number of active (not revoked) keys."""
+        return int(self._execute("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")[0][0])
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def create_job(self, *, tenant: str, collection: str, key_id: str, total: int = 0) -> Job:
+        now = time.time()
+        job = Job(
+            id=uuid.uuid4().hex,
+            tenant=tenant,
+            collection=collection,
+            status="queued",
+            total=_check_count("total", total),
+            done=0,
+            chunks=0,
+            errors=(),
+            message="",
+            created_at=now,
+            updated_at=now,
+            key_id=key_id,
+        )
+        self._execute(
+            f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                job.id,
+                job.tenant,
+                job.collection,
+                job.status,
+                job.total,
+                job.done,
+                job.chunks,
+                "[]",
+                job.message,
+                job.created_at,
+                job.updated_at,
+                job.key_id,
+            ],
+        )
+        return job
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus | None = None,
+        total: int | None = None,
+        done: int | None = None,
+        chunks: int | None = None,
+        add_errors: Sequence[JobError] = (),
+        message: str | None = None,
+    ) -> Job:
+        """Change a job's fields (``add_errors`` appends); raises :class:`StateError` for an unknown id."""
+        if status is not None and status not in JOB_STATUSES:
+            raise ConfigError(f"job status {status!r} is not allowed: use one of {', '.join(JOB_STATUSES)}")
+        for what, value in (("total", total), ("done", done), ("chunks", chunks)):
+            if value is not None:
+                _check_count(what, value)
+        with self._transaction() as run:
+            rows = run(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?{self._FOR_UPDATE}", [job_id])
+            if not rows:
+                raise StateError(f"no ingest job with id {job_id!r}; list jobs to see valid ids")
+            old = _job(rows[0])
+            errors = old.errors + tuple(add_errors)
+            new = Job(
+                id=old.id,
+                tenant=old.tenant,
+                collection=old.collection,
+                status=old.status if status is None else status,
+                total=old.total if total is None else total,
+                done=old.done if done is None else done,
+                chunks=old.chunks if chunks is None else chunks,
+                errors=errors,
+                message=old.message if message is None else message,
+                created_at=old.created_at,
+                updated_at=time.time(),
+                key_id=old.key_id,
+            )
+            run(
+                "UPDATE jobs SET status = ?, total = ?, done = ?, chunks = ?, errors_json = ?, message = ?, "
+                "updated_at = ? WHERE id = ?",
+                [
+                    new.status,
+                    new.total,
+                    new.done,
+                    new.chunks,
+                    json.dumps([[e.file, e.error] for e in errors]),
+                    new.message,
+                    new.updated_at,
+                    job_id,
+                ],
+            )
+        return new
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self._execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", [job_id])
+        return _job(rows[0]) if rows else None
+
+    def list_jobs(self, *, tenant: str, limit: int = 50) -> list[Job]:
+        """A tenant's jobs, newest first."""
+        rows = self._execute(
+            f"SELECT {_JOB_COLS} FROM jobs WHERE tenant = ? ORDER BY n DESC LIMIT ?",
+            [tenant, _check_limit(limit)],
+        )
+        return [_job(r) for r in rows]
+
+    def fail_unfinished_jobs(self, message: str) -> int:
+        """Mark every queued or running job failed (their worker died); returns how many."""
+        rows = self._execute(
+            "UPDATE jobs SET status = 'failed', message = ?, updated_at = ? "
+            "WHERE status IN ('queued', 'running') RETURNING id",
+            [message, time.time()],
+        )
+        return len(rows)
+
+    # -- traces ----------------------------------------------------------------------------------
+
+    def put_trace(self, trace: QueryTrace) -> None:
+        """Store a trace, then keep the table within the retention limits."""
+        if not trace.id:
+            raise ConfigError("trace id is empty; give each trace a unique id")
+        prune_due = False
+        with self._transaction() as run:
+            try:
+                run(
+                    f"INSERT INTO query_traces ({_TRACE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        trace.id,
+                        trace.tenant,
+                        trace.key_id,
+                        trace.collection,
+                        trace.question,
+                        trace.created_at,
+                        trace.payload,
+                    ],
+                )
+            except StateError as exc:
+                raise StateError(
+                    f"could not store trace {trace.id!r} (is the id already used?): {exc}"
+                ) from exc
+            if self._trace_count is None:
+                count = int(run("SELECT COUNT(*) FROM query_traces")[0][0])
+            else:
+                count = self._trace_count + 1
+            # Over the count limit: drop just the surplus oldest rows, an index range scan.
+            if count > self._retention:
+                count -= len(self._trim_traces(run, count - self._retention))
+            self._trace_count = count
+            self._puts_since_prune += 1
+            prune_due = self._puts_since_prune >= PRUNE_EVERY
+        if prune_due:
+            self.prune_traces()
+
+    def prune_traces(self) -> int:
+        """Delete traces older than the age limit and all but the newest N; returns how many went."""
+        cutoff = time.time() - self._retention_days * 86_400
+        with self._transaction() as run:
+            aged = len(run("DELETE FROM query_traces WHERE created_at < ? RETURNING n", [cutoff]))
+            count = int(run("SELECT COUNT(*) FROM query_traces")[0][0])
+            trimmed = len(self._trim_traces(run, count - self._retention)) if count > self._retention else 0
+            self._trace_count = count - trimmed
+            self._puts_since_prune = 0
+        return aged + trimmed
+
+    @staticmethod
+    def _trim_traces(run: Run, surplus: int) -> list[Row]:
+        return run(
+            "DELETE FROM query_traces WHERE n IN "
+            "(SELECT n FROM query_traces ORDER BY created_at, n LIMIT ?) RETURNING n",
+            [surplus],
+        )
+
+    def get_trace(self, trace_id: str) -> QueryTrace | None:
+        rows = self._execute(f"SELECT {_TRACE_COLS} FROM query_traces WHERE id = ?", [trace_id])
+        return _trace(rows[0]) if rows else None
+
+    # -- feedback --------------------------------------------------------------------------------
+
+    def add_feedback(
+        self, *, trace_id: str, tenant: str, key_id: str, rating: int, comment: str = ""
+    ) -> Feedback:
+        if isinstance(rating, bool) or rating not in (1, -1):
+            raise ConfigError(f"rating {rating!r} is not allowed: use 1 (helpful) or -1 (not helpful)")
+        if not isinstance(comment, str) or len(comment) > _MAX_COMMENT:
+            raise ConfigError(
+                f"feedback comment is too long ({len(comment)} characters): keep it to {_MAX_COMMENT}"
+            )
+        if not trace_id:
+            raise ConfigError("feedback needs the trace_id of the answer it rates")
+        fb = Feedback(
+            id=uuid.uuid4().hex,
+            trace_id=trace_id,
+            tenant=tenant,
+            key_id=key_id,
+            rating=rating,
+            comment=comment,
+            created_at=time.time(),
+        )
+        self._execute(
+            f"INSERT INTO feedback ({_FEEDBACK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [fb.id, fb.trace_id, fb.tenant, fb.key_id, fb.rating, fb.comment, fb.created_at],
+        )
+        return fb
+
+    def list_feedback(self, *, tenant: str, limit: int = 100) -> list[Feedback]:
+        """A tenant's feedback, newest first."""
+        rows = self._execute(
+            f"SELECT {_FEEDBACK_COLS} FROM feedback WHERE tenant = ? ORDER BY n DESC LIMIT ?",
+            [tenant, _check_limit(limit)],
+        )
+        return [_feedback(r) for r in rows]
+
+    # -- audit -----------------------------------------------------------------------------------
+
+    def append_audit(
+        self,
+        *,
+        tenant: str,
+        key_id: str,
+        action: str,
+        collection: str = "",
+        doc_ids: Sequence[str] = (),
+        detail: str = "",
+    ) -> AuditEvent:
+        """Append one event; the store assigns ``seq`` (increasing) and ``at`` (now)."""
+        if not isinstance(action, str) or not action:
+            raise ConfigError(f"audit action {action!r} is invalid: name what was done, e.g. 'ingest'")
+        if isinstance(doc_ids, str):
+            raise ConfigError(f"doc_ids {doc_ids!r} must be a list of document ids, not a string")
+        ids = tuple(doc_ids)
+        at = time.time()
+        with self._transaction() as run:
+            if self._AUDIT_LOCK_SQL:
+                run(self._AUDIT_LOCK_SQL)
+            seq = run(
+                "INSERT INTO audit_log (at, tenant, key_id, action, collection, doc_ids_json, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                [at, tenant, key_id, action, collection, json.dumps(list(ids)), detail],
+            )[0][0]
+        return AuditEvent(
+            seq=int(seq),
+            at=at,
+            tenant=tenant,
+            key_id=key_id,
+            action=action,
+            collection=collection,
+            doc_ids=ids,
+            detail=detail,
+        )
+
+    def list_audit(
+        self,
+        *,
+        tenant: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        after_seq: int = 0,
+    ) -> list[AuditEvent]:
+        """Events with ``seq > after_seq``, oldest first, optionally of one tenant and/or action."""
+        sql = f"SELECT {_AUDIT_COLS} FROM audit_log WHERE seq > ?"
+        params: list[object] = [after_seq]
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            params.append(tenant)
+        if action is not None:
+            sql += " AND action = ?"
+            params.append(action)
+        params.append(_check_limit(limit))
+        return [_audit(r) for r in self._execute(sql + " ORDER BY seq LIMIT ?", params)]
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection; a later call reconnects."""
+        with self._lock:
+            self._disconnect()
+            self._trace_count = None
+
+    def __enter__(self) -> SqlStateBase:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

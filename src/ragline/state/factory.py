@@ -1,0 +1,58 @@
+"""Pick the state backend from ``server.state_url``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragline.errors import ConfigError
+from ragline.state.base import StateStore
+
+_ACCEPTED = (
+    "'' (SQLite in <data_dir>/state.sqlite), 'sqlite:///abs/path.sqlite' or 'postgresql://user:pass@host/db'"
+)
+
+
+def open_state(
+    url: str,
+    data_dir: Path,
+    *,
+    trace_retention: int = 10_000,
+    trace_retention_days: float = 30.0,
+) -> StateStore:
+    """Open (lazily: nothing connects until first use) the state store that ``url`` names.
+
+    Example::
+
+        from pathlib import Path
+        from ragline.state import open_state
+        state = open_state("", Path(".ragline"))  # .ragline/state.sqlite
+        key, secret = state.create_key(name="me", tenant="default", groups=[], role="admin")
+        assert state.authenticate(secret) == key
+    """
+    if url == "":
+        from ragline.state.sqlite import SqliteState
+
+        return SqliteState(
+            Path(data_dir) / "state.sqlite",
+            trace_retention=trace_retention,
+            trace_retention_days=trace_retention_days,
+        )
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite://")
+        if path.strip("/") == "":
+            raise ConfigError(f"server.state_url {url!r} names no file; use {_ACCEPTED}")
+        from ragline.state.sqlite import SqliteState
+
+        return SqliteState(
+            Path(path), trace_retention=trace_retention, trace_retention_days=trace_retention_days
+        )
+    if url.startswith(("postgresql://", "postgres://")):
+        from ragline.state.postgres import PostgresState
+
+        return PostgresState(url, trace_retention=trace_retention, trace_retention_days=trace_retention_days)
+    shown = url
+    if "://" in url and "@" in url:
+        from ragline.state.postgres import redact_url
+
+        shown = redact_url(url)
+    raise ConfigError(f"server.state_url {shown!r} is not supported; use {_ACCEPTED}")

@@ -1,0 +1,193 @@
+"""The leak test: two tenants and several groups with overlapping content, over a thousand queries
+through the HTTP API (search in every mode, ask, the OpenAI endpoint, document reads), many quoting
+another tenant's or group's text word for word. Not one unreadable document may come back."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ragline.server.app import create_app
+from ragline.settings import load_settings
+from ragline.state import open_state
+from ragline.types import Access, Principal
+from tests.server.conftest import bearer, wait_job, wait_ready
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TOPICS = ["budget", "launch", "hiring", "security audit", "migration", "pricing", "roadmap", "incident"]
+PROJECTS = ["Falcon", "Orion", "Nimbus", "Atlas", "Zephyr", "Quasar"]
+TENANT_GROUPS = {"acme": ["eng", "hr", "legal"], "globex": ["eng", "sales"]}
+
+
+@dataclass(frozen=True)
+class Doc:
+    id: str
+    text: str
+    access: Access
+
+
+def make_docs(rng: random.Random) -> list[Doc]:
+    docs: list[Doc] = []
+    shared_texts: list[str] = []
+    for tenant, groups in TENANT_GROUPS.items():
+        for i in range(90):
+            project, topic = rng.choice(PROJECTS), rng.choice(TOPICS)
+            if i % 6 == 0 and shared_texts:
+                # Word-for-word the same text as a document of another tenant or group.
+                text = rng.choice(shared_texts)
+            else:
+                n = rng.randint(1000, 9999)
+                text = (
+                    f"Project {project} {topic} note {n}: the {topic} for {project} was approved "
+                    f"with code {tenant[:2].upper()}-{n} after review by the {rng.choice(groups)} team."
+                )
+                shared_texts.append(text)
+            chosen = tuple(sorted(rng.sample(groups, rng.choice([0, 1, 1, 2]))))
+            docs.append(Doc(f"{tenant}/n{i}", text, Access(tenant, chosen, rng.choice([0, 0, 1, 2]))))
+    return docs
+
+
+CALLERS = {
+    "acme-eng-0": Principal("acme", ("eng",), 0),
+    "acme-hr-1": Principal("acme", ("hr",), 1),
+    "acme-none-0": Principal("acme", (), 0),
+    "acme-all-2": Principal("acme", ("eng", "hr", "legal"), 2),
+    "globex-sales-1": Principal("globex", ("sales",), 1),
+    "globex-eng-2": Principal("globex", ("eng",), 2),
+    "globex-none-9": Principal("globex", (), 9),
+}
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], list[Doc]]]:
+    data = tmp_path_factory.mktemp("leak")
+    st = open_state("", data)
+    headers: dict[str, dict[str, str]] = {}
+    admins: dict[str, dict[str, str]] = {}
+    for name, p in CALLERS.items():
+        _, secret = st.create_key(
+            name=name, tenant=p.tenant, groups=p.groups, role="reader", clearance=p.clearance
+        )
+        headers[name] = bearer(secret)
+    for tenant, groups in TENANT_GROUPS.items():
+        _, secret = st.create_key(
+            name=f"{tenant}-admin", tenant=tenant, groups=groups, role="admin", clearance=9
+        )
+        admins[tenant] = bearer(secret)
+    st.close()
+    docs = make_docs(random.Random(7))
+    app = create_app(load_settings(data_dir=data, server={"json_logs": False}))
+    with TestClient(app) as client:
+        wait_ready(client)
+        for tenant in TENANT_GROUPS:
+            body = {
+                "documents": [
+                    {
+                        "id": d.id.split("/", 1)[1],
+                        "text": d.text,
+                        "groups": list(d.access.groups),
+                        "clearance": d.access.clearance,
+                        "metadata": {"kind": "note"},
+                    }
+                    for d in docs
+                    if d.access.tenant == tenant
+                ]
+            }
+            r = client.post("/v1/collections/shared/documents", json=body, headers=admins[tenant])
+            assert r.status_code == 202, r.text
+            assert wait_job(client, r.json(), admins[tenant])["status"] == "done"
+        yield client, headers, docs
+
+
+def test_no_document_leaks_over_a_thousand_queries(
+    world: tuple[TestClient, dict[str, dict[str, str]], list[Doc]],
+) -> None:
+    client, headers, docs = world
+    acl = {d.id: d.access for d in docs}
+    rng = random.Random(11)
+    queries = leaks = own_quotes = own_found = 0
+    returned = 0
+
+    def check(caller: str, doc_ids: list[str]) -> None:
+        nonlocal leaks, returned
+        p = CALLERS[caller]
+        returned += len(doc_ids)
+        bad = [d for d in doc_ids if not p.can_read(acl[d])]
+        leaks += len(bad)
+        assert not bad, f"{caller} received unreadable documents {bad}"
+
+    for _ in range(1000):
+        caller = rng.choice(list(CALLERS))
+        target = rng.choice(docs)
+        kind = rng.random()
+        if kind < 0.6:
+            query = target.text  # verbatim, often another tenant's or group's text
+        elif kind < 0.8:
+            query = " ".join(rng.sample(target.text.split(), 5))
+        else:
+            query = f"{rng.choice(PROJECTS)} {rng.choice(TOPICS)}"
+        mode = rng.choice(["hybrid", "dense", "keyword"])
+        body = {"query": query, "mode": mode, "top_k": rng.choice([5, 20, 50])}
+        if rng.random() < 0.2:
+            body["filters"] = {"kind": "note"}
+        r = client.post("/v1/collections/shared/search", json=body, headers=headers[caller])
+        assert r.status_code == 200, r.text
+        queries += 1
+        hits = [h["doc_id"] for h in r.json()["hits"]]
+        check(caller, hits)
+        if kind < 0.6 and CALLERS[caller].can_read(target.access) and mode != "dense":
+            own_quotes += 1
+            own_found += any(
+                docs_by_text == target.text for docs_by_text in (h["text"] for h in r.json()["hits"])
+            )
+
+    for _ in range(120):
+        caller = rng.choice(list(CALLERS))
+        target = rng.choice(docs)
+        r = client.post(
+            "/v1/collections/shared/ask",
+            json={"question": target.text, "debug": True},
+            headers=headers[caller],
+        )
+        assert r.status_code == 200, r.text
+        queries += 1
+        a = r.json()
+        check(caller, [c["doc_id"] for c in a["citations"]] + [h["doc_id"] for h in a["debug"]["hits"]])
+        trace = client.get(f"/v1/traces/{a['trace_id']}", headers=headers[caller]).json()["trace"]
+        check(caller, [c["doc_id"] for c in trace["context"]])
+
+    for _ in range(60):
+        caller = rng.choice(list(CALLERS))
+        target = rng.choice(docs)
+        r = client.post(
+            "/v1/chat/completions",
+            headers=headers[caller],
+            json={"model": "shared", "messages": [{"role": "user", "content": target.text}]},
+        )
+        assert r.status_code == 200, r.text
+        queries += 1
+        check(caller, [c["doc_id"] for c in r.json()["citations"]])
+
+    # Direct reads: every document by every caller.
+    for caller, p in CALLERS.items():
+        listed = client.get("/v1/collections/shared/documents?limit=1000", headers=headers[caller]).json()[
+            "documents"
+        ]
+        check(caller, [d["id"] for d in listed])
+        assert {d["id"] for d in listed} == {d.id for d in docs if p.can_read(d.access)}
+        for d in rng.sample(docs, 25):
+            r = client.get(f"/v1/collections/shared/documents/{d.id}", headers=headers[caller])
+            assert r.status_code == (200 if p.can_read(d.access) else 404)
+            queries += 1
+
+    assert queries >= 1000 and leaks == 0
+    # The test has teeth: results came back, and callers find text they may read.
+    assert returned > 5000
+    assert own_found / own_quotes > 0.9, (own_found, own_quotes)

@@ -1,0 +1,141 @@
+"""The OpenAI-compatible endpoint, driven by the stock ``openai`` client over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from ragline.server.app import create_app
+from ragline.settings import load_settings
+from tests.server.conftest import Keys, make_keys
+
+pytestmark = pytest.mark.integration
+
+FACTS = {
+    "kites.md": "# Kites\n\n## Flying\n\nKites fly best in a steady wind of 15 to 25 km/h. "
+    "Launch with the wind at your back.\n",
+    "bread.md": "# Bread\n\n## Proofing\n\nSourdough proofs for 12 hours in the fridge. "
+    "Bake it at 250 degrees.\n",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys]]:
+    data = tmp_path_factory.mktemp("oa")
+    keys = make_keys(data)
+    port = _free_port()
+    app = create_app(load_settings(data_dir=data, server={"json_logs": False}))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server did not become ready"
+        time.sleep(0.1)
+    files = [("files", (n, t.encode(), "text/markdown")) for n, t in FACTS.items()]
+    job = httpx.post(f"{base}/v1/collections/hobbies/files", files=files, headers=keys.acme_admin).json()
+    while job["status"] not in ("done", "failed"):
+        time.sleep(0.1)
+        job = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=keys.acme_admin).json()
+    assert job["status"] == "done", job
+    yield base, keys
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _client(base: str, headers: dict[str, str]) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base}/v1", api_key=headers["Authorization"].split()[1], max_retries=0)
+
+
+def test_models_lists_readable_collections(server: tuple[str, Keys]) -> None:
+    base, keys = server
+    assert [m.id for m in _client(base, keys.acme_eng).models.list()] == ["hobbies"]
+    assert [m.id for m in _client(base, keys.globex_admin).models.list()] == []
+
+
+def test_stock_client_streams_an_answer_with_citations(server: tuple[str, Keys]) -> None:
+    base, keys = server
+    stream = _client(base, keys.acme_eng).chat.completions.create(
+        model="hobbies",
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "How long does sourdough proof?"},
+        ],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces, citations, finish = [], None, None
+    for chunk in stream:
+        if chunk.choices:
+            pieces.append(chunk.choices[0].delta.content or "")
+            finish = chunk.choices[0].finish_reason or finish
+            extra = chunk.model_extra or {}
+            citations = extra.get("citations", citations)
+    text = "".join(pieces)
+    assert "12 hours" in text and "[1]" in text and "Sources:" in text
+    assert finish == "stop"
+    assert citations and citations[0]["source"].endswith("bread.md")
+    assert citations[0]["quote"] in text
+
+
+def test_stock_client_non_streaming(server: tuple[str, Keys]) -> None:
+    base, keys = server
+    r = _client(base, keys.acme_eng).chat.completions.create(
+        model="hobbies",
+        messages=[{"role": "user", "content": [{"type": "text", "text": "What wind suits kites?"}]}],
+    )
+    msg = r.choices[0].message.content or ""
+    assert "15 to 25 km/h" in msg and "[1]" in msg
+    extra = r.model_extra or {}
+    assert extra["citations"][0]["source"].endswith("kites.md")
+    assert extra["ragline"]["trace_id"] and extra["ragline"]["mode"] == "extractive"
+
+
+def test_errors_reach_the_client_as_openai_errors(server: tuple[str, Keys]) -> None:
+    base, keys = server
+    c = _client(base, keys.acme_eng)
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        c.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError, match="no user message"):
+        c.chat.completions.create(model="hobbies", messages=[{"role": "system", "content": "only system"}])
+    with pytest.raises(openai.UnprocessableEntityError, match="n"):
+        c.chat.completions.create(model="hobbies", messages=[{"role": "user", "content": "x"}], n=2)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{base}/v1", api_key="rl_bad_key", max_retries=0).models.list()
+
+
+def test_other_tenant_gets_nothing_from_this_collection(server: tuple[str, Keys]) -> None:
+    base, keys = server
+    r = _client(base, keys.globex_admin).chat.completions.create(
+        model="hobbies",
+        messages=[{"role": "user", "content": "Sourdough proofs for 12 hours in the fridge."}],
+    )
+    extra = r.model_extra or {}
+    assert extra["citations"] == [] and extra["ragline"]["abstained"]
+    assert "12 hours" not in (r.choices[0].message.content or "")
+
+
+def test_data_dir_is_real(server: tuple[str, Keys]) -> None:
+    base, keys = server
+    docs = httpx.get(f"{base}/v1/collections/hobbies/documents", headers=keys.acme_admin).json()["documents"]
+    assert sorted(Path(d["source"]).name for d in docs) == ["bread.md", "kites.md"]
