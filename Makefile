@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint typecheck bench eval-scifact eval-nfcorpus clean
+.PHONY: install system-deps demo serve test lint typecheck bench api-docs eval-scifact eval-nfcorpus clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "ragline needs Python 3.11 ($(PY) not found); set PY=/path/to/python3.11"; exit 1; }
@@ -22,6 +22,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+system-deps:
+	bash scripts/install-system-deps.sh
+
 demo: install
 	$(BIN)/python demo/run_demo.py
 
@@ -29,7 +32,10 @@ lint: install
 	$(BIN)/ruff check src tests bench demo
 	$(BIN)/mypy
 
-test: install lint
+serve: install
+	$(BIN)/ragline serve
+
+test: install system-deps lint
 	$(BIN)/python -m pytest -q
 
 bench: install

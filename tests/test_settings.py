@@ -62,3 +62,22 @@ def test_unknown_key_in_file_and_missing_config_file_are_rejected(
     monkeypatch.setenv("RAGLINE_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings()
+
+
+@pytest.mark.parametrize("name", ["RAGLINE_DATADIR", "RAGLINE_BOGUS", "ragline_colection"])
+def test_unknown_top_level_environment_variable_is_rejected(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "x")
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+def test_server_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGLINE_SERVER__MAX_UPLOAD_MB", "5")
+    monkeypatch.setenv("RAGLINE_SERVER__AUTH", "false")
+    s = load_settings()
+    assert s.server.max_upload_mb == 5 and s.server.auth is False
+    monkeypatch.setenv("RAGLINE_SERVER__BOGUS", "1")
+    with pytest.raises(ConfigError, match="bogus"):
+        load_settings()

@@ -89,6 +89,9 @@ class StoreSettings(_Strict):
     ann_refine_factor: int = Field(default=2, ge=1, le=50)
     # Rows written per atomic commit during ingest.
     commit_chunks: int = Field(default=4096, ge=1)
+    # Seconds after which a reader notices commits made by other processes (replicas sharing the
+    # data directory). None: only this process's own writes are seen, with no per-query check.
+    read_consistency_s: float | None = Field(default=None, ge=0)
 
 
 class RetrievalSettings(_Strict):
@@ -286,8 +289,28 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+# RAGLINE_ variables that are not settings: the config file path and the CLI's progress switch.
+_NON_SETTING_ENV = {"config", "progress"}
+
+
+def _check_env() -> None:
+    # pydantic-settings ignores unknown top-level variables (only nested ones are rejected), so a
+    # misspelt RAGLINE_DATADIR would silently run with the default data directory.
+    known = set(Settings.model_fields) | _NON_SETTING_ENV
+    for key in os.environ:
+        if key.upper().startswith("RAGLINE_"):
+            name = key[len("RAGLINE_") :].split("__")[0].lower()
+            if name not in known:
+                raise ConfigError(
+                    f"environment variable {key} is not a ragline setting; known: "
+                    + ", ".join(f"RAGLINE_{k.upper()}" for k in sorted(Settings.model_fields))
+                    + " (nested with __, e.g. RAGLINE_SERVER__PORT)"
+                )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build and validate :class:`Settings`, turning validation errors into a :class:`ConfigError`."""
+    _check_env()
     try:
         return Settings(**overrides)
     except ValidationError as exc:

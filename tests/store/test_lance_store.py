@@ -96,3 +96,18 @@ def test_collection_written_before_access_control_is_migrated(tmp_path: Path) ->
     assert [h.chunk.id for h in reopened.search_dense(q, 5, Visible(Principal()))] == ["c1"]
     assert reopened.search_dense(q, 5, Visible(Principal("acme", ("eng",), 9))) == []
     assert reopened.search_dense(q, 5)[0].chunk.access.tenant == "default"
+
+
+def test_a_replica_with_read_consistency_sees_another_writers_commits(tmp_path: Path) -> None:
+    """Two processes (replicas) on one data directory: the reader follows the writer's commits."""
+    writer = LanceStore(tmp_path / "c", dimension=4, model_id="m")
+    reader = LanceStore(tmp_path / "c", dimension=4, model_id="m", read_consistency_s=0)
+    q = np.ones(4, np.float32) / 2
+    first = [Chunk(id="c1", doc_id="d1", text="alpha", position=0, start=0, end=5, source="/a")]
+    writer.upsert([SourceBatch("/a", "h", first, np.ones((1, 4), np.float32) / 2)])
+    assert [h.chunk.id for h in reader.search_dense(q, 5)] == ["c1"]
+    second = [Chunk(id="c2", doc_id="d2", text="beta", position=0, start=0, end=4, source="/b")]
+    writer.upsert([SourceBatch("/b", "h", second, np.ones((1, 4), np.float32) / 2)])
+    writer.finalize()
+    assert {h.chunk.id for h in reader.search_dense(q, 5)} == {"c1", "c2"}
+    assert {h.chunk.id for h in reader.search_keyword("beta", 5)} == {"c2"}

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,7 @@ class LanceStore:
         ann_ef: int = 96,
         ann_partitions: int | None = None,
         ann_refine_factor: int = 2,
+        read_consistency_s: float | None = None,
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
@@ -175,6 +177,8 @@ class LanceStore:
         self.ann_ef = ann_ef
         self.ann_partitions = ann_partitions
         self.ann_refine_factor = ann_refine_factor
+        self.read_consistency_s = read_consistency_s
+        self._seen_version: int | None = None
         self._chunks: Any = None
         self._sections: Any = None
         self._indexes: dict[str, str] | None = None
@@ -201,7 +205,20 @@ class LanceStore:
             tmp = meta_path.with_suffix(".tmp")
             tmp.write_text(json.dumps({"model_id": self.model_id, "dimension": self.dimension}))
             tmp.replace(meta_path)
-        return lancedb.connect(str(self.root))
+        if self.read_consistency_s is None:
+            return lancedb.connect(str(self.root))
+        return lancedb.connect(
+            str(self.root), read_consistency_interval=timedelta(seconds=self.read_consistency_s)
+        )
+
+    def _follow_other_writers(self) -> None:
+        # Another replica committed: cached schema, index list and dataset handle are stale.
+        if self.read_consistency_s is None or self.chunks_table is None:
+            return
+        version = self.chunks_table.version
+        if version != self._seen_version:
+            self._changed()
+            self._seen_version = version
 
     def _table(self, name: str, create_schema: pa.Schema | None) -> Any:
         db = self._db
@@ -520,6 +537,7 @@ class LanceStore:
         )
 
     def _dense_query(self, vector: Vectors, n: int, filters: Filter | None) -> Any:
+        self._follow_other_writers()
         q = self.chunks_table.search(
             np.asarray(vector, dtype=np.float32), vector_column_name="vector"
         ).distance_type("cosine")
@@ -532,6 +550,7 @@ class LanceStore:
         return (q.where(where, prefilter=True) if where else q).limit(n)
 
     def _keyword_query(self, query: str, n: int, filters: Filter | None) -> Any:
+        self._follow_other_writers()
         q = self.chunks_table.search(query, query_type="fts", fts_columns="search_text")
         where = self._where(filters)
         return (q.where(where, prefilter=True) if where else q).limit(n)
