@@ -32,6 +32,9 @@ lint: install
 	$(BIN)/ruff check src tests bench demo
 	$(BIN)/mypy
 
+api-docs: install
+	$(BIN)/python -m ragline.server.apidoc > docs/api.md
+
 serve: install
 	$(BIN)/ragline serve
 

@@ -14,11 +14,11 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ragline.server.schemas import CitationOut
+from ragline.server.schemas import ERROR_RESPONSES, CitationOut
 from ragline.server.service import CallerDep, ServiceDep
 from ragline.types import Answer, Final, Restart, Token
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
 
 class _Part(BaseModel):

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from ragline.loaders.registry import SUPPORTED_EXTENSIONS
 from ragline.server.auth import Caller, require_admin
 from ragline.server.schemas import (
+    ERROR_RESPONSES,
     AnswerOut,
     AskIn,
     AuditOut,
@@ -24,6 +25,7 @@ from ragline.server.schemas import (
     DocumentListOut,
     DocumentOut,
     DocumentsIn,
+    ErrorResponse,
     FeedbackIn,
     FeedbackOut,
     HitOut,
@@ -40,7 +42,7 @@ from ragline.server.service import CallerDep, Service, ServiceDep
 from ragline.state import ApiKey, Job
 from ragline.types import Access, Document, Final, Restart, Token
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
 
@@ -113,7 +115,12 @@ def _upload_dir(svc: Service, caller: Caller, collection: str) -> Path:
     return d
 
 
-@router.post("/collections/{collection}/files", status_code=202, tags=["documents"])
+@router.post(
+    "/collections/{collection}/files",
+    status_code=202,
+    tags=["documents"],
+    responses={415: {"model": ErrorResponse, "description": "A file type no loader reads"}},
+)
 def upload_files(
     collection: str,
     svc: ServiceDep,

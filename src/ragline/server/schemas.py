@@ -29,6 +29,17 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# Every /v1 route may answer with these; the message always says what to do.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Bad input (malformed JSON, bad filter, bad name)"},
+    401: {"model": ErrorResponse, "description": "Missing, unknown or revoked API key"},
+    403: {"model": ErrorResponse, "description": "The key's role or clearance does not allow this"},
+    404: {"model": ErrorResponse, "description": "Unknown collection, document, job or trace"},
+    413: {"model": ErrorResponse, "description": "Body or upload over the size limit"},
+    422: {"model": ErrorResponse, "description": "A field is missing, unknown or out of range"},
+}
+
+
 # -- documents and jobs ----------------------------------------------------------------------------
 
 
