@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -23,3 +28,41 @@ def _guarded_connect(self: socket.socket, address: Any) -> Any:
 def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     yield
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URI of a real PostgreSQL server (the ``pgserver`` wheel) for this session; unix socket only."""
+    pgserver = pytest.importorskip("pgserver")
+    # Not tmp_path_factory: a concurrent pytest run may prune old pytest-of-<user> folders, and
+    # deleting the data folder and socket under a running server kills it mid-session.
+    pgdata = tempfile.mkdtemp(prefix="ragline-pg-")
+    try:
+        srv = pgserver.get_server(pgdata, cleanup_mode="stop")
+        try:
+            yield srv.get_uri()
+        finally:
+            srv.cleanup()
+    finally:
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@contextmanager
+def fresh_pg_database(server_url: str) -> Iterator[str]:
+    """A new empty database on ``server_url``; dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"t_{uuid.uuid4().hex}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(pg_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with fresh_pg_database(pg_url) as url:
+        yield url

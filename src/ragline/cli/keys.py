@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -56,10 +57,8 @@ def _open(data_dir: Path | None) -> StateStore:
     )
 
 
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+def _when(ts: float | None, fmt: str) -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts, tz=UTC).strftime(fmt)
 
 
 @keys_app.command()
@@ -83,6 +82,12 @@ def create(
         try:
             key, secret = state.create_key(
                 name=name, tenant=tenant, groups=group_list, role=role, clearance=clearance
+            )
+            state.append_audit(
+                tenant=key.tenant,
+                key_id="cli",
+                action="key_create",
+                detail=json.dumps({"key": key.id, "role": key.role}),
             )
         finally:
             state.close()
@@ -118,20 +123,27 @@ def list_(
     if not keys:
         console.print("no API keys; create one with `ragline keys create --tenant T --role admin`")
         return
-    t = Table(title="API keys")
+    # A light box and unwrapped ids/times keep the table readable in an 80-column terminal.
+    t = Table(title="API keys", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     t.add_column("id", no_wrap=True)
-    for col in ("name", "tenant", "groups", "role", "clearance", "created", "revoked"):
-        t.add_column(col)
+    for col in ("name", "tenant", "groups"):
+        t.add_column(col, overflow="fold", min_width=4)
+    t.add_column("role", no_wrap=True)
+    t.add_column("clearance", justify="right", no_wrap=True)
+    t.add_column("created", no_wrap=True)
+    t.add_column("revoked", no_wrap=True)
+    # Times (UTC) only when there is room; --json has the exact timestamps.
+    fmt = "%Y-%m-%d %H:%MZ" if console.width >= 120 else "%Y-%m-%d"
     for k in keys:
         t.add_row(
             k.id,
             k.name,
             k.tenant,
-            ",".join(k.groups),
+            ", ".join(k.groups),
             k.role,
             str(k.clearance),
-            _when(k.created_at),
-            _when(k.revoked_at),
+            _when(k.created_at, fmt),
+            _when(k.revoked_at, fmt),
         )
     console.print(t)
 
@@ -146,6 +158,11 @@ def revoke(
         state = _open(data_dir)
         try:
             revoked = state.revoke_key(key_id)
+            gone = state.get_key(key_id) if revoked else None
+            if gone is not None:
+                state.append_audit(
+                    tenant=gone.tenant, key_id="cli", action="key_revoke", detail=json.dumps({"key": key_id})
+                )
         finally:
             state.close()
     except RaglineError as exc:

@@ -38,8 +38,8 @@ JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 SCHEMA_VERSION = 1
 
 # Tenants and groups end up in URLs, filters and log lines, so they are kept to a safe alphabet.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
-_SECRET_RE = re.compile(r"^rl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}")
+_SECRET_RE = re.compile(r"rl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _MAX_KEY_NAME = 200
 _MAX_COMMENT = 4000
 _MAX_LIMIT = 10_000
@@ -207,7 +207,7 @@ def hash_secret(secret: str) -> str:
 
 
 def _check_name(what: str, value: object) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise ConfigError(
             f"{what} {value!r} is not allowed: use 1-64 letters, digits, '.' or '-', "
             "starting with a letter or digit"
@@ -436,7 +436,7 @@ class SqlStateBase(abc.ABC):
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key this secret belongs to, or None (unknown, malformed or revoked)."""
-        m = _SECRET_RE.match(secret) if isinstance(secret, str) else None
+        m = _SECRET_RE.fullmatch(secret) if isinstance(secret, str) else None
         if m is None:
             return None
         rows = self._execute(f"SELECT {_KEY_COLS}, secret_hash FROM api_keys WHERE id = ?", [m.group(1)])

@@ -38,8 +38,9 @@ def open_state(
             trace_retention_days=trace_retention_days,
         )
     if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite://")
-        if path.strip("/") == "":
+        # The path is always absolute; "sqlite:////abs" (SQLAlchemy's spelling) means the same file.
+        path = "/" + url.removeprefix("sqlite://").lstrip("/")
+        if path == "/":
             raise ConfigError(f"server.state_url {url!r} names no file; use {_ACCEPTED}")
         from ragline.state.sqlite import SqliteState
 
