@@ -56,7 +56,7 @@ def _not_found(what: str) -> HTTPException:
     return HTTPException(status_code=404, detail=what)
 
 
-def _groups(raw: list[str], caller: Caller) -> tuple[str, ...]:
+def _groups(raw: list[str]) -> tuple[str, ...]:
     bad = [g for g in raw if not _GROUP.match(g)]
     if bad:
         raise HTTPException(
@@ -154,7 +154,7 @@ def upload_files(
     if len(set(names)) != len(names):
         raise HTTPException(400, "two uploaded files have the same name; rename one")
     access = Access(
-        caller.tenant, _groups([g.strip() for g in groups.split(",") if g.strip()], caller), clearance
+        caller.tenant, _groups([g.strip() for g in groups.split(",") if g.strip()]), clearance
     )
     target = _upload_dir(svc, caller, collection)
     paths = []
@@ -188,7 +188,7 @@ def add_documents(collection: str, body: DocumentsIn, svc: ServiceDep, caller: C
             text=d.text,
             title=d.title,
             metadata=dict(d.metadata),
-            access=Access(caller.tenant, _groups(d.groups, caller), d.clearance),
+            access=Access(caller.tenant, _groups(d.groups), d.clearance),
         )
         for d in body.documents
     ]
@@ -369,7 +369,7 @@ def create_key(body: KeyIn, svc: ServiceDep, caller: CallerDep) -> NewKeyOut:
     key, secret = svc.state.create_key(
         name=body.name,
         tenant=caller.tenant,
-        groups=_groups(body.groups, caller),
+        groups=_groups(body.groups),
         role=body.role,
         clearance=body.clearance,
     )
