@@ -456,12 +456,14 @@ def test_ragline_env_vars_are_real_settings(
     settings = load_settings()  # nested unknown keys and bad values raise ConfigError
     for key, value in env.items():
         path = key.removeprefix("RAGLINE_").lower().split("__")
-        # Unknown top-level names are silently ignored by pydantic-settings, so check them here.
         assert path[0] in Settings.model_fields, f"{source}: {key} is not a ragline setting"
         node: Any = settings
         for part in path:
             assert hasattr(node, part), f"{source}: {key} is not a ragline setting"
             node = getattr(node, part)
+        if isinstance(node, float):
+            assert node == float(value), f"{source}: {key}={value!r} loaded as {node!r}"
+            continue
         loaded = _as_text(node)
         expected = value.lower() if isinstance(node, bool) else value
         assert loaded == expected, f"{source}: {key}={value!r} loaded as {node!r}"
