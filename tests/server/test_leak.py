@@ -187,6 +187,7 @@ def test_no_document_leaks_over_a_thousand_queries(
             assert r.status_code == (200 if p.can_read(d.access) else 404)
             queries += 1
 
+    print(f"leak test: {queries} requests, {returned} documents returned, {leaks} unreadable")
     assert queries >= 1000 and leaks == 0
     # The test has teeth: results came back, and callers find text they may read.
     assert returned > 5000
