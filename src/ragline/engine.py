@@ -125,6 +125,14 @@ def _text_from_chunks(chunks: Sequence[Chunk]) -> str:
     return "".join(buf)
 
 
+def _ending(span: Span, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+    """``events``, ending ``span`` when they run out, fail or the consumer stops early."""
+    try:
+        yield from events
+    finally:
+        span.end()
+
+
 class Engine:
     """Everything ragline does on one data directory. Models load on first use."""
 
@@ -422,25 +430,10 @@ class Engine:
         # Started here, not in the generator: a stream is consumed later, often on another thread,
         # and the span must still join this request's trace.
         gen_span = start_span("generate", generator=self.generator_kind())
-        events = self._generate(question, hits, context, timings, t0, debug, gen_span)
+        events = _ending(gen_span, self._generate(question, hits, context, timings, t0, debug, gen_span))
         return events if stream else collect(events)
 
     def _generate(
-        self,
-        question: str,
-        hits: list[Hit],
-        context: Context,
-        timings: dict[str, float],
-        t0: float,
-        debug: bool,
-        gen_span: Span,
-    ) -> Iterator[StreamEvent]:
-        try:
-            yield from self._generate_events(question, hits, context, timings, t0, debug, gen_span)
-        finally:
-            gen_span.end()
-
-    def _generate_events(
         self,
         question: str,
         hits: list[Hit],

@@ -409,6 +409,7 @@ def test_metrics_and_spans(
     http = next(s for s in span_exporter.get_finished_spans() if s.name.startswith("ragline.http POST"))
     retrieve = next(s for s in span_exporter.get_finished_spans() if s.name == "ragline.retrieve")
     assert retrieve.context.trace_id == http.context.trace_id
+    assert client.get("/v1/collections").status_code == 401
     text = client.get("/metrics").text
     assert (
         'ragline_http_requests_total{method="POST",route="/v1/collections/{collection}/ask",status="200"}'
