@@ -99,7 +99,7 @@ class RetrievalSettings(_Strict):
 
     mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
     top_k: int = Field(default=10, ge=1, le=10_000)
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Literal["rrf", "weighted", "zscore"] = "rrf"
     # RRF constant from Cormack et al. (2009); 60 is the paper's value.
     rrf_k: int = Field(default=60, ge=1)
     # Weight of the dense side in weighted fusion (1 - alpha goes to keyword).

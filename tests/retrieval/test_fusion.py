@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ragline.errors import ConfigError
-from ragline.retrieval.fusion import min_max_normalize, reciprocal_rank_fusion, weighted_fusion
+from ragline.retrieval.fusion import (
+    min_max_normalize,
+    reciprocal_rank_fusion,
+    weighted_fusion,
+    z_normalize,
+    zscore_fusion,
+)
 
 
 def _approx(pairs: list[tuple[str, float]]) -> list[tuple[str, object]]:
@@ -128,3 +134,38 @@ class TestWeighted:
     def test_invalid_alpha(self, alpha: float) -> None:
         with pytest.raises(ConfigError, match="alpha="):
             weighted_fusion({"a": 1.0}, {"a": 1.0}, alpha=alpha)
+
+
+def test_z_normalize_has_zero_mean_unit_variance() -> None:
+    z = z_normalize({"a": 1.0, "b": 2.0, "c": 6.0})
+    assert sum(z.values()) == pytest.approx(0.0)
+    assert sum(v * v for v in z.values()) / 3 == pytest.approx(1.0)
+    assert z["c"] > z["b"] > z["a"]
+    assert z_normalize({"a": 3.0, "b": 3.0}) == {"a": 0.0, "b": 0.0}
+    assert z_normalize({}) == {}
+    with pytest.raises(ConfigError, match="finite"):
+        z_normalize({"a": float("nan")})
+
+
+def test_zscore_fusion_by_hand() -> None:
+    # dense: z(a)=1.2247, z(b)=0, z(c)=-1.2247; keyword: z(c)=1, z(d)=-1.
+    dense = {"a": 0.9, "b": 0.6, "c": 0.3}
+    keyword = {"c": 12.0, "d": 2.0}
+    got = dict(zscore_fusion(dense, keyword, 0.5))
+    r = 1.5**0.5
+    assert got["a"] == pytest.approx(0.5 * r + 0.5 * -1.0)  # missing on keyword: its lowest z
+    assert got["c"] == pytest.approx(0.5 * -r + 0.5 * 1.0)
+    assert got["d"] == pytest.approx(0.5 * -r + 0.5 * -1.0)  # missing on dense: its lowest z
+    assert [d for d, _ in zscore_fusion(dense, keyword, 1.0)][:3] == ["a", "b", "c"]
+    assert zscore_fusion(dense, keyword, 0.0)[0][0] == "c"
+
+
+def test_zscore_fusion_is_scale_free_unlike_raw_scores() -> None:
+    dense = {"a": 0.81, "b": 0.80, "c": 0.20}
+    keyword = {"a": 1.0, "b": 30.0, "c": 2.0}
+    scaled = {k: v * 1000 + 7 for k, v in keyword.items()}
+    a, b = zscore_fusion(dense, keyword, 0.5), zscore_fusion(dense, scaled, 0.5)
+    assert [d for d, _ in a] == [d for d, _ in b]
+    assert [s for _, s in a] == pytest.approx([s for _, s in b])
+    with pytest.raises(ConfigError, match="alpha"):
+        zscore_fusion(dense, keyword, 1.5)

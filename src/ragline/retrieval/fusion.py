@@ -1,10 +1,12 @@
 """Fusing the rankings of several retrievers into one, as pure functions over doc ids.
 
-Two methods:
+Three methods:
 
 * :func:`reciprocal_rank_fusion` uses ranks only, so it needs no score calibration.
 * :func:`weighted_fusion` min-max normalises each retriever's scores and takes a convex
   combination of them.
+* :func:`zscore_fusion` standardises each retriever's scores (z-scores) and takes a convex
+  combination; the default, measured best on the BEIR train/dev splits (docs/benchmarks.md).
 
 Both return ``(id, fused score)`` pairs, best first. Ties keep first-appearance order, so the
 output is deterministic for a given input.
@@ -101,3 +103,41 @@ def weighted_fusion(
     for doc, s in kw.items():
         fused[doc] = fused.get(doc, 0.0) + (1.0 - alpha) * s
     return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def z_normalize(scores: Mapping[str, float]) -> dict[str, float]:
+    """Standard scores: (s - mean) / std over the candidates. Equal scores all map to 0."""
+    _check_finite(scores, "input")
+    if not scores:
+        return {}
+    n = len(scores)
+    mean = sum(scores.values()) / n
+    std = math.sqrt(sum((s - mean) ** 2 for s in scores.values()) / n)
+    if std == 0.0:
+        return dict.fromkeys(scores, 0.0)
+    return {doc: (s - mean) / std for doc, s in scores.items()}
+
+
+def zscore_fusion(
+    dense: Mapping[str, float],
+    keyword: Mapping[str, float],
+    alpha: float,
+) -> list[tuple[str, float]]:
+    """Convex combination of z-normalised scores (Bruch, Gai & Ingber, ACM TOIS 2023, §4).
+
+    score(d) = alpha * z(dense)(d) + (1 - alpha) * z(keyword)(d). A retriever that did not return
+    d contributes its lowest z-score: d ranked below everything it did return, not at its mean
+    (which would reward documents for being missed). Unlike min-max, one outlying top score does
+    not squash the rest of a list, and unlike RRF the size of a score gap counts. Sorted by score
+    descending; ties keep first-appearance order (``dense`` first).
+    """
+    if not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):
+        raise ConfigError(f"alpha={alpha!r} is invalid: pass a number in [0, 1] (weight of the dense side)")
+    d = z_normalize(dense)
+    kw = z_normalize(keyword)
+    d_floor = min(d.values(), default=0.0)
+    kw_floor = min(kw.values(), default=0.0)
+    ids = list(d) + [doc for doc in kw if doc not in d]
+    fused = {doc: alpha * d.get(doc, d_floor) + (1.0 - alpha) * kw.get(doc, kw_floor) for doc in ids}
+    return sorted(fused.items(), key=lambda item: -item[1])
+

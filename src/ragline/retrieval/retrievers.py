@@ -14,7 +14,7 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
-from ragline.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion
+from ragline.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion, zscore_fusion
 from ragline.store.base import Candidate, ScoredChunk, Store
 from ragline.store.filters import Filter
 from ragline.types import Hit, RetrieverName, RetrieverScore
@@ -76,13 +76,13 @@ class HybridRetriever:
         self,
         store: Store,
         embedder: Embedder,
-        fusion: Literal["rrf", "weighted"] = "rrf",
+        fusion: Literal["rrf", "weighted", "zscore"] = "rrf",
         rrf_k: int = 60,
         alpha: float = 0.5,
         candidate_multiplier: int = 4,
     ) -> None:
-        if fusion not in ("rrf", "weighted"):
-            raise ConfigError(f"fusion={fusion!r} is not supported; use 'rrf' or 'weighted'")
+        if fusion not in ("rrf", "weighted", "zscore"):
+            raise ConfigError(f"fusion={fusion!r} is not supported; use 'rrf', 'weighted' or 'zscore'")
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"alpha={alpha} must lie in [0, 1]")
         if rrf_k < 1 or candidate_multiplier < 1:
@@ -129,7 +129,7 @@ def fuse(
     dense: Sequence[Candidate],
     keyword: Sequence[Candidate],
     top_k: int,
-    fusion: Literal["rrf", "weighted"] = "rrf",
+    fusion: Literal["rrf", "weighted", "zscore"] = "rrf",
     rrf_k: int = 60,
     alpha: float = 0.5,
 ) -> list[Fused]:
@@ -144,7 +144,6 @@ def fuse(
     if fusion == "rrf":
         fused = reciprocal_rank_fusion([[c.chunk_id for c in dense], [c.chunk_id for c in keyword]], k=rrf_k)
     else:
-        fused = weighted_fusion(
-            {c.chunk_id: c.score for c in dense}, {c.chunk_id: c.score for c in keyword}, alpha
-        )
+        combine = weighted_fusion if fusion == "weighted" else zscore_fusion
+        fused = combine({c.chunk_id: c.score for c in dense}, {c.chunk_id: c.score for c in keyword}, alpha)
     return [Fused(first[cid], score, per[cid]) for cid, score in fused[:top_k]]
