@@ -1,0 +1,161 @@
+"""Late interaction: MaxSim as a pure function, and the reranker on the packaged model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ragline.errors import ConfigError
+from ragline.rerank.base import Reranker
+from ragline.rerank.late_interaction import LateInteractionReranker, maxsim, maxsim_batch
+
+from . import make_hits, texts
+
+
+def _m(*rows: tuple[float, ...]) -> np.ndarray:
+    return np.asarray(rows, dtype=np.float32)
+
+
+def test_maxsim_by_hand():
+    q = _m((1, 0), (0, 1))
+    d = _m((1, 0), (0.6, 0.8))
+    # q0 best matches d0 (1.0), q1 best matches d1 (0.8): mean 0.9.
+    assert maxsim(q, d) == pytest.approx(0.9)
+    # One query token: its best match alone.
+    assert maxsim(_m((0.6, 0.8)), d) == pytest.approx(1.0)
+    # Every document token opposite the query token: the max is still the best of bad options.
+    assert maxsim(_m((1, 0)), _m((-1, 0), (0, -1))) == pytest.approx(0.0)
+    assert maxsim(_m((1, 0)), _m((-1, 0))) == pytest.approx(-1.0)
+
+
+def test_maxsim_is_a_mean_over_query_tokens_not_over_document_tokens():
+    d = _m((1, 0))
+    # Repeating a query token does not change the mean; extra document tokens can only raise a max.
+    assert maxsim(_m((1, 0), (1, 0)), d) == pytest.approx(maxsim(_m((1, 0)), d))
+    assert maxsim(_m((1, 0)), _m((1, 0), (0, 1), (0, -1))) == pytest.approx(1.0)
+
+
+def test_maxsim_of_empty_matrices_is_zero():
+    empty = np.zeros((0, 2), dtype=np.float32)
+    assert maxsim(empty, _m((1, 0))) == 0.0
+    assert maxsim(_m((1, 0)), empty) == 0.0
+
+
+def test_maxsim_batch_equals_maxsim_per_document():
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(4, 8)).astype(np.float32)
+    docs = [rng.normal(size=(n, 8)).astype(np.float32) for n in (3, 1, 0, 7)]
+    assert maxsim_batch(q, docs) == pytest.approx([maxsim(q, d) for d in docs], abs=1e-5)
+    assert maxsim_batch(q, docs)[2] == 0.0  # the empty document
+    assert maxsim_batch(np.zeros((0, 8), dtype=np.float32), docs) == [0.0] * 4
+    assert maxsim_batch(q, []) == []
+
+
+def test_constructor_checks_arguments_and_loads_nothing():
+    from ragline.embedding.onnx import OnnxEmbedder
+
+    embedder = OnnxEmbedder()
+    reranker = LateInteractionReranker(embedder)
+    assert isinstance(reranker, Reranker)
+    assert reranker.run("anything", [], top_k=3) == []
+    assert "_session" not in embedder.__dict__  # nothing loaded for an empty candidate list
+    with pytest.raises(ConfigError, match="cache_size"):
+        LateInteractionReranker(embedder, cache_size=-1)
+    with pytest.raises(ConfigError, match="batch_size"):
+        LateInteractionReranker(embedder, batch_size=0)
+    with pytest.raises(ConfigError, match="top_k"):
+        reranker.run("q", make_hits("a"), top_k=0)
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from ragline.embedding.onnx import OnnxEmbedder
+
+    emb = OnnxEmbedder()  # default cache dir: the exported graph is reused across sessions
+    emb.warm_up()
+    return emb
+
+
+ERRORS = [
+    "Errors are logged to the system journal and shown in the dashboard.",
+    "Error E4012 means the password has expired.",
+    "Error E4021 means the disk quota is exceeded; delete old snapshots.",
+    "Disk usage warnings appear when storage runs low.",
+]
+
+
+@pytest.mark.integration
+def test_exact_term_passage_wins_where_the_pooled_embedding_does_not(embedder):
+    query = "error code E4021"
+    dense = embedder.embed_documents(ERRORS) @ embedder.embed_query(query)
+    # The pooled embedding cannot tell E4021 from E4012 (it prefers the wrong one)...
+    assert int(np.argmax(dense)) == 1
+    # ...token-level matching can.
+    ranked = LateInteractionReranker(embedder).run(query, make_hits(*ERRORS), top_k=4)
+    assert texts(ranked)[0] == ERRORS[2]
+    assert texts(ranked)[1] == ERRORS[1]
+    scores = [h.score for h in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0 for s in scores)
+
+
+@pytest.mark.integration
+def test_another_exact_term_query(embedder):
+    passages = [
+        "Configure the reverse proxy for TLS termination.",
+        "Open port 8080 for the admin console.",
+        "Allow inbound TCP traffic on port 8443 in the firewall rules.",
+        "Firewalls block unsolicited network connections.",
+    ]
+    ranked = LateInteractionReranker(embedder).run("open port 8443 on the firewall", make_hits(*passages), 2)
+    assert texts(ranked) == [passages[2], passages[1]]
+
+
+@pytest.mark.integration
+def test_special_tokens_are_left_out_and_rows_are_unit_length(embedder):
+    reranker = LateInteractionReranker(embedder)
+    q = reranker.query_tokens("error code E4021")
+    wordpieces = embedder._tokenizer.encode("error code E4021").ids
+    assert q.shape == (len(wordpieces) - 2, embedder.dimension)  # [CLS] and [SEP] dropped
+    assert np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-5)
+    assert reranker.query_tokens("").shape[0] == 0
+    # Padding never leaks in: a short passage batched with a long one keeps its own token count.
+    short, long = reranker.document_tokens(make_hits("disk full", ERRORS[2] * 5))
+    assert short.shape[0] == len(embedder._tokenizer.encode("disk full").ids) - 2
+    assert long.shape[0] > short.shape[0]
+
+
+@pytest.mark.integration
+def test_scores_match_maxsim_and_do_not_depend_on_the_cache(embedder):
+    reranker = LateInteractionReranker(embedder)
+    hits = make_hits(*ERRORS)
+    first = {h.chunk.id: h.score for h in reranker.run("disk quota", hits, top_k=4)}
+    again = {h.chunk.id: h.score for h in reranker.run("disk quota", hits, top_k=4)}
+    assert first == again  # the second run reads every passage from the cache
+    info = reranker.cache_info()
+    assert (info.entries, info.hits, info.misses) == (4, 4, 4)
+    q = reranker.query_tokens("disk quota")
+    d = reranker.document_tokens(hits[:1])[0]
+    assert first[hits[0].chunk.id] == pytest.approx(maxsim(q, d))
+
+
+@pytest.mark.integration
+def test_cache_is_a_bounded_lru(embedder):
+    reranker = LateInteractionReranker(embedder, cache_size=2)
+    hits = make_hits(*ERRORS)
+    reranker.run("q", hits, top_k=1)
+    assert reranker.cached_ids() == [hits[2].chunk.id, hits[3].chunk.id]
+    reranker.run("q", [hits[2], hits[0]], top_k=1)  # hits[2] used again, hits[0] added
+    assert reranker.cached_ids() == [hits[2].chunk.id, hits[0].chunk.id]
+    off = LateInteractionReranker(embedder, cache_size=0)
+    off.run("q", hits, top_k=1)
+    assert off.cached_ids() == []
+
+
+@pytest.mark.integration
+def test_top_k_and_first_stage_evidence(embedder):
+    hits = make_hits(*ERRORS)
+    ranked = LateInteractionReranker(embedder).run("disk", hits, top_k=2)
+    assert len(ranked) == 2
+    original = {h.chunk.id: h.retrievers for h in hits}
+    assert all(h.retrievers == original[h.chunk.id] for h in ranked)
