@@ -64,7 +64,9 @@ def test_stream_yields_tokens_then_the_final_answer(engine) -> None:
 def test_debug_carries_hits_scores_context_and_prompt(engine) -> None:
     a = engine.ask("What does a red volcano alert mean?", debug=True)
     assert a.debug is not None
-    assert a.debug.hits and all(h.score > 0 for h in a.debug.hits)
+    scores = [h.score for h in a.debug.hits]
+    assert scores and scores == sorted(scores, reverse=True)
+    assert all(h.retrievers for h in a.debug.hits)
     assert a.debug.context.passages and a.debug.context.tokens <= a.debug.context.budget
     assert "What does a red volcano alert mean?" in a.debug.prompt
     assert a.debug.context.passages[0].text in a.debug.prompt

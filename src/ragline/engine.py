@@ -14,6 +14,7 @@ import datetime
 import json
 import logging
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,8 +38,8 @@ from ragline.generation.prompt import build_messages, render_prompt
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
-from ragline.settings import Settings
-from ragline.store.base import DocumentInfo, StoreStats
+from ragline.settings import RetrievalSettings, Settings
+from ragline.store.base import DocumentInfo, SourceBatch, StoreStats
 from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, Visible, parse_filter
 from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
@@ -62,7 +63,10 @@ from ragline.types import (
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
+    from ragline.generation.base import ChatModel
     from ragline.generation.llm import LLMGenerator
+    from ragline.rerank.base import Reranker
+    from ragline.tune.embeddings import TuneReport
 
 log = logging.getLogger(__name__)
 # Longer queries are documents, not questions: the model reads 256 tokens and BM25 gets slow.
@@ -139,6 +143,8 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stores: dict[str, LanceStore] = {}
+        self._rerankers: dict[str, Reranker] = {}
+        self._embedders: dict[str, CachedEmbedder] = {}
 
     # -- components, built lazily ----------------------------------------------------------------
 
@@ -157,6 +163,8 @@ class Engine:
 
     @cached_property
     def chunker(self) -> Chunker:
+        if self.settings.chunking.strategy == "semantic":
+            return make_chunker(self.settings.chunking, self.tokenizer, self.embedder)
         return make_chunker(self.settings.chunking, self.tokenizer)
 
     def collection_path(self, name: str) -> Path:
@@ -170,6 +178,22 @@ class Engine:
         root = self.settings.data_dir / "collections"
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
+    def embedder_for(self, collection: str | None = None) -> CachedEmbedder:
+        """The embedding model a collection was built with: the configured one, or the model
+        `ragline tune embeddings` made for it (recorded in its ``collection.json``)."""
+        name = collection or self.settings.collection
+        meta = self.collection_path(name) / "collection.json"
+        model_path = (
+            json.loads(meta.read_text(encoding="utf-8")).get("model_path") if meta.is_file() else None
+        )
+        if not model_path:
+            return self.embedder
+        if model_path not in self._embedders:
+            settings = self.settings.embedding.model_copy(update={"model_path": Path(model_path)})
+            inner = make_embedder(settings, self.settings.cache_dir)
+            self._embedders[model_path] = CachedEmbedder(inner, self.embedding_cache)
+        return self._embedders[model_path]
+
     def store(self, collection: str | None = None, *, must_exist: bool = False) -> LanceStore:
         name = collection or self.settings.collection
         path = self.collection_path(name)
@@ -181,10 +205,11 @@ class Engine:
             )
         if name not in self._stores:
             s = self.settings.store
+            embedder = self.embedder_for(name)
             self._stores[name] = LanceStore(
                 path,
-                dimension=self.embedder.dimension,
-                model_id=self.embedder.model_id,
+                dimension=embedder.dimension,
+                model_id=embedder.model_id,
                 ann_threshold=s.ann_threshold,
                 ann_ef=s.ann_ef,
                 ann_partitions=s.ann_partitions,
@@ -215,9 +240,10 @@ class Engine:
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
         store = self.store(collection)
+        embedder = self.embedder_for(collection)
         with self._write_lock(store):
-            before = self.embedder.embedded
-            ingestor = Ingestor(self.settings, store, self.embedder, self.chunker, self.tokenizer)
+            before = embedder.embedded
+            ingestor = Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
             report = ingestor.run(
                 [Path(p) for p in paths],
                 include=include,
@@ -227,7 +253,7 @@ class Engine:
                 progress=progress,
                 access=access,
             )
-            report.chunks_embedded = self.embedder.embedded - before
+            report.chunks_embedded = embedder.embedded - before
         return report
 
     def upsert_documents(self, docs: Sequence[Document], *, collection: str | None = None) -> IngestReport:
@@ -238,12 +264,13 @@ class Engine:
             engine.upsert_documents([Document(id="faq-1", source="faq", text="...", metadata={"lang": "en"})])
         """
         store = self.store(collection)
+        embedder = self.embedder_for(collection)
         with self._write_lock(store):
-            before = self.embedder.embedded
-            report = Ingestor(
-                self.settings, store, self.embedder, self.chunker, self.tokenizer
-            ).upsert_documents(docs)
-            report.chunks_embedded = self.embedder.embedded - before
+            before = embedder.embedded
+            report = Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer).upsert_documents(
+                docs
+            )
+            report.chunks_embedded = embedder.embedded - before
         return report
 
     @staticmethod
@@ -253,17 +280,246 @@ class Engine:
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
         )
 
-    def retriever(self, mode: SearchMode | None = None, collection: str | None = None) -> Retriever:
-        r = self.settings.retrieval
+    def retrieval_settings(self, collection: str | None = None) -> RetrievalSettings:
+        """Retrieval settings for a collection: the global ones with its ``collections`` overrides."""
+        name = collection or self.settings.collection
+        overrides = self.settings.collections.get(name)
+        if overrides is None or not overrides.retrieval:
+            return self.settings.retrieval
+        return RetrievalSettings(**{**self.settings.retrieval.model_dump(), **overrides.retrieval})
+
+    @cached_property
+    def chat(self) -> ChatModel | None:
+        """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
+        if not self.settings.llm.base_url:
+            return None
+        from ragline.generation.openai_chat import OpenAIChatModel
+
+        return OpenAIChatModel(self.settings.llm, self.token_counter)
+
+    def rerankers(self, r: RetrievalSettings) -> list[Reranker]:
+        """The rerankers ``r.rerank`` names, in order (models load on first use)."""
+        from ragline.rerank.factory import RerankConfig, make_reranker
+
+        out: list[Reranker] = []
+        for kind in r.rerank:
+            cfg = RerankConfig(
+                kind=kind,
+                model_path=r.cross_encoder_path,
+                mmr_lambda=r.mmr_lambda,
+                freshness_field=r.freshness_field,
+                freshness_rate=r.freshness_rate,
+                candidates=r.rerank_candidates,
+            )
+            key = cfg.model_dump_json()
+            if key not in self._rerankers:
+                made = make_reranker(
+                    cfg, embedder=self.embedder, chat=self.chat, cache_dir=self.settings.cache_dir
+                )
+                if made is None:
+                    continue
+                self._rerankers[key] = made
+            out.append(self._rerankers[key])
+        return out
+
+    def summaries_store(self, collection: str | None = None) -> LanceStore | None:
+        """The store of per-document summaries (``ragline summarize``), or None if not built."""
+        store = self.store(collection, must_exist=True)
+        path = store.root / "summaries"
+        if not (path / "collection.json").is_file():
+            return None
+        key = f"{store.root.name}\x00summaries"
+        if key not in self._stores:
+            embedder = self.embedder_for(collection)
+            self._stores[key] = LanceStore(path, dimension=embedder.dimension, model_id=embedder.model_id)
+        return self._stores[key]
+
+    def summarize(self, collection: str | None = None, *, llm: bool | None = None) -> int:
+        """Build the per-document summaries index that ``retrieval.doc_first`` searches.
+
+        Extractive summaries offline; the configured LLM's when ``llm`` (default: when one is
+        configured), falling back to extractive per document. Returns the documents summarised.
+        """
+        from ragline.hierarchy.summaries import ExtractiveSummarizer, LLMSummarizer, summary_documents
+
+        store = self.store(collection, must_exist=True)
+        embedder = self.embedder_for(collection)
+        extractive = ExtractiveSummarizer(embedder)
+        use_llm = (self.chat is not None) if llm is None else llm
+        if use_llm and self.chat is None:
+            raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
+        summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
+        docs = summary_documents(store.all_chunks(), summarizer)
+        path = store.root / "summaries"
+        target = LanceStore(path, dimension=embedder.dimension, model_id=embedder.model_id)
+        with self._write_lock(store):
+            # Rebuilt whole: summaries of deleted documents must not linger.
+            target.delete_sources(sorted(target.source_hashes()))
+            ingestor = Ingestor(self.settings, target, embedder, self.chunker, self.tokenizer)
+            ingestor.upsert_documents(docs)
+        self._stores.pop(f"{store.root.name}\x00summaries", None)
+        return len(docs)
+
+    def tune_embeddings(
+        self,
+        collection: str | None = None,
+        *,
+        max_pairs: int = 4000,
+        epochs: int = 1,
+        batch_size: int = 32,
+        max_seq_length: int = 128,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> TuneReport:
+        """Fine-tune the collection's embedding model on pairs built from its own text, save it as
+        a new version under ``<data_dir>/models/<collection>/v<N>``, and re-embed the collection
+        with it (the collection then searches with that model). Never sees evaluation data.
+        """
+        from ragline.chunking.tokenizer import packaged_model_dir
+        from ragline.tune.embeddings import build_pairs, fine_tune
+
+        name = collection or self.settings.collection
+        store = self.store(name, must_exist=True)
+        meta = json.loads((store.root / "collection.json").read_text(encoding="utf-8"))
+        if self.settings.embedding.backend == "openai":
+            raise ConfigError(
+                "tuning needs a local model; embedding.backend='openai' cannot be fine-tuned here"
+            )
+        base = Path(meta.get("model_path") or self.settings.embedding.model_path or packaged_model_dir())
+        chunks = store.all_chunks()
+        pairs = build_pairs(chunks, max_pairs=max_pairs)
+        versions = self.settings.data_dir / "models" / name
+        taken = [int(p.name[1:]) for p in versions.glob("v*") if p.name[1:].isdigit()]
+        out = versions / f"v{max(taken, default=0) + 1}"
+        report = fine_tune(
+            base,
+            pairs,
+            out,
+            epochs=epochs,
+            batch_size=batch_size,
+            max_seq_length=max_seq_length,
+            threads=self.settings.embedding.threads,
+            progress=(lambda d, t: progress("fine-tuning", d, t)) if progress else None,
+        )
+        self.reembed(name, out, progress=progress)
+        return report
+
+    def reembed(
+        self,
+        collection: str,
+        model_path: Path,
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> int:
+        """Re-embed every chunk of a collection with the model at ``model_path`` and switch the
+        collection to it. Built aside and swapped in, so searches see the old or the new index."""
+        store = self.store(collection, must_exist=True)
+        settings = self.settings.embedding.model_copy(update={"model_path": model_path})
+        embedder = CachedEmbedder(make_embedder(settings, self.settings.cache_dir), self.embedding_cache)
+        with self._write_lock(store):
+            chunks = store.all_chunks()
+            sections = store.get_sections(sorted({c.parent_id for c in chunks if c.parent_id}))
+            hashes = store.source_hashes()
+            tmp = store.root.with_name(f".{store.root.name}.reembed")
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            target = LanceStore(tmp, dimension=embedder.dimension, model_id=embedder.model_id)
+            by_source: dict[str, list[Chunk]] = {}
+            for c in chunks:
+                by_source.setdefault(c.source, []).append(c)
+            done = 0
+            batches = []
+            for source, group in by_source.items():
+                vectors = embedder.embed_documents([c.embed_text for c in group])
+                doc_ids = {c.doc_id for c in group}
+                batches.append(
+                    SourceBatch(
+                        source,
+                        hashes.get(source, ""),
+                        group,
+                        vectors,
+                        [s for s in sections if s.doc_id in doc_ids],
+                    )
+                )
+                done += len(group)
+                if progress is not None:
+                    progress("re-embedding", done, len(chunks))
+            target.upsert(batches)
+            target.finalize()
+            meta_path = tmp / "collection.json"
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta["model_path"] = str(model_path)
+            meta_path.write_text(json.dumps(meta), encoding="utf-8")
+            old = store.root.with_name(f".{store.root.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            # Two renames: a crash between them leaves the old index at .old, never a mix.
+            store.root.rename(old)
+            tmp.rename(store.root)
+            shutil.rmtree(old)
+        self._stores.pop(collection, None)
+        self._stores.pop(f"{collection}\x00summaries", None)
+        return len(chunks)
+
+    def with_settings(self, **updates: Any) -> Engine:
+        """An engine on the same data with some settings replaced, sharing the loaded embedding
+        model when the embedding settings are unchanged (ablations, experiments).
+
+        Example::
+
+            semantic = engine.with_settings(chunking={"strategy": "semantic"})
+        """
+        from ragline.settings import load_settings
+
+        merged = self.settings.model_dump()
+        for key, value in updates.items():
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+        other = Engine(load_settings(**merged))
+        if other.settings.embedding == self.settings.embedding:
+            for shared in ("embedding_cache", "embedder", "tokenizer"):
+                other.__dict__[shared] = getattr(self, shared)
+        return other
+
+    def retriever(
+        self,
+        mode: SearchMode | None = None,
+        collection: str | None = None,
+        retrieval: RetrievalSettings | None = None,
+    ) -> Retriever:
+        """The retriever for ``mode`` with the collection's settings (or ``retrieval``)."""
+        r = retrieval or self.retrieval_settings(collection)
         mode = mode or r.mode
         store = self.store(collection, must_exist=True)
+        embedder = self.embedder_for(collection)
         if mode == "dense":
-            return DenseRetriever(store, self.embedder)
+            return DenseRetriever(store, embedder)
         if mode == "keyword":
             return KeywordRetriever(store)
-        if mode == "hybrid":
-            return HybridRetriever(store, self.embedder, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier)
-        raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
+        if mode != "hybrid":
+            raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
+        staged = (
+            r.prf
+            or r.auto_filters != "off"
+            or r.router
+            or r.adaptive_k
+            or r.multi_query
+            or r.hyde
+            or r.decompose
+            or r.doc_first
+            or r.rerank
+        )
+        if not staged:
+            return HybridRetriever(store, embedder, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier)
+        from ragline.retrieval.pipeline import PipelineRetriever
+
+        return PipelineRetriever(
+            store,
+            embedder,
+            r,
+            chat=self.chat,
+            summaries=self.summaries_store(collection) if r.doc_first or r.router else None,
+            rerankers=self.rerankers(r),
+            field_values=store.field_values,
+        )
 
     def _check_query(self, query: str, what: str = "search query") -> None:
         if not query or not query.strip():

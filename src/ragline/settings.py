@@ -62,11 +62,18 @@ class EmbeddingSettings(_Strict):
 class ChunkingSettings(_Strict):
     """How documents are cut into retrievable chunks (sizes in embedding-model tokens)."""
 
-    strategy: Literal["recursive", "structure", "parent-child"] = "structure"
+    # semantic: split where the embedding similarity of neighbouring sentences drops;
+    # sentence: one sentence per chunk (sentence-window retrieval: answers expand a window).
+    strategy: Literal["recursive", "structure", "parent-child", "semantic", "sentence"] = "structure"
     chunk_size: int = Field(default=200, ge=16)
     chunk_overlap: int = Field(default=32, ge=0)
     # Parent sections for parent-child chunking (tokens).
     parent_size: int = Field(default=1024, ge=32)
+    # Semantic chunking: a boundary goes where neighbour similarity falls below this percentile
+    # of the document's similarities (Kamradt's "semantic chunking"; lower = fewer, longer chunks).
+    semantic_percentile: float = Field(default=20.0, gt=0.0, lt=100.0)
+    # Sentence chunking: sentences shorter than this many tokens join the next one.
+    sentence_min_tokens: int = Field(default=8, ge=1)
 
     @model_validator(mode="after")
     def _check_sizes(self) -> ChunkingSettings:
@@ -99,13 +106,44 @@ class RetrievalSettings(_Strict):
 
     mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
     top_k: int = Field(default=10, ge=1, le=10_000)
-    fusion: Literal["rrf", "weighted", "zscore"] = "rrf"
+    # zscore: convex combination of z-normalised scores, best on the BEIR train/dev splits
+    # (SciFact train nDCG@10 0.738 vs 0.722 for RRF; NFCorpus dev equal); see docs/benchmarks.md.
+    fusion: Literal["rrf", "weighted", "zscore"] = "zscore"
     # RRF constant from Cormack et al. (2009); 60 is the paper's value.
     rrf_k: int = Field(default=60, ge=1)
     # Weight of the dense side in weighted fusion (1 - alpha goes to keyword).
     alpha: float = Field(default=0.5, ge=0.0, le=1.0)
     # Each retriever fetches this many times top_k candidates before fusion.
     candidate_multiplier: int = Field(default=4, ge=1, le=100)
+    # -- query processing (offline) --
+    # RM3 pseudo-relevance feedback on the keyword side (Abdul-Jaleel et al. 2004).
+    prf: bool = False
+    prf_docs: int = Field(default=10, ge=1, le=100)
+    prf_terms: int = Field(default=10, ge=1, le=100)
+    prf_weight: float = Field(default=0.5, gt=0.0, le=1.0)
+    # Metadata filters read from the question: "rules" (years, ranges, versions, declared
+    # document types) or "llm" (falls back to rules without an LLM).
+    auto_filters: Literal["off", "rules", "llm"] = "off"
+    # Fact / summary / comparison questions get different top-k and document- vs chunk-level search.
+    router: bool = False
+    adaptive_k: bool = False
+    # -- query processing (LLM; each falls back to its offline counterpart) --
+    multi_query: int = Field(default=0, ge=0, le=8)
+    hyde: bool = False
+    decompose: bool = False
+    # -- hierarchical retrieval: documents first (by their summaries), then chunks within them --
+    doc_first: bool = False
+    doc_candidates: int = Field(default=20, ge=1, le=1000)
+    # -- reranking, applied in order to the first rerank_candidates hits --
+    rerank: list[Literal["cross-encoder", "late-interaction", "llm", "mmr", "freshness"]] = Field(
+        default_factory=list
+    )
+    rerank_candidates: int = Field(default=50, ge=1, le=1000)
+    cross_encoder_path: Path | None = None
+    mmr_lambda: float = Field(default=0.7, ge=0.0, le=1.0)
+    # Freshness decay: score * exp(-rate * age_days) on a date metadata field.
+    freshness_field: str = "date"
+    freshness_rate: float = Field(default=0.001, ge=0.0)
 
 
 class LoaderSettings(_Strict):
@@ -245,6 +283,18 @@ class ServerSettings(_Strict):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class CollectionSettings(_Strict):
+    """Settings one collection overrides; unset keys keep the global value."""
+
+    retrieval: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> CollectionSettings:
+        # Validated against the real schema now, so a typo fails at start-up, not at query time.
+        RetrievalSettings(**self.retrieval)
+        return self
+
+
 def _default_data_dir() -> Path:
     return Path(".ragline")
 
@@ -270,6 +320,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     server: ServerSettings = ServerSettings()
+    # Per-collection retrieval overrides, e.g. [collections.news.retrieval] rerank = ["freshness"].
+    collections: dict[str, CollectionSettings] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ import numpy as np
 from ragline.eval.beir import load_beir
 from ragline.eval.metrics import evaluate
 from ragline.ingest.pipeline import IngestReport
+from ragline.settings import RetrievalSettings
 from ragline.types import SearchMode
 
 if TYPE_CHECKING:
@@ -74,10 +75,15 @@ def run_beir(
     split: str = "test",
     ignore_identical_ids: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    retrieval: RetrievalSettings | None = None,
+    collection: str | None = None,
+    limit: int | None = None,
 ) -> BeirResult:
+    """Ingest (once) and search a BEIR dataset; ``retrieval`` overrides the retrieval settings,
+    ``collection`` the collection name (``beir-<dataset>``), ``limit`` the number of queries."""
     ds = load_beir(Path(dataset_dir), split)
-    collection = f"beir-{ds.name}"
-    mode = mode or engine.settings.retrieval.mode
+    collection = collection or f"beir-{ds.name}"
+    mode = mode or (retrieval or engine.settings.retrieval).mode
 
     def on_ingest(p: Any) -> None:
         if progress is not None:
@@ -89,12 +95,13 @@ def run_beir(
         from ragline.errors import DatasetError
 
         raise DatasetError(f"could not ingest {ds.corpus_path}: {report.errors[0][1]}")
-    retriever = engine.retriever(mode, collection)
+    retriever = engine.retriever(mode, collection, retrieval)
     retriever.run("warm up", 1)
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
-    total = len(ds.queries)
-    for i, (qid, text) in enumerate(ds.queries.items()):
+    queries = list(ds.queries.items())[:limit]
+    total = len(queries)
+    for i, (qid, text) in enumerate(queries):
         t0 = time.perf_counter()
         hits = retriever.run(text, CHUNK_DEPTH)
         latencies.append(time.perf_counter() - t0)
@@ -105,7 +112,8 @@ def run_beir(
         run[qid] = collapse_to_documents(ranked)
         if progress is not None and (i % 10 == 0 or i == total - 1):
             progress(f"searching ({mode})", i + 1, total)
-    scores = evaluate(run, ds.qrels, ignore_identical_ids=ignore_identical_ids)
+    qrels = {q: ds.qrels[q] for q, _ in queries if q in ds.qrels}
+    scores = evaluate(run, qrels, ignore_identical_ids=ignore_identical_ids)
     lat = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
     return BeirResult(
         dataset=ds.name,

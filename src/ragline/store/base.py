@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Vectors
-from ragline.store.filters import Filter
+from ragline.store.filters import ColumnKind, Filter
 from ragline.types import Access, Chunk, Metadata, Section
 
 
@@ -117,6 +117,15 @@ class Store(Protocol):
         ...
 
     def document_ids(self) -> set[str]: ...
+
+    def metadata_fields(self) -> dict[str, ColumnKind]:
+        """Filterable metadata fields and their kinds."""
+        ...
+
+    def field_values(self, max_values: int = 50) -> dict[str, list[str]]:
+        """Distinct values of each string metadata field that has at most ``max_values`` of them
+        (document types, languages, ...): what a question's words can be matched against."""
+        ...
 
     def documents(
         self, filters: Filter | None = None, *, limit: int = 100, offset: int = 0

@@ -184,6 +184,7 @@ class LanceStore:
         self._indexes: dict[str, str] | None = None
         self._ds: Any = None
         self._fields: dict[str, ColumnKind] | None = None
+        self._values: tuple[int, dict[str, list[str]]] | None = None
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -450,6 +451,7 @@ class LanceStore:
         return self._ds
 
     def _changed(self) -> None:
+        self._values = None
         self._ds = None
         self._indexes = None
         self._fields = None
@@ -676,6 +678,22 @@ class LanceStore:
             return []
         rows = tbl.search().where(self._where(filters)).select(_RESULT_COLUMNS).limit(limit).to_list()
         return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
+
+    def field_values(self, max_values: int = 50) -> dict[str, list[str]]:
+        if self._values is not None and self._values[0] == max_values:
+            return dict(self._values[1])
+        tbl = self.chunks_table
+        strings = [f for f, kind in self.metadata_fields().items() if kind == "string"]
+        out: dict[str, list[str]] = {}
+        if tbl is not None and strings:
+            t = tbl.search().select([_META_PREFIX + f for f in strings]).limit(None).to_arrow()
+            for f in strings:
+                distinct = set(t.column(_META_PREFIX + f).drop_null().unique().to_pylist())
+                if 0 < len(distinct) <= max_values:
+                    out[f] = sorted(distinct)
+        # Recomputed after this store writes (_changed resets it): a scan per question is too slow.
+        self._values = (max_values, out)
+        return dict(out)
 
     def documents_by_source(self) -> dict[str, set[str]]:
         tbl = self.chunks_table

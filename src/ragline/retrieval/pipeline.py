@@ -1,0 +1,193 @@
+"""The configurable retrieval pipeline: query processing, (hierarchical) hybrid search, fusion,
+reranking. Each stage is off unless ``retrieval`` settings turn it on, so the default path costs
+what plain hybrid search costs.
+
+Stages, in order:
+
+1. **Route** (``router``): fact / summary / comparison (``query.router.classify``); summary
+   questions search documents first, comparison questions are decomposed.
+2. **Filters** (``auto_filters``): metadata filters read from the question, validated against the
+   collection's fields, ANDed with the caller's filter (which always includes access control).
+3. **Queries**: the question, plus LLM rewrites (``multi_query``, RAG-Fusion) and sub-questions
+   (``decompose``); each falls back to its offline counterpart.
+4. **Per query**: dense side on the query embedding (averaged with a HyDE passage's embedding
+   when ``hyde``), keyword side on the query (RM3-expanded when ``prf``); candidates restricted to
+   the best documents by summary when ``doc_first``; fused (``fusion``).
+5. **Across queries**: reciprocal rank fusion of the per-query lists.
+6. **Rerank** (``rerank``): the first ``rerank_candidates`` hits through each reranker in order.
+7. **Adaptive k** (``adaptive_k``): cut the list where scores fall off.
+
+Example::
+
+    retriever = PipelineRetriever(store, embedder, RetrievalSettings(prf=True, rerank=["mmr"]))
+    hits = retriever.run("statins and breast cancer survival", top_k=10)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ragline.embedding.base import Embedder
+from ragline.errors import ConfigError
+from ragline.generation.base import ChatModel
+from ragline.query.filters import extract_filters
+from ragline.query.llm import decompose, hyde, llm_filters, multi_query
+from ragline.query.prf import PRFKeywordExpander
+from ragline.query.router import adaptive_k, classify, split_question
+from ragline.rerank.base import Reranker
+from ragline.retrieval.fusion import reciprocal_rank_fusion
+from ragline.retrieval.retrievers import Fused, fuse
+from ragline.settings import RetrievalSettings
+from ragline.store.base import Store
+from ragline.store.filters import And, Filter, InList
+from ragline.telemetry import span
+from ragline.types import Hit
+
+log = logging.getLogger(__name__)
+# Metadata fields the rule-based filter extraction maps time and version phrases to, if present.
+_YEAR_FIELDS = ("year", "published_year")
+_DATE_FIELDS = ("date", "published", "updated")
+_VERSION_FIELDS = ("version",)
+
+
+def _and(a: Filter | None, b: Filter | None) -> Filter | None:
+    if a is None:
+        return b
+    return a if b is None else And((a, b))
+
+
+class PipelineRetriever:
+    """Hybrid retrieval with the query-processing, hierarchical and reranking stages configured.
+
+    ``chat`` serves the LLM stages (None: their offline fallbacks run); ``summaries`` is the
+    store of per-document summaries that ``doc_first`` searches; ``rerankers`` run in order.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        settings: RetrievalSettings,
+        *,
+        chat: ChatModel | None = None,
+        summaries: Store | None = None,
+        rerankers: Sequence[Reranker] = (),
+        field_values: Callable[[], dict[str, list[str]]] | None = None,
+    ) -> None:
+        if settings.doc_first and summaries is None:
+            raise ConfigError(
+                "retrieval.doc_first needs document summaries: run `ragline summarize --collection NAME` "
+                "(or turn doc_first off)"
+            )
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.chat = chat
+        self.summaries = summaries
+        self.rerankers = list(rerankers)
+        self.field_values = field_values
+
+    # -- stages ------------------------------------------------------------------------------------
+
+    def _auto_filter(self, query: str) -> Filter | None:
+        mode = self.settings.auto_filters
+        if mode == "off":
+            return None
+        fields = self.store.metadata_fields()
+        values = self.field_values() if self.field_values else {}
+
+        def pick(names: Sequence[str]) -> str | None:
+            return next((n for n in names if n in fields), None)
+
+        year, date, version = pick(_YEAR_FIELDS), pick(_DATE_FIELDS), pick(_VERSION_FIELDS)
+        if mode == "llm":
+            return llm_filters(
+                self.chat, query, fields, values, date_field=date, year_field=year, version_field=version
+            )
+        return extract_filters(
+            query, fields, values=values, date_field=date, year_field=year, version_field=version
+        ).filter
+
+    def _queries(self, query: str, comparison: bool) -> list[str]:
+        s = self.settings
+        queries = [query]
+        if s.multi_query:
+            queries = multi_query(self.chat, query, s.multi_query)
+        if s.decompose or comparison:
+            parts = decompose(self.chat, query) if self.chat is not None else split_question(query)
+            queries += [p for p in parts if p not in queries]
+        return queries
+
+    def _dense_vector(self, query: str) -> np.ndarray:
+        v = self.embedder.embed_query(query)
+        if self.settings.hyde:
+            passage = hyde(self.chat, query)
+            if passage:
+                # Averaging keeps the question's own signal when the hypothetical passage drifts.
+                h = self.embedder.embed_documents([passage])[0]
+                v = (v + h) / max(float(np.linalg.norm(v + h)), 1e-9)
+        return np.asarray(v, dtype=np.float32)
+
+    def _doc_filter(self, summaries: Store, query: str, filters: Filter | None) -> Filter | None:
+        vec = self.embedder.embed_query(query)
+        n = self.settings.doc_candidates
+        dense = summaries.dense_candidates(vec, n, filters)
+        keyword = summaries.keyword_candidates(query, n, filters)
+        fused = fuse(dense, keyword, n, self.settings.fusion, self.settings.rrf_k, self.settings.alpha)
+        # A summary is indexed under its document's id, so its chunks name the document.
+        docs = dict.fromkeys(c.doc_id for c in summaries.fetch_chunks([f.candidate for f in fused]))
+        return InList("doc_id", tuple(docs), negate=False) if docs else None
+
+    def _search_one(self, query: str, n: int, filters: Filter | None, doc_level: bool) -> list[Fused]:
+        s = self.settings
+        if doc_level and self.summaries is not None:
+            docs = self._doc_filter(self.summaries, query, filters)
+            if docs is None:
+                return []
+            filters = _and(filters, docs)
+        keyword_text = query
+        if s.prf:
+            keyword_text = PRFKeywordExpander(
+                self.store, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
+            ).run(query, filters)
+        dense = self.store.dense_candidates(self._dense_vector(query), n, filters)
+        keyword = self.store.keyword_candidates(keyword_text, n, filters)
+        return fuse(dense, keyword, n, s.fusion, s.rrf_k, s.alpha)
+
+    # -- the whole run -------------------------------------------------------------------------------
+
+    def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
+        if top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, got {top_k}")
+        s = self.settings
+        route = classify(query) if s.router else "fact"
+        filters = _and(filters, self._auto_filter(query))
+        pool = max(top_k, s.rerank_candidates if self.rerankers else top_k)
+        n = pool * s.candidate_multiplier
+        doc_level = s.doc_first or route == "summary"
+        lists = [
+            self._search_one(q, n, filters, doc_level and self.summaries is not None)
+            for q in self._queries(query, route == "comparison")
+        ]
+        if len(lists) == 1:
+            fused = lists[0][:pool]
+        else:
+            by_id = {f.candidate.chunk_id: f for lst in lists for f in reversed(lst)}
+            rrf = reciprocal_rank_fusion([[f.candidate.chunk_id for f in lst] for lst in lists], k=s.rrf_k)
+            fused = [Fused(by_id[cid].candidate, score, by_id[cid].retrievers) for cid, score in rrf[:pool]]
+        chunks = {c.id: c for c in self.store.fetch_chunks([f.candidate for f in fused])}
+        hits = [
+            Hit(chunk=chunks[f.candidate.chunk_id], score=f.score, retrievers=dict(f.retrievers))
+            for f in fused
+            if f.candidate.chunk_id in chunks
+        ]
+        for reranker in self.rerankers:
+            with span("rerank", reranker=type(reranker).__name__, candidates=len(hits)):
+                hits = reranker.run(query, hits, len(hits))
+        hits = hits[:top_k]
+        if s.adaptive_k and hits:
+            hits = hits[: adaptive_k([h.score for h in hits], 1, top_k)]
+        return hits

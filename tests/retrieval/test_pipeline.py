@@ -1,0 +1,182 @@
+"""The staged retrieval pipeline over a real store and the packaged model: each stage changes
+what comes back the way it should, access control holds through every stage, and LLM stages fall
+back offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ragline
+from ragline.engine import Engine
+from ragline.retrieval.pipeline import PipelineRetriever
+from ragline.retrieval.retrievers import HybridRetriever
+from ragline.settings import RetrievalSettings
+from ragline.store.filters import Visible
+from ragline.types import Access, Document, Principal
+
+pytestmark = pytest.mark.integration
+
+NOTES = [
+    (
+        "n1",
+        "Solar panels 2019",
+        "Our office installed solar panels on the roof in spring.",
+        2019,
+        "report",
+        (),
+    ),
+    (
+        "n2",
+        "Solar panels 2021",
+        "The solar panels produced twice the expected power this year.",
+        2021,
+        "report",
+        (),
+    ),
+    ("n3", "Heat pumps", "Heat pumps replaced the gas boiler in the basement.", 2021, "memo", ()),
+    (
+        "n4",
+        "Wind turbine",
+        "A small wind turbine was considered but rejected as too noisy.",
+        2020,
+        "memo",
+        (),
+    ),
+    (
+        "n5",
+        "Battery storage",
+        "Battery storage keeps the servers running during outages.",
+        2022,
+        "report",
+        (),
+    ),
+    (
+        "n6",
+        "Secret solar bid",
+        "The confidential solar panels bid from Helios was the cheapest.",
+        2021,
+        "report",
+        ("board",),
+    ),
+    (
+        "n7",
+        "Solar panels cleaning",
+        "Solar panels are cleaned twice a year by the facilities team.",
+        2022,
+        "memo",
+        (),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    eng = ragline.open(tmp_path_factory.mktemp("pipe"))
+    eng.upsert_documents(
+        [
+            Document(
+                id=i,
+                source="notes",
+                title=t,
+                text=x,
+                metadata={"year": y, "doc_type": k},
+                access=Access(groups=g),
+            )
+            for i, t, x, y, k, g in NOTES
+        ],
+        collection="notes",
+    )
+    return eng
+
+
+def _ids(hits: list) -> list[str]:
+    return [h.chunk.doc_id for h in hits]
+
+
+def test_no_stage_equals_plain_hybrid(engine: Engine) -> None:
+    r = RetrievalSettings(fusion="zscore")
+    store = engine.store("notes")
+    plain = HybridRetriever(store, engine.embedder, "zscore").run("solar power output", 5)
+    staged = PipelineRetriever(store, engine.embedder, r).run("solar power output", 5)
+    assert _ids(staged) == _ids(plain)
+    assert [h.score for h in staged] == pytest.approx([h.score for h in plain])
+
+
+def test_auto_filters_read_years_and_types_from_the_question(engine: Engine) -> None:
+    r = engine.retriever(collection="notes", retrieval=RetrievalSettings(auto_filters="rules"))
+    hits = r.run("solar panels in 2021", 10)
+    assert hits and {h.chunk.metadata["year"] for h in hits} == {2021}
+    memos = r.run("memos about energy", 10)
+    assert memos and {h.chunk.metadata["doc_type"] for h in memos} == {"memo"}
+    # Without the stage the same questions are unfiltered.
+    plain = engine.retriever(collection="notes", retrieval=RetrievalSettings()).run(
+        "solar panels in 2021", 10
+    )
+    assert {h.chunk.metadata["year"] for h in plain} != {2021}
+
+
+def test_comparison_questions_are_split_and_cover_both_sides(engine: Engine) -> None:
+    r = engine.retriever(collection="notes", retrieval=RetrievalSettings(router=True))
+    ids = _ids(r.run("compare heat pumps and wind turbines", 3))
+    assert "n3" in ids and "n4" in ids
+
+
+def test_mmr_rerank_demotes_near_duplicates(engine: Engine) -> None:
+    base = engine.retriever(collection="notes", retrieval=RetrievalSettings()).run("solar panels", 3)
+    mmr = engine.retriever(
+        collection="notes", retrieval=RetrievalSettings(rerank=["mmr"], mmr_lambda=0.3)
+    ).run("solar panels", 3)
+    assert len(mmr) == 3
+    solar = lambda hits: sum("Solar" in h.chunk.title for h in hits)  # noqa: E731
+    assert solar(mmr) < solar(base)
+
+
+def test_prf_keeps_query_terms_and_finds_related_text(engine: Engine) -> None:
+    r = engine.retriever(collection="notes", retrieval=RetrievalSettings(prf=True, prf_docs=2, prf_terms=5))
+    hits = r.run("roof panels", 5)
+    assert "n1" in _ids(hits)
+
+
+@pytest.mark.parametrize(
+    "stages",
+    [
+        {"prf": True},
+        {"auto_filters": "rules"},
+        {"router": True},
+        {"rerank": ["mmr"]},
+        {"multi_query": 3, "hyde": True, "decompose": True},
+        {"adaptive_k": True},
+    ],
+    ids=str,
+)
+def test_access_control_holds_through_every_stage(engine: Engine, stages: dict) -> None:
+    r = engine.retriever(collection="notes", retrieval=RetrievalSettings(**stages))
+    outsider = Visible(Principal(groups=("staff",)))
+    for q in ["confidential solar panels bid from Helios", "compare Helios bid and heat pumps", "solar 2021"]:
+        assert "n6" not in _ids(r.run(q, 10, outsider))
+    insider = Visible(Principal(groups=("board",)))
+    assert "n6" in _ids(r.run("confidential solar panels bid from Helios", 10, insider))
+
+
+def test_llm_stages_without_an_llm_fall_back_to_the_plain_question(engine: Engine) -> None:
+    assert engine.chat is None
+    llm = engine.retriever(collection="notes", retrieval=RetrievalSettings(multi_query=3, hyde=True))
+    plain = engine.retriever(collection="notes", retrieval=RetrievalSettings())
+    assert _ids(llm.run("battery backup", 5)) == _ids(plain.run("battery backup", 5))
+
+
+def test_doc_first_needs_summaries_then_searches_documents(engine: Engine, tmp_path: Path) -> None:
+    from ragline.errors import ConfigError
+
+    assert engine.summaries_store("notes") is None
+    with pytest.raises(ConfigError, match="ragline summarize"):
+        engine.retriever(collection="notes", retrieval=RetrievalSettings(doc_first=True, doc_candidates=2))
+    assert engine.summarize("notes", llm=False) == len(NOTES)
+    r = engine.retriever(collection="notes", retrieval=RetrievalSettings(doc_first=True, doc_candidates=2))
+    hits = r.run("gas boiler replacement", 5)
+    assert hits and len(set(_ids(hits))) <= 2 and "n3" in _ids(hits)
+    # Summaries carry the documents' ACL: the hidden document is not reachable through them.
+    hidden = r.run("confidential Helios bid", 5, Visible(Principal(groups=("staff",))))
+    assert "n6" not in _ids(hidden)
