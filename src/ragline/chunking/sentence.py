@@ -12,6 +12,7 @@ and the token budget of a chunk under its section path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,14 @@ class SentenceBlock:
     units: tuple[Span, ...]
 
 
+# A setext heading as the sentence splitter leaves it: one text line, then its underline.
+_SETEXT = re.compile(r"[^\n]+\n {0,3}(?:=+|-+)[ \t\r]*")
+
+
+def _is_heading_unit(text: str) -> bool:
+    return is_heading(text) or _SETEXT.fullmatch(text) is not None
+
+
 def _descends(path: Path, ancestor: Path) -> bool:
     return len(path) > len(ancestor) and path[: len(ancestor)] == ancestor
 
@@ -62,7 +71,7 @@ def sentence_blocks(text: str, sections: Sequence[SectionSpan] | None = None) ->
         units = sentence_spans(text, sec.start, sec.end)
         if not units:
             continue
-        lead = 1 if sec.path and is_heading(text[units[0][0] : units[0][1]]) else 0
+        lead = 1 if sec.path and _is_heading_unit(text[units[0][0] : units[0][1]]) else 0
         nxt = sections[i + 1] if i + 1 < len(sections) else None
         if len(units) <= lead and nxt is not None and _descends(nxt.path, sec.path):
             carry = units[0][0] if carry is None else carry
