@@ -29,11 +29,9 @@ import contextlib
 import json
 import re
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler
 
-from tests.fake_server import serve
+from tests.fake_server import ChatHandlerBase, completion_body, serve, usage_for
 
 SCENARIOS = (
     "good",
@@ -49,8 +47,6 @@ SCENARIOS = (
 SLOW_S = 3.0
 ABSTAIN_TEXT = "The indexed documents do not contain enough information to answer this."
 
-_lock = threading.Lock()
-_log: list[dict[str, object]] = []
 _failed_once: set[str] = set()
 
 
@@ -79,73 +75,37 @@ def split_tokens(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:  # silence the per-request stderr log
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(obj).encode(), headers)
-
-    def _error(
-        self,
-        status: int,
-        message: str,
-        type_: str,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        err = {"error": {"message": message, "type": type_, "param": None, "code": code}}
-        self._json(status, err, headers)
+class Handler(ChatHandlerBase):
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            _failed_once.clear()
 
     def do_GET(self) -> None:
-        if self.path == "/_log":
-            with _lock:
-                self._json(200, list(_log))
-        elif self.path == "/v1/models":
+        if self.path == "/v1/models":
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in SCENARIOS]
             self._json(200, {"object": "list", "data": data})
         else:
-            self._error(404, f"no route {self.path}", "invalid_request_error")
+            super().do_GET()
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        if self.path == "/_reset":
-            with _lock:
-                _log.clear()
-                _failed_once.clear()
-            self._json(200, {"ok": True})
+        req = self._chat_request()
+        if req is None:
             return
-        if self.path != "/v1/chat/completions":
-            self._error(404, f"no route {self.path}", "invalid_request_error")
-            return
-        req = json.loads(raw)
         model: str = req["model"]
         stream = bool(req.get("stream"))
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
         messages: list[dict[str, str]] = req["messages"]
         status = self._status_for(model, stream, messages)
-        with _lock:
-            _log.append(
-                {
-                    "model": model,
-                    "stream": stream,
-                    "status": status,
-                    "authorization": self.headers.get("Authorization"),
-                    "messages": messages,
-                }
-            )
+        self.record(
+            {
+                "model": model,
+                "stream": stream,
+                "status": status,
+                "authorization": self.headers.get("Authorization"),
+                "messages": messages,
+            }
+        )
         if status == 429:
             self._error(
                 429,
@@ -169,20 +129,12 @@ class Handler(BaseHTTPRequestHandler):
         if model == "slow":
             time.sleep(SLOW_S)
         text = self._answer_text(model, messages)
-        prompt_tokens = sum(words(m["content"]) for m in messages)
-        usage: dict[str, int] | None = None
-        if model != "no-usage":
-            completion_tokens = words(text)
-            usage = {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            }
         try:
             if stream:
-                self._stream(model, text, usage if include_usage else None)
+                usage = usage_for(messages, text) if include_usage and model != "no-usage" else None
+                self._stream(model, text, usage)
             else:
-                self._complete(model, text, usage)
+                self._complete(model, text, messages)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout); nothing left to do
 
@@ -195,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
             return 401
         if model == "flaky-429":
             key = json.dumps([model, stream, messages])
-            with _lock:
+            with self.lock:
                 first = key not in _failed_once
                 _failed_once.add(key)
             if first:
@@ -210,24 +162,10 @@ class Handler(BaseHTTPRequestHandler):
             return ABSTAIN_TEXT
         return good_answer(messages)
 
-    def _complete(self, model: str, text: str, usage: dict[str, int] | None) -> None:
-        body: dict[str, object] = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
-            ],
-            "system_fingerprint": "fp_fake",
-        }
-        if usage is not None:
-            body["usage"] = usage
+    def _complete(self, model: str, text: str, messages: list[dict[str, str]]) -> None:
+        body = completion_body(model, text, messages)
+        if model == "no-usage":
+            del body["usage"]
         if model == "die-mid-stream":
             # Promise the whole body, send half, hang up.
             data = json.dumps(body).encode()

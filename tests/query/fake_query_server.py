@@ -9,18 +9,14 @@ them (non-streamed only; the query transforms never stream).
   from :data:`REPLIES`; an unknown marker gets an empty reply.
 * A model whose name starts with ``fail`` always answers 500, so a chain of them fails entirely.
 
-``GET /_log`` lists the requests received (model, status, messages); ``POST /_reset`` clears it.
+``GET /_log`` lists the requests received (model, status, task, messages); ``POST /_reset`` clears it.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler
 
-from tests.fake_server import serve
+from tests.fake_server import ChatCompletionsHandler, serve
 
 TASKS = {
     "You write search queries": "multi_query",
@@ -65,9 +61,6 @@ REPLIES: dict[tuple[str, str], str] = {
 }
 _MARKER = re.compile(r"\[\[(\w+)\]\]")
 
-_lock = threading.Lock()
-_log: list[dict[str, object]] = []
-
 
 def task_of(messages: list[dict[str, str]]) -> str:
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
@@ -80,72 +73,12 @@ def reply_for(messages: list[dict[str, str]]) -> str:
     return REPLIES.get((task_of(messages), marker[1] if marker else "good"), "")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(ChatCompletionsHandler):
+    def reply(self, model: str, messages: list[dict[str, str]]) -> str | int:
+        return 500 if model.startswith("fail") else reply_for(messages)
 
-    def log_message(self, format: str, *args: object) -> None:  # silence the per-request stderr log
-        pass
-
-    def _json(self, status: int, obj: object) -> None:
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if self.path == "/_log":
-            with _lock:
-                self._json(200, list(_log))
-        else:
-            self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path == "/_reset":
-            with _lock:
-                _log.clear()
-            self._json(200, {"ok": True})
-            return
-        if self.path != "/v1/chat/completions":
-            self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
-            return
-        req = json.loads(raw)
-        model: str = req["model"]
-        messages: list[dict[str, str]] = req["messages"]
-        status = 500 if model.startswith("fail") else 200
-        with _lock:
-            _log.append({"model": model, "status": status, "task": task_of(messages), "messages": messages})
-        if status == 500:
-            err = {"message": "The server had an error while processing your request", "type": "server_error"}
-            self._json(500, {"error": {**err, "param": None, "code": None}})
-            return
-        text = reply_for(messages)
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        self._json(
-            200,
-            {
-                "id": "chatcmpl-fake",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": text, "refusal": None},
-                        "logprobs": None,
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": len(text.split()),
-                    "total_tokens": prompt_tokens + len(text.split()),
-                },
-                "system_fingerprint": "fp_fake",
-            },
-        )
+    def log_fields(self, messages: list[dict[str, str]]) -> dict[str, object]:
+        return {"task": task_of(messages)}
 
 
 if __name__ == "__main__":
