@@ -115,30 +115,22 @@ def test_ram_estimate_takes_the_larger_of_model_and_measurement():
 
 def test_time_estimate_caps_the_query_loop():
     # build 10 s and 1 s/query at 100k -> at 1M: build 125 s, queries 10 s each, cap 120 s.
-    secs = estimate_seconds(
-        100_000,
-        10.0,
-        1.0,
-        1_000_000,
-        max_queries=100,
-        min_queries=3,
-        warmup=3,
-        query_cap_s=120.0,
-        overhead_s=0.0,
-    )
-    assert secs == pytest.approx(125.0 + 120.0 + 10.0)
+    def at_1m(per_query_s: float) -> float:
+        return estimate_seconds(
+            100_000,
+            10.0,
+            per_query_s,
+            1_000_000,
+            max_queries=100,
+            min_queries=3,
+            warmup=3,
+            query_cap_s=120.0,
+            overhead_s=0.0,
+        )
+
+    assert at_1m(1.0) == pytest.approx(125.0 + 120.0 + 10.0)
     # Very slow queries: the minimum number still runs, past the cap.
-    slow = estimate_seconds(
-        100_000,
-        10.0,
-        10.0,
-        1_000_000,
-        max_queries=100,
-        min_queries=3,
-        warmup=3,
-        query_cap_s=120.0,
-        overhead_s=0.0,
-    )
+    slow = at_1m(10.0)
     assert slow == pytest.approx(125.0 + 600.0 + 100.0)
 
 
