@@ -1,4 +1,4 @@
-"""Follow-up measurements behind "Where ragline loses, and why" in docs/benchmarks-peers.md.
+"""Follow-up measurements behind "Where ragline loses, and why" in the peers section of docs/benchmarks.md.
 
     bench/peers/.venv/bin/python bench/peers/investigate.py [--docs 1000] [--json]
 

@@ -138,10 +138,12 @@ def beir(args) -> dict:
     out["reingest_same_top10"] = sum(before[q] == after[q] for q in before) / max(1, len(before))
     out["disk_bytes_after_reingest"] = sum(dir_bytes(p) for p in system.disk_paths(work) if p.exists())
 
-    if args.system == "langchain":
-        # Quality-only variant: the same index with BM25 on lowercased word tokens.
-        system.use_tokenizer()
-        out["variant_lowercase_bm25_run"], _ = quality_pass(system, queries)
+    out["variant_runs"] = {}
+    out["variant_descriptions"] = dict(system.variants)
+    for name in system.variants:
+        system.use_variant(name)
+        _clear(system)
+        out["variant_runs"][name], _ = quality_pass(system, queries)
     out["peak_rss_bytes"] = peak_rss_bytes()
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from peerbench.data import Doc
@@ -58,6 +59,13 @@ class System(ABC):
 
     def thread_safe(self) -> bool:
         return True
+
+    # Quality-only variants: name -> what changes. After the timed passes the worker switches
+    # to each in turn (same index, nothing re-ingested) and records one more ranking pass.
+    variants: ClassVar[dict[str, str]] = {}
+
+    def use_variant(self, name: str) -> None:
+        raise KeyError(f"{self.name} has no variant {name!r}; it has {sorted(self.variants)}")
 
     # -- scale part: precomputed vectors, no embedding model ------------------------------------
 

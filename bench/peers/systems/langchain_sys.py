@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from peerbench.data import Doc, model_dir
@@ -116,8 +117,14 @@ class LangChainSystem(System):
     def disk_paths(self, workdir: Path) -> list[Path]:
         return [workdir / "faiss", workdir / "records.sqlite"]
 
-    def use_tokenizer(self, chunks_from_store: bool = True) -> None:
-        """Switch BM25 to lowercased word tokens (the quality-only variant row)."""
+    variants: ClassVar[dict[str, str]] = {
+        "lowercase_bm25": "`BM25Retriever(preprocess_func=...)` on lowercased word tokens instead of "
+        "its default `str.split`"
+    }
+
+    def use_variant(self, name: str) -> None:
+        if name not in self.variants:
+            super().use_variant(name)
         self.preprocess = lowercase_words
         self.bm25 = self._bm25(self._stored_chunks())
 

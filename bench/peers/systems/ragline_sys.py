@@ -1,4 +1,5 @@
-"""ragline: its default hybrid pipeline (LanceDB vectors + native BM25 full-text index, RRF k=60).
+"""ragline: its default hybrid pipeline (LanceDB vectors + native BM25 full-text index, fused
+with its default fusion, z-score since issue 6; RRF k=60, the peers' recipe, as a variant row).
 
 Ingest goes through the public entry point (``engine.ingest`` of the prepared JSONL file, which
 ragline's JSONL loader reads as ``_id``/``title``/``text``); search through ``engine.search``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from peerbench.data import Doc
@@ -41,7 +43,13 @@ class _LookupEmbedder:
 
 class RaglineSystem(System):
     name = "ragline"
-    description = "ragline default hybrid: LanceDB exact/IVF_HNSW_SQ vectors + LanceDB FTS (BM25), RRF k=60"
+    description = (
+        "ragline default hybrid: LanceDB exact/IVF_HNSW_SQ vectors + LanceDB FTS (BM25), "
+        "fused by its default z-score fusion (RRF k=60 as a variant row)"
+    )
+    variants: ClassVar[dict[str, str]] = {
+        "rrf60": '`retrieval.fusion = "rrf"` (k = 60), the peers\' fusion, on the same index'
+    }
 
     def __init__(self) -> None:
         self.engine = None
@@ -89,6 +97,19 @@ class RaglineSystem(System):
 
     def disk_paths(self, workdir: Path) -> list[Path]:
         return [workdir / "data"]
+
+    def use_variant(self, name: str) -> None:
+        if name not in self.variants:
+            super().use_variant(name)
+        import ragline
+
+        # Same data directory, same index; only the fusion setting differs.
+        assert self.engine is not None
+        engine = ragline.open(
+            self.engine.settings.data_dir, **_settings(), retrieval={"fusion": "rrf", "rrf_k": 60}
+        )
+        engine.__dict__["embedder"] = self._probe.embedder
+        self.engine = engine
 
     def clear_query_cache(self) -> None:
         # ragline keeps the last 256 query vectors in memory; the benchmark measures cold queries.
