@@ -7,7 +7,7 @@ split) through each system's hybrid pipeline in its own process: nDCG@10, Recall
 ingest, re-ingest of the unchanged corpus, query p50/p95 (one client), throughput (8 clients),
 peak RSS, size on disk; then the scale part (scale.py) at 10k, 100k and 1M synthetic chunks.
 Writes results.json and logs under --out, PNG plots and the markdown report: for a full run
-docs/benchmarks-peers.md and docs/img/peers-*.png, for --quick only under --out.
+the peers section of docs/benchmarks.md and docs/img/peers-*.png, for --quick only under --out.
 
 --quick: SciFact's first 250 documents (and the queries judged on them) and the 10k scale point,
 in a few minutes. See bench/peers/README.md for the fairness choices.
@@ -30,7 +30,7 @@ from peerbench.common import evaluate, run_entry
 from peerbench.data import prepare
 from peerbench.estimate import GIB
 from peerbench.proc import run_worker, wait_for_quiet
-from peerbench.report import render_document
+from peerbench.report import SECTION_BEGIN, render_document, splice_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -111,12 +111,13 @@ def mem_available() -> float:
 
 
 def report_paths(docs: Path | None, full_run: bool, out: Path) -> tuple[Path, Path]:
-    doc_path = docs or (ROOT / "docs" / "benchmarks-peers.md" if full_run else out / "report.md")
+    doc_path = docs or (ROOT / "docs" / "benchmarks.md" if full_run else out / "report.md")
     img_dir = ROOT / "docs" / "img" if doc_path.parent == ROOT / "docs" else doc_path.parent / "img"
     return doc_path, img_dir
 
 
 def write_report(results: dict, doc_path: Path, img_dir: Path) -> None:
+    """The report as its own file, or spliced between the peers markers of an existing one."""
     from plots import plot_all
 
     imgs = plot_all(results, img_dir)
@@ -124,7 +125,10 @@ def write_report(results: dict, doc_path: Path, img_dir: Path) -> None:
     rel_img = os.path.relpath(img_dir, doc_path.parent)
     inv_path = HERE / "investigate.json"
     inv = json.loads(inv_path.read_text()) if inv_path.is_file() else None
-    doc_path.write_text(render_document(results, [f"{rel_img}/{p.name}" for p in imgs], inv))
+    report = render_document(results, [f"{rel_img}/{p.name}" for p in imgs], inv)
+    if doc_path.is_file() and SECTION_BEGIN in (existing := doc_path.read_text()):
+        report = splice_section(existing, report)
+    doc_path.write_text(report)
 
 
 def report_only(args: argparse.Namespace) -> int:
@@ -155,7 +159,7 @@ def main() -> int:
         "--docs",
         type=Path,
         default=None,
-        help="report path (default docs/benchmarks-peers.md for a full run, OUT/report.md for --quick)",
+        help="report path (default: the peers section of docs/benchmarks.md; --quick: OUT/report.md)",
     )
     ap.add_argument(
         "--report-only",
@@ -233,9 +237,10 @@ def main() -> int:
             if r.get("ok"):
                 run = {q: run_entry(d) for q, d in r.pop("run").items()}
                 r["metrics"] = evaluate(run, qrels)
-                if "variant_lowercase_bm25_run" in r:
-                    v = {q: run_entry(d) for q, d in r.pop("variant_lowercase_bm25_run").items()}
-                    r["variant_lowercase_bm25"] = evaluate(v, qrels)
+                r["variants"] = {
+                    name: evaluate({q: run_entry(d) for q, d in vrun.items()}, qrels)
+                    for name, vrun in r.pop("variant_runs", {}).items()
+                }
                 r["one_chunk_per_doc"] = r.get("cold_chunks") == r.get("docs")
                 log(
                     f"{ds} {s}: nDCG@10 {r['metrics']['ndcg@10']:.3f} "
@@ -257,7 +262,6 @@ def main() -> int:
     from scale import run_scale
 
     scale_mod.QUIET_WAIT_S = 2.0 if args.quick else 15.0
-    scale_mod.MIN_SCALE_BUDGET_S = 60.0 if args.quick else 25 * 60.0
 
     # Leave two minutes for plots and the report.
     caps = {10_000: 10.0} if args.quick else {10_000: 30.0, 100_000: 60.0, 1_000_000: 120.0}

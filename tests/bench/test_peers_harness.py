@@ -31,7 +31,19 @@ from peerbench.estimate import (  # noqa: E402
     model_ram_bytes,
     per_chunk_bytes,
 )
-from peerbench.report import beir_table, fmt, losses, md_table, render_document, scale_table  # noqa: E402
+from peerbench.report import (  # noqa: E402
+    SECTION_BEGIN,
+    SECTION_END,
+    beir_table,
+    demote_headings,
+    fmt,
+    losses,
+    md_table,
+    render_document,
+    scale_table,
+    splice_section,
+    variants_table,
+)
 
 # -- doc-level aggregation: max over a document's chunks ------------------------------------------
 
@@ -265,6 +277,41 @@ def test_render_document_has_every_section():
         "LlamaIndex",
     ):
         assert needle in doc, needle
+
+
+def test_demote_headings_leaves_code_fences_alone():
+    md = "# Title\n\ntext\n\n```bash\n# a shell comment\n```\n## Part\n"
+    assert demote_headings(md) == "## Title\n\ntext\n\n```bash\n# a shell comment\n```\n### Part\n"
+
+
+def test_splice_section_replaces_only_the_marked_part():
+    doc = (
+        f"# Benchmarks\n\n## Before\nkept\n\n{SECTION_BEGIN}\nold report\n{SECTION_END}\n\n"
+        "## After\nkept too\n"
+    )
+    out = splice_section(doc, "# ragline vs peers\n\n## scifact\nnew table\n")
+    assert out.startswith("# Benchmarks\n\n## Before\nkept\n")
+    assert out.endswith(f"{SECTION_END}\n\n## After\nkept too\n")
+    assert "old report" not in out
+    assert "## ragline vs peers" in out and "### scifact" in out
+    # Idempotent: splicing the same report again gives the same document.
+    assert splice_section(out, "# ragline vs peers\n\n## scifact\nnew table\n") == out
+
+
+def test_splice_section_without_markers_says_what_to_do():
+    with pytest.raises(ValueError, match="add both markers"):
+        splice_section("# Benchmarks\n", "# report\n")
+
+
+def test_variants_table_sits_beside_the_default():
+    r = _res("ragline", 0.73, 5.0)
+    r["variants"] = {"rrf60": {"ndcg@10": 0.7211, "recall@100": 0.95}}
+    r["variant_descriptions"] = {"rrf60": "RRF k=60"}
+    table = variants_table([r, _res("haystack", 0.68, 9.0)])
+    lines = table.splitlines()
+    assert len(lines) == 3  # header, rule, one variant row; Haystack has none
+    assert lines[2].split(" | ")[1:5] == ["RRF k=60", "0.721", "0.950", "0.730"]
+    assert variants_table([_res("haystack", 0.68, 9.0)]) == ""
 
 
 def test_subset_keeps_queries_judged_on_the_kept_documents():

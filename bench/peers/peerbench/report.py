@@ -117,6 +117,32 @@ def beir_table(results: Sequence[dict]) -> str:
     return md_table(["system"] + [lab for _k, lab, _h in BEIR_FIGURES], out_rows)
 
 
+def variants_table(results: Sequence[dict]) -> str:
+    """One row per quality-only variant a system ran, beside that system's default."""
+    rows = []
+    for r in results:
+        if not r.get("ok"):
+            continue
+        for name, m in (r.get("variants") or {}).items():
+            rows.append(
+                [
+                    label(r["system"]),
+                    (r.get("variant_descriptions") or {}).get(name, name),
+                    fmt(m["ndcg@10"], 3),
+                    fmt(m["recall@100"], 3),
+                    fmt(r["metrics"]["ndcg@10"], 3),
+                    fmt(r["metrics"]["recall@100"], 3),
+                ]
+            )
+    if not rows:
+        return ""
+    return md_table(
+        ["system", "variant", "nDCG@10", "Recall@100", "default nDCG@10", "default Recall@100"],
+        rows,
+        align=["l", "l", "r", "r", "r", "r"],
+    )
+
+
 def ingest_detail_table(results: Sequence[dict]) -> str:
     rows = []
     for r in results:
@@ -296,7 +322,8 @@ def losses_table(items: Sequence[dict]) -> str:
 # an entry is printed as not investigated yet.
 REASONS: dict[str, str] = {
     "ndcg@10": (
-        "All four systems index the same chunks with the same model and fuse with the same RRF, so "
+        "All four systems index the same chunks with the same model. ragline fuses by z-score by "
+        "default and the peers by RRF (the variant rows give ragline with RRF too); beyond fusion, "
         "quality differences come from the BM25 side (tokenisation, stemming, stop words, BM25 "
         "variant and parameters) and from ties in the fusion. ragline's keyword side is LanceDB's "
         "native full-text index (English stemmer, stop words removed); bm25s in LlamaIndex also "
@@ -418,13 +445,16 @@ FAIRNESS = """\
   the peers load them with sentence-transformers on torch (CPU), ragline exports the same
   weights to ONNX once per machine (not timed, like a model download) and runs ONNX Runtime.
   Cosine similarity between the two runtimes' vectors is 1.0000 (fp32).
-* **Same hybrid recipe.** Each system fuses a BM25 retriever and a dense retriever by reciprocal
-  rank fusion (k = 60 everywhere; LangChain's EnsembleRetriever with equal weights, whose
-  weighted RRF ranks identically), and each retriever fetches 4 x k candidates before fusion
-  (ragline's default candidate multiplier). BM25 tokenisation is each framework's default:
-  ragline/LanceDB FTS and LlamaIndex/bm25s stem and drop English stop words, Haystack lowercases
-  words, LangChain's BM25Retriever splits on whitespace (case-sensitive; a variant row with
-  lowercased word tokens is reported for quality).
+* **Same hybrid recipe, each system's default fusion.** Each system fuses a BM25 retriever and a
+  dense retriever, and each retriever fetches 4 x k candidates before fusion (ragline's default
+  candidate multiplier). The peers fuse by reciprocal rank fusion (k = 60; LangChain's
+  EnsembleRetriever with equal weights, whose weighted RRF ranks identically); ragline by its
+  default z-score fusion (each side's scores standardised over its candidates, then summed),
+  chosen on the SciFact train and NFCorpus dev splits. A quality-only variant row gives ragline
+  with RRF k = 60 on the same index, so fusion and the rest can be told apart. BM25
+  tokenisation is each framework's default: ragline/LanceDB FTS and LlamaIndex/bm25s stem and
+  drop English stop words, Haystack lowercases words, LangChain's BM25Retriever splits on
+  whitespace (case-sensitive; a variant row with lowercased word tokens is reported for quality).
 * **Same measurement.** Each system runs in its own process (its peak RSS is VmHWM of that
   process, after the model load, the cold ingest, all queries and the re-ingest). nDCG@10 and
   Recall@100 on the top 100 documents, computed once for all with trec_eval semantics
@@ -640,15 +670,14 @@ def render_document(res: dict, images: Sequence[str], investigation: dict | None
             ingest_detail_table(rows),
             "",
         ]
-        for r in rows:
-            if r.get("variant_lowercase_bm25"):
-                v = r["variant_lowercase_bm25"]
-                L += [
-                    f"LangChain with `preprocess_func` = lowercased word tokens instead of its default "
-                    f"`str.split`: nDCG@10 {v['ndcg@10']:.3f}, Recall@100 {v['recall@100']:.3f} "
-                    f"(default: {r['metrics']['ndcg@10']:.3f} / {r['metrics']['recall@100']:.3f}).",
-                    "",
-                ]
+        vt = variants_table(rows)
+        if vt:
+            L += [
+                "Quality-only variants (the same index, one more ranking pass, not timed):",
+                "",
+                vt,
+                "",
+            ]
         checks = [
             f"{label(r['system'])} {r['metrics'].get('pytrec_eval_ndcg@10', float('nan')):.3f}"
             for r in rows
@@ -716,3 +745,31 @@ def render_document(res: dict, images: Sequence[str], investigation: dict | None
 
 def Path_name(p: str) -> str:
     return p.rsplit("/", 1)[-1].removesuffix(".png")
+
+
+# A full run writes its report into docs/benchmarks.md, between these markers, one heading
+# level down; everything outside them is left as it is.
+SECTION_BEGIN = "<!-- peers:begin: bench/peers/run.py rewrites everything down to peers:end -->"
+SECTION_END = "<!-- peers:end -->"
+
+
+def demote_headings(md: str) -> str:
+    """Every markdown heading one level deeper (``#`` -> ``##``), code fences left alone."""
+    out, fenced = [], False
+    for line in md.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if not fenced and line.startswith("#") else line)
+    return "\n".join(out) + ("\n" if md.endswith("\n") else "")
+
+
+def splice_section(doc: str, report: str) -> str:
+    """``doc`` with the text between the peers markers replaced by ``report`` (demoted)."""
+    start, end = doc.find(SECTION_BEGIN), doc.find(SECTION_END)
+    if start < 0 or end < start:
+        raise ValueError(
+            f"the document has no {SECTION_BEGIN!r} ... {SECTION_END!r} pair; add both markers "
+            "where the peer comparison belongs, or pass --docs with a new file"
+        )
+    body = demote_headings(report).strip("\n")
+    return doc[: start + len(SECTION_BEGIN)] + "\n\n" + body + "\n\n" + doc[end:]
