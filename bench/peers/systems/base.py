@@ -18,6 +18,11 @@ RRF_K = 60
 CHUNK_SIZE = 256
 CHUNK_OVERLAP = 32
 DIM = 384
+# Every system's embedding model reads the first 128 word pieces of a chunk (BM25 still indexes
+# the whole chunk): the length all-MiniLM-L6-v2 was trained at, and half the embedding time of
+# its 256-position limit. With 256, eight cold ingests (4 systems x 2 datasets) alone took ~40 of
+# the 60 minutes on this machine (measured 2026-12-03: ~16 chunks/s), leaving no time to scale.
+EMBED_MAX_TOKENS = 128
 
 # No hub access here: every framework must load the packaged model files from disk.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,6 +61,10 @@ class System(ABC):
     @abstractmethod
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Hybrid search: the top ``k`` chunks as (document id, fused score), best first."""
+
+    def embed_max_tokens(self) -> int:
+        """Word pieces the loaded embedding model reads, as its runtime reports it (not as set)."""
+        raise NotImplementedError
 
     def thread_safe(self) -> bool:
         return True

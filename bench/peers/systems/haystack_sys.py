@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from peerbench.data import Doc, minilm_tokenizer, model_dir
 
-from systems.base import CANDIDATES, CHUNK_OVERLAP, CHUNK_SIZE, System
+from systems.base import CANDIDATES, CHUNK_OVERLAP, CHUNK_SIZE, EMBED_MAX_TOKENS, System
 
 
 class HaystackSystem(System):
@@ -33,6 +33,9 @@ class HaystackSystem(System):
         self.store = None
         self._local = threading.local()
 
+    def embed_max_tokens(self) -> int:
+        return int(self.doc_embedder.embedding_backend.model.max_seq_length)
+
     def load_model(self) -> None:
         from haystack_integrations.components.embedders.sentence_transformers import (
             SentenceTransformersDocumentEmbedder,
@@ -40,7 +43,11 @@ class HaystackSystem(System):
 
         self.model = str(model_dir())
         self.doc_embedder = SentenceTransformersDocumentEmbedder(
-            model=self.model, batch_size=32, progress_bar=False, local_files_only=True
+            model=self.model,
+            batch_size=32,
+            progress_bar=False,
+            local_files_only=True,
+            tokenizer_kwargs={"model_max_length": EMBED_MAX_TOKENS},
         )
         self.doc_embedder.warm_up()
         tok = minilm_tokenizer()
@@ -125,7 +132,12 @@ class HaystackSystem(System):
             SentenceTransformersTextEmbedder,
         )
 
-        e = SentenceTransformersTextEmbedder(model=self.model, progress_bar=False, local_files_only=True)
+        e = SentenceTransformersTextEmbedder(
+            model=self.model,
+            progress_bar=False,
+            local_files_only=True,
+            tokenizer_kwargs={"model_max_length": EMBED_MAX_TOKENS},
+        )
         e.warm_up()
         return e
 

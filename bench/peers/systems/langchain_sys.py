@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 from peerbench.data import Doc, model_dir
 
-from systems.base import CANDIDATES, CHUNK_OVERLAP, CHUNK_SIZE, DIM, RRF_K, System
+from systems.base import CANDIDATES, CHUNK_OVERLAP, CHUNK_SIZE, DIM, EMBED_MAX_TOKENS, RRF_K, System
 
 _WORD = re.compile(r"\w+")
 
@@ -39,6 +39,9 @@ class LangChainSystem(System):
         self.bm25 = None
         self.preprocess = None  # None: LangChain's default (str.split)
 
+    def embed_max_tokens(self) -> int:
+        return int(self.embed._client.max_seq_length)
+
     def load_model(self) -> None:
         from langchain_huggingface import HuggingFaceEmbeddings
         from transformers import AutoTokenizer
@@ -46,6 +49,7 @@ class LangChainSystem(System):
         self.embed = HuggingFaceEmbeddings(
             model_name=str(model_dir()), model_kwargs={"device": "cpu"}, encode_kwargs={"batch_size": 32}
         )
+        self.embed._client.max_seq_length = EMBED_MAX_TOKENS  # no constructor argument for it
         self.embed.embed_query("warm up")
         self.hf_tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from peerbench.data import Doc, minilm_tokenizer, model_dir
 
-from systems.base import CANDIDATES, CHUNK_OVERLAP, CHUNK_SIZE, DIM, System
+from systems.base import CANDIDATES, CHUNK_OVERLAP, CHUNK_SIZE, DIM, EMBED_MAX_TOKENS, System
 
 
 class LlamaIndexSystem(System):
@@ -33,12 +33,17 @@ class LlamaIndexSystem(System):
         self.index = None
         self.bm25 = None
 
+    def embed_max_tokens(self) -> int:
+        return int(self.embed._model.max_seq_length)
+
     def load_model(self) -> None:
         from llama_index.core import Settings
         from llama_index.core.llms import MockLLM
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-        self.embed = HuggingFaceEmbedding(model_name=str(model_dir()), device="cpu", embed_batch_size=32)
+        self.embed = HuggingFaceEmbedding(
+            model_name=str(model_dir()), device="cpu", embed_batch_size=32, max_length=EMBED_MAX_TOKENS
+        )
         self.embed.get_query_embedding("warm up")
         Settings.embed_model = self.embed
         Settings.llm = MockLLM()  # never called: num_queries=1 generates no extra queries

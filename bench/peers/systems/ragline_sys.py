@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 from peerbench.data import Doc
 
-from systems.base import CHUNK_OVERLAP, CHUNK_SIZE, DIM, System
+from systems.base import CHUNK_OVERLAP, CHUNK_SIZE, DIM, EMBED_MAX_TOKENS, System
 
 COLLECTION = "bench"
 
@@ -67,7 +67,13 @@ class RaglineSystem(System):
         import ragline
 
         self._probe = ragline.open(tempfile.mkdtemp(prefix="ragline-probe-"), **_settings())
+        # Only the model's read length: embedding.max_tokens would also shrink ragline's chunks,
+        # and every system must index the same one-chunk-per-document text.
+        self._probe.embedder.inner.max_tokens = EMBED_MAX_TOKENS
         self._probe.embedder.inner.warm_up()
+
+    def embed_max_tokens(self) -> int:
+        return int(self._probe.embedder.inner._tokenizer.truncation["max_length"])
 
     def _open(self, workdir: Path):
         import ragline
