@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from peerbench.common import dir_bytes, rss_bytes
 from peerbench.data import model_dir, prepare, read_docs
+from systems.base import EMBED_MAX_TOKENS
 
 HERE = Path(__file__).resolve().parent
 DATASETS = HERE.parents[2] / "shared" / "datasets"
@@ -70,6 +71,7 @@ def main() -> int:
     rss0 = rss_bytes()
     engine = ragline.open(tmp / "rl", chunking={"chunk_size": 256, "chunk_overlap": 32})
     ort = engine.embedder.inner
+    ort.max_tokens = EMBED_MAX_TOKENS  # as in the benchmark (systems/base.py)
     ort.warm_up()
     out["ragline_rss_after_model_mib"] = round(rss_bytes() / 2**20, 1)
     out["ragline_rss_before_model_mib"] = round(rss0 / 2**20, 1)
@@ -80,6 +82,7 @@ def main() -> int:
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(str(model_dir()), device="cpu")
+    st.max_seq_length = EMBED_MAX_TOKENS
     st.encode(texts[:32], batch_size=32)
     bulk = texts[:256]
     rates: dict[str, list[float]] = {"onnxruntime": [], "torch": []}
