@@ -121,6 +121,9 @@ class RetrievalSettings(_Strict):
     prf_docs: int = Field(default=10, ge=1, le=100)
     prf_terms: int = Field(default=10, ge=1, le=100)
     prf_weight: float = Field(default=0.5, gt=0.0, le=1.0)
+    # Expand only queries with at most this many content words (None: every query). Short queries
+    # lack the documents' vocabulary; long ones drift when expanded (Cronen-Townsend et al. 2004).
+    prf_max_terms: int | None = Field(default=None, ge=1, le=1000)
     # Metadata filters read from the question: "rules" (years, ranges, versions, declared
     # document types) or "llm" (falls back to rules without an LLM).
     auto_filters: Literal["off", "rules", "llm"] = "off"

@@ -139,6 +139,23 @@ def test_prf_keeps_query_terms_and_finds_related_text(engine: Engine) -> None:
     assert "n1" in _ids(hits)
 
 
+def test_prf_max_terms_expands_only_short_queries(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ragline.query.prf import PRFKeywordExpander
+
+    expanded: list[str] = []
+    real_run = PRFKeywordExpander.run
+
+    def spy(self: PRFKeywordExpander, query: str, filters: object) -> str:
+        expanded.append(query)
+        return real_run(self, query, filters)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PRFKeywordExpander, "run", spy)
+    r = engine.retriever(collection="notes", retrieval=RetrievalSettings(prf=True, prf_max_terms=2))
+    assert _ids(r.run("the roof panels", 5))  # two content words: expanded
+    assert _ids(r.run("solar panels on the office roof", 5))  # four: searched as asked
+    assert expanded == ["the roof panels"]
+
+
 @pytest.mark.parametrize(
     "stages",
     [

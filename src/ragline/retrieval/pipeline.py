@@ -11,7 +11,8 @@ Stages, in order:
 3. **Queries**: the question, plus LLM rewrites (``multi_query``, RAG-Fusion) and sub-questions
    (``decompose``); each falls back to its offline counterpart.
 4. **Per query**: dense side on the query embedding (averaged with a HyDE passage's embedding
-   when ``hyde``), keyword side on the query (RM3-expanded when ``prf``); candidates restricted to
+   when ``hyde``), keyword side on the query (RM3-expanded when ``prf``, for queries of at most
+   ``prf_max_terms`` content words if set); candidates restricted to
    the best documents by summary when ``doc_first``; fused (``fusion``).
 5. **Across queries**: reciprocal rank fusion of the per-query lists.
 6. **Rerank** (``rerank``): the first ``rerank_candidates`` hits through each reranker in order.
@@ -35,7 +36,7 @@ from ragline.errors import ConfigError
 from ragline.generation.base import ChatModel
 from ragline.query.filters import extract_filters
 from ragline.query.llm import decompose, hyde, llm_filters, multi_query
-from ragline.query.prf import PRFKeywordExpander
+from ragline.query.prf import PRFKeywordExpander, tokenize
 from ragline.query.router import adaptive_k, classify, split_question
 from ragline.rerank.base import Reranker
 from ragline.retrieval.fusion import reciprocal_rank_fusion
@@ -149,7 +150,7 @@ class PipelineRetriever:
                 return []
             filters = _and(filters, docs)
         keyword_text = query
-        if s.prf:
+        if s.prf and (s.prf_max_terms is None or len(tokenize(query)) <= s.prf_max_terms):
             keyword_text = PRFKeywordExpander(
                 self.store, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
             ).run(query, filters)
