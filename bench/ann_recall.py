@@ -34,6 +34,7 @@ def main() -> int:
     ap.add_argument("collection", type=Path)
     ap.add_argument("queries", type=Path)
     ap.add_argument("--limit", type=int, default=300)
+    ap.add_argument("--ef-construction", type=int, default=None, help="default: the store's setting")
     args = ap.parse_args()
     if not (args.collection / "collection.json").is_file() or not args.queries.is_file():
         print(f"skipped: need an ingested collection at {args.collection} and queries at {args.queries}")
@@ -46,7 +47,8 @@ def main() -> int:
     exact = [{h.chunk.id for h in exact_store.search_dense(q, 10)} for q in qs]
     copy = Path(tempfile.mkdtemp(prefix="ragline-ann-")) / "c"
     shutil.copytree(args.collection, copy)
-    store = LanceStore(copy, meta["dimension"], meta["model_id"], ann_threshold=256)
+    extra = {} if args.ef_construction is None else {"ann_ef_construction": args.ef_construction}
+    store = LanceStore(copy, meta["dimension"], meta["model_id"], ann_threshold=256, **extra)
     t0 = time.perf_counter()
     store.finalize()
     build = time.perf_counter() - t0

@@ -44,6 +44,7 @@ def test_priority_is_arguments_then_environment_then_file(
         ({"collection": "../escape"}, "collection"),
         ({"retrieval": {"alpha": 1.5}}, "alpha"),
         ({"store": {"ann_ef": 0}}, "ann_ef"),
+        ({"store": {"ann_ef_construction": 8}}, "ann_ef_construction"),
     ],
 )
 def test_bad_settings_name_the_key(kwargs: dict[str, object], message: str) -> None:

@@ -214,6 +214,7 @@ class Engine:
                 ann_ef=s.ann_ef,
                 ann_partitions=s.ann_partitions,
                 ann_refine_factor=s.ann_refine_factor,
+                ann_ef_construction=s.ann_ef_construction,
                 read_consistency_s=s.read_consistency_s,
             )
         return self._stores[name]

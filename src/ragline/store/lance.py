@@ -166,6 +166,7 @@ class LanceStore:
         ann_ef: int = 96,
         ann_partitions: int | None = None,
         ann_refine_factor: int = 2,
+        ann_ef_construction: int = 100,
         read_consistency_s: float | None = None,
     ) -> None:
         if dimension < 1:
@@ -177,6 +178,7 @@ class LanceStore:
         self.ann_ef = ann_ef
         self.ann_partitions = ann_partitions
         self.ann_refine_factor = ann_refine_factor
+        self.ann_ef_construction = ann_ef_construction
         self.read_consistency_s = read_consistency_s
         self._seen_version: int | None = None
         self._chunks: Any = None
@@ -476,7 +478,13 @@ class LanceStore:
             partitions = self._partitions(n)
             log.info("building ANN index over %d chunks (%d partitions)", n, partitions)
             tbl.create_index(
-                "vector", config=IvfHnswSq(distance_type="cosine", num_partitions=partitions), replace=True
+                "vector",
+                config=IvfHnswSq(
+                    distance_type="cosine",
+                    num_partitions=partitions,
+                    ef_construction=self.ann_ef_construction,
+                ),
+                replace=True,
             )
         # Scalar indexes let filters prune rows before the vector and keyword searches (filtered
         # hybrid search at 100k chunks: 25 -> 19 ms p50, see docs/benchmarks.md).
