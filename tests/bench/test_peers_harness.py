@@ -126,7 +126,7 @@ def test_ram_estimate_takes_the_larger_of_model_and_measurement():
 
 
 def test_time_estimate_caps_the_query_loop():
-    # build 10 s and 1 s/query at 100k -> at 1M: build 125 s, queries 10 s each, cap 120 s.
+    # build 10 s and 1 s/query at 100k -> at 1M: build 110 s, queries 10 s each, cap 120 s.
     def at_1m(per_query_s: float) -> float:
         return estimate_seconds(
             100_000,
@@ -140,10 +140,10 @@ def test_time_estimate_caps_the_query_loop():
             overhead_s=0.0,
         )
 
-    assert at_1m(1.0) == pytest.approx(125.0 + 120.0 + 10.0)
+    assert at_1m(1.0) == pytest.approx(110.0 + 120.0 + 10.0)
     # Very slow queries: the minimum number still runs, past the cap.
     slow = at_1m(10.0)
-    assert slow == pytest.approx(125.0 + 600.0 + 100.0)
+    assert slow == pytest.approx(110.0 + 600.0 + 100.0)
 
 
 def test_scale_plan_skips_what_would_not_fit():

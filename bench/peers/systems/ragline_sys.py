@@ -145,6 +145,7 @@ class RaglineSystem(System):
             ann_ef=s.ann_ef,
             ann_partitions=s.ann_partitions,
             ann_refine_factor=s.ann_refine_factor,
+            ann_ef_construction=s.ann_ef_construction,
         )
         step = 50_000
         for b in range(0, len(ids), step):
