@@ -147,7 +147,9 @@ def main() -> int:
     )
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument(
-        "--datasets", default=None, help="comma-separated (default scifact,nfcorpus; quick: scifact)"
+        "--datasets",
+        default=None,
+        help="comma-separated (default scifact,nfcorpus; quick: scifact); none: the scale part only",
     )
     ap.add_argument(
         "--budget-min", type=float, default=None, help="wall-clock budget (default 58, quick 4.5)"
@@ -177,13 +179,16 @@ def main() -> int:
     deadline = t_start + budget
     systems = [s for s in args.systems.split(",") if s]
     datasets = (args.datasets or ("scifact" if args.quick else "scifact,nfcorpus")).split(",")
+    if datasets == ["none"]:
+        datasets = []
     points = [int(x) for x in (args.scale or ("10000" if args.quick else "100000,1000000")).split(",") if x]
     limit_docs = 250 if args.quick else None
     out = args.out.resolve()
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    full_run = not args.quick
+    # Only a run with the BEIR part may replace the peers section of docs/benchmarks.md.
+    full_run = not args.quick and bool(datasets)
     doc_path, img_dir = report_paths(args.docs, full_run, out)
 
     results: dict = {

@@ -338,17 +338,17 @@ REASONS: dict[str, str] = {
         "different relevant documents in the tail of the list."
     ),
     "cold_ingest_s": (
-        "Cold ingest is almost all embedding (one chunk per document, the model reading its first 128 "
-        "word pieces), so it "
-        "follows the runtime's throughput and, on this shared machine, how much CPU other processes "
-        "took while that system ran (the 'other processes' CPU' column: the systems ran one after "
-        "another, not under the same contention). Measured alternately in one process on a quiet "
-        "machine (Investigation below), ONNX Runtime and torch embed these chunks at the same rate "
-        "within a few per cent, so most of the gap in this table is contention, not the runtime. "
-        "On top of the "
-        "model, ragline also writes every vector to its embedding cache (SQLite) and builds the "
-        "LanceDB full-text index and its scalar filter indexes (doc id, source, access control) "
-        "before returning: the price of making the next ingest and filtered search cheap."
+        "Cold ingest is almost all embedding (one chunk per document, the model reading its first "
+        "128 word pieces), and at that length torch is the faster runtime here: measured "
+        "alternately in one process on a quiet machine (Investigation below), torch embeds these "
+        "chunks ~9% faster than ragline's ONNX Runtime graph (at 256 word pieces the two were "
+        "within 3%, and ragline's cold ingest was the fastest of the four: see the 256-token "
+        "reference after this section); why ONNX Runtime loses its edge on short sequences was "
+        "not profiled. On top of the model, ragline also "
+        "writes every vector to its embedding cache (SQLite) and builds the LanceDB full-text index "
+        "and its scalar filter indexes (doc id, source, access control) before returning: the "
+        "price of making the next ingest and filtered search cheap. The 'other processes' CPU' "
+        "column shows how much the shared machine took from each worker."
     ),
     "reingest_s": (
         "ragline skips an unchanged file by its hash before parsing it; a peer that wins here "
