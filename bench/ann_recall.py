@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ragline.embedding.onnx import OnnxEmbedder  # noqa: E402
+from ragline.settings import StoreSettings  # noqa: E402
 from ragline.store.lance import LanceStore  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def main() -> int:
     ap.add_argument("collection", type=Path)
     ap.add_argument("queries", type=Path)
     ap.add_argument("--limit", type=int, default=300)
-    ap.add_argument("--ef-construction", type=int, default=None, help="default: the store's setting")
+    ap.add_argument("--ef-construction", type=int, default=StoreSettings().ann_ef_construction)
     args = ap.parse_args()
     if not (args.collection / "collection.json").is_file() or not args.queries.is_file():
         print(f"skipped: need an ingested collection at {args.collection} and queries at {args.queries}")
@@ -47,8 +48,9 @@ def main() -> int:
     exact = [{h.chunk.id for h in exact_store.search_dense(q, 10)} for q in qs]
     copy = Path(tempfile.mkdtemp(prefix="ragline-ann-")) / "c"
     shutil.copytree(args.collection, copy)
-    extra = {} if args.ef_construction is None else {"ann_ef_construction": args.ef_construction}
-    store = LanceStore(copy, meta["dimension"], meta["model_id"], ann_threshold=256, **extra)
+    store = LanceStore(
+        copy, meta["dimension"], meta["model_id"], ann_threshold=256, ann_ef_construction=args.ef_construction
+    )
     t0 = time.perf_counter()
     store.finalize()
     build = time.perf_counter() - t0

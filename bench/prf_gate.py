@@ -25,7 +25,7 @@ from pathlib import Path
 
 import ragline
 from ragline.engine import Engine
-from ragline.eval.beir import load_beir
+from ragline.eval.beir import BeirDataset, load_beir
 from ragline.eval.metrics import evaluate
 from ragline.eval.runner import run_beir
 from ragline.query.prf import tokenize
@@ -34,8 +34,9 @@ from ragline.settings import RetrievalSettings
 MAX_CUTOFF = 12
 
 
-def per_query_ndcg(engine: Engine, path: Path, split: str, settings: RetrievalSettings) -> dict[str, float]:
-    ds = load_beir(path, split)
+def per_query_ndcg(
+    engine: Engine, path: Path, ds: BeirDataset, split: str, settings: RetrievalSettings
+) -> dict[str, float]:
     result = run_beir(engine, path, split=split, retrieval=settings, mode="hybrid")
     qrels = {q: ds.qrels[q] for q in result.run if q in ds.qrels}
     report = evaluate(result.run, qrels, ignore_identical_ids=True)
@@ -69,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         lengths = {q: len(tokenize(t)) for q, t in ds.queries.items()}
         for fusion in args.fusion or ["rrf", "zscore"]:
             base_s = RetrievalSettings(fusion=fusion)
-            base = per_query_ndcg(engine, path, split, base_s)
-            prf = per_query_ndcg(engine, path, split, base_s.model_copy(update={"prf": True}))
+            base = per_query_ndcg(engine, path, ds, split, base_s)
+            prf = per_query_ndcg(engine, path, ds, split, base_s.model_copy(update={"prf": True}))
             means = gated_means(base, prf, lengths)
             key = f"{ds.name}:{split}:{fusion}"
             used = {q: lengths[q] for q in base}
