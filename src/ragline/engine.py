@@ -499,6 +499,7 @@ class Engine:
             raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
         staged = (
             r.prf
+            or r.dense_prf
             or r.auto_filters != "off"
             or r.router
             or r.adaptive_k

@@ -127,6 +127,14 @@ class RetrievalSettings(_Strict):
     # Expand only queries with at most this many content words (None: every query). Short queries
     # lack the documents' vocabulary; long ones drift when expanded (Cronen-Townsend et al. 2004).
     prf_max_terms: int | None = Field(default=None, ge=1, le=1000)
+    # Rocchio feedback on the dense side (Rocchio 1971; Li et al., TOIS 2023): the query vector
+    # moves towards the embeddings of the first pass's best fused hits, then searches again.
+    dense_prf: bool = False
+    dense_prf_docs: int = Field(default=5, ge=1, le=100)
+    dense_prf_beta: float = Field(default=1.0, gt=0.0, le=10.0)
+    # How a feedback search enters fusion: "replace" its side's first-pass list (classic RM3), or
+    # "add" a list beside it, the side's weight split evenly between the two.
+    prf_fusion: Literal["replace", "add"] = "replace"
     # Metadata filters read from the question: "rules" (years, ranges, versions, declared
     # document types) or "llm" (falls back to rules without an LLM).
     auto_filters: Literal["off", "rules", "llm"] = "off"

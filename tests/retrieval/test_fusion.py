@@ -9,8 +9,10 @@ from ragline.retrieval.fusion import (
     min_max_normalize,
     reciprocal_rank_fusion,
     weighted_fusion,
+    weighted_fusion_many,
     z_normalize,
     zscore_fusion,
+    zscore_fusion_many,
 )
 
 
@@ -169,3 +171,26 @@ def test_zscore_fusion_is_scale_free_unlike_raw_scores() -> None:
     assert [s for _, s in a] == pytest.approx([s for _, s in b])
     with pytest.raises(ConfigError, match="alpha"):
         zscore_fusion(dense, keyword, 1.5)
+
+
+class TestFusionOverManyLists:
+    def test_two_lists_equal_the_two_list_functions(self) -> None:
+        dense = {"a": 0.9, "b": 0.5, "c": 0.1}
+        keyword = {"c": 9.0, "d": 4.0, "a": 1.0}
+        assert zscore_fusion_many([dense, keyword], [0.3, 0.7]) == zscore_fusion(dense, keyword, 0.3)
+        assert weighted_fusion_many([dense, keyword], [0.3, 0.7]) == weighted_fusion(dense, keyword, 0.3)
+
+    def test_an_id_missing_from_a_list_gets_that_lists_floor(self) -> None:
+        lists = [{"a": 2.0, "b": 0.0}, {"a": 1.0, "b": 3.0}, {"c": 5.0, "a": 1.0}]
+        got = dict(zscore_fusion_many(lists, [1.0, 1.0, 2.0]))
+        # z-scores: list 1 a=+1 b=-1; list 2 a=-1 b=+1; list 3 c=+1 a=-1. Missing -> the list's min.
+        assert got == pytest.approx({"a": -2.0, "b": -2.0, "c": 0.0})
+        mm = dict(weighted_fusion_many(lists, [1.0, 1.0, 2.0]))
+        assert mm == pytest.approx({"a": 1.0, "b": 1.0, "c": 2.0})
+
+    def test_weights_must_match_and_be_non_negative(self) -> None:
+        with pytest.raises(ConfigError, match="2 fusion weights for 3 lists"):
+            zscore_fusion_many([{}, {}, {}], [0.5, 0.5])
+        with pytest.raises(ConfigError, match="fusion weight 1 is -0.1"):
+            weighted_fusion_many([{"a": 1.0}, {"a": 1.0}], [1.0, -0.1])
+        assert zscore_fusion_many([], []) == []

@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import ragline
 from ragline.engine import Engine
 from ragline.retrieval.pipeline import PipelineRetriever
-from ragline.retrieval.retrievers import HybridRetriever
+from ragline.query.vector_prf import rocchio
+from ragline.retrieval.retrievers import HybridRetriever, fuse
 from ragline.settings import RetrievalSettings
 from ragline.store.filters import Visible
 from ragline.types import Access, Document, Principal
@@ -143,23 +145,60 @@ def test_prf_max_terms_expands_only_short_queries(engine: Engine, monkeypatch: p
     from ragline.query.prf import PRFKeywordExpander
 
     expanded: list[str] = []
-    real_run = PRFKeywordExpander.run
+    real_expand = PRFKeywordExpander.expand
 
-    def spy(self: PRFKeywordExpander, query: str, filters: object) -> str:
+    def spy(self: PRFKeywordExpander, query: str, first: object) -> str:
         expanded.append(query)
-        return real_run(self, query, filters)  # type: ignore[arg-type]
+        return real_expand(self, query, first)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(PRFKeywordExpander, "run", spy)
+    monkeypatch.setattr(PRFKeywordExpander, "expand", spy)
     r = engine.retriever(collection="notes", retrieval=RetrievalSettings(prf=True, prf_max_terms=2))
     assert _ids(r.run("the roof panels", 5))  # two content words: expanded
     assert _ids(r.run("solar panels on the office roof", 5))  # four: searched as asked
     assert expanded == ["the roof panels"]
 
 
+def test_feedback_lists_join_fusion_with_rocchio_moved_dense_search(engine: Engine) -> None:
+    settings = RetrievalSettings(prf=True, dense_prf=True, prf_fusion="add", dense_prf_docs=2, prf_docs=2)
+    query = "roof panels"
+    hits = engine.retriever(collection="notes", retrieval=settings).run(query, 7)
+    names = {n for h in hits for n in h.retrievers}
+    assert names == {"dense", "keyword", "dense_prf", "keyword_prf"}
+    # The dense_prf scores are cosines with the query moved towards the two best fused first-pass
+    # hits: recompute that vector from the store and check every score against it.
+    store = engine.store("notes")
+    q = engine.embedder.embed_query(query)
+    dense = store.dense_candidates(q, 7 * settings.candidate_multiplier)
+    keyword = store.keyword_candidates(query, 7 * settings.candidate_multiplier)
+    first = fuse(dense, keyword, 2, "zscore")
+    moved = rocchio(q, store.fetch_vectors([f.candidate for f in first]), 1.0)
+    with_prf = [h for h in hits if "dense_prf" in h.retrievers]
+    vecs = store.fetch_vectors(store.dense_candidates(moved, 50))
+    by_id = {c.chunk_id: v for c, v in zip(store.dense_candidates(moved, 50), vecs, strict=True)}
+    for h in with_prf:
+        assert h.retrievers["dense_prf"].score == pytest.approx(float(by_id[h.chunk.id] @ moved), abs=1e-4)
+    # Replacing instead of adding leaves two lists, the dense one searched from the moved vector.
+    replaced = engine.retriever(
+        collection="notes", retrieval=settings.model_copy(update={"prf_fusion": "replace"})
+    ).run(query, 7)
+    assert {n for h in replaced for n in h.retrievers} == {"dense", "keyword"}
+    top = next(h for h in replaced if "dense" in h.retrievers)
+    assert top.retrievers["dense"].score == pytest.approx(float(by_id[top.chunk.id] @ moved), abs=1e-4)
+
+
+def test_dense_prf_settings_are_validated() -> None:
+    with pytest.raises(ValidationError, match="dense_prf_beta"):
+        RetrievalSettings(dense_prf_beta=0)
+    with pytest.raises(ValidationError, match="prf_fusion"):
+        RetrievalSettings(prf_fusion="merge")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "stages",
     [
         {"prf": True},
+        {"prf": True, "dense_prf": True, "prf_fusion": "add"},
+        {"dense_prf": True},
         {"auto_filters": "rules"},
         {"router": True},
         {"rerank": ["mmr"]},

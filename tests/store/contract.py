@@ -172,6 +172,10 @@ class StoreContract:
         assert {h.chunk.id for h in kw} <= {chunks[i].id for i in allowed}
         with_terms = [i for i in allowed if {"alpha", "gamma"} & set(chunks[i].text.split())]
         assert len(kw) == len(with_terms)
+        # The candidate path (ids and scores only) applies the same prefilter.
+        cands = store.keyword_candidates("alpha gamma", len(chunks), f)
+        assert [c.chunk_id for c in cands] == [h.chunk.id for h in kw]
+        assert [c.chunk_id for c in store.dense_candidates(q, 5, f)] == [chunks[i].id for i in ref]
 
     def test_candidates_then_fetch_equal_a_full_search(
         self, filled: tuple[Store, list[Chunk], np.ndarray]
@@ -188,6 +192,18 @@ class StoreContract:
         assert [c.chunk_id for c in kw] == [h.chunk.id for h in kw_full]
         assert store.fetch_chunks(kw[::-1]) == [h.chunk for h in kw_full][::-1]
         assert store.fetch_chunks([]) == []
+
+    def test_fetch_vectors_returns_the_stored_embeddings_in_order(
+        self, filled: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
+        store, chunks, vecs = filled
+        cands = store.dense_candidates(vecs[3], 6)
+        got = store.fetch_vectors(cands[::-1])
+        index = {c.id: i for i, c in enumerate(chunks)}
+        want = np.stack([vecs[index[c.chunk_id]] for c in cands[::-1]])
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        assert store.fetch_vectors([]).shape[0] == 0
 
     def test_keyword_ranks_term_frequency(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "kw", DIM)

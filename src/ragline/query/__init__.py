@@ -1,12 +1,13 @@
 """Query processing: the pure, testable stages that run on a question before retrieval.
 
-Lives here: RM3 pseudo-relevance feedback for keyword search (``prf``), rule-based extraction of
+Lives here: RM3 pseudo-relevance feedback for keyword search (``prf``) and Rocchio feedback for
+the dense side (``vector_prf``), rule-based extraction of
 metadata filters validated against the collection schema (``filters``), LLM query transforms with
 offline fallbacks — multi-query/RAG-Fusion, HyDE, decomposition, LLM filters — (``llm``), and
 routing by question type plus an adaptive top-k cut (``router``).
 
 May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.store.filters``,
-``ragline.store.base``, ``ragline.generation.base``.
+``ragline.store.base``, ``ragline.generation.base``, ``ragline.embedding.base`` (``Vectors``).
 
 Example::
 

@@ -193,7 +193,12 @@ class PRFKeywordExpander:
         The first pass uses the same ``filters`` so that feedback comes from documents the final
         search can return.
         """
-        first = self.store.search_keyword(query, self.fb_docs, filters)
+        return self.expand(query, self.store.search_keyword(query, self.fb_docs, filters))
+
+    def expand(self, query: str, first: Sequence[ScoredChunk]) -> str:
+        """The expanded query from first-pass hits already in hand (their first ``fb_docs``);
+        ``query`` unchanged when there are none."""
+        first = first[: self.fb_docs]
         if not first:
             return query
         # embed_text (header + text) is what the store indexes, so feedback sees the same words.

@@ -97,12 +97,17 @@ def weighted_fusion(
     """
     if not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):
         raise ConfigError(f"alpha={alpha!r} is invalid: pass a number in [0, 1] (weight of the dense side)")
-    d = min_max_normalize(dense)
-    kw = min_max_normalize(keyword)
-    fused = {doc: alpha * s for doc, s in d.items()}
-    for doc, s in kw.items():
-        fused[doc] = fused.get(doc, 0.0) + (1.0 - alpha) * s
-    return sorted(fused.items(), key=lambda item: -item[1])
+    return weighted_fusion_many([dense, keyword], [alpha, 1.0 - alpha])
+
+
+def weighted_fusion_many(
+    lists: Sequence[Mapping[str, float]],
+    weights: Sequence[float],
+) -> list[tuple[str, float]]:
+    """Weighted sum of min-max normalised scores over any number of lists; a list that did not
+    return d contributes 0, its minimum (:func:`weighted_fusion` is the two-list case)."""
+    _check_weights(lists, weights)
+    return _combine([min_max_normalize(scores) for scores in lists], weights, [0.0] * len(lists))
 
 
 def z_normalize(scores: Mapping[str, float]) -> dict[str, float]:
@@ -133,11 +138,47 @@ def zscore_fusion(
     """
     if not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):
         raise ConfigError(f"alpha={alpha!r} is invalid: pass a number in [0, 1] (weight of the dense side)")
-    d = z_normalize(dense)
-    kw = z_normalize(keyword)
-    d_floor = min(d.values(), default=0.0)
-    kw_floor = min(kw.values(), default=0.0)
-    ids = list(d) + [doc for doc in kw if doc not in d]
-    fused = {doc: alpha * d.get(doc, d_floor) + (1.0 - alpha) * kw.get(doc, kw_floor) for doc in ids}
-    return sorted(fused.items(), key=lambda item: -item[1])
+    return zscore_fusion_many([dense, keyword], [alpha, 1.0 - alpha])
 
+
+def zscore_fusion_many(
+    lists: Sequence[Mapping[str, float]],
+    weights: Sequence[float],
+) -> list[tuple[str, float]]:
+    """Weighted sum of z-normalised scores over any number of result lists.
+
+    score(d) = sum_i w_i * z(list_i)(d), where a list that did not return d contributes its
+    lowest z-score (as in :func:`zscore_fusion`, its two-list case). Used to fuse the first-pass
+    lists with their pseudo-relevance-feedback counterparts (CombSUM over standardised scores, Fox
+    & Shaw, TREC-2 1994; z-scores as in Bruch et al. 2023). Ties keep first-appearance order,
+    scanning the lists in order.
+
+    Example::
+
+        zscore_fusion_many([{"a": 0.9, "b": 0.1}, {"b": 7.0, "c": 1.0}], [0.5, 0.5])
+    """
+    _check_weights(lists, weights)
+    zs = [z_normalize(scores) for scores in lists]
+    return _combine(zs, weights, [min(z.values(), default=0.0) for z in zs])
+
+
+def _check_weights(lists: Sequence[Mapping[str, float]], weights: Sequence[float]) -> None:
+    if len(weights) != len(lists):
+        raise ConfigError(
+            f"got {len(weights)} fusion weights for {len(lists)} lists: pass one weight per list"
+        )
+    for i, w in enumerate(weights):
+        if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0):
+            raise ConfigError(f"fusion weight {i} is {w!r}: weights must be finite and >= 0")
+
+
+def _combine(
+    normalized: Sequence[Mapping[str, float]], weights: Sequence[float], floors: Sequence[float]
+) -> list[tuple[str, float]]:
+    ids = dict.fromkeys(doc for scores in normalized for doc in scores)
+    fused = {
+        doc: sum(w * n.get(doc, f) for n, w, f in zip(normalized, weights, floors, strict=True))
+        for doc in ids
+    }
+    # sorted() is stable and ``ids`` keeps first appearance, scanning the lists in order.
+    return sorted(fused.items(), key=lambda item: -item[1])

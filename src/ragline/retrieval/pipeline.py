@@ -12,7 +12,9 @@ Stages, in order:
    (``decompose``); each falls back to its offline counterpart.
 4. **Per query**: dense side on the query embedding (averaged with a HyDE passage's embedding
    when ``hyde``), keyword side on the query (RM3-expanded when ``prf``, for queries of at most
-   ``prf_max_terms`` content words if set); candidates restricted to
+   ``prf_max_terms`` content words if set), dense side searched again from a Rocchio-moved
+   vector when ``dense_prf``; each feedback list replaces or joins its side (``prf_fusion``);
+   candidates restricted to
    the best documents by summary when ``doc_first``; fused (``fusion``).
 5. **Across queries**: reciprocal rank fusion of the per-query lists.
 6. **Rerank** (``rerank``): the first ``rerank_candidates`` hits through each reranker in order.
@@ -38,14 +40,15 @@ from ragline.query.filters import extract_filters
 from ragline.query.llm import decompose, hyde, llm_filters, multi_query
 from ragline.query.prf import PRFKeywordExpander, tokenize
 from ragline.query.router import adaptive_k, classify, split_question
+from ragline.query.vector_prf import rocchio
 from ragline.rerank.base import Reranker
 from ragline.retrieval.fusion import reciprocal_rank_fusion
-from ragline.retrieval.retrievers import Fused, fuse
+from ragline.retrieval.retrievers import SEARCH_POOL, Fused, fuse, fuse_lists
 from ragline.settings import RetrievalSettings
-from ragline.store.base import Store
+from ragline.store.base import Candidate, ScoredChunk, Store
 from ragline.store.filters import And, Filter, InList
 from ragline.telemetry import span
-from ragline.types import Hit
+from ragline.types import Hit, RetrieverName
 
 log = logging.getLogger(__name__)
 # Metadata fields the rule-based filter extraction maps time and version phrases to, if present.
@@ -149,14 +152,64 @@ class PipelineRetriever:
             if docs is None:
                 return []
             filters = _and(filters, docs)
-        keyword_text = query
-        if s.prf and (s.prf_max_terms is None or len(tokenize(query)) <= s.prf_max_terms):
-            keyword_text = PRFKeywordExpander(
-                self.store, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
-            ).run(query, filters)
-        dense = self.store.dense_candidates(self._dense_vector(query), n, filters)
-        keyword = self.store.keyword_candidates(keyword_text, n, filters)
-        return fuse(dense, keyword, n, s.fusion, s.rrf_k, s.alpha)
+        # Both searches release the GIL: the keyword side runs on the pool while this thread embeds
+        # the query and searches vectors, and likewise for the two feedback searches below.
+        keyword_job = SEARCH_POOL.submit(self.store.keyword_candidates, query, n, filters)
+        try:
+            vector = self._dense_vector(query)
+            dense = self.store.dense_candidates(vector, n, filters)
+        finally:
+            keyword = keyword_job.result()
+        # RRF counts lists, not scores: alpha only weighs the score-based fusions.
+        w_dense = 0.5 if s.fusion == "rrf" else s.alpha
+        sides: list[tuple[RetrieverName, Sequence[Candidate], float]] = [
+            ("dense", dense, w_dense),
+            ("keyword", keyword, 1.0 - w_dense),
+        ]
+        rm3 = s.prf and keyword and (s.prf_max_terms is None or len(tokenize(query)) <= s.prf_max_terms)
+        rm3_job = SEARCH_POOL.submit(self._rm3_candidates, query, keyword, n, filters) if rm3 else None
+        try:
+            if s.dense_prf and dense:
+                first = fuse(dense, keyword, s.dense_prf_docs, s.fusion, s.rrf_k, s.alpha)
+                vectors = self.store.fetch_vectors([f.candidate for f in first])
+                if len(vectors):
+                    moved = rocchio(vector, vectors, s.dense_prf_beta)
+                    self._with_feedback(sides, 0, "dense_prf", self.store.dense_candidates(moved, n, filters))
+        finally:
+            expanded = rm3_job.result() if rm3_job is not None else None
+        if expanded is not None:
+            self._with_feedback(sides, 1, "keyword_prf", expanded)
+        return fuse_lists(sides, n, s.fusion, s.rrf_k)
+
+    def _rm3_candidates(
+        self, query: str, keyword: Sequence[Candidate], n: int, filters: Filter | None
+    ) -> list[Candidate] | None:
+        """Keyword candidates for the RM3-expanded query, feedback from the first pass's top
+        ``prf_docs``; None when expansion leaves the query unchanged."""
+        s = self.settings
+        feedback = keyword[: s.prf_docs]
+        score = {c.chunk_id: c.score for c in feedback}
+        first = [ScoredChunk(c, score[c.id]) for c in self.store.fetch_chunks(feedback)]
+        expander = PRFKeywordExpander(
+            self.store, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
+        )
+        expanded = expander.expand(query, first)
+        return None if expanded == query else self.store.keyword_candidates(expanded, n, filters)
+
+    def _with_feedback(
+        self,
+        sides: list[tuple[RetrieverName, Sequence[Candidate], float]],
+        at: int,
+        name: RetrieverName,
+        found: Sequence[Candidate],
+    ) -> None:
+        """Replace side ``at`` with the feedback search, or add it beside, halving the weight."""
+        original, _, weight = sides[at]
+        if self.settings.prf_fusion == "replace":
+            sides[at] = (original, found, weight)
+        else:
+            sides[at] = (original, sides[at][1], weight / 2)
+            sides.append((name, found, weight / 2))
 
     # -- the whole run -------------------------------------------------------------------------------
 

@@ -14,14 +14,14 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
-from ragline.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion, zscore_fusion
+from ragline.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion_many, zscore_fusion_many
 from ragline.store.base import Candidate, ScoredChunk, Store
 from ragline.store.filters import Filter
 from ragline.types import Hit, RetrieverName, RetrieverScore
 
 # LanceDB releases the GIL inside its searches and ONNX Runtime inside inference, so the keyword
 # search runs on this pool while the calling thread embeds the query and searches vectors.
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ragline-retrieve")
+SEARCH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ragline-retrieve")
 
 
 @runtime_checkable
@@ -98,7 +98,7 @@ class HybridRetriever:
         self, query: str, n: int, filters: Filter | None = None
     ) -> tuple[list[Candidate], list[Candidate]]:
         """Dense and keyword candidates (ids and scores), searched concurrently."""
-        keyword = _POOL.submit(self.store.keyword_candidates, query, n, filters)
+        keyword = SEARCH_POOL.submit(self.store.keyword_candidates, query, n, filters)
         try:
             dense = self.store.dense_candidates(self.embedder.embed_query(query), n, filters)
         finally:
@@ -133,17 +133,38 @@ def fuse(
     rrf_k: int = 60,
     alpha: float = 0.5,
 ) -> list[Fused]:
-    """Fuse two candidate lists into at most ``top_k`` results, best first."""
+    """Fuse two candidate lists into at most ``top_k`` results, best first.
+
+    ``alpha`` weighs the dense side in the score-based fusions; RRF counts both lists equally.
+    """
+    w = 0.5 if fusion == "rrf" else alpha
+    return fuse_lists([("dense", dense, w), ("keyword", keyword, 1.0 - w)], top_k, fusion, rrf_k)
+
+
+def fuse_lists(
+    sides: Sequence[tuple[RetrieverName, Sequence[Candidate], float]],
+    top_k: int,
+    fusion: Literal["rrf", "weighted", "zscore"] = "rrf",
+    rrf_k: int = 60,
+) -> list[Fused]:
+    """Fuse any number of named, weighted candidate lists into at most ``top_k`` results.
+
+    Weights scale each list's normalised scores (``weighted``, ``zscore``); RRF ignores them when
+    all are equal, as in its paper, and otherwise uses them relative to their mean.
+    """
     first: dict[str, Candidate] = {}
     per: dict[str, dict[RetrieverName, RetrieverScore]] = {}
-    sides: tuple[tuple[RetrieverName, Sequence[Candidate]], ...] = (("dense", dense), ("keyword", keyword))
-    for name, cands in sides:
+    for name, cands, _ in sides:
         for i, c in enumerate(cands):
             first.setdefault(c.chunk_id, c)
             per.setdefault(c.chunk_id, {})[name] = RetrieverScore(rank=i + 1, score=c.score)
+    weights = [w for _, _, w in sides]
     if fusion == "rrf":
-        fused = reciprocal_rank_fusion([[c.chunk_id for c in dense], [c.chunk_id for c in keyword]], k=rrf_k)
+        mean = sum(weights) / len(weights) if weights else 1.0
+        # Plain RRF weighs every list 1; alpha-style weights keep that scale (0.5/0.5 -> 1/1).
+        rel = [w / mean for w in weights] if mean > 0 else [1.0] * len(weights)
+        fused = reciprocal_rank_fusion([[c.chunk_id for c in cands] for _, cands, _ in sides], rrf_k, rel)
     else:
-        combine = weighted_fusion if fusion == "weighted" else zscore_fusion
-        fused = combine({c.chunk_id: c.score for c in dense}, {c.chunk_id: c.score for c in keyword}, alpha)
+        combine = weighted_fusion_many if fusion == "weighted" else zscore_fusion_many
+        fused = combine([{c.chunk_id: c.score for c in cands} for _, cands, _ in sides], weights)
     return [Fused(first[cid], score, per[cid]) for cid, score in fused[:top_k]]

@@ -106,6 +106,11 @@ class Store(Protocol):
         """The chunks behind ``candidates``, in the same order (missing ones are skipped)."""
         ...
 
+    def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
+        """The stored embeddings of ``candidates``, one row each in order (missing ones skipped);
+        shape ``(0, dim)`` for none. Dense pseudo-relevance feedback reads these."""
+        ...
+
     def source_hashes(self) -> dict[str, str]:
         """Map of every indexed source to the content hash it was indexed at."""
         ...

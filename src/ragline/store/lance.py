@@ -4,8 +4,10 @@ Layout of ``<root>/``: table ``chunks`` (ids, spans, text, the text that is sear
 metadata as typed ``m_<field>`` columns), table ``sections`` (parent sections for parent-child
 chunking), and ``collection.json`` (embedding model id and dimension; mixing models is refused).
 
-Search is exact until the collection holds ``ann_threshold`` chunks; :meth:`LanceStore.finalize`
-then builds an IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
+Search is exact until the collection holds ``ann_threshold`` chunks, done in memory on a copy of
+the vectors (LanceDB's flat scan costs ~24 ms at 12k chunks here, numpy 0.6 ms; filters still run
+as SQL, on the table, to pick the allowed rows); :meth:`LanceStore.finalize` then builds an
+IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
 keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
 Filters become a SQL prefilter inside both searches.
 
@@ -22,12 +24,14 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from ragline.embedding.base import Vectors
@@ -151,6 +155,15 @@ def keyword_query(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", text).split())
 
 
+@dataclass(frozen=True, slots=True)
+class _FlatVectors:
+    """Unit-length copies of every stored vector, with the ids and row ids they belong to."""
+
+    ids: list[str]
+    rowids: npt.NDArray[np.uint64]
+    unit: npt.NDArray[np.float32]
+
+
 class LanceStore:
     """A :class:`~ragline.store.base.Store` on LanceDB.
 
@@ -187,6 +200,7 @@ class LanceStore:
         self._ds: Any = None
         self._fields: dict[str, ColumnKind] | None = None
         self._values: tuple[int, dict[str, list[str]]] | None = None
+        self._flat: _FlatVectors | None = None
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -454,6 +468,7 @@ class LanceStore:
 
     def _changed(self) -> None:
         self._values = None
+        self._flat = None
         self._ds = None
         self._indexes = None
         self._fields = None
@@ -568,6 +583,11 @@ class LanceStore:
     def search_dense(self, vector: Vectors, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
         if self.chunks_table is None or top_k < 1:
             return []
+        self._follow_other_writers()
+        if self._exact_vectors() is not None:
+            cands = self.dense_candidates(vector, top_k, filters)
+            score = {c.chunk_id: c.score for c in cands}
+            return [ScoredChunk(c, score[c.id]) for c in self.fetch_chunks(cands)]
         rows = self._dense_query(vector, top_k, filters).select([*_RESULT_COLUMNS, "_distance"]).to_list()
         return [ScoredChunk(self._to_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
 
@@ -581,9 +601,51 @@ class LanceStore:
     # Candidates carry only ids and scores: hybrid search fetches text and metadata for the fused
     # top-k alone, which is most of its cost saved at 4x over-fetching.
 
+    def _exact_vectors(self) -> _FlatVectors | None:
+        """The collection's vectors in memory while it has no ANN index and is small enough."""
+        if self._flat is None:
+            if "vector" in self._index_types():
+                return None
+            ds = self._dataset()
+            if ds.count_rows() > self.ann_threshold:
+                # Past the threshold but not finalized yet: let LanceDB scan rather than copy it all.
+                return None
+            t = ds.to_table(columns=["id", "vector"], with_row_id=True)
+            matrix = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
+            matrix = matrix.reshape(t.num_rows, self.dimension)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            self._flat = _FlatVectors(
+                ids=t.column("id").to_pylist(),
+                rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64),
+                unit=matrix / np.maximum(norms, 1e-12),
+            )
+        return self._flat
+
+    def _exact_candidates(
+        self, flat: _FlatVectors, vector: Vectors, n: int, filters: Filter | None
+    ) -> list[Candidate]:
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        sims = flat.unit @ (q / max(float(np.linalg.norm(q)), 1e-12))
+        where = self._where(filters)
+        if where:
+            allowed = self._dataset().to_table(columns=[], filter=where, with_row_id=True)
+            keep = np.isin(flat.rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
+            sims = np.where(keep, sims, -np.inf)
+            n = min(n, int(keep.sum()))
+        n = min(n, len(sims))
+        if n < 1:
+            return []
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [Candidate(flat.ids[i], float(sims[i]), int(flat.rowids[i])) for i in top]
+
     def dense_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
         if self.chunks_table is None or n < 1:
             return []
+        self._follow_other_writers()
+        flat = self._exact_vectors()
+        if flat is not None:
+            return self._exact_candidates(flat, vector, n, filters)
         t = self._dense_query(vector, n, filters).select(["id", "_distance"]).with_row_id(True).to_arrow()
         scores = 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64)
         return [
@@ -597,7 +659,20 @@ class LanceStore:
         query = keyword_query(text)
         if self.chunks_table is None or n < 1 or not query:
             return []
-        t = self._keyword_query(query, n, filters).select(["id", "_score"]).with_row_id(True).to_arrow()
+        self._follow_other_writers()
+        if "search_text" in self._index_types():
+            # The same index and BM25 through pylance directly: identical ids and scores on 200
+            # SciFact queries, ~5 ms less per search than lancedb's query builder.
+            where = self._where(filters)
+            t = self._dataset().to_table(
+                columns=["id"],
+                full_text_query={"query": query, "columns": ["search_text"]},
+                limit=n,
+                with_row_id=True,
+                **({"filter": where, "prefilter": True} if where else {}),
+            )
+        else:
+            t = self._keyword_query(query, n, filters).select(["id", "_score"]).with_row_id(True).to_arrow()
         return [
             Candidate(cid, float(s), int(r))
             for cid, s, r in zip(
@@ -628,6 +703,27 @@ class LanceStore:
                 {r["id"]: r for r in tbl.search().where(pred).select(_RESULT_COLUMNS).limit(None).to_list()}
             )
         return [self._to_chunk(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
+
+    def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
+        tbl = self.chunks_table
+        if tbl is None or not candidates:
+            return np.zeros((0, self.dimension or 0), dtype=np.float32)
+        take = getattr(self._dataset(), "_take_rows", None)
+        if take is not None:
+            t = take([c.ref for c in candidates], columns=["id", "vector"])
+        else:  # pragma: no cover - depends on the installed pylance
+            t = tbl.take_row_ids([c.ref for c in candidates]).select(["id", "vector"]).to_arrow()
+        ids = t.column("id").to_pylist()
+        if set(ids) != {c.chunk_id for c in candidates}:
+            # A write between search and fetch moved rows: look them up by chunk id instead.
+            pred = " OR ".join(_in_list("id", [c.chunk_id for c in candidates]))
+            t = tbl.search().where(pred).select(["id", "vector"]).limit(None).to_arrow()
+            ids = t.column("id").to_pylist()
+        rows = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
+        rows = rows.reshape(len(ids), -1)
+        at = {cid: i for i, cid in enumerate(ids)}
+        order = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
+        return rows[order]
 
     def _partitions(self, n: int) -> int:
         # One HNSW graph beats many small ones until the graph gets large: at 100k chunks,
