@@ -47,7 +47,9 @@ def test_search_json_returns_hits_with_sources(indexed: Path) -> None:
     hits = json.loads(res.stdout)
     assert 1 <= len(hits) <= 3
     assert hits[0]["source"].endswith("guide-02-backup.md")
-    assert set(hits[0]["retrievers"]) <= {"dense", "keyword"} and hits[0]["retrievers"]
+    # The default fuses the feedback searches (RM3, Rocchio) beside the first pass.
+    assert set(hits[0]["retrievers"]) <= {"dense", "keyword", "dense_prf", "keyword_prf"}
+    assert hits[0]["retrievers"]
     assert hits[0]["section"].startswith("Guide 2: backup")
 
 

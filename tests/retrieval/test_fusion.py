@@ -191,6 +191,6 @@ class TestFusionOverManyLists:
     def test_weights_must_match_and_be_non_negative(self) -> None:
         with pytest.raises(ConfigError, match="2 fusion weights for 3 lists"):
             zscore_fusion_many([{}, {}, {}], [0.5, 0.5])
-        with pytest.raises(ConfigError, match="fusion weight 1 is -0.1"):
+        with pytest.raises(ConfigError, match=r"fusion weight 1 is -0\.1"):
             weighted_fusion_many([{"a": 1.0}, {"a": 1.0}], [1.0, -0.1])
         assert zscore_fusion_many([], []) == []

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 import ragline
 from ragline.engine import Engine
-from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.query.vector_prf import rocchio
+from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse
 from ragline.settings import RetrievalSettings
 from ragline.store.filters import Visible
@@ -98,7 +98,7 @@ def _ids(hits: list) -> list[str]:
 
 
 def test_no_stage_equals_plain_hybrid(engine: Engine) -> None:
-    r = RetrievalSettings(fusion="zscore")
+    r = RetrievalSettings(fusion="zscore", prf=False, dense_prf=False)
     store = engine.store("notes")
     plain = HybridRetriever(store, engine.embedder, "zscore").run("solar power output", 5)
     staged = PipelineRetriever(store, engine.embedder, r).run("solar power output", 5)
@@ -145,13 +145,13 @@ def test_prf_max_terms_expands_only_short_queries(engine: Engine, monkeypatch: p
     from ragline.query.prf import PRFKeywordExpander
 
     expanded: list[str] = []
-    real_expand = PRFKeywordExpander.expand
+    real_expand = PRFKeywordExpander.expand_texts
 
-    def spy(self: PRFKeywordExpander, query: str, first: object) -> str:
+    def spy(self: PRFKeywordExpander, query: str, texts: list[str], scores: list[float]) -> str:
         expanded.append(query)
-        return real_expand(self, query, first)  # type: ignore[arg-type]
+        return real_expand(self, query, texts, scores)
 
-    monkeypatch.setattr(PRFKeywordExpander, "expand", spy)
+    monkeypatch.setattr(PRFKeywordExpander, "expand_texts", spy)
     r = engine.retriever(collection="notes", retrieval=RetrievalSettings(prf=True, prf_max_terms=2))
     assert _ids(r.run("the roof panels", 5))  # two content words: expanded
     assert _ids(r.run("solar panels on the office roof", 5))  # four: searched as asked

@@ -205,6 +205,14 @@ class StoreContract:
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
         assert store.fetch_vectors([]).shape[0] == 0
 
+    def test_fetch_texts_returns_the_indexed_text_in_order(
+        self, filled: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
+        store, _, vecs = filled
+        cands = store.dense_candidates(vecs[7], 5)[::-1]
+        assert store.fetch_texts(cands) == [c.embed_text for c in store.fetch_chunks(cands)]
+        assert store.fetch_texts([]) == []
+
     def test_keyword_ranks_term_frequency(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "kw", DIM)
         texts = [

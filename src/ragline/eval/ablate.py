@@ -42,13 +42,16 @@ class Variant:
     configured: bool = False
 
 
-BASELINE: dict[str, Any] = {"fusion": "rrf"}
+# Plain hybrid: RRF and no feedback, so that each variant below adds one stage to it.
+BASELINE: dict[str, Any] = {"fusion": "rrf", "prf": False, "dense_prf": False, "prf_fusion": "replace"}
 VARIANTS: tuple[Variant, ...] = (
     Variant("baseline: hybrid, RRF"),
     Variant("dense only", {"mode": "dense"}),
     Variant("keyword only", {"mode": "keyword"}),
     Variant("z-score fusion", {"fusion": "zscore"}),
     Variant("RM3 feedback (keyword side)", {"prf": True}),
+    Variant("Rocchio feedback (dense side)", {"dense_prf": True}),
+    Variant("feedback lists added (RM3 + Rocchio)", {"prf": True, "dense_prf": True, "prf_fusion": "add"}),
     Variant("rerank: late interaction", {"rerank": ["late-interaction"], "rerank_candidates": 30}),
     Variant("rerank: MMR", {"rerank": ["mmr"], "rerank_candidates": 30}),
     Variant("router", {"router": True}),

@@ -199,10 +199,15 @@ class PRFKeywordExpander:
         """The expanded query from first-pass hits already in hand (their first ``fb_docs``);
         ``query`` unchanged when there are none."""
         first = first[: self.fb_docs]
-        if not first:
-            return query
         # embed_text (header + text) is what the store indexes, so feedback sees the same words.
-        expansion = term_weights([h.chunk.embed_text for h in first], [h.score for h in first], self.fb_terms)
+        return self.expand_texts(query, [h.chunk.embed_text for h in first], [h.score for h in first])
+
+    def expand_texts(self, query: str, texts: Sequence[str], scores: Sequence[float]) -> str:
+        """As :meth:`expand`, from the feedback chunks' indexed texts and first-pass scores."""
+        texts, scores = texts[: self.fb_docs], scores[: self.fb_docs]
+        if not texts:
+            return query
+        expansion = term_weights(texts, scores, self.fb_terms)
         expanded = expand_query(query, expansion, self.original_weight)
         log.debug("PRF expanded %r -> %r", query, expanded)
         return expanded

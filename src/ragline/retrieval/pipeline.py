@@ -45,7 +45,7 @@ from ragline.rerank.base import Reranker
 from ragline.retrieval.fusion import reciprocal_rank_fusion
 from ragline.retrieval.retrievers import SEARCH_POOL, Fused, fuse, fuse_lists
 from ragline.settings import RetrievalSettings
-from ragline.store.base import Candidate, ScoredChunk, Store
+from ragline.store.base import Candidate, Store
 from ragline.store.filters import And, Filter, InList
 from ragline.telemetry import span
 from ragline.types import Hit, RetrieverName
@@ -188,12 +188,10 @@ class PipelineRetriever:
         ``prf_docs``; None when expansion leaves the query unchanged."""
         s = self.settings
         feedback = keyword[: s.prf_docs]
-        score = {c.chunk_id: c.score for c in feedback}
-        first = [ScoredChunk(c, score[c.id]) for c in self.store.fetch_chunks(feedback)]
         expander = PRFKeywordExpander(
             self.store, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
         )
-        expanded = expander.expand(query, first)
+        expanded = expander.expand_texts(query, self.store.fetch_texts(feedback), [c.score for c in feedback])
         return None if expanded == query else self.store.keyword_candidates(expanded, n, filters)
 
     def _with_feedback(

@@ -106,6 +106,11 @@ class Store(Protocol):
         """The chunks behind ``candidates``, in the same order (missing ones are skipped)."""
         ...
 
+    def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
+        """The indexed text (``Chunk.embed_text``) of each of ``candidates``, in order (``""`` for
+        one that is gone): cheaper than :meth:`fetch_chunks` when only words are needed (RM3)."""
+        ...
+
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         """The stored embeddings of ``candidates``, one row each in order (missing ones skipped);
         shape ``(0, dim)`` for none. Dense pseudo-relevance feedback reads these."""
