@@ -37,7 +37,8 @@ def test_hybrid_hits_record_each_retrievers_rank(engine) -> None:
                 assert h.retrievers[name].rank == ranks[h.chunk.id]
     assert hybrid[0].chunk.source.endswith("guide-04-security.md")
     # Found by both first-pass searches, and (by default) by both feedback searches too.
-    assert {"dense", "keyword"} <= set(hybrid[0].retrievers) <= {"dense", "keyword", "dense_prf", "keyword_prf"}
+    names = set(hybrid[0].retrievers)
+    assert {"dense", "keyword"} <= names <= {"dense", "keyword", "dense_prf", "keyword_prf"}
 
 
 def test_weighted_fusion_extremes_follow_one_side(tmp_path: Path, engine) -> None:
