@@ -248,6 +248,23 @@ class StoreContract:
         )
         assert store.source_hashes() == {"/data/a.jsonl": "ha2", "/data/b.jsonl": "hb"}
 
+    def test_dense_search_sees_every_write_after_a_search(
+        self, filled: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
+        # Exact search below the ANN threshold may serve from an in-memory copy of the vectors:
+        # a write must drop it, or searches would return deleted chunks and miss new ones.
+        store, _, vecs = filled
+        assert store.dense_candidates(vecs[0], 5)
+        new = [replace(c, id=c.id + "-v3") for c in make_chunks(3, "/data/a.jsonl", seed=7, chunks_per_doc=1)]
+        new_vecs = vectors_for(new, 11)
+        store.upsert([SourceBatch("/data/a.jsonl", "ha3", new, new_vecs)])
+        assert store.dense_candidates(new_vecs[0], 1)[0].chunk_id == new[0].id
+        np.testing.assert_allclose(
+            store.fetch_vectors(store.dense_candidates(new_vecs[1], 1)), new_vecs[1:2], atol=1e-6
+        )
+        store.delete_documents([new[0].doc_id])
+        assert new[0].id not in {c.chunk_id for c in store.dense_candidates(new_vecs[0], 1000)}
+
     def test_delete_documents_and_sources(self, filled: tuple[Store, list[Chunk], np.ndarray]) -> None:
         store, _, vecs = filled
         n = store.delete_documents(["a.jsonl-d0", "b.jsonl-d3", "missing"])
