@@ -203,6 +203,9 @@ class OnnxEmbedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
+        # ONNX Runtime's pool busy-waits after each run by default; on a small machine that spin
+        # takes the cores the vector and BM25 searches need right after the query is embedded.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
