@@ -48,6 +48,7 @@ class Cache:
     rm3: list[dict[str, float]]
     qrels: dict[str, dict[str, int]]
     row: dict[str, int] | None = None
+    texts: list[str] | None = None  # the query texts, in qids order
 
 
 def build_cache(engine: Engine, path: Path, split: str, out: Path) -> Cache | None:
@@ -84,6 +85,7 @@ def build_cache(engine: Engine, path: Path, split: str, out: Path) -> Cache | No
         bm25=bm25,
         rm3=rm3,
         qrels={q: ds.qrels[q] for q in qids},
+        texts=[ds.queries[q] for q in qids],
     )
     with out.open("wb") as f:
         pickle.dump(cache, f)

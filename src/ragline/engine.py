@@ -31,6 +31,7 @@ from ragline.context.tokens import TokenCounter, make_token_counter
 from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
+from ragline.embedding.units import embed_with_units, unit_layout
 from ragline.errors import CollectionNotFound, ConfigError, FilterError, GenerationError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
@@ -430,7 +431,12 @@ class Engine:
             done = 0
             batches = []
             for source, group in by_source.items():
-                vectors = embedder.embed_documents([c.embed_text for c in group])
+                units = None
+                mode = self.settings.chunking.sentence_vectors
+                if mode != "off":
+                    vectors, units = embed_with_units(embedder, *unit_layout(group), late=mode == "late")
+                else:
+                    vectors = embedder.embed_documents([c.embed_text for c in group])
                 doc_ids = {c.doc_id for c in group}
                 batches.append(
                     SourceBatch(
@@ -439,6 +445,7 @@ class Engine:
                         group,
                         vectors,
                         [s for s in sections if s.doc_id in doc_ids],
+                        unit_vectors=units,
                     )
                 )
                 done += len(group)
@@ -500,6 +507,7 @@ class Engine:
         staged = (
             r.prf
             or r.dense_prf
+            or r.sentences
             or r.auto_filters != "off"
             or r.router
             or r.adaptive_k

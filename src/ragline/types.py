@@ -14,7 +14,7 @@ from typing import Literal
 MetadataValue = str | int | float | bool
 Metadata = dict[str, MetadataValue]
 # The *_prf lists are the second, pseudo-relevance-feedback searches (retrieval.prf_fusion = "add").
-RetrieverName = Literal["dense", "keyword", "dense_prf", "keyword_prf"]
+RetrieverName = Literal["dense", "dense_sentences", "keyword", "dense_prf", "keyword_prf"]
 SearchMode = Literal["dense", "keyword", "hybrid"]
 
 

@@ -48,7 +48,7 @@ def test_search_json_returns_hits_with_sources(indexed: Path) -> None:
     assert 1 <= len(hits) <= 3
     assert hits[0]["source"].endswith("guide-02-backup.md")
     # The default fuses the feedback searches (RM3, Rocchio) beside the first pass.
-    assert set(hits[0]["retrievers"]) <= {"dense", "keyword", "dense_prf", "keyword_prf"}
+    assert set(hits[0]["retrievers"]) <= {"dense", "dense_sentences", "keyword", "dense_prf", "keyword_prf"}
     assert hits[0]["retrievers"]
     assert hits[0]["section"].startswith("Guide 2: backup")
 

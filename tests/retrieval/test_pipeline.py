@@ -13,7 +13,7 @@ import ragline
 from ragline.engine import Engine
 from ragline.query.vector_prf import rocchio
 from ragline.retrieval.pipeline import PipelineRetriever
-from ragline.retrieval.retrievers import HybridRetriever, fuse
+from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.settings import RetrievalSettings
 from ragline.store.filters import Visible
 from ragline.types import Access, Document, Principal
@@ -98,7 +98,7 @@ def _ids(hits: list) -> list[str]:
 
 
 def test_no_stage_equals_plain_hybrid(engine: Engine) -> None:
-    r = RetrievalSettings(fusion="zscore", prf=False, dense_prf=False)
+    r = RetrievalSettings(fusion="zscore", prf=False, dense_prf=False, sentences=False)
     store = engine.store("notes")
     plain = HybridRetriever(store, engine.embedder, "zscore").run("solar power output", 5)
     staged = PipelineRetriever(store, engine.embedder, r).run("solar power output", 5)
@@ -159,7 +159,9 @@ def test_prf_max_terms_expands_only_short_queries(engine: Engine, monkeypatch: p
 
 
 def test_feedback_lists_join_fusion_with_rocchio_moved_dense_search(engine: Engine) -> None:
-    settings = RetrievalSettings(prf=True, dense_prf=True, prf_fusion="add", dense_prf_docs=2, prf_docs=2)
+    settings = RetrievalSettings(
+        prf=True, dense_prf=True, prf_fusion="add", dense_prf_docs=2, prf_docs=2, sentences=False
+    )
     query = "roof panels"
     hits = engine.retriever(collection="notes", retrieval=settings).run(query, 7)
     names = {n for h in hits for n in h.retrievers}
@@ -186,6 +188,38 @@ def test_feedback_lists_join_fusion_with_rocchio_moved_dense_search(engine: Engi
     assert top.retrievers["dense"].score == pytest.approx(float(by_id[top.chunk.id] @ moved), abs=1e-4)
 
 
+def test_sentence_list_joins_the_dense_side_with_its_best_sentence_score(engine: Engine) -> None:
+    settings = RetrievalSettings(prf=False, dense_prf=False, sentences=True)
+    query = "who cleans the solar panels"
+    hits = engine.retriever(collection="notes", retrieval=settings).run(query, 7)
+    assert {n for h in hits for n in h.retrievers} == {"dense", "dense_sentences", "keyword"}
+    store = engine.store("notes")
+    q = engine.embedder.embed_query(query)
+    units = {c.chunk_id: c.score for c in store.unit_candidates(q, 50)}
+    for h in hits:
+        if "dense_sentences" in h.retrievers:
+            assert h.retrievers["dense_sentences"].score == pytest.approx(units[h.chunk.id], abs=1e-5)
+    # Weights: dense side split between its two lists, keyword side whole (alpha 0.5).
+    dense = store.dense_candidates(q, 7 * settings.candidate_multiplier)
+    keyword = store.keyword_candidates(query, 7 * settings.candidate_multiplier)
+    sentences = store.unit_candidates(q, 7 * settings.candidate_multiplier)
+    expected = fuse_lists(
+        [("dense", dense, 0.25), ("dense_sentences", sentences, 0.25), ("keyword", keyword, 0.5)], 7, "zscore"
+    )
+    assert [h.chunk.id for h in hits] == [f.candidate.chunk_id for f in expected]
+    off = engine.retriever(collection="notes", retrieval=settings.model_copy(update={"sentences": False}))
+    assert {n for h in off.run(query, 7) for n in h.retrievers} == {"dense", "keyword"}
+
+
+def test_feedback_gates_skip_long_queries(engine: Engine) -> None:
+    settings = RetrievalSettings(prf=True, dense_prf=True, prf_max_terms=3, dense_prf_max_terms=3, prf_docs=2)
+    r = engine.retriever(collection="notes", retrieval=settings)
+    short = {n for h in r.run("roof panels", 7) for n in h.retrievers}
+    assert {"dense_prf", "keyword_prf"} <= short
+    long = {n for h in r.run("solar panels installed on the office roof in spring", 7) for n in h.retrievers}
+    assert not long & {"dense_prf", "keyword_prf"}
+
+
 def test_dense_prf_settings_are_validated() -> None:
     with pytest.raises(ValidationError, match="dense_prf_beta"):
         RetrievalSettings(dense_prf_beta=0)
@@ -199,6 +233,7 @@ def test_dense_prf_settings_are_validated() -> None:
         {"prf": True},
         {"prf": True, "dense_prf": True, "prf_fusion": "add"},
         {"dense_prf": True},
+        {"sentences": True, "prf": False, "dense_prf": False},
         {"auto_filters": "rules"},
         {"router": True},
         {"rerank": ["mmr"]},

@@ -38,7 +38,8 @@ def test_hybrid_hits_record_each_retrievers_rank(engine) -> None:
     assert hybrid[0].chunk.source.endswith("guide-04-security.md")
     # Found by both first-pass searches, and (by default) by both feedback searches too.
     names = set(hybrid[0].retrievers)
-    assert {"dense", "keyword"} <= names <= {"dense", "keyword", "dense_prf", "keyword_prf"}
+    every = {"dense", "dense_sentences", "keyword", "dense_prf", "keyword_prf"}
+    assert {"dense", "keyword"} <= names <= every
 
 
 def test_weighted_fusion_extremes_follow_one_side(tmp_path: Path, engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,18 @@ import pytest
 
 from ragline.errors import StoreError
 from ragline.store.base import SourceBatch
+from ragline.store.filters import And, Visible, parse_filter
 from ragline.store.lance import LanceStore
-from ragline.types import Chunk
-from tests.store.contract import StoreContract
+from ragline.types import Chunk, Principal
+from tests.store.contract import (
+    DIM,
+    StoreContract,
+    make_chunks,
+    maxsim_reference,
+    units_for,
+    vectors_for,
+    with_random_access,
+)
 
 
 class TestLanceContract(StoreContract):
@@ -43,7 +53,11 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
         for i in range(n)
     ]
     store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_threshold=5000)
-    store.upsert([SourceBatch("/s", "h", chunks, data)])
+    # Two or three sentences per chunk, each near the chunk's own vector.
+    noise = np.random.default_rng(8)
+    units = [data[i] + 0.5 * noise.normal(size=(2 + i % 2, dim)).astype(np.float32) for i in range(n)]
+    units = [u / np.linalg.norm(u, axis=1, keepdims=True) for u in units]
+    store.upsert([SourceBatch("/s", "h", chunks, data, unit_vectors=units)])
     store.finalize()
     assert store.stats().vector_index == "IvfHnswSq"
     recalls = []
@@ -56,6 +70,16 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
     deep = store.search_dense(queries[0], 300)
     assert len(deep) == 300
     assert len(store.dense_candidates(queries[0], 1200)) == 1200
+    # Unit search goes through its own index (MaxSim per row), with cosine scores.
+    unit_recalls = []
+    for q in queries:
+        ref = dict(maxsim_reference(chunks, units, q)[:10])
+        unit_hits = store.unit_candidates(q, 10)
+        unit_recalls.append(len(ref.keys() & {c.chunk_id for c in unit_hits}) / 10)
+        for c in unit_hits:
+            if c.chunk_id in ref:
+                assert c.score == pytest.approx(ref[c.chunk_id], abs=1e-5)  # refined: exact cosines
+    assert float(np.mean(unit_recalls)) >= 0.9
 
 
 def test_below_threshold_search_is_exact_without_index(tmp_path: Path) -> None:
@@ -111,3 +135,69 @@ def test_a_replica_with_read_consistency_sees_another_writers_commits(tmp_path: 
     writer.finalize()
     assert {h.chunk.id for h in reader.search_dense(q, 5)} == {"c1", "c2"}
     assert {h.chunk.id for h in reader.search_keyword("beta", 5)} == {"c2"}
+
+
+def test_unit_search_above_threshold_matches_the_exact_path(tmp_path: Path) -> None:
+    """Past ``ann_threshold`` LanceDB's multivector search serves unit search: same MaxSim ranking."""
+    chunks = with_random_access(make_chunks(40, "/a", seed=11), seed=11)
+    vecs, units = vectors_for(chunks, 11), units_for(chunks, 11)
+    exact = LanceStore(tmp_path / "exact", dimension=DIM, model_id="m")
+    # Not finalized: an IVF index over 80 rows is pointless, and the scan path is what is tested.
+    lance = LanceStore(tmp_path / "lance", dimension=DIM, model_id="m", ann_threshold=5)
+    for store in (exact, lance):
+        store.upsert([SourceBatch("/a", "h", chunks, vecs, unit_vectors=units)])
+    exact.finalize()
+    q = np.random.default_rng(3).normal(size=DIM).astype(np.float32)
+    assert lance.unit_candidates(q, 5) and lance._exact_units() is None
+    assert exact._exact_units() is not None
+    ref = maxsim_reference(chunks, units, q)
+    both = And((Visible(Principal("acme", ("eng",), 1)), parse_filter({"year": {"$gte": 2005}})))
+    for f in (None, parse_filter({"doc_type": {"$in": ["paper", "memo"]}}), both):
+        for n in (3, 1000):
+            want, got = exact.unit_candidates(q, n, f), lance.unit_candidates(q, n, f)
+            assert [c.chunk_id for c in got] == [c.chunk_id for c in want]
+            assert [c.score for c in got] == pytest.approx([c.score for c in want], abs=1e-5)
+    # Chunks without units (an empty list in the column) are never returned by LanceDB either.
+    got = lance.unit_candidates(q, 1000)
+    assert [c.chunk_id for c in got] == [cid for cid, _ in ref]
+    assert [c.score for c in got] == pytest.approx([s for _, s in ref], abs=1e-5)
+    by_id = {c.id: c for c in chunks}
+    assert lance.fetch_chunks(got[:5]) == [by_id[c.chunk_id] for c in got[:5]]
+
+
+def test_collection_written_before_unit_vectors_gains_them_on_upsert(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table without the ``unit_vectors`` column gets it on the first upsert that brings units;
+    its older chunks hold none until re-indexed, and every search keeps working."""
+    import lancedb
+    import pyarrow as pa
+
+    root = tmp_path / "old"
+    ch = make_chunks(3, "/s", seed=1, chunks_per_doc=1)
+    LanceStore(root, dimension=DIM, model_id="m").upsert([SourceBatch("/s", "h", ch, vectors_for(ch, 1))])
+    # Rewrite the table as the previous release did: no unit_vectors column.
+    db = lancedb.connect(str(root))
+    old = db.open_table("chunks").to_arrow()
+    keep = [n for n in old.schema.names if n != "unit_vectors"]
+    db.drop_table("chunks")
+    db.create_table("chunks", old.select(keep), schema=pa.schema([old.schema.field(n) for n in keep]))
+
+    store = LanceStore(root, dimension=DIM, model_id="m")
+    assert store.unit_candidates(vectors_for(ch, 1)[0], 10) == []
+    new = make_chunks(2, "/t", seed=2, chunks_per_doc=1)
+    with caplog.at_level(logging.INFO, logger="ragline.store.lance"):
+        store.upsert([SourceBatch("/t", "h", new, vectors_for(new, 2), unit_vectors=units_for(new, 2))])
+    assert sum("added sentence vectors" in r.getMessage() for r in caplog.records) == 1
+    assert set(store.source_hashes()) == {"/s", "/t"}
+    found = store.unit_candidates(vectors_for(new, 2)[0], 10)
+    with_units = {c.id for c, u in zip(new, units_for(new, 2), strict=True) if len(u)}
+    assert {c.chunk_id for c in found} == with_units
+    assert store.search_dense(vectors_for(new, 2)[0], 1)[0].chunk.id == new[0].id
+    # Re-indexing the old source fills its units too.
+    store.upsert([SourceBatch("/s", "h2", ch, vectors_for(ch, 1), unit_vectors=units_for(ch, 1))])
+    found = {c.chunk_id for c in store.unit_candidates(vectors_for(ch, 1)[0], 10)}
+    assert {c.id for c, u in zip(ch, units_for(ch, 1), strict=True) if len(u)} <= found
+    # Shapes are still checked, so a bad batch fails the same way on old and new collections.
+    with pytest.raises(StoreError, match="unit vector"):
+        store.upsert([SourceBatch("/v", "h", new, vectors_for(new, 2), unit_vectors=[])])

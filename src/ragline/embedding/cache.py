@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.units import Span, SpanEmbedder, separate_units
 
 
 def _text_key(text: str) -> bytes:
@@ -64,7 +65,7 @@ class EmbeddingCache:
                 found[key] = np.frombuffer(vec, dtype=np.float32)
         return [found.get(k) for k in keys]
 
-    def put_many(self, model_id: str, texts: Sequence[str], vectors: Vectors) -> None:
+    def put_many(self, model_id: str, texts: Sequence[str], vectors: Vectors | Sequence[Vectors]) -> None:
         conn = self._conn()
         with conn:
             conn.executemany(
@@ -91,7 +92,8 @@ class EmbeddingCache:
 class CachedEmbedder:
     """Wraps an :class:`Embedder`; documents already in the cache are not embedded again.
 
-    ``embedded`` counts the texts that really went through the model (for reports and tests).
+    ``embedded`` counts the texts that really went through the model (for reports and tests),
+    ``units_embedded`` the sentence texts embedded apart from them (``embed_unit_texts``).
     Queries are kept in a small in-memory LRU only: ``ask`` embeds the question for retrieval and
     again for sentence scoring, and a service sees the same question repeated.
     """
@@ -102,6 +104,7 @@ class CachedEmbedder:
         self.inner = inner
         self.cache = cache
         self.embedded = 0
+        self.units_embedded = 0
         self._queries: OrderedDict[str, Vectors] = OrderedDict()
         self._query_lock = threading.Lock()
 
@@ -114,6 +117,19 @@ class CachedEmbedder:
         return self.inner.dimension
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        vectors, fresh = self._embed_cached(texts)
+        self.embedded += fresh
+        return vectors
+
+    def embed_unit_texts(self, texts: Sequence[str]) -> Vectors:
+        """As :meth:`embed_documents`, for sentence texts: counted in ``units_embedded``."""
+        vectors, fresh = self._embed_cached(texts)
+        self.units_embedded += fresh
+        return vectors
+
+    def _embed_cached(self, texts: Sequence[str]) -> tuple[Vectors, int]:
+        """Vectors of ``texts`` and how many went through the model."""
+        fresh = 0
         cached = self.cache.get_many(self.model_id, texts)
         missing = [i for i, v in enumerate(cached) if v is None]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -124,12 +140,48 @@ class CachedEmbedder:
             # Identical texts inside one batch are embedded once.
             unique = list(dict.fromkeys(texts[i] for i in missing))
             vecs = self.inner.embed_documents(unique)
-            self.embedded += len(unique)
+            fresh = len(unique)
             self.cache.put_many(self.model_id, unique, vecs)
             by_text = dict(zip(unique, vecs, strict=True))
             for i in missing:
                 out[i] = by_text[texts[i]]
-        return out
+        return out, fresh
+
+    def embed_spans(
+        self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """As :meth:`SpanEmbedder.embed_spans`, through the cache: a text whose vector and unit
+        vectors are both cached is not embedded again. Without token states in the inner model,
+        units are embedded as separate texts (each cached as usual)."""
+        if not isinstance(self.inner, SpanEmbedder):
+            return self.embed_documents(texts), separate_units(self, texts, heads, spans)
+        # One cache entry holds all of a text's unit vectors, under a key naming its spans.
+        keys = [f"\x00units\x00{heads[i]}:{list(spans[i])}\x00{t}" for i, t in enumerate(texts)]
+        vectors = self.cache.get_many(self.model_id, texts)
+        units = self.cache.get_many(self.model_id, keys)
+        missing = [i for i in range(len(texts)) if vectors[i] is None or units[i] is None]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        unit_out: list[Vectors] = []
+        for i in range(len(texts)):
+            if i not in missing:
+                out[i] = vectors[i]
+            u = units[i]
+            empty = np.zeros((0, self.dimension), np.float32)
+            unit_out.append(u.reshape(-1, self.dimension) if u is not None else empty)
+        if missing:
+            # Identical texts (with identical spans) inside one batch are embedded once.
+            first = list({keys[i]: i for i in reversed(missing)}.values())[::-1]
+            vecs, fresh = self.inner.embed_spans(
+                [texts[i] for i in first], [heads[i] for i in first], [spans[i] for i in first]
+            )
+            self.embedded += len(first)
+            self.cache.put_many(self.model_id, [texts[i] for i in first], vecs)
+            self.cache.put_many(self.model_id, [keys[i] for i in first], [f.reshape(-1) for f in fresh])
+            by_key = {keys[i]: j for j, i in enumerate(first)}
+            for i in missing:
+                out[i] = vecs[by_key[keys[i]]]
+                unit_out[i] = fresh[by_key[keys[i]]]
+        return out, unit_out
 
     def embed_query(self, text: str) -> Vectors:
         with self._query_lock:

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.embedding.base import Vectors, l2_normalize
+from ragline.embedding.units import Span, separate_units
 from ragline.errors import EmbeddingError
 from ragline.locks import file_lock
 
@@ -132,6 +134,26 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
         os.replace(out_path.with_suffix(".partial"), out_path)
 
 
+def _pool_spans(
+    hidden: npt.NDArray[np.float32], encoding: Any, head: int, spans: Sequence[Span], normalize: bool
+) -> Vectors:
+    """Mean token state over each span's tokens plus the header's (a token belongs to the span
+    its first character falls in); special tokens ([CLS], [SEP]) never count."""
+    k = len(encoding.ids)
+    starts = np.asarray([o[0] for o in encoding.offsets], dtype=np.int64)
+    real = ~np.asarray(encoding.special_tokens_mask, dtype=bool)
+    in_head = real & (starts < head)
+    rows = []
+    for a, b in spans:
+        sel = (real & (starts >= a) & (starts < b)) | in_head
+        if (sel & ~in_head).any():
+            rows.append(hidden[:k][sel].mean(axis=0))
+    if not rows:
+        return np.zeros((0, hidden.shape[-1]), dtype=np.float32)
+    pooled = np.asarray(rows, dtype=np.float32)
+    return l2_normalize(pooled) if normalize else pooled
+
+
 class OnnxEmbedder:
     """Sentence-transformers model (mean or CLS pooling) on ONNX Runtime, batched by length."""
 
@@ -218,7 +240,8 @@ class OnnxEmbedder:
         """Load the tokenizer and the ONNX session now rather than on the first call."""
         self.embed_query("warm up")
 
-    def _run(self, encodings: list[Any]) -> Vectors:
+    def _hidden(self, encodings: list[Any]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Token states ``(n, width, dim)`` and the attention mask of one padded batch."""
         n = len(encodings)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((n, width), dtype=np.int64)
@@ -230,6 +253,10 @@ class OnnxEmbedder:
             ["last_hidden_state"],
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
         )[0]
+        return np.asarray(hidden, dtype=np.float32), mask
+
+    def _run(self, encodings: list[Any]) -> Vectors:
+        hidden, mask = self._hidden(encodings)
         mode, normalize = self._pooling
         if mode == "cls":
             pooled = hidden[:, 0, :]
@@ -238,6 +265,35 @@ class OnnxEmbedder:
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         pooled = pooled.astype(np.float32)
         return l2_normalize(pooled) if normalize else pooled
+
+    def embed_spans(
+        self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Chunk vectors and, from the same run, one vector per span (late chunking).
+
+        Each span's vector is the mean of the token states of the span and of the header
+        ``texts[i][:heads[i]]``; spans cut off by truncation get none. CLS-pooling models embed
+        the spans as separate texts instead, as pooling a span means nothing to them.
+        """
+        mode, normalize = self._pooling
+        if mode == "cls":
+            return self.embed_documents(texts), separate_units(self, texts, heads, spans)
+        n = len(texts)
+        out = np.empty((n, self.dimension), dtype=np.float32)
+        units: list[Vectors] = [np.zeros((0, self.dimension), dtype=np.float32)] * n
+        if not n:
+            return out, units
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(n), key=lambda i: len(encodings[i].ids))
+        for b in range(0, n, self.batch_size):
+            idx = order[b : b + self.batch_size]
+            hidden, mask = self._hidden([encodings[i] for i in idx])
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            out[idx] = l2_normalize(pooled) if normalize else pooled
+            for row, i in enumerate(idx):
+                units[i] = _pool_spans(hidden[row], encodings[i], heads[i], spans[i], normalize)
+        return out, units
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:

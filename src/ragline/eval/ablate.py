@@ -43,7 +43,13 @@ class Variant:
 
 
 # Plain hybrid: RRF and no feedback, so that each variant below adds one stage to it.
-BASELINE: dict[str, Any] = {"fusion": "rrf", "prf": False, "dense_prf": False, "prf_fusion": "replace"}
+BASELINE: dict[str, Any] = {
+    "fusion": "rrf",
+    "prf": False,
+    "dense_prf": False,
+    "prf_fusion": "replace",
+    "sentences": False,
+}
 VARIANTS: tuple[Variant, ...] = (
     Variant("baseline: hybrid, RRF"),
     Variant("dense only", {"mode": "dense"}),
@@ -52,6 +58,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("RM3 feedback (keyword side)", {"prf": True}),
     Variant("Rocchio feedback (dense side)", {"dense_prf": True}),
     Variant("feedback lists added (RM3 + Rocchio)", {"prf": True, "dense_prf": True, "prf_fusion": "add"}),
+    Variant("sentence vectors (dense side)", {"sentences": True}),
+    Variant("z-score + sentence vectors", {"fusion": "zscore", "sentences": True}),
     Variant("rerank: late interaction", {"rerank": ["late-interaction"], "rerank_candidates": 30}),
     Variant("rerank: MMR", {"rerank": ["mmr"], "rerank_candidates": 30}),
     Variant("router", {"router": True}),

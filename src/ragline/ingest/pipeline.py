@@ -27,6 +27,7 @@ from ragline.chunking.base import Chunker, Tokenizer
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.units import embed_with_units, empty_units, unit_layout
 from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 _EMBED_STEP = 256
 # Bump when loading, cleaning or chunking code changes what a file turns into: every file is
 # then re-chunked on its next ingest (embeddings of unchanged chunk texts still come from cache).
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: sentence vectors
 
 
 @dataclass(slots=True)
@@ -252,9 +253,15 @@ class Ingestor:
         return chunks, sections
 
     def _embed(
-        self, texts: list[str], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
-    ) -> Vectors:
+        self, chunks: list[Chunk], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
+    ) -> tuple[Vectors, list[Vectors] | None]:
+        """Chunk vectors, and per chunk its sentences' vectors unless ``chunking.sentence_vectors``
+        is off."""
+        texts, heads, spans = unit_layout(chunks)
+        mode = self.settings.chunking.sentence_vectors
+        units_on = mode != "off"
         out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        units: list[Vectors] = empty_units(len(texts), self.embedder.dimension)
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]
@@ -262,12 +269,24 @@ class Ingestor:
         for i in range(0, len(order), _EMBED_STEP):
             idx = order[i : i + _EMBED_STEP]
             t0 = time.perf_counter()
-            out[idx] = self.embedder.embed_documents([texts[j] for j in idx])
+            if units_on:
+                vecs, found = embed_with_units(
+                    self.embedder,
+                    [texts[j] for j in idx],
+                    [heads[j] for j in idx],
+                    [spans[j] for j in idx],
+                    late=mode == "late",
+                )
+                out[idx] = vecs
+                for j, u in zip(idx, found, strict=True):
+                    units[j] = u
+            else:
+                out[idx] = self.embedder.embed_documents([texts[j] for j in idx])
             report.seconds_embedding += time.perf_counter() - t0
             state.chunks_embedded += len(idx)
             state.chunks_pending -= len(idx)
             notify()
-        return out
+        return out, (units if units_on else None)
 
     def _flush(
         self,
@@ -278,15 +297,21 @@ class Ingestor:
     ) -> None:
         if not pending:
             return
-        texts = [c.embed_text for p in pending for c in p.chunks]
-        vectors = self._embed(texts, report, state, notify)
+        chunks = [c for p in pending for c in p.chunks]
+        vectors, units = self._embed(chunks, report, state, notify)
         batches: list[SourceBatch] = []
         offset = 0
         for p in pending:
             n = len(p.chunks)
             batches.append(
                 SourceBatch(
-                    p.source, p.source_hash, p.chunks, vectors[offset : offset + n], p.sections, p.documents
+                    p.source,
+                    p.source_hash,
+                    p.chunks,
+                    vectors[offset : offset + n],
+                    p.sections,
+                    p.documents,
+                    unit_vectors=units[offset : offset + n] if units is not None else None,
                 )
             )
             offset += n
@@ -307,7 +332,7 @@ class Ingestor:
                     report.chunks_indexed += len(b.chunks)
             return
         report.files_indexed += len(batches)
-        report.chunks_indexed += len(texts)
+        report.chunks_indexed += len(chunks)
 
     def _sync(self, roots: Sequence[Path], files: Sequence[Path], report: IngestReport) -> int:
         present = {str(p) for p in files}

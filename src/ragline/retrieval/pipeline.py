@@ -13,9 +13,10 @@ Stages, in order:
 4. **Per query**: dense side on the query embedding (averaged with a HyDE passage's embedding
    when ``hyde``), keyword side on the query (RM3-expanded when ``prf``, for queries of at most
    ``prf_max_terms`` content words if set), dense side searched again from a Rocchio-moved
-   vector when ``dense_prf``; each feedback list replaces or joins its side (``prf_fusion``);
-   candidates restricted to
-   the best documents by summary when ``doc_first``; fused (``fusion``).
+   vector when ``dense_prf`` (gated likewise by ``dense_prf_max_terms``), and the sentence vectors
+   when ``sentences``; each feedback list replaces or joins its side (``prf_fusion``); candidates
+   restricted to the best documents by summary when ``doc_first``; fused (``fusion``), each side's
+   weight split evenly between its lists.
 5. **Across queries**: reciprocal rank fusion of the per-query lists.
 6. **Rerank** (``rerank``): the first ``rerank_candidates`` hits through each reranker in order.
 7. **Adaptive k** (``adaptive_k``): cut the list where scores fall off.
@@ -61,6 +62,11 @@ def _and(a: Filter | None, b: Filter | None) -> Filter | None:
     if a is None:
         return b
     return a if b is None else And((a, b))
+
+
+def _within(terms: int, limit: int | None) -> bool:
+    """A feedback gate: no limit, or a query of at most ``limit`` content words."""
+    return limit is None or terms <= limit
 
 
 class PipelineRetriever:
@@ -160,25 +166,34 @@ class PipelineRetriever:
             dense = self.store.dense_candidates(vector, n, filters)
         finally:
             keyword = keyword_job.result()
-        # RRF counts lists, not scores: alpha only weighs the score-based fusions.
-        w_dense = 0.5 if s.fusion == "rrf" else s.alpha
-        sides: list[tuple[RetrieverName, Sequence[Candidate], float]] = [
-            ("dense", dense, w_dense),
-            ("keyword", keyword, 1.0 - w_dense),
-        ]
-        rm3 = s.prf and keyword and (s.prf_max_terms is None or len(tokenize(query)) <= s.prf_max_terms)
+        dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
+        keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
+        if s.sentences:
+            units = self.store.unit_candidates(vector, n, filters)
+            if units:
+                dense_side.append(("dense_sentences", units))
+        terms = len(tokenize(query))
+        rm3 = s.prf and keyword and _within(terms, s.prf_max_terms)
+        rocchio_on = s.dense_prf and dense and _within(terms, s.dense_prf_max_terms)
         rm3_job = SEARCH_POOL.submit(self._rm3_candidates, query, keyword, n, filters) if rm3 else None
         try:
-            if s.dense_prf and dense:
+            if rocchio_on:
                 first = fuse(dense, keyword, s.dense_prf_docs, s.fusion, s.rrf_k, s.alpha)
                 vectors = self.store.fetch_vectors([f.candidate for f in first])
                 if len(vectors):
                     moved = rocchio(vector, vectors, s.dense_prf_beta)
-                    self._with_feedback(sides, 0, "dense_prf", self.store.dense_candidates(moved, n, filters))
+                    found = self.store.dense_candidates(moved, n, filters)
+                    self._with_feedback(dense_side, "dense_prf", found)
         finally:
             expanded = rm3_job.result() if rm3_job is not None else None
         if expanded is not None:
-            self._with_feedback(sides, 1, "keyword_prf", expanded)
+            self._with_feedback(keyword_side, "keyword_prf", expanded)
+        # RRF counts lists, not scores: alpha only weighs the score-based fusions. Each side's
+        # weight is split evenly between its lists.
+        w_dense = 0.5 if s.fusion == "rrf" else s.alpha
+        sides: list[tuple[RetrieverName, Sequence[Candidate], float]] = [
+            (name, found, w_dense / len(dense_side)) for name, found in dense_side
+        ] + [(name, found, (1.0 - w_dense) / len(keyword_side)) for name, found in keyword_side]
         return fuse_lists(sides, n, s.fusion, s.rrf_k)
 
     def _rm3_candidates(
@@ -196,18 +211,15 @@ class PipelineRetriever:
 
     def _with_feedback(
         self,
-        sides: list[tuple[RetrieverName, Sequence[Candidate], float]],
-        at: int,
+        side: list[tuple[RetrieverName, Sequence[Candidate]]],
         name: RetrieverName,
         found: Sequence[Candidate],
     ) -> None:
-        """Replace side ``at`` with the feedback search, or add it beside, halving the weight."""
-        original, _, weight = sides[at]
+        """Replace the side's first-pass list with the feedback search, or add it beside."""
         if self.settings.prf_fusion == "replace":
-            sides[at] = (original, found, weight)
+            side[0] = (side[0][0], found)
         else:
-            sides[at] = (original, sides[at][1], weight / 2)
-            sides.append((name, found, weight / 2))
+            side.append((name, found))
 
     # -- the whole run -------------------------------------------------------------------------------
 

@@ -17,7 +17,9 @@ class SourceBatch:
 
     With ``documents`` set, the batch replaces only those document ids (an upsert of individual
     documents through the Python API) and leaves the source's other documents alone.
-    ``vectors[i]`` is the embedding of ``chunks[i].embed_text``.
+    ``vectors[i]`` is the embedding of ``chunks[i].embed_text``. With ``unit_vectors`` set,
+    ``unit_vectors[i]`` is a float32 ``(k_i, dim)`` array (``k_i >= 0``) of unit-length embeddings of
+    ``chunks[i]``'s sentences, searched by :meth:`Store.unit_candidates`.
     """
 
     source: str
@@ -26,6 +28,7 @@ class SourceBatch:
     vectors: Vectors
     sections: list[Section] = field(default_factory=list)
     documents: tuple[str, ...] | None = None
+    unit_vectors: list[Vectors] | None = None
 
 
 class Candidate(NamedTuple):
@@ -101,6 +104,11 @@ class Store(Protocol):
         ...
 
     def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]: ...
+
+    def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+        """Chunks scored by their best unit (sentence) vector's cosine with ``vector``, best first, at
+        most ``n``; chunks without unit vectors are not returned; ``[]`` when the collection stores none."""
+        ...
 
     def fetch_chunks(self, candidates: Sequence[Candidate]) -> list[Chunk]:
         """The chunks behind ``candidates``, in the same order (missing ones are skipped)."""

@@ -1,15 +1,17 @@
 """The embedded default store: one LanceDB database directory per collection.
 
 Layout of ``<root>/``: table ``chunks`` (ids, spans, text, the text that is searched, the vector,
-metadata as typed ``m_<field>`` columns), table ``sections`` (parent sections for parent-child
-chunking), and ``collection.json`` (embedding model id and dimension; mixing models is refused).
+the per-sentence ``unit_vectors``, metadata as typed ``m_<field>`` columns), table ``sections``
+(parent sections for parent-child chunking), and ``collection.json`` (embedding model id and
+dimension; mixing models is refused).
 
 Search is exact until the collection holds ``ann_threshold`` chunks, done in memory on a copy of
 the vectors (LanceDB's flat scan costs ~24 ms at 12k chunks here, numpy 0.6 ms; filters still run
 as SQL, on the table, to pick the allowed rows); :meth:`LanceStore.finalize` then builds an
 IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
 keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
-Filters become a SQL prefilter inside both searches.
+Filters become a SQL prefilter inside both searches. Unit (sentence) search scores a chunk by its
+best sentence (MaxSim): exact in memory below the threshold, LanceDB's multivector search above.
 
 Example::
 
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ragline.embedding.base import Vectors
 from ragline.errors import FilterError, StoreError
@@ -55,6 +58,7 @@ os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
 
 CHUNKS = "chunks"
 SECTIONS = "sections"
+UNITS = "unit_vectors"
 _META_PREFIX = "m_"
 # Columns users may filter on besides their own metadata.
 BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
@@ -101,6 +105,7 @@ def _chunk_schema(dimension: int) -> pa.Schema:
             pa.field("search_text", pa.string()),
             pa.field("metadata_json", pa.string()),
             pa.field("vector", pa.list_(pa.float32(), dimension)),
+            pa.field(UNITS, pa.list_(pa.list_(pa.float32(), dimension))),
             pa.field(ACL_TENANT, pa.string(), nullable=False),
             pa.field(ACL_CLEARANCE, pa.int32(), nullable=False),
             pa.field(ACL_GROUPS, pa.list_(pa.string()), nullable=False),
@@ -166,6 +171,20 @@ class _FlatVectors:
     at: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class _FlatUnits:
+    """Unit-length copies of every stored unit vector, grouped by owning chunk.
+
+    ``unit[starts[j]:starts[j + 1]]`` are the units of the chunk ``ids[j]`` (row id ``rowids[j]``);
+    chunks without units are left out.
+    """
+
+    ids: list[str]
+    rowids: npt.NDArray[np.uint64]
+    unit: npt.NDArray[np.float32]
+    starts: npt.NDArray[np.intp]
+
+
 class LanceStore:
     """A :class:`~ragline.store.base.Store` on LanceDB.
 
@@ -203,6 +222,7 @@ class LanceStore:
         self._fields: dict[str, ColumnKind] | None = None
         self._values: tuple[int, dict[str, list[str]]] | None = None
         self._flat: _FlatVectors | None = None
+        self._units: _FlatUnits | None = None
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -304,6 +324,14 @@ class LanceStore:
                 [pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())]
             )
             known.update(new)
+        if UNITS not in tbl.schema.names and any(b.unit_vectors is not None for b in batches):
+            # A collection from before sentence vectors: its chunks get them as their sources are
+            # re-indexed (the pipeline version changed, so the next ingest re-indexes every file);
+            # until then the old chunks hold none and only the dense and keyword lists find them.
+            tbl.add_columns(pa.field(UNITS, pa.list_(pa.list_(pa.float32(), self.dimension))))
+            log.info(
+                "collection %s: added sentence vectors; re-ingest to fill them for older chunks", self.root
+            )
         return known
 
     @staticmethod
@@ -323,14 +351,16 @@ class LanceStore:
     def _chunk_rows(
         self, batches: Sequence[SourceBatch], fields: dict[str, ColumnKind], schema: pa.Schema
     ) -> pa.Table:
-        cols: dict[str, list[Any]] = {name: [] for name in schema.names if name != "vector"}
+        cols: dict[str, list[Any]] = {name: [] for name in schema.names if name not in ("vector", UNITS)}
         vectors: list[Vectors] = []
+        units: list[Vectors] = []
         for b in batches:
             if b.vectors.shape != (len(b.chunks), self.dimension):
                 raise StoreError(
                     f"{b.source}: {len(b.chunks)} chunks but vectors of shape {b.vectors.shape}; "
                     f"expected ({len(b.chunks)}, {self.dimension})"
                 )
+            units.extend(self._checked_units(b))
             for c in b.chunks:
                 cols["id"].append(c.id)
                 cols["doc_id"].append(c.doc_id)
@@ -359,7 +389,38 @@ class LanceStore:
         )
         arrays = {name: pa.array(values, type=schema.field(name).type) for name, values in cols.items()}
         arrays["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), self.dimension)
+        if UNITS in schema.names:
+            offsets = np.concatenate([[0], np.cumsum([len(u) for u in units])]).astype(np.int32)
+            values = (
+                np.concatenate(units).astype(np.float32)
+                if units
+                else np.zeros((0, self.dimension), np.float32)
+            )
+            inner = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), self.dimension)
+            arrays[UNITS] = pa.ListArray.from_arrays(pa.array(offsets), inner, type=schema.field(UNITS).type)
         return pa.table([arrays[n] for n in schema.names], schema=schema)
+
+    def _checked_units(self, b: SourceBatch) -> list[Vectors]:
+        """One ``(k, dim)`` float32 array per chunk of ``b`` (empty when it has none)."""
+        if b.unit_vectors is None:
+            return [np.zeros((0, self.dimension), np.float32)] * len(b.chunks)
+        if len(b.unit_vectors) != len(b.chunks):
+            raise StoreError(
+                f"{b.source}: {len(b.chunks)} chunks but {len(b.unit_vectors)} unit vector arrays; "
+                f"expected one (k, {self.dimension}) array per chunk"
+            )
+        out: list[Vectors] = []
+        for c, u in zip(b.chunks, b.unit_vectors, strict=True):
+            arr = np.asarray(u, dtype=np.float32)
+            if arr.size == 0:
+                arr = arr.reshape(0, self.dimension)
+            if arr.ndim != 2 or arr.shape[1] != self.dimension:
+                raise StoreError(
+                    f"{b.source}: unit vectors of chunk {c.id!r} have shape {arr.shape}; "
+                    f"expected (k, {self.dimension})"
+                )
+            out.append(arr)
+        return out
 
     def upsert(self, batches: Sequence[SourceBatch]) -> None:
         """Atomically replace everything held for the batches' sources (see the Store contract)."""
@@ -471,6 +532,7 @@ class LanceStore:
     def _changed(self) -> None:
         self._values = None
         self._flat = None
+        self._units = None
         self._ds = None
         self._indexes = None
         self._fields = None
@@ -499,6 +561,17 @@ class LanceStore:
                 config=IvfHnswSq(
                     distance_type="cosine",
                     num_partitions=partitions,
+                    ef_construction=self.ann_ef_construction,
+                ),
+                replace=True,
+            )
+        if UNITS in tbl.schema.names and UNITS not in indexes and n >= self.ann_threshold:
+            # Sentence vectors get the same kind of index; LanceDB searches it as MaxSim per row.
+            tbl.create_index(
+                UNITS,
+                config=IvfHnswSq(
+                    distance_type="cosine",
+                    num_partitions=self._partitions(n),
                     ef_construction=self.ann_ef_construction,
                 ),
                 replace=True,
@@ -603,16 +676,17 @@ class LanceStore:
     # Candidates carry only ids and scores: hybrid search fetches text and metadata for the fused
     # top-k alone, which is most of its cost saved at 4x over-fetching.
 
+    def _fits_in_memory(self) -> bool:
+        """Exact in-memory search applies: no ANN index yet and at most ``ann_threshold`` chunks
+        (past the threshold but not finalized yet, LanceDB scans rather than copy it all)."""
+        return "vector" not in self._index_types() and self._dataset().count_rows() <= self.ann_threshold
+
     def _exact_vectors(self) -> _FlatVectors | None:
         """The collection's vectors in memory while it has no ANN index and is small enough."""
         if self._flat is None:
-            if "vector" in self._index_types():
+            if not self._fits_in_memory():
                 return None
-            ds = self._dataset()
-            if ds.count_rows() > self.ann_threshold:
-                # Past the threshold but not finalized yet: let LanceDB scan rather than copy it all.
-                return None
-            t = ds.to_table(columns=["id", "vector"], with_row_id=True)
+            t = self._dataset().to_table(columns=["id", "vector"], with_row_id=True)
             matrix = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
             matrix = matrix.reshape(t.num_rows, self.dimension)
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -631,10 +705,21 @@ class LanceStore:
     ) -> list[Candidate]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         sims = flat.unit @ (q / max(float(np.linalg.norm(q)), 1e-12))
+        return self._top(flat.ids, flat.rowids, sims, n, filters)
+
+    def _top(
+        self,
+        ids: list[str],
+        rowids: npt.NDArray[np.uint64],
+        sims: npt.NDArray[np.float32],
+        n: int,
+        filters: Filter | None,
+    ) -> list[Candidate]:
+        """The ``n`` best of ``sims`` (one score per row) among the rows ``filters`` allow."""
         where = self._where(filters)
         if where:
             allowed = self._dataset().to_table(columns=[], filter=where, with_row_id=True)
-            keep = np.isin(flat.rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
+            keep = np.isin(rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
             sims = np.where(keep, sims, -np.inf)
             n = min(n, int(keep.sum()))
         n = min(n, len(sims))
@@ -642,7 +727,64 @@ class LanceStore:
             return []
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")]
-        return [Candidate(flat.ids[i], float(sims[i]), int(flat.rowids[i])) for i in top]
+        return [Candidate(ids[i], float(sims[i]), int(rowids[i])) for i in top]
+
+    def _exact_units(self) -> _FlatUnits | None:
+        """The collection's unit vectors in memory, under the same conditions as :meth:`_exact_vectors`."""
+        if self._units is None:
+            if not self._fits_in_memory():
+                return None
+            t = self._dataset().to_table(columns=["id", UNITS], with_row_id=True)
+            col = t.column(UNITS).combine_chunks()
+            # Null lists (none are written, but a column added later would hold them) count as empty.
+            counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
+            matrix = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32)
+            matrix = matrix.reshape(-1, self.dimension)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            has = np.flatnonzero(counts)
+            ids = t.column("id").to_pylist()
+            self._units = _FlatUnits(
+                ids=[ids[i] for i in has],
+                rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64)[has],
+                unit=matrix / np.maximum(norms, 1e-12),
+                starts=np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp),
+            )
+        return self._units
+
+    def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+        """Chunks scored by their best unit vector's cosine with ``vector`` (MaxSim), best first."""
+        if self.chunks_table is None or n < 1:
+            return []
+        self._follow_other_writers()
+        if UNITS not in self._dataset().schema.names:
+            return []
+        units = self._exact_units()
+        if units is not None:
+            if not units.ids:
+                return []
+            q = np.asarray(vector, dtype=np.float32).reshape(-1)
+            sims = np.maximum.reduceat(units.unit @ (q / max(float(np.linalg.norm(q)), 1e-12)), units.starts)
+            return self._top(units.ids, units.rowids, sims, n, filters)
+        # LanceDB's multivector search is MaxSim over the row's vectors (cosine only); rows with an
+        # empty list never match, which the contract wants.
+        query = self.chunks_table.search(
+            np.asarray(vector, dtype=np.float32).reshape(-1), vector_column_name=UNITS
+        ).distance_type("cosine")
+        where = self._where(filters)
+        query = (query.where(where, prefilter=True) if where else query).limit(n)
+        if UNITS in self._index_types():
+            # LanceDB's multivector search asks the HNSW graph for about 10 rows per wanted chunk
+            # (it refuses a smaller ef); re-scoring with the full vectors gives exact cosines.
+            ef = max(self.ann_ef, 10 * n * self.ann_refine_factor)
+            query = query.ef(ef).nprobes(self._nprobes).refine_factor(max(1, self.ann_refine_factor))
+        t = query.select(["id", "_distance"]).with_row_id(True).to_arrow()
+        scores = 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64)
+        return [
+            Candidate(cid, float(s), int(r))
+            for cid, s, r in zip(
+                t.column("id").to_pylist(), scores, t.column("_rowid").to_pylist(), strict=True
+            )
+        ]
 
     def dense_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
         if self.chunks_table is None or n < 1:

@@ -1,0 +1,109 @@
+"""Sentence ("unit") vectors: one embedding per sentence of a chunk, besides the chunk's own.
+
+A chunk is searched twice on the dense side: by its vector and by its best sentence's vector
+(MaxSim with one query vector). A question about one claim in a 200-token chunk matches that
+sentence more closely than the chunk's average (Chen et al., "Dense X Retrieval", 2023).
+
+Two ways to get them (``chunking.sentence_vectors``):
+
+- ``separate`` (default): ``header + sentence`` embedded as a text of its own (the header is the
+  chunk's title and section path, so a sentence keeps its document's context). It roughly doubles
+  the tokens an ingest embeds, and is what lifts retrieval quality (docs/benchmarks.md).
+- ``late``: pooled from the token states of the chunk's own forward pass over the sentence's and
+  the header's tokens ("late chunking", Günther et al., 2024): no extra model run, but the vectors
+  stay close to the chunk's, so they add less beside it. Embedders without token states
+  (OpenAI-compatible endpoints, sentence-transformers) fall back to ``separate``.
+
+Example::
+
+    texts, heads, spans = unit_layout(chunks)
+    vectors, units = embed_with_units(embedder, texts, heads, spans)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ragline.context.sentences import sentence_spans
+from ragline.embedding.base import Embedder, Vectors
+from ragline.errors import EmbeddingError
+from ragline.types import Chunk
+
+#: A character span ``(start, end)`` of one sentence inside the embedded text.
+Span = tuple[int, int]
+
+
+@runtime_checkable
+class SpanEmbedder(Protocol):
+    """An embedder that embeds texts and, from the same run, one vector per given span of each."""
+
+    def embed_spans(
+        self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """``(vectors, units)``: ``vectors`` as ``embed_documents(texts)``; ``units[i]`` has one
+        unit-length row per span of ``spans[i]`` (pooled over its tokens and the tokens of
+        ``texts[i][:heads[i]]``), fewer when truncation cut a span's tokens off."""
+        ...
+
+
+@runtime_checkable
+class UnitTextEmbedder(Protocol):
+    """An embedder that embeds sentence texts apart from chunk texts (to count them apart)."""
+
+    def embed_unit_texts(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def unit_layout(chunks: Sequence[Chunk]) -> tuple[list[str], list[int], list[list[Span]]]:
+    """Each chunk's embedded text, the length of its header, and its sentences' spans in it."""
+    texts, heads, spans = [], [], []
+    for c in chunks:
+        text = c.embed_text
+        head = len(text) - len(c.text)
+        texts.append(text)
+        heads.append(head)
+        spans.append([(head + a, head + b) for a, b in sentence_spans(c.text)] or [(head, len(text))])
+    return texts, heads, spans
+
+
+def separate_units(
+    embedder: Embedder, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
+) -> list[Vectors]:
+    """Unit vectors as separate texts (``header + sentence``), for embedders without token states."""
+    flat = [texts[i][: heads[i]] + texts[i][a:b] for i in range(len(texts)) for a, b in spans[i]]
+    if isinstance(embedder, UnitTextEmbedder):
+        vecs = embedder.embed_unit_texts(flat)
+    else:
+        vecs = embedder.embed_documents(flat)
+    out, at = [], 0
+    for s in spans:
+        out.append(vecs[at : at + len(s)])
+        at += len(s)
+    return out
+
+
+def embed_with_units(
+    embedder: Embedder,
+    texts: Sequence[str],
+    heads: Sequence[int],
+    spans: Sequence[Sequence[Span]],
+    *,
+    late: bool = False,
+) -> tuple[Vectors, list[Vectors]]:
+    """Chunk vectors and unit vectors: ``header + sentence`` embedded as texts of their own, or,
+    with ``late``, pooled from the chunk's own model run when ``embedder`` has token states."""
+    if len(texts) != len(heads) or len(texts) != len(spans):
+        raise EmbeddingError(
+            f"got {len(texts)} texts, {len(heads)} heads and {len(spans)} span lists: "
+            "pass one of each per text"
+        )
+    if late and isinstance(embedder, SpanEmbedder):
+        return embedder.embed_spans(texts, heads, spans)
+    return embedder.embed_documents(texts), separate_units(embedder, texts, heads, spans)
+
+
+def empty_units(n: int, dimension: int) -> list[Vectors]:
+    """``n`` chunks without unit vectors."""
+    return [np.zeros((0, dimension), dtype=np.float32) for _ in range(n)]

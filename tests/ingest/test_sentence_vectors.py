@@ -1,0 +1,78 @@
+"""Ingest indexes one vector per sentence of each chunk (chunking.sentence_vectors), from the
+chunk's own model run, and keeps them in step with the chunks on replace and delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ragline
+from ragline.embedding.units import embed_with_units, unit_layout
+from ragline.types import Document
+
+pytestmark = pytest.mark.integration
+
+DOCS = [
+    Document(
+        id="a",
+        source="notes",
+        title="Office energy",
+        text="Solar panels were installed on the roof. The heat pump replaced the gas boiler.",
+    ),
+    Document(id="b", source="notes", title="Travel", text="Trains are preferred over flights in Europe."),
+]
+
+
+def test_sentence_vectors_are_indexed_and_searched(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data")
+    report = engine.upsert_documents(DOCS)
+    assert report.chunks_embedded == 2
+    # "header + sentence" texts, embedded apart; b's one sentence is its chunk text, already embedded.
+    assert engine.embedder.units_embedded == 2
+    store = engine.store()
+    q = engine.embedder.embed_query("what replaced the gas boiler")
+    found = store.unit_candidates(q, 5)
+    chunk = next(c for c in store.all_chunks() if c.doc_id == "a")
+    assert found[0].chunk_id == chunk.id
+    # The score is the best sentence's cosine, recomputed here.
+    _, units = embed_with_units(engine.embedder.inner, *unit_layout([chunk]))
+    assert units[0].shape[0] == 2
+    assert found[0].score == pytest.approx(float((units[0] @ q).max()), abs=1e-4)
+    assert found[0].score > float(store.fetch_vectors(found[:1])[0] @ q)
+
+
+def test_replaced_and_deleted_documents_take_their_sentences_along(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data")
+    engine.upsert_documents(DOCS)
+    engine.upsert_documents([Document(id="a", source="notes", title="Office energy", text="Bikes are lent.")])
+    store = engine.store()
+    q = engine.embedder.embed_query("what replaced the gas boiler")
+    ids = {c.chunk_id for c in store.unit_candidates(q, 10)}
+    assert ids == {c.id for c in store.all_chunks()}
+    assert engine.delete(["b"]) == 1
+    assert [c.chunk_id for c in engine.store().unit_candidates(q, 10)] == [
+        c.id for c in engine.store().all_chunks()
+    ]
+
+
+def test_late_sentence_vectors_cost_no_extra_run(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "late"})
+    report = engine.upsert_documents(DOCS)
+    assert report.chunks_embedded == 2 and engine.embedder.units_embedded == 0
+    chunk = next(c for c in engine.store().all_chunks() if c.doc_id == "a")
+    q = engine.embedder.embed_query("what replaced the gas boiler")
+    _, units = embed_with_units(engine.embedder.inner, *unit_layout([chunk]), late=True)
+    found = engine.store().unit_candidates(q, 1)
+    assert found[0].chunk_id == chunk.id
+    assert found[0].score == pytest.approx(float((units[0] @ q).max()), abs=1e-4)
+
+
+def test_sentence_vectors_can_be_turned_off(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "off"})
+    engine.upsert_documents(DOCS)
+    q = np.asarray(engine.embedder.embed_query("gas boiler"))
+    assert engine.store().unit_candidates(q, 5) == []
+    hits = engine.search("what replaced the gas boiler", top_k=2)
+    assert hits and all("dense_sentences" not in h.retrievers for h in hits)
