@@ -1,4 +1,6 @@
-"""Embedders: text -> vectors, batched and cached. One backend per module.
+"""Embedders: text -> vectors, batched and cached. One backend per module; ``units`` adds the
+per-sentence vectors stored beside each chunk's.
 
-May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.chunking.tokenizer``.
+May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.chunking.tokenizer``,
+``ragline.context.sentences`` (the sentence splitter, for sentence vectors).
 """
