@@ -249,3 +249,26 @@ def test_transient_embedder_keeps_sentences_in_memory_only(db):
     q = transient.embed_query("question")
     np.testing.assert_array_equal(q, cached.embed_query("question"))
     assert transient.model_id == inner.model_id and transient.dimension == inner.dimension
+
+
+def test_threads_opening_a_new_cache_file_at_once_do_not_fail(tmp_path):
+    # Switching a new SQLite file to WAL takes a lock SQLite does not wait for; without the setup
+    # lock about one thread in sixteen failed with "database is locked" here.
+    errors: list[BaseException] = []
+    for i in range(40):
+        cache = EmbeddingCache(tmp_path / f"c{i}.sqlite")
+        start = threading.Barrier(3)
+
+        def open_and_count(c: EmbeddingCache = cache, b: threading.Barrier = start) -> None:
+            b.wait()
+            try:
+                c.count()
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_and_count) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert not errors
