@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from benchlib import dataset_splits
 
 import ragline
 from ragline.engine import Engine
@@ -180,12 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     engine = ragline.open()
-    for spec in args.datasets:
-        where, _, split = spec.rpartition(":")
-        path = Path(where)
-        if not (path / "corpus.jsonl").exists():
-            print(f"skip {spec}: {path}/corpus.jsonl not found")
-            continue
+    for path, split in dataset_splits(args.datasets):
         cache = build_cache(engine, path, split, args.cache_dir / f"{path.name}-{split}.pkl")
         if cache is None:
             continue

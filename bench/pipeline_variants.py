@@ -16,10 +16,9 @@ the settings frozen, by ``ragline eval ablate``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
+from benchlib import dataset_splits, parse_variants
 from pydantic import ValidationError
 
 import ragline
@@ -34,29 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     engine = ragline.open()
     variants: list[tuple[str, RetrievalSettings]] = []
-    for spec in args.variant or ["configured={}"]:
-        name, sep, body = spec.partition("=")
-        try:
-            updates = json.loads(body) if sep else None
-        except json.JSONDecodeError as e:
-            ap.error(f"--variant {spec!r}: the part after '=' is not JSON ({e})")
-        if not isinstance(updates, dict):
-            ap.error(f"--variant {spec!r}: write NAME={{...}}, a JSON object of retrieval settings")
+    for name, updates in parse_variants(ap, args.variant):
         try:
             # Validated like a config file: an unknown or mistyped setting is an error, not ignored.
             settings = RetrievalSettings.model_validate({**engine.settings.retrieval.model_dump(), **updates})
         except ValidationError as e:
-            ap.error(f"--variant {spec!r}: {e}")
+            ap.error(f"--variant {name!r}: {e}")
         variants.append((name, settings))
     print("| dataset:split | variant | nDCG@10 | Recall@100 | p50 ms (300-deep) |\n|---|---|---:|---:|---:|")
-    for spec in args.datasets:
-        where, _, split = spec.rpartition(":")
-        path = Path(where)
-        if not (path / "corpus.jsonl").exists():
-            print(f"skip {spec}: {path}/corpus.jsonl not found (BEIR datasets live in ../shared/datasets)")
-            continue
+    for path, split in dataset_splits(args.datasets):
         if f"beir-{path.name}" not in engine.collections():
-            print(f"skip {spec}: collection beir-{path.name} not found; run `ragline eval beir {path}` first")
+            print(f"skip {path}: collection beir-{path.name} not found; run `ragline eval beir {path}` first")
             continue
         for name, settings in variants:
             r = run_beir(engine, path, split=split, retrieval=settings)

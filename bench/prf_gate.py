@@ -23,6 +23,8 @@ import json
 import sys
 from pathlib import Path
 
+from benchlib import dataset_splits
+
 import ragline
 from ragline.engine import Engine
 from ragline.eval.beir import BeirDataset, load_beir
@@ -60,12 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     engine = ragline.open()
     results: dict[str, dict[str, object]] = {}
-    for spec in args.datasets:
-        where, _, split = spec.rpartition(":")
-        path = Path(where)
-        if not (path / "corpus.jsonl").exists():
-            print(f"skip {spec}: {path}/corpus.jsonl not found (BEIR datasets live in ../shared/datasets)")
-            continue
+    for path, split in dataset_splits(args.datasets):
         ds = load_beir(path, split)
         lengths = {q: len(tokenize(t)) for q, t in ds.queries.items()}
         for fusion in args.fusion or ["rrf", "zscore"]:

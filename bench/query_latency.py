@@ -17,12 +17,12 @@ or collections are skipped with a message.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from benchlib import parse_variants
 
 import ragline
 from ragline.eval.beir import load_beir
@@ -36,16 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--top-k", type=int, default=10)
     args = ap.parse_args(argv)
-    variants: list[tuple[str, dict[str, object]]] = []
-    for spec in args.variant or ["configured={}"]:
-        name, sep, body = spec.partition("=")
-        try:
-            updates = json.loads(body) if sep else None
-        except json.JSONDecodeError as e:
-            ap.error(f"--variant {spec!r}: the part after '=' is not JSON ({e})")
-        if not isinstance(updates, dict):
-            ap.error(f"--variant {spec!r}: write NAME={{...}}, a JSON object of retrieval settings")
-        variants.append((name, updates))
+    variants = parse_variants(ap, args.variant)
     engine = ragline.open()
     print("| dataset | variant | p50 ms | p95 ms | queries |\n|---|---|---:|---:|---:|")
     for path in args.datasets:

@@ -1,0 +1,35 @@
+"""Argument helpers the bench scripts share: ``DATASET_DIR:SPLIT`` specs and ``--variant`` specs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+
+def dataset_splits(specs: Sequence[str]) -> Iterator[tuple[Path, str]]:
+    """``(dataset dir, split)`` for each ``DATASET_DIR:SPLIT``; absent datasets are skipped with a
+    message (BEIR data lives in ../shared/datasets and is never copied into the project)."""
+    for spec in specs:
+        where, _, split = spec.rpartition(":")
+        path = Path(where)
+        if not (path / "corpus.jsonl").exists():
+            print(f"skip {spec}: {path}/corpus.jsonl not found (BEIR datasets live in ../shared/datasets)")
+            continue
+        yield path, split
+
+
+def parse_variants(ap: argparse.ArgumentParser, specs: Sequence[str]) -> list[tuple[str, dict[str, object]]]:
+    """``NAME={json}`` specs as (name, retrieval-setting updates); a malformed one exits via ``ap``."""
+    variants: list[tuple[str, dict[str, object]]] = []
+    for spec in specs or ["configured={}"]:
+        name, sep, body = spec.partition("=")
+        try:
+            updates = json.loads(body) if sep else None
+        except json.JSONDecodeError as e:
+            ap.error(f"--variant {spec!r}: the part after '=' is not JSON ({e})")
+        if not isinstance(updates, dict):
+            ap.error(f"--variant {spec!r}: write NAME={{...}}, a JSON object of retrieval settings")
+        variants.append((name, updates))
+    return variants
