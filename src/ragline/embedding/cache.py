@@ -172,28 +172,29 @@ class CachedEmbedder:
         keys = [f"\x00units\x00{heads[i]}:{list(spans[i])}\x00{t}" for i, t in enumerate(texts)]
         vectors = self.cache.get_many(self.model_id, texts)
         units = self.cache.get_many(self.model_id, keys)
-        missing = [i for i in range(len(texts)) if vectors[i] is None or units[i] is None]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         unit_out: list[Vectors] = []
-        for i in range(len(texts)):
-            if i not in missing:
-                out[i] = vectors[i]
-            u = units[i]
-            empty = np.zeros((0, self.dimension), np.float32)
-            unit_out.append(u.reshape(-1, self.dimension) if u is not None else empty)
-        if missing:
-            # Identical texts (with identical spans) inside one batch are embedded once.
-            first = list({keys[i]: i for i in reversed(missing)}.values())[::-1]
+        # Identical texts (with identical spans) inside one batch are embedded once.
+        todo: dict[str, list[int]] = {}
+        for i, (v, u) in enumerate(zip(vectors, units, strict=True)):
+            if v is None or u is None:
+                todo.setdefault(keys[i], []).append(i)
+                unit_out.append(np.zeros((0, self.dimension), np.float32))
+            else:
+                out[i] = v
+                unit_out.append(u.reshape(-1, self.dimension))
+        if todo:
+            first = [rows[0] for rows in todo.values()]
             vecs, fresh = self.inner.embed_spans(
                 [texts[i] for i in first], [heads[i] for i in first], [spans[i] for i in first]
             )
             self.embedded += len(first)
             self.cache.put_many(self.model_id, [texts[i] for i in first], vecs)
-            self.cache.put_many(self.model_id, [keys[i] for i in first], [f.reshape(-1) for f in fresh])
-            by_key = {keys[i]: j for j, i in enumerate(first)}
-            for i in missing:
-                out[i] = vecs[by_key[keys[i]]]
-                unit_out[i] = fresh[by_key[keys[i]]]
+            self.cache.put_many(self.model_id, list(todo), [f.reshape(-1) for f in fresh])
+            for j, rows in enumerate(todo.values()):
+                for i in rows:
+                    out[i] = vecs[j]
+                    unit_out[i] = fresh[j]
         return out, unit_out
 
     def embed_query(self, text: str) -> Vectors:

@@ -255,8 +255,8 @@ class OnnxEmbedder:
         )[0]
         return np.asarray(hidden, dtype=np.float32), mask
 
-    def _run(self, encodings: list[Any]) -> Vectors:
-        hidden, mask = self._hidden(encodings)
+    def _pool(self, hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
+        """One vector per text: the model's own pooling (CLS or masked mean), normalised if it is."""
         mode, normalize = self._pooling
         if mode == "cls":
             pooled = hidden[:, 0, :]
@@ -265,6 +265,9 @@ class OnnxEmbedder:
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         pooled = pooled.astype(np.float32)
         return l2_normalize(pooled) if normalize else pooled
+
+    def _run(self, encodings: list[Any]) -> Vectors:
+        return self._pool(*self._hidden(encodings))
 
     def embed_spans(
         self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
@@ -288,9 +291,7 @@ class OnnxEmbedder:
         for b in range(0, n, self.batch_size):
             idx = order[b : b + self.batch_size]
             hidden, mask = self._hidden([encodings[i] for i in idx])
-            m = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            out[idx] = l2_normalize(pooled) if normalize else pooled
+            out[idx] = self._pool(hidden, mask)
             for row, i in enumerate(idx):
                 units[i] = _pool_spans(hidden[row], encodings[i], heads[i], spans[i], normalize)
         return out, units

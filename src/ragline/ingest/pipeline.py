@@ -261,7 +261,7 @@ class Ingestor:
         mode = self.settings.chunking.sentence_vectors
         units_on = mode != "off"
         out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
-        units: list[Vectors] = empty_units(len(texts), self.embedder.dimension)
+        units = empty_units(len(texts), self.embedder.dimension) if units_on else []
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]
