@@ -508,6 +508,7 @@ class Engine:
             r.prf
             or r.dense_prf
             or r.sentences
+            or r.smoothing
             or r.auto_filters != "off"
             or r.router
             or r.adaptive_k

@@ -151,6 +151,13 @@ class RetrievalSettings(_Strict):
     # How a feedback search enters fusion: "replace" its side's first-pass list (classic RM3), or
     # "add" a list beside it, the side's weight split evenly between the two.
     prf_fusion: Literal["replace", "add"] = "add"
+    # Score regularization (Diaz, CIKM 2005): each of the fused list's top smooth_docs documents
+    # (by its best chunk's vector) moves its score smooth_weight of the way towards the
+    # cosine-weighted mean score of its smooth_neighbours nearest documents among them.
+    smoothing: bool = False
+    smooth_docs: int = Field(default=30, ge=2, le=1000)
+    smooth_neighbours: int = Field(default=3, ge=1, le=100)
+    smooth_weight: float = Field(default=0.2, ge=0.0, le=1.0)
     # Metadata filters read from the question: "rules" (years, ranges, versions, declared
     # document types) or "llm" (falls back to rules without an LLM).
     auto_filters: Literal["off", "rules", "llm"] = "off"

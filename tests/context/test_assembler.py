@@ -17,9 +17,7 @@ from ragline.store.lance import LanceStore
 from ragline.types import Chunk, Context, Hit, Section
 
 # 24 sentences; each chunk holds 3 of them and overlaps the next by one sentence.
-SENTENCES = [
-    f"Sentence number {i} talks about topic {chr(65 + i)} at some length." for i in range(24)
-]
+SENTENCES = [f"Sentence number {i} talks about topic {chr(65 + i)} at some length." for i in range(24)]
 DOC = " ".join(SENTENCES)
 
 
@@ -46,9 +44,7 @@ def build_chunks(doc_id: str = "doc1", parents: bool = False) -> tuple[list[Chun
         for p in range(4):
             a, b = spans[p * 6][0], spans[p * 6 + 5][1]
             sections.append(
-                Section(
-                    id=f"sec{p}", doc_id=doc_id, text=DOC[a:b], start=a, end=b, section_path=("S",)
-                )
+                Section(id=f"sec{p}", doc_id=doc_id, text=DOC[a:b], start=a, end=b, section_path=("S",))
             )
     for pos, first in enumerate(range(0, len(spans) - 2, 2)):
         a, b = spans[first][0], spans[first + 2][1]
@@ -113,9 +109,9 @@ def test_without_expansion_passages_are_the_chunks(store: LanceStore) -> None:
 def test_window_adds_whole_sentences_around_the_hit(store: LanceStore) -> None:
     chunks = build_chunks(parents=True)[0]
     spans = sentence_offsets()
-    ctx = ContextAssembler(
-        store, WordCounter(), budget=10_000, expand="window", window_sentences=2
-    ).run(hits_for([5]))
+    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="window", window_sentences=2).run(
+        hits_for([5])
+    )
     (p,) = ctx.passages
     # Chunk 5 holds sentences 10-12; two more on each side: 8-14.
     assert (p.start, p.end) == (spans[8][0], spans[14][1])
@@ -128,9 +124,7 @@ def test_window_adds_whole_sentences_around_the_hit(store: LanceStore) -> None:
 
 def test_overlapping_hits_merge_into_one_passage(store: LanceStore) -> None:
     chunks = build_chunks(parents=True)[0]
-    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none").run(
-        hits_for([3, 9, 4])
-    )
+    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none").run(hits_for([3, 9, 4]))
     assert len(ctx.passages) == 2
     merged = ctx.passages[0]
     assert (merged.start, merged.end) == (chunks[3].start, chunks[4].end)
@@ -140,9 +134,7 @@ def test_overlapping_hits_merge_into_one_passage(store: LanceStore) -> None:
 
 
 def test_parent_expansion_reads_the_stored_section(store: LanceStore) -> None:
-    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="parent").run(
-        hits_for([0, 1])
-    )
+    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="parent").run(hits_for([0, 1]))
     (p,) = ctx.passages  # both children share parent sec0
     spans = sentence_offsets()
     assert (p.start, p.end) == (spans[0][0], spans[5][1])
@@ -153,9 +145,9 @@ def test_budget_trims_at_sentence_boundaries_around_the_hit(store: LanceStore) -
     spans = sentence_offsets()
     words = len(SENTENCES[0].split())  # 11 words per sentence; header "Guide > Part" is 3 + 1
     budget = 4 + 3 * words
-    ctx = ContextAssembler(
-        store, WordCounter(), budget=budget, expand="window", window_sentences=3
-    ).run(hits_for([6]))
+    ctx = ContextAssembler(store, WordCounter(), budget=budget, expand="window", window_sentences=3).run(
+        hits_for([6])
+    )
     (p,) = ctx.passages
     starts = {a for a, _ in spans}
     ends = {b for _, b in spans}
@@ -172,9 +164,9 @@ def test_tiny_budget_cuts_the_first_passage_between_words(store: LanceStore) -> 
 
 
 def test_document_order_groups_a_documents_passages(store: LanceStore) -> None:
-    ctx = ContextAssembler(
-        store, WordCounter(), budget=10_000, expand="none", order="document"
-    ).run(hits_for([8, 1, 5]))
+    ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none", order="document").run(
+        hits_for([8, 1, 5])
+    )
     assert [p.start for p in ctx.passages] == sorted(p.start for p in ctx.passages)
 
 

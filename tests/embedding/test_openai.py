@@ -19,6 +19,7 @@ from .fake_openai_server import DIM, fake_vector
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     stderr = tmp_path_factory.mktemp("fake_openai") / "stderr.txt"

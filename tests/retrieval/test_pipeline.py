@@ -14,9 +14,10 @@ from ragline.engine import Engine
 from ragline.query.vector_prf import rocchio
 from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
+from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
 from ragline.store.filters import Visible
-from ragline.types import Access, Document, Principal
+from ragline.types import Access, Document, Hit, Principal
 
 pytestmark = pytest.mark.integration
 
@@ -220,11 +221,44 @@ def test_feedback_gates_skip_long_queries(engine: Engine) -> None:
     assert not long & {"dense_prf", "keyword_prf"}
 
 
+def test_smoothing_regularizes_the_fused_scores_over_the_top_documents(engine: Engine) -> None:
+    settings = RetrievalSettings(
+        prf=False, dense_prf=False, sentences=False, smoothing=True, smooth_weight=0.5
+    )
+    query = "solar panels on the roof"
+    hits = engine.retriever(collection="notes", retrieval=settings).run(query, 5)
+    # Recompute: the fused list (both sides at 5 x 4 candidates), each document's best chunk
+    # vector from the store, one regularization step, then the top 5.
+    store = engine.store("notes")
+    n = 5 * settings.candidate_multiplier
+    q = engine.embedder.embed_query(query)
+    fused = fuse_lists(
+        [("dense", store.dense_candidates(q, n), 0.5), ("keyword", store.keyword_candidates(query, n), 0.5)],
+        n,
+        "zscore",
+    )
+    chunks = {c.id: c for c in store.fetch_chunks([f.candidate for f in fused])}
+    plain = [Hit(chunks[f.candidate.chunk_id], f.score, dict(f.retrievers)) for f in fused]
+    firsts = best_per_document(plain, settings.smooth_docs)
+    vectors = store.fetch_vectors([fused[i].candidate for i in firsts])
+    expected = smooth_hits(plain, firsts, vectors, settings.smooth_neighbours, 0.5)[:5]
+    assert [h.chunk.id for h in hits] == [h.chunk.id for h in expected]
+    assert [h.score for h in hits] == pytest.approx([h.score for h in expected])
+    assert [h.score for h in hits] != pytest.approx([h.score for h in plain[:5]])
+    # Weight 0 is the plain fused list.
+    off = engine.retriever(collection="notes", retrieval=settings.model_copy(update={"smooth_weight": 0.0}))
+    assert [h.chunk.id for h in off.run(query, 5)] == [h.chunk.id for h in plain[:5]]
+
+
 def test_dense_prf_settings_are_validated() -> None:
     with pytest.raises(ValidationError, match="dense_prf_beta"):
         RetrievalSettings(dense_prf_beta=0)
     with pytest.raises(ValidationError, match="prf_fusion"):
         RetrievalSettings(prf_fusion="merge")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="smooth_weight"):
+        RetrievalSettings(smooth_weight=1.5)
+    with pytest.raises(ValidationError, match="smooth_docs"):
+        RetrievalSettings(smooth_docs=1)
 
 
 @pytest.mark.parametrize(
@@ -234,6 +268,7 @@ def test_dense_prf_settings_are_validated() -> None:
         {"prf": True, "dense_prf": True, "prf_fusion": "add"},
         {"dense_prf": True},
         {"sentences": True, "prf": False, "dense_prf": False},
+        {"smoothing": True},
         {"auto_filters": "rules"},
         {"router": True},
         {"rerank": ["mmr"]},

@@ -319,4 +319,3 @@ class ContextAssembler:
             section_path=c.section_path,
             metadata=c.metadata,
         )
-

@@ -74,4 +74,3 @@ def coverage(
     found = sum(weights.get(t, default) for t in question & sentence)
     found += context_weight * sum(weights.get(t, default) for t in (question & context) - sentence)
     return found / total
-

@@ -18,6 +18,8 @@ Stages, in order:
    restricted to the best documents by summary when ``doc_first``; fused (``fusion``), each side's
    weight split evenly between its lists.
 5. **Across queries**: reciprocal rank fusion of the per-query lists.
+   **Smoothing** (``smoothing``): each of the top ``smooth_docs`` documents' score moves towards
+   its ``smooth_neighbours`` most similar documents' scores (Diaz 2005, ``retrieval.smoothing``).
 6. **Rerank** (``rerank``): the first ``rerank_candidates`` hits through each reranker in order.
 7. **Adaptive k** (``adaptive_k``): cut the list where scores fall off.
 
@@ -45,6 +47,7 @@ from ragline.query.vector_prf import rocchio
 from ragline.rerank.base import Reranker
 from ragline.retrieval.fusion import reciprocal_rank_fusion
 from ragline.retrieval.retrievers import SEARCH_POOL, Fused, fuse, fuse_lists
+from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
 from ragline.store.base import Candidate, Store
 from ragline.store.filters import And, Filter, InList
@@ -221,6 +224,17 @@ class PipelineRetriever:
         else:
             side.append((name, found))
 
+    def _smooth(self, hits: list[Hit], candidates: Sequence[Candidate]) -> list[Hit]:
+        """Score regularization over the top ``smooth_docs`` documents, each represented by its
+        best hit's stored vector (the cosine neighbours are the documents' best chunks)."""
+        s = self.settings
+        firsts = best_per_document(hits, s.smooth_docs)
+        vectors = self.store.fetch_vectors([candidates[i] for i in firsts])
+        if len(vectors) != len(firsts):  # a concurrent delete took one: rank without smoothing
+            return hits
+        with span("smooth", documents=len(firsts)):
+            return smooth_hits(hits, firsts, vectors, s.smooth_neighbours, s.smooth_weight)
+
     # -- the whole run -------------------------------------------------------------------------------
 
     def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
@@ -236,18 +250,22 @@ class PipelineRetriever:
             self._search_one(q, n, filters, doc_level and self.summaries is not None)
             for q in self._queries(query, route == "comparison")
         ]
+        # Smoothing looks at the neighbours among the top documents, so it sees deeper than pool.
+        take = max(pool, 3 * s.smooth_docs) if s.smoothing else pool
         if len(lists) == 1:
-            fused = lists[0][:pool]
+            fused = lists[0][:take]
         else:
             by_id = {f.candidate.chunk_id: f for lst in lists for f in reversed(lst)}
             rrf = reciprocal_rank_fusion([[f.candidate.chunk_id for f in lst] for lst in lists], k=s.rrf_k)
-            fused = [Fused(by_id[cid].candidate, score, by_id[cid].retrievers) for cid, score in rrf[:pool]]
+            fused = [Fused(by_id[cid].candidate, score, by_id[cid].retrievers) for cid, score in rrf[:take]]
         chunks = {c.id: c for c in self.store.fetch_chunks([f.candidate for f in fused])}
+        found = [f for f in fused if f.candidate.chunk_id in chunks]
         hits = [
             Hit(chunk=chunks[f.candidate.chunk_id], score=f.score, retrievers=dict(f.retrievers))
-            for f in fused
-            if f.candidate.chunk_id in chunks
+            for f in found
         ]
+        if s.smoothing:
+            hits = self._smooth(hits, [f.candidate for f in found])[:pool]
         for reranker in self.rerankers:
             with span("rerank", reranker=type(reranker).__name__, candidates=len(hits)):
                 hits = reranker.run(query, hits, len(hits))

@@ -153,9 +153,7 @@ def upload_files(
         names.append(name)
     if len(set(names)) != len(names):
         raise HTTPException(400, "two uploaded files have the same name; rename one")
-    access = Access(
-        caller.tenant, _groups([g.strip() for g in groups.split(",") if g.strip()]), clearance
-    )
+    access = Access(caller.tenant, _groups([g.strip() for g in groups.split(",") if g.strip()]), clearance)
     target = _upload_dir(svc, caller, collection)
     paths = []
     for f, name in zip(files, names, strict=True):
