@@ -99,7 +99,7 @@ def _ids(hits: list) -> list[str]:
 
 
 def test_no_stage_equals_plain_hybrid(engine: Engine) -> None:
-    r = RetrievalSettings(fusion="zscore", prf=False, dense_prf=False, sentences=False)
+    r = RetrievalSettings(fusion="zscore", prf=False, dense_prf=False, sentences=False, smoothing=False)
     store = engine.store("notes")
     plain = HybridRetriever(store, engine.embedder, "zscore").run("solar power output", 5)
     staged = PipelineRetriever(store, engine.embedder, r).run("solar power output", 5)
@@ -190,7 +190,7 @@ def test_feedback_lists_join_fusion_with_rocchio_moved_dense_search(engine: Engi
 
 
 def test_sentence_list_joins_the_dense_side_with_its_best_sentence_score(engine: Engine) -> None:
-    settings = RetrievalSettings(prf=False, dense_prf=False, sentences=True)
+    settings = RetrievalSettings(prf=False, dense_prf=False, sentences=True, smoothing=False)
     query = "who cleans the solar panels"
     hits = engine.retriever(collection="notes", retrieval=settings).run(query, 7)
     assert {n for h in hits for n in h.retrievers} == {"dense", "dense_sentences", "keyword"}

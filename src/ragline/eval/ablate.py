@@ -49,6 +49,7 @@ BASELINE: dict[str, Any] = {
     "dense_prf": False,
     "prf_fusion": "replace",
     "sentences": False,
+    "smoothing": False,
 }
 VARIANTS: tuple[Variant, ...] = (
     Variant("baseline: hybrid, RRF"),
@@ -60,6 +61,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("feedback lists added (RM3 + Rocchio)", {"prf": True, "dense_prf": True, "prf_fusion": "add"}),
     Variant("sentence vectors (dense side)", {"sentences": True}),
     Variant("z-score + sentence vectors", {"fusion": "zscore", "sentences": True}),
+    Variant("score smoothing (neighbours)", {"smoothing": True}),
     Variant("rerank: late interaction", {"rerank": ["late-interaction"], "rerank_candidates": 30}),
     Variant("rerank: MMR", {"rerank": ["mmr"], "rerank_candidates": 30}),
     Variant("router", {"router": True}),
