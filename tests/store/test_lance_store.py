@@ -201,3 +201,27 @@ def test_collection_written_before_unit_vectors_gains_them_on_upsert(
     # Shapes are still checked, so a bad batch fails the same way on old and new collections.
     with pytest.raises(StoreError, match="unit vector"):
         store.upsert([SourceBatch("/v", "h", new, vectors_for(new, 2), unit_vectors=[])])
+
+
+def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(tmp_path: Path) -> None:
+    """``chunking.sentence_vectors = "off"`` past ``ann_threshold``: the column holds only empty lists,
+    which LanceDB cannot train an index on. Finalize skips it, and unit search finds nothing."""
+    n, dim = 300, 16
+    vecs = clustered(n, dim, 8, seed=5)
+    chunks = [
+        Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s")
+        for i in range(n)
+    ]
+    store = LanceStore(tmp_path / "off", dimension=dim, model_id="m", ann_threshold=100)
+    store.upsert([SourceBatch("/s", "h", chunks, vecs, unit_vectors=[np.zeros((0, dim), np.float32)] * n)])
+    store.finalize()
+    indexes = store._index_types()
+    assert "vector" in indexes and "unit_vectors" not in indexes
+    assert store.unit_candidates(vecs[0], 10) == []
+    assert [c.chunk_id for c in store.dense_candidates(vecs[0], 1)] == ["c0"]
+    # Once some chunks bring sentence vectors, the next finalize indexes them.
+    units = [vecs[i : i + 1] for i in range(n)]
+    store.upsert([SourceBatch("/s", "h2", chunks, vecs, unit_vectors=units)])
+    store.finalize()
+    assert "unit_vectors" in store._index_types()
+    assert store.unit_candidates(vecs[0], 1)[0].chunk_id == "c0"

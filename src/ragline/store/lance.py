@@ -565,7 +565,14 @@ class LanceStore:
                 ),
                 replace=True,
             )
-        if UNITS in tbl.schema.names and UNITS not in indexes and n >= self.ann_threshold:
+        if (
+            UNITS in tbl.schema.names
+            and UNITS not in indexes
+            and n >= self.ann_threshold
+            # Rows with sentence vectors: none with chunking.sentence_vectors = "off", and LanceDB
+            # cannot train an index on empty lists (its KMeans needs a vector per partition).
+            and tbl.count_rows(f"array_length({UNITS}) > 0") >= self._partitions(n)
+        ):
             # Sentence vectors get the same kind of index; LanceDB searches it as MaxSim per row.
             tbl.create_index(
                 UNITS,
