@@ -136,6 +136,27 @@ def test_mmr_rerank_demotes_near_duplicates(engine: Engine) -> None:
     assert solar(mmr) < solar(base)
 
 
+class _Reverse:
+    """A reranker that reverses what it is given and records how many hits that was."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def run(self, query: str, hits: list, top_k: int) -> list:
+        self.seen.append(len(hits))
+        return list(reversed(hits))[:top_k]
+
+
+def test_only_the_first_rerank_candidates_hits_are_reranked(engine: Engine) -> None:
+    settings = RetrievalSettings(rerank_candidates=3)
+    store = engine.store("notes")
+    plain = PipelineRetriever(store, engine.embedder, settings).run("solar panels", 6)
+    reverse = _Reverse()
+    hits = PipelineRetriever(store, engine.embedder, settings, rerankers=[reverse]).run("solar panels", 6)
+    assert reverse.seen == [3]
+    assert [h.chunk.id for h in hits] == [h.chunk.id for h in plain[:3][::-1] + plain[3:6]]
+
+
 def test_prf_keeps_query_terms_and_finds_related_text(engine: Engine) -> None:
     r = engine.retriever(collection="notes", retrieval=RetrievalSettings(prf=True, prf_docs=2, prf_terms=5))
     hits = r.run("roof panels", 5)

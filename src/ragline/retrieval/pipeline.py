@@ -266,9 +266,12 @@ class PipelineRetriever:
         ]
         if s.smoothing:
             hits = self._smooth(hits, [f.candidate for f in found])[:pool]
+        # Only the first rerank_candidates hits are reranked; deeper ones (an evaluation asking for
+        # 300) follow in first-stage order, so a costly reranker's work does not grow with top_k.
         for reranker in self.rerankers:
-            with span("rerank", reranker=type(reranker).__name__, candidates=len(hits)):
-                hits = reranker.run(query, hits, len(hits))
+            head, tail = hits[: s.rerank_candidates], hits[s.rerank_candidates :]
+            with span("rerank", reranker=type(reranker).__name__, candidates=len(head)):
+                hits = reranker.run(query, head, len(head)) + tail
         hits = hits[:top_k]
         if s.adaptive_k and hits:
             hits = hits[: adaptive_k([h.score for h in hits], 1, top_k)]
