@@ -1,4 +1,5 @@
-"""Argument helpers the bench scripts share: ``DATASET_DIR:SPLIT`` specs and ``--variant`` specs."""
+"""Argument helpers the bench scripts share: ``DATASET_DIR:SPLIT`` specs, ``--variant`` specs, and the
+lab scripts' common arguments."""
 
 from __future__ import annotations
 
@@ -33,3 +34,11 @@ def parse_variants(ap: argparse.ArgumentParser, specs: Sequence[str]) -> list[tu
             ap.error(f"--variant {spec!r}: write NAME={{...}}, a JSON object of retrieval settings")
         variants.append((name, updates))
     return variants
+
+
+def lab_parser(doc: str | None, cache_dir: Path) -> argparse.ArgumentParser:
+    """The lab scripts' arguments: ``DATASET_DIR:SPLIT`` specs and where their caches live."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("datasets", nargs="+", help="DATASET_DIR:SPLIT")
+    ap.add_argument("--cache-dir", type=Path, default=cache_dir)
+    return ap

@@ -17,14 +17,13 @@ Datasets or collections that are absent are skipped with a message.
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from benchlib import dataset_splits
+from benchlib import dataset_splits, lab_parser
 
 import ragline
 from ragline.engine import Engine
@@ -175,9 +174,7 @@ def run_variants(cache: Cache, label: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("datasets", nargs="+", help="DATASET_DIR:SPLIT")
-    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/fusion_lab"))
+    ap = lab_parser(__doc__, Path("/tmp/fusion_lab"))
     args = ap.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     engine = ragline.open()

@@ -13,13 +13,12 @@ fuse.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from benchlib import dataset_splits
+from benchlib import dataset_splits, lab_parser
 from fusion_lab import Cache, N, build_cache, dense_top, fused, mean_ndcg, to_docs
 
 import ragline
@@ -143,9 +142,7 @@ def run(cache: Cache, sdocs: np.ndarray, svecs: np.ndarray, label: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("datasets", nargs="+", help="DATASET_DIR:SPLIT")
-    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/fusion_lab"))
+    ap = lab_parser(__doc__, Path("/tmp/fusion_lab"))
     ap.add_argument(
         "--units",
         choices=["sentences", "late"],

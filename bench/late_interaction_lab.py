@@ -11,13 +11,12 @@ first 30 are cached once (the model runs at query time: ~1 s a query here), then
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
-from benchlib import dataset_splits
+from benchlib import dataset_splits, lab_parser
 
 import ragline
 from ragline.eval.beir import load_beir
@@ -34,9 +33,7 @@ def z(v: list[float]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("datasets", nargs="+", help="DATASET_DIR:SPLIT")
-    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/late_interaction_lab"))
+    ap = lab_parser(__doc__, Path("/tmp/late_interaction_lab"))
     args = ap.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     eng = ragline.open()
