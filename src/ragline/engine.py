@@ -31,7 +31,7 @@ from ragline.context.tokens import TokenCounter, make_token_counter
 from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
-from ragline.embedding.units import embed_with_units, unit_layout
+from ragline.embedding.units import embed_chunks, unit_layout
 from ragline.errors import CollectionNotFound, ConfigError, FilterError, GenerationError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
@@ -299,9 +299,16 @@ class Engine:
 
         return OpenAIChatModel(self.settings.llm, self.token_counter)
 
-    def rerankers(self, r: RetrievalSettings) -> list[Reranker]:
-        """The rerankers ``r.rerank`` names, in order (models load on first use)."""
+    def rerankers(
+        self, r: RetrievalSettings, store: LanceStore | None = None, embedder: Embedder | None = None
+    ) -> list[Reranker]:
+        """The rerankers ``r.rerank`` names, in order (models load on first use).
+
+        With ``store`` (a collection embedded by ``embedder``), late interaction reads the token
+        states stored there when its model is that embedder (``chunking.token_states``).
+        """
         from ragline.rerank.factory import RerankConfig, make_reranker
+        from ragline.rerank.late_interaction import LateInteractionReranker
 
         out: list[Reranker] = []
         for kind in r.rerank:
@@ -312,6 +319,7 @@ class Engine:
                 freshness_field=r.freshness_field,
                 freshness_rate=r.freshness_rate,
                 candidates=r.rerank_candidates,
+                late_weight=r.late_interaction_weight,
             )
             key = cfg.model_dump_json()
             if key not in self._rerankers:
@@ -321,7 +329,15 @@ class Engine:
                 if made is None:
                     continue
                 self._rerankers[key] = made
-            out.append(self._rerankers[key])
+            made = self._rerankers[key]
+            if (
+                isinstance(made, LateInteractionReranker)
+                and store is not None
+                and embedder is not None
+                and made.embedder.model_id == embedder.model_id
+            ):
+                made = made.with_states(store)
+            out.append(made)
         return out
 
     def summaries_store(self, collection: str | None = None) -> LanceStore | None:
@@ -431,12 +447,13 @@ class Engine:
             done = 0
             batches = []
             for source, group in by_source.items():
-                units = None
-                mode = self.settings.chunking.sentence_vectors
-                if mode != "off":
-                    vectors, units = embed_with_units(embedder, *unit_layout(group), late=mode == "late")
-                else:
-                    vectors = embedder.embed_documents([c.embed_text for c in group])
+                cfg = self.settings.chunking
+                vectors, units, tokens = embed_chunks(
+                    embedder,
+                    *unit_layout(group),
+                    sentence_vectors=cfg.sentence_vectors,
+                    token_states=cfg.token_states,
+                )
                 doc_ids = {c.doc_id for c in group}
                 batches.append(
                     SourceBatch(
@@ -446,6 +463,7 @@ class Engine:
                         vectors,
                         [s for s in sections if s.doc_id in doc_ids],
                         unit_vectors=units,
+                        token_states=tokens,
                     )
                 )
                 done += len(group)
@@ -528,7 +546,7 @@ class Engine:
             r,
             chat=self.chat,
             summaries=self.summaries_store(collection) if r.doc_first or r.router else None,
-            rerankers=self.rerankers(r),
+            rerankers=self.rerankers(r, store, embedder),
             field_values=store.field_values,
         )
 

@@ -79,6 +79,11 @@ class ChunkingSettings(_Strict):
     # ingest embedding work; the measured quality gain), "late" pools the chunk's own token states
     # (no extra model run, smaller gain), "off" stores none. See ragline.embedding.units.
     sentence_vectors: Literal["off", "late", "separate"] = "separate"
+    # Keep each chunk's contextual token embeddings from its own model run (int8, about 68 KB
+    # for a 176-token chunk with a 384-d model), so late-interaction reranking
+    # (retrieval.rerank = ["late-interaction"]) reads them instead of running the model at query
+    # time. Needs the onnx embedding backend.
+    token_states: bool = False
 
     @model_validator(mode="after")
     def _check_sizes(self) -> ChunkingSettings:
@@ -181,6 +186,9 @@ class RetrievalSettings(_Strict):
     )
     rerank_candidates: int = Field(default=50, ge=1, le=1000)
     cross_encoder_path: Path | None = None
+    # Late interaction's share when its MaxSim scores are interpolated with the first-stage
+    # scores, both z-normalised over the candidates (1: rank by MaxSim alone).
+    late_interaction_weight: float = Field(default=1.0, ge=0.0, le=1.0)
     mmr_lambda: float = Field(default=0.7, ge=0.0, le=1.0)
     # Freshness decay: score * exp(-rate * age_days) on a date metadata field.
     freshness_field: str = "date"
@@ -363,6 +371,16 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     # Per-collection retrieval overrides, e.g. [collections.news.retrieval] rerank = ["freshness"].
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_token_states(self) -> Settings:
+        if self.chunking.token_states and self.embedding.backend != "onnx":
+            raise ValueError(
+                f"chunking.token_states needs token embeddings, which the {self.embedding.backend} "
+                "embedding backend does not give; use embedding.backend = 'onnx' or set "
+                "chunking.token_states = false"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,7 @@ import pytest
 
 from ragline.errors import ConfigError
 from ragline.rerank.base import Reranker
-from ragline.rerank.late_interaction import LateInteractionReranker, maxsim, maxsim_batch
+from ragline.rerank.late_interaction import LateInteractionReranker, maxsim, maxsim_batch, standardize
 
 from . import make_hits, texts
 
@@ -63,6 +63,8 @@ def test_constructor_checks_arguments_and_loads_nothing():
         LateInteractionReranker(embedder, cache_size=-1)
     with pytest.raises(ConfigError, match="batch_size"):
         LateInteractionReranker(embedder, batch_size=0)
+    with pytest.raises(ConfigError, match=r"weight must be in \[0, 1\]"):
+        LateInteractionReranker(embedder, weight=1.5)
     with pytest.raises(ConfigError, match="top_k"):
         reranker.run("q", make_hits("a"), top_k=0)
 
@@ -159,3 +161,48 @@ def test_top_k_and_first_stage_evidence(embedder):
     assert len(ranked) == 2
     original = {h.chunk.id: h.retrievers for h in hits}
     assert all(h.retrievers == original[h.chunk.id] for h in ranked)
+
+
+def test_standardize_by_hand():
+    assert np.allclose(standardize([1.0, 2.0, 3.0]), [-1.224745, 0.0, 1.224745])
+    assert np.all(standardize([5.0, 5.0]) == 0.0)  # no spread: no opinion, not a division by 0
+
+
+@pytest.mark.integration
+def test_interpolation_mixes_z_scores_of_both_stages(embedder):
+    hits = make_hits(*ERRORS)  # first-stage scores 1, 1/2, 1/3, 1/4
+    query = "error code E4021"
+    late = LateInteractionReranker(embedder).scores(query, hits)
+    mixed = LateInteractionReranker(embedder, weight=0.3).run(query, hits, top_k=4)
+    want = 0.7 * standardize([h.score for h in hits]) + 0.3 * standardize(late)
+    by_id = {h.chunk.id: float(w) for h, w in zip(hits, want, strict=True)}
+    assert [h.score for h in mixed] == pytest.approx(sorted(by_id.values(), reverse=True))
+    assert all(h.score == pytest.approx(by_id[h.chunk.id]) for h in mixed)
+    # MaxSim alone puts ERRORS[2] first; at 0.3 the first stage's strong lead on ERRORS[0] holds.
+    assert texts(mixed)[0] == ERRORS[0]
+    assert texts(LateInteractionReranker(embedder, weight=0.0).run(query, hits, 4)) == ERRORS
+
+
+@pytest.mark.integration
+def test_stored_token_states_are_read_instead_of_computed(embedder, tmp_path):
+    from ragline.embedding.tokens import pack_tokens, unpack_tokens
+    from ragline.store.base import SourceBatch
+    from ragline.store.lance import LanceStore
+
+    hits = make_hits(*ERRORS)
+    chunks = [h.chunk for h in hits[:3]]
+    # Each stored chunk holds the token states of the *next* passage, so the scores show which
+    # matrices were used: stored ones, not ones computed from the hit's text.
+    vectors, tokens = embedder.embed_with_tokens([ERRORS[(i + 1) % 4] for i in range(3)])
+    store = LanceStore(tmp_path / "c", dimension=embedder.dimension, model_id="m")
+    store.upsert([SourceBatch("/errors.txt", "h", chunks, vectors, token_states=tokens)])
+    reranker = LateInteractionReranker(embedder).with_states(store)
+    q = reranker.query_tokens("disk quota")
+    got = reranker.scores("disk quota", hits)
+    stored = [maxsim(q, unpack_tokens(pack_tokens(t), embedder.dimension)) for t in tokens]
+    computed = reranker.document_tokens(hits[3:])[0]  # hits[3] is not in the store
+    assert got[:3] == pytest.approx(stored, abs=1e-6)
+    assert got[3] == pytest.approx(maxsim(q, computed), abs=1e-6)
+    assert got[0] != pytest.approx(maxsim(q, embedder.embed_with_tokens([ERRORS[0]])[1][0]), abs=1e-3)
+    info = reranker.cache_info()
+    assert (info.stored, info.misses) == (3, 1)  # hits[3] encoded once, then cached

@@ -528,6 +528,53 @@ class StoreContract:
         assert store.unit_candidates(vecs[0], 10) == []
         assert self.make_store(tmp_path / "none", DIM).unit_candidates(vecs[0], 10) == []
 
+    # -- token states (late interaction) ---------------------------------------------------------
+
+    @pytest.mark.parametrize("ann_threshold", [10_000, 5])
+    def test_token_states_round_trip_in_order(self, tmp_path: Path, ann_threshold: int) -> None:
+        """Below the ANN threshold states are read by row id, above it by a chunk-id lookup."""
+        store = self.make_store(tmp_path / "tok", DIM, ann_threshold=ann_threshold)
+        chunks = make_chunks(10, "/t.jsonl", seed=5)
+        tokens = units_for(chunks, seed=6)  # 0-4 unit rows each: some chunks have no tokens
+        store.upsert([SourceBatch("/t.jsonl", "h", chunks, vectors_for(chunks, 5), token_states=tokens)])
+        store.finalize()
+        ids = [c.id for c in chunks]
+        order = [*ids[::-1], "no-such-chunk"]
+        got = store.fetch_token_states(order)
+        assert len(got) == len(order) and got[-1] is None
+        want = dict(zip(ids, tokens, strict=True))
+        for cid, m in zip(order[:-1], got[:-1], strict=True):
+            assert m is not None and m.shape == want[cid].shape
+            # int8 per row: each component within half a step of the row's absmax / 127.
+            step = np.abs(want[cid]).max(axis=1, keepdims=True) / 127 if len(m) else 0
+            assert np.all(np.abs(m - want[cid]) <= step * 0.51 + 1e-6)
+        assert store.fetch_token_states([]) == []
+
+    def test_token_states_absent_unless_stored_and_replaced_with_their_source(
+        self, tmp_path: Path, filled: tuple[Store, list[Chunk], np.ndarray]
+    ) -> None:
+        store, chunks, vecs = filled
+        assert store.fetch_token_states([chunks[0].id]) == [None]  # collection without the column
+        a = [c for c in chunks if c.source == "/data/a.jsonl"]
+        tokens = [np.eye(DIM, dtype=np.float32)[: 1 + i % 3] for i in range(len(a))]
+        store.upsert([SourceBatch("/data/a.jsonl", "ha2", a, vecs[: len(a)], token_states=tokens)])
+        got = store.fetch_token_states([a[1].id, chunks[-1].id])
+        assert got[0] is not None and np.allclose(got[0], tokens[1], atol=1e-6)
+        assert got[1] is None  # /data/b.jsonl was written before token states
+        store.upsert([SourceBatch("/data/a.jsonl", "ha3", a, vecs[: len(a)])])  # re-indexed without
+        assert store.fetch_token_states([a[1].id]) == [None]
+
+    def test_wrong_token_state_shape_is_refused(self, tmp_path: Path) -> None:
+        store = self.make_store(tmp_path / "tshape", DIM)
+        ch = make_chunks(2, "/x", seed=1, chunks_per_doc=1)
+        vecs = vectors_for(ch, 1)
+        with pytest.raises(StoreError, match="token-state"):
+            store.upsert([SourceBatch("/x", "h", ch, vecs, token_states=[np.zeros((1, DIM), np.float32)])])
+        bad = [np.zeros((2, DIM), np.float32), np.zeros((3, DIM - 1), np.float32)]
+        with pytest.raises(StoreError, match=rf"\(tokens, {DIM}\)"):
+            store.upsert([SourceBatch("/x", "h", ch, vecs, token_states=bad)])
+        assert "/x" not in store.source_hashes()
+
 
 def units_for(chunks: list[Chunk], seed: int, dim: int = DIM) -> list[np.ndarray]:
     """0-4 random unit-length vectors per chunk (about one chunk in five has none)."""

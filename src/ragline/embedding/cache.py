@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.tokens import TokenEmbedder, TokenMatrix
 from ragline.embedding.units import Span, SpanEmbedder, separate_units
+from ragline.errors import EmbeddingError
 
 
 def _text_key(text: str) -> bytes:
@@ -196,6 +198,19 @@ class CachedEmbedder:
                     out[i] = vecs[j]
                     unit_out[i] = fresh[j]
         return out, unit_out
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+        """As :meth:`TokenEmbedder.embed_with_tokens`; token states are too large to cache, so every
+        text goes through the model (its vector is cached as usual)."""
+        if not isinstance(self.inner, TokenEmbedder):
+            raise EmbeddingError(
+                f"the embedder {self.model_id} gives no token states; set chunking.token_states = "
+                "false, or use embedding.backend = 'onnx'"
+            )
+        vectors, tokens = self.inner.embed_with_tokens(texts)
+        self.embedded += len(texts)
+        self.cache.put_many(self.model_id, list(texts), vectors)
+        return vectors, tokens
 
     def embed_query(self, text: str) -> Vectors:
         with self._query_lock:

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.embedding.base import Vectors, l2_normalize
+from ragline.embedding.tokens import TokenMatrix, token_rows
 from ragline.embedding.units import Span, separate_units
 from ragline.errors import EmbeddingError
 from ragline.locks import file_lock
@@ -295,6 +296,30 @@ class OnnxEmbedder:
             for row, i in enumerate(idx):
                 units[i] = _pool_spans(hidden[row], encodings[i], heads[i], spans[i], normalize)
         return out, units
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+        """Each text's vector and, from the same model run, its unit-length contextual token
+        embeddings (special tokens left out): what late-interaction reranking matches against.
+
+        Example::
+
+            vectors, tokens = emb.embed_with_tokens(["rotate api keys"])
+            tokens[0].shape  # (3, 384)
+        """
+        n = len(texts)
+        out = np.empty((n, self.dimension), dtype=np.float32)
+        tokens: list[TokenMatrix] = [np.zeros((0, self.dimension), dtype=np.float32)] * n
+        if not n:
+            return out, tokens
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(n), key=lambda i: len(encodings[i].ids))
+        for b in range(0, n, self.batch_size):
+            idx = order[b : b + self.batch_size]
+            hidden, mask = self._hidden([encodings[i] for i in idx])
+            out[idx] = self._pool(hidden, mask)
+            for row, i in enumerate(idx):
+                tokens[i] = token_rows(hidden[row], encodings[i])
+        return out, tokens
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:

@@ -23,12 +23,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from ragline.context.sentences import sentence_spans
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.tokens import token_states as embed_token_states
 from ragline.errors import EmbeddingError
 from ragline.types import Chunk
 
@@ -107,3 +108,39 @@ def embed_with_units(
 def empty_units(n: int, dimension: int) -> list[Vectors]:
     """``n`` chunks without unit vectors."""
     return [np.zeros((0, dimension), dtype=np.float32) for _ in range(n)]
+
+
+class ChunkEmbeddings(NamedTuple):
+    """One batch of chunks' embeddings, one entry per chunk; None where not configured."""
+
+    vectors: Vectors
+    units: list[Vectors] | None
+    tokens: list[Vectors] | None
+
+
+def embed_chunks(
+    embedder: Embedder,
+    texts: Sequence[str],
+    heads: Sequence[int],
+    spans: Sequence[Sequence[Span]],
+    *,
+    sentence_vectors: Literal["off", "late", "separate"],
+    token_states: bool,
+) -> ChunkEmbeddings:
+    """Chunk vectors, sentence vectors (``chunking.sentence_vectors``) and token states
+    (``chunking.token_states``) of the texts :func:`unit_layout` made, as ingest stores them.
+
+    With token states, the chunk vectors come from the same model run; ``late`` sentence vectors
+    then take a second run of their own (a rare pairing, not worth a combined pass).
+    """
+    tokens = None
+    if token_states:
+        vectors, tokens = embed_token_states(embedder, texts)
+    if sentence_vectors == "off":
+        if tokens is None:
+            vectors = embedder.embed_documents(texts)
+        return ChunkEmbeddings(vectors, None, tokens)
+    if sentence_vectors == "separate" and tokens is not None:
+        return ChunkEmbeddings(vectors, separate_units(embedder, texts, heads, spans), tokens)
+    late_vectors, units = embed_with_units(embedder, texts, heads, spans, late=sentence_vectors == "late")
+    return ChunkEmbeddings(late_vectors if tokens is None else vectors, units, tokens)

@@ -26,8 +26,8 @@ import numpy as np
 from ragline.chunking.base import Chunker, Tokenizer
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
-from ragline.embedding.base import Embedder, Vectors
-from ragline.embedding.units import embed_with_units, empty_units, unit_layout
+from ragline.embedding.base import Embedder
+from ragline.embedding.units import ChunkEmbeddings, embed_chunks, empty_units, unit_layout
 from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file
@@ -254,14 +254,15 @@ class Ingestor:
 
     def _embed(
         self, chunks: list[Chunk], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
-    ) -> tuple[Vectors, list[Vectors] | None]:
-        """Chunk vectors, and per chunk its sentences' vectors unless ``chunking.sentence_vectors``
-        is off."""
+    ) -> ChunkEmbeddings:
+        """Chunk vectors; per chunk its sentences' vectors unless ``chunking.sentence_vectors`` is
+        off; and its token states when ``chunking.token_states`` is on."""
         texts, heads, spans = unit_layout(chunks)
-        mode = self.settings.chunking.sentence_vectors
-        units_on = mode != "off"
-        out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
-        units = empty_units(len(texts), self.embedder.dimension) if units_on else []
+        cfg = self.settings.chunking
+        dim = self.embedder.dimension
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        units = empty_units(len(texts), dim) if cfg.sentence_vectors != "off" else None
+        tokens = empty_units(len(texts), dim) if cfg.token_states else None
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]
@@ -269,24 +270,24 @@ class Ingestor:
         for i in range(0, len(order), _EMBED_STEP):
             idx = order[i : i + _EMBED_STEP]
             t0 = time.perf_counter()
-            if units_on:
-                vecs, found = embed_with_units(
-                    self.embedder,
-                    [texts[j] for j in idx],
-                    [heads[j] for j in idx],
-                    [spans[j] for j in idx],
-                    late=mode == "late",
-                )
-                out[idx] = vecs
-                for j, u in zip(idx, found, strict=True):
-                    units[j] = u
-            else:
-                out[idx] = self.embedder.embed_documents([texts[j] for j in idx])
+            step = embed_chunks(
+                self.embedder,
+                [texts[j] for j in idx],
+                [heads[j] for j in idx],
+                [spans[j] for j in idx],
+                sentence_vectors=cfg.sentence_vectors,
+                token_states=cfg.token_states,
+            )
+            out[idx] = step.vectors
+            for got, into in ((step.units, units), (step.tokens, tokens)):
+                if got is not None and into is not None:
+                    for j, v in zip(idx, got, strict=True):
+                        into[j] = v
             report.seconds_embedding += time.perf_counter() - t0
             state.chunks_embedded += len(idx)
             state.chunks_pending -= len(idx)
             notify()
-        return out, (units if units_on else None)
+        return ChunkEmbeddings(out, units, tokens)
 
     def _flush(
         self,
@@ -298,7 +299,8 @@ class Ingestor:
         if not pending:
             return
         chunks = [c for p in pending for c in p.chunks]
-        vectors, units = self._embed(chunks, report, state, notify)
+        embedded = self._embed(chunks, report, state, notify)
+        vectors, units, tokens = embedded.vectors, embedded.units, embedded.tokens
         batches: list[SourceBatch] = []
         offset = 0
         for p in pending:
@@ -312,6 +314,7 @@ class Ingestor:
                     p.sections,
                     p.documents,
                     unit_vectors=units[offset : offset + n] if units is not None else None,
+                    token_states=tokens[offset : offset + n] if tokens is not None else None,
                 )
             )
             offset += n

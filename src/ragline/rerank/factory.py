@@ -42,6 +42,8 @@ class RerankConfig(BaseModel):
     # Per day: 0.001 halves a score every ln(2) / 0.001 = 693 days.
     freshness_rate: float = Field(default=0.001, ge=0.0, allow_inf_nan=False)
     candidates: int = Field(default=50, ge=1, le=10_000)
+    # late-interaction: MaxSim's share when interpolated with the first-stage scores (1: alone).
+    late_weight: float = Field(default=1.0, ge=0.0, le=1.0)
     batch_size: int = Field(default=32, ge=1, le=4096)
 
     @model_validator(mode="after")
@@ -70,11 +72,12 @@ def _make_one(
 
         if cfg.model_path is not None:
             token_model = OnnxEmbedder(cfg.model_path, cache_dir=cache_dir, batch_size=cfg.batch_size)
-        elif isinstance(embedder, OnnxEmbedder):
-            token_model = embedder  # share the session already loaded for embedding
+        elif isinstance(inner := getattr(embedder, "inner", embedder), OnnxEmbedder):
+            # Share the session already loaded for embedding (through the engine's cache wrapper).
+            token_model = inner
         else:  # the packaged all-MiniLM-L6-v2
             token_model = OnnxEmbedder(cache_dir=cache_dir, batch_size=cfg.batch_size)
-        return LateInteractionReranker(token_model, batch_size=cfg.batch_size)
+        return LateInteractionReranker(token_model, batch_size=cfg.batch_size, weight=cfg.late_weight)
     if cfg.kind == "llm":
         from ragline.rerank.llm import LLMReranker
 

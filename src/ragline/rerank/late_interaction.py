@@ -2,13 +2,17 @@
 
 Every query token is matched to its most similar passage token, so a passage that contains the
 query's exact terms (or close paraphrases) scores high even when its pooled embedding is diluted by
-other content. It runs the same ONNX session and tokenizer as the default embedder; passage token
-matrices are kept in a bounded LRU keyed by chunk id, so a passage that is a candidate again costs
-only a matrix product.
+other content. It runs the same ONNX session and tokenizer as the default embedder. A passage's token matrix
+comes from the collection when it was stored at ingest (``chunking.token_states``: a read instead
+of a model pass), else it is computed and kept in a bounded LRU keyed by chunk id.
+
+With ``weight`` below 1 the MaxSim scores are interpolated with the first-stage scores, each
+standardised over the candidates: ``(1 - weight) * z(first stage) + weight * z(MaxSim)``
+(score interpolation as in Lin et al., "Pretrained Transformers for Text Ranking", 2021, sec. 3.2).
 
 Example::
 
-    reranker = LateInteractionReranker(embedder)   # embedder: the engine's OnnxEmbedder
+    reranker = LateInteractionReranker(embedder, weight=0.5, states=store)
     hits = reranker.run("rotate api keys", hits, top_k=5)
 """
 
@@ -17,26 +21,36 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ragline.embedding.onnx import OnnxEmbedder
+from ragline.embedding.tokens import TokenMatrix
 from ragline.errors import ConfigError
 from ragline.rerank.base import check_top_k, rescore
 from ragline.types import Hit
 
-TokenMatrix = npt.NDArray[np.float32]
+
+class TokenStates(Protocol):
+    """Where stored passage token matrices are read (a collection's store)."""
+
+    def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[TokenMatrix | None]:
+        """Each chunk's stored token matrix, in order; None where none is stored."""
+        ...
 
 
 class CacheInfo(NamedTuple):
-    """The passage token cache: entries held, capacity, and lookups that hit or missed since start."""
+    """The passage token cache: entries held, capacity, lookups that hit or missed since start,
+    and passages read from stored token states instead."""
 
     entries: int
     capacity: int
     hits: int
     misses: int
+    stored: int = 0
 
 
 def maxsim(q_tokens: TokenMatrix, d_tokens: TokenMatrix) -> float:
@@ -74,11 +88,25 @@ def maxsim_batch(q_tokens: TokenMatrix, docs: Sequence[TokenMatrix]) -> list[flo
     return scores
 
 
-def _normalize_rows(x: TokenMatrix) -> TokenMatrix:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    result: TokenMatrix = (x / norms).astype(np.float32, copy=False)
-    return result
+def standardize(scores: Sequence[float]) -> npt.NDArray[np.float64]:
+    """``scores`` as z-scores (mean 0, standard deviation 1); all equal gives all zeros."""
+    a = np.asarray(scores, dtype=np.float64)
+    sd = float(a.std())
+    return (a - a.mean()) / sd if sd > 0 else np.zeros_like(a)
+
+
+@dataclass
+class _Cache:
+    """Computed passage matrices (LRU by chunk id) and lookup counts, shared by a reranker's
+    per-collection twins (:meth:`LateInteractionReranker.with_states`)."""
+
+    # float32, not float16: converting 50 cached passages back for the product costs more
+    # (about 10 ms) than the whole MaxSim over them.
+    matrices: OrderedDict[str, TokenMatrix] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
 
 
 class LateInteractionReranker:
@@ -87,33 +115,47 @@ class LateInteractionReranker:
 
     ``embedder`` is the engine's :class:`~ragline.embedding.onnx.OnnxEmbedder`, whose ONNX session
     and tokenizer are reused (no second copy of the model); None builds one for the packaged model.
-    Passages are read up to the embedder's ``max_tokens``. ``cache_size`` bounds the passage token
-    matrices kept (float32, ``tokens * 1536`` bytes each for a 384-d model: 256 passages of 200
-    tokens take 79 MB). Encoding a passage costs a full model pass (about 60 ms for 200 tokens on
-    two cores), so the cache is what makes repeated candidates cheap.
+    ``weight`` is MaxSim's share when interpolating with the first-stage scores (1: MaxSim alone).
+    ``states`` serves token matrices stored at ingest by the same model; passages without one are
+    encoded here (up to the embedder's ``max_tokens``, about 60 ms for 200 tokens on two cores)
+    and kept in an LRU of ``cache_size`` matrices (float32, ``tokens * 1536`` bytes each for a
+    384-d model: 256 passages of 200 tokens take 79 MB).
 
     Example::
 
-        reranker = LateInteractionReranker(OnnxEmbedder(), cache_size=1024)
+        reranker = LateInteractionReranker(OnnxEmbedder(), cache_size=1024, weight=0.5)
         reranker.run("open port 8443", hits, top_k=5)
     """
 
     def __init__(
-        self, embedder: OnnxEmbedder | None = None, cache_size: int = 256, batch_size: int = 16
+        self,
+        embedder: OnnxEmbedder | None = None,
+        cache_size: int = 256,
+        batch_size: int = 16,
+        *,
+        weight: float = 1.0,
+        states: TokenStates | None = None,
     ) -> None:
         if cache_size < 0:
             raise ConfigError(f"cache_size must be >= 0 (0 disables the cache), got {cache_size}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        if not 0.0 <= weight <= 1.0:
+            raise ConfigError(f"late-interaction weight must be in [0, 1] (1: MaxSim alone), got {weight}")
         self.embedder = embedder if embedder is not None else OnnxEmbedder()
         self.cache_size = cache_size
         self.batch_size = batch_size
-        # float32, not float16: converting 50 cached passages back for the product costs more
-        # (about 10 ms) than the whole MaxSim over them.
-        self._cache: OrderedDict[str, TokenMatrix] = OrderedDict()
-        self._lock = threading.Lock()
-        self._hits = 0
-        self._misses = 0
+        self.weight = weight
+        self.states = states
+        self._shared = _Cache()
+
+    def with_states(self, states: TokenStates | None) -> LateInteractionReranker:
+        """The same reranker (model, weight and cache shared) reading ``states`` (one collection)."""
+        twin = LateInteractionReranker(
+            self.embedder, self.cache_size, self.batch_size, weight=self.weight, states=states
+        )
+        twin._shared = self._shared
+        return twin
 
     def warm_up(self) -> None:
         """Load the tokenizer and the ONNX session now rather than on the first call."""
@@ -121,71 +163,56 @@ class LateInteractionReranker:
 
     def _token_matrices(self, texts: Sequence[str]) -> list[TokenMatrix]:
         """Unit-length contextual embeddings of each text's non-special tokens."""
-        # The embedder's session and tokenizer are private to it, but sharing them is the point:
-        # one model in memory, exported once, with the same truncation as the embeddings.
-        tokenizer: Any = self.embedder._tokenizer
-        session: Any = self.embedder._session
-        encodings = tokenizer.encode_batch(list(texts))
-        out: list[TokenMatrix] = [np.zeros((0, 0), dtype=np.float32)] * len(texts)
-        # Batching texts of similar length wastes less compute on padding.
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b : b + self.batch_size]
-            width = max(len(encodings[i].ids) for i in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                ids[row, : len(encodings[i].ids)] = encodings[i].ids
-                mask[row, : len(encodings[i].ids)] = 1
-            hidden = session.run(
-                ["last_hidden_state"],
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
-            for row, i in enumerate(idx):
-                special = np.asarray(encodings[i].special_tokens_mask, dtype=bool)
-                tokens = hidden[row, : len(special)][~special]
-                matrix = _normalize_rows(np.asarray(tokens, dtype=np.float32))
-                matrix.setflags(write=False)  # shared with the cache: nobody may edit it in place
-                out[i] = matrix
-        return out
+        matrices = self.embedder.embed_with_tokens(texts)[1]
+        for m in matrices:
+            m.setflags(write=False)  # shared with the cache: nobody may edit it in place
+        return matrices
 
     def query_tokens(self, query: str) -> TokenMatrix:
         """The query's unit-length token embeddings (special tokens left out)."""
         return self._token_matrices([query])[0]
 
     def document_tokens(self, hits: Sequence[Hit]) -> list[TokenMatrix]:
-        """Each hit's passage token embeddings, from the cache where present."""
+        """Each hit's passage token embeddings: stored, cached, or computed now."""
         found: dict[int, TokenMatrix] = {}
-        with self._lock:
+        if self.states is not None:
+            stored = self.states.fetch_token_states([h.chunk.id for h in hits])
+            found = {i: m for i, m in enumerate(stored) if m is not None}
+        c = self._shared
+        with c.lock:
+            c.stored += len(found)
             for i, h in enumerate(hits):
-                cached = self._cache.get(h.chunk.id)
+                if i in found:
+                    continue
+                cached = c.matrices.get(h.chunk.id)
                 if cached is not None:
-                    self._cache.move_to_end(h.chunk.id)
+                    c.matrices.move_to_end(h.chunk.id)
                     found[i] = cached
+                    c.hits += 1
             missing = [i for i in range(len(hits)) if i not in found]
-            self._hits += len(found)
-            self._misses += len(missing)
+            c.misses += len(missing)
         if missing:
             computed = self._token_matrices([hits[i].chunk.embed_text for i in missing])
-            with self._lock:
+            with c.lock:
                 for i, matrix in zip(missing, computed, strict=True):
                     found[i] = matrix
                     if self.cache_size:
-                        self._cache[hits[i].chunk.id] = matrix
-                        self._cache.move_to_end(hits[i].chunk.id)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+                        c.matrices[hits[i].chunk.id] = matrix
+                        c.matrices.move_to_end(hits[i].chunk.id)
+                while len(c.matrices) > self.cache_size:
+                    c.matrices.popitem(last=False)
         return [found[i] for i in range(len(hits))]
 
     def cache_info(self) -> CacheInfo:
         """How full the passage token cache is and how often it was hit."""
-        with self._lock:
-            return CacheInfo(len(self._cache), self.cache_size, self._hits, self._misses)
+        c = self._shared
+        with c.lock:
+            return CacheInfo(len(c.matrices), self.cache_size, c.hits, c.misses, c.stored)
 
     def cached_ids(self) -> list[str]:
         """Chunk ids whose token matrices are cached, least recently used first."""
-        with self._lock:
-            return list(self._cache)
+        with self._shared.lock:
+            return list(self._shared.matrices)
 
     def scores(self, query: str, hits: Sequence[Hit]) -> list[float]:
         """The MaxSim score of each hit's passage for ``query``."""
@@ -197,4 +224,9 @@ class LateInteractionReranker:
         check_top_k(top_k)
         if not hits:
             return []
-        return rescore(hits, self.scores(query, hits), top_k)
+        late = self.scores(query, hits)
+        if self.weight >= 1.0:
+            return rescore(hits, late, top_k)
+        first = standardize([h.score for h in hits])
+        mixed = (1.0 - self.weight) * first + self.weight * standardize(late)
+        return rescore(hits, [float(x) for x in mixed], top_k)

@@ -19,7 +19,9 @@ class SourceBatch:
     documents through the Python API) and leaves the source's other documents alone.
     ``vectors[i]`` is the embedding of ``chunks[i].embed_text``. With ``unit_vectors`` set,
     ``unit_vectors[i]`` is a float32 ``(k_i, dim)`` array (``k_i >= 0``) of unit-length embeddings of
-    ``chunks[i]``'s sentences, searched by :meth:`Store.unit_candidates`.
+    ``chunks[i]``'s sentences, searched by :meth:`Store.unit_candidates`. With ``token_states``
+    set, ``token_states[i]`` is a float32 ``(tokens, dim)`` array of ``chunks[i]``'s unit-length
+    contextual token embeddings, served by :meth:`Store.fetch_token_states` (stored compressed).
     """
 
     source: str
@@ -29,6 +31,7 @@ class SourceBatch:
     sections: list[Section] = field(default_factory=list)
     documents: tuple[str, ...] | None = None
     unit_vectors: list[Vectors] | None = None
+    token_states: list[Vectors] | None = None
 
 
 class Candidate(NamedTuple):
@@ -122,6 +125,11 @@ class Store(Protocol):
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         """The stored embeddings of ``candidates``, one row each in order (missing ones skipped);
         shape ``(0, dim)`` for none. Dense pseudo-relevance feedback reads these."""
+        ...
+
+    def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[Vectors | None]:
+        """Each chunk's stored token embeddings (float32 ``(tokens, dim)``, unit rows up to the
+        storage's rounding), in order; None for a chunk stored without them or gone."""
         ...
 
     def source_hashes(self) -> dict[str, str]:

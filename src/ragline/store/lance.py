@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ragline.embedding.base import Vectors
+from ragline.embedding.tokens import pack_tokens, unpack_tokens
 from ragline.errors import FilterError, StoreError
 from ragline.store.base import Candidate, DocumentInfo, ScoredChunk, SourceBatch, StoreStats
 from ragline.store.filters import (
@@ -59,6 +60,8 @@ os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
 CHUNKS = "chunks"
 SECTIONS = "sections"
 UNITS = "unit_vectors"
+# Chunk token embeddings for late interaction, packed by ragline.embedding.tokens (int8 + scales).
+TOKENS = "token_states"
 _META_PREFIX = "m_"
 # Columns users may filter on besides their own metadata.
 BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
@@ -332,6 +335,10 @@ class LanceStore:
             log.info(
                 "collection %s: added sentence vectors; re-ingest to fill them for older chunks", self.root
             )
+        if TOKENS not in tbl.schema.names and any(b.token_states is not None for b in batches):
+            # Added on first use, so collections that never store token states pay nothing; older
+            # chunks hold none until re-indexed, and the reranker encodes those itself.
+            tbl.add_columns(pa.field(TOKENS, pa.large_binary()))
         return known
 
     @staticmethod
@@ -351,9 +358,12 @@ class LanceStore:
     def _chunk_rows(
         self, batches: Sequence[SourceBatch], fields: dict[str, ColumnKind], schema: pa.Schema
     ) -> pa.Table:
-        cols: dict[str, list[Any]] = {name: [] for name in schema.names if name not in ("vector", UNITS)}
+        cols: dict[str, list[Any]] = {
+            name: [] for name in schema.names if name not in ("vector", UNITS, TOKENS)
+        }
         vectors: list[Vectors] = []
         units: list[Vectors] = []
+        tokens: list[bytes | None] = []
         for b in batches:
             if b.vectors.shape != (len(b.chunks), self.dimension):
                 raise StoreError(
@@ -361,6 +371,7 @@ class LanceStore:
                     f"expected ({len(b.chunks)}, {self.dimension})"
                 )
             units.extend(self._checked_units(b))
+            tokens.extend(self._packed_tokens(b))
             for c in b.chunks:
                 cols["id"].append(c.id)
                 cols["doc_id"].append(c.doc_id)
@@ -398,6 +409,8 @@ class LanceStore:
             )
             inner = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), self.dimension)
             arrays[UNITS] = pa.ListArray.from_arrays(pa.array(offsets), inner, type=schema.field(UNITS).type)
+        if TOKENS in schema.names:
+            arrays[TOKENS] = pa.array(tokens, type=pa.large_binary())
         return pa.table([arrays[n] for n in schema.names], schema=schema)
 
     def _checked_units(self, b: SourceBatch) -> list[Vectors]:
@@ -420,6 +433,28 @@ class LanceStore:
                     f"expected (k, {self.dimension})"
                 )
             out.append(arr)
+        return out
+
+    def _packed_tokens(self, b: SourceBatch) -> list[bytes | None]:
+        """Each chunk's token states of ``b``, packed; None for all when ``b`` carries none."""
+        if b.token_states is None:
+            return [None] * len(b.chunks)
+        if len(b.token_states) != len(b.chunks):
+            raise StoreError(
+                f"{b.source}: {len(b.chunks)} chunks but {len(b.token_states)} token-state arrays; "
+                f"expected one (tokens, {self.dimension}) array per chunk"
+            )
+        out: list[bytes | None] = []
+        for c, t in zip(b.chunks, b.token_states, strict=True):
+            arr = np.asarray(t, dtype=np.float32)
+            if arr.size == 0:
+                arr = arr.reshape(0, self.dimension)
+            if arr.ndim != 2 or arr.shape[1] != self.dimension:
+                raise StoreError(
+                    f"{b.source}: token states of chunk {c.id!r} have shape {arr.shape}; "
+                    f"expected (tokens, {self.dimension})"
+                )
+            out.append(pack_tokens(arr))
         return out
 
     def upsert(self, batches: Sequence[SourceBatch]) -> None:
@@ -895,6 +930,28 @@ class LanceStore:
         at = {cid: i for i, cid in enumerate(ids)}
         order = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
         return rows[order]
+
+    def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[Vectors | None]:
+        tbl = self.chunks_table
+        if tbl is None or not chunk_ids or TOKENS not in tbl.schema.names:
+            return [None] * len(chunk_ids)
+        flat = self._exact_vectors()
+        take = getattr(self._dataset(), "_take_rows", None)
+        t = None
+        if flat is not None and take is not None and all(c in flat.at for c in chunk_ids):
+            rowids = [int(flat.rowids[flat.at[c]]) for c in chunk_ids]
+            t = take(rowids, columns=["id", TOKENS])
+            if t.column("id").to_pylist() != list(chunk_ids):
+                t = None  # a write moved rows since the map was built: look them up by id
+        if t is None:
+            pred = " OR ".join(_in_list("id", list(dict.fromkeys(chunk_ids))))
+            t = tbl.search().where(pred).select(["id", TOKENS]).limit(None).to_arrow()
+        blobs = dict(zip(t.column("id").to_pylist(), t.column(TOKENS).to_pylist(), strict=True))
+        out: list[Vectors | None] = []
+        for cid in chunk_ids:
+            blob = blobs.get(cid)
+            out.append(None if blob is None else unpack_tokens(blob, self.dimension))
+        return out
 
     def _partitions(self, n: int) -> int:
         # One HNSW graph beats many small ones until the graph gets large: at 100k chunks,

@@ -1,0 +1,85 @@
+"""Ingest keeps each chunk's token states (chunking.token_states) from its own model run, and
+late-interaction reranking reads them instead of running the model over the candidates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ragline
+from ragline.chunking.tokenizer import packaged_model_dir
+from ragline.errors import ConfigError
+from ragline.rerank.late_interaction import LateInteractionReranker
+from ragline.settings import load_settings
+from ragline.types import Document
+
+pytestmark = pytest.mark.integration
+
+DOCS = [
+    Document(
+        id="a",
+        source="notes",
+        title="Office energy",
+        text="Solar panels were installed on the roof. The heat pump replaced the gas boiler.",
+    ),
+    Document(id="b", source="notes", title="Travel", text="Trains are preferred over flights in Europe."),
+    Document(id="c", source="notes", title="Errors", text="Error E4021 means the disk quota is exceeded."),
+]
+
+LATE = {"rerank": ["late-interaction"], "late_interaction_weight": 0.5}
+
+
+def _assert_states_match_the_model(engine: ragline.Engine, collection: str | None = None) -> None:
+    store = engine.store(collection)
+    chunks = store.all_chunks()
+    stored = store.fetch_token_states([c.id for c in chunks])
+    _, fresh = engine.embedder.inner.embed_with_tokens([c.embed_text for c in chunks])
+    for got, want in zip(stored, fresh, strict=True):
+        assert got is not None and got.shape == want.shape
+        step = np.abs(want).max(axis=1, keepdims=True) / 127  # int8 storage: half a step per value
+        assert np.all(np.abs(got - want) <= step / 2 + 1e-4)
+
+
+def test_ingest_stores_token_states_and_reranking_reads_them(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data", chunking={"token_states": True}, retrieval=LATE)
+    report = engine.upsert_documents(DOCS)
+    assert report.chunks_embedded == 3
+    _assert_states_match_the_model(engine)
+    retriever = engine.retriever()
+    reranker = retriever.rerankers[0]  # type: ignore[attr-defined]
+    assert isinstance(reranker, LateInteractionReranker) and reranker.states is engine.store()
+    hits = retriever.run("error code E4021", 3)
+    assert hits[0].chunk.doc_id == "c"
+    info = reranker.cache_info()
+    assert (info.stored, info.misses) == (3, 0)  # no passage went through the model
+
+
+def test_without_token_states_the_reranker_encodes_and_ranks_the_same(tmp_path: Path) -> None:
+    stored = ragline.open(tmp_path / "with", chunking={"token_states": True}, retrieval=LATE)
+    plain = ragline.open(tmp_path / "without", retrieval=LATE)
+    for engine in (stored, plain):
+        engine.upsert_documents(DOCS)
+    assert plain.store().fetch_token_states([c.id for c in plain.store().all_chunks()]) == [None] * 3
+    query = "what replaced the gas boiler"
+    a, b = stored.retriever().run(query, 3), plain.retriever().run(query, 3)
+    assert [h.chunk.id for h in a] == [h.chunk.id for h in b]
+    assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=2e-3)
+    info = plain.retriever().rerankers[0].cache_info()  # type: ignore[attr-defined]
+    assert info.stored == 0 and info.misses == 3
+
+
+def test_re_embedding_keeps_token_states(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data", chunking={"token_states": True})
+    engine.upsert_documents(DOCS)
+    engine.reembed(engine.settings.collection, packaged_model_dir())
+    _assert_states_match_the_model(engine)
+
+
+def test_token_states_need_the_onnx_backend() -> None:
+    with pytest.raises(ConfigError, match=r"chunking\.token_states"):
+        load_settings(
+            chunking={"token_states": True},
+            embedding={"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "dimension": 8},
+        )
