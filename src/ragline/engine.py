@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from ragline.generation.base import ChatModel
     from ragline.generation.llm import LLMGenerator
     from ragline.rerank.base import Reranker
+    from ragline.rerank.late_interaction import LateInteractionReranker
     from ragline.tune.embeddings import TuneReport
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ class Engine:
         for kind in r.rerank:
             cfg = RerankConfig(
                 kind=kind,
-                model_path=r.cross_encoder_path,
+                model_path=r.cross_encoder_path if kind == "cross-encoder" else None,
                 mmr_lambda=r.mmr_lambda,
                 freshness_field=r.freshness_field,
                 freshness_rate=r.freshness_rate,
@@ -330,15 +331,32 @@ class Engine:
                     continue
                 self._rerankers[key] = made
             made = self._rerankers[key]
-            if (
-                isinstance(made, LateInteractionReranker)
-                and store is not None
-                and embedder is not None
-                and made.embedder.model_id == embedder.model_id
-            ):
-                made = made.with_states(store)
+            if isinstance(made, LateInteractionReranker) and store is not None and embedder is not None:
+                made = self._late_for(made, key, store, embedder)
             out.append(made)
         return out
+
+    def _late_for(
+        self, made: LateInteractionReranker, key: str, store: LanceStore, embedder: Embedder
+    ) -> LateInteractionReranker:
+        """``made`` for one collection: reading its stored token states, and with its own model
+        when it has one (``ragline tune embeddings``), since the states are that model's."""
+        from ragline.embedding.onnx import OnnxEmbedder
+        from ragline.rerank.late_interaction import LateInteractionReranker
+
+        if made.embedder.model_id == embedder.model_id:
+            return made.with_states(store)
+        inner = getattr(embedder, "inner", embedder)
+        if not isinstance(inner, OnnxEmbedder):
+            return made
+        own = f"{key}@{embedder.model_id}"
+        if own not in self._rerankers:
+            self._rerankers[own] = LateInteractionReranker(
+                inner, batch_size=made.batch_size, weight=made.weight
+            )
+        twin = self._rerankers[own]
+        assert isinstance(twin, LateInteractionReranker)  # stored under this key just above
+        return twin.with_states(store)
 
     def summaries_store(self, collection: str | None = None) -> LanceStore | None:
         """The store of per-document summaries (``ragline summarize``), or None if not built."""
@@ -452,7 +470,7 @@ class Engine:
                     embedder,
                     *unit_layout(group),
                     sentence_vectors=cfg.sentence_vectors,
-                    token_states=cfg.token_states,
+                    token_states=self.settings.stores_token_states,
                 )
                 doc_ids = {c.doc_id for c in group}
                 batches.append(

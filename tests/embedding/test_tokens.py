@@ -83,6 +83,11 @@ def test_cached_embedder_runs_the_model_and_caches_the_vectors(onnx_embedder, tm
     again = cached.embed_documents(["disk quota"])  # served from the cache
     assert cached.embedded == 2
     np.testing.assert_allclose(again[0], vectors[0], atol=1e-6)
+    # A text repeated inside one batch goes through the model once and comes back twice.
+    vectors, tokens = cached.embed_with_tokens(["disk full", "port 8443", "disk full"])
+    assert cached.embedded == 4
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    assert tokens[0] is tokens[2] and tokens[1].shape[0] == 3
 
 
 @pytest.mark.integration

@@ -43,7 +43,7 @@ def _assert_states_match_the_model(engine: ragline.Engine, collection: str | Non
 
 
 def test_ingest_stores_token_states_and_reranking_reads_them(tmp_path: Path) -> None:
-    engine = ragline.open(tmp_path / "data", chunking={"token_states": True}, retrieval=LATE)
+    engine = ragline.open(tmp_path / "data", chunking={"token_states": "on"}, retrieval=LATE)
     report = engine.upsert_documents(DOCS)
     assert report.chunks_embedded == 3
     _assert_states_match_the_model(engine)
@@ -57,8 +57,8 @@ def test_ingest_stores_token_states_and_reranking_reads_them(tmp_path: Path) -> 
 
 
 def test_without_token_states_the_reranker_encodes_and_ranks_the_same(tmp_path: Path) -> None:
-    stored = ragline.open(tmp_path / "with", chunking={"token_states": True}, retrieval=LATE)
-    plain = ragline.open(tmp_path / "without", retrieval=LATE)
+    stored = ragline.open(tmp_path / "with", chunking={"token_states": "on"}, retrieval=LATE)
+    plain = ragline.open(tmp_path / "without", chunking={"token_states": "off"}, retrieval=LATE)
     for engine in (stored, plain):
         engine.upsert_documents(DOCS)
     assert plain.store().fetch_token_states([c.id for c in plain.store().all_chunks()]) == [None] * 3
@@ -71,7 +71,7 @@ def test_without_token_states_the_reranker_encodes_and_ranks_the_same(tmp_path: 
 
 
 def test_re_embedding_keeps_token_states(tmp_path: Path) -> None:
-    engine = ragline.open(tmp_path / "data", chunking={"token_states": True})
+    engine = ragline.open(tmp_path / "data", chunking={"token_states": "on"})
     engine.upsert_documents(DOCS)
     engine.reembed(engine.settings.collection, packaged_model_dir())
     _assert_states_match_the_model(engine)
@@ -80,6 +80,6 @@ def test_re_embedding_keeps_token_states(tmp_path: Path) -> None:
 def test_token_states_need_the_onnx_backend() -> None:
     with pytest.raises(ConfigError, match=r"chunking\.token_states"):
         load_settings(
-            chunking={"token_states": True},
+            chunking={"token_states": "on"},
             embedding={"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "dimension": 8},
         )

@@ -207,10 +207,15 @@ class CachedEmbedder:
                 f"the embedder {self.model_id} gives no token states; set chunking.token_states = "
                 "false, or use embedding.backend = 'onnx'"
             )
-        vectors, tokens = self.inner.embed_with_tokens(texts)
-        self.embedded += len(texts)
-        self.cache.put_many(self.model_id, list(texts), vectors)
-        return vectors, tokens
+        # Identical texts inside one batch go through the model once.
+        unique = list(dict.fromkeys(texts))
+        vectors, tokens = self.inner.embed_with_tokens(unique)
+        self.embedded += len(unique)
+        self.cache.put_many(self.model_id, unique, vectors)
+        if len(unique) == len(texts):
+            return vectors, tokens
+        at = {t: i for i, t in enumerate(unique)}
+        return vectors[[at[t] for t in texts]], [tokens[at[t]] for t in texts]
 
     def embed_query(self, text: str) -> Vectors:
         with self._query_lock:

@@ -50,6 +50,7 @@ BASELINE: dict[str, Any] = {
     "prf_fusion": "replace",
     "sentences": False,
     "smoothing": False,
+    "rerank": [],
 }
 VARIANTS: tuple[Variant, ...] = (
     Variant("baseline: hybrid, RRF"),
@@ -62,7 +63,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("sentence vectors (dense side)", {"sentences": True}),
     Variant("z-score + sentence vectors", {"fusion": "zscore", "sentences": True}),
     Variant("score smoothing (neighbours)", {"smoothing": True}),
-    Variant("rerank: late interaction", {"rerank": ["late-interaction"], "rerank_candidates": 30}),
+    Variant(
+        "rerank: late interaction",
+        {"rerank": ["late-interaction"], "rerank_candidates": 30, "late_interaction_weight": 1.0},
+    ),
     Variant("rerank: MMR", {"rerank": ["mmr"], "rerank_candidates": 30}),
     Variant("router", {"router": True}),
     Variant("auto filters (rules)", {"auto_filters": "rules"}),

@@ -262,30 +262,46 @@ class Ingestor:
         dim = self.embedder.dimension
         out = np.zeros((len(texts), dim), dtype=np.float32)
         units = empty_units(len(texts), dim) if cfg.sentence_vectors != "off" else None
-        tokens = empty_units(len(texts), dim) if cfg.token_states else None
+        tokens_on = self.settings.stores_token_states
+        tokens = empty_units(len(texts), dim) if tokens_on else None
+        # A chunk already stored with the same text at the same position (its id says both) keeps
+        # its token states, so an edited file sends only its changed chunks through the model.
+        kept = self.store.fetch_token_states([c.id for c in chunks]) if tokens_on else []
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         for i in range(0, len(order), _EMBED_STEP):
-            idx = order[i : i + _EMBED_STEP]
             t0 = time.perf_counter()
-            step = embed_chunks(
-                self.embedder,
-                [texts[j] for j in idx],
-                [heads[j] for j in idx],
-                [spans[j] for j in idx],
-                sentence_vectors=cfg.sentence_vectors,
-                token_states=cfg.token_states,
-            )
-            out[idx] = step.vectors
-            for got, into in ((step.units, units), (step.tokens, tokens)):
-                if got is not None and into is not None:
-                    for j, v in zip(idx, got, strict=True):
-                        into[j] = v
+            step = order[i : i + _EMBED_STEP]
+            fresh = [j for j in step if not kept or kept[j] is None]
+            for idx, run_model in (
+                (fresh, tokens_on),
+                ([j for j in step if kept and kept[j] is not None], False),
+            ):
+                if not idx:
+                    continue
+                got = embed_chunks(
+                    self.embedder,
+                    [texts[j] for j in idx],
+                    [heads[j] for j in idx],
+                    [spans[j] for j in idx],
+                    sentence_vectors=cfg.sentence_vectors,
+                    token_states=run_model,
+                )
+                out[idx] = got.vectors
+                for part, into in ((got.units, units), (got.tokens, tokens)):
+                    if part is not None and into is not None:
+                        for j, v in zip(idx, part, strict=True):
+                            into[j] = v
+            if tokens is not None:
+                for j in step:
+                    old = kept[j]
+                    if old is not None:
+                        tokens[j] = old
             report.seconds_embedding += time.perf_counter() - t0
-            state.chunks_embedded += len(idx)
-            state.chunks_pending -= len(idx)
+            state.chunks_embedded += len(step)
+            state.chunks_pending -= len(step)
             notify()
         return ChunkEmbeddings(out, units, tokens)
 
