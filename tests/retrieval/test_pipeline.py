@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
 import ragline
 from ragline.engine import Engine
 from ragline.query.vector_prf import rocchio
+from ragline.rerank.late_interaction import standardize
 from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
@@ -211,7 +213,7 @@ def test_feedback_lists_join_fusion_with_rocchio_moved_dense_search(engine: Engi
 
 
 def test_sentence_list_joins_the_dense_side_with_its_best_sentence_score(engine: Engine) -> None:
-    settings = RetrievalSettings(prf=False, dense_prf=False, sentences=True, smoothing=False)
+    settings = RetrievalSettings(prf=False, dense_prf=False, sentences=True, smoothing=False, rerank=[])
     query = "who cleans the solar panels"
     hits = engine.retriever(collection="notes", retrieval=settings).run(query, 7)
     assert {n for h in hits for n in h.retrievers} == {"dense", "dense_sentences", "keyword"}
@@ -244,7 +246,7 @@ def test_feedback_gates_skip_long_queries(engine: Engine) -> None:
 
 def test_smoothing_regularizes_the_fused_scores_over_the_top_documents(engine: Engine) -> None:
     settings = RetrievalSettings(
-        prf=False, dense_prf=False, sentences=False, smoothing=True, smooth_weight=0.5
+        prf=False, dense_prf=False, sentences=False, smoothing=True, smooth_weight=0.5, rerank=[]
     )
     query = "solar panels on the roof"
     hits = engine.retriever(collection="notes", retrieval=settings).run(query, 5)
@@ -327,3 +329,20 @@ def test_doc_first_needs_summaries_then_searches_documents(engine: Engine, tmp_p
     # Summaries carry the documents' ACL: the hidden document is not reachable through them.
     hidden = r.run("confidential Helios bid", 5, Visible(Principal(groups=("staff",))))
     assert "n6" not in _ids(hidden)
+
+
+def test_default_late_interaction_mixes_maxsim_into_the_first_30_hits(engine: Engine) -> None:
+    query = "who cleans the solar panels"
+    default = RetrievalSettings()
+    assert default.rerank == ["late-interaction"] and default.rerank_candidates == 30
+    retriever = engine.retriever(collection="notes", retrieval=default)
+    hits = retriever.run(query, 5)
+    first = engine.retriever(collection="notes", retrieval=default.model_copy(update={"rerank": []}))
+    head = first.run(query, 30)[:30]
+    reranker = retriever.rerankers[0]  # type: ignore[attr-defined]
+    assert reranker.states is engine.store("notes")  # reads the token states ingest kept
+    late = reranker.scores(query, head)
+    mixed = 0.6 * standardize([h.score for h in head]) + 0.4 * standardize(late)
+    want = [head[i].chunk.id for i in np.argsort(-mixed, kind="stable")[:5]]
+    assert [h.chunk.id for h in hits] == want
+    assert [h.score for h in hits] == pytest.approx(sorted(mixed, reverse=True)[:5])

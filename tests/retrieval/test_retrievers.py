@@ -45,9 +45,10 @@ def test_hybrid_hits_record_each_retrievers_rank(engine) -> None:
 def test_weighted_fusion_extremes_follow_one_side(tmp_path: Path, engine) -> None:
     q = "billing refunds invoices"
     data = engine.settings.data_dir
-    # Smoothing would mix neighbouring documents' scores back in: off, to see the fusion alone.
-    only_dense = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 1.0, "smoothing": False})
-    only_kw = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 0.0, "smoothing": False})
+    # Smoothing and reranking would mix other evidence back in: off, to see the fusion alone.
+    plain = {"smoothing": False, "rerank": []}
+    only_dense = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 1.0, **plain})
+    only_kw = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 0.0, **plain})
     dense = [h.chunk.id for h in engine.search(q, mode="dense", top_k=3)]
     keyword = [h.chunk.id for h in engine.search(q, mode="keyword", top_k=3)]
     assert [h.chunk.id for h in only_dense.search(q, top_k=3)] == dense

@@ -268,7 +268,7 @@ class PipelineRetriever:
             hits = self._smooth(hits, [f.candidate for f in found])[:pool]
         # Only the first rerank_candidates hits are reranked; deeper ones (an evaluation asking for
         # 300) follow in first-stage order, so a costly reranker's work does not grow with top_k.
-        for reranker in self.rerankers:
+        for reranker in self.rerankers if hits else ():
             head, tail = hits[: s.rerank_candidates], hits[s.rerank_candidates :]
             with span("rerank", reranker=type(reranker).__name__, candidates=len(head)):
                 hits = reranker.run(query, head, len(head)) + tail
