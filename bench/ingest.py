@@ -7,13 +7,16 @@ into a fresh data directory (load, clean, chunk, embed, write, index). The ratio
 the model's throughput the whole pipeline keeps.
 
     .venv/bin/python bench/ingest.py [--docs 1000] [--dataset ../shared/datasets/scifact] [--json]
-        [--sentence-vectors separate|late|off]
+        [--sentence-vectors separate|late|off] [--token-states auto|on|off]
+
+Also reported: the collection's size on disk and the process's peak resident memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -38,8 +41,16 @@ def main() -> int:
         help="chunking.sentence_vectors for the ingest (default: the configured one); the raw model "
         "figure embeds the chunk texts only, so 'separate' shows the cost of its sentence texts",
     )
+    ap.add_argument(
+        "--token-states",
+        choices=["auto", "on", "off"],
+        default=None,
+        help="chunking.token_states for the ingest (default: the configured one)",
+    )
     args = ap.parse_args()
     chunking = {"sentence_vectors": args.sentence_vectors} if args.sentence_vectors else {}
+    if args.token_states:
+        chunking["token_states"] = args.token_states
     corpus = args.dataset / "corpus.jsonl"
     if not corpus.is_file():
         print(f"skipped: {corpus} not found (the benchmark reads BEIR data from ../shared/datasets)")
@@ -71,8 +82,10 @@ def main() -> int:
     after = raw_rate()
     raw = (before + after) / 2
     again = ragline.open(tmp / "data2", chunking=chunking).ingest([sample])
+    disk = sum(f.stat().st_size for f in (tmp / "data2" / "collections").rglob("*") if f.is_file())
     out = {
         "sentence_vectors": engine.settings.chunking.sentence_vectors,
+        "token_states": engine.settings.stores_token_states,
         "docs": len(docs),
         "chunks": report.chunks_indexed,
         "raw_model_chunks_per_s_before": round(before, 1),
@@ -83,6 +96,8 @@ def main() -> int:
         "embedding_seconds": round(report.seconds_embedding, 1),
         "reingest_unchanged_seconds": round(again.seconds_total, 2),
         "reingest_embedded": again.chunks_embedded,
+        "collection_mb": round(disk / 1e6, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "date": time.strftime("%Y-%m-%d"),
     }
     if args.json:

@@ -112,3 +112,17 @@ def test_embed_chunks_combines_sentence_vectors_and_token_states(onnx_embedder, 
         assert [len(u) for u in with_tokens.units] == [2, 1]
         for a, b in zip(with_tokens.units, without.units, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.integration
+def test_query_tokens_come_from_the_query_embedding_run(onnx_embedder, monkeypatch):
+    query = "which error code means the quota is exceeded"
+    onnx_embedder.embed_query(query)
+    calls = []
+    monkeypatch.setattr(onnx_embedder, "embed_with_tokens", lambda texts: calls.append(texts))
+    kept = onnx_embedder.query_tokens(query)
+    assert calls == []  # no second model run
+    monkeypatch.undo()
+    np.testing.assert_allclose(kept, onnx_embedder.embed_with_tokens([query])[1][0], atol=1e-5)
+    other = onnx_embedder.query_tokens("a query never embedded")  # computed on demand
+    assert other.shape == (4, 384) and not other.flags.writeable

@@ -18,7 +18,9 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +38,8 @@ from ragline.locks import file_lock
 
 log = logging.getLogger(__name__)
 
+# Token states of the last queries embedded, for the late-interaction reranker that follows.
+_QUERY_TOKENS_KEPT = 64
 _EXPORT_VERSION = "1"  # bump when the export recipe changes, so stale cached graphs are rebuilt
 
 
@@ -179,6 +183,8 @@ class OnnxEmbedder:
         st_cfg = _read_json(self.model_dir / "sentence_bert_config.json")
         self.max_tokens = min(max_tokens, int(st_cfg.get("max_seq_length", max_tokens)))
         self.name = name or ("all-MiniLM-L6-v2" if model_dir is None else self.model_dir.name)
+        self._query_tokens: OrderedDict[str, TokenMatrix] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     @cached_property
     def _fingerprint(self) -> str:
@@ -334,5 +340,27 @@ class OnnxEmbedder:
         return out
 
     def embed_query(self, text: str) -> Vectors:
-        result: Vectors = self._run([self._tokenizer.encode(text)])[0]
+        encoding = self._tokenizer.encode(text)
+        hidden, mask = self._hidden([encoding])
+        # The same run gives the query's token states; late-interaction reranking asks for them
+        # right after the search, so keeping the last few saves it a second model run.
+        tokens = token_rows(hidden[0], encoding)
+        tokens.setflags(write=False)
+        with self._query_lock:
+            self._query_tokens[text] = tokens
+            self._query_tokens.move_to_end(text)
+            while len(self._query_tokens) > _QUERY_TOKENS_KEPT:
+                self._query_tokens.popitem(last=False)
+        result: Vectors = self._pool(hidden, mask)[0]
         return result
+
+    def query_tokens(self, text: str) -> TokenMatrix:
+        """``text``'s token states (as :meth:`embed_with_tokens`), from its recent
+        :meth:`embed_query` run when there was one."""
+        with self._query_lock:
+            kept = self._query_tokens.get(text)
+        if kept is not None:
+            return kept
+        tokens = self.embed_with_tokens([text])[1][0]
+        tokens.setflags(write=False)
+        return tokens

@@ -169,8 +169,9 @@ class LateInteractionReranker:
         return matrices
 
     def query_tokens(self, query: str) -> TokenMatrix:
-        """The query's unit-length token embeddings (special tokens left out)."""
-        return self._token_matrices([query])[0]
+        """The query's unit-length token embeddings (special tokens left out); from the query's
+        own embedding run when the search just embedded it."""
+        return self.embedder.query_tokens(query)
 
     def document_tokens(self, hits: Sequence[Hit]) -> list[TokenMatrix]:
         """Each hit's passage token embeddings: stored, cached, or computed now."""
