@@ -47,10 +47,12 @@ def test_chunking_variant_builds_its_own_collection(tmp_path: Path) -> None:
     engine = ragline.open(tmp_path / "data")
     rows = run_ablation(engine, [ds], variants=["sentence chunking"], limit=2)
     assert rows[0].queries <= 2 and rows[0].ndcg10 is not None
-    assert "beir-tinybeir-sentence-off" in engine.collections()
-    # Built without sentence vectors: the sentence search finds nothing there.
+    assert "beir-tinybeir-sentence" in engine.collections()
+    # Built without sentence vectors or token states: the sentence search finds nothing there.
     vec = engine.embedder.embed_query("anything")
-    assert engine.store("beir-tinybeir-sentence-off").unit_candidates(vec, 5) == []
+    store = engine.store("beir-tinybeir-sentence")
+    assert store.unit_candidates(vec, 5) == []
+    assert set(store.fetch_token_states([c.id for c in store.all_chunks()])) == {None}
 
 
 def test_unknown_variant_is_refused(tmp_path: Path) -> None:

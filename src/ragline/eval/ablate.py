@@ -52,6 +52,7 @@ BASELINE: dict[str, Any] = {
     "smoothing": False,
     "rerank": [],
 }
+_PLAIN_INDEX = {"sentence_vectors": "off", "token_states": "off"}
 VARIANTS: tuple[Variant, ...] = (
     Variant("baseline: hybrid, RRF"),
     Variant("dense only", {"mode": "dense"}),
@@ -71,10 +72,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("router", {"router": True}),
     Variant("auto filters (rules)", {"auto_filters": "rules"}),
     Variant("documents first (summaries)", {"doc_first": True}, summaries=True),
-    # Sentence vectors off: these rows compare splitters against the baseline, which does not
-    # search them, and embedding every sentence apart would double the collection's build time.
-    Variant("semantic chunking", chunking={"strategy": "semantic", "sentence_vectors": "off"}),
-    Variant("sentence chunking", chunking={"strategy": "sentence", "sentence_vectors": "off"}),
+    # Sentence vectors and token states off: these rows compare splitters against the baseline,
+    # which neither searches the one nor reranks with the other, and both cost build time.
+    Variant("semantic chunking", chunking={"strategy": "semantic", **_PLAIN_INDEX}),
+    Variant("sentence chunking", chunking={"strategy": "sentence", **_PLAIN_INDEX}),
     Variant("tuned embeddings", tuned=True),
     Variant("multi-query (LLM)", {"multi_query": 3}, needs_llm=True),
     Variant("HyDE (LLM)", {"hyde": True}, needs_llm=True),
@@ -106,7 +107,7 @@ def tuned_model(engine: Engine, collection: str) -> Path | None:
 
 def _engine_for(engine: Engine, v: Variant, base_collection: str) -> tuple[Engine, str] | None:
     if v.chunking:
-        suffix = "-".join(str(x) for x in v.chunking.values())
+        suffix = "-".join(str(x) for x in v.chunking.values() if x != "off")
         return engine.with_settings(chunking=v.chunking), f"{base_collection}-{suffix}"
     if v.tuned:
         model = tuned_model(engine, base_collection)
