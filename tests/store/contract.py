@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ragline.embedding.tokens import PackedTokens
 from ragline.errors import FilterError, StoreError
 from ragline.store.base import SourceBatch, Store
 from ragline.store.filters import And, Visible, matches, parse_filter
@@ -573,7 +574,22 @@ class StoreContract:
         bad = [np.zeros((2, DIM), np.float32), np.zeros((3, DIM - 1), np.float32)]
         with pytest.raises(StoreError, match=rf"\(tokens, {DIM}\)"):
             store.upsert([SourceBatch("/x", "h", ch, vecs, token_states=bad)])
+        packed = [PackedTokens.of(np.ones((2, DIM), np.float32)), PackedTokens.of(np.ones((1, DIM - 1)))]
+        with pytest.raises(StoreError, match=rf"{DIM - 1}-d; expected \(tokens, {DIM}\)"):
+            store.upsert([SourceBatch("/x", "h", ch, vecs, token_states=packed)])
         assert "/x" not in store.source_hashes()
+
+    def test_packed_token_states_store_as_the_matrices_do(self, tmp_path: Path) -> None:
+        store = self.make_store(tmp_path / "packed", DIM)
+        ch = make_chunks(2, "/x", seed=1, chunks_per_doc=1)
+        tokens = units_for(ch, seed=3)
+        store.upsert([SourceBatch("/x", "h", ch, vectors_for(ch, 1), token_states=tokens)])
+        as_arrays = store.fetch_token_states([c.id for c in ch])
+        packed = [PackedTokens.of(t.reshape(-1, DIM)) for t in tokens]
+        store.upsert([SourceBatch("/x", "h2", ch, vectors_for(ch, 1), token_states=packed)])
+        for a, b in zip(as_arrays, store.fetch_token_states([c.id for c in ch]), strict=True):
+            assert a is not None and b is not None
+            np.testing.assert_array_equal(a, b)
 
 
 def units_for(chunks: list[Chunk], seed: int, dim: int = DIM) -> list[np.ndarray]:

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -57,6 +58,25 @@ def token_rows(hidden: npt.NDArray[np.float32], encoding: Any) -> TokenMatrix:
     norms[norms == 0] = 1.0
     out: TokenMatrix = (rows / norms).astype(np.float32, copy=False)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PackedTokens:
+    """One text's token states in their stored form (:func:`pack_tokens`): a quarter of the float32
+    size, so ingest can hold a large source's states until its commit."""
+
+    blob: bytes
+    dimension: int
+
+    @classmethod
+    def of(cls, matrix: npt.NDArray[np.floating[Any]]) -> PackedTokens:
+        m = np.asarray(matrix)
+        if m.ndim != 2:
+            raise EmbeddingError(f"token states must be a (tokens, dim) matrix, got shape {m.shape}")
+        return cls(pack_tokens(m), m.shape[1])
+
+    def unpack(self) -> TokenMatrix:
+        return unpack_tokens(self.blob, self.dimension)
 
 
 def pack_tokens(matrix: npt.NDArray[np.floating[Any]]) -> bytes:

@@ -20,14 +20,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ragline.chunking.base import Chunker, Tokenizer
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
-from ragline.embedding.base import Embedder
-from ragline.embedding.units import ChunkEmbeddings, embed_chunks, empty_units, unit_layout
+from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.tokens import PackedTokens
+from ragline.embedding.units import embed_chunks, empty_units, unit_layout
 from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file
@@ -85,6 +87,17 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+class _Embedded(NamedTuple):
+    """One flush's embeddings, one entry per chunk; None where not configured."""
+
+    vectors: Vectors
+    units: list[Vectors] | None
+    tokens: list[PackedTokens] | None
+
+
+_NO_TOKENS = PackedTokens(b"", 0)
 
 
 @dataclass(slots=True)
@@ -254,7 +267,7 @@ class Ingestor:
 
     def _embed(
         self, chunks: list[Chunk], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
-    ) -> ChunkEmbeddings:
+    ) -> _Embedded:
         """Chunk vectors; per chunk its sentences' vectors unless ``chunking.sentence_vectors`` is
         off; and its token states when ``chunking.token_states`` is on."""
         texts, heads, spans = unit_layout(chunks)
@@ -263,7 +276,8 @@ class Ingestor:
         out = np.zeros((len(texts), dim), dtype=np.float32)
         units = empty_units(len(texts), dim) if cfg.sentence_vectors != "off" else None
         tokens_on = self.settings.stores_token_states
-        tokens = empty_units(len(texts), dim) if tokens_on else None
+        # Packed as soon as computed: a large source's states wait in memory until its commit.
+        tokens: list[PackedTokens] | None = [_NO_TOKENS] * len(texts) if tokens_on else None
         # A chunk already stored with the same text at the same position (its id says both) keeps
         # its token states, so an edited file sends only its changed chunks through the model.
         kept = self.store.fetch_token_states([c.id for c in chunks]) if tokens_on else []
@@ -290,20 +304,22 @@ class Ingestor:
                     token_states=run_model,
                 )
                 out[idx] = got.vectors
-                for part, into in ((got.units, units), (got.tokens, tokens)):
-                    if part is not None and into is not None:
-                        for j, v in zip(idx, part, strict=True):
-                            into[j] = v
+                if got.units is not None and units is not None:
+                    for j, v in zip(idx, got.units, strict=True):
+                        units[j] = v
+                if got.tokens is not None and tokens is not None:
+                    for j, t in zip(idx, got.tokens, strict=True):
+                        tokens[j] = PackedTokens.of(t)
             if tokens is not None:
                 for j in step:
                     old = kept[j]
                     if old is not None:
-                        tokens[j] = old
+                        tokens[j] = PackedTokens.of(old)
             report.seconds_embedding += time.perf_counter() - t0
             state.chunks_embedded += len(step)
             state.chunks_pending -= len(step)
             notify()
-        return ChunkEmbeddings(out, units, tokens)
+        return _Embedded(out, units, tokens)
 
     def _flush(
         self,

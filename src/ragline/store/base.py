@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Vectors
+from ragline.embedding.tokens import PackedTokens
 from ragline.store.filters import ColumnKind, Filter
 from ragline.types import Access, Chunk, Metadata, Section
 
@@ -20,8 +21,9 @@ class SourceBatch:
     ``vectors[i]`` is the embedding of ``chunks[i].embed_text``. With ``unit_vectors`` set,
     ``unit_vectors[i]`` is a float32 ``(k_i, dim)`` array (``k_i >= 0``) of unit-length embeddings of
     ``chunks[i]``'s sentences, searched by :meth:`Store.unit_candidates`. With ``token_states``
-    set, ``token_states[i]`` is a float32 ``(tokens, dim)`` array of ``chunks[i]``'s unit-length
-    contextual token embeddings, served by :meth:`Store.fetch_token_states` (stored compressed).
+    set, ``token_states[i]`` holds ``chunks[i]``'s unit-length contextual token embeddings: a float32
+    ``(tokens, dim)`` array, or already packed (:class:`~ragline.embedding.tokens.PackedTokens`);
+    served by :meth:`Store.fetch_token_states` (stored as int8).
     """
 
     source: str
@@ -31,7 +33,7 @@ class SourceBatch:
     sections: list[Section] = field(default_factory=list)
     documents: tuple[str, ...] | None = None
     unit_vectors: list[Vectors] | None = None
-    token_states: list[Vectors] | None = None
+    token_states: Sequence[Vectors | PackedTokens] | None = None
 
 
 class Candidate(NamedTuple):

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ragline.embedding.base import Vectors
-from ragline.embedding.tokens import pack_tokens, unpack_tokens
+from ragline.embedding.tokens import PackedTokens, pack_tokens, unpack_tokens
 from ragline.errors import FilterError, StoreError
 from ragline.store.base import Candidate, DocumentInfo, ScoredChunk, SourceBatch, StoreStats
 from ragline.store.filters import (
@@ -449,6 +449,14 @@ class LanceStore:
             )
         out: list[bytes | None] = []
         for c, t in zip(b.chunks, b.token_states, strict=True):
+            if isinstance(t, PackedTokens):
+                if t.dimension != self.dimension:
+                    raise StoreError(
+                        f"{b.source}: token states of chunk {c.id!r} are {t.dimension}-d; "
+                        f"expected (tokens, {self.dimension})"
+                    )
+                out.append(t.blob)
+                continue
             arr = np.asarray(t, dtype=np.float32)
             if arr.size == 0:
                 arr = arr.reshape(0, self.dimension)
