@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             with out.open("rb") as f:
                 rows = pickle.load(f)  # our own cache file, written below
         else:
-            r = eng.settings.retrieval
+            # The pipeline before late interaction joined the default (its first 30 hits are reranked here).
+            r = eng.settings.retrieval.model_copy(update={"rerank": []})
             retriever = eng.retriever("hybrid", name, r)
             reranker = eng.rerankers(r.model_copy(update={"rerank": ["late-interaction"]}))[0]
             rows = []
