@@ -944,7 +944,8 @@ class LanceStore:
 
     def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[Vectors | None]:
         tbl = self.chunks_table
-        if tbl is None or not chunk_ids or TOKENS not in tbl.schema.names:
+        # The dataset's schema is local; the table's is a call through LanceDB's event loop.
+        if tbl is None or not chunk_ids or TOKENS not in self._dataset().schema.names:
             return [None] * len(chunk_ids)
         flat = self._exact_vectors()
         take = getattr(self._dataset(), "_take_rows", None)
