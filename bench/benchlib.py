@@ -7,6 +7,7 @@ import argparse
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def dataset_splits(specs: Sequence[str]) -> Iterator[tuple[Path, str]]:
@@ -42,3 +43,17 @@ def lab_parser(doc: str | None, cache_dir: Path) -> argparse.ArgumentParser:
     ap.add_argument("datasets", nargs="+", help="DATASET_DIR:SPLIT")
     ap.add_argument("--cache-dir", type=Path, default=cache_dir)
     return ap
+
+
+def lab_collections(engine: Any, specs: Sequence[str]) -> Iterator[tuple[Any, str, str]]:
+    """``(dataset, split, collection)`` for each ``DATASET_DIR:SPLIT`` whose BEIR collection has been
+    built in ``engine``'s data directory; the others are skipped with the command that builds them."""
+    from ragline.eval.beir import load_beir
+
+    for path, split in dataset_splits(specs):
+        ds = load_beir(path, split)
+        name = f"beir-{ds.name}"
+        if name not in engine.collections():
+            print(f"skip {path}: collection {name} not found; run `ragline eval beir {path}` first")
+            continue
+        yield ds, split, name

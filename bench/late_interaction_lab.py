@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from benchlib import dataset_splits, lab_parser
+from benchlib import lab_collections, lab_parser
 
 import ragline
-from ragline.eval.beir import load_beir
 from ragline.eval.metrics import evaluate
 from ragline.eval.runner import collapse_to_documents
 
@@ -37,12 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     eng = ragline.open()
-    for path, split in dataset_splits(args.datasets):
-        ds = load_beir(path, split)
-        name = f"beir-{ds.name}"
-        if name not in eng.collections():
-            print(f"skip {path}: collection {name} not found; run `ragline eval beir {path}` first")
-            continue
+    for ds, split, name in lab_collections(eng, args.datasets):
         out = args.cache_dir / f"{ds.name}-{split}.pkl"
         rows: list[Row]
         if out.exists():

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from benchlib import dataset_splits, lab_parser
+from benchlib import lab_collections, lab_parser
 
 import ragline
 from ragline.embedding.tokens import pack_tokens, unpack_tokens
-from ragline.eval.beir import load_beir
 from ragline.eval.metrics import evaluate
 from ragline.eval.runner import collapse_to_documents
 from ragline.rerank.late_interaction import maxsim_batch, standardize
@@ -59,12 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     eng = ragline.open()
-    for path, split in dataset_splits(args.datasets):
-        ds = load_beir(path, split)
-        name = f"beir-{ds.name}"
-        if name not in eng.collections():
-            print(f"skip {path}: collection {name} not found; run `ragline eval beir {path}` first")
-            continue
+    for ds, split, name in lab_collections(eng, args.datasets):
         out = args.cache_dir / f"{ds.name}-{split}.pkl"
         if out.exists():
             with out.open("rb") as f:

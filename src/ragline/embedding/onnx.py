@@ -21,7 +21,7 @@ import tempfile
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -288,11 +288,18 @@ class OnnxEmbedder:
         mode, normalize = self._pooling
         if mode == "cls":
             return self.embed_documents(texts), separate_units(self, texts, heads, spans)
+        return self._pooled_and(texts, lambda i, h, e: _pool_spans(h, e, heads[i], spans[i], normalize))
+
+    def _pooled_and(
+        self, texts: Sequence[str], each: Callable[[int, npt.NDArray[np.float32], Any], Vectors]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Each text's vector and ``each(i, token states, encoding)`` of text ``i``, from one
+        batched model run (batches of similar length, so little compute goes to padding)."""
         n = len(texts)
         out = np.empty((n, self.dimension), dtype=np.float32)
-        units: list[Vectors] = [np.zeros((0, self.dimension), dtype=np.float32)] * n
+        extra: list[Vectors] = [np.zeros((0, self.dimension), dtype=np.float32)] * n
         if not n:
-            return out, units
+            return out, extra
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(n), key=lambda i: len(encodings[i].ids))
         for b in range(0, n, self.batch_size):
@@ -300,8 +307,8 @@ class OnnxEmbedder:
             hidden, mask = self._hidden([encodings[i] for i in idx])
             out[idx] = self._pool(hidden, mask)
             for row, i in enumerate(idx):
-                units[i] = _pool_spans(hidden[row], encodings[i], heads[i], spans[i], normalize)
-        return out, units
+                extra[i] = each(i, hidden[row], encodings[i])
+        return out, extra
 
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
         """Each text's vector and, from the same model run, its unit-length contextual token
@@ -312,20 +319,7 @@ class OnnxEmbedder:
             vectors, tokens = emb.embed_with_tokens(["rotate api keys"])
             tokens[0].shape  # (3, 384)
         """
-        n = len(texts)
-        out = np.empty((n, self.dimension), dtype=np.float32)
-        tokens: list[TokenMatrix] = [np.zeros((0, self.dimension), dtype=np.float32)] * n
-        if not n:
-            return out, tokens
-        encodings = self._tokenizer.encode_batch(list(texts))
-        order = sorted(range(n), key=lambda i: len(encodings[i].ids))
-        for b in range(0, n, self.batch_size):
-            idx = order[b : b + self.batch_size]
-            hidden, mask = self._hidden([encodings[i] for i in idx])
-            out[idx] = self._pool(hidden, mask)
-            for row, i in enumerate(idx):
-                tokens[i] = token_rows(hidden[row], encodings[i])
-        return out, tokens
+        return self._pooled_and(texts, lambda _, h, e: token_rows(h, e))
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:

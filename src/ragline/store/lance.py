@@ -420,53 +420,46 @@ class LanceStore:
         """One ``(k, dim)`` float32 array per chunk of ``b`` (empty when it has none)."""
         if b.unit_vectors is None:
             return [np.zeros((0, self.dimension), np.float32)] * len(b.chunks)
-        if len(b.unit_vectors) != len(b.chunks):
-            raise StoreError(
-                f"{b.source}: {len(b.chunks)} chunks but {len(b.unit_vectors)} unit vector arrays; "
-                f"expected one (k, {self.dimension}) array per chunk"
-            )
-        out: list[Vectors] = []
-        for c, u in zip(b.chunks, b.unit_vectors, strict=True):
-            arr = np.asarray(u, dtype=np.float32)
-            if arr.size == 0:
-                arr = arr.reshape(0, self.dimension)
-            if arr.ndim != 2 or arr.shape[1] != self.dimension:
-                raise StoreError(
-                    f"{b.source}: unit vectors of chunk {c.id!r} have shape {arr.shape}; "
-                    f"expected (k, {self.dimension})"
-                )
-            out.append(arr)
-        return out
+        self._check_count(b, b.unit_vectors, "unit vector arrays", "k")
+        pairs = zip(b.chunks, b.unit_vectors, strict=True)
+        return [self._matrix(b, c, u, "unit vectors", "k") for c, u in pairs]
 
     def _packed_tokens(self, b: SourceBatch) -> list[bytes | None]:
         """Each chunk's token states of ``b``, packed; None for all when ``b`` carries none."""
         if b.token_states is None:
             return [None] * len(b.chunks)
-        if len(b.token_states) != len(b.chunks):
-            raise StoreError(
-                f"{b.source}: {len(b.chunks)} chunks but {len(b.token_states)} token-state arrays; "
-                f"expected one (tokens, {self.dimension}) array per chunk"
-            )
+        self._check_count(b, b.token_states, "token-state arrays", "tokens")
         out: list[bytes | None] = []
         for c, t in zip(b.chunks, b.token_states, strict=True):
-            if isinstance(t, PackedTokens):
-                if t.dimension != self.dimension:
-                    raise StoreError(
-                        f"{b.source}: token states of chunk {c.id!r} are {t.dimension}-d; "
-                        f"expected (tokens, {self.dimension})"
-                    )
+            if not isinstance(t, PackedTokens):
+                out.append(pack_tokens(self._matrix(b, c, t, "token states", "tokens")))
+            elif t.dimension == self.dimension:
                 out.append(t.blob)
-                continue
-            arr = np.asarray(t, dtype=np.float32)
-            if arr.size == 0:
-                arr = arr.reshape(0, self.dimension)
-            if arr.ndim != 2 or arr.shape[1] != self.dimension:
+            else:
                 raise StoreError(
-                    f"{b.source}: token states of chunk {c.id!r} have shape {arr.shape}; "
+                    f"{b.source}: token states of chunk {c.id!r} are {t.dimension}-d; "
                     f"expected (tokens, {self.dimension})"
                 )
-            out.append(pack_tokens(arr))
         return out
+
+    def _check_count(self, b: SourceBatch, arrays: Sequence[object], what: str, rows: str) -> None:
+        if len(arrays) != len(b.chunks):
+            raise StoreError(
+                f"{b.source}: {len(b.chunks)} chunks but {len(arrays)} {what}; "
+                f"expected one ({rows}, {self.dimension}) array per chunk"
+            )
+
+    def _matrix(self, b: SourceBatch, c: Chunk, value: Vectors, what: str, rows: str) -> Vectors:
+        """``value`` as a float32 ``(rows, dim)`` array, or a StoreError naming the chunk."""
+        arr = np.asarray(value, dtype=np.float32)
+        if arr.size == 0:
+            arr = arr.reshape(0, self.dimension)
+        if arr.ndim != 2 or arr.shape[1] != self.dimension:
+            raise StoreError(
+                f"{b.source}: {what} of chunk {c.id!r} have shape {arr.shape}; "
+                f"expected ({rows}, {self.dimension})"
+            )
+        return arr
 
     def upsert(self, batches: Sequence[SourceBatch]) -> None:
         """Atomically replace everything held for the batches' sources (see the Store contract)."""
