@@ -82,3 +82,18 @@ def test_server_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("RAGLINE_SERVER__BOGUS", "1")
     with pytest.raises(ConfigError, match="bogus"):
         load_settings()
+
+
+def test_late_interaction_is_the_default_reranker_only_where_token_states_are_kept() -> None:
+    onnx = load_settings()
+    assert onnx.retrieval.rerank == ["late-interaction"] and onnx.stores_token_states
+    remote = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "dimension": 8}
+    # Without token states the reranker would run the model over every candidate: no default one.
+    plain = load_settings(embedding=remote)
+    assert plain.retrieval.rerank == [] and not plain.stores_token_states
+    assert load_settings(embedding=remote, retrieval={"top_k": 5}).retrieval.rerank == []
+    chosen = load_settings(embedding=remote, retrieval={"rerank": ["late-interaction"]})
+    assert chosen.retrieval.rerank == ["late-interaction"]  # an explicit choice stands
+    assert not load_settings(chunking={"token_states": "off"}).stores_token_states
+    with pytest.raises(ConfigError, match=r"token_states = 'on' needs token embeddings"):
+        load_settings(embedding=remote, chunking={"token_states": "on"})
