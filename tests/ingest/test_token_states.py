@@ -83,3 +83,13 @@ def test_token_states_need_the_onnx_backend() -> None:
             chunking={"token_states": "on"},
             embedding={"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "dimension": 8},
         )
+
+
+def test_a_chunk_whose_header_changed_gets_new_token_states(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data", chunking={"token_states": "on"})
+    engine.upsert_documents(DOCS)
+    # Same text, same position, so the same chunk id: only the title heading the embedded text moved.
+    renamed = Document(id="c", source="notes", title="Quota errors", text=DOCS[2].text)
+    report = engine.upsert_documents([*DOCS[:2], renamed])
+    assert report.chunks_embedded == 1  # a and b kept their states; c went through the model
+    _assert_states_match_the_model(engine)

@@ -550,6 +550,13 @@ class StoreContract:
             step = np.abs(want[cid]).max(axis=1, keepdims=True) / 127 if len(m) else 0
             assert np.all(np.abs(m - want[cid]) <= step * 0.51 + 1e-6)
         assert store.fetch_token_states([]) == []
+        # With the embedded texts given, a chunk whose stored text differs gets None.
+        texts = [c.embed_text for c in chunks]
+        texts[2] = "another header\n" + texts[2]
+        checked = store.fetch_token_states(ids, texts)
+        assert checked[2] is None and all(m is not None for i, m in enumerate(checked) if i != 2)
+        with pytest.raises(StoreError, match="one each"):
+            store.fetch_token_states(ids, texts[:3])
 
     def test_token_states_absent_unless_stored_and_replaced_with_their_source(
         self, tmp_path: Path, filled: tuple[Store, list[Chunk], np.ndarray]

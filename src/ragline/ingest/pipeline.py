@@ -278,9 +278,9 @@ class Ingestor:
         tokens_on = self.settings.stores_token_states
         # Packed as soon as computed: a large source's states wait in memory until its commit.
         tokens: list[PackedTokens] | None = [_NO_TOKENS] * len(texts) if tokens_on else None
-        # A chunk already stored with the same text at the same position (its id says both) keeps
-        # its token states, so an edited file sends only its changed chunks through the model.
-        kept = self.store.fetch_token_states([c.id for c in chunks]) if tokens_on else []
+        # A chunk already stored with the same embedded text keeps its token states, so an edited
+        # file sends only its changed chunks through the model.
+        kept = self.store.fetch_token_states([c.id for c in chunks], texts) if tokens_on else []
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]

@@ -129,9 +129,12 @@ class Store(Protocol):
         shape ``(0, dim)`` for none. Dense pseudo-relevance feedback reads these."""
         ...
 
-    def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[Vectors | None]:
+    def fetch_token_states(
+        self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
+    ) -> list[Vectors | None]:
         """Each chunk's stored token embeddings (float32 ``(tokens, dim)``, unit rows up to the
-        storage's rounding), in order; None for a chunk stored without them or gone."""
+        storage's rounding), in order; None for a chunk stored without them or gone, and, with
+        ``embed_texts``, for one whose stored ``embed_text`` differs from the one given."""
         ...
 
     def source_hashes(self) -> dict[str, str]:

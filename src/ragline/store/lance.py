@@ -937,22 +937,34 @@ class LanceStore:
         order = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
         return rows[order]
 
-    def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[Vectors | None]:
+    def fetch_token_states(
+        self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
+    ) -> list[Vectors | None]:
         tbl = self.chunks_table
         # The dataset's schema is local; the table's is a call through LanceDB's event loop.
         if tbl is None or not chunk_ids or TOKENS not in self._dataset().schema.names:
             return [None] * len(chunk_ids)
+        if embed_texts is not None and len(embed_texts) != len(chunk_ids):
+            raise StoreError(f"got {len(embed_texts)} texts for {len(chunk_ids)} chunk ids; pass one each")
+        columns = ["id", TOKENS, "search_text"] if embed_texts is not None else ["id", TOKENS]
         rows = self._row_ids()
         take = getattr(self._dataset(), "_take_rows", None)
         t = None
         if take is not None and all(c in rows for c in chunk_ids):
-            t = take([rows[c] for c in chunk_ids], columns=["id", TOKENS])
+            t = take([rows[c] for c in chunk_ids], columns=columns)
             if t.column("id").to_pylist() != list(chunk_ids):
                 t = None  # a write moved rows since the map was built: look them up by id
         if t is None:
             pred = " OR ".join(_in_list("id", list(dict.fromkeys(chunk_ids))))
-            t = tbl.search().where(pred).select(["id", TOKENS]).limit(None).to_arrow()
-        blobs = dict(zip(t.column("id").to_pylist(), t.column(TOKENS).to_pylist(), strict=True))
+            t = tbl.search().where(pred).select(columns).limit(None).to_arrow()
+        ids = t.column("id").to_pylist()
+        blobs = dict(zip(ids, t.column(TOKENS).to_pylist(), strict=True))
+        if embed_texts is not None:
+            # States belong to the text that was embedded: a chunk whose header (title, section)
+            # changed under the same id gets None, and new states.
+            stored = dict(zip(ids, t.column("search_text").to_pylist(), strict=True))
+            wanted = dict(zip(chunk_ids, embed_texts, strict=True))
+            blobs = {cid: b for cid, b in blobs.items() if stored[cid] == wanted[cid]}
         out: list[Vectors | None] = []
         for cid in chunk_ids:
             blob = blobs.get(cid)
