@@ -12,17 +12,11 @@ import ragline
 from ragline.embedding.units import embed_with_units, unit_layout
 from ragline.types import Document
 
+from . import NOTES
+
 pytestmark = pytest.mark.integration
 
-DOCS = [
-    Document(
-        id="a",
-        source="notes",
-        title="Office energy",
-        text="Solar panels were installed on the roof. The heat pump replaced the gas boiler.",
-    ),
-    Document(id="b", source="notes", title="Travel", text="Trains are preferred over flights in Europe."),
-]
+DOCS = NOTES
 
 
 def test_sentence_vectors_are_indexed_and_searched(tmp_path: Path) -> None:

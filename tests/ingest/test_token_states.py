@@ -15,16 +15,12 @@ from ragline.rerank.late_interaction import LateInteractionReranker
 from ragline.settings import load_settings
 from ragline.types import Document
 
+from . import NOTES
+
 pytestmark = pytest.mark.integration
 
 DOCS = [
-    Document(
-        id="a",
-        source="notes",
-        title="Office energy",
-        text="Solar panels were installed on the roof. The heat pump replaced the gas boiler.",
-    ),
-    Document(id="b", source="notes", title="Travel", text="Trains are preferred over flights in Europe."),
+    *NOTES,
     Document(id="c", source="notes", title="Errors", text="Error E4021 means the disk quota is exceeded."),
 ]
 
