@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
-from ragline.embedding.tokens import TokenEmbedder, TokenMatrix
+from ragline.embedding.tokens import TokenMatrix, token_states
 from ragline.embedding.units import Span, SpanEmbedder, separate_units
-from ragline.errors import EmbeddingError
 
 
 def _text_key(text: str) -> bytes:
@@ -202,14 +201,9 @@ class CachedEmbedder:
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
         """As :meth:`TokenEmbedder.embed_with_tokens`; token states are too large to cache, so every
         text goes through the model (its vector is cached as usual)."""
-        if not isinstance(self.inner, TokenEmbedder):
-            raise EmbeddingError(
-                f"the embedder {self.model_id} gives no token states; set chunking.token_states = "
-                "false, or use embedding.backend = 'onnx'"
-            )
         # Identical texts inside one batch go through the model once.
         unique = list(dict.fromkeys(texts))
-        vectors, tokens = self.inner.embed_with_tokens(unique)
+        vectors, tokens = token_states(self.inner, unique)
         self.embedded += len(unique)
         self.cache.put_many(self.model_id, unique, vectors)
         if len(unique) == len(texts):

@@ -42,7 +42,7 @@ def token_states(embedder: Embedder, texts: Sequence[str]) -> tuple[Vectors, lis
     if not isinstance(embedder, TokenEmbedder):
         raise EmbeddingError(
             f"the embedder {embedder.model_id} gives no token states; set chunking.token_states = "
-            "false, or use embedding.backend = 'onnx'"
+            "'off', or use embedding.backend = 'onnx'"
         )
     return embedder.embed_with_tokens(texts)
 
@@ -74,9 +74,6 @@ class PackedTokens:
         if m.ndim != 2:
             raise EmbeddingError(f"token states must be a (tokens, dim) matrix, got shape {m.shape}")
         return cls(pack_tokens(m), m.shape[1])
-
-    def unpack(self) -> TokenMatrix:
-        return unpack_tokens(self.blob, self.dimension)
 
 
 def pack_tokens(matrix: npt.NDArray[np.floating[Any]]) -> bytes:

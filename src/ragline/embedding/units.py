@@ -29,6 +29,7 @@ import numpy as np
 
 from ragline.context.sentences import sentence_spans
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.tokens import PackedTokens
 from ragline.embedding.tokens import token_states as embed_token_states
 from ragline.errors import EmbeddingError
 from ragline.types import Chunk
@@ -115,7 +116,8 @@ class ChunkEmbeddings(NamedTuple):
 
     vectors: Vectors
     units: list[Vectors] | None
-    tokens: list[Vectors] | None
+    # Float32 matrices from embed_chunks; ingest packs them (PackedTokens) as it collects them.
+    tokens: Sequence[Vectors | PackedTokens] | None
 
 
 def embed_chunks(

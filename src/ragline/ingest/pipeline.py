@@ -20,16 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from ragline.chunking.base import Chunker, Tokenizer
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
-from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.base import Embedder
 from ragline.embedding.tokens import PackedTokens
-from ragline.embedding.units import embed_chunks, empty_units, unit_layout
+from ragline.embedding.units import ChunkEmbeddings, embed_chunks, empty_units, unit_layout
 from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file
@@ -87,14 +86,6 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-class _Embedded(NamedTuple):
-    """One flush's embeddings, one entry per chunk; None where not configured."""
-
-    vectors: Vectors
-    units: list[Vectors] | None
-    tokens: list[PackedTokens] | None
 
 
 _NO_TOKENS = PackedTokens(b"", 0)
@@ -267,7 +258,7 @@ class Ingestor:
 
     def _embed(
         self, chunks: list[Chunk], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
-    ) -> _Embedded:
+    ) -> ChunkEmbeddings:
         """Chunk vectors; per chunk its sentences' vectors unless ``chunking.sentence_vectors`` is
         off; and its token states when ``chunking.token_states`` is on."""
         texts, heads, spans = unit_layout(chunks)
@@ -309,7 +300,7 @@ class Ingestor:
                         units[j] = v
                 if got.tokens is not None and tokens is not None:
                     for j, t in zip(idx, got.tokens, strict=True):
-                        tokens[j] = PackedTokens.of(t)
+                        tokens[j] = t if isinstance(t, PackedTokens) else PackedTokens.of(t)
             if tokens is not None:
                 for j in step:
                     old = kept[j]
@@ -319,7 +310,7 @@ class Ingestor:
             state.chunks_embedded += len(step)
             state.chunks_pending -= len(step)
             notify()
-        return _Embedded(out, units, tokens)
+        return ChunkEmbeddings(out, units, tokens)
 
     def _flush(
         self,

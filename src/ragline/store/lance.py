@@ -948,14 +948,19 @@ class LanceStore:
             raise StoreError(f"got {len(embed_texts)} texts for {len(chunk_ids)} chunk ids; pass one each")
         columns = ["id", TOKENS, "search_text"] if embed_texts is not None else ["id", TOKENS]
         rows = self._row_ids()
+        # Ids the map does not know are not stored (ingest asks about every new chunk): None,
+        # without a query.
+        present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
+        if not present:
+            return [None] * len(chunk_ids)
         take = getattr(self._dataset(), "_take_rows", None)
         t = None
-        if take is not None and all(c in rows for c in chunk_ids):
-            t = take([rows[c] for c in chunk_ids], columns=columns)
-            if t.column("id").to_pylist() != list(chunk_ids):
+        if take is not None:
+            t = take([rows[c] for c in present], columns=columns)
+            if t.column("id").to_pylist() != present:
                 t = None  # a write moved rows since the map was built: look them up by id
         if t is None:
-            pred = " OR ".join(_in_list("id", list(dict.fromkeys(chunk_ids))))
+            pred = " OR ".join(_in_list("id", present))
             t = tbl.search().where(pred).select(columns).limit(None).to_arrow()
         ids = t.column("id").to_pylist()
         blobs = dict(zip(ids, t.column(TOKENS).to_pylist(), strict=True))
