@@ -3,7 +3,17 @@ from __future__ import annotations
 import pytest
 
 from ragline.errors import FilterError
-from ragline.store.filters import And, Compare, InList, Not, matches, parse_filter, sql_literal, to_sql
+from ragline.store.filters import (
+    And,
+    Compare,
+    InList,
+    Not,
+    fields_of,
+    matches,
+    parse_filter,
+    sql_literal,
+    to_sql,
+)
 
 
 def test_bare_values_and_multiple_keys_mean_eq_and_and() -> None:
@@ -24,6 +34,7 @@ def test_bare_values_and_multiple_keys_mean_eq_and_and() -> None:
         ({"a b": 1}, "invalid"),
         ({"$and": {}}, "non-empty list"),
         ({"a": {}}, "empty operator"),
+        ({"x" * 257: 1}, "257 characters long; a field name has at most 256"),
     ],
 )
 def test_malformed_filters_name_the_problem(spec: object, message: str) -> None:
@@ -63,3 +74,19 @@ def test_type_mismatch_is_reported() -> None:
         to_sql(parse_filter({"a": 3}), lambda n: ("`a`", "string"))
     with pytest.raises(FilterError, match="finite"):
         to_sql(parse_filter({"a": float("nan")}), lambda n: ("`a`", "number"))
+
+
+def test_nesting_is_bounded_but_the_limit_itself_parses() -> None:
+    spec: dict[str, object] = {"a": 1}
+    for _ in range(10):
+        spec = {"$not": spec}
+    assert fields_of(parse_filter(spec)) == {"a"}
+    with pytest.raises(FilterError, match="nested more than 10 levels"):
+        parse_filter({"$not": spec})
+    # $and, $or and a field's own $not count alike.
+    field: dict[str, object] = {"$eq": 1}
+    for _ in range(8):
+        field = {"$not": field}
+    with pytest.raises(FilterError, match="nested more than 10 levels"):
+        parse_filter({"$and": [{"$or": [{"a": {"$not": field}}]}]})
+    parse_filter({"x" * 256: 1})

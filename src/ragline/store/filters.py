@@ -28,6 +28,11 @@ CompareOp = Literal["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"]
 _COMPARE: tuple[str, ...] = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 _ALL_OPS = (*_COMPARE, "$in", "$nin", "$exists", "$and", "$or", "$not")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Bounds on what a caller may send. Depth counts every $and, $or and $not on the way down: the
+# store's SQL parser gives up near 15 nested $not (each one is three levels of parentheses), so
+# 10 leaves room for the access predicate the engine adds. Real filters are 2-3 levels deep.
+MAX_DEPTH = 10
+MAX_FIELD_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,21 @@ def _scalar(value: Any, where: str) -> Scalar:
     )
 
 
-def _field_ops(field: str, spec: Any) -> Filter:
+def _check_depth(depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise FilterError(
+            f"the filter is nested more than {MAX_DEPTH} levels deep ($and, $or and $not count); "
+            "flatten it, e.g. several keys in one object instead of nested $and, $in instead of $or"
+        )
+
+
+def _field_ops(field: str, spec: Any, depth: int) -> Filter:
+    _check_depth(depth)
+    if len(field) > MAX_FIELD_CHARS:
+        raise FilterError(
+            f"field name {field[:40]!r}... is {len(field)} characters long; "
+            f"a field name has at most {MAX_FIELD_CHARS}"
+        )
     if not FIELD_RE.match(field):
         raise FilterError(
             f"field name {field!r} is invalid; use letters, digits and underscores (operators start with $)"
@@ -111,14 +130,15 @@ def _field_ops(field: str, spec: Any) -> Filter:
                 raise FilterError(f"{field}.$exists needs true or false, got {arg!r}")
             parts.append(Exists(field, arg))
         elif op == "$not":
-            parts.append(Not(_field_ops(field, arg)))
+            parts.append(Not(_field_ops(field, arg, depth + 1)))
         else:
             raise FilterError(f"{field}: unknown operator {op!r}; use one of {', '.join(_ALL_OPS)}")
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-def parse_filter(spec: Mapping[str, Any]) -> Filter:
+def parse_filter(spec: Mapping[str, Any], _depth: int = 0) -> Filter:
     """Parse and validate a filter object; raises :class:`FilterError` naming the bad part."""
+    _check_depth(_depth)
     if not isinstance(spec, Mapping):
         raise FilterError(f"a filter must be a JSON object, got {type(spec).__name__}: {spec!r}")
     if not spec:
@@ -128,14 +148,14 @@ def parse_filter(spec: Mapping[str, Any]) -> Filter:
         if key in ("$and", "$or"):
             if not isinstance(value, list | tuple) or not value:
                 raise FilterError(f"{key} needs a non-empty list of filter objects, got {value!r}")
-            subs = tuple(parse_filter(v) for v in value)
+            subs = tuple(parse_filter(v, _depth + 1) for v in value)
             parts.append(And(subs) if key == "$and" else Or(subs))
         elif key == "$not":
-            parts.append(Not(parse_filter(value)))
+            parts.append(Not(parse_filter(value, _depth + 1)))
         elif key.startswith("$"):
             raise FilterError(f"unknown top-level operator {key!r}; use $and, $or, $not or a field name")
         else:
-            parts.append(_field_ops(key, value))
+            parts.append(_field_ops(key, value, _depth))
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
