@@ -221,6 +221,17 @@ def _check_limit(limit: int) -> int:
     return limit
 
 
+# Sequence numbers are 64-bit signed in SQLite and PostgreSQL (BIGINT); a larger cursor would
+# overflow the driver instead of matching nothing.
+MAX_SEQ = 2**63 - 1
+
+
+def _check_seq(after_seq: int) -> int:
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not 0 <= after_seq <= MAX_SEQ:
+        raise ConfigError(f"after_seq {after_seq!r} is out of range: use 0 to {MAX_SEQ} (2**63 - 1)")
+    return after_seq
+
+
 def _check_count(what: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"job {what} {value!r} is invalid: use a whole number >= 0")
@@ -706,7 +717,7 @@ class SqlStateBase(abc.ABC):
     ) -> list[AuditEvent]:
         """Events with ``seq > after_seq``, oldest first, optionally of one tenant and/or action."""
         sql = f"SELECT {_AUDIT_COLS} FROM audit_log WHERE seq > ?"
-        params: list[object] = [after_seq]
+        params: list[object] = [_check_seq(after_seq)]
         if tenant is not None:
             sql += " AND tenant = ?"
             params.append(tenant)
