@@ -3,13 +3,19 @@ two tenants, seeded documents, and an in-memory OpenTelemetry exporter."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -40,6 +46,33 @@ def wait_ready(client: TestClient, timeout: float = 120) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"not ready after {timeout}s: {client.get('/readyz').json()}")
+
+
+@contextmanager
+def serving(app: FastAPI, timeout: float = 120) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port until the block ends; yields its base URL
+    once ``/readyz`` answers 200."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+        yield base
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
 
 
 def wait_job(

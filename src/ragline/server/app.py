@@ -17,11 +17,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ragline
@@ -40,6 +43,7 @@ from ragline.server import openai_compat, routes
 from ragline.server.auth import AuthError
 from ragline.server.jobs import JobRunner
 from ragline.server.observability import Metrics, setup_tracing
+from ragline.server.overload import ConcurrencyLimit, Slots
 from ragline.server.schemas import HealthOut
 from ragline.server.service import Service
 from ragline.settings import Settings
@@ -63,8 +67,19 @@ _STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
-def _error(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
+# The routes that do real work (embedding, retrieval, generation, writing files) and so go
+# through the load shedder; every other route is cheap and answers even under overload.
+LIMITED_ROUTES = (
+    ("POST", "/v1/collections/{collection}/search"),
+    ("POST", "/v1/collections/{collection}/ask"),
+    ("POST", "/v1/collections/{collection}/files"),
+    ("POST", "/v1/collections/{collection}/documents"),
+    ("POST", "/v1/chat/completions"),
+)
+
+
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status, headers=headers)
 
 
 class BodyLimit:
@@ -93,24 +108,43 @@ class BodyLimit:
         if length.isdigit() and int(length) > limit:
             await _error(413, "PayloadTooLarge", message)(scope, receive, send)
             return
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             msg = await receive()
             seen += len(msg.get("body", b""))
             if seen > limit:
+                over = True
                 raise _TooLarge(message)
             return msg
 
+        async def answer(msg: Message) -> None:
+            # Once the body went over, whatever the app answers (multipart parsing turns any
+            # exception into a 400) is replaced by the 413.
+            nonlocal started
+            if over and not started:
+                started = True
+                await _error(413, "PayloadTooLarge", message)(scope, receive, send)
+            elif not over:
+                started = started or msg["type"] == "http.response.start"
+                await send(msg)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge as exc:
-            await _error(413, "PayloadTooLarge", str(exc))(scope, receive, send)
+            await self.app(scope, counted, answer)
+        except _TooLarge:
+            if not started:
+                started = True
+                await _error(413, "PayloadTooLarge", message)(scope, receive, send)
 
 
 class _TooLarge(Exception):
     pass
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
@@ -122,7 +156,11 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
                 "send a JSON object with Content-Type: application/json"
             )
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        problems.append(f"{loc}: {err.get('msg')}")
+        got = err.get("input")
+        shown = (
+            f" (got {_short(got)})" if isinstance(got, str | int | float) and err["type"] != "missing" else ""
+        )
+        problems.append(f"{loc}: {err.get('msg')}{shown}")
     return 422, "invalid request: " + "; ".join(problems) + " (see the schema at /v1/openapi.json)"
 
 
@@ -146,6 +184,10 @@ def create_app(
         if failed:
             log.warning("marked %d interrupted ingest job(s) failed", failed)
         metrics = Metrics()
+        slots: Slots = app.state.slots
+        metrics.in_flight.set_function(lambda: slots.running)
+        metrics.queued.set_function(lambda: slots.waiting)
+        app.state.probe_limiter = anyio.CapacityLimiter(2)
         jobs = JobRunner(
             eng,
             st,
@@ -173,8 +215,17 @@ def create_app(
     )
     app.include_router(routes.router)
     app.include_router(openai_compat.router)
-    _add_handlers(app)
     _add_health(app)
+
+    # The API's routes as declared (FastAPI may wrap included routers in objects of its own).
+    api_routes = [r for r in (*routes.router.routes, *openai_compat.router.routes) if isinstance(r, APIRoute)]
+    limited = [r for r in api_routes if any((m, r.path) in LIMITED_ROUTES for m in r.methods or ())]
+    if len(limited) != len(LIMITED_ROUTES):  # a renamed route must not silently lose its limit
+        found = {(m, r.path) for r in limited for m in r.methods or ()}
+        raise RuntimeError(f"load-shed routes not found: {sorted(set(LIMITED_ROUTES) - found)}")
+    slots = Slots(s.max_concurrent_requests, s.max_queue)
+    app.state.slots = slots
+    app.add_middleware(ConcurrencyLimit, slots=slots, routes=limited)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -201,6 +252,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    _add_handlers(app, [*api_routes, *(r for r in app.router.routes if isinstance(r, APIRoute))])
     if UI_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
@@ -224,7 +276,7 @@ def _warm_up(svc: Service) -> None:
     log.info("ready")
 
 
-def _add_handlers(app: FastAPI) -> None:
+def _add_handlers(app: FastAPI, api_routes: list[APIRoute]) -> None:
     @app.exception_handler(RaglineError)
     async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
         status = next(code for cls, code in _STATUS if isinstance(exc, cls))
@@ -243,28 +295,41 @@ def _add_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and message == "Not Found":
             message = f"no endpoint {request.method} {request.url.path}; see /v1/docs for the API"
         elif exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}; see /v1/docs"
+            # Starlette names the methods of the first route matching the path only; a path
+            # served by several routes (GET and DELETE of a document) allows all of theirs.
+            allowed = sorted(
+                {m for r in api_routes if r.matches(request.scope)[0] != Match.NONE for m in r.methods or ()}
+            )
+            headers["Allow"] = ", ".join(allowed)
+            message = (
+                f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)} "
+                "(see /v1/docs)"
+            )
         kind = {
             400: "BadRequest",
             403: "Forbidden",
             404: "NotFound",
             413: "PayloadTooLarge",
             415: "UnsupportedMediaType",
+            405: "MethodNotAllowed",
         }.get(exc.status_code, "HTTPError")
-        return _error(exc.status_code, kind, message)
+        return _error(exc.status_code, kind, message, headers or None)
 
 
 def _add_health(app: FastAPI) -> None:
+    # The probes run on the event loop (async, nothing blocking), never queued behind the worker
+    # threads that run requests: under load a liveness probe must still answer at once.
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> HealthOut:
+    async def healthz() -> HealthOut:
         """Liveness: the process answers."""
         return HealthOut(status="ok")
 
     @app.get("/readyz", tags=["ops"], responses={503: {"model": HealthOut}})
-    def readyz(request: Request) -> Any:
+    async def readyz(request: Request) -> Any:
         """Readiness: models loaded, store and state reachable."""
         svc: Service | None = getattr(request.app.state, "service", None)
         if svc is None or not svc.ready.is_set():
@@ -272,18 +337,23 @@ def _add_health(app: FastAPI) -> None:
             return JSONResponse(
                 HealthOut(status="not ready", detail={"reason": reason}).model_dump(), status_code=503
             )
-        try:
+
+        def check() -> int:
             svc.state.count_keys()
-            svc.engine.collections()
+            return len(svc.engine.collections())
+
+        try:
+            # Blocking I/O: on threads of its own (a separate limiter), not the request pool's.
+            n = await anyio.to_thread.run_sync(check, limiter=request.app.state.probe_limiter)
         except Exception as exc:  # any failure here means "do not route traffic to me"
             return JSONResponse(
                 HealthOut(status="not ready", detail={"reason": f"{type(exc).__name__}: {exc}"}).model_dump(),
                 status_code=503,
             )
-        return HealthOut(status="ready", detail={"collections": str(len(svc.engine.collections()))})
+        return HealthOut(status="ready", detail={"collections": str(n)})
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
-    def metrics(request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
         """Prometheus metrics."""
         svc: Service = request.app.state.service
         from prometheus_client import CONTENT_TYPE_LATEST

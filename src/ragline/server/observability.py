@@ -63,6 +63,11 @@ class Metrics:
         self.errors = Counter("ragline_errors", "Errors by type.", ["type"], registry=r)
         self.ingested = Counter("ragline_ingested_chunks", "Chunks indexed by ingest jobs.", registry=r)
         self.jobs_running = Gauge("ragline_jobs_running", "Ingest jobs queued or running.", registry=r)
+        # Read from the load shedder's slots when scraped (see ragline.server.overload).
+        self.in_flight = Gauge(
+            "ragline_requests_in_flight", "Expensive requests running (search, ask, uploads).", registry=r
+        )
+        self.queued = Gauge("ragline_requests_queued", "Expensive requests waiting for a slot.", registry=r)
 
     def observe_answer(self, a: Answer) -> None:
         for stage in ("retrieve", "assemble", "generate"):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ragline.server.schemas import ERROR_RESPONSES, CitationOut
+from ragline.server.schemas import COLLECTION_PATTERN, ERROR_RESPONSES, CitationOut
 from ragline.server.service import CallerDep, ServiceDep
 from ragline.types import Answer, Final, Restart, Token
 
@@ -38,7 +38,9 @@ class ChatRequest(BaseModel):
     either way), anything else is rejected."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str = Field(description="The collection to answer from (see GET /v1/models).")
+    model: str = Field(
+        pattern=COLLECTION_PATTERN, description="The collection to answer from (see GET /v1/models)."
+    )
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,14 @@ from ragline.loaders.registry import SUPPORTED_EXTENSIONS
 from ragline.server.auth import Caller, require_admin
 from ragline.server.schemas import (
     ERROR_RESPONSES,
+    GROUP_LIST_PATTERN,
     AnswerOut,
     AskIn,
+    AuditAction,
     AuditOut,
     CollectionOut,
+    CollectionPath,
+    DocIdPath,
     DocumentDetailOut,
     DocumentListOut,
     DocumentOut,
@@ -40,10 +45,14 @@ from ragline.server.schemas import (
 )
 from ragline.server.service import CallerDep, Service, ServiceDep
 from ragline.state import ApiKey, Job
+from ragline.state.base import MAX_SEQ
 from ragline.types import Access, Document, Final, Restart, Token
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+# Kept as they are in stored upload names besides letters, marks and digits of any script.
+_NAME_PUNCTUATION = frozenset(" ._-()[]+,@&'~!#=")
+# Room for the ".<name>.<uuid>.part" file written first, under the usual 255-byte name limit.
+_MAX_NAME_BYTES = 200
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
 
 
@@ -54,6 +63,25 @@ class UnsupportedMediaType(HTTPException):
 
 def _not_found(what: str) -> HTTPException:
     return HTTPException(status_code=404, detail=what)
+
+
+def _stored_name(raw: str) -> str:
+    """The name an uploaded file is stored under: its last path part, NFC-normalised, with letters,
+    marks and digits of any script kept and anything else (controls, separators, symbols, '%', a
+    leading dot) written as %XX of its UTF-8 bytes, so two different names never become one."""
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", raw))[-1]
+    out = []
+    for i, ch in enumerate(base):
+        keep = unicodedata.category(ch)[0] in "LMN" or ch in _NAME_PUNCTUATION
+        out.append(ch if keep and not (i == 0 and ch == ".") else "".join(f"%{b:02X}" for b in ch.encode()))
+    name = "".join(out)
+    if len(name.encode()) > _MAX_NAME_BYTES:
+        raise HTTPException(
+            400,
+            f"file name {raw[:60]!r}... is too long: {len(name.encode())} bytes as stored, the limit is "
+            f"{_MAX_NAME_BYTES}; rename it",
+        )
+    return name
 
 
 def _groups(raw: list[str]) -> tuple[str, ...]:
@@ -122,12 +150,16 @@ def _upload_dir(svc: Service, caller: Caller, collection: str) -> Path:
     responses={415: {"model": ErrorResponse, "description": "A file type no loader reads"}},
 )
 def upload_files(
-    collection: str,
+    collection: CollectionPath,
     svc: ServiceDep,
     caller: CallerDep,
     files: Annotated[list[UploadFile], File(description="PDF, DOCX, HTML, Markdown, text, JSON(L), CSV")],
     groups: Annotated[
-        str, Form(description="Comma-separated groups allowed to read; empty: whole tenant")
+        str,
+        Form(
+            pattern=GROUP_LIST_PATTERN,
+            description="Comma-separated groups allowed to read; empty: whole tenant",
+        ),
     ] = "",
     clearance: Annotated[int, Form(ge=0, le=100)] = 0,
 ) -> JobOut:
@@ -140,9 +172,15 @@ def upload_files(
         raise HTTPException(
             413, f"{len(files)} files in one upload; the limit is {s.max_files_per_upload}, split it up"
         )
-    names = []
+    names: dict[str, str] = {}  # stored name -> the name the client sent
     for f in files:
-        name = _SAFE_NAME.sub("_", Path(f.filename or "").name).strip(" .")
+        name = _stored_name(f.filename or "")
+        if name in names:
+            raise HTTPException(
+                400,
+                f"uploaded files {names[name]!r} and {f.filename!r} would both be stored as {name!r}; "
+                "rename one",
+            )
         if not name:
             raise HTTPException(400, "an uploaded file has no name; send a filename with each part")
         if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
@@ -150,9 +188,7 @@ def upload_files(
                 f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
                 f"upload one of {', '.join(sorted(SUPPORTED_EXTENSIONS))}"
             )
-        names.append(name)
-    if len(set(names)) != len(names):
-        raise HTTPException(400, "two uploaded files have the same name; rename one")
+        names[name] = f.filename or ""
     access = Access(caller.tenant, _groups([g.strip() for g in groups.split(",") if g.strip()]), clearance)
     target = _upload_dir(svc, caller, collection)
     paths = []
@@ -172,7 +208,9 @@ def upload_files(
 
 
 @router.post("/collections/{collection}/documents", status_code=202, tags=["documents"])
-def add_documents(collection: str, body: DocumentsIn, svc: ServiceDep, caller: CallerDep) -> JobOut:
+def add_documents(
+    collection: CollectionPath, body: DocumentsIn, svc: ServiceDep, caller: CallerDep
+) -> JobOut:
     """Index JSON documents. They are stored as ``<tenant>/<id>``; re-sending an id replaces it."""
     require_admin(caller)
     svc.engine.collection_path(collection)
@@ -211,18 +249,20 @@ def get_job(job_id: str, svc: ServiceDep, caller: CallerDep) -> JobOut:
 
 @router.get("/collections/{collection}/documents", tags=["documents"])
 def list_documents(
-    collection: str,
+    collection: CollectionPath,
     svc: ServiceDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> DocumentListOut:
     docs = svc.engine.documents(collection=collection, principal=caller.principal, limit=limit, offset=offset)
     return DocumentListOut(documents=[DocumentOut.of(d) for d in docs], limit=limit, offset=offset)
 
 
 @router.get("/collections/{collection}/documents/{doc_id:path}", tags=["documents"])
-def get_document(collection: str, doc_id: str, svc: ServiceDep, caller: CallerDep) -> DocumentDetailOut:
+def get_document(
+    collection: CollectionPath, doc_id: DocIdPath, svc: ServiceDep, caller: CallerDep
+) -> DocumentDetailOut:
     """One document with its text; citation offsets (``start``/``end``) index this text."""
     view = svc.engine.document(doc_id, collection=collection, principal=caller.principal)
     if view is None:
@@ -231,7 +271,9 @@ def get_document(collection: str, doc_id: str, svc: ServiceDep, caller: CallerDe
 
 
 @router.delete("/collections/{collection}/documents/{doc_id:path}", tags=["documents"])
-def delete_document(collection: str, doc_id: str, svc: ServiceDep, caller: CallerDep) -> dict[str, int]:
+def delete_document(
+    collection: CollectionPath, doc_id: DocIdPath, svc: ServiceDep, caller: CallerDep
+) -> dict[str, int]:
     require_admin(caller)
     n = svc.engine.delete([doc_id], collection=collection, principal=caller.principal)
     if n == 0:
@@ -251,7 +293,7 @@ def delete_document(collection: str, doc_id: str, svc: ServiceDep, caller: Calle
 
 
 @router.post("/collections/{collection}/search", tags=["query"])
-def search(collection: str, body: SearchIn, svc: ServiceDep, caller: CallerDep) -> SearchOut:
+def search(collection: CollectionPath, body: SearchIn, svc: ServiceDep, caller: CallerDep) -> SearchOut:
     hits = svc.engine.search(
         body.query,
         mode=body.mode,
@@ -274,7 +316,9 @@ def sse(event: str, data: object) -> str:
     response_model=AnswerOut,
     responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when streaming"}},
 )
-def ask(collection: str, body: AskIn, request: Request, svc: ServiceDep, caller: CallerDep) -> object:
+def ask(
+    collection: CollectionPath, body: AskIn, request: Request, svc: ServiceDep, caller: CallerDep
+) -> object:
     """Answer with citations. With ``stream`` (or ``Accept: text/event-stream``) the answer comes as
     Server-Sent Events: ``token`` events with text, ``restart`` if an LLM attempt died mid-answer,
     then one ``final`` event holding the whole answer with its citations."""
@@ -398,8 +442,8 @@ def revoke_key(key_id: str, svc: ServiceDep, caller: CallerDep) -> KeyOut:
 def audit(
     svc: ServiceDep,
     caller: CallerDep,
-    action: Annotated[str | None, Query(description="ingest, delete, query, key_create, key_revoke")] = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    action: Annotated[AuditAction | None, Query(description="Only events of this action")] = None,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Events after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """The tenant's append-only audit log: who did what, when, and which documents came back."""

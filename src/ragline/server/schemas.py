@@ -3,16 +3,47 @@ engine's internal types (converters live next to each response model)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from ragline.engine import DocumentView
 from ragline.store.base import DocumentInfo
+from ragline.store.filters import FIELD_RE, MAX_FIELD_CHARS
 from ragline.types import Answer, Citation, Hit
 
-MetadataIn = dict[str, str | int | float | bool]
+# The limits the engine and the state store enforce, declared here so the OpenAPI schema says them.
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$"
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# The upload form's comma-separated groups (empty entries are skipped).
+GROUP_LIST_PATTERN = r"^ *(?:[A-Za-z0-9][A-Za-z0-9.-]{0,63})? *(?:, *(?:[A-Za-z0-9][A-Za-z0-9.-]{0,63})? *)*$"
+# Stored document ids are "<tenant>/<id>" (id up to 256) or a loader's id; generous, but bounded.
+MAX_DOC_ID_CHARS = 1024
+
+Group = Annotated[str, StringConstraints(pattern=GROUP_PATTERN)]
+CollectionPath = Annotated[
+    str,
+    Path(pattern=COLLECTION_PATTERN, description="Collection name: letters, digits, '.', '_', '-' (max 64)."),
+]
+DocIdPath = Annotated[str, Path(min_length=1, max_length=MAX_DOC_ID_CHARS)]
+AuditAction = Literal["ingest", "delete", "query", "key_create", "key_revoke"]
+_MetaScalar = str | int | float | bool
+MetadataIn = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=FIELD_RE.pattern, max_length=MAX_FIELD_CHARS)], _MetaScalar
+    ],
+    # One schema for the keys (pydantic would split the pattern into patternProperties).
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": FIELD_RE.pattern, "maxLength": MAX_FIELD_CHARS},
+            "additionalProperties": {
+                "anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}]
+            },
+        }
+    ),
+]
 
 
 class _In(BaseModel):
@@ -37,6 +68,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Unknown collection, document, job or trace"},
     413: {"model": ErrorResponse, "description": "Body or upload over the size limit"},
     422: {"model": ErrorResponse, "description": "A field is missing, unknown or out of range"},
+    503: {
+        "model": ErrorResponse,
+        "description": "Overloaded (retry after the Retry-After header's seconds) or not ready",
+    },
 }
 
 
@@ -48,7 +83,7 @@ class DocumentIn(_In):
     text: str = Field(min_length=1)
     title: str = ""
     metadata: MetadataIn = Field(default_factory=dict)
-    groups: list[str] = Field(
+    groups: list[Group] = Field(
         default_factory=list, description="Groups allowed to read it; empty: everyone in your tenant."
     )
     clearance: int = Field(default=0, ge=0, le=100)
@@ -314,7 +349,7 @@ class TraceOut(BaseModel):
 
 class KeyIn(_In):
     name: str = Field(default="", max_length=200)
-    groups: list[str] = Field(default_factory=list)
+    groups: list[Group] = Field(default_factory=list)
     role: Literal["admin", "reader"] = "reader"
     clearance: int = Field(default=0, ge=0, le=100)
 
