@@ -123,6 +123,21 @@ def test_a_chunked_upload_over_the_limit_is_413(client: TestClient, keys: Keys) 
     assert r.status_code == 413 and "MAX_JSON_MB" in err(r), r.text
 
 
+def test_an_unreadable_json_body_says_what_to_send(client: TestClient, keys: Keys) -> None:
+    r = client.post(
+        "/v1/keys", content=b"\xff\xfe{", headers={**keys.acme_admin, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 400 and "UTF-8 JSON" in err(r), r.text
+
+
+def test_an_upload_without_files_is_refused_as_the_schema_says(client: TestClient, keys: Keys) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    body = next(v for k, v in spec["components"]["schemas"].items() if k.startswith("Body_upload_files"))
+    assert body["properties"]["files"]["minItems"] == 1
+    r = client.post("/v1/collections/docs/files", data={"groups": "eng"}, headers=keys.acme_admin)
+    assert r.status_code == 422 and "files" in err(r)
+
+
 # -- filters and names -------------------------------------------------------------------------------
 
 

@@ -296,7 +296,13 @@ def _add_handlers(app: FastAPI, api_routes: list[APIRoute]) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = str(exc.detail)
         headers = dict(exc.headers or {})
-        if exc.status_code == 404 and message == "Not Found":
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            ctype = request.headers.get("content-type") or "no Content-Type"
+            message = (
+                f"the request body could not be read as {ctype!r}; send a UTF-8 JSON object with "
+                "Content-Type: application/json (uploads: multipart/form-data, one 'files' part per file)"
+            )
+        elif exc.status_code == 404 and message == "Not Found":
             message = f"no endpoint {request.method} {request.url.path}; see /v1/docs for the API"
         elif exc.status_code == 405:
             # Starlette names the methods of the first route matching the path only; a path

@@ -115,7 +115,16 @@ def list_models(svc: ServiceDep, caller: CallerDep) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        200: {
+            "content": {"application/json": {}, "text/event-stream": {}},
+            "description": "A chat.completion object, or chat.completion.chunk events when streaming",
+        }
+    },
+)
 def chat_completions(
     req: ChatRequest, svc: ServiceDep, caller: CallerDep
 ) -> dict[str, Any] | StreamingResponse:

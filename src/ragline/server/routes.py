@@ -153,7 +153,9 @@ def upload_files(
     collection: CollectionPath,
     svc: ServiceDep,
     caller: CallerDep,
-    files: Annotated[list[UploadFile], File(description="PDF, DOCX, HTML, Markdown, text, JSON(L), CSV")],
+    files: Annotated[
+        list[UploadFile], File(min_length=1, description="PDF, DOCX, HTML, Markdown, text, JSON(L), CSV")
+    ],
     groups: Annotated[
         str,
         Form(
