@@ -324,11 +324,12 @@ class ServerSettings(_Strict):
     max_upload_mb: float = Field(default=50.0, gt=0, le=10_000)
     max_files_per_upload: int = Field(default=100, ge=1, le=10_000)
     max_json_mb: float = Field(default=10.0, gt=0, le=1_000)
-    # Load shedding: searches, answers, chat completions and uploads running at once; up to
-    # max_queue more wait (holding no thread), and beyond that a request is refused at once with
-    # 503 and Retry-After, so probes and cheap routes keep answering under overload.
-    max_concurrent_requests: int = Field(default=8, ge=1, le=1024)
-    max_queue: int = Field(default=32, ge=0, le=100_000)
+    # Load shedding: searches, answers, chat completions and uploads running at once (0: two per
+    # CPU core; more threads than that only contend for the cores); up to max_queue more wait,
+    # holding no thread, and beyond that a request is refused at once with 503 and Retry-After,
+    # so probes and cheap routes keep answering under overload (bench/overload.py).
+    max_concurrent_requests: int = Field(default=0, ge=0, le=1024)
+    max_queue: int = Field(default=16, ge=0, le=100_000)
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -223,7 +224,7 @@ def create_app(
     if len(limited) != len(LIMITED_ROUTES):  # a renamed route must not silently lose its limit
         found = {(m, r.path) for r in limited for m in r.methods or ()}
         raise RuntimeError(f"load-shed routes not found: {sorted(set(LIMITED_ROUTES) - found)}")
-    slots = Slots(s.max_concurrent_requests, s.max_queue)
+    slots = Slots(s.max_concurrent_requests or 2 * (os.cpu_count() or 1), s.max_queue)
     app.state.slots = slots
     app.add_middleware(ConcurrencyLimit, slots=slots, routes=limited)
 
