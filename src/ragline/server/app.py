@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import ragline
 from ragline.engine import Engine
 from ragline.errors import (
+    AccessDenied,
     CollectionNotFound,
     ConfigError,
     FilterError,
@@ -51,6 +52,7 @@ UI_DIR = Path(__file__).parent / "ui"
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (AuthError, 401),
+    (AccessDenied, 403),
     (CollectionNotFound, 404),
     (UnsupportedFileType, 415),
     (FilterError, 400),

@@ -16,7 +16,7 @@ from ragline.errors import RaglineError
 from ragline.ingest.pipeline import IngestProgress, IngestReport
 from ragline.state import JobError, StateStore
 from ragline.telemetry import span
-from ragline.types import Access, Document
+from ragline.types import Access, Document, Principal
 
 log = logging.getLogger(__name__)
 # Progress is written at most this often: a state-store round trip per embedded batch is waste.
@@ -52,11 +52,17 @@ class JobRunner:
         self._submit(job_id, tenant, key_id, collection, work, detail, ())
 
     def submit_documents(
-        self, job_id: str, tenant: str, key_id: str, collection: str, docs: Sequence[Document]
+        self,
+        job_id: str,
+        tenant: str,
+        key_id: str,
+        collection: str,
+        docs: Sequence[Document],
+        principal: Principal | None = None,
     ) -> None:
         def work() -> IngestReport:
             self.state.update_job(job_id, done=0, total=len(docs))
-            return self.engine.upsert_documents(list(docs), collection=collection)
+            return self.engine.upsert_documents(list(docs), collection=collection, principal=principal)
 
         self._submit(job_id, tenant, key_id, collection, work, "", tuple(d.id for d in docs))
 

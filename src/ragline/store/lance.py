@@ -524,12 +524,16 @@ class LanceStore:
         parts = [*_in_list("source", sources), *_in_list("doc_id", docs)]
         return " OR ".join(f"({p})" for p in parts)
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> int:
+    def delete_documents(self, doc_ids: Sequence[str], filters: Filter | None = None) -> int:
+        """Delete the chunks of ``doc_ids`` that match ``filters`` (all of them without one);
+        returns how many. Rows outside ``filters`` that share an id stay, with their sections."""
         tbl = self.chunks_table
         if tbl is None or not doc_ids:
             return 0
-        pred = " OR ".join(_in_list("doc_id", list(doc_ids)))
-        affected = tbl.search().where(pred).select(["source"]).limit(None).to_arrow()
+        by_id = " OR ".join(_in_list("doc_id", list(doc_ids)))
+        where = self._where(filters)
+        pred = f"({by_id}) AND ({where})" if where else by_id
+        affected = tbl.search().where(pred).select(["source", "doc_id"]).limit(None).to_arrow()
         n = affected.num_rows
         if n:
             self._changed()
@@ -538,7 +542,15 @@ class LanceStore:
             srcs: list[str] = sorted({str(s) for s in affected.column("source").to_pylist()})
             tbl.update(where=" OR ".join(_in_list("source", srcs)), values={"source_hash": ""})
             if self.sections_table is not None:
-                self.sections_table.delete(pred)
+                docs = sorted({str(d) for d in affected.column("doc_id").to_pylist()})
+                gone = " OR ".join(_in_list("doc_id", docs))
+                if where:
+                    # Sections still referenced by chunks that stayed (same id, outside the filter).
+                    rest = tbl.search().where(gone).select(["parent_id"]).limit(None).to_arrow()
+                    keep = sorted({str(p) for p in rest.column("parent_id").drop_null().to_pylist()})
+                    if keep:
+                        gone = f"({gone}) AND NOT ({' OR '.join(_in_list('id', keep))})"
+                self.sections_table.delete(gone)
         return int(n)
 
     def delete_sources(self, sources: Sequence[str]) -> int:
@@ -1081,8 +1093,9 @@ class LanceStore:
         rows = tbl.search().select(_RESULT_COLUMNS).limit(None).to_list()
         return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
-    def chunks_at(self, keys: Sequence[tuple[str, int]]) -> list[Chunk]:
-        """Chunks by (doc id, position), e.g. the neighbours of a hit; missing keys are skipped."""
+    def chunks_at(self, keys: Sequence[tuple[str, int]], filters: Filter | None = None) -> list[Chunk]:
+        """Chunks by (doc id, position), e.g. the neighbours of a hit, that match ``filters``;
+        missing keys are skipped, and a key two documents share gives both."""
         tbl = self.chunks_table
         if tbl is None or not keys:
             return []
@@ -1094,9 +1107,14 @@ class LanceStore:
             f"(doc_id = {sql_literal(d)} AND position IN ({', '.join(str(p) for p in sorted(ps))}))"
             for d, ps in by_doc.items()
         )
+        where = self._where(filters)
+        if where:
+            pred = f"({pred}) AND ({where})"
         rows = tbl.search().where(pred).select(_RESULT_COLUMNS).limit(None).to_list()
-        found = {(r["doc_id"], int(r["position"])): r for r in rows}
-        return [self._to_chunk(found[k]) for k in keys if k in found]
+        found: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for r in rows:
+            found.setdefault((r["doc_id"], int(r["position"])), []).append(r)
+        return [self._to_chunk(r) for k in dict.fromkeys(keys) for r in found.get(k, [])]
 
     def get_sections(self, ids: Sequence[str]) -> list[Section]:
         tbl = self.sections_table
@@ -1117,14 +1135,23 @@ class LanceStore:
         }
         return [by_id[i] for i in ids if i in by_id]
 
-    def stats(self) -> StoreStats:
+    def stats(self, filters: Filter | None = None) -> StoreStats:
+        """Counts and index state; with ``filters`` (a caller's access scope) the chunk, document
+        and source counts are of the matching rows only."""
         tbl = self.chunks_table
         disk = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file()) if self.root.exists() else 0
         if tbl is None:
             return StoreStats(0, 0, 0, 0, self.dimension, self.model_id, None, False, disk, {})
-        t = tbl.search().select(["doc_id", "source"]).limit(None).to_arrow()
+        q = tbl.search()
+        where = self._where(filters)
+        if where:
+            q = q.where(where)
+        t = q.select(["doc_id", "source", "parent_id"]).limit(None).to_arrow()
         indexes = self._index_types()
-        sections = self.sections_table.count_rows() if self.sections_table is not None else 0
+        if where:
+            sections = len(set(t.column("parent_id").drop_null().to_pylist()))
+        else:
+            sections = self.sections_table.count_rows() if self.sections_table is not None else 0
         return StoreStats(
             chunks=t.num_rows,
             documents=len(set(t.column("doc_id").to_pylist())),
