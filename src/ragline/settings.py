@@ -327,8 +327,14 @@ class ServerSettings(_Strict):
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)
+    # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
+    # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
+    state_timeout_s: float = Field(default=5.0, gt=0, le=300)
     # Worker threads running ingest jobs.
     ingest_workers: int = Field(default=1, ge=1, le=64)
+    # An ingest job's lease: its replica renews it every quarter of this. A job whose lease lapsed
+    # (its replica died or lost the state store for that long) is marked failed by any replica.
+    job_lease_s: float = Field(default=60.0, ge=1, le=86_400)
     # Logs as one JSON object per line (with trace ids), for log shippers.
     json_logs: bool = True
     # OpenTelemetry: "" records spans in-process only; "otlp" exports them over OTLP/HTTP to
