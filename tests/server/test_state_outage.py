@@ -49,7 +49,8 @@ def locked_sqlite(path: Path) -> Iterator[None]:
 
 def _held_collection(data_dir: Path, collection: str = "docs") -> Any:
     """The collection's writer lock: an ingest into it waits (running) until this is released."""
-    return file_lock(data_dir / "collections" / f".{collection}.write.lock")
+    # Keys.acme_admin writes into tenant acme's namespace.
+    return file_lock(data_dir / "tenants" / "acme" / "collections" / f".{collection}.write.lock")
 
 
 def _upload(client: TestClient, keys: Keys, name: str = "tides.md") -> dict[str, Any]:
