@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -80,9 +82,13 @@ class IngestReport:
 
 
 def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
+    """SHA-256 of a regular file's bytes, read in blocks; :class:`OSError` for any other file."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    # Non-blocking open: a FIFO put in a file's place after discovery fails here instead of
+    # hanging the ingest (the flag changes nothing for regular files).
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
