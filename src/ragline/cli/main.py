@@ -265,6 +265,9 @@ def ingest(
             f"({report.chunks_embedded} embedded, {report.duplicates_skipped} duplicates skipped, "
             f"{report.sources_deleted} sources deleted) in {report.seconds_total:.1f}s"
         )
+        for path, reason in report.skipped:
+            # Not loaded at all (unsupported, a FIFO, a socket...): markup off, paths are data.
+            err_console.print(f"skipped {path}: {reason}", markup=False, style="yellow")
         for path, reason in report.errors:
             err_console.print(f"[yellow]skipped[/] {_esc(path)}: {_esc(reason)}", highlight=False)
     if report.errors and report.files_indexed == 0 and report.files_unchanged == 0:
