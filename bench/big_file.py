@@ -7,7 +7,7 @@ outcome (indexed, or the per-file error) and the process's peak resident memory,
 peak after the engine was opened and its model warmed up (the part the file itself adds is the
 difference).
 
-    .venv/bin/python bench/big_file.py [--mb 200] [--json] [--set loaders.max_text_chars=N]
+    .venv/bin/python bench/big_file.py [--mb 200] [--json] [--set loaders.max_document_chars=N]
 
 Issue 21 found a 200 MB file growing to 21.7 GB before the kernel killed the ingest with no
 message; the file must now be refused as a per-file error, with the process staying small.
@@ -73,7 +73,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="override a setting for the ingest (JSON value), e.g. loaders.max_text_chars=50000000",
+        help="override a setting for the ingest (JSON value), e.g. loaders.max_document_chars=50000000",
     )
     args = ap.parse_args()
     overrides: dict[str, dict[str, object]] = {}

@@ -214,11 +214,11 @@ class LoaderSettings(_Strict):
     csv_id_column: str | None = None
     # Files above this size are refused unread (parsers hold a whole file in memory).
     max_file_mb: float = Field(default=200.0, gt=0)
-    # Characters of text one file may yield, all its documents together. Ingest holds a file's
-    # chunks, vectors and token states until the file's one atomic commit: about 0.4 GB of memory
-    # per million characters with the default chunking (bench/big_file.py; a 200 MB text file was
-    # killed at 21.7 GB). Split larger files, or raise this where the memory is there.
-    max_text_chars: int = Field(default=10_000_000, ge=1)
+    # Characters of text one document may hold. Ingest holds a source's chunks, vectors and token
+    # states until its one atomic commit: about 0.4 GB of memory per million characters with the
+    # default chunking (bench/big_file.py; a 200 MB text file was killed at 21.7 GB). Per document,
+    # not per file: a corpus file of many documents (a BEIR corpus.jsonl) is a user's real data.
+    max_document_chars: int = Field(default=10_000_000, ge=1)
     # Per document: every distinct metadata field becomes a typed column of its collection, copied
     # into each chunk (3,000 keys in one document cost 4.3 GB at ingest and 1.1 GB on disk), so a
     # document with more fields, a longer field name or a longer string value is refused.

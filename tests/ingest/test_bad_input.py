@@ -34,15 +34,13 @@ def test_bad_files_are_reported_and_the_rest_is_indexed(tmp_path: Path) -> None:
     wide = {"_id": "wide", "text": "Too many fields.", **{f"k{i}": i for i in range(100)}}
     (root / "wide.jsonl").write_text(json.dumps(wide) + "\n")
 
-    engine = ragline.open(tmp_path / "data", loaders={"max_text_chars": 50_000})
+    engine = ragline.open(tmp_path / "data", loaders={"max_document_chars": 50_000})
     report = engine.ingest([root])
 
     assert report.skipped == [(str(root / "pipe.txt"), "not a regular file (a FIFO)")]
     errors = {Path(path).name: reason for path, reason in report.errors}
     assert set(errors) == {"big.txt", "noise.txt", "wide.jsonl"}
-    assert errors["big.txt"].startswith(
-        "yields 80,999 characters of text, above loaders.max_text_chars = 50,000"
-    )
+    assert "has 80,999 characters of text, above loaders.max_document_chars = 50,000" in errors["big.txt"]
     assert errors["noise.txt"].startswith("does not look like text")
     assert errors["wide.jsonl"].startswith(
         "document 'wide' has 102 metadata fields, above loaders.max_metadata_fields = 64"

@@ -95,17 +95,19 @@ def test_load_file_dispatches_by_extension(tmp_path: Path) -> None:
 
 # Issue 21: a 200 MB text file grew to 21.7 GB at ingest, and one document with 3,000 metadata keys
 # made 3,000 columns; both are now refused by limits the messages name.
-def test_load_file_enforces_max_text_chars_over_all_documents(tmp_path: Path) -> None:
+def test_load_file_enforces_max_document_chars_per_document(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
-    path.write_text("\n".join(json.dumps({"_id": str(i), "text": "word " * 200}) for i in range(30)))
+    rows = [{"_id": str(i), "text": "word " * 200} for i in range(30)] + [{"_id": "long", "text": "w " * 600}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
     with pytest.raises(LoaderError) as info:
-        load_file(path, LoaderSettings(max_text_chars=25_000))
+        load_file(path, LoaderSettings(max_document_chars=1_000))
     assert info.value.path == str(path)
     assert info.value.reason.startswith(
-        "yields 29,970 characters of text, above loaders.max_text_chars = 25,000"
+        "document 'long' has 1,199 characters of text, above loaders.max_document_chars = 1,000"
     )
-    assert "split the file, or raise loaders.max_text_chars" in info.value.reason
-    assert len(load_file(path, LoaderSettings(max_text_chars=30_000))) == 30
+    assert "or raise loaders.max_document_chars" in info.value.reason
+    # A corpus file of many documents, each under the limit, is not refused for its total.
+    assert len(load_file(path, LoaderSettings(max_document_chars=1_200))) == 31
 
 
 def test_load_file_refuses_a_document_with_too_many_metadata_fields(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ _NO_TOKENS = PackedTokens(b"", 0)
 # Loader settings left out of the config fingerprint: added after max_file_mb, they would otherwise
 # re-index every file of every collection once.
 _LIMIT_SETTINGS = {
-    "max_text_chars",
+    "max_document_chars",
     "max_metadata_fields",
     "max_metadata_key_chars",
     "max_metadata_value_chars",
@@ -232,14 +232,12 @@ class Ingestor:
             problem = metadata_problem(d, self.settings.loaders)
             if problem is not None:
                 raise ConfigError(problem)
-        chars = sum(len(d.text) for d in docs)
-        if chars > self.settings.loaders.max_text_chars:
-            # One atomic commit: all of it waits in memory, as a file's documents do.
-            raise ConfigError(
-                f"{len(docs)} documents with {chars:,} characters of text in one upsert, above "
-                f"loaders.max_text_chars = {self.settings.loaders.max_text_chars:,}: send them in "
-                "smaller batches, or raise the limit"
-            )
+            if len(d.text) > self.settings.loaders.max_document_chars:
+                raise ConfigError(
+                    f"document {d.id!r} has {len(d.text):,} characters of text, above "
+                    f"loaders.max_document_chars = {self.settings.loaders.max_document_chars:,}: split it "
+                    "into several documents, or raise the limit"
+                )
         cleaned = [
             replace(d, text=clean_text(d.text), title=clean_text(d.title), source=d.source or "api")
             for d in docs

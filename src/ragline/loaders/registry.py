@@ -76,16 +76,16 @@ def metadata_problem(doc: Document, settings: LoaderSettings) -> str | None:
 
 
 def _check_loaded(path: Path, docs: list[Document], settings: LoaderSettings) -> None:
-    chars = sum(len(d.text) for d in docs)
-    if chars > settings.max_text_chars:
-        raise LoaderError(
-            str(path),
-            f"yields {chars:,} characters of text, above loaders.max_text_chars = "
-            f"{settings.max_text_chars:,} (ingest holds a file's chunks and vectors in memory until "
-            "its commit, about 0.4 GB per million characters): split the file, or raise "
-            "loaders.max_text_chars where the memory is there",
-        )
     for d in docs:
+        if len(d.text) > settings.max_document_chars:
+            raise LoaderError(
+                str(path),
+                f"document {d.id!r} has {len(d.text):,} characters of text, above "
+                f"loaders.max_document_chars = {settings.max_document_chars:,} (ingest holds its chunks "
+                "and vectors in memory until they are written, about 0.4 GB per million characters): "
+                "split it into several documents, or raise loaders.max_document_chars where the memory "
+                "is there",
+            )
         problem = metadata_problem(d, settings)
         if problem is not None:
             raise LoaderError(str(path), problem)
