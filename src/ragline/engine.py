@@ -588,6 +588,46 @@ class Engine:
         self._stores.pop(_store_key(tenant, collection, "summaries"), None)
         return len(chunks)
 
+    def migrate_tenants(self, progress: Callable[[str], None] | None = None) -> dict[str, int]:
+        """Move other tenants' documents out of the default tenant's collections into their own
+        namespaces: a data directory from before tenant namespaces held every tenant's documents
+        in ``<data_dir>/collections``. Returns the chunks moved per tenant; safe to run again.
+
+        Example::
+
+            moved = engine.migrate_tenants()   # {"acme": 1200, "globex": 300}
+        """
+        moved: dict[str, int] = {}
+        for name in self.collections():
+            store = self.store(name)
+            if not (store.root / "collection.json").is_file():
+                continue
+            with self._write_lock(store):
+                others = sorted(store.tenants() - {DEFAULT_TENANT})
+                for tenant in others:
+                    dest = self.collection_path(name, tenant)
+                    if not dest.exists():
+                        # Copied whole, then trimmed: every row keeps its vectors and token states.
+                        tmp = dest.with_name(f".{name}.migrating")
+                        if tmp.exists():
+                            shutil.rmtree(tmp)
+                        shutil.copytree(store.root, tmp)
+                        tmp.rename(dest)
+                    own = self.store(name, must_exist=True, tenant=tenant)
+                    own.retain_tenant(tenant)
+                    summaries = self.summaries_store(name, tenant)
+                    if summaries is not None:
+                        summaries.retain_tenant(tenant)
+                    moved[tenant] = moved.get(tenant, 0) + own.stats().chunks
+                    if progress is not None:
+                        progress(f"collection {name!r}: tenant {tenant!r} moved to {dest}")
+                if others:
+                    store.retain_tenant(DEFAULT_TENANT)
+                    summaries = self.summaries_store(name)
+                    if summaries is not None:
+                        summaries.retain_tenant(DEFAULT_TENANT)
+        return moved
+
     def with_settings(self, **updates: Any) -> Engine:
         """An engine on the same data with some settings replaced, sharing the loaded embedding
         model when the embedding settings are unchanged (ablations, experiments).

@@ -417,6 +417,20 @@ def stats(
     console.print(t)
 
 
+@app.command("migrate-tenants")
+def migrate_tenants(data_dir: DataDir = None) -> None:
+    """Move each tenant's documents into its own namespace (data directories from before tenant
+    namespaces kept every tenant's documents in one collection). Safe to run again."""
+    try:
+        moved = _engine(data_dir).migrate_tenants(progress=lambda line: console.print(_esc(line)))
+    except RaglineError as exc:
+        _fail(exc)
+    if not moved:
+        console.print("nothing to move: every collection holds only its own tenant's documents")
+    for tenant, chunks in sorted(moved.items()):
+        console.print(f"tenant {_esc(tenant)}: {chunks} chunks in its own collections")
+
+
 @app.command()
 def delete(
     doc_ids: Annotated[list[str], typer.Argument(help="Document ids to delete.")],

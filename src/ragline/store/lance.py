@@ -571,7 +571,11 @@ class LanceStore:
             return 0
         by_id = " OR ".join(_in_list("doc_id", list(doc_ids)))
         where = self._where(filters)
-        pred = f"({by_id}) AND ({where})" if where else by_id
+        return self._delete_rows(tbl, f"({by_id}) AND ({where})" if where else by_id, partial=bool(where))
+
+    def _delete_rows(self, tbl: Any, pred: str, *, partial: bool) -> int:
+        """Delete the chunk rows matching ``pred`` and the sections no remaining row uses.
+        ``partial``: rows sharing a document id with deleted ones may stay (keep their sections)."""
         affected = tbl.search().where(pred).select(["source", "doc_id"]).limit(None).to_arrow()
         n = affected.num_rows
         if n:
@@ -584,7 +588,7 @@ class LanceStore:
             if self.sections_table is not None:
                 docs = sorted({str(d) for d in affected.column("doc_id").to_pylist()})
                 gone = " OR ".join(_in_list("doc_id", docs))
-                if where:
+                if partial:
                     # Sections still referenced by chunks that stayed (same id, outside the filter).
                     rest = tbl.search().where(gone).select(["parent_id"]).limit(None).to_arrow()
                     keep = sorted({str(p) for p in rest.column("parent_id").drop_null().to_pylist()})
@@ -592,6 +596,21 @@ class LanceStore:
                         gone = f"({gone}) AND NOT ({' OR '.join(_in_list('id', keep))})"
                 self.sections_table.delete(gone)
         return int(n)
+
+    def tenants(self) -> set[str]:
+        """The tenants whose documents this collection holds (one, since tenants are namespaces;
+        several in a data directory from before them)."""
+        tbl = self.chunks_table
+        if tbl is None:
+            return set()
+        return set(tbl.search().select([ACL_TENANT]).limit(None).to_arrow().column(ACL_TENANT).to_pylist())
+
+    def retain_tenant(self, tenant: str) -> int:
+        """Delete every row of other tenants; returns how many (``ragline migrate-tenants``)."""
+        tbl = self.chunks_table
+        if tbl is None:
+            return 0
+        return self._delete_rows(tbl, f"`{ACL_TENANT}` != {sql_literal(tenant)}", partial=True)
 
     def delete_sources(self, sources: Sequence[str]) -> int:
         tbl = self.chunks_table
