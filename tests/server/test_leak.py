@@ -75,7 +75,8 @@ CODE = re.compile(r"\b[A-Z]{2}-\d{4}\b")  # every generated text carries one; pl
 def planted(docs: list[Doc], tenant: str) -> list[Doc]:
     """Documents in which ``tenant`` takes the other tenant's ids for bland text (no codes)."""
     others = [d for d in docs if d.access.tenant != tenant][:30]
-    return [Doc(d.id, f"Planted note on {d.text.split(':')[0]}.", Access(tenant)) for d in others]
+    # The id makes each text unique: the ingest drops exact duplicates within a file.
+    return [Doc(d.id, f"Planted note {d.id} on {d.text.split(':')[0]}.", Access(tenant)) for d in others]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def world(
             assert wait_job(client, r.json(), admins[tenant])["status"] == "done"
         plants = {tenant: planted(docs, tenant) for tenant in TENANT_GROUPS}
         for tenant, rows in plants.items():
-            body = "\n".join(json.dumps({"_id": d.id, "text": d.text}) for d in rows).encode()
+            body = "\n".join(json.dumps({"_id": d.id, "text": d.text, "kind": "note"}) for d in rows).encode()
             files = [("files", ("planted.jsonl", body))]
             r = client.post("/v1/collections/shared/files", files=files, headers=admins[tenant])
             assert r.status_code == 202, r.text
@@ -158,10 +159,11 @@ def test_no_document_leaks_over_a_thousand_queries(
         leaks += len(bad)
         assert not bad, f"{caller} received unreadable documents {bad}"
 
-    def check_text(caller: str, text: str) -> None:
-        """No text of a document the caller may not read, wherever it hides (prompt, trace, hits)."""
+    def check_text(caller: str, text: str, asked: str) -> None:
+        """No text of a document the caller may not read, wherever it hides (prompt, trace, hits);
+        ``asked``, the caller's own question, is echoed back and proves nothing."""
         nonlocal leaks
-        bad = set(CODE.findall(text)) - codes[caller]
+        bad = set(CODE.findall(text.replace(asked, "") if asked else text)) - codes[caller]
         leaks += len(bad)
         assert not bad, f"{caller} received text of unreadable documents: {sorted(bad)}"
 
@@ -184,7 +186,7 @@ def test_no_document_leaks_over_a_thousand_queries(
         queries += 1
         hits = [h["doc_id"] for h in r.json()["hits"]]
         check(caller, hits)
-        check_text(caller, r.text)
+        check_text(caller, r.text, query)
         if kind < 0.6 and CALLERS[caller].can_read(target.access) and mode != "dense":
             own_quotes += 1
             own_found += any(
@@ -203,10 +205,10 @@ def test_no_document_leaks_over_a_thousand_queries(
         queries += 1
         a = r.json()
         check(caller, [c["doc_id"] for c in a["citations"]] + [h["doc_id"] for h in a["debug"]["hits"]])
-        check_text(caller, r.text)  # answer, citations' quotes, the debug prompt
+        check_text(caller, r.text, target.text)  # answer, citations' quotes, the debug prompt
         trace = client.get(f"/v1/traces/{a['trace_id']}", headers=headers[caller]).json()["trace"]
         check(caller, [c["doc_id"] for c in trace["context"]])
-        check_text(caller, json.dumps(trace))
+        check_text(caller, json.dumps(trace), target.text)
 
     for _ in range(60):
         caller = rng.choice(list(CALLERS))
@@ -219,7 +221,7 @@ def test_no_document_leaks_over_a_thousand_queries(
         assert r.status_code == 200, r.text
         queries += 1
         check(caller, [c["doc_id"] for c in r.json()["citations"]])
-        check_text(caller, r.text)
+        check_text(caller, r.text, target.text)
 
     # Direct reads: every document by every caller.
     for caller, p in CALLERS.items():
@@ -233,7 +235,7 @@ def test_no_document_leaks_over_a_thousand_queries(
             assert r.status_code == (
                 200 if (p.tenant, d.id) in acl and p.can_read(acl[(p.tenant, d.id)]) else 404
             )
-            check_text(caller, r.text)
+            check_text(caller, r.text, "")
             queries += 1
 
     # Metadata probes: counts, filter errors and existence tell nothing of what a caller cannot read.
