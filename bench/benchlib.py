@@ -37,6 +37,15 @@ def parse_variants(ap: argparse.ArgumentParser, specs: Sequence[str]) -> list[tu
     return variants
 
 
+def print_result(out: dict[str, Any], as_json: bool) -> None:
+    """A script's flat result: one JSON line, or one ``key: value`` line per entry."""
+    if as_json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k}: {v}")
+
+
 def lab_parser(doc: str | None, cache_dir: Path) -> argparse.ArgumentParser:
     """The lab scripts' arguments: ``DATASET_DIR:SPLIT`` specs and where their caches live."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -15,7 +15,6 @@ Also reported: the collection's size on disk and the process's peak resident mem
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from benchlib import print_result  # noqa: E402
 
 import ragline  # noqa: E402
 from ragline.loaders.registry import load_file  # noqa: E402
@@ -100,11 +101,7 @@ def main() -> int:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "date": time.strftime("%Y-%m-%d"),
     }
-    if args.json:
-        print(json.dumps(out))
-    else:
-        for k, v in out.items():
-            print(f"{k}: {v}")
+    print_result(out, args.json)
     return 0
 
 

@@ -32,7 +32,7 @@ from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
 from ragline.embedding.units import embed_chunks, unit_layout
-from ragline.errors import CollectionNotFound, ConfigError, FilterError, GenerationError
+from ragline.errors import AccessDenied, CollectionNotFound, ConfigError, FilterError, GenerationError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.generation.prompt import build_messages, render_prompt
@@ -46,6 +46,7 @@ from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
 from ragline.types import (
+    DEFAULT_TENANT,
     Access,
     Answer,
     AnswerDebug,
@@ -112,6 +113,15 @@ def scope_filter(
     return visible if parsed is None else And((visible, parsed))
 
 
+def _store_key(tenant: str, name: str, part: str = "") -> str:
+    return "\x00".join((tenant, name, part))
+
+
+def tenant_of(principal: Principal | None) -> str:
+    """The tenant a caller acts in: its own, or the default tenant for a local caller."""
+    return DEFAULT_TENANT if principal is None else principal.tenant
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentView:
     """A document as the store holds it: summary, text rebuilt from its chunks, the chunks."""
@@ -169,22 +179,35 @@ class Engine:
             return make_chunker(self.settings.chunking, self.tokenizer, self.embedder)
         return make_chunker(self.settings.chunking, self.tokenizer)
 
-    def collection_path(self, name: str) -> Path:
+    def namespace_dir(self, tenant: str = DEFAULT_TENANT) -> Path:
+        """Where a tenant's collections live. Tenants are physical namespaces: each has its own
+        tables, so ids, keyword statistics, metadata schemas and counts never mix across tenants.
+        The default tenant keeps ``<data_dir>/collections`` (data directories from before tenants)."""
+        if tenant == DEFAULT_TENANT:
+            return self.settings.data_dir / "collections"
+        if not _NAME_RE.match(tenant):
+            raise ConfigError(
+                f"tenant name {tenant!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)"
+            )
+        return self.settings.data_dir / "tenants" / tenant / "collections"
+
+    def collection_path(self, name: str, tenant: str = DEFAULT_TENANT) -> Path:
         if not _NAME_RE.match(name):
             raise ConfigError(
-                f"collection name {name!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)"
+                f"collection name {name[:80]!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)"
             )
-        return self.settings.data_dir / "collections" / name
+        return self.namespace_dir(tenant) / name
 
-    def collections(self) -> list[str]:
-        root = self.settings.data_dir / "collections"
+    def collections(self, tenant: str = DEFAULT_TENANT) -> list[str]:
+        """The collections of one tenant (the default tenant's unless named)."""
+        root = self.namespace_dir(tenant)
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
-    def embedder_for(self, collection: str | None = None) -> CachedEmbedder:
+    def embedder_for(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> CachedEmbedder:
         """The embedding model a collection was built with: the configured one, or the model
         `ragline tune embeddings` made for it (recorded in its ``collection.json``)."""
         name = collection or self.settings.collection
-        meta = self.collection_path(name) / "collection.json"
+        meta = self.collection_path(name, tenant) / "collection.json"
         model_path = (
             json.loads(meta.read_text(encoding="utf-8")).get("model_path") if meta.is_file() else None
         )
@@ -196,19 +219,26 @@ class Engine:
             self._embedders[model_path] = CachedEmbedder(inner, self.embedding_cache)
         return self._embedders[model_path]
 
-    def store(self, collection: str | None = None, *, must_exist: bool = False) -> LanceStore:
+    def store(
+        self, collection: str | None = None, *, must_exist: bool = False, tenant: str = DEFAULT_TENANT
+    ) -> LanceStore:
+        """A tenant's collection (the default tenant's unless named)."""
         name = collection or self.settings.collection
-        path = self.collection_path(name)
+        path = self.collection_path(name, tenant)
         if must_exist and not (path / "collection.json").is_file():
-            known = ", ".join(self.collections()) or "(none yet)"
+            known = ", ".join(self.collections(tenant)) or "(none yet)"
+            # Only the caller's own tenant is listed, and the data directory only for the
+            # default tenant (a local user's): a service's callers must not learn either.
+            where = f"in {self.settings.data_dir}" if tenant == DEFAULT_TENANT else f"in tenant {tenant!r}"
             raise CollectionNotFound(
-                f"collection {name!r} does not exist in {self.settings.data_dir}; existing: {known}. "
+                f"collection {name!r} does not exist {where}; existing: {known}. "
                 "Ingest documents into it first (ragline ingest PATH --collection NAME)"
             )
-        if name not in self._stores:
+        key = _store_key(tenant, name)
+        if key not in self._stores:
             s = self.settings.store
-            embedder = self.embedder_for(name)
-            self._stores[name] = LanceStore(
+            embedder = self.embedder_for(name, tenant)
+            self._stores[key] = LanceStore(
                 path,
                 dimension=embedder.dimension,
                 model_id=embedder.model_id,
@@ -219,7 +249,7 @@ class Engine:
                 ann_ef_construction=s.ann_ef_construction,
                 read_consistency_s=s.read_consistency_s,
             )
-        return self._stores[name]
+        return self._stores[key]
 
     # -- entry points ----------------------------------------------------------------------------
 
@@ -242,8 +272,9 @@ class Engine:
         """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
-        store = self.store(collection)
-        embedder = self.embedder_for(collection)
+        tenant = (access or Access()).tenant
+        store = self.store(collection, tenant=tenant)
+        embedder = self.embedder_for(collection, tenant)
         with self._write_lock(store):
             before = embedder.embedded
             ingestor = Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
@@ -259,22 +290,67 @@ class Engine:
             report.chunks_embedded = embedder.embedded - before
         return report
 
-    def upsert_documents(self, docs: Sequence[Document], *, collection: str | None = None) -> IngestReport:
+    def upsert_documents(
+        self,
+        docs: Sequence[Document],
+        *,
+        collection: str | None = None,
+        principal: Principal | None = None,
+    ) -> IngestReport:
         """Index documents built in Python, replacing earlier versions with the same ids.
+
+        The documents go to their tenant's namespace (``Document.access.tenant``; one tenant per
+        call). With a ``principal``, that must be its tenant, and a document may only replace an
+        earlier version the principal may read: another group's document is never overwritten.
 
         Example::
 
             engine.upsert_documents([Document(id="faq-1", source="faq", text="...", metadata={"lang": "en"})])
         """
-        store = self.store(collection)
-        embedder = self.embedder_for(collection)
+        tenants = sorted({d.access.tenant for d in docs})
+        if len(tenants) > 1:
+            raise ConfigError(
+                f"documents of several tenants ({', '.join(tenants)}) in one upsert; send each tenant's apart"
+            )
+        tenant = tenants[0] if tenants else tenant_of(principal)
+        if principal is not None and tenant != principal.tenant:
+            raise AccessDenied(
+                f"documents of tenant {tenant!r} cannot be written by a caller of tenant {principal.tenant!r}"
+            )
+        store = self.store(collection, tenant=tenant)
+        embedder = self.embedder_for(collection, tenant)
         with self._write_lock(store):
+            if principal is not None and docs:
+                self._check_replaceable(store, [d.id for d in docs], principal)
             before = embedder.embedded
             report = Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer).upsert_documents(
                 docs
             )
             report.chunks_embedded = embedder.embedded - before
         return report
+
+    def check_replaceable(self, doc_ids: Sequence[str], collection: str | None, principal: Principal) -> None:
+        """Raise :class:`~ragline.errors.AccessDenied` if writing ``doc_ids`` would overwrite a
+        document ``principal`` may not read."""
+        self._check_replaceable(
+            self.store(collection, must_exist=True, tenant=principal.tenant), doc_ids, principal
+        )
+
+    @staticmethod
+    def _check_replaceable(store: LanceStore, doc_ids: Sequence[str], principal: Principal) -> None:
+        """Refuse to overwrite a document ``principal`` may not read (checked under the write lock)."""
+        wanted: Filter = InList("doc_id", tuple(dict.fromkeys(doc_ids)), False)
+        existing = {d.doc_id for d in store.documents(wanted, limit=MAX_TOP_K)}
+        if not existing:
+            return
+        readable = {d.doc_id for d in store.documents(scope_filter(wanted, principal), limit=MAX_TOP_K)}
+        hidden = sorted(existing - readable)
+        if hidden:
+            # The ids are the caller's own input, so naming them reveals nothing new.
+            raise AccessDenied(
+                f"document id(s) {', '.join(map(repr, hidden[:5]))} are already taken by documents you "
+                "may not read; choose other ids"
+            )
 
     @staticmethod
     def _write_lock(store: LanceStore) -> AbstractContextManager[None]:
@@ -358,19 +434,23 @@ class Engine:
         assert isinstance(twin, LateInteractionReranker)  # stored under this key just above
         return twin.with_states(store)
 
-    def summaries_store(self, collection: str | None = None) -> LanceStore | None:
+    def summaries_store(
+        self, collection: str | None = None, tenant: str = DEFAULT_TENANT
+    ) -> LanceStore | None:
         """The store of per-document summaries (``ragline summarize``), or None if not built."""
-        store = self.store(collection, must_exist=True)
+        store = self.store(collection, must_exist=True, tenant=tenant)
         path = store.root / "summaries"
         if not (path / "collection.json").is_file():
             return None
-        key = f"{store.root.name}\x00summaries"
+        key = _store_key(tenant, store.root.name, "summaries")
         if key not in self._stores:
-            embedder = self.embedder_for(collection)
+            embedder = self.embedder_for(collection, tenant)
             self._stores[key] = LanceStore(path, dimension=embedder.dimension, model_id=embedder.model_id)
         return self._stores[key]
 
-    def summarize(self, collection: str | None = None, *, llm: bool | None = None) -> int:
+    def summarize(
+        self, collection: str | None = None, *, llm: bool | None = None, tenant: str = DEFAULT_TENANT
+    ) -> int:
         """Build the per-document summaries index that ``retrieval.doc_first`` searches.
 
         Extractive summaries offline; the configured LLM's when ``llm`` (default: when one is
@@ -378,8 +458,8 @@ class Engine:
         """
         from ragline.hierarchy.summaries import ExtractiveSummarizer, LLMSummarizer, summary_documents
 
-        store = self.store(collection, must_exist=True)
-        embedder = self.embedder_for(collection)
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        embedder = self.embedder_for(collection, tenant)
         extractive = ExtractiveSummarizer(embedder)
         use_llm = (self.chat is not None) if llm is None else llm
         if use_llm and self.chat is None:
@@ -393,7 +473,7 @@ class Engine:
             target.delete_sources(sorted(target.source_hashes()))
             ingestor = Ingestor(self.settings, target, embedder, self.chunker, self.tokenizer)
             ingestor.upsert_documents(docs)
-        self._stores.pop(f"{store.root.name}\x00summaries", None)
+        self._stores.pop(_store_key(tenant, store.root.name, "summaries"), None)
         return len(docs)
 
     def tune_embeddings(
@@ -405,6 +485,7 @@ class Engine:
         batch_size: int = 32,
         max_seq_length: int = 128,
         progress: Callable[[str, int, int], None] | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> TuneReport:
         """Fine-tune the collection's embedding model on pairs built from its own text, save it as
         a new version under ``<data_dir>/models/<collection>/v<N>``, and re-embed the collection
@@ -414,7 +495,7 @@ class Engine:
         from ragline.tune.embeddings import build_pairs, fine_tune
 
         name = collection or self.settings.collection
-        store = self.store(name, must_exist=True)
+        store = self.store(name, must_exist=True, tenant=tenant)
         meta = json.loads((store.root / "collection.json").read_text(encoding="utf-8"))
         if self.settings.embedding.backend == "openai":
             raise ConfigError(
@@ -423,7 +504,9 @@ class Engine:
         base = Path(meta.get("model_path") or self.settings.embedding.model_path or packaged_model_dir())
         chunks = store.all_chunks()
         pairs = build_pairs(chunks, max_pairs=max_pairs)
-        versions = self.settings.data_dir / "models" / name
+        versions = (
+            self.settings.data_dir / "models" / (name if tenant == DEFAULT_TENANT else f"{tenant}/{name}")
+        )
         taken = [int(p.name[1:]) for p in versions.glob("v*") if p.name[1:].isdigit()]
         out = versions / f"v{max(taken, default=0) + 1}"
         report = fine_tune(
@@ -436,7 +519,7 @@ class Engine:
             threads=self.settings.embedding.threads,
             progress=(lambda d, t: progress("fine-tuning", d, t)) if progress else None,
         )
-        self.reembed(name, out, progress=progress)
+        self.reembed(name, out, progress=progress, tenant=tenant)
         return report
 
     def reembed(
@@ -445,10 +528,11 @@ class Engine:
         model_path: Path,
         *,
         progress: Callable[[str, int, int], None] | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> int:
         """Re-embed every chunk of a collection with the model at ``model_path`` and switch the
         collection to it. Built aside and swapped in, so searches see the old or the new index."""
-        store = self.store(collection, must_exist=True)
+        store = self.store(collection, must_exist=True, tenant=tenant)
         settings = self.settings.embedding.model_copy(update={"model_path": model_path})
         embedder = CachedEmbedder(make_embedder(settings, self.settings.cache_dir), self.embedding_cache)
         with self._write_lock(store):
@@ -500,9 +584,49 @@ class Engine:
             store.root.rename(old)
             tmp.rename(store.root)
             shutil.rmtree(old)
-        self._stores.pop(collection, None)
-        self._stores.pop(f"{collection}\x00summaries", None)
+        self._stores.pop(_store_key(tenant, collection), None)
+        self._stores.pop(_store_key(tenant, collection, "summaries"), None)
         return len(chunks)
+
+    def migrate_tenants(self, progress: Callable[[str], None] | None = None) -> dict[str, int]:
+        """Move other tenants' documents out of the default tenant's collections into their own
+        namespaces: a data directory from before tenant namespaces held every tenant's documents
+        in ``<data_dir>/collections``. Returns the chunks moved per tenant; safe to run again.
+
+        Example::
+
+            moved = engine.migrate_tenants()   # {"acme": 1200, "globex": 300}
+        """
+        moved: dict[str, int] = {}
+        for name in self.collections():
+            store = self.store(name)
+            if not (store.root / "collection.json").is_file():
+                continue
+            with self._write_lock(store):
+                others = sorted(store.tenants() - {DEFAULT_TENANT})
+                for tenant in others:
+                    dest = self.collection_path(name, tenant)
+                    if not dest.exists():
+                        # Copied whole, then trimmed: every row keeps its vectors and token states.
+                        tmp = dest.with_name(f".{name}.migrating")
+                        if tmp.exists():
+                            shutil.rmtree(tmp)
+                        shutil.copytree(store.root, tmp)
+                        tmp.rename(dest)
+                    own = self.store(name, must_exist=True, tenant=tenant)
+                    own.retain_tenant(tenant)
+                    summaries = self.summaries_store(name, tenant)
+                    if summaries is not None:
+                        summaries.retain_tenant(tenant)
+                    moved[tenant] = moved.get(tenant, 0) + own.stats().chunks
+                    if progress is not None:
+                        progress(f"collection {name!r}: tenant {tenant!r} moved to {dest}")
+                if others:
+                    store.retain_tenant(DEFAULT_TENANT)
+                    summaries = self.summaries_store(name)
+                    if summaries is not None:
+                        summaries.retain_tenant(DEFAULT_TENANT)
+        return moved
 
     def with_settings(self, **updates: Any) -> Engine:
         """An engine on the same data with some settings replaced, sharing the loaded embedding
@@ -528,12 +652,13 @@ class Engine:
         mode: SearchMode | None = None,
         collection: str | None = None,
         retrieval: RetrievalSettings | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> Retriever:
         """The retriever for ``mode`` with the collection's settings (or ``retrieval``)."""
         r = retrieval or self.retrieval_settings(collection)
         mode = mode or r.mode
-        store = self.store(collection, must_exist=True)
-        embedder = self.embedder_for(collection)
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        embedder = self.embedder_for(collection, tenant)
         if mode == "dense":
             return DenseRetriever(store, embedder)
         if mode == "keyword":
@@ -563,7 +688,7 @@ class Engine:
             embedder,
             r,
             chat=self.chat,
-            summaries=self.summaries_store(collection) if r.doc_first or r.router else None,
+            summaries=self.summaries_store(collection, tenant) if r.doc_first or r.router else None,
             rerankers=self.rerankers(r, store, embedder),
             field_values=store.field_values,
         )
@@ -596,7 +721,8 @@ class Engine:
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
         with _span("retrieve", mode=mode or self.settings.retrieval.mode, top_k=k):
-            return self.retriever(mode, collection).run(query, k, scope_filter(filters, principal))
+            retriever = self.retriever(mode, collection, tenant=tenant_of(principal))
+            return retriever.run(query, k, scope_filter(filters, principal))
 
     # -- answers -------------------------------------------------------------------------------------
 
@@ -655,11 +781,11 @@ class Engine:
             principal=principal,
         )
 
-    def assembler(self, collection: str | None = None) -> ContextAssembler:
+    def assembler(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> ContextAssembler:
         """The context assembler for a collection, configured by ``answer`` settings."""
         a = self.settings.answer
         return ContextAssembler(
-            self.store(collection, must_exist=True),
+            self.store(collection, must_exist=True, tenant=tenant),
             self.token_counter,
             budget=a.context_tokens,
             expand=a.expand,
@@ -668,10 +794,20 @@ class Engine:
         )
 
     def assemble(
-        self, hits: Sequence[Hit], *, budget: int | None = None, collection: str | None = None
+        self,
+        hits: Sequence[Hit],
+        *,
+        budget: int | None = None,
+        collection: str | None = None,
+        principal: Principal | None = None,
     ) -> Context:
-        """Expand, merge and fit ``hits`` into a context of at most ``budget`` tokens."""
-        return self.assembler(collection).run(hits, budget)
+        """Expand, merge and fit ``hits`` into a context of at most ``budget`` tokens.
+
+        With a ``principal``, expansion (neighbouring chunks, parent sections) reads only what it
+        may read, exactly as the search did.
+        """
+        assembler = self.assembler(collection, tenant_of(principal))
+        return assembler.run(hits, budget, scope=scope_filter(None, principal))
 
     @overload
     def ask(
@@ -727,7 +863,7 @@ class Engine:
         hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
-            context = self.assemble(hits, collection=collection)
+            context = self.assemble(hits, collection=collection, principal=principal)
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
         # Started here, not in the generator: a stream is consumed later, often on another thread,
@@ -809,14 +945,14 @@ class Engine:
         """The documents of a collection (those ``principal`` may read), ordered by id."""
         if not 1 <= limit <= MAX_TOP_K or offset < 0:
             raise ConfigError(f"limit must be 1..{MAX_TOP_K} and offset >= 0, got {limit} and {offset}")
-        store = self.store(collection, must_exist=True)
+        store = self.store(collection, must_exist=True, tenant=tenant_of(principal))
         return store.documents(scope_filter(None, principal), limit=limit, offset=offset)
 
     def document(
         self, doc_id: str, *, collection: str | None = None, principal: Principal | None = None
     ) -> DocumentView | None:
         """One document with its text rebuilt from its chunks, or None if absent or not readable."""
-        store = self.store(collection, must_exist=True)
+        store = self.store(collection, must_exist=True, tenant=tenant_of(principal))
         by_id: Filter = Compare("doc_id", "$eq", doc_id)
         scoped = by_id if principal is None else And((Visible(principal), by_id))
         chunks = store.find_chunks(scoped)
@@ -834,16 +970,18 @@ class Engine:
     ) -> int:
         """Delete documents by id; returns the number of chunks removed.
 
-        With a ``principal``, only documents it may read are deleted; the others are left alone.
+        With a ``principal``, only the chunks of documents it may read are deleted (in its own
+        tenant's collection); whatever else carries the same id is left alone.
         """
-        store = self.store(collection, must_exist=True)
+        store = self.store(collection, must_exist=True, tenant=tenant_of(principal))
         with self._write_lock(store):
-            if principal is not None and doc_ids:
-                allowed = scope_filter({"doc_id": {"$in": list(doc_ids)}}, principal)
-                doc_ids = [d.doc_id for d in store.documents(allowed, limit=MAX_TOP_K)]
-            return store.delete_documents(doc_ids)
+            return store.delete_documents(doc_ids, scope_filter(None, principal))
 
-    def stats(self, collection: str | None = None) -> CollectionStats:
+    def stats(self, collection: str | None = None, *, principal: Principal | None = None) -> CollectionStats:
+        """Counts and index state of a collection; with a ``principal``, the counts are of what it
+        may read."""
         name = collection or self.settings.collection
-        store = self.store(name, must_exist=True)
-        return CollectionStats(name=name, path=str(store.root), store=store.stats())
+        store = self.store(name, must_exist=True, tenant=tenant_of(principal))
+        return CollectionStats(
+            name=name, path=str(store.root), store=store.stats(scope_filter(None, principal))
+        )

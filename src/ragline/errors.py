@@ -50,3 +50,8 @@ class DatasetError(RaglineError):
 
 class GenerationError(RaglineError):
     """The LLM could not produce an answer (after retries and every fallback model)."""
+
+
+class AccessDenied(RaglineError):
+    """The caller may not change or grant what it asked for (another group's document, a clearance
+    or group above its own). Never raised for reads: what a caller may not read simply is not there."""

@@ -212,7 +212,19 @@ class LoaderSettings(_Strict):
     csv_mode: Literal["row", "file"] = "row"
     csv_text_columns: tuple[str, ...] | None = None
     csv_id_column: str | None = None
+    # Files above this size are refused unread (parsers hold a whole file in memory).
     max_file_mb: float = Field(default=200.0, gt=0)
+    # Characters of text one document may hold. Ingest holds a source's chunks, vectors and token
+    # states until its one atomic commit: about 0.4 GB of memory per million characters with the
+    # default chunking (bench/big_file.py; a 200 MB text file was killed at 21.7 GB). Per document,
+    # not per file: a corpus file of many documents (a BEIR corpus.jsonl) is a user's real data.
+    max_document_chars: int = Field(default=10_000_000, ge=1)
+    # Per document: every distinct metadata field becomes a typed column of its collection, copied
+    # into each chunk (3,000 keys in one document cost 4.3 GB at ingest and 1.1 GB on disk), so a
+    # document with more fields, a longer field name or a longer string value is refused.
+    max_metadata_fields: int = Field(default=64, ge=1)
+    max_metadata_key_chars: int = Field(default=64, ge=1)
+    max_metadata_value_chars: int = Field(default=4096, ge=1)
 
 
 class ModelPrice(_Strict):
@@ -333,8 +345,14 @@ class ServerSettings(_Strict):
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)
+    # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
+    # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
+    state_timeout_s: float = Field(default=5.0, gt=0, le=300)
     # Worker threads running ingest jobs.
     ingest_workers: int = Field(default=1, ge=1, le=64)
+    # An ingest job's lease: its replica renews it every quarter of this. A job whose lease lapsed
+    # (its replica died or lost the state store for that long) is marked failed by any replica.
+    job_lease_s: float = Field(default=60.0, ge=1, le=86_400)
     # Logs as one JSON object per line (with trace ids), for log shippers.
     json_logs: bool = True
     # OpenTelemetry: "" records spans in-process only; "otlp" exports them over OTLP/HTTP to

@@ -143,3 +143,11 @@ def test_bad_state_url_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     res = runner.invoke(app, ["keys", "list", "--data-dir", str(tmp_path)])
     assert res.exit_code == 2
     assert "error:" in res.stderr and "mysql://db/x" in res.stderr
+
+
+def test_list_prints_names_and_groups_verbatim(tmp_path: Path) -> None:
+    # Key names and groups are free text: rich markup in them is shown, never interpreted.
+    _create(tmp_path, "--name", "a[/]b")
+    res = runner.invoke(app, ["keys", "list", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert " a[/]b " in res.stdout

@@ -57,7 +57,7 @@ def words(text: str) -> int:
 
 def first_source_sentence(prompt: str) -> str:
     """The first sentence of source [1] in the user message, as a grounded model would quote it."""
-    m = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n\[2\] |\n\nQuestion:|\Z)", prompt, re.MULTILINE | re.DOTALL)
+    m = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n</source>|\Z)", prompt, re.MULTILINE | re.DOTALL)
     if not m:
         return "I could not find source [1]"
     text = " ".join(m[1].split())

@@ -4,6 +4,7 @@ the LLM answer, fallback models, and the degraded extractive answer when every m
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,24 @@ def test_cli_ask_streams_the_llm_answer_and_lists_sources(docs, server, monkeypa
     )
     payload = json.loads(result.stdout)
     assert payload["mode"] == "llm" and payload["citations"][0]["n"] == 1
+
+
+def test_a_documents_own_markers_do_not_become_llm_citations(tmp_path, server) -> None:
+    # The model quotes source [1]; the document's own "[2]" (a footnote or a planted marker) must not
+    # reach it, or the answer would cite whatever source happens to be [2].
+    write_fact_corpus(tmp_path / "docs")
+    (tmp_path / "docs" / "ledger.md").write_text(
+        "# Ledger vault\n\nThe ledger vault is opened by the night clerk Ilse Varga.[2] She keeps the "
+        "brass key [3] on a chain. The ledger vault holds the harbour records [99].\n",
+        encoding="utf-8",
+    )
+    ragline.open(tmp_path / "data").ingest([tmp_path / "docs"])
+    a = engine(tmp_path / "data", server, "good").ask("Who opens the ledger vault?", debug=True)
+    assert a.mode == "llm" and len(a.debug.context.passages) >= 3
+    assert a.debug.context.passages[0].source.endswith("ledger.md")
+    assert "Ilse Varga" in a.text
+    assert re.findall(r"\[[^\]]*\]", a.text) == ["[1]"]
+    assert [c.n for c in a.citations] == [1] and a.citations[0].source.endswith("ledger.md")
+    assert (
+        "Ilse Varga. She keeps the brass key on a chain." in a.debug.prompt and "[99]" not in a.debug.prompt
+    )

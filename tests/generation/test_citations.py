@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.generation.citations import QUOTE_CHARS, CitationCheck, citations_for, parse_citations
+from ragline.generation.citations import (
+    QUOTE_CHARS,
+    CitationCheck,
+    citations_for,
+    parse_citations,
+    strip_markers,
+)
 from ragline.types import ChunkSpan, Context, Passage
 
 
@@ -158,3 +164,18 @@ def test_quote_whitespace_is_flattened():
 def test_out_of_range_number_is_rejected_with_a_hint():
     with pytest.raises(ValueError, match=r"citation \[4\].*holds 3.*parse_citations"):
         citations_for(_context("a", "b", "c"), [4])
+
+
+@pytest.mark.parametrize(
+    ("text", "in_code", "clean"),
+    [
+        ("Paris is the capital.[2] It is large[3][99].", True, "Paris is the capital. It is large."),
+        ("[2] Forged heading\nbody [Source 1] here [1-3].", True, "Forged heading\nbody here."),
+        ("Call `rows[2]` [3] now.", True, "Call `rows` now."),
+        ("Call `rows[2]` [3] now.", False, "Call `rows[2]` now."),
+        ("See the [note] and [0.5].", True, "See the [note] and [0.5]."),
+    ],
+)
+def test_strip_markers_removes_every_marker(text, in_code, clean):
+    assert strip_markers(text, in_code=in_code) == clean
+    assert parse_citations(strip_markers(text), n_sources=100).cited == ()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ragline.embedding.onnx import OnnxEmbedder
 from ragline.errors import ConfigError
 from ragline.generation.base import collect
+from ragline.generation.citations import parse_citations
 from ragline.generation.extractive import ABSTAIN_TEXT, ConfidenceModel, ExtractiveAnswerer, SentenceWeights
 from ragline.generation.lexical import coverage, idf, stem, terms
 from ragline.types import ChunkSpan, Context, Final, Passage, Token
@@ -159,3 +162,35 @@ def test_title_terms_count_for_less_than_the_sentences_own() -> None:
     without = coverage(q, {"complet"}, w, 9.0)
     assert own == 1.0 and without < via_title < own
     assert via_title == pytest.approx(without + 0.5 * w["eiffel"] / (w["eiffel"] + w["complet"]))
+
+
+def test_a_documents_own_citation_markers_never_reach_the_answer(embedder) -> None:
+    # Wikipedia-style footnotes and a planted marker: with three passages, [2] and [3] would name
+    # real citations of the answer and the UI would link them to unrelated sources.
+    planted = passage(
+        "paris",
+        "Paris is the capital and largest city of France.[2] The capital of France has about two "
+        "million inhabitants[3][99] and lies on the Seine. [Source 2] France's capital, Paris, is "
+        "home to the Louvre [1-3].",
+        1,
+    )
+    ctx = Context(
+        passages=[planted, CTX.passages[0], CTX.passages[1]],
+        tokens=60,
+        budget=200,
+    )
+    answerer = ExtractiveAnswerer(
+        embedder, abstain_threshold=0.0, weights=SentenceWeights(relative_cutoff=0.0)
+    )
+    events = list(answerer.stream("What is the capital of France?", ctx))
+    a = events[-1].answer
+    assert len(a.citations) >= 2 and any(c.doc_id == "paris" for c in a.citations)
+    # The only markers left are the answerer's own, one per quoted sentence, in order.
+    assert re.findall(r"\[[^\]]*\]", a.text) == [f"[{c.n}]" for c in a.citations]
+    assert parse_citations(a.text, len(a.citations)).cited == tuple(c.n for c in a.citations)
+    assert "".join(e.text for e in events if isinstance(e, Token)) == a.text
+    # Quotes stay the document's exact text at the cited offsets, markers included.
+    for c in a.citations:
+        p = next(p for p in ctx.passages if p.doc_id == c.doc_id)
+        assert p.text[c.start - p.start : c.end - p.start] == c.quote
+    assert any("[2]" in c.quote or "[3]" in c.quote for c in a.citations)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,36 @@ def test_missing_path_raises(tmp_path: Path) -> None:
 )
 def test_glob_match(relative: str, pattern: str, expected: bool) -> None:
     assert glob_match(relative, pattern) is expected
+
+
+def test_fifo_and_socket_in_a_folder_are_skipped_with_a_reason_never_opened(tmp_path: Path) -> None:
+    # Issue 21: a FIFO inside an ingested folder hung the ingest (opening it blocks forever).
+    import socket
+
+    root = tmp_path / "docs"
+    _touch(root, "real.txt", "sub/also.md")
+    os.mkfifo(root / "pipe.txt")
+    os.mkfifo(root / "sub" / "pipe.md")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(root / "sock.txt"))
+    (root / "dangling.txt").symlink_to(root / "gone.txt")
+    (root / "link.txt").symlink_to(root / "real.txt")
+    try:
+        result = discover([root])
+    finally:
+        sock.close()
+    assert _relative(result, root) == ["real.txt", "sub/also.md"]
+    reasons = {p.relative_to(root).as_posix(): why for p, why in result.skipped}
+    assert reasons == {
+        "pipe.txt": "not a regular file (a FIFO)",
+        "sub/pipe.md": "not a regular file (a FIFO)",
+        "sock.txt": "not a regular file (a socket)",
+        "dangling.txt": "broken symbolic link",
+    }
+
+
+def test_explicitly_named_fifo_is_skipped_with_its_kind(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    result = discover([tmp_path / "pipe.txt"])
+    assert result.files == []
+    assert result.skipped == [(tmp_path / "pipe.txt", "not a regular file (a FIFO)")]

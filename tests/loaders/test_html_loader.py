@@ -195,3 +195,43 @@ def test_long_link_list_named_sidebar_is_dropped_but_long_prose_is_not(tmp_path:
     assert "SIDELINK" not in doc.text
     assert "real content in a box" in doc.text
     assert "Main words here." in doc.text
+
+
+# Issue 21: deeply nested HTML took 45 s at 10k levels (each element's `decomposed` check scanned its
+# whole subtree) and failed with a recursion error in the renderer.
+@pytest.mark.parametrize("tag", ["div", "span", "blockquote", 'div class="sidebar"', "header"])
+def test_deeply_nested_html_yields_its_text(tmp_path: Path, tag: str) -> None:
+    depth = 30_000
+    path = tmp_path / "deep.html"
+    path.write_text(
+        "<html><head><title>Deep</title></head><body><nav>NAVLINK</nav><article>"
+        + "<h1>Top heading</h1><p>Intro paragraph.</p>"
+        + f"<{tag}>level " * depth
+        + "innermost words"
+        + f"</{tag.split()[0]}>" * depth
+        + "<p>After the nest.</p></article></body></html>"
+    )
+    [doc] = HtmlLoader().load(path)
+    assert doc.title == "Deep"
+    assert doc.text.startswith("# Top heading\n\nIntro paragraph.")
+    assert doc.text.count("level") == depth
+    assert "innermost words" in doc.text
+    assert doc.text.endswith("After the nest.")
+    assert "NAVLINK" not in doc.text
+
+
+def test_deeply_nested_lists_keep_the_shallow_structure(tmp_path: Path) -> None:
+    depth = 20_000
+    path = tmp_path / "lists.html"
+    path.write_text(
+        "<html><body><ul><li>outer item</li></ul>"
+        + "<ul><li>nested " * depth
+        + "bottom"
+        + "</li></ul>" * depth
+        + "<nav><a href='/'>NAVLINK</a></nav></body></html>"
+    )
+    [doc] = HtmlLoader().load(path)
+    assert doc.text.startswith("- outer item\n\n- nested\n - nested\n")
+    assert doc.text.count("nested") == depth
+    assert "bottom" in doc.text
+    assert "NAVLINK" not in doc.text

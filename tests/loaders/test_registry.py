@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,55 @@ def test_load_file_dispatches_by_extension(tmp_path: Path) -> None:
     [doc] = load_file(path, LoaderSettings())
     assert doc.text == "## Hi\n\nthere"
     assert doc.metadata["file_type"] == "html"
+
+
+# Issue 21: a 200 MB text file grew to 21.7 GB at ingest, and one document with 3,000 metadata keys
+# made 3,000 columns; both are now refused by limits the messages name.
+def test_load_file_enforces_max_document_chars_per_document(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    rows = [{"_id": str(i), "text": "word " * 200} for i in range(30)] + [{"_id": "long", "text": "w " * 600}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(LoaderError) as info:
+        load_file(path, LoaderSettings(max_document_chars=1_000))
+    assert info.value.path == str(path)
+    assert info.value.reason.startswith(
+        "document 'long' has 1,199 characters of text, above loaders.max_document_chars = 1,000"
+    )
+    assert "or raise loaders.max_document_chars" in info.value.reason
+    # A corpus file of many documents, each under the limit, is not refused for its total.
+    assert len(load_file(path, LoaderSettings(max_document_chars=1_200))) == 31
+
+
+def test_load_file_refuses_a_document_with_too_many_metadata_fields(tmp_path: Path) -> None:
+    path = tmp_path / "wide.jsonl"
+    wide = {"_id": "wide", "text": "body", **{f"k{i}": i for i in range(3000)}}
+    path.write_text(json.dumps({"_id": "ok", "text": "fine", "year": 2020}) + "\n" + json.dumps(wide))
+    with pytest.raises(LoaderError) as info:
+        load_file(path, LoaderSettings())
+    # 3,000 keys plus file_name and file_type.
+    assert info.value.reason.startswith(
+        "document 'wide' has 3002 metadata fields, above loaders.max_metadata_fields = 64"
+    )
+    assert "loaders.json_metadata_fields" in info.value.reason
+    docs = load_file(path, LoaderSettings(json_metadata_fields=("year",)))
+    assert [len(d.metadata) for d in docs] == [3, 2]
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "message"),
+    [
+        (f"{'k' * 65}: 1", "has a metadata field name of 65 characters ('kkkk"),
+        (f"summary: {'v' * 4097}", "has a metadata value of 4097 characters in field 'summary', above "
+         "loaders.max_metadata_value_chars = 4096"),
+    ],
+)  # fmt: skip
+def test_load_file_refuses_long_metadata_names_and_values(
+    tmp_path: Path, front_matter: str, message: str
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_text(f"---\n{front_matter}\n---\n\n# Note\n\nBody.\n")
+    with pytest.raises(LoaderError) as info:
+        load_file(path, LoaderSettings())
+    assert info.value.reason.startswith("document ")
+    assert message in info.value.reason
+    assert len(load_file(path, LoaderSettings(max_metadata_key_chars=65, max_metadata_value_chars=4097))) == 1

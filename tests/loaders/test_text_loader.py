@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,70 @@ def test_same_file_loaded_twice_has_the_same_id(tmp_path: Path) -> None:
     other = tmp_path / "b.txt"
     other.write_text("stable")
     assert TextLoader().load(other)[0].id != TextLoader().load(path)[0].id
+
+
+# Issue 21: binary data without NUL bytes was indexed as 197 garbage chunks, and Shift-JIS text as
+# mojibake (it fell through to latin-1).
+def _random_bytes(alphabet: range | list[int], n: int = 20_000, seed: int = 21) -> bytes:
+    rng = random.Random(seed)
+    return bytes(rng.choice(alphabet) for _ in range(n))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _random_bytes(range(0x80, 0x100)),  # high bytes only: neither UTF-8 nor any legacy text
+        _random_bytes(range(1, 0x100)),  # any byte but NUL
+        _random_bytes(range(1, 0x80)),  # valid UTF-8 (ASCII), a quarter control characters
+        # Decodes as cp1252 (no undefined cp1252 byte), but reads as nothing in any language.
+        _random_bytes([b for b in range(0x80, 0x100) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)]),
+    ],
+    ids=["high-bytes", "no-nul", "ascii-controls", "cp1252-decodable"],
+)
+def test_binary_without_nul_bytes_is_refused(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "noise.txt"
+    path.write_bytes(data)
+    with pytest.raises(LoaderError, match="does not look like text") as info:
+        TextLoader().load(path)
+    assert info.value.path == str(path)
+
+
+JAPANESE = (
+    "日本語の文書です。東京は日本の首都であり、多くの人が住んでいます。\n"
+    "検索エンジンはこの文章を正しく読めるはずです。"
+)
+FRENCH = "Le café de la gare est très apprécié ; la crème brûlée coûte 5 €, déjà « célèbre » à Zürich."
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (JAPANESE, "shift_jis"),
+        (JAPANESE, "euc_jp"),
+        (FRENCH, "cp1252"),
+        ("Съешь же ещё этих мягких французских булок, да выпей чаю. Москва — столица.", "cp1251"),
+        ("中华人民共和国是世界上人口最多的国家之一。北京是中国的首都。", "gbk"),
+        (FRENCH + "\n" + JAPANESE, "utf-8"),
+        (FRENCH + "\n" + JAPANESE, "utf-8-sig"),
+        (FRENCH + "\n" + JAPANESE, "utf-16"),  # with a BOM, little- or big-endian as Python writes it
+        (FRENCH + "\n" + JAPANESE, "utf-16-be"),
+        (FRENCH + "\n" + JAPANESE, "utf-32"),
+    ],
+    ids=lambda v: v if len(v) < 12 else None,
+)
+def test_legacy_and_unicode_encodings_are_decoded(tmp_path: Path, text: str, encoding: str) -> None:
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    path = tmp_path / "doc.txt"
+    path.write_bytes(data)
+    [doc] = TextLoader().load(path)
+    assert doc.text == text
+
+
+def test_log_with_terminal_colour_codes_is_text(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    lines = [f"\x1b[32mINFO\x1b[0m 2026-12-05 request {i} served in 12 ms\x07" for i in range(200)]
+    path.write_text("\n".join(lines))
+    [doc] = TextLoader().load(path)
+    assert "request 199 served" in doc.text

@@ -1,10 +1,16 @@
 """The leak test: two tenants and several groups with overlapping content, over a thousand queries
 through the HTTP API (search in every mode, ask, the OpenAI endpoint, document reads), many quoting
-another tenant's or group's text word for word. Not one unreadable document may come back."""
+another tenant's or group's text word for word. Not one unreadable document may come back.
+
+Each tenant's admin also plants documents under the other tenant's ids (the probe of issue 21), so
+ids alone prove nothing: the answers, prompts and traces are checked for the *text* of documents
+the caller may not read, and metadata probes (counts, filter errors, existence) for what they tell."""
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -63,6 +69,16 @@ CALLERS = {
 }
 
 
+CODE = re.compile(r"\b[A-Z]{2}-\d{4}\b")  # every generated text carries one; planted texts none
+
+
+def planted(docs: list[Doc], tenant: str) -> list[Doc]:
+    """Documents in which ``tenant`` takes the other tenant's ids for bland text (no codes)."""
+    others = [d for d in docs if d.access.tenant != tenant][:30]
+    # The id makes each text unique: the ingest drops exact duplicates within a file.
+    return [Doc(d.id, f"Planted note {d.id} on {d.text.split(':')[0]}.", Access(tenant)) for d in others]
+
+
 @pytest.fixture(scope="module")
 def world(
     tmp_path_factory: pytest.TempPathFactory,
@@ -94,7 +110,8 @@ def world(
                         "text": d.text,
                         "groups": list(d.access.groups),
                         "clearance": d.access.clearance,
-                        "metadata": {"kind": "note"},
+                        # A field only globex has: acme's filter errors must not name it.
+                        "metadata": {"kind": "note", **({"ledger": "gl"} if tenant == "globex" else {})},
                     }
                     for d in docs
                     if d.access.tenant == tenant
@@ -103,14 +120,33 @@ def world(
             r = client.post("/v1/collections/shared/documents", json=body, headers=admins[tenant])
             assert r.status_code == 202, r.text
             assert wait_job(client, r.json(), admins[tenant])["status"] == "done"
-        yield client, headers, docs
+        plants = {tenant: planted(docs, tenant) for tenant in TENANT_GROUPS}
+        for tenant, rows in plants.items():
+            body = "\n".join(json.dumps({"_id": d.id, "text": d.text, "kind": "note"}) for d in rows).encode()
+            files = [("files", ("planted.jsonl", body))]
+            r = client.post("/v1/collections/shared/files", files=files, headers=admins[tenant])
+            assert r.status_code == 202, r.text
+            assert wait_job(client, r.json(), admins[tenant])["status"] == "done"
+        r = client.post(
+            "/v1/collections/private/documents",
+            json={"documents": [{"id": "p", "text": "Globex private note GL-0001."}]},
+            headers=admins["globex"],
+        )
+        assert wait_job(client, r.json(), admins["globex"])["status"] == "done"
+        yield client, headers, docs + [d for rows in plants.values() for d in rows]
 
 
 def test_no_document_leaks_over_a_thousand_queries(
     world: tuple[TestClient, dict[str, dict[str, str]], list[Doc]],
 ) -> None:
     client, headers, docs = world
-    acl = {d.id: d.access for d in docs}
+    # Ids are per tenant (each tenant holds some of the other's ids, planted): a caller's document
+    # id means its own tenant's document of that id.
+    acl = {(d.access.tenant, d.id): d.access for d in docs}
+    codes = {
+        name: {c for d in docs if p.can_read(d.access) for c in CODE.findall(d.text)}
+        for name, p in CALLERS.items()
+    }
     rng = random.Random(11)
     queries = leaks = own_quotes = own_found = 0
     returned = 0
@@ -119,9 +155,17 @@ def test_no_document_leaks_over_a_thousand_queries(
         nonlocal leaks, returned
         p = CALLERS[caller]
         returned += len(doc_ids)
-        bad = [d for d in doc_ids if not p.can_read(acl[d])]
+        bad = [d for d in doc_ids if (p.tenant, d) not in acl or not p.can_read(acl[(p.tenant, d)])]
         leaks += len(bad)
         assert not bad, f"{caller} received unreadable documents {bad}"
+
+    def check_text(caller: str, text: str, asked: str) -> None:
+        """No text of a document the caller may not read, wherever it hides (prompt, trace, hits);
+        ``asked``, the caller's own question, is echoed back and proves nothing."""
+        nonlocal leaks
+        bad = set(CODE.findall(text.replace(asked, "") if asked else text)) - codes[caller]
+        leaks += len(bad)
+        assert not bad, f"{caller} received text of unreadable documents: {sorted(bad)}"
 
     for _ in range(1000):
         caller = rng.choice(list(CALLERS))
@@ -142,6 +186,7 @@ def test_no_document_leaks_over_a_thousand_queries(
         queries += 1
         hits = [h["doc_id"] for h in r.json()["hits"]]
         check(caller, hits)
+        check_text(caller, r.text, query)
         if kind < 0.6 and CALLERS[caller].can_read(target.access) and mode != "dense":
             own_quotes += 1
             own_found += any(
@@ -160,8 +205,10 @@ def test_no_document_leaks_over_a_thousand_queries(
         queries += 1
         a = r.json()
         check(caller, [c["doc_id"] for c in a["citations"]] + [h["doc_id"] for h in a["debug"]["hits"]])
+        check_text(caller, r.text, target.text)  # answer, citations' quotes, the debug prompt
         trace = client.get(f"/v1/traces/{a['trace_id']}", headers=headers[caller]).json()["trace"]
         check(caller, [c["doc_id"] for c in trace["context"]])
+        check_text(caller, json.dumps(trace), target.text)
 
     for _ in range(60):
         caller = rng.choice(list(CALLERS))
@@ -174,6 +221,7 @@ def test_no_document_leaks_over_a_thousand_queries(
         assert r.status_code == 200, r.text
         queries += 1
         check(caller, [c["doc_id"] for c in r.json()["citations"]])
+        check_text(caller, r.text, target.text)
 
     # Direct reads: every document by every caller.
     for caller, p in CALLERS.items():
@@ -184,8 +232,32 @@ def test_no_document_leaks_over_a_thousand_queries(
         assert {d["id"] for d in listed} == {d.id for d in docs if p.can_read(d.access)}
         for d in rng.sample(docs, 25):
             r = client.get(f"/v1/collections/shared/documents/{d.id}", headers=headers[caller])
-            assert r.status_code == (200 if p.can_read(d.access) else 404)
+            assert r.status_code == (
+                200 if (p.tenant, d.id) in acl and p.can_read(acl[(p.tenant, d.id)]) else 404
+            )
+            check_text(caller, r.text, "")
             queries += 1
+
+    # Metadata probes: counts, filter errors and existence tell nothing of what a caller cannot read.
+    for caller, p in CALLERS.items():
+        listed = {c["name"]: c for c in client.get("/v1/collections", headers=headers[caller]).json()}
+        assert listed["shared"]["documents"] == sum(p.can_read(d.access) for d in docs)
+        r = client.post(
+            "/v1/collections/shared/search",
+            json={"query": "x", "filters": {"nope": 1}},
+            headers=headers[caller],
+        )
+        assert r.status_code == 400 and ("ledger" in r.text) == (p.tenant == "globex")
+        elsewhere = client.post(
+            "/v1/collections/private/search", json={"query": "x"}, headers=headers[caller]
+        )
+        nowhere = client.post(
+            "/v1/collections/private-x/search", json={"query": "x"}, headers=headers[caller]
+        )
+        if p.tenant == "acme":  # only globex has a collection "private"
+            assert elsewhere.status_code == nowhere.status_code == 404
+            assert elsewhere.text == nowhere.text.replace("private-x", "private")
+        queries += 3
 
     print(f"leak test: {queries} requests, {returned} documents returned, {leaks} unreadable")
     assert queries >= 1000 and leaks == 0

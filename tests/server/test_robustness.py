@@ -68,8 +68,11 @@ def test_upload_names_lose_paths_controls_and_leading_dots_but_never_collide(
         assert not name.startswith(".") and "/" not in name and "\\" not in name
         assert all(unicodedata.category(ch)[0] != "C" for ch in name), name
     # Nothing was written outside the collection's upload folder, and no part file is left.
-    assert {p.name for p in (data_dir / "uploads" / "acme" / "names").iterdir()} == stored
-    assert [p.parent.name for p in data_dir.rglob("*hidden.md")] == ["names"]
+    collection_dir = data_dir / "uploads" / "acme" / "names"
+    folders = {p.parent for p in collection_dir.rglob("*") if p.is_file()}
+    assert len(folders) == 1 and {p.name for p in folders.pop().iterdir()} == stored
+    hidden = list(data_dir.rglob("*hidden.md"))
+    assert len(hidden) == 1 and collection_dir in hidden[0].parents
 
 
 def test_two_names_that_normalise_alike_are_refused_naming_both(client: TestClient, keys: Keys) -> None:

@@ -3,7 +3,8 @@ through Playwright (the browser is never downloaded).
 
 Covers asking with a streamed answer and clickable citations that open the cited span in the
 document panel, abstention, feedback, uploading through the file input with job progress, the
-document list with delete, search, API error messages, and the API key field with auth on.
+document list with delete, search, API error messages, the API key field with auth on, and documents
+holding their own [n] markers or HTML (shown as text; only the answer's own citations are links).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import httpx
 import pytest
 
 from ragline.state import open_state
+from tests.helpers import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -97,6 +99,23 @@ SMOKER_DOC = {
     "Beekeepers wear veils to protect their faces from stings.",
 }
 
+# A document carrying its own citation markers (footnotes, a planted [99]) and HTML: the answer must
+# link only its own citations, and every piece of it must be shown as text.
+PLANTED_COLLECTION = "planted"
+PLANTED_DOC = {
+    "id": "bell",
+    "title": "Kestrel harbour bell",
+    "text": "Kestrel harbour bell. The Kestrel harbour bell was cast in 1791 from <b>ship bronze</b>.[2] "
+    'The Kestrel harbour bell rings at noon every day <img src=x onerror="window.__pwned=1">.[3] '
+    "The Kestrel harbour bell hangs in the old customs tower [99] beside the quay.",
+}
+LEDGER_DOC = {
+    "id": "ledger",
+    "title": "Ledger table",
+    "text": "Call `rows[1]` to read the first row of the ledger table.[2] The ledger table keeps one "
+    "row per shipment and is archived every spring.",
+}
+
 
 # -- the server --------------------------------------------------------------------------------------
 
@@ -130,14 +149,16 @@ def _ragline(*args: str) -> list[str]:
 
 
 @contextmanager
-def _serve(data_dir: Path, *, auth: bool, headers: dict[str, str] | None = None) -> Iterator[Server]:
+def _serve(
+    data_dir: Path, *, auth: bool, headers: dict[str, str] | None = None, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = _free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             _ragline("serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)),
             cwd=data_dir.parent,
-            env=_env(auth),
+            env={**_env(auth), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -214,8 +235,8 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+@contextmanager
+def _new_page(browser: Any) -> Iterator[Any]:
     """A fresh page (own storage); fails the test on any uncaught script error."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
@@ -227,6 +248,12 @@ def page(browser: Any) -> Iterator[Any]:
     finally:
         context.close()
     assert not script_errors, f"uncaught errors in the page: {script_errors}"
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    with _new_page(browser) as pg:
+        yield pg
 
 
 def _open_ui(page: Any, server: Server, collection: str | None = COLLECTION) -> None:
@@ -475,3 +502,75 @@ def test_api_key_field_with_auth_on(browser: Any, tmp_path: Path) -> None:
         finally:
             context.close()
         assert not script_errors, f"uncaught errors in the page: {script_errors}"
+
+
+def _add_documents(server: Server, collection: str, *docs: dict[str, str]) -> None:
+    with server.client() as c:
+        r = c.post(f"/v1/collections/{collection}/documents", json={"documents": list(docs)})
+        assert r.status_code == 202, r.text
+        _wait_job(c, r.json())
+
+
+def _cite_numbers(page: Any) -> list[int]:
+    return [
+        int(n)
+        for n in page.locator("#answer-text button.cite").evaluate_all("bs => bs.map(b => b.dataset.n)")
+    ]
+
+
+def _unlinked_markers(page: Any) -> list[str]:
+    """[n] markers shown as plain text in the answer (outside citation buttons)."""
+    text = page.locator("#answer-text").evaluate(
+        "el => [...el.childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.data).join('')"
+    )
+    return re.findall(r"\[\d+\]", text)
+
+
+def test_a_documents_own_markers_and_html_stay_text(page: Any, server: Server) -> None:
+    _add_documents(server, PLANTED_COLLECTION, PLANTED_DOC, SMOKER_DOC | {"id": "smoker"})
+    _open_ui(page, server, PLANTED_COLLECTION)
+    page.fill("#question", "What do we know about the Kestrel harbour bell?")
+    page.click("#ask-button")
+    expect(page.locator("#answer")).to_have_attribute("data-state", "done")
+    expect(page.locator("#answer-abstained")).to_be_hidden()
+    sources = page.locator("#answer-sources li").count()
+    assert sources >= 2
+    # One button per citation, in order; the document's [2], [3] and [99] are gone, not links.
+    assert _cite_numbers(page) == list(range(1, sources + 1))
+    assert _unlinked_markers(page) == []
+    answer = page.locator("#answer-text").inner_text()
+    assert "<b>ship bronze</b>" in answer or "<img src=x" in answer, answer
+    # The source quotes keep the document's exact text, markers and tags included, as text.
+    quotes = " ".join(page.locator("#answer-sources blockquote").all_inner_texts())
+    assert "[2]" in quotes or "[3]" in quotes or "[99]" in quotes, quotes
+
+    page.fill("#search-query", "Kestrel harbour bell customs tower")
+    page.click("#search-button")
+    expect(page.locator("#search-results li").first).to_contain_text("Kestrel harbour bell")
+    page.locator("[data-testid=search-hit-open]").first.click()
+    expect(page.locator("#doc-panel")).to_have_attribute("data-state", "done")
+    expect(page.locator("#doc-text")).to_contain_text('<img src=x onerror="window.__pwned=1">')
+    # Nothing from the document became markup: no element, no script run.
+    assert page.locator("main img, main b, #doc-panel img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_llm_answers_link_only_their_own_citations(browser: Any, tmp_path: Path) -> None:
+    # The fake model quotes source [1]'s first sentence, cites [1] and a bogus [9].
+    with running_server("tests.generation.fake_chat_server", tmp_path / "chat.stderr") as chat_url:
+        llm = {"RAGLINE_LLM__BASE_URL": f"{chat_url}/v1", "RAGLINE_LLM__MODEL": "good"}
+        with _serve(tmp_path / "data", auth=False, env=llm) as srv:
+            _add_documents(srv, COLLECTION, LEDGER_DOC, PLANTED_DOC, SMOKER_DOC)
+            with _new_page(browser) as pg:
+                _open_ui(pg, srv)
+                pg.fill("#question", "How do I read the first row of the ledger table?")
+                pg.click("#ask-button")
+                expect(pg.locator("#answer")).to_have_attribute("data-state", "done")
+                expect(pg.locator("#answer-meta")).to_contain_text("mode: llm")
+                answer = pg.locator("#answer-text").inner_text()
+                assert "`rows[1]` to read the first row of the ledger table [1]." in answer, answer
+                # The [1] inside code is an index, not a citation: one button, for the real [1]; the
+                # document's own [2] never reached the model, the bogus [9] was dropped.
+                assert _cite_numbers(pg) == [1]
+                assert _unlinked_markers(pg) == ["[1]"]
+                assert "[2]" not in answer and "[9]" not in answer

@@ -26,6 +26,7 @@ from ragline.state import (
     JobError,
     QueryTrace,
     StateError,
+    StateNotFound,
     StateStore,
 )
 from ragline.state.base import PRUNE_EVERY
@@ -46,6 +47,28 @@ def _trace(
         created_at=time.time() if created_at is None else created_at,
         payload='{"answer": "nightly", "hits": [{"id": "d1", "score": 0.9}]}',
     )
+
+
+def v1_statements(jobs_ddl: str) -> list[str]:
+    """SQL building a state database of schema version 1 (before job leases) whose jobs table,
+    made by the backend's ``jobs_ddl``, holds one running job, ``old``."""
+    return [
+        "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+        "INSERT INTO schema_version VALUES (1)",
+        jobs_ddl,
+        "INSERT INTO jobs (id, tenant, collection, status, total, done, chunks, errors_json, message, "
+        "created_at, updated_at, key_id) "
+        "VALUES ('old', 'acme', 'kb', 'running', 2, 1, 5, '[]', '', 1, 1, 'k')",
+    ]
+
+
+def check_v1_migrated(state: StateStore) -> None:
+    """The store opened over :func:`v1_statements`' database reads, recovers and leases jobs."""
+    old = state.get_job("old")
+    assert old is not None and (old.status, old.done, old.owner, old.lease_until) == ("running", 1, "", 0.0)
+    assert state.fail_expired_jobs("lapsed") == ["old"], "a job from before leases counts as lapsed"
+    new = state.create_job(tenant="acme", collection="kb", key_id="k")
+    assert state.claim_job(new.id, owner="r1", lease_s=30) is not None
 
 
 class StateContract:
@@ -252,8 +275,8 @@ class StateContract:
         assert state.get_job(job.id) == done
         assert (done.status, done.done, done.chunks, done.message, len(done.errors)) == ("done", 3, 25, "", 3)
 
-    def test_update_unknown_job_raises_state_error(self, state: StateStore) -> None:
-        with pytest.raises(StateError, match="nope"):
+    def test_update_unknown_job_raises_not_found(self, state: StateStore) -> None:
+        with pytest.raises(StateNotFound, match="nope"):
             state.update_job("nope", status="done")
 
     def test_bad_job_updates_are_refused(self, state: StateStore) -> None:
@@ -278,23 +301,80 @@ class StateContract:
         with pytest.raises(ConfigError, match="limit"):
             state.list_jobs(tenant="acme", limit=0)
 
-    def test_fail_unfinished_jobs(self, state: StateStore) -> None:
-        queued = state.create_job(tenant="acme", collection="kb", key_id="k")
-        running = state.create_job(tenant="acme", collection="kb", key_id="k")
-        done = state.create_job(tenant="acme", collection="kb", key_id="k")
-        failed = state.create_job(tenant="other", collection="kb", key_id="k")
-        state.update_job(running.id, status="running")
-        done = state.update_job(done.id, status="done", message="ok")
-        failed = state.update_job(failed.id, status="failed", message="disk full")
+    def test_a_new_job_is_held_for_a_grace_period_until_claimed(self, state: StateStore) -> None:
+        job = state.create_job(tenant="acme", collection="kb", key_id="k")
+        assert job.owner == "" and job.lease_until > job.created_at
+        assert state.fail_expired_jobs("lapsed") == [], "not swept before its submitter claims it"
+        assert state.fail_expired_jobs("lapsed", now=job.lease_until + 1) == [job.id]
 
-        assert state.fail_unfinished_jobs("server restarted; ingest again") == 2
-        for job in (queued, running):
-            got = state.get_job(job.id)
-            assert got is not None
-            assert (got.status, got.message) == ("failed", "server restarted; ingest again")
+    def test_job_lease_claim_renew_and_expiry(self, state: StateStore) -> None:
+        job = state.create_job(tenant="acme", collection="kb", key_id="k")
+        before = time.time()
+        claimed = state.claim_job(job.id, owner="replica-1", lease_s=30)
+        assert claimed is not None and claimed.owner == "replica-1"
+        assert before + 30 <= claimed.lease_until <= time.time() + 30
+        assert state.get_job(job.id) == claimed
+        # Held by a live replica: another may not take it, nor sweep it.
+        assert state.claim_job(job.id, owner="replica-2", lease_s=30) is None
+        assert state.fail_expired_jobs("lapsed") == []
+        assert state.get_job(job.id) == claimed
+        # Renewal moves the expiry on, for the holder only.
+        assert state.renew_job_leases("replica-2", [job.id], lease_s=60) == []
+        assert state.renew_job_leases("replica-1", [job.id, "unknown-id"], lease_s=60) == [job.id]
+        renewed = state.get_job(job.id)
+        assert renewed is not None and renewed.lease_until >= claimed.lease_until + 29
+        assert renewed.status == "queued", "a renewal changes nothing but the lease"
+        running = state.update_job(job.id, status="running")
+        assert (running.owner, running.lease_until) == ("replica-1", renewed.lease_until)
+        # Not renewed past its expiry: the holder died. Any replica may now fail it.
+        later = renewed.lease_until + 1
+        assert state.fail_expired_jobs("the replica died; upload the files again", now=later) == [job.id]
+        failed = state.get_job(job.id)
+        assert failed is not None
+        assert (failed.status, failed.message) == ("failed", "the replica died; upload the files again")
+        assert state.renew_job_leases("replica-1", [job.id], lease_s=60) == [], "the lease is lost"
+        assert state.claim_job(job.id, owner="replica-1", lease_s=60) is None, "finished jobs stay so"
+
+    def test_an_expired_lease_may_be_claimed_by_another_replica(self, state: StateStore) -> None:
+        job = state.create_job(tenant="acme", collection="kb", key_id="k")
+        assert state.claim_job(job.id, owner="replica-1", lease_s=0.001) is not None
+        time.sleep(0.01)
+        taken = state.claim_job(job.id, owner="replica-2", lease_s=30)
+        assert taken is not None and taken.owner == "replica-2"
+        assert state.renew_job_leases("replica-1", [job.id], lease_s=30) == []
+
+    def test_only_unfinished_jobs_with_lapsed_leases_are_recovered(self, state: StateStore) -> None:
+        jobs = {n: state.create_job(tenant="acme", collection="kb", key_id="k") for n in range(5)}
+        for n, job in jobs.items():
+            assert state.claim_job(job.id, owner=f"r{n}", lease_s=10 if n == 4 else 1) is not None
+        state.update_job(jobs[1].id, status="running")
+        done = state.update_job(jobs[2].id, status="done", message="ok")
+        failed = state.update_job(jobs[3].id, status="failed", message="disk full")
+        now = time.time() + 5
+        assert sorted(state.fail_expired_jobs("lapsed", now=now)) == sorted([jobs[0].id, jobs[1].id])
         assert state.get_job(done.id) == done
         assert state.get_job(failed.id) == failed
-        assert state.fail_unfinished_jobs("again") == 0
+        live = state.get_job(jobs[4].id)
+        assert live is not None and live.status == "queued"
+        assert state.fail_expired_jobs("again", now=now) == []
+
+    def test_bad_leases_are_refused(self, state: StateStore) -> None:
+        job = state.create_job(tenant="acme", collection="kb", key_id="k")
+        for bad in (0, -1.0, float("nan"), float("inf")):
+            with pytest.raises(ConfigError, match="lease"):
+                state.claim_job(job.id, owner="r", lease_s=bad)
+            with pytest.raises(ConfigError, match="lease"):
+                state.renew_job_leases("r", [job.id], lease_s=bad)
+        with pytest.raises(ConfigError, match="owner"):
+            state.claim_job(job.id, owner="", lease_s=10)
+        assert state.renew_job_leases("r", [], lease_s=10) == []
+        with pytest.raises(StateNotFound, match="no-such-job"):
+            state.claim_job("no-such-job", owner="r", lease_s=10)
+
+    def test_ping(self, state: StateStore) -> None:
+        state.ping()
+        state.close()
+        state.ping()
 
     # -- traces ----------------------------------------------------------------------------------
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import pytest
 
-from ragline.state import StateError, StateStore, open_state
+from ragline.state import StateError, StateStore, StateUnavailable, open_state
+from ragline.state.base import SCHEMA_VERSION
 from ragline.state.postgres import PostgresState
-from tests.state.contract import MakeState, StateContract
+from tests.state.contract import MakeState, StateContract, check_v1_migrated, v1_statements
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -76,8 +76,8 @@ def test_reconnects_after_the_connection_is_killed(db_url: str) -> None:
     pid = state._execute("SELECT pg_backend_pid()")[0][0]
     with psycopg.connect(db_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-    # The call that finds the connection dead fails; the next one reconnects.
-    with contextlib.suppress(StateError):
+    # The call that finds the connection dead fails as "unavailable"; the next one reconnects.
+    with pytest.raises(StateUnavailable, match="state store is unavailable"):
         state.count_keys()
     assert state.authenticate(secret) == key
     state.close()
@@ -85,6 +85,40 @@ def test_reconnects_after_the_connection_is_killed(db_url: str) -> None:
 
 def test_unreachable_server_gives_state_error_without_password() -> None:
     state = PostgresState("postgresql://u:hunter2@127.0.0.1:1/db?connect_timeout=2")
-    with pytest.raises(StateError, match="cannot connect") as err:
+    with pytest.raises(StateUnavailable, match="cannot connect") as err:
         state.count_keys()
     assert "hunter2" not in str(err.value)
+    assert "state_url" in str(err.value)
+    with pytest.raises(StateUnavailable):
+        state.ping()
+
+
+def test_a_lock_held_elsewhere_is_waited_for_a_bounded_time(db_url: str) -> None:
+    state = PostgresState(db_url, timeout_s=0.3)
+    job = state.create_job(tenant="acme", collection="kb", key_id="k")
+    with psycopg.connect(db_url) as other:  # a transaction holding the table until it ends
+        other.execute("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(StateUnavailable, match="lock"):
+            state.update_job(job.id, status="running")
+        other.rollback()
+    assert state.update_job(job.id, status="running").status == "running"
+    state.close()
+
+
+# The jobs table of schema version 1, before job leases.
+_V1_JOBS = """CREATE TABLE jobs (
+    n BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL, collection TEXT NOT NULL,
+    status TEXT NOT NULL, total BIGINT NOT NULL, done BIGINT NOT NULL, chunks BIGINT NOT NULL,
+    errors_json TEXT NOT NULL, message TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL, key_id TEXT NOT NULL)"""
+
+
+def test_version_1_database_is_migrated_in_place(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for sql in v1_statements(_V1_JOBS):
+            conn.execute(sql)
+    state = PostgresState(db_url)
+    check_v1_migrated(state)
+    state.close()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]

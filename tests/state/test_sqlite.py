@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from ragline.errors import ConfigError
-from ragline.state import StateError, StateStore, open_state
+from ragline.state import StateError, StateStore, StateUnavailable, open_state
 from ragline.state.base import SCHEMA_VERSION
 from ragline.state.postgres import PostgresState
 from ragline.state.sqlite import SqliteState
-from tests.state.contract import MakeState, StateContract
+from tests.state.contract import MakeState, StateContract, check_v1_migrated, v1_statements
 
 
 class TestSqlite(StateContract):
@@ -81,6 +81,57 @@ def test_unusable_file_gives_state_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StateError, match=r"state\.sqlite"):
         SqliteState(path).count_keys()
+
+
+def test_locked_database_is_unavailable_after_the_timeout_not_a_hang(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    state = SqliteState(path, timeout_s=0.2)
+    key, secret = state.create_key(name="", tenant="acme", groups=[], role="reader")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StateUnavailable, match="locked") as err:
+            state.create_key(name="", tenant="acme", groups=[], role="reader")
+        msg = str(err.value)
+        assert "state store is unavailable" in msg and str(path) in msg and "retry" in msg
+        with pytest.raises(StateUnavailable, match="locked"):
+            state.ping()
+        assert state.authenticate(secret) == key, "WAL: reads go on while another process writes"
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    state.ping()
+    assert state.count_keys() == 1
+    state.close()
+
+
+def test_bad_timeout_is_refused(tmp_path: Path) -> None:
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="timeout"):
+            SqliteState(tmp_path / "s.sqlite", timeout_s=bad)
+
+
+# The jobs table of schema version 1, before job leases.
+_V1_JOBS = """CREATE TABLE jobs (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+    collection TEXT NOT NULL, status TEXT NOT NULL, total INTEGER NOT NULL, done INTEGER NOT NULL,
+    chunks INTEGER NOT NULL, errors_json TEXT NOT NULL, message TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, key_id TEXT NOT NULL)"""
+
+
+def test_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    conn = sqlite3.connect(path)
+    for sql in v1_statements(_V1_JOBS):
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    state = SqliteState(path)
+    check_v1_migrated(state)
+    state.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    conn.close()
 
 
 def test_bad_retention_is_refused(tmp_path: Path) -> None:

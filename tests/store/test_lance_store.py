@@ -148,8 +148,10 @@ def test_unit_search_above_threshold_matches_the_exact_path(tmp_path: Path) -> N
         store.upsert([SourceBatch("/a", "h", chunks, vecs, unit_vectors=units)])
     exact.finalize()
     q = np.random.default_rng(3).normal(size=DIM).astype(np.float32)
-    assert lance.unit_candidates(q, 5) and lance._exact_units() is None
-    assert exact._exact_units() is not None
+    lance_view, exact_view = lance._view(), exact._view()
+    assert lance_view is not None and exact_view is not None
+    assert lance.unit_candidates(q, 5) and lance._exact_units(lance_view) is None
+    assert exact._exact_units(exact_view) is not None
     ref = maxsim_reference(chunks, units, q)
     both = And((Visible(Principal("acme", ("eng",), 1)), parse_filter({"year": {"$gte": 2005}})))
     for f in (None, parse_filter({"doc_type": {"$in": ["paper", "memo"]}}), both):

@@ -135,11 +135,12 @@ def list_(
     # Times (UTC) only when there is room; --json has the exact timestamps.
     fmt = "%Y-%m-%d %H:%MZ" if console.width >= 120 else "%Y-%m-%d"
     for k in keys:
+        # Names, tenants and groups are free text: escaped so that "[/]" prints rather than crashes.
         t.add_row(
             k.id,
-            k.name,
-            k.tenant,
-            ", ".join(k.groups),
+            escape(k.name),
+            escape(k.tenant),
+            escape(", ".join(k.groups)),
             k.role,
             str(k.clearance),
             _when(k.created_at, fmt),
@@ -174,4 +175,4 @@ def revoke(
             highlight=False,
         )
         raise typer.Exit(code=1)
-    console.print(f"revoked key {key_id}")
+    console.print(f"revoked key {escape(key_id)}", highlight=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -56,8 +58,24 @@ CollectionOpt = Annotated[
 Mode = Literal["dense", "keyword", "hybrid"]
 
 
+# Control characters but newline and tab. Rich passes ESC through, so escape sequences in user input
+# or in an LLM's answer (ingest already drops them from documents) would reach the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _plain(text: str) -> str:
+    """Document or user text made safe for a terminal: control characters dropped."""
+    return _CONTROL.sub("", text)
+
+
+def _esc(value: object) -> str:
+    """A value for a rich markup string, printed as written: a document holding "[/]" (which made
+    rich raise) or "[link=...]" must neither crash nor restyle the output. Table cells too."""
+    return escape(_plain(str(value)))
+
+
 def _fail(exc: Exception) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {exc}")
+    err_console.print(f"[bold red]error:[/] {_esc(exc)}", highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -147,7 +165,7 @@ def tune_embeddings(
     console.print(
         f"trained on {report.pairs_train} pairs ({report.steps} steps, {report.seconds:.0f} s); "
         f"held-out pseudo-query nDCG@10 {report.heldout_ndcg_before:.4f} -> {report.heldout_ndcg_after:.4f}; "
-        f"model saved to {report.model_dir}; collection re-embedded"
+        f"model saved to {_esc(report.model_dir)}; collection re-embedded"
     )
 
 
@@ -247,8 +265,11 @@ def ingest(
             f"({report.chunks_embedded} embedded, {report.duplicates_skipped} duplicates skipped, "
             f"{report.sources_deleted} sources deleted) in {report.seconds_total:.1f}s"
         )
+        for path, reason in report.skipped:
+            # Not loaded at all (unsupported, a FIFO, a socket...): markup off, paths are data.
+            err_console.print(f"skipped {path}: {reason}", markup=False, style="yellow")
         for path, reason in report.errors:
-            err_console.print(f"[yellow]skipped[/] {path}: {reason}")
+            err_console.print(f"[yellow]skipped[/] {_esc(path)}: {_esc(reason)}", highlight=False)
     if report.errors and report.files_indexed == 0 and report.files_unchanged == 0:
         raise typer.Exit(code=1)
 
@@ -285,9 +306,10 @@ def search(
         c = h.chunk
         where = f"{Path(c.source).name}" + (f" p.{c.metadata['page']}" if "page" in c.metadata else "")
         ranks = ", ".join(f"{n} #{s.rank}" for n, s in h.retrievers.items())
-        console.print(f"[bold]{i}.[/] [cyan]{where}[/] [dim]{c.header}[/]  score={h.score:.4f} ({ranks})")
-        snippet = " ".join(c.text.split())
-        console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+        head = f"[bold]{i}.[/] [cyan]{_esc(where)}[/] [dim]{_esc(c.header)}[/]"
+        console.print(f"{head}  score={h.score:.4f} ({ranks})", highlight=False)
+        snippet = _plain(" ".join(c.text.split()))
+        console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", markup=False, highlight=False)
 
 
 def hit_to_json(h: Any) -> dict[str, Any]:
@@ -331,11 +353,11 @@ def ask(
         answer = None
         for event in events:
             if isinstance(event, Token) and not json_out:
-                sys.stdout.write(event.text)
+                sys.stdout.write(_plain(event.text))
                 sys.stdout.flush()
             elif isinstance(event, Restart) and not json_out:
                 sys.stdout.write("\n")
-                err_console.print(f"[yellow]restarting:[/] {event.reason}")
+                err_console.print(f"[yellow]restarting:[/] {_esc(event.reason)}", highlight=False)
             elif isinstance(event, Final):
                 answer = event.answer
     except RaglineError as exc:
@@ -350,24 +372,28 @@ def ask(
     for c in answer.citations:
         where = Path(c.source).name + (f" p.{c.page}" if c.page is not None else "")
         section = " > ".join(c.section_path)
-        console.print(f"[bold][{c.n}][/] [cyan]{where}[/] [dim]{section}[/] chars {c.start}-{c.end}")
+        console.print(
+            f"[bold][{c.n}][/] [cyan]{_esc(where)}[/] [dim]{_esc(section)}[/] chars {c.start}-{c.end}"
+        )
     usage = answer.usage
     cost = f", ${usage.cost_usd:.6f}" if usage.cost_usd is not None else ""
     tokens = f", {usage.prompt_tokens}+{usage.completion_tokens} tokens{cost}" if usage.model else ""
     err_console.print(
         f"[dim]{answer.mode}{' (abstained)' if answer.abstained else ''}, confidence "
         f"{answer.confidence:.2f}, {answer.timings_ms.get('total', 0):.0f} ms{tokens}, "
-        f"trace {answer.trace_id}[/]"
+        f"trace {_esc(answer.trace_id)}[/]"
     )
     for err in answer.errors:
-        err_console.print(f"[yellow]degraded:[/] {err}")
+        err_console.print(f"[yellow]degraded:[/] {_esc(err)}", highlight=False)
     if debug and answer.debug is not None:
         err_console.print("\n[bold]Hits[/]")
         for i, h in enumerate(answer.debug.hits, 1):
             ranks = ", ".join(f"{n} #{s.rank} {s.score:.4f}" for n, s in h.retrievers.items())
-            err_console.print(f"{i}. {h.chunk.id} {Path(h.chunk.source).name} score={h.score:.4f} ({ranks})")
+            err_console.print(
+                f"{i}. {_esc(h.chunk.id)} {_esc(Path(h.chunk.source).name)} score={h.score:.4f} ({ranks})"
+            )
         err_console.print("\n[bold]Prompt[/]")
-        err_console.print(answer.debug.prompt, markup=False, highlight=False)
+        err_console.print(_plain(answer.debug.prompt), markup=False, highlight=False)
 
 
 @app.command()
@@ -384,11 +410,25 @@ def stats(
     if json_out:
         typer.echo(json.dumps(dataclasses.asdict(s)))
         return
-    t = Table(title=f"collection {s.name}", show_header=False)
+    t = Table(title=f"collection {_esc(s.name)}", show_header=False)
     for k, v in dataclasses.asdict(s.store).items():
-        t.add_row(k, str(v))
-    t.add_row("path", s.path)
+        t.add_row(_esc(k), _esc(v))
+    t.add_row("path", _esc(s.path))
     console.print(t)
+
+
+@app.command("migrate-tenants")
+def migrate_tenants(data_dir: DataDir = None) -> None:
+    """Move each tenant's documents into its own namespace (data directories from before tenant
+    namespaces kept every tenant's documents in one collection). Safe to run again."""
+    try:
+        moved = _engine(data_dir).migrate_tenants(progress=lambda line: console.print(_esc(line)))
+    except RaglineError as exc:
+        _fail(exc)
+    if not moved:
+        console.print("nothing to move: every collection holds only its own tenant's documents")
+    for tenant, chunks in sorted(moved.items()):
+        console.print(f"tenant {_esc(tenant)}: {chunks} chunks in its own collections")
 
 
 @app.command()
@@ -403,7 +443,10 @@ def delete(
     except RaglineError as exc:
         _fail(exc)
     if n == 0:
-        err_console.print(f"no document with id {', '.join(doc_ids)}; see `ragline search --json` for ids")
+        err_console.print(
+            f"no document with id {_esc(', '.join(doc_ids))}; see `ragline search --json` for ids",
+            highlight=False,
+        )
         raise typer.Exit(code=1)
     console.print(f"deleted {n} chunks")
 
@@ -432,7 +475,7 @@ def serve(
     app_ = create_app(settings)
     host, port = host or s.host, port if port is not None else s.port
     err_console.print(
-        f"ragline serving {settings.data_dir} on http://{host}:{port}"
+        f"ragline serving {_esc(settings.data_dir)} on http://{_esc(host)}:{port}"
         f" (UI at /, API docs at /v1/docs{', auth OFF' if not s.auth else ''})"
     )
     uvicorn.run(app_, host=host, port=port, log_config=None)
@@ -477,7 +520,7 @@ def eval_beir(
     if json_out:
         typer.echo(json.dumps(result.as_json()))
         return
-    t = Table(title=f"{result.dataset} ({result.split}, {result.queries} queries, mode={result.mode})")
+    t = Table(title=_esc(f"{result.dataset} ({result.split}, {result.queries} queries, mode={result.mode})"))
     for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"):
         t.add_column(k)
     t.add_row(
@@ -521,7 +564,7 @@ def eval_qa(
     if json_out:
         typer.echo(json.dumps(out))
         return
-    t = Table(title=f"{result.dataset} ({result.split}, {result.questions} questions)")
+    t = Table(title=_esc(f"{result.dataset} ({result.split}, {result.questions} questions)"))
     t.add_column("measure")
     t.add_column("value", justify="right")
     rates = ("em", "f1", "f1_answered", "answer_recall", "abstain_rate")

@@ -22,6 +22,7 @@ from ragline.context.sentences import sentence_spans
 from ragline.context.tokens import TokenCounter
 from ragline.errors import ConfigError
 from ragline.store.base import Store
+from ragline.store.filters import Filter
 from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage, header_of
 
 Expand = Literal["none", "window", "parent"]
@@ -113,15 +114,19 @@ class ContextAssembler:
         self.window_sentences = window_sentences
         self.order = order
 
-    def run(self, hits: Sequence[Hit], budget: int | None = None) -> Context:
-        return self.run_budgets(hits, [self.budget if budget is None else budget])[0]
+    def run(self, hits: Sequence[Hit], budget: int | None = None, *, scope: Filter | None = None) -> Context:
+        """``hits`` expanded, merged and fitted into ``budget`` tokens. ``scope`` is the caller's
+        access filter: expansion reads only chunks it matches, as the search did."""
+        return self.run_budgets(hits, [self.budget if budget is None else budget], scope=scope)[0]
 
-    def run_budgets(self, hits: Sequence[Hit], budgets: Sequence[int]) -> list[Context]:
+    def run_budgets(
+        self, hits: Sequence[Hit], budgets: Sequence[int], *, scope: Filter | None = None
+    ) -> list[Context]:
         """One context per budget; expansion, merging and token counts are done once for all."""
         for b in budgets:
             if b < 1:
                 raise ConfigError(f"context budget must be at least 1 token, got {b}")
-        units = self._merge(self._units(hits))
+        units = self._merge(self._units(hits, scope))
         counts = self.counter.count_batch([u.text for u in units]) if units else []
         heads = self.counter.count_batch([header_of(u.hit.title, u.hit.section_path) for u in units])
         heads = [n + 1 if n else 0 for n in heads]  # +1: the line break after a header
@@ -140,11 +145,14 @@ class ContextAssembler:
 
     # -- expansion -------------------------------------------------------------------------------
 
-    def _units(self, hits: Sequence[Hit]) -> list[_Unit]:
+    def _units(self, hits: Sequence[Hit], scope: Filter | None) -> list[_Unit]:
         if self.expand == "parent":
+            # Section ids hash the section's own text, and a section is reached only through a hit
+            # the caller may read whose text lies inside it: it holds nothing that hit's document
+            # does not, so no access filter is needed here.
             return self._parent_units(hits)
         if self.expand == "window" and self.window_sentences > 0:
-            return self._window_units(hits)
+            return self._window_units(hits, scope)
         return [
             _Unit(
                 h.chunk.doc_id,
@@ -172,16 +180,17 @@ class ContextAssembler:
                 units.append(_Unit(c.doc_id, s.start, s.end, s.text, [_span(c, True)], h.score, r, c))
         return units
 
-    def _window_units(self, hits: Sequence[Hit]) -> list[_Unit]:
+    def _window_units(self, hits: Sequence[Hit], scope: Filter | None) -> list[_Unit]:
         # A window of n sentences rarely reaches past the neighbouring chunks, so one store call
-        # fetches them for every hit.
+        # fetches them for every hit. A neighbour must be readable by the caller (``scope``) and
+        # come from the hit's own source: a document id alone may be shared by two documents.
         keys = [(h.chunk.doc_id, h.chunk.position + d) for h in hits for d in (-1, 1)]
-        neighbours = {(c.doc_id, c.position): c for c in self.store.chunks_at(keys)}
+        neighbours = {(c.source, c.doc_id, c.position): c for c in self.store.chunks_at(keys, filters=scope)}
         units = []
         for r, h in enumerate(hits, 1):
             c = h.chunk
-            before = neighbours.get((c.doc_id, c.position - 1))
-            after = neighbours.get((c.doc_id, c.position + 1))
+            before = neighbours.get((c.source, c.doc_id, c.position - 1))
+            after = neighbours.get((c.source, c.doc_id, c.position + 1))
             run = [x for x in (before, c, after) if x is not None]
             seg_start, seg_text = _stitch(run)
             spans = sentence_spans(seg_text)

@@ -10,7 +10,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ragline.types import Citation, Context, Passage
@@ -62,6 +62,23 @@ def _tidy_gap(m: re.Match[str], text: str) -> str:
     return " " if before or after else ""
 
 
+def _substitute(text: str, rewrite: Callable[[re.Match[str]], str], *, in_code: bool) -> str:
+    """``text`` with each marker replaced by ``rewrite(match)`` (``_GAP`` drops it), tidied."""
+    clean = text.replace(_GAP, "")
+    if in_code:
+        joined = _MARKER.sub(rewrite, clean)
+    else:
+        parts: list[str] = []
+        pos = 0
+        for code in _CODE.finditer(clean):
+            parts.append(_MARKER.sub(rewrite, clean[pos : code.start()]))
+            parts.append(code[0])
+            pos = code.end()
+        parts.append(_MARKER.sub(rewrite, clean[pos:]))
+        joined = "".join(parts)
+    return _GAP_RUN.sub(lambda m: _tidy_gap(m, joined), joined)
+
+
 def parse_citations(text: str, n_sources: int) -> CitationCheck:
     """Find ``[n]``-style markers in ``text`` and keep those that name one of ``n_sources`` sources."""
     cited: dict[int, None] = {}
@@ -77,17 +94,18 @@ def parse_citations(text: str, n_sources: int) -> CitationCheck:
         cited.update(numbers)
         return f"[{', '.join(map(str, numbers))}]" if numbers else _GAP
 
-    clean = text.replace(_GAP, "")
-    parts: list[str] = []
-    pos = 0
-    for code in _CODE.finditer(clean):
-        parts.append(_MARKER.sub(rewrite, clean[pos : code.start()]))
-        parts.append(code[0])
-        pos = code.end()
-    parts.append(_MARKER.sub(rewrite, clean[pos:]))
-    joined = "".join(parts)
-    tidied = _GAP_RUN.sub(lambda m: _tidy_gap(m, joined), joined)
+    tidied = _substitute(text, rewrite, in_code=False)
     return CitationCheck(text=tidied.strip(), cited=tuple(cited), invalid=invalid)
+
+
+def strip_markers(text: str, *, in_code: bool = True) -> str:
+    """``text`` without the citation markers it holds, for source text quoted or shown to a model.
+
+    A document's own ``[2]`` (a footnote, or one planted to borrow another source's authority) must
+    never read as a citation of the answer or of the prompt's numbered sources. ``in_code=False``
+    keeps markers inside code spans (``rows[2]`` is an index), as :func:`parse_citations` does.
+    """
+    return _substitute(text, lambda _: _GAP, in_code=in_code)
 
 
 def _quote(text: str, limit: int = QUOTE_CHARS) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 from ragline.context.sentences import is_code, is_heading, sentence_spans
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
+from ragline.generation.citations import strip_markers
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.types import Answer, Citation, Context, Final, StreamEvent, Token
@@ -79,6 +80,8 @@ class _Sentence(NamedTuple):
     start: int
     end: int
     text: str
+    # The text without the document's own citation markers: what is scored, embedded and answered.
+    shown: str
     terms: set[str]
     # Terms of the passage's title and section path.
     header: frozenset[str]
@@ -141,9 +144,10 @@ class ExtractiveAnswerer:
                 text = p.text[a:b]
                 if is_heading(text) or is_code(text):
                     continue
-                t = set(terms(text))
+                shown = strip_markers(text)
+                t = set(terms(shown))
                 if len(t) >= MIN_TERMS:
-                    found.append(_Sentence(i, p.start + a, p.start + b, text, t, header))
+                    found.append(_Sentence(i, p.start + a, p.start + b, text, shown, t, header))
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
         weights = idf([f.terms | f.header for f in found])
@@ -158,7 +162,7 @@ class ExtractiveAnswerer:
         # first ~60 tokens carry the claim. The title goes in front for the same reason it counts
         # towards coverage.
         vecs = self.embedder.embed_documents(
-            [_titled(context.passages[found[i].passage].title, found[i].text[:_EMBED_CHARS]) for i in keep]
+            [_titled(context.passages[found[i].passage].title, found[i].shown[:_EMBED_CHARS]) for i in keep]
         )
         sims = vecs @ self.embedder.embed_query(question)
         scored = [
@@ -248,7 +252,9 @@ class ExtractiveAnswerer:
                     quote=s.text,
                 )
             )
-            piece = f"{s.text} [{n}]"
+            # The quote keeps the document's exact text (it matches start/end); the answer drops the
+            # document's own [n] markers so that every marker in it is one of these citations.
+            piece = f"{strip_markers(s.text)} [{n}]"
             yield Token(piece if n == 1 else " " + piece)
             pieces.append(piece)
         yield Final(self._answer(question, " ".join(pieces), citations, False, confidence))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +33,7 @@ from ragline.embedding.tokens import PackedTokens
 from ragline.embedding.units import ChunkEmbeddings, embed_chunks, empty_units, unit_layout
 from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
-from ragline.loaders.registry import load_file
+from ragline.loaders.registry import load_file, metadata_problem
 from ragline.settings import Settings
 from ragline.store.base import SourceBatch, Store
 from ragline.store.filters import FIELD_RE
@@ -80,15 +82,27 @@ class IngestReport:
 
 
 def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
+    """SHA-256 of a regular file's bytes, read in blocks; :class:`OSError` for any other file."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    # Non-blocking open: a FIFO put in a file's place after discovery fails here instead of
+    # hanging the ingest (the flag changes nothing for regular files).
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
 _NO_TOKENS = PackedTokens(b"", 0)
+# Loader settings left out of the config fingerprint: added after max_file_mb, they would otherwise
+# re-index every file of every collection once.
+_LIMIT_SETTINGS = {
+    "max_document_chars",
+    "max_metadata_fields",
+    "max_metadata_key_chars",
+    "max_metadata_value_chars",
+}
 
 
 @dataclass(slots=True)
@@ -215,6 +229,15 @@ class Ingestor:
                 raise ConfigError(
                     f"document {d.id!r} has metadata keys {bad}; use letters, digits and underscores"
                 )
+            problem = metadata_problem(d, self.settings.loaders)
+            if problem is not None:
+                raise ConfigError(problem)
+            if len(d.text) > self.settings.loaders.max_document_chars:
+                raise ConfigError(
+                    f"document {d.id!r} has {len(d.text):,} characters of text, above "
+                    f"loaders.max_document_chars = {self.settings.loaders.max_document_chars:,}: split it "
+                    "into several documents, or raise the limit"
+                )
         cleaned = [
             replace(d, text=clean_text(d.text), title=clean_text(d.title), source=d.source or "api")
             for d in docs
@@ -238,7 +261,8 @@ class Ingestor:
             PIPELINE_VERSION
             + ("" if dedup else "no-dedup")
             + self.settings.chunking.model_dump_json()
-            + self.settings.loaders.model_dump_json()
+            # The limits decide whether a file is taken, not what it turns into.
+            + self.settings.loaders.model_dump_json(exclude=_LIMIT_SETTINGS)
         )
         return hashlib.sha256(cfg.encode()).hexdigest()[:12]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +18,8 @@ _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
 @dataclass(frozen=True, slots=True)
 class DiscoveryResult:
-    """Files to load (resolved, sorted, unique) and explicitly named files that were skipped, with why."""
+    """Files to load (resolved, sorted, unique), and files skipped with why: explicitly named ones
+    that are unsupported, and any that are not regular files (FIFOs, sockets, devices, broken links)."""
 
     files: list[Path]
     skipped: list[tuple[Path, str]]
@@ -72,7 +74,34 @@ def glob_match(relative: str, pattern: str) -> bool:
     return any(regex.match("/".join(parts[:end])) for end in range(len(parts), 0, -1))
 
 
-def _walk(root: Path, include: Sequence[str], exclude: Sequence[str]) -> list[Path]:
+def _not_regular(path: Path) -> str | None:
+    """Why ``path`` (symlinks followed) cannot be read as a file, or None for a regular file.
+
+    Only the inode is looked at: opening a FIFO blocks until a writer appears, so the ingest would
+    hang, and a device or socket is never a document.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if path.is_symlink():
+            return "broken symbolic link"
+        return f"cannot read file: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"not a regular file ({kind})"
+
+
+def _walk(
+    root: Path, include: Sequence[str], exclude: Sequence[str], skipped: list[tuple[Path, str]]
+) -> list[Path]:
     found: list[Path] = []
     # Symlinked folders are not followed: they can form cycles and lead outside the tree.
     for dirpath, dirnames, filenames in os.walk(root):
@@ -87,7 +116,11 @@ def _walk(root: Path, include: Sequence[str], exclude: Sequence[str]) -> list[Pa
                 continue
             if any(glob_match(relative, p) for p in exclude):
                 continue
-            found.append(path)
+            why = _not_regular(path)
+            if why is None:
+                found.append(path)
+            else:
+                skipped.append((path, why))
     return found
 
 
@@ -97,16 +130,17 @@ def discover(
     """Expand ``paths`` into the supported files to load.
 
     Folders are walked recursively, skipping hidden entries, ``__pycache__`` and ``node_modules``;
-    their unsupported files are silently left out. ``include``/``exclude`` globs are matched
-    against paths relative to each folder (see :func:`glob_match`); exclude wins. Files named
-    explicitly bypass the globs and are skipped, with the reason, only if unsupported. A path that
-    does not exist raises :class:`LoaderError`.
+    their unsupported files are silently left out, and files that are not regular (FIFOs, sockets,
+    devices, broken links) are skipped with the reason, never opened. ``include``/``exclude``
+    globs are matched against paths relative to each folder (see :func:`glob_match`); exclude
+    wins. Files named explicitly bypass the globs and are skipped, with the reason, only if
+    unsupported or not regular. A path that does not exist raises :class:`LoaderError`.
     """
     files: set[Path] = set()
     skipped: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            files.update(p.resolve() for p in _walk(path, include, exclude))
+            files.update(p.resolve() for p in _walk(path, include, exclude, skipped))
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_EXTENSIONS:
                 files.add(path.resolve())
@@ -115,5 +149,5 @@ def discover(
         elif not path.exists():
             raise LoaderError(str(path), "does not exist")
         else:
-            skipped.append((path, "not a regular file or folder"))
+            skipped.append((path, _not_regular(path) or "not a regular file"))
     return DiscoveryResult(files=sorted(files), skipped=skipped)

@@ -57,6 +57,9 @@ _MAX_DROPPED_SHARE = 0.5
 # cookie banners and breadcrumbs are short).
 _PROSE_MIN_CHARS = 250
 _PROSE_MAX_LINK_DENSITY = 0.5
+# Elements nested deeper than this below the content container are rendered as plain text (issue
+# 21: 10k levels took 45 s and failed on recursion). Browsers cap their DOM depth too (Blink at 512).
+_MAX_DEPTH = 128
 
 
 def _is_furniture_name(value: str) -> bool:
@@ -117,37 +120,78 @@ def _pick_container(soup: BeautifulSoup) -> Tag:
     return body if isinstance(body, Tag) else soup
 
 
+def _is_section(tag: Tag) -> bool:
+    return tag.name in _SECTIONING or "main" in _attr_values(tag, "role")
+
+
+def _drops(tag: Tag, total: int, in_section: bool) -> bool:
+    """Whether ``tag`` is page furniture to remove (``in_section``: inside an article, section,
+    main or [role=main])."""
+    name = tag.name
+    if name in _DROP_ALWAYS:
+        return True
+    roles = {r.lower() for v in _attr_values(tag, "role") for r in v.split()}
+    if name in _DROP_TAGS or roles & _DROP_ROLES:
+        return True
+    if name == "header":
+        # An article's or section's <header> holds its title; the page's <header> is the banner.
+        return not in_section
+    if (
+        name == "a"
+        and tag.get_text(strip=True) in _PERMALINK_TEXT
+        and str(tag.get("href", "")).startswith("#")
+    ):
+        return True
+    heuristic = name == "form" or any(
+        _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
+    )
+    return heuristic and not _spared(tag, total)
+
+
 def _strip_furniture(container: Tag) -> None:
-    """Remove navigation, banners, sidebars and the like from inside ``container``."""
+    """Remove navigation, banners, sidebars and the like from inside ``container``.
+
+    A pre-order walk with an explicit stack that never enters a removed element (bs4's
+    ``Tag.decomposed`` would search the element's subtree for a child tag of that name on every
+    call: quadratic on deep pages).
+    """
     total = max(_text_len(container), 1)
-    for tag in list(container.find_all(True)):
-        if tag.decomposed or tag.parent is None:
-            continue
-        name = tag.name
-        if name in _DROP_ALWAYS:
+    in_section = any(_is_section(t) for t in (container, *container.parents))
+    stack: list[tuple[Tag, bool]] = [
+        (child, in_section) for child in reversed(container.contents) if isinstance(child, Tag)
+    ]
+    while stack:
+        tag, inside = stack.pop()
+        if _drops(tag, total, inside):
             tag.decompose()
             continue
-        roles = {r.lower() for v in _attr_values(tag, "role") for r in v.split()}
-        if name in _DROP_TAGS or roles & _DROP_ROLES:
-            tag.decompose()
-            continue
-        if name == "header":
-            # An article's or section's <header> holds its title; the page's <header> is the banner.
-            if tag.find_parent(_SECTIONING) is None and tag.find_parent(role="main") is None:
-                tag.decompose()
-            continue
-        if (
-            name == "a"
-            and tag.get_text(strip=True) in _PERMALINK_TEXT
-            and str(tag.get("href", "")).startswith("#")
-        ):
-            tag.decompose()
-            continue
-        heuristic = name == "form" or any(
-            _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
-        )
-        if heuristic and not _spared(tag, total):
-            tag.decompose()
+        inside = inside or _is_section(tag)
+        stack.extend((child, inside) for child in reversed(tag.contents) if isinstance(child, Tag))
+
+
+def _flatten_deep(root: Tag) -> None:
+    """Replace each element nested ``_MAX_DEPTH`` or more levels below ``root`` by its text.
+
+    The renderer recurses once or twice per level; real pages stay far below the cap, and past it
+    only the structure (headings, lists) and furniture removal of the deepest content are lost,
+    never its words.
+    """
+    deep: list[Tag] = []
+    stack: list[tuple[Tag, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.contents:
+            if not isinstance(child, Tag):
+                continue
+            if depth + 1 < _MAX_DEPTH:
+                stack.append((child, depth + 1))
+            else:
+                deep.append(child)
+    for tag in deep:
+        # Words of neighbouring blocks joined by spaces, not run together; get_text leaves out
+        # scripts, styles, templates and comments.
+        tag.replace_with(NavigableString(f" {tag.get_text(' ')} "))
+        tag.decompose()
 
 
 class _Renderer:
@@ -255,6 +299,8 @@ class _Renderer:
 def html_to_text(soup: BeautifulSoup) -> str:
     """The main content of a parsed page as Markdown-like text (not yet cleaned)."""
     container = _pick_container(soup)
+    # First, so that the furniture checks that read an element's subtree cost at most the cap.
+    _flatten_deep(container)
     _strip_furniture(container)
     return _Renderer().render(container)
 

@@ -50,8 +50,49 @@ def loader_for(path: Path, settings: LoaderSettings) -> Loader:
     return factory(settings)
 
 
+def metadata_problem(doc: Document, settings: LoaderSettings) -> str | None:
+    """Why ``doc``'s metadata breaks the ``loaders.max_metadata_*`` limits, or None."""
+    fields = len(doc.metadata)
+    if fields > settings.max_metadata_fields:
+        return (
+            f"document {doc.id!r} has {fields} metadata fields, above loaders.max_metadata_fields = "
+            f"{settings.max_metadata_fields} (each field becomes a column of the collection): keep the "
+            "fields you filter on (loaders.json_metadata_fields for JSON) or raise the limit"
+        )
+    for key, value in doc.metadata.items():
+        if len(key) > settings.max_metadata_key_chars:
+            return (
+                f"document {doc.id!r} has a metadata field name of {len(key)} characters "
+                f"({key[:40]!r}...), above loaders.max_metadata_key_chars = "
+                f"{settings.max_metadata_key_chars}: shorten it or raise the limit"
+            )
+        if isinstance(value, str) and len(value) > settings.max_metadata_value_chars:
+            return (
+                f"document {doc.id!r} has a metadata value of {len(value)} characters in field {key!r}, "
+                f"above loaders.max_metadata_value_chars = {settings.max_metadata_value_chars} (values "
+                "are copied into every chunk): put long text in the document's text, or raise the limit"
+            )
+    return None
+
+
+def _check_loaded(path: Path, docs: list[Document], settings: LoaderSettings) -> None:
+    for d in docs:
+        if len(d.text) > settings.max_document_chars:
+            raise LoaderError(
+                str(path),
+                f"document {d.id!r} has {len(d.text):,} characters of text, above "
+                f"loaders.max_document_chars = {settings.max_document_chars:,} (ingest holds its chunks "
+                "and vectors in memory until they are written, about 0.4 GB per million characters): "
+                "split it into several documents, or raise loaders.max_document_chars where the memory "
+                "is there",
+            )
+        problem = metadata_problem(d, settings)
+        if problem is not None:
+            raise LoaderError(str(path), problem)
+
+
 def load_file(path: Path, settings: LoaderSettings) -> list[Document]:
-    """Load one file, enforcing ``settings.max_file_mb``; every failure is a :class:`LoaderError`."""
+    """Load one file, enforcing the ``loaders.max_*`` limits; every failure is a :class:`LoaderError`."""
     loader = loader_for(path, settings)
     try:
         size = path.stat().st_size
@@ -67,9 +108,11 @@ def load_file(path: Path, settings: LoaderSettings) -> list[Document]:
             "raise loaders.max_file_mb to load it",
         )
     try:
-        return loader.load(path)
+        docs = loader.load(path)
     except LoaderError:
         raise
     except Exception as exc:
         # Parsers fail in many ways on odd input; callers get one error type naming the file.
         raise LoaderError(str(path), f"{type(exc).__name__}: {exc}") from exc
+    _check_loaded(path, docs, settings)
+    return docs

@@ -27,7 +27,7 @@ def _rst_title(text: str) -> str:
 
 
 class TextLoader:
-    """Loads a text file as one document. Encoding: UTF-8 (BOM allowed), else cp1252/latin-1."""
+    """Loads a text file as one document; encodings as :func:`~ragline.loaders._common.decode_text`."""
 
     extensions: tuple[str, ...] = (".txt", ".text", ".log", ".rst")
 

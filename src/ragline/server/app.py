@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import ragline
 from ragline.engine import Engine
 from ragline.errors import (
+    AccessDenied,
     CollectionNotFound,
     ConfigError,
     FilterError,
@@ -48,20 +49,27 @@ from ragline.server.overload import ConcurrencyLimit, Slots
 from ragline.server.schemas import HealthOut
 from ragline.server.service import Service
 from ragline.settings import Settings
-from ragline.state import StateError, StateStore, open_state
+from ragline.state import StateError, StateNotFound, StateStore, StateUnavailable, open_state
 from ragline.telemetry import span
 
 log = logging.getLogger("ragline.server")
 UI_DIR = Path(__file__).parent / "ui"
+# Seconds a client is asked to wait (Retry-After) when the state store is unavailable.
+_STATE_RETRY_AFTER_S = 5
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (AuthError, 401),
+    (AccessDenied, 403),
     (CollectionNotFound, 404),
     (UnsupportedFileType, 415),
     (FilterError, 400),
     (ConfigError, 400),
     (LoaderError, 400),
-    (StateError, 404),
+    # Unreachable or locked: the client may retry (Retry-After); an unknown record; anything else
+    # the state store refused is the server's fault, never "not found".
+    (StateUnavailable, 503),
+    (StateNotFound, 404),
+    (StateError, 500),
     (GenerationError, 502),
     (StoreError, 500),
     (RaglineError, 400),
@@ -180,10 +188,8 @@ def create_app(
             settings.data_dir,
             trace_retention=s.trace_retention,
             trace_retention_days=s.trace_retention_days,
+            timeout_s=s.state_timeout_s,
         )
-        failed = st.fail_unfinished_jobs("the server stopped while this job ran; upload the files again")
-        if failed:
-            log.warning("marked %d interrupted ingest job(s) failed", failed)
         metrics = Metrics()
         slots: Slots = app.state.slots
         metrics.in_flight.set_function(lambda: slots.running)
@@ -194,7 +200,10 @@ def create_app(
             st,
             s.ingest_workers,
             on_done=lambda _job, report: metrics.ingested.inc(report.chunks_indexed),
+            lease_s=s.job_lease_s,
         )
+        # Only jobs whose lease lapsed: other replicas' running jobs are theirs. Repeated every beat.
+        jobs.recover_lapsed()
         svc = Service(settings, eng, st, jobs, metrics)
         app.state.service = svc
         threading.Thread(target=_warm_up, args=(svc,), name="ragline-warmup", daemon=True).start()
@@ -268,7 +277,8 @@ def _warm_up(svc: Service) -> None:
     try:
         svc.engine.embedder.embed_query("warm up")
         svc.engine.collections()
-        svc.state.count_keys()
+        # Not the state store: /readyz checks it on every call, so an outage now does not leave
+        # the server unready after the store is back.
     except Exception as exc:  # readiness reports it; liveness stays up so operators can look
         svc.not_ready_reason = f"start-up failed: {exc}"
         log.exception("warm-up failed")
@@ -286,7 +296,10 @@ def _add_handlers(app: FastAPI, api_routes: list[APIRoute]) -> None:
         svc: Service | None = getattr(request.app.state, "service", None)
         if svc is not None:
             svc.metrics.errors.labels(type(exc).__name__).inc()
-        return _error(status, type(exc).__name__, str(exc))
+        response = _error(status, type(exc).__name__, str(exc))
+        if isinstance(exc, StateUnavailable):
+            response.headers["Retry-After"] = str(_STATE_RETRY_AFTER_S)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -346,7 +359,7 @@ def _add_health(app: FastAPI) -> None:
             )
 
         def check() -> int:
-            svc.state.count_keys()
+            svc.state.ping()
             return len(svc.engine.collections())
 
         try:

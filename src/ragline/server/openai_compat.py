@@ -107,7 +107,7 @@ def _extras(a: Answer) -> dict[str, Any]:
 def list_models(svc: ServiceDep, caller: CallerDep) -> dict[str, Any]:
     """Collections the caller may read, as OpenAI "models"."""
     data = []
-    for name in svc.engine.collections():
+    for name in svc.engine.collections(caller.tenant):
         if caller.principal is None or svc.engine.documents(
             collection=name, principal=caller.principal, limit=1
         ):

@@ -3,6 +3,7 @@ and the audit log. Every read is scoped to the caller's tenant, groups and clear
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -93,6 +94,37 @@ def _groups(raw: list[str]) -> tuple[str, ...]:
     return tuple(sorted(set(raw)))
 
 
+def _granted(caller: Caller, groups: tuple[str, ...], clearance: int, what: str) -> None:
+    """A caller grants only what it holds: groups it belongs to, a clearance up to its own. So an
+    admin cannot mint a key, or plant a document, that reads or hides beyond its own access."""
+    if caller.principal is None:  # auth off: the one local user holds everything
+        return
+    extra = sorted(set(groups) - set(caller.groups))
+    if extra:
+        raise HTTPException(
+            403,
+            f"{what} names group(s) {extra} you do not belong to (your groups: {list(caller.groups)}); "
+            "ask an admin of those groups",
+        )
+    if clearance > caller.clearance:
+        raise HTTPException(
+            403, f"{what} asks for clearance {clearance}, above your own ({caller.clearance})"
+        )
+
+
+def _within(caller: Caller, key: ApiKey | None) -> bool:
+    """Whether everything ``key`` may read, ``caller`` may read too (same tenant, its groups among
+    the caller's, its clearance at most the caller's): then the caller may see that key's traces."""
+    if caller.principal is None:
+        return True
+    return (
+        key is not None
+        and key.tenant == caller.tenant
+        and set(key.groups) <= set(caller.groups)
+        and key.clearance <= caller.clearance
+    )
+
+
 def _job_out(j: Job) -> JobOut:
     return JobOut(
         id=j.id,
@@ -126,19 +158,25 @@ def _key_out(k: ApiKey) -> KeyOut:
 
 @router.get("/collections", tags=["documents"])
 def list_collections(svc: ServiceDep, caller: CallerDep) -> list[CollectionOut]:
-    """Collections holding at least one document the caller may read."""
+    """The caller's tenant's collections holding at least one document it may read, with counts of
+    what it may read."""
     out = []
-    for name in svc.engine.collections():
-        docs = svc.engine.documents(collection=name, principal=caller.principal, limit=1)
-        if docs or caller.principal is None:
-            stats = svc.engine.stats(name).store
+    for name in svc.engine.collections(caller.tenant):
+        stats = svc.engine.stats(name, principal=caller.principal).store
+        if stats.documents or caller.principal is None:
             out.append(CollectionOut(name=name, chunks=stats.chunks, documents=stats.documents))
     return out
 
 
-def _upload_dir(svc: Service, caller: Caller, collection: str) -> Path:
-    svc.engine.collection_path(collection)  # validates the name before it becomes a path
-    d = svc.settings.data_dir / "uploads" / caller.tenant / collection
+def _upload_dir(svc: Service, caller: Caller, collection: str, access: Access) -> Path:
+    """Where an upload is kept: per tenant, collection and access scope. A file is replaced only by
+    an upload of the same name *and scope*, whose uploader may read it (groups and clearance are
+    within the uploader's own), so no upload destroys a document its uploader cannot read."""
+    svc.engine.collection_path(collection, caller.tenant)  # validates the names before they are paths
+    scope = f"c{access.clearance}-{'+'.join(access.groups) or 'all'}"
+    if len(scope) > 100:
+        scope = f"c{access.clearance}-{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+    d = svc.settings.data_dir / "uploads" / caller.tenant / collection / scope
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -192,7 +230,8 @@ def upload_files(
             )
         names[name] = f.filename or ""
     access = Access(caller.tenant, _groups([g.strip() for g in groups.split(",") if g.strip()]), clearance)
-    target = _upload_dir(svc, caller, collection)
+    _granted(caller, access.groups, access.clearance, "the upload")
+    target = _upload_dir(svc, caller, collection, access)
     paths = []
     for f, name in zip(files, names, strict=True):
         # Written aside then renamed: a half-written upload never looks like a complete file.
@@ -213,12 +252,18 @@ def upload_files(
 def add_documents(
     collection: CollectionPath, body: DocumentsIn, svc: ServiceDep, caller: CallerDep
 ) -> JobOut:
-    """Index JSON documents. They are stored as ``<tenant>/<id>``; re-sending an id replaces it."""
+    """Index JSON documents. They are stored as ``<tenant>/<id>`` in the caller's tenant; re-sending
+    an id replaces it, unless that document is one the caller may not read (403)."""
     require_admin(caller)
-    svc.engine.collection_path(collection)
+    svc.engine.collection_path(collection, caller.tenant)
     ids = [d.id for d in body.documents]
     if len(set(ids)) != len(ids):
         raise HTTPException(400, "document ids repeat within the request; each id must be unique")
+    for d in body.documents:
+        _granted(caller, _groups(d.groups), d.clearance, f"document {d.id!r}")
+    if caller.principal is not None and collection in svc.engine.collections(caller.tenant):
+        # Checked again under the write lock when the job runs; here so the caller hears it now.
+        svc.engine.check_replaceable([f"{caller.tenant}/{i}" for i in ids], collection, caller.principal)
     docs = [
         Document(
             id=f"{caller.tenant}/{d.id}",
@@ -233,7 +278,7 @@ def add_documents(
     job = svc.state.create_job(
         tenant=caller.tenant, collection=collection, key_id=caller.key_id, total=len(docs)
     )
-    svc.jobs.submit_documents(job.id, caller.tenant, caller.key_id, collection, docs)
+    svc.jobs.submit_documents(job.id, caller.tenant, caller.key_id, collection, docs, caller.principal)
     return _job_out(job)
 
 
@@ -365,7 +410,7 @@ def ask(
 def feedback(body: FeedbackIn, svc: ServiceDep, caller: CallerDep) -> FeedbackOut:
     """Thumbs up or down (plus a comment) on an answer, linked to its trace id."""
     trace = svc.state.get_trace(body.trace_id)
-    if trace is None or trace.tenant != caller.tenant:
+    if trace is None or not _may_read_trace(svc, caller, trace.tenant, trace.key_id):
         raise _not_found(f"no query trace {body.trace_id!r}; send the trace_id an answer returned")
     fb = svc.state.add_feedback(
         trace_id=body.trace_id,
@@ -379,12 +424,22 @@ def feedback(body: FeedbackIn, svc: ServiceDep, caller: CallerDep) -> FeedbackOu
     )
 
 
+def _may_read_trace(svc: Service, caller: Caller, tenant: str, key_id: str) -> bool:
+    """A trace holds the text its caller could read: it is the caller's own, or an admin's whose
+    access covers the caller's (an eng admin never reads an hr user's prompt)."""
+    if tenant != caller.tenant:
+        return False
+    if key_id == caller.key_id:
+        return True
+    return caller.is_admin and _within(caller, svc.state.get_key(key_id))
+
+
 @router.get("/traces/{trace_id}", tags=["feedback"])
 def get_trace(trace_id: str, svc: ServiceDep, caller: CallerDep) -> TraceOut:
-    """A stored query trace: hits with scores, prompt, answer, timings (your own, or any in your
-    tenant for admins)."""
+    """A stored query trace: hits with scores, prompt, answer, timings (your own; admins also read
+    those of keys whose groups and clearance are within their own)."""
     t = svc.state.get_trace(trace_id)
-    if t is None or t.tenant != caller.tenant or (not caller.is_admin and t.key_id != caller.key_id):
+    if t is None or not _may_read_trace(svc, caller, t.tenant, t.key_id):
         raise _not_found(f"no query trace {trace_id!r} that you may read (traces expire after retention)")
     return TraceOut(
         id=t.id,
@@ -408,12 +463,12 @@ def list_keys(svc: ServiceDep, caller: CallerDep) -> list[KeyOut]:
 def create_key(body: KeyIn, svc: ServiceDep, caller: CallerDep) -> NewKeyOut:
     """Create a key in the caller's tenant; the secret is in this response only."""
     require_admin(caller)
-    if body.clearance > caller.clearance:
-        raise HTTPException(403, f"clearance {body.clearance} exceeds your own ({caller.clearance})")
+    groups = _groups(body.groups)
+    _granted(caller, groups, body.clearance, "the new key")
     key, secret = svc.state.create_key(
         name=body.name,
         tenant=caller.tenant,
-        groups=_groups(body.groups),
+        groups=groups,
         role=body.role,
         clearance=body.clearance,
     )
@@ -429,6 +484,11 @@ def create_key(body: KeyIn, svc: ServiceDep, caller: CallerDep) -> NewKeyOut:
 @router.delete("/keys/{key_id}", tags=["admin"])
 def revoke_key(key_id: str, svc: ServiceDep, caller: CallerDep) -> KeyOut:
     require_admin(caller)
+    target = svc.state.get_key(key_id)
+    if target is not None and target.tenant == caller.tenant and not _within(caller, target):
+        raise HTTPException(
+            403, f"key {key_id!r} reads beyond your own groups or clearance; ask an admin who holds them"
+        )
     if not svc.state.revoke_key(key_id, tenant=caller.tenant):
         raise _not_found(f"no active key {key_id!r} in tenant {caller.tenant!r}; see GET /v1/keys")
     svc.state.append_audit(
@@ -448,19 +508,28 @@ def audit(
     after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Events after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
-    """The tenant's append-only audit log: who did what, when, and which documents came back."""
+    """The tenant's append-only audit log: who did what, when, and which documents came back.
+
+    Events of keys whose access goes beyond the caller's keep their who, what and when, but their
+    document ids and detail are withheld (``detail`` says so)."""
     require_admin(caller)
     events = svc.state.list_audit(tenant=caller.tenant, action=action, limit=limit, after_seq=after_seq)
-    return [
-        AuditOut(
-            seq=e.seq,
-            at=e.at,
-            tenant=e.tenant,
-            key_id=e.key_id,
-            action=e.action,
-            collection=e.collection,
-            doc_ids=list(e.doc_ids),
-            detail=e.detail,
+    keys: dict[str, bool] = {}
+    out = []
+    for e in events:
+        if e.key_id not in keys:
+            keys[e.key_id] = e.key_id == caller.key_id or _within(caller, svc.state.get_key(e.key_id))
+        visible = keys[e.key_id]
+        out.append(
+            AuditOut(
+                seq=e.seq,
+                at=e.at,
+                tenant=e.tenant,
+                key_id=e.key_id,
+                action=e.action,
+                collection=e.collection,
+                doc_ids=list(e.doc_ids) if visible else [],
+                detail=e.detail if visible else json.dumps({"withheld": "beyond your groups or clearance"}),
+            )
         )
-        for e in events
-    ]
+    return out

@@ -70,7 +70,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A field is missing, unknown or out of range"},
     503: {
         "model": ErrorResponse,
-        "description": "Overloaded (retry after the Retry-After header's seconds) or not ready",
+        "description": "Overloaded (retry after Retry-After seconds) or the state store unreachable",
     },
 }
 

@@ -27,7 +27,9 @@ from ragline.state.base import (
     QueryTrace,
     Role,
     StateError,
+    StateNotFound,
     StateStore,
+    StateUnavailable,
 )
 from ragline.state.factory import open_state
 
@@ -41,6 +43,8 @@ __all__ = [
     "QueryTrace",
     "Role",
     "StateError",
+    "StateNotFound",
     "StateStore",
+    "StateUnavailable",
     "open_state",
 ]

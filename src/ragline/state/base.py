@@ -9,16 +9,18 @@ its schema DDL.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
@@ -27,7 +29,24 @@ from ragline.errors import ConfigError, RaglineError
 
 
 class StateError(RaglineError):
-    """The service's state store failed or was asked for something that does not exist."""
+    """The service's state store failed."""
+
+
+class StateUnavailable(StateError):
+    """The state store cannot be reached, or is locked, right now; the same call may succeed later."""
+
+
+class StateNotFound(StateError):
+    """A record named by id does not exist."""
+
+
+def unavailable(where: str, detail: object) -> StateUnavailable:
+    """The one message every backend gives when its database cannot be used right now."""
+    return StateUnavailable(
+        f"the state store is unavailable: {where}: {detail}".rstrip()
+        + "; retry later (operator: check server.state_url, and that the database is running "
+        "and not held locked by another process)"
+    )
 
 
 Role = Literal["admin", "reader"]
@@ -35,7 +54,19 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 
 ROLES: tuple[str, ...] = get_args(Role)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
-SCHEMA_VERSION = 1
+# 2: jobs.owner and jobs.lease_until (job leases); older files and databases gain them in place.
+SCHEMA_VERSION = 2
+# Columns added after version 1, created on an older database if missing. DOUBLE PRECISION is a
+# float64 in PostgreSQL (REAL would be a float32: whole minutes lost on an epoch timestamp) and has
+# REAL affinity in SQLite.
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("jobs", "owner", "TEXT NOT NULL DEFAULT ''"),
+    ("jobs", "lease_until", "DOUBLE PRECISION NOT NULL DEFAULT 0"),
+)
+# A new job is held this long for the replica that created it to claim it; unclaimed by then
+# (that replica died in between), any replica's sweep marks it failed.
+NEW_JOB_GRACE_S = 60.0
+_UNFINISHED = "('queued', 'running')"
 
 # Tenants and groups end up in URLs, filters and log lines, so they are kept to a safe alphabet.
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}")
@@ -91,6 +122,10 @@ class Job:
     created_at: float
     updated_at: float
     key_id: str
+    # The replica running the job ("" until one claims it) and when its lease lapses (epoch
+    # seconds): past that, the job's worker is taken for dead and any replica may fail the job.
+    owner: str = ""
+    lease_until: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +195,9 @@ class StateStore(Protocol):
     ) -> Job: ...
     def get_job(self, job_id: str) -> Job | None: ...
     def list_jobs(self, *, tenant: str, limit: int = 50) -> list[Job]: ...
-    def fail_unfinished_jobs(self, message: str) -> int: ...
+    def claim_job(self, job_id: str, *, owner: str, lease_s: float) -> Job | None: ...
+    def renew_job_leases(self, owner: str, job_ids: Sequence[str], *, lease_s: float) -> list[str]: ...
+    def fail_expired_jobs(self, message: str, *, now: float | None = None) -> list[str]: ...
 
     def put_trace(self, trace: QueryTrace) -> None: ...
     def get_trace(self, trace_id: str) -> QueryTrace | None: ...
@@ -190,6 +227,7 @@ class StateStore(Protocol):
         after_seq: int = 0,
     ) -> list[AuditEvent]: ...
 
+    def ping(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -219,6 +257,12 @@ def _check_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
         raise ConfigError(f"limit {limit!r} is out of range: use 1 to {_MAX_LIMIT}")
     return limit
+
+
+def _check_lease(lease_s: float) -> float:
+    if isinstance(lease_s, bool) or not isinstance(lease_s, int | float) or not 0 < lease_s < math.inf:
+        raise ConfigError(f"job lease {lease_s!r} is invalid: use a number of seconds > 0")
+    return float(lease_s)
 
 
 # Sequence numbers are 64-bit signed in SQLite and PostgreSQL (BIGINT); a larger cursor would
@@ -253,7 +297,8 @@ def _key(row: Row) -> ApiKey:
 
 
 def _job(row: Row) -> Job:
-    id_, tenant, collection, status, total, done, chunks, errors, message, created, updated, key_id = row
+    id_, tenant, collection, status, total, done, chunks, errors, message, created, updated, key_id = row[:12]
+    owner, lease_until = row[12:]
     return Job(
         id=id_,
         tenant=tenant,
@@ -267,6 +312,8 @@ def _job(row: Row) -> Job:
         created_at=float(created),
         updated_at=float(updated),
         key_id=key_id,
+        owner=owner,
+        lease_until=float(lease_until),
     )
 
 
@@ -313,7 +360,7 @@ def _audit(row: Row) -> AuditEvent:
 _KEY_COLS = "id, name, tenant, groups_json, role, clearance, created_at, revoked_at"
 _JOB_COLS = (
     "id, tenant, collection, status, total, done, chunks, errors_json, message, "
-    "created_at, updated_at, key_id"
+    "created_at, updated_at, key_id, owner, lease_until"
 )
 _TRACE_COLS = "id, tenant, key_id, collection, question, created_at, payload"
 _FEEDBACK_COLS = "id, trace_id, tenant, key_id, rating, comment, created_at"
@@ -323,9 +370,11 @@ _AUDIT_COLS = "seq, at, tenant, key_id, action, collection, doc_ids_json, detail
 class SqlStateBase(abc.ABC):
     """Every query and check of :class:`StateStore`, over a backend's connection and transactions.
 
-    Subclasses implement :meth:`_transaction` (hold ``self._lock``, connect lazily, begin, yield a
-    :class:`Run`, commit or roll back, turn driver errors into :class:`StateError`) and :meth:`_disconnect`.
-    SQL here uses ``?`` placeholders and only syntax both SQLite (3.35+) and PostgreSQL accept.
+    Subclasses implement :meth:`_transaction` (hold :meth:`_locked`, connect lazily, begin, yield a
+    :class:`Run`, commit or roll back, turn driver errors into :class:`StateError`, or
+    :class:`StateUnavailable` for the ones a retry may cure) and :meth:`_disconnect`. No call waits
+    much longer than ``timeout_s`` for a lock or a connection. SQL here uses ``?`` placeholders and
+    only syntax both SQLite (3.35+) and PostgreSQL accept.
     """
 
     # Appends take this table lock so that, across processes, seq order is also commit order and
@@ -333,14 +382,21 @@ class SqlStateBase(abc.ABC):
     _AUDIT_LOCK_SQL = ""
     # Appended to the SELECT that reads a job before changing it.
     _FOR_UPDATE = ""
+    # Lists the columns of the table named by the one parameter (for adding missing ones).
+    _COLUMNS_SQL = ""
 
-    def __init__(self, *, trace_retention: int = 10_000, trace_retention_days: float = 30.0) -> None:
+    def __init__(
+        self, *, trace_retention: int = 10_000, trace_retention_days: float = 30.0, timeout_s: float = 5.0
+    ) -> None:
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s < 1e6:
+            raise ConfigError(f"state timeout {timeout_s!r} is invalid: use a number of seconds, 0 < t < 1e6")
         if isinstance(trace_retention, bool) or not isinstance(trace_retention, int) or trace_retention < 0:
             raise ConfigError(f"trace_retention {trace_retention!r} is invalid: use a whole number >= 0")
         if not trace_retention_days > 0:
             raise ConfigError(f"trace_retention_days {trace_retention_days!r} is invalid: use a number > 0")
         self._retention = trace_retention
         self._retention_days = float(trace_retention_days)
+        self._timeout_s = float(timeout_s)
         self._lock = threading.Lock()
         # Row count of the trace table as this process last saw it; None until first counted.
         self._trace_count: int | None = None
@@ -361,8 +417,21 @@ class SqlStateBase(abc.ABC):
         with self._transaction() as run:
             return run(sql, params)
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the connection's lock. Bounded: while the database is locked or unreachable, every
+        call holds the lock for up to the timeout, and requests queued behind it must not add up."""
+        if not self._lock.acquire(timeout=self._timeout_s):
+            raise unavailable(
+                repr(self), f"other requests have held its connection for over {self._timeout_s:g} s"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def _ensure_schema(self, run: Run, table_exists: bool, ddl: Sequence[str]) -> None:
-        """Create the schema unless it is already at :data:`SCHEMA_VERSION` (run inside a transaction)."""
+        """Create or upgrade the schema to :data:`SCHEMA_VERSION` (run inside a transaction)."""
         if table_exists:
             found = run("SELECT MAX(version) FROM schema_version")[0][0]
             if found is not None and int(found) == SCHEMA_VERSION:
@@ -374,6 +443,10 @@ class SqlStateBase(abc.ABC):
                 )
         for statement in ddl:
             run(statement)
+        # CREATE TABLE IF NOT EXISTS leaves an older table as it was: add what it lacks, in place.
+        for table, column, definition in _ADDED_COLUMNS:
+            if column not in {r[0] for r in run(self._COLUMNS_SQL, [table])}:
+                run(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         run("DELETE FROM schema_version")
         run("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION])
 
@@ -464,6 +537,7 @@ class SqlStateBase(abc.ABC):
     # -- jobs ------------------------------------------------------------------------------------
 
     def create_job(self, *, tenant: str, collection: str, key_id: str, total: int = 0) -> Job:
+        """A queued job, held :data:`NEW_JOB_GRACE_S` for its creator to :meth:`claim_job`."""
         now = time.time()
         job = Job(
             id=uuid.uuid4().hex,
@@ -478,9 +552,10 @@ class SqlStateBase(abc.ABC):
             created_at=now,
             updated_at=now,
             key_id=key_id,
+            lease_until=now + NEW_JOB_GRACE_S,
         )
         self._execute(
-            f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 job.id,
                 job.tenant,
@@ -494,6 +569,8 @@ class SqlStateBase(abc.ABC):
                 job.created_at,
                 job.updated_at,
                 job.key_id,
+                job.owner,
+                job.lease_until,
             ],
         )
         return job
@@ -516,24 +593,17 @@ class SqlStateBase(abc.ABC):
             if value is not None:
                 _check_count(what, value)
         with self._transaction() as run:
-            rows = run(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?{self._FOR_UPDATE}", [job_id])
-            if not rows:
-                raise StateError(f"no ingest job with id {job_id!r}; list jobs to see valid ids")
-            old = _job(rows[0])
+            old = self._job_for_update(run, job_id)
             errors = old.errors + tuple(add_errors)
-            new = Job(
-                id=old.id,
-                tenant=old.tenant,
-                collection=old.collection,
+            new = dataclasses.replace(
+                old,
                 status=old.status if status is None else status,
                 total=old.total if total is None else total,
                 done=old.done if done is None else done,
                 chunks=old.chunks if chunks is None else chunks,
                 errors=errors,
                 message=old.message if message is None else message,
-                created_at=old.created_at,
                 updated_at=time.time(),
-                key_id=old.key_id,
             )
             run(
                 "UPDATE jobs SET status = ?, total = ?, done = ?, chunks = ?, errors_json = ?, message = ?, "
@@ -563,14 +633,60 @@ class SqlStateBase(abc.ABC):
         )
         return [_job(r) for r in rows]
 
-    def fail_unfinished_jobs(self, message: str) -> int:
-        """Mark every queued or running job failed (their worker died); returns how many."""
+    def _job_for_update(self, run: Run, job_id: str) -> Job:
+        rows = run(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?{self._FOR_UPDATE}", [job_id])
+        if not rows:
+            raise StateNotFound(f"no ingest job with id {job_id!r}; list jobs to see valid ids")
+        return _job(rows[0])
+
+    # -- job leases ------------------------------------------------------------------------------
+    # A replica claims each job it runs and renews the leases of all of them well before they
+    # lapse; a job whose lease lapsed has a dead (or cut-off) worker, and only such a job may be
+    # claimed by another replica or failed by a sweep. Times are this host's clock: replicas'
+    # clocks must agree to well within a lease.
+
+    def claim_job(self, job_id: str, *, owner: str, lease_s: float) -> Job | None:
+        """Take an unfinished job for ``owner`` for ``lease_s`` seconds; None when another replica
+        holds a live lease on it or it has finished. Raises :class:`StateNotFound` for an unknown id."""
+        lease_s = _check_lease(lease_s)
+        if not isinstance(owner, str) or not owner:
+            raise ConfigError(f"job owner {owner!r} is invalid: name the replica claiming the job")
+        with self._transaction() as run:
+            old = self._job_for_update(run, job_id)
+            now = time.time()
+            if old.status not in ("queued", "running"):
+                return None
+            if old.owner not in ("", owner) and old.lease_until >= now:
+                return None
+            new = dataclasses.replace(old, owner=owner, lease_until=now + lease_s)
+            run("UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ?", [owner, new.lease_until, job_id])
+        return new
+
+    def renew_job_leases(self, owner: str, job_ids: Sequence[str], *, lease_s: float) -> list[str]:
+        """Extend ``owner``'s leases on these jobs to ``lease_s`` from now; returns the ids it still
+        holds (a job missing from the answer finished, or was failed or taken after its lease lapsed)."""
+        lease_s = _check_lease(lease_s)
+        ids = list(job_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
         rows = self._execute(
-            "UPDATE jobs SET status = 'failed', message = ?, updated_at = ? "
-            "WHERE status IN ('queued', 'running') RETURNING id",
-            [message, time.time()],
+            f"UPDATE jobs SET lease_until = ? WHERE owner = ? AND status IN {_UNFINISHED} "
+            f"AND id IN ({marks}) RETURNING id",
+            [time.time() + lease_s, owner, *ids],
         )
-        return len(rows)
+        return [r[0] for r in rows]
+
+    def fail_expired_jobs(self, message: str, *, now: float | None = None) -> list[str]:
+        """Mark failed every queued or running job whose lease lapsed before ``now`` (default: the
+        current time), i.e. whose worker died; returns their ids. Jobs with live leases are left alone."""
+        at = time.time() if now is None else now
+        rows = self._execute(
+            f"UPDATE jobs SET status = 'failed', message = ?, updated_at = ? "
+            f"WHERE status IN {_UNFINISHED} AND lease_until < ? RETURNING id",
+            [message, time.time(), at],
+        )
+        return [r[0] for r in rows]
 
     # -- traces ----------------------------------------------------------------------------------
 
@@ -728,6 +844,12 @@ class SqlStateBase(abc.ABC):
         return [_audit(r) for r in self._execute(sql + " ORDER BY seq LIMIT ?", params)]
 
     # -- lifecycle -------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Check that the store can be reached and written now; raises :class:`StateUnavailable`."""
+        # A write transaction: a SQLite file another process holds locked still serves reads.
+        with self._transaction() as run:
+            run("SELECT 1")
 
     def close(self) -> None:
         """Close the connection; a later call reconnects."""

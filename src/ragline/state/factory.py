@@ -18,8 +18,12 @@ def open_state(
     *,
     trace_retention: int = 10_000,
     trace_retention_days: float = 30.0,
+    timeout_s: float = 5.0,
 ) -> StateStore:
     """Open (lazily: nothing connects until first use) the state store that ``url`` names.
+
+    ``timeout_s`` bounds how long a call waits for a locked database or a connection before it
+    raises :class:`~ragline.state.StateUnavailable`.
 
     Example::
 
@@ -36,6 +40,7 @@ def open_state(
             Path(data_dir) / "state.sqlite",
             trace_retention=trace_retention,
             trace_retention_days=trace_retention_days,
+            timeout_s=timeout_s,
         )
     if url.startswith("sqlite:///"):
         # The path is always absolute; "sqlite:////abs" (SQLAlchemy's spelling) means the same file.
@@ -45,12 +50,20 @@ def open_state(
         from ragline.state.sqlite import SqliteState
 
         return SqliteState(
-            Path(path), trace_retention=trace_retention, trace_retention_days=trace_retention_days
+            Path(path),
+            trace_retention=trace_retention,
+            trace_retention_days=trace_retention_days,
+            timeout_s=timeout_s,
         )
     if url.startswith(("postgresql://", "postgres://")):
         from ragline.state.postgres import PostgresState
 
-        return PostgresState(url, trace_retention=trace_retention, trace_retention_days=trace_retention_days)
+        return PostgresState(
+            url,
+            trace_retention=trace_retention,
+            trace_retention_days=trace_retention_days,
+            timeout_s=timeout_s,
+        )
     shown = url
     if "://" in url and "@" in url:
         from ragline.state.postgres import redact_url

@@ -12,13 +12,14 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ragline.errors import ConfigError
-from ragline.state.base import Row, Run, SqlStateBase, StateError
+from ragline.state.base import Row, Run, SqlStateBase, StateError, unavailable
 
 if TYPE_CHECKING:
     import psycopg
@@ -54,7 +55,9 @@ _DDL: tuple[str, ...] = (
         message TEXT NOT NULL,
         created_at DOUBLE PRECISION NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL,
-        key_id TEXT NOT NULL
+        key_id TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '',
+        lease_until DOUBLE PRECISION NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs (tenant, n)",
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status)",
@@ -121,17 +124,29 @@ def redact_url(url: str) -> str:
 
 
 class PostgresState(SqlStateBase):
-    """:class:`~ragline.state.base.StateStore` in a PostgreSQL database (psycopg 3)."""
+    """:class:`~ragline.state.base.StateStore` in a PostgreSQL database (psycopg 3). Connecting and
+    waiting for a lock each give up after ``timeout_s``; a lost connection is replaced on the next call."""
 
     # Commit order equals seq order across processes, so ``after_seq`` paging never skips an event.
     _AUDIT_LOCK_SQL = "LOCK TABLE audit_log IN EXCLUSIVE MODE"
     # Another server process may update the same job; the row lock makes read-modify-write atomic.
     _FOR_UPDATE = " FOR UPDATE"
+    _COLUMNS_SQL = (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ?"
+    )
 
     def __init__(
-        self, url: str, *, trace_retention: int = 10_000, trace_retention_days: float = 30.0
+        self,
+        url: str,
+        *,
+        trace_retention: int = 10_000,
+        trace_retention_days: float = 30.0,
+        timeout_s: float = 5.0,
     ) -> None:
-        super().__init__(trace_retention=trace_retention, trace_retention_days=trace_retention_days)
+        super().__init__(
+            trace_retention=trace_retention, trace_retention_days=trace_retention_days, timeout_s=timeout_s
+        )
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
 
@@ -139,7 +154,14 @@ class PostgresState(SqlStateBase):
         return f"PostgresState({redact_url(self.url)!r})"
 
     def _error(self, exc: Exception) -> StateError:
-        return StateError(f"state database {redact_url(self.url)}: {exc}".rstrip())
+        import psycopg
+
+        where = f"state database {redact_url(self.url)}"
+        # Operational: the connection went, the server shuts down, a lock wait timed out,
+        # a deadlock; Interface: the connection was already closed. A retry may succeed.
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return unavailable(where, exc)
+        return StateError(f"{where}: {exc}".rstrip())
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is not None and not (self._conn.closed or self._conn.broken):
@@ -153,22 +175,25 @@ class PostgresState(SqlStateBase):
                 f"server.state_url {redact_url(self.url)!r} needs the PostgreSQL driver: "
                 "pip install 'ragline[postgres]'"
             ) from None
-        extra: dict[str, Any] = {} if "connect_timeout" in self.url else {"connect_timeout": 10}
+        # libpq takes whole seconds and treats less than 2 as 2.
+        wait = max(2, math.ceil(self._timeout_s))
+        extra: dict[str, Any] = {} if "connect_timeout" in self.url else {"connect_timeout": wait}
         try:
             conn = psycopg.connect(self.url, autocommit=True, **extra)
         except psycopg.Error as exc:
-            raise StateError(
-                f"cannot connect to PostgreSQL at {redact_url(self.url)}: {exc}".rstrip()
-                + "; check server.state_url and that the database server is running"
-            ) from exc
+            raise unavailable(f"cannot connect to PostgreSQL at {redact_url(self.url)}", exc) from exc
         try:
+            run = self._runner(conn)
+            # A row or table lock held elsewhere fails the call after the timeout instead of hanging it.
+            run("SELECT set_config('lock_timeout', ?, false)", [f"{math.ceil(self._timeout_s * 1000)}ms"])
             with conn.transaction():
-                run = self._runner(conn)
                 run("SELECT pg_advisory_xact_lock(?)", [_SCHEMA_LOCK_ID])
                 exists = run("SELECT to_regclass('schema_version') IS NOT NULL")[0][0]
                 self._ensure_schema(run, bool(exists), _DDL)
-        except BaseException:
+        except BaseException as exc:
             conn.close()
+            if isinstance(exc, psycopg.Error):  # the commit itself failed
+                raise self._error(exc) from exc
             raise
         self._conn = conn
         return conn
@@ -192,7 +217,7 @@ class PostgresState(SqlStateBase):
     def _transaction(self) -> Iterator[Run]:
         import psycopg
 
-        with self._lock:
+        with self._locked():
             conn = self._connection()
             try:
                 with conn.transaction():
@@ -202,7 +227,7 @@ class PostgresState(SqlStateBase):
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         # Autocommit: one statement is its own transaction, without BEGIN/COMMIT round trips.
-        with self._lock:
+        with self._locked():
             return self._runner(self._connection())(sql, params)
 
     def _disconnect(self) -> None:

@@ -16,7 +16,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ragline.state.base import Row, Run, SqlStateBase, StateError
+from ragline.state.base import Row, Run, SqlStateBase, StateError, unavailable
+
+# Result codes a later retry may cure: another process holds the lock, the file cannot be opened
+# (a missing mount, permissions) or read right now.
+_UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
 
 _DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -46,7 +58,9 @@ _DDL: tuple[str, ...] = (
         message TEXT NOT NULL,
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL,
-        key_id TEXT NOT NULL
+        key_id TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '',
+        lease_until REAL NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs (tenant, n)",
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status)",
@@ -95,12 +109,21 @@ _DDL: tuple[str, ...] = (
 
 class SqliteState(SqlStateBase):
     """:class:`~ragline.state.base.StateStore` in one SQLite file (WAL mode, so the CLI can add keys
-    while the server runs)."""
+    while the server runs). A write waits up to ``timeout_s`` for another process's write lock."""
+
+    _COLUMNS_SQL = "SELECT name FROM pragma_table_info(?)"
 
     def __init__(
-        self, path: Path, *, trace_retention: int = 10_000, trace_retention_days: float = 30.0
+        self,
+        path: Path,
+        *,
+        trace_retention: int = 10_000,
+        trace_retention_days: float = 30.0,
+        timeout_s: float = 5.0,
     ) -> None:
-        super().__init__(trace_retention=trace_retention, trace_retention_days=trace_retention_days)
+        super().__init__(
+            trace_retention=trace_retention, trace_retention_days=trace_retention_days, timeout_s=timeout_s
+        )
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
 
@@ -108,6 +131,11 @@ class SqliteState(SqlStateBase):
         return f"SqliteState({str(self.path)!r})"
 
     def _error(self, exc: sqlite3.Error) -> StateError:
+        # The primary result code is the low byte of the extended one.
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if isinstance(exc, sqlite3.OperationalError) and code in _UNAVAILABLE_CODES:
+            waited = f" (waited {self._timeout_s:g} s)" if code == sqlite3.SQLITE_BUSY else ""
+            return unavailable(f"state database {self.path}", f"{exc}{waited}")
         return StateError(f"state database {self.path}: {exc}")
 
     def _connection(self) -> sqlite3.Connection:
@@ -116,13 +144,16 @@ class SqliteState(SqlStateBase):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StateError(
-                f"cannot create the folder for the state database {self.path}: {exc}; check permissions"
+            raise unavailable(
+                f"cannot create the folder for the state database {self.path}", f"{exc}; check permissions"
             ) from exc
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves. The lock makes sharing the
-            # connection across the server's threads safe; timeout waits out other processes' writes.
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            # connection across the server's threads safe; timeout waits out other processes' short
+            # writes, and no longer: a file held locked fails the call (503), it does not hang it.
+            conn = sqlite3.connect(
+                self.path, timeout=self._timeout_s, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         try:
@@ -157,7 +188,7 @@ class SqliteState(SqlStateBase):
 
     @contextmanager
     def _transaction(self) -> Iterator[Run]:
-        with self._lock:
+        with self._locked():
             conn = self._connection()
             try:
                 # IMMEDIATE takes the write lock up front, so a read-then-write transaction cannot
@@ -174,7 +205,7 @@ class SqliteState(SqlStateBase):
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         # One statement is atomic on its own in autocommit mode, and reads then need no write lock.
-        with self._lock:
+        with self._locked():
             return self._runner(self._connection())(sql, params)
 
     @staticmethod

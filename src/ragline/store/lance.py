@@ -25,7 +25,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -66,6 +67,9 @@ TOKENS = "token_states"
 # query time takes 1.8 ms instead of 3.7 ms (SciFact, 12k chunks; see docs/benchmarks.md).
 _TOKENS_FIELD = pa.field(TOKENS, pa.large_binary(), metadata={"lance-encoding:compression": "none"})
 _META_PREFIX = "m_"
+# Distinct metadata fields one collection may hold: each is a column of every chunk row (3,000 of
+# them cost 4.3 GB of memory at ingest, 1.1 GB on disk and made searches 2x slower; issue 21).
+MAX_METADATA_FIELDS = 512
 # Columns users may filter on besides their own metadata.
 BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
 _RESULT_COLUMNS = [
@@ -191,6 +195,33 @@ class _FlatUnits:
     starts: npt.NDArray[np.intp]
 
 
+# A candidate's ref is ``version << 64 | row address``: an address (fragment << 32 | offset) names a
+# row only in the table version that produced it. A write moves rows and a compaction removes
+# fragments (lance panicked reading such addresses: 5.4 % of searches failed under concurrent
+# ingests), so fetches read the version the search read; optimize keeps old versions for 7 days.
+_VERSION_SHIFT = 64
+
+
+@dataclass(slots=True)
+class _View:
+    """One version of the chunks table and what is cached from it; each read uses one view."""
+
+    ds: Any
+    # A LanceDB handle checked out at ``ds.version``, for its query builder (made on first use).
+    table: Any = None
+    indexes: dict[str, str] | None = None
+    flat: _FlatVectors | None = None
+    units: _FlatUnits | None = None
+    rows: dict[str, int] | None = None
+
+    @property
+    def version(self) -> int:
+        return int(self.ds.version)
+
+    def ref(self, address: int) -> int:
+        return self.version << _VERSION_SHIFT | address
+
+
 class LanceStore:
     """A :class:`~ragline.store.base.Store` on LanceDB.
 
@@ -223,13 +254,12 @@ class LanceStore:
         self._seen_version: int | None = None
         self._chunks: Any = None
         self._sections: Any = None
-        self._indexes: dict[str, str] | None = None
-        self._ds: Any = None
+        self._view_now: _View | None = None
+        # Writes bump the generation; a view built across a write is used but not kept.
+        self._generation = 0
+        self._view_lock = threading.Lock()
         self._fields: dict[str, ColumnKind] | None = None
         self._values: tuple[int, dict[str, list[str]]] | None = None
-        self._flat: _FlatVectors | None = None
-        self._units: _FlatUnits | None = None
-        self._rows: dict[str, int] | None = None
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -326,6 +356,13 @@ class LanceStore:
                 for k, v in c.metadata.items():
                     if k not in known and k not in new:
                         new[k] = _kind_of(v)
+        if len(known) + len(new) > MAX_METADATA_FIELDS:
+            raise StoreError(
+                f"these documents bring {len(new)} new metadata fields to a collection holding "
+                f"{len(known)}, above the limit of {MAX_METADATA_FIELDS} fields per collection (each is a "
+                "column of every chunk): use fewer distinct field names (loaders.json_metadata_fields "
+                "picks them for JSON), or put these documents in a collection of their own"
+            )
         if new:
             tbl.add_columns(
                 [pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())]
@@ -509,6 +546,8 @@ class LanceStore:
                 .when_not_matched_by_source_delete(delete_pred)
                 .execute(rows)
             )
+        # Again after the commit: a reader may have cached the old version since the first call.
+        self._changed()
         # Also clears sections a killed earlier run inserted without committing their chunks.
         keep = [s.id for b in batches for s in b.sections]
         stale = scope
@@ -524,12 +563,20 @@ class LanceStore:
         parts = [*_in_list("source", sources), *_in_list("doc_id", docs)]
         return " OR ".join(f"({p})" for p in parts)
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> int:
+    def delete_documents(self, doc_ids: Sequence[str], filters: Filter | None = None) -> int:
+        """Delete the chunks of ``doc_ids`` that match ``filters`` (all of them without one);
+        returns how many. Rows outside ``filters`` that share an id stay, with their sections."""
         tbl = self.chunks_table
         if tbl is None or not doc_ids:
             return 0
-        pred = " OR ".join(_in_list("doc_id", list(doc_ids)))
-        affected = tbl.search().where(pred).select(["source"]).limit(None).to_arrow()
+        by_id = " OR ".join(_in_list("doc_id", list(doc_ids)))
+        where = self._where(filters)
+        return self._delete_rows(tbl, f"({by_id}) AND ({where})" if where else by_id, partial=bool(where))
+
+    def _delete_rows(self, tbl: Any, pred: str, *, partial: bool) -> int:
+        """Delete the chunk rows matching ``pred`` and the sections no remaining row uses.
+        ``partial``: rows sharing a document id with deleted ones may stay (keep their sections)."""
+        affected = tbl.search().where(pred).select(["source", "doc_id"]).limit(None).to_arrow()
         n = affected.num_rows
         if n:
             self._changed()
@@ -537,9 +584,33 @@ class LanceStore:
             # The source no longer matches its file, so the next ingest of that file re-indexes it.
             srcs: list[str] = sorted({str(s) for s in affected.column("source").to_pylist()})
             tbl.update(where=" OR ".join(_in_list("source", srcs)), values={"source_hash": ""})
+            self._changed()
             if self.sections_table is not None:
-                self.sections_table.delete(pred)
+                docs = sorted({str(d) for d in affected.column("doc_id").to_pylist()})
+                gone = " OR ".join(_in_list("doc_id", docs))
+                if partial:
+                    # Sections still referenced by chunks that stayed (same id, outside the filter).
+                    rest = tbl.search().where(gone).select(["parent_id"]).limit(None).to_arrow()
+                    keep = sorted({str(p) for p in rest.column("parent_id").drop_null().to_pylist()})
+                    if keep:
+                        gone = f"({gone}) AND NOT ({' OR '.join(_in_list('id', keep))})"
+                self.sections_table.delete(gone)
         return int(n)
+
+    def tenants(self) -> set[str]:
+        """The tenants whose documents this collection holds (one, since tenants are namespaces;
+        several in a data directory from before them)."""
+        tbl = self.chunks_table
+        if tbl is None:
+            return set()
+        return set(tbl.search().select([ACL_TENANT]).limit(None).to_arrow().column(ACL_TENANT).to_pylist())
+
+    def retain_tenant(self, tenant: str) -> int:
+        """Delete every row of other tenants; returns how many (``ragline migrate-tenants``)."""
+        tbl = self.chunks_table
+        if tbl is None:
+            return 0
+        return self._delete_rows(tbl, f"`{ACL_TENANT}` != {sql_literal(tenant)}", partial=True)
 
     def delete_sources(self, sources: Sequence[str]) -> int:
         tbl = self.chunks_table
@@ -549,33 +620,74 @@ class LanceStore:
         n = int(tbl.count_rows(pred))
         self._changed()
         tbl.delete(pred)
+        self._changed()
         if self.sections_table is not None:
             self.sections_table.delete(pred)
         return n
 
     # -- indexes ---------------------------------------------------------------------------------
 
-    def _index_types(self) -> dict[str, str]:
-        # Listing indexes costs a manifest read; the answer only changes when this store writes.
-        if self._indexes is None:
+    def _index_types(self, view: _View | None = None) -> dict[str, str]:
+        # Listing indexes costs a manifest read; the answer only changes with the version.
+        view = view or self._view()
+        if view is None:
+            return {}
+        if view.indexes is None:
+            view.indexes = {ix.columns[0]: ix.index_type for ix in self._view_table(view).list_indices()}
+        return view.indexes
+
+    def _view(self) -> _View | None:
+        """The chunks table at the version this store last wrote (or, with ``read_consistency_s``,
+        last saw); None before the table exists."""
+        view = self._view_now
+        if view is None:
             tbl = self.chunks_table
             if tbl is None:
-                return {}
-            self._indexes = {ix.columns[0]: ix.index_type for ix in tbl.list_indices()}
-        return self._indexes
+                return None
+            generation = self._generation
+            view = _View(tbl.to_lance())
+            with self._view_lock:
+                # A write committed while this view was made: it may be the old version.
+                if generation == self._generation:
+                    self._view_now = view
+        return view
 
-    def _dataset(self) -> Any:
-        if self._ds is None:
-            self._ds = self.chunks_table.to_lance()
-        return self._ds
+    def _view_table(self, view: _View) -> Any:
+        if view.table is None:
+            tbl = self._db.open_table(CHUNKS)
+            tbl.checkout(view.version)
+            view.table = tbl
+        return view.table
+
+    def _dataset_at(self, view: _View, version: int) -> Any:
+        """The dataset at ``version`` (candidates' refs name it), or None when it is gone from disk."""
+        if version == view.version:
+            return view.ds
+        try:
+            return view.ds.checkout_version(version)
+        except OSError:  # removed by a cleanup of old versions (or not a ref this store made)
+            return None
+
+    def _take(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> pa.Table | None:
+        """``columns`` of the rows behind ``candidates``, each read from the version its search
+        read; None when some version is gone (callers then look rows up by chunk id)."""
+        by_version: dict[int, list[int]] = {}
+        for c in candidates:
+            version, address = divmod(c.ref, 1 << _VERSION_SHIFT)
+            by_version.setdefault(version, []).append(address)
+        parts = []
+        for version, addresses in by_version.items():
+            ds = self._dataset_at(view, version)
+            if ds is None:
+                return None
+            parts.append(ds._take_rows(addresses, columns=columns))
+        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
     def _changed(self) -> None:
+        with self._view_lock:
+            self._generation += 1
+            self._view_now = None
         self._values = None
-        self._flat = None
-        self._units = None
-        self._rows = None
-        self._ds = None
-        self._indexes = None
         self._fields = None
         self.__dict__.pop("_nprobes", None)
 
@@ -684,12 +796,13 @@ class LanceStore:
             ),
         )
 
-    def _dense_query(self, vector: Vectors, n: int, filters: Filter | None) -> Any:
-        self._follow_other_writers()
-        q = self.chunks_table.search(
-            np.asarray(vector, dtype=np.float32), vector_column_name="vector"
-        ).distance_type("cosine")
-        if "vector" in self._index_types():
+    def _dense_query(self, view: _View, vector: Vectors, n: int, filters: Filter | None) -> Any:
+        q = (
+            self._view_table(view)
+            .search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+            .distance_type("cosine")
+        )
+        if "vector" in self._index_types(view):
             # Re-scoring candidates with the full vectors undoes the scalar quantisation's error.
             # HNSW needs ef >= the rows it hands to the refine step (n * refine factor).
             ef = max(self.ann_ef, n * self.ann_refine_factor)
@@ -697,66 +810,70 @@ class LanceStore:
         where = self._where(filters)
         return (q.where(where, prefilter=True) if where else q).limit(n)
 
-    def _keyword_query(self, query: str, n: int, filters: Filter | None) -> Any:
-        self._follow_other_writers()
-        q = self.chunks_table.search(query, query_type="fts", fts_columns="search_text")
+    def _keyword_query(self, view: _View, query: str, n: int, filters: Filter | None) -> Any:
+        q = self._view_table(view).search(query, query_type="fts", fts_columns="search_text")
         where = self._where(filters)
         return (q.where(where, prefilter=True) if where else q).limit(n)
 
     def search_dense(self, vector: Vectors, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
-        if self.chunks_table is None or top_k < 1:
-            return []
         self._follow_other_writers()
-        if self._exact_vectors() is not None:
+        view = self._view()
+        if view is None or top_k < 1:
+            return []
+        if self._exact_vectors(view) is not None:
             cands = self.dense_candidates(vector, top_k, filters)
             score = {c.chunk_id: c.score for c in cands}
             return [ScoredChunk(c, score[c.id]) for c in self.fetch_chunks(cands)]
-        rows = self._dense_query(vector, top_k, filters).select([*_RESULT_COLUMNS, "_distance"]).to_list()
+        query = self._dense_query(view, vector, top_k, filters)
+        rows = query.select([*_RESULT_COLUMNS, "_distance"]).to_list()
         return [ScoredChunk(self._to_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
 
     def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
         query = keyword_query(text)
-        if self.chunks_table is None or top_k < 1 or not query:
+        self._follow_other_writers()
+        view = self._view()
+        if view is None or top_k < 1 or not query:
             return []
-        rows = self._keyword_query(query, top_k, filters).select([*_RESULT_COLUMNS, "_score"]).to_list()
+        rows = self._keyword_query(view, query, top_k, filters).select([*_RESULT_COLUMNS, "_score"]).to_list()
         return [ScoredChunk(self._to_chunk(r), float(r["_score"])) for r in rows]
 
     # Candidates carry only ids and scores: hybrid search fetches text and metadata for the fused
     # top-k alone, which is most of its cost saved at 4x over-fetching.
 
-    def _fits_in_memory(self) -> bool:
+    def _fits_in_memory(self, view: _View) -> bool:
         """Exact in-memory search applies: no ANN index yet and at most ``ann_threshold`` chunks
         (past the threshold but not finalized yet, LanceDB scans rather than copy it all)."""
-        return "vector" not in self._index_types() and self._dataset().count_rows() <= self.ann_threshold
+        return "vector" not in self._index_types(view) and view.ds.count_rows() <= self.ann_threshold
 
-    def _exact_vectors(self) -> _FlatVectors | None:
-        """The collection's vectors in memory while it has no ANN index and is small enough."""
-        if self._flat is None:
-            if not self._fits_in_memory():
+    def _exact_vectors(self, view: _View) -> _FlatVectors | None:
+        """The view's vectors in memory while it has no ANN index and is small enough."""
+        if view.flat is None:
+            if not self._fits_in_memory(view):
                 return None
-            t = self._dataset().to_table(columns=["id", "vector"], with_row_id=True)
+            t = view.ds.to_table(columns=["id", "vector"], with_row_id=True)
             matrix = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
             matrix = matrix.reshape(t.num_rows, self.dimension)
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             ids = t.column("id").to_pylist()
-            self._flat = _FlatVectors(
+            view.flat = _FlatVectors(
                 ids=ids,
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64),
                 unit=matrix / np.maximum(norms, 1e-12),
                 raw=matrix,
                 at={cid: i for i, cid in enumerate(ids)},
             )
-        return self._flat
+        return view.flat
 
     def _exact_candidates(
-        self, flat: _FlatVectors, vector: Vectors, n: int, filters: Filter | None
+        self, view: _View, flat: _FlatVectors, vector: Vectors, n: int, filters: Filter | None
     ) -> list[Candidate]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         sims = flat.unit @ (q / max(float(np.linalg.norm(q)), 1e-12))
-        return self._top(flat.ids, flat.rowids, sims, n, filters)
+        return self._top(view, flat.ids, flat.rowids, sims, n, filters)
 
     def _top(
         self,
+        view: _View,
         ids: list[str],
         rowids: npt.NDArray[np.uint64],
         sims: npt.NDArray[np.float32],
@@ -766,7 +883,7 @@ class LanceStore:
         """The ``n`` best of ``sims`` (one score per row) among the rows ``filters`` allow."""
         where = self._where(filters)
         if where:
-            allowed = self._dataset().to_table(columns=[], filter=where, with_row_id=True)
+            allowed = view.ds.to_table(columns=[], filter=where, with_row_id=True)
             keep = np.isin(rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
             sims = np.where(keep, sims, -np.inf)
             n = min(n, int(keep.sum()))
@@ -775,14 +892,14 @@ class LanceStore:
             return []
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")]
-        return [Candidate(ids[i], float(sims[i]), int(rowids[i])) for i in top]
+        return [Candidate(ids[i], float(sims[i]), view.ref(int(rowids[i]))) for i in top]
 
-    def _exact_units(self) -> _FlatUnits | None:
-        """The collection's unit vectors in memory, under the same conditions as :meth:`_exact_vectors`."""
-        if self._units is None:
-            if not self._fits_in_memory():
+    def _exact_units(self, view: _View) -> _FlatUnits | None:
+        """The view's unit vectors in memory, under the same conditions as :meth:`_exact_vectors`."""
+        if view.units is None:
+            if not self._fits_in_memory(view):
                 return None
-            t = self._dataset().to_table(columns=["id", UNITS], with_row_id=True)
+            t = view.ds.to_table(columns=["id", UNITS], with_row_id=True)
             col = t.column(UNITS).combine_chunks()
             # Null lists (none are written, but a column added later would hold them) count as empty.
             counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
@@ -791,75 +908,77 @@ class LanceStore:
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             has = np.flatnonzero(counts)
             ids = t.column("id").to_pylist()
-            self._units = _FlatUnits(
+            view.units = _FlatUnits(
                 ids=[ids[i] for i in has],
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64)[has],
                 unit=matrix / np.maximum(norms, 1e-12),
                 starts=np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp),
             )
-        return self._units
+        return view.units
 
     def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
         """Chunks scored by their best unit vector's cosine with ``vector`` (MaxSim), best first."""
-        if self.chunks_table is None or n < 1:
-            return []
         self._follow_other_writers()
-        if UNITS not in self._dataset().schema.names:
+        view = self._view()
+        if view is None or n < 1 or UNITS not in view.ds.schema.names:
             return []
-        units = self._exact_units()
+        units = self._exact_units(view)
         if units is not None:
             if not units.ids:
                 return []
             q = np.asarray(vector, dtype=np.float32).reshape(-1)
             sims = np.maximum.reduceat(units.unit @ (q / max(float(np.linalg.norm(q)), 1e-12)), units.starts)
-            return self._top(units.ids, units.rowids, sims, n, filters)
+            return self._top(view, units.ids, units.rowids, sims, n, filters)
         # LanceDB's multivector search is MaxSim over the row's vectors (cosine only); rows with an
         # empty list never match, which the contract wants.
-        query = self.chunks_table.search(
-            np.asarray(vector, dtype=np.float32).reshape(-1), vector_column_name=UNITS
-        ).distance_type("cosine")
+        query = (
+            self._view_table(view)
+            .search(np.asarray(vector, dtype=np.float32).reshape(-1), vector_column_name=UNITS)
+            .distance_type("cosine")
+        )
         where = self._where(filters)
         query = (query.where(where, prefilter=True) if where else query).limit(n)
-        if UNITS in self._index_types():
+        if UNITS in self._index_types(view):
             # LanceDB's multivector search asks the HNSW graph for about 10 rows per wanted chunk
             # (it refuses a smaller ef); re-scoring with the full vectors gives exact cosines.
             ef = max(self.ann_ef, 10 * n * self.ann_refine_factor)
             query = query.ef(ef).nprobes(self._nprobes).refine_factor(max(1, self.ann_refine_factor))
         t = query.select(["id", "_distance"]).with_row_id(True).to_arrow()
-        scores = 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64)
+        return self._candidates(view, t, 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64))
+
+    @staticmethod
+    def _candidates(view: _View, t: pa.Table, scores: Iterable[float]) -> list[Candidate]:
+        """Candidates from a search result with ``id`` and ``_rowid`` columns, read from ``view``."""
         return [
-            Candidate(cid, float(s), int(r))
+            Candidate(cid, float(s), view.ref(int(r)))
             for cid, s, r in zip(
                 t.column("id").to_pylist(), scores, t.column("_rowid").to_pylist(), strict=True
             )
         ]
 
     def dense_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
-        if self.chunks_table is None or n < 1:
-            return []
         self._follow_other_writers()
-        flat = self._exact_vectors()
+        view = self._view()
+        if view is None or n < 1:
+            return []
+        flat = self._exact_vectors(view)
         if flat is not None:
-            return self._exact_candidates(flat, vector, n, filters)
-        t = self._dense_query(vector, n, filters).select(["id", "_distance"]).with_row_id(True).to_arrow()
-        scores = 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64)
-        return [
-            Candidate(cid, float(s), int(r))
-            for cid, s, r in zip(
-                t.column("id").to_pylist(), scores, t.column("_rowid").to_pylist(), strict=True
-            )
-        ]
+            return self._exact_candidates(view, flat, vector, n, filters)
+        query = self._dense_query(view, vector, n, filters)
+        t = query.select(["id", "_distance"]).with_row_id(True).to_arrow()
+        return self._candidates(view, t, 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64))
 
     def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]:
         query = keyword_query(text)
-        if self.chunks_table is None or n < 1 or not query:
-            return []
         self._follow_other_writers()
-        if "search_text" in self._index_types():
+        view = self._view()
+        if view is None or n < 1 or not query:
+            return []
+        if "search_text" in self._index_types(view):
             # The same index and BM25 through pylance directly: identical ids and scores on 200
             # SciFact queries, ~5 ms less per search than lancedb's query builder.
             where = self._where(filters)
-            t = self._dataset().to_table(
+            t = view.ds.to_table(
                 columns=["id", "_score"],
                 full_text_query={"query": query, "columns": ["search_text"]},
                 limit=n,
@@ -867,70 +986,57 @@ class LanceStore:
                 **({"filter": where, "prefilter": True} if where else {}),
             )
         else:
-            t = self._keyword_query(query, n, filters).select(["id", "_score"]).with_row_id(True).to_arrow()
-        return [
-            Candidate(cid, float(s), int(r))
-            for cid, s, r in zip(
-                t.column("id").to_pylist(),
-                t.column("_score").to_pylist(),
-                t.column("_rowid").to_pylist(),
-                strict=True,
+            t = (
+                self._keyword_query(view, query, n, filters)
+                .select(["id", "_score"])
+                .with_row_id(True)
+                .to_arrow()
             )
-        ]
+        return self._candidates(view, t, t.column("_score").to_pylist())
+
+    @staticmethod
+    def _by_id(view: _View, chunk_ids: Sequence[str], columns: list[str]) -> pa.Table:
+        """``columns`` of the given chunks in ``view``, found by a filter on ``id`` (a scan)."""
+        return view.ds.to_table(columns=columns, filter=" OR ".join(_in_list("id", list(chunk_ids))))
 
     def fetch_chunks(self, candidates: Sequence[Candidate]) -> list[Chunk]:
-        tbl = self.chunks_table
-        if tbl is None or not candidates:
+        view = self._view()
+        if view is None or not candidates:
             return []
-        refs = [c.ref for c in candidates]
-        take = getattr(self._dataset(), "_take_rows", None)
-        if take is not None:
-            # pylance's row take is ~2 ms faster per query than lancedb's query-builder take.
-            rows = take(refs, columns=_RESULT_COLUMNS).to_pylist()
-        else:  # pragma: no cover - depends on the installed pylance
-            rows = tbl.take_row_ids(refs).select(_RESULT_COLUMNS).to_list()
-        by_id = {r["id"]: r for r in rows}
+        # pylance's row take is ~2 ms faster per query than lancedb's query-builder take.
+        t = self._take(view, candidates, _RESULT_COLUMNS)
+        by_id = {r["id"]: r for r in t.to_pylist()} if t is not None else {}
         missing = [c.chunk_id for c in candidates if c.chunk_id not in by_id]
         if missing:
-            # A write between search and fetch moved rows: look the rest up by chunk id instead.
-            pred = " OR ".join(_in_list("id", missing))
-            by_id.update(
-                {r["id"]: r for r in tbl.search().where(pred).select(_RESULT_COLUMNS).limit(None).to_list()}
-            )
+            # The search's version is gone from disk: look the rows up by chunk id in this one.
+            by_id.update({r["id"]: r for r in self._by_id(view, missing, _RESULT_COLUMNS).to_pylist()})
         return [self._to_chunk(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
 
     def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
-        tbl = self.chunks_table
-        if tbl is None or not candidates:
+        view = self._view()
+        if view is None or not candidates:
             return []
-        take = getattr(self._dataset(), "_take_rows", None)
-        if take is not None:
-            t = take([c.ref for c in candidates], columns=["id", "search_text"])
+        t = self._take(view, candidates, ["id", "search_text"])
+        if t is not None:
             got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
             if set(got) == {c.chunk_id for c in candidates}:
                 return [got[c.chunk_id] or "" for c in candidates]
-        # Rows moved since the search (or no row take here): the full fetch handles both.
+        # The search's version is gone: the full fetch looks rows up by chunk id.
         found = {c.id: c.embed_text for c in self.fetch_chunks(candidates)}
         return [found.get(c.chunk_id, "") for c in candidates]
 
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
-        tbl = self.chunks_table
-        if tbl is None or not candidates:
+        view = self._view()
+        if view is None or not candidates:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        flat = self._exact_vectors()
-        if flat is not None:
+        flat = self._exact_vectors(view)
+        if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             return flat.raw[[flat.at[c.chunk_id] for c in candidates if c.chunk_id in flat.at]]
-        take = getattr(self._dataset(), "_take_rows", None)
-        if take is not None:
-            t = take([c.ref for c in candidates], columns=["id", "vector"])
-        else:  # pragma: no cover - depends on the installed pylance
-            t = tbl.take_row_ids([c.ref for c in candidates]).select(["id", "vector"]).to_arrow()
+        t = self._take(view, candidates, ["id", "vector"])
+        if t is None:
+            # The search's version is gone: look the rows up by chunk id in this one.
+            t = self._by_id(view, [c.chunk_id for c in candidates], ["id", "vector"])
         ids = t.column("id").to_pylist()
-        if set(ids) != {c.chunk_id for c in candidates}:
-            # A write between search and fetch moved rows: look them up by chunk id instead.
-            pred = " OR ".join(_in_list("id", [c.chunk_id for c in candidates]))
-            t = tbl.search().where(pred).select(["id", "vector"]).limit(None).to_arrow()
-            ids = t.column("id").to_pylist()
         rows = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
         rows = rows.reshape(len(ids), -1)
         at = {cid: i for i, cid in enumerate(ids)}
@@ -940,28 +1046,21 @@ class LanceStore:
     def fetch_token_states(
         self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
     ) -> list[Vectors | None]:
-        tbl = self.chunks_table
+        view = self._view()
         # The dataset's schema is local; the table's is a call through LanceDB's event loop.
-        if tbl is None or not chunk_ids or TOKENS not in self._dataset().schema.names:
+        if view is None or not chunk_ids or TOKENS not in view.ds.schema.names:
             return [None] * len(chunk_ids)
         if embed_texts is not None and len(embed_texts) != len(chunk_ids):
             raise StoreError(f"got {len(embed_texts)} texts for {len(chunk_ids)} chunk ids; pass one each")
         columns = ["id", TOKENS, "search_text"] if embed_texts is not None else ["id", TOKENS]
-        rows = self._row_ids()
+        rows = self._row_ids(view)
         # Ids the map does not know are not stored (ingest asks about every new chunk): None,
         # without a query.
         present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
         if not present:
             return [None] * len(chunk_ids)
-        take = getattr(self._dataset(), "_take_rows", None)
-        t = None
-        if take is not None:
-            t = take([rows[c] for c in present], columns=columns)
-            if t.column("id").to_pylist() != present:
-                t = None  # a write moved rows since the map was built: look them up by id
-        if t is None:
-            pred = " OR ".join(_in_list("id", present))
-            t = tbl.search().where(pred).select(columns).limit(None).to_arrow()
+        # The map and the take read one version, so every row is where the map says.
+        t = view.ds._take_rows([rows[c] for c in present], columns=columns)
         ids = t.column("id").to_pylist()
         blobs = dict(zip(ids, t.column(TOKENS).to_pylist(), strict=True))
         if embed_texts is not None:
@@ -976,18 +1075,18 @@ class LanceStore:
             out.append(None if blob is None else unpack_tokens(blob, self.dimension))
         return out
 
-    def _row_ids(self) -> dict[str, int]:
-        """Chunk id -> row id, built on first use after each write: reading a few rows by row id
-        takes milliseconds where a filter on ``id`` scans the column (36 ms at 12k chunks)."""
-        if self._rows is None:
-            flat = self._exact_vectors()
+    def _row_ids(self, view: _View) -> dict[str, int]:
+        """Chunk id -> row id in ``view``, built on first use: reading a few rows by row id takes
+        milliseconds where a filter on ``id`` scans the column (36 ms at 12k chunks)."""
+        if view.rows is None:
+            flat = self._exact_vectors(view)
             if flat is not None:
-                self._rows = {cid: int(flat.rowids[i]) for cid, i in flat.at.items()}
+                view.rows = {cid: int(flat.rowids[i]) for cid, i in flat.at.items()}
             else:
-                t = self._dataset().to_table(columns=["id"], with_row_id=True)
+                t = view.ds.to_table(columns=["id"], with_row_id=True)
                 ids = t.column("id").to_pylist()
-                self._rows = dict(zip(ids, t.column("_rowid").to_pylist(), strict=True))
-        return self._rows
+                view.rows = dict(zip(ids, t.column("_rowid").to_pylist(), strict=True))
+        return view.rows
 
     def _partitions(self, n: int) -> int:
         # One HNSW graph beats many small ones until the graph gets large: at 100k chunks,
@@ -1081,8 +1180,9 @@ class LanceStore:
         rows = tbl.search().select(_RESULT_COLUMNS).limit(None).to_list()
         return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
-    def chunks_at(self, keys: Sequence[tuple[str, int]]) -> list[Chunk]:
-        """Chunks by (doc id, position), e.g. the neighbours of a hit; missing keys are skipped."""
+    def chunks_at(self, keys: Sequence[tuple[str, int]], filters: Filter | None = None) -> list[Chunk]:
+        """Chunks by (doc id, position), e.g. the neighbours of a hit, that match ``filters``;
+        missing keys are skipped, and a key two documents share gives both."""
         tbl = self.chunks_table
         if tbl is None or not keys:
             return []
@@ -1094,9 +1194,14 @@ class LanceStore:
             f"(doc_id = {sql_literal(d)} AND position IN ({', '.join(str(p) for p in sorted(ps))}))"
             for d, ps in by_doc.items()
         )
+        where = self._where(filters)
+        if where:
+            pred = f"({pred}) AND ({where})"
         rows = tbl.search().where(pred).select(_RESULT_COLUMNS).limit(None).to_list()
-        found = {(r["doc_id"], int(r["position"])): r for r in rows}
-        return [self._to_chunk(found[k]) for k in keys if k in found]
+        found: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for r in rows:
+            found.setdefault((r["doc_id"], int(r["position"])), []).append(r)
+        return [self._to_chunk(r) for k in dict.fromkeys(keys) for r in found.get(k, [])]
 
     def get_sections(self, ids: Sequence[str]) -> list[Section]:
         tbl = self.sections_table
@@ -1117,14 +1222,23 @@ class LanceStore:
         }
         return [by_id[i] for i in ids if i in by_id]
 
-    def stats(self) -> StoreStats:
+    def stats(self, filters: Filter | None = None) -> StoreStats:
+        """Counts and index state; with ``filters`` (a caller's access scope) the chunk, document
+        and source counts are of the matching rows only."""
         tbl = self.chunks_table
         disk = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file()) if self.root.exists() else 0
         if tbl is None:
             return StoreStats(0, 0, 0, 0, self.dimension, self.model_id, None, False, disk, {})
-        t = tbl.search().select(["doc_id", "source"]).limit(None).to_arrow()
+        q = tbl.search()
+        where = self._where(filters)
+        if where:
+            q = q.where(where)
+        t = q.select(["doc_id", "source", "parent_id"]).limit(None).to_arrow()
         indexes = self._index_types()
-        sections = self.sections_table.count_rows() if self.sections_table is not None else 0
+        if where:
+            sections = len(set(t.column("parent_id").drop_null().to_pylist()))
+        else:
+            sections = self.sections_table.count_rows() if self.sections_table is not None else 0
         return StoreStats(
             chunks=t.num_rows,
             documents=len(set(t.column("doc_id").to_pylist())),

@@ -263,13 +263,18 @@ function citationLabel(c) {
   return parts.join(" — ");
 }
 
-/** The answer text with each [n] that names a citation turned into a button opening its source. */
+// A citation marker as the server reads one (ragline.generation.citations): [n] outside code. A code
+// span or block matches first and is skipped, so `rows[1]` in an answer stays text, not a link.
+const MARKER_OR_CODE = /(```[\s\S]*?(?:```|$)|`[^`\n]*`)|\[([1-9]\d{0,5})\]/g;
+
+/** The answer text with each [n] that names one of its citations turned into a button opening its
+ * source; any other bracket (a number no citation has, code) stays text. */
 function renderAnswerText(text, citations) {
   const byN = new Map(citations.map((c) => [c.n, c]));
   const out = [];
   let last = 0;
-  for (const m of text.matchAll(/\[(\d+)\]/g)) {
-    const c = byN.get(Number(m[1]));
+  for (const m of text.matchAll(MARKER_OR_CODE)) {
+    const c = m[2] === undefined ? undefined : byN.get(Number(m[2]));
     if (!c) continue;
     if (m.index > last) out.push(document.createTextNode(text.slice(last, m.index)));
     out.push(
