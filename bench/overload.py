@@ -42,6 +42,7 @@ def _free_port() -> int:
 def _prepare(data: Path) -> str:
     """Ingest the demo corpus into collection ``demo``; returns an admin key's secret."""
     from ragline.state import open_state
+    from ragline.types import DEFAULT_TENANT
 
     subprocess.run(
         [sys.executable, "-m", "ragline.cli.main", "ingest", str(CORPUS), "--collection", "demo"],
@@ -51,7 +52,8 @@ def _prepare(data: Path) -> str:
     )
     st = open_state("", data)
     try:
-        _, secret = st.create_key(name="bench", tenant="bench", groups=[], role="admin", clearance=0)
+        # `ragline ingest` writes the default tenant's collections.
+        _, secret = st.create_key(name="bench", tenant=DEFAULT_TENANT, groups=[], role="admin", clearance=0)
     finally:
         st.close()
     return secret
