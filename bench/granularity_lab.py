@@ -22,11 +22,11 @@ from benchlib import dataset_splits, lab_parser
 from fusion_lab import Cache, N, build_cache, dense_top, fused, mean_ndcg, to_docs
 
 import ragline
-from ragline.context.sentences import sentence_spans
 from ragline.embedding.units import SpanEmbedder, unit_layout
 from ragline.engine import Engine
 from ragline.query.prf import tokenize
 from ragline.query.vector_prf import rocchio
+from ragline.text.sentences import sentence_spans
 
 SENTENCES = 1000  # sentence candidates per query (several per document)
 

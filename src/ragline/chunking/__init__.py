@@ -4,5 +4,5 @@ Sizes are counted in the embedding model's tokens (a :class:`~ragline.chunking.b
 Strategies: recursive, structure-aware, parent-child, semantic (boundaries where neighbouring
 sentences' embeddings diverge) and sentence (one sentence per chunk, for sentence-window retrieval).
 May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.embedding.base``
-(the semantic chunker's embedder protocol) and ``ragline.context.sentences`` (the sentence splitter).
+(the semantic chunker's embedder protocol) and ``ragline.text.sentences`` (the sentence splitter).
 """

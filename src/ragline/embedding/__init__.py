@@ -2,5 +2,5 @@
 per-sentence vectors stored beside each chunk's.
 
 May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.chunking.tokenizer``,
-``ragline.context.sentences`` (the sentence splitter, for sentence vectors).
+``ragline.text.sentences`` (the sentence splitter, for sentence vectors).
 """

@@ -27,11 +27,11 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from ragline.context.sentences import sentence_spans
 from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.tokens import PackedTokens
 from ragline.embedding.tokens import token_states as embed_token_states
 from ragline.errors import EmbeddingError
+from ragline.text.sentences import sentence_spans
 from ragline.types import Chunk
 
 #: A character span ``(start, end)`` of one sentence inside the embedded text.

@@ -7,7 +7,7 @@ Marginal Relevance for diversity (``mmr``) and time decay (``freshness``). ``fac
 configured one; :class:`~ragline.rerank.base.ChainReranker` runs several in turn.
 
 May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.embedding``,
-``ragline.generation.base``, ``ragline.context.sentences``.
+``ragline.generation.base``, ``ragline.text.sentences``.
 """
 
 from ragline.rerank.base import ChainReranker, Reranker, reorder, rescore
