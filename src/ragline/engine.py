@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ragline.chunking.base import Chunker, Tokenizer
+from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.context.assembler import ContextAssembler
 from ragline.context.tokens import TokenCounter, make_token_counter
@@ -45,6 +45,7 @@ from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or,
 from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import (
     DEFAULT_TENANT,
     Access,
@@ -491,7 +492,7 @@ class Engine:
         a new version under ``<data_dir>/models/<collection>/v<N>``, and re-embed the collection
         with it (the collection then searches with that model). Never sees evaluation data.
         """
-        from ragline.chunking.tokenizer import packaged_model_dir
+        from ragline.text.tokenizer import packaged_model_dir
         from ragline.tune.embeddings import build_pairs, fine_tune
 
         name = collection or self.settings.collection

@@ -16,11 +16,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragline.chunking.base import ChunkedDocument, Tokenizer
+from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.spans import Excess, TokenizedText, build_chunks, fit_title, make_excess, split_span
 from ragline.chunking.structure import SectionSpan, SectionSplitter, header_parts, section_spans
 from ragline.errors import ConfigError
 from ragline.text.sentences import is_heading, sentence_spans
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document
 
 Path = tuple[str, ...]

@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.embedding.base import Vectors, l2_normalize
 from ragline.embedding.tokens import TokenMatrix, token_rows
 from ragline.embedding.units import Span, separate_units
 from ragline.errors import EmbeddingError
 from ragline.locks import file_lock
+from ragline.text.tokenizer import packaged_model_dir
 
 log = logging.getLogger(__name__)
 

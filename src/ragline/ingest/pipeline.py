@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ragline.chunking.base import Chunker, Tokenizer
+from ragline.chunking.base import Chunker
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
 from ragline.embedding.base import Embedder
@@ -37,6 +37,7 @@ from ragline.loaders.registry import load_file, metadata_problem
 from ragline.settings import Settings
 from ragline.store.base import SourceBatch, Store
 from ragline.store.filters import FIELD_RE
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Access, Chunk, Document, Section, stable_id
 
 log = logging.getLogger(__name__)
