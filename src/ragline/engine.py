@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.context.assembler import ContextAssembler
-from ragline.context.tokens import TokenCounter, make_token_counter
 from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
@@ -45,6 +44,7 @@ from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or,
 from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
+from ragline.text.token_counters import TokenCounter, make_token_counter
 from ragline.text.tokenizer import Tokenizer
 from ragline.types import (
     DEFAULT_TENANT,

@@ -1,4 +1,4 @@
-from ragline.context.tokens import EstimateCounter, TiktokenCounter, is_openai_model, make_token_counter
+from ragline.text.token_counters import EstimateCounter, TiktokenCounter, is_openai_model, make_token_counter
 from ragline.text.tokenizer import HFTokenizer, packaged_model_dir
 
 
