@@ -24,9 +24,9 @@ from fusion_lab import Cache, N, build_cache, dense_top, fused, mean_ndcg, to_do
 import ragline
 from ragline.embedding.units import SpanEmbedder, unit_layout
 from ragline.engine import Engine
-from ragline.query.prf import tokenize
 from ragline.query.vector_prf import rocchio
 from ragline.text.sentences import sentence_spans
+from ragline.text.words import content_words
 
 SENTENCES = 1000  # sentence candidates per query (several per document)
 
@@ -105,7 +105,7 @@ def run(cache: Cache, sdocs: np.ndarray, svecs: np.ndarray, label: str) -> None:
     rm3 = [to_docs(cache, x) for x in cache.rm3]
     roc = [to_docs(cache, x) for x in roc_c]
     sent = [top_docs(svecs @ cache.qvecs[i], sdocs, SENTENCES) for i in range(nq)]
-    terms = [len(tokenize(q)) for q in cache.texts or []]
+    terms = [len(content_words(q)) for q in cache.texts or []]
 
     def each(
         lists: list[list[dict[str, float]]], weights: list[float], how: str = "zscore"

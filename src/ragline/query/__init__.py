@@ -21,7 +21,7 @@ Example::
 
 from ragline.query.filters import Extracted, extract_filters
 from ragline.query.llm import decompose, hyde, llm_filters, multi_query, parse_list, validate_filter
-from ragline.query.prf import STOPWORDS, PRFKeywordExpander, expand_query, term_weights, tokenize
+from ragline.query.prf import PRFKeywordExpander, expand_query, term_weights
 from ragline.query.router import (
     PROFILES,
     ROUTES,
@@ -36,7 +36,6 @@ from ragline.query.router import (
 __all__ = [
     "PROFILES",
     "ROUTES",
-    "STOPWORDS",
     "Extracted",
     "PRFKeywordExpander",
     "Route",
@@ -53,6 +52,5 @@ __all__ = [
     "parse_list",
     "split_question",
     "term_weights",
-    "tokenize",
     "validate_filter",
 ]
