@@ -39,7 +39,7 @@ import numpy as np
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.base import ChatModel
-from ragline.query.filters import extract_filters
+from ragline.query.auto_filters import extract_filters
 from ragline.query.llm import decompose, hyde, llm_filters, multi_query
 from ragline.query.prf import PRFKeywordExpander
 from ragline.query.router import adaptive_k, classify, split_question
