@@ -22,7 +22,7 @@ from benchlib import dataset_splits, lab_parser
 from fusion_lab import Cache, N, build_cache, dense_top, fused, mean_ndcg, to_docs
 
 import ragline
-from ragline.embedding.units import SpanEmbedder, unit_layout
+from ragline.embedding.sentence_vectors import SpanEmbedder, sentence_layout
 from ragline.engine import Engine
 from ragline.query.vector_prf import rocchio
 from ragline.text.sentences import sentence_spans
@@ -54,7 +54,7 @@ def late_vectors(engine: Engine, path: Path) -> tuple[np.ndarray, np.ndarray]:
     docs, vecs = [], []
     for i in range(0, len(chunks), 512):
         part = chunks[i : i + 512]
-        _, units = emb.embed_spans(*unit_layout(part))
+        _, units = emb.embed_spans(*sentence_layout(part))
         for c, u in zip(part, units, strict=True):
             docs += [c.doc_id] * len(u)
             vecs.append(u)

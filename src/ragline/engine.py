@@ -30,7 +30,7 @@ from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
-from ragline.embedding.units import embed_chunks, unit_layout
+from ragline.embedding.sentence_vectors import embed_chunks, sentence_layout
 from ragline.errors import AccessDenied, CollectionNotFound, ConfigError, FilterError, GenerationError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
@@ -553,7 +553,7 @@ class Engine:
                 cfg = self.settings.chunking
                 vectors, units, tokens = embed_chunks(
                     embedder,
-                    *unit_layout(group),
+                    *sentence_layout(group),
                     sentence_vectors=cfg.sentence_vectors,
                     token_states=self.settings.stores_token_states,
                 )

@@ -173,9 +173,9 @@ class PipelineRetriever:
         dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
         keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
         if s.sentences:
-            units = self.store.unit_candidates(vector, n, filters)
-            if units:
-                dense_side.append(("dense_sentences", units))
+            sentence_candidates = self.store.unit_candidates(vector, n, filters)
+            if sentence_candidates:
+                dense_side.append(("dense_sentences", sentence_candidates))
         terms = len(content_words(query))
         rm3 = s.prf and keyword and _within(terms, s.prf_max_terms)
         rocchio_on = s.dense_prf and dense and _within(terms, s.dense_prf_max_terms)
