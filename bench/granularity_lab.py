@@ -22,11 +22,11 @@ from benchlib import dataset_splits, lab_parser
 from fusion_lab import Cache, N, build_cache, dense_top, fused, mean_ndcg, to_docs
 
 import ragline
-from ragline.context.sentences import sentence_spans
-from ragline.embedding.units import SpanEmbedder, unit_layout
+from ragline.embedding.sentence_vectors import SpanEmbedder, sentence_layout
 from ragline.engine import Engine
-from ragline.query.prf import tokenize
 from ragline.query.vector_prf import rocchio
+from ragline.text.sentences import sentence_spans
+from ragline.text.words import content_words
 
 SENTENCES = 1000  # sentence candidates per query (several per document)
 
@@ -54,7 +54,7 @@ def late_vectors(engine: Engine, path: Path) -> tuple[np.ndarray, np.ndarray]:
     docs, vecs = [], []
     for i in range(0, len(chunks), 512):
         part = chunks[i : i + 512]
-        _, units = emb.embed_spans(*unit_layout(part))
+        _, units = emb.embed_spans(*sentence_layout(part))
         for c, u in zip(part, units, strict=True):
             docs += [c.doc_id] * len(u)
             vecs.append(u)
@@ -105,7 +105,7 @@ def run(cache: Cache, sdocs: np.ndarray, svecs: np.ndarray, label: str) -> None:
     rm3 = [to_docs(cache, x) for x in cache.rm3]
     roc = [to_docs(cache, x) for x in roc_c]
     sent = [top_docs(svecs @ cache.qvecs[i], sdocs, SENTENCES) for i in range(nq)]
-    terms = [len(tokenize(q)) for q in cache.texts or []]
+    terms = [len(content_words(q)) for q in cache.texts or []]
 
     def each(
         lists: list[list[dict[str, float]]], weights: list[float], how: str = "zscore"

@@ -30,8 +30,8 @@ from ragline.engine import Engine
 from ragline.eval.beir import BeirDataset, load_beir
 from ragline.eval.metrics import evaluate
 from ragline.eval.runner import run_beir
-from ragline.query.prf import tokenize
 from ragline.settings import RetrievalSettings
+from ragline.text.words import content_words
 
 MAX_CUTOFF = 12
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, object]] = {}
     for path, split in dataset_splits(args.datasets):
         ds = load_beir(path, split)
-        lengths = {q: len(tokenize(t)) for q, t in ds.queries.items()}
+        lengths = {q: len(content_words(t)) for q, t in ds.queries.items()}
         for fusion in args.fusion or ["rrf", "zscore"]:
             base_s = RetrievalSettings(fusion=fusion)
             base = per_query_ndcg(engine, path, ds, split, base_s)

@@ -24,14 +24,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ragline.chunking.base import Chunker, Tokenizer
+from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.context.assembler import ContextAssembler
-from ragline.context.tokens import TokenCounter, make_token_counter
 from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
-from ragline.embedding.units import embed_chunks, unit_layout
+from ragline.embedding.sentence_vectors import embed_chunks, sentence_layout
 from ragline.errors import AccessDenied, CollectionNotFound, ConfigError, FilterError, GenerationError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
@@ -45,6 +44,8 @@ from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or,
 from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
+from ragline.text.token_counters import TokenCounter, make_token_counter
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import (
     DEFAULT_TENANT,
     Access,
@@ -491,7 +492,7 @@ class Engine:
         a new version under ``<data_dir>/models/<collection>/v<N>``, and re-embed the collection
         with it (the collection then searches with that model). Never sees evaluation data.
         """
-        from ragline.chunking.tokenizer import packaged_model_dir
+        from ragline.text.tokenizer import packaged_model_dir
         from ragline.tune.embeddings import build_pairs, fine_tune
 
         name = collection or self.settings.collection
@@ -552,7 +553,7 @@ class Engine:
                 cfg = self.settings.chunking
                 vectors, units, tokens = embed_chunks(
                     embedder,
-                    *unit_layout(group),
+                    *sentence_layout(group),
                     sentence_vectors=cfg.sentence_vectors,
                     token_states=self.settings.stores_token_states,
                 )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.chunking.tokenizer import HFTokenizer, packaged_model_dir
+from ragline.text.tokenizer import HFTokenizer, packaged_model_dir
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from ragline.chunking.base import ChunkedDocument
-from ragline.chunking.tokenizer import HFTokenizer
+from ragline.text.tokenizer import HFTokenizer
 from ragline.types import Document
 
 ENGLISH = [

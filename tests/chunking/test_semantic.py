@@ -12,11 +12,11 @@ import pytest
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.chunking.semantic import SemanticChunker, gap_windows
-from ragline.context.sentences import sentence_spans
 from ragline.embedding.base import Embedder, l2_normalize
 from ragline.embedding.factory import make_embedder
 from ragline.errors import ConfigError
 from ragline.settings import ChunkingSettings, EmbeddingSettings
+from ragline.text.sentences import sentence_spans
 from ragline.types import Document
 from tests.chunking.gen import check_invariants, random_docs
 from tests.chunking.test_properties import SIZES

@@ -7,9 +7,9 @@ import pytest
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.chunking.sentence import SentenceChunker, sentence_blocks
-from ragline.context.sentences import sentence_spans
 from ragline.errors import ConfigError
 from ragline.settings import ChunkingSettings
+from ragline.text.sentences import sentence_spans
 from ragline.types import Document
 from tests.chunking.gen import check_invariants, random_docs
 from tests.chunking.test_properties import SIZES

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from ragline.context.assembler import ContextAssembler
-from ragline.context.sentences import sentence_spans
 from ragline.errors import ConfigError
 from ragline.store.base import SourceBatch
 from ragline.store.lance import LanceStore
+from ragline.text.sentences import sentence_spans
 from ragline.types import Chunk, Context, Hit, Section
 
 # 24 sentences; each chunk holds 3 of them and overlaps the next by one sentence.

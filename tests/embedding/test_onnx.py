@@ -7,13 +7,13 @@ import shutil
 import numpy as np
 import pytest
 
-from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.embedding import onnx as onnx_mod
 from ragline.embedding.base import Embedder
 from ragline.embedding.factory import make_embedder
 from ragline.embedding.onnx import OnnxEmbedder, weights_fingerprint
 from ragline.errors import EmbeddingError
 from ragline.settings import EmbeddingSettings
+from ragline.text.tokenizer import packaged_model_dir
 
 from .conftest import LONG_TEXT
 

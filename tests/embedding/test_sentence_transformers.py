@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.embedding.base import Embedder
 from ragline.embedding.factory import make_embedder
 from ragline.embedding.onnx import weights_fingerprint
 from ragline.embedding.sentence_transformers import SentenceTransformersEmbedder
 from ragline.errors import EmbeddingError
 from ragline.settings import EmbeddingSettings
+from ragline.text.tokenizer import packaged_model_dir
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
+from ragline.embedding.sentence_vectors import embed_chunks, sentence_layout
 from ragline.embedding.tokens import TokenEmbedder, pack_tokens, token_states, unpack_tokens
-from ragline.embedding.units import embed_chunks, unit_layout
 from ragline.errors import EmbeddingError
 from ragline.types import Chunk
 
@@ -97,7 +97,7 @@ def test_embed_chunks_combines_sentence_vectors_and_token_states(onnx_embedder, 
         Chunk("c1", "d", "Disk is full. Delete old snapshots.", 0, 0, 35, section_path=("Ops",)),
         Chunk("c2", "d", "Passwords expire after 90 days.", 1, 36, 67, section_path=("Ops",)),
     ]
-    layout = unit_layout(chunks)
+    layout = sentence_layout(chunks)
     with_tokens = embed_chunks(onnx_embedder, *layout, sentence_vectors=sentences, token_states=True)
     without = embed_chunks(onnx_embedder, *layout, sentence_vectors=sentences, token_states=False)
     np.testing.assert_allclose(with_tokens.vectors, without.vectors, atol=1e-5)
@@ -106,11 +106,11 @@ def test_embed_chunks_combines_sentence_vectors_and_token_states(onnx_embedder, 
         len(onnx_embedder._tokenizer.encode(t).ids) - 2 for t in layout[0]
     ]
     if sentences == "off":
-        assert with_tokens.units is None
+        assert with_tokens.sentence_vectors is None
     else:
-        assert with_tokens.units is not None and without.units is not None
-        assert [len(u) for u in with_tokens.units] == [2, 1]
-        for a, b in zip(with_tokens.units, without.units, strict=True):
+        assert with_tokens.sentence_vectors is not None and without.sentence_vectors is not None
+        assert [len(u) for u in with_tokens.sentence_vectors] == [2, 1]
+        for a, b in zip(with_tokens.sentence_vectors, without.sentence_vectors, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
 
 

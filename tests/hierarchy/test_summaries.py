@@ -14,7 +14,6 @@ import pytest
 
 from ragline.chunking.recursive import RecursiveChunker
 from ragline.chunking.sentence import SentenceChunker
-from ragline.chunking.tokenizer import HFTokenizer, packaged_model_dir
 from ragline.embedding.base import Embedder, l2_normalize
 from ragline.embedding.factory import make_embedder
 from ragline.errors import ConfigError
@@ -27,6 +26,7 @@ from ragline.hierarchy.summaries import (
     summary_documents,
 )
 from ragline.settings import EmbeddingSettings, LLMSettings
+from ragline.text.tokenizer import HFTokenizer, packaged_model_dir
 from ragline.types import Access, Chunk, Document
 from tests.helpers import running_server
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ragline
-from ragline.embedding.units import embed_with_units, unit_layout
+from ragline.embedding.sentence_vectors import embed_with_sentence_vectors, sentence_layout
 from ragline.types import Document
 
 from . import NOTES
@@ -24,16 +24,16 @@ def test_sentence_vectors_are_indexed_and_searched(tmp_path: Path) -> None:
     report = engine.upsert_documents(DOCS)
     assert report.chunks_embedded == 2
     # "header + sentence" texts, embedded apart; b's one sentence is its chunk text, already embedded.
-    assert engine.embedder.units_embedded == 2
+    assert engine.embedder.sentences_embedded == 2
     store = engine.store()
     q = engine.embedder.embed_query("what replaced the gas boiler")
     found = store.unit_candidates(q, 5)
     chunk = next(c for c in store.all_chunks() if c.doc_id == "a")
     assert found[0].chunk_id == chunk.id
     # The score is the best sentence's cosine, recomputed here.
-    _, units = embed_with_units(engine.embedder.inner, *unit_layout([chunk]))
-    assert units[0].shape[0] == 2
-    assert found[0].score == pytest.approx(float((units[0] @ q).max()), abs=1e-4)
+    _, sentence_vecs = embed_with_sentence_vectors(engine.embedder.inner, *sentence_layout([chunk]))
+    assert sentence_vecs[0].shape[0] == 2
+    assert found[0].score == pytest.approx(float((sentence_vecs[0] @ q).max()), abs=1e-4)
     assert found[0].score > float(store.fetch_vectors(found[:1])[0] @ q)
 
 
@@ -52,16 +52,17 @@ def test_replaced_and_deleted_documents_take_their_sentences_along(tmp_path: Pat
 
 
 def test_late_sentence_vectors_cost_no_extra_run(tmp_path: Path) -> None:
-    # Token states off: with them, "late" takes a second run (see embedding.units.embed_chunks).
+    # Token states off: with them, "late" takes a second run (see embedding.sentence_vectors.embed_chunks).
     engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "late", "token_states": "off"})
     report = engine.upsert_documents(DOCS)
-    assert report.chunks_embedded == 2 and engine.embedder.units_embedded == 0
+    assert report.chunks_embedded == 2 and engine.embedder.sentences_embedded == 0
     chunk = next(c for c in engine.store().all_chunks() if c.doc_id == "a")
     q = engine.embedder.embed_query("what replaced the gas boiler")
-    _, units = embed_with_units(engine.embedder.inner, *unit_layout([chunk]), late=True)
+    layout = sentence_layout([chunk])
+    _, sentence_vecs = embed_with_sentence_vectors(engine.embedder.inner, *layout, late=True)
     found = engine.store().unit_candidates(q, 1)
     assert found[0].chunk_id == chunk.id
-    assert found[0].score == pytest.approx(float((units[0] @ q).max()), abs=1e-4)
+    assert found[0].score == pytest.approx(float((sentence_vecs[0] @ q).max()), abs=1e-4)
 
 
 def test_sentence_vectors_can_be_turned_off(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import ragline
-from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.errors import ConfigError
 from ragline.rerank.late_interaction import LateInteractionReranker
 from ragline.settings import load_settings
+from ragline.text.tokenizer import packaged_model_dir
 from ragline.types import Document
 
 from . import NOTES

@@ -192,7 +192,7 @@ def test_directory_without_config_is_a_config_error(tmp_path):
 
 
 def test_bi_encoder_is_rejected_as_not_a_cross_encoder():
-    from ragline.chunking.tokenizer import packaged_model_dir
+    from ragline.text.tokenizer import packaged_model_dir
 
     with pytest.raises(ConfigError, match=r"not a cross-encoder.*BertModel.*embedding\.model_path"):
         CrossEncoderReranker(packaged_model_dir())

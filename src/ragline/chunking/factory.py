@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragline.chunking.base import Chunker, Tokenizer
+from ragline.chunking.base import Chunker
 from ragline.chunking.parent_child import ParentChildChunker
 from ragline.chunking.recursive import RecursiveChunker
 from ragline.chunking.semantic import SemanticChunker
@@ -11,6 +11,7 @@ from ragline.chunking.structure import StructureChunker
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.settings import ChunkingSettings
+from ragline.text.tokenizer import Tokenizer
 
 
 def make_chunker(

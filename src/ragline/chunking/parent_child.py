@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ragline.chunking.base import ChunkedDocument, Tokenizer
+from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.spans import TokenizedText, build_chunks, fit_title, split_span
 from ragline.chunking.structure import SectionSplitter, clip_sections, group_sections, section_spans
 from ragline.errors import ConfigError
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document, Section, content_hash, stable_id
 
 

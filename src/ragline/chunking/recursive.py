@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragline.chunking.base import ChunkedDocument, Tokenizer
+from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.spans import (
     TokenizedText,
     build_chunks,
@@ -12,6 +12,7 @@ from ragline.chunking.spans import (
     scale_overlap,
     split_span,
 )
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document
 
 __all__ = ["RecursiveChunker", "split_span"]

@@ -22,7 +22,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from ragline.chunking.base import ChunkedDocument, Tokenizer
+from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.sentence import (
     BlockBudget,
     Piece,
@@ -34,6 +34,7 @@ from ragline.chunking.spans import MIN_FILL, TokenizedText, build_chunks, check_
 from ragline.chunking.structure import SectionSplitter
 from ragline.embedding.base import Embedder, l2_normalize
 from ragline.errors import ConfigError
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document
 
 Floats = npt.NDArray[np.float32]

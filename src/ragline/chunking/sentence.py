@@ -2,7 +2,7 @@
 
 Small sentence-level chunks make dense matches precise; the answer side then reads a window of
 sentences around each hit (``answer.expand = "window"``), so precision costs no context. Sentences
-come from :func:`ragline.context.sentences.sentence_spans`, the same splitter the window expansion
+come from :func:`ragline.text.sentences.sentence_spans`, the same splitter the window expansion
 uses, so a chunk is exactly one of the sentences the assembler counts.
 
 Also home of the helpers the sentence-based chunkers share (:func:`sentence_blocks`,
@@ -16,11 +16,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragline.chunking.base import ChunkedDocument, Tokenizer
+from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.spans import Excess, TokenizedText, build_chunks, fit_title, make_excess, split_span
 from ragline.chunking.structure import SectionSpan, SectionSplitter, header_parts, section_spans
-from ragline.context.sentences import is_heading, sentence_spans
 from ragline.errors import ConfigError
+from ragline.text.sentences import is_heading, sentence_spans
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document
 
 Path = tuple[str, ...]

@@ -17,8 +17,8 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 
-from ragline.chunking.base import Tokenizer
 from ragline.errors import ConfigError
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Chunk, Document, Metadata, content_hash, stable_id
 
 #: A cut at a higher-level separator wins as long as the chunk keeps at least 1/MIN_FILL of its budget;

@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ragline.chunking.base import ChunkedDocument, Tokenizer
+from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.spans import (
     TokenizedText,
     build_chunks,
@@ -37,6 +37,7 @@ from ragline.chunking.spans import (
     scale_overlap,
     split_span,
 )
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document
 
 Path = tuple[str, ...]

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ragline.context.sentences import sentence_spans
-from ragline.context.tokens import TokenCounter
 from ragline.errors import ConfigError
 from ragline.store.base import Store
 from ragline.store.filters import Filter
+from ragline.text.sentences import sentence_spans
+from ragline.text.token_counters import TokenCounter
 from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage, header_of
 
 Expand = Literal["none", "window", "parent"]

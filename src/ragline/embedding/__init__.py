@@ -1,6 +1,6 @@
-"""Embedders: text -> vectors, batched and cached. One backend per module; ``units`` adds the
-per-sentence vectors stored beside each chunk's.
+"""Embedders: text -> vectors, batched and cached. One backend per module; ``sentence_vectors``
+adds the per-sentence vectors stored beside each chunk's, ``tokens`` the token-state codec.
 
-May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.chunking.tokenizer``,
-``ragline.context.sentences`` (the sentence splitter, for sentence vectors).
+May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.locks``,
+``ragline.text`` (the tokenizer, and the sentence splitter for sentence vectors).
 """

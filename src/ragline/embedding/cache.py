@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.sentence_vectors import Span, SpanEmbedder, separate_sentence_vectors
 from ragline.embedding.tokens import TokenMatrix, token_states
-from ragline.embedding.units import Span, SpanEmbedder, separate_units
 
 
 def _text_key(text: str) -> bytes:
@@ -107,7 +107,7 @@ class CachedEmbedder:
     """Wraps an :class:`Embedder`; documents already in the cache are not embedded again.
 
     ``embedded`` counts the texts that really went through the model (for reports and tests),
-    ``units_embedded`` the sentence texts embedded apart from them (``embed_unit_texts``).
+    ``sentences_embedded`` the sentence texts embedded apart from them (``embed_sentence_texts``).
     Queries are kept in a small in-memory LRU only: ``ask`` embeds the question for retrieval and
     again for sentence scoring, and a service sees the same question repeated.
     """
@@ -118,7 +118,7 @@ class CachedEmbedder:
         self.inner = inner
         self.cache = cache
         self.embedded = 0
-        self.units_embedded = 0
+        self.sentences_embedded = 0
         self._queries: OrderedDict[str, Vectors] = OrderedDict()
         self._query_lock = threading.Lock()
 
@@ -135,10 +135,10 @@ class CachedEmbedder:
         self.embedded += fresh
         return vectors
 
-    def embed_unit_texts(self, texts: Sequence[str]) -> Vectors:
-        """As :meth:`embed_documents`, for sentence texts: counted in ``units_embedded``."""
+    def embed_sentence_texts(self, texts: Sequence[str]) -> Vectors:
+        """As :meth:`embed_documents`, for sentence texts: counted in ``sentences_embedded``."""
         vectors, fresh = self._embed_cached(texts)
-        self.units_embedded += fresh
+        self.sentences_embedded += fresh
         return vectors
 
     def _embed_cached(self, texts: Sequence[str]) -> tuple[Vectors, int]:
@@ -164,26 +164,27 @@ class CachedEmbedder:
     def embed_spans(
         self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
     ) -> tuple[Vectors, list[Vectors]]:
-        """As :meth:`SpanEmbedder.embed_spans`, through the cache: a text whose vector and unit
+        """As :meth:`SpanEmbedder.embed_spans`, through the cache: a text whose vector and sentence
         vectors are both cached is not embedded again. Without token states in the inner model,
-        units are embedded as separate texts (each cached as usual)."""
+        sentences are embedded as separate texts (each cached as usual)."""
         if not isinstance(self.inner, SpanEmbedder):
-            return self.embed_documents(texts), separate_units(self, texts, heads, spans)
-        # One cache entry holds all of a text's unit vectors, under a key naming its spans.
+            return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans)
+        # One cache entry holds all of a text's sentence vectors, under a key naming its spans
+        # ("units" is their old name; the key keeps it so existing caches still hit).
         keys = [f"\x00units\x00{heads[i]}:{list(spans[i])}\x00{t}" for i, t in enumerate(texts)]
         vectors = self.cache.get_many(self.model_id, texts)
-        units = self.cache.get_many(self.model_id, keys)
+        cached_sentences = self.cache.get_many(self.model_id, keys)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        unit_out: list[Vectors] = []
+        sentence_out: list[Vectors] = []
         # Identical texts (with identical spans) inside one batch are embedded once.
         todo: dict[str, list[int]] = {}
-        for i, (v, u) in enumerate(zip(vectors, units, strict=True)):
+        for i, (v, u) in enumerate(zip(vectors, cached_sentences, strict=True)):
             if v is None or u is None:
                 todo.setdefault(keys[i], []).append(i)
-                unit_out.append(np.zeros((0, self.dimension), np.float32))
+                sentence_out.append(np.zeros((0, self.dimension), np.float32))
             else:
                 out[i] = v
-                unit_out.append(u.reshape(-1, self.dimension))
+                sentence_out.append(u.reshape(-1, self.dimension))
         if todo:
             first = [rows[0] for rows in todo.values()]
             vecs, fresh = self.inner.embed_spans(
@@ -195,8 +196,8 @@ class CachedEmbedder:
             for j, rows in enumerate(todo.values()):
                 for i in rows:
                     out[i] = vecs[j]
-                    unit_out[i] = fresh[j]
-        return out, unit_out
+                    sentence_out[i] = fresh[j]
+        return out, sentence_out
 
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
         """As :meth:`TokenEmbedder.embed_with_tokens`; token states are too large to cache, so every

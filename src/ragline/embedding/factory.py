@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ragline.chunking.base import Tokenizer
-from ragline.chunking.tokenizer import HFTokenizer, packaged_model_dir
 from ragline.embedding.base import Embedder
 from ragline.settings import EmbeddingSettings
+from ragline.text.tokenizer import HFTokenizer, Tokenizer, packaged_model_dir
 
 
 def make_embedder(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:

@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ragline.chunking.tokenizer import packaged_model_dir
 from ragline.embedding.base import Vectors, l2_normalize
+from ragline.embedding.sentence_vectors import Span, separate_sentence_vectors
 from ragline.embedding.tokens import TokenMatrix, token_rows
-from ragline.embedding.units import Span, separate_units
 from ragline.errors import EmbeddingError
 from ragline.locks import file_lock
+from ragline.text.tokenizer import packaged_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class OnnxEmbedder:
         """
         mode, normalize = self._pooling
         if mode == "cls":
-            return self.embed_documents(texts), separate_units(self, texts, heads, spans)
+            return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans)
         return self._pooled_and(texts, lambda i, h, e: _pool_spans(h, e, heads[i], spans[i], normalize))
 
     def _pooled_and(

@@ -23,12 +23,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ragline.context.sentences import is_code, is_heading, sentence_spans
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
+from ragline.text.sentences import is_code, is_heading, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, StreamEvent, Token
 
 ABSTAIN_TEXT = NOT_ENOUGH_INFORMATION

@@ -12,17 +12,16 @@ import math
 import re
 from collections.abc import Sequence
 
+from ragline.text.words import STOPWORDS
+
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _POSSESSIVE = re.compile(r"['’]s$")
-_STOP_WORDS_TEXT = """
-    a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves"""
-STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+# The shared stop words less the 14 that only the feedback list ever had: dropping them from
+# answer scoring too would change its measured results, so that waits for a measurement.
+_STOPWORDS = STOPWORDS - {
+    "also", "either", "else", "ever", "may", "might", "must", "shall", "upon", "us", "whose",
+    "within", "without", "yet",
+}
 
 
 def stem(word: str) -> str:
@@ -42,7 +41,7 @@ def stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Content terms of ``text`` in order (stop words and possessive 's dropped, stemmed)."""
     words = (_POSSESSIVE.sub("", m.group(0).lower()) for m in _WORD.finditer(text))
-    return [stem(w) for w in words if w not in STOP_WORDS]
+    return [stem(w) for w in words if w not in _STOPWORDS]
 
 
 def idf(docs: Sequence[set[str]]) -> dict[str, float]:

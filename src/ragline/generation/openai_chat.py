@@ -33,10 +33,10 @@ from openai.types.chat import (
 )
 from openai.types.completion_usage import CompletionUsage
 
-from ragline.context.tokens import TokenCounter
 from ragline.errors import ConfigError, GenerationError
 from ragline.generation.base import ChatMessage, Completion
 from ragline.settings import LLMSettings
+from ragline.text.token_counters import TokenCounter
 from ragline.types import Restart, Token
 
 log = logging.getLogger(__name__)

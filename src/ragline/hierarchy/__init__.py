@@ -6,6 +6,6 @@ centroid sentences, or by an LLM with the extractive one as fallback), and
 engine indexes in a separate summaries store. Searching that store first finds the right
 documents; their chunks are searched next.
 
-May import: ragline.types, ragline.errors, ragline.embedding.base, ragline.context.sentences,
+May import: ragline.types, ragline.errors, ragline.text, ragline.embedding.base,
 ragline.generation.base.
 """

@@ -15,10 +15,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from ragline.context.sentences import is_code, is_heading, sentence_spans
 from ragline.embedding.base import Embedder, l2_normalize
 from ragline.errors import ConfigError, GenerationError
 from ragline.generation.base import ChatMessage, ChatModel
+from ragline.text.sentences import is_code, is_heading, sentence_spans
 from ragline.types import Chunk, Document, Metadata
 
 log = logging.getLogger(__name__)

@@ -25,18 +25,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ragline.chunking.base import Chunker, Tokenizer
+from ragline.chunking.base import Chunker
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
 from ragline.embedding.base import Embedder
+from ragline.embedding.sentence_vectors import (
+    ChunkEmbeddings,
+    embed_chunks,
+    empty_sentence_vectors,
+    sentence_layout,
+)
 from ragline.embedding.tokens import PackedTokens
-from ragline.embedding.units import ChunkEmbeddings, embed_chunks, empty_units, unit_layout
 from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem
 from ragline.settings import Settings
 from ragline.store.base import SourceBatch, Store
 from ragline.store.filters import FIELD_RE
+from ragline.text.tokenizer import Tokenizer
 from ragline.types import Access, Chunk, Document, Section, stable_id
 
 log = logging.getLogger(__name__)
@@ -285,11 +291,11 @@ class Ingestor:
     ) -> ChunkEmbeddings:
         """Chunk vectors; per chunk its sentences' vectors unless ``chunking.sentence_vectors`` is
         off; and its token states when ``chunking.token_states`` is on."""
-        texts, heads, spans = unit_layout(chunks)
+        texts, heads, spans = sentence_layout(chunks)
         cfg = self.settings.chunking
         dim = self.embedder.dimension
         out = np.zeros((len(texts), dim), dtype=np.float32)
-        units = empty_units(len(texts), dim) if cfg.sentence_vectors != "off" else None
+        sentence_vecs = empty_sentence_vectors(len(texts), dim) if cfg.sentence_vectors != "off" else None
         tokens_on = self.settings.stores_token_states
         # Packed as soon as computed: a large source's states wait in memory until its commit.
         tokens: list[PackedTokens] | None = [_NO_TOKENS] * len(texts) if tokens_on else None
@@ -319,9 +325,9 @@ class Ingestor:
                     token_states=run_model,
                 )
                 out[idx] = got.vectors
-                if got.units is not None and units is not None:
-                    for j, v in zip(idx, got.units, strict=True):
-                        units[j] = v
+                if got.sentence_vectors is not None and sentence_vecs is not None:
+                    for j, v in zip(idx, got.sentence_vectors, strict=True):
+                        sentence_vecs[j] = v
                 if got.tokens is not None and tokens is not None:
                     for j, t in zip(idx, got.tokens, strict=True):
                         tokens[j] = t if isinstance(t, PackedTokens) else PackedTokens.of(t)
@@ -334,7 +340,7 @@ class Ingestor:
             state.chunks_embedded += len(step)
             state.chunks_pending -= len(step)
             notify()
-        return ChunkEmbeddings(out, units, tokens)
+        return ChunkEmbeddings(out, sentence_vecs, tokens)
 
     def _flush(
         self,
@@ -347,7 +353,7 @@ class Ingestor:
             return
         chunks = [c for p in pending for c in p.chunks]
         embedded = self._embed(chunks, report, state, notify)
-        vectors, units, tokens = embedded.vectors, embedded.units, embedded.tokens
+        vectors, sentence_vecs, tokens = embedded.vectors, embedded.sentence_vectors, embedded.tokens
         batches: list[SourceBatch] = []
         offset = 0
         for p in pending:
@@ -360,7 +366,7 @@ class Ingestor:
                     vectors[offset : offset + n],
                     p.sections,
                     p.documents,
-                    unit_vectors=units[offset : offset + n] if units is not None else None,
+                    unit_vectors=sentence_vecs[offset : offset + n] if sentence_vecs is not None else None,
                     token_states=tokens[offset : offset + n] if tokens is not None else None,
                 )
             )

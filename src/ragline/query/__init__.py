@@ -1,13 +1,14 @@
 """Query processing: the pure, testable stages that run on a question before retrieval.
 
 Lives here: RM3 pseudo-relevance feedback for keyword search (``prf``) and Rocchio feedback for
-the dense side (``vector_prf``), rule-based extraction of
-metadata filters validated against the collection schema (``filters``), LLM query transforms with
-offline fallbacks — multi-query/RAG-Fusion, HyDE, decomposition, LLM filters — (``llm``), and
-routing by question type plus an adaptive top-k cut (``router``).
+the dense side (``vector_prf``), automatic (rule-based) extraction of metadata filters validated
+against the collection schema (``auto_filters``), LLM query transforms with offline fallbacks —
+multi-query/RAG-Fusion, HyDE, decomposition, LLM filters — (``llm``), and routing by question type
+plus an adaptive top-k cut (``router``).
 
-May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.store.filters``,
-``ragline.store.base``, ``ragline.generation.base``, ``ragline.embedding.base`` (``Vectors``).
+May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.text``,
+``ragline.store.filters``, ``ragline.store.base``, ``ragline.generation.base``,
+``ragline.embedding.base`` (``Vectors``).
 
 Example::
 
@@ -19,9 +20,9 @@ Example::
     queries = multi_query(chat, found.question, n=3)   # chat=None -> [found.question]
 """
 
-from ragline.query.filters import Extracted, extract_filters
+from ragline.query.auto_filters import Extracted, extract_filters
 from ragline.query.llm import decompose, hyde, llm_filters, multi_query, parse_list, validate_filter
-from ragline.query.prf import STOPWORDS, PRFKeywordExpander, expand_query, term_weights, tokenize
+from ragline.query.prf import PRFKeywordExpander, expand_query, term_weights
 from ragline.query.router import (
     PROFILES,
     ROUTES,
@@ -36,7 +37,6 @@ from ragline.query.router import (
 __all__ = [
     "PROFILES",
     "ROUTES",
-    "STOPWORDS",
     "Extracted",
     "PRFKeywordExpander",
     "Route",
@@ -53,6 +53,5 @@ __all__ = [
     "parse_list",
     "split_question",
     "term_weights",
-    "tokenize",
     "validate_filter",
 ]

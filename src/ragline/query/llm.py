@@ -32,7 +32,7 @@ from typing import Any
 
 from ragline.errors import FilterError, GenerationError
 from ragline.generation.base import ChatMessage, ChatModel
-from ragline.query.filters import extract_filters
+from ragline.query.auto_filters import extract_filters
 from ragline.query.router import split_question
 from ragline.store.filters import (
     And,
@@ -343,7 +343,7 @@ def llm_filters(
     The reply is parsed with :func:`~ragline.store.filters.parse_filter` and cleaned by
     :func:`validate_filter` (unknown fields and wrong kinds are dropped with a warning). A reply of
     ``{}`` means "no filter" and gives None. Fallback (no model, model failed, unusable reply):
-    the rule-based :func:`~ragline.query.filters.extract_filters` with the same fields.
+    the rule-based :func:`~ragline.query.auto_filters.extract_filters` with the same fields.
 
     Example::
 

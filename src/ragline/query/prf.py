@@ -28,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence, Set
 from typing import Protocol
@@ -36,41 +35,9 @@ from typing import Protocol
 from ragline.errors import ConfigError
 from ragline.store.base import ScoredChunk
 from ragline.store.filters import Filter
+from ragline.text.words import STOPWORDS, content_words
 
 log = logging.getLogger(__name__)
-
-# A small English stop-word list (function words only): feedback terms must carry topic, and the
-# store removes these words from queries anyway. No nltk download.
-_STOPWORDS_TEXT = """
-    a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each either else ever few for
-    from further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just may me might more most must my myself no nor not now of off on once only or other
-    our ours ourselves out over own same shall she should so some such than that the their theirs
-    them themselves then there these they this those through to too under until up upon us very was
-    we were what when where which while who whom whose why will with within without would yet you
-    your yours yourself yourselves"""
-STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-
-
-def tokenize(text: str, stopwords: Set[str] = STOPWORDS) -> list[str]:
-    """Lower-cased word tokens with a letter, stop words and one-letter tokens removed.
-
-    Pure numbers are dropped: in feedback documents they are mostly counts and dates, which drift
-    the expanded query away from the topic.
-
-    Example::
-
-        tokenize("The 2 cats' vet-visits")  # ['cats', 'vet', 'visits']
-    """
-    return [
-        t
-        for t in (m.lower() for m in _WORD.findall(text))
-        if len(t) > 1 and t not in stopwords and _HAS_LETTER.search(t)
-    ]
-
 
 def term_weights(
     feedback_texts: Sequence[str],
@@ -99,7 +66,7 @@ def term_weights(
     doc_weights = [s / total for s in positive] if total > 0 else [1.0 / len(positive)] * len(positive)
     model: defaultdict[str, float] = defaultdict(float)
     for text, weight in zip(feedback_texts, doc_weights, strict=True):
-        terms = tokenize(text, stopwords)
+        terms = content_words(text, stopwords)
         if not terms or weight == 0.0:
             continue
         for term, tf in Counter(terms).items():
@@ -134,7 +101,7 @@ def expand_query(
         raise ConfigError(f"original_weight={original_weight} must lie in [0, 1]")
     if max_repeat < 1:
         raise ConfigError(f"max_repeat={max_repeat} must be at least 1")
-    original = tokenize(query, stopwords)
+    original = content_words(query, stopwords)
     if not original:
         # Nothing to weigh against (a stop-word-only query): the feedback terms alone would be a
         # different question, so leave the query as it is.

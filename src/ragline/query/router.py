@@ -22,7 +22,7 @@ from typing import Literal
 
 from ragline.errors import ConfigError, GenerationError
 from ragline.generation.base import ChatMessage, ChatModel
-from ragline.query.prf import STOPWORDS
+from ragline.text.words import STOPWORDS
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ packaged model's token embeddings (``late_interaction``), listwise LLM ranking (
 Marginal Relevance for diversity (``mmr``) and time decay (``freshness``). ``factory`` builds the
 configured one; :class:`~ragline.rerank.base.ChainReranker` runs several in turn.
 
-May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.embedding``,
-``ragline.generation.base``, ``ragline.context.sentences``.
+May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, ``ragline.text``,
+``ragline.embedding``, ``ragline.generation.base``.
 """
 
 from ragline.rerank.base import ChainReranker, Reranker, reorder, rescore

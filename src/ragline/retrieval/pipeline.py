@@ -39,9 +39,9 @@ import numpy as np
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.base import ChatModel
-from ragline.query.filters import extract_filters
+from ragline.query.auto_filters import extract_filters
 from ragline.query.llm import decompose, hyde, llm_filters, multi_query
-from ragline.query.prf import PRFKeywordExpander, tokenize
+from ragline.query.prf import PRFKeywordExpander
 from ragline.query.router import adaptive_k, classify, split_question
 from ragline.query.vector_prf import rocchio
 from ragline.rerank.base import Reranker
@@ -52,6 +52,7 @@ from ragline.settings import RetrievalSettings
 from ragline.store.base import Candidate, Store
 from ragline.store.filters import And, Filter, InList
 from ragline.telemetry import span
+from ragline.text.words import content_words
 from ragline.types import Hit, RetrieverName
 
 log = logging.getLogger(__name__)
@@ -172,10 +173,10 @@ class PipelineRetriever:
         dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
         keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
         if s.sentences:
-            units = self.store.unit_candidates(vector, n, filters)
-            if units:
-                dense_side.append(("dense_sentences", units))
-        terms = len(tokenize(query))
+            sentence_candidates = self.store.unit_candidates(vector, n, filters)
+            if sentence_candidates:
+                dense_side.append(("dense_sentences", sentence_candidates))
+        terms = len(content_words(query))
         rm3 = s.prf and keyword and _within(terms, s.prf_max_terms)
         rocchio_on = s.dense_prf and dense and _within(terms, s.dense_prf_max_terms)
         rm3_job = SEARCH_POOL.submit(self._rm3_candidates, query, keyword, n, filters) if rm3 else None

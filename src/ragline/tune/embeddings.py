@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ragline.context.sentences import sentence_spans
 from ragline.errors import ConfigError, EmbeddingError
+from ragline.text.sentences import sentence_spans
 from ragline.types import Chunk
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Sentence ("unit") vectors: one embedding per sentence of a chunk, besides the chunk's own.
+"""Sentence vectors: one embedding per sentence of a chunk, besides the chunk's own.
 
 A chunk is searched twice on the dense side: by its vector and by its best sentence's vector
 (MaxSim with one query vector). A question about one claim in a 200-token chunk matches that
@@ -16,8 +16,8 @@ Two ways to get them (``chunking.sentence_vectors``):
 
 Example::
 
-    texts, heads, spans = unit_layout(chunks)
-    vectors, units = embed_with_units(embedder, texts, heads, spans)
+    texts, heads, spans = sentence_layout(chunks)
+    vectors, sentence_vecs = embed_with_sentence_vectors(embedder, texts, heads, spans)
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from ragline.context.sentences import sentence_spans
 from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.tokens import PackedTokens
 from ragline.embedding.tokens import token_states as embed_token_states
 from ragline.errors import EmbeddingError
+from ragline.text.sentences import sentence_spans
 from ragline.types import Chunk
 
 #: A character span ``(start, end)`` of one sentence inside the embedded text.
@@ -45,20 +45,21 @@ class SpanEmbedder(Protocol):
     def embed_spans(
         self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
     ) -> tuple[Vectors, list[Vectors]]:
-        """``(vectors, units)``: ``vectors`` as ``embed_documents(texts)``; ``units[i]`` has one
-        unit-length row per span of ``spans[i]`` (pooled over its tokens and the tokens of
-        ``texts[i][:heads[i]]``), fewer when truncation cut a span's tokens off."""
+        """``(vectors, sentence_vecs)``: ``vectors`` as ``embed_documents(texts)``;
+        ``sentence_vecs[i]`` has one unit-length row per span of ``spans[i]`` (pooled over its
+        tokens and the tokens of ``texts[i][:heads[i]]``), fewer when truncation cut a span's
+        tokens off."""
         ...
 
 
 @runtime_checkable
-class UnitTextEmbedder(Protocol):
+class SentenceTextEmbedder(Protocol):
     """An embedder that embeds sentence texts apart from chunk texts (to count them apart)."""
 
-    def embed_unit_texts(self, texts: Sequence[str]) -> Vectors: ...
+    def embed_sentence_texts(self, texts: Sequence[str]) -> Vectors: ...
 
 
-def unit_layout(chunks: Sequence[Chunk]) -> tuple[list[str], list[int], list[list[Span]]]:
+def sentence_layout(chunks: Sequence[Chunk]) -> tuple[list[str], list[int], list[list[Span]]]:
     """Each chunk's embedded text, the length of its header, and its sentences' spans in it."""
     texts, heads, spans = [], [], []
     for c in chunks:
@@ -70,13 +71,13 @@ def unit_layout(chunks: Sequence[Chunk]) -> tuple[list[str], list[int], list[lis
     return texts, heads, spans
 
 
-def separate_units(
+def separate_sentence_vectors(
     embedder: Embedder, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
 ) -> list[Vectors]:
-    """Unit vectors as separate texts (``header + sentence``), for embedders without token states."""
+    """Sentence vectors as separate texts (``header + sentence``), for embedders without token states."""
     flat = [texts[i][: heads[i]] + texts[i][a:b] for i in range(len(texts)) for a, b in spans[i]]
-    if isinstance(embedder, UnitTextEmbedder):
-        vecs = embedder.embed_unit_texts(flat)
+    if isinstance(embedder, SentenceTextEmbedder):
+        vecs = embedder.embed_sentence_texts(flat)
     else:
         vecs = embedder.embed_documents(flat)
     out, at = [], 0
@@ -86,7 +87,7 @@ def separate_units(
     return out
 
 
-def embed_with_units(
+def embed_with_sentence_vectors(
     embedder: Embedder,
     texts: Sequence[str],
     heads: Sequence[int],
@@ -94,7 +95,7 @@ def embed_with_units(
     *,
     late: bool = False,
 ) -> tuple[Vectors, list[Vectors]]:
-    """Chunk vectors and unit vectors: ``header + sentence`` embedded as texts of their own, or,
+    """Chunk vectors and sentence vectors: ``header + sentence`` embedded as texts of their own, or,
     with ``late``, pooled from the chunk's own model run when ``embedder`` has token states."""
     if len(texts) != len(heads) or len(texts) != len(spans):
         raise EmbeddingError(
@@ -103,11 +104,11 @@ def embed_with_units(
         )
     if late and isinstance(embedder, SpanEmbedder):
         return embedder.embed_spans(texts, heads, spans)
-    return embedder.embed_documents(texts), separate_units(embedder, texts, heads, spans)
+    return embedder.embed_documents(texts), separate_sentence_vectors(embedder, texts, heads, spans)
 
 
-def empty_units(n: int, dimension: int) -> list[Vectors]:
-    """``n`` chunks without unit vectors."""
+def empty_sentence_vectors(n: int, dimension: int) -> list[Vectors]:
+    """``n`` chunks without sentence vectors."""
     return [np.zeros((0, dimension), dtype=np.float32) for _ in range(n)]
 
 
@@ -115,7 +116,7 @@ class ChunkEmbeddings(NamedTuple):
     """One batch of chunks' embeddings, one entry per chunk; None where not configured."""
 
     vectors: Vectors
-    units: list[Vectors] | None
+    sentence_vectors: list[Vectors] | None
     # Float32 matrices from embed_chunks; ingest packs them (PackedTokens) as it collects them.
     tokens: Sequence[Vectors | PackedTokens] | None
 
@@ -130,7 +131,7 @@ def embed_chunks(
     token_states: bool,
 ) -> ChunkEmbeddings:
     """Chunk vectors, sentence vectors (``chunking.sentence_vectors``) and token states
-    (``chunking.token_states``) of the texts :func:`unit_layout` made, as ingest stores them.
+    (``chunking.token_states``) of the texts :func:`sentence_layout` made, as ingest stores them.
 
     With token states, the chunk vectors come from the same model run; ``late`` sentence vectors
     then take a second run of their own (a rare pairing, not worth a combined pass).
@@ -143,6 +144,7 @@ def embed_chunks(
             vectors = embedder.embed_documents(texts)
         return ChunkEmbeddings(vectors, None, tokens)
     if sentence_vectors == "separate" and tokens is not None:
-        return ChunkEmbeddings(vectors, separate_units(embedder, texts, heads, spans), tokens)
-    late_vectors, units = embed_with_units(embedder, texts, heads, spans, late=sentence_vectors == "late")
-    return ChunkEmbeddings(late_vectors if tokens is None else vectors, units, tokens)
+        return ChunkEmbeddings(vectors, separate_sentence_vectors(embedder, texts, heads, spans), tokens)
+    late = sentence_vectors == "late"
+    late_vectors, sentence_vecs = embed_with_sentence_vectors(embedder, texts, heads, spans, late=late)
+    return ChunkEmbeddings(late_vectors if tokens is None else vectors, sentence_vecs, tokens)

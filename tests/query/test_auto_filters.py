@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ragline.query.filters import Extracted, extract_filters
+from ragline.query.auto_filters import Extracted, extract_filters
 from ragline.store.filters import And, Compare, Filter, InList, Or, fields_of, matches, to_sql
 
 SCHEMA: dict[str, Any] = {

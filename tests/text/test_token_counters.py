@@ -1,5 +1,5 @@
-from ragline.chunking.tokenizer import HFTokenizer, packaged_model_dir
-from ragline.context.tokens import EstimateCounter, TiktokenCounter, is_openai_model, make_token_counter
+from ragline.text.token_counters import EstimateCounter, TiktokenCounter, is_openai_model, make_token_counter
+from ragline.text.tokenizer import HFTokenizer, packaged_model_dir
 
 
 def test_openai_models_are_counted_with_tiktoken_offline() -> None:

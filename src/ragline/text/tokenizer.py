@@ -1,12 +1,33 @@
-"""A :class:`~ragline.chunking.base.Tokenizer` over a Hugging Face ``tokenizer.json``."""
+"""The :class:`Tokenizer` protocol (text counted in a model's tokens) and its implementation over a
+Hugging Face ``tokenizer.json``, the embedding model's own."""
 
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ragline.errors import ConfigError
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Counts text in a model's tokens."""
+
+    #: Most content tokens one chunk may hold (the model's limit minus special tokens).
+    max_tokens: int
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character (start, end) span of every token of ``text``, special tokens excluded."""
+        ...
+
+    def count(self, text: str) -> int:
+        """Number of content tokens in ``text``."""
+        ...
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        """:meth:`count` for many texts at once (batched, and parallel where the backend can)."""
+        ...
 
 
 def packaged_model_dir() -> Path:

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
-from ragline.query.prf import STOPWORDS, tokenize
 from ragline.store.filters import And, ColumnKind, Compare, Filter, InList, Or, Scalar
+from ragline.text.words import content_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +438,7 @@ def _clean_question(question: str, mentions: list[_Mention]) -> str | None:
         words.pop(0)
     while words and words[-1].lower().strip(",;:") in _DANGLING:
         words.pop()
-    content = [t for t in tokenize(" ".join(words), STOPWORDS) if t not in _REQUEST_WORDS]
+    content = [t for t in content_words(" ".join(words)) if t not in _REQUEST_WORDS]
     if not content:
         return None
     body = " ".join(words).strip(" ,;:")

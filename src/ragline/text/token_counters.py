@@ -12,7 +12,7 @@ import logging
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
-from ragline.chunking.base import Tokenizer
+from ragline.text.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 

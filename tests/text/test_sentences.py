@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from ragline.context.sentences import is_code, is_heading, sentence_spans
+from ragline.text.sentences import is_code, is_heading, sentence_spans
 
 
 def texts(t: str) -> list[str]:
