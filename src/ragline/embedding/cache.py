@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
-from ragline.embedding.tokens import TokenMatrix, token_states
+from ragline.embedding.tokens import TokenMatrix, TokenModel, token_model, token_states
 from ragline.embedding.units import Span, SpanEmbedder, separate_units
 
 
@@ -197,6 +197,10 @@ class CachedEmbedder:
                     out[i] = vecs[j]
                     unit_out[i] = fresh[j]
         return out, unit_out
+
+    def token_model(self) -> TokenModel | None:
+        """The wrapped model, when it gives token states (late interaction runs it directly)."""
+        return token_model(self.inner)
 
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
         """As :meth:`TokenEmbedder.embed_with_tokens`; token states are too large to cache, so every
