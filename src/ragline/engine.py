@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,20 +27,22 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
+from ragline.collection import META_FILE, Collection, build_collection, meta_stamp
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
 from ragline.embedding.factory import make_embedder, make_tokenizer
-from ragline.embedding.sentence_vectors import embed_chunks, sentence_layout
-from ragline.errors import AccessDenied, CollectionNotFound, ConfigError, FilterError, GenerationError
+from ragline.embedding.tokens import token_model
+from ragline.errors import AccessDenied, CollectionNotFound, ConfigError, FilterError
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.fallback import FallbackGenerator
 from ragline.generation.prompt import build_messages, render_prompt
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
-from ragline.settings import RetrievalSettings, Settings
-from ragline.store.base import DocumentInfo, SourceBatch, StoreStats
+from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.store.base import DocumentInfo, StoreStats
 from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, Visible, parse_filter
 from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
@@ -57,10 +60,8 @@ from ragline.types import (
     Final,
     Hit,
     Principal,
-    Restart,
     SearchMode,
     StreamEvent,
-    Token,
 )
 
 if TYPE_CHECKING:
@@ -155,7 +156,9 @@ class Engine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._stores: dict[str, LanceStore] = {}
+        self._collections: dict[str, Collection] = {}
+        self._collections_lock = threading.Lock()
+        self._extractive: dict[tuple[int, int, float, float], ExtractiveAnswerer] = {}
         self._rerankers: dict[str, Reranker] = {}
         self._embedders: dict[str, CachedEmbedder] = {}
 
@@ -204,14 +207,8 @@ class Engine:
         root = self.namespace_dir(tenant)
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
-    def embedder_for(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> CachedEmbedder:
-        """The embedding model a collection was built with: the configured one, or the model
-        `ragline tune embeddings` made for it (recorded in its ``collection.json``)."""
-        name = collection or self.settings.collection
-        meta = self.collection_path(name, tenant) / "collection.json"
-        model_path = (
-            json.loads(meta.read_text(encoding="utf-8")).get("model_path") if meta.is_file() else None
-        )
+    def _model_embedder(self, model_path: str | None) -> CachedEmbedder:
+        """The configured embedder, or the one of a model ``ragline tune embeddings`` made."""
         if not model_path:
             return self.embedder
         if model_path not in self._embedders:
@@ -220,13 +217,36 @@ class Engine:
             self._embedders[model_path] = CachedEmbedder(inner, self.embedding_cache)
         return self._embedders[model_path]
 
-    def store(
-        self, collection: str | None = None, *, must_exist: bool = False, tenant: str = DEFAULT_TENANT
-    ) -> LanceStore:
-        """A tenant's collection (the default tenant's unless named)."""
+    def open_store(self, path: Path, embedder: Embedder) -> LanceStore:
+        """The one way the engine opens a store: every store (collections, their summaries,
+        re-embedded copies) gets the configured index and read settings."""
+        s = self.settings.store
+        return LanceStore(
+            path,
+            dimension=embedder.dimension,
+            model_id=embedder.model_id,
+            ann_threshold=s.ann_threshold,
+            ann_ef=s.ann_ef,
+            ann_partitions=s.ann_partitions,
+            ann_refine_factor=s.ann_refine_factor,
+            ann_ef_construction=s.ann_ef_construction,
+            read_consistency_s=s.read_consistency_s,
+        )
+
+    def collection(
+        self, collection: str | None = None, *, tenant: str = DEFAULT_TENANT, must_exist: bool = False
+    ) -> Collection:
+        """A tenant's collection (the default tenant's unless named), resolved once and cached; it
+        is resolved again when its ``collection.json`` changes (first ingest, a tuned model).
+
+        Example::
+
+            coll = engine.collection("handbook")
+            print(coll.retrieval.top_k, coll.store.stats().chunks)
+        """
         name = collection or self.settings.collection
         path = self.collection_path(name, tenant)
-        if must_exist and not (path / "collection.json").is_file():
+        if must_exist and not (path / META_FILE).is_file():
             known = ", ".join(self.collections(tenant)) or "(none yet)"
             # Only the caller's own tenant is listed, and the data directory only for the
             # default tenant (a local user's): a service's callers must not learn either.
@@ -236,21 +256,33 @@ class Engine:
                 "Ingest documents into it first (ragline ingest PATH --collection NAME)"
             )
         key = _store_key(tenant, name)
-        if key not in self._stores:
-            s = self.settings.store
-            embedder = self.embedder_for(name, tenant)
-            self._stores[key] = LanceStore(
-                path,
-                dimension=embedder.dimension,
-                model_id=embedder.model_id,
-                ann_threshold=s.ann_threshold,
-                ann_ef=s.ann_ef,
-                ann_partitions=s.ann_partitions,
-                ann_refine_factor=s.ann_refine_factor,
-                ann_ef_construction=s.ann_ef_construction,
-                read_consistency_s=s.read_consistency_s,
-            )
-        return self._stores[key]
+        cached = self._collections.get(key)
+        if cached is not None and cached.stamp == meta_stamp(path):
+            return cached
+        with self._collections_lock:
+            cached = self._collections.get(key)
+            if cached is None or cached.stamp != meta_stamp(path):
+                cached = build_collection(
+                    self.settings, name, tenant, path, self._model_embedder, self.open_store
+                )
+                self._collections[key] = cached
+            return cached
+
+    def _forget(self, tenant: str, name: str) -> None:
+        """Drop a cached collection after maintenance replaced its store or summaries."""
+        with self._collections_lock:
+            self._collections.pop(_store_key(tenant, name), None)
+
+    def embedder_for(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> CachedEmbedder:
+        """The embedding model a collection was built with: the configured one, or the model
+        `ragline tune embeddings` made for it (recorded in its ``collection.json``)."""
+        return self.collection(collection, tenant=tenant).embedder
+
+    def store(
+        self, collection: str | None = None, *, must_exist: bool = False, tenant: str = DEFAULT_TENANT
+    ) -> LanceStore:
+        """A tenant's collection's store (the default tenant's unless named)."""
+        return self.collection(collection, tenant=tenant, must_exist=must_exist).store
 
     # -- entry points ----------------------------------------------------------------------------
 
@@ -278,7 +310,7 @@ class Engine:
         embedder = self.embedder_for(collection, tenant)
         with self._write_lock(store):
             before = embedder.embedded
-            ingestor = Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
+            ingestor = self._ingestor(store, embedder)
             report = ingestor.run(
                 [Path(p) for p in paths],
                 include=include,
@@ -324,9 +356,7 @@ class Engine:
             if principal is not None and docs:
                 self._check_replaceable(store, [d.id for d in docs], principal)
             before = embedder.embedded
-            report = Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer).upsert_documents(
-                docs
-            )
+            report = self._ingestor(store, embedder).upsert_documents(docs)
             report.chunks_embedded = embedder.embedded - before
         return report
 
@@ -353,6 +383,9 @@ class Engine:
                 "may not read; choose other ids"
             )
 
+    def _ingestor(self, store: LanceStore, embedder: Embedder) -> Ingestor:
+        return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
+
     @staticmethod
     def _write_lock(store: LanceStore) -> AbstractContextManager[None]:
         # One writer per collection: a second ingest waits instead of embedding the same files.
@@ -364,9 +397,9 @@ class Engine:
         """Retrieval settings for a collection: the global ones with its ``collections`` overrides."""
         name = collection or self.settings.collection
         overrides = self.settings.collections.get(name)
-        if overrides is None or not overrides.retrieval:
+        if overrides is None:
             return self.settings.retrieval
-        return RetrievalSettings(**{**self.settings.retrieval.model_dump(), **overrides.retrieval})
+        return overrides.resolve(self.settings.retrieval, self.settings.answer)[0]
 
     @cached_property
     def chat(self) -> ChatModel | None:
@@ -390,15 +423,7 @@ class Engine:
 
         out: list[Reranker] = []
         for kind in r.rerank:
-            cfg = RerankConfig(
-                kind=kind,
-                model_path=r.cross_encoder_path if kind == "cross-encoder" else None,
-                mmr_lambda=r.mmr_lambda,
-                freshness_field=r.freshness_field,
-                freshness_rate=r.freshness_rate,
-                candidates=r.rerank_candidates,
-                late_weight=r.late_interaction_weight,
-            )
+            cfg = RerankConfig.from_retrieval(kind, r)
             key = cfg.model_dump_json()
             if key not in self._rerankers:
                 made = make_reranker(
@@ -418,18 +443,17 @@ class Engine:
     ) -> LateInteractionReranker:
         """``made`` for one collection: reading its stored token states, and with its own model
         when it has one (``ragline tune embeddings``), since the states are that model's."""
-        from ragline.embedding.onnx import OnnxEmbedder
         from ragline.rerank.late_interaction import LateInteractionReranker
 
         if made.embedder.model_id == embedder.model_id:
             return made.with_states(store)
-        inner = getattr(embedder, "inner", embedder)
-        if not isinstance(inner, OnnxEmbedder):
+        model = token_model(embedder)
+        if model is None:
             return made
         own = f"{key}@{embedder.model_id}"
         if own not in self._rerankers:
             self._rerankers[own] = LateInteractionReranker(
-                inner, batch_size=made.batch_size, weight=made.weight
+                model, batch_size=made.batch_size, weight=made.weight
             )
         twin = self._rerankers[own]
         assert isinstance(twin, LateInteractionReranker)  # stored under this key just above
@@ -439,15 +463,15 @@ class Engine:
         self, collection: str | None = None, tenant: str = DEFAULT_TENANT
     ) -> LanceStore | None:
         """The store of per-document summaries (``ragline summarize``), or None if not built."""
-        store = self.store(collection, must_exist=True, tenant=tenant)
-        path = store.root / "summaries"
-        if not (path / "collection.json").is_file():
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
+        path = coll.path / "summaries"
+        if not (path / META_FILE).is_file():
             return None
-        key = _store_key(tenant, store.root.name, "summaries")
-        if key not in self._stores:
-            embedder = self.embedder_for(collection, tenant)
-            self._stores[key] = LanceStore(path, dimension=embedder.dimension, model_id=embedder.model_id)
-        return self._stores[key]
+        if "summaries" not in coll.cache:
+            coll.cache["summaries"] = self.open_store(path, coll.embedder)
+        summaries = coll.cache["summaries"]
+        assert isinstance(summaries, LanceStore)  # stored just above
+        return summaries
 
     def summarize(
         self, collection: str | None = None, *, llm: bool | None = None, tenant: str = DEFAULT_TENANT
@@ -457,25 +481,20 @@ class Engine:
         Extractive summaries offline; the configured LLM's when ``llm`` (default: when one is
         configured), falling back to extractive per document. Returns the documents summarised.
         """
-        from ragline.hierarchy.summaries import ExtractiveSummarizer, LLMSummarizer, summary_documents
+        from ragline.hierarchy.summaries import ExtractiveSummarizer, LLMSummarizer
+        from ragline.maintenance.summaries import rebuild_summaries
 
-        store = self.store(collection, must_exist=True, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
-        extractive = ExtractiveSummarizer(embedder)
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
+        extractive = ExtractiveSummarizer(coll.embedder)
         use_llm = (self.chat is not None) if llm is None else llm
         if use_llm and self.chat is None:
             raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
         summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
-        docs = summary_documents(store.all_chunks(), summarizer)
-        path = store.root / "summaries"
-        target = LanceStore(path, dimension=embedder.dimension, model_id=embedder.model_id)
-        with self._write_lock(store):
-            # Rebuilt whole: summaries of deleted documents must not linger.
-            target.delete_sources(sorted(target.source_hashes()))
-            ingestor = Ingestor(self.settings, target, embedder, self.chunker, self.tokenizer)
-            ingestor.upsert_documents(docs)
-        self._stores.pop(_store_key(tenant, store.root.name, "summaries"), None)
-        return len(docs)
+        # Under the write lock: the summaries describe exactly the documents that are there.
+        with self._write_lock(coll.store):
+            n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
+        self._forget(tenant, coll.name)
+        return n
 
     def tune_embeddings(
         self,
@@ -533,61 +552,15 @@ class Engine:
     ) -> int:
         """Re-embed every chunk of a collection with the model at ``model_path`` and switch the
         collection to it. Built aside and swapped in, so searches see the old or the new index."""
-        store = self.store(collection, must_exist=True, tenant=tenant)
+        from ragline.maintenance.reembed import reembed
+
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
         settings = self.settings.embedding.model_copy(update={"model_path": model_path})
         embedder = CachedEmbedder(make_embedder(settings, self.settings.cache_dir), self.embedding_cache)
-        with self._write_lock(store):
-            chunks = store.all_chunks()
-            sections = store.get_sections(sorted({c.parent_id for c in chunks if c.parent_id}))
-            hashes = store.source_hashes()
-            tmp = store.root.with_name(f".{store.root.name}.reembed")
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            target = LanceStore(tmp, dimension=embedder.dimension, model_id=embedder.model_id)
-            by_source: dict[str, list[Chunk]] = {}
-            for c in chunks:
-                by_source.setdefault(c.source, []).append(c)
-            done = 0
-            batches = []
-            for source, group in by_source.items():
-                cfg = self.settings.chunking
-                vectors, units, tokens = embed_chunks(
-                    embedder,
-                    *sentence_layout(group),
-                    sentence_vectors=cfg.sentence_vectors,
-                    token_states=self.settings.stores_token_states,
-                )
-                doc_ids = {c.doc_id for c in group}
-                batches.append(
-                    SourceBatch(
-                        source,
-                        hashes.get(source, ""),
-                        group,
-                        vectors,
-                        [s for s in sections if s.doc_id in doc_ids],
-                        unit_vectors=units,
-                        token_states=tokens,
-                    )
-                )
-                done += len(group)
-                if progress is not None:
-                    progress("re-embedding", done, len(chunks))
-            target.upsert(batches)
-            target.finalize()
-            meta_path = tmp / "collection.json"
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            meta["model_path"] = str(model_path)
-            meta_path.write_text(json.dumps(meta), encoding="utf-8")
-            old = store.root.with_name(f".{store.root.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            # Two renames: a crash between them leaves the old index at .old, never a mix.
-            store.root.rename(old)
-            tmp.rename(store.root)
-            shutil.rmtree(old)
-        self._stores.pop(_store_key(tenant, collection), None)
-        self._stores.pop(_store_key(tenant, collection, "summaries"), None)
-        return len(chunks)
+        with self._write_lock(coll.store):
+            n = reembed(coll, model_path, embedder, self._ingestor, self.open_store, progress)
+        self._forget(tenant, collection)
+        return n
 
     def migrate_tenants(self, progress: Callable[[str], None] | None = None) -> dict[str, int]:
         """Move other tenants' documents out of the default tenant's collections into their own
@@ -656,31 +629,17 @@ class Engine:
         tenant: str = DEFAULT_TENANT,
     ) -> Retriever:
         """The retriever for ``mode`` with the collection's settings (or ``retrieval``)."""
-        r = retrieval or self.retrieval_settings(collection)
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
+        r = retrieval or coll.retrieval
         mode = mode or r.mode
-        store = self.store(collection, must_exist=True, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        store, embedder = coll.store, coll.embedder
         if mode == "dense":
             return DenseRetriever(store, embedder)
         if mode == "keyword":
             return KeywordRetriever(store)
         if mode != "hybrid":
             raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
-        staged = (
-            r.prf
-            or r.dense_prf
-            or r.sentences
-            or r.smoothing
-            or r.auto_filters != "off"
-            or r.router
-            or r.adaptive_k
-            or r.multi_query
-            or r.hyde
-            or r.decompose
-            or r.doc_first
-            or r.rerank
-        )
-        if not staged:
+        if not r.stages():
             return HybridRetriever(store, embedder, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier)
         from ragline.retrieval.pipeline import PipelineRetriever
 
@@ -718,11 +677,12 @@ class Engine:
         With a ``principal``, only chunks it may read are searched (filtered inside the store).
         """
         self._check_query(query)
-        k = top_k if top_k is not None else self.settings.retrieval.top_k
+        coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
+        k = top_k if top_k is not None else coll.retrieval.top_k
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
-        with _span("retrieve", mode=mode or self.settings.retrieval.mode, top_k=k):
-            retriever = self.retriever(mode, collection, tenant=tenant_of(principal))
+        with _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k):
+            retriever = self.retriever(mode, collection, tenant=coll.tenant)
             return retriever.run(query, k, scope_filter(filters, principal))
 
     # -- answers -------------------------------------------------------------------------------------
@@ -745,16 +705,23 @@ class Engine:
         model = llm.model if self.generator_kind() == "llm" else None
         return make_token_counter(llm.tokenizer, model, self.tokenizer)
 
-    @cached_property
+    @property
     def extractive(self) -> ExtractiveAnswerer:
-        a = self.settings.answer
-        return ExtractiveAnswerer(
-            TransientEmbedder(self.embedder),
-            max_sentences=a.max_sentences,
-            candidate_sentences=a.candidate_sentences,
-            mmr_lambda=a.mmr_lambda,
-            abstain_threshold=a.abstain_threshold,
-        )
+        """The extractive answerer of the global ``answer`` settings."""
+        return self.extractive_for(self.settings.answer)
+
+    def extractive_for(self, a: AnswerSettings) -> ExtractiveAnswerer:
+        """The extractive answerer configured by ``a`` (a collection's answer settings)."""
+        key = (a.max_sentences, a.candidate_sentences, a.mmr_lambda, a.abstain_threshold)
+        if key not in self._extractive:
+            self._extractive[key] = ExtractiveAnswerer(
+                TransientEmbedder(self.embedder),
+                max_sentences=a.max_sentences,
+                candidate_sentences=a.candidate_sentences,
+                mmr_lambda=a.mmr_lambda,
+                abstain_threshold=a.abstain_threshold,
+            )
+        return self._extractive[key]
 
     @cached_property
     def llm(self) -> LLMGenerator:
@@ -773,20 +740,22 @@ class Engine:
         top_k: int | None = None,
         principal: Principal | None = None,
     ) -> list[Hit]:
-        """The hits an answer is assembled from (``answer.top_k`` of them by default)."""
+        """The hits an answer is assembled from (the collection's ``answer.top_k`` by default)."""
+        coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
         return self.search(
             question,
-            top_k=top_k or self.settings.answer.top_k,
+            top_k=top_k or coll.answer.top_k,
             filters=filters,
             collection=collection,
             principal=principal,
         )
 
     def assembler(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> ContextAssembler:
-        """The context assembler for a collection, configured by ``answer`` settings."""
-        a = self.settings.answer
+        """The context assembler for a collection, configured by its ``answer`` settings."""
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
+        a = coll.answer
         return ContextAssembler(
-            self.store(collection, must_exist=True, tenant=tenant),
+            coll.store,
             self.token_counter,
             budget=a.context_tokens,
             expand=a.expand,
@@ -870,7 +839,10 @@ class Engine:
         # Started here, not in the generator: a stream is consumed later, often on another thread,
         # and the span must still join this request's trace.
         gen_span = start_span("generate", generator=self.generator_kind())
-        events = _ending(gen_span, self._generate(question, hits, context, timings, t0, debug, gen_span))
+        answering = self.extractive_for(self.collection(collection, tenant=tenant_of(principal)).answer)
+        events = _ending(
+            gen_span, self._generate(question, hits, context, timings, t0, debug, gen_span, answering)
+        )
         return events if stream else collect(events)
 
     def _generate(
@@ -882,33 +854,19 @@ class Engine:
         t0: float,
         debug: bool,
         gen_span: Span,
+        extractive: ExtractiveAnswerer,
     ) -> Iterator[StreamEvent]:
         t2 = time.perf_counter()
         answer: Answer | None = None
-        errors: tuple[str, ...] = ()
-        if self.generator_kind() == "llm":
-            streamed = False
-            try:
-                for event in self.llm.stream(question, context):
-                    if isinstance(event, Final):
-                        answer = event.answer
-                    else:
-                        streamed = streamed or isinstance(event, Token)
-                        yield event
-            except GenerationError as exc:
-                log.warning("every LLM failed; answering extractively: %s", exc)
-                errors = (str(exc),)
-                if streamed:
-                    yield Restart(reason=f"the LLM failed; falling back to extractive answer: {exc}")
+        primary = self.llm if self.generator_kind() == "llm" else None
+        for event in FallbackGenerator(primary, extractive).stream(question, context):
+            if isinstance(event, Final):
+                answer = event.answer
+            else:
+                yield event
         if answer is None:
-            for event in self.extractive.stream(question, context):
-                if isinstance(event, Final):
-                    answer = event.answer
-                else:
-                    yield event
-        if answer is None:
-            raise RuntimeError("the extractive answerer ended without a Final event")
-        gen_span.set_attribute("mode", "degraded" if errors else answer.mode)
+            raise RuntimeError("the answer stream ended without a Final event")
+        gen_span.set_attribute("mode", answer.mode)
         gen_span.set_attribute("abstained", answer.abstained)
         t3 = time.perf_counter()
         timings["generate"] = (t3 - t2) * 1000
@@ -927,8 +885,6 @@ class Engine:
         yield Final(
             replace(
                 answer,
-                mode="degraded" if errors else answer.mode,
-                errors=answer.errors + errors,
                 trace_id=uuid.uuid4().hex,
                 timings_ms=timings,
                 debug=AnswerDebug(hits=hits, context=context, prompt=prompt) if debug else None,

@@ -118,6 +118,15 @@ RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "fresh
 _DEFAULT_RERANK: tuple[RerankerName, ...] = ("late-interaction",)
 
 
+# Marks a retrieval field that turns an optional stage on (when truthy and not "off"): the engine
+# derives the staged pipeline from these marks, so a new stage cannot be left out of a hand list.
+_STAGE: dict[str, Any] = {"stage": True}
+
+
+def _is_on(value: object) -> bool:
+    return bool(value) and value != "off"
+
+
 class RetrievalSettings(_Strict):
     """Search defaults; per-call arguments override them."""
 
@@ -134,14 +143,14 @@ class RetrievalSettings(_Strict):
     candidate_multiplier: int = Field(default=4, ge=1, le=100)
     # The dense side also searches sentence vectors (chunking.sentence_vectors): a chunk scores
     # its best sentence's cosine, fused as a list beside the chunk vectors' (Dense X Retrieval).
-    sentences: bool = True
+    sentences: bool = Field(default=True, json_schema_extra=_STAGE)
     # -- query processing (offline) --
     # -- pseudo-relevance feedback, on by default for queries of at most 6 content words: RM3 on
     # the keyword side and Rocchio on the dense side, each searched again and fused beside the
     # first pass ("add"). Chosen on the BEIR train/dev splits; with sentence vectors, measured once
     # on test: SciFact 0.7245, NFCorpus 0.3696 (see docs/benchmarks.md).
     # RM3 pseudo-relevance feedback on the keyword side (Abdul-Jaleel et al. 2004).
-    prf: bool = True
+    prf: bool = Field(default=True, json_schema_extra=_STAGE)
     prf_docs: int = Field(default=10, ge=1, le=100)
     prf_terms: int = Field(default=10, ge=1, le=100)
     prf_weight: float = Field(default=0.5, gt=0.0, le=1.0)
@@ -152,7 +161,7 @@ class RetrievalSettings(_Strict):
     prf_max_terms: int | None = Field(default=6, ge=1, le=1000)
     # Rocchio feedback on the dense side (Rocchio 1971; Li et al., TOIS 2023): the query vector
     # moves towards the embeddings of the first pass's best fused hits, then searches again.
-    dense_prf: bool = True
+    dense_prf: bool = Field(default=True, json_schema_extra=_STAGE)
     dense_prf_docs: int = Field(default=5, ge=1, le=100)
     dense_prf_beta: float = Field(default=1.0, gt=0.0, le=10.0)
     # As prf_max_terms, for the Rocchio search: only queries of at most this many content words.
@@ -167,22 +176,22 @@ class RetrievalSettings(_Strict):
     # with 30 documents, 5 neighbours, weight 0.2. Test, once: SciFact 0.7249, NFCorpus 0.3745;
     # held-out SQuAD 0.8864 against 0.8888 without (one gold paragraph per question: corpora of
     # single-answer questions may turn it off). See docs/benchmarks.md.
-    smoothing: bool = True
+    smoothing: bool = Field(default=True, json_schema_extra=_STAGE)
     smooth_docs: int = Field(default=30, ge=2, le=1000)
     smooth_neighbours: int = Field(default=5, ge=1, le=100)
     smooth_weight: float = Field(default=0.2, ge=0.0, le=1.0)
     # Metadata filters read from the question: "rules" (years, ranges, versions, declared
     # document types) or "llm" (falls back to rules without an LLM).
-    auto_filters: Literal["off", "rules", "llm"] = "off"
+    auto_filters: Literal["off", "rules", "llm"] = Field(default="off", json_schema_extra=_STAGE)
     # Fact / summary / comparison questions get different top-k and document- vs chunk-level search.
-    router: bool = False
-    adaptive_k: bool = False
+    router: bool = Field(default=False, json_schema_extra=_STAGE)
+    adaptive_k: bool = Field(default=False, json_schema_extra=_STAGE)
     # -- query processing (LLM; each falls back to its offline counterpart) --
-    multi_query: int = Field(default=0, ge=0, le=8)
-    hyde: bool = False
-    decompose: bool = False
+    multi_query: int = Field(default=0, ge=0, le=8, json_schema_extra=_STAGE)
+    hyde: bool = Field(default=False, json_schema_extra=_STAGE)
+    decompose: bool = Field(default=False, json_schema_extra=_STAGE)
     # -- hierarchical retrieval: documents first (by their summaries), then chunks within them --
-    doc_first: bool = False
+    doc_first: bool = Field(default=False, json_schema_extra=_STAGE)
     doc_candidates: int = Field(default=20, ge=1, le=1000)
     # -- reranking, applied in order to the first rerank_candidates hits --
     # Late interaction over the fused list's first 30 hits, its MaxSim interpolated 0.4 with the
@@ -190,7 +199,9 @@ class RetrievalSettings(_Strict):
     # the train/dev splits (SciFact train / NFCorpus dev): 0.7459 / 0.3491 without, 0.7505 /
     # 0.3541 with; see docs/benchmarks.md. Without token states (an embedding backend other than
     # onnx) the default is no reranker.
-    rerank: list[RerankerName] = Field(default_factory=lambda: list(_DEFAULT_RERANK))
+    rerank: list[RerankerName] = Field(
+        default_factory=lambda: list(_DEFAULT_RERANK), json_schema_extra=_STAGE
+    )
     rerank_candidates: int = Field(default=30, ge=1, le=1000)
     cross_encoder_path: Path | None = None
     # Late interaction's share when its MaxSim scores are interpolated with the first-stage
@@ -200,6 +211,22 @@ class RetrievalSettings(_Strict):
     # Freshness decay: score * exp(-rate * age_days) on a date metadata field.
     freshness_field: str = "date"
     freshness_rate: float = Field(default=0.001, ge=0.0)
+
+    def stages(self) -> list[str]:
+        """The optional stages these settings turn on (empty: plain hybrid fusion).
+
+        Example::
+
+            RetrievalSettings(prf=False, dense_prf=False, sentences=False, smoothing=False,
+                              rerank=[]).stages()   # []
+        """
+        return [
+            name
+            for name, f in type(self).model_fields.items()
+            if isinstance(f.json_schema_extra, dict)
+            and f.json_schema_extra.get("stage")
+            and _is_on(getattr(self, name))
+        ]
 
 
 class LoaderSettings(_Strict):
@@ -364,15 +391,40 @@ class ServerSettings(_Strict):
 
 
 class CollectionSettings(_Strict):
-    """Settings one collection overrides; unset keys keep the global value."""
+    """Settings one collection overrides; unset keys keep the global value.
+
+    Example (TOML)::
+
+        [collections.news.retrieval]
+        rerank = ["freshness"]
+        top_k = 20
+        [collections.news.answer]
+        top_k = 4
+    """
 
     retrieval: dict[str, Any] = Field(default_factory=dict)
+    answer: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_keys(self) -> CollectionSettings:
-        # Validated against the real schema now, so a typo fails at start-up, not at query time.
+        # Validated against the real schemas now, so a typo fails at start-up, not at query time.
         RetrievalSettings(**self.retrieval)
+        AnswerSettings(**self.answer)
+        global_only = sorted(set(self.answer) & {"generator", "stale_after_days"})
+        if global_only:
+            raise ValueError(
+                f"answer.{global_only[0]} cannot be set per collection (the generator is one per "
+                "engine); set it in [answer]"
+            )
         return self
+
+    def resolve(
+        self, retrieval: RetrievalSettings, answer: AnswerSettings
+    ) -> tuple[RetrievalSettings, AnswerSettings]:
+        """The global ``retrieval`` and ``answer`` settings with this collection's overrides."""
+        r = RetrievalSettings(**{**retrieval.model_dump(), **self.retrieval}) if self.retrieval else retrieval
+        a = AnswerSettings(**{**answer.model_dump(), **self.answer}) if self.answer else answer
+        return r, a
 
 
 def _default_data_dir() -> Path:
@@ -400,7 +452,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     server: ServerSettings = ServerSettings()
-    # Per-collection retrieval overrides, e.g. [collections.news.retrieval] rerank = ["freshness"].
+    # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
+    # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
 
     @model_validator(mode="before")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from ragline.embedding.base import Embedder, l2_normalize
 from ragline.embedding.factory import make_embedder
 from ragline.errors import ConfigError
 from ragline.settings import ChunkingSettings, EmbeddingSettings
+from ragline.testing.doubles import HashEmbedder
 from ragline.text.sentences import sentence_spans
 from ragline.types import Document
 from tests.chunking.gen import check_invariants, random_docs
@@ -41,27 +40,6 @@ FOOTBALL = [
 ]
 TOPICS = [COOKING, ASTRONOMY, FOOTBALL]
 PARAGRAPHS = [" ".join(t) for t in TOPICS]
-
-
-class HashEmbedder:
-    """Hashed bag of words: fast and deterministic; counts the texts it embeds."""
-
-    model_id = "hash-64"
-    dimension = 64
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def embed_documents(self, texts):
-        self.calls.append(list(texts))
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[i, zlib.crc32(word.encode()) % self.dimension] += 1.0
-        return l2_normalize(out)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
 
 
 class TopicEmbedder(HashEmbedder):

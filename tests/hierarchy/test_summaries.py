@@ -4,17 +4,14 @@ and the summary documents built from chunks."""
 from __future__ import annotations
 
 import logging
-import re
-import zlib
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from ragline.chunking.recursive import RecursiveChunker
 from ragline.chunking.sentence import SentenceChunker
-from ragline.embedding.base import Embedder, l2_normalize
+from ragline.embedding.base import Embedder
 from ragline.embedding.factory import make_embedder
 from ragline.errors import ConfigError
 from ragline.generation.openai_chat import OpenAIChatModel
@@ -26,6 +23,7 @@ from ragline.hierarchy.summaries import (
     summary_documents,
 )
 from ragline.settings import EmbeddingSettings, LLMSettings
+from ragline.testing.doubles import HashEmbedder
 from ragline.text.tokenizer import HFTokenizer, packaged_model_dir
 from ragline.types import Access, Chunk, Document
 from tests.helpers import running_server
@@ -46,27 +44,6 @@ LOG_NAME = "ragline.hierarchy.summaries"
 @pytest.fixture(scope="module")
 def tok() -> HFTokenizer:
     return HFTokenizer(packaged_model_dir())
-
-
-class HashEmbedder:
-    """Hashed bag of words: fast and deterministic; counts its calls."""
-
-    model_id = "hash-64"
-    dimension = 64
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def embed_documents(self, texts):
-        self.calls.append(list(texts))
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[i, zlib.crc32(word.encode()) % self.dimension] += 1.0
-        return l2_normalize(out)
-
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
 
 
 def chunks_of(

@@ -25,6 +25,7 @@ from ragline.rerank import (
     reorder,
     rescore,
 )
+from ragline.settings import RetrievalSettings
 
 from . import make_hit, make_hits, texts
 from .test_mmr import TableEmbedder
@@ -136,7 +137,17 @@ def test_every_reranker_honours_top_k_and_empty_input(reranker):
 
 def test_rerank_config_defaults_and_validation():
     cfg = RerankConfig()
-    assert (cfg.kind, cfg.candidates, cfg.mmr_lambda, cfg.freshness_field) == ("none", 50, 0.7, "date")
+    r = RetrievalSettings()  # one set of defaults: the engine's
+    assert (cfg.kind, cfg.candidates, cfg.late_weight) == (
+        "none",
+        r.rerank_candidates,
+        r.late_interaction_weight,
+    )
+    assert (cfg.mmr_lambda, cfg.freshness_field, cfg.freshness_rate) == (
+        r.mmr_lambda,
+        r.freshness_field,
+        r.freshness_rate,
+    )
     with pytest.raises(ValidationError, match="kindd"):
         RerankConfig(kindd="mmr")  # a misspelt option is an error, not silently ignored
     with pytest.raises(ValidationError, match="kind"):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.sentence_vectors import Span, SpanEmbedder, separate_sentence_vectors
-from ragline.embedding.tokens import TokenMatrix, token_states
+from ragline.embedding.tokens import TokenMatrix, TokenModel, token_model, token_states
 
 
 def _text_key(text: str) -> bytes:
@@ -198,6 +198,10 @@ class CachedEmbedder:
                     out[i] = vecs[j]
                     sentence_out[i] = fresh[j]
         return out, sentence_out
+
+    def token_model(self) -> TokenModel | None:
+        """The wrapped model, when it gives token states (late interaction runs it directly)."""
+        return token_model(self.inner)
 
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
         """As :meth:`TokenEmbedder.embed_with_tokens`; token states are too large to cache, so every

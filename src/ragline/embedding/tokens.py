@@ -34,6 +34,34 @@ class TokenEmbedder(Protocol):
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]: ...
 
 
+@runtime_checkable
+class TokenModel(TokenEmbedder, Protocol):
+    """A model late interaction can run: token states of passages and of queries."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def query_tokens(self, text: str) -> TokenMatrix:
+        """``text``'s unit-length token states (special tokens left out)."""
+        ...
+
+    def warm_up(self) -> None: ...
+
+
+@runtime_checkable
+class Wrapper(Protocol):
+    """An embedder wrapping another (the embedding cache): it names the model that gives tokens."""
+
+    def token_model(self) -> TokenModel | None: ...
+
+
+def token_model(embedder: Embedder) -> TokenModel | None:
+    """The model behind ``embedder`` that late interaction can run, or None when it has none."""
+    if isinstance(embedder, Wrapper):
+        return embedder.token_model()
+    return embedder if isinstance(embedder, TokenModel) else None
+
+
 _SCALE = np.dtype("<f4")
 
 

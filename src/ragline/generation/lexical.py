@@ -19,8 +19,20 @@ _POSSESSIVE = re.compile(r"['’]s$")
 # The shared stop words less the 14 that only the feedback list ever had: dropping them from
 # answer scoring too would change its measured results, so that waits for a measurement.
 _STOPWORDS = STOPWORDS - {
-    "also", "either", "else", "ever", "may", "might", "must", "shall", "upon", "us", "whose",
-    "within", "without", "yet",
+    "also",
+    "either",
+    "else",
+    "ever",
+    "may",
+    "might",
+    "must",
+    "shall",
+    "upon",
+    "us",
+    "whose",
+    "within",
+    "without",
+    "yet",
 }
 
 

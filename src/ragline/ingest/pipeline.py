@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from ragline.embedding.sentence_vectors import (
     sentence_layout,
 )
 from ragline.embedding.tokens import PackedTokens
-from ragline.errors import ConfigError, LoaderError, RaglineError
+from ragline.errors import ConfigError, LoaderError, RaglineError, StoreError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem
 from ragline.settings import Settings
@@ -260,6 +260,36 @@ class Ingestor:
         self._flush(pending, report, state, lambda: None)
         self.store.finalize()
         report.seconds_total = time.perf_counter() - started
+        return report
+
+    def reindex(
+        self,
+        chunks: Sequence[Chunk],
+        sections: Sequence[Section],
+        source_hashes: Mapping[str, str],
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Embed chunks already cut (another store's, e.g. to switch a collection to a tuned
+        model) and write them to this store, one source per batch, as ingest would."""
+        report = IngestReport()
+        state = IngestProgress(files_total=0, chunks_pending=len(chunks))
+
+        def notify() -> None:
+            if progress is not None:
+                progress(state)
+
+        by_source: dict[str, list[Chunk]] = {}
+        for c in chunks:
+            by_source.setdefault(c.source, []).append(c)
+        state.files_total = len(by_source)
+        for source, group in by_source.items():
+            docs = {c.doc_id for c in group}
+            own = [s for s in sections if s.doc_id in docs]
+            self._flush([_Pending(source, source_hashes.get(source, ""), group, own)], report, state, notify)
+            state.files_done += 1
+            notify()
+        if report.errors:
+            raise StoreError(f"re-indexing failed for {report.errors[0][0]}: {report.errors[0][1]}")
         return report
 
     def _config_fingerprint(self, dedup: bool = True) -> str:

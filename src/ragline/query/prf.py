@@ -39,6 +39,7 @@ from ragline.text.words import STOPWORDS, content_words
 
 log = logging.getLogger(__name__)
 
+
 def term_weights(
     feedback_texts: Sequence[str],
     scores: Sequence[float],

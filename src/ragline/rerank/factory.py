@@ -17,9 +17,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ragline.embedding.base import Embedder
+from ragline.embedding.tokens import TokenModel, token_model
 from ragline.errors import ConfigError
 from ragline.generation.base import ChatModel
 from ragline.rerank.base import ChainReranker, Reranker
+from ragline.settings import RetrievalSettings
+
+# One set of defaults: a reranker built here alone runs exactly as the engine's default would.
+_R = RetrievalSettings.model_fields
 
 RerankKind = Literal["none", "cross-encoder", "late-interaction", "llm", "mmr", "freshness"]
 
@@ -37,14 +42,27 @@ class RerankConfig(BaseModel):
 
     kind: RerankKind = "none"
     model_path: Path | None = None
-    mmr_lambda: float = Field(default=0.7, ge=0.0, le=1.0)
-    freshness_field: str = Field(default="date", min_length=1)
+    mmr_lambda: float = Field(default=_R["mmr_lambda"].default, ge=0.0, le=1.0)
+    freshness_field: str = Field(default=_R["freshness_field"].default, min_length=1)
     # Per day: 0.001 halves a score every ln(2) / 0.001 = 693 days.
-    freshness_rate: float = Field(default=0.001, ge=0.0, allow_inf_nan=False)
-    candidates: int = Field(default=50, ge=1, le=10_000)
+    freshness_rate: float = Field(default=_R["freshness_rate"].default, ge=0.0, allow_inf_nan=False)
+    candidates: int = Field(default=_R["rerank_candidates"].default, ge=1, le=10_000)
     # late-interaction: MaxSim's share when interpolated with the first-stage scores (1: alone).
-    late_weight: float = Field(default=1.0, ge=0.0, le=1.0)
+    late_weight: float = Field(default=_R["late_interaction_weight"].default, ge=0.0, le=1.0)
     batch_size: int = Field(default=32, ge=1, le=4096)
+
+    @classmethod
+    def from_retrieval(cls, kind: RerankKind, r: RetrievalSettings) -> RerankConfig:
+        """The configuration of reranker ``kind`` as retrieval settings ``r`` describe it."""
+        return cls(
+            kind=kind,
+            model_path=r.cross_encoder_path if kind == "cross-encoder" else None,
+            mmr_lambda=r.mmr_lambda,
+            freshness_field=r.freshness_field,
+            freshness_rate=r.freshness_rate,
+            candidates=r.rerank_candidates,
+            late_weight=r.late_interaction_weight,
+        )
 
     @model_validator(mode="after")
     def _check_model_path(self) -> RerankConfig:
@@ -70,14 +88,14 @@ def _make_one(
         from ragline.embedding.onnx import OnnxEmbedder
         from ragline.rerank.late_interaction import LateInteractionReranker
 
+        tokens: TokenModel | None
         if cfg.model_path is not None:
-            token_model = OnnxEmbedder(cfg.model_path, cache_dir=cache_dir, batch_size=cfg.batch_size)
-        elif isinstance(inner := getattr(embedder, "inner", embedder), OnnxEmbedder):
-            # Share the session already loaded for embedding (through the engine's cache wrapper).
-            token_model = inner
-        else:  # the packaged all-MiniLM-L6-v2
-            token_model = OnnxEmbedder(cache_dir=cache_dir, batch_size=cfg.batch_size)
-        return LateInteractionReranker(token_model, batch_size=cfg.batch_size, weight=cfg.late_weight)
+            tokens = OnnxEmbedder(cfg.model_path, cache_dir=cache_dir, batch_size=cfg.batch_size)
+        else:
+            # Share the session already loaded for embedding, when the embedder has token states;
+            # otherwise the packaged all-MiniLM-L6-v2.
+            tokens = token_model(embedder) or OnnxEmbedder(cache_dir=cache_dir, batch_size=cfg.batch_size)
+        return LateInteractionReranker(tokens, batch_size=cfg.batch_size, weight=cfg.late_weight)
     if cfg.kind == "llm":
         from ragline.rerank.llm import LLMReranker
 

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragline.embedding.onnx import OnnxEmbedder
-from ragline.embedding.tokens import TokenMatrix
+from ragline.embedding.tokens import TokenMatrix, TokenModel
 from ragline.errors import ConfigError
 from ragline.rerank.base import check_top_k, rescore
 from ragline.types import Hit
@@ -113,7 +113,8 @@ class LateInteractionReranker:
     """MaxSim (mean over query tokens of the best cosine to any passage token) over the packaged
     model's contextual token embeddings; [CLS], [SEP] and padding are left out.
 
-    ``embedder`` is the engine's :class:`~ragline.embedding.onnx.OnnxEmbedder`, whose ONNX session
+    ``embedder`` is a :class:`~ragline.embedding.tokens.TokenModel` (the engine's
+    :class:`~ragline.embedding.onnx.OnnxEmbedder`), whose ONNX session
     and tokenizer are reused (no second copy of the model); None builds one for the packaged model.
     ``weight`` is MaxSim's share when interpolating with the first-stage scores (1: MaxSim alone).
     ``states`` serves token matrices stored at ingest by the same model; passages without one are
@@ -129,7 +130,7 @@ class LateInteractionReranker:
 
     def __init__(
         self,
-        embedder: OnnxEmbedder | None = None,
+        embedder: TokenModel | None = None,
         cache_size: int = 256,
         batch_size: int = 16,
         *,

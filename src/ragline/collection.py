@@ -1,0 +1,92 @@
+"""A collection as one object: its store, the embedding model it was built with, and its settings
+with the per-collection overrides applied. The engine builds each once (``Engine.collection``),
+caches it, and builds it again only when its ``collection.json`` changes (created by a first
+ingest, or switched to a tuned model by ``ragline tune embeddings``, perhaps in another process).
+
+Example::
+
+    coll = engine.collection("handbook")
+    coll.store.stats().chunks, coll.retrieval.top_k, coll.answer.top_k
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ragline.embedding.cache import CachedEmbedder
+from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.store.lance import LanceStore
+
+META_FILE = "collection.json"
+
+
+def meta_stamp(path: Path) -> int:
+    """What identifies one version of a collection's ``collection.json`` (0: none yet)."""
+    try:
+        st = (path / META_FILE).stat()
+    except FileNotFoundError:
+        return 0
+    return st.st_mtime_ns ^ st.st_ino
+
+
+def read_meta(path: Path) -> dict[str, object]:
+    """A collection's ``collection.json`` (empty before its first write)."""
+    meta = path / META_FILE
+    if not meta.is_file():
+        return {}
+    loaded = json.loads(meta.read_text(encoding="utf-8"))
+    return loaded if isinstance(loaded, dict) else {}
+
+
+@dataclass
+class Collection:
+    """One tenant's collection, resolved: what every search, answer and write of it uses."""
+
+    name: str
+    tenant: str
+    path: Path
+    store: LanceStore
+    embedder: CachedEmbedder
+    retrieval: RetrievalSettings
+    answer: AnswerSettings
+    stamp: int
+    # Built on first use: rerankers need models, summaries a second store.
+    cache: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return (self.path / META_FILE).is_file()
+
+
+def build_collection(
+    settings: Settings,
+    name: str,
+    tenant: str,
+    path: Path,
+    embedder_for: Callable[[str | None], CachedEmbedder],
+    make_store: Callable[[Path, CachedEmbedder], LanceStore],
+) -> Collection:
+    """The one way a :class:`Collection` is made (``embedder_for`` maps a tuned model's path, or
+    None, to its embedder; ``make_store`` opens the store with the configured settings)."""
+    stamp = meta_stamp(path)
+    model_path = read_meta(path).get("model_path")
+    embedder = embedder_for(str(model_path) if model_path else None)
+    overrides = settings.collections.get(name)
+    retrieval, answer = (
+        overrides.resolve(settings.retrieval, settings.answer)
+        if overrides is not None
+        else (settings.retrieval, settings.answer)
+    )
+    return Collection(
+        name=name,
+        tenant=tenant,
+        path=path,
+        store=make_store(path, embedder),
+        embedder=embedder,
+        retrieval=retrieval,
+        answer=answer,
+        stamp=stamp,
+    )

@@ -1,0 +1,1 @@
+"""Helpers for testing ragline and code built on it (test doubles; the store contract suite)."""
