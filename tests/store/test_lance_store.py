@@ -13,16 +13,18 @@ from ragline.errors import StoreError
 from ragline.store.base import SourceBatch
 from ragline.store.filters import And, Visible, parse_filter
 from ragline.store.lance import LanceStore
-from ragline.types import Chunk, Principal
-from tests.store.contract import (
+from ragline.testing.store_contract import (
     DIM,
     StoreContract,
+    dense_hits,
+    keyword_hits,
     make_chunks,
     maxsim_reference,
     units_for,
     vectors_for,
     with_random_access,
 )
+from ragline.types import Chunk, Principal
 
 
 class TestLanceContract(StoreContract):
@@ -63,11 +65,11 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
     recalls = []
     for q in queries:
         exact = {f"c{i}" for i in np.argsort(-(data @ q))[:10]}
-        got = {h.chunk.id for h in store.search_dense(q, 10)}
+        got = {h.chunk.id for h in dense_hits(store, q, 10)}
         recalls.append(len(exact & got) / 10)
     assert float(np.mean(recalls)) >= 0.97
     # Deep cut-offs (evaluation asks for hundreds of candidates) must work through the index too.
-    deep = store.search_dense(queries[0], 300)
+    deep = dense_hits(store, queries[0], 300)
     assert len(deep) == 300
     assert len(store.dense_candidates(queries[0], 1200)) == 1200
     # Unit search goes through its own index (MaxSim per row), with cosine scores.
@@ -93,7 +95,7 @@ def test_below_threshold_search_is_exact_without_index(tmp_path: Path) -> None:
     store.finalize()
     assert store.stats().vector_index is None
     q = vecs[17]
-    assert [h.chunk.id for h in store.search_dense(q, 10)] == [f"c{i}" for i in np.argsort(-(vecs @ q))[:10]]
+    assert [h.chunk.id for h in dense_hits(store, q, 10)] == [f"c{i}" for i in np.argsort(-(vecs @ q))[:10]]
 
 
 def test_collection_written_before_access_control_is_migrated(tmp_path: Path) -> None:
@@ -117,9 +119,9 @@ def test_collection_written_before_access_control_is_migrated(tmp_path: Path) ->
 
     reopened = LanceStore(tmp_path / "old", dimension=4, model_id="m")
     q = np.ones(4, np.float32) / 2
-    assert [h.chunk.id for h in reopened.search_dense(q, 5, Visible(Principal()))] == ["c1"]
-    assert reopened.search_dense(q, 5, Visible(Principal("acme", ("eng",), 9))) == []
-    assert reopened.search_dense(q, 5)[0].chunk.access.tenant == "default"
+    assert [h.chunk.id for h in dense_hits(reopened, q, 5, Visible(Principal()))] == ["c1"]
+    assert dense_hits(reopened, q, 5, Visible(Principal("acme", ("eng",), 9))) == []
+    assert dense_hits(reopened, q, 5)[0].chunk.access.tenant == "default"
 
 
 def test_a_replica_with_read_consistency_sees_another_writers_commits(tmp_path: Path) -> None:
@@ -129,12 +131,12 @@ def test_a_replica_with_read_consistency_sees_another_writers_commits(tmp_path: 
     q = np.ones(4, np.float32) / 2
     first = [Chunk(id="c1", doc_id="d1", text="alpha", position=0, start=0, end=5, source="/a")]
     writer.upsert([SourceBatch("/a", "h", first, np.ones((1, 4), np.float32) / 2)])
-    assert [h.chunk.id for h in reader.search_dense(q, 5)] == ["c1"]
+    assert [h.chunk.id for h in dense_hits(reader, q, 5)] == ["c1"]
     second = [Chunk(id="c2", doc_id="d2", text="beta", position=0, start=0, end=4, source="/b")]
     writer.upsert([SourceBatch("/b", "h", second, np.ones((1, 4), np.float32) / 2)])
     writer.finalize()
-    assert {h.chunk.id for h in reader.search_dense(q, 5)} == {"c1", "c2"}
-    assert {h.chunk.id for h in reader.search_keyword("beta", 5)} == {"c2"}
+    assert {h.chunk.id for h in dense_hits(reader, q, 5)} == {"c1", "c2"}
+    assert {h.chunk.id for h in keyword_hits(reader, "beta", 5)} == {"c2"}
 
 
 def test_unit_search_above_threshold_matches_the_exact_path(tmp_path: Path) -> None:
@@ -195,7 +197,7 @@ def test_collection_written_before_unit_vectors_gains_them_on_upsert(
     found = store.unit_candidates(vectors_for(new, 2)[0], 10)
     with_units = {c.id for c, u in zip(new, units_for(new, 2), strict=True) if len(u)}
     assert {c.chunk_id for c in found} == with_units
-    assert store.search_dense(vectors_for(new, 2)[0], 1)[0].chunk.id == new[0].id
+    assert dense_hits(store, vectors_for(new, 2)[0], 1)[0].chunk.id == new[0].id
     # Re-indexing the old source fills its units too.
     store.upsert([SourceBatch("/s", "h2", ch, vectors_for(ch, 1), unit_vectors=units_for(ch, 1))])
     found = {c.chunk_id for c in store.unit_candidates(vectors_for(ch, 1)[0], 10)}

@@ -35,7 +35,7 @@ from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem
 from ragline.settings import Settings
-from ragline.store.base import SourceBatch, Store
+from ragline.store.base import SourceBatch, Store, token_states
 from ragline.store.filters import FIELD_RE
 from ragline.types import Access, Chunk, Document, Section, stable_id
 
@@ -295,7 +295,12 @@ class Ingestor:
         tokens: list[PackedTokens] | None = [_NO_TOKENS] * len(texts) if tokens_on else None
         # A chunk already stored with the same embedded text keeps its token states, so an edited
         # file sends only its changed chunks through the model.
-        kept = self.store.fetch_token_states([c.id for c in chunks], texts) if tokens_on else []
+        states = (
+            token_states(self.store, log, "chunking.token_states: the states are not kept")
+            if tokens_on
+            else None
+        )
+        kept = states.fetch_token_states([c.id for c in chunks], texts) if states is not None else []
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]

@@ -16,7 +16,8 @@ best sentence (MaxSim): exact in memory below the threshold, LanceDB's multivect
 Example::
 
     store = LanceStore(Path(".ragline/collections/default"), dimension=384, model_id="minilm")
-    hits = store.search_dense(vec, top_k=10, filters=parse_filter({"year": {"$gte": 2020}}))
+    found = store.dense_candidates(vec, 10, filters=parse_filter({"year": {"$gte": 2020}}))
+    chunks = store.fetch_chunks(found)
 """
 
 from __future__ import annotations
@@ -39,20 +40,33 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ragline.embedding.base import Vectors
-from ragline.embedding.tokens import PackedTokens, pack_tokens, unpack_tokens
-from ragline.errors import FilterError, StoreError
-from ragline.store.base import Candidate, DocumentInfo, ScoredChunk, SourceBatch, StoreStats
+from ragline.embedding.tokens import unpack_tokens
+from ragline.errors import StoreError
+from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoreStats
+from ragline.store.exact import cosine_scores, maxsim_scores, top_n, unit_rows
 from ragline.store.filters import (
     ACL_CLEARANCE,
     ACL_GROUPS,
     ACL_TENANT,
     ColumnKind,
     Filter,
-    fields_of,
     sql_literal,
     to_sql,
 )
-from ragline.types import Access, Chunk, Metadata, MetadataValue, Section
+from ragline.store.rows import (
+    BUILTIN_FILTER_FIELDS,
+    MAX_METADATA_FIELDS,
+    access_of,
+    check_filter_fields,
+    check_vectors,
+    checked_units,
+    chunk_of,
+    coerce,
+    new_fields,
+    packed_tokens,
+    row_of,
+)
+from ragline.types import Chunk, Metadata, Section
 
 log = logging.getLogger(__name__)
 # Opt in to lance's future default now; it also silences a warning on every index statistics call.
@@ -67,11 +81,7 @@ TOKENS = "token_states"
 # query time takes 1.8 ms instead of 3.7 ms (SciFact, 12k chunks; see docs/benchmarks.md).
 _TOKENS_FIELD = pa.field(TOKENS, pa.large_binary(), metadata={"lance-encoding:compression": "none"})
 _META_PREFIX = "m_"
-# Distinct metadata fields one collection may hold: each is a column of every chunk row (3,000 of
-# them cost 4.3 GB of memory at ingest, 1.1 GB on disk and made searches 2x slower; issue 21).
-MAX_METADATA_FIELDS = 512
-# Columns users may filter on besides their own metadata.
-BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
+__all__ = ["BUILTIN_FILTER_FIELDS", "MAX_METADATA_FIELDS", "LanceStore", "keyword_query"]
 _RESULT_COLUMNS = [
     "id",
     "doc_id",
@@ -134,14 +144,6 @@ _SECTION_SCHEMA = pa.schema(
         pa.field("text", pa.string()),
     ]
 )
-
-
-def _kind_of(value: MetadataValue) -> ColumnKind:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string"
 
 
 _ARROW_TYPE: dict[ColumnKind, pa.DataType] = {
@@ -350,19 +352,7 @@ class LanceStore:
 
     def _evolve_schema(self, tbl: Any, batches: Sequence[SourceBatch]) -> dict[str, ColumnKind]:
         known = self.metadata_fields()
-        new: dict[str, ColumnKind] = {}
-        for b in batches:
-            for c in b.chunks:
-                for k, v in c.metadata.items():
-                    if k not in known and k not in new:
-                        new[k] = _kind_of(v)
-        if len(known) + len(new) > MAX_METADATA_FIELDS:
-            raise StoreError(
-                f"these documents bring {len(new)} new metadata fields to a collection holding "
-                f"{len(known)}, above the limit of {MAX_METADATA_FIELDS} fields per collection (each is a "
-                "column of every chunk): use fewer distinct field names (loaders.json_metadata_fields "
-                "picks them for JSON), or put these documents in a collection of their own"
-            )
+        new = new_fields(known, batches)
         if new:
             tbl.add_columns(
                 [pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())]
@@ -382,20 +372,6 @@ class LanceStore:
             tbl.add_columns(_TOKENS_FIELD)
         return known
 
-    @staticmethod
-    def _coerce(kind: ColumnKind, value: MetadataValue, field: str, source: str) -> MetadataValue:
-        if kind == "string":
-            return value if isinstance(value, str) else json.dumps(value)
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise StoreError(
-            f"{source}: metadata field {field!r} is {kind} in this collection but this document has "
-            f"{value!r}; make the field's type consistent across documents"
-        )
-
     def _chunk_rows(
         self, batches: Sequence[SourceBatch], fields: dict[str, ColumnKind], schema: pa.Schema
     ) -> pa.Table:
@@ -406,33 +382,15 @@ class LanceStore:
         units: list[Vectors] = []
         tokens: list[bytes | None] = []
         for b in batches:
-            if b.vectors.shape != (len(b.chunks), self.dimension):
-                raise StoreError(
-                    f"{b.source}: {len(b.chunks)} chunks but vectors of shape {b.vectors.shape}; "
-                    f"expected ({len(b.chunks)}, {self.dimension})"
-                )
-            units.extend(self._checked_units(b))
-            tokens.extend(self._packed_tokens(b))
+            check_vectors(b, self.dimension)
+            units.extend(checked_units(b, self.dimension))
+            tokens.extend(packed_tokens(b, self.dimension))
             for c in b.chunks:
-                cols["id"].append(c.id)
-                cols["doc_id"].append(c.doc_id)
-                cols["source"].append(b.source)
-                cols["source_hash"].append(b.source_hash)
-                cols["parent_id"].append(c.parent_id)
-                cols["position"].append(c.position)
-                cols["start"].append(c.start)
-                cols["end"].append(c.end)
-                cols["section"].append(c.section)
-                cols["title"].append(c.title)
-                cols["text"].append(c.text)
-                cols["search_text"].append(c.embed_text)
-                cols["metadata_json"].append(json.dumps(c.metadata, sort_keys=True))
-                cols[ACL_TENANT].append(c.access.tenant)
-                cols[ACL_GROUPS].append(list(c.access.groups))
-                cols[ACL_CLEARANCE].append(c.access.clearance)
+                for name, value in row_of(c, b.source, b.source_hash).items():
+                    cols[name].append(value)
                 for k, kind in fields.items():
                     v = c.metadata.get(k)
-                    cols[_META_PREFIX + k].append(None if v is None else self._coerce(kind, v, k, b.source))
+                    cols[_META_PREFIX + k].append(None if v is None else coerce(kind, v, k, b.source))
             vectors.append(b.vectors)
         flat = (
             np.concatenate(vectors).astype(np.float32)
@@ -453,51 +411,6 @@ class LanceStore:
         if TOKENS in schema.names:
             arrays[TOKENS] = pa.array(tokens, type=_TOKENS_FIELD.type)
         return pa.table([arrays[n] for n in schema.names], schema=schema)
-
-    def _checked_units(self, b: SourceBatch) -> list[Vectors]:
-        """One ``(k, dim)`` float32 array per chunk of ``b`` (empty when it has none)."""
-        if b.unit_vectors is None:
-            return [np.zeros((0, self.dimension), np.float32)] * len(b.chunks)
-        self._check_count(b, b.unit_vectors, "unit vector arrays", "k")
-        pairs = zip(b.chunks, b.unit_vectors, strict=True)
-        return [self._matrix(b, c, u, "unit vectors", "k") for c, u in pairs]
-
-    def _packed_tokens(self, b: SourceBatch) -> list[bytes | None]:
-        """Each chunk's token states of ``b``, packed; None for all when ``b`` carries none."""
-        if b.token_states is None:
-            return [None] * len(b.chunks)
-        self._check_count(b, b.token_states, "token-state arrays", "tokens")
-        out: list[bytes | None] = []
-        for c, t in zip(b.chunks, b.token_states, strict=True):
-            if not isinstance(t, PackedTokens):
-                out.append(pack_tokens(self._matrix(b, c, t, "token states", "tokens")))
-            elif t.dimension == self.dimension:
-                out.append(t.blob)
-            else:
-                raise StoreError(
-                    f"{b.source}: token states of chunk {c.id!r} are {t.dimension}-d; "
-                    f"expected (tokens, {self.dimension})"
-                )
-        return out
-
-    def _check_count(self, b: SourceBatch, arrays: Sequence[object], what: str, rows: str) -> None:
-        if len(arrays) != len(b.chunks):
-            raise StoreError(
-                f"{b.source}: {len(b.chunks)} chunks but {len(arrays)} {what}; "
-                f"expected one ({rows}, {self.dimension}) array per chunk"
-            )
-
-    def _matrix(self, b: SourceBatch, c: Chunk, value: Vectors, what: str, rows: str) -> Vectors:
-        """``value`` as a float32 ``(rows, dim)`` array, or a StoreError naming the chunk."""
-        arr = np.asarray(value, dtype=np.float32)
-        if arr.size == 0:
-            arr = arr.reshape(0, self.dimension)
-        if arr.ndim != 2 or arr.shape[1] != self.dimension:
-            raise StoreError(
-                f"{b.source}: {what} of chunk {c.id!r} have shape {arr.shape}; "
-                f"expected ({rows}, {self.dimension})"
-            )
-        return arr
 
     def upsert(self, batches: Sequence[SourceBatch]) -> None:
         """Atomically replace everything held for the batches' sources (see the Store contract)."""
@@ -668,9 +581,10 @@ class LanceStore:
         except OSError:  # removed by a cleanup of old versions (or not a ref this store made)
             return None
 
-    def _take(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> pa.Table | None:
-        """``columns`` of the rows behind ``candidates``, each read from the version its search
-        read; None when some version is gone (callers then look rows up by chunk id)."""
+    def _rows(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> pa.Table:
+        """``columns`` of the rows behind ``candidates``, each read from the version its search read
+        (pylance's row take: ~2 ms faster per query than lancedb's query-builder take). When one of
+        those versions is gone from disk, every row is looked up by chunk id in ``view`` (a scan)."""
         by_version: dict[int, list[int]] = {}
         for c in candidates:
             version, address = divmod(c.ref, 1 << _VERSION_SHIFT)
@@ -679,7 +593,8 @@ class LanceStore:
         for version, addresses in by_version.items():
             ds = self._dataset_at(view, version)
             if ds is None:
-                return None
+                ids = [c.chunk_id for c in candidates]
+                return view.ds.to_table(columns=columns, filter=" OR ".join(_in_list("id", ids)))
             parts.append(ds._take_rows(addresses, columns=columns))
         return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
@@ -760,13 +675,7 @@ class LanceStore:
         if filters is None:
             return None
         known = self.metadata_fields()
-        unknown = sorted(f for f in fields_of(filters) if f not in known and f not in BUILTIN_FILTER_FIELDS)
-        if unknown:
-            raise FilterError(
-                f"unknown filter field(s) {', '.join(map(repr, unknown))}; this collection's metadata "
-                f"fields are: {', '.join(sorted(known)) or '(none)'} "
-                f"(plus {', '.join(BUILTIN_FILTER_FIELDS)})"
-            )
+        check_filter_fields(filters, known)
 
         def column(name: str) -> tuple[str, ColumnKind] | None:
             if name in BUILTIN_FILTER_FIELDS:
@@ -774,27 +683,6 @@ class LanceStore:
             return f"`{_META_PREFIX}{name}`", known[name]
 
         return to_sql(filters, column)
-
-    @staticmethod
-    def _to_chunk(row: dict[str, Any]) -> Chunk:
-        meta: Metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
-        section = row["section"] or ""
-        return Chunk(
-            id=row["id"],
-            doc_id=row["doc_id"],
-            text=row["text"],
-            position=int(row["position"]),
-            start=int(row["start"]),
-            end=int(row["end"]),
-            section_path=tuple(section.split(" > ")) if section else (),
-            parent_id=row["parent_id"],
-            metadata=meta,
-            source=row["source"],
-            title=row["title"] or "",
-            access=Access(
-                tenant=row[ACL_TENANT], groups=tuple(row[ACL_GROUPS]), clearance=int(row[ACL_CLEARANCE])
-            ),
-        )
 
     def _dense_query(self, view: _View, vector: Vectors, n: int, filters: Filter | None) -> Any:
         q = (
@@ -815,28 +703,6 @@ class LanceStore:
         where = self._where(filters)
         return (q.where(where, prefilter=True) if where else q).limit(n)
 
-    def search_dense(self, vector: Vectors, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
-        self._follow_other_writers()
-        view = self._view()
-        if view is None or top_k < 1:
-            return []
-        if self._exact_vectors(view) is not None:
-            cands = self.dense_candidates(vector, top_k, filters)
-            score = {c.chunk_id: c.score for c in cands}
-            return [ScoredChunk(c, score[c.id]) for c in self.fetch_chunks(cands)]
-        query = self._dense_query(view, vector, top_k, filters)
-        rows = query.select([*_RESULT_COLUMNS, "_distance"]).to_list()
-        return [ScoredChunk(self._to_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
-
-    def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
-        query = keyword_query(text)
-        self._follow_other_writers()
-        view = self._view()
-        if view is None or top_k < 1 or not query:
-            return []
-        rows = self._keyword_query(view, query, top_k, filters).select([*_RESULT_COLUMNS, "_score"]).to_list()
-        return [ScoredChunk(self._to_chunk(r), float(r["_score"])) for r in rows]
-
     # Candidates carry only ids and scores: hybrid search fetches text and metadata for the fused
     # top-k alone, which is most of its cost saved at 4x over-fetching.
 
@@ -853,12 +719,11 @@ class LanceStore:
             t = view.ds.to_table(columns=["id", "vector"], with_row_id=True)
             matrix = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
             matrix = matrix.reshape(t.num_rows, self.dimension)
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             ids = t.column("id").to_pylist()
             view.flat = _FlatVectors(
                 ids=ids,
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64),
-                unit=matrix / np.maximum(norms, 1e-12),
+                unit=unit_rows(matrix),
                 raw=matrix,
                 at={cid: i for i, cid in enumerate(ids)},
             )
@@ -867,9 +732,7 @@ class LanceStore:
     def _exact_candidates(
         self, view: _View, flat: _FlatVectors, vector: Vectors, n: int, filters: Filter | None
     ) -> list[Candidate]:
-        q = np.asarray(vector, dtype=np.float32).reshape(-1)
-        sims = flat.unit @ (q / max(float(np.linalg.norm(q)), 1e-12))
-        return self._top(view, flat.ids, flat.rowids, sims, n, filters)
+        return self._top(view, flat.ids, flat.rowids, cosine_scores(flat.unit, vector), n, filters)
 
     def _top(
         self,
@@ -880,18 +743,14 @@ class LanceStore:
         n: int,
         filters: Filter | None,
     ) -> list[Candidate]:
-        """The ``n`` best of ``sims`` (one score per row) among the rows ``filters`` allow."""
+        """The ``n`` best of ``sims`` (one score per row) among the rows ``filters`` allow (their
+        row ids found by SQL on the view)."""
         where = self._where(filters)
+        keep = None
         if where:
             allowed = view.ds.to_table(columns=[], filter=where, with_row_id=True)
             keep = np.isin(rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
-            sims = np.where(keep, sims, -np.inf)
-            n = min(n, int(keep.sum()))
-        n = min(n, len(sims))
-        if n < 1:
-            return []
-        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
+        top = top_n(sims, n, keep)
         return [Candidate(ids[i], float(sims[i]), view.ref(int(rowids[i]))) for i in top]
 
     def _exact_units(self, view: _View) -> _FlatUnits | None:
@@ -905,13 +764,12 @@ class LanceStore:
             counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
             matrix = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32)
             matrix = matrix.reshape(-1, self.dimension)
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             has = np.flatnonzero(counts)
             ids = t.column("id").to_pylist()
             view.units = _FlatUnits(
                 ids=[ids[i] for i in has],
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64)[has],
-                unit=matrix / np.maximum(norms, 1e-12),
+                unit=unit_rows(matrix),
                 starts=np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp),
             )
         return view.units
@@ -926,8 +784,7 @@ class LanceStore:
         if units is not None:
             if not units.ids:
                 return []
-            q = np.asarray(vector, dtype=np.float32).reshape(-1)
-            sims = np.maximum.reduceat(units.unit @ (q / max(float(np.linalg.norm(q)), 1e-12)), units.starts)
+            sims = maxsim_scores(units.unit, units.starts, vector)
             return self._top(view, units.ids, units.rowids, sims, n, filters)
         # LanceDB's multivector search is MaxSim over the row's vectors (cosine only); rows with an
         # empty list never match, which the contract wants.
@@ -994,36 +851,20 @@ class LanceStore:
             )
         return self._candidates(view, t, t.column("_score").to_pylist())
 
-    @staticmethod
-    def _by_id(view: _View, chunk_ids: Sequence[str], columns: list[str]) -> pa.Table:
-        """``columns`` of the given chunks in ``view``, found by a filter on ``id`` (a scan)."""
-        return view.ds.to_table(columns=columns, filter=" OR ".join(_in_list("id", list(chunk_ids))))
-
     def fetch_chunks(self, candidates: Sequence[Candidate]) -> list[Chunk]:
         view = self._view()
         if view is None or not candidates:
             return []
-        # pylance's row take is ~2 ms faster per query than lancedb's query-builder take.
-        t = self._take(view, candidates, _RESULT_COLUMNS)
-        by_id = {r["id"]: r for r in t.to_pylist()} if t is not None else {}
-        missing = [c.chunk_id for c in candidates if c.chunk_id not in by_id]
-        if missing:
-            # The search's version is gone from disk: look the rows up by chunk id in this one.
-            by_id.update({r["id"]: r for r in self._by_id(view, missing, _RESULT_COLUMNS).to_pylist()})
-        return [self._to_chunk(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
+        by_id = {r["id"]: r for r in self._rows(view, candidates, _RESULT_COLUMNS).to_pylist()}
+        return [chunk_of(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
 
     def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
         view = self._view()
         if view is None or not candidates:
             return []
-        t = self._take(view, candidates, ["id", "search_text"])
-        if t is not None:
-            got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
-            if set(got) == {c.chunk_id for c in candidates}:
-                return [got[c.chunk_id] or "" for c in candidates]
-        # The search's version is gone: the full fetch looks rows up by chunk id.
-        found = {c.id: c.embed_text for c in self.fetch_chunks(candidates)}
-        return [found.get(c.chunk_id, "") for c in candidates]
+        t = self._rows(view, candidates, ["id", "search_text"])
+        got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
+        return [got.get(c.chunk_id) or "" for c in candidates]
 
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         view = self._view()
@@ -1032,10 +873,7 @@ class LanceStore:
         flat = self._exact_vectors(view)
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             return flat.raw[[flat.at[c.chunk_id] for c in candidates if c.chunk_id in flat.at]]
-        t = self._take(view, candidates, ["id", "vector"])
-        if t is None:
-            # The search's version is gone: look the rows up by chunk id in this one.
-            t = self._by_id(view, [c.chunk_id for c in candidates], ["id", "vector"])
+        t = self._rows(view, candidates, ["id", "vector"])
         ids = t.column("id").to_pylist()
         rows = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
         rows = rows.reshape(len(ids), -1)
@@ -1135,8 +973,9 @@ class LanceStore:
             meta: Metadata = json.loads(r["metadata_json"]) if r["metadata_json"] else {}
             # Page numbers belong to chunks, not to the document.
             meta = {k: v for k, v in meta.items() if k not in ("page", "page_end")}
-            access = Access(r[ACL_TENANT], tuple(r[ACL_GROUPS]), int(r[ACL_CLEARANCE]))
-            out.append(DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access))
+            out.append(
+                DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access_of(r))
+            )
         return out
 
     def find_chunks(self, filters: Filter, limit: int | None = None) -> list[Chunk]:
@@ -1144,7 +983,7 @@ class LanceStore:
         if tbl is None:
             return []
         rows = tbl.search().where(self._where(filters)).select(_RESULT_COLUMNS).limit(limit).to_list()
-        return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
+        return sorted((chunk_of(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
     def field_values(self, max_values: int = 50) -> dict[str, list[str]]:
         if self._values is not None and self._values[0] == max_values:
@@ -1178,7 +1017,7 @@ class LanceStore:
         if tbl is None:
             return []
         rows = tbl.search().select(_RESULT_COLUMNS).limit(None).to_list()
-        return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
+        return sorted((chunk_of(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
     def chunks_at(self, keys: Sequence[tuple[str, int]], filters: Filter | None = None) -> list[Chunk]:
         """Chunks by (doc id, position), e.g. the neighbours of a hit, that match ``filters``;
@@ -1201,7 +1040,7 @@ class LanceStore:
         found: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
             found.setdefault((r["doc_id"], int(r["position"])), []).append(r)
-        return [self._to_chunk(r) for k in dict.fromkeys(keys) for r in found.get(k, [])]
+        return [chunk_of(r) for k in dict.fromkeys(keys) for r in found.get(k, [])]
 
     def get_sections(self, ids: Sequence[str]) -> list[Section]:
         tbl = self.sections_table

@@ -1,0 +1,2 @@
+"""What ragline ships for testing code built on it: :mod:`ragline.testing.store_contract`, the
+tests every store backend must pass (needs pytest; nothing in ragline imports this package)."""
