@@ -14,7 +14,7 @@ original query model as in RM3 (Abdul-Jaleel et al., "UMass at TREC 2004: Novelt
 
 LanceDB's full-text query parser (lancedb 0.40, checked against a real ``LanceStore``) has no term
 boosting: ``apple^5`` scores exactly like ``apple`` (the ``^5`` is split off as a token that matches
-nothing), and ``AND``/``OR`` are dropped as stop words; :func:`ragline.store.lance.keyword_query`
+nothing), and ``AND``/``OR`` are dropped as stop words; :func:`ragline.store.keyword.keyword_query`
 also strips ``^`` before the parser sees it. A repeated term, however, adds its BM25 contribution
 once per occurrence (``apple apple apple banana`` scores 3·bm25(apple) + bm25(banana), measured to
 the third decimal), so :func:`expand_query` encodes weights by repeating terms in proportion.

@@ -3,11 +3,13 @@
 Layout of ``<root>/``: table ``chunks`` (ids, spans, text, the text that is searched, the vector,
 the per-sentence ``unit_vectors``, metadata as typed ``m_<field>`` columns), table ``sections``
 (parent sections for parent-child chunking), and ``collection.json`` (embedding model id and
-dimension; mixing models is refused).
+dimension, mixing models is refused; ``format_version``, older collections are migrated on open
+by the named steps of :data:`MIGRATIONS`).
 
 Search is exact until the collection holds ``ann_threshold`` chunks, done in memory on a copy of
-the vectors (LanceDB's flat scan costs ~24 ms at 12k chunks here, numpy 0.6 ms; filters still run
-as SQL, on the table, to pick the allowed rows); :meth:`LanceStore.finalize` then builds an
+the vectors by :mod:`ragline.store.exact` (LanceDB's flat scan costs ~24 ms at 12k chunks here,
+numpy 0.6 ms; filters still run as SQL, on the table, to pick the allowed rows);
+:meth:`LanceStore.finalize` then builds an
 IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
 keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
 Filters become a SQL prefilter inside both searches. Unit (sentence) search scores a chunk by its
@@ -25,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from ragline.store.filters import (
     sql_literal,
     to_sql,
 )
+from ragline.store.keyword import keyword_query
+from ragline.store.meta import Migration, open_meta, read_meta, write_meta
 from ragline.store.rows import (
     BUILTIN_FILTER_FIELDS,
     MAX_METADATA_FIELDS,
@@ -81,7 +84,14 @@ TOKENS = "token_states"
 # query time takes 1.8 ms instead of 3.7 ms (SciFact, 12k chunks; see docs/benchmarks.md).
 _TOKENS_FIELD = pa.field(TOKENS, pa.large_binary(), metadata={"lance-encoding:compression": "none"})
 _META_PREFIX = "m_"
-__all__ = ["BUILTIN_FILTER_FIELDS", "MAX_METADATA_FIELDS", "LanceStore", "keyword_query"]
+__all__ = [
+    "BUILTIN_FILTER_FIELDS",
+    "FORMAT_VERSION",
+    "MAX_METADATA_FIELDS",
+    "MIGRATIONS",
+    "LanceStore",
+    "keyword_query",
+]
 _RESULT_COLUMNS = [
     "id",
     "doc_id",
@@ -105,7 +115,6 @@ _ACL_COLUMNS = {
     ACL_GROUPS: "arrow_cast(make_array(), 'List(Utf8)')",
     ACL_CLEARANCE: "CAST(0 AS INT)",
 }
-_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 
 
 def _chunk_schema(dimension: int) -> pa.Schema:
@@ -153,6 +162,36 @@ _ARROW_TYPE: dict[ColumnKind, pa.DataType] = {
 }
 
 
+def _add_access_columns(tbl: Any) -> bool:
+    """Collections written before access control: every row readable by the default tenant's
+    callers (which is what they were)."""
+    missing = {k: v for k, v in _ACL_COLUMNS.items() if k not in tbl.schema.names}
+    if missing:
+        tbl.add_columns(missing)
+    return bool(missing)
+
+
+def _add_sentence_vectors(tbl: Any) -> bool:
+    """Collections written before sentence vectors: the column, empty. Their chunks get vectors
+    as their sources are re-indexed (the pipeline version changed, so the next ingest re-indexes
+    every file); until then only the dense and keyword lists find them."""
+    if UNITS in tbl.schema.names:
+        return False
+    dimension = tbl.schema.field("vector").type.list_size
+    tbl.add_columns(pa.field(UNITS, pa.list_(pa.list_(pa.float32(), dimension))))
+    log.info("collection %s: added sentence vectors; re-ingest to fill them for older chunks", tbl.name)
+    return True
+
+
+# The on-disk format's history (collection.json "format_version"): each step, run in order on a
+# collection written before it, when the collection is opened.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "access-control columns", _add_access_columns),
+    Migration(2, "sentence vector column", _add_sentence_vectors),
+)
+FORMAT_VERSION = MIGRATIONS[-1].version
+
+
 def _kind_of_arrow(t: pa.DataType) -> ColumnKind:
     if pa.types.is_boolean(t):
         return "bool"
@@ -165,11 +204,6 @@ def _in_list(column: str, values: Sequence[str]) -> Iterator[str]:
     # Long IN lists are split so no single predicate grows without bound.
     for i in range(0, len(values), 500):
         yield f"{column} IN ({', '.join(sql_literal(v) for v in values[i : i + 500])})"
-
-
-def keyword_query(text: str) -> str:
-    """Strip punctuation so the full-text parser sees plain terms (``C++?`` -> ``C``)."""
-    return " ".join(_PUNCT.sub(" ", text).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,25 +303,35 @@ class LanceStore:
     def _db(self) -> Any:
         import lancedb
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        meta_path = self.root / "collection.json"
-        if meta_path.is_file():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("model_id") != self.model_id or meta.get("dimension") != self.dimension:
-                raise StoreError(
-                    f"collection {self.root} was built with embedding model {meta.get('model_id')} "
-                    f"({meta.get('dimension')}-d) but the current model is {self.model_id} "
-                    f"({self.dimension}-d); use another collection or delete {self.root} and re-ingest"
-                )
-        else:
-            tmp = meta_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"model_id": self.model_id, "dimension": self.dimension}))
-            tmp.replace(meta_path)
-        if self.read_consistency_s is None:
-            return lancedb.connect(str(self.root))
-        return lancedb.connect(
-            str(self.root), read_consistency_interval=timedelta(seconds=self.read_consistency_s)
+        fresh = read_meta(self.root) is None
+        meta = open_meta(
+            self.root,
+            model_id=self.model_id,
+            dimension=self.dimension,
+            backend="lance",
+            format_version=FORMAT_VERSION,
         )
+        if self.read_consistency_s is None:
+            db = lancedb.connect(str(self.root))
+        else:
+            interval = timedelta(seconds=self.read_consistency_s)
+            db = lancedb.connect(str(self.root), read_consistency_interval=interval)
+        # A collection.json written now, beside tables an older ragline wrote without one: version 0.
+        version = 0 if fresh else meta.get("format_version", 0)
+        if version < FORMAT_VERSION:
+            self._migrate(db, meta, version)
+        return db
+
+    def _migrate(self, db: Any, meta: dict[str, Any], version: int) -> None:
+        """Run the named steps from ``version`` on, in order; then record the current version."""
+        try:
+            tbl = db.open_table(CHUNKS)
+        except (FileNotFoundError, ValueError):
+            tbl = None
+        for step in MIGRATIONS:
+            if step.version > version and tbl is not None and step.apply(tbl):
+                log.info("collection %s: migrated to format %d (%s)", self.root, step.version, step.name)
+        write_meta(self.root, {**meta, "format_version": FORMAT_VERSION})
 
     def _follow_other_writers(self) -> None:
         # Another replica committed: cached schema, index list and dataset handle are stale.
@@ -310,21 +354,12 @@ class LanceStore:
     @property
     def chunks_table(self) -> Any:
         if self._chunks is None:
-            self._chunks = self._migrate(self._table(CHUNKS, None))
+            self._chunks = self._table(CHUNKS, None)
         return self._chunks
-
-    @staticmethod
-    def _migrate(tbl: Any) -> Any:
-        if tbl is not None:
-            missing = {k: v for k, v in _ACL_COLUMNS.items() if k not in tbl.schema.names}
-            if missing:
-                log.info("adding access-control columns %s to %s", sorted(missing), tbl.name)
-                tbl.add_columns(missing)
-        return tbl
 
     def _ensure_tables(self) -> tuple[Any, Any]:
         if self._chunks is None:
-            self._chunks = self._migrate(self._table(CHUNKS, _chunk_schema(self.dimension)))
+            self._chunks = self._table(CHUNKS, _chunk_schema(self.dimension))
         if self._sections is None:
             self._sections = self._table(SECTIONS, _SECTION_SCHEMA)
         return self._chunks, self._sections
@@ -358,17 +393,10 @@ class LanceStore:
                 [pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())]
             )
             known.update(new)
-        if UNITS not in tbl.schema.names and any(b.unit_vectors is not None for b in batches):
-            # A collection from before sentence vectors: its chunks get them as their sources are
-            # re-indexed (the pipeline version changed, so the next ingest re-indexes every file);
-            # until then the old chunks hold none and only the dense and keyword lists find them.
-            tbl.add_columns(pa.field(UNITS, pa.list_(pa.list_(pa.float32(), self.dimension))))
-            log.info(
-                "collection %s: added sentence vectors; re-ingest to fill them for older chunks", self.root
-            )
+        # Not a format migration: added on first use, so collections that never store token states
+        # pay nothing.
         if TOKENS not in tbl.schema.names and any(b.token_states is not None for b in batches):
-            # Added on first use, so collections that never store token states pay nothing; older
-            # chunks hold none until re-indexed, and the reranker encodes those itself.
+            # Older chunks hold none until re-indexed, and the reranker encodes those itself.
             tbl.add_columns(_TOKENS_FIELD)
         return known
 
