@@ -40,9 +40,9 @@ from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from ragline.settings import RetrievalSettings, Settings
-from ragline.store.base import DocumentInfo, SourceBatch, StoreStats
+from ragline.store.base import DocumentInfo, SourceBatch, Store, StoreStats, token_states
+from ragline.store.factory import make_store
 from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, Visible, parse_filter
-from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
 from ragline.types import (
@@ -154,7 +154,7 @@ class Engine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._stores: dict[str, LanceStore] = {}
+        self._stores: dict[str, Store] = {}
         self._rerankers: dict[str, Reranker] = {}
         self._embedders: dict[str, CachedEmbedder] = {}
 
@@ -221,7 +221,7 @@ class Engine:
 
     def store(
         self, collection: str | None = None, *, must_exist: bool = False, tenant: str = DEFAULT_TENANT
-    ) -> LanceStore:
+    ) -> Store:
         """A tenant's collection (the default tenant's unless named)."""
         name = collection or self.settings.collection
         path = self.collection_path(name, tenant)
@@ -236,18 +236,9 @@ class Engine:
             )
         key = _store_key(tenant, name)
         if key not in self._stores:
-            s = self.settings.store
             embedder = self.embedder_for(name, tenant)
-            self._stores[key] = LanceStore(
-                path,
-                dimension=embedder.dimension,
-                model_id=embedder.model_id,
-                ann_threshold=s.ann_threshold,
-                ann_ef=s.ann_ef,
-                ann_partitions=s.ann_partitions,
-                ann_refine_factor=s.ann_refine_factor,
-                ann_ef_construction=s.ann_ef_construction,
-                read_consistency_s=s.read_consistency_s,
+            self._stores[key] = make_store(
+                self.settings.store, path, dimension=embedder.dimension, model_id=embedder.model_id
             )
         return self._stores[key]
 
@@ -337,7 +328,7 @@ class Engine:
         )
 
     @staticmethod
-    def _check_replaceable(store: LanceStore, doc_ids: Sequence[str], principal: Principal) -> None:
+    def _check_replaceable(store: Store, doc_ids: Sequence[str], principal: Principal) -> None:
         """Refuse to overwrite a document ``principal`` may not read (checked under the write lock)."""
         wanted: Filter = InList("doc_id", tuple(dict.fromkeys(doc_ids)), False)
         existing = {d.doc_id for d in store.documents(wanted, limit=MAX_TOP_K)}
@@ -353,7 +344,7 @@ class Engine:
             )
 
     @staticmethod
-    def _write_lock(store: LanceStore) -> AbstractContextManager[None]:
+    def _write_lock(store: Store) -> AbstractContextManager[None]:
         # One writer per collection: a second ingest waits instead of embedding the same files.
         return file_lock(
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
@@ -377,7 +368,7 @@ class Engine:
         return OpenAIChatModel(self.settings.llm, self.token_counter)
 
     def rerankers(
-        self, r: RetrievalSettings, store: LanceStore | None = None, embedder: Embedder | None = None
+        self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
     ) -> list[Reranker]:
         """The rerankers ``r.rerank`` names, in order (models load on first use).
 
@@ -413,15 +404,16 @@ class Engine:
         return out
 
     def _late_for(
-        self, made: LateInteractionReranker, key: str, store: LanceStore, embedder: Embedder
+        self, made: LateInteractionReranker, key: str, store: Store, embedder: Embedder
     ) -> LateInteractionReranker:
         """``made`` for one collection: reading its stored token states, and with its own model
         when it has one (``ragline tune embeddings``), since the states are that model's."""
         from ragline.embedding.onnx import OnnxEmbedder
         from ragline.rerank.late_interaction import LateInteractionReranker
 
+        states = token_states(store, log, "late interaction encodes every passage itself")
         if made.embedder.model_id == embedder.model_id:
-            return made.with_states(store)
+            return made.with_states(states)
         inner = getattr(embedder, "inner", embedder)
         if not isinstance(inner, OnnxEmbedder):
             return made
@@ -432,11 +424,9 @@ class Engine:
             )
         twin = self._rerankers[own]
         assert isinstance(twin, LateInteractionReranker)  # stored under this key just above
-        return twin.with_states(store)
+        return twin.with_states(states)
 
-    def summaries_store(
-        self, collection: str | None = None, tenant: str = DEFAULT_TENANT
-    ) -> LanceStore | None:
+    def summaries_store(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> Store | None:
         """The store of per-document summaries (``ragline summarize``), or None if not built."""
         store = self.store(collection, must_exist=True, tenant=tenant)
         path = store.root / "summaries"
@@ -445,7 +435,9 @@ class Engine:
         key = _store_key(tenant, store.root.name, "summaries")
         if key not in self._stores:
             embedder = self.embedder_for(collection, tenant)
-            self._stores[key] = LanceStore(path, dimension=embedder.dimension, model_id=embedder.model_id)
+            self._stores[key] = make_store(
+                self.settings.store, path, dimension=embedder.dimension, model_id=embedder.model_id
+            )
         return self._stores[key]
 
     def summarize(
@@ -467,7 +459,9 @@ class Engine:
         summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
         docs = summary_documents(store.all_chunks(), summarizer)
         path = store.root / "summaries"
-        target = LanceStore(path, dimension=embedder.dimension, model_id=embedder.model_id)
+        target = make_store(
+            self.settings.store, path, dimension=embedder.dimension, model_id=embedder.model_id
+        )
         with self._write_lock(store):
             # Rebuilt whole: summaries of deleted documents must not linger.
             target.delete_sources(sorted(target.source_hashes()))
@@ -542,7 +536,9 @@ class Engine:
             tmp = store.root.with_name(f".{store.root.name}.reembed")
             if tmp.exists():
                 shutil.rmtree(tmp)
-            target = LanceStore(tmp, dimension=embedder.dimension, model_id=embedder.model_id)
+            target = make_store(
+                self.settings.store, tmp, dimension=embedder.dimension, model_id=embedder.model_id
+            )
             by_source: dict[str, list[Chunk]] = {}
             for c in chunks:
                 by_source.setdefault(c.source, []).append(c)
