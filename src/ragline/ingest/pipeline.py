@@ -28,7 +28,7 @@ import numpy as np
 from ragline.chunking.base import Chunker, Tokenizer
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
-from ragline.embedding.base import Embedder
+from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.tokens import PackedTokens
 from ragline.embedding.units import ChunkEmbeddings, embed_chunks, empty_units, unit_layout
 from ragline.errors import ConfigError, LoaderError, RaglineError
@@ -300,7 +300,11 @@ class Ingestor:
             if tokens_on
             else None
         )
-        kept = states.fetch_token_states([c.id for c in chunks], texts) if states is not None else []
+        kept: list[Vectors | None] = []
+        if states is not None:
+            kept = states.fetch_token_states([c.id for c in chunks], texts)
+        elif tokens_on:
+            kept = [None] * len(chunks)  # a store without token states keeps none to reuse
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]
