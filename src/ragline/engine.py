@@ -40,7 +40,7 @@ from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from ragline.settings import RetrievalSettings, Settings
-from ragline.store.base import DocumentInfo, SourceBatch, Store, StoreStats, token_states
+from ragline.store.base import DocumentInfo, SourceBatch, Store, StoreStats, token_state_store
 from ragline.store.factory import make_store
 from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, Visible, parse_filter
 from ragline.telemetry import span as _span
@@ -411,7 +411,7 @@ class Engine:
         from ragline.embedding.onnx import OnnxEmbedder
         from ragline.rerank.late_interaction import LateInteractionReranker
 
-        states = token_states(store, log, "late interaction encodes every passage itself")
+        states = token_state_store(store, log, "late interaction encodes every passage itself")
         if made.embedder.model_id == embedder.model_id:
             return made.with_states(states)
         inner = getattr(embedder, "inner", embedder)

@@ -35,7 +35,7 @@ from ragline.errors import ConfigError, LoaderError, RaglineError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem
 from ragline.settings import Settings
-from ragline.store.base import SourceBatch, Store, token_states
+from ragline.store.base import SourceBatch, Store, token_state_store
 from ragline.store.filters import FIELD_RE
 from ragline.types import Access, Chunk, Document, Section, stable_id
 
@@ -296,7 +296,7 @@ class Ingestor:
         # A chunk already stored with the same embedded text keeps its token states, so an edited
         # file sends only its changed chunks through the model.
         states = (
-            token_states(self.store, log, "chunking.token_states: the states are not kept")
+            token_state_store(self.store, log, "chunking.token_states: the states are not kept")
             if tokens_on
             else None
         )

@@ -5,7 +5,7 @@ Backends: :class:`~ragline.store.lance.LanceStore` (the default, embedded LanceD
 :class:`~ragline.store.memory.MemoryStore` (an exact, in-process twin), both made by
 :func:`ragline.store.factory.make_store` and both held to :mod:`ragline.testing.store_contract`.
 Search is asked for by capability (:func:`dense_search`, :func:`keyword_search`,
-:func:`sentence_search`, :func:`token_states`, :func:`vector_fetch`), so a backend without one
+:func:`sentence_search`, :func:`token_state_store`, :func:`vector_fetch`), so a backend without one
 degrades the stage that needs it, with one logged reason, instead of failing.
 """
 
@@ -297,7 +297,9 @@ def sentence_search(
     return None
 
 
-def token_states(store: object, log: logging.Logger | None = None, lost: str = "") -> TokenStateStore | None:
+def token_state_store(
+    store: object, log: logging.Logger | None = None, lost: str = ""
+) -> TokenStateStore | None:
     """``store`` as a :class:`TokenStateStore`, or None (logging ``lost`` once) when it has none."""
     if isinstance(store, TokenStateStore):
         return store
