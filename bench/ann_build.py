@@ -68,7 +68,7 @@ def measure(store: LanceStore, vecs: np.ndarray, n_queries: int) -> dict[str, fl
         q /= np.linalg.norm(q)
         exact = {f"c{j}" for j in np.argpartition(-(vecs @ q), 10)[:10]}
         t0 = time.perf_counter()
-        got = {h.chunk.id for h in store.search_dense(q, 10)}
+        got = {c.id for c in store.fetch_chunks(store.dense_candidates(q, 10))}
         times.append(time.perf_counter() - t0)
         recalls.append(len(exact & got) / 10)
     return {

@@ -6,7 +6,7 @@ Ingest first (``ragline eval beir ../shared/datasets/scifact --data-dir /tmp/eva
         ../shared/datasets/scifact/queries.jsonl
 
 The copy is indexed the way ``LanceStore.finalize`` does it above the threshold, and searched
-through ``LanceStore.search_dense`` (ef, all partitions probed, refine factor), against exact
+through ``LanceStore.dense_candidates`` (ef, all partitions probed, refine factor), against exact
 search on the unindexed original. Queries are the dataset's questions embedded by the real model.
 """
 
@@ -45,7 +45,7 @@ def main() -> int:
     lines = args.queries.read_text().splitlines()[: args.limit]
     qs = [emb.embed_query(json.loads(line)["text"]) for line in lines if line.strip()]
     exact_store = LanceStore(args.collection, meta["dimension"], meta["model_id"])
-    exact = [{h.chunk.id for h in exact_store.search_dense(q, 10)} for q in qs]
+    exact = [{c.id for c in exact_store.fetch_chunks(exact_store.dense_candidates(q, 10))} for q in qs]
     copy = Path(tempfile.mkdtemp(prefix="ragline-ann-")) / "c"
     shutil.copytree(args.collection, copy)
     store = LanceStore(
@@ -57,7 +57,7 @@ def main() -> int:
     recalls, times = [], []
     for q, e in zip(qs, exact, strict=True):
         t1 = time.perf_counter()
-        got = {h.chunk.id for h in store.search_dense(q, 10)}
+        got = {c.id for c in store.fetch_chunks(store.dense_candidates(q, 10))}
         times.append(time.perf_counter() - t1)
         recalls.append(len(got & e) / 10)
     print(

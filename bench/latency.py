@@ -157,7 +157,7 @@ def main() -> int:
             .limit(10)
             .to_list()
         }
-        got = {h.chunk.id for h in store.search_dense(v, 10)}
+        got = {c.id for c in store.fetch_chunks(store.dense_candidates(v, 10))}
         recalls.append(len(exact & got) / 10)
     out = {
         "chunks": store.stats().chunks,

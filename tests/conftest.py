@@ -13,6 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+# The store contract ships inside the package: rewrite its asserts too, for pytest's messages.
+pytest.register_assert_rewrite("ragline.testing.store_contract")
+
 _LOOPBACK = {"127.0.0.1", "::1", "localhost", "0.0.0.0"}
 _real_connect = socket.socket.connect
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from ragline.embedding.base import Embedder
 from ragline.embedding.cache import CachedEmbedder
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
-from ragline.store.lance import LanceStore
+from ragline.store.base import Store
 
 META_FILE = "collection.json"
 
@@ -48,13 +49,13 @@ class Collection:
     name: str
     tenant: str
     path: Path
-    store: LanceStore
+    store: Store
     embedder: CachedEmbedder
     retrieval: RetrievalSettings
     answer: AnswerSettings
     stamp: int
-    # Built on first use: rerankers need models, summaries a second store.
-    cache: dict[str, object] = field(default_factory=dict)
+    # Opened on first use (``ragline summarize`` builds it; None until then).
+    summaries: Store | None = None
 
     @property
     def exists(self) -> bool:
@@ -67,7 +68,7 @@ def build_collection(
     tenant: str,
     path: Path,
     embedder_for: Callable[[str | None], CachedEmbedder],
-    make_store: Callable[[Path, CachedEmbedder], LanceStore],
+    make_store: Callable[[Path, Embedder], Store],
 ) -> Collection:
     """The one way a :class:`Collection` is made (``embedder_for`` maps a tuned model's path, or
     None, to its embedder; ``make_store`` opens the store with the configured settings)."""

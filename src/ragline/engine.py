@@ -42,9 +42,9 @@ from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
-from ragline.store.base import DocumentInfo, StoreStats
+from ragline.store.base import DocumentInfo, Store, StoreStats, token_state_store
+from ragline.store.factory import make_store
 from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, Visible, parse_filter
-from ragline.store.lance import LanceStore
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
 from ragline.text.token_counters import TokenCounter, make_token_counter
@@ -217,21 +217,10 @@ class Engine:
             self._embedders[model_path] = CachedEmbedder(inner, self.embedding_cache)
         return self._embedders[model_path]
 
-    def open_store(self, path: Path, embedder: Embedder) -> LanceStore:
-        """The one way the engine opens a store: every store (collections, their summaries,
-        re-embedded copies) gets the configured index and read settings."""
-        s = self.settings.store
-        return LanceStore(
-            path,
-            dimension=embedder.dimension,
-            model_id=embedder.model_id,
-            ann_threshold=s.ann_threshold,
-            ann_ef=s.ann_ef,
-            ann_partitions=s.ann_partitions,
-            ann_refine_factor=s.ann_refine_factor,
-            ann_ef_construction=s.ann_ef_construction,
-            read_consistency_s=s.read_consistency_s,
-        )
+    def open_store(self, path: Path, embedder: Embedder) -> Store:
+        """The one way the engine opens a store (``store.backend``): every store (collections,
+        their summaries, re-embedded copies) gets the configured index and read settings."""
+        return make_store(self.settings.store, path, dimension=embedder.dimension, model_id=embedder.model_id)
 
     def collection(
         self, collection: str | None = None, *, tenant: str = DEFAULT_TENANT, must_exist: bool = False
@@ -280,7 +269,7 @@ class Engine:
 
     def store(
         self, collection: str | None = None, *, must_exist: bool = False, tenant: str = DEFAULT_TENANT
-    ) -> LanceStore:
+    ) -> Store:
         """A tenant's collection's store (the default tenant's unless named)."""
         return self.collection(collection, tenant=tenant, must_exist=must_exist).store
 
@@ -368,7 +357,7 @@ class Engine:
         )
 
     @staticmethod
-    def _check_replaceable(store: LanceStore, doc_ids: Sequence[str], principal: Principal) -> None:
+    def _check_replaceable(store: Store, doc_ids: Sequence[str], principal: Principal) -> None:
         """Refuse to overwrite a document ``principal`` may not read (checked under the write lock)."""
         wanted: Filter = InList("doc_id", tuple(dict.fromkeys(doc_ids)), False)
         existing = {d.doc_id for d in store.documents(wanted, limit=MAX_TOP_K)}
@@ -383,11 +372,11 @@ class Engine:
                 "may not read; choose other ids"
             )
 
-    def _ingestor(self, store: LanceStore, embedder: Embedder) -> Ingestor:
+    def _ingestor(self, store: Store, embedder: Embedder) -> Ingestor:
         return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
 
     @staticmethod
-    def _write_lock(store: LanceStore) -> AbstractContextManager[None]:
+    def _write_lock(store: Store) -> AbstractContextManager[None]:
         # One writer per collection: a second ingest waits instead of embedding the same files.
         return file_lock(
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
@@ -411,7 +400,7 @@ class Engine:
         return OpenAIChatModel(self.settings.llm, self.token_counter)
 
     def rerankers(
-        self, r: RetrievalSettings, store: LanceStore | None = None, embedder: Embedder | None = None
+        self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
     ) -> list[Reranker]:
         """The rerankers ``r.rerank`` names, in order (models load on first use).
 
@@ -439,14 +428,15 @@ class Engine:
         return out
 
     def _late_for(
-        self, made: LateInteractionReranker, key: str, store: LanceStore, embedder: Embedder
+        self, made: LateInteractionReranker, key: str, store: Store, embedder: Embedder
     ) -> LateInteractionReranker:
         """``made`` for one collection: reading its stored token states, and with its own model
         when it has one (``ragline tune embeddings``), since the states are that model's."""
         from ragline.rerank.late_interaction import LateInteractionReranker
 
+        states = token_state_store(store, log, "late interaction encodes every passage itself")
         if made.embedder.model_id == embedder.model_id:
-            return made.with_states(store)
+            return made.with_states(states)
         model = token_model(embedder)
         if model is None:
             return made
@@ -457,21 +447,17 @@ class Engine:
             )
         twin = self._rerankers[own]
         assert isinstance(twin, LateInteractionReranker)  # stored under this key just above
-        return twin.with_states(store)
+        return twin.with_states(states)
 
-    def summaries_store(
-        self, collection: str | None = None, tenant: str = DEFAULT_TENANT
-    ) -> LanceStore | None:
+    def summaries_store(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> Store | None:
         """The store of per-document summaries (``ragline summarize``), or None if not built."""
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         path = coll.path / "summaries"
         if not (path / META_FILE).is_file():
             return None
-        if "summaries" not in coll.cache:
-            coll.cache["summaries"] = self.open_store(path, coll.embedder)
-        summaries = coll.cache["summaries"]
-        assert isinstance(summaries, LanceStore)  # stored just above
-        return summaries
+        if coll.summaries is None:
+            coll.summaries = self.open_store(path, coll.embedder)
+        return coll.summaries
 
     def summarize(
         self, collection: str | None = None, *, llm: bool | None = None, tenant: str = DEFAULT_TENANT

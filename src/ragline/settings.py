@@ -17,7 +17,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -96,8 +104,12 @@ class ChunkingSettings(_Strict):
 
 
 class StoreSettings(_Strict):
-    """The embedded LanceDB store."""
+    """The store every collection lives in (``ragline.store.factory.make_store``)."""
 
+    # "lance": embedded LanceDB (ANN index above ann_threshold, native BM25). "memory": the exact,
+    # in-process twin (ragline.store.memory), for tests and small collections; the ann_* settings
+    # do not apply to it.
+    backend: Literal["lance", "memory"] = "lance"
     # Above this many chunks an ANN index is built; below it, search is exact.
     ann_threshold: int = Field(default=20_000, ge=256)
     ann_ef: int = Field(default=96, ge=8)
@@ -112,6 +124,16 @@ class StoreSettings(_Strict):
     # Seconds after which a reader notices commits made by other processes (replicas sharing the
     # data directory). None: only this process's own writes are seen, with no per-query check.
     read_consistency_s: float | None = Field(default=None, ge=0)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _known_backend(cls, value: object) -> object:
+        if value not in ("lance", "memory"):
+            raise ValueError(
+                f"{value!r} is not a store backend; use 'lance' (embedded LanceDB, the default) or "
+                "'memory' (the exact in-process twin)"
+            )
+        return value
 
 
 RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "freshness"]

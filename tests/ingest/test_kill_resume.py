@@ -97,8 +97,8 @@ def test_sigkill_at_random_points_then_rerun_equals_clean_ingest(tmp_path: Path)
     probe = np.ones(384, dtype=np.float32) / np.sqrt(384)
     clean_store = ragline.open(clean_dir, **SETTINGS).store()
     victim_store = ragline.open(victim, **SETTINGS).store()
-    assert [h.chunk.id for h in victim_store.search_dense(probe, 5)] == [
-        h.chunk.id for h in clean_store.search_dense(probe, 5)
+    assert [c.chunk_id for c in victim_store.dense_candidates(probe, 5)] == [
+        c.chunk_id for c in clean_store.dense_candidates(probe, 5)
     ]
 
 

@@ -9,11 +9,11 @@ import pytest
 
 from ragline.errors import ConfigError
 from ragline.query.prf import PRFKeywordExpander, expand_query, term_weights
-from ragline.store.base import ScoredChunk, SourceBatch
+from ragline.store.base import Candidate, SourceBatch
 from ragline.store.filters import Compare, Filter
 from ragline.store.lance import LanceStore
+from ragline.testing.store_contract import DIM, vectors_for
 from ragline.types import Chunk
-from tests.store.contract import DIM, vectors_for
 
 
 def _chunks(texts: dict[str, str]) -> list[Chunk]:
@@ -162,11 +162,11 @@ PETS = {
 def test_expansion_finds_a_document_sharing_no_query_term(tmp_path: Path) -> None:
     store = _store(tmp_path / "pets", PETS)
     query = "kitten care"
-    first = [h.chunk.id for h in store.search_keyword(query, 10)]
+    first = [c.chunk_id for c in store.keyword_candidates(query, 10)]
     assert set(first) == {"k1", "k2", "k3"}
     expanded = PRFKeywordExpander(store, fb_docs=3, fb_terms=8).run(query, None)
     assert {"kitten", "care", "veterinarian", "vaccination"} <= set(expanded.split())
-    second = [h.chunk.id for h in store.search_keyword(expanded, 10)]
+    second = [c.chunk_id for c in store.keyword_candidates(expanded, 10)]
     assert "target" in second
     # The target shares the neighbours' vocabulary; the engine text shares one word at most.
     assert second.index("target") == 3
@@ -174,13 +174,16 @@ def test_expansion_finds_a_document_sharing_no_query_term(tmp_path: Path) -> Non
 
 
 class _RecordingStore:
-    def __init__(self, hits: list[ScoredChunk]) -> None:
+    def __init__(self, hits: list[tuple[Chunk, float]]) -> None:
         self.hits = hits
         self.calls: list[tuple[str, int, Filter | None]] = []
 
-    def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
-        self.calls.append((text, top_k, filters))
-        return self.hits[:top_k]
+    def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]:
+        self.calls.append((text, n, filters))
+        return [Candidate(c.id, score, i) for i, (c, score) in enumerate(self.hits[:n])]
+
+    def fetch_texts(self, candidates: list[Candidate]) -> list[str]:
+        return [self.hits[c.ref][0].embed_text for c in candidates]
 
 
 def test_expander_passes_filters_and_keeps_a_query_without_hits() -> None:
@@ -189,7 +192,7 @@ def test_expander_passes_filters_and_keeps_a_query_without_hits() -> None:
     assert PRFKeywordExpander(empty, fb_docs=4).run("kitten care", where) == "kitten care"
     assert empty.calls == [("kitten care", 4, where)]
     [chunk] = _chunks({"c": "veterinarian visit"})
-    one = _RecordingStore([ScoredChunk(chunk, 2.0)])
+    one = _RecordingStore([(chunk, 2.0)])
     expanded = PRFKeywordExpander(one, fb_terms=1, original_weight=0.5).run("kitten", where)
     assert expanded.split()[0] == "kitten" and "veterinarian" in expanded
     assert one.calls[0][2] is where

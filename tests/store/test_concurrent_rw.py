@@ -22,8 +22,8 @@ import pytest
 import ragline
 from ragline.store.base import Candidate, SourceBatch
 from ragline.store.lance import LanceStore
+from ragline.testing.store_contract import DIM, WORDS, dense_hits, keyword_hits, make_chunks, vectors_for
 from ragline.types import Document
-from tests.store.contract import DIM, WORDS, make_chunks, vectors_for
 
 # Below the threshold search is exact, in memory; "ann" builds the HNSW indexes at the first
 # finalize, so LanceDB's query builder serves dense and sentence search.
@@ -160,13 +160,13 @@ def test_store_reads_never_fail_while_another_thread_writes(tmp_path: Path, path
         fetched(cands, len(store.fetch_vectors(cands)), "fetch_vectors")
         states = store.fetch_token_states([c.chunk_id for c in cands])
         assert len(states) == len(cands)
-        assert store.search_dense(q, 5)
+        assert dense_hits(store, q, 5)
 
     def keyword(i: int) -> None:
         cands = store.keyword_candidates(["alpha beta", "gamma", "sigma kappa"][i % 3], 20)
         fetched(cands, len(store.fetch_chunks(cands)), "fetch_chunks")
         assert all(store.fetch_texts(cands))
-        store.search_keyword("delta", 5)
+        keyword_hits(store, "delta", 5)
 
     def units(i: int) -> None:
         cands = store.unit_candidates(queries[i % len(queries)], 20)

@@ -10,8 +10,8 @@ import pytest
 from ragline.errors import StoreError
 from ragline.store.base import SourceBatch
 from ragline.store.lance import MAX_METADATA_FIELDS, LanceStore
+from ragline.testing.store_contract import DIM, vectors_for
 from ragline.types import Chunk
-from tests.store.contract import DIM, vectors_for
 
 
 def _batch(source: str, keys: range, prefix: str) -> SourceBatch:

@@ -28,7 +28,7 @@ import numpy as np
 from ragline.chunking.base import Chunker
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
-from ragline.embedding.base import Embedder
+from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.sentence_vectors import (
     ChunkEmbeddings,
     embed_chunks,
@@ -40,7 +40,7 @@ from ragline.errors import ConfigError, LoaderError, RaglineError, StoreError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem
 from ragline.settings import Settings
-from ragline.store.base import SourceBatch, Store
+from ragline.store.base import SourceBatch, Store, token_state_store
 from ragline.store.filters import FIELD_RE
 from ragline.text.tokenizer import Tokenizer
 from ragline.types import Access, Chunk, Document, Section, stable_id
@@ -331,7 +331,16 @@ class Ingestor:
         tokens: list[PackedTokens] | None = [_NO_TOKENS] * len(texts) if tokens_on else None
         # A chunk already stored with the same embedded text keeps its token states, so an edited
         # file sends only its changed chunks through the model.
-        kept = self.store.fetch_token_states([c.id for c in chunks], texts) if tokens_on else []
+        states = (
+            token_state_store(self.store, log, "chunking.token_states: the states are not kept")
+            if tokens_on
+            else None
+        )
+        kept: list[Vectors | None] = []
+        if states is not None:
+            kept = states.fetch_token_states([c.id for c in chunks], texts)
+        elif tokens_on:
+            kept = [None] * len(chunks)  # a store without token states keeps none to reuse
         # Steps of similar-length texts pad less inside each model batch: ~10 % faster than
         # document order, and sorting by tokens rather than characters gains another ~3 %.
         lengths = self.tokenizer.count_batch(texts) if self.tokenizer else [len(t) for t in texts]

@@ -15,15 +15,15 @@ from pathlib import Path
 from ragline.collection import META_FILE, Collection
 from ragline.embedding.base import Embedder
 from ragline.ingest.pipeline import Ingestor, IngestProgress
-from ragline.store.lance import LanceStore
+from ragline.store.base import Store
 
 
 def reembed(
     coll: Collection,
     model_path: Path,
     embedder: Embedder,
-    ingestor_for: Callable[[LanceStore, Embedder], Ingestor],
-    open_store: Callable[[Path, Embedder], LanceStore],
+    ingestor_for: Callable[[Store, Embedder], Ingestor],
+    open_store: Callable[[Path, Embedder], Store],
     progress: Callable[[str, int, int], None] | None = None,
 ) -> int:
     """Every chunk of ``coll`` embedded by ``embedder`` (the model at ``model_path``) into a copy

@@ -14,14 +14,14 @@ from ragline.collection import Collection
 from ragline.embedding.base import Embedder
 from ragline.hierarchy.summaries import Summarizer, summary_documents
 from ragline.ingest.pipeline import Ingestor
-from ragline.store.lance import LanceStore
+from ragline.store.base import Store
 
 
 def rebuild_summaries(
     coll: Collection,
     summarizer: Summarizer,
-    ingestor_for: Callable[[LanceStore, Embedder], Ingestor],
-    open_store: Callable[[Path, Embedder], LanceStore],
+    ingestor_for: Callable[[Store, Embedder], Ingestor],
+    open_store: Callable[[Path, Embedder], Store],
 ) -> int:
     """Summarise every document of ``coll`` into its ``summaries`` store, rebuilt whole so that
     summaries of deleted documents do not linger. Returns the documents summarised. The caller

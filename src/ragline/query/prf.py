@@ -14,7 +14,7 @@ original query model as in RM3 (Abdul-Jaleel et al., "UMass at TREC 2004: Novelt
 
 LanceDB's full-text query parser (lancedb 0.40, checked against a real ``LanceStore``) has no term
 boosting: ``apple^5`` scores exactly like ``apple`` (the ``^5`` is split off as a token that matches
-nothing), and ``AND``/``OR`` are dropped as stop words; :func:`ragline.store.lance.keyword_query`
+nothing), and ``AND``/``OR`` are dropped as stop words; :func:`ragline.store.keyword.keyword_query`
 also strips ``^`` before the parser sees it. A repeated term, however, adds its BM25 contribution
 once per occurrence (``apple apple apple banana`` scores 3·bm25(apple) + bm25(banana), measured to
 the third decimal), so :func:`expand_query` encodes weights by repeating terms in proportion.
@@ -22,7 +22,7 @@ the third decimal), so :func:`expand_query` encodes weights by repeating terms i
 Example::
 
     expander = PRFKeywordExpander(store, fb_docs=10, fb_terms=10, original_weight=0.5)
-    hits = store.search_keyword(expander.run("kitten care", None), top_k=10)
+    hits = store.keyword_candidates(expander.run("kitten care", None), 10)
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Sequence, Set
 from typing import Protocol
 
 from ragline.errors import ConfigError
-from ragline.store.base import ScoredChunk
+from ragline.store.base import Candidate
 from ragline.store.filters import Filter
 from ragline.text.words import STOPWORDS, content_words
 
@@ -125,26 +125,33 @@ def expand_query(
     return " ".join(words)
 
 
-class KeywordSearch(Protocol):
-    """The part of :class:`~ragline.store.base.Store` pseudo-relevance feedback needs."""
+class FeedbackSource(Protocol):
+    """What :meth:`PRFKeywordExpander.run` reads: a store's keyword search and indexed texts."""
 
-    def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]: ...
+    def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]: ...
+
+    def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]: ...
 
 
 class PRFKeywordExpander:
     """Expands a keyword query with RM3 terms from its own first-pass BM25 hits.
 
     ``fb_docs`` feedback chunks, ``fb_terms`` expansion terms, ``original_weight`` the RM3 λ; the
-    defaults (10, 10, 0.5) are Anserini's RM3 defaults.
+    defaults (10, 10, 0.5) are Anserini's RM3 defaults. ``store`` is searched by :meth:`run`; None
+    when feedback texts come in hand (:meth:`expand_texts`).
 
     Example::
 
         expanded = PRFKeywordExpander(store).run("kitten care", filters=None)
-        hits = store.search_keyword(expanded, top_k=10)
+        hits = store.keyword_candidates(expanded, 10)
     """
 
     def __init__(
-        self, store: KeywordSearch, fb_docs: int = 10, fb_terms: int = 10, original_weight: float = 0.5
+        self,
+        store: FeedbackSource | None,
+        fb_docs: int = 10,
+        fb_terms: int = 10,
+        original_weight: float = 0.5,
     ) -> None:
         if fb_docs < 1 or fb_terms < 1:
             raise ConfigError(f"fb_docs={fb_docs} and fb_terms={fb_terms} must be at least 1")
@@ -161,17 +168,15 @@ class PRFKeywordExpander:
         The first pass uses the same ``filters`` so that feedback comes from documents the final
         search can return.
         """
-        return self.expand(query, self.store.search_keyword(query, self.fb_docs, filters))
-
-    def expand(self, query: str, first: Sequence[ScoredChunk]) -> str:
-        """The expanded query from first-pass hits already in hand (their first ``fb_docs``);
-        ``query`` unchanged when there are none."""
-        first = first[: self.fb_docs]
-        # embed_text (header + text) is what the store indexes, so feedback sees the same words.
-        return self.expand_texts(query, [h.chunk.embed_text for h in first], [h.score for h in first])
+        if self.store is None:
+            raise ConfigError("PRFKeywordExpander.run searches a store: pass one to the constructor")
+        first = self.store.keyword_candidates(query, self.fb_docs, filters)
+        # The indexed text (header + text) is what the store searches, so feedback sees the same words.
+        return self.expand_texts(query, self.store.fetch_texts(first), [c.score for c in first])
 
     def expand_texts(self, query: str, texts: Sequence[str], scores: Sequence[float]) -> str:
-        """As :meth:`expand`, from the feedback chunks' indexed texts and first-pass scores."""
+        """The expanded query from first-pass hits already in hand: their indexed texts and scores
+        (the first ``fb_docs``); ``query`` unchanged when there are none."""
         texts, scores = texts[: self.fb_docs], scores[: self.fb_docs]
         if not texts:
             return query

@@ -23,6 +23,9 @@ Stages, in order:
 6. **Rerank** (``rerank``): the first ``rerank_candidates`` hits through each reranker in order.
 7. **Adaptive k** (``adaptive_k``): cut the list where scores fall off.
 
+A stage needing a search capability the store lacks (:mod:`ragline.store.base`: sentence search,
+vector fetch, ...) is skipped, as if turned off, and the lack is logged once per store.
+
 Example::
 
     retriever = PipelineRetriever(store, embedder, RetrievalSettings(prf=True, rerank=["mmr"]))
@@ -46,10 +49,26 @@ from ragline.query.router import adaptive_k, classify, split_question
 from ragline.query.vector_prf import rocchio
 from ragline.rerank.base import Reranker
 from ragline.retrieval.fusion import reciprocal_rank_fusion
-from ragline.retrieval.retrievers import SEARCH_POOL, Fused, fuse, fuse_lists
+from ragline.retrieval.retrievers import (
+    NO_DENSE,
+    NO_KEYWORD,
+    SEARCH_POOL,
+    Fused,
+    dense_candidates,
+    fuse,
+    fuse_lists,
+    keyword_candidates,
+)
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
-from ragline.store.base import Candidate, Store
+from ragline.store.base import (
+    Candidate,
+    Store,
+    dense_search,
+    keyword_search,
+    sentence_search,
+    vector_fetch,
+)
 from ragline.store.filters import And, Filter, InList
 from ragline.telemetry import span
 from ragline.text.words import content_words
@@ -103,6 +122,17 @@ class PipelineRetriever:
         self.summaries = summaries
         self.rerankers = list(rerankers)
         self.field_values = field_values
+        # The capabilities each configured stage needs, asked for once; a missing one skips its stage.
+        self.dense = dense_search(store, log, NO_DENSE)
+        self.keyword = keyword_search(store, log, NO_KEYWORD)
+        self.sentences = (
+            sentence_search(store, log, "retrieval.sentences is skipped") if settings.sentences else None
+        )
+        self.vectors = (
+            vector_fetch(store, log, "retrieval.dense_prf and retrieval.smoothing are skipped")
+            if settings.dense_prf or settings.smoothing
+            else None
+        )
 
     # -- stages ------------------------------------------------------------------------------------
 
@@ -148,8 +178,8 @@ class PipelineRetriever:
     def _doc_filter(self, summaries: Store, query: str, filters: Filter | None) -> Filter | None:
         vec = self.embedder.embed_query(query)
         n = self.settings.doc_candidates
-        dense = summaries.dense_candidates(vec, n, filters)
-        keyword = summaries.keyword_candidates(query, n, filters)
+        dense = dense_candidates(dense_search(summaries, log, NO_DENSE), vec, n, filters)
+        keyword = keyword_candidates(keyword_search(summaries, log, NO_KEYWORD), query, n, filters)
         fused = fuse(dense, keyword, n, self.settings.fusion, self.settings.rrf_k, self.settings.alpha)
         # A summary is indexed under its document's id, so its chunks name the document.
         docs = dict.fromkeys(c.doc_id for c in summaries.fetch_chunks([f.candidate for f in fused]))
@@ -164,16 +194,16 @@ class PipelineRetriever:
             filters = _and(filters, docs)
         # Both searches release the GIL: the keyword side runs on the pool while this thread embeds
         # the query and searches vectors, and likewise for the two feedback searches below.
-        keyword_job = SEARCH_POOL.submit(self.store.keyword_candidates, query, n, filters)
+        keyword_job = SEARCH_POOL.submit(keyword_candidates, self.keyword, query, n, filters)
         try:
             vector = self._dense_vector(query)
-            dense = self.store.dense_candidates(vector, n, filters)
+            dense = dense_candidates(self.dense, vector, n, filters)
         finally:
             keyword = keyword_job.result()
         dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
         keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
-        if s.sentences:
-            sentence_candidates = self.store.unit_candidates(vector, n, filters)
+        if self.sentences is not None:
+            sentence_candidates = self.sentences.unit_candidates(vector, n, filters)
             if sentence_candidates:
                 dense_side.append(("dense_sentences", sentence_candidates))
         terms = len(content_words(query))
@@ -181,12 +211,12 @@ class PipelineRetriever:
         rocchio_on = s.dense_prf and dense and _within(terms, s.dense_prf_max_terms)
         rm3_job = SEARCH_POOL.submit(self._rm3_candidates, query, keyword, n, filters) if rm3 else None
         try:
-            if rocchio_on:
+            if rocchio_on and self.vectors is not None:
                 first = fuse(dense, keyword, s.dense_prf_docs, s.fusion, s.rrf_k, s.alpha)
-                vectors = self.store.fetch_vectors([f.candidate for f in first])
+                vectors = self.vectors.fetch_vectors([f.candidate for f in first])
                 if len(vectors):
                     moved = rocchio(vector, vectors, s.dense_prf_beta)
-                    found = self.store.dense_candidates(moved, n, filters)
+                    found = dense_candidates(self.dense, moved, n, filters)
                     self._with_feedback(dense_side, "dense_prf", found)
         finally:
             expanded = rm3_job.result() if rm3_job is not None else None
@@ -208,10 +238,10 @@ class PipelineRetriever:
         s = self.settings
         feedback = keyword[: s.prf_docs]
         expander = PRFKeywordExpander(
-            self.store, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
+            None, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
         )
         expanded = expander.expand_texts(query, self.store.fetch_texts(feedback), [c.score for c in feedback])
-        return None if expanded == query else self.store.keyword_candidates(expanded, n, filters)
+        return None if expanded == query else keyword_candidates(self.keyword, expanded, n, filters)
 
     def _with_feedback(
         self,
@@ -229,8 +259,10 @@ class PipelineRetriever:
         """Score regularization over the top ``smooth_docs`` documents, each represented by its
         best hit's stored vector (the cosine neighbours are the documents' best chunks)."""
         s = self.settings
+        if self.vectors is None:
+            return hits
         firsts = best_per_document(hits, s.smooth_docs)
-        vectors = self.store.fetch_vectors([candidates[i] for i in firsts])
+        vectors = self.vectors.fetch_vectors([candidates[i] for i in firsts])
         if len(vectors) != len(firsts):  # a concurrent delete took one: rank without smoothing
             return hits
         with span("smooth", documents=len(firsts)):

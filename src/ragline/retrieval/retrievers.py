@@ -1,5 +1,8 @@
 """Dense, keyword and hybrid retrievers over a :class:`~ragline.store.base.Store`.
 
+Each asks the store for the search capabilities it uses; a side the store cannot search finds
+nothing, and the store's lack is logged once.
+
 Example::
 
     retriever = HybridRetriever(store, embedder, fusion="rrf", rrf_k=60)
@@ -8,16 +11,21 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
-from ragline.embedding.base import Embedder
+from ragline.embedding.base import Embedder, Vectors
 from ragline.errors import ConfigError
 from ragline.retrieval.fusion import reciprocal_rank_fusion, weighted_fusion_many, zscore_fusion_many
-from ragline.store.base import Candidate, ScoredChunk, Store
+from ragline.store.base import Candidate, DenseSearch, KeywordSearch, Store, dense_search, keyword_search
 from ragline.store.filters import Filter
 from ragline.types import Hit, RetrieverName, RetrieverScore
+
+log = logging.getLogger(__name__)
+NO_DENSE = "its dense side finds nothing"
+NO_KEYWORD = "its keyword side finds nothing"
 
 # LanceDB releases the GIL inside its searches and ONNX Runtime inside inference, so the keyword
 # search runs on this pool while the calling thread embeds the query and searches vectors.
@@ -36,10 +44,12 @@ def _check_top_k(top_k: int) -> None:
         raise ConfigError(f"top_k must be at least 1, got {top_k}")
 
 
-def _as_hits(name: RetrieverName, scored: Sequence[ScoredChunk]) -> list[Hit]:
+def _as_hits(name: RetrieverName, store: Store, candidates: Sequence[Candidate]) -> list[Hit]:
+    """One retriever's candidates as hits, in order (chunks gone since the search are skipped)."""
+    score = {c.chunk_id: c.score for c in candidates}
     return [
-        Hit(chunk=s.chunk, score=s.score, retrievers={name: RetrieverScore(rank=i + 1, score=s.score)})
-        for i, s in enumerate(scored)
+        Hit(chunk=c, score=score[c.id], retrievers={name: RetrieverScore(rank=i + 1, score=score[c.id])})
+        for i, c in enumerate(store.fetch_chunks(candidates))
     ]
 
 
@@ -49,10 +59,14 @@ class DenseRetriever:
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
+        self.dense = dense_search(store, log, "dense retrieval finds nothing")
 
     def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
         _check_top_k(top_k)
-        return _as_hits("dense", self.store.search_dense(self.embedder.embed_query(query), top_k, filters))
+        if self.dense is None:
+            return []
+        found = self.dense.dense_candidates(self.embedder.embed_query(query), top_k, filters)
+        return _as_hits("dense", self.store, found)
 
 
 class KeywordRetriever:
@@ -60,10 +74,13 @@ class KeywordRetriever:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.keyword = keyword_search(store, log, "keyword retrieval finds nothing")
 
     def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
         _check_top_k(top_k)
-        return _as_hits("keyword", self.store.search_keyword(query, top_k, filters))
+        if self.keyword is None:
+            return []
+        return _as_hits("keyword", self.store, self.keyword.keyword_candidates(query, top_k, filters))
 
 
 class HybridRetriever:
@@ -89,6 +106,8 @@ class HybridRetriever:
             raise ConfigError("rrf_k and candidate_multiplier must be at least 1")
         self.store = store
         self.embedder = embedder
+        self.dense = dense_search(store, log, NO_DENSE)
+        self.keyword = keyword_search(store, log, NO_KEYWORD)
         self.fusion = fusion
         self.rrf_k = rrf_k
         self.alpha = alpha
@@ -98,9 +117,9 @@ class HybridRetriever:
         self, query: str, n: int, filters: Filter | None = None
     ) -> tuple[list[Candidate], list[Candidate]]:
         """Dense and keyword candidates (ids and scores), searched concurrently."""
-        keyword = SEARCH_POOL.submit(self.store.keyword_candidates, query, n, filters)
+        keyword = SEARCH_POOL.submit(keyword_candidates, self.keyword, query, n, filters)
         try:
-            dense = self.store.dense_candidates(self.embedder.embed_query(query), n, filters)
+            dense = dense_candidates(self.dense, self.embedder.embed_query(query), n, filters)
         finally:
             kw = keyword.result()
         return dense, kw
@@ -115,6 +134,20 @@ class HybridRetriever:
             for f in fused
             if f.candidate.chunk_id in chunks
         ]
+
+
+def dense_candidates(
+    dense: DenseSearch | None, vector: Vectors, n: int, filters: Filter | None
+) -> list[Candidate]:
+    """``dense``'s candidates for ``vector``; none when the store has no dense search."""
+    return [] if dense is None else dense.dense_candidates(vector, n, filters)
+
+
+def keyword_candidates(
+    keyword: KeywordSearch | None, query: str, n: int, filters: Filter | None
+) -> list[Candidate]:
+    """``keyword``'s candidates for ``query``; none when the store has no keyword search."""
+    return [] if keyword is None else keyword.keyword_candidates(query, n, filters)
 
 
 class Fused(NamedTuple):

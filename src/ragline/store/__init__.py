@@ -1,6 +1,10 @@
 """Stores: hold chunks, vectors, text and metadata; dense, keyword and filtered search.
 
-``base`` has the :class:`Store` protocol, ``filters`` the filter language, ``lance`` the embedded
-LanceDB backend. May import: ``ragline.types``, ``ragline.errors``, ``ragline.settings``, and from
-``ragline.embedding`` the vector type (``base``) and the token-state codec (``tokens``).
+``base`` has the core :class:`Store` protocol and the search capability protocols, ``factory``
+the one place stores are made from settings, ``filters`` the filter language, ``exact`` pure
+exact search, ``keyword`` LanceDB's keyword analysis and BM25, ``rows`` what every backend does
+with a row, ``meta`` ``collection.json``; backends: ``lance`` (embedded LanceDB) and ``memory``
+(the exact in-process twin). May import: ``ragline.types``, ``ragline.errors``,
+``ragline.settings``, and from ``ragline.embedding`` the vector type (``base``) and the
+token-state codec (``tokens``).
 """

@@ -1,9 +1,22 @@
-"""The Store protocol every backend implements, and the records it exchanges."""
+"""The store boundary: the core :class:`Store` protocol every backend implements, the search
+capabilities a backend may have, and the records they exchange.
+
+Backends: :class:`~ragline.store.lance.LanceStore` (the default, embedded LanceDB) and
+:class:`~ragline.store.memory.MemoryStore` (an exact, in-process twin), both made by
+:func:`ragline.store.factory.make_store` and both held to :mod:`ragline.testing.store_contract`.
+Search is asked for by capability (:func:`dense_search`, :func:`keyword_search`,
+:func:`sentence_search`, :func:`token_state_store`, :func:`vector_fetch`), so a backend without one
+degrades the stage that needs it, with one logged reason, instead of failing.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Vectors
@@ -20,10 +33,11 @@ class SourceBatch:
     documents through the Python API) and leaves the source's other documents alone.
     ``vectors[i]`` is the embedding of ``chunks[i].embed_text``. With ``unit_vectors`` set,
     ``unit_vectors[i]`` is a float32 ``(k_i, dim)`` array (``k_i >= 0``) of unit-length embeddings of
-    ``chunks[i]``'s sentences, searched by :meth:`Store.unit_candidates`. With ``token_states``
+    ``chunks[i]``'s sentences, searched by :meth:`SentenceSearch.unit_candidates`. With ``token_states``
     set, ``token_states[i]`` holds ``chunks[i]``'s unit-length contextual token embeddings: a float32
     ``(tokens, dim)`` array, or already packed (:class:`~ragline.embedding.tokens.PackedTokens`);
-    served by :meth:`Store.fetch_token_states` (stored as int8).
+    served by :meth:`TokenStateStore.fetch_token_states` (stored as int8). A backend without
+    the matching capability ignores them.
     """
 
     source: str
@@ -45,13 +59,6 @@ class Candidate(NamedTuple):
     chunk_id: str
     score: float
     ref: int
-
-
-class ScoredChunk(NamedTuple):
-    """A chunk and one retriever's raw score (higher is better)."""
-
-    chunk: Chunk
-    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +87,29 @@ class StoreStats:
     metadata_fields: dict[str, str]
 
 
+# -- the core protocol -----------------------------------------------------------------------------
+
+
 @runtime_checkable
 class Store(Protocol):
-    """A collection of chunks with vectors, text and metadata.
+    """A collection of chunks with vectors, text and metadata: what ingest, context assembly and the
+    engine need from every backend. Searching is not part of it: each kind of search is a
+    capability protocol below, which a backend has or lacks.
 
-    Contract (tests/store/contract.py holds every backend to it):
-    - :meth:`upsert` is atomic: after it returns, searches see all of the batches' sources' new
-      chunks and none of their old ones; if the process dies inside it, searches see the old state.
-    - Searches return at most ``top_k`` hits, best first; no hits is an empty list.
-    - Filters are applied inside the search (prefilter), so ``top_k`` matching hits come back
-      whenever that many chunks match.
+    Contract (:mod:`ragline.testing.store_contract` holds every backend to it):
+    - :meth:`upsert` is atomic: after it returns, reads see all of the batches' sources' new
+      chunks and none of their old ones; if the process dies inside it, reads see the old state.
+    - Searches return at most ``top_k``/``n`` hits, best first; no hits is an empty list.
+    - Filters are applied inside the search (prefilter), so ``n`` matching hits come back
+      whenever that many chunks match; an unknown field or a value of the wrong type is a
+      :class:`~ragline.errors.FilterError`.
     """
+
+    @property
+    def root(self) -> Path:
+        """The collection's directory: its ``collection.json``, and where the engine keeps its
+        write lock and the summaries collection."""
+        ...
 
     def upsert(self, batches: Sequence[SourceBatch]) -> None: ...
 
@@ -100,25 +119,9 @@ class Store(Protocol):
 
     def delete_sources(self, sources: Sequence[str]) -> int: ...
 
-    def search_dense(
-        self, vector: Vectors, top_k: int, filters: Filter | None = None
-    ) -> list[ScoredChunk]: ...
-
-    def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]: ...
-
-    def dense_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
-        """Like :meth:`search_dense` but ids and scores only (cheap over-fetching for fusion)."""
-        ...
-
-    def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]: ...
-
-    def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
-        """Chunks scored by their best unit (sentence) vector's cosine with ``vector``, best first, at
-        most ``n``; chunks without unit vectors are not returned; ``[]`` when the collection stores none."""
-        ...
-
     def fetch_chunks(self, candidates: Sequence[Candidate]) -> list[Chunk]:
-        """The chunks behind ``candidates``, in the same order (missing ones are skipped)."""
+        """The chunks behind ``candidates`` (from any search capability), in the same order
+        (missing ones are skipped)."""
         ...
 
     def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
@@ -126,31 +129,16 @@ class Store(Protocol):
         one that is gone): cheaper than :meth:`fetch_chunks` when only words are needed (RM3)."""
         ...
 
-    def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
-        """The stored embeddings of ``candidates``, one row each in order (missing ones skipped);
-        shape ``(0, dim)`` for none. Dense pseudo-relevance feedback reads these."""
-        ...
-
-    def fetch_token_states(
-        self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
-    ) -> list[Vectors | None]:
-        """Each chunk's stored token embeddings (float32 ``(tokens, dim)``, unit rows up to the
-        storage's rounding), in order; None for a chunk stored without them or gone, and, with
-        ``embed_texts``, for one whose stored ``embed_text`` differs from the one given."""
-        ...
-
-    def source_hashes(self) -> dict[str, str]:
-        """Map of every indexed source to the content hash it was indexed at."""
-        ...
-
-    def get_sections(self, ids: Sequence[str]) -> list[Section]: ...
-
     def chunks_at(self, keys: Sequence[tuple[str, int]], filters: Filter | None = None) -> list[Chunk]:
         """Chunks by (doc id, position) matching ``filters``, in the order of ``keys``; missing keys
         are skipped, and a key several documents share gives each of them."""
         ...
 
-    def document_ids(self) -> set[str]: ...
+    def get_sections(self, ids: Sequence[str]) -> list[Section]: ...
+
+    def source_hashes(self) -> dict[str, str]:
+        """Map of every indexed source to the content hash it was indexed at."""
+        ...
 
     def metadata_fields(self) -> dict[str, ColumnKind]:
         """Filterable metadata fields and their kinds."""
@@ -172,13 +160,156 @@ class Store(Protocol):
         ...
 
     def all_chunks(self) -> list[Chunk]:
-        """Every chunk, ordered by (doc_id, position); for exports and tests, not hot paths."""
+        """Every chunk, ordered by (doc_id, position); for exports and maintenance, not hot paths."""
+        ...
+
+    def tenants(self) -> set[str]:
+        """The tenants whose documents this collection holds."""
+        ...
+
+    def retain_tenant(self, tenant: str) -> int:
+        """Delete every row of other tenants; returns how many (``ragline migrate-tenants``)."""
         ...
 
     def finalize(self) -> None:
-        """Bring indexes up to date after a round of upserts (ANN above threshold, keyword index)."""
+        """Bring indexes up to date after a round of upserts."""
         ...
 
     def stats(self, filters: Filter | None = None) -> StoreStats:
         """Counts (of the rows matching ``filters`` when given) and index state."""
         ...
+
+
+# -- search capabilities ---------------------------------------------------------------------------
+# A backend has a capability when it has the protocol's method: these are runtime-checkable
+# protocols, so ``isinstance(store, DenseSearch)`` asks (it checks the method's presence, not its
+# signature; mypy checks the signature where a backend is typed). Callers go through the accessors
+# below, which log once per store what is lost when a capability is missing.
+
+
+@runtime_checkable
+class DenseSearch(Protocol):
+    """Nearest chunk vectors by cosine similarity."""
+
+    def dense_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+        """The ``n`` chunks whose vectors are closest to ``vector`` (cosine, best first), ids and
+        scores only; :meth:`Store.fetch_chunks` reads the chunks of those kept after fusion."""
+        ...
+
+
+@runtime_checkable
+class KeywordSearch(Protocol):
+    """BM25 over the chunks' indexed text (English stemming, stop words removed)."""
+
+    def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]: ...
+
+
+@runtime_checkable
+class SentenceSearch(Protocol):
+    """Chunks scored by their best sentence vector (``SourceBatch.unit_vectors``): MaxSim."""
+
+    def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+        """Chunks scored by their best sentence vector's cosine with ``vector``, best first, at
+        most ``n``; chunks without sentence vectors are not returned; ``[]`` when none are stored."""
+        ...
+
+
+@runtime_checkable
+class TokenStateStore(Protocol):
+    """Stored contextual token embeddings (``SourceBatch.token_states``) for late interaction."""
+
+    def fetch_token_states(
+        self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
+    ) -> list[Vectors | None]:
+        """Each chunk's stored token embeddings (float32 ``(tokens, dim)``, unit rows up to the
+        storage's rounding), in order; None for a chunk stored without them or gone, and, with
+        ``embed_texts``, for one whose stored ``embed_text`` differs from the one given."""
+        ...
+
+
+@runtime_checkable
+class VectorFetch(Protocol):
+    """The stored chunk vectors of search candidates (dense feedback, score smoothing)."""
+
+    def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
+        """The stored embeddings of ``candidates``, one row each in order (missing ones skipped);
+        shape ``(0, dim)`` for none."""
+        ...
+
+
+_CAPABILITIES: dict[str, type] = {
+    "dense search": DenseSearch,
+    "keyword search": KeywordSearch,
+    "sentence search": SentenceSearch,
+    "token states": TokenStateStore,
+    "vector fetch": VectorFetch,
+}
+# Stores already reported missing a capability: one log line per store and capability, however
+# many retrievers are built over it.
+_reported: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
+_reported_lock = threading.Lock()
+
+
+def capabilities(store: object) -> frozenset[str]:
+    """The names of the search capabilities ``store`` has (``"dense search"``, ...)."""
+    return frozenset(name for name, proto in _CAPABILITIES.items() if isinstance(store, proto))
+
+
+def _lacks(store: object, capability: str, log: logging.Logger | None, lost: str) -> None:
+    """Log, once per store and capability, that ``store`` lacks ``capability`` and what is lost."""
+    if log is None:
+        return
+    with _reported_lock:
+        try:
+            seen = _reported.setdefault(store, set())
+        except TypeError:  # not weak-referenceable: report every time rather than never
+            seen = set()
+        if capability in seen:
+            return
+        seen.add(capability)
+    name = getattr(store, "root", None) or type(store).__name__
+    log.warning("store %s has no %s (%s backend): %s", name, capability, type(store).__name__, lost)
+
+
+def dense_search(store: object, log: logging.Logger | None = None, lost: str = "") -> DenseSearch | None:
+    """``store`` as a :class:`DenseSearch`, or None (logging ``lost`` once) when it has none."""
+    if isinstance(store, DenseSearch):
+        return store
+    _lacks(store, "dense search", log, lost)
+    return None
+
+
+def keyword_search(store: object, log: logging.Logger | None = None, lost: str = "") -> KeywordSearch | None:
+    """``store`` as a :class:`KeywordSearch`, or None (logging ``lost`` once) when it has none."""
+    if isinstance(store, KeywordSearch):
+        return store
+    _lacks(store, "keyword search", log, lost)
+    return None
+
+
+def sentence_search(
+    store: object, log: logging.Logger | None = None, lost: str = ""
+) -> SentenceSearch | None:
+    """``store`` as a :class:`SentenceSearch`, or None (logging ``lost`` once) when it has none."""
+    if isinstance(store, SentenceSearch):
+        return store
+    _lacks(store, "sentence search", log, lost)
+    return None
+
+
+def token_state_store(
+    store: object, log: logging.Logger | None = None, lost: str = ""
+) -> TokenStateStore | None:
+    """``store`` as a :class:`TokenStateStore`, or None (logging ``lost`` once) when it has none."""
+    if isinstance(store, TokenStateStore):
+        return store
+    _lacks(store, "token states", log, lost)
+    return None
+
+
+def vector_fetch(store: object, log: logging.Logger | None = None, lost: str = "") -> VectorFetch | None:
+    """``store`` as a :class:`VectorFetch`, or None (logging ``lost`` once) when it has none."""
+    if isinstance(store, VectorFetch):
+        return store
+    _lacks(store, "vector fetch", log, lost)
+    return None

@@ -3,11 +3,13 @@
 Layout of ``<root>/``: table ``chunks`` (ids, spans, text, the text that is searched, the vector,
 the per-sentence ``unit_vectors``, metadata as typed ``m_<field>`` columns), table ``sections``
 (parent sections for parent-child chunking), and ``collection.json`` (embedding model id and
-dimension; mixing models is refused).
+dimension, mixing models is refused; ``format_version``, older collections are migrated on open
+by the named steps of :data:`MIGRATIONS`).
 
 Search is exact until the collection holds ``ann_threshold`` chunks, done in memory on a copy of
-the vectors (LanceDB's flat scan costs ~24 ms at 12k chunks here, numpy 0.6 ms; filters still run
-as SQL, on the table, to pick the allowed rows); :meth:`LanceStore.finalize` then builds an
+the vectors by :mod:`ragline.store.exact` (LanceDB's flat scan costs ~24 ms at 12k chunks here,
+numpy 0.6 ms; filters still run as SQL, on the table, to pick the allowed rows);
+:meth:`LanceStore.finalize` then builds an
 IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
 keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
 Filters become a SQL prefilter inside both searches. Unit (sentence) search scores a chunk by its
@@ -16,7 +18,8 @@ best sentence (MaxSim): exact in memory below the threshold, LanceDB's multivect
 Example::
 
     store = LanceStore(Path(".ragline/collections/default"), dimension=384, model_id="minilm")
-    hits = store.search_dense(vec, top_k=10, filters=parse_filter({"year": {"$gte": 2020}}))
+    found = store.dense_candidates(vec, 10, filters=parse_filter({"year": {"$gte": 2020}}))
+    chunks = store.fetch_chunks(found)
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,20 +41,35 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ragline.embedding.base import Vectors
-from ragline.embedding.tokens import PackedTokens, pack_tokens, unpack_tokens
-from ragline.errors import FilterError, StoreError
-from ragline.store.base import Candidate, DocumentInfo, ScoredChunk, SourceBatch, StoreStats
+from ragline.embedding.tokens import unpack_tokens
+from ragline.errors import StoreError
+from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoreStats
+from ragline.store.exact import cosine_scores, maxsim_scores, top_n, unit_rows
 from ragline.store.filters import (
     ACL_CLEARANCE,
     ACL_GROUPS,
     ACL_TENANT,
     ColumnKind,
     Filter,
-    fields_of,
     sql_literal,
     to_sql,
 )
-from ragline.types import Access, Chunk, Metadata, MetadataValue, Section
+from ragline.store.keyword import keyword_query
+from ragline.store.meta import Migration, open_meta, read_meta, write_meta
+from ragline.store.rows import (
+    BUILTIN_FILTER_FIELDS,
+    MAX_METADATA_FIELDS,
+    access_of,
+    check_filter_fields,
+    check_vectors,
+    checked_units,
+    chunk_of,
+    coerce,
+    new_fields,
+    packed_tokens,
+    row_of,
+)
+from ragline.types import Chunk, Metadata, Section
 
 log = logging.getLogger(__name__)
 # Opt in to lance's future default now; it also silences a warning on every index statistics call.
@@ -67,11 +84,14 @@ TOKENS = "token_states"
 # query time takes 1.8 ms instead of 3.7 ms (SciFact, 12k chunks; see docs/benchmarks.md).
 _TOKENS_FIELD = pa.field(TOKENS, pa.large_binary(), metadata={"lance-encoding:compression": "none"})
 _META_PREFIX = "m_"
-# Distinct metadata fields one collection may hold: each is a column of every chunk row (3,000 of
-# them cost 4.3 GB of memory at ingest, 1.1 GB on disk and made searches 2x slower; issue 21).
-MAX_METADATA_FIELDS = 512
-# Columns users may filter on besides their own metadata.
-BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
+__all__ = [
+    "BUILTIN_FILTER_FIELDS",
+    "FORMAT_VERSION",
+    "MAX_METADATA_FIELDS",
+    "MIGRATIONS",
+    "LanceStore",
+    "keyword_query",
+]
 _RESULT_COLUMNS = [
     "id",
     "doc_id",
@@ -95,7 +115,6 @@ _ACL_COLUMNS = {
     ACL_GROUPS: "arrow_cast(make_array(), 'List(Utf8)')",
     ACL_CLEARANCE: "CAST(0 AS INT)",
 }
-_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 
 
 def _chunk_schema(dimension: int) -> pa.Schema:
@@ -136,19 +155,41 @@ _SECTION_SCHEMA = pa.schema(
 )
 
 
-def _kind_of(value: MetadataValue) -> ColumnKind:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string"
-
-
 _ARROW_TYPE: dict[ColumnKind, pa.DataType] = {
     "bool": pa.bool_(),
     "number": pa.float64(),
     "string": pa.string(),
 }
+
+
+def _add_access_columns(tbl: Any) -> bool:
+    """Collections written before access control: every row readable by the default tenant's
+    callers (which is what they were)."""
+    missing = {k: v for k, v in _ACL_COLUMNS.items() if k not in tbl.schema.names}
+    if missing:
+        tbl.add_columns(missing)
+    return bool(missing)
+
+
+def _add_sentence_vectors(tbl: Any) -> bool:
+    """Collections written before sentence vectors: the column, empty. Their chunks get vectors
+    as their sources are re-indexed (the pipeline version changed, so the next ingest re-indexes
+    every file); until then only the dense and keyword lists find them."""
+    if UNITS in tbl.schema.names:
+        return False
+    dimension = tbl.schema.field("vector").type.list_size
+    tbl.add_columns(pa.field(UNITS, pa.list_(pa.list_(pa.float32(), dimension))))
+    log.info("collection %s: added sentence vectors; re-ingest to fill them for older chunks", tbl.name)
+    return True
+
+
+# The on-disk format's history (collection.json "format_version"): each step, run in order on a
+# collection written before it, when the collection is opened.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "access-control columns", _add_access_columns),
+    Migration(2, "sentence vector column", _add_sentence_vectors),
+)
+FORMAT_VERSION = MIGRATIONS[-1].version
 
 
 def _kind_of_arrow(t: pa.DataType) -> ColumnKind:
@@ -163,11 +204,6 @@ def _in_list(column: str, values: Sequence[str]) -> Iterator[str]:
     # Long IN lists are split so no single predicate grows without bound.
     for i in range(0, len(values), 500):
         yield f"{column} IN ({', '.join(sql_literal(v) for v in values[i : i + 500])})"
-
-
-def keyword_query(text: str) -> str:
-    """Strip punctuation so the full-text parser sees plain terms (``C++?`` -> ``C``)."""
-    return " ".join(_PUNCT.sub(" ", text).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,25 +303,35 @@ class LanceStore:
     def _db(self) -> Any:
         import lancedb
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        meta_path = self.root / "collection.json"
-        if meta_path.is_file():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("model_id") != self.model_id or meta.get("dimension") != self.dimension:
-                raise StoreError(
-                    f"collection {self.root} was built with embedding model {meta.get('model_id')} "
-                    f"({meta.get('dimension')}-d) but the current model is {self.model_id} "
-                    f"({self.dimension}-d); use another collection or delete {self.root} and re-ingest"
-                )
-        else:
-            tmp = meta_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"model_id": self.model_id, "dimension": self.dimension}))
-            tmp.replace(meta_path)
-        if self.read_consistency_s is None:
-            return lancedb.connect(str(self.root))
-        return lancedb.connect(
-            str(self.root), read_consistency_interval=timedelta(seconds=self.read_consistency_s)
+        fresh = read_meta(self.root) is None
+        meta = open_meta(
+            self.root,
+            model_id=self.model_id,
+            dimension=self.dimension,
+            backend="lance",
+            format_version=FORMAT_VERSION,
         )
+        if self.read_consistency_s is None:
+            db = lancedb.connect(str(self.root))
+        else:
+            interval = timedelta(seconds=self.read_consistency_s)
+            db = lancedb.connect(str(self.root), read_consistency_interval=interval)
+        # A collection.json written now, beside tables an older ragline wrote without one: version 0.
+        version = 0 if fresh else meta.get("format_version", 0)
+        if version < FORMAT_VERSION:
+            self._migrate(db, meta, version)
+        return db
+
+    def _migrate(self, db: Any, meta: dict[str, Any], version: int) -> None:
+        """Run the named steps from ``version`` on, in order; then record the current version."""
+        try:
+            tbl = db.open_table(CHUNKS)
+        except (FileNotFoundError, ValueError):
+            tbl = None
+        for step in MIGRATIONS:
+            if step.version > version and tbl is not None and step.apply(tbl):
+                log.info("collection %s: migrated to format %d (%s)", self.root, step.version, step.name)
+        write_meta(self.root, {**meta, "format_version": FORMAT_VERSION})
 
     def _follow_other_writers(self) -> None:
         # Another replica committed: cached schema, index list and dataset handle are stale.
@@ -308,21 +354,12 @@ class LanceStore:
     @property
     def chunks_table(self) -> Any:
         if self._chunks is None:
-            self._chunks = self._migrate(self._table(CHUNKS, None))
+            self._chunks = self._table(CHUNKS, None)
         return self._chunks
-
-    @staticmethod
-    def _migrate(tbl: Any) -> Any:
-        if tbl is not None:
-            missing = {k: v for k, v in _ACL_COLUMNS.items() if k not in tbl.schema.names}
-            if missing:
-                log.info("adding access-control columns %s to %s", sorted(missing), tbl.name)
-                tbl.add_columns(missing)
-        return tbl
 
     def _ensure_tables(self) -> tuple[Any, Any]:
         if self._chunks is None:
-            self._chunks = self._migrate(self._table(CHUNKS, _chunk_schema(self.dimension)))
+            self._chunks = self._table(CHUNKS, _chunk_schema(self.dimension))
         if self._sections is None:
             self._sections = self._table(SECTIONS, _SECTION_SCHEMA)
         return self._chunks, self._sections
@@ -350,51 +387,18 @@ class LanceStore:
 
     def _evolve_schema(self, tbl: Any, batches: Sequence[SourceBatch]) -> dict[str, ColumnKind]:
         known = self.metadata_fields()
-        new: dict[str, ColumnKind] = {}
-        for b in batches:
-            for c in b.chunks:
-                for k, v in c.metadata.items():
-                    if k not in known and k not in new:
-                        new[k] = _kind_of(v)
-        if len(known) + len(new) > MAX_METADATA_FIELDS:
-            raise StoreError(
-                f"these documents bring {len(new)} new metadata fields to a collection holding "
-                f"{len(known)}, above the limit of {MAX_METADATA_FIELDS} fields per collection (each is a "
-                "column of every chunk): use fewer distinct field names (loaders.json_metadata_fields "
-                "picks them for JSON), or put these documents in a collection of their own"
-            )
+        new = new_fields(known, batches)
         if new:
             tbl.add_columns(
                 [pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())]
             )
             known.update(new)
-        if UNITS not in tbl.schema.names and any(b.unit_vectors is not None for b in batches):
-            # A collection from before sentence vectors: its chunks get them as their sources are
-            # re-indexed (the pipeline version changed, so the next ingest re-indexes every file);
-            # until then the old chunks hold none and only the dense and keyword lists find them.
-            tbl.add_columns(pa.field(UNITS, pa.list_(pa.list_(pa.float32(), self.dimension))))
-            log.info(
-                "collection %s: added sentence vectors; re-ingest to fill them for older chunks", self.root
-            )
+        # Not a format migration: added on first use, so collections that never store token states
+        # pay nothing.
         if TOKENS not in tbl.schema.names and any(b.token_states is not None for b in batches):
-            # Added on first use, so collections that never store token states pay nothing; older
-            # chunks hold none until re-indexed, and the reranker encodes those itself.
+            # Older chunks hold none until re-indexed, and the reranker encodes those itself.
             tbl.add_columns(_TOKENS_FIELD)
         return known
-
-    @staticmethod
-    def _coerce(kind: ColumnKind, value: MetadataValue, field: str, source: str) -> MetadataValue:
-        if kind == "string":
-            return value if isinstance(value, str) else json.dumps(value)
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise StoreError(
-            f"{source}: metadata field {field!r} is {kind} in this collection but this document has "
-            f"{value!r}; make the field's type consistent across documents"
-        )
 
     def _chunk_rows(
         self, batches: Sequence[SourceBatch], fields: dict[str, ColumnKind], schema: pa.Schema
@@ -406,33 +410,15 @@ class LanceStore:
         units: list[Vectors] = []
         tokens: list[bytes | None] = []
         for b in batches:
-            if b.vectors.shape != (len(b.chunks), self.dimension):
-                raise StoreError(
-                    f"{b.source}: {len(b.chunks)} chunks but vectors of shape {b.vectors.shape}; "
-                    f"expected ({len(b.chunks)}, {self.dimension})"
-                )
-            units.extend(self._checked_units(b))
-            tokens.extend(self._packed_tokens(b))
+            check_vectors(b, self.dimension)
+            units.extend(checked_units(b, self.dimension))
+            tokens.extend(packed_tokens(b, self.dimension))
             for c in b.chunks:
-                cols["id"].append(c.id)
-                cols["doc_id"].append(c.doc_id)
-                cols["source"].append(b.source)
-                cols["source_hash"].append(b.source_hash)
-                cols["parent_id"].append(c.parent_id)
-                cols["position"].append(c.position)
-                cols["start"].append(c.start)
-                cols["end"].append(c.end)
-                cols["section"].append(c.section)
-                cols["title"].append(c.title)
-                cols["text"].append(c.text)
-                cols["search_text"].append(c.embed_text)
-                cols["metadata_json"].append(json.dumps(c.metadata, sort_keys=True))
-                cols[ACL_TENANT].append(c.access.tenant)
-                cols[ACL_GROUPS].append(list(c.access.groups))
-                cols[ACL_CLEARANCE].append(c.access.clearance)
+                for name, value in row_of(c, b.source, b.source_hash).items():
+                    cols[name].append(value)
                 for k, kind in fields.items():
                     v = c.metadata.get(k)
-                    cols[_META_PREFIX + k].append(None if v is None else self._coerce(kind, v, k, b.source))
+                    cols[_META_PREFIX + k].append(None if v is None else coerce(kind, v, k, b.source))
             vectors.append(b.vectors)
         flat = (
             np.concatenate(vectors).astype(np.float32)
@@ -453,51 +439,6 @@ class LanceStore:
         if TOKENS in schema.names:
             arrays[TOKENS] = pa.array(tokens, type=_TOKENS_FIELD.type)
         return pa.table([arrays[n] for n in schema.names], schema=schema)
-
-    def _checked_units(self, b: SourceBatch) -> list[Vectors]:
-        """One ``(k, dim)`` float32 array per chunk of ``b`` (empty when it has none)."""
-        if b.unit_vectors is None:
-            return [np.zeros((0, self.dimension), np.float32)] * len(b.chunks)
-        self._check_count(b, b.unit_vectors, "unit vector arrays", "k")
-        pairs = zip(b.chunks, b.unit_vectors, strict=True)
-        return [self._matrix(b, c, u, "unit vectors", "k") for c, u in pairs]
-
-    def _packed_tokens(self, b: SourceBatch) -> list[bytes | None]:
-        """Each chunk's token states of ``b``, packed; None for all when ``b`` carries none."""
-        if b.token_states is None:
-            return [None] * len(b.chunks)
-        self._check_count(b, b.token_states, "token-state arrays", "tokens")
-        out: list[bytes | None] = []
-        for c, t in zip(b.chunks, b.token_states, strict=True):
-            if not isinstance(t, PackedTokens):
-                out.append(pack_tokens(self._matrix(b, c, t, "token states", "tokens")))
-            elif t.dimension == self.dimension:
-                out.append(t.blob)
-            else:
-                raise StoreError(
-                    f"{b.source}: token states of chunk {c.id!r} are {t.dimension}-d; "
-                    f"expected (tokens, {self.dimension})"
-                )
-        return out
-
-    def _check_count(self, b: SourceBatch, arrays: Sequence[object], what: str, rows: str) -> None:
-        if len(arrays) != len(b.chunks):
-            raise StoreError(
-                f"{b.source}: {len(b.chunks)} chunks but {len(arrays)} {what}; "
-                f"expected one ({rows}, {self.dimension}) array per chunk"
-            )
-
-    def _matrix(self, b: SourceBatch, c: Chunk, value: Vectors, what: str, rows: str) -> Vectors:
-        """``value`` as a float32 ``(rows, dim)`` array, or a StoreError naming the chunk."""
-        arr = np.asarray(value, dtype=np.float32)
-        if arr.size == 0:
-            arr = arr.reshape(0, self.dimension)
-        if arr.ndim != 2 or arr.shape[1] != self.dimension:
-            raise StoreError(
-                f"{b.source}: {what} of chunk {c.id!r} have shape {arr.shape}; "
-                f"expected ({rows}, {self.dimension})"
-            )
-        return arr
 
     def upsert(self, batches: Sequence[SourceBatch]) -> None:
         """Atomically replace everything held for the batches' sources (see the Store contract)."""
@@ -668,9 +609,10 @@ class LanceStore:
         except OSError:  # removed by a cleanup of old versions (or not a ref this store made)
             return None
 
-    def _take(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> pa.Table | None:
-        """``columns`` of the rows behind ``candidates``, each read from the version its search
-        read; None when some version is gone (callers then look rows up by chunk id)."""
+    def _rows(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> pa.Table:
+        """``columns`` of the rows behind ``candidates``, each read from the version its search read
+        (pylance's row take: ~2 ms faster per query than lancedb's query-builder take). When one of
+        those versions is gone from disk, every row is looked up by chunk id in ``view`` (a scan)."""
         by_version: dict[int, list[int]] = {}
         for c in candidates:
             version, address = divmod(c.ref, 1 << _VERSION_SHIFT)
@@ -679,7 +621,8 @@ class LanceStore:
         for version, addresses in by_version.items():
             ds = self._dataset_at(view, version)
             if ds is None:
-                return None
+                ids = [c.chunk_id for c in candidates]
+                return view.ds.to_table(columns=columns, filter=" OR ".join(_in_list("id", ids)))
             parts.append(ds._take_rows(addresses, columns=columns))
         return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
@@ -760,13 +703,7 @@ class LanceStore:
         if filters is None:
             return None
         known = self.metadata_fields()
-        unknown = sorted(f for f in fields_of(filters) if f not in known and f not in BUILTIN_FILTER_FIELDS)
-        if unknown:
-            raise FilterError(
-                f"unknown filter field(s) {', '.join(map(repr, unknown))}; this collection's metadata "
-                f"fields are: {', '.join(sorted(known)) or '(none)'} "
-                f"(plus {', '.join(BUILTIN_FILTER_FIELDS)})"
-            )
+        check_filter_fields(filters, known)
 
         def column(name: str) -> tuple[str, ColumnKind] | None:
             if name in BUILTIN_FILTER_FIELDS:
@@ -774,27 +711,6 @@ class LanceStore:
             return f"`{_META_PREFIX}{name}`", known[name]
 
         return to_sql(filters, column)
-
-    @staticmethod
-    def _to_chunk(row: dict[str, Any]) -> Chunk:
-        meta: Metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
-        section = row["section"] or ""
-        return Chunk(
-            id=row["id"],
-            doc_id=row["doc_id"],
-            text=row["text"],
-            position=int(row["position"]),
-            start=int(row["start"]),
-            end=int(row["end"]),
-            section_path=tuple(section.split(" > ")) if section else (),
-            parent_id=row["parent_id"],
-            metadata=meta,
-            source=row["source"],
-            title=row["title"] or "",
-            access=Access(
-                tenant=row[ACL_TENANT], groups=tuple(row[ACL_GROUPS]), clearance=int(row[ACL_CLEARANCE])
-            ),
-        )
 
     def _dense_query(self, view: _View, vector: Vectors, n: int, filters: Filter | None) -> Any:
         q = (
@@ -815,28 +731,6 @@ class LanceStore:
         where = self._where(filters)
         return (q.where(where, prefilter=True) if where else q).limit(n)
 
-    def search_dense(self, vector: Vectors, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
-        self._follow_other_writers()
-        view = self._view()
-        if view is None or top_k < 1:
-            return []
-        if self._exact_vectors(view) is not None:
-            cands = self.dense_candidates(vector, top_k, filters)
-            score = {c.chunk_id: c.score for c in cands}
-            return [ScoredChunk(c, score[c.id]) for c in self.fetch_chunks(cands)]
-        query = self._dense_query(view, vector, top_k, filters)
-        rows = query.select([*_RESULT_COLUMNS, "_distance"]).to_list()
-        return [ScoredChunk(self._to_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
-
-    def search_keyword(self, text: str, top_k: int, filters: Filter | None = None) -> list[ScoredChunk]:
-        query = keyword_query(text)
-        self._follow_other_writers()
-        view = self._view()
-        if view is None or top_k < 1 or not query:
-            return []
-        rows = self._keyword_query(view, query, top_k, filters).select([*_RESULT_COLUMNS, "_score"]).to_list()
-        return [ScoredChunk(self._to_chunk(r), float(r["_score"])) for r in rows]
-
     # Candidates carry only ids and scores: hybrid search fetches text and metadata for the fused
     # top-k alone, which is most of its cost saved at 4x over-fetching.
 
@@ -853,12 +747,11 @@ class LanceStore:
             t = view.ds.to_table(columns=["id", "vector"], with_row_id=True)
             matrix = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
             matrix = matrix.reshape(t.num_rows, self.dimension)
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             ids = t.column("id").to_pylist()
             view.flat = _FlatVectors(
                 ids=ids,
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64),
-                unit=matrix / np.maximum(norms, 1e-12),
+                unit=unit_rows(matrix),
                 raw=matrix,
                 at={cid: i for i, cid in enumerate(ids)},
             )
@@ -867,9 +760,7 @@ class LanceStore:
     def _exact_candidates(
         self, view: _View, flat: _FlatVectors, vector: Vectors, n: int, filters: Filter | None
     ) -> list[Candidate]:
-        q = np.asarray(vector, dtype=np.float32).reshape(-1)
-        sims = flat.unit @ (q / max(float(np.linalg.norm(q)), 1e-12))
-        return self._top(view, flat.ids, flat.rowids, sims, n, filters)
+        return self._top(view, flat.ids, flat.rowids, cosine_scores(flat.unit, vector), n, filters)
 
     def _top(
         self,
@@ -880,18 +771,14 @@ class LanceStore:
         n: int,
         filters: Filter | None,
     ) -> list[Candidate]:
-        """The ``n`` best of ``sims`` (one score per row) among the rows ``filters`` allow."""
+        """The ``n`` best of ``sims`` (one score per row) among the rows ``filters`` allow (their
+        row ids found by SQL on the view)."""
         where = self._where(filters)
+        keep = None
         if where:
             allowed = view.ds.to_table(columns=[], filter=where, with_row_id=True)
             keep = np.isin(rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
-            sims = np.where(keep, sims, -np.inf)
-            n = min(n, int(keep.sum()))
-        n = min(n, len(sims))
-        if n < 1:
-            return []
-        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
+        top = top_n(sims, n, keep)
         return [Candidate(ids[i], float(sims[i]), view.ref(int(rowids[i]))) for i in top]
 
     def _exact_units(self, view: _View) -> _FlatUnits | None:
@@ -905,13 +792,12 @@ class LanceStore:
             counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
             matrix = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32)
             matrix = matrix.reshape(-1, self.dimension)
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             has = np.flatnonzero(counts)
             ids = t.column("id").to_pylist()
             view.units = _FlatUnits(
                 ids=[ids[i] for i in has],
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64)[has],
-                unit=matrix / np.maximum(norms, 1e-12),
+                unit=unit_rows(matrix),
                 starts=np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp),
             )
         return view.units
@@ -926,8 +812,7 @@ class LanceStore:
         if units is not None:
             if not units.ids:
                 return []
-            q = np.asarray(vector, dtype=np.float32).reshape(-1)
-            sims = np.maximum.reduceat(units.unit @ (q / max(float(np.linalg.norm(q)), 1e-12)), units.starts)
+            sims = maxsim_scores(units.unit, units.starts, vector)
             return self._top(view, units.ids, units.rowids, sims, n, filters)
         # LanceDB's multivector search is MaxSim over the row's vectors (cosine only); rows with an
         # empty list never match, which the contract wants.
@@ -994,36 +879,20 @@ class LanceStore:
             )
         return self._candidates(view, t, t.column("_score").to_pylist())
 
-    @staticmethod
-    def _by_id(view: _View, chunk_ids: Sequence[str], columns: list[str]) -> pa.Table:
-        """``columns`` of the given chunks in ``view``, found by a filter on ``id`` (a scan)."""
-        return view.ds.to_table(columns=columns, filter=" OR ".join(_in_list("id", list(chunk_ids))))
-
     def fetch_chunks(self, candidates: Sequence[Candidate]) -> list[Chunk]:
         view = self._view()
         if view is None or not candidates:
             return []
-        # pylance's row take is ~2 ms faster per query than lancedb's query-builder take.
-        t = self._take(view, candidates, _RESULT_COLUMNS)
-        by_id = {r["id"]: r for r in t.to_pylist()} if t is not None else {}
-        missing = [c.chunk_id for c in candidates if c.chunk_id not in by_id]
-        if missing:
-            # The search's version is gone from disk: look the rows up by chunk id in this one.
-            by_id.update({r["id"]: r for r in self._by_id(view, missing, _RESULT_COLUMNS).to_pylist()})
-        return [self._to_chunk(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
+        by_id = {r["id"]: r for r in self._rows(view, candidates, _RESULT_COLUMNS).to_pylist()}
+        return [chunk_of(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
 
     def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
         view = self._view()
         if view is None or not candidates:
             return []
-        t = self._take(view, candidates, ["id", "search_text"])
-        if t is not None:
-            got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
-            if set(got) == {c.chunk_id for c in candidates}:
-                return [got[c.chunk_id] or "" for c in candidates]
-        # The search's version is gone: the full fetch looks rows up by chunk id.
-        found = {c.id: c.embed_text for c in self.fetch_chunks(candidates)}
-        return [found.get(c.chunk_id, "") for c in candidates]
+        t = self._rows(view, candidates, ["id", "search_text"])
+        got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
+        return [got.get(c.chunk_id) or "" for c in candidates]
 
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         view = self._view()
@@ -1032,10 +901,7 @@ class LanceStore:
         flat = self._exact_vectors(view)
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             return flat.raw[[flat.at[c.chunk_id] for c in candidates if c.chunk_id in flat.at]]
-        t = self._take(view, candidates, ["id", "vector"])
-        if t is None:
-            # The search's version is gone: look the rows up by chunk id in this one.
-            t = self._by_id(view, [c.chunk_id for c in candidates], ["id", "vector"])
+        t = self._rows(view, candidates, ["id", "vector"])
         ids = t.column("id").to_pylist()
         rows = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
         rows = rows.reshape(len(ids), -1)
@@ -1135,8 +1001,9 @@ class LanceStore:
             meta: Metadata = json.loads(r["metadata_json"]) if r["metadata_json"] else {}
             # Page numbers belong to chunks, not to the document.
             meta = {k: v for k, v in meta.items() if k not in ("page", "page_end")}
-            access = Access(r[ACL_TENANT], tuple(r[ACL_GROUPS]), int(r[ACL_CLEARANCE]))
-            out.append(DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access))
+            out.append(
+                DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access_of(r))
+            )
         return out
 
     def find_chunks(self, filters: Filter, limit: int | None = None) -> list[Chunk]:
@@ -1144,7 +1011,7 @@ class LanceStore:
         if tbl is None:
             return []
         rows = tbl.search().where(self._where(filters)).select(_RESULT_COLUMNS).limit(limit).to_list()
-        return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
+        return sorted((chunk_of(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
     def field_values(self, max_values: int = 50) -> dict[str, list[str]]:
         if self._values is not None and self._values[0] == max_values:
@@ -1178,7 +1045,7 @@ class LanceStore:
         if tbl is None:
             return []
         rows = tbl.search().select(_RESULT_COLUMNS).limit(None).to_list()
-        return sorted((self._to_chunk(r) for r in rows), key=lambda c: (c.doc_id, c.position))
+        return sorted((chunk_of(r) for r in rows), key=lambda c: (c.doc_id, c.position))
 
     def chunks_at(self, keys: Sequence[tuple[str, int]], filters: Filter | None = None) -> list[Chunk]:
         """Chunks by (doc id, position), e.g. the neighbours of a hit, that match ``filters``;
@@ -1201,7 +1068,7 @@ class LanceStore:
         found: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
             found.setdefault((r["doc_id"], int(r["position"])), []).append(r)
-        return [self._to_chunk(r) for k in dict.fromkeys(keys) for r in found.get(k, [])]
+        return [chunk_of(r) for k in dict.fromkeys(keys) for r in found.get(k, [])]
 
     def get_sections(self, ids: Sequence[str]) -> list[Section]:
         tbl = self.sections_table

@@ -1,0 +1,185 @@
+"""What every backend does with a chunk row, whatever it stores it in: checking a batch's arrays,
+typing and limiting metadata fields, the row's scalar columns and reading a chunk back, and
+checking a filter's fields against the collection's.
+
+Shared so that the backends refuse the same bad input with the same message and return the same
+:class:`~ragline.types.Chunk` for the same row (metadata round-trips through JSON, a section path
+through ``" > "``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ragline.embedding.base import Vectors
+from ragline.embedding.tokens import PackedTokens, pack_tokens
+from ragline.errors import FilterError, StoreError
+from ragline.store.base import SourceBatch
+from ragline.store.filters import ACL_CLEARANCE, ACL_GROUPS, ACL_TENANT, ColumnKind, Filter, fields_of
+from ragline.types import Access, Chunk, MetadataValue
+
+# Distinct metadata fields one collection may hold: each is a column of every chunk row (3,000 of
+# them cost 4.3 GB of memory at ingest, 1.1 GB on disk and made searches 2x slower; issue 21).
+MAX_METADATA_FIELDS = 512
+# Columns users may filter on besides their own metadata.
+BUILTIN_FILTER_FIELDS: dict[str, ColumnKind] = {"doc_id": "string", "source": "string", "section": "string"}
+
+
+def kind_of(value: MetadataValue) -> ColumnKind:
+    """The column kind a metadata value starts a new field as."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
+def coerce(kind: ColumnKind, value: MetadataValue, field: str, source: str) -> MetadataValue:
+    """``value`` as stored in a ``kind`` column (what filters compare), or a StoreError naming it."""
+    if kind == "string":
+        return value if isinstance(value, str) else json.dumps(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise StoreError(
+        f"{source}: metadata field {field!r} is {kind} in this collection but this document has "
+        f"{value!r}; make the field's type consistent across documents"
+    )
+
+
+def new_fields(known: Mapping[str, ColumnKind], batches: Sequence[SourceBatch]) -> dict[str, ColumnKind]:
+    """The metadata fields ``batches`` bring that ``known`` lacks, with their kinds; a StoreError
+    when the collection would pass :data:`MAX_METADATA_FIELDS`."""
+    new: dict[str, ColumnKind] = {}
+    for b in batches:
+        for c in b.chunks:
+            for k, v in c.metadata.items():
+                if k not in known and k not in new:
+                    new[k] = kind_of(v)
+    if len(known) + len(new) > MAX_METADATA_FIELDS:
+        raise StoreError(
+            f"these documents bring {len(new)} new metadata fields to a collection holding "
+            f"{len(known)}, above the limit of {MAX_METADATA_FIELDS} fields per collection (each is a "
+            "column of every chunk): use fewer distinct field names (loaders.json_metadata_fields "
+            "picks them for JSON), or put these documents in a collection of their own"
+        )
+    return new
+
+
+def check_vectors(b: SourceBatch, dimension: int) -> None:
+    if b.vectors.shape != (len(b.chunks), dimension):
+        raise StoreError(
+            f"{b.source}: {len(b.chunks)} chunks but vectors of shape {b.vectors.shape}; "
+            f"expected ({len(b.chunks)}, {dimension})"
+        )
+
+
+def checked_units(b: SourceBatch, dimension: int) -> list[Vectors]:
+    """One ``(k, dim)`` float32 array per chunk of ``b`` (empty when it has none)."""
+    if b.unit_vectors is None:
+        return [np.zeros((0, dimension), np.float32)] * len(b.chunks)
+    _check_count(b, b.unit_vectors, "unit vector arrays", "k", dimension)
+    pairs = zip(b.chunks, b.unit_vectors, strict=True)
+    return [_matrix(b, c, u, "unit vectors", "k", dimension) for c, u in pairs]
+
+
+def packed_tokens(b: SourceBatch, dimension: int) -> list[bytes | None]:
+    """Each chunk's token states of ``b``, packed; None for all when ``b`` carries none."""
+    if b.token_states is None:
+        return [None] * len(b.chunks)
+    _check_count(b, b.token_states, "token-state arrays", "tokens", dimension)
+    out: list[bytes | None] = []
+    for c, t in zip(b.chunks, b.token_states, strict=True):
+        if not isinstance(t, PackedTokens):
+            out.append(pack_tokens(_matrix(b, c, t, "token states", "tokens", dimension)))
+        elif t.dimension == dimension:
+            out.append(t.blob)
+        else:
+            raise StoreError(
+                f"{b.source}: token states of chunk {c.id!r} are {t.dimension}-d; "
+                f"expected (tokens, {dimension})"
+            )
+    return out
+
+
+def _check_count(b: SourceBatch, arrays: Sequence[object], what: str, rows: str, dimension: int) -> None:
+    if len(arrays) != len(b.chunks):
+        raise StoreError(
+            f"{b.source}: {len(b.chunks)} chunks but {len(arrays)} {what}; "
+            f"expected one ({rows}, {dimension}) array per chunk"
+        )
+
+
+def _matrix(b: SourceBatch, c: Chunk, value: Vectors, what: str, rows: str, dimension: int) -> Vectors:
+    """``value`` as a float32 ``(rows, dim)`` array, or a StoreError naming the chunk."""
+    arr = np.asarray(value, dtype=np.float32)
+    if arr.size == 0:
+        arr = arr.reshape(0, dimension)
+    if arr.ndim != 2 or arr.shape[1] != dimension:
+        raise StoreError(
+            f"{b.source}: {what} of chunk {c.id!r} have shape {arr.shape}; expected ({rows}, {dimension})"
+        )
+    return arr
+
+
+def row_of(c: Chunk, source: str, source_hash: str) -> dict[str, Any]:
+    """The scalar columns of ``c``'s row (no vectors, no typed metadata columns)."""
+    return {
+        "id": c.id,
+        "doc_id": c.doc_id,
+        "source": source,
+        "source_hash": source_hash,
+        "parent_id": c.parent_id,
+        "position": c.position,
+        "start": c.start,
+        "end": c.end,
+        "section": c.section,
+        "title": c.title,
+        "text": c.text,
+        "search_text": c.embed_text,
+        "metadata_json": json.dumps(c.metadata, sort_keys=True),
+        ACL_TENANT: c.access.tenant,
+        ACL_GROUPS: list(c.access.groups),
+        ACL_CLEARANCE: c.access.clearance,
+    }
+
+
+def chunk_of(row: Mapping[str, Any]) -> Chunk:
+    """The chunk a row (as :func:`row_of` writes it) holds."""
+    meta = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
+    section = row["section"] or ""
+    return Chunk(
+        id=row["id"],
+        doc_id=row["doc_id"],
+        text=row["text"],
+        position=int(row["position"]),
+        start=int(row["start"]),
+        end=int(row["end"]),
+        section_path=tuple(section.split(" > ")) if section else (),
+        parent_id=row["parent_id"],
+        metadata=meta,
+        source=row["source"],
+        title=row["title"] or "",
+        access=access_of(row),
+    )
+
+
+def access_of(row: Mapping[str, Any]) -> Access:
+    return Access(tenant=row[ACL_TENANT], groups=tuple(row[ACL_GROUPS]), clearance=int(row[ACL_CLEARANCE]))
+
+
+def check_filter_fields(filters: Filter, known: Mapping[str, ColumnKind]) -> None:
+    """A FilterError naming the fields ``filters`` uses that the collection does not have."""
+    unknown = sorted(f for f in fields_of(filters) if f not in known and f not in BUILTIN_FILTER_FIELDS)
+    if unknown:
+        raise FilterError(
+            f"unknown filter field(s) {', '.join(map(repr, unknown))}; this collection's metadata "
+            f"fields are: {', '.join(sorted(known)) or '(none)'} "
+            f"(plus {', '.join(BUILTIN_FILTER_FIELDS)})"
+        )
