@@ -51,7 +51,7 @@ def test_chunking_variant_builds_its_own_collection(tmp_path: Path) -> None:
     # Built without sentence vectors or token states: the sentence search finds nothing there.
     vec = engine.embedder.embed_query("anything")
     store = engine.store("beir-tinybeir-sentence")
-    assert store.unit_candidates(vec, 5) == []
+    assert store.sentence_candidates(vec, 5) == []
     assert set(store.fetch_token_states([c.id for c in store.all_chunks()])) == {None}
 
 

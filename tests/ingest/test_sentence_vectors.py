@@ -27,7 +27,7 @@ def test_sentence_vectors_are_indexed_and_searched(tmp_path: Path) -> None:
     assert engine.embedder.sentences_embedded == 2
     store = engine.store()
     q = engine.embedder.embed_query("what replaced the gas boiler")
-    found = store.unit_candidates(q, 5)
+    found = store.sentence_candidates(q, 5)
     chunk = next(c for c in store.all_chunks() if c.doc_id == "a")
     assert found[0].chunk_id == chunk.id
     # The score is the best sentence's cosine, recomputed here.
@@ -43,10 +43,10 @@ def test_replaced_and_deleted_documents_take_their_sentences_along(tmp_path: Pat
     engine.upsert_documents([Document(id="a", source="notes", title="Office energy", text="Bikes are lent.")])
     store = engine.store()
     q = engine.embedder.embed_query("what replaced the gas boiler")
-    ids = {c.chunk_id for c in store.unit_candidates(q, 10)}
+    ids = {c.chunk_id for c in store.sentence_candidates(q, 10)}
     assert ids == {c.id for c in store.all_chunks()}
     assert engine.delete(["b"]) == 1
-    assert [c.chunk_id for c in engine.store().unit_candidates(q, 10)] == [
+    assert [c.chunk_id for c in engine.store().sentence_candidates(q, 10)] == [
         c.id for c in engine.store().all_chunks()
     ]
 
@@ -60,7 +60,7 @@ def test_late_sentence_vectors_cost_no_extra_run(tmp_path: Path) -> None:
     q = engine.embedder.embed_query("what replaced the gas boiler")
     layout = sentence_layout([chunk])
     _, sentence_vecs = embed_with_sentence_vectors(engine.embedder.inner, *layout, late=True)
-    found = engine.store().unit_candidates(q, 1)
+    found = engine.store().sentence_candidates(q, 1)
     assert found[0].chunk_id == chunk.id
     assert found[0].score == pytest.approx(float((sentence_vecs[0] @ q).max()), abs=1e-4)
 
@@ -69,6 +69,6 @@ def test_sentence_vectors_can_be_turned_off(tmp_path: Path) -> None:
     engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "off"})
     engine.upsert_documents(DOCS)
     q = np.asarray(engine.embedder.embed_query("gas boiler"))
-    assert engine.store().unit_candidates(q, 5) == []
+    assert engine.store().sentence_candidates(q, 5) == []
     hits = engine.search("what replaced the gas boiler", top_k=2)
     assert hits and all("dense_sentences" not in h.retrievers for h in hits)

@@ -41,7 +41,7 @@ DOCS = [
 
 # Backends lacking capabilities: a protocol member set to None is, for isinstance, not there.
 class NoSentencesNoVectors(MemoryStore):
-    unit_candidates = None
+    sentence_candidates = None
     fetch_vectors = None
 
 

@@ -219,14 +219,14 @@ def test_sentence_list_joins_the_dense_side_with_its_best_sentence_score(engine:
     assert {n for h in hits for n in h.retrievers} == {"dense", "dense_sentences", "keyword"}
     store = engine.store("notes")
     q = engine.embedder.embed_query(query)
-    units = {c.chunk_id: c.score for c in store.unit_candidates(q, 50)}
+    units = {c.chunk_id: c.score for c in store.sentence_candidates(q, 50)}
     for h in hits:
         if "dense_sentences" in h.retrievers:
             assert h.retrievers["dense_sentences"].score == pytest.approx(units[h.chunk.id], abs=1e-5)
     # Weights: dense side split between its two lists, keyword side whole (alpha 0.5).
     dense = store.dense_candidates(q, 7 * settings.candidate_multiplier)
     keyword = store.keyword_candidates(query, 7 * settings.candidate_multiplier)
-    sentences = store.unit_candidates(q, 7 * settings.candidate_multiplier)
+    sentences = store.sentence_candidates(q, 7 * settings.candidate_multiplier)
     expected = fuse_lists(
         [("dense", dense, 0.25), ("dense_sentences", sentences, 0.25), ("keyword", keyword, 0.5)], 7, "zscore"
     )

@@ -36,7 +36,7 @@ def batch(source: str, seed: int, n_docs: int) -> SourceBatch:
     vectors = vectors_for(chunks, seed)
     units = [np.vstack([v, -v]) for v in vectors]
     tokens = [np.vstack([v, v, v]) for v in vectors]
-    return SourceBatch(source, f"h{seed}", chunks, vectors, unit_vectors=units, token_states=tokens)
+    return SourceBatch(source, f"h{seed}", chunks, vectors, sentence_vectors=units, token_states=tokens)
 
 
 def seeded_store(root: Path, threshold: int) -> LanceStore:
@@ -61,7 +61,7 @@ def test_candidates_are_fetched_from_the_version_they_came_from(tmp_path: Path, 
     q = vectors_for(make_chunks(1, "/q", 99), 99)[0]
     dense = store.dense_candidates(q, 20)
     keyword = store.keyword_candidates("alpha beta", 20)
-    units = store.unit_candidates(q, 20)
+    units = store.sentence_candidates(q, 20)
     before = {c.id: c for c in store.fetch_chunks(dense + keyword + units)}
     vectors = store.fetch_vectors(dense)
     texts = store.fetch_texts(keyword)
@@ -169,7 +169,7 @@ def test_store_reads_never_fail_while_another_thread_writes(tmp_path: Path, path
         keyword_hits(store, "delta", 5)
 
     def units(i: int) -> None:
-        cands = store.unit_candidates(queries[i % len(queries)], 20)
+        cands = store.sentence_candidates(queries[i % len(queries)], 20)
         fetched(cands, len(store.fetch_chunks(cands)), "fetch_chunks")
 
     calls, samples, errors = run_concurrently([dense, keyword, units], lambda i: rewrite(store, i), 8)

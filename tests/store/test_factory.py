@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ragline.chunking.tokenizer import packaged_model_dir
+from ragline.text.tokenizer import packaged_model_dir
 
 import ragline
 from ragline.errors import ConfigError, StoreError

@@ -85,7 +85,7 @@ def test_format_0_gets_every_step_in_order(tmp_path: Path, caplog: pytest.LogCap
     q = vectors_for(make_chunks(3, "/s", seed=1, chunks_per_doc=1), 1)[0]
     assert {h.chunk.id for h in dense_hits(store, q, 5, Visible(Principal()))} == set(ids)
     assert dense_hits(store, q, 5, Visible(Principal("acme", ("eng",), 9))) == []
-    assert store.unit_candidates(q, 10) == []
+    assert store.sentence_candidates(q, 10) == []
     # Opened again, nothing more to do.
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="ragline.store.lance"):
@@ -101,23 +101,23 @@ def test_format_1_gets_the_sentence_vector_column(tmp_path: Path, caplog: pytest
     ch = make_chunks(3, "/s", seed=1, chunks_per_doc=1)
     store = LanceStore(root, dimension=DIM, model_id="m")
     with caplog.at_level(logging.INFO, logger="ragline.store.lance"):
-        assert store.unit_candidates(vectors_for(ch, 1)[0], 10) == []
+        assert store.sentence_candidates(vectors_for(ch, 1)[0], 10) == []
     assert migrated(caplog) == ["sentence vector column"]
     assert sum("added sentence vectors" in r.getMessage() for r in caplog.records) == 1
     new = make_chunks(2, "/t", seed=2, chunks_per_doc=1)
-    store.upsert([SourceBatch("/t", "h", new, vectors_for(new, 2), unit_vectors=units_for(new, 2))])
+    store.upsert([SourceBatch("/t", "h", new, vectors_for(new, 2), sentence_vectors=units_for(new, 2))])
     assert set(store.source_hashes()) == {"/s", "/t"}
-    found = store.unit_candidates(vectors_for(new, 2)[0], 10)
+    found = store.sentence_candidates(vectors_for(new, 2)[0], 10)
     with_units = {c.id for c, u in zip(new, units_for(new, 2), strict=True) if len(u)}
     assert {c.chunk_id for c in found} == with_units
     assert dense_hits(store, vectors_for(new, 2)[0], 1)[0].chunk.id == new[0].id
     # Re-indexing the old source fills its units too.
-    store.upsert([SourceBatch("/s", "h2", ch, vectors_for(ch, 1), unit_vectors=units_for(ch, 1))])
-    found_ids = {c.chunk_id for c in store.unit_candidates(vectors_for(ch, 1)[0], 10)}
+    store.upsert([SourceBatch("/s", "h2", ch, vectors_for(ch, 1), sentence_vectors=units_for(ch, 1))])
+    found_ids = {c.chunk_id for c in store.sentence_candidates(vectors_for(ch, 1)[0], 10)}
     assert {c.id for c, u in zip(ch, units_for(ch, 1), strict=True) if len(u)} <= found_ids
     # Shapes are still checked, so a bad batch fails the same way on old and new collections.
     with pytest.raises(StoreError, match="unit vector"):
-        store.upsert([SourceBatch("/v", "h", new, vectors_for(new, 2), unit_vectors=[])])
+        store.upsert([SourceBatch("/v", "h", new, vectors_for(new, 2), sentence_vectors=[])])
 
 
 def test_tables_without_a_collection_json_are_migrated(

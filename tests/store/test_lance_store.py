@@ -51,7 +51,7 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
     noise = np.random.default_rng(8)
     units = [data[i] + 0.5 * noise.normal(size=(2 + i % 2, dim)).astype(np.float32) for i in range(n)]
     units = [u / np.linalg.norm(u, axis=1, keepdims=True) for u in units]
-    store.upsert([SourceBatch("/s", "h", chunks, data, unit_vectors=units)])
+    store.upsert([SourceBatch("/s", "h", chunks, data, sentence_vectors=units)])
     store.finalize()
     assert store.stats().vector_index == "IvfHnswSq"
     recalls = []
@@ -68,7 +68,7 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
     unit_recalls = []
     for q in queries:
         ref = dict(maxsim_reference(chunks, units, q)[:10])
-        unit_hits = store.unit_candidates(q, 10)
+        unit_hits = store.sentence_candidates(q, 10)
         unit_recalls.append(len(ref.keys() & {c.chunk_id for c in unit_hits}) / 10)
         for c in unit_hits:
             if c.chunk_id in ref:
@@ -113,22 +113,22 @@ def test_unit_search_above_threshold_matches_the_exact_path(tmp_path: Path) -> N
     # Not finalized: an IVF index over 80 rows is pointless, and the scan path is what is tested.
     lance = LanceStore(tmp_path / "lance", dimension=DIM, model_id="m", ann_threshold=5)
     for store in (exact, lance):
-        store.upsert([SourceBatch("/a", "h", chunks, vecs, unit_vectors=units)])
+        store.upsert([SourceBatch("/a", "h", chunks, vecs, sentence_vectors=units)])
     exact.finalize()
     q = np.random.default_rng(3).normal(size=DIM).astype(np.float32)
     lance_view, exact_view = lance._view(), exact._view()
     assert lance_view is not None and exact_view is not None
-    assert lance.unit_candidates(q, 5) and lance._exact_units(lance_view) is None
+    assert lance.sentence_candidates(q, 5) and lance._exact_units(lance_view) is None
     assert exact._exact_units(exact_view) is not None
     ref = maxsim_reference(chunks, units, q)
     both = And((Visible(Principal("acme", ("eng",), 1)), parse_filter({"year": {"$gte": 2005}})))
     for f in (None, parse_filter({"doc_type": {"$in": ["paper", "memo"]}}), both):
         for n in (3, 1000):
-            want, got = exact.unit_candidates(q, n, f), lance.unit_candidates(q, n, f)
+            want, got = exact.sentence_candidates(q, n, f), lance.sentence_candidates(q, n, f)
             assert [c.chunk_id for c in got] == [c.chunk_id for c in want]
             assert [c.score for c in got] == pytest.approx([c.score for c in want], abs=1e-5)
     # Chunks without units (an empty list in the column) are never returned by LanceDB either.
-    got = lance.unit_candidates(q, 1000)
+    got = lance.sentence_candidates(q, 1000)
     assert [c.chunk_id for c in got] == [cid for cid, _ in ref]
     assert [c.score for c in got] == pytest.approx([s for _, s in ref], abs=1e-5)
     by_id = {c.id: c for c in chunks}
@@ -145,15 +145,17 @@ def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(
         for i in range(n)
     ]
     store = LanceStore(tmp_path / "off", dimension=dim, model_id="m", ann_threshold=100)
-    store.upsert([SourceBatch("/s", "h", chunks, vecs, unit_vectors=[np.zeros((0, dim), np.float32)] * n)])
+    store.upsert(
+        [SourceBatch("/s", "h", chunks, vecs, sentence_vectors=[np.zeros((0, dim), np.float32)] * n)]
+    )
     store.finalize()
     indexes = store._index_types()
     assert "vector" in indexes and "unit_vectors" not in indexes
-    assert store.unit_candidates(vecs[0], 10) == []
+    assert store.sentence_candidates(vecs[0], 10) == []
     assert [c.chunk_id for c in store.dense_candidates(vecs[0], 1)] == ["c0"]
     # Once some chunks bring sentence vectors, the next finalize indexes them.
     units = [vecs[i : i + 1] for i in range(n)]
-    store.upsert([SourceBatch("/s", "h2", chunks, vecs, unit_vectors=units)])
+    store.upsert([SourceBatch("/s", "h2", chunks, vecs, sentence_vectors=units)])
     store.finalize()
     assert "unit_vectors" in store._index_types()
-    assert store.unit_candidates(vecs[0], 1)[0].chunk_id == "c0"
+    assert store.sentence_candidates(vecs[0], 1)[0].chunk_id == "c0"

@@ -62,10 +62,12 @@ def _batches(seed: int = 1) -> list[SourceBatch]:
             a,
             vectors_for(a, seed),
             [sec],
-            unit_vectors=units_for(a, seed),
+            sentence_vectors=units_for(a, seed),
             token_states=units_for(a, seed + 7),
         ),
-        SourceBatch("/data/b.jsonl", "hb", b, vectors_for(b, seed + 1), unit_vectors=units_for(b, seed + 1)),
+        SourceBatch(
+            "/data/b.jsonl", "hb", b, vectors_for(b, seed + 1), sentence_vectors=units_for(b, seed + 1)
+        ),
     ]
 
 
@@ -82,7 +84,7 @@ def test_a_persisted_collection_reopens_as_written(tmp_path: Path) -> None:
     assert again.metadata_fields() == store.metadata_fields()
     assert again.stats().keyword_index and again.stats().chunks == store.stats().chunks
     q = vectors_for(batches[0].chunks, 3)[0]
-    for search in ("dense_candidates", "unit_candidates"):
+    for search in ("dense_candidates", "sentence_candidates"):
         assert getattr(again, search)(q, 10) == getattr(store, search)(q, 10)
     assert again.keyword_candidates("alpha beta", 10) == store.keyword_candidates("alpha beta", 10)
     cands = again.dense_candidates(q, 40)
@@ -158,7 +160,7 @@ def _corpus(seed: int) -> list[SourceBatch]:
                 f"h{s}",
                 chunks,
                 vectors_for(chunks, seed + s),
-                unit_vectors=units_for(chunks, seed + s),
+                sentence_vectors=units_for(chunks, seed + s),
                 token_states=units_for(chunks, seed + 10 + s),
             )
         )
@@ -175,13 +177,13 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> tuple[MemoryStore, LanceS
         store.upsert(batches)
         # A second round of writes: a source replaced, documents deleted (one within a filter).
         two = batches[1]
-        assert two.unit_vectors is not None and two.token_states is not None
+        assert two.sentence_vectors is not None and two.token_states is not None
         fewer = replace(
             two,
             source_hash="h1b",
             chunks=two.chunks[:20],
             vectors=two.vectors[:20],
-            unit_vectors=two.unit_vectors[:20],
+            sentence_vectors=two.sentence_vectors[:20],
             token_states=two.token_states[:20],
         )
         store.upsert([fewer])
@@ -222,7 +224,7 @@ def test_dense_and_sentence_search_agree(
     for _ in range(10):
         q = rng.normal(size=DIM).astype(np.float32)
         for n in (5, 1000):
-            for search in ("dense_candidates", "unit_candidates"):
+            for search in ("dense_candidates", "sentence_candidates"):
                 got, want = getattr(memory, search)(q, n, f), getattr(lance, search)(q, n, f)
                 assert [c.chunk_id for c in got] == [c.chunk_id for c in want]
                 assert [c.score for c in got] == pytest.approx([c.score for c in want], abs=1e-6)

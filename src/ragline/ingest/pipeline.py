@@ -405,7 +405,9 @@ class Ingestor:
                     vectors[offset : offset + n],
                     p.sections,
                     p.documents,
-                    unit_vectors=sentence_vecs[offset : offset + n] if sentence_vecs is not None else None,
+                    sentence_vectors=sentence_vecs[offset : offset + n]
+                    if sentence_vecs is not None
+                    else None,
                     token_states=tokens[offset : offset + n] if tokens is not None else None,
                 )
             )

@@ -203,7 +203,7 @@ class PipelineRetriever:
         dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
         keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
         if self.sentences is not None:
-            sentence_candidates = self.sentences.unit_candidates(vector, n, filters)
+            sentence_candidates = self.sentences.sentence_candidates(vector, n, filters)
             if sentence_candidates:
                 dense_side.append(("dense_sentences", sentence_candidates))
         terms = len(content_words(query))

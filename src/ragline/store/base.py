@@ -31,9 +31,9 @@ class SourceBatch:
 
     With ``documents`` set, the batch replaces only those document ids (an upsert of individual
     documents through the Python API) and leaves the source's other documents alone.
-    ``vectors[i]`` is the embedding of ``chunks[i].embed_text``. With ``unit_vectors`` set,
-    ``unit_vectors[i]`` is a float32 ``(k_i, dim)`` array (``k_i >= 0``) of unit-length embeddings of
-    ``chunks[i]``'s sentences, searched by :meth:`SentenceSearch.unit_candidates`. With ``token_states``
+    ``vectors[i]`` is the embedding of ``chunks[i].embed_text``. With ``sentence_vectors`` set,
+    ``sentence_vectors[i]`` is a float32 ``(k_i, dim)`` array (``k_i >= 0``) of unit-length embeddings of
+    ``chunks[i]``'s sentences, searched by :meth:`SentenceSearch.sentence_candidates`. With ``token_states``
     set, ``token_states[i]`` holds ``chunks[i]``'s unit-length contextual token embeddings: a float32
     ``(tokens, dim)`` array, or already packed (:class:`~ragline.embedding.tokens.PackedTokens`);
     served by :meth:`TokenStateStore.fetch_token_states` (stored as int8). A backend without
@@ -46,7 +46,7 @@ class SourceBatch:
     vectors: Vectors
     sections: list[Section] = field(default_factory=list)
     documents: tuple[str, ...] | None = None
-    unit_vectors: list[Vectors] | None = None
+    sentence_vectors: list[Vectors] | None = None
     token_states: Sequence[Vectors | PackedTokens] | None = None
 
 
@@ -206,9 +206,9 @@ class KeywordSearch(Protocol):
 
 @runtime_checkable
 class SentenceSearch(Protocol):
-    """Chunks scored by their best sentence vector (``SourceBatch.unit_vectors``): MaxSim."""
+    """Chunks scored by their best sentence vector (``SourceBatch.sentence_vectors``): MaxSim."""
 
-    def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+    def sentence_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
         """Chunks scored by their best sentence vector's cosine with ``vector``, best first, at
         most ``n``; chunks without sentence vectors are not returned; ``[]`` when none are stored."""
         ...

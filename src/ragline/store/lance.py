@@ -802,7 +802,7 @@ class LanceStore:
             )
         return view.units
 
-    def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+    def sentence_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
         """Chunks scored by their best unit vector's cosine with ``vector`` (MaxSim), best first."""
         self._follow_other_writers()
         view = self._view()

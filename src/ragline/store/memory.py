@@ -385,7 +385,7 @@ class MemoryStore:
         top = top_n(scores32, n, matched if mask is None else matched & mask)
         return [Candidate(state.rows[i]["id"], float(scores32[i]), int(i)) for i in top]
 
-    def unit_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
+    def sentence_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
         """Chunks scored by their best sentence vector's cosine with ``vector`` (MaxSim)."""
         state = self._state
         if not state.rows or n < 1:

@@ -82,10 +82,10 @@ def check_vectors(b: SourceBatch, dimension: int) -> None:
 
 def checked_units(b: SourceBatch, dimension: int) -> list[Vectors]:
     """One ``(k, dim)`` float32 array per chunk of ``b`` (empty when it has none)."""
-    if b.unit_vectors is None:
+    if b.sentence_vectors is None:
         return [np.zeros((0, dimension), np.float32)] * len(b.chunks)
-    _check_count(b, b.unit_vectors, "unit vector arrays", "k", dimension)
-    pairs = zip(b.chunks, b.unit_vectors, strict=True)
+    _check_count(b, b.sentence_vectors, "unit vector arrays", "k", dimension)
+    pairs = zip(b.chunks, b.sentence_vectors, strict=True)
     return [_matrix(b, c, u, "unit vectors", "k", dimension) for c, u in pairs]
 
 

@@ -243,8 +243,8 @@ class _Contract:
         ua, ub = units_for(a, 5), units_for(b, 6)
         store.upsert(
             [
-                SourceBatch("/data/a.jsonl", "ha", a, vectors_for(a, 5), unit_vectors=ua),
-                SourceBatch("/data/b.jsonl", "hb", b, vectors_for(b, 6), unit_vectors=ub),
+                SourceBatch("/data/a.jsonl", "ha", a, vectors_for(a, 5), sentence_vectors=ua),
+                SourceBatch("/data/b.jsonl", "hb", b, vectors_for(b, 6), sentence_vectors=ub),
             ]
         )
         store.finalize()
@@ -594,35 +594,35 @@ class SentenceContract(_Contract):
         assert isinstance(store, SentenceSearch)
         return store
 
-    def test_unit_candidates_match_numpy_maxsim(self, with_units: WithUnits) -> None:
+    def test_sentence_candidates_match_numpy_maxsim(self, with_units: WithUnits) -> None:
         store, chunks, units = with_units
         assert any(len(u) == 0 for u in units) and any(len(u) > 1 for u in units)
         q = np.random.default_rng(0).normal(size=DIM).astype(np.float32) * 3  # not unit length
         ref = maxsim_reference(chunks, units, q)
         for n in (1, 10, len(chunks)):
-            got = self._units(store).unit_candidates(q, n)
+            got = self._units(store).sentence_candidates(q, n)
             assert [c.chunk_id for c in got] == [cid for cid, _ in ref[:n]]
             assert [c.score for c in got] == pytest.approx([s for _, s in ref[:n]], abs=1e-5)
         # Chunks without units never come back, however many are asked for.
-        assert len(self._units(store).unit_candidates(q, 1000)) == sum(len(u) > 0 for u in units)
-        assert self._units(store).unit_candidates(q, 0) == []
+        assert len(self._units(store).sentence_candidates(q, 1000)) == sum(len(u) > 0 for u in units)
+        assert self._units(store).sentence_candidates(q, 0) == []
 
     @pytest.mark.parametrize("spec", FILTERS[::3], ids=[str(f) for f in FILTERS[::3]])
-    def test_unit_candidates_honour_filters(self, with_units: WithUnits, spec: dict[str, Any]) -> None:
+    def test_sentence_candidates_honour_filters(self, with_units: WithUnits, spec: dict[str, Any]) -> None:
         store, chunks, units = with_units
         f = parse_filter(spec)
         q = units[1][0] if len(units[1]) else np.ones(DIM, np.float32)
         ok = {c.id for c in chunks if matches(f, filter_values(c))}
         ref = [(cid, s) for cid, s in maxsim_reference(chunks, units, q) if cid in ok]
-        got = self._units(store).unit_candidates(q, len(chunks), f)
+        got = self._units(store).sentence_candidates(q, len(chunks), f)
         assert [c.chunk_id for c in got] == [cid for cid, _ in ref]
         # A small n is the top of the filtered set: the filter ran before the limit.
-        assert [c.chunk_id for c in self._units(store).unit_candidates(q, 3, f)] == [
+        assert [c.chunk_id for c in self._units(store).sentence_candidates(q, 3, f)] == [
             cid for cid, _ in ref[:3]
         ]
 
     @pytest.mark.parametrize("principal", PRINCIPALS[:4], ids=[repr(p) for p in PRINCIPALS[:4]])
-    def test_unit_candidates_return_only_readable_chunks(
+    def test_sentence_candidates_return_only_readable_chunks(
         self, with_units: WithUnits, principal: Principal
     ) -> None:
         store, chunks, units = with_units
@@ -630,56 +630,60 @@ class SentenceContract(_Contract):
         q = np.random.default_rng(1).normal(size=DIM).astype(np.float32)
         ref = [cid for cid, _ in maxsim_reference(chunks, units, q) if cid in readable]
         search = self._units(store)
-        assert [c.chunk_id for c in search.unit_candidates(q, len(chunks), Visible(principal))] == ref
-        assert [c.chunk_id for c in search.unit_candidates(q, 4, Visible(principal))] == ref[:4]
+        assert [c.chunk_id for c in search.sentence_candidates(q, len(chunks), Visible(principal))] == ref
+        assert [c.chunk_id for c in search.sentence_candidates(q, 4, Visible(principal))] == ref[:4]
 
-    def test_unit_candidates_see_every_write_after_a_search(self, with_units: WithUnits) -> None:
+    def test_sentence_candidates_see_every_write_after_a_search(self, with_units: WithUnits) -> None:
         # Like dense search, unit search may serve from an in-memory copy: writes must drop it.
         store, chunks, units = with_units
         search = self._units(store)
         q = np.random.default_rng(2).normal(size=DIM).astype(np.float32)
-        assert search.unit_candidates(q, 5)
+        assert search.sentence_candidates(q, 5)
         new = [replace(c, id=c.id + "-v2") for c in make_chunks(6, "/data/a.jsonl", seed=8, chunks_per_doc=1)]
         new_units = units_for(new, 8)
-        store.upsert([SourceBatch("/data/a.jsonl", "ha2", new, vectors_for(new, 8), unit_vectors=new_units)])
+        store.upsert(
+            [SourceBatch("/data/a.jsonl", "ha2", new, vectors_for(new, 8), sentence_vectors=new_units)]
+        )
         b = [(c, u) for c, u in zip(chunks, units, strict=True) if c.source == "/data/b.jsonl"]
         now_chunks = new + [c for c, _ in b]
         now_units = new_units + [u for _, u in b]
-        got = search.unit_candidates(q, 1000)
+        got = search.sentence_candidates(q, 1000)
         ref = maxsim_reference(now_chunks, now_units, q)
         assert [c.chunk_id for c in got] == [cid for cid, _ in ref]
         assert [c.score for c in got] == pytest.approx([s for _, s in ref], abs=1e-5)
         # Replacing a source without unit vectors takes its chunks out of unit search.
         store.upsert([SourceBatch("/data/a.jsonl", "ha3", new, vectors_for(new, 8))])
-        assert {c.chunk_id for c in search.unit_candidates(q, 1000)} == {c.id for c, u in b if len(u)}
+        assert {c.chunk_id for c in search.sentence_candidates(q, 1000)} == {c.id for c, u in b if len(u)}
         store.delete_sources(["/data/b.jsonl"])
-        assert search.unit_candidates(q, 1000) == []
+        assert search.sentence_candidates(q, 1000) == []
 
     def test_wrong_unit_vector_shape_is_refused(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "ushape", DIM)
         ch = make_chunks(2, "/x", seed=1, chunks_per_doc=1)
         vecs = vectors_for(ch, 1)
         with pytest.raises(StoreError, match="unit vector"):
-            store.upsert([SourceBatch("/x", "h", ch, vecs, unit_vectors=[np.zeros((1, DIM), np.float32)])])
+            store.upsert(
+                [SourceBatch("/x", "h", ch, vecs, sentence_vectors=[np.zeros((1, DIM), np.float32)])]
+            )
         bad = [np.zeros((2, DIM), np.float32), np.zeros((3, DIM - 1), np.float32)]
         with pytest.raises(StoreError, match=rf"\(k, {DIM}\)"):
-            store.upsert([SourceBatch("/x", "h", ch, vecs, unit_vectors=bad)])
+            store.upsert([SourceBatch("/x", "h", ch, vecs, sentence_vectors=bad)])
         assert "/x" not in store.source_hashes()
 
-    def test_fetch_chunks_on_unit_candidates(self, with_units: WithUnits) -> None:
+    def test_fetch_chunks_on_sentence_candidates(self, with_units: WithUnits) -> None:
         store, chunks, units = with_units
         by_id = {c.id: c for c in chunks}
-        cands = self._units(store).unit_candidates(
+        cands = self._units(store).sentence_candidates(
             units[4][0] if len(units[4]) else np.ones(DIM, np.float32), 8
         )
         assert len(cands) == 8
         assert store.fetch_chunks(cands[::-1]) == [by_id[c.chunk_id] for c in cands[::-1]]
         assert store.fetch_texts(cands) == [by_id[c.chunk_id].embed_text for c in cands]
 
-    def test_unit_candidates_empty_without_units(self, tmp_path: Path, filled: Filled) -> None:
+    def test_sentence_candidates_empty_without_units(self, tmp_path: Path, filled: Filled) -> None:
         store, _, vecs = filled
-        assert self._units(store).unit_candidates(vecs[0], 10) == []
-        assert self._units(self.make_store(tmp_path / "none", DIM)).unit_candidates(vecs[0], 10) == []
+        assert self._units(store).sentence_candidates(vecs[0], 10) == []
+        assert self._units(self.make_store(tmp_path / "none", DIM)).sentence_candidates(vecs[0], 10) == []
 
 
 class TokenStateContract(_Contract):
