@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ragline.text.tokenizer import packaged_model_dir
 
 import ragline
 from ragline.errors import ConfigError, StoreError
@@ -17,6 +16,7 @@ from ragline.store import factory
 from ragline.store.base import Store
 from ragline.store.lance import LanceStore
 from ragline.store.memory import MemoryStore
+from ragline.text.tokenizer import packaged_model_dir
 from ragline.types import Document
 
 DOCS = [
