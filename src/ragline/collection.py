@@ -69,9 +69,12 @@ def build_collection(
     path: Path,
     embedder_for: Callable[[str | None], CachedEmbedder],
     make_store: Callable[[Path, Embedder], Store],
+    previous: Collection | None = None,
 ) -> Collection:
     """The one way a :class:`Collection` is made (``embedder_for`` maps a tuned model's path, or
-    None, to its embedder; ``make_store`` opens the store with the configured settings)."""
+    None, to its embedder; ``make_store`` opens the store with the configured settings). The
+    ``previous`` resolution's store is kept while the model is the same: a first ingest writing
+    ``collection.json`` must not cost a second store (and its caches)."""
     stamp = meta_stamp(path)
     model_path = read_meta(path).get("model_path")
     embedder = embedder_for(str(model_path) if model_path else None)
@@ -85,7 +88,9 @@ def build_collection(
         name=name,
         tenant=tenant,
         path=path,
-        store=make_store(path, embedder),
+        store=previous.store
+        if previous is not None and previous.embedder is embedder
+        else make_store(path, embedder),
         embedder=embedder,
         retrieval=retrieval,
         answer=answer,

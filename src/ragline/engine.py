@@ -252,7 +252,7 @@ class Engine:
             cached = self._collections.get(key)
             if cached is None or cached.stamp != meta_stamp(path):
                 cached = build_collection(
-                    self.settings, name, tenant, path, self._model_embedder, self.open_store
+                    self.settings, name, tenant, path, self._model_embedder, self.open_store, cached
                 )
                 self._collections[key] = cached
             return cached
@@ -479,7 +479,7 @@ class Engine:
         # Under the write lock: the summaries describe exactly the documents that are there.
         with self._write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
-        self._forget(tenant, coll.name)
+        coll.summaries = None  # opened again on next use, at the rebuilt version
         return n
 
     def tune_embeddings(
