@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -59,17 +58,17 @@ from ragline.store.meta import Migration, open_meta, read_meta, write_meta
 from ragline.store.rows import (
     BUILTIN_FILTER_FIELDS,
     MAX_METADATA_FIELDS,
-    access_of,
     check_filter_fields,
     check_vectors,
     checked_units,
     chunk_of,
     coerce,
+    documents_of,
     new_fields,
     packed_tokens,
     row_of,
 )
-from ragline.types import Chunk, Metadata, Section
+from ragline.types import Chunk, Section
 
 log = logging.getLogger(__name__)
 # Opt in to lance's future default now; it also silences a warning on every index statistics call.
@@ -990,21 +989,7 @@ class LanceStore:
             q = q.where(where)
         columns = ["doc_id", "source", "title", "metadata_json", ACL_TENANT, ACL_GROUPS, ACL_CLEARANCE]
         rows = q.select(columns).limit(None).to_list()
-        counts: dict[str, int] = {}
-        first: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            counts[r["doc_id"]] = counts.get(r["doc_id"], 0) + 1
-            first.setdefault(r["doc_id"], r)
-        out: list[DocumentInfo] = []
-        for doc_id in sorted(first)[offset : offset + limit]:
-            r = first[doc_id]
-            meta: Metadata = json.loads(r["metadata_json"]) if r["metadata_json"] else {}
-            # Page numbers belong to chunks, not to the document.
-            meta = {k: v for k, v in meta.items() if k not in ("page", "page_end")}
-            out.append(
-                DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access_of(r))
-            )
-        return out
+        return documents_of(rows, limit=limit, offset=offset)
 
     def find_chunks(self, filters: Filter, limit: int | None = None) -> list[Chunk]:
         tbl = self.chunks_table

@@ -51,11 +51,12 @@ from ragline.store.rows import (
     checked_units,
     chunk_of,
     coerce,
+    documents_of,
     new_fields,
     packed_tokens,
     row_of,
 )
-from ragline.types import Access, Chunk, Metadata, Section
+from ragline.types import Access, Chunk, Section
 
 BACKEND = "memory"
 # The on-disk format of memory-store.npz, recorded in collection.json.
@@ -494,21 +495,7 @@ class MemoryStore:
         state = self._state
         if not state.rows or limit < 1:
             return []
-        counts: dict[str, int] = {}
-        first: dict[str, dict[str, Any]] = {}
-        for r in self._matching(state, filters):
-            counts[r["doc_id"]] = counts.get(r["doc_id"], 0) + 1
-            first.setdefault(r["doc_id"], r)
-        out: list[DocumentInfo] = []
-        for doc_id in sorted(first)[offset : offset + limit]:
-            r = first[doc_id]
-            meta: Metadata = json.loads(r["metadata_json"]) if r["metadata_json"] else {}
-            # Page numbers belong to chunks, not to the document.
-            meta = {k: v for k, v in meta.items() if k not in ("page", "page_end")}
-            out.append(
-                DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access_of(r))
-            )
-        return out
+        return documents_of(self._matching(state, filters), limit=limit, offset=offset)
 
     def find_chunks(self, filters: Filter, limit: int | None = None) -> list[Chunk]:
         state = self._state

@@ -10,7 +10,7 @@ through ``" > "``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,9 +18,9 @@ import numpy as np
 from ragline.embedding.base import Vectors
 from ragline.embedding.tokens import PackedTokens, pack_tokens
 from ragline.errors import FilterError, StoreError
-from ragline.store.base import SourceBatch
+from ragline.store.base import DocumentInfo, SourceBatch
 from ragline.store.filters import ACL_CLEARANCE, ACL_GROUPS, ACL_TENANT, ColumnKind, Filter, fields_of
-from ragline.types import Access, Chunk, MetadataValue
+from ragline.types import Access, Chunk, Metadata, MetadataValue
 
 # Distinct metadata fields one collection may hold: each is a column of every chunk row (3,000 of
 # them cost 4.3 GB of memory at ingest, 1.1 GB on disk and made searches 2x slower; issue 21).
@@ -172,6 +172,24 @@ def chunk_of(row: Mapping[str, Any]) -> Chunk:
 
 def access_of(row: Mapping[str, Any]) -> Access:
     return Access(tenant=row[ACL_TENANT], groups=tuple(row[ACL_GROUPS]), clearance=int(row[ACL_CLEARANCE]))
+
+
+def documents_of(rows: Iterable[Mapping[str, Any]], *, limit: int, offset: int) -> list[DocumentInfo]:
+    """One :class:`DocumentInfo` per document of ``rows`` (chunk rows with ``doc_id``, ``source``,
+    ``title``, ``metadata_json`` and the access columns), ordered by id, a page of them."""
+    counts: dict[str, int] = {}
+    first: dict[str, Mapping[str, Any]] = {}
+    for r in rows:
+        counts[r["doc_id"]] = counts.get(r["doc_id"], 0) + 1
+        first.setdefault(r["doc_id"], r)
+    out: list[DocumentInfo] = []
+    for doc_id in sorted(first)[offset : offset + limit]:
+        r = first[doc_id]
+        meta: Metadata = json.loads(r["metadata_json"]) if r["metadata_json"] else {}
+        # Page numbers belong to chunks, not to the document.
+        meta = {k: v for k, v in meta.items() if k not in ("page", "page_end")}
+        out.append(DocumentInfo(doc_id, r["source"], r["title"] or "", counts[doc_id], meta, access_of(r)))
+    return out
 
 
 def check_filter_fields(filters: Filter, known: Mapping[str, ColumnKind]) -> None:
