@@ -14,7 +14,6 @@ import datetime
 import json
 import logging
 import re
-import shutil
 import threading
 import time
 import uuid
@@ -297,7 +296,7 @@ class Engine:
         tenant = (access or Access()).tenant
         store = self.store(collection, tenant=tenant)
         embedder = self.embedder_for(collection, tenant)
-        with self._write_lock(store):
+        with self.write_lock(store):
             before = embedder.embedded
             ingestor = self._ingestor(store, embedder)
             report = ingestor.run(
@@ -341,7 +340,7 @@ class Engine:
             )
         store = self.store(collection, tenant=tenant)
         embedder = self.embedder_for(collection, tenant)
-        with self._write_lock(store):
+        with self.write_lock(store):
             if principal is not None and docs:
                 self._check_replaceable(store, [d.id for d in docs], principal)
             before = embedder.embedded
@@ -376,8 +375,9 @@ class Engine:
         return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
 
     @staticmethod
-    def _write_lock(store: Store) -> AbstractContextManager[None]:
-        # One writer per collection: a second ingest waits instead of embedding the same files.
+    def write_lock(store: Store) -> AbstractContextManager[None]:
+        """The collection's writer lock: one writer per collection, across processes (a second
+        ingest waits instead of embedding the same files)."""
         return file_lock(
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
         )
@@ -477,7 +477,7 @@ class Engine:
             raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
         summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
         # Under the write lock: the summaries describe exactly the documents that are there.
-        with self._write_lock(coll.store):
+        with self.write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
         coll.summaries = None  # opened again on next use, at the rebuilt version
         return n
@@ -497,33 +497,18 @@ class Engine:
         a new version under ``<data_dir>/models/<collection>/v<N>``, and re-embed the collection
         with it (the collection then searches with that model). Never sees evaluation data.
         """
-        from ragline.text.tokenizer import packaged_model_dir
-        from ragline.tune.embeddings import build_pairs, fine_tune
+        from ragline.maintenance.tune import tune_model
 
         name = collection or self.settings.collection
-        store = self.store(name, must_exist=True, tenant=tenant)
-        meta = json.loads((store.root / "collection.json").read_text(encoding="utf-8"))
-        if self.settings.embedding.backend == "openai":
-            raise ConfigError(
-                "tuning needs a local model; embedding.backend='openai' cannot be fine-tuned here"
-            )
-        base = Path(meta.get("model_path") or self.settings.embedding.model_path or packaged_model_dir())
-        chunks = store.all_chunks()
-        pairs = build_pairs(chunks, max_pairs=max_pairs)
-        versions = (
-            self.settings.data_dir / "models" / (name if tenant == DEFAULT_TENANT else f"{tenant}/{name}")
-        )
-        taken = [int(p.name[1:]) for p in versions.glob("v*") if p.name[1:].isdigit()]
-        out = versions / f"v{max(taken, default=0) + 1}"
-        report = fine_tune(
-            base,
-            pairs,
-            out,
+        coll = self.collection(name, tenant=tenant, must_exist=True)
+        report, out = tune_model(
+            coll,
+            self.settings,
+            max_pairs=max_pairs,
             epochs=epochs,
             batch_size=batch_size,
             max_seq_length=max_seq_length,
-            threads=self.settings.embedding.threads,
-            progress=(lambda d, t: progress("fine-tuning", d, t)) if progress else None,
+            progress=progress,
         )
         self.reembed(name, out, progress=progress, tenant=tenant)
         return report
@@ -543,7 +528,7 @@ class Engine:
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         settings = self.settings.embedding.model_copy(update={"model_path": model_path})
         embedder = CachedEmbedder(make_embedder(settings, self.settings.cache_dir), self.embedding_cache)
-        with self._write_lock(coll.store):
+        with self.write_lock(coll.store):
             n = reembed(coll, model_path, embedder, self._ingestor, self.open_store, progress)
         self._forget(tenant, collection)
         return n
@@ -557,36 +542,9 @@ class Engine:
 
             moved = engine.migrate_tenants()   # {"acme": 1200, "globex": 300}
         """
-        moved: dict[str, int] = {}
-        for name in self.collections():
-            store = self.store(name)
-            if not (store.root / "collection.json").is_file():
-                continue
-            with self._write_lock(store):
-                others = sorted(store.tenants() - {DEFAULT_TENANT})
-                for tenant in others:
-                    dest = self.collection_path(name, tenant)
-                    if not dest.exists():
-                        # Copied whole, then trimmed: every row keeps its vectors and token states.
-                        tmp = dest.with_name(f".{name}.migrating")
-                        if tmp.exists():
-                            shutil.rmtree(tmp)
-                        shutil.copytree(store.root, tmp)
-                        tmp.rename(dest)
-                    own = self.store(name, must_exist=True, tenant=tenant)
-                    own.retain_tenant(tenant)
-                    summaries = self.summaries_store(name, tenant)
-                    if summaries is not None:
-                        summaries.retain_tenant(tenant)
-                    moved[tenant] = moved.get(tenant, 0) + own.stats().chunks
-                    if progress is not None:
-                        progress(f"collection {name!r}: tenant {tenant!r} moved to {dest}")
-                if others:
-                    store.retain_tenant(DEFAULT_TENANT)
-                    summaries = self.summaries_store(name)
-                    if summaries is not None:
-                        summaries.retain_tenant(DEFAULT_TENANT)
-        return moved
+        from ragline.maintenance.tenants import migrate_tenants
+
+        return migrate_tenants(self, progress)
 
     def with_settings(self, **updates: Any) -> Engine:
         """An engine on the same data with some settings replaced, sharing the loaded embedding
@@ -917,7 +875,7 @@ class Engine:
         tenant's collection); whatever else carries the same id is left alone.
         """
         store = self.store(collection, must_exist=True, tenant=tenant_of(principal))
-        with self._write_lock(store):
+        with self.write_lock(store):
             return store.delete_documents(doc_ids, scope_filter(None, principal))
 
     def stats(self, collection: str | None = None, *, principal: Principal | None = None) -> CollectionStats:
