@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragline.embedding.base import Embedder
-from ragline.embedding.cache import CachedEmbedder
+from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
 from ragline.store.base import Store
 
@@ -50,7 +49,7 @@ class Collection:
     tenant: str
     path: Path
     store: Store
-    embedder: CachedEmbedder
+    embedder: CachingEmbedder
     retrieval: RetrievalSettings
     answer: AnswerSettings
     stamp: int
@@ -67,7 +66,7 @@ def build_collection(
     name: str,
     tenant: str,
     path: Path,
-    embedder_for: Callable[[str | None], CachedEmbedder],
+    embedder_for: Callable[[str | None], CachingEmbedder],
     make_store: Callable[[Path, Embedder], Store],
     previous: Collection | None = None,
 ) -> Collection:

@@ -28,9 +28,9 @@ from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.collection import META_FILE, Collection, build_collection, meta_stamp
 from ragline.context.assembler import ContextAssembler
-from ragline.embedding.base import Embedder
-from ragline.embedding.cache import CachedEmbedder, EmbeddingCache, TransientEmbedder
-from ragline.embedding.factory import make_embedder, make_tokenizer
+from ragline.embedding.base import CachingEmbedder, Embedder
+from ragline.embedding.cache import EmbeddingCache
+from ragline.embedding.factory import make_cached_embedder, make_tokenizer
 from ragline.embedding.tokens import token_model
 from ragline.errors import AccessDenied, CollectionNotFound, ConfigError, FilterError
 from ragline.generation.base import collect
@@ -159,7 +159,7 @@ class Engine:
         self._collections_lock = threading.Lock()
         self._extractive: dict[tuple[int, int, float, float], ExtractiveAnswerer] = {}
         self._rerankers: dict[str, Reranker] = {}
-        self._embedders: dict[str, CachedEmbedder] = {}
+        self._embedders: dict[str, CachingEmbedder] = {}
 
     # -- components, built lazily ----------------------------------------------------------------
 
@@ -168,9 +168,8 @@ class Engine:
         return EmbeddingCache(self.settings.data_dir / "embedding-cache.sqlite")
 
     @cached_property
-    def embedder(self) -> CachedEmbedder:
-        inner: Embedder = make_embedder(self.settings.embedding, self.settings.cache_dir)
-        return CachedEmbedder(inner, self.embedding_cache)
+    def embedder(self) -> CachingEmbedder:
+        return make_cached_embedder(self.settings.embedding, self.settings.cache_dir, self.embedding_cache)
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
@@ -206,14 +205,15 @@ class Engine:
         root = self.namespace_dir(tenant)
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
-    def _model_embedder(self, model_path: str | None) -> CachedEmbedder:
+    def _model_embedder(self, model_path: str | None) -> CachingEmbedder:
         """The configured embedder, or the one of a model ``ragline tune embeddings`` made."""
         if not model_path:
             return self.embedder
         if model_path not in self._embedders:
             settings = self.settings.embedding.model_copy(update={"model_path": Path(model_path)})
-            inner = make_embedder(settings, self.settings.cache_dir)
-            self._embedders[model_path] = CachedEmbedder(inner, self.embedding_cache)
+            self._embedders[model_path] = make_cached_embedder(
+                settings, self.settings.cache_dir, self.embedding_cache
+            )
         return self._embedders[model_path]
 
     def open_store(self, path: Path, embedder: Embedder) -> Store:
@@ -261,7 +261,7 @@ class Engine:
         with self._collections_lock:
             self._collections.pop(_store_key(tenant, name), None)
 
-    def embedder_for(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> CachedEmbedder:
+    def embedder_for(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> CachingEmbedder:
         """The embedding model a collection was built with: the configured one, or the model
         `ragline tune embeddings` made for it (recorded in its ``collection.json``)."""
         return self.collection(collection, tenant=tenant).embedder
@@ -527,7 +527,7 @@ class Engine:
 
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         settings = self.settings.embedding.model_copy(update={"model_path": model_path})
-        embedder = CachedEmbedder(make_embedder(settings, self.settings.cache_dir), self.embedding_cache)
+        embedder = make_cached_embedder(settings, self.settings.cache_dir, self.embedding_cache)
         with self.write_lock(coll.store):
             n = reembed(coll, model_path, embedder, self._ingestor, self.open_store, progress)
         self._forget(tenant, collection)
@@ -659,7 +659,7 @@ class Engine:
         key = (a.max_sentences, a.candidate_sentences, a.mmr_lambda, a.abstain_threshold)
         if key not in self._extractive:
             self._extractive[key] = ExtractiveAnswerer(
-                TransientEmbedder(self.embedder),
+                self.embedder.transient(),
                 max_sentences=a.max_sentences,
                 candidate_sentences=a.candidate_sentences,
                 mmr_lambda=a.mmr_lambda,

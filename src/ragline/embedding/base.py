@@ -41,3 +41,18 @@ def l2_normalize(x: Vectors) -> Vectors:
     norms[norms == 0] = 1.0
     result: Vectors = (x / norms).astype(np.float32, copy=False)
     return result
+
+
+@runtime_checkable
+class CachingEmbedder(Embedder, Protocol):
+    """An embedder in front of a cache: what the engine holds (``embedding.factory``'s
+    ``make_cached_embedder``), so it never names a concrete embedder class."""
+
+    @property
+    def embedded(self) -> int:
+        """Texts that really went through the model so far (cache hits excluded)."""
+        ...
+
+    def transient(self) -> Embedder:
+        """An embedder for query-time texts over the same model that never writes the cache."""
+        ...

@@ -199,6 +199,10 @@ class CachedEmbedder:
                     sentence_out[i] = fresh[j]
         return out, sentence_out
 
+    def transient(self) -> TransientEmbedder:
+        """Query-time texts (answer sentences) embedded through an in-memory LRU, not the disk cache."""
+        return TransientEmbedder(self)
+
     def token_model(self) -> TokenModel | None:
         """The wrapped model, when it gives token states (late interaction runs it directly)."""
         return token_model(self.inner)

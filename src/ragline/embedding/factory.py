@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ragline.embedding.base import Embedder
+from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.settings import EmbeddingSettings
 from ragline.text.tokenizer import HFTokenizer, Tokenizer, packaged_model_dir
+
+if TYPE_CHECKING:
+    from ragline.embedding.cache import EmbeddingCache
 
 
 def make_embedder(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
@@ -38,6 +42,16 @@ def make_embedder(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
         batch_size=settings.batch_size,
         timeout_s=settings.timeout_s,
     )
+
+
+def make_cached_embedder(
+    settings: EmbeddingSettings, cache_dir: Path, cache: EmbeddingCache
+) -> CachingEmbedder:
+    """The embedder of ``settings`` in front of the embedding ``cache`` (one per data directory,
+    shared by every model of an engine: its keys name the model)."""
+    from ragline.embedding.cache import CachedEmbedder
+
+    return CachedEmbedder(make_embedder(settings, cache_dir), cache)
 
 
 def make_tokenizer(settings: EmbeddingSettings) -> Tokenizer:
