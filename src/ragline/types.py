@@ -8,6 +8,7 @@ yields the same ids, so upserts replace rather than duplicate.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,6 +38,20 @@ def header_of(title: str, section_path: tuple[str, ...]) -> str:
 
 
 DEFAULT_TENANT = "default"
+# Group names end up in filters, URLs and log lines: a safe alphabet, as for tenants.
+GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
+
+
+def parse_groups(text: str) -> tuple[str, ...]:
+    """Comma-separated group names, checked and sorted: ``"hr, eng"`` -> ``("eng", "hr")``;
+    a ValueError names the bad ones."""
+    groups = [g.strip() for g in text.split(",") if g.strip()]
+    bad = [g for g in groups if not GROUP_RE.match(g)]
+    if bad:
+        raise ValueError(
+            f"group name(s) {bad} are invalid; use letters, digits, '.' or '-' (max 64, no spaces)"
+        )
+    return tuple(sorted(set(groups)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import ragline
 from ragline.cli.main import app
 from tests.eval.test_runner import write_dataset
 from tests.helpers import write_markdown_corpus
@@ -146,3 +147,22 @@ def test_invalid_setting_from_environment_is_rejected(
     monkeypatch.setenv("RAGLINE_RETRIEVAL__MODE", "semantic")
     res = runner.invoke(app, ["search", "x", "--data-dir", str(tmp_path)])
     assert res.exit_code == 2 and "retrieval.mode" in res.stderr
+
+
+def test_ingest_for_a_tenant_with_groups_and_clearance(tmp_path: Path) -> None:
+    from ragline.types import Principal
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pay.md").write_text("# Pay\n\nThe payroll runs on the 25th of each month.\n")
+    data = tmp_path / "data"
+    args = ["ingest", str(docs), "-c", "hr", "--data-dir", str(data)]
+    res = runner.invoke(app, [*args, "--tenant", "acme", "--groups", "hr, payroll", "--clearance", "3"])
+    assert res.exit_code == 0, res.output
+    engine = ragline.open(data)
+    assert engine.collections() == [] and engine.collections("acme") == ["hr"]
+    assert engine.search("payroll", collection="hr", principal=Principal("acme", ("hr",), 3))
+    assert engine.search("payroll", collection="hr", principal=Principal("acme", ("hr",), 2)) == []
+    assert engine.search("payroll", collection="hr", principal=Principal("acme", ("eng",), 9)) == []
+    bad = runner.invoke(app, [*args, "--groups", "h r"])
+    assert bad.exit_code == 2 and "group name(s) ['h r'] are invalid" in bad.output

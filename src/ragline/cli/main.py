@@ -31,6 +31,7 @@ from rich.table import Table
 
 from ragline.cli.keys import keys_app
 from ragline.errors import RaglineError
+from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
 app = typer.Typer(
     name="ragline",
@@ -229,9 +230,29 @@ def ingest(
         bool, typer.Option("--keep-duplicates", help="Index documents whose text duplicates another's.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    tenant: Annotated[
+        str, typer.Option("--tenant", help="Tenant whose collection receives the documents.")
+    ] = DEFAULT_TENANT,
+    groups: Annotated[
+        str,
+        typer.Option(
+            "--groups", help="Comma-separated groups allowed to read them; empty: the whole tenant."
+        ),
+    ] = "",
+    clearance: Annotated[
+        int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs (0-100).")
+    ] = 0,
     data_dir: DataDir = None,
 ) -> None:
-    """Ingest files and folders into a collection (only changed files are re-embedded)."""
+    """Ingest files and folders into a collection (only changed files are re-embedded).
+
+    With --tenant, --groups and --clearance the documents go to that tenant's collection and are
+    readable only by its keys holding one of the groups and the clearance (see docs/security.md).
+    """
+    try:
+        access = Access(tenant, parse_groups(groups), clearance)
+    except ValueError as exc:
+        _fail(exc)
     try:
         engine = _engine(data_dir)
         with _progress_bar() as bar:
@@ -250,6 +271,7 @@ def ingest(
                 sync=sync,
                 dedup=not keep_duplicates,
                 progress=on_progress,
+                access=access,
             )
     except RaglineError as exc:
         _fail(exc)
