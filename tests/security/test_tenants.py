@@ -371,3 +371,11 @@ def test_uploads_never_replace_a_document_the_uploader_cannot_read(world: World)
         c.delete("/v1/collections/plans/documents/acme/memo", headers=h["acme_eng_admin"]).status_code == 404
     )
     assert c.get("/v1/collections/plans/documents/acme/memo", headers=h["acme_hr"]).status_code == 200
+
+
+def test_api_documents_over_the_ingest_limits_are_refused_at_the_request(world: World) -> None:
+    c, h = world.client, world.h
+    wide = {"id": "wide", "text": "Too many fields.", "metadata": {f"k{i}": i for i in range(100)}}
+    r = c.post("/v1/collections/limits/documents", json={"documents": [wide]}, headers=h["acme_admin"])
+    assert r.status_code == 400 and "loaders.max_metadata_fields" in r.json()["error"]["message"]
+    assert "limits" not in {x["name"] for x in c.get("/v1/collections", headers=h["acme_admin"]).json()}

@@ -38,7 +38,7 @@ from ragline.embedding.sentence_vectors import (
 from ragline.embedding.tokens import PackedTokens
 from ragline.errors import ConfigError, LoaderError, RaglineError, StoreError
 from ragline.loaders.discover import discover
-from ragline.loaders.registry import load_file, metadata_problem
+from ragline.loaders.registry import load_file, metadata_problem, text_problem
 from ragline.settings import Settings
 from ragline.store.base import SourceBatch, Store, token_state_store
 from ragline.store.filters import FIELD_RE
@@ -235,15 +235,9 @@ class Ingestor:
                 raise ConfigError(
                     f"document {d.id!r} has metadata keys {bad}; use letters, digits and underscores"
                 )
-            problem = metadata_problem(d, self.settings.loaders)
+            problem = metadata_problem(d, self.settings.loaders) or text_problem(d, self.settings.loaders)
             if problem is not None:
                 raise ConfigError(problem)
-            if len(d.text) > self.settings.loaders.max_document_chars:
-                raise ConfigError(
-                    f"document {d.id!r} has {len(d.text):,} characters of text, above "
-                    f"loaders.max_document_chars = {self.settings.loaders.max_document_chars:,}: split it "
-                    "into several documents, or raise the limit"
-                )
         cleaned = [
             replace(d, text=clean_text(d.text), title=clean_text(d.title), source=d.source or "api")
             for d in docs

@@ -75,17 +75,24 @@ def metadata_problem(doc: Document, settings: LoaderSettings) -> str | None:
     return None
 
 
+def text_problem(doc: Document, settings: LoaderSettings) -> str | None:
+    """Why ``doc``'s text breaks ``loaders.max_document_chars``, or None."""
+    if len(doc.text) <= settings.max_document_chars:
+        return None
+    return (
+        f"document {doc.id!r} has {len(doc.text):,} characters of text, above "
+        f"loaders.max_document_chars = {settings.max_document_chars:,} (ingest holds its chunks "
+        "and vectors in memory until they are written, about 0.4 GB per million characters): "
+        "split it into several documents, or raise loaders.max_document_chars where the memory "
+        "is there"
+    )
+
+
 def _check_loaded(path: Path, docs: list[Document], settings: LoaderSettings) -> None:
     for d in docs:
-        if len(d.text) > settings.max_document_chars:
-            raise LoaderError(
-                str(path),
-                f"document {d.id!r} has {len(d.text):,} characters of text, above "
-                f"loaders.max_document_chars = {settings.max_document_chars:,} (ingest holds its chunks "
-                "and vectors in memory until they are written, about 0.4 GB per million characters): "
-                "split it into several documents, or raise loaders.max_document_chars where the memory "
-                "is there",
-            )
+        too_long = text_problem(d, settings)
+        if too_long is not None:
+            raise LoaderError(str(path), too_long)
         problem = metadata_problem(d, settings)
         if problem is not None:
             raise LoaderError(str(path), problem)

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
-from ragline.loaders.registry import SUPPORTED_EXTENSIONS
+from ragline.loaders.registry import SUPPORTED_EXTENSIONS, metadata_problem, text_problem
 from ragline.server.auth import Caller, require_admin
 from ragline.server.schemas import (
     ERROR_RESPONSES,
@@ -275,6 +275,11 @@ def add_documents(
         )
         for d in body.documents
     ]
+    for doc in docs:
+        # The job would fail on it later; the caller hears it now, with the limit and the fix.
+        problem = metadata_problem(doc, svc.settings.loaders) or text_problem(doc, svc.settings.loaders)
+        if problem is not None:
+            raise HTTPException(400, problem)
     job = svc.state.create_job(
         tenant=caller.tenant, collection=collection, key_id=caller.key_id, total=len(docs)
     )
