@@ -58,12 +58,15 @@ FILLER = [
 
 def fast_engine(path: Path, **settings: Any) -> Engine:
     """``ragline.open(path, **settings)`` on the in-process store twin with the model-free
-    :class:`HashEmbedder` (behind the engine's usual embedding cache): the engine's own ingest,
-    search and context code, without ONNX or LanceDB. Reopening the same ``path`` finds the data."""
+    :class:`HashEmbedder` (behind the engine's usual embedding cache), no token states and no
+    reranker unless asked for: the engine's own ingest, search and context code, without ONNX or
+    LanceDB. Reopening the same ``path`` finds the data."""
     store = {"backend": "memory", **settings.pop("store", {})}
     # The hash embedder has no token states (chunking.token_states "auto" would ask for them).
     chunking = {"token_states": "off", **settings.pop("chunking", {})}
-    engine = ragline.open(path, store=store, chunking=chunking, **settings)
+    # The default late-interaction reranker loads the real model: off unless asked for.
+    retrieval = {"rerank": [], **settings.pop("retrieval", {})}
+    engine = ragline.open(path, store=store, chunking=chunking, retrieval=retrieval, **settings)
     engine.embedder = CachedEmbedder(HashEmbedder(), engine.embedding_cache)
     return engine
 
