@@ -15,24 +15,13 @@ from ragline.errors import ConfigError
 from ragline.store.base import SourceBatch, Store
 from ragline.store.lance import LanceStore
 from ragline.store.memory import MemoryStore
+from ragline.testing.doubles import WordCounter
 from ragline.text.sentences import sentence_spans
 from ragline.types import Chunk, Context, Hit, Section
 
 # 24 sentences; each chunk holds 3 of them and overlaps the next by one sentence.
 SENTENCES = [f"Sentence number {i} talks about topic {chr(65 + i)} at some length." for i in range(24)]
 DOC = " ".join(SENTENCES)
-
-
-class WordCounter:
-    """Counts whitespace-separated words: easy to reason about in budget assertions."""
-
-    name = "words"
-
-    def count(self, text: str) -> int:
-        return len(text.split())
-
-    def count_batch(self, texts: list[str]) -> list[int]:
-        return [self.count(t) for t in texts]
 
 
 def sentence_offsets() -> list[tuple[int, int]]:
