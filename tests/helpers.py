@@ -13,6 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+import ragline
+from ragline.embedding.cache import CachedEmbedder
+from ragline.engine import Engine
+from ragline.testing.doubles import HashEmbedder
+
 TOPICS = {
     "linux": "Install the package with apt on Debian or Ubuntu, then enable the service with systemd.",
     "windows": "Run the installer, accept the licence, and add the program folder to PATH.",
@@ -49,6 +54,32 @@ FILLER = [
     "yankee",
     "zulu",
 ]
+
+
+def fast_engine(path: Path, **settings: Any) -> Engine:
+    """``ragline.open(path, **settings)`` on the in-process store twin with the model-free
+    :class:`HashEmbedder` (behind the engine's usual embedding cache), no token states and no
+    reranker unless asked for: the engine's own ingest, search and context code, without ONNX or
+    LanceDB. Reopening the same ``path`` finds the data."""
+    store = {"backend": "memory", **settings.pop("store", {})}
+    # The hash embedder has no token states (chunking.token_states "auto" would ask for them).
+    chunking = {"token_states": "off", **settings.pop("chunking", {})}
+    # The default late-interaction reranker loads the real model: off unless asked for.
+    retrieval = {"rerank": [], **settings.pop("retrieval", {})}
+    engine = ragline.open(path, store=store, chunking=chunking, retrieval=retrieval, **settings)
+    engine.embedder = CachedEmbedder(HashEmbedder(), engine.embedding_cache)
+    return engine
+
+
+# For the one test per behaviour that also runs on the real model and LanceDB: an ``open_engine``
+# argument that is fast_engine, and (marked integration) ragline.open.
+FAST_AND_REAL = pytest.mark.parametrize(
+    "open_engine",
+    [
+        pytest.param(fast_engine, id="fast"),
+        pytest.param(ragline.open, id="real", marks=pytest.mark.integration),
+    ],
+)
 
 
 def paragraph(rng: random.Random, words: int = 60) -> str:

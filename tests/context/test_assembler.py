@@ -1,4 +1,5 @@
-"""ContextAssembler over a real LanceStore holding a hand-made document."""
+"""ContextAssembler over the store twin (and, for the parent and invariant tests, LanceDB too)
+holding a hand-made document."""
 
 from __future__ import annotations
 
@@ -11,26 +12,16 @@ import pytest
 
 from ragline.context.assembler import ContextAssembler
 from ragline.errors import ConfigError
-from ragline.store.base import SourceBatch
+from ragline.store.base import SourceBatch, Store
 from ragline.store.lance import LanceStore
+from ragline.store.memory import MemoryStore
+from ragline.testing.doubles import WordCounter
 from ragline.text.sentences import sentence_spans
 from ragline.types import Chunk, Context, Hit, Section
 
 # 24 sentences; each chunk holds 3 of them and overlaps the next by one sentence.
 SENTENCES = [f"Sentence number {i} talks about topic {chr(65 + i)} at some length." for i in range(24)]
 DOC = " ".join(SENTENCES)
-
-
-class WordCounter:
-    """Counts whitespace-separated words: easy to reason about in budget assertions."""
-
-    name = "words"
-
-    def count(self, text: str) -> int:
-        return len(text.split())
-
-    def count_batch(self, texts: list[str]) -> list[int]:
-        return [self.count(t) for t in texts]
 
 
 def sentence_offsets() -> list[tuple[int, int]]:
@@ -67,8 +58,14 @@ def build_chunks(doc_id: str = "doc1", parents: bool = False) -> tuple[list[Chun
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LanceStore:
-    s = LanceStore(tmp_path / "col", dimension=8, model_id="test")
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The document in a MemoryStore, or in a LanceStore when parametrized with "lance"."""
+    backend = getattr(request, "param", "memory")
+    s: Store
+    if backend == "lance":
+        s = LanceStore(tmp_path / "col", dimension=8, model_id="test")
+    else:
+        s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
     chunks, sections = build_chunks(parents=True)
     vecs = np.random.default_rng(0).normal(size=(len(chunks), 8)).astype(np.float32)
     s.upsert([SourceBatch("/docs/guide.md", "h", chunks, vecs, sections)])
@@ -93,12 +90,12 @@ def check_invariants(ctx: Context, budget: int) -> None:
         assert p.chunks, "every passage names the chunks it came from"
 
 
-def test_no_hits_is_an_empty_context(store: LanceStore) -> None:
+def test_no_hits_is_an_empty_context(store: Store) -> None:
     ctx = ContextAssembler(store, WordCounter()).run([])
     assert ctx.passages == [] and ctx.tokens == 0 and ctx.dropped == 0
 
 
-def test_without_expansion_passages_are_the_chunks(store: LanceStore) -> None:
+def test_without_expansion_passages_are_the_chunks(store: Store) -> None:
     chunks = build_chunks(parents=True)[0]
     ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none").run(hits_for([5, 1]))
     assert [p.text for p in ctx.passages] == [chunks[5].text, chunks[1].text]
@@ -106,7 +103,7 @@ def test_without_expansion_passages_are_the_chunks(store: LanceStore) -> None:
     check_invariants(ctx, 10_000)
 
 
-def test_window_adds_whole_sentences_around_the_hit(store: LanceStore) -> None:
+def test_window_adds_whole_sentences_around_the_hit(store: Store) -> None:
     chunks = build_chunks(parents=True)[0]
     spans = sentence_offsets()
     ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="window", window_sentences=2).run(
@@ -122,7 +119,7 @@ def test_window_adds_whole_sentences_around_the_hit(store: LanceStore) -> None:
     check_invariants(ctx, 10_000)
 
 
-def test_overlapping_hits_merge_into_one_passage(store: LanceStore) -> None:
+def test_overlapping_hits_merge_into_one_passage(store: Store) -> None:
     chunks = build_chunks(parents=True)[0]
     ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none").run(hits_for([3, 9, 4]))
     assert len(ctx.passages) == 2
@@ -133,7 +130,10 @@ def test_overlapping_hits_merge_into_one_passage(store: LanceStore) -> None:
     check_invariants(ctx, 10_000)
 
 
-def test_parent_expansion_reads_the_stored_section(store: LanceStore) -> None:
+@pytest.mark.parametrize(
+    "store", ["memory", pytest.param("lance", marks=pytest.mark.integration)], indirect=True
+)
+def test_parent_expansion_reads_the_stored_section(store: Store) -> None:
     ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="parent").run(hits_for([0, 1]))
     (p,) = ctx.passages  # both children share parent sec0
     spans = sentence_offsets()
@@ -141,7 +141,7 @@ def test_parent_expansion_reads_the_stored_section(store: LanceStore) -> None:
     check_invariants(ctx, 10_000)
 
 
-def test_budget_trims_at_sentence_boundaries_around_the_hit(store: LanceStore) -> None:
+def test_budget_trims_at_sentence_boundaries_around_the_hit(store: Store) -> None:
     spans = sentence_offsets()
     words = len(SENTENCES[0].split())  # 11 words per sentence; header "Guide > Part" is 3 + 1
     budget = 4 + 3 * words
@@ -156,21 +156,21 @@ def test_budget_trims_at_sentence_boundaries_around_the_hit(store: LanceStore) -
     check_invariants(ctx, budget)
 
 
-def test_tiny_budget_cuts_the_first_passage_between_words(store: LanceStore) -> None:
+def test_tiny_budget_cuts_the_first_passage_between_words(store: Store) -> None:
     ctx = ContextAssembler(store, WordCounter(), budget=8, expand="none").run(hits_for([2, 8]))
     (p,) = ctx.passages
     assert p.tokens <= 8 and ctx.dropped == 1
     assert DOC[p.end] == " " and p.text.split()[-1] in DOC.split()
 
 
-def test_document_order_groups_a_documents_passages(store: LanceStore) -> None:
+def test_document_order_groups_a_documents_passages(store: Store) -> None:
     ctx = ContextAssembler(store, WordCounter(), budget=10_000, expand="none", order="document").run(
         hits_for([8, 1, 5])
     )
     assert [p.start for p in ctx.passages] == sorted(p.start for p in ctx.passages)
 
 
-def test_bad_arguments_are_refused(store: LanceStore) -> None:
+def test_bad_arguments_are_refused(store: Store) -> None:
     with pytest.raises(ConfigError, match="budget"):
         ContextAssembler(store, WordCounter(), budget=0)
     with pytest.raises(ConfigError, match="expansion"):
@@ -179,8 +179,11 @@ def test_bad_arguments_are_refused(store: LanceStore) -> None:
         ContextAssembler(store, WordCounter()).run([], budget=-5)
 
 
+@pytest.mark.parametrize(
+    "store", ["memory", pytest.param("lance", marks=pytest.mark.integration)], indirect=True
+)
 @pytest.mark.parametrize("expand", ["none", "window", "parent"])
-def test_random_hits_and_budgets_keep_the_invariants(store: LanceStore, expand: str) -> None:
+def test_random_hits_and_budgets_keep_the_invariants(store: Store, expand: str) -> None:
     rng = random.Random(7)
     n = len(build_chunks()[0])
     for _ in range(25):
@@ -195,7 +198,7 @@ def test_random_hits_and_budgets_keep_the_invariants(store: LanceStore, expand: 
             assert ctx.passages, "a budget that fits a sentence yields context"
 
 
-def test_run_budgets_equals_one_run_per_budget(store: LanceStore) -> None:
+def test_run_budgets_equals_one_run_per_budget(store: Store) -> None:
     asm = ContextAssembler(store, WordCounter(), expand="window", window_sentences=2)
     hits = hits_for([6, 1, 9, 2])
     budgets = [10, 40, 90, 400]

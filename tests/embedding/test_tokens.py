@@ -9,6 +9,7 @@ from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
 from ragline.embedding.sentence_vectors import embed_chunks, sentence_layout
 from ragline.embedding.tokens import TokenEmbedder, pack_tokens, token_states, unpack_tokens
 from ragline.errors import EmbeddingError
+from ragline.testing.doubles import HashEmbedder  # pooled vectors only, as an OpenAI endpoint gives
 from ragline.types import Chunk
 
 
@@ -38,23 +39,10 @@ def test_pack_empty_and_bad_input():
         unpack_tokens(pack_tokens(np.ones((2, 8), np.float32)), 16)
 
 
-class _PooledOnly:
-    """An embedder without token states (as an OpenAI-compatible endpoint is)."""
-
-    model_id = "pooled-only"
-    dimension = 4
-
-    def embed_documents(self, texts):
-        return np.ones((len(texts), 4), np.float32)
-
-    def embed_query(self, text):
-        return np.ones(4, np.float32)
-
-
 def test_token_states_need_a_token_embedder(tmp_path):
     with pytest.raises(EmbeddingError, match=r"chunking\.token_states"):
-        token_states(_PooledOnly(), ["a"])
-    cached = CachedEmbedder(_PooledOnly(), EmbeddingCache(tmp_path / "c.sqlite"))
+        token_states(HashEmbedder(), ["a"])
+    cached = CachedEmbedder(HashEmbedder(), EmbeddingCache(tmp_path / "c.sqlite"))
     with pytest.raises(EmbeddingError, match=r"embedding\.backend = 'onnx'"):
         cached.embed_with_tokens(["a"])
 

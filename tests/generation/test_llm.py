@@ -15,6 +15,7 @@ from ragline.generation.llm import LLMGenerator
 from ragline.generation.openai_chat import OpenAIChatModel
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION, build_messages
 from ragline.settings import LLMSettings, ModelPrice
+from ragline.testing.doubles import WordCounter
 from ragline.types import ChunkSpan, Context, Final, Passage, Restart, Token
 
 from .fake_chat_server import ABSTAIN_TEXT, SCENARIOS, good_answer, words
@@ -71,16 +72,6 @@ def _messages():
 def _expected_text() -> str:
     """What the ``good`` scenario answers for the test context (before citation checking)."""
     return good_answer([{"role": m.role, "content": m.content} for m in _messages()])
-
-
-class WordCounter:
-    name = "words"
-
-    def count(self, text: str) -> int:
-        return words(text)
-
-    def count_batch(self, texts: list[str]) -> list[int]:
-        return [words(t) for t in texts]
 
 
 # --- the happy paths ---------------------------------------------------------------------------

@@ -13,12 +13,12 @@ import pytest
 import ragline
 from ragline.errors import ConfigError
 from ragline.types import Document
-
-pytestmark = pytest.mark.integration
+from tests.helpers import fast_engine
 
 JAPANESE = "東京は日本の首都です。検索エンジンはこの文章を正しく読めるはずです。"
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)  # the FIFO used to hang the ingest forever
 def test_bad_files_are_reported_and_the_rest_is_indexed(tmp_path: Path) -> None:
     root = tmp_path / "docs"
@@ -54,7 +54,7 @@ def test_bad_files_are_reported_and_the_rest_is_indexed(tmp_path: Path) -> None:
 
 
 def test_metadata_limits_per_document_and_per_collection(tmp_path: Path) -> None:
-    engine = ragline.open(tmp_path / "data")
+    engine = fast_engine(tmp_path / "data")
     wide = Document(id="wide", source="api", text="x", metadata={f"k{i}": i for i in range(65)})
     with pytest.raises(ConfigError) as info:
         engine.upsert_documents([wide])

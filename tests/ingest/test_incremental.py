@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import ragline
-from tests.helpers import write_markdown_corpus
+from ragline.engine import Engine
+from tests.helpers import FAST_AND_REAL, fast_engine, write_markdown_corpus
 
-pytestmark = pytest.mark.integration
+# The incremental logic runs on the store twin and the hash embedder (fast); one test per behaviour
+# below also runs the real model and LanceDB.
 
 
 @pytest.fixture
@@ -20,19 +23,22 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def test_reingest_unchanged_embeds_nothing(tmp_path: Path, corpus: Path) -> None:
-    engine = ragline.open(tmp_path / "data")
+    engine = fast_engine(tmp_path / "data")
     first = engine.ingest([corpus])
     assert first.files_indexed == 6 and first.errors == []
     assert first.chunks_embedded == first.chunks_indexed > 6
-    second = ragline.open(tmp_path / "data").ingest([corpus])
+    second = fast_engine(tmp_path / "data").ingest([corpus])
     assert second.files_unchanged == 6
     assert second.files_indexed == 0
     assert second.chunks_embedded == 0
     assert engine.stats().store.chunks == first.chunks_indexed
 
 
-def test_changed_file_reembeds_only_new_text(tmp_path: Path, corpus: Path) -> None:
-    engine = ragline.open(tmp_path / "data")
+@FAST_AND_REAL
+def test_changed_file_reembeds_only_new_text(
+    tmp_path: Path, corpus: Path, open_engine: Callable[..., Engine]
+) -> None:
+    engine = open_engine(tmp_path / "data")
     engine.ingest([corpus])
     target = corpus / "guide-02-backup.md"
     text = target.read_text()
@@ -54,7 +60,7 @@ def test_changed_file_reembeds_only_new_text(tmp_path: Path, corpus: Path) -> No
 
 
 def test_sync_deletes_documents_of_removed_files(tmp_path: Path, corpus: Path) -> None:
-    engine = ragline.open(tmp_path / "data")
+    engine = fast_engine(tmp_path / "data")
     engine.ingest([corpus])
     gone = corpus / "guide-04-security.md"
     gone.unlink()
@@ -70,7 +76,7 @@ def test_sync_deletes_documents_of_removed_files(tmp_path: Path, corpus: Path) -
 def test_sync_only_touches_sources_under_the_given_roots(tmp_path: Path, corpus: Path) -> None:
     other = tmp_path / "other"
     write_markdown_corpus(other, n_files=2, seed=5)
-    engine = ragline.open(tmp_path / "data")
+    engine = fast_engine(tmp_path / "data")
     engine.ingest([corpus, other])
     (corpus / "guide-00-linux.md").unlink()
     report = engine.ingest([corpus], sync=True)
@@ -82,7 +88,7 @@ def test_sync_only_touches_sources_under_the_given_roots(tmp_path: Path, corpus:
 def test_corrupt_file_is_reported_and_the_run_goes_on(tmp_path: Path, corpus: Path) -> None:
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (corpus / "data.jsonl").write_text('{"text": "fine line"}\n{not json}\n')
-    report = ragline.open(tmp_path / "data").ingest([corpus])
+    report = fast_engine(tmp_path / "data").ingest([corpus])
     assert report.files_indexed == 6
     failed = {Path(p).name: reason for p, reason in report.errors}
     assert set(failed) == {"broken.pdf", "data.jsonl"}
@@ -90,15 +96,24 @@ def test_corrupt_file_is_reported_and_the_run_goes_on(tmp_path: Path, corpus: Pa
 
 
 def test_changing_chunk_settings_reindexes(tmp_path: Path, corpus: Path) -> None:
-    ragline.open(tmp_path / "data").ingest([corpus])
-    report = ragline.open(tmp_path / "data", chunking={"chunk_size": 64, "chunk_overlap": 8}).ingest([corpus])
+    fast_engine(tmp_path / "data").ingest([corpus])
+    report = fast_engine(tmp_path / "data", chunking={"chunk_size": 64, "chunk_overlap": 8}).ingest([corpus])
     assert report.files_indexed == 6
     assert report.chunks_embedded > 0
 
 
-@pytest.mark.parametrize("token_states", ["off", "on"])
-def test_delete_by_document_id_and_reingest_restores(tmp_path: Path, corpus: Path, token_states: str) -> None:
-    engine = ragline.open(tmp_path / "data", chunking={"token_states": token_states})
+@pytest.mark.parametrize(
+    ("token_states", "open_engine"),
+    [
+        pytest.param("off", fast_engine, id="off"),
+        # Token states come from the real model only.
+        pytest.param("on", ragline.open, id="on", marks=pytest.mark.integration),
+    ],
+)
+def test_delete_by_document_id_and_reingest_restores(
+    tmp_path: Path, corpus: Path, token_states: str, open_engine: Callable[..., Engine]
+) -> None:
+    engine = open_engine(tmp_path / "data", chunking={"token_states": token_states})
     engine.ingest([corpus])
     hit = engine.search("reverse proxy TLS termination", mode="keyword", top_k=1)[0]
     removed = engine.delete([hit.chunk.doc_id])
@@ -115,9 +130,9 @@ def test_delete_by_document_id_and_reingest_restores(tmp_path: Path, corpus: Pat
 def test_exact_duplicates_are_skipped_unless_kept(tmp_path: Path, corpus: Path) -> None:
     copy = corpus / "copy-of-linux.md"
     copy.write_text((corpus / "guide-00-linux.md").read_text())
-    report = ragline.open(tmp_path / "data").ingest([corpus])
+    report = fast_engine(tmp_path / "data").ingest([corpus])
     assert report.duplicates_skipped == 1 and report.documents_indexed == 6
-    kept = ragline.open(tmp_path / "kept").ingest([corpus], dedup=False)
+    kept = fast_engine(tmp_path / "kept").ingest([corpus], dedup=False)
     assert kept.duplicates_skipped == 0 and kept.documents_indexed == 7
     # Duplicate chunk texts are embedded once even when both documents are kept.
     assert kept.chunks_embedded < kept.chunks_indexed

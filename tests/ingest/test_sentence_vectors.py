@@ -11,14 +11,14 @@ import pytest
 import ragline
 from ragline.embedding.sentence_vectors import embed_with_sentence_vectors, sentence_layout
 from ragline.types import Document
+from tests.helpers import fast_engine
 
 from . import NOTES
-
-pytestmark = pytest.mark.integration
 
 DOCS = NOTES
 
 
+@pytest.mark.integration
 def test_sentence_vectors_are_indexed_and_searched(tmp_path: Path) -> None:
     engine = ragline.open(tmp_path / "data")
     report = engine.upsert_documents(DOCS)
@@ -38,7 +38,7 @@ def test_sentence_vectors_are_indexed_and_searched(tmp_path: Path) -> None:
 
 
 def test_replaced_and_deleted_documents_take_their_sentences_along(tmp_path: Path) -> None:
-    engine = ragline.open(tmp_path / "data")
+    engine = fast_engine(tmp_path / "data")
     engine.upsert_documents(DOCS)
     engine.upsert_documents([Document(id="a", source="notes", title="Office energy", text="Bikes are lent.")])
     store = engine.store()
@@ -51,6 +51,7 @@ def test_replaced_and_deleted_documents_take_their_sentences_along(tmp_path: Pat
     ]
 
 
+@pytest.mark.integration  # "late" reads the real model's token outputs
 def test_late_sentence_vectors_cost_no_extra_run(tmp_path: Path) -> None:
     # Token states off: with them, "late" takes a second run (see embedding.sentence_vectors.embed_chunks).
     engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "late", "token_states": "off"})
@@ -66,7 +67,7 @@ def test_late_sentence_vectors_cost_no_extra_run(tmp_path: Path) -> None:
 
 
 def test_sentence_vectors_can_be_turned_off(tmp_path: Path) -> None:
-    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "off"})
+    engine = fast_engine(tmp_path / "data", chunking={"sentence_vectors": "off"})
     engine.upsert_documents(DOCS)
     q = np.asarray(engine.embedder.embed_query("gas boiler"))
     assert engine.store().sentence_candidates(q, 5) == []

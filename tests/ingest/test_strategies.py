@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 import ragline
-from tests.helpers import write_markdown_corpus
-
-pytestmark = pytest.mark.integration
+from tests.helpers import fast_engine, write_markdown_corpus
 
 
+@pytest.mark.integration  # reads LanceDB's sections table
 def test_parent_child_hits_point_at_their_parent_sections(tmp_path: Path) -> None:
     write_markdown_corpus(tmp_path / "docs", n_files=4, paragraphs=8)
     engine = ragline.open(
@@ -41,7 +40,7 @@ def test_parent_child_hits_point_at_their_parent_sections(tmp_path: Path) -> Non
 @pytest.mark.parametrize("strategy", ["recursive", "structure"])
 def test_flat_strategies_record_section_paths_only_when_structured(tmp_path: Path, strategy: str) -> None:
     write_markdown_corpus(tmp_path / "docs", n_files=2)
-    engine = ragline.open(tmp_path / "data", chunking={"strategy": strategy})
+    engine = fast_engine(tmp_path / "data", chunking={"strategy": strategy})
     engine.ingest([tmp_path / "docs"])
     chunks = engine.store().all_chunks()
     has_paths = any(c.section_path for c in chunks)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-import ragline
+from ragline.engine import Engine
 from ragline.errors import ConfigError
 from ragline.types import Document
+from tests.helpers import FAST_AND_REAL, fast_engine
 
-pytestmark = pytest.mark.integration
 
-
-def test_upsert_replaces_only_the_given_ids(tmp_path: Path) -> None:
-    engine = ragline.open(tmp_path / "data")
+@FAST_AND_REAL
+def test_upsert_replaces_only_the_given_ids(tmp_path: Path, open_engine: Callable[..., Engine]) -> None:
+    engine = open_engine(tmp_path / "data")
     docs = [
         Document(id="faq-1", source="faq", text="Refunds take ten business days.", metadata={"lang": "en"}),
         Document(
@@ -39,7 +40,7 @@ def test_upsert_replaces_only_the_given_ids(tmp_path: Path) -> None:
 
 
 def test_bad_documents_are_refused_before_anything_is_written(tmp_path: Path) -> None:
-    engine = ragline.open(tmp_path / "data")
+    engine = fast_engine(tmp_path / "data")
     with pytest.raises(ConfigError, match="appears twice"):
         engine.upsert_documents(
             [Document(id="a", source="s", text="x"), Document(id="a", source="s", text="y")]

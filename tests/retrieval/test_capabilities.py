@@ -18,8 +18,7 @@ from ragline.settings import RetrievalSettings
 from ragline.store.base import capabilities
 from ragline.store.memory import MemoryStore
 from ragline.types import Document, Hit
-
-pytestmark = pytest.mark.integration
+from tests.helpers import fast_engine
 
 DOCS = [
     Document(
@@ -59,7 +58,7 @@ class NoTokenStates(MemoryStore):
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    eng = ragline.open(tmp_path_factory.mktemp("caps") / "data", store={"backend": "memory"})
+    eng = fast_engine(tmp_path_factory.mktemp("caps") / "data")
     eng.upsert_documents(DOCS)
     return eng
 
@@ -138,11 +137,13 @@ def test_a_store_without_dense_search_serves_the_keyword_side_alone(
     assert len(_reasons(caplog)) == 1 and "has no dense search" in _reasons(caplog)[0]
 
 
+@pytest.mark.integration  # token states come from the real model
 def test_without_token_states_ingest_and_late_interaction_go_on(
-    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from ragline.rerank.late_interaction import LateInteractionReranker
 
+    engine = ragline.open(tmp_path / "data", store={"backend": "memory"})
     e = engine.embedder
     store = NoTokenStates(tmp_path / "c", dimension=e.dimension, model_id=e.model_id)
     chunking = engine.settings.chunking.model_copy(update={"token_states": "on"})

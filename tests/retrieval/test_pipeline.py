@@ -1,4 +1,5 @@
-"""The staged retrieval pipeline over a real store and the packaged model: each stage changes
+"""The staged retrieval pipeline, on the store twin and the hash embedder (late interaction on
+LanceDB and the packaged model): each stage changes
 what comes back the way it should, access control holds through every stage, and LLM stages fall
 back offline."""
 
@@ -20,8 +21,7 @@ from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
 from ragline.store.filters import Visible
 from ragline.types import Access, Document, Hit, Principal
-
-pytestmark = pytest.mark.integration
+from tests.helpers import fast_engine
 
 NOTES = [
     (
@@ -76,9 +76,7 @@ NOTES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    eng = ragline.open(tmp_path_factory.mktemp("pipe"))
+def _with_notes(eng: Engine) -> Engine:
     eng.upsert_documents(
         [
             Document(
@@ -94,6 +92,18 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         collection="notes",
     )
     return eng
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The notes on the store twin and the hash embedder: the stages' behaviour, fast."""
+    return _with_notes(fast_engine(tmp_path_factory.mktemp("pipe")))
+
+
+@pytest.fixture(scope="module")
+def real_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The notes in LanceDB, embedded by the packaged model (which late interaction needs)."""
+    return _with_notes(ragline.open(tmp_path_factory.mktemp("pipe-real")))
 
 
 def _ids(hits: list) -> list[str]:
@@ -331,7 +341,9 @@ def test_doc_first_needs_summaries_then_searches_documents(engine: Engine, tmp_p
     assert "n6" not in _ids(hidden)
 
 
-def test_default_late_interaction_mixes_maxsim_into_the_first_30_hits(engine: Engine) -> None:
+@pytest.mark.integration
+def test_default_late_interaction_mixes_maxsim_into_the_first_30_hits(real_engine: Engine) -> None:
+    engine = real_engine
     query = "who cleans the solar panels"
     default = RetrievalSettings()
     assert default.rerank == ["late-interaction"] and default.rerank_candidates == 30

@@ -1,4 +1,5 @@
-"""Dense, keyword and hybrid retrievers over a real store and the real embedding model."""
+"""Dense, keyword and hybrid retrievers, on the store twin and the hash embedder, and (integration)
+on LanceDB and the real embedding model."""
 
 from __future__ import annotations
 
@@ -7,17 +8,24 @@ from pathlib import Path
 import pytest
 
 import ragline
+from ragline.engine import Engine
 from ragline.errors import ConfigError
-from tests.helpers import write_markdown_corpus
+from ragline.store.memory import MemoryStore
+from tests.helpers import fast_engine, write_markdown_corpus
 
-pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> ragline.engine.Engine:
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(fast_engine, id="fast"),
+        pytest.param(ragline.open, id="real", marks=pytest.mark.integration),
+    ],
+)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The corpus on the store twin and the hash embedder, and (integration) on LanceDB and the model."""
     root = tmp_path_factory.mktemp("retr")
     write_markdown_corpus(root / "docs", n_files=6)
-    eng = ragline.open(root / "data")
+    eng: Engine = request.param(root / "data")
     eng.ingest([root / "docs"])
     return eng
 
@@ -45,10 +53,12 @@ def test_hybrid_hits_record_each_retrievers_rank(engine) -> None:
 def test_weighted_fusion_extremes_follow_one_side(tmp_path: Path, engine) -> None:
     q = "billing refunds invoices"
     data = engine.settings.data_dir
-    # Smoothing and reranking would mix other evidence back in: off, to see the fusion alone.
-    plain = {"smoothing": False, "rerank": []}
-    only_dense = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 1.0, **plain})
-    only_kw = ragline.open(data, retrieval={"fusion": "weighted", "alpha": 0.0, **plain})
+    # Smoothing, reranking and the feedback and sentence lists (which join the dense or keyword side)
+    # would mix other evidence back in: off, to see the fusion alone.
+    plain = {"smoothing": False, "rerank": [], "prf": False, "dense_prf": False, "sentences": False}
+    reopen = fast_engine if isinstance(engine.store(), MemoryStore) else ragline.open
+    only_dense = reopen(data, retrieval={"fusion": "weighted", "alpha": 1.0, **plain})
+    only_kw = reopen(data, retrieval={"fusion": "weighted", "alpha": 0.0, **plain})
     dense = [h.chunk.id for h in engine.search(q, mode="dense", top_k=3)]
     keyword = [h.chunk.id for h in engine.search(q, mode="keyword", top_k=3)]
     assert [h.chunk.id for h in only_dense.search(q, top_k=3)] == dense

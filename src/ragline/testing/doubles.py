@@ -3,9 +3,10 @@ weights, no store, deterministic.
 
 Example::
 
-    from ragline.testing.doubles import HashEmbedder
+    from ragline.testing.doubles import HashEmbedder, WordCounter
     emb = HashEmbedder()
     emb.embed_documents(["harbour tides"]).shape   # (1, 64)
+    WordCounter().count("two words")               # 2
 """
 
 from __future__ import annotations
@@ -41,3 +42,16 @@ class HashEmbedder:
     def embed_query(self, text: str) -> Vectors:
         vector: Vectors = self.embed_documents([text])[0]
         return vector
+
+
+class WordCounter:
+    """A token counter (:class:`~ragline.text.token_counters.TokenCounter`) that counts
+    whitespace-separated words: budgets in tests are easy to reason about."""
+
+    name = "words"
+
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(t) for t in texts]
