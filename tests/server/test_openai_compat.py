@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +9,10 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from ragline.server.app import create_app
 from ragline.settings import load_settings
-from tests.server.conftest import Keys, make_keys
+from tests.server.conftest import Keys, make_keys, serving
 
 pytestmark = pytest.mark.integration
 
@@ -27,40 +24,19 @@ FACTS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys]]:
     data = tmp_path_factory.mktemp("oa")
     keys = make_keys(data)
-    port = _free_port()
     app = create_app(load_settings(data_dir=data, server={"json_logs": False}))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server did not become ready"
-        time.sleep(0.1)
-    files = [("files", (n, t.encode(), "text/markdown")) for n, t in FACTS.items()]
-    job = httpx.post(f"{base}/v1/collections/hobbies/files", files=files, headers=keys.acme_admin).json()
-    while job["status"] not in ("done", "failed"):
-        time.sleep(0.1)
-        job = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=keys.acme_admin).json()
-    assert job["status"] == "done", job
-    yield base, keys
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        files = [("files", (n, t.encode(), "text/markdown")) for n, t in FACTS.items()]
+        job = httpx.post(f"{base}/v1/collections/hobbies/files", files=files, headers=keys.acme_admin).json()
+        while job["status"] not in ("done", "failed"):
+            time.sleep(0.1)
+            job = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=keys.acme_admin).json()
+        assert job["status"] == "done", job
+        yield base, keys
 
 
 def _client(base: str, headers: dict[str, str]) -> openai.OpenAI:
