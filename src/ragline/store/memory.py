@@ -47,13 +47,11 @@ from ragline.store.rows import (
     BUILTIN_FILTER_FIELDS,
     access_of,
     check_filter_fields,
-    check_vectors,
-    checked_units,
+    checked_batch,
     chunk_of,
     coerce,
     documents_of,
     new_fields,
-    packed_tokens,
     row_of,
 )
 from ragline.types import Access, Chunk, Section
@@ -255,9 +253,9 @@ class MemoryStore:
             units: list[Vectors] = []
             tokens: list[bytes | None] = []
             for b in batches:
-                check_vectors(b, self.dimension)
-                units.extend(checked_units(b, self.dimension))
-                tokens.extend(packed_tokens(b, self.dimension))
+                b_units, b_tokens = checked_batch(b, self.dimension)
+                units.extend(b_units)
+                tokens.extend(b_tokens)
                 for c in b.chunks:
                     row = row_of(c, b.source, b.source_hash)
                     row["m"] = {

@@ -80,6 +80,13 @@ def check_vectors(b: SourceBatch, dimension: int) -> None:
         )
 
 
+def checked_batch(b: SourceBatch, dimension: int) -> tuple[list[Vectors], list[bytes | None]]:
+    """``b`` checked against ``dimension``: its chunks' sentence vectors and packed token states
+    (what every backend stores per chunk besides the chunk vector)."""
+    check_vectors(b, dimension)
+    return checked_units(b, dimension), packed_tokens(b, dimension)
+
+
 def checked_units(b: SourceBatch, dimension: int) -> list[Vectors]:
     """One ``(k, dim)`` float32 array per chunk of ``b`` (empty when it has none)."""
     if b.sentence_vectors is None:
