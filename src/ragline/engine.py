@@ -402,7 +402,7 @@ class Engine:
     def rerankers(
         self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
     ) -> list[Reranker]:
-        """The rerankers ``r.rerank`` names, in order (models load on first use).
+        """The rerankers ``r.rerank.stages`` names, in order (models load on first use).
 
         With ``store`` (a collection embedded by ``embedder``), late interaction reads the token
         states stored there when its model is that embedder (``chunking.token_states``).
@@ -411,8 +411,8 @@ class Engine:
         from ragline.rerank.late_interaction import LateInteractionReranker
 
         out: list[Reranker] = []
-        for kind in r.rerank:
-            cfg = RerankConfig.from_retrieval(kind, r)
+        for kind in r.rerank.stages:
+            cfg = RerankConfig.from_settings(kind, r.rerank)
             key = cfg.model_dump_json()
             if key not in self._rerankers:
                 made = make_reranker(
@@ -554,12 +554,9 @@ class Engine:
 
             semantic = engine.with_settings(chunking={"strategy": "semantic"})
         """
-        from ragline.settings import load_settings
+        from ragline.settings import load_settings, merged_settings
 
-        merged = self.settings.model_dump()
-        for key, value in updates.items():
-            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
-        other = Engine(load_settings(**merged))
+        other = Engine(load_settings(**merged_settings(self.settings, updates)))
         if other.settings.embedding == self.settings.embedding:
             for shared in ("embedding_cache", "embedder", "tokenizer"):
                 other.__dict__[shared] = getattr(self, shared)
@@ -584,7 +581,8 @@ class Engine:
         if mode != "hybrid":
             raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
         if not r.stages():
-            return HybridRetriever(store, embedder, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier)
+            f = r.fusion
+            return HybridRetriever(store, embedder, f.method, f.rrf_k, f.alpha, r.candidate_multiplier)
         from ragline.retrieval.pipeline import PipelineRetriever
 
         return PipelineRetriever(
@@ -592,7 +590,9 @@ class Engine:
             embedder,
             r,
             chat=self.chat,
-            summaries=self.summaries_store(collection, tenant) if r.doc_first or r.router else None,
+            summaries=(
+                self.summaries_store(collection, tenant) if r.doc_first.enabled or r.query.router else None
+            ),
             rerankers=self.rerankers(r, store, embedder),
             field_values=store.field_values,
         )
