@@ -20,7 +20,8 @@ def test_readme_toml_example_is_valid(tmp_path: Path, monkeypatch: pytest.Monkey
     cfg.write_text(block.group(1))
     monkeypatch.setenv("RAGLINE_CONFIG", str(cfg))
     s = load_settings()
-    assert s.retrieval.fusion.rrf_k == 60 and s.chunking.strategy == "structure" and s.store.ann_threshold == 20000
+    assert s.retrieval.fusion.rrf_k == 60 and s.chunking.strategy == "structure"
+    assert s.store.ann_threshold == 20000
 
 
 def test_priority_is_arguments_then_environment_then_file(

@@ -87,7 +87,9 @@ def test_stages_needing_a_missing_capability_are_skipped_as_if_off(
     assert capabilities(lacking) == {"dense search", "keyword search", "token states"}
     on = RetrievalSettings(sentences=True, dense_prf=True, smoothing=True, prf=True, rerank=[])
     off = on.overridden(
-        RetrievalSettings(sentences=False, feedback={"dense": {"enabled": False}}, smoothing={"enabled": False})
+        RetrievalSettings(
+            sentences=False, feedback={"dense": {"enabled": False}}, smoothing={"enabled": False}
+        )
     )
     full = PipelineRetriever(engine.store(), engine.embedder, off)
     with caplog.at_level(logging.INFO, logger="ragline"):

@@ -241,7 +241,8 @@ def test_sentence_list_joins_the_dense_side_with_its_best_sentence_score(engine:
         [("dense", dense, 0.25), ("dense_sentences", sentences, 0.25), ("keyword", keyword, 0.5)], 7, "zscore"
     )
     assert [h.chunk.id for h in hits] == [f.candidate.chunk_id for f in expected]
-    off = engine.retriever(collection="notes", retrieval=settings.overridden(RetrievalSettings(sentences=False)))
+    no_sentences = settings.overridden(RetrievalSettings(sentences=False))
+    off = engine.retriever(collection="notes", retrieval=no_sentences)
     assert {n for h in off.run(query, 7) for n in h.retrievers} == {"dense", "keyword"}
 
 
@@ -279,7 +280,8 @@ def test_smoothing_regularizes_the_fused_scores_over_the_top_documents(engine: E
     assert [h.score for h in hits] == pytest.approx([h.score for h in expected])
     assert [h.score for h in hits] != pytest.approx([h.score for h in plain[:5]])
     # Weight 0 is the plain fused list.
-    off = engine.retriever(collection="notes", retrieval=settings.overridden(RetrievalSettings(smoothing={"weight": 0.0})))
+    unweighted = settings.overridden(RetrievalSettings(smoothing={"weight": 0.0}))
+    off = engine.retriever(collection="notes", retrieval=unweighted)
     assert [h.chunk.id for h in off.run(query, 5)] == [h.chunk.id for h in plain[:5]]
 
 
@@ -350,7 +352,8 @@ def test_default_late_interaction_mixes_maxsim_into_the_first_30_hits(real_engin
     assert default.rerank.stages == ["late-interaction"] and default.rerank.candidates == 30
     retriever = engine.retriever(collection="notes", retrieval=default)
     hits = retriever.run(query, 5)
-    first = engine.retriever(collection="notes", retrieval=default.overridden(RetrievalSettings(rerank={"stages": []})))
+    unranked = default.overridden(RetrievalSettings(rerank={"stages": []}))
+    first = engine.retriever(collection="notes", retrieval=unranked)
     head = first.run(query, 30)[:30]
     reranker = retriever.rerankers[0]  # type: ignore[attr-defined]
     assert reranker.states is engine.store("notes")  # reads the token states ingest kept
