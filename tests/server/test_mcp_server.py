@@ -5,6 +5,7 @@ HTTP at /mcp of the real service. stdio is in tests/cli/test_mcp_cli.py."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -300,7 +302,7 @@ def test_stdio_resolution_refuses_missing_unknown_and_revoked_keys(data_dir: Pat
         with pytest.raises(AuthError, match="needs an API key: pass --key or set RAGLINE_API_KEY"):
             stdio_caller(engine.settings, st, None)
         with pytest.raises(AuthError, match="unknown or revoked"):
-            stdio_caller(engine.settings, st, "rk_0123456789ab_" + "x" * 40)
+            stdio_caller(engine.settings, st, "rl_0123456789ab_" + "x" * 43)
         key, secret_ = st.create_key(name="short-lived", tenant="acme", groups=[], role="reader")
         caller = stdio_caller(engine.settings, st, secret_)
         assert caller().tenant == "acme"
@@ -382,3 +384,16 @@ def test_http_without_auth_on_loopback_refuses_foreign_hosts(tmp_path: Path) -> 
     assert rebound.status_code in (400, 403, 421)
     # Auth off: the one local user, in the default tenant (the seeded tenants' namespaces are apart).
     assert listed == {"collections": [{"name": "notes", "chunks": 1, "documents": 1}]}
+
+
+@pytest.mark.integration
+def test_without_the_mcp_package_the_endpoint_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ragline.server.mcp_server", None)  # import fails as if absent
+    engine = fast_engine(tmp_path, server={"auth": False})
+    with TestClient(create_app(engine.settings, engine=engine)) as client:
+        r = client.post("/mcp", json=INIT, headers=MCP_HEADERS)
+        api = client.get("/v1/collections")
+    assert r.status_code == 501 and "pip install 'ragline[mcp]'" in r.json()["error"]["message"]
+    assert api.status_code == 200  # the rest of the service runs

@@ -283,20 +283,23 @@ def create_app(
     return app
 
 
+class _McpMissing:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise StarletteHTTPException(
+            501, f"MCP is not installed on this server ({self.reason}); pip install 'ragline[mcp]'"
+        )
+
+
 def _mcp(s: ServerSettings) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
     """The /mcp endpoint and what runs it, or (without the optional ``mcp`` package) a 501 saying
     which extra to install."""
     try:
         from ragline.server.mcp_server import McpEndpoint
     except ImportError as exc:
-        missing = str(exc)
-
-        async def not_installed(scope: Scope, receive: Receive, send: Send) -> None:
-            raise StarletteHTTPException(
-                501, f"MCP is not installed on this server ({missing}); pip install 'ragline[mcp]'"
-            )
-
-        return not_installed, nullcontext
+        return _McpMissing(str(exc)), nullcontext
 
     local = not s.auth and s.host in ("127.0.0.1", "localhost", "::1")
     endpoint = McpEndpoint(local_hosts=_LOCAL_HOSTS if local else None)
