@@ -306,9 +306,17 @@ def test_stdio_resolution_refuses_missing_unknown_and_revoked_keys(data_dir: Pat
         key, secret_ = st.create_key(name="short-lived", tenant="acme", groups=[], role="reader")
         caller = stdio_caller(engine.settings, st, secret_)
         assert caller().tenant == "acme"
-        st.revoke_key(key.id)
-        with pytest.raises(AuthError, match="unknown or revoked"):
-            caller()  # resolved on every call: revoking takes effect at once
+        server = build_server(lambda ctx: Call(engine, caller()))
+
+        async def list_twice() -> tuple[dict[str, Any], str]:
+            async with Client(server) as c:
+                before = await tool(c, "list_collections")
+                st.revoke_key(key.id)  # resolved on every call: revoking takes effect at once
+                return before, await tool_error(c, "list_collections")
+
+        before, after = anyio.run(list_twice)
+        assert [c["name"] for c in before["collections"]] == ["kb", "private"]
+        assert "the API key (--key or RAGLINE_API_KEY) is unknown or revoked" in after
         server = engine.settings.server.model_copy(update={"auth": False})
         off = engine.settings.model_copy(update={"server": server})
         assert stdio_caller(off, None, None)().principal is None  # auth off: the one local user

@@ -53,7 +53,6 @@ from ragline.settings import Settings
 from ragline.state import StateStore
 from ragline.types import Answer, Hit
 
-log = logging.getLogger("ragline.server.mcp")
 T = TypeVar("T")
 
 # A span is read whole into one tool result, which lands in a model's context: past this many
@@ -237,8 +236,9 @@ def read_span(
 
 
 def _tool_error(work: Callable[[], T]) -> T:
-    """ragline's own errors reach the client with their message (they name the value and the fix);
-    anything else stays in the server log (the SDK answers "Error executing tool <name>")."""
+    """ragline's own errors (a revoked key too) reach the client with their message (they name the
+    value and the fix); anything else stays in the server log (the client reads "Error executing
+    tool <name>")."""
     try:
         return work()
     except RaglineError as exc:
@@ -290,8 +290,11 @@ def build_server(resolve: Resolve) -> MCPServer:
     @server.tool(annotations=_READ_ONLY)
     def list_collections(ctx: Context) -> McpCollections:
         """The collections you may read, with counts of their documents and chunks."""
-        call = resolve(ctx)
-        return _tool_error(lambda: McpCollections(collections=readable_collections(call.engine, call.caller)))
+        def work() -> McpCollections:
+            call = resolve(ctx)
+            return McpCollections(collections=readable_collections(call.engine, call.caller))
+
+        return _tool_error(work)
 
     @server.tool(name="search", annotations=_READ_ONLY)
     def search_tool(
@@ -305,8 +308,7 @@ def build_server(resolve: Resolve) -> MCPServer:
         filters: FiltersArg = None,
     ) -> Annotated[CallToolResult, McpSearchResult]:
         """Hybrid search: the best matching chunks with their text, scores and a uri per span."""
-        call = resolve(ctx)
-        result = _tool_error(lambda: search(call, query, collection, top_k, mode, filters))
+        result = _tool_error(lambda: search(resolve(ctx), query, collection, top_k, mode, filters))
         links = [(h.uri, f"{h.title or h.source} ({h.start}-{h.end})", h.text[:200]) for h in result.hits]
         return CallToolResult(
             content=[TextContent(type="text", text=result.model_dump_json()), *_links(links)],
@@ -319,8 +321,7 @@ def build_server(resolve: Resolve) -> MCPServer:
     ) -> Annotated[CallToolResult, McpAnswer]:
         """Answer a question from the documents, citing them: [n] in the text is citations[n-1],
         whose uri reads the exact span quoted."""
-        call = resolve(ctx)
-        result = _tool_error(lambda: ask(call, question, collection, filters))
+        result = _tool_error(lambda: ask(resolve(ctx), question, collection, filters))
         sources = "\n".join(f"[{c.n}] {c.title or c.source}: {c.uri}" for c in result.citations)
         text = f"{result.text}\n\nSources:\n{sources}" if sources else result.text
         links = [(c.uri, f"[{c.n}] {c.title or c.source}", c.quote) for c in result.citations]
@@ -338,9 +339,11 @@ def build_server(resolve: Resolve) -> MCPServer:
         end: Annotated[int | None, Field(ge=1, description="Default: the document's end.")] = None,
     ) -> McpSpan:
         """The text of a document between two character offsets (a hit's or citation's start/end)."""
-        call = resolve(ctx)
-        name = collection or call.engine.settings.collection
-        return _tool_error(lambda: read_span(call, name, doc_id, start, end))
+        def work() -> McpSpan:
+            call = resolve(ctx)
+            return read_span(call, collection or call.engine.settings.collection, doc_id, start, end)
+
+        return _tool_error(work)
 
     # Ids may hold '/' or '..' (they are store keys, never paths): the SDK's path checks are off
     # for them; the collection name keeps them and is validated by the engine too.
