@@ -693,8 +693,9 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-# RAGLINE_ variables that are not settings: the config file path and the CLI's progress switch.
-_NON_SETTING_ENV = {"config", "progress"}
+# RAGLINE_ variables that are not settings: the config file path, the CLI's progress switch and
+# the API key of `ragline mcp` (a secret, so never a setting that config dumps could show).
+_NON_SETTING_ENV = {"config", "progress", "api_key"}
 
 
 def _check_env() -> None:

@@ -503,6 +503,51 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_config=None)
 
 
+@app.command()
+def mcp(
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="RAGLINE_API_KEY",
+            show_envvar=True,
+            help="API key whose tenant, groups and clearance every call uses (needed while auth is on).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve MCP (Model Context Protocol) on stdin/stdout: search, ask, list collections and read
+    spans, for an MCP client that starts this command. Over HTTP, `ragline serve` answers MCP at /mcp."""
+    try:
+        from ragline.server.mcp_server import run_stdio, stdio_caller
+    except ImportError as exc:
+        _fail(RaglineError(f"MCP is not installed ({exc}); pip install 'ragline[mcp]'"))
+    from ragline.engine import Engine
+    from ragline.server.observability import setup_logging
+    from ragline.settings import load_settings
+    from ragline.state import open_state
+
+    # stdout carries the protocol: every log line goes to stderr, and only warnings.
+    setup_logging(json_logs=False, level=logging.WARNING)
+    state = None
+    try:
+        settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+        if settings.server.auth:
+            s = settings.server
+            state = open_state(s.state_url, settings.data_dir, timeout_s=s.state_timeout_s)
+        caller = stdio_caller(settings, state, key)
+        engine = Engine(settings)
+    except RaglineError as exc:
+        if state is not None:
+            state.close()
+        _fail(exc)
+    try:
+        run_stdio(engine, caller)
+    finally:
+        if state is not None:
+            state.close()
+
+
 @eval_app.command("beir")
 def eval_beir(
     dataset_dir: Annotated[
