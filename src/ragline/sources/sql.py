@@ -19,6 +19,7 @@ import datetime
 import decimal
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,6 +60,14 @@ class SqlConfig(SourceConfig):
             if url.startswith(plain):
                 return "postgresql+psycopg://" + url[len(plain) :]
         return url
+
+
+_PASSWORD = re.compile(r"(://[^/:@]*):[^/@]*@")
+
+
+def safe_url(url: str) -> str:
+    """An SQLAlchemy URL with its password replaced by ``***``, for messages and listings."""
+    return _PASSWORD.sub(r"\1:***@", url)
 
 
 def _metadata_value(value: Any) -> MetadataValue | None:
@@ -105,19 +114,10 @@ class SqlSource:
                 self._engine = sqlalchemy.create_engine(self.config.url)
             except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
                 raise ConfigError(
-                    f"cannot use SQL URL {self._safe_url()}: {exc}; give an SQLAlchemy URL such as "
+                    f"cannot use SQL URL {safe_url(self.config.url)}: {exc}; give an SQLAlchemy URL such as "
                     "sqlite:///path.db or postgresql://user@host/db"
                 ) from exc
         return self._engine
-
-    def _safe_url(self) -> str:
-        """The URL without its password, for messages."""
-        from sqlalchemy.engine import make_url
-
-        try:
-            return make_url(self.config.url).render_as_string(hide_password=True)
-        except Exception:
-            return "(unparsable URL)"
 
     def scan(self, cursor: Mapping[str, Any]) -> Scan:
         return Scan(items=self._items(), complete=True)
@@ -151,7 +151,7 @@ class SqlSource:
                     version = str(values[cfg.version_column]) if cfg.version_column else _row_hash(values)
                     yield SourceItem(key, version, partial(self._document, key, values))
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            raise ConfigError(f"SQL source at {self._safe_url()} failed: {exc}") from exc
+            raise ConfigError(f"SQL source at {safe_url(self.config.url)} failed: {exc}") from exc
 
     def _document(self, key: str, row: Mapping[str, Any]) -> list[Document]:
         cfg = self.config
