@@ -120,7 +120,7 @@ class _Robots:
 
     def __init__(self, client: httpx.Client, agent: str, delay: float) -> None:
         self.client, self.agent, self.delay = client, agent, delay
-        self._rules: dict[str, RobotFileParser] = {}
+        self._rules: dict[str, RobotFileParser | str] = {}
         self._last: dict[str, float] = {}
 
     def _origin(self, url: str) -> str:
@@ -131,7 +131,8 @@ class _Robots:
         """Sleep until this host may be asked again."""
         origin = self._origin(url)
         rules = self._rules.get(origin)
-        gap = max(self.delay, float(rules.crawl_delay(self.agent) or 0) if rules else 0.0)
+        crawl_delay = rules.crawl_delay(self.agent) if isinstance(rules, RobotFileParser) else None
+        gap = max(self.delay, float(crawl_delay or 0))
         last = self._last.get(origin)
         if last is not None and gap > 0:
             left = last + gap - time.monotonic()
@@ -139,29 +140,34 @@ class _Robots:
                 time.sleep(left)
         self._last[origin] = time.monotonic()
 
-    def allowed(self, url: str) -> bool:
+    def allowed(self, url: str) -> bool | str:
+        """True or False by the origin's robots.txt; a string saying why when robots.txt could not
+        be read (a network error or a 5xx): then nothing may be fetched there, and nothing
+        deleted on the strength of it either."""
         origin = self._origin(url)
         rules = self._rules.get(origin)
         if rules is None:
-            rules = RobotFileParser(origin + "/robots.txt")
-            self.wait(url)
-            try:
-                resp = self.client.get(origin + "/robots.txt")
-            except httpx.HTTPError as exc:
-                # As urllib.robotparser: an unreachable robots.txt restricts nothing (the pages
-                # themselves will fail the same way and be reported).
-                log.warning("robots.txt of %s unreadable (%s): no rules applied", origin, exc)
-                rules.parse([])
-            else:
-                if resp.status_code in (401, 403):
-                    # As urllib.robotparser: a robots.txt behind a login forbids everything.
-                    rules.parse(["User-agent: *", "Disallow: /"])
-                elif resp.status_code >= 400:
-                    rules.parse([])
-                else:
-                    rules.parse(resp.text.splitlines())
+            rules = self._read(origin, url)
             self._rules[origin] = rules
-        return rules.can_fetch(self.agent, url)
+        return rules if isinstance(rules, str) else rules.can_fetch(self.agent, url)
+
+    def _read(self, origin: str, url: str) -> RobotFileParser | str:
+        rules = RobotFileParser(origin + "/robots.txt")
+        self.wait(url)
+        try:
+            resp = self.client.get(origin + "/robots.txt")
+        except httpx.HTTPError as exc:
+            return f"robots.txt unreadable ({type(exc).__name__}: {exc})"
+        if resp.status_code >= 500:
+            return f"robots.txt unreadable (HTTP {resp.status_code})"
+        if resp.status_code in (401, 403):
+            # As urllib.robotparser: a robots.txt behind a login forbids everything.
+            rules.parse(["User-agent: *", "Disallow: /"])
+        elif resp.status_code >= 400:
+            rules.parse([])  # no robots.txt: nothing is forbidden
+        else:
+            rules.parse(resp.text.splitlines())
+        return rules
 
 
 class _Fetched:
@@ -290,11 +296,16 @@ class WebSource:
             taken = 0
             while queue and taken < cfg.max_pages:
                 url, depth = queue.popleft()
-                if not robots.allowed(url):
+                allowed = robots.allowed(url)
+                if allowed is False:
                     scan.skipped.append((url, "disallowed by robots.txt"))
                     continue
                 taken += 1
-                item, links = self._page(client, robots, scan, url, old, new)
+                item: SourceItem | None
+                if isinstance(allowed, str):
+                    item, links = self._unavailable(url, allowed, old, new)
+                else:
+                    item, links = self._page(client, robots, scan, url, old, new)
                 if item is not None:
                     yield item
                 if cfg.mode == "crawl" and depth < cfg.max_depth:
@@ -334,14 +345,7 @@ class WebSource:
         if got.status in (404, 410):
             return None, []
         if got.status != 200:
-            reason = got.error or f"HTTP {got.status}"
-            if before is not None:
-                new[url] = before
-
-            def fail() -> list[Document]:
-                raise LoaderError(url, reason)
-
-            return SourceItem(url, _UNAVAILABLE, fail), list((before or {}).get("links", []))
+            return self._unavailable(url, got.error or f"HTTP {got.status}", old, new)
         scan.fetched += 1
         found = self._extension(url, got.content_type)
         if found is None:
@@ -360,6 +364,21 @@ class WebSource:
         body = got.body
         return SourceItem(url, version, lambda: self._documents(url, body, ext)), links
 
+    @staticmethod
+    def _unavailable(
+        url: str, reason: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> tuple[SourceItem, list[str]]:
+        """A page that could not be fetched: reported as failed and kept as indexed; a crawl goes
+        on through the links it held last time."""
+        before = old.get(url)
+        if before is not None:
+            new[url] = before
+
+        def fail() -> list[Document]:
+            raise LoaderError(url, reason)
+
+        return SourceItem(url, _UNAVAILABLE, fail), list((before or {}).get("links", []))
+
     def _sitemap_pages(self, client: httpx.Client, robots: _Robots, scan: Scan) -> list[str]:
         pages: list[str] = []
         todo = deque(self.config.urls)
@@ -368,6 +387,8 @@ class WebSource:
             sitemap = todo.popleft()
             if sitemap in done:
                 continue
+            if robots.allowed(sitemap) is not True:
+                raise LoaderError(sitemap, "robots.txt forbids reading this sitemap or could not be read")
             done.add(sitemap)
             robots.wait(sitemap)
             got = self._get(client, sitemap, None)
