@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from functools import partial
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
@@ -32,6 +33,7 @@ from ragline.ingest.pipeline import SourceItem
 from ragline.loaders.registry import metadata_problem, text_problem
 from ragline.settings import Settings
 from ragline.sources.base import Scan, SourceConfig
+from ragline.store.filters import FIELD_RE
 from ragline.types import Document, Metadata, MetadataValue
 
 if TYPE_CHECKING:
@@ -51,6 +53,17 @@ class SqlConfig(SourceConfig):
     # A column that changes whenever the row does; None: a hash of the whole row.
     version_column: str | None = None
 
+    @field_validator("metadata_columns")
+    @classmethod
+    def _fields(cls, columns: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in columns if not FIELD_RE.match(c)]
+        if bad:
+            raise ValueError(
+                f"metadata column(s) {bad} cannot be metadata fields (letters, digits, underscores); "
+                'rename them in the query (SELECT "my col" AS my_col ...)'
+            )
+        return columns
+
     @field_validator("url")
     @classmethod
     def _driver(cls, url: str) -> str:
@@ -68,6 +81,14 @@ _PASSWORD = re.compile(r"(://[^/:@]*):[^/@]*@")
 def safe_url(url: str) -> str:
     """An SQLAlchemy URL with its password replaced by ``***``, for messages and listings."""
     return _PASSWORD.sub(r"\1:***@", url)
+
+
+def _sqlalchemy() -> ModuleType:
+    try:
+        import sqlalchemy
+    except ImportError as exc:
+        raise ConfigError("the sql source needs SQLAlchemy: pip install 'ragline[sql]'") from exc
+    return sqlalchemy
 
 
 def _metadata_value(value: Any) -> MetadataValue | None:
@@ -106,10 +127,7 @@ class SqlSource:
 
     def _connect(self) -> SqlEngine:
         if self._engine is None:
-            try:
-                import sqlalchemy
-            except ImportError as exc:  # pragma: no cover - a dependency of ragline
-                raise ConfigError("the sql source needs SQLAlchemy: pip install sqlalchemy") from exc
+            sqlalchemy = _sqlalchemy()
             try:
                 self._engine = sqlalchemy.create_engine(self.config.url)
             except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
@@ -120,10 +138,12 @@ class SqlSource:
         return self._engine
 
     def scan(self, cursor: Mapping[str, Any]) -> Scan:
-        return Scan(items=self._items(), complete=True)
+        scan = Scan(items=iter(()), complete=True)
+        scan.items = self._items(scan)
+        return scan
 
-    def _items(self) -> Iterator[SourceItem]:
-        import sqlalchemy
+    def _items(self, scan: Scan) -> Iterator[SourceItem]:
+        sqlalchemy = _sqlalchemy()
 
         cfg = self.config
         try:
@@ -149,11 +169,13 @@ class SqlSource:
                     seen.add(key)
                     values = dict(row)
                     version = str(values[cfg.version_column]) if cfg.version_column else _row_hash(values)
-                    yield SourceItem(key, version, partial(self._document, key, values))
+                    yield SourceItem(key, version, partial(self._document, scan, key, values))
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise ConfigError(f"SQL source at {safe_url(self.config.url)} failed: {exc}") from exc
 
-    def _document(self, key: str, row: Mapping[str, Any]) -> list[Document]:
+    def _document(self, scan: Scan, key: str, row: Mapping[str, Any]) -> list[Document]:
+        # Every row is read by the query; "fetched" counts the rows turned into documents.
+        scan.fetched += 1
         cfg = self.config
         parts = [str(row[c]) for c in cfg.text_columns if row[c] is not None and str(row[c]).strip()]
         text = clean_text("\n\n".join(parts))
