@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import fnmatch
+import re
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
@@ -46,13 +47,17 @@ class GitConfig(SourceConfig):
     include: tuple[str, ...] = ()
 
 
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+
+
 def _display(repo: str) -> str:
     """The repository as source keys show it: an absolute path, or the URL without credentials."""
-    parts = urlsplit(repo)
-    if parts.scheme and parts.netloc:
-        host = parts.hostname or ""
-        netloc = host + (f":{parts.port}" if parts.port else "")
+    if "://" in repo:
+        parts = urlsplit(repo)
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         return parts._replace(netloc=netloc).geturl()
+    if _SCP_LIKE.match(repo):
+        return repo  # user@host:path (ssh): no password in it
     return str(Path(repo).expanduser().resolve())
 
 
