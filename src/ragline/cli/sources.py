@@ -76,6 +76,12 @@ def _fail(exc: Exception) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def _engine(data_dir: Path | None) -> Any:
+    import ragline
+
+    return ragline.open(data_dir)
+
+
 def _registry(data_dir: Path | None) -> Any:
     from ragline.sources import SourceRegistry
 
@@ -286,10 +292,8 @@ def remove(
     data_dir: DataDir = None,
 ) -> None:
     """Remove a source and (unless --keep-documents) delete its items from its collection."""
-    import ragline
-
     try:
-        removed = ragline.open(data_dir).remove_source(name, tenant=tenant, keep_documents=keep_documents)
+        removed = _engine(data_dir).remove_source(name, tenant=tenant, keep_documents=keep_documents)
     except RaglineError as exc:
         _fail(exc)
     console.print(f"removed source {escape(name)}" + ("" if keep_documents else f"; {removed} items deleted"))
