@@ -43,7 +43,11 @@ def s3_engine(tmp_path: Any, endpoint: str) -> Engine:
 @pytest.fixture
 def bucket(endpoint: str, request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
     client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
     )
     name = "docs-" + request.node.name.lower().replace("_", "-")[:40]
     client.create_bucket(Bucket=name)
@@ -58,7 +62,14 @@ def test_objects_sync_by_etag(s3_engine: Engine, endpoint: str, bucket: tuple[An
     client, name = bucket
     add_source(s3_engine, "b", {"type": "s3", "bucket": name, "prefix": "guide/", "endpoint_url": endpoint})
     first = s3_engine.sync_source("b")
-    assert counts(first) == {"fetched": 2, "added": 2, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 0}
+    assert counts(first) == {
+        "fetched": 2,
+        "added": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "failed": 0,
+    }
     assert readable(s3_engine, "c") == {f"s3://{name}/guide/intro.md", f"s3://{name}/guide/setup.txt"}
     assert (f"s3://{name}/guide/photo.jpg", "unsupported file type '.jpg'") in first.skipped
     hit = s3_engine.search("heron key", collection="c", mode="keyword")[0]
@@ -66,14 +77,28 @@ def test_objects_sync_by_etag(s3_engine: Engine, endpoint: str, bucket: tuple[An
 
     again = s3_engine.sync_source("b")
     # Same ETags: no object downloaded, nothing embedded.
-    assert counts(again) == {"fetched": 0, "added": 0, "updated": 0, "unchanged": 2, "deleted": 0, "failed": 0}
+    assert counts(again) == {
+        "fetched": 0,
+        "added": 0,
+        "updated": 0,
+        "unchanged": 2,
+        "deleted": 0,
+        "failed": 0,
+    }
     assert again.chunks_embedded == 0
 
     client.put_object(Bucket=name, Key="guide/intro.md", Body=b"# Intro\n\nThe lynx guide now covers ibex.\n")
     client.delete_object(Bucket=name, Key="guide/setup.txt")
     client.put_object(Bucket=name, Key="guide/more/faq.md", Body=b"# FAQ\n\nQuokkas.\n")
     third = s3_engine.sync_source("b")
-    assert counts(third) == {"fetched": 2, "added": 1, "updated": 1, "unchanged": 0, "deleted": 1, "failed": 0}
+    assert counts(third) == {
+        "fetched": 2,
+        "added": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "deleted": 1,
+        "failed": 0,
+    }
     assert readable(s3_engine, "c") == {f"s3://{name}/guide/intro.md", f"s3://{name}/guide/more/faq.md"}
     assert s3_engine.search("ibex", collection="c", mode="keyword")
     assert not s3_engine.search("heron", collection="c", mode="keyword")
@@ -101,5 +126,5 @@ def test_endpoint_from_settings_and_tenant_scope(
 
 def test_a_missing_bucket_is_named(s3_engine: Engine, endpoint: str) -> None:
     add_source(s3_engine, "b", {"type": "s3", "bucket": "no-such-bucket", "endpoint_url": endpoint})
-    with pytest.raises(ConfigError, match="cannot list s3://no-such-bucket/.*NoSuchBucket"):
+    with pytest.raises(ConfigError, match=r"cannot list s3://no-such-bucket/.*NoSuchBucket"):
         s3_engine.sync_source("b")
