@@ -222,3 +222,36 @@ def test_web_options_are_checked() -> None:
         definition_from(
             name="w", collection="c", config={"type": "web", "urls": ["http://x/"], "max_pagez": 3}
         )
+
+
+def test_max_pages_bounds_the_crawl(engine: Engine, site: tuple[str, Path]) -> None:
+    base, _ = site
+    add_source(engine, "docs", {"type": "web", "urls": [f"{base}/docs/index.html"], "max_pages": 2})
+    assert engine.sync_source("docs").added == 2
+    assert readable(engine, "c") == {f"{base}/docs/index.html", f"{base}/docs/a.html"}  # breadth first
+
+
+@pytest.mark.parametrize(("delay", "crawl_delay", "waits"), [(0.0, 7, 7.0), (3.0, None, 3.0), (9.0, 7, 9.0)])
+def test_requests_to_a_host_are_spaced(
+    engine: Engine,
+    site: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    delay: float,
+    crawl_delay: int | None,
+    waits: float,
+) -> None:
+    """The larger of the source's delay and robots.txt's Crawl-delay separates two requests (the
+    sleeps asked for are recorded instead of slept)."""
+    base, root = site
+    rules = "User-agent: *\nDisallow: /docs/private/\n" + (
+        f"Crawl-delay: {crawl_delay}\n" if crawl_delay else ""
+    )
+    _write(root, "robots.txt", rules)
+    slept: list[float] = []
+    monkeypatch.setattr("ragline.sources.web.time.sleep", slept.append)
+    add_source(
+        engine, "docs", {"type": "web", "mode": "urls", "urls": [f"{base}/docs/a.html"], "delay_s": delay}
+    )
+    engine.sync_source("docs")
+    # robots.txt, then the page: one wait between them, of (almost all of) the gap.
+    assert len(slept) == 1 and waits - 1 < slept[0] <= waits
