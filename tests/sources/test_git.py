@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ragline.engine import Engine
 from ragline.errors import ConfigError
 from ragline.types import Principal
+from tests.helpers import FAST_AND_REAL
 from tests.sources.conftest import add_source, counts, readable
 
 pytestmark = pytest.mark.integration  # runs the git command
@@ -59,7 +61,9 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def test_files_at_a_ref_then_only_the_commit_diff(engine: Engine, repo: Path) -> None:
+@FAST_AND_REAL
+def test_files_at_a_ref_then_only_the_commit_diff(open_engine: Any, tmp_path: Path, repo: Path) -> None:
+    engine = open_engine(tmp_path / "data")
     add_source(engine, "hb", {"type": "git", "repo": str(repo), "ref": "main"})
     prefix = f"{repo}@main:"
     first = engine.sync_source("hb")
