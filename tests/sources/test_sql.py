@@ -136,3 +136,17 @@ def test_sql_options_are_checked(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match="metadata_columns"):
         definition_from(name="s", collection="c", config=_config("sqlite://", metadata_columns=["a b"]))
+
+
+def test_overlapping_sources_of_one_collection_are_refused(engine: Engine) -> None:
+    add_source(engine, "a", {"type": "web", "urls": ["http://x/docs/"]})
+    with pytest.raises(ConfigError, match=r"would share items .* with source 'a' in collection 'c'"):
+        add_source(engine, "b", {"type": "web", "urls": ["http://x/docs/api/"]})
+    add_source(engine, "b", {"type": "web", "urls": ["http://x/docs/api/"]}, collection="other")
+    add_source(engine, "b2", {"type": "web", "urls": ["http://x/blog/"]})
+    add_source(engine, "s1", {"type": "s3", "bucket": "bkt", "prefix": "a/"})
+    with pytest.raises(ConfigError, match="with source 's1'"):
+        add_source(engine, "s2", {"type": "s3", "bucket": "bkt"})
+    add_source(engine, "q1", _config("sqlite://"))
+    add_source(engine, "q2", _config("sqlite://"))  # one key prefix per SQL source name
+    add_source(engine, "a", {"type": "web", "urls": ["http://x/docs/"]}, tenant="acme")  # another tenant

@@ -33,6 +33,12 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def claims(self, name: str) -> tuple[str, ...]:
+        """Prefixes of the source keys a source of these options (called ``name``) writes, as far
+        as its options tell: two sources of one collection must not overlap, or each would delete
+        what the other brings in."""
+        raise NotImplementedError
+
 
 def _no_cursor(_failed: set[str]) -> Cursor:
     return {}

@@ -46,6 +46,9 @@ class GitConfig(SourceConfig):
     # fnmatch globs on the path in the repository ("docs/*.md"); none: every file a loader reads.
     include: tuple[str, ...] = ()
 
+    def claims(self, name: str) -> tuple[str, ...]:
+        return (f"{_display(self.repo)}@{self.ref}:",)
+
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 
@@ -68,7 +71,7 @@ class GitSource:
         self.config = config
         self.settings = settings
         self.mirror_dir = mirror_dir
-        self.prefix = f"{_display(config.repo)}@{config.ref}:"
+        self.prefix = config.claims("")[0]
         self._where = mirror_dir
 
     def owns(self, key: str, cursor: Mapping[str, Any]) -> bool:

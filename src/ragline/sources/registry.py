@@ -95,6 +95,7 @@ class SourceRegistry:
 
     def add(self, definition: SourceDefinition) -> None:
         """Save a new source; a :class:`ConfigError` if the tenant already has one of that name."""
+        self._check_overlap(definition)
         path = self.path(definition.name, definition.tenant)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -107,6 +108,24 @@ class SourceRegistry:
             ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(self._dump(SourceState(definition)))
+
+    def _check_overlap(self, new: SourceDefinition) -> None:
+        """Refuse a source whose items could be another's of the same collection: each sync
+        deletes the items of its own it did not list, so two overlapping sources would delete
+        each other's items by turns."""
+        mine = new.config.claims(new.name)
+        for other in self.list(new.tenant):
+            if other.collection != new.collection or other.name == new.name:
+                continue
+            for a in mine:
+                for b in other.config.claims(other.name):
+                    if a.startswith(b) or b.startswith(a):
+                        raise ConfigError(
+                            f"source {new.name!r} would share items ({a!r} and {b!r}) with source "
+                            f"{other.name!r} in collection {new.collection!r}: each sync would delete "
+                            "what the other brought in. Narrow one of them, widen the existing one "
+                            "(more --url / --include), or use another collection"
+                        )
 
     def get(self, name: str, tenant: str = DEFAULT_TENANT) -> SourceState:
         path = self.path(name, tenant)
@@ -139,6 +158,8 @@ class SourceRegistry:
         """Replace a source's file with ``state`` (after a sync), whole or not at all."""
         d = state.definition
         path = self.path(d.name, d.tenant)
+        if not path.exists():
+            return  # removed while it synced: its cursor goes with it, not back into a new file
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -37,6 +37,9 @@ class S3Config(SourceConfig):
     endpoint_url: str | None = None
     region: str | None = None
 
+    def claims(self, name: str) -> tuple[str, ...]:
+        return (f"s3://{self.bucket}/{self.prefix}",)
+
 
 class S3Source:
     """Syncs the objects of a bucket under a prefix (see the module docstring)."""
@@ -44,7 +47,7 @@ class S3Source:
     def __init__(self, config: S3Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.prefix = f"s3://{config.bucket}/{config.prefix}"
+        self.prefix = config.claims("")[0]
         self._client: Any = None
 
     def owns(self, key: str, cursor: Mapping[str, Any]) -> bool:

@@ -53,6 +53,9 @@ class SqlConfig(SourceConfig):
     # A column that changes whenever the row does; None: a hash of the whole row.
     version_column: str | None = None
 
+    def claims(self, name: str) -> tuple[str, ...]:
+        return (f"sql:{name}/",)
+
     @field_validator("metadata_columns")
     @classmethod
     def _fields(cls, columns: tuple[str, ...]) -> tuple[str, ...]:
@@ -114,7 +117,7 @@ class SqlSource:
     def __init__(self, config: SqlConfig, settings: Settings, name: str) -> None:
         self.config = config
         self.settings = settings
-        self.prefix = f"sql:{name}/"
+        self.prefix = config.claims(name)[0]
         self._engine: SqlEngine | None = None
 
     def owns(self, key: str, cursor: Mapping[str, Any]) -> bool:

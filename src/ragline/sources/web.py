@@ -105,6 +105,10 @@ class WebConfig(SourceConfig):
             raise ValueError(f"prefix applies to mode 'crawl' only, not {self.mode!r}; leave it out")
         return self
 
+    def claims(self, name: str) -> tuple[str, ...]:
+        # A sitemap's pages are known only when it is read: not checked.
+        return (self.scope,) if self.mode == "crawl" else () if self.mode == "sitemap" else self.urls
+
     @property
     def scope(self) -> str:
         """The prefix every crawled URL starts with."""
