@@ -255,3 +255,23 @@ def test_requests_to_a_host_are_spaced(
     engine.sync_source("docs")
     # robots.txt, then the page: one wait between them, of (almost all of) the gap.
     assert len(slept) == 1 and waits - 1 < slept[0] <= waits
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_removing_a_source_deletes_its_pages_unless_kept(
+    engine: Engine, site: tuple[str, Path], keep: bool
+) -> None:
+    base, _ = site
+    add_source(
+        engine,
+        "docs",
+        {"type": "web", "mode": "urls", "urls": [f"{base}/docs/a.html", f"{base}/docs/b.html"]},
+    )
+    add_source(engine, "other", {"type": "web", "mode": "urls", "urls": [f"{base}/outside.html"]})
+    engine.sync_source("docs")
+    engine.sync_source("other")
+    assert engine.remove_source("docs", keep_documents=keep) == (0 if keep else 2)
+    left = {f"{base}/outside.html"} | ({f"{base}/docs/a.html", f"{base}/docs/b.html"} if keep else set())
+    assert readable(engine, "c") == left
+    with pytest.raises(ConfigError, match=r"no source 'docs'.*existing: other"):
+        engine.sync_source("docs")
