@@ -44,6 +44,8 @@ from ragline.locks import file_lock
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.sources.registry import SourceRegistry
+from ragline.sources.sync import SyncReport, purge, run_sync
 from ragline.store.base import DocumentInfo, Store, StoreStats
 from ragline.store.factory import make_store
 from ragline.store.filters import And, Compare, Filter, InList, Visible, scope_filter
@@ -280,6 +282,48 @@ class Engine:
             report = self._ingestor(store, embedder).upsert_documents(docs)
             report.chunks_embedded = embedder.embedded - before
         return report
+
+    def sync_source(
+        self,
+        name: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> SyncReport:
+        """Sync a tenant's source (``ragline sources add``) into its collection: items whose
+        version the collection holds are skipped, changed ones re-indexed, gone ones deleted.
+
+        Example::
+
+            report = engine.sync_source("docs", tenant="acme")
+            print(report.fetched, report.added, report.updated, report.unchanged, report.deleted)
+        """
+        registry = SourceRegistry(self.settings.data_dir)
+        collection = registry.get(name, tenant).definition.collection
+        store = self.store(collection, tenant=tenant)
+        embedder = self.embedder_for(collection, tenant)
+        with self.write_lock(store):
+            # Read again under the lock: a sync that held it before may have moved the cursor.
+            state = registry.get(name, tenant)
+            before = embedder.embedded
+            ingestor = self._ingestor(store, embedder)
+            report = run_sync(registry, state, store, ingestor, self.settings, progress)
+            report.chunks_embedded = embedder.embedded - before
+        return report
+
+    def remove_source(self, name: str, *, tenant: str = DEFAULT_TENANT, keep_documents: bool = False) -> int:
+        """Forget a tenant's source and (unless ``keep_documents``) delete its items from its
+        collection; returns the number of items deleted."""
+        registry = SourceRegistry(self.settings.data_dir)
+        state = registry.get(name, tenant)
+        removed = 0
+        collection = state.definition.collection
+        if not keep_documents and (self.collection_path(collection, tenant) / META_FILE).is_file():
+            store = self.store(collection, tenant=tenant)
+            with self.write_lock(store):
+                removed = purge(registry, state, store, self.settings)
+        registry.remove(name, tenant)
+        return removed
 
     def check_replaceable(self, doc_ids: Sequence[str], collection: str | None, principal: Principal) -> None:
         """Raise :class:`~ragline.errors.AccessDenied` if writing ``doc_ids`` would overwrite a

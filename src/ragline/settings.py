@@ -568,6 +568,24 @@ class ServerSettings(_Strict):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class SourceSettings(_Strict):
+    """Sources that sync (``ragline sources``, ``ragline sync``): HTTP manners and S3 access.
+    A source's own options (``ragline sources add --delay ...``) win over these defaults."""
+
+    # Every HTTP request (web pages, robots.txt, sitemaps) gives up after this long.
+    http_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    # Sent with every request; robots.txt rules are matched against it.
+    user_agent: str = Field(default="ragline/0.1 (+https://github.com/ragline/ragline)", min_length=1)
+    # Seconds between two requests to one host (a robots.txt Crawl-delay above it wins).
+    web_delay_s: float = Field(default=1.0, ge=0, le=3600)
+    # S3-compatible storage: "" is AWS; e.g. "http://minio:9000" for another service.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    # Empty: boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ~/.aws, roles).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+
+
 class CollectionSettings(_Strict):
     """Settings one collection overrides; unset keys keep the global value.
 
@@ -633,6 +651,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     server: ServerSettings = ServerSettings()
+    sources: SourceSettings = SourceSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
