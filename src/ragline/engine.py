@@ -585,8 +585,8 @@ class Engine:
         from ragline.maintenance.portable import import_collection, read_manifest
 
         manifest = read_manifest(path)
-        tenant = tenant or str(manifest.get("tenant") or DEFAULT_TENANT)
-        coll = self.collection(collection or str(manifest.get("collection")), tenant=tenant)
+        tenant = tenant or str(manifest["tenant"])
+        coll = self.collection(collection or str(manifest["collection"]), tenant=tenant)
         with self.write_lock(coll.store):
             return import_collection(path, coll, self.open_store, self.settings)
 
@@ -608,6 +608,13 @@ class Engine:
         versioned = versioned_store(store)
         with self.write_lock(store):
             return versioned.tag_version(tag or f"snapshot-{versioned.versions()[-1].version}")
+
+    def delete_snapshot(self, collection: str | None, tag: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        """Remove a snapshot tag: its version goes with the next cleanup past the retention window."""
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            versioned.delete_tag(tag)
 
     def restore(
         self, collection: str | None, version: int | str, *, tenant: str = DEFAULT_TENANT

@@ -103,3 +103,8 @@ def test_snapshot_and_restore_bring_back_a_replaced_document(tmp_path: Path) -> 
     assert [v["tags"] for v in versions if v["tags"]] == [["before-edit"]]
     res = runner.invoke(app, ["restore", "kb", "--version", "nope", "--data-dir", data])
     assert res.exit_code == 2 and "no version or snapshot tag 'nope'" in res.output
+    assert "removed snapshot tag before-edit" in _run(
+        "snapshot", "kb", "--delete", "before-edit", "--data-dir", data
+    )
+    versions = json.loads(_run("snapshot", "kb", "--list", "--json", "--data-dir", data))
+    assert not any(v["tags"] for v in versions)

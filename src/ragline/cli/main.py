@@ -542,6 +542,10 @@ def snapshot(
         str | None, typer.Option("--tag", help="Name of the snapshot (default: snapshot-<version>).")
     ] = None,
     list_only: Annotated[bool, typer.Option("--list", help="Only list versions and snapshots.")] = False,
+    delete: Annotated[
+        str | None,
+        typer.Option("--delete", help="Remove this snapshot tag instead (its version may then go)."),
+    ] = None,
     show: Annotated[int, typer.Option("--show", min=1, help="Latest untagged versions listed.")] = 10,
     tenant: TenantOpt = DEFAULT_TENANT,
     json_out: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
@@ -551,7 +555,9 @@ def snapshot(
     and list its versions: what `ragline restore --version` accepts."""
     try:
         engine = _engine(data_dir)
-        tagged = None if list_only else engine.snapshot(collection, tag, tenant=tenant)
+        if delete is not None:
+            engine.delete_snapshot(collection, delete, tenant=tenant)
+        tagged = None if list_only or delete is not None else engine.snapshot(collection, tag, tenant=tenant)
         versions = engine.versions(collection, tenant=tenant)
     except RaglineError as exc:
         _fail(exc)
@@ -561,6 +567,8 @@ def snapshot(
     console.print(_versions_table(collection, versions, show))
     if tagged is not None:
         console.print(f"tagged version {tagged.version} as {_esc(', '.join(tagged.tags))}")
+    if delete is not None:
+        console.print(f"removed snapshot tag {_esc(delete)}")
 
 
 @app.command()

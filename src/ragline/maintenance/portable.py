@@ -219,6 +219,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
             f"{path} is export format version {version!r}; this ragline reads versions 1 to {VERSION}: "
             "upgrade ragline to import it"
         )
+    for key in ("collection", "tenant"):
+        if not isinstance(manifest.get(key), str) or not manifest[key]:
+            raise ConfigError(f"{file} has no {key!r} name; the export is damaged")
     return manifest
 
 

@@ -294,6 +294,11 @@ class VersionedStore(Protocol):
         """Tag the current version (``ragline snapshot``); a StoreError when ``tag`` is taken."""
         ...
 
+    def delete_tag(self, tag: str) -> None:
+        """Remove a snapshot tag, so its version is cleaned up once out of the retention window;
+        a StoreError naming the tags there are when it is unknown."""
+        ...
+
     def restore_version(self, version: int | str) -> StoreVersion:
         """Make the content of ``version`` (a number or a tag) current again, as a new version (the
         versions after it stay, so a restore can itself be undone); a StoreError naming the

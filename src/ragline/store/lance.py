@@ -773,6 +773,15 @@ class LanceStore:
             self.sections_table.tags.create(tag, self.sections_table.version)
         return self.versions()[-1]
 
+    def delete_tag(self, tag: str) -> None:
+        tbl = self.chunks_table
+        tags = tbl.tags.list() if tbl is not None else {}
+        if tag not in tags:
+            raise StoreError(f"no snapshot tag {tag!r}; there are: {', '.join(sorted(tags)) or 'none'}")
+        tbl.tags.delete(tag)
+        if self.sections_table is not None and tag in self.sections_table.tags.list():
+            self.sections_table.tags.delete(tag)
+
     def restore_version(self, version: int | str) -> StoreVersion:
         """Write the content of ``version`` (a number or a tag) as a new version; the sections
         table goes back to the same tag, or to its last version written by then."""

@@ -949,6 +949,10 @@ class VersionContract(_Contract):
             versioned.restore_version("nope")
         with pytest.raises(StoreError, match="not on disk"):
             versioned.restore_version(10_000)
+        versioned.delete_tag("mine")
+        assert not any(v.tags for v in versioned.versions())
+        with pytest.raises(StoreError, match="no snapshot tag 'mine'; there are: none"):
+            versioned.delete_tag("mine")
 
 
 class StoreContract(
