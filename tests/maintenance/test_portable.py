@@ -191,3 +191,22 @@ def test_the_memory_backend_says_it_keeps_no_versions(tmp_path: Path, corpus: Pa
         engine.snapshot("docs")
     with pytest.raises(StoreError, match="keeps no versions"):
         engine.restore("docs", 1)
+
+
+def test_an_export_of_the_memory_twin_imports_into_lancedb(tmp_path: Path, corpus: Path) -> None:
+    """The format belongs to no backend: the twin's export, imported into LanceDB, finds the same
+    chunks (dense: same scores; keyword BM25 equal to float32 rounding, as the twin's congruence
+    tests hold it)."""
+    src = _engine(tmp_path / "a", "memory")
+    src.ingest([corpus], collection="docs")
+    src.export_collection("docs", tmp_path / "export")
+    dest = _engine(tmp_path / "b", "lance", Refusing())
+    dest.import_collection(tmp_path / "export")
+    again = _engine(tmp_path / "b", "lance")
+    assert again.store("docs").all_chunks() == src.store("docs").all_chunks()
+    for q in QUERIES:
+        for mode in MODES:
+            want = [(h.chunk.id, h.score) for h in src.search(q, mode=mode, top_k=8, collection="docs")]
+            got = [(h.chunk.id, h.score) for h in again.search(q, mode=mode, top_k=8, collection="docs")]
+            assert {cid for cid, _ in got} == {cid for cid, _ in want}, (q, mode)
+            assert sorted(s for _, s in got) == pytest.approx(sorted(s for _, s in want), rel=1e-4), (q, mode)
