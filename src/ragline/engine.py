@@ -587,8 +587,11 @@ class Engine:
         manifest = read_manifest(path)
         tenant = tenant or str(manifest["tenant"])
         coll = self.collection(collection or str(manifest["collection"]), tenant=tenant)
-        with self.write_lock(coll.store):
-            return import_collection(path, coll, self.open_store, self.settings)
+        try:
+            with self.write_lock(coll.store):
+                return import_collection(path, coll, self.open_store, self.settings)
+        finally:
+            self._forget(tenant, coll.name)
 
     def versions(self, collection: str | None = None, *, tenant: str = DEFAULT_TENANT) -> list[StoreVersion]:
         """A collection's versions still on disk, oldest first (``ragline snapshot --list``)."""

@@ -4,6 +4,7 @@ checksums are checked; restore brings back a replaced document."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from ragline.embedding.base import Vectors
 from ragline.embedding.cache import CachedEmbedder
 from ragline.engine import Engine
-from ragline.errors import ConfigError, StoreError
+from ragline.errors import CollectionNotFound, ConfigError, StoreError
 from ragline.maintenance.portable import CHUNKS_FILE, MANIFEST, SUMMARIES, VERSION
 from ragline.testing.doubles import HashEmbedder
 from ragline.types import Access, Principal, SearchMode
@@ -210,3 +211,28 @@ def test_an_export_of_the_memory_twin_imports_into_lancedb(tmp_path: Path, corpu
             got = [(h.chunk.id, h.score) for h in again.search(q, mode=mode, top_k=8, collection="docs")]
             assert {cid for cid, _ in got} == {cid for cid, _ in want}, (q, mode)
             assert sorted(s for _, s in got) == pytest.approx(sorted(s for _, s in want), rel=1e-4), (q, mode)
+
+
+def test_a_failed_import_leaves_no_collection_behind(tmp_path: Path, corpus: Path) -> None:
+    src = _engine(tmp_path / "a", "lance")
+    src.ingest([corpus], collection="docs")
+    export = tmp_path / "export"
+    src.export_collection("docs", export)
+    lines = (export / CHUNKS_FILE).read_text(encoding="utf-8").splitlines(keepends=True)
+    bad = json.loads(lines[-1])
+    bad["vector"] = bad["vector"][:-8]  # a vector cut short: found only when its source is read
+    lines[-1] = json.dumps(bad) + "\n"
+    (export / CHUNKS_FILE).write_text("".join(lines), encoding="utf-8")
+    manifest = json.loads((export / MANIFEST).read_text())
+    digest = hashlib.sha256((export / CHUNKS_FILE).read_bytes()).hexdigest()
+    manifest["files"][CHUNKS_FILE]["sha256"] = digest  # consistent checksums: the record is what is bad
+    (export / MANIFEST).write_text(json.dumps(manifest))
+    # One chunk per commit: every source before the bad one is written before it fails.
+    dest = fast_engine(tmp_path / "b", store={"backend": "lance", "commit_chunks": 1})
+    with pytest.raises(ConfigError, match=rf"{CHUNKS_FILE} line {len(lines)}: bad chunk record"):
+        dest.import_collection(export)
+    assert dest.collections() == []
+    # Only the writer lock file is left: no collection, no half-built directory beside it.
+    assert [p.name for p in (tmp_path / "b" / "collections").iterdir()] == [".docs.write.lock"]
+    with pytest.raises(CollectionNotFound):
+        dest.search("linux", collection="docs")

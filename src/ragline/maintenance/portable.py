@@ -101,8 +101,12 @@ def export_collection(
     tmp = path.with_name(f".{path.name}.partial")
     if tmp.exists():
         shutil.rmtree(tmp)
-    counts = _write_store(coll.store, tmp, coll, settings)
-    written = None if summaries is None else _write_store(summaries, tmp / SUMMARIES, coll, settings)
+    try:
+        counts = _write_store(coll.store, tmp, coll, settings)
+        written = None if summaries is None else _write_store(summaries, tmp / SUMMARIES, coll, settings)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if path.exists():
         path.rmdir()
     tmp.rename(path)
@@ -233,8 +237,10 @@ def import_collection(
 ) -> TransferReport:
     """Write the export at ``path`` into ``coll``, which must be empty, every chunk given to
     ``coll``'s tenant; nothing is embedded. Refuses an export of another embedding model or
-    dimension, and one whose files do not match their checksums. The caller holds the
-    collection's write lock."""
+    dimension, and one whose files do not match their checksums. Built beside the collection and
+    renamed into place, so readers see no collection or the whole import, and a failed import
+    leaves nothing behind. The caller holds the collection's write lock and drops its cached
+    handle on ``coll`` afterwards (the directory was replaced)."""
     path = Path(path)
     manifest = read_manifest(path)
     _check_model(path, manifest, coll.embedder)
@@ -250,15 +256,23 @@ def import_collection(
                 f"collection {coll.name!r} already holds {held} chunks; import into a new collection "
                 "(ragline import PATH --collection NEW) or delete this one first"
             )
-    counts = _read_store(path, manifest, coll.store, coll.tenant, settings.store.commit_chunks)
-    summaries = None
-    if has_summaries:
-        target = open_store(coll.path / SUMMARIES, coll.embedder)
-        target.delete_sources(sorted(target.source_hashes()))
-        summaries = _read_store(
-            summaries_dir, read_manifest(summaries_dir), target, coll.tenant, settings.store.commit_chunks
-        )
-        coll.summaries = None  # opened again at the imported version
+    tmp = coll.path.with_name(f".{coll.path.name}.importing")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    commit = settings.store.commit_chunks
+    try:
+        counts = _read_store(path, manifest, open_store(tmp, coll.embedder), coll.tenant, commit)
+        summaries = None
+        if has_summaries:
+            target = open_store(tmp / SUMMARIES, coll.embedder)
+            summaries = _read_store(summaries_dir, read_manifest(summaries_dir), target, coll.tenant, commit)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # What is there is an empty collection at most (checked above).
+    if coll.path.exists():
+        shutil.rmtree(coll.path)
+    tmp.rename(coll.path)
     match = manifest.get("settings_fingerprint") == settings_fingerprint(settings)
     notes = (
         []
