@@ -322,7 +322,7 @@ _reported_lock = threading.Lock()
 
 
 def capabilities(store: object) -> frozenset[str]:
-    """The names of the search capabilities ``store`` has (``"dense search"``, ...)."""
+    """The names of the capabilities ``store`` has (``"dense search"``, ..., ``"export"``, ``"versions"``)."""
     return frozenset(name for name, proto in _CAPABILITIES.items() if isinstance(store, proto))
 
 
