@@ -333,3 +333,8 @@ class Final:
 
 
 StreamEvent = Token | Restart | Final
+
+
+def tenant_of(principal: Principal | None) -> str:
+    """The tenant a caller acts in: its own, or the default tenant for a local caller."""
+    return DEFAULT_TENANT if principal is None else principal.tenant

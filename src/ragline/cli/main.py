@@ -32,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragline.cli.keys import keys_app
+from ragline.cli.sources import sources_app
 from ragline.errors import RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
@@ -45,6 +46,7 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Evaluate retrieval quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
+app.add_typer(sources_app, name="sources")
 tune_app = typer.Typer(help="Adapt models to a collection.", no_args_is_help=True)
 app.add_typer(tune_app, name="tune")
 
@@ -296,6 +298,110 @@ def ingest(
             err_console.print(f"[yellow]skipped[/] {_esc(path)}: {_esc(reason)}", highlight=False)
     if report.errors and report.files_indexed == 0 and report.files_unchanged == 0:
         raise typer.Exit(code=1)
+
+
+_EVERY = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(text: str) -> float:
+    """Seconds in an interval such as ``90``, ``30s``, ``10m``, ``1.5h`` or ``1d``."""
+    m = _EVERY.match(text.strip())
+    seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else 0.0
+    if seconds < 1:
+        raise ValueError(
+            f"--every {text!r} is not an interval of at least 1 s; write e.g. 30s, 10m, 1h or 1d"
+        )
+    return seconds
+
+
+def _sync_once(engine: Any, targets: list[Any], json_out: bool) -> bool:
+    """Sync each (name, tenant) once, printing a line (or JSON) per source; True if all worked."""
+    ok = True
+    for name, tenant in targets:
+        label = name if tenant == DEFAULT_TENANT else f"{tenant}/{name}"
+        try:
+            with _progress_bar() as bar:
+                items = bar.add_task(f"{label}: items", total=None, detail="")
+                chunks = bar.add_task(f"{label}: embedding", total=None, detail="")
+
+                def on_progress(p: Any, items: Any = items, chunks: Any = chunks, bar: Any = bar) -> None:
+                    bar.update(items, completed=p.files_done, detail=p.current[-60:])
+                    bar.update(
+                        chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded
+                    )
+
+                report = engine.sync_source(name, tenant=tenant, progress=on_progress)
+        except RaglineError as exc:
+            ok = False
+            err_console.print(f"[bold red]error:[/] {_esc(label)}: {_esc(exc)}", highlight=False)
+            continue
+        ok = ok and not report.failed
+        if json_out:
+            typer.echo(json.dumps(dataclasses.asdict(report)))
+            continue
+        console.print(
+            f"{_esc(label)} ({report.kind} -> {_esc(report.collection)}): {report.listed} listed, "
+            f"{report.fetched} fetched, {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.deleted} deleted, {len(report.failed)} failed; "
+            f"{report.chunks_indexed} chunks ({report.chunks_embedded} embedded) in {report.seconds:.1f}s",
+            highlight=False,
+        )
+        for key, reason in report.failed:
+            err_console.print(f"[yellow]failed[/] {_esc(key)}: {_esc(reason)}", highlight=False)
+    return ok
+
+
+@app.command()
+def sync(
+    name: Annotated[str | None, typer.Argument(help="The source to sync (default: every source).")] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="The source's tenant (default: 'default'; all without NAME)."),
+    ] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="Sync again at this interval (30s, 10m, 1h) until Ctrl-C.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print each report as a JSON line.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Bring sources' changes into their collections: new and changed items are indexed, unchanged
+    ones skipped (not fetched or embedded again), items gone upstream deleted."""
+    import time
+
+    try:
+        interval = parse_every(every) if every is not None else None
+        engine = _engine(data_dir)
+        from ragline.sources import SourceRegistry
+
+        registry = SourceRegistry(engine.settings.data_dir)
+        if name is not None:
+            registry.get(name, tenant or DEFAULT_TENANT)  # an unknown name fails now, not each round
+    except (RaglineError, ValueError) as exc:
+        _fail(exc)
+
+    def targets() -> list[tuple[str, str]]:
+        # Read each round: sources added or removed meanwhile are picked up.
+        if name is not None:
+            return [(name, tenant or DEFAULT_TENANT)]
+        return [(d.name, d.tenant) for d in registry.list(tenant)]
+
+    try:
+        while True:
+            started = time.monotonic()
+            found = targets()
+            if not found and interval is None:
+                console.print("no sources to sync (add one with: ragline sources add NAME --type ...)")
+            ok = _sync_once(engine, found, json_out)
+            if interval is None:
+                if not ok:
+                    raise typer.Exit(code=1)
+                return
+            time.sleep(max(0.0, started + interval - time.monotonic()))
+    except KeyboardInterrupt:
+        # Each item is committed whole, so an interrupted sync resumes where it stopped.
+        err_console.print("sync stopped (Ctrl-C)")
+        raise typer.Exit(code=130 if interval is None else 0) from None
 
 
 @app.command()
@@ -638,6 +744,51 @@ def serve(
         f" (UI at /, API docs at /v1/docs{', auth OFF' if not s.auth else ''})"
     )
     uvicorn.run(app_, host=host, port=port, log_config=None)
+
+
+@app.command()
+def mcp(
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="RAGLINE_API_KEY",
+            show_envvar=True,
+            help="API key whose tenant, groups and clearance every call uses (needed while auth is on).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve MCP (Model Context Protocol) on stdin/stdout: search, ask, list collections and read
+    spans, for an MCP client that starts this command. Over HTTP, `ragline serve` answers MCP at /mcp."""
+    try:
+        from ragline.server.mcp_server import run_stdio, stdio_caller
+    except ImportError as exc:
+        _fail(RaglineError(f"MCP is not installed ({exc}); pip install 'ragline[mcp]'"))
+    from ragline.engine import Engine
+    from ragline.server.observability import setup_logging
+    from ragline.settings import load_settings
+    from ragline.state import open_state
+
+    # stdout carries the protocol: every log line goes to stderr, and only warnings.
+    setup_logging(json_logs=False, level=logging.WARNING)
+    state = None
+    try:
+        settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+        if settings.server.auth:
+            s = settings.server
+            state = open_state(s.state_url, settings.data_dir, timeout_s=s.state_timeout_s)
+        caller = stdio_caller(settings, state, key)
+        engine = Engine(settings)
+    except RaglineError as exc:
+        if state is not None:
+            state.close()
+        _fail(exc)
+    try:
+        run_stdio(engine, caller)
+    finally:
+        if state is not None:
+            state.close()
 
 
 @eval_app.command("beir")

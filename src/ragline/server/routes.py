@@ -44,7 +44,7 @@ from ragline.server.schemas import (
     SearchOut,
     TraceOut,
 )
-from ragline.server.service import CallerDep, Service, ServiceDep
+from ragline.server.service import CallerDep, Service, ServiceDep, readable_collections
 from ragline.state import ApiKey, Job
 from ragline.state.base import MAX_SEQ
 from ragline.types import Access, Document, Final, Restart, Token
@@ -160,12 +160,7 @@ def _key_out(k: ApiKey) -> KeyOut:
 def list_collections(svc: ServiceDep, caller: CallerDep) -> list[CollectionOut]:
     """The caller's tenant's collections holding at least one document it may read, with counts of
     what it may read."""
-    out = []
-    for name in svc.engine.collections(caller.tenant):
-        stats = svc.engine.stats(name, principal=caller.principal).store
-        if stats.documents or caller.principal is None:
-            out.append(CollectionOut(name=name, chunks=stats.chunks, documents=stats.documents))
-    return out
+    return readable_collections(svc.engine, caller)
 
 
 def _upload_dir(svc: Service, caller: Caller, collection: str, access: Access) -> Path:

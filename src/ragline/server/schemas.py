@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from ragline.engine import DocumentView
 from ragline.store.base import DocumentInfo
 from ragline.store.filters import FIELD_RE, MAX_FIELD_CHARS
+from ragline.store.rows import DocumentView
 from ragline.types import Answer, Citation, Hit
 
 # The limits the engine and the state store enforce, declared here so the OpenAPI schema says them.

@@ -17,6 +17,7 @@ from ragline.engine import Engine
 from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
 from ragline.server.jobs import JobRunner
 from ragline.server.observability import Metrics
+from ragline.server.schemas import CollectionOut
 from ragline.settings import Settings
 from ragline.state import QueryTrace, StateStore
 from ragline.types import Answer, Hit
@@ -115,6 +116,17 @@ def _hit_json(h: Hit) -> dict[str, object]:
         "start": h.chunk.start,
         "end": h.chunk.end,
     }
+
+
+def readable_collections(engine: Engine, caller: Caller) -> list[CollectionOut]:
+    """The caller's tenant's collections holding at least one document it may read, with counts of
+    what it may read (with auth off, every collection)."""
+    out = []
+    for name in engine.collections(caller.tenant):
+        stats = engine.stats(name, principal=caller.principal).store
+        if stats.documents or caller.principal is None:
+            out.append(CollectionOut(name=name, chunks=stats.chunks, documents=stats.documents))
+    return out
 
 
 def get_service(request: Request) -> Service:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -258,3 +259,23 @@ def check_filter_fields(filters: Filter, known: Mapping[str, ColumnKind]) -> Non
             f"fields are: {', '.join(sorted(known)) or '(none)'} "
             f"(plus {', '.join(BUILTIN_FILTER_FIELDS)})"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentView:
+    """A document as the store holds it: summary, text rebuilt from its chunks, the chunks."""
+
+    info: DocumentInfo
+    text: str
+    chunks: list[Chunk]
+
+
+def text_from_chunks(chunks: Sequence[Chunk]) -> str:
+    """A document's text rebuilt from its chunks."""
+    # Chunks carry exact offsets into the document, so citations' start/end index this text;
+    # gaps a chunker skipped (whitespace between sections) come back as spaces.
+    end = max((c.end for c in chunks), default=0)
+    buf = [" "] * end
+    for c in chunks:
+        buf[c.start : c.end] = c.text
+    return "".join(buf)
