@@ -46,7 +46,7 @@ from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
 from ragline.sources.registry import SourceRegistry
 from ragline.sources.sync import SyncReport, purge, run_sync
-from ragline.store.base import DocumentInfo, Store, StoreStats
+from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, versioned_store
 from ragline.store.factory import make_store
 from ragline.store.filters import And, Compare, Filter, InList, Visible, scope_filter
 from ragline.store.rows import DocumentView, text_from_chunks
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 
     from ragline.generation.base import ChatModel
     from ragline.generation.llm import LLMGenerator
+    from ragline.maintenance.portable import TransferReport
     from ragline.rerank.base import Reranker
     from ragline.tune.embeddings import TuneReport
 
@@ -483,6 +484,81 @@ class Engine:
         from ragline.maintenance.tenants import migrate_tenants
 
         return migrate_tenants(self, progress)
+
+    # -- data safety (docs/export-format.md; README "Back up and restore") --------------------------
+
+    def export_collection(
+        self, collection: str | None, path: Path, *, tenant: str = DEFAULT_TENANT
+    ) -> TransferReport:
+        """Write a collection (texts, metadata, access, vectors, sentence vectors, token states,
+        sections, summaries) to a new directory in ragline's portable export format.
+
+        Example::
+
+            engine.export_collection("handbook", Path("/backups/handbook"))
+        """
+        from ragline.maintenance.portable import export_collection
+
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
+        with self.write_lock(coll.store):
+            return export_collection(coll, path, self.settings, self.summaries_store(coll.name, tenant))
+
+    def import_collection(
+        self, path: Path, *, collection: str | None = None, tenant: str | None = None
+    ) -> TransferReport:
+        """Load an export into a new (or empty) collection, by default the exported one's name and
+        tenant; embeds nothing. Refuses an export of another embedding model.
+
+        Example::
+
+            engine.import_collection(Path("/backups/handbook"), collection="handbook-copy")
+        """
+        from ragline.maintenance.portable import import_collection, read_manifest
+
+        manifest = read_manifest(path)
+        tenant = tenant or str(manifest["tenant"])
+        coll = self.collection(collection or str(manifest["collection"]), tenant=tenant)
+        try:
+            with self.write_lock(coll.store):
+                return import_collection(path, coll, self.open_store, self.settings)
+        finally:
+            self._forget(tenant, coll.name)
+
+    def versions(self, collection: str | None = None, *, tenant: str = DEFAULT_TENANT) -> list[StoreVersion]:
+        """A collection's versions still on disk, oldest first (``ragline snapshot --list``)."""
+        return versioned_store(self.store(collection, must_exist=True, tenant=tenant)).versions()
+
+    def snapshot(
+        self, collection: str | None = None, tag: str | None = None, *, tenant: str = DEFAULT_TENANT
+    ) -> StoreVersion:
+        """Tag a collection's current version (kept until untagged, whatever the retention).
+
+        Example::
+
+            v = engine.snapshot("handbook", "before-reorg")
+            engine.restore("handbook", "before-reorg")
+        """
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            return versioned.tag_version(tag or f"snapshot-{versioned.versions()[-1].version}")
+
+    def delete_snapshot(self, collection: str | None, tag: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        """Remove a snapshot tag: its version goes with the next cleanup past the retention window."""
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            versioned.delete_tag(tag)
+
+    def restore(
+        self, collection: str | None, version: int | str, *, tenant: str = DEFAULT_TENANT
+    ) -> StoreVersion:
+        """Make an earlier version (a number or a snapshot tag) of a collection current again, as
+        a new version; the summaries index is not restored (``ragline summarize`` rebuilds it)."""
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            return versioned.restore_version(version)
 
     def with_settings(self, **updates: Any) -> Engine:
         """An engine on the same data with some settings replaced, sharing the loaded embedding

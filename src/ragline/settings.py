@@ -124,6 +124,10 @@ class StoreSettings(_Strict):
     # Seconds after which a reader notices commits made by other processes (replicas sharing the
     # data directory). None: only this process's own writes are seen, with no per-query check.
     read_consistency_s: float | None = Field(default=None, ge=0)
+    # Days an old version of a collection is kept after it is replaced, so `ragline restore` can
+    # roll an upsert back; each ingest's optimize deletes older ones (snapshots stay until
+    # untagged). LanceDB only; 0 keeps no history (and fetches racing a write fall back to a scan).
+    retention_days: float = Field(default=7.0, ge=0)
 
     @field_validator("backend", mode="before")
     @classmethod

@@ -8,6 +8,8 @@ Examples::
     ragline ask "How do I create a virtual environment?" --debug
     ragline stats
     ragline delete 3f2a...
+    ragline export handbook /backups/handbook && ragline import /backups/handbook -c handbook2
+    ragline snapshot handbook --tag before-reorg && ragline restore handbook --version before-reorg
     ragline eval beir ../shared/datasets/scifact --mode hybrid --json
     ragline eval qa ../shared/datasets/squad-v1.1-dev --limit 2000 --json
 """
@@ -557,6 +559,141 @@ def migrate_tenants(data_dir: DataDir = None) -> None:
         console.print("nothing to move: every collection holds only its own tenant's documents")
     for tenant, chunks in sorted(moved.items()):
         console.print(f"tenant {_esc(tenant)}: {chunks} chunks in its own collections")
+
+
+TenantOpt = Annotated[
+    str, typer.Option("--tenant", help="Tenant whose collection it is (default: 'default').")
+]
+
+
+def _counts_line(what: str, c: Any) -> str:
+    return (
+        f"{what} {c.chunks} chunks of {c.documents} documents from {c.sources} sources "
+        f"({c.sections} sections, {c.sentence_vectors} with sentence vectors, "
+        f"{c.token_states} with token states)"
+    )
+
+
+@app.command("export")
+def export_cmd(
+    collection: Annotated[str, typer.Argument(help="Collection to export.")],
+    path: Annotated[Path, typer.Argument(help="New directory to write the export to.")],
+    tenant: TenantOpt = DEFAULT_TENANT,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Export a collection (texts, metadata, access, vectors, sections, summaries) to a portable
+    directory that `ragline import` loads without embedding anything (docs/export-format.md)."""
+    try:
+        report = _engine(data_dir).export_collection(collection, path, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(dataclasses.asdict(report)))
+        return
+    console.print(_esc(_counts_line(f"exported {collection!r} to {report.path}:", report.counts)))
+    if report.summaries is not None:
+        console.print(_esc(_counts_line("  and its summaries index:", report.summaries)))
+
+
+@app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="Directory written by `ragline export`.")],
+    collection: Annotated[
+        str | None,
+        typer.Option("--collection", "-c", help="Collection to create (default: the exported name)."),
+    ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="Tenant that receives it (default: the one it was exported from)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Import an export into a new collection; nothing is embedded (same embedding model needed)."""
+    try:
+        report = _engine(data_dir).import_collection(path, collection=collection, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(dataclasses.asdict(report)))
+        return
+    where = report.collection + (f" (tenant {report.tenant})" if report.tenant != DEFAULT_TENANT else "")
+    console.print(_esc(_counts_line(f"imported into {where}:", report.counts)))
+    if report.summaries is not None:
+        console.print(_esc(_counts_line("  and its summaries index:", report.summaries)))
+    for note in report.notes:
+        err_console.print(f"[yellow]note:[/] {_esc(note)}", highlight=False)
+
+
+def _versions_table(name: str, versions: list[Any], show: int) -> Table:
+    t = Table(title=f"versions of {_esc(name)}")
+    for col in ("version", "written (UTC)", "chunks", "tags"):
+        t.add_column(col)
+    shown = [v for i, v in enumerate(versions) if v.tags or i >= len(versions) - show]
+    for v in shown:
+        t.add_row(
+            str(v.version),
+            v.timestamp.isoformat(sep=" ", timespec="seconds"),
+            str(v.chunks),
+            _esc(", ".join(v.tags)),
+        )
+    return t
+
+
+@app.command()
+def snapshot(
+    collection: Annotated[str, typer.Argument(help="Collection to snapshot.")],
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Name of the snapshot (default: snapshot-<version>).")
+    ] = None,
+    list_only: Annotated[bool, typer.Option("--list", help="Only list versions and snapshots.")] = False,
+    delete: Annotated[
+        str | None,
+        typer.Option("--delete", help="Remove this snapshot tag instead (its version may then go)."),
+    ] = None,
+    show: Annotated[int, typer.Option("--show", min=1, help="Latest untagged versions listed.")] = 10,
+    tenant: TenantOpt = DEFAULT_TENANT,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Tag the collection's current version (kept until untagged, whatever store.retention_days)
+    and list its versions: what `ragline restore --version` accepts."""
+    try:
+        engine = _engine(data_dir)
+        if delete is not None:
+            engine.delete_snapshot(collection, delete, tenant=tenant)
+        tagged = None if list_only or delete is not None else engine.snapshot(collection, tag, tenant=tenant)
+        versions = engine.versions(collection, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps([dataclasses.asdict(v) for v in versions], default=str))
+        return
+    console.print(_versions_table(collection, versions, show))
+    if tagged is not None:
+        console.print(f"tagged version {tagged.version} as {_esc(', '.join(tagged.tags))}")
+    if delete is not None:
+        console.print(f"removed snapshot tag {_esc(delete)}")
+
+
+@app.command()
+def restore(
+    collection: Annotated[str, typer.Argument(help="Collection to restore.")],
+    version: Annotated[str, typer.Option("--version", help="Version number or snapshot tag to bring back.")],
+    tenant: TenantOpt = DEFAULT_TENANT,
+    data_dir: DataDir = None,
+) -> None:
+    """Make an earlier version of a collection current again (as a new version, so it can be
+    undone); see `ragline snapshot --list` for the versions kept."""
+    try:
+        now = _engine(data_dir).restore(collection, version, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    console.print(
+        f"restored {_esc(collection)} to version {_esc(version)} "
+        f"as new version {now.version} ({now.chunks} chunks)"
+    )
 
 
 @app.command()
