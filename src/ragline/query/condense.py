@@ -79,6 +79,7 @@ _DUMMY_IT = re.compile(
     r"likely|safe|worth|better|ok|okay)\b|\bit\s+is\s+(?:possible|true|necessary|likely|said)\b",
     re.IGNORECASE,
 )
+_EXISTENTIAL = _set("is are was were be been have has")
 _TIME_WORDS = _set("year years month week day days time century decade season morning")
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
 _PREPOSITIONS = _set("on in for with without at to from by under over during into about via using behind")
@@ -185,7 +186,9 @@ def _dependence(question: str) -> str:
             pronoun = word != "that" or i == 0 or i == len(tokens) - 1 or prev in _BEFORE_PRONOUN_THAT
         if word == "there":
             nxt = lowered[i + 1] if i + 1 < len(lowered) else ""
-            pronoun = nxt not in ("is", "are", "was", "were", "be", "been", "have", "has")
+            prev = lowered[i - 1] if i else ""
+            # Existential: "is there", "there are".
+            pronoun = nxt not in _EXISTENTIAL and prev not in _EXISTENTIAL
         if not pronoun or any(abs(start - d) <= 3 for d in dummy):
             continue
         before = question[:start]
@@ -241,7 +244,7 @@ def _main_entity(topic: _Topic, pronoun: str) -> str | None:
 
 _PRONOUN_SUB = re.compile(
     r"\b(?:it|its|itself|they|them|their|theirs|themselves|he|him|his|she|her|hers|this|these|those)\b"
-    r"|\bthere\b(?!\s+(?:is|are|was|were|be|been|have|has)\b)",
+    r"|(?<!\bis\s)(?<!\bare\s)(?<!\bwas\s)(?<!\bwere\s)\bthere\b(?!\s+(?:is|are|was|were|be|been|have|has)\b)",
     re.IGNORECASE,
 )
 _POSSESSIVES = _set("its their theirs his hers")
@@ -409,7 +412,9 @@ class LLMCondenser:
         if _CHATTER.match(reply):
             return "chatter instead of a question"
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", reply) if s.strip()]
-        if _looks_like_question(question) and (len(sentences) > 1 or not _looks_like_question(reply)):
+        # A rewrite is one question (or one query, for a query): several sentences are an answer.
+        asked = "?" in question or _looks_like_question(question)
+        if len(sentences) > 1 or (asked and not _looks_like_question(reply)):
             return "an answer or remark, not one question"
         known = set(content_words(question)) | {w for t in history for w in content_words(t.content)}
         if not set(content_words(reply)) & known:
@@ -428,7 +433,7 @@ class LLMCondenser:
         except GenerationError as e:
             log.warning("condense: the LLM failed (%s); using the offline rules", e)
             return self.fallback.condense(question, history)
-        reply = " ".join(_REPLY_PREFIX.sub("", raw.strip().strip("`\"' ")).split())
+        reply = " ".join(_REPLY_PREFIX.sub("", raw.strip().strip("`\"' ")).strip("`\"' ").split())
         problem = self.problem(reply, question, history)
         if problem:
             log.warning("condense: unusable LLM reply %r (%s); using the offline rules", raw[:200], problem)
