@@ -710,10 +710,10 @@ class Engine:
             # 'How do I install ragline on Windows?'
         """
         self._check_query(question, "question")
-        recent = [t for t in history if t.role != "system"][-self.settings.chat.history_turns :]
-        for t in recent:
+        for t in history:
             if not isinstance(t, Turn):
                 raise ConfigError(f"history holds a {type(t).__name__}; give Turn(role, content) records")
+        recent = [t for t in history if t.role != "system"][-self.settings.chat.history_turns :]
         if not recent:
             return Condensed(question, question)
         return self.condenser.condense(question, recent)
