@@ -75,10 +75,11 @@ _BEFORE_PRONOUN_THAT = _set(
 )
 # "How long does it take", "is it possible": the dummy "it" refers to nothing.
 _DUMMY_IT = re.compile(
-    r"\bit\s+(?:take|takes|took|cost|costs|rain|rains|snow)\b|\bis\s+it\s+(?:possible|true|necessary|"
-    r"likely|safe|worth|better|ok|okay)\b|\bit\s+is\s+(?:possible|true|necessary|likely|said)\b",
+    r"\bit\s+(?:take|takes|took)\b(?!\s+(?:place|part))|\bit\s+(?:cost|costs|rain|rains|snow)\b|\bis\s+it\s+(?:possible|true|necessary|"
+    r"likely|safe|worth|better|ok|okay|that)\b|\bwas\s+it\s+that\b|\bit\s+is\s+(?:possible|true|necessary|likely|said)\b",
     re.IGNORECASE,
 )
+_DO_AUXILIARIES = _set("did does do will can could would should shall may might must")
 _EXISTENTIAL = _set("is are was were be been have has")
 _TIME_WORDS = _set("year years month week day days time century decade season morning")
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
@@ -136,9 +137,10 @@ def _entity_spans(text: str) -> list[tuple[str, bool]]:
             continue
         before = text[: m.start()].split()
         prev = before[-1].lower() if before else ""
-        if prev == "the" and not _POSSESSIVE.search(" ".join(words)):
-            # Only a noun ending the phrase ("the Orrin Point lighthouse?"), not a verb ("the
-            # Broncos win Super Bowl 50").
+        auxiliary = before[-2].lower() in _DO_AUXILIARIES if len(before) >= 2 else False
+        if prev == "the" and not _POSSESSIVE.search(" ".join(words)) and not _plural(span) and not auxiliary:
+            # Only a noun ending the phrase ("where is the Orrin Point lighthouse?"), not a verb
+            # ("did the Broncos win", "what team did the Panthers defeat?").
             head = re.match(
                 r"\s+([a-z][a-z-]{2,})(?=\s*(?:[?.!,;:]|$|\s(?:of|in|on|at|for|from|to|by|with)\b))",
                 text[m.end() :],
@@ -156,6 +158,44 @@ def _entities(text: str) -> list[str]:
 
 def _antecedent_words(text: str) -> int:
     return len([w for w in content_words(text) if w not in _NOT_ANTECEDENT])
+
+
+_SINGULAR = _set("it its itself this that")
+_PLURAL_PRONOUNS = _set("they them their theirs themselves")
+# "... at it?", "... during it?": "it" closing the question after a preposition points back
+# at the conversation, whatever names come before it in the question.
+_CLOSING_PRONOUN = re.compile(
+    rf"\b(?:{'|'.join(sorted(_PREPOSITIONS | {'of'}))})\s+(?:it|them)\s*[?.!]*\s*$", re.IGNORECASE
+)
+
+
+_CLAUSE = re.compile(
+    r"(?:,|;|\b(?:when|while|if|because|since|and|but|that|which|who|after|before|so|until|unless|whether)\b)"
+    r"(?!.*(?:,|;|\b(?:when|while|if|because|since|and|but|that|which|who|after|before|so|until|unless|whether)\b))",
+    re.IGNORECASE,
+)
+
+
+def _closes(question: str, pronoun: str, end: int) -> bool:
+    """Whether ``pronoun`` (ending at ``end``) is "it" closing the question after a preposition."""
+    tail = question.rstrip(" ?.!")
+    return pronoun == "it" and end == len(tail) and _CLOSING_PRONOUN.search(question) is not None
+
+
+def _has_antecedent(before: str, pronoun: str) -> bool:
+    """Whether the question before ``pronoun`` names what it stands for: a name agreeing in number
+    ("Python ... it", not "the Broncos ... it"), or enough content words."""
+    names = _entities(before)
+    if pronoun in _SINGULAR:
+        names = [n for n in names if not _plural(n)]
+    if names:
+        return True
+    if pronoun in _PLURAL_PRONOUNS and any(_plural(w) for w in content_words(before)):
+        return True  # "what are teachers expected to give their students"
+    # Content words name an antecedent only for a pronoun in a later clause ("how does the kernel
+    # schedule threads when it is idle"), not in the same one ("who joined the band during its show").
+    clause = _CLAUSE.search(before)
+    return clause is not None and _antecedent_words(before[: clause.start()]) >= _ANTECEDENT_WORDS
 
 
 def _dependence(question: str) -> str:
@@ -192,7 +232,9 @@ def _dependence(question: str) -> str:
         if not pronoun or any(abs(start - d) <= 3 for d in dummy):
             continue
         before = question[:start]
-        if _entities(before) or _antecedent_words(before) >= _ANTECEDENT_WORDS:
+        if _has_antecedent(before, word) and not (
+            word in ("it", "them") and _CLOSING_PRONOUN.search(question)
+        ):
             continue  # the antecedent is in the question itself
         return f"{word!r} without an antecedent"
     return ""
@@ -260,9 +302,10 @@ def _replace_pronouns(question: str, topic: _Topic) -> tuple[str, str | None]:
         if any(a <= m.start() < b for a, b in dummy):
             continue
         before = question[: m.start()]
-        if _entities(before) or _antecedent_words(before) >= _ANTECEDENT_WORDS:
-            return question, None
         word = m.group(0).lower()
+        closing = _closes(question, word, m.end())
+        if _has_antecedent(before, word) and not closing:
+            return question, None
         entity = _main_entity(topic, word)
         if entity is None:
             return question, None
