@@ -36,6 +36,7 @@ from typing import Protocol, runtime_checkable
 
 from ragline.errors import ConfigError, GenerationError
 from ragline.generation.base import ChatMessage, ChatModel
+from ragline.query.llm import _CHATTER
 from ragline.text.words import STOPWORDS, content_words
 from ragline.types import Condensed, Turn
 
@@ -169,11 +170,11 @@ _CLOSING_PRONOUN = re.compile(
 )
 
 
-_CLAUSE = re.compile(
+_CONNECTOR = (
     r"(?:,|;|\b(?:when|while|if|because|since|and|but|that|which|who|after|before|so|until|unless|whether)\b)"
-    r"(?!.*(?:,|;|\b(?:when|while|if|because|since|and|but|that|which|who|after|before|so|until|unless|whether)\b))",
-    re.IGNORECASE,
 )
+# The last clause connector of a text: what follows it is a later clause.
+_CLAUSE = re.compile(rf"{_CONNECTOR}(?!.*{_CONNECTOR})", re.IGNORECASE)
 
 
 def _closes(question: str, pronoun: str, end: int) -> bool:
@@ -408,11 +409,6 @@ CONDENSE_PROMPT = (
 )
 _REPLY_PREFIX = re.compile(
     r"^(?:standalone|rewritten|reformulated)?\s*(?:question|query)\s*:\s*", re.IGNORECASE
-)
-_CHATTER = re.compile(
-    r"^(?:sure|certainly|of course|okay|ok|here (?:is|are)|i'?m sorry|sorry|i cannot|i can't|as an ai|"
-    r"i don'?t know|unfortunately)\b",
-    re.IGNORECASE,
 )
 _MAX_TURN_CHARS = 1000
 # A rewrite adds the topic, it does not write paragraphs: bounded by the question and the history.
