@@ -41,6 +41,7 @@ from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
+from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
@@ -58,12 +59,14 @@ from ragline.types import (
     DEFAULT_TENANT,
     Access,
     Answer,
+    Condensed,
     Context,
     Document,
     Hit,
     Principal,
     SearchMode,
     StreamEvent,
+    Turn,
     tenant_of,
 )
 
@@ -369,7 +372,7 @@ class Engine:
         return overrides.resolve(self.settings.retrieval, self.settings.answer)[0]
 
     @cached_property
-    def chat(self) -> ChatModel | None:
+    def chat_model(self) -> ChatModel | None:
         """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
         if not self.settings.llm.base_url:
             return None
@@ -380,7 +383,9 @@ class Engine:
     @cached_property
     def retrievers(self) -> RetrieverFactory:
         """Builds each collection's retriever; keeps the rerankers (and their models) it made."""
-        return RetrieverFactory(self.embedder, chat=lambda: self.chat, cache_dir=self.settings.cache_dir)
+        return RetrieverFactory(
+            self.embedder, chat=lambda: self.chat_model, cache_dir=self.settings.cache_dir
+        )
 
     def rerankers(
         self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
@@ -411,10 +416,10 @@ class Engine:
 
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         extractive = ExtractiveSummarizer(coll.embedder)
-        use_llm = (self.chat is not None) if llm is None else llm
-        if use_llm and self.chat is None:
+        use_llm = (self.chat_model is not None) if llm is None else llm
+        if use_llm and self.chat_model is None:
             raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
-        summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
+        summarizer = LLMSummarizer(self.chat_model, extractive) if use_llm and self.chat_model else extractive
         # Under the write lock: the summaries describe exactly the documents that are there.
         with self.write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
@@ -713,6 +718,7 @@ class Engine:
         stream: Literal[False] = ...,
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Answer: ...
 
     @overload
@@ -725,6 +731,7 @@ class Engine:
         stream: Literal[True],
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Iterator[StreamEvent]: ...
 
     def ask(
@@ -736,8 +743,13 @@ class Engine:
         stream: bool = False,
         debug: bool = False,
         principal: Principal | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Answer | Iterator[StreamEvent]:
         """Answer ``question`` from a collection, with numbered citations.
+
+        With ``history`` (the earlier turns of a conversation), a follow-up that depends on them
+        ("And on Windows?") is rewritten into a standalone query before retrieval (see
+        :meth:`condense`); ``debug`` shows that query (``answer.debug.query``).
 
         With ``stream=True`` returns an iterator of :class:`~ragline.types.Token` events (and
         :class:`~ragline.types.Restart` when an LLM attempt failed mid-answer) ending with one
@@ -754,12 +766,20 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
-        hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
+        timings: dict[str, float] = {}
+        condensed = None
+        if history:
+            with _span("condense", turns=len(history)):
+                condensed = self.condense(question, history)
+            timings["condense"] = (time.perf_counter() - t0) * 1000
+        query = condensed.query if condensed is not None else question
+        t_retrieve = time.perf_counter()
+        hits = self.retrieve_for_answer(query, filters=filters, collection=collection, principal=principal)
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
             context = self.assemble(hits, collection=collection, principal=principal)
         t2 = time.perf_counter()
-        timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
+        timings |= {"retrieve": (t1 - t_retrieve) * 1000, "assemble": (t2 - t1) * 1000}
         # Started here, not in the generator: a stream is consumed later, often on another thread,
         # and the span must still join this request's trace.
         gen_span = start_span("generate", generator=self.generator_kind())
@@ -778,9 +798,111 @@ class Engine:
             t0=t0,
             debug=debug,
             on_answer=on_answer,
+            condensed=condensed,
         )
         events = _ending(gen_span, generated)
         return events if stream else collect(events)
+
+    @cached_property
+    def condenser(self) -> Condenser:
+        """Rewrites follow-ups into standalone queries (``chat.condense``): the LLM when one is
+        configured (``auto``) or asked for, falling back to the offline rules."""
+        mode = self.settings.chat.condense
+        if mode == "off":
+            return NoCondenser()
+        rules = RuleCondenser()
+        if mode == "rules" or (mode == "auto" and self.chat_model is None):
+            return rules
+        if self.chat_model is None:
+            raise ConfigError(
+                "chat.condense = 'llm' needs llm.base_url and llm.model; "
+                "use chat.condense = 'rules' for the offline condenser"
+            )
+        return LLMCondenser(self.chat_model, rules)
+
+    def condense(self, question: str, history: Sequence[Turn]) -> Condensed:
+        """The standalone query for ``question`` after ``history`` (its last ``chat.history_turns``
+        turns are read): unchanged when it stands alone.
+
+        Example::
+
+            engine.condense("And on Windows?", [Turn("user", "How do I install ragline on Linux?")]).query
+            # 'How do I install ragline on Windows?'
+        """
+        self._check_query(question, "question")
+        for t in history:
+            if not isinstance(t, Turn):
+                raise ConfigError(f"history holds a {type(t).__name__}; give Turn(role, content) records")
+        recent = [t for t in history if t.role != "system"][-self.settings.chat.history_turns :]
+        if not recent:
+            return Condensed(question, question)
+        return self.condenser.condense(question, recent)
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[False] = ...,
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Answer: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[True],
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Iterator[StreamEvent]: ...
+
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+        stream: bool = False,
+        debug: bool = False,
+        principal: Principal | None = None,
+    ) -> Answer | Iterator[StreamEvent]:
+        """Answer the last user message of a conversation: :meth:`ask` with the earlier user and
+        assistant messages as history (system messages are left out of retrieval).
+
+        Example::
+
+            answer = engine.chat([
+                {"role": "user", "content": "How do I install ragline on Linux?"},
+                {"role": "assistant", "content": "Run pip install ragline [1]."},
+                {"role": "user", "content": "And on Windows?"},
+            ], debug=True)
+            print(answer.debug.query)   # How do I install ragline on Windows?
+        """
+        question, history = split_messages(messages)
+        if stream:
+            return self.ask(
+                question,
+                filters=filters,
+                collection=collection,
+                stream=True,
+                debug=debug,
+                principal=principal,
+                history=history,
+            )
+        return self.ask(
+            question,
+            filters=filters,
+            collection=collection,
+            debug=debug,
+            principal=principal,
+            history=history,
+        )
 
     def documents(
         self,

@@ -531,6 +531,17 @@ class AnswerSettings(_Strict):
     stale_after_days: int = Field(default=365, ge=1)
 
 
+class ChatSettings(_Strict):
+    """Conversations (``engine.chat``, ``ask(history=...)``): how a follow-up becomes a standalone query."""
+
+    # "auto": the LLM condenser when llm.base_url is set, else the offline rules; "rules": always the
+    # offline rules; "llm": the LLM (falling back to the rules); "off": follow-ups are searched as
+    # they are.
+    condense: Literal["auto", "rules", "llm", "off"] = "auto"
+    # The most recent turns of history the condenser reads (earlier ones are ignored).
+    history_turns: int = Field(default=6, ge=1, le=100)
+
+
 class ServerSettings(_Strict):
     """The HTTP service (``ragline serve``): limits, security and where its state lives."""
 
@@ -554,6 +565,10 @@ class ServerSettings(_Strict):
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)
+    # Conversations of the API and web UI (``POST /v1/conversations``): the newest N, none idle
+    # for longer than the age limit.
+    conversation_retention: int = Field(default=10_000, ge=0)
+    conversation_retention_days: float = Field(default=30.0, gt=0)
     # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
     # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
     state_timeout_s: float = Field(default=5.0, gt=0, le=300)
@@ -654,6 +669,7 @@ class Settings(BaseSettings):
     loaders: LoaderSettings = LoaderSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
     sources: SourceSettings = SourceSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
