@@ -132,15 +132,27 @@ class EmailRecognizer(_Regex):
     kind: PiiKind = "email"
     pattern = re.compile(
         r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-        r"[A-Za-z]{2,24}(?![\w-])"
+        r"([A-Za-z]{2,24})(?![\w-])"
     )
+    # Retina image names (icon@2x.png) end like an address; these endings are no top-level domains.
+    _FILE_ENDINGS = frozenset(
+        "png jpg jpeg gif svg webp bmp ico tif tiff pdf txt csv json xml html htm js css md".split()
+    )
+
+    def ok(self, m: re.Match[str]) -> bool:
+        return m.group(1).lower() not in self._FILE_ENDINGS
 
 
 class CreditCardRecognizer(_Regex):
     """13-19 digits, in one run or in groups split by single spaces or hyphens."""
 
     kind: PiiKind = "credit_card"
-    pattern = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w/]|[.,-]\d)")
+    # Not a run inside a longer one ("4428 6370 9727 6385 3240"), nor the digits of a printed
+    # IBAN after its country, check digits and bank code ("GB49 KTJA 3021 9200 2490 50").
+    pattern = re.compile(
+        r"(?<![\w.,/-])(?<!\d[ -])(?<![A-Z]{2}\d{2} )(?<![A-Z]{2}\d{2} [A-Z0-9]{4} )"
+        r"\d(?:[ -]?\d){12,18}(?![\w/]|[., -]\d)"
+    )
 
     def ok(self, m: re.Match[str]) -> bool:
         raw = m.group()
@@ -224,10 +236,16 @@ class IpRecognizer(_Regex):
 
 
 class PhoneRecognizer:
-    """Numbers libphonenumber finds and validates (possible length and number ranges of the
-    region), in international form anywhere and in national form for ``region``."""
+    """Numbers libphonenumber finds and validates (number ranges of the region, digits grouped as
+    the region writes them), in international form anywhere and in national form for ``region``.
+    A bare run of digits (no "+", no separators) counts only after a word such as "call",
+    "phone" or "fax": order and reference numbers are bare runs of digits too."""
 
     kind: PiiKind = "phone"
+    _CONTEXT = re.compile(
+        r"(?i)\b(?:call|phone|tel|telephone|mobile|cell|fax|reach|reachable|contact|dial|sms|whatsapp|"
+        r"ring)\b[^.\n]{0,24}$"
+    )
 
     def __init__(self, region: str = "US") -> None:
         self.region = region
@@ -235,7 +253,13 @@ class PhoneRecognizer:
     def find(self, text: str) -> Iterator[tuple[int, int]]:
         import phonenumbers
 
-        for match in phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID):
+        matcher = phonenumbers.PhoneNumberMatcher(
+            text, self.region, leniency=phonenumbers.Leniency.STRICT_GROUPING
+        )
+        for match in matcher:
+            raw = match.raw_string
+            if raw.isdigit() and not self._CONTEXT.search(text[max(0, match.start - 40) : match.start]):
+                continue
             yield match.start, match.end
 
 
