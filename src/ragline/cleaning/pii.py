@@ -136,7 +136,28 @@ class EmailRecognizer(_Regex):
     )
     # Retina image names (icon@2x.png) end like an address; these endings are no top-level domains.
     _FILE_ENDINGS = frozenset(
-        "png jpg jpeg gif svg webp bmp ico tif tiff pdf txt csv json xml html htm js css md".split()
+        [
+            "png",
+            "jpg",
+            "jpeg",
+            "gif",
+            "svg",
+            "webp",
+            "bmp",
+            "ico",
+            "tif",
+            "tiff",
+            "pdf",
+            "txt",
+            "csv",
+            "json",
+            "xml",
+            "html",
+            "htm",
+            "js",
+            "css",
+            "md",
+        ]
     )
 
     def ok(self, m: re.Match[str]) -> bool:
