@@ -13,7 +13,7 @@ clearance): a copy readable by other groups is not a duplicate for them.
 
 Example::
 
-    index = NearDupIndex(Path("coll/near-duplicates.sqlite"), threshold=0.8)
+    index = NearDupIndex(Path("coll/near-duplicates.sqlite"), threshold=0.5)
     sig = index.signature("the text of a document ...")
     match = index.find(sig, access_key="default")      # None, or (original doc id, similarity)
     index.add([NearDupEntry("doc-1", "a.txt", "default", sig)])
@@ -79,7 +79,7 @@ class NearDupIndex:
     """
 
     def __init__(
-        self, path: Path, *, threshold: float = 0.8, num_perm: int = 128, shingle_words: int = 3
+        self, path: Path, *, threshold: float = 0.5, num_perm: int = 128, shingle_words: int = 2
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"near-duplicate threshold must be in (0, 1], got {threshold}")

@@ -238,9 +238,10 @@ class IpRecognizer(_Regex):
     kind: PiiKind = "ip_address"
     pattern = re.compile(
         r"(?<![\w.:])(?:"
-        r"(?:\d{1,3}\.){3}\d{1,3}"
-        r"|(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?"
-        r")(?![\w:]|\.\d)"
+        # A port may follow an IPv4 address (192.168.1.20:8080); a colon and hex after it may not.
+        r"(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d|:[0-9A-Fa-f]{0,4}:)"
+        r"|(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\d)"
+        r")"
     )
     _VERSION = re.compile(r"(?i)(?:\bv|version|release|build|ver\.?)\s*$")
 

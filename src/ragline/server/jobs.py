@@ -130,6 +130,8 @@ class JobRunner:
                 message = f"{report.documents_indexed} documents, {report.chunks_indexed} chunks indexed" + (
                     f", {len(errors)} file(s) failed" if errors else ""
                 )
+                if report.near_duplicates:
+                    message += f", {len(report.near_duplicates)} near-duplicate(s) not indexed"
                 self._retrying(
                     job_id,
                     "record its outcome",
