@@ -129,7 +129,7 @@ def generate(seed: int, originals: int = 300) -> NearDupSet:
             edited = list(paras)
             edited[rng.randrange(len(edited))] = w.paragraph(topic)
             if len(edited) < 5:
-                edited = paras + [w.sentence(topic)]
+                edited = [*paras, w.sentence(topic)]
             text, how = _typos(rng, "\n\n".join(edited), 0.01), "one-paragraph-edit"
         out.variants.append((text, doc_id, how))
     return out

@@ -6,7 +6,7 @@ Every original is indexed; then each variant is looked up (and not added). An ed
 as a duplicate of its own original is a true positive; a distinct document found as a duplicate
 of anything is a false positive. Tune the threshold on the dev seed (1), report on another (2).
 
-    PYTHONPATH=src .venv/bin/python bench/near_dup_quality.py --seed 2 --thresholds 0.4,0.5,0.6,0.7 --shingle-words 2
+    PYTHONPATH=src .venv/bin/python bench/near_dup_quality.py --seed 2 --thresholds 0.4,0.5,0.6,0.7
 """
 
 from __future__ import annotations
