@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import ipaddress
@@ -302,12 +303,26 @@ def _recognizer(kind: PiiKind, region: str) -> Recognizer:
 def find_pii(text: str, kinds: Sequence[PiiKind] = PII_KINDS, region: str = "US") -> list[PiiSpan]:
     """Non-overlapping findings of ``kinds`` in ``text``, in text order (see :data:`PII_KINDS`
     for which kind wins an overlap)."""
-    taken: list[PiiSpan] = []
+    taken: list[PiiSpan] = []  # sorted by start, never overlapping
+    starts: list[int] = []
     for kind in (k for k in PII_KINDS if k in kinds):
-        for start, end in _recognizer(kind, region).find(text):
-            if not any(start < t.end and t.start < end for t in taken):
-                taken.append(PiiSpan(kind, start, end))
-    return sorted(taken, key=lambda s: s.start)
+        searched = text
+        if kind == "phone" and taken:
+            # libphonenumber parses every digit run it meets (its cost): the card numbers, IBANs
+            # and addresses found already are blanked out first, offsets unchanged.
+            parts, at = [], 0
+            for t in taken:
+                parts += [text[at : t.start], " " * (t.end - t.start)]
+                at = t.end
+            searched = "".join([*parts, text[at:]])
+        for start, end in _recognizer(kind, region).find(searched):
+            i = bisect.bisect_left(starts, start)
+            # Only the neighbours can overlap a span among sorted, disjoint ones.
+            if (i > 0 and taken[i - 1].end > start) or (i < len(taken) and taken[i].start < end):
+                continue
+            taken.insert(i, PiiSpan(kind, start, end))
+            starts.insert(i, start)
+    return taken
 
 
 @dataclass(frozen=True, slots=True)
