@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 from ragline.cleaning.near_dup import INDEX_FILE, NearDupIndex
-from ragline.types import Access, Document
+from ragline.types import Access, Document, stable_id
 from tests.helpers import fast_engine, paragraph
 
 ON = {"near_duplicates": {"enabled": True}}
@@ -136,3 +136,20 @@ def test_upserted_documents(tmp_path):
     report = engine.upsert_documents([Document(id="b", source="api", text=edited(text(1)))])
     assert [(d.doc_id, d.duplicate_of) for d in report.near_duplicates] == [("b", "a")]
     assert doc_ids(engine) == {"a"}
+
+
+def test_the_index_survives_a_reembedding(tmp_path):
+    from ragline.maintenance.reembed import reembed
+
+    engine = fast_engine(tmp_path / "data", cleaning=ON)
+    engine.ingest([write(tmp_path / "a", "original.txt", text(1))])
+    assert len(engine.ingest([write(tmp_path / "b", "copy.txt", edited(text(1)))]).near_duplicates) == 1
+    coll = engine.collection()
+    before = NearDupIndex(coll.path / INDEX_FILE).duplicates()
+    with engine.write_lock(coll.store):
+        reembed(coll, tmp_path / "model", engine.embedder, engine._ingestor, engine.open_store)
+    # The re-embedded copy swapped in keeps the index (signatures and links) beside it.
+    after = NearDupIndex(coll.path / INDEX_FILE)
+    assert after.duplicates() == before
+    default_access = stable_id("default", "0")  # tenant, no groups, clearance 0
+    assert after.find(after.signature(edited(text(1))), default_access)[0] == before[0].duplicate_of

@@ -330,6 +330,15 @@ class NearDupIndex:
             )
         ]
 
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of the index file at ``path`` (SQLite's backup: committed pages only)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = sqlite3.connect(path)
+        try:
+            self._conn.backup(target)
+        finally:
+            target.close()
+
     def close(self) -> None:
         if "_conn" in self.__dict__:
             self._conn.close()

@@ -104,6 +104,13 @@ def near_dup_index(store: Store, settings: NearDuplicateSettings) -> NearDupInde
     )
 
 
+def copy_beside_store(src: Path, dst: Path) -> None:
+    """Copy what ingest keeps beside a collection's store (the near-duplicate index) from the
+    collection directory ``src`` to ``dst`` (a re-embedded copy that will replace it)."""
+    if (src / INDEX_FILE).is_file():
+        NearDupIndex(src / INDEX_FILE).copy_to(dst / INDEX_FILE)
+
+
 def cleaning_for(
     cleaning: CleaningSettings, pii: bool | None = None, near_duplicates: bool | None = None
 ) -> CleaningSettings:
