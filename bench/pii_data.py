@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass, field
 
 KINDS = ("email", "phone", "credit_card", "iban", "ssn", "ip_address", "person")
+# Spans labelled "negative" are the hard negatives: nothing may be found in them.
 
 FIRST = [
     "maria",
@@ -306,7 +307,9 @@ def generate(seed: int, n: int = 2000) -> list[Sample]:
         b = _Builder()
         if rng.random() < 0.2:
             for _ in range(rng.randint(1, 3)):
-                b.text(f"{rng.choice(_FILLER)[:-1]}, {_negative(rng)}. ")
+                b.text(f"{rng.choice(_FILLER)[:-1]}, ")
+                b.value("negative", _negative(rng))
+                b.text(". ")
             out.append(b.sample())
             continue
         for _ in range(rng.randint(1, 3)):
@@ -325,6 +328,8 @@ def generate(seed: int, n: int = 2000) -> list[Sample]:
             b.value(kind, value)
             b.text(after + ". ")
             if rng.random() < 0.33:
-                b.text(f"Also {_negative(rng)}. ")
+                b.text("Also ")
+                b.value("negative", _negative(rng))
+                b.text(". ")
         out.append(b.sample())
     return out

@@ -36,9 +36,17 @@ def main() -> None:
     predicted = dict.fromkeys(PII_KINDS, 0)
     correct = dict.fromkeys(PII_KINDS, 0)
     errors: dict[str, list[str]] = {k: [] for k in KINDS}
+    negatives = flagged_negatives = 0
     for s in samples:
         spans = find_pii(s.text)
         for kind, start, end in s.spans:
+            if kind == "negative":
+                negatives += 1
+                hit = [p for p in spans if p.start < end and start < p.end]
+                flagged_negatives += bool(hit)
+                if hit and args.show_errors:
+                    print("negative flagged:", s.text[start:end], [p.kind for p in hit])
+                continue
             gold[kind] += 1
             if any(p.kind == kind and p.start <= start and p.end >= end for p in spans):
                 found[kind] += 1
@@ -61,7 +69,9 @@ def main() -> None:
             "recall": None if recall is None else round(recall, 4),
             "precision": None if precision is None else round(precision, 4),
         }
-    print(json.dumps({"seed": args.seed, "samples": len(samples), "kinds": rows}, indent=1))
+    out = {"seed": args.seed, "samples": len(samples), "hard_negatives": negatives}
+    out["hard_negatives_flagged"] = flagged_negatives
+    print(json.dumps({**out, "kinds": rows}, indent=1))
     for kind, errs in errors.items():
         for e in errs:
             print(kind, e)
