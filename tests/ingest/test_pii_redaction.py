@@ -68,6 +68,11 @@ def test_raw_values_reach_no_file_of_the_data_directory_nor_the_logs(tmp_path, c
         r = client.post("/v1/collections/default/documents", json=body)
         assert r.status_code == 202, r.text
         assert wait_job(client, r.json(), {})["status"] == "done"
+        # An uploaded file is kept under <data_dir>/uploads until it is read: then it goes.
+        files = {"files": ("upload.txt", pii_text("uploaded").encode(), "text/plain")}
+        r = client.post("/v1/collections/default/files", files=files)
+        assert r.status_code == 202, r.text
+        assert wait_job(client, r.json(), {})["status"] == "done"
         # Searches and answers are traced in the state store inside the data directory.
         for q in ("refund card charged", "who do I write to about the refund"):
             assert client.post("/v1/collections/default/ask", json={"question": q}).status_code == 200
@@ -77,6 +82,7 @@ def test_raw_values_reach_no_file_of_the_data_directory_nor_the_logs(tmp_path, c
     assert stored is not None and "<EMAIL>" in stored.text and "<CREDIT_CARD>" in stored.text
     assert stored.info.metadata["contact"] == "<EMAIL>"
     assert {d.doc_id for d in engine.documents()} >= {"py-1", "default/http-1"}
+    assert any(d.source.endswith("upload.txt") for d in engine.documents())
     names = {p.name for p in data.rglob("*")}
     assert "embedding-cache.sqlite" in names and "state.sqlite" in names
     assert any(p.suffix == ".lance" for p in data.rglob("*"))
