@@ -162,6 +162,7 @@ def test_ip_found(text, value):
         "MAC 00:1A:2B:3C:4D:5E",
         "at 10:30:45",
         "section 1.2.3.4.5",
+        "Tyrosine hydroxylase (TH, EC 1.14.16.2) from bees",
     ],
 )
 def test_ip_negatives(text):
