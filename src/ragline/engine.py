@@ -308,13 +308,14 @@ class Engine:
         """
         registry = SourceRegistry(self.settings.data_dir)
         collection = registry.get(name, tenant).definition.collection
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store, embedder = coll.store, coll.embedder
         with self.write_lock(store):
             # Read again under the lock: a sync that held it before may have moved the cursor.
             state = registry.get(name, tenant)
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder)
+            d = state.definition
+            ingestor = self._ingestor(store, embedder, cleaning_for(coll.cleaning, d.pii, d.near_duplicates))
             report = run_sync(registry, state, store, ingestor, self.settings, progress)
             report.chunks_embedded = embedder.embedded - before
         return report

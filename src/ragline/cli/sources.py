@@ -122,6 +122,17 @@ def add(
     clearance: Annotated[
         int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs.")
     ] = 0,
+    pii: Annotated[
+        bool | None,
+        typer.Option("--pii/--no-pii", help="Redact personal data in its items (default: the collection's)."),
+    ] = None,
+    near_duplicates: Annotated[
+        bool | None,
+        typer.Option(
+            "--near-duplicates/--no-near-duplicates",
+            help="Leave out near-duplicates of indexed documents (default: the collection's).",
+        ),
+    ] = None,
     url: Annotated[
         list[str] | None,
         typer.Option(
@@ -203,6 +214,8 @@ def add(
             tenant=tenant,
             groups=parse_groups(groups),
             clearance=clearance,
+            pii=pii,
+            near_duplicates=near_duplicates,
             config=source_config(kind, given),
         )
         _registry(data_dir).add(definition)
