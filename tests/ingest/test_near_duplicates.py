@@ -153,3 +153,14 @@ def test_the_index_survives_a_reembedding(tmp_path):
     assert after.duplicates() == before
     default_access = stable_id("default", "0")  # tenant, no groups, clearance 0
     assert after.find(after.signature(edited(text(1))), default_access)[0] == before[0].duplicate_of
+
+
+def test_changes_made_while_off_reach_the_index(tmp_path):
+    engine = fast_engine(tmp_path / "data", cleaning=ON)
+    a = write(tmp_path / "a", "original.txt", text(1))
+    engine.ingest([a])
+    # Rewritten while near-duplicate search is off: the old signature must not outlive it.
+    (a / "original.txt").write_text(text(5))
+    engine.ingest([a], near_duplicates=False)
+    report = engine.ingest([write(tmp_path / "b", "copy.txt", edited(text(1)))])
+    assert report.near_duplicates == [] and report.documents_indexed == 1

@@ -692,14 +692,15 @@ class Ingestor:
         self._near_committed(batches)
 
     def _near_committed(self, batches: Sequence[SourceBatch]) -> None:
-        """The store replaced these batches' sources (or documents): so does the index."""
-        if not self._near_on:
-            return
+        """The store replaced these batches' sources (or documents): so does the index (also
+        while near-duplicate search is off, so no stale signature waits for it to come back on;
+        nothing happens without an index file)."""
         whole = [b.source for b in batches if b.documents is None]
         docs = [d for b in batches if b.documents is not None for d in b.documents]
         self._near.remove_sources(whole)
         self._near.remove_documents(docs)
-        self._near.commit([b.source for b in batches])
+        if self._near_on:
+            self._near.commit([b.source for b in batches])
 
     def _sync(self, roots: Sequence[Path], files: Sequence[Path], report: IngestReport) -> int:
         present = {str(p) for p in files}
