@@ -18,26 +18,30 @@ def _body(seed: int) -> str:
     return " ".join(paragraph(rng) for _ in range(3))
 
 
-def test_a_source_redacts_and_leaves_out_near_copies(engine: Engine, tmp_path: Path) -> None:
-    db = tmp_path / "kb.db"
-    original = _body(1)
+def _kb(db: Path, rows: list[tuple[int, str]]) -> dict[str, object]:
+    """A SQLite table of ``rows`` (id, body) and the SQL source config reading it."""
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE kb (id INTEGER PRIMARY KEY, body TEXT)")
-        conn.executemany(
-            "INSERT INTO kb VALUES (?, ?)",
-            [
-                (1, original + " Ask maria.garcia@example.com."),
-                (2, original.replace("the", "teh", 2) + " Ask maria.garcia@example.com. Thanks."),
-                (3, _body(2)),
-            ],
-        )
-    config = {
+        conn.executemany("INSERT INTO kb VALUES (?, ?)", rows)
+    url = f"sqlite:///{db}"
+    return {
         "type": "sql",
-        "url": f"sqlite:///{db}",
+        "url": url,
         "query": "SELECT id, body FROM kb",
         "id_column": "id",
         "text_columns": ["body"],
     }
+
+
+def test_a_source_redacts_and_leaves_out_near_copies(engine: Engine, tmp_path: Path) -> None:
+    db = tmp_path / "kb.db"
+    original = _body(1)
+    rows = [
+        (1, original + " Ask maria.garcia@example.com."),
+        (2, original.replace("the", "teh", 2) + " Ask maria.garcia@example.com. Thanks."),
+        (3, _body(2)),
+    ]
+    config = _kb(db, rows)
     add_source(engine, "kb", config, pii=True, near_duplicates=True)
     first = engine.sync_source("kb")
     assert len(first.near_duplicates) == 1 and first.documents == 2
@@ -59,16 +63,8 @@ def test_the_collection_setting_applies_unless_the_source_says_otherwise(
     engine: Engine, tmp_path: Path
 ) -> None:
     db = tmp_path / "kb.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE kb (id INTEGER PRIMARY KEY, body TEXT)")
-        conn.execute("INSERT INTO kb VALUES (1, ?)", (_body(3) + " Call (415) 555-0132.",))
-    config = {
-        "type": "sql",
-        "url": f"sqlite:///{db}",
-        "query": "SELECT id, body FROM kb",
-        "id_column": "id",
-        "text_columns": ["body"],
-    }
+    rows = [(1, _body(3) + " Call (415) 555-0132.")]
+    config = _kb(db, rows)
     add_source(engine, "raw", config)
     engine.sync_source("raw")
     assert "(415) 555-0132" in engine.search("call", collection="c")[0].chunk.text

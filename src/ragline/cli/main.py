@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragline.cli.keys import keys_app
-from ragline.cli.sources import sources_app
+from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
 from ragline.errors import RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
@@ -244,17 +244,8 @@ def ingest(
     clearance: Annotated[
         int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs (0-100).")
     ] = 0,
-    pii: Annotated[
-        bool | None,
-        typer.Option("--pii/--no-pii", help="Redact personal data (default: cleaning.pii.enabled)."),
-    ] = None,
-    near_duplicates: Annotated[
-        bool | None,
-        typer.Option(
-            "--near-duplicates/--no-near-duplicates",
-            help="Leave out near-duplicates of indexed documents (default: cleaning.near_duplicates).",
-        ),
-    ] = None,
+    pii: PiiOpt = None,
+    near_duplicates: NearDuplicatesOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Ingest files and folders into a collection (only changed files are re-embedded).
