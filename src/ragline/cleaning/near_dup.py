@@ -135,8 +135,23 @@ class NearDupIndex:
         return conn
 
     @cached_property
-    def _pending(self) -> dict[str, NearDupEntry]:
+    def _pending(self) -> dict[str, tuple[NearDupEntry, list[int]]]:
+        """Staged entries with their band keys, by document id."""
         return {}
+
+    @cached_property
+    def _pending_bands(self) -> dict[tuple[int, int], set[str]]:
+        """(band, key) -> staged document ids: the in-memory side of the LSH lookup, so a run
+        staging thousands of documents does not compare each with all the others."""
+        return {}
+
+    def _unstage(self, doc_id: str) -> None:
+        staged = self._pending.pop(doc_id, None)
+        if staged is not None:
+            for band in enumerate(staged[1]):
+                ids = self._pending_bands.get(band)
+                if ids is not None:
+                    ids.discard(doc_id)
 
     def signature(self, text: str) -> np.ndarray:
         """The MinHash signature (``num_perm`` uint64 values) of ``text``'s word shingles."""
@@ -182,11 +197,10 @@ class NearDupIndex:
                 args,
             ):
                 found[doc_id] = (source, access, np.frombuffer(blob, dtype=np.uint64))
-        for e in self._pending.values():
-            if e.doc_id not in found and any(
-                a == b for a, b in zip(keys, self._band_keys(e.signature), strict=True)
-            ):
-                found[e.doc_id] = (e.source, e.access_key, e.signature)
+        for band in enumerate(keys):
+            for doc_id in self._pending_bands.get(band, ()):
+                e = self._pending[doc_id][0]
+                found[doc_id] = (e.source, e.access_key, e.signature)
         best: tuple[str, float] | None = None
         for doc_id, (source, access, other) in found.items():
             if (
@@ -204,18 +218,23 @@ class NearDupIndex:
     def add(self, entries: Iterable[NearDupEntry]) -> None:
         """Stage entries (replacing any of the same id); written by :meth:`commit`."""
         for e in entries:
-            self._pending[e.doc_id] = e
+            self._unstage(e.doc_id)
+            keys = self._band_keys(e.signature)
+            self._pending[e.doc_id] = (e, keys)
+            for band in enumerate(keys):
+                self._pending_bands.setdefault(band, set()).add(e.doc_id)
 
     def discard(self, sources: Iterable[str]) -> None:
         """Forget staged entries of ``sources`` (their store commit failed)."""
         gone = set(sources)
-        for doc_id in [d for d, e in self._pending.items() if e.source in gone]:
-            del self._pending[doc_id]
+        for doc_id in [d for d, (e, _) in self._pending.items() if e.source in gone]:
+            self._unstage(doc_id)
 
     def commit(self, sources: Iterable[str] | None = None) -> None:
         """Write the staged entries (of ``sources`` only, when given) to the file."""
         chosen = set(sources) if sources is not None else None
-        entries = [e for e in self._pending.values() if chosen is None or e.source in chosen]
+        staged = [(e, k) for e, k in self._pending.values() if chosen is None or e.source in chosen]
+        entries = [e for e, _ in staged]
         if not entries:
             return
         conn = self._db
@@ -229,18 +248,14 @@ class NearDupIndex:
             )
             conn.executemany(
                 "INSERT INTO bands VALUES (?, ?, ?)",
-                [
-                    (band, key, e.doc_id)
-                    for e in entries
-                    for band, key in enumerate(self._band_keys(e.signature))
-                ],
+                [(band, key, e.doc_id) for e, keys in staged for band, key in enumerate(keys)],
             )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         for e in entries:
-            del self._pending[e.doc_id]
+            self._unstage(e.doc_id)
 
     # -- keeping it in step with the store ----------------------------------------------------------
 
