@@ -473,6 +473,9 @@ class NearDuplicateSettings(_Strict):
     threshold: float = Field(default=0.5, gt=0.0, le=1.0)
     num_perm: int = Field(default=128, ge=16, le=1024)
     shingle_words: int = Field(default=2, ge=1, le=20)
+    # Shorter documents are neither checked nor matched: in a few words one change moves the
+    # similarity by half (and every "Thanks!" would copy every other).
+    min_words: int = Field(default=10, ge=1)
 
 
 class CleaningSettings(_Strict):

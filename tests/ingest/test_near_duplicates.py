@@ -164,3 +164,13 @@ def test_changes_made_while_off_reach_the_index(tmp_path):
     engine.ingest([a], near_duplicates=False)
     report = engine.ingest([write(tmp_path / "b", "copy.txt", edited(text(1)))])
     assert report.near_duplicates == [] and report.documents_indexed == 1
+
+
+def test_short_documents_are_not_judged(tmp_path):
+    engine = fast_engine(tmp_path / "data", cleaning=ON)
+    docs = [
+        Document(id=f"t{i}", source="api", text=f"Thanks, see you {day}!")
+        for i, day in enumerate(["soon", "then"])
+    ]
+    report = engine.upsert_documents(docs)
+    assert report.near_duplicates == [] and doc_ids(engine) == {"t0", "t1"}

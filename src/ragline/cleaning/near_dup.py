@@ -79,7 +79,13 @@ class NearDupIndex:
     """
 
     def __init__(
-        self, path: Path, *, threshold: float = 0.5, num_perm: int = 128, shingle_words: int = 2
+        self,
+        path: Path,
+        *,
+        threshold: float = 0.5,
+        num_perm: int = 128,
+        shingle_words: int = 2,
+        min_words: int = 10,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"near-duplicate threshold must be in (0, 1], got {threshold}")
@@ -87,6 +93,7 @@ class NearDupIndex:
         self.threshold = threshold
         self.num_perm = num_perm
         self.shingle_words = shingle_words
+        self.min_words = min_words
 
     @cached_property
     def bands(self) -> tuple[int, int]:
@@ -153,10 +160,14 @@ class NearDupIndex:
                 if ids is not None:
                     ids.discard(doc_id)
 
-    def signature(self, text: str) -> np.ndarray:
-        """The MinHash signature (``num_perm`` uint64 values) of ``text``'s word shingles."""
+    def signature(self, text: str) -> np.ndarray | None:
+        """The MinHash signature (``num_perm`` uint64 values) of ``text``'s word shingles; None
+        below ``min_words`` words, where a word or two changes the similarity by half and every
+        "Thanks!" would be a copy of every other."""
         from datasketch import MinHash
 
+        if len(_WORD.findall(text)) < self.min_words:
+            return None
         mh = MinHash(num_perm=self.num_perm, seed=_SEED, scheme=_SCHEME)
         mh.update_batch(shingles(text, self.shingle_words))
         return np.asarray(mh.hashvalues, dtype=np.uint64)

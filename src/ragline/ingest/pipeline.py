@@ -101,6 +101,7 @@ def near_dup_index(store: Store, settings: NearDuplicateSettings) -> NearDupInde
         threshold=settings.threshold,
         num_perm=settings.num_perm,
         shingle_words=settings.shingle_words,
+        min_words=settings.min_words,
     )
 
 
@@ -548,6 +549,9 @@ class Ingestor:
         dups: list[NearDuplicate] = []
         for d in docs:
             sig = self._near.signature(f"{d.title}\n{d.text}" if d.title else d.text)
+            if sig is None:  # too short to judge
+                kept.append(d)
+                continue
             key = _access_key(d.access)
             match = self._near.find(sig, key, exclude_sources, exclude_docs)
             if match is None:
