@@ -220,7 +220,7 @@ class SsnRecognizer(_Regex):
     kind: PiiKind = "ssn"
     pattern = re.compile(
         r"(?<![\w./-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w/]|[.-]\d)"
-        r"|(?i:(?:ssn|social security(?: number| no\.?)?)\W{0,3}(?:is\W{1,2})?)(\d{3})(\d{2})(\d{4})(?!\w)"
+        r"|(?i:\b(?:ssn|social security(?: number| no\.?)?)\W{0,3}(?:is\W{1,2})?)(\d{3})(\d{2})(\d{4})(?!\w)"
     )
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
