@@ -40,6 +40,9 @@ if not CHROMIUM.is_file():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = sync_api.expect
+# Playwright's default wait is 5 s; under a loaded CI machine a streamed LLM answer can take longer.
+# A longer wait changes only how long a failing check takes to fail, never what passes.
+expect.set_options(timeout=30_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
