@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
-from ragline.collection import META_FILE, Collection, build_collection, meta_stamp
+from ragline.collection import META_FILE, Collection, build_collection, meta_stamp, read_meta
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.embedding.cache import EmbeddingCache
@@ -285,17 +285,36 @@ class Engine:
         dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
         access: Access | None = None,
+        ray: str | None = None,
     ) -> IngestReport:
         """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`.
 
         ``access`` sets the tenant and ACL of every document ingested (default: tenant
-        ``default``, readable by all of it).
+        ``default``, readable by all of it). ``ray`` ("auto" or a cluster address; default the
+        ``ingest.ray_address`` setting) parses, chunks and embeds on Ray, this process writing
+        (:mod:`ragline.ingest.ray`).
         """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
         tenant = (access or Access()).tenant
         store = self.store(collection, tenant=tenant)
         embedder = self.embedder_for(collection, tenant)
+        address = ray if ray is not None else self.settings.ingest.ray_address
+        if address is not None:
+            return self._ray_ingest(
+                address,
+                collection,
+                tenant,
+                store,
+                embedder,
+                [Path(p) for p in paths],
+                include=include,
+                exclude=exclude,
+                sync=sync,
+                dedup=dedup,
+                progress=progress,
+                access=access,
+            )
         with self.write_lock(store):
             before = embedder.embedded
             ingestor = self._ingestor(store, embedder)
@@ -369,6 +388,39 @@ class Engine:
             raise AccessDenied(
                 f"document id(s) {', '.join(map(repr, hidden[:5]))} are already taken by documents you "
                 "may not read; choose other ids"
+            )
+
+    def _ray_ingest(
+        self,
+        address: str,
+        collection: str | None,
+        tenant: str,
+        store: Store,
+        embedder: Embedder,
+        paths: list[Path],
+        **run: Any,
+    ) -> IngestReport:
+        """:meth:`ingest` on Ray: the workers build the collection's model (a tuned one too)."""
+        from ragline.ingest.ray import ray_ingest
+
+        if not address.strip():
+            raise ConfigError("--ray / ingest.ray_address is empty; use 'auto' or a cluster address")
+        model_settings = self.settings.embedding
+        model_path = read_meta(self.collection(collection, tenant=tenant).path).get("model_path")
+        if model_path:
+            model_settings = model_settings.model_copy(update={"model_path": Path(str(model_path))})
+        with self.write_lock(store):
+            return ray_ingest(
+                address,
+                self.settings,
+                store,
+                embedder,
+                model_settings,
+                self.embedding_cache,
+                self.chunker,
+                self.tokenizer,
+                paths,
+                **run,
             )
 
     def _ingestor(self, store: Store, embedder: Embedder) -> Ingestor:

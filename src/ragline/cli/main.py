@@ -242,6 +242,14 @@ def ingest(
     clearance: Annotated[
         int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs (0-100).")
     ] = 0,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Parse, chunk and embed on Ray: 'auto' (this machine's cluster, else a local Ray) "
+            "or a cluster address (host:6379, ray://host:10001). Default: ingest.ray_address.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Ingest files and folders into a collection (only changed files are re-embedded).
@@ -261,7 +269,10 @@ def ingest(
 
             def on_progress(p: Any) -> None:
                 bar.update(files, total=p.files_total, completed=p.files_done, detail=p.current)
-                bar.update(chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded)
+                # A Ray ingest's counts already add up over its workers; the bar says how many.
+                where = f"on {p.workers} Ray workers" if p.workers else ""
+                total = p.chunks_embedded + p.chunks_pending
+                bar.update(chunks, total=total, completed=p.chunks_embedded, detail=where)
 
             report = engine.ingest(
                 paths,
@@ -272,6 +283,7 @@ def ingest(
                 dedup=not keep_duplicates,
                 progress=on_progress,
                 access=access,
+                ray=ray,
             )
     except RaglineError as exc:
         _fail(exc)

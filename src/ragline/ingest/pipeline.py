@@ -19,13 +19,13 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ragline.chunking.base import Chunker
+from ragline.chunking.base import ChunkedDocument, Chunker
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.text import clean_text
 from ragline.embedding.base import Embedder, Vectors
@@ -63,6 +63,8 @@ class IngestProgress:
     chunks_embedded: int = 0
     chunks_pending: int = 0
     current: str = ""
+    # Embedding workers the counts add up over (a Ray ingest's actors); 0: this process alone.
+    workers: int = 0
 
 
 @dataclass(slots=True)
@@ -120,6 +122,32 @@ class _Pending:
     documents: tuple[str, ...] | None = None
 
 
+@dataclass(slots=True)
+class Parsed:
+    """One file's documents (tenant and ACL set), and, when a worker chunked them already, each
+    document's chunks in the same order (None: the ingest's chunker cuts them)."""
+
+    documents: list[Document]
+    chunked: list[ChunkedDocument] | None = None
+
+    def chunks_of(self, kept: Sequence[Document]) -> tuple[list[Chunk], list[Section]]:
+        """The chunks and sections of the documents deduplication ``kept`` (a subset, in order)."""
+        assert self.chunked is not None
+        keep = {id(d) for d in kept}
+        chunks: list[Chunk] = []
+        sections: list[Section] = []
+        for doc, out in zip(self.documents, self.chunked, strict=True):
+            if id(doc) in keep:
+                chunks.extend(out.chunks)
+                sections.extend(out.sections)
+        return chunks, sections
+
+
+def with_access(docs: list[Document], access: Access | None) -> list[Document]:
+    """``docs`` with every document's tenant and ACL set to ``access`` (unchanged for None)."""
+    return docs if access is None else [replace(d, access=access) for d in docs]
+
+
 class Ingestor:
     """Runs the ingest pipeline into one store."""
 
@@ -172,35 +200,39 @@ class Ingestor:
             if progress is not None:
                 progress(state)
 
+        def changed() -> Iterator[tuple[Path, str]]:
+            """The files to index, with their digests; unchanged and unreadable ones are counted here."""
+            for path in found.files:
+                source = str(path)
+                state.current = path.name
+                try:
+                    # Changed chunking or loader settings re-index a file even if its bytes did not change.
+                    digest = f"{file_hash(path)}:{config_fp}"
+                except OSError as exc:
+                    report.errors.append((source, f"cannot read: {exc.strerror or exc}"))
+                    state.files_done += 1
+                    notify()
+                    continue
+                if indexed.get(source) == digest:
+                    report.files_unchanged += 1
+                    state.files_done += 1
+                    notify()
+                    continue
+                yield path, digest
+
         notify()
-        for path in found.files:
+        for path, digest, parsed in self._parse(changed(), access):
             source = str(path)
             state.current = path.name
-            try:
-                # Changed chunking or loader settings re-index a file even if its bytes did not change.
-                digest = f"{file_hash(path)}:{config_fp}"
-            except OSError as exc:
-                report.errors.append((source, f"cannot read: {exc.strerror or exc}"))
+            if isinstance(parsed, LoaderError):
+                log.warning("skipping %s: %s", parsed.path, parsed.reason)
+                report.errors.append((parsed.path, parsed.reason))
                 state.files_done += 1
                 notify()
                 continue
-            if indexed.get(source) == digest:
-                report.files_unchanged += 1
-                state.files_done += 1
-                notify()
-                continue
-            try:
-                docs = load_file(path, self.settings.loaders)
-            except LoaderError as exc:
-                log.warning("skipping %s: %s", exc.path, exc.reason)
-                report.errors.append((exc.path, exc.reason))
-                state.files_done += 1
-                notify()
-                continue
-            if access is not None:
-                docs = [replace(d, access=access) for d in docs]
+            docs = parsed.documents
             kept = self._dedup(docs, seen_hashes, report) if dedup else docs
-            chunks, sections = self._chunk(kept)
+            chunks, sections = parsed.chunks_of(kept) if parsed.chunked is not None else self._chunk(kept)
             pending.append(_Pending(source, digest, chunks, sections))
             pending_chunks += len(chunks)
             report.documents_indexed += len(kept)
@@ -216,6 +248,20 @@ class Ingestor:
         self.store.finalize()
         report.seconds_total = time.perf_counter() - started
         return report
+
+    def _parse(
+        self, files: Iterator[tuple[Path, str]], access: Access | None
+    ) -> Iterator[tuple[Path, str, Parsed | LoaderError]]:
+        """Each file to index, its digest and what loading made of it, in ``files``' order. Here
+        in-process and lazily, the ingest's chunker cutting the documents later; the Ray ingest
+        (``ragline.ingest.ray``) parses and chunks on its workers instead."""
+        for path, digest in files:
+            try:
+                docs = load_file(path, self.settings.loaders)
+            except LoaderError as exc:
+                yield path, digest, exc
+                continue
+            yield path, digest, Parsed(with_access(docs, access))
 
     def upsert_documents(self, docs: Sequence[Document]) -> IngestReport:
         """Index documents given directly (not read from files), replacing any with the same ids.
