@@ -27,7 +27,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 import ragline  # noqa: E402
 from ragline.embedding.tokens import unpack_tokens  # noqa: E402
-from ragline.errors import DistributedError  # noqa: E402
+from ragline.errors import ConfigError, DistributedError  # noqa: E402
 from ragline.ingest.pipeline import IngestProgress  # noqa: E402
 from ragline.ingest.ray import ACTOR_NAMESPACE, ACTOR_PREFIX  # noqa: E402
 
@@ -263,3 +263,26 @@ def test_worker_lost_past_retries_fails_clearly_and_no_source_is_half_replaced(
     report = ragline.open(data, **settings).ingest([corpus], ray=cluster.address)
     assert report.files_indexed + report.files_unchanged == 5
     assert snapshot(data) == new
+
+
+def test_cli_ingest_on_ray_shows_the_workers_in_its_progress_bar(cluster: Cluster, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ragline.cli.main import app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Keys\n\nRotate API keys every ninety days.\n", encoding="utf-8")
+    (corpus / "b.txt").write_text("Refunds are processed within ten business days.\n", encoding="utf-8")
+    env = {"RAGLINE_PROGRESS": "1", "RAGLINE_EMBEDDING__BATCH_SIZE": "1", "RAGLINE_EMBEDDING__THREADS": "1"}
+    args = ["ingest", str(corpus), "--ray", cluster.address, "--data-dir", str(tmp_path / "d"), "--json"]
+    res = CliRunner().invoke(app, args, env=env)
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert report["files_indexed"] == 2 and report["chunks_embedded"] >= 2
+    assert "on 2 Ray workers" in res.stderr
+
+
+def test_a_bad_ray_address_setting_is_refused(cluster: Cluster, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ray_address is empty"):
+        ragline.open(tmp_path, ingest={"ray_address": " "}).ingest([tmp_path])
