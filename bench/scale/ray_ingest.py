@@ -61,6 +61,7 @@ def main() -> int:
         settings: dict[str, object] = {"embedding": {"threads": threads}}
         if workers:
             settings["ingest"] = {"ray_address": "auto", "ray_workers": workers}
+        load_before = os.getloadavg()[0]
         report = ragline.open(tmp / name, **settings).ingest([folder])
         assert not report.errors, report.errors
         return {
@@ -71,6 +72,8 @@ def main() -> int:
             "seconds": round(report.seconds_total, 1),
             "chunks_per_s": round(report.chunks_per_second, 2),
             "chunks_per_s_per_worker": round(report.chunks_per_second / (workers or 1), 2),
+            # The machine is shared: the 1-minute load average before and after says how much.
+            "load_avg_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         }
 
     results = [run("in-process", None)]

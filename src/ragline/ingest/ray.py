@@ -41,6 +41,7 @@ import importlib
 import logging
 import os
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -95,12 +96,16 @@ def ray_session(address: str) -> Iterator[Any]:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
-        ray.init(
-            address=None if address == "auto" else address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        with warnings.catch_warnings():
+            # Ray starts its processes with fork+exec (subprocess): LanceDB's warning about state
+            # shared across a fork does not apply to a child that execs at once.
+            warnings.filterwarnings("ignore", "lancedb fork support", RuntimeWarning)
+            ray.init(
+                address=None if address == "auto" else address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise DistributedError(
             f"cannot start or reach Ray at {address!r}: {exc}; pass 'auto', or the address of a running "
