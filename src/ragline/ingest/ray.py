@@ -40,6 +40,7 @@ import functools
 import importlib
 import logging
 import os
+import socket
 import uuid
 import warnings
 from collections import deque
@@ -85,6 +86,25 @@ def _ray() -> Any:
         ) from None
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a ``host:port`` cluster address nothing listens on, at once: Ray itself retries an
+    unreachable head for minutes. ("auto" and ``ray://`` addresses are left to Ray.)"""
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise DistributedError(
+            f"Ray address {address!r} is not 'auto', host:port or ray://host:port (e.g. 10.0.0.5:6379)"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise DistributedError(
+            f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); start one with "
+            "`ray start --head` (it prints the address) or use 'auto'"
+        ) from None
+
+
 @contextmanager
 def ray_session(address: str) -> Iterator[Any]:
     """Ray connected to ``address`` ("auto": the cluster this machine belongs to, else a local one
@@ -95,6 +115,7 @@ def ray_session(address: str) -> Iterator[Any]:
         yield ray
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    check_reachable(address)
     try:
         with warnings.catch_warnings():
             # Ray starts its processes with fork+exec (subprocess): LanceDB's warning about state
