@@ -31,7 +31,7 @@ from ragline.errors import ConfigError, DistributedError  # noqa: E402
 from ragline.ingest.pipeline import IngestProgress  # noqa: E402
 from ragline.ingest.ray import ACTOR_NAMESPACE, ACTOR_PREFIX  # noqa: E402
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Small chunks and batches: several chunks a file, several model calls a step, so both actors work.
 SETTINGS: dict[str, Any] = {

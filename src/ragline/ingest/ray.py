@@ -23,7 +23,8 @@ time, and a worker on another machine cannot open the data directory's SQLite fi
 Failures: a parse task whose process or node dies is retried (``ingest.ray_max_retries``), an
 embedding actor is restarted and its calls retried as often; past that the ingest stops with a
 :class:`~ragline.errors.DistributedError`. Sources committed before stay whole, the rest untouched,
-and a re-run finishes the job (committed sources are skipped as unchanged).
+and a re-run finishes the job (committed sources are skipped as unchanged). A killed driver is an
+in-process crash: Ray ends the actors and tasks it owns, and the committed sources stay.
 
 Ray is imported only when a Ray ingest starts: users of the in-process ingest never import it.
 A Ray started here runs without its dashboard and usage reporting (``RAY_USAGE_STATS_ENABLED=0``).
