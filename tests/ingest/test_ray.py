@@ -286,3 +286,18 @@ def test_cli_ingest_on_ray_shows_the_workers_in_its_progress_bar(cluster: Cluste
 def test_a_bad_ray_address_setting_is_refused(cluster: Cluster, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ray_address is empty"):
         ragline.open(tmp_path, ingest={"ray_address": " "}).ingest([tmp_path])
+
+
+def test_semantic_chunks_are_cut_on_the_driver_and_match_in_process(cluster: Cluster, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "# Ops\n\nBackups run nightly. Snapshots stay thirty days. Restores take an hour.\n\n"
+        "Invoices go out monthly. Refunds take ten business days.\n",
+        encoding="utf-8",
+    )
+    settings = {**SETTINGS, "chunking": {"strategy": "semantic", "chunk_size": 48, "chunk_overlap": 8}}
+    ragline.open(tmp_path / "single", **settings).ingest([corpus])
+    report = ragline.open(tmp_path / "ray", **settings).ingest([corpus], ray=cluster.address)
+    assert report.files_indexed == 1 and report.chunks_indexed >= 2
+    assert_same_collection(tmp_path / "single", tmp_path / "ray")
