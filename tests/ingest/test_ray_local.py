@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -26,3 +27,47 @@ def test_ray_is_imported_only_when_a_ray_ingest_starts() -> None:
 def test_an_address_nothing_answers_on_is_refused_at_once(address: str, message: str) -> None:
     with pytest.raises(DistributedError, match=message):
         check_reachable(address)
+
+
+SESSIONS = """
+import threading
+import ray
+from ragline.ingest.ray import ray_session
+
+first_in, first_out, first_left, done = (threading.Event() for _ in range(4))
+seen = []
+
+def first():
+    with ray_session("auto"):
+        first_in.set()
+        assert first_out.wait(120)
+    first_left.set()
+    # A service's job threads outlive their jobs (Ray breaks once its initialising thread exits).
+    assert done.wait(120)
+
+def second():
+    assert first_in.wait(120)
+    with ray_session("auto") as r:
+        first_out.set()
+        assert first_left.wait(120)  # the first ingest has left: Ray must still be up for this one
+        seen.append(r.get(r.put(41)) + 1)
+    done.set()
+
+t = threading.Thread(target=first)
+u = threading.Thread(target=second)
+t.start(); u.start(); u.join(); t.join()
+assert seen == [42], seen
+assert not ray.is_initialized(), "the last ingest out shuts down the Ray it started"
+print("ok")
+"""
+
+
+@pytest.mark.integration
+def test_concurrent_ingests_share_one_ray_and_the_last_one_out_shuts_it_down() -> None:
+    # Loopback only and no usage reports, in a process of its own (ray.init starts a local Ray).
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env.pop("RAY_ADDRESS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", SESSIONS], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

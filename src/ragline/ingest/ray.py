@@ -42,6 +42,7 @@ import importlib
 import logging
 import os
 import socket
+import threading
 import uuid
 import warnings
 from collections import deque
@@ -106,15 +107,38 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
-@contextmanager
-def ray_session(address: str) -> Iterator[Any]:
-    """Ray connected to ``address`` ("auto": the cluster this machine belongs to, else a local one
-    started for the ingest) for the ``with`` block. A Ray the caller already initialised is used
-    as it is and left running; one started here is shut down at the end."""
-    ray = _ray()
-    if ray.is_initialized():
-        yield ray
-        return
+class _Session:
+    """The process's Ray connection, shared by concurrent ingests (a service's job threads): the
+    first one connects, the last one out shuts down a Ray connected here. Ray's driver breaks
+    once the thread that connected it exits, so concurrent ingests need threads that outlive
+    them (a thread pool's, as the service's job runner has)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.owned = False
+
+    def enter(self, address: str) -> Any:
+        ray = _ray()
+        with self.lock:
+            if not ray.is_initialized():
+                _connect(ray, address)
+                self.owned = True
+            self.users += 1
+        return ray
+
+    def leave(self, ray: Any) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.owned:
+                self.owned = False
+                ray.shutdown()
+
+
+_SESSION = _Session()
+
+
+def _connect(ray: Any, address: str) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     check_reachable(address)
     try:
@@ -133,10 +157,19 @@ def ray_session(address: str) -> Iterator[Any]:
             f"cannot start or reach Ray at {address!r}: {exc}; pass 'auto', or the address of a running "
             "cluster (`ray start --head` prints it, e.g. 10.0.0.5:6379 or ray://10.0.0.5:10001)"
         ) from exc
+
+
+@contextmanager
+def ray_session(address: str) -> Iterator[Any]:
+    """Ray connected to ``address`` ("auto": the cluster this machine belongs to, else a local one
+    started for the ingest) for the ``with`` block. A Ray already initialised in this process (by
+    the caller, or by a concurrent ingest) is used as it is, whatever ``address`` says; one
+    connected here is shut down when its last ingest ends."""
+    ray = _SESSION.enter(address)
     try:
         yield ray
     finally:
-        ray.shutdown()
+        _SESSION.leave(ray)
 
 
 # -- on the workers ------------------------------------------------------------------------------
