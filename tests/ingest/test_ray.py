@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -206,22 +208,44 @@ def test_sync_deletes_vanished_files_as_in_process(cluster: Cluster, tmp_path: P
     assert str(corpus / "page.html") not in snapshot(tmp_path / "data")
 
 
-def test_killed_embedding_worker_is_restarted_and_the_job_finishes(
+def kill_when_busy(pids: list[int], killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the first of ``pids`` caught running a model call (Ray titles a busy actor's
+    process ``ray::EmbedWorker.<method>``), so the call in flight dies with it."""
+    while not stop.is_set() and not killed:
+        for pid in pids:
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"EmbedWorker.embed" in title:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.005)
+
+
+def test_embedding_worker_killed_mid_call_is_restarted_and_the_job_finishes(
     cluster: Cluster, reference: tuple[Path, Path], tmp_path: Path
 ) -> None:
     corpus, single = reference
     killed: list[int] = []
+    stop = threading.Event()
+    watcher: list[threading.Thread] = []
 
-    def kill_one(p: IngestProgress) -> None:
-        if p.chunks_embedded and not killed:
-            pid = embed_actor_pids()[0]
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+    def watch(p: IngestProgress) -> None:
+        if p.chunks_embedded and not watcher:  # the actors exist (and are idle) now
+            watcher.append(threading.Thread(target=kill_when_busy, args=(embed_actor_pids(), killed, stop)))
+            watcher[0].start()
 
-    # One commit per file, so files remain to embed after the kill.
+    # One commit per file, so files remain to embed after the watcher starts.
     engine = ragline.open(tmp_path / "ray", **SETTINGS, store={"commit_chunks": 1})
-    report = engine.ingest([corpus], ray=cluster.address, progress=kill_one)
-    assert killed and killed[0] not in embed_actor_pids()
+    try:
+        report = engine.ingest([corpus], ray=cluster.address, progress=watch)
+    finally:
+        stop.set()
+        for t in watcher:
+            t.join()
+    assert killed, "no embedding call was caught running"
     assert report.files_indexed == 6
     assert_same_collection(single, tmp_path / "ray")
 
