@@ -291,8 +291,8 @@ class Engine:
 
         ``access`` sets the tenant and ACL of every document ingested (default: tenant
         ``default``, readable by all of it). ``ray`` ("auto" or a cluster address; default the
-        ``ingest.ray_address`` setting) parses, chunks and embeds on Ray, this process writing
-        (:mod:`ragline.ingest.ray`).
+        ``ingest.ray_address`` setting; "off": in-process) parses, chunks and embeds on Ray, this
+        process writing (:mod:`ragline.ingest.ray`).
         """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
@@ -300,7 +300,7 @@ class Engine:
         store = self.store(collection, tenant=tenant)
         embedder = self.embedder_for(collection, tenant)
         address = ray if ray is not None else self.settings.ingest.ray_address
-        if address is not None:
+        if address is not None and address != "off":
             return self._ray_ingest(
                 address,
                 collection,

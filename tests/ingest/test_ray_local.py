@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from ragline.errors import DistributedError
 from ragline.ingest.ray import check_reachable
+from tests.helpers import fast_engine
 
 
 def test_ray_is_imported_only_when_a_ray_ingest_starts() -> None:
@@ -71,3 +73,13 @@ def test_concurrent_ingests_share_one_ray_and_the_last_one_out_shuts_it_down() -
         [sys.executable, "-c", SESSIONS], env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_ray_off_runs_in_process_whatever_the_setting_says(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Rotate API keys every ninety days.", encoding="utf-8")
+    engine = fast_engine(tmp_path / "d", ingest={"ray_address": "127.0.0.1:1"})  # nothing listens there
+    workers: list[int] = []
+    report = engine.ingest([tmp_path / "a.txt"], ray="off", progress=lambda p: workers.append(p.workers))
+    assert report.files_indexed == 1 and set(workers) == {0}
+    with pytest.raises(DistributedError, match="no Ray cluster answers"):
+        engine.ingest([tmp_path / "a.txt"])

@@ -247,7 +247,8 @@ def ingest(
         typer.Option(
             "--ray",
             help="Parse, chunk and embed on Ray: 'auto' (this machine's cluster, else a local Ray) "
-            "or a cluster address (host:6379, ray://host:10001). Default: ingest.ray_address.",
+            "or a cluster address (host:6379, ray://host:10001); 'off': in-process. "
+            "Default: ingest.ray_address.",
         ),
     ] = None,
     data_dir: DataDir = None,
