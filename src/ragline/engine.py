@@ -30,6 +30,7 @@ from ragline.collection import (
     list_collections,
     meta_stamp,
     namespace_dir,
+    read_meta,
 )
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import CachingEmbedder, Embedder
@@ -226,12 +227,16 @@ class Engine:
         access: Access | None = None,
         pii: bool | None = None,
         near_duplicates: bool | None = None,
+        ray: str | None = None,
     ) -> IngestReport:
         """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`.
 
         ``access`` sets the tenant and ACL of every document ingested (default: tenant
         ``default``, readable by all of it). ``pii`` and ``near_duplicates`` turn PII redaction
         and near-duplicate removal on or off for this call (None: the collection's settings).
+        ``ray`` ("auto" or a cluster address; default the ``ingest.ray_address`` setting; "off":
+        in-process) parses, chunks and embeds on Ray, this process writing
+        (:mod:`ragline.ingest.ray`).
         """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
@@ -239,9 +244,24 @@ class Engine:
         coll = self.collection(collection, tenant=tenant)
         store = coll.store
         embedder = coll.embedder
+        cleaning = cleaning_for(coll.cleaning, pii, near_duplicates)
+        address = ray if ray is not None else self.settings.ingest.ray_address
+        if address is not None and address != "off":
+            return self._ray_ingest(
+                address,
+                coll,
+                [Path(p) for p in paths],
+                include=include,
+                exclude=exclude,
+                sync=sync,
+                dedup=dedup,
+                progress=progress,
+                access=access,
+                cleaning=cleaning,
+            )
         with self.write_lock(store):
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder, cleaning_for(coll.cleaning, pii, near_duplicates))
+            ingestor = self._ingestor(store, embedder, cleaning)
             report = ingestor.run(
                 [Path(p) for p in paths],
                 include=include,
@@ -359,6 +379,30 @@ class Engine:
             raise AccessDenied(
                 f"document id(s) {', '.join(map(repr, hidden[:5]))} are already taken by documents you "
                 "may not read; choose other ids"
+            )
+
+    def _ray_ingest(self, address: str, coll: Collection, paths: list[Path], **run: Any) -> IngestReport:
+        """:meth:`ingest` on Ray: the workers build the collection's model (a tuned one too)."""
+        from ragline.ingest.ray import ray_ingest
+
+        if not address.strip():
+            raise ConfigError("--ray / ingest.ray_address is empty; use 'auto' or a cluster address")
+        model_settings = self.settings.embedding
+        model_path = read_meta(coll.path).get("model_path")
+        if model_path:
+            model_settings = model_settings.model_copy(update={"model_path": Path(str(model_path))})
+        with self.write_lock(coll.store):
+            return ray_ingest(
+                address,
+                self.settings,
+                coll.store,
+                coll.embedder,
+                model_settings,
+                self.embedding_cache,
+                self.chunker,
+                self.tokenizer,
+                paths,
+                **run,
             )
 
     def _ingestor(

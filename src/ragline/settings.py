@@ -140,6 +140,21 @@ class StoreSettings(_Strict):
         return value
 
 
+class IngestSettings(_Strict):
+    """How ``ragline ingest`` runs (``ragline.ingest.ray`` for the distributed mode)."""
+
+    # None: in-process. "auto": a Ray cluster this machine already belongs to (RAY_ADDRESS or a
+    # local ``ray start``), else a local Ray started for the ingest; otherwise a cluster's address
+    # ("host:6379" or "ray://host:10001"). Parsing and chunking then run as Ray tasks and
+    # embedding on Ray actors; this process stays the single writer of the store.
+    ray_address: str | None = None
+    # Embedding actors, each holding one copy of the model. None: one per alive node.
+    ray_workers: int | None = Field(default=None, ge=1, le=1024)
+    # Retries of a parse task and restarts of an embedding actor whose process or node died (Ray's
+    # max_retries / max_restarts); past them the ingest stops with a DistributedError.
+    ray_max_retries: int = Field(default=3, ge=0, le=100)
+
+
 RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "freshness"]
 _DEFAULT_RERANK: tuple[RerankerName, ...] = ("late-interaction",)
 
@@ -736,6 +751,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
     sources: SourceSettings = SourceSettings()
+    ingest: IngestSettings = IngestSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)

@@ -248,6 +248,15 @@ def ingest(
     ] = 0,
     pii: PiiOpt = None,
     near_duplicates: NearDuplicatesOpt = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Parse, chunk and embed on Ray: 'auto' (this machine's cluster, else a local Ray) "
+            "or a cluster address (host:6379, ray://host:10001); 'off': in-process. "
+            "Default: ingest.ray_address.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Ingest files and folders into a collection (only changed files are re-embedded).
@@ -267,7 +276,10 @@ def ingest(
 
             def on_progress(p: Any) -> None:
                 bar.update(files, total=p.files_total, completed=p.files_done, detail=p.current)
-                bar.update(chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded)
+                # A Ray ingest's counts already add up over its workers; the bar says how many.
+                where = f"on {p.workers} Ray workers" if p.workers else ""
+                total = p.chunks_embedded + p.chunks_pending
+                bar.update(chunks, total=total, completed=p.chunks_embedded, detail=where)
 
             report = engine.ingest(
                 paths,
@@ -280,6 +292,7 @@ def ingest(
                 access=access,
                 pii=pii,
                 near_duplicates=near_duplicates,
+                ray=ray,
             )
     except RaglineError as exc:
         _fail(exc)

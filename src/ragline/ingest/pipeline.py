@@ -19,13 +19,13 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ragline.chunking.base import Chunker
+from ragline.chunking.base import ChunkedDocument, Chunker
 from ragline.cleaning.dedup import dedup_documents
 from ragline.cleaning.near_dup import INDEX_FILE, NearDupEntry, NearDupIndex, NearDuplicate
 from ragline.cleaning.pii import Redactor
@@ -65,6 +65,8 @@ class IngestProgress:
     chunks_embedded: int = 0
     chunks_pending: int = 0
     current: str = ""
+    # Embedding workers the counts add up over (a Ray ingest's actors); 0: this process alone.
+    workers: int = 0
 
 
 @dataclass(slots=True)
@@ -179,6 +181,32 @@ class _Pending:
     documents: tuple[str, ...] | None = None
 
 
+@dataclass(slots=True)
+class Parsed:
+    """One file's documents (tenant and ACL set), and, when a worker chunked them already, each
+    document's chunks in the same order (None: the ingest's chunker cuts them)."""
+
+    documents: list[Document]
+    chunked: list[ChunkedDocument] | None = None
+
+    def chunks_of(self, kept: Sequence[Document]) -> tuple[list[Chunk], list[Section]]:
+        """The chunks and sections of the documents deduplication ``kept`` (a subset, in order)."""
+        assert self.chunked is not None
+        keep = {id(d) for d in kept}
+        chunks: list[Chunk] = []
+        sections: list[Section] = []
+        for doc, out in zip(self.documents, self.chunked, strict=True):
+            if id(doc) in keep:
+                chunks.extend(out.chunks)
+                sections.extend(out.sections)
+        return chunks, sections
+
+
+def with_access(docs: list[Document], access: Access | None) -> list[Document]:
+    """``docs`` with every document's tenant and ACL set to ``access`` (unchanged for None)."""
+    return docs if access is None else [replace(d, access=access) for d in docs]
+
+
 class Ingestor:
     """Runs the ingest pipeline into one store. ``cleaning`` (default: ``settings.cleaning``) is
     the collection's PII redaction and near-duplicate settings."""
@@ -249,34 +277,40 @@ class Ingestor:
             if progress is not None:
                 progress(state)
 
+        def changed() -> Iterator[tuple[Path, str]]:
+            """The files to index, with their digests; unchanged and unreadable ones are counted here."""
+            for path in found.files:
+                source = str(path)
+                state.current = path.name
+                try:
+                    # Changed chunking or loader settings re-index a file even if its bytes did not change.
+                    digest = f"{file_hash(path)}:{config_fp}"
+                except OSError as exc:
+                    report.errors.append((source, f"cannot read: {exc.strerror or exc}"))
+                    state.files_done += 1
+                    notify()
+                    continue
+                # A file left out whole as a near-copy is unchanged too until its bytes change.
+                if indexed.get(source) == digest or copies.get(source) == digest:
+                    report.files_unchanged += 1
+                    state.files_done += 1
+                    notify()
+                    continue
+                yield path, digest
+
         notify()
-        for path in found.files:
+        for path, digest, parsed in self._parse(changed(), access):
             source = str(path)
             state.current = path.name
-            try:
-                # Changed chunking or loader settings re-index a file even if its bytes did not change.
-                digest = f"{file_hash(path)}:{config_fp}"
-            except OSError as exc:
-                report.errors.append((source, f"cannot read: {exc.strerror or exc}"))
+            if isinstance(parsed, LoaderError):
+                log.warning("skipping %s: %s", parsed.path, parsed.reason)
+                report.errors.append((parsed.path, parsed.reason))
                 state.files_done += 1
                 notify()
                 continue
-            if indexed.get(source) == digest or copies.get(source) == digest:
-                report.files_unchanged += 1
-                state.files_done += 1
-                notify()
-                continue
-            try:
-                docs = load_file(path, self.settings.loaders)
-            except LoaderError as exc:
-                log.warning("skipping %s: %s", exc.path, exc.reason)
-                report.errors.append((exc.path, exc.reason))
-                state.files_done += 1
-                notify()
-                continue
-            pending.append(
-                self._prepare(docs, source, digest, access, seen_hashes if dedup else None, report, near_read)
-            )
+            # Access is set on the parsed documents already (on the workers, for a Ray ingest).
+            seen = seen_hashes if dedup else None
+            pending.append(self._prepare(parsed, source, digest, None, seen, report, near_read))
             pending_chunks += len(pending[-1].chunks)
             state.chunks_pending += len(pending[-1].chunks)
             if pending_chunks >= self.settings.store.commit_chunks:
@@ -292,6 +326,20 @@ class Ingestor:
         self.store.finalize()
         report.seconds_total = time.perf_counter() - started
         return report
+
+    def _parse(
+        self, files: Iterator[tuple[Path, str]], access: Access | None
+    ) -> Iterator[tuple[Path, str, Parsed | LoaderError]]:
+        """Each file to index, its digest and what loading made of it, in ``files``' order. Here
+        in-process and lazily, the ingest's chunker cutting the documents later; the Ray ingest
+        (``ragline.ingest.ray``) parses and chunks on its workers instead."""
+        for path, digest in files:
+            try:
+                docs = load_file(path, self.settings.loaders)
+            except LoaderError as exc:
+                yield path, digest, exc
+                continue
+            yield path, digest, Parsed(with_access(docs, access))
 
     def run_items(
         self,
@@ -485,7 +533,7 @@ class Ingestor:
 
     def _prepare(
         self,
-        docs: list[Document],
+        docs: list[Document] | Parsed,
         source: str,
         digest: str,
         access: Access | None,
@@ -495,15 +543,19 @@ class Ingestor:
     ) -> _Pending:
         """One loaded source's documents, given their access, PII redacted (when on),
         deduplicated (unless ``seen_hashes`` is None), near-duplicates left out (when on, noted
-        in ``near_read``) and chunked, waiting for their commit."""
-        if access is not None:
-            docs = [replace(d, access=access) for d in docs]
-        docs = self._redact(docs, report)
-        kept = self._dedup(docs, seen_hashes, report) if seen_hashes is not None else docs
+        in ``near_read``) and chunked, waiting for their commit. A :class:`Parsed` file has its
+        access set already and may come chunked (by a Ray worker)."""
+        parsed = docs if isinstance(docs, Parsed) else Parsed(with_access(docs, access))
+        redacted = self._redact(parsed.documents, report)
+        # A worker chunked the text as loaded: a file whose text redaction changed is chunked again.
+        prechunked = parsed.chunked is not None and all(
+            a is b for a, b in zip(redacted, parsed.documents, strict=True)
+        )
+        kept = self._dedup(redacted, seen_hashes, report) if seen_hashes is not None else redacted
         if self._near_on:
             kept, dups = self._near_dups(kept, report, exclude_sources=(source,))
             near_read[source] = (digest, dups)
-        chunks, sections = self._chunk(kept)
+        chunks, sections = parsed.chunks_of(kept) if prechunked else self._chunk(kept)
         report.documents_indexed += len(kept)
         return _Pending(source, digest, chunks, sections)
 
