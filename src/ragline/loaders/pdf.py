@@ -1,8 +1,15 @@
-"""PDF files via pypdf: one document per file, with page offsets for citations."""
+"""PDF files: one document per file, with page offsets for citations.
+
+Per page: the text layer (pypdf); ruled tables found by pdfplumber become Markdown tables in place
+(the page's other text then comes from pdfplumber, in reading order around them); a page with no
+text layer but an image (a scan) is read by Tesseract OCR (:mod:`ragline.loaders.ocr`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, PyPdfError
@@ -10,6 +17,9 @@ from pypdf.errors import DependencyError, PyPdfError
 from ragline.cleaning.text import clean_text
 from ragline.errors import LoaderError
 from ragline.loaders._common import make_document, source_of
+from ragline.loaders.ocr import TesseractOcr
+from ragline.loaders.tables import markdown_table
+from ragline.settings import LoaderSettings
 from ragline.types import Document, Metadata
 
 _PAGE_SEPARATOR = "\n\n"
@@ -57,16 +67,74 @@ def _info(reader: PdfReader) -> tuple[str, Metadata]:
     return title, metadata
 
 
+def _has_image(page: Any) -> bool:
+    """Whether a pypdf page draws an image (a scan), read without decoding it."""
+    try:
+        return len(page.images) > 0
+    except Exception:
+        # A broken image dictionary is no image we could read either.
+        return False
+
+
+def _inside(obj: dict[str, Any], boxes: Sequence[tuple[float, float, float, float]]) -> bool:
+    """Whether the centre of a pdfplumber object lies in one of ``boxes`` (x0, top, x1, bottom)."""
+    x = (obj["x0"] + obj["x1"]) / 2
+    y = (obj["top"] + obj["bottom"]) / 2
+    return any(x0 <= x <= x1 and top <= y <= bottom for x0, top, x1, bottom in boxes)
+
+
+def _page_with_tables(page: Any) -> str | None:
+    """A pdfplumber page's text with its ruled tables as Markdown tables, or None without tables.
+
+    Text lines and tables are put in order by their top edge; cells are read by pdfplumber's
+    lattice finder (ruling lines), which misses tables drawn without lines, never invents one.
+    """
+    tables = [t for t in page.find_tables() if t.bbox]
+    rendered = [(t.bbox, markdown_table(t.extract())) for t in tables]
+    rendered = [(bbox, md) for bbox, md in rendered if md]
+    if not rendered:
+        return None
+    boxes = [bbox for bbox, _ in rendered]
+    outside = page.filter(lambda obj: obj.get("object_type") != "char" or not _inside(obj, boxes))
+    blocks: list[tuple[float, str]] = [(line["top"], line["text"]) for line in outside.extract_text_lines()]
+    blocks.extend((bbox[1], md) for bbox, md in rendered)
+    blocks.sort(key=lambda block: block[0])
+    parts: list[str] = []
+    for _, text in blocks:
+        # Blank lines around a table, so that it is a block of its own.
+        if text.startswith("|"):
+            parts.append("\n" + text + "\n")
+        else:
+            parts.append(text)
+    return "\n".join(parts)
+
+
 class PdfLoader:
-    """Loads a PDF's text layer as one document; ``page_starts`` maps offsets back to pages."""
+    """Loads a PDF as one document; ``page_starts`` maps offsets back to pages.
+
+    Example::
+
+        [doc] = PdfLoader(LoaderSettings(ocr="auto")).load(Path("scan.pdf"))
+        doc.metadata["ocr_pages"]  # pages read by OCR
+    """
 
     extensions: tuple[str, ...] = (".pdf",)
+
+    def __init__(self, settings: LoaderSettings | None = None) -> None:
+        settings = settings or LoaderSettings()
+        self._tables = settings.pdf_tables
+        self._ocr = (
+            TesseractOcr(settings.ocr_languages, settings.ocr_dpi, settings.ocr_timeout_s)
+            if settings.ocr == "auto"
+            else None
+        )
 
     def load(self, path: Path) -> list[Document]:
         """One document: each page cleaned separately, pages joined by a blank line.
 
-        Raises :class:`LoaderError` for corrupt or password-protected files and for PDFs without a
-        text layer (scanned pages), which would otherwise be silently indexed as empty.
+        Raises :class:`LoaderError` for corrupt or password-protected files, for scanned pages when
+        Tesseract is missing (naming the fix), and for PDFs with no text at all, which would
+        otherwise be silently indexed as empty.
         """
         reader = _open(path)
         try:
@@ -77,9 +145,8 @@ class PdfLoader:
             ) from exc
         if not pages:
             raise LoaderError(str(path), "PDF has no pages")
-        parts: list[str] = []
-        starts: list[int] = []
-        length = 0
+        texts: list[str] = []
+        scanned: list[int] = []
         for number, page in enumerate(pages, start=1):
             try:
                 page_text = clean_text(page.extract_text() or "")
@@ -88,6 +155,20 @@ class PdfLoader:
                     str(path),
                     f"corrupt PDF: cannot extract text of page {number} ({type(exc).__name__}: {exc})",
                 ) from exc
+            if not page_text and _has_image(page):
+                scanned.append(number - 1)
+            texts.append(page_text)
+        if self._tables and any(texts):
+            self._add_tables(path, texts)
+        ocr_pages = 0
+        if self._ocr is not None and scanned:
+            for index, text in self._ocr.read_pages(path, scanned).items():
+                texts[index] = clean_text(text)
+                ocr_pages += 1
+        parts: list[str] = []
+        starts: list[int] = []
+        length = 0
+        for page_text in texts:
             # An empty page starts where the next text will, so page_at never points into it.
             separator = len(_PAGE_SEPARATOR) if parts else 0
             starts.append(length + separator)
@@ -95,9 +176,16 @@ class PdfLoader:
                 parts.append(page_text)
                 length += separator + len(page_text)
         if not parts:
-            raise LoaderError(str(path), "no extractable text (scanned PDF? OCR is not supported yet)")
+            why = (
+                "its pages are scanned images and loaders.ocr is off"
+                if scanned
+                else "no page has a text layer or a scanned image to read"
+            )
+            raise LoaderError(str(path), f"no extractable text: {why}")
         title, metadata = _info(reader)
         metadata["pages"] = len(pages)
+        if ocr_pages:
+            metadata["ocr_pages"] = ocr_pages
         # Each part is clean and joined by a blank line, so the whole is clean too: no re-cleaning,
         # which keeps the page offsets exact.
         return [
@@ -111,3 +199,22 @@ class PdfLoader:
                 cleaned=True,
             )
         ]
+
+    @staticmethod
+    def _add_tables(path: Path, texts: list[str]) -> None:
+        """Replace the text of each page holding a ruled table by its text with Markdown tables."""
+        import pdfplumber  # lazy: pdfminer's layout analysis is the slow part of a PDF ingest
+        from pdfminer.pdfparser import PDFSyntaxError
+
+        try:
+            with pdfplumber.open(path) as pdf:
+                for index, page in enumerate(pdf.pages):
+                    # Pages without ruling lines cannot hold a lattice table: skip the layout work.
+                    if index < len(texts) and texts[index] and (page.lines or page.rects):
+                        with_tables = _page_with_tables(page)
+                        if with_tables is not None:
+                            texts[index] = clean_text(with_tables)
+        except (PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
+            raise LoaderError(
+                str(path), f"corrupt PDF: cannot read its tables ({type(exc).__name__}: {exc})"
+            ) from exc

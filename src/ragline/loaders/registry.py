@@ -21,7 +21,7 @@ _LOADERS: tuple[tuple[tuple[str, ...], Callable[[LoaderSettings], Loader]], ...]
     (TextLoader.extensions, lambda _settings: TextLoader()),
     (MarkdownLoader.extensions, lambda _settings: MarkdownLoader()),
     (HtmlLoader.extensions, lambda _settings: HtmlLoader()),
-    (PdfLoader.extensions, lambda _settings: PdfLoader()),
+    (PdfLoader.extensions, PdfLoader),
     (DocxLoader.extensions, lambda _settings: DocxLoader()),
     (JsonLoader.extensions, JsonLoader),
     (CsvLoader.extensions, CsvLoader),
