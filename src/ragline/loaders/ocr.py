@@ -24,7 +24,7 @@ from ragline.errors import LoaderError
 
 INSTALL_HINT = (
     "install it (Debian/Ubuntu: apt-get install tesseract-ocr tesseract-ocr-eng; "
-    "scripts/install-system-deps.sh does this), or set loaders.ocr = \"off\" to index only pages "
+    'scripts/install-system-deps.sh does this), or set loaders.ocr = "off" to index only pages '
     "with a text layer"
 )
 
