@@ -11,6 +11,7 @@ import pytest
 from ragline.loaders.email import EmailLoader
 from ragline.loaders.registry import load_file
 from ragline.settings import LoaderSettings
+from tests.helpers import fast_engine
 
 
 def _workbook_bytes(tmp_path: Path) -> bytes:
@@ -101,3 +102,21 @@ def test_mbox_gives_one_document_per_message_and_html_bodies_are_rendered(tmp_pa
     assert docs[1].text.endswith("\n\nHarbour fees rise.")
     assert "menu" not in docs[1].text
     assert len({d.id for d in docs}) == 2
+
+
+def test_ingested_attachment_is_found_and_linked_to_its_message(tmp_path: Path) -> None:
+    path = tmp_path / "budget.eml"
+    msg = message(
+        tmp_path, subject="Lantern budget", msg_id="m1@example.org", body="See the sheet.", attach=True
+    )
+    path.write_bytes(bytes(msg))
+    engine = fast_engine(tmp_path / "data")
+    report = engine.ingest([path])
+    assert (report.files_indexed, report.documents_indexed) == (1, 2)
+    [hit] = engine.search("Lanterns", mode="keyword", filters={"parent_message_id": "m1@example.org"})
+    assert "| Lanterns | 70 |" in hit.chunk.text
+    assert hit.chunk.metadata["file_name"] == "budget.xlsx"
+    [message_hit] = engine.search(
+        "sheet", mode="keyword", filters={"sender": "Ada Lovelace <ada@example.org>"}
+    )
+    assert message_hit.chunk.title == "Lantern budget"

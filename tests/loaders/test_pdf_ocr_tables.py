@@ -17,6 +17,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 from ragline.errors import LoaderError
 from ragline.loaders.pdf import PdfLoader
 from ragline.settings import LoaderSettings
+from tests.helpers import fast_engine
 
 SENTENCE = "The quartermaster stores seven lanterns."
 needs_tesseract = pytest.mark.skipif(
@@ -132,3 +133,26 @@ def test_pdf_tables_off_keeps_the_text_layer(tmp_path: Path) -> None:
     [doc] = PdfLoader(LoaderSettings(pdf_tables=False)).load(table_pdf(tmp_path / "prices.pdf", rows))
     assert "| Product" not in doc.text
     assert "Teapot" in doc.text
+
+
+@needs_tesseract
+def test_ingested_scan_is_found_by_search(tmp_path: Path) -> None:
+    engine = fast_engine(tmp_path / "data")
+    report = engine.ingest([scanned_pdf(tmp_path / "scan.pdf")])
+    assert report.files_indexed == 1
+    [hit, *_] = engine.search("quartermaster lanterns", mode="keyword")
+    assert SENTENCE in hit.chunk.text
+    assert hit.chunk.metadata["page"] == 1
+    assert hit.chunk.metadata["ocr_pages"] == 1
+
+
+def test_pdf_table_cell_is_retrieved_with_its_header(tmp_path: Path) -> None:
+    rows = [["Product", "Price", "Stock"]] + [[f"item {n}", f"{n}.50", str(n % 7)] for n in range(60)]
+    rows[45][0] = "copper samovar"
+    engine = fast_engine(tmp_path / "data", chunking={"chunk_size": 64, "chunk_overlap": 8})
+    engine.ingest([table_pdf(tmp_path / "prices.pdf", rows)])
+    [hit, *_] = engine.search("copper samovar", mode="keyword")
+    # Row 44 is on the second page: the table's continuation there gets the header back.
+    assert hit.chunk.metadata["page"] == 2
+    assert "| copper samovar | 44.50 | 2 |" in hit.chunk.text
+    assert "| Product | Price | Stock |" in hit.chunk.embed_text

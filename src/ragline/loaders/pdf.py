@@ -8,6 +8,7 @@ text layer but an image (a scan) is read by Tesseract OCR (:mod:`ragline.loaders
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,30 +84,58 @@ def _inside(obj: dict[str, Any], boxes: Sequence[tuple[float, float, float, floa
     return any(x0 <= x <= x1 and top <= y <= bottom for x0, top, x1, bottom in boxes)
 
 
-def _page_with_tables(page: Any) -> str | None:
+# Running heads and page numbers live in the top and bottom tenth of a page: text there does not
+# separate a table that goes on over a page break.
+_MARGIN_SHARE = 0.1
+
+Row = list[str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _PageTables:
+    """A page's text with its tables as Markdown, and the header of a table that runs to the
+    page's foot (so that the next page's continuation gets it)."""
+
+    text: str
+    open_header: Row | None
+
+
+def _page_with_tables(page: Any, carried: Row | None) -> _PageTables | None:
     """A pdfplumber page's text with its ruled tables as Markdown tables, or None without tables.
 
     Text lines and tables are put in order by their top edge; cells are read by pdfplumber's
-    lattice finder (ruling lines), which misses tables drawn without lines, never invents one.
+    lattice finder (ruling lines), which misses tables drawn without lines, never invents one. A
+    table at the head of the page as wide as the one that ended the previous page (``carried``,
+    its header) continues it: the header is put back on top, so its rows keep their column names.
     """
-    tables = [t for t in page.find_tables() if t.bbox]
-    rendered = [(t.bbox, markdown_table(t.extract())) for t in tables]
-    rendered = [(bbox, md) for bbox, md in rendered if md]
-    if not rendered:
+    found = sorted((t for t in page.find_tables() if t.bbox), key=lambda t: t.bbox[1])
+    tables: list[tuple[tuple[float, float, float, float], list[Row]]] = []
+    for table in found:
+        rows = [row for row in table.extract() if any(cell and cell.strip() for cell in row)]
+        if rows:
+            tables.append((table.bbox, rows))
+    if not tables:
         return None
-    boxes = [bbox for bbox, _ in rendered]
+    boxes = [bbox for bbox, _ in tables]
     outside = page.filter(lambda obj: obj.get("object_type") != "char" or not _inside(obj, boxes))
-    blocks: list[tuple[float, str]] = [(line["top"], line["text"]) for line in outside.extract_text_lines()]
-    blocks.extend((bbox[1], md) for bbox, md in rendered)
+    lines = outside.extract_text_lines()
+    body_top, body_bottom = page.height * _MARGIN_SHARE, page.height * (1 - _MARGIN_SHARE)
+    body = [line for line in lines if body_top <= line["top"] <= body_bottom]
+    first_box, first_rows = tables[0]
+    if (
+        carried is not None
+        and len(first_rows[0]) == len(carried)
+        and first_rows[0] != carried
+        and not any(line["top"] < first_box[1] for line in body)
+    ):
+        tables[0] = (first_box, [carried, *first_rows])
+    last_box, last_rows = tables[-1]
+    open_header = None if any(line["top"] > last_box[3] for line in body) else last_rows[0]
+    blocks: list[tuple[float, str]] = [(line["top"], line["text"]) for line in lines]
+    # Blank lines around a table, so that it is a block of its own.
+    blocks.extend((bbox[1], "\n" + markdown_table(rows) + "\n") for bbox, rows in tables)
     blocks.sort(key=lambda block: block[0])
-    parts: list[str] = []
-    for _, text in blocks:
-        # Blank lines around a table, so that it is a block of its own.
-        if text.startswith("|"):
-            parts.append("\n" + text + "\n")
-        else:
-            parts.append(text)
-    return "\n".join(parts)
+    return _PageTables("\n".join(text for _, text in blocks), open_header)
 
 
 class PdfLoader:
@@ -208,12 +237,15 @@ class PdfLoader:
 
         try:
             with pdfplumber.open(path) as pdf:
+                carried: Row | None = None
                 for index, page in enumerate(pdf.pages):
+                    with_tables = None
                     # Pages without ruling lines cannot hold a lattice table: skip the layout work.
                     if index < len(texts) and texts[index] and (page.lines or page.rects):
-                        with_tables = _page_with_tables(page)
-                        if with_tables is not None:
-                            texts[index] = clean_text(with_tables)
+                        with_tables = _page_with_tables(page, carried)
+                    if with_tables is not None:
+                        texts[index] = clean_text(with_tables.text)
+                    carried = with_tables.open_header if with_tables is not None else None
         except (PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
             raise LoaderError(
                 str(path), f"corrupt PDF: cannot read its tables ({type(exc).__name__}: {exc})"
