@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from pypdf import PdfReader
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -15,7 +16,7 @@ from reportlab.pdfgen import canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
 from ragline.errors import LoaderError
-from ragline.loaders.pdf import PdfLoader
+from ragline.loaders.pdf import PdfLoader, _may_have_ruling
 from ragline.settings import LoaderSettings
 from tests.helpers import fast_engine
 
@@ -156,3 +157,15 @@ def test_pdf_table_cell_is_retrieved_with_its_header(tmp_path: Path) -> None:
     assert hit.chunk.metadata["page"] == 2
     assert "| copper samovar | 44.50 | 2 |" in hit.chunk.text
     assert "| Product | Price | Stock |" in hit.chunk.embed_text
+
+
+def test_only_pages_that_draw_ruling_get_the_table_pass(tmp_path: Path) -> None:
+    """pdfminer's layout pass costs ~50x pypdf's text extraction: plain text pages skip it."""
+    table = table_pdf(tmp_path / "prices.pdf", [["Product", "Price"], ["Teapot", "12.50"]])
+    plain = tmp_path / "plain.pdf"
+    pdf = canvas.Canvas(str(plain), pagesize=A4)
+    pdf.drawString(72, 780, "Only words | and a pipe here.")
+    pdf.showPage()
+    pdf.save()
+    assert [_may_have_ruling(p) for p in PdfReader(table).pages] == [True]
+    assert [_may_have_ruling(p) for p in PdfReader(plain).pages] == [False]

@@ -7,6 +7,7 @@ text layer but an image (a scan) is read by Tesseract OCR (:mod:`ragline.loaders
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,30 @@ def _has_image(page: Any) -> bool:
     except Exception:
         # A broken image dictionary is no image we could read either.
         return False
+
+
+# Path operators that draw ruling: ``re`` (rectangle) and ``l`` (line to), as content-stream tokens.
+_RULING_OPS = re.compile(rb"(?<![^\s\]])(?:re|l)(?=\s)")
+# A lattice table needs at least its four borders.
+_MIN_RULING_OPS = 4
+
+
+def _may_have_ruling(page: Any) -> bool:
+    """Whether a pypdf page may draw table ruling: a cheap scan of its content stream, so that
+    pdfminer's layout analysis (about 50x pypdf's text extraction) runs only where a table can
+    be. Pages that draw form XObjects are always candidates (their content is elsewhere)."""
+    try:
+        resources = page.get("/Resources")
+        xobjects = resources.get_object().get("/XObject") if resources is not None else None
+        if xobjects is not None and any(
+            xobj.get_object().get("/Subtype") == "/Form" for xobj in xobjects.get_object().values()
+        ):
+            return True
+        contents = page.get_contents()
+        data = contents.get_data() if contents is not None else b""
+    except Exception:
+        return True  # unsure: let pdfplumber look
+    return len(_RULING_OPS.findall(data)) >= _MIN_RULING_OPS
 
 
 def _inside(obj: dict[str, Any], boxes: Sequence[tuple[float, float, float, float]]) -> bool:
@@ -187,8 +212,10 @@ class PdfLoader:
             if not page_text and _has_image(page):
                 scanned.append(number - 1)
             texts.append(page_text)
-        if self._tables and any(texts):
-            self._add_tables(path, texts)
+        if self._tables:
+            ruled = [i for i, page in enumerate(pages) if texts[i] and _may_have_ruling(page)]
+            if ruled:
+                self._add_tables(path, texts, ruled)
         ocr_pages = 0
         if self._ocr is not None and scanned:
             for index, text in self._ocr.read_pages(path, scanned).items():
@@ -230,19 +257,22 @@ class PdfLoader:
         ]
 
     @staticmethod
-    def _add_tables(path: Path, texts: list[str]) -> None:
-        """Replace the text of each page holding a ruled table by its text with Markdown tables."""
+    def _add_tables(path: Path, texts: list[str], ruled: Sequence[int]) -> None:
+        """Replace the text of each page of ``ruled`` (0-based) that holds a ruled table by its
+        text with Markdown tables."""
         import pdfplumber  # lazy: pdfminer's layout analysis is the slow part of a PDF ingest
         from pdfminer.pdfparser import PDFSyntaxError
 
         try:
             with pdfplumber.open(path) as pdf:
                 carried: Row | None = None
-                for index, page in enumerate(pdf.pages):
-                    with_tables = None
-                    # Pages without ruling lines cannot hold a lattice table: skip the layout work.
-                    if index < len(texts) and texts[index] and (page.lines or page.rects):
-                        with_tables = _page_with_tables(page, carried)
+                previous = -2
+                for index in ruled:
+                    page = pdf.pages[index]
+                    if index != previous + 1:
+                        carried = None  # a table only continues on the very next page
+                    previous = index
+                    with_tables = _page_with_tables(page, carried) if page.lines or page.rects else None
                     if with_tables is not None:
                         texts[index] = clean_text(with_tables.text)
                     carried = with_tables.open_header if with_tables is not None else None
