@@ -18,13 +18,12 @@ from pypdf.errors import DependencyError, PyPdfError
 
 from ragline.cleaning.text import clean_text
 from ragline.errors import LoaderError
-from ragline.loaders._common import make_document, source_of
+from ragline.loaders._common import join_pages, make_document, source_of
 from ragline.loaders.ocr import TesseractOcr
 from ragline.loaders.tables import markdown_table
 from ragline.settings import LoaderSettings
 from ragline.types import Document, Metadata
 
-_PAGE_SEPARATOR = "\n\n"
 # Titles that PDF producers write when the author set none.
 _PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "title"})
 
@@ -221,17 +220,8 @@ class PdfLoader:
             for index, text in self._ocr.read_pages(path, scanned).items():
                 texts[index] = clean_text(text)
                 ocr_pages += 1
-        parts: list[str] = []
-        starts: list[int] = []
-        length = 0
-        for page_text in texts:
-            # An empty page starts where the next text will, so page_at never points into it.
-            separator = len(_PAGE_SEPARATOR) if parts else 0
-            starts.append(length + separator)
-            if page_text:
-                parts.append(page_text)
-                length += separator + len(page_text)
-        if not parts:
+        text, starts = join_pages(texts)
+        if not text:
             why = (
                 "its pages are scanned images and loaders.ocr is off"
                 if scanned
@@ -242,17 +232,9 @@ class PdfLoader:
         metadata["pages"] = len(pages)
         if ocr_pages:
             metadata["ocr_pages"] = ocr_pages
-        # Each part is clean and joined by a blank line, so the whole is clean too: no re-cleaning,
-        # which keeps the page offsets exact.
         return [
             make_document(
-                path,
-                source_of(path),
-                _PAGE_SEPARATOR.join(parts),
-                title=title,
-                metadata=metadata,
-                page_starts=tuple(starts),
-                cleaned=True,
+                path, source_of(path), text, title=title, metadata=metadata, page_starts=starts, cleaned=True
             )
         ]
 

@@ -15,11 +15,9 @@ from typing import Any
 
 from ragline.cleaning.text import clean_text
 from ragline.errors import LoaderError
-from ragline.loaders._common import make_document, source_of
+from ragline.loaders._common import join_pages, make_document, source_of
 from ragline.loaders.tables import markdown_table
 from ragline.types import Document, Metadata
-
-_SLIDE_SEPARATOR = "\n\n"
 
 
 def _shapes(shapes: Iterable[Any]) -> Iterator[Any]:
@@ -85,31 +83,17 @@ class PptxLoader:
             raise LoaderError(
                 str(path), f"not a valid .pptx deck ({type(exc).__name__}: {exc}); .ppt is not supported"
             ) from exc
-        parts: list[str] = []
-        starts: list[int] = []
-        length = 0
-        for number, slide in enumerate(deck.slides, start=1):
-            text = _slide_text(slide, number)
-            separator = len(_SLIDE_SEPARATOR) if parts else 0
-            starts.append(length + separator)
-            parts.append(text)
-            length += separator + len(text)
-        if not parts:
+        slides = [_slide_text(slide, number) for number, slide in enumerate(deck.slides, start=1)]
+        if not slides:
             return []
+        text, starts = join_pages(slides)
         props = deck.core_properties
-        metadata: Metadata = {"slides": len(parts)}
+        metadata: Metadata = {"slides": len(slides)}
         if props.author and props.author.strip():
             metadata["author"] = " ".join(props.author.split())
         title = (props.title or "").strip() or path.stem
-        # Each slide is clean and joined by a blank line: the whole is clean, offsets stay exact.
         return [
             make_document(
-                path,
-                source_of(path),
-                _SLIDE_SEPARATOR.join(parts),
-                title=title,
-                metadata=metadata,
-                page_starts=tuple(starts),
-                cleaned=True,
+                path, source_of(path), text, title=title, metadata=metadata, page_starts=starts, cleaned=True
             )
         ]
