@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from ragline.chunking.parent_child import ParentChildChunker
 from ragline.chunking.structure import StructureChunker
 from ragline.chunking.tables import find_tables
 from ragline.types import Document
+from tests.chunking.gen import check_invariants, random_docs_with_tables
 from tests.helpers import fast_engine
 
 HEADER = "| Product | Price | Stock |"
@@ -91,3 +93,17 @@ def test_a_cell_is_retrieved_with_its_column_names(tmp_path: Path) -> None:
     assert "| zephyrine gasket | hall 4 | 777 |" in hit.chunk.text
     assert "| Product | Warehouse | Quantity |" in hit.chunk.embed_text
     assert hit.chunk.section_path == ("Stock", "| Product | Warehouse | Quantity |")
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(16, 0), (64, 16)])
+@pytest.mark.parametrize("kind", ["structure", "parent-child"])
+def test_random_documents_with_tables_keep_the_contract(tok, kind: str, size: int, overlap: int) -> None:
+    if kind == "structure":
+        chunker = StructureChunker(tok, size, overlap)
+    else:
+        chunker = ParentChildChunker(tok, size, overlap, parent_size=300)
+    docs = random_docs_with_tables(seed=size + overlap, n=4)
+    # (A table that landed inside a fenced block is code, not a table.)
+    assert sum(len(find_tables(doc.text)) for doc in docs) >= 4
+    for doc in docs:
+        check_invariants(doc, chunker.chunk(doc), tok, size)

@@ -33,7 +33,9 @@ from ragline.chunking.spans import (
     build_chunks,
     check_sizes,
     fit_title,
+    lstrip_at,
     make_excess,
+    rstrip_at,
     scale_overlap,
     split_span,
 )
@@ -382,10 +384,10 @@ class SectionSplitter:
         out: list[tuple[int, int, Path]] = []
         # The open piece: its start, end and section path.
         start, end, piece_path = -1, -1, path
-        if table.start >= lo:
-            # The header and delimiter lines open the first piece.
-            start = table.start if opening is None else opening
-            end = min(table.rows[0][0] - 1 if table.rows else table.end, hi)
+        if lo < table.header_end:
+            # The header and delimiter lines (what of them is in range) open the first piece.
+            start = lo if opening is None else opening
+            end = min(table.header_end, hi)
         for row_start, row_end in rows:
             if start >= 0 and self.fits(tt, start, row_end, piece_path, title):
                 end = row_end
@@ -401,6 +403,10 @@ class SectionSplitter:
         self, tt: TokenizedText, start: int, end: int, path: Path, title: str
     ) -> list[tuple[int, int, Path]]:
         """One table piece; a row too long for a chunk on its own is split like prose."""
+        start = lstrip_at(tt.text, start, end)
+        end = rstrip_at(tt.text, start, end)
+        if start >= end:
+            return []
         if self.fits(tt, start, end, path, title):
             fitted, _ = self.fit_path(path, title)
             return [(start, end, fitted)]

@@ -28,13 +28,14 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 class TableSpan:
     """A Markdown table: ``text[start:end]`` from its header line to the end of its last row.
 
-    ``rows`` are the ``(start, end)`` spans of its body lines (without line breaks); ``header``
-    is the header line's text.
+    ``header_end`` ends its delimiter line; ``rows`` are the ``(start, end)`` spans of its body
+    lines; ``header`` is the header line's text. Every span is stripped of surrounding whitespace.
     """
 
     start: int
     end: int
     header: str
+    header_end: int
     rows: tuple[tuple[int, int], ...]
 
 
@@ -45,6 +46,15 @@ def _lines(text: str) -> list[tuple[int, int]]:
         spans.append((pos, pos + len(line)))
         pos += len(line) + 1
     return spans
+
+
+def _strip(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    start, end = span
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def find_tables(text: str) -> list[TableSpan]:
@@ -77,9 +87,11 @@ def find_tables(text: str) -> list[TableSpan]:
         j = i + 2
         while j < len(lines) and _ROW.fullmatch(text, *lines[j]):
             j += 1
-        rows = tuple(lines[i + 2 : j])
-        end = rows[-1][1] if rows else lines[i + 1][1]
-        tables.append(TableSpan(s, end, text[s:e].strip(), rows))
+        rows = tuple(_strip(text, line) for line in lines[i + 2 : j])
+        start, _ = _strip(text, (s, e))
+        header_end = _strip(text, lines[i + 1])[1]
+        end = rows[-1][1] if rows else header_end
+        tables.append(TableSpan(start, end, text[s:e].strip(), header_end, rows))
         i = j
     return tables
 
