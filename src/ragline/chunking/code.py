@@ -269,7 +269,8 @@ class CodeChunker:
         self.tokenizer = tokenizer
         self._splitter = SectionSplitter(tokenizer, chunk_size, chunk_overlap)
         self._fallback = RecursiveChunker(tokenizer, chunk_size, chunk_overlap)
-        self._parsers: dict[str, Any] = {}
+        # Languages found to have no parser: chunked by the fallback.
+        self._unparsable: set[str] = set()
         self._logged: set[str] = set()
 
     def _fall_back(self, language: str, reason: str) -> None:
@@ -280,8 +281,10 @@ class CodeChunker:
             )
 
     def _parser(self, language: str) -> Any:
-        if language in self._parsers:
-            return self._parsers[language]
+        """A new parser for ``language`` (tree-sitter parsers are not thread-safe and ingests
+        share this chunker; one costs ~2 us), or None with the reason logged once."""
+        if language in self._unparsable:
+            return None
         parser = None
         if language not in DEFINITIONS:
             self._fall_back(language, f"no definition rules for language {language!r}")
@@ -299,7 +302,8 @@ class CodeChunker:
                     parser = get_parser(language)  # type: ignore[arg-type]
                 except (LookupError, ValueError, OSError) as exc:
                     self._fall_back(language, f"no tree-sitter grammar for {language!r} ({exc})")
-        self._parsers[language] = parser
+        if parser is None:
+            self._unparsable.add(language)
         return parser
 
     def chunk(self, doc: Document) -> ChunkedDocument:
