@@ -21,6 +21,7 @@ from benchlib import lab_collections, lab_parser
 import ragline
 from ragline.eval.metrics import evaluate
 from ragline.eval.runner import collapse_to_documents
+from ragline.settings import RetrievalSettings
 
 DEPTH = 30
 Row = tuple[str, list[str], list[float], list[float]]  # qid, doc ids, fused head, MaxSim head
@@ -44,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows = pickle.load(f)  # our own cache file, written below
         else:
             # The pipeline before late interaction joined the default (its first 30 hits are reranked here).
-            r = eng.settings.retrieval.model_copy(update={"rerank": []})
+            r = eng.settings.retrieval.overridden(RetrievalSettings(rerank={"stages": []}))
             retriever = eng.retriever("hybrid", name, r)
-            reranker = eng.rerankers(r.model_copy(update={"rerank": ["late-interaction"]}))[0]
+            late = r.overridden(RetrievalSettings(rerank={"stages": ["late-interaction"]}))
+            reranker = eng.rerankers(late)[0]
             rows = []
             queries = [(q, t) for q, t in ds.queries.items() if q in ds.qrels]
             for i, (qid, text) in enumerate(queries):

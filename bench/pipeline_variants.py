@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, updates in parse_variants(ap, args.variant):
         try:
             # Validated like a config file: an unknown or mistyped setting is an error, not ignored.
-            settings = RetrievalSettings.model_validate({**engine.settings.retrieval.model_dump(), **updates})
+            settings = engine.settings.retrieval.overridden(RetrievalSettings(**updates))
         except ValidationError as e:
             ap.error(f"--variant {name!r}: {e}")
         variants.append((name, settings))

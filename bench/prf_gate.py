@@ -66,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         ds = load_beir(path, split)
         lengths = {q: len(content_words(t)) for q, t in ds.queries.items()}
         for fusion in args.fusion or ["rrf", "zscore"]:
-            base_s = RetrievalSettings(fusion=fusion)
+            base_s = RetrievalSettings(fusion={"method": fusion})
             base = per_query_ndcg(engine, path, ds, split, base_s)
-            prf = per_query_ndcg(engine, path, ds, split, base_s.model_copy(update={"prf": True}))
+            rm3 = base_s.overridden(RetrievalSettings(feedback={"keyword": {"enabled": True}}))
+            prf = per_query_ndcg(engine, path, ds, split, rm3)
             means = gated_means(base, prf, lengths)
             key = f"{ds.name}:{split}:{fusion}"
             used = {q: lengths[q] for q in base}

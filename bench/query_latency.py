@@ -8,7 +8,8 @@ of retrieval settings on top of the configured ones.
 
     RAGLINE_DATA_DIR=/tmp/evaldata .venv/bin/python bench/query_latency.py \\
         ../shared/datasets/scifact ../shared/datasets/nfcorpus \\
-        --variant 'plain={"prf": false, "dense_prf": false}' --variant 'configured={}'
+        --variant 'plain={"feedback": {"keyword": {"enabled": false}, "dense": {"enabled": false}}}' \\
+        --variant 'configured={}'
 
 The collections are the ones ``ragline eval beir`` builds (``beir-<dataset>``); absent datasets
 or collections are skipped with a message.
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         base = engine.retrieval_settings(collection)
         retrievers = []
         for name, updates in variants:
-            settings = RetrievalSettings.model_validate({**base.model_dump(), **updates})
+            settings = base.overridden(RetrievalSettings(**updates))
             retrievers.append((name, engine.retriever(None, collection, settings)))
         for q in queries[:10]:
             for _, r in retrievers:

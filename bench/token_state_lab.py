@@ -26,6 +26,7 @@ from ragline.embedding.tokens import pack_tokens, unpack_tokens
 from ragline.eval.metrics import evaluate
 from ragline.eval.runner import collapse_to_documents
 from ragline.rerank.late_interaction import maxsim_batch, standardize
+from ragline.settings import RetrievalSettings
 
 DEPTH = 50
 Matrix = np.ndarray
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             with out.open("rb") as f:
                 rows, tokens, qtokens = pickle.load(f)  # our own cache file, written below
         else:
-            r = eng.settings.retrieval.model_copy(update={"rerank": []})
+            r = eng.settings.retrieval.overridden(RetrievalSettings(rerank={"stages": []}))
             retriever = eng.retriever("hybrid", name, r)
             model = eng.embedder.inner
             rows, texts = [], {}

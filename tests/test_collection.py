@@ -67,7 +67,7 @@ def test_collection_is_cached_and_refreshed_when_its_meta_changes(engine: Engine
 def test_stages_are_derived_from_the_settings() -> None:
     assert RetrievalSettings(**PLAIN).stages() == []
     on = RetrievalSettings(**{**PLAIN, "hyde": True, "auto_filters": "rules", "multi_query": 2})
-    assert on.stages() == ["auto_filters", "multi_query", "hyde"]
+    assert on.stages() == ["query.auto_filters", "query.multi_query", "query.hyde"]
     assert "rerank" in RetrievalSettings().stages()
 
 

@@ -12,15 +12,45 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ragline.embedding.base import CachingEmbedder, Embedder
+from ragline.errors import ConfigError
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
 from ragline.store.base import Store
+from ragline.types import DEFAULT_TENANT
 
 META_FILE = "collection.json"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def namespace_dir(data_dir: Path, tenant: str = DEFAULT_TENANT) -> Path:
+    """Where a tenant's collections live. Tenants are physical namespaces: each has its own
+    tables, so ids, keyword statistics, metadata schemas and counts never mix across tenants.
+    The default tenant keeps ``<data_dir>/collections`` (data directories from before tenants)."""
+    if tenant == DEFAULT_TENANT:
+        return data_dir / "collections"
+    if not NAME_RE.match(tenant):
+        raise ConfigError(f"tenant name {tenant!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)")
+    return data_dir / "tenants" / tenant / "collections"
+
+
+def collection_path(data_dir: Path, name: str, tenant: str = DEFAULT_TENANT) -> Path:
+    """A tenant's collection's directory; the name is checked (it becomes a path)."""
+    if not NAME_RE.match(name):
+        raise ConfigError(
+            f"collection name {name[:80]!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)"
+        )
+    return namespace_dir(data_dir, tenant) / name
+
+
+def list_collections(data_dir: Path, tenant: str = DEFAULT_TENANT) -> list[str]:
+    """The collections of one tenant, by name."""
+    root = namespace_dir(data_dir, tenant)
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
 def meta_stamp(path: Path) -> int:

@@ -10,40 +10,47 @@ Example::
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
-import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
-from ragline.collection import META_FILE, Collection, build_collection, meta_stamp
+from ragline.collection import (
+    META_FILE,
+    Collection,
+    build_collection,
+    collection_path,
+    list_collections,
+    meta_stamp,
+    namespace_dir,
+)
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.embedding.cache import EmbeddingCache
 from ragline.embedding.factory import make_cached_embedder, make_tokenizer
-from ragline.embedding.tokens import token_model
-from ragline.errors import AccessDenied, CollectionNotFound, ConfigError, FilterError
+from ragline.errors import AccessDenied, CollectionNotFound, ConfigError
+from ragline.generation.answering import Answering
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
-from ragline.generation.fallback import FallbackGenerator
-from ragline.generation.prompt import build_messages, render_prompt
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
-from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
+from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
+from ragline.retrieval.factory import RetrieverFactory
+from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
-from ragline.store.base import DocumentInfo, Store, StoreStats, token_state_store
+from ragline.sources.registry import SourceRegistry
+from ragline.sources.sync import SyncReport, purge, run_sync
+from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, versioned_store
 from ragline.store.factory import make_store
-from ragline.store.filters import And, Compare, Exists, Filter, InList, Not, Or, Visible, parse_filter
+from ragline.store.filters import And, Compare, Filter, InList, Visible, scope_filter
+from ragline.store.rows import DocumentView, text_from_chunks
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
 from ragline.text.token_counters import TokenCounter, make_token_counter
@@ -52,15 +59,15 @@ from ragline.types import (
     DEFAULT_TENANT,
     Access,
     Answer,
-    AnswerDebug,
-    Chunk,
+    Condensed,
     Context,
     Document,
-    Final,
     Hit,
     Principal,
     SearchMode,
     StreamEvent,
+    Turn,
+    tenant_of,
 )
 
 if TYPE_CHECKING:
@@ -68,15 +75,14 @@ if TYPE_CHECKING:
 
     from ragline.generation.base import ChatModel
     from ragline.generation.llm import LLMGenerator
+    from ragline.maintenance.portable import TransferReport
     from ragline.rerank.base import Reranker
-    from ragline.rerank.late_interaction import LateInteractionReranker
     from ragline.tune.embeddings import TuneReport
 
 log = logging.getLogger(__name__)
 # Longer queries are documents, not questions: the model reads 256 tokens and BM25 gets slow.
 MAX_QUERY_CHARS = 8192
 MAX_TOP_K = 10_000
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,60 +92,8 @@ class CollectionStats:
     store: StoreStats
 
 
-def coerce_filter(filters: Filter | Mapping[str, Any] | str | None) -> Filter | None:
-    """Accept a parsed filter, a mapping, or a JSON string (as the CLI passes it)."""
-    if filters is None or isinstance(filters, And | Or | Not | Compare | InList | Exists | Visible):
-        return filters
-    if isinstance(filters, str):
-        try:
-            filters = json.loads(filters)
-        except json.JSONDecodeError as exc:
-            raise FilterError(
-                f"filter is not valid JSON ({exc.msg} at column {exc.colno}): {filters!r}; "
-                'write it like {"year": {"$gte": 2020}}'
-            ) from None
-    if not isinstance(filters, Mapping):
-        raise FilterError(f"a filter must be a JSON object, got {filters!r}")
-    return parse_filter(filters)
-
-
-def scope_filter(
-    filters: Filter | Mapping[str, Any] | str | None, principal: Principal | None
-) -> Filter | None:
-    """``filters`` narrowed to what ``principal`` may read (unchanged when there is no principal)."""
-    parsed = coerce_filter(filters)
-    if principal is None:
-        return parsed
-    visible = Visible(principal)
-    return visible if parsed is None else And((visible, parsed))
-
-
 def _store_key(tenant: str, name: str, part: str = "") -> str:
     return "\x00".join((tenant, name, part))
-
-
-def tenant_of(principal: Principal | None) -> str:
-    """The tenant a caller acts in: its own, or the default tenant for a local caller."""
-    return DEFAULT_TENANT if principal is None else principal.tenant
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentView:
-    """A document as the store holds it: summary, text rebuilt from its chunks, the chunks."""
-
-    info: DocumentInfo
-    text: str
-    chunks: list[Chunk]
-
-
-def _text_from_chunks(chunks: Sequence[Chunk]) -> str:
-    # Chunks carry exact offsets into the document, so citations' start/end index this text;
-    # gaps a chunker skipped (whitespace between sections) come back as spaces.
-    end = max((c.end for c in chunks), default=0)
-    buf = [" "] * end
-    for c in chunks:
-        buf[c.start : c.end] = c.text
-    return "".join(buf)
 
 
 def _ending(span: Span, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
@@ -157,8 +111,6 @@ class Engine:
         self.settings = settings
         self._collections: dict[str, Collection] = {}
         self._collections_lock = threading.Lock()
-        self._extractive: dict[tuple[int, int, float, float], ExtractiveAnswerer] = {}
-        self._rerankers: dict[str, Reranker] = {}
         self._embedders: dict[str, CachingEmbedder] = {}
 
     # -- components, built lazily ----------------------------------------------------------------
@@ -182,28 +134,15 @@ class Engine:
         return make_chunker(self.settings.chunking, self.tokenizer)
 
     def namespace_dir(self, tenant: str = DEFAULT_TENANT) -> Path:
-        """Where a tenant's collections live. Tenants are physical namespaces: each has its own
-        tables, so ids, keyword statistics, metadata schemas and counts never mix across tenants.
-        The default tenant keeps ``<data_dir>/collections`` (data directories from before tenants)."""
-        if tenant == DEFAULT_TENANT:
-            return self.settings.data_dir / "collections"
-        if not _NAME_RE.match(tenant):
-            raise ConfigError(
-                f"tenant name {tenant!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)"
-            )
-        return self.settings.data_dir / "tenants" / tenant / "collections"
+        """Where a tenant's collections live (see :func:`ragline.collection.namespace_dir`)."""
+        return namespace_dir(self.settings.data_dir, tenant)
 
     def collection_path(self, name: str, tenant: str = DEFAULT_TENANT) -> Path:
-        if not _NAME_RE.match(name):
-            raise ConfigError(
-                f"collection name {name[:80]!r} is invalid; use letters, digits, '.', '_' or '-' (max 64)"
-            )
-        return self.namespace_dir(tenant) / name
+        return collection_path(self.settings.data_dir, name, tenant)
 
     def collections(self, tenant: str = DEFAULT_TENANT) -> list[str]:
         """The collections of one tenant (the default tenant's unless named)."""
-        root = self.namespace_dir(tenant)
-        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        return list_collections(self.settings.data_dir, tenant)
 
     def _model_embedder(self, model_path: str | None) -> CachingEmbedder:
         """The configured embedder, or the one of a model ``ragline tune embeddings`` made."""
@@ -348,6 +287,48 @@ class Engine:
             report.chunks_embedded = embedder.embedded - before
         return report
 
+    def sync_source(
+        self,
+        name: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> SyncReport:
+        """Sync a tenant's source (``ragline sources add``) into its collection: items whose
+        version the collection holds are skipped, changed ones re-indexed, gone ones deleted.
+
+        Example::
+
+            report = engine.sync_source("docs", tenant="acme")
+            print(report.fetched, report.added, report.updated, report.unchanged, report.deleted)
+        """
+        registry = SourceRegistry(self.settings.data_dir)
+        collection = registry.get(name, tenant).definition.collection
+        store = self.store(collection, tenant=tenant)
+        embedder = self.embedder_for(collection, tenant)
+        with self.write_lock(store):
+            # Read again under the lock: a sync that held it before may have moved the cursor.
+            state = registry.get(name, tenant)
+            before = embedder.embedded
+            ingestor = self._ingestor(store, embedder)
+            report = run_sync(registry, state, store, ingestor, self.settings, progress)
+            report.chunks_embedded = embedder.embedded - before
+        return report
+
+    def remove_source(self, name: str, *, tenant: str = DEFAULT_TENANT, keep_documents: bool = False) -> int:
+        """Forget a tenant's source and (unless ``keep_documents``) delete its items from its
+        collection; returns the number of items deleted."""
+        registry = SourceRegistry(self.settings.data_dir)
+        state = registry.get(name, tenant)
+        removed = 0
+        collection = state.definition.collection
+        if not keep_documents and (self.collection_path(collection, tenant) / META_FILE).is_file():
+            store = self.store(collection, tenant=tenant)
+            with self.write_lock(store):
+                removed = purge(registry, state, store, self.settings)
+        registry.remove(name, tenant)
+        return removed
+
     def check_replaceable(self, doc_ids: Sequence[str], collection: str | None, principal: Principal) -> None:
         """Raise :class:`~ragline.errors.AccessDenied` if writing ``doc_ids`` would overwrite a
         document ``principal`` may not read."""
@@ -391,7 +372,7 @@ class Engine:
         return overrides.resolve(self.settings.retrieval, self.settings.answer)[0]
 
     @cached_property
-    def chat(self) -> ChatModel | None:
+    def chat_model(self) -> ChatModel | None:
         """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
         if not self.settings.llm.base_url:
             return None
@@ -399,55 +380,18 @@ class Engine:
 
         return OpenAIChatModel(self.settings.llm, self.token_counter)
 
+    @cached_property
+    def retrievers(self) -> RetrieverFactory:
+        """Builds each collection's retriever; keeps the rerankers (and their models) it made."""
+        return RetrieverFactory(
+            self.embedder, chat=lambda: self.chat_model, cache_dir=self.settings.cache_dir
+        )
+
     def rerankers(
         self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
     ) -> list[Reranker]:
-        """The rerankers ``r.rerank`` names, in order (models load on first use).
-
-        With ``store`` (a collection embedded by ``embedder``), late interaction reads the token
-        states stored there when its model is that embedder (``chunking.token_states``).
-        """
-        from ragline.rerank.factory import RerankConfig, make_reranker
-        from ragline.rerank.late_interaction import LateInteractionReranker
-
-        out: list[Reranker] = []
-        for kind in r.rerank:
-            cfg = RerankConfig.from_retrieval(kind, r)
-            key = cfg.model_dump_json()
-            if key not in self._rerankers:
-                made = make_reranker(
-                    cfg, embedder=self.embedder, chat=self.chat, cache_dir=self.settings.cache_dir
-                )
-                if made is None:
-                    continue
-                self._rerankers[key] = made
-            made = self._rerankers[key]
-            if isinstance(made, LateInteractionReranker) and store is not None and embedder is not None:
-                made = self._late_for(made, key, store, embedder)
-            out.append(made)
-        return out
-
-    def _late_for(
-        self, made: LateInteractionReranker, key: str, store: Store, embedder: Embedder
-    ) -> LateInteractionReranker:
-        """``made`` for one collection: reading its stored token states, and with its own model
-        when it has one (``ragline tune embeddings``), since the states are that model's."""
-        from ragline.rerank.late_interaction import LateInteractionReranker
-
-        states = token_state_store(store, log, "late interaction encodes every passage itself")
-        if made.embedder.model_id == embedder.model_id:
-            return made.with_states(states)
-        model = token_model(embedder)
-        if model is None:
-            return made
-        own = f"{key}@{embedder.model_id}"
-        if own not in self._rerankers:
-            self._rerankers[own] = LateInteractionReranker(
-                model, batch_size=made.batch_size, weight=made.weight
-            )
-        twin = self._rerankers[own]
-        assert isinstance(twin, LateInteractionReranker)  # stored under this key just above
-        return twin.with_states(states)
+        """The rerankers ``r.rerank.stages`` names, in order (models load on first use)."""
+        return self.retrievers.rerankers(r, store, embedder)
 
     def summaries_store(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> Store | None:
         """The store of per-document summaries (``ragline summarize``), or None if not built."""
@@ -472,10 +416,10 @@ class Engine:
 
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         extractive = ExtractiveSummarizer(coll.embedder)
-        use_llm = (self.chat is not None) if llm is None else llm
-        if use_llm and self.chat is None:
+        use_llm = (self.chat_model is not None) if llm is None else llm
+        if use_llm and self.chat_model is None:
             raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
-        summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
+        summarizer = LLMSummarizer(self.chat_model, extractive) if use_llm and self.chat_model else extractive
         # Under the write lock: the summaries describe exactly the documents that are there.
         with self.write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
@@ -546,6 +490,81 @@ class Engine:
 
         return migrate_tenants(self, progress)
 
+    # -- data safety (docs/export-format.md; README "Back up and restore") --------------------------
+
+    def export_collection(
+        self, collection: str | None, path: Path, *, tenant: str = DEFAULT_TENANT
+    ) -> TransferReport:
+        """Write a collection (texts, metadata, access, vectors, sentence vectors, token states,
+        sections, summaries) to a new directory in ragline's portable export format.
+
+        Example::
+
+            engine.export_collection("handbook", Path("/backups/handbook"))
+        """
+        from ragline.maintenance.portable import export_collection
+
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
+        with self.write_lock(coll.store):
+            return export_collection(coll, path, self.settings, self.summaries_store(coll.name, tenant))
+
+    def import_collection(
+        self, path: Path, *, collection: str | None = None, tenant: str | None = None
+    ) -> TransferReport:
+        """Load an export into a new (or empty) collection, by default the exported one's name and
+        tenant; embeds nothing. Refuses an export of another embedding model.
+
+        Example::
+
+            engine.import_collection(Path("/backups/handbook"), collection="handbook-copy")
+        """
+        from ragline.maintenance.portable import import_collection, read_manifest
+
+        manifest = read_manifest(path)
+        tenant = tenant or str(manifest["tenant"])
+        coll = self.collection(collection or str(manifest["collection"]), tenant=tenant)
+        try:
+            with self.write_lock(coll.store):
+                return import_collection(path, coll, self.open_store, self.settings)
+        finally:
+            self._forget(tenant, coll.name)
+
+    def versions(self, collection: str | None = None, *, tenant: str = DEFAULT_TENANT) -> list[StoreVersion]:
+        """A collection's versions still on disk, oldest first (``ragline snapshot --list``)."""
+        return versioned_store(self.store(collection, must_exist=True, tenant=tenant)).versions()
+
+    def snapshot(
+        self, collection: str | None = None, tag: str | None = None, *, tenant: str = DEFAULT_TENANT
+    ) -> StoreVersion:
+        """Tag a collection's current version (kept until untagged, whatever the retention).
+
+        Example::
+
+            v = engine.snapshot("handbook", "before-reorg")
+            engine.restore("handbook", "before-reorg")
+        """
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            return versioned.tag_version(tag or f"snapshot-{versioned.versions()[-1].version}")
+
+    def delete_snapshot(self, collection: str | None, tag: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        """Remove a snapshot tag: its version goes with the next cleanup past the retention window."""
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            versioned.delete_tag(tag)
+
+    def restore(
+        self, collection: str | None, version: int | str, *, tenant: str = DEFAULT_TENANT
+    ) -> StoreVersion:
+        """Make an earlier version (a number or a snapshot tag) of a collection current again, as
+        a new version; the summaries index is not restored (``ragline summarize`` rebuilds it)."""
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            return versioned.restore_version(version)
+
     def with_settings(self, **updates: Any) -> Engine:
         """An engine on the same data with some settings replaced, sharing the loaded embedding
         model when the embedding settings are unchanged (ablations, experiments).
@@ -554,12 +573,9 @@ class Engine:
 
             semantic = engine.with_settings(chunking={"strategy": "semantic"})
         """
-        from ragline.settings import load_settings
+        from ragline.settings import load_settings, merged_settings
 
-        merged = self.settings.model_dump()
-        for key, value in updates.items():
-            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
-        other = Engine(load_settings(**merged))
+        other = Engine(load_settings(**merged_settings(self.settings, updates)))
         if other.settings.embedding == self.settings.embedding:
             for shared in ("embedding_cache", "embedder", "tokenizer"):
                 other.__dict__[shared] = getattr(self, shared)
@@ -574,27 +590,12 @@ class Engine:
     ) -> Retriever:
         """The retriever for ``mode`` with the collection's settings (or ``retrieval``)."""
         coll = self.collection(collection, tenant=tenant, must_exist=True)
-        r = retrieval or coll.retrieval
-        mode = mode or r.mode
-        store, embedder = coll.store, coll.embedder
-        if mode == "dense":
-            return DenseRetriever(store, embedder)
-        if mode == "keyword":
-            return KeywordRetriever(store)
-        if mode != "hybrid":
-            raise ConfigError(f"search mode {mode!r} is not supported; use dense, keyword or hybrid")
-        if not r.stages():
-            return HybridRetriever(store, embedder, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier)
-        from ragline.retrieval.pipeline import PipelineRetriever
-
-        return PipelineRetriever(
-            store,
-            embedder,
-            r,
-            chat=self.chat,
-            summaries=self.summaries_store(collection, tenant) if r.doc_first or r.router else None,
-            rerankers=self.rerankers(r, store, embedder),
-            field_values=store.field_values,
+        return self.retrievers.retriever(
+            coll.store,
+            coll.embedder,
+            retrieval or coll.retrieval,
+            mode=mode,
+            summaries=lambda: self.summaries_store(collection, tenant),
         )
 
     def _check_query(self, query: str, what: str = "search query") -> None:
@@ -631,17 +632,14 @@ class Engine:
 
     # -- answers -------------------------------------------------------------------------------------
 
+    @cached_property
+    def answering(self) -> Answering:
+        """The generators (LLM, extractive per answer settings) and the answer stream."""
+        return Answering(self.settings, self.embedder, lambda: self.token_counter)
+
     def generator_kind(self) -> Literal["extractive", "llm"]:
         """Which generator answers: the LLM when configured (or forced), else the extractive one."""
-        a, llm = self.settings.answer, self.settings.llm
-        if a.generator == "llm" and not llm.base_url:
-            raise ConfigError(
-                "answer.generator='llm' needs llm.base_url and llm.model "
-                "(e.g. RAGLINE_LLM__BASE_URL=http://localhost:11434/v1 RAGLINE_LLM__MODEL=llama3.1)"
-            )
-        if a.generator == "extractive" or (a.generator == "auto" and not llm.base_url):
-            return "extractive"
-        return "llm"
+        return self.answering.kind()
 
     @cached_property
     def token_counter(self) -> TokenCounter:
@@ -652,28 +650,15 @@ class Engine:
     @property
     def extractive(self) -> ExtractiveAnswerer:
         """The extractive answerer of the global ``answer`` settings."""
-        return self.extractive_for(self.settings.answer)
+        return self.answering.extractive_for(self.settings.answer)
 
     def extractive_for(self, a: AnswerSettings) -> ExtractiveAnswerer:
         """The extractive answerer configured by ``a`` (a collection's answer settings)."""
-        key = (a.max_sentences, a.candidate_sentences, a.mmr_lambda, a.abstain_threshold)
-        if key not in self._extractive:
-            self._extractive[key] = ExtractiveAnswerer(
-                self.embedder.transient(),
-                max_sentences=a.max_sentences,
-                candidate_sentences=a.candidate_sentences,
-                mmr_lambda=a.mmr_lambda,
-                abstain_threshold=a.abstain_threshold,
-            )
-        return self._extractive[key]
+        return self.answering.extractive_for(a)
 
-    @cached_property
+    @property
     def llm(self) -> LLMGenerator:
-        from ragline.generation.llm import LLMGenerator
-        from ragline.generation.openai_chat import OpenAIChatModel
-
-        chat = OpenAIChatModel(self.settings.llm, self.token_counter)
-        return LLMGenerator(chat, self.settings.llm, stale_after_days=self.settings.answer.stale_after_days)
+        return self.answering.llm
 
     def retrieve_for_answer(
         self,
@@ -733,6 +718,7 @@ class Engine:
         stream: Literal[False] = ...,
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Answer: ...
 
     @overload
@@ -745,6 +731,7 @@ class Engine:
         stream: Literal[True],
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Iterator[StreamEvent]: ...
 
     def ask(
@@ -756,8 +743,13 @@ class Engine:
         stream: bool = False,
         debug: bool = False,
         principal: Principal | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Answer | Iterator[StreamEvent]:
         """Answer ``question`` from a collection, with numbered citations.
+
+        With ``history`` (the earlier turns of a conversation), a follow-up that depends on them
+        ("And on Windows?") is rewritten into a standalone query before retrieval (see
+        :meth:`condense`); ``debug`` shows that query (``answer.debug.query``).
 
         With ``stream=True`` returns an iterator of :class:`~ragline.types.Token` events (and
         :class:`~ragline.types.Restart` when an LLM attempt failed mid-answer) ending with one
@@ -774,65 +766,142 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
-        hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
+        timings: dict[str, float] = {}
+        condensed = None
+        if history:
+            with _span("condense", turns=len(history)):
+                condensed = self.condense(question, history)
+            timings["condense"] = (time.perf_counter() - t0) * 1000
+        query = condensed.query if condensed is not None else question
+        t_retrieve = time.perf_counter()
+        hits = self.retrieve_for_answer(query, filters=filters, collection=collection, principal=principal)
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
             context = self.assemble(hits, collection=collection, principal=principal)
         t2 = time.perf_counter()
-        timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
+        timings |= {"retrieve": (t1 - t_retrieve) * 1000, "assemble": (t2 - t1) * 1000}
         # Started here, not in the generator: a stream is consumed later, often on another thread,
         # and the span must still join this request's trace.
         gen_span = start_span("generate", generator=self.generator_kind())
-        answering = self.extractive_for(self.collection(collection, tenant=tenant_of(principal)).answer)
-        events = _ending(
-            gen_span, self._generate(question, hits, context, timings, t0, debug, gen_span, answering)
+
+        def on_answer(answer: Answer) -> None:
+            gen_span.set_attribute("mode", answer.mode)
+            gen_span.set_attribute("abstained", answer.abstained)
+
+        coll = self.collection(collection, tenant=tenant_of(principal))
+        generated = self.answering.stream(
+            question,
+            hits,
+            context,
+            self.answering.extractive_for(coll.answer),
+            timings=timings,
+            t0=t0,
+            debug=debug,
+            on_answer=on_answer,
+            condensed=condensed,
         )
+        events = _ending(gen_span, generated)
         return events if stream else collect(events)
 
-    def _generate(
+    @cached_property
+    def condenser(self) -> Condenser:
+        """Rewrites follow-ups into standalone queries (``chat.condense``): the LLM when one is
+        configured (``auto``) or asked for, falling back to the offline rules."""
+        mode = self.settings.chat.condense
+        if mode == "off":
+            return NoCondenser()
+        rules = RuleCondenser()
+        if mode == "rules" or (mode == "auto" and self.chat_model is None):
+            return rules
+        if self.chat_model is None:
+            raise ConfigError(
+                "chat.condense = 'llm' needs llm.base_url and llm.model; "
+                "use chat.condense = 'rules' for the offline condenser"
+            )
+        return LLMCondenser(self.chat_model, rules)
+
+    def condense(self, question: str, history: Sequence[Turn]) -> Condensed:
+        """The standalone query for ``question`` after ``history`` (its last ``chat.history_turns``
+        turns are read): unchanged when it stands alone.
+
+        Example::
+
+            engine.condense("And on Windows?", [Turn("user", "How do I install ragline on Linux?")]).query
+            # 'How do I install ragline on Windows?'
+        """
+        self._check_query(question, "question")
+        for t in history:
+            if not isinstance(t, Turn):
+                raise ConfigError(f"history holds a {type(t).__name__}; give Turn(role, content) records")
+        recent = [t for t in history if t.role != "system"][-self.settings.chat.history_turns :]
+        if not recent:
+            return Condensed(question, question)
+        return self.condenser.condense(question, recent)
+
+    @overload
+    def chat(
         self,
-        question: str,
-        hits: list[Hit],
-        context: Context,
-        timings: dict[str, float],
-        t0: float,
-        debug: bool,
-        gen_span: Span,
-        extractive: ExtractiveAnswerer,
-    ) -> Iterator[StreamEvent]:
-        t2 = time.perf_counter()
-        answer: Answer | None = None
-        primary = self.llm if self.generator_kind() == "llm" else None
-        for event in FallbackGenerator(primary, extractive).stream(question, context):
-            if isinstance(event, Final):
-                answer = event.answer
-            else:
-                yield event
-        if answer is None:
-            raise RuntimeError("the answer stream ended without a Final event")
-        gen_span.set_attribute("mode", answer.mode)
-        gen_span.set_attribute("abstained", answer.abstained)
-        t3 = time.perf_counter()
-        timings["generate"] = (t3 - t2) * 1000
-        timings["total"] = (t3 - t0) * 1000
-        prompt = ""
-        if debug:
-            # The extractive answerer has no prompt: show the one an LLM would have been given.
-            prompt = render_prompt(
-                build_messages(
-                    question,
-                    context,
-                    today=datetime.date.today(),
-                    stale_after_days=self.settings.answer.stale_after_days,
-                )
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[False] = ...,
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Answer: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[True],
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Iterator[StreamEvent]: ...
+
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+        stream: bool = False,
+        debug: bool = False,
+        principal: Principal | None = None,
+    ) -> Answer | Iterator[StreamEvent]:
+        """Answer the last user message of a conversation: :meth:`ask` with the earlier user and
+        assistant messages as history (system messages are left out of retrieval).
+
+        Example::
+
+            answer = engine.chat([
+                {"role": "user", "content": "How do I install ragline on Linux?"},
+                {"role": "assistant", "content": "Run pip install ragline [1]."},
+                {"role": "user", "content": "And on Windows?"},
+            ], debug=True)
+            print(answer.debug.query)   # How do I install ragline on Windows?
+        """
+        question, history = split_messages(messages)
+        if stream:
+            return self.ask(
+                question,
+                filters=filters,
+                collection=collection,
+                stream=True,
+                debug=debug,
+                principal=principal,
+                history=history,
             )
-        yield Final(
-            replace(
-                answer,
-                trace_id=uuid.uuid4().hex,
-                timings_ms=timings,
-                debug=AnswerDebug(hits=hits, context=context, prompt=prompt) if debug else None,
-            )
+        return self.ask(
+            question,
+            filters=filters,
+            collection=collection,
+            debug=debug,
+            principal=principal,
+            history=history,
         )
 
     def documents(
@@ -860,7 +929,7 @@ class Engine:
         if not chunks:
             return None
         info = store.documents(scoped, limit=1)[0]
-        return DocumentView(info=info, text=_text_from_chunks(chunks), chunks=chunks)
+        return DocumentView(info=info, text=text_from_chunks(chunks), chunks=chunks)
 
     def delete(
         self,

@@ -124,6 +124,10 @@ class StoreSettings(_Strict):
     # Seconds after which a reader notices commits made by other processes (replicas sharing the
     # data directory). None: only this process's own writes are seen, with no per-query check.
     read_consistency_s: float | None = Field(default=None, ge=0)
+    # Days an old version of a collection is kept after it is replaced, so `ragline restore` can
+    # roll an upsert back; each ingest's optimize deletes older ones (snapshots stay until
+    # untagged). LanceDB only; 0 keeps no history (and fetches racing a write fall back to a scan).
+    retention_days: float = Field(default=7.0, ge=0)
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -140,8 +144,8 @@ RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "fresh
 _DEFAULT_RERANK: tuple[RerankerName, ...] = ("late-interaction",)
 
 
-# Marks a retrieval field that turns an optional stage on (when truthy and not "off"): the engine
-# derives the staged pipeline from these marks, so a new stage cannot be left out of a hand list.
+# Marks a field that turns an optional stage on (when truthy and not "off"): the engine derives
+# the staged pipeline from these marks, so a new stage cannot be left out of a hand list.
 _STAGE: dict[str, Any] = {"stage": True}
 
 
@@ -149,82 +153,98 @@ def _is_on(value: object) -> bool:
     return bool(value) and value != "off"
 
 
-class RetrievalSettings(_Strict):
-    """Search defaults; per-call arguments override them."""
+# Why each default was chosen, with the figures, is in docs/benchmarks.md (settings chosen on the
+# BEIR train/dev splits); comments here say what a setting does, not what it scored.
 
-    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
-    top_k: int = Field(default=10, ge=1, le=10_000)
-    # zscore: convex combination of z-normalised scores, best on the BEIR train/dev splits
-    # (SciFact train nDCG@10 0.738 vs 0.722 for RRF; NFCorpus dev equal); see docs/benchmarks.md.
-    fusion: Literal["rrf", "weighted", "zscore"] = "zscore"
+
+class FusionSettings(_Strict):
+    """How the dense and keyword lists become one ranking."""
+
+    # zscore: convex combination of z-normalised scores; rrf: reciprocal rank fusion; weighted:
+    # min-max normalised scores, alpha to the dense side.
+    method: Literal["rrf", "weighted", "zscore"] = "zscore"
     # RRF constant from Cormack et al. (2009); 60 is the paper's value.
     rrf_k: int = Field(default=60, ge=1)
-    # Weight of the dense side in weighted fusion (1 - alpha goes to keyword).
+    # Weight of the dense side (1 - alpha goes to keyword) in weighted and zscore fusion.
     alpha: float = Field(default=0.5, ge=0.0, le=1.0)
-    # Each retriever fetches this many times top_k candidates before fusion.
-    candidate_multiplier: int = Field(default=4, ge=1, le=100)
-    # The dense side also searches sentence vectors (chunking.sentence_vectors): a chunk scores
-    # its best sentence's cosine, fused as a list beside the chunk vectors' (Dense X Retrieval).
-    sentences: bool = Field(default=True, json_schema_extra=_STAGE)
-    # -- query processing (offline) --
-    # -- pseudo-relevance feedback, on by default for queries of at most 6 content words: RM3 on
-    # the keyword side and Rocchio on the dense side, each searched again and fused beside the
-    # first pass ("add"). Chosen on the BEIR train/dev splits; with sentence vectors, measured once
-    # on test: SciFact 0.7245, NFCorpus 0.3696 (see docs/benchmarks.md).
-    # RM3 pseudo-relevance feedback on the keyword side (Abdul-Jaleel et al. 2004).
-    prf: bool = Field(default=True, json_schema_extra=_STAGE)
-    prf_docs: int = Field(default=10, ge=1, le=100)
-    prf_terms: int = Field(default=10, ge=1, le=100)
-    prf_weight: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
+class KeywordFeedbackSettings(_Strict):
+    """RM3 pseudo-relevance feedback on the keyword side (Abdul-Jaleel et al. 2004)."""
+
+    enabled: bool = Field(default=True, json_schema_extra=_STAGE)
+    docs: int = Field(default=10, ge=1, le=100)
+    terms: int = Field(default=10, ge=1, le=100)
+    weight: float = Field(default=0.5, gt=0.0, le=1.0)
     # Expand only queries with at most this many content words (None: every query). Short queries
     # lack the documents' vocabulary; long ones drift when expanded (Cronen-Townsend et al. 2004).
-    # 6 on train/dev (SciFact train / NFCorpus dev): feedback on every query 0.740 / 0.346, at most
-    # 6 words 0.744 / 0.347 (with sentence vectors); see docs/benchmarks.md.
-    prf_max_terms: int | None = Field(default=6, ge=1, le=1000)
-    # Rocchio feedback on the dense side (Rocchio 1971; Li et al., TOIS 2023): the query vector
-    # moves towards the embeddings of the first pass's best fused hits, then searches again.
-    dense_prf: bool = Field(default=True, json_schema_extra=_STAGE)
-    dense_prf_docs: int = Field(default=5, ge=1, le=100)
-    dense_prf_beta: float = Field(default=1.0, gt=0.0, le=10.0)
-    # As prf_max_terms, for the Rocchio search: only queries of at most this many content words.
-    dense_prf_max_terms: int | None = Field(default=6, ge=1, le=1000)
+    max_query_terms: int | None = Field(default=6, ge=1, le=1000)
+
+
+class DenseFeedbackSettings(_Strict):
+    """Rocchio feedback on the dense side (Rocchio 1971; Li et al., TOIS 2023): the query vector
+    moves towards the embeddings of the first pass's best fused hits, then searches again."""
+
+    enabled: bool = Field(default=True, json_schema_extra=_STAGE)
+    docs: int = Field(default=5, ge=1, le=100)
+    beta: float = Field(default=1.0, gt=0.0, le=10.0)
+    # As the keyword side's: only queries of at most this many content words.
+    max_query_terms: int | None = Field(default=6, ge=1, le=1000)
+
+
+class FeedbackSettings(_Strict):
+    """Pseudo-relevance feedback: a second search per side, built from the first pass's hits."""
+
+    keyword: KeywordFeedbackSettings = KeywordFeedbackSettings()
+    dense: DenseFeedbackSettings = DenseFeedbackSettings()
     # How a feedback search enters fusion: "replace" its side's first-pass list (classic RM3), or
     # "add" a list beside it, the side's weight split evenly between the two.
-    prf_fusion: Literal["replace", "add"] = "add"
-    # Score regularization (Diaz, CIKM 2005): each of the fused list's top smooth_docs documents
-    # (by its best chunk's vector) moves its score smooth_weight of the way towards the
-    # cosine-weighted mean score of its smooth_neighbours nearest documents among them. Chosen on
-    # the train/dev splits (SciFact train / NFCorpus dev): 0.7440 / 0.3450 without, 0.7459 / 0.3491
-    # with 30 documents, 5 neighbours, weight 0.2. Test, once: SciFact 0.7249, NFCorpus 0.3745;
-    # held-out SQuAD 0.8864 against 0.8888 without (one gold paragraph per question: corpora of
-    # single-answer questions may turn it off). See docs/benchmarks.md.
-    smoothing: bool = Field(default=True, json_schema_extra=_STAGE)
-    smooth_docs: int = Field(default=30, ge=2, le=1000)
-    smooth_neighbours: int = Field(default=5, ge=1, le=100)
-    smooth_weight: float = Field(default=0.2, ge=0.0, le=1.0)
+    fusion: Literal["replace", "add"] = "add"
+
+
+class SmoothingSettings(_Strict):
+    """Score regularization (Diaz, CIKM 2005): each of the fused list's top ``docs`` documents (by
+    its best chunk's vector) moves its score ``weight`` of the way towards the cosine-weighted mean
+    score of its ``neighbours`` nearest documents among them. Corpora of single-answer questions
+    may turn it off (see docs/benchmarks.md)."""
+
+    enabled: bool = Field(default=True, json_schema_extra=_STAGE)
+    docs: int = Field(default=30, ge=2, le=1000)
+    neighbours: int = Field(default=5, ge=1, le=100)
+    weight: float = Field(default=0.2, ge=0.0, le=1.0)
+
+
+class QuerySettings(_Strict):
+    """Query processing before the search. The LLM ones fall back to their offline counterparts."""
+
     # Metadata filters read from the question: "rules" (years, ranges, versions, declared
     # document types) or "llm" (falls back to rules without an LLM).
     auto_filters: Literal["off", "rules", "llm"] = Field(default="off", json_schema_extra=_STAGE)
     # Fact / summary / comparison questions get different top-k and document- vs chunk-level search.
     router: bool = Field(default=False, json_schema_extra=_STAGE)
     adaptive_k: bool = Field(default=False, json_schema_extra=_STAGE)
-    # -- query processing (LLM; each falls back to its offline counterpart) --
     multi_query: int = Field(default=0, ge=0, le=8, json_schema_extra=_STAGE)
     hyde: bool = Field(default=False, json_schema_extra=_STAGE)
     decompose: bool = Field(default=False, json_schema_extra=_STAGE)
-    # -- hierarchical retrieval: documents first (by their summaries), then chunks within them --
-    doc_first: bool = Field(default=False, json_schema_extra=_STAGE)
-    doc_candidates: int = Field(default=20, ge=1, le=1000)
-    # -- reranking, applied in order to the first rerank_candidates hits --
-    # Late interaction over the fused list's first 30 hits, its MaxSim interpolated 0.4 with the
-    # first-stage score, reading the token states ingest kept (chunking.token_states). Chosen on
-    # the train/dev splits (SciFact train / NFCorpus dev): 0.7459 / 0.3491 without, 0.7505 /
-    # 0.3541 with; see docs/benchmarks.md. Without token states (an embedding backend other than
-    # onnx) the default is no reranker.
-    rerank: list[RerankerName] = Field(
+
+
+class DocFirstSettings(_Strict):
+    """Hierarchical retrieval: documents first (by their summaries), then chunks within them."""
+
+    enabled: bool = Field(default=False, json_schema_extra=_STAGE)
+    candidates: int = Field(default=20, ge=1, le=1000)
+
+
+class RerankSettings(_Strict):
+    """The one reranker configuration: which rerankers run, in order, over the first
+    ``candidates`` hits, and each one's options. The default, late interaction, reads the token
+    states ingest kept (``chunking.token_states``); without them (an embedding backend other than
+    onnx) the default is no reranker."""
+
+    stages: list[RerankerName] = Field(
         default_factory=lambda: list(_DEFAULT_RERANK), json_schema_extra=_STAGE
     )
-    rerank_candidates: int = Field(default=30, ge=1, le=1000)
+    candidates: int = Field(default=30, ge=1, le=1000)
     cross_encoder_path: Path | None = None
     # Late interaction's share when its MaxSim scores are interpolated with the first-stage
     # scores, both z-normalised over the candidates (1: rank by MaxSim alone).
@@ -234,21 +254,161 @@ class RetrievalSettings(_Strict):
     freshness_field: str = "date"
     freshness_rate: float = Field(default=0.001, ge=0.0)
 
+
+# The flat keys of releases before the per-stage groups, still read (TOML, environment, keyword
+# arguments, per-collection overrides): legacy key -> its path in the grouped settings.
+LEGACY_RETRIEVAL_KEYS: dict[str, tuple[str, ...]] = {
+    "rrf_k": ("fusion", "rrf_k"),
+    "alpha": ("fusion", "alpha"),
+    "prf": ("feedback", "keyword", "enabled"),
+    "prf_docs": ("feedback", "keyword", "docs"),
+    "prf_terms": ("feedback", "keyword", "terms"),
+    "prf_weight": ("feedback", "keyword", "weight"),
+    "prf_max_terms": ("feedback", "keyword", "max_query_terms"),
+    "dense_prf": ("feedback", "dense", "enabled"),
+    "dense_prf_docs": ("feedback", "dense", "docs"),
+    "dense_prf_beta": ("feedback", "dense", "beta"),
+    "dense_prf_max_terms": ("feedback", "dense", "max_query_terms"),
+    "prf_fusion": ("feedback", "fusion"),
+    "smooth_docs": ("smoothing", "docs"),
+    "smooth_neighbours": ("smoothing", "neighbours"),
+    "smooth_weight": ("smoothing", "weight"),
+    "auto_filters": ("query", "auto_filters"),
+    "router": ("query", "router"),
+    "adaptive_k": ("query", "adaptive_k"),
+    "multi_query": ("query", "multi_query"),
+    "hyde": ("query", "hyde"),
+    "decompose": ("query", "decompose"),
+    "doc_candidates": ("doc_first", "candidates"),
+    "rerank_candidates": ("rerank", "candidates"),
+    "cross_encoder_path": ("rerank", "cross_encoder_path"),
+    "late_interaction_weight": ("rerank", "late_interaction_weight"),
+    "mmr_lambda": ("rerank", "mmr_lambda"),
+    "freshness_field": ("rerank", "freshness_field"),
+    "freshness_rate": ("rerank", "freshness_rate"),
+}
+# Legacy keys whose name is now a group: the old scalar is the group's main field.
+_LEGACY_SCALAR_GROUPS: dict[str, tuple[str, ...]] = {
+    "fusion": ("fusion", "method"),
+    "smoothing": ("smoothing", "enabled"),
+    "doc_first": ("doc_first", "enabled"),
+    "rerank": ("rerank", "stages"),
+}
+
+
+def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any, legacy: str) -> None:
+    node = tree
+    for name in path[:-1]:
+        child = node.get(name)
+        if child is None:
+            child = node[name] = {}
+        elif isinstance(child, BaseModel):
+            child = node[name] = child.model_dump(exclude_unset=True)
+        if not isinstance(child, dict):
+            # ValueError, not TypeError: pydantic turns only ValueError into a validation message.
+            raise ValueError(f"retrieval.{name} must be a table of settings, got {child!r}")  # noqa: TRY004
+        node = child
+    leaf = path[-1]
+    if leaf in node and node[leaf] != value:
+        raise ValueError(
+            f"retrieval.{legacy} = {value!r} contradicts retrieval.{'.'.join(path)} = {node[leaf]!r}; "
+            f"keep only retrieval.{'.'.join(path)}"
+        )
+    node[leaf] = value
+
+
+def group_retrieval_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (retrieval settings as a mapping) with legacy flat keys moved into their groups.
+
+    Example::
+
+        group_retrieval_keys({"prf": False, "rerank": ["mmr"]})
+        # {"feedback": {"keyword": {"enabled": False}}, "rerank": {"stages": ["mmr"]}}
+    """
+    out: dict[str, Any] = {}
+    legacy: list[tuple[str, tuple[str, ...], Any]] = []
+    for key, value in data.items():
+        if key in LEGACY_RETRIEVAL_KEYS:
+            legacy.append((key, LEGACY_RETRIEVAL_KEYS[key], value))
+        elif key in _LEGACY_SCALAR_GROUPS and not isinstance(value, (dict, BaseModel)):
+            legacy.append((key, _LEGACY_SCALAR_GROUPS[key], value))
+        else:
+            out[key] = value
+    for key, path, value in legacy:
+        _set_path(out, path, value, key)
+    return out
+
+
+class RetrievalSettings(_Strict):
+    """Search defaults, one group per stage; per-call arguments override them.
+
+    Example (TOML)::
+
+        [retrieval]
+        top_k = 10
+        [retrieval.fusion]
+        method = "rrf"
+        [retrieval.rerank]
+        stages = ["late-interaction", "mmr"]
+
+    The flat keys of earlier releases (``prf = false``, ``rerank = ["mmr"]``, ``fusion = "rrf"``)
+    are still read: :data:`LEGACY_RETRIEVAL_KEYS` says where each one now lives.
+    """
+
+    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
+    top_k: int = Field(default=10, ge=1, le=10_000)
+    # Each retriever fetches this many times top_k candidates before fusion.
+    candidate_multiplier: int = Field(default=4, ge=1, le=100)
+    # The dense side also searches sentence vectors (chunking.sentence_vectors): a chunk scores
+    # its best sentence's cosine, fused as a list beside the chunk vectors' (Dense X Retrieval).
+    sentences: bool = Field(default=True, json_schema_extra=_STAGE)
+    fusion: FusionSettings = FusionSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    smoothing: SmoothingSettings = SmoothingSettings()
+    query: QuerySettings = QuerySettings()
+    doc_first: DocFirstSettings = DocFirstSettings()
+    rerank: RerankSettings = RerankSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_keys(cls, data: Any) -> Any:
+        return group_retrieval_keys(data) if isinstance(data, dict) else data
+
     def stages(self) -> list[str]:
-        """The optional stages these settings turn on (empty: plain hybrid fusion).
+        """The optional stages these settings turn on, as dotted paths (empty: plain fusion).
 
         Example::
 
             RetrievalSettings(prf=False, dense_prf=False, sentences=False, smoothing=False,
                               rerank=[]).stages()   # []
         """
-        return [
-            name
-            for name, f in type(self).model_fields.items()
-            if isinstance(f.json_schema_extra, dict)
-            and f.json_schema_extra.get("stage")
-            and _is_on(getattr(self, name))
-        ]
+        return _stages(self, "")
+
+    def overridden(self, overrides: RetrievalSettings) -> RetrievalSettings:
+        """These settings with the fields ``overrides`` set explicitly (deep, per group)."""
+        return RetrievalSettings(**deep_merge(self.model_dump(), overrides.model_dump(exclude_unset=True)))
+
+
+def _stages(model: BaseModel, prefix: str) -> list[str]:
+    on: list[str] = []
+    for name, f in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            on.extend(_stages(value, f"{prefix}{name}."))
+        elif isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("stage") and _is_on(value):
+            on.append(f"{prefix}{name}".removesuffix(".enabled").removesuffix(".stages"))
+    return on
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top``'s keys, merging nested mappings instead of replacing them."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 class LoaderSettings(_Strict):
@@ -383,6 +543,17 @@ class AnswerSettings(_Strict):
     stale_after_days: int = Field(default=365, ge=1)
 
 
+class ChatSettings(_Strict):
+    """Conversations (``engine.chat``, ``ask(history=...)``): how a follow-up becomes a standalone query."""
+
+    # "auto": the LLM condenser when llm.base_url is set, else the offline rules; "rules": always the
+    # offline rules; "llm": the LLM (falling back to the rules); "off": follow-ups are searched as
+    # they are.
+    condense: Literal["auto", "rules", "llm", "off"] = "auto"
+    # The most recent turns of history the condenser reads (earlier ones are ignored).
+    history_turns: int = Field(default=6, ge=1, le=100)
+
+
 class ServerSettings(_Strict):
     """The HTTP service (``ragline serve``): limits, security and where its state lives."""
 
@@ -406,6 +577,10 @@ class ServerSettings(_Strict):
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)
+    # Conversations of the API and web UI (``POST /v1/conversations``): the newest N, none idle
+    # for longer than the age limit.
+    conversation_retention: int = Field(default=10_000, ge=0)
+    conversation_retention_days: float = Field(default=30.0, gt=0)
     # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
     # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
     state_timeout_s: float = Field(default=5.0, gt=0, le=300)
@@ -424,6 +599,24 @@ class ServerSettings(_Strict):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class SourceSettings(_Strict):
+    """Sources that sync (``ragline sources``, ``ragline sync``): HTTP manners and S3 access.
+    A source's own options (``ragline sources add --delay ...``) win over these defaults."""
+
+    # Every HTTP request (web pages, robots.txt, sitemaps) gives up after this long.
+    http_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    # Sent with every request; robots.txt rules are matched against it.
+    user_agent: str = Field(default="ragline/0.1 (+https://github.com/ragline/ragline)", min_length=1)
+    # Seconds between two requests to one host (a robots.txt Crawl-delay above it wins).
+    web_delay_s: float = Field(default=1.0, ge=0, le=3600)
+    # S3-compatible storage: "" is AWS; e.g. "http://minio:9000" for another service.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    # Empty: boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ~/.aws, roles).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+
+
 class CollectionSettings(_Strict):
     """Settings one collection overrides; unset keys keep the global value.
 
@@ -436,15 +629,14 @@ class CollectionSettings(_Strict):
         top_k = 4
     """
 
-    retrieval: dict[str, Any] = Field(default_factory=dict)
-    answer: dict[str, Any] = Field(default_factory=dict)
+    # Typed like the global groups; only the keys a collection sets explicitly override (pydantic
+    # records them), so an unset key keeps the global value, including a changed global default.
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
 
     @model_validator(mode="after")
     def _check_keys(self) -> CollectionSettings:
-        # Validated against the real schemas now, so a typo fails at start-up, not at query time.
-        RetrievalSettings(**self.retrieval)
-        AnswerSettings(**self.answer)
-        global_only = sorted(set(self.answer) & {"generator", "stale_after_days"})
+        global_only = sorted(self.answer.model_fields_set & {"generator", "stale_after_days"})
         if global_only:
             raise ValueError(
                 f"answer.{global_only[0]} cannot be set per collection (the generator is one per "
@@ -456,8 +648,12 @@ class CollectionSettings(_Strict):
         self, retrieval: RetrievalSettings, answer: AnswerSettings
     ) -> tuple[RetrievalSettings, AnswerSettings]:
         """The global ``retrieval`` and ``answer`` settings with this collection's overrides."""
-        r = RetrievalSettings(**{**retrieval.model_dump(), **self.retrieval}) if self.retrieval else retrieval
-        a = AnswerSettings(**{**answer.model_dump(), **self.answer}) if self.answer else answer
+        r = retrieval.overridden(self.retrieval) if self.retrieval.model_fields_set else retrieval
+        a = (
+            AnswerSettings(**{**answer.model_dump(), **self.answer.model_dump(exclude_unset=True)})
+            if self.answer.model_fields_set
+            else answer
+        )
         return r, a
 
 
@@ -485,7 +681,9 @@ class Settings(BaseSettings):
     loaders: LoaderSettings = LoaderSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
+    sources: SourceSettings = SourceSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
@@ -504,9 +702,12 @@ class Settings(BaseSettings):
             return data
         r = data.get("retrieval")
         if r is None:
-            return {**data, "retrieval": {"rerank": []}}
-        if isinstance(r, dict) and "rerank" not in r:
-            return {**data, "retrieval": {**r, "rerank": []}}
+            return {**data, "retrieval": {"rerank": {"stages": []}}}
+        if isinstance(r, dict):
+            grouped = group_retrieval_keys(r)
+            rerank = grouped.get("rerank", {})
+            if isinstance(rerank, dict) and "stages" not in rerank:
+                return {**data, "retrieval": {**grouped, "rerank": {**rerank, "stages": []}}}
         return data
 
     @model_validator(mode="after")
@@ -543,8 +744,9 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-# RAGLINE_ variables that are not settings: the config file path and the CLI's progress switch.
-_NON_SETTING_ENV = {"config", "progress"}
+# RAGLINE_ variables that are not settings: the config file path, the CLI's progress switch and
+# the API key of `ragline mcp` (a secret, so never a setting that config dumps could show).
+_NON_SETTING_ENV = {"config", "progress", "api_key"}
 
 
 def _check_env() -> None:
@@ -560,6 +762,24 @@ def _check_env() -> None:
                     + ", ".join(f"RAGLINE_{k.upper()}" for k in sorted(Settings.model_fields))
                     + " (nested with __, e.g. RAGLINE_SERVER__PORT)"
                 )
+
+
+def merged_settings(settings: Settings, updates: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` as a mapping with ``updates`` merged in, group by group (a retrieval update
+    may use the legacy flat keys); feed it to :func:`load_settings`.
+
+    Example::
+
+        load_settings(**merged_settings(s, {"retrieval": {"rerank": {"stages": []}}}))
+    """
+    merged = settings.model_dump()
+    for key, value in updates.items():
+        if isinstance(value, dict):
+            value = group_retrieval_keys(value) if key == "retrieval" else value
+            merged[key] = deep_merge(merged[key], value) if isinstance(merged.get(key), dict) else value
+        else:
+            merged[key] = value
+    return merged
 
 
 def load_settings(**overrides: Any) -> Settings:

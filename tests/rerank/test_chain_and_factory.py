@@ -140,13 +140,13 @@ def test_rerank_config_defaults_and_validation():
     r = RetrievalSettings()  # one set of defaults: the engine's
     assert (cfg.kind, cfg.candidates, cfg.late_weight) == (
         "none",
-        r.rerank_candidates,
-        r.late_interaction_weight,
+        r.rerank.candidates,
+        r.rerank.late_interaction_weight,
     )
     assert (cfg.mmr_lambda, cfg.freshness_field, cfg.freshness_rate) == (
-        r.mmr_lambda,
-        r.freshness_field,
-        r.freshness_rate,
+        r.rerank.mmr_lambda,
+        r.rerank.freshness_field,
+        r.rerank.freshness_rate,
     )
     with pytest.raises(ValidationError, match="kindd"):
         RerankConfig(kindd="mmr")  # a misspelt option is an error, not silently ignored

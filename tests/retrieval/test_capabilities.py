@@ -84,9 +84,13 @@ def test_stages_needing_a_missing_capability_are_skipped_as_if_off(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     lacking = _reopened(engine, NoSentencesNoVectors)
-    assert capabilities(lacking) == {"dense search", "keyword search", "token states"}
+    assert capabilities(lacking) == {"dense search", "keyword search", "token states", "export"}
     on = RetrievalSettings(sentences=True, dense_prf=True, smoothing=True, prf=True, rerank=[])
-    off = on.model_copy(update={"sentences": False, "dense_prf": False, "smoothing": False})
+    off = on.overridden(
+        RetrievalSettings(
+            sentences=False, feedback={"dense": {"enabled": False}}, smoothing={"enabled": False}
+        )
+    )
     full = PipelineRetriever(engine.store(), engine.embedder, off)
     with caplog.at_level(logging.INFO, logger="ragline"):
         for _ in range(2):  # a retriever per search, as the engine builds them: still one line each
@@ -98,7 +102,7 @@ def test_stages_needing_a_missing_capability_are_skipped_as_if_off(
     reasons = _reasons(caplog)
     assert len(reasons) == 2
     assert "has no sentence search" in reasons[0] and "retrieval.sentences is skipped" in reasons[0]
-    assert "has no vector fetch" in reasons[1] and "dense_prf and retrieval.smoothing" in reasons[1]
+    assert "has no vector fetch" in reasons[1] and "feedback.dense and retrieval.smoothing" in reasons[1]
     # The full store has every capability: the same settings use them all and log nothing.
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="ragline"):

@@ -215,7 +215,7 @@ def test_feedback_lists_join_fusion_with_rocchio_moved_dense_search(engine: Engi
         assert h.retrievers["dense_prf"].score == pytest.approx(float(by_id[h.chunk.id] @ moved), abs=1e-4)
     # Replacing instead of adding leaves two lists, the dense one searched from the moved vector.
     replaced = engine.retriever(
-        collection="notes", retrieval=settings.model_copy(update={"prf_fusion": "replace"})
+        collection="notes", retrieval=settings.overridden(RetrievalSettings(feedback={"fusion": "replace"}))
     ).run(query, 7)
     assert {n for h in replaced for n in h.retrievers} == {"dense", "keyword"}
     top = next(h for h in replaced if "dense" in h.retrievers)
@@ -241,7 +241,8 @@ def test_sentence_list_joins_the_dense_side_with_its_best_sentence_score(engine:
         [("dense", dense, 0.25), ("dense_sentences", sentences, 0.25), ("keyword", keyword, 0.5)], 7, "zscore"
     )
     assert [h.chunk.id for h in hits] == [f.candidate.chunk_id for f in expected]
-    off = engine.retriever(collection="notes", retrieval=settings.model_copy(update={"sentences": False}))
+    no_sentences = settings.overridden(RetrievalSettings(sentences=False))
+    off = engine.retriever(collection="notes", retrieval=no_sentences)
     assert {n for h in off.run(query, 7) for n in h.retrievers} == {"dense", "keyword"}
 
 
@@ -272,26 +273,28 @@ def test_smoothing_regularizes_the_fused_scores_over_the_top_documents(engine: E
     )
     chunks = {c.id: c for c in store.fetch_chunks([f.candidate for f in fused])}
     plain = [Hit(chunks[f.candidate.chunk_id], f.score, dict(f.retrievers)) for f in fused]
-    firsts = best_per_document(plain, settings.smooth_docs)
+    firsts = best_per_document(plain, settings.smoothing.docs)
     vectors = store.fetch_vectors([fused[i].candidate for i in firsts])
-    expected = smooth_hits(plain, firsts, vectors, settings.smooth_neighbours, 0.5)[:5]
+    expected = smooth_hits(plain, firsts, vectors, settings.smoothing.neighbours, 0.5)[:5]
     assert [h.chunk.id for h in hits] == [h.chunk.id for h in expected]
     assert [h.score for h in hits] == pytest.approx([h.score for h in expected])
     assert [h.score for h in hits] != pytest.approx([h.score for h in plain[:5]])
     # Weight 0 is the plain fused list.
-    off = engine.retriever(collection="notes", retrieval=settings.model_copy(update={"smooth_weight": 0.0}))
+    unweighted = settings.overridden(RetrievalSettings(smoothing={"weight": 0.0}))
+    off = engine.retriever(collection="notes", retrieval=unweighted)
     assert [h.chunk.id for h in off.run(query, 5)] == [h.chunk.id for h in plain[:5]]
 
 
 def test_dense_prf_settings_are_validated() -> None:
-    with pytest.raises(ValidationError, match="dense_prf_beta"):
+    # Legacy flat keys are checked as the grouped fields they map to, named by their new path.
+    with pytest.raises(ValidationError, match=r"feedback\.dense\.beta"):
         RetrievalSettings(dense_prf_beta=0)
-    with pytest.raises(ValidationError, match="prf_fusion"):
-        RetrievalSettings(prf_fusion="merge")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="smooth_weight"):
+    with pytest.raises(ValidationError, match=r"feedback\.fusion"):
+        RetrievalSettings(feedback={"fusion": "merge"})
+    with pytest.raises(ValidationError, match=r"smoothing\.weight"):
         RetrievalSettings(smooth_weight=1.5)
-    with pytest.raises(ValidationError, match="smooth_docs"):
-        RetrievalSettings(smooth_docs=1)
+    with pytest.raises(ValidationError, match=r"smoothing\.docs"):
+        RetrievalSettings(smoothing={"docs": 1})
 
 
 @pytest.mark.parametrize(
@@ -320,7 +323,7 @@ def test_access_control_holds_through_every_stage(engine: Engine, stages: dict) 
 
 
 def test_llm_stages_without_an_llm_fall_back_to_the_plain_question(engine: Engine) -> None:
-    assert engine.chat is None
+    assert engine.chat_model is None
     llm = engine.retriever(collection="notes", retrieval=RetrievalSettings(multi_query=3, hyde=True))
     plain = engine.retriever(collection="notes", retrieval=RetrievalSettings())
     assert _ids(llm.run("battery backup", 5)) == _ids(plain.run("battery backup", 5))
@@ -346,10 +349,11 @@ def test_default_late_interaction_mixes_maxsim_into_the_first_30_hits(real_engin
     engine = real_engine
     query = "who cleans the solar panels"
     default = RetrievalSettings()
-    assert default.rerank == ["late-interaction"] and default.rerank_candidates == 30
+    assert default.rerank.stages == ["late-interaction"] and default.rerank.candidates == 30
     retriever = engine.retriever(collection="notes", retrieval=default)
     hits = retriever.run(query, 5)
-    first = engine.retriever(collection="notes", retrieval=default.model_copy(update={"rerank": []}))
+    unranked = default.overridden(RetrievalSettings(rerank={"stages": []}))
+    first = engine.retriever(collection="notes", retrieval=unranked)
     head = first.run(query, 30)[:30]
     reranker = retriever.rerankers[0]  # type: ignore[attr-defined]
     assert reranker.states is engine.store("notes")  # reads the token states ingest kept

@@ -48,7 +48,7 @@ class RaglineSystem(System):
         "fused by its default z-score fusion (RRF k=60 as a variant row)"
     )
     variants: ClassVar[dict[str, str]] = {
-        "rrf60": '`retrieval.fusion = "rrf"` (k = 60), the peers\' fusion, on the same index'
+        "rrf60": '`retrieval.fusion.method = "rrf"` (k = 60), the peers\' fusion, on the same index'
     }
 
     def __init__(self) -> None:
@@ -112,7 +112,7 @@ class RaglineSystem(System):
         # Same data directory, same index; only the fusion setting differs.
         assert self.engine is not None
         engine = ragline.open(
-            self.engine.settings.data_dir, **_settings(), retrieval={"fusion": "rrf", "rrf_k": 60}
+            self.engine.settings.data_dir, **_settings(), retrieval={"fusion": {"method": "rrf", "rrf_k": 60}}
         )
         engine.__dict__["embedder"] = self._probe.embedder
         self.engine = engine
@@ -168,7 +168,7 @@ class RaglineSystem(System):
         self._emb = _LookupEmbedder()
         r = Settings().retrieval
         self._retriever = HybridRetriever(
-            store, self._emb, r.fusion, r.rrf_k, r.alpha, r.candidate_multiplier
+            store, self._emb, r.fusion.method, r.fusion.rrf_k, r.fusion.alpha, r.candidate_multiplier
         )
         self._store = store
         return {"vector_index": store.stats().vector_index}

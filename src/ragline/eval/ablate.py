@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ragline.errors import ConfigError
 from ragline.eval.beir import load_beir
 from ragline.eval.runner import run_beir
-from ragline.settings import RetrievalSettings
+from ragline.settings import RetrievalSettings, deep_merge
 
 if TYPE_CHECKING:
     from ragline.engine import Engine
@@ -44,42 +44,43 @@ class Variant:
 
 # Plain hybrid: RRF and no feedback, so that each variant below adds one stage to it.
 BASELINE: dict[str, Any] = {
-    "fusion": "rrf",
-    "prf": False,
-    "dense_prf": False,
-    "prf_fusion": "replace",
+    "fusion": {"method": "rrf"},
+    "feedback": {"keyword": {"enabled": False}, "dense": {"enabled": False}, "fusion": "replace"},
     "sentences": False,
-    "smoothing": False,
-    "rerank": [],
+    "smoothing": {"enabled": False},
+    "rerank": {"stages": []},
 }
 _PLAIN_INDEX = {"sentence_vectors": "off", "token_states": "off"}
+_RM3 = {"keyword": {"enabled": True}}
+_ROCCHIO = {"dense": {"enabled": True}}
+
 VARIANTS: tuple[Variant, ...] = (
     Variant("baseline: hybrid, RRF"),
     Variant("dense only", {"mode": "dense"}),
     Variant("keyword only", {"mode": "keyword"}),
-    Variant("z-score fusion", {"fusion": "zscore"}),
-    Variant("RM3 feedback (keyword side)", {"prf": True}),
-    Variant("Rocchio feedback (dense side)", {"dense_prf": True}),
-    Variant("feedback lists added (RM3 + Rocchio)", {"prf": True, "dense_prf": True, "prf_fusion": "add"}),
+    Variant("z-score fusion", {"fusion": {"method": "zscore"}}),
+    Variant("RM3 feedback (keyword side)", {"feedback": _RM3}),
+    Variant("Rocchio feedback (dense side)", {"feedback": _ROCCHIO}),
+    Variant("feedback lists added (RM3 + Rocchio)", {"feedback": {**_RM3, **_ROCCHIO, "fusion": "add"}}),
     Variant("sentence vectors (dense side)", {"sentences": True}),
-    Variant("z-score + sentence vectors", {"fusion": "zscore", "sentences": True}),
-    Variant("score smoothing (neighbours)", {"smoothing": True}),
+    Variant("z-score + sentence vectors", {"fusion": {"method": "zscore"}, "sentences": True}),
+    Variant("score smoothing (neighbours)", {"smoothing": {"enabled": True}}),
     Variant(
         "rerank: late interaction",
-        {"rerank": ["late-interaction"], "rerank_candidates": 30, "late_interaction_weight": 1.0},
+        {"rerank": {"stages": ["late-interaction"], "candidates": 30, "late_interaction_weight": 1.0}},
     ),
-    Variant("rerank: MMR", {"rerank": ["mmr"], "rerank_candidates": 30}),
-    Variant("router", {"router": True}),
-    Variant("auto filters (rules)", {"auto_filters": "rules"}),
-    Variant("documents first (summaries)", {"doc_first": True}, summaries=True),
+    Variant("rerank: MMR", {"rerank": {"stages": ["mmr"], "candidates": 30}}),
+    Variant("router", {"query": {"router": True}}),
+    Variant("auto filters (rules)", {"query": {"auto_filters": "rules"}}),
+    Variant("documents first (summaries)", {"doc_first": {"enabled": True}}, summaries=True),
     # Sentence vectors and token states off: these rows compare splitters against the baseline,
     # which neither searches the one nor reranks with the other, and both cost build time.
     Variant("semantic chunking", chunking={"strategy": "semantic", **_PLAIN_INDEX}),
     Variant("sentence chunking", chunking={"strategy": "sentence", **_PLAIN_INDEX}),
     Variant("tuned embeddings", tuned=True),
-    Variant("multi-query (LLM)", {"multi_query": 3}, needs_llm=True),
-    Variant("HyDE (LLM)", {"hyde": True}, needs_llm=True),
-    Variant("rerank: LLM", {"rerank": ["llm"], "rerank_candidates": 20}, needs_llm=True),
+    Variant("multi-query (LLM)", {"query": {"multi_query": 3}}, needs_llm=True),
+    Variant("HyDE (LLM)", {"query": {"hyde": True}}, needs_llm=True),
+    Variant("rerank: LLM", {"rerank": {"stages": ["llm"], "candidates": 20}}, needs_llm=True),
     Variant("default (configured)", configured=True),
 )
 
@@ -140,7 +141,7 @@ def run_ablation(
         base_collection = f"beir-{ds.name}"
         for v in chosen:
             note = ""
-            if v.needs_llm and engine.chat is None:
+            if v.needs_llm and engine.chat_model is None:
                 rows.append(
                     AblationRow(v.name, ds.name, split, 0, None, None, None, "skipped: no LLM configured")
                 )
@@ -161,9 +162,8 @@ def run_ablation(
                 )
                 continue
             eng, collection = picked
-            base = eng.settings.retrieval.model_dump()
-            overrides = {} if v.configured else {**BASELINE, **v.retrieval}
-            retrieval = RetrievalSettings(**{**base, **overrides})
+            overrides = {} if v.configured else deep_merge(BASELINE, v.retrieval)
+            retrieval = eng.settings.retrieval.overridden(RetrievalSettings(**overrides))
             if v.summaries:
                 # Collections are built by run_beir; summaries need the collection to exist first.
                 run_beir(eng, Path(path), split=split, collection=collection, limit=1)

@@ -21,10 +21,10 @@ from ragline.embedding.tokens import TokenModel, token_model
 from ragline.errors import ConfigError
 from ragline.generation.base import ChatModel
 from ragline.rerank.base import ChainReranker, Reranker
-from ragline.settings import RetrievalSettings
+from ragline.settings import RerankSettings
 
 # One set of defaults: a reranker built here alone runs exactly as the engine's default would.
-_R = RetrievalSettings.model_fields
+_R = RerankSettings.model_fields
 
 RerankKind = Literal["none", "cross-encoder", "late-interaction", "llm", "mmr", "freshness"]
 
@@ -46,21 +46,21 @@ class RerankConfig(BaseModel):
     freshness_field: str = Field(default=_R["freshness_field"].default, min_length=1)
     # Per day: 0.001 halves a score every ln(2) / 0.001 = 693 days.
     freshness_rate: float = Field(default=_R["freshness_rate"].default, ge=0.0, allow_inf_nan=False)
-    candidates: int = Field(default=_R["rerank_candidates"].default, ge=1, le=10_000)
+    candidates: int = Field(default=_R["candidates"].default, ge=1, le=10_000)
     # late-interaction: MaxSim's share when interpolated with the first-stage scores (1: alone).
     late_weight: float = Field(default=_R["late_interaction_weight"].default, ge=0.0, le=1.0)
     batch_size: int = Field(default=32, ge=1, le=4096)
 
     @classmethod
-    def from_retrieval(cls, kind: RerankKind, r: RetrievalSettings) -> RerankConfig:
-        """The configuration of reranker ``kind`` as retrieval settings ``r`` describe it."""
+    def from_settings(cls, kind: RerankKind, r: RerankSettings) -> RerankConfig:
+        """The configuration of reranker ``kind`` as the settings' rerank group ``r`` describes it."""
         return cls(
             kind=kind,
             model_path=r.cross_encoder_path if kind == "cross-encoder" else None,
             mmr_lambda=r.mmr_lambda,
             freshness_field=r.freshness_field,
             freshness_rate=r.freshness_rate,
-            candidates=r.rerank_candidates,
+            candidates=r.candidates,
             late_weight=r.late_interaction_weight,
         )
 

@@ -2,33 +2,34 @@
 reranking. Each stage is off unless ``retrieval`` settings turn it on, so the default path costs
 what plain hybrid search costs.
 
-Stages, in order:
+Stages, in order (each named by its settings group, ``retrieval.<group>``):
 
-1. **Route** (``router``): fact / summary / comparison (``query.router.classify``); summary
+1. **Route** (``query.router``): fact / summary / comparison (``query.router.classify``); summary
    questions search documents first, comparison questions are decomposed.
-2. **Filters** (``auto_filters``): metadata filters read from the question, validated against the
-   collection's fields, ANDed with the caller's filter (which always includes access control).
-3. **Queries**: the question, plus LLM rewrites (``multi_query``, RAG-Fusion) and sub-questions
-   (``decompose``); each falls back to its offline counterpart.
+2. **Filters** (``query.auto_filters``): metadata filters read from the question, validated
+   against the collection's fields, ANDed with the caller's filter (which always includes access
+   control).
+3. **Queries**: the question, plus LLM rewrites (``query.multi_query``, RAG-Fusion) and
+   sub-questions (``query.decompose``); each falls back to its offline counterpart.
 4. **Per query**: dense side on the query embedding (averaged with a HyDE passage's embedding
-   when ``hyde``), keyword side on the query (RM3-expanded when ``prf``, for queries of at most
-   ``prf_max_terms`` content words if set), dense side searched again from a Rocchio-moved
-   vector when ``dense_prf`` (gated likewise by ``dense_prf_max_terms``), and the sentence vectors
-   when ``sentences``; each feedback list replaces or joins its side (``prf_fusion``); candidates
-   restricted to the best documents by summary when ``doc_first``; fused (``fusion``), each side's
-   weight split evenly between its lists.
+   when ``query.hyde``), keyword side on the query (RM3-expanded when ``feedback.keyword``, for
+   queries of at most ``max_query_terms`` content words if set), dense side searched again from a
+   Rocchio-moved vector when ``feedback.dense`` (gated likewise), and the sentence vectors when
+   ``sentences``; each feedback list replaces or joins its side (``feedback.fusion``); candidates
+   restricted to the best documents by summary when ``doc_first``; fused (``fusion``), each
+   side's weight split evenly between its lists.
 5. **Across queries**: reciprocal rank fusion of the per-query lists.
-   **Smoothing** (``smoothing``): each of the top ``smooth_docs`` documents' score moves towards
-   its ``smooth_neighbours`` most similar documents' scores (Diaz 2005, ``retrieval.smoothing``).
-6. **Rerank** (``rerank``): the first ``rerank_candidates`` hits through each reranker in order.
-7. **Adaptive k** (``adaptive_k``): cut the list where scores fall off.
+   **Smoothing** (``smoothing``): each of the top ``smoothing.docs`` documents' score moves
+   towards its ``smoothing.neighbours`` most similar documents' scores (Diaz 2005).
+6. **Rerank** (``rerank``): the first ``rerank.candidates`` hits through each reranker in order.
+7. **Adaptive k** (``query.adaptive_k``): cut the list where scores fall off.
 
 A stage needing a search capability the store lacks (:mod:`ragline.store.base`: sentence search,
 vector fetch, ...) is skipped, as if turned off, and the lack is logged once per store.
 
 Example::
 
-    retriever = PipelineRetriever(store, embedder, RetrievalSettings(prf=True, rerank=["mmr"]))
+    retriever = PipelineRetriever(store, embedder, RetrievalSettings(rerank={"stages": ["mmr"]}))
     hits = retriever.run("statins and breast cancer survival", top_k=10)
 """
 
@@ -110,10 +111,10 @@ class PipelineRetriever:
         rerankers: Sequence[Reranker] = (),
         field_values: Callable[[], dict[str, list[str]]] | None = None,
     ) -> None:
-        if settings.doc_first and summaries is None:
+        if settings.doc_first.enabled and summaries is None:
             raise ConfigError(
                 "retrieval.doc_first needs document summaries: run `ragline summarize --collection NAME` "
-                "(or turn doc_first off)"
+                "(or set retrieval.doc_first.enabled = false)"
             )
         self.store = store
         self.embedder = embedder
@@ -129,15 +130,15 @@ class PipelineRetriever:
             sentence_search(store, log, "retrieval.sentences is skipped") if settings.sentences else None
         )
         self.vectors = (
-            vector_fetch(store, log, "retrieval.dense_prf and retrieval.smoothing are skipped")
-            if settings.dense_prf or settings.smoothing
+            vector_fetch(store, log, "retrieval.feedback.dense and retrieval.smoothing are skipped")
+            if settings.feedback.dense.enabled or settings.smoothing.enabled
             else None
         )
 
     # -- stages ------------------------------------------------------------------------------------
 
     def _auto_filter(self, query: str) -> Filter | None:
-        mode = self.settings.auto_filters
+        mode = self.settings.query.auto_filters
         if mode == "off":
             return None
         fields = self.store.metadata_fields()
@@ -156,18 +157,18 @@ class PipelineRetriever:
         ).filter
 
     def _queries(self, query: str, comparison: bool) -> list[str]:
-        s = self.settings
+        q = self.settings.query
         queries = [query]
-        if s.multi_query:
-            queries = multi_query(self.chat, query, s.multi_query)
-        if s.decompose or comparison:
+        if q.multi_query:
+            queries = multi_query(self.chat, query, q.multi_query)
+        if q.decompose or comparison:
             parts = decompose(self.chat, query) if self.chat is not None else split_question(query)
             queries += [p for p in parts if p not in queries]
         return queries
 
     def _dense_vector(self, query: str) -> np.ndarray:
         v = self.embedder.embed_query(query)
-        if self.settings.hyde:
+        if self.settings.query.hyde:
             passage = hyde(self.chat, query)
             if passage:
                 # Averaging keeps the question's own signal when the hypothetical passage drifts.
@@ -177,16 +178,17 @@ class PipelineRetriever:
 
     def _doc_filter(self, summaries: Store, query: str, filters: Filter | None) -> Filter | None:
         vec = self.embedder.embed_query(query)
-        n = self.settings.doc_candidates
+        n = self.settings.doc_first.candidates
         dense = dense_candidates(dense_search(summaries, log, NO_DENSE), vec, n, filters)
         keyword = keyword_candidates(keyword_search(summaries, log, NO_KEYWORD), query, n, filters)
-        fused = fuse(dense, keyword, n, self.settings.fusion, self.settings.rrf_k, self.settings.alpha)
+        f = self.settings.fusion
+        fused = fuse(dense, keyword, n, f.method, f.rrf_k, f.alpha)
         # A summary is indexed under its document's id, so its chunks name the document.
         docs = dict.fromkeys(c.doc_id for c in summaries.fetch_chunks([f.candidate for f in fused]))
         return InList("doc_id", tuple(docs), negate=False) if docs else None
 
     def _search_one(self, query: str, n: int, filters: Filter | None, doc_level: bool) -> list[Fused]:
-        s = self.settings
+        fb, f = self.settings.feedback, self.settings.fusion
         if doc_level and self.summaries is not None:
             docs = self._doc_filter(self.summaries, query, filters)
             if docs is None:
@@ -207,15 +209,15 @@ class PipelineRetriever:
             if sentence_candidates:
                 dense_side.append(("dense_sentences", sentence_candidates))
         terms = len(content_words(query))
-        rm3 = s.prf and keyword and _within(terms, s.prf_max_terms)
-        rocchio_on = s.dense_prf and dense and _within(terms, s.dense_prf_max_terms)
+        rm3 = fb.keyword.enabled and keyword and _within(terms, fb.keyword.max_query_terms)
+        rocchio_on = fb.dense.enabled and dense and _within(terms, fb.dense.max_query_terms)
         rm3_job = SEARCH_POOL.submit(self._rm3_candidates, query, keyword, n, filters) if rm3 else None
         try:
             if rocchio_on and self.vectors is not None:
-                first = fuse(dense, keyword, s.dense_prf_docs, s.fusion, s.rrf_k, s.alpha)
+                first = fuse(dense, keyword, fb.dense.docs, f.method, f.rrf_k, f.alpha)
                 vectors = self.vectors.fetch_vectors([f.candidate for f in first])
                 if len(vectors):
-                    moved = rocchio(vector, vectors, s.dense_prf_beta)
+                    moved = rocchio(vector, vectors, fb.dense.beta)
                     found = dense_candidates(self.dense, moved, n, filters)
                     self._with_feedback(dense_side, "dense_prf", found)
         finally:
@@ -224,22 +226,20 @@ class PipelineRetriever:
             self._with_feedback(keyword_side, "keyword_prf", expanded)
         # RRF counts lists, not scores: alpha only weighs the score-based fusions. Each side's
         # weight is split evenly between its lists.
-        w_dense = 0.5 if s.fusion == "rrf" else s.alpha
+        w_dense = 0.5 if f.method == "rrf" else f.alpha
         sides: list[tuple[RetrieverName, Sequence[Candidate], float]] = [
             (name, found, w_dense / len(dense_side)) for name, found in dense_side
         ] + [(name, found, (1.0 - w_dense) / len(keyword_side)) for name, found in keyword_side]
-        return fuse_lists(sides, n, s.fusion, s.rrf_k)
+        return fuse_lists(sides, n, f.method, f.rrf_k)
 
     def _rm3_candidates(
         self, query: str, keyword: Sequence[Candidate], n: int, filters: Filter | None
     ) -> list[Candidate] | None:
         """Keyword candidates for the RM3-expanded query, feedback from the first pass's top
-        ``prf_docs``; None when expansion leaves the query unchanged."""
-        s = self.settings
-        feedback = keyword[: s.prf_docs]
-        expander = PRFKeywordExpander(
-            None, fb_docs=s.prf_docs, fb_terms=s.prf_terms, original_weight=s.prf_weight
-        )
+        ``feedback.keyword.docs``; None when expansion leaves the query unchanged."""
+        rm3 = self.settings.feedback.keyword
+        feedback = keyword[: rm3.docs]
+        expander = PRFKeywordExpander(None, fb_docs=rm3.docs, fb_terms=rm3.terms, original_weight=rm3.weight)
         expanded = expander.expand_texts(query, self.store.fetch_texts(feedback), [c.score for c in feedback])
         return None if expanded == query else keyword_candidates(self.keyword, expanded, n, filters)
 
@@ -250,23 +250,23 @@ class PipelineRetriever:
         found: Sequence[Candidate],
     ) -> None:
         """Replace the side's first-pass list with the feedback search, or add it beside."""
-        if self.settings.prf_fusion == "replace":
+        if self.settings.feedback.fusion == "replace":
             side[0] = (side[0][0], found)
         else:
             side.append((name, found))
 
     def _smooth(self, hits: list[Hit], candidates: Sequence[Candidate]) -> list[Hit]:
-        """Score regularization over the top ``smooth_docs`` documents, each represented by its
+        """Score regularization over the top ``smoothing.docs`` documents, each represented by its
         best hit's stored vector (the cosine neighbours are the documents' best chunks)."""
-        s = self.settings
+        s = self.settings.smoothing
         if self.vectors is None:
             return hits
-        firsts = best_per_document(hits, s.smooth_docs)
+        firsts = best_per_document(hits, s.docs)
         vectors = self.vectors.fetch_vectors([candidates[i] for i in firsts])
         if len(vectors) != len(firsts):  # a concurrent delete took one: rank without smoothing
             return hits
         with span("smooth", documents=len(firsts)):
-            return smooth_hits(hits, firsts, vectors, s.smooth_neighbours, s.smooth_weight)
+            return smooth_hits(hits, firsts, vectors, s.neighbours, s.weight)
 
     # -- the whole run -------------------------------------------------------------------------------
 
@@ -274,22 +274,23 @@ class PipelineRetriever:
         if top_k < 1:
             raise ConfigError(f"top_k must be at least 1, got {top_k}")
         s = self.settings
-        route = classify(query) if s.router else "fact"
+        route = classify(query) if s.query.router else "fact"
         filters = _and(filters, self._auto_filter(query))
-        pool = max(top_k, s.rerank_candidates if self.rerankers else top_k)
+        pool = max(top_k, s.rerank.candidates if self.rerankers else top_k)
         n = pool * s.candidate_multiplier
-        doc_level = s.doc_first or route == "summary"
+        doc_level = s.doc_first.enabled or route == "summary"
         lists = [
             self._search_one(q, n, filters, doc_level and self.summaries is not None)
             for q in self._queries(query, route == "comparison")
         ]
         # Smoothing looks at the neighbours among the top documents, so it sees deeper than pool.
-        take = max(pool, 3 * s.smooth_docs) if s.smoothing else pool
+        take = max(pool, 3 * s.smoothing.docs) if s.smoothing.enabled else pool
         if len(lists) == 1:
             fused = lists[0][:take]
         else:
             by_id = {f.candidate.chunk_id: f for lst in lists for f in reversed(lst)}
-            rrf = reciprocal_rank_fusion([[f.candidate.chunk_id for f in lst] for lst in lists], k=s.rrf_k)
+            ids = [[f.candidate.chunk_id for f in lst] for lst in lists]
+            rrf = reciprocal_rank_fusion(ids, k=s.fusion.rrf_k)
             fused = [Fused(by_id[cid].candidate, score, by_id[cid].retrievers) for cid, score in rrf[:take]]
         chunks = {c.id: c for c in self.store.fetch_chunks([f.candidate for f in fused])}
         found = [f for f in fused if f.candidate.chunk_id in chunks]
@@ -297,15 +298,15 @@ class PipelineRetriever:
             Hit(chunk=chunks[f.candidate.chunk_id], score=f.score, retrievers=dict(f.retrievers))
             for f in found
         ]
-        if s.smoothing:
+        if s.smoothing.enabled:
             hits = self._smooth(hits, [f.candidate for f in found])[:pool]
-        # Only the first rerank_candidates hits are reranked; deeper ones (an evaluation asking for
+        # Only the first rerank.candidates hits are reranked; deeper ones (an evaluation asking for
         # 300) follow in first-stage order, so a costly reranker's work does not grow with top_k.
         for reranker in self.rerankers if hits else ():
-            head, tail = hits[: s.rerank_candidates], hits[s.rerank_candidates :]
+            head, tail = hits[: s.rerank.candidates], hits[s.rerank.candidates :]
             with span("rerank", reranker=type(reranker).__name__, candidates=len(head)):
                 hits = reranker.run(query, head, len(head)) + tail
         hits = hits[:top_k]
-        if s.adaptive_k and hits:
+        if s.query.adaptive_k and hits:
             hits = hits[: adaptive_k([h.score for h in hits], 1, top_k)]
         return hits

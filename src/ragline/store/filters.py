@@ -15,6 +15,7 @@ reference the store backends are tested against.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -290,3 +291,31 @@ def matches(f: Filter, metadata: Mapping[str, Scalar | None], access: Access | N
     if isinstance(f, Compare):
         return _cmp(f.op, value, f.value)
     return (value in f.values) != f.negate
+
+
+def coerce_filter(filters: Filter | Mapping[str, Any] | str | None) -> Filter | None:
+    """Accept a parsed filter, a mapping, or a JSON string (as the CLI passes it)."""
+    if filters is None or isinstance(filters, And | Or | Not | Compare | InList | Exists | Visible):
+        return filters
+    if isinstance(filters, str):
+        try:
+            filters = json.loads(filters)
+        except json.JSONDecodeError as exc:
+            raise FilterError(
+                f"filter is not valid JSON ({exc.msg} at column {exc.colno}): {filters!r}; "
+                'write it like {"year": {"$gte": 2020}}'
+            ) from None
+    if not isinstance(filters, Mapping):
+        raise FilterError(f"a filter must be a JSON object, got {filters!r}")
+    return parse_filter(filters)
+
+
+def scope_filter(
+    filters: Filter | Mapping[str, Any] | str | None, principal: Principal | None
+) -> Filter | None:
+    """``filters`` narrowed to what ``principal`` may read (unchanged when there is no principal)."""
+    parsed = coerce_filter(filters)
+    if principal is None:
+        return parsed
+    visible = Visible(principal)
+    return visible if parsed is None else And((visible, parsed))

@@ -1,0 +1,135 @@
+"""The generator side of ``ask``: which generator answers, the extractive answerer of each
+collection's answer settings, the LLM generator, and the stream that falls back from the LLM to
+the extractive answer and ends with one ``Final`` carrying the trace id, timings and debug view.
+
+Example::
+
+    answering = Answering(settings, embedder, lambda: token_counter)
+    events = answering.stream(question, hits, context, answering.extractive_for(settings.answer),
+                              timings={"retrieve": 12.0}, t0=time.perf_counter(), debug=True)
+    answer = collect(events)
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
+
+from ragline.embedding.base import CachingEmbedder
+from ragline.errors import ConfigError
+from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.fallback import FallbackGenerator
+from ragline.generation.prompt import build_messages, render_prompt
+from ragline.settings import AnswerSettings, Settings
+from ragline.text.token_counters import TokenCounter
+from ragline.types import Answer, AnswerDebug, Condensed, Context, Final, Hit, StreamEvent
+
+if TYPE_CHECKING:
+    from ragline.generation.llm import LLMGenerator
+
+
+class Answering:
+    """Generators, built lazily from the settings, and the answer stream of one question."""
+
+    def __init__(
+        self, settings: Settings, embedder: CachingEmbedder, token_counter: Callable[[], TokenCounter]
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.token_counter = token_counter
+        self._extractive: dict[tuple[int, int, float, float], ExtractiveAnswerer] = {}
+        self._lock = threading.Lock()
+
+    def kind(self) -> Literal["extractive", "llm"]:
+        """Which generator answers: the LLM when configured (or forced), else the extractive one."""
+        a, llm = self.settings.answer, self.settings.llm
+        if a.generator == "llm" and not llm.base_url:
+            raise ConfigError(
+                "answer.generator='llm' needs llm.base_url and llm.model "
+                "(e.g. RAGLINE_LLM__BASE_URL=http://localhost:11434/v1 RAGLINE_LLM__MODEL=llama3.1)"
+            )
+        if a.generator == "extractive" or (a.generator == "auto" and not llm.base_url):
+            return "extractive"
+        return "llm"
+
+    def extractive_for(self, a: AnswerSettings) -> ExtractiveAnswerer:
+        """The extractive answerer configured by ``a`` (a collection's answer settings)."""
+        key = (a.max_sentences, a.candidate_sentences, a.mmr_lambda, a.abstain_threshold)
+        with self._lock:
+            if key not in self._extractive:
+                self._extractive[key] = ExtractiveAnswerer(
+                    self.embedder.transient(),
+                    max_sentences=a.max_sentences,
+                    candidate_sentences=a.candidate_sentences,
+                    mmr_lambda=a.mmr_lambda,
+                    abstain_threshold=a.abstain_threshold,
+                )
+            return self._extractive[key]
+
+    @cached_property
+    def llm(self) -> LLMGenerator:
+        from ragline.generation.llm import LLMGenerator
+        from ragline.generation.openai_chat import OpenAIChatModel
+
+        chat = OpenAIChatModel(self.settings.llm, self.token_counter())
+        return LLMGenerator(chat, self.settings.llm, stale_after_days=self.settings.answer.stale_after_days)
+
+    def stream(
+        self,
+        question: str,
+        hits: list[Hit],
+        context: Context,
+        extractive: ExtractiveAnswerer,
+        *,
+        timings: dict[str, float],
+        t0: float,
+        debug: bool,
+        on_answer: Callable[[Answer], None] = lambda _: None,
+        condensed: Condensed | None = None,
+    ) -> Iterator[StreamEvent]:
+        """The answer's events: tokens (and restarts), then one ``Final``. ``timings`` so far
+        (ms) gain ``generate`` and ``total`` (from ``t0``); ``on_answer`` sees the answer first.
+        A follow-up's ``condensed`` query is what the generator answers (it reads no history);
+        the answer keeps the question as asked."""
+        t2 = time.perf_counter()
+        answer: Answer | None = None
+        primary = self.llm if self.kind() == "llm" else None
+        query = condensed.query if condensed is not None else question
+        for event in FallbackGenerator(primary, extractive).stream(query, context):
+            if isinstance(event, Final):
+                answer = event.answer
+            else:
+                yield event
+        if answer is None:
+            raise RuntimeError("the answer stream ended without a Final event")
+        on_answer(answer)
+        t3 = time.perf_counter()
+        timings["generate"] = (t3 - t2) * 1000
+        timings["total"] = (t3 - t0) * 1000
+        prompt = ""
+        if debug:
+            # The extractive answerer has no prompt: show the one an LLM would have been given.
+            prompt = render_prompt(
+                build_messages(
+                    query,
+                    context,
+                    today=datetime.date.today(),
+                    stale_after_days=self.settings.answer.stale_after_days,
+                )
+            )
+        dbg = AnswerDebug(hits=hits, context=context, prompt=prompt, query=query, condensed=condensed)
+        yield Final(
+            replace(
+                answer,
+                question=question,
+                trace_id=uuid.uuid4().hex,
+                timings_ms=timings,
+                debug=dbg if debug else None,
+            )
+        )
