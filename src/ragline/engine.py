@@ -39,12 +39,12 @@ from ragline.errors import AccessDenied, CollectionNotFound, ConfigError
 from ragline.generation.answering import Answering
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
-from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
+from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
 from ragline.locks import file_lock
 from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
-from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
 from ragline.sources.registry import SourceRegistry
 from ragline.sources.sync import SyncReport, purge, run_sync
 from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, versioned_store
@@ -224,20 +224,24 @@ class Engine:
         dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
         access: Access | None = None,
+        pii: bool | None = None,
+        near_duplicates: bool | None = None,
     ) -> IngestReport:
         """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`.
 
         ``access`` sets the tenant and ACL of every document ingested (default: tenant
-        ``default``, readable by all of it).
+        ``default``, readable by all of it). ``pii`` and ``near_duplicates`` turn PII redaction
+        and near-duplicate removal on or off for this call (None: the collection's settings).
         """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
         tenant = (access or Access()).tenant
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store = coll.store
+        embedder = coll.embedder
         with self.write_lock(store):
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder)
+            ingestor = self._ingestor(store, embedder, cleaning_for(coll.cleaning, pii, near_duplicates))
             report = ingestor.run(
                 [Path(p) for p in paths],
                 include=include,
@@ -256,12 +260,15 @@ class Engine:
         *,
         collection: str | None = None,
         principal: Principal | None = None,
+        pii: bool | None = None,
+        near_duplicates: bool | None = None,
     ) -> IngestReport:
         """Index documents built in Python, replacing earlier versions with the same ids.
 
         The documents go to their tenant's namespace (``Document.access.tenant``; one tenant per
         call). With a ``principal``, that must be its tenant, and a document may only replace an
         earlier version the principal may read: another group's document is never overwritten.
+        ``pii`` and ``near_duplicates`` override the collection's cleaning settings for this call.
 
         Example::
 
@@ -277,13 +284,14 @@ class Engine:
             raise AccessDenied(
                 f"documents of tenant {tenant!r} cannot be written by a caller of tenant {principal.tenant!r}"
             )
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store, embedder = coll.store, coll.embedder
         with self.write_lock(store):
             if principal is not None and docs:
                 self._check_replaceable(store, [d.id for d in docs], principal)
             before = embedder.embedded
-            report = self._ingestor(store, embedder).upsert_documents(docs)
+            cleaning = cleaning_for(coll.cleaning, pii, near_duplicates)
+            report = self._ingestor(store, embedder, cleaning).upsert_documents(docs)
             report.chunks_embedded = embedder.embedded - before
         return report
 
@@ -304,13 +312,14 @@ class Engine:
         """
         registry = SourceRegistry(self.settings.data_dir)
         collection = registry.get(name, tenant).definition.collection
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store, embedder = coll.store, coll.embedder
         with self.write_lock(store):
             # Read again under the lock: a sync that held it before may have moved the cursor.
             state = registry.get(name, tenant)
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder)
+            d = state.definition
+            ingestor = self._ingestor(store, embedder, cleaning_for(coll.cleaning, d.pii, d.near_duplicates))
             report = run_sync(registry, state, store, ingestor, self.settings, progress)
             report.chunks_embedded = embedder.embedded - before
         return report
@@ -352,8 +361,10 @@ class Engine:
                 "may not read; choose other ids"
             )
 
-    def _ingestor(self, store: Store, embedder: Embedder) -> Ingestor:
-        return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
+    def _ingestor(
+        self, store: Store, embedder: Embedder, cleaning: CleaningSettings | None = None
+    ) -> Ingestor:
+        return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer, cleaning)
 
     @staticmethod
     def write_lock(store: Store) -> AbstractContextManager[None]:
@@ -943,9 +954,21 @@ class Engine:
         With a ``principal``, only the chunks of documents it may read are deleted (in its own
         tenant's collection); whatever else carries the same id is left alone.
         """
-        store = self.store(collection, must_exist=True, tenant=tenant_of(principal))
+        coll = self.collection(collection, must_exist=True, tenant=tenant_of(principal))
+        store = coll.store
         with self.write_lock(store):
-            return store.delete_documents(doc_ids, scope_filter(None, principal))
+            removed = store.delete_documents(doc_ids, scope_filter(None, principal))
+            if removed:
+                # The near-duplicate index forgets what the store no longer holds, so a copy of a
+                # deleted original is indexed on its next ingest.
+                left = {
+                    d.doc_id
+                    for d in store.documents(InList("doc_id", tuple(doc_ids), False), limit=MAX_TOP_K)
+                }
+                near_dup_index(store, coll.cleaning.near_duplicates).remove_documents(
+                    [d for d in dict.fromkeys(doc_ids) if d not in left]
+                )
+            return removed
 
     def stats(self, collection: str | None = None, *, principal: Principal | None = None) -> CollectionStats:
         """Counts and index state of a collection; with a ``principal``, the counts are of what it

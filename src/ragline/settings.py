@@ -448,6 +448,59 @@ class LoaderSettings(_Strict):
     pdf_tables: bool = True
 
 
+PiiKindName = Literal["email", "phone", "credit_card", "iban", "ssn", "ip_address"]
+
+
+class PiiSettings(_Strict):
+    """Personal data replaced in every document before it is chunked, embedded or stored
+    (``ragline.cleaning.pii``). Off by default: redaction changes the text users search."""
+
+    enabled: bool = False
+    kinds: tuple[PiiKindName, ...] = ("email", "phone", "credit_card", "iban", "ssn", "ip_address")
+    # "placeholder": <EMAIL>, <PHONE>, ...; "remove": the value is dropped; "hash": <EMAIL:…>, a
+    # keyed HMAC of the value (equal values stay linkable), which needs hash_key.
+    mode: Literal["placeholder", "remove", "hash"] = "placeholder"
+    hash_key: SecretStr | None = None
+    # Numbers in national form (no +country code) are read as this region's (ISO 3166 alpha-2).
+    phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+    def key_problem(self) -> str | None:
+        """Why these settings cannot redact (checked on the resolved settings, since a collection
+        may set the mode and inherit the key)."""
+        if self.mode == "hash" and not (self.hash_key and self.hash_key.get_secret_value()):
+            return (
+                "mode = 'hash' needs hash_key (a secret): unkeyed hashes of short values such as "
+                "SSNs are reversed by trying them all"
+            )
+        return None
+
+
+class NearDuplicateSettings(_Strict):
+    """Documents that nearly repeat one already in the collection are not indexed again
+    (``ragline.cleaning.near_dup``: MinHash over word shingles, LSH index beside the collection).
+    Off by default: a near-duplicate is dropped, and distinct versions of one text (a contract and
+    its amendment) can be that similar; turn it on where copies are noise (crawls, mail archives)."""
+
+    enabled: bool = False
+    # Estimated Jaccard similarity of word shingles (shingle_words-word sequences) at or above
+    # which a document is a copy. 0.5 over 2-word shingles, chosen on the dev seed: precision 1.0,
+    # recall 1.0 on the report seed's edited copies (typos, reordered paragraphs, boilerplate) vs
+    # distinct-but-similar documents (same template, half rewritten); see docs/benchmarks.md.
+    threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    num_perm: int = Field(default=128, ge=16, le=1024)
+    shingle_words: int = Field(default=2, ge=1, le=20)
+    # Shorter documents are neither checked nor matched: in a few words one change moves the
+    # similarity by half (and every "Thanks!" would copy every other).
+    min_words: int = Field(default=10, ge=1)
+
+
+class CleaningSettings(_Strict):
+    """What happens to a loaded document's text before it is chunked."""
+
+    pii: PiiSettings = PiiSettings()
+    near_duplicates: NearDuplicateSettings = NearDuplicateSettings()
+
+
 class ModelPrice(_Strict):
     """USD per million tokens, for the cost estimate on each answer."""
 
@@ -633,6 +686,8 @@ class CollectionSettings(_Strict):
     # records them), so an unset key keeps the global value, including a changed global default.
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    # e.g. [collections.hr.cleaning.pii] enabled = true
+    cleaning: CleaningSettings = CleaningSettings()
 
     @model_validator(mode="after")
     def _check_keys(self) -> CollectionSettings:
@@ -655,6 +710,14 @@ class CollectionSettings(_Strict):
             else answer
         )
         return r, a
+
+    def resolve_cleaning(self, cleaning: CleaningSettings) -> CleaningSettings:
+        """The global ``cleaning`` settings with the keys this collection sets (nested keys merged)."""
+        if not self.cleaning.model_fields_set:
+            return cleaning
+        return CleaningSettings(
+            **deep_merge(cleaning.model_dump(), self.cleaning.model_dump(exclude_unset=True))
+        )
 
 
 def _default_data_dir() -> Path:
@@ -679,6 +742,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     loaders: LoaderSettings = LoaderSettings()
+    cleaning: CleaningSettings = CleaningSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     chat: ChatSettings = ChatSettings()
@@ -709,6 +773,18 @@ class Settings(BaseSettings):
             if isinstance(rerank, dict) and "stages" not in rerank:
                 return {**data, "retrieval": {**grouped, "rerank": {**rerank, "stages": []}}}
         return data
+
+    @model_validator(mode="after")
+    def _check_pii(self) -> Settings:
+        resolved = [("cleaning", self.cleaning)] + [
+            (f"collections.{name}.cleaning", c.resolve_cleaning(self.cleaning))
+            for name, c in self.collections.items()
+        ]
+        for where, cleaning in resolved:
+            problem = cleaning.pii.key_problem()
+            if problem is not None:
+                raise ValueError(f"{where}.pii: {problem}")
+        return self
 
     @model_validator(mode="after")
     def _check_token_states(self) -> Settings:

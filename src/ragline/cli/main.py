@@ -32,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragline.cli.keys import keys_app
-from ragline.cli.sources import sources_app
+from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
 from ragline.errors import RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
@@ -246,6 +246,8 @@ def ingest(
     clearance: Annotated[
         int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs (0-100).")
     ] = 0,
+    pii: PiiOpt = None,
+    near_duplicates: NearDuplicatesOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Ingest files and folders into a collection (only changed files are re-embedded).
@@ -276,6 +278,8 @@ def ingest(
                 dedup=not keep_duplicates,
                 progress=on_progress,
                 access=access,
+                pii=pii,
+                near_duplicates=near_duplicates,
             )
     except RaglineError as exc:
         _fail(exc)
@@ -291,6 +295,15 @@ def ingest(
             f"({report.chunks_embedded} embedded, {report.duplicates_skipped} duplicates skipped, "
             f"{report.sources_deleted} sources deleted) in {report.seconds_total:.1f}s"
         )
+        if report.pii_redacted:
+            found = ", ".join(f"{n} {kind}" for kind, n in sorted(report.pii_redacted.items()))
+            console.print(f"PII redacted: {found}", highlight=False)
+        for dup in report.near_duplicates:
+            console.print(
+                f"near-duplicate {_esc(dup.doc_id)} ({_esc(dup.source)}) of {_esc(dup.duplicate_of)}, "
+                f"similarity {dup.similarity:.2f}: not indexed",
+                highlight=False,
+            )
         for path, reason in report.skipped:
             # Not loaded at all (unsupported, a FIFO, a socket...): markup off, paths are data.
             err_console.print(f"skipped {path}: {reason}", markup=False, style="yellow")
