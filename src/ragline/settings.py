@@ -449,6 +449,18 @@ class LoaderSettings(_Strict):
     max_metadata_fields: int = Field(default=64, ge=1)
     max_metadata_key_chars: int = Field(default=64, ge=1)
     max_metadata_value_chars: int = Field(default=4096, ge=1)
+    # PDF pages with no text layer but an image (scans): "auto" reads them with Tesseract OCR (the
+    # tesseract program: Debian tesseract-ocr + tesseract-ocr-<lang>), "off" leaves them out.
+    ocr: Literal["auto", "off"] = "auto"
+    # Tesseract languages, "+"-joined ("eng+deu"); each needs its traineddata package.
+    ocr_languages: str = Field(default="eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    # Render resolution of a scanned page: 300 dpi is what Tesseract reads best.
+    ocr_dpi: int = Field(default=300, ge=72, le=600)
+    # Seconds one page's OCR may take before the file is refused.
+    ocr_timeout_s: float = Field(default=120.0, gt=0)
+    # Ruled PDF tables (pdfplumber) become Markdown tables in the page text; off skips pdfminer's
+    # layout pass over pages with lines or boxes.
+    pdf_tables: bool = True
 
 
 PiiKindName = Literal["email", "phone", "credit_card", "iban", "ssn", "ip_address"]

@@ -37,6 +37,19 @@ def header_of(title: str, section_path: tuple[str, ...]) -> str:
     return " > ".join(parts)
 
 
+# Source-code file types: the code loader's extensions and the language it records in a document's
+# ``language`` metadata (tree-sitter grammar names); the code-aware chunker treats documents whose
+# ``file_type`` is one of these as code.
+CODE_LANGUAGES: dict[str, str] = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
+    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx", ".go": "go",
+    ".java": "java", ".kt": "kotlin", ".scala": "scala", ".rs": "rust", ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".cs": "csharp",
+    ".rb": "ruby", ".php": "php", ".swift": "swift", ".lua": "lua", ".sh": "bash",
+    ".bash": "bash", ".r": "r", ".jl": "julia", ".ex": "elixir", ".exs": "elixir",
+    ".hs": "haskell", ".ml": "ocaml", ".dart": "dart", ".sql": "sql",
+}  # fmt: skip
+
 DEFAULT_TENANT = "default"
 # Group names end up in filters, URLs and log lines: a safe alphabet, as for tenants.
 GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")

@@ -190,7 +190,12 @@ def upload_files(
     svc: ServiceDep,
     caller: CallerDep,
     files: Annotated[
-        list[UploadFile], File(min_length=1, description="PDF, DOCX, HTML, Markdown, text, JSON(L), CSV")
+        list[UploadFile],
+        File(
+            min_length=1,
+            description="PDF (scans by OCR), DOCX, XLSX, PPTX, HTML, Markdown, text, e-mail (.eml, .mbox), "
+            "source code, JSON(L), CSV",
+        ),
     ],
     groups: Annotated[
         str,
