@@ -10,26 +10,34 @@ Example::
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ragline.cache import QueryCache, Scope, access_fingerprint, filter_fingerprint, make_cache
+from ragline.cache import settings_fingerprint as _fingerprint
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.collection import (
     META_FILE,
     Collection,
     build_collection,
+    bump_write_token,
     collection_path,
     list_collections,
     meta_stamp,
     namespace_dir,
+    write_token,
 )
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import CachingEmbedder, Embedder
@@ -44,9 +52,9 @@ from ragline.locks import file_lock
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
-from ragline.store.base import DocumentInfo, Store, StoreStats
+from ragline.store.base import DocumentInfo, Store, StoreStats, read_version
 from ragline.store.factory import make_store
-from ragline.store.filters import And, Compare, Filter, InList, Visible, scope_filter
+from ragline.store.filters import And, Compare, Filter, InList, Visible, coerce_filter, scope_filter
 from ragline.store.rows import DocumentView, text_from_chunks
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
@@ -58,10 +66,13 @@ from ragline.types import (
     Answer,
     Context,
     Document,
+    Final,
     Hit,
     Principal,
     SearchMode,
     StreamEvent,
+    Token,
+    Usage,
     tenant_of,
 )
 
@@ -88,6 +99,38 @@ class CollectionStats:
 
 def _store_key(tenant: str, name: str, part: str = "") -> str:
     return "\x00".join((tenant, name, part))
+
+
+@contextmanager
+def _bumping(lock: AbstractContextManager[None], root: Path) -> Iterator[None]:
+    """``lock``, bumping the collection's write token before it is released (also after a failed
+    write: part of it may have committed), so every query cache entry of it is void."""
+    with lock:
+        try:
+            yield
+        finally:
+            bump_write_token(root)
+
+
+def _caching(events: Iterator[StreamEvent], put: Callable[[Answer], None]) -> Iterator[StreamEvent]:
+    """``events``, handing the final answer to ``put`` before it is yielded (a consumer that stops
+    at the ``Final`` still caches it)."""
+    for event in events:
+        if isinstance(event, Final):
+            put(event.answer)
+        yield event
+
+
+def _replay(answer: Answer, t0: float) -> Iterator[StreamEvent]:
+    """A cached answer as a stream: its text in word-sized tokens, then the answer, with a trace id
+    of its own and no usage (nothing was generated)."""
+    for piece in re.findall(r"\s*\S+\s*", answer.text):
+        yield Token(piece)
+    ms = (time.perf_counter() - t0) * 1000
+    usage = Usage(model=answer.usage.model, cost_usd=None if answer.usage.cost_usd is None else 0.0)
+    yield Final(
+        replace(answer, trace_id=uuid.uuid4().hex, timings_ms={"cache": ms, "total": ms}, usage=usage)
+    )
 
 
 def _ending(span: Span, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
@@ -310,10 +353,12 @@ class Engine:
     @staticmethod
     def write_lock(store: Store) -> AbstractContextManager[None]:
         """The collection's writer lock: one writer per collection, across processes (a second
-        ingest waits instead of embedding the same files)."""
-        return file_lock(
+        ingest waits instead of embedding the same files). Releasing it bumps the collection's
+        write token, which voids every cached query result of it (``ragline.cache``)."""
+        lock = file_lock(
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
         )
+        return _bumping(lock, store.root)
 
     def retrieval_settings(self, collection: str | None = None) -> RetrievalSettings:
         """Retrieval settings for a collection: the global ones with its ``collections`` overrides."""
@@ -501,9 +546,56 @@ class Engine:
         k = top_k if top_k is not None else coll.retrieval.top_k
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
+        cache = self.cache
+        scope = None
+        if cache is not None and cache.retrieval:
+            request = [mode or coll.retrieval.mode, k, filter_fingerprint(coerce_filter(filters))]
+            scope = self._cache_scope("search", coll, principal, request)
+            cached = cache.get_hits(scope, query)
+            if cached is not None:
+                return cached
         with _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k):
             retriever = self.retriever(mode, collection, tenant=coll.tenant)
-            return retriever.run(query, k, scope_filter(filters, principal))
+            hits = retriever.run(query, k, scope_filter(filters, principal))
+        if cache is not None and scope is not None and self.collection_version(coll) == scope.version:
+            cache.put_hits(scope, query, hits)
+        return hits
+
+    # -- query caches ------------------------------------------------------------------------------
+
+    @cached_property
+    def cache(self) -> QueryCache | None:
+        """The query cache (``[cache]``): search results and answers, keyed by tenant, access,
+        collection version and settings; None when ``cache.enabled`` is false. The semantic answer
+        cache is on by default ("auto") only when an LLM answers."""
+        llm_answers = bool(self.settings.llm.base_url) and self.settings.answer.generator != "extractive"
+        return make_cache(self.settings.cache, semantic_default=llm_answers)
+
+    def collection_version(self, coll: Collection) -> str:
+        """What changes with every write to a collection: its write token (bumped under the writer
+        lock by any process) and the version its store reads now (every commit it makes or follows)."""
+        return f"{write_token(coll.path)}:{read_version(coll.store)}"
+
+    def _cache_scope(
+        self, kind: str, coll: Collection, principal: Principal | None, request: Sequence[object]
+    ) -> Scope:
+        """The cache scope of a search or an answer of ``coll`` for ``principal``: everything but the
+        query text. Settings that shape the result are fingerprinted (retrieval, its LLM stages and
+        store settings, the embedding model; for answers also answer settings, generator and date,
+        which the prompt names)."""
+        s = self.settings
+        parts: list[Any] = [coll.retrieval, s.llm, s.store, coll.embedder.model_id]
+        if kind == "answer":
+            parts += [coll.answer, s.answer.generator, datetime.date.today().isoformat()]
+        return Scope(
+            kind=kind,
+            tenant=coll.tenant,
+            access=access_fingerprint(principal),
+            collection=coll.name,
+            version=self.collection_version(coll),
+            settings=_fingerprint(*parts),
+            request=json.dumps(request),
+        )
 
     # -- answers -------------------------------------------------------------------------------------
 
@@ -634,6 +726,42 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
+        cache = self.cache
+        if cache is not None and cache.answers:
+            coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
+            scope = self._cache_scope(
+                "answer", coll, principal, [filter_fingerprint(coerce_filter(filters)), debug]
+            )
+
+            def embed() -> Any:
+                return coll.embedder.embed_query(question)
+
+            cached, vector = cache.get_answer(scope, question, embed)
+            if cached is not None:
+                replayed = _replay(cached, t0)
+                return replayed if stream else collect(replayed)
+
+            def put(answer: Answer) -> None:
+                # A degraded answer (every LLM failed) is not kept: the next ask may reach the LLM.
+                if answer.mode != "degraded" and self.collection_version(coll) == scope.version:
+                    cache.put_answer(scope, question, answer, vector, embed)
+
+            answered = self._answer(question, filters, collection, debug, principal, t0)
+            events = _caching(answered, put)
+            return events if stream else collect(events)
+        events = self._answer(question, filters, collection, debug, principal, t0)
+        return events if stream else collect(events)
+
+    def _answer(
+        self,
+        question: str,
+        filters: Filter | Mapping[str, Any] | str | None,
+        collection: str | None,
+        debug: bool,
+        principal: Principal | None,
+        t0: float,
+    ) -> Iterator[StreamEvent]:
+        """Retrieve, assemble, and the generator's events (what ``ask`` runs on a cache miss)."""
         hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
@@ -659,8 +787,7 @@ class Engine:
             debug=debug,
             on_answer=on_answer,
         )
-        events = _ending(gen_span, generated)
-        return events if stream else collect(events)
+        return _ending(gen_span, generated)
 
     def documents(
         self,
