@@ -94,7 +94,7 @@ class QueryCache:
         self.semantic = semantic and answers
         self.semantic_threshold = semantic_threshold
         self.semantic_max_per_scope = semantic_max_per_scope
-        self._counts: Counter[tuple[CacheName, str]] = Counter()
+        self._counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._last_warning = 0.0
 
