@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ragline.cache import QueryCache, Scope, access_fingerprint, filter_fingerprint, make_cache
 from ragline.cache import settings_fingerprint as _fingerprint
+from ragline.cache.query_cache import semantic_form
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.collection import (
@@ -734,7 +735,7 @@ class Engine:
             )
 
             def embed() -> Any:
-                return coll.embedder.embed_query(question)
+                return coll.embedder.embed_query(semantic_form(question))
 
             cached, vector = cache.get_answer(scope, question, embed)
             if cached is not None:

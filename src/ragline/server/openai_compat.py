@@ -5,6 +5,7 @@ its end, and a structured ``citations`` field on the response (and on the last s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ def _extras(a: Answer) -> dict[str, Any]:
             "mode": a.mode,
             "abstained": a.abstained,
             "confidence": a.confidence,
+            "cached": dataclasses.asdict(a.cached) if a.cached is not None else None,
         },
     }
 
