@@ -201,7 +201,7 @@ def main() -> None:
         f"variants: {len(variants)}, {time.perf_counter() - t0:.0f} s"
     )
     print(
-        "\n| threshold | half | hit rate (reworded) | false hits (other answer) | hits on any other question |"
+        "\n| threshold | half | hit rate (reworded) | false hits (other answer) | any other question |"
     )
     print("|---|---|---|---|---|")
     for t in sorted({round(chosen - 0.02, 3), round(chosen - 0.01, 3), chosen, round(chosen + 0.01, 3)}):
