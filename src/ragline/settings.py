@@ -593,7 +593,7 @@ class CacheSettings(_Strict):
     semantic: Literal["auto", "on", "off"] = "auto"
     # Cosine similarity of question embeddings above which a cached answer is served: calibrated
     # for the default model on SQuAD (bench/semantic_cache.py, docs/benchmarks.md): <= 1 % false hits.
-    semantic_threshold: float = Field(default=0.95, ge=0.0, le=1.0)
+    semantic_threshold: float = Field(default=0.98, ge=0.0, le=1.0)
     # Cached questions compared per scope (collection version, access, settings), newest first.
     semantic_max_per_scope: int = Field(default=256, ge=1, le=10_000)
 
