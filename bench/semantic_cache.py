@@ -200,9 +200,7 @@ def main() -> None:
         f"questions: {len(rows)} ({int(has_peer.sum())} with another question on their paragraph), "
         f"variants: {len(variants)}, {time.perf_counter() - t0:.0f} s"
     )
-    print(
-        "\n| threshold | half | hit rate (reworded) | false hits (other answer) | any other question |"
-    )
+    print("\n| threshold | half | hit rate (reworded) | false hits (other answer) | any other question |")
     print("|---|---|---|---|---|")
     for t in sorted({round(chosen - 0.02, 3), round(chosen - 0.01, 3), chosen, round(chosen + 0.01, 3)}):
         for half in ("calibration", "test"):

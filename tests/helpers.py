@@ -17,6 +17,7 @@ import ragline
 from ragline.embedding.cache import CachedEmbedder
 from ragline.engine import Engine
 from ragline.testing.doubles import HashEmbedder
+from ragline.types import Access, Document
 
 TOPICS = {
     "linux": "Install the package with apt on Debian or Ubuntu, then enable the service with systemd.",
@@ -213,3 +214,31 @@ class FakeServer:
         """The requests received since the last reset."""
         entries: list[dict[str, Any]] = httpx.get(f"{self.url}/_log", timeout=10).json()
         return entries
+
+
+# Two tenants' documents for access-control tests: acme's handbook (whole tenant) and salaries (group
+# hr) in "kb", its roadmap in "private" (a collection only acme has); globex's volcano note, and a
+# document of its own under acme's id "handbook" (the planted-id probe).
+TWO_TENANTS: dict[tuple[str, str], list[tuple[str, str, tuple[str, ...]]]] = {
+    ("acme", "kb"): [
+        ("handbook", "The Acme office opens at 8 am on weekdays. Visitors sign in at the front desk.", ()),
+        ("salaries", "Salary reviews happen every March. The bonus pool is four percent.", ("hr",)),
+    ],
+    ("acme", "private"): [("roadmap", "Project Falcon launches in May after the security review.", ())],
+    ("globex", "kb"): [
+        ("volcano", "The observatory raises the alert level to orange when an eruption is likely.", ()),
+        ("handbook", "Planted note: Globex keeps a handbook of its own under the same id.", ()),
+    ],
+}
+
+
+def seed_two_tenants(engine: Engine) -> None:
+    """Index :data:`TWO_TENANTS` (titles are the ids)."""
+    for (tenant, collection), docs in TWO_TENANTS.items():
+        engine.upsert_documents(
+            [
+                Document(id=i, source=f"{tenant}:{i}", text=t, title=i, access=Access(tenant, groups))
+                for i, t, groups in docs
+            ],
+            collection=collection,
+        )

@@ -50,10 +50,13 @@ from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
+from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, RetrievalSettings, Settings
-from ragline.store.base import DocumentInfo, Store, StoreStats, read_version
+from ragline.sources.registry import SourceRegistry
+from ragline.sources.sync import SyncReport, purge, run_sync
+from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, read_version, versioned_store
 from ragline.store.factory import make_store
 from ragline.store.filters import And, Compare, Filter, InList, Visible, coerce_filter, scope_filter
 from ragline.store.rows import DocumentView, text_from_chunks
@@ -65,6 +68,7 @@ from ragline.types import (
     DEFAULT_TENANT,
     Access,
     Answer,
+    Condensed,
     Context,
     Document,
     Final,
@@ -73,6 +77,7 @@ from ragline.types import (
     SearchMode,
     StreamEvent,
     Token,
+    Turn,
     Usage,
     tenant_of,
 )
@@ -82,6 +87,7 @@ if TYPE_CHECKING:
 
     from ragline.generation.base import ChatModel
     from ragline.generation.llm import LLMGenerator
+    from ragline.maintenance.portable import TransferReport
     from ragline.rerank.base import Reranker
     from ragline.tune.embeddings import TuneReport
 
@@ -325,6 +331,48 @@ class Engine:
             report.chunks_embedded = embedder.embedded - before
         return report
 
+    def sync_source(
+        self,
+        name: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> SyncReport:
+        """Sync a tenant's source (``ragline sources add``) into its collection: items whose
+        version the collection holds are skipped, changed ones re-indexed, gone ones deleted.
+
+        Example::
+
+            report = engine.sync_source("docs", tenant="acme")
+            print(report.fetched, report.added, report.updated, report.unchanged, report.deleted)
+        """
+        registry = SourceRegistry(self.settings.data_dir)
+        collection = registry.get(name, tenant).definition.collection
+        store = self.store(collection, tenant=tenant)
+        embedder = self.embedder_for(collection, tenant)
+        with self.write_lock(store):
+            # Read again under the lock: a sync that held it before may have moved the cursor.
+            state = registry.get(name, tenant)
+            before = embedder.embedded
+            ingestor = self._ingestor(store, embedder)
+            report = run_sync(registry, state, store, ingestor, self.settings, progress)
+            report.chunks_embedded = embedder.embedded - before
+        return report
+
+    def remove_source(self, name: str, *, tenant: str = DEFAULT_TENANT, keep_documents: bool = False) -> int:
+        """Forget a tenant's source and (unless ``keep_documents``) delete its items from its
+        collection; returns the number of items deleted."""
+        registry = SourceRegistry(self.settings.data_dir)
+        state = registry.get(name, tenant)
+        removed = 0
+        collection = state.definition.collection
+        if not keep_documents and (self.collection_path(collection, tenant) / META_FILE).is_file():
+            store = self.store(collection, tenant=tenant)
+            with self.write_lock(store):
+                removed = purge(registry, state, store, self.settings)
+        registry.remove(name, tenant)
+        return removed
+
     def check_replaceable(self, doc_ids: Sequence[str], collection: str | None, principal: Principal) -> None:
         """Raise :class:`~ragline.errors.AccessDenied` if writing ``doc_ids`` would overwrite a
         document ``principal`` may not read."""
@@ -370,7 +418,7 @@ class Engine:
         return overrides.resolve(self.settings.retrieval, self.settings.answer)[0]
 
     @cached_property
-    def chat(self) -> ChatModel | None:
+    def chat_model(self) -> ChatModel | None:
         """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
         if not self.settings.llm.base_url:
             return None
@@ -381,7 +429,9 @@ class Engine:
     @cached_property
     def retrievers(self) -> RetrieverFactory:
         """Builds each collection's retriever; keeps the rerankers (and their models) it made."""
-        return RetrieverFactory(self.embedder, chat=lambda: self.chat, cache_dir=self.settings.cache_dir)
+        return RetrieverFactory(
+            self.embedder, chat=lambda: self.chat_model, cache_dir=self.settings.cache_dir
+        )
 
     def rerankers(
         self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
@@ -412,10 +462,10 @@ class Engine:
 
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         extractive = ExtractiveSummarizer(coll.embedder)
-        use_llm = (self.chat is not None) if llm is None else llm
-        if use_llm and self.chat is None:
+        use_llm = (self.chat_model is not None) if llm is None else llm
+        if use_llm and self.chat_model is None:
             raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
-        summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
+        summarizer = LLMSummarizer(self.chat_model, extractive) if use_llm and self.chat_model else extractive
         # Under the write lock: the summaries describe exactly the documents that are there.
         with self.write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
@@ -485,6 +535,81 @@ class Engine:
         from ragline.maintenance.tenants import migrate_tenants
 
         return migrate_tenants(self, progress)
+
+    # -- data safety (docs/export-format.md; README "Back up and restore") --------------------------
+
+    def export_collection(
+        self, collection: str | None, path: Path, *, tenant: str = DEFAULT_TENANT
+    ) -> TransferReport:
+        """Write a collection (texts, metadata, access, vectors, sentence vectors, token states,
+        sections, summaries) to a new directory in ragline's portable export format.
+
+        Example::
+
+            engine.export_collection("handbook", Path("/backups/handbook"))
+        """
+        from ragline.maintenance.portable import export_collection
+
+        coll = self.collection(collection, tenant=tenant, must_exist=True)
+        with self.write_lock(coll.store):
+            return export_collection(coll, path, self.settings, self.summaries_store(coll.name, tenant))
+
+    def import_collection(
+        self, path: Path, *, collection: str | None = None, tenant: str | None = None
+    ) -> TransferReport:
+        """Load an export into a new (or empty) collection, by default the exported one's name and
+        tenant; embeds nothing. Refuses an export of another embedding model.
+
+        Example::
+
+            engine.import_collection(Path("/backups/handbook"), collection="handbook-copy")
+        """
+        from ragline.maintenance.portable import import_collection, read_manifest
+
+        manifest = read_manifest(path)
+        tenant = tenant or str(manifest["tenant"])
+        coll = self.collection(collection or str(manifest["collection"]), tenant=tenant)
+        try:
+            with self.write_lock(coll.store):
+                return import_collection(path, coll, self.open_store, self.settings)
+        finally:
+            self._forget(tenant, coll.name)
+
+    def versions(self, collection: str | None = None, *, tenant: str = DEFAULT_TENANT) -> list[StoreVersion]:
+        """A collection's versions still on disk, oldest first (``ragline snapshot --list``)."""
+        return versioned_store(self.store(collection, must_exist=True, tenant=tenant)).versions()
+
+    def snapshot(
+        self, collection: str | None = None, tag: str | None = None, *, tenant: str = DEFAULT_TENANT
+    ) -> StoreVersion:
+        """Tag a collection's current version (kept until untagged, whatever the retention).
+
+        Example::
+
+            v = engine.snapshot("handbook", "before-reorg")
+            engine.restore("handbook", "before-reorg")
+        """
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            return versioned.tag_version(tag or f"snapshot-{versioned.versions()[-1].version}")
+
+    def delete_snapshot(self, collection: str | None, tag: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        """Remove a snapshot tag: its version goes with the next cleanup past the retention window."""
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            versioned.delete_tag(tag)
+
+    def restore(
+        self, collection: str | None, version: int | str, *, tenant: str = DEFAULT_TENANT
+    ) -> StoreVersion:
+        """Make an earlier version (a number or a snapshot tag) of a collection current again, as
+        a new version; the summaries index is not restored (``ragline summarize`` rebuilds it)."""
+        store = self.store(collection, must_exist=True, tenant=tenant)
+        versioned = versioned_store(store)
+        with self.write_lock(store):
+            return versioned.restore_version(version)
 
     def with_settings(self, **updates: Any) -> Engine:
         """An engine on the same data with some settings replaced, sharing the loaded embedding
@@ -587,7 +712,7 @@ class Engine:
         s = self.settings
         parts: list[Any] = [coll.retrieval, s.llm, s.store, coll.embedder.model_id]
         if kind == "answer":
-            parts += [coll.answer, s.answer.generator, datetime.date.today().isoformat()]
+            parts += [coll.answer, s.answer.generator, s.chat, datetime.date.today().isoformat()]
         return Scope(
             kind=kind,
             tenant=coll.tenant,
@@ -686,6 +811,7 @@ class Engine:
         stream: Literal[False] = ...,
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Answer: ...
 
     @overload
@@ -698,6 +824,7 @@ class Engine:
         stream: Literal[True],
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Iterator[StreamEvent]: ...
 
     def ask(
@@ -709,8 +836,13 @@ class Engine:
         stream: bool = False,
         debug: bool = False,
         principal: Principal | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Answer | Iterator[StreamEvent]:
         """Answer ``question`` from a collection, with numbered citations.
+
+        With ``history`` (the earlier turns of a conversation), a follow-up that depends on them
+        ("And on Windows?") is rewritten into a standalone query before retrieval (see
+        :meth:`condense`); ``debug`` shows that query (``answer.debug.query``).
 
         With ``stream=True`` returns an iterator of :class:`~ragline.types.Token` events (and
         :class:`~ragline.types.Restart` when an LLM attempt failed mid-answer) ending with one
@@ -727,35 +859,47 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        condensed = None
+        if history:
+            with _span("condense", turns=len(history)):
+                condensed = self.condense(question, history)
+            timings["condense"] = (time.perf_counter() - t0) * 1000
         cache = self.cache
         if cache is not None and cache.answers:
             coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
             scope = self._cache_scope(
                 "answer", coll, principal, [filter_fingerprint(coerce_filter(filters)), debug]
             )
+            # A follow-up is keyed on its standalone query too ("And on Windows?" means another
+            # question in each conversation), and the semantic cache is for questions alone.
+            text = question if condensed is None else f"{question}\x00{condensed.query}"
+            semantic = condensed is None
 
             def embed() -> Any:
                 return coll.embedder.embed_query(semantic_form(question))
 
-            cached, vector = cache.get_answer(scope, question, embed)
+            cached, vector = cache.get_answer(scope, text, embed, semantic=semantic)
             if cached is not None:
-                replayed = _replay(cached, t0)
+                replayed = _replay(replace(cached, question=question), t0)
                 return replayed if stream else collect(replayed)
 
             def put(answer: Answer) -> None:
                 # A degraded answer (every LLM failed) is not kept: the next ask may reach the LLM.
                 if answer.mode != "degraded" and self.collection_version(coll) == scope.version:
-                    cache.put_answer(scope, question, answer, vector, embed)
+                    cache.put_answer(scope, text, answer, vector, embed, semantic=semantic)
 
-            answered = self._answer(question, filters, collection, debug, principal, t0)
+            answered = self._answer(question, condensed, timings, filters, collection, debug, principal, t0)
             events = _caching(answered, put)
             return events if stream else collect(events)
-        events = self._answer(question, filters, collection, debug, principal, t0)
+        events = self._answer(question, condensed, timings, filters, collection, debug, principal, t0)
         return events if stream else collect(events)
 
     def _answer(
         self,
         question: str,
+        condensed: Condensed | None,
+        timings: dict[str, float],
         filters: Filter | Mapping[str, Any] | str | None,
         collection: str | None,
         debug: bool,
@@ -763,12 +907,14 @@ class Engine:
         t0: float,
     ) -> Iterator[StreamEvent]:
         """Retrieve, assemble, and the generator's events (what ``ask`` runs on a cache miss)."""
-        hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
+        query = condensed.query if condensed is not None else question
+        t_retrieve = time.perf_counter()
+        hits = self.retrieve_for_answer(query, filters=filters, collection=collection, principal=principal)
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
             context = self.assemble(hits, collection=collection, principal=principal)
         t2 = time.perf_counter()
-        timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
+        timings |= {"retrieve": (t1 - t_retrieve) * 1000, "assemble": (t2 - t1) * 1000}
         # Started here, not in the generator: a stream is consumed later, often on another thread,
         # and the span must still join this request's trace.
         gen_span = start_span("generate", generator=self.generator_kind())
@@ -787,8 +933,110 @@ class Engine:
             t0=t0,
             debug=debug,
             on_answer=on_answer,
+            condensed=condensed,
         )
         return _ending(gen_span, generated)
+
+    @cached_property
+    def condenser(self) -> Condenser:
+        """Rewrites follow-ups into standalone queries (``chat.condense``): the LLM when one is
+        configured (``auto``) or asked for, falling back to the offline rules."""
+        mode = self.settings.chat.condense
+        if mode == "off":
+            return NoCondenser()
+        rules = RuleCondenser()
+        if mode == "rules" or (mode == "auto" and self.chat_model is None):
+            return rules
+        if self.chat_model is None:
+            raise ConfigError(
+                "chat.condense = 'llm' needs llm.base_url and llm.model; "
+                "use chat.condense = 'rules' for the offline condenser"
+            )
+        return LLMCondenser(self.chat_model, rules)
+
+    def condense(self, question: str, history: Sequence[Turn]) -> Condensed:
+        """The standalone query for ``question`` after ``history`` (its last ``chat.history_turns``
+        turns are read): unchanged when it stands alone.
+
+        Example::
+
+            engine.condense("And on Windows?", [Turn("user", "How do I install ragline on Linux?")]).query
+            # 'How do I install ragline on Windows?'
+        """
+        self._check_query(question, "question")
+        for t in history:
+            if not isinstance(t, Turn):
+                raise ConfigError(f"history holds a {type(t).__name__}; give Turn(role, content) records")
+        recent = [t for t in history if t.role != "system"][-self.settings.chat.history_turns :]
+        if not recent:
+            return Condensed(question, question)
+        return self.condenser.condense(question, recent)
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[False] = ...,
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Answer: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[True],
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Iterator[StreamEvent]: ...
+
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+        stream: bool = False,
+        debug: bool = False,
+        principal: Principal | None = None,
+    ) -> Answer | Iterator[StreamEvent]:
+        """Answer the last user message of a conversation: :meth:`ask` with the earlier user and
+        assistant messages as history (system messages are left out of retrieval).
+
+        Example::
+
+            answer = engine.chat([
+                {"role": "user", "content": "How do I install ragline on Linux?"},
+                {"role": "assistant", "content": "Run pip install ragline [1]."},
+                {"role": "user", "content": "And on Windows?"},
+            ], debug=True)
+            print(answer.debug.query)   # How do I install ragline on Windows?
+        """
+        question, history = split_messages(messages)
+        if stream:
+            return self.ask(
+                question,
+                filters=filters,
+                collection=collection,
+                stream=True,
+                debug=debug,
+                principal=principal,
+                history=history,
+            )
+        return self.ask(
+            question,
+            filters=filters,
+            collection=collection,
+            debug=debug,
+            principal=principal,
+            history=history,
+        )
 
     def documents(
         self,

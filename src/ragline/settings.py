@@ -124,6 +124,10 @@ class StoreSettings(_Strict):
     # Seconds after which a reader notices commits made by other processes (replicas sharing the
     # data directory). None: only this process's own writes are seen, with no per-query check.
     read_consistency_s: float | None = Field(default=None, ge=0)
+    # Days an old version of a collection is kept after it is replaced, so `ragline restore` can
+    # roll an upsert back; each ingest's optimize deletes older ones (snapshots stay until
+    # untagged). LanceDB only; 0 keeps no history (and fetches racing a write fall back to a scan).
+    retention_days: float = Field(default=7.0, ge=0)
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -527,6 +531,17 @@ class AnswerSettings(_Strict):
     stale_after_days: int = Field(default=365, ge=1)
 
 
+class ChatSettings(_Strict):
+    """Conversations (``engine.chat``, ``ask(history=...)``): how a follow-up becomes a standalone query."""
+
+    # "auto": the LLM condenser when llm.base_url is set, else the offline rules; "rules": always the
+    # offline rules; "llm": the LLM (falling back to the rules); "off": follow-ups are searched as
+    # they are.
+    condense: Literal["auto", "rules", "llm", "off"] = "auto"
+    # The most recent turns of history the condenser reads (earlier ones are ignored).
+    history_turns: int = Field(default=6, ge=1, le=100)
+
+
 class ServerSettings(_Strict):
     """The HTTP service (``ragline serve``): limits, security and where its state lives."""
 
@@ -550,6 +565,10 @@ class ServerSettings(_Strict):
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)
+    # Conversations of the API and web UI (``POST /v1/conversations``): the newest N, none idle
+    # for longer than the age limit.
+    conversation_retention: int = Field(default=10_000, ge=0)
+    conversation_retention_days: float = Field(default=30.0, gt=0)
     # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
     # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
     state_timeout_s: float = Field(default=5.0, gt=0, le=300)
@@ -602,6 +621,24 @@ class CacheSettings(_Strict):
         if self.backend == "redis" and not self.redis_url:
             raise ValueError("cache.backend = 'redis' needs cache.redis_url (e.g. redis://localhost:6379/0)")
         return self
+
+
+class SourceSettings(_Strict):
+    """Sources that sync (``ragline sources``, ``ragline sync``): HTTP manners and S3 access.
+    A source's own options (``ragline sources add --delay ...``) win over these defaults."""
+
+    # Every HTTP request (web pages, robots.txt, sitemaps) gives up after this long.
+    http_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    # Sent with every request; robots.txt rules are matched against it.
+    user_agent: str = Field(default="ragline/0.1 (+https://github.com/ragline/ragline)", min_length=1)
+    # Seconds between two requests to one host (a robots.txt Crawl-delay above it wins).
+    web_delay_s: float = Field(default=1.0, ge=0, le=3600)
+    # S3-compatible storage: "" is AWS; e.g. "http://minio:9000" for another service.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    # Empty: boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ~/.aws, roles).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
 
 
 class CollectionSettings(_Strict):
@@ -668,8 +705,10 @@ class Settings(BaseSettings):
     loaders: LoaderSettings = LoaderSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
     cache: CacheSettings = CacheSettings()
+    sources: SourceSettings = SourceSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
@@ -730,8 +769,9 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-# RAGLINE_ variables that are not settings: the config file path and the CLI's progress switch.
-_NON_SETTING_ENV = {"config", "progress"}
+# RAGLINE_ variables that are not settings: the config file path, the CLI's progress switch and
+# the API key of `ragline mcp` (a secret, so never a setting that config dumps could show).
+_NON_SETTING_ENV = {"config", "progress", "api_key"}
 
 
 def _check_env() -> None:

@@ -84,7 +84,7 @@ def test_stages_needing_a_missing_capability_are_skipped_as_if_off(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     lacking = _reopened(engine, NoSentencesNoVectors)
-    assert capabilities(lacking) == {"dense search", "keyword search", "token states"}
+    assert capabilities(lacking) == {"dense search", "keyword search", "token states", "export"}
     on = RetrievalSettings(sentences=True, dense_prf=True, smoothing=True, prf=True, rerank=[])
     off = on.overridden(
         RetrievalSettings(

@@ -6,7 +6,12 @@ result must be exactly as private as a computed one.
 
 Each tenant's admin also plants documents under the other tenant's ids (the probe of issue 21), so
 ids alone prove nothing: the answers, prompts and traces are checked for the *text* of documents
-the caller may not read, and metadata probes (counts, filter errors, existence) for what they tell."""
+the caller may not read, and metadata probes (counts, filter errors, existence) for what they tell.
+
+Part of acme's content comes from the command line, `ragline ingest --tenant acme` (with and
+without --groups/--clearance) run on the same data directory before the service starts (issue
+27): it is in the pool every check draws from, and one test asks every caller for each of its
+documents through every read endpoint."""
 
 from __future__ import annotations
 
@@ -15,10 +20,14 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+import ragline
+from ragline.cli.main import app as cli
 from ragline.server.app import create_app
 from ragline.settings import load_settings
 from ragline.state import open_state
@@ -72,6 +81,32 @@ CALLERS = {
 
 
 CODE = re.compile(r"\b[A-Z]{2}-\d{4}\b")  # every generated text carries one; planted texts none
+# What `ragline ingest --tenant acme` brings in: one folder per access (codes CL-nnnn).
+CLI_ACCESS = [Access("acme"), Access("acme", ("legal",), 1)]
+
+
+def ingest_with_cli(data: Path, folder: Path, rng: random.Random) -> list[Doc]:
+    """Text files ingested into acme's ``shared`` by the real CLI, one run per access; their
+    document ids are read back from the data directory."""
+    texts: dict[str, tuple[str, Access]] = {}
+    for k, access in enumerate(CLI_ACCESS):
+        sub = folder / f"set{k}"
+        sub.mkdir()
+        for i in range(12):
+            project, topic, n = rng.choice(PROJECTS), rng.choice(TOPICS), rng.randint(1000, 9999)
+            text = f"Project {project} {topic} memo {n}: filed from the command line as CL-{n} for {project}."
+            path = sub / f"memo-{i}.txt"
+            path.write_text(text, encoding="utf-8")
+            texts[str(path.resolve())] = (text, access)
+        args = ["ingest", str(sub), "--data-dir", str(data), "--collection", "shared", "--tenant", "acme"]
+        args += ["--groups", ",".join(access.groups), "--clearance", str(access.clearance)]
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0, res.output
+    everything = Principal("acme", ("eng", "hr", "legal"), 9)
+    listed = ragline.open(data).documents(collection="shared", principal=everything, limit=1000)
+    docs = [Doc(d.doc_id, *texts[str(Path(d.source).resolve())]) for d in listed]
+    assert len(docs) == len(texts) and {d.access for d in docs} == set(CLI_ACCESS)
+    return docs
 
 
 def planted(docs: list[Doc], tenant: str) -> list[Doc]:
@@ -101,6 +136,7 @@ def world(
         admins[tenant] = bearer(secret)
     st.close()
     docs = make_docs(random.Random(7))
+    cli_docs = ingest_with_cli(data, tmp_path_factory.mktemp("cli-docs"), random.Random(13))
     app = create_app(load_settings(data_dir=data, server={"json_logs": False}))
     with TestClient(app) as client:
         wait_ready(client)
@@ -135,7 +171,7 @@ def world(
             headers=admins["globex"],
         )
         assert wait_job(client, r.json(), admins["globex"])["status"] == "done"
-        yield client, headers, docs + [d for rows in plants.values() for d in rows]
+        yield client, headers, docs + cli_docs + [d for rows in plants.values() for d in rows]
 
 
 def test_no_document_leaks_over_a_thousand_queries(
@@ -280,3 +316,63 @@ def test_no_document_leaks_over_a_thousand_queries(
     # The test has teeth: results came back, and callers find text they may read.
     assert returned > 5000
     assert own_found / own_quotes > 0.9, (own_found, own_quotes)
+
+
+def test_cli_ingested_content_is_visible_to_acme_keys_and_no_other_tenants(
+    world: tuple[TestClient, dict[str, dict[str, str]], list[Doc]],
+) -> None:
+    """Each document `ragline ingest --tenant acme` brought in, asked for verbatim by every caller
+    through every read endpoint: acme's keys that may read it find it; no other key gets its id
+    or a word of its code, anywhere in the response."""
+    client, headers, docs = world
+    cli_docs = [d for d in docs if "CL-" in d.text]
+    assert len(cli_docs) == 24
+    found = hidden = 0
+    for d in cli_docs:
+        [code] = CODE.findall(d.text)
+        for caller, p in CALLERS.items():
+            h = headers[caller]
+            readable = p.can_read(d.access)
+            responses = []
+            r = client.post(
+                "/v1/collections/shared/search",
+                json={"query": d.text, "mode": "keyword", "top_k": 5},
+                headers=h,
+            )
+            ids = [hit["doc_id"] for hit in r.json()["hits"]]
+            assert (d.id in ids) == readable, (caller, d.id, ids)
+            responses.append(r)
+            for mode in ("dense", "hybrid"):
+                r = client.post(
+                    "/v1/collections/shared/search",
+                    json={"query": d.text, "mode": mode, "top_k": 50},
+                    headers=h,
+                )
+                assert readable or d.id not in [hit["doc_id"] for hit in r.json()["hits"]]
+                responses.append(r)
+            r = client.get(f"/v1/collections/shared/documents/{d.id}", headers=h)
+            assert r.status_code == (200 if readable else 404)
+            responses.append(r)
+            listed = client.get("/v1/collections/shared/documents?limit=1000", headers=h).json()["documents"]
+            assert (d.id in {x["id"] for x in listed}) == readable
+            if d is cli_docs[0] or d is cli_docs[-1]:  # the answer endpoints are slower: two documents
+                a = client.post(
+                    "/v1/collections/shared/ask", json={"question": d.text, "debug": True}, headers=h
+                )
+                trace = client.get(f"/v1/traces/{a.json()['trace_id']}", headers=h)
+                chat = client.post(
+                    "/v1/chat/completions",
+                    headers=h,
+                    json={"model": "shared", "messages": [{"role": "user", "content": d.text}]},
+                )
+                responses += [a, trace, chat]
+            for r in responses:
+                assert r.status_code in (200, 404), r.text
+                if not readable:
+                    # The question itself is echoed back (prompt, trace); nothing else may name it.
+                    assert code not in r.text.replace(d.text, ""), (caller, r.request.url, d.id)
+            found += readable
+            hidden += not readable
+    # Both sides were exercised: the 12 tenant-wide memos by acme's 4 keys, the 12 legal ones by
+    # acme-all-2 alone; globex's 3 keys read none.
+    assert (found, hidden) == (12 * 4 + 12, 24 * len(CALLERS) - 60)

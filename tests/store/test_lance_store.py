@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ragline.errors import StoreError
 from ragline.store.base import SourceBatch
 from ragline.store.filters import And, Visible, parse_filter
 from ragline.store.lance import LanceStore
 from ragline.testing.store_contract import (
     DIM,
     StoreContract,
+    VersionContract,
     dense_hits,
     keyword_hits,
     make_chunks,
@@ -25,7 +27,7 @@ from ragline.testing.store_contract import (
 from ragline.types import Chunk, Principal
 
 
-class TestLanceContract(StoreContract):
+class TestLanceContract(StoreContract, VersionContract):
     def make_store(self, root: Path, dimension: int, **kw: Any) -> LanceStore:
         return LanceStore(root, dimension=dimension, model_id="test-model", **kw)
 
@@ -159,3 +161,30 @@ def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(
     store.finalize()
     assert "unit_vectors" in store._index_types()
     assert store.sentence_candidates(vecs[0], 1)[0].chunk_id == "c0"
+
+
+def test_retention_window_keeps_old_versions_and_snapshots_outlive_it(tmp_path: Path) -> None:
+    """finalize (each ingest's optimize) deletes versions older than retention_days, except
+    tagged ones: with the default window an upsert can be rolled back; with 0 only a snapshot."""
+    chunks = make_chunks(6, "/s", seed=1)
+    for days, restorable in ((7.0, True), (0.0, False)):
+        store = LanceStore(tmp_path / f"r{days}", dimension=DIM, model_id="m", retention_days=days)
+        store.upsert([SourceBatch("/s", "h1", chunks, vectors_for(chunks, 1))])
+        store.finalize()
+        first = store.versions()[-1].version
+        store.tag_version("kept")
+        store.upsert([SourceBatch("/s", "h2", chunks[:2], vectors_for(chunks[:2], 2))])
+        store.finalize()
+        after_edit = store.versions()[-1].version
+        store.upsert([SourceBatch("/s", "h3", chunks[:1], vectors_for(chunks[:1], 3))])
+        store.finalize()
+        numbers = [v.version for v in store.versions()]
+        assert (after_edit in numbers) == restorable and first in numbers  # the tag keeps it
+        if restorable:
+            store.restore_version(after_edit)
+            assert store.source_hashes() == {"/s": "h2"}
+        else:
+            with pytest.raises(StoreError, match=r"not on disk.*tags: kept="):
+                store.restore_version(after_edit)
+        store.restore_version("kept")
+        assert store.source_hashes() == {"/s": "h1"} and len(store.all_chunks()) == len(chunks)

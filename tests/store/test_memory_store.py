@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from ragline.errors import StoreError
-from ragline.store.base import Candidate, SourceBatch, capabilities
+from ragline.store.base import Candidate, SourceBatch, capabilities, versioned_store
 from ragline.store.filters import And, Filter, Visible, parse_filter
 from ragline.store.lance import LanceStore
 from ragline.store.memory import DATA_FILE, MemoryStore
@@ -118,14 +118,17 @@ def test_model_and_backend_mismatches_are_refused(tmp_path: Path) -> None:
         MemoryStore(tmp_path / "lance", dimension=DIM, model_id="m1").stats()
 
 
-def test_memory_store_has_every_capability(tmp_path: Path) -> None:
+def test_memory_store_has_every_search_capability_and_export_but_no_versions(tmp_path: Path) -> None:
     assert capabilities(MemoryStore(tmp_path, DIM, "m", persist=False)) == {
         "dense search",
         "keyword search",
         "sentence search",
         "token states",
         "vector fetch",
+        "export",
     }
+    with pytest.raises(StoreError, match="keeps no versions"):
+        versioned_store(MemoryStore(tmp_path, DIM, "m", persist=False))
 
 
 # -- congruence with LanceStore ---------------------------------------------------------------------

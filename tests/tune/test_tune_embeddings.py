@@ -70,7 +70,7 @@ def test_tune_saves_a_version_and_reembeds_the_collection(tmp_path: Path) -> Non
     engine.upsert_documents(_docs(80), collection="notes")
     before = {c.id: c for c in engine.store("notes").all_chunks()}
     base_model = engine.embedder_for("notes").model_id
-    report = engine.tune_embeddings("notes", max_pairs=96, batch_size=16, max_seq_length=64)
+    report = engine.tune_embeddings("notes", max_pairs=32, batch_size=16, max_seq_length=32)
     assert report.model_dir == tmp_path / "data" / "models" / "notes" / "v1"
     assert (report.model_dir / "config.json").is_file() and report.steps > 0
     assert 0.0 <= report.heldout_ndcg_before <= 1.0 and 0.0 <= report.heldout_ndcg_after <= 1.0
@@ -89,7 +89,7 @@ def test_tune_saves_a_version_and_reembeds_the_collection(tmp_path: Path) -> Non
     )
     assert fresh.search("moss", collection="notes", top_k=1)[0].chunk.doc_id == "new"
     assert (
-        fresh.tune_embeddings("notes", max_pairs=96, batch_size=16, max_seq_length=64).model_dir.name == "v2"
+        fresh.tune_embeddings("notes", max_pairs=32, batch_size=16, max_seq_length=32).model_dir.name == "v2"
     )
 
 

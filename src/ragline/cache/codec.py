@@ -19,6 +19,7 @@ from ragline.types import (
     Chunk,
     ChunkSpan,
     Citation,
+    Condensed,
     Context,
     Hit,
     Passage,
@@ -64,9 +65,12 @@ def _answer(d: dict[str, Any]) -> Answer:
     if dbg is not None:
         ctx = dbg["context"]
         debug = AnswerDebug(
-            hits=[_hit(h) for h in dbg["hits"]],
-            context=Context(**{**ctx, "passages": [_passage(p) for p in ctx["passages"]]}),
-            prompt=dbg["prompt"],
+            **{
+                **dbg,
+                "hits": [_hit(h) for h in dbg["hits"]],
+                "context": Context(**{**ctx, "passages": [_passage(p) for p in ctx["passages"]]}),
+                "condensed": Condensed(**dbg["condensed"]) if dbg.get("condensed") else None,
+            }
         )
     return Answer(
         **{

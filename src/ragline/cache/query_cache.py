@@ -152,11 +152,17 @@ class QueryCache:
         return decode_answer(data) if data is not None else None
 
     def get_answer(
-        self, scope: Scope, question: str, embed: Callable[[], npt.NDArray[np.floating]]
+        self,
+        scope: Scope,
+        question: str,
+        embed: Callable[[], npt.NDArray[np.floating]],
+        *,
+        semantic: bool = True,
     ) -> tuple[Answer | None, npt.NDArray[np.floating] | None]:
         """A cached answer for ``question`` in ``scope`` (marked by ``Answer.cached``), or None;
         and the question's vector when the semantic lookup needed it (pass it to :meth:`put_answer`).
-        ``embed`` is called only when the exact lookup misses and the semantic cache is on."""
+        ``embed`` is called only when the exact lookup misses and the semantic cache is on (and
+        ``semantic`` is true)."""
         if not self.answers:
             return None, None
         try:
@@ -167,7 +173,7 @@ class QueryCache:
         self._count("answer", "miss" if found is None else "hit")
         if found is not None:
             return self._served(found[0], question, "exact", 1.0, found[1]), None
-        if not self.semantic:
+        if not (self.semantic and semantic):
             return None, None
         vector = embed()
         try:
@@ -212,6 +218,8 @@ class QueryCache:
         answer: Answer,
         vector: npt.NDArray[np.floating] | None = None,
         embed: Callable[[], npt.NDArray[np.floating]] | None = None,
+        *,
+        semantic: bool = True,
     ) -> None:
         """Keep ``answer`` to ``question`` in ``scope``; with the semantic cache on, also the
         question's vector (``vector``, or ``embed()`` when it was not computed by the lookup)."""
@@ -220,7 +228,7 @@ class QueryCache:
         key = scope.key(question)
         try:
             self.backend.set(key, encode_answer(answer, time.time()), self.ttl_s)
-            if self.semantic:
+            if self.semantic and semantic:
                 v = vector if vector is not None else embed() if embed is not None else None
                 if v is not None:
                     entry = _encode_question(question, key, stored_vector(v))

@@ -8,6 +8,8 @@ Examples::
     ragline ask "How do I create a virtual environment?" --debug
     ragline stats
     ragline delete 3f2a...
+    ragline export handbook /backups/handbook && ragline import /backups/handbook -c handbook2
+    ragline snapshot handbook --tag before-reorg && ragline restore handbook --version before-reorg
     ragline eval beir ../shared/datasets/scifact --mode hybrid --json
     ragline eval qa ../shared/datasets/squad-v1.1-dev --limit 2000 --json
 """
@@ -30,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragline.cli.keys import keys_app
+from ragline.cli.sources import sources_app
 from ragline.errors import RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
@@ -43,6 +46,7 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Evaluate retrieval quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
+app.add_typer(sources_app, name="sources")
 tune_app = typer.Typer(help="Adapt models to a collection.", no_args_is_help=True)
 app.add_typer(tune_app, name="tune")
 
@@ -296,6 +300,110 @@ def ingest(
         raise typer.Exit(code=1)
 
 
+_EVERY = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(text: str) -> float:
+    """Seconds in an interval such as ``90``, ``30s``, ``10m``, ``1.5h`` or ``1d``."""
+    m = _EVERY.match(text.strip())
+    seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else 0.0
+    if seconds < 1:
+        raise ValueError(
+            f"--every {text!r} is not an interval of at least 1 s; write e.g. 30s, 10m, 1h or 1d"
+        )
+    return seconds
+
+
+def _sync_once(engine: Any, targets: list[Any], json_out: bool) -> bool:
+    """Sync each (name, tenant) once, printing a line (or JSON) per source; True if all worked."""
+    ok = True
+    for name, tenant in targets:
+        label = name if tenant == DEFAULT_TENANT else f"{tenant}/{name}"
+        try:
+            with _progress_bar() as bar:
+                items = bar.add_task(f"{label}: items", total=None, detail="")
+                chunks = bar.add_task(f"{label}: embedding", total=None, detail="")
+
+                def on_progress(p: Any, items: Any = items, chunks: Any = chunks, bar: Any = bar) -> None:
+                    bar.update(items, completed=p.files_done, detail=p.current[-60:])
+                    bar.update(
+                        chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded
+                    )
+
+                report = engine.sync_source(name, tenant=tenant, progress=on_progress)
+        except RaglineError as exc:
+            ok = False
+            err_console.print(f"[bold red]error:[/] {_esc(label)}: {_esc(exc)}", highlight=False)
+            continue
+        ok = ok and not report.failed
+        if json_out:
+            typer.echo(json.dumps(dataclasses.asdict(report)))
+            continue
+        console.print(
+            f"{_esc(label)} ({report.kind} -> {_esc(report.collection)}): {report.listed} listed, "
+            f"{report.fetched} fetched, {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.deleted} deleted, {len(report.failed)} failed; "
+            f"{report.chunks_indexed} chunks ({report.chunks_embedded} embedded) in {report.seconds:.1f}s",
+            highlight=False,
+        )
+        for key, reason in report.failed:
+            err_console.print(f"[yellow]failed[/] {_esc(key)}: {_esc(reason)}", highlight=False)
+    return ok
+
+
+@app.command()
+def sync(
+    name: Annotated[str | None, typer.Argument(help="The source to sync (default: every source).")] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="The source's tenant (default: 'default'; all without NAME)."),
+    ] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="Sync again at this interval (30s, 10m, 1h) until Ctrl-C.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print each report as a JSON line.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Bring sources' changes into their collections: new and changed items are indexed, unchanged
+    ones skipped (not fetched or embedded again), items gone upstream deleted."""
+    import time
+
+    try:
+        interval = parse_every(every) if every is not None else None
+        engine = _engine(data_dir)
+        from ragline.sources import SourceRegistry
+
+        registry = SourceRegistry(engine.settings.data_dir)
+        if name is not None:
+            registry.get(name, tenant or DEFAULT_TENANT)  # an unknown name fails now, not each round
+    except (RaglineError, ValueError) as exc:
+        _fail(exc)
+
+    def targets() -> list[tuple[str, str]]:
+        # Read each round: sources added or removed meanwhile are picked up.
+        if name is not None:
+            return [(name, tenant or DEFAULT_TENANT)]
+        return [(d.name, d.tenant) for d in registry.list(tenant)]
+
+    try:
+        while True:
+            started = time.monotonic()
+            found = targets()
+            if not found and interval is None:
+                console.print("no sources to sync (add one with: ragline sources add NAME --type ...)")
+            ok = _sync_once(engine, found, json_out)
+            if interval is None:
+                if not ok:
+                    raise typer.Exit(code=1)
+                return
+            time.sleep(max(0.0, started + interval - time.monotonic()))
+    except KeyboardInterrupt:
+        # Each item is committed whole, so an interrupted sync resumes where it stopped.
+        err_console.print("sync stopped (Ctrl-C)")
+        raise typer.Exit(code=130 if interval is None else 0) from None
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to search for.")],
@@ -453,6 +561,141 @@ def migrate_tenants(data_dir: DataDir = None) -> None:
         console.print(f"tenant {_esc(tenant)}: {chunks} chunks in its own collections")
 
 
+TenantOpt = Annotated[
+    str, typer.Option("--tenant", help="Tenant whose collection it is (default: 'default').")
+]
+
+
+def _counts_line(what: str, c: Any) -> str:
+    return (
+        f"{what} {c.chunks} chunks of {c.documents} documents from {c.sources} sources "
+        f"({c.sections} sections, {c.sentence_vectors} with sentence vectors, "
+        f"{c.token_states} with token states)"
+    )
+
+
+@app.command("export")
+def export_cmd(
+    collection: Annotated[str, typer.Argument(help="Collection to export.")],
+    path: Annotated[Path, typer.Argument(help="New directory to write the export to.")],
+    tenant: TenantOpt = DEFAULT_TENANT,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Export a collection (texts, metadata, access, vectors, sections, summaries) to a portable
+    directory that `ragline import` loads without embedding anything (docs/export-format.md)."""
+    try:
+        report = _engine(data_dir).export_collection(collection, path, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(dataclasses.asdict(report)))
+        return
+    console.print(_esc(_counts_line(f"exported {collection!r} to {report.path}:", report.counts)))
+    if report.summaries is not None:
+        console.print(_esc(_counts_line("  and its summaries index:", report.summaries)))
+
+
+@app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="Directory written by `ragline export`.")],
+    collection: Annotated[
+        str | None,
+        typer.Option("--collection", "-c", help="Collection to create (default: the exported name)."),
+    ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="Tenant that receives it (default: the one it was exported from)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Import an export into a new collection; nothing is embedded (same embedding model needed)."""
+    try:
+        report = _engine(data_dir).import_collection(path, collection=collection, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(dataclasses.asdict(report)))
+        return
+    where = report.collection + (f" (tenant {report.tenant})" if report.tenant != DEFAULT_TENANT else "")
+    console.print(_esc(_counts_line(f"imported into {where}:", report.counts)))
+    if report.summaries is not None:
+        console.print(_esc(_counts_line("  and its summaries index:", report.summaries)))
+    for note in report.notes:
+        err_console.print(f"[yellow]note:[/] {_esc(note)}", highlight=False)
+
+
+def _versions_table(name: str, versions: list[Any], show: int) -> Table:
+    t = Table(title=f"versions of {_esc(name)}")
+    for col in ("version", "written (UTC)", "chunks", "tags"):
+        t.add_column(col)
+    shown = [v for i, v in enumerate(versions) if v.tags or i >= len(versions) - show]
+    for v in shown:
+        t.add_row(
+            str(v.version),
+            v.timestamp.isoformat(sep=" ", timespec="seconds"),
+            str(v.chunks),
+            _esc(", ".join(v.tags)),
+        )
+    return t
+
+
+@app.command()
+def snapshot(
+    collection: Annotated[str, typer.Argument(help="Collection to snapshot.")],
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Name of the snapshot (default: snapshot-<version>).")
+    ] = None,
+    list_only: Annotated[bool, typer.Option("--list", help="Only list versions and snapshots.")] = False,
+    delete: Annotated[
+        str | None,
+        typer.Option("--delete", help="Remove this snapshot tag instead (its version may then go)."),
+    ] = None,
+    show: Annotated[int, typer.Option("--show", min=1, help="Latest untagged versions listed.")] = 10,
+    tenant: TenantOpt = DEFAULT_TENANT,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Tag the collection's current version (kept until untagged, whatever store.retention_days)
+    and list its versions: what `ragline restore --version` accepts."""
+    try:
+        engine = _engine(data_dir)
+        if delete is not None:
+            engine.delete_snapshot(collection, delete, tenant=tenant)
+        tagged = None if list_only or delete is not None else engine.snapshot(collection, tag, tenant=tenant)
+        versions = engine.versions(collection, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps([dataclasses.asdict(v) for v in versions], default=str))
+        return
+    console.print(_versions_table(collection, versions, show))
+    if tagged is not None:
+        console.print(f"tagged version {tagged.version} as {_esc(', '.join(tagged.tags))}")
+    if delete is not None:
+        console.print(f"removed snapshot tag {_esc(delete)}")
+
+
+@app.command()
+def restore(
+    collection: Annotated[str, typer.Argument(help="Collection to restore.")],
+    version: Annotated[str, typer.Option("--version", help="Version number or snapshot tag to bring back.")],
+    tenant: TenantOpt = DEFAULT_TENANT,
+    data_dir: DataDir = None,
+) -> None:
+    """Make an earlier version of a collection current again (as a new version, so it can be
+    undone); see `ragline snapshot --list` for the versions kept."""
+    try:
+        now = _engine(data_dir).restore(collection, version, tenant=tenant)
+    except RaglineError as exc:
+        _fail(exc)
+    console.print(
+        f"restored {_esc(collection)} to version {_esc(version)} "
+        f"as new version {now.version} ({now.chunks} chunks)"
+    )
+
+
 @app.command()
 def delete(
     doc_ids: Annotated[list[str], typer.Argument(help="Document ids to delete.")],
@@ -501,6 +744,51 @@ def serve(
         f" (UI at /, API docs at /v1/docs{', auth OFF' if not s.auth else ''})"
     )
     uvicorn.run(app_, host=host, port=port, log_config=None)
+
+
+@app.command()
+def mcp(
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="RAGLINE_API_KEY",
+            show_envvar=True,
+            help="API key whose tenant, groups and clearance every call uses (needed while auth is on).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve MCP (Model Context Protocol) on stdin/stdout: search, ask, list collections and read
+    spans, for an MCP client that starts this command. Over HTTP, `ragline serve` answers MCP at /mcp."""
+    try:
+        from ragline.server.mcp_server import run_stdio, stdio_caller
+    except ImportError as exc:
+        _fail(RaglineError(f"MCP is not installed ({exc}); pip install 'ragline[mcp]'"))
+    from ragline.engine import Engine
+    from ragline.server.observability import setup_logging
+    from ragline.settings import load_settings
+    from ragline.state import open_state
+
+    # stdout carries the protocol: every log line goes to stderr, and only warnings.
+    setup_logging(json_logs=False, level=logging.WARNING)
+    state = None
+    try:
+        settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+        if settings.server.auth:
+            s = settings.server
+            state = open_state(s.state_url, settings.data_dir, timeout_s=s.state_timeout_s)
+        caller = stdio_caller(settings, state, key)
+        engine = Engine(settings)
+    except RaglineError as exc:
+        if state is not None:
+            state.close()
+        _fail(exc)
+    try:
+        run_stdio(engine, caller)
+    finally:
+        if state is not None:
+            state.close()
 
 
 @eval_app.command("beir")

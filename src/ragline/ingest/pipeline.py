@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -111,6 +111,23 @@ _LIMIT_SETTINGS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class SourceItem:
+    """One item of a source that is not a local file (a web page, a table row, an object in a
+    bucket, a file at a git commit).
+
+    ``source`` is its key in the store (the unit replaced atomically), ``version`` what its
+    upstream says about its content (an HTTP body hash, a row version, an ETag, a blob id), and
+    ``load`` fetches it: called only when the collection does not hold that version yet. ``load``
+    raises :class:`~ragline.errors.LoaderError` for an item that cannot be read (it is reported,
+    and its indexed version stays).
+    """
+
+    source: str
+    version: str
+    load: Callable[[], list[Document]]
+
+
 @dataclass(slots=True)
 class _Pending:
     source: str
@@ -160,10 +177,7 @@ class Ingestor:
         report.files_seen = len(found.files)
         state = IngestProgress(files_total=len(found.files))
         indexed = self.store.source_hashes()
-        config_fp = self._config_fingerprint(dedup)
-        if access is not None and access != Access():
-            # A changed ACL re-indexes the file even though its bytes did not change.
-            config_fp += ":" + stable_id(access.tenant, *access.groups, str(access.clearance))[:12]
+        config_fp = self._access_fingerprint(self._config_fingerprint(dedup), access)
         seen_hashes: dict[str, str] = {}
         pending: list[_Pending] = []
         pending_chunks = 0
@@ -197,14 +211,11 @@ class Ingestor:
                 state.files_done += 1
                 notify()
                 continue
-            if access is not None:
-                docs = [replace(d, access=access) for d in docs]
-            kept = self._dedup(docs, seen_hashes, report) if dedup else docs
-            chunks, sections = self._chunk(kept)
-            pending.append(_Pending(source, digest, chunks, sections))
-            pending_chunks += len(chunks)
-            report.documents_indexed += len(kept)
-            state.chunks_pending += len(chunks)
+            pending.append(
+                self._prepare(docs, source, digest, access, seen_hashes if dedup else None, report)
+            )
+            pending_chunks += len(pending[-1].chunks)
+            state.chunks_pending += len(pending[-1].chunks)
             if pending_chunks >= self.settings.store.commit_chunks:
                 self._flush(pending, report, state, notify)
                 pending, pending_chunks = [], 0
@@ -213,6 +224,83 @@ class Ingestor:
         self._flush(pending, report, state, notify)
         if sync:
             report.sources_deleted = self._sync(paths, found.files, report)
+        self.store.finalize()
+        report.seconds_total = time.perf_counter() - started
+        return report
+
+    def run_items(
+        self,
+        items: Iterable[SourceItem],
+        *,
+        access: Access | None = None,
+        dedup: bool = True,
+        sweep: Callable[[set[str]], Iterable[str]] | None = None,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest items of a source (see :class:`SourceItem`) as files are ingested: an item whose
+        version the collection holds (with the same settings and access) is skipped unfetched,
+        the others are loaded, chunked and embedded, and written one whole item at a time.
+
+        ``items`` may be lazy (a crawl finds pages as it goes). After them, ``sweep`` gets the
+        keys seen and returns the keys that are gone upstream; those still indexed are deleted
+        (never one whose load failed this run).
+
+        Example::
+
+            item = SourceItem("s3://b/a.md", etag, lambda: load_bytes(...))
+            report = ingestor.run_items([item], access=Access("acme"))
+        """
+        started = time.perf_counter()
+        report = IngestReport()
+        state = IngestProgress(files_total=0)
+        indexed = self.store.source_hashes()
+        config_fp = self._access_fingerprint(self._config_fingerprint(dedup), access)
+        seen_hashes: dict[str, str] = {}
+        seen: set[str] = set()
+        pending: list[_Pending] = []
+        pending_chunks = 0
+
+        def notify() -> None:
+            if progress is not None:
+                progress(state)
+
+        for item in items:
+            seen.add(item.source)
+            report.files_seen += 1
+            state.files_total = max(state.files_total, report.files_seen)
+            state.current = item.source
+            digest = f"{item.version}:{config_fp}"
+            if indexed.get(item.source) == digest:
+                report.files_unchanged += 1
+                state.files_done += 1
+                notify()
+                continue
+            try:
+                docs = item.load()
+            except LoaderError as exc:
+                log.warning("skipping %s: %s", exc.path, exc.reason)
+                report.errors.append((item.source, exc.reason))
+                state.files_done += 1
+                notify()
+                continue
+            pending.append(
+                self._prepare(docs, item.source, digest, access, seen_hashes if dedup else None, report)
+            )
+            pending_chunks += len(pending[-1].chunks)
+            state.chunks_pending += len(pending[-1].chunks)
+            if pending_chunks >= self.settings.store.commit_chunks:
+                self._flush(pending, report, state, notify)
+                pending, pending_chunks = [], 0
+            state.files_done += 1
+            notify()
+        self._flush(pending, report, state, notify)
+        if sweep is not None:
+            failed = {source for source, _ in report.errors}
+            current = self.store.source_hashes()
+            gone = sorted({s for s in sweep(seen) if s in current and s not in failed})
+            if gone:
+                self.store.delete_sources(gone)
+            report.sources_deleted = len(gone)
         self.store.finalize()
         report.seconds_total = time.perf_counter() - started
         return report
@@ -286,6 +374,13 @@ class Ingestor:
             raise StoreError(f"re-indexing failed for {report.errors[0][0]}: {report.errors[0][1]}")
         return report
 
+    @staticmethod
+    def _access_fingerprint(config_fp: str, access: Access | None) -> str:
+        if access is None or access == Access():
+            return config_fp
+        # A changed ACL re-indexes the file even though its bytes did not change.
+        return config_fp + ":" + stable_id(access.tenant, *access.groups, str(access.clearance))[:12]
+
     def _config_fingerprint(self, dedup: bool = True) -> str:
         cfg = (
             PIPELINE_VERSION
@@ -295,6 +390,24 @@ class Ingestor:
             + self.settings.loaders.model_dump_json(exclude=_LIMIT_SETTINGS)
         )
         return hashlib.sha256(cfg.encode()).hexdigest()[:12]
+
+    def _prepare(
+        self,
+        docs: list[Document],
+        source: str,
+        digest: str,
+        access: Access | None,
+        seen_hashes: dict[str, str] | None,
+        report: IngestReport,
+    ) -> _Pending:
+        """One loaded source's documents, given their access, deduplicated (unless
+        ``seen_hashes`` is None) and chunked, waiting for their commit."""
+        if access is not None:
+            docs = [replace(d, access=access) for d in docs]
+        kept = self._dedup(docs, seen_hashes, report) if seen_hashes is not None else docs
+        chunks, sections = self._chunk(kept)
+        report.documents_indexed += len(kept)
+        return _Pending(source, digest, chunks, sections)
 
     def _dedup(self, docs: list[Document], seen: dict[str, str], report: IngestReport) -> list[Document]:
         result = dedup_documents(docs, seen)

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ragline
@@ -48,7 +48,7 @@ from ragline.server.observability import Metrics, setup_tracing
 from ragline.server.overload import ConcurrencyLimit, Slots
 from ragline.server.schemas import HealthOut
 from ragline.server.service import Service
-from ragline.settings import Settings
+from ragline.settings import ServerSettings, Settings
 from ragline.state import StateError, StateNotFound, StateStore, StateUnavailable, open_state
 from ragline.telemetry import span
 
@@ -84,7 +84,10 @@ LIMITED_ROUTES = (
     ("POST", "/v1/collections/{collection}/files"),
     ("POST", "/v1/collections/{collection}/documents"),
     ("POST", "/v1/chat/completions"),
+    ("POST", "/mcp"),
 )
+# Hosts a loopback server without auth answers MCP for (other Host or Origin headers: DNS rebinding).
+_LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -179,6 +182,7 @@ def create_app(
     """Build the app. Models load in the background at start; ``/readyz`` says when they are up."""
     eng = engine or Engine(settings)
     s = settings.server
+    mcp_app, mcp_running = _mcp(s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -189,6 +193,8 @@ def create_app(
             trace_retention=s.trace_retention,
             trace_retention_days=s.trace_retention_days,
             timeout_s=s.state_timeout_s,
+            conversation_retention=s.conversation_retention,
+            conversation_retention_days=s.conversation_retention_days,
         )
         metrics = Metrics()
         slots: Slots = app.state.slots
@@ -209,7 +215,8 @@ def create_app(
         app.state.service = svc
         threading.Thread(target=_warm_up, args=(svc,), name="ragline-warmup", daemon=True).start()
         try:
-            yield
+            async with mcp_running():
+                yield
         finally:
             jobs.shutdown()
             if state is None:
@@ -227,10 +234,15 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(openai_compat.router)
     _add_health(app)
+    # MCP over streamable HTTP: a plain ASGI endpoint (auth, limits and metrics as for /v1).
+    mcp_route = Route("/mcp", endpoint=mcp_app, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    app.router.routes.append(mcp_route)
 
     # The API's routes as declared (FastAPI may wrap included routers in objects of its own).
     api_routes = [r for r in (*routes.router.routes, *openai_compat.router.routes) if isinstance(r, APIRoute)]
-    limited = [r for r in api_routes if any((m, r.path) in LIMITED_ROUTES for m in r.methods or ())]
+    limited = [
+        r for r in (*api_routes, mcp_route) if any((m, r.path) in LIMITED_ROUTES for m in r.methods or ())
+    ]
     if len(limited) != len(LIMITED_ROUTES):  # a renamed route must not silently lose its limit
         found = {(m, r.path) for r in limited for m in r.methods or ()}
         raise RuntimeError(f"load-shed routes not found: {sorted(set(LIMITED_ROUTES) - found)}")
@@ -263,7 +275,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
-    _add_handlers(app, [*api_routes, *(r for r in app.router.routes if isinstance(r, APIRoute))])
+    _add_handlers(app, [*api_routes, mcp_route, *(r for r in app.router.routes if isinstance(r, APIRoute))])
     if UI_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
@@ -272,6 +284,29 @@ def create_app(
             return RedirectResponse("/ui/")
 
     return app
+
+
+class _McpMissing:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise StarletteHTTPException(
+            501, f"MCP is not installed on this server ({self.reason}); pip install 'ragline[mcp]'"
+        )
+
+
+def _mcp(s: ServerSettings) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The /mcp endpoint and what runs it, or (without the optional ``mcp`` package) a 501 saying
+    which extra to install."""
+    try:
+        from ragline.server.mcp_server import McpEndpoint
+    except ImportError as exc:
+        return _McpMissing(str(exc)), nullcontext
+
+    local = not s.auth and s.host in ("127.0.0.1", "localhost", "::1")
+    endpoint = McpEndpoint(local_hosts=_LOCAL_HOSTS if local else None)
+    return endpoint, endpoint.running
 
 
 def _warm_up(svc: Service) -> None:
@@ -288,7 +323,7 @@ def _warm_up(svc: Service) -> None:
     log.info("ready")
 
 
-def _add_handlers(app: FastAPI, api_routes: list[APIRoute]) -> None:
+def _add_handlers(app: FastAPI, api_routes: list[Route]) -> None:
     @app.exception_handler(RaglineError)
     async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
         status = next(code for cls, code in _STATUS if isinstance(exc, cls))

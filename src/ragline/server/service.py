@@ -17,6 +17,7 @@ from ragline.engine import Engine
 from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
 from ragline.server.jobs import JobRunner
 from ragline.server.observability import Metrics
+from ragline.server.schemas import CollectionOut
 from ragline.settings import Settings
 from ragline.state import QueryTrace, StateStore
 from ragline.types import Answer, Hit
@@ -40,12 +41,19 @@ class Service:
         self._record(trace_id, caller, collection, query, payload, sorted({h.chunk.doc_id for h in hits}))
         return trace_id
 
-    def record_answer(self, caller: Caller, collection: str, answer: Answer) -> None:
+    def record_answer(
+        self, caller: Caller, collection: str, answer: Answer, conversation_id: str | None = None
+    ) -> None:
         self.metrics.observe_answer(answer)
         dbg = answer.debug
         context_docs = sorted({p.doc_id for p in dbg.context.passages}) if dbg else []
+        condensed = dbg.condensed if dbg else None
         payload = {
             "kind": "ask",
+            # What retrieval searched for, and how a follow-up became it.
+            "query": dbg.query if dbg and dbg.query else answer.question,
+            "condense": {"method": condensed.method, "reason": condensed.reason} if condensed else None,
+            "conversation_id": conversation_id,
             "answer": answer.text,
             "mode": answer.mode,
             "abstained": answer.abstained,
@@ -115,6 +123,17 @@ def _hit_json(h: Hit) -> dict[str, object]:
         "start": h.chunk.start,
         "end": h.chunk.end,
     }
+
+
+def readable_collections(engine: Engine, caller: Caller) -> list[CollectionOut]:
+    """The caller's tenant's collections holding at least one document it may read, with counts of
+    what it may read (with auth off, every collection)."""
+    out = []
+    for name in engine.collections(caller.tenant):
+        stats = engine.stats(name, principal=caller.principal).store
+        if stats.documents or caller.principal is None:
+            out.append(CollectionOut(name=name, chunks=stats.chunks, documents=stats.documents))
+    return out
 
 
 def get_service(request: Request) -> Service:

@@ -6,21 +6,27 @@ Backends: :class:`~ragline.store.lance.LanceStore` (the default, embedded LanceD
 :func:`ragline.store.factory.make_store` and both held to :mod:`ragline.testing.store_contract`.
 Search is asked for by capability (:func:`dense_search`, :func:`keyword_search`,
 :func:`sentence_search`, :func:`token_state_store`, :func:`vector_fetch`), so a backend without one
-degrades the stage that needs it, with one logged reason, instead of failing.
+degrades the stage that needs it, with one logged reason, instead of failing. Data safety is two
+more capabilities, asked for by :func:`portable_store` (export and import of everything a store
+holds, :class:`PortableStore`) and :func:`versioned_store` (snapshots and restore,
+:class:`VersionedStore`), which raise a :class:`~ragline.errors.StoreError` naming the backend
+when it lacks them.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ragline.embedding.base import Vectors
 from ragline.embedding.tokens import PackedTokens
+from ragline.errors import StoreError
 from ragline.store.filters import ColumnKind, Filter
 from ragline.types import Access, Chunk, Metadata, Section
 
@@ -254,12 +260,77 @@ def read_version(store: object) -> int | None:
     return store.read_version if isinstance(store, ReadVersion) else None
 
 
+# -- data safety capabilities ----------------------------------------------------------------------
+
+
+@runtime_checkable
+class PortableStore(Protocol):
+    """Everything the store holds, read out and written back without embedding anything
+    (``ragline export`` / ``ragline import``, docs/export-format.md).
+
+    Contract: the batches :meth:`export_batches` yields, upserted into an empty store of the same
+    dimension after :meth:`declare_fields` with the source's :meth:`Store.metadata_fields`, give a
+    store that reads and searches the same (chunks, access, source hashes, sections, vectors,
+    sentence vectors, token states, metadata field kinds).
+    """
+
+    def export_batches(self) -> Iterator[SourceBatch]:
+        """Every stored chunk, one batch per source (several when only some of a source's chunks
+        carry token states), in storage order: the source's hash, chunks, vectors, sections,
+        sentence vectors (``(0, dim)`` for none) and token states as
+        :class:`~ragline.embedding.tokens.PackedTokens` (``token_states`` None when none)."""
+        ...
+
+    def declare_fields(self, fields: Mapping[str, ColumnKind]) -> None:
+        """Create the metadata ``fields`` with these kinds before any row brings them (a field's
+        kind is otherwise that of the first value written, which an import's order could change);
+        fields already there are left as they are."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreVersion:
+    """One version of a collection a :class:`VersionedStore` can return to."""
+
+    version: int
+    timestamp: datetime.datetime
+    chunks: int
+    tags: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class VersionedStore(Protocol):
+    """The store's own versions: every write makes one; old ones are kept for the store's
+    retention window (``store.retention_days``), tagged ones until their tag is removed."""
+
+    def versions(self) -> list[StoreVersion]:
+        """The versions still on disk, oldest first; the last is the current one."""
+        ...
+
+    def tag_version(self, tag: str) -> StoreVersion:
+        """Tag the current version (``ragline snapshot``); a StoreError when ``tag`` is taken."""
+        ...
+
+    def delete_tag(self, tag: str) -> None:
+        """Remove a snapshot tag, so its version is cleaned up once out of the retention window;
+        a StoreError naming the tags there are when it is unknown."""
+        ...
+
+    def restore_version(self, version: int | str) -> StoreVersion:
+        """Make the content of ``version`` (a number or a tag) current again, as a new version (the
+        versions after it stay, so a restore can itself be undone); a StoreError naming the
+        versions there are when it is unknown or cleaned up."""
+        ...
+
+
 _CAPABILITIES: dict[str, type] = {
     "dense search": DenseSearch,
     "keyword search": KeywordSearch,
     "sentence search": SentenceSearch,
     "token states": TokenStateStore,
     "vector fetch": VectorFetch,
+    "export": PortableStore,
+    "versions": VersionedStore,
 }
 # Stores already reported missing a capability: one log line per store and capability, however
 # many retrievers are built over it.
@@ -268,7 +339,7 @@ _reported_lock = threading.Lock()
 
 
 def capabilities(store: object) -> frozenset[str]:
-    """The names of the search capabilities ``store`` has (``"dense search"``, ...)."""
+    """The names of the capabilities ``store`` has (``"dense search"``, ..., ``"export"``, ``"versions"``)."""
     return frozenset(name for name, proto in _CAPABILITIES.items() if isinstance(store, proto))
 
 
@@ -330,3 +401,23 @@ def vector_fetch(store: object, log: logging.Logger | None = None, lost: str = "
         return store
     _lacks(store, "vector fetch", log, lost)
     return None
+
+
+def portable_store(store: object) -> PortableStore:
+    """``store`` as a :class:`PortableStore`, or a StoreError naming its backend."""
+    if isinstance(store, PortableStore):
+        return store
+    raise StoreError(
+        f"the {type(store).__name__} store backend cannot export or import collections; "
+        "use store.backend = 'lance' or 'memory'"
+    )
+
+
+def versioned_store(store: object) -> VersionedStore:
+    """``store`` as a :class:`VersionedStore`, or a StoreError naming its backend."""
+    if isinstance(store, VersionedStore):
+        return store
+    raise StoreError(
+        f"the {type(store).__name__} store backend keeps no versions, so it has no snapshots to "
+        "restore; use store.backend = 'lance' (or `ragline export` for a copy)"
+    )

@@ -34,4 +34,5 @@ def make_store(settings: StoreSettings, path: Path, *, dimension: int, model_id:
         ann_refine_factor=settings.ann_refine_factor,
         ann_ef_construction=settings.ann_ef_construction,
         read_consistency_s=settings.read_consistency_s,
+        retention_days=settings.retention_days,
     )

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -42,7 +43,7 @@ import pyarrow.compute as pc
 from ragline.embedding.base import Vectors
 from ragline.embedding.tokens import unpack_tokens
 from ragline.errors import StoreError
-from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoreStats
+from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoreStats, StoreVersion
 from ragline.store.exact import cosine_scores, maxsim_scores, top_n, unit_rows
 from ragline.store.filters import (
     ACL_CLEARANCE,
@@ -62,7 +63,9 @@ from ragline.store.rows import (
     checked_batch,
     chunk_of,
     coerce,
+    declared_fields,
     documents_of,
+    export_batches_of,
     new_fields,
     row_of,
 )
@@ -197,6 +200,27 @@ def _kind_of_arrow(t: pa.DataType) -> ColumnKind:
     return "string"
 
 
+def _section_of(r: Mapping[str, Any]) -> Section:
+    return Section(
+        id=r["id"],
+        doc_id=r["doc_id"],
+        text=r["text"],
+        start=int(r["start"]),
+        end=int(r["end"]),
+        section_path=tuple(r["section"].split(" > ")) if r["section"] else (),
+    )
+
+
+def _describe(versions: Sequence[StoreVersion]) -> str:
+    """Versions for an error message: their numbers (a range when many) and tags."""
+    if not versions:
+        return "none"
+    numbers = [v.version for v in versions]
+    listed = ", ".join(map(str, numbers)) if len(numbers) <= 8 else f"{numbers[0]}..{numbers[-1]}"
+    tags = [f"{t}={v.version}" for v in versions for t in v.tags]
+    return listed + (f" (tags: {', '.join(tags)})" if tags else "")
+
+
 def _in_list(column: str, values: Sequence[str]) -> Iterator[str]:
     # Long IN lists are split so no single predicate grows without bound.
     for i in range(0, len(values), 500):
@@ -231,8 +255,16 @@ class _FlatUnits:
 # A candidate's ref is ``version << 64 | row address``: an address (fragment << 32 | offset) names a
 # row only in the table version that produced it. A write moves rows and a compaction removes
 # fragments (lance panicked reading such addresses: 5.4 % of searches failed under concurrent
-# ingests), so fetches read the version the search read; optimize keeps old versions for 7 days.
+# ingests), so fetches read the version the search read; finalize keeps old versions for
+# ``retention_days`` (a fetch from a version cleaned up since falls back to a scan by id).
 _VERSION_SHIFT = 64
+# LanceDB's optimize also prunes versions older than its window (7 days by default) and fails
+# outright when a tagged version falls inside it, so it runs with a window no version reaches, and
+# pylance's cleanup, which skips tagged versions, prunes after it with the store's own window.
+_NO_CLEANUP = timedelta(days=36_500)
+_TAG_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+# Rows read per query when exporting: sources are grouped up to about this many chunks.
+_EXPORT_ROWS = 4096
 
 
 @dataclass(slots=True)
@@ -272,9 +304,12 @@ class LanceStore:
         ann_refine_factor: int = 2,
         ann_ef_construction: int = 100,
         read_consistency_s: float | None = None,
+        retention_days: float = 7.0,
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
+        if retention_days < 0:
+            raise StoreError(f"retention_days must be >= 0, got {retention_days}")
         self.root = Path(root)
         self.dimension = dimension
         self.model_id = model_id
@@ -284,6 +319,7 @@ class LanceStore:
         self.ann_refine_factor = ann_refine_factor
         self.ann_ef_construction = ann_ef_construction
         self.read_consistency_s = read_consistency_s
+        self.retention_days = retention_days
         self._seen_version: int | None = None
         self._chunks: Any = None
         self._sections: Any = None
@@ -696,11 +732,166 @@ class LanceStore:
             for column, config in acl.items():
                 if column not in indexes:
                     tbl.create_index(column, config=config, replace=True)
-        # Compacts small fragments and folds new rows into existing indexes.
-        tbl.optimize()
-        if self.sections_table is not None:
-            self.sections_table.optimize()
+        # Compacts small fragments and folds new rows into existing indexes, then drops versions
+        # older than the retention window (an upsert can be rolled back until then).
+        for table in (tbl, self.sections_table):
+            if table is not None:
+                table.optimize(cleanup_older_than=_NO_CLEANUP)
+                table.to_lance().cleanup_old_versions(
+                    older_than=timedelta(days=self.retention_days), error_if_tagged_old_versions=False
+                )
         self._changed()
+
+    # -- versions ----------------------------------------------------------------------------------
+
+    def versions(self) -> list[StoreVersion]:
+        """The chunks table's versions still on disk, oldest first, with their tags."""
+        tbl = self.chunks_table
+        if tbl is None:
+            return []
+        tags: dict[int, list[str]] = {}
+        for name, tag in tbl.tags.list().items():
+            tags.setdefault(int(tag["version"]), []).append(name)
+        return [
+            StoreVersion(
+                version=int(v["version"]),
+                timestamp=v["timestamp"],
+                chunks=int(v["metadata"].get("total_rows", 0)),
+                tags=tuple(sorted(tags.get(int(v["version"]), []))),
+            )
+            for v in sorted(tbl.list_versions(), key=lambda v: int(v["version"]))
+        ]
+
+    def tag_version(self, tag: str) -> StoreVersion:
+        """Tag the current version of both tables (kept by cleanups until the tag is deleted)."""
+        if not _TAG_RE.match(tag):
+            raise StoreError(
+                f"snapshot tag {tag[:80]!r} is invalid; start with a letter, then letters, digits, "
+                "'.', '_' or '-' (max 64)"
+            )
+        tbl = self.chunks_table
+        if tbl is None:
+            raise StoreError(f"collection {self.root} is empty: there is no version to tag yet")
+        if tag in tbl.tags.list():
+            raise StoreError(
+                f"snapshot tag {tag!r} already names version {tbl.tags.get_version(tag)}; pick another"
+            )
+        tbl.tags.create(tag, tbl.version)
+        if self.sections_table is not None and tag not in self.sections_table.tags.list():
+            self.sections_table.tags.create(tag, self.sections_table.version)
+        return self.versions()[-1]
+
+    def delete_tag(self, tag: str) -> None:
+        tbl = self.chunks_table
+        tags = tbl.tags.list() if tbl is not None else {}
+        if tag not in tags:
+            raise StoreError(f"no snapshot tag {tag!r}; there are: {', '.join(sorted(tags)) or 'none'}")
+        tbl.tags.delete(tag)
+        if self.sections_table is not None and tag in self.sections_table.tags.list():
+            self.sections_table.tags.delete(tag)
+
+    def restore_version(self, version: int | str) -> StoreVersion:
+        """Write the content of ``version`` (a number or a tag) as a new version; the sections
+        table goes back to the same tag, or to its last version written by then."""
+        tbl = self.chunks_table
+        if tbl is None:
+            raise StoreError(f"collection {self.root} is empty: it has no versions to restore")
+        kept = self.versions()
+        number = self._version_number(tbl, version, kept)
+        at = next((v for v in kept if v.version == number), None)
+        if at is None:
+            raise StoreError(
+                f"version {version!r} of collection {self.root} is not on disk; kept: "
+                f"{_describe(kept)}. Versions older than store.retention_days are removed by the "
+                "next ingest's optimize unless `ragline snapshot` tagged them"
+            )
+        self._changed()
+        tbl.restore(number)
+        sections = self.sections_table
+        if sections is not None:
+            if isinstance(version, str) and version in sections.tags.list():
+                sections.restore(version)
+            else:
+                older = [
+                    int(v["version"]) for v in sections.list_versions() if v["timestamp"] <= at.timestamp
+                ]
+                if older and max(older) != sections.version:
+                    sections.restore(max(older))
+        # A version from before a format migration lacks its columns: the steps are idempotent.
+        for step in MIGRATIONS:
+            step.apply(tbl)
+        self._changed()
+        return self.versions()[-1]
+
+    @staticmethod
+    def _version_number(tbl: Any, version: int | str, kept: list[StoreVersion]) -> int:
+        if isinstance(version, int):
+            return version
+        tags = tbl.tags.list()
+        if version in tags:
+            return int(tags[version]["version"])
+        if version.isdigit():
+            return int(version)
+        raise StoreError(f"no version or snapshot tag {version!r}; there are: {_describe(kept)}")
+
+    # -- export ------------------------------------------------------------------------------------
+
+    def declare_fields(self, fields: Mapping[str, ColumnKind]) -> None:
+        tbl, _ = self._ensure_tables()
+        new = declared_fields(self.metadata_fields(), fields)
+        if new:
+            self._changed()
+            tbl.add_columns(
+                [pa.field(_META_PREFIX + k, _ARROW_TYPE[kind]) for k, kind in sorted(new.items())]
+            )
+            self._changed()
+
+    def export_batches(self) -> Iterator[SourceBatch]:
+        """Every chunk with its arrays, a few thousand rows per read, all from one version."""
+        view = self._view()
+        if view is None:
+            return
+        ds = view.ds
+        sources = ds.to_table(columns=["source"]).column("source").to_pylist()
+        counts: dict[str, int] = {}
+        for src in sources:
+            counts[src] = counts.get(src, 0) + 1
+        group: list[str] = []
+        size = 0
+        for src, n in counts.items():
+            group.append(src)
+            size += n
+            if size >= _EXPORT_ROWS:
+                yield from self._export_group(ds, group)
+                group, size = [], 0
+        if group:
+            yield from self._export_group(ds, group)
+
+    def _export_group(self, ds: Any, sources: list[str]) -> list[SourceBatch]:
+        names = ds.schema.names
+        columns = [*_RESULT_COLUMNS, "source_hash", "search_text", "vector"]
+        columns += [c for c in (UNITS, TOKENS) if c in names]
+        where = " OR ".join(_in_list("source", sources))
+        t = ds.to_table(columns=columns, filter=where)
+        vectors = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
+        vectors = vectors.reshape(t.num_rows, self.dimension)
+        units: list[Vectors] = [np.zeros((0, self.dimension), np.float32)] * t.num_rows
+        if UNITS in names:
+            col = t.column(UNITS).combine_chunks()
+            counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
+            flat = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32).reshape(
+                -1, self.dimension
+            )
+            bounds = np.concatenate([[0], np.cumsum(counts)])
+            units = [flat[bounds[i] : bounds[i + 1]] for i in range(t.num_rows)]
+        tokens: list[bytes | None] = t.column(TOKENS).to_pylist() if TOKENS in names else [None] * t.num_rows
+        sections: dict[str, list[Section]] = {}
+        if self.sections_table is not None:
+            rows = self.sections_table.search().where(where).limit(None).to_list()
+            for r in rows:
+                sections.setdefault(r["source"], []).append(_section_of(r))
+        rows = t.drop_columns(["vector", *(c for c in (UNITS, TOKENS) if c in names)]).to_pylist()
+        return export_batches_of(rows, vectors, units, tokens, sections, self.dimension)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -1067,17 +1258,7 @@ class LanceStore:
             return []
         pred = " OR ".join(_in_list("id", list(ids)))
         rows = tbl.search().where(pred).limit(None).to_list()
-        by_id = {
-            r["id"]: Section(
-                id=r["id"],
-                doc_id=r["doc_id"],
-                text=r["text"],
-                start=int(r["start"]),
-                end=int(r["end"]),
-                section_path=tuple(r["section"].split(" > ")) if r["section"] else (),
-            )
-            for r in rows
-        }
+        by_id = {r["id"]: _section_of(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def stats(self, filters: Filter | None = None) -> StoreStats:

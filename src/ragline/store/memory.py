@@ -27,7 +27,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,7 +51,9 @@ from ragline.store.rows import (
     checked_batch,
     chunk_of,
     coerce,
+    declared_fields,
     documents_of,
+    export_batches_of,
     new_fields,
     row_of,
 )
@@ -377,6 +379,25 @@ class MemoryStore:
             state = self._state_locked()
             if state.rows and not state.keyword_index:
                 self._commit(self._keep(state, range(len(state.rows)), keyword_index=True))
+
+    # -- export ------------------------------------------------------------------------------------
+
+    def declare_fields(self, fields: Mapping[str, ColumnKind]) -> None:
+        with self._lock:
+            state = self._state_locked()
+            new = declared_fields(state.fields, fields)
+            if new:
+                self._commit(self._keep(state, range(len(state.rows)), fields={**state.fields, **new}))
+
+    def export_batches(self) -> Iterator[SourceBatch]:
+        """Every chunk with its arrays, from the version current when called."""
+        state = self._state
+        sections: dict[str, list[Section]] = {}
+        for s, source in state.sections.values():
+            sections.setdefault(source, []).append(s)
+        yield from export_batches_of(
+            state.rows, state.vectors, state.units, state.tokens, sections, self.dimension
+        )
 
     # -- searching ---------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ragline.embedding.tokens import PackedTokens, pack_tokens
 from ragline.errors import FilterError, StoreError
 from ragline.store.base import DocumentInfo, SourceBatch
 from ragline.store.filters import ACL_CLEARANCE, ACL_GROUPS, ACL_TENANT, ColumnKind, Filter, fields_of
-from ragline.types import Access, Chunk, Metadata, MetadataValue
+from ragline.types import Access, Chunk, Metadata, MetadataValue, Section
 
 # Distinct metadata fields one collection may hold: each is a column of every chunk row (3,000 of
 # them cost 4.3 GB of memory at ingest, 1.1 GB on disk and made searches 2x slower; issue 21).
@@ -71,6 +71,56 @@ def new_fields(known: Mapping[str, ColumnKind], batches: Sequence[SourceBatch]) 
             "picks them for JSON), or put these documents in a collection of their own"
         )
     return new
+
+
+def declared_fields(
+    known: Mapping[str, ColumnKind], fields: Mapping[str, ColumnKind]
+) -> dict[str, ColumnKind]:
+    """The ``fields`` ``known`` lacks (:meth:`~ragline.store.base.PortableStore.declare_fields`);
+    a StoreError when the collection would pass :data:`MAX_METADATA_FIELDS`."""
+    new = {k: kind for k, kind in fields.items() if k not in known}
+    if len(known) + len(new) > MAX_METADATA_FIELDS:
+        raise StoreError(
+            f"declaring {len(new)} metadata fields in a collection holding {len(known)} passes the "
+            f"limit of {MAX_METADATA_FIELDS} fields per collection"
+        )
+    return new
+
+
+def export_batches_of(
+    rows: Sequence[Mapping[str, Any]],
+    vectors: Vectors,
+    units: Sequence[Vectors],
+    tokens: Sequence[bytes | None],
+    sections: Mapping[str, list[Section]],
+    dimension: int,
+) -> list[SourceBatch]:
+    """Chunk rows (as :func:`row_of` writes them, with ``source_hash``) and what is stored beside
+    each, as the batches that write them back: one per source, split where only some of its
+    chunks carry token states (a batch carries them for all its chunks or for none), each
+    source's ``sections`` with its first batch. Row order is kept within a batch."""
+    groups: dict[tuple[str, str, bool], list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r["source"], r["source_hash"], tokens[i] is not None), []).append(i)
+    out: list[SourceBatch] = []
+    given: set[str] = set()
+    for (source, source_hash, has_tokens), at in groups.items():
+        blobs = [tokens[i] for i in at]
+        out.append(
+            SourceBatch(
+                source,
+                source_hash,
+                [chunk_of(rows[i]) for i in at],
+                np.asarray(vectors[np.asarray(at, dtype=np.intp)], dtype=np.float32),
+                [] if source in given else list(sections.get(source, [])),
+                sentence_vectors=[units[i] for i in at],
+                token_states=[PackedTokens(b, dimension) for b in blobs if b is not None]
+                if has_tokens
+                else None,
+            )
+        )
+        given.add(source)
+    return out
 
 
 def check_vectors(b: SourceBatch, dimension: int) -> None:

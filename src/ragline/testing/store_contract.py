@@ -4,7 +4,8 @@ backend (ours or a third party's) imports them and declares which capabilities i
 A backend's test class inherits :class:`CoreContract` and one mixin per search capability it has
 (:class:`DenseContract`, :class:`KeywordContract`, :class:`SentenceContract`,
 :class:`TokenStateContract`, :class:`VectorFetchContract`; :class:`StoreContract` is all of
-them), and implements ``make_store``::
+them and :class:`ExportContract`), :class:`VersionContract` when it keeps versions, and
+implements ``make_store``::
 
     from ragline.testing.store_contract import CoreContract, DenseContract
 
@@ -47,11 +48,13 @@ from ragline.store.base import (
     Candidate,
     DenseSearch,
     KeywordSearch,
+    PortableStore,
     SentenceSearch,
     SourceBatch,
     Store,
     TokenStateStore,
     VectorFetch,
+    VersionedStore,
     capabilities,
 )
 from ragline.store.filters import And, Filter, Scalar, Visible, matches, parse_filter
@@ -789,7 +792,177 @@ class VectorFetchContract(_Contract):
         np.testing.assert_allclose(got, new_vecs[1:2], atol=1e-6)
 
 
+class ExportContract(_Contract):
+    """:class:`~ragline.store.base.PortableStore`: what a store holds, read out and written back
+    into an empty store without embedding, reads and searches the same."""
+
+    capability = "export"
+
+    @staticmethod
+    def _portable(store: Store) -> PortableStore:
+        assert isinstance(store, PortableStore)
+        return store
+
+    def _full(self, root: Path) -> tuple[Store, list[Chunk], list[Floats], dict[str, Floats]]:
+        """Two sources with access, metadata and sentence vectors; half of /a's documents with
+        token states (a source is then exported as two batches); a parent section."""
+        store = self.make_store(root, DIM)
+        a = with_random_access(make_chunks(12, "/data/a.jsonl", seed=21), seed=21)
+        b = with_random_access(make_chunks(8, "/data/b.jsonl", seed=22), seed=22)
+        a[0] = replace(a[0], parent_id="s1")
+        sec = Section("s1", a[0].doc_id, "the parent", 0, 10, ("Top", "Sub"))
+        ua, ub = units_for(a, 21), units_for(b, 22)
+        token_docs = sorted({c.doc_id for c in a})[::2]
+        tokens = {c.id: t for c, t in zip(a, units_for(a, 23), strict=True) if c.doc_id in token_docs}
+        with_tokens = [c for c in a if c.id in tokens]
+        rest = [c for c in a if c.id not in tokens]
+        va, vb = vectors_for(a, 21), vectors_for(b, 22)
+        at = {c.id: i for i, c in enumerate(a)}
+        store.upsert(
+            [
+                SourceBatch(
+                    "/data/a.jsonl",
+                    "ha",
+                    with_tokens,
+                    va[[at[c.id] for c in with_tokens]],
+                    [sec],
+                    documents=tuple(sorted({c.doc_id for c in with_tokens})),
+                    sentence_vectors=[ua[at[c.id]] for c in with_tokens],
+                    token_states=[tokens[c.id] for c in with_tokens],
+                ),
+            ]
+        )
+        store.upsert(
+            [
+                SourceBatch(
+                    "/data/a.jsonl",
+                    "ha",
+                    rest,
+                    va[[at[c.id] for c in rest]],
+                    documents=tuple(sorted({c.doc_id for c in rest})),
+                    sentence_vectors=[ua[at[c.id]] for c in rest],
+                ),
+                SourceBatch("/data/b.jsonl", "hb", b, vb, sentence_vectors=ub),
+            ]
+        )
+        store.finalize()
+        return store, a + b, [*va, *vb], tokens
+
+    def test_export_then_upsert_gives_the_same_collection(self, tmp_path: Path) -> None:
+        store, chunks, vecs, tokens = self._full(tmp_path / "orig")
+        batches = list(self._portable(store).export_batches())
+        assert {b.source for b in batches} == {"/data/a.jsonl", "/data/b.jsonl"}
+        assert sum(len(b.chunks) for b in batches) == len(chunks)
+        copy = self.make_store(tmp_path / "copy", DIM)
+        self._portable(copy).declare_fields(store.metadata_fields())
+        copy.upsert(batches)
+        copy.finalize()
+        assert copy.all_chunks() == store.all_chunks() == sorted(chunks, key=lambda c: (c.doc_id, c.position))
+        assert copy.source_hashes() == store.source_hashes() == {"/data/a.jsonl": "ha", "/data/b.jsonl": "hb"}
+        assert copy.metadata_fields() == store.metadata_fields()
+        assert copy.get_sections(["s1"]) == store.get_sections(["s1"]) != []
+        assert copy.stats().chunks == store.stats().chunks and copy.stats().sections == 1
+        ids = [c.id for c in chunks]
+        if isinstance(store, TokenStateStore) and isinstance(copy, TokenStateStore):
+            for cid, got, want in zip(
+                ids, copy.fetch_token_states(ids), store.fetch_token_states(ids), strict=True
+            ):
+                assert (got is None) == (want is None) == (cid not in tokens)
+                if got is not None and want is not None:
+                    np.testing.assert_array_equal(got, want)
+        rng = np.random.default_rng(5)
+        for q in [*vecs[:3], *rng.normal(size=(3, DIM)).astype(np.float32)]:
+            for search in ("dense_candidates", "sentence_candidates"):
+                if hasattr(store, search):
+                    want = getattr(store, search)(q, 15, Visible(Principal("acme", ("eng",), 1)))
+                    got = getattr(copy, search)(q, 15, Visible(Principal("acme", ("eng",), 1)))
+                    assert [c.chunk_id for c in got] == [c.chunk_id for c in want]
+                    assert [c.score for c in got] == pytest.approx([c.score for c in want], abs=1e-6)
+        if isinstance(store, KeywordSearch) and isinstance(copy, KeywordSearch):
+            for text in ("alpha beta", "sigma", "gamma delta kappa"):
+                want_k = store.keyword_candidates(text, 20)
+                got_k = copy.keyword_candidates(text, 20)
+                assert {c.chunk_id for c in got_k} == {c.chunk_id for c in want_k}
+                assert sorted(c.score for c in got_k) == pytest.approx(
+                    sorted(c.score for c in want_k), rel=1e-5
+                )
+
+    def test_declared_fields_keep_their_kind_whatever_comes_first(self, tmp_path: Path) -> None:
+        store = self.make_store(tmp_path / "decl", DIM)
+        self._portable(store).declare_fields({"code": "string", "rank": "number"})
+        ch = [
+            Chunk(id="c", doc_id="d", text="t", position=0, start=0, end=1, metadata={"code": 7}, source="/x")
+        ]
+        store.upsert([SourceBatch("/x", "h", ch, vectors_for(ch, 1))])
+        # A number first would have made "code" a number field; the declared kind wins.
+        assert store.metadata_fields() == {"code": "string", "rank": "number"}
+        assert store.find_chunks(parse_filter({"code": "7"}))[0].id == "c"
+        self._portable(store).declare_fields({"code": "number", "flag": "bool"})  # existing: unchanged
+        assert store.metadata_fields() == {"code": "string", "rank": "number", "flag": "bool"}
+
+    def test_export_of_an_empty_store_is_empty(self, tmp_path: Path) -> None:
+        assert list(self._portable(self.make_store(tmp_path / "none", DIM)).export_batches()) == []
+
+
+class VersionContract(_Contract):
+    """:class:`~ragline.store.base.VersionedStore`: tagged and numbered versions to go back to."""
+
+    capability = "versions"
+
+    @staticmethod
+    def _versioned(store: Store) -> VersionedStore:
+        assert isinstance(store, VersionedStore)
+        return store
+
+    def test_restore_brings_back_a_replaced_source(self, filled: Filled) -> None:
+        store, chunks, _ = filled
+        versioned = self._versioned(store)
+        before = store.all_chunks()
+        tagged = versioned.tag_version("before")
+        assert tagged.tags == ("before",) and tagged.chunks == len(chunks)
+        number = versioned.versions()[-1].version
+        edited = [replace(c, text="edited " + c.text) for c in chunks if c.source == "/data/a.jsonl"]
+        store.upsert([SourceBatch("/data/a.jsonl", "ha2", edited, vectors_for(edited, 40))])
+        store.finalize()
+        assert store.source_hashes()["/data/a.jsonl"] == "ha2"
+        now = versioned.restore_version("before")
+        assert now.version > number and now.tags == ()
+        assert store.all_chunks() == before
+        assert store.source_hashes() == {"/data/a.jsonl": "ha", "/data/b.jsonl": "hb"}
+        # The edit is a version too: restore it by number, then the tag again.
+        edit_version = max(v.version for v in versioned.versions() if v.version < now.version)
+        versioned.restore_version(edit_version)
+        assert {c.text for c in store.all_chunks()} >= {c.text for c in edited}
+        versioned.restore_version(str(number))
+        assert store.all_chunks() == before
+        assert [v.version for v in versioned.versions() if "before" in v.tags] == [number]
+
+    def test_unknown_version_and_taken_tag_are_clear_errors(self, filled: Filled) -> None:
+        store, _, _ = filled
+        versioned = self._versioned(store)
+        versioned.tag_version("mine")
+        with pytest.raises(StoreError, match="'mine' already names version"):
+            versioned.tag_version("mine")
+        with pytest.raises(StoreError, match="is invalid"):
+            versioned.tag_version("has space")
+        with pytest.raises(StoreError, match=r"no version or snapshot tag 'nope'.*mine="):
+            versioned.restore_version("nope")
+        with pytest.raises(StoreError, match="not on disk"):
+            versioned.restore_version(10_000)
+        versioned.delete_tag("mine")
+        assert not any(v.tags for v in versioned.versions())
+        with pytest.raises(StoreError, match="no snapshot tag 'mine'; there are: none"):
+            versioned.delete_tag("mine")
+
+
 class StoreContract(
-    CoreContract, DenseContract, KeywordContract, SentenceContract, TokenStateContract, VectorFetchContract
+    CoreContract,
+    DenseContract,
+    KeywordContract,
+    SentenceContract,
+    TokenStateContract,
+    VectorFetchContract,
+    ExportContract,
 ):
-    """Every part of the contract: a backend with every search capability."""
+    """Every part of the contract but versions: a backend with every search capability that
+    exports (:class:`VersionContract` is added by backends that keep versions)."""
