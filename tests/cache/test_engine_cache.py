@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragline.engine import Engine
-from ragline.types import Access, Document, Final, Principal, Token
+from ragline.types import Access, Document, Final, Principal, Token, Turn
 from tests.helpers import fast_engine, write_markdown_corpus
 
 
@@ -172,3 +172,21 @@ def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
     e.upsert_documents(_docs())
     e.search("falcon")
     assert e.cache is None and e.ask("falcon budget").cached is None and e.ask("falcon budget").cached is None
+
+
+def test_a_follow_up_is_cached_per_conversation(tmp_path: Path) -> None:
+    e = fast_engine(tmp_path)
+    e.upsert_documents(
+        [
+            Document(id="falcon", source="n", text="The falcon budget was approved by the finance board."),
+            Document(id="orion", source="n", text="The orion budget was rejected by the audit board."),
+        ]
+    )
+    about_falcon = [Turn("user", "Tell me about the falcon budget"), Turn("assistant", "It was approved.")]
+    about_orion = [Turn("user", "Tell me about the orion budget"), Turn("assistant", "It was rejected.")]
+    first = e.ask("Which board decided on it?", history=about_falcon)
+    other = e.ask("Which board decided on it?", history=about_orion)
+    assert first.cached is None and other.cached is None  # the same words, another question
+    again = e.ask("Which board decided on it?", history=about_falcon)
+    assert again.cached is not None and again.text == first.text
+    assert again.question == "Which board decided on it?"
