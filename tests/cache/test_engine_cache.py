@@ -190,3 +190,19 @@ def test_a_follow_up_is_cached_per_conversation(tmp_path: Path) -> None:
     again = e.ask("Which board decided on it?", history=about_falcon)
     assert again.cached is not None and again.text == first.text
     assert again.question == "Which board decided on it?"
+
+
+@pytest.mark.parametrize("backend", ["memory", pytest.param("lance", marks=pytest.mark.integration)])
+def test_the_stores_read_version_moves_with_every_write(tmp_path: Path, backend: str) -> None:
+    from ragline.store.base import read_version
+
+    e = fast_engine(tmp_path, store={"backend": backend})
+    e.upsert_documents(_docs())
+    store = e.collection(must_exist=True).store
+    seen = [read_version(store)]
+    assert seen[0] is not None and read_version(store) == seen[0]  # stable between writes
+    e.upsert_documents([Document(id="x", source="more", text="Another falcon note.")])
+    seen.append(read_version(store))
+    e.delete(["x"])
+    seen.append(read_version(store))
+    assert len(set(seen)) == 3, seen

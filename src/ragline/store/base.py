@@ -257,7 +257,9 @@ class ReadVersion(Protocol):
 
 def read_version(store: object) -> int | None:
     """``store``'s :attr:`ReadVersion.read_version`, or None when it has none."""
-    return store.read_version if isinstance(store, ReadVersion) else None
+    # One attribute read, not isinstance(): on Python 3.11 that evaluates the property as well.
+    version = getattr(store, "read_version", None)
+    return version if isinstance(version, int) else None
 
 
 # -- data safety capabilities ----------------------------------------------------------------------
