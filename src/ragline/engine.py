@@ -10,27 +10,36 @@ Example::
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ragline.cache import QueryCache, Scope, access_fingerprint, filter_fingerprint, make_cache
+from ragline.cache import settings_fingerprint as _fingerprint
+from ragline.cache.query_cache import semantic_form
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.collection import (
     META_FILE,
     Collection,
     build_collection,
+    bump_write_token,
     collection_path,
     list_collections,
     meta_stamp,
     namespace_dir,
     read_meta,
+    write_token,
 )
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import CachingEmbedder, Embedder
@@ -48,9 +57,9 @@ from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
 from ragline.sources.registry import SourceRegistry
 from ragline.sources.sync import SyncReport, purge, run_sync
-from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, versioned_store
+from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, read_version, versioned_store
 from ragline.store.factory import make_store
-from ragline.store.filters import And, Compare, Filter, InList, Visible, scope_filter
+from ragline.store.filters import And, Compare, Filter, InList, Visible, coerce_filter, scope_filter
 from ragline.store.rows import DocumentView, text_from_chunks
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
@@ -63,11 +72,14 @@ from ragline.types import (
     Condensed,
     Context,
     Document,
+    Final,
     Hit,
     Principal,
     SearchMode,
     StreamEvent,
+    Token,
     Turn,
+    Usage,
     tenant_of,
 )
 
@@ -95,6 +107,38 @@ class CollectionStats:
 
 def _store_key(tenant: str, name: str, part: str = "") -> str:
     return "\x00".join((tenant, name, part))
+
+
+@contextmanager
+def _bumping(lock: AbstractContextManager[None], root: Path) -> Iterator[None]:
+    """``lock``, bumping the collection's write token before it is released (also after a failed
+    write: part of it may have committed), so every query cache entry of it is void."""
+    with lock:
+        try:
+            yield
+        finally:
+            bump_write_token(root)
+
+
+def _caching(events: Iterator[StreamEvent], put: Callable[[Answer], None]) -> Iterator[StreamEvent]:
+    """``events``, handing the final answer to ``put`` before it is yielded (a consumer that stops
+    at the ``Final`` still caches it)."""
+    for event in events:
+        if isinstance(event, Final):
+            put(event.answer)
+        yield event
+
+
+def _replay(answer: Answer, t0: float) -> Iterator[StreamEvent]:
+    """A cached answer as a stream: its text in word-sized tokens, then the answer, with a trace id
+    of its own and no usage (nothing was generated)."""
+    for piece in re.findall(r"\s*\S+\s*", answer.text):
+        yield Token(piece)
+    ms = (time.perf_counter() - t0) * 1000
+    usage = Usage(model=answer.usage.model, cost_usd=None if answer.usage.cost_usd is None else 0.0)
+    yield Final(
+        replace(answer, trace_id=uuid.uuid4().hex, timings_ms={"cache": ms, "total": ms}, usage=usage)
+    )
 
 
 def _ending(span: Span, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
@@ -413,10 +457,12 @@ class Engine:
     @staticmethod
     def write_lock(store: Store) -> AbstractContextManager[None]:
         """The collection's writer lock: one writer per collection, across processes (a second
-        ingest waits instead of embedding the same files)."""
-        return file_lock(
+        ingest waits instead of embedding the same files). Releasing it bumps the collection's
+        write token, which voids every cached query result of it (``ragline.cache``)."""
+        lock = file_lock(
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
         )
+        return _bumping(lock, store.root)
 
     def retrieval_settings(self, collection: str | None = None) -> RetrievalSettings:
         """Retrieval settings for a collection: the global ones with its ``collections`` overrides."""
@@ -681,9 +727,56 @@ class Engine:
         k = top_k if top_k is not None else coll.retrieval.top_k
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
+        cache = self.cache
+        scope = None
+        if cache is not None and cache.retrieval:
+            request = [mode or coll.retrieval.mode, k, filter_fingerprint(coerce_filter(filters))]
+            scope = self._cache_scope("search", coll, principal, request)
+            cached = cache.get_hits(scope, query)
+            if cached is not None:
+                return cached
         with _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k):
             retriever = self.retriever(mode, collection, tenant=coll.tenant)
-            return retriever.run(query, k, scope_filter(filters, principal))
+            hits = retriever.run(query, k, scope_filter(filters, principal))
+        if cache is not None and scope is not None and self.collection_version(coll) == scope.version:
+            cache.put_hits(scope, query, hits)
+        return hits
+
+    # -- query caches ------------------------------------------------------------------------------
+
+    @cached_property
+    def cache(self) -> QueryCache | None:
+        """The query cache (``[cache]``): search results and answers, keyed by tenant, access,
+        collection version and settings; None when ``cache.enabled`` is false. The semantic answer
+        cache is on by default ("auto") only when an LLM answers."""
+        llm_answers = bool(self.settings.llm.base_url) and self.settings.answer.generator != "extractive"
+        return make_cache(self.settings.cache, semantic_default=llm_answers)
+
+    def collection_version(self, coll: Collection) -> str:
+        """What changes with every write to a collection: its write token (bumped under the writer
+        lock by any process) and the version its store reads now (every commit it makes or follows)."""
+        return f"{write_token(coll.path)}:{read_version(coll.store)}"
+
+    def _cache_scope(
+        self, kind: str, coll: Collection, principal: Principal | None, request: Sequence[object]
+    ) -> Scope:
+        """The cache scope of a search or an answer of ``coll`` for ``principal``: everything but the
+        query text. Settings that shape the result are fingerprinted (retrieval, its LLM stages and
+        store settings, the embedding model; for answers also answer settings, generator and date,
+        which the prompt names)."""
+        s = self.settings
+        parts: list[Any] = [coll.retrieval, s.llm, s.store, coll.embedder.model_id]
+        if kind == "answer":
+            parts += [coll.answer, s.answer.generator, s.chat, datetime.date.today().isoformat()]
+        return Scope(
+            kind=kind,
+            tenant=coll.tenant,
+            access=access_fingerprint(principal),
+            collection=coll.name,
+            version=self.collection_version(coll),
+            settings=_fingerprint(*parts),
+            request=json.dumps(request),
+        )
 
     # -- answers -------------------------------------------------------------------------------------
 
@@ -827,6 +920,48 @@ class Engine:
             with _span("condense", turns=len(history)):
                 condensed = self.condense(question, history)
             timings["condense"] = (time.perf_counter() - t0) * 1000
+        cache = self.cache
+        if cache is not None and cache.answers:
+            coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
+            scope = self._cache_scope(
+                "answer", coll, principal, [filter_fingerprint(coerce_filter(filters)), debug]
+            )
+            # A follow-up is keyed on its standalone query too ("And on Windows?" means another
+            # question in each conversation), and the semantic cache is for questions alone.
+            text = question if condensed is None else f"{question}\x00{condensed.query}"
+            semantic = condensed is None
+
+            def embed() -> Any:
+                return coll.embedder.embed_query(semantic_form(question))
+
+            cached, vector = cache.get_answer(scope, text, embed, semantic=semantic)
+            if cached is not None:
+                replayed = _replay(replace(cached, question=question), t0)
+                return replayed if stream else collect(replayed)
+
+            def put(answer: Answer) -> None:
+                # A degraded answer (every LLM failed) is not kept: the next ask may reach the LLM.
+                if answer.mode != "degraded" and self.collection_version(coll) == scope.version:
+                    cache.put_answer(scope, text, answer, vector, embed, semantic=semantic)
+
+            answered = self._answer(question, condensed, timings, filters, collection, debug, principal, t0)
+            events = _caching(answered, put)
+            return events if stream else collect(events)
+        events = self._answer(question, condensed, timings, filters, collection, debug, principal, t0)
+        return events if stream else collect(events)
+
+    def _answer(
+        self,
+        question: str,
+        condensed: Condensed | None,
+        timings: dict[str, float],
+        filters: Filter | Mapping[str, Any] | str | None,
+        collection: str | None,
+        debug: bool,
+        principal: Principal | None,
+        t0: float,
+    ) -> Iterator[StreamEvent]:
+        """Retrieve, assemble, and the generator's events (what ``ask`` runs on a cache miss)."""
         query = condensed.query if condensed is not None else question
         t_retrieve = time.perf_counter()
         hits = self.retrieve_for_answer(query, filters=filters, collection=collection, principal=principal)
@@ -855,8 +990,7 @@ class Engine:
             on_answer=on_answer,
             condensed=condensed,
         )
-        events = _ending(gen_span, generated)
-        return events if stream else collect(events)
+        return _ending(gen_span, generated)
 
     @cached_property
     def condenser(self) -> Condenser:

@@ -60,3 +60,7 @@ class GenerationError(RaglineError):
 class AccessDenied(RaglineError):
     """The caller may not change or grant what it asked for (another group's document, a clearance
     or group above its own). Never raised for reads: what a caller may not read simply is not there."""
+
+
+class CacheUnavailable(RaglineError):
+    """The cache backend (Redis) did not answer: the cache layer counts it and goes on uncached."""

@@ -667,6 +667,42 @@ class ServerSettings(_Strict):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class CacheSettings(_Strict):
+    """Caches of search results and answers (``ragline.cache``). Every entry is keyed by the
+    tenant, the caller's access (groups, clearance), the collection's version (any write, from
+    any process, makes a new one) and a fingerprint of these settings, so an entry never crosses
+    an access boundary and never outlives a write. On by default: a hit skips retrieval and, with
+    an LLM, a paid call, and nothing a write changed is ever served."""
+
+    enabled: bool = True
+    # "memory": in this process (bounded LRU); "redis": shared by replicas (pip install 'ragline[redis]').
+    backend: Literal["memory", "redis"] = "memory"
+    ttl_s: float = Field(default=3600.0, gt=0, le=30 * 86_400)
+    # In-process entries at most (least recently used dropped first); Redis evicts by its own policy.
+    max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    redis_url: str = ""
+    # Prefix of every Redis key, so several deployments can share one Redis.
+    key_prefix: str = Field(default="ragline:", max_length=64)
+    # Seconds a Redis call may take before the cache is skipped (the request goes on uncached).
+    redis_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    retrieval: bool = True
+    answers: bool = True
+    # The semantic answer cache: "auto" with an LLM answerer (a hit saves a paid call), off for the
+    # offline extractive one (a hit saves milliseconds, and a near question may want another answer).
+    semantic: Literal["auto", "on", "off"] = "auto"
+    # Cosine similarity of question embeddings above which a cached answer is served: calibrated
+    # for the default model on SQuAD (bench/semantic_cache.py, docs/benchmarks.md): <= 1 % false hits.
+    semantic_threshold: float = Field(default=0.98, ge=0.0, le=1.0)
+    # Cached questions compared per scope (collection version, access, settings), newest first.
+    semantic_max_per_scope: int = Field(default=256, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> CacheSettings:
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError("cache.backend = 'redis' needs cache.redis_url (e.g. redis://localhost:6379/0)")
+        return self
+
+
 class SourceSettings(_Strict):
     """Sources that sync (``ragline sources``, ``ragline sync``): HTTP manners and S3 access.
     A source's own options (``ragline sources add --delay ...``) win over these defaults."""
@@ -762,6 +798,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
+    cache: CacheSettings = CacheSettings()
     sources: SourceSettings = SourceSettings()
     ingest: IngestSettings = IngestSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or

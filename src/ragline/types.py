@@ -305,6 +305,18 @@ class AnswerDebug:
 
 
 @dataclass(frozen=True, slots=True)
+class CachedFrom:
+    """Where a cached answer came from: ``kind`` "exact" (the same question, same scope) or
+    "semantic" (a question whose embedding was within the calibrated cosine ``similarity``);
+    ``question`` is the question the answer was generated for, ``age_s`` how long ago."""
+
+    kind: Literal["exact", "semantic"]
+    question: str
+    similarity: float
+    age_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A grounded answer. ``text`` cites its sources as ``[n]`` matching ``citations[i].n``.
 
@@ -326,6 +338,8 @@ class Answer:
     invalid_citations: int = 0
     errors: tuple[str, ...] = ()
     debug: AnswerDebug | None = None
+    # Set when the answer came from the answer cache (ragline.cache) instead of the generator.
+    cached: CachedFrom | None = None
 
 
 @dataclass(frozen=True, slots=True)

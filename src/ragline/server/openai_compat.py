@@ -7,6 +7,7 @@ response (and on the last stream chunk)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -110,6 +111,7 @@ def _extras(a: Answer) -> dict[str, Any]:
             "mode": a.mode,
             "abstained": a.abstained,
             "confidence": a.confidence,
+            "cached": dataclasses.asdict(a.cached) if a.cached is not None else None,
         },
     }
 

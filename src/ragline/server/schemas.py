@@ -3,6 +3,7 @@ engine's internal types (converters live next to each response model)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
@@ -296,6 +297,16 @@ class UsageOut(BaseModel):
     model: str | None
 
 
+class CachedOut(BaseModel):
+    """Set when the answer came from the answer cache: ``exact`` (the same question) or
+    ``semantic`` (a question this similar, named in ``question``)."""
+
+    kind: Literal["exact", "semantic"]
+    question: str
+    similarity: float
+    age_s: float
+
+
 class DebugOut(BaseModel):
     hits: list[HitOut]
     prompt: str
@@ -320,6 +331,7 @@ class AnswerOut(BaseModel):
     invalid_citations: int
     errors: list[str]
     debug: DebugOut | None = None
+    cached: CachedOut | None = None
 
     @classmethod
     def of(cls, a: Answer, *, debug: bool, conversation_id: str | None = None) -> AnswerOut:
@@ -351,6 +363,7 @@ class AnswerOut(BaseModel):
             invalid_citations=a.invalid_citations,
             errors=list(a.errors),
             debug=dbg,
+            cached=CachedOut(**dataclasses.asdict(a.cached)) if a.cached is not None else None,
         )
 
 
