@@ -33,7 +33,7 @@ from rich.table import Table
 
 from ragline.cli.keys import keys_app
 from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
-from ragline.errors import RaglineError
+from ragline.errors import ConfigError, RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
 app = typer.Typer(
@@ -750,7 +750,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: server.port, 8000).")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the HTTP API, the OpenAI-compatible endpoint and the web UI."""
+    """Run the HTTP API, the OpenAI-compatible endpoint, the web UI and MCP at /mcp."""
+    _serve(host, port, data_dir, "UI at /, API docs at /v1/docs, MCP at /mcp")
+
+
+def _serve(host: str | None, port: int | None, data_dir: Path | None, what: str) -> None:
     import uvicorn
 
     from ragline.server.app import create_app
@@ -767,7 +771,7 @@ def serve(
     host, port = host or s.host, port if port is not None else s.port
     err_console.print(
         f"ragline serving {_esc(settings.data_dir)} on http://{_esc(host)}:{port}"
-        f" (UI at /, API docs at /v1/docs{', auth OFF' if not s.auth else ''})"
+        f" ({what}{', auth OFF' if not s.auth else ''})"
     )
     uvicorn.run(app_, host=host, port=port, log_config=None)
 
@@ -783,10 +787,30 @@ def mcp(
             help="API key whose tenant, groups and clearance every call uses (needed while auth is on).",
         ),
     ] = None,
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Serve MCP over streamable HTTP at http://HOST:PORT/mcp (each request's key in "
+            "Authorization: Bearer, as the HTTP API) instead of stdio; the service's other routes run too.",
+        ),
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="--http: interface to bind (default: server.host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="--http: port (default: server.port).")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Serve MCP (Model Context Protocol) on stdin/stdout: search, ask, list collections and read
-    spans, for an MCP client that starts this command. Over HTTP, `ragline serve` answers MCP at /mcp."""
+    """Serve MCP (Model Context Protocol): search, ask, list collections and read spans. On
+    stdin/stdout for an MCP client that starts this command, or with --http over streamable HTTP
+    (the same as `ragline serve`, which answers MCP at /mcp)."""
+    if http:
+        if key is not None:
+            _fail(ConfigError("--key is for stdio; over --http each request sends its key as a Bearer token"))
+        _serve(host, port, data_dir, "MCP at /mcp")
+        return
+    if host is not None or port is not None:
+        _fail(ConfigError("--host and --port need --http (stdio has no address)"))
     try:
         from ragline.server.mcp_server import run_stdio, stdio_caller
     except ImportError as exc:
