@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,8 +36,10 @@ from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.embedding.cache import EmbeddingCache
 from ragline.embedding.factory import make_cached_embedder, make_tokenizer
 from ragline.errors import AccessDenied, CollectionNotFound, ConfigError
+from ragline.generation import deadline
 from ragline.generation.answering import Answering
 from ragline.generation.base import collect
+from ragline.generation.deadline import Deadline, request_deadline
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from ragline.locks import file_lock
@@ -373,9 +375,8 @@ class Engine:
         """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
         if not self.settings.llm.base_url:
             return None
-        from ragline.generation.openai_chat import OpenAIChatModel
-
-        return OpenAIChatModel(self.settings.llm, self.token_counter)
+        # The generator's client: one circuit breaker per model for every LLM stage.
+        return self.answering.llm.chat
 
     @cached_property
     def retrievers(self) -> RetrieverFactory:
@@ -621,7 +622,10 @@ class Engine:
         k = top_k if top_k is not None else coll.retrieval.top_k
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
-        with _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k):
+        with (
+            _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k),
+            request_deadline(self.settings.llm.deadline_s),
+        ):
             retriever = self.retriever(mode, collection, tenant=coll.tenant)
             return retriever.run(query, k, scope_filter(filters, principal))
 
@@ -754,7 +758,13 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
-        hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
+        # One deadline for every LLM stage of this answer, retrieval's and generation's.
+        limit = self.settings.llm.deadline_s
+        dl = deadline.current() or (Deadline.start(limit) if limit is not None else None)
+        with dl.active() if dl is not None else nullcontext():
+            hits = self.retrieve_for_answer(
+                question, filters=filters, collection=collection, principal=principal
+            )
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
             context = self.assemble(hits, collection=collection, principal=principal)
@@ -779,7 +789,7 @@ class Engine:
             debug=debug,
             on_answer=on_answer,
         )
-        events = _ending(gen_span, generated)
+        events = _ending(gen_span, generated if dl is None else dl.bind(generated))
         return events if stream else collect(events)
 
     def documents(

@@ -489,6 +489,15 @@ class LLMSettings(_Strict):
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     # "auto": tiktoken for OpenAI model names, the embedding tokenizer as an estimate otherwise.
     tokenizer: Literal["auto", "tiktoken", "embedding"] = "auto"
+    # Seconds for all of one request's LLM work (query rewrites, HyDE, filters, LLM rerank,
+    # generation): each call waits at most the time left, retries stop when it runs out, and the
+    # answer degrades to extractive. Bounds the wait for a reply, not a stream already flowing.
+    # None: no deadline (each call still has timeout_s).
+    deadline_s: float | None = Field(default=10.0, gt=0)
+    # Circuit breaker per model: open after this many consecutive failures or timeouts (calls to
+    # it are skipped), let one probe through after breaker_cooldown_s; 0 turns it off.
+    breaker_failures: int = Field(default=5, ge=0, le=1000)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _check_model(self) -> LLMSettings:

@@ -74,3 +74,18 @@ def test_request_logs_join_the_stored_trace(client: TestClient, keys: Keys) -> N
     assert query and query[-1]["query_trace_id"] == a["trace_id"]
     # The OpenTelemetry trace id of the request, so logs and spans join.
     assert len(query[-1]["trace_id"]) == 32 and int(query[-1]["trace_id"], 16) != 0
+
+
+def test_breaker_states_are_exported_when_scraped() -> None:
+    from ragline.generation.breaker import Breakers
+    from ragline.server.observability import Metrics
+
+    breakers = Breakers(failures=1, cooldown_s=30.0)
+    metrics = Metrics()
+    metrics.watch_breakers(breakers.states)
+    breakers.get("good").success()
+    breakers.get("down").failure()
+    text = metrics.render().decode()
+    assert 'ragline_llm_breaker_state{model="down"} 2.0' in text
+    assert 'ragline_llm_breaker_state{model="good"} 0.0' in text
+    assert 'ragline_llm_breaker_opened_total{model="down"} 1.0' in text

@@ -198,6 +198,7 @@ def create_app(
         slots: Slots = app.state.slots
         metrics.in_flight.set_function(lambda: slots.running)
         metrics.queued.set_function(lambda: slots.waiting)
+        metrics.watch_breakers(eng.answering.breaker_states)
         app.state.probe_limiter = anyio.CapacityLimiter(2)
         jobs = JobRunner(
             eng,
