@@ -30,6 +30,7 @@ from ragline.state.base import (
     StateNotFound,
     StateStore,
     StateUnavailable,
+    Usage,
 )
 from ragline.state.factory import open_state
 
@@ -46,5 +47,6 @@ __all__ = [
     "StateNotFound",
     "StateStore",
     "StateUnavailable",
+    "Usage",
     "open_state",
 ]
