@@ -581,6 +581,44 @@ class ServerSettings(_Strict):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class QuotaSettings(_Strict):
+    """What one API key, or one tenant (all its keys together), may use; 0 means no limit."""
+
+    # Searches, answers, chat completions and uploads (the routes the load shedder guards).
+    requests_per_minute: int = Field(default=0, ge=0, le=1_000_000)
+    # LLM tokens (prompt + completion) of answers per UTC day.
+    tokens_per_day: int = Field(default=0, ge=0)
+    # LLM cost per UTC day, from llm.prices.
+    cost_per_day_usd: float = Field(default=0.0, ge=0)
+
+
+class LimitSettings(_Strict):
+    """Rate limits and daily quotas of ``ragline serve``, answered with 429 and Retry-After."""
+
+    # Every key's limits, and every tenant's (summed over its keys).
+    key: QuotaSettings = QuotaSettings()
+    tenant: QuotaSettings = QuotaSettings()
+    # Overrides by key id (``ragline keys list``) and by tenant; only the fields given override.
+    keys: dict[str, QuotaSettings] = Field(default_factory=dict)
+    tenants: dict[str, QuotaSettings] = Field(default_factory=dict)
+    # "" keeps the per-minute buckets in this process; "redis://host:6379/0" shares them between
+    # replicas (pip install 'ragline[redis]'). Daily quotas are read from the state store, which
+    # replicas share anyway (server.state_url).
+    redis_url: str = ""
+
+    def for_key(self, key_id: str) -> QuotaSettings:
+        return _overridden(self.key, self.keys.get(key_id))
+
+    def for_tenant(self, tenant: str) -> QuotaSettings:
+        return _overridden(self.tenant, self.tenants.get(tenant))
+
+
+def _overridden(base: QuotaSettings, override: QuotaSettings | None) -> QuotaSettings:
+    if override is None:
+        return base
+    return base.model_copy(update=override.model_dump(exclude_unset=True))
+
+
 class SourceSettings(_Strict):
     """Sources that sync (``ragline sources``, ``ragline sync``): HTTP manners and S3 access.
     A source's own options (``ragline sources add --delay ...``) win over these defaults."""
@@ -665,6 +703,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     server: ServerSettings = ServerSettings()
     sources: SourceSettings = SourceSettings()
+    limits: LimitSettings = LimitSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)

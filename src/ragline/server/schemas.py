@@ -380,6 +380,25 @@ class AuditOut(BaseModel):
     detail: str
 
 
+class UsageRowOut(BaseModel):
+    """One key's use on one UTC day: queries (searches, answers, chat completions), LLM tokens and
+    cost (from llm.prices)."""
+
+    day: str
+    key_id: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class UsageReportOut(BaseModel):
+    tenant: str
+    since_day: str
+    rows: list[UsageRowOut]
+    total: UsageRowOut = Field(description="The sum of the rows (day and key_id are '*').")
+
+
 class HealthOut(BaseModel):
     status: str
     detail: dict[str, str] = Field(default_factory=dict)
