@@ -58,8 +58,9 @@ class EmbeddingSettings(_Strict):
     timeout_s: float = Field(default=60.0, gt=0)
     cache: bool = True
     # Micro-batching (onnx): queries arriving within this many ms go through the model as one
-    # batch of up to query_batch_max. 0 = off: on 2 cores the gain was within the noise and light
-    # traffic would pay the window (bench/microbatch.py).
+    # batch of up to query_batch_max. 0 = off: on 2 cores it gave 15-100 % more queries/s at 8-16
+    # concurrent clients, within a shared machine's noise; light traffic pays the window
+    # (bench/microbatch.py). Try 3 for a server with many concurrent clients.
     query_batch_window_ms: float = Field(default=0.0, ge=0, le=100)
     query_batch_max: int = Field(default=16, ge=1, le=256)
 

@@ -1,9 +1,10 @@
 """Micro-batching of query embeddings: queries that arrive within a few milliseconds of each other
 (concurrent requests of a server) go through the model as one batch.
 
-Off by default (``embedding.query_batch_window_ms = 0``): on a loaded 2-core machine it raised
-throughput under 8-16 concurrent clients by a margin within the run-to-run noise, and it adds up to
-the window to each query's latency when traffic is light (bench/microbatch.py, docs/benchmarks.md).
+Off by default (``embedding.query_batch_window_ms = 0``): on a 2-core machine shared with other jobs
+it raised throughput under 8-16 concurrent clients by 15-100 % in every run, but the machine's own
+noise was of that order, and light traffic pays up to the window per query (bench/microbatch.py,
+docs/benchmarks.md). Worth turning on for a server with many concurrent clients.
 
 Example::
 
