@@ -148,6 +148,23 @@ def test_bind_sets_the_deadline_for_each_step_only() -> None:
     assert current() is None
 
 
+def test_bind_closes_the_inner_stream_when_the_consumer_stops() -> None:
+    closed = []
+
+    def steps():
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append(current())
+
+    dl = Deadline.start(5.0)
+    bound = dl.bind(steps())
+    assert next(bound) == 1
+    bound.close()
+    assert closed == [dl]  # closed, with the deadline current while it cleans up
+
+
 def test_a_spent_deadline_skips_the_call(server) -> None:
     chat = _chat(server, "good", clock=Clock())
     with (

@@ -59,13 +59,19 @@ class Deadline:
         """``events`` with this deadline current while each item is produced. A generator has no
         context of its own and a server may advance it from a different thread each time, so the
         deadline is set around every step rather than once."""
-        while True:
-            with self.active():
-                try:
-                    item = next(events)
-                except StopIteration:
-                    return
-            yield item
+        try:
+            while True:
+                with self.active():
+                    try:
+                        item = next(events)
+                    except StopIteration:
+                        return
+                yield item
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:  # a consumer that stopped early stops the inner stream too
+                with self.active():
+                    close()
 
 
 def current() -> Deadline | None:
