@@ -26,6 +26,7 @@ from rich.table import Table
 from ragline.errors import RaglineError
 from ragline.settings import load_settings
 from ragline.state import Role, StateStore, open_state
+from ragline.state.base import total_usage
 
 keys_app = typer.Typer(help="Manage API keys for `ragline serve`.", no_args_is_help=True)
 
@@ -218,23 +219,15 @@ def usage(
         t.add_column(col, no_wrap=True)
     for col in ("requests", "tokens in", "tokens out", "cost $"):
         t.add_column(col, justify="right", no_wrap=True)
-    for u in rows:
+    for u in [*rows, total_usage(rows)]:
+        last = u.day == "*"
         t.add_row(
-            u.day,
-            escape(u.tenant),
-            u.key_id,
+            "total" if last else u.day,
+            "" if last else escape(u.tenant),
+            "" if last else u.key_id,
             str(u.requests),
             str(u.prompt_tokens),
             str(u.completion_tokens),
             f"{u.cost_usd:.4f}",
         )
-    t.add_row(
-        "total",
-        "",
-        "",
-        str(sum(u.requests for u in rows)),
-        str(sum(u.prompt_tokens for u in rows)),
-        str(sum(u.completion_tokens for u in rows)),
-        f"{sum(u.cost_usd for u in rows):.4f}",
-    )
     console.print(t)

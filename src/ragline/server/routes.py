@@ -49,7 +49,7 @@ from ragline.server.schemas import (
 )
 from ragline.server.service import CallerDep, Service, ServiceDep, readable_collections
 from ragline.state import ApiKey, Job
-from ragline.state.base import MAX_SEQ, utc_day
+from ragline.state.base import MAX_SEQ, total_usage, utc_day
 from ragline.types import Access, Document, Final, Restart, Token
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -513,26 +513,13 @@ def usage(
     """The caller's tenant's usage and LLM cost per key and UTC day (admins; only their tenant)."""
     require_admin(caller)
     since = utc_day(time.time() - 86_400 * (days - 1))
-    rows = [
-        UsageRowOut(
-            day=u.day,
-            key_id=u.key_id,
-            requests=u.requests,
-            prompt_tokens=u.prompt_tokens,
-            completion_tokens=u.completion_tokens,
-            cost_usd=u.cost_usd,
-        )
-        for u in svc.state.list_usage(tenant=caller.tenant, key_id=key_id, since_day=since)
-    ]
-    total = UsageRowOut(
-        day="*",
-        key_id="*",
-        requests=sum(r.requests for r in rows),
-        prompt_tokens=sum(r.prompt_tokens for r in rows),
-        completion_tokens=sum(r.completion_tokens for r in rows),
-        cost_usd=sum(r.cost_usd for r in rows),
+    used = svc.state.list_usage(tenant=caller.tenant, key_id=key_id, since_day=since)
+    return UsageReportOut(
+        tenant=caller.tenant,
+        since_day=since,
+        rows=[UsageRowOut.of(u) for u in used],
+        total=UsageRowOut.of(total_usage(used)),
     )
-    return UsageReportOut(tenant=caller.tenant, since_day=since, rows=rows, total=total)
 
 
 @router.get("/audit", tags=["admin"])

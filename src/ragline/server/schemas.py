@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from ragline.state import Usage
 from ragline.store.base import DocumentInfo
 from ragline.store.filters import FIELD_RE, MAX_FIELD_CHARS
 from ragline.store.rows import DocumentView
@@ -390,6 +391,17 @@ class UsageRowOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+
+    @classmethod
+    def of(cls, u: Usage) -> UsageRowOut:
+        return cls(
+            day=u.day,
+            key_id=u.key_id,
+            requests=u.requests,
+            prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens,
+            cost_usd=u.cost_usd,
+        )
 
 
 class UsageReportOut(BaseModel):

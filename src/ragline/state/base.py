@@ -182,6 +182,19 @@ class Usage:
     cost_usd: float
 
 
+def total_usage(rows: Sequence[Usage]) -> Usage:
+    """The sum of ``rows`` (tenant, key and day are ``*``)."""
+    return Usage(
+        "*",
+        "*",
+        "*",
+        sum(r.requests for r in rows),
+        sum(r.prompt_tokens for r in rows),
+        sum(r.completion_tokens for r in rows),
+        sum(r.cost_usd for r in rows),
+    )
+
+
 def utc_day(at: float) -> str:
     """The UTC day of an epoch time, as usage is kept: ``YYYY-MM-DD``."""
     return time.strftime("%Y-%m-%d", time.gmtime(at))
