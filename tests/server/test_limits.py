@@ -3,6 +3,7 @@ the usage report, and the Redis-shared limiter across two app instances."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -213,3 +214,27 @@ def test_replicas_share_the_rate_limit_through_redis(seeded, tmp_path) -> None:
         assert codes == [200, 200, 200, 429]  # each replica alone would have allowed its 2
         _refused(b.post(SEARCH, json=QUERY, headers=keys.acme_eng), "3 requests per minute")
         assert b.post(SEARCH, json=QUERY, headers=keys.acme_hr).status_code == 200
+
+
+def test_a_hanging_llm_degrades_within_the_deadline_over_http(seeded, tmp_path, llm_url) -> None:
+    """The SSE answer is generated while the response streams, on other threads than the route's:
+    the request's deadline still holds there (else: 30 s x 3 attempts before the degraded answer)."""
+    data, keys = _fresh(seeded, tmp_path)
+    llm = {"base_url": llm_url, "model": "hang", "timeout_s": 30.0, "max_retries": 2, "deadline_s": 1.5}
+    with app_client(data, llm=llm, answer={"generator": "llm"}) as c:
+        r = c.post(
+            ASK, json={"question": "When does the office open?", "stream": True}, headers=keys.acme_eng
+        )
+        assert r.status_code == 200
+        final = [e for e in r.text.split("\n\n") if e.startswith("event: final")]
+        assert len(final) == 1
+        answer = json.loads(final[0].split("data: ", 1)[1])
+        assert answer["mode"] == "degraded"
+        assert "8 am" in answer["text"]
+        assert any("llm.deadline_s" in e for e in answer["errors"])
+        chat = c.post(
+            "/v1/chat/completions",
+            json={"model": "kb", "messages": [{"role": "user", "content": "When does the office open?"}]},
+            headers=keys.acme_eng,
+        )
+        assert chat.json()["ragline"]["mode"] == "degraded"
