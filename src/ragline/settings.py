@@ -610,7 +610,7 @@ class LimitSettings(_Strict):
     # "" keeps the per-minute buckets in this process; "redis://host:6379/0" shares them between
     # replicas (pip install 'ragline[redis]'). Daily quotas are read from the state store, which
     # replicas share anyway (server.state_url).
-    redis_url: str = ""
+    redis_url: str = Field(default="", pattern=r"^$|^(redis|rediss|unix)://")
 
     def for_key(self, key_id: str) -> QuotaSettings:
         return _overridden(self.key, self.keys.get(key_id))

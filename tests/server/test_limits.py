@@ -238,3 +238,21 @@ def test_a_hanging_llm_degrades_within_the_deadline_over_http(seeded, tmp_path, 
             headers=keys.acme_eng,
         )
         assert chat.json()["ragline"]["mode"] == "degraded"
+
+
+def test_an_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
+    from ragline.server.limits import RedisBuckets
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])  # nothing listens here once closed
+    buckets = RedisBuckets(f"redis://127.0.0.1:{port}/0")
+    assert [buckets.take("key:k1", 1) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert sum("rate limits not enforced" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_bad_redis_url_is_refused() -> None:
+    from ragline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"limits\.redis_url"):
+        load_settings(limits={"redis_url": "localhost:6379"})

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -27,6 +28,8 @@ from ragline.state.base import utc_day
 
 if TYPE_CHECKING:
     import redis
+
+log = logging.getLogger(__name__)
 
 
 class RateLimited(RaglineError):
@@ -82,7 +85,8 @@ return tostring(wait)
 
 
 class RedisBuckets:
-    """Buckets in Redis, shared by every replica pointed at the same server."""
+    """Buckets in Redis, shared by every replica pointed at the same server. While Redis cannot be
+    reached requests are let through (logged): a limiter outage must not become a service outage."""
 
     def __init__(self, url: str, prefix: str = "ragline:rate:") -> None:
         try:
@@ -94,9 +98,19 @@ class RedisBuckets:
         self.prefix = prefix
         self._client: redis.Redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self._take = self._client.register_script(_TAKE_LUA)
+        self._warned_at = -math.inf
 
     def take(self, name: str, per_minute: int) -> float:
-        return float(self._take(keys=[self.prefix + name], args=[per_minute]))
+        import redis
+
+        try:
+            return float(self._take(keys=[self.prefix + name], args=[per_minute]))
+        except redis.RedisError as exc:
+            now = time.monotonic()
+            if now - self._warned_at > 60:  # once a minute, not once a request
+                self._warned_at = now
+                log.warning("rate limits not enforced: Redis at limits.redis_url failed: %s", exc)
+            return 0.0
 
     def close(self) -> None:
         self._client.close()
