@@ -6,7 +6,7 @@ ingest, or switched to a tuned model by ``ragline tune embeddings``, perhaps in 
 Example::
 
     coll = engine.collection("handbook")
-    coll.store.stats().chunks, coll.retrieval.top_k, coll.answer.top_k
+    coll.store.stats().chunks, coll.retrieval.top_k, coll.answer.top_k, coll.cleaning.pii.enabled
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.errors import ConfigError
-from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
 from ragline.store.base import Store
 from ragline.types import DEFAULT_TENANT
 
@@ -83,6 +83,8 @@ class Collection:
     retrieval: RetrievalSettings
     answer: AnswerSettings
     stamp: int
+    # Redaction and near-duplicate settings with the collection's [collections.<name>.cleaning].
+    cleaning: CleaningSettings
     # Opened on first use (``ragline summarize`` builds it; None until then).
     summaries: Store | None = None
 
@@ -124,4 +126,7 @@ def build_collection(
         retrieval=retrieval,
         answer=answer,
         stamp=stamp,
+        cleaning=overrides.resolve_cleaning(settings.cleaning)
+        if overrides is not None
+        else settings.cleaning,
     )

@@ -30,6 +30,7 @@ from ragline.collection import (
     list_collections,
     meta_stamp,
     namespace_dir,
+    read_meta,
 )
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import CachingEmbedder, Embedder
@@ -41,11 +42,12 @@ from ragline.generation.answering import Answering
 from ragline.generation.base import collect
 from ragline.generation.deadline import Deadline, request_deadline
 from ragline.generation.extractive import ExtractiveAnswerer
-from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
+from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
 from ragline.locks import file_lock
+from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
-from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
 from ragline.sources.registry import SourceRegistry
 from ragline.sources.sync import SyncReport, purge, run_sync
 from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, versioned_store
@@ -60,12 +62,14 @@ from ragline.types import (
     DEFAULT_TENANT,
     Access,
     Answer,
+    Condensed,
     Context,
     Document,
     Hit,
     Principal,
     SearchMode,
     StreamEvent,
+    Turn,
     tenant_of,
 )
 
@@ -223,20 +227,43 @@ class Engine:
         dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
         access: Access | None = None,
+        pii: bool | None = None,
+        near_duplicates: bool | None = None,
+        ray: str | None = None,
     ) -> IngestReport:
         """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`.
 
         ``access`` sets the tenant and ACL of every document ingested (default: tenant
-        ``default``, readable by all of it).
+        ``default``, readable by all of it). ``pii`` and ``near_duplicates`` turn PII redaction
+        and near-duplicate removal on or off for this call (None: the collection's settings).
+        ``ray`` ("auto" or a cluster address; default the ``ingest.ray_address`` setting; "off":
+        in-process) parses, chunks and embeds on Ray, this process writing
+        (:mod:`ragline.ingest.ray`).
         """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
         tenant = (access or Access()).tenant
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store = coll.store
+        embedder = coll.embedder
+        cleaning = cleaning_for(coll.cleaning, pii, near_duplicates)
+        address = ray if ray is not None else self.settings.ingest.ray_address
+        if address is not None and address != "off":
+            return self._ray_ingest(
+                address,
+                coll,
+                [Path(p) for p in paths],
+                include=include,
+                exclude=exclude,
+                sync=sync,
+                dedup=dedup,
+                progress=progress,
+                access=access,
+                cleaning=cleaning,
+            )
         with self.write_lock(store):
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder)
+            ingestor = self._ingestor(store, embedder, cleaning)
             report = ingestor.run(
                 [Path(p) for p in paths],
                 include=include,
@@ -255,12 +282,15 @@ class Engine:
         *,
         collection: str | None = None,
         principal: Principal | None = None,
+        pii: bool | None = None,
+        near_duplicates: bool | None = None,
     ) -> IngestReport:
         """Index documents built in Python, replacing earlier versions with the same ids.
 
         The documents go to their tenant's namespace (``Document.access.tenant``; one tenant per
         call). With a ``principal``, that must be its tenant, and a document may only replace an
         earlier version the principal may read: another group's document is never overwritten.
+        ``pii`` and ``near_duplicates`` override the collection's cleaning settings for this call.
 
         Example::
 
@@ -276,13 +306,14 @@ class Engine:
             raise AccessDenied(
                 f"documents of tenant {tenant!r} cannot be written by a caller of tenant {principal.tenant!r}"
             )
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store, embedder = coll.store, coll.embedder
         with self.write_lock(store):
             if principal is not None and docs:
                 self._check_replaceable(store, [d.id for d in docs], principal)
             before = embedder.embedded
-            report = self._ingestor(store, embedder).upsert_documents(docs)
+            cleaning = cleaning_for(coll.cleaning, pii, near_duplicates)
+            report = self._ingestor(store, embedder, cleaning).upsert_documents(docs)
             report.chunks_embedded = embedder.embedded - before
         return report
 
@@ -303,13 +334,14 @@ class Engine:
         """
         registry = SourceRegistry(self.settings.data_dir)
         collection = registry.get(name, tenant).definition.collection
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store, embedder = coll.store, coll.embedder
         with self.write_lock(store):
             # Read again under the lock: a sync that held it before may have moved the cursor.
             state = registry.get(name, tenant)
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder)
+            d = state.definition
+            ingestor = self._ingestor(store, embedder, cleaning_for(coll.cleaning, d.pii, d.near_duplicates))
             report = run_sync(registry, state, store, ingestor, self.settings, progress)
             report.chunks_embedded = embedder.embedded - before
         return report
@@ -351,8 +383,34 @@ class Engine:
                 "may not read; choose other ids"
             )
 
-    def _ingestor(self, store: Store, embedder: Embedder) -> Ingestor:
-        return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
+    def _ray_ingest(self, address: str, coll: Collection, paths: list[Path], **run: Any) -> IngestReport:
+        """:meth:`ingest` on Ray: the workers build the collection's model (a tuned one too)."""
+        from ragline.ingest.ray import ray_ingest
+
+        if not address.strip():
+            raise ConfigError("--ray / ingest.ray_address is empty; use 'auto' or a cluster address")
+        model_settings = self.settings.embedding
+        model_path = read_meta(coll.path).get("model_path")
+        if model_path:
+            model_settings = model_settings.model_copy(update={"model_path": Path(str(model_path))})
+        with self.write_lock(coll.store):
+            return ray_ingest(
+                address,
+                self.settings,
+                coll.store,
+                coll.embedder,
+                model_settings,
+                self.embedding_cache,
+                self.chunker,
+                self.tokenizer,
+                paths,
+                **run,
+            )
+
+    def _ingestor(
+        self, store: Store, embedder: Embedder, cleaning: CleaningSettings | None = None
+    ) -> Ingestor:
+        return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer, cleaning)
 
     @staticmethod
     def write_lock(store: Store) -> AbstractContextManager[None]:
@@ -371,7 +429,7 @@ class Engine:
         return overrides.resolve(self.settings.retrieval, self.settings.answer)[0]
 
     @cached_property
-    def chat(self) -> ChatModel | None:
+    def chat_model(self) -> ChatModel | None:
         """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
         if not self.settings.llm.base_url:
             return None
@@ -381,7 +439,9 @@ class Engine:
     @cached_property
     def retrievers(self) -> RetrieverFactory:
         """Builds each collection's retriever; keeps the rerankers (and their models) it made."""
-        return RetrieverFactory(self.embedder, chat=lambda: self.chat, cache_dir=self.settings.cache_dir)
+        return RetrieverFactory(
+            self.embedder, chat=lambda: self.chat_model, cache_dir=self.settings.cache_dir
+        )
 
     def rerankers(
         self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
@@ -412,10 +472,10 @@ class Engine:
 
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         extractive = ExtractiveSummarizer(coll.embedder)
-        use_llm = (self.chat is not None) if llm is None else llm
-        if use_llm and self.chat is None:
+        use_llm = (self.chat_model is not None) if llm is None else llm
+        if use_llm and self.chat_model is None:
             raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
-        summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
+        summarizer = LLMSummarizer(self.chat_model, extractive) if use_llm and self.chat_model else extractive
         # Under the write lock: the summaries describe exactly the documents that are there.
         with self.write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
@@ -717,6 +777,7 @@ class Engine:
         stream: Literal[False] = ...,
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Answer: ...
 
     @overload
@@ -729,6 +790,7 @@ class Engine:
         stream: Literal[True],
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Iterator[StreamEvent]: ...
 
     def ask(
@@ -740,8 +802,13 @@ class Engine:
         stream: bool = False,
         debug: bool = False,
         principal: Principal | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Answer | Iterator[StreamEvent]:
         """Answer ``question`` from a collection, with numbered citations.
+
+        With ``history`` (the earlier turns of a conversation), a follow-up that depends on them
+        ("And on Windows?") is rewritten into a standalone query before retrieval (see
+        :meth:`condense`); ``debug`` shows that query (``answer.debug.query``).
 
         With ``stream=True`` returns an iterator of :class:`~ragline.types.Token` events (and
         :class:`~ragline.types.Restart` when an LLM attempt failed mid-answer) ending with one
@@ -758,18 +825,26 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
-        # One deadline for every LLM stage of this answer, retrieval's and generation's.
+        timings: dict[str, float] = {}
+        # One deadline for every LLM stage of this answer: condensing, retrieval's and generation's.
         limit = self.settings.llm.deadline_s
         dl = deadline.current() or (Deadline.start(limit) if limit is not None else None)
         with dl.active() if dl is not None else nullcontext():
+            condensed = None
+            if history:
+                with _span("condense", turns=len(history)):
+                    condensed = self.condense(question, history)
+                timings["condense"] = (time.perf_counter() - t0) * 1000
+            query = condensed.query if condensed is not None else question
+            t_retrieve = time.perf_counter()
             hits = self.retrieve_for_answer(
-                question, filters=filters, collection=collection, principal=principal
+                query, filters=filters, collection=collection, principal=principal
             )
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
             context = self.assemble(hits, collection=collection, principal=principal)
         t2 = time.perf_counter()
-        timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
+        timings |= {"retrieve": (t1 - t_retrieve) * 1000, "assemble": (t2 - t1) * 1000}
         # Started here, not in the generator: a stream is consumed later, often on another thread,
         # and the span must still join this request's trace.
         gen_span = start_span("generate", generator=self.generator_kind())
@@ -788,9 +863,111 @@ class Engine:
             t0=t0,
             debug=debug,
             on_answer=on_answer,
+            condensed=condensed,
         )
         events = _ending(gen_span, generated if dl is None else dl.bind(generated))
         return events if stream else collect(events)
+
+    @cached_property
+    def condenser(self) -> Condenser:
+        """Rewrites follow-ups into standalone queries (``chat.condense``): the LLM when one is
+        configured (``auto``) or asked for, falling back to the offline rules."""
+        mode = self.settings.chat.condense
+        if mode == "off":
+            return NoCondenser()
+        rules = RuleCondenser()
+        if mode == "rules" or (mode == "auto" and self.chat_model is None):
+            return rules
+        if self.chat_model is None:
+            raise ConfigError(
+                "chat.condense = 'llm' needs llm.base_url and llm.model; "
+                "use chat.condense = 'rules' for the offline condenser"
+            )
+        return LLMCondenser(self.chat_model, rules)
+
+    def condense(self, question: str, history: Sequence[Turn]) -> Condensed:
+        """The standalone query for ``question`` after ``history`` (its last ``chat.history_turns``
+        turns are read): unchanged when it stands alone.
+
+        Example::
+
+            engine.condense("And on Windows?", [Turn("user", "How do I install ragline on Linux?")]).query
+            # 'How do I install ragline on Windows?'
+        """
+        self._check_query(question, "question")
+        for t in history:
+            if not isinstance(t, Turn):
+                raise ConfigError(f"history holds a {type(t).__name__}; give Turn(role, content) records")
+        recent = [t for t in history if t.role != "system"][-self.settings.chat.history_turns :]
+        if not recent:
+            return Condensed(question, question)
+        return self.condenser.condense(question, recent)
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[False] = ...,
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Answer: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[True],
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Iterator[StreamEvent]: ...
+
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+        stream: bool = False,
+        debug: bool = False,
+        principal: Principal | None = None,
+    ) -> Answer | Iterator[StreamEvent]:
+        """Answer the last user message of a conversation: :meth:`ask` with the earlier user and
+        assistant messages as history (system messages are left out of retrieval).
+
+        Example::
+
+            answer = engine.chat([
+                {"role": "user", "content": "How do I install ragline on Linux?"},
+                {"role": "assistant", "content": "Run pip install ragline [1]."},
+                {"role": "user", "content": "And on Windows?"},
+            ], debug=True)
+            print(answer.debug.query)   # How do I install ragline on Windows?
+        """
+        question, history = split_messages(messages)
+        if stream:
+            return self.ask(
+                question,
+                filters=filters,
+                collection=collection,
+                stream=True,
+                debug=debug,
+                principal=principal,
+                history=history,
+            )
+        return self.ask(
+            question,
+            filters=filters,
+            collection=collection,
+            debug=debug,
+            principal=principal,
+            history=history,
+        )
 
     def documents(
         self,
@@ -831,9 +1008,21 @@ class Engine:
         With a ``principal``, only the chunks of documents it may read are deleted (in its own
         tenant's collection); whatever else carries the same id is left alone.
         """
-        store = self.store(collection, must_exist=True, tenant=tenant_of(principal))
+        coll = self.collection(collection, must_exist=True, tenant=tenant_of(principal))
+        store = coll.store
         with self.write_lock(store):
-            return store.delete_documents(doc_ids, scope_filter(None, principal))
+            removed = store.delete_documents(doc_ids, scope_filter(None, principal))
+            if removed:
+                # The near-duplicate index forgets what the store no longer holds, so a copy of a
+                # deleted original is indexed on its next ingest.
+                left = {
+                    d.doc_id
+                    for d in store.documents(InList("doc_id", tuple(doc_ids), False), limit=MAX_TOP_K)
+                }
+                near_dup_index(store, coll.cleaning.near_duplicates).remove_documents(
+                    [d for d in dict.fromkeys(doc_ids) if d not in left]
+                )
+            return removed
 
     def stats(self, collection: str | None = None, *, principal: Principal | None = None) -> CollectionStats:
         """Counts and index state of a collection; with a ``principal``, the counts are of what it

@@ -36,6 +36,11 @@ class EmbeddingError(RaglineError):
     """The embedding model could not be loaded or failed on input."""
 
 
+class DistributedError(RaglineError):
+    """A distributed ingest lost a worker or node past its retries (or could not reach its cluster).
+    Sources committed before it stay; the rest are untouched: re-run the ingest."""
+
+
 class StoreError(RaglineError):
     """The vector/keyword store failed or holds data incompatible with the current settings."""
 

@@ -146,6 +146,21 @@ class StoreSettings(_Strict):
         return value
 
 
+class IngestSettings(_Strict):
+    """How ``ragline ingest`` runs (``ragline.ingest.ray`` for the distributed mode)."""
+
+    # None: in-process. "auto": a Ray cluster this machine already belongs to (RAY_ADDRESS or a
+    # local ``ray start``), else a local Ray started for the ingest; otherwise a cluster's address
+    # ("host:6379" or "ray://host:10001"). Parsing and chunking then run as Ray tasks and
+    # embedding on Ray actors; this process stays the single writer of the store.
+    ray_address: str | None = None
+    # Embedding actors, each holding one copy of the model. None: one per alive node.
+    ray_workers: int | None = Field(default=None, ge=1, le=1024)
+    # Retries of a parse task and restarts of an embedding actor whose process or node died (Ray's
+    # max_retries / max_restarts); past them the ingest stops with a DistributedError.
+    ray_max_retries: int = Field(default=3, ge=0, le=100)
+
+
 RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "freshness"]
 _DEFAULT_RERANK: tuple[RerankerName, ...] = ("late-interaction",)
 
@@ -442,6 +457,59 @@ class LoaderSettings(_Strict):
     max_metadata_value_chars: int = Field(default=4096, ge=1)
 
 
+PiiKindName = Literal["email", "phone", "credit_card", "iban", "ssn", "ip_address"]
+
+
+class PiiSettings(_Strict):
+    """Personal data replaced in every document before it is chunked, embedded or stored
+    (``ragline.cleaning.pii``). Off by default: redaction changes the text users search."""
+
+    enabled: bool = False
+    kinds: tuple[PiiKindName, ...] = ("email", "phone", "credit_card", "iban", "ssn", "ip_address")
+    # "placeholder": <EMAIL>, <PHONE>, ...; "remove": the value is dropped; "hash": <EMAIL:…>, a
+    # keyed HMAC of the value (equal values stay linkable), which needs hash_key.
+    mode: Literal["placeholder", "remove", "hash"] = "placeholder"
+    hash_key: SecretStr | None = None
+    # Numbers in national form (no +country code) are read as this region's (ISO 3166 alpha-2).
+    phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+    def key_problem(self) -> str | None:
+        """Why these settings cannot redact (checked on the resolved settings, since a collection
+        may set the mode and inherit the key)."""
+        if self.mode == "hash" and not (self.hash_key and self.hash_key.get_secret_value()):
+            return (
+                "mode = 'hash' needs hash_key (a secret): unkeyed hashes of short values such as "
+                "SSNs are reversed by trying them all"
+            )
+        return None
+
+
+class NearDuplicateSettings(_Strict):
+    """Documents that nearly repeat one already in the collection are not indexed again
+    (``ragline.cleaning.near_dup``: MinHash over word shingles, LSH index beside the collection).
+    Off by default: a near-duplicate is dropped, and distinct versions of one text (a contract and
+    its amendment) can be that similar; turn it on where copies are noise (crawls, mail archives)."""
+
+    enabled: bool = False
+    # Estimated Jaccard similarity of word shingles (shingle_words-word sequences) at or above
+    # which a document is a copy. 0.5 over 2-word shingles, chosen on the dev seed: precision 1.0,
+    # recall 1.0 on the report seed's edited copies (typos, reordered paragraphs, boilerplate) vs
+    # distinct-but-similar documents (same template, half rewritten); see docs/benchmarks.md.
+    threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    num_perm: int = Field(default=128, ge=16, le=1024)
+    shingle_words: int = Field(default=2, ge=1, le=20)
+    # Shorter documents are neither checked nor matched: in a few words one change moves the
+    # similarity by half (and every "Thanks!" would copy every other).
+    min_words: int = Field(default=10, ge=1)
+
+
+class CleaningSettings(_Strict):
+    """What happens to a loaded document's text before it is chunked."""
+
+    pii: PiiSettings = PiiSettings()
+    near_duplicates: NearDuplicateSettings = NearDuplicateSettings()
+
+
 class ModelPrice(_Strict):
     """USD per million tokens, for the cost estimate on each answer."""
 
@@ -546,6 +614,17 @@ class AnswerSettings(_Strict):
     stale_after_days: int = Field(default=365, ge=1)
 
 
+class ChatSettings(_Strict):
+    """Conversations (``engine.chat``, ``ask(history=...)``): how a follow-up becomes a standalone query."""
+
+    # "auto": the LLM condenser when llm.base_url is set, else the offline rules; "rules": always the
+    # offline rules; "llm": the LLM (falling back to the rules); "off": follow-ups are searched as
+    # they are.
+    condense: Literal["auto", "rules", "llm", "off"] = "auto"
+    # The most recent turns of history the condenser reads (earlier ones are ignored).
+    history_turns: int = Field(default=6, ge=1, le=100)
+
+
 class ServerSettings(_Strict):
     """The HTTP service (``ragline serve``): limits, security and where its state lives."""
 
@@ -569,6 +648,10 @@ class ServerSettings(_Strict):
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)
+    # Conversations of the API and web UI (``POST /v1/conversations``): the newest N, none idle
+    # for longer than the age limit.
+    conversation_retention: int = Field(default=10_000, ge=0)
+    conversation_retention_days: float = Field(default=30.0, gt=0)
     # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
     # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
     state_timeout_s: float = Field(default=5.0, gt=0, le=300)
@@ -659,6 +742,8 @@ class CollectionSettings(_Strict):
     # records them), so an unset key keeps the global value, including a changed global default.
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    # e.g. [collections.hr.cleaning.pii] enabled = true
+    cleaning: CleaningSettings = CleaningSettings()
 
     @model_validator(mode="after")
     def _check_keys(self) -> CollectionSettings:
@@ -681,6 +766,14 @@ class CollectionSettings(_Strict):
             else answer
         )
         return r, a
+
+    def resolve_cleaning(self, cleaning: CleaningSettings) -> CleaningSettings:
+        """The global ``cleaning`` settings with the keys this collection sets (nested keys merged)."""
+        if not self.cleaning.model_fields_set:
+            return cleaning
+        return CleaningSettings(
+            **deep_merge(cleaning.model_dump(), self.cleaning.model_dump(exclude_unset=True))
+        )
 
 
 def _default_data_dir() -> Path:
@@ -705,10 +798,13 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     loaders: LoaderSettings = LoaderSettings()
+    cleaning: CleaningSettings = CleaningSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
     sources: SourceSettings = SourceSettings()
+    ingest: IngestSettings = IngestSettings()
     limits: LimitSettings = LimitSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
@@ -735,6 +831,18 @@ class Settings(BaseSettings):
             if isinstance(rerank, dict) and "stages" not in rerank:
                 return {**data, "retrieval": {**grouped, "rerank": {**rerank, "stages": []}}}
         return data
+
+    @model_validator(mode="after")
+    def _check_pii(self) -> Settings:
+        resolved = [("cleaning", self.cleaning)] + [
+            (f"collections.{name}.cleaning", c.resolve_cleaning(self.cleaning))
+            for name, c in self.collections.items()
+        ]
+        for where, cleaning in resolved:
+            problem = cleaning.pii.key_problem()
+            if problem is not None:
+                raise ValueError(f"{where}.pii: {problem}")
+        return self
 
     @model_validator(mode="after")
     def _check_token_states(self) -> Settings:

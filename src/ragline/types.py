@@ -280,11 +280,15 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class AnswerDebug:
-    """What produced an answer: the hits with their scores, the assembled context, the final prompt."""
+    """What produced an answer: the hits with their scores, the assembled context, the final prompt,
+    and the query retrieval ran with (the question itself unless a follow-up was rewritten)."""
 
     hits: list[Hit]
     context: Context
     prompt: str
+    query: str = ""
+    # How a follow-up became ``query`` (None when the question came without history).
+    condensed: Condensed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +337,40 @@ class Final:
 
 
 StreamEvent = Token | Restart | Final
+
+ChatRole = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a conversation: who said it and what.
+
+    Example::
+
+        engine.chat([Turn("user", "How do I install ragline on Linux?"), Turn("assistant", "..."),
+                     Turn("user", "And on Windows?")])
+    """
+
+    role: ChatRole
+    content: str
+
+
+CondenseMethod = Literal["unchanged", "rules", "llm"]
+
+
+@dataclass(frozen=True, slots=True)
+class Condensed:
+    """A follow-up question and the standalone query retrieval runs with.
+
+    ``method`` is ``unchanged`` when the question needed no history (``query == question``),
+    ``rules`` when the offline condenser rewrote it, ``llm`` when the LLM did; ``reason`` says why
+    (which dependence was seen, or why an LLM reply was refused).
+    """
+
+    question: str
+    query: str
+    method: CondenseMethod = "unchanged"
+    reason: str = ""
 
 
 def tenant_of(principal: Principal | None) -> str:

@@ -33,7 +33,7 @@ from rich.table import Table
 
 from ragline.cli.keys import keys_app
 from ragline.cli.keys import usage as usage_command
-from ragline.cli.sources import sources_app
+from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
 from ragline.errors import RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
@@ -248,6 +248,17 @@ def ingest(
     clearance: Annotated[
         int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs (0-100).")
     ] = 0,
+    pii: PiiOpt = None,
+    near_duplicates: NearDuplicatesOpt = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Parse, chunk and embed on Ray: 'auto' (this machine's cluster, else a local Ray) "
+            "or a cluster address (host:6379, ray://host:10001); 'off': in-process. "
+            "Default: ingest.ray_address.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Ingest files and folders into a collection (only changed files are re-embedded).
@@ -267,7 +278,10 @@ def ingest(
 
             def on_progress(p: Any) -> None:
                 bar.update(files, total=p.files_total, completed=p.files_done, detail=p.current)
-                bar.update(chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded)
+                # A Ray ingest's counts already add up over its workers; the bar says how many.
+                where = f"on {p.workers} Ray workers" if p.workers else ""
+                total = p.chunks_embedded + p.chunks_pending
+                bar.update(chunks, total=total, completed=p.chunks_embedded, detail=where)
 
             report = engine.ingest(
                 paths,
@@ -278,6 +292,9 @@ def ingest(
                 dedup=not keep_duplicates,
                 progress=on_progress,
                 access=access,
+                pii=pii,
+                near_duplicates=near_duplicates,
+                ray=ray,
             )
     except RaglineError as exc:
         _fail(exc)
@@ -293,6 +310,15 @@ def ingest(
             f"({report.chunks_embedded} embedded, {report.duplicates_skipped} duplicates skipped, "
             f"{report.sources_deleted} sources deleted) in {report.seconds_total:.1f}s"
         )
+        if report.pii_redacted:
+            found = ", ".join(f"{n} {kind}" for kind, n in sorted(report.pii_redacted.items()))
+            console.print(f"PII redacted: {found}", highlight=False)
+        for dup in report.near_duplicates:
+            console.print(
+                f"near-duplicate {_esc(dup.doc_id)} ({_esc(dup.source)}) of {_esc(dup.duplicate_of)}, "
+                f"similarity {dup.similarity:.2f}: not indexed",
+                highlight=False,
+            )
         for path, reason in report.skipped:
             # Not loaded at all (unsupported, a FIFO, a socket...): markup off, paths are data.
             err_console.print(f"skipped {path}: {reason}", markup=False, style="yellow")

@@ -29,7 +29,7 @@ from ragline.generation.fallback import FallbackGenerator
 from ragline.generation.prompt import build_messages, render_prompt
 from ragline.settings import AnswerSettings, Settings
 from ragline.text.token_counters import TokenCounter
-from ragline.types import Answer, AnswerDebug, Context, Final, Hit, StreamEvent
+from ragline.types import Answer, AnswerDebug, Condensed, Context, Final, Hit, StreamEvent
 
 if TYPE_CHECKING:
     from ragline.generation.llm import LLMGenerator
@@ -102,13 +102,17 @@ class Answering:
         t0: float,
         debug: bool,
         on_answer: Callable[[Answer], None] = lambda _: None,
+        condensed: Condensed | None = None,
     ) -> Iterator[StreamEvent]:
         """The answer's events: tokens (and restarts), then one ``Final``. ``timings`` so far
-        (ms) gain ``generate`` and ``total`` (from ``t0``); ``on_answer`` sees the answer first."""
+        (ms) gain ``generate`` and ``total`` (from ``t0``); ``on_answer`` sees the answer first.
+        A follow-up's ``condensed`` query is what the generator answers (it reads no history);
+        the answer keeps the question as asked."""
         t2 = time.perf_counter()
         answer: Answer | None = None
         primary = self.llm if self.kind() == "llm" else None
-        for event in FallbackGenerator(primary, extractive).stream(question, context):
+        query = condensed.query if condensed is not None else question
+        for event in FallbackGenerator(primary, extractive).stream(query, context):
             if isinstance(event, Final):
                 answer = event.answer
             else:
@@ -124,17 +128,19 @@ class Answering:
             # The extractive answerer has no prompt: show the one an LLM would have been given.
             prompt = render_prompt(
                 build_messages(
-                    question,
+                    query,
                     context,
                     today=datetime.date.today(),
                     stale_after_days=self.settings.answer.stale_after_days,
                 )
             )
+        dbg = AnswerDebug(hits=hits, context=context, prompt=prompt, query=query, condensed=condensed)
         yield Final(
             replace(
                 answer,
+                question=question,
                 trace_id=uuid.uuid4().hex,
                 timings_ms=timings,
-                debug=AnswerDebug(hits=hits, context=context, prompt=prompt) if debug else None,
+                debug=dbg if debug else None,
             )
         )

@@ -195,6 +195,8 @@ def create_app(
             trace_retention=s.trace_retention,
             trace_retention_days=s.trace_retention_days,
             timeout_s=s.state_timeout_s,
+            conversation_retention=s.conversation_retention,
+            conversation_retention_days=s.conversation_retention_days,
         )
         metrics = Metrics()
         slots: Slots = app.state.slots

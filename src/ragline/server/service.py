@@ -45,7 +45,9 @@ class Service:
         self._record(trace_id, caller, collection, query, payload, sorted({h.chunk.doc_id for h in hits}))
         return trace_id
 
-    def record_answer(self, caller: Caller, collection: str, answer: Answer) -> None:
+    def record_answer(
+        self, caller: Caller, collection: str, answer: Answer, conversation_id: str | None = None
+    ) -> None:
         self.metrics.observe_answer(answer)
         u = answer.usage
         self.state.record_usage(
@@ -57,8 +59,13 @@ class Service:
         )
         dbg = answer.debug
         context_docs = sorted({p.doc_id for p in dbg.context.passages}) if dbg else []
+        condensed = dbg.condensed if dbg else None
         payload = {
             "kind": "ask",
+            # What retrieval searched for, and how a follow-up became it.
+            "query": dbg.query if dbg and dbg.query else answer.question,
+            "condense": {"method": condensed.method, "reason": condensed.reason} if condensed else None,
+            "conversation_id": conversation_id,
             "answer": answer.text,
             "mode": answer.mode,
             "abstained": answer.abstained,

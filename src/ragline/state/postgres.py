@@ -72,6 +72,17 @@ _DDL: tuple[str, ...] = (
         payload TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS query_traces_age ON query_traces (created_at, n)",
+    """CREATE TABLE IF NOT EXISTS conversations (
+        n BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        turns_json TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS conversations_age ON conversations (updated_at, n)",
     """CREATE TABLE IF NOT EXISTS feedback (
         n BIGSERIAL PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
@@ -155,9 +166,15 @@ class PostgresState(SqlStateBase):
         trace_retention: int = 10_000,
         trace_retention_days: float = 30.0,
         timeout_s: float = 5.0,
+        conversation_retention: int = 10_000,
+        conversation_retention_days: float = 30.0,
     ) -> None:
         super().__init__(
-            trace_retention=trace_retention, trace_retention_days=trace_retention_days, timeout_s=timeout_s
+            trace_retention=trace_retention,
+            trace_retention_days=trace_retention_days,
+            timeout_s=timeout_s,
+            conversation_retention=conversation_retention,
+            conversation_retention_days=conversation_retention_days,
         )
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
