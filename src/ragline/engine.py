@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -46,8 +46,10 @@ from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.embedding.cache import EmbeddingCache
 from ragline.embedding.factory import make_cached_embedder, make_tokenizer
 from ragline.errors import AccessDenied, CollectionNotFound, ConfigError
+from ragline.generation import deadline
 from ragline.generation.answering import Answering
 from ragline.generation.base import collect
+from ragline.generation.deadline import Deadline, request_deadline
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
 from ragline.locks import file_lock
@@ -477,9 +479,8 @@ class Engine:
         """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
         if not self.settings.llm.base_url:
             return None
-        from ragline.generation.openai_chat import OpenAIChatModel
-
-        return OpenAIChatModel(self.settings.llm, self.token_counter)
+        # The generator's client: one circuit breaker per model for every LLM stage.
+        return self.answering.llm.chat
 
     @cached_property
     def retrievers(self) -> RetrieverFactory:
@@ -735,7 +736,10 @@ class Engine:
             cached = cache.get_hits(scope, query)
             if cached is not None:
                 return cached
-        with _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k):
+        with (
+            _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k),
+            request_deadline(self.settings.llm.deadline_s),
+        ):
             retriever = self.retriever(mode, collection, tenant=coll.tenant)
             hits = retriever.run(query, k, scope_filter(filters, principal))
         if cache is not None and scope is not None and self.collection_version(coll) == scope.version:
@@ -915,9 +919,12 @@ class Engine:
         self._check_query(question, "question")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
+        # One deadline for every LLM stage of this answer: condensing, retrieval's and generation's.
+        limit = self.settings.llm.deadline_s
+        dl = deadline.current() or (Deadline.start(limit) if limit is not None else None)
         condensed = None
         if history:
-            with _span("condense", turns=len(history)):
+            with _span("condense", turns=len(history)), dl.active() if dl is not None else nullcontext():
                 condensed = self.condense(question, history)
             timings["condense"] = (time.perf_counter() - t0) * 1000
         cache = self.cache
@@ -944,10 +951,12 @@ class Engine:
                 if answer.mode != "degraded" and self.collection_version(coll) == scope.version:
                     cache.put_answer(scope, text, answer, vector, embed, semantic=semantic)
 
-            answered = self._answer(question, condensed, timings, filters, collection, debug, principal, t0)
+            answered = self._answer(
+                question, condensed, timings, filters, collection, debug, principal, t0, dl
+            )
             events = _caching(answered, put)
             return events if stream else collect(events)
-        events = self._answer(question, condensed, timings, filters, collection, debug, principal, t0)
+        events = self._answer(question, condensed, timings, filters, collection, debug, principal, t0, dl)
         return events if stream else collect(events)
 
     def _answer(
@@ -960,11 +969,15 @@ class Engine:
         debug: bool,
         principal: Principal | None,
         t0: float,
+        dl: Deadline | None,
     ) -> Iterator[StreamEvent]:
         """Retrieve, assemble, and the generator's events (what ``ask`` runs on a cache miss)."""
         query = condensed.query if condensed is not None else question
         t_retrieve = time.perf_counter()
-        hits = self.retrieve_for_answer(query, filters=filters, collection=collection, principal=principal)
+        with dl.active() if dl is not None else nullcontext():
+            hits = self.retrieve_for_answer(
+                query, filters=filters, collection=collection, principal=principal
+            )
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
             context = self.assemble(hits, collection=collection, principal=principal)
@@ -990,7 +1003,7 @@ class Engine:
             on_answer=on_answer,
             condensed=condensed,
         )
-        return _ending(gen_span, generated)
+        return _ending(gen_span, generated if dl is None else dl.bind(generated))
 
     @cached_property
     def condenser(self) -> Condenser:

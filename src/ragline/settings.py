@@ -57,6 +57,12 @@ class EmbeddingSettings(_Strict):
     max_tokens: int = Field(default=256, ge=8)
     timeout_s: float = Field(default=60.0, gt=0)
     cache: bool = True
+    # Micro-batching (onnx): queries arriving within this many ms go through the model as one
+    # batch of up to query_batch_max. 0 = off: on 2 cores it gave 15-100 % more queries/s at 8-16
+    # concurrent clients, within a shared machine's noise; light traffic pays the window
+    # (bench/microbatch.py). Try 3 for a server with many concurrent clients.
+    query_batch_window_ms: float = Field(default=0.0, ge=0, le=100)
+    query_batch_max: int = Field(default=16, ge=1, le=256)
 
     @model_validator(mode="after")
     def _check_backend(self) -> EmbeddingSettings:
@@ -569,6 +575,15 @@ class LLMSettings(_Strict):
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     # "auto": tiktoken for OpenAI model names, the embedding tokenizer as an estimate otherwise.
     tokenizer: Literal["auto", "tiktoken", "embedding"] = "auto"
+    # Seconds for all of one request's LLM work (query rewrites, HyDE, filters, LLM rerank,
+    # generation): each call waits at most the time left, retries stop when it runs out, and the
+    # answer degrades to extractive. Bounds the wait for a reply, not a stream already flowing.
+    # None: no deadline (each call still has timeout_s).
+    deadline_s: float | None = Field(default=10.0, gt=0)
+    # Circuit breaker per model: open after this many consecutive failures or timeouts (calls to
+    # it are skipped), let one probe through after breaker_cooldown_s; 0 turns it off.
+    breaker_failures: int = Field(default=5, ge=0, le=1000)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _check_model(self) -> LLMSettings:
@@ -703,6 +718,44 @@ class CacheSettings(_Strict):
         return self
 
 
+class QuotaSettings(_Strict):
+    """What one API key, or one tenant (all its keys together), may use; 0 means no limit."""
+
+    # Searches, answers, chat completions and uploads (the routes the load shedder guards).
+    requests_per_minute: int = Field(default=0, ge=0, le=1_000_000)
+    # LLM tokens (prompt + completion) of answers per UTC day.
+    tokens_per_day: int = Field(default=0, ge=0)
+    # LLM cost per UTC day, from llm.prices.
+    cost_per_day_usd: float = Field(default=0.0, ge=0)
+
+
+class LimitSettings(_Strict):
+    """Rate limits and daily quotas of ``ragline serve``, answered with 429 and Retry-After."""
+
+    # Every key's limits, and every tenant's (summed over its keys).
+    key: QuotaSettings = QuotaSettings()
+    tenant: QuotaSettings = QuotaSettings()
+    # Overrides by key id (``ragline keys list``) and by tenant; only the fields given override.
+    keys: dict[str, QuotaSettings] = Field(default_factory=dict)
+    tenants: dict[str, QuotaSettings] = Field(default_factory=dict)
+    # "" keeps the per-minute buckets in this process; "redis://host:6379/0" shares them between
+    # replicas (pip install 'ragline[redis]'). Daily quotas are read from the state store, which
+    # replicas share anyway (server.state_url).
+    redis_url: str = Field(default="", pattern=r"^$|^(redis|rediss|unix)://")
+
+    def for_key(self, key_id: str) -> QuotaSettings:
+        return _overridden(self.key, self.keys.get(key_id))
+
+    def for_tenant(self, tenant: str) -> QuotaSettings:
+        return _overridden(self.tenant, self.tenants.get(tenant))
+
+
+def _overridden(base: QuotaSettings, override: QuotaSettings | None) -> QuotaSettings:
+    if override is None:
+        return base
+    return base.model_copy(update=override.model_dump(exclude_unset=True))
+
+
 class SourceSettings(_Strict):
     """Sources that sync (``ragline sources``, ``ragline sync``): HTTP manners and S3 access.
     A source's own options (``ragline sources add --delay ...``) win over these defaults."""
@@ -801,6 +854,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     sources: SourceSettings = SourceSettings()
     ingest: IngestSettings = IngestSettings()
+    limits: LimitSettings = LimitSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)

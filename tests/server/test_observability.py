@@ -100,3 +100,18 @@ def test_cache_hits_and_misses_are_in_the_metrics(client: TestClient, keys: Keys
     assert count("answer", "miss") == before[("answer", "miss")] + 1
     assert count("answer", "hit") == before[("answer", "hit")] + 1
     assert count("retrieval", "miss") == before[("retrieval", "miss")] + 1
+
+
+def test_breaker_states_are_exported_when_scraped() -> None:
+    from ragline.generation.breaker import Breakers
+    from ragline.server.observability import Metrics
+
+    breakers = Breakers(failures=1, cooldown_s=30.0)
+    metrics = Metrics()
+    metrics.watch_breakers(breakers.states)
+    breakers.get("good").success()
+    breakers.get("down").failure()
+    text = metrics.render().decode()
+    assert 'ragline_llm_breaker_state{model="down"} 2.0' in text
+    assert 'ragline_llm_breaker_state{model="good"} 0.0' in text
+    assert 'ragline_llm_breaker_opened_total{model="down"} 1.0' in text

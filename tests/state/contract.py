@@ -29,6 +29,7 @@ from ragline.state import (
     StateError,
     StateNotFound,
     StateStore,
+    Usage,
 )
 from ragline.state.base import MAX_CONVERSATION_TURNS, PRUNE_EVERY
 
@@ -643,3 +644,47 @@ class StateContract:
         assert final is not None and len(final.errors) == 120, "no lost read-modify-write update"
         assert state.count_keys() == 121
         assert state.get_trace("t5-19") is not None
+
+    # -- usage ---------------------------------------------------------------------------------------
+
+    def test_usage_adds_up_per_key_and_day(self, state: StateStore) -> None:
+        day1, day2 = 1_700_000_000.0, 1_700_000_000.0 + DAY
+        state.record_usage(
+            tenant="acme", key_id="k1", prompt_tokens=10, completion_tokens=5, cost_usd=0.5, at=day1
+        )
+        state.record_usage(
+            tenant="acme", key_id="k1", prompt_tokens=1, completion_tokens=2, cost_usd=0.25, at=day1
+        )
+        state.record_usage(tenant="acme", key_id="k2", at=day1)
+        state.record_usage(tenant="acme", key_id="k1", requests=3, at=day2)
+        state.record_usage(tenant="globex", key_id="g1", prompt_tokens=7, at=day2)
+        rows = state.list_usage(tenant="acme")
+        assert rows == [
+            Usage("acme", "k1", "2023-11-14", 2, 11, 7, 0.75),
+            Usage("acme", "k2", "2023-11-14", 1, 0, 0, 0.0),
+            Usage("acme", "k1", "2023-11-15", 3, 0, 0, 0.0),
+        ]
+        assert state.list_usage(tenant="acme", key_id="k1", since_day="2023-11-15") == [
+            Usage("acme", "k1", "2023-11-15", 3, 0, 0, 0.0)
+        ]
+        assert {u.tenant for u in state.list_usage()} == {"acme", "globex"}
+        assert state.list_usage(tenant="nobody") == []
+
+    def test_usage_bad_input_is_refused(self, state: StateStore) -> None:
+        with pytest.raises(ConfigError, match="prompt_tokens"):
+            state.record_usage(tenant="acme", key_id="k1", prompt_tokens=-1)
+        with pytest.raises(ConfigError, match="cost_usd"):
+            state.record_usage(tenant="acme", key_id="k1", cost_usd=float("nan"))
+        with pytest.raises(ConfigError, match="tenant"):
+            state.record_usage(tenant="bad tenant", key_id="k1")
+        with pytest.raises(ConfigError, match="since_day"):
+            state.list_usage(since_day="yesterday")
+
+    def test_concurrent_usage_counts_are_not_lost(self, state: StateStore) -> None:
+        def hit(_: int) -> None:
+            state.record_usage(tenant="acme", key_id="k1", prompt_tokens=2, completion_tokens=1, cost_usd=0.5)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(hit, range(40)))
+        (row,) = state.list_usage(tenant="acme")
+        assert (row.requests, row.prompt_tokens, row.completion_tokens, row.cost_usd) == (40, 80, 40, 20.0)

@@ -32,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragline.cli.keys import keys_app
+from ragline.cli.keys import usage as usage_command
 from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
 from ragline.errors import ConfigError, RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
@@ -46,6 +47,7 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Evaluate retrieval quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
+app.command("usage")(usage_command)
 app.add_typer(sources_app, name="sources")
 tune_app = typer.Typer(help="Adapt models to a collection.", no_args_is_help=True)
 app.add_typer(tune_app, name="tune")

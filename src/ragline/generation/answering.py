@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ragline.embedding.base import CachingEmbedder
 from ragline.errors import ConfigError
+from ragline.generation.breaker import State
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.generation.fallback import FallbackGenerator
 from ragline.generation.prompt import build_messages, render_prompt
@@ -79,6 +80,16 @@ class Answering:
 
         chat = OpenAIChatModel(self.settings.llm, self.token_counter())
         return LLMGenerator(chat, self.settings.llm, stale_after_days=self.settings.answer.stale_after_days)
+
+    def breaker_states(self) -> dict[str, tuple[State, int]]:
+        """Each LLM model's circuit-breaker state and how often it opened (none before the LLM's
+        first use, or without an LLM)."""
+        from ragline.generation.openai_chat import OpenAIChatModel
+
+        if "llm" not in self.__dict__:
+            return {}
+        chat = self.llm.chat
+        return chat.breakers.states() if isinstance(chat, OpenAIChatModel) else {}
 
     def stream(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -46,10 +47,12 @@ from ragline.server.schemas import (
     SearchIn,
     SearchOut,
     TraceOut,
+    UsageReportOut,
+    UsageRowOut,
 )
 from ragline.server.service import CallerDep, Service, ServiceDep, readable_collections
 from ragline.state import ApiKey, ConversationTurn, Job
-from ragline.state.base import MAX_SEQ
+from ragline.state.base import MAX_SEQ, total_usage, utc_day
 from ragline.types import Access, Answer, Document, Final, Restart, Token, Turn
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -570,6 +573,25 @@ def revoke_key(key_id: str, svc: ServiceDep, caller: CallerDep) -> KeyOut:
     if key is None:
         raise _not_found(f"key {key_id!r} vanished")
     return _key_out(key)
+
+
+@router.get("/usage", tags=["admin"])
+def usage(
+    svc: ServiceDep,
+    caller: CallerDep,
+    days: Annotated[int, Query(ge=1, le=366, description="Days back, today included (UTC)")] = 30,
+    key_id: Annotated[str | None, Query(max_length=64, description="Only this key")] = None,
+) -> UsageReportOut:
+    """The caller's tenant's usage and LLM cost per key and UTC day (admins; only their tenant)."""
+    require_admin(caller)
+    since = utc_day(time.time() - 86_400 * (days - 1))
+    used = svc.state.list_usage(tenant=caller.tenant, key_id=key_id, since_day=since)
+    return UsageReportOut(
+        tenant=caller.tenant,
+        since_day=since,
+        rows=[UsageRowOut.of(u) for u in used],
+        total=UsageRowOut.of(total_usage(used)),
+    )
 
 
 @router.get("/audit", tags=["admin"])

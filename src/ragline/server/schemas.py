@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from ragline.state import Conversation
+from ragline.state import Conversation, Usage
 from ragline.store.base import DocumentInfo
 from ragline.store.filters import FIELD_RE, MAX_FIELD_CHARS
 from ragline.store.rows import DocumentView
@@ -452,6 +452,36 @@ class AuditOut(BaseModel):
     collection: str
     doc_ids: list[str]
     detail: str
+
+
+class UsageRowOut(BaseModel):
+    """One key's use on one UTC day: queries (searches, answers, chat completions), LLM tokens and
+    cost (from llm.prices)."""
+
+    day: str
+    key_id: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+    @classmethod
+    def of(cls, u: Usage) -> UsageRowOut:
+        return cls(
+            day=u.day,
+            key_id=u.key_id,
+            requests=u.requests,
+            prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens,
+            cost_usd=u.cost_usd,
+        )
+
+
+class UsageReportOut(BaseModel):
+    tenant: str
+    since_day: str
+    rows: list[UsageRowOut]
+    total: UsageRowOut = Field(description="The sum of the rows (day and key_id are '*').")
 
 
 class HealthOut(BaseModel):

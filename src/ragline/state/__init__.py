@@ -33,6 +33,7 @@ from ragline.state.base import (
     StateNotFound,
     StateStore,
     StateUnavailable,
+    Usage,
 )
 from ragline.state.factory import open_state
 
@@ -51,5 +52,6 @@ __all__ = [
     "StateNotFound",
     "StateStore",
     "StateUnavailable",
+    "Usage",
     "open_state",
 ]

@@ -56,7 +56,8 @@ ROLES: tuple[str, ...] = get_args(Role)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 # 2: jobs.owner and jobs.lease_until (job leases); older files and databases gain them in place.
 # 3: the conversations table (created in place on an older database).
-SCHEMA_VERSION = 3
+# 4: usage_daily (requests, tokens and cost per tenant, key and UTC day), likewise.
+SCHEMA_VERSION = 4
 # Columns added after version 1, created on an older database if missing. DOUBLE PRECISION is a
 # float64 in PostgreSQL (REAL would be a float32: whole minutes lost on an epoch timestamp) and has
 # REAL affinity in SQLite.
@@ -195,6 +196,37 @@ class AuditEvent:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one key of one tenant used on one UTC day (``day`` is ``YYYY-MM-DD``)."""
+
+    tenant: str
+    key_id: str
+    day: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+def total_usage(rows: Sequence[Usage]) -> Usage:
+    """The sum of ``rows`` (tenant, key and day are ``*``)."""
+    return Usage(
+        "*",
+        "*",
+        "*",
+        sum(r.requests for r in rows),
+        sum(r.prompt_tokens for r in rows),
+        sum(r.completion_tokens for r in rows),
+        sum(r.cost_usd for r in rows),
+    )
+
+
+def utc_day(at: float) -> str:
+    """The UTC day of an epoch time, as usage is kept: ``YYYY-MM-DD``."""
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
+
+
 @runtime_checkable
 class StateStore(Protocol):
     """Keys, jobs, traces, feedback and audit log of ``ragline serve``. Every method is thread-safe."""
@@ -269,6 +301,21 @@ class StateStore(Protocol):
         limit: int = 100,
         after_seq: int = 0,
     ) -> list[AuditEvent]: ...
+
+    def record_usage(
+        self,
+        *,
+        tenant: str,
+        key_id: str,
+        requests: int = 1,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+        at: float | None = None,
+    ) -> None: ...
+    def list_usage(
+        self, *, tenant: str | None = None, key_id: str | None = None, since_day: str = ""
+    ) -> list[Usage]: ...
 
     def ping(self) -> None: ...
     def close(self) -> None: ...
@@ -1046,6 +1093,63 @@ class SqlStateBase(abc.ABC):
             params.append(action)
         params.append(_check_limit(limit))
         return [_audit(r) for r in self._execute(sql + " ORDER BY seq LIMIT ?", params)]
+
+    # -- usage -----------------------------------------------------------------------------------
+
+    def record_usage(
+        self,
+        *,
+        tenant: str,
+        key_id: str,
+        requests: int = 1,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+        at: float | None = None,
+    ) -> None:
+        """Add one request's use to its key's row for the UTC day of ``at`` (now by default); one
+        atomic upsert, so concurrent requests (and replicas sharing PostgreSQL) never lose a count."""
+        _check_name("tenant", tenant)
+        if not isinstance(key_id, str) or not key_id:
+            raise ConfigError(f"usage key_id {key_id!r} is invalid: name the key that made the request")
+        counts = [requests, prompt_tokens, completion_tokens]
+        for what, value in zip(("requests", "prompt_tokens", "completion_tokens"), counts, strict=True):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
+                raise ConfigError(f"usage {what} {value!r} is invalid: use a whole number >= 0")
+        if isinstance(cost_usd, bool) or not isinstance(cost_usd, int | float) or not 0 <= cost_usd < 1e9:
+            raise ConfigError(f"usage cost_usd {cost_usd!r} is invalid: use a number of dollars >= 0")
+        day = utc_day(time.time() if at is None else at)
+        self._execute(
+            "INSERT INTO usage_daily (tenant, key_id, day, requests, prompt_tokens, completion_tokens, "
+            "cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, key_id, day) DO UPDATE SET "
+            "requests = usage_daily.requests + excluded.requests, "
+            "prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, "
+            "completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, "
+            "cost_usd = usage_daily.cost_usd + excluded.cost_usd",
+            [tenant, key_id, day, *counts, float(cost_usd)],
+        )
+
+    def list_usage(
+        self, *, tenant: str | None = None, key_id: str | None = None, since_day: str = ""
+    ) -> list[Usage]:
+        """Usage rows from ``since_day`` (``YYYY-MM-DD``, inclusive) on, by day, tenant and key."""
+        if since_day and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since_day):
+            raise ConfigError(f"since_day {since_day!r} is invalid: use YYYY-MM-DD")
+        sql = (
+            "SELECT tenant, key_id, day, requests, prompt_tokens, completion_tokens, cost_usd "
+            "FROM usage_daily WHERE day >= ?"
+        )
+        params: list[object] = [since_day]
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            params.append(tenant)
+        if key_id is not None:
+            sql += " AND key_id = ?"
+            params.append(key_id)
+        rows = self._execute(sql + " ORDER BY day, tenant, key_id", params)
+        return [
+            Usage(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])) for r in rows
+        ]
 
     # -- lifecycle -------------------------------------------------------------------------------
 

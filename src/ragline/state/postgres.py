@@ -119,6 +119,18 @@ _DDL: tuple[str, ...] = (
     "DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log",
     """CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
        FOR EACH STATEMENT EXECUTE FUNCTION ragline_audit_append_only()""",
+    # One row per tenant, key and UTC day, added to by an upsert per request (usage report, quotas).
+    """CREATE TABLE IF NOT EXISTS usage_daily (
+        tenant TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (tenant, key_id, day)
+    )""",
+    "CREATE INDEX IF NOT EXISTS usage_daily_day ON usage_daily (day, tenant)",
 )
 
 

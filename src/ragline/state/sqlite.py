@@ -115,6 +115,18 @@ _DDL: tuple[str, ...] = (
        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
        BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END""",
+    # One row per tenant, key and UTC day, added to by an upsert per request (usage report, quotas).
+    """CREATE TABLE IF NOT EXISTS usage_daily (
+        tenant TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cost_usd REAL NOT NULL,
+        PRIMARY KEY (tenant, key_id, day)
+    )""",
+    "CREATE INDEX IF NOT EXISTS usage_daily_day ON usage_daily (day, tenant)",
 )
 
 
