@@ -66,7 +66,6 @@ from ragline.store.filters import (
     Compare,
     Exists,
     Filter,
-    InList,
     Not,
     Or,
     Scalar,
@@ -197,7 +196,9 @@ def to_expr(f: Filter) -> str:
 
 def visible_expr(tenant: str, groups: Sequence[str], clearance: int) -> str:
     """The ACL predicate (see :func:`ragline.store.filters.visible_sql`) as a Milvus expression."""
-    shared = f" or array_contains_any({ACL_GROUPS}, [{', '.join(literal(g) for g in groups)}])" if groups else ""
+    shared = (
+        f" or array_contains_any({ACL_GROUPS}, [{', '.join(literal(g) for g in groups)}])" if groups else ""
+    )
     return (
         f"({ACL_TENANT} == {literal(tenant)} and (array_length({ACL_GROUPS}) == 0{shared})"
         f" and {ACL_CLEARANCE} <= {int(clearance)})"
@@ -244,9 +245,7 @@ class _State:
 
     def sections_expr(self) -> str:
         retired = [e for r in self.retiring if (e := r.expr("sid", r.sections))]
-        return " and ".join(
-            ['kind == "section"', f"gen <= {self.committed}", *(f"not {e}" for e in retired)]
-        )
+        return " and ".join(['kind == "section"', f"gen <= {self.committed}", *(f"not {e}" for e in retired)])
 
     def to_json(self) -> str:
         return json.dumps(
@@ -265,7 +264,10 @@ class _State:
         return cls(
             version=version,
             committed=d["committed"],
-            retiring=tuple(_Retiring(**{k: v if k == "gen" else tuple(v) for k, v in r.items()}) for r in d["retiring"]),
+            retiring=tuple(
+                _Retiring(r["gen"], *(tuple(r[k]) for k in ("sources", "docs", "ids", "sections")))
+                for r in d["retiring"]
+            ),
             cleared=frozenset(d["cleared"]),
             fields=d["fields"],
             keyword_index=d["keyword_index"],
@@ -382,23 +384,43 @@ class MilvusStore:
             s.add_field(number, DataType.INT64)
         for text in ("text", "search_text", "metadata_json"):
             s.add_field(text, DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-        s.add_field("kw", DataType.VARCHAR, max_length=MAX_TEXT_BYTES, enable_analyzer=True,
-                    analyzer_params={"tokenizer": "standard"})
+        s.add_field(
+            "kw",
+            DataType.VARCHAR,
+            max_length=MAX_TEXT_BYTES,
+            enable_analyzer=True,
+            analyzer_params={"tokenizer": "standard"},
+        )
         s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         s.add_field("meta", DataType.JSON)
         s.add_field(ACL_TENANT, DataType.VARCHAR, max_length=1024)
-        s.add_field(ACL_GROUPS, DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4096,
-                    max_length=1024)
+        s.add_field(
+            ACL_GROUPS, DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4096, max_length=1024
+        )
         s.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
         s.add_function(
-            Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["kw"],
-                     output_field_names=["sparse"])
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["kw"],
+                output_field_names=["sparse"],
+            )
         )
         index = client.prepare_index_params()
-        index.add_index("vector", index_type="HNSW", metric_type="COSINE",
-                        params={"M": 16, "efConstruction": self.ann_ef_construction})
+        index.add_index(
+            "vector",
+            index_type="HNSW",
+            metric_type="COSINE",
+            params={"M": 16, "efConstruction": self.ann_ef_construction},
+        )
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={})
-        client.create_collection(name, schema=s, index_params=index, consistency_level=STRONG)
+        self._create_with(client, name, s, index)
+
+    @staticmethod
+    def _create_with(client: Any, name: str, schema: Any, index: Any) -> None:
+        client.create_collection(name, schema=schema, consistency_level=STRONG)
+        # sync=False: pymilvus otherwise polls every 0.5 s until the (empty) index is built.
+        client.create_index(name, index, sync=False)
 
     def _create_aux(self, client: Any, name: str) -> None:
         from pymilvus import DataType, MilvusClient
@@ -416,14 +438,16 @@ class MilvusStore:
         s.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
         index = client.prepare_index_params()
         index.add_index("unused", index_type="FLAT", metric_type="L2")
-        client.create_collection(name, schema=s, index_params=index, consistency_level=STRONG)
+        self._create_with(client, name, s, index)
 
     # -- state -------------------------------------------------------------------------------------
 
     def _state(self) -> _State:
         client, name = self._open()
         rows = client.query(
-            name + "_aux", filter='kind == "state"', output_fields=["version", "body"],
+            name + "_aux",
+            filter='kind == "state"',
+            output_fields=["version", "body"],
             consistency_level=STRONG,
         )
         if not rows:
@@ -436,14 +460,28 @@ class MilvusStore:
     def _put_state(self, state: _State) -> _State:
         """Write ``state`` as the next version (one insert call: visible at once), drop older ones."""
         client, name = self._open()
-        new = _State(state.version + 1, state.committed, state.retiring, state.cleared, state.fields,
-                     state.keyword_index)
+        new = _State(
+            state.version + 1,
+            state.committed,
+            state.retiring,
+            state.cleared,
+            state.fields,
+            state.keyword_index,
+        )
         body = new.to_json()
         step = 16_000  # characters: at most 4 UTF-8 bytes each, under the VARCHAR limit
         rows = [
-            {"pk": f"state:{new.version:020d}:{i:06d}", "kind": "state", "version": new.version,
-             "gen": 0, "sid": "", "doc_id": "", "source": "", "body": body[at : at + step],
-             "unused": [0.0, 0.0]}
+            {
+                "pk": f"state:{new.version:020d}:{i:06d}",
+                "kind": "state",
+                "version": new.version,
+                "gen": 0,
+                "sid": "",
+                "doc_id": "",
+                "source": "",
+                "body": body[at : at + step],
+                "unused": [0.0, 0.0],
+            }
             for i, at in enumerate(range(0, max(len(body), 1), step))
         ]
         client.insert(name + "_aux", rows)
@@ -487,8 +525,9 @@ class MilvusStore:
             return state
         for r in state.retiring:
             self._delete_retired(r)
-        return self._put_state(_State(state.version, state.committed, (), state.cleared, state.fields,
-                                      state.keyword_index))
+        return self._put_state(
+            _State(state.version, state.committed, (), state.cleared, state.fields, state.keyword_index)
+        )
 
     def _delete_retired(self, r: _Retiring) -> None:
         client, name = self._open()
@@ -513,9 +552,7 @@ class MilvusStore:
                 vectors = np.asarray(b.vectors, dtype=np.float32)
                 for c, v in zip(b.chunks, vectors, strict=True):
                     rows.append(self._row(c, b, v, gen, fields))
-            sections = [
-                self._section_row(s, b.source, gen) for b in batches for s in b.sections
-            ]
+            sections = [self._section_row(s, b.source, gen) for b in batches for s in b.sections]
             sources = tuple(sorted({b.source for b in batches if b.documents is None}))
             docs = tuple(sorted({d for b in batches if b.documents is not None for d in b.documents}))
             new_ids = sorted({r["chunk_id"] for r in rows})
@@ -530,12 +567,14 @@ class MilvusStore:
                 client.insert(name + "_aux", sections[at : at + INSERT_ROWS])
             retiring = _Retiring(gen, sources, docs, ids, tuple(sorted({s["sid"] for s in sections})))
             switched = self._put_state(
-                _State(state.version, gen, (retiring,), state.cleared - set(sources), fields,
-                       state.keyword_index)
+                _State(
+                    state.version, gen, (retiring,), state.cleared - set(sources), fields, state.keyword_index
+                )
             )
             self._delete_retired(retiring)
-            self._put_state(_State(switched.version, gen, (), switched.cleared, fields,
-                                   switched.keyword_index))
+            self._put_state(
+                _State(switched.version, gen, (), switched.cleared, fields, switched.keyword_index)
+            )
 
     def _in_scope_not(
         self, state: _State, id_field: str, ids: Sequence[str], sources: Sequence[str], docs: Sequence[str]
@@ -579,8 +618,17 @@ class MilvusStore:
             {"text": s.text, "start": s.start, "end": s.end, "section_path": list(s.section_path)}
         )
         _check_size("text", body)
-        return {"pk": f"section:{gen}:{s.id}", "kind": "section", "version": 0, "gen": gen, "sid": s.id,
-                "doc_id": s.doc_id, "source": source, "body": body, "unused": [0.0, 0.0]}
+        return {
+            "pk": f"section:{gen}:{s.id}",
+            "kind": "section",
+            "version": 0,
+            "gen": gen,
+            "sid": s.id,
+            "doc_id": s.doc_id,
+            "source": source,
+            "body": body,
+            "unused": [0.0, 0.0],
+        }
 
     def _delete_rows(self, state: _State, rows: list[dict[str, Any]], *, partial: bool) -> int:
         """Delete chunk ``rows`` (with pk, source, doc_id) and the sections no remaining row of
@@ -599,16 +647,23 @@ class MilvusStore:
             if used:
                 gone += f" and not ({_in('sid', used)})"
         client.delete(name + "_aux", filter=gone)
-        self._put_state(_State(state.version, state.committed, state.retiring,
-                               state.cleared | {r["source"] for r in rows}, state.fields,
-                               state.keyword_index))
+        self._put_state(
+            _State(
+                state.version,
+                state.committed,
+                state.retiring,
+                state.cleared | {r["source"] for r in rows},
+                state.fields,
+                state.keyword_index,
+            )
+        )
         return len(rows)
 
     def delete_documents(self, doc_ids: Sequence[str], filters: Filter | None = None) -> int:
         """Delete the chunks of ``doc_ids`` that match ``filters`` (all of them without one)."""
         if not doc_ids:
             return 0
-        client, name = self._open()
+        _, name = self._open()
         with self._lock:
             state = self._recover(self._state())
             expr = f"{self._expr(state, filters)} and {_in('doc_id', sorted(set(doc_ids)))}"
@@ -626,13 +681,21 @@ class MilvusStore:
             client.delete(name, filter=_in("source", wanted))
             client.delete(name + "_aux", filter=f'kind == "section" and {_in("source", wanted)}')
             if state.cleared & set(wanted):
-                self._put_state(_State(state.version, state.committed, state.retiring,
-                                       state.cleared - set(wanted), state.fields, state.keyword_index))
+                self._put_state(
+                    _State(
+                        state.version,
+                        state.committed,
+                        state.retiring,
+                        state.cleared - set(wanted),
+                        state.fields,
+                        state.keyword_index,
+                    )
+                )
             return n
 
     def retain_tenant(self, tenant: str) -> int:
         """Delete every row of other tenants; returns how many."""
-        client, name = self._open()
+        _, name = self._open()
         with self._lock:
             state = self._recover(self._state())
             expr = f"{state.rows_expr()} and {ACL_TENANT} != {literal(tenant)}"
@@ -647,12 +710,15 @@ class MilvusStore:
             if not state.keyword_index and client.query(
                 name, filter=state.rows_expr(), output_fields=["pk"], limit=1, consistency_level=STRONG
             ):
-                self._put_state(_State(state.version, state.committed, state.retiring, state.cleared,
-                                       state.fields, True))
+                self._put_state(
+                    _State(state.version, state.committed, state.retiring, state.cleared, state.fields, True)
+                )
 
     # -- searching ---------------------------------------------------------------------------------
 
-    def _search(self, data: Any, field: str, n: int, filters: Filter | None, params: dict[str, Any]) -> list[Candidate]:
+    def _search(
+        self, data: Any, field: str, n: int, filters: Filter | None, params: dict[str, Any]
+    ) -> list[Candidate]:
         client, name = self._open()
         n = min(n, MAX_TOP_K)
 
@@ -669,8 +735,11 @@ class MilvusStore:
             )
             # BM25 scores are positive in Milvus; Milvus Lite reports them negated.
             return [
-                Candidate(h["entity"]["chunk_id"], abs(float(h["distance"])) if field == "sparse"
-                          else float(h["distance"]), int(h["entity"]["gen"]))
+                Candidate(
+                    h["entity"]["chunk_id"],
+                    abs(float(h["distance"])) if field == "sparse" else float(h["distance"]),
+                    int(h["entity"]["gen"]),
+                )
                 for h in result[0]
             ]
 
@@ -720,8 +789,16 @@ class MilvusStore:
 
     @staticmethod
     def _iterate(client: Any, collection: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
-        it = client.query_iterator(collection, batch_size=SCAN_BATCH, filter=expr, output_fields=fields,
-                                   consistency_level=STRONG)
+        # One query serves a result that fits Milvus's window; beyond it, an iterator.
+        first = client.query(
+            collection, filter=expr, output_fields=fields, limit=MAX_TOP_K, consistency_level=STRONG
+        )
+        if len(first) < MAX_TOP_K:
+            yield from first
+            return
+        it = client.query_iterator(
+            collection, batch_size=SCAN_BATCH, filter=expr, output_fields=fields, consistency_level=STRONG
+        )
         try:
             while batch := it.next():
                 yield from batch
@@ -756,15 +833,17 @@ class MilvusStore:
         wanted = sorted(set(ids))
         rows = self._read(
             lambda state: self._scan(
-                name + "_aux", f"{state.sections_expr()} and {_in('sid', wanted)}",
+                name + "_aux",
+                f"{state.sections_expr()} and {_in('sid', wanted)}",
                 ["sid", "doc_id", "body"],
             )
         )
         by_id = {}
         for r in rows:
             body = json.loads(r["body"])
-            by_id[r["sid"]] = Section(r["sid"], r["doc_id"], body["text"], body["start"], body["end"],
-                                      tuple(body["section_path"]))
+            by_id[r["sid"]] = Section(
+                r["sid"], r["doc_id"], body["text"], body["start"], body["end"], tuple(body["section_path"])
+            )
         return [by_id[i] for i in ids if i in by_id]
 
     def source_hashes(self) -> dict[str, str]:
@@ -813,12 +892,16 @@ class MilvusStore:
         return documents_of(rows, limit=limit, offset=offset)
 
     def find_chunks(self, filters: Filter, limit: int | None = None) -> list[Chunk]:
-        chunks = sorted((_chunk(r) for r in self._rows(filters, _ROW_FIELDS)), key=lambda c: (c.doc_id, c.position))
+        chunks = sorted(
+            (_chunk(r) for r in self._rows(filters, _ROW_FIELDS)), key=lambda c: (c.doc_id, c.position)
+        )
         return chunks[:limit]
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk, ordered by (doc_id, position)."""
-        return sorted((_chunk(r) for r in self._rows(None, _ROW_FIELDS)), key=lambda c: (c.doc_id, c.position))
+        return sorted(
+            (_chunk(r) for r in self._rows(None, _ROW_FIELDS)), key=lambda c: (c.doc_id, c.position)
+        )
 
     def stats(self, filters: Filter | None = None) -> StoreStats:
         _, name = self._open()
