@@ -552,7 +552,9 @@ class MilvusStore:
                 vectors = np.asarray(b.vectors, dtype=np.float32)
                 for c, v in zip(b.chunks, vectors, strict=True):
                     rows.append(self._row(c, b, v, gen, fields))
-            sections = [self._section_row(s, b.source, gen) for b in batches for s in b.sections]
+            # A section sent twice (two batches of one document) is written once, as the memory twin keeps it.
+            sent = {s.id: (s, b.source) for b in batches[::-1] for s in b.sections}
+            sections = [self._section_row(s, source, gen) for s, source in sent.values()]
             sources = tuple(sorted({b.source for b in batches if b.documents is None}))
             docs = tuple(sorted({d for b in batches if b.documents is not None for d in b.documents}))
             new_ids = sorted({r["chunk_id"] for r in rows})
@@ -854,15 +856,6 @@ class MilvusStore:
             return {r["source"]: "" if r["source"] in state.cleared else r["source_hash"] for r in rows}
 
         return self._read(run)
-
-    def document_ids(self) -> set[str]:
-        return {r["doc_id"] for r in self._rows(None, ["doc_id"])}
-
-    def documents_by_source(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for r in self._rows(None, ["source", "doc_id"]):
-            out.setdefault(r["source"], set()).add(r["doc_id"])
-        return out
 
     def tenants(self) -> set[str]:
         return {r[ACL_TENANT] for r in self._rows(None, [ACL_TENANT])}
