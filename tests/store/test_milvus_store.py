@@ -345,3 +345,13 @@ def test_engine_search_and_ask_degrade_with_a_logged_reason(
     assert "heat pump" in answer.text and answer.citations
     reasons = [r.getMessage() for r in caplog.records if "has no" in r.getMessage()]
     assert len(reasons) == 1 and "has no sentence search (MilvusStore backend)" in reasons[0]
+
+
+def test_an_unreachable_server_and_a_failing_call_are_store_errors(tmp_path: Path, milvus_uri: str) -> None:
+    down = MilvusStore(tmp_path / "down", dimension=DIM, model_id="m", uri="http://127.0.0.1:1")
+    with pytest.raises(StoreError, match=r"cannot connect to Milvus at store\.uri 'http://127\.0\.0\.1:1'"):
+        down.stats()
+    store = _store(tmp_path / "c", milvus_uri)
+    client, name = store._open()
+    with pytest.raises(StoreError, match="failed in query"):
+        client.query(name, filter="no_such_field == 1", output_fields=["pk"])

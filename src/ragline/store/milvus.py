@@ -274,6 +274,27 @@ class _State:
         )
 
 
+class _Client:
+    """A ``MilvusClient`` whose failures raise StoreError, naming the call and the server."""
+
+    def __init__(self, client: Any, uri: str) -> None:
+        self._client = client
+        self._uri = uri
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        call = getattr(self._client, method)
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            from pymilvus.exceptions import MilvusException
+
+            try:
+                return call(*args, **kwargs)
+            except MilvusException as exc:
+                raise StoreError(f"Milvus at {self._uri!r} failed in {method}: {exc}") from exc
+
+        return checked
+
+
 def _collection_name(root: Path) -> str:
     """A new Milvus collection name for ``root``: readable, and unique (random suffix)."""
     stem = re.sub(r"[^A-Za-z0-9_]", "_", root.name)[:40] or "c"
@@ -360,9 +381,12 @@ class MilvusStore:
             write_meta(self.root, {**meta, NAME_KEY: name})
         kwargs = {k: v for k, v in self._credentials.items() if v}
         try:
-            client = MilvusClient(uri=self.uri, **kwargs)
-        except Exception as exc:
-            raise StoreError(f"cannot connect to Milvus at {self.uri!r}: {exc}") from exc
+            client = _Client(MilvusClient(uri=self.uri, **kwargs), self.uri)
+        except Exception as exc:  # pymilvus raises its own and grpc's errors here
+            raise StoreError(
+                f"cannot connect to Milvus at store.uri {self.uri!r}: {exc}; check that the server is "
+                "up and the credentials (store.token or store.user/password)"
+            ) from exc
         if not client.has_collection(name):
             self._create(client, name)
         if not client.has_collection(name + "_aux"):
