@@ -1,5 +1,5 @@
 """MilvusStore on Milvus Lite against the shipped Store contract, for the capabilities it declares
-(core, dense, keyword, vector fetch); sentence search and token states it does not have."""
+(core, dense, keyword, token states, vector fetch); sentence search it does not have."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from ragline.testing.store_contract import (
     CoreContract,
     DenseContract,
     KeywordContract,
+    TokenStateContract,
     VectorFetchContract,
 )
 
 pytestmark = pytest.mark.integration
 
 
-class TestMilvusContract(CoreContract, DenseContract, KeywordContract, VectorFetchContract):
+class TestMilvusContract(
+    CoreContract, DenseContract, KeywordContract, TokenStateContract, VectorFetchContract
+):
     @pytest.fixture(autouse=True)
     def _server(self, milvus_uri: str) -> None:
         self.uri = milvus_uri
@@ -32,4 +35,4 @@ class TestMilvusContract(CoreContract, DenseContract, KeywordContract, VectorFet
 
 def test_declares_exactly_what_it_has(tmp_path: Path, milvus_uri: str) -> None:
     store = MilvusStore(tmp_path / "c", dimension=4, model_id="m", uri=milvus_uri)
-    assert capabilities(store) == {"dense search", "keyword search", "vector fetch"}
+    assert capabilities(store) == {"dense search", "keyword search", "token states", "vector fetch"}

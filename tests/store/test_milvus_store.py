@@ -117,6 +117,17 @@ def test_schema_values_and_hashes_agree(twins: tuple[MemoryStore, MilvusStore]) 
     assert "" in milvus.source_hashes().values()  # a document delete cleared its source's hash
     assert milvus.tenants() == memory.tenants()
     assert milvus.stats().keyword_index
+    ids = [c.id for c in memory.all_chunks()]
+    texts = [c.embed_text if i % 5 else "changed" for i, c in enumerate(memory.all_chunks())]
+    stored = 0
+    for got, want in zip(
+        milvus.fetch_token_states(ids, texts), memory.fetch_token_states(ids, texts), strict=True
+    ):
+        assert (got is None) == (want is None)
+        if got is not None and want is not None:
+            np.testing.assert_array_equal(got, want)
+            stored += 1
+    assert stored > 10  # the replaced source came back without states; the others kept theirs
 
 
 def test_keyword_search_stems_and_ranks_like_bm25(twins: tuple[MemoryStore, MilvusStore]) -> None:

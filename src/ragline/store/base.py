@@ -3,7 +3,7 @@ capabilities a backend may have, and the records they exchange.
 
 Backends: :class:`~ragline.store.lance.LanceStore` (the default, embedded LanceDB),
 :class:`~ragline.store.memory.MemoryStore` (an exact, in-process twin) and
-:class:`~ragline.store.milvus.MilvusStore` (Milvus; no sentence or token-state capabilities), all
+:class:`~ragline.store.milvus.MilvusStore` (Milvus; no sentence search), all
 made by :func:`ragline.store.factory.make_store` and held to :mod:`ragline.testing.store_contract`.
 Search is asked for by capability (:func:`dense_search`, :func:`keyword_search`,
 :func:`sentence_search`, :func:`token_state_store`, :func:`vector_fetch`), so a backend without one

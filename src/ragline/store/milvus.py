@@ -2,13 +2,13 @@
 ``MilvusClient``.
 
 What it has: dense search (HNSW, cosine), keyword search (Milvus's built-in BM25 function over a
-sparse field), vector fetch, every filter operator and the access filter as Milvus boolean
-expressions applied inside the search (a prefilter). What it lacks: sentence vectors and token
-states (the pipeline skips sentence search and reads no stored token states, with one logged
-reason per store; late interaction then runs the model at query time).
+sparse field), vector fetch, stored token states, every filter operator and the access filter as
+Milvus boolean expressions applied inside the search (a prefilter). What it lacks: sentence
+vectors (the pipeline skips the sentence search stage, with one logged reason per store).
 
 Layout: one Milvus collection of chunk rows and one auxiliary collection (``<name>_aux``) holding
-parent sections and the store's state. The names are made once, from the collection directory's
+parent sections, token states (packed int8, base64 in VARCHAR parts: Milvus has no byte field)
+and the store's state. The names are made once, from the collection directory's
 name and a random suffix, and recorded in its ``collection.json``: two tenants' (or two data
 directories') same-named collections never share Milvus collections, and a renamed directory
 (``reembed``'s swap) keeps its own.
@@ -43,6 +43,7 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -55,6 +56,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ragline.embedding.base import Vectors
+from ragline.embedding.tokens import unpack_tokens
 from ragline.errors import FilterError, StoreError
 from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoreStats
 from ragline.store.filters import (
@@ -77,7 +79,7 @@ from ragline.store.meta import open_meta, read_meta, write_meta
 from ragline.store.rows import (
     BUILTIN_FILTER_FIELDS,
     check_filter_fields,
-    check_vectors,
+    checked_batch,
     chunk_of,
     coerce,
     documents_of,
@@ -99,6 +101,8 @@ SCAN_BATCH = 1000
 # Reads retried when a write's switch lands under them (then the write's deletes may have too).
 READ_ATTEMPTS = 5
 STRONG = "Strong"
+# The aux rows that belong to chunk rows' sources and generations (the rest is the state).
+_AUX_ROWS = 'kind in ["section", "tokens"]'
 
 _ROW_FIELDS = [
     "pk",
@@ -243,6 +247,11 @@ class _State:
         retired = [e for r in self.retiring if (e := r.expr("chunk_id", r.ids))]
         return " and ".join([f"gen <= {self.committed}", *(f"not {e}" for e in retired)])
 
+    def tokens_expr(self) -> str:
+        """Token-state rows readers may see (they follow their chunk rows' generations)."""
+        retired = [e for r in self.retiring if (e := r.expr("sid", r.ids))]
+        return " and ".join(['kind == "tokens"', f"gen <= {self.committed}", *(f"not {e}" for e in retired)])
+
     def sections_expr(self) -> str:
         retired = [e for r in self.retiring if (e := r.expr("sid", r.sections))]
         return " and ".join(['kind == "section"', f"gen <= {self.committed}", *(f"not {e}" for e in retired)])
@@ -311,8 +320,8 @@ def _check_size(what: str, value: str, chunk: Chunk | None = None) -> None:
 
 
 class MilvusStore:
-    """A :class:`~ragline.store.base.Store` in Milvus with dense search, BM25 keyword search and
-    vector fetch (no sentence vectors, no token states).
+    """A :class:`~ragline.store.base.Store` in Milvus with dense search, BM25 keyword search,
+    vector fetch and token states (no sentence vectors).
 
     Opens lazily: the constructor only checks and stores its arguments; the first use connects,
     and creates the Milvus collections of a new collection.
@@ -544,7 +553,7 @@ class MilvusStore:
         """Finish what a writer that died left: delete uncommitted rows and retired ones."""
         client, name = self._open()
         client.delete(name, filter=f"gen > {state.committed}")
-        client.delete(name + "_aux", filter=f'kind == "section" and gen > {state.committed}')
+        client.delete(name + "_aux", filter=f"{_AUX_ROWS} and gen > {state.committed}")
         if not state.retiring:
             return state
         for r in state.retiring:
@@ -559,6 +568,8 @@ class MilvusStore:
             client.delete(name, filter=e)
         if e := r.expr("sid", r.sections):
             client.delete(name + "_aux", filter=f'kind == "section" and {e}')
+        if e := r.expr("sid", r.ids):
+            client.delete(name + "_aux", filter=f'kind == "tokens" and {e}')
 
     def upsert(self, batches: Sequence[SourceBatch]) -> None:
         """Replace everything held for the batches' sources (or listed documents): readers see the
@@ -571,11 +582,14 @@ class MilvusStore:
             fields = {**state.fields, **new_fields(state.fields, batches)}
             gen = state.committed + 1
             rows: list[dict[str, Any]] = []
+            tokens: list[dict[str, Any]] = []
             for b in batches:
-                check_vectors(b, self.dimension)
+                _, blobs = checked_batch(b, self.dimension)
                 vectors = np.asarray(b.vectors, dtype=np.float32)
-                for c, v in zip(b.chunks, vectors, strict=True):
+                for c, v, blob in zip(b.chunks, vectors, blobs, strict=True):
                     rows.append(self._row(c, b, v, gen, fields))
+                    if blob is not None:
+                        tokens.extend(_token_rows(c, b.source, blob, gen))
             # A section sent twice (two batches of one document) is written once, as the memory twin keeps it.
             sent = {s.id: (s, b.source) for b in batches[::-1] for s in b.sections}
             sections = [self._section_row(s, source, gen) for s, source in sent.values()]
@@ -589,8 +603,9 @@ class MilvusStore:
             ids = tuple(sorted({r["chunk_id"] for r in elsewhere}))
             for at in range(0, len(rows), INSERT_ROWS):
                 client.insert(name, rows[at : at + INSERT_ROWS])
-            for at in range(0, len(sections), INSERT_ROWS):
-                client.insert(name + "_aux", sections[at : at + INSERT_ROWS])
+            for aux in (sections, tokens):
+                for at in range(0, len(aux), INSERT_ROWS):
+                    client.insert(name + "_aux", aux[at : at + INSERT_ROWS])
             retiring = _Retiring(gen, sources, docs, ids, tuple(sorted({s["sid"] for s in sections})))
             switched = self._put_state(
                 _State(
@@ -666,6 +681,10 @@ class MilvusStore:
         for at in range(0, len(pks), SCAN_BATCH):
             client.delete(name, filter=_in("pk", pks[at : at + SCAN_BATCH]))
         docs = sorted({r["doc_id"] for r in rows})
+        chunk_ids = sorted({r["chunk_id"] for r in rows})
+        for at in range(0, len(chunk_ids), SCAN_BATCH):
+            part = _in("sid", chunk_ids[at : at + SCAN_BATCH])
+            client.delete(name + "_aux", filter=f"{state.tokens_expr()} and {_in('doc_id', docs)} and {part}")
         gone = f"{state.sections_expr()} and {_in('doc_id', docs)}"
         if partial:
             left = self._scan(name, f"{state.rows_expr()} and {_in('doc_id', docs)}", ["parent_id"])
@@ -693,7 +712,7 @@ class MilvusStore:
         with self._lock:
             state = self._recover(self._state())
             expr = f"{self._expr(state, filters)} and {_in('doc_id', sorted(set(doc_ids)))}"
-            rows = self._scan(name, expr, ["pk", "source", "doc_id"])
+            rows = self._scan(name, expr, ["pk", "chunk_id", "source", "doc_id"])
             return self._delete_rows(state, rows, partial=filters is not None)
 
     def delete_sources(self, sources: Sequence[str]) -> int:
@@ -705,7 +724,7 @@ class MilvusStore:
             wanted = sorted(set(sources))
             n = len(self._scan(name, f"{state.rows_expr()} and {_in('source', wanted)}", ["pk"]))
             client.delete(name, filter=_in("source", wanted))
-            client.delete(name + "_aux", filter=f'kind == "section" and {_in("source", wanted)}')
+            client.delete(name + "_aux", filter=f"{_AUX_ROWS} and {_in('source', wanted)}")
             if state.cleared & set(wanted):
                 self._put_state(
                     _State(
@@ -725,7 +744,8 @@ class MilvusStore:
         with self._lock:
             state = self._recover(self._state())
             expr = f"{state.rows_expr()} and {ACL_TENANT} != {literal(tenant)}"
-            return self._delete_rows(state, self._scan(name, expr, ["pk", "source", "doc_id"]), partial=True)
+            rows = self._scan(name, expr, ["pk", "chunk_id", "source", "doc_id"])
+            return self._delete_rows(state, rows, partial=True)
 
     def finalize(self) -> None:
         """Milvus builds its indexes itself; records that the keyword index exists, as LanceDB's
@@ -836,6 +856,42 @@ class MilvusStore:
         _, name = self._open()
         return self._read(lambda state: self._scan(name, self._expr(state, filters), fields))
 
+    def fetch_token_states(
+        self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
+    ) -> list[Vectors | None]:
+        """Each chunk's stored token states, in order; None for one stored without them, gone, or
+        (with ``embed_texts``) whose stored text differs from the one given."""
+        if not chunk_ids:
+            return []
+        if embed_texts is not None and len(embed_texts) != len(chunk_ids):
+            raise StoreError(f"got {len(embed_texts)} texts for {len(chunk_ids)} chunk ids; pass one each")
+        _, name = self._open()
+        wanted = sorted(set(chunk_ids))
+
+        def run(state: _State) -> tuple[list[dict[str, Any]], dict[str, str]]:
+            expr = f"{state.tokens_expr()} and {_in('sid', wanted)}"
+            parts = self._scan(name + "_aux", expr, ["sid", "version", "body"])
+            texts: dict[str, str] = {}
+            if embed_texts is not None:
+                rows = self._scan(
+                    name, f"{state.rows_expr()} and {_in('chunk_id', wanted)}", ["chunk_id", "search_text"]
+                )
+                texts = {r["chunk_id"]: r["search_text"] or "" for r in rows}
+            return parts, texts
+
+        parts, texts = self._read(run)
+        pieces: dict[str, list[tuple[int, str]]] = {}
+        for p in parts:
+            pieces.setdefault(p["sid"], []).append((int(p["version"]), p["body"]))
+        out: list[Vectors | None] = []
+        for i, cid in enumerate(chunk_ids):
+            if cid not in pieces or (embed_texts is not None and texts.get(cid) != embed_texts[i]):
+                out.append(None)
+                continue
+            blob = base64.b64decode("".join(body for _, body in sorted(pieces[cid])))
+            out.append(unpack_tokens(blob, self.dimension))
+        return out
+
     def chunks_at(self, keys: Sequence[tuple[str, int]], filters: Filter | None = None) -> list[Chunk]:
         if not keys:
             return []
@@ -944,6 +1000,27 @@ class MilvusStore:
             disk_bytes=disk,  # the collection directory only: the rows live in Milvus
             metadata_fields=dict(state.fields),
         )
+
+
+def _token_rows(c: Chunk, source: str, blob: bytes, gen: int) -> list[dict[str, Any]]:
+    """Aux rows holding one chunk's packed token states, base64 in VARCHAR parts (Milvus has no
+    byte field; Milvus Lite no int8 vectors); ``version`` numbers the parts."""
+    text = base64.b64encode(blob).decode("ascii")
+    step = MAX_TEXT_BYTES - 3  # ASCII: one byte a character
+    return [
+        {
+            "pk": f"tokens:{gen}:{c.id}:{i}",
+            "kind": "tokens",
+            "version": i,
+            "gen": gen,
+            "sid": c.id,
+            "doc_id": c.doc_id,
+            "source": source,
+            "body": text[at : at + step],
+            "unused": [0.0, 0.0],
+        }
+        for i, at in enumerate(range(0, max(len(text), 1), step))
+    ]
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
