@@ -366,3 +366,23 @@ def test_an_unreachable_server_and_a_failing_call_are_store_errors(tmp_path: Pat
     client, name = store._open()
     with pytest.raises(StoreError, match="failed in query"):
         client.query(name, filter="no_such_field == 1", output_fields=["pk"])
+
+
+def test_the_default_pipeline_reranks_with_token_states_stored_in_milvus(
+    tmp_path: Path, milvus_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import ragline
+    from ragline.rerank.late_interaction import LateInteractionReranker
+
+    engine = ragline.open(tmp_path / "data", store={"backend": "milvus", "uri": milvus_uri})
+    engine.upsert_documents(DOCS)
+    store = engine.store()
+    assert isinstance(store, MilvusStore)
+    states = store.fetch_token_states([c.id for c in store.all_chunks()])
+    assert len(states) == len(DOCS) and all(s is not None and s.shape[1] == 384 for s in states)
+    with caplog.at_level(logging.INFO, logger="ragline"):
+        [reranker] = engine.rerankers(engine.settings.retrieval, store, engine.embedder)
+        hits = engine.search("what replaced the gas boiler", top_k=2)
+    assert isinstance(reranker, LateInteractionReranker) and reranker.states is store
+    assert hits[0].chunk.doc_id == "heat"
+    assert not [r for r in caplog.records if "has no token states" in r.getMessage()]
