@@ -18,8 +18,10 @@ Keyword analysis: the BM25 function's input is the chunk text after ragline's En
 by Milvus's ``standard`` tokenizer; queries get the same analysis. Milvus Lite's analyzers have no
 stemmer, and this keeps the terms equal across backends and Milvus deployments.
 
-Visibility (a search sees a source's old chunks or its new ones, never a mix): Milvus makes one
-insert or delete call visible at one timestamp, but an upsert of a source is several calls. Every
+Visibility (a search sees a source's old chunks or its new ones, never a mix): Milvus gives the
+entities of one insert or delete call one timestamp, and a ``Strong`` read sees every operation
+before it (milvus.io/docs/timestamp.md, tune_consistency.md); nothing spans calls (its own upsert is an
+insert then a delete), and an upsert of a source is several calls. Every
 row carries the generation ``gen`` of the write that made it; the state (insert-only rows in the
 aux collection, the highest version wins) records the last committed generation ``C`` and the
 sources being retired. An upsert writes its rows at ``C + 1`` (invisible: readers filter
