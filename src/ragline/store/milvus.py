@@ -449,6 +449,9 @@ class MilvusStore:
             params={"M": 16, "efConstruction": self.ann_ef_construction},
         )
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={})
+        # What every read filters on (generation, access) and every write looks up (ids, sources).
+        for scalar in ("gen", "chunk_id", "doc_id", "source", ACL_TENANT):
+            index.add_index(scalar, index_type="INVERTED")
         self._create_with(client, name, s, index)
 
     @staticmethod
