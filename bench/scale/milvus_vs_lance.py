@@ -86,6 +86,7 @@ def main() -> int:
     ap.add_argument("--chunks", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument("--stores", default="lancedb,milvus-lite", help="which of lancedb,milvus-lite to run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -107,6 +108,8 @@ def main() -> int:
     }
     results = {}
     for name, store in stores.items():
+        if name not in args.stores.split(","):
+            continue
         t0 = time.perf_counter()
         for b in batches:
             store.upsert([b])
