@@ -18,6 +18,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +53,15 @@ def queries(n: int) -> list[str]:
     return (out * (n // len(out) + 1))[:n]
 
 
-def build(root: Path, n: int, dim: int, seed: int = 0) -> LanceStore:
+def synthetic_batches(n: int, dim: int, seed: int = 0, step: int = 20_000) -> Iterator[SourceBatch]:
+    """``n`` chunks in batches of ``step``: clustered unit vectors (256 centres), Zipfian texts of
+    100 words from the demo corpus' vocabulary, a ``doc_type`` and a ``year`` each."""
     rng = np.random.default_rng(seed)
     vocab = vocabulary()
     zipf = 1.0 / np.arange(1, len(vocab) + 1)
     zipf /= zipf.sum()
     centers = rng.normal(size=(256, dim))
-    store = LanceStore(root, dimension=dim, model_id="bench-synthetic", ann_threshold=20_000)
     types = ["paper", "report", "memo", "note", "slide"]
-    step = 20_000
     for b in range(0, n, step):
         m = min(step, n - b)
         words = rng.choice(len(vocab), size=(m, 100), p=zipf)
@@ -84,8 +85,16 @@ def build(root: Path, n: int, dim: int, seed: int = 0) -> LanceStore:
                     },
                 )
             )
-        store.upsert([SourceBatch(f"/bench/{b}", "h", chunks, vecs)])
-        print(f"  inserted {b + m}/{n}", file=sys.stderr)
+        yield SourceBatch(f"/bench/{b}", "h", chunks, vecs)
+
+
+def build(root: Path, n: int, dim: int, seed: int = 0) -> LanceStore:
+    store = LanceStore(root, dimension=dim, model_id="bench-synthetic", ann_threshold=20_000)
+    done = 0
+    for batch in synthetic_batches(n, dim, seed):
+        store.upsert([batch])
+        done += len(batch.chunks)
+        print(f"  inserted {done}/{n}", file=sys.stderr)
     t0 = time.perf_counter()
     store.finalize()
     print(f"  indexes built in {time.perf_counter() - t0:.1f}s", file=sys.stderr)

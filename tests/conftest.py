@@ -69,3 +69,21 @@ def db_url(pg_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test."""
     with fresh_pg_database(pg_url) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def milvus_uri() -> Iterator[str]:
+    """A Milvus Lite database file (the ``milvus-lite`` wheel: a Milvus engine in-process, served
+    on loopback) shared by one test module: each start costs a fraction of a second and its
+    threads, so stores in one module share it, each in collections of its own."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    from milvus_lite.server_manager import server_manager_instance
+
+    folder = tempfile.mkdtemp(prefix="ragline-milvus-")
+    uri = f"{folder}/lite.db"
+    try:
+        yield uri
+    finally:
+        server_manager_instance.release_server(uri)
+        shutil.rmtree(folder, ignore_errors=True)

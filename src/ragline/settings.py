@@ -114,8 +114,18 @@ class StoreSettings(_Strict):
 
     # "lance": embedded LanceDB (ANN index above ann_threshold, native BM25). "memory": the exact,
     # in-process twin (ragline.store.memory), for tests and small collections; the ann_* settings
-    # do not apply to it.
-    backend: Literal["lance", "memory"] = "lance"
+    # do not apply to it. "milvus": a Milvus server or Milvus Lite file at ``uri``
+    # (ragline.store.milvus; ann_ef and ann_ef_construction tune its HNSW index).
+    backend: Literal["lance", "memory", "milvus"] = "lance"
+    # The milvus backend's server: a local file ending in .db (Milvus Lite, in-process) or
+    # http(s)://host:19530 (Milvus standalone/distributed, Zilliz Cloud). Every collection gets its
+    # own Milvus collections, named in its collection.json.
+    uri: str | None = None
+    # Milvus credentials (also RAGLINE_STORE__TOKEN, RAGLINE_STORE__USER, RAGLINE_STORE__PASSWORD):
+    # an API token ("user:password" or a Zilliz key), or a user and password; never both.
+    token: SecretStr | None = None
+    user: str | None = None
+    password: SecretStr | None = None
     # Above this many chunks an ANN index is built; below it, search is exact.
     ann_threshold: int = Field(default=20_000, ge=256)
     ann_ef: int = Field(default=96, ge=8)
@@ -138,12 +148,38 @@ class StoreSettings(_Strict):
     @field_validator("backend", mode="before")
     @classmethod
     def _known_backend(cls, value: object) -> object:
-        if value not in ("lance", "memory"):
+        if value not in ("lance", "memory", "milvus"):
             raise ValueError(
-                f"{value!r} is not a store backend; use 'lance' (embedded LanceDB, the default) or "
-                "'memory' (the exact in-process twin)"
+                f"{value!r} is not a store backend; use 'lance' (embedded LanceDB, the default), "
+                "'memory' (the exact in-process twin) or 'milvus' (a Milvus server or Milvus Lite file)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_milvus(self) -> StoreSettings:
+        server = self.uri is not None and self.uri.startswith(("http://", "https://", "tcp://"))
+        if self.backend != "milvus":
+            if self.uri is not None or self.token or self.user or self.password:
+                raise ValueError(
+                    "store.uri, store.token, store.user and store.password are for store.backend = "
+                    f"'milvus', but store.backend is {self.backend!r}; remove them or set the backend"
+                )
+            return self
+        if self.uri is None or not (server or self.uri.endswith(".db")):
+            raise ValueError(
+                f"store.backend = 'milvus' needs store.uri: a local file ending in .db for Milvus Lite "
+                f"(e.g. '.ragline/milvus.db') or 'http://host:19530' for a Milvus server; got {self.uri!r}"
+            )
+        if self.token and (self.user or self.password):
+            raise ValueError("give store.token or store.user and store.password, not both")
+        if bool(self.user) != bool(self.password):
+            raise ValueError("store.user and store.password go together; give both (or store.token)")
+        if not server and (self.token or self.user):
+            raise ValueError(
+                f"store.uri {self.uri!r} is a Milvus Lite file, which has no authentication; "
+                "remove store.token/user/password or point store.uri at a Milvus server"
+            )
+        return self
 
 
 class IngestSettings(_Strict):

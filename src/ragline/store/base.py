@@ -1,9 +1,10 @@
 """The store boundary: the core :class:`Store` protocol every backend implements, the search
 capabilities a backend may have, and the records they exchange.
 
-Backends: :class:`~ragline.store.lance.LanceStore` (the default, embedded LanceDB) and
-:class:`~ragline.store.memory.MemoryStore` (an exact, in-process twin), both made by
-:func:`ragline.store.factory.make_store` and both held to :mod:`ragline.testing.store_contract`.
+Backends: :class:`~ragline.store.lance.LanceStore` (the default, embedded LanceDB),
+:class:`~ragline.store.memory.MemoryStore` (an exact, in-process twin) and
+:class:`~ragline.store.milvus.MilvusStore` (Milvus; no sentence search), all
+made by :func:`ragline.store.factory.make_store` and held to :mod:`ragline.testing.store_contract`.
 Search is asked for by capability (:func:`dense_search`, :func:`keyword_search`,
 :func:`sentence_search`, :func:`token_state_store`, :func:`vector_fetch`), so a backend without one
 degrades the stage that needs it, with one logged reason, instead of failing. Data safety is two

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ragline.errors import ConfigError
 from ragline.settings import StoreSettings
 from ragline.store.base import Store
 
@@ -18,6 +19,22 @@ from ragline.store.base import Store
 def make_store(settings: StoreSettings, path: Path, *, dimension: int, model_id: str) -> Store:
     """The collection at ``path`` on the configured backend (``store.backend``), for vectors of
     ``dimension`` from ``model_id``. Opens lazily: nothing is read or written until first use."""
+    if settings.backend == "milvus":
+        from ragline.store.milvus import MilvusStore
+
+        if settings.uri is None:  # StoreSettings refuses this; a hand-built one may not
+            raise ConfigError("store.backend = 'milvus' needs store.uri (a .db file or http://host:19530)")
+        return MilvusStore(
+            path,
+            dimension=dimension,
+            model_id=model_id,
+            uri=settings.uri,
+            token=settings.token.get_secret_value() if settings.token else None,
+            user=settings.user,
+            password=settings.password.get_secret_value() if settings.password else None,
+            ann_ef=settings.ann_ef,
+            ann_ef_construction=settings.ann_ef_construction,
+        )
     if settings.backend == "memory":
         from ragline.store.memory import MemoryStore
 

@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -96,14 +97,17 @@ def fold_ascii(token: str) -> str:
 
 def analyze(text: str) -> list[str]:
     """The terms LanceDB's English full-text index makes of ``text``, in order."""
-    terms = []
-    for token in _tokens(text):
-        if len(token.encode("utf-8")) >= MAX_TOKEN_BYTES:
-            continue
-        term = stem(token.lower())
-        if term not in STOP_WORDS:
-            terms.append(fold_ascii(term))
-    return terms
+    return [term for token in _tokens(text) if (term := _term(token)) is not None]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _term(token: str) -> str | None:
+    """The term one token becomes (None: dropped). Cached: words repeat (Zipf), and stemming in
+    Python is most of the cost of analysing a text (100 Zipfian words: 1.8 -> 0.2 ms)."""
+    if len(token.encode("utf-8")) >= MAX_TOKEN_BYTES:
+        return None
+    term = stem(token.lower())
+    return None if term in STOP_WORDS else fold_ascii(term)
 
 
 # -- the English Snowball stemmer (Porter2) ---------------------------------------------------------
