@@ -539,7 +539,7 @@ def get_trace(trace_id: str, svc: ServiceDep, caller: CallerDep) -> TraceOut:
 
 
 @router.get("/feedback/report", tags=["admin"])
-def feedback_report(
+def get_feedback_report(
     svc: ServiceDep,
     caller: CallerDep,
     collection: Annotated[str | None, Query(max_length=64, description="Only this collection.")] = None,
@@ -561,7 +561,7 @@ def feedback_report(
 
 
 @router.get("/experiments/{name}/report", tags=["admin"])
-def experiment_report_route(name: str, svc: ServiceDep, caller: CallerDep) -> dict[str, Any]:
+def get_experiment_report(name: str, svc: ServiceDep, caller: CallerDep) -> dict[str, Any]:
     """Per variant of experiment ``name``: answers, abstention rate, feedback and thumbs-up rate,
     latency p50/p95 and cost, each treatment tested against the control (two-proportion z-test,
     bootstrap intervals for latency), with a warning below the experiment's min_samples (admins;
