@@ -22,7 +22,11 @@ def test_gate_passes_on_the_baseline_and_fails_on_a_worse_configuration(tmp_path
     baseline_file = tmp_path / "baseline.json"
     write_baseline(baseline_file, run_datasets(engine, [SLICE]))
     baseline = load_baseline(baseline_file)
-    assert set(baseline["metrics"]) == {"scifact-slice/ndcg@10", "scifact-slice/recall@10", "scifact-slice/mrr@10"}
+    assert set(baseline["metrics"]) == {
+        "scifact-slice/ndcg@10",
+        "scifact-slice/recall@10",
+        "scifact-slice/mrr@10",
+    }
     assert baseline["metrics"]["scifact-slice/ndcg@10"] > 0.5
     # The same configuration again: deterministic, so nothing fell.
     assert check(run_datasets(engine, [SLICE]), baseline) == []

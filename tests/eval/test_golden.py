@@ -31,7 +31,8 @@ def test_golden_set_scores_and_replays_through_variants(tmp_path: Path) -> None:
     }
     engine = fast_engine(tmp_path / "data", retrieval={"mode": "keyword"}, experiments=experiments)
     engine.upsert_documents(
-        [Document(id=name, source=name, text=text, title=name) for name, text in TOPICS.items()], collection="kb"
+        [Document(id=name, source=name, text=text, title=name) for name, text in TOPICS.items()],
+        collection="kb",
     )
     result = run_golden(engine, QUESTIONS)
     # Each question is its document's own sentence: keyword search ranks that document first.
