@@ -9,8 +9,8 @@ import pytest
 
 from ragline.errors import ConfigError
 from ragline.eval.golden import hit_at_k, replay, run_golden
+from ragline.insights.golden import GoldenQuestion
 from ragline.types import Document
-from ragline.usage.golden import GoldenQuestion
 from tests.helpers import TOPICS, fast_engine
 
 QUESTIONS = [

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ragline.insights.experiments import assign
 from ragline.server.app import create_app
 from ragline.settings import ExperimentSettings
 from ragline.types import Access, Document
-from ragline.usage.experiments import assign
 from tests.helpers import fast_engine
 from tests.server.conftest import Keys, make_keys, wait_ready
 

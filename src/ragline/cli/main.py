@@ -34,10 +34,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ragline.cli.insights import eval_gate, eval_golden, experiments_app, feedback_app, golden_app
 from ragline.cli.keys import keys_app
 from ragline.cli.keys import usage as usage_command
 from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
-from ragline.cli.usage import eval_gate, eval_golden, experiments_app, feedback_app, golden_app
 from ragline.errors import ConfigError, RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from ragline.eval.metrics import evaluate
 from ragline.eval.runner import CHUNK_DEPTH, collapse_to_documents
+from ragline.insights.golden import GoldenQuestion, load_golden
 from ragline.settings import RetrievalSettings
-from ragline.usage.golden import GoldenQuestion, load_golden
 
 if TYPE_CHECKING:
     from ragline.engine import Engine
@@ -83,7 +83,7 @@ def replay(
         for variant, r in replay(engine, "rerank", Path("golden.jsonl")).items():
             print(variant, r.metrics["ndcg@10"])
     """
-    from ragline.usage.experiments import experiment, variant_override
+    from ragline.insights.experiments import experiment, variant_override
 
     exp = experiment(engine.settings, experiment_name)
     questions = load_golden(golden) if isinstance(golden, Path) else list(golden)

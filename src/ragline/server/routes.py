@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from ragline.insights.experiments import experiment_report
+from ragline.insights.feedback import summarise
 from ragline.loaders.registry import SUPPORTED_EXTENSIONS, metadata_problem, text_problem
 from ragline.server.auth import Caller, require_admin
 from ragline.server.schemas import (
@@ -54,8 +56,6 @@ from ragline.server.service import CallerDep, Service, ServiceDep, readable_coll
 from ragline.state import ApiKey, ConversationTurn, Job
 from ragline.state.base import MAX_SEQ, total_usage, utc_day
 from ragline.types import Access, Answer, Document, Final, Restart, Token, Turn
-from ragline.usage.experiments import experiment_report
-from ragline.usage.feedback import summarise
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 # Kept as they are in stored upload names besides letters, marks and digits of any script.

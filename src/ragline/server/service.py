@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from ragline.engine import Engine
+from ragline.insights.experiments import assign_all, variant_label, variant_override
 from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
 from ragline.server.jobs import JobRunner
 from ragline.server.limits import Limiter
@@ -22,7 +23,6 @@ from ragline.server.schemas import CollectionOut
 from ragline.settings import Settings
 from ragline.state import QueryTrace, StateStore
 from ragline.types import Answer, Hit
-from ragline.usage.experiments import assign_all, variant_label, variant_override
 
 log = logging.getLogger("ragline.server")
 

@@ -147,7 +147,7 @@ class QueryTrace:
     created_at: float
     payload: str
     # The experiment variants the query ran under, "name=variant" pairs joined by "," in name
-    # order ("" outside experiments); see ragline.usage.experiments.
+    # order ("" outside experiments); see ragline.insights.experiments.
     variant: str = ""
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ragline.errors import ConfigError
+from ragline.insights.experiments import assign
+from ragline.insights.stats import bootstrap_diff_ci, percentile, two_proportion_test
 from ragline.settings import ExperimentSettings
-from ragline.usage.experiments import assign
-from ragline.usage.stats import bootstrap_diff_ci, percentile, two_proportion_test
 
 ALPHA = 0.05
 

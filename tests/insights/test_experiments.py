@@ -3,10 +3,16 @@ from __future__ import annotations
 import pytest
 
 from ragline.errors import ConfigError
+from ragline.insights.experiments import (
+    assign,
+    assign_all,
+    experiment_report,
+    variant_label,
+    variant_override,
+)
 from ragline.settings import ExperimentSettings, load_settings
 from ragline.state import StateStore
-from ragline.usage.experiments import assign, assign_all, experiment_report, variant_label, variant_override
-from tests.usage.conftest import put_answer
+from tests.insights.conftest import put_answer
 
 TREATMENT = {"retrieval": {"rerank": {"stages": []}}, "answer": {"top_k": 3}}
 

@@ -69,7 +69,7 @@ def golden_export(
 ) -> None:
     """Write up-rated answered questions (deduplicated, cited documents as relevance labels) to FILE
     and the down-rated ones to FILE's .review.jsonl."""
-    from ragline.usage.golden import export_golden
+    from ragline.insights.golden import export_golden
 
     try:
         state = _open(data_dir)
@@ -186,8 +186,8 @@ def experiments_report(
 ) -> None:
     """Per variant: answers, abstention, feedback and thumbs-up rate, latency p50/p95, cost, with
     significance against the control."""
+    from ragline.insights.experiments import experiment_report
     from ragline.settings import load_settings
-    from ragline.usage.experiments import experiment_report
 
     try:
         settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
@@ -269,7 +269,7 @@ def feedback_report_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Thumbs-up rate per collection, variant and day, and the worst-rated questions with their traces."""
-    from ragline.usage.feedback import feedback_report
+    from ragline.insights.feedback import feedback_report
 
     try:
         state = _open(data_dir)

@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragline.errors import ConfigError
-from ragline.settings import ExperimentSettings, Settings, deep_merge
-from ragline.state import RatedTrace, StateStore, in_experiment
-from ragline.usage.stats import (
+from ragline.insights.stats import (
     BootstrapCI,
     ProportionTest,
     bootstrap_diff_ci,
     percentile,
     two_proportion_test,
 )
+from ragline.settings import ExperimentSettings, Settings, deep_merge
+from ragline.state import RatedTrace, StateStore, in_experiment
 
 
 def bucket(experiment: str, unit_id: str) -> float:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ragline.cli.main import app
 from ragline.state import open_state
-from tests.usage.conftest import put_answer
+from tests.insights.conftest import put_answer
 
 runner = CliRunner()
 CONFIG = """

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ragline.errors import DatasetError
+from ragline.insights.feedback import normalise_question
 from ragline.state import RatedTrace, StateStore
-from ragline.usage.feedback import normalise_question
 
 
 @dataclass(frozen=True, slots=True)

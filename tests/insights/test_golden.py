@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ragline.errors import DatasetError
+from ragline.insights.golden import export_golden, load_golden
 from ragline.state import StateStore
-from ragline.usage.golden import export_golden, load_golden
-from tests.usage.conftest import put_answer
+from tests.insights.conftest import put_answer
 
 
 def test_export_keeps_up_rated_questions_deduplicated_with_cited_documents(

@@ -6,6 +6,6 @@ the evaluation code share it without loading the engine.
 
 Example::
 
-    from ragline.usage.experiments import experiment_report
+    from ragline.insights.experiments import experiment_report
     report = experiment_report(state, settings, "rerank", tenant="acme")
 """
