@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install system-deps demo serve test lint typecheck bench api-docs eval-scifact eval-nfcorpus clean
+.PHONY: install system-deps demo serve test gate lint typecheck bench api-docs eval-scifact eval-nfcorpus clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "ragline needs Python 3.11 ($(PY) not found); set PY=/path/to/python3.11"; exit 1; }
@@ -38,8 +38,14 @@ api-docs: install
 serve: install
 	$(BIN)/ragline serve
 
-test: install system-deps lint
+test: install system-deps lint gate
 	$(BIN)/python -m pytest -q
+
+# The quality gate on a 20-query SciFact slice with the default settings (bench/gate; ~30 s of
+# CPU): fails when a metric falls more than its tolerance below bench/gate/baseline.json.
+gate: install
+	tmp=$$(mktemp -d) && env -u RAGLINE_CONFIG $(BIN)/ragline eval gate bench/gate/scifact-slice \
+		--baseline bench/gate/baseline.json --data-dir $$tmp; rc=$$?; rm -rf $$tmp; exit $$rc
 
 bench: install
 	$(BIN)/python bench/latency.py

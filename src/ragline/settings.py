@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -860,6 +861,83 @@ class CollectionSettings(_Strict):
         )
 
 
+# The settings groups an experiment variant may override: the ones read per query.
+EXPERIMENT_GROUPS = ("retrieval", "answer", "llm")
+_EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class ExperimentSettings(_Strict):
+    """One A/B experiment: each variant is a settings override, the first variant the control.
+
+    Example (TOML)::
+
+        [experiments.rerank]
+        unit = "user"             # the X-Ragline-User header (else the key)
+        split = [50, 50]
+        variants.control = {}
+        variants.treatment = {retrieval = {rerank = {stages = []}}}
+    """
+
+    enabled: bool = True
+    # What a caller is assigned by (sticky): the API key, the X-Ragline-User header, or the session
+    # (the conversation id, else the X-Ragline-Session header); a missing one falls back to the key.
+    unit: Literal["key", "user", "session"] = "key"
+    # Variant name -> override of the groups in EXPERIMENT_GROUPS, in order; the first is the control.
+    variants: dict[str, dict[str, Any]]
+    # Percent of units per variant, in variant order, summing to 100; empty: an even split.
+    split: list[float] = Field(default_factory=list)
+    # Collections it runs on; empty: every collection.
+    collections: list[str] = Field(default_factory=list)
+    # Below this many answers in a variant the report warns that differences are not yet reliable.
+    min_samples: int = Field(default=100, ge=1)
+    # Significance level of the report's tests (two-sided).
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentSettings:
+        if len(self.variants) < 2:
+            raise ValueError(
+                f"an experiment needs at least two variants (control first), got {list(self.variants)}"
+            )
+        for name, override in self.variants.items():
+            if not _EXPERIMENT_NAME.fullmatch(name):
+                raise ValueError(f"variant name {name!r} is invalid: use letters, digits, '_' and '-'")
+            bad = sorted(set(override) - set(EXPERIMENT_GROUPS))
+            if bad:
+                raise ValueError(
+                    f"variant {name!r} overrides {bad[0]!r}; a variant may override only "
+                    + ", ".join(EXPERIMENT_GROUPS)
+                )
+            for group, value in override.items():
+                if not isinstance(value, dict):
+                    # pydantic turns a ValueError (not a TypeError) into a validation error.
+                    raise ValueError(  # noqa: TRY004
+                        f"variant {name!r}: {group} must be a table of settings, got {value!r}"
+                    )
+            # Strict validation of each group, so a misspelt key fails at load, not at query time.
+            try:
+                RetrievalSettings(**group_retrieval_keys(dict(override.get("retrieval", {}))))
+                AnswerSettings(**override.get("answer", {}))
+                LLMSettings(**override.get("llm", {}))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                raise ValueError(f"variant {name!r}: {where}: {err['msg']}") from None
+        if self.split:
+            if len(self.split) != len(self.variants):
+                raise ValueError(
+                    f"split {self.split} has {len(self.split)} shares for {len(self.variants)} variants; "
+                    "give one share per variant"
+                )
+            if any(x < 0 for x in self.split) or abs(sum(self.split) - 100) > 1e-6:
+                raise ValueError(f"split {self.split} must be shares >= 0 summing to 100")
+        return self
+
+    def shares(self) -> list[float]:
+        """Percent per variant, in variant order."""
+        return list(self.split) if self.split else [100 / len(self.variants)] * len(self.variants)
+
+
 def _default_data_dir() -> Path:
     return Path(".ragline")
 
@@ -894,6 +972,15 @@ class Settings(BaseSettings):
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
+    # A/B experiments by name, e.g. [experiments.rerank] (see ExperimentSettings).
+    experiments: dict[str, ExperimentSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_experiment_names(self) -> Settings:
+        for name in self.experiments:
+            if not _EXPERIMENT_NAME.fullmatch(name):
+                raise ValueError(f"experiment name {name!r} is invalid: use letters, digits, '_' and '-'")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -3,8 +3,9 @@ through Playwright (the browser is never downloaded).
 
 Covers asking with a streamed answer and clickable citations that open the cited span in the
 document panel, a conversation (a follow-up read in context, "new chat" starting over),
-abstention, feedback, uploading through the file input with job progress, the
-document list with delete, search, API error messages, the API key field with auth on, and documents
+abstention, feedback, the admins' feedback page (rates, worst questions and their traces),
+uploading through the file input with job progress, the document list with delete, search, API
+error messages, the API key field with auth on, and documents
 holding their own [n] markers or HTML (shown as text; only the answer's own citations are links).
 """
 
@@ -434,6 +435,46 @@ def test_feedback_is_stored(page: Any, server: Server) -> None:
     finally:
         state.close()
     assert [(f.rating, f.comment) for f in stored] == [(1, "exactly what I needed")]
+
+
+def test_feedback_page_shows_rates_and_worst_questions_with_traces(page: Any, server: Server) -> None:
+    bad_question = "Which colour is the Orrin Point lighthouse keeper's cat?"
+    with server.client() as c:
+        asked = {}
+        for q in (bad_question, "How many eggs does the queen honeybee Marigold lay?"):
+            r = c.post(f"/v1/collections/{COLLECTION}/ask", json={"question": q})
+            assert r.status_code == 200, r.text
+            asked[q] = r.json()["trace_id"]
+        for rating in ("down", "down"):
+            r = c.post("/v1/feedback", json={"trace_id": asked[bad_question], "rating": rating})
+            assert r.status_code == 201, r.text
+        honeybee = asked["How many eggs does the queen honeybee Marigold lay?"]
+        up = c.post("/v1/feedback", json={"trace_id": honeybee, "rating": "up"})
+        assert up.status_code == 201, up.text
+        api = c.get("/v1/feedback/report", params={"collection": COLLECTION, "days": 1}).json()
+    kb = {row["key"]: row for row in api["by_collection"]}[COLLECTION]
+
+    # From the main page's footer to the feedback page.
+    _open_ui(page, server, collection=None)
+    page.click("[data-testid=feedback-page-link]")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.fill("#report-collection", COLLECTION)
+    page.fill("#report-days", "1")
+    with page.expect_response(lambda r: "/v1/feedback/report?" in r.url and "collection=kb" in r.url):
+        page.click("#report-load")
+    row = page.locator(f"#by-collection tr[data-key={COLLECTION}]")
+    expect(row.locator("td")).to_have_text([COLLECTION, str(kb["up"]), str(kb["down"]), f"{kb['rate']:.3f}"])
+    expect(page.locator("#report-summary")).to_contain_text(
+        f"{api['rated']} of {api['traces']} answers rated"
+    )
+    expect(page.locator("#by-day tr")).to_have_count(len(api["by_day"]))
+    # The worst-rated question first, linked to its trace: the trace opens on the page.
+    worst = page.locator("#worst li").first
+    expect(worst.locator(".worst-question")).to_have_text(bad_question)
+    expect(worst).to_contain_text("2 down")
+    worst.locator(f"button[data-trace-id='{asked[bad_question]}']").click()
+    expect(page.locator("#trace-view")).to_contain_text(f"question: {bad_question}")
+    expect(page.locator("#trace-view")).to_contain_text("answer: ")
 
 
 def test_upload_through_the_ui_then_list_search_and_delete(page: Any, server: Server, tmp_path: Path) -> None:

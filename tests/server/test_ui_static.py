@@ -18,7 +18,7 @@ HTML_SINKS = re.compile(
 )
 
 
-@pytest.mark.parametrize("name", ["app.js", "index.html"])
+@pytest.mark.parametrize("name", ["app.js", "index.html", "admin.js", "admin.html"])
 def test_ui_has_no_html_sinks(name: str) -> None:
     text = (UI / name).read_text(encoding="utf-8")
     assert text, f"{UI / name} is empty"

@@ -7,6 +7,7 @@ each time it is called within one test) and :meth:`StateContract.stored_key_byte
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -30,6 +31,7 @@ from ragline.state import (
     StateNotFound,
     StateStore,
     Usage,
+    in_experiment,
 )
 from ragline.state.base import MAX_CONVERSATION_TURNS, PRUNE_EVERY
 
@@ -536,6 +538,35 @@ class StateContract:
         second.put_trace(_trace("b", created_at=2e9 + time.time()))
         assert second.get_trace("a0") is None
         assert all(second.get_trace(t) is not None for t in ("a1", "a2", "b"))
+
+    def test_trace_variant_round_trip(self, state: StateStore) -> None:
+        trace = dataclasses.replace(_trace("t1"), variant="rerank=treatment,topk=control")
+        state.put_trace(trace)
+        assert state.get_trace("t1") == trace
+        assert in_experiment(trace.variant, "topk") == "control"
+        assert in_experiment(trace.variant, "rerank") == "treatment"
+        assert in_experiment(trace.variant, "rer") is None
+
+    def test_rated_traces_count_feedback_and_filter(self, state: StateStore) -> None:
+        now = time.time()
+        state.put_trace(dataclasses.replace(_trace("a", created_at=now - 10), variant="exp=control"))
+        state.put_trace(dataclasses.replace(_trace("b", created_at=now - 5), variant="exp2=treatment"))
+        state.put_trace(dataclasses.replace(_trace("c", created_at=now - 1), collection="other"))
+        state.put_trace(_trace("x", tenant="globex", created_at=now))
+        state.add_feedback(trace_id="a", tenant="acme", key_id="k1", rating=1)
+        state.add_feedback(trace_id="a", tenant="acme", key_id="k2", rating=1)
+        state.add_feedback(trace_id="b", tenant="acme", key_id="k1", rating=-1)
+        # A rating filed under another tenant never counts for this tenant's trace.
+        state.add_feedback(trace_id="a", tenant="globex", key_id="k9", rating=-1)
+        rows = state.rated_traces(tenant="acme")
+        assert [(r.trace.id, r.up, r.down) for r in rows] == [("c", 0, 0), ("b", 0, 1), ("a", 2, 0)]
+        assert [r.trace.id for r in state.rated_traces(tenant=None)] == ["x", "c", "b", "a"]
+        assert [r.trace.id for r in state.rated_traces(tenant="acme", collection="kb")] == ["b", "a"]
+        assert [r.trace.id for r in state.rated_traces(tenant="acme", experiment="exp")] == ["a"]
+        assert [r.trace.id for r in state.rated_traces(tenant="acme", since=now - 6)] == ["c", "b"]
+        assert [r.trace.id for r in state.rated_traces(tenant="acme", limit=1)] == ["c"]
+        with pytest.raises(ConfigError, match="limit"):
+            state.rated_traces(tenant="acme", limit=0)
 
     # -- feedback --------------------------------------------------------------------------------
 

@@ -12,6 +12,9 @@ Examples::
     ragline snapshot handbook --tag before-reorg && ragline restore handbook --version before-reorg
     ragline eval beir ../shared/datasets/scifact --mode hybrid --json
     ragline eval qa ../shared/datasets/squad-v1.1-dev --limit 2000 --json
+    ragline golden export golden.jsonl && ragline eval golden golden.jsonl
+    ragline eval gate bench/gate/scifact-slice --baseline bench/gate/baseline.json
+    ragline experiments report rerank && ragline feedback report --days 7
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ragline.cli.insights import eval_gate, eval_golden, experiments_app, feedback_app, golden_app
 from ragline.cli.keys import keys_app
 from ragline.cli.keys import usage as usage_command
 from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
@@ -49,6 +53,11 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
 app.command("usage")(usage_command)
 app.add_typer(sources_app, name="sources")
+app.add_typer(golden_app, name="golden")
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(feedback_app, name="feedback")
+eval_app.command("golden")(eval_golden)
+eval_app.command("gate")(eval_gate)
 tune_app = typer.Typer(help="Adapt models to a collection.", no_args_is_help=True)
 app.add_typer(tune_app, name="tune")
 

@@ -11,11 +11,13 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from ragline.insights.experiments import experiment_report
+from ragline.insights.feedback import summarise
 from ragline.loaders.registry import SUPPORTED_EXTENSIONS, metadata_problem, text_problem
 from ragline.server.auth import Caller, require_admin
 from ragline.server.schemas import (
@@ -351,8 +353,12 @@ def delete_document(
 
 
 @router.post("/collections/{collection}/search", tags=["query"])
-def search(collection: CollectionPath, body: SearchIn, svc: ServiceDep, caller: CallerDep) -> SearchOut:
-    hits = svc.engine.search(
+def search(
+    collection: CollectionPath, body: SearchIn, request: Request, svc: ServiceDep, caller: CallerDep
+) -> SearchOut:
+    engine, variant = svc.engine_for(caller, collection, request.headers)
+    t0 = time.perf_counter()
+    hits = engine.search(
         body.query,
         mode=body.mode,
         top_k=body.top_k,
@@ -360,7 +366,9 @@ def search(collection: CollectionPath, body: SearchIn, svc: ServiceDep, caller: 
         collection=collection,
         principal=caller.principal,
     )
-    trace_id = svc.record_search(caller, collection, body.query, hits)
+    trace_id = svc.record_search(
+        caller, collection, body.query, hits, variant=variant, total_ms=(time.perf_counter() - t0) * 1000
+    )
     return SearchOut(hits=[HitOut.of(h) for h in hits], trace_id=trace_id)
 
 
@@ -396,8 +404,9 @@ def ask(
                 "start a new conversation for this collection",
             )
         history = [Turn(t.role, t.content) for t in conv.turns]
+    engine, variant = svc.engine_for(caller, collection, request.headers, conversation_id)
     # Always traced with debug detail: the stored trace holds hits, scores and the prompt.
-    events = svc.engine.ask(
+    events = engine.ask(
         body.question,
         filters=body.filters,
         collection=collection,
@@ -408,7 +417,7 @@ def ask(
     )
 
     def finish(answer: Answer) -> AnswerOut:
-        svc.record_answer(caller, collection, answer, conversation_id)
+        svc.record_answer(caller, collection, answer, conversation_id, variant=variant)
         if conversation_id is not None:
             turns = [
                 ConversationTurn("user", body.question),
@@ -522,7 +531,46 @@ def get_trace(trace_id: str, svc: ServiceDep, caller: CallerDep) -> TraceOut:
         question=t.question,
         created_at=t.created_at,
         trace=json.loads(t.payload),
+        variant=t.variant,
     )
+
+
+# -- analytics (admins) ----------------------------------------------------------------------------------
+
+
+@router.get("/feedback/report", tags=["admin"])
+def get_feedback_report(
+    svc: ServiceDep,
+    caller: CallerDep,
+    collection: Annotated[str | None, Query(max_length=64, description="Only this collection.")] = None,
+    days: Annotated[float, Query(gt=0, le=3650, description="Traces of the last N days.")] = 30.0,
+) -> dict[str, Any]:
+    """Thumbs-up rate per collection, variant and day, and the worst-rated questions with their trace
+    ids: over your tenant's traces whose keys' access is within yours (admins)."""
+    require_admin(caller)
+    since = time.time() - days * 86_400
+    keys: dict[str, bool] = {}
+
+    def readable(key_id: str) -> bool:
+        if key_id not in keys:
+            keys[key_id] = _may_read_trace(svc, caller, caller.tenant, key_id)
+        return keys[key_id]
+
+    rows = svc.state.rated_traces(tenant=caller.tenant, collection=collection, since=since)
+    return summarise([r for r in rows if readable(r.trace.key_id)], days=days).as_json()
+
+
+@router.get("/experiments/{name}/report", tags=["admin"])
+def get_experiment_report(name: str, svc: ServiceDep, caller: CallerDep) -> dict[str, Any]:
+    """Per variant of experiment ``name``: answers, abstention rate, feedback and thumbs-up rate,
+    latency p50/p95 and cost, each treatment tested against the control (two-proportion z-test,
+    bootstrap intervals for latency), with a warning below the experiment's min_samples (admins;
+    your tenant's traces)."""
+    require_admin(caller)
+    if name not in svc.settings.experiments:
+        known = ", ".join(sorted(svc.settings.experiments)) or "none"
+        raise _not_found(f"no experiment {name!r}; configured: {known}")
+    return experiment_report(svc.state, svc.settings, name, tenant=caller.tenant).as_json()
 
 
 # -- keys and audit (admins) -----------------------------------------------------------------------------

@@ -419,6 +419,7 @@ class TraceOut(BaseModel):
     question: str
     created_at: float
     trace: dict[str, Any] = Field(description="Hits with scores, prompt, answer and per-stage timings.")
+    variant: str = Field(default="", description="Experiment variants, 'name=variant' joined by ','.")
 
 
 class KeyIn(_In):

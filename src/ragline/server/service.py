@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from ragline.engine import Engine
+from ragline.insights.experiments import assign_all, variant_label, variant_override
 from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
 from ragline.server.jobs import JobRunner
 from ragline.server.limits import Limiter
@@ -37,16 +38,61 @@ class Service:
     not_ready_reason: str = "loading models"
     # Rate limits and quotas of the expensive routes (None: not checked).
     limiter: Limiter | None = None
+    # One engine per combination of experiment variants (settings overrides), built on first use.
+    _variant_engines: dict[str, Engine] = field(default_factory=dict)
+    _variant_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record_search(self, caller: Caller, collection: str, query: str, hits: list[Hit]) -> str:
+    def engine_for(
+        self, caller: Caller, collection: str, headers: Mapping[str, str], conversation_id: str | None = None
+    ) -> tuple[Engine, str]:
+        """The engine a request runs on and its ``variant`` label for the trace: the variants of
+        every enabled experiment covering ``collection`` (sticky by key, user or session)."""
+        if not self.settings.experiments:
+            return self.engine, ""
+        units = {
+            "key": caller.key_id,
+            "user": headers.get("x-ragline-user", ""),
+            "session": conversation_id or headers.get("x-ragline-session", ""),
+        }
+        arms = assign_all(self.settings, collection=collection, units=units)
+        label = variant_label(arms)
+        override = variant_override(self.settings, arms)
+        if not override:
+            return self.engine, label
+        with self._variant_lock:
+            engine = self._variant_engines.get(label)
+            if engine is None:
+                engine = self._variant_engines[label] = self.engine.with_settings(**override)
+        return engine, label
+
+    def record_search(
+        self,
+        caller: Caller,
+        collection: str,
+        query: str,
+        hits: list[Hit],
+        *,
+        variant: str = "",
+        total_ms: float | None = None,
+    ) -> str:
         trace_id = uuid.uuid4().hex
         self.state.record_usage(tenant=caller.tenant, key_id=caller.key_id)
-        payload = {"kind": "search", "hits": [_hit_json(h) for h in hits]}
-        self._record(trace_id, caller, collection, query, payload, sorted({h.chunk.doc_id for h in hits}))
+        payload: dict[str, object] = {"kind": "search", "hits": [_hit_json(h) for h in hits]}
+        if total_ms is not None:
+            payload["timings_ms"] = {"total": total_ms}
+        self._record(
+            trace_id, caller, collection, query, payload, sorted({h.chunk.doc_id for h in hits}), variant
+        )
         return trace_id
 
     def record_answer(
-        self, caller: Caller, collection: str, answer: Answer, conversation_id: str | None = None
+        self,
+        caller: Caller,
+        collection: str,
+        answer: Answer,
+        conversation_id: str | None = None,
+        *,
+        variant: str = "",
     ) -> None:
         self.metrics.observe_answer(answer)
         u = answer.usage
@@ -91,7 +137,7 @@ class Service:
             },
             "errors": list(answer.errors),
         }
-        self._record(answer.trace_id, caller, collection, answer.question, payload, context_docs)
+        self._record(answer.trace_id, caller, collection, answer.question, payload, context_docs, variant)
 
     def _record(
         self,
@@ -101,6 +147,7 @@ class Service:
         question: str,
         payload: Mapping[str, object],
         doc_ids: list[str],
+        variant: str = "",
     ) -> None:
         self.state.put_trace(
             QueryTrace(
@@ -111,6 +158,7 @@ class Service:
                 question=question,
                 created_at=time.time(),
                 payload=json.dumps(payload),
+                variant=variant,
             )
         )
         self.state.append_audit(

@@ -28,12 +28,14 @@ from ragline.state.base import (
     JobError,
     JobStatus,
     QueryTrace,
+    RatedTrace,
     Role,
     StateError,
     StateNotFound,
     StateStore,
     StateUnavailable,
     Usage,
+    in_experiment,
 )
 from ragline.state.factory import open_state
 
@@ -47,11 +49,13 @@ __all__ = [
     "JobError",
     "JobStatus",
     "QueryTrace",
+    "RatedTrace",
     "Role",
     "StateError",
     "StateNotFound",
     "StateStore",
     "StateUnavailable",
     "Usage",
+    "in_experiment",
     "open_state",
 ]

@@ -57,13 +57,15 @@ JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 # 2: jobs.owner and jobs.lease_until (job leases); older files and databases gain them in place.
 # 3: the conversations table (created in place on an older database).
 # 4: usage_daily (requests, tokens and cost per tenant, key and UTC day), likewise.
-SCHEMA_VERSION = 4
+# 5: query_traces.variant (A/B experiments) and an index of feedback by trace.
+SCHEMA_VERSION = 5
 # Columns added after version 1, created on an older database if missing. DOUBLE PRECISION is a
 # float64 in PostgreSQL (REAL would be a float32: whole minutes lost on an epoch timestamp) and has
 # REAL affinity in SQLite.
 _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("jobs", "owner", "TEXT NOT NULL DEFAULT ''"),
     ("jobs", "lease_until", "DOUBLE PRECISION NOT NULL DEFAULT 0"),
+    ("query_traces", "variant", "TEXT NOT NULL DEFAULT ''"),
 )
 # A new job is held this long for the replica that created it to claim it; unclaimed by then
 # (that replica died in between), any replica's sweep marks it failed.
@@ -144,6 +146,18 @@ class QueryTrace:
     question: str
     created_at: float
     payload: str
+    # The experiment variants the query ran under, "name=variant" pairs joined by "," in name
+    # order ("" outside experiments); see ragline.insights.experiments.
+    variant: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RatedTrace:
+    """A trace with the count of thumbs-up and thumbs-down ratings it received."""
+
+    trace: QueryTrace
+    up: int
+    down: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +274,15 @@ class StateStore(Protocol):
 
     def put_trace(self, trace: QueryTrace) -> None: ...
     def get_trace(self, trace_id: str) -> QueryTrace | None: ...
+    def rated_traces(
+        self,
+        *,
+        tenant: str | None,
+        collection: str | None = None,
+        experiment: str | None = None,
+        since: float = 0.0,
+        limit: int = 10_000,
+    ) -> list[RatedTrace]: ...
     def prune_traces(self) -> int: ...
 
     def create_conversation(
@@ -408,7 +431,7 @@ def _job(row: Row) -> Job:
 
 
 def _trace(row: Row) -> QueryTrace:
-    id_, tenant, key_id, collection, question, created_at, payload = row
+    id_, tenant, key_id, collection, question, created_at, payload, variant = row
     return QueryTrace(
         id=id_,
         tenant=tenant,
@@ -417,7 +440,17 @@ def _trace(row: Row) -> QueryTrace:
         question=question,
         created_at=float(created_at),
         payload=payload,
+        variant=variant,
     )
+
+
+def in_experiment(variant: str, experiment: str) -> str | None:
+    """The variant of ``experiment`` recorded in a trace's ``variant`` field, or None."""
+    for pair in variant.split(","):
+        name, _, arm = pair.partition("=")
+        if name == experiment and arm:
+            return arm
+    return None
 
 
 def _conversation(row: Row) -> Conversation:
@@ -477,9 +510,13 @@ _JOB_COLS = (
     "id, tenant, collection, status, total, done, chunks, errors_json, message, "
     "created_at, updated_at, key_id, owner, lease_until"
 )
-_TRACE_COLS = "id, tenant, key_id, collection, question, created_at, payload"
+_TRACE_COLS = "id, tenant, key_id, collection, question, created_at, payload, variant"
 _CONVERSATION_COLS = "id, tenant, key_id, collection, created_at, updated_at, turns_json"
 _FEEDBACK_COLS = "id, trace_id, tenant, key_id, rating, comment, created_at"
+# Ratings of one trace by its own tenant; {op} is > (thumbs up) or < (down).
+_RATED = (
+    "(SELECT COUNT(*) FROM feedback f WHERE f.trace_id = t.id AND f.tenant = t.tenant AND f.rating {op} 0)"
+)
 _AUDIT_COLS = "seq, at, tenant, key_id, action, collection, doc_ids_json, detail"
 
 
@@ -835,7 +872,7 @@ class SqlStateBase(abc.ABC):
         with self._transaction() as run:
             try:
                 run(
-                    f"INSERT INTO query_traces ({_TRACE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO query_traces ({_TRACE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         trace.id,
                         trace.tenant,
@@ -844,6 +881,7 @@ class SqlStateBase(abc.ABC):
                         trace.question,
                         trace.created_at,
                         trace.payload,
+                        trace.variant,
                     ],
                 )
             except StateError as exc:
@@ -885,6 +923,42 @@ class SqlStateBase(abc.ABC):
     def get_trace(self, trace_id: str) -> QueryTrace | None:
         rows = self._execute(f"SELECT {_TRACE_COLS} FROM query_traces WHERE id = ?", [trace_id])
         return _trace(rows[0]) if rows else None
+
+    def rated_traces(
+        self,
+        *,
+        tenant: str | None,
+        collection: str | None = None,
+        experiment: str | None = None,
+        since: float = 0.0,
+        limit: int = 10_000,
+    ) -> list[RatedTrace]:
+        """Traces newest first with their thumbs-up and thumbs-down counts: of one tenant (None:
+        every tenant, for operators), optionally one collection, one experiment, created at or
+        after ``since`` (epoch seconds)."""
+        where: list[str] = ["t.created_at >= ?"]
+        params: list[object] = [float(since)]
+        if tenant is not None:
+            where.append("t.tenant = ?")
+            params.append(_check_name("tenant", tenant))
+        if collection is not None:
+            where.append("t.collection = ?")
+            params.append(collection)
+        if experiment is not None:
+            # A coarse SQL prefilter; in_experiment below decides exactly.
+            where.append("t.variant LIKE ?")
+            params.append(f"%{experiment}=%")
+        cols = ", ".join(f"t.{c.strip()}" for c in _TRACE_COLS.split(","))
+        rows = self._execute(
+            f"SELECT {cols}, "
+            f"{_RATED.format(op='>')}, {_RATED.format(op='<')} "
+            f"FROM query_traces t WHERE {' AND '.join(where)} ORDER BY t.created_at DESC, t.n DESC LIMIT ?",
+            [*params, _check_limit(limit)],
+        )
+        out = [RatedTrace(_trace(r[:-2]), int(r[-2]), int(r[-1])) for r in rows]
+        if experiment is not None:
+            out = [r for r in out if in_experiment(r.trace.variant, experiment) is not None]
+        return out
 
     # -- conversations ---------------------------------------------------------------------------
     # A conversation belongs to the key that created it: every read and write names the tenant and

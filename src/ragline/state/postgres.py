@@ -94,6 +94,7 @@ _DDL: tuple[str, ...] = (
         created_at DOUBLE PRECISION NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS feedback_tenant ON feedback (tenant, n)",
+    "CREATE INDEX IF NOT EXISTS feedback_trace ON feedback (trace_id)",
     """CREATE TABLE IF NOT EXISTS audit_log (
         seq BIGSERIAL PRIMARY KEY,
         at DOUBLE PRECISION NOT NULL,

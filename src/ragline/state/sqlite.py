@@ -97,6 +97,7 @@ _DDL: tuple[str, ...] = (
         created_at REAL NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS feedback_tenant ON feedback (tenant, n)",
+    "CREATE INDEX IF NOT EXISTS feedback_trace ON feedback (trace_id)",
     # AUTOINCREMENT so a seq is never reused, even after the newest row were somehow removed.
     """CREATE TABLE IF NOT EXISTS audit_log (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
