@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from ragline.engine import Engine
+from ragline.errors import RaglineError
 from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
 from ragline.server.jobs import JobRunner
 from ragline.server.limits import Limiter
@@ -26,17 +27,32 @@ from ragline.types import Answer, Hit
 log = logging.getLogger("ragline.server")
 
 
+class ReadOnlyReplica(RaglineError):
+    """A write (upload, documents, deletion) sent to a query replica (``server.role = "query"``)."""
+
+
 @dataclass
 class Service:
     settings: Settings
     engine: Engine
     state: StateStore
-    jobs: JobRunner
+    # None on a query replica (server.role = "query"): it runs no ingest jobs.
+    jobs: JobRunner | None
     metrics: Metrics
     ready: threading.Event = field(default_factory=threading.Event)
     not_ready_reason: str = "loading models"
     # Rate limits and quotas of the expensive routes (None: not checked).
     limiter: Limiter | None = None
+
+    def writer(self, what: str) -> JobRunner:
+        """The job runner, or ReadOnlyReplica on a query replica: call it before a route writes."""
+        if self.jobs is None:
+            raise ReadOnlyReplica(
+                f"this replica serves queries only (server.role = 'query') and does not accept {what}; "
+                "send writes to the ingest service (the replica with server.role = 'ingest' or 'all', "
+                "e.g. the ragline-ingest Service in deploy/k8s), then query here"
+            )
+        return self.jobs
 
     def record_search(self, caller: Caller, collection: str, query: str, hits: list[Hit]) -> str:
         trace_id = uuid.uuid4().hex
