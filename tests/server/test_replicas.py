@@ -75,8 +75,8 @@ def ragline_serve(data: Path, env: dict[str, str], role: str, log: Path) -> Iter
 @pytest.fixture(scope="module")
 def split(
     pg_url: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,  # noqa: F811
+    redis_url: str,  # noqa: F811 (the imported fixture)
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[httpx.Client, httpx.Client, Keys]]:
     """(ingest replica, query replica, keys)."""
     tmp = tmp_path_factory.mktemp("replicas")
