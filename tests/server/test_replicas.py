@@ -5,7 +5,6 @@ PostgreSQL (keys, jobs, traces) and one redis-server (the answer and retrieval c
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,19 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cache.conftest import redis_url  # noqa: F401 (the fixture: a real redis-server)
+from tests.cache.conftest import _free_port, redis_url  # noqa: F401 (redis_url: a real redis-server)
 from tests.conftest import fresh_pg_database
 from tests.server.conftest import Keys, make_keys
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
