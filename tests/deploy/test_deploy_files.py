@@ -345,7 +345,9 @@ def test_compose_has_one_writer_and_a_query_replica_sharing_postgres_redis_and_d
     assert services["query"]["profiles"] == ["replicas"]  # opt-in: one machine needs one process
     assert len({e["RAGLINE_SERVER__STATE_URL"] for e in ragline.values()}) == 1
     assert {e["RAGLINE_CACHE__BACKEND"] for e in ragline.values()} == {"redis"}
-    (redis_url,) = {e["RAGLINE_CACHE__REDIS_URL"] for e in ragline.values()}
+    (redis_url,) = {
+        e[k] for e in ragline.values() for k in ("RAGLINE_CACHE__REDIS_URL", "RAGLINE_LIMITS__REDIS_URL")
+    }
     assert urlsplit(redis_url).hostname == "redis" and "redis" in services
     assert str(services["redis"]["image"]).startswith("redis:")
     assert "healthcheck" in services["redis"]
@@ -493,7 +495,10 @@ def test_every_ragline_pod_shares_one_postgresql_and_one_redis() -> None:
     envs = {d["metadata"]["name"]: container_env(d["metadata"]["name"]) for d in ragline_deployments()}
     assert set(envs) == {QUERY, INGEST}
     state_urls = {e["RAGLINE_SERVER__STATE_URL"] for e in envs.values()}
-    redis_urls = {e["RAGLINE_CACHE__REDIS_URL"] for e in envs.values()}
+    # Caches and rate-limit buckets in one Redis.
+    redis_urls = {
+        e[k] for e in envs.values() for k in ("RAGLINE_CACHE__REDIS_URL", "RAGLINE_LIMITS__REDIS_URL")
+    }
     assert len(state_urls) == 1 and next(iter(state_urls)).startswith("postgresql://")
     assert len(redis_urls) == 1
     assert {e["RAGLINE_CACHE__BACKEND"] for e in envs.values()} == {"redis"}
