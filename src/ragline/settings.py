@@ -704,6 +704,11 @@ class ServerSettings(_Strict):
     # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
     # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
     state_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    # What this replica serves when ingestion is split from queries (docs/deployment.md):
+    # "all" everything (one replica); "ingest" everything too, as the single writer of a split
+    # deployment; "query" reads only: uploads, documents and deletions get 405 naming the ingest
+    # service, and no ingest job workers start, so the autoscaled query pods never write the store.
+    role: Literal["all", "ingest", "query"] = "all"
     # Worker threads running ingest jobs.
     ingest_workers: int = Field(default=1, ge=1, le=64)
     # An ingest job's lease: its replica renews it every quarter of this. A job whose lease lapsed

@@ -18,6 +18,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -52,10 +53,14 @@ def k8s_objects() -> list[dict[str, Any]]:
     return [d for p in sorted(K8S.glob("*.y*ml")) for d in load_yaml_docs(p)]
 
 
-def k8s_one(kind: str) -> dict[str, Any]:
-    found = [o for o in k8s_objects() if o.get("kind") == kind]
-    assert len(found) == 1, f"expected one {kind} in deploy/k8s, found {len(found)}"
+def k8s_one(kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [o for o in k8s_objects() if o.get("kind") == kind and name in (None, o["metadata"]["name"])]
+    assert len(found) == 1, f"expected one {kind} {name or ''} in deploy/k8s, found {len(found)}"
     return found[0]
+
+
+# The ragline Deployments by their role: the autoscaled query replicas and the one writer.
+QUERY, INGEST = "ragline-query", "ragline-ingest"
 
 
 @dataclass
@@ -141,18 +146,46 @@ def compose() -> dict[str, Any]:
     return load_one(COMPOSE)
 
 
-def app_environment() -> dict[str, str]:
-    env = compose()["services"]["app"].get("environment", {})
+def app_environment(service: str = "app") -> dict[str, str]:
+    env = compose()["services"][service].get("environment", {})
     if isinstance(env, list):  # the "KEY=VALUE" list form
         env = dict(item.split("=", 1) for item in env)
     return {k: compose_value(v) for k, v in env.items()}
 
 
-def deployment_container() -> dict[str, Any]:
-    containers = k8s_one("Deployment")["spec"]["template"]["spec"]["containers"]
+def deployment_container(name: str = QUERY) -> dict[str, Any]:
+    containers = k8s_one("Deployment", name)["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     container: dict[str, Any] = containers[0]
     return container
+
+
+def ragline_deployments() -> list[dict[str, Any]]:
+    """The Deployments running ragline (not Redis): their pods carry app.kubernetes.io/name=ragline."""
+    return [
+        d
+        for d in k8s_objects()
+        if d["kind"] == "Deployment"
+        and d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/name") == "ragline"
+    ]
+
+
+def container_env(name: str) -> dict[str, str]:
+    """A ragline container's environment as the pod gets it: the envFrom ConfigMap and Secret, then
+    its own ``env`` entries (which win)."""
+    container = deployment_container(name)
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(
+                {k: str(v) for k, v in k8s_one("ConfigMap", source["configMapRef"]["name"])["data"].items()}
+            )
+        else:
+            secret = k8s_one("Secret", source["secretRef"]["name"])
+            env.update({k: str(v) for k, v in secret["stringData"].items()})
+    for item in container.get("env", []):
+        env[item["name"]] = str(item["value"])
+    return env
 
 
 def resolve_port(port: int | str, container: dict[str, Any]) -> int:
@@ -171,8 +204,8 @@ def test_every_yaml_file_under_deploy_parses() -> None:
     files = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
     assert {COMPOSE, PROMETHEUS} <= set(files)
     assert {p.name for p in files if p.parent == K8S} >= {
-        "namespace.yaml", "configmap.yaml", "secret.yaml", "deployment.yaml",
-        "service.yaml", "hpa.yaml", "pvc.yaml",
+        "namespace.yaml", "configmap.yaml", "secret.yaml", "deployment.yaml", "ingest.yaml",
+        "service.yaml", "hpa.yaml", "pvc.yaml", "redis.yaml",
     }  # fmt: skip
     for path in files:
         docs = load_yaml_docs(path)
@@ -192,8 +225,8 @@ def test_k8s_objects_are_well_formed_and_share_one_namespace() -> None:
             assert obj["metadata"].get("namespace") == namespaces[0], obj["kind"]
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == sorted(
-        ["Namespace", "ConfigMap", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler",
-         "PersistentVolumeClaim"]
+        ["Namespace", "ConfigMap", "Secret", "Deployment", "Deployment", "Deployment", "Service",
+         "Service", "Service", "HorizontalPodAutoscaler", "PersistentVolumeClaim", "NetworkPolicy"]
     )  # fmt: skip
 
 
@@ -301,6 +334,28 @@ def test_compose_services_ports_and_dependencies() -> None:
     assert env["RAGLINE_SERVER__STATE_URL"] == f"postgresql://{user}:{password}@postgres:5432/{db}"
 
 
+def test_compose_has_one_writer_and_a_query_replica_sharing_postgres_redis_and_data() -> None:
+    services = compose()["services"]
+    ragline = {
+        name: app_environment(name) for name, svc in services.items() if "RAGLINE_DATA_DIR" in str(svc)
+    }
+    assert set(ragline) == {"app", "query"}
+    roles = {name: env.get("RAGLINE_SERVER__ROLE", "all") for name, env in ragline.items()}
+    assert roles == {"app": "ingest", "query": "query"}  # one writer
+    assert services["query"]["profiles"] == ["replicas"]  # opt-in: one machine needs one process
+    assert len({e["RAGLINE_SERVER__STATE_URL"] for e in ragline.values()}) == 1
+    assert {e["RAGLINE_CACHE__BACKEND"] for e in ragline.values()} == {"redis"}
+    (redis_url,) = {
+        e[k] for e in ragline.values() for k in ("RAGLINE_CACHE__REDIS_URL", "RAGLINE_LIMITS__REDIS_URL")
+    }
+    assert urlsplit(redis_url).hostname == "redis" and "redis" in services
+    assert str(services["redis"]["image"]).startswith("redis:")
+    assert "healthcheck" in services["redis"]
+    for name in ragline:
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert any(str(v) == "ragline-data:/data" for v in services[name]["volumes"])
+
+
 def test_prometheus_scrapes_the_app_metrics_every_15s() -> None:
     config = load_one(PROMETHEUS)
     prom = compose()["services"]["prometheus"]
@@ -325,8 +380,13 @@ def test_prometheus_scrapes_the_app_metrics_every_15s() -> None:
 # -- Kubernetes ----------------------------------------------------------------------------------------
 
 
-def test_probes_use_the_container_port_the_service_targets_and_the_image_exposes() -> None:
-    container = deployment_container()
+# The Service each ragline Deployment's pods are reached through.
+SERVICE_OF = {QUERY: "ragline", INGEST: "ragline-ingest"}
+
+
+@pytest.mark.parametrize("name", [QUERY, INGEST])
+def test_probes_use_the_container_port_the_service_targets_and_the_image_exposes(name: str) -> None:
+    container = deployment_container(name)
     exposed = {
         int(p.split("/")[0]) for s in parse_dockerfile()[-1:] for e in s.args("EXPOSE") for p in e.split()
     }
@@ -334,13 +394,13 @@ def test_probes_use_the_container_port_the_service_targets_and_the_image_exposes
     assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert probes["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    service = k8s_one("Service")
+    service = k8s_one("Service", SERVICE_OF[name])
     (svc_port,) = service["spec"]["ports"]
     target = resolve_port(svc_port["targetPort"], container)
     assert svc_port["port"] == 80 and service["spec"].get("type", "ClusterIP") == "ClusterIP"
     assert target == 8000 and target in exposed
-    for name, probe in probes.items():
-        assert resolve_port(probe["httpGet"]["port"], container) == target, name
+    for probe_name, probe in probes.items():
+        assert resolve_port(probe["httpGet"]["port"], container) == target, probe_name
     # Start-up (imports, connecting to PostgreSQL) needs time: allow at least a minute before liveness.
     startup = probes["startupProbe"]
     assert startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3) >= 60
@@ -354,20 +414,28 @@ def test_probes_use_the_container_port_the_service_targets_and_the_image_exposes
     assert int(annotations["prometheus.io/port"]) == target
 
 
-def test_service_selects_the_deployment_pods() -> None:
-    deployment = k8s_one("Deployment")
-    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
-    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
-    assert k8s_one("Service")["spec"]["selector"].items() <= pod_labels.items()
+def test_each_service_selects_the_pods_of_its_own_deployment_only() -> None:
+    deployments = {d["metadata"]["name"]: d for d in ragline_deployments()}
+    assert set(deployments) == {QUERY, INGEST}
+    for name, deployment in deployments.items():
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+        for other, other_deployment in deployments.items():
+            selector = k8s_one("Service", SERVICE_OF[other])["spec"]["selector"].items()
+            other_labels = other_deployment["spec"]["template"]["metadata"]["labels"]
+            # Queries never reach the writer's pod; writes never reach a query pod.
+            assert (selector <= pod_labels.items()) == (other == name), (other, name)
+            assert selector <= other_labels.items()
 
 
-def test_deployment_replicas_resources_env_and_volume() -> None:
-    deployment = k8s_one("Deployment")
+@pytest.mark.parametrize(("name", "replicas"), [(QUERY, 2), (INGEST, 1)])
+def test_deployment_replicas_resources_env_and_volume(name: str, replicas: int) -> None:
+    deployment = k8s_one("Deployment", name)
     spec = deployment["spec"]
-    assert spec["replicas"] == 2
+    assert spec["replicas"] == replicas
     pod = spec["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
-    container = deployment_container()
+    container = deployment_container(name)
     resources = container["resources"]
     for key in ("cpu", "memory"):
         assert key in resources["requests"] and key in resources["limits"]
@@ -389,21 +457,76 @@ def test_deployment_replicas_resources_env_and_volume() -> None:
     assert k8s_one("ConfigMap")["data"]["RAGLINE_DATA_DIR"] == data_mount["mountPath"]
 
 
-def test_hpa_targets_the_deployment() -> None:
-    hpa = k8s_one("HorizontalPodAutoscaler")
-    deployment = k8s_one("Deployment")
+def test_hpa_targets_the_query_deployment_only() -> None:
+    (hpa,) = [o for o in k8s_objects() if o["kind"] == "HorizontalPodAutoscaler"]
+    deployment = k8s_one("Deployment", QUERY)
     assert hpa["apiVersion"] == "autoscaling/v2"
     ref = hpa["spec"]["scaleTargetRef"]
     assert (ref["kind"], ref["name"], ref["apiVersion"]) == (
         deployment["kind"], deployment["metadata"]["name"], deployment["apiVersion"],
     )  # fmt: skip
+    assert container_env(QUERY)["RAGLINE_SERVER__ROLE"] == "query"
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
     (metric,) = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu"
     assert metric["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
     # Utilization is relative to the request: without a CPU request the HPA cannot compute it.
-    assert "cpu" in deployment_container()["resources"]["requests"]
+    assert "cpu" in deployment_container(QUERY)["resources"]["requests"]
+
+
+def test_one_writer_with_one_replica_and_queries_everywhere_else() -> None:
+    roles = {d["metadata"]["name"]: container_env(d["metadata"]["name"]).get("RAGLINE_SERVER__ROLE", "all")
+             for d in ragline_deployments()}  # fmt: skip
+    writers = [name for name, role in roles.items() if role != "query"]
+    assert writers == [INGEST], f"exactly the ingest Deployment may write: {roles}"
+    assert roles[INGEST] == "ingest"
+    ingest = k8s_one("Deployment", INGEST)["spec"]
+    assert ingest["replicas"] == 1
+    # A rolling update would run the old and the new writer side by side for a while.
+    assert ingest["strategy"]["type"] == "Recreate"
+    autoscaled = {
+        o["spec"]["scaleTargetRef"]["name"] for o in k8s_objects() if o["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert INGEST not in autoscaled
+
+
+def test_every_ragline_pod_shares_one_postgresql_and_one_redis() -> None:
+    envs = {d["metadata"]["name"]: container_env(d["metadata"]["name"]) for d in ragline_deployments()}
+    assert set(envs) == {QUERY, INGEST}
+    state_urls = {e["RAGLINE_SERVER__STATE_URL"] for e in envs.values()}
+    # Caches and rate-limit buckets in one Redis.
+    redis_urls = {
+        e[k] for e in envs.values() for k in ("RAGLINE_CACHE__REDIS_URL", "RAGLINE_LIMITS__REDIS_URL")
+    }
+    assert len(state_urls) == 1 and next(iter(state_urls)).startswith("postgresql://")
+    assert len(redis_urls) == 1
+    assert {e["RAGLINE_CACHE__BACKEND"] for e in envs.values()} == {"redis"}
+    assert {e["RAGLINE_DATA_DIR"] for e in envs.values()} == {"/data"}
+    # The Redis URL names the Redis Service and its port, and that Service selects the Redis pod.
+    url = urlsplit(next(iter(redis_urls)))
+    assert url.scheme == "redis"
+    service = k8s_one("Service", url.hostname)
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == (url.port or 6379)
+    redis = k8s_one("Deployment", "ragline-redis")
+    redis_labels = redis["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= redis_labels.items()
+    (container,) = redis["spec"]["template"]["spec"]["containers"]
+    assert resolve_port(port["targetPort"], container) == 6379
+    # A cache: no persistence to fill the disk; when full it evicts instead of refusing writes.
+    args = container["args"]
+    assert args[args.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert args[args.index("--appendonly") + 1] == "no"
+    # Only ragline pods (both roles) may connect to it.
+    policy = k8s_one("NetworkPolicy", "ragline-redis")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    for d in ragline_deployments():
+        assert (
+            peer["podSelector"]["matchLabels"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        )
 
 
 def test_example_secret_is_marked_as_example_and_holds_a_postgres_state_url() -> None:
@@ -423,7 +546,10 @@ def env_sources() -> dict[str, dict[str, str]]:
             k: v for k, v in dockerfile_env(parse_dockerfile()[-1]).items() if k.startswith("RAGLINE_")
         },
         "deploy/compose.yaml": app_environment(),
+        "deploy/compose.yaml query": app_environment("query"),
         "deploy/k8s/configmap.yaml": {k: str(v) for k, v in k8s_one("ConfigMap")["data"].items()},
+        "deploy/k8s/deployment.yaml": container_env(QUERY),
+        "deploy/k8s/ingest.yaml": container_env(INGEST),
         "deploy/k8s/secret.yaml": {k: str(v) for k, v in k8s_one("Secret")["stringData"].items()},
     }
 
@@ -442,7 +568,16 @@ def _as_text(value: Any) -> Any:
 
 
 @pytest.mark.parametrize(
-    "source", ["Dockerfile", "deploy/compose.yaml", "deploy/k8s/configmap.yaml", "deploy/k8s/secret.yaml"]
+    "source",
+    [
+        "Dockerfile",
+        "deploy/compose.yaml",
+        "deploy/compose.yaml query",
+        "deploy/k8s/configmap.yaml",
+        "deploy/k8s/secret.yaml",
+        "deploy/k8s/deployment.yaml",
+        "deploy/k8s/ingest.yaml",
+    ],
 )
 def test_ragline_env_vars_are_real_settings(
     source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -482,7 +617,7 @@ def test_probe_and_metrics_paths_are_routes_of_the_app(tmp_path: Path) -> None:
         container["livenessProbe"]["httpGet"]["path"],
         container["readinessProbe"]["httpGet"]["path"],
         container["startupProbe"]["httpGet"]["path"],
-        k8s_one("Service")["metadata"]["annotations"]["prometheus.io/path"],
+        k8s_one("Service", "ragline")["metadata"]["annotations"]["prometheus.io/path"],
         load_one(PROMETHEUS)["scrape_configs"][0].get("metrics_path", "/metrics"),
     }
     assert used == {"/healthz", "/readyz", "/metrics"}

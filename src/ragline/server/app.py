@@ -48,7 +48,7 @@ from ragline.server.limits import Limiter, RateLimited
 from ragline.server.observability import Metrics, setup_tracing
 from ragline.server.overload import ConcurrencyLimit, Slots
 from ragline.server.schemas import HealthOut
-from ragline.server.service import Service
+from ragline.server.service import ReadOnlyReplica, Service
 from ragline.settings import ServerSettings, Settings
 from ragline.state import StateError, StateNotFound, StateStore, StateUnavailable, open_state
 from ragline.telemetry import span
@@ -67,6 +67,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (FilterError, 400),
     (ConfigError, 400),
     (LoaderError, 400),
+    (ReadOnlyReplica, 405),
     # Unreachable or locked: the client may retry (Retry-After); an unknown record; anything else
     # the state store refused is the server's fault, never "not found".
     (StateUnavailable, 503),
@@ -205,15 +206,17 @@ def create_app(
         metrics.watch_cache(lambda: eng.cache.counts() if eng.cache is not None else {})
         metrics.watch_breakers(eng.answering.breaker_states)
         app.state.probe_limiter = anyio.CapacityLimiter(2)
-        jobs = JobRunner(
-            eng,
-            st,
-            s.ingest_workers,
-            on_done=lambda _job, report: metrics.ingested.inc(report.chunks_indexed),
-            lease_s=s.job_lease_s,
-        )
-        # Only jobs whose lease lapsed: other replicas' running jobs are theirs. Repeated every beat.
-        jobs.recover_lapsed()
+        jobs = None
+        if s.role != "query":  # a query replica never writes: no workers, no lease sweeps
+            jobs = JobRunner(
+                eng,
+                st,
+                s.ingest_workers,
+                on_done=lambda _job, report: metrics.ingested.inc(report.chunks_indexed),
+                lease_s=s.job_lease_s,
+            )
+            # Only jobs whose lease lapsed: other replicas' running jobs are theirs. Repeated every beat.
+            jobs.recover_lapsed()
         svc = Service(settings, eng, st, jobs, metrics, limiter=Limiter(settings.limits, st))
         app.state.service = svc
         threading.Thread(target=_warm_up, args=(svc,), name="ragline-warmup", daemon=True).start()
@@ -221,7 +224,8 @@ def create_app(
             async with mcp_running():
                 yield
         finally:
-            jobs.shutdown()
+            if jobs is not None:
+                jobs.shutdown()
             if state is None:
                 st.close()
 
@@ -328,6 +332,11 @@ def _warm_up(svc: Service) -> None:
     log.info("ready")
 
 
+def _allowed(api_routes: list[Route], scope: Scope) -> set[str]:
+    """The methods of every route matching the request's path."""
+    return {m for r in api_routes if r.matches(scope)[0] != Match.NONE for m in r.methods or ()}
+
+
 def _add_handlers(app: FastAPI, api_routes: list[Route]) -> None:
     @app.exception_handler(RaglineError)
     async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
@@ -342,6 +351,10 @@ def _add_handlers(app: FastAPI, api_routes: list[Route]) -> None:
             response.headers["Retry-After"] = str(_STATE_RETRY_AFTER_S)
         elif isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after_s)
+        if isinstance(exc, ReadOnlyReplica):  # what this replica does serve on the path (maybe nothing)
+            response.headers["Allow"] = ", ".join(
+                sorted(_allowed(api_routes, request.scope) - {request.method})
+            )
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -364,9 +377,7 @@ def _add_handlers(app: FastAPI, api_routes: list[Route]) -> None:
         elif exc.status_code == 405:
             # Starlette names the methods of the first route matching the path only; a path
             # served by several routes (GET and DELETE of a document) allows all of theirs.
-            allowed = sorted(
-                {m for r in api_routes if r.matches(request.scope)[0] != Match.NONE for m in r.methods or ()}
-            )
+            allowed = sorted(_allowed(api_routes, request.scope))
             headers["Allow"] = ", ".join(allowed)
             message = (
                 f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)} "
@@ -413,7 +424,7 @@ def _add_health(app: FastAPI) -> None:
                 HealthOut(status="not ready", detail={"reason": f"{type(exc).__name__}: {exc}"}).model_dump(),
                 status_code=503,
             )
-        return HealthOut(status="ready", detail={"collections": str(n)})
+        return HealthOut(status="ready", detail={"collections": str(n), "role": svc.settings.server.role})
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def metrics(request: Request) -> Response:

@@ -58,6 +58,13 @@ from ragline.state.base import MAX_SEQ, total_usage, utc_day
 from ragline.types import Access, Answer, Document, Final, Restart, Token, Turn
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+# The writes a query replica (server.role = "query") refuses.
+_WRITE_405: dict[int | str, dict[str, Any]] = {
+    405: {
+        "model": ErrorResponse,
+        "description": "A query replica (server.role = 'query'): send writes to ingest",
+    }
+}
 # Kept as they are in stored upload names besides letters, marks and digits of any script.
 _NAME_PUNCTUATION = frozenset(" ._-()[]+,@&'~!#=")
 # Room for the ".<name>.<uuid>.part" file written first, under the usual 255-byte name limit.
@@ -188,7 +195,7 @@ def _upload_dir(svc: Service, caller: Caller, collection: str, access: Access) -
     "/collections/{collection}/files",
     status_code=202,
     tags=["documents"],
-    responses={415: {"model": ErrorResponse, "description": "A file type no loader reads"}},
+    responses={415: {"model": ErrorResponse, "description": "A file type no loader reads"}, **_WRITE_405},
 )
 def upload_files(
     collection: CollectionPath,
@@ -211,8 +218,10 @@ def upload_files(
     ] = "",
     clearance: Annotated[int, Form(ge=0, le=100)] = 0,
 ) -> JobOut:
-    """Upload files to index; returns a job to poll at ``GET /v1/jobs/{id}``."""
+    """Upload files to index; returns a job to poll at ``GET /v1/jobs/{id}``. A query replica
+    (``server.role = "query"``) refuses it with 405."""
     require_admin(caller)
+    runner = svc.writer("uploads")
     s = svc.settings.server
     if not files:
         raise HTTPException(400, "no files in the upload; send them as multipart field 'files'")
@@ -252,17 +261,19 @@ def upload_files(
     job = svc.state.create_job(
         tenant=caller.tenant, collection=collection, key_id=caller.key_id, total=len(paths)
     )
-    svc.jobs.submit_files(job.id, caller.tenant, caller.key_id, collection, paths, access)
+    runner.submit_files(job.id, caller.tenant, caller.key_id, collection, paths, access)
     return _job_out(job)
 
 
-@router.post("/collections/{collection}/documents", status_code=202, tags=["documents"])
+@router.post("/collections/{collection}/documents", status_code=202, tags=["documents"], responses=_WRITE_405)
 def add_documents(
     collection: CollectionPath, body: DocumentsIn, svc: ServiceDep, caller: CallerDep
 ) -> JobOut:
     """Index JSON documents. They are stored as ``<tenant>/<id>`` in the caller's tenant; re-sending
-    an id replaces it, unless that document is one the caller may not read (403)."""
+    an id replaces it, unless that document is one the caller may not read (403). A query replica
+    (``server.role = "query"``) refuses it with 405."""
     require_admin(caller)
+    runner = svc.writer("documents")
     svc.engine.collection_path(collection, caller.tenant)
     ids = [d.id for d in body.documents]
     if len(set(ids)) != len(ids):
@@ -291,7 +302,7 @@ def add_documents(
     job = svc.state.create_job(
         tenant=caller.tenant, collection=collection, key_id=caller.key_id, total=len(docs)
     )
-    svc.jobs.submit_documents(job.id, caller.tenant, caller.key_id, collection, docs, caller.principal)
+    runner.submit_documents(job.id, caller.tenant, caller.key_id, collection, docs, caller.principal)
     return _job_out(job)
 
 
@@ -330,11 +341,14 @@ def get_document(
     return DocumentDetailOut.of_view(view)
 
 
-@router.delete("/collections/{collection}/documents/{doc_id:path}", tags=["documents"])
+@router.delete("/collections/{collection}/documents/{doc_id:path}", tags=["documents"], responses=_WRITE_405)
 def delete_document(
     collection: CollectionPath, doc_id: DocIdPath, svc: ServiceDep, caller: CallerDep
 ) -> dict[str, int]:
+    """Delete a document from the collection. A query replica (``server.role = "query"``) refuses
+    it with 405."""
     require_admin(caller)
+    svc.writer("deletions")
     n = svc.engine.delete([doc_id], collection=collection, principal=caller.principal)
     if n == 0:
         raise _not_found(f"no document {doc_id!r} in collection {collection!r} that you may delete")

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from ragline.engine import Engine
+from ragline.errors import RaglineError
 from ragline.insights.experiments import assign_all, variant_label, variant_override
 from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
 from ragline.server.jobs import JobRunner
@@ -27,12 +28,17 @@ from ragline.types import Answer, Hit
 log = logging.getLogger("ragline.server")
 
 
+class ReadOnlyReplica(RaglineError):
+    """A write (upload, documents, deletion) sent to a query replica (``server.role = "query"``)."""
+
+
 @dataclass
 class Service:
     settings: Settings
     engine: Engine
     state: StateStore
-    jobs: JobRunner
+    # None on a query replica (server.role = "query"): it runs no ingest jobs.
+    jobs: JobRunner | None
     metrics: Metrics
     ready: threading.Event = field(default_factory=threading.Event)
     not_ready_reason: str = "loading models"
@@ -41,6 +47,16 @@ class Service:
     # One engine per combination of experiment variants (settings overrides), built on first use.
     _variant_engines: dict[str, Engine] = field(default_factory=dict)
     _variant_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def writer(self, what: str) -> JobRunner:
+        """The job runner, or ReadOnlyReplica on a query replica: call it before a route writes."""
+        if self.jobs is None:
+            raise ReadOnlyReplica(
+                f"this replica serves queries only (server.role = 'query') and does not accept {what}; "
+                "send writes to the ingest service (the replica with server.role = 'ingest' or 'all', "
+                "e.g. the ragline-ingest Service in deploy/k8s), then query here"
+            )
+        return self.jobs
 
     def engine_for(
         self, caller: Caller, collection: str, headers: Mapping[str, str], conversation_id: str | None = None
