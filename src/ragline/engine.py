@@ -778,6 +778,7 @@ class Engine:
             t0=t0,
             debug=debug,
             on_answer=on_answer,
+            answer_settings=coll.answer,
         )
         events = _ending(gen_span, generated)
         return events if stream else collect(events)
