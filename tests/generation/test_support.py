@@ -63,7 +63,12 @@ def test_alce_support_and_precision_by_hand() -> None:
 def test_features_catch_swapped_numbers_and_names() -> None:
     evidence = ["The Harbor Lighthouse was built by Ada Moreau in 1887."]
     same = support_features("The Harbor Lighthouse was built by Ada Moreau in 1887 [1].", evidence, 1.0)
-    assert (same.coverage, same.terms_missing, same.numbers_missing, same.entities_missing) == (1.0, 0.0, 0.0, 0.0)
+    assert (same.coverage, same.terms_missing, same.numbers_missing, same.entities_missing) == (
+        1.0,
+        0.0,
+        0.0,
+        0.0,
+    )
     year = support_features("The Harbor Lighthouse was built by Ada Moreau in 1902.", evidence, 0.9)
     assert year.numbers_missing == 1.0 and year.terms_missing == pytest.approx(1 / 3)
     name = support_features("The Harbor Lighthouse was built by Jean Dupont in 1887.", evidence, 0.9)
@@ -91,7 +96,9 @@ def test_offline_judge_separates_supported_from_unsupported_claims() -> None:
 
 
 def _passage(doc: str, text: str, start: int, rank: int) -> Passage:
-    return Passage(doc, text, start, start + len(text), (ChunkSpan(f"{doc}-c", start, start + len(text)),), 1.0, rank, 10)
+    return Passage(
+        doc, text, start, start + len(text), (ChunkSpan(f"{doc}-c", start, start + len(text)),), 1.0, rank, 10
+    )
 
 
 def _citation(n: int, doc: str, start: int, end: int, quote: str) -> Citation:
