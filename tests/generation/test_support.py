@@ -166,3 +166,14 @@ def test_abstentions_are_not_checked() -> None:
     judge = OfflineSupportJudge(HashEmbedder())
     a = replace(_llm_answer(), abstained=True)
     assert apply_support(a, CONTEXT, judge, "remove") is a
+
+
+def test_the_llm_judge_needs_an_llm(tmp_path) -> None:
+    from ragline.errors import ConfigError
+    from ragline.settings import AnswerSettings
+    from tests.helpers import fast_engine
+
+    engine = fast_engine(tmp_path / "data")
+    with pytest.raises(ConfigError, match=r"support_judge='llm' needs llm\.base_url"):
+        engine.answering.support_judge(AnswerSettings(support_judge="llm"))
+    assert engine.answering.support_judge(AnswerSettings()) is engine.answering.offline_judge
