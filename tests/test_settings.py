@@ -106,9 +106,20 @@ def test_retrieval_settings_are_grouped_per_stage_and_legacy_flat_keys_map_to_th
     from ragline.settings import LEGACY_RETRIEVAL_KEYS, RetrievalSettings
 
     legacy = RetrievalSettings(
-        fusion="rrf", rrf_k=30, prf=False, prf_docs=7, dense_prf_beta=0.5, prf_fusion="replace",
-        smoothing=False, smooth_weight=0.3, router=True, doc_first=True, doc_candidates=5,
-        rerank=["mmr"], rerank_candidates=12, mmr_lambda=0.5,
+        fusion="rrf",
+        rrf_k=30,
+        prf=False,
+        prf_docs=7,
+        dense_prf_beta=0.5,
+        prf_fusion="replace",
+        smoothing=False,
+        smooth_weight=0.3,
+        router=True,
+        doc_first=True,
+        doc_candidates=5,
+        rerank=["mmr"],
+        rerank_candidates=12,
+        mmr_lambda=0.5,
     )
     grouped = RetrievalSettings(
         fusion={"method": "rrf", "rrf_k": 30},
@@ -153,8 +164,9 @@ def test_bad_grouped_retrieval_settings_name_the_key(retrieval: dict[str, object
 def test_collection_overrides_are_typed_and_only_set_keys_override() -> None:
     s = load_settings(
         retrieval={"top_k": 7, "fusion": {"method": "rrf", "rrf_k": 20}},
-        collections={"news": {"retrieval": {"fusion": {"rrf_k": 5}, "rerank": ["freshness"]},
-                              "answer": {"top_k": 3}}},
+        collections={
+            "news": {"retrieval": {"fusion": {"rrf_k": 5}, "rerank": ["freshness"]}, "answer": {"top_k": 3}}
+        },
     )
     news = s.collections["news"]
     r, a = news.resolve(s.retrieval, s.answer)
@@ -166,3 +178,33 @@ def test_collection_overrides_are_typed_and_only_set_keys_override() -> None:
         load_settings(collections={"news": {"retrieval": {"fusion": {"rrfk": 5}}}})
     with pytest.raises(ConfigError, match="cannot be set per collection"):
         load_settings(collections={"news": {"answer": {"generator": "llm"}}})
+
+
+def test_cleaning_overrides_per_collection_merge_nested_keys():
+    from ragline.settings import CleaningSettings
+
+    s = load_settings(
+        cleaning={"pii": {"enabled": False, "mode": "remove", "kinds": ["email"]}},
+        collections={"hr": {"cleaning": {"pii": {"enabled": True}, "near_duplicates": {"threshold": 0.9}}}},
+    )
+    hr = s.collections["hr"].resolve_cleaning(s.cleaning)
+    # Keys the collection does not set keep the global value, nested tables included.
+    assert hr.pii.enabled and hr.pii.mode == "remove" and hr.pii.kinds == ("email",)
+    assert hr.near_duplicates.threshold == 0.9 and not hr.near_duplicates.enabled
+    assert CleaningSettings().pii.enabled is False and CleaningSettings().near_duplicates.enabled is False
+
+
+def test_cleaning_settings_reject_typos_and_keyless_hashing():
+    with pytest.raises(ConfigError, match="enabeld"):
+        load_settings(collections={"hr": {"cleaning": {"pii": {"enabeld": True}}}})
+    with pytest.raises(ConfigError, match="hash_key"):
+        load_settings(cleaning={"pii": {"mode": "hash"}})
+    # A collection may set the mode and inherit the key, or set the mode without any key.
+    ok = load_settings(
+        cleaning={"pii": {"hash_key": "k"}}, collections={"hr": {"cleaning": {"pii": {"mode": "hash"}}}}
+    )
+    assert ok.collections["hr"].resolve_cleaning(ok.cleaning).pii.mode == "hash"
+    with pytest.raises(ConfigError, match=r"collections\.hr\.cleaning\.pii: mode = 'hash' needs hash_key"):
+        load_settings(collections={"hr": {"cleaning": {"pii": {"mode": "hash"}}}})
+    with pytest.raises(ConfigError, match="threshold"):
+        load_settings(cleaning={"near_duplicates": {"threshold": 0}})

@@ -6,24 +6,29 @@ ingest, or switched to a tuned model by ``ragline tune embeddings``, perhaps in 
 Example::
 
     coll = engine.collection("handbook")
-    coll.store.stats().chunks, coll.retrieval.top_k, coll.answer.top_k
+    coll.store.stats().chunks, coll.retrieval.top_k, coll.answer.top_k, coll.cleaning.pii.enabled
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.errors import ConfigError
-from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
 from ragline.store.base import Store
 from ragline.types import DEFAULT_TENANT
 
 META_FILE = "collection.json"
+# A random token rewritten after every write to the collection (the engine's writer lock, any
+# process): query caches key on it, so no cached result outlives a write made anywhere.
+WRITE_TOKEN_FILE = "write-token"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -62,6 +67,25 @@ def meta_stamp(path: Path) -> int:
     return st.st_mtime_ns ^ st.st_ino
 
 
+def write_token(path: Path) -> str:
+    """The collection's current write token ("" before the first write through the engine)."""
+    try:
+        return (path / WRITE_TOKEN_FILE).read_text(encoding="ascii")
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
+def bump_write_token(path: Path) -> None:
+    """Record that the collection changed: a new random token (random, not a counter, so a
+    collection deleted and made again never repeats an old token). Nothing when it has no
+    directory (nothing was written)."""
+    if not path.is_dir():
+        return
+    tmp = path / f".{WRITE_TOKEN_FILE}.{uuid.uuid4().hex}"
+    tmp.write_text(uuid.uuid4().hex, encoding="ascii")
+    os.replace(tmp, path / WRITE_TOKEN_FILE)
+
+
 def read_meta(path: Path) -> dict[str, object]:
     """A collection's ``collection.json`` (empty before its first write)."""
     meta = path / META_FILE
@@ -83,6 +107,8 @@ class Collection:
     retrieval: RetrievalSettings
     answer: AnswerSettings
     stamp: int
+    # Redaction and near-duplicate settings with the collection's [collections.<name>.cleaning].
+    cleaning: CleaningSettings
     # Opened on first use (``ragline summarize`` builds it; None until then).
     summaries: Store | None = None
 
@@ -124,4 +150,7 @@ def build_collection(
         retrieval=retrieval,
         answer=answer,
         stamp=stamp,
+        cleaning=overrides.resolve_cleaning(settings.cleaning)
+        if overrides is not None
+        else settings.cleaning,
     )

@@ -10,45 +10,58 @@ Example::
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ragline.cache import QueryCache, Scope, access_fingerprint, filter_fingerprint, make_cache
+from ragline.cache import settings_fingerprint as _fingerprint
+from ragline.cache.query_cache import semantic_form
 from ragline.chunking.base import Chunker
 from ragline.chunking.factory import make_chunker
 from ragline.collection import (
     META_FILE,
     Collection,
     build_collection,
+    bump_write_token,
     collection_path,
     list_collections,
     meta_stamp,
     namespace_dir,
+    read_meta,
+    write_token,
 )
 from ragline.context.assembler import ContextAssembler
 from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.embedding.cache import EmbeddingCache
 from ragline.embedding.factory import make_cached_embedder, make_tokenizer
 from ragline.errors import AccessDenied, CollectionNotFound, ConfigError
+from ragline.generation import deadline
 from ragline.generation.answering import Answering
 from ragline.generation.base import collect
+from ragline.generation.deadline import Deadline, request_deadline
 from ragline.generation.extractive import ExtractiveAnswerer
-from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport
+from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
 from ragline.locks import file_lock
+from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
-from ragline.settings import AnswerSettings, RetrievalSettings, Settings
+from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
 from ragline.sources.registry import SourceRegistry
 from ragline.sources.sync import SyncReport, purge, run_sync
-from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, versioned_store
+from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, read_version, versioned_store
 from ragline.store.factory import make_store
-from ragline.store.filters import And, Compare, Filter, InList, Visible, scope_filter
+from ragline.store.filters import And, Compare, Filter, InList, Visible, coerce_filter, scope_filter
 from ragline.store.rows import DocumentView, text_from_chunks
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
@@ -58,12 +71,17 @@ from ragline.types import (
     DEFAULT_TENANT,
     Access,
     Answer,
+    Condensed,
     Context,
     Document,
+    Final,
     Hit,
     Principal,
     SearchMode,
     StreamEvent,
+    Token,
+    Turn,
+    Usage,
     tenant_of,
 )
 
@@ -91,6 +109,38 @@ class CollectionStats:
 
 def _store_key(tenant: str, name: str, part: str = "") -> str:
     return "\x00".join((tenant, name, part))
+
+
+@contextmanager
+def _bumping(lock: AbstractContextManager[None], root: Path) -> Iterator[None]:
+    """``lock``, bumping the collection's write token before it is released (also after a failed
+    write: part of it may have committed), so every query cache entry of it is void."""
+    with lock:
+        try:
+            yield
+        finally:
+            bump_write_token(root)
+
+
+def _caching(events: Iterator[StreamEvent], put: Callable[[Answer], None]) -> Iterator[StreamEvent]:
+    """``events``, handing the final answer to ``put`` before it is yielded (a consumer that stops
+    at the ``Final`` still caches it)."""
+    for event in events:
+        if isinstance(event, Final):
+            put(event.answer)
+        yield event
+
+
+def _replay(answer: Answer, t0: float) -> Iterator[StreamEvent]:
+    """A cached answer as a stream: its text in word-sized tokens, then the answer, with a trace id
+    of its own and no usage (nothing was generated)."""
+    for piece in re.findall(r"\s*\S+\s*", answer.text):
+        yield Token(piece)
+    ms = (time.perf_counter() - t0) * 1000
+    usage = Usage(model=answer.usage.model, cost_usd=None if answer.usage.cost_usd is None else 0.0)
+    yield Final(
+        replace(answer, trace_id=uuid.uuid4().hex, timings_ms={"cache": ms, "total": ms}, usage=usage)
+    )
 
 
 def _ending(span: Span, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
@@ -221,20 +271,43 @@ class Engine:
         dedup: bool = True,
         progress: Callable[[IngestProgress], None] | None = None,
         access: Access | None = None,
+        pii: bool | None = None,
+        near_duplicates: bool | None = None,
+        ray: str | None = None,
     ) -> IngestReport:
         """Ingest files and folders; see :class:`~ragline.ingest.pipeline.Ingestor`.
 
         ``access`` sets the tenant and ACL of every document ingested (default: tenant
-        ``default``, readable by all of it).
+        ``default``, readable by all of it). ``pii`` and ``near_duplicates`` turn PII redaction
+        and near-duplicate removal on or off for this call (None: the collection's settings).
+        ``ray`` ("auto" or a cluster address; default the ``ingest.ray_address`` setting; "off":
+        in-process) parses, chunks and embeds on Ray, this process writing
+        (:mod:`ragline.ingest.ray`).
         """
         if not paths:
             raise ConfigError("ingest needs at least one file or folder path")
         tenant = (access or Access()).tenant
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store = coll.store
+        embedder = coll.embedder
+        cleaning = cleaning_for(coll.cleaning, pii, near_duplicates)
+        address = ray if ray is not None else self.settings.ingest.ray_address
+        if address is not None and address != "off":
+            return self._ray_ingest(
+                address,
+                coll,
+                [Path(p) for p in paths],
+                include=include,
+                exclude=exclude,
+                sync=sync,
+                dedup=dedup,
+                progress=progress,
+                access=access,
+                cleaning=cleaning,
+            )
         with self.write_lock(store):
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder)
+            ingestor = self._ingestor(store, embedder, cleaning)
             report = ingestor.run(
                 [Path(p) for p in paths],
                 include=include,
@@ -253,12 +326,15 @@ class Engine:
         *,
         collection: str | None = None,
         principal: Principal | None = None,
+        pii: bool | None = None,
+        near_duplicates: bool | None = None,
     ) -> IngestReport:
         """Index documents built in Python, replacing earlier versions with the same ids.
 
         The documents go to their tenant's namespace (``Document.access.tenant``; one tenant per
         call). With a ``principal``, that must be its tenant, and a document may only replace an
         earlier version the principal may read: another group's document is never overwritten.
+        ``pii`` and ``near_duplicates`` override the collection's cleaning settings for this call.
 
         Example::
 
@@ -274,13 +350,14 @@ class Engine:
             raise AccessDenied(
                 f"documents of tenant {tenant!r} cannot be written by a caller of tenant {principal.tenant!r}"
             )
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store, embedder = coll.store, coll.embedder
         with self.write_lock(store):
             if principal is not None and docs:
                 self._check_replaceable(store, [d.id for d in docs], principal)
             before = embedder.embedded
-            report = self._ingestor(store, embedder).upsert_documents(docs)
+            cleaning = cleaning_for(coll.cleaning, pii, near_duplicates)
+            report = self._ingestor(store, embedder, cleaning).upsert_documents(docs)
             report.chunks_embedded = embedder.embedded - before
         return report
 
@@ -301,13 +378,14 @@ class Engine:
         """
         registry = SourceRegistry(self.settings.data_dir)
         collection = registry.get(name, tenant).definition.collection
-        store = self.store(collection, tenant=tenant)
-        embedder = self.embedder_for(collection, tenant)
+        coll = self.collection(collection, tenant=tenant)
+        store, embedder = coll.store, coll.embedder
         with self.write_lock(store):
             # Read again under the lock: a sync that held it before may have moved the cursor.
             state = registry.get(name, tenant)
             before = embedder.embedded
-            ingestor = self._ingestor(store, embedder)
+            d = state.definition
+            ingestor = self._ingestor(store, embedder, cleaning_for(coll.cleaning, d.pii, d.near_duplicates))
             report = run_sync(registry, state, store, ingestor, self.settings, progress)
             report.chunks_embedded = embedder.embedded - before
         return report
@@ -349,16 +427,44 @@ class Engine:
                 "may not read; choose other ids"
             )
 
-    def _ingestor(self, store: Store, embedder: Embedder) -> Ingestor:
-        return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer)
+    def _ray_ingest(self, address: str, coll: Collection, paths: list[Path], **run: Any) -> IngestReport:
+        """:meth:`ingest` on Ray: the workers build the collection's model (a tuned one too)."""
+        from ragline.ingest.ray import ray_ingest
+
+        if not address.strip():
+            raise ConfigError("--ray / ingest.ray_address is empty; use 'auto' or a cluster address")
+        model_settings = self.settings.embedding
+        model_path = read_meta(coll.path).get("model_path")
+        if model_path:
+            model_settings = model_settings.model_copy(update={"model_path": Path(str(model_path))})
+        with self.write_lock(coll.store):
+            return ray_ingest(
+                address,
+                self.settings,
+                coll.store,
+                coll.embedder,
+                model_settings,
+                self.embedding_cache,
+                self.chunker,
+                self.tokenizer,
+                paths,
+                **run,
+            )
+
+    def _ingestor(
+        self, store: Store, embedder: Embedder, cleaning: CleaningSettings | None = None
+    ) -> Ingestor:
+        return Ingestor(self.settings, store, embedder, self.chunker, self.tokenizer, cleaning)
 
     @staticmethod
     def write_lock(store: Store) -> AbstractContextManager[None]:
         """The collection's writer lock: one writer per collection, across processes (a second
-        ingest waits instead of embedding the same files)."""
-        return file_lock(
+        ingest waits instead of embedding the same files). Releasing it bumps the collection's
+        write token, which voids every cached query result of it (``ragline.cache``)."""
+        lock = file_lock(
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
         )
+        return _bumping(lock, store.root)
 
     def retrieval_settings(self, collection: str | None = None) -> RetrievalSettings:
         """Retrieval settings for a collection: the global ones with its ``collections`` overrides."""
@@ -369,18 +475,19 @@ class Engine:
         return overrides.resolve(self.settings.retrieval, self.settings.answer)[0]
 
     @cached_property
-    def chat(self) -> ChatModel | None:
+    def chat_model(self) -> ChatModel | None:
         """The configured OpenAI-compatible chat model, or None when no LLM is configured."""
         if not self.settings.llm.base_url:
             return None
-        from ragline.generation.openai_chat import OpenAIChatModel
-
-        return OpenAIChatModel(self.settings.llm, self.token_counter)
+        # The generator's client: one circuit breaker per model for every LLM stage.
+        return self.answering.llm.chat
 
     @cached_property
     def retrievers(self) -> RetrieverFactory:
         """Builds each collection's retriever; keeps the rerankers (and their models) it made."""
-        return RetrieverFactory(self.embedder, chat=lambda: self.chat, cache_dir=self.settings.cache_dir)
+        return RetrieverFactory(
+            self.embedder, chat=lambda: self.chat_model, cache_dir=self.settings.cache_dir
+        )
 
     def rerankers(
         self, r: RetrievalSettings, store: Store | None = None, embedder: Embedder | None = None
@@ -411,10 +518,10 @@ class Engine:
 
         coll = self.collection(collection, tenant=tenant, must_exist=True)
         extractive = ExtractiveSummarizer(coll.embedder)
-        use_llm = (self.chat is not None) if llm is None else llm
-        if use_llm and self.chat is None:
+        use_llm = (self.chat_model is not None) if llm is None else llm
+        if use_llm and self.chat_model is None:
             raise ConfigError("summaries with an LLM need llm.base_url and llm.model")
-        summarizer = LLMSummarizer(self.chat, extractive) if use_llm and self.chat else extractive
+        summarizer = LLMSummarizer(self.chat_model, extractive) if use_llm and self.chat_model else extractive
         # Under the write lock: the summaries describe exactly the documents that are there.
         with self.write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
@@ -621,9 +728,59 @@ class Engine:
         k = top_k if top_k is not None else coll.retrieval.top_k
         if not 1 <= k <= MAX_TOP_K:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
-        with _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k):
+        cache = self.cache
+        scope = None
+        if cache is not None and cache.retrieval:
+            request = [mode or coll.retrieval.mode, k, filter_fingerprint(coerce_filter(filters))]
+            scope = self._cache_scope("search", coll, principal, request)
+            cached = cache.get_hits(scope, query)
+            if cached is not None:
+                return cached
+        with (
+            _span("retrieve", mode=mode or coll.retrieval.mode, top_k=k),
+            request_deadline(self.settings.llm.deadline_s),
+        ):
             retriever = self.retriever(mode, collection, tenant=coll.tenant)
-            return retriever.run(query, k, scope_filter(filters, principal))
+            hits = retriever.run(query, k, scope_filter(filters, principal))
+        if cache is not None and scope is not None and self.collection_version(coll) == scope.version:
+            cache.put_hits(scope, query, hits)
+        return hits
+
+    # -- query caches ------------------------------------------------------------------------------
+
+    @cached_property
+    def cache(self) -> QueryCache | None:
+        """The query cache (``[cache]``): search results and answers, keyed by tenant, access,
+        collection version and settings; None when ``cache.enabled`` is false. The semantic answer
+        cache is on by default ("auto") only when an LLM answers."""
+        llm_answers = bool(self.settings.llm.base_url) and self.settings.answer.generator != "extractive"
+        return make_cache(self.settings.cache, semantic_default=llm_answers)
+
+    def collection_version(self, coll: Collection) -> str:
+        """What changes with every write to a collection: its write token (bumped under the writer
+        lock by any process) and the version its store reads now (every commit it makes or follows)."""
+        return f"{write_token(coll.path)}:{read_version(coll.store)}"
+
+    def _cache_scope(
+        self, kind: str, coll: Collection, principal: Principal | None, request: Sequence[object]
+    ) -> Scope:
+        """The cache scope of a search or an answer of ``coll`` for ``principal``: everything but the
+        query text. Settings that shape the result are fingerprinted (retrieval, its LLM stages and
+        store settings, the embedding model; for answers also answer settings, generator and date,
+        which the prompt names)."""
+        s = self.settings
+        parts: list[Any] = [coll.retrieval, s.llm, s.store, coll.embedder.model_id]
+        if kind == "answer":
+            parts += [coll.answer, s.answer.generator, s.chat, datetime.date.today().isoformat()]
+        return Scope(
+            kind=kind,
+            tenant=coll.tenant,
+            access=access_fingerprint(principal),
+            collection=coll.name,
+            version=self.collection_version(coll),
+            settings=_fingerprint(*parts),
+            request=json.dumps(request),
+        )
 
     # -- answers -------------------------------------------------------------------------------------
 
@@ -713,6 +870,7 @@ class Engine:
         stream: Literal[False] = ...,
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Answer: ...
 
     @overload
@@ -725,6 +883,7 @@ class Engine:
         stream: Literal[True],
         debug: bool = ...,
         principal: Principal | None = ...,
+        history: Sequence[Turn] | None = ...,
     ) -> Iterator[StreamEvent]: ...
 
     def ask(
@@ -736,8 +895,13 @@ class Engine:
         stream: bool = False,
         debug: bool = False,
         principal: Principal | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Answer | Iterator[StreamEvent]:
         """Answer ``question`` from a collection, with numbered citations.
+
+        With ``history`` (the earlier turns of a conversation), a follow-up that depends on them
+        ("And on Windows?") is rewritten into a standalone query before retrieval (see
+        :meth:`condense`); ``debug`` shows that query (``answer.debug.query``).
 
         With ``stream=True`` returns an iterator of :class:`~ragline.types.Token` events (and
         :class:`~ragline.types.Restart` when an LLM attempt failed mid-answer) ending with one
@@ -754,12 +918,71 @@ class Engine:
         """
         self._check_query(question, "question")
         t0 = time.perf_counter()
-        hits = self.retrieve_for_answer(question, filters=filters, collection=collection, principal=principal)
+        timings: dict[str, float] = {}
+        # One deadline for every LLM stage of this answer: condensing, retrieval's and generation's.
+        limit = self.settings.llm.deadline_s
+        dl = deadline.current() or (Deadline.start(limit) if limit is not None else None)
+        condensed = None
+        if history:
+            with _span("condense", turns=len(history)), dl.active() if dl is not None else nullcontext():
+                condensed = self.condense(question, history)
+            timings["condense"] = (time.perf_counter() - t0) * 1000
+        cache = self.cache
+        if cache is not None and cache.answers:
+            coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
+            scope = self._cache_scope(
+                "answer", coll, principal, [filter_fingerprint(coerce_filter(filters)), debug]
+            )
+            # A follow-up is keyed on its standalone query too ("And on Windows?" means another
+            # question in each conversation), and the semantic cache is for questions alone.
+            text = question if condensed is None else f"{question}\x00{condensed.query}"
+            semantic = condensed is None
+
+            def embed() -> Any:
+                return coll.embedder.embed_query(semantic_form(question))
+
+            cached, vector = cache.get_answer(scope, text, embed, semantic=semantic)
+            if cached is not None:
+                replayed = _replay(replace(cached, question=question), t0)
+                return replayed if stream else collect(replayed)
+
+            def put(answer: Answer) -> None:
+                # A degraded answer (every LLM failed) is not kept: the next ask may reach the LLM.
+                if answer.mode != "degraded" and self.collection_version(coll) == scope.version:
+                    cache.put_answer(scope, text, answer, vector, embed, semantic=semantic)
+
+            answered = self._answer(
+                question, condensed, timings, filters, collection, debug, principal, t0, dl
+            )
+            events = _caching(answered, put)
+            return events if stream else collect(events)
+        events = self._answer(question, condensed, timings, filters, collection, debug, principal, t0, dl)
+        return events if stream else collect(events)
+
+    def _answer(
+        self,
+        question: str,
+        condensed: Condensed | None,
+        timings: dict[str, float],
+        filters: Filter | Mapping[str, Any] | str | None,
+        collection: str | None,
+        debug: bool,
+        principal: Principal | None,
+        t0: float,
+        dl: Deadline | None,
+    ) -> Iterator[StreamEvent]:
+        """Retrieve, assemble, and the generator's events (what ``ask`` runs on a cache miss)."""
+        query = condensed.query if condensed is not None else question
+        t_retrieve = time.perf_counter()
+        with dl.active() if dl is not None else nullcontext():
+            hits = self.retrieve_for_answer(
+                query, filters=filters, collection=collection, principal=principal
+            )
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
             context = self.assemble(hits, collection=collection, principal=principal)
         t2 = time.perf_counter()
-        timings = {"retrieve": (t1 - t0) * 1000, "assemble": (t2 - t1) * 1000}
+        timings |= {"retrieve": (t1 - t_retrieve) * 1000, "assemble": (t2 - t1) * 1000}
         # Started here, not in the generator: a stream is consumed later, often on another thread,
         # and the span must still join this request's trace.
         gen_span = start_span("generate", generator=self.generator_kind())
@@ -779,9 +1002,110 @@ class Engine:
             debug=debug,
             on_answer=on_answer,
             answer_settings=coll.answer,
+            condensed=condensed,
         )
-        events = _ending(gen_span, generated)
-        return events if stream else collect(events)
+        return _ending(gen_span, generated if dl is None else dl.bind(generated))
+
+    @cached_property
+    def condenser(self) -> Condenser:
+        """Rewrites follow-ups into standalone queries (``chat.condense``): the LLM when one is
+        configured (``auto``) or asked for, falling back to the offline rules."""
+        mode = self.settings.chat.condense
+        if mode == "off":
+            return NoCondenser()
+        rules = RuleCondenser()
+        if mode == "rules" or (mode == "auto" and self.chat_model is None):
+            return rules
+        if self.chat_model is None:
+            raise ConfigError(
+                "chat.condense = 'llm' needs llm.base_url and llm.model; "
+                "use chat.condense = 'rules' for the offline condenser"
+            )
+        return LLMCondenser(self.chat_model, rules)
+
+    def condense(self, question: str, history: Sequence[Turn]) -> Condensed:
+        """The standalone query for ``question`` after ``history`` (its last ``chat.history_turns``
+        turns are read): unchanged when it stands alone.
+
+        Example::
+
+            engine.condense("And on Windows?", [Turn("user", "How do I install ragline on Linux?")]).query
+            # 'How do I install ragline on Windows?'
+        """
+        self._check_query(question, "question")
+        for t in history:
+            if not isinstance(t, Turn):
+                raise ConfigError(f"history holds a {type(t).__name__}; give Turn(role, content) records")
+        recent = [t for t in history if t.role != "system"][-self.settings.chat.history_turns :]
+        if not recent:
+            return Condensed(question, question)
+        return self.condenser.condense(question, recent)
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[False] = ...,
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Answer: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = ...,
+        collection: str | None = ...,
+        stream: Literal[True],
+        debug: bool = ...,
+        principal: Principal | None = ...,
+    ) -> Iterator[StreamEvent]: ...
+
+    def chat(
+        self,
+        messages: Sequence[Turn | Mapping[str, Any]],
+        *,
+        filters: Filter | Mapping[str, Any] | str | None = None,
+        collection: str | None = None,
+        stream: bool = False,
+        debug: bool = False,
+        principal: Principal | None = None,
+    ) -> Answer | Iterator[StreamEvent]:
+        """Answer the last user message of a conversation: :meth:`ask` with the earlier user and
+        assistant messages as history (system messages are left out of retrieval).
+
+        Example::
+
+            answer = engine.chat([
+                {"role": "user", "content": "How do I install ragline on Linux?"},
+                {"role": "assistant", "content": "Run pip install ragline [1]."},
+                {"role": "user", "content": "And on Windows?"},
+            ], debug=True)
+            print(answer.debug.query)   # How do I install ragline on Windows?
+        """
+        question, history = split_messages(messages)
+        if stream:
+            return self.ask(
+                question,
+                filters=filters,
+                collection=collection,
+                stream=True,
+                debug=debug,
+                principal=principal,
+                history=history,
+            )
+        return self.ask(
+            question,
+            filters=filters,
+            collection=collection,
+            debug=debug,
+            principal=principal,
+            history=history,
+        )
 
     def documents(
         self,
@@ -822,9 +1146,21 @@ class Engine:
         With a ``principal``, only the chunks of documents it may read are deleted (in its own
         tenant's collection); whatever else carries the same id is left alone.
         """
-        store = self.store(collection, must_exist=True, tenant=tenant_of(principal))
+        coll = self.collection(collection, must_exist=True, tenant=tenant_of(principal))
+        store = coll.store
         with self.write_lock(store):
-            return store.delete_documents(doc_ids, scope_filter(None, principal))
+            removed = store.delete_documents(doc_ids, scope_filter(None, principal))
+            if removed:
+                # The near-duplicate index forgets what the store no longer holds, so a copy of a
+                # deleted original is indexed on its next ingest.
+                left = {
+                    d.doc_id
+                    for d in store.documents(InList("doc_id", tuple(doc_ids), False), limit=MAX_TOP_K)
+                }
+                near_dup_index(store, coll.cleaning.near_duplicates).remove_documents(
+                    [d for d in dict.fromkeys(doc_ids) if d not in left]
+                )
+            return removed
 
     def stats(self, collection: str | None = None, *, principal: Principal | None = None) -> CollectionStats:
         """Counts and index state of a collection; with a ``principal``, the counts are of what it

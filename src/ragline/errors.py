@@ -36,6 +36,11 @@ class EmbeddingError(RaglineError):
     """The embedding model could not be loaded or failed on input."""
 
 
+class DistributedError(RaglineError):
+    """A distributed ingest lost a worker or node past its retries (or could not reach its cluster).
+    Sources committed before it stay; the rest are untouched: re-run the ingest."""
+
+
 class StoreError(RaglineError):
     """The vector/keyword store failed or holds data incompatible with the current settings."""
 
@@ -55,3 +60,7 @@ class GenerationError(RaglineError):
 class AccessDenied(RaglineError):
     """The caller may not change or grant what it asked for (another group's document, a clearance
     or group above its own). Never raised for reads: what a caller may not read simply is not there."""
+
+
+class CacheUnavailable(RaglineError):
+    """The cache backend (Redis) did not answer: the cache layer counts it and goes on uncached."""

@@ -57,6 +57,12 @@ class EmbeddingSettings(_Strict):
     max_tokens: int = Field(default=256, ge=8)
     timeout_s: float = Field(default=60.0, gt=0)
     cache: bool = True
+    # Micro-batching (onnx): queries arriving within this many ms go through the model as one
+    # batch of up to query_batch_max. 0 = off: on 2 cores it gave 15-100 % more queries/s at 8-16
+    # concurrent clients, within a shared machine's noise; light traffic pays the window
+    # (bench/microbatch.py). Try 3 for a server with many concurrent clients.
+    query_batch_window_ms: float = Field(default=0.0, ge=0, le=100)
+    query_batch_max: int = Field(default=16, ge=1, le=256)
 
     @model_validator(mode="after")
     def _check_backend(self) -> EmbeddingSettings:
@@ -138,6 +144,21 @@ class StoreSettings(_Strict):
                 "'memory' (the exact in-process twin)"
             )
         return value
+
+
+class IngestSettings(_Strict):
+    """How ``ragline ingest`` runs (``ragline.ingest.ray`` for the distributed mode)."""
+
+    # None: in-process. "auto": a Ray cluster this machine already belongs to (RAY_ADDRESS or a
+    # local ``ray start``), else a local Ray started for the ingest; otherwise a cluster's address
+    # ("host:6379" or "ray://host:10001"). Parsing and chunking then run as Ray tasks and
+    # embedding on Ray actors; this process stays the single writer of the store.
+    ray_address: str | None = None
+    # Embedding actors, each holding one copy of the model. None: one per alive node.
+    ray_workers: int | None = Field(default=None, ge=1, le=1024)
+    # Retries of a parse task and restarts of an embedding actor whose process or node died (Ray's
+    # max_retries / max_restarts); past them the ingest stops with a DistributedError.
+    ray_max_retries: int = Field(default=3, ge=0, le=100)
 
 
 RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "freshness"]
@@ -434,6 +455,71 @@ class LoaderSettings(_Strict):
     max_metadata_fields: int = Field(default=64, ge=1)
     max_metadata_key_chars: int = Field(default=64, ge=1)
     max_metadata_value_chars: int = Field(default=4096, ge=1)
+    # PDF pages with no text layer but an image (scans): "auto" reads them with Tesseract OCR (the
+    # tesseract program: Debian tesseract-ocr + tesseract-ocr-<lang>), "off" leaves them out.
+    ocr: Literal["auto", "off"] = "auto"
+    # Tesseract languages, "+"-joined ("eng+deu"); each needs its traineddata package.
+    ocr_languages: str = Field(default="eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    # Render resolution of a scanned page: 300 dpi is what Tesseract reads best.
+    ocr_dpi: int = Field(default=300, ge=72, le=600)
+    # Seconds one page's OCR may take before the file is refused.
+    ocr_timeout_s: float = Field(default=120.0, gt=0)
+    # Ruled PDF tables (pdfplumber) become Markdown tables in the page text; off skips pdfminer's
+    # layout pass over pages with lines or boxes.
+    pdf_tables: bool = True
+
+
+PiiKindName = Literal["email", "phone", "credit_card", "iban", "ssn", "ip_address"]
+
+
+class PiiSettings(_Strict):
+    """Personal data replaced in every document before it is chunked, embedded or stored
+    (``ragline.cleaning.pii``). Off by default: redaction changes the text users search."""
+
+    enabled: bool = False
+    kinds: tuple[PiiKindName, ...] = ("email", "phone", "credit_card", "iban", "ssn", "ip_address")
+    # "placeholder": <EMAIL>, <PHONE>, ...; "remove": the value is dropped; "hash": <EMAIL:…>, a
+    # keyed HMAC of the value (equal values stay linkable), which needs hash_key.
+    mode: Literal["placeholder", "remove", "hash"] = "placeholder"
+    hash_key: SecretStr | None = None
+    # Numbers in national form (no +country code) are read as this region's (ISO 3166 alpha-2).
+    phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+    def key_problem(self) -> str | None:
+        """Why these settings cannot redact (checked on the resolved settings, since a collection
+        may set the mode and inherit the key)."""
+        if self.mode == "hash" and not (self.hash_key and self.hash_key.get_secret_value()):
+            return (
+                "mode = 'hash' needs hash_key (a secret): unkeyed hashes of short values such as "
+                "SSNs are reversed by trying them all"
+            )
+        return None
+
+
+class NearDuplicateSettings(_Strict):
+    """Documents that nearly repeat one already in the collection are not indexed again
+    (``ragline.cleaning.near_dup``: MinHash over word shingles, LSH index beside the collection).
+    Off by default: a near-duplicate is dropped, and distinct versions of one text (a contract and
+    its amendment) can be that similar; turn it on where copies are noise (crawls, mail archives)."""
+
+    enabled: bool = False
+    # Estimated Jaccard similarity of word shingles (shingle_words-word sequences) at or above
+    # which a document is a copy. 0.5 over 2-word shingles, chosen on the dev seed: precision 1.0,
+    # recall 1.0 on the report seed's edited copies (typos, reordered paragraphs, boilerplate) vs
+    # distinct-but-similar documents (same template, half rewritten); see docs/benchmarks.md.
+    threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    num_perm: int = Field(default=128, ge=16, le=1024)
+    shingle_words: int = Field(default=2, ge=1, le=20)
+    # Shorter documents are neither checked nor matched: in a few words one change moves the
+    # similarity by half (and every "Thanks!" would copy every other).
+    min_words: int = Field(default=10, ge=1)
+
+
+class CleaningSettings(_Strict):
+    """What happens to a loaded document's text before it is chunked."""
+
+    pii: PiiSettings = PiiSettings()
+    near_duplicates: NearDuplicateSettings = NearDuplicateSettings()
 
 
 class ModelPrice(_Strict):
@@ -489,6 +575,15 @@ class LLMSettings(_Strict):
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     # "auto": tiktoken for OpenAI model names, the embedding tokenizer as an estimate otherwise.
     tokenizer: Literal["auto", "tiktoken", "embedding"] = "auto"
+    # Seconds for all of one request's LLM work (query rewrites, HyDE, filters, LLM rerank,
+    # generation): each call waits at most the time left, retries stop when it runs out, and the
+    # answer degrades to extractive. Bounds the wait for a reply, not a stream already flowing.
+    # None: no deadline (each call still has timeout_s).
+    deadline_s: float | None = Field(default=10.0, gt=0)
+    # Circuit breaker per model: open after this many consecutive failures or timeouts (calls to
+    # it are skipped), let one probe through after breaker_cooldown_s; 0 turns it off.
+    breaker_failures: int = Field(default=5, ge=0, le=1000)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _check_model(self) -> LLMSettings:
@@ -538,6 +633,17 @@ class AnswerSettings(_Strict):
     support_judge: Literal["offline", "llm"] = "offline"
 
 
+class ChatSettings(_Strict):
+    """Conversations (``engine.chat``, ``ask(history=...)``): how a follow-up becomes a standalone query."""
+
+    # "auto": the LLM condenser when llm.base_url is set, else the offline rules; "rules": always the
+    # offline rules; "llm": the LLM (falling back to the rules); "off": follow-ups are searched as
+    # they are.
+    condense: Literal["auto", "rules", "llm", "off"] = "auto"
+    # The most recent turns of history the condenser reads (earlier ones are ignored).
+    history_turns: int = Field(default=6, ge=1, le=100)
+
+
 class ServerSettings(_Strict):
     """The HTTP service (``ragline serve``): limits, security and where its state lives."""
 
@@ -561,6 +667,10 @@ class ServerSettings(_Strict):
     # Query traces kept for ``GET /v1/traces/{id}``: the newest N, none older than the age limit.
     trace_retention: int = Field(default=10_000, ge=0)
     trace_retention_days: float = Field(default=30.0, gt=0)
+    # Conversations of the API and web UI (``POST /v1/conversations``): the newest N, none idle
+    # for longer than the age limit.
+    conversation_retention: int = Field(default=10_000, ge=0)
+    conversation_retention_days: float = Field(default=30.0, gt=0)
     # How long a state-store call waits for a locked SQLite file, a PostgreSQL connection or lock
     # before the request fails with 503 (state store unavailable, Retry-After) instead of hanging.
     state_timeout_s: float = Field(default=5.0, gt=0, le=300)
@@ -577,6 +687,80 @@ class ServerSettings(_Strict):
     otlp_endpoint: str = "http://localhost:4318/v1/traces"
     # Origins allowed to call the API from a browser other than the built-in UI.
     cors_origins: list[str] = Field(default_factory=list)
+
+
+class CacheSettings(_Strict):
+    """Caches of search results and answers (``ragline.cache``). Every entry is keyed by the
+    tenant, the caller's access (groups, clearance), the collection's version (any write, from
+    any process, makes a new one) and a fingerprint of these settings, so an entry never crosses
+    an access boundary and never outlives a write. On by default: a hit skips retrieval and, with
+    an LLM, a paid call, and nothing a write changed is ever served."""
+
+    enabled: bool = True
+    # "memory": in this process (bounded LRU); "redis": shared by replicas (pip install 'ragline[redis]').
+    backend: Literal["memory", "redis"] = "memory"
+    ttl_s: float = Field(default=3600.0, gt=0, le=30 * 86_400)
+    # In-process entries at most (least recently used dropped first); Redis evicts by its own policy.
+    max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    redis_url: str = ""
+    # Prefix of every Redis key, so several deployments can share one Redis.
+    key_prefix: str = Field(default="ragline:", max_length=64)
+    # Seconds a Redis call may take before the cache is skipped (the request goes on uncached).
+    redis_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    retrieval: bool = True
+    answers: bool = True
+    # The semantic answer cache: "auto" with an LLM answerer (a hit saves a paid call), off for the
+    # offline extractive one (a hit saves milliseconds, and a near question may want another answer).
+    semantic: Literal["auto", "on", "off"] = "auto"
+    # Cosine similarity of question embeddings above which a cached answer is served: calibrated
+    # for the default model on SQuAD (bench/semantic_cache.py, docs/benchmarks.md): <= 1 % false hits.
+    semantic_threshold: float = Field(default=0.98, ge=0.0, le=1.0)
+    # Cached questions compared per scope (collection version, access, settings), newest first.
+    semantic_max_per_scope: int = Field(default=256, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> CacheSettings:
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError("cache.backend = 'redis' needs cache.redis_url (e.g. redis://localhost:6379/0)")
+        return self
+
+
+class QuotaSettings(_Strict):
+    """What one API key, or one tenant (all its keys together), may use; 0 means no limit."""
+
+    # Searches, answers, chat completions and uploads (the routes the load shedder guards).
+    requests_per_minute: int = Field(default=0, ge=0, le=1_000_000)
+    # LLM tokens (prompt + completion) of answers per UTC day.
+    tokens_per_day: int = Field(default=0, ge=0)
+    # LLM cost per UTC day, from llm.prices.
+    cost_per_day_usd: float = Field(default=0.0, ge=0)
+
+
+class LimitSettings(_Strict):
+    """Rate limits and daily quotas of ``ragline serve``, answered with 429 and Retry-After."""
+
+    # Every key's limits, and every tenant's (summed over its keys).
+    key: QuotaSettings = QuotaSettings()
+    tenant: QuotaSettings = QuotaSettings()
+    # Overrides by key id (``ragline keys list``) and by tenant; only the fields given override.
+    keys: dict[str, QuotaSettings] = Field(default_factory=dict)
+    tenants: dict[str, QuotaSettings] = Field(default_factory=dict)
+    # "" keeps the per-minute buckets in this process; "redis://host:6379/0" shares them between
+    # replicas (pip install 'ragline[redis]'). Daily quotas are read from the state store, which
+    # replicas share anyway (server.state_url).
+    redis_url: str = Field(default="", pattern=r"^$|^(redis|rediss|unix)://")
+
+    def for_key(self, key_id: str) -> QuotaSettings:
+        return _overridden(self.key, self.keys.get(key_id))
+
+    def for_tenant(self, tenant: str) -> QuotaSettings:
+        return _overridden(self.tenant, self.tenants.get(tenant))
+
+
+def _overridden(base: QuotaSettings, override: QuotaSettings | None) -> QuotaSettings:
+    if override is None:
+        return base
+    return base.model_copy(update=override.model_dump(exclude_unset=True))
 
 
 class SourceSettings(_Strict):
@@ -613,6 +797,8 @@ class CollectionSettings(_Strict):
     # records them), so an unset key keeps the global value, including a changed global default.
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    # e.g. [collections.hr.cleaning.pii] enabled = true
+    cleaning: CleaningSettings = CleaningSettings()
 
     @model_validator(mode="after")
     def _check_keys(self) -> CollectionSettings:
@@ -635,6 +821,14 @@ class CollectionSettings(_Strict):
             else answer
         )
         return r, a
+
+    def resolve_cleaning(self, cleaning: CleaningSettings) -> CleaningSettings:
+        """The global ``cleaning`` settings with the keys this collection sets (nested keys merged)."""
+        if not self.cleaning.model_fields_set:
+            return cleaning
+        return CleaningSettings(
+            **deep_merge(cleaning.model_dump(), self.cleaning.model_dump(exclude_unset=True))
+        )
 
 
 def _default_data_dir() -> Path:
@@ -659,10 +853,15 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     loaders: LoaderSettings = LoaderSettings()
+    cleaning: CleaningSettings = CleaningSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    chat: ChatSettings = ChatSettings()
     server: ServerSettings = ServerSettings()
+    cache: CacheSettings = CacheSettings()
     sources: SourceSettings = SourceSettings()
+    ingest: IngestSettings = IngestSettings()
+    limits: LimitSettings = LimitSettings()
     # Per-collection overrides, e.g. [collections.news.retrieval] rerank = ["freshness"] or
     # [collections.news.answer] top_k = 4.
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
@@ -688,6 +887,18 @@ class Settings(BaseSettings):
             if isinstance(rerank, dict) and "stages" not in rerank:
                 return {**data, "retrieval": {**grouped, "rerank": {**rerank, "stages": []}}}
         return data
+
+    @model_validator(mode="after")
+    def _check_pii(self) -> Settings:
+        resolved = [("cleaning", self.cleaning)] + [
+            (f"collections.{name}.cleaning", c.resolve_cleaning(self.cleaning))
+            for name, c in self.collections.items()
+        ]
+        for where, cleaning in resolved:
+            problem = cleaning.pii.key_problem()
+            if problem is not None:
+                raise ValueError(f"{where}.pii: {problem}")
+        return self
 
     @model_validator(mode="after")
     def _check_token_states(self) -> Settings:

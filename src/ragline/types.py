@@ -37,6 +37,19 @@ def header_of(title: str, section_path: tuple[str, ...]) -> str:
     return " > ".join(parts)
 
 
+# Source-code file types: the code loader's extensions and the language it records in a document's
+# ``language`` metadata (tree-sitter grammar names); the code-aware chunker treats documents whose
+# ``file_type`` is one of these as code.
+CODE_LANGUAGES: dict[str, str] = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
+    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx", ".go": "go",
+    ".java": "java", ".kt": "kotlin", ".scala": "scala", ".rs": "rust", ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".cs": "csharp",
+    ".rb": "ruby", ".php": "php", ".swift": "swift", ".lua": "lua", ".sh": "bash",
+    ".bash": "bash", ".r": "r", ".jl": "julia", ".ex": "elixir", ".exs": "elixir",
+    ".hs": "haskell", ".ml": "ocaml", ".dart": "dart", ".sql": "sql",
+}  # fmt: skip
+
 DEFAULT_TENANT = "default"
 # Group names end up in filters, URLs and log lines: a safe alphabet, as for tenants.
 GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
@@ -307,11 +320,27 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class AnswerDebug:
-    """What produced an answer: the hits with their scores, the assembled context, the final prompt."""
+    """What produced an answer: the hits with their scores, the assembled context, the final prompt,
+    and the query retrieval ran with (the question itself unless a follow-up was rewritten)."""
 
     hits: list[Hit]
     context: Context
     prompt: str
+    query: str = ""
+    # How a follow-up became ``query`` (None when the question came without history).
+    condensed: Condensed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFrom:
+    """Where a cached answer came from: ``kind`` "exact" (the same question, same scope) or
+    "semantic" (a question whose embedding was within the calibrated cosine ``similarity``);
+    ``question`` is the question the answer was generated for, ``age_s`` how long ago."""
+
+    kind: Literal["exact", "semantic"]
+    question: str
+    similarity: float
+    age_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +365,8 @@ class Answer:
     invalid_citations: int = 0
     errors: tuple[str, ...] = ()
     debug: AnswerDebug | None = None
+    # Set when the answer came from the answer cache (ragline.cache) instead of the generator.
+    cached: CachedFrom | None = None
     # Per-sentence citation support (answer.unsupported != "keep" or asked for); empty when unchecked.
     support: tuple[SentenceSupport, ...] = ()
 
@@ -362,6 +393,40 @@ class Final:
 
 
 StreamEvent = Token | Restart | Final
+
+ChatRole = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a conversation: who said it and what.
+
+    Example::
+
+        engine.chat([Turn("user", "How do I install ragline on Linux?"), Turn("assistant", "..."),
+                     Turn("user", "And on Windows?")])
+    """
+
+    role: ChatRole
+    content: str
+
+
+CondenseMethod = Literal["unchanged", "rules", "llm"]
+
+
+@dataclass(frozen=True, slots=True)
+class Condensed:
+    """A follow-up question and the standalone query retrieval runs with.
+
+    ``method`` is ``unchanged`` when the question needed no history (``query == question``),
+    ``rules`` when the offline condenser rewrote it, ``llm`` when the LLM did; ``reason`` says why
+    (which dependence was seen, or why an LLM reply was refused).
+    """
+
+    question: str
+    query: str
+    method: CondenseMethod = "unchanged"
+    reason: str = ""
 
 
 def tenant_of(principal: Principal | None) -> str:

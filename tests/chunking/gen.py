@@ -184,6 +184,29 @@ def random_docs(seed: int, n: int, markdown: bool = True) -> list[Document]:
     return docs
 
 
+def random_table(rng: random.Random) -> str:
+    """A Markdown table: header, delimiter, 0-25 rows of short or long cells."""
+    width = rng.randint(1, 4)
+    header = "| " + " | ".join(_paragraph(rng, rng.randint(1, 3), False) for _ in range(width)) + " |"
+    rows = [
+        "| " + " | ".join(_paragraph(rng, rng.choice([1, 2, 3, 30]), False) for _ in range(width)) + " |"
+        for _ in range(rng.randint(0, 25))
+    ]
+    return "\n".join([header, "|" + " --- |" * width, *rows]).replace("\n\n", " ")
+
+
+def random_docs_with_tables(seed: int, n: int) -> list[Document]:
+    """:func:`random_docs` with Markdown tables put between their blocks."""
+    rng = random.Random(seed)
+    docs = []
+    for doc in random_docs(seed, n):
+        blocks = doc.text.split("\n\n")
+        for _ in range(rng.randint(1, 3)):
+            blocks.insert(rng.randint(0, len(blocks)), random_table(rng))
+        docs.append(Document(id=doc.id, source=doc.source, text="\n\n".join(blocks), title=doc.title))
+    return docs
+
+
 def check_invariants(doc: Document, out: ChunkedDocument, tok: HFTokenizer, chunk_size: int) -> None:
     """Assert the contract every chunker shares; raises AssertionError naming the broken rule."""
     text = doc.text

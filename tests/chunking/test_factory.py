@@ -21,9 +21,10 @@ from tests.chunking.gen import ENGLISH
 )
 def test_strategy_maps_to_chunker(tok, strategy: str, cls: type) -> None:
     settings = ChunkingSettings(strategy=strategy, chunk_size=96, chunk_overlap=12, parent_size=512)  # type: ignore[arg-type]
-    chunker = make_chunker(settings, tok)
+    outer = make_chunker(settings, tok)
+    chunker = outer.inner
     assert type(chunker) is cls
-    assert isinstance(chunker, Chunker)
+    assert isinstance(chunker, Chunker) and isinstance(outer, Chunker)
     assert (chunker.chunk_size, chunker.chunk_overlap) == (96, 12)  # type: ignore[attr-defined]
     if cls is ParentChildChunker:
         assert chunker.parent_size == 512  # type: ignore[attr-defined]

@@ -191,8 +191,10 @@ def test_factory_needs_an_embedder(tok) -> None:
     with pytest.raises(ConfigError, match="embedder"):
         make_chunker(settings, tok)
     emb = HashEmbedder()
-    chunker = make_chunker(settings, tok, emb)
-    assert isinstance(chunker, SemanticChunker) and isinstance(chunker, Chunker)
+    outer = make_chunker(settings, tok, emb)
+    assert isinstance(outer, Chunker)
+    chunker = outer.inner
+    assert isinstance(chunker, SemanticChunker)
     assert (chunker.embedder, chunker.chunk_size, chunker.percentile) == (emb, 96, 30.0)
 
 

@@ -130,8 +130,10 @@ def test_plain_prose_is_deterministic(tok) -> None:
 
 def test_factory_builds_it_from_settings(tok) -> None:
     settings = ChunkingSettings(strategy="sentence", chunk_size=96, chunk_overlap=0, sentence_min_tokens=5)
-    chunker = make_chunker(settings, tok)
-    assert isinstance(chunker, SentenceChunker) and isinstance(chunker, Chunker)
+    outer = make_chunker(settings, tok)
+    assert isinstance(outer, Chunker)
+    chunker = outer.inner
+    assert isinstance(chunker, SentenceChunker)
     assert (chunker.min_tokens, chunker.chunk_size) == (5, 96)
 
 

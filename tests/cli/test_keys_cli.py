@@ -151,3 +151,38 @@ def test_list_prints_names_and_groups_verbatim(tmp_path: Path) -> None:
     res = runner.invoke(app, ["keys", "list", "--data-dir", str(tmp_path)])
     assert res.exit_code == 0, (res.output, res.exception)
     assert " a[/]b " in res.stdout
+
+
+def test_usage_report_per_tenant_and_days(tmp_path: Path) -> None:
+    import time
+
+    data = tmp_path / "data"
+    data.mkdir()
+    state = open_state("", data)
+    now = time.time()
+    state.record_usage(tenant="acme", key_id="k1", prompt_tokens=10, completion_tokens=4, cost_usd=0.5)
+    state.record_usage(tenant="acme", key_id="k1", prompt_tokens=2, completion_tokens=1, cost_usd=0.25)
+    state.record_usage(tenant="acme", key_id="k2", at=now - 5 * 86_400)
+    state.record_usage(tenant="globex", key_id="g1", prompt_tokens=99)
+    state.close()
+
+    res = runner.invoke(app, ["usage", "--tenant", "acme", "--days", "2", "--json", "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["rows"]
+    assert [(r["key_id"], r["requests"], r["prompt_tokens"], r["completion_tokens"]) for r in rows] == [
+        ("k1", 2, 12, 5)
+    ]
+    assert rows[0]["cost_usd"] == pytest.approx(0.75)
+    week = json.loads(runner.invoke(app, ["usage", "--days", "7", "--json", "--data-dir", str(data)]).stdout)[
+        "rows"
+    ]
+    assert sorted((r["tenant"], r["key_id"]) for r in week) == [
+        ("acme", "k1"),
+        ("acme", "k2"),
+        ("globex", "g1"),
+    ]
+    table = runner.invoke(app, ["usage", "--tenant", "acme", "--data-dir", str(data)])
+    assert table.exit_code == 0
+    assert "total" in table.stdout and "0.7500" in table.stdout
+    bad = runner.invoke(app, ["usage", "--days", "0", "--data-dir", str(data)])
+    assert bad.exit_code == 2

@@ -145,3 +145,75 @@ def test_stdio_refuses_a_missing_or_unknown_key_at_start(
     )
     assert done.returncode == 2, done.stderr
     assert message in " ".join(done.stderr.split()) and done.stdout == ""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_http_transport_serves_the_tools_for_each_requests_key(
+    data_dir: Path, keys: Keys, tmp_path: Path
+) -> None:
+    """``ragline mcp --http``: streamable HTTP at /mcp of a real server process, each request's key
+    in its Bearer header (acme's admin sees acme's collections, globex's admin only its own)."""
+    import httpx
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    port = _free_port()
+    log = tmp_path / "stderr.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [*COMMAND, "--http", "--port", str(port), "--data-dir", str(data_dir)],
+            env=environment(),
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, log.read_text()
+            anyio.run(anyio.sleep, 0.2)
+
+        async def collections(key: str) -> list[str]:
+            headers = {"Authorization": f"Bearer {key}"}
+            async with (
+                create_mcp_http_client(headers=headers) as http,
+                Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+            ):
+                got = await structured(client, "list_collections")
+                return sorted(c["name"] for c in got["collections"])
+
+        assert anyio.run(collections, secret(keys.acme_admin)) == ["kb", "private"]
+        assert anyio.run(collections, secret(keys.globex_admin)) == ["kb"]
+        assert httpx.post(f"{url}/mcp", json={}, timeout=10).status_code == 401  # no key, no MCP
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--http", "--key", "x"], "--key is for stdio"), (["--port", "9"], "--host and --port need --http")],
+)
+def test_transport_options_that_do_not_fit_are_refused(data_dir: Path, args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [*COMMAND, "--data-dir", str(data_dir), *args],
+        env=environment(),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode == 2 and message in " ".join(done.stderr.split()), done.stderr

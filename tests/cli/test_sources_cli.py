@@ -169,3 +169,18 @@ def test_sync_every_repeats_until_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "sync stopped (Ctrl-C)" in err and "Traceback" not in err
     del out
+
+
+def test_add_with_pii_and_near_duplicate_switches(data: Path, tmp_path: Path) -> None:
+    url = _db(tmp_path / "n.db", [(1, "Write to jo@example.com about otters.")])
+    res = _invoke(
+        "sources", "add", "notes", "--type", "sql", "--url", url, "--query", "SELECT * FROM notes",
+        "--id-column", "id", "--text-column", "body", "-c", "kb", "--pii", "--no-near-duplicates",
+        "--data-dir", str(data),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    listed = json.loads(_invoke("sources", "list", "--json", "--data-dir", str(data)).stdout)
+    assert (listed[0]["pii"], listed[0]["near_duplicates"]) == (True, False)
+    assert _invoke("sync", "notes", "--data-dir", str(data)).exit_code == 0
+    docs = fast_engine(data).search("otters", collection="kb")
+    assert docs and "<EMAIL>" in docs[0].chunk.text and "jo@" not in docs[0].chunk.text

@@ -15,6 +15,7 @@ ended by ``data: [DONE]``. The model name in each request picks a scenario:
   ``Retry-After: 0``, the next ones succeed like ``good``
 * ``always-500``: every request fails with 500
 * ``slow``: sleeps 3 s before answering (longer than the clients' timeout)
+* ``hang``: sleeps 120 s before answering (an endpoint that stopped responding)
 * ``die-mid-stream``: sends a few tokens, then drops the connection in the middle of the body
 * ``unauthorized``: 401 unless the Authorization header is ``Bearer secret``
 * anything else: 404 ``model_not_found``, as OpenAI answers for an unknown model
@@ -41,10 +42,12 @@ SCENARIOS = (
     "flaky-429",
     "always-500",
     "slow",
+    "hang",
     "die-mid-stream",
     "unauthorized",
 )
 SLOW_S = 3.0
+HANG_S = 120.0
 ABSTAIN_TEXT = "The indexed documents do not contain enough information to answer this."
 
 _failed_once: set[str] = set()
@@ -128,6 +131,8 @@ class Handler(ChatHandlerBase):
             return
         if model == "slow":
             time.sleep(SLOW_S)
+        if model == "hang":
+            time.sleep(HANG_S)
         text = self._answer_text(model, messages)
         try:
             if stream:

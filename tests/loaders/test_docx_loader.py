@@ -40,7 +40,7 @@ def test_docx_headings_paragraphs_lists_and_table_in_order(tmp_path: Path) -> No
     assert doc.text == (
         "# Handbook\n\n# Introduction\n\nWelcome to the company.\n\n## Leave policy\n\n"
         "Annual leave is 25 days.\n\n- Ask your manager\n- Book it in the portal\n\n"
-        "Type | Days\nSick | 10\n\n###### Deep\n\nAfter the table."
+        "| Type | Days |\n| --- | --- |\n| Sick | 10 |\n\n###### Deep\n\nAfter the table."
     )
     assert doc.title == "Employee Handbook"
     assert doc.metadata["author"] == "Grace Hopper"
@@ -65,7 +65,7 @@ def test_merged_table_cells_are_not_repeated(tmp_path: Path) -> None:
     path = tmp_path / "merged.docx"
     document.save(str(path))
     [doc] = DocxLoader().load(path)
-    assert doc.text == "Spanning header\na | b | c"
+    assert doc.text == "| Spanning header | | |\n| --- | --- | --- |\n| a | b | c |"
 
 
 def test_random_bytes_docx_is_a_loader_error(tmp_path: Path) -> None:

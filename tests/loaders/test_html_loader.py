@@ -76,8 +76,9 @@ python -m venv .venv
 - second item
  - nested item
 
-Option | Meaning
--v | verbose output
+| Option | Meaning |
+| --- | --- |
+| -v | verbose output |
 
 Line one
 Line two"""
@@ -155,7 +156,7 @@ def test_no_words_glued_across_blocks_and_cells(tmp_path: Path) -> None:
         "<tr><td>d1</td><td><b>d2</b> x</td></tr></table><dl><dt>term</dt><dd>def</dd></dl></main>"
     )
     [doc] = HtmlLoader().load(path)
-    assert doc.text == "alpha\n\nbeta\n\nc1 | c2\nd1 | d2 x\n\nterm\n\ndef"
+    assert doc.text == "alpha\n\nbeta\n\n| c1 | c2 |\n| --- | --- |\n| d1 | d2 x |\n\nterm\n\ndef"
     assert doc.title == ""
 
 

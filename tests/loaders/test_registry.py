@@ -12,11 +12,12 @@ from ragline.loaders.jsonl import JsonLoader
 from ragline.loaders.markdown import MarkdownLoader
 from ragline.loaders.registry import SUPPORTED_EXTENSIONS, load_file, loader_for
 from ragline.settings import LoaderSettings
+from ragline.types import CODE_LANGUAGES
 
 _ALL = {
     ".txt", ".text", ".log", ".rst", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx",
-    ".json", ".jsonl", ".ndjson", ".csv", ".tsv",
-}  # fmt: skip
+    ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".xlsx", ".xlsm", ".pptx", ".eml", ".mbox",
+} | set(CODE_LANGUAGES)  # fmt: skip
 
 
 def test_supported_extensions() -> None:
@@ -46,7 +47,14 @@ def test_unsupported_extension_message() -> None:
         loader_for(Path("archive.xyz"), LoaderSettings())
     assert isinstance(info.value, LoaderError)
     assert info.value.path == "archive.xyz"
-    assert info.value.reason.startswith("unsupported file type '.xyz'; supported: .csv, .docx, .htm, .html")
+    assert info.value.reason.startswith(
+        "unsupported file type '.xyz'; supported: .csv, .docx, .eml, .htm, .html, .json"
+    )
+    assert info.value.reason.endswith(
+        ".xlsx; source code: .bash, .c, .cc, .cjs, .cpp, .cs, .cxx, .dart, "
+        ".ex, .exs, .go, .h, .hh, .hpp, .hs, .java, .jl, .js, .jsx, .kt, .lua, .mjs, .ml, .php, .py, "
+        ".pyi, .r, .rb, .rs, .scala, .sh, .sql, .swift, .ts, .tsx"
+    )
     with pytest.raises(UnsupportedFileType, match="file has no extension"):
         loader_for(Path("Makefile"), LoaderSettings())
 

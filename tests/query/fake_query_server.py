@@ -4,7 +4,8 @@ Run as ``python -m tests.query.fake_query_server`` from the repository root: it 
 free port and prints ``PORT <n>``. Replies are ``chat.completion`` objects as the real API sends
 them (non-streamed only; the query transforms never stream).
 
-* The task is recognised from the system prompt (multi_query, hyde, decompose, filters, route).
+* The task is recognised from the system prompt (multi_query, hyde, decompose, filters, route,
+  condense).
 * The reply is picked by a marker ``[[name]]`` in the user message (``good`` when there is none),
   from :data:`REPLIES`; an unknown marker gets an empty reply.
 * A model whose name starts with ``fail`` always answers 500, so a chain of them fails entirely.
@@ -24,6 +25,7 @@ TASKS = {
     "sub-questions": "decompose",
     "Extract metadata filters": "filters",
     "Classify the user's question": "route",
+    "You rewrite the user's last question": "condense",
 }
 REPLIES: dict[tuple[str, str], str] = {
     ("multi_query", "good"): (
@@ -56,6 +58,12 @@ REPLIES: dict[tuple[str, str], str] = {
     ("filters", "bad_operator"): '{"year": {"$regex": "20.*"}}',
     ("filters", "none"): "{}",
     ("filters", "garbage"): "The filter is year >= 2020.",
+    ("condense", "good"): "How do I install ragline on Windows?",
+    ("condense", "prefixed"): "Standalone question: `How do I install ragline on Windows?`",
+    ("condense", "answer"): "Ragline installs on Windows with the MSI installer. Run it as administrator.",
+    ("condense", "long"): "How do I install ragline on " + "very " * 100 + "old Windows?",
+    ("condense", "garbage"): "Sorry, I can't help with that.",
+    ("condense", "offtopic"): "What is the weather in Paris?",
     ("route", "good"): "comparison",
     ("route", "garbage"): "Either fact or summary, hard to say.",
 }

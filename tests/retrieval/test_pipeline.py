@@ -323,7 +323,7 @@ def test_access_control_holds_through_every_stage(engine: Engine, stages: dict) 
 
 
 def test_llm_stages_without_an_llm_fall_back_to_the_plain_question(engine: Engine) -> None:
-    assert engine.chat is None
+    assert engine.chat_model is None
     llm = engine.retriever(collection="notes", retrieval=RetrievalSettings(multi_query=3, hyde=True))
     plain = engine.retriever(collection="notes", retrieval=RetrievalSettings())
     assert _ids(llm.run("battery backup", 5)) == _ids(plain.run("battery backup", 5))

@@ -1,6 +1,8 @@
 """The leak test: two tenants and several groups with overlapping content, over a thousand queries
 through the HTTP API (search in every mode, ask, the OpenAI endpoint, document reads), many quoting
 another tenant's or group's text word for word. Not one unreadable document may come back.
+Every query runs twice, cold and then from the query caches (search results, answers): a cached
+result must be exactly as private as a computed one.
 
 Each tenant's admin also plants documents under the other tenant's ids (the probe of issue 21), so
 ids alone prove nothing: the answers, prompts and traces are checked for the *text* of documents
@@ -184,7 +186,7 @@ def test_no_document_leaks_over_a_thousand_queries(
         for name, p in CALLERS.items()
     }
     rng = random.Random(11)
-    queries = leaks = own_quotes = own_found = 0
+    queries = leaks = own_quotes = own_found = cached_answers = 0
     returned = 0
 
     def check(caller: str, doc_ids: list[str]) -> None:
@@ -217,12 +219,14 @@ def test_no_document_leaks_over_a_thousand_queries(
         body = {"query": query, "mode": mode, "top_k": rng.choice([5, 20, 50])}
         if rng.random() < 0.2:
             body["filters"] = {"kind": "note"}
+        cold = client.post("/v1/collections/shared/search", json=body, headers=headers[caller])
         r = client.post("/v1/collections/shared/search", json=body, headers=headers[caller])
-        assert r.status_code == 200, r.text
-        queries += 1
-        hits = [h["doc_id"] for h in r.json()["hits"]]
-        check(caller, hits)
-        check_text(caller, r.text, query)
+        for res in (cold, r):
+            assert res.status_code == 200, res.text
+            queries += 1
+            check(caller, [h["doc_id"] for h in res.json()["hits"]])
+            check_text(caller, res.text, query)
+        assert r.json()["hits"] == cold.json()["hits"]
         if kind < 0.6 and CALLERS[caller].can_read(target.access) and mode != "dense":
             own_quotes += 1
             own_found += any(
@@ -232,32 +236,35 @@ def test_no_document_leaks_over_a_thousand_queries(
     for _ in range(120):
         caller = rng.choice(list(CALLERS))
         target = rng.choice(docs)
-        r = client.post(
-            "/v1/collections/shared/ask",
-            json={"question": target.text, "debug": True},
-            headers=headers[caller],
-        )
-        assert r.status_code == 200, r.text
-        queries += 1
-        a = r.json()
-        check(caller, [c["doc_id"] for c in a["citations"]] + [h["doc_id"] for h in a["debug"]["hits"]])
-        check_text(caller, r.text, target.text)  # answer, citations' quotes, the debug prompt
-        trace = client.get(f"/v1/traces/{a['trace_id']}", headers=headers[caller]).json()["trace"]
-        check(caller, [c["doc_id"] for c in trace["context"]])
-        check_text(caller, json.dumps(trace), target.text)
+        for run in ("cold", "cached"):
+            r = client.post(
+                "/v1/collections/shared/ask",
+                json={"question": target.text, "debug": True},
+                headers=headers[caller],
+            )
+            assert r.status_code == 200, r.text
+            queries += 1
+            a = r.json()
+            cached_answers += run == "cached" and a["cached"] is not None
+            check(caller, [c["doc_id"] for c in a["citations"]] + [h["doc_id"] for h in a["debug"]["hits"]])
+            check_text(caller, r.text, target.text)  # answer, citations' quotes, the debug prompt
+            trace = client.get(f"/v1/traces/{a['trace_id']}", headers=headers[caller]).json()["trace"]
+            check(caller, [c["doc_id"] for c in trace["context"]])
+            check_text(caller, json.dumps(trace), target.text)
 
     for _ in range(60):
         caller = rng.choice(list(CALLERS))
         target = rng.choice(docs)
-        r = client.post(
-            "/v1/chat/completions",
-            headers=headers[caller],
-            json={"model": "shared", "messages": [{"role": "user", "content": target.text}]},
-        )
-        assert r.status_code == 200, r.text
-        queries += 1
-        check(caller, [c["doc_id"] for c in r.json()["citations"]])
-        check_text(caller, r.text, target.text)
+        for _run in ("cold", "cached"):
+            r = client.post(
+                "/v1/chat/completions",
+                headers=headers[caller],
+                json={"model": "shared", "messages": [{"role": "user", "content": target.text}]},
+            )
+            assert r.status_code == 200, r.text
+            queries += 1
+            check(caller, [c["doc_id"] for c in r.json()["citations"]])
+            check_text(caller, r.text, target.text)
 
     # Direct reads: every document by every caller.
     for caller, p in CALLERS.items():
@@ -297,6 +304,15 @@ def test_no_document_leaks_over_a_thousand_queries(
 
     print(f"leak test: {queries} requests, {returned} documents returned, {leaks} unreadable")
     assert queries >= 1000 and leaks == 0
+    # The second runs really came from the caches (the metrics count the lookups).
+    metrics = client.get("/metrics").text
+    hits = {
+        cache: float(
+            re.search(rf'ragline_cache_requests_total{{cache="{cache}",result="hit"}} (\S+)', metrics)[1]
+        )  # type: ignore[index]
+        for cache in ("retrieval", "answer")
+    }
+    assert cached_answers == 120 and hits["answer"] >= 180 and hits["retrieval"] >= 1000, hits
     # The test has teeth: results came back, and callers find text they may read.
     assert returned > 5000
     assert own_found / own_quotes > 0.9, (own_found, own_quotes)

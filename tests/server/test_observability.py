@@ -74,3 +74,44 @@ def test_request_logs_join_the_stored_trace(client: TestClient, keys: Keys) -> N
     assert query and query[-1]["query_trace_id"] == a["trace_id"]
     # The OpenTelemetry trace id of the request, so logs and spans join.
     assert len(query[-1]["trace_id"]) == 32 and int(query[-1]["trace_id"], 16) != 0
+
+
+def test_cache_hits_and_misses_are_in_the_metrics(client: TestClient, keys: Keys) -> None:
+    r = client.post(
+        "/v1/collections/cached/documents",
+        json={"documents": [{"id": "c1", "text": "The ferry to the island leaves at seven every morning."}]},
+        headers=keys.acme_admin,
+    )
+    from tests.server.conftest import wait_job
+
+    wait_job(client, r.json(), keys.acme_admin)
+
+    def count(cache: str, result: str) -> float:
+        text = client.get("/metrics").text
+        line = f'ragline_cache_requests_total{{cache="{cache}",result="{result}"}} '
+        return float(next(x for x in text.splitlines() if x.startswith(line)).split()[-1])
+
+    before = {k: count(*k) for k in [("answer", "hit"), ("answer", "miss"), ("retrieval", "miss")]}
+    body = {"question": "When does the ferry leave?"}
+    first = client.post("/v1/collections/cached/ask", json=body, headers=keys.acme_admin).json()
+    second = client.post("/v1/collections/cached/ask", json=body, headers=keys.acme_admin).json()
+    assert first["cached"] is None and second["cached"]["kind"] == "exact"
+    assert second["cached"]["question"] == "When does the ferry leave?" and second["text"] == first["text"]
+    assert count("answer", "miss") == before[("answer", "miss")] + 1
+    assert count("answer", "hit") == before[("answer", "hit")] + 1
+    assert count("retrieval", "miss") == before[("retrieval", "miss")] + 1
+
+
+def test_breaker_states_are_exported_when_scraped() -> None:
+    from ragline.generation.breaker import Breakers
+    from ragline.server.observability import Metrics
+
+    breakers = Breakers(failures=1, cooldown_s=30.0)
+    metrics = Metrics()
+    metrics.watch_breakers(breakers.states)
+    breakers.get("good").success()
+    breakers.get("down").failure()
+    text = metrics.render().decode()
+    assert 'ragline_llm_breaker_state{model="down"} 2.0' in text
+    assert 'ragline_llm_breaker_state{model="good"} 0.0' in text
+    assert 'ragline_llm_breaker_opened_total{model="down"} 1.0' in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -85,6 +86,35 @@ def test_stock_client_non_streaming(server: tuple[str, Keys]) -> None:
     extra = r.model_extra or {}
     assert extra["citations"][0]["source"].endswith("kites.md")
     assert extra["ragline"]["trace_id"] and extra["ragline"]["mode"] == "extractive"
+
+
+def test_a_follow_up_is_read_in_its_conversation(server: tuple[str, Keys]) -> None:
+    base, keys = server
+    messages: list[Any] = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "How long does sourdough proof?"},
+        {"role": "assistant", "content": "Sourdough proofs for 12 hours in the fridge [1]."},
+        {"role": "user", "content": "At what temperature do I bake it?"},
+    ]
+    r = _client(base, keys.acme_eng).chat.completions.create(model="hobbies", messages=messages)
+    msg = r.choices[0].message.content or ""
+    assert "250 degrees" in msg and (r.model_extra or {})["citations"][0]["source"].endswith("bread.md")
+    trace_id = (r.model_extra or {})["ragline"]["trace_id"]
+    trace = httpx.get(f"{base}/v1/traces/{trace_id}", headers=keys.acme_eng).json()
+    # The question is the last user message; the query searched carries the conversation's topic.
+    assert trace["question"] == "At what temperature do I bake it?"
+    assert trace["trace"]["query"] == "At what temperature do I bake it? (sourdough proof)"
+    assert trace["trace"]["condense"]["method"] == "rules"
+    # Streamed, with the question in content parts, the same conversation gives the same answer.
+    messages[-1] = {
+        "role": "user",
+        "content": [{"type": "text", "text": "At what temperature do I bake it?"}],
+    }
+    stream = _client(base, keys.acme_eng).chat.completions.create(
+        model="hobbies", messages=messages, stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert "250 degrees" in text
 
 
 def test_errors_reach_the_client_as_openai_errors(server: tuple[str, Keys]) -> None:

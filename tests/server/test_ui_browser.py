@@ -2,7 +2,8 @@
 through Playwright (the browser is never downloaded).
 
 Covers asking with a streamed answer and clickable citations that open the cited span in the
-document panel, abstention, feedback, uploading through the file input with job progress, the
+document panel, a conversation (a follow-up read in context, "new chat" starting over),
+abstention, feedback, uploading through the file input with job progress, the
 document list with delete, search, API error messages, the API key field with auth on, and documents
 holding their own [n] markers or HTML (shown as text; only the answer's own citations are links),
 and an LLM answer's unsupported sentence marked.
@@ -40,6 +41,9 @@ if not CHROMIUM.is_file():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = sync_api.expect
+# Playwright's default wait is 5 s; under a loaded CI machine a streamed LLM answer can take longer.
+# A longer wait changes only how long a failing check takes to fail, never what passes.
+expect.set_options(timeout=30_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -357,6 +361,51 @@ def test_ask_streams_tokens_and_citation_opens_the_cited_span(page: Any, server:
     expect(page.locator("#answer-abstained")).to_be_visible()
     expect(page.locator("#answer-abstained")).to_contain_text("Not enough information")
     expect(page.locator("#answer-sources-block")).to_be_hidden()
+
+
+def test_a_conversation_reads_follow_ups_in_context_until_a_new_chat(page: Any, server: Server) -> None:
+    _open_ui(page, server)
+    ask_url = f"/v1/collections/{COLLECTION}/ask"
+
+    def ask(question: str) -> dict[str, Any]:
+        page.fill("#question", question)
+        with page.expect_request(lambda r: r.url.endswith(ask_url)) as req:
+            page.click("#ask-button")
+        expect(page.locator("#answer")).to_have_attribute("data-state", "done")
+        body: dict[str, Any] = req.value.post_data_json
+        return body
+
+    first = ask("What do we know about the Orrin Point lighthouse?")
+    expect(page.locator("#conversation")).to_be_hidden()
+    expect(page.locator("#answer-query")).to_be_hidden()  # searched as asked
+    first_answer = page.locator("#answer-text").inner_text()
+
+    # The follow-up names nothing: the conversation supplies the lighthouse.
+    follow = ask("When was it built?")
+    assert follow["conversation_id"] == first["conversation_id"]
+    expect(page.locator("#answer-query")).to_have_text("Searched for: When was Orrin Point lighthouse built?")
+    expect(page.locator("#answer-text")).to_contain_text(LIGHTHOUSE_FACT)
+    turns = page.locator("#conversation [data-testid=turn]")
+    expect(turns).to_have_count(1)
+    expect(turns.first.locator(".turn-question")).to_have_text(
+        "What do we know about the Orrin Point lighthouse?"
+    )
+    expect(turns.first.locator(".turn-answer")).to_have_text(first_answer)
+    with server.client() as c:
+        stored = c.get(f"/v1/conversations/{follow['conversation_id']}").json()
+    assert [t["content"] for t in stored["turns"] if t["role"] == "user"] == [
+        "What do we know about the Orrin Point lighthouse?",
+        "When was it built?",
+    ]
+
+    # A new chat forgets it: the same follow-up is now searched on its own, in a new conversation.
+    page.click("#new-chat")
+    expect(page.locator("#conversation")).to_be_hidden()
+    expect(page.locator("#answer")).to_be_hidden()
+    alone = ask("When was it built?")
+    assert alone["conversation_id"] != follow["conversation_id"]
+    expect(page.locator("#answer-query")).to_be_hidden()
+    expect(page.locator("#conversation [data-testid=turn]")).to_have_count(0)
 
 
 def test_feedback_is_stored(page: Any, server: Server) -> None:

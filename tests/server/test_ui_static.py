@@ -30,3 +30,11 @@ def test_the_check_catches_a_sink() -> None:
     assert HTML_SINKS.search("el.innerHTML = hit.text;")
     assert HTML_SINKS.search("node.insertAdjacentHTML('beforeend', s)")
     assert not HTML_SINKS.search("el.textContent = hit.text; // never through innerHTML")
+
+
+def test_the_upload_picker_offers_every_supported_file_type() -> None:
+    from ragline.loaders.registry import SUPPORTED_EXTENSIONS
+
+    accept = re.search(r'accept="([^"]*)"', (UI / "index.html").read_text(encoding="utf-8"))
+    assert accept is not None
+    assert set(accept[1].split(",")) == SUPPORTED_EXTENSIONS

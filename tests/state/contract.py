@@ -21,6 +21,7 @@ from ragline.errors import ConfigError
 from ragline.state import (
     ApiKey,
     AuditEvent,
+    ConversationTurn,
     Feedback,
     Job,
     JobError,
@@ -28,8 +29,9 @@ from ragline.state import (
     StateError,
     StateNotFound,
     StateStore,
+    Usage,
 )
-from ragline.state.base import PRUNE_EVERY
+from ragline.state.base import MAX_CONVERSATION_TURNS, PRUNE_EVERY
 
 MakeState = Callable[..., StateStore]
 DAY = 86_400.0
@@ -376,6 +378,97 @@ class StateContract:
         state.close()
         state.ping()
 
+    # -- conversations ---------------------------------------------------------------------------
+
+    def test_conversation_round_trip(self, state: StateStore) -> None:
+        conv = state.create_conversation(tenant="acme", key_id="k1", collection="kb")
+        assert re.fullmatch(r"[0-9a-f]{32}", conv.id) and conv.turns == ()
+        turns = [
+            ConversationTurn("user", "How do I install it on Linux?"),
+            ConversationTurn("assistant", "Run apt install ragline [1].", trace_id="t1"),
+        ]
+        after = state.append_turns(conv.id, turns, tenant="acme", key_id="k1")
+        assert [(t.role, t.content, t.trace_id) for t in after.turns] == [
+            ("user", "How do I install it on Linux?", ""),
+            ("assistant", "Run apt install ragline [1].", "t1"),
+        ]
+        assert all(t.at >= conv.created_at for t in after.turns)
+        assert state.get_conversation(conv.id, tenant="acme", key_id="k1") == after
+        state.append_turns(conv.id, [ConversationTurn("user", "And on Windows?")], tenant="acme", key_id="k1")
+        got = state.get_conversation(conv.id, tenant="acme", key_id="k1")
+        assert got is not None and [t.content for t in got.turns][-1] == "And on Windows?"
+        assert got.collection == "kb" and got.updated_at >= after.updated_at
+
+    def test_a_conversation_is_its_owners_only(self, state: StateStore) -> None:
+        conv = state.create_conversation(tenant="acme", key_id="k1", collection="kb")
+        state.append_turns(conv.id, [ConversationTurn("user", "secret plans")], tenant="acme", key_id="k1")
+        # Another key of the same tenant, or the same key id under another tenant, sees nothing.
+        for tenant, key in (("acme", "k2"), ("globex", "k1")):
+            assert state.get_conversation(conv.id, tenant=tenant, key_id=key) is None
+            with pytest.raises(StateNotFound, match="no conversation"):
+                state.append_turns(conv.id, [ConversationTurn("user", "x")], tenant=tenant, key_id=key)
+            assert state.delete_conversation(conv.id, tenant=tenant, key_id=key) is False
+        kept = state.get_conversation(conv.id, tenant="acme", key_id="k1")
+        assert kept is not None and [t.content for t in kept.turns] == ["secret plans"]
+        assert state.delete_conversation(conv.id, tenant="acme", key_id="k1") is True
+        assert state.get_conversation(conv.id, tenant="acme", key_id="k1") is None
+
+    def test_a_conversation_keeps_its_newest_turns(self, state: StateStore) -> None:
+        conv = state.create_conversation(tenant="acme", key_id="k1", collection="kb")
+        turns = [ConversationTurn("user", f"q{i}") for i in range(MAX_CONVERSATION_TURNS + 5)]
+        after = state.append_turns(conv.id, turns, tenant="acme", key_id="k1")
+        assert len(after.turns) == MAX_CONVERSATION_TURNS
+        assert after.turns[0].content == "q5" and after.turns[-1].content == f"q{MAX_CONVERSATION_TURNS + 4}"
+
+    def test_bad_conversation_turns_are_refused(self, state: StateStore) -> None:
+        conv = state.create_conversation(tenant="acme", key_id="k1", collection="kb")
+        with pytest.raises(ConfigError, match="'system'"):
+            state.append_turns(
+                conv.id,
+                [ConversationTurn("system", "x")],
+                tenant="acme",
+                key_id="k1",  # type: ignore[arg-type]
+            )
+        with pytest.raises(ConfigError, match="limit"):
+            state.append_turns(conv.id, [ConversationTurn("user", "x" * 100_001)], tenant="acme", key_id="k1")
+        with pytest.raises(ConfigError, match="tenant"):
+            state.create_conversation(tenant="a/b", key_id="k1", collection="kb")
+        got = state.get_conversation(conv.id, tenant="acme", key_id="k1")
+        assert got is not None and got.turns == ()
+
+    def test_conversation_retention_by_age(self, make_state: MakeState) -> None:
+        state = make_state(conversation_retention_days=30)
+        now = time.time()
+        idle = state.create_conversation(tenant="acme", key_id="k1", collection="kb", now=now - 31 * DAY)
+        used = state.create_conversation(tenant="acme", key_id="k1", collection="kb", now=now - 29 * DAY)
+        state.append_turns(used.id, [ConversationTurn("user", "still here")], tenant="acme", key_id="k1")
+        # Expired conversations are gone for readers before any prune runs.
+        assert state.get_conversation(idle.id, tenant="acme", key_id="k1") is None
+        with pytest.raises(StateNotFound):
+            state.append_turns(idle.id, [ConversationTurn("user", "x")], tenant="acme", key_id="k1")
+        assert state.prune_conversations() == 1
+        assert state.get_conversation(used.id, tenant="acme", key_id="k1") is not None
+        assert state.prune_conversations() == 0
+
+    def test_conversation_retention_by_count(self, make_state: MakeState) -> None:
+        state = make_state(conversation_retention=3)
+        now = time.time()
+        ids = [
+            state.create_conversation(tenant="acme", key_id="k1", collection="kb", now=now - 100 + i).id
+            for i in range(5)
+        ]
+        # The least recently used go first: touching the oldest keeps it.
+        state.append_turns(ids[2], [ConversationTurn("user", "x")], tenant="acme", key_id="k1", now=now)
+        state.create_conversation(tenant="acme", key_id="k1", collection="kb", now=now + 1)
+        alive = [i for i in ids if state.get_conversation(i, tenant="acme", key_id="k1") is not None]
+        assert alive == [ids[2], ids[4]]
+
+    def test_bad_conversation_retention_is_refused(self, make_state: MakeState) -> None:
+        with pytest.raises(ConfigError, match="conversation_retention"):
+            make_state(conversation_retention=-1)
+        with pytest.raises(ConfigError, match="conversation_retention_days"):
+            make_state(conversation_retention_days=0)
+
     # -- traces ----------------------------------------------------------------------------------
 
     def test_trace_round_trip(self, state: StateStore) -> None:
@@ -551,3 +644,47 @@ class StateContract:
         assert final is not None and len(final.errors) == 120, "no lost read-modify-write update"
         assert state.count_keys() == 121
         assert state.get_trace("t5-19") is not None
+
+    # -- usage ---------------------------------------------------------------------------------------
+
+    def test_usage_adds_up_per_key_and_day(self, state: StateStore) -> None:
+        day1, day2 = 1_700_000_000.0, 1_700_000_000.0 + DAY
+        state.record_usage(
+            tenant="acme", key_id="k1", prompt_tokens=10, completion_tokens=5, cost_usd=0.5, at=day1
+        )
+        state.record_usage(
+            tenant="acme", key_id="k1", prompt_tokens=1, completion_tokens=2, cost_usd=0.25, at=day1
+        )
+        state.record_usage(tenant="acme", key_id="k2", at=day1)
+        state.record_usage(tenant="acme", key_id="k1", requests=3, at=day2)
+        state.record_usage(tenant="globex", key_id="g1", prompt_tokens=7, at=day2)
+        rows = state.list_usage(tenant="acme")
+        assert rows == [
+            Usage("acme", "k1", "2023-11-14", 2, 11, 7, 0.75),
+            Usage("acme", "k2", "2023-11-14", 1, 0, 0, 0.0),
+            Usage("acme", "k1", "2023-11-15", 3, 0, 0, 0.0),
+        ]
+        assert state.list_usage(tenant="acme", key_id="k1", since_day="2023-11-15") == [
+            Usage("acme", "k1", "2023-11-15", 3, 0, 0, 0.0)
+        ]
+        assert {u.tenant for u in state.list_usage()} == {"acme", "globex"}
+        assert state.list_usage(tenant="nobody") == []
+
+    def test_usage_bad_input_is_refused(self, state: StateStore) -> None:
+        with pytest.raises(ConfigError, match="prompt_tokens"):
+            state.record_usage(tenant="acme", key_id="k1", prompt_tokens=-1)
+        with pytest.raises(ConfigError, match="cost_usd"):
+            state.record_usage(tenant="acme", key_id="k1", cost_usd=float("nan"))
+        with pytest.raises(ConfigError, match="tenant"):
+            state.record_usage(tenant="bad tenant", key_id="k1")
+        with pytest.raises(ConfigError, match="since_day"):
+            state.list_usage(since_day="yesterday")
+
+    def test_concurrent_usage_counts_are_not_lost(self, state: StateStore) -> None:
+        def hit(_: int) -> None:
+            state.record_usage(tenant="acme", key_id="k1", prompt_tokens=2, completion_tokens=1, cost_usd=0.5)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(hit, range(40)))
+        (row,) = state.list_usage(tenant="acme")
+        assert (row.requests, row.prompt_tokens, row.completion_tokens, row.cost_usd) == (40, 80, 40, 20.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ragline.chunking.base import Chunker
+from ragline.chunking.code import CodeAwareChunker, CodeChunker
 from ragline.chunking.parent_child import ParentChildChunker
 from ragline.chunking.recursive import RecursiveChunker
 from ragline.chunking.semantic import SemanticChunker
@@ -16,15 +17,22 @@ from ragline.text.tokenizer import Tokenizer
 
 def make_chunker(
     settings: ChunkingSettings, tokenizer: Tokenizer, embedder: Embedder | None = None
-) -> Chunker:
+) -> CodeAwareChunker:
     """The chunker for ``settings.strategy``: "recursive", "structure", "parent-child", "semantic"
-    or "sentence". Only "semantic" uses ``embedder`` (and needs it).
+    or "sentence" (its ``inner``), with source-code documents going to the code-aware chunker
+    (functions and classes as chunks, :mod:`ragline.chunking.code`). Only "semantic" uses
+    ``embedder`` (and needs it).
 
     Example::
 
         chunker = make_chunker(ChunkingSettings(strategy="recursive"), tokenizer)
         semantic = make_chunker(ChunkingSettings(strategy="semantic"), tokenizer, embedder)
     """
+    code = CodeChunker(tokenizer, settings.chunk_size, settings.chunk_overlap)
+    return CodeAwareChunker(_strategy(settings, tokenizer, embedder), code)
+
+
+def _strategy(settings: ChunkingSettings, tokenizer: Tokenizer, embedder: Embedder | None) -> Chunker:
     if settings.strategy == "recursive":
         return RecursiveChunker(tokenizer, settings.chunk_size, settings.chunk_overlap)
     if settings.strategy == "structure":

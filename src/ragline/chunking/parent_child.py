@@ -5,6 +5,7 @@ from __future__ import annotations
 from ragline.chunking.base import ChunkedDocument
 from ragline.chunking.spans import TokenizedText, build_chunks, fit_title, split_span
 from ragline.chunking.structure import SectionSplitter, clip_sections, group_sections, section_spans
+from ragline.chunking.tables import find_tables
 from ragline.errors import ConfigError
 from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document, Section, content_hash, stable_id
@@ -49,6 +50,7 @@ class ParentChildChunker:
         text = doc.text
         tt = TokenizedText.of(text, self.tokenizer)
         sections = section_spans(text)
+        tables = find_tables(text)
         title = fit_title(doc.title, self.tokenizer)
         starts = [sec.start for sec in sections]
         size = self.parent_size
@@ -67,7 +69,7 @@ class ParentChildChunker:
                 )
                 parents.append(section)
                 for s, e, path in self._splitter.pieces(
-                    tt, clip_sections(sections, start, end, starts), title
+                    tt, clip_sections(sections, start, end, starts), title, tables
                 ):
                     pieces.append((s, e, path, section.id))
         return ChunkedDocument(build_chunks(doc, pieces, title), parents)

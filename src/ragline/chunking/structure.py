@@ -33,10 +33,13 @@ from ragline.chunking.spans import (
     build_chunks,
     check_sizes,
     fit_title,
+    lstrip_at,
     make_excess,
+    rstrip_at,
     scale_overlap,
     split_span,
 )
+from ragline.chunking.tables import TableSpan, find_tables, tables_in
 from ragline.text.tokenizer import Tokenizer
 from ragline.types import Document
 
@@ -270,21 +273,144 @@ class SectionSplitter:
         return max(1, min(self.size, self.tokenizer.max_tokens - cost - 1))
 
     def pieces(
-        self, tt: TokenizedText, sections: Sequence[SectionSpan], title: str = ""
+        self,
+        tt: TokenizedText,
+        sections: Sequence[SectionSpan],
+        title: str = "",
+        tables: Sequence[TableSpan] = (),
+        *,
+        merge: bool = True,
     ) -> list[tuple[int, int, Path]]:
-        out: list[tuple[int, int, Path]] = []
+        """``(start, end, path)`` chunk spans of ``sections``: small ones merged first (unless
+        ``merge`` is False), each split under its budget, ``tables`` (see :func:`find_tables`)
+        kept whole or cut between rows."""
 
         def budget_of(p: Path) -> int:
             return self.budget(p, title)
 
-        for group in group_sections(sections, tt, self.size, budget_of):
-            path, _ = self.fit_path(group.path, title)
-            budget = self.budget(group.path, title)
-            overlap = scale_overlap(self.overlap, self.size, budget)
-            excess = make_excess(tt, self.tokenizer, budget, " > ".join(header_parts(title, path)))
-            for s, e in split_span(tt, group.start, group.end, budget, overlap, excess=excess):
-                out.append((s, e, path))
+        groups = group_sections(sections, tt, self.size, budget_of) if merge else sections
+        out: list[tuple[int, int, Path]] = []
+        for group in groups:
+            inside = tables_in(tables, group.start, group.end) if tables else []
+            if not inside:
+                out.extend(self._split(tt, group.start, group.end, group.path, title))
+                continue
+            out.extend(self._split_with_tables(tt, group, title, inside))
         return out
+
+    def _split(
+        self, tt: TokenizedText, start: int, end: int, path: Path, title: str, overlap: bool = True
+    ) -> list[tuple[int, int, Path]]:
+        fitted, _ = self.fit_path(path, title)
+        budget = self.budget(path, title)
+        lap = scale_overlap(self.overlap, self.size, budget) if overlap else 0
+        excess = make_excess(tt, self.tokenizer, budget, " > ".join(header_parts(title, fitted)))
+        return [(s, e, fitted) for s, e in split_span(tt, start, end, budget, lap, excess=excess)]
+
+    def fits(self, tt: TokenizedText, start: int, end: int, path: Path, title: str) -> bool:
+        """Whether ``text[start:end]`` is one chunk under ``path``'s budget (embed text included)."""
+        fitted, _ = self.fit_path(path, title)
+        budget = self.budget(path, title)
+        if tt.count(start, end) > budget:
+            return False
+        excess = make_excess(tt, self.tokenizer, budget, " > ".join(header_parts(title, fitted)))
+        return excess(start, end) == 0
+
+    def _split_with_tables(
+        self, tt: TokenizedText, group: SectionSpan, title: str, tables: Sequence[TableSpan]
+    ) -> list[tuple[int, int, Path]]:
+        """A group holding tables: text between them split as usual, each table whole when it fits
+        (joined to the text piece before and after it while they fit one chunk), else cut between
+        rows with its header line appended to the later pieces' section path (a short intro
+        before it opens its first piece, short text after it joins its last)."""
+        path = group.path
+        out: list[tuple[int, int, Path]] = []
+        cursor = group.start
+        # Index in ``out`` of the first piece of the text after the last whole table, to join.
+        join_next: int | None = None
+        for table in tables:
+            lo, hi = max(table.start, group.start), min(table.end, group.end)
+            text_pieces = self._split(tt, cursor, lo, path, title) if lo > cursor else []
+            if join_next is not None and text_pieces:
+                s, _, p = out[join_next]
+                if self.fits(tt, s, text_pieces[0][1], p, title):
+                    out[join_next] = (s, text_pieces[0][1], p)
+                    text_pieces = text_pieces[1:]
+            join_next = None
+            out.extend(text_pieces)
+            whole = table.start >= group.start and self.fits(tt, lo, hi, path, title)
+            if whole:
+                if text_pieces and self.fits(tt, text_pieces[-1][0], hi, path, title):
+                    out[-1] = (text_pieces[-1][0], hi, out[-1][2])
+                else:
+                    out.append((lo, hi, self.fit_path(path, title)[0]))
+                join_next = len(out) - 1
+            else:
+                # A short text piece just before the table opens its first piece (an intro line).
+                opening = None
+                if text_pieces and table.start >= group.start:
+                    last = text_pieces[-1]
+                    if tt.count(last[0], last[1]) < self.size // 4:
+                        opening = last[0]
+                        out.pop()
+                out.extend(self._table_rows(tt, table, lo, hi, path, title, opening))
+                join_next = len(out) - 1
+            cursor = hi
+        rest = self._split(tt, cursor, group.end, path, title) if group.end > cursor else []
+        if join_next is not None and rest:
+            s, _, p = out[join_next]
+            if self.fits(tt, s, rest[0][1], p, title):
+                out[join_next] = (s, rest[0][1], p)
+                rest = rest[1:]
+        out.extend(rest)
+        return out
+
+    def _table_rows(
+        self,
+        tt: TokenizedText,
+        table: TableSpan,
+        lo: int,
+        hi: int,
+        path: Path,
+        title: str,
+        opening: int | None = None,
+    ) -> list[tuple[int, int, Path]]:
+        """``table`` (its part in ``[lo, hi)``) cut between rows. The first piece starts with the
+        header and delimiter lines when they are in range (from ``opening`` when given: a short
+        intro before the table); every other piece has the header line as the last part of its
+        section path, so a retrieved row keeps its column names."""
+        with_header = (*path, table.header)
+        rows = [(max(s, lo), min(e, hi)) for s, e in table.rows if e > lo and s < hi]
+        out: list[tuple[int, int, Path]] = []
+        # The open piece: its start, end and section path.
+        start, end, piece_path = -1, -1, path
+        if lo < table.header_end:
+            # The header and delimiter lines (what of them is in range) open the first piece.
+            start = lo if opening is None else opening
+            end = min(table.header_end, hi)
+        for row_start, row_end in rows:
+            if start >= 0 and self.fits(tt, start, row_end, piece_path, title):
+                end = row_end
+                continue
+            if start >= 0:
+                out.extend(self._close(tt, start, end, piece_path, title))
+            start, end, piece_path = row_start, row_end, with_header
+        if start >= 0:
+            out.extend(self._close(tt, start, end, piece_path, title))
+        return out
+
+    def _close(
+        self, tt: TokenizedText, start: int, end: int, path: Path, title: str
+    ) -> list[tuple[int, int, Path]]:
+        """One table piece; a row too long for a chunk on its own is split like prose."""
+        start = lstrip_at(tt.text, start, end)
+        end = rstrip_at(tt.text, start, end)
+        if start >= end:
+            return []
+        if self.fits(tt, start, end, path, title):
+            fitted, _ = self.fit_path(path, title)
+            return [(start, end, fitted)]
+        return self._split(tt, start, end, path, title, overlap=False)
 
 
 class StructureChunker:
@@ -312,5 +438,5 @@ class StructureChunker:
             return ChunkedDocument([])
         tt = TokenizedText.of(doc.text, self.tokenizer)
         title = fit_title(doc.title, self.tokenizer)
-        pieces = self._splitter.pieces(tt, section_spans(doc.text), title)
+        pieces = self._splitter.pieces(tt, section_spans(doc.text), title, find_tables(doc.text))
         return ChunkedDocument(build_chunks(doc, [(s, e, path, None) for s, e, path in pieces], title))

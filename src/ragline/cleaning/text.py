@@ -88,3 +88,26 @@ def clean_text(text: str) -> str:
     if "\n\n\n" in text:
         text = _NEWLINE_RUN.sub("\n\n", text)
     return text.strip(" \n")
+
+
+_TRAILING_BLANKS = re.compile(r"[ \t]+\n")
+
+
+def clean_code(text: str) -> str:
+    """Normalise source code for indexing, keeping its layout; idempotent.
+
+    Unlike :func:`clean_text`, indentation (spaces and tabs) and string literals stay as written
+    (no NFKC, no collapsing of space runs): code is read by a parser and by people. CRLF/CR -> LF;
+    control, format and surrogate characters removed (tabs and line breaks kept); trailing spaces
+    of lines removed, 3+ newlines collapsed to 2, blank lines at both ends stripped.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.replace("\n", " ").replace("\t", " ").isprintable():
+        text = _NEWLINES.sub("\n", text)
+        # Both patterns spare tabs and line feeds.
+        text = _ASCII_CONTROLS.sub("", text) if text.isascii() else _removed_chars().sub("", text)
+    text = _TRAILING_BLANKS.sub("\n", text + "\n")
+    if "\n\n\n" in text:
+        text = _NEWLINE_RUN.sub("\n\n", text)
+    return text.strip("\n")

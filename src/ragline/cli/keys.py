@@ -5,12 +5,14 @@ Examples::
     ragline keys create --tenant acme --groups eng,ops --role reader --name ci
     ragline keys list --tenant acme
     ragline keys revoke 3f2a9c1b7d04
+    ragline usage --tenant acme --days 7      (the usage report, also here: it reads the same state)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -24,6 +26,7 @@ from rich.table import Table
 from ragline.errors import RaglineError
 from ragline.settings import load_settings
 from ragline.state import Role, StateStore, open_state
+from ragline.state.base import total_usage
 
 keys_app = typer.Typer(help="Manage API keys for `ragline serve`.", no_args_is_help=True)
 
@@ -176,3 +179,55 @@ def revoke(
         )
         raise typer.Exit(code=1)
     console.print(f"revoked key {escape(key_id)}", highlight=False)
+
+
+def usage(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=366, help="Days back, today included (UTC).")
+    ] = 30,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Queries, LLM tokens and cost per tenant, key and UTC day (what `ragline serve` recorded).
+
+    Example: ``ragline usage --tenant acme --days 7``
+    """
+    since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400 * (days - 1)))
+    try:
+        state = _open(data_dir)
+        try:
+            rows = state.list_usage(tenant=tenant, since_day=since)
+        finally:
+            state.close()
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps({"since_day": since, "rows": [dataclasses.asdict(u) for u in rows]}))
+        return
+    if not rows:
+        console.print(f"no usage since {since}" + (f" in tenant {escape(tenant)!r}" if tenant else ""))
+        return
+    t = Table(
+        title=f"usage since {since} (UTC)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for col in ("day", "tenant", "key"):
+        t.add_column(col, no_wrap=True)
+    for col in ("requests", "tokens in", "tokens out", "cost $"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for u in [*rows, total_usage(rows)]:
+        last = u.day == "*"
+        t.add_row(
+            "total" if last else u.day,
+            "" if last else escape(u.tenant),
+            "" if last else u.key_id,
+            str(u.requests),
+            str(u.prompt_tokens),
+            str(u.completion_tokens),
+            f"{u.cost_usd:.4f}",
+        )
+    console.print(t)

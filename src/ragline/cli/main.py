@@ -33,8 +33,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragline.cli.keys import keys_app
-from ragline.cli.sources import sources_app
-from ragline.errors import RaglineError
+from ragline.cli.keys import usage as usage_command
+from ragline.cli.sources import NearDuplicatesOpt, PiiOpt, sources_app
+from ragline.errors import ConfigError, RaglineError
 from ragline.types import DEFAULT_TENANT, Access, parse_groups
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Evaluate retrieval quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
+app.command("usage")(usage_command)
 app.add_typer(sources_app, name="sources")
 tune_app = typer.Typer(help="Adapt models to a collection.", no_args_is_help=True)
 app.add_typer(tune_app, name="tune")
@@ -247,6 +249,17 @@ def ingest(
     clearance: Annotated[
         int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs (0-100).")
     ] = 0,
+    pii: PiiOpt = None,
+    near_duplicates: NearDuplicatesOpt = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Parse, chunk and embed on Ray: 'auto' (this machine's cluster, else a local Ray) "
+            "or a cluster address (host:6379, ray://host:10001); 'off': in-process. "
+            "Default: ingest.ray_address.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Ingest files and folders into a collection (only changed files are re-embedded).
@@ -266,7 +279,10 @@ def ingest(
 
             def on_progress(p: Any) -> None:
                 bar.update(files, total=p.files_total, completed=p.files_done, detail=p.current)
-                bar.update(chunks, total=p.chunks_embedded + p.chunks_pending, completed=p.chunks_embedded)
+                # A Ray ingest's counts already add up over its workers; the bar says how many.
+                where = f"on {p.workers} Ray workers" if p.workers else ""
+                total = p.chunks_embedded + p.chunks_pending
+                bar.update(chunks, total=total, completed=p.chunks_embedded, detail=where)
 
             report = engine.ingest(
                 paths,
@@ -277,6 +293,9 @@ def ingest(
                 dedup=not keep_duplicates,
                 progress=on_progress,
                 access=access,
+                pii=pii,
+                near_duplicates=near_duplicates,
+                ray=ray,
             )
     except RaglineError as exc:
         _fail(exc)
@@ -292,6 +311,15 @@ def ingest(
             f"({report.chunks_embedded} embedded, {report.duplicates_skipped} duplicates skipped, "
             f"{report.sources_deleted} sources deleted) in {report.seconds_total:.1f}s"
         )
+        if report.pii_redacted:
+            found = ", ".join(f"{n} {kind}" for kind, n in sorted(report.pii_redacted.items()))
+            console.print(f"PII redacted: {found}", highlight=False)
+        for dup in report.near_duplicates:
+            console.print(
+                f"near-duplicate {_esc(dup.doc_id)} ({_esc(dup.source)}) of {_esc(dup.duplicate_of)}, "
+                f"similarity {dup.similarity:.2f}: not indexed",
+                highlight=False,
+            )
         for path, reason in report.skipped:
             # Not loaded at all (unsupported, a FIFO, a socket...): markup off, paths are data.
             err_console.print(f"skipped {path}: {reason}", markup=False, style="yellow")
@@ -725,7 +753,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: server.port, 8000).")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the HTTP API, the OpenAI-compatible endpoint and the web UI."""
+    """Run the HTTP API, the OpenAI-compatible endpoint, the web UI and MCP at /mcp."""
+    _serve(host, port, data_dir, "UI at /, API docs at /v1/docs, MCP at /mcp")
+
+
+def _serve(host: str | None, port: int | None, data_dir: Path | None, what: str) -> None:
     import uvicorn
 
     from ragline.server.app import create_app
@@ -742,7 +774,7 @@ def serve(
     host, port = host or s.host, port if port is not None else s.port
     err_console.print(
         f"ragline serving {_esc(settings.data_dir)} on http://{_esc(host)}:{port}"
-        f" (UI at /, API docs at /v1/docs{', auth OFF' if not s.auth else ''})"
+        f" ({what}{', auth OFF' if not s.auth else ''})"
     )
     uvicorn.run(app_, host=host, port=port, log_config=None)
 
@@ -758,10 +790,30 @@ def mcp(
             help="API key whose tenant, groups and clearance every call uses (needed while auth is on).",
         ),
     ] = None,
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Serve MCP over streamable HTTP at http://HOST:PORT/mcp (each request's key in "
+            "Authorization: Bearer, as the HTTP API) instead of stdio; the service's other routes run too.",
+        ),
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="--http: interface to bind (default: server.host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="--http: port (default: server.port).")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Serve MCP (Model Context Protocol) on stdin/stdout: search, ask, list collections and read
-    spans, for an MCP client that starts this command. Over HTTP, `ragline serve` answers MCP at /mcp."""
+    """Serve MCP (Model Context Protocol): search, ask, list collections and read spans. On
+    stdin/stdout for an MCP client that starts this command, or with --http over streamable HTTP
+    (the same as `ragline serve`, which answers MCP at /mcp)."""
+    if http:
+        if key is not None:
+            _fail(ConfigError("--key is for stdio; over --http each request sends its key as a Bearer token"))
+        _serve(host, port, data_dir, "MCP at /mcp")
+        return
+    if host is not None or port is not None:
+        _fail(ConfigError("--host and --port need --http (stdio has no address)"))
     try:
         from ragline.server.mcp_server import run_stdio, stdio_caller
     except ImportError as exc:

@@ -40,6 +40,18 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="Where ragline keeps its data (default ./.ragline or RAGLINE_DATA_DIR)."),
 ]
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant the source belongs to.")]
+# Shared with `ragline ingest`: None keeps the collection's [cleaning] settings.
+PiiOpt = Annotated[
+    bool | None,
+    typer.Option("--pii/--no-pii", help="Redact personal data (default: the collection's cleaning.pii)."),
+]
+NearDuplicatesOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--near-duplicates/--no-near-duplicates",
+        help="Leave out near-duplicates of indexed documents (default: the collection's setting).",
+    ),
+]
 Kind = Literal["web", "sql", "git", "s3"]
 
 # Which command-line options each type takes, as (option, config field).
@@ -122,6 +134,8 @@ def add(
     clearance: Annotated[
         int, typer.Option("--clearance", min=0, max=100, help="Clearance a reader needs.")
     ] = 0,
+    pii: PiiOpt = None,
+    near_duplicates: NearDuplicatesOpt = None,
     url: Annotated[
         list[str] | None,
         typer.Option(
@@ -203,6 +217,8 @@ def add(
             tenant=tenant,
             groups=parse_groups(groups),
             clearance=clearance,
+            pii=pii,
+            near_duplicates=near_duplicates,
             config=source_config(kind, given),
         )
         _registry(data_dir).add(definition)

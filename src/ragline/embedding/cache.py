@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.microbatch import MicroBatcher, QueryBatchEmbedder
 from ragline.embedding.sentence_vectors import Span, SpanEmbedder, separate_sentence_vectors
 from ragline.embedding.tokens import TokenMatrix, TokenModel, token_model, token_states
 
@@ -114,9 +115,17 @@ class CachedEmbedder:
 
     QUERY_CACHE_SIZE = 256
 
-    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+    def __init__(
+        self, inner: Embedder, cache: EmbeddingCache, query_window_ms: float = 0.0, query_batch_max: int = 16
+    ) -> None:
         self.inner = inner
         self.cache = cache
+        # Concurrent queries embedded in one model run (embedding.query_batch_window_ms; off at 0).
+        self.batcher = (
+            MicroBatcher(inner.embed_queries, query_window_ms / 1000, query_batch_max)
+            if query_window_ms > 0 and isinstance(inner, QueryBatchEmbedder)
+            else None
+        )
         self.embedded = 0
         self.sentences_embedded = 0
         self._queries: OrderedDict[str, Vectors] = OrderedDict()
@@ -226,7 +235,7 @@ class CachedEmbedder:
             if hit is not None:
                 self._queries.move_to_end(text)
                 return hit
-        vec = self.inner.embed_query(text)
+        vec = self.batcher.embed(text) if self.batcher is not None else self.inner.embed_query(text)
         vec.setflags(write=False)
         with self._query_lock:
             self._queries[text] = vec

@@ -51,7 +51,12 @@ def make_cached_embedder(
     shared by every model of an engine: its keys name the model)."""
     from ragline.embedding.cache import CachedEmbedder
 
-    return CachedEmbedder(make_embedder(settings, cache_dir), cache)
+    return CachedEmbedder(
+        make_embedder(settings, cache_dir),
+        cache,
+        query_window_ms=settings.query_batch_window_ms,
+        query_batch_max=settings.query_batch_max,
+    )
 
 
 def make_tokenizer(settings: EmbeddingSettings) -> Tokenizer:

@@ -334,19 +334,24 @@ class OnnxEmbedder:
         return out
 
     def embed_query(self, text: str) -> Vectors:
-        encoding = self._tokenizer.encode(text)
-        hidden, mask = self._hidden([encoding])
-        # The same run gives the query's token states; late-interaction reranking asks for them
-        # right after the search, so keeping the last few saves it a second model run.
-        tokens = token_rows(hidden[0], encoding)
-        tokens.setflags(write=False)
-        with self._query_lock:
-            self._query_tokens[text] = tokens
-            self._query_tokens.move_to_end(text)
-            while len(self._query_tokens) > _QUERY_TOKENS_KEPT:
-                self._query_tokens.popitem(last=False)
-        result: Vectors = self._pool(hidden, mask)[0]
+        result: Vectors = self.embed_queries([text])[0]
         return result
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Several queries in one model run (micro-batching), each as :meth:`embed_query` gives it."""
+        encodings = [self._tokenizer.encode(t) for t in texts]
+        hidden, mask = self._hidden(encodings)
+        # The same run gives the queries' token states; late-interaction reranking asks for them
+        # right after the search, so keeping the last few saves it a second model run.
+        for i, (text, encoding) in enumerate(zip(texts, encodings, strict=True)):
+            tokens = token_rows(hidden[i], encoding)
+            tokens.setflags(write=False)
+            with self._query_lock:
+                self._query_tokens[text] = tokens
+                self._query_tokens.move_to_end(text)
+                while len(self._query_tokens) > _QUERY_TOKENS_KEPT:
+                    self._query_tokens.popitem(last=False)
+        return self._pool(hidden, mask)
 
     def query_tokens(self, text: str) -> TokenMatrix:
         """``text``'s token states (as :meth:`embed_with_tokens`), from its recent

@@ -141,7 +141,7 @@ def run_ablation(
         base_collection = f"beir-{ds.name}"
         for v in chosen:
             note = ""
-            if v.needs_llm and engine.chat is None:
+            if v.needs_llm and engine.chat_model is None:
                 rows.append(
                     AblationRow(v.name, ds.name, split, 0, None, None, None, "skipped: no LLM configured")
                 )

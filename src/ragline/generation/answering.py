@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ragline.embedding.base import CachingEmbedder
 from ragline.errors import ConfigError
+from ragline.generation.breaker import State
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.generation.fallback import FallbackGenerator
 from ragline.generation.prompt import build_messages, render_prompt
@@ -30,7 +31,7 @@ from ragline.generation.support import SupportJudge, apply_support
 from ragline.generation.support_score import OfflineSupportJudge
 from ragline.settings import AnswerSettings, Settings
 from ragline.text.token_counters import TokenCounter
-from ragline.types import Answer, AnswerDebug, Context, Final, Hit, Restart, StreamEvent, Token
+from ragline.types import Answer, AnswerDebug, Condensed, Context, Final, Hit, Restart, StreamEvent, Token
 
 if TYPE_CHECKING:
     from ragline.generation.llm import LLMGenerator
@@ -88,11 +89,11 @@ class Answering:
                 "answer.support_judge='llm' needs llm.base_url and llm.model "
                 "(or set answer.support_judge='offline')"
             )
-        from ragline.generation.openai_chat import OpenAIChatModel
         from ragline.generation.support_llm import LLMSupportJudge
 
-        # A judge per call: its ``errors`` describe one answer.
-        return LLMSupportJudge(OpenAIChatModel(self.settings.llm, self.token_counter()), self.offline_judge)
+        # A judge per call (its ``errors`` describe one answer) over the generator's chat client,
+        # so both share its circuit breakers.
+        return LLMSupportJudge(self.llm.chat, self.offline_judge)
 
     @cached_property
     def llm(self) -> LLMGenerator:
@@ -101,6 +102,16 @@ class Answering:
 
         chat = OpenAIChatModel(self.settings.llm, self.token_counter())
         return LLMGenerator(chat, self.settings.llm, stale_after_days=self.settings.answer.stale_after_days)
+
+    def breaker_states(self) -> dict[str, tuple[State, int]]:
+        """Each LLM model's circuit-breaker state and how often it opened (none before the LLM's
+        first use, or without an LLM)."""
+        from ragline.generation.openai_chat import OpenAIChatModel
+
+        if "llm" not in self.__dict__:
+            return {}
+        chat = self.llm.chat
+        return chat.breakers.states() if isinstance(chat, OpenAIChatModel) else {}
 
     def stream(
         self,
@@ -113,17 +124,20 @@ class Answering:
         t0: float,
         debug: bool,
         on_answer: Callable[[Answer], None] = lambda _: None,
+        condensed: Condensed | None = None,
         answer_settings: AnswerSettings | None = None,
     ) -> Iterator[StreamEvent]:
         """The answer's events: tokens (and restarts), then one ``Final``. ``timings`` so far
         (ms) gain ``generate``, ``support`` and ``total`` (from ``t0``); ``on_answer`` sees the
-        answer first. ``answer_settings`` (the collection's; default the global ones) say how
-        citation support is checked; when unsupported sentences are removed, a ``Restart`` and
-        the kept text follow the streamed tokens."""
+        answer first. A follow-up's ``condensed`` query is what the generator answers (it reads no
+        history); the answer keeps the question as asked. ``answer_settings`` (the collection's;
+        default the global ones) say how citation support is checked; when unsupported sentences
+        are removed, a ``Restart`` and the kept text follow the streamed tokens."""
         t2 = time.perf_counter()
         answer: Answer | None = None
         primary = self.llm if self.kind() == "llm" else None
-        for event in FallbackGenerator(primary, extractive).stream(question, context):
+        query = condensed.query if condensed is not None else question
+        for event in FallbackGenerator(primary, extractive).stream(query, context):
             if isinstance(event, Final):
                 answer = event.answer
             else:
@@ -148,17 +162,19 @@ class Answering:
             # The extractive answerer has no prompt: show the one an LLM would have been given.
             prompt = render_prompt(
                 build_messages(
-                    question,
+                    query,
                     context,
                     today=datetime.date.today(),
                     stale_after_days=self.settings.answer.stale_after_days,
                 )
             )
+        dbg = AnswerDebug(hits=hits, context=context, prompt=prompt, query=query, condensed=condensed)
         yield Final(
             replace(
                 answer,
+                question=question,
                 trace_id=uuid.uuid4().hex,
                 timings_ms=timings,
-                debug=AnswerDebug(hits=hits, context=context, prompt=prompt) if debug else None,
+                debug=dbg if debug else None,
             )
         )

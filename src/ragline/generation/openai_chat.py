@@ -34,7 +34,9 @@ from openai.types.chat import (
 from openai.types.completion_usage import CompletionUsage
 
 from ragline.errors import ConfigError, GenerationError
+from ragline.generation import deadline
 from ragline.generation.base import ChatMessage, Completion
+from ragline.generation.breaker import Breakers
 from ragline.settings import LLMSettings
 from ragline.text.token_counters import TokenCounter
 from ragline.types import Restart, Token
@@ -95,9 +97,9 @@ def _status_message(exc: openai.APIStatusError) -> str:
     return exc.response.reason_phrase or "error"
 
 
-def _classify(exc: Exception, timeout_s: float) -> _Failure:
+def _classify(exc: Exception, timeout_s: float, setting: str = "llm.timeout_s") -> _Failure:
     if isinstance(exc, openai.APITimeoutError):
-        return _Failure(f"timed out after {timeout_s:g} s (llm.timeout_s)", retryable=True)
+        return _Failure(f"timed out after {timeout_s:.3g} s ({setting})", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
         return _Failure(f"connection failed: {type(cause).__name__}: {cause}", retryable=True)
@@ -115,32 +117,81 @@ def _classify(exc: Exception, timeout_s: float) -> _Failure:
 class _Attempts:
     """Walks the models and their attempts in order, recording failures and sleeping between retries.
 
-    Iterate to get ``(model, attempt)`` pairs; call :meth:`fail` when an attempt fails. Stopping the
-    iteration early (on success) is fine.
+    Iterate to get ``(model, attempt)`` pairs; call :meth:`fail` when an attempt fails and
+    :meth:`succeed` when one worked. Stopping the iteration early (on success) is fine. A model whose
+    circuit breaker is open is skipped without a call; once the request's deadline
+    (:mod:`ragline.generation.deadline`) has passed, or would pass during a backoff, no attempt follows.
     """
 
-    def __init__(self, settings: LLMSettings, models: list[str]) -> None:
+    def __init__(self, settings: LLMSettings, models: list[str], breakers: Breakers) -> None:
         self.settings = settings
         self.models = models
+        self.breakers = breakers
         self.failures: list[str] = []
         self.last_error: dict[str, tuple[str, int]] = {}
         self._retry = False
         self._delay_s = 0.0
         self._model_index = 0
+        self._deadline = deadline.current()
+        self.timeout_s = settings.timeout_s
+
+    def _out_of_time(self, model: str, attempt: int, wait_s: float = 0.0) -> bool:
+        """Whether the deadline has passed, or would before a wait of ``wait_s`` ends (recorded)."""
+        dl = self._deadline
+        if dl is None or dl.remaining() > wait_s:
+            return False
+        reason = f"the request's LLM deadline of {dl.seconds:g} s passed (llm.deadline_s)"
+        if wait_s:
+            reason = (
+                f"no time left to retry in {wait_s:.2f} s within the request's LLM deadline of "
+                f"{dl.seconds:g} s (llm.deadline_s)"
+            )
+        self.failures.append(f"{model}: {reason}")
+        self.last_error[model] = (reason, attempt)
+        log.warning("LLM %s not called: %s", model, reason)
+        return True
 
     def __iter__(self) -> Iterator[tuple[str, int]]:
         for index, model in enumerate(self.models):
             self._model_index = index
+            breaker = self.breakers.get(model)
             for attempt in range(self.settings.max_retries + 1):
+                if self._out_of_time(model, attempt):
+                    return
+                if not breaker.allow():
+                    reason = (
+                        f"circuit open after {breaker.threshold} consecutive failures; next probe in "
+                        f"{breaker.retry_in():.1f} s (llm.breaker_failures, llm.breaker_cooldown_s)"
+                    )
+                    self.failures.append(f"{model}: {reason}")
+                    self.last_error[model] = (reason, attempt)
+                    break
                 self._retry = False
-                yield model, attempt
+                left = self._deadline.remaining() if self._deadline else math.inf
+                self.timeout_s = max(0.001, min(self.settings.timeout_s, left))
+                try:
+                    yield model, attempt
+                finally:
+                    breaker.release()  # a probe stopped without a verdict frees the slot
                 if not self._retry:
                     break
+                if self._out_of_time(model, attempt + 1, self._delay_s):
+                    return
                 time.sleep(self._delay_s)
+
+    def succeed(self, model: str) -> None:
+        self.breakers.get(model).success()
 
     def fail(self, model: str, attempt: int, exc: Exception, streamed_tokens: int = 0) -> tuple[str, bool]:
         """Record a failed attempt; returns its reason and whether any attempt follows."""
-        failure = _classify(exc, self.settings.timeout_s)
+        cut = self.timeout_s < self.settings.timeout_s
+        failure = _classify(
+            exc, self.timeout_s, "the time left of llm.deadline_s" if cut else "llm.timeout_s"
+        )
+        if failure.retryable:  # timeouts, connection errors, 429 and 5xx: the endpoint is in trouble
+            self.breakers.get(model).failure()
+        else:  # it answered (a 4xx, a malformed reply): up, if not useful
+            self.breakers.get(model).success()
         reason = failure.reason
         if streamed_tokens:
             reason = f"{reason} (after {streamed_tokens} streamed tokens)"
@@ -203,6 +254,8 @@ class OpenAIChatModel:
     ``1 + settings.max_retries`` attempts on 429, 5xx, timeouts and connection errors (backoff
     ``backoff_s * 2**attempt``, or the server's ``Retry-After`` up to 10 s); any other error moves
     on to the next model at once. When a server sends no token usage, ``counter`` counts them.
+    Each call waits at most the time left of the request's deadline (``llm.deadline_s``), and a
+    model whose circuit breaker is open (``llm.breaker_failures`` in a row) is not called.
 
     Example::
 
@@ -211,7 +264,9 @@ class OpenAIChatModel:
         print(chat.complete([ChatMessage("user", "What is RAG?")]).text)
     """
 
-    def __init__(self, settings: LLMSettings, counter: TokenCounter | None = None) -> None:
+    def __init__(
+        self, settings: LLMSettings, counter: TokenCounter | None = None, breakers: Breakers | None = None
+    ) -> None:
         if not settings.base_url:
             raise ConfigError(
                 "llm.base_url is not set: point it at an OpenAI-compatible server, "
@@ -224,6 +279,9 @@ class OpenAIChatModel:
         self.settings = settings
         self.counter = counter
         self.models: list[str] = [settings.model, *settings.fallback_models]
+        # One breaker per model, shared by every call through this client (the engine shares the
+        # client between its LLM stages).
+        self.breakers = breakers or Breakers(settings.breaker_failures, settings.breaker_cooldown_s)
 
     @cached_property
     def _client(self) -> openai.OpenAI:
@@ -255,7 +313,7 @@ class OpenAIChatModel:
         """One non-streamed answer; raises GenerationError once every model has failed."""
         params = [_to_param(m) for m in messages]
         sampling = self.settings.sampling
-        attempts = _Attempts(self.settings, self.models)
+        attempts = _Attempts(self.settings, self.models, self.breakers)
         for model, attempt in attempts:
             try:
                 response = self._client.chat.completions.create(
@@ -264,12 +322,14 @@ class OpenAIChatModel:
                     temperature=sampling.temperature,
                     top_p=sampling.top_p,
                     max_tokens=sampling.max_tokens,
+                    timeout=attempts.timeout_s,
                 )
                 if not response.choices:
                     raise ValueError("the response holds no choices")
             except _ATTEMPT_ERRORS as exc:
                 attempts.fail(model, attempt, exc)
                 continue
+            attempts.succeed(model)
             # An empty answer is a valid answer (the caller decides what to make of it).
             text = response.choices[0].message.content or ""
             prompt_tokens, completion_tokens = self._usage(response.usage, messages, text)
@@ -287,7 +347,7 @@ class OpenAIChatModel:
         follows, then the :class:`Completion`. Raises GenerationError once every model has failed."""
         params = [_to_param(m) for m in messages]
         sampling = self.settings.sampling
-        attempts = _Attempts(self.settings, self.models)
+        attempts = _Attempts(self.settings, self.models, self.breakers)
         for model, attempt in attempts:
             parts: list[str] = []
             usage: CompletionUsage | None = None
@@ -302,6 +362,7 @@ class OpenAIChatModel:
                     max_tokens=sampling.max_tokens,
                     stream=True,
                     stream_options={"include_usage": True},
+                    timeout=attempts.timeout_s,
                 ) as chunks:
                     for chunk in chunks:
                         served_by = chunk.model or served_by
@@ -322,6 +383,7 @@ class OpenAIChatModel:
                 if parts and more:
                     yield Restart(f"{model}: {reason}")
                 continue
+            attempts.succeed(model)
             text = "".join(parts)
             prompt_tokens, completion_tokens = self._usage(usage, messages, text)
             yield Completion(

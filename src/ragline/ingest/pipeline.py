@@ -19,14 +19,16 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ragline.chunking.base import Chunker
+from ragline.chunking.base import ChunkedDocument, Chunker
 from ragline.cleaning.dedup import dedup_documents
+from ragline.cleaning.near_dup import INDEX_FILE, NearDupEntry, NearDupIndex, NearDuplicate
+from ragline.cleaning.pii import Redactor
 from ragline.cleaning.text import clean_text
 from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.sentence_vectors import (
@@ -39,7 +41,7 @@ from ragline.embedding.tokens import PackedTokens
 from ragline.errors import ConfigError, LoaderError, RaglineError, StoreError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem, text_problem
-from ragline.settings import Settings
+from ragline.settings import CleaningSettings, NearDuplicateSettings, Settings
 from ragline.store.base import SourceBatch, Store, token_state_store
 from ragline.store.filters import FIELD_RE
 from ragline.text.tokenizer import Tokenizer
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 _EMBED_STEP = 256
 # Bump when loading, cleaning or chunking code changes what a file turns into: every file is
 # then re-chunked on its next ingest (embeddings of unchanged chunk texts still come from cache).
-PIPELINE_VERSION = "2"  # 2: sentence vectors
+PIPELINE_VERSION = "3"  # 2: sentence vectors; 3: Markdown tables, OCR, table- and code-aware chunks
 
 
 @dataclass(slots=True)
@@ -63,6 +65,8 @@ class IngestProgress:
     chunks_embedded: int = 0
     chunks_pending: int = 0
     current: str = ""
+    # Embedding workers the counts add up over (a Ray ingest's actors); 0: this process alone.
+    workers: int = 0
 
 
 @dataclass(slots=True)
@@ -77,6 +81,11 @@ class IngestReport:
     chunks_indexed: int = 0
     chunks_embedded: int = 0
     sources_deleted: int = 0
+    # Documents not indexed because they nearly duplicate one in the collection
+    # (cleaning.near_duplicates), each linked to its original by ``duplicate_of``.
+    near_duplicates: list[NearDuplicate] = field(default_factory=list)
+    # Values replaced per PII kind (cleaning.pii); counts only, never the values.
+    pii_redacted: dict[str, int] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds_total: float = 0.0
@@ -85,6 +94,41 @@ class IngestReport:
     @property
     def chunks_per_second(self) -> float:
         return self.chunks_indexed / self.seconds_total if self.seconds_total > 0 else 0.0
+
+
+def near_dup_index(store: Store, settings: NearDuplicateSettings) -> NearDupIndex:
+    """The near-duplicate index kept beside ``store``'s collection (one per tenant's collection)."""
+    return NearDupIndex(
+        store.root / INDEX_FILE,
+        threshold=settings.threshold,
+        num_perm=settings.num_perm,
+        shingle_words=settings.shingle_words,
+        min_words=settings.min_words,
+    )
+
+
+def copy_beside_store(src: Path, dst: Path) -> None:
+    """Copy what ingest keeps beside a collection's store (the near-duplicate index) from the
+    collection directory ``src`` to ``dst`` (a re-embedded copy that will replace it)."""
+    if (src / INDEX_FILE).is_file():
+        NearDupIndex(src / INDEX_FILE).copy_to(dst / INDEX_FILE)
+
+
+def cleaning_for(
+    cleaning: CleaningSettings, pii: bool | None = None, near_duplicates: bool | None = None
+) -> CleaningSettings:
+    """``cleaning`` with PII redaction and near-duplicate removal turned on or off for one call
+    (None keeps the setting): how an ingest call or a source overrides its collection."""
+    if pii is not None and pii != cleaning.pii.enabled:
+        cleaning = cleaning.model_copy(update={"pii": cleaning.pii.model_copy(update={"enabled": pii})})
+    if near_duplicates is not None and near_duplicates != cleaning.near_duplicates.enabled:
+        near = cleaning.near_duplicates.model_copy(update={"enabled": near_duplicates})
+        cleaning = cleaning.model_copy(update={"near_duplicates": near})
+    return cleaning
+
+
+def _access_key(access: Access) -> str:
+    return stable_id(access.tenant, *sorted(access.groups), str(access.clearance))
 
 
 def file_hash(path: Path) -> str:
@@ -137,8 +181,35 @@ class _Pending:
     documents: tuple[str, ...] | None = None
 
 
+@dataclass(slots=True)
+class Parsed:
+    """One file's documents (tenant and ACL set), and, when a worker chunked them already, each
+    document's chunks in the same order (None: the ingest's chunker cuts them)."""
+
+    documents: list[Document]
+    chunked: list[ChunkedDocument] | None = None
+
+    def chunks_of(self, kept: Sequence[Document]) -> tuple[list[Chunk], list[Section]]:
+        """The chunks and sections of the documents deduplication ``kept`` (a subset, in order)."""
+        assert self.chunked is not None
+        keep = {id(d) for d in kept}
+        chunks: list[Chunk] = []
+        sections: list[Section] = []
+        for doc, out in zip(self.documents, self.chunked, strict=True):
+            if id(doc) in keep:
+                chunks.extend(out.chunks)
+                sections.extend(out.sections)
+        return chunks, sections
+
+
+def with_access(docs: list[Document], access: Access | None) -> list[Document]:
+    """``docs`` with every document's tenant and ACL set to ``access`` (unchanged for None)."""
+    return docs if access is None else [replace(d, access=access) for d in docs]
+
+
 class Ingestor:
-    """Runs the ingest pipeline into one store."""
+    """Runs the ingest pipeline into one store. ``cleaning`` (default: ``settings.cleaning``) is
+    the collection's PII redaction and near-duplicate settings."""
 
     def __init__(
         self,
@@ -147,12 +218,29 @@ class Ingestor:
         embedder: Embedder,
         chunker: Chunker,
         tokenizer: Tokenizer | None = None,
+        cleaning: CleaningSettings | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.tokenizer = tokenizer
+        self.cleaning = cleaning if cleaning is not None else settings.cleaning
+        pii = self.cleaning.pii
+        self._redactor = (
+            Redactor(
+                pii.kinds,
+                pii.mode,
+                hash_key=pii.hash_key.get_secret_value().encode() if pii.hash_key else b"",
+                region=pii.phone_region,
+            )
+            if pii.enabled
+            else None
+        )
+        # Kept in step with the store even while near-duplicate search is off (a file from an
+        # earlier setting must not name deleted documents as originals).
+        self._near = near_dup_index(store, self.cleaning.near_duplicates)
+        self._near_on = self.cleaning.near_duplicates.enabled
 
     def run(
         self,
@@ -181,39 +269,48 @@ class Ingestor:
         seen_hashes: dict[str, str] = {}
         pending: list[_Pending] = []
         pending_chunks = 0
+        # What each source read left out as near-duplicates (source -> (hash, copies)).
+        near_read: dict[str, tuple[str, list[NearDuplicate]]] = {}
+        copies = self._near_start(indexed)
 
         def notify() -> None:
             if progress is not None:
                 progress(state)
 
+        def changed() -> Iterator[tuple[Path, str]]:
+            """The files to index, with their digests; unchanged and unreadable ones are counted here."""
+            for path in found.files:
+                source = str(path)
+                state.current = path.name
+                try:
+                    # Changed chunking or loader settings re-index a file even if its bytes did not change.
+                    digest = f"{file_hash(path)}:{config_fp}"
+                except OSError as exc:
+                    report.errors.append((source, f"cannot read: {exc.strerror or exc}"))
+                    state.files_done += 1
+                    notify()
+                    continue
+                # A file left out whole as a near-copy is unchanged too until its bytes change.
+                if indexed.get(source) == digest or copies.get(source) == digest:
+                    report.files_unchanged += 1
+                    state.files_done += 1
+                    notify()
+                    continue
+                yield path, digest
+
         notify()
-        for path in found.files:
+        for path, digest, parsed in self._parse(changed(), access):
             source = str(path)
             state.current = path.name
-            try:
-                # Changed chunking or loader settings re-index a file even if its bytes did not change.
-                digest = f"{file_hash(path)}:{config_fp}"
-            except OSError as exc:
-                report.errors.append((source, f"cannot read: {exc.strerror or exc}"))
+            if isinstance(parsed, LoaderError):
+                log.warning("skipping %s: %s", parsed.path, parsed.reason)
+                report.errors.append((parsed.path, parsed.reason))
                 state.files_done += 1
                 notify()
                 continue
-            if indexed.get(source) == digest:
-                report.files_unchanged += 1
-                state.files_done += 1
-                notify()
-                continue
-            try:
-                docs = load_file(path, self.settings.loaders)
-            except LoaderError as exc:
-                log.warning("skipping %s: %s", exc.path, exc.reason)
-                report.errors.append((exc.path, exc.reason))
-                state.files_done += 1
-                notify()
-                continue
-            pending.append(
-                self._prepare(docs, source, digest, access, seen_hashes if dedup else None, report)
-            )
+            # Access is set on the parsed documents already (on the workers, for a Ray ingest).
+            seen = seen_hashes if dedup else None
+            pending.append(self._prepare(parsed, source, digest, None, seen, report, near_read))
             pending_chunks += len(pending[-1].chunks)
             state.chunks_pending += len(pending[-1].chunks)
             if pending_chunks >= self.settings.store.commit_chunks:
@@ -222,11 +319,27 @@ class Ingestor:
             state.files_done += 1
             notify()
         self._flush(pending, report, state, notify)
+        if self._near_on:
+            self._near.record_duplicates(near_read)
         if sync:
             report.sources_deleted = self._sync(paths, found.files, report)
         self.store.finalize()
         report.seconds_total = time.perf_counter() - started
         return report
+
+    def _parse(
+        self, files: Iterator[tuple[Path, str]], access: Access | None
+    ) -> Iterator[tuple[Path, str, Parsed | LoaderError]]:
+        """Each file to index, its digest and what loading made of it, in ``files``' order. Here
+        in-process and lazily, the ingest's chunker cutting the documents later; the Ray ingest
+        (``ragline.ingest.ray``) parses and chunks on its workers instead."""
+        for path, digest in files:
+            try:
+                docs = load_file(path, self.settings.loaders)
+            except LoaderError as exc:
+                yield path, digest, exc
+                continue
+            yield path, digest, Parsed(with_access(docs, access))
 
     def run_items(
         self,
@@ -259,6 +372,8 @@ class Ingestor:
         seen: set[str] = set()
         pending: list[_Pending] = []
         pending_chunks = 0
+        near_read: dict[str, tuple[str, list[NearDuplicate]]] = {}
+        copies = self._near_start(indexed)
 
         def notify() -> None:
             if progress is not None:
@@ -270,7 +385,7 @@ class Ingestor:
             state.files_total = max(state.files_total, report.files_seen)
             state.current = item.source
             digest = f"{item.version}:{config_fp}"
-            if indexed.get(item.source) == digest:
+            if indexed.get(item.source) == digest or copies.get(item.source) == digest:
                 report.files_unchanged += 1
                 state.files_done += 1
                 notify()
@@ -284,7 +399,9 @@ class Ingestor:
                 notify()
                 continue
             pending.append(
-                self._prepare(docs, item.source, digest, access, seen_hashes if dedup else None, report)
+                self._prepare(
+                    docs, item.source, digest, access, seen_hashes if dedup else None, report, near_read
+                )
             )
             pending_chunks += len(pending[-1].chunks)
             state.chunks_pending += len(pending[-1].chunks)
@@ -294,12 +411,15 @@ class Ingestor:
             state.files_done += 1
             notify()
         self._flush(pending, report, state, notify)
+        if self._near_on:
+            self._near.record_duplicates(near_read)
         if sweep is not None:
             failed = {source for source, _ in report.errors}
             current = self.store.source_hashes()
             gone = sorted({s for s in sweep(seen) if s in current and s not in failed})
             if gone:
                 self.store.delete_sources(gone)
+                self._near.remove_sources(gone)
             report.sources_deleted = len(gone)
         self.store.finalize()
         report.seconds_total = time.perf_counter() - started
@@ -326,10 +446,16 @@ class Ingestor:
             problem = metadata_problem(d, self.settings.loaders) or text_problem(d, self.settings.loaders)
             if problem is not None:
                 raise ConfigError(problem)
-        cleaned = [
-            replace(d, text=clean_text(d.text), title=clean_text(d.title), source=d.source or "api")
-            for d in docs
-        ]
+        cleaned = self._redact(
+            [
+                replace(d, text=clean_text(d.text), title=clean_text(d.title), source=d.source or "api")
+                for d in docs
+            ],
+            report,
+        )
+        if self._near_on:
+            # An upsert replaces documents of the same ids: they are not their own originals.
+            cleaned, _ = self._near_dups(cleaned, report, exclude_docs=seen)
         state = IngestProgress(files_total=0)
         by_source: dict[str, list[Document]] = {}
         for d in cleaned:
@@ -340,6 +466,10 @@ class Ingestor:
             pending.append(_Pending(source, "", chunks, sections, tuple(d.id for d in group)))
         report.documents_indexed = len(cleaned)
         self._flush(pending, report, state, lambda: None)
+        if self._near_on and report.near_duplicates:
+            # A copy upserted under its own id must not keep an older version of itself indexed.
+            self.store.delete_documents([d.doc_id for d in report.near_duplicates])
+            self._near.remove_documents([d.doc_id for d in report.near_duplicates])
         self.store.finalize()
         report.seconds_total = time.perf_counter() - started
         return report
@@ -389,25 +519,100 @@ class Ingestor:
             # The limits decide whether a file is taken, not what it turns into.
             + self.settings.loaders.model_dump_json(exclude=_LIMIT_SETTINGS)
         )
+        # Only when on, so collections indexed before these settings existed are not re-indexed.
+        # Turning redaction on re-indexes every file: none keeps its unredacted text.
+        pii = self.cleaning.pii
+        if pii.enabled:
+            key = pii.hash_key.get_secret_value() if pii.hash_key else ""
+            cfg += (
+                "pii" + pii.model_dump_json(exclude={"hash_key"}) + hashlib.sha256(key.encode()).hexdigest()
+            )
+        if self._near_on:
+            cfg += "near" + self.cleaning.near_duplicates.model_dump_json()
         return hashlib.sha256(cfg.encode()).hexdigest()[:12]
 
     def _prepare(
         self,
-        docs: list[Document],
+        docs: list[Document] | Parsed,
         source: str,
         digest: str,
         access: Access | None,
         seen_hashes: dict[str, str] | None,
         report: IngestReport,
+        near_read: dict[str, tuple[str, list[NearDuplicate]]],
     ) -> _Pending:
-        """One loaded source's documents, given their access, deduplicated (unless
-        ``seen_hashes`` is None) and chunked, waiting for their commit."""
-        if access is not None:
-            docs = [replace(d, access=access) for d in docs]
-        kept = self._dedup(docs, seen_hashes, report) if seen_hashes is not None else docs
-        chunks, sections = self._chunk(kept)
+        """One loaded source's documents, given their access, PII redacted (when on),
+        deduplicated (unless ``seen_hashes`` is None), near-duplicates left out (when on, noted
+        in ``near_read``) and chunked, waiting for their commit. A :class:`Parsed` file has its
+        access set already and may come chunked (by a Ray worker)."""
+        parsed = docs if isinstance(docs, Parsed) else Parsed(with_access(docs, access))
+        redacted = self._redact(parsed.documents, report)
+        # A worker chunked the text as loaded: a file whose text redaction changed is chunked again.
+        prechunked = parsed.chunked is not None and all(
+            a is b for a, b in zip(redacted, parsed.documents, strict=True)
+        )
+        kept = self._dedup(redacted, seen_hashes, report) if seen_hashes is not None else redacted
+        if self._near_on:
+            kept, dups = self._near_dups(kept, report, exclude_sources=(source,))
+            near_read[source] = (digest, dups)
+        chunks, sections = parsed.chunks_of(kept) if prechunked else self._chunk(kept)
         report.documents_indexed += len(kept)
         return _Pending(source, digest, chunks, sections)
+
+    def _near_start(self, indexed: Mapping[str, str]) -> dict[str, str]:
+        """Before a run: the index drops documents whose source the store no longer holds
+        (deleted by any path); returns the sources left out whole as copies (source -> hash)."""
+        if not self._near_on:
+            return {}
+        self._near.retain_sources(indexed)
+        return self._near.duplicate_sources()
+
+    def _redact(self, docs: list[Document], report: IngestReport) -> list[Document]:
+        """Documents with PII replaced in their text, title and string metadata (when on)."""
+        redactor = self._redactor
+        if redactor is None:
+            return docs
+        out: list[Document] = []
+        for d in docs:
+            text, title = redactor.redact(d.text), redactor.redact(d.title)
+            counts = text.counts + title.counts
+            metadata = dict(d.metadata)
+            for key, value in d.metadata.items():
+                if isinstance(value, str):
+                    got = redactor.redact(value)
+                    metadata[key] = got.text
+                    counts += got.counts
+            for kind, n in counts.items():
+                report.pii_redacted[kind] = report.pii_redacted.get(kind, 0) + n
+            out.append(replace(d, text=text.text, title=title.text, metadata=metadata) if counts else d)
+        return out
+
+    def _near_dups(
+        self,
+        docs: list[Document],
+        report: IngestReport,
+        *,
+        exclude_sources: Sequence[str] = (),
+        exclude_docs: Collection[str] = (),
+    ) -> tuple[list[Document], list[NearDuplicate]]:
+        """Documents that are no near-duplicate of one in the collection (or met earlier in this
+        run), staged in the index; and the near-duplicates left out."""
+        kept: list[Document] = []
+        dups: list[NearDuplicate] = []
+        for d in docs:
+            sig = self._near.signature(f"{d.title}\n{d.text}" if d.title else d.text)
+            if sig is None:  # too short to judge
+                kept.append(d)
+                continue
+            key = _access_key(d.access)
+            match = self._near.find(sig, key, exclude_sources, exclude_docs)
+            if match is None:
+                kept.append(d)
+                self._near.add([NearDupEntry(d.id, d.source, key, sig)])
+            else:
+                dups.append(NearDuplicate(d.id, d.source, match[0], round(match[1], 4)))
+        report.near_duplicates.extend(dups)
+        return kept, dups
 
     def _dedup(self, docs: list[Document], seen: dict[str, str], report: IngestReport) -> list[Document]:
         result = dedup_documents(docs, seen)
@@ -525,18 +730,33 @@ class Ingestor:
             # A bad source (e.g. a metadata type clash) must not sink the rest: retry one by one.
             if len(batches) == 1:
                 report.errors.append((batches[0].source, str(exc)))
+                self._near.discard([batches[0].source])
                 return
             for b in batches:
                 try:
                     self.store.upsert([b])
                 except RaglineError as one:
                     report.errors.append((b.source, str(one)))
+                    self._near.discard([b.source])
                 else:
                     report.files_indexed += 1
                     report.chunks_indexed += len(b.chunks)
+                    self._near_committed([b])
             return
         report.files_indexed += len(batches)
         report.chunks_indexed += len(chunks)
+        self._near_committed(batches)
+
+    def _near_committed(self, batches: Sequence[SourceBatch]) -> None:
+        """The store replaced these batches' sources (or documents): so does the index (also
+        while near-duplicate search is off, so no stale signature waits for it to come back on;
+        nothing happens without an index file)."""
+        whole = [b.source for b in batches if b.documents is None]
+        docs = [d for b in batches if b.documents is not None for d in b.documents]
+        self._near.remove_sources(whole)
+        self._near.remove_documents(docs)
+        if self._near_on:
+            self._near.commit([b.source for b in batches])
 
     def _sync(self, roots: Sequence[Path], files: Sequence[Path], report: IngestReport) -> int:
         present = {str(p) for p in files}
@@ -551,4 +771,5 @@ class Ingestor:
         ]
         if gone:
             self.store.delete_sources(gone)
+            self._near.remove_sources(gone)
         return len(gone)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -164,6 +164,27 @@ def flatten_metadata(
             scalar: MetadataValue = value
             out[key] = scalar
     return out
+
+
+PAGE_SEPARATOR = "\n\n"
+
+
+def join_pages(pages: Sequence[str]) -> tuple[str, tuple[int, ...]]:
+    """Clean page texts (PDF pages, slides) joined by a blank line, and each page's start offset.
+
+    The joined text is clean when each page is, so it needs no re-cleaning that would move the
+    offsets. An empty page starts where the next text will, so ``page_at`` never points into it.
+    """
+    parts: list[str] = []
+    starts: list[int] = []
+    length = 0
+    for text in pages:
+        separator = len(PAGE_SEPARATOR) if parts else 0
+        starts.append(length + separator)
+        if text:
+            parts.append(text)
+            length += separator + len(text)
+    return PAGE_SEPARATOR.join(parts), tuple(starts)
 
 
 def make_document(

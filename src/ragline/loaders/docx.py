@@ -1,4 +1,5 @@
-"""Word documents (.docx) via python-docx: body paragraphs and tables in document order."""
+"""Word documents (.docx) via python-docx: body paragraphs and tables (as Markdown tables) in
+document order."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from docx.text.paragraph import Paragraph
 from ragline.cleaning.text import clean_text
 from ragline.errors import LoaderError
 from ragline.loaders._common import make_document, source_of
+from ragline.loaders.tables import markdown_table
 from ragline.types import Document, Metadata
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
@@ -40,8 +42,8 @@ def _is_list_item(paragraph: Paragraph) -> bool:
     return ppr is not None and ppr.numPr is not None
 
 
-def _table_lines(table: Table) -> list[str]:
-    lines: list[str] = []
+def _table_rows(table: Table) -> list[list[str]]:
+    rows: list[list[str]] = []
     for row in table.rows:
         cells: list[str] = []
         previous = None
@@ -51,9 +53,8 @@ def _table_lines(table: Table) -> list[str]:
                 continue
             previous = cell._tc
             cells.append(" ".join(cell.text.split()))
-        if any(cells):
-            lines.append(" | ".join(cells))
-    return lines
+        rows.append(cells)
+    return rows
 
 
 class DocxLoader:
@@ -76,9 +77,10 @@ class DocxLoader:
         in_list = False
         for item in document.iter_inner_content():
             if isinstance(item, Table):
-                lines = _table_lines(item)
-                if lines:
-                    blocks.append("\n".join(lines))
+                # The first row is the header, as Word's "header row" option assumes.
+                rendered = markdown_table(_table_rows(item))
+                if rendered:
+                    blocks.append(rendered)
                 in_list = False
                 continue
             text = item.text.strip()

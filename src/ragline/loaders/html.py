@@ -1,4 +1,5 @@
-"""HTML files (.html, .htm): main content only, rendered as Markdown-like text."""
+"""HTML files (.html, .htm): main content only, rendered as Markdown-like text (tables as Markdown
+tables)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bs4.element import Comment, Declaration, Doctype, NavigableString, Processi
 from ragline.cleaning.text import clean_text
 from ragline.errors import LoaderError
 from ragline.loaders._common import make_document, read_bytes, source_of
+from ragline.loaders.tables import markdown_table
 from ragline.types import Document, Metadata
 
 # Never content.
@@ -280,20 +282,20 @@ class _Renderer:
             self.blocks.append("\n".join(items))
 
     def _render_table(self, table: Tag) -> None:
-        lines: list[str] = []
         caption = table.find("caption")
         if isinstance(caption, Tag) and caption.find_parent("table") is table:
             text = self._inline_text(caption)
             if text:
-                lines.append(text)
+                self.blocks.append(text)
+        rows: list[list[str]] = []
         for row in table.find_all("tr"):
             if not isinstance(row, Tag) or row.find_parent("table") is not table:
                 continue
-            cells = [self._inline_text(cell) for cell in row.find_all(["td", "th"], recursive=False)]
-            if any(cells):
-                lines.append(" | ".join(cells))
-        if lines:
-            self.blocks.append("\n".join(lines))
+            rows.append([self._inline_text(cell) for cell in row.find_all(["td", "th"], recursive=False)])
+        # The first row is the header (a <thead> row comes first in document order).
+        rendered = markdown_table(rows)
+        if rendered:
+            self.blocks.append(rendered)
 
 
 def html_to_text(soup: BeautifulSoup) -> str:

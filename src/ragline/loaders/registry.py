@@ -2,29 +2,59 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from ragline.errors import LoaderError, UnsupportedFileType
 from ragline.loaders.base import Loader
+from ragline.loaders.code import CodeLoader
 from ragline.loaders.csv import CsvLoader
 from ragline.loaders.docx import DocxLoader
+from ragline.loaders.email import AttachmentLoader, EmailLoader
 from ragline.loaders.html import HtmlLoader
 from ragline.loaders.jsonl import JsonLoader
 from ragline.loaders.markdown import MarkdownLoader
 from ragline.loaders.pdf import PdfLoader
+from ragline.loaders.pptx import PptxLoader
 from ragline.loaders.text import TextLoader
+from ragline.loaders.xlsx import XlsxLoader
 from ragline.settings import LoaderSettings
-from ragline.types import Document
+from ragline.types import CODE_LANGUAGES, Document
+
+_UNSAFE_NAME_CHARS = re.compile(r"[^\w .-]")
+
+
+def _attachment_reader(settings: LoaderSettings) -> AttachmentLoader:
+    """Reads an e-mail attachment with the loader for its extension, under the same limits as a
+    file (``load_file``); [] for a type no loader reads (images, archives)."""
+
+    def read(name: str, data: bytes) -> list[Document]:
+        # The sender chose the name: keep its last path part and plain characters only.
+        safe = _UNSAFE_NAME_CHARS.sub("_", Path(name.replace("\\", "/")).name)[-120:].lstrip(".")
+        if not safe or Path(safe).suffix.lower() not in _FACTORIES:
+            return []
+        with tempfile.TemporaryDirectory(prefix="ragline-attachment-") as tmp:
+            path = Path(tmp) / safe
+            path.write_bytes(data)
+            return load_file(path, settings)
+
+    return read
+
 
 _LOADERS: tuple[tuple[tuple[str, ...], Callable[[LoaderSettings], Loader]], ...] = (
     (TextLoader.extensions, lambda _settings: TextLoader()),
     (MarkdownLoader.extensions, lambda _settings: MarkdownLoader()),
     (HtmlLoader.extensions, lambda _settings: HtmlLoader()),
-    (PdfLoader.extensions, lambda _settings: PdfLoader()),
+    (PdfLoader.extensions, PdfLoader),
     (DocxLoader.extensions, lambda _settings: DocxLoader()),
     (JsonLoader.extensions, JsonLoader),
     (CsvLoader.extensions, CsvLoader),
+    (XlsxLoader.extensions, lambda _settings: XlsxLoader()),
+    (PptxLoader.extensions, lambda _settings: PptxLoader()),
+    (EmailLoader.extensions, lambda settings: EmailLoader(_attachment_reader(settings))),
+    (CodeLoader.extensions, lambda _settings: CodeLoader()),
 )
 _FACTORIES: dict[str, Callable[[LoaderSettings], Loader]] = {
     ext: factory for extensions, factory in _LOADERS for ext in extensions
@@ -36,7 +66,8 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_FACTORIES)
 
 def unsupported_reason(path: Path) -> str:
     """Why ``path`` cannot be loaded, listing the supported extensions."""
-    supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+    documents = ", ".join(sorted(SUPPORTED_EXTENSIONS - set(CODE_LANGUAGES)))
+    supported = f"{documents}; source code: {', '.join(sorted(CODE_LANGUAGES))}"
     ext = path.suffix.lower()
     what = f"unsupported file type '{ext}'" if ext else "file has no extension"
     return f"{what}; supported: {supported}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ragline.collection import META_FILE, Collection
 from ragline.embedding.base import Embedder
-from ragline.ingest.pipeline import Ingestor, IngestProgress
+from ragline.ingest.pipeline import Ingestor, IngestProgress, copy_beside_store
 from ragline.store.base import Store
 
 
@@ -44,6 +44,7 @@ def reembed(
     # The ingest's own batching: the same vectors, sentence vectors and token states it would make.
     ingestor_for(target, embedder).reindex(chunks, sections, store.source_hashes(), report)
     target.finalize()
+    copy_beside_store(coll.path, tmp)
     meta_path = tmp / META_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta["model_path"] = str(model_path)

@@ -44,6 +44,7 @@ from ragline.errors import (
 from ragline.server import openai_compat, routes
 from ragline.server.auth import AuthError
 from ragline.server.jobs import JobRunner
+from ragline.server.limits import Limiter, RateLimited
 from ragline.server.observability import Metrics, setup_tracing
 from ragline.server.overload import ConcurrencyLimit, Slots
 from ragline.server.schemas import HealthOut
@@ -59,6 +60,7 @@ _STATE_RETRY_AFTER_S = 5
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (AuthError, 401),
+    (RateLimited, 429),
     (AccessDenied, 403),
     (CollectionNotFound, 404),
     (UnsupportedFileType, 415),
@@ -193,11 +195,15 @@ def create_app(
             trace_retention=s.trace_retention,
             trace_retention_days=s.trace_retention_days,
             timeout_s=s.state_timeout_s,
+            conversation_retention=s.conversation_retention,
+            conversation_retention_days=s.conversation_retention_days,
         )
         metrics = Metrics()
         slots: Slots = app.state.slots
         metrics.in_flight.set_function(lambda: slots.running)
         metrics.queued.set_function(lambda: slots.waiting)
+        metrics.watch_cache(lambda: eng.cache.counts() if eng.cache is not None else {})
+        metrics.watch_breakers(eng.answering.breaker_states)
         app.state.probe_limiter = anyio.CapacityLimiter(2)
         jobs = JobRunner(
             eng,
@@ -208,7 +214,7 @@ def create_app(
         )
         # Only jobs whose lease lapsed: other replicas' running jobs are theirs. Repeated every beat.
         jobs.recover_lapsed()
-        svc = Service(settings, eng, st, jobs, metrics)
+        svc = Service(settings, eng, st, jobs, metrics, limiter=Limiter(settings.limits, st))
         app.state.service = svc
         threading.Thread(target=_warm_up, args=(svc,), name="ragline-warmup", daemon=True).start()
         try:
@@ -245,6 +251,8 @@ def create_app(
         raise RuntimeError(f"load-shed routes not found: {sorted(set(LIMITED_ROUTES) - found)}")
     slots = Slots(s.max_concurrent_requests or 2 * (os.cpu_count() or 1), s.max_queue)
     app.state.slots = slots
+    # The same routes are rate-limited per key and tenant (checked once the caller is known).
+    app.state.rate_limited = frozenset(LIMITED_ROUTES)
     app.add_middleware(ConcurrencyLimit, slots=slots, routes=limited)
 
     @app.middleware("http")
@@ -332,6 +340,8 @@ def _add_handlers(app: FastAPI, api_routes: list[Route]) -> None:
         response = _error(status, type(exc).__name__, str(exc))
         if isinstance(exc, StateUnavailable):
             response.headers["Retry-After"] = str(_STATE_RETRY_AFTER_S)
+        elif isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.exception_handler(RequestValidationError)

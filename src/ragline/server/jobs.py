@@ -83,9 +83,17 @@ class JobRunner:
         self, job_id: str, tenant: str, key_id: str, collection: str, paths: Sequence[Path], access: Access
     ) -> None:
         def work() -> IngestReport:
-            return self.engine.ingest(
-                list(paths), collection=collection, access=access, progress=self._progress(job_id)
-            )
+            try:
+                return self.engine.ingest(
+                    list(paths), collection=collection, access=access, progress=self._progress(job_id)
+                )
+            finally:
+                # With PII redaction on, the uploaded copy is the one place the raw values would
+                # stay in the data directory: it goes once read (a re-upload replaces documents
+                # by source as before).
+                if self.engine.collection(collection, tenant=access.tenant).cleaning.pii.enabled:
+                    for p in paths:
+                        p.unlink(missing_ok=True)
 
         detail = json.dumps({"files": [p.name for p in paths], "groups": list(access.groups)})
         self._submit(job_id, tenant, key_id, collection, work, detail, ())
@@ -130,6 +138,8 @@ class JobRunner:
                 message = f"{report.documents_indexed} documents, {report.chunks_indexed} chunks indexed" + (
                     f", {len(errors)} file(s) failed" if errors else ""
                 )
+                if report.near_duplicates:
+                    message += f", {len(report.near_duplicates)} near-duplicate(s) not indexed"
                 self._retrying(
                     job_id,
                     "record its outcome",

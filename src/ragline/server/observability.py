@@ -12,12 +12,16 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from ragline.errors import ConfigError
+from ragline.generation.breaker import STATE_VALUES, State
 from ragline.settings import ServerSettings
 from ragline.telemetry import current_trace_id
 from ragline.types import Answer
@@ -69,6 +73,15 @@ class Metrics:
         )
         self.queued = Gauge("ragline_requests_queued", "Expensive requests waiting for a slot.", registry=r)
 
+    def watch_cache(self, counts: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        """Export the query cache's lookups (``QueryCache.counts``), read when scraped."""
+        self.registry.register(_CacheCollector(counts))
+
+
+    def watch_breakers(self, states: Callable[[], dict[str, tuple[State, int]]]) -> None:
+        """Export the LLM circuit breakers, read from ``states`` when scraped."""
+        self.registry.register(_BreakerCollector(states))
+
     def observe_answer(self, a: Answer) -> None:
         for stage in ("retrieve", "assemble", "generate"):
             if stage in a.timings_ms:
@@ -84,6 +97,46 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _CacheCollector(Collector):
+    """``ragline_cache_requests_total{cache, result}``: lookups of the retrieval, answer and
+    semantic caches by result (hit, miss, error: the backend did not answer)."""
+
+    def __init__(self, counts: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "ragline_cache_requests",
+            "Query cache lookups by cache (retrieval, answer, semantic) and result (hit, miss, error).",
+            labels=["cache", "result"],
+        )
+        seen = dict(self.counts())
+        for cache in ("retrieval", "answer", "semantic"):
+            for result in ("hit", "miss", "error"):
+                family.add_metric([cache, result], seen.get((cache, result), 0))
+        yield family
+
+
+class _BreakerCollector(Collector):
+    def __init__(self, states: Callable[[], dict[str, tuple[State, int]]]) -> None:
+        self.states = states
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "ragline_llm_breaker_state",
+            "LLM circuit breaker per model: 0 closed, 1 half-open (probing), 2 open (model skipped).",
+            labels=["model"],
+        )
+        opened = CounterMetricFamily(
+            "ragline_llm_breaker_opened", "Times each model's circuit breaker opened.", labels=["model"]
+        )
+        for model, (s, n) in sorted(self.states().items()):
+            state.add_metric([model], STATE_VALUES[s])
+            opened.add_metric([model], n)
+        yield state
+        yield opened
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,10 +1,13 @@
 """An OpenAI-compatible face: ``GET /v1/models`` lists collections as models and
-``POST /v1/chat/completions`` answers the last user message from the named collection, so any
-OpenAI client or chat UI can use ragline. Citations are ``[n]`` in the text, a "Sources" list at
-its end, and a structured ``citations`` field on the response (and on the last stream chunk)."""
+``POST /v1/chat/completions`` answers the last user message from the named collection, with the
+earlier user and assistant messages as the conversation a follow-up is read in (system messages
+are left out of retrieval), so any OpenAI client or chat UI can use ragline. Citations are
+``[n]`` in the text, a "Sources" list at its end, and a structured ``citations`` field on the
+response (and on the last stream chunk)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -16,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.server.schemas import COLLECTION_PATTERN, ERROR_RESPONSES, CitationOut
 from ragline.server.service import CallerDep, ServiceDep
-from ragline.types import Answer, Final, Restart, Token
+from ragline.types import Answer, Final, Restart, Token, Turn
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
@@ -59,16 +62,25 @@ class ChatRequest(BaseModel):
     filters: dict[str, Any] | None = None
 
 
-def _question(req: ChatRequest) -> str:
-    for m in reversed(req.messages):
-        if m.role == "user":
-            if isinstance(m.content, str):
-                text = m.content
-            else:
-                text = " ".join(p.text for p in (m.content or []) if p.type == "text")
-            if text.strip():
-                return text
-    raise HTTPException(400, "no user message with text in 'messages'; add {'role': 'user', 'content': ...}")
+def _text(m: ChatMessage) -> str:
+    if isinstance(m.content, str):
+        return m.content
+    return " ".join(p.text for p in (m.content or []) if p.type == "text")
+
+
+def _conversation(req: ChatRequest) -> list[Turn]:
+    """The user and assistant messages as turns, up to the last user message with text (the
+    question); tool and system messages are left out, and so is anything after the question."""
+    turns = [Turn(m.role, _text(m)) for m in req.messages if m.role in ("user", "assistant")]
+    last = next(
+        (i for i in range(len(turns) - 1, -1, -1) if turns[i].role == "user" and turns[i].content.strip()),
+        None,
+    )
+    if last is None:
+        raise HTTPException(
+            400, "no user message with text in 'messages'; add {'role': 'user', 'content': ...}"
+        )
+    return turns[: last + 1]
 
 
 def _sources(a: Answer) -> str:
@@ -99,6 +111,7 @@ def _extras(a: Answer) -> dict[str, Any]:
             "mode": a.mode,
             "abstained": a.abstained,
             "confidence": a.confidence,
+            "cached": dataclasses.asdict(a.cached) if a.cached is not None else None,
         },
     }
 
@@ -128,9 +141,8 @@ def list_models(svc: ServiceDep, caller: CallerDep) -> dict[str, Any]:
 def chat_completions(
     req: ChatRequest, svc: ServiceDep, caller: CallerDep
 ) -> dict[str, Any] | StreamingResponse:
-    question = _question(req)
-    events = svc.engine.ask(
-        question,
+    events = svc.engine.chat(
+        _conversation(req),
         filters=req.filters,
         collection=req.model,
         stream=True,

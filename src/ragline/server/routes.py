@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ from ragline.server.schemas import (
     AuditOut,
     CollectionOut,
     CollectionPath,
+    ConversationIdPath,
+    ConversationIn,
+    ConversationOut,
     DocIdPath,
     DocumentDetailOut,
     DocumentListOut,
@@ -43,11 +47,13 @@ from ragline.server.schemas import (
     SearchIn,
     SearchOut,
     TraceOut,
+    UsageReportOut,
+    UsageRowOut,
 )
 from ragline.server.service import CallerDep, Service, ServiceDep, readable_collections
-from ragline.state import ApiKey, Job
-from ragline.state.base import MAX_SEQ
-from ragline.types import Access, Document, Final, Restart, Token
+from ragline.state import ApiKey, ConversationTurn, Job
+from ragline.state.base import MAX_SEQ, total_usage, utc_day
+from ragline.types import Access, Answer, Document, Final, Restart, Token, Turn
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 # Kept as they are in stored upload names besides letters, marks and digits of any script.
@@ -187,7 +193,12 @@ def upload_files(
     svc: ServiceDep,
     caller: CallerDep,
     files: Annotated[
-        list[UploadFile], File(min_length=1, description="PDF, DOCX, HTML, Markdown, text, JSON(L), CSV")
+        list[UploadFile],
+        File(
+            min_length=1,
+            description="PDF (scans by OCR), DOCX, XLSX, PPTX, HTML, Markdown, text, e-mail (.eml, .mbox), "
+            "source code, JSON(L), CSV",
+        ),
     ],
     groups: Annotated[
         str,
@@ -370,6 +381,21 @@ def ask(
     Server-Sent Events: ``token`` events with text, ``restart`` if an LLM attempt died mid-answer,
     then one ``final`` event holding the whole answer with its citations."""
     stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+    history: list[Turn] = [Turn(t.role, t.content) for t in body.history or []]
+    conversation_id = body.conversation_id
+    if conversation_id is not None:
+        if body.history is not None:
+            raise HTTPException(400, "give either conversation_id or history, not both")
+        conv = svc.state.get_conversation(conversation_id, tenant=caller.tenant, key_id=caller.key_id)
+        if conv is None:
+            raise _not_found(_NO_CONVERSATION.format(conversation_id))
+        if conv.collection != collection:
+            raise HTTPException(
+                400,
+                f"conversation {conversation_id!r} asks collection {conv.collection!r}, not {collection!r}; "
+                "start a new conversation for this collection",
+            )
+        history = [Turn(t.role, t.content) for t in conv.turns]
     # Always traced with debug detail: the stored trace holds hits, scores and the prompt.
     events = svc.engine.ask(
         body.question,
@@ -378,12 +404,23 @@ def ask(
         stream=True,
         debug=True,
         principal=caller.principal,
+        history=history,
     )
+
+    def finish(answer: Answer) -> AnswerOut:
+        svc.record_answer(caller, collection, answer, conversation_id)
+        if conversation_id is not None:
+            turns = [
+                ConversationTurn("user", body.question),
+                ConversationTurn("assistant", answer.text, trace_id=answer.trace_id),
+            ]
+            svc.state.append_turns(conversation_id, turns, tenant=caller.tenant, key_id=caller.key_id)
+        return AnswerOut.of(answer, debug=body.debug, conversation_id=conversation_id)
+
     if not stream:
         for event in events:
             if isinstance(event, Final):
-                svc.record_answer(caller, collection, event.answer)
-                return AnswerOut.of(event.answer, debug=body.debug)
+                return finish(event.answer)
         raise RuntimeError("the answer stream ended without a final event")
 
     def gen() -> Iterator[str]:
@@ -394,13 +431,51 @@ def ask(
                 elif isinstance(event, Restart):
                     yield sse("restart", {"reason": event.reason})
                 elif isinstance(event, Final):
-                    svc.record_answer(caller, collection, event.answer)
-                    yield sse("final", AnswerOut.of(event.answer, debug=body.debug).model_dump())
+                    yield sse("final", finish(event.answer).model_dump())
         except Exception as exc:  # the status line is sent already: report in-band
             svc.metrics.errors.labels(type(exc).__name__).inc()
             yield sse("error", {"type": type(exc).__name__, "message": str(exc)})
 
     return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+# -- conversations -----------------------------------------------------------------------------------
+
+_NO_CONVERSATION = (
+    "no conversation {!r} of yours; start one with POST /v1/conversations "
+    "(conversations expire after server.conversation_retention_days idle)"
+)
+
+
+@router.post("/conversations", status_code=201, tags=["query"])
+def create_conversation(body: ConversationIn, svc: ServiceDep, caller: CallerDep) -> ConversationOut:
+    """Start a conversation on a collection; pass its id as ``conversation_id`` to ``ask``. Only the
+    key that created it can read or continue it."""
+    svc.engine.collection(body.collection, tenant=caller.tenant, must_exist=True)
+    conv = svc.state.create_conversation(
+        tenant=caller.tenant, key_id=caller.key_id, collection=body.collection
+    )
+    return ConversationOut.of(conv)
+
+
+@router.get("/conversations/{conversation_id}", tags=["query"])
+def get_conversation(
+    conversation_id: ConversationIdPath, svc: ServiceDep, caller: CallerDep
+) -> ConversationOut:
+    """A conversation of yours with its turns, oldest first (answers name their trace)."""
+    conv = svc.state.get_conversation(conversation_id, tenant=caller.tenant, key_id=caller.key_id)
+    if conv is None:
+        raise _not_found(_NO_CONVERSATION.format(conversation_id))
+    return ConversationOut.of(conv)
+
+
+@router.delete("/conversations/{conversation_id}", tags=["query"])
+def delete_conversation(
+    conversation_id: ConversationIdPath, svc: ServiceDep, caller: CallerDep
+) -> dict[str, bool]:
+    if not svc.state.delete_conversation(conversation_id, tenant=caller.tenant, key_id=caller.key_id):
+        raise _not_found(_NO_CONVERSATION.format(conversation_id))
+    return {"deleted": True}
 
 
 # -- feedback and traces ---------------------------------------------------------------------------------
@@ -498,6 +573,25 @@ def revoke_key(key_id: str, svc: ServiceDep, caller: CallerDep) -> KeyOut:
     if key is None:
         raise _not_found(f"key {key_id!r} vanished")
     return _key_out(key)
+
+
+@router.get("/usage", tags=["admin"])
+def usage(
+    svc: ServiceDep,
+    caller: CallerDep,
+    days: Annotated[int, Query(ge=1, le=366, description="Days back, today included (UTC)")] = 30,
+    key_id: Annotated[str | None, Query(max_length=64, description="Only this key")] = None,
+) -> UsageReportOut:
+    """The caller's tenant's usage and LLM cost per key and UTC day (admins; only their tenant)."""
+    require_admin(caller)
+    since = utc_day(time.time() - 86_400 * (days - 1))
+    used = svc.state.list_usage(tenant=caller.tenant, key_id=key_id, since_day=since)
+    return UsageReportOut(
+        tenant=caller.tenant,
+        since_day=since,
+        rows=[UsageRowOut.of(u) for u in used],
+        total=UsageRowOut.of(total_usage(used)),
+    )
 
 
 @router.get("/audit", tags=["admin"])

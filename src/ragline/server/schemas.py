@@ -3,11 +3,13 @@ engine's internal types (converters live next to each response model)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from ragline.state import Conversation, Usage
 from ragline.store.base import DocumentInfo
 from ragline.store.filters import FIELD_RE, MAX_FIELD_CHARS
 from ragline.store.rows import DocumentView
@@ -226,9 +228,33 @@ class SearchOut(BaseModel):
     trace_id: str
 
 
+class TurnIn(_In):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=100_000)
+
+
+CONVERSATION_ID_PATTERN = r"^[0-9a-f]{32}$"
+ConversationIdPath = Annotated[
+    str, Path(pattern=CONVERSATION_ID_PATTERN, description="A conversation id (POST /v1/conversations)")
+]
+
+
 class AskIn(_In):
     question: str = Field(min_length=1, max_length=8192)
     filters: dict[str, Any] | None = None
+    conversation_id: str | None = Field(
+        default=None,
+        pattern=CONVERSATION_ID_PATTERN,
+        description="Answer as the next turn of this conversation (POST /v1/conversations): a "
+        "follow-up is rewritten into a standalone query from its earlier turns, and the question "
+        "and answer are added to it.",
+    )
+    history: list[TurnIn] | None = Field(
+        default=None,
+        max_length=100,
+        description="Earlier turns, oldest first, for a client that keeps its own conversation "
+        "(instead of conversation_id).",
+    )
     stream: bool = Field(
         default=False,
         description="Answer as Server-Sent Events: `token` events, then one `final` event with citations.",
@@ -299,6 +325,16 @@ class UsageOut(BaseModel):
     model: str | None
 
 
+class CachedOut(BaseModel):
+    """Set when the answer came from the answer cache: ``exact`` (the same question) or
+    ``semantic`` (a question this similar, named in ``question``)."""
+
+    kind: Literal["exact", "semantic"]
+    question: str
+    similarity: float
+    age_s: float
+
+
 class DebugOut(BaseModel):
     hits: list[HitOut]
     prompt: str
@@ -307,6 +343,11 @@ class DebugOut(BaseModel):
 
 class AnswerOut(BaseModel):
     question: str
+    query: str = Field(
+        description="What retrieval searched for: the question, or a follow-up rewritten into a "
+        "standalone query from the conversation."
+    )
+    conversation_id: str | None = None
     text: str
     citations: list[CitationOut]
     abstained: bool
@@ -322,9 +363,10 @@ class AnswerOut(BaseModel):
         description="Per-sentence citation support (empty when answer.unsupported is off or it abstained).",
     )
     debug: DebugOut | None = None
+    cached: CachedOut | None = None
 
     @classmethod
-    def of(cls, a: Answer, *, debug: bool) -> AnswerOut:
+    def of(cls, a: Answer, *, debug: bool, conversation_id: str | None = None) -> AnswerOut:
         dbg = None
         if debug and a.debug is not None:
             dbg = DebugOut(
@@ -335,6 +377,8 @@ class AnswerOut(BaseModel):
         u = a.usage
         return cls(
             question=a.question,
+            query=a.debug.query if a.debug is not None and a.debug.query else a.question,
+            conversation_id=conversation_id,
             text=a.text,
             citations=[CitationOut.of(c) for c in a.citations],
             abstained=a.abstained,
@@ -352,6 +396,7 @@ class AnswerOut(BaseModel):
             errors=list(a.errors),
             support=[SentenceSupportOut.of(x) for x in a.support],
             debug=dbg,
+            cached=CachedOut(**dataclasses.asdict(a.cached)) if a.cached is not None else None,
         )
 
 
@@ -370,6 +415,35 @@ class FeedbackOut(BaseModel):
     rating: Literal["up", "down"]
     comment: str
     created_at: float
+
+
+class ConversationIn(_In):
+    collection: str = Field(pattern=COLLECTION_PATTERN, description="The collection the conversation asks.")
+
+
+class TurnOut(BaseModel):
+    role: str
+    content: str
+    trace_id: str = Field(description="The trace of an assistant turn's answer ('' for user turns).")
+    at: float
+
+
+class ConversationOut(BaseModel):
+    id: str
+    collection: str
+    created_at: float
+    updated_at: float
+    turns: list[TurnOut]
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationOut:
+        return cls(
+            id=c.id,
+            collection=c.collection,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            turns=[TurnOut(role=t.role, content=t.content, trace_id=t.trace_id, at=t.at) for t in c.turns],
+        )
 
 
 class TraceOut(BaseModel):
@@ -411,6 +485,36 @@ class AuditOut(BaseModel):
     collection: str
     doc_ids: list[str]
     detail: str
+
+
+class UsageRowOut(BaseModel):
+    """One key's use on one UTC day: queries (searches, answers, chat completions), LLM tokens and
+    cost (from llm.prices)."""
+
+    day: str
+    key_id: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+    @classmethod
+    def of(cls, u: Usage) -> UsageRowOut:
+        return cls(
+            day=u.day,
+            key_id=u.key_id,
+            requests=u.requests,
+            prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens,
+            cost_usd=u.cost_usd,
+        )
+
+
+class UsageReportOut(BaseModel):
+    tenant: str
+    since_day: str
+    rows: list[UsageRowOut]
+    total: UsageRowOut = Field(description="The sum of the rows (day and key_id are '*').")
 
 
 class HealthOut(BaseModel):

@@ -16,6 +16,7 @@ from fastapi import Depends, Header, Request
 from ragline.engine import Engine
 from ragline.server.auth import ANONYMOUS, AuthError, Caller, authenticate
 from ragline.server.jobs import JobRunner
+from ragline.server.limits import Limiter
 from ragline.server.observability import Metrics
 from ragline.server.schemas import CollectionOut
 from ragline.settings import Settings
@@ -34,19 +35,37 @@ class Service:
     metrics: Metrics
     ready: threading.Event = field(default_factory=threading.Event)
     not_ready_reason: str = "loading models"
+    # Rate limits and quotas of the expensive routes (None: not checked).
+    limiter: Limiter | None = None
 
     def record_search(self, caller: Caller, collection: str, query: str, hits: list[Hit]) -> str:
         trace_id = uuid.uuid4().hex
+        self.state.record_usage(tenant=caller.tenant, key_id=caller.key_id)
         payload = {"kind": "search", "hits": [_hit_json(h) for h in hits]}
         self._record(trace_id, caller, collection, query, payload, sorted({h.chunk.doc_id for h in hits}))
         return trace_id
 
-    def record_answer(self, caller: Caller, collection: str, answer: Answer) -> None:
+    def record_answer(
+        self, caller: Caller, collection: str, answer: Answer, conversation_id: str | None = None
+    ) -> None:
         self.metrics.observe_answer(answer)
+        u = answer.usage
+        self.state.record_usage(
+            tenant=caller.tenant,
+            key_id=caller.key_id,
+            prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens,
+            cost_usd=u.cost_usd or 0.0,
+        )
         dbg = answer.debug
         context_docs = sorted({p.doc_id for p in dbg.context.passages}) if dbg else []
+        condensed = dbg.condensed if dbg else None
         payload = {
             "kind": "ask",
+            # What retrieval searched for, and how a follow-up became it.
+            "query": dbg.query if dbg and dbg.query else answer.question,
+            "condense": {"method": condensed.method, "reason": condensed.reason} if condensed else None,
+            "conversation_id": conversation_id,
             "answer": answer.text,
             "mode": answer.mode,
             "abstained": answer.abstained,
@@ -149,6 +168,16 @@ def get_caller(
     x_api_key: Annotated[str | None, Header(description="The API key (instead of Authorization)")] = None,
 ) -> Caller:
     svc = get_service(request)
+    caller = _authenticated(svc, authorization, x_api_key)
+    request.state.caller = caller
+    route = request.scope.get("route")
+    limited: frozenset[tuple[str, str]] = getattr(request.app.state, "rate_limited", frozenset())
+    if svc.limiter is not None and (request.method, getattr(route, "path", "")) in limited:
+        svc.limiter.check(caller)
+    return caller
+
+
+def _authenticated(svc: Service, authorization: str | None, x_api_key: str | None) -> Caller:
     if not svc.settings.server.auth:
         return ANONYMOUS
     if not authorization and not x_api_key and svc.state.count_keys() == 0:
@@ -157,9 +186,7 @@ def get_caller(
             "`ragline keys create --tenant T --groups a,b --role admin` and send it as "
             "'Authorization: Bearer <key>' (or run with RAGLINE_SERVER__AUTH=false for a single local user)"
         )
-    caller = authenticate(svc.state, authorization, x_api_key)
-    request.state.caller = caller
-    return caller
+    return authenticate(svc.state, authorization, x_api_key)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

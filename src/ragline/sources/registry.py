@@ -53,6 +53,10 @@ class SourceDefinition(BaseModel):
     tenant: str = Field(default=DEFAULT_TENANT, pattern=_NAME)
     groups: tuple[str, ...] = ()
     clearance: int = Field(default=0, ge=0, le=100)
+    # PII redaction and near-duplicate removal for this source's items (None: the collection's
+    # cleaning settings), as ``ragline ingest --pii`` / ``--near-duplicates`` for one call.
+    pii: bool | None = None
+    near_duplicates: bool | None = None
     config: AnyConfig
 
     @field_validator("groups")

@@ -40,6 +40,8 @@ class SyncReport:
     documents: int = 0
     chunks_indexed: int = 0
     chunks_embedded: int = 0
+    # (document id, the original it nearly duplicates): items' documents not indexed.
+    near_duplicates: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -93,6 +95,7 @@ def run_sync(
     report.documents = done.documents_indexed
     report.chunks_indexed = done.chunks_indexed
     report.failed = done.errors
+    report.near_duplicates = [(n.doc_id, n.duplicate_of) for n in done.near_duplicates]
     report.skipped = scan.skipped
     report.seconds = time.perf_counter() - started
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,4 +1,5 @@
-"""Persistent state of the HTTP service: API keys, ingest jobs, query traces, feedback, audit log.
+"""Persistent state of the HTTP service: API keys, ingest jobs, query traces, conversations, feedback,
+audit log.
 
 Two backends keep the same contract (:class:`StateStore`): SQLite (default, one file in the data
 folder) and PostgreSQL (``server.state_url = "postgresql://..."``). :func:`open_state` picks one.
@@ -20,6 +21,8 @@ from __future__ import annotations
 from ragline.state.base import (
     ApiKey,
     AuditEvent,
+    Conversation,
+    ConversationTurn,
     Feedback,
     Job,
     JobError,
@@ -30,12 +33,15 @@ from ragline.state.base import (
     StateNotFound,
     StateStore,
     StateUnavailable,
+    Usage,
 )
 from ragline.state.factory import open_state
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "Conversation",
+    "ConversationTurn",
     "Feedback",
     "Job",
     "JobError",
@@ -46,5 +52,6 @@ __all__ = [
     "StateNotFound",
     "StateStore",
     "StateUnavailable",
+    "Usage",
     "open_state",
 ]

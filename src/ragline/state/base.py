@@ -55,7 +55,9 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 ROLES: tuple[str, ...] = get_args(Role)
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 # 2: jobs.owner and jobs.lease_until (job leases); older files and databases gain them in place.
-SCHEMA_VERSION = 2
+# 3: the conversations table (created in place on an older database).
+# 4: usage_daily (requests, tokens and cost per tenant, key and UTC day), likewise.
+SCHEMA_VERSION = 4
 # Columns added after version 1, created on an older database if missing. DOUBLE PRECISION is a
 # float64 in PostgreSQL (REAL would be a float32: whole minutes lost on an epoch timestamp) and has
 # REAL affinity in SQLite.
@@ -76,6 +78,9 @@ _MAX_COMMENT = 4000
 _MAX_LIMIT = 10_000
 # Pruning scans the trace table, so it runs every this many puts rather than on every put.
 PRUNE_EVERY = 100
+# A conversation keeps its newest turns only: the condenser reads the last few, the UI shows them.
+MAX_CONVERSATION_TURNS = 100
+_MAX_TURN_CHARS = 100_000
 # Compared against when the key id is unknown, so a miss costs about as much as a hit.
 _DUMMY_HASH = hashlib.sha256(b"ragline-no-such-key").hexdigest()
 
@@ -142,6 +147,29 @@ class QueryTrace:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationTurn:
+    """One message of a stored conversation; an assistant turn names the trace of its answer."""
+
+    role: Literal["user", "assistant"]
+    content: str
+    trace_id: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A conversation of one key (its owner) on one collection, with its newest turns, oldest first."""
+
+    id: str
+    tenant: str
+    key_id: str
+    collection: str
+    created_at: float
+    updated_at: float
+    turns: tuple[ConversationTurn, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Feedback:
     """A user's rating (+1 or -1) of one traced answer."""
 
@@ -166,6 +194,37 @@ class AuditEvent:
     collection: str
     doc_ids: tuple[str, ...]
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one key of one tenant used on one UTC day (``day`` is ``YYYY-MM-DD``)."""
+
+    tenant: str
+    key_id: str
+    day: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+def total_usage(rows: Sequence[Usage]) -> Usage:
+    """The sum of ``rows`` (tenant, key and day are ``*``)."""
+    return Usage(
+        "*",
+        "*",
+        "*",
+        sum(r.requests for r in rows),
+        sum(r.prompt_tokens for r in rows),
+        sum(r.completion_tokens for r in rows),
+        sum(r.cost_usd for r in rows),
+    )
+
+
+def utc_day(at: float) -> str:
+    """The UTC day of an epoch time, as usage is kept: ``YYYY-MM-DD``."""
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
 
 
 @runtime_checkable
@@ -203,6 +262,22 @@ class StateStore(Protocol):
     def get_trace(self, trace_id: str) -> QueryTrace | None: ...
     def prune_traces(self) -> int: ...
 
+    def create_conversation(
+        self, *, tenant: str, key_id: str, collection: str, now: float | None = None
+    ) -> Conversation: ...
+    def get_conversation(self, conversation_id: str, *, tenant: str, key_id: str) -> Conversation | None: ...
+    def append_turns(
+        self,
+        conversation_id: str,
+        turns: Sequence[ConversationTurn],
+        *,
+        tenant: str,
+        key_id: str,
+        now: float | None = None,
+    ) -> Conversation: ...
+    def delete_conversation(self, conversation_id: str, *, tenant: str, key_id: str) -> bool: ...
+    def prune_conversations(self) -> int: ...
+
     def add_feedback(
         self, *, trace_id: str, tenant: str, key_id: str, rating: int, comment: str = ""
     ) -> Feedback: ...
@@ -226,6 +301,21 @@ class StateStore(Protocol):
         limit: int = 100,
         after_seq: int = 0,
     ) -> list[AuditEvent]: ...
+
+    def record_usage(
+        self,
+        *,
+        tenant: str,
+        key_id: str,
+        requests: int = 1,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+        at: float | None = None,
+    ) -> None: ...
+    def list_usage(
+        self, *, tenant: str | None = None, key_id: str | None = None, since_day: str = ""
+    ) -> list[Usage]: ...
 
     def ping(self) -> None: ...
     def close(self) -> None: ...
@@ -330,6 +420,31 @@ def _trace(row: Row) -> QueryTrace:
     )
 
 
+def _conversation(row: Row) -> Conversation:
+    id_, tenant, key_id, collection, created_at, updated_at, turns = row
+    return Conversation(
+        id=id_,
+        tenant=tenant,
+        key_id=key_id,
+        collection=collection,
+        created_at=float(created_at),
+        updated_at=float(updated_at),
+        turns=tuple(ConversationTurn(t[0], t[1], t[2], float(t[3])) for t in json.loads(turns)),
+    )
+
+
+def _check_turn(turn: object) -> ConversationTurn:
+    if not isinstance(turn, ConversationTurn):
+        raise ConfigError(f"conversation turn {turn!r} is not a ConversationTurn record")
+    if turn.role not in ("user", "assistant"):
+        raise ConfigError(f"conversation turn role {turn.role!r} is not allowed: use 'user' or 'assistant'")
+    if not isinstance(turn.content, str) or len(turn.content) > _MAX_TURN_CHARS:
+        raise ConfigError(
+            f"a conversation turn holds {len(turn.content):,} characters; the limit is {_MAX_TURN_CHARS:,}"
+        )
+    return turn
+
+
 def _feedback(row: Row) -> Feedback:
     id_, trace_id, tenant, key_id, rating, comment, created_at = row
     return Feedback(
@@ -363,6 +478,7 @@ _JOB_COLS = (
     "created_at, updated_at, key_id, owner, lease_until"
 )
 _TRACE_COLS = "id, tenant, key_id, collection, question, created_at, payload"
+_CONVERSATION_COLS = "id, tenant, key_id, collection, created_at, updated_at, turns_json"
 _FEEDBACK_COLS = "id, trace_id, tenant, key_id, rating, comment, created_at"
 _AUDIT_COLS = "seq, at, tenant, key_id, action, collection, doc_ids_json, detail"
 
@@ -386,7 +502,13 @@ class SqlStateBase(abc.ABC):
     _COLUMNS_SQL = ""
 
     def __init__(
-        self, *, trace_retention: int = 10_000, trace_retention_days: float = 30.0, timeout_s: float = 5.0
+        self,
+        *,
+        trace_retention: int = 10_000,
+        trace_retention_days: float = 30.0,
+        timeout_s: float = 5.0,
+        conversation_retention: int = 10_000,
+        conversation_retention_days: float = 30.0,
     ) -> None:
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s < 1e6:
             raise ConfigError(f"state timeout {timeout_s!r} is invalid: use a number of seconds, 0 < t < 1e6")
@@ -394,8 +516,23 @@ class SqlStateBase(abc.ABC):
             raise ConfigError(f"trace_retention {trace_retention!r} is invalid: use a whole number >= 0")
         if not trace_retention_days > 0:
             raise ConfigError(f"trace_retention_days {trace_retention_days!r} is invalid: use a number > 0")
+        if (
+            isinstance(conversation_retention, bool)
+            or not isinstance(conversation_retention, int)
+            or conversation_retention < 0
+        ):
+            raise ConfigError(
+                f"conversation_retention {conversation_retention!r} is invalid: use a whole number >= 0"
+            )
+        if not conversation_retention_days > 0:
+            raise ConfigError(
+                f"conversation_retention_days {conversation_retention_days!r} is invalid: use a number > 0"
+            )
         self._retention = trace_retention
         self._retention_days = float(trace_retention_days)
+        self._conversation_retention = conversation_retention
+        self._conversation_days = float(conversation_retention_days)
+        self._creates_since_prune = 0
         self._timeout_s = float(timeout_s)
         self._lock = threading.Lock()
         # Row count of the trace table as this process last saw it; None until first counted.
@@ -749,6 +886,120 @@ class SqlStateBase(abc.ABC):
         rows = self._execute(f"SELECT {_TRACE_COLS} FROM query_traces WHERE id = ?", [trace_id])
         return _trace(rows[0]) if rows else None
 
+    # -- conversations ---------------------------------------------------------------------------
+    # A conversation belongs to the key that created it: every read and write names the tenant and
+    # key, and a conversation of another key is as absent as one never made. One idle for longer
+    # than the age limit is gone even before a prune deletes it.
+
+    def create_conversation(
+        self, *, tenant: str, key_id: str, collection: str, now: float | None = None
+    ) -> Conversation:
+        """A new, empty conversation of ``key_id`` (begun at ``now``, default: the current time);
+        the least recently used ones beyond the count limit go."""
+        _check_name("tenant", tenant)
+        if not isinstance(collection, str) or not collection:
+            raise ConfigError(f"conversation collection {collection!r} is invalid: name the collection")
+        now = time.time() if now is None else now
+        conv = Conversation(
+            id=uuid.uuid4().hex,
+            tenant=tenant,
+            key_id=key_id,
+            collection=collection,
+            created_at=now,
+            updated_at=now,
+        )
+        with self._transaction() as run:
+            run(
+                f"INSERT INTO conversations ({_CONVERSATION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [conv.id, conv.tenant, conv.key_id, conv.collection, now, now, "[]"],
+            )
+            count = int(run("SELECT COUNT(*) FROM conversations")[0][0])
+            if count > self._conversation_retention:
+                self._trim_conversations(run, count - self._conversation_retention)
+            self._creates_since_prune += 1
+            prune_due = self._creates_since_prune >= PRUNE_EVERY
+        if prune_due:
+            self.prune_conversations()
+        return conv
+
+    def _conversation_cutoff(self) -> float:
+        return time.time() - self._conversation_days * 86_400
+
+    def get_conversation(self, conversation_id: str, *, tenant: str, key_id: str) -> Conversation | None:
+        """The conversation if ``key_id`` of ``tenant`` owns it and it has not expired, else None."""
+        rows = self._execute(
+            f"SELECT {_CONVERSATION_COLS} FROM conversations "
+            "WHERE id = ? AND tenant = ? AND key_id = ? AND updated_at >= ?",
+            [conversation_id, tenant, key_id, self._conversation_cutoff()],
+        )
+        return _conversation(rows[0]) if rows else None
+
+    def append_turns(
+        self,
+        conversation_id: str,
+        turns: Sequence[ConversationTurn],
+        *,
+        tenant: str,
+        key_id: str,
+        now: float | None = None,
+    ) -> Conversation:
+        """Add turns (stamped ``now`` when their ``at`` is 0) and keep the newest
+        :data:`MAX_CONVERSATION_TURNS`; raises :class:`StateNotFound` unless the key owns a live
+        conversation of that id."""
+        now = time.time() if now is None else now
+        new = [_check_turn(t) for t in turns]
+        new = [t if t.at else dataclasses.replace(t, at=now) for t in new]
+        with self._transaction() as run:
+            rows = run(
+                f"SELECT {_CONVERSATION_COLS} FROM conversations "
+                f"WHERE id = ? AND tenant = ? AND key_id = ? AND updated_at >= ?{self._FOR_UPDATE}",
+                [conversation_id, tenant, key_id, self._conversation_cutoff()],
+            )
+            if not rows:
+                raise StateNotFound(
+                    f"no conversation {conversation_id!r} of yours; start one with POST /v1/conversations "
+                    "(conversations expire after retention)"
+                )
+            old = _conversation(rows[0])
+            kept = (old.turns + tuple(new))[-MAX_CONVERSATION_TURNS:]
+            conv = dataclasses.replace(old, turns=kept, updated_at=now)
+            run(
+                "UPDATE conversations SET turns_json = ?, updated_at = ? WHERE id = ?",
+                [json.dumps([[t.role, t.content, t.trace_id, t.at] for t in kept]), now, conversation_id],
+            )
+        return conv
+
+    def delete_conversation(self, conversation_id: str, *, tenant: str, key_id: str) -> bool:
+        """Delete a conversation the key owns; False when there is none."""
+        rows = self._execute(
+            "DELETE FROM conversations WHERE id = ? AND tenant = ? AND key_id = ? RETURNING n",
+            [conversation_id, tenant, key_id],
+        )
+        return bool(rows)
+
+    def prune_conversations(self) -> int:
+        """Delete conversations idle past the age limit and all but the newest N; returns how many."""
+        with self._transaction() as run:
+            aged = len(
+                run(
+                    "DELETE FROM conversations WHERE updated_at < ? RETURNING n",
+                    [self._conversation_cutoff()],
+                )
+            )
+            count = int(run("SELECT COUNT(*) FROM conversations")[0][0])
+            surplus = count - self._conversation_retention
+            trimmed = len(self._trim_conversations(run, surplus)) if surplus > 0 else 0
+            self._creates_since_prune = 0
+        return aged + trimmed
+
+    @staticmethod
+    def _trim_conversations(run: Run, surplus: int) -> list[Row]:
+        return run(
+            "DELETE FROM conversations WHERE n IN "
+            "(SELECT n FROM conversations ORDER BY updated_at, n LIMIT ?) RETURNING n",
+            [surplus],
+        )
+
     # -- feedback --------------------------------------------------------------------------------
 
     def add_feedback(
@@ -842,6 +1093,63 @@ class SqlStateBase(abc.ABC):
             params.append(action)
         params.append(_check_limit(limit))
         return [_audit(r) for r in self._execute(sql + " ORDER BY seq LIMIT ?", params)]
+
+    # -- usage -----------------------------------------------------------------------------------
+
+    def record_usage(
+        self,
+        *,
+        tenant: str,
+        key_id: str,
+        requests: int = 1,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+        at: float | None = None,
+    ) -> None:
+        """Add one request's use to its key's row for the UTC day of ``at`` (now by default); one
+        atomic upsert, so concurrent requests (and replicas sharing PostgreSQL) never lose a count."""
+        _check_name("tenant", tenant)
+        if not isinstance(key_id, str) or not key_id:
+            raise ConfigError(f"usage key_id {key_id!r} is invalid: name the key that made the request")
+        counts = [requests, prompt_tokens, completion_tokens]
+        for what, value in zip(("requests", "prompt_tokens", "completion_tokens"), counts, strict=True):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
+                raise ConfigError(f"usage {what} {value!r} is invalid: use a whole number >= 0")
+        if isinstance(cost_usd, bool) or not isinstance(cost_usd, int | float) or not 0 <= cost_usd < 1e9:
+            raise ConfigError(f"usage cost_usd {cost_usd!r} is invalid: use a number of dollars >= 0")
+        day = utc_day(time.time() if at is None else at)
+        self._execute(
+            "INSERT INTO usage_daily (tenant, key_id, day, requests, prompt_tokens, completion_tokens, "
+            "cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, key_id, day) DO UPDATE SET "
+            "requests = usage_daily.requests + excluded.requests, "
+            "prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, "
+            "completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, "
+            "cost_usd = usage_daily.cost_usd + excluded.cost_usd",
+            [tenant, key_id, day, *counts, float(cost_usd)],
+        )
+
+    def list_usage(
+        self, *, tenant: str | None = None, key_id: str | None = None, since_day: str = ""
+    ) -> list[Usage]:
+        """Usage rows from ``since_day`` (``YYYY-MM-DD``, inclusive) on, by day, tenant and key."""
+        if since_day and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since_day):
+            raise ConfigError(f"since_day {since_day!r} is invalid: use YYYY-MM-DD")
+        sql = (
+            "SELECT tenant, key_id, day, requests, prompt_tokens, completion_tokens, cost_usd "
+            "FROM usage_daily WHERE day >= ?"
+        )
+        params: list[object] = [since_day]
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            params.append(tenant)
+        if key_id is not None:
+            sql += " AND key_id = ?"
+            params.append(key_id)
+        rows = self._execute(sql + " ORDER BY day, tenant, key_id", params)
+        return [
+            Usage(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])) for r in rows
+        ]
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ def open_state(
     trace_retention: int = 10_000,
     trace_retention_days: float = 30.0,
     timeout_s: float = 5.0,
+    conversation_retention: int = 10_000,
+    conversation_retention_days: float = 30.0,
 ) -> StateStore:
     """Open (lazily: nothing connects until first use) the state store that ``url`` names.
 
@@ -41,6 +43,8 @@ def open_state(
             trace_retention=trace_retention,
             trace_retention_days=trace_retention_days,
             timeout_s=timeout_s,
+            conversation_retention=conversation_retention,
+            conversation_retention_days=conversation_retention_days,
         )
     if url.startswith("sqlite:///"):
         # The path is always absolute; "sqlite:////abs" (SQLAlchemy's spelling) means the same file.
@@ -54,6 +58,8 @@ def open_state(
             trace_retention=trace_retention,
             trace_retention_days=trace_retention_days,
             timeout_s=timeout_s,
+            conversation_retention=conversation_retention,
+            conversation_retention_days=conversation_retention_days,
         )
     if url.startswith(("postgresql://", "postgres://")):
         from ragline.state.postgres import PostgresState
@@ -63,6 +69,8 @@ def open_state(
             trace_retention=trace_retention,
             trace_retention_days=trace_retention_days,
             timeout_s=timeout_s,
+            conversation_retention=conversation_retention,
+            conversation_retention_days=conversation_retention_days,
         )
     shown = url
     if "://" in url and "@" in url:

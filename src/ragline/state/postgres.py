@@ -72,6 +72,17 @@ _DDL: tuple[str, ...] = (
         payload TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS query_traces_age ON query_traces (created_at, n)",
+    """CREATE TABLE IF NOT EXISTS conversations (
+        n BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        turns_json TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS conversations_age ON conversations (updated_at, n)",
     """CREATE TABLE IF NOT EXISTS feedback (
         n BIGSERIAL PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
@@ -108,6 +119,18 @@ _DDL: tuple[str, ...] = (
     "DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log",
     """CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
        FOR EACH STATEMENT EXECUTE FUNCTION ragline_audit_append_only()""",
+    # One row per tenant, key and UTC day, added to by an upsert per request (usage report, quotas).
+    """CREATE TABLE IF NOT EXISTS usage_daily (
+        tenant TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (tenant, key_id, day)
+    )""",
+    "CREATE INDEX IF NOT EXISTS usage_daily_day ON usage_daily (day, tenant)",
 )
 
 
@@ -143,9 +166,15 @@ class PostgresState(SqlStateBase):
         trace_retention: int = 10_000,
         trace_retention_days: float = 30.0,
         timeout_s: float = 5.0,
+        conversation_retention: int = 10_000,
+        conversation_retention_days: float = 30.0,
     ) -> None:
         super().__init__(
-            trace_retention=trace_retention, trace_retention_days=trace_retention_days, timeout_s=timeout_s
+            trace_retention=trace_retention,
+            trace_retention_days=trace_retention_days,
+            timeout_s=timeout_s,
+            conversation_retention=conversation_retention,
+            conversation_retention_days=conversation_retention_days,
         )
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None

@@ -243,6 +243,25 @@ class VectorFetch(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadVersion(Protocol):
+    """Which version of the collection reads see: what query caches key on, so a result computed
+    from one version is never served for another (not a search capability; a store without it is
+    keyed on the engine's write token alone)."""
+
+    @property
+    def read_version(self) -> int:
+        """Changes whenever what a read sees changes (every commit the store makes or follows)."""
+        ...
+
+
+def read_version(store: object) -> int | None:
+    """``store``'s :attr:`ReadVersion.read_version`, or None when it has none."""
+    # One attribute read, not isinstance(): on Python 3.11 that evaluates the property as well.
+    version = getattr(store, "read_version", None)
+    return version if isinstance(version, int) else None
+
+
 # -- data safety capabilities ----------------------------------------------------------------------
 
 

@@ -375,6 +375,14 @@ class LanceStore:
             self._changed()
             self._seen_version = version
 
+    @property
+    def read_version(self) -> int:
+        """The chunks table version reads see now (0 before the first write): it changes with every
+        commit this store makes and, with ``read_consistency_s``, every commit it follows."""
+        self._follow_other_writers()
+        view = self._view()
+        return 0 if view is None else view.version
+
     def _table(self, name: str, create_schema: pa.Schema | None) -> Any:
         db = self._db
         try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ BACKEND = "memory"
 # The on-disk format of memory-store.npz, recorded in collection.json.
 FORMAT_VERSION = 1
 DATA_FILE = "memory-store.npz"
+
+
+def _new_version() -> int:
+    return secrets.randbits(62) + 1
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,9 @@ class MemoryStore:
         self.persist = persist
         self._lock = threading.Lock()
         self._loaded: _State | None = None
+        # A fresh random number for each state this store holds (loaded or committed): what query
+        # caches key on (``ReadVersion``). Random, so two processes' states never share a version.
+        self._version = 0
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -139,6 +147,7 @@ class MemoryStore:
         return state
 
     def _load(self) -> _State:
+        self._version = _new_version()
         if not self.persist:
             return _empty(self.dimension)
         open_meta(
@@ -214,6 +223,7 @@ class MemoryStore:
         """Make ``state`` the collection's (call with the lock held)."""
         self._save(state)
         self._loaded = state
+        self._version = _new_version()
 
     def _keep(self, state: _State, keep: Sequence[int], **changes: Any) -> _State:
         """``state`` with only the rows ``keep`` (in order), and other fields replaced."""
@@ -350,6 +360,12 @@ class MemoryStore:
             state = self._state_locked()
             gone = np.fromiter((r[ACL_TENANT] != tenant for r in state.rows), np.bool_, len(state.rows))
             return self._delete(state, gone, partial=True)
+
+    @property
+    def read_version(self) -> int:
+        """Changes with every state this store loads or commits."""
+        _ = self._state  # loads it (and sets its version) on first use
+        return self._version
 
     def _state_locked(self) -> _State:
         if self._loaded is None:

@@ -1,5 +1,5 @@
-// ragline web UI: ask (streamed, with citations), search, upload, documents and feedback, all
-// through the /v1 API. No dependencies and no build step. Every piece of text from the server or
+// ragline web UI: ask (streamed, with citations) in a conversation, search, upload, documents and
+// feedback, all through the /v1 API. No dependencies and no build step. Every piece of text from the server or
 // the user goes into the page through textContent or text nodes, never through innerHTML.
 
 const KEY_STORAGE = "ragline.apiKey";
@@ -175,6 +175,7 @@ async function loadCollections() {
 
 function onCollectionChanged() {
   syncNewCollectionField();
+  if (conversation) newChat();
   const c = currentCollection();
   if (c) localStorage.setItem(COLLECTION_STORAGE, c);
   $("search-results").replaceChildren();
@@ -193,6 +194,44 @@ function requireCollection() {
 
 let askController = null;
 let currentAnswer = null;
+// The chat: its id on the server (POST /v1/conversations) and collection, and the exchanges shown
+// above the current answer. A follow-up is asked with the id, so the server reads it in context.
+let conversation = null;
+
+function newChat() {
+  if (askController) askController.abort();
+  conversation = null;
+  currentAnswer = null;
+  $("conversation").replaceChildren();
+  $("conversation").hidden = true;
+  $("answer").hidden = true;
+  $("answer").dataset.state = "";
+  $("question").value = "";
+  $("question").focus();
+}
+
+/** Moves the answered exchange on screen into the conversation list. */
+function archiveCurrentAnswer() {
+  if (!currentAnswer) return;
+  $("conversation").append(
+    h(
+      "li",
+      { "data-testid": "turn" },
+      h("p", { class: "turn-question" }, currentAnswer.question),
+      h("p", { class: "turn-answer" }, currentAnswer.text)
+    )
+  );
+  $("conversation").hidden = false;
+}
+
+async function conversationFor(collection, signal) {
+  if (!conversation || conversation.collection !== collection) {
+    const made = await api("/v1/conversations", { method: "POST", json: { collection }, signal });
+    if (conversation) $("conversation").replaceChildren(); // another collection: another chat
+    conversation = { id: made.id, collection };
+  }
+  return conversation.id;
+}
 
 /** Reads a text/event-stream body and calls onEvent(name, data) for each event. */
 async function readSse(res, onEvent) {
@@ -243,6 +282,8 @@ function resetAnswer() {
   $("answer-abstained").hidden = true;
   $("answer-meta").hidden = true;
   $("answer-meta").textContent = "";
+  $("answer-query").hidden = true;
+  $("answer-query").textContent = "";
   $("answer-sources").replaceChildren();
   $("answer-sources-block").hidden = true;
   $("feedback").hidden = true;
@@ -346,6 +387,10 @@ function renderFinal(answer) {
   if (answer.errors && answer.errors.length) meta.push(`warnings: ${answer.errors.join("; ")}`);
   $("answer-meta").textContent = meta.filter(Boolean).join(" · ");
   $("answer-meta").hidden = false;
+  // A follow-up was searched as a standalone query: say which.
+  const rewritten = answer.query && answer.query !== answer.question;
+  $("answer-query").textContent = rewritten ? `Searched for: ${answer.query}` : "";
+  $("answer-query").hidden = !rewritten;
 
   const items = answer.citations.map((c) =>
     h(
@@ -382,15 +427,17 @@ async function ask(ev) {
   if (askController) askController.abort();
   const controller = new AbortController();
   askController = controller;
+  if (conversation && conversation.collection === collection) archiveCurrentAnswer();
   currentAnswer = null;
   resetAnswer();
   setBusy($("ask-button"), true);
   $("ask-status").textContent = "Thinking…";
   let sawFinal = false;
   try {
+    const conversationId = await conversationFor(collection, controller.signal);
     const res = await api(`${collectionUrl(collection)}/ask`, {
       method: "POST",
-      json: { question, stream: true },
+      json: { question, stream: true, conversation_id: conversationId },
       accept: "text/event-stream",
       raw: true,
       signal: controller.signal,
@@ -738,6 +785,7 @@ function init() {
   $("collection-new").addEventListener("change", onCollectionChanged);
   $("collections-refresh").addEventListener("click", () => loadCollections().then(refreshDocuments));
   $("ask-form").addEventListener("submit", ask);
+  $("new-chat").addEventListener("click", newChat);
   $("question").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
