@@ -30,8 +30,10 @@ def test_answer_quotes_the_source_and_cites_exact_spans(engine) -> None:
     assert a.mode == "extractive" and not a.abstained
     assert "Maria Okafor" in a.text
     assert re.fullmatch(r"[0-9a-f]{32}", a.trace_id)
-    assert set(a.timings_ms) == {"retrieve", "assemble", "generate", "total"}
+    assert set(a.timings_ms) == {"retrieve", "assemble", "generate", "support", "total"}
     assert a.timings_ms["total"] >= a.timings_ms["retrieve"]
+    # Quoted sentences are supported by the passages they cite (answer.unsupported = "flag").
+    assert a.support and all(s.supported and s.judge == "offline" for s in a.support)
     chunks = {c.id: c for c in engine.store().all_chunks()}
     assert a.citations
     for c in a.citations:

@@ -1001,6 +1001,7 @@ class Engine:
             t0=t0,
             debug=debug,
             on_answer=on_answer,
+            answer_settings=coll.answer,
             condensed=condensed,
         )
         return _ending(gen_span, generated if dl is None else dl.bind(generated))

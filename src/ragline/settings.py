@@ -661,6 +661,13 @@ class AnswerSettings(_Strict):
     abstain_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # Sources older than this (by their "date"/"updated" metadata) are flagged in the LLM prompt.
     stale_after_days: int = Field(default=365, ge=1)
+    # Citation support of each answer sentence (generation/support.py): "flag" reports it in
+    # Answer.support (the UI marks unsupported sentences), "remove" also cuts unsupported
+    # sentences from the answer, "off" skips the check.
+    unsupported: Literal["flag", "remove", "off"] = "flag"
+    # Who judges support: the offline score (lexical + embedding, calibrated on SQuAD), or the
+    # configured LLM (one more call per answer; the offline score when its reply is malformed).
+    support_judge: Literal["offline", "llm"] = "offline"
 
 
 class ChatSettings(_Strict):

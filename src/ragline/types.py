@@ -281,6 +281,33 @@ class Citation:
     quote: str
 
 
+SupportJudgeName = Literal["offline", "llm"]
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceSupport:
+    """Whether one answer sentence is supported by the passages it cites.
+
+    ``start``/``end`` index ``Answer.text`` (both -1 for a sentence removed by
+    ``answer.unsupported = "remove"``). ``citations`` are the sentence's ``[n]`` numbers;
+    ``score`` is the support of all of them together (0..1), ``supported`` that score against the
+    judge's threshold (a sentence citing nothing is unsupported). ``passage`` is the cited source
+    that supports it best, ``precise`` the citations that are not irrelevant to it in ALCE's sense
+    (Gao et al. 2023): each supports the sentence alone, or the others do not without it.
+    """
+
+    sentence: str
+    start: int
+    end: int
+    citations: tuple[int, ...]
+    score: float
+    supported: bool
+    passage: int | None
+    precise: tuple[int, ...]
+    judge: SupportJudgeName
+    removed: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Tokens spent by the generator and their estimated cost (None when the price is unknown)."""
@@ -340,6 +367,8 @@ class Answer:
     debug: AnswerDebug | None = None
     # Set when the answer came from the answer cache (ragline.cache) instead of the generator.
     cached: CachedFrom | None = None
+    # Per-sentence citation support (answer.unsupported != "keep" or asked for); empty when unchecked.
+    support: tuple[SentenceSupport, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,8 @@ def test_ask_json_is_one_object_with_citations_and_timings(data: Path) -> None:
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["mode"] == "extractive" and out["abstained"] is False and out["debug"] is None
-    assert set(out["timings_ms"]) == {"retrieve", "assemble", "generate", "total"}
+    assert set(out["timings_ms"]) == {"retrieve", "assemble", "generate", "support", "total"}
+    assert out["support"] and all(s["supported"] for s in out["support"])
     c = out["citations"][0]
     assert {"n", "chunk_id", "doc_id", "source", "section_path", "page", "start", "end", "quote"} <= set(c)
 

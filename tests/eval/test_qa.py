@@ -39,6 +39,15 @@ QA_KEYS = {
     "f1_answered",
     "answer_recall",
     "abstain_rate",
+    "citation_precision",
+    "citation_recall",
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "precision@1",
+    "precision@3",
+    "precision@5",
+    "context_precision",
     "ask_p50_ms",
     "ask_p95_ms",
     "stage_p50_ms",
@@ -137,7 +146,17 @@ def test_run_qa_reports_every_key_in_range(first_run: QaResult) -> None:
         assert 0.0 <= out[k] <= 1.0, k
     assert out["f1"] > 0.1 and out["answer_recall"] > 0.5
     assert 0 < out["ask_p50_ms"] <= out["ask_p95_ms"]
-    assert set(out["stage_p50_ms"]) == {"retrieve", "assemble", "generate"}
+    assert set(out["stage_p50_ms"]) == {"retrieve", "assemble", "generate", "support"}
+    # The extractive answerer quotes the passages it cites: every sentence is supported by its
+    # one citation (ALCE recall and precision 1), and no answered question lacks the measures.
+    assert out["citation_recall"] == 1.0 and out["citation_precision"] == 1.0
+    assert all(o.citation_recall is not None for o in first_run.outcomes if not o.abstained)
+    # One relevant paragraph per question (hits are deduplicated by document): precision@k is
+    # hit@k / k, and the paragraph is usually among the first hits.
+    assert out["hit@1"] <= out["hit@3"] <= out["hit@5"] and out["hit@5"] >= 0.8
+    for k in (1, 3, 5):
+        assert out[f"precision@{k}"] == pytest.approx(out[f"hit@{k}"] / k)
+    assert 0.0 < out["context_precision"] <= 1.0
     assert out["threshold"] == AnswerSettings().abstain_threshold and 0.0 <= out["best_threshold"] <= 1.0
     assert len(out["threshold_sweep"]) == 51
     assert all(0.0 <= p[k] <= 1.0 for p in out["threshold_sweep"] for k in ("precision", "recall", "f1"))

@@ -24,3 +24,16 @@ class ChatServer(FakeServer):
 def server(server_url) -> ChatServer:
     """The fake chat server, its request log cleared."""
     return ChatServer(server_url)
+
+
+@pytest.fixture(scope="session")
+def judge_url(tmp_path_factory):
+    stderr = tmp_path_factory.mktemp("fake_judge") / "stderr.txt"
+    with running_server("tests.generation.fake_judge_server", stderr) as url:
+        yield url
+
+
+@pytest.fixture
+def judge_server(judge_url) -> FakeServer:
+    """The fake support-judge server, its request log cleared."""
+    return FakeServer(judge_url)

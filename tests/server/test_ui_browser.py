@@ -5,8 +5,9 @@ Covers asking with a streamed answer and clickable citations that open the cited
 document panel, a conversation (a follow-up read in context, "new chat" starting over),
 abstention, feedback, the admins' feedback page (rates, worst questions and their traces),
 uploading through the file input with job progress, the document list with delete, search, API
-error messages, the API key field with auth on, and documents
-holding their own [n] markers or HTML (shown as text; only the answer's own citations are links).
+error messages, the API key field with auth on, documents holding their own [n] markers or HTML
+(shown as text; only the answer's own citations are links), and an LLM answer's unsupported
+sentence marked.
 """
 
 from __future__ import annotations
@@ -664,3 +665,11 @@ def test_llm_answers_link_only_their_own_citations(browser: Any, tmp_path: Path)
                 assert _cite_numbers(pg) == [1]
                 assert _unlinked_markers(pg) == ["[1]"]
                 assert "[2]" not in answer and "[9]" not in answer
+                # Dropping [9] left "This is also covered in." citing nothing: the server's support
+                # check flags it and the UI marks that sentence alone, saying why.
+                marked = pg.locator("#answer-text mark.unsupported")
+                expect(marked).to_have_count(1)
+                expect(marked).to_have_text("This is also covered in.")
+                expect(marked).to_have_attribute("title", "Cites no source")
+                assert pg.locator("#answer-text mark.unsupported button.cite").count() == 0
+                expect(pg.locator("#answer-meta")).to_contain_text("unsupported sentences: 1")

@@ -24,11 +24,13 @@ from ragline.types import (
     Hit,
     Passage,
     RetrieverScore,
+    SentenceSupport,
     Usage,
 )
 
 # Bumped when the layout changes: entries of another layout are misses, never misread.
-LAYOUT = 1
+# 2: answers carry per-sentence citation support.
+LAYOUT = 2
 
 
 def _chunk(d: dict[str, Any]) -> Chunk:
@@ -82,6 +84,10 @@ def _answer(d: dict[str, Any]) -> Answer:
             "errors": tuple(d["errors"]),
             "debug": debug,
             "cached": CachedFrom(**d["cached"]) if d["cached"] else None,
+            "support": tuple(
+                SentenceSupport(**{**s, "citations": tuple(s["citations"]), "precise": tuple(s["precise"])})
+                for s in d.get("support", ())
+            ),
         }
     )
 

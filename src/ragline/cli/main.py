@@ -15,6 +15,7 @@ Examples::
     ragline golden export golden.jsonl && ragline eval golden golden.jsonl
     ragline eval gate bench/gate/scifact-slice --baseline bench/gate/baseline.json
     ragline experiments report rerank && ragline feedback report --days 7
+    ragline eval answers ragas.jsonl --collection handbook --json
 """
 
 from __future__ import annotations
@@ -938,7 +939,15 @@ def eval_qa(
     t = Table(title=_esc(f"{result.dataset} ({result.split}, {result.questions} questions)"))
     t.add_column("measure")
     t.add_column("value", justify="right")
-    rates = ("em", "f1", "f1_answered", "answer_recall", "abstain_rate")
+    rates = (
+        "em",
+        "f1",
+        "f1_answered",
+        "answer_recall",
+        "abstain_rate",
+        "citation_precision",
+        "citation_recall",
+    )
     for k in [f"context_recall@{b}" for b in result.context_recall] + list(rates):
         t.add_row(k, f"{out[k]:.4f}")
     t.add_row("ask p50 / p95 ms", f"{result.ask_p50_ms:.1f} / {result.ask_p95_ms:.1f}")
@@ -955,6 +964,62 @@ def eval_qa(
         f"{result.best_threshold:.2f}",
     )
     console.print(a)
+
+
+@eval_app.command("answers")
+def eval_answers(
+    dataset_file: Annotated[
+        Path,
+        typer.Argument(help="RAGAS-style .jsonl/.json file (question, ground_truth, contexts, answer)."),
+    ],
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            "--collection",
+            "-c",
+            help="Answer every question from this collection (else score rows as given).",
+        ),
+    ] = None,
+    judge: Annotated[
+        Literal["offline", "llm"],
+        typer.Option(
+            "--judge", help="Support judge: the offline score, or the configured LLM (llm.base_url)."
+        ),
+    ] = "offline",
+    k: Annotated[
+        list[int] | None, typer.Option("--k", min=1, help="Cutoffs for hit@k and precision@k.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Answer metrics: citation precision/recall (ALCE), faithfulness, answer relevance, context
+    precision/recall, hit@k and precision@k."""
+    from ragline.eval.answers import DEFAULT_K, run_answers
+
+    try:
+        engine = _engine(data_dir)
+        result = _with_stage_progress(
+            lambda on_progress: run_answers(
+                engine,
+                dataset_file,
+                collection=collection,
+                judge=judge,
+                k_values=tuple(k) if k else DEFAULT_K,
+                progress=on_progress,
+            )
+        )
+    except RaglineError as exc:
+        _fail(exc)
+    out = result.as_json()
+    if json_out:
+        typer.echo(json.dumps(out))
+        return
+    t = Table(title=_esc(f"{result.dataset} ({result.rows} rows, {result.source}, judge={result.judge})"))
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for name, value in result.means.items():
+        t.add_row(name, "n/a" if value is None else f"{value:.4f}")
+    console.print(t)
 
 
 def main() -> None:  # pragma: no cover - console entry

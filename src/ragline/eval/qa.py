@@ -7,7 +7,11 @@ stay the same (the ingester skips unchanged files, as for ``eval beir``):
   over its articles, is retrieved once (top 32) and assembled at 256/512/1024/2048 tokens
   (``context_recall@B``: the gold answer occurs in the context), then asked: ``em`` and ``f1``
   (an abstention is an empty prediction, citation markers are stripped), ``f1_answered``,
-  ``answer_recall``, ``abstain_rate`` and latencies.
+  ``answer_recall``, ``abstain_rate`` and latencies; ``citation_precision`` and
+  ``citation_recall`` as ALCE (Gao et al. 2023; :mod:`ragline.eval.answer_metrics`), averaged over
+  the answered questions, each answer sentence judged against its cited passage by the offline
+  support score; ``hit@k``, ``precision@k`` (k = 1, 3, 5) and ``context_precision`` of the
+  answer's retrieved hits against the question's own paragraph.
 * ``eval-squad-partial`` indexes only the even-index articles. Half the abstention questions come
   from the split's even articles (answerable), half from its odd ones (not indexed, so
   unanswerable). ``abstain_precision`` = abstained and unanswerable / abstained, ``abstain_recall``
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ragline.errors import ConfigError, DatasetError
+from ragline.eval import answer_metrics
 from ragline.eval.squad import (
     Split,
     SquadDataset,
@@ -47,6 +52,7 @@ from ragline.eval.squad import (
     sample_questions,
     strip_citations,
 )
+from ragline.generation.support import cited_sources, is_claim, split_claims
 from ragline.ingest.pipeline import IngestProgress, IngestReport
 from ragline.loaders._common import source_of
 
@@ -59,6 +65,7 @@ BUDGETS: tuple[int, ...] = (256, 512, 1024, 2048)
 # Hits retrieved per question for the context-recall curve: enough to fill the largest budget.
 RETRIEVE_TOP_K = 32
 SWEEP_STEP = 0.02
+HIT_KS: tuple[int, ...] = (1, 3, 5)
 SEED = 2016
 
 Progress = Callable[[str, int, int], None]
@@ -76,6 +83,11 @@ class AnswerOutcome:
     f1: float
     contains_gold: bool
     timings_ms: dict[str, float]
+    # ALCE citation measures of the answer (None when it abstained or stated nothing to check).
+    citation_precision: float | None = None
+    citation_recall: float | None = None
+    # Whether each retrieved hit (best first, one per document) is the question's paragraph.
+    gold_hits: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,9 @@ class QaResult:
     f1_answered: float
     answer_recall: float
     abstain_rate: float
+    citation_precision: float
+    citation_recall: float
+    retrieval_at_k: dict[str, float]
     ask_p50_ms: float
     ask_p95_ms: float
     stage_p50_ms: dict[str, float]
@@ -183,6 +198,9 @@ class QaResult:
             "f1_answered": self.f1_answered,
             "answer_recall": self.answer_recall,
             "abstain_rate": self.abstain_rate,
+            "citation_precision": self.citation_precision,
+            "citation_recall": self.citation_recall,
+            **self.retrieval_at_k,
             "ask_p50_ms": self.ask_p50_ms,
             "ask_p95_ms": self.ask_p95_ms,
             "stage_p50_ms": self.stage_p50_ms,
@@ -269,8 +287,19 @@ def _context_recall(
 
 
 def _answer(engine: Engine, q: SquadQuestion) -> AnswerOutcome:
-    a = engine.ask(q.text, collection=FULL_COLLECTION)
+    a = engine.ask(q.text, collection=FULL_COLLECTION, debug=True)
     prediction = "" if a.abstained else strip_citations(a.text)
+    precision = recall = None
+    support = a.support
+    if not support and not a.abstained and a.debug is not None:
+        # answer.unsupported = "off": judge here, as the engine would have.
+        claims = [c for c in split_claims(a.text, 999_999) if is_claim(c)]
+        if claims:
+            support = tuple(engine.answering.offline_judge.judge(claims, cited_sources(a, a.debug.context)))
+    if support:
+        precision = answer_metrics.citation_precision(support)
+        recall = answer_metrics.citation_recall(support)
+    docs = list(dict.fromkeys(h.chunk.doc_id for h in a.debug.hits)) if a.debug is not None else []
     return AnswerOutcome(
         question_id=q.id,
         prediction=prediction,
@@ -280,7 +309,21 @@ def _answer(engine: Engine, q: SquadQuestion) -> AnswerOutcome:
         f1=f1(prediction, q.answers),
         contains_gold=contains_answer(prediction, q.answers),
         timings_ms=dict(a.timings_ms),
+        citation_precision=precision,
+        citation_recall=recall,
+        gold_hits=tuple(d == q.paragraph_id for d in docs),
     )
+
+
+def retrieval_at_k(outcomes: Sequence[AnswerOutcome], ks: Sequence[int] = HIT_KS) -> dict[str, float]:
+    """Mean ``hit@k``, ``precision@k`` and ``context_precision`` of the answers' hits against the
+    questions' own paragraphs."""
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"hit@{k}"] = _mean([answer_metrics.hit_at_k(o.gold_hits, k) for o in outcomes])
+        out[f"precision@{k}"] = _mean([answer_metrics.precision_at_k(o.gold_hits, k) for o in outcomes])
+    out["context_precision"] = _mean([answer_metrics.context_precision(o.gold_hits) for o in outcomes])
+    return out
 
 
 def _abstention_cases(
@@ -346,6 +389,11 @@ def run_qa(
         f1_answered=_mean([o.f1 for o in answered]),
         answer_recall=_mean([float(o.contains_gold) for o in outcomes]),
         abstain_rate=_mean([float(o.abstained) for o in outcomes]),
+        citation_precision=_mean(
+            [o.citation_precision for o in outcomes if o.citation_precision is not None]
+        ),
+        citation_recall=_mean([o.citation_recall for o in outcomes if o.citation_recall is not None]),
+        retrieval_at_k=retrieval_at_k(outcomes),
         ask_p50_ms=_percentile(totals, 50),
         ask_p95_ms=_percentile(totals, 95),
         stage_p50_ms={

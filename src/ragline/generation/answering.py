@@ -27,9 +27,11 @@ from ragline.generation.breaker import State
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.generation.fallback import FallbackGenerator
 from ragline.generation.prompt import build_messages, render_prompt
+from ragline.generation.support import SupportJudge, apply_support
+from ragline.generation.support_score import OfflineSupportJudge
 from ragline.settings import AnswerSettings, Settings
 from ragline.text.token_counters import TokenCounter
-from ragline.types import Answer, AnswerDebug, Condensed, Context, Final, Hit, StreamEvent
+from ragline.types import Answer, AnswerDebug, Condensed, Context, Final, Hit, Restart, StreamEvent, Token
 
 if TYPE_CHECKING:
     from ragline.generation.llm import LLMGenerator
@@ -74,6 +76,26 @@ class Answering:
             return self._extractive[key]
 
     @cached_property
+    def offline_judge(self) -> OfflineSupportJudge:
+        """The calibrated offline citation-support judge (over the query-time embedder)."""
+        return OfflineSupportJudge(self.embedder.transient())
+
+    def support_judge(self, a: AnswerSettings) -> SupportJudge:
+        """The judge ``a.support_judge`` names; the LLM one needs ``llm.base_url``."""
+        if a.support_judge == "offline":
+            return self.offline_judge
+        if not self.settings.llm.base_url:
+            raise ConfigError(
+                "answer.support_judge='llm' needs llm.base_url and llm.model "
+                "(or set answer.support_judge='offline')"
+            )
+        from ragline.generation.support_llm import LLMSupportJudge
+
+        # A judge per call (its ``errors`` describe one answer) over the generator's chat client,
+        # so both share its circuit breakers.
+        return LLMSupportJudge(self.llm.chat, self.offline_judge)
+
+    @cached_property
     def llm(self) -> LLMGenerator:
         from ragline.generation.llm import LLMGenerator
         from ragline.generation.openai_chat import OpenAIChatModel
@@ -103,11 +125,14 @@ class Answering:
         debug: bool,
         on_answer: Callable[[Answer], None] = lambda _: None,
         condensed: Condensed | None = None,
+        answer_settings: AnswerSettings | None = None,
     ) -> Iterator[StreamEvent]:
         """The answer's events: tokens (and restarts), then one ``Final``. ``timings`` so far
-        (ms) gain ``generate`` and ``total`` (from ``t0``); ``on_answer`` sees the answer first.
-        A follow-up's ``condensed`` query is what the generator answers (it reads no history);
-        the answer keeps the question as asked."""
+        (ms) gain ``generate``, ``support`` and ``total`` (from ``t0``); ``on_answer`` sees the
+        answer first. A follow-up's ``condensed`` query is what the generator answers (it reads no
+        history); the answer keeps the question as asked. ``answer_settings`` (the collection's;
+        default the global ones) say how citation support is checked; when unsupported sentences
+        are removed, a ``Restart`` and the kept text follow the streamed tokens."""
         t2 = time.perf_counter()
         answer: Answer | None = None
         primary = self.llm if self.kind() == "llm" else None
@@ -119,9 +144,18 @@ class Answering:
                 yield event
         if answer is None:
             raise RuntimeError("the answer stream ended without a Final event")
+        t_support = time.perf_counter()
+        a = answer_settings or self.settings.answer
+        if a.unsupported != "off":
+            checked = apply_support(answer, context, self.support_judge(a), a.unsupported)
+            if checked.text != answer.text:
+                yield Restart(reason="unsupported sentences were removed from the answer")
+                yield Token(checked.text)
+            answer = checked
+            timings["support"] = (time.perf_counter() - t_support) * 1000
         on_answer(answer)
         t3 = time.perf_counter()
-        timings["generate"] = (t3 - t2) * 1000
+        timings["generate"] = (t_support - t2) * 1000
         timings["total"] = (t3 - t0) * 1000
         prompt = ""
         if debug:

@@ -13,7 +13,7 @@ from ragline.state import Conversation, Usage
 from ragline.store.base import DocumentInfo
 from ragline.store.filters import FIELD_RE, MAX_FIELD_CHARS
 from ragline.store.rows import DocumentView
-from ragline.types import Answer, Citation, Hit
+from ragline.types import Answer, Citation, Hit, SentenceSupport
 
 # The limits the engine and the state store enforce, declared here so the OpenAPI schema says them.
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$"
@@ -290,6 +290,34 @@ class CitationOut(BaseModel):
         )
 
 
+class SentenceSupportOut(BaseModel):
+    sentence: str = Field(description="The answer sentence, with its citation markers.")
+    start: int = Field(description="Offset of the sentence in `text` (-1 when it was removed).")
+    end: int = Field(description="End offset in `text` (-1 when it was removed).")
+    citations: list[int] = Field(description="The sources `[n]` the sentence cites.")
+    score: float = Field(description="Support of the sentence by its cited sources together, 0..1.")
+    supported: bool
+    passage: int | None = Field(description="The cited source that supports it best.")
+    precise: list[int] = Field(description="Citations relevant to the sentence (ALCE precision).")
+    judge: Literal["offline", "llm"]
+    removed: bool = Field(description='Cut from the answer (answer.unsupported = "remove").')
+
+    @classmethod
+    def of(cls, s: SentenceSupport) -> SentenceSupportOut:
+        return cls(
+            sentence=s.sentence,
+            start=s.start,
+            end=s.end,
+            citations=list(s.citations),
+            score=s.score,
+            supported=s.supported,
+            passage=s.passage,
+            precise=list(s.precise),
+            judge=s.judge,
+            removed=s.removed,
+        )
+
+
 class UsageOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -330,6 +358,10 @@ class AnswerOut(BaseModel):
     timings_ms: dict[str, float]
     invalid_citations: int
     errors: list[str]
+    support: list[SentenceSupportOut] = Field(
+        default_factory=list,
+        description="Per-sentence citation support (empty when answer.unsupported is off or it abstained).",
+    )
     debug: DebugOut | None = None
     cached: CachedOut | None = None
 
@@ -362,6 +394,7 @@ class AnswerOut(BaseModel):
             timings_ms=dict(a.timings_ms),
             invalid_citations=a.invalid_citations,
             errors=list(a.errors),
+            support=[SentenceSupportOut.of(x) for x in a.support],
             debug=dbg,
             cached=CachedOut(**dataclasses.asdict(a.cached)) if a.cached is not None else None,
         )

@@ -152,6 +152,15 @@ class Service:
                 "model": answer.usage.model,
             },
             "errors": list(answer.errors),
+            "support": [
+                {
+                    "sentence": s.sentence,
+                    "citations": list(s.citations),
+                    "score": s.score,
+                    "supported": s.supported,
+                }
+                for s in answer.support
+            ],
         }
         self._record(answer.trace_id, caller, collection, answer.question, payload, context_docs, variant)
 

@@ -308,10 +308,9 @@ function citationLabel(c) {
 // span or block matches first and is skipped, so `rows[1]` in an answer stays text, not a link.
 const MARKER_OR_CODE = /(```[\s\S]*?(?:```|$)|`[^`\n]*`)|\[([1-9]\d{0,5})\]/g;
 
-/** The answer text with each [n] that names one of its citations turned into a button opening its
- * source; any other bracket (a number no citation has, code) stays text. */
-function renderAnswerText(text, citations) {
-  const byN = new Map(citations.map((c) => [c.n, c]));
+/** Nodes for a piece of answer text: each [n] that names one of its citations becomes a button
+ * opening its source; any other bracket (a number no citation has, code) stays text. */
+function answerNodes(text, byN) {
   const out = [];
   let last = 0;
   for (const m of text.matchAll(MARKER_OR_CODE)) {
@@ -336,13 +335,41 @@ function renderAnswerText(text, citations) {
     last = m.index + m[0].length;
   }
   if (last < text.length) out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+/** The answer text with its citations as buttons, and each sentence its cited sources do not
+ * support (answer.support, checked by the server) inside a marked span saying so. */
+function renderAnswerText(text, citations, support = []) {
+  const byN = new Map(citations.map((c) => [c.n, c]));
+  const flagged = support
+    .filter((s) => !s.supported && !s.removed && s.start >= 0 && s.end <= text.length && s.start < s.end)
+    .sort((a, b) => a.start - b.start);
+  const out = [];
+  let pos = 0;
+  for (const s of flagged) {
+    if (s.start < pos) continue;
+    out.push(...answerNodes(text.slice(pos, s.start), byN));
+    const why = s.citations.length
+      ? `Not supported by its cited source${s.citations.length > 1 ? "s" : ""} (support ${Number(s.score).toFixed(2)})`
+      : "Cites no source";
+    out.push(
+      h(
+        "mark",
+        { class: "unsupported", "data-testid": "unsupported", title: why, "aria-label": why },
+        ...answerNodes(text.slice(s.start, s.end), byN)
+      )
+    );
+    pos = s.end;
+  }
+  out.push(...answerNodes(text.slice(pos), byN));
   $("answer-text").replaceChildren(...out);
 }
 
 function renderFinal(answer) {
   currentAnswer = answer;
   const card = $("answer");
-  renderAnswerText(answer.text, answer.abstained ? [] : answer.citations);
+  renderAnswerText(answer.text, answer.abstained ? [] : answer.citations, answer.support || []);
   $("answer-abstained").hidden = !answer.abstained;
   card.classList.toggle("is-abstained", Boolean(answer.abstained));
 
@@ -352,6 +379,11 @@ function renderFinal(answer) {
     `confidence: ${Number(answer.confidence).toFixed(2)}`,
     total !== undefined ? `latency: ${Math.round(total)} ms` : null,
   ];
+  const support = answer.support || [];
+  const unsupported = support.filter((x) => !x.supported && !x.removed).length;
+  const removed = support.filter((x) => x.removed).length;
+  if (unsupported) meta.push(`unsupported sentences: ${unsupported}`);
+  if (removed) meta.push(`removed as unsupported: ${removed}`);
   if (answer.errors && answer.errors.length) meta.push(`warnings: ${answer.errors.join("; ")}`);
   $("answer-meta").textContent = meta.filter(Boolean).join(" · ");
   $("answer-meta").hidden = false;
