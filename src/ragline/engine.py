@@ -112,14 +112,20 @@ def _store_key(tenant: str, name: str, part: str = "") -> str:
 
 
 @contextmanager
-def _bumping(lock: AbstractContextManager[None], root: Path) -> Iterator[None]:
-    """``lock``, bumping the collection's write token before it is released (also after a failed
-    write: part of it may have committed), so every query cache entry of it is void."""
+def _bumping(lock: AbstractContextManager[None], store: Store) -> Iterator[None]:
+    """``lock``, bumping the collection's write token before it is released when the write changed
+    the store (or failed: part of it may have committed; or the store has no read version to
+    tell), so every query cache entry of it is void. A write that committed nothing leaves the
+    token, and so the data directory, as it was: re-running an unchanged ingest writes nothing."""
     with lock:
+        before = read_version(store)
+        done = False
         try:
             yield
+            done = True
         finally:
-            bump_write_token(root)
+            if not done or before is None or read_version(store) != before:
+                bump_write_token(store.root)
 
 
 def _caching(events: Iterator[StreamEvent], put: Callable[[Answer], None]) -> Iterator[StreamEvent]:
@@ -464,7 +470,7 @@ class Engine:
         lock = file_lock(
             store.root.parent / f".{store.root.name}.write.lock", f"collection {store.root.name!r}"
         )
-        return _bumping(lock, store.root)
+        return _bumping(lock, store)
 
     def retrieval_settings(self, collection: str | None = None) -> RetrievalSettings:
         """Retrieval settings for a collection: the global ones with its ``collections`` overrides."""
@@ -525,6 +531,8 @@ class Engine:
         # Under the write lock: the summaries describe exactly the documents that are there.
         with self.write_lock(coll.store):
             n = rebuild_summaries(coll, summarizer, self._ingestor, self.open_store)
+            # The chunks store is unchanged, but documents-first searches now read new summaries.
+            bump_write_token(coll.path)
         coll.summaries = None  # opened again on next use, at the rebuilt version
         return n
 
@@ -576,6 +584,8 @@ class Engine:
         embedder = make_cached_embedder(settings, self.settings.cache_dir, self.embedding_cache)
         with self.write_lock(coll.store):
             n = reembed(coll, model_path, embedder, self._ingestor, self.open_store, progress)
+            # The collection directory was swapped for the re-embedded one: every result changes.
+            bump_write_token(coll.path)
         self._forget(tenant, collection)
         return n
 
