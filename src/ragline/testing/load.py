@@ -95,10 +95,13 @@ class Report:
                 "max_ms": round(max(ms, default=0.0), 1),
             }
         total = sum(sum(c.values()) for c in self.statuses.values())
+        queries = sum(sum(self.statuses[op].values()) for op in MIX)
         return {
             "seconds": self.seconds,
             "requests": total,
             "requests_per_s": round(total / self.seconds, 2),
+            # The clients' search, ask, conversation and chat requests (not uploads or job polls).
+            "queries_per_s": round(queries / self.seconds, 2),
             "server_errors": self.server_errors(),
             "shed_503": self.count("shed"),
             "rate_limited_429": self.count("429"),
