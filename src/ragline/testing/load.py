@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 # Operations a client draws from, in turn (so the mix is the same in every run).
-MIX = ("search", "ask", "conversation", "chat")
+MIX = ("search", "ask", "conversation", "chat")  # "conversation": a follow-up in a conversation
 # Follow-ups asked after a conversation's first question: elliptical, so they need its history.
 FOLLOW_UPS = ("and how is that configured?", "what about on Windows?", "why?", "and the default?")
 
@@ -95,7 +95,7 @@ class Report:
                 "max_ms": round(max(ms, default=0.0), 1),
             }
         total = sum(sum(c.values()) for c in self.statuses.values())
-        queries = sum(sum(self.statuses[op].values()) for op in MIX)
+        queries = sum(sum(self.statuses[op].values()) for op in (*MIX, "conversation_first"))
         return {
             "seconds": self.seconds,
             "requests": total,
@@ -266,8 +266,16 @@ async def run_load(w: Workload) -> Report:
                         conversation = made["id"] if made else ""
                         if not conversation:
                             continue
-                        # The conversation's first question, then follow-ups on it.
-                        follow = q
+                        # The conversation's first question (counted apart), then at once a
+                        # follow-up on it, so every conversation has one even in a short run.
+                        await call(
+                            "conversation_first",
+                            "POST",
+                            f"/v1/collections/{w.collection}/ask",
+                            key,
+                            check_answer,
+                            json={"question": q, "conversation_id": conversation},
+                        )
                     await call(
                         op,
                         "POST",
