@@ -4,10 +4,18 @@ lab scripts' common arguments."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 def dataset_splits(specs: Sequence[str]) -> Iterator[tuple[Path, str]]:
@@ -66,3 +74,34 @@ def lab_collections(engine: Any, specs: Sequence[str]) -> Iterator[tuple[Any, st
             print(f"skip {path}: collection {name} not found; run `ragline eval beir {path}` first")
             continue
         yield ds, split, name
+
+
+@contextlib.contextmanager
+def ragline_serve(data: Path, env: dict[str, str], timeout: float = 180) -> Iterator[str]:
+    """``ragline serve`` on a free loopback port over ``data`` (``env``: extra ``RAGLINE_*``
+    settings); yields its base URL once ``/readyz`` answers 200, stops it at the end."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {**os.environ, "RAGLINE_DATA_DIR": str(data), "RAGLINE_SERVER__JSON_LOGS": "false", **env}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ragline.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"ragline serve over {data} did not become ready")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -19,7 +19,6 @@ import json
 import multiprocessing
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,15 +27,10 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from benchlib import ragline_serve
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "demo" / "corpus"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _prepare(data: Path) -> str:
@@ -167,40 +161,20 @@ def main(argv: list[str] | None = None) -> int:
     if not secret_file.exists():
         secret_file.write_text(_prepare(data))
     secret = secret_file.read_text().strip()
-    port = _free_port()
-    env = {**os.environ, "RAGLINE_DATA_DIR": str(data), "RAGLINE_SERVER__JSON_LOGS": "false"}
-    # The clients cycle through a few queries: with the query cache on they would measure cache hits,
-    # not the pipeline under load that the shedding protects.
-    env["RAGLINE_CACHE__ENABLED"] = "false"
+    env = {
+        # The clients cycle through a few queries: with the query cache on they would measure
+        # cache hits, not the pipeline under load that the shedding protects.
+        "RAGLINE_CACHE__ENABLED": "false",
+    }
     if args.no_shedding:
         args.max_concurrent, args.max_queue = 1024, 100_000
     if args.max_concurrent is not None:
         env["RAGLINE_SERVER__MAX_CONCURRENT_REQUESTS"] = str(args.max_concurrent)
     if args.max_queue is not None:
         env["RAGLINE_SERVER__MAX_QUEUE"] = str(args.max_queue)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ragline.cli.main", "serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                print("the server did not become ready", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+    with ragline_serve(data, env) as base:
         result = asyncio.run(_load(base, secret, args.clients, args.seconds))
         result["server_search_s"] = _server_latency(httpx.get(f"{base}/metrics").text)
-    finally:
-        server.terminate()
-        server.wait(30)
     result["max_concurrent_requests"] = args.max_concurrent or "default"
     result["max_queue"] = args.max_queue if args.max_queue is not None else "default"
     print(json.dumps(result, indent=2))

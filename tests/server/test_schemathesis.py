@@ -1,12 +1,15 @@
-"""A bounded schemathesis run over the whole API (issue 21 acceptance): cases generated from the
-OpenAPI schema, valid and invalid, sent in-process to the ASGI app as a tenant admin. No response
-may be a 5xx, and every response must be one the schema declares (status, content type, body).
+"""A bounded schemathesis run over the whole API (issues 21 and 25 acceptance): cases generated from
+the OpenAPI schema the server publishes at ``/v1/openapi.json``, valid and invalid, sent in-process
+to the ASGI app as a tenant admin. No response may be a 5xx, and every response must be one the
+schema declares (status, content type, body).
 
 The schema is read from the app object when the module is collected (cheap: no data directory,
-no model); the app starts (state store, models) on the first request and stops at the end."""
+no model; a test checks it is what ``/v1/openapi.json`` serves); the app starts (state store,
+models) on the first request and stops at the end."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
@@ -83,6 +87,16 @@ def admin_key() -> Iterator[None]:
     yield
     shutdown_lifespans()
     shutil.rmtree(DATA, ignore_errors=True)
+
+
+def test_the_fuzzed_schema_is_the_one_served_at_v1_openapi_json() -> None:
+    served = TestClient(APP).get("/v1/openapi.json", headers=ADMIN)
+    assert served.status_code == 200, served.text
+    assert served.json() == json.loads(json.dumps(APP.openapi()))
+    # Every route is fuzzed, the admin ones and the OpenAI endpoint among them.
+    paths = served.json()["paths"]
+    assert {"/v1/keys", "/v1/chat/completions", "/v1/collections/{collection}/files"} <= set(paths)
+    assert sum(len(ops) for ops in paths.values()) == len(list(schema.get_all_operations()))
 
 
 @schema.parametrize()
