@@ -35,7 +35,7 @@ CORPUS = ROOT / "demo" / "corpus"
 
 def _prepare(data: Path) -> str:
     """Ingest the demo corpus into collection ``demo``; returns an admin key's secret."""
-    from ragline.state import open_state
+    from ragline.service_state import open_state
     from ragline.types import DEFAULT_TENANT
 
     subprocess.run(

@@ -53,7 +53,7 @@ def _abstracts(n: int, skip: int = 0) -> list[tuple[str, bytes]]:
 
 def _prepare(data: Path, docs: int) -> tuple[str, str]:
     """Ingest ``docs`` abstracts into ``scifact``; returns an admin's and a reader's secret."""
-    from ragline.state import open_state
+    from ragline.service_state import open_state
     from ragline.types import DEFAULT_TENANT
 
     corpus = data / "corpus"

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragline.cli.main import app
-from ragline.state import open_state
+from ragline.service_state import open_state
 from tests.insights.conftest import put_answer
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragline.cli.main import app
-from ragline.state import open_state
+from ragline.service_state import open_state
 
 runner = CliRunner()
 CREATE = ["keys", "create", "--tenant", "acme"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ragline.state import QueryTrace, StateStore, open_state
+from ragline.service_state import QueryTrace, StateStore, open_state
 
 
 @pytest.fixture

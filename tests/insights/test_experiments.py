@@ -10,8 +10,8 @@ from ragline.insights.experiments import (
     variant_label,
     variant_override,
 )
+from ragline.service_state import StateStore
 from ragline.settings import ExperimentSettings, load_settings
-from ragline.state import StateStore
 from tests.insights.conftest import put_answer
 
 TREATMENT = {"retrieval": {"rerank": {"stages": []}}, "answer": {"top_k": 3}}

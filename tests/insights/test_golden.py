@@ -8,7 +8,7 @@ import pytest
 
 from ragline.errors import DatasetError
 from ragline.insights.golden import export_golden, load_golden
-from ragline.state import StateStore
+from ragline.service_state import StateStore
 from tests.insights.conftest import put_answer
 
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ragline.server.app import create_app
+from ragline.service_state import open_state
 from ragline.settings import load_settings
-from ragline.state import open_state
 from tests.server.conftest import bearer, wait_job, wait_ready
 
 pytestmark = [pytest.mark.integration]

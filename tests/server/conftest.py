@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ragline.server.app import create_app
+from ragline.service_state import open_state
 from ragline.settings import load_settings
-from ragline.state import open_state
 
 
 @pytest.fixture(scope="session")

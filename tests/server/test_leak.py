@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 import ragline
 from ragline.cli.main import app as cli
 from ragline.server.app import create_app
+from ragline.service_state import open_state
 from ragline.settings import load_settings
-from ragline.state import open_state
 from ragline.types import Access, Principal
 from tests.server.conftest import bearer, wait_job, wait_ready
 

@@ -24,7 +24,7 @@ from ragline.engine import Engine
 from ragline.server.app import create_app
 from ragline.server.auth import AuthError
 from ragline.server.mcp_server import MAX_SPAN_CHARS, Call, build_server, span_uri, stdio_caller
-from ragline.state import StateStore, open_state
+from ragline.service_state import StateStore, open_state
 from ragline.types import Access, Document
 from tests.helpers import TWO_TENANTS, fast_engine, seed_two_tenants
 from tests.server.conftest import Keys, make_keys, serving

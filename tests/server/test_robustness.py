@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ragline.errors import ConfigError
-from ragline.state import open_state
+from ragline.service_state import open_state
 from tests.server.conftest import Keys, wait_job
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from ragline.locks import file_lock
 from ragline.server.app import create_app
+from ragline.service_state import open_state
 from ragline.settings import load_settings
-from ragline.state import open_state
 from tests.server.conftest import Keys, make_keys, wait_job, wait_ready
 
 pytestmark = pytest.mark.integration

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ragline.state import open_state
+from ragline.service_state import open_state
 from tests.helpers import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

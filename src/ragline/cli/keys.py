@@ -24,9 +24,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ragline.errors import RaglineError
+from ragline.service_state import Role, StateStore, open_state
+from ragline.service_state.base import total_usage
 from ragline.settings import load_settings
-from ragline.state import Role, StateStore, open_state
-from ragline.state.base import total_usage
 
 keys_app = typer.Typer(help="Manage API keys for `ragline serve`.", no_args_is_help=True)
 

@@ -829,8 +829,8 @@ def mcp(
         _fail(RaglineError(f"MCP is not installed ({exc}); pip install 'ragline[mcp]'"))
     from ragline.engine import Engine
     from ragline.server.observability import setup_logging
+    from ragline.service_state import open_state
     from ragline.settings import load_settings
-    from ragline.state import open_state
 
     # stdout carries the protocol: every log line goes to stderr, and only warnings.
     setup_logging(json_logs=False, level=logging.WARNING)

@@ -1,7 +1,7 @@
 """What production use tells: A/B experiments (sticky assignment, per-variant reports with
 significance), feedback analytics and golden evaluation sets built from rated traces.
 
-Reads the service's state (:mod:`ragline.state`) and settings only, so the server, the CLI and
+Reads the service's state (:mod:`ragline.service_state`) and settings only, so the server, the CLI and
 the evaluation code share it without loading the engine.
 
 Example::

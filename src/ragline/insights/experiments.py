@@ -28,8 +28,8 @@ from ragline.insights.stats import (
     percentile,
     two_proportion_test,
 )
+from ragline.service_state import RatedTrace, StateStore, in_experiment
 from ragline.settings import ExperimentSettings, Settings, deep_merge
-from ragline.state import RatedTrace, StateStore, in_experiment
 
 
 def bucket(experiment: str, unit_id: str) -> float:

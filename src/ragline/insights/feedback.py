@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragline.errors import ConfigError
-from ragline.state import RatedTrace, StateStore
+from ragline.service_state import RatedTrace, StateStore
 
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]")

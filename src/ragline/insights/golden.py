@@ -27,7 +27,7 @@ from typing import Any
 
 from ragline.errors import DatasetError
 from ragline.insights.feedback import normalise_question
-from ragline.state import RatedTrace, StateStore
+from ragline.service_state import RatedTrace, StateStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,8 +49,8 @@ from ragline.server.observability import Metrics, setup_tracing
 from ragline.server.overload import ConcurrencyLimit, Slots
 from ragline.server.schemas import HealthOut
 from ragline.server.service import ReadOnlyReplica, Service
+from ragline.service_state import StateError, StateNotFound, StateStore, StateUnavailable, open_state
 from ragline.settings import ServerSettings, Settings
-from ragline.state import StateError, StateNotFound, StateStore, StateUnavailable, open_state
 from ragline.telemetry import span
 
 log = logging.getLogger("ragline.server")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ragline.errors import RaglineError
-from ragline.state import ApiKey, StateStore
+from ragline.service_state import ApiKey, StateStore
 from ragline.types import DEFAULT_TENANT, Principal
 
 

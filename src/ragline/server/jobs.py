@@ -25,7 +25,7 @@ from typing import TypeVar
 from ragline.engine import Engine
 from ragline.errors import RaglineError
 from ragline.ingest.pipeline import IngestProgress, IngestReport
-from ragline.state import JobError, StateError, StateStore, StateUnavailable
+from ragline.service_state import JobError, StateError, StateStore, StateUnavailable
 from ragline.telemetry import span
 from ragline.types import Access, Document, Principal
 

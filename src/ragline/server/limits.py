@@ -3,7 +3,7 @@
 Requests per minute are token buckets (a minute's worth of burst, refilled continuously), kept in
 this process or, with ``limits.redis_url``, in Redis so every replica draws from the same bucket.
 Daily token and cost quotas are read from the usage the state store records per key and UTC day
-(:meth:`~ragline.state.StateStore.record_usage`), which replicas share already; the request that
+(:meth:`~ragline.service_state.StateStore.record_usage`), which replicas share already; the request that
 crosses a quota is served (its cost is known only afterwards), the next one is refused.
 
 Example::
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from ragline.errors import ConfigError, RaglineError
 from ragline.server.auth import Caller
+from ragline.service_state import StateStore
+from ragline.service_state.base import utc_day
 from ragline.settings import LimitSettings, QuotaSettings
-from ragline.state import StateStore
-from ragline.state.base import utc_day
 
 if TYPE_CHECKING:
     import redis

@@ -49,8 +49,8 @@ from ragline.errors import ConfigError, RaglineError
 from ragline.server.auth import ANONYMOUS, AuthError, Caller
 from ragline.server.schemas import CitationOut, CollectionOut, HitOut
 from ragline.server.service import get_caller, get_service, readable_collections
+from ragline.service_state import StateStore
 from ragline.settings import Settings
-from ragline.state import StateStore
 from ragline.types import Answer, Hit
 
 T = TypeVar("T")

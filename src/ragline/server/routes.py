@@ -53,8 +53,8 @@ from ragline.server.schemas import (
     UsageRowOut,
 )
 from ragline.server.service import CallerDep, Service, ServiceDep, readable_collections
-from ragline.state import ApiKey, ConversationTurn, Job
-from ragline.state.base import MAX_SEQ, total_usage, utc_day
+from ragline.service_state import ApiKey, ConversationTurn, Job
+from ragline.service_state.base import MAX_SEQ, total_usage, utc_day
 from ragline.types import Access, Answer, Document, Final, Restart, Token, Turn
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)

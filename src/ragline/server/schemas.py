@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from ragline.state import Conversation, Usage
+from ragline.service_state import Conversation, Usage
 from ragline.store.base import DocumentInfo
 from ragline.store.filters import FIELD_RE, MAX_FIELD_CHARS
 from ragline.store.rows import DocumentView

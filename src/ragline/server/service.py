@@ -21,8 +21,8 @@ from ragline.server.jobs import JobRunner
 from ragline.server.limits import Limiter
 from ragline.server.observability import Metrics
 from ragline.server.schemas import CollectionOut
+from ragline.service_state import QueryTrace, StateStore
 from ragline.settings import Settings
-from ragline.state import QueryTrace, StateStore
 from ragline.types import Answer, Hit
 
 log = logging.getLogger("ragline.server")

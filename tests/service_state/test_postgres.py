@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ragline.state import StateError, StateStore, StateUnavailable, open_state
-from ragline.state.base import SCHEMA_VERSION
-from ragline.state.postgres import PostgresState
-from tests.state.contract import MakeState, StateContract, check_v1_migrated, v1_statements
+from ragline.service_state import StateError, StateStore, StateUnavailable, open_state
+from ragline.service_state.base import SCHEMA_VERSION
+from ragline.service_state.postgres import PostgresState
+from tests.service_state.contract import MakeState, StateContract, check_v1_migrated, v1_statements
 
 psycopg = pytest.importorskip("psycopg")
 

@@ -1,9 +1,9 @@
 """The service's state records, the :class:`StateStore` protocol, and the SQL shared by both backends.
 
 Records are frozen dataclasses; nothing crosses the API as a string-keyed dict. Both backends
-(:mod:`ragline.state.sqlite`, :mod:`ragline.state.postgres`) subclass :class:`SqlStateBase`, which
-holds every query and all validation; a backend only supplies its connection, its transactions and
-its schema DDL.
+(:mod:`ragline.service_state.sqlite`, :mod:`ragline.service_state.postgres`) subclass
+:class:`SqlStateBase`, which holds every query and all validation; a backend only supplies its
+connection, its transactions and its schema DDL.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ragline.errors import ConfigError
-from ragline.state import (
+from ragline.service_state import (
     ApiKey,
     AuditEvent,
     ConversationTurn,
@@ -33,7 +33,7 @@ from ragline.state import (
     Usage,
     in_experiment,
 )
-from ragline.state.base import MAX_CONVERSATION_TURNS, PRUNE_EVERY
+from ragline.service_state.base import MAX_CONVERSATION_TURNS, PRUNE_EVERY
 
 MakeState = Callable[..., StateStore]
 DAY = 86_400.0

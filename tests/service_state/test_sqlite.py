@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from ragline.errors import ConfigError
-from ragline.state import StateError, StateStore, StateUnavailable, open_state
-from ragline.state.base import SCHEMA_VERSION
-from ragline.state.postgres import PostgresState
-from ragline.state.sqlite import SqliteState
-from tests.state.contract import MakeState, StateContract, check_v1_migrated, v1_statements
+from ragline.service_state import StateError, StateStore, StateUnavailable, open_state
+from ragline.service_state.base import SCHEMA_VERSION
+from ragline.service_state.postgres import PostgresState
+from ragline.service_state.sqlite import SqliteState
+from tests.service_state.contract import MakeState, StateContract, check_v1_migrated, v1_statements
 
 
 class TestSqlite(StateContract):

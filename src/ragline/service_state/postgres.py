@@ -5,7 +5,7 @@ psycopg is imported on first connect, so ragline imports without it; install it 
 
 Example::
 
-    from ragline.state.postgres import PostgresState
+    from ragline.service_state.postgres import PostgresState
     state = PostgresState("postgresql://ragline:secret@db.internal/ragline")
     state.append_audit(tenant="acme", key_id="k1", action="ingest", collection="kb")
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ragline.errors import ConfigError
-from ragline.state.base import Row, Run, SqlStateBase, StateError, unavailable
+from ragline.service_state.base import Row, Run, SqlStateBase, StateError, unavailable
 
 if TYPE_CHECKING:
     import psycopg
@@ -148,7 +148,7 @@ def redact_url(url: str) -> str:
 
 
 class PostgresState(SqlStateBase):
-    """:class:`~ragline.state.base.StateStore` in a PostgreSQL database (psycopg 3). Connecting and
+    """:class:`~ragline.service_state.base.StateStore` in a PostgreSQL database (psycopg 3). Connecting and
     waiting for a lock each give up after ``timeout_s``; a lost connection is replaced on the next call."""
 
     # Commit order equals seq order across processes, so ``after_seq`` paging never skips an event.

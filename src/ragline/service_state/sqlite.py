@@ -3,7 +3,7 @@
 Example::
 
     from pathlib import Path
-    from ragline.state.sqlite import SqliteState
+    from ragline.service_state.sqlite import SqliteState
     state = SqliteState(Path("/tmp/rl/state.sqlite"))
     key, secret = state.create_key(name="ci", tenant="acme", groups=["eng"], role="reader")
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ragline.state.base import Row, Run, SqlStateBase, StateError, unavailable
+from ragline.service_state.base import Row, Run, SqlStateBase, StateError, unavailable
 
 # Result codes a later retry may cure: another process holds the lock, the file cannot be opened
 # (a missing mount, permissions) or read right now.
@@ -132,7 +132,7 @@ _DDL: tuple[str, ...] = (
 
 
 class SqliteState(SqlStateBase):
-    """:class:`~ragline.state.base.StateStore` in one SQLite file (WAL mode, so the CLI can add keys
+    """:class:`~ragline.service_state.base.StateStore` in one SQLite file (WAL mode, so the CLI can add keys
     while the server runs). A write waits up to ``timeout_s`` for another process's write lock."""
 
     _COLUMNS_SQL = "SELECT name FROM pragma_table_info(?)"

@@ -5,20 +5,20 @@ Two backends keep the same contract (:class:`StateStore`): SQLite (default, one 
 folder) and PostgreSQL (``server.state_url = "postgresql://..."``). :func:`open_state` picks one.
 
 This package may import only :mod:`ragline.errors`, :mod:`ragline.settings`, the standard library and
-(lazily, in :mod:`ragline.state.postgres`) psycopg, so the CLI and the server can use it without
+(lazily, in :mod:`ragline.service_state.postgres`) psycopg, so the CLI and the server can use it without
 loading the engine.
 
 Example::
 
     from pathlib import Path
-    from ragline.state import open_state
+    from ragline.service_state import open_state
     state = open_state("", Path(".ragline"))
     key, secret = state.create_key(name="ci", tenant="acme", groups=["eng"], role="reader")
 """
 
 from __future__ import annotations
 
-from ragline.state.base import (
+from ragline.service_state.base import (
     ApiKey,
     AuditEvent,
     Conversation,
@@ -37,7 +37,7 @@ from ragline.state.base import (
     Usage,
     in_experiment,
 )
-from ragline.state.factory import open_state
+from ragline.service_state.factory import open_state
 
 __all__ = [
     "ApiKey",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragline.errors import ConfigError
-from ragline.state.base import StateStore
+from ragline.service_state.base import StateStore
 
 _ACCEPTED = (
     "'' (SQLite in <data_dir>/state.sqlite), 'sqlite:///abs/path.sqlite' or 'postgresql://user:pass@host/db'"
@@ -25,18 +25,18 @@ def open_state(
     """Open (lazily: nothing connects until first use) the state store that ``url`` names.
 
     ``timeout_s`` bounds how long a call waits for a locked database or a connection before it
-    raises :class:`~ragline.state.StateUnavailable`.
+    raises :class:`~ragline.service_state.StateUnavailable`.
 
     Example::
 
         from pathlib import Path
-        from ragline.state import open_state
+        from ragline.service_state import open_state
         state = open_state("", Path(".ragline"))  # .ragline/state.sqlite
         key, secret = state.create_key(name="me", tenant="default", groups=[], role="admin")
         assert state.authenticate(secret) == key
     """
     if url == "":
-        from ragline.state.sqlite import SqliteState
+        from ragline.service_state.sqlite import SqliteState
 
         return SqliteState(
             Path(data_dir) / "state.sqlite",
@@ -51,7 +51,7 @@ def open_state(
         path = "/" + url.removeprefix("sqlite://").lstrip("/")
         if path == "/":
             raise ConfigError(f"server.state_url {url!r} names no file; use {_ACCEPTED}")
-        from ragline.state.sqlite import SqliteState
+        from ragline.service_state.sqlite import SqliteState
 
         return SqliteState(
             Path(path),
@@ -62,7 +62,7 @@ def open_state(
             conversation_retention_days=conversation_retention_days,
         )
     if url.startswith(("postgresql://", "postgres://")):
-        from ragline.state.postgres import PostgresState
+        from ragline.service_state.postgres import PostgresState
 
         return PostgresState(
             url,
@@ -74,7 +74,7 @@ def open_state(
         )
     shown = url
     if "://" in url and "@" in url:
-        from ragline.state.postgres import redact_url
+        from ragline.service_state.postgres import redact_url
 
         shown = redact_url(url)
     raise ConfigError(f"server.state_url {shown!r} is not supported; use {_ACCEPTED}")
