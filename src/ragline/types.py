@@ -269,6 +269,17 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """The value an answer states (a default, number, code, name or date), cited: ``n`` is the
+    citation whose quote holds it and ``start``/``end`` its offsets in that document."""
+
+    text: str
+    n: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Tokens spent by the generator and their estimated cost (None when the price is unknown)."""
 
@@ -313,6 +324,8 @@ class Answer:
     invalid_citations: int = 0
     errors: tuple[str, ...] = ()
     debug: AnswerDebug | None = None
+    # The short answer beside the quoted evidence, when the question asks for a value.
+    short: ShortAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)

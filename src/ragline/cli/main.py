@@ -497,6 +497,9 @@ def ask(
         typer.echo(json.dumps(dataclasses.asdict(answer), default=str))
         return
     sys.stdout.write("\n")
+    if answer.short is not None:
+        short = answer.short
+        console.print(f"\n[bold]Short answer:[/] {_esc(short.text)} [{short.n}]", highlight=False)
     if answer.citations:
         console.print("\n[bold]Sources[/]")
     for c in answer.citations:
@@ -877,7 +880,7 @@ def eval_qa(
     t = Table(title=_esc(f"{result.dataset} ({result.split}, {result.questions} questions)"))
     t.add_column("measure")
     t.add_column("value", justify="right")
-    rates = ("em", "f1", "f1_answered", "answer_recall", "abstain_rate")
+    rates = ("em", "f1", "f1_answered", "answer_recall", "abstain_rate", "short_rate")
     for k in [f"context_recall@{b}" for b in result.context_recall] + list(rates):
         t.add_row(k, f"{out[k]:.4f}")
     t.add_row("ask p50 / p95 ms", f"{result.ask_p50_ms:.1f} / {result.ask_p95_ms:.1f}")

@@ -289,6 +289,13 @@ class CitationOut(BaseModel):
         )
 
 
+class ShortAnswerOut(BaseModel):
+    text: str = Field(description="The value the answer states (a default, number, code, name or date).")
+    n: int = Field(description="The citation whose quote holds it.")
+    start: int
+    end: int
+
+
 class UsageOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -320,6 +327,9 @@ class AnswerOut(BaseModel):
     invalid_citations: int
     errors: list[str]
     debug: DebugOut | None = None
+    short: ShortAnswerOut | None = Field(
+        default=None, description="The short answer beside the quoted evidence, when one was found."
+    )
 
     @classmethod
     def of(cls, a: Answer, *, debug: bool, conversation_id: str | None = None) -> AnswerOut:
@@ -351,6 +361,11 @@ class AnswerOut(BaseModel):
             invalid_citations=a.invalid_citations,
             errors=list(a.errors),
             debug=dbg,
+            short=(
+                ShortAnswerOut(text=a.short.text, n=a.short.n, start=a.short.start, end=a.short.end)
+                if a.short is not None
+                else None
+            ),
         )
 
 
