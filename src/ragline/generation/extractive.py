@@ -61,10 +61,10 @@ class SentenceWeights:
     # code, a definition...) and one about the asked entity outrank one that only repeats words.
     answer_type: float = 0.15
     entity: float = 0.15
-    # The best unit must mention at least this share of the asked entities (in itself, the unit
-    # before it or its title/section path), else the question is about something the collection
-    # does not hold ("What is the default port of Redis?") and the answer abstains.
-    min_entity_share: float = 0.5
+    # The best unit's passage (its text, title and section path) must mention at least this share
+    # of the asked entities, else the question is about something the collection does not hold
+    # ("What is the default port of Redis?") and the answer abstains.
+    min_entity_share: float = 1.0
 
 
 def _about(need: QuestionNeed, s: _Sentence) -> float:
@@ -160,7 +160,7 @@ class ExtractiveAnswerer:
     ) -> tuple[list[ScoredSentence], np.ndarray]:
         """Candidate units, best first, and their embeddings (rows in the same order)."""
         need = need or classify(question)
-        q_terms = set(terms(question))
+        q_terms = need.content_terms(set(terms(question)))
         found: list[_Sentence] = []
         for i, p in enumerate(context.passages):
             # A sentence says "it was completed in 1889"; its title says what "it" is.

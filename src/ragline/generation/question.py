@@ -187,12 +187,26 @@ _GENERIC_SCOPE = frozenset(
 )
 
 
+# Words that say what kind of answer is wanted, not what it is about: "the default value of X"
+# is answered by a row "Default: | X 5" that never says "value".
+NEED_WORDS: frozenset[str] = frozenset(
+    terms("default defaults value values setting settings numeric number code codes result name kind type")
+)
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionNeed:
     """What a question asks for and what about: ``kind`` and the asked ``entities`` (as written)."""
 
     kind: QuestionKind
     entities: tuple[str, ...]
+
+    def content_terms(self, question_terms: set[str]) -> set[str]:
+        """``question_terms`` without the words naming the asked kind (when any other remains)."""
+        if self.kind == "other":
+            return question_terms
+        rest = question_terms - NEED_WORDS
+        return rest or question_terms
 
     @property
     def entity_terms(self) -> frozenset[str]:
