@@ -292,8 +292,8 @@ class CitationOut(BaseModel):
 class ShortAnswerOut(BaseModel):
     text: str = Field(description="The value the answer states (a default, number, code, name or date).")
     n: int = Field(description="The citation whose quote holds it.")
-    start: int
-    end: int
+    start: int = Field(description="Its character offset in the cited document's text.")
+    end: int = Field(description="Its end offset (exclusive) in the cited document's text.")
 
 
 class UsageOut(BaseModel):
