@@ -313,7 +313,7 @@ class ExtractiveAnswerer:
     @staticmethod
     def _entity_share(need: QuestionNeed, context: Context, best: ScoredSentence) -> float:
         """Share of the asked entities that the best unit's passage (text, title, section path)
-        mentions."""
+        mentions (the whole context named "Microsoft" somewhere for an SQL Server question)."""
         p = context.passages[best.passage]
         present = set(terms(p.text)) | set(terms(p.header))
         hits = sum(set(terms(e)) <= present for e in need.entities)

@@ -263,6 +263,8 @@ _NUMBER = re.compile(
     r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|ms|s|seconds?|minutes?|hours?|days?|bytes?|[KMG]i?B|pages?))?(?![\w])"
 )
 _CODE_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}[0-9]*\b|\(\d+\)|\b\d{1,3}\b")
+_CODE_NAME = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}\d*")
+_CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 _DEFAULT_WORD = re.compile(r"\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
 _DEFINING = re.compile(
     r"\b(?:is|are|means|refers to|stands for|describes|denotes)\b|^[^.:|]{1,60}(?::| -|—) "
@@ -309,6 +311,9 @@ def carries(need: QuestionNeed, text: str) -> float:
     if kind == "number":
         return 1.0 if has_number(text) else 0.0
     if kind == "code":
+        if any(_CODE_NAME.fullmatch(e) for e in need.entities):
+            # The question names the code ("the value of SQLITE_BUSY"): its number is the answer.
+            return 1.0 if _CODE_NUMBER.search(text) else 0.0
         return 1.0 if _CODE_TOKEN.search(text) else 0.0
     if kind == "date":
         return 1.0 if _DATE.search(text) else 0.0

@@ -40,8 +40,25 @@ _DATE = re.compile(
     r"\b(?:(?:\d{1,2}\s)?(?:January|February|March|April|May|June|July|August|September|October|"
     r"November|December)(?:\s\d{1,2})?,?\s\d{4}|\d{4}-\d{2}-\d{2}|1[5-9]\d\d|20\d\d)\b"
 )
-_NAME = re.compile(r"\b[A-Z][\w\-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w\-]*)*")
+_NAME = re.compile(r"\b[A-Z][\w\-]*(?:[ \t]+(?:of[ \t]+|the[ \t]+|de[ \t]+)?[A-Z][\w\-]*)*")
+# What a stated default looks like: a number, a switch word, a quoted literal, an upper-case or
+# code-like token ("SERIALIZABLE", "index.html", "-1"); not a plain word ("built", "used").
+_VALUE_LIKE = re.compile(
+    r"^(?:[-+]?\d.*|on|off|none|true|false|enabled|disabled|yes|no|\".*|'.*|[A-Z][A-Z0-9_]+.*|\S*[._/]\S*)$",
+    re.IGNORECASE,
+)
 _TRAILING = ".,;:)(\"' "
+
+
+def _looks_like_value(value: str) -> bool:
+    word = value.split()[0]
+    # Case matters for the upper-case alternative: "OFF" and "SERIALIZABLE" yes, "Built" no.
+    return bool(_VALUE_LIKE.match(word)) and (
+        word.lower() in _SWITCHES or not word.isalpha() or word.isupper()
+    )
+
+
+_SWITCHES = frozenset({"on", "off", "none", "true", "false", "enabled", "disabled", "yes", "no"})
 
 
 def _in_question(value: str, question: str) -> bool:
@@ -70,7 +87,7 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
         for m in pattern.finditer(text):
             a, b = _strip(text, *m.span("v"))
             value = text[a:b]
-            if not value or _in_question(value, question) or value.lower() in {"a", "an", "the", "set", "be"}:
+            if not value or _in_question(value, question) or not _looks_like_value(value):
                 continue
             # "1 billion (1 thousand million or 1,000,000,000)": keep the number's unit word.
             n = _NUMBER.match(text, a)
