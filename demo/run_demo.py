@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 import ragline
 from ragline.errors import RaglineError
@@ -53,6 +54,9 @@ def main() -> int:
         console.rule(f"[bold]Q: {q}")
         answer = engine.ask(q, collection="demo")
         console.print(answer.text)
+        if answer.short is not None:
+            short = answer.short
+            console.print(f"[bold]Short answer:[/] {escape(short.text)} [{short.n}]", highlight=False)
         for c in answer.citations:
             rel = Path(c.source).relative_to(CORPUS) if c.source.startswith(str(CORPUS)) else c.source
             section = " > ".join(c.section_path)

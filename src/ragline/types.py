@@ -309,6 +309,17 @@ class SentenceSupport:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """The value an answer states (a default, number, code, name or date), cited: ``n`` is the
+    citation whose quote holds it and ``start``/``end`` its offsets in that document."""
+
+    text: str
+    n: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Tokens spent by the generator and their estimated cost (None when the price is unknown)."""
 
@@ -369,6 +380,8 @@ class Answer:
     cached: CachedFrom | None = None
     # Per-sentence citation support (answer.unsupported != "keep" or asked for); empty when unchecked.
     support: tuple[SentenceSupport, ...] = ()
+    # The short answer beside the quoted evidence, when the question asks for a value.
+    short: ShortAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)

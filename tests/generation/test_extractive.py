@@ -196,3 +196,20 @@ def test_a_documents_own_citation_markers_never_reach_the_answer(embedder) -> No
         p = next(p for p in ctx.passages if p.doc_id == c.doc_id)
         assert p.text[c.start - p.start : c.end - p.start] == c.quote
     assert any("[2]" in c.quote or "[3]" in c.quote for c in a.citations)
+
+
+def test_a_question_about_an_entity_the_context_never_names_abstains(embedder) -> None:
+    ctx = Context(
+        passages=[
+            passage(
+                "harbor", "The default port of the Harbor server is 8080. Harbor listens on all addresses.", 1
+            )
+        ],
+        tokens=20,
+        budget=100,
+    )
+    answerer = ExtractiveAnswerer(embedder)
+    asked = collect(answerer.stream("What is the default port of Harbor?", ctx))
+    assert not asked.abstained and asked.short is not None and asked.short.text == "8080"
+    other = collect(answerer.stream("What is the default port of Redis?", ctx))
+    assert other.abstained and other.short is None

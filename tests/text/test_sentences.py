@@ -70,3 +70,21 @@ def test_is_heading() -> None:
 )
 def test_is_code(text: str, code: bool) -> None:
     assert is_code(text) is code
+
+
+def test_answer_units_split_table_rows_and_join_a_label_to_its_definition() -> None:
+    from ragline.text.sentences import answer_units
+
+    text = (
+        "Handler\n\nAn internal representation of an action. It is implicit.\n\n"
+        "Description: | Idle wait\nDefault: | IdleTimeout 15\n\n- SQLITE_BUSY (5)\n- SQLITE_FULL (13)"
+    )
+    units = [text[a:b] for a, b in answer_units(text)]
+    assert units == [
+        "Handler\n\nAn internal representation of an action.",
+        "It is implicit.",
+        "Description: | Idle wait",
+        "Default: | IdleTimeout 15",
+        "- SQLITE_BUSY (5)",
+        "- SQLITE_FULL (13)",
+    ]

@@ -535,6 +535,9 @@ def ask(
         typer.echo(json.dumps(dataclasses.asdict(answer), default=str))
         return
     sys.stdout.write("\n")
+    if answer.short is not None:
+        short = answer.short
+        console.print(f"\n[bold]Short answer:[/] {_esc(short.text)} [{short.n}]", highlight=False)
     if answer.citations:
         console.print("\n[bold]Sources[/]")
     for c in answer.citations:
@@ -945,6 +948,7 @@ def eval_qa(
         "f1_answered",
         "answer_recall",
         "abstain_rate",
+        "short_rate",
         "citation_precision",
         "citation_recall",
     )

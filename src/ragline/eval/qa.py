@@ -6,12 +6,14 @@ stay the same (the ingester skips unchanged files, as for ``eval beir``):
 * ``eval-squad-full`` indexes every paragraph. A seeded sample of the split's questions, spread
   over its articles, is retrieved once (top 32) and assembled at 256/512/1024/2048 tokens
   (``context_recall@B``: the gold answer occurs in the context), then asked: ``em`` and ``f1``
-  (an abstention is an empty prediction, citation markers are stripped), ``f1_answered``,
-  ``answer_recall``, ``abstain_rate`` and latencies; ``citation_precision`` and
-  ``citation_recall`` as ALCE (Gao et al. 2023; :mod:`ragline.eval.answer_metrics`), averaged over
-  the answered questions, each answer sentence judged against its cited passage by the offline
-  support score; ``hit@k``, ``precision@k`` (k = 1, 3, 5) and ``context_precision`` of the
-  answer's retrieved hits against the question's own paragraph.
+  (an abstention is an empty prediction, citation markers are stripped; the prediction is the
+  short answer when the answer has one, else its text), ``f1_answered``, ``answer_recall`` (the
+  gold answer occurs in the answer text), ``short_rate`` (answers with a short answer),
+  ``abstain_rate`` and latencies; ``citation_precision`` and ``citation_recall`` as ALCE (Gao et
+  al. 2023; :mod:`ragline.eval.answer_metrics`), averaged over the answered questions, each answer
+  sentence judged against its cited passage by the offline support score; ``hit@k``,
+  ``precision@k`` (k = 1, 3, 5) and ``context_precision`` of the answer's retrieved hits against
+  the question's own paragraph.
 * ``eval-squad-partial`` indexes only the even-index articles. Half the abstention questions come
   from the split's even articles (answerable), half from its odd ones (not indexed, so
   unanswerable). ``abstain_precision`` = abstained and unanswerable / abstained, ``abstain_recall``
@@ -88,6 +90,8 @@ class AnswerOutcome:
     citation_recall: float | None = None
     # Whether each retrieved hit (best first, one per document) is the question's paragraph.
     gold_hits: tuple[bool, ...] = ()
+    # Whether EM/F1 were computed on the answer's short answer (else on its text).
+    short: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,8 @@ class QaResult:
     # Per-question records, for error analysis.
     outcomes: list[AnswerOutcome]
     cases: list[AbstentionCase]
+    # Share of questions answered with a short answer (EM/F1 computed on it).
+    short_rate: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         """The documented ``--json`` object."""
@@ -201,6 +207,7 @@ class QaResult:
             "citation_precision": self.citation_precision,
             "citation_recall": self.citation_recall,
             **self.retrieval_at_k,
+            "short_rate": self.short_rate,
             "ask_p50_ms": self.ask_p50_ms,
             "ask_p95_ms": self.ask_p95_ms,
             "stage_p50_ms": self.stage_p50_ms,
@@ -288,7 +295,10 @@ def _context_recall(
 
 def _answer(engine: Engine, q: SquadQuestion) -> AnswerOutcome:
     a = engine.ask(q.text, collection=FULL_COLLECTION, debug=True)
-    prediction = "" if a.abstained else strip_citations(a.text)
+    text = "" if a.abstained else strip_citations(a.text)
+    # EM/F1 measure the stated answer: the short one when there is one, the sentences otherwise.
+    short = a.short is not None and not a.abstained
+    prediction = a.short.text if a.short is not None and short else text
     precision = recall = None
     support = a.support
     if not support and not a.abstained and a.debug is not None:
@@ -307,11 +317,12 @@ def _answer(engine: Engine, q: SquadQuestion) -> AnswerOutcome:
         confidence=a.confidence,
         em=exact_match(prediction, q.answers),
         f1=f1(prediction, q.answers),
-        contains_gold=contains_answer(prediction, q.answers),
+        contains_gold=contains_answer(text, q.answers),
         timings_ms=dict(a.timings_ms),
         citation_precision=precision,
         citation_recall=recall,
         gold_hits=tuple(d == q.paragraph_id for d in docs),
+        short=short,
     )
 
 
@@ -408,4 +419,5 @@ def run_qa(
         ingest_partial=ingest_partial,
         outcomes=outcomes,
         cases=cases,
+        short_rate=_mean([float(o.short) for o in outcomes]),
     )

@@ -318,6 +318,13 @@ class SentenceSupportOut(BaseModel):
         )
 
 
+class ShortAnswerOut(BaseModel):
+    text: str = Field(description="The value the answer states (a default, number, code, name or date).")
+    n: int = Field(description="The citation whose quote holds it.")
+    start: int = Field(description="Its character offset in the cited document's text.")
+    end: int = Field(description="Its end offset (exclusive) in the cited document's text.")
+
+
 class UsageOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -364,6 +371,9 @@ class AnswerOut(BaseModel):
     )
     debug: DebugOut | None = None
     cached: CachedOut | None = None
+    short: ShortAnswerOut | None = Field(
+        default=None, description="The short answer beside the quoted evidence, when one was found."
+    )
 
     @classmethod
     def of(cls, a: Answer, *, debug: bool, conversation_id: str | None = None) -> AnswerOut:
@@ -397,6 +407,11 @@ class AnswerOut(BaseModel):
             support=[SentenceSupportOut.of(x) for x in a.support],
             debug=dbg,
             cached=CachedOut(**dataclasses.asdict(a.cached)) if a.cached is not None else None,
+            short=(
+                ShortAnswerOut(text=a.short.text, n=a.short.n, start=a.short.start, end=a.short.end)
+                if a.short is not None
+                else None
+            ),
         )
 
 

@@ -90,3 +90,51 @@ def is_code(sentence: str) -> bool:
         return True
     symbols = sum(ch in "(){}[]=<>;:_'\"`\\/|*#%" for ch in sentence)
     return symbols > 0.12 * len(sentence)
+
+
+_TABLE_ROW = " | "
+_LABEL_END = (".", "!", "?", ":", ";", ",")
+# A block this short without end punctuation is a label (a <dt> term, a field name) that says what
+# the next sentence is about.
+_LABEL_MAX_WORDS = 6
+
+
+def answer_units(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans an answer can quote: sentences, but each table row on its own (a row
+    "Default: | KeepAliveTimeout 5" is one fact) and a short label joined to the sentence after it
+    (a definition list's term and its definition: "Handler\\n\\nAn internal representation ...").
+
+    >>> t = "Handler\\n\\nAn internal action. More.\\n\\nName: | A\\nDefault: | 5"
+    >>> [t[a:b] for a, b in answer_units(t)]
+    ['Handler\\n\\nAn internal action.', 'More.', 'Name: | A', 'Default: | 5']
+    """
+    spans: list[tuple[int, int]] = []
+    for a, b in sentence_spans(text):
+        if _TABLE_ROW in text[a:b] and "\n" in text[a:b]:
+            cut = a
+            for line in text[a:b].split("\n"):
+                if line.strip():
+                    spans.append((cut, cut + len(line)))
+                cut += len(line) + 1
+        else:
+            spans.append((a, b))
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        a, b = spans[i]
+        piece = text[a:b]
+        if (
+            i + 1 < len(spans)
+            and not piece.startswith(("#", "-", "*", "|", "`"))
+            and _TABLE_ROW not in piece
+            and not piece.endswith(_LABEL_END)
+            and len(piece.split()) <= _LABEL_MAX_WORDS
+            and _TABLE_ROW not in text[spans[i + 1][0] : spans[i + 1][1]]
+            and not text[spans[i + 1][0]].startswith("#")
+        ):
+            out.append((a, spans[i + 1][1]))
+            i += 2
+            continue
+        out.append((a, b))
+        i += 1
+    return out

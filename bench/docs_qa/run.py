@@ -1,0 +1,211 @@
+"""The documentation QA benchmark: ``ask`` over two real software manuals (issue 23).
+
+The manuals are the English Apache httpd 2.4 manual (Debian ``apache2-doc``) and the SQLite
+documentation (Debian ``sqlite3-doc``, top-level pages; the C API reference ``c3ref/`` is left out).
+They are fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x`` into the cache
+directory (never into the repository); the pages the questions come from and the other pages of
+up to 20 KB of HTML (283 pages in all) are copied into one corpus folder and ingested with
+``ragline ingest`` (incremental: a second run re-embeds nothing). Then every question of
+``questions.jsonl`` is asked and scored:
+
+- ``answer_in_text``: an answerable question's answer text holds one of its gold answers
+  (case-folded, whitespace collapsed, thousands separators kept); an abstention scores 0;
+- ``short_match``: the short answer (``Answer.short``) holds a gold answer;
+- ``abstained_answerable`` and ``off_corpus_abstained``: abstention on answerable and on
+  off-corpus questions;
+- ``gold_page_top10``: the gold page is among the sources of the top 10 search hits.
+
+Usage::
+
+    .venv/bin/python bench/docs_qa/run.py --split dev            # tune on this
+    .venv/bin/python bench/docs_qa/run.py --split heldout        # report once
+    .venv/bin/python bench/docs_qa/run.py --split dev --show     # per-question lines
+
+Cost: the first run embeds 283 pages (about 10 minutes on 2 shared cores); later runs only ask.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+QUESTIONS = HERE / "questions.jsonl"
+PACKAGES = ("apache2-doc", "sqlite3-doc")
+COLLECTION = "docsqa"
+# Distractor pages larger than this are left out: 283 pages, ~2 M characters of text (the gold
+# pages alone are 0.8 M), about 10 minutes of embedding on 2 shared cores.
+MAX_PAGE_BYTES = 20_000
+# Where each manual's pages sit inside the unpacked packages, and its folder in the corpus.
+MANUALS = {
+    "apache": "usr/share/doc/apache2-doc/manual/en",
+    "sqlite": "usr/share/doc/sqlite3",
+}
+
+
+def fetch_manuals(cache: Path) -> Path:
+    """Unpack the two documentation packages under ``cache/root`` (downloaded once)."""
+    root = cache / "root"
+    if all((root / rel).is_dir() for rel in MANUALS.values()):
+        return root
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    return root
+
+
+def build_corpus(root: Path, cache: Path, gold: set[str]) -> Path:
+    """One folder with the pages to ingest: every page a question comes from, and as distractors
+    every other page of the English Apache manual (no translations) and of SQLite's top level
+    (not its c3ref/ API pages) up to ``MAX_PAGE_BYTES`` of HTML, to bound the embedding cost."""
+    corpus = cache / "corpus"
+    if corpus.is_dir():
+        return corpus
+    for name, rel in MANUALS.items():
+        src = root / rel
+        pattern = "**/*.html" if name == "apache" else "*.html"
+        for page in sorted(src.glob(pattern)):
+            key = f"{name}/{page.relative_to(src).as_posix()}"
+            if key not in gold and page.stat().st_size > MAX_PAGE_BYTES:
+                continue
+            dest = corpus / name / page.relative_to(src)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(page, dest)
+    return corpus
+
+
+def ingest(corpus: Path, data_dir: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "ragline.cli.main",
+        "ingest",
+        str(corpus),
+        "--collection",
+        COLLECTION,
+        "--data-dir",
+        str(data_dir),
+    ]
+    subprocess.run(cmd, check=True)
+
+
+def normalise(text: str) -> str:
+    text = text.lower().replace("\u00a0", " ")
+    text = re.sub(r"\[\d+\]", " ", text)  # the answer's own citation markers
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def holds(text: str | None, golds: list[str]) -> bool:
+    if not text:
+        return False
+    t = normalise(text)
+    for g in golds:
+        g = normalise(g)
+        # A numeric gold must not match inside a longer number ("5" in "50").
+        pat = re.escape(g)
+        if re.fullmatch(r"[-\d.,]+", g):
+            pat = rf"(?<![\d.,-]){pat}(?![\d]|[.,]\d)"
+        if re.search(pat, t):
+            return True
+    return False
+
+
+def page_of(source: str, corpus: Path) -> str:
+    rel = Path(source).resolve().relative_to(corpus.resolve())
+    return "/".join(rel.parts[1:])
+
+
+def evaluate(engine: Any, rows: list[dict[str, Any]], corpus: Path, show: bool) -> dict[str, Any]:
+    per: list[dict[str, Any]] = []
+    for r in rows:
+        t0 = time.perf_counter()
+        answer = engine.ask(r["question"], collection=COLLECTION)
+        ms = (time.perf_counter() - t0) * 1000
+        hits = engine.search(r["question"], top_k=10, collection=COLLECTION)
+        pages = [page_of(h.chunk.source, corpus) for h in hits]
+        short = getattr(answer, "short", None)
+        short_text = getattr(short, "text", None) if short is not None else None
+        off = r["kind"] == "off"
+        out = {
+            "id": r["id"],
+            "kind": r["kind"],
+            "off": off,
+            "abstained": answer.abstained,
+            "confidence": round(answer.confidence, 3),
+            "in_text": (not answer.abstained) and holds(answer.text, r["answers"]),
+            "short": short_text,
+            "short_match": (not answer.abstained) and holds(short_text, r["answers"]),
+            "gold_top10": (r["page"] in pages) if not off else None,
+            "ms": ms,
+        }
+        per.append(out)
+        if show:
+            mark = "OK " if (out["abstained"] if off else out["in_text"]) else "-- "
+            print(f"{mark}{r['id']} [{r['kind']}] {r['question']}")
+            print(
+                f"     gold={r['answers']} page={r['page']} top10={out['gold_top10']} "
+                f"conf={out['confidence']} short={short_text!r}"
+            )
+            print(f"     answer: {answer.text[:300]!r}")
+    ans = [p for p in per if not p["off"]]
+    off = [p for p in per if p["off"]]
+    ms = sorted(p["ms"] for p in per)
+    return {
+        "questions": len(per),
+        "answerable": len(ans),
+        "answer_in_text": round(sum(p["in_text"] for p in ans) / max(1, len(ans)), 3),
+        "short_answers": sum(p["short"] is not None for p in ans),
+        "short_match": round(sum(p["short_match"] for p in ans) / max(1, len(ans)), 3),
+        "abstained_answerable": sum(p["abstained"] for p in ans),
+        "off_corpus": len(off),
+        "off_corpus_abstained": round(sum(p["abstained"] for p in off) / max(1, len(off)), 3),
+        "gold_page_top10": round(sum(bool(p["gold_top10"]) for p in ans) / max(1, len(ans)), 3),
+        "ask_p50_ms": round(ms[len(ms) // 2], 1) if ms else 0.0,
+        "by_kind": {
+            k: f"{sum(p['in_text'] for p in ans if p['kind'] == k)}/{sum(p['kind'] == k for p in ans)}"
+            for k in sorted({p["kind"] for p in ans})
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", choices=["dev", "heldout", "all"], default="dev")
+    ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ragline-bench" / "docs_qa")
+    ap.add_argument("--show", action="store_true", help="print each question, its gold and the answer")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--skip-ingest", action="store_true", help="the collection is already built")
+    args = ap.parse_args()
+
+    import ragline
+
+    cache: Path = args.cache_dir
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    gold = {f"{r['manual']}/{r['page']}" for r in rows if r["page"]}
+    root = fetch_manuals(cache)
+    corpus = build_corpus(root, cache, gold)
+    data_dir = cache / "data"
+    if not args.skip_ingest:
+        ingest(corpus, data_dir)
+    if args.split != "all":
+        rows = [r for r in rows if r["split"] == args.split]
+    engine = ragline.open(data_dir)
+    result = {"split": args.split, **evaluate(engine, rows, corpus, args.show)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+
+
+if __name__ == "__main__":
+    main()

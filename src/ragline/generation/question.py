@@ -1,0 +1,345 @@
+"""What a question asks for: a small rule-based classifier and the entity it is about.
+
+The offline answerer picks a sentence; a sentence that repeats the question's words is not yet one
+that answers it. ``classify`` reads the question's need (a default value, a number, a code, a name,
+a date, a definition, a procedure, a reason, a difference) from its wording, and the asked entity
+from the terms a reader would look up: identifiers (``KeepAliveTimeout``, ``SQLITE_BUSY``,
+``cache_size``), capitalised words that do not open the question, quoted literals, and the product
+named by a closing "in/of/for X". ``carries`` says how well a candidate unit holds an answer of that
+kind, so that a question about a setting's default is answered by the unit that states a default.
+
+Example::
+
+    need = classify("What is the default value of KeepAliveTimeout?")
+    need.kind, need.entities          # ('default', ('KeepAliveTimeout',))
+    carries(need, "Default: | KeepAliveTimeout 5")   # 1.0
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ragline.generation.lexical import terms
+
+QuestionKind = Literal[
+    "default", "number", "code", "name", "date", "definition", "procedure", "reason", "difference", "other"
+]
+# Kinds whose answer is a short span worth returning as ``Answer.short``.
+SHORT_KINDS: frozenset[str] = frozenset({"default", "number", "code", "name", "date"})
+
+
+def _any(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(alternatives))
+
+
+# Checked in order; the first rule that matches decides. Lower-cased question text.
+_RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
+    ("reason", _any(r"^\s*why\b", r"\bwhat is the reason\b", r"\bfor what reason\b", r"\bwhat causes\b")),
+    ("default", _any(r"\bdefaults?\b", r"\bdefaulting\b", r"\bby default\b")),
+    (
+        "difference",
+        _any(
+            r"\bdiffer(?:ence|s|ent)?\b",
+            r"\bcompared?\b",
+            r"\bversus\b",
+            r"\bvs\.?\b",
+            r"\bwhat does .+ change\b",
+        ),
+    ),
+    (
+        "procedure",
+        _any(
+            r"^\s*how (?:do|can|should|would|to)\b",
+            r"\bhow to\b",
+            r"\bsteps? to\b",
+            r"\bwhich (?:\S+ )?(?:option|command|dot-command|flag|switch)\b",
+        ),
+    ),
+    ("date", _any(r"^\s*when\b", r"\bwhat (?:year|date|day|month|century)\b", r"\bin which year\b")),
+    (
+        "code",
+        _any(
+            r"\b(?:error|result|status|exit|return|response) codes?\b",
+            r"\b(?:which|what) signal\b",
+            r"\bcode (?:number|value)\b",
+            r"\bsignal\b",
+        ),
+    ),
+    (
+        "number",
+        _any(
+            r"^\s*how (?:many|much|long|large|big|old|far|often)\b",
+            r"\bwhat (?:is the )?(?:number|size|value|percentage|amount|maximum|minimum|limit)\b",
+            r"\bat most\b",
+            r"\bat what\b",
+            r"\bnumeric\b",
+            r"\bmaximum\b",
+            r"\bminimum\b",
+            r"\bwhat speedup\b",
+            r"\bwhat (?:\w+ )?(?:size|number|length|limit|timeout|port)\b",
+        ),
+    ),
+    (
+        "definition",
+        _any(
+            r"^\s*what (?:is|are|was|were) (?:a|an|the)?\s*[\w\-.]+(?: [\w\-.]+){0,3}\s*\??$",
+            r"^\s*what does .+ (?:do|mean|stand for)\b",
+            r"^\s*define\b",
+            r"\bwhat is meant by\b",
+            r"^\s*what (?:is|are) (?:a|an)\b",
+        ),
+    ),
+    (
+        "name",
+        _any(
+            r"^\s*(?:who|which|whom)\b",
+            r"\bwhat (?:is the )?(?:name|called)\b",
+            r"^\s*what (?:\w+ )?(?:are|is) the\b",
+            r"^\s*where\b",
+        ),
+    ),
+)
+
+# An identifier: CamelCase inside a word, an underscore, a digit with letters, or ALL CAPS.
+_IDENT = re.compile(r"^(?:[A-Za-z]+[A-Z][a-z]\w*|\w*_\w+|[A-Za-z]+\d\w*|[A-Z]{2,}\w*|\.\w+|-\w+)$")
+_TOKEN = re.compile(r"[\w.\-]+(?:'[\w]+)?")
+_QUOTED = re.compile(r"[\"“'‘`]([^\"”'’`]{2,40})[\"”'’`]")
+# "... in nginx?", "... of Redis?", "... for SQLite?": the product a question's last phrase names.
+_TRAILING_SCOPE = re.compile(r"\b(?:in|of|for|on|by) (?:an? |the )?([\w.\-]+(?: [A-Z][\w.\-]*)*)\s*\??\s*$")
+# Capitalised words that are not names of things: question words and words that start sentences.
+_NOT_ENTITIES = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "the",
+        "a",
+        "an",
+        "in",
+        "of",
+        "for",
+        "on",
+        "to",
+        "by",
+        "with",
+        "i",
+        "my",
+        "if",
+    ]
+)
+# Generic words that a trailing "of X" names without naming an entity.
+_GENERIC_SCOPE = frozenset(
+    [
+        "value",
+        "values",
+        "setting",
+        "settings",
+        "default",
+        "number",
+        "size",
+        "code",
+        "codes",
+        "name",
+        "type",
+        "kind",
+        "way",
+        "file",
+        "files",
+        "database",
+        "server",
+        "command",
+        "option",
+        "options",
+        "limit",
+        "time",
+        "connection",
+        "connections",
+        "page",
+        "pages",
+        "table",
+        "tables",
+        "it",
+        "this",
+        "that",
+        "them",
+        "data",
+    ]
+)
+
+
+# Words that say what kind of answer is wanted, not what it is about: "the default value of X"
+# is answered by a row "Default: | X 5" that never says "value".
+NEED_WORDS: frozenset[str] = frozenset(
+    terms("default defaults value values setting settings numeric number code codes result name kind type")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionNeed:
+    """What a question asks for and what about: ``kind`` and the asked ``entities`` (as written)."""
+
+    kind: QuestionKind
+    entities: tuple[str, ...]
+
+    def content_terms(self, question_terms: set[str]) -> set[str]:
+        """``question_terms`` without the words naming the asked kind (when any other remains)."""
+        if self.kind == "other":
+            return question_terms
+        rest = question_terms - NEED_WORDS
+        return rest or question_terms
+
+    @property
+    def entity_terms(self) -> frozenset[str]:
+        """The entities' content terms (stemmed, lower-cased: what :func:`terms` yields)."""
+        return frozenset(t for e in self.entities for t in terms(e))
+
+
+def question_kind(question: str) -> QuestionKind:
+    """The kind of answer ``question`` asks for (``other`` when no rule matches)."""
+    q = " ".join(question.lower().split())
+    for kind, pattern in _RULES:
+        if pattern.search(q):
+            return kind
+    return "other"
+
+
+def entities(question: str) -> tuple[str, ...]:
+    """The things ``question`` is about: identifiers, capitalised words past the first, quoted
+    literals and the product of a closing "in/of/for X" (see the module docstring)."""
+    found: list[str] = [m.group(1) for m in _QUOTED.finditer(question)]
+    tokens = _TOKEN.findall(question)
+    for i, tok in enumerate(tokens):
+        word = tok.strip(".-") if not tok.startswith((".", "-")) else tok
+        if not word or word.lower() in _NOT_ENTITIES:
+            continue
+        if _IDENT.match(word) or (i > 0 and word[0].isupper()):
+            found.append(word)
+    m = _TRAILING_SCOPE.search(question)
+    if m:
+        scope = m.group(1)
+        if scope.lower() not in _GENERIC_SCOPE and scope.lower() not in _NOT_ENTITIES:
+            found.append(scope)
+    out: list[str] = []
+    seen: set[str] = set()
+    for e in found:
+        if e.lower() not in seen and terms(e):
+            seen.add(e.lower())
+            out.append(e)
+    return tuple(out)
+
+
+def classify(question: str) -> QuestionNeed:
+    """The question's need: its kind and asked entities.
+
+    >>> classify("Which signal causes a graceful stop of the Apache server?")
+    QuestionNeed(kind='code', entities=('Apache',))
+    """
+    return QuestionNeed(question_kind(question), entities(question))
+
+
+# -- what a candidate unit carries ------------------------------------------------------------------
+
+_NUMBER = re.compile(
+    r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|ms|s|seconds?|minutes?|hours?|days?|bytes?|[KMG]i?B|pages?))?(?![\w])"
+)
+_CODE_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}[0-9]*\b|\(\d+\)|\b\d{1,3}\b")
+_CODE_NAME = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}\d*")
+_CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
+_DEFAULT_WORD = re.compile(r"\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
+_DEFINING = re.compile(
+    r"\b(?:is|are|means|refers to|stands for|describes|denotes)\b|^[^.:|]{1,60}(?::| -|—) "
+)
+_STEP = re.compile(
+    r"(?m)^\s*(?:\d+[.)]|[-*•])\s|\b(?:run|use|set|enable|add|type|issue|invoke|call|create|edit)\b",
+    re.IGNORECASE,
+)
+_REASON = re.compile(
+    r"\b(?:because|since|so that|in order to|to avoid|to save|to prevent|due to|reason|therefore|"
+    r"thus|hence|as a result)\b",
+    re.IGNORECASE,
+)
+_CONTRAST = re.compile(
+    r"\b(?:while|whereas|instead of|unlike|rather than|but|however|difference|differs?|only|than)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:1[5-9]\d\d|20\d\d)\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w\-]+")
+
+
+def has_number(text: str) -> bool:
+    return _NUMBER.search(text) is not None
+
+
+def carries(need: QuestionNeed, text: str) -> float:
+    """How well ``text`` (a candidate unit) holds an answer of ``need.kind``, in [0, 1]."""
+    kind = need.kind
+    if kind == "default":
+        if not _DEFAULT_WORD.search(text):
+            return 0.0
+        # "Default: | KeepAliveTimeout 5", "The default is 100", "is off by default".
+        return (
+            1.0
+            if (
+                has_number(text)
+                or re.search(r"\b(?:on|off|none|true|false|enabled|disabled)\b", text, re.IGNORECASE)
+                or ":" in text
+            )
+            else 0.6
+        )
+    if kind == "number":
+        return 1.0 if has_number(text) else 0.0
+    if kind == "code":
+        if any(_CODE_NAME.fullmatch(e) for e in need.entities):
+            # The question names the code ("the value of SQLITE_BUSY"): its number is the answer.
+            return 1.0 if _CODE_NUMBER.search(text) else 0.0
+        return 1.0 if _CODE_TOKEN.search(text) else 0.0
+    if kind == "date":
+        return 1.0 if _DATE.search(text) else 0.0
+    if kind == "name":
+        return 1.0 if _CAPITALISED.search(text[1:]) else 0.3
+    if kind == "definition":
+        return 1.0 if _DEFINING.search(text) else 0.0
+    if kind == "procedure":
+        return 1.0 if _STEP.search(text) else 0.0
+    if kind == "reason":
+        return 1.0 if _REASON.search(text) else 0.0
+    if kind == "difference":
+        return 1.0 if _CONTRAST.search(text) else 0.0
+    return 0.0
+
+
+def about(need: QuestionNeed, unit_terms: set[str] | frozenset[str], header_terms: frozenset[str]) -> float:
+    """Share of the asked entities whose terms all appear in the unit (1) or only in its title or
+    section path (0.5); 1.0 when the question names no entity."""
+    if not need.entities:
+        return 1.0
+    total = 0.0
+    for e in need.entities:
+        ts = set(terms(e))
+        if ts <= unit_terms:
+            total += 1.0
+        elif ts <= (set(unit_terms) | header_terms):
+            total += 0.5
+    return total / len(need.entities)

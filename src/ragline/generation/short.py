@@ -1,0 +1,151 @@
+"""The short answer inside a supporting unit: typed extraction by the question's kind.
+
+For a question that asks for a value (a default, a number, a code, a name, a date) the answer is
+also given as the span that states it, found by small typed patterns over the unit the answerer
+chose: the cell after "Default:" (without the setting's own name), the value after "default
+is/defaults to", a number with its unit, an upper-case code or the number of a code named in the
+question, a year or date, a capitalised name the question does not already hold.
+
+Example::
+
+    need = classify("What is the default value of KeepAliveTimeout?")
+    text = "Default: | KeepAliveTimeout 5"
+    a, b = short_span(need, "What is the default value of KeepAliveTimeout?", text)
+    text[a:b]   # '5'
+"""
+
+from __future__ import annotations
+
+import re
+
+from ragline.generation.question import SHORT_KINDS, QuestionNeed
+
+_NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
+_UNIT = r"(?:\s?(?:%|ms\b|seconds?\b|minutes?\b|hours?\b|days?\b|bytes?\b|[KMG]i?B\b|pages?\b|KiB\b|MiB\b))?"
+_NUMBER = re.compile(rf"(?<![\w.\-]){_NUM}{_UNIT}(?![\w.]\d)")
+# "Default: | KeepAliveTimeout 5", "Default: 100"
+_DEFAULT_CELL = re.compile(r"\bDefault:\s*(?:\|\s*)?(?P<v>[^\n|]+)", re.IGNORECASE)
+# "The default ... is 100", "defaults to OFF", "default value of this macro is 1 billion"
+_DEFAULT_IS = re.compile(
+    r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
+    re.IGNORECASE,
+)
+# "... is off by default", "enabled by default"
+_BY_DEFAULT = re.compile(
+    r"\b(?:is|are)\s+(?:\w+\s)?(?P<v>on|off|enabled|disabled|true|false|\w+)\s+by default\b", re.IGNORECASE
+)
+_CODE = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}\d*\b")
+_CODE_NUMBER = re.compile(r"\((?P<v>-?\d+)\)|(?<![\w.])(?P<w>-?\d+)(?![\w.])")
+_DATE = re.compile(
+    r"\b(?:(?:\d{1,2}\s)?(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)(?:\s\d{1,2})?,?\s\d{4}|\d{4}-\d{2}-\d{2}|1[5-9]\d\d|20\d\d)\b"
+)
+_NAME = re.compile(r"\b[A-Z][\w\-]*(?:[ \t]+(?:of[ \t]+|the[ \t]+|de[ \t]+)?[A-Z][\w\-]*)*")
+# What a stated default looks like: a number, a switch word, a quoted literal, an upper-case or
+# code-like token ("SERIALIZABLE", "index.html", "-1"); not a plain word ("built", "used").
+_VALUE_LIKE = re.compile(
+    r"^(?:[-+]?\d.*|on|off|none|true|false|enabled|disabled|yes|no|\".*|'.*|[A-Z][A-Z0-9_]+.*|\S*[._/]\S*)$",
+    re.IGNORECASE,
+)
+_TRAILING = ".,;:)(\"' "
+
+
+def _looks_like_value(value: str) -> bool:
+    word = value.split()[0]
+    # Case matters for the upper-case alternative: "OFF" and "SERIALIZABLE" yes, "Built" no.
+    return bool(_VALUE_LIKE.match(word)) and (
+        word.lower() in _SWITCHES or not word.isalpha() or word.isupper()
+    )
+
+
+_SWITCHES = frozenset({"on", "off", "none", "true", "false", "enabled", "disabled", "yes", "no"})
+
+
+def _in_question(value: str, question: str) -> bool:
+    return value.lower() in question.lower()
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a] in _TRAILING:
+        a += 1
+    while b > a and text[b - 1] in _TRAILING:
+        b -= 1
+    return a, b
+
+
+def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, int] | None:
+    m = _DEFAULT_CELL.search(text)
+    if m:
+        a, b = m.span("v")
+        value = text[a:b]
+        # The row repeats the setting's name before its value: "KeepAliveTimeout 5" -> "5".
+        first = value.split(" ", 1)
+        if len(first) == 2 and any(first[0].lower() == e.lower() for e in need.entities):
+            a += len(first[0]) + 1
+        return _strip(text, a, b)
+    for pattern in (_DEFAULT_IS, _BY_DEFAULT):
+        for m in pattern.finditer(text):
+            a, b = _strip(text, *m.span("v"))
+            value = text[a:b]
+            if not value or _in_question(value, question) or not _looks_like_value(value):
+                continue
+            # "1 billion (1 thousand million or 1,000,000,000)": keep the number's unit word.
+            n = _NUMBER.match(text, a)
+            if n:
+                end = n.end()
+                word = re.match(
+                    r"\s(?:billion|million|thousand|pages?|bytes?|seconds?|KiB|MiB)\b", text[end:]
+                )
+                return (a, end + word.end()) if word else _strip(text, a, end)
+            return a, b
+    return None
+
+
+def _number_span(question: str, text: str) -> tuple[int, int] | None:
+    for m in _NUMBER.finditer(text):
+        if not _in_question(m.group(0).strip(), question):
+            return _strip(text, *m.span())
+    return None
+
+
+def _code_span(need: QuestionNeed, question: str, text: str) -> tuple[int, int] | None:
+    # The question names the code ("the numeric value of SQLITE_BUSY"): its number is asked.
+    if any(_CODE.fullmatch(e) for e in need.entities):
+        for m in _CODE_NUMBER.finditer(text):
+            group = "v" if m.group("v") is not None else "w"
+            if not _in_question(m.group(group), question):
+                return m.span(group)
+        return None
+    for m in _CODE.finditer(text):
+        if not _in_question(m.group(0), question):
+            return m.span()
+    return _number_span(question, text)
+
+
+def short_span(need: QuestionNeed, question: str, text: str) -> tuple[int, int] | None:
+    """``(start, end)`` of the short answer inside ``text``, or None (no value of the asked kind,
+    or a kind that a sentence answers better: a definition, a procedure, a reason...)."""
+    if need.kind not in SHORT_KINDS:
+        return None
+    span: tuple[int, int] | None
+    if need.kind == "default":
+        span = _default_span(need, question, text)
+    elif need.kind == "number":
+        span = _number_span(question, text)
+    elif need.kind == "code":
+        span = _code_span(need, question, text)
+    elif need.kind == "date":
+        m = _DATE.search(text)
+        span = m.span() if m else None
+    else:
+        span = next(
+            (
+                m.span()
+                for m in _NAME.finditer(text)
+                if m.start() > 0 and not _in_question(m.group(0), question)
+            ),
+            None,
+        )
+    if span is None or span[1] <= span[0]:
+        return None
+    return span

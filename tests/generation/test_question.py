@@ -1,0 +1,66 @@
+"""The rule-based question classifier, entity extraction and what a unit carries."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.generation.lexical import terms
+from ragline.generation.question import about, carries, classify, entities, question_kind
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is the default value of KeepAliveTimeout?", "default"),
+        ("Which file name does DirectoryIndex use by default?", "default"),
+        ("What is the numeric value of the SQLITE_BUSY result code?", "code"),
+        ("Which signal triggers a graceful restart of httpd?", "code"),
+        ("How many attached databases can a connection have?", "number"),
+        ("At what WAL file size does SQLite run a checkpoint?", "number"),
+        ("When was the Eiffel Tower completed?", "date"),
+        ("What is a reverse proxy?", "definition"),
+        ("What does the VACUUM command do?", "definition"),
+        ("How do I enable foreign key constraints?", "procedure"),
+        ("Why should AUTOINCREMENT be avoided?", "reason"),
+        ("What is the difference between cache_size and default_cache_size?", "difference"),
+        ("Who designed the tower?", "name"),
+        ("Tell me about the tower", "other"),
+    ],
+)
+def test_question_kind(question: str, kind: str) -> None:
+    assert question_kind(question) == kind
+
+
+def test_entities_are_identifiers_names_quotes_and_the_trailing_product() -> None:
+    assert entities("What is the default value of KeepAliveTimeout?") == ("KeepAliveTimeout",)
+    assert entities("What is the value of SQLITE_MAX_COLUMN?") == ("SQLITE_MAX_COLUMN",)
+    assert entities("What is the default keepalive_timeout in nginx?") == ("keepalive_timeout", "nginx")
+    assert entities('What does "foo bar" mean?') == ("foo bar",)
+    # The question word and generic closing words ("of the database") are not entities.
+    assert entities("What is the default page size of the database?") == ()
+    assert classify("What is the default port of Redis?").entities == ("Redis",)
+
+
+def test_carries_reads_the_asked_kind() -> None:
+    need = classify("What is the default value of KeepAliveTimeout?")
+    assert carries(need, "Default: | KeepAliveTimeout 5") == 1.0
+    assert carries(need, "Syntax: | KeepAliveTimeout num[ms]") == 0.0
+    code = classify("Which result code means the disk is full?")
+    assert carries(code, "The SQLITE_FULL result code indicates that the disk is full.") == 1.0
+    assert carries(code, "The disk may be full when writing large files.") == 0.0
+    definition = classify("What is a handler?")
+    assert carries(definition, "Handler: An internal representation of an action.") == 1.0
+    number = classify("How many columns can a table have?")
+    assert carries(number, "The default setting for SQLITE_MAX_COLUMN is 2000.") == 1.0
+    assert carries(number, "Columns hold values.") == 0.0
+
+
+def test_about_prefers_the_unit_that_names_the_entity() -> None:
+    need = classify("What is the default value of KeepAliveTimeout?")
+    row = set(terms("Default: | KeepAliveTimeout 5"))
+    other = set(terms("Default: | MaxKeepAliveRequests 100"))
+    header = frozenset(terms("KeepAliveTimeout Directive"))
+    assert about(need, row, frozenset()) == 1.0
+    assert about(need, other, frozenset()) == 0.0
+    assert about(need, other, header) == 0.5
+    assert about(classify("What is a tarball?"), other, frozenset()) == 1.0  # no entity asked

@@ -1,0 +1,67 @@
+"""Typed short-answer extraction from a supporting unit, one handmade example per kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.generation.question import classify
+from ragline.generation.short import short_span
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "short"),
+    [
+        # default: a "Default:" table cell without the setting's own name ...
+        ("What is the default value of KeepAliveTimeout?", "Default: | KeepAliveTimeout 5", "5"),
+        ("What is the default LogLevel?", "Default: | LogLevel warn", "warn"),
+        # ... the value after "default ... is", with its unit word ...
+        (
+            "What is the default maximum length of a string?",
+            "The default value of this macro is 1 billion (1 thousand million or 1,000,000,000).",
+            "1 billion",
+        ),
+        (
+            "What is the default isolation level?",
+            "The default isolation level for SQLite is SERIALIZABLE.",
+            "SERIALIZABLE",
+        ),
+        ("What is the default journal size limit?", "The default journal size limit is -1 (no limit).", "-1"),
+        # ... or "off by default".
+        ("Is cell size checking on by default?", "Cell size checking is turned off by default.", "off"),
+        # number: one the question does not already hold, with its unit.
+        (
+            "At what size does SQLite checkpoint the WAL?",
+            "SQLite checkpoints automatically when the WAL file reaches a threshold size of 1000 pages.",
+            "1000 pages",
+        ),
+        ("How long is the Nile?", "It is about 6,650 km long.", "6,650"),
+        # code: the number of a code the question names, or the code it does not name.
+        ("What is the numeric value of the SQLITE_BUSY result code?", "- SQLITE_BUSY (5)", "5"),
+        (
+            "Which result code indicates that the disk is full?",
+            "The SQLITE_FULL result code indicates that a write could not complete because the disk is full.",
+            "SQLITE_FULL",
+        ),
+        ("Which signal causes a graceful stop?", "Signal: WINCH apache2ctl -k graceful-stop", "WINCH"),
+        # date and name.
+        ("When was the Eiffel Tower completed?", "It was completed in 1889 for the World's Fair.", "1889"),
+        (
+            "Who designed the Eiffel Tower?",
+            "The tower was designed by Gustave Eiffel's company.",
+            "Gustave Eiffel",
+        ),
+    ],
+)
+def test_short_answer_by_kind(question: str, text: str, short: str) -> None:
+    span = short_span(classify(question), question, text)
+    assert span is not None
+    assert text[span[0] : span[1]] == short
+
+
+def test_no_short_answer_for_sentence_kinds_or_without_a_value() -> None:
+    q = "What is a reverse proxy?"
+    assert (
+        short_span(classify(q), q, "A proxy server that appears to the client as an origin server.") is None
+    )
+    q = "How many columns can a table have?"
+    assert short_span(classify(q), q, "Tables hold columns and rows.") is None

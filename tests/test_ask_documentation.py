@@ -1,0 +1,85 @@
+"""engine.ask over a small HTML manual page: a directive table, a definition list and a code table
+(issue 23: the answer states the asked value, cites it, and abstains on another product)."""
+
+from __future__ import annotations
+
+import pytest
+
+import ragline
+from tests.helpers import FAST_AND_REAL
+
+PAGE = """<html><head><title>Server settings</title></head><body><main>
+<h1>Server settings</h1>
+<p>This page lists the settings of the Harbor web server and the codes it returns.</p>
+<h2>IdleTimeout Directive</h2>
+<table>
+<tr><th>Description:</th><td>Seconds the server waits for the next request on a connection</td></tr>
+<tr><th>Syntax:</th><td><code>IdleTimeout seconds</code></td></tr>
+<tr><th>Default:</th><td><code>IdleTimeout 15</code></td></tr>
+</table>
+<p>The number of seconds Harbor will wait for a subsequent request before closing the connection.
+Setting IdleTimeout to a high value keeps worker processes busy.</p>
+<h2>MaxWorkers Directive</h2>
+<table>
+<tr><th>Description:</th><td>Upper limit on the number of worker processes</td></tr>
+<tr><th>Syntax:</th><td><code>MaxWorkers number</code></td></tr>
+<tr><th>Default:</th><td><code>MaxWorkers 250</code></td></tr>
+</table>
+<p>MaxWorkers sets the largest number of worker processes Harbor starts at the same time.</p>
+<h2>Glossary</h2>
+<dl>
+<dt>Worker</dt>
+<dd>A process that serves requests on behalf of the Harbor parent process.</dd>
+<dt>Spool</dt>
+<dd>A directory where Harbor keeps request bodies that do not fit in memory.</dd>
+</dl>
+<h2>Exit codes</h2>
+<table>
+<tr><th>Code</th><th>Name</th><th>Meaning</th></tr>
+<tr><td>0</td><td>HARBOR_OK</td><td>The server stopped cleanly</td></tr>
+<tr><td>3</td><td>HARBOR_NOPORT</td><td>The listening port was already taken by another program</td></tr>
+<tr><td>4</td><td>HARBOR_NOCONF</td><td>The configuration file could not be read</td></tr>
+</table>
+</main></body></html>
+"""
+
+
+# The same questions on the model-free fast engine and (integration) the real model and store.
+@pytest.fixture(scope="module", params=FAST_AND_REAL.args[1])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ragline.engine.Engine:
+    root = tmp_path_factory.mktemp("docs")
+    (root / "docs").mkdir()
+    (root / "docs" / "settings.html").write_text(PAGE)
+    eng = request.param(root / "data")
+    eng.ingest([root / "docs"])
+    return eng
+
+
+def test_a_default_question_gets_the_default_of_the_asked_setting(engine) -> None:
+    a = engine.ask("What is the default value of IdleTimeout?")
+    assert not a.abstained
+    assert "IdleTimeout 15" in a.citations[0].quote
+    assert a.short is not None and a.short.text == "15"
+    cited = next(c for c in a.citations if c.n == a.short.n)
+    assert cited.start <= a.short.start < a.short.end <= cited.end
+    a = engine.ask("What is the default for MaxWorkers?")
+    assert a.short is not None and a.short.text == "250"
+
+
+def test_a_code_question_gets_the_table_row_of_the_asked_condition(engine) -> None:
+    a = engine.ask("Which exit code means the listening port was already taken?")
+    assert not a.abstained
+    assert a.short is not None and a.short.text in {"HARBOR_NOPORT", "3"}
+    assert "HARBOR_NOPORT" in a.citations[0].quote
+
+
+def test_a_definition_question_gets_the_term_with_its_definition(engine) -> None:
+    a = engine.ask("What is a spool?")
+    assert not a.abstained
+    assert "keeps request bodies" in a.text
+    assert a.short is None  # a definition is answered by the sentence
+
+
+def test_a_question_about_another_product_abstains(engine) -> None:
+    a = engine.ask("What is the default value of IdleTimeout in Nginx?")
+    assert a.abstained and a.short is None
