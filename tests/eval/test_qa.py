@@ -41,6 +41,7 @@ QA_KEYS = {
     "abstain_rate",
     "citation_precision",
     "citation_recall",
+    "short_rate",
     "hit@1",
     "hit@3",
     "hit@5",
@@ -140,6 +141,7 @@ def test_run_qa_reports_every_key_in_range(first_run: QaResult) -> None:
         "f1_answered",
         "answer_recall",
         "abstain_rate",
+        "short_rate",
         "abstain_precision",
         "abstain_recall",
     ):

@@ -88,6 +88,10 @@ def is_code(sentence: str) -> bool:
     """A code block or shell/REPL session rather than prose: worth reading, not worth quoting."""
     if sentence.lstrip().startswith(_CODE_START) or "\n>>>" in sentence or "```" in sentence:
         return True
+    # A Markdown table row's pipes are its cell borders (the loaders write tables so), not code.
+    stripped = sentence.strip()
+    if stripped.startswith("|") and stripped.endswith("|"):
+        sentence = stripped.strip("|").replace(" | ", "  ")
     symbols = sum(ch in "(){}[]=<>;:_'\"`\\/|*#%" for ch in sentence)
     return symbols > 0.12 * len(sentence)
 
