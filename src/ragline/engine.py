@@ -118,13 +118,15 @@ def _bumping(lock: AbstractContextManager[None], store: Store) -> Iterator[None]
     tell), so every query cache entry of it is void. A write that committed nothing leaves the
     token, and so the data directory, as it was: re-running an unchanged ingest writes nothing."""
     with lock:
-        before = read_version(store)
+        # Only an existing collection is asked its version: opening a store may create its directory,
+        # and a write that fails before creating one (a refused import) must leave none behind.
+        before = read_version(store) if store.root.is_dir() else None
         done = False
         try:
             yield
             done = True
         finally:
-            if not done or before is None or read_version(store) != before:
+            if store.root.is_dir() and (not done or before is None or read_version(store) != before):
                 bump_write_token(store.root)
 
 

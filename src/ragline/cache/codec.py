@@ -25,12 +25,13 @@ from ragline.types import (
     Passage,
     RetrieverScore,
     SentenceSupport,
+    ShortAnswer,
     Usage,
 )
 
 # Bumped when the layout changes: entries of another layout are misses, never misread.
-# 2: answers carry per-sentence citation support.
-LAYOUT = 2
+# 2: answers carry per-sentence citation support. 3: and their short answer.
+LAYOUT = 3
 
 
 def _chunk(d: dict[str, Any]) -> Chunk:
@@ -88,6 +89,7 @@ def _answer(d: dict[str, Any]) -> Answer:
                 SentenceSupport(**{**s, "citations": tuple(s["citations"]), "precise": tuple(s["precise"])})
                 for s in d.get("support", ())
             ),
+            "short": ShortAnswer(**d["short"]) if d.get("short") else None,
         }
     )
 

@@ -21,6 +21,7 @@ from ragline.insights.feedback import summarise
 from ragline.loaders.registry import SUPPORTED_EXTENSIONS, metadata_problem, text_problem
 from ragline.server.auth import Caller, require_admin
 from ragline.server.schemas import (
+    COLLECTION_PATTERN,
     ERROR_RESPONSES,
     GROUP_LIST_PATTERN,
     AnswerOut,
@@ -556,7 +557,9 @@ def get_trace(trace_id: str, svc: ServiceDep, caller: CallerDep) -> TraceOut:
 def get_feedback_report(
     svc: ServiceDep,
     caller: CallerDep,
-    collection: Annotated[str | None, Query(max_length=64, description="Only this collection.")] = None,
+    collection: Annotated[
+        str | None, Query(max_length=64, pattern=COLLECTION_PATTERN, description="Only this collection.")
+    ] = None,
     days: Annotated[float, Query(gt=0, le=3650, description="Traces of the last N days.")] = 30.0,
 ) -> dict[str, Any]:
     """Thumbs-up rate per collection, variant and day, and the worst-rated questions with their trace
