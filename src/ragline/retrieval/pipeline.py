@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -194,34 +195,37 @@ class PipelineRetriever:
             if docs is None:
                 return []
             filters = _and(filters, docs)
-        # Both searches release the GIL: the keyword side runs on the pool while this thread embeds
-        # the query and searches vectors, and likewise for the two feedback searches below.
-        keyword_job = SEARCH_POOL.submit(keyword_candidates, self.keyword, query, n, filters)
+        # The searches release the GIL. The keyword side (BM25, then its RM3 feedback search,
+        # which needs nothing from the dense side) runs on the pool as one job while this thread
+        # embeds the query; the sentence search then runs on the pool beside the dense searches.
+        # Pool jobs never wait on other pool jobs, so concurrent queries cannot deadlock it.
+        terms = len(content_words(query))
+        first_keyword: Future[list[Candidate]] = Future()
+        keyword_job = SEARCH_POOL.submit(self._keyword_side, query, n, filters, terms, first_keyword)
+        sentence_job: Future[list[Candidate]] | None = None
         try:
             vector = self._dense_vector(query)
+            if self.sentences is not None:
+                sentence_job = SEARCH_POOL.submit(self.sentences.sentence_candidates, vector, n, filters)
             dense = dense_candidates(self.dense, vector, n, filters)
-        finally:
-            keyword = keyword_job.result()
-        dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
-        keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
-        if self.sentences is not None:
-            sentence_candidates = self.sentences.sentence_candidates(vector, n, filters)
-            if sentence_candidates:
-                dense_side.append(("dense_sentences", sentence_candidates))
-        terms = len(content_words(query))
-        rm3 = fb.keyword.enabled and keyword and _within(terms, fb.keyword.max_query_terms)
-        rocchio_on = fb.dense.enabled and dense and _within(terms, fb.dense.max_query_terms)
-        rm3_job = SEARCH_POOL.submit(self._rm3_candidates, query, keyword, n, filters) if rm3 else None
-        try:
+            keyword = first_keyword.result()
+            moved: list[Candidate] | None = None
+            rocchio_on = fb.dense.enabled and dense and _within(terms, fb.dense.max_query_terms)
             if rocchio_on and self.vectors is not None:
                 first = fuse(dense, keyword, fb.dense.docs, f.method, f.rrf_k, f.alpha)
                 vectors = self.vectors.fetch_vectors([f.candidate for f in first])
                 if len(vectors):
-                    moved = rocchio(vector, vectors, fb.dense.beta)
-                    found = dense_candidates(self.dense, moved, n, filters)
-                    self._with_feedback(dense_side, "dense_prf", found)
+                    moved = dense_candidates(self.dense, rocchio(vector, vectors, fb.dense.beta), n, filters)
         finally:
-            expanded = rm3_job.result() if rm3_job is not None else None
+            # Collected even when this thread failed, so no search outlives the call.
+            expanded = keyword_job.result()
+            sentence_candidates = sentence_job.result() if sentence_job is not None else None
+        dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
+        keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
+        if sentence_candidates:
+            dense_side.append(("dense_sentences", sentence_candidates))
+        if moved is not None:
+            self._with_feedback(dense_side, "dense_prf", moved)
         if expanded is not None:
             self._with_feedback(keyword_side, "keyword_prf", expanded)
         # RRF counts lists, not scores: alpha only weighs the score-based fusions. Each side's
@@ -231,6 +235,22 @@ class PipelineRetriever:
             (name, found, w_dense / len(dense_side)) for name, found in dense_side
         ] + [(name, found, (1.0 - w_dense) / len(keyword_side)) for name, found in keyword_side]
         return fuse_lists(sides, n, f.method, f.rrf_k)
+
+    def _keyword_side(
+        self, query: str, n: int, filters: Filter | None, terms: int, first: Future[list[Candidate]]
+    ) -> list[Candidate] | None:
+        """The keyword candidates (set on ``first`` as soon as found), then those of the
+        RM3-expanded query when ``feedback.keyword`` applies (None when it does not)."""
+        try:
+            keyword = keyword_candidates(self.keyword, query, n, filters)
+        except BaseException as exc:
+            first.set_exception(exc)
+            raise
+        first.set_result(keyword)
+        rm3 = self.settings.feedback.keyword
+        if not (rm3.enabled and keyword and _within(terms, rm3.max_query_terms)):
+            return None
+        return self._rm3_candidates(query, keyword, n, filters)
 
     def _rm3_candidates(
         self, query: str, keyword: Sequence[Candidate], n: int, filters: Filter | None
