@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -246,3 +248,14 @@ def test_read_ahead_serves_the_stores_states_and_reads_only_the_unexpected_later
         assert np.array_equal(g, w)
     # One read ahead (duplicates once), then one read of only what was not expected.
     assert states.reads == [["c0", "c1", "c2"], ["c4", "gone"]]
+    # A read the pool has not started when the states are needed is cancelled and done here,
+    # for the asked chunks only.
+    states.reads.clear()
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait)  # the only worker is busy
+        ahead = ReadAhead(states, ["c0", "c1", "c2"], pool)
+        got = ahead.fetch_token_states(["c1", "c3"])
+        release.set()
+    assert states.reads == [["c1", "c3"]]
+    assert all(np.array_equal(g, w) for g, w in zip(got, store.fetch_token_states(["c1", "c3"]), strict=True))

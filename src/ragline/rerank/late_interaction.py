@@ -48,7 +48,8 @@ class ReadAhead:
     later in place of ``states``; a chunk that was not expected is read from ``states`` then.
 
     The read overlaps the work between the first-stage fusion and the rerank (row fetch,
-    smoothing); the states served are the ones ``states`` gives, so scores do not change.
+    smoothing); the states served are the ones ``states`` gives, so scores do not change. A read
+    the pool has not started by then is cancelled and done by the caller.
 
     Example::
 
@@ -62,6 +63,10 @@ class ReadAhead:
         self._job = pool.submit(states.fetch_token_states, self.ids)
 
     def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[TokenMatrix | None]:
+        if self._job.cancel():
+            # The pool has not started the read (a busy machine): waiting for it to would cost a
+            # scheduling delay on top, so this thread reads what it needs itself.
+            return self.states.fetch_token_states(chunk_ids)
         got = dict(zip(self.ids, self._job.result(), strict=True))
         missing = [c for c in dict.fromkeys(chunk_ids) if c not in got]
         if missing:

@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -78,6 +79,7 @@ from ragline.text.words import content_words
 from ragline.types import Hit, RetrieverName
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # Metadata fields the rule-based filter extraction maps time and version phrases to, if present.
 _YEAR_FIELDS = ("year", "published_year")
 _DATE_FIELDS = ("date", "published", "updated")
@@ -91,6 +93,12 @@ def _and(a: Filter | None, b: Filter | None) -> Filter | None:
     if a is None:
         return b
     return a if b is None else And((a, b))
+
+
+def _result_or_run(job: Future[T], fn: Callable[..., T], *args: Any) -> T:
+    """``job``'s result, or ``fn(*args)`` run here when the pool has not started ``job`` yet: on a
+    busy machine waiting for a pool thread to be scheduled costs more than the search itself."""
+    return fn(*args) if job.cancel() else job.result()
 
 
 def _within(terms: int, limit: int | None) -> bool:
@@ -201,8 +209,9 @@ class PipelineRetriever:
             filters = _and(filters, docs)
         # The searches release the GIL. The keyword side (BM25, then its RM3 feedback search,
         # which needs nothing from the dense side) runs on the pool as one job while this thread
-        # embeds the query; the sentence search then runs on the pool beside the dense searches.
-        # Pool jobs never wait on other pool jobs, so concurrent queries cannot deadlock it.
+        # embeds the query; the sentence search then runs on the pool beside the dense searches
+        # (or here, when the pool has not started it by the time it is needed). Pool jobs never
+        # wait on other pool jobs, so concurrent queries cannot deadlock it.
         terms = len(content_words(query))
         first_keyword: Future[list[Candidate]] = Future()
         keyword_job = SEARCH_POOL.submit(self._keyword_side, query, n, filters, terms, first_keyword)
@@ -220,10 +229,16 @@ class PipelineRetriever:
                 vectors = self.vectors.fetch_vectors([f.candidate for f in first])
                 if len(vectors):
                     moved = dense_candidates(self.dense, rocchio(vector, vectors, fb.dense.beta), n, filters)
+            sentence_candidates = (
+                _result_or_run(sentence_job, self.sentences.sentence_candidates, vector, n, filters)
+                if sentence_job is not None and self.sentences is not None
+                else None
+            )
         finally:
-            # Collected even when this thread failed, so no search outlives the call.
+            # Awaited even when this thread failed, so no search outlives the call.
+            if sentence_job is not None:
+                wait([sentence_job])
             expanded = keyword_job.result()
-            sentence_candidates = sentence_job.result() if sentence_job is not None else None
         dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
         keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
         if sentence_candidates:
