@@ -37,9 +37,9 @@ from ragline.embedding.onnx import OnnxEmbedder  # noqa: E402
 from ragline.embedding.tokens import PackedTokens  # noqa: E402
 from ragline.retrieval.factory import RetrieverFactory  # noqa: E402
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever  # noqa: E402
+from ragline.settings import RetrievalSettings  # noqa: E402
 from ragline.store.base import SourceBatch  # noqa: E402
 from ragline.store.filters import parse_filter  # noqa: E402
-from ragline.settings import RetrievalSettings  # noqa: E402
 from ragline.store.lance import LanceStore  # noqa: E402
 from ragline.types import Chunk  # noqa: E402
 
