@@ -945,6 +945,11 @@ class LanceStore:
         (past the threshold but not finalized yet, LanceDB scans rather than copy it all)."""
         return "vector" not in self._index_types(view) and view.ds.count_rows() <= self.ann_threshold
 
+    def searches_in_memory(self) -> bool:
+        """Dense and sentence searches scan vectors held in memory (see :meth:`_fits_in_memory`)."""
+        view = self._view()
+        return view is not None and (view.flat is not None or self._fits_in_memory(view))
+
     def _exact_vectors(self, view: _View) -> _FlatVectors | None:
         """The view's vectors in memory while it has no ANN index and is small enough."""
         if view.flat is None:
