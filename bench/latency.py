@@ -6,7 +6,14 @@ questions (SciFact's when ../shared/datasets/scifact exists, else the demo queri
 real model on every call, so the figures include query embedding. Also reports ANN recall@10
 against exact search on the same collection.
 
-    .venv/bin/python bench/latency.py [--chunks 100000] [--queries 200] [--json]
+With ``--full`` the collection also stores what the full default searches and reranks: synthetic
+sentence vectors (``--sentences`` per chunk, the chunk's vector plus noise) and synthetic token
+states (``--tokens`` per chunk, drawn from a pool of 4,096 random unit "token" vectors, stored int8
+like ingest's), and a "full default" row times the default staged pipeline (sentence vectors,
+feedback searches, smoothing, late interaction over the stored states). Its rankings mean nothing
+(the states are random), its work per query is the default's.
+
+    .venv/bin/python bench/latency.py [--chunks 100000] [--queries 200] [--json] [--full]
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ragline.embedding.onnx import OnnxEmbedder  # noqa: E402
+from ragline.embedding.tokens import PackedTokens  # noqa: E402
+from ragline.retrieval.factory import RetrieverFactory  # noqa: E402
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever  # noqa: E402
+from ragline.settings import RetrievalSettings  # noqa: E402
 from ragline.store.base import SourceBatch  # noqa: E402
 from ragline.store.filters import parse_filter  # noqa: E402
 from ragline.store.lance import LanceStore  # noqa: E402
@@ -53,10 +63,16 @@ def queries(n: int) -> list[str]:
     return (out * (n // len(out) + 1))[:n]
 
 
-def synthetic_batches(n: int, dim: int, seed: int = 0, step: int = 20_000) -> Iterator[SourceBatch]:
+def synthetic_batches(
+    n: int, dim: int, seed: int = 0, step: int = 20_000, sentences: int = 0, tokens: int = 0
+) -> Iterator[SourceBatch]:
     """``n`` chunks in batches of ``step``: clustered unit vectors (256 centres), Zipfian texts of
-    100 words from the demo corpus' vocabulary, a ``doc_type`` and a ``year`` each."""
+    100 words from the demo corpus' vocabulary, a ``doc_type`` and a ``year`` each; with
+    ``sentences``, that many sentence vectors per chunk (its vector plus noise), and with
+    ``tokens``, that many token states per chunk (rows of a random unit-vector pool)."""
     rng = np.random.default_rng(seed)
+    pool = rng.normal(size=(4096, dim)).astype(np.float32)
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
     vocab = vocabulary()
     zipf = 1.0 / np.arange(1, len(vocab) + 1)
     zipf /= zipf.sum()
@@ -85,13 +101,22 @@ def synthetic_batches(n: int, dim: int, seed: int = 0, step: int = 20_000) -> It
                     },
                 )
             )
-        yield SourceBatch(f"/bench/{b}", "h", chunks, vecs)
+        units = None
+        if sentences:
+            noisy = vecs[:, None, :] + 0.3 * rng.normal(size=(m, sentences, dim)).astype(np.float32)
+            units = list(noisy / np.linalg.norm(noisy, axis=2, keepdims=True))
+        states = None
+        if tokens:
+            states = [PackedTokens.of(pool[rng.integers(0, len(pool), tokens)]) for _ in range(m)]
+        yield SourceBatch(f"/bench/{b}", "h", chunks, vecs, sentence_vectors=units, token_states=states)
 
 
-def build(root: Path, n: int, dim: int, seed: int = 0) -> LanceStore:
+def build(root: Path, n: int, dim: int, seed: int = 0, sentences: int = 0, tokens: int = 0) -> LanceStore:
     store = LanceStore(root, dimension=dim, model_id="bench-synthetic", ann_threshold=20_000)
     done = 0
-    for batch in synthetic_batches(n, dim, seed):
+    # Smaller batches with token states: 5,000 chunks of 170 states are ~330 MB packed.
+    step = 5_000 if tokens else 20_000
+    for batch in synthetic_batches(n, dim, seed, step, sentences, tokens):
         store.upsert([batch])
         done += len(batch.chunks)
         print(f"  inserted {done}/{n}", file=sys.stderr)
@@ -113,7 +138,12 @@ def main() -> int:
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--dir", type=Path, default=None, help="reuse/keep the collection here")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--full", action="store_true", help="also time the full default pipeline")
+    ap.add_argument("--sentences", type=int, default=4, help="sentence vectors per chunk (--full)")
+    ap.add_argument("--tokens", type=int, default=170, help="token states per chunk (--full)")
+    ap.add_argument("--only-full", action="store_true", help="time the full default alone")
     args = ap.parse_args()
+    args.full = args.full or args.only_full
 
     emb = OnnxEmbedder()
     emb.warm_up()
@@ -122,7 +152,13 @@ def main() -> int:
         store = LanceStore(root, dimension=emb.dimension, model_id="bench-synthetic")
     else:
         print(f"building {args.chunks} chunks in {root}", file=sys.stderr)
-        store = build(root, args.chunks, emb.dimension)
+        store = build(
+            root,
+            args.chunks,
+            emb.dimension,
+            sentences=args.sentences if args.full else 0,
+            tokens=args.tokens if args.full else 0,
+        )
     qs = queries(args.queries)
     filt = parse_filter({"doc_type": "paper", "year": {"$gte": 2015}})
     setups = {
@@ -132,6 +168,13 @@ def main() -> int:
         "hybrid": (HybridRetriever(store, emb), None),
         "filtered hybrid": (HybridRetriever(store, emb), filt),
     }
+    if args.only_full:
+        setups = {}
+    if args.full:
+        # The default settings through the engine's own factory: the same stages and rerankers
+        # `ragline search` runs (late interaction reads the stored token states).
+        factory = RetrieverFactory(emb, chat=lambda: None, cache_dir=None)
+        setups["full default"] = (factory.retriever(store, emb, RetrievalSettings()), None)
     results: dict[str, dict[str, float]] = {}
     for name, setup in setups.items():
         times: list[float] = []
@@ -159,7 +202,7 @@ def main() -> int:
         v /= np.linalg.norm(v)
         exact = {
             r["id"]
-            for r in tbl.search(v)
+            for r in tbl.search(v, vector_column_name="vector")
             .distance_type("cosine")
             .bypass_vector_index()
             .select(["id", "_distance"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -206,3 +208,54 @@ def test_stored_token_states_are_read_instead_of_computed(embedder, tmp_path):
     assert got[0] != pytest.approx(maxsim(q, embedder.embed_with_tokens([ERRORS[0]])[1][0]), abs=1e-3)
     info = reranker.cache_info()
     assert (info.stored, info.misses) == (3, 1)  # hits[3] encoded once, then cached
+
+
+class _CountingStates:
+    """A real store's token states, recording which chunk ids each read asked for."""
+
+    def __init__(self, store):
+        self.store = store
+        self.reads: list[list[str]] = []
+
+    def fetch_token_states(self, chunk_ids):
+        self.reads.append(list(chunk_ids))
+        return self.store.fetch_token_states(chunk_ids)
+
+
+def test_read_ahead_serves_the_stores_states_and_reads_only_the_unexpected_later(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ragline.rerank.late_interaction import ReadAhead
+    from ragline.store.base import SourceBatch
+    from ragline.store.memory import MemoryStore
+    from ragline.types import Chunk
+
+    rng = np.random.default_rng(0)
+    chunks = [Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2) for i in range(5)]
+    tokens = [rng.normal(size=(i + 2, 8)).astype(np.float32) for i in range(5)]
+    store = MemoryStore(tmp_path, dimension=8, model_id="m", persist=False)
+    store.upsert(
+        [SourceBatch("/s", "h", chunks, rng.normal(size=(5, 8)).astype(np.float32), token_states=tokens)]
+    )
+    states = _CountingStates(store)
+    with ThreadPoolExecutor(1) as pool:
+        ahead = ReadAhead(states, ["c0", "c1", "c2", "c1"], pool)
+        # Asked in another order, with one unexpected chunk and one the store does not hold.
+        got = ahead.fetch_token_states(["c2", "c4", "c0", "gone", "c4"])
+    want = store.fetch_token_states(["c2", "c4", "c0", "gone", "c4"])
+    assert got[3] is None and want[3] is None
+    for g, w in zip(got[:3] + got[4:], want[:3] + want[4:], strict=True):
+        assert np.array_equal(g, w)
+    # One read ahead (duplicates once), then one read of only what was not expected.
+    assert states.reads == [["c0", "c1", "c2"], ["c4", "gone"]]
+    # A read the pool has not started when the states are needed is cancelled and done here,
+    # for the asked chunks only.
+    states.reads.clear()
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait)  # the only worker is busy
+        ahead = ReadAhead(states, ["c0", "c1", "c2"], pool)
+        got = ahead.fetch_token_states(["c1", "c3"])
+        release.set()
+    assert states.reads == [["c1", "c3"]]
+    assert all(np.array_equal(g, w) for g, w in zip(got, store.fetch_token_states(["c1", "c3"]), strict=True))

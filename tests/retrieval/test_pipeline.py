@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 import ragline
 from ragline.engine import Engine
+from ragline.query.prf import PRFKeywordExpander
 from ragline.query.vector_prf import rocchio
 from ragline.rerank.late_interaction import standardize
 from ragline.retrieval.pipeline import PipelineRetriever
@@ -20,6 +21,7 @@ from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
 from ragline.store.filters import Visible
+from ragline.text.words import content_words
 from ragline.types import Access, Document, Hit, Principal
 from tests.helpers import fast_engine
 
@@ -362,3 +364,84 @@ def test_default_late_interaction_mixes_maxsim_into_the_first_30_hits(real_engin
     want = [head[i].chunk.id for i in np.argsort(-mixed, kind="stable")[:5]]
     assert [h.chunk.id for h in hits] == want
     assert [h.score for h in hits] == pytest.approx(sorted(mixed, reverse=True)[:5])
+
+
+_TOPICS = ["solar panels", "heat pumps", "wind turbines", "battery storage", "gas boilers",
+           "roof insulation", "electric cars", "rainwater tanks", "LED lighting", "smart meters"]  # fmt: skip
+_ASPECTS = ["cost", "maintenance", "noise", "installation", "efficiency", "subsidies"]
+
+
+@pytest.fixture(scope="module")
+def home_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """60 short documents (10 topics x 6 aspects) in LanceDB, embedded by the packaged model, with
+    the default sentence vectors and token states: more chunks than the rerank head."""
+    eng = ragline.open(tmp_path_factory.mktemp("pipe-home"))
+    docs = [
+        Document(
+            id=f"h{i}",
+            source="home",
+            title=f"{topic} {aspect}",
+            text=f"The {aspect} of {topic} was reviewed in year {2010 + i % 12}. "
+            f"Owners said the {topic} {['paid off', 'disappointed', 'were loud', 'lasted'][i % 4]}. "
+            f"A second look at {_ASPECTS[(i + 1) % 6]} is planned for {_TOPICS[(i + 3) % 10]}.",
+        )
+        for i, (topic, aspect) in enumerate((t, a) for t in _TOPICS for a in _ASPECTS)
+    ]
+    eng.upsert_documents(docs, collection="home")
+    return eng
+
+
+def _full_default_by_hand(engine: Engine, query: str, top_k: int) -> list[Hit]:
+    """The default pipeline's result computed one stage after another from the store's own
+    searches, with no pool and no read-ahead: what the concurrent pipeline must reproduce."""
+    s = RetrievalSettings()
+    fb, f = s.feedback, s.fusion
+    store, emb = engine.store("home"), engine.embedder_for("home")
+    n = s.rerank.candidates * s.candidate_multiplier
+    q = emb.embed_query(query)
+    dense, keyword = store.dense_candidates(q, n), store.keyword_candidates(query, n)
+    dense_side = [("dense", dense), ("dense_sentences", store.sentence_candidates(q, n))]
+    keyword_side = [("keyword", keyword)]
+    terms = len(content_words(query))
+    if terms <= fb.dense.max_query_terms:
+        first = fuse(dense, keyword, fb.dense.docs, f.method, f.rrf_k, f.alpha)
+        moved = rocchio(q, store.fetch_vectors([x.candidate for x in first]), fb.dense.beta)
+        dense_side.append(("dense_prf", store.dense_candidates(moved, n)))
+    if terms <= fb.keyword.max_query_terms:
+        top = keyword[: fb.keyword.docs]
+        rm3 = PRFKeywordExpander(
+            None, fb_docs=fb.keyword.docs, fb_terms=fb.keyword.terms, original_weight=0.5
+        )
+        expanded = rm3.expand_texts(query, store.fetch_texts(top), [c.score for c in top])
+        keyword_side.append(("keyword_prf", store.keyword_candidates(expanded, n)))
+    sides = [(name, found, f.alpha / len(dense_side)) for name, found in dense_side]
+    sides += [(name, found, (1 - f.alpha) / len(keyword_side)) for name, found in keyword_side]
+    fused = fuse_lists(sides, n, f.method, f.rrf_k)[: 3 * s.smoothing.docs]
+    chunks = {c.id: c for c in store.fetch_chunks([x.candidate for x in fused])}
+    hits = [Hit(chunks[x.candidate.chunk_id], x.score, dict(x.retrievers)) for x in fused]
+    firsts = best_per_document(hits, s.smoothing.docs)
+    vectors = store.fetch_vectors([fused[i].candidate for i in firsts])
+    sm = s.smoothing
+    head = smooth_hits(hits, firsts, vectors, sm.neighbours, sm.weight)[: s.rerank.candidates]
+    late = engine.retrievers.rerankers(s)[0].with_states(store)  # type: ignore[attr-defined]
+    return late.run(query, head, top_k)
+
+
+@pytest.mark.integration
+def test_full_default_equals_its_stages_run_one_after_another(home_engine: Engine) -> None:
+    # The pipeline runs searches concurrently and reads token states ahead of the rerank; the
+    # ranking and every score must be what the stages give run in order.
+    s = RetrievalSettings()
+    assert (s.sentences, s.feedback.fusion, s.feedback.keyword.weight) == (True, "add", 0.5)
+    assert s.rerank.stages == ["late-interaction"] and s.smoothing.enabled
+    retriever = home_engine.retriever(collection="home")
+    queries = ["noisy heat pumps", "cost", "solar panels subsidies", "which battery storage lasted",
+               "what did owners say about the maintenance of rainwater tanks and smart meters"]  # fmt: skip
+    for query in queries:
+        got = retriever.run(query, 10)
+        want = _full_default_by_hand(home_engine, query, 10)
+        assert [h.chunk.id for h in got] == [h.chunk.id for h in want], query
+        assert [h.score for h in got] == [h.score for h in want], query
+        assert [h.retrievers for h in got] == [h.retrievers for h in want], query
+    names = {n for h in retriever.run(queries[0], 10) for n in h.retrievers}
+    assert names == {"dense", "dense_sentences", "dense_prf", "keyword", "keyword_prf"}

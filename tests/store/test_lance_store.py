@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ragline.errors import StoreError
-from ragline.store.base import SourceBatch
+from ragline.store.base import SourceBatch, searches_in_memory
 from ragline.store.filters import And, Visible, parse_filter
 from ragline.store.lance import LanceStore
 from ragline.testing.store_contract import (
@@ -122,6 +122,9 @@ def test_unit_search_above_threshold_matches_the_exact_path(tmp_path: Path) -> N
     assert lance_view is not None and exact_view is not None
     assert lance.sentence_candidates(q, 5) and lance._exact_units(lance_view) is None
     assert exact._exact_units(exact_view) is not None
+    # What the pipeline asks to schedule the sentence search: a scan in memory or not.
+    assert searches_in_memory(exact) and not searches_in_memory(lance)
+    assert not searches_in_memory(LanceStore(tmp_path / "empty", dimension=DIM, model_id="m"))
     ref = maxsim_reference(chunks, units, q)
     both = And((Visible(Principal("acme", ("eng",), 1)), parse_filter({"year": {"$gte": 2005}})))
     for f in (None, parse_filter({"doc_type": {"$in": ["paper", "memo"]}}), both):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -40,6 +41,37 @@ class TokenStates(Protocol):
     def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[TokenMatrix | None]:
         """Each chunk's stored token matrix, in order; None where none is stored."""
         ...
+
+
+class ReadAhead:
+    """Token states read on ``pool`` now for the chunks expected among the reranked hits, served
+    later in place of ``states``; a chunk that was not expected is read from ``states`` then.
+
+    The read overlaps the work between the first-stage fusion and the rerank (row fetch,
+    smoothing); the states served are the ones ``states`` gives, so scores do not change. A read
+    the pool has not started by then is cancelled and done by the caller.
+
+    Example::
+
+        ahead = ReadAhead(store, [c.chunk_id for c in fused[:30]], SEARCH_POOL)
+        reranker.with_states(ahead).run(query, hits, 10)
+    """
+
+    def __init__(self, states: TokenStates, chunk_ids: Sequence[str], pool: Executor) -> None:
+        self.states = states
+        self.ids = list(dict.fromkeys(chunk_ids))
+        self._job = pool.submit(states.fetch_token_states, self.ids)
+
+    def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[TokenMatrix | None]:
+        if self._job.cancel():
+            # The pool has not started the read (a busy machine): waiting for it to would cost a
+            # scheduling delay on top, so this thread reads what it needs itself.
+            return self.states.fetch_token_states(chunk_ids)
+        got = dict(zip(self.ids, self._job.result(), strict=True))
+        missing = [c for c in dict.fromkeys(chunk_ids) if c not in got]
+        if missing:
+            got.update(zip(missing, self.states.fetch_token_states(missing), strict=True))
+        return [got[c] for c in chunk_ids]
 
 
 class CacheInfo(NamedTuple):

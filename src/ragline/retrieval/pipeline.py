@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -49,6 +51,7 @@ from ragline.query.prf import PRFKeywordExpander
 from ragline.query.router import adaptive_k, classify, split_question
 from ragline.query.vector_prf import rocchio
 from ragline.rerank.base import Reranker
+from ragline.rerank.late_interaction import LateInteractionReranker, ReadAhead, TokenStates
 from ragline.retrieval.fusion import reciprocal_rank_fusion
 from ragline.retrieval.retrievers import (
     NO_DENSE,
@@ -67,6 +70,7 @@ from ragline.store.base import (
     Store,
     dense_search,
     keyword_search,
+    searches_in_memory,
     sentence_search,
     vector_fetch,
 )
@@ -76,16 +80,26 @@ from ragline.text.words import content_words
 from ragline.types import Hit, RetrieverName
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # Metadata fields the rule-based filter extraction maps time and version phrases to, if present.
 _YEAR_FIELDS = ("year", "published_year")
 _DATE_FIELDS = ("date", "published", "updated")
 _VERSION_FIELDS = ("version",)
+# Token states read ahead beyond the rerank head: smoothing lifts hits from below it into the head
+# (with none extra, 2.4-2.9 per query on SciFact/NFCorpus, read at rerank time; with 10, 0.4-0.5).
+_AHEAD_EXTRA = 10
 
 
 def _and(a: Filter | None, b: Filter | None) -> Filter | None:
     if a is None:
         return b
     return a if b is None else And((a, b))
+
+
+def _result_or_run(job: Future[T], fn: Callable[..., T], *args: Any) -> T:
+    """``job``'s result, or ``fn(*args)`` run here when the pool has not started ``job`` yet: on a
+    busy machine waiting for a pool thread to be scheduled costs more than the search itself."""
+    return fn(*args) if job.cancel() else job.result()
 
 
 def _within(terms: int, limit: int | None) -> bool:
@@ -194,34 +208,50 @@ class PipelineRetriever:
             if docs is None:
                 return []
             filters = _and(filters, docs)
-        # Both searches release the GIL: the keyword side runs on the pool while this thread embeds
-        # the query and searches vectors, and likewise for the two feedback searches below.
-        keyword_job = SEARCH_POOL.submit(keyword_candidates, self.keyword, query, n, filters)
+        # The searches release the GIL. The keyword side (BM25, then its RM3 feedback search,
+        # which needs nothing from the dense side) runs on the pool as one job while this thread
+        # embeds the query; an index's sentence search then runs on the pool beside the dense
+        # searches (or here, when the pool has not started it by the time it is needed). Pool
+        # jobs never wait on other pool jobs, so concurrent queries cannot deadlock it.
+        terms = len(content_words(query))
+        first_keyword: Future[list[Candidate]] = Future()
+        keyword_job = SEARCH_POOL.submit(self._keyword_side, query, n, filters, terms, first_keyword)
+        sentence_job: Future[list[Candidate]] | None = None
+        sentence_candidates: list[Candidate] | None = None
         try:
             vector = self._dense_vector(query)
+            # An index search waits on I/O and LanceDB's threads and gains from the pool (100k
+            # chunks: p50 -21 %); a memory-bound scan gained ~1 ms on a quiet machine and lost
+            # 7-14 % of SciFact's p50 on the loaded one, so it stays on this thread.
+            scan = searches_in_memory(self.store)
+            if self.sentences is not None and not scan:
+                sentence_job = SEARCH_POOL.submit(self.sentences.sentence_candidates, vector, n, filters)
             dense = dense_candidates(self.dense, vector, n, filters)
-        finally:
-            keyword = keyword_job.result()
-        dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
-        keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
-        if self.sentences is not None:
-            sentence_candidates = self.sentences.sentence_candidates(vector, n, filters)
-            if sentence_candidates:
-                dense_side.append(("dense_sentences", sentence_candidates))
-        terms = len(content_words(query))
-        rm3 = fb.keyword.enabled and keyword and _within(terms, fb.keyword.max_query_terms)
-        rocchio_on = fb.dense.enabled and dense and _within(terms, fb.dense.max_query_terms)
-        rm3_job = SEARCH_POOL.submit(self._rm3_candidates, query, keyword, n, filters) if rm3 else None
-        try:
+            if self.sentences is not None and scan:
+                sentence_candidates = self.sentences.sentence_candidates(vector, n, filters)
+            keyword = first_keyword.result()
+            moved: list[Candidate] | None = None
+            rocchio_on = fb.dense.enabled and dense and _within(terms, fb.dense.max_query_terms)
             if rocchio_on and self.vectors is not None:
                 first = fuse(dense, keyword, fb.dense.docs, f.method, f.rrf_k, f.alpha)
                 vectors = self.vectors.fetch_vectors([f.candidate for f in first])
                 if len(vectors):
-                    moved = rocchio(vector, vectors, fb.dense.beta)
-                    found = dense_candidates(self.dense, moved, n, filters)
-                    self._with_feedback(dense_side, "dense_prf", found)
+                    moved = dense_candidates(self.dense, rocchio(vector, vectors, fb.dense.beta), n, filters)
+            if sentence_job is not None and self.sentences is not None:
+                sentence_candidates = _result_or_run(
+                    sentence_job, self.sentences.sentence_candidates, vector, n, filters
+                )
         finally:
-            expanded = rm3_job.result() if rm3_job is not None else None
+            # Awaited even when this thread failed, so no search outlives the call.
+            if sentence_job is not None:
+                wait([sentence_job])
+            expanded = keyword_job.result()
+        dense_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("dense", dense)]
+        keyword_side: list[tuple[RetrieverName, Sequence[Candidate]]] = [("keyword", keyword)]
+        if sentence_candidates:
+            dense_side.append(("dense_sentences", sentence_candidates))
+        if moved is not None:
+            self._with_feedback(dense_side, "dense_prf", moved)
         if expanded is not None:
             self._with_feedback(keyword_side, "keyword_prf", expanded)
         # RRF counts lists, not scores: alpha only weighs the score-based fusions. Each side's
@@ -231,6 +261,22 @@ class PipelineRetriever:
             (name, found, w_dense / len(dense_side)) for name, found in dense_side
         ] + [(name, found, (1.0 - w_dense) / len(keyword_side)) for name, found in keyword_side]
         return fuse_lists(sides, n, f.method, f.rrf_k)
+
+    def _keyword_side(
+        self, query: str, n: int, filters: Filter | None, terms: int, first: Future[list[Candidate]]
+    ) -> list[Candidate] | None:
+        """The keyword candidates (set on ``first`` as soon as found), then those of the
+        RM3-expanded query when ``feedback.keyword`` applies (None when it does not)."""
+        try:
+            keyword = keyword_candidates(self.keyword, query, n, filters)
+        except BaseException as exc:
+            first.set_exception(exc)
+            raise
+        first.set_result(keyword)
+        rm3 = self.settings.feedback.keyword
+        if not (rm3.enabled and keyword and _within(terms, rm3.max_query_terms)):
+            return None
+        return self._rm3_candidates(query, keyword, n, filters)
 
     def _rm3_candidates(
         self, query: str, keyword: Sequence[Candidate], n: int, filters: Filter | None
@@ -268,6 +314,15 @@ class PipelineRetriever:
         with span("smooth", documents=len(firsts)):
             return smooth_hits(hits, firsts, vectors, s.neighbours, s.weight)
 
+    def _read_ahead(self, chunk_ids: list[str]) -> dict[int, TokenStates]:
+        """A :class:`ReadAhead` of ``chunk_ids`` per token-state source the rerankers read
+        (keyed by its ``id``); none without chunk ids."""
+        ahead: dict[int, TokenStates] = {}
+        for r in self.rerankers if chunk_ids else ():
+            if isinstance(r, LateInteractionReranker) and r.states is not None and id(r.states) not in ahead:
+                ahead[id(r.states)] = ReadAhead(r.states, chunk_ids, SEARCH_POOL)
+        return ahead
+
     # -- the whole run -------------------------------------------------------------------------------
 
     def run(self, query: str, top_k: int, filters: Filter | None = None) -> list[Hit]:
@@ -292,6 +347,9 @@ class PipelineRetriever:
             ids = [[f.candidate.chunk_id for f in lst] for lst in lists]
             rrf = reciprocal_rank_fusion(ids, k=s.fusion.rrf_k)
             fused = [Fused(by_id[cid].candidate, score, by_id[cid].retrievers) for cid, score in rrf[:take]]
+        # The rerankers' token states for the head as fused so far are read on the pool while the
+        # rows are fetched and smoothed; smoothing brings in a few others, read at rerank time.
+        ahead = self._read_ahead([f.candidate.chunk_id for f in fused[: s.rerank.candidates + _AHEAD_EXTRA]])
         chunks = {c.id: c for c in self.store.fetch_chunks([f.candidate for f in fused])}
         found = [f for f in fused if f.candidate.chunk_id in chunks]
         hits = [
@@ -304,6 +362,8 @@ class PipelineRetriever:
         # 300) follow in first-stage order, so a costly reranker's work does not grow with top_k.
         for reranker in self.rerankers if hits else ():
             head, tail = hits[: s.rerank.candidates], hits[s.rerank.candidates :]
+            if isinstance(reranker, LateInteractionReranker) and reranker.states is not None:
+                reranker = reranker.with_states(ahead.get(id(reranker.states), reranker.states))
             with span("rerank", reranker=type(reranker).__name__, candidates=len(head)):
                 hits = reranker.run(query, head, len(head)) + tail
         hits = hits[:top_k]

@@ -263,6 +263,20 @@ def read_version(store: object) -> int | None:
     return version if isinstance(version, int) else None
 
 
+@runtime_checkable
+class InMemorySearch(Protocol):
+    """Whether searches now scan vectors held in memory (exact, no ANN index) rather than ask an
+    index: a scheduling hint for the pipeline (a memory-bound scan gains little from a second
+    thread), not a search capability."""
+
+    def searches_in_memory(self) -> bool: ...
+
+
+def searches_in_memory(store: object) -> bool:
+    """``store``'s :meth:`InMemorySearch.searches_in_memory`; False when it cannot tell."""
+    return isinstance(store, InMemorySearch) and store.searches_in_memory()
+
+
 # -- data safety capabilities ----------------------------------------------------------------------
 
 

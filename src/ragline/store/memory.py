@@ -453,6 +453,10 @@ class MemoryStore:
         out: Vectors = state.vectors[np.asarray(rows, dtype=np.intp)].reshape(-1, self.dimension)
         return out
 
+    def searches_in_memory(self) -> bool:
+        """Always: every search here is an exact scan."""
+        return True
+
     def fetch_token_states(
         self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
     ) -> list[Vectors | None]:

@@ -1,0 +1,131 @@
+"""Interactive latency of the full default, before and after a change, interleaved query by query.
+
+On a shared machine the load moves by several times within minutes, so two runs one after the
+other compare the load as much as the code. This loads the other checkout's ``ragline`` package as
+a renamed copy (``ragline_<label>``, its imports rewritten) into the same process, then times each
+query on every version in turn (rotating which goes first), with the query-embedding LRU emptied
+before each run, and checks that every version returns the same top-10 ids and scores.
+
+    RAGLINE_DATA_DIR=/tmp/evaldata .venv/bin/python bench/latency_ab.py \\
+        --version before=../main/src/ragline ../shared/datasets/scifact ../shared/datasets/nfcorpus
+    .venv/bin/python bench/latency_ab.py --version before=../main/src/ragline \\
+        --synthetic /tmp/bench100k        # a collection built by bench/latency.py --full --dir
+
+This checkout's package is always timed, as ``after``. BEIR collections are the ones
+``ragline eval beir`` builds (``beir-<dataset>``; copy them first: opening one may write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from latency import queries as synthetic_queries  # noqa: E402
+
+from ragline.eval.beir import load_beir  # noqa: E402
+
+
+def renamed_copy(src: Path, label: str, into: Path) -> str:
+    """``src`` (a ``ragline`` package directory) copied under ``into`` as ``ragline_<label>``."""
+    name = f"ragline_{label}"
+    shutil.copytree(src, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (into / name).rglob("*.py"):
+        text = path.read_text()
+        text = re.sub(r"\bragline\.(?=[a-z_])", f"{name}.", text)
+        text = re.sub(r"(from|import) ragline\b(?!_)", rf"\1 {name}", text)
+        path.write_text(text)
+    return name
+
+
+def synthetic_retriever(pkg: ModuleType, root: Path) -> Any:
+    """The default pipeline over a bench/latency.py collection, built from ``pkg``'s modules."""
+    meta = json.loads((root / "collection.json").read_text())
+
+    def mod(name: str) -> Any:
+        return importlib.import_module(f"{pkg.__name__}.{name}")
+
+    emb = mod("embedding.onnx").OnnxEmbedder()
+    emb.warm_up()
+    store = mod("store.lance").LanceStore(root, meta["dimension"], meta["model_id"])
+    factory = mod("retrieval.factory").RetrieverFactory(emb, chat=lambda: None, cache_dir=None)
+    return factory.retriever(store, emb, mod("settings").RetrievalSettings()), None
+
+
+def interleave(name: str, runs: list[tuple[str, Any, Any]], qs: list[str], top_k: int) -> None:
+    for q in qs[:10]:
+        for _, r, _ in runs:
+            r.run(q, top_k)
+    times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+    loads, same = [], 0
+    for i, q in enumerate(qs):
+        k = i % len(runs)
+        found = []
+        for label, r, query_cache in runs[k:] + runs[:k]:
+            if query_cache is not None:
+                query_cache.clear()  # a user's new question is not in the query-embedding LRU
+            t0 = time.perf_counter()
+            hits = r.run(q, top_k)
+            times[label].append((time.perf_counter() - t0) * 1000)
+            found.append([(h.chunk.id, h.score) for h in hits])
+        same += all(f == found[0] for f in found)
+        loads.append(os.getloadavg()[0])
+    for label, ts in times.items():
+        p50, p95 = np.percentile(ts, [50, 95])
+        print(f"| {name} | {label} | {p50:.1f} | {p95:.1f} | {len(ts)} | {np.mean(loads):.1f} |", flush=True)
+    print(f"\n{name}: identical top-{top_k} ids and scores on {same}/{len(qs)} queries\n", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("datasets", nargs="*", type=Path)
+    ap.add_argument("--version", action="append", default=[], help="LABEL=path/to/other/src/ragline")
+    ap.add_argument("--synthetic", type=Path, action="append", default=[], help="bench/latency.py --dir")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--top-k", type=int, default=10)
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="ragline-ab-"))
+    sys.path.insert(0, str(tmp))
+    packages: list[tuple[str, ModuleType]] = []
+    for spec in args.version:
+        label, _, path = spec.partition("=")
+        if not label.isidentifier() or not (Path(path) / "__init__.py").is_file():
+            ap.error(f"--version {spec!r}: expected LABEL=path/to/a/ragline/package")
+        packages.append((label, importlib.import_module(renamed_copy(Path(path), label, tmp))))
+    import ragline
+
+    packages.append(("after", ragline))
+    print("| collection | version | p50 ms | p95 ms | queries | mean load |\n|---|---|---:|---:|---:|---:|")
+    for path in args.datasets:
+        ds = load_beir(path, "test")
+        qs = list(ds.queries.values())[: args.queries]
+        runs = []
+        for label, pkg in packages:
+            engine = pkg.open()  # type: ignore[attr-defined]
+            coll = f"beir-{ds.name}"
+            runs.append((label, engine.retriever(None, coll), engine.embedder_for(coll)._queries))
+        interleave(ds.name, runs, qs, args.top_k)
+    for root in args.synthetic:
+        runs = [(label, *synthetic_retriever(pkg, root)) for label, pkg in packages]
+        interleave(root.name, runs, synthetic_queries(args.queries), args.top_k)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
