@@ -69,6 +69,7 @@ def timed(fn: Callable[[int], object], n: int, warm: int, budget_s: float) -> di
     """Up to ``warm`` + ``n`` calls, none started after ``budget_s`` seconds."""
     times: list[float] = []
     start = time.perf_counter()
+    cpu0 = time.process_time()
     calls = 0
     for i in range(warm + n):
         if time.perf_counter() - start > budget_s:
@@ -79,13 +80,17 @@ def timed(fn: Callable[[int], object], n: int, warm: int, budget_s: float) -> di
         if i >= warm:
             times.append(time.perf_counter() - t0)
     spent = round(time.perf_counter() - start, 1)
+    # CPU time of the whole process (every thread) per search: what capacity planning needs, and
+    # less sensitive than wall time to other processes on a shared machine.
+    cpu_ms = round((time.process_time() - cpu0) / max(calls, 1) * 1000, 2)
     if len(times) < MIN_TIMED:
-        return {"finished": False, "calls": calls, "seconds": spent}
+        return {"finished": False, "calls": calls, "seconds": spent, "cpu_ms_per_search": cpu_ms}
     p50, p95 = pct(times)
     return {
         "finished": True,
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
+        "cpu_ms_per_search": cpu_ms,
         "timed": len(times),
         "seconds": spent,
     }
