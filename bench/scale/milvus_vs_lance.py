@@ -15,7 +15,8 @@ in its own process (``--stores``) with ``--out`` to keep partial results: the JS
 rewritten after every case.
 
     .venv/bin/python bench/scale/milvus_vs_lance.py [--chunks 100000] [--queries 100] \
-        [--stores lancedb|milvus-lite] [--budget-s 300] [--out /tmp/scale-x.json]
+        [--stores lancedb|milvus-lite] [--budget-s 300] [--out /tmp/scale-x.json] \
+        [--milvus-uri http://milvus:19530]   # a real Milvus instead of Milvus Lite (disk: not counted)
 """
 
 from __future__ import annotations
@@ -144,6 +145,11 @@ def main() -> int:
     ap.add_argument("--stores", default="lancedb,milvus-lite", help="which of lancedb,milvus-lite to run")
     ap.add_argument("--budget-s", type=float, default=300.0, help="seconds per case before it stops")
     ap.add_argument("--recall-samples", type=int, default=100)
+    ap.add_argument(
+        "--milvus-uri",
+        default=None,
+        help="a Milvus server (http://host:19530) instead of a Milvus Lite file in the work directory",
+    )
     ap.add_argument("--dir", type=Path, default=None, help="work directory (default: a new temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the stores on disk afterwards")
     ap.add_argument("--out", type=Path, default=None, help="JSON results, rewritten after every case")
@@ -182,7 +188,10 @@ def main() -> int:
         ),
         "milvus-lite": lambda: (
             MilvusStore(
-                work / "milvus", dimension=emb.dimension, model_id="bench", uri=str(work / "lite.db")
+                work / "milvus",
+                dimension=emb.dimension,
+                model_id="bench",
+                uri=args.milvus_uri or str(work / "lite.db"),
             ),
             [work / "milvus", work / "lite.db"],
         ),
