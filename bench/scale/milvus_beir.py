@@ -2,7 +2,8 @@
 latency per query, without re-embedding anything.
 
 A LanceDB BEIR collection built by ``ragline eval beir`` (e.g. /work/evalbase's prebuilt ones) is
-copied to ``--work``, evaluated there (its ingest finds the corpus unchanged), then copied chunk by
+copied to ``--work``, evaluated there (its ingest embeds nothing: vectors come from the copied cache,
+and re-chunked chunks keep their token states), then copied chunk by
 chunk through the store boundary (``LanceStore.export_batches`` -> ``MilvusStore.upsert``: the same
 chunks, vectors, token states and source hash; Milvus keeps no sentence vectors) into a data
 directory whose ``store.backend`` is ``milvus`` (Milvus Lite file ``<work>/milvus-<ds>/lite.db``),
