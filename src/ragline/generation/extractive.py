@@ -62,7 +62,8 @@ class SentenceWeights:
     answer_type: float = 0.15
     entity: float = 0.15
     # The best unit's passage (its text, title and section path) must mention at least this share
-    # of the asked entities, else the question is about something the collection does not hold
+    # of the named entities (identifiers, products: QuestionNeed.named), else the question is
+    # about something the collection does not hold
     # ("What is the default port of Redis?") and the answer abstains.
     min_entity_share: float = 1.0
 
@@ -267,7 +268,7 @@ class ExtractiveAnswerer:
         confidence = self.confidence(scored[0].similarity, scored[0].coverage) if scored else 0.0
         if (
             scored
-            and need.entities
+            and need.named
             and self._entity_share(need, context, scored[0]) < self.weights.min_entity_share
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
@@ -312,12 +313,13 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _entity_share(need: QuestionNeed, context: Context, best: ScoredSentence) -> float:
-        """Share of the asked entities that the best unit's passage (text, title, section path)
-        mentions (the whole context named "Microsoft" somewhere for an SQL Server question)."""
+        """Share of the named entities (identifiers, products) that the best unit's passage (text,
+        title, section path) mentions (the whole context named "Microsoft" somewhere for an SQL
+        Server question)."""
         p = context.passages[best.passage]
         present = set(terms(p.text)) | set(terms(p.header))
-        hits = sum(set(terms(e)) <= present for e in need.entities)
-        return hits / len(need.entities)
+        hits = sum(set(terms(e)) <= present for e in need.named)
+        return hits / len(need.named)
 
     @staticmethod
     def _answer(
