@@ -45,6 +45,7 @@ class Read:
     logit: np.ndarray
     prob: np.ndarray
     spans: list[str]
+    margin: np.ndarray
 
 
 def read_all(engine, reader, answerer, questions, collection) -> list[Read]:
@@ -56,7 +57,7 @@ def read_all(engine, reader, answerer, questions, collection) -> list[Read]:
         scored, _ = answerer.score(q.text, ctx)
         top = scored[:MAX_K]
         if not top:
-            out.append(Read(q.answers, [], *(np.zeros(0),) * 6, []))  # type: ignore[arg-type]
+            out.append(Read(q.answers, [], *(np.zeros(0),) * 6, [], np.zeros(0)))  # type: ignore[arg-type]
             continue
         heads = [_head(ctx.passages[s.passage].title) for s in top]
         spans = reader.read(q.text, [h + s.text for h, s in zip(heads, top, strict=True)])
@@ -70,14 +71,22 @@ def read_all(engine, reader, answerer, questions, collection) -> list[Read]:
                 np.array([sp.logit if sp else -50.0 for sp in spans]),
                 np.array([sp.probability if sp else 0.0 for sp in spans]),
                 [sp.text if sp else "" for sp in spans],
+                np.array([sp.margin if sp else -50.0 for sp in spans]),
             )
         )
     return out
 
 
-def choose(r: Read, k: int, mix: float) -> int:
+def verdict(r: Read, k: int, signal: float) -> np.ndarray:
+    """The reader's verdict per unit: ``signal`` of the answer head's probability, the rest the
+    span head's (sigmoid of its margin over the no-answer span)."""
+    m = 1 / (1 + np.exp(-np.clip(r.margin[:k], -50, 50)))
+    return signal * r.prob[:k] + (1 - signal) * m
+
+
+def choose(r: Read, k: int, mix: float, signal: float) -> int:
     k = min(k, len(r.texts))
-    rank = r.prob[:k] + mix * r.old[:k] / (r.old[0] or 1.0)
+    rank = verdict(r, k, signal) + mix * r.old[:k] / (r.old[0] or 1.0)
     return int(np.argmax(rank))
 
 
@@ -121,21 +130,21 @@ def main() -> int:
     base = np.mean([bool(r.texts) and contains_answer(r.texts[0], r.golds) for r in full])
     print(f"sentence scores alone: top unit holds gold {base:.3f}")
     results = []
-    for k, mix in itertools.product([2, 4, 6, 8], [0.0, 0.1, 0.25, 0.5, 1.0]):
+    for k, mix, signal in itertools.product([4, 6, 8], [0.0, 0.1, 0.25, 0.5, 1.0], [0.0, 0.5, 1.0]):
         hold, f1s = [], []
         for r in full:
             if not r.texts:
                 hold.append(False)
                 f1s.append(0.0)
                 continue
-            j = choose(r, k, mix)
+            j = choose(r, k, mix, signal)
             hold.append(contains_answer(r.texts[j], r.golds))
             f1s.append(f1(r.spans[j], r.golds))
-        results.append((float(np.mean(hold)), float(np.mean(f1s)), k, mix))
+        results.append((float(np.mean(hold)), float(np.mean(f1s)), k, mix, signal))
     results.sort(reverse=True)
-    for hold, sf1, k, mix in results[:10]:
-        print(f"  K={k} mix={mix}: top unit holds gold {hold:.3f}, span F1 {sf1:.3f}")
-    _, _, k, mix = results[0]
+    for hold, sf1, k, mix, signal in results[:12]:
+        print(f"  K={k} mix={mix} signal={signal}: top unit holds gold {hold:.3f}, span F1 {sf1:.3f}")
+    _, _, k, mix, signal = results[0]
 
     answerable = [q for q in pool if in_partial_index(q.article)]
     unanswerable = [q for q in pool if not in_partial_index(q.article)]
@@ -146,19 +155,19 @@ def main() -> int:
     feats = []
     for r in part:
         if not r.texts:
-            feats.append([-50.0, 0.0, 0.0])
+            feats.append([-20.0, -20.0, 0.0, 0.0])
             continue
-        j = choose(r, k, mix)
-        feats.append([max(-20.0, r.logit[j]), r.sim[j], r.cov[j]])
+        j = choose(r, k, mix, signal)
+        feats.append([max(-20.0, r.logit[j]), max(-20.0, r.margin[j]), r.sim[j], r.cov[j]])
     x = np.array(feats)
-    for i, name in enumerate(["logit", "similarity", "coverage"]):
+    for i, name in enumerate(["logit", "margin", "similarity", "coverage"]):
         print(f"  AUC {name} alone: {auc(x[:, i], labels):.3f}")
     w = fit_logistic(x, labels)
     z = np.hstack([np.ones((len(x), 1)), x]) @ w
     p = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
     print(
-        f"  fitted bias {w[0]:.3f} w_logit {w[1]:.3f} w_similarity {w[2]:.3f} "
-        f"w_coverage {w[3]:.3f}; AUC {auc(p, labels):.3f}"
+        f"  fitted bias {w[0]:.3f} w_logit {w[1]:.3f} w_margin {w[2]:.3f} w_similarity {w[3]:.3f} "
+        f"w_coverage {w[4]:.3f}; AUC {auc(p, labels):.3f}"
     )
     best = (0.0, 0.5, 0.0, 0.0)
     for t in np.arange(0.05, 0.96, 0.01):
@@ -173,8 +182,9 @@ def main() -> int:
     shift = math.log(t / (1 - t))
     print(
         f"  best threshold {t:.2f}: abstention P {prec:.3f} R {rec:.3f} F1 {fs:.3f}; "
-        f"as ReaderMix(candidates={k}, score={mix}, bias={w[0] - shift:.3f}, w_logit={w[1]:.3f}, "
-        f"w_similarity={w[2]:.3f}, w_coverage={w[3]:.3f}) at threshold 0.5"
+        f"as ReaderMix(candidates={k}, score={mix}, signal={signal}, bias={w[0] - shift:.3f}, "
+        f"w_logit={w[1]:.3f}, w_margin={w[2]:.3f}, w_similarity={w[3]:.3f}, w_coverage={w[4]:.3f}) "
+        "at threshold 0.5"
     )
     return 0
 

@@ -71,6 +71,9 @@ class Span:
     probability: float
     # start + end logits of the span (comparable across passages of one question).
     span_score: float
+    # span_score minus the [CLS] "no answer" span's (training points unanswered windows there):
+    # the span head's own verdict on whether the passage answers.
+    margin: float = 0.0
 
 
 class Featurizer:
@@ -249,5 +252,6 @@ class OnnxReader:
                 c0, c1 = w.offsets[a][0], w.offsets[b][1]
                 text = passages[w.passage][c0:c1]
                 prob = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
-                best[w.passage] = Span(w.passage, c0, c1, text, logit, prob, value)
+                margin = value - float(start[r][0] + end[r][0])
+                best[w.passage] = Span(w.passage, c0, c1, text, logit, prob, value, margin)
         return best
