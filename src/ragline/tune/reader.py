@@ -216,6 +216,9 @@ def train_reader(
         raise ConfigError(
             "training the reader needs torch and transformers: pip install 'ragline[export]'"
         ) from None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = random.Random(seed)
