@@ -1,5 +1,5 @@
 """`make demo`: ingest the bundled demo corpus (Python and pip documentation), search it, and
-answer three questions with citations (offline extractive answerer).
+answer four questions with citations (offline extractive answerer).
 
 Run from the repository root: ``.venv/bin/python demo/run_demo.py``. Data goes to
 ``.ragline/`` (the default data directory), collection ``demo``.
@@ -18,10 +18,12 @@ from ragline.errors import RaglineError
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
-# Two the documents answer and one they don't (the answerer should abstain on it).
+# Three the documents answer (the last with a short answer beside its sentence) and one they
+# don't (the answerer should abstain on it).
 QUESTIONS = [
     "How do I create a virtual environment?",
     "What does the with statement do?",
+    "Which file does pip install read requirements from?",
     "Who won the 2018 football World Cup?",
 ]
 

@@ -659,6 +659,11 @@ class AnswerSettings(_Strict):
     # Extractive answers abstain below this confidence: the best abstention F1 on the SQuAD
     # calibration split (bench/tune_answerer.py, docs/benchmarks.md).
     abstain_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # The learned extractive reader (generation/reader.py) re-ranks the best sentences and finds
+    # the short answer: "auto" uses the packaged model (or reader_path) when present, "off" never.
+    reader: Literal["auto", "off"] = "auto"
+    # A reader trained with `ragline tune answerer` (its output directory); None: the packaged one.
+    reader_path: str | None = None
     # Sources older than this (by their "date"/"updated" metadata) are flagged in the LLM prompt.
     stale_after_days: int = Field(default=365, ge=1)
     # Citation support of each answer sentence (generation/support.py): "flag" reports it in

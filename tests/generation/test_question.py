@@ -64,3 +64,19 @@ def test_about_prefers_the_unit_that_names_the_entity() -> None:
     assert about(need, other, frozenset()) == 0.0
     assert about(need, other, header) == 0.5
     assert about(classify("What is a tarball?"), other, frozenset()) == 1.0  # no entity asked
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What is the default port of Redis?", ("Redis",)),
+        ("Which signal reloads the HAProxy configuration?", ("HAProxy",)),
+        ("What is the numeric value of SQLITE_BUSY?", ("SQLITE_BUSY",)),
+        # Capitalised names inside the sentence are entities to rank by, not to require.
+        ("When did the Denver Broncos win the Super Bowl?", ()),
+    ],
+)
+def test_named_entities_are_identifiers_and_trailing_products(question: str, named: tuple[str, ...]) -> None:
+    need = classify(question)
+    assert need.named == named
+    assert set(named) <= set(need.entities)

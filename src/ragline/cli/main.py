@@ -186,6 +186,50 @@ def tune_embeddings(
     )
 
 
+@tune_app.command("answerer")
+def tune_answerer(
+    train_file: Annotated[Path, typer.Argument(help="JSONL: question, context, answer ('' = not answered).")],
+    out: Annotated[Path, typer.Option(help="Directory to write the reader to (reader.onnx, reader.json).")],
+    base_model: Annotated[
+        Path | None,
+        typer.Option(help="sentence-transformers BERT model to start from (default: packaged MiniLM)."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, max=20)] = 1,
+    batch_size: Annotated[int, typer.Option(min=1, max=256)] = 32,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, max=1e-2)] = 8e-5,
+    max_steps: Annotated[int, typer.Option(min=0, help="Stop after this many steps (0: the epochs).")] = 0,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Train the extractive answerer's reader on your own question/answer pairs (CPU; torch
+    needed). Use it with RAGLINE_ANSWER__READER_PATH=<out>."""
+    from ragline.text.tokenizer import packaged_model_dir
+    from ragline.tune.reader import read_examples, train_reader
+
+    try:
+        examples = read_examples(train_file)
+        report = train_reader(
+            base_model or packaged_model_dir(),
+            examples,
+            out,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            max_steps=max_steps,
+            meta={"trained_on": str(train_file)},
+        )
+    except RaglineError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(dataclasses.asdict(report), default=str))
+        return
+    console.print(
+        f"trained on {report.examples} examples ({report.windows} windows, {report.steps} steps, "
+        f"{report.seconds:.0f} s, final loss {report.final_loss:.3f}); "
+        f"reader saved to {_esc(report.model_dir)}; "
+        f"use it with RAGLINE_ANSWER__READER_PATH={_esc(report.model_dir)}"
+    )
+
+
 @app.command()
 def summarize(
     collection: CollectionOpt = None,

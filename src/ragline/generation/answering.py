@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ragline.embedding.base import CachingEmbedder
@@ -27,6 +28,7 @@ from ragline.generation.breaker import State
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.generation.fallback import FallbackGenerator
 from ragline.generation.prompt import build_messages, render_prompt
+from ragline.generation.reader import MODEL_FILE, OnnxReader, Reader
 from ragline.generation.support import SupportJudge, apply_support
 from ragline.generation.support_score import OfflineSupportJudge
 from ragline.settings import AnswerSettings, Settings
@@ -46,7 +48,7 @@ class Answering:
         self.settings = settings
         self.embedder = embedder
         self.token_counter = token_counter
-        self._extractive: dict[tuple[int, int, float, float], ExtractiveAnswerer] = {}
+        self._extractive: dict[tuple[int, int, float, float, str, str | None], ExtractiveAnswerer] = {}
         self._lock = threading.Lock()
 
     def kind(self) -> Literal["extractive", "llm"]:
@@ -63,7 +65,14 @@ class Answering:
 
     def extractive_for(self, a: AnswerSettings) -> ExtractiveAnswerer:
         """The extractive answerer configured by ``a`` (a collection's answer settings)."""
-        key = (a.max_sentences, a.candidate_sentences, a.mmr_lambda, a.abstain_threshold)
+        key = (
+            a.max_sentences,
+            a.candidate_sentences,
+            a.mmr_lambda,
+            a.abstain_threshold,
+            a.reader,
+            a.reader_path,
+        )
         with self._lock:
             if key not in self._extractive:
                 self._extractive[key] = ExtractiveAnswerer(
@@ -72,8 +81,23 @@ class Answering:
                     candidate_sentences=a.candidate_sentences,
                     mmr_lambda=a.mmr_lambda,
                     abstain_threshold=a.abstain_threshold,
+                    reader=self._reader(a),
                 )
             return self._extractive[key]
+
+    def _reader(self, a: AnswerSettings) -> Reader | None:
+        """The reader ``a`` asks for: none, one trained by the user, or the packaged one if any."""
+        if a.reader == "off":
+            return None
+        if a.reader_path is not None:
+            path = Path(a.reader_path).expanduser()
+            if not (path / MODEL_FILE).is_file():
+                raise ConfigError(
+                    f"answer.reader_path {a.reader_path!r} holds no {MODEL_FILE}; point it at the output "
+                    "directory of `ragline tune answerer`, or unset it for the packaged reader"
+                )
+            return OnnxReader(path)
+        return OnnxReader.packaged()
 
     @cached_property
     def offline_judge(self) -> OfflineSupportJudge:

@@ -321,6 +321,8 @@ def _mcp(s: ServerSettings) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextM
 def _warm_up(svc: Service) -> None:
     try:
         svc.engine.embedder.embed_query("warm up")
+        if svc.engine.generator_kind() == "extractive":
+            svc.engine.extractive.warm_up()  # the reader's graph, ~0.3 s
         svc.engine.collections()
         # Not the state store: /readyz checks it on every call, so an outage now does not leave
         # the server unready after the store is back.

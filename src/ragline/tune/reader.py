@@ -1,0 +1,378 @@
+"""Training the extractive reader (:mod:`ragline.generation.reader`) from question/answer pairs.
+
+Each example is a question, a context and the answer as it appears in the context (or an empty
+answer: the context does not answer it). The encoder starts from a sentence-transformers BERT model
+(the packaged all-MiniLM-L6-v2 by default) and learns a span head (cross-entropy on the answer's
+first and last token; windows without the answer point at [CLS], as in Devlin et al. 2019 for
+SQuAD 2.0) and an answer head on [CLS] (binary cross-entropy). The result is exported to ONNX and
+quantised to int8 (dynamic quantisation of the linear layers and embeddings), beside a JSON of its
+settings and the tokenizer, which is everything :class:`ragline.generation.reader.OnnxReader`
+loads.
+
+Example::
+
+    examples = read_examples(Path("pairs.jsonl"))
+    report = train_reader(packaged_model_dir(), examples, Path("my-reader"), epochs=1)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragline.errors import ConfigError, DatasetError, EmbeddingError
+from ragline.generation.reader import META_FILE, MODEL_FILE, TOKENIZER_FILE, Featurizer, Window, pad
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderExample:
+    """A question, a context, and the answer's character offset in it (``answer == ""``: none)."""
+
+    question: str
+    context: str
+    answer: str = ""
+    answer_start: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderReport:
+    examples: int
+    windows: int
+    steps: int
+    seconds: float
+    final_loss: float
+    model_dir: Path
+
+
+def read_examples(path: Path) -> list[ReaderExample]:
+    """Examples from a JSONL file of ``{"question", "context", "answer"[, "answer_start"]}``.
+
+    ``answer`` must occur in ``context`` (at ``answer_start`` when given, else its first
+    occurrence); an empty ``answer`` marks a context that does not answer the question.
+    """
+    if not path.is_file():
+        raise DatasetError(
+            f"training file {str(path)!r} does not exist; pass a JSONL file of question/context/answer"
+        )
+    out: list[ReaderExample] = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(
+                f"{path}:{lineno}: not JSON ({exc.msg}); each line must be one JSON object"
+            ) from None
+        if not isinstance(obj, dict):
+            raise DatasetError(f"{path}:{lineno}: expected an object with question, context and answer")
+        fields = {k: obj.get(k) for k in ("question", "context", "answer")}
+        for k, v in fields.items():
+            if not isinstance(v, str) or (k != "answer" and not v.strip()):
+                raise DatasetError(
+                    f"{path}:{lineno}: field {k!r} must be a "
+                    f"{'string' if k == 'answer' else 'non-empty string'}, got {v!r:.80}; each line needs "
+                    "question, context and answer ('' when the context does not answer)"
+                )
+        extra = set(obj) - {"question", "context", "answer", "answer_start"}
+        if extra:
+            raise DatasetError(
+                f"{path}:{lineno}: unknown field(s) {sorted(extra)}; "
+                "allowed: question, context, answer, answer_start"
+            )
+        q, ctx, ans = str(fields["question"]), str(fields["context"]), str(fields["answer"])
+        start = obj.get("answer_start")
+        if ans:
+            if start is None:
+                start = ctx.find(ans)
+            if not isinstance(start, int) or start < 0 or ctx[start : start + len(ans)] != ans:
+                raise DatasetError(
+                    f"{path}:{lineno}: answer {ans!r:.80} is not in the context"
+                    + (f" at answer_start {start}" if obj.get("answer_start") is not None else "")
+                    + "; the answer must be copied from the context verbatim"
+                )
+        else:
+            start = -1
+        out.append(ReaderExample(q, ctx, ans, int(start)))
+    if not out:
+        raise DatasetError(f"{path} holds no examples")
+    return out
+
+
+def label_windows(
+    featurizer: Featurizer, examples: Sequence[ReaderExample], rng: random.Random | None = None
+) -> list[tuple[Window, int, int, int]]:
+    """Each example's windows with (start token, end token, answered): (0, 0, 0) without answer.
+
+    With ``rng``, one window per example: one that holds the answer (or any, for an example
+    without one), so a long context costs one window rather than all of them.
+    """
+    out: list[tuple[Window, int, int, int]] = []
+    for ex in examples:
+        a, b = ex.answer_start, ex.answer_start + len(ex.answer)
+        rows: list[tuple[Window, int, int, int]] = []
+        for w in featurizer.windows(ex.question, [ex.context]):
+            s = e = 0
+            if ex.answer:
+                toks = [i for i, (x, y) in enumerate(w.offsets) if x >= 0 and y > a and x < b]
+                inside = toks and w.offsets[toks[0]][0] <= a and w.offsets[toks[-1]][1] >= b
+                if inside:
+                    s, e = toks[0], toks[-1]
+            rows.append((w, s, e, int(s > 0)))
+        if rng is None:
+            out.extend(rows)
+            continue
+        pool = [r for r in rows if r[3]] or rows
+        out.append(pool[rng.randrange(len(pool))])
+    return out
+
+
+def _batches(
+    data: list[tuple[Window, int, int, int]], batch_size: int, rng: random.Random
+) -> list[list[tuple[Window, int, int, int]]]:
+    """Shuffled batches of similar lengths (padding is most of the cost of a mixed batch)."""
+    order = list(range(len(data)))
+    rng.shuffle(order)
+    out: list[list[tuple[Window, int, int, int]]] = []
+    block = 8 * batch_size
+    for i in range(0, len(order), block):
+        part = sorted(order[i : i + block], key=lambda j: len(data[j][0].ids))
+        out.extend([data[j] for j in part[k : k + batch_size]] for k in range(0, len(part), batch_size))
+    rng.shuffle(out)
+    return out
+
+
+def _heads(torch: Any, encoder: Any) -> Any:
+    hidden = int(encoder.config.hidden_size)
+
+    class ReaderNet(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.span = torch.nn.Linear(hidden, 2)
+            self.answer = torch.nn.Linear(hidden, 1)
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            h = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            logits = self.span(h)
+            # Padding never holds the answer.
+            pad_mask = (1 - attention_mask).to(h.dtype) * -1e4
+            return logits[..., 0] + pad_mask, logits[..., 1] + pad_mask, self.answer(h[:, 0]).squeeze(-1)
+
+    return ReaderNet()
+
+
+def train_reader(
+    base_model: Path,
+    examples: Sequence[ReaderExample],
+    out_dir: Path,
+    *,
+    epochs: int = 1,
+    batch_size: int = 16,
+    learning_rate: float = 8e-5,
+    max_seq: int = 128,
+    stride: int = 64,
+    max_steps: int = 0,
+    threads: int = 2,
+    seed: int = 0,
+    quantize: bool = True,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 100,
+    progress: Callable[[int, int, float], None] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> ReaderReport:
+    """Fine-tune ``base_model`` as a reader on ``examples``; write the ONNX reader to ``out_dir``."""
+    answered = sum(bool(e.answer) for e in examples)
+    if answered < 2:
+        raise ConfigError(
+            f"only {answered} examples with an answer; the reader needs at least 2 "
+            "(and hundreds to learn much)"
+        )
+    if batch_size < 1 or epochs < 1:
+        raise ConfigError(f"batch_size ({batch_size}) and epochs ({epochs}) must be at least 1")
+    tokenizer = base_model / TOKENIZER_FILE
+    if not tokenizer.is_file():
+        raise ConfigError(
+            f"no {TOKENIZER_FILE} in {str(base_model)!r}; pass a sentence-transformers model directory"
+        )
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError:
+        raise ConfigError(
+            "training the reader needs torch and transformers: pip install 'ragline[export]'"
+        ) from None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    rng = random.Random(seed)
+    featurizer = Featurizer(tokenizer, max_seq, stride)
+    data = label_windows(featurizer, examples, rng)
+    try:
+        encoder = AutoModel.from_pretrained(
+            str(base_model), local_files_only=True, attn_implementation="eager"
+        )
+    except Exception as exc:  # any load failure: wrong path, not a BERT model
+        raise EmbeddingError(f"cannot load {base_model} as a BERT encoder: {exc}") from exc
+    net = _heads(torch, encoder)
+    # The word embeddings are most of the weights and learn little from a few thousand questions;
+    # frozen, they cost no gradient or optimiser step.
+    encoder.embeddings.requires_grad_(False)
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(str(checkpoint), map_location="cpu")
+        net.load_state_dict(state["model"])
+        first_step = int(state["step"])
+        log.info("resumed from %s at step %d", checkpoint, first_step)
+    else:
+        first_step = 0
+    steps_per_epoch = math.ceil(len(data) / batch_size)
+    total = steps_per_epoch * epochs if max_steps <= 0 else min(max_steps, steps_per_epoch * epochs)
+    warmup = max(1, total // 10)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    optimizer = torch.optim.AdamW(
+        [p for p in net.parameters() if p.requires_grad], lr=learning_rate, weight_decay=0.01
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    for _ in range(first_step):
+        scheduler.step()
+    net.train()
+    started, step, loss_value = time.perf_counter(), 0, float("nan")
+    while step < total:
+        for rows in _batches(data, batch_size, rng):
+            if step >= total:
+                break
+            step += 1
+            if step <= first_step:
+                continue
+            arrays = {k: torch.from_numpy(v) for k, v in pad([r[0] for r in rows]).items()}
+            s_log, e_log, a_log = net(**arrays)
+            s_t = torch.tensor([r[1] for r in rows])
+            e_t = torch.tensor([r[2] for r in rows])
+            a_t = torch.tensor([float(r[3]) for r in rows])
+            loss = (
+                torch.nn.functional.cross_entropy(s_log, s_t) + torch.nn.functional.cross_entropy(e_log, e_t)
+            ) / 2 + torch.nn.functional.binary_cross_entropy_with_logits(a_log, a_t)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise EmbeddingError(
+                    f"training diverged at step {step} (loss {loss_value}); lower the learning rate"
+                )
+            if progress is not None:
+                progress(step, total, loss_value)
+            if checkpoint is not None and step % checkpoint_every == 0:
+                torch.save({"model": net.state_dict(), "step": step}, str(checkpoint))
+    net.eval()
+    if checkpoint is not None:
+        torch.save({"model": net.state_dict(), "step": step}, str(checkpoint))
+    _save(net, tokenizer, out_dir, quantize)
+    info = {
+        "format": 1,
+        "base_model": base_model.name if base_model.name != "model" else base_model.parent.name,
+        # Trained on short windows (cheap); it reads longer ones as well (BERT positions go to 512).
+        "train_max_seq": max_seq,
+        "max_seq": 256,
+        "stride": stride,
+        "examples": len(examples),
+        "answered": answered,
+        "windows": len(data),
+        "steps": step,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "quantized": quantize,
+        **(meta or {}),
+    }
+    (out_dir / META_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return ReaderReport(len(examples), len(data), step, time.perf_counter() - started, loss_value, out_dir)
+
+
+def _save(net: Any, tokenizer: Path, out_dir: Path, quantize: bool) -> None:
+    export_reader(net, out_dir, quantize=quantize)
+    shutil.copyfile(tokenizer, out_dir / TOKENIZER_FILE)
+
+
+def export_checkpoint(
+    base_model: Path, checkpoint: Path, out_dir: Path, *, quantize: bool = True, meta: dict[str, Any]
+) -> None:
+    """Export a training checkpoint (``train_reader(checkpoint=...)``) as a reader directory."""
+    import torch
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(str(base_model), local_files_only=True, attn_implementation="eager")
+    net = _heads(torch, encoder)
+    state = torch.load(str(checkpoint), map_location="cpu")
+    net.load_state_dict(state["model"])
+    net.eval()
+    _save(net, base_model / TOKENIZER_FILE, out_dir, quantize)
+    info = {
+        "format": 1,
+        "max_seq": 256,
+        "stride": 64,
+        "steps": int(state["step"]),
+        "quantized": quantize,
+        **meta,
+    }
+    (out_dir / META_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def export_reader(net: Any, out_dir: Path, *, quantize: bool = True) -> None:
+    """Export the trained network to ``out_dir/reader.onnx`` (int8 when ``quantize``)."""
+    import torch
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = torch.ones((2, 16), dtype=torch.long)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        # The tracer's warnings concern control flow that is fixed for BERT encoders.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net,
+                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+                str(raw),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["start_logits", "end_logits", "answer_logit"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "seq"},
+                    "attention_mask": {0: "batch", 1: "seq"},
+                    "token_type_ids": {0: "batch", 1: "seq"},
+                    "start_logits": {0: "batch", 1: "seq"},
+                    "end_logits": {0: "batch", 1: "seq"},
+                    "answer_logit": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        target = out_dir / MODEL_FILE
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(raw), str(target), weight_type=QuantType.QInt8)
+        else:
+            shutil.copyfile(raw, target)

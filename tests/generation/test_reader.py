@@ -1,0 +1,96 @@
+"""The packaged extractive reader (int8 ONNX) on tiny real inputs, and the answerer built on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.embedding.onnx import OnnxEmbedder
+from ragline.errors import ConfigError
+from ragline.generation.answering import Answering
+from ragline.generation.base import collect
+from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.reader import Featurizer, OnnxReader, packaged_reader_dir
+from ragline.settings import AnswerSettings, Settings
+from ragline.types import ChunkSpan, Context, Passage
+
+pytestmark = pytest.mark.integration
+
+EIFFEL = (
+    "The Eiffel Tower is a wrought-iron lattice tower in Paris. It was completed in 1889 as the "
+    "entrance to the World's Fair. The tower was designed by the engineer Maurice Koechlin."
+)
+
+
+@pytest.fixture(scope="module")
+def reader() -> OnnxReader:
+    r = OnnxReader.packaged()
+    assert r is not None, f"the package ships a reader at {packaged_reader_dir()}"
+    return r
+
+
+def test_the_packaged_reader_points_at_the_answer_span(reader: OnnxReader) -> None:
+    # As the answerer uses it: one answer unit per passage, after its title.
+    units = [f"Eiffel Tower: {u}" for u in EIFFEL.split(". ")]
+    spans = reader.read("Who designed the Eiffel Tower?", units)
+    assert all(s is not None for s in spans) and [s.passage for s in spans if s] == [0, 1, 2]
+    best = max((s for s in spans if s is not None), key=lambda s: s.margin)
+    assert best.passage == 2 and "Koechlin" in best.text
+    assert units[2][best.start : best.end] == best.text
+    year = reader.read("In what year was the Eiffel Tower completed?", [units[1]])[0]
+    assert year is not None and year.text == "1889"
+    assert reader.meta["max_seq"] >= 128
+
+
+def test_featurizer_windows_cover_a_long_passage_with_overlap(reader: OnnxReader) -> None:
+    f = Featurizer(packaged_reader_dir() / "tokenizer.json", max_seq=96, stride=16)
+    text = " ".join(f"word{i}" for i in range(300))
+    windows = f.windows("which word?", [text])
+    assert len(windows) > 2 and all(len(w.ids) <= 96 for w in windows)
+    covered = {o for w in windows for o in w.offsets if o[0] >= 0}
+    assert min(a for a, _ in covered) == 0 and max(b for _, b in covered) == len(text)
+    # Consecutive windows overlap, so an answer cut by one window's end is whole in the next.
+    first_end = max(b for a, b in windows[0].offsets if a >= 0)
+    second_start = min(a for a, b in windows[1].offsets if a >= 0)
+    assert second_start < first_end
+
+
+def _passage(doc: str, text: str, rank: int) -> Passage:
+    return Passage(
+        doc_id=doc,
+        text=text,
+        start=0,
+        end=len(text),
+        chunks=(ChunkSpan(f"{doc}-c", 0, len(text), True, None),),
+        score=1.0 / rank,
+        rank=rank,
+        tokens=len(text.split()),
+        source=f"/docs/{doc}.md",
+        title=doc.title(),
+        section_path=(doc.title(),),
+    )
+
+
+def test_the_answerer_returns_the_readers_short_answer_with_its_citation(reader: OnnxReader) -> None:
+    ctx = Context(
+        passages=[
+            _passage("eiffel", EIFFEL, 1),
+            _passage("nile", "The Nile flows north. It is 6,650 km long.", 2),
+        ],
+        tokens=60,
+        budget=200,
+    )
+    answerer = ExtractiveAnswerer(OnnxEmbedder(), reader=reader)
+    a = collect(answerer.stream("Who designed the Eiffel Tower?", ctx))
+    assert not a.abstained and a.short is not None
+    assert "Koechlin" in a.short.text
+    cited = a.citations[a.short.n - 1]
+    assert cited.quote == "The tower was designed by the engineer Maurice Koechlin."
+    assert EIFFEL[a.short.start : a.short.end] == a.short.text
+
+
+def test_reader_settings_pick_none_the_packaged_or_a_missing_path(tmp_path) -> None:
+    answering = Answering(Settings(), embedder=None, token_counter=lambda: None)  # type: ignore[arg-type]
+    assert answering._reader(AnswerSettings(reader="off")) is None
+    assert isinstance(answering._reader(AnswerSettings()), OnnxReader)
+    with pytest.raises(ConfigError, match=r"reader_path .* holds no reader\.onnx"):
+        answering._reader(AnswerSettings(reader_path=str(tmp_path)))

@@ -1,0 +1,106 @@
+"""`ragline tune answerer`: a tiny reader trained on a few pairs, loaded and read with; bad input
+rejected with the line and the fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ragline.cli.main import app
+from ragline.errors import DatasetError
+from ragline.generation.reader import OnnxReader
+from ragline.tune.reader import read_examples
+
+PAIRS = [
+    ("What port does the proxy listen on?", "The proxy listens on port 8080 by default.", "8080"),
+    ("Who maintains the proxy?", "The proxy is maintained by the Network Team.", "the Network Team"),
+    ("What is the cache size?", "The cache holds 512 entries unless configured.", "512 entries"),
+    ("Which file holds the settings?", "Settings are read from proxy.toml at start-up.", "proxy.toml"),
+    ("What is the cache size?", "The proxy is maintained by the Network Team.", ""),
+    ("Who maintains the proxy?", "Settings are read from proxy.toml at start-up.", ""),
+]
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.integration
+def test_tune_answerer_trains_a_reader_that_loads_and_reads(tmp_path: Path) -> None:
+    train = _write(
+        tmp_path / "pairs.jsonl", [{"question": q, "context": c, "answer": a} for q, c, a in PAIRS]
+    )
+    out = tmp_path / "reader"
+    result = CliRunner().invoke(
+        app,
+        [
+            "tune",
+            "answerer",
+            str(train),
+            "--out",
+            str(out),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "3",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["examples"] == 6 and report["steps"] == 2
+    meta = json.loads((out / "reader.json").read_text())
+    assert meta["trained_on"] == str(train) and meta["answered"] == 4
+    span = OnnxReader(out).read("What port does the proxy listen on?", [PAIRS[0][1]])[0]
+    # Two steps teach it little; what must hold is that the exported graph runs and maps back.
+    assert span is not None and PAIRS[0][1][span.start : span.end] == span.text and span.text
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            {"question": "q?", "context": "some text", "answer": "absent"},
+            r":1: answer 'absent' is not in the context",
+        ),
+        (
+            {"question": "", "context": "text", "answer": ""},
+            r":1: field 'question' must be a non-empty string",
+        ),
+        (
+            {"question": "q?", "context": "text", "answer": "text", "label": 1},
+            r"unknown field\(s\) \['label'\]",
+        ),
+        ({"question": "q?", "context": "a text", "answer": "text", "answer_start": 0}, r"at answer_start 0"),
+    ],
+)
+def test_read_examples_rejects_bad_rows_naming_line_and_fix(
+    tmp_path: Path, row: dict[str, object], message: str
+) -> None:
+    with pytest.raises(DatasetError, match=message):
+        read_examples(_write(tmp_path / "bad.jsonl", [row]))
+
+
+def test_tune_answerer_rejects_a_bad_file_with_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q?", "context": "c"}\nnot json\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["tune", "answerer", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code != 0
+    shown = "".join(result.output.split())
+    assert "field'answer'mustbeastring" in shown and "bad.jsonl:1" in shown
+    assert not (tmp_path / "o").exists()
+    missing = CliRunner().invoke(
+        app, ["tune", "answerer", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")]
+    )
+    # The console wraps long paths at its width: read the output unwrapped.
+    assert missing.exit_code != 0 and "does not exist" in " ".join(missing.output.split())
+
+
+def test_tune_answerer_needs_answered_examples(tmp_path: Path) -> None:
+    train = _write(tmp_path / "none.jsonl", [{"question": "q?", "context": "c", "answer": ""}] * 3)
+    result = CliRunner().invoke(app, ["tune", "answerer", str(train), "--out", str(tmp_path / "o")])
+    assert result.exit_code != 0 and "only 0 examples with an answer" in result.output
