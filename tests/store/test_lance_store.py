@@ -29,6 +29,9 @@ from ragline.types import Chunk, Principal
 
 class TestLanceContract(StoreContract, VersionContract):
     def make_store(self, root: Path, dimension: int, **kw: Any) -> LanceStore:
+        # The contract checks exact MaxSim scores: float32 sentence vectors (float16, the default,
+        # is checked against them in test_compact_forms.py).
+        kw.setdefault("sentence_vector_dtype", "float32")
         return LanceStore(root, dimension=dimension, model_id="test-model", **kw)
 
 
