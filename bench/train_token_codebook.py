@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     CODEBOOK_DIR.mkdir(parents=True, exist_ok=True)
     out = CODEBOOK_DIR / f"{model.model_id}.npy"
     np.save(out, books)
-    print(f"{out}: {books.shape}, id {Codebook(books.astype(np.float32)).id.hex()}, from {len(rows)} token rows")
+    print(
+        f"{out}: {books.shape}, id {Codebook(books.astype(np.float32)).id.hex()}, from {len(rows)} token rows"
+    )
     return 0
 
 

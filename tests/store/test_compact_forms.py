@@ -85,7 +85,11 @@ def test_int8_and_pq_token_states_read_back_side_by_side(tmp_path: Path) -> None
     store.upsert(
         [
             SourceBatch(
-                "/b.jsonl", "h", b, vectors_for(b, 2, DIM), token_states=[PackedTokens.of(m, book) for m in sb]
+                "/b.jsonl",
+                "h",
+                b,
+                vectors_for(b, 2, DIM),
+                token_states=[PackedTokens.of(m, book) for m in sb],
             )
         ]
     )

@@ -216,12 +216,14 @@ class CachedEmbedder:
         """The wrapped model, when it gives token states (late interaction runs it directly)."""
         return token_model(self.inner)
 
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, content_only: bool = False
+    ) -> tuple[Vectors, list[TokenMatrix]]:
         """As :meth:`TokenEmbedder.embed_with_tokens`; token states are too large to cache, so every
         text goes through the model (its vector is cached as usual)."""
         # Identical texts inside one batch go through the model once.
         unique = list(dict.fromkeys(texts))
-        vectors, tokens = token_states(self.inner, unique)
+        vectors, tokens = token_states(self.inner, unique, content_only=content_only)
         self.embedded += len(unique)
         self.cache.put_many(self.model_id, unique, vectors)
         if len(unique) == len(texts):

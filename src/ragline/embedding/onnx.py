@@ -310,16 +310,19 @@ class OnnxEmbedder:
                 extra[i] = each(i, hidden[row], encodings[i])
         return out, extra
 
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, content_only: bool = False
+    ) -> tuple[Vectors, list[TokenMatrix]]:
         """Each text's vector and, from the same model run, its unit-length contextual token
-        embeddings (special tokens left out): what late-interaction reranking matches against.
+        embeddings (special tokens left out; with ``content_only`` stop words and punctuation too):
+        what late-interaction reranking matches against.
 
         Example::
 
             vectors, tokens = emb.embed_with_tokens(["rotate api keys"])
             tokens[0].shape  # (3, 384)
         """
-        return self._pooled_and(texts, lambda _, h, e: token_rows(h, e))
+        return self._pooled_and(texts, lambda _, h, e: token_rows(h, e, content_only=content_only))
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:

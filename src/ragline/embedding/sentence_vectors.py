@@ -129,16 +129,18 @@ def embed_chunks(
     *,
     sentence_vectors: Literal["off", "late", "separate"],
     token_states: bool,
+    content_tokens: bool = False,
 ) -> ChunkEmbeddings:
     """Chunk vectors, sentence vectors (``chunking.sentence_vectors``) and token states
     (``chunking.token_states``) of the texts :func:`sentence_layout` made, as ingest stores them.
 
     With token states, the chunk vectors come from the same model run; ``late`` sentence vectors
     then take a second run of their own (a rare pairing, not worth a combined pass).
+    ``content_tokens`` keeps only content words' states (``chunking.token_state_tokens``).
     """
     tokens = None
     if token_states:
-        vectors, tokens = embed_token_states(embedder, texts)
+        vectors, tokens = embed_token_states(embedder, texts, content_only=content_tokens)
     if sentence_vectors == "off":
         if tokens is None:
             vectors = embedder.embed_documents(texts)

@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from ragline.embedding.base import Embedder, Vectors
 from ragline.errors import EmbeddingError
+from ragline.text.words import STOPWORDS
 
 TokenMatrix = npt.NDArray[np.float32]
 
@@ -44,7 +45,12 @@ TokenMatrix = npt.NDArray[np.float32]
 class TokenEmbedder(Protocol):
     """An embedder that also returns each text's contextual token embeddings from the same run."""
 
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]: ...
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, content_only: bool = False
+    ) -> tuple[Vectors, list[TokenMatrix]]:
+        """Vectors and token states; ``content_only`` leaves out stop words and punctuation
+        (:func:`content_tokens`), as ingest stores them with ``chunking.token_state_tokens``."""
+        ...
 
 
 @runtime_checkable
@@ -88,23 +94,41 @@ _ID_BYTES = 8
 CODEBOOK_DIR = Path(__file__).parent / "codebooks"
 
 
-def token_states(embedder: Embedder, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+def token_states(
+    embedder: Embedder, texts: Sequence[str], *, content_only: bool = False
+) -> tuple[Vectors, list[TokenMatrix]]:
     """``texts``' vectors and token states from ``embedder``, which must be a :class:`TokenEmbedder`."""
     if not isinstance(embedder, TokenEmbedder):
         raise EmbeddingError(
             f"the embedder {embedder.model_id} gives no token states; set chunking.token_states = "
             "'off', or use embedding.backend = 'onnx'"
         )
-    return embedder.embed_with_tokens(texts)
+    return embedder.embed_with_tokens(texts, content_only=content_only)
 
 
-def token_rows(hidden: npt.NDArray[np.float32], encoding: Any) -> TokenMatrix:
+def content_tokens(wordpieces: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Which wordpieces carry content: not a stop word (:data:`ragline.text.words.STOPWORDS`) and not
+    punctuation alone. About a third of a passage's tokens are not; leaving their states out
+    (as PLAID-era ColBERT variants prune) shrinks the stored states and did not lower nDCG@10 on the
+    tuning splits (docs/benchmarks.md, issue 26). A text with no content token keeps all of them."""
+    keep = np.array(
+        [not (w.lower() in STOPWORDS or all(not ch.isalnum() for ch in w)) for w in wordpieces], dtype=bool
+    )
+    return keep if keep.any() else np.ones(len(wordpieces), dtype=bool)
+
+
+def token_rows(hidden: npt.NDArray[np.float32], encoding: Any, *, content_only: bool = False) -> TokenMatrix:
     """Unit-length rows of ``hidden`` (one text's token states) for its non-special tokens.
 
-    ``encoding`` is the text's ``tokenizers`` encoding; [CLS], [SEP] and padding are left out.
+    ``encoding`` is the text's ``tokenizers`` encoding; [CLS], [SEP] and padding are left out, and
+    with ``content_only`` stop words and punctuation too (:func:`content_tokens`).
     """
     special = np.asarray(encoding.special_tokens_mask, dtype=bool)
-    rows = np.asarray(hidden[: len(special)][~special], dtype=np.float32)
+    keep = ~special
+    if content_only:
+        real = np.flatnonzero(keep)
+        keep[real] = content_tokens([encoding.tokens[i] for i in real])
+    rows = np.asarray(hidden[: len(special)][keep], dtype=np.float32)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     out: TokenMatrix = (rows / norms).astype(np.float32, copy=False)
@@ -150,13 +174,17 @@ class Codebook:
         m = np.asarray(matrix, dtype=np.float32)
         if m.ndim != 2 or m.shape[1] != self.dimension:
             raise EmbeddingError(
-                f"token states must be a (tokens, {self.dimension}) matrix for this codebook, got shape {m.shape}"
+                f"token states must be a (tokens, {self.dimension}) matrix for this codebook, "
+                f"got shape {m.shape}"
             )
         g, _, sub = self.centroids.shape
-        parts = m.reshape(len(m), g, sub)
-        # argmin of |x - c|^2 = |c|^2 - 2 x.c per group (|x|^2 is the same for every centroid).
-        dist = self._norms[None, :, :] - 2.0 * np.einsum("tgs,gks->tgk", parts, self.centroids)
-        return dist.argmin(axis=2).astype(np.uint8)
+        codes = np.empty((len(m), g), dtype=np.uint8)
+        # argmin of |x - c|^2 = |c|^2 - 2 x.c per group (|x|^2 is the same for every centroid). One
+        # plain matmul per group: 4x faster than a stacked matmul or einsum here (~2 ms a chunk).
+        for i in range(g):
+            dots = m[:, i * sub : (i + 1) * sub] @ self.centroids[i].T
+            codes[:, i] = (self._norms[i][None, :] - 2.0 * dots).argmin(axis=1)
+        return codes
 
     def decode(self, codes: npt.NDArray[np.uint8]) -> TokenMatrix:
         g = self.groups
@@ -244,7 +272,8 @@ def token_state_format(blob: bytes) -> TokenStateFormat:
         if blob[3] == _PQ:
             return "pq"
         raise EmbeddingError(
-            f"token states in format {blob[3]} are newer than this ragline reads; upgrade ragline or re-ingest"
+            f"token states in format {blob[3]} are newer than this ragline reads; "
+            "upgrade ragline or re-ingest"
         )
     return "int8"
 

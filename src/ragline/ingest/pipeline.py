@@ -156,6 +156,12 @@ _LIMIT_SETTINGS = {
 }
 
 
+# How token states are stored, not what a file turns into: either form reads back, so changing it
+# (or upgrading to a release where it exists) re-indexes nothing; a source's states take the
+# configured form when it is next re-indexed.
+_FORM_SETTINGS = {"token_state_format", "token_state_tokens"}
+
+
 @dataclass(frozen=True, slots=True)
 class SourceItem:
     """One item of a source that is not a local file (a web page, a table row, an object in a
@@ -516,7 +522,7 @@ class Ingestor:
         cfg = (
             PIPELINE_VERSION
             + ("" if dedup else "no-dedup")
-            + self.settings.chunking.model_dump_json()
+            + self.settings.chunking.model_dump_json(exclude=_FORM_SETTINGS)
             # The limits decide whether a file is taken, not what it turns into.
             + self.settings.loaders.model_dump_json(exclude=_LIMIT_SETTINGS)
         )
@@ -636,7 +642,9 @@ class Ingestor:
         book = codebook_for(self.embedder.model_id)
         if book is None and self.embedder.model_id not in _NO_CODEBOOK_LOGGED:
             _NO_CODEBOOK_LOGGED.add(self.embedder.model_id)
-            log.info("no token-state codebook ships for %s: storing token states as int8", self.embedder.model_id)
+            log.info(
+                "no token-state codebook ships for %s: storing token states as int8", self.embedder.model_id
+            )
         return book
 
     def _embed(
@@ -686,6 +694,7 @@ class Ingestor:
                     [spans[j] for j in idx],
                     sentence_vectors=cfg.sentence_vectors,
                     token_states=run_model,
+                    content_tokens=cfg.token_state_tokens == "content",
                 )
                 out[idx] = got.vectors
                 if got.sentence_vectors is not None and sentence_vecs is not None:

@@ -404,7 +404,9 @@ class LanceStore:
 
     def _ensure_tables(self) -> tuple[Any, Any]:
         if self._chunks is None:
-            self._chunks = self._table(CHUNKS, _chunk_schema(self.dimension, _UNIT_TYPES[self.sentence_vector_dtype]))
+            self._chunks = self._table(
+                CHUNKS, _chunk_schema(self.dimension, _UNIT_TYPES[self.sentence_vector_dtype])
+            )
         if self._sections is None:
             self._sections = self._table(SECTIONS, _SECTION_SCHEMA)
         return self._chunks, self._sections
