@@ -290,6 +290,30 @@ class OnnxEmbedder:
             return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans)
         return self._pooled_and(texts, lambda i, h, e: _pool_spans(h, e, heads[i], spans[i], normalize))
 
+    def embed_spans_with_tokens(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix]]:
+        """:meth:`embed_spans` and :meth:`embed_with_tokens` from one model run: what ingest
+        stores with ``chunking.sentence_vectors = "late"`` and token states, at the cost of the
+        chunk texts alone."""
+        mode, normalize = self._pooling
+        if mode == "cls":
+            vectors, tokens = self.embed_with_tokens(texts, content_only=content_only)
+            return vectors, separate_sentence_vectors(self, texts, heads, spans), tokens
+        states: list[TokenMatrix] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+
+        def each(i: int, h: npt.NDArray[np.float32], e: Any) -> Vectors:
+            states[i] = token_rows(h, e, content_only=content_only)
+            return _pool_spans(h, e, heads[i], spans[i], normalize)
+
+        vectors, pooled = self._pooled_and(texts, each)
+        return vectors, pooled, states
+
     def _pooled_and(
         self, texts: Sequence[str], each: Callable[[int, npt.NDArray[np.float32], Any], Vectors]
     ) -> tuple[Vectors, list[Vectors]]:

@@ -11,8 +11,9 @@ chunk's own ingest run instead (``chunking.token_states``). At 384 float32 dimen
   TPAMI 2011): the 384 dimensions split into 32 groups of 12, each stored as the index of its
   nearest of 256 centroids, 32 bytes a token. The centroids (a :class:`Codebook`) are trained once
   per model on unrelated text and ship with ragline; a blob names its codebook by id, so decoding
-  needs nothing from the collection. Decoded rows are the centroids' concatenation, so MaxSim over
-  them equals the asymmetric distance of the float query to the codes.
+  needs nothing from the collection. Decoded rows are the centroids' concatenation scaled to unit
+  length, so MaxSim over them is the asymmetric distance of the float query to the codes, as a
+  cosine.
 
 Example::
 
@@ -218,8 +219,8 @@ def _codebook_by_id(book_id: bytes) -> Codebook:
     with _books_lock:
         if book_id not in _books_by_id and CODEBOOK_DIR.is_dir():
             for path in sorted(CODEBOOK_DIR.glob("*.npy")):
-                book = _load(path)
-                _books_by_id[book.id] = book
+                shipped = _load(path)
+                _books_by_id[shipped.id] = shipped
         book = _books_by_id.get(book_id)
     if book is None:
         raise EmbeddingError(
@@ -266,6 +267,13 @@ def pack_tokens(matrix: npt.NDArray[np.floating[Any]], codebook: Codebook | None
     return bytes(scale.astype(_SCALE).tobytes()) + bytes(q.tobytes())
 
 
+def _unit(m: TokenMatrix) -> TokenMatrix:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: TokenMatrix = (m / norms).astype(np.float32, copy=False)
+    return out
+
+
 def token_state_format(blob: bytes) -> TokenStateFormat:
     """The form ``blob`` was packed in (:func:`pack_tokens`)."""
     if blob[:3] == _MAGIC and len(blob) >= 4:
@@ -290,7 +298,10 @@ def unpack_tokens(blob: bytes, dimension: int) -> TokenMatrix:
                 "model, re-ingest it"
             )
         codes = np.frombuffer(body, dtype=np.uint8).reshape(-1, book.groups)
-        return book.decode(codes)
+        # Back to unit length, as the states were: MaxSim then compares directions, as over the
+        # float states (NFCorpus dev 0.3517 -> 0.3551 against int8's 0.3541). Re-encoding such a
+        # row gives the same codes (checked on 20,000 tokens), so a re-packed chunk keeps them.
+        return _unit(book.decode(codes))
     per_token = _SCALE.itemsize + dimension
     if dimension < 1 or len(blob) % per_token:
         raise EmbeddingError(
