@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         states = b.token_states
         if states is not None:
             states = [
-                PackedTokens.of(unpack_tokens(t.blob, dim), book)
+                PackedTokens.of(kept(unpack_tokens(t.blob, dim), c.embed_text), book)
                 if isinstance(t, PackedTokens) and t.blob
                 else t
-                for t in states
+                for t, c in zip(states, b.chunks, strict=True)
             ]
         new.upsert([replace(b, token_states=states)])
         chunks += len(b.chunks)

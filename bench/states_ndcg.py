@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("datasets", nargs="+", type=Path)
     ap.add_argument("--split", default="test")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--fresh-only", action="store_true", help="only the collection as it stands")
     args = ap.parse_args(argv)
     for path in args.datasets:
         ds = load_beir(path, args.split)
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         out: dict[str, Any] = {"dataset": ds.name, "split": args.split}
         out["date"] = time.strftime("%Y-%m-%d %H:%M")
         out["ndcg_fresh"] = ndcg(engine, ds, name)
+        if args.fresh_only:
+            print_result(out, args.json)
+            continue
         before = files(data)
         report = engine.ingest([ds.corpus_path], collection=name, dedup=False)
         out["reingest_embedded"] = report.chunks_embedded
