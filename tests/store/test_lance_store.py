@@ -77,7 +77,8 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
         unit_recalls.append(len(ref.keys() & {c.chunk_id for c in unit_hits}) / 10)
         for c in unit_hits:
             if c.chunk_id in ref:
-                assert c.score == pytest.approx(ref[c.chunk_id], abs=1e-5)  # refined: exact cosines
+                # Refined: the cosines of the stored float16 sentence vectors (~3 significant digits).
+                assert c.score == pytest.approx(ref[c.chunk_id], abs=1e-3)
     assert float(np.mean(unit_recalls)) >= 0.9
 
 
