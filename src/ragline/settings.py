@@ -100,11 +100,12 @@ class ChunkingSettings(_Strict):
     # gives them (onnx); "on" insists (an error with another backend); "off" stores none.
     token_states: Literal["auto", "on", "off"] = "auto"
     # How token states are stored: "pq" product-quantises them with the model's shipped codebook
-    # (32 bytes a token instead of 388; same nDCG@10 on the tuning splits, docs/benchmarks.md);
+    # (32 bytes a token instead of 388; within 0.001 nDCG@10 of int8 on the tuning splits);
     # models without a shipped codebook store "int8". Collections may mix both; either reads back.
     token_state_format: Literal["int8", "pq"] = "pq"
     # Whose token states are kept: "content" leaves out stop words and punctuation (about a third
-    # of a passage's tokens; no nDCG@10 lost on the tuning splits), "all" keeps every wordpiece.
+    # of a passage's tokens: +0.0006 / -0.0019 nDCG@10 on SciFact train / NFCorpus dev, for 2 KB a
+    # chunk less), "all" keeps every wordpiece. See docs/benchmarks.md (issue 26).
     token_state_tokens: Literal["all", "content"] = "content"
 
     @model_validator(mode="after")
