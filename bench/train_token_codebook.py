@@ -51,7 +51,7 @@ def passages(corpus: Path, n: int) -> list[str]:
             if d["text"] in seen:
                 continue
             seen.add(d["text"])
-            texts.append(f"{d.get('title', '')}\n{d['text']}")
+            texts.append(f"{d.get('title', '')}. {d['text']}")  # as the shipped codebook's rows
             if len(texts) >= n:
                 break
     return texts
