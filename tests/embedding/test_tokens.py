@@ -114,3 +114,28 @@ def test_query_tokens_come_from_the_query_embedding_run(onnx_embedder, monkeypat
     np.testing.assert_allclose(kept, onnx_embedder.embed_with_tokens([query])[1][0], atol=1e-5)
     other = onnx_embedder.query_tokens("a query never embedded")  # computed on demand
     assert other.shape == (4, 384) and not other.flags.writeable
+
+
+@pytest.mark.integration
+def test_late_sentence_vectors_and_token_states_take_one_model_run(onnx_embedder, monkeypatch):
+    chunks = [
+        Chunk("c1", "d", "Disk is full. Delete old snapshots.", 0, 0, 35, section_path=("Ops",)),
+        Chunk("c2", "d", "Passwords expire after 90 days.", 1, 36, 67, section_path=("Ops",)),
+    ]
+    layout = sentence_layout(chunks)
+    runs = []
+    hidden = onnx_embedder._hidden
+    monkeypatch.setattr(onnx_embedder, "_hidden", lambda enc: runs.append(len(enc)) or hidden(enc))
+    got = embed_chunks(
+        onnx_embedder, *layout, sentence_vectors="late", token_states=True, content_tokens=True
+    )
+    assert runs == [2]  # the two chunk texts, once: no second pass for the sentences
+    spans, states = (
+        onnx_embedder.embed_spans(*layout)[1],
+        onnx_embedder.embed_with_tokens(layout[0], content_only=True)[1],
+    )
+    assert got.sentence_vectors is not None and got.tokens is not None
+    for a, b in zip(got.sentence_vectors, spans, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for a, b in zip(got.tokens, states, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)

@@ -40,7 +40,10 @@ class Refusing(HashEmbedder):
 
 
 def _engine(path: Path, backend: str, embedder: HashEmbedder | None = None) -> Engine:
-    engine = fast_engine(path, store={"backend": backend})
+    # float32 sentence vectors on LanceDB too: the comparisons here are about what an export
+    # carries, not about float16 storage (tests/store/test_compact_forms.py).
+    store: dict[str, Any] = {"backend": backend, "sentence_vector_dtype": "float32"}
+    engine = fast_engine(path, store=store)
     if embedder is not None:
         engine.embedder = CachedEmbedder(embedder, engine.embedding_cache)
     return engine

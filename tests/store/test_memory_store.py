@@ -174,7 +174,8 @@ def _corpus(seed: int) -> list[SourceBatch]:
 def twins(tmp_path_factory: pytest.TempPathFactory) -> tuple[MemoryStore, LanceStore, list[Chunk]]:
     root = tmp_path_factory.mktemp("twins")
     memory = MemoryStore(root / "memory", dimension=DIM, model_id="m")
-    lance = LanceStore(root / "lance", dimension=DIM, model_id="m")
+    # float32 sentence vectors: the twins must agree exactly (float16 is tested on its own).
+    lance = LanceStore(root / "lance", dimension=DIM, model_id="m", sentence_vector_dtype="float32")
     batches = _corpus(seed=40)
     for store in (memory, lance):
         store.upsert(batches)

@@ -18,8 +18,19 @@ import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.microbatch import MicroBatcher, QueryBatchEmbedder
-from ragline.embedding.sentence_vectors import Span, SpanEmbedder, separate_sentence_vectors
+from ragline.embedding.sentence_vectors import (
+    Span,
+    SpanEmbedder,
+    SpanTokenEmbedder,
+    separate_sentence_vectors,
+)
 from ragline.embedding.tokens import TokenMatrix, TokenModel, token_model, token_states
+
+
+def _span_key(text: str, head: int, spans: Sequence[Span]) -> str:
+    """The cache key of one text's sentence vectors: its spans named ("units" is their old name;
+    the key keeps it so existing caches still hit)."""
+    return f"\x00units\x00{head}:{list(spans)}\x00{text}"
 
 
 def _text_key(text: str) -> bytes:
@@ -178,9 +189,8 @@ class CachedEmbedder:
         sentences are embedded as separate texts (each cached as usual)."""
         if not isinstance(self.inner, SpanEmbedder):
             return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans)
-        # One cache entry holds all of a text's sentence vectors, under a key naming its spans
-        # ("units" is their old name; the key keeps it so existing caches still hit).
-        keys = [f"\x00units\x00{heads[i]}:{list(spans[i])}\x00{t}" for i, t in enumerate(texts)]
+        # One cache entry holds all of a text's sentence vectors, under a key naming its spans.
+        keys = [_span_key(t, heads[i], spans[i]) for i, t in enumerate(texts)]
         vectors = self.cache.get_many(self.model_id, texts)
         cached_sentences = self.cache.get_many(self.model_id, keys)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -208,6 +218,29 @@ class CachedEmbedder:
                     sentence_out[i] = fresh[j]
         return out, sentence_out
 
+    def embed_spans_with_tokens(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix]]:
+        """As :meth:`SpanTokenEmbedder.embed_spans_with_tokens`: token states are not cached, so
+        every text goes through the model once; its vector and sentence vectors are cached as
+        :meth:`embed_spans` caches them."""
+        if not isinstance(self.inner, SpanTokenEmbedder):
+            vectors, tokens = self.embed_with_tokens(texts, content_only=content_only)
+            return vectors, self.embed_spans(texts, heads, spans)[1], tokens
+        vectors, sentences, tokens = self.inner.embed_spans_with_tokens(
+            texts, heads, spans, content_only=content_only
+        )
+        self.embedded += len(texts)
+        self.cache.put_many(self.model_id, list(texts), vectors)
+        keys = [_span_key(t, heads[i], spans[i]) for i, t in enumerate(texts)]
+        self.cache.put_many(self.model_id, keys, [s.reshape(-1) for s in sentences])
+        return vectors, sentences, tokens
+
     def transient(self) -> TransientEmbedder:
         """Query-time texts (answer sentences) embedded through an in-memory LRU, not the disk cache."""
         return TransientEmbedder(self)
@@ -216,12 +249,14 @@ class CachedEmbedder:
         """The wrapped model, when it gives token states (late interaction runs it directly)."""
         return token_model(self.inner)
 
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, content_only: bool = False
+    ) -> tuple[Vectors, list[TokenMatrix]]:
         """As :meth:`TokenEmbedder.embed_with_tokens`; token states are too large to cache, so every
         text goes through the model (its vector is cached as usual)."""
         # Identical texts inside one batch go through the model once.
         unique = list(dict.fromkeys(texts))
-        vectors, tokens = token_states(self.inner, unique)
+        vectors, tokens = token_states(self.inner, unique, content_only=content_only)
         self.embedded += len(unique)
         self.cache.put_many(self.model_id, unique, vectors)
         if len(unique) == len(texts):

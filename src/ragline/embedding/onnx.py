@@ -290,6 +290,30 @@ class OnnxEmbedder:
             return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans)
         return self._pooled_and(texts, lambda i, h, e: _pool_spans(h, e, heads[i], spans[i], normalize))
 
+    def embed_spans_with_tokens(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix]]:
+        """:meth:`embed_spans` and :meth:`embed_with_tokens` from one model run: what ingest
+        stores with ``chunking.sentence_vectors = "late"`` and token states, at the cost of the
+        chunk texts alone."""
+        mode, normalize = self._pooling
+        if mode == "cls":
+            vectors, tokens = self.embed_with_tokens(texts, content_only=content_only)
+            return vectors, separate_sentence_vectors(self, texts, heads, spans), tokens
+        states: list[TokenMatrix] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+
+        def each(i: int, h: npt.NDArray[np.float32], e: Any) -> Vectors:
+            states[i] = token_rows(h, e, content_only=content_only)
+            return _pool_spans(h, e, heads[i], spans[i], normalize)
+
+        vectors, pooled = self._pooled_and(texts, each)
+        return vectors, pooled, states
+
     def _pooled_and(
         self, texts: Sequence[str], each: Callable[[int, npt.NDArray[np.float32], Any], Vectors]
     ) -> tuple[Vectors, list[Vectors]]:
@@ -310,16 +334,19 @@ class OnnxEmbedder:
                 extra[i] = each(i, hidden[row], encodings[i])
         return out, extra
 
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, content_only: bool = False
+    ) -> tuple[Vectors, list[TokenMatrix]]:
         """Each text's vector and, from the same model run, its unit-length contextual token
-        embeddings (special tokens left out): what late-interaction reranking matches against.
+        embeddings (special tokens left out; with ``content_only`` stop words and punctuation too):
+        what late-interaction reranking matches against.
 
         Example::
 
             vectors, tokens = emb.embed_with_tokens(["rotate api keys"])
             tokens[0].shape  # (3, 384)
         """
-        return self._pooled_and(texts, lambda _, h, e: token_rows(h, e))
+        return self._pooled_and(texts, lambda _, h, e: token_rows(h, e, content_only=content_only))
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:

@@ -53,6 +53,20 @@ class SpanEmbedder(Protocol):
 
 
 @runtime_checkable
+class SpanTokenEmbedder(Protocol):
+    """An embedder giving chunk vectors, late sentence vectors and token states from one run."""
+
+    def embed_spans_with_tokens(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[Vectors]]: ...
+
+
+@runtime_checkable
 class SentenceTextEmbedder(Protocol):
     """An embedder that embeds sentence texts apart from chunk texts (to count them apart)."""
 
@@ -129,16 +143,24 @@ def embed_chunks(
     *,
     sentence_vectors: Literal["off", "late", "separate"],
     token_states: bool,
+    content_tokens: bool = False,
 ) -> ChunkEmbeddings:
     """Chunk vectors, sentence vectors (``chunking.sentence_vectors``) and token states
     (``chunking.token_states``) of the texts :func:`sentence_layout` made, as ingest stores them.
 
-    With token states, the chunk vectors come from the same model run; ``late`` sentence vectors
-    then take a second run of their own (a rare pairing, not worth a combined pass).
+    With token states, the chunk vectors come from the same model run, and so do ``late``
+    sentence vectors when the embedder pools both at once (:class:`SpanTokenEmbedder`: the
+    ONNX backend); otherwise they take a second run. ``content_tokens`` keeps only content words'
+    states (``chunking.token_state_tokens``).
     """
+    if token_states and sentence_vectors == "late" and isinstance(embedder, SpanTokenEmbedder):
+        vectors, sentence_vecs, states = embedder.embed_spans_with_tokens(
+            texts, heads, spans, content_only=content_tokens
+        )
+        return ChunkEmbeddings(vectors, sentence_vecs, states)
     tokens = None
     if token_states:
-        vectors, tokens = embed_token_states(embedder, texts)
+        vectors, tokens = embed_token_states(embedder, texts, content_only=content_tokens)
     if sentence_vectors == "off":
         if tokens is None:
             vectors = embedder.embed_documents(texts)

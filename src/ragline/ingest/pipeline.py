@@ -37,7 +37,7 @@ from ragline.embedding.sentence_vectors import (
     empty_sentence_vectors,
     sentence_layout,
 )
-from ragline.embedding.tokens import PackedTokens
+from ragline.embedding.tokens import Codebook, PackedTokens, codebook_for
 from ragline.errors import ConfigError, LoaderError, RaglineError, StoreError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem, text_problem
@@ -145,6 +145,7 @@ def file_hash(path: Path) -> str:
 
 
 _NO_TOKENS = PackedTokens(b"", 0)
+_NO_CODEBOOK_LOGGED: set[str] = set()
 # Loader settings left out of the config fingerprint: added after max_file_mb, they would otherwise
 # re-index every file of every collection once.
 _LIMIT_SETTINGS = {
@@ -153,6 +154,12 @@ _LIMIT_SETTINGS = {
     "max_metadata_key_chars",
     "max_metadata_value_chars",
 }
+
+
+# How token states are stored, not what a file turns into: either form reads back, so changing it
+# (or upgrading to a release where it exists) re-indexes nothing; a source's states take the
+# configured form when it is next re-indexed.
+_FORM_SETTINGS = {"token_state_format", "token_state_tokens"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,7 +522,7 @@ class Ingestor:
         cfg = (
             PIPELINE_VERSION
             + ("" if dedup else "no-dedup")
-            + self.settings.chunking.model_dump_json()
+            + self.settings.chunking.model_dump_json(exclude=_FORM_SETTINGS)
             # The limits decide whether a file is taken, not what it turns into.
             + self.settings.loaders.model_dump_json(exclude=_LIMIT_SETTINGS)
         )
@@ -628,6 +635,18 @@ class Ingestor:
             sections.extend(out.sections)
         return chunks, sections
 
+    def _codebook(self) -> Codebook | None:
+        """The codebook token states are packed with (``chunking.token_state_format``), or None for int8."""
+        if self.settings.chunking.token_state_format != "pq":
+            return None
+        book = codebook_for(self.embedder.model_id)
+        if book is None and self.embedder.model_id not in _NO_CODEBOOK_LOGGED:
+            _NO_CODEBOOK_LOGGED.add(self.embedder.model_id)
+            log.info(
+                "no token-state codebook ships for %s: storing token states as int8", self.embedder.model_id
+            )
+        return book
+
     def _embed(
         self, chunks: list[Chunk], report: IngestReport, state: IngestProgress, notify: Callable[[], None]
     ) -> ChunkEmbeddings:
@@ -648,6 +667,7 @@ class Ingestor:
             if tokens_on
             else None
         )
+        book = self._codebook() if tokens_on else None
         kept: list[Vectors | None] = []
         if states is not None:
             kept = states.fetch_token_states([c.id for c in chunks], texts)
@@ -674,6 +694,7 @@ class Ingestor:
                     [spans[j] for j in idx],
                     sentence_vectors=cfg.sentence_vectors,
                     token_states=run_model,
+                    content_tokens=cfg.token_state_tokens == "content",
                 )
                 out[idx] = got.vectors
                 if got.sentence_vectors is not None and sentence_vecs is not None:
@@ -681,12 +702,12 @@ class Ingestor:
                         sentence_vecs[j] = v
                 if got.tokens is not None and tokens is not None:
                     for j, t in zip(idx, got.tokens, strict=True):
-                        tokens[j] = t if isinstance(t, PackedTokens) else PackedTokens.of(t)
+                        tokens[j] = t if isinstance(t, PackedTokens) else PackedTokens.of(t, book)
             if tokens is not None:
                 for j in step:
                     old = kept[j]
                     if old is not None:
-                        tokens[j] = PackedTokens.of(old)
+                        tokens[j] = PackedTokens.of(old, book)
             report.seconds_embedding += time.perf_counter() - t0
             state.chunks_embedded += len(step)
             state.chunks_pending -= len(step)

@@ -241,9 +241,11 @@ class EmbedWorker:
     def embed_query(self, text: str) -> Vectors:
         return self._model().embed_query(text)
 
-    def embed_with_tokens(self, texts: list[str]) -> tuple[Vectors, list[TokenMatrix]]:
+    def embed_with_tokens(
+        self, texts: list[str], *, content_only: bool = False
+    ) -> tuple[Vectors, list[TokenMatrix]]:
         self.texts += len(texts)
-        return token_states(self._model(), texts)
+        return token_states(self._model(), texts, content_only=content_only)
 
     def embed_spans(
         self, texts: list[str], heads: list[int], spans: list[list[Span]]
@@ -332,9 +334,12 @@ class RayEmbedder:
             self.ray.kill(a)
         self.actors = []
 
-    def _scatter(self, method: str, texts: Sequence[str], *per_text: Sequence[Any]) -> list[Any]:
+    def _scatter(
+        self, method: str, texts: Sequence[str], *per_text: Sequence[Any], **options: Any
+    ) -> list[Any]:
         """Call ``method`` on the actors over length-sorted pieces of ``texts`` (and the parallel
-        ``per_text`` lists); one ``(indices, result)`` per call, indices into ``texts``."""
+        ``per_text`` lists, and the same ``options``); one ``(indices, result)`` per call, indices
+        into ``texts``."""
         actors = self.pool()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         size = self.settings.batch_size
@@ -343,7 +348,10 @@ class RayEmbedder:
         # actor keeps the round trips to one per step.
         shares = [[j for p in pieces[k :: len(actors)] for j in p] for k in range(len(actors))]
         calls = [
-            (share, getattr(a, method).remote(*[[x[j] for j in share] for x in (texts, *per_text)]))
+            (
+                share,
+                getattr(a, method).remote(*[[x[j] for j in share] for x in (texts, *per_text)], **options),
+            )
             for a, share in zip(actors, shares, strict=True)
             if share
         ]
@@ -370,10 +378,12 @@ class RayTokenEmbedder(RayEmbedder):
     """A :class:`RayEmbedder` over a model with token states (ONNX): token states and sentence
     spans come from the same run, as in-process."""
 
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[Vectors, list[TokenMatrix]]:
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, content_only: bool = False
+    ) -> tuple[Vectors, list[TokenMatrix]]:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         tokens: list[TokenMatrix] = [np.zeros((0, self._dimension), np.float32)] * len(texts)
-        for share, (vectors, states) in self._scatter("embed_with_tokens", texts):
+        for share, (vectors, states) in self._scatter("embed_with_tokens", texts, content_only=content_only):
             out[share] = vectors
             for j, t in zip(share, states, strict=True):
                 tokens[j] = t

@@ -43,8 +43,8 @@ class SourceBatch:
     ``chunks[i]``'s sentences, searched by :meth:`SentenceSearch.sentence_candidates`. With ``token_states``
     set, ``token_states[i]`` holds ``chunks[i]``'s unit-length contextual token embeddings: a float32
     ``(tokens, dim)`` array, or already packed (:class:`~ragline.embedding.tokens.PackedTokens`);
-    served by :meth:`TokenStateStore.fetch_token_states` (stored as int8). A backend without
-    the matching capability ignores them.
+    served by :meth:`TokenStateStore.fetch_token_states` (packed as int8 unless given packed). A
+    backend without the matching capability ignores them.
     """
 
     source: str

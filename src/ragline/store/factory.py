@@ -52,4 +52,5 @@ def make_store(settings: StoreSettings, path: Path, *, dimension: int, model_id:
         ann_ef_construction=settings.ann_ef_construction,
         read_consistency_s=settings.read_consistency_s,
         retention_days=settings.retention_days,
+        sentence_vector_dtype=settings.sentence_vector_dtype,
     )

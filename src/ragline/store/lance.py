@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -84,6 +84,8 @@ TOKENS = "token_states"
 # query time takes 1.8 ms instead of 3.7 ms (SciFact, 12k chunks; see docs/benchmarks.md).
 _TOKENS_FIELD = pa.field(TOKENS, pa.large_binary(), metadata={"lance-encoding:compression": "none"})
 _META_PREFIX = "m_"
+# Sentence vectors' value type (store.sentence_vector_dtype), fixed when the table is made.
+_UNIT_TYPES = {"float32": pa.float32(), "float16": pa.float16()}
 __all__ = [
     "BUILTIN_FILTER_FIELDS",
     "FORMAT_VERSION",
@@ -117,7 +119,7 @@ _ACL_COLUMNS = {
 }
 
 
-def _chunk_schema(dimension: int) -> pa.Schema:
+def _chunk_schema(dimension: int, units: pa.DataType) -> pa.Schema:
     return pa.schema(
         [
             pa.field("id", pa.string(), nullable=False),
@@ -134,7 +136,7 @@ def _chunk_schema(dimension: int) -> pa.Schema:
             pa.field("search_text", pa.string()),
             pa.field("metadata_json", pa.string()),
             pa.field("vector", pa.list_(pa.float32(), dimension)),
-            pa.field(UNITS, pa.list_(pa.list_(pa.float32(), dimension))),
+            pa.field(UNITS, pa.list_(pa.list_(units, dimension))),
             pa.field(ACL_TENANT, pa.string(), nullable=False),
             pa.field(ACL_CLEARANCE, pa.int32(), nullable=False),
             pa.field(ACL_GROUPS, pa.list_(pa.string()), nullable=False),
@@ -305,6 +307,7 @@ class LanceStore:
         ann_ef_construction: int = 100,
         read_consistency_s: float | None = None,
         retention_days: float = 7.0,
+        sentence_vector_dtype: Literal["float32", "float16"] = "float16",
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
@@ -320,6 +323,7 @@ class LanceStore:
         self.ann_ef_construction = ann_ef_construction
         self.read_consistency_s = read_consistency_s
         self.retention_days = retention_days
+        self.sentence_vector_dtype = sentence_vector_dtype
         self._seen_version: int | None = None
         self._chunks: Any = None
         self._sections: Any = None
@@ -400,7 +404,9 @@ class LanceStore:
 
     def _ensure_tables(self) -> tuple[Any, Any]:
         if self._chunks is None:
-            self._chunks = self._table(CHUNKS, _chunk_schema(self.dimension))
+            self._chunks = self._table(
+                CHUNKS, _chunk_schema(self.dimension, _UNIT_TYPES[self.sentence_vector_dtype])
+            )
         if self._sections is None:
             self._sections = self._table(SECTIONS, _SECTION_SCHEMA)
         return self._chunks, self._sections
@@ -475,6 +481,9 @@ class LanceStore:
                 if units
                 else np.zeros((0, self.dimension), np.float32)
             )
+            # The column's value type (float16 or float32: store.sentence_vector_dtype at creation).
+            value_type = schema.field(UNITS).type.value_type.value_type
+            values = values.astype(value_type.to_pandas_dtype(), copy=False)
             inner = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), self.dimension)
             arrays[UNITS] = pa.ListArray.from_arrays(pa.array(offsets), inner, type=schema.field(UNITS).type)
         if TOKENS in schema.names:
