@@ -24,7 +24,10 @@ from ragline.generation.question import about, carries, classify, entities, ques
         ("Why should AUTOINCREMENT be avoided?", "reason"),
         ("What is the difference between cache_size and default_cache_size?", "difference"),
         ("Who designed the tower?", "name"),
-        ("Tell me about the tower", "other"),
+        ("Tell me about the tower", "overview"),
+        ("What do we know about the building of the Orrin Point lighthouse?", "overview"),
+        ("Describe the write-ahead log", "overview"),
+        ("What do you know about cats", "overview"),
     ],
 )
 def test_question_kind(question: str, kind: str) -> None:

@@ -88,6 +88,22 @@ def test_the_answerer_returns_the_readers_short_answer_with_its_citation(reader:
     assert EIFFEL[a.short.start : a.short.end] == a.short.text
 
 
+def test_an_overview_question_keeps_the_sentence_order_and_gets_no_short_answer(reader: OnnxReader) -> None:
+    # "What do we know about X?" asks for what the documents say, not one fact: the reader (a
+    # factoid span model) re-ranking it put a side remark first and returned it as the short answer.
+    ctx = Context(passages=[_passage("eiffel", EIFFEL, 1)], tokens=60, budget=200)
+    question = "What do we know about the Eiffel Tower?"
+    with_reader = collect(ExtractiveAnswerer(OnnxEmbedder(), reader=reader).stream(question, ctx))
+    without = collect(ExtractiveAnswerer(OnnxEmbedder()).stream(question, ctx))
+    assert not with_reader.abstained and with_reader.short is None
+    assert [c.quote for c in with_reader.citations] == [c.quote for c in without.citations]
+    # A factoid question on the same passage still goes through the reader.
+    factoid = collect(
+        ExtractiveAnswerer(OnnxEmbedder(), reader=reader).stream("When was the Eiffel Tower completed?", ctx)
+    )
+    assert factoid.short is not None and "1889" in factoid.short.text
+
+
 def test_reader_settings_pick_none_the_packaged_or_a_missing_path(tmp_path) -> None:
     answering = Answering(Settings(), embedder=None, token_counter=lambda: None)  # type: ignore[arg-type]
     assert answering._reader(AnswerSettings(reader="off")) is None

@@ -136,10 +136,13 @@ class ReaderMix:
     w_coverage: float = 6.302
     # Kinds whose answer is no short span (steps, a comparison, a definition: the sentence is the
     # answer): no Answer.short from the reader.
-    no_short: frozenset[str] = frozenset({"procedure", "difference", "definition"})
+    no_short: frozenset[str] = frozenset({"procedure", "difference", "definition", "overview"})
     # Kinds whose short answer the typed extraction finds in a documentation entry ("Default: |
     # KeepAliveTimeout 5" -> "5"), forms the reader never saw in SQuAD.
     typed_first: frozenset[str] = frozenset({"default", "code"})
+    # Kinds the reader does not re-rank: an overview ("What do we know about X?") is answered by
+    # several sentences in the sentence scores' order, not by the one span a factoid reader finds.
+    unread: frozenset[str] = frozenset({"overview"})
 
     def verdict(self, span: Span) -> float:
         """How sure the reader is that the unit it read answers the question, in [0, 1]."""
@@ -365,7 +368,7 @@ class ExtractiveAnswerer:
         need = classify(question)
         scored, vecs = self.score(question, context, need)
         confidence = self.confidence(scored[0].similarity, scored[0].coverage) if scored else 0.0
-        if scored and self.reader is not None:
+        if scored and self.reader is not None and need.kind not in self.mix.unread:
             scored, vecs, read_confidence = self.reread(question, context, scored, vecs)
             # Both calibrated on SQuAD near misses; the reader's alone was sure (0.86) of httpd's
             # graceful restart for "How do I restart Tomcat gracefully?", the sentence score was

@@ -24,7 +24,17 @@ from typing import Literal
 from ragline.generation.lexical import terms
 
 QuestionKind = Literal[
-    "default", "number", "code", "name", "date", "definition", "procedure", "reason", "difference", "other"
+    "default",
+    "number",
+    "code",
+    "name",
+    "date",
+    "definition",
+    "procedure",
+    "reason",
+    "difference",
+    "overview",
+    "other",
 ]
 # Kinds whose answer is a short span worth returning as ``Answer.short``.
 SHORT_KINDS: frozenset[str] = frozenset({"default", "number", "code", "name", "date"})
@@ -36,6 +46,18 @@ def _any(*alternatives: str) -> re.Pattern[str]:
 
 # Checked in order; the first rule that matches decides. Lower-cased question text.
 _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
+    # A request for what the documents say about a subject, not one fact: several sentences answer
+    # it, and a factoid reader would pick one span of them.
+    (
+        "overview",
+        _any(
+            r"^\s*what (?:do|does|did) (?:we|you|they|the \w+) (?:know|say) about\b",
+            r"^\s*what can you tell me about\b",
+            r"^\s*tell me (?:about|more)\b",
+            r"^\s*(?:describe|summari[sz]e)\b",
+            r"^\s*give (?:me )?(?:an? )?(?:overview|summary)\b",
+        ),
+    ),
     ("reason", _any(r"^\s*why\b", r"\bwhat is the reason\b", r"\bfor what reason\b", r"\bwhat causes\b")),
     ("default", _any(r"\bdefaults?\b", r"\bdefaulting\b", r"\bby default\b")),
     (
@@ -208,7 +230,7 @@ class QuestionNeed:
 
     def content_terms(self, question_terms: set[str]) -> set[str]:
         """``question_terms`` without the words naming the asked kind (when any other remains)."""
-        if self.kind == "other":
+        if self.kind in ("other", "overview"):
             return question_terms
         rest = question_terms - NEED_WORDS
         return rest or question_terms

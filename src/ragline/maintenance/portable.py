@@ -33,8 +33,8 @@ import numpy as np
 
 from ragline.collection import Collection
 from ragline.embedding.base import Embedder, Vectors
-from ragline.embedding.tokens import PackedTokens
-from ragline.errors import ConfigError
+from ragline.embedding.tokens import PackedTokens, unpack_tokens
+from ragline.errors import ConfigError, EmbeddingError
 from ragline.settings import Settings
 from ragline.store.base import SourceBatch, Store, portable_store
 from ragline.store.filters import ColumnKind
@@ -471,7 +471,11 @@ def _decode(
     packed = None
     if blob is not None:
         raw = base64.b64decode(blob, validate=True)
-        if len(raw) % (_F32.itemsize + dimension):
-            raise ValueError(f"token_states holds {len(raw)} bytes, not whole packed {dimension}-d tokens")
+        # Either stored form (int8 rows or product-quantised codes, see embedding/tokens.py) is
+        # accepted; decoding once checks the blob holds whole tokens of this dimension.
+        try:
+            unpack_tokens(raw, dimension)
+        except EmbeddingError as exc:
+            raise ValueError(f"token_states: {exc}") from exc
         packed = PackedTokens(raw, dimension)
     return chunk, vector[0], units, packed
