@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ragline.generation.question import classify
-from ragline.generation.short import short_span
+from ragline.generation.short import short_span, tidy_span
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,22 @@ def test_no_short_answer_for_sentence_kinds_or_without_a_value() -> None:
     )
     q = "How many columns can a table have?"
     assert short_span(classify(q), q, "Tables hold columns and rows.") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "want"),
+    [
+        # The reader's span over MyST markup ended half-quoted in `make demo`.
+        ("Many projects use {file}`requirements.txt` files.", "{file}`requirements.txt", "requirements.txt"),
+        ("Run :command:`pip install` first.", ":command:`pip install`", "pip install"),
+        ('The value is "OFF", always.', '"OFF",', "OFF"),
+        ("It was built in 1874.", "1874.", "1874"),
+        ("It was built in 1874.", "1874", "1874"),
+        ("Set it to `` in the file.", "``", "``"),  # nothing would be left: unchanged
+    ],
+)
+def test_tidy_span_leaves_out_markup_and_quotes_around_the_value(text: str, span: str, want: str) -> None:
+    a = text.index(span)
+    x, y = tidy_span(text, a, a + len(span))
+    assert text[x:y] == want
+    assert a <= x <= y <= a + len(span)

@@ -30,7 +30,7 @@ from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify
 from ragline.generation.reader import Reader, Span
-from ragline.generation.short import short_span
+from ragline.generation.short import short_span, tidy_span
 from ragline.text.sentences import answer_units, is_code, is_heading
 from ragline.types import Answer, Citation, Context, Final, ShortAnswer, StreamEvent, Token
 
@@ -408,12 +408,12 @@ class ExtractiveAnswerer:
             )
             if short is None and self.reader is not None and need.kind not in self.mix.typed_first:
                 if s.span is not None and need.kind not in self.mix.no_short:
-                    a, b = s.span
+                    a, b = tidy_span(s.text, *s.span)
                     short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
             elif short is None:
                 found = short_span(need, question, s.text)
                 if found is not None:
-                    a, b = found
+                    a, b = tidy_span(s.text, *found)
                     short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
             # The quote keeps the document's exact text (it matches start/end); the answer drops the
             # document's own [n] markers so that every marker in it is one of these citations.

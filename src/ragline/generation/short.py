@@ -73,6 +73,34 @@ def _strip(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
+# A MyST/Sphinx role in front of a literal ("{file}`requirements.txt`", ":command:`ls`") and the
+# quoting marks around one: markup of the source, not part of the value.
+_ROLE = re.compile(r"(?:\{[\w:.+-]+\}|:[\w:.+-]+:)(?=[`'\"])")
+_QUOTES = "`'\"*_"
+
+
+def tidy_span(text: str, a: int, b: int) -> tuple[int, int]:
+    """``(a, b)`` narrowed to the value inside ``text[a:b]``: a leading markup role and the quoting
+    marks around it left out, so a span never ends half-quoted ("{file}`requirements.txt" ->
+    "requirements.txt"). The span is returned unchanged when nothing would be left.
+
+    Example::
+
+        text = "Use {file}`requirements.txt` files."
+        a, b = tidy_span(text, 4, 27)
+        text[a:b]   # 'requirements.txt'
+    """
+    x, y = a, b
+    m = _ROLE.match(text, x, y)
+    if m is not None:
+        x = m.end()
+    while x < y and text[x] in _QUOTES:
+        x += 1
+    while y > x and text[y - 1] in _QUOTES + " \t\n,;:.":
+        y -= 1
+    return (x, y) if y > x else (a, b)
+
+
 def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, int] | None:
     m = _DEFAULT_CELL.search(text)
     if m:
