@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 
 def dataset_splits(specs: Sequence[str]) -> Iterator[tuple[Path, str]]:
@@ -105,3 +106,27 @@ def ragline_serve(data: Path, env: dict[str, str], timeout: float = 180) -> Iter
     finally:
         server.terminate()
         server.wait(30)
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1e-3, *, iterations: int = 100, tol: float = 1e-8
+) -> np.ndarray:
+    """Logistic regression by Newton-Raphson (IRLS) with an L2 penalty; returns [bias, w...].
+    The confidence and support models of the answer benches are fitted with it."""
+    X = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(X.shape[1])
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-np.clip(X @ w, -50, 50)))
+        g = X.T @ (p - y) + l2 * w
+        H = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.abs(step).max() < tol:
+            break
+    return w
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve: the chance a positive outscores a negative (ties count half)."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from benchlib import auc, fit_logistic
 
 import ragline
 from ragline.eval.squad import split_of
@@ -142,19 +143,6 @@ def featurise(examples: list[Example], cos: np.ndarray) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> np.ndarray:
-    """Logistic regression by Newton-Raphson (IRLS); returns [bias, w...]."""
-    X = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(X.shape[1])
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-X @ w))
-        g = X.T @ (p - y) + l2 * w
-        H = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
-        step = np.linalg.solve(H, g)
-        w -= step
-        if np.abs(step).max() < 1e-9:
-            break
-    return w
 
 
 # Evidence can only raise support and missing numbers or names only lower it: a weight of the
@@ -167,7 +155,7 @@ def fit_signed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Logistic regression whose weights keep the signs in SIGNS (features dropped until they do)."""
     keep = list(range(x.shape[1]))
     while True:
-        w = fit_logistic(x[:, keep], y)
+        w = fit_logistic(x[:, keep], y, 1e-2, tol=1e-9)
         wrong = [j for j, v in zip(keep, w[1:], strict=True) if v * SIGNS[j] < 0]
         if not wrong:
             full = np.zeros(x.shape[1] + 1)
@@ -180,9 +168,6 @@ def fit_signed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         keep.remove(worst)
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
 def prf(scores: np.ndarray, labels: np.ndarray, t: float) -> tuple[float, float, float]:

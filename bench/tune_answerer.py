@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from benchlib import auc, fit_logistic
 
 import ragline
 from ragline.eval.qa import FULL_COLLECTION, PARTIAL_COLLECTION, SEED, ensure_collections
@@ -96,24 +97,6 @@ def evaluate(engine, prepared, weights, max_sentences):
     return float(np.mean(f1s)), float(np.mean(rec))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
-    """Logistic regression by Newton-Raphson (IRLS); returns [bias, w...]."""
-    X = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(X.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-X @ w))
-        g = X.T @ (p - y) + l2 * w
-        H = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
-        step = np.linalg.solve(H, g)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
-
-
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
 def main() -> int:
@@ -180,7 +163,7 @@ def main() -> int:
         feats.append([scored[0].similarity, scored[0].coverage] if scored else [0.0, 0.0])
         labels.append(label)
     x, y = np.array(feats), np.array(labels, dtype=float)
-    w = fit_logistic(x, y)
+    w = fit_logistic(x, y, 1e-3, iterations=50)
     model = ConfidenceModel(bias=float(w[0]), w_similarity=float(w[1]), w_coverage=float(w[2]))
     conf = np.array([model(a, b) for a, b in x])
     print(f"\nconfidence model: {model}  AUC={auc(conf, y):.4f}")

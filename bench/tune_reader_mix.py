@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from benchlib import auc, fit_logistic
 
 import ragline
 from ragline.eval.qa import FULL_COLLECTION, PARTIAL_COLLECTION, SEED, ensure_collections
@@ -90,24 +91,6 @@ def choose(r: Read, k: int, mix: float, signal: float) -> int:
     return int(np.argmax(rank))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
-    """Logistic regression by Newton-Raphson (IRLS); returns [bias, w...]."""
-    X = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(X.shape[1])
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-np.clip(X @ w, -50, 50)))
-        g = X.T @ (p - y) + l2 * w
-        H = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
-        step = np.linalg.solve(H, g)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
-
-
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
 def main() -> int:
@@ -162,7 +145,7 @@ def main() -> int:
     x = np.array(feats)
     for i, name in enumerate(["logit", "margin", "similarity", "coverage"]):
         print(f"  AUC {name} alone: {auc(x[:, i], labels):.3f}")
-    w = fit_logistic(x, labels)
+    w = fit_logistic(x, labels, 1e-3)
     z = np.hstack([np.ones((len(x), 1)), x]) @ w
     p = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
     print(
