@@ -4,19 +4,22 @@ checksums are checked; restore brings back a replaced document."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ragline.embedding.base import Vectors
 from ragline.embedding.cache import CachedEmbedder
+from ragline.embedding.tokens import CODEBOOK_DIR, _load, pack_tokens, unpack_tokens
 from ragline.engine import Engine
 from ragline.errors import CollectionNotFound, ConfigError, StoreError
-from ragline.maintenance.portable import CHUNKS_FILE, MANIFEST, SUMMARIES, VERSION
+from ragline.maintenance.portable import CHUNKS_FILE, MANIFEST, SUMMARIES, VERSION, _decode
 from ragline.testing.doubles import HashEmbedder
 from ragline.types import Access, Principal, SearchMode
 from tests.helpers import fast_engine, write_markdown_corpus
@@ -239,3 +242,41 @@ def test_a_failed_import_leaves_no_collection_behind(tmp_path: Path, corpus: Pat
     assert [p.name for p in (tmp_path / "b" / "collections").iterdir()] == [".docs.write.lock"]
     with pytest.raises(CollectionNotFound):
         dest.search("linux", collection="docs")
+
+
+def _record_with_tokens(blob: bytes, dimension: int) -> dict[str, Any]:
+    floats = base64.b64encode(np.ones((1, dimension), dtype="<f4").tobytes()).decode("ascii")
+    return {
+        "id": "d#0",
+        "doc_id": "d",
+        "text": "t",
+        "position": 0,
+        "start": 0,
+        "end": 1,
+        "section_path": [],
+        "parent_id": None,
+        "metadata": {},
+        "source": "s",
+        "title": "",
+        "access": {"groups": [], "clearance": 0},
+        "vector": floats,
+        "sentence_vectors": floats,
+        "token_states": base64.b64encode(blob).decode("ascii"),
+    }
+
+
+def test_import_reads_either_token_state_form_and_names_a_damaged_one() -> None:
+    book = _load(sorted(CODEBOOK_DIR.glob("*.npy"))[0])
+    states = np.random.default_rng(0).normal(size=(5, book.dimension)).astype(np.float32)
+    for blob in (pack_tokens(states), pack_tokens(states, book)):  # int8, then product-quantised
+        *_, packed = _decode(_record_with_tokens(blob, book.dimension), "default", book.dimension)
+        assert packed is not None
+        assert np.array_equal(unpack_tokens(packed.blob, book.dimension), unpack_tokens(blob, book.dimension))
+    pq = pack_tokens(states, book)
+    with pytest.raises(ValueError, match=r"token_states: .*whole tokens.*re-ingest"):
+        _decode(_record_with_tokens(pq[:-1], book.dimension), "default", book.dimension)
+    unknown = pq[:4] + bytes(8) + pq[12:]
+    with pytest.raises(ValueError, match=r"token_states: .*does not ship"):
+        _decode(_record_with_tokens(unknown, book.dimension), "default", book.dimension)
+    with pytest.raises(ValueError, match=r"token_states: .*whole"):
+        _decode(_record_with_tokens(pack_tokens(states)[:-3], book.dimension), "default", book.dimension)
