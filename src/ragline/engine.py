@@ -1008,7 +1008,7 @@ class Engine:
             question,
             hits,
             context,
-            self.answering.extractive_for(coll.answer),
+            self.answering.extractive_for(coll.answer, coll.store),
             timings=timings,
             t0=t0,
             debug=debug,

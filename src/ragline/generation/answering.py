@@ -16,13 +16,13 @@ import datetime
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from ragline.embedding.base import CachingEmbedder
+from ragline.embedding.base import CachingEmbedder, Vectors
 from ragline.errors import ConfigError
 from ragline.generation.breaker import State
 from ragline.generation.extractive import ExtractiveAnswerer
@@ -37,6 +37,13 @@ from ragline.types import Answer, AnswerDebug, Condensed, Context, Final, Hit, R
 
 if TYPE_CHECKING:
     from ragline.generation.llm import LLMGenerator
+
+
+@runtime_checkable
+class StoredSentenceSource(Protocol):
+    """A store that hands out its chunks' sentence vectors (``store.base.SentenceVectorFetch``)."""
+
+    def fetch_sentence_vectors(self, chunk_ids: Sequence[str]) -> Sequence[tuple[str, Vectors] | None]: ...
 
 
 class Answering:
@@ -63,8 +70,17 @@ class Answering:
             return "extractive"
         return "llm"
 
-    def extractive_for(self, a: AnswerSettings) -> ExtractiveAnswerer:
-        """The extractive answerer configured by ``a`` (a collection's answer settings)."""
+    def extractive_for(self, a: AnswerSettings, store: object | None = None) -> ExtractiveAnswerer:
+        """The extractive answerer configured by ``a`` (a collection's answer settings), reading
+        its candidate sentences' vectors from ``store`` (the collection's) where it stored them."""
+        answerer = self._extractive_for(a)
+        # Only "separate" sentence vectors are what the answerer would embed (header + sentence);
+        # "late" ones are pooled inside the chunk's run and score differently.
+        if self.settings.chunking.sentence_vectors == "separate" and isinstance(store, StoredSentenceSource):
+            return answerer.over(store.fetch_sentence_vectors)
+        return answerer
+
+    def _extractive_for(self, a: AnswerSettings) -> ExtractiveAnswerer:
         key = (
             a.max_sentences,
             a.candidate_sentences,

@@ -16,14 +16,15 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
-from ragline.embedding.base import Embedder
+from ragline.embedding.base import Embedder, Vectors, l2_normalize
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.lexical import coverage, idf, terms
@@ -31,18 +32,21 @@ from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
-from ragline.text.sentences import answer_units, is_code, is_heading
-from ragline.types import Answer, Citation, Context, Final, ShortAnswer, StreamEvent, Token
+from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
+from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
 ABSTAIN_TEXT = NOT_ENOUGH_INFORMATION
 
 # Fewer content terms than this and a "sentence" is a fragment (a label, a number, a heading).
 MIN_TERMS = 3
-_EMBED_CHARS = 320
 # Cosine similarity above which two sentences say the same thing; the second is never added.
 NEAR_DUPLICATE = 0.95
 # Candidate sentences taken from each passage before the best of the rest.
 PER_PASSAGE = 2
+
+#: The stored sentence vectors of chunks (a store's ``fetch_sentence_vectors``): for each chunk id,
+#: its text and one vector per sentence (``sentence_spans`` of the text), or None.
+SentenceVectors = Callable[[Sequence[str]], Sequence[tuple[str, Vectors] | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +96,11 @@ def _reread(s: ScoredSentence, head: str, span: Span | None, mix: ReaderMix, pri
     )
 
 
-def _titled(title: str, sentence: str) -> str:
-    return f"{title}: {sentence}" if title and title.lower() not in sentence.lower() else sentence
+def _unit_text(p: Passage, text: str) -> str:
+    """What a unit is embedded as: its passage's header (title, section path) on a line before it,
+    as ingest embeds each sentence of a chunk (``chunking.sentence_vectors = "separate"``), so a
+    vector the collection stored and one embedded now are the same vector."""
+    return f"{p.header}\n{text}" if p.header else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +239,22 @@ class ExtractiveAnswerer:
         # sentence scores decide alone (the model file is optional: a source checkout may lack it).
         self.reader = reader
         self.mix = mix or ReaderMix()
+        # Where the collection's stored sentence vectors come from (see :meth:`over`); None: every
+        # candidate unit is embedded at query time.
+        self.stored: SentenceVectors | None = None
+
+    def over(self, stored: SentenceVectors | None) -> ExtractiveAnswerer:
+        """This answerer reading candidate units' vectors from ``stored`` (a collection's stored
+        sentence vectors) where a unit is one of its chunk's stored sentences; a shallow copy, so
+        answerers shared between collections stay independent.
+
+        Example::
+
+            answerer.over(store.fetch_sentence_vectors).stream(question, context)
+        """
+        other = copy.copy(self)
+        other.stored = stored
+        return other
 
     def warm_up(self) -> None:
         """Load the reader's graph now rather than on the first question."""
@@ -278,12 +301,7 @@ class ExtractiveAnswerer:
         # Embedding every sentence costs more than the rest of ask; lexical coverage and the
         # passage rank pick the candidates worth embedding.
         keep = self._candidates(found, pre)
-        # Long sentences are embedded by their opening: the model's cost grows with length and the
-        # first ~60 tokens carry the claim. The title goes in front for the same reason it counts
-        # towards coverage.
-        vecs = self.embedder.embed_documents(
-            [_titled(context.passages[found[i].passage].title, found[i].shown[:_EMBED_CHARS]) for i in keep]
-        )
+        vecs = self.unit_vectors(context, [found[i] for i in keep])
         sims = vecs @ self.embedder.embed_query(question)
         scored = [
             ScoredSentence(
@@ -304,6 +322,62 @@ class ExtractiveAnswerer:
         ]
         order = sorted(range(len(scored)), key=lambda j: -scored[j].score)
         return [scored[j] for j in order], vecs[order]
+
+    def unit_vectors(self, context: Context, units: Sequence[_Sentence]) -> Vectors:
+        """Each unit's embedding (``header + "\\n" + unit``, unit length): the vector the collection
+        stored for it where the unit is one of its chunk's sentences (embedding 8 units cold cost
+        ~36 ms of a ~150 ms ``ask`` on the quiet machine), the rest embedded now (through the
+        embedder's in-memory cache, keyed by text)."""
+        out = np.zeros((len(units), self.embedder.dimension), dtype=np.float32)
+        reused = self._stored_rows(context, units)
+        for j, v in reused.items():
+            out[j] = v
+        missing = [j for j in range(len(units)) if j not in reused]
+        if missing:
+            texts = [_unit_text(context.passages[units[j].passage], units[j].text) for j in missing]
+            out[missing] = self.embedder.embed_documents(texts)
+        return out
+
+    def _stored_rows(self, context: Context, units: Sequence[_Sentence]) -> dict[int, Vectors]:
+        """Stored sentence vectors of ``units`` by index: a unit gets one when its document span is
+        exactly a sentence of a chunk that covers it (table rows and a label joined to its
+        definition are answer units, not stored sentences, and are embedded now)."""
+        if self.stored is None or not units:
+            return {}
+        covering: dict[int, list[tuple[str, int]]] = {}
+        for j, u in enumerate(units):
+            for c in context.passages[u.passage].chunks:
+                if c.start <= u.start and u.end <= c.end:
+                    covering.setdefault(j, []).append((c.chunk_id, c.start))
+        ids = list(dict.fromkeys(cid for spans in covering.values() for cid, _ in spans))
+        if not ids:
+            return {}
+        by_span: dict[tuple[int, int], Vectors] = {}
+        texts: dict[tuple[int, int], str] = {}
+        starts = {cid: start for spans in covering.values() for cid, start in spans}
+        for cid, got in zip(ids, self.stored(ids), strict=True):
+            if got is None:
+                continue
+            text, vecs = got
+            spans = sentence_spans(text)
+            # One vector per sentence is what "separate" sentence vectors are; "late" ones may
+            # have fewer (truncation) and are pooled differently: not this unit's embedding.
+            if len(spans) != len(vecs):
+                continue
+            base = starts[cid]
+            for (a, b), v in zip(spans, vecs, strict=True):
+                by_span[(base + a, base + b)] = v
+                texts[(base + a, base + b)] = text[a:b]
+        out: dict[int, Vectors] = {}
+        for j, u in enumerate(units):
+            key = (u.start, u.end)
+            if key in by_span and texts[key] == u.text:
+                out[j] = by_span[key]
+        if out:
+            # Stored as float16: back to unit length, as a fresh embedding is.
+            rows = l2_normalize(np.asarray(list(out.values()), dtype=np.float32))
+            out = dict(zip(out, rows, strict=True))
+        return out
 
     def _candidates(self, found: list[_Sentence], pre: list[float]) -> list[int]:
         """Indexes of the sentences worth embedding: each passage's best by coverage, best passages

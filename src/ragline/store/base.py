@@ -221,6 +221,26 @@ class SentenceSearch(Protocol):
         ...
 
 
+class StoredSentences(NamedTuple):
+    """A chunk's text and its stored sentence vectors (``SourceBatch.sentence_vectors``): with
+    ``chunking.sentence_vectors = "separate"``, row ``k`` embeds ``header + "\\n" + sentence k`` of
+    :func:`ragline.text.sentences.sentence_spans` of ``text``."""
+
+    text: str
+    vectors: Vectors
+
+
+@runtime_checkable
+class SentenceVectorFetch(Protocol):
+    """The stored sentence vectors of given chunks (the offline answerer reuses them instead of
+    embedding its candidate sentences again at query time)."""
+
+    def fetch_sentence_vectors(self, chunk_ids: Sequence[str]) -> list[StoredSentences | None]:
+        """Each chunk's text and sentence vectors (float32 rows, unit length up to the storage's
+        rounding), in order; None for a chunk gone or stored without sentence vectors."""
+        ...
+
+
 @runtime_checkable
 class TokenStateStore(Protocol):
     """Stored contextual token embeddings (``SourceBatch.token_states``) for late interaction."""
@@ -345,6 +365,7 @@ _CAPABILITIES: dict[str, type] = {
     "keyword search": KeywordSearch,
     "sentence search": SentenceSearch,
     "token states": TokenStateStore,
+    "sentence vector fetch": SentenceVectorFetch,
     "vector fetch": VectorFetch,
     "export": PortableStore,
     "versions": VersionedStore,

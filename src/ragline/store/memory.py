@@ -39,7 +39,7 @@ import numpy.typing as npt
 from ragline.embedding.base import Vectors
 from ragline.embedding.tokens import unpack_tokens
 from ragline.errors import StoreError
-from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoreStats
+from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoredSentences, StoreStats
 from ragline.store.exact import Mask, cosine_scores, filter_mask, maxsim_scores, top_n, unit_rows
 from ragline.store.filters import ACL_TENANT, ColumnKind, Filter, Scalar, to_sql
 from ragline.store.keyword import KeywordIndex, analyze, keyword_query
@@ -456,6 +456,17 @@ class MemoryStore:
     def searches_in_memory(self) -> bool:
         """Always: every search here is an exact scan."""
         return True
+
+    def fetch_sentence_vectors(self, chunk_ids: Sequence[str]) -> list[StoredSentences | None]:
+        state = self._state
+        out: list[StoredSentences | None] = []
+        for cid in chunk_ids:
+            row = state.at.get(cid)
+            if row is None or not len(state.units[row]):
+                out.append(None)
+            else:
+                out.append(StoredSentences(state.rows[row]["text"], state.units[row]))
+        return out
 
     def fetch_token_states(
         self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
