@@ -124,6 +124,7 @@ def test_memory_store_has_every_search_capability_and_export_but_no_versions(tmp
         "keyword search",
         "sentence search",
         "token states",
+        "sentence vector fetch",
         "vector fetch",
         "export",
     }

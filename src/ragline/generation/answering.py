@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 class StoredSentenceSource(Protocol):
     """A store that hands out its chunks' sentence vectors (``store.base.SentenceVectorFetch``)."""
 
+    # The embedding model its vectors come from.
+    model_id: str
+
     def fetch_sentence_vectors(self, chunk_ids: Sequence[str]) -> Sequence[tuple[str, Vectors] | None]: ...
 
 
@@ -75,8 +78,13 @@ class Answering:
         its candidate sentences' vectors from ``store`` (the collection's) where it stored them."""
         answerer = self._extractive_for(a)
         # Only "separate" sentence vectors are what the answerer would embed (header + sentence);
-        # "late" ones are pooled inside the chunk's run and score differently.
-        if self.settings.chunking.sentence_vectors == "separate" and isinstance(store, StoredSentenceSource):
+        # "late" ones are pooled inside the chunk's run and score differently. A collection on a
+        # tuned model stored its own model's vectors; the answerer embeds with the configured one.
+        if (
+            self.settings.chunking.sentence_vectors == "separate"
+            and isinstance(store, StoredSentenceSource)
+            and store.model_id == self.embedder.model_id
+        ):
             return answerer.over(store.fetch_sentence_vectors)
         return answerer
 

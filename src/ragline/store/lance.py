@@ -1271,8 +1271,9 @@ class LanceStore:
     def chunks_at(self, keys: Sequence[tuple[str, int]], filters: Filter | None = None) -> list[Chunk]:
         """Chunks by (doc id, position), e.g. the neighbours of a hit, that match ``filters``;
         missing keys are skipped, and a key two documents share gives both."""
-        tbl = self.chunks_table
-        if tbl is None or not keys:
+        self._follow_other_writers()
+        view = self._view()
+        if view is None or not keys:
             return []
         wanted = set(keys)
         by_doc: dict[str, set[int]] = {}
@@ -1285,7 +1286,9 @@ class LanceStore:
         where = self._where(filters)
         if where:
             pred = f"({pred}) AND ({where})"
-        rows = tbl.search().where(pred).select(_RESULT_COLUMNS).limit(None).to_list()
+        # pylance's scan of the view directly: the same rows as lancedb's query builder without its
+        # event-loop round trip (~7 of the assemble stage's ~12 ms on the quiet machine).
+        rows = view.ds.to_table(columns=_RESULT_COLUMNS, filter=pred).to_pylist()
         found: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
             found.setdefault((r["doc_id"], int(r["position"])), []).append(r)

@@ -50,6 +50,7 @@ from ragline.store.base import (
     KeywordSearch,
     PortableStore,
     SentenceSearch,
+    SentenceVectorFetch,
     SourceBatch,
     Store,
     TokenStateStore,
@@ -682,6 +683,28 @@ class SentenceContract(_Contract):
         assert len(cands) == 8
         assert store.fetch_chunks(cands[::-1]) == [by_id[c.chunk_id] for c in cands[::-1]]
         assert store.fetch_texts(cands) == [by_id[c.chunk_id].embed_text for c in cands]
+
+    def test_fetch_sentence_vectors_gives_each_chunks_text_and_vectors(self, with_units: WithUnits) -> None:
+        store, chunks, units = with_units
+        if not isinstance(store, SentenceVectorFetch):
+            pytest.skip("the backend does not hand out sentence vectors (the answerer embeds instead)")
+        ids = [c.id for c in chunks[::-1]] + ["no-such-chunk", chunks[0].id]
+        got = store.fetch_sentence_vectors(ids)
+        by_id = {c.id: (c, u) for c, u in zip(chunks, units, strict=True)}
+        assert len(got) == len(ids) and got[-2] is None
+        for cid, g in zip(ids, got, strict=True):
+            if cid not in by_id:
+                continue
+            chunk, u = by_id[cid]
+            if len(u) == 0:
+                assert g is None
+                continue
+            assert g is not None and g.text == chunk.text
+            # Stored as float16 by some backends: equal up to that rounding, in order.
+            want = u / np.linalg.norm(u, axis=1, keepdims=True)
+            have = g.vectors / np.linalg.norm(g.vectors, axis=1, keepdims=True)
+            np.testing.assert_allclose(have, want, atol=2e-3)
+        assert store.fetch_sentence_vectors([]) == []
 
     def test_sentence_candidates_empty_without_units(self, tmp_path: Path, filled: Filled) -> None:
         store, _, vecs = filled

@@ -1,0 +1,170 @@
+"""The extractive answerer reads its candidate sentences' vectors from the collection's stored
+sentence vectors instead of embedding them again, and embeds them when the collection has none."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import ragline
+from ragline.embedding.cache import TransientEmbedder
+from ragline.engine import Engine
+from ragline.generation.answering import Answering
+from ragline.generation.base import collect
+from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.types import Context
+from tests.helpers import FAST_AND_REAL, fast_engine, write_fact_corpus
+
+QUESTIONS = [
+    "When was the Harbor Lighthouse built?",
+    "How long should the dough rest before shaping?",
+    "What do tiltmeters measure?",
+    "When does the observatory raise the alert level to orange?",
+]
+
+
+def _context(engine: Engine, question: str) -> Context:
+    return engine.assemble(engine.retrieve_for_answer(question))
+
+
+def _answerers(engine: Engine) -> tuple[ExtractiveAnswerer, ExtractiveAnswerer, TransientEmbedder]:
+    coll = engine.collection(None)
+    fresh = engine.answering.extractive_for(coll.answer)
+    reused = engine.answering.extractive_for(coll.answer, coll.store)
+    assert isinstance(fresh.embedder, TransientEmbedder)
+    return fresh, reused, fresh.embedder
+
+
+def _cold(answerer: ExtractiveAnswerer, engine: Engine) -> ExtractiveAnswerer:
+    """``answerer`` over a new, empty query-time embedding cache."""
+    cold = copy.copy(answerer)
+    cold.embedder = engine.embedder.transient()
+    return cold
+
+
+@FAST_AND_REAL
+def test_stored_vectors_choose_what_fresh_embedding_chooses(tmp_path: Path, open_engine: Any) -> None:
+    engine = open_engine(tmp_path / "data")
+    engine.ingest([tmp_path / "docs"] if write_fact_corpus(tmp_path / "docs") else [])
+    fresh, reused, embedder = _answerers(engine)
+    assert fresh.stored is None and reused.stored is not None
+    # The LanceDB store keeps sentence vectors as float16; the in-process twin as float32.
+    tol = 1e-6 if engine.settings.store.backend == "memory" else 3e-3
+    for q in QUESTIONS:
+        ctx = _context(engine, q)
+        before = embedder.embedded
+        got, got_vecs = reused.score(q, ctx)
+        embedded_now = embedder.embedded - before
+        # Every candidate here is a plain sentence of one chunk: nothing is embedded at query time.
+        assert got and embedded_now == 0, q
+        # Fresh embedding, through an empty cache: every candidate is embedded.
+        cold = _cold(fresh, engine)
+        want, want_vecs = cold.score(q, ctx)
+        assert isinstance(cold.embedder, TransientEmbedder) and cold.embedder.embedded == len(want)
+        assert [(s.passage, s.start, s.end) for s in got] == [(s.passage, s.start, s.end) for s in want]
+        assert [s.similarity for s in got] == pytest.approx([s.similarity for s in want], abs=tol)
+        np.testing.assert_allclose(got_vecs, want_vecs, atol=tol)
+        a, b = collect(reused.stream(q, ctx)), collect(fresh.stream(q, ctx))
+        assert (a.text, a.abstained, a.short) == (b.text, b.abstained, b.short)
+        assert [c.chunk_id for c in a.citations] == [c.chunk_id for c in b.citations]
+        assert a.confidence == pytest.approx(b.confidence, abs=0.02)
+    # ask goes through the stored vectors too, and answers.
+    answer = engine.ask(QUESTIONS[0])
+    assert not answer.abstained and "1872" in answer.text
+
+
+def test_a_collection_without_sentence_vectors_embeds_every_candidate(tmp_path: Path) -> None:
+    # Ingested with sentence vectors off (as a collection written before them): the store has the
+    # capability, holds none, and the answerer embeds its candidates as before.
+    write_fact_corpus(tmp_path / "docs")
+    fast_engine(tmp_path / "data", chunking={"sentence_vectors": "off"}).ingest([tmp_path / "docs"])
+    engine = fast_engine(tmp_path / "data")
+    fresh, reused, _ = _answerers(engine)
+    assert reused.stored is not None
+    for q in QUESTIONS[:2]:
+        ctx = _context(engine, q)
+        ids = [c.chunk_id for p in ctx.passages for c in p.chunks]
+        assert ids and reused.stored(ids) == [None] * len(ids)
+        cold = _cold(reused, engine)
+        got, _ = cold.score(q, ctx)
+        assert isinstance(cold.embedder, TransientEmbedder) and got and cold.embedder.embedded == len(got)
+        a, b = collect(reused.stream(q, ctx)), collect(fresh.stream(q, ctx))
+        assert (a.text, a.citations, a.confidence) == (b.text, b.citations, b.confidence)
+    assert "1872" in engine.ask(QUESTIONS[0]).text
+
+
+def test_units_that_are_not_stored_sentences_are_embedded(tmp_path: Path) -> None:
+    # A table row is an answer unit of its own but lies inside one stored "sentence" (the whole
+    # table): it has no stored vector and is embedded now, with the same text fresh embedding uses.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ports.md").write_text(
+        "# Server settings\n\nThe server listens on one port for every client connection.\n\n"
+        "| Setting | Default | Meaning |\n|---|---|---|\n"
+        "| Port | 8080 | the port the server listens on |\n"
+        "| Workers | 4 | worker processes that serve requests |\n",
+        encoding="utf-8",
+    )
+    engine = fast_engine(tmp_path / "data")
+    engine.ingest([docs])
+    fresh, reused, _ = _answerers(engine)
+    q = "What is the default port of the server?"
+    ctx = _context(engine, q)
+    cold = _cold(reused, engine)
+    got, got_vecs = cold.score(q, ctx)
+    rows = [s for s in got if s.text.startswith("|")]
+    assert rows, [s.text for s in got]
+    # The rows are embedded now; the prose sentence comes from the store.
+    assert isinstance(cold.embedder, TransientEmbedder)
+    assert cold.embedder.embedded == len(rows) < len(got)
+    want, want_vecs = fresh.score(q, ctx)
+    assert [s.text for s in got] == [s.text for s in want]
+    np.testing.assert_allclose(got_vecs, want_vecs, atol=1e-6)
+
+
+class _NoSentenceVectors:
+    model_id = "hash"
+
+
+@pytest.mark.parametrize(
+    ("mode", "store", "reads"),
+    [
+        ("separate", None, False),
+        ("separate", _NoSentenceVectors(), False),
+        ("late", "coll", False),
+        ("separate", "coll", True),
+    ],
+    ids=["no store", "store without the capability", "late sentence vectors", "separate"],
+)
+def test_which_stores_the_answerer_reads(tmp_path: Path, mode: str, store: Any, reads: bool) -> None:
+    engine = fast_engine(tmp_path / "data", chunking={"sentence_vectors": mode})
+    write_fact_corpus(tmp_path / "docs")
+    engine.ingest([tmp_path / "docs"])
+    coll = engine.collection(None)
+    answering: Answering = engine.answering
+    got = answering.extractive_for(coll.answer, coll.store if store == "coll" else store)
+    assert (got.stored is not None) == reads
+    # The shared answerer is never changed by a collection's view of it.
+    assert answering.extractive_for(coll.answer).stored is None
+
+
+def test_a_store_of_another_model_is_not_read(tmp_path: Path) -> None:
+    engine = fast_engine(tmp_path / "data")
+    write_fact_corpus(tmp_path / "docs")
+    engine.ingest([tmp_path / "docs"])
+    coll = engine.collection(None)
+    coll.store.model_id = "a-tuned-model"  # type: ignore[misc]
+    assert engine.answering.extractive_for(coll.answer, coll.store).stored is None
+
+
+@pytest.mark.integration
+def test_real_engine_on_an_old_style_collection_answers(tmp_path: Path) -> None:
+    # The real model and LanceDB, a collection without sentence vectors: the fallback path.
+    write_fact_corpus(tmp_path / "docs")
+    ragline.open(tmp_path / "data", chunking={"sentence_vectors": "off"}).ingest([tmp_path / "docs"])
+    answer = ragline.open(tmp_path / "data").ask(QUESTIONS[0])
+    assert not answer.abstained and "1872" in answer.text
