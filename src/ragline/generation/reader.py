@@ -183,13 +183,13 @@ class OnnxReader:
         self._lock = threading.Lock()
 
     @classmethod
-    def packaged(cls) -> OnnxReader | None:
+    def packaged(cls, *, threads: int = 1) -> OnnxReader | None:
         """The reader the package ships, or None (with the reason logged) when it has none."""
         d = packaged_reader_dir()
         if not (d / MODEL_FILE).is_file():
             log.info("no packaged reader model at %s; the extractive answerer scores sentences without it", d)
             return None
-        return cls(d)
+        return cls(d, threads=threads)
 
     @cached_property
     def meta(self) -> dict[str, Any]:
@@ -220,6 +220,8 @@ class OnnxReader:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
+        # As the embedder's session: a spinning pool takes the cores the next query needs.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def warm_up(self) -> None:
