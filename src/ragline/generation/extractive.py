@@ -256,73 +256,6 @@ class ExtractiveAnswerer:
         other.stored = stored
         return other
 
-    def warm_up(self) -> None:
-        """Load the reader's graph now rather than on the first question."""
-        if self.reader is not None:
-            self.reader.warm_up()
-
-    # -- scoring ---------------------------------------------------------------------------------
-
-    def score(
-        self, question: str, context: Context, need: QuestionNeed | None = None
-    ) -> tuple[list[ScoredSentence], np.ndarray]:
-        """Candidate units, best first, and their embeddings (rows in the same order)."""
-        need = need or classify(question)
-        q_terms = need.content_terms(set(terms(question)))
-        found: list[_Sentence] = []
-        for i, p in enumerate(context.passages):
-            # A sentence says "it was completed in 1889"; its title says what "it" is.
-            header = frozenset(terms(p.header))
-            before: frozenset[str] = frozenset()
-            for a, b in answer_units(p.text):
-                text = p.text[a:b]
-                if is_heading(text) or is_code(text):
-                    continue
-                shown = strip_markers(text)
-                t = set(terms(shown))
-                if len(t) >= MIN_TERMS:
-                    found.append(_Sentence(i, p.start + a, p.start + b, text, shown, t, header, before))
-                before = frozenset(t)
-        if not found:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        weights = idf([f.terms | f.header for f in found])
-        default = math.log(1.0 + len(found))  # a question term no sentence has: rarest of all
-        w = self.weights
-        covs = [coverage(q_terms, f.terms, weights, default, f.header, w.title_coverage) for f in found]
-        priors = [1.0 / (1.0 + math.log(context.passages[f.passage].rank)) for f in found]
-        kinds = [carries(need, f.shown) for f in found]
-        abouts = [_about(need, f) for f in found]
-        # What the question needs counts before embedding too: the unit stating the default may
-        # share fewer words with the question than its neighbours do.
-        pre = [
-            c + 0.25 * r + w.answer_type * k + w.entity * e
-            for c, r, k, e in zip(covs, priors, kinds, abouts, strict=True)
-        ]
-        # Embedding every sentence costs more than the rest of ask; lexical coverage and the
-        # passage rank pick the candidates worth embedding.
-        keep = self._candidates(found, pre)
-        vecs = self.unit_vectors(context, [found[i] for i in keep])
-        sims = vecs @ self.embedder.embed_query(question)
-        scored = [
-            ScoredSentence(
-                passage=found[i].passage,
-                start=found[i].start,
-                end=found[i].end,
-                text=found[i].text,
-                coverage=covs[i],
-                similarity=float(s),
-                score=w.similarity * float(s)
-                + w.coverage * covs[i]
-                + w.rank * priors[i]
-                + w.answer_type * kinds[i]
-                + w.entity * abouts[i],
-                entity_share=abouts[i],
-            )
-            for i, s in zip(keep, sims, strict=True)
-        ]
-        order = sorted(range(len(scored)), key=lambda j: -scored[j].score)
-        return [scored[j] for j in order], vecs[order]
-
     def unit_vectors(self, context: Context, units: Sequence[_Sentence]) -> Vectors:
         """Each unit's embedding (``header + "\\n" + unit``, unit length): the vector the collection
         stored for it where the unit is one of its chunk's sentences (embedding 8 units cold cost
@@ -378,6 +311,76 @@ class ExtractiveAnswerer:
             rows = l2_normalize(np.asarray(list(out.values()), dtype=np.float32))
             out = dict(zip(out, rows, strict=True))
         return out
+
+    def warm_up(self) -> None:
+        """Load the reader's graph now rather than on the first question."""
+        if self.reader is not None:
+            self.reader.warm_up()
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def score(
+        self, question: str, context: Context, need: QuestionNeed | None = None
+    ) -> tuple[list[ScoredSentence], np.ndarray]:
+        """Candidate units, best first, and their embeddings (rows in the same order)."""
+        need = need or classify(question)
+        q_terms = need.content_terms(set(terms(question)))
+        found: list[_Sentence] = []
+        for i, p in enumerate(context.passages):
+            # A sentence says "it was completed in 1889"; its title says what "it" is.
+            header = frozenset(terms(p.header))
+            before: frozenset[str] = frozenset()
+            for a, b in answer_units(p.text):
+                text = p.text[a:b]
+                if is_heading(text) or is_code(text):
+                    continue
+                shown = strip_markers(text)
+                t = set(terms(shown))
+                if len(t) >= MIN_TERMS:
+                    found.append(_Sentence(i, p.start + a, p.start + b, text, shown, t, header, before))
+                before = frozenset(t)
+        if not found:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        weights = idf([f.terms | f.header for f in found])
+        default = math.log(1.0 + len(found))  # a question term no sentence has: rarest of all
+        w = self.weights
+        covs = [coverage(q_terms, f.terms, weights, default, f.header, w.title_coverage) for f in found]
+        priors = [1.0 / (1.0 + math.log(context.passages[f.passage].rank)) for f in found]
+        kinds = [carries(need, f.shown) for f in found]
+        abouts = [_about(need, f) for f in found]
+        # What the question needs counts before embedding too: the unit stating the default may
+        # share fewer words with the question than its neighbours do.
+        pre = [
+            c + 0.25 * r + w.answer_type * k + w.entity * e
+            for c, r, k, e in zip(covs, priors, kinds, abouts, strict=True)
+        ]
+        # Embedding every sentence costs more than the rest of ask; lexical coverage and the
+        # passage rank pick the candidates worth embedding.
+        keep = self._candidates(found, pre)
+        # Long sentences are embedded by their opening: the model's cost grows with length and the
+        # model keeps the first embedding.max_tokens. Each unit is embedded as ingest embeds a
+        # sentence (header, then the sentence), so the stored sentence vectors serve most units.
+        vecs = self.unit_vectors(context, [found[i] for i in keep])
+        sims = vecs @ self.embedder.embed_query(question)
+        scored = [
+            ScoredSentence(
+                passage=found[i].passage,
+                start=found[i].start,
+                end=found[i].end,
+                text=found[i].text,
+                coverage=covs[i],
+                similarity=float(s),
+                score=w.similarity * float(s)
+                + w.coverage * covs[i]
+                + w.rank * priors[i]
+                + w.answer_type * kinds[i]
+                + w.entity * abouts[i],
+                entity_share=abouts[i],
+            )
+            for i, s in zip(keep, sims, strict=True)
+        ]
+        order = sorted(range(len(scored)), key=lambda j: -scored[j].score)
+        return [scored[j] for j in order], vecs[order]
 
     def _candidates(self, found: list[_Sentence], pre: list[float]) -> list[int]:
         """Indexes of the sentences worth embedding: each passage's best by coverage, best passages
