@@ -280,6 +280,8 @@ class _View:
     flat: _FlatVectors | None = None
     units: _FlatUnits | None = None
     rows: dict[str, int] | None = None
+    # (doc id, position) -> row ids, for neighbour reads (chunks_at) without a scan.
+    positions: dict[tuple[str, int], list[int]] | None = None
 
     @property
     def version(self) -> int:
@@ -1176,6 +1178,22 @@ class LanceStore:
                 found[cid] = StoredSentences(texts[i] or "", flat[starts[i] : starts[i + 1]])
         return [found.get(c) for c in chunk_ids]
 
+    def _positions(self, view: _View) -> dict[tuple[str, int], list[int]]:
+        """(doc id, position) -> row ids in ``view`` (two documents may share a doc id), built on
+        first use like :meth:`_row_ids`."""
+        if view.positions is None:
+            t = view.ds.to_table(columns=["doc_id", "position"], with_row_id=True)
+            at: dict[tuple[str, int], list[int]] = {}
+            for d, p, r in zip(
+                t.column("doc_id").to_pylist(),
+                t.column("position").to_pylist(),
+                t.column("_rowid").to_pylist(),
+                strict=True,
+            ):
+                at.setdefault((d, int(p)), []).append(int(r))
+            view.positions = at
+        return view.positions
+
     def _row_ids(self, view: _View) -> dict[str, int]:
         """Chunk id -> row id in ``view``, built on first use: reading a few rows by row id takes
         milliseconds where a filter on ``id`` scans the column (36 ms at 12k chunks)."""
@@ -1279,16 +1297,21 @@ class LanceStore:
         by_doc: dict[str, set[int]] = {}
         for doc_id, pos in wanted:
             by_doc.setdefault(doc_id, set()).add(pos)
-        pred = " OR ".join(
-            f"(doc_id = {sql_literal(d)} AND position IN ({', '.join(str(p) for p in sorted(ps))}))"
-            for d, ps in by_doc.items()
-        )
         where = self._where(filters)
         if where:
-            pred = f"({pred}) AND ({where})"
-        # pylance's scan of the view directly: the same rows as lancedb's query builder without its
-        # event-loop round trip (~7 of the assemble stage's ~12 ms on the quiet machine).
-        rows = view.ds.to_table(columns=_RESULT_COLUMNS, filter=pred).to_pylist()
+            pred = " OR ".join(
+                f"(doc_id = {sql_literal(d)} AND position IN ({', '.join(str(p) for p in sorted(ps))}))"
+                for d, ps in by_doc.items()
+            )
+            # pylance's scan of the view directly: the same rows as lancedb's query builder
+            # without its event-loop round trip.
+            rows = view.ds.to_table(columns=_RESULT_COLUMNS, filter=f"({pred}) AND ({where})").to_pylist()
+        else:
+            # No filter: the rows by row id, in storage order as a scan gives them (5.6 -> 0.6 ms
+            # CPU per call at 2.5k chunks, and no scan of the doc_id column at 100k).
+            at = self._positions(view)
+            ids = sorted({r for k in wanted for r in at.get(k, ())})
+            rows = view.ds._take_rows(ids, columns=_RESULT_COLUMNS).to_pylist() if ids else []
         found: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
             found.setdefault((r["doc_id"], int(r["position"])), []).append(r)

@@ -364,6 +364,26 @@ class CoreContract(_Contract):
         assert got[0].text == by_key[("b.jsonl-d3", 1)].text
         assert store.chunks_at([]) == []
 
+    def test_chunks_at_sees_every_write_and_shared_doc_ids(self, filled: Filled) -> None:
+        # A backend may answer from a map of positions read once: every write must be seen.
+        store, chunks, _ = filled
+        new = [
+            replace(c, id=c.id + "-v2", text=c.text + " again") for c in chunks if c.source == "/data/a.jsonl"
+        ]
+        store.upsert([SourceBatch("/data/a.jsonl", "ha2", new, vectors_for(new, 9))])
+        got = store.chunks_at([("a.jsonl-d0", 0), ("a.jsonl-d0", 1)])
+        assert [c.id for c in got] == ["a.jsonl-d0-c0-v2", "a.jsonl-d0-c1-v2"]
+        assert all(c.text.endswith(" again") for c in got)
+        # Another source with the same document id: a key two documents share gives both.
+        twin = [
+            replace(c, id=c.id + "-twin", source="/data/c.jsonl") for c in new if c.doc_id == "a.jsonl-d0"
+        ]
+        store.upsert([SourceBatch("/data/c.jsonl", "hc", twin, vectors_for(twin, 10))])
+        got = store.chunks_at([("a.jsonl-d0", 0)])
+        assert sorted(c.source for c in got) == ["/data/a.jsonl", "/data/c.jsonl"]
+        store.delete_sources(["/data/a.jsonl", "/data/c.jsonl"])
+        assert store.chunks_at([("a.jsonl-d0", 0), ("a.jsonl-d0", 1)]) == []
+
     def test_sections_round_trip(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path / "sec", DIM)
         sec = Section(id="s1", doc_id="d", text="Parent text here", start=0, end=16, section_path=("A", "B"))
