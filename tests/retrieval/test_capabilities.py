@@ -41,6 +41,7 @@ DOCS = [
 # Backends lacking capabilities: a protocol member set to None is, for isinstance, not there.
 class NoSentencesNoVectors(MemoryStore):
     sentence_candidates = None
+    fetch_sentence_vectors = None
     fetch_vectors = None
 
 
