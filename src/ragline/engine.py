@@ -159,6 +159,14 @@ def _ending(span: Span, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
         span.end()
 
 
+def _limit_blas_threads(threads: int | None) -> None:
+    """Cap numpy's BLAS threads (``blas_threads``) for the whole process; None: leave them."""
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 class Engine:
     """Everything ragline does on one data directory. Models load on first use."""
 
@@ -493,6 +501,7 @@ class Engine:
     @cached_property
     def retrievers(self) -> RetrieverFactory:
         """Builds each collection's retriever; keeps the rerankers (and their models) it made."""
+        _limit_blas_threads(self.settings.blas_threads)
         return RetrieverFactory(
             self.embedder, chat=lambda: self.chat_model, cache_dir=self.settings.cache_dir
         )
