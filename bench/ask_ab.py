@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     packages.append(("after", ragline))
     ds = load_squad(args.dataset)
     qs = sample_questions(ds.questions_in(args.split), args.limit, SEED)
+    # Read before any engine caps them.
+    own = max([int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"] or [1])
     engines: list[tuple[str, Any]] = []
     for label, pkg in packages:
         engine = pkg.open(args.data_dir)  # type: ignore[attr-defined]
@@ -84,10 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     stages: dict[str, dict[str, list[float]]] = {label: {} for label, _ in engines}
     answers: dict[str, list[Any]] = {label: [] for label, _ in engines}
     loads = []
+    # numpy's BLAS threads are process-wide: each version asks with its own setting
+    # (``blas_threads``; versions without it with the process's own count).
+    blas = {label: getattr(engine.settings, "blas_threads", None) or own for label, engine in engines}
     for i, q in enumerate(qs):
         loads.append(os.getloadavg()[0])
         turn = engines[i % len(engines) :] + engines[: i % len(engines)]
         for label, engine in turn:
+            threadpool_limits(limits=blas[label], user_api="blas")
             c0, t0 = time.process_time(), time.perf_counter()
             a = engine.ask(q.text, collection=FULL_COLLECTION)
             wall[label].append((time.perf_counter() - t0) * 1000)
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 stages[label].setdefault(k, []).append(v)
             answers[label].append(a)
     load = f"{min(loads):.1f}-{max(loads):.1f} (mean {np.mean(loads):.1f})"
-    print(f"{len(qs)} {args.split} questions, load average {load}")
+    print(f"{len(qs)} {args.split} questions, load average {load}, BLAS threads {blas}")
     print(
         "| version | ask p50 / p95 ms | CPU p50 ms | retrieve / assemble / generate p50 ms "
         "| gold in text | abstained | short |\n|---|---:|---:|---:|---:|---:|---:|"
