@@ -26,6 +26,16 @@ import numpy as np
 from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
+from ragline.generation.entries import (
+    attribute_share,
+    attribute_terms,
+    defined_term,
+    identifiers_named,
+    is_identifier,
+    is_subject,
+    names,
+    unit_labels,
+)
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify
@@ -67,6 +77,16 @@ class SentenceWeights:
     # about something the collection does not hold
     # ("What is the default port of Redis?") and the answer abstains.
     min_entity_share: float = 1.0
+    # Documentation entries (generation/entries.py; tuned on bench/docs_qa dev): a unit that
+    # states the asked kind of value in the entry of the asked identifier ("Default: | X 5" under
+    # "## X Directive", "(5) SQLITE_BUSY" as its heading) earns ``entry``; a unit whose subject
+    # is the term a definition question asks about earns ``subject``.
+    entry: float = 0.3
+    subject: float = 0.3
+    # Kinds whose answer is a value stated in an entry; for these, a question naming an
+    # identifier or product abstains when no unit of the context is such an entry (it shares
+    # "default" with the collection, not the value it asks for).
+    entry_kinds: frozenset[str] = frozenset({"default", "code"})
 
 
 def _about(need: QuestionNeed, s: _Sentence) -> float:
@@ -74,6 +94,64 @@ def _about(need: QuestionNeed, s: _Sentence) -> float:
     title/section path 0.5 (see :func:`ragline.generation.question.about`)."""
     near = about(need, s.terms | s.before, s.header)
     return 0.5 * (about(need, s.terms, frozenset()) + near)
+
+
+def _label_names_entity(need: QuestionNeed, s: _Sentence) -> bool:
+    """Whether the unit's entry label names an asked identifier the unit itself does not."""
+    return any(
+        is_identifier(e) and names(e, s.label) and not names(e, s.shown) for e in need.named
+    )
+
+
+def _carries(need: QuestionNeed, s: _Sentence) -> float:
+    """:func:`carries` of the unit, or of its label and the unit when the label names the asked
+    identifier (the "(5)" of "### (5) SQLITE_BUSY" is the code's value)."""
+    own = carries(need, s.shown)
+    if own < 1.0 and s.label and any(is_identifier(e) and names(e, s.label) for e in need.named):
+        return max(own, carries(need, f"{s.label}\n{s.shown}"))
+    return own
+
+
+def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> bool:
+    """Whether ``s`` states the asked kind of value in the asked entity's entry: it carries the
+    kind, names the asked identifiers (or its label does) and, when the question names no
+    identifier, holds at least half the asked attribute's terms (generation/entries.py)."""
+    if need.kind not in ("default", "code") or kind < 1.0:
+        return False
+    if not identifiers_named(need, s.shown, s.label):
+        return False
+    if any(is_identifier(e) for e in need.named):
+        return True
+    return attribute_share(attribute_terms(need, question), s.shown, s.label, need) >= 0.5
+
+
+def _lead(need: QuestionNeed, s: _Sentence) -> str:
+    """The label to show before the unit: when it names the asked identifier the unit leaves
+    out, or holds the asked value the unit lacks."""
+    if not s.label or is_heading(s.shown):
+        return ""
+    if _label_names_entity(need, s):
+        return s.label
+    if need.kind in ("default", "code", "number") and carries(need, s.shown) < 1.0:
+        if any(is_identifier(e) and names(e, s.label) for e in need.named) and carries(
+            need, s.label
+        ) >= 1.0:
+            return s.label
+    return ""
+
+
+def _entry_evidence(top: ScoredSentence, scored: list[ScoredSentence]) -> ScoredSentence:
+    """``top`` with the best similarity and coverage of its entry's units: a field row
+    ("Default: | AccessFileName .htaccess") shares few words with the question, the entry's
+    description beside it shares them, and the confidence is about the entry."""
+    if not top.entry:
+        return top
+    same = [s for s in scored if s.passage == top.passage and s.label == top.label]
+    return replace(
+        top,
+        similarity=max(s.similarity for s in same),
+        coverage=max(s.coverage for s in same),
+    )
 
 
 def _head(title: str) -> str:
@@ -175,6 +253,8 @@ class _Sentence(NamedTuple):
     header: frozenset[str]
     # Terms of the unit before it in the same passage ("this macro", "it" point back there).
     before: frozenset[str] = frozenset()
+    # The entry it belongs to: the nearest heading above it (see generation/entries.py).
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +274,13 @@ class ScoredSentence:
     span: tuple[int, int] | None = None
     reader_logit: float | None = None
     reader_margin: float | None = None
+    # The unit states the asked kind of value in the asked entity's entry (see entries.py).
+    entry: bool = False
+    # The entry's label (see entries.py).
+    label: str = ""
+    # Shown before the unit in the answer when it names what the unit leaves out (the asked
+    # identifier, or the value: "(5) SQLITE_BUSY: The SQLITE_BUSY result code indicates ...").
+    lead: str = ""
 
 
 class ExtractiveAnswerer:
@@ -251,14 +338,17 @@ class ExtractiveAnswerer:
             # A sentence says "it was completed in 1889"; its title says what "it" is.
             header = frozenset(terms(p.header))
             before: frozenset[str] = frozenset()
-            for a, b in answer_units(p.text):
+            units = answer_units(p.text)
+            for (a, b), label in zip(units, unit_labels(p.text, units, p.section_path), strict=True):
                 text = p.text[a:b]
                 if is_heading(text) or is_code(text):
                     continue
                 shown = strip_markers(text)
                 t = set(terms(shown))
                 if len(t) >= MIN_TERMS:
-                    found.append(_Sentence(i, p.start + a, p.start + b, text, shown, t, header, before))
+                    found.append(
+                        _Sentence(i, p.start + a, p.start + b, text, shown, t, header, before, label)
+                    )
                 before = frozenset(t)
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -267,17 +357,25 @@ class ExtractiveAnswerer:
         w = self.weights
         covs = [coverage(q_terms, f.terms, weights, default, f.header, w.title_coverage) for f in found]
         priors = [1.0 / (1.0 + math.log(context.passages[f.passage].rank)) for f in found]
-        kinds = [carries(need, f.shown) for f in found]
+        kinds = [_carries(need, f) for f in found]
         abouts = [_about(need, f) for f in found]
+        entries = [_entry(need, question, f, k) for f, k in zip(found, kinds, strict=True)]
+        term = defined_term(need, question)
+        subjects = [term is not None and is_subject(term, f.shown) for f in found]
+        bonus = [
+            w.entry * e + w.subject * sub for e, sub in zip(entries, subjects, strict=True)
+        ]
         # What the question needs counts before embedding too: the unit stating the default may
         # share fewer words with the question than its neighbours do.
         pre = [
-            c + 0.25 * r + w.answer_type * k + w.entity * e
-            for c, r, k, e in zip(covs, priors, kinds, abouts, strict=True)
+            c + 0.25 * r + w.answer_type * k + w.entity * e + x
+            for c, r, k, e, x in zip(covs, priors, kinds, abouts, bonus, strict=True)
         ]
         # Embedding every sentence costs more than the rest of ask; lexical coverage and the
-        # passage rank pick the candidates worth embedding.
-        keep = self._candidates(found, pre)
+        # passage rank pick the candidates worth embedding, and an entry that states the asked
+        # value (or a definition's subject) always gets a say, whichever passage holds it.
+        must = [i for i in sorted(range(len(found)), key=lambda i: -pre[i]) if bonus[i] > 0]
+        keep = self._candidates(found, pre, must[: self.candidate_sentences // 2])
         # Long sentences are embedded by their opening: the model's cost grows with length and the
         # first ~60 tokens carry the claim. The title goes in front for the same reason it counts
         # towards coverage.
@@ -297,47 +395,62 @@ class ExtractiveAnswerer:
                 + w.coverage * covs[i]
                 + w.rank * priors[i]
                 + w.answer_type * kinds[i]
-                + w.entity * abouts[i],
+                + w.entity * abouts[i]
+                + bonus[i],
                 entity_share=abouts[i],
+                entry=entries[i],
+                label=found[i].label,
+                lead=_lead(need, found[i]),
             )
             for i, s in zip(keep, sims, strict=True)
         ]
         order = sorted(range(len(scored)), key=lambda j: -scored[j].score)
         return [scored[j] for j in order], vecs[order]
 
-    def _candidates(self, found: list[_Sentence], pre: list[float]) -> list[int]:
-        """Indexes of the sentences worth embedding: each passage's best by coverage, best passages
-        first (so a passage whose wording differs from the question still gets a say), then the
-        best of the rest."""
+    def _candidates(self, found: list[_Sentence], pre: list[float], must: list[int]) -> list[int]:
+        """Indexes of the sentences worth embedding: ``must`` first, then each passage's best by
+        coverage, best passages first (so a passage whose wording differs from the question still
+        gets a say), then the best of the rest."""
         by_passage: dict[int, list[int]] = {}
         for i in sorted(range(len(found)), key=lambda i: -pre[i]):
-            by_passage.setdefault(found[i].passage, []).append(i)
+            if i not in must:
+                by_passage.setdefault(found[i].passage, []).append(i)
         keep: list[int] = []
         for rows in by_passage.values():
             keep.extend(rows[:PER_PASSAGE])
         keep.sort(key=lambda i: found[i].passage)
-        keep = keep[: self.candidate_sentences]
+        keep = must + keep[: self.candidate_sentences - len(must)]
         chosen = set(keep)
         rest = [i for rows in by_passage.values() for i in rows if i not in chosen]
         rest.sort(key=lambda i: -pre[i])
         return keep + rest[: self.candidate_sentences - len(keep)]
 
     def reread(
-        self, question: str, context: Context, scored: list[ScoredSentence], vecs: np.ndarray
+        self,
+        question: str,
+        context: Context,
+        scored: list[ScoredSentence],
+        vecs: np.ndarray,
+        need: QuestionNeed | None = None,
     ) -> tuple[list[ScoredSentence], np.ndarray, float]:
         """The best units re-ranked by the reader, with its spans, and the answer's confidence."""
         assert self.reader is not None
+        need = need or classify(question)
         k = min(self.mix.candidates, len(scored))
         heads = [_head(context.passages[s.passage].title) for s in scored[:k]]
         spans = self.reader.read(question, [h + s.text for h, s in zip(heads, scored[:k], strict=True)])
         best = scored[0].score or 1.0
+        # For a value stated in an entry ("Default: | X 5"), the entry outranks prose the reader
+        # prefers: the reader was trained on Wikipedia sentences, never on field rows.
+        typed = need.kind in self.weights.entry_kinds
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
-            read.append(_reread(s, h, span, self.mix, self.mix.score * s.score / best))
+            prior = self.mix.score * s.score / best + (1.0 if typed and s.entry else 0.0)
+            read.append(_reread(s, h, span, self.mix, prior))
         order = sorted(range(k), key=lambda j: -read[j].score)
         rest = [replace(s, score=-1.0) for s in scored[k:]]
         top = read[order[0]]
-        confidence = self.mix.confidence(top)
+        confidence = self.mix.confidence(_entry_evidence(top, scored))
         return [read[j] for j in order] + rest, np.concatenate([vecs[:k][order], vecs[k:]]), confidence
 
     def select(self, scored: list[ScoredSentence], vecs: np.ndarray) -> list[ScoredSentence]:
@@ -367,9 +480,12 @@ class ExtractiveAnswerer:
     def stream(self, question: str, context: Context) -> Iterator[StreamEvent]:
         need = classify(question)
         scored, vecs = self.score(question, context, need)
-        confidence = self.confidence(scored[0].similarity, scored[0].coverage) if scored else 0.0
+        confidence = 0.0
+        if scored:
+            top = _entry_evidence(scored[0], scored)
+            confidence = self.confidence(top.similarity, top.coverage)
         if scored and self.reader is not None and need.kind not in self.mix.unread:
-            scored, vecs, read_confidence = self.reread(question, context, scored, vecs)
+            scored, vecs, read_confidence = self.reread(question, context, scored, vecs, need)
             # Both calibrated on SQuAD near misses; the reader's alone was sure (0.86) of httpd's
             # graceful restart for "How do I restart Tomcat gracefully?", the sentence score was
             # not (0.03): the mean needs both to agree (bench/docs_qa dev, docs/benchmarks.md).
@@ -381,6 +497,15 @@ class ExtractiveAnswerer:
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
             # with the collection is not knowing Redis's default port.
+            confidence = min(confidence, self.abstain_threshold / 2)
+        if (
+            scored
+            and need.named
+            and need.kind in self.weights.entry_kinds
+            and not any(s.entry for s in scored)
+        ):
+            # A value asked of a named thing ("the default port of Redis") that no entry of the
+            # context states: the collection mentions Redis and states defaults, not this one.
             confidence = min(confidence, self.abstain_threshold / 2)
         if confidence < self.abstain_threshold:
             yield Token(ABSTAIN_TEXT)
@@ -417,7 +542,8 @@ class ExtractiveAnswerer:
                     short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
             # The quote keeps the document's exact text (it matches start/end); the answer drops the
             # document's own [n] markers so that every marker in it is one of these citations.
-            piece = f"{' '.join(strip_markers(s.text).split())} [{n}]"
+            lead = f"{s.lead}: " if s.lead else ""
+            piece = f"{lead}{' '.join(strip_markers(s.text).split())} [{n}]"
             yield Token(piece if n == 1 else " " + piece)
             pieces.append(piece)
         answer = self._answer(question, " ".join(pieces), citations, False, confidence)

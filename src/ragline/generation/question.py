@@ -332,7 +332,8 @@ def carries(need: QuestionNeed, text: str) -> float:
             if (
                 has_number(text)
                 or re.search(r"\b(?:on|off|none|true|false|enabled|disabled)\b", text, re.IGNORECASE)
-                or ":" in text
+                # "Default: | X value", not a sentence that ends in "the following stanza:".
+                or re.search(r":\s*\S", text) is not None
             )
             else 0.6
         )

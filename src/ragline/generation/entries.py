@@ -1,0 +1,134 @@
+"""Where a unit sits in its document's structure, and whether it is the entry that answers.
+
+Documentation states facts in entries: a heading per setting or result code ("## KeepAliveTimeout
+Directive", "### (5) SQLITE_BUSY"), a definition list's term before its description ("work_mem
+(integer)" then "... The default value is four megabytes"), a field table ("Default: | X 5"). The
+sentence that holds the value often does not repeat the entity's name; the entry's label does. So
+each candidate unit carries its *label*: the nearest heading above it in the passage (else the
+passage's innermost section), and the answerer asks of unit and label together
+
+- whether they name the asked identifiers (``SQLITE_BUSY``, never ``SQLITE_BUSY_RECOVERY``),
+- whether they state the asked kind of value (the "(5)" of a result code's heading),
+- whether they cover the question's attribute terms (the "port" of "the default port of Redis"):
+  a unit that states *a* default of *a* Redis setting does not state Redis's default port;
+- for a definition, whether the asked term is the unit's subject ("The VACUUM command rebuilds
+  ...", not "The VACUUM INTO command is ...").
+
+Example::
+
+    labels = unit_labels("## Timeout Directive\\n\\nDefault: | Timeout 60", [(22, 40)], ("Core",))
+    labels  # ['Timeout Directive']
+    names("SQLITE_BUSY", "(5) SQLITE_BUSY")          # True
+    names("SQLITE_BUSY", "SQLITE_BUSY_RECOVERY")     # False
+    names("auto_vacuum", "the auto-vacuum setting")  # True
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from ragline.generation.lexical import terms
+from ragline.generation.question import NEED_WORDS, QuestionNeed
+
+_HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
+# What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
+_DEFINED = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
+    r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*)?\s*\??\s*$"
+    r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+(?:do|mean|stand for)\b",
+    re.IGNORECASE,
+)
+# Nouns that may follow the defined term before its verb ("The VACUUM command rebuilds ...").
+_KIND_NOUNS = frozenset(
+    terms(
+        "command statement directive module option function pragma setting parameter keyword "
+        "clause operator mode method flag field type program utility tool file"
+    )
+)
+_ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
+
+
+def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:
+    """For each unit ``text[a:b]`` of ``spans``, the label of the entry it belongs to: the last
+    heading line above it in ``text``, else the innermost of ``section_path`` ("" when none)."""
+    heads = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text)]
+    starts = [h[0] for h in heads]
+    fallback = section_path[-1] if section_path else ""
+    out: list[str] = []
+    for a, _ in spans:
+        i = bisect_right(starts, a) - 1
+        out.append(heads[i][1] if i >= 0 else fallback)
+    return out
+
+
+def names(entity: str, text: str) -> bool:
+    """Whether ``text`` names ``entity`` as a whole word (case-folded; ``_`` joins words, so
+    ``SQLITE_BUSY`` is not named by ``SQLITE_BUSY_RECOVERY``)."""
+    # "auto_vacuum", "auto-vacuum" and "auto vacuum" are one name; a longer name is another.
+    parts = [re.escape(w) for w in re.split(r"[_\-\s]+", entity.strip("_- ")) if w]
+    if not parts:
+        return False
+    pattern = r"[_\-\s]".join(parts)
+    return re.search(rf"(?<![\w\-]){pattern}(?![\w]|-\w)", text, re.IGNORECASE) is not None
+
+
+def is_identifier(entity: str) -> bool:
+    """A setting's, code's or function's name (``KeepAliveTimeout``, ``SQLITE_BUSY``), not a word."""
+    return any(ch.isupper() for ch in entity[1:]) or "_" in entity or any(ch.isdigit() for ch in entity)
+
+
+def attribute_terms(need: QuestionNeed, question: str) -> set[str]:
+    """The question's terms that say which property is asked ("port" in "What is the default port
+    of Redis?"): its content terms less the asked kind's words and the entities' terms."""
+    entity_terms = {t for e in need.entities for t in terms(e)}
+    return set(terms(question)) - NEED_WORDS - entity_terms
+
+
+def attribute_share(attrs: set[str], unit: str, label: str, need: QuestionNeed) -> float:
+    """Share of ``attrs`` that the unit or its label holds, or that an asked identifier spells
+    ("timeout" in ``SSLOCSPResponderTimeout``: the setting's name says what it sets)."""
+    if not attrs:
+        return 1.0
+    held = set(terms(unit)) | set(terms(label))
+    idents = " ".join(e.lower() for e in need.entities if is_identifier(e))
+    return sum(t in held or t in idents for t in attrs) / len(attrs)
+
+
+def identifiers_named(need: QuestionNeed, unit: str, label: str) -> bool:
+    """Whether the unit or its label names every asked identifier (products and plain names may
+    be named anywhere on the page; a setting's or code's name must be in its entry)."""
+    return all(names(e, unit) or names(e, label) for e in need.named if is_identifier(e))
+
+
+def defined_term(need: QuestionNeed, question: str) -> str | None:
+    """The term a definition question asks about ("reverse proxy", "VACUUM"), else None."""
+    if need.kind != "definition":
+        return None
+    m = _DEFINED.search(question)
+    if not m:
+        return None
+    x = (m.group("x") or m.group("y") or "").strip()
+    return x or None
+
+
+def is_subject(term: str, unit: str) -> bool:
+    """Whether ``unit`` opens with ``term`` as its subject: "[The] term [noun] verb ..." or a
+    definition list's "Term\\n\\nDescription" (no other words between the term and the rest)."""
+    rest = _ARTICLE.sub("", unit, count=1)
+    body = _ARTICLE.sub("", term, count=1)
+    if not rest.lower().startswith(body.lower()):
+        return False
+    after = rest[len(body) :]
+    if not after or not (after[0].isspace() or after[0] in ":,(-"):
+        return False
+    words = after.split()
+    if not words:
+        return False
+    first = terms(words[0])
+    # "The VACUUM command rebuilds" is about VACUUM; "The VACUUM INTO command" is about VACUUM INTO.
+    if first and first[0] in _KIND_NOUNS:
+        return True
+    nxt = words[0]
+    return after.startswith(("\n", ":", " -", " (", ",")) or not nxt[:1].isupper()
