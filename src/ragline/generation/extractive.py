@@ -98,9 +98,7 @@ def _about(need: QuestionNeed, s: _Sentence) -> float:
 
 def _label_names_entity(need: QuestionNeed, s: _Sentence) -> bool:
     """Whether the unit's entry label names an asked identifier the unit itself does not."""
-    return any(
-        is_identifier(e) and names(e, s.label) and not names(e, s.shown) for e in need.named
-    )
+    return any(is_identifier(e) and names(e, s.label) and not names(e, s.shown) for e in need.named)
 
 
 def _carries(need: QuestionNeed, s: _Sentence) -> float:
@@ -132,12 +130,9 @@ def _lead(need: QuestionNeed, s: _Sentence) -> str:
         return ""
     if _label_names_entity(need, s):
         return s.label
-    if need.kind in ("default", "code", "number") and carries(need, s.shown) < 1.0:
-        if any(is_identifier(e) and names(e, s.label) for e in need.named) and carries(
-            need, s.label
-        ) >= 1.0:
-            return s.label
-    return ""
+    labelled = any(is_identifier(e) and names(e, s.label) for e in need.named)
+    holds_value = need.kind in ("default", "code", "number") and carries(need, s.label) >= 1.0
+    return s.label if labelled and holds_value and carries(need, s.shown) < 1.0 else ""
 
 
 def _entry_evidence(top: ScoredSentence, scored: list[ScoredSentence]) -> ScoredSentence:
@@ -362,9 +357,7 @@ class ExtractiveAnswerer:
         entries = [_entry(need, question, f, k) for f, k in zip(found, kinds, strict=True)]
         term = defined_term(need, question)
         subjects = [term is not None and is_subject(term, f.shown) for f in found]
-        bonus = [
-            w.entry * e + w.subject * sub for e, sub in zip(entries, subjects, strict=True)
-        ]
+        bonus = [w.entry * e + w.subject * sub for e, sub in zip(entries, subjects, strict=True)]
         # What the question needs counts before embedding too: the unit stating the default may
         # share fewer words with the question than its neighbours do.
         pre = [
