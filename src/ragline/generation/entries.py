@@ -28,9 +28,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import pairwise
 
 from ragline.generation.lexical import terms
-from ragline.generation.question import NEED_WORDS, QuestionNeed
+from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
 
 _HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
 # What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
@@ -47,6 +48,8 @@ _KIND_NOUNS = frozenset(
         "clause operator mode method flag field type program utility tool file"
     )
 )
+# Words after the term that make it part of a longer subject.
+_LINKS = frozenset(["with", "in", "of", "for", "on", "from", "and", "or", "into", "that", "which", "to"])
 _ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
 
 
@@ -55,7 +58,11 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
     heading line above it in ``text``, else the innermost of ``section_path`` ("" when none)."""
     heads = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text)]
     starts = [h[0] for h in heads]
+    # Units before the passage's first heading sit in the section the passage starts in; its
+    # section path names that one unless it names the first heading (the path of a later chunk).
     fallback = section_path[-1] if section_path else ""
+    if heads and fallback == heads[0][1]:
+        fallback = ""
     out: list[str] = []
     for a, _ in spans:
         i = bisect_right(starts, a) - 1
@@ -96,10 +103,46 @@ def attribute_share(attrs: set[str], unit: str, label: str, need: QuestionNeed) 
     return sum(t in held or t in idents for t in attrs) / len(attrs)
 
 
-def identifiers_named(need: QuestionNeed, unit: str, label: str) -> bool:
-    """Whether the unit or its label names every asked identifier (products and plain names may
-    be named anywhere on the page; a setting's or code's name must be in its entry)."""
-    return all(names(e, unit) or names(e, label) for e in need.named if is_identifier(e))
+def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
+    """The setting, code or function names the question asks about; a product it is scoped to
+    ("... in SQLite?", "... of PostgreSQL?") is not one, however it is spelled."""
+    scope = trailing_scope(question)
+    return tuple(e for e in need.named if is_identifier(e) and (e != scope or _setting_like(e)))
+
+
+def _setting_like(name: str) -> bool:
+    """A closing "by/of X" that is a setting's name rather than a product's: an underscore, a
+    digit or two inner capitals after lower case (``AccessFileName``; not ``SQLite``,
+    ``PostgreSQL`` or ``MySQL``)."""
+    humps = sum(a.islower() and b.isupper() for a, b in pairwise(name))
+    return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2
+
+
+def identifiers_named(idents: Sequence[str], unit: str, label: str) -> bool:
+    """Whether the unit or its label names every identifier of ``idents`` (products and plain
+    names may be named anywhere on the page; a setting's or code's name must be in its entry)."""
+    return all(names(e, unit) or names(e, label) for e in idents)
+
+
+def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kind: float) -> float:
+    """How surely ``unit`` (under ``label``) is the entry stating the asked value, in [0, 1]: 0
+    unless it carries the asked kind (``kind`` = :func:`carries`, 1.0) and names the asked
+    identifiers; 1 when the question asks about an identifier (the name pins the entry); else by
+    the asked attribute's terms, half in unit and label together (at least half of them), half in
+    the label alone ("Signal: USR1" under "Graceful Restart" for the signal of a graceful restart).
+    """
+    if kind < 1.0:
+        return 0.0
+    idents = asked_identifiers(need, question)
+    if not identifiers_named(idents, unit, label):
+        return 0.0
+    if idents:
+        return 1.0
+    attrs = attribute_terms(need, question)
+    share = attribute_share(attrs, unit, label, need)
+    if share < 0.5:
+        return 0.0
+    return 0.5 * share + 0.5 * attribute_share(attrs, "", label, need)
 
 
 def defined_term(need: QuestionNeed, question: str) -> str | None:
@@ -116,6 +159,11 @@ def defined_term(need: QuestionNeed, question: str) -> str | None:
 def is_subject(term: str, unit: str) -> bool:
     """Whether ``unit`` opens with ``term`` as its subject: "[The] term [noun] verb ..." or a
     definition list's "Term\\n\\nDescription" (no other words between the term and the rest)."""
+    head, sep, tail = unit.partition("\n\n")
+    if sep and len(head.split()) <= 6 and not head.rstrip().endswith((".", ":", "?", "!")):
+        # A definition list's term or a field label before the sentence ("Description\n\nThe
+        # VACUUM command rebuilds ..."): the term itself, or the sentence after it, may open.
+        return is_subject(term, head) or is_subject(term, tail)
     rest = _ARTICLE.sub("", unit, count=1)
     body = _ARTICLE.sub("", term, count=1)
     if not rest.lower().startswith(body.lower()):
@@ -130,5 +178,7 @@ def is_subject(term: str, unit: str) -> bool:
     # "The VACUUM command rebuilds" is about VACUUM; "The VACUUM INTO command" is about VACUUM INTO.
     if first and first[0] in _KIND_NOUNS:
         return True
-    nxt = words[0]
-    return after.startswith(("\n", ":", " -", " (", ",")) or not nxt[:1].isupper()
+    if first and first[0] in _LINKS:
+        # "The VACUUM command with an INTO clause is ..." is about the command with the clause.
+        return False
+    return after.startswith(("\n", ":", " -", " (", ",")) or not words[0][:1].isupper()

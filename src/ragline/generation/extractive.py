@@ -27,10 +27,8 @@ from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.entries import (
-    attribute_share,
-    attribute_terms,
     defined_term,
-    identifiers_named,
+    entry_strength,
     is_identifier,
     is_subject,
     names,
@@ -110,17 +108,12 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
     return own
 
 
-def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> bool:
-    """Whether ``s`` states the asked kind of value in the asked entity's entry: it carries the
-    kind, names the asked identifiers (or its label does) and, when the question names no
-    identifier, holds at least half the asked attribute's terms (generation/entries.py)."""
-    if need.kind not in ("default", "code") or kind < 1.0:
-        return False
-    if not identifiers_named(need, s.shown, s.label):
-        return False
-    if any(is_identifier(e) for e in need.named):
-        return True
-    return attribute_share(attribute_terms(need, question), s.shown, s.label, need) >= 0.5
+def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> float:
+    """How surely ``s`` states the asked kind of value in the asked entity's entry (0 for kinds
+    that are not ``entry_kinds``; see :func:`ragline.generation.entries.entry_strength`)."""
+    if need.kind not in ("default", "code"):
+        return 0.0
+    return entry_strength(need, question, s.shown, s.label, kind)
 
 
 def _lead(need: QuestionNeed, s: _Sentence) -> str:
@@ -269,8 +262,10 @@ class ScoredSentence:
     span: tuple[int, int] | None = None
     reader_logit: float | None = None
     reader_margin: float | None = None
-    # The unit states the asked kind of value in the asked entity's entry (see entries.py).
-    entry: bool = False
+    # How surely the unit states the asked kind of value in the asked entity's entry, in [0, 1],
+    # and whether its subject is the term a definition question asks about (see entries.py).
+    entry: float = 0.0
+    subject: bool = False
     # The entry's label (see entries.py).
     label: str = ""
     # Shown before the unit in the answer when it names what the unit leaves out (the asked
@@ -392,6 +387,7 @@ class ExtractiveAnswerer:
                 + bonus[i],
                 entity_share=abouts[i],
                 entry=entries[i],
+                subject=subjects[i],
                 label=found[i].label,
                 lead=_lead(need, found[i]),
             )
@@ -434,11 +430,11 @@ class ExtractiveAnswerer:
         spans = self.reader.read(question, [h + s.text for h, s in zip(heads, scored[:k], strict=True)])
         best = scored[0].score or 1.0
         # For a value stated in an entry ("Default: | X 5"), the entry outranks prose the reader
-        # prefers: the reader was trained on Wikipedia sentences, never on field rows.
-        typed = need.kind in self.weights.entry_kinds
+        # prefers (the reader was trained on Wikipedia sentences, never on field rows); so does
+        # a definition whose subject is the asked term.
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
-            prior = self.mix.score * s.score / best + (1.0 if typed and s.entry else 0.0)
+            prior = self.mix.score * s.score / best + s.entry + float(s.subject)
             read.append(_reread(s, h, span, self.mix, prior))
         order = sorted(range(k), key=lambda j: -read[j].score)
         rest = [replace(s, score=-1.0) for s in scored[k:]]
@@ -544,11 +540,16 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _entity_share(need: QuestionNeed, context: Context, best: ScoredSentence) -> float:
-        """Share of the named entities (identifiers, products) that the best unit's passage (text,
-        title, section path) mentions (the whole context named "Microsoft" somewhere for an SQL
-        Server question)."""
-        p = context.passages[best.passage]
-        present = set(terms(p.text)) | set(terms(p.header))
+        """Share of the named entities (identifiers, products) that the best unit's page (the text,
+        title and section path of its passages in the context) mentions (not the whole context:
+        it named "Microsoft" somewhere for an SQL Server question)."""
+        doc = context.passages[best.passage].doc_id
+        # Any passage of the best unit's page: its other sections name the product it documents
+        # ("httpd" on the page whose "Graceful Restart" section answers).
+        present: set[str] = set()
+        for p in context.passages:
+            if p.doc_id == doc:
+                present |= set(terms(p.text)) | set(terms(p.header))
         hits = sum(set(terms(e)) <= present for e in need.named)
         return hits / len(need.named)
 

@@ -262,11 +262,9 @@ def entities(question: str, *, named_only: bool = False) -> tuple[str, ...]:
             continue
         if _IDENT.match(word) or (i > 0 and word[0].isupper() and not named_only):
             found.append(word)
-    m = _TRAILING_SCOPE.search(question)
-    if m:
-        scope = m.group(1)
-        if scope.lower() not in _GENERIC_SCOPE and scope.lower() not in _NOT_ENTITIES:
-            found.append(scope)
+    scope = trailing_scope(question)
+    if scope is not None:
+        found.append(scope)
     out: list[str] = []
     seen: set[str] = set()
     for e in found:
@@ -274,6 +272,16 @@ def entities(question: str, *, named_only: bool = False) -> tuple[str, ...]:
             seen.add(e.lower())
             out.append(e)
     return tuple(out)
+
+
+def trailing_scope(question: str) -> str | None:
+    """The product a closing "in/of/for X" names ("Redis" in "What is the default port of
+    Redis?"), or None (generic words such as "value" or "table" name none)."""
+    m = _TRAILING_SCOPE.search(question)
+    if not m:
+        return None
+    scope = m.group(1)
+    return None if scope.lower() in _GENERIC_SCOPE or scope.lower() in _NOT_ENTITIES else scope
 
 
 def classify(question: str) -> QuestionNeed:
