@@ -27,6 +27,7 @@ from ragline.embedding.base import Embedder
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.entries import (
+    asked_identifiers,
     defined_term,
     entry_strength,
     is_identifier,
@@ -99,6 +100,13 @@ def _label_names_entity(need: QuestionNeed, s: _Sentence) -> bool:
     return any(is_identifier(e) and names(e, s.label) and not names(e, s.shown) for e in need.named)
 
 
+def _label_terms(s: _Sentence, idents: tuple[str, ...]) -> set[str]:
+    """The terms of the unit's label when it names one of the asked identifiers, else none."""
+    if s.label and any(names(e, s.label) for e in idents):
+        return set(terms(s.label))
+    return set()
+
+
 def _carries(need: QuestionNeed, s: _Sentence) -> float:
     """:func:`carries` of the unit, or of its label and the unit when the label names the asked
     identifier (the "(5)" of "### (5) SQLITE_BUSY" is the code's value)."""
@@ -108,12 +116,23 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
     return own
 
 
+# Kinds whose answer sits in the entry of the asked setting or command: the unit carrying the kind
+# inside the entry whose label names the asked identifier is the one to quote ("The default is
+# Off in order to save the network traffic" under "HostnameLookups Directive").
+_IN_ENTRY_KINDS = frozenset({"reason", "number", "date", "procedure"})
+
+
 def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> float:
-    """How surely ``s`` states the asked kind of value in the asked entity's entry (0 for kinds
-    that are not ``entry_kinds``; see :func:`ragline.generation.entries.entry_strength`)."""
-    if need.kind not in ("default", "code"):
-        return 0.0
-    return entry_strength(need, question, s.shown, s.label, kind)
+    """How surely ``s`` states the asked kind of value in the asked entity's entry: for default
+    and code questions :func:`ragline.generation.entries.entry_strength`; for the kinds of
+    ``_IN_ENTRY_KINDS``, 0.5 (a cue, not a pin) when it carries the kind under a label naming
+    every asked identifier."""
+    if need.kind in ("default", "code"):
+        return entry_strength(need, question, s.shown, s.label, kind)
+    if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
+        idents = asked_identifiers(need, question)
+        return 0.5 if idents and all(names(e, s.label) for e in idents) else 0.0
+    return 0.0
 
 
 def _lead(need: QuestionNeed, s: _Sentence) -> str:
@@ -345,7 +364,20 @@ class ExtractiveAnswerer:
         weights = idf([f.terms | f.header for f in found])
         default = math.log(1.0 + len(found))  # a question term no sentence has: rarest of all
         w = self.weights
-        covs = [coverage(q_terms, f.terms, weights, default, f.header, w.title_coverage) for f in found]
+        # A unit inside the entry of an asked identifier (its label names it: "The default is Off
+        # in order to ..." under "HostnameLookups Directive") holds the label's terms as its own.
+        idents = asked_identifiers(need, question)
+        covs = [
+            coverage(
+                q_terms,
+                f.terms | _label_terms(f, idents),
+                weights,
+                default,
+                f.header,
+                w.title_coverage,
+            )
+            for f in found
+        ]
         priors = [1.0 / (1.0 + math.log(context.passages[f.passage].rank)) for f in found]
         kinds = [_carries(need, f) for f in found]
         abouts = [_about(need, f) for f in found]
@@ -434,7 +466,8 @@ class ExtractiveAnswerer:
         # a definition whose subject is the asked term.
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
-            prior = self.mix.score * s.score / best + s.entry + float(s.subject)
+            pinned = s.entry if need.kind in self.weights.entry_kinds else 0.0
+            prior = self.mix.score * s.score / best + pinned + float(s.subject)
             read.append(_reread(s, h, span, self.mix, prior))
         order = sorted(range(k), key=lambda j: -read[j].score)
         rest = [replace(s, score=-1.0) for s in scored[k:]]
