@@ -282,9 +282,10 @@ class ScoredSentence:
     reader_logit: float | None = None
     reader_margin: float | None = None
     # How surely the unit states the asked kind of value in the asked entity's entry, in [0, 1],
-    # and whether its subject is the term a definition question asks about (see entries.py).
+    # and whether its subject is the term a definition question asks about (1; 1.5 for the first
+    # such unit of its page; see entries.py).
     entry: float = 0.0
-    subject: bool = False
+    subject: float = 0.0
     # The entry's label (see entries.py).
     label: str = ""
     # Shown before the unit in the answer when it names what the unit leaves out (the asked
@@ -383,7 +384,17 @@ class ExtractiveAnswerer:
         abouts = [_about(need, f) for f in found]
         entries = [_entry(need, question, f, k) for f, k in zip(found, kinds, strict=True)]
         term = defined_term(need, question)
-        subjects = [term is not None and is_subject(term, f.shown) for f in found]
+        subjects = [float(term is not None and is_subject(term, f.shown)) for f in found]
+        # A page defines its subject before it details it ("2. Description: The VACUUM command
+        # rebuilds ..." before "3. How VACUUM works"): the first such unit of each document
+        # counts half as much again.
+        first: dict[str, int] = {}
+        for i, f in enumerate(found):
+            doc = context.passages[f.passage].doc_id
+            if subjects[i] and (doc not in first or f.start < found[first[doc]].start):
+                first[doc] = i
+        for i in first.values():
+            subjects[i] = 1.5
         bonus = [w.entry * e + w.subject * sub for e, sub in zip(entries, subjects, strict=True)]
         # What the question needs counts before embedding too: the unit stating the default may
         # share fewer words with the question than its neighbours do.
@@ -467,7 +478,7 @@ class ExtractiveAnswerer:
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
             pinned = s.entry if need.kind in self.weights.entry_kinds else 0.0
-            prior = self.mix.score * s.score / best + pinned + float(s.subject)
+            prior = self.mix.score * s.score / best + pinned + s.subject
             read.append(_reread(s, h, span, self.mix, prior))
         order = sorted(range(k), key=lambda j: -read[j].score)
         rest = [replace(s, score=-1.0) for s in scored[k:]]
