@@ -50,12 +50,28 @@ _KIND_NOUNS = frozenset(
 )
 # Words after the term that make it part of a longer subject.
 _LINKS = frozenset(["with", "in", "of", "for", "on", "from", "and", "or", "into", "that", "which", "to"])
+# A block this short without end punctuation is a term or label (as in text.sentences).
+_TERM_MAX_WORDS = 6
 _ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
+
+
+def term_of(unit: str) -> str | None:
+    """The definition-list term or field label that opens ``unit`` ("work_mem (integer)" in
+    "work_mem (integer)\n\nSets the base maximum ..."; see ``text.sentences.answer_units``)."""
+    head, sep, _ = unit.partition("\n\n")
+    head = head.strip()
+    if not sep or head.startswith(("#", "|", "-", "*")) or " | " in head:
+        return None
+    if len(head.split()) > _TERM_MAX_WORDS or head.endswith((".", ":", "?", "!", ";", ",")):
+        return None
+    return head
 
 
 def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:
     """For each unit ``text[a:b]`` of ``spans``, the label of the entry it belongs to: the last
-    heading line above it in ``text``, else the innermost of ``section_path`` ("" when none)."""
+    heading line above it in ``text`` (else the innermost of ``section_path``), and on a second
+    line the definition-list term that opened the entry since that heading, if any (the units of
+    a ``<dd>`` after its first sentence do not repeat the ``<dt>``'s name)."""
     heads = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text)]
     starts = [h[0] for h in heads]
     # Units before the passage's first heading sit in the section the passage starts in; its
@@ -64,9 +80,17 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
     if heads and fallback == heads[0][1]:
         fallback = ""
     out: list[str] = []
-    for a, _ in spans:
+    term: str | None = None
+    last_heading = -1
+    for a, b in spans:
         i = bisect_right(starts, a) - 1
-        out.append(heads[i][1] if i >= 0 else fallback)
+        if i != last_heading:
+            term, last_heading = None, i
+        heading = heads[i][1] if i >= 0 else fallback
+        opened = term_of(text[a:b])
+        if opened is not None:
+            term = opened
+        out.append("\n".join(x for x in (heading, term) if x))
     return out
 
 
@@ -108,6 +132,13 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     ("... in SQLite?", "... of PostgreSQL?") is not one, however it is spelled."""
     scope = trailing_scope(question)
     return tuple(e for e in need.named if is_identifier(e) and (e != scope or _setting_like(e)))
+
+
+def product_scope(need: QuestionNeed, question: str) -> str | None:
+    """The product the question is scoped to ("PostgreSQL" in "... in PostgreSQL?"), when it is
+    one of the named entities and not a setting's name (see :func:`asked_identifiers`)."""
+    scope = trailing_scope(question)
+    return scope if scope is not None and scope in need.named and not _setting_like(scope) else None
 
 
 def _setting_like(name: str) -> bool:

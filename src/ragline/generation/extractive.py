@@ -33,6 +33,7 @@ from ragline.generation.entries import (
     is_identifier,
     is_subject,
     names,
+    product_scope,
     unit_labels,
 )
 from ragline.generation.lexical import coverage, idf, terms
@@ -138,13 +139,21 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
 def _lead(need: QuestionNeed, s: _Sentence) -> str:
     """The label to show before the unit: when it names the asked identifier the unit leaves
     out, or holds the asked value the unit lacks."""
-    if not s.label or is_heading(s.shown):
+    if not s.label or is_heading(s.shown) or s.label.endswith(s.shown.partition("\n\n")[0]):
         return ""
     if _label_names_entity(need, s):
-        return s.label
+        return _label_line(need, s.label)
     labelled = any(is_identifier(e) and names(e, s.label) for e in need.named)
     holds_value = need.kind in ("default", "code", "number") and carries(need, s.label) >= 1.0
-    return s.label if labelled and holds_value and carries(need, s.shown) < 1.0 else ""
+    return _label_line(need, s.label) if labelled and holds_value and carries(need, s.shown) < 1.0 else ""
+
+
+def _label_line(need: QuestionNeed, label: str) -> str:
+    """The line of a label (heading, definition term) that names an asked identifier, else its
+    last line; never the term the unit itself opens with."""
+    lines = label.split("\n")
+    named = [x for x in lines if any(is_identifier(e) and names(e, x) for e in need.named)]
+    return (named or lines)[-1]
 
 
 def _entry_evidence(top: ScoredSentence, scored: list[ScoredSentence]) -> ScoredSentence:
@@ -526,7 +535,7 @@ class ExtractiveAnswerer:
         if (
             scored
             and need.named
-            and self._entity_share(need, context, scored[0]) < self.weights.min_entity_share
+            and self._entity_share(need, question, context, scored[0]) < self.weights.min_entity_share
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
             # with the collection is not knowing Redis's default port.
@@ -583,18 +592,25 @@ class ExtractiveAnswerer:
         yield Final(replace(answer, short=short) if short is not None else answer)
 
     @staticmethod
-    def _entity_share(need: QuestionNeed, context: Context, best: ScoredSentence) -> float:
+    @staticmethod
+    def _entity_share(need: QuestionNeed, question: str, context: Context, best: ScoredSentence) -> float:
         """Share of the named entities (identifiers, products) that the best unit's page (the text,
         title and section path of its passages in the context) mentions (not the whole context:
-        it named "Microsoft" somewhere for an SQL Server question)."""
-        doc = context.passages[best.passage].doc_id
+        it named "Microsoft" somewhere for an SQL Server question). The product a question is
+        scoped to ("... in PostgreSQL?") may instead be named by half the context's pages: a
+        manual's page on one setting need not repeat the product's name."""
+        by_doc: dict[str, set[str]] = {}
+        for p in context.passages:
+            by_doc.setdefault(p.doc_id, set()).update(terms(p.text), terms(p.header))
         # Any passage of the best unit's page: its other sections name the product it documents
         # ("httpd" on the page whose "Graceful Restart" section answers).
-        present: set[str] = set()
-        for p in context.passages:
-            if p.doc_id == doc:
-                present |= set(terms(p.text)) | set(terms(p.header))
-        hits = sum(set(terms(e)) <= present for e in need.named)
+        page = by_doc[context.passages[best.passage].doc_id]
+        product = product_scope(need, question)
+        hits = 0
+        for e in need.named:
+            want = set(terms(e))
+            if want <= page or (e == product and 2 * sum(want <= d for d in by_doc.values()) >= len(by_doc)):
+                hits += 1
         return hits / len(need.named)
 
     @staticmethod
