@@ -33,6 +33,8 @@ from itertools import pairwise
 from ragline.generation.lexical import terms
 from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
 
+# A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
+_TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
 _HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
 # What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
 _DEFINED = re.compile(
@@ -79,6 +81,7 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
     fallback = section_path[-1] if section_path else ""
     if heads and fallback == heads[0][1]:
         fallback = ""
+    tables = [(m.start(), m.end(), m.group(1).strip()) for m in _TABLE_HEAD.finditer(text)]
     out: list[str] = []
     term: str | None = None
     last_heading = -1
@@ -90,8 +93,21 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
         opened = term_of(text[a:b])
         if opened is not None:
             term = opened
-        out.append("\n".join(x for x in (heading, term) if x))
+        out.append("\n".join(x for x in (heading, term, _column_names(tables, text, a)) if x))
     return out
+
+
+def _column_names(tables: list[tuple[int, int, str]], text: str, a: int) -> str | None:
+    """The header row of the table whose body row starts at ``a`` ("Error Code | Condition
+    Name"), so that a row "| 23505 | unique_violation |" says what its cells are; None outside
+    tables and for field tables, whose first row is data ("| Description: | ... |")."""
+    for start, end, header in tables:
+        if end <= a and text[end:a].count("\n\n") == 0 and text[start:a].count("\n") >= 2:
+            cells = [c.strip() for c in header.strip("|").split(" | ")]
+            if any(c.endswith(":") for c in cells):
+                return None
+            return " | ".join(c for c in cells if c)
+    return None
 
 
 def names(entity: str, text: str) -> bool:
@@ -131,7 +147,9 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     """The setting, code or function names the question asks about; a product it is scoped to
     ("... in SQLite?", "... of PostgreSQL?") is not one, however it is spelled."""
     scope = trailing_scope(question)
-    return tuple(e for e in need.named if is_identifier(e) and (e != scope or _setting_like(e)))
+    named = tuple(e for e in need.named if is_identifier(e) and (e != scope or _setting_like(e)))
+    # A code's value ("error code 23503") pins its table row as a setting's name pins its entry.
+    return named + tuple(c for c in need.codes if c not in named)
 
 
 def product_scope(need: QuestionNeed, question: str) -> str | None:

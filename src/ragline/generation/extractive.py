@@ -141,6 +141,10 @@ def _lead(need: QuestionNeed, s: _Sentence) -> str:
     out, or holds the asked value the unit lacks."""
     if not s.label or is_heading(s.shown) or s.label.endswith(s.shown.partition("\n\n")[0]):
         return ""
+    columns = s.label.rsplit("\n", 1)[-1]
+    if s.shown.startswith("|") and " | " in columns:
+        # A table row shown with its column names: "Error Code | Condition Name: | 23505 | ...".
+        return columns
     if _label_names_entity(need, s):
         return _label_line(need, s.label)
     labelled = any(is_identifier(e) and names(e, s.label) for e in need.named)
