@@ -218,16 +218,17 @@ def is_subject(term: str, unit: str) -> bool:
     if not rest.lower().startswith(body.lower()):
         return False
     after = rest[len(body) :]
-    if not after or not (after[0].isspace() or after[0] in ":,(-"):
+    if not after.strip():
+        return True  # the whole of a definition list's term
+    if not (after[0].isspace() or after[0] in ":,(-"):
         return False
     words = after.split()
     if not words:
         return False
-    first = terms(words[0])
     # "The VACUUM command rebuilds" is about VACUUM; "The VACUUM INTO command" is about VACUUM INTO.
-    if first and first[0] in _KIND_NOUNS:
-        return True
-    if first and first[0] in _LINKS:
+    if terms(words[0])[:1] and terms(words[0])[0] in _KIND_NOUNS:
+        words = words[1:] or [""]
+    if words[0].lower() in _LINKS:
         # "The VACUUM command with an INTO clause is ..." is about the command with the clause.
         return False
     return after.startswith(("\n", ":", " -", " (", ",")) or not words[0][:1].isupper()
