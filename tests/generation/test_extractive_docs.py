@@ -76,6 +76,18 @@ consistent snapshot of the original database.</p>
 copies of a live database.</p>
 </body></html>"""
 
+# A default named in words, not a value: still the entry that answers.
+ISOLATION_PAGE = """<html><head><title>13.2. Transaction Isolation</title></head><body>
+<h2>13.2. Transaction Isolation</h2>
+<p>The SQL standard defines four levels of transaction isolation. In PostgreSQL, you can request any
+of the four standard isolation levels, but internally only three distinct levels are implemented.</p>
+<h3>13.2.1. Read Committed Isolation Level</h3>
+<p>Read Committed is the default isolation level in PostgreSQL. When a transaction uses this isolation
+level, a SELECT query sees only data committed before the query began.</p>
+<h3>13.2.2. Repeatable Read Isolation Level</h3>
+<p>The Repeatable Read isolation level only sees data committed before the transaction began.</p>
+</body></html>"""
+
 
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
@@ -135,6 +147,13 @@ def test_a_value_asked_of_a_product_the_page_only_mentions_abstains(answerer, tm
     # "Redis" with the question is not answering it.
     a = ask(answerer, "What is the default port of Redis?", context_of(tmp_path, DIRECTIVES_PAGE))
     assert a.abstained, a.text
+
+
+def test_a_default_named_in_words_answers_and_another_product_abstains(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, ISOLATION_PAGE)
+    a = ask(answerer, "What is the default isolation level in PostgreSQL?", ctx)
+    assert not a.abstained and a.text.startswith("Read Committed is the default isolation level")
+    assert ask(answerer, "What is the default isolation level of Oracle?", ctx).abstained
 
 
 def test_a_code_value_in_the_heading_is_shown_with_the_sentence(answerer, tmp_path) -> None:

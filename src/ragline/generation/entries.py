@@ -175,23 +175,26 @@ def identifiers_named(idents: Sequence[str], unit: str, label: str) -> bool:
 
 def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kind: float) -> float:
     """How surely ``unit`` (under ``label``) is the entry stating the asked value, in [0, 1]: 0
-    unless it carries the asked kind (``kind`` = :func:`carries`, 1.0) and names the asked
-    identifiers; 1 when the question asks about an identifier (the name pins the entry); else by
-    the asked attribute's terms, half in unit and label together (at least half of them), half in
-    the label alone ("Signal: USR1" under "Graceful Restart" for the signal of a graceful restart).
+    unless it carries the asked kind (``kind`` = :func:`carries`) and names the asked identifiers;
+    1 when the question asks about an identifier (the name pins the entry); else by the asked
+    attribute's terms, half in unit and label together (at least half of them), half in the label
+    alone ("Signal: USR1" under "Graceful Restart" for the signal of a graceful restart). A unit
+    that names its value in words ("Read Committed is the default isolation level": ``kind``
+    0.6) counts half.
     """
-    if kind < 1.0:
+    if kind < 0.6:
         return 0.0
+    scale = 1.0 if kind >= 1.0 else 0.5
     idents = asked_identifiers(need, question)
     if not identifiers_named(idents, unit, label):
         return 0.0
     if idents:
-        return 1.0
+        return scale
     attrs = attribute_terms(need, question)
     share = attribute_share(attrs, unit, label, need)
     if share < 0.5:
         return 0.0
-    return 0.5 * share + 0.5 * attribute_share(attrs, "", label, need)
+    return scale * (0.5 * share + 0.5 * attribute_share(attrs, "", label, need))
 
 
 def defined_term(need: QuestionNeed, question: str) -> str | None:
