@@ -138,4 +138,6 @@ def test_defined_term_and_subject() -> None:
     assert term == "reverse proxy"
     assert is_subject(term, "Reverse Proxy\n\nA proxy server that appears to the client as an origin server.")
     assert not is_subject(term, "Use a reverse proxy to hide servers.")
+    assert is_subject("tablespace", "Tablespaces in PostgreSQL allow administrators to define locations.")
+    assert not is_subject("table", "Tablespaces in PostgreSQL allow administrators to define locations.")
     assert defined_term(classify("What is the default port?"), "What is the default port?") is None

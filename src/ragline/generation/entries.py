@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from functools import lru_cache
 from itertools import pairwise
 
 from ragline.generation.lexical import terms
@@ -51,7 +53,7 @@ _KIND_NOUNS = frozenset(
     )
 )
 # Words after the term that make it part of a longer subject.
-_LINKS = frozenset(["with", "in", "of", "for", "on", "from", "and", "or", "into", "that", "which", "to"])
+_LINKS = frozenset(["with", "of", "for", "from", "and", "or", "into", "that", "which", "to"])
 # A block this short without end punctuation is a term or label (as in text.sentences).
 _TERM_MAX_WORDS = 6
 _ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
@@ -126,14 +128,15 @@ def is_identifier(entity: str) -> bool:
     return any(ch.isupper() for ch in entity[1:]) or "_" in entity or any(ch.isdigit() for ch in entity)
 
 
-def attribute_terms(need: QuestionNeed, question: str) -> set[str]:
+@lru_cache(maxsize=256)
+def attribute_terms(need: QuestionNeed, question: str) -> frozenset[str]:
     """The question's terms that say which property is asked ("port" in "What is the default port
     of Redis?"): its content terms less the asked kind's words and the entities' terms."""
     entity_terms = {t for e in need.entities for t in terms(e)}
-    return set(terms(question)) - NEED_WORDS - entity_terms
+    return frozenset(terms(question)) - NEED_WORDS - entity_terms
 
 
-def attribute_share(attrs: set[str], unit: str, label: str, need: QuestionNeed) -> float:
+def attribute_share(attrs: AbstractSet[str], unit: str, label: str, need: QuestionNeed) -> float:
     """Share of ``attrs`` that the unit or its label holds, or that an asked identifier spells
     ("timeout" in ``SSLOCSPResponderTimeout``: the setting's name says what it sets)."""
     if not attrs:
@@ -143,6 +146,8 @@ def attribute_share(attrs: set[str], unit: str, label: str, need: QuestionNeed) 
     return sum(t in held or t in idents for t in attrs) / len(attrs)
 
 
+# Both asked once per candidate unit of one question: cached by (need, question).
+@lru_cache(maxsize=256)
 def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     """The setting, code or function names the question asks about; a product it is scoped to
     ("... in SQLite?", "... of PostgreSQL?") is not one, however it is spelled."""
@@ -221,6 +226,9 @@ def is_subject(term: str, unit: str) -> bool:
     if not rest.lower().startswith(body.lower()):
         return False
     after = rest[len(body) :]
+    plural = re.match(r"e?s(?=[\s:,(])", after)
+    if plural:
+        after = after[plural.end() :]  # "Tablespaces in PostgreSQL allow ..." for "a tablespace"
     if not after.strip():
         return True  # the whole of a definition list's term
     if not (after[0].isspace() or after[0] in ":,(-"):
