@@ -601,8 +601,8 @@ class ExtractiveAnswerer:
         """Share of the named entities (identifiers, products) that the best unit's page (the text,
         title and section path of its passages in the context) mentions (not the whole context:
         it named "Microsoft" somewhere for an SQL Server question). The product a question is
-        scoped to ("... in PostgreSQL?") may instead be named by half the context's pages: a
-        manual's page on one setting need not repeat the product's name."""
+        scoped to ("... in PostgreSQL?") may instead be named by most (and at least two) of the
+        context's pages: a manual's page on one setting need not repeat the product's name."""
         by_doc: dict[str, set[str]] = {}
         for p in context.passages:
             by_doc.setdefault(p.doc_id, set()).update(terms(p.text), terms(p.header))
@@ -613,7 +613,8 @@ class ExtractiveAnswerer:
         hits = 0
         for e in need.named:
             want = set(terms(e))
-            if want <= page or (e == product and 2 * sum(want <= d for d in by_doc.values()) >= len(by_doc)):
+            naming = sum(want <= d for d in by_doc.values())
+            if want <= page or (e == product and naming >= 2 and 2 * naming > len(by_doc)):
                 hits += 1
         return hits / len(need.named)
 
