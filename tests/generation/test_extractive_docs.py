@@ -88,6 +88,10 @@ level, a SELECT query sees only data committed before the query began.</p>
 <p>The Repeatable Read isolation level only sees data committed before the transaction began.</p>
 </body></html>"""
 
+ABOUT_PAGE = """<html><head><title>Preface</title></head><body><h1>Preface</h1>
+<p>PostgreSQL is an object-relational database management system. PostgreSQL supports a large part
+of the SQL standard and offers many modern features.</p></body></html>"""
+
 
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
@@ -154,6 +158,15 @@ def test_a_default_named_in_words_answers_and_another_product_abstains(answerer,
     a = ask(answerer, "What is the default isolation level in PostgreSQL?", ctx)
     assert not a.abstained and a.text.startswith("Read Committed is the default isolation level")
     assert ask(answerer, "What is the default isolation level of Oracle?", ctx).abstained
+
+
+def test_the_product_a_question_is_scoped_to_may_be_named_by_most_pages(answerer, tmp_path) -> None:
+    q = "What is the default size of shared_buffers in PostgreSQL?"
+    # The settings page never says "PostgreSQL"; two of the three pages do: the manual's product.
+    a = ask(answerer, q, context_of(tmp_path, SETTINGS_PAGE, ISOLATION_PAGE, ABOUT_PAGE))
+    assert not a.abstained and "128MB" in a.text
+    # One page of three naming it in passing is not enough.
+    assert ask(answerer, q, context_of(tmp_path, SETTINGS_PAGE, ISOLATION_PAGE, CODES_PAGE)).abstained
 
 
 def test_a_code_value_in_the_heading_is_shown_with_the_sentence(answerer, tmp_path) -> None:
