@@ -179,6 +179,10 @@ def test_a_code_value_in_the_heading_is_shown_with_the_sentence(answerer, tmp_pa
     # The heading "(5) SQLITE_BUSY" leads the sentence; never the extended code's 261.
     assert a.text.startswith("(5) SQLITE_BUSY: ")
     assert "261" not in a.text
+    # The short answer is the heading's value, with offsets into the document's text.
+    ctx = context_of(tmp_path, CODES_PAGE)
+    assert a.short is not None and a.short.text == "5"
+    assert ctx.passages[0].text[a.short.start : a.short.end] == "5"
 
 
 def test_a_table_row_answers_with_its_column_names(answerer, tmp_path) -> None:

@@ -42,7 +42,7 @@ from ragline.generation.question import QuestionNeed, about, carries, classify
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
 from ragline.text.sentences import answer_units, is_code, is_heading
-from ragline.types import Answer, Citation, Context, Final, ShortAnswer, StreamEvent, Token
+from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
 ABSTAIN_TEXT = NOT_ENOUGH_INFORMATION
 
@@ -172,6 +172,19 @@ def _entry_evidence(top: ScoredSentence, scored: list[ScoredSentence]) -> Scored
         similarity=max(s.similarity for s in same),
         coverage=max(s.coverage for s in same),
     )
+
+
+def _short_in_label(
+    need: QuestionNeed, question: str, p: Passage, s: ScoredSentence, n: int
+) -> ShortAnswer | None:
+    """The short answer inside the label shown before ``s`` (its heading or term, found above the
+    unit in the passage, so the span keeps document offsets), or None."""
+    at = p.text.rfind(s.lead, 0, s.start - p.start)
+    found = short_span(need, question, s.lead) if at >= 0 else None
+    if found is None:
+        return None
+    a, b = tidy_span(s.lead, *found)
+    return ShortAnswer(text=s.lead[a:b], n=n, start=p.start + at + a, end=p.start + at + b)
 
 
 def _head(title: str) -> str:
@@ -577,6 +590,9 @@ class ExtractiveAnswerer:
                     quote=s.text,
                 )
             )
+            if short is None and s.lead:
+                # The value is in the entry's label ("(5) SQLITE_BUSY"), not in the sentence.
+                short = _short_in_label(need, question, p, s, n)
             if short is None and self.reader is not None and need.kind not in self.mix.typed_first:
                 if s.span is not None and need.kind not in self.mix.no_short:
                     a, b = tidy_span(s.text, *s.span)
