@@ -102,6 +102,8 @@ def test_a_product_scope_is_no_setting_name_but_a_setting_at_the_end_is() -> Non
     assert asked_identifiers(classify(q), q) == ("AccessFileName",)
     q = "What is the default of work_mem in PostgreSQL?"
     assert asked_identifiers(classify(q), q) == ("work_mem",)
+    q = "What is the default of CacheDefaultExpire in mod_cache?"
+    assert asked_identifiers(classify(q), q) == ("CacheDefaultExpire",)
     q = "Which condition name has the error code 23503?"
     assert asked_identifiers(classify(q), q) == ("23503",)
 

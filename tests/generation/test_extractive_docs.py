@@ -35,7 +35,7 @@ is 64 megabytes (<code>64MB</code>). It is safe to set this value larger than wo
 # An Apache-like module page: one field table per directive; Redis named, its port never stated.
 DIRECTIVES_PAGE = """<html><head><title>mod_socache_redis</title></head><body>
 <h1>Apache Module mod_socache_redis</h1>
-<p>mod_socache_redis is a shared object cache provider backed by the Redis high-performance,
+<p>mod_socache_redis is a shared object cache provider backed by the Redis high-performance (TCP),
 distributed memory object caching system.</p>
 <h2>RedisConnPoolTTL Directive</h2><table>
 <tr><td>Description:</td><td>TTL used for the connection pool with the Redis server(s)</td></tr>
@@ -144,6 +144,18 @@ def test_a_directive_default_row_of_the_asked_directive_is_chosen(answerer, tmp_
     a = ask(answerer, "What is the default value of RedisTimeout?", context_of(tmp_path, DIRECTIVES_PAGE))
     assert not a.abstained
     assert "RedisTimeout 5s" in a.text and "15s" not in a.text
+
+
+def test_a_module_the_setting_lives_in_and_a_descriptive_name_need_not_be_in_its_entry(
+    answerer, tmp_path
+) -> None:
+    ctx = context_of(tmp_path, DIRECTIVES_PAGE)
+    # "in mod_socache_redis" says where RedisTimeout lives; the entry names RedisTimeout only.
+    a = ask(answerer, "What is the default of RedisTimeout in mod_socache_redis?", ctx)
+    assert not a.abstained and "RedisTimeout 5s" in a.text
+    # "TCP" (on the page) describes the setting; one asked name in the entry pins it.
+    a = ask(answerer, "What is the default R/W timeout of RedisTimeout for a TCP connection?", ctx)
+    assert not a.abstained and "RedisTimeout 5s" in a.text
 
 
 def test_a_value_asked_of_a_product_the_page_only_mentions_abstains(answerer, tmp_path) -> None:

@@ -56,6 +56,8 @@ _KIND_NOUNS = frozenset(
 _LINKS = frozenset(["with", "of", "for", "from", "and", "or", "into", "that", "which", "to"])
 # A block this short without end punctuation is a term or label (as in text.sentences).
 _TERM_MAX_WORDS = 6
+# A question's closing "in X" / "on X": where the asked thing lives, not the asked thing.
+_CLOSING_IN = re.compile(r"\b(?:in|on)\s+(?:an?\s+|the\s+)?[\w.\-]+\s*\??\s*$", re.IGNORECASE)
 _ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
 
 
@@ -150,9 +152,13 @@ def attribute_share(attrs: AbstractSet[str], unit: str, label: str, need: Questi
 @lru_cache(maxsize=256)
 def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     """The setting, code or function names the question asks about; a product it is scoped to
-    ("... in SQLite?", "... of PostgreSQL?") is not one, however it is spelled."""
+    ("... in SQLite?", "... of PostgreSQL?") is not one, however it is spelled, nor is a closing
+    "in X" beside another name ("the default of CacheDefaultExpire in mod_cache": the module the
+    setting belongs to)."""
     scope = trailing_scope(question)
-    named = tuple(e for e in need.named if is_identifier(e) and (e != scope or _setting_like(e)))
+    idents = [e for e in need.named if is_identifier(e)]
+    container = scope is not None and len(idents) > 1 and _CLOSING_IN.search(question) is not None
+    named = tuple(e for e in idents if e != scope or (_setting_like(e) and not container))
     # A code's value ("error code 23503") pins its table row as a setting's name pins its entry.
     return named + tuple(c for c in need.codes if c not in named)
 
@@ -172,10 +178,12 @@ def _setting_like(name: str) -> bool:
     return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2
 
 
-def identifiers_named(idents: Sequence[str], unit: str, label: str) -> bool:
-    """Whether the unit or its label names every identifier of ``idents`` (products and plain
-    names may be named anywhere on the page; a setting's or code's name must be in its entry)."""
-    return all(names(e, unit) or names(e, label) for e in idents)
+def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
+    """Share of ``idents`` that the unit or its label names (products and plain names may be
+    named anywhere on the page; a setting's or code's name must be in its entry); 1.0 for none."""
+    if not idents:
+        return 1.0
+    return sum(names(e, unit) or names(e, label) for e in idents) / len(idents)
 
 
 def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kind: float) -> float:
@@ -191,10 +199,12 @@ def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kin
         return 0.0
     scale = 1.0 if kind >= 1.0 else 0.5
     idents = asked_identifiers(need, question)
-    if not identifiers_named(idents, unit, label):
+    # One asked name in the entry pins it; the others may describe it ("a string or BLOB").
+    named = identifiers_named(idents, unit, label)
+    if named == 0.0:
         return 0.0
     if idents:
-        return scale
+        return scale * named
     attrs = attribute_terms(need, question)
     share = attribute_share(attrs, unit, label, need)
     if share < 0.5:
