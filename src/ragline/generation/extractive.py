@@ -612,7 +612,6 @@ class ExtractiveAnswerer:
         yield Final(replace(answer, short=short) if short is not None else answer)
 
     @staticmethod
-    @staticmethod
     def _entity_share(need: QuestionNeed, question: str, context: Context, best: ScoredSentence) -> float:
         """Share of the named entities (identifiers, products) that the best unit's page (the text,
         title and section path of its passages in the context) mentions (not the whole context:
