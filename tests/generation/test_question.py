@@ -83,3 +83,24 @@ def test_named_entities_are_identifiers_and_trailing_products(question: str, nam
     need = classify(question)
     assert need.named == named
     assert set(named) <= set(need.entities)
+
+
+def test_a_code_question_naming_a_value_wants_the_name_beside_it() -> None:
+    need = classify("Which condition name has the error code 23503?")
+    assert need.kind == "code" and need.codes == ("23503",)
+    assert carries(need, "| 23503 | foreign_key_violation |") == 1.0
+    assert carries(need, "Applications should test the error code 23503.") == 0.0
+    # A code named in snake case asks for its value, a five-character SQLSTATE included.
+    need = classify("What is the error code of deadlock_detected?")
+    assert need.codes == ()
+    assert carries(need, "| 40P01 | deadlock_detected |") == 1.0
+    assert carries(need, "A deadlock was detected.") == 0.0
+
+
+def test_a_default_colon_counts_only_before_a_value() -> None:
+    need = classify("What is the default value of KeepAliveTimeout?")
+    assert carries(need, "Default: | KeepAliveTimeout 5") == 1.0
+    # A sentence ending in a colon announces an example; it states no value.
+    assert (
+        carries(need, "For this reason, the default configuration file contains the following stanza:") < 1.0
+    )

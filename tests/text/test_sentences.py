@@ -88,3 +88,14 @@ def test_answer_units_split_table_rows_and_join_a_label_to_its_definition() -> N
         "- SQLITE_BUSY (5)",
         "- SQLITE_FULL (13)",
     ]
+
+
+def test_a_numbered_heading_stays_one_unit() -> None:
+    # "19.4.1." followed by a capital would end a sentence; on a heading line it does not.
+    text = "## 19.4. Resource Consumption\n\n### 19.4.1. Memory\n\nIt is set. Here it is."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "## 19.4. Resource Consumption",
+        "### 19.4.1. Memory",
+        "It is set.",
+        "Here it is.",
+    ]

@@ -27,6 +27,16 @@ import numpy as np
 from ragline.embedding.base import Embedder, Vectors, l2_normalize
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
+from ragline.generation.entries import (
+    asked_identifiers,
+    defined_term,
+    entry_strength,
+    is_identifier,
+    is_subject,
+    names,
+    product_scope,
+    unit_labels,
+)
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify
@@ -71,6 +81,16 @@ class SentenceWeights:
     # about something the collection does not hold
     # ("What is the default port of Redis?") and the answer abstains.
     min_entity_share: float = 1.0
+    # Documentation entries (generation/entries.py; tuned on bench/docs_qa dev): a unit that
+    # states the asked kind of value in the entry of the asked identifier ("Default: | X 5" under
+    # "## X Directive", "(5) SQLITE_BUSY" as its heading) earns ``entry``; a unit whose subject
+    # is the term a definition question asks about earns ``subject``.
+    entry: float = 0.3
+    subject: float = 0.3
+    # Kinds whose answer is a value stated in an entry; for these, a question naming an
+    # identifier or product abstains when no unit of the context is such an entry (it shares
+    # "default" with the collection, not the value it asks for).
+    entry_kinds: frozenset[str] = frozenset({"default", "code"})
 
 
 def _about(need: QuestionNeed, s: _Sentence) -> float:
@@ -78,6 +98,97 @@ def _about(need: QuestionNeed, s: _Sentence) -> float:
     title/section path 0.5 (see :func:`ragline.generation.question.about`)."""
     near = about(need, s.terms | s.before, s.header)
     return 0.5 * (about(need, s.terms, frozenset()) + near)
+
+
+def _label_names_entity(need: QuestionNeed, s: _Sentence) -> bool:
+    """Whether the unit's entry label names an asked identifier the unit itself does not."""
+    return any(is_identifier(e) and names(e, s.label) and not names(e, s.shown) for e in need.named)
+
+
+def _label_terms(s: _Sentence, idents: tuple[str, ...]) -> set[str]:
+    """The terms of the unit's label when it names one of the asked identifiers, else none."""
+    if s.label and any(names(e, s.label) for e in idents):
+        return set(terms(s.label))
+    return set()
+
+
+def _carries(need: QuestionNeed, s: _Sentence) -> float:
+    """:func:`carries` of the unit, or of its label and the unit when the label names the asked
+    identifier (the "(5)" of "### (5) SQLITE_BUSY" is the code's value)."""
+    own = carries(need, s.shown)
+    if own < 1.0 and s.label and any(is_identifier(e) and names(e, s.label) for e in need.named):
+        return max(own, carries(need, f"{s.label}\n{s.shown}"))
+    return own
+
+
+# Kinds whose answer sits in the entry of the asked setting or command: the unit carrying the kind
+# inside the entry whose label names the asked identifier is the one to quote ("The default is
+# Off in order to save the network traffic" under "HostnameLookups Directive").
+_IN_ENTRY_KINDS = frozenset({"reason", "number", "date", "procedure"})
+
+
+def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> float:
+    """How surely ``s`` states the asked kind of value in the asked entity's entry: for default
+    and code questions :func:`ragline.generation.entries.entry_strength`; for the kinds of
+    ``_IN_ENTRY_KINDS``, 0.5 (a cue, not a pin) when it carries the kind under a label naming
+    every asked identifier."""
+    if need.kind in ("default", "code"):
+        return entry_strength(need, question, s.shown, s.label, kind)
+    if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
+        idents = asked_identifiers(need, question)
+        return 0.5 if idents and all(names(e, s.label) for e in idents) else 0.0
+    return 0.0
+
+
+def _lead(need: QuestionNeed, s: _Sentence) -> str:
+    """The label to show before the unit: when it names the asked identifier the unit leaves
+    out, or holds the asked value the unit lacks."""
+    if not s.label or is_heading(s.shown) or s.label.endswith(s.shown.partition("\n\n")[0]):
+        return ""
+    columns = s.label.rsplit("\n", 1)[-1]
+    if s.shown.startswith("|") and " | " in columns:
+        # A table row shown with its column names: "Error Code | Condition Name: | 23505 | ...".
+        return columns
+    if _label_names_entity(need, s):
+        return _label_line(need, s.label)
+    labelled = any(is_identifier(e) and names(e, s.label) for e in need.named)
+    holds_value = need.kind in ("default", "code", "number") and carries(need, s.label) >= 1.0
+    return _label_line(need, s.label) if labelled and holds_value and carries(need, s.shown) < 1.0 else ""
+
+
+def _label_line(need: QuestionNeed, label: str) -> str:
+    """The line of a label (heading, definition term) that names an asked identifier, else its
+    last line; never the term the unit itself opens with."""
+    lines = label.split("\n")
+    named = [x for x in lines if any(is_identifier(e) and names(e, x) for e in need.named)]
+    return (named or lines)[-1]
+
+
+def _entry_evidence(top: ScoredSentence, scored: list[ScoredSentence]) -> ScoredSentence:
+    """``top`` with the best similarity and coverage of its entry's units: a field row
+    ("Default: | AccessFileName .htaccess") shares few words with the question, the entry's
+    description beside it shares them, and the confidence is about the entry."""
+    if not top.entry:
+        return top
+    same = [s for s in scored if s.passage == top.passage and s.label == top.label]
+    return replace(
+        top,
+        similarity=max(s.similarity for s in same),
+        coverage=max(s.coverage for s in same),
+    )
+
+
+def _short_in_label(
+    need: QuestionNeed, question: str, p: Passage, s: ScoredSentence, n: int
+) -> ShortAnswer | None:
+    """The short answer inside the label shown before ``s`` (its heading or term, found above the
+    unit in the passage, so the span keeps document offsets), or None."""
+    at = p.text.rfind(s.lead, 0, s.start - p.start)
+    found = short_span(need, question, s.lead) if at >= 0 else None
+    if found is None:
+        return None
+    a, b = tidy_span(s.lead, *found)
+    return ShortAnswer(text=s.lead[a:b], n=n, start=p.start + at + a, end=p.start + at + b)
 
 
 def _head(title: str) -> str:
@@ -182,6 +293,8 @@ class _Sentence(NamedTuple):
     header: frozenset[str]
     # Terms of the unit before it in the same passage ("this macro", "it" point back there).
     before: frozenset[str] = frozenset()
+    # The entry it belongs to: the nearest heading above it (see generation/entries.py).
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +314,16 @@ class ScoredSentence:
     span: tuple[int, int] | None = None
     reader_logit: float | None = None
     reader_margin: float | None = None
+    # How surely the unit states the asked kind of value in the asked entity's entry, in [0, 1],
+    # and whether its subject is the term a definition question asks about (1; 1.5 for the first
+    # such unit of its page; see entries.py).
+    entry: float = 0.0
+    subject: float = 0.0
+    # The entry's label (see entries.py).
+    label: str = ""
+    # Shown before the unit in the answer when it names what the unit leaves out (the asked
+    # identifier, or the value: "(5) SQLITE_BUSY: The SQLITE_BUSY result code indicates ...").
+    lead: str = ""
 
 
 class ExtractiveAnswerer:
@@ -330,33 +453,65 @@ class ExtractiveAnswerer:
             # A sentence says "it was completed in 1889"; its title says what "it" is.
             header = frozenset(terms(p.header))
             before: frozenset[str] = frozenset()
-            for a, b in answer_units(p.text):
+            units = answer_units(p.text)
+            for (a, b), label in zip(units, unit_labels(p.text, units, p.section_path), strict=True):
                 text = p.text[a:b]
                 if is_heading(text) or is_code(text):
                     continue
                 shown = strip_markers(text)
                 t = set(terms(shown))
                 if len(t) >= MIN_TERMS:
-                    found.append(_Sentence(i, p.start + a, p.start + b, text, shown, t, header, before))
+                    found.append(
+                        _Sentence(i, p.start + a, p.start + b, text, shown, t, header, before, label)
+                    )
                 before = frozenset(t)
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
         weights = idf([f.terms | f.header for f in found])
         default = math.log(1.0 + len(found))  # a question term no sentence has: rarest of all
         w = self.weights
-        covs = [coverage(q_terms, f.terms, weights, default, f.header, w.title_coverage) for f in found]
+        # A unit inside the entry of an asked identifier (its label names it: "The default is Off
+        # in order to ..." under "HostnameLookups Directive") holds the label's terms as its own.
+        idents = asked_identifiers(need, question)
+        covs = [
+            coverage(
+                q_terms,
+                f.terms | _label_terms(f, idents),
+                weights,
+                default,
+                f.header,
+                w.title_coverage,
+            )
+            for f in found
+        ]
         priors = [1.0 / (1.0 + math.log(context.passages[f.passage].rank)) for f in found]
-        kinds = [carries(need, f.shown) for f in found]
+        kinds = [_carries(need, f) for f in found]
         abouts = [_about(need, f) for f in found]
+        entries = [_entry(need, question, f, k) for f, k in zip(found, kinds, strict=True)]
+        term = defined_term(need, question)
+        subjects = [float(term is not None and is_subject(term, f.shown)) for f in found]
+        # A page defines its subject before it details it ("2. Description: The VACUUM command
+        # rebuilds ..." before "3. How VACUUM works"): the first such unit of each document
+        # counts half as much again.
+        first: dict[str, int] = {}
+        for i, f in enumerate(found):
+            doc = context.passages[f.passage].doc_id
+            if subjects[i] and (doc not in first or f.start < found[first[doc]].start):
+                first[doc] = i
+        for i in first.values():
+            subjects[i] = 1.5
+        bonus = [w.entry * e + w.subject * sub for e, sub in zip(entries, subjects, strict=True)]
         # What the question needs counts before embedding too: the unit stating the default may
         # share fewer words with the question than its neighbours do.
         pre = [
-            c + 0.25 * r + w.answer_type * k + w.entity * e
-            for c, r, k, e in zip(covs, priors, kinds, abouts, strict=True)
+            c + 0.25 * r + w.answer_type * k + w.entity * e + x
+            for c, r, k, e, x in zip(covs, priors, kinds, abouts, bonus, strict=True)
         ]
         # Embedding every sentence costs more than the rest of ask; lexical coverage and the
-        # passage rank pick the candidates worth embedding.
-        keep = self._candidates(found, pre)
+        # passage rank pick the candidates worth embedding, and an entry that states the asked
+        # value (or a definition's subject) always gets a say, whichever passage holds it.
+        must = [i for i in sorted(range(len(found)), key=lambda i: -pre[i]) if bonus[i] > 0]
+        keep = self._candidates(found, pre, must[: self.candidate_sentences // 2])
         # Long sentences are embedded by their opening: the model's cost grows with length and the
         # model keeps the first embedding.max_tokens. Each unit is embedded as ingest embeds a
         # sentence (header, then the sentence), so the stored sentence vectors serve most units.
@@ -374,47 +529,64 @@ class ExtractiveAnswerer:
                 + w.coverage * covs[i]
                 + w.rank * priors[i]
                 + w.answer_type * kinds[i]
-                + w.entity * abouts[i],
+                + w.entity * abouts[i]
+                + bonus[i],
                 entity_share=abouts[i],
+                entry=entries[i],
+                subject=subjects[i],
+                label=found[i].label,
+                lead=_lead(need, found[i]),
             )
             for i, s in zip(keep, sims, strict=True)
         ]
         order = sorted(range(len(scored)), key=lambda j: -scored[j].score)
         return [scored[j] for j in order], vecs[order]
 
-    def _candidates(self, found: list[_Sentence], pre: list[float]) -> list[int]:
-        """Indexes of the sentences worth embedding: each passage's best by coverage, best passages
-        first (so a passage whose wording differs from the question still gets a say), then the
-        best of the rest."""
+    def _candidates(self, found: list[_Sentence], pre: list[float], must: list[int]) -> list[int]:
+        """Indexes of the sentences worth embedding: ``must`` first, then each passage's best by
+        coverage, best passages first (so a passage whose wording differs from the question still
+        gets a say), then the best of the rest."""
         by_passage: dict[int, list[int]] = {}
         for i in sorted(range(len(found)), key=lambda i: -pre[i]):
-            by_passage.setdefault(found[i].passage, []).append(i)
+            if i not in must:
+                by_passage.setdefault(found[i].passage, []).append(i)
         keep: list[int] = []
         for rows in by_passage.values():
             keep.extend(rows[:PER_PASSAGE])
         keep.sort(key=lambda i: found[i].passage)
-        keep = keep[: self.candidate_sentences]
+        keep = must + keep[: self.candidate_sentences - len(must)]
         chosen = set(keep)
         rest = [i for rows in by_passage.values() for i in rows if i not in chosen]
         rest.sort(key=lambda i: -pre[i])
         return keep + rest[: self.candidate_sentences - len(keep)]
 
     def reread(
-        self, question: str, context: Context, scored: list[ScoredSentence], vecs: np.ndarray
+        self,
+        question: str,
+        context: Context,
+        scored: list[ScoredSentence],
+        vecs: np.ndarray,
+        need: QuestionNeed | None = None,
     ) -> tuple[list[ScoredSentence], np.ndarray, float]:
         """The best units re-ranked by the reader, with its spans, and the answer's confidence."""
         assert self.reader is not None
+        need = need or classify(question)
         k = min(self.mix.candidates, len(scored))
         heads = [_head(context.passages[s.passage].title) for s in scored[:k]]
         spans = self.reader.read(question, [h + s.text for h, s in zip(heads, scored[:k], strict=True)])
         best = scored[0].score or 1.0
+        # For a value stated in an entry ("Default: | X 5"), the entry outranks prose the reader
+        # prefers (the reader was trained on Wikipedia sentences, never on field rows); so does
+        # a definition whose subject is the asked term.
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
-            read.append(_reread(s, h, span, self.mix, self.mix.score * s.score / best))
+            pinned = s.entry if need.kind in self.weights.entry_kinds else 0.0
+            prior = self.mix.score * s.score / best + pinned + s.subject
+            read.append(_reread(s, h, span, self.mix, prior))
         order = sorted(range(k), key=lambda j: -read[j].score)
         rest = [replace(s, score=-1.0) for s in scored[k:]]
         top = read[order[0]]
-        confidence = self.mix.confidence(top)
+        confidence = self.mix.confidence(_entry_evidence(top, scored))
         return [read[j] for j in order] + rest, np.concatenate([vecs[:k][order], vecs[k:]]), confidence
 
     def select(self, scored: list[ScoredSentence], vecs: np.ndarray) -> list[ScoredSentence]:
@@ -444,9 +616,12 @@ class ExtractiveAnswerer:
     def stream(self, question: str, context: Context) -> Iterator[StreamEvent]:
         need = classify(question)
         scored, vecs = self.score(question, context, need)
-        confidence = self.confidence(scored[0].similarity, scored[0].coverage) if scored else 0.0
+        confidence = 0.0
+        if scored:
+            top = _entry_evidence(scored[0], scored)
+            confidence = self.confidence(top.similarity, top.coverage)
         if scored and self.reader is not None and need.kind not in self.mix.unread:
-            scored, vecs, read_confidence = self.reread(question, context, scored, vecs)
+            scored, vecs, read_confidence = self.reread(question, context, scored, vecs, need)
             # Both calibrated on SQuAD near misses; the reader's alone was sure (0.86) of httpd's
             # graceful restart for "How do I restart Tomcat gracefully?", the sentence score was
             # not (0.03): the mean needs both to agree (bench/docs_qa dev, docs/benchmarks.md).
@@ -454,10 +629,19 @@ class ExtractiveAnswerer:
         if (
             scored
             and need.named
-            and self._entity_share(need, context, scored[0]) < self.weights.min_entity_share
+            and self._entity_share(need, question, context, scored[0]) < self.weights.min_entity_share
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
             # with the collection is not knowing Redis's default port.
+            confidence = min(confidence, self.abstain_threshold / 2)
+        if (
+            scored
+            and need.named
+            and need.kind in self.weights.entry_kinds
+            and not any(s.entry for s in scored)
+        ):
+            # A value asked of a named thing ("the default port of Redis") that no entry of the
+            # context states: the collection mentions Redis and states defaults, not this one.
             confidence = min(confidence, self.abstain_threshold / 2)
         if confidence < self.abstain_threshold:
             yield Token(ABSTAIN_TEXT)
@@ -483,6 +667,9 @@ class ExtractiveAnswerer:
                     quote=s.text,
                 )
             )
+            if short is None and s.lead:
+                # The value is in the entry's label ("(5) SQLITE_BUSY"), not in the sentence.
+                short = _short_in_label(need, question, p, s, n)
             if short is None and self.reader is not None and need.kind not in self.mix.typed_first:
                 if s.span is not None and need.kind not in self.mix.no_short:
                     a, b = tidy_span(s.text, *s.span)
@@ -494,20 +681,33 @@ class ExtractiveAnswerer:
                     short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
             # The quote keeps the document's exact text (it matches start/end); the answer drops the
             # document's own [n] markers so that every marker in it is one of these citations.
-            piece = f"{' '.join(strip_markers(s.text).split())} [{n}]"
+            lead = f"{s.lead}: " if s.lead else ""
+            piece = f"{lead}{' '.join(strip_markers(s.text).split())} [{n}]"
             yield Token(piece if n == 1 else " " + piece)
             pieces.append(piece)
         answer = self._answer(question, " ".join(pieces), citations, False, confidence)
         yield Final(replace(answer, short=short) if short is not None else answer)
 
     @staticmethod
-    def _entity_share(need: QuestionNeed, context: Context, best: ScoredSentence) -> float:
-        """Share of the named entities (identifiers, products) that the best unit's passage (text,
-        title, section path) mentions (the whole context named "Microsoft" somewhere for an SQL
-        Server question)."""
-        p = context.passages[best.passage]
-        present = set(terms(p.text)) | set(terms(p.header))
-        hits = sum(set(terms(e)) <= present for e in need.named)
+    def _entity_share(need: QuestionNeed, question: str, context: Context, best: ScoredSentence) -> float:
+        """Share of the named entities (identifiers, products) that the best unit's page (the text,
+        title and section path of its passages in the context) mentions (not the whole context:
+        it named "Microsoft" somewhere for an SQL Server question). The product a question is
+        scoped to ("... in PostgreSQL?") may instead be named by most (and at least two) of the
+        context's pages: a manual's page on one setting need not repeat the product's name."""
+        by_doc: dict[str, set[str]] = {}
+        for p in context.passages:
+            by_doc.setdefault(p.doc_id, set()).update(terms(p.text), terms(p.header))
+        # Any passage of the best unit's page: its other sections name the product it documents
+        # ("httpd" on the page whose "Graceful Restart" section answers).
+        page = by_doc[context.passages[best.passage].doc_id]
+        product = product_scope(need, question)
+        hits = 0
+        for e in need.named:
+            want = set(terms(e))
+            naming = sum(want <= d for d in by_doc.values())
+            if want <= page or (e == product and naming >= 2 and 2 * naming > len(by_doc)):
+                hits += 1
         return hits / len(need.named)
 
     @staticmethod

@@ -227,6 +227,9 @@ class QuestionNeed:
     # name inside a sentence ("When did the Broncos win?") is not one: documents often word it
     # differently, and requiring it made SQuAD answers abstain (answer recall 0.82 -> 0.77).
     named: tuple[str, ...] = ()
+    # The code values a code question names ("Which condition has the error code 23503?"): its
+    # answer is the name listed beside the code.
+    codes: tuple[str, ...] = ()
 
     def content_terms(self, question_terms: set[str]) -> set[str]:
         """``question_terms`` without the words naming the asked kind (when any other remains)."""
@@ -262,11 +265,9 @@ def entities(question: str, *, named_only: bool = False) -> tuple[str, ...]:
             continue
         if _IDENT.match(word) or (i > 0 and word[0].isupper() and not named_only):
             found.append(word)
-    m = _TRAILING_SCOPE.search(question)
-    if m:
-        scope = m.group(1)
-        if scope.lower() not in _GENERIC_SCOPE and scope.lower() not in _NOT_ENTITIES:
-            found.append(scope)
+    scope = trailing_scope(question)
+    if scope is not None:
+        found.append(scope)
     out: list[str] = []
     seen: set[str] = set()
     for e in found:
@@ -276,13 +277,25 @@ def entities(question: str, *, named_only: bool = False) -> tuple[str, ...]:
     return tuple(out)
 
 
+def trailing_scope(question: str) -> str | None:
+    """The product a closing "in/of/for X" names ("Redis" in "What is the default port of
+    Redis?"), or None (generic words such as "value" or "table" name none)."""
+    m = _TRAILING_SCOPE.search(question)
+    if not m:
+        return None
+    scope = m.group(1)
+    return None if scope.lower() in _GENERIC_SCOPE or scope.lower() in _NOT_ENTITIES else scope
+
+
 def classify(question: str) -> QuestionNeed:
     """The question's need: its kind and asked entities.
 
     >>> classify("Which signal causes a graceful stop of the Apache server?")
-    QuestionNeed(kind='code', entities=('Apache',), named=())
+    QuestionNeed(kind='code', entities=('Apache',), named=(), codes=())
     """
-    return QuestionNeed(question_kind(question), entities(question), entities(question, named_only=True))
+    kind = question_kind(question)
+    codes = tuple(_CODE_VALUE.findall(question)) if kind == "code" else ()
+    return QuestionNeed(kind, entities(question), entities(question, named_only=True), codes)
 
 
 # -- what a candidate unit carries ------------------------------------------------------------------
@@ -291,7 +304,12 @@ _NUMBER = re.compile(
     r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|ms|s|seconds?|minutes?|hours?|days?|bytes?|[KMG]i?B|pages?))?(?![\w])"
 )
 _CODE_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}[0-9]*\b|\(\d+\)|\b\d{1,3}\b")
+# A code's value: a number in parentheses or alone, or a five-character SQLSTATE ("23505", "40P01").
+_CODE_VALUE = re.compile(r"(?<![\w.])(?=[0-9A-Z]*\d)[0-9A-Z]{5}(?![\w.])|(?<![\w.])\d{1,4}(?![\w.])")
+# A code's name: SQLITE_BUSY, ENOENT, unique_violation.
+_CODE_LABEL = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}\d*\b|\b[a-z]+(?:_[a-z0-9]+)+\b")
 _CODE_NAME = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}\d*")
+_SNAKE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 _DEFAULT_WORD = re.compile(r"\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
 _DEFINING = re.compile(
@@ -332,17 +350,21 @@ def carries(need: QuestionNeed, text: str) -> float:
             if (
                 has_number(text)
                 or re.search(r"\b(?:on|off|none|true|false|enabled|disabled)\b", text, re.IGNORECASE)
-                or ":" in text
+                # "Default: | X value", not a sentence that ends in "the following stanza:".
+                or re.search(r":\s*\S", text) is not None
             )
             else 0.6
         )
     if kind == "number":
         return 1.0 if has_number(text) else 0.0
     if kind == "code":
-        if any(_CODE_NAME.fullmatch(e) for e in need.entities):
+        if any(_CODE_NAME.fullmatch(e) or _SNAKE.fullmatch(e) for e in need.entities):
             # The question names the code ("the value of SQLITE_BUSY"): its number is the answer.
-            return 1.0 if _CODE_NUMBER.search(text) else 0.0
-        return 1.0 if _CODE_TOKEN.search(text) else 0.0
+            return 1.0 if _CODE_NUMBER.search(text) or _CODE_VALUE.search(text) else 0.0
+        if need.codes:
+            # The question names the value ("error code 23503"): the name beside it is the answer.
+            return 1.0 if _CODE_LABEL.search(text) else 0.0
+        return 1.0 if _CODE_TOKEN.search(text) or _CODE_VALUE.search(text) else 0.0
     if kind == "date":
         return 1.0 if _DATE.search(text) else 0.0
     if kind == "name":

@@ -136,9 +136,18 @@ def _number_span(question: str, text: str) -> tuple[int, int] | None:
     return None
 
 
+_SNAKE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
+# A five-character SQLSTATE with a letter among its digits ("40P01"; "23505" is a number too).
+_SQLSTATE = re.compile(r"(?<![\w.])(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{5}(?![\w.])")
+
+
 def _code_span(need: QuestionNeed, question: str, text: str) -> tuple[int, int] | None:
     # The question names the code ("the numeric value of SQLITE_BUSY"): its number is asked.
-    if any(_CODE.fullmatch(e) for e in need.entities):
+    if any(_CODE.fullmatch(e) or _SNAKE.fullmatch(e) for e in need.entities):
+        # A table row's SQLSTATE ("| 40P01 | deadlock_detected |") before any bare number.
+        for m in _SQLSTATE.finditer(text):
+            if not _in_question(m.group(0), question):
+                return m.span()
         for m in _CODE_NUMBER.finditer(text):
             group = "v" if m.group("v") is not None else "w"
             if not _in_question(m.group(group), question):

@@ -42,6 +42,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     >>> t = "Dr. Smith came. He left! Then: e.g. this."
     >>> [t[a:b] for a, b in sentence_spans(t)]
     ['Dr. Smith came.', 'He left!', 'Then: e.g. this.']
+    >>> t = "## 19.4. Memory\\nIt is set. Here."
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['## 19.4. Memory', 'It is set.', 'Here.']
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
@@ -50,10 +53,19 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         mark = m.group(0)
         if mark[0] == "." and len(mark.rstrip("\"'”’)]")) == 1 and _is_abbreviation(text, m.start()):
             continue
+        if mark[0] != "\n" and _in_heading(text, m.start()):
+            # "## 19.4.1. Memory" is one heading, not a heading "19.4.1." and a sentence "Memory".
+            continue
         _add(text, cut, m.end(), spans)
         cut = m.end()
     _add(text, cut, end, spans)
     return spans
+
+
+def _in_heading(text: str, pos: int) -> bool:
+    """Whether ``text[pos]`` lies on a Markdown heading line."""
+    line = text[text.rfind("\n", 0, pos) + 1 : pos + 1].lstrip(" \t")
+    return line.startswith("#") and line.lstrip("#").startswith((" ", "\t"))
 
 
 def _add(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:

@@ -1,0 +1,255 @@
+"""Where a unit sits in its document's structure, and whether it is the entry that answers.
+
+Documentation states facts in entries: a heading per setting or result code ("## KeepAliveTimeout
+Directive", "### (5) SQLITE_BUSY"), a definition list's term before its description ("work_mem
+(integer)" then "... The default value is four megabytes"), a field table ("Default: | X 5"). The
+sentence that holds the value often does not repeat the entity's name; the entry's label does. So
+each candidate unit carries its *label*: the nearest heading above it in the passage (else the
+passage's innermost section), and the answerer asks of unit and label together
+
+- whether they name the asked identifiers (``SQLITE_BUSY``, never ``SQLITE_BUSY_RECOVERY``),
+- whether they state the asked kind of value (the "(5)" of a result code's heading),
+- whether they cover the question's attribute terms (the "port" of "the default port of Redis"):
+  a unit that states *a* default of *a* Redis setting does not state Redis's default port;
+- for a definition, whether the asked term is the unit's subject ("The VACUUM command rebuilds
+  ...", not "The VACUUM INTO command is ...").
+
+Example::
+
+    labels = unit_labels("## Timeout Directive\\n\\nDefault: | Timeout 60", [(22, 40)], ("Core",))
+    labels  # ['Timeout Directive']
+    names("SQLITE_BUSY", "(5) SQLITE_BUSY")          # True
+    names("SQLITE_BUSY", "SQLITE_BUSY_RECOVERY")     # False
+    names("auto_vacuum", "the auto-vacuum setting")  # True
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from functools import lru_cache
+from itertools import pairwise
+
+from ragline.generation.lexical import terms
+from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
+
+# A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
+_TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
+_HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
+# What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
+_DEFINED = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
+    r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*)?\s*\??\s*$"
+    r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+(?:do|mean|stand for)\b",
+    re.IGNORECASE,
+)
+# Nouns that may follow the defined term before its verb ("The VACUUM command rebuilds ...").
+_KIND_NOUNS = frozenset(
+    terms(
+        "command statement directive module option function pragma setting parameter keyword "
+        "clause operator mode method flag field type program utility tool file"
+    )
+)
+# Words after the term that make it part of a longer subject.
+_LINKS = frozenset(["with", "of", "for", "from", "and", "or", "into", "that", "which", "to"])
+# A block this short without end punctuation is a term or label (as in text.sentences).
+_TERM_MAX_WORDS = 6
+# A question's closing "in X" / "on X": where the asked thing lives, not the asked thing.
+_CLOSING_IN = re.compile(r"\b(?:in|on)\s+(?:an?\s+|the\s+)?[\w.\-]+\s*\??\s*$", re.IGNORECASE)
+_ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
+
+
+def term_of(unit: str) -> str | None:
+    """The definition-list term or field label that opens ``unit`` ("work_mem (integer)" in
+    "work_mem (integer)\n\nSets the base maximum ..."; see ``text.sentences.answer_units``)."""
+    head, sep, _ = unit.partition("\n\n")
+    head = head.strip()
+    if not sep or head.startswith(("#", "|", "-", "*")) or " | " in head:
+        return None
+    if len(head.split()) > _TERM_MAX_WORDS or head.endswith((".", ":", "?", "!", ";", ",")):
+        return None
+    return head
+
+
+def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:
+    """For each unit ``text[a:b]`` of ``spans``, the label of the entry it belongs to: the last
+    heading line above it in ``text`` (else the innermost of ``section_path``), and on a second
+    line the definition-list term that opened the entry since that heading, if any (the units of
+    a ``<dd>`` after its first sentence do not repeat the ``<dt>``'s name)."""
+    heads = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text)]
+    starts = [h[0] for h in heads]
+    # Units before the passage's first heading sit in the section the passage starts in; its
+    # section path names that one unless it names the first heading (the path of a later chunk).
+    fallback = section_path[-1] if section_path else ""
+    if heads and fallback == heads[0][1]:
+        fallback = ""
+    tables = [(m.start(), m.end(), m.group(1).strip()) for m in _TABLE_HEAD.finditer(text)]
+    out: list[str] = []
+    term: str | None = None
+    last_heading = -1
+    for a, b in spans:
+        i = bisect_right(starts, a) - 1
+        if i != last_heading:
+            term, last_heading = None, i
+        heading = heads[i][1] if i >= 0 else fallback
+        opened = term_of(text[a:b])
+        if opened is not None:
+            term = opened
+        out.append("\n".join(x for x in (heading, term, _column_names(tables, text, a)) if x))
+    return out
+
+
+def _column_names(tables: list[tuple[int, int, str]], text: str, a: int) -> str | None:
+    """The header row of the table whose body row starts at ``a`` ("Error Code | Condition
+    Name"), so that a row "| 23505 | unique_violation |" says what its cells are; None outside
+    tables and for field tables, whose first row is data ("| Description: | ... |")."""
+    for start, end, header in tables:
+        if end <= a and text[end:a].count("\n\n") == 0 and text[start:a].count("\n") >= 2:
+            cells = [c.strip() for c in header.strip("|").split(" | ")]
+            if any(c.endswith(":") for c in cells):
+                return None
+            return " | ".join(c for c in cells if c)
+    return None
+
+
+def names(entity: str, text: str) -> bool:
+    """Whether ``text`` names ``entity`` as a whole word (case-folded; ``_`` joins words, so
+    ``SQLITE_BUSY`` is not named by ``SQLITE_BUSY_RECOVERY``)."""
+    # "auto_vacuum", "auto-vacuum" and "auto vacuum" are one name; a longer name is another.
+    parts = [re.escape(w) for w in re.split(r"[_\-\s]+", entity.strip("_- ")) if w]
+    if not parts:
+        return False
+    pattern = r"[_\-\s]".join(parts)
+    return re.search(rf"(?<![\w\-]){pattern}(?![\w]|-\w)", text, re.IGNORECASE) is not None
+
+
+def is_identifier(entity: str) -> bool:
+    """A setting's, code's or function's name (``KeepAliveTimeout``, ``SQLITE_BUSY``), not a word."""
+    return any(ch.isupper() for ch in entity[1:]) or "_" in entity or any(ch.isdigit() for ch in entity)
+
+
+@lru_cache(maxsize=256)
+def attribute_terms(need: QuestionNeed, question: str) -> frozenset[str]:
+    """The question's terms that say which property is asked ("port" in "What is the default port
+    of Redis?"): its content terms less the asked kind's words and the entities' terms."""
+    entity_terms = {t for e in need.entities for t in terms(e)}
+    return frozenset(terms(question)) - NEED_WORDS - entity_terms
+
+
+def attribute_share(attrs: AbstractSet[str], unit: str, label: str, need: QuestionNeed) -> float:
+    """Share of ``attrs`` that the unit or its label holds, or that an asked identifier spells
+    ("timeout" in ``SSLOCSPResponderTimeout``: the setting's name says what it sets)."""
+    if not attrs:
+        return 1.0
+    held = set(terms(unit)) | set(terms(label))
+    idents = " ".join(e.lower() for e in need.entities if is_identifier(e))
+    return sum(t in held or t in idents for t in attrs) / len(attrs)
+
+
+# Both asked once per candidate unit of one question: cached by (need, question).
+@lru_cache(maxsize=256)
+def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
+    """The setting, code or function names the question asks about; a product it is scoped to
+    ("... in SQLite?", "... of PostgreSQL?") is not one, however it is spelled, nor is a closing
+    "in X" beside another name ("the default of CacheDefaultExpire in mod_cache": the module the
+    setting belongs to)."""
+    scope = trailing_scope(question)
+    idents = [e for e in need.named if is_identifier(e)]
+    container = scope is not None and len(idents) > 1 and _CLOSING_IN.search(question) is not None
+    named = tuple(e for e in idents if e != scope or (_setting_like(e) and not container))
+    # A code's value ("error code 23503") pins its table row as a setting's name pins its entry.
+    return named + tuple(c for c in need.codes if c not in named)
+
+
+def product_scope(need: QuestionNeed, question: str) -> str | None:
+    """The product the question is scoped to ("PostgreSQL" in "... in PostgreSQL?"), when it is
+    one of the named entities and not a setting's name (see :func:`asked_identifiers`)."""
+    scope = trailing_scope(question)
+    return scope if scope is not None and scope in need.named and not _setting_like(scope) else None
+
+
+def _setting_like(name: str) -> bool:
+    """A closing "by/of X" that is a setting's name rather than a product's: an underscore, a
+    digit or two inner capitals after lower case (``AccessFileName``; not ``SQLite``,
+    ``PostgreSQL`` or ``MySQL``)."""
+    humps = sum(a.islower() and b.isupper() for a, b in pairwise(name))
+    return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2
+
+
+def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
+    """Share of ``idents`` that the unit or its label names (products and plain names may be
+    named anywhere on the page; a setting's or code's name must be in its entry); 1.0 for none."""
+    if not idents:
+        return 1.0
+    return sum(names(e, unit) or names(e, label) for e in idents) / len(idents)
+
+
+def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kind: float) -> float:
+    """How surely ``unit`` (under ``label``) is the entry stating the asked value, in [0, 1]: 0
+    unless it carries the asked kind (``kind`` = :func:`carries`) and names the asked identifiers;
+    1 when the question asks about an identifier (the name pins the entry); else by the asked
+    attribute's terms, half in unit and label together (at least half of them), half in the label
+    alone ("Signal: USR1" under "Graceful Restart" for the signal of a graceful restart). A unit
+    that names its value in words ("Read Committed is the default isolation level": ``kind``
+    0.6) counts half.
+    """
+    if kind < 0.6:
+        return 0.0
+    scale = 1.0 if kind >= 1.0 else 0.5
+    idents = asked_identifiers(need, question)
+    # One asked name in the entry pins it; the others may describe it ("a string or BLOB").
+    named = identifiers_named(idents, unit, label)
+    if named == 0.0:
+        return 0.0
+    if idents:
+        return scale * named
+    attrs = attribute_terms(need, question)
+    share = attribute_share(attrs, unit, label, need)
+    if share < 0.5:
+        return 0.0
+    return scale * (0.5 * share + 0.5 * attribute_share(attrs, "", label, need))
+
+
+def defined_term(need: QuestionNeed, question: str) -> str | None:
+    """The term a definition question asks about ("reverse proxy", "VACUUM"), else None."""
+    if need.kind != "definition":
+        return None
+    m = _DEFINED.search(question)
+    if not m:
+        return None
+    x = (m.group("x") or m.group("y") or "").strip()
+    return x or None
+
+
+def is_subject(term: str, unit: str) -> bool:
+    """Whether ``unit`` opens with ``term`` as its subject: "[The] term [noun] verb ..." or a
+    definition list's "Term\\n\\nDescription" (no other words between the term and the rest)."""
+    head, sep, tail = unit.partition("\n\n")
+    if sep and len(head.split()) <= 6 and not head.rstrip().endswith((".", ":", "?", "!")):
+        # A definition list's term or a field label before the sentence ("Description\n\nThe
+        # VACUUM command rebuilds ..."): the term itself, or the sentence after it, may open.
+        return is_subject(term, head) or is_subject(term, tail)
+    rest = _ARTICLE.sub("", unit, count=1)
+    body = _ARTICLE.sub("", term, count=1)
+    if not rest.lower().startswith(body.lower()):
+        return False
+    after = rest[len(body) :]
+    plural = re.match(r"e?s(?=[\s:,(])", after)
+    if plural:
+        after = after[plural.end() :]  # "Tablespaces in PostgreSQL allow ..." for "a tablespace"
+    if not after.strip():
+        return True  # the whole of a definition list's term
+    if not (after[0].isspace() or after[0] in ":,(-"):
+        return False
+    words = after.split()
+    if not words:
+        return False
+    # "The VACUUM command rebuilds" is about VACUUM; "The VACUUM INTO command" is about VACUUM INTO.
+    if terms(words[0])[:1] and terms(words[0])[0] in _KIND_NOUNS:
+        words = words[1:] or [""]
+    if words[0].lower() in _LINKS:
+        # "The VACUUM command with an INTO clause is ..." is about the command with the clause.
+        return False
+    return after.startswith(("\n", ":", " -", " (", ",")) or not words[0][:1].isupper()

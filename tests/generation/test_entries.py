@@ -1,0 +1,145 @@
+"""Where a unit sits in its document's structure (generation/entries.py): pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.generation.entries import (
+    asked_identifiers,
+    attribute_terms,
+    defined_term,
+    entry_strength,
+    is_subject,
+    names,
+    product_scope,
+    term_of,
+    unit_labels,
+)
+from ragline.generation.question import carries, classify
+from ragline.text.sentences import answer_units
+
+DIRECTIVES = (
+    "## KeepAliveTimeout Directive\n\n"
+    "| Description: | Amount of time the server will wait |\n| --- | --- |\n"
+    "| Default: | KeepAliveTimeout 5 |\n\n"
+    "The number of seconds Apache httpd will wait for a subsequent request.\n\n"
+    "## MaxKeepAliveRequests Directive\n\n"
+    "| Description: | Number of requests allowed |\n| --- | --- |\n"
+    "| Default: | MaxKeepAliveRequests 100 |"
+)
+VARIABLES = (
+    "### 19.4.1. Memory\n\n"
+    "work_mem (integer)\n\n"
+    "Sets the base maximum amount of memory. The default value is four megabytes (4MB).\n\n"
+    "maintenance_work_mem (integer)\n\n"
+    "Specifies the maximum amount of memory for maintenance. The default value is 64 megabytes (64MB)."
+)
+CODES = "Codes\n\n| Error Code | Condition Name |\n| --- | --- |\n| 23505 | unique_violation |"
+
+
+def labels_of(text: str, section_path: tuple[str, ...] = ()) -> dict[str, str]:
+    units = answer_units(text)
+    return {
+        text[a:b]: label for (a, b), label in zip(units, unit_labels(text, units, section_path), strict=True)
+    }
+
+
+def test_a_unit_is_labelled_by_the_heading_above_it_not_the_next_one() -> None:
+    labels = labels_of(DIRECTIVES)
+    assert labels["| Default: | KeepAliveTimeout 5 |"] == "KeepAliveTimeout Directive"
+    assert labels["| Default: | MaxKeepAliveRequests 100 |"] == "MaxKeepAliveRequests Directive"
+    # A field table's first row is data, not column names: no column line in the label.
+    assert "\n" not in labels["| Default: | KeepAliveTimeout 5 |"]
+
+
+def test_units_of_a_definition_entry_carry_its_term_until_the_next_term() -> None:
+    labels = labels_of(VARIABLES)
+    assert labels["The default value is four megabytes (4MB)."] == "19.4.1. Memory\nwork_mem (integer)"
+    assert (
+        labels["The default value is 64 megabytes (64MB)."]
+        == "19.4.1. Memory\nmaintenance_work_mem (integer)"
+    )
+
+
+def test_units_before_the_first_heading_take_the_section_path_unless_it_names_that_heading() -> None:
+    text = "Then the parent exits.\n\n## Graceful Restart\n\nSignal: USR1"
+    assert labels_of(text, ("Manual", "Restart Now"))["Then the parent exits."] == "Restart Now"
+    # The passage's path names its later section: the units before that heading are not in it.
+    assert labels_of(text, ("Manual", "Graceful Restart"))["Then the parent exits."] == ""
+
+
+def test_a_table_row_carries_its_column_names() -> None:
+    assert labels_of(CODES)["| 23505 | unique_violation |"] == "Error Code | Condition Name"
+
+
+def test_term_of_reads_a_short_unpunctuated_opening_line_only() -> None:
+    assert term_of("work_mem (integer)\n\nSets the base maximum.") == "work_mem (integer)"
+    assert term_of("This is a sentence.\n\nAnother.") is None
+    assert term_of("| a | b |\n\nText") is None
+    assert term_of("One sentence only") is None
+
+
+@pytest.mark.parametrize(
+    ("entity", "text", "expected"),
+    [
+        ("SQLITE_BUSY", "(5) SQLITE_BUSY", True),
+        ("SQLITE_BUSY", "(261) SQLITE_BUSY_RECOVERY", False),
+        ("auto_vacuum", "The default setting for auto-vacuum is 0", True),
+        ("KeepAliveTimeout", "Default: | KeepAliveTimeout 5", True),
+        ("KeepAlive", "Default: | KeepAliveTimeout 5", False),
+        ("graceful", "the graceful-stop signal", False),
+    ],
+)
+def test_names_matches_whole_names_only(entity: str, text: str, expected: bool) -> None:
+    assert names(entity, text) is expected
+
+
+def test_a_product_scope_is_no_setting_name_but_a_setting_at_the_end_is() -> None:
+    q = "What is the default page size in SQLite?"
+    assert product_scope(classify(q), q) == "SQLite"
+    assert asked_identifiers(classify(q), q) == ()
+    q = "What is the default name of the configuration file set by AccessFileName?"
+    assert asked_identifiers(classify(q), q) == ("AccessFileName",)
+    q = "What is the default of work_mem in PostgreSQL?"
+    assert asked_identifiers(classify(q), q) == ("work_mem",)
+    q = "What is the default of CacheDefaultExpire in mod_cache?"
+    assert asked_identifiers(classify(q), q) == ("CacheDefaultExpire",)
+    q = "Which condition name has the error code 23503?"
+    assert asked_identifiers(classify(q), q) == ("23503",)
+
+
+def test_entry_strength_needs_the_value_the_identifier_and_without_one_the_attribute() -> None:
+    q = "What is the default value of KeepAliveTimeout?"
+    need = classify(q)
+    row = "Default: | KeepAliveTimeout 5"
+    assert entry_strength(need, q, row, "KeepAliveTimeout Directive", carries(need, row)) == 1.0
+    other = "Default: | MaxKeepAliveRequests 100"
+    assert entry_strength(need, q, other, "MaxKeepAliveRequests Directive", carries(need, other)) == 0.0
+    # No identifier: the asked attribute ("port") must be stated; a Redis default of another
+    # setting is not the default port of Redis.
+    q = "What is the default port of Redis?"
+    need = classify(q)
+    assert attribute_terms(need, q) == {"port"}
+    ttl = "Default: | RedisConnPoolTTL 15s"
+    assert entry_strength(need, q, ttl, "RedisConnPoolTTL Directive", carries(need, ttl)) == 0.0
+    port = "Default: | RedisPort 6379"
+    assert entry_strength(need, q, "The default port is 6379.", "Redis", 1.0) >= 0.5
+    assert entry_strength(need, q, port, "", 0.0) == 0.0  # carries no value: never an entry
+
+
+def test_defined_term_and_subject() -> None:
+    q = "What does the VACUUM command do?"
+    term = defined_term(classify(q), q)
+    assert term == "VACUUM command"
+    assert is_subject(term, "The VACUUM command rebuilds the database file.")
+    assert is_subject(term, "Description\n\nThe VACUUM command rebuilds the database file.")
+    assert not is_subject(term, "The VACUUM INTO command is transactional.")
+    assert not is_subject(term, "The VACUUM command with an INTO clause is an alternative.")
+    q = "What is a reverse proxy?"
+    term = defined_term(classify(q), q)
+    assert term == "reverse proxy"
+    assert is_subject(term, "Reverse Proxy\n\nA proxy server that appears to the client as an origin server.")
+    assert not is_subject(term, "Use a reverse proxy to hide servers.")
+    assert is_subject("tablespace", "Tablespaces in PostgreSQL allow administrators to define locations.")
+    assert not is_subject("table", "Tablespaces in PostgreSQL allow administrators to define locations.")
+    assert defined_term(classify("What is the default port?"), "What is the default port?") is None

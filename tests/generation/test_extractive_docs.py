@@ -1,0 +1,225 @@
+"""The extractive answerer on documentation: small real HTML pages through the real HTML loader,
+the real embedding model and the packaged reader (issue 23; generation/entries.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ragline
+from ragline.embedding.onnx import OnnxEmbedder
+from ragline.generation.base import collect
+from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.reader import OnnxReader
+from ragline.loaders.html import HtmlLoader
+from ragline.types import Answer, ChunkSpan, Context, Passage
+
+pytestmark = pytest.mark.integration
+
+# A PostgreSQL-like parameter list: each setting a <dt>, its default deep in the <dd>.
+SETTINGS_PAGE = """<html><head><title>19.4. Resource Consumption</title></head><body>
+<h2>19.4. Resource Consumption</h2><h3>19.4.1. Memory</h3><dl class="variablelist">
+<dt><code>shared_buffers</code> (<code>integer</code>)</dt>
+<dd><p>Sets the amount of memory the database server uses for shared memory buffers. The default is
+typically 128 megabytes (<code>128MB</code>). This setting must be at least 128 kilobytes.</p></dd>
+<dt><code>work_mem</code> (<code>integer</code>)</dt>
+<dd><p>Sets the base maximum amount of memory to be used by a query operation before writing to
+temporary disk files. If this value is specified without units, it is taken as kilobytes. The default
+value is four megabytes (<code>4MB</code>).</p></dd>
+<dt><code>maintenance_work_mem</code> (<code>integer</code>)</dt>
+<dd><p>Specifies the maximum amount of memory to be used by maintenance operations. The default value
+is 64 megabytes (<code>64MB</code>). It is safe to set this value larger than work_mem.</p></dd>
+</dl></body></html>"""
+
+# An Apache-like module page: one field table per directive; Redis named, its port never stated.
+DIRECTIVES_PAGE = """<html><head><title>mod_socache_redis</title></head><body>
+<h1>Apache Module mod_socache_redis</h1>
+<p>mod_socache_redis is a shared object cache provider backed by the Redis high-performance (TCP),
+distributed memory object caching system.</p>
+<h2>RedisConnPoolTTL Directive</h2><table>
+<tr><td>Description:</td><td>TTL used for the connection pool with the Redis server(s)</td></tr>
+<tr><td>Default:</td><td>RedisConnPoolTTL 15s</td></tr></table>
+<p>Set the time to keep idle connections with the Redis server(s) alive.</p>
+<h2>RedisTimeout Directive</h2><table>
+<tr><td>Description:</td><td>R/W timeout used for the connection with the Redis server(s)</td></tr>
+<tr><td>Default:</td><td>RedisTimeout 5s</td></tr></table>
+<p>Set the Read/Write timeout used for the connection with the Redis server(s).</p>
+</body></html>"""
+
+# An SQLite-like result code list: the value is in the heading, never in the sentence.
+CODES_PAGE = """<html><head><title>Result and Error Codes</title></head><body>
+<h2>6. Result Code Meanings</h2>
+<h3>(5) SQLITE_BUSY</h3><p>The SQLITE_BUSY result code indicates that the database file could not be
+written because of concurrent activity by some other database connection.</p>
+<h3>(261) SQLITE_BUSY_RECOVERY</h3><p>The SQLITE_BUSY_RECOVERY error code is an extended error code for
+SQLITE_BUSY that indicates that an operation could not continue because another process is busy
+recovering a WAL mode database file following a crash.</p>
+<h3>Error code table</h3>
+<table><tr><th>Error Code</th><th>Condition Name</th></tr>
+<tr><td>23503</td><td>foreign_key_violation</td></tr>
+<tr><td>23505</td><td>unique_violation</td></tr>
+<tr><td>40P01</td><td>deadlock_detected</td></tr></table>
+</body></html>"""
+
+# A command page: the definition comes first, a detail about a variant later repeats the words.
+VACUUM_PAGE = """<html><head><title>VACUUM</title></head><body>
+<h2>1. Syntax</h2><p>VACUUM [schema-name] [INTO filename]</p>
+<h2>2. Description</h2>
+<p>The VACUUM command rebuilds the database file, repacking it into a minimal amount of disk space.</p>
+<h2>3. How VACUUM works</h2>
+<p>The VACUUM command works by copying the contents of the database into a temporary database file
+and then overwriting the original with the contents of the temporary file.</p>
+<p>The VACUUM INTO command is transactional in the sense that the generated output database is a
+consistent snapshot of the original database.</p>
+<p>The VACUUM command with an INTO clause is an alternative to the backup API for generating backup
+copies of a live database.</p>
+</body></html>"""
+
+# A default named in words, not a value: still the entry that answers.
+ISOLATION_PAGE = """<html><head><title>13.2. Transaction Isolation</title></head><body>
+<h2>13.2. Transaction Isolation</h2>
+<p>The SQL standard defines four levels of transaction isolation. In PostgreSQL, you can request any
+of the four standard isolation levels, but internally only three distinct levels are implemented.</p>
+<h3>13.2.1. Read Committed Isolation Level</h3>
+<p>Read Committed is the default isolation level in PostgreSQL. When a transaction uses this isolation
+level, a SELECT query sees only data committed before the query began.</p>
+<h3>13.2.2. Repeatable Read Isolation Level</h3>
+<p>The Repeatable Read isolation level only sees data committed before the transaction began.</p>
+</body></html>"""
+
+ABOUT_PAGE = """<html><head><title>Preface</title></head><body><h1>Preface</h1>
+<p>PostgreSQL is an object-relational database management system. PostgreSQL supports a large part
+of the SQL standard and offers many modern features.</p></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def answerer() -> ExtractiveAnswerer:
+    reader = OnnxReader.packaged()
+    assert reader is not None, "the packaged reader model is missing from the source tree"
+    return ExtractiveAnswerer(OnnxEmbedder(), reader=reader)
+
+
+def context_of(tmp_path: Path, *pages: str) -> Context:
+    """Each page loaded by the real HTML loader, whole, as one passage (rank = order)."""
+    passages = []
+    for n, html in enumerate(pages, 1):
+        path = tmp_path / f"page{n}.html"
+        path.write_text(html)
+        [doc] = HtmlLoader().load(path)
+        passages.append(
+            Passage(
+                doc_id=f"d{n}",
+                text=doc.text,
+                start=0,
+                end=len(doc.text),
+                chunks=(ChunkSpan(f"d{n}-c", 0, len(doc.text), True, None),),
+                score=1.0 / n,
+                rank=n,
+                tokens=len(doc.text.split()),
+                source=str(path),
+                title=doc.title,
+                section_path=(),
+            )
+        )
+    return Context(passages=passages, tokens=sum(p.tokens for p in passages), budget=4096)
+
+
+def ask(answerer: ExtractiveAnswerer, question: str, ctx: Context) -> Answer:
+    return collect(answerer.stream(question, ctx))
+
+
+def test_a_setting_default_is_read_from_its_own_definition_entry(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, SETTINGS_PAGE)
+    a = ask(answerer, "What is the default value of work_mem?", ctx)
+    assert not a.abstained
+    # The default of work_mem, not of its neighbours, shown with the entry's term that names it.
+    assert "4MB" in a.text and "64MB" not in a.text and "128MB" not in a.text
+    assert a.text.startswith("work_mem (integer): ")
+    a = ask(answerer, "What is the default of maintenance_work_mem?", ctx)
+    assert "64MB" in a.text and "4MB" not in a.text.replace("64MB", "")
+
+
+def test_a_directive_default_row_of_the_asked_directive_is_chosen(answerer, tmp_path) -> None:
+    a = ask(answerer, "What is the default value of RedisTimeout?", context_of(tmp_path, DIRECTIVES_PAGE))
+    assert not a.abstained
+    assert "RedisTimeout 5s" in a.text and "15s" not in a.text
+
+
+def test_a_module_the_setting_lives_in_and_a_descriptive_name_need_not_be_in_its_entry(
+    answerer, tmp_path
+) -> None:
+    ctx = context_of(tmp_path, DIRECTIVES_PAGE)
+    # "in mod_socache_redis" says where RedisTimeout lives; the entry names RedisTimeout only.
+    a = ask(answerer, "What is the default of RedisTimeout in mod_socache_redis?", ctx)
+    assert not a.abstained and "RedisTimeout 5s" in a.text
+    # "TCP" (on the page) describes the setting; one asked name in the entry pins it.
+    a = ask(answerer, "What is the default R/W timeout of RedisTimeout for a TCP connection?", ctx)
+    assert not a.abstained and "RedisTimeout 5s" in a.text
+
+
+def test_a_value_asked_of_a_product_the_page_only_mentions_abstains(answerer, tmp_path) -> None:
+    # The page names Redis and states defaults, but no default port: sharing "default" and
+    # "Redis" with the question is not answering it.
+    a = ask(answerer, "What is the default port of Redis?", context_of(tmp_path, DIRECTIVES_PAGE))
+    assert a.abstained, a.text
+
+
+def test_a_default_named_in_words_answers_and_another_product_abstains(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, ISOLATION_PAGE)
+    a = ask(answerer, "What is the default isolation level in PostgreSQL?", ctx)
+    assert not a.abstained and a.text.startswith("Read Committed is the default isolation level")
+    assert ask(answerer, "What is the default isolation level of Oracle?", ctx).abstained
+
+
+def test_the_product_a_question_is_scoped_to_may_be_named_by_most_pages(answerer, tmp_path) -> None:
+    q = "What is the default size of shared_buffers in PostgreSQL?"
+    # The settings page never says "PostgreSQL"; two of the three pages do: the manual's product.
+    a = ask(answerer, q, context_of(tmp_path, SETTINGS_PAGE, ISOLATION_PAGE, ABOUT_PAGE))
+    assert not a.abstained and "128MB" in a.text
+    # One page of three naming it in passing is not enough.
+    assert ask(answerer, q, context_of(tmp_path, SETTINGS_PAGE, ISOLATION_PAGE, CODES_PAGE)).abstained
+
+
+def test_a_code_value_in_the_heading_is_shown_with_the_sentence(answerer, tmp_path) -> None:
+    a = ask(
+        answerer,
+        "What is the numeric value of the SQLITE_BUSY result code?",
+        context_of(tmp_path, CODES_PAGE),
+    )
+    assert not a.abstained
+    # The heading "(5) SQLITE_BUSY" leads the sentence; never the extended code's 261.
+    assert a.text.startswith("(5) SQLITE_BUSY: ")
+    assert "261" not in a.text
+    # The short answer is the heading's value, with offsets into the document's text.
+    ctx = context_of(tmp_path, CODES_PAGE)
+    assert a.short is not None and a.short.text == "5"
+    assert ctx.passages[0].text[a.short.start : a.short.end] == "5"
+
+
+def test_a_table_row_answers_with_its_column_names(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, CODES_PAGE)
+    a = ask(answerer, "Which error code stands for unique_violation?", ctx)
+    assert a.text.startswith("Error Code | Condition Name: | 23505 | unique_violation |")
+    assert a.short is not None and a.short.text == "23505"
+    a = ask(answerer, "What is the error code of deadlock_detected?", ctx)
+    assert a.short is not None and a.short.text == "40P01"
+
+
+def test_a_definition_is_the_unit_whose_subject_is_the_term(answerer, tmp_path) -> None:
+    a = ask(answerer, "What does the VACUUM command do?", context_of(tmp_path, VACUUM_PAGE))
+    assert not a.abstained
+    assert a.text.startswith("The VACUUM command rebuilds the database file")
+
+
+def test_ask_on_ingested_manual_pages_end_to_end(tmp_path) -> None:
+    # The real engine: loader, chunker, embedding model, in-process store, retrieval, context.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, html in (("settings", SETTINGS_PAGE), ("redis", DIRECTIVES_PAGE), ("codes", CODES_PAGE)):
+        (docs / f"{name}.html").write_text(html)
+    engine = ragline.open(tmp_path / "data", store={"backend": "memory"})
+    engine.ingest([docs])
+    a = engine.ask("What is the default value of work_mem?")
+    assert not a.abstained and "4MB" in a.text and "128MB" not in a.text
+    assert engine.ask("What is the default port of Redis?").abstained
