@@ -350,8 +350,11 @@ def _load_checkpoint(torch: Any, path: Path, run: dict[str, int], total: int) ->
     try:
         state: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a truncated or foreign file
+        # torch's own message is long and suggests weights_only=False, which a checkpoint of
+        # train_reader never needs: name the file and the way out instead.
         raise ConfigError(
-            f"cannot read checkpoint {str(path)!r} ({exc}); delete it to start afresh"
+            f"cannot read checkpoint {str(path)!r} ({type(exc).__name__}): it is not a reader "
+            "checkpoint, or a truncated one; delete it to start afresh"
         ) from exc
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
         raise ConfigError(f"{str(path)!r} is not a reader checkpoint; delete it to start afresh")
