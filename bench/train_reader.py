@@ -126,6 +126,10 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=8e-5)
     ap.add_argument("--max-seq", type=int, default=128)
     ap.add_argument("--max-steps", type=int, default=0)
+    ap.add_argument("--checkpoint-every", type=int, default=50)
+    ap.add_argument(
+        "--keep-checkpoints", action="store_true", help="keep every checkpoint as <stem>-<step>.pt"
+    )
     ap.add_argument("--limit", type=int, default=0, help="train on the first N examples only")
     ap.add_argument("--eval-limit", type=int, default=600)
     ap.add_argument("--eval-only", action="store_true")
@@ -157,11 +161,14 @@ def main() -> int:
         if args.limit:
             train = train[: args.limit]
         t0 = time.perf_counter()
+        first: list[int] = []  # the first step of this run (after a resume)
 
         def progress(step: int, total: int, loss: float) -> None:
+            if not first:
+                first.append(step)
             if step % 10 == 0 or step == total:
-                el = time.perf_counter() - t0
-                print(f"step {step}/{total} loss {loss:.3f} {el / step:.2f} s/step", flush=True)
+                per_step = (time.perf_counter() - t0) / (step - first[0] + 1)
+                print(f"step {step}/{total} loss {loss:.3f} {per_step:.2f} s/step", flush=True)
 
         report = train_reader(
             packaged_model_dir(),
@@ -174,6 +181,8 @@ def main() -> int:
             max_steps=args.max_steps,
             quantize=not args.no_quantize,
             checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            keep_checkpoints=args.keep_checkpoints,
             progress=progress,
             meta={"trained_on": TRAINED_ON},
         )

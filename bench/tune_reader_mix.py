@@ -29,7 +29,7 @@ from benchlib import auc, fit_logistic
 import ragline
 from ragline.eval.qa import FULL_COLLECTION, PARTIAL_COLLECTION, SEED, ensure_collections
 from ragline.eval.squad import contains_answer, f1, in_partial_index, load_squad, sample_questions
-from ragline.generation.extractive import ExtractiveAnswerer, _head
+from ragline.generation.extractive import ConfidenceModel, ExtractiveAnswerer, ReaderMix, _head
 from ragline.generation.reader import OnnxReader
 
 DATASET = Path("/work/shared/datasets/squad-v1.1-dev")
@@ -98,6 +98,11 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--reader", type=Path, required=True)
     ap.add_argument("--questions", type=int, default=300)
+    ap.add_argument(
+        "--mix",
+        help="K,score,signal to fit the confidence for (default: the grid's best; "
+        "'default' for ReaderMix's shipped values)",
+    )
     args = ap.parse_args()
     engine = ragline.open(args.data_dir)
     ds = load_squad(DATASET)
@@ -128,6 +133,13 @@ def main() -> int:
     for hold, sf1, k, mix, signal in results[:12]:
         print(f"  K={k} mix={mix} signal={signal}: top unit holds gold {hold:.3f}, span F1 {sf1:.3f}")
     _, _, k, mix, signal = results[0]
+    shipped = ReaderMix()
+    if args.mix == "default":
+        k, mix, signal = shipped.candidates, shipped.score, shipped.signal
+    elif args.mix:
+        k_, mix_, signal_ = args.mix.split(",")
+        k, mix, signal = int(k_), float(mix_), float(signal_)
+    print(f"confidence fitted for K={k} mix={mix} signal={signal}")
 
     answerable = [q for q in pool if in_partial_index(q.article)]
     unanswerable = [q for q in pool if not in_partial_index(q.article)]
@@ -162,6 +174,20 @@ def main() -> int:
         if fs > best[0]:
             best = (fs, float(t), prec, rec)
     fs, t, prec, rec = best
+    # The shipped weights on the same features (is a refit needed for this model?), alone and
+    # averaged with the sentence score's confidence as the answerer does.
+    ws = np.array([shipped.bias, shipped.w_logit, shipped.w_margin, shipped.w_similarity, shipped.w_coverage])
+    p_old = 1 / (1 + np.exp(-np.clip(np.hstack([np.ones((len(x), 1)), x]) @ ws, -50, 50)))
+    p_new = 1 / (1 + np.exp(-np.clip(z - math.log(t / (1 - t)), -50, 50)))
+    sent = np.array([ConfidenceModel()(float(row[2]), float(row[3])) for row in x])
+    for name, conf in [("shipped", p_old), ("refit", p_new)]:
+        for how, c in [("alone", conf), ("mean with sentence", 0.5 * (conf + sent))]:
+            abst = c < 0.5
+            tp = float(np.sum(abst & (labels == 0)))
+            print(
+                f"  {name} weights, {how}: AUC {auc(c, labels):.3f}; at 0.5 abstention "
+                f"P {tp / max(1.0, float(abst.sum())):.3f} R {tp / max(1.0, float((labels == 0).sum())):.3f}"
+            )
     shift = math.log(t / (1 - t))
     print(
         f"  best threshold {t:.2f}: abstention P {prec:.3f} R {rec:.3f} F1 {fs:.3f}; "

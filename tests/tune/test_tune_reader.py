@@ -4,15 +4,18 @@ rejected with the line and the fix."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from ragline.cli.main import app
-from ragline.errors import DatasetError
+from ragline.errors import ConfigError, DatasetError
 from ragline.generation.reader import OnnxReader
-from ragline.tune.reader import read_examples
+from ragline.text.tokenizer import packaged_model_dir
+from ragline.tune.reader import ReaderExample, read_examples, train_reader
 
 PAIRS = [
     ("What port does the proxy listen on?", "The proxy listens on port 8080 by default.", "8080"),
@@ -47,12 +50,16 @@ def test_tune_answerer_trains_a_reader_that_loads_and_reads(tmp_path: Path) -> N
             "2",
             "--batch-size",
             "3",
+            "--checkpoint",
+            str(tmp_path / "ck.pt"),
             "--json",
         ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["examples"] == 6 and report["steps"] == 2
+    # The training state is kept for a later run to resume (a run that ends writes it too).
+    assert (tmp_path / "ck.pt").is_file()
     meta = json.loads((out / "reader.json").read_text())
     assert meta["trained_on"] == str(train) and meta["answered"] == 4
     span = OnnxReader(out).read("What port does the proxy listen on?", [PAIRS[0][1]])[0]
@@ -104,3 +111,61 @@ def test_tune_answerer_needs_answered_examples(tmp_path: Path) -> None:
     train = _write(tmp_path / "none.jsonl", [{"question": "q?", "context": "c", "answer": ""}] * 3)
     result = CliRunner().invoke(app, ["tune", "answerer", str(train), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0 and "only 0 examples with an answer" in result.output
+
+
+def _examples() -> list[ReaderExample]:
+    return [ReaderExample(q, c, a, c.find(a) if a else -1) for q, c, a in PAIRS]
+
+
+@pytest.mark.integration
+def test_train_reader_resumes_a_checkpoint_exactly_where_the_run_stopped(tmp_path: Path) -> None:
+    """A run stopped at step 2 and resumed takes the same steps (batches, learning rate,
+    optimizer moments, dropout) as one that never stopped, and stops at the new max_steps."""
+    losses: dict[str, list[tuple[int, float]]] = {"full": [], "resumed": []}
+
+    def record(run: str) -> Callable[[int, int, float], None]:
+        return lambda step, _total, loss: losses[run].append((step, loss))
+
+    ck = tmp_path / "ck.pt"
+    kwargs: dict[str, Any] = {
+        "batch_size": 2,
+        "epochs": 2,
+        "max_steps": 4,
+        "quantize": False,
+        "checkpoint_every": 2,
+    }
+    full = train_reader(
+        packaged_model_dir(),
+        _examples(),
+        tmp_path / "a",
+        checkpoint=ck,
+        keep_checkpoints=True,
+        progress=record("full"),
+        **kwargs,
+    )
+    assert full.steps == 4 and (tmp_path / "ck-2.pt").is_file() and (tmp_path / "ck-4.pt").is_file()
+    resumed_ck = tmp_path / "resume.pt"
+    resumed_ck.write_bytes((tmp_path / "ck-2.pt").read_bytes())
+    resumed = train_reader(
+        packaged_model_dir(),
+        _examples(),
+        tmp_path / "b",
+        checkpoint=resumed_ck,
+        progress=record("resumed"),
+        **kwargs,
+    )
+    assert resumed.steps == 4 and [s for s, _ in losses["resumed"]] == [3, 4]
+    # Step 4 opens the second epoch: its batches are reshuffled as in the run that never stopped.
+    assert [loss for _, loss in losses["resumed"]] == pytest.approx(
+        [loss for _, loss in losses["full"][2:]], abs=1e-4
+    )
+    assert json.loads((tmp_path / "b" / "reader.json").read_text())["steps"] == 4
+
+    # A checkpoint of another run, or one already at the end, is refused with what to change.
+    with pytest.raises(ConfigError, match=r"batch_size 2 \(now 3\).*delete the checkpoint"):
+        train_reader(packaged_model_dir(), _examples(), tmp_path / "c", checkpoint=ck, batch_size=3)
+    with pytest.raises(ConfigError, match=r"at step 4, and this run has 4 steps; raise max_steps"):
+        train_reader(packaged_model_dir(), _examples(), tmp_path / "c", checkpoint=ck, **kwargs)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match=r"cannot read checkpoint .*junk.pt.*delete it"):
+        train_reader(packaged_model_dir(), _examples(), tmp_path / "c", checkpoint=tmp_path / "junk.pt")

@@ -198,6 +198,10 @@ def tune_answerer(
     batch_size: Annotated[int, typer.Option(min=1, max=256)] = 32,
     learning_rate: Annotated[float, typer.Option(min=1e-7, max=1e-2)] = 8e-5,
     max_steps: Annotated[int, typer.Option(min=0, help="Stop after this many steps (0: the epochs).")] = 0,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Save training state here every 50 steps; an existing one is resumed."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Train the extractive answerer's reader on your own question/answer pairs (CPU; torch
@@ -215,6 +219,8 @@ def tune_answerer(
             batch_size=batch_size,
             learning_rate=learning_rate,
             max_steps=max_steps,
+            checkpoint=checkpoint,
+            checkpoint_every=50,
             meta={"trained_on": str(train_file)},
         )
     except RaglineError as exc:

@@ -192,10 +192,18 @@ def train_reader(
     quantize: bool = True,
     checkpoint: Path | None = None,
     checkpoint_every: int = 100,
+    keep_checkpoints: bool = False,
     progress: Callable[[int, int, float], None] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> ReaderReport:
-    """Fine-tune ``base_model`` as a reader on ``examples``; write the ONNX reader to ``out_dir``."""
+    """Fine-tune ``base_model`` as a reader on ``examples``; write the ONNX reader to ``out_dir``.
+
+    With ``checkpoint``, the weights, optimizer, schedule and random state are saved there every
+    ``checkpoint_every`` steps (and a copy ``<stem>-<step><suffix>`` kept with ``keep_checkpoints``),
+    and a run started with an existing checkpoint resumes where it stopped: the same batches in the
+    same order, the same learning rate. ``max_steps``/``epochs`` may differ from the first run (to
+    stop earlier or train longer); ``batch_size``, ``seed`` and the examples may not.
+    """
     answered = sum(bool(e.answer) for e in examples)
     if answered < 2:
         raise ConfigError(
@@ -234,16 +242,15 @@ def train_reader(
     # The word embeddings are most of the weights and learn little from a few thousand questions;
     # frozen, they cost no gradient or optimiser step.
     encoder.embeddings.requires_grad_(False)
-    if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(str(checkpoint), map_location="cpu")
-        net.load_state_dict(state["model"])
-        first_step = int(state["step"])
-        log.info("resumed from %s at step %d", checkpoint, first_step)
-    else:
-        first_step = 0
     steps_per_epoch = math.ceil(len(data) / batch_size)
     total = steps_per_epoch * epochs if max_steps <= 0 else min(max_steps, steps_per_epoch * epochs)
     warmup = max(1, total // 10)
+    run = {"batch_size": batch_size, "seed": seed, "windows": len(data), "max_seq": max_seq}
+    state: dict[str, Any] = {}
+    if checkpoint is not None and checkpoint.is_file():
+        state = _load_checkpoint(torch, checkpoint, run, total)
+        net.load_state_dict(state["model"])
+    first_step = int(state.get("step", 0))
 
     def lr_at(step: int) -> float:
         if step < warmup:
@@ -254,8 +261,34 @@ def train_reader(
         [p for p in net.parameters() if p.requires_grad], lr=learning_rate, weight_decay=0.01
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    for _ in range(first_step):
-        scheduler.step()
+    if "optimizer" in state:
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+    if first_step:
+        # The learning rate follows this run's schedule (its total may differ from the first run's).
+        scheduler.last_epoch = first_step
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+            group["lr"] = base * lr_at(first_step)
+        log.info("resumed from %s at step %d of %d", checkpoint, first_step, total)
+
+    def save(step: int) -> None:
+        assert checkpoint is not None
+        full = {
+            "format": 2,
+            "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "step": step,
+            "total": total,
+            **run,
+        }
+        # Written aside, then renamed: a run killed mid-save keeps the previous checkpoint.
+        tmp = checkpoint.with_name(checkpoint.name + ".tmp")
+        torch.save(full, str(tmp))
+        tmp.replace(checkpoint)
+        if keep_checkpoints:
+            shutil.copyfile(checkpoint, checkpoint.with_name(f"{checkpoint.stem}-{step}{checkpoint.suffix}"))
+
     net.train()
     started, step, loss_value = time.perf_counter(), 0, float("nan")
     while step < total:
@@ -283,13 +316,13 @@ def train_reader(
                 raise EmbeddingError(
                     f"training diverged at step {step} (loss {loss_value}); lower the learning rate"
                 )
+            if checkpoint is not None and step % checkpoint_every == 0:
+                save(step)
             if progress is not None:
                 progress(step, total, loss_value)
-            if checkpoint is not None and step % checkpoint_every == 0:
-                torch.save({"model": net.state_dict(), "step": step}, str(checkpoint))
     net.eval()
-    if checkpoint is not None:
-        torch.save({"model": net.state_dict(), "step": step}, str(checkpoint))
+    if checkpoint is not None and step % checkpoint_every != 0:
+        save(step)
     _save(net, tokenizer, out_dir, quantize)
     info = {
         "format": 1,
@@ -310,6 +343,38 @@ def train_reader(
     }
     (out_dir / META_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return ReaderReport(len(examples), len(data), step, time.perf_counter() - started, loss_value, out_dir)
+
+
+def _load_checkpoint(torch: Any, path: Path, run: dict[str, int], total: int) -> dict[str, Any]:
+    """A checkpoint of this run (same batches); an error naming what differs otherwise."""
+    try:
+        state: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a truncated or foreign file
+        # torch's own message is long and suggests weights_only=False, which a checkpoint of
+        # train_reader never needs: name the file and the way out instead.
+        raise ConfigError(
+            f"cannot read checkpoint {str(path)!r} ({type(exc).__name__}): it is not a reader "
+            "checkpoint, or a truncated one; delete it to start afresh"
+        ) from exc
+    if not isinstance(state, dict) or "model" not in state or "step" not in state:
+        raise ConfigError(f"{str(path)!r} is not a reader checkpoint; delete it to start afresh")
+    if "optimizer" not in state:
+        # Format 1 held the weights only: the optimizer's moments start afresh.
+        log.warning("checkpoint %s holds no optimizer state; resuming the weights only", path)
+        return state
+    differ = {k: (state.get(k), v) for k, v in run.items() if state.get(k) != v}
+    if differ:
+        named = ", ".join(f"{k} {a} (now {b})" for k, (a, b) in differ.items())
+        raise ConfigError(
+            f"checkpoint {str(path)!r} was written by a run with {named}; resume with the same "
+            "examples, batch_size and seed, or delete the checkpoint to start afresh"
+        )
+    if int(state["step"]) >= total:
+        raise ConfigError(
+            f"checkpoint {str(path)!r} is at step {state['step']}, and this run has {total} steps; "
+            "raise max_steps or epochs to train further, or export it with export_checkpoint"
+        )
+    return state
 
 
 def _save(net: Any, tokenizer: Path, out_dir: Path, quantize: bool) -> None:
