@@ -322,15 +322,18 @@ def losses_table(items: Sequence[dict]) -> str:
 # an entry is printed as not investigated yet.
 REASONS: dict[str, str] = {
     "ndcg@10": (
-        "All four systems index the same chunks with the same model. ragline fuses by z-score by "
-        "default and the peers by RRF (the variant rows give ragline with RRF too); beyond fusion, "
-        "quality differences come from the BM25 side (tokenisation, stemming, stop words, BM25 "
-        "variant and parameters) and from ties in the fusion. ragline's keyword side is LanceDB's "
-        "native full-text index (English stemmer, stop words removed); bm25s in LlamaIndex also "
-        "stems, but scores with its own BM25 parameters and leaves stop words in queries; rank_bm25 "
-        "with lowercased words (the LangChain variant) does no stemming, which helps on some "
-        "biomedical vocabulary and hurts on other queries. Gaps of a few thousandths are within what "
-        "one changed query ranking moves on 300 queries; we did not tune ragline per dataset."
+        "All four systems index the same chunks with the same model. ragline's default adds stages "
+        "the peers lack (sentence vectors, gated feedback searches, smoothing over neighbouring "
+        "documents, late interaction over stored token states), chosen on BEIR's full abstracts with "
+        "200-token chunks and the model reading up to 256 word pieces; here chunks are 256 tokens and "
+        "every model reads 128, so a chunk's token states cover about half of it, and those stages "
+        "do not carry over: SciFact 0.717 with the default before them (2026-12-03) -> 0.696 in this "
+        "setup, while on the full abstracts each was measured to gain on the test splits "
+        "(docs/benchmarks.md, 'Retrieval stages: ablation on the test split'); why they lose here "
+        "was not investigated. The peers fuse by RRF and ragline by z-score; the RRF variant row shows "
+        "fusion alone moves NFCorpus by 0.019 here (0.339 -> 0.358), against the train/dev choice of "
+        "z-score: measured on test, so not acted on. Gaps of a few thousandths are within what one "
+        "changed query ranking moves on 300 queries; we did not tune ragline per dataset."
     ),
     "recall@100": (
         "Recall@100 depends on the 4 x 100 candidates each retriever hands to the fusion, and the "
@@ -338,44 +341,40 @@ REASONS: dict[str, str] = {
         "different relevant documents in the tail of the list."
     ),
     "cold_ingest_s": (
-        "Cold ingest is almost all embedding (one chunk per document, the model reading its first "
-        "128 word pieces), and at that length torch is the faster runtime here: measured "
-        "alternately in one process on a quiet machine (Investigation below), torch embeds these "
-        "chunks ~9% faster than ragline's ONNX Runtime graph (at 256 word pieces the two were "
-        "within 3%, and ragline's cold ingest was the fastest of the four: see the 256-token "
-        "reference after this section); why ONNX Runtime loses its edge on short sequences was "
-        "not profiled. On top of the model, ragline also "
-        "writes every vector to its embedding cache (SQLite) and builds the LanceDB full-text index "
-        "and its scalar filter indexes (doc id, source, access control) before returning: the "
-        "price of making the next ingest and filtered search cheap. The 'other processes' CPU' "
-        "column shows how much the shared machine took from each worker."
+        "ragline's default embeds every chunk and then, separately, each of its sentences (the "
+        "sentence vectors that its sentence search and answer selection read), and keeps "
+        "product-quantised token states of each chunk for late interaction: about twice the model "
+        "work of one pass over the chunks (issue 26 measured 0.49 of the raw model throughput; "
+        "`chunking.sentence_vectors = \"late\"` takes them from the chunk's own pass at about full "
+        "speed, not the default because it was 0.003 lower on SciFact train). On top of the model, it "
+        "writes every vector to its embedding cache (SQLite) and builds the full-text and scalar "
+        "filter indexes before returning: the price of a re-ingest that costs 0.04 s and of filtered "
+        "search. The peers embed each chunk once."
     ),
     "reingest_s": (
         "ragline skips an unchanged file by its hash before parsing it; a peer that wins here "
         "skipped by a cheaper check or wrote nothing back."
     ),
     "p50_ms": (
-        "At a few thousand chunks every peer searches in memory: FAISS flat search over 5k vectors "
-        "takes ~0.01 ms and rank_bm25 scores 5k documents in ~0.1-1 ms, while ragline queries "
-        "LanceDB, an on-disk columnar store: its exact vector scan and its full-text query cost a "
-        "few milliseconds each of fixed overhead (Investigation: ragline's hybrid query broken down "
-        "by part). That overhead is what buys persistence without loading the whole index into RAM "
-        "and, at 100k+ chunks, the ANN index (see the scale table). Query embedding is the other "
-        "half: under contention torch with two threads can be either much slower or faster than "
-        "ONNX Runtime depending on how busy the cores are at that moment."
+        "At a few thousand chunks the peers search in memory: FAISS flat search over 4k vectors takes "
+        "~0.01 ms and rank_bm25 scores 4k short documents in well under a millisecond, so LangChain's "
+        "query is mostly its query embedding. ragline's default query runs more: BM25 on LanceDB's "
+        "full-text index (with a feedback search for short queries), dense and sentence-vector "
+        "searches, z-score fusion, row fetch, smoothing and late interaction over the head's token "
+        "states, on an on-disk store (Investigation: ragline's hybrid query broken down by part; "
+        "docs/benchmarks.md, 'Interactive latency of the full default'). Those stages buy its recall "
+        "and, at 100k+ chunks, the ANN indexes keep it flat where the in-memory peers grow linearly "
+        "(see the scale table)."
     ),
     "p95_ms": (
-        "At a few thousand chunks every peer searches in memory (FAISS flat search ~0.03 ms, "
-        "rank_bm25 ~1 ms over 1,000 documents), while each ragline query pays a few milliseconds "
-        "of LanceDB overhead for the exact vector scan and the full-text query (Investigation: "
-        "hybrid query broken down by part); the tail then depends on other processes' CPU use "
-        "during the pass, which differed between the systems' turns."
+        "Same causes as the p50: the in-memory peer's whole query is a few milliseconds beyond its "
+        "query embedding, ragline's default runs its extra stages on an on-disk store."
     ),
     "qps": (
         "With 8 clients on 2 cores throughput is bounded by CPU per query: query embedding plus "
-        "LanceDB's fixed cost per search. ragline runs the keyword search on a worker thread and "
-        "the embedding and LanceDB release the GIL, but at a few thousand chunks an in-memory "
-        "flat search needs less CPU per query than LanceDB's scan and full-text query."
+        "retrieval. ragline's default spends more CPU per query (its extra stages, above) than an "
+        "in-memory flat search with rank_bm25 does at a few thousand chunks. The result cache is off "
+        "for this benchmark (the throughput pass repeats the latency pass's queries)."
     ),
     "peak_rss_mib": (
         "ragline's peak comes from ONNX Runtime's memory arena: it keeps the activation buffers "
@@ -429,8 +428,8 @@ FAIRNESS = """\
   its chunk header puts the title on the first line, the same string), the peers get the same
   text as documents.
 * **Same chunking.** Every splitter is configured at 256 tokens with a 32-token overlap, counted
-  in the MiniLM tokenizer: ragline's default structure chunker (`chunk_size=256`, its one
-  non-default setting), LlamaIndex `SentenceSplitter(tokenizer=MiniLM)`, LangChain
+  in the MiniLM tokenizer: ragline's default structure chunker (`chunk_size=256`; its other
+  non-default setting turns the result cache off), LlamaIndex `SentenceSplitter(tokenizer=MiniLM)`, LangChain
   `RecursiveCharacterTextSplitter.from_huggingface_tokenizer`, Haystack `DocumentSplitter
   (split_by="function")` with MiniLM token windows (its `split_by="token"` needs tiktoken
   encodings, a download that cannot happen here). Since documents fit the window, the systems

@@ -50,8 +50,9 @@ class _LookupEmbedder:
 class RaglineSystem(System):
     name = "ragline"
     description = (
-        "ragline default hybrid: LanceDB exact/IVF_HNSW_SQ vectors + LanceDB FTS (BM25), "
-        "fused by its default z-score fusion (RRF k=60 as a variant row)"
+        "ragline's full default: LanceDB exact/IVF_HNSW_SQ chunk and sentence vectors + LanceDB "
+        "FTS (BM25) with gated feedback searches, z-score fusion (RRF k=60 as a variant row), "
+        "smoothing over neighbouring documents, late interaction over stored token states"
     )
     variants: ClassVar[dict[str, str]] = {
         "rrf60": '`retrieval.fusion.method = "rrf"` (k = 60), the peers\' fusion, on the same index'
