@@ -18,14 +18,11 @@ Copy the data directory first if another job uses it: opening a collection may w
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -35,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency_ab import renamed_copy  # noqa: E402
+from latency_ab import load_versions  # noqa: E402
 
 from ragline.eval.qa import FULL_COLLECTION, SEED  # noqa: E402
 from ragline.eval.squad import contains_answer, load_squad, sample_questions  # noqa: E402
@@ -62,17 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True, help="holds eval-squad-full (eval qa's)")
     ap.add_argument("--show", type=int, default=20, help="differing answers to print")
     args = ap.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="ragline-ab-"))
-    sys.path.insert(0, str(tmp))
-    packages: list[tuple[str, ModuleType]] = []
-    for spec in args.version:
-        label, _, path = spec.partition("=")
-        if not label.isidentifier() or not (Path(path) / "__init__.py").is_file():
-            ap.error(f"--version {spec!r}: expected LABEL=path/to/a/ragline/package")
-        packages.append((label, importlib.import_module(renamed_copy(Path(path), label, tmp))))
-    import ragline
-
-    packages.append(("after", ragline))
+    packages, tmp = load_versions(ap, args.version)
     ds = load_squad(args.dataset)
     qs = sample_questions(ds.questions_in(args.split), args.limit, SEED)
     # Read before any engine caps them.

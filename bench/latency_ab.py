@@ -91,6 +91,23 @@ def interleave(name: str, runs: list[tuple[str, Any, Any]], qs: list[str], top_k
     print(f"\n{name}: identical top-{top_k} ids and scores on {same}/{len(qs)} queries\n", flush=True)
 
 
+def load_versions(ap: argparse.ArgumentParser, specs: list[str]) -> tuple[list[tuple[str, ModuleType]], Path]:
+    """The ``--version LABEL=path`` packages as renamed copies, then this checkout's as "after";
+    and the folder holding the copies (the caller removes it)."""
+    tmp = Path(tempfile.mkdtemp(prefix="ragline-ab-"))
+    sys.path.insert(0, str(tmp))
+    packages: list[tuple[str, ModuleType]] = []
+    for spec in specs:
+        label, _, path = spec.partition("=")
+        if not label.isidentifier() or not (Path(path) / "__init__.py").is_file():
+            ap.error(f"--version {spec!r}: expected LABEL=path/to/a/ragline/package")
+        packages.append((label, importlib.import_module(renamed_copy(Path(path), label, tmp))))
+    import ragline
+
+    packages.append(("after", ragline))
+    return packages, tmp
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("datasets", nargs="*", type=Path)
@@ -99,17 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--top-k", type=int, default=10)
     args = ap.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="ragline-ab-"))
-    sys.path.insert(0, str(tmp))
-    packages: list[tuple[str, ModuleType]] = []
-    for spec in args.version:
-        label, _, path = spec.partition("=")
-        if not label.isidentifier() or not (Path(path) / "__init__.py").is_file():
-            ap.error(f"--version {spec!r}: expected LABEL=path/to/a/ragline/package")
-        packages.append((label, importlib.import_module(renamed_copy(Path(path), label, tmp))))
-    import ragline
-
-    packages.append(("after", ragline))
+    packages, tmp = load_versions(ap, args.version)
     print("| collection | version | p50 ms | p95 ms | queries | mean load |\n|---|---|---:|---:|---:|---:|")
     for path in args.datasets:
         ds = load_beir(path, "test")
