@@ -15,6 +15,7 @@ from ragline.embedding.tokens import (
     content_tokens,
     pack_tokens,
     token_state_format,
+    unpack_many,
     unpack_tokens,
 )
 from ragline.errors import EmbeddingError
@@ -84,6 +85,34 @@ def test_old_int8_blobs_still_read_and_unknown_forms_are_refused() -> None:
         unpack_tokens(b"RLT\x02" + b"\x00" * 8 + bytes(32), 384)  # a codebook this ragline lacks
     with pytest.raises(EmbeddingError, match="upgrade ragline or re-ingest"):
         unpack_tokens(b"RLT\x09" + bytes(40), 384)
+
+
+def test_decode_gathers_each_groups_centroid() -> None:
+    book = small_book()
+    codes = np.random.default_rng(5).integers(0, 256, size=(9, book.groups)).astype(np.uint8)
+    expected = np.concatenate([book.centroids[g][codes[:, g]] for g in range(book.groups)], axis=1)
+    assert np.array_equal(book.decode(codes), expected)
+
+
+def test_unpack_many_gives_what_unpack_tokens_gives_blob_by_blob() -> None:
+    book = codebook_for(MODEL_ID)
+    assert book is not None
+    blobs: list[bytes | None] = [
+        pack_tokens(unit_rows(3, 384, seed=1), book),
+        None,
+        pack_tokens(unit_rows(4, 384, seed=2)),  # an int8 blob among pq ones (an older chunk)
+        b"",  # a chunk with no token states
+        pack_tokens(unit_rows(7, 384, seed=3), book),
+        pack_tokens(unit_rows(1, 384, seed=4), book),
+    ]
+    got = unpack_many(blobs, 384)
+    assert got[1] is None
+    for blob, m in zip(blobs, got, strict=True):
+        if blob is not None:
+            assert m is not None and np.array_equal(m, unpack_tokens(blob, 384))  # to the last bit
+    assert [None if m is None else m.shape[0] for m in got] == [3, None, 4, 0, 7, 1]
+    with pytest.raises(EmbeddingError, match="re-ingest"):
+        unpack_many([blobs[0]], 768)
 
 
 @pytest.mark.integration

@@ -10,8 +10,10 @@ from pathlib import Path
 import lancedb
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from ragline.embedding.tokens import PackedTokens, codebook_for, token_state_format, unpack_tokens
+from ragline.store import lance
 from ragline.store.base import SourceBatch
 from ragline.store.lance import LanceStore
 from ragline.testing.store_contract import make_chunks, maxsim_reference, units_for, vectors_for
@@ -105,3 +107,53 @@ def test_int8_and_pq_token_states_read_back_side_by_side(tmp_path: Path) -> None
     pq_sizes = [len(x) for x in blobs if token_state_format(x) == "pq"]
     assert pq_sizes == [12 + 32 * len(m) for m in sb]
     assert np.array_equal(unpack_tokens(blobs[-1], DIM), got[-1])
+
+
+@pytest.mark.parametrize("cap", [lance._TOKENS_IN_MEMORY, 0])
+def test_token_states_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch, cap: int) -> None:
+    # cap 0: the column is too large to hold, so every call reads rows (the path of an int8 or an
+    # indexed collection); both must give the stored states, new writes included.
+    monkeypatch.setattr(lance, "_TOKENS_IN_MEMORY", cap)
+    book = codebook_for(MODEL)
+    assert book is not None
+    a, b = make_chunks(6, "/a.jsonl", seed=1), make_chunks(2, "/b.jsonl", seed=2)
+    sa, sb = states_for(len(a), 1), states_for(len(b), 2)
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id=MODEL)
+    store.upsert(
+        [
+            SourceBatch(
+                "/a.jsonl",
+                "h",
+                a,
+                vectors_for(a, 1, DIM),
+                token_states=[PackedTokens.of(m, book) for m in sa],
+            )
+        ]
+    )
+    ids = [a[4].id, "no-such-chunk", a[0].id, a[4].id]
+    got = store.fetch_token_states(ids)
+    assert got[1] is None
+    for i, g in zip((4, 0, 4), (got[0], got[2], got[3]), strict=True):
+        assert g is not None and np.array_equal(g, unpack_tokens(PackedTokens.of(sa[i], book).blob, DIM))
+    view = store._view()
+    assert view is not None and view.tokens_held is (cap > 0)
+    # A write makes a new view: the chunks it added are found, from memory again when held.
+    store.upsert(
+        [
+            SourceBatch(
+                "/b.jsonl",
+                "h",
+                b,
+                vectors_for(b, 2, DIM),
+                token_states=[PackedTokens.of(m, book) for m in sb],
+            )
+        ]
+    )
+    new = store.fetch_token_states([b[1].id, a[4].id])
+    assert new[0] is not None and np.array_equal(
+        new[0], unpack_tokens(PackedTokens.of(sb[1], book).blob, DIM)
+    )
+    assert new[1] is not None and np.array_equal(new[1], got[0])
+    view = store._view()
+    assert view is not None and view.tokens_held is (cap > 0)
+    assert (view.tokens is not None and b[1].id in view.tokens) is (cap > 0)

@@ -187,9 +187,18 @@ class Codebook:
             codes[:, i] = (self._norms[i][None, :] - 2.0 * dots).argmin(axis=1)
         return codes
 
+    @cached_property
+    def _flat(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp]]:
+        """The centroids as one ``(groups * 256, sub)`` table and each group's first row in it."""
+        g, k, sub = self.centroids.shape
+        return self.centroids.reshape(g * k, sub), np.arange(g, dtype=np.intp) * k
+
     def decode(self, codes: npt.NDArray[np.uint8]) -> TokenMatrix:
-        g = self.groups
-        rows = self.centroids[np.arange(g)[None, :], codes.astype(np.intp)]  # (tokens, groups, sub)
+        # One row gather from the flat table copies the same centroid values as indexing the
+        # (groups, 256, sub) array by group and code, ~1.5x faster (late interaction decodes the
+        # states of its whole head per query).
+        table, first = self._flat
+        rows = np.take(table, codes.astype(np.intp) + first, axis=0)  # (tokens, groups, sub)
         out: TokenMatrix = rows.reshape(len(codes), self.dimension)
         return out
 
@@ -287,6 +296,39 @@ def token_state_format(blob: bytes) -> TokenStateFormat:
             "upgrade ragline or re-ingest"
         )
     return "int8"
+
+
+def unpack_many(blobs: Sequence[bytes | None], dimension: int) -> list[TokenMatrix | None]:
+    """:func:`unpack_tokens` of each blob (None stays None), the product-quantised ones of one
+    codebook decoded together: one gather and one normalisation for all of them instead of one
+    per blob. Row by row the arithmetic is the same, so the matrices are identical.
+
+    Example::
+
+        head = unpack_many(store_blobs, 384)   # late interaction's 40-chunk head in ~1 ms less
+    """
+    out: list[TokenMatrix | None] = [None] * len(blobs)
+    by_book: dict[bytes, list[int]] = {}
+    for i, blob in enumerate(blobs):
+        if blob is None:
+            continue
+        if len(blob) > 4 + _ID_BYTES and token_state_format(blob) == "pq":
+            by_book.setdefault(bytes(blob[4 : 4 + _ID_BYTES]), []).append(i)
+        else:
+            out[i] = unpack_tokens(blob, dimension)
+    for book_id, idx in by_book.items():
+        book = _codebook_by_id(book_id)
+        bodies = [memoryview(blobs[i])[4 + _ID_BYTES :] for i in idx]  # type: ignore[arg-type]
+        if book.dimension != dimension or any(len(b) % book.groups for b in bodies):
+            for i in idx:  # the single-blob path names the problem
+                out[i] = unpack_tokens(blobs[i], dimension)  # type: ignore[arg-type]
+            continue
+        codes = np.frombuffer(b"".join(bodies), dtype=np.uint8).reshape(-1, book.groups)
+        decoded = _unit(book.decode(codes))
+        ends = np.cumsum([len(b) // book.groups for b in bodies])
+        for i, part in zip(idx, np.split(decoded, ends[:-1]), strict=True):
+            out[i] = part
+    return out
 
 
 def unpack_tokens(blob: bytes, dimension: int) -> TokenMatrix:

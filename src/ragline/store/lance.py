@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ragline.embedding.base import Vectors
-from ragline.embedding.tokens import unpack_tokens
+from ragline.embedding.tokens import unpack_many
 from ragline.errors import StoreError
 from ragline.store.base import Candidate, DocumentInfo, SourceBatch, StoredSentences, StoreStats, StoreVersion
 from ragline.store.exact import cosine_scores, maxsim_scores, top_n, unit_rows
@@ -267,6 +267,12 @@ _NO_CLEANUP = timedelta(days=36_500)
 _TAG_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 # Rows read per query when exporting: sources are grouped up to about this many chunks.
 _EXPORT_ROWS = 4096
+# Token states are held in memory beside the vectors of an exact-search view up to this many bytes
+# (SciFact's 12,003 chunks of pq states take 42 MB; int8 states, ~12x larger, keep being read by
+# row): late interaction's per-query read of its head's states then costs no row take (~3 ms).
+_TOKENS_IN_MEMORY = 128 << 20
+# Rows whose blob sizes estimate the whole column's before it is read into memory.
+_TOKENS_SAMPLE = 64
 
 
 @dataclass(slots=True)
@@ -282,6 +288,10 @@ class _View:
     rows: dict[str, int] | None = None
     # (doc id, position) -> row ids, for neighbour reads (chunks_at) without a scan.
     positions: dict[tuple[str, int], list[int]] | None = None
+    # Chunk id -> stored token-state blob, when held in memory (:meth:`LanceStore._token_blobs`);
+    # ``tokens_held`` False: decided not to (too large, or searches use an index).
+    tokens: dict[str, bytes] | None = None
+    tokens_held: bool | None = None
 
     @property
     def version(self) -> int:
@@ -1133,6 +1143,9 @@ class LanceStore:
             return [None] * len(chunk_ids)
         if embed_texts is not None and len(embed_texts) != len(chunk_ids):
             raise StoreError(f"got {len(embed_texts)} texts for {len(chunk_ids)} chunk ids; pass one each")
+        held = self._token_blobs(view) if embed_texts is None else None
+        if held is not None:
+            return unpack_many([held.get(c) for c in chunk_ids], self.dimension)
         columns = ["id", TOKENS, "search_text"] if embed_texts is not None else ["id", TOKENS]
         rows = self._row_ids(view)
         # Ids the map does not know are not stored (ingest asks about every new chunk): None,
@@ -1150,11 +1163,31 @@ class LanceStore:
             stored = dict(zip(ids, t.column("search_text").to_pylist(), strict=True))
             wanted = dict(zip(chunk_ids, embed_texts, strict=True))
             blobs = {cid: b for cid, b in blobs.items() if stored[cid] == wanted[cid]}
-        out: list[Vectors | None] = []
-        for cid in chunk_ids:
-            blob = blobs.get(cid)
-            out.append(None if blob is None else unpack_tokens(blob, self.dimension))
-        return out
+        return unpack_many([blobs.get(cid) for cid in chunk_ids], self.dimension)
+
+    def _token_blobs(self, view: _View) -> dict[str, bytes] | None:
+        """Every chunk's token-state blob by chunk id, read once per view while its searches run
+        in memory (:meth:`_fits_in_memory`) and the column, estimated from a sample of rows, takes
+        at most ``_TOKENS_IN_MEMORY`` bytes; None otherwise (rows are then read per call)."""
+        if view.tokens_held is None:
+            held = False
+            if self._fits_in_memory(view):
+                rows = list(self._row_ids(view).values())
+                sample = view.ds._take_rows(rows[:_TOKENS_SAMPLE], columns=[TOKENS]) if rows else None
+                if sample is not None and sample.num_rows:
+                    per_row = (pc.sum(pc.binary_length(sample.column(TOKENS))).as_py() or 0) / sample.num_rows
+                    held = per_row * len(rows) <= _TOKENS_IN_MEMORY
+            if held:
+                t = view.ds.to_table(columns=["id", TOKENS])
+                view.tokens = {
+                    cid: blob
+                    for cid, blob in zip(
+                        t.column("id").to_pylist(), t.column(TOKENS).to_pylist(), strict=True
+                    )
+                    if blob is not None
+                }
+            view.tokens_held = held
+        return view.tokens if view.tokens_held else None
 
     def fetch_sentence_vectors(self, chunk_ids: Sequence[str]) -> list[StoredSentences | None]:
         view = self._view()
