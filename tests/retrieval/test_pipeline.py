@@ -287,6 +287,41 @@ def test_smoothing_regularizes_the_fused_scores_over_the_top_documents(engine: E
     assert [h.chunk.id for h in off.run(query, 5)] == [h.chunk.id for h in plain[:5]]
 
 
+class _RowsCounted:
+    """A store seen through: counts the rows ``fetch_chunks`` reads; ``doc_ids=False`` hides
+    ``fetch_doc_ids``, so the pipeline reads every fused row as it did before it had one."""
+
+    def __init__(self, store: object, doc_ids: bool) -> None:
+        self._store, self.rows = store, 0
+        if doc_ids:
+            self.fetch_doc_ids = store.fetch_doc_ids  # type: ignore[attr-defined]
+
+    def fetch_chunks(self, candidates: list) -> list:  # type: ignore[type-arg]
+        self.rows += len(candidates)
+        return self._store.fetch_chunks(candidates)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        if name == "fetch_doc_ids":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+def test_smoothing_before_the_row_read_reads_the_head_alone(engine: Engine) -> None:
+    settings = RetrievalSettings(prf=False, dense_prf=False, sentences=False, smoothing=True, rerank=[])
+    top_k = 3
+    store = engine.store("notes")
+    counted = {flag: _RowsCounted(store, flag) for flag in (True, False)}
+    got = {
+        flag: PipelineRetriever(c, engine.embedder, settings).run("solar panels on the roof", top_k)  # type: ignore[arg-type]
+        for flag, c in counted.items()
+    }
+    # Smoothing looks 3 x smoothing.docs deep; with document ids alone it reads top_k rows.
+    assert counted[False].rows > top_k and counted[True].rows <= top_k
+    assert [(h.chunk.id, h.score, h.retrievers) for h in got[True]] == [
+        (h.chunk.id, h.score, h.retrievers) for h in got[False]
+    ]
+
+
 def test_dense_prf_settings_are_validated() -> None:
     # Legacy flat keys are checked as the grouped fields they map to, named by their new path.
     with pytest.raises(ValidationError, match=r"feedback\.dense\.beta"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ragline.errors import ConfigError
-from ragline.retrieval.smoothing import best_per_document, regularize, smooth_hits
+from ragline.retrieval.smoothing import best_per_document, regularize, smooth_hits, smooth_scores
 from ragline.types import Chunk, Hit
 
 
@@ -67,3 +67,13 @@ def test_hits_of_a_document_shift_together_and_the_list_is_resorted() -> None:
     assert scores["d-0"] == 0.1  # not among the smoothed documents
     assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)
     assert len(out) == len(hits)
+
+
+def test_smooth_scores_is_smooth_hits_on_ids_and_scores() -> None:
+    hits = [_hit("a", 0, 3.0), _hit("b", 0, 2.0), _hit("a", 1, 1.9), _hit("c", 0, 1.8), _hit("d", 0, 0.1)]
+    firsts = best_per_document(hits, 3)
+    vecs = _unit([1, 0, 0], [0, 1, 0.1], [0, 1, 0])
+    order = smooth_scores([h.chunk.doc_id for h in hits], [h.score for h in hits], firsts, vecs, 1, 0.5)
+    expected = smooth_hits(hits, firsts, vecs, neighbours=1, weight=0.5)
+    assert [(hits[i].chunk.id, score) for i, score in order] == [(h.chunk.id, h.score) for h in expected]
+    assert sorted(s for _, s in order) != sorted(h.score for h in hits)  # scores moved

@@ -198,3 +198,20 @@ def test_retention_window_keeps_old_versions_and_snapshots_outlive_it(tmp_path: 
                 store.restore_version(after_edit)
         store.restore_version("kept")
         assert store.source_hashes() == {"/s": "h1"} and len(store.all_chunks()) == len(chunks)
+
+
+def test_doc_ids_come_from_memory_or_from_the_version_searched(tmp_path: Path) -> None:
+    dim = 8
+    store = LanceStore(tmp_path / "c", dimension=dim, model_id="m")
+    a = make_chunks(6, "/a.jsonl", seed=1)
+    store.upsert([SourceBatch("/a.jsonl", "h", a, vectors_for(a, 1, dim))])
+    doc_of = {c.id: c.doc_id for c in a}
+    found = store.dense_candidates(vectors_for(a, 1, dim)[2], len(a))
+    assert store.fetch_doc_ids(found) == [doc_of[c.chunk_id] for c in found]  # from the flat copy
+    gone = found[0]._replace(chunk_id="no-such-chunk")
+    assert store.fetch_doc_ids([gone, found[1]]) == [None, doc_of[found[1].chunk_id]]
+    # After a write the candidates name the version their search read: its rows are read.
+    b = make_chunks(2, "/b.jsonl", seed=2)
+    store.upsert([SourceBatch("/b.jsonl", "h", b, vectors_for(b, 2, dim))])
+    assert store.fetch_doc_ids(found) == [doc_of[c.chunk_id] for c in found]
+    assert len(set(doc_of.values())) > 1

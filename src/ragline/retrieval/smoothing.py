@@ -53,15 +53,48 @@ def regularize(scores: np.ndarray, vectors: np.ndarray, neighbours: int, weight:
 
 def best_per_document(hits: Sequence[Hit], docs: int) -> list[int]:
     """Indices of the first (best) hit of each of the first ``docs`` documents in ``hits``."""
+    return first_per_document([h.chunk.doc_id for h in hits], docs)
+
+
+def first_per_document(doc_ids: Sequence[str], docs: int) -> list[int]:
+    """Indices of the first occurrence of each of the first ``docs`` distinct ids in ``doc_ids``."""
     seen: set[str] = set()
     firsts: list[int] = []
-    for i, h in enumerate(hits):
-        if h.chunk.doc_id not in seen:
-            seen.add(h.chunk.doc_id)
+    for i, d in enumerate(doc_ids):
+        if d not in seen:
+            seen.add(d)
             firsts.append(i)
             if len(firsts) == docs:
                 break
     return firsts
+
+
+def smooth_scores(
+    doc_ids: Sequence[str],
+    scores: Sequence[float],
+    firsts: Sequence[int],
+    vectors: np.ndarray,
+    neighbours: int,
+    weight: float,
+) -> list[tuple[int, float]]:
+    """:func:`smooth_hits` on a ranked list given by its hits' document ids and scores: the
+    input positions in their new order, each with its new score. The pipeline smooths the fused
+    list this way before it reads any row but the head's.
+
+    Example::
+
+        order = smooth_scores(["d1", "d2", "d1"], [2.0, 1.5, 1.0], [0, 1], vecs, 3, 0.2)
+    """
+    if len(firsts) < 2:
+        return list(enumerate(scores))
+    old = np.asarray([scores[i] for i in firsts], dtype=np.float64)
+    shift = {
+        doc_ids[i]: float(d)
+        for i, d in zip(firsts, regularize(old, vectors, neighbours, weight) - old, strict=True)
+    }
+    moved = [s + shift.get(d, 0.0) for d, s in zip(doc_ids, scores, strict=True)]
+    order = sorted(range(len(moved)), key=lambda i: -moved[i])
+    return [(i, moved[i]) for i in order]
 
 
 def smooth_hits(
@@ -75,11 +108,7 @@ def smooth_hits(
     """
     if len(firsts) < 2:
         return list(hits)
-    old = np.asarray([hits[i].score for i in firsts], dtype=np.float64)
-    shift = {
-        hits[i].chunk.doc_id: float(d)
-        for i, d in zip(firsts, regularize(old, vectors, neighbours, weight) - old, strict=True)
-    }
-    moved = [dataclasses.replace(h, score=h.score + shift.get(h.chunk.doc_id, 0.0)) for h in hits]
-    order = sorted(range(len(moved)), key=lambda i: -moved[i].score)
-    return [moved[i] for i in order]
+    order = smooth_scores(
+        [h.chunk.doc_id for h in hits], [h.score for h in hits], firsts, vectors, neighbours, weight
+    )
+    return [dataclasses.replace(hits[i], score=score) for i, score in order]

@@ -297,6 +297,22 @@ def searches_in_memory(store: object) -> bool:
     return isinstance(store, InMemorySearch) and store.searches_in_memory()
 
 
+@runtime_checkable
+class DocIdFetch(Protocol):
+    """The document ids of search candidates without their rows: what score smoothing needs of
+    the deeper fused list, whose full rows the pipeline then reads for the head alone. An
+    optimisation, not a search capability: without it the pipeline reads every row."""
+
+    def fetch_doc_ids(self, candidates: Sequence[Candidate]) -> list[str | None]:
+        """Each candidate's document id, in order; None for a chunk no longer stored."""
+        ...
+
+
+def doc_id_fetch(store: object) -> DocIdFetch | None:
+    """``store`` as a :class:`DocIdFetch`, or None when it has none."""
+    return store if isinstance(store, DocIdFetch) else None
+
+
 # -- data safety capabilities ----------------------------------------------------------------------
 
 

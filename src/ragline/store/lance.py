@@ -238,6 +238,7 @@ class _FlatVectors:
     unit: npt.NDArray[np.float32]
     raw: npt.NDArray[np.float32]
     at: dict[str, int]
+    doc_ids: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -976,7 +977,7 @@ class LanceStore:
         if view.flat is None:
             if not self._fits_in_memory(view):
                 return None
-            t = view.ds.to_table(columns=["id", "vector"], with_row_id=True)
+            t = view.ds.to_table(columns=["id", "doc_id", "vector"], with_row_id=True)
             matrix = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
             matrix = matrix.reshape(t.num_rows, self.dimension)
             ids = t.column("id").to_pylist()
@@ -986,6 +987,7 @@ class LanceStore:
                 unit=unit_rows(matrix),
                 raw=matrix,
                 at={cid: i for i, cid in enumerate(ids)},
+                doc_ids=t.column("doc_id").to_pylist(),
             )
         return view.flat
 
@@ -1118,6 +1120,18 @@ class LanceStore:
         t = self._rows(view, candidates, ["id", "search_text"])
         got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
         return [got.get(c.chunk_id) or "" for c in candidates]
+
+    def fetch_doc_ids(self, candidates: Sequence[Candidate]) -> list[str | None]:
+        view = self._view()
+        if view is None or not candidates:
+            return [None] * len(candidates)
+        flat = self._exact_vectors(view)
+        if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
+            at = flat.at
+            return [flat.doc_ids[at[c.chunk_id]] if c.chunk_id in at else None for c in candidates]
+        t = self._rows(view, candidates, ["id", "doc_id"])
+        got = dict(zip(t.column("id").to_pylist(), t.column("doc_id").to_pylist(), strict=True))
+        return [got.get(c.chunk_id) for c in candidates]
 
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         view = self._view()

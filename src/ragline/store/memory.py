@@ -447,6 +447,12 @@ class MemoryStore:
             for c in candidates
         ]
 
+    def fetch_doc_ids(self, candidates: Sequence[Candidate]) -> list[str | None]:
+        state = self._state
+        return [
+            state.rows[state.at[c.chunk_id]]["doc_id"] if c.chunk_id in state.at else None for c in candidates
+        ]
+
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         state = self._state
         rows = [state.at[c.chunk_id] for c in candidates if c.chunk_id in state.at]
