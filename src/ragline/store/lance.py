@@ -1013,7 +1013,8 @@ class LanceStore:
             allowed = view.ds.to_table(columns=[], filter=where, with_row_id=True)
             keep = np.isin(rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
         top = top_n(sims, n, keep)
-        return [Candidate(ids[i], float(sims[i]), view.ref(int(rowids[i]))) for i in top]
+        base = view.ref(0)  # the version asked once, not per candidate (a call into pylance)
+        return [Candidate(ids[i], float(sims[i]), base | int(rowids[i])) for i in top]
 
     def _exact_units(self, view: _View) -> _FlatUnits | None:
         """The view's unit vectors in memory, under the same conditions as :meth:`_exact_vectors`."""
@@ -1059,8 +1060,9 @@ class LanceStore:
     @staticmethod
     def _candidates(view: _View, t: pa.Table, scores: Iterable[float]) -> list[Candidate]:
         """Candidates from a search result with ``id`` and ``_rowid`` columns, read from ``view``."""
+        base = view.ref(0)
         return [
-            Candidate(cid, float(s), view.ref(int(r)))
+            Candidate(cid, float(s), base | int(r))
             for cid, s, r in zip(
                 t.column("id").to_pylist(), scores, t.column("_rowid").to_pylist(), strict=True
             )
