@@ -15,7 +15,7 @@ import ragline
 from ragline.engine import Engine
 from ragline.query.prf import PRFKeywordExpander
 from ragline.query.vector_prf import rocchio
-from ragline.rerank.late_interaction import standardize
+from ragline.rerank.late_interaction import LateInteractionReranker, ReadAhead, standardize
 from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
@@ -320,6 +320,33 @@ def test_smoothing_before_the_row_read_reads_the_head_alone(engine: Engine) -> N
     assert [(h.chunk.id, h.score, h.retrievers) for h in got[True]] == [
         (h.chunk.id, h.score, h.retrievers) for h in got[False]
     ]
+
+
+class _States:
+    """Token states that say whether their store searches in memory."""
+
+    def __init__(self, in_memory: bool) -> None:
+        self.in_memory, self.reads = in_memory, 0
+
+    def searches_in_memory(self) -> bool:
+        return self.in_memory
+
+    def fetch_token_states(self, chunk_ids: list[str]) -> list[None]:
+        self.reads += 1
+        return [None] * len(chunk_ids)
+
+
+def test_token_states_are_read_ahead_from_disk_but_not_from_memory(engine: Engine) -> None:
+    for in_memory in (False, True):
+        states = _States(in_memory)
+        late = LateInteractionReranker(states=states)  # no model is loaded: nothing is scored
+        r = PipelineRetriever(engine.store("notes"), engine.embedder, RetrievalSettings(), rerankers=[late])
+        ahead = r._read_ahead(["a", "b"])
+        assert (id(states) in ahead) is not in_memory
+        if ahead:
+            assert isinstance(ahead[id(states)], ReadAhead)
+            assert ahead[id(states)].fetch_token_states(["a"]) == [None] and states.reads == 1
+    assert r._read_ahead([]) == {}
 
 
 def test_dense_prf_settings_are_validated() -> None:

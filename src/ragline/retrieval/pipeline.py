@@ -339,10 +339,15 @@ class PipelineRetriever:
 
     def _read_ahead(self, chunk_ids: list[str]) -> dict[int, TokenStates]:
         """A :class:`ReadAhead` of ``chunk_ids`` per token-state source the rerankers read
-        (keyed by its ``id``); none without chunk ids."""
+        (keyed by its ``id``); none without chunk ids, nor for a store that searches in memory:
+        it holds its token states too, and decoding them beside the row read and smoothing on a
+        loaded machine cost the calling thread more than it saved (p50 +2.4 to +3.5 ms on SciFact
+        and NFCorpus, docs/benchmarks.md), where a read from disk gains from the overlap."""
         ahead: dict[int, TokenStates] = {}
         for r in self.rerankers if chunk_ids else ():
-            if isinstance(r, LateInteractionReranker) and r.states is not None and id(r.states) not in ahead:
+            if not isinstance(r, LateInteractionReranker) or r.states is None or id(r.states) in ahead:
+                continue
+            if not searches_in_memory(r.states):
                 ahead[id(r.states)] = ReadAhead(r.states, chunk_ids, SEARCH_POOL)
         return ahead
 
@@ -371,7 +376,8 @@ class PipelineRetriever:
             rrf = reciprocal_rank_fusion(ids, k=s.fusion.rrf_k)
             fused = [Fused(by_id[cid].candidate, score, by_id[cid].retrievers) for cid, score in rrf[:take]]
         # The rerankers' token states for the head as fused so far are read on the pool while the
-        # rows are fetched and smoothed; smoothing brings in a few others, read at rerank time.
+        # rows are fetched and smoothed (from disk only); smoothing brings in a few others, read
+        # at rerank time.
         ahead = self._read_ahead([f.candidate.chunk_id for f in fused[: s.rerank.candidates + _AHEAD_EXTRA]])
         smoothed = self.doc_ids is not None and self.vectors is not None
         if self.doc_ids is not None and self.vectors is not None:
