@@ -259,3 +259,19 @@ def test_read_ahead_serves_the_stores_states_and_reads_only_the_unexpected_later
         release.set()
     assert states.reads == [["c1", "c3"]]
     assert all(np.array_equal(g, w) for g, w in zip(got, store.fetch_token_states(["c1", "c3"]), strict=True))
+
+
+def test_maxsim_batch_reads_consecutive_slices_in_place_and_scores_alike():
+    from ragline.rerank.late_interaction import _stacked, maxsim_batch
+
+    rng = np.random.default_rng(7)
+    whole = rng.normal(size=(40, 16)).astype(np.float32)
+    parts = np.split(whole, [5, 5, 17, 30])  # one empty part, as a chunk with no states
+    query = rng.normal(size=(3, 16)).astype(np.float32)
+    present = [p for p in parts if len(p)]
+    assert _stacked(present).base is whole  # the decoded head, read without a copy
+    swapped = _stacked([present[1], present[0]])
+    assert swapped.base is None and np.array_equal(swapped, np.concatenate([present[1], present[0]]))
+    copies = [p.copy() for p in parts]
+    assert maxsim_batch(query, parts) == maxsim_batch(query, copies)
+    assert maxsim_batch(query, parts[::-1]) == maxsim_batch(query, copies[::-1])
