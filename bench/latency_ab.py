@@ -10,6 +10,8 @@ before each run, and checks that every version returns the same top-10 ids and s
         --version before=../main/src/ragline ../shared/datasets/scifact ../shared/datasets/nfcorpus
     .venv/bin/python bench/latency_ab.py --version before=../main/src/ragline \\
         --synthetic /tmp/bench100k        # a collection built by bench/latency.py --full --dir
+    .venv/bin/python bench/latency_ab.py --settings 'onnx1={"embedding": {"threads": 1}}' \\
+        ../shared/datasets/scifact        # this checkout with other settings, on BEIR collections
 
 This checkout's package is always timed, as ``after``. BEIR collections are the ones
 ``ragline eval beir`` builds (``beir-<dataset>``; copy them first: opening one may write).
@@ -113,18 +115,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("datasets", nargs="*", type=Path)
     ap.add_argument("--version", action="append", default=[], help="LABEL=path/to/other/src/ragline")
     ap.add_argument("--synthetic", type=Path, action="append", default=[], help="bench/latency.py --dir")
+    ap.add_argument(
+        "--settings",
+        action="append",
+        default=[],
+        help='LABEL={"embedding": {"threads": 1}}: this checkout with those settings, as one more version',
+    )
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--top-k", type=int, default=10)
     args = ap.parse_args(argv)
+    variants = []
+    for spec in args.settings:
+        label, _, body = spec.partition("=")
+        try:
+            variants.append((label, json.loads(body)))
+        except json.JSONDecodeError as exc:
+            ap.error(f"--settings {spec!r}: {exc}")
     packages, tmp = load_versions(ap, args.version)
     print("| collection | version | p50 ms | p95 ms | queries | mean load |\n|---|---|---:|---:|---:|---:|")
     for path in args.datasets:
         ds = load_beir(path, "test")
         qs = list(ds.queries.values())[: args.queries]
         runs = []
-        for label, pkg in packages:
-            engine = pkg.open()  # type: ignore[attr-defined]
-            coll = f"beir-{ds.name}"
+        coll = f"beir-{ds.name}"
+        for label, pkg, settings in [(lb, p, {}) for lb, p in packages] + [
+            (lb, packages[-1][1], kw) for lb, kw in variants
+        ]:
+            engine = pkg.open(**settings)  # type: ignore[attr-defined]
             runs.append((label, engine.retriever(None, coll), engine.embedder_for(coll)._queries))
         interleave(ds.name, runs, qs, args.top_k)
     for root in args.synthetic:
