@@ -279,9 +279,12 @@ def pack_tokens(matrix: npt.NDArray[np.floating[Any]], codebook: Codebook | None
     return bytes(scale.astype(_SCALE).tobytes()) + bytes(q.tobytes())
 
 
-def _unit(m: TokenMatrix) -> TokenMatrix:
+def _unit(m: TokenMatrix, *, in_place: bool = False) -> TokenMatrix:
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
+    if in_place:  # the same quotients without a second array (a 40-chunk head: ~5 MB, ~0.2 ms)
+        np.divide(m, norms, out=m)
+        return m
     out: TokenMatrix = (m / norms).astype(np.float32, copy=False)
     return out
 
@@ -324,7 +327,7 @@ def unpack_many(blobs: Sequence[bytes | None], dimension: int) -> list[TokenMatr
                 out[i] = unpack_tokens(blobs[i], dimension)  # type: ignore[arg-type]
             continue
         codes = np.frombuffer(b"".join(bodies), dtype=np.uint8).reshape(-1, book.groups)
-        decoded = _unit(book.decode(codes))
+        decoded = _unit(book.decode(codes), in_place=True)
         ends = np.cumsum([len(b) // book.groups for b in bodies])
         for i, part in zip(idx, np.split(decoded, ends[:-1]), strict=True):
             out[i] = part
