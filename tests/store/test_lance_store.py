@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ragline.errors import StoreError
+from ragline.store import lance
 from ragline.store.base import SourceBatch, searches_in_memory
 from ragline.store.filters import And, Visible, parse_filter
 from ragline.store.lance import LanceStore
@@ -215,3 +216,26 @@ def test_doc_ids_come_from_memory_or_from_the_version_searched(tmp_path: Path) -
     store.upsert([SourceBatch("/b.jsonl", "h", b, vectors_for(b, 2, dim))])
     assert store.fetch_doc_ids(found) == [doc_of[c.chunk_id] for c in found]
     assert len(set(doc_of.values())) > 1
+
+
+@pytest.mark.parametrize("cap", [lance._ROWS_IN_MEMORY, 0])
+def test_result_rows_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch, cap: int) -> None:
+    # cap 0: too large to hold, every call reads rows (an indexed collection's path).
+    monkeypatch.setattr(lance, "_ROWS_IN_MEMORY", cap)
+    dim = 8
+    store = LanceStore(tmp_path / "c", dimension=dim, model_id="m")
+    a = with_random_access(make_chunks(6, "/a.jsonl", seed=1), seed=1)
+    store.upsert([SourceBatch("/a.jsonl", "h", a, vectors_for(a, 1, dim))])
+    found = store.dense_candidates(vectors_for(a, 1, dim)[3], len(a))
+    by_id = {c.id: c for c in a}
+    gone = found[0]._replace(chunk_id="no-such-chunk")
+    got = store.fetch_chunks([found[2], gone, found[0], found[2]])
+    assert got == [by_id[found[2].chunk_id], by_id[found[0].chunk_id], by_id[found[2].chunk_id]]
+    view = store._view()
+    assert view is not None and view.results_held is (cap > 0)
+    # After a write: candidates of the old version are read from it, new ones from memory.
+    b = make_chunks(2, "/b.jsonl", seed=2)
+    store.upsert([SourceBatch("/b.jsonl", "h", b, vectors_for(b, 2, dim))])
+    assert store.fetch_chunks(found) == [by_id[c.chunk_id] for c in found]
+    new = store.dense_candidates(vectors_for(b, 2, dim)[1], 1)
+    assert store.fetch_chunks(new) == [b[1]]

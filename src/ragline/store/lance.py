@@ -272,8 +272,11 @@ _EXPORT_ROWS = 4096
 # (SciFact's 12,003 chunks of pq states take 42 MB; int8 states, ~12x larger, keep being read by
 # row): late interaction's per-query read of its head's states then costs no row take (~3 ms).
 _TOKENS_IN_MEMORY = 128 << 20
-# Rows whose blob sizes estimate the whole column's before it is read into memory.
-_TOKENS_SAMPLE = 64
+# Likewise the columns a search result reads (text, metadata, access; SciFact's take 12 MB): the
+# fused head's rows are then an in-memory take (~0.3 ms) instead of a row read (~1.6 ms).
+_ROWS_IN_MEMORY = 128 << 20
+# Rows whose sizes estimate the whole columns' before they are read into memory.
+_HELD_SAMPLE = 64
 
 
 @dataclass(slots=True)
@@ -293,6 +296,11 @@ class _View:
     # ``tokens_held`` False: decided not to (too large, or searches use an index).
     tokens: dict[str, bytes] | None = None
     tokens_held: bool | None = None
+    # The result columns of every row (one chunk per column) and each chunk id's position in
+    # them, when held in memory (:meth:`LanceStore._result_rows`); ``results_held`` as above.
+    results: pa.Table | None = None
+    results_at: dict[str, int] | None = None
+    results_held: bool | None = None
 
     @property
     def version(self) -> int:
@@ -1112,8 +1120,39 @@ class LanceStore:
         view = self._view()
         if view is None or not candidates:
             return []
+        held = self._result_rows(view)
+        if held is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
+            table, at = held
+            picked = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
+            return [chunk_of(r) for r in table.take(np.asarray(picked, dtype=np.int64)).to_pylist()]
         by_id = {r["id"]: r for r in self._rows(view, candidates, _RESULT_COLUMNS).to_pylist()}
         return [chunk_of(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
+
+    def _fits_held(self, view: _View, columns: list[str], cap: int) -> bool:
+        """Whether ``columns`` of every row may be held in memory: the view searches in memory
+        and, estimated from the first rows, they take at most ``cap`` bytes (Arrow's size)."""
+        if not self._fits_in_memory(view):
+            return False
+        rows = list(self._row_ids(view).values())
+        if not rows:
+            return False
+        sample = view.ds._take_rows(rows[:_HELD_SAMPLE], columns=columns)
+        return bool(sample.num_rows > 0 and sample.nbytes / sample.num_rows * len(rows) <= cap)
+
+    def _result_rows(self, view: _View) -> tuple[pa.Table, dict[str, int]] | None:
+        """The view's result columns in memory and each chunk id's row in them, read once per view
+        while :meth:`_fits_held`; None otherwise (rows are then read per call)."""
+        if view.results_held is None:
+            held = self._fits_held(view, _RESULT_COLUMNS, _ROWS_IN_MEMORY)
+            if held:
+                # One chunk per column: a take across many chunks costs several times more.
+                table = view.ds.to_table(columns=_RESULT_COLUMNS).combine_chunks()
+                view.results_at = {cid: i for i, cid in enumerate(table.column("id").to_pylist())}
+                view.results = table
+            view.results_held = held
+        if not view.results_held or view.results is None or view.results_at is None:
+            return None
+        return view.results, view.results_at
 
     def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
         view = self._view()
@@ -1182,17 +1221,10 @@ class LanceStore:
         return unpack_many([blobs.get(cid) for cid in chunk_ids], self.dimension)
 
     def _token_blobs(self, view: _View) -> dict[str, bytes] | None:
-        """Every chunk's token-state blob by chunk id, read once per view while its searches run
-        in memory (:meth:`_fits_in_memory`) and the column, estimated from a sample of rows, takes
-        at most ``_TOKENS_IN_MEMORY`` bytes; None otherwise (rows are then read per call)."""
+        """Every chunk's token-state blob by chunk id, read once per view while :meth:`_fits_held`
+        (at most ``_TOKENS_IN_MEMORY`` bytes); None otherwise (rows are then read per call)."""
         if view.tokens_held is None:
-            held = False
-            if self._fits_in_memory(view):
-                rows = list(self._row_ids(view).values())
-                sample = view.ds._take_rows(rows[:_TOKENS_SAMPLE], columns=[TOKENS]) if rows else None
-                if sample is not None and sample.num_rows:
-                    per_row = (pc.sum(pc.binary_length(sample.column(TOKENS))).as_py() or 0) / sample.num_rows
-                    held = per_row * len(rows) <= _TOKENS_IN_MEMORY
+            held = self._fits_held(view, [TOKENS], _TOKENS_IN_MEMORY)
             if held:
                 t = view.ds.to_table(columns=["id", TOKENS])
                 view.tokens = {
