@@ -269,7 +269,7 @@ _TAG_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 # Rows read per query when exporting: sources are grouped up to about this many chunks.
 _EXPORT_ROWS = 4096
 # Token states are held in memory beside the vectors of an exact-search view up to this many bytes
-# (SciFact's 12,003 chunks of pq states take 42 MB; int8 states, ~12x larger, keep being read by
+# (SciFact's 12,003 chunks of pq states take 44 MB; int8 states, ~12x larger, keep being read by
 # row): late interaction's per-query read of its head's states then costs no row take (~3 ms).
 _TOKENS_IN_MEMORY = 128 << 20
 # Likewise the columns a search result reads (text, metadata, access; SciFact's take 12 MB): the
