@@ -61,7 +61,10 @@ def bucket(engine: ragline.Engine, question: str, golds: tuple[str, ...]) -> tup
     if read and contains_answer(read[0].text, golds):
         return "e", info
     units = [
-        p.text[x:y] for p in ctx.passages for x, y in answer_units(p.text) if contains_answer(p.text[x:y], golds)
+        p.text[x:y]
+        for p in ctx.passages
+        for x, y in answer_units(p.text)
+        if contains_answer(p.text[x:y], golds)
     ]
     if not units:
         return "b0", info

@@ -48,7 +48,9 @@ def main() -> int:
     answerer = engine.extractive
     t0, kept, rows = time.perf_counter(), 0, []
     for i, q in enumerate(questions):
-        ctx = engine.assemble(engine.retrieve_for_answer(q.text, collection=FULL_COLLECTION), collection=FULL_COLLECTION)
+        ctx = engine.assemble(
+            engine.retrieve_for_answer(q.text, collection=FULL_COLLECTION), collection=FULL_COLLECTION
+        )
         scored, _ = answerer.score(q.text, ctx)
         n = 0
         for s in scored[: args.k]:
@@ -62,7 +64,10 @@ def main() -> int:
             n += 1
         kept += n
         if (i + 1) % 200 == 0:
-            print(f"{i + 1}/{len(questions)} questions, {kept} negatives, {time.perf_counter() - t0:.0f} s", flush=True)
+            print(
+                f"{i + 1}/{len(questions)} questions, {kept} negatives, {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(questions)} questions -> {kept} negatives in {time.perf_counter() - t0:.0f} s")
     return 0

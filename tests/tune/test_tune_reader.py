@@ -187,7 +187,8 @@ def test_train_reader_init_starts_a_new_round_from_an_earlier_runs_weights(tmp_p
         checkpoint=ck,
         progress=lambda _s, _t, loss: first_losses.append(loss),
     )
-    more = [*_examples(), ReaderExample("What is the cache size?", "Settings are read from proxy.toml.", "", -1)]
+    unanswered = ReaderExample("What is the cache size?", "Settings are read from proxy.toml.", "", -1)
+    more = [*_examples(), unanswered]
     losses: dict[str, list[tuple[int, float]]] = {"init": [], "base": []}
     for run, init in (("init", ck), ("base", None)):
         report = train_reader(

@@ -39,7 +39,7 @@ from ragline.generation.entries import (
 )
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
-from ragline.generation.question import QuestionNeed, about, carries, classify
+from ragline.generation.question import QuestionNeed, about, carries, classify, scoped_products
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
 from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
@@ -628,11 +628,12 @@ class ExtractiveAnswerer:
             confidence = 0.5 * (confidence + read_confidence)
         if (
             scored
-            and need.named
+            and (need.named or scoped_products(question))
             and self._entity_share(need, question, context, scored[0]) < self.weights.min_entity_share
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
-            # with the collection is not knowing Redis's default port.
+            # with the collection is not knowing Redis's default port, nor is httpd's graceful
+            # restart "the Tomcat server"'s, whatever kind of question asks it.
             confidence = min(confidence, self.abstain_threshold / 2)
         if (
             scored
@@ -692,23 +693,26 @@ class ExtractiveAnswerer:
     def _entity_share(need: QuestionNeed, question: str, context: Context, best: ScoredSentence) -> float:
         """Share of the named entities (identifiers, products) that the best unit's page (the text,
         title and section path of its passages in the context) mentions (not the whole context:
-        it named "Microsoft" somewhere for an SQL Server question). The product a question is
-        scoped to ("... in PostgreSQL?") may instead be named by most (and at least two) of the
-        context's pages: a manual's page on one setting need not repeat the product's name."""
+        it named "Microsoft" somewhere for an SQL Server question). A product the question is
+        scoped to ("... in PostgreSQL?", "the Tomcat server") may instead be named by most (and at
+        least two) of the context's pages: a manual's page on one setting need not repeat the
+        product's name."""
         by_doc: dict[str, set[str]] = {}
         for p in context.passages:
             by_doc.setdefault(p.doc_id, set()).update(terms(p.text), terms(p.header))
         # Any passage of the best unit's page: its other sections name the product it documents
         # ("httpd" on the page whose "Graceful Restart" section answers).
         page = by_doc[context.passages[best.passage].doc_id]
-        product = product_scope(need, question)
+        scoped = scoped_products(question)
+        products = {product_scope(need, question), *scoped}
+        asked = need.named + tuple(e for e in scoped if e not in need.named)
         hits = 0
-        for e in need.named:
+        for e in asked:
             want = set(terms(e))
             naming = sum(want <= d for d in by_doc.values())
-            if want <= page or (e == product and naming >= 2 and 2 * naming > len(by_doc)):
+            if want <= page or (e in products and naming >= 2 and 2 * naming > len(by_doc)):
                 hits += 1
-        return hits / len(need.named)
+        return hits / len(asked)
 
     @staticmethod
     def _answer(

@@ -355,7 +355,9 @@ def train_reader(
 def _read_checkpoint(torch: Any, path: Path) -> dict[str, Any]:
     """The contents of a reader checkpoint; an error naming the file otherwise."""
     if not path.is_file():
-        raise ConfigError(f"checkpoint {str(path)!r} does not exist; pass a checkpoint written by train_reader")
+        raise ConfigError(
+            f"checkpoint {str(path)!r} does not exist; pass a checkpoint written by train_reader"
+        )
     try:
         state: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a truncated or foreign file
