@@ -35,6 +35,11 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=6)
     ap.add_argument("--per-question", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="first N training questions only")
+    ap.add_argument(
+        "--heldout-only",
+        action="store_true",
+        help="mine the held-out articles' questions instead (to evaluate the answer head on them)",
+    )
     args = ap.parse_args()
     engine = ragline.open(args.data_dir)
     ds = load_squad(DATASET)
@@ -42,7 +47,7 @@ def main() -> int:
     article_of = {p.id: p.article for p in ds.paragraphs}
     cal = sorted({q.article for q in ds.questions_in("calibration")})
     held = set(cal[-args.holdout :]) if args.holdout else set()
-    questions = [q for q in ds.questions_in("calibration") if q.article not in held]
+    questions = [q for q in ds.questions_in("calibration") if (q.article in held) == args.heldout_only]
     if args.limit:
         questions = questions[: args.limit]
     answerer = engine.extractive
@@ -56,7 +61,7 @@ def main() -> int:
         for s in scored[: args.k]:
             p = ctx.passages[s.passage]
             art = article_of.get(p.doc_id)
-            if art is None or split_of(art) != "calibration" or art in held:
+            if art is None or split_of(art) != "calibration" or (art in held) != args.heldout_only:
                 continue
             if contains_answer(s.text, q.answers) or n >= args.per_question:
                 continue

@@ -145,6 +145,12 @@ def main() -> int:
         type=Path,
         help="JSONL of further examples (bench/mine_reader_negatives.py: the answerer's own top units)",
     )
+    ap.add_argument(
+        "--eval-negatives",
+        type=Path,
+        help="JSONL of held-out negatives (mine_reader_negatives.py --heldout-only): the answer head's "
+        "AUC against the answerer's own top units, too",
+    )
     args = ap.parse_args()
     train, dev = build(args.holdout)
     if args.negatives:
@@ -199,6 +205,11 @@ def main() -> int:
         )
         print(report)
     evaluate(args.out, dev, args.eval_limit)
+    if args.eval_negatives:
+        mined = [e for e in dev if e.answer] + read_examples(args.eval_negatives)
+        random.Random(1).shuffle(mined)
+        print("against the answerer's own top units:", end=" ")
+        evaluate(args.out, mined, args.eval_limit)
     return 0
 
 
