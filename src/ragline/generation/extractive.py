@@ -643,7 +643,11 @@ class ExtractiveAnswerer:
             # Both calibrated on SQuAD near misses; the reader's alone was sure (0.86) of httpd's
             # graceful restart for "How do I restart Tomcat gracefully?", the sentence score was
             # not (0.03): the mean needs both to agree (bench/docs_qa dev, docs/benchmarks.md).
-            confidence = 0.5 * (confidence + read_confidence)
+            # Not when the answer is a definition whose subject is the asked term: the reader's
+            # verdict is about a factoid span, and the round-3 reader doubts a glossary entry
+            # ("Spool: A directory where ...": 0.35 against the sentence score's 0.53).
+            if not scored[0].subject:
+                confidence = 0.5 * (confidence + read_confidence)
         if (
             scored
             and (need.named or scoped_products(question))
