@@ -30,7 +30,7 @@ from ragline.eval.squad import SquadParagraph, contains_answer, exact_match, f1,
 from ragline.generation.reader import OnnxReader
 from ragline.text.sentences import answer_units
 from ragline.text.tokenizer import packaged_model_dir
-from ragline.tune.reader import ReaderExample, export_checkpoint, train_reader
+from ragline.tune.reader import ReaderExample, export_checkpoint, read_examples, train_reader
 
 SQUAD = Path("/work/shared/datasets/squad-v1.1-dev")
 TRAINED_ON = "SQuAD v1.1 dev, calibration articles (index % 4 in {0, 1}) but the last 4: answer units"
@@ -137,8 +137,24 @@ def main() -> int:
         "--export-checkpoint", action="store_true", help="export --checkpoint to --out, then evaluate"
     )
     ap.add_argument("--no-quantize", action="store_true")
+    ap.add_argument(
+        "--init", type=Path, help="start from this checkpoint's weights (fresh optimizer and schedule)"
+    )
+    ap.add_argument(
+        "--negatives",
+        type=Path,
+        help="JSONL of further examples (bench/mine_reader_negatives.py: the answerer's own top units)",
+    )
+    ap.add_argument(
+        "--eval-negatives",
+        type=Path,
+        help="JSONL of held-out negatives (mine_reader_negatives.py --heldout-only): the answer head's "
+        "AUC against the answerer's own top units, too",
+    )
     args = ap.parse_args()
     train, dev = build(args.holdout)
+    if args.negatives:
+        train += read_examples(args.negatives)
     random.Random(1).shuffle(dev)
     print(
         f"{len(train)} training examples ({sum(bool(e.answer) for e in train)} answered), {len(dev)} held out"
@@ -183,11 +199,17 @@ def main() -> int:
             checkpoint=args.checkpoint,
             checkpoint_every=args.checkpoint_every,
             keep_checkpoints=args.keep_checkpoints,
+            init=args.init,
             progress=progress,
             meta={"trained_on": TRAINED_ON},
         )
         print(report)
     evaluate(args.out, dev, args.eval_limit)
+    if args.eval_negatives:
+        mined = [e for e in dev if e.answer] + read_examples(args.eval_negatives)
+        random.Random(1).shuffle(mined)
+        print("against the answerer's own top units:", end=" ")
+        evaluate(args.out, mined, args.eval_limit)
     return 0
 
 

@@ -188,6 +188,19 @@ def main() -> int:
                 f"  {name} weights, {how}: AUC {auc(c, labels):.3f}; at 0.5 abstention "
                 f"P {tp / max(1.0, float(abst.sum())):.3f} R {tp / max(1.0, float((labels == 0).sum())):.3f}"
             )
+    # The answerer averages the reader's confidence with the sentence score's: the bias that puts
+    # that mean's best-F1 threshold at 0.5 (ties: the smallest move).
+    zz = np.hstack([np.ones((len(x), 1)), x]) @ w
+    fits = []
+    for d in np.arange(-3.0, 3.01, 0.05):
+        mean = 0.5 * (1 / (1 + np.exp(-np.clip(zz + d, -50, 50))) + sent)
+        abst = mean < 0.5
+        tp = float(np.sum(abst & (labels == 0)))
+        p_ = tp / max(1.0, float(abst.sum()))
+        r_ = tp / max(1.0, float((labels == 0).sum()))
+        fits.append((2 * p_ * r_ / max(1e-9, p_ + r_), -abs(d), d, p_, r_))
+    mf, _, d, mp, mr = max(fits)
+    print(f"  refit, mean with sentence: bias {w[0] + d:.3f} -> at 0.5 P {mp:.3f} R {mr:.3f} F1 {mf:.3f}")
     shift = math.log(t / (1 - t))
     print(
         f"  best threshold {t:.2f}: abstention P {prec:.3f} R {rec:.3f} F1 {fs:.3f}; "

@@ -93,6 +93,28 @@ ABOUT_PAGE = """<html><head><title>Preface</title></head><body><h1>Preface</h1>
 of the SQL standard and offers many modern features.</p></body></html>"""
 
 
+# Apache's "Stopping and Restarting" page (its product named in the title and the text).
+RESTART_PAGE = """<html><head><title>Stopping and Restarting Apache HTTP Server</title></head><body>
+<h1>Stopping and Restarting Apache HTTP Server</h1>
+<p>This document covers stopping and restarting Apache HTTP Server on Unix-like systems.</p>
+<h2>Graceful Restart</h2><table><tr><td>Signal:</td><td>USR1</td></tr></table>
+<pre>apachectl -k graceful</pre>
+<p>The USR1 or graceful signal causes the parent process to advise the children to exit after their
+current request (or to exit immediately if they're not serving anything). The parent re-reads its
+configuration files and re-opens its log files. As each child dies off the parent replaces it with a
+child from the new generation of the configuration, which begins serving new requests immediately.</p>
+</body></html>"""
+
+# SQLite's "Limits In SQLite" page: the column limit of an SQLite table.
+LIMITS_PAGE = """<html><head><title>Limits In SQLite</title></head><body>
+<h1>Limits In SQLite</h1>
+<h2>Maximum Number Of Columns</h2>
+<p>The SQLITE_MAX_COLUMN compile-time parameter is used to set an upper bound on the number of columns
+in a table, the number of columns in an index, the number of columns in a view, and the number of
+terms in the SET clause of an UPDATE statement. The default setting for SQLITE_MAX_COLUMN is 2000.</p>
+</body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -179,6 +201,21 @@ def test_the_product_a_question_is_scoped_to_may_be_named_by_most_pages(answerer
     assert not a.abstained and "128MB" in a.text
     # One page of three naming it in passing is not enough.
     assert ask(answerer, q, context_of(tmp_path, SETTINGS_PAGE, ISOLATION_PAGE, CODES_PAGE)).abstained
+
+
+def test_a_question_scoped_to_a_product_no_page_names_abstains_whatever_it_asks(answerer, tmp_path) -> None:
+    # "the Tomcat server", "an Oracle table": the context answers the same question about httpd
+    # and SQLite; sharing "restart ... gracefully" or "number of columns" is not answering it.
+    ctx = context_of(tmp_path, RESTART_PAGE, LIMITS_PAGE)
+    tomcat = ask(answerer, "How do I restart the Tomcat server gracefully?", ctx)
+    oracle = ask(answerer, "What is the maximum number of columns in an Oracle table?", ctx)
+    assert tomcat.abstained and oracle.abstained, (tomcat.text, oracle.text)
+    assert tomcat.confidence is not None and tomcat.confidence <= 0.25
+    # The same questions about the products the pages document are answered.
+    apache = ask(answerer, "Which signal restarts the Apache server gracefully?", ctx)
+    assert not apache.abstained and "USR1" in apache.text
+    sqlite = ask(answerer, "What is the maximum number of columns in an SQLite table?", ctx)
+    assert not sqlite.abstained and "2000" in sqlite.text
 
 
 def test_a_code_value_in_the_heading_is_shown_with_the_sentence(answerer, tmp_path) -> None:

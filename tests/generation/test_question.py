@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ragline.generation.lexical import terms
-from ragline.generation.question import about, carries, classify, entities, question_kind
+from ragline.generation.question import about, carries, classify, entities, question_kind, scoped_products
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,20 @@ def test_a_default_colon_counts_only_before_a_value() -> None:
     assert (
         carries(need, "For this reason, the default configuration file contains the following stanza:") < 1.0
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "products"),
+    [
+        ("How do I restart the Tomcat server gracefully?", ("Tomcat",)),
+        ("What is the maximum number of columns in an Oracle table?", ("Oracle",)),
+        ("Which signal causes a graceful stop of the Apache server?", ("Apache",)),
+        # A setting's or command's entry is not a product; nor is a name before a plain noun.
+        ("How many seconds does the TimeOut directive default to?", ()),
+        ("What does the VACUUM command do?", ()),
+        ("When did the Denver Broncos win the Super Bowl?", ()),
+        ("Which server does the client connect to?", ()),
+    ],
+)
+def test_scoped_products_are_names_before_a_product_noun(question: str, products: tuple[str, ...]) -> None:
+    assert scoped_products(question) == products

@@ -8,7 +8,7 @@ from ragline.embedding.onnx import OnnxEmbedder
 from ragline.errors import ConfigError
 from ragline.generation.answering import Answering
 from ragline.generation.base import collect
-from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.extractive import ExtractiveAnswerer, ReaderMix, SentenceWeights
 from ragline.generation.reader import Featurizer, OnnxReader, packaged_reader_dir
 from ragline.settings import AnswerSettings, Settings
 from ragline.types import ChunkSpan, Context, Passage
@@ -86,6 +86,27 @@ def test_the_answerer_returns_the_readers_short_answer_with_its_citation(reader:
     cited = a.citations[a.short.n - 1]
     assert cited.quote == "The tower was designed by the engineer Maurice Koechlin."
     assert EIFFEL[a.short.start : a.short.end] == a.short.text
+
+
+def test_units_the_reader_ranked_join_the_answer_by_the_mixs_cutoff(reader: OnnxReader) -> None:
+    # The reader's verdicts put runners-up far below the best unit, so a read answer has its own
+    # cut-off for further units; the sentence scores' one governs answers the reader did not rank.
+    ctx = Context(passages=[_passage("eiffel", EIFFEL, 1)], tokens=60, budget=200)
+    question = "Who designed the Eiffel Tower?"
+
+    def units(sentences: float, read: float, with_reader: bool = True) -> int:
+        answerer = ExtractiveAnswerer(
+            OnnxEmbedder(),
+            abstain_threshold=0.0,
+            reader=reader if with_reader else None,
+            weights=SentenceWeights(relative_cutoff=sentences),
+            mix=ReaderMix(relative_cutoff=read),
+        )
+        return len(collect(answerer.stream(question, ctx)).citations)
+
+    assert units(sentences=0.0, read=1.0) == 1
+    assert units(sentences=1.0, read=0.0) == 3
+    assert units(sentences=0.0, read=1.0, with_reader=False) == 3
 
 
 def test_an_overview_question_keeps_the_sentence_order_and_gets_no_short_answer(reader: OnnxReader) -> None:

@@ -169,3 +169,41 @@ def test_train_reader_resumes_a_checkpoint_exactly_where_the_run_stopped(tmp_pat
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match=r"cannot read checkpoint .*junk.pt.*delete it"):
         train_reader(packaged_model_dir(), _examples(), tmp_path / "c", checkpoint=tmp_path / "junk.pt")
+
+
+@pytest.mark.integration
+def test_train_reader_init_starts_a_new_round_from_an_earlier_runs_weights(tmp_path: Path) -> None:
+    """``init`` loads another run's weights (other examples, other batch size) and trains a fresh
+    schedule on this run's examples: its first loss is the trained model's, not the base model's."""
+    first_losses: list[float] = []
+    ck = tmp_path / "first.pt"
+    train_reader(
+        packaged_model_dir(),
+        _examples(),
+        tmp_path / "a",
+        batch_size=2,
+        epochs=8,
+        quantize=False,
+        checkpoint=ck,
+        progress=lambda _s, _t, loss: first_losses.append(loss),
+    )
+    unanswered = ReaderExample("What is the cache size?", "Settings are read from proxy.toml.", "", -1)
+    more = [*_examples(), unanswered]
+    losses: dict[str, list[tuple[int, float]]] = {"init": [], "base": []}
+    for run, init in (("init", ck), ("base", None)):
+        report = train_reader(
+            packaged_model_dir(),
+            more,
+            tmp_path / run,
+            batch_size=7,
+            max_steps=1,
+            quantize=False,
+            init=init,
+            progress=lambda s, _t, loss, run=run: losses[run].append((s, loss)),
+        )
+        assert report.steps == 1
+    # A fresh schedule: step 1 of 1, on the weights that learned the pairs (lower loss than base).
+    assert [s for s, _ in losses["init"]] == [1]
+    assert losses["init"][0][1] < 0.5 * losses["base"][0][1]
+    with pytest.raises(ConfigError, match=r"checkpoint .*missing.pt.* does not exist"):
+        train_reader(packaged_model_dir(), more, tmp_path / "c", init=tmp_path / "missing.pt")

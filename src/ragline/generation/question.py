@@ -287,6 +287,26 @@ def trailing_scope(question: str) -> str | None:
     return None if scope.lower() in _GENERIC_SCOPE or scope.lower() in _NOT_ENTITIES else scope
 
 
+# A name before a noun that says it is a product ("the Tomcat server", "an Oracle table"): the
+# question is scoped to that product whatever it asks. Setting-like nouns ("the TimeOut
+# directive", "the VACUUM command") are left out: those name an entry, not a product.
+_PRODUCT_NOUN = re.compile(
+    r"(?<=\s)([A-Z][\w.\-]*)\s+(?:servers?|databases?|tables?|clusters?|instances?|installations?"
+    r"|configuration|daemons?|services?|clients?|deployments?)\b"
+)
+
+
+def scoped_products(question: str) -> tuple[str, ...]:
+    """The products a question is scoped to by a noun after their name ("Tomcat" in "How do I
+    restart the Tomcat server gracefully?", "Oracle" in "... in an Oracle table?").
+
+    >>> scoped_products("How do I restart the Tomcat server gracefully?")
+    ('Tomcat',)
+    """
+    found = [m.group(1) for m in _PRODUCT_NOUN.finditer(question)]
+    return tuple(dict.fromkeys(e for e in found if e.lower() not in _NOT_ENTITIES and terms(e)))
+
+
 def classify(question: str) -> QuestionNeed:
     """The question's need: its kind and asked entities.
 

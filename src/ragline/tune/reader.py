@@ -193,6 +193,7 @@ def train_reader(
     checkpoint: Path | None = None,
     checkpoint_every: int = 100,
     keep_checkpoints: bool = False,
+    init: Path | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> ReaderReport:
@@ -203,6 +204,9 @@ def train_reader(
     and a run started with an existing checkpoint resumes where it stopped: the same batches in the
     same order, the same learning rate. ``max_steps``/``epochs`` may differ from the first run (to
     stop earlier or train longer); ``batch_size``, ``seed`` and the examples may not.
+
+    With ``init`` (a checkpoint of an earlier run, possibly on other examples), training starts
+    from its weights with a fresh optimizer and schedule: another round on new data.
     """
     answered = sum(bool(e.answer) for e in examples)
     if answered < 2:
@@ -250,6 +254,9 @@ def train_reader(
     if checkpoint is not None and checkpoint.is_file():
         state = _load_checkpoint(torch, checkpoint, run, total)
         net.load_state_dict(state["model"])
+    elif init is not None:
+        # Only the weights: this round's batches, steps and learning rate are its own.
+        net.load_state_dict(_read_checkpoint(torch, init)["model"])
     first_step = int(state.get("step", 0))
 
     def lr_at(step: int) -> float:
@@ -345,8 +352,12 @@ def train_reader(
     return ReaderReport(len(examples), len(data), step, time.perf_counter() - started, loss_value, out_dir)
 
 
-def _load_checkpoint(torch: Any, path: Path, run: dict[str, int], total: int) -> dict[str, Any]:
-    """A checkpoint of this run (same batches); an error naming what differs otherwise."""
+def _read_checkpoint(torch: Any, path: Path) -> dict[str, Any]:
+    """The contents of a reader checkpoint; an error naming the file otherwise."""
+    if not path.is_file():
+        raise ConfigError(
+            f"checkpoint {str(path)!r} does not exist; pass a checkpoint written by train_reader"
+        )
     try:
         state: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a truncated or foreign file
@@ -358,6 +369,12 @@ def _load_checkpoint(torch: Any, path: Path, run: dict[str, int], total: int) ->
         ) from exc
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
         raise ConfigError(f"{str(path)!r} is not a reader checkpoint; delete it to start afresh")
+    return state
+
+
+def _load_checkpoint(torch: Any, path: Path, run: dict[str, int], total: int) -> dict[str, Any]:
+    """A checkpoint of this run (same batches); an error naming what differs otherwise."""
+    state = _read_checkpoint(torch, path)
     if "optimizer" not in state:
         # Format 1 held the weights only: the optimizer's moments start afresh.
         log.warning("checkpoint %s holds no optimizer state; resuming the weights only", path)
