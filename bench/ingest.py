@@ -7,7 +7,7 @@ into a fresh data directory (load, clean, chunk, embed, write, index). The ratio
 the model's throughput the whole pipeline keeps.
 
     .venv/bin/python bench/ingest.py [--docs 1000] [--dataset ../shared/datasets/scifact] [--json]
-        [--sentence-vectors separate|late|off] [--token-states auto|on|off]
+        [--sentence-vectors separate|late|mapped|off] [--token-states auto|on|off]
 
 Also reported: the collection's size on disk and the process's peak resident memory.
 """
@@ -37,7 +37,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
         "--sentence-vectors",
-        choices=["separate", "late", "off"],
+        choices=["separate", "late", "mapped", "off"],
         default=None,
         help="chunking.sentence_vectors for the ingest (default: the configured one); the raw model "
         "figure embeds the chunk texts only, so 'separate' shows the cost of its sentence texts",
