@@ -199,7 +199,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def variant_vectors(spec: str, pooled: Any) -> tuple[F32, npt.NDArray[np.int64]]:
-    """``POOL[,sub=G][,map=FILE[:KEY]]`` over the pooled arrays: flat rows and counts per chunk."""
+    """``POOL[,sub=G][,map=FILE[:KEY]][,blend=A][,sep=...]`` over the pooled arrays: flat rows
+    and counts per chunk."""
     pool, *opts = spec.split(",")
     rows = np.asarray(pooled[pool], dtype=np.float32)
     counts = np.asarray(pooled[pool + "_counts"])
@@ -213,6 +214,10 @@ def variant_vectors(spec: str, pooled: Any) -> tuple[F32, npt.NDArray[np.int64]]
             w = np.load(path)[key or pool]
             x = rows if w.shape[0] == rows.shape[1] + 1 else np.hstack([rows, chunk_rows])
             rows = apply_map(w, x)
+        elif name == "blend":
+            # Part of the way from the pooled vectors to what the options before made of them.
+            a = float(value)
+            rows = l2_normalize(a * rows + (1 - a) * np.asarray(pooled[pool], dtype=np.float32))
         elif name == "sep":
             rows = with_separate(rows, counts, pooled, value, chunk_rows)
         else:

@@ -94,10 +94,20 @@ def test_mapped_sentence_vectors_are_stored_from_one_run(tmp_path: Path) -> None
 
 
 def test_a_collection_with_separate_sentence_vectors_opens_and_searches_under_mapped(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text(
+        "# Office energy\n\nSolar panels were installed. The heat pump replaced the gas boiler.\n"
+    )
     engine = fast_engine(tmp_path / "data")  # the default: "separate"
-    engine.upsert_documents(DOCS)
+    assert engine.ingest([notes]).files_indexed == 1
     before = [h.chunk.id for h in engine.search("what replaced the gas boiler", top_k=2)]
     reopened = fast_engine(tmp_path / "data", chunking={"sentence_vectors": "mapped"})
     q = reopened.embedder.embed_query("what replaced the gas boiler")
-    assert len(reopened.store().sentence_candidates(q, 5)) == 2
+    assert len(reopened.store().sentence_candidates(q, 5)) == 1
     assert [h.chunk.id for h in reopened.search("what replaced the gas boiler", top_k=2)] == before
+    # "mapped" stands in for "separate": switching (or upgrading to it) re-indexes nothing...
+    again = reopened.ingest([notes])
+    assert (again.files_unchanged, again.files_indexed) == (1, 0)
+    # ...while "late" is another form, as before.
+    late = fast_engine(tmp_path / "data", chunking={"sentence_vectors": "late"}).ingest([notes])
+    assert late.files_indexed == 1

@@ -13,6 +13,9 @@ Two ways to get them (``chunking.sentence_vectors``):
   the header's tokens ("late chunking", Günther et al., 2024): no extra model run, but the vectors
   stay close to the chunk's, so they add less beside it. Embedders without token states
   (OpenAI-compatible endpoints, sentence-transformers) fall back to ``separate``.
+- ``mapped``: ``late``, then a linear map fitted once per model on generic text towards the
+  ``separate`` vectors (:mod:`ragline.embedding.sentence_map`): still one model run; plain
+  ``late`` for a model without a shipped map.
 
 Example::
 
