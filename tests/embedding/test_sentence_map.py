@@ -8,7 +8,8 @@ import pytest
 
 from ragline.embedding.sentence_map import SentenceMap, sentence_map_for
 from ragline.embedding.sentence_vectors import embed_chunks, sentence_layout
-from ragline.errors import EmbeddingError
+from ragline.errors import ConfigError, EmbeddingError
+from ragline.settings import load_settings
 from ragline.testing.doubles import HashEmbedder
 from ragline.types import Chunk
 
@@ -87,3 +88,9 @@ def test_mapped_vectors_are_the_map_of_the_late_ones(onnx_embedder, token_states
         assert np.abs(m - lv).max() > 1e-2  # the map moved them
     if token_states:
         assert mapped.tokens is not None and len(mapped.tokens) == 2
+
+
+def test_the_setting_takes_mapped_and_names_a_misspelt_form() -> None:
+    assert load_settings(chunking={"sentence_vectors": "mapped"}).chunking.sentence_vectors == "mapped"
+    with pytest.raises(ConfigError, match=r"chunking\.sentence_vectors: .*'mapped'"):
+        load_settings(chunking={"sentence_vectors": "maped"})
