@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ragline
+from ragline.embedding.sentence_map import sentence_map_for
 from ragline.embedding.sentence_vectors import embed_with_sentence_vectors, sentence_layout
 from ragline.types import Document
 from tests.helpers import fast_engine
@@ -73,3 +74,40 @@ def test_sentence_vectors_can_be_turned_off(tmp_path: Path) -> None:
     assert engine.store().sentence_candidates(q, 5) == []
     hits = engine.search("what replaced the gas boiler", top_k=2)
     assert hits and all("dense_sentences" not in h.retrievers for h in hits)
+
+
+@pytest.mark.integration  # "mapped" pools the real model's token states, then maps them
+def test_mapped_sentence_vectors_are_stored_from_one_run(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "mapped"})
+    report = engine.upsert_documents(DOCS)
+    assert report.chunks_embedded == 2 and engine.embedder.sentences_embedded == 0
+    chunk = next(c for c in engine.store().all_chunks() if c.doc_id == "a")
+    inner = engine.embedder.inner
+    vectors, late = embed_with_sentence_vectors(inner, *sentence_layout([chunk]), late=True)
+    smap = sentence_map_for(inner.model_id)
+    assert smap is not None
+    stored = engine.store().fetch_sentence_vectors([chunk.id])[0]
+    assert stored is not None and stored[1].shape == (2, 384)
+    # float16 storage: equal to the map of the late vectors within its rounding, not to the late ones.
+    np.testing.assert_allclose(stored[1], smap.apply(late[0], vectors[0]), atol=2e-3)
+    assert np.abs(stored[1] - late[0]).max() > 1e-2
+
+
+def test_a_collection_with_separate_sentence_vectors_opens_and_searches_under_mapped(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text(
+        "# Office energy\n\nSolar panels were installed. The heat pump replaced the gas boiler.\n"
+    )
+    engine = fast_engine(tmp_path / "data")  # the default: "separate"
+    assert engine.ingest([notes]).files_indexed == 1
+    before = [h.chunk.id for h in engine.search("what replaced the gas boiler", top_k=2)]
+    reopened = fast_engine(tmp_path / "data", chunking={"sentence_vectors": "mapped"})
+    q = reopened.embedder.embed_query("what replaced the gas boiler")
+    assert len(reopened.store().sentence_candidates(q, 5)) == 1
+    assert [h.chunk.id for h in reopened.search("what replaced the gas boiler", top_k=2)] == before
+    # "mapped" stands in for "separate": switching (or upgrading to it) re-indexes nothing...
+    again = reopened.ingest([notes])
+    assert (again.files_unchanged, again.files_indexed) == (1, 0)
+    # ...while "late" is another form, as before.
+    late = fast_engine(tmp_path / "data", chunking={"sentence_vectors": "late"}).ingest([notes])
+    assert late.files_indexed == 1

@@ -13,6 +13,9 @@ Two ways to get them (``chunking.sentence_vectors``):
   the header's tokens ("late chunking", Günther et al., 2024): no extra model run, but the vectors
   stay close to the chunk's, so they add less beside it. Embedders without token states
   (OpenAI-compatible endpoints, sentence-transformers) fall back to ``separate``.
+- ``mapped``: ``late``, then a linear map fitted once per model on generic text towards the
+  ``separate`` vectors (:mod:`ragline.embedding.sentence_map`): still one model run; plain
+  ``late`` for a model without a shipped map.
 
 Example::
 
@@ -22,17 +25,22 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.sentence_map import sentence_map_for
 from ragline.embedding.tokens import PackedTokens
 from ragline.embedding.tokens import token_states as embed_token_states
 from ragline.errors import EmbeddingError
 from ragline.text.sentences import sentence_spans
 from ragline.types import Chunk
+
+log = logging.getLogger(__name__)
+_NO_MAP_LOGGED: set[str] = set()
 
 #: A character span ``(start, end)`` of one sentence inside the embedded text.
 Span = tuple[int, int]
@@ -135,7 +143,53 @@ class ChunkEmbeddings(NamedTuple):
     tokens: Sequence[Vectors | PackedTokens] | None
 
 
+SentenceVectorForm = Literal["off", "late", "mapped", "separate"]
+
+
+def mapped_sentence_vectors(
+    embedder: Embedder, vectors: Vectors, sentence_vecs: list[Vectors]
+) -> list[Vectors]:
+    """Late-pooled sentence vectors put through the model's shipped map (``"mapped"``); as they
+    are when no map ships for the model (logged once)."""
+    smap = sentence_map_for(embedder.model_id)
+    if smap is None:
+        if embedder.model_id not in _NO_MAP_LOGGED:
+            _NO_MAP_LOGGED.add(embedder.model_id)
+            log.info("no sentence map ships for %s: storing late sentence vectors", embedder.model_id)
+        return sentence_vecs
+    return [smap.apply(s, v) for s, v in zip(sentence_vecs, vectors, strict=True)]
+
+
 def embed_chunks(
+    embedder: Embedder,
+    texts: Sequence[str],
+    heads: Sequence[int],
+    spans: Sequence[Sequence[Span]],
+    *,
+    sentence_vectors: SentenceVectorForm,
+    token_states: bool,
+    content_tokens: bool = False,
+) -> ChunkEmbeddings:
+    """Chunk vectors, sentence vectors (``chunking.sentence_vectors``) and token states
+    (``chunking.token_states``) of the texts :func:`sentence_layout` made, as ingest stores them.
+
+    ``"mapped"`` is ``"late"`` put through :func:`mapped_sentence_vectors`.
+    """
+    got = _embed_chunks(
+        embedder,
+        texts,
+        heads,
+        spans,
+        sentence_vectors="late" if sentence_vectors == "mapped" else sentence_vectors,
+        token_states=token_states,
+        content_tokens=content_tokens,
+    )
+    if sentence_vectors != "mapped" or got.sentence_vectors is None:
+        return got
+    return got._replace(sentence_vectors=mapped_sentence_vectors(embedder, got.vectors, got.sentence_vectors))
+
+
+def _embed_chunks(
     embedder: Embedder,
     texts: Sequence[str],
     heads: Sequence[int],
@@ -145,8 +199,7 @@ def embed_chunks(
     token_states: bool,
     content_tokens: bool = False,
 ) -> ChunkEmbeddings:
-    """Chunk vectors, sentence vectors (``chunking.sentence_vectors``) and token states
-    (``chunking.token_states``) of the texts :func:`sentence_layout` made, as ingest stores them.
+    """:func:`embed_chunks` for the forms that need no map.
 
     With token states, the chunk vectors come from the same model run, and so do ``late``
     sentence vectors when the embedder pools both at once (:class:`SpanTokenEmbedder`: the

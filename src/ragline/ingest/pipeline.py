@@ -41,7 +41,7 @@ from ragline.embedding.tokens import Codebook, PackedTokens, codebook_for
 from ragline.errors import ConfigError, LoaderError, RaglineError, StoreError
 from ragline.loaders.discover import discover
 from ragline.loaders.registry import load_file, metadata_problem, text_problem
-from ragline.settings import CleaningSettings, NearDuplicateSettings, Settings
+from ragline.settings import ChunkingSettings, CleaningSettings, NearDuplicateSettings, Settings
 from ragline.store.base import SourceBatch, Store, token_state_store
 from ragline.store.filters import FIELD_RE
 from ragline.text.tokenizer import Tokenizer
@@ -518,11 +518,20 @@ class Ingestor:
         # A changed ACL re-indexes the file even though its bytes did not change.
         return config_fp + ":" + stable_id(access.tenant, *access.groups, str(access.clearance))[:12]
 
+    def _chunking_for_fingerprint(self) -> ChunkingSettings:
+        # "mapped" sentence vectors stand in for "separate" ones (a linear map towards them), so
+        # moving between the two, or upgrading to the release where "mapped" is the default,
+        # re-embeds nothing; a source takes the configured form when it is next re-indexed.
+        chunking = self.settings.chunking
+        if chunking.sentence_vectors == "mapped":
+            return chunking.model_copy(update={"sentence_vectors": "separate"})
+        return chunking
+
     def _config_fingerprint(self, dedup: bool = True) -> str:
         cfg = (
             PIPELINE_VERSION
             + ("" if dedup else "no-dedup")
-            + self.settings.chunking.model_dump_json(exclude=_FORM_SETTINGS)
+            + self._chunking_for_fingerprint().model_dump_json(exclude=_FORM_SETTINGS)
             # The limits decide whether a file is taken, not what it turns into.
             + self.settings.loaders.model_dump_json(exclude=_LIMIT_SETTINGS)
         )

@@ -1,0 +1,82 @@
+"""A linear map from late-pooled sentence vectors towards separately embedded ones.
+
+``chunking.sentence_vectors = "mapped"`` pools each sentence from its chunk's own model run (as
+``late`` does: no extra model pass) and then applies a ridge-regression map, fitted once per model
+on generic text (SQuAD v1.1 dev paragraphs, not an evaluation corpus) to predict the vector the
+model gives ``header + sentence`` embedded on its own. The map reads the pooled sentence vector
+and its chunk's vector (``[late, chunk, 1] @ W``), then the result is scaled to unit length.
+
+Maps ship with ragline like the token-state codebooks: ``SENTENCE_MAP_DIR/<name>@<weights>.npy``,
+a float32 ``(2 * dim + 1, dim)`` array (the last row the bias), fitted by
+``bench/late_sentence_lab.py fit``. A model without one falls back to plain ``late`` vectors.
+
+Example::
+
+    smap = sentence_map_for(embedder.model_id)
+    if smap is not None:
+        sentence_vecs = smap.apply(late_vecs, chunk_vector)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ragline.embedding.base import Vectors, l2_normalize
+from ragline.errors import EmbeddingError
+
+SENTENCE_MAP_DIR = Path(__file__).parent / "sentence_maps"
+
+_lock = threading.Lock()
+_maps: dict[str, SentenceMap | None] = {}
+
+
+@dataclass(frozen=True)
+class SentenceMap:
+    """Ridge weights ``(2 * dim + 1, dim)``: rows for the pooled vector, the chunk vector, the bias."""
+
+    weights: npt.NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        w = self.weights
+        if w.ndim != 2 or w.shape[0] != 2 * w.shape[1] + 1:
+            raise EmbeddingError(
+                f"a sentence map must be a (2 * dim + 1, dim) array, got shape {w.shape}; "
+                "re-create it with bench/late_sentence_lab.py fit"
+            )
+
+    @property
+    def dimension(self) -> int:
+        return int(self.weights.shape[1])
+
+    def apply(self, sentences: Vectors, chunk: Vectors) -> Vectors:
+        """Unit-length mapped rows of ``sentences`` (one chunk's pooled vectors, ``(k, dim)``),
+        given that chunk's vector ``chunk`` (``(dim,)``)."""
+        d = self.dimension
+        if sentences.ndim != 2 or sentences.shape[1] != d or chunk.shape != (d,):
+            raise EmbeddingError(
+                f"the sentence map takes (k, {d}) sentence vectors and a ({d},) chunk vector, got "
+                f"{sentences.shape} and {chunk.shape}: the collection's model differs from the map's"
+            )
+        if not len(sentences):
+            return sentences
+        w = self.weights
+        mapped = sentences @ w[:d] + (chunk @ w[d : 2 * d] + w[2 * d])
+        return l2_normalize(np.asarray(mapped, dtype=np.float32))
+
+
+def sentence_map_for(model_id: str) -> SentenceMap | None:
+    """The shipped map for ``model_id`` (matched by the weights' fingerprint after ``@``, as the
+    token-state codebooks are), None when there is none."""
+    with _lock:
+        if model_id not in _maps:
+            weights = model_id.rpartition("@")[2]
+            paths = sorted(SENTENCE_MAP_DIR.glob(f"*@{weights}.npy")) if "@" in model_id else []
+            _maps[model_id] = (
+                SentenceMap(np.load(paths[0], allow_pickle=False).astype(np.float32)) if paths else None
+            )
+        return _maps[model_id]
