@@ -8,8 +8,9 @@ against exact search on the same collection.
 
 With ``--full`` the collection also stores what the full default searches and reranks: synthetic
 sentence vectors (``--sentences`` per chunk, the chunk's vector plus noise) and synthetic token
-states (``--tokens`` per chunk, drawn from a pool of 4,096 random unit "token" vectors, stored int8
-like ingest's), and a "full default" row times the default staged pipeline (sentence vectors,
+states (``--tokens`` per chunk, drawn from a pool of 4,096 random unit "token" vectors, stored
+as the default stores them: product-quantised with the shipped codebook, ``--token-format int8``
+for the older form), and a "full default" row times the default staged pipeline (sentence vectors,
 feedback searches, smoothing, late interaction over the stored states). Its rankings mean nothing
 (the states are random), its work per query is the default's.
 
@@ -29,12 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ragline.embedding.onnx import OnnxEmbedder  # noqa: E402
-from ragline.embedding.tokens import PackedTokens  # noqa: E402
+from ragline.embedding.tokens import Codebook, PackedTokens, codebook_for  # noqa: E402
 from ragline.retrieval.factory import RetrieverFactory  # noqa: E402
 from ragline.retrieval.retrievers import DenseRetriever, HybridRetriever, KeywordRetriever  # noqa: E402
 from ragline.settings import RetrievalSettings  # noqa: E402
@@ -64,7 +66,13 @@ def queries(n: int) -> list[str]:
 
 
 def synthetic_batches(
-    n: int, dim: int, seed: int = 0, step: int = 20_000, sentences: int = 0, tokens: int = 0
+    n: int,
+    dim: int,
+    seed: int = 0,
+    step: int = 20_000,
+    sentences: int = 0,
+    tokens: int = 0,
+    codebook: Codebook | None = None,
 ) -> Iterator[SourceBatch]:
     """``n`` chunks in batches of ``step``: clustered unit vectors (256 centres), Zipfian texts of
     100 words from the demo corpus' vocabulary, a ``doc_type`` and a ``year`` each; with
@@ -107,16 +115,24 @@ def synthetic_batches(
             units = list(noisy / np.linalg.norm(noisy, axis=2, keepdims=True))
         states = None
         if tokens:
-            states = [PackedTokens.of(pool[rng.integers(0, len(pool), tokens)]) for _ in range(m)]
+            states = [PackedTokens.of(pool[rng.integers(0, len(pool), tokens)], codebook) for _ in range(m)]
         yield SourceBatch(f"/bench/{b}", "h", chunks, vecs, sentence_vectors=units, token_states=states)
 
 
-def build(root: Path, n: int, dim: int, seed: int = 0, sentences: int = 0, tokens: int = 0) -> LanceStore:
+def build(
+    root: Path,
+    n: int,
+    dim: int,
+    seed: int = 0,
+    sentences: int = 0,
+    tokens: int = 0,
+    codebook: Codebook | None = None,
+) -> LanceStore:
     store = LanceStore(root, dimension=dim, model_id="bench-synthetic", ann_threshold=20_000)
     done = 0
     # Smaller batches with token states: 5,000 chunks of 170 states are ~330 MB packed.
     step = 5_000 if tokens else 20_000
-    for batch in synthetic_batches(n, dim, seed, step, sentences, tokens):
+    for batch in synthetic_batches(n, dim, seed, step, sentences, tokens, codebook):
         store.upsert([batch])
         done += len(batch.chunks)
         print(f"  inserted {done}/{n}", file=sys.stderr)
@@ -140,13 +156,23 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--full", action="store_true", help="also time the full default pipeline")
     ap.add_argument("--sentences", type=int, default=4, help="sentence vectors per chunk (--full)")
-    ap.add_argument("--tokens", type=int, default=170, help="token states per chunk (--full)")
+    # 115: the content tokens a SciFact chunk stores under the default (44 MB of 32-byte pq states
+    # for 12,003 chunks); 170 was every word piece of a chunk (the int8 form's figure).
+    ap.add_argument("--tokens", type=int, default=115, help="token states per chunk (--full)")
+    ap.add_argument(
+        "--token-format", choices=["pq", "int8"], default="pq", help="how token states are stored (--full)"
+    )
     ap.add_argument("--only-full", action="store_true", help="time the full default alone")
     args = ap.parse_args()
     args.full = args.full or args.only_full
 
+    # numpy's BLAS on one thread, as the engine sets it by default (``blas_threads = 1``).
+    threadpool_limits(limits=1, user_api="blas")
     emb = OnnxEmbedder()
     emb.warm_up()
+    codebook = codebook_for(emb.model_id) if args.token_format == "pq" else None
+    if args.full and args.token_format == "pq" and codebook is None:
+        ap.error("no shipped pq codebook for the packaged model; pass --token-format int8")
     root = args.dir or Path(tempfile.mkdtemp(prefix="ragline-bench-"))
     if (root / "chunks.lance").exists():
         store = LanceStore(root, dimension=emb.dimension, model_id="bench-synthetic")
@@ -158,6 +184,7 @@ def main() -> int:
             emb.dimension,
             sentences=args.sentences if args.full else 0,
             tokens=args.tokens if args.full else 0,
+            codebook=codebook,
         )
     qs = queries(args.queries)
     filt = parse_filter({"doc_type": "paper", "year": {"$gte": 2015}})
