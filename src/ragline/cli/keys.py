@@ -42,7 +42,8 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of tex
 
 
 def _fail(exc: Exception) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    # Not wrapped at the terminal's width: a path or command in the message stays whole, to copy.
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

@@ -92,7 +92,8 @@ def _esc(value: object) -> str:
 
 
 def _fail(exc: Exception) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {_esc(exc)}", highlight=False)
+    # Not wrapped at the terminal's width: a path or command in the message stays whole, to copy.
+    err_console.print(f"[bold red]error:[/] {_esc(exc)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

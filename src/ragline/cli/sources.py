@@ -84,7 +84,8 @@ _OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def _fail(exc: Exception) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    # Not wrapped at the terminal's width: a path or command in the message stays whole, to copy.
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
