@@ -136,9 +136,17 @@ class _NoSentenceVectors:
         ("separate", None, False),
         ("separate", _NoSentenceVectors(), False),
         ("late", "coll", False),
+        # The hash embedder has no shipped map: "mapped" stored plain late vectors.
+        ("mapped", "coll", False),
         ("separate", "coll", True),
     ],
-    ids=["no store", "store without the capability", "late sentence vectors", "separate"],
+    ids=[
+        "no store",
+        "store without the capability",
+        "late sentence vectors",
+        "mapped without a shipped map",
+        "separate",
+    ],
 )
 def test_which_stores_the_answerer_reads(tmp_path: Path, mode: str, store: Any, reads: bool) -> None:
     engine = fast_engine(tmp_path / "data", chunking={"sentence_vectors": mode})
@@ -167,4 +175,39 @@ def test_real_engine_on_an_old_style_collection_answers(tmp_path: Path) -> None:
     write_fact_corpus(tmp_path / "docs")
     ragline.open(tmp_path / "data", chunking={"sentence_vectors": "off"}).ingest([tmp_path / "docs"])
     answer = ragline.open(tmp_path / "data").ask(QUESTIONS[0])
+    assert not answer.abstained and "1872" in answer.text
+
+
+@pytest.mark.integration
+def test_mapped_vectors_are_read_not_embedded(tmp_path: Path) -> None:
+    # The real model has a shipped map: a "mapped" collection's stored vectors are what the
+    # answerer scores with (they differ from the embedded ones), and nothing is embedded for them.
+    write_fact_corpus(tmp_path / "docs")
+    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "mapped"})
+    engine.ingest([tmp_path / "docs"])
+    fresh, reused, _ = _answerers(engine)
+    assert reused.stored is not None
+    store = engine.collection(None).store
+    for q in QUESTIONS[:2]:
+        ctx = _context(engine, q)
+        cold = _cold(reused, engine)
+        got, got_vecs = cold.score(q, ctx)
+        assert isinstance(cold.embedder, TransientEmbedder)
+        assert got and cold.embedder.embedded == 0, q
+        ids = [c.chunk_id for p in ctx.passages for c in p.chunks]
+        rows = [np.asarray(v[1], np.float32) for v in store.fetch_sentence_vectors(ids) if v]
+        stored = np.concatenate(rows)
+        # Each scored vector is a stored (float16) row ...
+        nearest = np.abs(got_vecs[:, None, :] - stored[None, :, :]).max(axis=2).min(axis=1)
+        assert nearest.max() < 3e-3
+        # ... and not the vector embedding the sentence now would give.
+        want, want_vecs = _cold(fresh, engine).score(q, ctx)
+        embedded_now = {(s.passage, s.start, s.end): v for s, v in zip(want, want_vecs, strict=True)}
+        assert set(embedded_now) == {(s.passage, s.start, s.end) for s in got}
+        apart = [
+            np.abs(v - embedded_now[(s.passage, s.start, s.end)]).max()
+            for s, v in zip(got, got_vecs, strict=True)
+        ]
+        assert min(apart) > 1e-2
+    answer = engine.ask(QUESTIONS[0])
     assert not answer.abstained and "1872" in answer.text

@@ -2,26 +2,32 @@
 
 ``chunking.sentence_vectors = "mapped"`` pools each sentence from its chunk's own model run (as
 ``late`` does: no extra model pass) and then applies a ridge-regression map, fitted once per model
-on generic text (SQuAD v1.1 dev paragraphs, not an evaluation corpus) to predict the vector the
-model gives ``header + sentence`` embedded on its own. The map reads the pooled sentence vector
-and its chunk's vector (``[late, chunk, 1] @ W``), then the result is scaled to unit length.
+on generic text (the SQuAD v1.1 dev calibration articles, not a retrieval evaluation corpus nor
+the SQuAD test articles) to predict the vector the model gives ``header + sentence`` embedded on
+its own. The map reads the pooled sentence vector and its chunk's vector (``[late, chunk, 1] @ W``),
+then the result is scaled to unit length.
 
-Maps ship with ragline like the token-state codebooks: ``SENTENCE_MAP_DIR/<name>@<weights>.npy``,
-a float32 ``(2 * dim + 1, dim)`` array (the last row the bias), fitted by
-``bench/late_sentence_lab.py fit``. A model without one falls back to plain ``late`` vectors.
+Maps ship with ragline like the token-state codebooks: ``SENTENCE_MAP_DIR/<name>@<weights>.npz``
+holding ``weights``, a float32 ``(2 * dim + 1, dim)`` array (the last row the bias), and
+``provenance``, a JSON string saying what it was fitted on and how (:attr:`SentenceMap.provenance`);
+written by ``bench/late_sentence_lab.py fit --ship``. A model without one falls back to plain
+``late`` vectors.
 
 Example::
 
     smap = sentence_map_for(embedder.model_id)
     if smap is not None:
         sentence_vecs = smap.apply(late_vecs, chunk_vector)
+        print(smap.provenance["articles"])
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +46,8 @@ class SentenceMap:
     """Ridge weights ``(2 * dim + 1, dim)``: rows for the pooled vector, the chunk vector, the bias."""
 
     weights: npt.NDArray[np.float32]
+    # What the map was fitted on and how (corpus, articles, ridge strength and how it was chosen).
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         w = self.weights
@@ -75,8 +83,29 @@ def sentence_map_for(model_id: str) -> SentenceMap | None:
     with _lock:
         if model_id not in _maps:
             weights = model_id.rpartition("@")[2]
-            paths = sorted(SENTENCE_MAP_DIR.glob(f"*@{weights}.npy")) if "@" in model_id else []
-            _maps[model_id] = (
-                SentenceMap(np.load(paths[0], allow_pickle=False).astype(np.float32)) if paths else None
-            )
+            paths = sorted(SENTENCE_MAP_DIR.glob(f"*@{weights}.npz")) if "@" in model_id else []
+            _maps[model_id] = load_sentence_map(paths[0]) if paths else None
         return _maps[model_id]
+
+
+def load_sentence_map(path: Path) -> SentenceMap:
+    """The map stored at ``path`` (as :func:`save_sentence_map` writes it)."""
+    with np.load(path, allow_pickle=False) as data:
+        if "weights" not in data.files or "provenance" not in data.files:
+            raise EmbeddingError(
+                f"sentence map {path} holds {sorted(data.files)}, not 'weights' and 'provenance'; "
+                "re-create it with bench/late_sentence_lab.py fit --ship"
+            )
+        return SentenceMap(np.asarray(data["weights"], dtype=np.float32), json.loads(str(data["provenance"])))
+
+
+def save_sentence_map(
+    directory: Path, model_id: str, weights: npt.NDArray[np.float32], provenance: dict[str, Any]
+) -> Path:
+    """Write ``weights`` for ``model_id`` into ``directory`` as ``<model_id>.npz`` with its
+    ``provenance`` (JSON), the form :func:`sentence_map_for` reads; returns the path."""
+    smap = SentenceMap(np.asarray(weights, dtype=np.float32), provenance)  # checks the shape
+    path = directory / f"{model_id.replace('/', '_')}.npz"
+    # No pickle: the provenance is stored as a plain unicode scalar.
+    np.savez(path, weights=smap.weights, provenance=np.str_(json.dumps(provenance, sort_keys=True)))
+    return path

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ragline.embedding.base import CachingEmbedder, Vectors
+from ragline.embedding.sentence_map import sentence_map_for
 from ragline.errors import ConfigError
 from ragline.generation.breaker import State
 from ragline.generation.extractive import ExtractiveAnswerer
@@ -77,13 +78,17 @@ class Answering:
         """The extractive answerer configured by ``a`` (a collection's answer settings), reading
         its candidate sentences' vectors from ``store`` (the collection's) where it stored them."""
         answerer = self._extractive_for(a)
-        # Only "separate" sentence vectors are what the answerer would embed (header + sentence);
-        # "late" ones are pooled inside the chunk's run and score differently. A collection on a
-        # tuned model stored its own model's vectors; the answerer embeds with the configured one.
+        # "separate" sentence vectors are what the answerer would embed (header + sentence);
+        # "mapped" ones are the model's shipped map's estimate of them, which answered SQuAD
+        # calibration questions as well (docs/benchmarks.md, issue 26); plain "late" ones (also
+        # what "mapped" stores for a model without a map) are pooled inside the chunk's run and
+        # score differently. A collection on a tuned model stored its own model's vectors; the
+        # answerer embeds with the configured one.
+        form = self.settings.chunking.sentence_vectors
         if (
-            self.settings.chunking.sentence_vectors == "separate"
-            and isinstance(store, StoredSentenceSource)
+            isinstance(store, StoredSentenceSource)
             and store.model_id == self.embedder.model_id
+            and (form == "separate" or (form == "mapped" and sentence_map_for(store.model_id) is not None))
         ):
             return answerer.over(store.fetch_sentence_vectors)
         return answerer
