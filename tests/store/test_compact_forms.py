@@ -12,11 +12,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ragline.embedding.tokens import PackedTokens, codebook_for, token_state_format, unpack_tokens
+from ragline.embedding.tokens import Codebook, PackedTokens, codebook_for, token_state_format, unpack_tokens
 from ragline.store import lance
 from ragline.store.base import SourceBatch
 from ragline.store.lance import LanceStore
 from ragline.testing.store_contract import make_chunks, maxsim_reference, units_for, vectors_for
+from ragline.types import Chunk
 
 DIM = 384
 MODEL = "all-MiniLM-L6-v2@dbc58fdc8d65"  # the packaged model, whose codebook ships
@@ -34,6 +35,19 @@ def states_for(n: int, seed: int) -> list[np.ndarray]:
         m = rng.normal(size=(int(k), DIM)).astype(np.float32)
         out.append(m / np.linalg.norm(m, axis=1, keepdims=True))
     return out
+
+
+def pq_batch(
+    source: str, chunks: list[Chunk], seed: int, states: list[np.ndarray], book: Codebook
+) -> SourceBatch:
+    """A source's chunks with their token states packed as today's ingest does (pq)."""
+    return SourceBatch(
+        source,
+        "h",
+        chunks,
+        vectors_for(chunks, seed, DIM),
+        token_states=[PackedTokens.of(m, book) for m in states],
+    )
 
 
 def test_float16_sentence_vectors_rank_as_float32_does(tmp_path: Path) -> None:
@@ -84,17 +98,7 @@ def test_int8_and_pq_token_states_read_back_side_by_side(tmp_path: Path) -> None
         [SourceBatch("/a.jsonl", "h", a, vectors_for(a, 1, DIM), token_states=sa)]
     )
     store = LanceStore(root, dimension=DIM, model_id=MODEL)
-    store.upsert(
-        [
-            SourceBatch(
-                "/b.jsonl",
-                "h",
-                b,
-                vectors_for(b, 2, DIM),
-                token_states=[PackedTokens.of(m, book) for m in sb],
-            )
-        ]
-    )
+    store.upsert([pq_batch("/b.jsonl", b, 2, sb, book)])
     blobs = lancedb.connect(str(root)).open_table("chunks").to_arrow().column("token_states").to_pylist()
     assert sorted(token_state_format(x) for x in blobs) == ["int8"] * len(a) + ["pq"] * len(b)
     got = store.fetch_token_states([c.id for c in a + b])
@@ -119,17 +123,7 @@ def test_token_states_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch
     a, b = make_chunks(6, "/a.jsonl", seed=1), make_chunks(2, "/b.jsonl", seed=2)
     sa, sb = states_for(len(a), 1), states_for(len(b), 2)
     store = LanceStore(tmp_path / "c", dimension=DIM, model_id=MODEL)
-    store.upsert(
-        [
-            SourceBatch(
-                "/a.jsonl",
-                "h",
-                a,
-                vectors_for(a, 1, DIM),
-                token_states=[PackedTokens.of(m, book) for m in sa],
-            )
-        ]
-    )
+    store.upsert([pq_batch("/a.jsonl", a, 1, sa, book)])
     ids = [a[4].id, "no-such-chunk", a[0].id, a[4].id]
     got = store.fetch_token_states(ids)
     assert got[1] is None
@@ -138,17 +132,7 @@ def test_token_states_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch
     view = store._view()
     assert view is not None and view.tokens_held is (cap > 0)
     # A write makes a new view: the chunks it added are found, from memory again when held.
-    store.upsert(
-        [
-            SourceBatch(
-                "/b.jsonl",
-                "h",
-                b,
-                vectors_for(b, 2, DIM),
-                token_states=[PackedTokens.of(m, book) for m in sb],
-            )
-        ]
-    )
+    store.upsert([pq_batch("/b.jsonl", b, 2, sb, book)])
     new = store.fetch_token_states([b[1].id, a[4].id])
     assert new[0] is not None and np.array_equal(
         new[0], unpack_tokens(PackedTokens.of(sb[1], book).blob, DIM)
