@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragline.embedding.base import Vectors, l2_normalize
+from ragline.embedding.shipped import shipped_for
 from ragline.errors import EmbeddingError
 
 SENTENCE_MAP_DIR = Path(__file__).parent / "sentence_maps"
@@ -82,9 +83,8 @@ def sentence_map_for(model_id: str) -> SentenceMap | None:
     token-state codebooks are), None when there is none."""
     with _lock:
         if model_id not in _maps:
-            weights = model_id.rpartition("@")[2]
-            paths = sorted(SENTENCE_MAP_DIR.glob(f"*@{weights}.npz")) if "@" in model_id else []
-            _maps[model_id] = load_sentence_map(paths[0]) if paths else None
+            path = shipped_for(SENTENCE_MAP_DIR, model_id, "npz")
+            _maps[model_id] = load_sentence_map(path) if path is not None else None
         return _maps[model_id]
 
 

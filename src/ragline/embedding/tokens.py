@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragline.embedding.base import Embedder, Vectors
+from ragline.embedding.shipped import shipped_for
 from ragline.errors import EmbeddingError
 from ragline.text.words import STOPWORDS
 
@@ -213,14 +214,12 @@ def _load(path: Path) -> Codebook:
 
 
 def codebook_for(model_id: str) -> Codebook | None:
-    """The shipped codebook for ``model_id`` (``CODEBOOK_DIR/<name>@<weights>.npy``), None when
-    there is none. The weights' fingerprint (after ``@``) decides: the same weights under another
-    directory name (a re-embed from a copied model folder) share the codebook."""
+    """The shipped codebook for ``model_id`` (``CODEBOOK_DIR/<name>@<weights>.npy``, matched by
+    :func:`ragline.embedding.shipped.shipped_for`), None when there is none."""
     with _books_lock:
         if model_id not in _books_by_model:
-            weights = model_id.rpartition("@")[2]
-            paths = sorted(CODEBOOK_DIR.glob(f"*@{weights}.npy")) if "@" in model_id else []
-            book = _load(paths[0]) if paths else None
+            path = shipped_for(CODEBOOK_DIR, model_id, "npy")
+            book = _load(path) if path is not None else None
             _books_by_model[model_id] = book
             if book is not None:
                 _books_by_id[book.id] = book
