@@ -13,7 +13,9 @@ numpy 0.6 ms; filters still run as SQL, on the table, to pick the allowed rows);
 IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
 keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
 Filters become a SQL prefilter inside both searches. Unit (sentence) search scores a chunk by its
-best sentence (MaxSim): exact in memory below the threshold, LanceDB's multivector search above.
+best sentence (MaxSim): exact in memory below the threshold, LanceDB's multivector search above;
+:meth:`LanceStore.sentence_scores` scores given candidates' sentences exactly (the default
+pipeline's sentence list above the threshold).
 
 Example::
 
