@@ -52,7 +52,7 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
         Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s")
         for i in range(n)
     ]
-    store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_threshold=5000)
+    store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_threshold=5000, sentence_index=True)
     # Two or three sentences per chunk, each near the chunk's own vector.
     noise = np.random.default_rng(8)
     units = [data[i] + 0.5 * noise.normal(size=(2 + i % 2, dim)).astype(np.float32) for i in range(n)]
@@ -184,7 +184,7 @@ def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(
         Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s")
         for i in range(n)
     ]
-    store = LanceStore(tmp_path / "off", dimension=dim, model_id="m", ann_threshold=100)
+    store = LanceStore(tmp_path / "off", dimension=dim, model_id="m", ann_threshold=100, sentence_index=True)
     store.upsert(
         [SourceBatch("/s", "h", chunks, vecs, sentence_vectors=[np.zeros((0, dim), np.float32)] * n)]
     )
@@ -199,6 +199,15 @@ def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(
     store.finalize()
     assert "unit_vectors" in store._index_types()
     assert store.sentence_candidates(vecs[0], 1)[0].chunk_id == "c0"
+    # Without store.sentence_index (the default) no sentence index is built; sentence search
+    # scans the column, exactly.
+    plain = LanceStore(tmp_path / "plain", dimension=dim, model_id="m", ann_threshold=100)
+    plain.upsert([SourceBatch("/s", "h2", chunks, vecs, sentence_vectors=units)])
+    plain.finalize()
+    assert "vector" in plain._index_types() and "unit_vectors" not in plain._index_types()
+    found = plain.sentence_candidates(vecs[0], 5)
+    want = np.argsort(-(vecs @ vecs[0]))[:5]
+    assert [c.chunk_id for c in found] == [f"c{i}" for i in want]
 
 
 def test_retention_window_keeps_old_versions_and_snapshots_outlive_it(tmp_path: Path) -> None:

@@ -331,6 +331,7 @@ class LanceStore:
         read_consistency_s: float | None = None,
         retention_days: float = 7.0,
         sentence_vector_dtype: Literal["float32", "float16"] = "float16",
+        sentence_index: bool = False,
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
@@ -347,6 +348,7 @@ class LanceStore:
         self.read_consistency_s = read_consistency_s
         self.retention_days = retention_days
         self.sentence_vector_dtype = sentence_vector_dtype
+        self.sentence_index = sentence_index
         self._seen_version: int | None = None
         self._chunks: Any = None
         self._sections: Any = None
@@ -734,8 +736,12 @@ class LanceStore:
                 ),
                 replace=True,
             )
+        # The sentence vectors' own index only when asked for (store.sentence_index): the default
+        # pipeline scores the candidates' sentences instead (sentence_scores), and the index took
+        # 227 MB at 100k chunks. Without it, sentence_candidates scans the column (exact).
         if (
-            UNITS in tbl.schema.names
+            self.sentence_index
+            and UNITS in tbl.schema.names
             and UNITS not in indexes
             and n >= self.ann_threshold
             # Rows with sentence vectors: none with chunking.sentence_vectors = "off", and LanceDB
