@@ -3,7 +3,8 @@
 The BEIR collections are below ``store.ann_threshold`` and searched exactly in memory, so changes
 to the ANN path (above the threshold: 100k chunks and more) are checked here on copies indexed as
 a large collection would be: ``--build DIR`` runs ``finalize`` with ``store.ann_threshold`` at
-``--ann-threshold`` on every ``beir-*`` collection of ``DIR`` (a COPY: it writes indexes). Each
+``--ann-threshold`` (and ``store.sentence_index``) on every collection of ``DIR`` (a COPY: it
+writes indexes). Each
 ``--variant LABEL DATA_DIR SETTINGS_JSON`` then gives nDCG@10 at the evaluation depth (300 chunks,
 as ``ragline eval beir``) and at the interactive one (top 10 chunks), and how many queries have the
 first variant's top-10 chunk ids.
@@ -34,7 +35,8 @@ from ragline.eval.runner import CHUNK_DEPTH, collapse_to_documents
 
 
 def build(data: Path, threshold: int) -> None:
-    engine = ragline.open(data, store={"ann_threshold": threshold})
+    # With the sentence index too, so that ``sentence_search = "index"`` can be compared.
+    engine = ragline.open(data, store={"ann_threshold": threshold, "sentence_index": True})
     for name in engine.collections():
         t0 = time.perf_counter()
         engine.store(name).finalize()
