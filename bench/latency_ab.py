@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -62,6 +63,8 @@ def synthetic_retriever(pkg: ModuleType, root: Path) -> Any:
     def mod(name: str) -> Any:
         return importlib.import_module(f"{pkg.__name__}.{name}")
 
+    # numpy's BLAS on one thread, as the engine sets it (``blas_threads = 1``) and bench/latency.py does.
+    threadpool_limits(limits=1, user_api="blas")
     emb = mod("embedding.onnx").OnnxEmbedder()
     emb.warm_up()
     store = mod("store.lance").LanceStore(root, meta["dimension"], meta["model_id"])

@@ -7,6 +7,11 @@ keyword side on the pool), so the stages do not add up to the whole: they give e
 
     RAGLINE_DATA_DIR=<copy of the compact collections> .venv/bin/python bench/query_stages.py \\
         --version before=../main/src/ragline ../shared/datasets/scifact ../shared/datasets/nfcorpus
+    .venv/bin/python bench/query_stages.py --synthetic /tmp/b100k   # bench/latency.py --full --dir
+
+Above ``store.ann_threshold`` (a synthetic collection) the searches ask the ANN indexes, and the
+rows, vectors and token states are read from disk; the feedback searches (RM3, Rocchio) are timed
+on the queries they apply to.
 
 Rows: a version whose store has ``fetch_doc_ids`` reads the document ids of the smoothing window
 and the rows of the rerank head; an older one reads every row of the window.
@@ -20,6 +25,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency_ab import load_versions  # noqa: E402
+from latency import queries as synthetic_queries  # noqa: E402
+from latency_ab import load_versions, synthetic_retriever  # noqa: E402
 
 from ragline.eval.beir import load_beir  # noqa: E402
 
@@ -37,15 +44,28 @@ _RETRIEVERS: dict[tuple[int, str], Any] = {}
 
 def stages(pkg: Any, engine: Any, coll: str, query: str, times: dict[str, list[float]]) -> None:
     """Time each stage of ``query`` through ``pkg``'s modules, adding to ``times``."""
-    s = engine.retrieval_settings(coll)
     retriever = _RETRIEVERS.get((id(engine), coll))
     if retriever is None:
         retriever = _RETRIEVERS[(id(engine), coll)] = engine.retriever(None, coll)
-    store, emb = retriever.store, engine.embedder_for(coll)
-    model = emb.inner
+    emb = engine.embedder_for(coll)
+    pipeline_stages(pkg, retriever, emb.inner, emb._queries, query, times)
+
+
+def pipeline_stages(
+    pkg: Any, retriever: Any, model: Any, query_cache: Any, query: str, times: dict[str, list[float]]
+) -> None:
+    """Each stage of the default pipeline ``retriever`` runs for ``query``, timed alone on this
+    thread (``model`` embeds; ``query_cache``, when not None, is emptied before the whole search)."""
+    s, store = retriever.settings, retriever.store
     pool, depth = s.rerank.candidates, s.rerank.candidates * s.candidate_multiplier
-    fuse_lists = sys.modules[f"{pkg.__name__}.retrieval.retrievers"].fuse_lists
-    maxsim_batch = sys.modules[f"{pkg.__name__}.rerank.late_interaction"].maxsim_batch
+    mods = sys.modules
+    fuse_lists = mods[f"{pkg.__name__}.retrieval.retrievers"].fuse_lists
+    fuse = mods[f"{pkg.__name__}.retrieval.retrievers"].fuse
+    maxsim_batch = mods[f"{pkg.__name__}.rerank.late_interaction"].maxsim_batch
+    rocchio = mods[f"{pkg.__name__}.query.vector_prf"].rocchio
+    content_words = mods[f"{pkg.__name__}.text.words"].content_words
+    exact = store.searches_in_memory() if hasattr(store, "searches_in_memory") else True
+    how = "exact" if exact else "ANN"
 
     def timed(name: str, fn: Any, *args: Any) -> Any:
         t0 = time.perf_counter()
@@ -55,29 +75,100 @@ def stages(pkg: Any, engine: Any, coll: str, query: str, times: dict[str, list[f
 
     vector = timed("query embedding", model.embed_query, query)
     keyword = timed("keyword BM25", store.keyword_candidates, query, depth)
-    dense = timed("dense (exact)", store.dense_candidates, vector, depth)
-    sentences = timed("sentence MaxSim (exact)", store.sentence_candidates, vector, depth)
-    sides = [("dense", dense, 0.25), ("dense_sentences", sentences, 0.25), ("keyword", keyword, 0.5)]
-    fused = timed("fusion of 3 lists", fuse_lists, sides, depth, "zscore", 60)
+    terms = len(content_words(query))
+    rm3 = s.feedback.keyword
+    if rm3.enabled and keyword and (rm3.max_query_terms is None or terms <= rm3.max_query_terms):
+        expanded = timed(
+            "RM3: texts + expanded BM25 (when applied)",
+            retriever._rm3_candidates,
+            query,
+            keyword,
+            depth,
+            None,
+        )
+    else:
+        expanded = None
+    dense = timed(f"dense ({how})", store.dense_candidates, vector, depth)
+    if exact:
+        sentences = timed("sentence MaxSim (exact)", store.sentence_candidates, vector, depth)
+    else:
+        sentences = timed("sentence search (ANN index)", store.sentence_candidates, vector, depth)
+        if hasattr(retriever, "_sentences_among"):
+            timed(
+                "sentence MaxSim of the candidates", retriever._sentences_among, vector, dense, keyword, depth
+            )
+    fb = s.feedback.dense
+    moved = None
+    if fb.enabled and dense and (fb.max_query_terms is None or terms <= fb.max_query_terms):
+        t0 = time.perf_counter()
+        f = s.fusion
+        first = fuse(dense, keyword, fb.docs, f.method, f.rrf_k, f.alpha)
+        vectors = store.fetch_vectors([x.candidate for x in first])
+        moved = store.dense_candidates(rocchio(vector, vectors, fb.beta), depth)
+        times[f"Rocchio: vectors + dense again ({how}, when applied)"].append(
+            (time.perf_counter() - t0) * 1000
+        )
+    sides = [("dense", dense, 0.25 / (1 + (moved is not None))), ("dense_sentences", sentences, 0.25)]
+    sides += [("keyword", keyword, 0.5 / (1 + (expanded is not None)))]
+    if moved is not None:
+        sides.append(("dense_prf", moved, 0.125))
+    if expanded is not None:
+        sides.append(("keyword_prf", expanded, 0.25))
+    fused = timed("fusion", fuse_lists, sides, depth, "zscore", 60)
     window = [f.candidate for f in fused[: 3 * s.smoothing.docs]]
     t0 = time.perf_counter()
     if hasattr(store, "fetch_doc_ids"):
-        store.fetch_doc_ids(window)
-        head = store.fetch_chunks(window[:pool])
+        docs = store.fetch_doc_ids(window)
+        seen: set[str] = set()
+        firsts = [i for i, d in enumerate(docs) if d is not None and d not in seen and not seen.add(d)]
+        store.fetch_vectors([window[i] for i in firsts[: s.smoothing.docs]])
+        times["smoothing: doc ids of the window + vectors"].append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        store.fetch_chunks(window[:pool])
+        times["rows of the head"].append((time.perf_counter() - t0) * 1000)
     else:
-        head = store.fetch_chunks(window)[:pool]
-    times["rows (smoothing window, head)"].append((time.perf_counter() - t0) * 1000)
-    states = timed("token states of the head", store.fetch_token_states, [c.id for c in head])
+        store.fetch_chunks(window)
+        times["rows (smoothing window, head)"].append((time.perf_counter() - t0) * 1000)
+    ahead = [f.candidate.chunk_id for f in fused[: pool + 10]]
+    states = timed("token states of the head (+10)", store.fetch_token_states, ahead)
     tokens = model.query_tokens(query)
-    timed("MaxSim over the head", maxsim_batch, tokens, [m for m in states if m is not None])
-    emb._queries.clear()  # a user's new question is not in the query-embedding LRU
+    timed("MaxSim over the head", maxsim_batch, tokens, [m for m in states[:pool] if m is not None])
+    if query_cache is not None:
+        query_cache.clear()  # a user's new question is not in the query-embedding LRU
     timed("whole search", retriever.run, query, 10)
+
+
+def report(
+    name: str, labels: list[str], times: dict[str, dict[str, list[float]]], loads: list[float]
+) -> None:
+    n = len(times[labels[-1]]["whole search"])
+    print(f"\n{name}, {n} queries, mean load {np.mean(loads):.1f}: p50 ms\n")
+    print("| stage | " + " | ".join(labels) + " |\n|---|" + "---:|" * len(labels))
+    stages = list(dict.fromkeys(st for label in labels for st in times[label]))
+    for stage in stages:
+        cells = [
+            f"{np.median(times[label][stage]):.2f}" if times[label].get(stage) else "-" for label in labels
+        ]
+        print(f"| {stage} | " + " | ".join(cells) + " |", flush=True)
+
+
+def interleaved(runs: list[tuple[str, Any]], queries: list[str], name: str) -> None:
+    """``runs`` (label, one query's stages) query by query, rotating which goes first."""
+    times: dict[str, dict[str, list[float]]] = {label: defaultdict(list) for label, _ in runs}
+    loads = []
+    for i, q in enumerate(queries[:5] + queries):
+        k = i % len(runs)
+        for label, run in runs[k:] + runs[:k]:
+            run(q, times[label] if i >= 5 else defaultdict(list))
+        loads.append(os.getloadavg()[0])
+    report(name, [label for label, _ in runs], times, loads)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("datasets", nargs="+", type=Path)
+    ap.add_argument("datasets", nargs="*", type=Path)
     ap.add_argument("--version", action="append", default=[], help="LABEL=path/to/other/src/ragline")
+    ap.add_argument("--synthetic", type=Path, action="append", default=[], help="bench/latency.py --dir")
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args(argv)
     packages, tmp = load_versions(ap, args.version)
@@ -85,21 +176,17 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.datasets:
             ds = load_beir(path, "test")
             coll = f"beir-{ds.name}"
-            engines = [(label, pkg, pkg.open()) for label, pkg in packages]  # type: ignore[attr-defined]
-            queries = list(ds.queries.values())[: args.queries]
-            times: dict[str, dict[str, list[float]]] = {label: defaultdict(list) for label, _, _ in engines}
-            loads = []
-            for i, q in enumerate(queries[:5] + queries):
-                k = i % len(engines)
-                for label, pkg, engine in engines[k:] + engines[:k]:
-                    stages(pkg, engine, coll, q, times[label] if i >= 5 else defaultdict(list))
-                loads.append(os.getloadavg()[0])
-            labels = [label for label, _, _ in engines]
-            print(f"\n{ds.name}, {len(queries)} queries, mean load {np.mean(loads):.1f}: p50 ms\n")
-            print("| stage | " + " | ".join(labels) + " |\n|---|" + "---:|" * len(labels))
-            for stage in times[labels[-1]]:
-                cells = [f"{np.median(times[label][stage]):.2f}" for label in labels]
-                print(f"| {stage} | " + " | ".join(cells) + " |", flush=True)
+            runs = []
+            for label, pkg in packages:
+                engine = pkg.open()  # type: ignore[attr-defined]
+                runs.append((label, partial(stages, pkg, engine, coll)))
+            interleaved(runs, list(ds.queries.values())[: args.queries], ds.name)
+        for root in args.synthetic:
+            runs = []
+            for label, pkg in packages:
+                retriever, _ = synthetic_retriever(pkg, root)
+                runs.append((label, partial(pipeline_stages, pkg, retriever, retriever.embedder, None)))
+            interleaved(runs, synthetic_queries(args.queries), root.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -149,6 +149,11 @@ class StoreSettings(_Strict):
     ann_ef_construction: int = Field(default=100, ge=16, le=1000)
     # Candidates re-scored with full-precision vectors, as a multiple of top_k.
     ann_refine_factor: int = Field(default=2, ge=1, le=50)
+    # Also build the sentence vectors' own ANN index above ann_threshold: only
+    # retrieval.sentence_search = "index" searches it (the default scores the candidates'
+    # sentences exactly instead); on SciFact indexed as above the threshold it took 2.7 KB a chunk
+    # and 12 of finalize's 17 s (docs/benchmarks.md).
+    sentence_index: bool = False
     # Rows written per atomic commit during ingest.
     commit_chunks: int = Field(default=4096, ge=1)
     # Seconds after which a reader notices commits made by other processes (replicas sharing the
@@ -436,6 +441,12 @@ class RetrievalSettings(_Strict):
     # The dense side also searches sentence vectors (chunking.sentence_vectors): a chunk scores
     # its best sentence's cosine, fused as a list beside the chunk vectors' (Dense X Retrieval).
     sentences: bool = Field(default=True, json_schema_extra=_STAGE)
+    # Where that sentence list comes from once a collection has ANN indexes (above
+    # store.ann_threshold): "candidates" scores the sentence vectors of the chunks the dense and
+    # keyword searches found, exactly; "index" walks the sentence vectors' own HNSW index (18 of
+    # the 46 ms p50 at 100k chunks; built only with store.sentence_index, else the column is
+    # scanned). Below the threshold every sentence is scanned either way.
+    sentence_search: Literal["candidates", "index"] = "candidates"
     fusion: FusionSettings = FusionSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     smoothing: SmoothingSettings = SmoothingSettings()

@@ -20,7 +20,9 @@ from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
+from ragline.store.base import searches_in_memory
 from ragline.store.filters import Visible
+from ragline.store.lance import LanceStore
 from ragline.text.words import content_words
 from ragline.types import Access, Document, Hit, Principal
 from tests.helpers import fast_engine
@@ -453,16 +455,27 @@ def home_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return eng
 
 
-def _full_default_by_hand(engine: Engine, query: str, top_k: int) -> list[Hit]:
-    """The default pipeline's result computed one stage after another from the store's own
-    searches, with no pool and no read-ahead: what the concurrent pipeline must reproduce."""
-    s = RetrievalSettings()
+def _full_default_by_hand(
+    engine: Engine,
+    query: str,
+    top_k: int,
+    s: RetrievalSettings | None = None,
+    store: LanceStore | None = None,
+    among: bool = False,
+) -> list[Hit]:
+    """The default pipeline's result (or ``s``'s) computed one stage after another from the
+    store's own searches, with no pool and no read-ahead: what the concurrent pipeline must
+    reproduce. ``among``: the sentence list scores the dense and keyword candidates."""
+    s = s or RetrievalSettings()
     fb, f = s.feedback, s.fusion
-    store, emb = engine.store("home"), engine.embedder_for("home")
+    emb = engine.embedder_for("home")
+    store = store or engine.store("home")  # type: ignore[assignment]
+    assert isinstance(store, LanceStore)
     n = s.rerank.candidates * s.candidate_multiplier
     q = emb.embed_query(query)
     dense, keyword = store.dense_candidates(q, n), store.keyword_candidates(query, n)
-    dense_side = [("dense", dense), ("dense_sentences", store.sentence_candidates(q, n))]
+    sentences = store.sentence_scores(q, [*dense, *keyword])[:n] if among else store.sentence_candidates(q, n)
+    dense_side = [("dense", dense), ("dense_sentences", sentences)]
     keyword_side = [("keyword", keyword)]
     terms = len(content_words(query))
     if terms <= fb.dense.max_query_terms:
@@ -507,3 +520,39 @@ def test_full_default_equals_its_stages_run_one_after_another(home_engine: Engin
         assert [h.retrievers for h in got] == [h.retrievers for h in want], query
     names = {n for h in retriever.run(queries[0], 10) for n in h.retrievers}
     assert names == {"dense", "dense_sentences", "dense_prf", "keyword", "keyword_prf"}
+
+
+def test_above_the_ann_threshold_the_sentence_list_scores_the_other_searches_candidates(
+    home_engine: Engine,
+) -> None:
+    """Past ``store.ann_threshold`` (searched on disk, not in memory) the default sentence list is
+    the exact MaxSim of the dense and keyword candidates' sentences; ``sentence_search = "index"``
+    asks the sentence search; below the threshold both settings give the same answer."""
+    below = home_engine.store("home")
+    assert isinstance(below, LanceStore)
+    above = LanceStore(below.root, dimension=below.dimension, model_id=below.model_id, ann_threshold=5)
+    assert searches_in_memory(below) and not searches_in_memory(above)
+    emb = home_engine.embedder_for("home")
+    # Fewer candidates than the collection's chunks, so the candidates are a strict subset.
+    small = {"candidate_multiplier": 2, "rerank": {"candidates": 10}}
+    queries = ["noisy heat pumps", "cost", "solar panels subsidies", "which battery storage lasted"]
+    differ = 0
+    for query in queries:
+        q = emb.embed_query(query)
+        dense, keyword = above.dense_candidates(q, 20), above.keyword_candidates(query, 20)
+        among = [c.chunk_id for c in above.sentence_scores(q, [*dense, *keyword])[:20]]
+        differ += among != [c.chunk_id for c in above.sentence_candidates(q, 20)]
+    assert differ  # the two settings are told apart by the comparison below
+    for mode in ("candidates", "index"):
+        s = RetrievalSettings(sentence_search=mode, **small)
+        late = home_engine.retrievers.rerankers(s)[0]  # type: ignore[attr-defined]
+        for store in (below, above):
+            retriever = PipelineRetriever(store, emb, s, rerankers=[late.with_states(store)])
+            for query in queries:
+                got = retriever.run(query, 10)
+                by_hand = _full_default_by_hand(
+                    home_engine, query, 10, s, store, among=mode == "candidates" and store is above
+                )
+                assert [h.chunk.id for h in got] == [h.chunk.id for h in by_hand], (mode, query)
+                assert [h.score for h in got] == [h.score for h in by_hand], (mode, query)
+                assert [h.retrievers for h in got] == [h.retrievers for h in by_hand], (mode, query)

@@ -31,6 +31,7 @@ TUNED = {
     "ann_refine_factor": 3,
     "ann_ef_construction": 50,
     "read_consistency_s": 1.5,
+    "sentence_index": True,
 }
 
 

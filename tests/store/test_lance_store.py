@@ -52,7 +52,7 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path) -> None:
         Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s")
         for i in range(n)
     ]
-    store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_threshold=5000)
+    store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_threshold=5000, sentence_index=True)
     # Two or three sentences per chunk, each near the chunk's own vector.
     noise = np.random.default_rng(8)
     units = [data[i] + 0.5 * noise.normal(size=(2 + i % 2, dim)).astype(np.float32) for i in range(n)]
@@ -148,6 +148,33 @@ def test_unit_search_above_threshold_matches_the_exact_path(tmp_path: Path) -> N
     assert lance.fetch_chunks(got[:5]) == [by_id[c.chunk_id] for c in got[:5]]
 
 
+def test_sentence_scores_are_exact_maxsim_over_the_given_candidates(tmp_path: Path) -> None:
+    """The sentence list above the threshold from other searches' candidates: each candidate
+    once, scored by its best stored sentence (MaxSim), best first; those without sentences left
+    out; rows read from the version their search read."""
+    chunks = make_chunks(30, "/a", seed=5)
+    vecs, units = vectors_for(chunks, 5), units_for(chunks, 5)
+    f32: dict[str, Any] = {"sentence_vector_dtype": "float32"}
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5, **f32)
+    store.upsert([SourceBatch("/a", "h", chunks, vecs, sentence_vectors=units)])
+    q = np.random.default_rng(6).normal(size=DIM).astype(np.float32)
+    found = store.dense_candidates(q, 25)
+    given = [*found, *found[:10]]  # a chunk both searches found is given twice
+    # A write after the search moves rows: the candidates' version is still the one read.
+    extra = make_chunks(3, "/b", seed=9)
+    store.upsert([SourceBatch("/b", "h", extra, vectors_for(extra, 9))])
+    got = store.sentence_scores(q, given)
+    ref = dict(maxsim_reference(chunks, units, q))
+    want = sorted((c.chunk_id for c in found if c.chunk_id in ref), key=lambda cid: -ref[cid])
+    assert len(want) < 25 and [c.chunk_id for c in got] == want  # some have no sentences
+    assert [c.score for c in got] == pytest.approx([ref[cid] for cid in want], abs=1e-5)
+    refs = {c.chunk_id: c.ref for c in found}
+    assert all(c.ref == refs[c.chunk_id] for c in got)
+    assert store.fetch_chunks(got[:3]) == [next(x for x in chunks if x.id == c.chunk_id) for c in got[:3]]
+    assert store.sentence_scores(q, []) == []
+    assert LanceStore(tmp_path / "empty", dimension=DIM, model_id="m").sentence_scores(q, found) == []
+
+
 def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(tmp_path: Path) -> None:
     """``chunking.sentence_vectors = "off"`` past ``ann_threshold``: the column holds only empty lists,
     which LanceDB cannot train an index on. Finalize skips it, and unit search finds nothing."""
@@ -157,7 +184,7 @@ def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(
         Chunk(id=f"c{i}", doc_id=f"d{i}", text=f"t{i}", position=0, start=0, end=2, source="/s")
         for i in range(n)
     ]
-    store = LanceStore(tmp_path / "off", dimension=dim, model_id="m", ann_threshold=100)
+    store = LanceStore(tmp_path / "off", dimension=dim, model_id="m", ann_threshold=100, sentence_index=True)
     store.upsert(
         [SourceBatch("/s", "h", chunks, vecs, sentence_vectors=[np.zeros((0, dim), np.float32)] * n)]
     )
@@ -172,6 +199,15 @@ def test_finalize_above_threshold_without_sentence_vectors_builds_no_unit_index(
     store.finalize()
     assert "unit_vectors" in store._index_types()
     assert store.sentence_candidates(vecs[0], 1)[0].chunk_id == "c0"
+    # Without store.sentence_index (the default) no sentence index is built; sentence search
+    # scans the column, exactly.
+    plain = LanceStore(tmp_path / "plain", dimension=dim, model_id="m", ann_threshold=100)
+    plain.upsert([SourceBatch("/s", "h2", chunks, vecs, sentence_vectors=units)])
+    plain.finalize()
+    assert "vector" in plain._index_types() and "unit_vectors" not in plain._index_types()
+    found = plain.sentence_candidates(vecs[0], 5)
+    want = np.argsort(-(vecs @ vecs[0]))[:5]
+    assert [c.chunk_id for c in found] == [f"c{i}" for i in want]
 
 
 def test_retention_window_keeps_old_versions_and_snapshots_outlive_it(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -74,6 +75,7 @@ from ragline.store.base import (
     doc_id_fetch,
     keyword_search,
     searches_in_memory,
+    sentence_scores,
     sentence_search,
     vector_fetch,
 )
@@ -145,6 +147,13 @@ class PipelineRetriever:
         self.keyword = keyword_search(store, log, NO_KEYWORD)
         self.sentences = (
             sentence_search(store, log, "retrieval.sentences is skipped") if settings.sentences else None
+        )
+        # Above the ANN threshold, the sentence list from the other searches' candidates (exact
+        # MaxSim over their stored sentences) instead of the sentence index.
+        self.sentence_scores = (
+            sentence_scores(store)
+            if self.sentences is not None and settings.sentence_search == "candidates"
+            else None
         )
         self.vectors = (
             vector_fetch(store, log, "retrieval.feedback.dense and retrieval.smoothing are skipped")
@@ -225,6 +234,8 @@ class PipelineRetriever:
         first_keyword: Future[list[Candidate]] = Future()
         keyword_job = SEARCH_POOL.submit(self._keyword_side, query, n, filters, terms, first_keyword)
         sentence_job: Future[list[Candidate]] | None = None
+        # What the sentence job runs, run here instead when the pool has not started it.
+        sentence_call: Callable[[], list[Candidate]] | None = None
         sentence_candidates: list[Candidate] | None = None
         try:
             vector = self._dense_vector(query)
@@ -232,23 +243,31 @@ class PipelineRetriever:
             # chunks: p50 -21 %); a memory-bound scan gained ~1 ms on a quiet machine and lost
             # 7-14 % of SciFact's p50 on the loaded one, so it stays on this thread.
             scan = searches_in_memory(self.store)
-            if self.sentences is not None and not scan:
-                sentence_job = SEARCH_POOL.submit(self.sentences.sentence_candidates, vector, n, filters)
+            among = self.sentence_scores is not None and not scan
+            if self.sentences is not None and not scan and not among:
+                sentence_call = partial(self.sentences.sentence_candidates, vector, n, filters)
+                sentence_job = SEARCH_POOL.submit(sentence_call)
             dense = dense_candidates(self.dense, vector, n, filters)
             if self.sentences is not None and scan:
                 sentence_candidates = self.sentences.sentence_candidates(vector, n, filters)
             keyword = first_keyword.result()
             moved: list[Candidate] | None = None
             rocchio_on = fb.dense.enabled and dense and _within(terms, fb.dense.max_query_terms)
+            rocchio_on = bool(rocchio_on and self.vectors is not None)
+            if among:
+                sentence_call = partial(self._sentences_among, vector, dense, keyword, n)
+                if rocchio_on:
+                    # The candidates' sentences are read on the pool beside Rocchio's search here.
+                    sentence_job = SEARCH_POOL.submit(sentence_call)
+                else:
+                    sentence_candidates = sentence_call()
             if rocchio_on and self.vectors is not None:
                 first = fuse(dense, keyword, fb.dense.docs, f.method, f.rrf_k, f.alpha)
                 vectors = self.vectors.fetch_vectors([f.candidate for f in first])
                 if len(vectors):
                     moved = dense_candidates(self.dense, rocchio(vector, vectors, fb.dense.beta), n, filters)
-            if sentence_job is not None and self.sentences is not None:
-                sentence_candidates = _result_or_run(
-                    sentence_job, self.sentences.sentence_candidates, vector, n, filters
-                )
+            if sentence_job is not None and sentence_call is not None:
+                sentence_candidates = _result_or_run(sentence_job, sentence_call)
         finally:
             # Awaited even when this thread failed, so no search outlives the call.
             if sentence_job is not None:
@@ -269,6 +288,15 @@ class PipelineRetriever:
             (name, found, w_dense / len(dense_side)) for name, found in dense_side
         ] + [(name, found, (1.0 - w_dense) / len(keyword_side)) for name, found in keyword_side]
         return fuse_lists(sides, n, f.method, f.rrf_k)
+
+    def _sentences_among(
+        self, vector: np.ndarray, dense: Sequence[Candidate], keyword: Sequence[Candidate], n: int
+    ) -> list[Candidate]:
+        """The sentence list from the dense and keyword candidates: the ``n`` best of them by
+        MaxSim over their stored sentence vectors (``retrieval.sentence_search = "candidates"``)."""
+        if self.sentence_scores is None:
+            return []
+        return self.sentence_scores.sentence_scores(vector, [*dense, *keyword])[:n]
 
     def _keyword_side(
         self, query: str, n: int, filters: Filter | None, terms: int, first: Future[list[Candidate]]

@@ -221,6 +221,17 @@ class SentenceSearch(Protocol):
         ...
 
 
+@runtime_checkable
+class SentenceScores(Protocol):
+    """MaxSim over the stored sentence vectors of given chunks, exactly: the sentence list of a
+    collection searched through ANN indexes, taken from the chunks its other searches found."""
+
+    def sentence_scores(self, vector: Vectors, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Each of ``candidates`` (once per chunk id) that has sentence vectors, scored by its best
+        sentence vector's cosine with ``vector``, best first (ties in the order given)."""
+        ...
+
+
 class StoredSentences(NamedTuple):
     """A chunk's text and its stored sentence vectors (``SourceBatch.sentence_vectors``): with
     ``chunking.sentence_vectors = "separate"``, row ``k`` embeds ``header + "\\n" + sentence k`` of
@@ -380,6 +391,7 @@ _CAPABILITIES: dict[str, type] = {
     "dense search": DenseSearch,
     "keyword search": KeywordSearch,
     "sentence search": SentenceSearch,
+    "sentence scores": SentenceScores,
     "token states": TokenStateStore,
     "sentence vector fetch": SentenceVectorFetch,
     "vector fetch": VectorFetch,
@@ -437,6 +449,11 @@ def sentence_search(
         return store
     _lacks(store, "sentence search", log, lost)
     return None
+
+
+def sentence_scores(store: object) -> SentenceScores | None:
+    """``store`` as a :class:`SentenceScores`, or None (the sentence index is searched instead)."""
+    return store if isinstance(store, SentenceScores) else None
 
 
 def token_state_store(

@@ -53,4 +53,5 @@ def make_store(settings: StoreSettings, path: Path, *, dimension: int, model_id:
         read_consistency_s=settings.read_consistency_s,
         retention_days=settings.retention_days,
         sentence_vector_dtype=settings.sentence_vector_dtype,
+        sentence_index=settings.sentence_index,
     )
