@@ -28,6 +28,9 @@ collection per variant with only the sentence vectors replaced; ``ragline eval b
   ``RAGLINE_CHUNKING__SENTENCE_VECTORS``), then nDCG@10 as ``ragline eval beir``, the
   collection's bytes a chunk (``du -sb``), and the ingest's chunks/s over the raw model's, the raw
   rate measured on every K-th chunk text before and after the ingest (as ``bench/ingest.py``).
+- ``perquery DATA_DIR NAME_A NAME_B DATASET:SPLIT``: two collections of ``DATA_DIR`` (e.g. the
+  ``eval`` variants) on the same queries: how many queries change, the largest losses and gains
+  of B against A, and a paired bootstrap interval of the mean nDCG@10 difference.
 
     RAGLINE_DATA_DIR=/tmp/lateingest/base .venv/bin/python bench/late_sentence_lab.py pool \\
         /tmp/lateingest/base/collections/beir-scifact /tmp/lateingest/scifact-pooled.npz
@@ -450,6 +453,38 @@ def cmd_cold(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perquery(args: argparse.Namespace) -> int:
+    from ragline.eval.beir import load_beir
+    from ragline.eval.metrics import evaluate
+    from ragline.eval.runner import run_beir
+
+    dataset, _, split = args.dataset.rpartition(":")
+    engine = ragline.open(args.data)
+    qrels = load_beir(Path(dataset), split).qrels
+    per = []
+    for name in (args.a, args.b):
+        res = run_beir(engine, Path(dataset), split=split, collection=name)
+        per.append({q: v["ndcg@10"] for q, v in evaluate(res.run, qrels).per_query.items()})
+    qs = sorted(per[0])
+    d = np.asarray([per[1][q] - per[0][q] for q in qs])
+    rng = np.random.default_rng(0)
+    boots = [float(d[rng.integers(0, len(d), len(d))].mean()) for _ in range(2000)]
+    out = {
+        "queries": len(qs),
+        "mean_delta": round(float(d.mean()), 4),
+        "lower": int((d < -1e-9).sum()),
+        "higher": int((d > 1e-9).sum()),
+        "sum_losses": round(float(d[d < 0].sum()), 3),
+        "sum_gains": round(float(d[d > 0].sum()), 3),
+        "largest_losses": np.round(np.sort(d)[:8], 3).tolist(),
+        "largest_gains": np.round(np.sort(d)[-8:], 3).tolist(),
+        "mean_delta_without_the_worst_3": round(float(np.sort(d)[3:].sum() / len(d)), 4),
+        "bootstrap_95": [round(float(np.percentile(boots, q)), 4) for q in (2.5, 97.5)],
+    }
+    print(json.dumps(out), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -476,8 +511,20 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("dataset", help="DATASET_DIR:SPLIT")
     k.add_argument("--data", type=Path, required=True, help="a fresh data dir")
     k.add_argument("--raw-every", type=int, default=6, help="the raw model rate on every K-th chunk text")
+    q = sub.add_parser("perquery")
+    q.add_argument("data", type=Path, help="the data dir holding both collections")
+    q.add_argument("a")
+    q.add_argument("b")
+    q.add_argument("dataset", help="DATASET_DIR:SPLIT")
     args = ap.parse_args(argv)
-    commands = {"pool": cmd_pool, "fit": cmd_fit, "eval": cmd_eval, "check": cmd_check, "cold": cmd_cold}
+    commands = {
+        "pool": cmd_pool,
+        "fit": cmd_fit,
+        "eval": cmd_eval,
+        "check": cmd_check,
+        "cold": cmd_cold,
+        "perquery": cmd_perquery,
+    }
     return commands[args.cmd](args)
 
 
