@@ -23,6 +23,14 @@ collection per variant with only the sentence vectors replaced; ``ragline eval b
 - ``check DATASET --docs N``: the shortcut's proof: cold-ingests N documents twice (separate,
   late), re-pools the separate collection as ``pool`` does and compares with the late collection's
   stored vectors.
+- ``cold DATASET:SPLIT --data DIR [--raw-every K]``: the shortcut confirmed the slow way: one real
+  cold ingest of the whole corpus into the fresh ``DIR`` with the configured settings (set
+  ``RAGLINE_CHUNKING__SENTENCE_VECTORS``), then nDCG@10 as ``ragline eval beir``, the
+  collection's bytes a chunk (``du -sb``), and the ingest's chunks/s over the raw model's, the raw
+  rate measured on every K-th chunk text before and after the ingest (as ``bench/ingest.py``).
+- ``perquery DATA_DIR NAME_A NAME_B DATASET:SPLIT``: two collections of ``DATA_DIR`` (e.g. the
+  ``eval`` variants) on the same queries: how many queries change, the largest losses and gains
+  of B against A, and a paired bootstrap interval of the mean nDCG@10 difference.
 
     RAGLINE_DATA_DIR=/tmp/lateingest/base .venv/bin/python bench/late_sentence_lab.py pool \\
         /tmp/lateingest/base/collections/beir-scifact /tmp/lateingest/scifact-pooled.npz
@@ -391,6 +399,92 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cold(args: argparse.Namespace) -> int:
+    import os
+
+    from ragline.eval.runner import run_beir
+
+    dataset, _, split = args.dataset.rpartition(":")
+    if (args.data / "collections").exists():
+        raise SystemExit(f"{args.data} already holds collections: a cold ingest needs a fresh data dir")
+    load = [os.getloadavg()]
+    engine = ragline.open(args.data)
+    docs = load_file(Path(dataset) / "corpus.jsonl", engine.settings.loaders)
+    texts = [c.embed_text for d in docs for c in engine.chunker.chunk(d).chunks]
+    sample = texts[:: args.raw_every]
+    inner = engine.embedder.inner
+    inner.embed_documents(sample[:64])  # warm-up: session load, first-call allocations
+
+    def raw_rate() -> float:
+        t0 = time.perf_counter()
+        inner.embed_documents(sample)
+        return len(sample) / (time.perf_counter() - t0)
+
+    raws = [raw_rate()]
+    load.append(os.getloadavg())
+    res = run_beir(engine, Path(dataset), split=split)
+    load.append(os.getloadavg())
+    raws.append(raw_rate())
+    load.append(os.getloadavg())
+    report = res.ingest
+    coll = args.data / "collections" / f"beir-{res.dataset}"
+    disk = sum(f.stat().st_size for f in coll.rglob("*") if f.is_file())
+    rate = report.chunks_indexed / report.seconds_total
+    out = {
+        "dataset": res.dataset,
+        "split": split,
+        "sentence_vectors": engine.settings.chunking.sentence_vectors,
+        "ndcg@10": round(res.metrics["ndcg@10"], 4),
+        "recall@100": round(res.metrics["recall@100"], 4),
+        "chunks": report.chunks_indexed,
+        "chunks_embedded": report.chunks_embedded,
+        "ingest_seconds": round(report.seconds_total, 1),
+        "embedding_seconds": round(report.seconds_embedding, 1),
+        "ingest_chunks_per_s": round(rate, 2),
+        "raw_sample_texts": len(sample),
+        "raw_chunks_per_s_before_after": [round(r, 2) for r in raws],
+        "ratio": round(rate / float(np.mean(raws)), 3),
+        "collection_bytes": disk,
+        "bytes_per_chunk": round(disk / max(1, report.chunks_indexed)),
+        "loadavg_1_5_15": [[round(x, 2) for x in la] for la in load],
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+def cmd_perquery(args: argparse.Namespace) -> int:
+    from ragline.eval.beir import load_beir
+    from ragline.eval.metrics import evaluate
+    from ragline.eval.runner import run_beir
+
+    dataset, _, split = args.dataset.rpartition(":")
+    engine = ragline.open(args.data)
+    qrels = load_beir(Path(dataset), split).qrels
+    per = []
+    for name in (args.a, args.b):
+        res = run_beir(engine, Path(dataset), split=split, collection=name)
+        per.append({q: v["ndcg@10"] for q, v in evaluate(res.run, qrels).per_query.items()})
+    qs = sorted(per[0])
+    d = np.asarray([per[1][q] - per[0][q] for q in qs])
+    rng = np.random.default_rng(0)
+    boots = [float(d[rng.integers(0, len(d), len(d))].mean()) for _ in range(2000)]
+    out = {
+        "queries": len(qs),
+        "mean_delta": round(float(d.mean()), 4),
+        "lower": int((d < -1e-9).sum()),
+        "higher": int((d > 1e-9).sum()),
+        "sum_losses": round(float(d[d < 0].sum()), 3),
+        "sum_gains": round(float(d[d > 0].sum()), 3),
+        "largest_losses": np.round(np.sort(d)[:8], 3).tolist(),
+        "largest_gains": np.round(np.sort(d)[-8:], 3).tolist(),
+        "mean_delta_without_the_worst_3": round(float(np.sort(d)[3:].sum() / len(d)), 4),
+        "bootstrap_95": [round(float(np.percentile(boots, q)), 4) for q in (2.5, 97.5)],
+    }
+    print(json.dumps(out), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -413,8 +507,25 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("dataset", type=Path)
     c.add_argument("--docs", type=int, default=100)
     c.add_argument("--work", type=Path, default=Path("/tmp/lateingest/check"))
+    k = sub.add_parser("cold")
+    k.add_argument("dataset", help="DATASET_DIR:SPLIT")
+    k.add_argument("--data", type=Path, required=True, help="a fresh data dir")
+    k.add_argument("--raw-every", type=int, default=6, help="the raw model rate on every K-th chunk text")
+    q = sub.add_parser("perquery")
+    q.add_argument("data", type=Path, help="the data dir holding both collections")
+    q.add_argument("a")
+    q.add_argument("b")
+    q.add_argument("dataset", help="DATASET_DIR:SPLIT")
     args = ap.parse_args(argv)
-    return {"pool": cmd_pool, "fit": cmd_fit, "eval": cmd_eval, "check": cmd_check}[args.cmd](args)
+    commands = {
+        "pool": cmd_pool,
+        "fit": cmd_fit,
+        "eval": cmd_eval,
+        "check": cmd_check,
+        "cold": cmd_cold,
+        "perquery": cmd_perquery,
+    }
+    return commands[args.cmd](args)
 
 
 if __name__ == "__main__":

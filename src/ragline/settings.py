@@ -95,8 +95,9 @@ class ChunkingSettings(_Strict):
     # (no extra model run, smaller gain), "mapped" is "late" put through a linear map towards the
     # separate vectors shipped for the model (ragline.embedding.sentence_map, fitted on the SQuAD
     # calibration articles; one model run: 0.91 of raw ingest throughput vs 0.43, nDCG@10 -0.0007 /
-    # -0.0022 on SciFact train / NFCorpus dev; the extractive answerer reads stored "separate" and
-    # "mapped" vectors, not "late" ones), "off" stores none.
+    # -0.0022 on SciFact train / NFCorpus dev but -0.0075 / -0.0008 on their test splits, so not the
+    # default; the extractive answerer reads stored "separate" and "mapped" vectors, not "late"
+    # ones), "off" stores none.
     # See ragline.embedding.sentence_vectors and docs/benchmarks.md (issue 26).
     sentence_vectors: Literal["off", "late", "mapped", "separate"] = "separate"
     # Keep each chunk's contextual token embeddings from its own model run (int8, about 68 KB for

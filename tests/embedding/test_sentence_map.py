@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
+from ragline.embedding.onnx import OnnxEmbedder
 from ragline.embedding.sentence_map import (
     SentenceMap,
     load_sentence_map,
     save_sentence_map,
     sentence_map_for,
 )
-from ragline.embedding.sentence_vectors import embed_chunks, sentence_layout
+from ragline.embedding.sentence_vectors import embed_chunks, pools_spans, sentence_layout
 from ragline.errors import ConfigError, EmbeddingError
 from ragline.settings import load_settings
 from ragline.testing.doubles import HashEmbedder
@@ -99,6 +101,23 @@ def test_without_a_map_mapped_stores_what_late_stores() -> None:
     mapped = embed_chunks(emb, *layout, sentence_vectors="mapped", token_states=False)
     assert late.sentence_vectors is not None and mapped.sentence_vectors is not None
     np.testing.assert_array_equal(late.sentence_vectors[0], mapped.sentence_vectors[0])
+
+
+def test_an_embedder_without_token_states_stores_separate_vectors_unmapped(tmp_path: Path) -> None:
+    # The sentence-transformers backend on the packaged model's folder carries the packaged
+    # weights' fingerprint, so a map ships for its model id; it pools no spans, so its "late"
+    # vectors are the sentence texts' own, and mapping them would move them off what they are.
+    model_id = "st:all-MiniLM-L6-v2@dbc58fdc8d65"
+    assert sentence_map_for(model_id) is not None
+    emb = CachedEmbedder(HashEmbedder(384, model_id), EmbeddingCache(tmp_path / "cache.sqlite"))
+    assert not pools_spans(emb)
+    assert pools_spans(CachedEmbedder(OnnxEmbedder(), EmbeddingCache(tmp_path / "onnx.sqlite")))
+    layout = sentence_layout([Chunk("c", "d", "One sentence here. Another one there.", 0, 0, 37)])
+    separate = embed_chunks(emb, *layout, sentence_vectors="separate", token_states=False)
+    mapped = embed_chunks(emb, *layout, sentence_vectors="mapped", token_states=False)
+    assert separate.sentence_vectors is not None and mapped.sentence_vectors is not None
+    assert mapped.sentence_vectors[0].shape == (2, 384)
+    np.testing.assert_array_equal(mapped.sentence_vectors[0], separate.sentence_vectors[0])
 
 
 @pytest.mark.integration  # the packaged model's token states

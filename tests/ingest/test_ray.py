@@ -325,3 +325,24 @@ def test_semantic_chunks_are_cut_on_the_driver_and_match_in_process(cluster: Clu
     report = ragline.open(tmp_path / "ray", **settings).ingest([corpus], ray=cluster.address)
     assert report.files_indexed == 1 and report.chunks_indexed >= 2
     assert_same_collection(tmp_path / "single", tmp_path / "ray")
+
+
+def test_mapped_sentence_vectors_and_token_states_take_one_run_on_the_actors(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "# Ops\n\nBackups run nightly. Snapshots stay thirty days. Restores take an hour.\n\n"
+        "Invoices go out monthly. Refunds take ten business days. Disputes go to finance.\n\n"
+        "## Keys\n\nRotate API keys every ninety days. Open port 8443 on the firewall for TLS. "
+        "Ask the security team before sharing a key with a contractor.\n",
+        encoding="utf-8",
+    )
+    settings = {**SETTINGS, "chunking": {**SETTINGS["chunking"], "sentence_vectors": "mapped"}}
+    single = ragline.open(tmp_path / "single", **settings).ingest([corpus])
+    report = ragline.open(tmp_path / "ray", **settings).ingest([corpus], ray=cluster.address)
+    # One model run a chunk, as in-process: a token run and then a span run counted every chunk twice.
+    assert report.chunks_indexed >= 2
+    assert report.chunks_embedded == report.chunks_indexed == single.chunks_embedded
+    assert_same_collection(tmp_path / "single", tmp_path / "ray")

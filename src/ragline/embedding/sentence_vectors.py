@@ -15,7 +15,7 @@ Two ways to get them (``chunking.sentence_vectors``):
   (OpenAI-compatible endpoints, sentence-transformers) fall back to ``separate``.
 - ``mapped``: ``late``, then a linear map fitted once per model on generic text towards the
   ``separate`` vectors (:mod:`ragline.embedding.sentence_map`): still one model run; plain
-  ``late`` for a model without a shipped map.
+  ``late`` for a model without a shipped map, ``separate`` for an embedder without token states.
 
 Example::
 
@@ -146,6 +146,15 @@ class ChunkEmbeddings(NamedTuple):
 SentenceVectorForm = Literal["off", "late", "mapped", "separate"]
 
 
+def pools_spans(embedder: Embedder) -> bool:
+    """Whether ``embedder`` pools sentence vectors inside its own model run (``late``); a wrapper
+    (the embedding cache) answers for the model it wraps, which is what decides."""
+    inner = getattr(embedder, "inner", None)
+    if inner is not None and inner is not embedder:
+        return pools_spans(inner)
+    return isinstance(embedder, SpanEmbedder)
+
+
 def mapped_sentence_vectors(
     embedder: Embedder, vectors: Vectors, sentence_vecs: list[Vectors]
 ) -> list[Vectors]:
@@ -173,8 +182,14 @@ def embed_chunks(
     """Chunk vectors, sentence vectors (``chunking.sentence_vectors``) and token states
     (``chunking.token_states``) of the texts :func:`sentence_layout` made, as ingest stores them.
 
-    ``"mapped"`` is ``"late"`` put through :func:`mapped_sentence_vectors`.
+    ``"mapped"`` is ``"late"`` put through :func:`mapped_sentence_vectors`; an embedder that
+    cannot pool spans (no token states) stores ``"separate"`` vectors, unmapped.
     """
+    if sentence_vectors == "mapped" and not pools_spans(embedder):
+        # Its "late" vectors would be sentence texts embedded apart, already what the map
+        # estimates: mapping them again (the sentence-transformers backend on the packaged
+        # model's folder shares its fingerprint, so its map) would move them away from it.
+        sentence_vectors = "separate"
     got = _embed_chunks(
         embedder,
         texts,

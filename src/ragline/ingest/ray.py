@@ -58,7 +58,7 @@ from ragline.chunking.factory import make_chunker
 from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
 from ragline.embedding.factory import make_embedder, make_tokenizer
-from ragline.embedding.sentence_vectors import Span, SpanEmbedder
+from ragline.embedding.sentence_vectors import Span, SpanEmbedder, SpanTokenEmbedder
 from ragline.embedding.tokens import TokenMatrix, token_states
 from ragline.errors import ConfigError, DistributedError, EmbeddingError, LoaderError, RaglineError
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, Parsed, with_access
@@ -256,6 +256,15 @@ class EmbedWorker:
         self.texts += len(texts)
         return model.embed_spans(texts, heads, spans)
 
+    def embed_spans_with_tokens(
+        self, texts: list[str], heads: list[int], spans: list[list[Span]], *, content_only: bool = False
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix]]:
+        model = self._model()
+        if not isinstance(model, SpanTokenEmbedder):
+            raise EmbeddingError(f"the embedder {model.model_id} cannot pool spans in its token run")
+        self.texts += len(texts)
+        return model.embed_spans_with_tokens(texts, heads, spans, content_only=content_only)
+
 
 # -- on the driver -------------------------------------------------------------------------------
 
@@ -399,6 +408,29 @@ class RayTokenEmbedder(RayEmbedder):
             for j, s in zip(share, pooled, strict=True):
                 sentences[j] = s
         return out, sentences
+
+    def embed_spans_with_tokens(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix]]:
+        """Chunk vectors, late sentence vectors and token states from one run on the actors (the
+        ``late`` and ``mapped`` forms with token states: one model pass, as in-process)."""
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        empty = np.zeros((0, self._dimension), np.float32)
+        sentences: list[Vectors] = [empty] * len(texts)
+        tokens: list[TokenMatrix] = [empty] * len(texts)
+        for share, (vectors, pooled, states) in self._scatter(
+            "embed_spans_with_tokens", texts, heads, spans, content_only=content_only
+        ):
+            out[share] = vectors
+            for j, s, t in zip(share, pooled, states, strict=True):
+                sentences[j] = s
+                tokens[j] = t
+        return out, sentences, tokens
 
 
 class RayIngestor(Ingestor):
