@@ -96,6 +96,24 @@ def test_the_sentence_after_the_matching_one_is_read_and_quoted_with_it(
     assert EXTENSION[a.short.start - 120 : a.short.end - 120] == a.short.text
 
 
+def test_the_short_answer_moves_after_the_first_unit_only_for_a_clearly_better_span(
+    embedder: OnnxEmbedder, reader: OnnxReader
+) -> None:
+    # Reading the pair, the reader's best span is "ductile stretching and thinning" (start + end
+    # logits 6.9 against the first unit's own "the rock units", 6.0): the short answer moves to
+    # it only when it beats the first unit's by ``follow_span``.
+    question = "What causes rock extension?"
+
+    def short(follow_span: float) -> str | None:
+        mix = replace(ReaderMix(), follow_span=follow_span)
+        a = collect(ExtractiveAnswerer(embedder, reader=reader, mix=mix).stream(question, _geology()))
+        assert "normal faulting" in a.citations[0].quote
+        return None if a.short is None else a.short.text
+
+    assert short(0.0) == "ductile stretching and thinning"
+    assert short(5.0) == short(ReaderMix().follow_span) == "the rock units"
+
+
 def test_follow_on_reading_embeds_nothing_more(
     tmp_path: Path, embedder: OnnxEmbedder, reader: OnnxReader
 ) -> None:
