@@ -5,11 +5,13 @@ assembled context re-scored, and a miss (the answer text holds no gold answer) i
 first bucket that explains it:
 
 (a) no gold answer in the retrieved context;
-(b) a unit of the context holds one, but not one of the K units the reader reads (b0: no answer
-    unit holds it whole, b1: pre-selection (``_candidates``) left it out of the embedded
-    candidates, b2: embedded but ranked below K by the sentence scores);
-(c) the reader read such a unit and ranked another above it (and the other chosen sentences
-    missed it too);
+(b) a unit of the context holds one, but not one of the units the reader reads (the K best by
+    sentence score, and the unit after each of the first ``ReaderMix.follow`` of them) (b0: no
+    answer unit holds it whole, b1: pre-selection (``_candidates``) left it out of the embedded
+    candidates, b2: embedded but ranked below K by the sentence scores, b3: read after the unit
+    before it, but the reader's span fell in that one);
+(c) the reader read such a unit (alone, or after the unit before it) and ranked another above it
+    (and the other chosen sentences missed it too);
 (d) abstained although the top unit held a gold answer;
 (e) anything else (the top unit held it but the answer text, with its lead, lost it).
 
@@ -48,18 +50,29 @@ def bucket(engine: ragline.Engine, question: str, golds: tuple[str, ...]) -> tup
     if scored and answerer.reader is not None and need.kind not in answerer.mix.unread:
         read, _, _ = answerer.reread(question, ctx, scored, vecs, need)
     info["top"] = read[0].text[:160] if read else ""
+    info["follow_on"] = bool(read) and read[0].follow_on
     if contains_answer(text, golds):
         return "hit", info
     if a.abstained and read and contains_answer(read[0].text, golds):
         return "d", info
     if not contains_answer(ctx.text, golds):
         return "a", info
-    read_gold = [j for j, s in enumerate(scored[:k]) if contains_answer(s.text, golds)]
+    # What the reader read: the K best units and the pairs (a unit and the one after it) where
+    # its span fell in the second; without a reader, the K best by sentence score.
+    seen = [s for s in read if s.reader_logit is not None] or scored[:k]
+    read_gold = [j for j, s in enumerate(seen) if contains_answer(s.text, golds)]
     if read_gold:
-        info["gold_unit_sentence_rank"] = read_gold[0]
+        info["gold_unit_read_rank"] = read_gold[0]
         return "c", info
     if read and contains_answer(read[0].text, golds):
         return "e", info
+    if answerer.reader is not None:
+        for s in scored[: min(k, answerer.mix.follow)]:
+            if s.after is not None:
+                p = next(p for p in ctx.passages if p.start <= s.after[0] and s.after[1] <= p.end)
+                if contains_answer(p.text[s.after[0] - p.start : s.after[1] - p.start], golds):
+                    # Read after the unit before it, but the reader's span fell in that one.
+                    return "b3", info
     units = [
         p.text[x:y]
         for p in ctx.passages
@@ -95,7 +108,7 @@ def main() -> int:
             misses.append({"bucket": b, **info})
     n = len(sample)
     print(f"{n} calibration questions (full index): gold in answer text {counts['hit'] / n:.3f}")
-    for b in ["a", "b0", "b1", "b2", "c", "d", "e"]:
+    for b in ["a", "b0", "b1", "b2", "b3", "c", "d", "e"]:
         print(f"  {b}: {counts[b]} ({counts[b] / n:.3f})")
     if args.dump:
         args.dump.write_text("".join(json.dumps(m) + "\n" for m in misses))

@@ -8,6 +8,8 @@
    wrong-article contexts share words with them: near misses): a logistic confidence over the
    chosen unit's reader logit, embedding similarity and coverage, fitted by Newton's method; the
    bias is shifted so that the best-F1 threshold lands on 0.5 (``answer.abstain_threshold``).
+   With ``--mix default`` the features are the chosen unit's as the answerer ranks with the shipped
+   ``ReaderMix`` (``reread``: the follow-on pairs, a unit read with the one after it, included).
 
     PYTHONPATH=src .venv/bin/python bench/tune_reader_mix.py --data-dir /tmp/reader-qa \
         --reader src/ragline/generation/models/reader --questions 300
@@ -29,7 +31,13 @@ from benchlib import auc, fit_logistic
 import ragline
 from ragline.eval.qa import FULL_COLLECTION, PARTIAL_COLLECTION, SEED, ensure_collections
 from ragline.eval.squad import contains_answer, f1, in_partial_index, load_squad, sample_questions
-from ragline.generation.extractive import ConfidenceModel, ExtractiveAnswerer, ReaderMix, _head
+from ragline.generation.extractive import (
+    ConfidenceModel,
+    ExtractiveAnswerer,
+    ReaderMix,
+    _entry_evidence,
+    _head,
+)
 from ragline.generation.reader import OnnxReader
 
 DATASET = Path("/work/shared/datasets/squad-v1.1-dev")
@@ -47,6 +55,9 @@ class Read:
     prob: np.ndarray
     spans: list[str]
     margin: np.ndarray
+    # The chosen unit's [logit, margin, similarity, coverage] as the answerer ranks with the
+    # shipped ReaderMix (its follow-on pairs included): what its confidence reads.
+    shipped: list[float] | None = None
 
 
 def read_all(engine, reader, answerer, questions, collection) -> list[Read]:
@@ -55,11 +66,18 @@ def read_all(engine, reader, answerer, questions, collection) -> list[Read]:
         ctx = engine.assemble(
             engine.retrieve_for_answer(q.text, collection=collection), collection=collection
         )
-        scored, _ = answerer.score(q.text, ctx)
+        scored, vecs = answerer.score(q.text, ctx)
         top = scored[:MAX_K]
         if not top:
             out.append(Read(q.answers, [], *(np.zeros(0),) * 6, [], np.zeros(0)))  # type: ignore[arg-type]
             continue
+        chosen = _entry_evidence(answerer.reread(q.text, ctx, scored, vecs)[0][0], scored)
+        shipped = [
+            max(-20.0, chosen.reader_logit if chosen.reader_logit is not None else -20.0),
+            max(-20.0, chosen.reader_margin if chosen.reader_margin is not None else -20.0),
+            chosen.similarity,
+            chosen.coverage,
+        ]
         heads = [_head(ctx.passages[s.passage].title) for s in top]
         spans = reader.read(q.text, [h + s.text for h, s in zip(heads, top, strict=True)])
         out.append(
@@ -73,6 +91,7 @@ def read_all(engine, reader, answerer, questions, collection) -> list[Read]:
                 np.array([sp.probability if sp else 0.0 for sp in spans]),
                 [sp.text if sp else "" for sp in spans],
                 np.array([sp.margin if sp else -50.0 for sp in spans]),
+                shipped,
             )
         )
     return out
@@ -91,8 +110,6 @@ def choose(r: Read, k: int, mix: float, signal: float) -> int:
     return int(np.argmax(rank))
 
 
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", type=Path, required=True)
@@ -108,7 +125,7 @@ def main() -> int:
     ds = load_squad(DATASET)
     ensure_collections(engine, ds)
     reader = OnnxReader(args.reader, threads=2)
-    answerer = ExtractiveAnswerer(engine.extractive.embedder, abstain_threshold=0.0)
+    answerer = ExtractiveAnswerer(engine.extractive.embedder, abstain_threshold=0.0, reader=reader)
     pool = ds.questions_in("calibration")
     t = time.perf_counter()
     full = read_all(
@@ -151,6 +168,10 @@ def main() -> int:
     for r in part:
         if not r.texts:
             feats.append([-20.0, -20.0, 0.0, 0.0])
+            continue
+        if args.mix == "default" and r.shipped is not None:
+            # The unit the answerer itself chooses (a follow-on pair among them).
+            feats.append(r.shipped)
             continue
         j = choose(r, k, mix, signal)
         feats.append([max(-20.0, r.logit[j]), max(-20.0, r.margin[j]), r.sim[j], r.cov[j]])

@@ -77,6 +77,9 @@ def test_about_prefers_the_unit_that_names_the_entity() -> None:
         ("What is the numeric value of SQLITE_BUSY?", ("SQLITE_BUSY",)),
         # Capitalised names inside the sentence are entities to rank by, not to require.
         ("When did the Denver Broncos win the Super Bowl?", ()),
+        # A closing idiom names nothing the collection must mention.
+        ("What do Bathyctena chuni and Euplokamis stationis have in common?", ()),
+        ("What is the warmest month on average?", ()),
     ],
 )
 def test_named_entities_are_identifiers_and_trailing_products(question: str, named: tuple[str, ...]) -> None:

@@ -207,6 +207,19 @@ def _reread(s: ScoredSentence, head: str, span: Span | None, mix: ReaderMix, pri
     )
 
 
+def _follow_on(p: Passage, units: list[tuple[int, int]], u: int, n: int) -> tuple[int, int] | None:
+    """Document offsets of the (up to) ``n`` units after ``units[u]`` in passage ``p``: the
+    sentences that go on where it stops ("X was founded by Y." then "He later ..."; a parameter's
+    description, then "The default is ..."). None when the passage ends there or a heading or
+    code follows; a heading or code also ends the run early."""
+    end = -1
+    for a, b in units[u + 1 : u + 1 + n]:
+        if is_heading(p.text[a:b]) or is_code(p.text[a:b]):
+            break
+        end = b
+    return (p.start + units[u + 1][0], p.start + end) if end >= 0 else None
+
+
 def _unit_text(p: Passage, text: str) -> str:
     """What a unit is embedded as: its passage's header (title, section path) on a line before it,
     as ingest embeds each sentence of a chunk (``chunking.sentence_vectors = "separate"``), so a
@@ -270,6 +283,24 @@ class ReaderMix:
     # answer and lost gold answers a second unit held (SQuAD calibration: gold in the answer
     # text 0.86 -> 0.83 at 0.9, 0.88 at 0.6 with 1.8 units). Not for ``typed_first`` kinds.
     relative_cutoff: float = 0.6
+    # The first ``follow`` units read (by sentence score) are read again with the
+    # ``follow_units`` units after them ("Title: unit next"): an answer often sits in a sentence
+    # that goes on from the one sharing the question's words and shares none itself ("The
+    # complexity class P is ... an efficient algorithm." then "This hypothesis is called the
+    # Cobham-Edmonds thesis."), which the pre-selection never embeds (SQuAD calibration, 300
+    # questions: 21 of 50 misses). Where the reader's span falls after the first unit, the pair
+    # takes that unit's place in the ranking, quoted whole; its short answer is the span after
+    # only when that span's score (start + end logits) beats the first unit's own best span by
+    # ``follow_span`` (more often it was the worse span). docs/benchmarks.md, "Follow-on".
+    follow: int = 2
+    follow_units: int = 2
+    follow_span: float = 2.0
+
+    def verdict_of(self, s: ScoredSentence) -> float:
+        """:meth:`verdict` of a unit the reader read (its logit and margin; 0 if it read none)."""
+        if s.reader_logit is None or s.reader_margin is None:
+            return 0.0
+        return self.signal * _sigmoid(s.reader_logit) + (1.0 - self.signal) * _sigmoid(s.reader_margin)
 
     def verdict(self, span: Span) -> float:
         """How sure the reader is that the unit it read answers the question, in [0, 1]."""
@@ -284,6 +315,10 @@ class ReaderMix:
             + self.w_coverage * s.coverage
         )
         return _sigmoid(z)
+
+
+def _logit(s: ScoredSentence) -> float:
+    return -20.0 if s.reader_logit is None else s.reader_logit
 
 
 def _sigmoid(z: float) -> float:
@@ -304,6 +339,9 @@ class _Sentence(NamedTuple):
     before: frozenset[str] = frozenset()
     # The entry it belongs to: the nearest heading above it (see generation/entries.py).
     label: str = ""
+    # Document offsets of the unit after it in the same passage (None: a heading, code or the
+    # passage's end follows): what the reader reads after it (:meth:`ExtractiveAnswerer.reread`).
+    after: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +371,11 @@ class ScoredSentence:
     # Shown before the unit in the answer when it names what the unit leaves out (the asked
     # identifier, or the value: "(5) SQLITE_BUSY: The SQLITE_BUSY result code indicates ...").
     lead: str = ""
+    # Document offsets of the unit after it in its passage, when one follows (see _Sentence).
+    after: tuple[int, int] | None = None
+    # Whether this is a read unit joined to the unit after it, which holds the reader's span
+    # (see ReaderMix.follow).
+    follow_on: bool = False
 
 
 class ExtractiveAnswerer:
@@ -463,15 +506,17 @@ class ExtractiveAnswerer:
             header = frozenset(terms(p.header))
             before: frozenset[str] = frozenset()
             units = answer_units(p.text)
-            for (a, b), label in zip(units, unit_labels(p.text, units, p.section_path), strict=True):
+            labels = unit_labels(p.text, units, p.section_path)
+            for u, ((a, b), label) in enumerate(zip(units, labels, strict=True)):
                 text = p.text[a:b]
                 if is_heading(text) or is_code(text):
                     continue
                 shown = strip_markers(text)
                 t = set(terms(shown))
                 if len(t) >= MIN_TERMS:
+                    after = _follow_on(p, units, u, self.mix.follow_units)
                     found.append(
-                        _Sentence(i, p.start + a, p.start + b, text, shown, t, header, before, label)
+                        _Sentence(i, p.start + a, p.start + b, text, shown, t, header, before, label, after)
                     )
                 before = frozenset(t)
         if not found:
@@ -545,6 +590,7 @@ class ExtractiveAnswerer:
                 subject=subjects[i],
                 label=found[i].label,
                 lead=_lead(need, found[i]),
+                after=found[i].after,
             )
             for i, s in zip(keep, sims, strict=True)
         ]
@@ -587,16 +633,65 @@ class ExtractiveAnswerer:
         # For a value stated in an entry ("Default: | X 5"), the entry outranks prose the reader
         # prefers (the reader was trained on Wikipedia sentences, never on field rows); so does
         # a definition whose subject is the asked term.
+        priors: list[float] = []
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
             pinned = s.entry if need.kind in self.weights.entry_kinds else 0.0
-            prior = self.mix.score * s.score / best + pinned + s.subject
-            read.append(_reread(s, h, span, self.mix, prior))
+            priors.append(self.mix.score * s.score / best + pinned + s.subject)
+            read.append(_reread(s, h, span, self.mix, priors[-1]))
+        for j, pair in self._follow_ons(question, context, scored[:k], heads, spans):
+            # The pair takes its first unit's place: the reader, reading on, put the answer
+            # after it. Its rank is the better of the two reads (the pair's own verdict is often
+            # a shade below a first unit that shares the question's words); its vector and
+            # evidence (similarity, coverage) are the first unit's.
+            one = read[j]
+            read[j] = replace(
+                pair,
+                score=max(self.mix.verdict_of(pair), self.mix.verdict_of(one)) + priors[j],
+                reader_logit=max(_logit(pair), _logit(one)),
+            )
         order = sorted(range(k), key=lambda j: -read[j].score)
         rest = [replace(s, score=-1.0) for s in scored[k:]]
         top = read[order[0]]
         confidence = self.mix.confidence(_entry_evidence(top, scored))
         return [read[j] for j in order] + rest, np.concatenate([vecs[:k][order], vecs[k:]]), confidence
+
+    def _follow_ons(
+        self,
+        question: str,
+        context: Context,
+        units: list[ScoredSentence],
+        heads: list[str],
+        singles: Sequence[Span | None],
+    ) -> list[tuple[int, ScoredSentence]]:
+        """The first ``mix.follow`` read units read again with the units after them, where the
+        reader's span falls after the first unit: (index of that unit, the pair as one unit, its
+        rank still to be set). The pairs are read in a batch of their own, so the single units'
+        verdicts (the int8 graph quantises activations per batch) stay what they were."""
+        assert self.reader is not None
+        read_at = {s.start for s in units}
+        picked: list[tuple[int, str]] = []
+        for j, s in enumerate(units[: self.mix.follow]):
+            if s.after is not None and s.after[0] not in read_at:
+                p = context.passages[s.passage]
+                picked.append((j, p.text[s.start - p.start : s.after[1] - p.start]))
+        if not picked:
+            return []
+        spans = self.reader.read(question, [heads[j] + text for j, text in picked])
+        out: list[tuple[int, ScoredSentence]] = []
+        for (j, text), span in zip(picked, spans, strict=True):
+            s, one = units[j], singles[j]
+            assert s.after is not None
+            # A span in the first unit is that unit's own answer, which its single read ranks.
+            if span is None or span.start - len(heads[j]) < s.after[0] - s.start:
+                continue
+            pair = replace(s, end=s.start + len(text), text=text, after=None, follow_on=True)
+            if one is not None and span.span_score < one.span_score + self.mix.follow_span:
+                # The short answer stays the first unit's unless the span after it scores
+                # clearly higher (SQuAD calibration: the span after it was worse more often).
+                span = replace(one, logit=span.logit, probability=span.probability)
+            out.append((j, _reread(pair, heads[j], span, self.mix, 0.0)))
+        return out
 
     def select(
         self, scored: list[ScoredSentence], vecs: np.ndarray, cutoff: float | None = None

@@ -205,6 +205,14 @@ _GENERIC_SCOPE = frozenset(
         "that",
         "them",
         "data",
+        # Idioms that close a question without naming anything: "What do X and Y have in
+        # common?", "What is the hottest month on average?".
+        "common",
+        "general",
+        "total",
+        "average",
+        "particular",
+        "practice",
     ]
 )
 
