@@ -135,16 +135,17 @@ class _NoSentenceVectors:
     [
         ("separate", None, False),
         ("separate", _NoSentenceVectors(), False),
-        ("late", "coll", False),
-        # The hash embedder has no shipped map: "mapped" stored plain late vectors.
-        ("mapped", "coll", False),
+        # The hash embedder pools no spans: under "late" and "mapped" it stored separately
+        # embedded sentences, which the answerer would embed again (paid calls on an API).
+        ("late", "coll", True),
+        ("mapped", "coll", True),
         ("separate", "coll", True),
     ],
     ids=[
         "no store",
         "store without the capability",
-        "late sentence vectors",
-        "mapped without a shipped map",
+        "late from an embedder that pools no spans",
+        "mapped from an embedder that pools no spans",
         "separate",
     ],
 )
@@ -209,5 +210,18 @@ def test_mapped_vectors_are_read_not_embedded(tmp_path: Path) -> None:
             for s, v in zip(got, got_vecs, strict=True)
         ]
         assert min(apart) > 1e-2
+    answer = engine.ask(QUESTIONS[0])
+    assert not answer.abstained and "1872" in answer.text
+
+
+@pytest.mark.integration
+def test_late_vectors_pooled_by_the_model_are_not_read(tmp_path: Path) -> None:
+    # The real model pools "late" sentence vectors inside the chunk's run: they score differently
+    # from the embedded sentences the answerer ranks by, so it embeds its candidates itself.
+    write_fact_corpus(tmp_path / "docs")
+    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "late"})
+    engine.ingest([tmp_path / "docs"])
+    coll = engine.collection(None)
+    assert engine.answering.extractive_for(coll.answer, coll.store).stored is None
     answer = engine.ask(QUESTIONS[0])
     assert not answer.abstained and "1872" in answer.text

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ragline.embedding.base import CachingEmbedder, Vectors
 from ragline.embedding.sentence_map import sentence_map_for
+from ragline.embedding.sentence_vectors import pools_spans
 from ragline.errors import ConfigError
 from ragline.generation.breaker import State
 from ragline.generation.extractive import ExtractiveAnswerer
@@ -82,13 +83,17 @@ class Answering:
         # "mapped" ones are the model's shipped map's estimate of them, which answered SQuAD
         # calibration questions as well (docs/benchmarks.md, issue 26); plain "late" ones (also
         # what "mapped" stores for a model without a map) are pooled inside the chunk's run and
-        # score differently. A collection on a tuned model stored its own model's vectors; the
-        # answerer embeds with the configured one.
+        # score differently; an embedder that pools no spans (an OpenAI-compatible endpoint)
+        # stores "separate" ones under "late" and "mapped", and embedding them again per question
+        # would be paid calls.
+        # A collection on a tuned model stored its own model's vectors; the answerer embeds with
+        # the configured one.
         form = self.settings.chunking.sentence_vectors
-        if (
-            isinstance(store, StoredSentenceSource)
-            and store.model_id == self.embedder.model_id
-            and (form == "separate" or (form == "mapped" and sentence_map_for(store.model_id) is not None))
+        if not (isinstance(store, StoredSentenceSource) and store.model_id == self.embedder.model_id):
+            return answerer
+        pooled = form in ("late", "mapped") and pools_spans(self.embedder)
+        if form == "separate" or (form in ("late", "mapped") and not pooled) or (
+            form == "mapped" and sentence_map_for(store.model_id) is not None
         ):
             return answerer.over(store.fetch_sentence_vectors)
         return answerer
