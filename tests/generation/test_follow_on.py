@@ -163,3 +163,19 @@ def test_the_units_after_stop_at_a_heading_code_or_the_passages_end() -> None:
     code = "Run it like this:\n\n```\nmake all\n```"
     c = _passage("make", "Make", code, 1)
     assert after(0, 1, c, answer_units(code)) is None
+
+
+def test_units_quoted_with_the_one_before_them_are_not_quoted_again(
+    embedder: OnnxEmbedder, reader: OnnxReader
+) -> None:
+    # The pair keeps its first unit's vector, so the sentences it now quotes would pass the
+    # answer's redundancy check and be chosen again beside it (make demo's venv answer quoted
+    # "This will create the tutorial-env directory ..." twice).
+    mix = replace(ReaderMix(), follow=ReaderMix().follow, relative_cutoff=0.0)
+    answerer = ExtractiveAnswerer(embedder, reader=reader, mix=mix, max_sentences=4)
+    a = collect(answerer.stream("What causes rock extension?", _geology()))
+    assert not a.abstained and "normal faulting" in a.citations[0].quote
+    spans = [(c.doc_id, c.start, c.end) for c in a.citations]
+    for i, (doc, s, e) in enumerate(spans):
+        for doc2, s2, e2 in spans[i + 1 :]:
+            assert doc != doc2 or e <= s2 or e2 <= s, a.citations

@@ -317,6 +317,11 @@ class ReaderMix:
         return _sigmoid(z)
 
 
+def _overlaps(a: ScoredSentence, b: ScoredSentence) -> bool:
+    """Whether two units share text: the same passage and intersecting document offsets."""
+    return a.passage == b.passage and a.start < b.end and b.start < a.end
+
+
 def _logit(s: ScoredSentence) -> float:
     return -20.0 if s.reader_logit is None else s.reader_logit
 
@@ -707,6 +712,10 @@ class ExtractiveAnswerer:
             pick, pick_value = -1, -math.inf
             for j in range(1, len(scored)):
                 if j in chosen or scored[j].score < cutoff * best:
+                    continue
+                if any(_overlaps(scored[c], scored[j]) for c in chosen):
+                    # A unit read on with the units after it (ReaderMix.follow) keeps its own
+                    # vector, so the units it now quotes would be chosen again beside it.
                     continue
                 redundancy = float(np.max(vecs[chosen] @ vecs[j]))
                 if redundancy >= NEAR_DUPLICATE:
