@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +130,17 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve: the chance a positive outscores a negative (ties count half)."""
     pos, neg = scores[labels == 1], scores[labels == 0]
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def raw_model_rate(model: Any, texts: Sequence[str]) -> Callable[[], float]:
+    """A timer of ``model``'s raw throughput on ``texts`` (texts a second through
+    ``embed_documents`` alone: no cache, no store), warmed up once: what issue 26's cold-ingest
+    ratio divides by. Call it before and after each ingest: the shared machine's speed drifts."""
+    model.embed_documents(list(texts[:64]))  # warm-up: session load, first-call allocations
+
+    def rate() -> float:
+        t0 = time.perf_counter()
+        model.embed_documents(texts)
+        return len(texts) / (time.perf_counter() - t0)
+
+    return rate

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import numpy as np  # noqa: E402
-from benchlib import print_result  # noqa: E402
+from benchlib import print_result, raw_model_rate  # noqa: E402
 
 import ragline  # noqa: E402
 from ragline.loaders.registry import load_file  # noqa: E402
@@ -70,13 +70,7 @@ def main() -> int:
     docs = load_file(sample, engine.settings.loaders)
     texts = [c.embed_text for d in docs for c in engine.chunker.chunk(d).chunks]
     inner = engine.embedder.inner
-    inner.embed_documents(texts[:64])  # warm-up: session load, first-call allocations
-
-    def raw_rate() -> float:
-        t0 = time.perf_counter()
-        inner.embed_documents(texts)
-        return len(texts) / (time.perf_counter() - t0)
-
+    raw_rate = raw_model_rate(inner, texts)
     # The machine is shared and its speed drifts: measure the model before and after each ingest
     # and compare with the mean; with --repeat, raw and cold ingests alternate (each ingest into a
     # fresh data directory) and the median ratio is reported.

@@ -55,6 +55,8 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from benchlib import raw_model_rate  # noqa: E402
+
 import ragline  # noqa: E402
 from ragline.embedding.base import l2_normalize  # noqa: E402
 from ragline.embedding.onnx import OnnxEmbedder, _pool_spans  # noqa: E402
@@ -413,13 +415,7 @@ def cmd_cold(args: argparse.Namespace) -> int:
     texts = [c.embed_text for d in docs for c in engine.chunker.chunk(d).chunks]
     sample = texts[:: args.raw_every]
     inner = engine.embedder.inner
-    inner.embed_documents(sample[:64])  # warm-up: session load, first-call allocations
-
-    def raw_rate() -> float:
-        t0 = time.perf_counter()
-        inner.embed_documents(sample)
-        return len(sample) / (time.perf_counter() - t0)
-
+    raw_rate = raw_model_rate(inner, sample)
     raws = [raw_rate()]
     load.append(os.getloadavg())
     res = run_beir(engine, Path(dataset), split=split)

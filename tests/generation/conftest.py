@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ragline.generation.reader import OnnxReader, packaged_reader_dir
 from tests.helpers import FakeServer, running_server
 
 
@@ -37,3 +38,11 @@ def judge_url(tmp_path_factory):
 def judge_server(judge_url) -> FakeServer:
     """The fake support-judge server, its request log cleared."""
     return FakeServer(judge_url)
+
+
+@pytest.fixture(scope="session")
+def reader() -> OnnxReader:
+    """The packaged extractive reader (int8 ONNX), loaded once for the session."""
+    r = OnnxReader.packaged()
+    assert r is not None, f"the package ships a reader at {packaged_reader_dir()}"
+    return r

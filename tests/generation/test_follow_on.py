@@ -13,7 +13,7 @@ from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
 from ragline.embedding.onnx import OnnxEmbedder
 from ragline.generation.base import collect
 from ragline.generation.extractive import ExtractiveAnswerer, ReaderMix, _follow_on
-from ragline.generation.reader import OnnxReader, packaged_reader_dir
+from ragline.generation.reader import OnnxReader
 from ragline.text.sentences import answer_units
 from ragline.types import Answer, ChunkSpan, Context, Passage
 
@@ -29,13 +29,6 @@ COMPRESSION = (
     "In the process of compression, rock units are shortened and thickened. Compression causes "
     "folding and thrust faults."
 )
-
-
-@pytest.fixture(scope="module")
-def reader() -> OnnxReader:
-    r = OnnxReader.packaged()
-    assert r is not None, f"the package ships a reader at {packaged_reader_dir()}"
-    return r
 
 
 @pytest.fixture(scope="module")

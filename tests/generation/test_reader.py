@@ -21,13 +21,6 @@ EIFFEL = (
 )
 
 
-@pytest.fixture(scope="module")
-def reader() -> OnnxReader:
-    r = OnnxReader.packaged()
-    assert r is not None, f"the package ships a reader at {packaged_reader_dir()}"
-    return r
-
-
 def test_the_packaged_reader_points_at_the_answer_span(reader: OnnxReader) -> None:
     # As the answerer uses it: one answer unit per passage, after its title.
     units = [f"Eiffel Tower: {u}" for u in EIFFEL.split(". ")]
