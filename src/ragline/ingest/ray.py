@@ -369,6 +369,22 @@ class RayEmbedder:
         except self.ray.exceptions.RayError as exc:
             raise _lost(exc, "an embedding worker", self.max_restarts) from exc
 
+    def _gather(
+        self, method: str, texts: Sequence[str], *per_text: Sequence[Any], ragged: int, **options: Any
+    ) -> tuple[Vectors, list[list[Vectors]]]:
+        """:meth:`_scatter` for a ``method`` that returns the texts' vectors and then ``ragged``
+        lists of one matrix per text (sentence vectors, token states), put back in ``texts``'
+        order."""
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        empty = np.zeros((0, self._dimension), np.float32)
+        lists: list[list[Vectors]] = [[empty] * len(texts) for _ in range(ragged)]
+        for share, (vectors, *per) in self._scatter(method, texts, *per_text, **options):
+            out[share] = vectors
+            for k, matrices in enumerate(per):
+                for j, m in zip(share, matrices, strict=True):
+                    lists[k][j] = m
+        return out, lists
+
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for share, vectors in self._scatter("embed_documents", texts):
@@ -390,23 +406,13 @@ class RayTokenEmbedder(RayEmbedder):
     def embed_with_tokens(
         self, texts: Sequence[str], *, content_only: bool = False
     ) -> tuple[Vectors, list[TokenMatrix]]:
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        tokens: list[TokenMatrix] = [np.zeros((0, self._dimension), np.float32)] * len(texts)
-        for share, (vectors, states) in self._scatter("embed_with_tokens", texts, content_only=content_only):
-            out[share] = vectors
-            for j, t in zip(share, states, strict=True):
-                tokens[j] = t
+        out, (tokens,) = self._gather("embed_with_tokens", texts, ragged=1, content_only=content_only)
         return out, tokens
 
     def embed_spans(
         self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
     ) -> tuple[Vectors, list[Vectors]]:
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        sentences: list[Vectors] = [np.zeros((0, self._dimension), np.float32)] * len(texts)
-        for share, (vectors, pooled) in self._scatter("embed_spans", texts, heads, spans):
-            out[share] = vectors
-            for j, s in zip(share, pooled, strict=True):
-                sentences[j] = s
+        out, (sentences,) = self._gather("embed_spans", texts, heads, spans, ragged=1)
         return out, sentences
 
     def embed_spans_with_tokens(
@@ -419,17 +425,9 @@ class RayTokenEmbedder(RayEmbedder):
     ) -> tuple[Vectors, list[Vectors], list[TokenMatrix]]:
         """Chunk vectors, late sentence vectors and token states from one run on the actors (the
         ``late`` and ``mapped`` forms with token states: one model pass, as in-process)."""
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        empty = np.zeros((0, self._dimension), np.float32)
-        sentences: list[Vectors] = [empty] * len(texts)
-        tokens: list[TokenMatrix] = [empty] * len(texts)
-        for share, (vectors, pooled, states) in self._scatter(
-            "embed_spans_with_tokens", texts, heads, spans, content_only=content_only
-        ):
-            out[share] = vectors
-            for j, s, t in zip(share, pooled, states, strict=True):
-                sentences[j] = s
-                tokens[j] = t
+        out, (sentences, tokens) = self._gather(
+            "embed_spans_with_tokens", texts, heads, spans, ragged=2, content_only=content_only
+        )
         return out, sentences, tokens
 
 
