@@ -263,6 +263,18 @@ class _FlatUnits:
 # ingests), so fetches read the version the search read; finalize keeps old versions for
 # ``retention_days`` (a fetch from a version cleaned up since falls back to a scan by id).
 _VERSION_SHIFT = 64
+_ADDRESS = (1 << _VERSION_SHIFT) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Aligned:
+    """Rows read for candidates: ``table``'s row j belongs to candidate ``present[j]`` (every
+    candidate, in order, unless some are no longer stored)."""
+
+    table: pa.Table
+    present: Sequence[int]
+
+
 # LanceDB's optimize also prunes versions older than its window (7 days by default) and fails
 # outright when a tagged version falls inside it, so it runs with a window no version reaches, and
 # pylance's cleanup, which skips tagged versions, prunes after it with the store's own window.
@@ -684,22 +696,45 @@ class LanceStore:
         except OSError:  # removed by a cleanup of old versions (or not a ref this store made)
             return None
 
-    def _rows(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> pa.Table:
+    def _rows(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> _Aligned:
         """``columns`` of the rows behind ``candidates``, each read from the version its search read
-        (pylance's row take: ~2 ms faster per query than lancedb's query-builder take). When one of
-        those versions is gone from disk, every row is looked up by chunk id in ``view`` (a scan)."""
+        (pylance's row take: ~2 ms faster per query than lancedb's query-builder take), in candidate
+        order. The take returns rows in the order asked, so no ``id`` column is read to match them
+        (240 candidates' ids cost ~1.1 ms at 100k chunks). When one of those versions is gone from
+        disk, or a take comes back short, the rows still there are looked up by chunk id in
+        ``view`` (a scan)."""
         by_version: dict[int, list[int]] = {}
-        for c in candidates:
-            version, address = divmod(c.ref, 1 << _VERSION_SHIFT)
-            by_version.setdefault(version, []).append(address)
-        parts = []
-        for version, addresses in by_version.items():
+        for i, c in enumerate(candidates):
+            by_version.setdefault(c.ref >> _VERSION_SHIFT, []).append(i)
+        parts: list[pa.Table] = []
+        for version, idx in by_version.items():
             ds = self._dataset_at(view, version)
-            if ds is None:
-                ids = [c.chunk_id for c in candidates]
-                return view.ds.to_table(columns=columns, filter=" OR ".join(_in_list("id", ids)))
-            parts.append(ds._take_rows(addresses, columns=columns))
-        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            t = (
+                None
+                if ds is None
+                else ds._take_rows([candidates[i].ref & _ADDRESS for i in idx], columns=columns)
+            )
+            if t is None or t.num_rows != len(idx):
+                return self._rows_by_id(view, candidates, columns)
+            parts.append(t)
+        if len(parts) == 1:
+            return _Aligned(parts[0], range(len(candidates)))
+        # Several versions: back to candidate order.
+        order = np.argsort([i for idx in by_version.values() for i in idx], kind="stable")
+        return _Aligned(pa.concat_tables(parts).take(order), range(len(candidates)))
+
+    def _rows_by_id(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> _Aligned:
+        """:meth:`_rows` by chunk id in ``view`` (a scan): the candidates still stored, in order."""
+        ids = list(dict.fromkeys(c.chunk_id for c in candidates))
+        t = view.ds.to_table(
+            columns=list(dict.fromkeys(["id", *columns])), filter=" OR ".join(_in_list("id", ids))
+        )
+        at = {cid: i for i, cid in enumerate(t.column("id").to_pylist())}
+        present = [i for i, c in enumerate(candidates) if c.chunk_id in at]
+        rows = t.select(columns).take(
+            np.asarray([at[candidates[i].chunk_id] for i in present], dtype=np.int64)
+        )
+        return _Aligned(rows, present)
 
     def _changed(self) -> None:
         with self._view_lock:
@@ -1082,8 +1117,8 @@ class LanceStore:
         if view is None or not candidates or UNITS not in view.ds.schema.names:
             return []
         unique = list({c.chunk_id: c for c in reversed(candidates)}.values())[::-1]
-        t = self._rows(view, unique, ["id", UNITS])
-        col = t.column(UNITS).combine_chunks()
+        rows = self._rows(view, unique, [UNITS])
+        col = rows.table.column(UNITS).combine_chunks()
         counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
         has = np.flatnonzero(counts)
         if not len(has):
@@ -1091,9 +1126,7 @@ class LanceStore:
         matrix = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32).reshape(-1, self.dimension)
         starts = np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp)
         sims = maxsim_scores(unit_rows(matrix), starts, vector)
-        ids = t.column("id").to_pylist()
-        score = {ids[i]: float(s) for i, s in zip(has, sims, strict=True)}
-        found = [c._replace(score=score[c.chunk_id]) for c in unique if c.chunk_id in score]
+        found = [unique[rows.present[i]]._replace(score=float(s)) for i, s in zip(has, sims, strict=True)]
         return sorted(found, key=lambda c: -c.score)
 
     @staticmethod
@@ -1158,8 +1191,11 @@ class LanceStore:
             table, at = held
             picked = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
             return [chunk_of(r) for r in table.take(np.asarray(picked, dtype=np.int64)).to_pylist()]
-        by_id = {r["id"]: r for r in self._rows(view, candidates, _RESULT_COLUMNS).to_pylist()}
-        return [chunk_of(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
+        rows = self._rows(view, candidates, _RESULT_COLUMNS[1:])
+        return [
+            chunk_of({"id": candidates[i].chunk_id, **r})
+            for i, r in zip(rows.present, rows.table.to_pylist(), strict=True)
+        ]
 
     def _fits_held(self, view: _View, columns: list[str], cap: int) -> bool:
         """Whether ``columns`` of every row may be held in memory: the view searches in memory
@@ -1191,9 +1227,11 @@ class LanceStore:
         view = self._view()
         if view is None or not candidates:
             return []
-        t = self._rows(view, candidates, ["id", "search_text"])
-        got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
-        return [got.get(c.chunk_id) or "" for c in candidates]
+        rows = self._rows(view, candidates, ["search_text"])
+        texts = [""] * len(candidates)
+        for i, text in zip(rows.present, rows.table.column("search_text").to_pylist(), strict=True):
+            texts[i] = text or ""
+        return texts
 
     def fetch_doc_ids(self, candidates: Sequence[Candidate]) -> list[str | None]:
         view = self._view()
@@ -1203,9 +1241,11 @@ class LanceStore:
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             at = flat.at
             return [flat.doc_ids[at[c.chunk_id]] if c.chunk_id in at else None for c in candidates]
-        t = self._rows(view, candidates, ["id", "doc_id"])
-        got = dict(zip(t.column("id").to_pylist(), t.column("doc_id").to_pylist(), strict=True))
-        return [got.get(c.chunk_id) for c in candidates]
+        rows = self._rows(view, candidates, ["doc_id"])
+        doc_ids: list[str | None] = [None] * len(candidates)
+        for i, doc_id in zip(rows.present, rows.table.column("doc_id").to_pylist(), strict=True):
+            doc_ids[i] = doc_id
+        return doc_ids
 
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         view = self._view()
@@ -1214,13 +1254,9 @@ class LanceStore:
         flat = self._exact_vectors(view)
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             return flat.raw[[flat.at[c.chunk_id] for c in candidates if c.chunk_id in flat.at]]
-        t = self._rows(view, candidates, ["id", "vector"])
-        ids = t.column("id").to_pylist()
-        rows = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
-        rows = rows.reshape(len(ids), -1)
-        at = {cid: i for i, cid in enumerate(ids)}
-        order = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
-        return rows[order]
+        t = self._rows(view, candidates, ["vector"]).table
+        vectors = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
+        return vectors.reshape(t.num_rows, self.dimension)
 
     def fetch_token_states(
         self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
@@ -1234,16 +1270,8 @@ class LanceStore:
         held = self._token_blobs(view) if embed_texts is None else None
         if held is not None:
             return unpack_many([held.get(c) for c in chunk_ids], self.dimension)
-        columns = ["id", TOKENS, "search_text"] if embed_texts is not None else ["id", TOKENS]
-        rows = self._row_ids(view)
-        # Ids the map does not know are not stored (ingest asks about every new chunk): None,
-        # without a query.
-        present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
-        if not present:
-            return [None] * len(chunk_ids)
-        # The map and the take read one version, so every row is where the map says.
-        t = view.ds._take_rows([rows[c] for c in present], columns=columns)
-        ids = t.column("id").to_pylist()
+        columns = [TOKENS, "search_text"] if embed_texts is not None else [TOKENS]
+        t, ids = self._rows_of_ids(view, chunk_ids, columns)
         blobs = dict(zip(ids, t.column(TOKENS).to_pylist(), strict=True))
         if embed_texts is not None:
             # States belong to the text that was embedded: a chunk whose header (title, section)
@@ -1252,6 +1280,24 @@ class LanceStore:
             wanted = dict(zip(chunk_ids, embed_texts, strict=True))
             blobs = {cid: b for cid, b in blobs.items() if stored[cid] == wanted[cid]}
         return unpack_many([blobs.get(cid) for cid in chunk_ids], self.dimension)
+
+    def _rows_of_ids(
+        self, view: _View, chunk_ids: Sequence[str], columns: list[str]
+    ) -> tuple[pa.Table, list[str]]:
+        """``columns`` of the stored rows among ``chunk_ids`` (once each) and their ids, in order,
+        by row id: a few rows in about a millisecond, where a filter on ``id`` scans the column."""
+        rows = self._row_ids(view)
+        # Ids the map does not know are not stored (ingest asks about every new chunk): no query.
+        present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
+        if not present:
+            return pa.table({c: pa.array([], view.ds.schema.field(c).type) for c in columns}), []
+        # The map and the take read one version, so every row is where the map says, in the order
+        # asked: the ids need not be read back (a short take, which that rules out, reads them).
+        t = view.ds._take_rows([rows[c] for c in present], columns=columns)
+        if t.num_rows != len(present):
+            t = view.ds._take_rows([rows[c] for c in present], columns=["id", *columns])
+            return t.select(columns), t.column("id").to_pylist()
+        return t, present
 
     def _token_blobs(self, view: _View) -> dict[str, bytes] | None:
         """Every chunk's token-state blob by chunk id, read once per view while :meth:`_fits_held`
@@ -1274,20 +1320,16 @@ class LanceStore:
         view = self._view()
         if view is None or not chunk_ids or UNITS not in view.ds.schema.names:
             return [None] * len(chunk_ids)
-        rows = self._row_ids(view)
-        present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
-        if not present:
+        t, ids = self._rows_of_ids(view, chunk_ids, ["text", UNITS])
+        if not ids:
             return [None] * len(chunk_ids)
-        # By row id, like token states: a few rows in about a millisecond, where a filter on ``id``
-        # scans the column.
-        t = view.ds._take_rows([rows[c] for c in present], columns=["id", "text", UNITS])
         col = t.column(UNITS).combine_chunks()
         counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
         flat = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32).reshape(-1, self.dimension)
         starts = np.concatenate([[0], np.cumsum(counts)])
         found: dict[str, StoredSentences] = {}
         texts = t.column("text").to_pylist()
-        for i, cid in enumerate(t.column("id").to_pylist()):
+        for i, cid in enumerate(ids):
             if counts[i]:
                 found[cid] = StoredSentences(texts[i] or "", flat[starts[i] : starts[i + 1]])
         return [found.get(c) for c in chunk_ids]
