@@ -279,12 +279,15 @@ def test_result_rows_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch,
     assert store.fetch_chunks(new) == [b[1]]
 
 
+@pytest.mark.parametrize("small_cap", [lance._SMALL_IN_MEMORY, 0])
 def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions_and_versions(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cap: int
 ) -> None:
     """Above the threshold rows are read by ref without their ids (the take returns them in the
-    order asked): every reader gives each candidate its own row, whatever the candidates' order,
-    repeats, fragments, deleted rows beside them, or the versions their searches read."""
+    order asked), their small columns from memory when held (small_cap 0: never): every reader
+    gives each candidate its own row, whatever the candidates' order, repeats, fragments, deleted
+    rows beside them, or the versions their searches read."""
+    monkeypatch.setattr(lance, "_SMALL_IN_MEMORY", small_cap)
     f32: dict[str, Any] = {"sentence_vector_dtype": "float32"}  # exact MaxSim scores
     store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5, **f32)
     chunks: list[Chunk] = []
@@ -315,6 +318,12 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     by_id |= {c.id: c for c in extra}
     vec_of |= {c.id: v for c, v in zip(extra, vectors_for(extra, 9), strict=True)}
     new = store.dense_candidates(q, 100)
+    # The view's own candidates (small columns from memory when held), then two versions'.
+    now = [new[i] for i in rng.permutation(len(new))] + new[:3]
+    assert store.fetch_chunks(now) == [by_id[c.chunk_id] for c in now]
+    assert store.fetch_doc_ids(now) == [by_id[c.chunk_id].doc_id for c in now]
+    view = store._view()
+    assert view is not None and view.small_held is (small_cap > 0) and view.results_held is not True
     mixed = [old[i] for i in rng.permutation(len(old))] + [new[i] for i in rng.permutation(len(new))[:6]]
     mixed += mixed[:4]  # repeats
     assert {c.ref >> 64 for c in mixed} == {old[0].ref >> 64, new[0].ref >> 64}

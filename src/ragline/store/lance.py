@@ -275,6 +275,23 @@ class _Aligned:
     present: Sequence[int]
 
 
+@dataclass(frozen=True, slots=True)
+class _Small:
+    """A view's :data:`_SMALL_COLUMNS` in memory (one chunk per column) and where each row is:
+    ``table`` row ``at[j]`` is the row with the j-th smallest row id, ``rowids[j]``."""
+
+    table: pa.Table
+    rowids: npt.NDArray[np.uint64]
+    at: npt.NDArray[np.intp]
+
+    def rows_of(self, rowids: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp] | None:
+        """The table rows of ``rowids``, or None when one is not there."""
+        j = np.searchsorted(self.rowids, rowids)
+        if len(j) and (j.max() >= len(self.rowids) or np.any(self.rowids[j] != rowids)):
+            return None
+        return self.at[j]
+
+
 # LanceDB's optimize also prunes versions older than its window (7 days by default) and fails
 # outright when a tagged version falls inside it, so it runs with a window no version reaches, and
 # pylance's cleanup, which skips tagged versions, prunes after it with the store's own window.
@@ -291,6 +308,13 @@ _TOKENS_IN_MEMORY = 128 << 20
 _ROWS_IN_MEMORY = 128 << 20
 # Rows whose sizes estimate the whole columns' before they are read into memory.
 _HELD_SAMPLE = 64
+# A search result's columns but the id (candidates carry it) and the long texts: held in memory for
+# a view whose whole result columns are not (above ann_threshold), up to this many bytes (the 100k
+# synthetic collection's take 8.4 MB, read in 15 ms once per table version; 1M chunks ~84 MB).
+# Smoothing's document ids are then no read, and the head's rows read two columns, not 13 (each
+# column of a row take costs ~0.1 ms whatever its size).
+_SMALL_COLUMNS = [c for c in _RESULT_COLUMNS if c not in ("id", "text", "metadata_json")]
+_SMALL_IN_MEMORY = 128 << 20
 
 
 @dataclass(slots=True)
@@ -315,6 +339,9 @@ class _View:
     results: pa.Table | None = None
     results_at: dict[str, int] | None = None
     results_held: bool | None = None
+    # _SMALL_COLUMNS of every row, when held (:meth:`LanceStore._small_rows`); ``small_held`` as above.
+    small: _Small | None = None
+    small_held: bool | None = None
 
     @property
     def version(self) -> int:
@@ -1191,6 +1218,15 @@ class LanceStore:
             table, at = held
             picked = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
             return [chunk_of(r) for r in table.take(np.asarray(picked, dtype=np.int64)).to_pylist()]
+        small = self._held_small(view, candidates)
+        if small is not None:
+            # The rest by ref: two columns of the head's rows instead of 13.
+            texts = self._rows(view, candidates, ["text", "metadata_json"])
+            if len(texts.present) == len(candidates):  # always, for refs of the view's version
+                return [
+                    chunk_of({"id": c.chunk_id, **a, **b})
+                    for c, a, b in zip(candidates, small.to_pylist(), texts.table.to_pylist(), strict=True)
+                ]
         rows = self._rows(view, candidates, _RESULT_COLUMNS[1:])
         return [
             chunk_of({"id": candidates[i].chunk_id, **r})
@@ -1223,6 +1259,35 @@ class LanceStore:
             return None
         return view.results, view.results_at
 
+    def _small_rows(self, view: _View) -> _Small | None:
+        """The view's :data:`_SMALL_COLUMNS` in memory, read once per view while they take at most
+        ``_SMALL_IN_MEMORY`` bytes (estimated from the first rows); None otherwise."""
+        if view.small_held is None:
+            sample = view.ds.head(_HELD_SAMPLE, columns=_SMALL_COLUMNS)
+            per_row = sample.nbytes / max(sample.num_rows, 1)
+            held = bool(sample.num_rows and per_row * view.ds.count_rows() <= _SMALL_IN_MEMORY)
+            if held:
+                t = view.ds.to_table(columns=_SMALL_COLUMNS, with_row_id=True)
+                rowids = np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64)
+                order = np.argsort(rowids, kind="stable").astype(np.intp)
+                # One chunk per column: a take across many chunks costs several times more.
+                view.small = _Small(t.drop_columns(["_rowid"]).combine_chunks(), rowids[order], order)
+            view.small_held = held
+        return view.small
+
+    def _held_small(self, view: _View, candidates: Sequence[Candidate]) -> pa.Table | None:
+        """:data:`_SMALL_COLUMNS` of ``candidates``' rows from memory, in order; None when they
+        are not held or a candidate names another version (its rows are read from that one)."""
+        version = view.version
+        if any(c.ref >> _VERSION_SHIFT != version for c in candidates):
+            return None
+        small = self._small_rows(view)
+        if small is None:
+            return None
+        rowids = np.fromiter((c.ref & _ADDRESS for c in candidates), dtype=np.uint64, count=len(candidates))
+        at = small.rows_of(rowids)
+        return None if at is None else small.table.take(at)
+
     def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
         view = self._view()
         if view is None or not candidates:
@@ -1241,6 +1306,10 @@ class LanceStore:
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             at = flat.at
             return [flat.doc_ids[at[c.chunk_id]] if c.chunk_id in at else None for c in candidates]
+        small = self._held_small(view, candidates)
+        if small is not None:
+            held: list[str | None] = small.column("doc_id").to_pylist()
+            return held
         rows = self._rows(view, candidates, ["doc_id"])
         doc_ids: list[str | None] = [None] * len(candidates)
         for i, doc_id in zip(rows.present, rows.table.column("doc_id").to_pylist(), strict=True):
