@@ -1153,7 +1153,9 @@ class LanceStore:
         matrix = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32).reshape(-1, self.dimension)
         starts = np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp)
         sims = maxsim_scores(unit_rows(matrix), starts, vector)
-        found = [unique[rows.present[i]]._replace(score=float(s)) for i, s in zip(has, sims, strict=True)]
+        found = [
+            unique[rows.present[i]]._replace(score=float(s)) for i, s in zip(has.tolist(), sims, strict=True)
+        ]
         return sorted(found, key=lambda c: -c.score)
 
     @staticmethod
