@@ -20,7 +20,7 @@ from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
-from ragline.store.base import searches_in_memory
+from ragline.store.base import Candidate, searches_in_memory
 from ragline.store.filters import Visible
 from ragline.store.lance import LanceStore
 from ragline.text.words import content_words
@@ -343,7 +343,7 @@ def test_token_states_are_read_ahead_from_disk_but_not_from_memory(engine: Engin
         states = _States(in_memory)
         late = LateInteractionReranker(states=states)  # no model is loaded: nothing is scored
         r = PipelineRetriever(engine.store("notes"), engine.embedder, RetrievalSettings(), rerankers=[late])
-        ahead = r._read_ahead(["a", "b"])
+        ahead = r._read_ahead([Candidate("a", 1.0, 0), Candidate("b", 0.5, 1)])
         assert (id(states) in ahead) is not in_memory
         if ahead:
             assert isinstance(ahead[id(states)], ReadAhead)
@@ -586,3 +586,18 @@ def test_on_disk_the_token_states_read_ahead_are_exactly_the_smoothed_head(home_
         reads.clear()
         hits = retriever.run(query, 10)  # top_k = rerank.candidates: the hits are the head, reranked
         assert len(reads) == 1 and sorted(reads[0]) == sorted(h.chunk.id for h in hits), query
+    # The store itself as the states: the head's are read by row reference, with no map of every
+    # chunk id to its row (a scan of the id column per table version above the threshold).
+    fresh = LanceStore(below.root, dimension=below.dimension, model_id=below.model_id, ann_threshold=5)
+    retriever = PipelineRetriever(
+        fresh, home_engine.embedder_for("home"), s, rerankers=[late.with_states(fresh)]
+    )
+    for query in ["noisy heat pumps", "cost"]:
+        assert [h.chunk.id for h in retriever.run(query, 10)] == [
+            h.chunk.id
+            for h in PipelineRetriever(
+                above, home_engine.embedder_for("home"), s, rerankers=[late.with_states(above)]
+            ).run(query, 10)
+        ]
+    view = fresh._view()
+    assert view is not None and view.rows is None

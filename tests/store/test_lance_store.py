@@ -344,3 +344,10 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     for cid, m in zip(ids, together, strict=True):
         alone = store.fetch_token_states([cid])[0]
         assert (m is None and alone is None) or np.array_equal(m, alone)
+    # By the candidates' refs: the same states, without mapping every chunk id to its row.
+    again = LanceStore(store.root, dimension=DIM, model_id="m", ann_threshold=5, **f32)
+    of = again.fetch_token_states_of(mixed)
+    assert [m is None for m in of] == [m is None for m in together[:-1]]
+    assert all(a is None or np.array_equal(a, b) for a, b in zip(of, together[:-1], strict=True))
+    view = again._view()
+    assert view is not None and view.rows is None
