@@ -310,7 +310,8 @@ _ROWS_IN_MEMORY = 128 << 20
 _HELD_SAMPLE = 64
 # A search result's columns but the id (candidates carry it) and the long texts: held in memory for
 # a view whose whole result columns are not (above ann_threshold), up to this many bytes (the 100k
-# synthetic collection's take 8.4 MB, read in 15 ms once per table version; 1M chunks ~84 MB).
+# synthetic collection's take 7.6 MB + 1.6 MB of row-id index, read in 15-74 ms once per table
+# version; 1M chunks ~92 MB).
 # Smoothing's document ids are then no read, and the head's rows read two columns, not 13 (each
 # column of a row take costs ~0.1 ms whatever its size).
 _SMALL_COLUMNS = [c for c in _RESULT_COLUMNS if c not in ("id", "text", "metadata_json")]
