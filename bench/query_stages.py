@@ -129,8 +129,16 @@ def pipeline_stages(
     else:
         store.fetch_chunks(window)
         times["rows (smoothing window, head)"].append((time.perf_counter() - t0) * 1000)
+    # The pipeline reads the head's states ahead: the head + 10 as fused when smoothing follows
+    # (before fix/reads100k), exactly the smoothed head when smoothing on document ids runs first.
+    # A version with fetch_token_states_of reads them by row reference.
     ahead = [f.candidate.chunk_id for f in fused[: pool + 10]]
-    states = timed("token states of the head (+10)", store.fetch_token_states, ahead)
+    timed("token states of the head + 10 (40)", store.fetch_token_states, ahead)
+    if hasattr(store, "fetch_token_states_of"):
+        head = [f.candidate for f in fused[:pool]]
+        states = timed(f"token states of the head ({pool})", store.fetch_token_states_of, head)
+    else:
+        states = timed(f"token states of the head ({pool})", store.fetch_token_states, ahead[:pool])
     tokens = model.query_tokens(query)
     timed("MaxSim over the head", maxsim_batch, tokens, [m for m in states[:pool] if m is not None])
     if query_cache is not None:

@@ -259,6 +259,26 @@ def test_read_ahead_serves_the_stores_states_and_reads_only_the_unexpected_later
         release.set()
     assert states.reads == [["c1", "c3"]]
     assert all(np.array_equal(g, w) for g, w in zip(got, store.fetch_token_states(["c1", "c3"]), strict=True))
+    # With a read of its own (a store's by row reference), the expected chunks are read by it,
+    # on the pool or, when cancelled, here; only the unexpected ones by id.
+    for busy in (False, True):
+        states.reads.clear()
+        by_ref: list[int] = []
+
+        def read(calls: list[int] = by_ref) -> list[np.ndarray | None]:
+            calls.append(1)
+            return store.fetch_token_states(["c0", "c1", "c2"])
+
+        release = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            if busy:
+                pool.submit(release.wait)
+            ahead = ReadAhead(states, ["c0", "c1", "c2", "c1"], pool, read)
+            got = ahead.fetch_token_states(["c2", "c4", "c0"])
+            release.set()
+        assert by_ref == [1] and states.reads == [["c4"]], busy
+        want = store.fetch_token_states(["c2", "c4", "c0"])
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
 
 
 def test_maxsim_batch_reads_consecutive_slices_in_place_and_scores_alike():

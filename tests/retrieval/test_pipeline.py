@@ -20,7 +20,7 @@ from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
-from ragline.store.base import searches_in_memory
+from ragline.store.base import Candidate, searches_in_memory
 from ragline.store.filters import Visible
 from ragline.store.lance import LanceStore
 from ragline.text.words import content_words
@@ -343,7 +343,7 @@ def test_token_states_are_read_ahead_from_disk_but_not_from_memory(engine: Engin
         states = _States(in_memory)
         late = LateInteractionReranker(states=states)  # no model is loaded: nothing is scored
         r = PipelineRetriever(engine.store("notes"), engine.embedder, RetrievalSettings(), rerankers=[late])
-        ahead = r._read_ahead(["a", "b"])
+        ahead = r._read_ahead([Candidate("a", 1.0, 0), Candidate("b", 0.5, 1)])
         assert (id(states) in ahead) is not in_memory
         if ahead:
             assert isinstance(ahead[id(states)], ReadAhead)
@@ -556,3 +556,48 @@ def test_above_the_ann_threshold_the_sentence_list_scores_the_other_searches_can
                 assert [h.chunk.id for h in got] == [h.chunk.id for h in by_hand], (mode, query)
                 assert [h.score for h in got] == [h.score for h in by_hand], (mode, query)
                 assert [h.retrievers for h in got] == [h.retrievers for h in by_hand], (mode, query)
+
+
+def test_on_disk_the_token_states_read_ahead_are_exactly_the_smoothed_head(home_engine: Engine) -> None:
+    """Smoothing on document ids runs before the read-ahead, so the one token-state read is the
+    reranked head's: no extra states decoded, no miss read at rerank time."""
+    below = home_engine.store("home")
+    assert isinstance(below, LanceStore)
+    above = LanceStore(below.root, dimension=below.dimension, model_id=below.model_id, ann_threshold=5)
+    reads: list[list[str]] = []
+
+    class Recorded:
+        """``above``'s token states, each read recorded."""
+
+        def searches_in_memory(self) -> bool:
+            return False
+
+        def fetch_token_states(self, chunk_ids: list[str]) -> list[np.ndarray | None]:
+            reads.append(list(chunk_ids))
+            return above.fetch_token_states(chunk_ids)
+
+    s = RetrievalSettings(candidate_multiplier=2, rerank={"candidates": 10})
+    assert s.smoothing.enabled
+    late = home_engine.retrievers.rerankers(s)[0]  # type: ignore[attr-defined]
+    retriever = PipelineRetriever(
+        above, home_engine.embedder_for("home"), s, rerankers=[late.with_states(Recorded())]
+    )
+    for query in ["noisy heat pumps", "cost", "solar panels subsidies", "which battery storage lasted"]:
+        reads.clear()
+        hits = retriever.run(query, 10)  # top_k = rerank.candidates: the hits are the head, reranked
+        assert len(reads) == 1 and sorted(reads[0]) == sorted(h.chunk.id for h in hits), query
+    # The store itself as the states: the head's are read by row reference, with no map of every
+    # chunk id to its row (a scan of the id column per table version above the threshold).
+    fresh = LanceStore(below.root, dimension=below.dimension, model_id=below.model_id, ann_threshold=5)
+    retriever = PipelineRetriever(
+        fresh, home_engine.embedder_for("home"), s, rerankers=[late.with_states(fresh)]
+    )
+    for query in ["noisy heat pumps", "cost"]:
+        assert [h.chunk.id for h in retriever.run(query, 10)] == [
+            h.chunk.id
+            for h in PipelineRetriever(
+                above, home_engine.embedder_for("home"), s, rerankers=[late.with_states(above)]
+            ).run(query, 10)
+        ]
+    view = fresh._view()
+    assert view is not None and view.rows is None

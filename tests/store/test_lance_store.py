@@ -264,7 +264,9 @@ def test_result_rows_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch,
     store.upsert([SourceBatch("/a.jsonl", "h", a, vectors_for(a, 1, dim))])
     found = store.dense_candidates(vectors_for(a, 1, dim)[3], len(a))
     by_id = {c.id: c for c in a}
-    gone = found[0]._replace(chunk_id="no-such-chunk")
+    # A row is named by its ref (version and address): gone is a chunk no longer stored whose
+    # version was cleaned up since, so it is looked up by id, and left out.
+    gone = found[0]._replace(chunk_id="no-such-chunk", ref=999 << 64 | found[0].ref & lance._ADDRESS)
     got = store.fetch_chunks([found[2], gone, found[0], found[2]])
     assert got == [by_id[found[2].chunk_id], by_id[found[0].chunk_id], by_id[found[2].chunk_id]]
     view = store._view()
@@ -275,3 +277,77 @@ def test_result_rows_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch,
     assert store.fetch_chunks(found) == [by_id[c.chunk_id] for c in found]
     new = store.dense_candidates(vectors_for(b, 2, dim)[1], 1)
     assert store.fetch_chunks(new) == [b[1]]
+
+
+@pytest.mark.parametrize("small_cap", [lance._SMALL_IN_MEMORY, 0])
+def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions_and_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cap: int
+) -> None:
+    """Above the threshold rows are read by ref without their ids (the take returns them in the
+    order asked), their small columns from memory when held (small_cap 0: never): every reader
+    gives each candidate its own row, whatever the candidates' order, repeats, fragments, deleted
+    rows beside them, or the versions their searches read."""
+    monkeypatch.setattr(lance, "_SMALL_IN_MEMORY", small_cap)
+    f32: dict[str, Any] = {"sentence_vector_dtype": "float32"}  # exact MaxSim scores
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5, **f32)
+    chunks: list[Chunk] = []
+    vec_of: dict[str, np.ndarray] = {}
+    units: list[np.ndarray] = []
+    rng = np.random.default_rng(5)
+    for i, src in enumerate(["/a", "/b", "/c"]):  # one fragment per upsert
+        part = with_random_access(make_chunks(5, src, seed=i), seed=i)
+        vecs, part_units = vectors_for(part, i), units_for(part, i)
+        tokens = [rng.normal(size=(3 + j % 4, DIM)).astype(np.float32) for j in range(len(part))]
+        tokens = [t / np.linalg.norm(t, axis=1, keepdims=True) for t in tokens]
+        batch = SourceBatch(src, "h", part, vecs, sentence_vectors=part_units, token_states=tokens)
+        store.upsert([batch])
+        chunks += part
+        units += part_units
+        vec_of |= {c.id: v for c, v in zip(part, vecs, strict=True)}
+    deleted = chunks[12].doc_id
+    assert store.delete_documents([deleted]) > 0  # a deletion file inside /b's fragment
+    view = store._view()
+    assert view is not None and len(view.ds.get_fragments()) == 3 and not store.searches_in_memory()
+    by_id = {c.id: c for c in chunks}
+    q = rng.normal(size=DIM).astype(np.float32)
+    old = store.dense_candidates(q, 100)
+    assert len(old) == sum(c.doc_id != deleted for c in chunks)
+    # A write after the search: those candidates name the version before it, new ones this one.
+    extra = make_chunks(2, "/d", seed=9)
+    store.upsert([SourceBatch("/d", "h", extra, vectors_for(extra, 9))])
+    by_id |= {c.id: c for c in extra}
+    vec_of |= {c.id: v for c, v in zip(extra, vectors_for(extra, 9), strict=True)}
+    new = store.dense_candidates(q, 100)
+    # The view's own candidates (small columns from memory when held), then two versions'.
+    now = [new[i] for i in rng.permutation(len(new))] + new[:3]
+    assert store.fetch_chunks(now) == [by_id[c.chunk_id] for c in now]
+    assert store.fetch_doc_ids(now) == [by_id[c.chunk_id].doc_id for c in now]
+    view = store._view()
+    assert view is not None and view.small_held is (small_cap > 0) and view.results_held is not True
+    mixed = [old[i] for i in rng.permutation(len(old))] + [new[i] for i in rng.permutation(len(new))[:6]]
+    mixed += mixed[:4]  # repeats
+    assert {c.ref >> 64 for c in mixed} == {old[0].ref >> 64, new[0].ref >> 64}
+    assert store.fetch_chunks(mixed) == [by_id[c.chunk_id] for c in mixed]
+    assert store.fetch_doc_ids(mixed) == [by_id[c.chunk_id].doc_id for c in mixed]
+    assert store.fetch_texts(mixed) == [by_id[c.chunk_id].embed_text for c in mixed]
+    np.testing.assert_array_equal(store.fetch_vectors(mixed), np.stack([vec_of[c.chunk_id] for c in mixed]))
+    # The sentence scores of the candidates are their own rows' (exact MaxSim).
+    ref = dict(maxsim_reference(chunks, units, q))
+    got = store.sentence_scores(q, old)
+    assert {c.chunk_id for c in got} == {c.chunk_id for c in old if c.chunk_id in ref}
+    assert all(c.score == pytest.approx(ref[c.chunk_id], abs=1e-5) for c in got)
+    # Token states by chunk id: each id's own, as read alone.
+    ids = [c.chunk_id for c in mixed] + [chunks[12].id]  # the deleted one: None
+    together = store.fetch_token_states(ids)
+    stateless = {c.id for c in extra} | {chunks[12].id}
+    assert [m is None for m in together] == [cid in stateless for cid in ids]
+    for cid, m in zip(ids, together, strict=True):
+        alone = store.fetch_token_states([cid])[0]
+        assert (m is None and alone is None) or np.array_equal(m, alone)
+    # By the candidates' refs: the same states, without mapping every chunk id to its row.
+    again = LanceStore(store.root, dimension=DIM, model_id="m", ann_threshold=5, **f32)
+    of = again.fetch_token_states_of(mixed)
+    assert [m is None for m in of] == [m is None for m in together[:-1]]
+    assert all(a is None or np.array_equal(a, b) for a, b in zip(of, together[:-1], strict=True))
+    view = again._view()
+    assert view is not None and view.rows is None

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -49,7 +50,9 @@ class ReadAhead:
 
     The read overlaps the work between the first-stage fusion and the rerank (row fetch,
     smoothing); the states served are the ones ``states`` gives, so scores do not change. A read
-    the pool has not started by then is cancelled and done by the caller.
+    the pool has not started by then is cancelled and done by the caller. ``read``, when given,
+    reads the expected chunks' states instead (one per distinct id of ``chunk_ids``, in order):
+    the same states by another way, e.g. by the store's row references.
 
     Example::
 
@@ -57,17 +60,27 @@ class ReadAhead:
         reranker.with_states(ahead).run(query, hits, 10)
     """
 
-    def __init__(self, states: TokenStates, chunk_ids: Sequence[str], pool: Executor) -> None:
+    def __init__(
+        self,
+        states: TokenStates,
+        chunk_ids: Sequence[str],
+        pool: Executor,
+        read: Callable[[], Sequence[TokenMatrix | None]] | None = None,
+    ) -> None:
         self.states = states
         self.ids = list(dict.fromkeys(chunk_ids))
-        self._job = pool.submit(states.fetch_token_states, self.ids)
+        self._read = read
+        self._job = pool.submit(read or partial(states.fetch_token_states, self.ids))
 
     def fetch_token_states(self, chunk_ids: Sequence[str]) -> list[TokenMatrix | None]:
         if self._job.cancel():
             # The pool has not started the read (a busy machine): waiting for it to would cost a
             # scheduling delay on top, so this thread reads what it needs itself.
-            return self.states.fetch_token_states(chunk_ids)
-        got = dict(zip(self.ids, self._job.result(), strict=True))
+            if self._read is None:
+                return self.states.fetch_token_states(chunk_ids)
+            got = dict(zip(self.ids, self._read(), strict=True))
+        else:
+            got = dict(zip(self.ids, self._job.result(), strict=True))
         missing = [c for c in dict.fromkeys(chunk_ids) if c not in got]
         if missing:
             got.update(zip(missing, self.states.fetch_token_states(missing), strict=True))

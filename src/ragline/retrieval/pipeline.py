@@ -77,6 +77,7 @@ from ragline.store.base import (
     searches_in_memory,
     sentence_scores,
     sentence_search,
+    token_states_of,
     vector_fetch,
 )
 from ragline.store.filters import And, Filter, InList
@@ -90,8 +91,10 @@ T = TypeVar("T")
 _YEAR_FIELDS = ("year", "published_year")
 _DATE_FIELDS = ("date", "published", "updated")
 _VERSION_FIELDS = ("version",)
-# Token states read ahead beyond the rerank head: smoothing lifts hits from below it into the head
-# (with none extra, 2.4-2.9 per query on SciFact/NFCorpus, read at rerank time; with 10, 0.4-0.5).
+# Token states read ahead beyond the rerank head when smoothing runs after the rows are read: it
+# lifts hits from below the head into it (with none extra, 2.4-2.9 per query on SciFact/NFCorpus,
+# read at rerank time; with 10, 0.4-0.5). Smoothing on document ids runs first, so the head it
+# leaves is read ahead exactly.
 _AHEAD_EXTRA = 10
 
 
@@ -365,18 +368,23 @@ class PipelineRetriever:
             order = smooth_scores(docs, [f.score for f in kept], firsts, vectors, s.neighbours, s.weight)
         return [kept[i]._replace(score=score) for i, score in order]
 
-    def _read_ahead(self, chunk_ids: list[str]) -> dict[int, TokenStates]:
-        """A :class:`ReadAhead` of ``chunk_ids`` per token-state source the rerankers read
-        (keyed by its ``id``); none without chunk ids, nor for a store that searches in memory:
+    def _read_ahead(self, candidates: Sequence[Candidate]) -> dict[int, TokenStates]:
+        """A :class:`ReadAhead` of ``candidates``' chunks per token-state source the rerankers read
+        (keyed by its ``id``; by row reference where the source can); none without candidates,
+        nor for a store that searches in memory:
         it holds its token states too, and decoding them beside the row read and smoothing on a
         loaded machine cost the calling thread more than it saved (p50 +2.4 to +3.5 ms on SciFact
         and NFCorpus, docs/benchmarks.md), where a read from disk gains from the overlap."""
         ahead: dict[int, TokenStates] = {}
-        for r in self.rerankers if chunk_ids else ():
+        unique = list({c.chunk_id: c for c in reversed(candidates)}.values())[::-1]
+        ids = [c.chunk_id for c in unique]
+        for r in self.rerankers if candidates else ():
             if not isinstance(r, LateInteractionReranker) or r.states is None or id(r.states) in ahead:
                 continue
             if not searches_in_memory(r.states):
-                ahead[id(r.states)] = ReadAhead(r.states, chunk_ids, SEARCH_POOL)
+                by_ref = token_states_of(r.states)
+                read = partial(by_ref.fetch_token_states_of, unique) if by_ref is not None else None
+                ahead[id(r.states)] = ReadAhead(r.states, ids, SEARCH_POOL, read)
         return ahead
 
     # -- the whole run -------------------------------------------------------------------------------
@@ -403,13 +411,18 @@ class PipelineRetriever:
             ids = [[f.candidate.chunk_id for f in lst] for lst in lists]
             rrf = reciprocal_rank_fusion(ids, k=s.fusion.rrf_k)
             fused = [Fused(by_id[cid].candidate, score, by_id[cid].retrievers) for cid, score in rrf[:take]]
-        # The rerankers' token states for the head as fused so far are read on the pool while the
-        # rows are fetched and smoothed (from disk only); smoothing brings in a few others, read
-        # at rerank time.
-        ahead = self._read_ahead([f.candidate.chunk_id for f in fused[: s.rerank.candidates + _AHEAD_EXTRA]])
+        # The rerankers' token states for the head are read on the pool while the rows are
+        # fetched (from disk only). Smoothing on document ids comes first (~1 ms at 100k chunks,
+        # no row read), so exactly the head it leaves is read: none of the 10 extra states (40
+        # decoded instead of 30) and no misses read at rerank time. Smoothing after the rows is
+        # read ahead of: the head as fused so far and a few below it, which it may lift.
         smoothed = self.doc_ids is not None and self.vectors is not None
         if self.doc_ids is not None and self.vectors is not None:
             fused = self._smooth_fused(fused, self.doc_ids, self.vectors)[:pool]
+            ahead = self._read_ahead([f.candidate for f in fused[: s.rerank.candidates]])
+        else:
+            extra = _AHEAD_EXTRA if s.smoothing.enabled else 0
+            ahead = self._read_ahead([f.candidate for f in fused[: s.rerank.candidates + extra]])
         chunks = {c.id: c for c in self.store.fetch_chunks([f.candidate for f in fused])}
         found = [f for f in fused if f.candidate.chunk_id in chunks]
         hits = [

@@ -266,6 +266,18 @@ class TokenStateStore(Protocol):
 
 
 @runtime_checkable
+class TokenStatesOf(Protocol):
+    """Stored token states of search candidates, read by their row references: what the pipeline
+    reads ahead for its rerank head. An optimisation: without it they are read by chunk id, which
+    on LanceDB above the ANN threshold maps every chunk id to its row once per table version
+    (~0.1 s and 12 MB at 100k chunks)."""
+
+    def fetch_token_states_of(self, candidates: Sequence[Candidate]) -> list[Vectors | None]:
+        """:meth:`TokenStateStore.fetch_token_states` of the candidates' chunks, in order."""
+        ...
+
+
+@runtime_checkable
 class VectorFetch(Protocol):
     """The stored chunk vectors of search candidates (dense feedback, score smoothing)."""
 
@@ -454,6 +466,11 @@ def sentence_search(
 def sentence_scores(store: object) -> SentenceScores | None:
     """``store`` as a :class:`SentenceScores`, or None (the sentence index is searched instead)."""
     return store if isinstance(store, SentenceScores) else None
+
+
+def token_states_of(store: object) -> TokenStatesOf | None:
+    """``store`` as a :class:`TokenStatesOf`, or None (states are then read by chunk id)."""
+    return store if isinstance(store, TokenStatesOf) else None
 
 
 def token_state_store(

@@ -263,6 +263,35 @@ class _FlatUnits:
 # ingests), so fetches read the version the search read; finalize keeps old versions for
 # ``retention_days`` (a fetch from a version cleaned up since falls back to a scan by id).
 _VERSION_SHIFT = 64
+_ADDRESS = (1 << _VERSION_SHIFT) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Aligned:
+    """Rows read for candidates: ``table``'s row j belongs to candidate ``present[j]`` (every
+    candidate, in order, unless some are no longer stored)."""
+
+    table: pa.Table
+    present: Sequence[int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Small:
+    """A view's :data:`_SMALL_COLUMNS` in memory (one chunk per column) and where each row is:
+    ``table`` row ``at[j]`` is the row with the j-th smallest row id, ``rowids[j]``."""
+
+    table: pa.Table
+    rowids: npt.NDArray[np.uint64]
+    at: npt.NDArray[np.intp]
+
+    def rows_of(self, rowids: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp] | None:
+        """The table rows of ``rowids``, or None when one is not there."""
+        j = np.searchsorted(self.rowids, rowids)
+        if len(j) and (j.max() >= len(self.rowids) or np.any(self.rowids[j] != rowids)):
+            return None
+        return self.at[j]
+
+
 # LanceDB's optimize also prunes versions older than its window (7 days by default) and fails
 # outright when a tagged version falls inside it, so it runs with a window no version reaches, and
 # pylance's cleanup, which skips tagged versions, prunes after it with the store's own window.
@@ -279,6 +308,14 @@ _TOKENS_IN_MEMORY = 128 << 20
 _ROWS_IN_MEMORY = 128 << 20
 # Rows whose sizes estimate the whole columns' before they are read into memory.
 _HELD_SAMPLE = 64
+# A search result's columns but the id (candidates carry it) and the long texts: held in memory for
+# a view whose whole result columns are not (above ann_threshold), up to this many bytes (the 100k
+# synthetic collection's take 7.6 MB + 1.6 MB of row-id index, read in 15-74 ms once per table
+# version; 1M chunks ~92 MB).
+# Smoothing's document ids are then no read, and the head's rows read two columns, not 13 (each
+# column of a row take costs ~0.1 ms whatever its size).
+_SMALL_COLUMNS = [c for c in _RESULT_COLUMNS if c not in ("id", "text", "metadata_json")]
+_SMALL_IN_MEMORY = 128 << 20
 
 
 @dataclass(slots=True)
@@ -303,6 +340,9 @@ class _View:
     results: pa.Table | None = None
     results_at: dict[str, int] | None = None
     results_held: bool | None = None
+    # _SMALL_COLUMNS of every row, when held (:meth:`LanceStore._small_rows`); ``small_held`` as above.
+    small: _Small | None = None
+    small_held: bool | None = None
 
     @property
     def version(self) -> int:
@@ -684,22 +724,45 @@ class LanceStore:
         except OSError:  # removed by a cleanup of old versions (or not a ref this store made)
             return None
 
-    def _rows(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> pa.Table:
+    def _rows(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> _Aligned:
         """``columns`` of the rows behind ``candidates``, each read from the version its search read
-        (pylance's row take: ~2 ms faster per query than lancedb's query-builder take). When one of
-        those versions is gone from disk, every row is looked up by chunk id in ``view`` (a scan)."""
+        (pylance's row take: ~2 ms faster per query than lancedb's query-builder take), in candidate
+        order. The take returns rows in the order asked, so no ``id`` column is read to match them
+        (240 candidates' ids cost ~1.1 ms at 100k chunks). When one of those versions is gone from
+        disk, or a take comes back short, the rows still there are looked up by chunk id in
+        ``view`` (a scan)."""
         by_version: dict[int, list[int]] = {}
-        for c in candidates:
-            version, address = divmod(c.ref, 1 << _VERSION_SHIFT)
-            by_version.setdefault(version, []).append(address)
-        parts = []
-        for version, addresses in by_version.items():
+        for i, c in enumerate(candidates):
+            by_version.setdefault(c.ref >> _VERSION_SHIFT, []).append(i)
+        parts: list[pa.Table] = []
+        for version, idx in by_version.items():
             ds = self._dataset_at(view, version)
-            if ds is None:
-                ids = [c.chunk_id for c in candidates]
-                return view.ds.to_table(columns=columns, filter=" OR ".join(_in_list("id", ids)))
-            parts.append(ds._take_rows(addresses, columns=columns))
-        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            t = (
+                None
+                if ds is None
+                else ds._take_rows([candidates[i].ref & _ADDRESS for i in idx], columns=columns)
+            )
+            if t is None or t.num_rows != len(idx):
+                return self._rows_by_id(view, candidates, columns)
+            parts.append(t)
+        if len(parts) == 1:
+            return _Aligned(parts[0], range(len(candidates)))
+        # Several versions: back to candidate order.
+        order = np.argsort([i for idx in by_version.values() for i in idx], kind="stable")
+        return _Aligned(pa.concat_tables(parts).take(order), range(len(candidates)))
+
+    def _rows_by_id(self, view: _View, candidates: Sequence[Candidate], columns: list[str]) -> _Aligned:
+        """:meth:`_rows` by chunk id in ``view`` (a scan): the candidates still stored, in order."""
+        ids = list(dict.fromkeys(c.chunk_id for c in candidates))
+        t = view.ds.to_table(
+            columns=list(dict.fromkeys(["id", *columns])), filter=" OR ".join(_in_list("id", ids))
+        )
+        at = {cid: i for i, cid in enumerate(t.column("id").to_pylist())}
+        present = [i for i, c in enumerate(candidates) if c.chunk_id in at]
+        rows = t.select(columns).take(
+            np.asarray([at[candidates[i].chunk_id] for i in present], dtype=np.int64)
+        )
+        return _Aligned(rows, present)
 
     def _changed(self) -> None:
         with self._view_lock:
@@ -1082,8 +1145,8 @@ class LanceStore:
         if view is None or not candidates or UNITS not in view.ds.schema.names:
             return []
         unique = list({c.chunk_id: c for c in reversed(candidates)}.values())[::-1]
-        t = self._rows(view, unique, ["id", UNITS])
-        col = t.column(UNITS).combine_chunks()
+        rows = self._rows(view, unique, [UNITS])
+        col = rows.table.column(UNITS).combine_chunks()
         counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
         has = np.flatnonzero(counts)
         if not len(has):
@@ -1091,9 +1154,9 @@ class LanceStore:
         matrix = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32).reshape(-1, self.dimension)
         starts = np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp)
         sims = maxsim_scores(unit_rows(matrix), starts, vector)
-        ids = t.column("id").to_pylist()
-        score = {ids[i]: float(s) for i, s in zip(has, sims, strict=True)}
-        found = [c._replace(score=score[c.chunk_id]) for c in unique if c.chunk_id in score]
+        found = [
+            unique[rows.present[i]]._replace(score=float(s)) for i, s in zip(has.tolist(), sims, strict=True)
+        ]
         return sorted(found, key=lambda c: -c.score)
 
     @staticmethod
@@ -1158,8 +1221,20 @@ class LanceStore:
             table, at = held
             picked = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
             return [chunk_of(r) for r in table.take(np.asarray(picked, dtype=np.int64)).to_pylist()]
-        by_id = {r["id"]: r for r in self._rows(view, candidates, _RESULT_COLUMNS).to_pylist()}
-        return [chunk_of(by_id[c.chunk_id]) for c in candidates if c.chunk_id in by_id]
+        small = self._held_small(view, candidates)
+        if small is not None:
+            # The rest by ref: two columns of the head's rows instead of 13.
+            texts = self._rows(view, candidates, ["text", "metadata_json"])
+            if len(texts.present) == len(candidates):  # always, for refs of the view's version
+                return [
+                    chunk_of({"id": c.chunk_id, **a, **b})
+                    for c, a, b in zip(candidates, small.to_pylist(), texts.table.to_pylist(), strict=True)
+                ]
+        rows = self._rows(view, candidates, _RESULT_COLUMNS[1:])
+        return [
+            chunk_of({"id": candidates[i].chunk_id, **r})
+            for i, r in zip(rows.present, rows.table.to_pylist(), strict=True)
+        ]
 
     def _fits_held(self, view: _View, columns: list[str], cap: int) -> bool:
         """Whether ``columns`` of every row may be held in memory: the view searches in memory
@@ -1187,13 +1262,44 @@ class LanceStore:
             return None
         return view.results, view.results_at
 
+    def _small_rows(self, view: _View) -> _Small | None:
+        """The view's :data:`_SMALL_COLUMNS` in memory, read once per view while they take at most
+        ``_SMALL_IN_MEMORY`` bytes (estimated from the first rows); None otherwise."""
+        if view.small_held is None:
+            sample = view.ds.head(_HELD_SAMPLE, columns=_SMALL_COLUMNS)
+            per_row = sample.nbytes / max(sample.num_rows, 1)
+            held = bool(sample.num_rows and per_row * view.ds.count_rows() <= _SMALL_IN_MEMORY)
+            if held:
+                t = view.ds.to_table(columns=_SMALL_COLUMNS, with_row_id=True)
+                rowids = np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64)
+                order = np.argsort(rowids, kind="stable").astype(np.intp)
+                # One chunk per column: a take across many chunks costs several times more.
+                view.small = _Small(t.drop_columns(["_rowid"]).combine_chunks(), rowids[order], order)
+            view.small_held = held
+        return view.small
+
+    def _held_small(self, view: _View, candidates: Sequence[Candidate]) -> pa.Table | None:
+        """:data:`_SMALL_COLUMNS` of ``candidates``' rows from memory, in order; None when they
+        are not held or a candidate names another version (its rows are read from that one)."""
+        version = view.version
+        if any(c.ref >> _VERSION_SHIFT != version for c in candidates):
+            return None
+        small = self._small_rows(view)
+        if small is None:
+            return None
+        rowids = np.fromiter((c.ref & _ADDRESS for c in candidates), dtype=np.uint64, count=len(candidates))
+        at = small.rows_of(rowids)
+        return None if at is None else small.table.take(at)
+
     def fetch_texts(self, candidates: Sequence[Candidate]) -> list[str]:
         view = self._view()
         if view is None or not candidates:
             return []
-        t = self._rows(view, candidates, ["id", "search_text"])
-        got = dict(zip(t.column("id").to_pylist(), t.column("search_text").to_pylist(), strict=True))
-        return [got.get(c.chunk_id) or "" for c in candidates]
+        rows = self._rows(view, candidates, ["search_text"])
+        texts = [""] * len(candidates)
+        for i, text in zip(rows.present, rows.table.column("search_text").to_pylist(), strict=True):
+            texts[i] = text or ""
+        return texts
 
     def fetch_doc_ids(self, candidates: Sequence[Candidate]) -> list[str | None]:
         view = self._view()
@@ -1203,9 +1309,15 @@ class LanceStore:
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             at = flat.at
             return [flat.doc_ids[at[c.chunk_id]] if c.chunk_id in at else None for c in candidates]
-        t = self._rows(view, candidates, ["id", "doc_id"])
-        got = dict(zip(t.column("id").to_pylist(), t.column("doc_id").to_pylist(), strict=True))
-        return [got.get(c.chunk_id) for c in candidates]
+        small = self._held_small(view, candidates)
+        if small is not None:
+            held: list[str | None] = small.column("doc_id").to_pylist()
+            return held
+        rows = self._rows(view, candidates, ["doc_id"])
+        doc_ids: list[str | None] = [None] * len(candidates)
+        for i, doc_id in zip(rows.present, rows.table.column("doc_id").to_pylist(), strict=True):
+            doc_ids[i] = doc_id
+        return doc_ids
 
     def fetch_vectors(self, candidates: Sequence[Candidate]) -> Vectors:
         view = self._view()
@@ -1214,13 +1326,9 @@ class LanceStore:
         flat = self._exact_vectors(view)
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             return flat.raw[[flat.at[c.chunk_id] for c in candidates if c.chunk_id in flat.at]]
-        t = self._rows(view, candidates, ["id", "vector"])
-        ids = t.column("id").to_pylist()
-        rows = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
-        rows = rows.reshape(len(ids), -1)
-        at = {cid: i for i, cid in enumerate(ids)}
-        order = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
-        return rows[order]
+        t = self._rows(view, candidates, ["vector"]).table
+        vectors = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
+        return vectors.reshape(t.num_rows, self.dimension)
 
     def fetch_token_states(
         self, chunk_ids: Sequence[str], embed_texts: Sequence[str] | None = None
@@ -1234,16 +1342,8 @@ class LanceStore:
         held = self._token_blobs(view) if embed_texts is None else None
         if held is not None:
             return unpack_many([held.get(c) for c in chunk_ids], self.dimension)
-        columns = ["id", TOKENS, "search_text"] if embed_texts is not None else ["id", TOKENS]
-        rows = self._row_ids(view)
-        # Ids the map does not know are not stored (ingest asks about every new chunk): None,
-        # without a query.
-        present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
-        if not present:
-            return [None] * len(chunk_ids)
-        # The map and the take read one version, so every row is where the map says.
-        t = view.ds._take_rows([rows[c] for c in present], columns=columns)
-        ids = t.column("id").to_pylist()
+        columns = [TOKENS, "search_text"] if embed_texts is not None else [TOKENS]
+        t, ids = self._rows_of_ids(view, chunk_ids, columns)
         blobs = dict(zip(ids, t.column(TOKENS).to_pylist(), strict=True))
         if embed_texts is not None:
             # States belong to the text that was embedded: a chunk whose header (title, section)
@@ -1252,6 +1352,39 @@ class LanceStore:
             wanted = dict(zip(chunk_ids, embed_texts, strict=True))
             blobs = {cid: b for cid, b in blobs.items() if stored[cid] == wanted[cid]}
         return unpack_many([blobs.get(cid) for cid in chunk_ids], self.dimension)
+
+    def fetch_token_states_of(self, candidates: Sequence[Candidate]) -> list[Vectors | None]:
+        """:meth:`fetch_token_states` of the candidates' chunks by their refs: no chunk-id map
+        (above the threshold a scan of every id once per version: ~0.1 s at 100k chunks)."""
+        view = self._view()
+        if view is None or not candidates or TOKENS not in view.ds.schema.names:
+            return [None] * len(candidates)
+        held = self._token_blobs(view)
+        if held is not None:
+            return unpack_many([held.get(c.chunk_id) for c in candidates], self.dimension)
+        rows = self._rows(view, candidates, [TOKENS])
+        blobs: list[bytes | None] = [None] * len(candidates)
+        for i, blob in zip(rows.present, rows.table.column(TOKENS).to_pylist(), strict=True):
+            blobs[i] = blob
+        return unpack_many(blobs, self.dimension)
+
+    def _rows_of_ids(
+        self, view: _View, chunk_ids: Sequence[str], columns: list[str]
+    ) -> tuple[pa.Table, list[str]]:
+        """``columns`` of the stored rows among ``chunk_ids`` (once each) and their ids, in order,
+        by row id: a few rows in about a millisecond, where a filter on ``id`` scans the column."""
+        rows = self._row_ids(view)
+        # Ids the map does not know are not stored (ingest asks about every new chunk): no query.
+        present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
+        if not present:
+            return pa.table({c: pa.array([], view.ds.schema.field(c).type) for c in columns}), []
+        # The map and the take read one version, so every row is where the map says, in the order
+        # asked: the ids need not be read back (a short take, which that rules out, reads them).
+        t = view.ds._take_rows([rows[c] for c in present], columns=columns)
+        if t.num_rows != len(present):
+            t = view.ds._take_rows([rows[c] for c in present], columns=["id", *columns])
+            return t.select(columns), t.column("id").to_pylist()
+        return t, present
 
     def _token_blobs(self, view: _View) -> dict[str, bytes] | None:
         """Every chunk's token-state blob by chunk id, read once per view while :meth:`_fits_held`
@@ -1274,20 +1407,16 @@ class LanceStore:
         view = self._view()
         if view is None or not chunk_ids or UNITS not in view.ds.schema.names:
             return [None] * len(chunk_ids)
-        rows = self._row_ids(view)
-        present = [c for c in dict.fromkeys(chunk_ids) if c in rows]
-        if not present:
+        t, ids = self._rows_of_ids(view, chunk_ids, ["text", UNITS])
+        if not ids:
             return [None] * len(chunk_ids)
-        # By row id, like token states: a few rows in about a millisecond, where a filter on ``id``
-        # scans the column.
-        t = view.ds._take_rows([rows[c] for c in present], columns=["id", "text", UNITS])
         col = t.column(UNITS).combine_chunks()
         counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
         flat = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32).reshape(-1, self.dimension)
         starts = np.concatenate([[0], np.cumsum(counts)])
         found: dict[str, StoredSentences] = {}
         texts = t.column("text").to_pylist()
-        for i, cid in enumerate(t.column("id").to_pylist()):
+        for i, cid in enumerate(ids):
             if counts[i]:
                 found[cid] = StoredSentences(texts[i] or "", flat[starts[i] : starts[i + 1]])
         return [found.get(c) for c in chunk_ids]
