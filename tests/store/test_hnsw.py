@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from ragline.settings import Settings
-from ragline.store.base import SourceBatch
+from ragline.store.base import Candidate, SourceBatch
 from ragline.store.filters import And, Visible, matches, parse_filter
 from ragline.store.hnsw import DIRNAME, GRAPH_FORMAT, graph_version
 from ragline.store.lance import LanceStore
@@ -169,3 +170,20 @@ def test_the_lance_engine_and_small_collections_build_no_graph(tmp_path: Path) -
     with pytest.raises(ValidationError, match="ann_engine"):
         Settings.model_validate({"store": {"ann_engine": "hnswlib"}})
     assert Settings().store.ann_engine == "faiss"
+
+
+def test_concurrent_searches_share_one_graph(built: tuple[Path, list[Any], np.ndarray]) -> None:
+    """The server searches from many threads at once: each search passes its own ef, the graph is
+    only read, so concurrent results equal serial ones."""
+    root, _, _ = built
+    store = _store(root)
+    qs = np.random.default_rng(11).normal(size=(64, DIM)).astype(np.float32)
+
+    def search(i: int) -> list[Candidate]:
+        return store.dense_candidates(qs[i], 40 + i % 3 * 40)  # three depths, so three ef values
+
+    serial = [search(i) for i in range(len(qs))]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(search, range(len(qs)))) == serial
+    assert store._graph is not None
