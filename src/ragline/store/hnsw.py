@@ -15,7 +15,7 @@ Lance row address of each graph label, so a label maps to a candidate without a 
 
 Example::
 
-    build_graph(root, version=12, ids=ids, rowids=rowids, vectors=matrix, ef_construction=100)
+    build_graph(root, version=12, dimension=384, batches=[(ids, rowids, matrix)], ef_construction=100)
     graph = load_graph(root, version=12, dimension=384)  # None, with the reason, when stale
     labels, scores = graph.search(query, n=120, ef=240)
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from ragline.errors import StoreError
+from ragline.store.exact import unit_rows
 
 DIRNAME = "dense_hnsw"
 _CURRENT = "current.json"
@@ -118,38 +120,48 @@ def build_graph(
     root: Path,
     *,
     version: int,
-    ids: pa.Array,
-    rowids: npt.NDArray[np.uint64],
-    vectors: npt.NDArray[np.float32],
+    dimension: int,
+    batches: Iterable[tuple[pa.Array, npt.NDArray[np.uint64], npt.NDArray[np.float32]]],
     ef_construction: int,
-) -> None:
-    """Build the graph of table ``version`` from its rows' unit ``vectors`` and make it current;
-    the files of the graph it replaces are removed (a reader holding it keeps its copy in memory)."""
-    if len(ids) != len(rowids) or len(ids) != vectors.shape[0]:
-        raise StoreError(
-            f"graph rows disagree: {len(ids)} ids, {len(rowids)} row ids, {vectors.shape[0]} vectors"
-        )
+) -> int:
+    """Build the graph of table ``version`` from its rows, given in ``batches`` of (chunk ids, row
+    addresses, vectors), and make it current; returns the rows indexed. Vectors are normalised
+    here, a batch at a time, so the table's vectors are never all held twice (1.5 GB at 1M chunks).
+    The files of the graph it replaces are removed (a reader holding it keeps its copy in memory)."""
     faiss = _faiss()
-    index = faiss.IndexHNSWFlat(vectors.shape[1], _M, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexHNSWFlat(dimension, _M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ef_construction
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    ids: list[pa.Array] = []
+    rowids: list[npt.NDArray[np.uint64]] = []
+    for batch_ids, batch_rowids, vectors in batches:
+        if not len(batch_ids) == len(batch_rowids) == vectors.shape[0]:
+            raise StoreError(
+                f"graph rows disagree: {len(batch_ids)} ids, {len(batch_rowids)} row ids, "
+                f"{vectors.shape[0]} vectors"
+            )
+        ids.append(batch_ids)
+        rowids.append(np.asarray(batch_rowids, dtype=np.uint64))
+        index.add(np.ascontiguousarray(unit_rows(vectors.reshape(-1, dimension)), dtype=np.float32))
     folder = _dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"v{version}"
     _write_atomic(folder / f"{stem}.faiss", lambda p: faiss.write_index(index, str(p)))
-    rows = pa.table({"id": ids, "rowid": pa.array(rowids, pa.uint64())})
+    all_ids = pa.concat_arrays([a.cast(pa.string()) for a in ids]) if ids else pa.array([], pa.string())
+    all_rowids = np.concatenate(rowids) if rowids else np.zeros(0, np.uint64)
+    rows = pa.table({"id": all_ids, "rowid": pa.array(all_rowids, pa.uint64())})
 
     def write_rows(p: Path) -> None:
         with pa.OSFile(str(p), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
             writer.write_table(rows)
 
     _write_atomic(folder / f"{stem}.rows.arrow", write_rows)
-    meta = {"format": GRAPH_FORMAT, "table_version": version, "rows": len(ids), "dimension": vectors.shape[1]}
+    meta = {"format": GRAPH_FORMAT, "table_version": version, "rows": rows.num_rows, "dimension": dimension}
     _write_atomic(folder / _CURRENT, lambda p: p.write_text(json.dumps(meta), encoding="utf-8"))
     for old in folder.iterdir():
         if old.name != _CURRENT and not old.name.startswith((f"{stem}.", ".")):
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
+    return int(rows.num_rows)
 
 
 def load_graph(root: Path, *, version: int, dimension: int) -> tuple[DenseGraph | None, str]:

@@ -311,6 +311,8 @@ _TOKENS_IN_MEMORY = 128 << 20
 # Likewise the columns a search result reads (text, metadata, access; SciFact's take 12 MB): the
 # fused head's rows are then an in-memory take (~0.3 ms) instead of a row read (~1.6 ms).
 _ROWS_IN_MEMORY = 128 << 20
+# Rows read (and added to the dense graph) at a time when finalize builds it.
+_GRAPH_BATCH = 65_536
 # Rows whose sizes estimate the whole columns' before they are read into memory.
 _HELD_SAMPLE = 64
 # A search result's columns but the id (candidates carry it) and the long texts: held in memory for
@@ -867,15 +869,22 @@ class LanceStore:
         view = self._view()
         if view is None or self._fits_in_memory(view) or graph_version(self.root) == view.version:
             return
-        t = view.ds.to_table(columns=["id", "vector"], with_row_id=True)
-        matrix = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
-        log.info("building the dense graph over %d chunks (table version %d)", t.num_rows, view.version)
+        log.info("building the dense graph of table version %d", view.version)
+
+        def batches() -> Iterator[tuple[pa.Array, npt.NDArray[np.uint64], npt.NDArray[np.float32]]]:
+            for b in view.ds.to_batches(columns=["id", "vector"], with_row_id=True, batch_size=_GRAPH_BATCH):
+                vectors = b.column("vector").flatten().to_numpy(zero_copy_only=False)
+                yield (
+                    b.column("id"),
+                    np.asarray(b.column("_rowid").to_numpy(), dtype=np.uint64),
+                    np.asarray(vectors, dtype=np.float32).reshape(b.num_rows, self.dimension),
+                )
+
         build_graph(
             self.root,
             version=view.version,
-            ids=t.column("id").combine_chunks(),
-            rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64),
-            vectors=unit_rows(matrix.reshape(t.num_rows, self.dimension)),
+            dimension=self.dimension,
+            batches=batches(),
             ef_construction=self.ann_ef_construction,
         )
         with self._graph_lock:
