@@ -82,6 +82,18 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path, engine: st
         deep_recalls.append(len(exact & {c.chunk_id for c in store.dense_candidates(q, 120)}) / 120)
     assert float(np.mean(deep_recalls)) >= 0.97
     assert (store._graph is not None) == (engine == "faiss")
+    if engine == "faiss":  # at least as good as LanceDB's index on the same table, at both depths
+        lance_store = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_engine="lance")
+        for k, got_recall in ((10, recalls), (120, deep_recalls)):
+            lance_recall = [
+                len(
+                    {f"c{i}" for i in np.argsort(-(data @ q))[:k]}
+                    & {c.chunk_id for c in lance_store.dense_candidates(q, k)}
+                )
+                / k
+                for q in queries
+            ]
+            assert float(np.mean(got_recall)) >= float(np.mean(lance_recall))
     # Deep cut-offs (evaluation asks for hundreds of candidates) must work through the index too.
     deep = dense_hits(store, queries[0], 300)
     assert len(deep) == 300

@@ -1257,7 +1257,10 @@ class LanceStore:
         # Any filter (metadata, access) keeps LanceDB's prefiltered search.
         graph = self._dense_graph(view) if filters is None and self.ann_engine == "faiss" else None
         if graph is not None:
-            labels, sims = graph.search(vector, n, ef)
+            # A wider walk than LanceDB's, which probes several IVF partitions: at ef = 2n the graph
+            # kept less than LanceDB (NFCorpus dev, recall@120 0.976 vs 0.985; top 10 at ef 96
+            # 0.972 vs 0.977); at 4n and 2 x ann_ef it keeps more (0.995, 0.988) for ~0.5 ms.
+            labels, sims = graph.search(vector, n, max(2 * self.ann_ef, 4 * n))
             base = view.ref(0)
             ids = graph.ids.take(pa.array(labels)).to_pylist()
             return [
