@@ -3,7 +3,7 @@ the LanceDB tables as a sidecar of the collection directory.
 
 Above ``ann_threshold`` LanceDB's IVF_HNSW_SQ search re-reads ``refine × n`` full vectors from
 disk on every query (7.7 ms of a dense search's cost at 100k chunks); this graph holds the float32
-unit vectors in memory and answers the same search in well under a millisecond, with exact cosine
+unit vectors in memory and answers the same search in 1-2 ms (0.4 ms on a quiet core), exact cosine
 scores. It serves unfiltered searches only, and only for the table version it was built from: the
 file names that version, so rows deleted or replaced since are never returned (the store falls
 back to LanceDB until the next ``finalize`` rebuilds it).
