@@ -150,6 +150,11 @@ class StoreSettings(_Strict):
     ann_ef_construction: int = Field(default=100, ge=16, le=1000)
     # Candidates re-scored with full-precision vectors, as a multiple of top_k.
     ann_refine_factor: int = Field(default=2, ge=1, le=50)
+    # Unfiltered dense searches above ann_threshold: "faiss" searches an in-memory HNSW graph of the
+    # vectors (built by finalize beside LanceDB's index, for the table version it indexes; 2.2 ms
+    # instead of 8.6 ms at 100k chunks, higher recall, docs/benchmarks.md), "lance" LanceDB's. Filtered
+    # searches, and searches of a table changed since the last finalize, use LanceDB's either way.
+    ann_engine: Literal["lance", "faiss"] = "faiss"
     # Also build the sentence vectors' own ANN index above ann_threshold: only
     # retrieval.sentence_search = "index" searches it (the default scores the candidates'
     # sentences exactly instead); on SciFact indexed as above the threshold it took 2.7 KB a chunk

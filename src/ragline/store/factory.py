@@ -54,4 +54,5 @@ def make_store(settings: StoreSettings, path: Path, *, dimension: int, model_id:
         retention_days=settings.retention_days,
         sentence_vector_dtype=settings.sentence_vector_dtype,
         sentence_index=settings.sentence_index,
+        ann_engine=settings.ann_engine,
     )

@@ -12,7 +12,12 @@ numpy 0.6 ms; filters still run as SQL, on the table, to pick the allowed rows);
 :meth:`LanceStore.finalize` then builds an
 IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
 keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
-Filters become a SQL prefilter inside both searches. Unit (sentence) search scores a chunk by its
+Filters become a SQL prefilter inside both searches. With ``ann_engine = "faiss"`` (the default)
+``finalize`` also builds an in-memory HNSW graph of the dense vectors (:mod:`ragline.store.hnsw`)
+that answers unfiltered dense searches of the version it indexes (2.2 ms instead of 8.6 ms at 100k
+chunks on the loaded 2-core machine, with higher recall); filtered searches, and every search once
+the table has changed, keep LanceDB's index.
+Unit (sentence) search scores a chunk by its
 best sentence (MaxSim): exact in memory below the threshold, LanceDB's multivector search above;
 :meth:`LanceStore.sentence_scores` scores given candidates' sentences exactly (the default
 pipeline's sentence list above the threshold).
@@ -56,6 +61,7 @@ from ragline.store.filters import (
     sql_literal,
     to_sql,
 )
+from ragline.store.hnsw import DenseGraph, build_graph, current_stamp, graph_version, load_graph
 from ragline.store.keyword import keyword_query
 from ragline.store.meta import Migration, open_meta, read_meta, write_meta
 from ragline.store.rows import (
@@ -306,6 +312,8 @@ _TOKENS_IN_MEMORY = 128 << 20
 # Likewise the columns a search result reads (text, metadata, access; SciFact's take 12 MB): the
 # fused head's rows are then an in-memory take (~0.3 ms) instead of a row read (~1.6 ms).
 _ROWS_IN_MEMORY = 128 << 20
+# Rows read (and added to the dense graph) at a time when finalize builds it.
+_GRAPH_BATCH = 65_536
 # Rows whose sizes estimate the whole columns' before they are read into memory.
 _HELD_SAMPLE = 64
 # A search result's columns but the id (candidates carry it) and the long texts: held in memory for
@@ -372,6 +380,7 @@ class LanceStore:
         retention_days: float = 7.0,
         sentence_vector_dtype: Literal["float32", "float16"] = "float16",
         sentence_index: bool = False,
+        ann_engine: Literal["lance", "faiss"] = "faiss",
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
@@ -389,6 +398,15 @@ class LanceStore:
         self.retention_days = retention_days
         self.sentence_vector_dtype = sentence_vector_dtype
         self.sentence_index = sentence_index
+        if ann_engine not in ("lance", "faiss"):
+            raise StoreError(f"ann_engine must be 'lance' or 'faiss', got {ann_engine!r}")
+        self.ann_engine = ann_engine
+        # The dense graph in use, and the (table version, current.json stamp) known to have no
+        # usable one, so a stale or missing graph costs one stat a query, not a load.
+        self._graph: DenseGraph | None = None
+        self._no_graph: tuple[int, int | None] | None = None
+        self._graph_reasons: set[str] = set()
+        self._graph_lock = threading.Lock()
         self._seen_version: int | None = None
         self._chunks: Any = None
         self._sections: Any = None
@@ -842,6 +860,59 @@ class LanceStore:
                     older_than=timedelta(days=self.retention_days), error_if_tagged_old_versions=False
                 )
         self._changed()
+        if self.ann_engine == "faiss":
+            self._build_graph()
+
+    def _build_graph(self) -> None:
+        """The dense graph of the table's current version (after optimize, whose compaction moves
+        rows), beside LanceDB's vector index, which filtered searches and a changed table still
+        need. Nothing is written when the current graph already indexes this version."""
+        view = self._view()
+        if view is None or self._fits_in_memory(view) or graph_version(self.root) == view.version:
+            return
+        log.info("building the dense graph of table version %d", view.version)
+
+        def batches() -> Iterator[tuple[pa.Array, npt.NDArray[np.uint64], npt.NDArray[np.float32]]]:
+            for b in view.ds.to_batches(columns=["id", "vector"], with_row_id=True, batch_size=_GRAPH_BATCH):
+                vectors = b.column("vector").flatten().to_numpy(zero_copy_only=False)
+                yield (
+                    b.column("id"),
+                    np.asarray(b.column("_rowid").to_numpy(), dtype=np.uint64),
+                    np.asarray(vectors, dtype=np.float32).reshape(b.num_rows, self.dimension),
+                )
+
+        build_graph(
+            self.root,
+            version=view.version,
+            dimension=self.dimension,
+            batches=batches(),
+            ef_construction=self.ann_ef_construction,
+        )
+        with self._graph_lock:
+            self._graph, self._no_graph = None, None
+
+    def _dense_graph(self, view: _View) -> DenseGraph | None:
+        """The dense graph of ``view``'s version, loaded once; None (the reason logged once) when
+        there is none or it indexes another version (the table changed since the last finalize)."""
+        graph = self._graph
+        if graph is not None and graph.table_version == view.version:
+            return graph
+        with self._graph_lock:
+            graph = self._graph
+            if graph is not None and graph.table_version == view.version:
+                return graph
+            key = (view.version, current_stamp(self.root))
+            if key == self._no_graph:
+                return None
+            graph, reason = load_graph(self.root, version=view.version, dimension=self.dimension)
+            if graph is None:
+                self._no_graph = key
+                if reason not in self._graph_reasons:
+                    self._graph_reasons.add(reason)
+                    log.info("collection %s: dense search uses LanceDB's index: %s", self.root, reason)
+                return None
+            self._graph = graph
+            return graph
 
     # -- versions ----------------------------------------------------------------------------------
 
@@ -1183,6 +1254,20 @@ class LanceStore:
         # at least 2n wide with a smaller factor (100k chunks, n = 120: ef = n keeps 73 % of the
         # 120 that ef = 2n finds, and refine 1 at ef = 2n 97 %, with the same top 10).
         ef = max(self.ann_ef, 2 * n, n * self.ann_refine_factor)
+        # Unfiltered searches of a version the graph indexes: the in-memory graph, exact cosines.
+        # Any filter (metadata, access) keeps LanceDB's prefiltered search.
+        graph = self._dense_graph(view) if filters is None and self.ann_engine == "faiss" else None
+        if graph is not None:
+            # A wider walk than LanceDB's, which probes several IVF partitions: at ef = 2n the graph
+            # kept less than LanceDB (NFCorpus dev, recall@120 0.976 vs 0.985; top 10 at ef 96
+            # 0.972 vs 0.977); 4 x max(ann_ef, n) keeps more (0.995; 0.993 at 10) for ~0.5 ms.
+            labels, sims = graph.search(vector, n, 4 * max(self.ann_ef, n))
+            base = view.ref(0)
+            ids = graph.ids.take(pa.array(labels)).to_pylist()
+            return [
+                Candidate(cid, float(s), base | int(r))
+                for cid, s, r in zip(ids, sims, graph.rowids[labels], strict=True)
+            ]
         t = self._nearest(view, "vector", vector, n, filters, ef, self.ann_refine_factor)
         return self._candidates(view, t, 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64))
 
