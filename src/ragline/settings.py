@@ -154,7 +154,11 @@ class StoreSettings(_Strict):
     # vectors (built by finalize beside LanceDB's index, for the table version it indexes; 2.2 ms
     # instead of 8.6 ms at 100k chunks, higher recall, docs/benchmarks.md), "lance" LanceDB's. Filtered
     # searches, and searches of a table changed since the last finalize, use LanceDB's either way.
-    ann_engine: Literal["lance", "faiss"] = "faiss"
+    # Opt-in, not the default: finalize rebuilds the whole graph whenever the table changed (~40 s
+    # at 100k chunks, ~27 min at 1M, where LanceDB's optimize folds new rows into its index), each
+    # searching process holds it in memory (1.8 GB at 1M), and the service's queries always carry
+    # an access filter, so they never reach it.
+    ann_engine: Literal["lance", "faiss"] = "lance"
     # Also build the sentence vectors' own ANN index above ann_threshold: only
     # retrieval.sentence_search = "index" searches it (the default scores the candidates'
     # sentences exactly instead); on SciFact indexed as above the threshold it took 2.7 KB a chunk

@@ -34,6 +34,8 @@ THRESHOLD = 256
 
 
 def _store(root: Path, **kw: Any) -> LanceStore:
+    # The graph is opt-in (store.ann_engine = "faiss"); these tests are about it.
+    kw.setdefault("ann_engine", "faiss")
     return LanceStore(root, dimension=DIM, model_id="m", ann_threshold=THRESHOLD, **kw)
 
 
@@ -169,7 +171,7 @@ def test_the_lance_engine_and_small_collections_build_no_graph(tmp_path: Path) -
     assert lance.dense_candidates(vecs[0], 1)[0].chunk_id == chunks[0].id
     with pytest.raises(ValidationError, match="ann_engine"):
         Settings.model_validate({"store": {"ann_engine": "hnswlib"}})
-    assert Settings().store.ann_engine == "faiss"
+    assert Settings().store.ann_engine == "lance"
 
 
 def test_concurrent_searches_share_one_graph(built: tuple[Path, list[Any], np.ndarray]) -> None:

@@ -12,7 +12,7 @@ numpy 0.6 ms; filters still run as SQL, on the table, to pick the allowed rows);
 :meth:`LanceStore.finalize` then builds an
 IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
 keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
-Filters become a SQL prefilter inside both searches. With ``ann_engine = "faiss"`` (the default)
+Filters become a SQL prefilter inside both searches. With ``ann_engine = "faiss"`` (opt-in)
 ``finalize`` also builds an in-memory HNSW graph of the dense vectors (:mod:`ragline.store.hnsw`)
 that answers unfiltered dense searches of the version it indexes (2.2 ms instead of 8.6 ms at 100k
 chunks on the loaded 2-core machine, with higher recall); filtered searches, and every search once
@@ -380,7 +380,7 @@ class LanceStore:
         retention_days: float = 7.0,
         sentence_vector_dtype: Literal["float32", "float16"] = "float16",
         sentence_index: bool = False,
-        ann_engine: Literal["lance", "faiss"] = "faiss",
+        ann_engine: Literal["lance", "faiss"] = "lance",
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
