@@ -141,6 +141,9 @@ def main() -> int:
         "--init", type=Path, help="start from this checkpoint's weights (fresh optimizer and schedule)"
     )
     ap.add_argument(
+        "--answer-loss", type=float, default=1.0, help="weight of the answer head's loss (0: span only)"
+    )
+    ap.add_argument(
         "--negatives",
         type=Path,
         help="JSONL of further examples (bench/mine_reader_negatives.py: the answerer's own top units)",
@@ -200,6 +203,7 @@ def main() -> int:
             checkpoint_every=args.checkpoint_every,
             keep_checkpoints=args.keep_checkpoints,
             init=args.init,
+            answer_loss=args.answer_loss,
             progress=progress,
             meta={"trained_on": TRAINED_ON},
         )

@@ -93,8 +93,8 @@ def test_the_short_answer_moves_after_the_first_unit_only_for_a_clearly_better_s
     embedder: OnnxEmbedder, reader: OnnxReader
 ) -> None:
     # Reading the pair, the reader's best span is "ductile stretching and thinning" (start + end
-    # logits 6.9 against the first unit's own "the rock units", 6.0): the short answer moves to
-    # it only when it beats the first unit's by ``follow_span``.
+    # logits 7.8 against the first unit's own span, ~5.7, with the per-channel int8 reader): the
+    # short answer moves to it only when it beats the first unit's by ``follow_span``.
     question = "What causes rock extension?"
 
     def short(follow_span: float) -> str | None:
@@ -103,8 +103,9 @@ def test_the_short_answer_moves_after_the_first_unit_only_for_a_clearly_better_s
         assert "normal faulting" in a.citations[0].quote
         return None if a.short is None else a.short.text
 
-    assert short(0.0) == "ductile stretching and thinning"
-    assert short(5.0) == short(ReaderMix().follow_span) == "the rock units"
+    assert short(0.0) == short(ReaderMix().follow_span) == "ductile stretching and thinning"
+    own = short(5.0)
+    assert own is not None and own in EXTENSION.split(". ")[0] and "thinner" in own
 
 
 def test_follow_on_reading_embeds_nothing_more(

@@ -124,3 +124,38 @@ def test_reader_settings_pick_none_the_packaged_or_a_missing_path(tmp_path) -> N
     assert isinstance(answering._reader(AnswerSettings()), OnnxReader)
     with pytest.raises(ConfigError, match=r"reader_path .* holds no reader\.onnx"):
         answering._reader(AnswerSettings(reader_path=str(tmp_path)))
+
+
+def test_the_packaged_reader_records_how_it_was_quantised(reader: OnnxReader) -> None:
+    """reader.json says how the shipped graph was quantised, and the graph is what it says: int8
+    per-channel weights and an int8 word-embedding table with one scale per row."""
+    import onnx
+    from onnx import numpy_helper
+
+    q = reader.meta["quantization"]
+    assert reader.meta["quantized"] is True and q["weight_type"] == "QInt8" and q["per_channel"] is True
+    assert "one scale per row" in q["word_embeddings"] and "exported_from" in reader.meta
+    graph = onnx.load(str(packaged_reader_dir() / "reader.onnx")).graph
+    init = {i.name: i for i in graph.initializer}
+    rows = numpy_helper.to_array(init["encoder.embeddings.word_embeddings.weight_int8"])
+    scale = numpy_helper.to_array(init["encoder.embeddings.word_embeddings.weight_scale"])
+    assert rows.dtype.name == "int8" and rows.shape[0] == scale.shape[0] > 30_000 and scale.shape[1] == 1
+    # Per-channel: a MatMul weight's scale is a vector (one per output column), not one number.
+    scales = [numpy_helper.to_array(i) for n, i in init.items() if "MatMul" in n and n.endswith("_scale")]
+    assert scales and all(s.size > 1 for s in scales)
+
+
+def test_the_short_answer_stops_at_the_answer_instead_of_running_on(reader: OnnxReader) -> None:
+    """SQuAD held-out calibration text: with spans of up to 30 tokens the reader's best span ran on
+    through the sentence ("... had to be diverted, too, and it now flows parallel to the canalized
+    Rhine"); MAX_ANSWER_TOKENS = 15 keeps the name the question asks for."""
+    text = (
+        "The Dornbirner Ach had to be diverted, too, and it now flows parallel to the canalized Rhine "
+        "into the lake."
+    )
+    ctx = Context(passages=[_passage("rhine", text, 1)], tokens=40, budget=200)
+    answerer = ExtractiveAnswerer(OnnxEmbedder(), reader=reader)
+    a = collect(answerer.stream("What was diverted and now flows parallel to the Rhine?", ctx))
+    assert not a.abstained and a.short is not None
+    assert a.short.text.removeprefix("The ") == "Dornbirner Ach"
+    assert text[a.short.start : a.short.end] == a.short.text

@@ -207,3 +207,60 @@ def test_train_reader_init_starts_a_new_round_from_an_earlier_runs_weights(tmp_p
     assert losses["init"][0][1] < 0.5 * losses["base"][0][1]
     with pytest.raises(ConfigError, match=r"checkpoint .*missing.pt.* does not exist"):
         train_reader(packaged_model_dir(), more, tmp_path / "c", init=tmp_path / "missing.pt")
+
+
+@pytest.mark.integration
+def test_export_quantises_per_channel_with_row_scaled_embeddings_close_to_fp32(tmp_path: Path) -> None:
+    """The int8 export records its scheme in reader.json and reads as the fp32 graph does."""
+    from ragline.tune.reader import QUANTIZATION, export_checkpoint
+
+    ck = tmp_path / "ck.pt"
+    train_reader(
+        packaged_model_dir(),
+        _examples(),
+        tmp_path / "fp32",
+        batch_size=3,
+        max_steps=2,
+        quantize=False,
+        checkpoint=ck,
+    )
+    export_checkpoint(packaged_model_dir(), ck, tmp_path / "int8", meta={"trained_on": "six pairs"})
+    meta = json.loads((tmp_path / "int8" / "reader.json").read_text())
+    assert meta["quantized"] is True and meta["quantization"] == QUANTIZATION and meta["steps"] == 2
+    assert json.loads((tmp_path / "fp32" / "reader.json").read_text())["quantization"] is None
+    assert (tmp_path / "int8" / "reader.onnx").stat().st_size < 0.3 * (
+        tmp_path / "fp32" / "reader.onnx"
+    ).stat().st_size
+    fp32, int8 = OnnxReader(tmp_path / "fp32"), OnnxReader(tmp_path / "int8")
+    for q, c, _ in PAIRS:
+        windows = fp32.featurizer.windows(q, [c])
+        for a, b in zip(fp32.logits(windows), int8.logits(windows), strict=True):
+            assert float(abs(a - b).max()) < 0.25
+
+
+def test_quantize_reader_rejects_a_graph_without_word_embeddings(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ragline.errors import EmbeddingError
+    from ragline.tune.reader import quantize_reader
+
+    w = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "dense.weight")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "dense.weight"], ["y"])],
+        "plain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [w],
+    )
+    onnx.save(helper.make_model(graph), str(tmp_path / "plain.onnx"))
+    with pytest.raises(
+        EmbeddingError, match=r"expected one word-embedding lookup .* found 0; the reader must"
+    ):
+        quantize_reader(tmp_path / "plain.onnx", tmp_path / "out.onnx")
+
+
+def test_train_reader_rejects_a_negative_answer_loss(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"answer_loss must be 0 or more .* got -1.0"):
+        train_reader(packaged_model_dir(), _examples(), tmp_path / "o", answer_loss=-1.0)

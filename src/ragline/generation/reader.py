@@ -37,8 +37,13 @@ META_FILE = "reader.json"
 TOKENIZER_FILE = "tokenizer.json"
 # The question keeps at most this many tokens; the rest of the window is the passage.
 MAX_QUESTION_TOKENS = 64
-# Longest answer span considered, in tokens (SQuAD answers: 95% are under 12 tokens).
-MAX_ANSWER_TOKENS = 30
+# Longest answer span considered, in WordPiece tokens (SQuAD answers: 95% are under 12 words).
+# 30 let the span run on past the answer ("The Dornbirner Ach had to be diverted, too, and it now
+# flows parallel ..."): at 15, span EM / F1 on 822 held-out calibration units 0.474 / 0.634 ->
+# 0.483 / 0.634, and the answerer's EM / F1 on the held-out articles 0.467 / 0.564 -> 0.483 /
+# 0.572 (bench/span_decoding.py, bench/reader_heldout.py). Length and question-word penalties
+# gained nothing more there (docs/benchmarks.md, "Span quality at int8 speed").
+MAX_ANSWER_TOKENS = 15
 
 
 def packaged_reader_dir() -> Path:
