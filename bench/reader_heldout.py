@@ -42,11 +42,14 @@ from ragline.generation.extractive import ExtractiveAnswerer, ReaderMix
 from ragline.generation.reader import OnnxReader
 from ragline.types import Answer, Final
 
-SQUAD = Path("/work/shared/datasets/squad-v1.1-dev")
+# ../shared beside the project, as every benchmark reads the evaluation data.
+SQUAD = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "squad-v1.1-dev"
 
 
 def contexts(engine: Any, split: str, full_n: int, part_n: int) -> dict[str, list[Any]]:
     """(question, golds, context) on the full index and (..., answerable) on the partial one."""
+    if not SQUAD.is_dir():
+        raise SystemExit(f"SQuAD v1.1 dev not found at {SQUAD}: put ../shared/datasets beside the project")
     ds = load_squad(SQUAD)
     pool = ds.questions_in("calibration")
     if split == "heldout":
