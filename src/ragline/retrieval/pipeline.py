@@ -320,7 +320,7 @@ class PipelineRetriever:
         them by exact cosine of their stored vectors with the moved vector, all read in one fetch
         that also gives the feedback rows (``feedback.dense.search = "candidates"``). They passed
         the filters already. None when a row is gone (a concurrent delete): the index is searched."""
-        pool = list({c.chunk_id: c for c in (*keyword, *dense)}.values())
+        pool = list({c.chunk_id: c for c in (*dense, *keyword)}.values())
         vectors = fetch.fetch_vectors(pool)
         if len(vectors) != len(pool):
             return None
