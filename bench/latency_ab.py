@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from latency import queries as synthetic_queries  # noqa: E402
 
 from ragline.eval.beir import load_beir  # noqa: E402
+from ragline.text.words import content_words  # noqa: E402
 
 
 def renamed_copy(src: Path, label: str, into: Path) -> str:
@@ -70,6 +71,11 @@ def synthetic_retriever(pkg: ModuleType, root: Path) -> Any:
     store = mod("store.lance").LanceStore(root, meta["dimension"], meta["model_id"])
     factory = mod("retrieval.factory").RetrieverFactory(emb, chat=lambda: None, cache_dir=None)
     return factory.retriever(store, emb, mod("settings").RetrievalSettings()), None
+
+
+def short(qs: list[str], max_terms: int | None) -> list[str]:
+    """``qs``, or those of at most ``max_terms`` content words."""
+    return qs if max_terms is None else [q for q in qs if len(content_words(q)) <= max_terms]
 
 
 def interleave(name: str, runs: list[tuple[str, Any, Any]], qs: list[str], top_k: int) -> None:
@@ -131,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument(
+        "--max-terms",
+        type=int,
+        help="only the queries (of the first --queries) with at most this many content words: "
+        "those the feedback searches apply to (6 by default)",
+    )
     args = ap.parse_args(argv)
     variants = []
     for spec in args.settings:
@@ -146,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for path in args.datasets:
         ds = load_beir(path, "test")
-        qs = list(ds.queries.values())[: args.queries]
+        qs = short(list(ds.queries.values())[: args.queries], args.max_terms)
         runs = []
         coll = f"beir-{ds.name}"
         for label, pkg, settings in [(lb, p, {}) for lb, p in packages] + [
@@ -157,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         interleave(ds.name, runs, qs, args.top_k)
     for root in args.synthetic:
         runs = [(label, *synthetic_retriever(pkg, root)) for label, pkg in packages]
-        interleave(root.name, runs, synthetic_queries(args.queries), args.top_k)
+        interleave(root.name, runs, short(synthetic_queries(args.queries), args.max_terms), args.top_k)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

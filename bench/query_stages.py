@@ -108,6 +108,14 @@ def pipeline_stages(
         times[f"Rocchio: vectors + dense again ({how}, when applied)"].append(
             (time.perf_counter() - t0) * 1000
         )
+        if not exact and hasattr(retriever, "_rocchio_among"):
+            # feedback.dense.search = "candidates": one read of the candidates' vectors, exact cosine.
+            t0 = time.perf_counter()
+            first = fuse(dense, keyword, fb.docs, f.method, f.rrf_k, f.alpha)
+            retriever._rocchio_among(store, vector, dense, keyword, first, depth)
+            times["Rocchio: vectors of the candidates + exact cosine (when applied)"].append(
+                (time.perf_counter() - t0) * 1000
+            )
     sides = [("dense", dense, 0.25 / (1 + (moved is not None))), ("dense_sentences", sentences, 0.25)]
     sides += [("keyword", keyword, 0.5 / (1 + (expanded is not None)))]
     if moved is not None:

@@ -279,6 +279,12 @@ class DenseFeedbackSettings(_Strict):
     beta: float = Field(default=1.0, gt=0.0, le=10.0)
     # As the keyword side's: only queries of at most this many content words.
     max_query_terms: int | None = Field(default=6, ge=1, le=1000)
+    # Where the feedback list comes from once a collection has ANN indexes (above
+    # store.ann_threshold): "candidates" scores the stored vectors of the chunks the first dense
+    # and keyword searches found by exact cosine with the moved vector (one row read); "index"
+    # searches the ANN index again (~8.5 ms at 100k chunks, docs/benchmarks.md). Below the
+    # threshold the exact scan runs either way.
+    search: Literal["candidates", "index"] = "candidates"
 
 
 class FeedbackSettings(_Strict):

@@ -21,6 +21,7 @@ from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
 from ragline.retrieval.smoothing import best_per_document, smooth_hits
 from ragline.settings import RetrievalSettings
 from ragline.store.base import Candidate, searches_in_memory
+from ragline.store.exact import unit_rows
 from ragline.store.filters import Visible
 from ragline.store.lance import LanceStore
 from ragline.text.words import content_words
@@ -455,6 +456,17 @@ def home_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return eng
 
 
+def _cosine_among(store: LanceStore, vector: np.ndarray, candidates: list[Candidate]) -> list[Candidate]:
+    """``candidates`` (once per chunk id) scored by their stored vector's cosine with ``vector``,
+    best first."""
+    unique = list({c.chunk_id: c for c in candidates}.values())
+    vectors = store.fetch_vectors(unique)
+    cos = unit_rows(vectors) @ vector
+    return sorted(
+        (c._replace(score=float(x)) for c, x in zip(unique, cos, strict=True)), key=lambda c: -c.score
+    )
+
+
 def _full_default_by_hand(
     engine: Engine,
     query: str,
@@ -462,10 +474,12 @@ def _full_default_by_hand(
     s: RetrievalSettings | None = None,
     store: LanceStore | None = None,
     among: bool = False,
+    prf_among: bool = False,
 ) -> list[Hit]:
     """The default pipeline's result (or ``s``'s) computed one stage after another from the
     store's own searches, with no pool and no read-ahead: what the concurrent pipeline must
-    reproduce. ``among``: the sentence list scores the dense and keyword candidates."""
+    reproduce. ``among``: the sentence list scores the dense and keyword candidates;
+    ``prf_among``: so does Rocchio's list (their stored vectors' cosine with the moved vector)."""
     s = s or RetrievalSettings()
     fb, f = s.feedback, s.fusion
     emb = engine.embedder_for("home")
@@ -481,7 +495,12 @@ def _full_default_by_hand(
     if terms <= fb.dense.max_query_terms:
         first = fuse(dense, keyword, fb.dense.docs, f.method, f.rrf_k, f.alpha)
         moved = rocchio(q, store.fetch_vectors([x.candidate for x in first]), fb.dense.beta)
-        dense_side.append(("dense_prf", store.dense_candidates(moved, n)))
+        prf = (
+            _cosine_among(store, moved, [*dense, *keyword])[:n]
+            if prf_among
+            else store.dense_candidates(moved, n)
+        )
+        dense_side.append(("dense_prf", prf))
     if terms <= fb.keyword.max_query_terms:
         top = keyword[: fb.keyword.docs]
         rm3 = PRFKeywordExpander(
@@ -551,11 +570,77 @@ def test_above_the_ann_threshold_the_sentence_list_scores_the_other_searches_can
             for query in queries:
                 got = retriever.run(query, 10)
                 by_hand = _full_default_by_hand(
-                    home_engine, query, 10, s, store, among=mode == "candidates" and store is above
+                    home_engine,
+                    query,
+                    10,
+                    s,
+                    store,
+                    among=mode == "candidates" and store is above,
+                    prf_among=store is above,
                 )
                 assert [h.chunk.id for h in got] == [h.chunk.id for h in by_hand], (mode, query)
                 assert [h.score for h in got] == [h.score for h in by_hand], (mode, query)
                 assert [h.retrievers for h in got] == [h.retrievers for h in by_hand], (mode, query)
+
+
+def test_above_the_ann_threshold_rocchio_scores_the_first_candidates_vectors(home_engine: Engine) -> None:
+    """Past ``store.ann_threshold`` Rocchio's list is, by default, the first dense and keyword
+    candidates scored exactly against the moved vector (no second ANN search);
+    ``feedback.dense.search = "index"`` searches again; below the threshold both settings give
+    the same answer (the exact scan)."""
+    below = home_engine.store("home")
+    assert isinstance(below, LanceStore)
+    above = LanceStore(below.root, dimension=below.dimension, model_id=below.model_id, ann_threshold=5)
+    emb = home_engine.embedder_for("home")
+    small = {"candidate_multiplier": 2, "rerank": {"candidates": 10}, "sentence_search": "index"}
+    queries = ["noisy heat pumps", "cost", "solar panels subsidies", "which battery storage lasted"]
+    by_mode = {
+        mode: RetrievalSettings(feedback={"dense": {"search": mode}}, **small)
+        for mode in ("candidates", "index")
+    }
+    assert RetrievalSettings().feedback.dense.search == "candidates"
+    late = home_engine.retrievers.rerankers(by_mode["index"])[0]  # type: ignore[attr-defined]
+    differ = 0
+    for query in queries:
+        runs = {
+            (mode, where): PipelineRetriever(store, emb, s, rerankers=[late.with_states(store)]).run(
+                query, 10
+            )
+            for mode, s in by_mode.items()
+            for where, store in (("below", below), ("above", above))
+        }
+        for where, store in (("below", below), ("above", above)):
+            for mode, s in by_mode.items():
+                among = mode == "candidates" and where == "above"
+                want = _full_default_by_hand(home_engine, query, 10, s, store, prf_among=among)
+                got = runs[mode, where]
+                assert [h.chunk.id for h in got] == [h.chunk.id for h in want], (mode, where, query)
+                assert [h.score for h in got] == [h.score for h in want], (mode, where, query)
+                assert [h.retrievers for h in got] == [h.retrievers for h in want], (mode, where, query)
+        same = runs["candidates", "below"]
+        assert [(h.chunk.id, h.score) for h in same] == [
+            (h.chunk.id, h.score) for h in runs["index", "below"]
+        ]
+        # Each dense_prf score above the threshold is that chunk's stored vector's cosine with the
+        # moved vector, and every chunk so scored was a first-pass candidate.
+        s = by_mode["candidates"]
+        n = s.rerank.candidates * s.candidate_multiplier
+        q = emb.embed_query(query)
+        dense, keyword = above.dense_candidates(q, n), above.keyword_candidates(query, n)
+        first = fuse(dense, keyword, s.feedback.dense.docs, s.fusion.method, s.fusion.rrf_k, s.fusion.alpha)
+        moved = rocchio(q, above.fetch_vectors([x.candidate for x in first]), s.feedback.dense.beta)
+        pool = {c.chunk_id: c for c in [*dense, *keyword]}
+        prf = [h for h in runs["candidates", "above"] if "dense_prf" in h.retrievers]
+        assert prf, query
+        for h in prf:
+            assert h.chunk.id in pool, query
+            v = above.fetch_vectors([pool[h.chunk.id]])[0]
+            cos = float(v @ moved / np.linalg.norm(v))
+            assert h.retrievers["dense_prf"].score == pytest.approx(cos, abs=1e-6), (query, h.chunk.id)
+        differ += [h.retrievers for h in runs["candidates", "above"]] != [
+            h.retrievers for h in runs["index", "above"]
+        ]
+    assert differ  # the two settings are told apart above the threshold
 
 
 def test_on_disk_the_token_states_read_ahead_are_exactly_the_smoothed_head(home_engine: Engine) -> None:

@@ -80,6 +80,7 @@ from ragline.store.base import (
     token_states_of,
     vector_fetch,
 )
+from ragline.store.exact import unit_rows
 from ragline.store.filters import And, Filter, InList
 from ragline.telemetry import span
 from ragline.text.words import content_words
@@ -266,9 +267,14 @@ class PipelineRetriever:
                     sentence_candidates = sentence_call()
             if rocchio_on and self.vectors is not None:
                 first = fuse(dense, keyword, fb.dense.docs, f.method, f.rrf_k, f.alpha)
-                vectors = self.vectors.fetch_vectors([f.candidate for f in first])
-                if len(vectors):
-                    moved = dense_candidates(self.dense, rocchio(vector, vectors, fb.dense.beta), n, filters)
+                if fb.dense.search == "candidates" and not scan:
+                    moved = self._rocchio_among(self.vectors, vector, dense, keyword, first, n)
+                if moved is None:
+                    # Below the threshold (or with "index"): the moved vector searches again.
+                    vectors = self.vectors.fetch_vectors([f.candidate for f in first])
+                    if len(vectors):
+                        beta = fb.dense.beta
+                        moved = dense_candidates(self.dense, rocchio(vector, vectors, beta), n, filters)
             if sentence_job is not None and sentence_call is not None:
                 sentence_candidates = _result_or_run(sentence_job, sentence_call)
         finally:
@@ -300,6 +306,30 @@ class PipelineRetriever:
         if self.sentence_scores is None:
             return []
         return self.sentence_scores.sentence_scores(vector, [*dense, *keyword])[:n]
+
+    def _rocchio_among(
+        self,
+        fetch: VectorFetch,
+        vector: np.ndarray,
+        dense: Sequence[Candidate],
+        keyword: Sequence[Candidate],
+        first: Sequence[Fused],
+        n: int,
+    ) -> list[Candidate] | None:
+        """Rocchio's feedback list from the first dense and keyword candidates: the ``n`` best of
+        them by exact cosine of their stored vectors with the moved vector, all read in one fetch
+        that also gives the feedback rows (``feedback.dense.search = "candidates"``). They passed
+        the filters already. None when a row is gone (a concurrent delete): the index is searched."""
+        pool = list({c.chunk_id: c for c in (*dense, *keyword)}.values())
+        vectors = fetch.fetch_vectors(pool)
+        if len(vectors) != len(pool):
+            return None
+        at = {c.chunk_id: i for i, c in enumerate(pool)}
+        feedback = vectors[[at[f.candidate.chunk_id] for f in first]]
+        moved = rocchio(vector, feedback, self.settings.feedback.dense.beta)
+        scores = unit_rows(vectors) @ moved
+        best = np.argsort(-scores, kind="stable")[:n]
+        return [pool[i]._replace(score=float(scores[i])) for i in best.tolist()]
 
     def _keyword_side(
         self, query: str, n: int, filters: Filter | None, terms: int, first: Future[list[Candidate]]
