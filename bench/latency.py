@@ -163,6 +163,12 @@ def main() -> int:
         "--token-format", choices=["pq", "int8"], default="pq", help="how token states are stored (--full)"
     )
     ap.add_argument("--only-full", action="store_true", help="time the full default alone")
+    ap.add_argument(
+        "--ann-engine",
+        choices=["lance", "faiss"],
+        default="lance",
+        help="store.ann_engine of a reused --dir; 'faiss' builds the dense graph first if it is missing",
+    )
     args = ap.parse_args()
     args.full = args.full or args.only_full
 
@@ -175,7 +181,11 @@ def main() -> int:
         ap.error("no shipped pq codebook for the packaged model; pass --token-format int8")
     root = args.dir or Path(tempfile.mkdtemp(prefix="ragline-bench-"))
     if (root / "chunks.lance").exists():
-        store = LanceStore(root, dimension=emb.dimension, model_id="bench-synthetic")
+        engine = args.ann_engine
+        store = LanceStore(root, dimension=emb.dimension, model_id="bench-synthetic", ann_engine=engine)
+        if args.ann_engine == "faiss":
+            # Writes the graph (and nothing else when the table is unchanged since its last finalize).
+            store.finalize()
     else:
         print(f"building {args.chunks} chunks in {root}", file=sys.stderr)
         store = build(
