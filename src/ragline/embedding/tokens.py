@@ -272,10 +272,21 @@ def pack_tokens(matrix: npt.NDArray[np.floating[Any]], codebook: Codebook | None
         return b""
     if codebook is not None:
         return _MAGIC + bytes([_PQ]) + codebook.id + bytes(codebook.encode(m).tobytes())
+    q, scale = absmax_int8(m)
+    return bytes(scale.astype(_SCALE).tobytes()) + bytes(q.tobytes())
+
+
+def absmax_int8(
+    matrix: npt.NDArray[np.floating[Any]],
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
+    """Symmetric int8 rows of ``matrix`` and each row's float32 scale (its largest magnitude over
+    127; 1 for an all-zero row): ``q * scale[:, None]`` gives the rows back within half a step.
+    Token states (:func:`pack_tokens`) and the reader's word-embedding table use it."""
+    m = np.asarray(matrix, dtype=np.float32)
     scale = np.abs(m).max(axis=1) / 127.0
     scale[scale == 0] = 1.0
     q = np.clip(np.rint(m / scale[:, None]), -127, 127).astype(np.int8)
-    return bytes(scale.astype(_SCALE).tobytes()) + bytes(q.tobytes())
+    return q, scale.astype(np.float32)
 
 
 def _unit(m: TokenMatrix, *, in_place: bool = False) -> TokenMatrix:

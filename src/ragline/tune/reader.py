@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ragline.embedding.tokens import absmax_int8
 from ragline.errors import ConfigError, DatasetError, EmbeddingError
 from ragline.generation.reader import META_FILE, MODEL_FILE, TOKENIZER_FILE, Featurizer, Window, pad
 
@@ -504,7 +505,6 @@ def quantize_reader(raw: Path, target: Path) -> None:
 
 def _quantize_rows(src: Path, dst: Path, lookup: str) -> None:
     """Replace the fp32 table of Gather node ``lookup`` with int8 rows and one scale per row."""
-    import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -512,17 +512,15 @@ def _quantize_rows(src: Path, dst: Path, lookup: str) -> None:
     graph = model.graph
     node = next(n for n in graph.node if n.name == lookup)
     table = next(i for i in graph.initializer if i.name == node.input[0])
-    weights = numpy_helper.to_array(table).astype(np.float32)
-    # Symmetric: a row's largest magnitude maps to 127 (an all-zero row keeps scale 1).
-    scale = np.abs(weights).max(axis=1, keepdims=True) / 127.0
-    scale[scale == 0] = 1.0
-    rows = np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
+    # Symmetric: a row's largest magnitude maps to 127, as token states are packed.
+    rows, scale = absmax_int8(numpy_helper.to_array(table))
+    scale = scale[:, None]
     name, ids, out = table.name, node.input[1], node.output[0]
     graph.initializer.remove(table)
     graph.initializer.extend(
         [
             numpy_helper.from_array(rows, f"{name}_int8"),
-            numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"),
+            numpy_helper.from_array(scale, f"{name}_scale"),
         ]
     )
     at = list(graph.node).index(node)
