@@ -189,3 +189,12 @@ def test_concurrent_searches_share_one_graph(built: tuple[Path, list[Any], np.nd
         for _ in range(3):
             assert list(pool.map(search, range(len(qs)))) == serial
     assert store._graph is not None
+
+
+def test_the_graph_build_logs_its_progress(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    chunks = make_chunks(300, "/a", seed=3)
+    store = _store(tmp_path / "c")
+    store.upsert([SourceBatch("/a", "h", chunks, vectors_for(chunks, 3))])
+    with caplog.at_level(logging.INFO, logger="ragline.store.lance"):
+        store.finalize()
+    assert f"dense graph: adding rows 1-{len(chunks)} of {len(chunks)}" in caplog.text

@@ -872,8 +872,14 @@ class LanceStore:
             return
         log.info("building the dense graph of table version %d", view.version)
 
+        total = view.ds.count_rows()
+
         def batches() -> Iterator[tuple[pa.Array, npt.NDArray[np.uint64], npt.NDArray[np.float32]]]:
+            done = 0
             for b in view.ds.to_batches(columns=["id", "vector"], with_row_id=True, batch_size=_GRAPH_BATCH):
+                # Progress: at 1M chunks the build takes ~27 min on 2 cores.
+                log.info("dense graph: adding rows %d-%d of %d", done + 1, done + b.num_rows, total)
+                done += b.num_rows
                 vectors = b.column("vector").flatten().to_numpy(zero_copy_only=False)
                 yield (
                     b.column("id"),
