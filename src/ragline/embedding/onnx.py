@@ -112,6 +112,7 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
             return (out.last_hidden_state, *out.hidden_states[:-1])
 
     states = [f"hidden_{i}" for i in range(int(config.num_hidden_layers))]
+    names = ["input_ids", "attention_mask", "token_type_ids", "last_hidden_state", *states]
     ids = torch.ones((2, 8), dtype=torch.long)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
@@ -125,10 +126,7 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
                 str(raw),
                 input_names=["input_ids", "attention_mask", "token_type_ids"],
                 output_names=["last_hidden_state", *states],
-                dynamic_axes={
-                    name: {0: "batch", 1: "seq"}
-                    for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state", *states)
-                },
+                dynamic_axes={name: {0: "batch", 1: "seq"} for name in names},
                 opset_version=17,
                 dynamo=False,
             )
