@@ -2,7 +2,10 @@
 
 The model's weights are exported to ONNX once (with eager attention, so ORT can fuse it) and the
 optimised graph is cached on disk under ``<cache_dir>/onnx/<fingerprint>/``. Later starts load the
-cached graph in well under a second and never import torch.
+cached graph in well under a second and never import torch. Besides ``last_hidden_state`` the
+graph outputs the states entering each layer (``hidden_<i>``, computed anyway: asking for none of
+them costs nothing); ``split`` sentence vectors run the last layers again per sentence, through
+single-layer graphs cut out of the optimised one (``layer-<i>.onnx``, written beside it on first use).
 
 Example::
 
