@@ -375,7 +375,7 @@ class OnnxEmbedder:
         with self._layer_lock:
             missing = [i for i in wanted if i not in self._layer_cache]
             if missing:
-                main = self._session  # exports the main graph first when needed
+                _ = self._session  # exports the main graph first when needed
                 paths = {i: self.onnx_path.parent / _layer_file(i) for i in missing}
                 absent = [i for i in missing if not paths[i].is_file()]
                 if absent:
@@ -392,7 +392,6 @@ class OnnxEmbedder:
                             f"cannot load the cached ONNX layer {paths[i]} ({exc}); delete that file "
                             "to cut it out of the main graph again"
                         ) from exc
-                del main
             return [self._layer_cache[i] for i in wanted]
 
     def _write_layers(self, indices: list[int]) -> None:
