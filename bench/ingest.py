@@ -7,7 +7,7 @@ into a fresh data directory (load, clean, chunk, embed, write, index). The ratio
 the model's throughput the whole pipeline keeps.
 
     .venv/bin/python bench/ingest.py [--docs 1000] [--dataset ../shared/datasets/scifact] [--json]
-        [--sentence-vectors separate|late|mapped|off] [--token-states auto|on|off] [--repeat 3]
+        [--sentence-vectors separate|late|mapped|split|off] [--token-states auto|on|off] [--repeat 3]
 
 Also reported: the collection's size on disk and the process's peak resident memory.
 """
@@ -39,11 +39,12 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="cold ingests, each between two raw passes")
     ap.add_argument(
         "--sentence-vectors",
-        choices=["separate", "late", "mapped", "off"],
+        choices=["separate", "late", "mapped", "split", "off"],
         default=None,
         help="chunking.sentence_vectors for the ingest (default: the configured one); the raw model "
         "figure embeds the chunk texts only, so 'separate' shows the cost of its sentence texts",
     )
+    ap.add_argument("--split-layers", type=int, default=None, help="chunking.split_layers (with split)")
     ap.add_argument(
         "--token-states",
         choices=["auto", "on", "off"],
@@ -54,6 +55,8 @@ def main() -> int:
     chunking = {"sentence_vectors": args.sentence_vectors} if args.sentence_vectors else {}
     if args.token_states:
         chunking["token_states"] = args.token_states
+    if args.split_layers:
+        chunking["split_layers"] = args.split_layers
     corpus = args.dataset / "corpus.jsonl"
     if not corpus.is_file():
         print(f"skipped: {corpus} not found (the benchmark reads BEIR data from ../shared/datasets)")
@@ -87,6 +90,7 @@ def main() -> int:
     disk = sum(f.stat().st_size for f in (tmp / "data2" / "collections").rglob("*") if f.is_file())
     out = {
         "sentence_vectors": engine.settings.chunking.sentence_vectors,
+        "split_layers": engine.settings.chunking.split_layers,
         "token_states": engine.settings.stores_token_states,
         "docs": len(docs),
         "chunks": report.chunks_indexed,

@@ -10,7 +10,9 @@ collection per variant with only the sentence vectors replaced; ``ragline eval b
 - ``pool COLLECTION OUT.npz``: one model pass; per sentence the pooling variants (``late``: the
   ingest's mean over the sentence's and the header's tokens; ``nohead``: the sentence's tokens
   only; ``margin``: the sentence's tokens with 3 neighbouring tokens either side, and the header's),
-  per chunk its vector, and the stored separately embedded sentence vectors beside them.
+  per chunk its vector, and the stored separately embedded sentence vectors beside them;
+  ``--split 1,2`` adds ``split1``, ``split2`` (``chunking.sentence_vectors = "split"`` with that
+  many last layers run per sentence) from the same model run.
 - ``fit SQUAD_CORPUS OUT.npz [--articles calibration] [--ship DIR]``: the same pooling over
   generic text (SQuAD paragraphs, chunked as ingest chunks them) and the separately embedded
   ``header + sentence`` vectors; ridge maps from late-pooled (and late-pooled + chunk) vectors to
@@ -113,6 +115,23 @@ def pooled_pass(
     return vectors, got
 
 
+def split_pooled_pass(
+    emb: OnnxEmbedder, texts: list[str], heads: list[int], spans: list[list[Span]], layers: list[int]
+) -> tuple[F32, list[dict[str, F32]]]:
+    """:func:`pooled_pass` plus, from the same model run, the ``split`` sentence vectors with
+    each of ``layers`` last layers run per sentence (``OnnxEmbedder.split_pass``, as ingest)."""
+    got: list[dict[str, F32]] = [{} for _ in texts]
+
+    def each(i: int, h: F32, e: Any) -> None:
+        got[i] = pool_variants(h, e, heads[i], spans[i])
+
+    vectors, split = emb.split_pass(texts, heads, spans, layers, each)
+    for k in layers:
+        for i, rows in enumerate(split[k]):
+            got[i][f"split{k}"] = rows
+    return vectors, got
+
+
 def flatten(per_chunk: list[dict[str, F32]], key: str) -> tuple[F32, npt.NDArray[np.int64]]:
     rows = [d[key] for d in per_chunk]
     counts = np.asarray([len(r) for r in rows], dtype=np.int64)
@@ -131,10 +150,14 @@ def cmd_pool(args: argparse.Namespace) -> int:
     texts, heads, spans = sentence_layout(chunks)
     emb = OnnxEmbedder()
     t0 = time.perf_counter()
-    vectors, per_chunk = pooled_pass(emb, texts, heads, spans)
+    split_layers = [int(k) for k in args.split.split(",")] if args.split else []
+    if split_layers:
+        vectors, per_chunk = split_pooled_pass(emb, texts, heads, spans, split_layers)
+    else:
+        vectors, per_chunk = pooled_pass(emb, texts, heads, spans)
     seconds = time.perf_counter() - t0
     out: dict[str, Any] = {"ids": np.asarray([c.id for c in chunks]), "chunk": vectors}
-    for key in ("late", "nohead", "margin"):
+    for key in ("late", "nohead", "margin", *(f"split{k}" for k in split_layers)):
         out[key], out[key + "_counts"] = flatten(per_chunk, key)
     out["separate"] = np.concatenate(separate)
     out["separate_counts"] = np.asarray([len(s) for s in separate], dtype=np.int64)
@@ -487,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pool")
     p.add_argument("collection", type=Path)
     p.add_argument("out", type=Path)
+    p.add_argument("--split", default="", help="also split sentence vectors with these last layers, e.g. 1,2")
     f = sub.add_parser("fit")
     f.add_argument("corpus", type=Path)
     f.add_argument("out", type=Path)

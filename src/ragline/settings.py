@@ -96,10 +96,19 @@ class ChunkingSettings(_Strict):
     # separate vectors shipped for the model (ragline.embedding.sentence_map, fitted on the SQuAD
     # calibration articles; one model run: 0.91 of raw ingest throughput vs 0.43, nDCG@10 -0.0007 /
     # -0.0022 on SciFact train / NFCorpus dev but -0.0075 / -0.0008 on their test splits, so not the
-    # default; the extractive answerer reads stored "separate" and "mapped" vectors, not "late"
-    # ones), "off" stores none.
+    # default; the extractive answerer reads stored "separate", "mapped" and "split" vectors, not
+    # "late" ones), "split" runs the chunk's own pass and then its last split_layers layers once
+    # per sentence over the sentence's block of states ([CLS], header, sentence, [SEP]): close to
+    # "separate" for a fraction of its extra work (ONNX backend with mean pooling; other
+    # embedders store "separate"; k=1: nDCG@10 +0.0002 / -0.0014 on SciFact train / NFCorpus dev
+    # but cold ingest at 0.62-0.68 of the raw model, under the 0.75 target, so not the default;
+    # test splits unmeasured), "off" stores none.
     # See ragline.embedding.sentence_vectors and docs/benchmarks.md (issue 26).
-    sentence_vectors: Literal["off", "late", "mapped", "separate"] = "separate"
+    sentence_vectors: Literal["off", "late", "mapped", "split", "separate"] = "separate"
+    # "split" sentence vectors: how many of the model's last layers run per sentence (1 to the
+    # model's layer count, checked when embedding; all of them approaches "separate" up to the
+    # sentence tokens' position ids). More layers: closer to "separate", more ingest work.
+    split_layers: int = Field(default=1, ge=1, le=64)
     # Keep each chunk's contextual token embeddings from its own model run (int8, about 68 KB for
     # a 176-token chunk with a 384-d model), so late-interaction reranking reads them instead of
     # running the model over the candidates at query time. "auto": when the embedding backend

@@ -139,6 +139,7 @@ class _NoSentenceVectors:
         # embedded sentences, which the answerer would embed again (paid calls on an API).
         ("late", "coll", True),
         ("mapped", "coll", True),
+        ("split", "coll", True),
         ("separate", "coll", True),
     ],
     ids=[
@@ -146,6 +147,7 @@ class _NoSentenceVectors:
         "store without the capability",
         "late from an embedder that pools no spans",
         "mapped from an embedder that pools no spans",
+        "split from an embedder without hidden states (stored separate)",
         "separate",
     ],
 )
@@ -210,6 +212,41 @@ def test_mapped_vectors_are_read_not_embedded(tmp_path: Path) -> None:
             for s, v in zip(got, got_vecs, strict=True)
         ]
         assert min(apart) > 1e-2
+    answer = engine.ask(QUESTIONS[0])
+    assert not answer.abstained and "1872" in answer.text
+
+
+@pytest.mark.integration
+def test_split_vectors_are_read_not_embedded(tmp_path: Path) -> None:
+    # The real model runs its last layer per sentence: a "split" collection's stored vectors are
+    # what the answerer scores with, and nothing is embedded for them.
+    write_fact_corpus(tmp_path / "docs")
+    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "split"})
+    engine.ingest([tmp_path / "docs"])
+    assert engine.embedder.sentences_embedded == 0  # no sentence text went through the model
+    fresh, reused, _ = _answerers(engine)
+    assert reused.stored is not None
+    store = engine.collection(None).store
+    differ = []
+    for q in QUESTIONS[:2]:
+        ctx = _context(engine, q)
+        cold = _cold(reused, engine)
+        got, got_vecs = cold.score(q, ctx)
+        assert got and cold.embedder.embedded == 0, q
+        ids = [c.chunk_id for p in ctx.passages for c in p.chunks]
+        rows = [np.asarray(v[1], np.float32) for v in store.fetch_sentence_vectors(ids) if v]
+        stored = np.concatenate(rows)
+        nearest = np.abs(got_vecs[:, None, :] - stored[None, :, :]).max(axis=2).min(axis=1)
+        assert nearest.max() < 3e-3  # each scored vector is a stored (float16) row
+        want, want_vecs = _cold(fresh, engine).score(q, ctx)
+        embedded_now = {(s.passage, s.start, s.end): v for s, v in zip(want, want_vecs, strict=True)}
+        differ += [
+            float(np.abs(v - embedded_now[(s.passage, s.start, s.end)]).max())
+            for s, v in zip(got, got_vecs, strict=True)
+            if (s.passage, s.start, s.end) in embedded_now
+        ]
+    # A one-sentence chunk's split vector is its separate one; the others are not.
+    assert differ and max(differ) > 1e-2
     answer = engine.ask(QUESTIONS[0])
     assert not answer.abstained and "1872" in answer.text
 

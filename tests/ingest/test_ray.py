@@ -327,8 +327,9 @@ def test_semantic_chunks_are_cut_on_the_driver_and_match_in_process(cluster: Clu
     assert_same_collection(tmp_path / "single", tmp_path / "ray")
 
 
-def test_mapped_sentence_vectors_and_token_states_take_one_run_on_the_actors(
-    cluster: Cluster, tmp_path: Path
+@pytest.mark.parametrize("form", ["mapped", "split"])
+def test_one_run_sentence_vectors_and_token_states_take_one_run_on_the_actors(
+    cluster: Cluster, tmp_path: Path, form: str
 ) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -339,7 +340,7 @@ def test_mapped_sentence_vectors_and_token_states_take_one_run_on_the_actors(
         "Ask the security team before sharing a key with a contractor.\n",
         encoding="utf-8",
     )
-    settings = {**SETTINGS, "chunking": {**SETTINGS["chunking"], "sentence_vectors": "mapped"}}
+    settings = {**SETTINGS, "chunking": {**SETTINGS["chunking"], "sentence_vectors": form}}
     single = ragline.open(tmp_path / "single", **settings).ingest([corpus])
     report = ragline.open(tmp_path / "ray", **settings).ingest([corpus], ray=cluster.address)
     # One model run a chunk, as in-process: a token run and then a span run counted every chunk twice.

@@ -93,6 +93,25 @@ def test_mapped_sentence_vectors_are_stored_from_one_run(tmp_path: Path) -> None
     assert np.abs(stored[1] - late[0]).max() > 1e-2
 
 
+@pytest.mark.integration  # "split" runs the real model's last layer per sentence
+def test_split_sentence_vectors_are_stored_from_one_run(tmp_path: Path) -> None:
+    engine = ragline.open(tmp_path / "data", chunking={"sentence_vectors": "split", "split_layers": 2})
+    report = engine.upsert_documents(DOCS)
+    assert report.chunks_embedded == 2 and engine.embedder.sentences_embedded == 0
+    chunk = next(c for c in engine.store().all_chunks() if c.doc_id == "a")
+    inner = engine.embedder.inner
+    layout = sentence_layout([chunk])
+    _, split, _ = inner.embed_split(*layout, layers=2)
+    _, late = embed_with_sentence_vectors(inner, *layout, late=True)
+    stored = engine.store().fetch_sentence_vectors([chunk.id])[0]
+    assert stored is not None and stored[1].shape == (2, 384)
+    # float16 storage: the split vectors within its rounding, not the late ones.
+    np.testing.assert_allclose(stored[1], split[0], atol=2e-3)
+    assert np.abs(stored[1] - late[0]).max() > 1e-2
+    states = engine.store().fetch_token_states([chunk.id], [layout[0][0]])[0]
+    assert states is not None and len(states)  # token states from the same run
+
+
 def test_a_collection_with_separate_sentence_vectors_opens_and_searches_under_mapped(tmp_path: Path) -> None:
     notes = tmp_path / "notes.md"
     notes.write_text(
@@ -111,3 +130,18 @@ def test_a_collection_with_separate_sentence_vectors_opens_and_searches_under_ma
     # ...while "late" is another form, as before.
     late = fast_engine(tmp_path / "data", chunking={"sentence_vectors": "late"}).ingest([notes])
     assert late.files_indexed == 1
+
+
+
+def test_switching_between_separate_and_split_re_indexes_nothing(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Office energy\n\nSolar panels were installed. The heat pump replaced the boiler.\n")
+    assert fast_engine(tmp_path / "data").ingest([notes]).files_indexed == 1
+    # "split" stands in for "separate", whatever its number of layers: nothing is re-indexed...
+    for layers in (1, 3):
+        split = fast_engine(tmp_path / "data", chunking={"sentence_vectors": "split", "split_layers": layers})
+        again = split.ingest([notes])
+        assert (again.files_unchanged, again.files_indexed) == (1, 0)
+    # ...and a changed file under "split" is re-indexed as usual.
+    notes.write_text("# Office energy\n\nSolar panels were installed. A heat pump heats the office.\n")
+    assert split.ingest([notes]).files_indexed == 1

@@ -22,6 +22,7 @@ from ragline.embedding.sentence_vectors import (
     Span,
     SpanEmbedder,
     SpanTokenEmbedder,
+    SplitEmbedder,
     separate_sentence_vectors,
 )
 from ragline.embedding.tokens import TokenMatrix, TokenModel, token_model, token_states
@@ -31,6 +32,12 @@ def _span_key(text: str, head: int, spans: Sequence[Span]) -> str:
     """The cache key of one text's sentence vectors: its spans named ("units" is their old name;
     the key keeps it so existing caches still hit)."""
     return f"\x00units\x00{head}:{list(spans)}\x00{text}"
+
+
+def _split_key(text: str, head: int, spans: Sequence[Span], layers: int) -> str:
+    """The cache key of one text's ``split`` sentence vectors (with ``layers`` run per sentence):
+    apart from its ``late`` ones, which the same spans give."""
+    return f"\x00split{layers}\x00{head}:{list(spans)}\x00{text}"
 
 
 def _text_key(text: str) -> bytes:
@@ -240,6 +247,61 @@ class CachedEmbedder:
         keys = [_span_key(t, heads[i], spans[i]) for i, t in enumerate(texts)]
         self.cache.put_many(self.model_id, keys, [s.reshape(-1) for s in sentences])
         return vectors, sentences, tokens
+
+    def embed_split(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        layers: int,
+        with_tokens: bool = False,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix] | None]:
+        """As :meth:`SplitEmbedder.embed_split`, through the cache: without token states a text
+        whose vector and split sentence vectors are both cached is not embedded again; token
+        states are not cached, so with them every text goes through the model once. Without
+        hidden states in the inner model, sentences are embedded as separate texts (cached)."""
+        if not isinstance(self.inner, SplitEmbedder):
+            if with_tokens:
+                vectors, states = self.embed_with_tokens(texts, content_only=content_only)
+                return vectors, separate_sentence_vectors(self, texts, heads, spans), states
+            return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans), None
+        keys = [_split_key(t, heads[i], spans[i], layers) for i, t in enumerate(texts)]
+        if with_tokens:
+            vectors, sentences, tokens = self.inner.embed_split(
+                texts, heads, spans, layers=layers, with_tokens=True, content_only=content_only
+            )
+            self.embedded += len(texts)
+            self.cache.put_many(self.model_id, list(texts), vectors)
+            self.cache.put_many(self.model_id, keys, [s.reshape(-1) for s in sentences])
+            return vectors, sentences, tokens
+        cached = self.cache.get_many(self.model_id, texts)
+        cached_sentences = self.cache.get_many(self.model_id, keys)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        sentence_out: list[Vectors] = []
+        # Identical texts (with identical spans) inside one batch are embedded once.
+        todo: dict[str, list[int]] = {}
+        for i, (v, u) in enumerate(zip(cached, cached_sentences, strict=True)):
+            if v is None or u is None:
+                todo.setdefault(keys[i], []).append(i)
+                sentence_out.append(np.zeros((0, self.dimension), np.float32))
+            else:
+                out[i] = v
+                sentence_out.append(u.reshape(-1, self.dimension))
+        if todo:
+            first = [rows[0] for rows in todo.values()]
+            vecs, fresh, _ = self.inner.embed_split(
+                [texts[i] for i in first], [heads[i] for i in first], [spans[i] for i in first], layers=layers
+            )
+            self.embedded += len(first)
+            self.cache.put_many(self.model_id, [texts[i] for i in first], vecs)
+            self.cache.put_many(self.model_id, list(todo), [f.reshape(-1) for f in fresh])
+            for j, rows in enumerate(todo.values()):
+                for i in rows:
+                    out[i] = vecs[j]
+                    sentence_out[i] = fresh[j]
+        return out, sentence_out, None
 
     def transient(self) -> TransientEmbedder:
         """Query-time texts (answer sentences) embedded through an in-memory LRU, not the disk cache."""

@@ -2,7 +2,10 @@
 
 The model's weights are exported to ONNX once (with eager attention, so ORT can fuse it) and the
 optimised graph is cached on disk under ``<cache_dir>/onnx/<fingerprint>/``. Later starts load the
-cached graph in well under a second and never import torch.
+cached graph in well under a second and never import torch. Besides ``last_hidden_state`` the
+graph outputs the states entering each layer (``hidden_<i>``, computed anyway: asking for none of
+them costs nothing); ``split`` sentence vectors run the last layers again per sentence, through
+single-layer graphs cut out of the optimised one (``layer-<i>.onnx``, written beside it on first use).
 
 Example::
 
@@ -40,7 +43,10 @@ log = logging.getLogger(__name__)
 
 # Token states of the last queries embedded, for the late-interaction reranker that follows.
 _QUERY_TOKENS_KEPT = 64
-_EXPORT_VERSION = "1"  # bump when the export recipe changes, so stale cached graphs are rebuilt
+# Bump when the export recipe changes, so stale cached graphs are rebuilt. "2": the graph also
+# outputs the hidden states entering each layer, and each layer is exported alone ("split").
+_EXPORT_VERSION = "2"
+_SPLIT_FALLBACK_LOGGED: set[str] = set()
 
 
 def weights_fingerprint(model_dir: Path) -> str:
@@ -100,10 +106,16 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             out = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                output_hidden_states=True,
             )
-            return out.last_hidden_state
+            # hidden_states[i] enters layer i (0: the embeddings); the last is last_hidden_state.
+            return (out.last_hidden_state, *out.hidden_states[:-1])
 
+    states = [f"hidden_{i}" for i in range(int(config.num_hidden_layers))]
+    names = ["input_ids", "attention_mask", "token_type_ids", "last_hidden_state", *states]
     ids = torch.ones((2, 8), dtype=torch.long)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
@@ -116,13 +128,8 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
                 (ids, torch.ones_like(ids), torch.zeros_like(ids)),
                 str(raw),
                 input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["last_hidden_state"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "seq"},
-                    "attention_mask": {0: "batch", 1: "seq"},
-                    "token_type_ids": {0: "batch", 1: "seq"},
-                    "last_hidden_state": {0: "batch", 1: "seq"},
-                },
+                output_names=["last_hidden_state", *states],
+                dynamic_axes={name: {0: "batch", 1: "seq"} for name in names},
                 opset_version=17,
                 dynamo=False,
             )
@@ -137,6 +144,89 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(tmp_out), str(out_path.with_suffix(".partial")))
         os.replace(out_path.with_suffix(".partial"), out_path)
+
+
+def _layer_file(i: int) -> str:
+    """The file of encoder layer ``i`` cut out of the main graph, beside it."""
+    return f"layer-{i}.onnx"
+
+
+def extract_layer(main: Any, i: int, layers: int) -> Any:
+    """Encoder layer ``i`` of the exported graph ``main`` (an ``onnx.ModelProto``) as a graph of
+    its own: input ``hidden`` (the states entering it, ``(batch, seq, dim)``) plus the padding
+    mask, as ``mask_index`` (int32 lengths, what ORT's fused ``Attention`` reads) or
+    ``attention_mask`` (int64 ``(batch, seq)``) when the optimiser left it unfused; output ``out``.
+
+    Cut from the optimised graph rather than exported again, so a block goes through the same
+    fused kernels as the chunk did, and no torch is needed after the one-time export.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = main.graph
+    source = f"hidden_{i}"
+    target = "last_hidden_state" if i == layers - 1 else f"hidden_{i + 1}"
+    producer = {o: n for n in g.node for o in n.output}
+    inits = {t.name for t in g.initializer}
+    mask_inputs = {n.input[3] for n in g.node if n.op_type == "Attention" and len(n.input) > 3 and n.input[3]}
+    # Layer 0 reads the fused embedding node's output, which hidden_0 (an unfused copy of the
+    # embedding layer, kept as an output) equals.
+    sources = {source} | (
+        {n.output[0] for n in g.node if n.op_type == "EmbedLayerNormalization"} if i == 0 else set()
+    )
+    keep: list[Any] = []
+    seen: set[str] = set()
+    external: set[str] = set()
+    todo = [target]
+    while todo:
+        name = todo.pop()
+        if name in seen or not name:
+            continue
+        seen.add(name)
+        if name in sources or name in inits:
+            continue
+        if name in mask_inputs or name not in producer:
+            external.add(name)
+            continue
+        node = producer[name]
+        if node not in keep:
+            keep.append(node)
+            todo.extend(node.input)
+    extra = external - mask_inputs
+    if len(external & mask_inputs) > 1 or extra - {"attention_mask"}:
+        raise EmbeddingError(
+            f"layer {i} of the exported graph depends on {sorted(external)}, not only on its input "
+            "states and the mask; set chunking.sentence_vectors = 'separate' for this model"
+        )
+    order = {id(n): k for k, n in enumerate(g.node)}
+    keep.sort(key=lambda n: order[id(n)])
+    dim = None
+    renames = {**{x: "hidden" for x in sources}, target: "out"}
+    inputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "seq", dim])]
+    for name in sorted(external):
+        if name in mask_inputs:
+            renames[name] = "mask_index"
+            inputs.append(helper.make_tensor_value_info("mask_index", TensorProto.INT32, ["batch"]))
+        else:
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "seq"]))
+    nodes = []
+    for n in keep:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(n)
+        copy.input[:] = [renames.get(x, x) for x in n.input]
+        copy.output[:] = [renames.get(x, x) for x in n.output]
+        nodes.append(copy)
+    used = {x for n in keep for x in n.input}
+    graph = helper.make_graph(
+        nodes,
+        f"layer_{i}",
+        inputs,
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", "seq", dim])],
+        initializer=[t for t in g.initializer if t.name in used],
+    )
+    model = helper.make_model(graph, opset_imports=list(main.opset_import))
+    model.ir_version = main.ir_version
+    return model
 
 
 def _pool_spans(
@@ -157,6 +247,22 @@ def _pool_spans(
         return np.zeros((0, hidden.shape[-1]), dtype=np.float32)
     pooled = np.asarray(rows, dtype=np.float32)
     return l2_normalize(pooled) if normalize else pooled
+
+
+def _split_blocks(encoding: Any, head: int, spans: Sequence[Span]) -> list[npt.NDArray[np.int64]]:
+    """Per span kept as :func:`_pool_spans` keeps it, the rows of its block: the special tokens
+    ([CLS], [SEP]), the header's tokens and the span's, in text order, as the tokenizer would lay
+    out ``header + sentence`` embedded on its own (the header's rows matter: without them the
+    block loses most of its likeness to that text, docs/benchmarks.md)."""
+    starts = np.asarray([o[0] for o in encoding.offsets], dtype=np.int64)
+    real = ~np.asarray(encoding.special_tokens_mask, dtype=bool)
+    in_head = real & (starts < head)
+    blocks = []
+    for a, b in spans:
+        own = real & (starts >= a) & (starts < b) & ~in_head
+        if own.any():
+            blocks.append(np.flatnonzero(own | in_head | ~real))
+    return blocks
 
 
 class OnnxEmbedder:
@@ -185,6 +291,8 @@ class OnnxEmbedder:
         self.name = name or ("all-MiniLM-L6-v2" if model_dir is None else self.model_dir.name)
         self._query_tokens: OrderedDict[str, TokenMatrix] = OrderedDict()
         self._query_lock = threading.Lock()
+        self._layer_cache: dict[int, Any] = {}
+        self._layer_lock = threading.Lock()
 
     @cached_property
     def _fingerprint(self) -> str:
@@ -229,6 +337,16 @@ class OnnxEmbedder:
                 if not path.is_file():
                     log.info("exporting %s to ONNX at %s (once)", self.model_dir, path)
                     export_onnx(self.model_dir, path)
+        try:
+            return ort.InferenceSession(str(path), self._options(), providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise EmbeddingError(
+                f"cannot load the cached ONNX model {path} ({exc}); delete that file to re-export it"
+            ) from exc
+
+    def _options(self) -> Any:
+        import onnxruntime as ort
+
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
@@ -236,12 +354,63 @@ class OnnxEmbedder:
         # takes the cores the vector and BM25 searches need right after the query is embedded.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:
+        return opts
+
+    @cached_property
+    def layers(self) -> int:
+        """The model's number of encoder layers (``chunking.split_layers`` is at most this)."""
+        return int(_read_json(self.model_dir / "config.json")["num_hidden_layers"])
+
+    def _layer_sessions(self, k: int) -> list[Any]:
+        """Sessions of the last ``k`` encoder layers, each a graph cut out of the main one (once,
+        written beside it)."""
+        import onnxruntime as ort
+
+        if not 1 <= k <= self.layers:
             raise EmbeddingError(
-                f"cannot load the cached ONNX model {path} ({exc}); delete that file to re-export it"
-            ) from exc
+                f"chunking.split_layers = {k}, but {self.model_id} has {self.layers} layers: "
+                f"set it between 1 and {self.layers}"
+            )
+        wanted = range(self.layers - k, self.layers)
+        with self._layer_lock:
+            missing = [i for i in wanted if i not in self._layer_cache]
+            if missing:
+                _ = self._session  # exports the main graph first when needed
+                paths = {i: self.onnx_path.parent / _layer_file(i) for i in missing}
+                absent = [i for i in missing if not paths[i].is_file()]
+                if absent:
+                    lock = self.onnx_path.parent.parent / f"{self.onnx_path.parent.name}.lock"
+                    with file_lock(lock, f"ONNX layers of {self.onnx_path}"):
+                        self._write_layers([i for i in absent if not paths[i].is_file()])
+                for i in missing:
+                    try:
+                        self._layer_cache[i] = ort.InferenceSession(
+                            str(paths[i]), self._options(), providers=["CPUExecutionProvider"]
+                        )
+                    except Exception as exc:
+                        raise EmbeddingError(
+                            f"cannot load the cached ONNX layer {paths[i]} ({exc}); delete that file "
+                            "to cut it out of the main graph again"
+                        ) from exc
+            return [self._layer_cache[i] for i in wanted]
+
+    def _write_layers(self, indices: list[int]) -> None:
+        if not indices:
+            return
+        import onnx
+
+        main = onnx.load(str(self.onnx_path))
+        outputs = {o.name for o in main.graph.output}
+        if f"hidden_{indices[0]}" not in outputs:
+            raise EmbeddingError(
+                f"the cached ONNX graph {self.onnx_path} has no hidden-state outputs (an older "
+                "export); delete its folder to export it again"
+            )
+        for i in indices:
+            path = self.onnx_path.parent / _layer_file(i)
+            tmp = path.with_suffix(".partial")
+            onnx.save(extract_layer(main, i, self.layers), str(tmp))
+            os.replace(tmp, path)
 
     def warm_up(self) -> None:
         """Load the tokenizer and the ONNX session now rather than on the first call."""
@@ -261,6 +430,24 @@ class OnnxEmbedder:
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
         )[0]
         return np.asarray(hidden, dtype=np.float32), mask
+
+    def _hidden_and(
+        self, encodings: list[Any], names: Sequence[str]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], list[npt.NDArray[np.float32]]]:
+        """:meth:`_hidden` and, from the same run, the graph's outputs ``names`` (states
+        entering layers)."""
+        n = len(encodings)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((n, width), dtype=np.int64)
+        mask = np.zeros((n, width), dtype=np.int64)
+        for i, e in enumerate(encodings):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        got = self._session.run(
+            ["last_hidden_state", *names],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )
+        return np.asarray(got[0], dtype=np.float32), mask, [np.asarray(g, dtype=np.float32) for g in got[1:]]
 
     def _pool(self, hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
         """One vector per text: the model's own pooling (CLS or masked mean), normalised if it is."""
@@ -313,6 +500,131 @@ class OnnxEmbedder:
 
         vectors, pooled = self._pooled_and(texts, each)
         return vectors, pooled, states
+
+    def embed_split(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        layers: int,
+        with_tokens: bool = False,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix] | None]:
+        """Chunk vectors, ``split`` sentence vectors and (``with_tokens``) token states from one
+        run of the model over the chunk texts (``chunking.sentence_vectors = "split"``).
+
+        Each sentence's block (the chunk's [CLS], header, sentence and [SEP] rows of the states
+        entering the last ``layers`` layers) goes through those layers alone, attending only
+        within itself, and is mean-pooled as the model pools a text: close to embedding
+        ``header + sentence`` apart, for about ``layers / n_layers`` of its work. Spans cut off by
+        truncation get none. CLS-pooling models embed the sentences as separate texts (logged).
+
+        Example::
+
+            vecs, sents, _ = emb.embed_split([text], [head], [spans], layers=1)
+        """
+        mode, _ = self._pooling
+        if mode == "cls":
+            if self.model_id not in _SPLIT_FALLBACK_LOGGED:
+                _SPLIT_FALLBACK_LOGGED.add(self.model_id)
+                log.info(
+                    "%s pools its [CLS] token: split sentence vectors are embedded as separate texts",
+                    self.model_id,
+                )
+            if with_tokens:
+                vectors, tokens = self.embed_with_tokens(texts, content_only=content_only)
+                return vectors, separate_sentence_vectors(self, texts, heads, spans), tokens
+            return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans), None
+        states: list[TokenMatrix] | None = None
+        each = None
+        if with_tokens:
+            states = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+
+            def each(i: int, h: npt.NDArray[np.float32], e: Any) -> None:
+                assert states is not None
+                states[i] = token_rows(h, e, content_only=content_only)
+
+        vectors, split = self.split_pass(texts, heads, spans, [layers], each)
+        return vectors, split[layers], states
+
+    def split_pass(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        layers: Sequence[int],
+        each: Callable[[int, npt.NDArray[np.float32], Any], None] | None = None,
+    ) -> tuple[Vectors, dict[int, list[Vectors]]]:
+        """Chunk vectors and, per ``k`` in ``layers``, the split sentence vectors with the last
+        ``k`` layers run per sentence (:meth:`embed_split`), from one model run; ``each(i, token
+        states, encoding)`` sees text ``i``'s last-layer states. Several ``k`` serve the lab."""
+        n, dim = len(texts), self.dimension
+        sessions = {k: self._layer_sessions(k) for k in layers}
+        out = np.empty((n, dim), dtype=np.float32)
+        got = {k: [np.zeros((0, dim), dtype=np.float32)] * n for k in layers}
+        if not n:
+            return out, got
+        _, normalize = self._pooling
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(n), key=lambda i: len(encodings[i].ids))
+        names = [f"hidden_{self.layers - k}" for k in layers]
+        for b in range(0, n, self.batch_size):
+            idx = order[b : b + self.batch_size]
+            hidden, mask, entering = self._hidden_and([encodings[i] for i in idx], names)
+            out[idx] = self._pool(hidden, mask)
+            counts: list[int] = []
+            blocks: list[tuple[int, npt.NDArray[np.int64]]] = []
+            for row, i in enumerate(idx):
+                if each is not None:
+                    each(i, hidden[row], encodings[i])
+                own = _split_blocks(encodings[i], heads[i], spans[i])
+                counts.append(len(own))
+                blocks.extend((row, rows) for rows in own)
+            ends = np.cumsum(counts)
+            for k, states in zip(layers, entering, strict=True):
+                pooled = self._run_blocks(states, blocks, sessions[k], normalize)
+                for i, end, m in zip(idx, ends, counts, strict=True):
+                    got[k][i] = pooled[end - m : end]
+        return out, got
+
+    def _run_blocks(
+        self,
+        states: npt.NDArray[np.float32],
+        blocks: Sequence[tuple[int, npt.NDArray[np.int64]]],
+        sessions: Sequence[Any],
+        normalize: bool,
+    ) -> Vectors:
+        """Each block's rows of ``states`` (one batch's states entering the last layers) through
+        ``sessions`` (those layers) alone, mean-pooled over its rows: batched by length."""
+        dim = states.shape[-1]
+        pooled = np.empty((len(blocks), dim), dtype=np.float32)
+        order = sorted(range(len(blocks)), key=lambda j: len(blocks[j][1]))
+        size = 2 * self.batch_size  # blocks are sentences: shorter than chunks
+        for b in range(0, len(order), size):
+            part = order[b : b + size]
+            lengths = np.asarray([len(blocks[j][1]) for j in part], dtype=np.int32)
+            x = np.zeros((len(part), int(lengths.max()), dim), dtype=np.float32)
+            for r, j in enumerate(part):
+                row, rows = blocks[j]
+                x[r, : len(rows)] = states[row, rows]
+            for session in sessions:
+                x = session.run(["out"], self._layer_feed(session, x, lengths))[0]
+            mask = (np.arange(x.shape[1])[None, :] < lengths[:, None]).astype(np.float32)[:, :, None]
+            pooled[part] = (x * mask).sum(axis=1) / lengths[:, None]
+        return l2_normalize(pooled) if normalize else pooled
+
+    @staticmethod
+    def _layer_feed(
+        session: Any, x: npt.NDArray[np.float32], lengths: npt.NDArray[np.int32]
+    ) -> dict[str, Any]:
+        feed: dict[str, Any] = {"hidden": x}
+        for inp in session.get_inputs():
+            if inp.name == "mask_index":
+                feed["mask_index"] = lengths
+            elif inp.name == "attention_mask":
+                feed["attention_mask"] = (np.arange(x.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
+        return feed
 
     def _pooled_and(
         self, texts: Sequence[str], each: Callable[[int, npt.NDArray[np.float32], Any], Vectors]

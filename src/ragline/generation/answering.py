@@ -85,14 +85,16 @@ class Answering:
         # what "mapped" stores for a model without a map) are pooled inside the chunk's run and
         # score differently; an embedder that pools no spans (an OpenAI-compatible endpoint)
         # stores "separate" ones under "late" and "mapped", and embedding them again per question
-        # would be paid calls.
+        # would be paid calls. "split" ones run the model's last layers over the sentence's
+        # own block of the chunk's states, approximating "separate" ones (and are "separate" ones
+        # for an embedder that cannot), so they are read as those are.
         # A collection on a tuned model stored its own model's vectors; the answerer embeds with
         # the configured one.
         form = self.settings.chunking.sentence_vectors
         if not (isinstance(store, StoredSentenceSource) and store.model_id == self.embedder.model_id):
             return answerer
         pooled = form in ("late", "mapped") and pools_spans(self.embedder)
-        if form == "separate" or (form in ("late", "mapped") and not pooled) or (
+        if form in ("separate", "split") or (form in ("late", "mapped") and not pooled) or (
             form == "mapped" and sentence_map_for(store.model_id) is not None
         ):
             return answerer.over(store.fetch_sentence_vectors)

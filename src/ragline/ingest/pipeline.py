@@ -159,7 +159,8 @@ _LIMIT_SETTINGS = {
 # How token states are stored, not what a file turns into: either form reads back, so changing it
 # (or upgrading to a release where it exists) re-indexes nothing; a source's states take the
 # configured form when it is next re-indexed.
-_FORM_SETTINGS = {"token_state_format", "token_state_tokens"}
+# How vectors are stored or approximated, not what the chunks are: changing them re-indexes nothing.
+_FORM_SETTINGS = {"token_state_format", "token_state_tokens", "split_layers"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,11 +520,12 @@ class Ingestor:
         return config_fp + ":" + stable_id(access.tenant, *access.groups, str(access.clearance))[:12]
 
     def _chunking_for_fingerprint(self) -> ChunkingSettings:
-        # "mapped" sentence vectors stand in for "separate" ones (a linear map towards them), so
-        # moving between the two, or upgrading to the release where "mapped" is the default,
-        # re-embeds nothing; a source takes the configured form when it is next re-indexed.
+        # "mapped" and "split" sentence vectors stand in for "separate" ones (a linear map towards
+        # them; the last layers run per sentence), so moving between them, or upgrading to a
+        # release with another of them the default, re-embeds nothing; a source takes the
+        # configured form when it is next re-indexed.
         chunking = self.settings.chunking
-        if chunking.sentence_vectors == "mapped":
+        if chunking.sentence_vectors in ("mapped", "split"):
             return chunking.model_copy(update={"sentence_vectors": "separate"})
         return chunking
 
@@ -704,6 +706,7 @@ class Ingestor:
                     sentence_vectors=cfg.sentence_vectors,
                     token_states=run_model,
                     content_tokens=cfg.token_state_tokens == "content",
+                    split_layers=cfg.split_layers,
                 )
                 out[idx] = got.vectors
                 if got.sentence_vectors is not None and sentence_vecs is not None:

@@ -58,7 +58,7 @@ from ragline.chunking.factory import make_chunker
 from ragline.embedding.base import Embedder, Vectors
 from ragline.embedding.cache import CachedEmbedder, EmbeddingCache
 from ragline.embedding.factory import make_embedder, make_tokenizer
-from ragline.embedding.sentence_vectors import Span, SpanEmbedder, SpanTokenEmbedder
+from ragline.embedding.sentence_vectors import Span, SpanEmbedder, SpanTokenEmbedder, SplitEmbedder
 from ragline.embedding.tokens import TokenMatrix, token_states
 from ragline.errors import ConfigError, DistributedError, EmbeddingError, LoaderError, RaglineError
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, Parsed, with_access
@@ -265,6 +265,25 @@ class EmbedWorker:
         self.texts += len(texts)
         return model.embed_spans_with_tokens(texts, heads, spans, content_only=content_only)
 
+    def embed_split(
+        self,
+        texts: list[str],
+        heads: list[int],
+        spans: list[list[Span]],
+        *,
+        layers: int,
+        with_tokens: bool = False,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix]]:
+        model = self._model()
+        if not isinstance(model, SplitEmbedder):
+            raise EmbeddingError(f"the embedder {model.model_id} cannot run its last layers per sentence")
+        self.texts += len(texts)
+        vectors, sentences, tokens = model.embed_split(
+            texts, heads, spans, layers=layers, with_tokens=with_tokens, content_only=content_only
+        )
+        return vectors, sentences, tokens if tokens is not None else []
+
 
 # -- on the driver -------------------------------------------------------------------------------
 
@@ -429,6 +448,30 @@ class RayTokenEmbedder(RayEmbedder):
             "embed_spans_with_tokens", texts, heads, spans, ragged=2, content_only=content_only
         )
         return out, sentences, tokens
+
+    def embed_split(
+        self,
+        texts: Sequence[str],
+        heads: Sequence[int],
+        spans: Sequence[Sequence[Span]],
+        *,
+        layers: int,
+        with_tokens: bool = False,
+        content_only: bool = False,
+    ) -> tuple[Vectors, list[Vectors], list[TokenMatrix] | None]:
+        """Chunk vectors, ``split`` sentence vectors and (``with_tokens``) token states from one
+        run on the actors, as in-process."""
+        out, (sentences, tokens) = self._gather(
+            "embed_split",
+            texts,
+            heads,
+            spans,
+            ragged=2,
+            layers=layers,
+            with_tokens=with_tokens,
+            content_only=content_only,
+        )
+        return out, sentences, tokens if with_tokens else None
 
 
 class RayIngestor(Ingestor):
