@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -188,18 +188,16 @@ class CachedEmbedder:
                 out[i] = by_text[texts[i]]
         return out, fresh
 
-    def embed_spans(
-        self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
+    def _cached_with_sentences(
+        self,
+        texts: Sequence[str],
+        keys: Sequence[str],
+        embed: Callable[[list[int]], tuple[Vectors, list[Vectors]]],
     ) -> tuple[Vectors, list[Vectors]]:
-        """As :meth:`SpanEmbedder.embed_spans`, through the cache: a text whose vector and sentence
-        vectors are both cached is not embedded again. Without token states in the inner model,
-        sentences are embedded as separate texts (each cached as usual)."""
-        if not isinstance(self.inner, SpanEmbedder):
-            return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans)
-        # One cache entry holds all of a text's sentence vectors, under a key naming its spans.
-        keys = [_span_key(t, heads[i], spans[i]) for i, t in enumerate(texts)]
+        """Each text's vector and sentence vectors (one cache entry per text under ``keys[i]``,
+        naming its spans and form): cached ones read, the rest from ``embed(indices)`` and cached."""
         vectors = self.cache.get_many(self.model_id, texts)
-        cached_sentences = self.cache.get_many(self.model_id, keys)
+        cached_sentences = self.cache.get_many(self.model_id, list(keys))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         sentence_out: list[Vectors] = []
         # Identical texts (with identical spans) inside one batch are embedded once.
@@ -213,9 +211,7 @@ class CachedEmbedder:
                 sentence_out.append(u.reshape(-1, self.dimension))
         if todo:
             first = [rows[0] for rows in todo.values()]
-            vecs, fresh = self.inner.embed_spans(
-                [texts[i] for i in first], [heads[i] for i in first], [spans[i] for i in first]
-            )
+            vecs, fresh = embed(first)
             self.embedded += len(first)
             self.cache.put_many(self.model_id, [texts[i] for i in first], vecs)
             self.cache.put_many(self.model_id, list(todo), [f.reshape(-1) for f in fresh])
@@ -224,6 +220,25 @@ class CachedEmbedder:
                     out[i] = vecs[j]
                     sentence_out[i] = fresh[j]
         return out, sentence_out
+
+    def embed_spans(
+        self, texts: Sequence[str], heads: Sequence[int], spans: Sequence[Sequence[Span]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """As :meth:`SpanEmbedder.embed_spans`, through the cache: a text whose vector and sentence
+        vectors are both cached is not embedded again. Without token states in the inner model,
+        sentences are embedded as separate texts (each cached as usual)."""
+        if not isinstance(self.inner, SpanEmbedder):
+            return self.embed_documents(texts), separate_sentence_vectors(self, texts, heads, spans)
+        # One cache entry holds all of a text's sentence vectors, under a key naming its spans.
+        keys = [_span_key(t, heads[i], spans[i]) for i, t in enumerate(texts)]
+        inner = self.inner
+
+        def embed(idx: list[int]) -> tuple[Vectors, list[Vectors]]:
+            return inner.embed_spans(
+                [texts[i] for i in idx], [heads[i] for i in idx], [spans[i] for i in idx]
+            )
+
+        return self._cached_with_sentences(texts, keys, embed)
 
     def embed_spans_with_tokens(
         self,
@@ -276,32 +291,16 @@ class CachedEmbedder:
             self.cache.put_many(self.model_id, list(texts), vectors)
             self.cache.put_many(self.model_id, keys, [s.reshape(-1) for s in sentences])
             return vectors, sentences, tokens
-        cached = self.cache.get_many(self.model_id, texts)
-        cached_sentences = self.cache.get_many(self.model_id, keys)
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        sentence_out: list[Vectors] = []
-        # Identical texts (with identical spans) inside one batch are embedded once.
-        todo: dict[str, list[int]] = {}
-        for i, (v, u) in enumerate(zip(cached, cached_sentences, strict=True)):
-            if v is None or u is None:
-                todo.setdefault(keys[i], []).append(i)
-                sentence_out.append(np.zeros((0, self.dimension), np.float32))
-            else:
-                out[i] = v
-                sentence_out.append(u.reshape(-1, self.dimension))
-        if todo:
-            first = [rows[0] for rows in todo.values()]
-            vecs, fresh, _ = self.inner.embed_split(
-                [texts[i] for i in first], [heads[i] for i in first], [spans[i] for i in first], layers=layers
+        inner = self.inner
+
+        def embed(idx: list[int]) -> tuple[Vectors, list[Vectors]]:
+            vecs, fresh, _ = inner.embed_split(
+                [texts[i] for i in idx], [heads[i] for i in idx], [spans[i] for i in idx], layers=layers
             )
-            self.embedded += len(first)
-            self.cache.put_many(self.model_id, [texts[i] for i in first], vecs)
-            self.cache.put_many(self.model_id, list(todo), [f.reshape(-1) for f in fresh])
-            for j, rows in enumerate(todo.values()):
-                for i in rows:
-                    out[i] = vecs[j]
-                    sentence_out[i] = fresh[j]
-        return out, sentence_out, None
+            return vecs, fresh
+
+        vectors, sentences = self._cached_with_sentences(texts, keys, embed)
+        return vectors, sentences, None
 
     def transient(self) -> TransientEmbedder:
         """Query-time texts (answer sentences) embedded through an in-memory LRU, not the disk cache."""

@@ -418,18 +418,8 @@ class OnnxEmbedder:
 
     def _hidden(self, encodings: list[Any]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Token states ``(n, width, dim)`` and the attention mask of one padded batch."""
-        n = len(encodings)
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((n, width), dtype=np.int64)
-        mask = np.zeros((n, width), dtype=np.int64)
-        for i, e in enumerate(encodings):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        hidden = self._session.run(
-            ["last_hidden_state"],
-            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-        )[0]
-        return np.asarray(hidden, dtype=np.float32), mask
+        hidden, mask, _ = self._hidden_and(encodings, ())
+        return hidden, mask
 
     def _hidden_and(
         self, encodings: list[Any], names: Sequence[str]
