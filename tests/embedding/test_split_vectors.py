@@ -162,6 +162,17 @@ def test_sentences_cut_off_by_truncation_get_no_vector(onnx_embedder: OnnxEmbedd
     assert np.isfinite(split[0]).all()
 
 
+def test_no_texts_and_a_chunk_without_sentences_give_empty_results(onnx_embedder: OnnxEmbedder) -> None:
+    vectors, split, tokens = onnx_embedder.embed_split([], [], [], layers=1, with_tokens=True)
+    assert vectors.shape == (0, onnx_embedder.dimension) and split == [] and tokens == []
+    # A span that holds no token of its own (past the text) gets no vector, not a header-only one.
+    text = "Title\nOne short sentence."
+    spans = [[(6, len(text)), (len(text), len(text) + 5)]]
+    got, split, _ = onnx_embedder.embed_split([text], [6], spans, layers=1)
+    assert got.shape == (1, onnx_embedder.dimension)
+    assert split[0].shape == (1, onnx_embedder.dimension)
+
+
 def test_layers_outside_the_model_are_refused(onnx_embedder: OnnxEmbedder) -> None:
     texts, heads, spans = sentence_layout([_chunk()])
     for bad in (0, onnx_embedder.layers + 1):
