@@ -153,6 +153,7 @@ class Codebook:
 
     centroids: npt.NDArray[np.float32]
     _norms: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
+    _table: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         c = np.asarray(self.centroids, dtype=np.float32)
@@ -160,6 +161,12 @@ class Codebook:
             raise EmbeddingError(f"a codebook is (groups, 256, dim/groups) centroids, got shape {c.shape}")
         object.__setattr__(self, "centroids", c)
         object.__setattr__(self, "_norms", (c * c).sum(axis=2))
+        # Per group, -2 c^T with |c|^2 as one more row: [x, 1] @ it is |c|^2 - 2 x.c in one matmul.
+        object.__setattr__(
+            self,
+            "_table",
+            np.ascontiguousarray(np.concatenate([-2.0 * c.transpose(0, 2, 1), self._norms[:, None, :]], axis=1)),
+        )
 
     @property
     def dimension(self) -> int:
@@ -185,10 +192,14 @@ class Codebook:
         g, _, sub = self.centroids.shape
         codes = np.empty((len(m), g), dtype=np.uint8)
         # argmin of |x - c|^2 = |c|^2 - 2 x.c per group (|x|^2 is the same for every centroid). One
-        # plain matmul per group: 4x faster than a stacked matmul or einsum here (~2 ms a chunk).
+        # plain matmul per group: 4x faster than a stacked matmul or einsum here; with the norms
+        # folded into it (the 1 column) no elementwise pass over the (tokens, 256) distances
+        # remains: another ~30 % (690 SciFact chunks: 1.5-1.7 s -> 1.0-1.25 s).
+        x = np.empty((len(m), sub + 1), dtype=np.float32)
+        x[:, sub] = 1.0
         for i in range(g):
-            dots = m[:, i * sub : (i + 1) * sub] @ self.centroids[i].T
-            codes[:, i] = (self._norms[i][None, :] - 2.0 * dots).argmin(axis=1)
+            x[:, :sub] = m[:, i * sub : (i + 1) * sub]
+            codes[:, i] = (x @ self._table[i]).argmin(axis=1)
         return codes
 
     @cached_property
