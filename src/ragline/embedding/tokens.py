@@ -162,11 +162,8 @@ class Codebook:
         object.__setattr__(self, "centroids", c)
         object.__setattr__(self, "_norms", (c * c).sum(axis=2))
         # Per group, -2 c^T with |c|^2 as one more row: [x, 1] @ it is |c|^2 - 2 x.c in one matmul.
-        object.__setattr__(
-            self,
-            "_table",
-            np.ascontiguousarray(np.concatenate([-2.0 * c.transpose(0, 2, 1), self._norms[:, None, :]], axis=1)),
-        )
+        table = np.concatenate([-2.0 * c.transpose(0, 2, 1), self._norms[:, None, :]], axis=1)
+        object.__setattr__(self, "_table", np.ascontiguousarray(table, dtype=np.float32))
 
     @property
     def dimension(self) -> int:
