@@ -100,9 +100,9 @@ class ChunkingSettings(_Strict):
     # "late" ones), "split" runs the chunk's own pass and then its last split_layers layers once
     # per sentence over the sentence's block of states ([CLS], header, sentence, [SEP]): close to
     # "separate" for a fraction of its extra work (ONNX backend with mean pooling; other
-    # embedders store "separate"; k=1: nDCG@10 +0.0002 / -0.0014 on SciFact train / NFCorpus dev
-    # but cold ingest at 0.62-0.68 of the raw model, under the 0.75 target, so not the default;
-    # test splits unmeasured), "off" stores none.
+    # embedders store "separate"; k=1: nDCG@10 +0.0002 / -0.0014 on SciFact train / NFCorpus dev,
+    # cold ingest at 0.77 of the raw model (separate: 0.40), but -0.0035 on SciFact test (+0.0006
+    # NFCorpus), outside the -0.003 the default may lose, so not the default), "off" stores none.
     # See ragline.embedding.sentence_vectors and docs/benchmarks.md (issue 26).
     sentence_vectors: Literal["off", "late", "mapped", "split", "separate"] = "separate"
     # "split" sentence vectors: how many of the model's last layers run per sentence (1 to the

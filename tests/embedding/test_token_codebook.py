@@ -189,3 +189,10 @@ def test_the_codebook_follows_the_weights_not_the_folder_name() -> None:
     assert copied is not None and shipped is not None and copied.id == shipped.id  # same weights
     assert codebook_for("all-MiniLM-L6-v2@000000000000") is None  # other weights, same name
     assert codebook_for("text-embedding-3-small") is None  # no fingerprint: an endpoint's model
+
+
+def test_encode_of_no_tokens_is_empty_and_float64_input_gives_the_same_codes() -> None:
+    book, m = small_book(), unit_rows(5, 24, seed=3)
+    empty = book.encode(np.zeros((0, 24), np.float32))
+    assert empty.shape == (0, 4) and empty.dtype == np.uint8
+    assert np.array_equal(book.encode(m.astype(np.float64)), book.encode(m))

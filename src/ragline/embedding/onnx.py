@@ -596,9 +596,8 @@ class OnnxEmbedder:
         # Small batches of blocks run faster per token here than large ones (300 SciFact
         # abstracts, 3,052 blocks, one layer: 8 a run 4.2-4.3 s, 64 a run 6.1-6.2 s;
         # docs/benchmarks.md): a few short blocks' activations stay in cache.
-        size = _BLOCK_BATCH
-        for b in range(0, len(order), size):
-            part = order[b : b + size]
+        for b in range(0, len(order), _BLOCK_BATCH):
+            part = order[b : b + _BLOCK_BATCH]
             lengths = np.asarray([len(blocks[j][1]) for j in part], dtype=np.int32)
             x = np.zeros((len(part), int(lengths.max()), dim), dtype=np.float32)
             for r, j in enumerate(part):

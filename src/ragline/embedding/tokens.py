@@ -152,7 +152,6 @@ class Codebook:
     """
 
     centroids: npt.NDArray[np.float32]
-    _norms: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
     _table: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -160,9 +159,9 @@ class Codebook:
         if c.ndim != 3 or c.shape[1] != 256 or c.shape[0] < 1:
             raise EmbeddingError(f"a codebook is (groups, 256, dim/groups) centroids, got shape {c.shape}")
         object.__setattr__(self, "centroids", c)
-        object.__setattr__(self, "_norms", (c * c).sum(axis=2))
         # Per group, -2 c^T with |c|^2 as one more row: [x, 1] @ it is |c|^2 - 2 x.c in one matmul.
-        table = np.concatenate([-2.0 * c.transpose(0, 2, 1), self._norms[:, None, :]], axis=1)
+        norms = (c * c).sum(axis=2)
+        table = np.concatenate([-2.0 * c.transpose(0, 2, 1), norms[:, None, :]], axis=1)
         object.__setattr__(self, "_table", np.ascontiguousarray(table, dtype=np.float32))
 
     @property
