@@ -8,6 +8,10 @@ the model's throughput the whole pipeline keeps.
 
     .venv/bin/python bench/ingest.py [--docs 1000] [--dataset ../shared/datasets/scifact] [--json]
         [--sentence-vectors separate|late|mapped|split|off] [--token-states auto|on|off] [--repeat 3]
+        [--precision fp32|int8]
+
+The raw model is always the fp32 graph (the baseline issue 26 set); with ``--precision int8`` the
+ingest runs the int8 copy and the int8 graph's own raw rate is reported beside it.
 
 Also reported: the collection's size on disk and the process's peak resident memory.
 """
@@ -28,6 +32,7 @@ import numpy as np  # noqa: E402
 from benchlib import print_result, raw_model_rate  # noqa: E402
 
 import ragline  # noqa: E402
+from ragline.embedding.factory import make_embedder  # noqa: E402
 from ragline.loaders.registry import load_file  # noqa: E402
 
 
@@ -51,7 +56,15 @@ def main() -> int:
         default=None,
         help="chunking.token_states for the ingest (default: the configured one)",
     )
+    ap.add_argument(
+        "--precision",
+        choices=["fp32", "int8"],
+        default=None,
+        help="embedding.precision for the ingest (default: the configured one); the ratio is "
+        "always over the fp32 model's raw rate",
+    )
     args = ap.parse_args()
+    embedding = {"precision": args.precision} if args.precision else {}
     chunking = {"sentence_vectors": args.sentence_vectors} if args.sentence_vectors else {}
     if args.token_states:
         chunking["token_states"] = args.token_states
@@ -69,26 +82,29 @@ def main() -> int:
                 break
             dst.write(line)
 
-    engine = ragline.open(tmp / "data", chunking=chunking)
+    engine = ragline.open(tmp / "data", chunking=chunking, embedding=embedding)
     docs = load_file(sample, engine.settings.loaders)
     texts = [c.embed_text for d in docs for c in engine.chunker.chunk(d).chunks]
-    inner = engine.embedder.inner
-    raw_rate = raw_model_rate(inner, texts)
+    fp32 = engine.settings.embedding.model_copy(update={"precision": "fp32"})
+    raw_rate = raw_model_rate(make_embedder(fp32, engine.settings.cache_dir), texts)
+    own = engine.embedder.inner
+    own_rate = None if getattr(own, "precision", "fp32") == "fp32" else raw_model_rate(own, texts)
     # The machine is shared and its speed drifts: measure the model before and after each ingest
     # and compare with the mean; with --repeat, raw and cold ingests alternate (each ingest into a
     # fresh data directory) and the median ratio is reported.
     raws = [raw_rate()]
     ratios, rates = [], []
     for r in range(args.repeat):
-        report = ragline.open(tmp / f"data{r + 2}", chunking=chunking).ingest([sample])
+        report = ragline.open(tmp / f"data{r + 2}", chunking=chunking, embedding=embedding).ingest([sample])
         rates.append(report.chunks_per_second)
         raws.append(raw_rate())
         ratios.append(rates[-1] / ((raws[-2] + raws[-1]) / 2))
     before, after = raws[0], raws[-1]
     ingest_rate = float(np.median(rates))
-    again = ragline.open(tmp / "data2", chunking=chunking).ingest([sample])
+    again = ragline.open(tmp / "data2", chunking=chunking, embedding=embedding).ingest([sample])
     disk = sum(f.stat().st_size for f in (tmp / "data2" / "collections").rglob("*") if f.is_file())
     out = {
+        "precision": engine.settings.embedding.precision,
         "sentence_vectors": engine.settings.chunking.sentence_vectors,
         "split_layers": engine.settings.chunking.split_layers,
         "token_states": engine.settings.stores_token_states,
@@ -96,6 +112,7 @@ def main() -> int:
         "chunks": report.chunks_indexed,
         "raw_model_chunks_per_s_before": round(before, 1),
         "raw_model_chunks_per_s_after": round(after, 1),
+        "raw_own_precision_chunks_per_s": None if own_rate is None else round(own_rate(), 1),
         "ingest_chunks_per_s": round(ingest_rate, 1),
         "ratio": round(float(np.median(ratios)), 3),
         "ratios": [round(x, 3) for x in ratios],

@@ -56,6 +56,10 @@ class EmbeddingSettings(_Strict):
     # Needed for the openai backend, whose dimension and tokenizer are unknown until called.
     dimension: int | None = Field(default=None, ge=1)
     max_tokens: int = Field(default=256, ge=8)
+    # onnx backend: "int8" runs a per-channel int8 copy of the model (quantised once from the fp32
+    # export, beside it in the cache). Its vectors differ (cosine ~0.995), so a collection opens
+    # only at the precision it was built with.
+    precision: Literal["fp32", "int8"] = "fp32"
     timeout_s: float = Field(default=60.0, gt=0)
     cache: bool = True
     # Micro-batching (onnx): queries arriving within this many ms go through the model as one
@@ -70,6 +74,11 @@ class EmbeddingSettings(_Strict):
         if self.backend == "openai" and not self.base_url:
             raise ValueError(
                 "embedding.backend='openai' needs embedding.base_url (e.g. http://localhost:8000/v1)"
+            )
+        if self.precision != "fp32" and self.backend != "onnx":
+            raise ValueError(
+                f"embedding.precision = {self.precision!r} needs embedding.backend = 'onnx' (the "
+                f"{self.backend!r} backend runs its model as it is): set precision = 'fp32'"
             )
         return self
 

@@ -118,6 +118,22 @@ def test_model_and_backend_mismatches_are_refused(tmp_path: Path) -> None:
         MemoryStore(tmp_path / "lance", dimension=DIM, model_id="m1").stats()
 
 
+def test_a_collection_of_the_same_weights_at_another_precision_names_the_setting(tmp_path: Path) -> None:
+    MemoryStore(tmp_path / "fp32", dimension=DIM, model_id="mini@abc").upsert(_batches())
+    with pytest.raises(StoreError, match=r"set embedding\.precision = 'fp32' to open it") as info:
+        MemoryStore(tmp_path / "fp32", dimension=DIM, model_id="mini-int8@abc").stats()
+    assert "mini@abc" in str(info.value)
+    MemoryStore(tmp_path / "int8", dimension=DIM, model_id="mini-int8@abc").upsert(_batches())
+    with pytest.raises(StoreError, match=r"set embedding\.precision = 'int8' to open it"):
+        MemoryStore(tmp_path / "int8", dimension=DIM, model_id="mini@abc").stats()
+    # other weights: no precision can open it, the message says to re-ingest
+    with pytest.raises(StoreError, match="re-ingest") as other:
+        MemoryStore(tmp_path / "int8", dimension=DIM, model_id="mini-int8@def").stats()
+    assert "precision" not in str(other.value)
+    # and nothing was changed by the refusals
+    assert MemoryStore(tmp_path / "fp32", dimension=DIM, model_id="mini@abc").stats().chunks == 80
+
+
 def test_memory_store_has_every_search_capability_and_export_but_no_versions(tmp_path: Path) -> None:
     assert capabilities(MemoryStore(tmp_path, DIM, "m", persist=False)) == {
         "dense search",

@@ -71,10 +71,12 @@ def open_meta(
             f"{backend!r}; set store.backend = {written_by!r} or use another collection"
         )
     if meta.get("model_id") != model_id or meta.get("dimension") != dimension:
+        built = str(meta.get("model_id"))
+        hint = _precision_hint(built, model_id)
         raise StoreError(
-            f"collection {root} was built with embedding model {meta.get('model_id')} "
+            f"collection {root} was built with embedding model {built} "
             f"({meta.get('dimension')}-d) but the current model is {model_id} "
-            f"({dimension}-d); use another collection or delete {root} and re-ingest"
+            f"({dimension}-d); {hint or f'use another collection or delete {root} and re-ingest'}"
         )
     found = meta.get("format_version", 0)
     if not isinstance(found, int) or found > format_version:
@@ -83,3 +85,18 @@ def open_meta(
             "ragline reads; upgrade ragline to open it"
         )
     return meta
+
+
+def _precision_hint(built: str, current: str) -> str | None:
+    """How to open a collection built with the same weights at another ``embedding.precision``
+    (model ids ``name@fp`` and ``name-int8@fp``), None when the models differ otherwise."""
+    (b_name, _, b_fp), (c_name, _, c_fp) = built.partition("@"), current.partition("@")
+    if b_fp != c_fp:
+        return None
+    then = "to open it, or re-ingest it into a new collection"
+    for precision in ("int8",):
+        if b_name == f"{c_name}-{precision}":
+            return f"set embedding.precision = {precision!r} {then}"
+        if c_name == f"{b_name}-{precision}":
+            return f"set embedding.precision = 'fp32' {then}"
+    return None

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ragline.embedding.tokens import absmax_int8
+from ragline.embedding.quantize import QUANTIZATION, quantize_int8
 from ragline.errors import ConfigError, DatasetError, EmbeddingError
 from ragline.generation.reader import META_FILE, MODEL_FILE, TOKENIZER_FILE, Featurizer, Window, pad
 
@@ -465,76 +465,11 @@ def export_reader(net: Any, out_dir: Path, *, quantize: bool = True) -> None:
             shutil.copyfile(raw, target)
 
 
-# How export_reader quantises (recorded in reader.json as "quantization"). Per-tensor QInt8 of
-# every weight, the first scheme, cost 0.05 span F1 on the held-out calibration articles (fp32
-# 0.677, int8 0.628): one scale for a whole matrix, and above all one for the 30,522-row word
-# embedding table, whose rows differ in range. Per-channel MatMul weights and a scale per
-# embedding row give 0.683 at the same file size (23 MB) and speed (docs/benchmarks.md, "Span
-# quality at int8 speed").
-QUANTIZATION: dict[str, Any] = {
-    "method": "onnxruntime quantize_dynamic",
-    "weight_type": "QInt8",
-    "per_channel": True,
-    "reduce_range": False,
-    "nodes_excluded": ["word embedding Gather (quantised per row instead)"],
-    "word_embeddings": "int8, one scale per row: Gather(int8) -> Cast -> Mul(Gather(scale))",
-}
-WORD_EMBEDDINGS = "word_embeddings.weight"
-
-
 def quantize_reader(raw: Path, target: Path) -> None:
-    """Quantise the fp32 reader graph ``raw`` to int8 at ``target`` as :data:`QUANTIZATION` says."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Quantise the fp32 reader graph ``raw`` to int8 at ``target`` as :data:`QUANTIZATION` says.
 
-    graph = onnx.load(str(raw)).graph
-    tables = {i.name for i in graph.initializer if i.name.endswith(WORD_EMBEDDINGS)}
-    lookups = [n.name for n in graph.node if n.op_type == "Gather" and n.input[0] in tables]
-    if len(lookups) != 1:
-        raise EmbeddingError(
-            f"expected one word-embedding lookup (an initializer named *{WORD_EMBEDDINGS}) in {raw}, "
-            f"found {len(lookups)}; the reader must be a BERT encoder exported by export_reader"
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / "q.onnx"
-        quantize_dynamic(
-            str(raw), str(staged), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=lookups
-        )
-        _quantize_rows(staged, target, lookups[0])
-
-
-def _quantize_rows(src: Path, dst: Path, lookup: str) -> None:
-    """Replace the fp32 table of Gather node ``lookup`` with int8 rows and one scale per row."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    node = next(n for n in graph.node if n.name == lookup)
-    table = next(i for i in graph.initializer if i.name == node.input[0])
-    # Symmetric: a row's largest magnitude maps to 127, as token states are packed.
-    rows, scale = absmax_int8(numpy_helper.to_array(table))
-    scale = scale[:, None]
-    name, ids, out = table.name, node.input[1], node.output[0]
-    graph.initializer.remove(table)
-    graph.initializer.extend(
-        [
-            numpy_helper.from_array(rows, f"{name}_int8"),
-            numpy_helper.from_array(scale, f"{name}_scale"),
-        ]
-    )
-    at = list(graph.node).index(node)
-    graph.node.remove(node)
-    for k, new in enumerate(
-        [
-            helper.make_node("Gather", [f"{name}_int8", ids], [f"{out}_int8"], name=f"{lookup}_int8"),
-            helper.make_node(
-                "Cast", [f"{out}_int8"], [f"{out}_float"], to=TensorProto.FLOAT, name=f"{lookup}_cast"
-            ),
-            helper.make_node("Gather", [f"{name}_scale", ids], [f"{out}_scale"], name=f"{lookup}_scale"),
-            helper.make_node("Mul", [f"{out}_float", f"{out}_scale"], [out], name=f"{lookup}_dequantize"),
-        ]
-    ):
-        graph.node.insert(at + k, new)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(dst))
+    Per-tensor QInt8 of every weight, the first scheme, cost 0.05 span F1 on the held-out
+    calibration articles (fp32 0.677, int8 0.628); per-channel weights and a scale per embedding
+    row give 0.683 at the same size and speed (docs/benchmarks.md, "Span quality at int8 speed").
+    """
+    quantize_int8(raw, target, what="reader")
