@@ -104,7 +104,7 @@ def main() -> int:
     again = ragline.open(tmp / "data2", chunking=chunking, embedding=embedding).ingest([sample])
     disk = sum(f.stat().st_size for f in (tmp / "data2" / "collections").rglob("*") if f.is_file())
     out = {
-        "precision": engine.settings.embedding.precision,
+        "precision": getattr(own, "precision", "fp32"),
         "sentence_vectors": engine.settings.chunking.sentence_vectors,
         "split_layers": engine.settings.chunking.split_layers,
         "token_states": engine.settings.stores_token_states,

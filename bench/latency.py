@@ -164,6 +164,12 @@ def main() -> int:
     )
     ap.add_argument("--only-full", action="store_true", help="time the full default alone")
     ap.add_argument(
+        "--precision",
+        choices=["fp32", "int8"],
+        default="int8",
+        help="the query embedder's graph (embedding.precision; int8 is the default's)",
+    )
+    ap.add_argument(
         "--ann-engine",
         choices=["lance", "faiss"],
         default="lance",
@@ -174,7 +180,8 @@ def main() -> int:
 
     # numpy's BLAS on one thread, as the engine sets it by default (``blas_threads = 1``).
     threadpool_limits(limits=1, user_api="blas")
-    emb = OnnxEmbedder()
+    # The default embedder (embedding.precision "auto": the int8 graph), or --precision's.
+    emb = OnnxEmbedder(precision=args.precision)
     emb.warm_up()
     codebook = codebook_for(emb.model_id) if args.token_format == "pq" else None
     if args.full and args.token_format == "pq" and codebook is None:

@@ -57,8 +57,9 @@ def renamed_copy(src: Path, label: str, into: Path) -> str:
     return name
 
 
-def synthetic_retriever(pkg: ModuleType, root: Path) -> Any:
-    """The default pipeline over a bench/latency.py collection, built from ``pkg``'s modules."""
+def synthetic_retriever(pkg: ModuleType, root: Path, settings: dict[str, Any] | None = None) -> Any:
+    """The default pipeline over a bench/latency.py collection, built from ``pkg``'s modules; its
+    embedder is the one ``settings`` (``{"embedding": {...}}``, default: none) configure."""
     meta = json.loads((root / "collection.json").read_text())
 
     def mod(name: str) -> Any:
@@ -66,7 +67,8 @@ def synthetic_retriever(pkg: ModuleType, root: Path) -> Any:
 
     # numpy's BLAS on one thread, as the engine sets it (``blas_threads = 1``) and bench/latency.py does.
     threadpool_limits(limits=1, user_api="blas")
-    emb = mod("embedding.onnx").OnnxEmbedder()
+    config = mod("settings").Settings(**(settings or {}))
+    emb = mod("embedding.factory").make_embedder(config.embedding, config.cache_dir)
     emb.warm_up()
     store = mod("store.lance").LanceStore(root, meta["dimension"], meta["model_id"])
     factory = mod("retrieval.factory").RetrieverFactory(emb, chat=lambda: None, cache_dir=None)
@@ -168,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((label, engine.retriever(None, coll), engine.embedder_for(coll)._queries))
         interleave(ds.name, runs, qs, args.top_k)
     for root in args.synthetic:
-        runs = [(label, *synthetic_retriever(pkg, root)) for label, pkg in packages]
+        runs = [(label, *synthetic_retriever(pkg, root)) for label, pkg in packages] + [
+            (label, *synthetic_retriever(packages[-1][1], root, kw)) for label, kw in variants
+        ]
         interleave(root.name, runs, short(synthetic_queries(args.queries), args.max_terms), args.top_k)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -83,3 +83,5 @@ def test_a_definition_question_gets_the_term_with_its_definition(engine) -> None
 def test_a_question_about_another_product_abstains(engine) -> None:
     a = engine.ask("What is the default value of IdleTimeout in Nginx?")
     assert a.abstained and a.short is None
+    # the glossary's entry for the term does not answer for another product either
+    assert engine.ask("What is a spool in Nginx?").abstained

@@ -176,7 +176,10 @@ def test_make_embedder_builds_onnx_with_settings(tmp_path):
     assert (emb.batch_size, emb.threads, emb.max_tokens) == (7, 1, 64)
     assert emb.cache_dir == tmp_path
     assert emb.model_dir == packaged_model_dir()
-    assert emb.model_id == OnnxEmbedder().model_id
+    # the default settings run the int8 copy (embedding.precision "auto"); fp32 is a setting
+    assert emb.model_id == OnnxEmbedder(precision="int8").model_id != OnnxEmbedder().model_id
+    fp32 = make_embedder(EmbeddingSettings(precision="fp32"), tmp_path)
+    assert fp32.model_id == OnnxEmbedder().model_id
 
 
 def test_session_threads_sleep_between_runs(onnx_embedder):

@@ -98,6 +98,13 @@ def test_unknown_precision_is_rejected():
 def test_int8_needs_the_onnx_backend():
     with pytest.raises(ValueError, match=r"precision = 'int8' needs embedding.backend = 'onnx'"):
         EmbeddingSettings(backend="sentence-transformers", precision="int8")
+    # the default ("auto") is int8 for onnx and leaves other backends' models as they are
+    assert EmbeddingSettings(backend="sentence-transformers").precision == "auto"
+
+
+def test_the_default_settings_embed_at_int8_and_fp32_is_a_setting(tmp_path):
+    assert make_embedder(EmbeddingSettings(), tmp_path).precision == "int8"  # type: ignore[attr-defined]
+    assert make_embedder(EmbeddingSettings(precision="fp32"), tmp_path).precision == "fp32"  # type: ignore[attr-defined]
 
 
 def test_split_sentence_vectors_run_at_int8(int8_embedder, onnx_embedder):

@@ -8,6 +8,7 @@ from ragline.generation.entries import (
     asked_identifiers,
     attribute_terms,
     defined_term,
+    defines,
     entry_strength,
     is_subject,
     names,
@@ -143,3 +144,16 @@ def test_defined_term_and_subject() -> None:
     assert is_subject("tablespace", "Tablespaces in PostgreSQL allow administrators to define locations.")
     assert not is_subject("table", "Tablespaces in PostgreSQL allow administrators to define locations.")
     assert defined_term(classify("What is the default port?"), "What is the default port?") is None
+
+
+def test_defines_is_a_definition_lists_entry_for_the_term_only() -> None:
+    assert defines("a spool", "Spool\n\nA directory where Harbor keeps request bodies.")
+    assert defines("spool", "Spools\n\nDirectories where Harbor keeps request bodies.")
+    assert defines("the reverse proxy", "Reverse Proxy\n\nA proxy server that appears as an origin server.")
+    # a sentence that opens with the term is its subject, not a glossary entry
+    assert not defines("spool", "The spool keeps request bodies.")
+    # another term, a longer label, or a term with no description under it
+    assert not defines("spool", "Spool directory\n\nWhere Harbor keeps request bodies.")
+    assert not defines("spool", "Worker\n\nA process that serves requests.")
+    assert not defines("spool", "Spool\n\n  ")
+    assert not defines("", "Spool\n\nA directory.")

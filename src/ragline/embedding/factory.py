@@ -24,7 +24,7 @@ def make_embedder(settings: EmbeddingSettings, cache_dir: Path) -> Embedder:
             batch_size=settings.batch_size,
             threads=settings.threads,
             max_tokens=settings.max_tokens,
-            precision=settings.precision,
+            precision="fp32" if settings.precision == "fp32" else "int8",
         )
     if settings.backend == "sentence-transformers":
         from ragline.embedding.sentence_transformers import SentenceTransformersEmbedder

@@ -223,6 +223,20 @@ def defined_term(need: QuestionNeed, question: str) -> str | None:
     return x or None
 
 
+def defines(term: str, unit: str) -> bool:
+    """Whether ``unit`` is a definition list's entry for ``term``: "Term\n\nDescription", the term
+    alone above its description (articles, case and a plural ending aside)::
+
+        defines("a spool", "Spool\n\nA directory where Harbor keeps request bodies ...")  # True
+    """
+    head, sep, tail = unit.partition("\n\n")
+    if not sep or not tail.strip():
+        return False
+    name = _ARTICLE.sub("", head.strip(), count=1).lower()
+    body = _ARTICLE.sub("", term.strip(), count=1).lower()
+    return bool(body) and re.fullmatch(re.escape(body) + r"(e?s)?", name) is not None
+
+
 def is_subject(term: str, unit: str) -> bool:
     """Whether ``unit`` opens with ``term`` as its subject: "[The] term [noun] verb ..." or a
     definition list's "Term\\n\\nDescription" (no other words between the term and the rest)."""

@@ -30,6 +30,7 @@ from ragline.generation.citations import strip_markers
 from ragline.generation.entries import (
     asked_identifiers,
     defined_term,
+    defines,
     entry_strength,
     is_identifier,
     is_subject,
@@ -87,6 +88,9 @@ class SentenceWeights:
     # is the term a definition question asks about earns ``subject``.
     entry: float = 0.3
     subject: float = 0.3
+    # The least confidence of an answer whose first unit is a definition list's entry for the
+    # term a definition question asks about (entries.defines): above the abstention threshold.
+    glossary_confidence: float = 0.75
     # Kinds whose answer is a value stated in an entry; for these, a question naming an
     # identifier or product abstains when no unit of the context is such an entry (it shares
     # "default" with the collection, not the value it asks for).
@@ -752,6 +756,13 @@ class ExtractiveAnswerer:
             # ("Spool: A directory where ...": 0.35 against the sentence score's 0.53).
             if not scored[0].subject:
                 confidence = 0.5 * (confidence + read_confidence)
+        term = defined_term(need, question)
+        if scored and term is not None and defines(term, scored[0].text):
+            # The document's own glossary entry for the asked term: the sentence score, fitted on
+            # SQuAD prose, has no feature for it and sat at the threshold ("What is a spool?"
+            # over "Spool\n\nA directory where ...": 0.53 with the fp32 embedder, 0.41 with int8).
+            # A question scoped to another product still abstains below.
+            confidence = max(confidence, self.weights.glossary_confidence)
         if (
             scored
             and (need.named or scoped_products(question))
