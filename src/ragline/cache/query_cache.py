@@ -90,7 +90,7 @@ class QueryCache:
         retrieval: bool = True,
         answers: bool = True,
         semantic: bool = False,
-        semantic_threshold: float = 0.98,
+        semantic_threshold: float = 0.97,
         semantic_max_per_scope: int = 256,
     ) -> None:
         if ttl_s <= 0:
