@@ -11,6 +11,9 @@ the text).
 
     .venv/bin/python bench/ask_ab.py --version before=../main/src/ragline \\
         ../shared/datasets/squad-v1.1-dev --split calibration --limit 100 --data-dir /tmp/reader-qa
+    .venv/bin/python bench/ask_ab.py ../shared/datasets/squad-v1.1-dev --data-dir /tmp/int8-qa \\
+        --settings 'fp32={"data_dir": "/tmp/fp32-qa", "embedding": {"precision": "fp32"}}'
+        # this checkout with other settings (and its own data directory) beside its defaults
 
 Copy the data directory first if another job uses it: opening a collection may write.
 """
@@ -18,6 +21,7 @@ Copy the data directory first if another job uses it: opening a collection may w
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -58,15 +62,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--data-dir", type=Path, required=True, help="holds eval-squad-full (eval qa's)")
     ap.add_argument("--show", type=int, default=20, help="differing answers to print")
+    ap.add_argument(
+        "--settings",
+        action="append",
+        default=[],
+        help='LABEL=JSON: this checkout opened with these settings too, e.g. \'fp32={"data_dir": '
+        '"/tmp/fp32-qa", "embedding": {"precision": "fp32"}}\' (data_dir defaults to --data-dir)',
+    )
     args = ap.parse_args(argv)
+    variants: list[tuple[str, dict[str, Any]]] = []
+    for spec in args.settings:
+        label, _, body = spec.partition("=")
+        try:
+            variants.append((label, json.loads(body)))
+        except json.JSONDecodeError as exc:
+            ap.error(f"--settings {spec!r}: {exc}")
     packages, tmp = load_versions(ap, args.version)
     ds = load_squad(args.dataset)
     qs = sample_questions(ds.questions_in(args.split), args.limit, SEED)
     # Read before any engine caps them.
     own = max([int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"] or [1])
     engines: list[tuple[str, Any]] = []
-    for label, pkg in packages:
-        engine = pkg.open(args.data_dir)  # type: ignore[attr-defined]
+    opened = [(label, pkg, {}) for label, pkg in packages]
+    opened += [(label, packages[-1][1], kw) for label, kw in variants]
+    for label, pkg, kw in opened:
+        kw = {"data_dir": args.data_dir, **kw}
+        engine = pkg.open(kw.pop("data_dir"), **kw)  # type: ignore[attr-defined]
         engine.ask(qs[0].text, collection=FULL_COLLECTION)  # load the models before timing
         engines.append((label, engine))
     wall: dict[str, list[float]] = {label: [] for label, _ in engines}
