@@ -88,3 +88,52 @@ def test_per_collection_overrides_are_validated_at_start_up() -> None:
         CollectionSettings(answer={"generator": "llm"})
     with pytest.raises((ValidationError, ConfigError)):
         load_settings(collections={"x": {"answer": {"top_k": 0}}})
+
+
+def test_model_settings_follow_what_the_collection_was_built_with() -> None:
+    from ragline.collection import model_settings
+    from ragline.settings import EmbeddingSettings
+
+    auto = EmbeddingSettings()
+    # a new collection, or one built at int8: the configured settings themselves
+    assert model_settings(auto, {}) is auto
+    assert model_settings(auto, {"model_id": "all-MiniLM-L6-v2-int8@abc"}) is auto
+    # built before int8 was the default: its fp32 graph
+    assert model_settings(auto, {"model_id": "all-MiniLM-L6-v2@abc"}).precision == "fp32"
+    # a tuned model keeps its path (and was built at fp32)
+    tuned = model_settings(auto, {"model_id": "tuned@def", "model_path": "/models/tuned"})
+    assert tuned.model_path == Path("/models/tuned") and tuned.precision == "fp32"
+    # an explicit precision is the user's: not overridden (the store then names the setting)
+    int8 = EmbeddingSettings(precision="int8")
+    assert model_settings(int8, {"model_id": "all-MiniLM-L6-v2@abc"}) is int8
+    st = EmbeddingSettings(backend="sentence-transformers")
+    assert model_settings(st, {"model_id": "all-MiniLM-L6-v2@abc"}) is st
+
+
+@pytest.mark.integration
+def test_a_collection_built_at_fp32_keeps_opening_under_the_int8_default(tmp_path: Path) -> None:
+    from ragline.errors import StoreError
+
+    docs = [
+        Document(id="a", source="a.txt", text="Harbor keeps request bodies in the spool directory."),
+        Document(id="b", source="b.txt", text="The lighthouse was automated in 1985."),
+    ]
+    old = ragline.open(tmp_path, embedding={"precision": "fp32"})
+    old.upsert_documents(docs, collection="old")
+    q = "when was the lighthouse automated"
+    want = [(h.chunk.doc_id, round(h.score, 4)) for h in old.search(q, collection="old")]
+    fp32_id = old.embedder_for("old").model_id
+    assert "-int8@" not in fp32_id
+
+    new = ragline.open(tmp_path)  # embedding.precision "auto"
+    assert new.embedder_for("old").model_id == fp32_id
+    got = [(h.chunk.doc_id, round(h.score, 4)) for h in new.search(q, collection="old")]
+    assert got == want and got[0][0] == "b"
+    # a new collection in the same data directory is built at int8
+    new.upsert_documents(docs, collection="fresh")
+    assert new.embedder_for("fresh").model_id == fp32_id.replace("@", "-int8@")
+    meta = json.loads((new.collection_path("fresh") / "collection.json").read_text())
+    assert meta["model_id"] == fp32_id.replace("@", "-int8@")
+    # asking for int8 explicitly on the old collection names the setting instead
+    with pytest.raises(StoreError, match=r"set embedding\.precision = 'fp32' to open it"):
+        ragline.open(tmp_path, embedding={"precision": "int8"}).search("lighthouse", collection="old")

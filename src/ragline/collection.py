@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ragline.embedding.base import CachingEmbedder, Embedder
 from ragline.errors import ConfigError
-from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
+from ragline.settings import AnswerSettings, CleaningSettings, EmbeddingSettings, RetrievalSettings, Settings
 from ragline.store.base import Store
 from ragline.types import DEFAULT_TENANT
 
@@ -117,22 +117,42 @@ class Collection:
         return (self.path / META_FILE).is_file()
 
 
+def model_settings(embedding: EmbeddingSettings, meta: dict[str, object]) -> EmbeddingSettings:
+    """The embedding settings a collection's vectors were made with, from its ``collection.json``
+    (``meta``): a tuned model's path (``ragline tune embeddings``) and, under precision "auto"
+    with the onnx backend, the precision its model id records. Collections built before int8
+    became the default hold fp32 vectors and keep opening with the fp32 graph::
+
+        model_settings(EmbeddingSettings(), {"model_id": "all-MiniLM-L6-v2@dbc58fdc8d65"}).precision  # "fp32"
+    """
+    update: dict[str, object] = {}
+    if meta.get("model_path"):
+        update["model_path"] = Path(str(meta["model_path"]))
+    recorded = meta.get("model_id")
+    auto = embedding.precision == "auto" and embedding.backend == "onnx"
+    name, at, _ = recorded.partition("@") if isinstance(recorded, str) else ("", "", "")
+    if auto and at and not name.endswith("-int8"):
+        # Only fp32 is set: "auto" is int8 already, and the same settings keep the same embedder.
+        update["precision"] = "fp32"
+    return embedding.model_copy(update=update) if update else embedding
+
+
 def build_collection(
     settings: Settings,
     name: str,
     tenant: str,
     path: Path,
-    embedder_for: Callable[[str | None], CachingEmbedder],
+    embedder_for: Callable[[EmbeddingSettings], CachingEmbedder],
     make_store: Callable[[Path, Embedder], Store],
     previous: Collection | None = None,
 ) -> Collection:
-    """The one way a :class:`Collection` is made (``embedder_for`` maps a tuned model's path, or
-    None, to its embedder; ``make_store`` opens the store with the configured settings). The
+    """The one way a :class:`Collection` is made (``embedder_for`` maps the collection's
+    :func:`model_settings` to its embedder; ``make_store`` opens the store with the configured
+    settings). The
     ``previous`` resolution's store is kept while the model is the same: a first ingest writing
     ``collection.json`` must not cost a second store (and its caches)."""
     stamp = meta_stamp(path)
-    model_path = read_meta(path).get("model_path")
-    embedder = embedder_for(str(model_path) if model_path else None)
+    embedder = embedder_for(model_settings(settings.embedding, read_meta(path)))
     overrides = settings.collections.get(name)
     retrieval, answer = (
         overrides.resolve(settings.retrieval, settings.answer)

@@ -37,6 +37,7 @@ from ragline.collection import (
     collection_path,
     list_collections,
     meta_stamp,
+    model_settings,
     namespace_dir,
     read_meta,
     write_token,
@@ -56,7 +57,7 @@ from ragline.locks import file_lock
 from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
 from ragline.retrieval.factory import RetrieverFactory
 from ragline.retrieval.retrievers import Retriever
-from ragline.settings import AnswerSettings, CleaningSettings, RetrievalSettings, Settings
+from ragline.settings import AnswerSettings, CleaningSettings, EmbeddingSettings, RetrievalSettings, Settings
 from ragline.sources.registry import SourceRegistry
 from ragline.sources.sync import SyncReport, purge, run_sync
 from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, read_version, versioned_store
@@ -207,16 +208,16 @@ class Engine:
         """The collections of one tenant (the default tenant's unless named)."""
         return list_collections(self.settings.data_dir, tenant)
 
-    def _model_embedder(self, model_path: str | None) -> CachingEmbedder:
-        """The configured embedder, or the one of a model ``ragline tune embeddings`` made."""
-        if not model_path:
+    def _model_embedder(self, settings: EmbeddingSettings) -> CachingEmbedder:
+        """The configured embedder, or the one a collection was built with (a model ``ragline
+        tune embeddings`` made, or the fp32 graph: :func:`ragline.collection.model_settings`)."""
+        if settings == self.settings.embedding:
             return self.embedder
-        if model_path not in self._embedders:
-            settings = self.settings.embedding.model_copy(update={"model_path": Path(model_path)})
-            self._embedders[model_path] = make_cached_embedder(
-                settings, self.settings.cache_dir, self.embedding_cache
-            )
-        return self._embedders[model_path]
+        key = settings.model_dump_json()
+        if key not in self._embedders:
+            made = make_cached_embedder(settings, self.settings.cache_dir, self.embedding_cache)
+            self._embedders[key] = made
+        return self._embedders[key]
 
     def open_store(self, path: Path, embedder: Embedder) -> Store:
         """The one way the engine opens a store (``store.backend``): every store (collections,
@@ -449,17 +450,13 @@ class Engine:
 
         if not address.strip():
             raise ConfigError("--ray / ingest.ray_address is empty; use 'auto' or a cluster address")
-        model_settings = self.settings.embedding
-        model_path = read_meta(coll.path).get("model_path")
-        if model_path:
-            model_settings = model_settings.model_copy(update={"model_path": Path(str(model_path))})
         with self.write_lock(coll.store):
             return ray_ingest(
                 address,
                 self.settings,
                 coll.store,
                 coll.embedder,
-                model_settings,
+                model_settings(self.settings.embedding, read_meta(coll.path)),
                 self.embedding_cache,
                 self.chunker,
                 self.tokenizer,

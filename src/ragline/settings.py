@@ -59,15 +59,18 @@ class EmbeddingSettings(_Strict):
     # onnx backend: "int8" runs a per-channel int8 copy of the model (quantised once from the fp32
     # export, beside it in the cache), each text alone: about twice fp32's speed, nDCG@10 within
     # 0.001 of fp32 on SciFact and NFCorpus test (docs/benchmarks.md, "int8 embedder"). Vectors
-    # differ (cosine ~0.99), so a collection opens only at the precision it was built with
-    # (collections built before 2026-12-06 are fp32). "auto" = int8 with onnx, else the model as is.
+    # differ (cosine ~0.99), so a collection is searched at the precision it was built with: "auto"
+    # builds new collections at int8 (onnx; other backends run their model as is) and opens those
+    # built before 2026-12-06 with the fp32 graph; an explicit "fp32" or "int8" is held to.
     precision: Literal["auto", "fp32", "int8"] = "auto"
     timeout_s: float = Field(default=60.0, gt=0)
     cache: bool = True
     # Micro-batching (onnx): queries arriving within this many ms go through the model as one
     # batch of up to query_batch_max. 0 = off: on 2 cores it gave 15-100 % more queries/s at 8-16
     # concurrent clients, within a shared machine's noise; light traffic pays the window
-    # (bench/microbatch.py). Try 3 for a server with many concurrent clients.
+    # (bench/microbatch.py, measured at fp32). Try 3 for a server with many concurrent clients.
+    # At int8 a batch's texts still run one by one (a vector must not depend on its batch mates),
+    # so only the hand-off is shared.
     query_batch_window_ms: float = Field(default=0.0, ge=0, le=100)
     query_batch_max: int = Field(default=16, ge=1, le=256)
 
