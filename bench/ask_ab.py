@@ -21,7 +21,6 @@ Copy the data directory first if another job uses it: opening a collection may w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency_ab import load_versions  # noqa: E402
+from latency_ab import load_versions, parse_settings  # noqa: E402
 
 from ragline.eval.qa import FULL_COLLECTION, SEED  # noqa: E402
 from ragline.eval.squad import contains_answer, load_squad, sample_questions  # noqa: E402
@@ -70,13 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         '"/tmp/fp32-qa", "embedding": {"precision": "fp32"}}\' (data_dir defaults to --data-dir)',
     )
     args = ap.parse_args(argv)
-    variants: list[tuple[str, dict[str, Any]]] = []
-    for spec in args.settings:
-        label, _, body = spec.partition("=")
-        try:
-            variants.append((label, json.loads(body)))
-        except json.JSONDecodeError as exc:
-            ap.error(f"--settings {spec!r}: {exc}")
+    variants = parse_settings(ap, args.settings)
     packages, tmp = load_versions(ap, args.version)
     ds = load_squad(args.dataset)
     qs = sample_questions(ds.questions_in(args.split), args.limit, SEED)

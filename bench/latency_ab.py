@@ -109,6 +109,18 @@ def interleave(name: str, runs: list[tuple[str, Any, Any]], qs: list[str], top_k
     print(f"\n{name}: identical top-{top_k} ids and scores on {same}/{len(qs)} queries\n", flush=True)
 
 
+def parse_settings(ap: argparse.ArgumentParser, specs: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The ``--settings LABEL=JSON`` variants as ``(label, settings)``; a usage error otherwise."""
+    variants: list[tuple[str, dict[str, Any]]] = []
+    for spec in specs:
+        label, _, body = spec.partition("=")
+        try:
+            variants.append((label, json.loads(body)))
+        except json.JSONDecodeError as exc:
+            ap.error(f"--settings {spec!r}: {exc}")
+    return variants
+
+
 def load_versions(ap: argparse.ArgumentParser, specs: list[str]) -> tuple[list[tuple[str, ModuleType]], Path]:
     """The ``--version LABEL=path`` packages as renamed copies, then this checkout's as "after";
     and the folder holding the copies (the caller removes it)."""
@@ -146,13 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "those the feedback searches apply to (6 by default)",
     )
     args = ap.parse_args(argv)
-    variants = []
-    for spec in args.settings:
-        label, _, body = spec.partition("=")
-        try:
-            variants.append((label, json.loads(body)))
-        except json.JSONDecodeError as exc:
-            ap.error(f"--settings {spec!r}: {exc}")
+    variants = parse_settings(ap, args.settings)
     packages, tmp = load_versions(ap, args.version)
     print(
         "| collection | version | p50 ms | p95 ms | CPU ms p50 | queries | mean load |\n"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragline.embedding.base import CachingEmbedder, Embedder
+from ragline.embedding.base import CachingEmbedder, Embedder, parse_model_id
 from ragline.errors import ConfigError
 from ragline.settings import AnswerSettings, CleaningSettings, EmbeddingSettings, RetrievalSettings, Settings
 from ragline.store.base import Store
@@ -129,9 +129,8 @@ def model_settings(embedding: EmbeddingSettings, meta: dict[str, object]) -> Emb
     if meta.get("model_path"):
         update["model_path"] = Path(str(meta["model_path"]))
     recorded = meta.get("model_id")
-    auto = embedding.precision == "auto" and embedding.backend == "onnx"
-    name, at, _ = recorded.partition("@") if isinstance(recorded, str) else ("", "", "")
-    if auto and at and not name.endswith("-int8"):
+    parsed = parse_model_id(recorded) if isinstance(recorded, str) else None
+    if embedding.precision == "auto" and embedding.backend == "onnx" and parsed and parsed[1] == "fp32":
         # Only fp32 is set: "auto" is int8 already, and the same settings keep the same embedder.
         update["precision"] = "fp32"
     return embedding.model_copy(update=update) if update else embedding

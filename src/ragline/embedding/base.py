@@ -56,3 +56,23 @@ class CachingEmbedder(Embedder, Protocol):
     def transient(self) -> Embedder:
         """An embedder for query-time texts over the same model that never writes the cache."""
         ...
+
+
+def model_id(name: str, fingerprint: str, precision: str = "fp32") -> str:
+    """A local model's id, ``<name>[-<precision>]@<weights fingerprint>`` (fp32 carries no suffix,
+    as ids did before int8 existed), the inverse of :func:`parse_model_id`::
+
+        model_id("all-MiniLM-L6-v2", "dbc58fdc8d65", "int8")  # "all-MiniLM-L6-v2-int8@dbc58fdc8d65"
+    """
+    return f"{name}{'' if precision == 'fp32' else f'-{precision}'}@{fingerprint}"
+
+
+def parse_model_id(model_id: str) -> tuple[str, str, str] | None:
+    """``(name, precision, fingerprint)`` of a local model's id, None for an id without a
+    fingerprint (a remote model's)."""
+    name, at, fingerprint = model_id.partition("@")
+    if not at:
+        return None
+    if name.endswith("-int8"):
+        return name[: -len("-int8")], "int8", fingerprint
+    return name, "fp32", fingerprint

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ragline.embedding.base import Vectors, l2_normalize
+from ragline.embedding.base import Vectors, l2_normalize, model_id
 from ragline.embedding.sentence_vectors import Span, separate_sentence_vectors
 from ragline.embedding.tokens import TokenMatrix, token_rows
 from ragline.errors import EmbeddingError
@@ -309,8 +309,7 @@ class OnnxEmbedder:
     def model_id(self) -> str:
         # int8 vectors differ from fp32 ones (cosine ~0.995), so a collection records which it holds;
         # the fingerprint stays the weights' own, which is what shipped codebooks are matched by.
-        suffix = "" if self.precision == "fp32" else f"-{self.precision}"
-        return f"{self.name}{suffix}@{self._fingerprint}"
+        return model_id(self.name, self._fingerprint, self.precision)
 
     @cached_property
     def _pooling(self) -> tuple[str, bool]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ragline.embedding.base import parse_model_id
 from ragline.errors import StoreError
 
 META_FILE = "collection.json"
@@ -90,13 +91,7 @@ def open_meta(
 def _precision_hint(built: str, current: str) -> str | None:
     """How to open a collection built with the same weights at another ``embedding.precision``
     (model ids ``name@fp`` and ``name-int8@fp``), None when the models differ otherwise."""
-    (b_name, _, b_fp), (c_name, _, c_fp) = built.partition("@"), current.partition("@")
-    if b_fp != c_fp:
+    b, c = parse_model_id(built), parse_model_id(current)
+    if b is None or c is None or (b[0], b[2]) != (c[0], c[2]) or b[1] == c[1]:
         return None
-    then = "to open it, or re-ingest it into a new collection"
-    for precision in ("int8",):
-        if b_name == f"{c_name}-{precision}":
-            return f"set embedding.precision = {precision!r} {then}"
-        if c_name == f"{b_name}-{precision}":
-            return f"set embedding.precision = 'fp32' {then}"
-    return None
+    return f"set embedding.precision = {b[1]!r} to open it, or re-ingest it into a new collection"
