@@ -194,3 +194,32 @@ class TestFusionOverManyLists:
         with pytest.raises(ConfigError, match=r"fusion weight 1 is -0\.1"):
             weighted_fusion_many([{"a": 1.0}, {"a": 1.0}], [1.0, -0.1])
         assert zscore_fusion_many([], []) == []
+
+
+def _sum_per_document(
+    lists: list[dict[str, float]], weights: list[float], floors: list[float]
+) -> list[tuple[str, float]]:
+    """The weighted sums one document at a time, list by list, sorted stably: the reference the
+    array form must equal to the last bit."""
+    ids = dict.fromkeys(d for scores in lists for d in scores)
+    fused = {d: sum(w * s.get(d, f) for s, w, f in zip(lists, weights, floors, strict=True)) for d in ids}
+    return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def test_many_list_fusions_equal_the_per_document_sums_bit_for_bit() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(400):
+        pool = [f"d{i}" for i in range(rng.randint(1, 200))]
+        lists = [
+            {d: rng.choice([1.0, 0.5, rng.gauss(0, 3)]) for d in rng.sample(pool, rng.randint(0, len(pool)))}
+            for _ in range(rng.randint(1, 5))
+        ]
+        weights = [rng.choice([0.125, 0.25, 0.5, 0.0, rng.random()]) for _ in lists]
+        z = [z_normalize(s) for s in lists]
+        assert zscore_fusion_many(lists, weights) == _sum_per_document(
+            z, weights, [min(s.values(), default=0.0) for s in z]
+        )
+        mm = [min_max_normalize(s) for s in lists]
+        assert weighted_fusion_many(lists, weights) == _sum_per_document(mm, weights, [0.0] * len(lists))

@@ -473,14 +473,16 @@ def _full_default_by_hand(
     top_k: int,
     s: RetrievalSettings | None = None,
     store: LanceStore | None = None,
-    among: bool = False,
+    among: bool | None = None,
     prf_among: bool = False,
 ) -> list[Hit]:
     """The default pipeline's result (or ``s``'s) computed one stage after another from the
     store's own searches, with no pool and no read-ahead: what the concurrent pipeline must
-    reproduce. ``among``: the sentence list scores the dense and keyword candidates;
-    ``prf_among``: so does Rocchio's list (their stored vectors' cosine with the moved vector)."""
+    reproduce. ``among``: the sentence list scores the dense and keyword candidates (by default
+    when ``s.sentence_search`` is "candidates"); ``prf_among``: so does Rocchio's list (their
+    stored vectors' cosine with the moved vector)."""
     s = s or RetrievalSettings()
+    among = s.sentence_search == "candidates" if among is None else among
     fb, f = s.feedback, s.fusion
     emb = engine.embedder_for("home")
     store = store or engine.store("home")  # type: ignore[assignment]
@@ -541,12 +543,12 @@ def test_full_default_equals_its_stages_run_one_after_another(home_engine: Engin
     assert names == {"dense", "dense_sentences", "dense_prf", "keyword", "keyword_prf"}
 
 
-def test_above_the_ann_threshold_the_sentence_list_scores_the_other_searches_candidates(
+def test_the_sentence_list_scores_the_other_searches_candidates_at_every_size(
     home_engine: Engine,
 ) -> None:
-    """Past ``store.ann_threshold`` (searched on disk, not in memory) the default sentence list is
-    the exact MaxSim of the dense and keyword candidates' sentences; ``sentence_search = "index"``
-    asks the sentence search; below the threshold both settings give the same answer."""
+    """Below ``store.ann_threshold`` (held in memory) and past it (searched on disk) the default
+    sentence list is the exact MaxSim of the dense and keyword candidates' sentences;
+    ``sentence_search = "index"`` asks the sentence search (the exact scan below the threshold)."""
     below = home_engine.store("home")
     assert isinstance(below, LanceStore)
     above = LanceStore(below.root, dimension=below.dimension, model_id=below.model_id, ann_threshold=5)
@@ -575,7 +577,7 @@ def test_above_the_ann_threshold_the_sentence_list_scores_the_other_searches_can
                     10,
                     s,
                     store,
-                    among=mode == "candidates" and store is above,
+                    among=mode == "candidates",
                     prf_among=store is above,
                 )
                 assert [h.chunk.id for h in got] == [h.chunk.id for h in by_hand], (mode, query)

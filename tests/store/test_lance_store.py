@@ -15,6 +15,7 @@ from ragline.store.filters import And, Visible, parse_filter
 from ragline.store.lance import LanceStore
 from ragline.testing.store_contract import (
     DIM,
+    KeywordContract,
     StoreContract,
     VersionContract,
     dense_hits,
@@ -379,3 +380,116 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     assert all(a is None or np.array_equal(a, b) for a, b in zip(of, together[:-1], strict=True))
     view = again._view()
     assert view is not None and view.rows is None
+
+
+class _IndexKeywords(LanceStore):
+    """A LanceStore whose keyword search always asks LanceDB's full-text index (the path above
+    ``ann_threshold``), for comparison with the BM25 it holds in memory below it."""
+
+    def _exact_keywords(self, view: Any) -> None:  # type: ignore[override]
+        return None
+
+
+class TestLanceIndexKeywordContract(KeywordContract):
+    """The keyword contract through LanceDB's full-text index, which small test collections
+    otherwise never reach (below ``ann_threshold`` BM25 runs in memory)."""
+
+    def make_store(self, root: Path, dimension: int, **kw: Any) -> LanceStore:
+        return _IndexKeywords(root, dimension=dimension, model_id="test-model", **kw)
+
+
+_WORD_TEXT = (
+    "running runs ran runner dogs dog's cats studies studied study heat pumps pumping solar panel "
+    "panels café naïve Zürich résumé 2010 42 snake_case well-known o'reilly the and of is because "
+    "battery batteries storage stored maintenance rainwater tanks meters metering subsidies "
+    "subsidy noisy noise C++ e-mail ÆON straße"
+)
+_WORDS = _WORD_TEXT.split()
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(_WORDS, size=int(rng.integers(3, 40)))) for _ in range(n)]
+
+
+def _keyword_chunks(texts: list[str], prefix: str) -> list[Chunk]:
+    return [
+        Chunk(
+            id=f"{prefix}{i}",
+            doc_id=f"{prefix}d{i}",
+            text=t,
+            position=0,
+            start=0,
+            end=len(t),
+            source=f"/{prefix}",
+        )
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_below_the_threshold_keyword_search_gives_the_full_text_index_bm25(tmp_path: Path) -> None:
+    """Below ``ann_threshold`` BM25 runs over the texts held in memory: the same chunks and the
+    index's scores (float32 there, float64 here) as LanceDB's full-text index, filters included."""
+    chunks = with_random_access(_keyword_chunks(_texts(150, seed=3), "k"), seed=3)
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m")
+    store.upsert([SourceBatch("/k", "h", chunks, vectors_for(chunks, 3))])
+    store.finalize()
+    index = _IndexKeywords(store.root, dimension=DIM, model_id="m")
+    assert searches_in_memory(store)
+    queries = [
+        "running dogs",
+        "Zurich cafe",
+        "study of batteries",
+        "noisy heat pump",
+        "C++ e-mail",
+        "strasse aeon",
+    ]
+    some = Visible(Principal("acme", ("eng",), 2))
+    for query in queries:
+        for f in (None, parse_filter({"doc_id": {"$in": [f"kd{i}" for i in range(0, 150, 3)]}}), some):
+            mine = store.keyword_candidates(query, 200, f)
+            theirs = index.keyword_candidates(query, 200, f)
+            assert mine, query
+            assert {c.chunk_id for c in mine} == {c.chunk_id for c in theirs}, query
+            by_id = {c.chunk_id: c.score for c in theirs}
+            assert [c.score for c in mine] == pytest.approx([by_id[c.chunk_id] for c in mine], rel=1e-5)
+            assert all(mine[i].score >= mine[i + 1].score for i in range(len(mine) - 1))
+    assert store.keyword_candidates("the and of", 10) == []  # stop words alone
+
+
+def test_keyword_search_in_memory_follows_writes_and_analyses_only_new_texts(tmp_path: Path) -> None:
+    first = _keyword_chunks(_texts(40, seed=4), "a")
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m")
+    store.upsert([SourceBatch("/a", "h", first, vectors_for(first, 4))])
+    assert store.keyword_candidates("zeppelin", 5) == []
+    analysed = dict(store._keyword_terms)
+    assert set(analysed) == {c.text for c in first}
+    second = _keyword_chunks(["a zeppelin over Zürich", "zeppelins and airships"], "b")
+    store.upsert([SourceBatch("/b", "h", second, vectors_for(second, 5))])
+    assert {c.chunk_id for c in store.keyword_candidates("zeppelin", 5)} == {"b0", "b1"}
+    # The first texts' terms are the same list objects: carried over, not analysed again.
+    assert all(store._keyword_terms[t] is analysed[t] for t in analysed)
+    store.delete_sources(["/b"])
+    assert store.keyword_candidates("zeppelin", 5) == []
+    assert set(store._keyword_terms) == {c.text for c in first}
+
+
+def test_below_the_threshold_sentence_scores_of_candidates_equal_the_row_read(tmp_path: Path) -> None:
+    """The sentence MaxSim of given candidates from the unit vectors held in memory equals the
+    one read from their rows (the path past ``ann_threshold``)."""
+    chunks = make_chunks(40, "/u", seed=12)
+    units = units_for(chunks, seed=12)
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", sentence_vector_dtype="float32")
+    store.upsert([SourceBatch("/u", "h", chunks, vectors_for(chunks, 12), sentence_vectors=units)])
+    on_disk = LanceStore(
+        store.root, dimension=DIM, model_id="m", ann_threshold=5, sentence_vector_dtype="float32"
+    )
+    assert searches_in_memory(store) and not searches_in_memory(on_disk)
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        q = rng.normal(size=DIM).astype(np.float32)
+        picked = store.dense_candidates(q, 25) + store.keyword_candidates("alpha beta", 10)
+        held, read = store.sentence_scores(q, picked), on_disk.sentence_scores(q, picked)
+        assert [c.chunk_id for c in held] == [c.chunk_id for c in read]
+        assert [c.score for c in held] == pytest.approx([c.score for c in read], abs=1e-6)
+        assert held and len(held) <= len({c.chunk_id for c in picked})

@@ -152,8 +152,8 @@ class PipelineRetriever:
         self.sentences = (
             sentence_search(store, log, "retrieval.sentences is skipped") if settings.sentences else None
         )
-        # Above the ANN threshold, the sentence list from the other searches' candidates (exact
-        # MaxSim over their stored sentences) instead of the sentence index.
+        # The sentence list from the other searches' candidates (exact MaxSim over their stored
+        # sentences) instead of a search of every sentence (sentence_search = "candidates").
         self.sentence_scores = (
             sentence_scores(store)
             if self.sentences is not None and settings.sentence_search == "candidates"
@@ -247,12 +247,12 @@ class PipelineRetriever:
             # chunks: p50 -21 %); a memory-bound scan gained ~1 ms on a quiet machine and lost
             # 7-14 % of SciFact's p50 on the loaded one, so it stays on this thread.
             scan = searches_in_memory(self.store)
-            among = self.sentence_scores is not None and not scan
+            among = self.sentence_scores is not None
             if self.sentences is not None and not scan and not among:
                 sentence_call = partial(self.sentences.sentence_candidates, vector, n, filters)
                 sentence_job = SEARCH_POOL.submit(sentence_call)
             dense = dense_candidates(self.dense, vector, n, filters)
-            if self.sentences is not None and scan:
+            if self.sentences is not None and scan and not among:
                 sentence_candidates = self.sentences.sentence_candidates(vector, n, filters)
             keyword = first_keyword.result()
             moved: list[Candidate] | None = None

@@ -68,7 +68,12 @@ def _word_char(ch: str) -> bool:
     return ch.isalnum() or unicodedata.category(ch) in ("Mn", "Mc")
 
 
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
 def _tokens(text: str) -> list[str]:
+    if text.isascii():  # the same runs, found by the regex engine (most of analysing a text)
+        return _ASCII_WORD.findall(text)
     out: list[str] = []
     start = -1
     for i, ch in enumerate(text):
@@ -316,21 +321,38 @@ class KeywordIndex:
     ``N`` and ``avgdl``, as in LanceDB's index."""
 
     def __init__(self, docs: Sequence[Sequence[str]]) -> None:
-        self.n_docs = len(docs)
-        self.lengths = np.asarray([len(d) for d in docs], dtype=np.float64)
-        self.avgdl = float(self.lengths.mean()) if self.n_docs else 0.0
-        self.postings: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = {}
-        rows: dict[str, list[int]] = {}
-        freqs: dict[str, list[int]] = {}
-        for i, d in enumerate(docs):
-            for term, tf in Counter(d).items():
-                rows.setdefault(term, []).append(i)
-                freqs.setdefault(term, []).append(tf)
-        for term, r in rows.items():
-            self.postings[term] = (np.asarray(r, dtype=np.intp), np.asarray(freqs[term], dtype=np.float64))
+        n = self.n_docs = len(docs)
+        counts = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n)
+        self.lengths = counts.astype(np.float64)
+        self.avgdl = float(self.lengths.mean()) if n else 0.0
+        # Postings as one sorted (term, row) array: each term's rows ascending with their term
+        # frequency, as a per-row Counter would append them, in a sort instead of a Python loop
+        # (SciFact's 12k chunks: 0.67 -> ~0.2 s).
+        self._vocab: dict[str, int] = {}
+        vocab = self._vocab
+        terms = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for d in docs for t in d),
+            dtype=np.int64,
+            count=int(counts.sum()),
+        )
+        keys, tf = np.unique(
+            terms * max(n, 1) + np.repeat(np.arange(n, dtype=np.int64), counts), return_counts=True
+        )
+        self._rows = (keys % max(n, 1)).astype(np.intp)
+        self._tf = tf.astype(np.float64)
+        self._bounds = np.searchsorted(keys // max(n, 1), np.arange(len(vocab) + 1))
+
+    def postings(self, term: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]] | None:
+        """The rows holding ``term`` (ascending) and its frequency in each; None when none does."""
+        t = self._vocab.get(term)
+        if t is None:
+            return None
+        lo, hi = int(self._bounds[t]), int(self._bounds[t + 1])
+        return self._rows[lo:hi], self._tf[lo:hi]
 
     def idf(self, term: str) -> float:
-        n = len(self.postings[term][0]) if term in self.postings else 0
+        found = self.postings(term)
+        n = 0 if found is None else len(found[0])
         return math.log(1.0 + (self.n_docs - n + 0.5) / (n + 0.5))
 
     def scores(self, query: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
@@ -341,9 +363,10 @@ class KeywordIndex:
             return total, hit
         norm = K1 * (1.0 - B + B * self.lengths / self.avgdl)
         for term, count in Counter(query).items():
-            if term not in self.postings:
+            found = self.postings(term)
+            if found is None:
                 continue
-            rows, tf = self.postings[term]
+            rows, tf = found
             total[rows] += count * self.idf(term) * tf * (K1 + 1.0) / (tf + norm[rows])
             hit[rows] = True
         return total, hit

@@ -11,16 +11,17 @@ the vectors by :mod:`ragline.store.exact` (LanceDB's flat scan costs ~24 ms at 1
 numpy 0.6 ms; filters still run as SQL, on the table, to pick the allowed rows);
 :meth:`LanceStore.finalize` then builds an
 IVF_HNSW_SQ index (searched with ``ef``; recall@10 is measured in ``bench/``). The
-keyword side is LanceDB's native BM25 full-text index with English stemming and stop words.
-Filters become a SQL prefilter inside both searches. With ``ann_engine = "faiss"`` (opt-in)
-``finalize`` also builds an in-memory HNSW graph of the dense vectors (:mod:`ragline.store.hnsw`)
-that answers unfiltered dense searches of the version it indexes (2.2 ms instead of 8.6 ms at 100k
-chunks on the loaded 2-core machine, with higher recall); filtered searches, and every search once
-the table has changed, keep LanceDB's index.
+keyword side is LanceDB's native BM25 full-text index with English stemming and stop words; below
+the threshold the same BM25 runs over the texts held in memory (:mod:`ragline.store.keyword`,
+~1 ms instead of 3-4 ms a search). Filters become a SQL prefilter inside both searches. With
+``ann_engine = "faiss"`` (opt-in) ``finalize`` also builds an in-memory HNSW graph of the dense
+vectors (:mod:`ragline.store.hnsw`) that answers unfiltered dense searches of the version it
+indexes (2.2 ms instead of 8.6 ms at 100k chunks on the loaded 2-core machine, with higher recall);
+filtered searches, and every search once the table has changed, keep LanceDB's index.
 Unit (sentence) search scores a chunk by its
 best sentence (MaxSim): exact in memory below the threshold, LanceDB's multivector search above;
 :meth:`LanceStore.sentence_scores` scores given candidates' sentences exactly (the default
-pipeline's sentence list above the threshold).
+pipeline's sentence list), from the unit vectors held in memory below the threshold.
 
 Example::
 
@@ -62,7 +63,7 @@ from ragline.store.filters import (
     to_sql,
 )
 from ragline.store.hnsw import DenseGraph, build_graph, current_stamp, graph_version, load_graph
-from ragline.store.keyword import keyword_query
+from ragline.store.keyword import KeywordIndex, analyze, keyword_query
 from ragline.store.meta import Migration, open_meta, read_meta, write_meta
 from ragline.store.rows import (
     BUILTIN_FILTER_FIELDS,
@@ -261,6 +262,37 @@ class _FlatUnits:
     rowids: npt.NDArray[np.uint64]
     unit: npt.NDArray[np.float32]
     starts: npt.NDArray[np.intp]
+    at: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _FlatKeywords:
+    """BM25 over every row's ``search_text``, held in memory (:mod:`ragline.store.keyword`: the
+    analysis and scoring of LanceDB's index), with the ids and row ids of its rows."""
+
+    ids: list[str]
+    rowids: npt.NDArray[np.uint64]
+    index: KeywordIndex
+    # Each distinct search text's terms, for the next version's build: its unchanged rows are not
+    # analysed again (analysis is most of a build).
+    terms: dict[str, list[str]]
+
+
+def _maxsim_of(units: _FlatUnits, candidates: Sequence[Candidate], vector: Vectors) -> list[Candidate]:
+    """``candidates`` scored by MaxSim over their unit vectors held in ``units`` (what
+    :meth:`LanceStore.sentence_scores` reads from the rows otherwise), best first; chunks without
+    units, or not in this version, are left out."""
+    found = [(c, units.at[c.chunk_id]) for c in candidates if c.chunk_id in units.at]
+    if not found:
+        return []
+    ends = np.append(units.starts[1:], len(units.unit))
+    at = np.asarray([j for _, j in found], dtype=np.intp)
+    lengths = ends[at] - units.starts[at]
+    offsets = np.cumsum(lengths) - lengths  # where each candidate's units start in the gathered rows
+    rows = np.repeat(units.starts[at] - offsets, lengths) + np.arange(int(lengths.sum()))
+    sims = maxsim_scores(units.unit[rows], offsets.astype(np.intp), vector)
+    scored = [c._replace(score=float(s)) for (c, _), s in zip(found, sims, strict=True)]
+    return sorted(scored, key=lambda c: -c.score)
 
 
 # A candidate's ref is ``version << 64 | row address``: an address (fragment << 32 | offset) names a
@@ -351,6 +383,7 @@ class _View:
     # _SMALL_COLUMNS of every row, when held (:meth:`LanceStore._small_rows`); ``small_held`` as above.
     small: _Small | None = None
     small_held: bool | None = None
+    keywords: _FlatKeywords | None = None
 
     @property
     def version(self) -> int:
@@ -416,6 +449,7 @@ class LanceStore:
         self._view_lock = threading.Lock()
         self._fields: dict[str, ColumnKind] | None = None
         self._values: tuple[int, dict[str, list[str]]] | None = None
+        self._keyword_terms: dict[str, list[str]] = {}
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -1157,17 +1191,20 @@ class LanceStore:
         view: _View,
         ids: list[str],
         rowids: npt.NDArray[np.uint64],
-        sims: npt.NDArray[np.float32],
+        sims: npt.NDArray[np.floating[Any]],
         n: int,
         filters: Filter | None,
+        among: npt.NDArray[np.bool_] | None = None,
     ) -> list[Candidate]:
         """The ``n`` best of ``sims`` (one score per row) among the rows ``filters`` allow (their
-        row ids found by SQL on the view)."""
+        row ids found by SQL on the view) and, when given, ``among`` marks."""
         where = self._where(filters)
-        keep = None
+        keep = among
         if where:
             allowed = view.ds.to_table(columns=[], filter=where, with_row_id=True)
             keep = np.isin(rowids, np.asarray(allowed.column("_rowid").to_numpy(), dtype=np.uint64))
+            if among is not None:
+                keep &= among
         top = top_n(sims, n, keep)
         base = view.ref(0)  # the version asked once, not per candidate (a call into pylance)
         return [Candidate(ids[i], float(sims[i]), base | int(rowids[i])) for i in top]
@@ -1185,13 +1222,42 @@ class LanceStore:
             matrix = matrix.reshape(-1, self.dimension)
             has = np.flatnonzero(counts)
             ids = t.column("id").to_pylist()
+            kept = [ids[i] for i in has]
             view.units = _FlatUnits(
-                ids=[ids[i] for i in has],
+                ids=kept,
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64)[has],
                 unit=unit_rows(matrix),
                 starts=np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp),
+                at={cid: j for j, cid in enumerate(kept)},
             )
         return view.units
+
+    def _exact_keywords(self, view: _View) -> _FlatKeywords | None:
+        """The view's BM25 in memory, under the same conditions as :meth:`_exact_vectors`: a
+        search then costs ~1 ms instead of ~3-4 through the index (SciFact, NFCorpus), with the
+        index's scores to float32 precision (docs/benchmarks.md). Built on the first keyword search
+        of each version, re-using the previous version's analysed texts."""
+        if view.keywords is None:
+            if not self._fits_in_memory(view):
+                return None
+            t = view.ds.to_table(columns=["id", "search_text"], with_row_id=True)
+            before = self._keyword_terms
+            terms: dict[str, list[str]] = {}
+            docs = []
+            for text in t.column("search_text").to_pylist():
+                text = text or ""
+                found = terms.get(text)
+                if found is None:
+                    found = terms[text] = before[text] if text in before else analyze(text)
+                docs.append(found)
+            view.keywords = _FlatKeywords(
+                ids=t.column("id").to_pylist(),
+                rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64),
+                index=KeywordIndex(docs),
+                terms=terms,
+            )
+            self._keyword_terms = terms
+        return view.keywords
 
     def sentence_candidates(self, vector: Vectors, n: int, filters: Filter | None = None) -> list[Candidate]:
         """Chunks scored by their best unit vector's cosine with ``vector`` (MaxSim), best first."""
@@ -1222,6 +1288,9 @@ class LanceStore:
         if view is None or not candidates or UNITS not in view.ds.schema.names:
             return []
         unique = list({c.chunk_id: c for c in reversed(candidates)}.values())[::-1]
+        held = self._exact_units(view)
+        if held is not None:
+            return _maxsim_of(held, unique, vector)
         rows = self._rows(view, unique, [UNITS])
         col = rows.table.column(UNITS).combine_chunks()
         counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
@@ -1283,6 +1352,10 @@ class LanceStore:
         view = self._view()
         if view is None or n < 1 or not query:
             return []
+        held = self._exact_keywords(view)
+        if held is not None:
+            scores, hit = held.index.scores(analyze(query))
+            return self._top(view, held.ids, held.rowids, scores, n, filters, among=hit)
         if "search_text" in self._index_types(view):
             # The same index and BM25 through pylance directly: identical ids and scores on 200
             # SciFact queries, ~5 ms less per search than lancedb's query builder.
