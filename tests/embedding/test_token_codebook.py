@@ -94,6 +94,18 @@ def test_decode_gathers_each_groups_centroid() -> None:
     assert np.array_equal(book.decode(codes), expected)
 
 
+def test_decode_unit_is_decode_scaled_to_unit_rows() -> None:
+    book = small_book()
+    codes = np.random.default_rng(6).integers(0, 256, size=(50, book.groups)).astype(np.uint8)
+    plain = book.decode(codes)
+    unit = book.decode_unit(codes)
+    assert np.allclose(unit, plain / np.linalg.norm(plain, axis=1, keepdims=True), rtol=0, atol=1e-6)
+    assert np.allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-6)
+    # A row whose centroids are all zero stays zero instead of dividing by 0.
+    zero = Codebook(np.zeros((book.groups, 256, 24 // book.groups), dtype=np.float32))
+    assert not zero.decode_unit(codes[:3]).any()
+
+
 def test_unpack_many_gives_what_unpack_tokens_gives_blob_by_blob() -> None:
     book = codebook_for(MODEL_ID)
     assert book is not None

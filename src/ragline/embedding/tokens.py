@@ -204,6 +204,26 @@ class Codebook:
         g, k, sub = self.centroids.shape
         return self.centroids.reshape(g * k, sub), np.arange(g, dtype=np.intp) * k
 
+    @cached_property
+    def _squared_lengths(self) -> npt.NDArray[np.float32]:
+        """Each centroid's squared length, in the rows of :attr:`_flat`'s table."""
+        table, _ = self._flat
+        out: npt.NDArray[np.float32] = (table * table).sum(axis=1)
+        return out
+
+    def decode_unit(self, codes: npt.NDArray[np.uint8]) -> TokenMatrix:
+        """:meth:`decode`, each row scaled to unit length (zero rows stay zero). The groups are
+        disjoint slices of a row, so its squared length is the sum of its centroids' squared
+        lengths: one small gather instead of a pass over the decoded matrix (5,000 tokens: 5.5 ->
+        2.0 ms; late interaction decodes its whole head per query)."""
+        table, first = self._flat
+        at = codes.astype(np.intp) + first
+        out: TokenMatrix = np.take(table, at, axis=0).reshape(len(codes), self.dimension)
+        lengths = np.sqrt(np.take(self._squared_lengths, at).sum(axis=1))
+        lengths[lengths == 0] = 1.0
+        out /= lengths[:, None]
+        return out
+
     def decode(self, codes: npt.NDArray[np.uint8]) -> TokenMatrix:
         # One row gather from the flat table copies the same centroid values as indexing the
         # (groups, 256, sub) array by group and code, ~1.5x faster (late interaction decodes the
@@ -299,16 +319,6 @@ def absmax_int8(
     return q, scale.astype(np.float32)
 
 
-def _unit(m: TokenMatrix, *, in_place: bool = False) -> TokenMatrix:
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    if in_place:  # the same quotients without a second array (a 40-chunk head: ~5 MB, ~0.2 ms)
-        np.divide(m, norms, out=m)
-        return m
-    out: TokenMatrix = (m / norms).astype(np.float32, copy=False)
-    return out
-
-
 def token_state_format(blob: bytes) -> TokenStateFormat:
     """The form ``blob`` was packed in (:func:`pack_tokens`)."""
     if blob[:3] == _MAGIC and len(blob) >= 4:
@@ -347,7 +357,7 @@ def unpack_many(blobs: Sequence[bytes | None], dimension: int) -> list[TokenMatr
                 out[i] = unpack_tokens(blobs[i], dimension)  # type: ignore[arg-type]
             continue
         codes = np.frombuffer(b"".join(bodies), dtype=np.uint8).reshape(-1, book.groups)
-        decoded = _unit(book.decode(codes), in_place=True)
+        decoded = book.decode_unit(codes)
         ends = np.cumsum([len(b) // book.groups for b in bodies])
         for i, part in zip(idx, np.split(decoded, ends[:-1]), strict=True):
             out[i] = part
@@ -369,7 +379,7 @@ def unpack_tokens(blob: bytes, dimension: int) -> TokenMatrix:
         # Back to unit length, as the states were: MaxSim then compares directions, as over the
         # float states (NFCorpus dev 0.3517 -> 0.3551 against int8's 0.3541). Re-encoding such a
         # row gives the same codes (checked on 20,000 tokens), so a re-packed chunk keeps them.
-        return _unit(book.decode(codes))
+        return book.decode_unit(codes)
     per_token = _SCALE.itemsize + dimension
     if dimension < 1 or len(blob) % per_token:
         raise EmbeddingError(
