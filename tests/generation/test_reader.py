@@ -34,6 +34,25 @@ def test_the_packaged_reader_points_at_the_answer_span(reader: OnnxReader) -> No
     assert reader.meta["max_seq"] >= 128
 
 
+def test_a_passage_reads_the_same_alone_and_among_others(reader: OnnxReader) -> None:
+    """Each window runs alone, so a passage's span and logits do not depend on what else is read
+    with it (in one int8 batch the largest activation would set every window's resolution)."""
+    units = [f"Eiffel Tower: {u}" for u in EIFFEL.split(". ")]
+    long = "Eiffel Tower: " + " ".join(
+        ["The tower is repainted every seven years with sixty tonnes of paint."] * 6
+    )
+    question = "Who designed the Eiffel Tower?"
+    alone = reader.read(question, [units[2]])[0]
+    among = reader.read(question, [long, units[0], units[2]])[2]
+    assert alone is not None and among is not None
+    assert (among.start, among.end, among.text) == (alone.start, alone.end, alone.text)
+    assert among.logit == alone.logit and among.span_score == alone.span_score
+    windows = reader.featurizer.windows(question, [units[2], long])
+    start, end, answer = reader.logits(windows)
+    assert [len(s) for s in start] == [len(w.ids) for w in windows] == [len(e) for e in end]
+    assert answer.shape == (len(windows),)
+
+
 def test_featurizer_windows_cover_a_long_passage_with_overlap(reader: OnnxReader) -> None:
     f = Featurizer(packaged_reader_dir() / "tokenizer.json", max_seq=96, stride=16)
     text = " ".join(f"word{i}" for i in range(300))

