@@ -273,9 +273,6 @@ class _FlatKeywords:
     ids: list[str]
     rowids: npt.NDArray[np.uint64]
     index: KeywordIndex
-    # Each distinct search text's terms, for the next version's build: its unchanged rows are not
-    # analysed again (analysis is most of a build).
-    terms: dict[str, list[str]]
 
 
 def _maxsim_of(units: _FlatUnits, candidates: Sequence[Candidate], vector: Vectors) -> list[Candidate]:
@@ -449,6 +446,8 @@ class LanceStore:
         self._view_lock = threading.Lock()
         self._fields: dict[str, ColumnKind] | None = None
         self._values: tuple[int, dict[str, list[str]]] | None = None
+        # Each distinct search text's terms from the last in-memory BM25 build, for the next
+        # version's: its unchanged rows are not analysed again (analysis is most of a build).
         self._keyword_terms: dict[str, list[str]] = {}
 
     # -- opening ---------------------------------------------------------------------------------
@@ -1239,6 +1238,7 @@ class LanceStore:
         of each version, re-using the previous version's analysed texts."""
         if view.keywords is None:
             if not self._fits_in_memory(view):
+                self._keyword_terms = {}  # past the threshold for good: free the analysed texts
                 return None
             t = view.ds.to_table(columns=["id", "search_text"], with_row_id=True)
             before = self._keyword_terms
@@ -1254,7 +1254,6 @@ class LanceStore:
                 ids=t.column("id").to_pylist(),
                 rowids=np.asarray(t.column("_rowid").to_numpy(), dtype=np.uint64),
                 index=KeywordIndex(docs),
-                terms=terms,
             )
             self._keyword_terms = terms
         return view.keywords
