@@ -493,3 +493,19 @@ def test_below_the_threshold_sentence_scores_of_candidates_equal_the_row_read(tm
         assert [c.chunk_id for c in held] == [c.chunk_id for c in read]
         assert [c.score for c in held] == pytest.approx([c.score for c in read], abs=1e-6)
         assert held and len(held) <= len({c.chunk_id for c in picked})
+
+
+def test_past_the_threshold_keyword_search_leaves_memory_for_the_index(tmp_path: Path) -> None:
+    """Once a collection outgrows ``ann_threshold`` its keyword search goes to LanceDB's index
+    and the texts analysed for the in-memory BM25 are let go."""
+    first = _keyword_chunks(["zeppelins over the lake", "airships and balloons"], "a")
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5)
+    store.upsert([SourceBatch("/a", "h", first, vectors_for(first, 6))])
+    assert [c.chunk_id for c in store.keyword_candidates("zeppelin", 5)] == ["a0"]
+    assert store._keyword_terms
+    more = _keyword_chunks([*_texts(8, seed=6), "a zeppelin hangar"], "b")
+    store.upsert([SourceBatch("/b", "h", more, vectors_for(more, 7))])
+    store.finalize()
+    assert not searches_in_memory(store)
+    assert {c.chunk_id for c in store.keyword_candidates("zeppelin", 5)} == {"a0", "b8"}
+    assert store._keyword_terms == {}
