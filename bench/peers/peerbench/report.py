@@ -368,7 +368,8 @@ REASONS: dict[str, str] = {
     ),
     "p95_ms": (
         "Same causes as the p50: the in-memory peer's whole query is a few milliseconds beyond its "
-        "query embedding, ragline's default runs its extra stages on an on-disk store."
+        "query embedding; ragline's default runs its extra stages, and its short queries (where both "
+        "feedback searches run) are its slow tail."
     ),
     "qps": (
         "With 8 clients on 2 cores throughput is bounded by CPU per query: query embedding plus "
@@ -381,7 +382,9 @@ REASONS: dict[str, str] = {
         "of the largest batch it has seen (32 chunks x 128 tokens here, attention tensors included) for "
         "reuse instead of returning them to the OS, while torch frees them op by op "
         "(Investigation: resident memory after loading the model and after embedding 256 chunks). "
-        "torch's own import (~400 MB) weighs on the peers the other way, so the totals end up close."
+        "torch's own import (~400 MB) weighs on the peers the other way, so the totals end up close. "
+        "(Investigated on 2026-12-03, before the int8 embedder ran one text at a time; not "
+        "re-investigated since.)"
     ),
     "disk_mib": (
         "ragline stores each vector twice (in the LanceDB table and in the embedding cache that "
