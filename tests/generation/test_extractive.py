@@ -148,6 +148,10 @@ def test_lexical_helpers() -> None:
     assert terms("The cats were playing in the garden") == ["cat", "play", "garden"]
     # Answer scoring keeps some words the shared stop-word list drops (as it always has).
     assert terms("you must go without it") == ["must", "go", "without"]
+    # Words are analysed once and cached: the same word gives the same term in any text, case
+    # or possessive.
+    assert terms("Paris's CATS; paris' cats") == ["pari", "cat", "pari", "cat"]
+    assert terms("The cats were playing in the garden") == ["cat", "play", "garden"]
     docs = [{"cat", "garden"}, {"cat"}, {"dog"}]
     w = idf(docs)
     assert w["garden"] > w["cat"]

@@ -53,6 +53,26 @@ def test_a_passage_reads_the_same_alone_and_among_others(reader: OnnxReader) -> 
     assert answer.shape == (len(windows),)
 
 
+def test_windows_read_side_by_side_equal_those_read_one_after_another() -> None:
+    """``threads`` windows run at once (one core each); the spans and logits are those of one
+    window after another, also when several questions read at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    one, two = OnnxReader.packaged(threads=1), OnnxReader.packaged(threads=2)
+    assert one is not None and two is not None
+    units = [f"Eiffel Tower: {u}" for u in EIFFEL.split(". ")]
+    asks = [
+        ("Who designed the Eiffel Tower?", units),
+        ("In what year was the Eiffel Tower completed?", units[::-1]),
+        ("Where is the Eiffel Tower?", units[:2]),
+    ]
+    expected = [one.read(q, ps) for q, ps in asks]
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(lambda a: two.read(*a), asks * 3))
+    assert got == expected * 3
+    assert "1889" in [s.text for s in expected[1] if s is not None]
+
+
 def test_featurizer_windows_cover_a_long_passage_with_overlap(reader: OnnxReader) -> None:
     f = Featurizer(packaged_reader_dir() / "tokenizer.json", max_seq=96, stride=16)
     text = " ".join(f"word{i}" for i in range(300))

@@ -637,7 +637,12 @@ class ExtractiveAnswerer:
         need = need or classify(question)
         k = min(self.mix.candidates, len(scored))
         heads = [_head(context.passages[s.passage].title) for s in scored[:k]]
-        spans = self.reader.read(question, [h + s.text for h, s in zip(heads, scored[:k], strict=True)])
+        picked = self._follow_picks(context, scored[:k])
+        # The pairs do not depend on the single reads, so every window is read in one call (the
+        # reader runs them side by side); each is read alone, so nothing read beside it matters.
+        texts = [h + s.text for h, s in zip(heads, scored[:k], strict=True)]
+        spans = self.reader.read(question, texts + [heads[j] + text for j, text in picked])
+        spans, pair_spans = spans[:k], spans[k:]
         best = scored[0].score or 1.0
         # For a value stated in an entry ("Default: | X 5"), the entry outranks prose the reader
         # prefers (the reader was trained on Wikipedia sentences, never on field rows); so does
@@ -648,7 +653,7 @@ class ExtractiveAnswerer:
             pinned = s.entry if need.kind in self.weights.entry_kinds else 0.0
             priors.append(self.mix.score * s.score / best + pinned + s.subject)
             read.append(_reread(s, h, span, self.mix, priors[-1]))
-        for j, pair in self._follow_ons(question, context, scored[:k], heads, spans):
+        for j, pair in self._follow_ons(scored[:k], heads, spans, picked, pair_spans):
             # The pair takes its first unit's place: the reader, reading on, put the answer
             # after it. Its rank is the better of the two reads (the pair's own verdict is often
             # a shade below a first unit that shares the question's words); its vector and
@@ -665,28 +670,27 @@ class ExtractiveAnswerer:
         confidence = self.mix.confidence(_entry_evidence(top, scored))
         return [read[j] for j in order] + rest, np.concatenate([vecs[:k][order], vecs[k:]]), confidence
 
-    def _follow_ons(
-        self,
-        question: str,
-        context: Context,
-        units: list[ScoredSentence],
-        heads: list[str],
-        singles: Sequence[Span | None],
-    ) -> list[tuple[int, ScoredSentence]]:
-        """The first ``mix.follow`` read units read again with the units after them, where the
-        reader's span falls after the first unit: (index of that unit, the pair as one unit, its
-        rank still to be set). The pairs are read in a batch of their own, so the single units'
-        verdicts (the int8 graph quantises activations per batch) stay what they were."""
-        assert self.reader is not None
+    def _follow_picks(self, context: Context, units: list[ScoredSentence]) -> list[tuple[int, str]]:
+        """The first ``mix.follow`` units to read again with the unit after them (one not read
+        on its own): (index of the unit, the pair's text)."""
         read_at = {s.start for s in units}
         picked: list[tuple[int, str]] = []
         for j, s in enumerate(units[: self.mix.follow]):
             if s.after is not None and s.after[0] not in read_at:
                 p = context.passages[s.passage]
                 picked.append((j, p.text[s.start - p.start : s.after[1] - p.start]))
-        if not picked:
-            return []
-        spans = self.reader.read(question, [heads[j] + text for j, text in picked])
+        return picked
+
+    def _follow_ons(
+        self,
+        units: list[ScoredSentence],
+        heads: list[str],
+        singles: Sequence[Span | None],
+        picked: list[tuple[int, str]],
+        spans: Sequence[Span | None],
+    ) -> list[tuple[int, ScoredSentence]]:
+        """The pairs of :meth:`_follow_picks` whose reader span falls after their first unit:
+        (index of that unit, the pair as one unit, its rank still to be set)."""
         out: list[tuple[int, ScoredSentence]] = []
         for (j, text), span in zip(picked, spans, strict=True):
             s, one = units[j], singles[j]
