@@ -3,11 +3,15 @@ Hugging Face ``tokenizer.json``, the embedding model's own."""
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ragline.errors import ConfigError
+
+# Distinct space-separated pieces whose token counts HFTokenizer keeps.
+_MAX_PIECES = 200_000
 
 
 @runtime_checkable
@@ -57,6 +61,7 @@ class HFTokenizer:
             )
         # [CLS] and [SEP] take two positions of the model's sequence length.
         self.max_tokens = max_tokens - 2
+        self._pieces: dict[str, int] = {}
 
     @cached_property
     def _tok(self) -> Any:
@@ -71,8 +76,35 @@ class HFTokenizer:
         enc = self._tok.encode(text, add_special_tokens=False)
         return [(int(s), int(e)) for s, e in enc.offsets]
 
+    @cached_property
+    def _additive(self) -> bool:
+        """Whether a text's count is the sum of its space-separated pieces' counts: true of BERT's
+        pipeline (``BertNormalizer`` works char by char, ``BertPreTokenizer`` splits at every
+        space, WordPiece reads one pre-token at a time, and no added token holds a space), so no
+        token crosses a space."""
+        cfg = json.loads((self.model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+        kinds = ((cfg.get("normalizer") or {}).get("type"), (cfg.get("pre_tokenizer") or {}).get("type"))
+        model = (cfg.get("model") or {}).get("type")
+        spaced = any(" " in str(t.get("content", " ")) for t in cfg.get("added_tokens") or [])
+        return kinds == ("BertNormalizer", "BertPreTokenizer") and model == "WordPiece" and not spaced
+
     def count(self, text: str) -> int:
-        return len(self._tok.encode(text, add_special_tokens=False).ids)
+        return self.count_batch([text])[0]
 
     def count_batch(self, texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+        if not self._additive:
+            return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+        # Each distinct piece is tokenized once and remembered: the context assembler counts the
+        # same sentences' words for every question (4.7 ms an ask on SQuAD).
+        known = self._pieces
+        split = [t.split(" ") for t in texts]
+        new = list({p for pieces in split for p in pieces if p not in known})
+        if new:
+            if len(known) + len(new) > _MAX_PIECES:
+                # Start afresh rather than clear: a thread summing over the old dict keeps it whole.
+                known = {}
+                new = list({p for pieces in split for p in pieces})
+            found = self._tok.encode_batch(new, add_special_tokens=False)
+            known.update(zip(new, (len(e.ids) for e in found), strict=True))
+            self._pieces = known
+        return [sum(known[p] for p in pieces) for pieces in split]
