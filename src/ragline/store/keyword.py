@@ -335,12 +335,13 @@ class KeywordIndex:
             dtype=np.int64,
             count=int(counts.sum()),
         )
+        width = max(n, 1)  # key = term * width + row
         keys, tf = np.unique(
-            terms * max(n, 1) + np.repeat(np.arange(n, dtype=np.int64), counts), return_counts=True
+            terms * width + np.repeat(np.arange(n, dtype=np.int64), counts), return_counts=True
         )
-        self._rows = (keys % max(n, 1)).astype(np.intp)
+        self._rows = (keys % width).astype(np.intp)
         self._tf = tf.astype(np.float64)
-        self._bounds = np.searchsorted(keys // max(n, 1), np.arange(len(vocab) + 1))
+        self._bounds = np.searchsorted(keys // width, np.arange(len(vocab) + 1))
 
     def postings(self, term: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]] | None:
         """The rows holding ``term`` (ascending) and its frequency in each; None when none does."""
@@ -352,8 +353,10 @@ class KeywordIndex:
 
     def idf(self, term: str) -> float:
         found = self.postings(term)
-        n = 0 if found is None else len(found[0])
-        return math.log(1.0 + (self.n_docs - n + 0.5) / (n + 0.5))
+        return self._idf(0 if found is None else len(found[0]))
+
+    def _idf(self, df: int) -> float:
+        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def scores(self, query: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """Each row's BM25 score for the analysed ``query``, and which rows match a term of it."""
@@ -367,6 +370,6 @@ class KeywordIndex:
             if found is None:
                 continue
             rows, tf = found
-            total[rows] += count * self.idf(term) * tf * (K1 + 1.0) / (tf + norm[rows])
+            total[rows] += count * self._idf(len(rows)) * tf * (K1 + 1.0) / (tf + norm[rows])
             hit[rows] = True
         return total, hit
