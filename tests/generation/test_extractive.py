@@ -152,6 +152,10 @@ def test_lexical_helpers() -> None:
     # or possessive.
     assert terms("Paris's CATS; paris' cats") == ["pari", "cat", "pari", "cat"]
     assert terms("The cats were playing in the garden") == ["cat", "play", "garden"]
+    # Whole texts are cached too, yet each call gets its own list: changing one changes no other.
+    first = terms("The cats were playing in the garden")
+    first.append("dog")
+    assert terms("The cats were playing in the garden") == ["cat", "play", "garden"]
     docs = [{"cat", "garden"}, {"cat"}, {"dog"}]
     w = idf(docs)
     assert w["garden"] > w["cat"]

@@ -72,6 +72,33 @@ def test_is_code(text: str, code: bool) -> None:
     assert is_code(text) is code
 
 
+_SYMBOLS = "(){}[]=<>;:_'\"`\\/|*#%"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a_b",  # 1 of 3: over the 12 % line
+        "word " * 7 + "x_y",  # 1 of 38: under it
+        "C:\\Users\\me\\file.txt",
+        "é ü 中文 — “quoted” ‘text’ % # * |",
+        "| KeepAliveTimeout | 5 |",
+        "| a | b_c | d |",
+        "",
+    ],
+)
+def test_is_code_counts_each_symbol_character_once(text: str) -> None:
+    # The symbol count against a count character by character (the share rule: more than 12 %).
+    stripped = text.strip()
+    body = (
+        stripped.strip("|").replace(" | ", "  ")
+        if stripped.startswith("|") and stripped.endswith("|")
+        else text
+    )
+    share = sum(ch in _SYMBOLS for ch in body) > 0.12 * len(body)
+    assert is_code(text) is share
+
+
 def test_answer_units_split_table_rows_and_join_a_label_to_its_definition() -> None:
     from ragline.text.sentences import answer_units
 

@@ -60,8 +60,16 @@ def _term(word: str) -> str | None:
 
 def terms(text: str) -> list[str]:
     """Content terms of ``text`` in order (stop words and possessive 's dropped, stemmed)."""
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=1 << 13)
+def _terms(text: str) -> tuple[str, ...]:
+    # Cached: one ask analyses each answer unit about five times (its score, follow-on reading,
+    # support): 19,127 calls on 3,873 texts in 160 SQuAD asks, 2.4 -> 1.0 ms an ask. A tuple, so
+    # no caller can change what the next one gets.
     found = (_term(w) for w in _WORD.findall(text))
-    return [t for t in found if t is not None]
+    return tuple(t for t in found if t is not None)
 
 
 def idf(docs: Sequence[set[str]]) -> dict[str, float]:
