@@ -59,7 +59,8 @@ def renamed_copy(src: Path, label: str, into: Path) -> str:
 
 def synthetic_retriever(pkg: ModuleType, root: Path, settings: dict[str, Any] | None = None) -> Any:
     """The default pipeline over a bench/latency.py collection, built from ``pkg``'s modules; its
-    embedder is the one ``settings`` (``{"embedding": {...}}``, default: none) configure."""
+    embedder and retrieval are the ones ``settings`` (``{"embedding": {...}, "retrieval": {...}}``,
+    default: none) configure."""
     meta = json.loads((root / "collection.json").read_text())
 
     def mod(name: str) -> Any:
@@ -72,7 +73,7 @@ def synthetic_retriever(pkg: ModuleType, root: Path, settings: dict[str, Any] | 
     emb.warm_up()
     store = mod("store.lance").LanceStore(root, meta["dimension"], meta["model_id"])
     factory = mod("retrieval.factory").RetrieverFactory(emb, chat=lambda: None, cache_dir=None)
-    return factory.retriever(store, emb, mod("settings").RetrievalSettings()), None
+    return factory.retriever(store, emb, config.retrieval), None
 
 
 def short(qs: list[str], max_terms: int | None) -> list[str]:
