@@ -156,6 +156,8 @@ def test_lexical_helpers() -> None:
     first = terms("The cats were playing in the garden")
     first.append("dog")
     assert terms("The cats were playing in the garden") == ["cat", "play", "garden"]
+    # A text too long to remember is analysed all the same.
+    assert terms("The cats were playing. " * 200) == ["cat", "play"] * 200
     docs = [{"cat", "garden"}, {"cat"}, {"dog"}]
     w = idf(docs)
     assert w["garden"] > w["cat"]

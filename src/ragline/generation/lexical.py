@@ -58,9 +58,14 @@ def _term(word: str) -> str | None:
     return None if w in _STOPWORDS else stem(w)
 
 
+# Texts up to this long are remembered whole (answer units, passages, questions): at most the
+# cache's 8,192 entries of it, ~16 MB, however long the texts some caller passes.
+_CACHED_TEXT = 2_000
+
+
 def terms(text: str) -> list[str]:
     """Content terms of ``text`` in order (stop words and possessive 's dropped, stemmed)."""
-    return list(_terms(text))
+    return list(_terms(text) if len(text) <= _CACHED_TEXT else _analyse(text))
 
 
 @lru_cache(maxsize=1 << 13)
@@ -68,6 +73,10 @@ def _terms(text: str) -> tuple[str, ...]:
     # Cached: one ask analyses each answer unit about five times (its score, follow-on reading,
     # support): 19,127 calls on 3,873 texts in 160 SQuAD asks, 2.4 -> 1.0 ms an ask. A tuple, so
     # no caller can change what the next one gets.
+    return _analyse(text)
+
+
+def _analyse(text: str) -> tuple[str, ...]:
     found = (_term(w) for w in _WORD.findall(text))
     return tuple(t for t in found if t is not None)
 
