@@ -40,24 +40,32 @@ from latency_ab import load_versions, synthetic_retriever  # noqa: E402
 from ragline.eval.beir import load_beir  # noqa: E402
 
 _RETRIEVERS: dict[tuple[int, str], Any] = {}
-# --all-stages: also time the index searches the default does not run above the threshold.
-ALL_STAGES = False
 
 
-def stages(pkg: Any, engine: Any, coll: str, query: str, times: dict[str, list[float]]) -> None:
+def stages(
+    pkg: Any, engine: Any, coll: str, query: str, times: dict[str, list[float]], *, all_stages: bool = False
+) -> None:
     """Time each stage of ``query`` through ``pkg``'s modules, adding to ``times``."""
     retriever = _RETRIEVERS.get((id(engine), coll))
     if retriever is None:
         retriever = _RETRIEVERS[(id(engine), coll)] = engine.retriever(None, coll)
     emb = engine.embedder_for(coll)
-    pipeline_stages(pkg, retriever, emb.inner, emb._queries, query, times)
+    pipeline_stages(pkg, retriever, emb.inner, emb._queries, query, times, all_stages=all_stages)
 
 
 def pipeline_stages(
-    pkg: Any, retriever: Any, model: Any, query_cache: Any, query: str, times: dict[str, list[float]]
+    pkg: Any,
+    retriever: Any,
+    model: Any,
+    query_cache: Any,
+    query: str,
+    times: dict[str, list[float]],
+    *,
+    all_stages: bool = False,
 ) -> None:
     """Each stage of the default pipeline ``retriever`` runs for ``query``, timed alone on this
-    thread (``model`` embeds; ``query_cache``, when not None, is emptied before the whole search)."""
+    thread (``model`` embeds; ``query_cache``, when not None, is emptied before the whole search;
+    ``all_stages`` also times the index searches the default does not run above the threshold)."""
     s, store = retriever.settings, retriever.store
     pool, depth = s.rerank.candidates, s.rerank.candidates * s.candidate_multiplier
     mods = sys.modules
@@ -95,7 +103,7 @@ def pipeline_stages(
         sentences = timed("sentence MaxSim (exact)", store.sentence_candidates, vector, depth)
     else:
         among = hasattr(retriever, "_sentences_among")
-        if not among or getattr(s, "sentence_search", "index") == "index" or ALL_STAGES:
+        if not among or getattr(s, "sentence_search", "index") == "index" or all_stages:
             # Not in the default's path (retrieval.sentence_search = "candidates"), and slow at
             # 1M chunks (the HNSW walk of 4M sentence vectors): timed only when asked for.
             sentences = timed("sentence search (ANN index)", store.sentence_candidates, vector, depth)
@@ -107,7 +115,7 @@ def pipeline_stages(
     moved = None
     if fb.enabled and dense and (fb.max_query_terms is None or terms <= fb.max_query_terms):
         f = s.fusion
-        if exact or getattr(fb, "search", "index") == "index" or ALL_STAGES:
+        if exact or getattr(fb, "search", "index") == "index" or all_stages:
             t0 = time.perf_counter()
             first = fuse(dense, keyword, fb.docs, f.method, f.rrf_k, f.alpha)
             vectors = store.fetch_vectors([x.candidate for x in first])
@@ -195,8 +203,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--all-stages", action="store_true", help="also the index searches the default skips")
     args = ap.parse_args(argv)
-    global ALL_STAGES
-    ALL_STAGES = args.all_stages
     packages, tmp = load_versions(ap, args.version)
     try:
         for path in args.datasets:
@@ -205,13 +211,25 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for label, pkg in packages:
                 engine = pkg.open()  # type: ignore[attr-defined]
-                runs.append((label, partial(stages, pkg, engine, coll)))
+                runs.append((label, partial(stages, pkg, engine, coll, all_stages=args.all_stages)))
             interleaved(runs, list(ds.queries.values())[: args.queries], ds.name)
         for root in args.synthetic:
             runs = []
             for label, pkg in packages:
                 retriever, _ = synthetic_retriever(pkg, root)
-                runs.append((label, partial(pipeline_stages, pkg, retriever, retriever.embedder, None)))
+                runs.append(
+                    (
+                        label,
+                        partial(
+                            pipeline_stages,
+                            pkg,
+                            retriever,
+                            retriever.embedder,
+                            None,
+                            all_stages=args.all_stages,
+                        ),
+                    )
+                )
             interleaved(runs, synthetic_queries(args.queries), root.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
