@@ -60,7 +60,7 @@ def renamed_copy(src: Path, label: str, into: Path) -> str:
 def synthetic_retriever(pkg: ModuleType, root: Path, settings: dict[str, Any] | None = None) -> Any:
     """The default pipeline over a bench/latency.py collection, built from ``pkg``'s modules; its
     embedder and retrieval are the ones ``settings`` (``{"embedding": {...}, "retrieval": {...}}``,
-    default: none) configure."""
+    default: none) configure, and its store's ``ann_*`` search settings."""
     meta = json.loads((root / "collection.json").read_text())
 
     def mod(name: str) -> Any:
@@ -71,7 +71,15 @@ def synthetic_retriever(pkg: ModuleType, root: Path, settings: dict[str, Any] | 
     config = mod("settings").Settings(**(settings or {}))
     emb = mod("embedding.factory").make_embedder(config.embedding, config.cache_dir)
     emb.warm_up()
-    store = mod("store.lance").LanceStore(root, meta["dimension"], meta["model_id"])
+    knobs = ("ann_engine", "ann_ef", "ann_refine_factor", "ann_refine_max_rows")
+    store = mod("store.lance").LanceStore(
+        root,
+        meta["dimension"],
+        meta["model_id"],
+        **{k: getattr(config.store, k) for k in knobs if hasattr(config.store, k)},
+    )
+    if config.store.ann_engine == "faiss":
+        store._build_graph()  # once per collection version; a no-op when its graph is on disk
     factory = mod("retrieval.factory").RetrieverFactory(emb, chat=lambda: None, cache_dir=None)
     return factory.retriever(store, emb, config.retrieval), None
 

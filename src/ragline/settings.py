@@ -171,8 +171,14 @@ class StoreSettings(_Strict):
     # HNSW build-time beam width (LanceDB default 300): 100 builds 2.1x faster at 100k chunks, recall
     # 0.997 vs 0.998 on real SciFact vectors (bench/ann_build.py, bench/ann_recall.py).
     ann_ef_construction: int = Field(default=100, ge=16, le=1000)
-    # Candidates re-scored with full-precision vectors, as a multiple of top_k.
-    ann_refine_factor: int = Field(default=2, ge=1, le=50)
+    # Candidates re-scored with full-precision vectors, as a multiple of the rows asked for (0: none).
+    ann_refine_factor: int = Field(default=2, ge=0, le=50)
+    # ...for dense searches of at most this many rows. Deeper ones (the hybrid default's candidate
+    # lists: 120 at top 10) keep the index's scalar-quantised cosines: fusion and the re-rankers
+    # re-order them anyway, and re-reading factor x n full vectors was half the dense search's
+    # cost (100k chunks: p50 39.0 -> 34.4 ms; nDCG@10 with the ANN path forced on SciFact train /
+    # NFCorpus dev within 0.0006, docs/benchmarks.md).
+    ann_refine_max_rows: int = Field(default=100, ge=0)
     # Unfiltered dense searches above ann_threshold: "faiss" searches an in-memory HNSW graph of the
     # vectors (built by finalize beside LanceDB's index, for the table version it indexes; 2.2 ms
     # instead of 8.6 ms at 100k chunks, higher recall, docs/benchmarks.md), "lance" LanceDB's. Filtered

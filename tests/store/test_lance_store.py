@@ -110,6 +110,24 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path, engine: st
                 # Refined: the cosines of the stored float16 sentence vectors (~3 significant digits).
                 assert c.score == pytest.approx(ref[c.chunk_id], abs=1e-3)
     assert float(np.mean(unit_recalls)) >= 0.9
+    if engine == "lance":
+        # A top k of at most ann_refine_max_rows is re-scored with the full vectors (exact
+        # cosines); a deeper candidate list keeps the index's quantised cosines, close but not exact.
+        exact_of = {f"c{i}": i for i in range(n)}
+        for k, refined in ((10, True), (120, False)):
+            errors = [
+                abs(c.score - float(data[exact_of[c.chunk_id]] @ q))
+                for q in queries[:10]
+                for c in store.dense_candidates(q, k)
+            ]
+            assert max(errors) < 0.05
+            assert (max(errors) < 1e-5) == refined, (k, max(errors))
+        deeper = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_refine_max_rows=120)
+        q = queries[0]
+        assert all(
+            c.score == pytest.approx(float(data[exact_of[c.chunk_id]] @ q), abs=1e-5)
+            for c in deeper.dense_candidates(q, 120)
+        )
 
 
 def test_below_threshold_search_is_exact_without_index(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ def make_store(settings: StoreSettings, path: Path, *, dimension: int, model_id:
         ann_ef=settings.ann_ef,
         ann_partitions=settings.ann_partitions,
         ann_refine_factor=settings.ann_refine_factor,
+        ann_refine_max_rows=settings.ann_refine_max_rows,
         ann_ef_construction=settings.ann_ef_construction,
         read_consistency_s=settings.read_consistency_s,
         retention_days=settings.retention_days,

@@ -405,6 +405,7 @@ class LanceStore:
         ann_ef: int = 96,
         ann_partitions: int | None = None,
         ann_refine_factor: int = 2,
+        ann_refine_max_rows: int = 100,
         ann_ef_construction: int = 100,
         read_consistency_s: float | None = None,
         retention_days: float = 7.0,
@@ -423,6 +424,7 @@ class LanceStore:
         self.ann_ef = ann_ef
         self.ann_partitions = ann_partitions
         self.ann_refine_factor = ann_refine_factor
+        self.ann_refine_max_rows = ann_refine_max_rows
         self.ann_ef_construction = ann_ef_construction
         self.read_consistency_s = read_consistency_s
         self.retention_days = retention_days
@@ -1134,7 +1136,8 @@ class LanceStore:
             "metric": "cosine",
         }
         if column in self._index_types(view):
-            nearest |= {"ef": ef, "nprobes": self._nprobes, "refine_factor": refine}
+            # refine 0: the index's quantised distances, no re-read of full vectors.
+            nearest |= {"ef": ef, "nprobes": self._nprobes, "refine_factor": refine or None}
         where = self._where(filters)
         return view.ds.to_table(
             columns=["id", "_distance"],
@@ -1323,11 +1326,15 @@ class LanceStore:
         flat = self._exact_vectors(view)
         if flat is not None:
             return self._exact_candidates(view, flat, vector, n, filters)
-        # Re-scoring candidates with the full vectors undoes the scalar quantisation's error.
+        # Re-scoring candidates with the full vectors undoes the scalar quantisation's error: for
+        # short result lists (a dense search's top k), whose order is the answer. Longer candidate
+        # lists keep the quantised scores (see StoreSettings.ann_refine_max_rows).
+        quantised = self._index_types(view).get("vector") == "IvfHnswSq"
+        refine = self.ann_refine_factor if n <= self.ann_refine_max_rows or not quantised else 0
         # HNSW needs ef >= the rows it hands to the refine step (n * refine factor); the walk stays
         # at least 2n wide with a smaller factor (100k chunks, n = 120: ef = n keeps 73 % of the
         # 120 that ef = 2n finds, and refine 1 at ef = 2n 97 %, with the same top 10).
-        ef = max(self.ann_ef, 2 * n, n * self.ann_refine_factor)
+        ef = max(self.ann_ef, 2 * n, n * refine)
         # Unfiltered searches of a version the graph indexes: the in-memory graph, exact cosines.
         # Any filter (metadata, access) keeps LanceDB's prefiltered search.
         graph = self._dense_graph(view) if filters is None and self.ann_engine == "faiss" else None
@@ -1342,8 +1349,11 @@ class LanceStore:
                 Candidate(cid, float(s), base | int(r))
                 for cid, s, r in zip(ids, sims, graph.rowids[labels], strict=True)
             ]
-        t = self._nearest(view, "vector", vector, n, filters, ef, self.ann_refine_factor)
-        return self._candidates(view, t, 1.0 - np.asarray(t.column("_distance").to_numpy(), dtype=np.float64))
+        t = self._nearest(view, "vector", vector, n, filters, ef, refine)
+        distance = np.asarray(t.column("_distance").to_numpy(), dtype=np.float64)
+        # Unrefined, the SQ index's distance is the squared L2 of the unit vectors, 2 - 2 cos; the
+        # refine step's is the cosine distance, 1 - cos. Either way the score is the cosine.
+        return self._candidates(view, t, 1.0 - (distance / 2 if quantised and not refine else distance))
 
     def keyword_candidates(self, text: str, n: int, filters: Filter | None = None) -> list[Candidate]:
         query = keyword_query(text)
