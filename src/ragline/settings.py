@@ -171,7 +171,8 @@ class StoreSettings(_Strict):
     # HNSW build-time beam width (LanceDB default 300): 100 builds 2.1x faster at 100k chunks, recall
     # 0.997 vs 0.998 on real SciFact vectors (bench/ann_build.py, bench/ann_recall.py).
     ann_ef_construction: int = Field(default=100, ge=16, le=1000)
-    # Candidates re-scored with full-precision vectors, as a multiple of the rows asked for (0: none).
+    # Candidates re-scored with full-precision vectors, as a multiple of the rows asked for (0: none,
+    # with the IVF_HNSW_SQ index this store builds; another index type is always re-scored).
     ann_refine_factor: int = Field(default=2, ge=0, le=50)
     # ...for dense searches of at most this many rows. Deeper ones (the hybrid default's candidate
     # lists: 120 at top 10) keep the index's scalar-quantised cosines: fusion and the re-rankers

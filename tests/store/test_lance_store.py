@@ -123,10 +123,16 @@ def test_ann_index_built_above_threshold_keeps_recall(tmp_path: Path, engine: st
             assert max(errors) < 0.05
             assert (max(errors) < 1e-5) == refined, (k, max(errors))
         deeper = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_refine_max_rows=120)
+        never = LanceStore(tmp_path / "ann", dimension=dim, model_id="m", ann_refine_factor=0)
         q = queries[0]
         assert all(
             c.score == pytest.approx(float(data[exact_of[c.chunk_id]] @ q), abs=1e-5)
             for c in deeper.dense_candidates(q, 120)
+        )
+        # Factor 0: not even a top 10 is re-scored.
+        assert (
+            max(abs(c.score - float(data[exact_of[c.chunk_id]] @ q)) for c in never.dense_candidates(q, 10))
+            > 1e-5
         )
 
 

@@ -1330,7 +1330,10 @@ class LanceStore:
         # short result lists (a dense search's top k), whose order is the answer. Longer candidate
         # lists keep the quantised scores (see StoreSettings.ann_refine_max_rows).
         quantised = self._index_types(view).get("vector") == "IvfHnswSq"
-        refine = self.ann_refine_factor if n <= self.ann_refine_max_rows or not quantised else 0
+        if not quantised:  # another index type (a collection from elsewhere): its scores unknown
+            refine = max(1, self.ann_refine_factor)
+        else:
+            refine = self.ann_refine_factor if n <= self.ann_refine_max_rows else 0
         # HNSW needs ef >= the rows it hands to the refine step (n * refine factor); the walk stays
         # at least 2n wide with a smaller factor (100k chunks, n = 120: ef = n keeps 73 % of the
         # 120 that ef = 2n finds, and refine 1 at ef = 2n 97 %, with the same top 10).
