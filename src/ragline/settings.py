@@ -206,6 +206,12 @@ class StoreSettings(_Strict):
     # Sentence vectors' stored precision in a new LanceDB collection (half the bytes as float16,
     # the same ranking on the tuning splits); an existing collection keeps the type it was made with.
     sentence_vector_dtype: Literal["float32", "float16"] = "float16"
+    # Above ann_threshold (LanceDB): megabytes of memory for the sentence vectors (as stored), then
+    # the vectors, held per table fragment so a query scores its candidates' sentences and smooths
+    # without a row read (100k chunks: ~6 ms a query, ~460 MB; docs/benchmarks.md). Read on a
+    # version's first query, only for fragments not held yet; a column estimated past what is
+    # left is read from disk per query, as with 0. Below the threshold the exact search holds them.
+    held_vectors_mb: int = Field(default=512, ge=0)
 
     @field_validator("backend", mode="before")
     @classmethod

@@ -332,16 +332,17 @@ def test_result_rows_held_in_memory_read_as_rows_do(tmp_path: Path, monkeypatch,
     assert store.fetch_chunks(new) == [b[1]]
 
 
-@pytest.mark.parametrize("small_cap", [lance._SMALL_IN_MEMORY, 0])
+@pytest.mark.parametrize(("small_cap", "held_mb"), [(lance._SMALL_IN_MEMORY, 512), (0, 0)])
 def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions_and_versions(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cap: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_cap: int, held_mb: int
 ) -> None:
     """Above the threshold rows are read by ref without their ids (the take returns them in the
-    order asked), their small columns from memory when held (small_cap 0: never): every reader
-    gives each candidate its own row, whatever the candidates' order, repeats, fragments, deleted
-    rows beside them, or the versions their searches read."""
+    order asked), their small columns, sentence vectors and vectors from memory when held
+    (small_cap and held_mb 0: never): every reader gives each candidate its own row, whatever the
+    candidates' order, repeats, fragments, deleted rows beside them, or the versions their
+    searches read."""
     monkeypatch.setattr(lance, "_SMALL_IN_MEMORY", small_cap)
-    f32: dict[str, Any] = {"sentence_vector_dtype": "float32"}  # exact MaxSim scores
+    f32: dict[str, Any] = {"sentence_vector_dtype": "float32", "held_vectors_mb": held_mb}  # exact MaxSim
     store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5, **f32)
     chunks: list[Chunk] = []
     vec_of: dict[str, np.ndarray] = {}
@@ -375,8 +376,16 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     now = [new[i] for i in rng.permutation(len(new))] + new[:3]
     assert store.fetch_chunks(now) == [by_id[c.chunk_id] for c in now]
     assert store.fetch_doc_ids(now) == [by_id[c.chunk_id].doc_id for c in now]
+    np.testing.assert_array_equal(store.fetch_vectors(now), np.stack([vec_of[c.chunk_id] for c in now]))
+    ref = dict(maxsim_reference(chunks, units, q))
+    got_now = store.sentence_scores(q, now)
+    assert {c.chunk_id for c in got_now} == {c.chunk_id for c in now if c.chunk_id in ref}
+    assert all(c.score == pytest.approx(ref[c.chunk_id], abs=1e-5) for c in got_now)
     view = store._view()
     assert view is not None and view.small_held is (small_cap > 0) and view.results_held is not True
+    # Held per fragment (four: one per upsert) for the view's own candidates; 0 MB holds none.
+    assert (view.held_units is not None, view.held_vectors is not None) == (held_mb > 0, held_mb > 0)
+    assert view.held_units is None or len(view.held_units) == 4
     mixed = [old[i] for i in rng.permutation(len(old))] + [new[i] for i in rng.permutation(len(new))[:6]]
     mixed += mixed[:4]  # repeats
     assert {c.ref >> 64 for c in mixed} == {old[0].ref >> 64, new[0].ref >> 64}
@@ -384,8 +393,7 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     assert store.fetch_doc_ids(mixed) == [by_id[c.chunk_id].doc_id for c in mixed]
     assert store.fetch_texts(mixed) == [by_id[c.chunk_id].embed_text for c in mixed]
     np.testing.assert_array_equal(store.fetch_vectors(mixed), np.stack([vec_of[c.chunk_id] for c in mixed]))
-    # The sentence scores of the candidates are their own rows' (exact MaxSim).
-    ref = dict(maxsim_reference(chunks, units, q))
+    # The sentence scores of the older version's candidates are their own rows' (exact MaxSim).
     got = store.sentence_scores(q, old)
     assert {c.chunk_id for c in got} == {c.chunk_id for c in old if c.chunk_id in ref}
     assert all(c.score == pytest.approx(ref[c.chunk_id], abs=1e-5) for c in got)

@@ -62,6 +62,7 @@ from ragline.store.filters import (
     sql_literal,
     to_sql,
 )
+from ragline.store.fragments import HeldVectors, gather
 from ragline.store.hnsw import DenseGraph, build_graph, current_stamp, graph_version, load_graph
 from ragline.store.keyword import KeywordIndex, analyze, keyword_query
 from ragline.store.meta import Migration, open_meta, read_meta, write_meta
@@ -288,7 +289,7 @@ def _maxsim_of(units: _FlatUnits, candidates: Sequence[Candidate], vector: Vecto
     offsets = np.cumsum(lengths) - lengths  # where each candidate's units start in the gathered rows
     rows = np.repeat(units.starts[at] - offsets, lengths) + np.arange(int(lengths.sum()))
     sims = maxsim_scores(units.unit[rows], offsets.astype(np.intp), vector)
-    scored = [c._replace(score=float(s)) for (c, _), s in zip(found, sims, strict=True)]
+    scored = [Candidate(c.chunk_id, s, c.ref) for (c, _), s in zip(found, sims.tolist(), strict=True)]
     return sorted(scored, key=lambda c: -c.score)
 
 
@@ -381,6 +382,11 @@ class _View:
     small: _Small | None = None
     small_held: bool | None = None
     keywords: _FlatKeywords | None = None
+    # Above the threshold: the sentence vectors' and the vectors' fragments held in memory for this
+    # version (:meth:`LanceStore._held_maps`; None: not held), once ``held_checked``.
+    held_units: dict[int, Any] | None = None
+    held_vectors: dict[int, Any] | None = None
+    held_checked: bool = False
 
     @property
     def version(self) -> int:
@@ -412,6 +418,7 @@ class LanceStore:
         sentence_vector_dtype: Literal["float32", "float16"] = "float16",
         sentence_index: bool = False,
         ann_engine: Literal["lance", "faiss"] = "lance",
+        held_vectors_mb: int = 512,
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
@@ -433,6 +440,12 @@ class LanceStore:
         if ann_engine not in ("lance", "faiss"):
             raise StoreError(f"ann_engine must be 'lance' or 'faiss', got {ann_engine!r}")
         self.ann_engine = ann_engine
+        if held_vectors_mb < 0:
+            raise StoreError(f"held_vectors_mb must be >= 0, got {held_vectors_mb}; 0 holds none")
+        self.held_vectors_mb = held_vectors_mb
+        # Above ann_threshold: sentence vectors, then vectors, held per fragment (_held_maps).
+        self._held_units = HeldVectors(UNITS, dimension)
+        self._held_vectors = HeldVectors("vector", dimension)
         # The dense graph in use, and the (table version, current.json stamp) known to have no
         # usable one, so a stale or missing graph costs one stat a query, not a load.
         self._graph: DenseGraph | None = None
@@ -1293,18 +1306,29 @@ class LanceStore:
         held = self._exact_units(view)
         if held is not None:
             return _maxsim_of(held, unique, vector)
-        rows = self._rows(view, unique, [UNITS])
-        col = rows.table.column(UNITS).combine_chunks()
-        counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.intp)
+        got = self._held_rows(view, unique, UNITS)
+        present: Sequence[int]
+        if got is not None:
+            stored, counts, norms = got
+            present = range(len(unique))
+        else:
+            rows = self._rows(view, unique, [UNITS])
+            col = rows.table.column(UNITS).combine_chunks()
+            counts = np.asarray(pc.list_value_length(col).fill_null(0).to_numpy(), dtype=np.int64)
+            stored, norms = col.flatten().flatten().to_numpy(), None
+            present = rows.present
         has = np.flatnonzero(counts)
         if not len(has):
             return []
-        matrix = np.asarray(col.flatten().flatten().to_numpy(), dtype=np.float32).reshape(-1, self.dimension)
+        matrix = np.asarray(stored, dtype=np.float32).reshape(-1, self.dimension)
+        # Held, the rows' lengths were computed when read, as unit_rows computes them: the same
+        # unit rows either way, hence the same scores to the last bit.
+        unit = unit_rows(matrix) if norms is None else np.divide(matrix, np.maximum(norms, 1e-12)[:, None])
         starts = np.concatenate([[0], np.cumsum(counts)])[has].astype(np.intp)
-        sims = maxsim_scores(unit_rows(matrix), starts, vector)
-        found = [
-            unique[rows.present[i]]._replace(score=float(s)) for i, s in zip(has.tolist(), sims, strict=True)
-        ]
+        sims = maxsim_scores(unit, starts, vector)
+        # Candidate(...) rather than _replace: a third of the cost for a few hundred rows.
+        picked = [unique[present[i]] for i in has.tolist()]
+        found = [Candidate(c.chunk_id, s, c.ref) for c, s in zip(picked, sims.tolist(), strict=True)]
         return sorted(found, key=lambda c: -c.score)
 
     @staticmethod
@@ -1412,6 +1436,36 @@ class LanceStore:
             for i, r in zip(rows.present, rows.table.to_pylist(), strict=True)
         ]
 
+    def _held_maps(self, view: _View) -> tuple[dict[int, Any] | None, dict[int, Any] | None]:
+        """Above the threshold, the view's sentence vectors and vectors held in memory per fragment
+        (:mod:`ragline.store.fragments`) while, estimated, they fit ``held_vectors_mb`` together
+        (sentence vectors first: their per-query read costs the most); decided once per view, and
+        only the fragments not held before are read. Below the threshold the exact search holds
+        them already (as float32 unit rows): (None, None)."""
+        if not view.held_checked:
+            if self._fits_in_memory(view):
+                view.held_units = view.held_vectors = None
+            else:
+                budget = self.held_vectors_mb << 20
+                view.held_units = self._held_units.update(view.ds, budget)
+                left = budget - (self._held_units.nbytes if view.held_units is not None else 0)
+                view.held_vectors = self._held_vectors.update(view.ds, left)
+            view.held_checked = True
+        return view.held_units, view.held_vectors
+
+    def _held_rows(
+        self, view: _View, candidates: Sequence[Candidate], column: str
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.float32]] | None:
+        """``column`` (:data:`UNITS` or ``"vector"``) of ``candidates``' rows from memory: their
+        stored values one after another, how many each row has and their lengths; None when they
+        are not held or a candidate names another version (its rows are read from that one)."""
+        version = view.version
+        if any(c.ref >> _VERSION_SHIFT != version for c in candidates):
+            return None
+        units, vectors = self._held_maps(view)
+        held = units if column == UNITS else vectors
+        return None if held is None else gather(held, [c.ref & _ADDRESS for c in candidates])
+
     def _fits_held(self, view: _View, columns: list[str], cap: int) -> bool:
         """Whether ``columns`` of every row may be held in memory: the view searches in memory
         and, estimated from the first rows, they take at most ``cap`` bytes (Arrow's size)."""
@@ -1502,6 +1556,9 @@ class LanceStore:
         flat = self._exact_vectors(view)
         if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
             return flat.raw[[flat.at[c.chunk_id] for c in candidates if c.chunk_id in flat.at]]
+        got = self._held_rows(view, candidates, "vector")
+        if got is not None and bool(np.all(got[1] == 1)):
+            return np.asarray(got[0], dtype=np.float32)
         t = self._rows(view, candidates, ["vector"]).table
         vectors = np.asarray(t.column("vector").combine_chunks().flatten().to_numpy(), dtype=np.float32)
         return vectors.reshape(t.num_rows, self.dimension)

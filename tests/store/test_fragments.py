@@ -1,0 +1,122 @@
+"""HeldVectors: a Lance column held per fragment, re-read only where the fragment changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lance
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ragline.store.fragments import HeldVectors, gather
+
+DIM = 4
+
+
+def _batch(start: int, n: int, rng: np.random.Generator) -> pa.Table:
+    """Rows ``start..start+n``: a vector each and 0-3 sentence vectors (float16, as stored)."""
+    units = [rng.normal(size=(int(k), DIM)).astype(np.float16) for k in rng.integers(0, 4, n)]
+    unit_type = pa.list_(pa.list_(pa.float16(), DIM))
+    return pa.table(
+        {
+            "id": [f"c{i}" for i in range(start, start + n)],
+            "vector": pa.FixedSizeListArray.from_arrays(
+                pa.array(rng.normal(size=n * DIM).astype(np.float32)), DIM
+            ),
+            "units": pa.array([[list(map(float, u)) for u in m] for m in units], type=unit_type),
+        }
+    )
+
+
+def _taken(ds: lance.LanceDataset, addresses: list[int], column: str) -> list[np.ndarray]:
+    """What a row read gives for ``addresses``: each row's vectors as a (k, DIM) array."""
+    col = ds._take_rows(addresses, columns=[column]).column(column).to_pylist()
+    return [np.asarray(v if column == "units" else [v], dtype=np.float32).reshape(-1, DIM) for v in col]
+
+
+def _split(got: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    matrix, counts, _ = got
+    edges = np.cumsum(counts)[:-1]
+    return [m.astype(np.float32).reshape(-1, DIM) for m in np.split(matrix, edges)]
+
+
+def _addresses(ds: lance.LanceDataset) -> list[int]:
+    return [int(a) for a in ds.to_table(columns=[], with_row_id=True).column("_rowid").to_pylist()]
+
+
+@pytest.mark.parametrize("column", ["units", "vector"])
+def test_held_rows_equal_the_rows_read_across_fragments_in_any_order(tmp_path: Path, column: str) -> None:
+    rng = np.random.default_rng(3)
+    ds = lance.write_dataset(_batch(0, 40, rng), tmp_path / "t.lance")
+    ds = lance.write_dataset(_batch(40, 25, rng), tmp_path / "t.lance", mode="append")
+    held = HeldVectors(column, DIM)
+    frags = held.update(ds, 1 << 20)
+    assert frags is not None and len(frags) == 2 and held.nbytes > 0
+    addresses = _addresses(ds)
+    order = [addresses[i] for i in rng.permutation(len(addresses))] + addresses[:5]  # repeats
+    got = gather(frags, order)
+    assert got is not None
+    for mine, theirs in zip(_split(got), _taken(ds, order, column), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    # The lengths are those of the stored values as float32.
+    np.testing.assert_array_equal(got[2], np.linalg.norm(got[0].astype(np.float32), axis=1))
+    assert gather(frags, []) is not None and len(gather(frags, [])[1]) == 0
+
+
+def test_only_new_or_rewritten_fragments_are_read_again(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    ds = lance.write_dataset(_batch(0, 30, rng), tmp_path / "t.lance")
+    held = HeldVectors("units", DIM)
+    first = held.update(ds, 1 << 20)
+    assert first is not None
+    (fid,) = first
+    # A delete adds a deletion file, an append a new fragment: the first fragment is not re-read.
+    ds.delete("id = 'c3'")
+    ds = lance.write_dataset(_batch(30, 10, rng), tmp_path / "t.lance", mode="append")
+    second = held.update(ds, 1 << 20)
+    assert second is not None and len(second) == 2 and second[fid] is first[fid]
+    # A compaction writes new fragments: the old ones are dropped, the new ones read.
+    ds.optimize.compact_files(target_rows_per_fragment=1000, materialize_deletions_threshold=0.0)
+    ds = lance.dataset(tmp_path / "t.lance")
+    third = held.update(ds, 1 << 20)
+    assert third is not None and fid not in third
+    addresses = _addresses(ds)
+    got = gather(third, addresses)
+    assert got is not None
+    for mine, theirs in zip(_split(got), _taken(ds, addresses, "units"), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_row_not_live_when_read_is_never_served_from_memory(tmp_path: Path) -> None:
+    """A restored version can list a row live again that was deleted when its fragment was read:
+    that row is read from the table (None), not served as a row without vectors."""
+    rng = np.random.default_rng(5)
+    ds = lance.write_dataset(_batch(0, 20, rng), tmp_path / "t.lance")
+    before = ds.version
+    address = _addresses(ds)[7]
+    ds.delete("id = 'c7'")
+    held = HeldVectors("units", DIM)
+    frags = held.update(lance.dataset(tmp_path / "t.lance"), 1 << 20)
+    assert frags is not None
+    restored = lance.dataset(tmp_path / "t.lance", version=before)
+    restored.restore()
+    restored = lance.dataset(tmp_path / "t.lance")
+    assert address in _addresses(restored)
+    again = held.update(restored, 1 << 20)
+    assert again is not None
+    assert gather(again, [address]) is None
+    assert gather(again, [_addresses(restored)[0]]) is not None
+    # A fragment not held at all (another table's address): read from the table too.
+    assert gather(again, [(99 << 32) | 1]) is None
+
+
+def test_a_column_past_the_budget_or_a_missing_column_is_not_held(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    ds = lance.write_dataset(_batch(0, 50, rng), tmp_path / "t.lance")
+    held = HeldVectors("vector", DIM)
+    assert held.estimate(ds) == pytest.approx(50 * DIM * 4, rel=0.2)
+    assert held.update(ds, 1 << 20) is not None and held.nbytes > 0
+    assert held.update(ds, 100) is None and held.nbytes == 0  # over budget: what it held is freed
+    assert held.update(ds, 0) is None
+    assert HeldVectors("absent", DIM).update(ds, 1 << 20) is None
