@@ -207,9 +207,10 @@ class StoreSettings(_Strict):
     # the same ranking on the tuning splits); an existing collection keeps the type it was made with.
     sentence_vector_dtype: Literal["float32", "float16"] = "float16"
     # Above ann_threshold (LanceDB): megabytes of memory for the sentence vectors (as stored), then
-    # the vectors, held per table fragment so a query scores its candidates' sentences and smooths
-    # without a row read (100k chunks: ~6 ms a query, ~460 MB; docs/benchmarks.md). Read on a
-    # version's first query, only for fragments not held yet; a column estimated past what is
+    # the vectors, then the token states, held per table fragment so a query scores its candidates'
+    # sentences, smooths and re-ranks without row reads (100k synthetic chunks: the first two ~440
+    # MB, ~4-5 ms a query less; the token states another ~350 MB and ~1 ms; docs/benchmarks.md). Read
+    # on a version's first query, only for fragments not held yet; a column estimated past what is
     # left is read from disk per query, as with 0. Below the threshold the exact search holds them.
     held_vectors_mb: int = Field(default=512, ge=0)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ragline.store.fragments import HeldVectors, gather
+from ragline.store.fragments import HeldVectors, gather, gather_blobs
 
 DIM = 4
 
@@ -25,6 +25,10 @@ def _batch(start: int, n: int, rng: np.random.Generator) -> pa.Table:
                 pa.array(rng.normal(size=n * DIM).astype(np.float32)), DIM
             ),
             "units": pa.array([[list(map(float, u)) for u in m] for m in units], type=unit_type),
+            "blob": pa.array(
+                [None if i % 5 == 4 else f"b{i}".encode() * (i % 3 + 1) for i in range(start, start + n)],
+                type=pa.large_binary(),
+            ),
         }
     )
 
@@ -120,3 +124,24 @@ def test_a_column_past_the_budget_or_a_missing_column_is_not_held(tmp_path: Path
     assert held.update(ds, 100) is None and held.nbytes == 0  # over budget: what it held is freed
     assert held.update(ds, 0) is None
     assert HeldVectors("absent", DIM).update(ds, 1 << 20) is None
+
+
+def test_held_blobs_equal_the_rows_read_and_rows_not_live_are_read_again(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    ds = lance.write_dataset(_batch(0, 30, rng), tmp_path / "t.lance")
+    ds = lance.write_dataset(_batch(30, 12, rng), tmp_path / "t.lance", mode="append")
+    before = ds.version
+    address = _addresses(ds)[3]
+    ds.delete("id = 'c3'")
+    held = HeldVectors("blob", DIM, blobs=True)
+    frags = held.update(lance.dataset(tmp_path / "t.lance"), 1 << 20)
+    assert frags is not None and len(frags) == 2
+    live = _addresses(lance.dataset(tmp_path / "t.lance"))
+    order = [live[i] for i in rng.permutation(len(live))] + live[:3]
+    want = ds._take_rows(order, columns=["blob"]).column("blob").to_pylist()
+    assert gather_blobs(frags, order) == want and None in want
+    # Restored, the deleted row is live again: not served from what was held.
+    restored = lance.dataset(tmp_path / "t.lance", version=before)
+    restored.restore()
+    again = held.update(lance.dataset(tmp_path / "t.lance"), 1 << 20)
+    assert again is not None and gather_blobs(again, [address]) is None

@@ -383,8 +383,14 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     assert all(c.score == pytest.approx(ref[c.chunk_id], abs=1e-5) for c in got_now)
     view = store._view()
     assert view is not None and view.small_held is (small_cap > 0) and view.results_held is not True
+    # Token states of the view's own candidates by ref: each chunk's own (held when budgeted).
+    by_ref = store.fetch_token_states_of(now)
+    by_ids = store.fetch_token_states([c.chunk_id for c in now])
+    assert [m is None for m in by_ref] == [m is None for m in by_ids]
+    assert all(a is None or np.array_equal(a, b) for a, b in zip(by_ref, by_ids, strict=True))
     # Held per fragment (four: one per upsert) for the view's own candidates; 0 MB holds none.
-    assert (view.held_units is not None, view.held_vectors is not None) == (held_mb > 0, held_mb > 0)
+    held = (view.held_units is not None, view.held_vectors is not None, view.held_tokens is not None)
+    assert held == (held_mb > 0,) * 3
     assert view.held_units is None or len(view.held_units) == 4
     mixed = [old[i] for i in rng.permutation(len(old))] + [new[i] for i in rng.permutation(len(new))[:6]]
     mixed += mixed[:4]  # repeats

@@ -114,15 +114,48 @@ def _read(fragment: Any, column: str, dimension: int) -> _Fragment:
     return _Fragment(_files(fragment), matrix, starts, counts, norms)
 
 
+@dataclass(frozen=True, slots=True)
+class _BlobFragment:
+    """One fragment's binary column as stored: the row at offset ``o`` is ``blobs[at[o]]`` (-1:
+    the row was not live when read, as for :class:`_Fragment`)."""
+
+    files: tuple[str, ...]
+    blobs: pa.Array
+    at: npt.NDArray[np.int64]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.blobs.nbytes + self.at.nbytes)
+
+
+def _read_blobs(fragment: Any, column: str) -> _BlobFragment:
+    """``column`` (binary, e.g. packed token states) of every live row of ``fragment``."""
+    offsets_parts, blob_parts = [], []
+    for batch in fragment.to_batches(
+        columns=[column], with_row_id=True, batch_size=_READ_BATCH, batch_readahead=1
+    ):
+        offsets_parts.append(np.asarray(batch.column("_rowid").to_numpy(), dtype=np.uint64))
+        blob_parts.append(batch.column(column))
+    if not blob_parts:
+        return _BlobFragment(_files(fragment), pa.array([], pa.large_binary()), np.zeros(0, np.int64))
+    offsets = (np.concatenate(offsets_parts) & np.uint64(_OFFSET_MASK)).astype(np.intp)
+    blobs = pa.concat_arrays(blob_parts)  # one array: its own buffers, not the batches'
+    at = np.full(int(offsets.max()) + 1, -1, dtype=np.int64)
+    at[offsets] = np.arange(len(offsets))
+    return _BlobFragment(_files(fragment), blobs, at)
+
+
 class HeldVectors:
     """One vector column of a Lance dataset in memory, per fragment, re-read only for fragments
-    it has not seen (see the module's docstring). Thread-safe; ``update`` is called per version."""
+    it has not seen (see the module's docstring). Thread-safe; ``update`` is called per version.
+    ``blobs=True``: a binary column (one value per row), for :func:`gather_blobs`."""
 
-    def __init__(self, column: str, dimension: int) -> None:
+    def __init__(self, column: str, dimension: int, *, blobs: bool = False) -> None:
         self.column = column
         self.dimension = dimension
+        self.blobs = blobs
         self._lock = threading.Lock()
-        self._fragments: dict[int, _Fragment] = {}
+        self._fragments: dict[int, Any] = {}
 
     @property
     def nbytes(self) -> int:
@@ -137,7 +170,7 @@ class HeldVectors:
         sample = dataset.head(_SAMPLE_ROWS, columns=[self.column])
         return int(sample.column(self.column).nbytes / max(sample.num_rows, 1) * rows)
 
-    def update(self, dataset: Any, budget_bytes: int) -> dict[int, _Fragment] | None:
+    def update(self, dataset: Any, budget_bytes: int) -> dict[int, Any] | None:
         """Hold ``dataset``'s fragments (reading only those not held with the same data files)
         and drop the rest; None, holding nothing, when the column is estimated to take more than
         ``budget_bytes``. The returned map is this version's: later updates do not change it."""
@@ -148,12 +181,16 @@ class HeldVectors:
             self.clear()
             return None
         with self._lock:
-            now: dict[int, _Fragment] = {}
+            now: dict[int, Any] = {}
             read = 0
             for fragment in dataset.get_fragments():
                 held = self._fragments.get(fragment.fragment_id)
                 if held is None or held.files != _files(fragment):
-                    held = _read(fragment, self.column, self.dimension)
+                    held = (
+                        _read_blobs(fragment, self.column)
+                        if self.blobs
+                        else _read(fragment, self.column, self.dimension)
+                    )
                     read += 1
                 now[fragment.fragment_id] = held
             self._fragments = now
@@ -207,3 +244,16 @@ def gather(
         out[mask] = held.matrix[rows[mask]]
         norms[mask] = held.norms[rows[mask]]
     return out, counts, norms
+
+
+def gather_blobs(fragments: dict[int, _BlobFragment], addresses: Sequence[int]) -> list[bytes | None] | None:
+    """The held values of the rows at ``addresses``, in that order (None for a null value); None
+    when a row is not held, as :func:`gather`."""
+    out: list[bytes | None] = []
+    for address in addresses:
+        held = fragments.get(address >> _OFFSET_BITS)
+        offset = address & _OFFSET_MASK
+        if held is None or offset >= len(held.at) or held.at[offset] < 0:
+            return None
+        out.append(held.blobs[int(held.at[offset])].as_py())
+    return out

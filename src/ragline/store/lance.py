@@ -62,7 +62,7 @@ from ragline.store.filters import (
     sql_literal,
     to_sql,
 )
-from ragline.store.fragments import HeldVectors, gather
+from ragline.store.fragments import HeldVectors, gather, gather_blobs
 from ragline.store.hnsw import DenseGraph, build_graph, current_stamp, graph_version, load_graph
 from ragline.store.keyword import KeywordIndex, analyze, keyword_query
 from ragline.store.meta import Migration, open_meta, read_meta, write_meta
@@ -386,6 +386,7 @@ class _View:
     # version (:meth:`LanceStore._held_maps`; None: not held), once ``held_checked``.
     held_units: dict[int, Any] | None = None
     held_vectors: dict[int, Any] | None = None
+    held_tokens: dict[int, Any] | None = None
     held_checked: bool = False
 
     @property
@@ -446,6 +447,7 @@ class LanceStore:
         # Above ann_threshold: sentence vectors, then vectors, held per fragment (_held_maps).
         self._held_units = HeldVectors(UNITS, dimension)
         self._held_vectors = HeldVectors("vector", dimension)
+        self._held_tokens = HeldVectors(TOKENS, dimension, blobs=True)
         # The dense graph in use, and the (table version, current.json stamp) known to have no
         # usable one, so a stale or missing graph costs one stat a query, not a load.
         self._graph: DenseGraph | None = None
@@ -1446,10 +1448,12 @@ class LanceStore:
             if self._fits_in_memory(view):
                 view.held_units = view.held_vectors = None
             else:
-                budget = self.held_vectors_mb << 20
-                view.held_units = self._held_units.update(view.ds, budget)
-                left = budget - (self._held_units.nbytes if view.held_units is not None else 0)
+                left = self.held_vectors_mb << 20
+                view.held_units = self._held_units.update(view.ds, left)
+                left -= self._held_units.nbytes if view.held_units is not None else 0
                 view.held_vectors = self._held_vectors.update(view.ds, left)
+                left -= self._held_vectors.nbytes if view.held_vectors is not None else 0
+                view.held_tokens = self._held_tokens.update(view.ds, left)
             view.held_checked = True
         return view.held_units, view.held_vectors
 
@@ -1595,6 +1599,13 @@ class LanceStore:
         held = self._token_blobs(view)
         if held is not None:
             return unpack_many([held.get(c.chunk_id) for c in candidates], self.dimension)
+        version = view.version
+        if all(c.ref >> _VERSION_SHIFT == version for c in candidates):
+            self._held_maps(view)
+            if view.held_tokens is not None:
+                got = gather_blobs(view.held_tokens, [c.ref & _ADDRESS for c in candidates])
+                if got is not None:
+                    return unpack_many(got, self.dimension)
         rows = self._rows(view, candidates, [TOKENS])
         blobs: list[bytes | None] = [None] * len(candidates)
         for i, blob in zip(rows.present, rows.table.column(TOKENS).to_pylist(), strict=True):
