@@ -71,7 +71,7 @@ def synthetic_retriever(pkg: ModuleType, root: Path, settings: dict[str, Any] | 
     config = mod("settings").Settings(**(settings or {}))
     emb = mod("embedding.factory").make_embedder(config.embedding, config.cache_dir)
     emb.warm_up()
-    knobs = ("ann_engine", "ann_ef", "ann_refine_factor", "ann_refine_max_rows", "held_vectors_mb")
+    knobs = ("ann_engine", "ann_ef", "ann_refine_factor", "ann_refine_max_rows", "held_columns_mb")
     store = mod("store.lance").LanceStore(
         root,
         meta["dimension"],

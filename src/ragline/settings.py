@@ -206,13 +206,14 @@ class StoreSettings(_Strict):
     # Sentence vectors' stored precision in a new LanceDB collection (half the bytes as float16,
     # the same ranking on the tuning splits); an existing collection keeps the type it was made with.
     sentence_vector_dtype: Literal["float32", "float16"] = "float16"
-    # Above ann_threshold (LanceDB): megabytes of memory for the sentence vectors (as stored), then
-    # the vectors, then the token states, held per table fragment so a query scores its candidates'
-    # sentences, smooths and re-ranks without row reads (100k synthetic chunks: the first two ~440
-    # MB, ~4-5 ms a query less; the token states another ~350 MB and ~1 ms; docs/benchmarks.md). Read
-    # on a version's first query, only for fragments not held yet; a column estimated past what is
-    # left is read from disk per query, as with 0. Below the threshold the exact search holds them.
-    held_vectors_mb: int = Field(default=512, ge=0)
+    # Above ann_threshold (LanceDB): megabytes of memory for the columns a query reads, held per
+    # table fragment in this order while they fit: texts, sentence vectors (as stored), vectors,
+    # token states. A query then scores its candidates' sentences, smooths, fetches its head and
+    # re-ranks without row reads (100k synthetic chunks: ~900 MB, p50 24.8 -> 18.4 ms interleaved;
+    # 1M chunks: the texts only; docs/benchmarks.md). Read on a version's first query, only for
+    # fragments not held yet; a column estimated past what is left is read from disk per query,
+    # as with 0. Below the threshold the exact search holds them anyway.
+    held_columns_mb: int = Field(default=1024, ge=0)
 
     @field_validator("backend", mode="before")
     @classmethod

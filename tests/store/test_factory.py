@@ -30,7 +30,7 @@ TUNED = {
     "ann_partitions": 2,
     "ann_refine_factor": 3,
     "ann_refine_max_rows": 40,
-    "held_vectors_mb": 64,
+    "held_columns_mb": 64,
     "ann_ef_construction": 50,
     "read_consistency_s": 1.5,
     "sentence_index": True,

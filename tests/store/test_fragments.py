@@ -1,4 +1,4 @@
-"""HeldVectors: a Lance column held per fragment, re-read only where the fragment changed."""
+"""HeldColumn: a Lance column held per fragment, re-read only where the fragment changed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ragline.store.fragments import HeldVectors, gather, gather_blobs
+from ragline.store.fragments import HeldColumn, gather, gather_blobs
 
 DIM = 4
 
@@ -54,7 +54,7 @@ def test_held_rows_equal_the_rows_read_across_fragments_in_any_order(tmp_path: P
     rng = np.random.default_rng(3)
     ds = lance.write_dataset(_batch(0, 40, rng), tmp_path / "t.lance")
     ds = lance.write_dataset(_batch(40, 25, rng), tmp_path / "t.lance", mode="append")
-    held = HeldVectors(column, DIM)
+    held = HeldColumn(column, DIM)
     frags = held.update(ds, 1 << 20)
     assert frags is not None and len(frags) == 2 and held.nbytes > 0
     addresses = _addresses(ds)
@@ -71,7 +71,7 @@ def test_held_rows_equal_the_rows_read_across_fragments_in_any_order(tmp_path: P
 def test_only_new_or_rewritten_fragments_are_read_again(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     ds = lance.write_dataset(_batch(0, 30, rng), tmp_path / "t.lance")
-    held = HeldVectors("units", DIM)
+    held = HeldColumn("units", DIM)
     first = held.update(ds, 1 << 20)
     assert first is not None
     (fid,) = first
@@ -100,7 +100,7 @@ def test_a_row_not_live_when_read_is_never_served_from_memory(tmp_path: Path) ->
     before = ds.version
     address = _addresses(ds)[7]
     ds.delete("id = 'c7'")
-    held = HeldVectors("units", DIM)
+    held = HeldColumn("units", DIM)
     frags = held.update(lance.dataset(tmp_path / "t.lance"), 1 << 20)
     assert frags is not None
     restored = lance.dataset(tmp_path / "t.lance", version=before)
@@ -118,12 +118,12 @@ def test_a_row_not_live_when_read_is_never_served_from_memory(tmp_path: Path) ->
 def test_a_column_past_the_budget_or_a_missing_column_is_not_held(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     ds = lance.write_dataset(_batch(0, 50, rng), tmp_path / "t.lance")
-    held = HeldVectors("vector", DIM)
+    held = HeldColumn("vector", DIM)
     assert held.estimate(ds) == pytest.approx(50 * DIM * 4, rel=0.2)
     assert held.update(ds, 1 << 20) is not None and held.nbytes > 0
     assert held.update(ds, 100) is None and held.nbytes == 0  # over budget: what it held is freed
     assert held.update(ds, 0) is None
-    assert HeldVectors("absent", DIM).update(ds, 1 << 20) is None
+    assert HeldColumn("absent", DIM).update(ds, 1 << 20) is None
 
 
 def test_held_blobs_equal_the_rows_read_and_rows_not_live_are_read_again(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_held_blobs_equal_the_rows_read_and_rows_not_live_are_read_again(tmp_pat
     before = ds.version
     address = _addresses(ds)[3]
     ds.delete("id = 'c3'")
-    held = HeldVectors("blob", DIM, blobs=True)
+    held = HeldColumn("blob", DIM, blobs=True)
     frags = held.update(lance.dataset(tmp_path / "t.lance"), 1 << 20)
     assert frags is not None and len(frags) == 2
     live = _addresses(lance.dataset(tmp_path / "t.lance"))

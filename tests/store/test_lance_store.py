@@ -342,7 +342,7 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     candidates' order, repeats, fragments, deleted rows beside them, or the versions their
     searches read."""
     monkeypatch.setattr(lance, "_SMALL_IN_MEMORY", small_cap)
-    f32: dict[str, Any] = {"sentence_vector_dtype": "float32", "held_vectors_mb": held_mb}  # exact MaxSim
+    f32: dict[str, Any] = {"sentence_vector_dtype": "float32", "held_columns_mb": held_mb}  # exact MaxSim
     store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5, **f32)
     chunks: list[Chunk] = []
     vec_of: dict[str, np.ndarray] = {}
@@ -389,8 +389,8 @@ def test_reads_by_candidate_keep_the_candidates_order_across_fragments_deletions
     assert [m is None for m in by_ref] == [m is None for m in by_ids]
     assert all(a is None or np.array_equal(a, b) for a, b in zip(by_ref, by_ids, strict=True))
     # Held per fragment (four: one per upsert) for the view's own candidates; 0 MB holds none.
-    held = (view.held_units is not None, view.held_vectors is not None, view.held_tokens is not None)
-    assert held == (held_mb > 0,) * 3
+    held = (view.held_units, view.held_vectors, view.held_tokens, view.held_texts)
+    assert [h is not None for h in held] == [held_mb > 0] * 4
     assert view.held_units is None or len(view.held_units) == 4
     mixed = [old[i] for i in rng.permutation(len(old))] + [new[i] for i in rng.permutation(len(new))[:6]]
     mixed += mixed[:4]  # repeats

@@ -94,8 +94,10 @@ class Answering:
         if not (isinstance(store, StoredSentenceSource) and store.model_id == self.embedder.model_id):
             return answerer
         pooled = form in ("late", "mapped") and pools_spans(self.embedder)
-        if form in ("separate", "split") or (form in ("late", "mapped") and not pooled) or (
-            form == "mapped" and sentence_map_for(store.model_id) is not None
+        if (
+            form in ("separate", "split")
+            or (form in ("late", "mapped") and not pooled)
+            or (form == "mapped" and sentence_map_for(store.model_id) is not None)
         ):
             return answerer.over(store.fetch_sentence_vectors)
         return answerer

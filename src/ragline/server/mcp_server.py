@@ -107,7 +107,9 @@ class McpSearchResult(BaseModel):
 
 
 class McpCitation(CitationOut):
-    uri: str = Field(description="The cited span as a resource: ragline://<collection>/<doc_id>#<start>-<end>.")
+    uri: str = Field(
+        description="The cited span as a resource: ragline://<collection>/<doc_id>#<start>-<end>."
+    )
 
 
 class McpAnswer(BaseModel):
@@ -290,6 +292,7 @@ def build_server(resolve: Resolve) -> MCPServer:
     @server.tool(annotations=_READ_ONLY)
     def list_collections(ctx: Context) -> McpCollections:
         """The collections you may read, with counts of their documents and chunks."""
+
         def work() -> McpCollections:
             call = resolve(ctx)
             return McpCollections(collections=readable_collections(call.engine, call.caller))
@@ -339,6 +342,7 @@ def build_server(resolve: Resolve) -> MCPServer:
         end: Annotated[int | None, Field(ge=1, description="Default: the document's end.")] = None,
     ) -> McpSpan:
         """The text of a document between two character offsets (a hit's or citation's start/end)."""
+
         def work() -> McpSpan:
             call = resolve(ctx)
             return read_span(call, collection or call.engine.settings.collection, doc_id, start, end)

@@ -77,7 +77,6 @@ class Metrics:
         """Export the query cache's lookups (``QueryCache.counts``), read when scraped."""
         self.registry.register(_CacheCollector(counts))
 
-
     def watch_breakers(self, states: Callable[[], dict[str, tuple[State, int]]]) -> None:
         """Export the LLM circuit breakers, read from ``states`` when scraped."""
         self.registry.register(_BreakerCollector(states))

@@ -56,5 +56,5 @@ def make_store(settings: StoreSettings, path: Path, *, dimension: int, model_id:
         sentence_vector_dtype=settings.sentence_vector_dtype,
         sentence_index=settings.sentence_index,
         ann_engine=settings.ann_engine,
-        held_vectors_mb=settings.held_vectors_mb,
+        held_columns_mb=settings.held_columns_mb,
     )

@@ -1,18 +1,20 @@
-"""Vector columns of a Lance table held in memory fragment by fragment, addressed by row address.
+"""Columns of a Lance table held in memory fragment by fragment, addressed by row address.
 
 A Lance row address is ``fragment id << 32 | offset``. A fragment's data files never change once
 written (a delete adds a deletion file, an update or a compaction writes new fragments, a new
 column adds data files), so what was read from a fragment stays right for every later version
 that still lists it with the same data files: after an ingest only the new fragments are read,
-and a search's candidates (live rows of the version searched) find their vectors by address with
-no row read. :class:`HeldVectors` is that cache for one column; ``LanceStore`` uses it above its
-ANN threshold, within ``store.held_vectors_mb``.
+and a search's candidates (live rows of the version searched) find their values by address with
+no row read. :class:`HeldColumn` is that cache for one column (vectors, lists of vectors, or one
+binary or string value a row); ``LanceStore`` uses it above its ANN threshold, within
+``store.held_columns_mb``.
 
 Example::
 
-    held = HeldVectors("unit_vectors", dimension=384)
-    if held.update(dataset, budget_bytes=512 << 20):
-        matrix, starts = held.gather([c.ref & ADDRESS for c in candidates])
+    held = HeldColumn("unit_vectors", dimension=384)
+    fragments = held.update(dataset, budget_bytes=512 << 20)
+    if fragments is not None:
+        found = gather(fragments, [c.ref & ADDRESS for c in candidates])  # None: read the rows
 """
 
 from __future__ import annotations
@@ -145,10 +147,11 @@ def _read_blobs(fragment: Any, column: str) -> _BlobFragment:
     return _BlobFragment(_files(fragment), blobs, at)
 
 
-class HeldVectors:
-    """One vector column of a Lance dataset in memory, per fragment, re-read only for fragments
-    it has not seen (see the module's docstring). Thread-safe; ``update`` is called per version.
-    ``blobs=True``: a binary column (one value per row), for :func:`gather_blobs`."""
+class HeldColumn:
+    """One column of a Lance dataset in memory, per fragment, re-read only for fragments it has
+    not seen (see the module's docstring): vectors or lists of them for :func:`gather`, or with
+    ``blobs=True`` one binary or string value a row for :func:`gather_blobs`. Thread-safe;
+    ``update`` is called once per table version."""
 
     def __init__(self, column: str, dimension: int, *, blobs: bool = False) -> None:
         self.column = column

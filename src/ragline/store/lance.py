@@ -62,7 +62,7 @@ from ragline.store.filters import (
     sql_literal,
     to_sql,
 )
-from ragline.store.fragments import HeldVectors, gather, gather_blobs
+from ragline.store.fragments import HeldColumn, gather, gather_blobs
 from ragline.store.hnsw import DenseGraph, build_graph, current_stamp, graph_version, load_graph
 from ragline.store.keyword import KeywordIndex, analyze, keyword_query
 from ragline.store.meta import Migration, open_meta, read_meta, write_meta
@@ -387,6 +387,7 @@ class _View:
     held_units: dict[int, Any] | None = None
     held_vectors: dict[int, Any] | None = None
     held_tokens: dict[int, Any] | None = None
+    held_texts: tuple[dict[int, Any], dict[int, Any]] | None = None
     held_checked: bool = False
 
     @property
@@ -419,7 +420,7 @@ class LanceStore:
         sentence_vector_dtype: Literal["float32", "float16"] = "float16",
         sentence_index: bool = False,
         ann_engine: Literal["lance", "faiss"] = "lance",
-        held_vectors_mb: int = 512,
+        held_columns_mb: int = 1024,
     ) -> None:
         if dimension < 1:
             raise StoreError(f"dimension must be positive, got {dimension}")
@@ -441,13 +442,16 @@ class LanceStore:
         if ann_engine not in ("lance", "faiss"):
             raise StoreError(f"ann_engine must be 'lance' or 'faiss', got {ann_engine!r}")
         self.ann_engine = ann_engine
-        if held_vectors_mb < 0:
-            raise StoreError(f"held_vectors_mb must be >= 0, got {held_vectors_mb}; 0 holds none")
-        self.held_vectors_mb = held_vectors_mb
-        # Above ann_threshold: sentence vectors, then vectors, held per fragment (_held_maps).
-        self._held_units = HeldVectors(UNITS, dimension)
-        self._held_vectors = HeldVectors("vector", dimension)
-        self._held_tokens = HeldVectors(TOKENS, dimension, blobs=True)
+        if held_columns_mb < 0:
+            raise StoreError(f"held_columns_mb must be >= 0, got {held_columns_mb}; 0 holds none")
+        self.held_columns_mb = held_columns_mb
+        # Above ann_threshold: texts, sentence vectors, vectors, token states held per fragment
+        # (_held_maps), in that order while the budget lasts.
+        self._held_text = HeldColumn("text", dimension, blobs=True)
+        self._held_meta = HeldColumn("metadata_json", dimension, blobs=True)
+        self._held_units = HeldColumn(UNITS, dimension)
+        self._held_vectors = HeldColumn("vector", dimension)
+        self._held_tokens = HeldColumn(TOKENS, dimension, blobs=True)
         # The dense graph in use, and the (table version, current.json stamp) known to have no
         # usable one, so a stale or missing graph costs one stat a query, not a load.
         self._graph: DenseGraph | None = None
@@ -1425,6 +1429,12 @@ class LanceStore:
             return [chunk_of(r) for r in table.take(np.asarray(picked, dtype=np.int64)).to_pylist()]
         small = self._held_small(view, candidates)
         if small is not None:
+            held_texts = self._held_text_rows(view, candidates)
+            if held_texts is not None:
+                return [
+                    chunk_of({"id": c.chunk_id, **a, "text": t, "metadata_json": m})
+                    for c, a, t, m in zip(candidates, small.to_pylist(), *held_texts, strict=True)
+                ]
             # The rest by ref: two columns of the head's rows instead of 13.
             texts = self._rows(view, candidates, ["text", "metadata_json"])
             if len(texts.present) == len(candidates):  # always, for refs of the view's version
@@ -1439,16 +1449,26 @@ class LanceStore:
         ]
 
     def _held_maps(self, view: _View) -> tuple[dict[int, Any] | None, dict[int, Any] | None]:
-        """Above the threshold, the view's sentence vectors and vectors held in memory per fragment
-        (:mod:`ragline.store.fragments`) while, estimated, they fit ``held_vectors_mb`` together
-        (sentence vectors first: their per-query read costs the most); decided once per view, and
-        only the fragments not held before are read. Below the threshold the exact search holds
-        them already (as float32 unit rows): (None, None)."""
+        """Above the threshold, hold the view's texts, sentence vectors, vectors and token states
+        in memory per fragment (:mod:`ragline.store.fragments`), in that order while, estimated,
+        they fit ``held_columns_mb`` together; decided once per view, and only the fragments not
+        held before are read. Returns the sentence vectors' and vectors' maps (None: not held).
+        Below the threshold the exact search holds them already (as float32 unit rows)."""
         if not view.held_checked:
             if self._fits_in_memory(view):
                 view.held_units = view.held_vectors = None
             else:
-                left = self.held_vectors_mb << 20
+                left = self.held_columns_mb << 20
+                # A head's texts first: the smallest column (~0.6 KB a chunk) and a row read on
+                # the critical path (~2-3 ms at 100k chunks).
+                text = self._held_text.update(view.ds, left - self._held_meta.estimate(view.ds))
+                meta = self._held_meta.update(view.ds, left - self._held_text.nbytes) if text else None
+                if text is not None and meta is not None:
+                    view.held_texts = (text, meta)
+                    left -= self._held_text.nbytes + self._held_meta.nbytes
+                else:
+                    self._held_text.clear()
+                    self._held_meta.clear()
                 view.held_units = self._held_units.update(view.ds, left)
                 left -= self._held_units.nbytes if view.held_units is not None else 0
                 view.held_vectors = self._held_vectors.update(view.ds, left)
@@ -1469,6 +1489,19 @@ class LanceStore:
         units, vectors = self._held_maps(view)
         held = units if column == UNITS else vectors
         return None if held is None else gather(held, [c.ref & _ADDRESS for c in candidates])
+
+    def _held_text_rows(
+        self, view: _View, candidates: Sequence[Candidate]
+    ) -> tuple[list[Any], list[Any]] | None:
+        """The ``text`` and ``metadata_json`` of ``candidates``' rows (all of ``view``'s version)
+        from memory, or None when they are not held."""
+        self._held_maps(view)
+        if view.held_texts is None:
+            return None
+        addresses = [c.ref & _ADDRESS for c in candidates]
+        texts = gather_blobs(view.held_texts[0], addresses)
+        meta = gather_blobs(view.held_texts[1], addresses)
+        return None if texts is None or meta is None else (texts, meta)
 
     def _fits_held(self, view: _View, columns: list[str], cap: int) -> bool:
         """Whether ``columns`` of every row may be held in memory: the view searches in memory
