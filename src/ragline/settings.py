@@ -208,7 +208,7 @@ class StoreSettings(_Strict):
     sentence_vector_dtype: Literal["float32", "float16"] = "float16"
     # Above ann_threshold (LanceDB): megabytes of memory for the columns a query reads, held per
     # table fragment in this order while they fit: texts, sentence vectors (as stored), vectors,
-    # token states. A query then scores its candidates' sentences, smooths, fetches its head and
+    # token states. One budget for the process: every collection's held columns count against it. A query then scores its candidates' sentences, smooths, fetches its head and
     # re-ranks without row reads (100k synthetic chunks: ~900 MB, p50 24.8 -> 18.4 ms interleaved;
     # 1M chunks: the texts only; docs/benchmarks.md). Read on a version's first query, only for
     # fragments not held yet; a column estimated past what is left is read from disk per query,

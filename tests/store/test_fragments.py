@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import lance
@@ -9,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ragline.store.fragments import HeldColumn, gather, gather_blobs
+from ragline.store.fragments import HeldColumn, gather, gather_blobs, held_elsewhere
 
 DIM = 4
 
@@ -145,3 +146,18 @@ def test_held_blobs_equal_the_rows_read_and_rows_not_live_are_read_again(tmp_pat
     restored.restore()
     again = held.update(lance.dataset(tmp_path / "t.lance"), 1 << 20)
     assert again is not None and gather_blobs(again, [address]) is None
+
+
+def test_the_budget_is_shared_by_every_held_column_of_the_process(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    ds = lance.write_dataset(_batch(0, 40, rng), tmp_path / "t.lance")
+    one, other = HeldColumn("vector", DIM), HeldColumn("units", DIM)
+    base = held_elsewhere([one, other])  # other tests' columns still alive, if any
+    assert one.update(ds, 1 << 20) is not None
+    assert held_elsewhere([other]) == base + one.nbytes and held_elsewhere([one, other]) == base
+    one.clear()
+    assert held_elsewhere([other]) == base
+    assert one.update(ds, 1 << 20) is not None
+    del one  # a store dropped: its columns no longer count
+    gc.collect()
+    assert held_elsewhere([other]) == base

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,27 @@ def _read_blobs(fragment: Any, column: str) -> _BlobFragment:
     return _BlobFragment(_files(fragment), blobs, at)
 
 
+# Bytes each live HeldColumn holds (by id), for a budget shared by every store of the process.
+_ledger_lock = threading.Lock()
+_ledger: dict[int, int] = {}
+
+
+def _record(key: int, nbytes: int) -> None:
+    with _ledger_lock:
+        if nbytes:
+            _ledger[key] = nbytes
+        else:
+            _ledger.pop(key, None)
+
+
+def held_elsewhere(mine: Iterable[HeldColumn]) -> int:
+    """Bytes held by every :class:`HeldColumn` of the process but ``mine``: a store's budget is
+    what the process's budget leaves after the other collections' columns."""
+    own = {id(h) for h in mine}
+    with _ledger_lock:
+        return sum(n for key, n in _ledger.items() if key not in own)
+
+
 class HeldColumn:
     """One column of a Lance dataset in memory, per fragment, re-read only for fragments it has
     not seen (see the module's docstring): vectors or lists of them for :func:`gather`, or with
@@ -159,6 +181,7 @@ class HeldColumn:
         self.blobs = blobs
         self._lock = threading.Lock()
         self._fragments: dict[int, Any] = {}
+        weakref.finalize(self, _record, id(self), 0)
 
     @property
     def nbytes(self) -> int:
@@ -197,6 +220,7 @@ class HeldColumn:
                     read += 1
                 now[fragment.fragment_id] = held
             self._fragments = now
+        _record(id(self), self.nbytes)
         if read:
             _release_freed()
         return dict(now)
@@ -204,6 +228,7 @@ class HeldColumn:
     def clear(self) -> None:
         with self._lock:
             self._fragments = {}
+        _record(id(self), 0)
 
 
 def gather(

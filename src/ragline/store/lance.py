@@ -62,7 +62,7 @@ from ragline.store.filters import (
     sql_literal,
     to_sql,
 )
-from ragline.store.fragments import HeldColumn, gather, gather_blobs
+from ragline.store.fragments import HeldColumn, gather, gather_blobs, held_elsewhere
 from ragline.store.hnsw import DenseGraph, build_graph, current_stamp, graph_version, load_graph
 from ragline.store.keyword import KeywordIndex, analyze, keyword_query
 from ragline.store.meta import Migration, open_meta, read_meta, write_meta
@@ -1451,14 +1451,23 @@ class LanceStore:
     def _held_maps(self, view: _View) -> tuple[dict[int, Any] | None, dict[int, Any] | None]:
         """Above the threshold, hold the view's texts, sentence vectors, vectors and token states
         in memory per fragment (:mod:`ragline.store.fragments`), in that order while, estimated,
-        they fit ``held_columns_mb`` together; decided once per view, and only the fragments not
-        held before are read. Returns the sentence vectors' and vectors' maps (None: not held).
-        Below the threshold the exact search holds them already (as float32 unit rows)."""
+        they fit what ``held_columns_mb`` leaves after the process's other stores; decided once
+        per view, and only the fragments not held before are read. Returns the sentence vectors'
+        and vectors' maps (None: not held). Below the threshold the exact search holds them
+        already (as float32 unit rows)."""
         if not view.held_checked:
             if self._fits_in_memory(view):
                 view.held_units = view.held_vectors = None
             else:
-                left = self.held_columns_mb << 20
+                # One budget for the process: other collections' held columns count against it.
+                mine = (
+                    self._held_text,
+                    self._held_meta,
+                    self._held_units,
+                    self._held_vectors,
+                    self._held_tokens,
+                )
+                left = (self.held_columns_mb << 20) - held_elsewhere(mine)
                 # A head's texts first: the smallest column (~0.6 KB a chunk) and a row read on
                 # the critical path (~2-3 ms at 100k chunks).
                 text = self._held_text.update(view.ds, left - self._held_meta.estimate(view.ds))
