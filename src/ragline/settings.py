@@ -207,12 +207,14 @@ class StoreSettings(_Strict):
     # the same ranking on the tuning splits); an existing collection keeps the type it was made with.
     sentence_vector_dtype: Literal["float32", "float16"] = "float16"
     # Above ann_threshold (LanceDB): megabytes of memory for the columns a query reads, held per
-    # table fragment in this order while they fit: texts, sentence vectors (as stored), vectors,
-    # token states. One budget for the process: every collection's held columns count against it. A query then scores its candidates' sentences, smooths, fetches its head and
-    # re-ranks without row reads (100k synthetic chunks: ~900 MB, p50 24.8 -> 18.4 ms interleaved;
-    # 1M chunks: the texts only; docs/benchmarks.md). Read on a version's first query, only for
-    # fragments not held yet; a column estimated past what is left is read from disk per query,
-    # as with 0. Below the threshold the exact search holds them anyway.
+    # table fragment in this order while they fit: chunk ids, texts, sentence vectors (as stored),
+    # vectors, token states. One budget for the process: every collection's held columns count
+    # against it. Searches then return row ids alone, and a query scores its candidates'
+    # sentences, smooths, fetches its head and re-ranks without row reads (100k synthetic chunks:
+    # ~910 MB, p50 31.3 -> 21.9 ms interleaved; 1M chunks: ids and texts; docs/benchmarks.md).
+    # Read on a version's first query, only for fragments not held yet; a column estimated past
+    # what is left is read from disk per query, as with 0. Below the threshold the exact search
+    # holds them anyway.
     held_columns_mb: int = Field(default=1024, ge=0)
 
     @field_validator("backend", mode="before")

@@ -547,3 +547,37 @@ def test_past_the_threshold_keyword_search_leaves_memory_for_the_index(tmp_path:
     assert not searches_in_memory(store)
     assert {c.chunk_id for c in store.keyword_candidates("zeppelin", 5)} == {"a0", "b8"}
     assert store._keyword_terms == {}
+
+
+@pytest.mark.parametrize("held_mb", [1024, 0])
+def test_past_the_threshold_searches_name_their_rows_by_held_ids_or_read_ones(
+    tmp_path: Path, held_mb: int
+) -> None:
+    """Above the threshold, with chunk ids held, dense and keyword searches return only row ids
+    and scores and the ids come from memory: the same candidates, ids and scores as reading the
+    ids with the search (held_mb 0), after deletions and in a second fragment."""
+    chunks = _keyword_chunks([*_texts(30, seed=3), "a zeppelin hangar", "zeppelin rides"], "a")
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5, held_columns_mb=held_mb)
+    store.upsert([SourceBatch("/a", "h", chunks[:20], vectors_for(chunks[:20], 1))])
+    store.upsert([SourceBatch("/b", "h", chunks[20:], vectors_for(chunks[20:], 2))])
+    before_delete = store.versions()[-1].version
+    store.delete_documents([chunks[3].doc_id])
+    store.finalize()
+    reader = LanceStore(store.root, dimension=DIM, model_id="m", ann_threshold=5, held_columns_mb=0)
+    q = np.random.default_rng(4).normal(size=DIM).astype(np.float32)
+    for query in ("zeppelin", "hangar rides"):
+        got, want = store.keyword_candidates(query, 10), reader.keyword_candidates(query, 10)
+        assert got == want and got
+    got, want = store.dense_candidates(q, 15), reader.dense_candidates(q, 15)
+    assert [(c.chunk_id, c.ref) for c in got] == [(c.chunk_id, c.ref) for c in want]
+    assert [c.score for c in got] == pytest.approx([c.score for c in want], abs=1e-6)
+    assert chunks[3].id not in {c.chunk_id for c in got}
+    view = store._view()
+    assert view is not None and (view.held_ids is not None) == (held_mb > 0)
+    # Restored to before the delete: the deleted chunk is live again, in a fragment held while it
+    # was deleted; its id is not served from memory, and the searches still name it.
+    store.restore_version(before_delete)
+    reader = LanceStore(store.root, dimension=DIM, model_id="m", ann_threshold=5, held_columns_mb=0)
+    everything = store.dense_candidates(q, 40)
+    assert {c.chunk_id for c in everything} == {c.id for c in chunks}
+    assert [c.chunk_id for c in everything] == [c.chunk_id for c in reader.dense_candidates(q, 40)]

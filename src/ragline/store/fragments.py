@@ -274,14 +274,26 @@ def gather(
     return out, counts, norms
 
 
-def gather_blobs(fragments: dict[int, _BlobFragment], addresses: Sequence[int]) -> list[bytes | None] | None:
+def gather_blobs(fragments: dict[int, _BlobFragment], addresses: Sequence[int]) -> list[Any] | None:
     """The held values of the rows at ``addresses``, in that order (None for a null value); None
     when a row is not held, as :func:`gather`."""
-    out: list[bytes | None] = []
-    for address in addresses:
-        held = fragments.get(address >> _OFFSET_BITS)
-        offset = address & _OFFSET_MASK
-        if held is None or offset >= len(held.at) or held.at[offset] < 0:
+    if not len(addresses):
+        return []
+    address = np.asarray(addresses, dtype=np.uint64)
+    frag = (address >> np.uint64(_OFFSET_BITS)).astype(np.int64)
+    offset = (address & np.uint64(_OFFSET_MASK)).astype(np.intp)
+    out: list[Any] = [None] * len(address)
+    for fid in np.unique(frag).tolist():
+        held = fragments.get(int(fid))
+        mine = np.flatnonzero(frag == fid)
+        if held is None or int(offset[mine].max()) >= len(held.at):
             return None
-        out.append(held.blobs[int(held.at[offset])].as_py())
+        at = held.at[offset[mine]]
+        if len(at) and int(at.min()) < 0:
+            return None
+        values = held.blobs.take(pa.array(at)).to_pylist()
+        if len(mine) == len(address):
+            return list(values)
+        for i, value in zip(mine.tolist(), values, strict=True):
+            out[i] = value
     return out
