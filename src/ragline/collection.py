@@ -58,6 +58,18 @@ def list_collections(data_dir: Path, tenant: str = DEFAULT_TENANT) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
+def list_tenants(data_dir: Path) -> list[str]:
+    """Every tenant with a namespace in ``data_dir``: the default tenant first, then the others by
+    name (directories under ``<data_dir>/tenants`` whose names are valid tenant names)."""
+    root = data_dir / "tenants"
+    others = (
+        sorted(p.name for p in root.iterdir() if p.is_dir() and NAME_RE.match(p.name))
+        if root.is_dir()
+        else []
+    )
+    return [DEFAULT_TENANT, *(t for t in others if t != DEFAULT_TENANT)]
+
+
 def meta_stamp(path: Path) -> int:
     """What identifies one version of a collection's ``collection.json`` (0: none yet)."""
     try:

@@ -10,7 +10,7 @@ import pytest
 
 from ragline.errors import StoreError
 from ragline.store import lance
-from ragline.store.base import SourceBatch, searches_in_memory
+from ragline.store.base import SourceBatch, searches_in_memory, warm_up
 from ragline.store.filters import And, Visible, parse_filter
 from ragline.store.lance import LanceStore
 from ragline.testing.store_contract import (
@@ -581,3 +581,28 @@ def test_past_the_threshold_searches_name_their_rows_by_held_ids_or_read_ones(
     everything = store.dense_candidates(q, 40)
     assert {c.chunk_id for c in everything} == {c.id for c in chunks}
     assert [c.chunk_id for c in everything] == [c.chunk_id for c in reader.dense_candidates(q, 40)]
+
+
+def test_warm_up_holds_now_what_the_first_search_would(tmp_path: Path) -> None:
+    chunks = make_chunks(30, "/a", seed=2)
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5)
+    assert warm_up(store) is True  # an empty collection: nothing to hold, no error
+    store.upsert(
+        [SourceBatch("/a", "h", chunks, vectors_for(chunks, 2), sentence_vectors=units_for(chunks, 2))]
+    )
+    store.finalize()
+    fresh = LanceStore(store.root, dimension=DIM, model_id="m", ann_threshold=5)
+    fresh.warm_up()
+    view = fresh._view()
+    assert (
+        view is not None and view.held_checked and view.held_ids is not None and view.held_units is not None
+    )
+    # Below the threshold the exact search holds its own copies: warming up holds nothing more.
+    small = LanceStore(tmp_path / "small", dimension=DIM, model_id="m", ann_threshold=1000)
+    small.upsert(
+        [SourceBatch("/a", "h", chunks, vectors_for(chunks, 2), sentence_vectors=units_for(chunks, 2))]
+    )
+    small.warm_up()
+    view = small._view()
+    assert view is not None and view.held_ids is None and view.held_units is None
+    assert warm_up(object()) is False

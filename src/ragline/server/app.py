@@ -29,6 +29,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ragline
+from ragline.collection import list_tenants
 from ragline.engine import Engine
 from ragline.errors import (
     AccessDenied,
@@ -51,6 +52,7 @@ from ragline.server.schemas import HealthOut
 from ragline.server.service import ReadOnlyReplica, Service
 from ragline.service_state import StateError, StateNotFound, StateStore, StateUnavailable, open_state
 from ragline.settings import ServerSettings, Settings
+from ragline.store.base import warm_up
 from ragline.telemetry import span
 
 log = logging.getLogger("ragline.server")
@@ -323,7 +325,18 @@ def _warm_up(svc: Service) -> None:
         svc.engine.embedder.embed_query("warm up")
         if svc.engine.generator_kind() == "extractive":
             svc.engine.extractive.warm_up()  # the reader's graph, ~0.3 s
-        svc.engine.collections()
+        # Every tenant's collections: columns held in memory above the ANN threshold are read
+        # now, not by the first query (100k chunks: ~4 s), within the process's one budget
+        # (store.held_columns_mb). A collection that fails here fails its own queries, not the
+        # server's readiness.
+        for tenant in list_tenants(svc.engine.settings.data_dir):
+            for name in svc.engine.collections(tenant):
+                try:
+                    warm_up(svc.engine.collection(name, tenant=tenant).store)
+                except Exception:
+                    log.warning(
+                        "warm-up of collection %r failed; its first query loads it", name, exc_info=True
+                    )
         # Not the state store: /readyz checks it on every call, so an outage now does not leave
         # the server unready after the store is back.
     except Exception as exc:  # readiness reports it; liveness stays up so operators can look

@@ -307,6 +307,22 @@ def read_version(store: object) -> int | None:
 
 
 @runtime_checkable
+class WarmUp(Protocol):
+    """Loads now what a store's first search would otherwise load (e.g. the columns LanceStore
+    holds in memory above its ANN threshold), so a service is ready only once queries are fast."""
+
+    def warm_up(self) -> None: ...
+
+
+def warm_up(store: object) -> bool:
+    """``store``'s :meth:`WarmUp.warm_up`, when it has one; whether it had."""
+    if isinstance(store, WarmUp):
+        store.warm_up()
+        return True
+    return False
+
+
+@runtime_checkable
 class InMemorySearch(Protocol):
     """Whether searches now scan vectors held in memory (exact, no ANN index) rather than ask an
     index: a scheduling hint for the pipeline (a memory-bound scan gains little from a second
