@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from ragline.embedding.tokens import Codebook
 from ragline.errors import ConfigError
 from ragline.rerank.base import Reranker
 from ragline.rerank.late_interaction import LateInteractionReranker, maxsim, maxsim_batch, standardize
@@ -292,6 +293,12 @@ def test_maxsim_batch_reads_consecutive_slices_in_place_and_scores_alike():
     assert _stacked(present).base is whole  # the decoded head, read without a copy
     swapped = _stacked([present[1], present[0]])
     assert swapped.base is None and np.array_equal(swapped, np.concatenate([present[1], present[0]]))
+    # A pq decode's rows are a view of its (tokens, groups, sub) gather: read in place too.
+    book = Codebook(rng.normal(size=(4, 256, 4)).astype(np.float32))
+    decoded = book.decode_unit(rng.integers(0, 256, size=(30, 4)).astype(np.uint8))
+    pieces = np.split(decoded, [12, 20])
+    assert decoded.base is not None and decoded.base.ndim == 3
+    assert np.shares_memory(_stacked(pieces), decoded) and np.array_equal(_stacked(pieces), decoded)
     copies = [p.copy() for p in parts]
     assert maxsim_batch(query, parts) == maxsim_batch(query, copies)
     assert maxsim_batch(query, parts[::-1]) == maxsim_batch(query, copies[::-1])

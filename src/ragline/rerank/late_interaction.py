@@ -138,14 +138,18 @@ def _stacked(docs: Sequence[TokenMatrix]) -> TokenMatrix:
     slices of when they are (a store decodes a head's states into one array, in order), saving
     the copy; else a concatenation. Either way the same values, so the same products."""
     base = docs[0].base
+    width = docs[0].shape[1] if docs[0].ndim == 2 else 0
     if (
         isinstance(base, np.ndarray)
-        and base.ndim == 2
+        and width
         and base.dtype == docs[0].dtype
         and base.flags.c_contiguous
-        and base.shape[1] == docs[0].shape[1]
+        and base.size % width == 0
         and all(d.base is base and d.flags.c_contiguous for d in docs)
     ):
+        # The owner may have another shape (a pq decode's (tokens, groups, sub) gather, viewed as
+        # (tokens, dim)): as (rows, width) it is the same memory, no copy.
+        base = base.reshape(-1, width)
         row = base.strides[0]
         origin = base.__array_interface__["data"][0]
         offset = docs[0].__array_interface__["data"][0] - origin
