@@ -382,8 +382,9 @@ class _View:
     small: _Small | None = None
     small_held: bool | None = None
     keywords: _FlatKeywords | None = None
-    # Above the threshold: the sentence vectors' and the vectors' fragments held in memory for this
-    # version (:meth:`LanceStore._held_maps`; None: not held), once ``held_checked``.
+    # Above the threshold: each held column's fragments for this version (chunk ids, text and
+    # metadata, sentence vectors, vectors, token states; :meth:`LanceStore._held_maps`; None: not
+    # held), decided once ``held_checked``.
     held_units: dict[int, Any] | None = None
     held_vectors: dict[int, Any] | None = None
     held_tokens: dict[int, Any] | None = None
@@ -446,8 +447,8 @@ class LanceStore:
         if held_columns_mb < 0:
             raise StoreError(f"held_columns_mb must be >= 0, got {held_columns_mb}; 0 holds none")
         self.held_columns_mb = held_columns_mb
-        # Above ann_threshold: texts, sentence vectors, vectors, token states held per fragment
-        # (_held_maps), in that order while the budget lasts.
+        # Above ann_threshold: chunk ids, texts, sentence vectors, vectors, token states held per
+        # fragment (_held_maps), in that order while the budget lasts.
         self._held_ids = HeldColumn("id", dimension, blobs=True)
         self._held_text = HeldColumn("text", dimension, blobs=True)
         self._held_meta = HeldColumn("metadata_json", dimension, blobs=True)
@@ -1478,8 +1479,8 @@ class LanceStore:
         ]
 
     def _held_maps(self, view: _View) -> tuple[dict[int, Any] | None, dict[int, Any] | None]:
-        """Above the threshold, hold the view's texts, sentence vectors, vectors and token states
-        in memory per fragment (:mod:`ragline.store.fragments`), in that order while, estimated,
+        """Above the threshold, hold the view's chunk ids, texts, sentence vectors, vectors and
+        token states in memory per fragment (:mod:`ragline.store.fragments`), in that order while, estimated,
         they fit what ``held_columns_mb`` leaves after the process's other stores; decided once
         per view, and only the fragments not held before are read. Returns the sentence vectors'
         and vectors' maps (None: not held). Below the threshold the exact search holds them
@@ -1502,8 +1503,8 @@ class LanceStore:
                 # id column was ~1.9 of a 4.3 ms dense search at 100k chunks), for ~40 bytes a chunk.
                 view.held_ids = self._held_ids.update(view.ds, left)
                 left -= self._held_ids.nbytes if view.held_ids is not None else 0
-                # A head's texts first: the smallest column (~0.6 KB a chunk) and a row read on
-                # the critical path (~2-3 ms at 100k chunks).
+                # Then the head's texts: a small column (~0.7 KB a chunk) and a row read on the
+                # critical path (~2-3 ms at 100k chunks).
                 text = self._held_text.update(view.ds, left - self._held_meta.estimate(view.ds))
                 meta = self._held_meta.update(view.ds, left - self._held_text.nbytes) if text else None
                 if text is not None and meta is not None:
