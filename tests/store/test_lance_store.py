@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ragline.errors import StoreError
+from ragline.settings import load_settings
 from ragline.store import lance
 from ragline.store.base import SourceBatch, searches_in_memory, warm_up
 from ragline.store.filters import And, Visible, parse_filter
@@ -606,3 +607,39 @@ def test_warm_up_holds_now_what_the_first_search_would(tmp_path: Path) -> None:
     view = small._view()
     assert view is not None and view.held_ids is None and view.held_units is None
     assert warm_up(object()) is False
+
+
+def test_held_columns_refuse_a_negative_budget_and_concurrent_first_queries_agree(tmp_path: Path) -> None:
+    """A negative budget is refused naming the fix; several threads' first queries of a version
+    (each may start the holding) give what the row reads give."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ragline.errors import ConfigError
+
+    with pytest.raises(StoreError, match="held_columns_mb must be >= 0, got -1; 0 holds none"):
+        LanceStore(tmp_path / "x", dimension=DIM, model_id="m", held_columns_mb=-1)
+    with pytest.raises((ConfigError, ValueError), match="held_columns_mb"):
+        load_settings(store={"held_columns_mb": -5})
+    chunks = make_chunks(40, "/a", seed=4)
+    vecs, units = vectors_for(chunks, 4), units_for(chunks, 4)
+    store = LanceStore(tmp_path / "c", dimension=DIM, model_id="m", ann_threshold=5)
+    store.upsert([SourceBatch("/a", "h", chunks, vecs, sentence_vectors=units)])
+    store.finalize()
+    reader = LanceStore(store.root, dimension=DIM, model_id="m", ann_threshold=5, held_columns_mb=0)
+    fresh = LanceStore(store.root, dimension=DIM, model_id="m", ann_threshold=5)
+    queries = np.random.default_rng(5).normal(size=(8, DIM)).astype(np.float32)
+
+    def work(s: LanceStore, q: np.ndarray) -> tuple[Any, ...]:
+        found = s.dense_candidates(q, 20)
+        return (
+            found,
+            s.sentence_scores(q, found),
+            s.fetch_chunks(found[:5]),
+            s.fetch_vectors(found).tolist(),
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda q: work(fresh, q), queries))
+    assert together == [work(reader, q) for q in queries]
+    view = fresh._view()
+    assert view is not None and view.held_units is not None

@@ -302,6 +302,12 @@ _VERSION_SHIFT = 64
 _ADDRESS = (1 << _VERSION_SHIFT) - 1
 
 
+def _of_view(view: _View, candidates: Sequence[Candidate]) -> bool:
+    """Whether every candidate names ``view``'s version (the version asked once: a pylance call)."""
+    version = view.version
+    return all(c.ref >> _VERSION_SHIFT == version for c in candidates)
+
+
 @dataclass(frozen=True, slots=True)
 class _Aligned:
     """Rows read for candidates: ``table``'s row j belongs to candidate ``present[j]`` (every
@@ -1453,7 +1459,7 @@ class LanceStore:
         if view is None or not candidates:
             return []
         held = self._result_rows(view)
-        if held is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
+        if held is not None and _of_view(view, candidates):
             table, at = held
             picked = [at[c.chunk_id] for c in candidates if c.chunk_id in at]
             return [chunk_of(r) for r in table.take(np.asarray(picked, dtype=np.int64)).to_pylist()]
@@ -1478,12 +1484,12 @@ class LanceStore:
             for i, r in zip(rows.present, rows.table.to_pylist(), strict=True)
         ]
 
-    def _held_maps(self, view: _View) -> tuple[dict[int, Any] | None, dict[int, Any] | None]:
+    def _held_maps(self, view: _View) -> None:
         """Above the threshold, hold the view's chunk ids, texts, sentence vectors, vectors and
         token states in memory per fragment (:mod:`ragline.store.fragments`), in that order while, estimated,
         they fit what ``held_columns_mb`` leaves after the process's other stores; decided once
-        per view, and only the fragments not held before are read. Returns the sentence vectors'
-        and vectors' maps (None: not held). Below the threshold the exact search holds them
+        per view, and only the fragments not held before are read; the view's ``held_*`` fields
+        name what is held (None: not held). Below the threshold the exact search holds them
         already (as float32 unit rows)."""
         if not view.held_checked:
             if self._fits_in_memory(view):
@@ -1519,7 +1525,6 @@ class LanceStore:
                 left -= self._held_vectors.nbytes if view.held_vectors is not None else 0
                 view.held_tokens = self._held_tokens.update(view.ds, left)
             view.held_checked = True
-        return view.held_units, view.held_vectors
 
     def _held_rows(
         self, view: _View, candidates: Sequence[Candidate], column: str
@@ -1527,11 +1532,10 @@ class LanceStore:
         """``column`` (:data:`UNITS` or ``"vector"``) of ``candidates``' rows from memory: their
         stored values one after another, how many each row has and their lengths; None when they
         are not held or a candidate names another version (its rows are read from that one)."""
-        version = view.version
-        if any(c.ref >> _VERSION_SHIFT != version for c in candidates):
+        if not _of_view(view, candidates):
             return None
-        units, vectors = self._held_maps(view)
-        held = units if column == UNITS else vectors
+        self._held_maps(view)
+        held = view.held_units if column == UNITS else view.held_vectors
         return None if held is None else gather(held, [c.ref & _ADDRESS for c in candidates])
 
     def warm_up(self) -> None:
@@ -1599,8 +1603,7 @@ class LanceStore:
     def _held_small(self, view: _View, candidates: Sequence[Candidate]) -> pa.Table | None:
         """:data:`_SMALL_COLUMNS` of ``candidates``' rows from memory, in order; None when they
         are not held or a candidate names another version (its rows are read from that one)."""
-        version = view.version
-        if any(c.ref >> _VERSION_SHIFT != version for c in candidates):
+        if not _of_view(view, candidates):
             return None
         small = self._small_rows(view)
         if small is None:
@@ -1624,7 +1627,7 @@ class LanceStore:
         if view is None or not candidates:
             return [None] * len(candidates)
         flat = self._exact_vectors(view)
-        if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
+        if flat is not None and _of_view(view, candidates):
             at = flat.at
             return [flat.doc_ids[at[c.chunk_id]] if c.chunk_id in at else None for c in candidates]
         small = self._held_small(view, candidates)
@@ -1642,7 +1645,7 @@ class LanceStore:
         if view is None or not candidates:
             return np.zeros((0, self.dimension), dtype=np.float32)
         flat = self._exact_vectors(view)
-        if flat is not None and all(c.ref >> _VERSION_SHIFT == view.version for c in candidates):
+        if flat is not None and _of_view(view, candidates):
             return flat.raw[[flat.at[c.chunk_id] for c in candidates if c.chunk_id in flat.at]]
         got = self._held_rows(view, candidates, "vector")
         if got is not None and bool(np.all(got[1] == 1)):
@@ -1683,8 +1686,7 @@ class LanceStore:
         held = self._token_blobs(view)
         if held is not None:
             return unpack_many([held.get(c.chunk_id) for c in candidates], self.dimension)
-        version = view.version
-        if all(c.ref >> _VERSION_SHIFT == version for c in candidates):
+        if _of_view(view, candidates):
             self._held_maps(view)
             if view.held_tokens is not None:
                 got = gather_blobs(view.held_tokens, [c.ref & _ADDRESS for c in candidates])
