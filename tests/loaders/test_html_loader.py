@@ -236,3 +236,41 @@ def test_deeply_nested_lists_keep_the_shallow_structure(tmp_path: Path) -> None:
     assert doc.text.count("nested") == depth
     assert "bottom" in doc.text
     assert "NAVLINK" not in doc.text
+
+
+# The head of git-doc's asciidoc pages (CRLF, its stylesheet inline): past a kilobyte of it, bs4
+# meets a root tag other than "html" and warns that the page should be parsed as XML.
+_XHTML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.1//EN"\n'
+    '    "http://www.w3.org/TR/xhtml11/DTD/xhtml11.dtd">\n'
+    '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en">\r\n<head>\r\n'
+    '<meta http-equiv="Content-Type" content="application/xhtml+xml; charset=UTF-8" />\r\n'
+    '<title>git-config(1)</title>\r\n<style type="text/css">\r\n'
+    + "p { margin: 0; }\r\n"
+    * 80
+    + '</style>\r\n</head>\r\n<body><h2>Variables</h2><div class="dlist"><dl>'
+    '<dt class="hdlist1">gc.auto</dt>\r\n<dd><p>When there are approximately more than this many '
+    "loose objects, git gc --auto will pack them. The default value is 6700.</p></dd></dl></div>"
+    "</body></html>"
+)
+
+
+@pytest.mark.integration
+def test_an_xhtml_page_loads_as_html_without_bs4s_parse_as_xml_warning(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    page = tmp_path / "git-config.html"
+    page.write_text(_XHTML)
+    # A fresh interpreter with every warning shown: what a user running `ragline ingest` sees.
+    code = (
+        "import sys; from pathlib import Path; from ragline.loaders.html import HtmlLoader; "
+        "[d] = HtmlLoader().load(Path(sys.argv[1])); print(d.title); print(d.text)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code, str(page)], capture_output=True, text=True, check=True
+    )
+    assert "XMLParsedAsHTMLWarning" not in out.stderr, out.stderr
+    assert out.stdout.startswith("git-config(1)")
+    assert "gc.auto\n\nWhen there are approximately" in out.stdout
+    assert "The default value is 6700." in out.stdout

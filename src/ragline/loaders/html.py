@@ -4,9 +4,10 @@ tables)."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
 
 from ragline.cleaning.text import clean_text
@@ -14,6 +15,11 @@ from ragline.errors import LoaderError
 from ragline.loaders._common import make_document, read_bytes, source_of
 from ragline.loaders.tables import markdown_table
 from ragline.types import Document, Metadata
+
+# XHTML pages (git's asciidoc manual opens each with "<?xml ...?>") are HTML to this loader:
+# lxml's HTML parser reads them whole, and bs4's advice to parse them as XML, printed once per
+# ingest, would send a user after a problem they do not have. Only for this module's calls.
+warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning, module=__name__)
 
 # Never content.
 _DROP_ALWAYS = frozenset(
