@@ -34,45 +34,71 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
-QUESTIONS = HERE / "questions.jsonl"
-PACKAGES = ("apache2-doc", "sqlite3-doc")
-COLLECTION = "docsqa"
 # Distractor pages larger than this are left out: 283 pages, ~2 M characters of text (the gold
 # pages alone are 0.8 M), about 10 minutes of embedding on 2 shared cores.
 MAX_PAGE_BYTES = 20_000
-# Where each manual's pages sit inside the unpacked packages, and its folder in the corpus.
-MANUALS = {
-    "apache": "usr/share/doc/apache2-doc/manual/en",
-    "sqlite": "usr/share/doc/sqlite3",
+
+
+class QuestionSet(NamedTuple):
+    """A question file, the Debian packages its manuals come from, where each manual's pages sit
+    inside the unpacked packages (with the glob of the pages taken), and its collection."""
+
+    questions: Path
+    packages: tuple[str, ...]
+    manuals: dict[str, tuple[str, str]]
+    collection: str
+
+
+SETS = {
+    # Tuned on (split dev) and reported once per change (split heldout).
+    "main": QuestionSet(
+        HERE / "questions.jsonl",
+        ("apache2-doc", "sqlite3-doc"),
+        {
+            "apache": ("usr/share/doc/apache2-doc/manual/en", "**/*.html"),
+            "sqlite": ("usr/share/doc/sqlite3", "*.html"),
+        },
+        "docsqa",
+    ),
+    # Written on 2026-12-06 before any output over these manuals; never tuned on (split check).
+    "check": QuestionSet(
+        HERE / "check.jsonl",
+        ("postfix-doc", "git-doc"),
+        {
+            "postfix": ("usr/share/doc/postfix/html", "*.html"),
+            "git": ("usr/share/doc/git-doc", "*.html"),
+        },
+        "docscheck",
+    ),
 }
 
 
-def fetch_manuals(cache: Path) -> Path:
-    """Unpack the two documentation packages under ``cache/root`` (downloaded once)."""
+def fetch_manuals(cache: Path, qs: QuestionSet) -> Path:
+    """Unpack the set's documentation packages under ``cache/root`` (downloaded once)."""
     root = cache / "root"
-    if all((root / rel).is_dir() for rel in MANUALS.values()):
+    if all((root / rel).is_dir() for rel, _ in qs.manuals.values()):
         return root
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
+    subprocess.run(["apt-get", "download", *qs.packages], cwd=debs, check=True)
     for deb in sorted(debs.glob("*.deb")):
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     return root
 
 
-def build_corpus(root: Path, cache: Path, gold: set[str]) -> Path:
+def build_corpus(root: Path, cache: Path, gold: set[str], qs: QuestionSet) -> Path:
     """One folder with the pages to ingest: every page a question comes from, and as distractors
-    every other page of the English Apache manual (no translations) and of SQLite's top level
-    (not its c3ref/ API pages) up to ``MAX_PAGE_BYTES`` of HTML, to bound the embedding cost."""
-    corpus = cache / "corpus"
+    every other page of the manuals (for the main set: the English Apache manual, no translations,
+    and SQLite's top level, not its c3ref/ API pages) up to ``MAX_PAGE_BYTES`` of HTML, to bound
+    the embedding cost."""
+    corpus = cache / ("corpus" if qs.collection == "docsqa" else f"corpus-{qs.collection}")
     if corpus.is_dir():
         return corpus
-    for name, rel in MANUALS.items():
+    for name, (rel, pattern) in qs.manuals.items():
         src = root / rel
-        pattern = "**/*.html" if name == "apache" else "*.html"
         for page in sorted(src.glob(pattern)):
             key = f"{name}/{page.relative_to(src).as_posix()}"
             if key not in gold and page.stat().st_size > MAX_PAGE_BYTES:
@@ -83,7 +109,7 @@ def build_corpus(root: Path, cache: Path, gold: set[str]) -> Path:
     return corpus
 
 
-def ingest(corpus: Path, data_dir: Path) -> None:
+def ingest(corpus: Path, data_dir: Path, collection: str) -> None:
     cmd = [
         sys.executable,
         "-m",
@@ -91,7 +117,7 @@ def ingest(corpus: Path, data_dir: Path) -> None:
         "ingest",
         str(corpus),
         "--collection",
-        COLLECTION,
+        collection,
         "--data-dir",
         str(data_dir),
     ]
@@ -124,13 +150,15 @@ def page_of(source: str, corpus: Path) -> str:
     return "/".join(rel.parts[1:])
 
 
-def evaluate(engine: Any, rows: list[dict[str, Any]], corpus: Path, show: bool) -> dict[str, Any]:
+def evaluate(
+    engine: Any, rows: list[dict[str, Any]], corpus: Path, show: bool, collection: str
+) -> dict[str, Any]:
     per: list[dict[str, Any]] = []
     for r in rows:
         t0 = time.perf_counter()
-        answer = engine.ask(r["question"], collection=COLLECTION)
+        answer = engine.ask(r["question"], collection=collection)
         ms = (time.perf_counter() - t0) * 1000
-        hits = engine.search(r["question"], top_k=10, collection=COLLECTION)
+        hits = engine.search(r["question"], top_k=10, collection=collection)
         pages = [page_of(h.chunk.source, corpus) for h in hits]
         short = getattr(answer, "short", None)
         short_text = getattr(short, "text", None) if short is not None else None
@@ -179,7 +207,7 @@ def evaluate(engine: Any, rows: list[dict[str, Any]], corpus: Path, show: bool) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=["dev", "heldout", "all"], default="dev")
+    ap.add_argument("--split", choices=["dev", "heldout", "check", "all"], default="dev")
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ragline-bench" / "docs_qa")
     ap.add_argument("--show", action="store_true", help="print each question, its gold and the answer")
     ap.add_argument("--json", action="store_true")
@@ -189,17 +217,18 @@ def main() -> None:
     import ragline
 
     cache: Path = args.cache_dir
-    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    qs = SETS["check" if args.split == "check" else "main"]
+    rows = [json.loads(line) for line in qs.questions.read_text().splitlines() if line.strip()]
     gold = {f"{r['manual']}/{r['page']}" for r in rows if r["page"]}
-    root = fetch_manuals(cache)
-    corpus = build_corpus(root, cache, gold)
+    root = fetch_manuals(cache, qs)
+    corpus = build_corpus(root, cache, gold, qs)
     data_dir = cache / "data"
     if not args.skip_ingest:
-        ingest(corpus, data_dir)
+        ingest(corpus, data_dir, qs.collection)
     if args.split != "all":
         rows = [r for r in rows if r["split"] == args.split]
     engine = ragline.open(data_dir)
-    result = {"split": args.split, **evaluate(engine, rows, corpus, args.show)}
+    result = {"split": args.split, **evaluate(engine, rows, corpus, args.show, qs.collection)}
     if args.json:
         print(json.dumps(result))
     else:

@@ -9,9 +9,14 @@ from ragline.generation.entries import (
     attribute_terms,
     defined_term,
     defines,
+    entry_name,
     entry_strength,
+    is_identifier,
     is_subject,
+    label_names,
+    name_words,
     names,
+    own_text,
     product_scope,
     term_of,
     unit_labels,
@@ -93,6 +98,39 @@ def test_term_of_reads_a_short_unpunctuated_opening_line_only() -> None:
 )
 def test_names_matches_whole_names_only(entity: str, text: str, expected: bool) -> None:
     assert names(entity, text) is expected
+
+
+def test_an_entrys_own_name_leaves_out_its_asides_and_references_to_other_settings() -> None:
+    # Postfix's postconf(5): the setting whose default is "$relayhost" is not relayhost's entry.
+    assert entry_name("address_verify_relayhost (default: $relayhost)").strip() == "address_verify_relayhost"
+    assert entry_name("(5) SQLITE_BUSY") == "(5) SQLITE_BUSY"  # a leading "(5)" is the entry's value
+    assert label_names("relayhost", "Parameters\nrelayhost (default: empty)")
+    assert not label_names("relayhost", "Parameters\naddress_verify_relayhost (default: $relayhost)")
+    assert not label_names(
+        "default_process_limit", "postscreen_pre_queue_limit (default: $default_process_limit)"
+    )
+    assert label_names("work_mem", "19.4.1. Memory\nwork_mem (integer)")
+    unit = "postscreen_pre_queue_limit (default: $default_process_limit)\n\nThe number of clients."
+    assert not names("default_process_limit", own_text(unit))
+    assert names("postscreen_pre_queue_limit", own_text(unit))
+    assert not names("relayhost", own_text("Overrides the setting of $relayhost for probes."))
+
+
+def test_dotted_names_are_identifiers_and_names_spell_their_words() -> None:
+    assert is_identifier("gc.auto") and is_identifier("core.abbrev") and is_identifier("http.postBuffer")
+    assert not is_identifier("e.g.") and not is_identifier("git") and not is_identifier("Postfix")
+    q = "What is the default value of gc.auto?"
+    assert asked_identifiers(classify(q), q) == ("gc.auto",)
+    assert not names("gc.auto", "gc.autoPackLimit")
+    assert name_words("Variables\ncore.bigFileThreshold") == {"core", "big", "file", "threshold"}
+    assert name_words("KeepAliveTimeout Directive") == {"keep", "alive", "timeout"}
+    assert name_words("Default value") == frozenset()
+    # The asked attribute ("big", "file") spelled by the entry's name makes its default the entry.
+    q = "From what size on does Git treat a file as big by default?"
+    need = classify(q)
+    unit = "The default is 512 MiB."
+    assert entry_strength(need, q, unit, "Variables\ncore.bigFileThreshold", carries(need, unit)) > 0.0
+    assert entry_strength(need, q, unit, "Variables\npack.window", carries(need, unit)) == 0.0
 
 
 def test_a_product_scope_is_no_setting_name_but_a_setting_at_the_end_is() -> None:

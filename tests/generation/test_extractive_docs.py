@@ -115,6 +115,35 @@ terms in the SET clause of an UPDATE statement. The default setting for SQLITE_M
 </body></html>"""
 
 
+# Postfix's postconf(5): a setting's default may be another setting's value ("$relayhost").
+PARAMETERS_PAGE = """<html><head><title>Postfix Configuration Parameters</title></head><body>
+<h1>Postfix Configuration Parameters</h1><dl>
+<dt><b>postscreen_pre_queue_limit</b> (default: $default_process_limit)</dt>
+<dd><p>The number of non-allowlisted clients that can be waiting for a decision whether they will
+receive service from a real Postfix SMTP server process.</p></dd>
+<dt><b>default_process_limit</b> (default: 100)</dt>
+<dd><p>The default maximal number of Postfix child processes that provide a given service.</p></dd>
+<dt><b>address_verify_relayhost</b> (default: $relayhost)</dt>
+<dd><p>Overrides the relayhost parameter setting for address verification probes.</p></dd>
+<dt><b>relayhost</b> (default: empty)</dt>
+<dd><p>The next-hop destination(s) for non-local mail; overrides non-local domains in recipient
+addresses.</p></dd>
+</dl></body></html>"""
+
+# git-config(1): dotted names, one a prefix of the next; the default in a sentence of its own.
+GIT_CONFIG_PAGE = """<html><head><title>git-config(1)</title></head><body>
+<h2>Variables</h2><div class="dlist"><dl>
+<dt class="hdlist1">gc.autoPackLimit</dt>
+<dd><p>When there are more than this many packs that are not marked with *.keep file in the
+repository, git gc --auto consolidates them into one larger pack. The default value is 50. Setting
+gc.auto to 0 will also disable this.</p></dd>
+<dt class="hdlist1">gc.auto</dt>
+<dd><p>When there are approximately more than this many loose objects in the repository, git gc --auto
+will pack them. Some Porcelain commands use this command to perform a light-weight garbage
+collection from time to time. The default value is 6700.</p></dd>
+</dl></div></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -160,6 +189,21 @@ def test_a_setting_default_is_read_from_its_own_definition_entry(answerer, tmp_p
     assert a.text.startswith("work_mem (integer): ")
     a = ask(answerer, "What is the default of maintenance_work_mem?", ctx)
     assert "64MB" in a.text and "4MB" not in a.text.replace("64MB", "")
+
+
+def test_an_entry_whose_default_refers_to_the_asked_setting_is_not_its_entry(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, PARAMETERS_PAGE)
+    a = ask(answerer, "What is the default value of default_process_limit?", ctx)
+    assert not a.abstained
+    assert "100" in a.text and "postscreen" not in a.text, a.text
+
+
+def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, GIT_CONFIG_PAGE)
+    a = ask(answerer, "What is the default value of gc.auto?", ctx)
+    assert not a.abstained
+    assert "6700" in a.text and "50" not in a.text, a.text
+    assert a.short is not None and a.short.text == "6700"
 
 
 def test_a_directive_default_row_of_the_asked_directive_is_chosen(answerer, tmp_path) -> None:

@@ -125,9 +125,48 @@ def names(entity: str, text: str) -> bool:
     return re.search(rf"(?<![\w\-]){pattern}(?![\w]|-\w)", text, re.IGNORECASE) is not None
 
 
+# What a term line says besides the entry's own name: an aside after it ("work_mem (integer)",
+# "postscreen_pre_queue_limit (default: $default_process_limit)") and a reference to another
+# setting's value ("$relayhost"). A leading "(5)" is the entry's value, not an aside.
+_ASIDE = re.compile(r"(?<=\S)[ \t]*\([^()\n]*\)|\$\{?[A-Za-z_]\w*\}?")
+# A dotted name: git's "gc.auto", "core.abbrev"; not "e.g." nor a sentence's full stop.
+_DOTTED = re.compile(r"[a-z0-9]{2}\.[a-z]{2}", re.IGNORECASE)
+
+
 def is_identifier(entity: str) -> bool:
-    """A setting's, code's or function's name (``KeepAliveTimeout``, ``SQLITE_BUSY``), not a word."""
-    return any(ch.isupper() for ch in entity[1:]) or "_" in entity or any(ch.isdigit() for ch in entity)
+    """A setting's, code's or function's name (``KeepAliveTimeout``, ``SQLITE_BUSY``,
+    ``gc.auto``), not a word."""
+    return (
+        any(ch.isupper() for ch in entity[1:])
+        or "_" in entity
+        or any(ch.isdigit() for ch in entity)
+        or _DOTTED.search(entity.strip(".")) is not None
+    )
+
+
+def entry_name(line: str) -> str:
+    """A label's or term's line without what names other entries::
+
+    entry_name("address_verify_relayhost (default: $relayhost)")  # "address_verify_relayhost"
+    entry_name("(5) SQLITE_BUSY")                                 # "(5) SQLITE_BUSY"
+    """
+    return _ASIDE.sub(" ", line)
+
+
+def label_names(entity: str, label: str) -> bool:
+    """Whether an entry's label (headings and the definition term, one a line) names ``entity``
+    as the entry's own name: the setting whose default is "$relayhost" is not the entry of
+    ``relayhost``, which a question about ``relayhost`` asks for."""
+    return any(names(entity, entry_name(line)) for line in label.split("\n"))
+
+
+def own_text(unit: str) -> str:
+    """``unit`` without what names other entries: the asides of the term that opens it (see
+    :func:`entry_name`) and references to another setting's value in its text."""
+    term = term_of(unit)
+    if term is not None:
+        unit = entry_name(term) + unit[unit.index(term) + len(term) :]
+    return re.sub(r"\$\{?[A-Za-z_]\w*\}?", " ", unit) if "$" in unit else unit
 
 
 @lru_cache(maxsize=256)
@@ -143,9 +182,21 @@ def attribute_share(attrs: AbstractSet[str], unit: str, label: str, need: Questi
     ("timeout" in ``SSLOCSPResponderTimeout``: the setting's name says what it sets)."""
     if not attrs:
         return 1.0
-    held = set(terms(unit)) | set(terms(label))
+    held = set(terms(unit)) | set(terms(label)) | name_words(label)
     idents = " ".join(e.lower() for e in need.entities if is_identifier(e))
     return sum(t in held or t in idents for t in attrs) / len(attrs)
+
+
+_NAME = re.compile(r"\b\w*(?:[a-z][A-Z]|[_.]\w)\w*")
+_NAME_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+@lru_cache(maxsize=1 << 12)
+def name_words(label: str) -> frozenset[str]:
+    """The terms that the names in ``label`` spell (``core.bigFileThreshold``: core, big, file,
+    threshold): a setting's name says what it sets, as an asked identifier's does."""
+    parts = (w for m in _NAME.finditer(label) for w in _NAME_PART.findall(m.group(0)))
+    return frozenset(terms(" ".join(parts)))
 
 
 # Both asked once per candidate unit of one question: cached by (need, question).
@@ -172,10 +223,11 @@ def product_scope(need: QuestionNeed, question: str) -> str | None:
 
 def _setting_like(name: str) -> bool:
     """A closing "by/of X" that is a setting's name rather than a product's: an underscore, a
-    digit or two inner capitals after lower case (``AccessFileName``; not ``SQLite``,
-    ``PostgreSQL`` or ``MySQL``)."""
+    digit, a dotted name (``gc.auto``) or two inner capitals after lower case (``AccessFileName``;
+    not ``SQLite``, ``PostgreSQL`` or ``MySQL``)."""
     humps = sum(a.islower() and b.isupper() for a, b in pairwise(name))
-    return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2
+    dotted = _DOTTED.search(name.strip(".")) is not None
+    return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2 or dotted
 
 
 def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
@@ -183,7 +235,8 @@ def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
     named anywhere on the page; a setting's or code's name must be in its entry); 1.0 for none."""
     if not idents:
         return 1.0
-    return sum(names(e, unit) or names(e, label) for e in idents) / len(idents)
+    own = own_text(unit)
+    return sum(names(e, own) or label_names(e, label) for e in idents) / len(idents)
 
 
 def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kind: float) -> float:

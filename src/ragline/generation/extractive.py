@@ -34,7 +34,9 @@ from ragline.generation.entries import (
     entry_strength,
     is_identifier,
     is_subject,
+    label_names,
     names,
+    own_text,
     product_scope,
     unit_labels,
 )
@@ -100,18 +102,25 @@ class SentenceWeights:
 def _about(need: QuestionNeed, s: _Sentence) -> float:
     """How much ``s`` is about the asked entities: in the unit 1, in the unit before it or the
     title/section path 0.5 (see :func:`ragline.generation.question.about`)."""
-    near = about(need, s.terms | s.before, s.header)
-    return 0.5 * (about(need, s.terms, frozenset()) + near)
+    own = _own_terms(s.shown, s.terms)
+    near = about(need, own | s.before, s.header)
+    return 0.5 * (about(need, own, frozenset()) + near)
+
+
+def _own_terms(shown: str, all_terms: set[str]) -> set[str]:
+    """The unit's terms less those that name other entries ("$default_process_limit" in the
+    entry of ``postscreen_pre_queue_limit``; see :func:`ragline.generation.entries.own_text`)."""
+    return set(terms(own_text(shown))) if "$" in shown or "(" in shown else all_terms
 
 
 def _label_names_entity(need: QuestionNeed, s: _Sentence) -> bool:
     """Whether the unit's entry label names an asked identifier the unit itself does not."""
-    return any(is_identifier(e) and names(e, s.label) and not names(e, s.shown) for e in need.named)
+    return any(is_identifier(e) and label_names(e, s.label) and not names(e, s.shown) for e in need.named)
 
 
 def _label_terms(s: _Sentence, idents: tuple[str, ...]) -> set[str]:
     """The terms of the unit's label when it names one of the asked identifiers, else none."""
-    if s.label and any(names(e, s.label) for e in idents):
+    if s.label and any(label_names(e, s.label) for e in idents):
         return set(terms(s.label))
     return set()
 
@@ -120,7 +129,7 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
     """:func:`carries` of the unit, or of its label and the unit when the label names the asked
     identifier (the "(5)" of "### (5) SQLITE_BUSY" is the code's value)."""
     own = carries(need, s.shown)
-    if own < 1.0 and s.label and any(is_identifier(e) and names(e, s.label) for e in need.named):
+    if own < 1.0 and s.label and any(is_identifier(e) and label_names(e, s.label) for e in need.named):
         return max(own, carries(need, f"{s.label}\n{s.shown}"))
     return own
 
@@ -140,7 +149,7 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
         return entry_strength(need, question, s.shown, s.label, kind)
     if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
         idents = asked_identifiers(need, question)
-        return 0.5 if idents and all(names(e, s.label) for e in idents) else 0.0
+        return 0.5 if idents and all(label_names(e, s.label) for e in idents) else 0.0
     return 0.0
 
 
@@ -155,7 +164,7 @@ def _lead(need: QuestionNeed, s: _Sentence) -> str:
         return columns
     if _label_names_entity(need, s):
         return _label_line(need, s.label)
-    labelled = any(is_identifier(e) and names(e, s.label) for e in need.named)
+    labelled = any(is_identifier(e) and label_names(e, s.label) for e in need.named)
     holds_value = need.kind in ("default", "code", "number") and carries(need, s.label) >= 1.0
     return _label_line(need, s.label) if labelled and holds_value and carries(need, s.shown) < 1.0 else ""
 
@@ -164,7 +173,7 @@ def _label_line(need: QuestionNeed, label: str) -> str:
     """The line of a label (heading, definition term) that names an asked identifier, else its
     last line; never the term the unit itself opens with."""
     lines = label.split("\n")
-    named = [x for x in lines if any(is_identifier(e) and names(e, x) for e in need.named)]
+    named = [x for x in lines if any(is_identifier(e) and label_names(e, x) for e in need.named)]
     return (named or lines)[-1]
 
 
@@ -527,7 +536,7 @@ class ExtractiveAnswerer:
                     found.append(
                         _Sentence(i, p.start + a, p.start + b, text, shown, t, header, before, label, after)
                     )
-                before = frozenset(t)
+                before = frozenset(_own_terms(shown, t))
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
         weights = idf([f.terms | f.header for f in found])
