@@ -260,6 +260,11 @@ def test_a_question_scoped_to_a_product_no_page_names_abstains_whatever_it_asks(
     assert not apache.abstained and "USR1" in apache.text
     sqlite = ask(answerer, "What is the maximum number of columns in an SQLite table?", ctx)
     assert not sqlite.abstained and "2000" in sqlite.text
+    # A product name typed in lower case scopes the question as well; the page's own does not.
+    nginx = ask(answerer, "How do I make the nginx server re-read its configuration files?", ctx)
+    assert nginx.abstained, nginx.text
+    apache = ask(answerer, "How do I gracefully restart the apache server?", ctx)
+    assert not apache.abstained and "graceful" in apache.text.lower()
 
 
 def test_a_code_value_in_the_heading_is_shown_with_the_sentence(answerer, tmp_path) -> None:

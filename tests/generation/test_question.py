@@ -80,6 +80,10 @@ def test_about_prefers_the_unit_that_names_the_entity() -> None:
         # A closing idiom names nothing the collection must mention.
         ("What do Bathyctena chuni and Euplokamis stationis have in common?", ()),
         ("What is the warmest month on average?", ()),
+        # git's dotted configuration names, anywhere in the question; "e.g." is no name.
+        ("Is gc.auto set by default in git?", ("gc.auto", "git")),
+        ("What does core.bigFileThreshold do?", ("core.bigFileThreshold",)),
+        ("What is, e.g., the default?", ()),
     ],
 )
 def test_named_entities_are_identifiers_and_trailing_products(question: str, named: tuple[str, ...]) -> None:
@@ -120,6 +124,11 @@ def test_a_default_colon_counts_only_before_a_value() -> None:
         ("What does the VACUUM command do?", ()),
         ("When did the Denver Broncos win the Super Bowl?", ()),
         ("Which server does the client connect to?", ()),
+        # A name in lower case after "the"; a word saying which server or configuration is none.
+        ("How do I reload the nginx configuration?", ("nginx",)),
+        ("How do I restart the redis server?", ("redis",)),
+        ("How do I reload the main configuration?", ()),
+        ("Where is the mail server configured?", ()),
     ],
 )
 def test_scoped_products_are_names_before_a_product_noun(question: str, products: tuple[str, ...]) -> None:

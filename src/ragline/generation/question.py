@@ -125,7 +125,11 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
 )
 
 # An identifier: CamelCase inside a word, an underscore, a digit with letters, or ALL CAPS.
-_IDENT = re.compile(r"^(?:[A-Za-z]+[A-Z][a-z]\w*|\w*_\w+|[A-Za-z]+\d\w*|[A-Z]{2,}\w*|\.\w+|-\w+)$")
+# Identifiers: CamelCase, snake_case, with a digit, upper case, ".ext", "-flag", git's "gc.auto".
+_IDENT = re.compile(
+    r"^(?:[A-Za-z]+[A-Z][a-z]\w*|\w*_\w+|[A-Za-z]+\d\w*|[A-Z]{2,}\w*|\.\w+|-\w+"
+    r"|[A-Za-z][A-Za-z0-9]+(?:\.[A-Za-z][\w\-]+)+)$"
+)
 _TOKEN = re.compile(r"[\w.\-]+(?:'[\w]+)?")
 _QUOTED = re.compile(r"[\"“'‘`]([^\"”'’`]{2,40})[\"”'’`]")
 # "... in nginx?", "... of Redis?", "... for SQLite?": the product a question's last phrase names.
@@ -304,14 +308,35 @@ _PRODUCT_NOUN = re.compile(
 )
 
 
+# The same with a name written in lower case, as users type "nginx" or "redis", after "the" only
+# ("reload the nginx configuration"); the words that say which one of the product's own servers
+# or configurations are not names.
+_LOWER_PRODUCT_NOUN = re.compile(
+    r"\bthe\s+([a-z][a-z0-9.\-]{2,})\s+(?:servers?|databases?|clusters?|daemons?|services?"
+    r"|configuration|config|installation)\b"
+)
+_NOT_PRODUCTS = frozenset(
+    re.findall(
+        r"\w+",
+        "main whole entire default current new old same other running local remote global "
+        "primary secondary backup test production development master slave replica standby web "
+        "mail proxy file files system user users server client dns http https smtp ssh ftp sql "
+        "database application app base basic full initial active live public private internal "
+        "external",
+    )
+)
+
+
 def scoped_products(question: str) -> tuple[str, ...]:
     """The products a question is scoped to by a noun after their name ("Tomcat" in "How do I
-    restart the Tomcat server gracefully?", "Oracle" in "... in an Oracle table?").
+    restart the Tomcat server gracefully?", "Oracle" in "... in an Oracle table?", "nginx" in
+    "How do I reload the nginx configuration?").
 
     >>> scoped_products("How do I restart the Tomcat server gracefully?")
     ('Tomcat',)
     """
     found = [m.group(1) for m in _PRODUCT_NOUN.finditer(question)]
+    found += [m.group(1) for m in _LOWER_PRODUCT_NOUN.finditer(question) if m.group(1) not in _NOT_PRODUCTS]
     return tuple(dict.fromkeys(e for e in found if e.lower() not in _NOT_ENTITIES and terms(e)))
 
 
