@@ -869,14 +869,16 @@ class Engine:
         budget: int | None = None,
         collection: str | None = None,
         principal: Principal | None = None,
+        query: str = "",
     ) -> Context:
         """Expand, merge and fit ``hits`` into a context of at most ``budget`` tokens.
 
         With a ``principal``, expansion (neighbouring chunks, parent sections) reads only what it
-        may read, exactly as the search did.
+        may read, exactly as the search did. With the ``query``, a passage trimmed to the room
+        left keeps the sentences around the one that shares most words with it.
         """
         assembler = self.assembler(collection, tenant_of(principal))
-        return assembler.run(hits, budget, scope=scope_filter(None, principal))
+        return assembler.run(hits, budget, scope=scope_filter(None, principal), query=query)
 
     @overload
     def ask(
@@ -998,7 +1000,7 @@ class Engine:
             )
         t1 = time.perf_counter()
         with _span("assemble", hits=len(hits)):
-            context = self.assemble(hits, collection=collection, principal=principal)
+            context = self.assemble(hits, collection=collection, principal=principal, query=query)
         t2 = time.perf_counter()
         timings |= {"retrieve": (t1 - t_retrieve) * 1000, "assemble": (t2 - t1) * 1000}
         # Started here, not in the generator: a stream is consumed later, often on another thread,

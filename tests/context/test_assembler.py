@@ -205,3 +205,35 @@ def test_run_budgets_equals_one_run_per_budget(store: Store) -> None:
     assert asm.run_budgets(hits, budgets) == [asm.run(hits, b) for b in budgets]
     with pytest.raises(ConfigError, match="budget"):
         asm.run_budgets(hits, [50, 0])
+
+
+def test_a_passage_trimmed_to_the_room_left_keeps_the_sentence_the_query_asks_about(tmp_path: Path) -> None:
+    # One long chunk of a parameter list (Postfix's postconf(5)): the asked entry is its last
+    # sentence, and the room left holds one sentence. From the chunk's start, the trim would keep
+    # the neighbouring setting's entry.
+    text = (
+        "The default_minimum_delivery_slots parameter sets how many slots a transport gets. "
+        "The default_privs parameter names the account that the local delivery agent runs as. "
+        "The default_process_limit parameter sets the maximal number of child processes to 100."
+    )
+    chunk = Chunk(
+        id="d-c0", doc_id="d", text=text, position=0, start=0, end=len(text),
+        section_path=(), source="/docs/postconf.html", title="",
+    )  # fmt: skip
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    s.upsert([SourceBatch("/docs/postconf.html", "h", [chunk], np.ones((1, 8), np.float32), [])])
+    s.finalize()
+    first = sentence_spans(text)[0]
+    one_sentence = max(len(text[a:b].split()) for a, b in sentence_spans(text))
+    assembler = ContextAssembler(s, WordCounter(), budget=one_sentence, expand="none")
+    hits = [Hit(chunk=chunk, score=1.0)]
+    (p,) = assembler.run(hits).passages
+    assert p.text == text[slice(*first)]  # no query: the chunk's first sentence
+    q = "What is the default value of default_process_limit?"
+    (p,) = assembler.run(hits, query=q).passages
+    assert p.text.startswith("The default_process_limit parameter") and "100" in p.text
+    # A query that shares no more words with a later sentence than with the first keeps the first.
+    (p,) = assembler.run(hits, query="How many slots does a transport get?").passages
+    assert p.text == text[slice(*first)]
+    [ctx] = assembler.run_budgets(hits, [one_sentence], query=q)
+    assert ctx.text.endswith("child processes to 100.")

@@ -23,6 +23,7 @@ from ragline.store.base import Store
 from ragline.store.filters import Filter
 from ragline.text.sentences import sentence_spans
 from ragline.text.token_counters import TokenCounter
+from ragline.text.words import content_words
 from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage, header_of
 
 Expand = Literal["none", "window", "parent"]
@@ -114,13 +115,27 @@ class ContextAssembler:
         self.window_sentences = window_sentences
         self.order = order
 
-    def run(self, hits: Sequence[Hit], budget: int | None = None, *, scope: Filter | None = None) -> Context:
+    def run(
+        self,
+        hits: Sequence[Hit],
+        budget: int | None = None,
+        *,
+        scope: Filter | None = None,
+        query: str = "",
+    ) -> Context:
         """``hits`` expanded, merged and fitted into ``budget`` tokens. ``scope`` is the caller's
-        access filter: expansion reads only chunks it matches, as the search did."""
-        return self.run_budgets(hits, [self.budget if budget is None else budget], scope=scope)[0]
+        access filter: expansion reads only chunks it matches, as the search did. ``query`` (the
+        question) says which sentences of a passage too long for the room left to keep."""
+        budgets = [self.budget if budget is None else budget]
+        return self.run_budgets(hits, budgets, scope=scope, query=query)[0]
 
     def run_budgets(
-        self, hits: Sequence[Hit], budgets: Sequence[int], *, scope: Filter | None = None
+        self,
+        hits: Sequence[Hit],
+        budgets: Sequence[int],
+        *,
+        scope: Filter | None = None,
+        query: str = "",
     ) -> list[Context]:
         """One context per budget; expansion, merging and token counts are done once for all."""
         for b in budgets:
@@ -130,10 +145,13 @@ class ContextAssembler:
         counts = self.counter.count_batch([u.text for u in units]) if units else []
         heads = self.counter.count_batch([header_of(u.hit.title, u.hit.section_path) for u in units])
         heads = [n + 1 if n else 0 for n in heads]  # +1: the line break after a header
-        return [self._context(units, counts, heads, b) for b in budgets]
+        want = frozenset(content_words(query))
+        return [self._context(units, counts, heads, b, want) for b in budgets]
 
-    def _context(self, units: list[_Unit], counts: list[int], heads: list[int], budget: int) -> Context:
-        passages, dropped = self._fit(units, counts, heads, budget)
+    def _context(
+        self, units: list[_Unit], counts: list[int], heads: list[int], budget: int, want: frozenset[str]
+    ) -> Context:
+        passages, dropped = self._fit(units, counts, heads, budget, want)
         if self.order == "document":
             first_rank: dict[str, int] = {}
             for p in sorted(passages, key=lambda p: p.rank):
@@ -231,7 +249,7 @@ class ContextAssembler:
         return merged
 
     def _fit(
-        self, units: list[_Unit], counts: list[int], heads: list[int], budget: int
+        self, units: list[_Unit], counts: list[int], heads: list[int], budget: int, want: frozenset[str]
     ) -> tuple[list[Passage], int]:
         passages: list[Passage] = []
         dropped = 0
@@ -244,7 +262,7 @@ class ContextAssembler:
                 passages.append(self._passage(u, head + n))
                 left -= head + n
                 continue
-            trimmed = self._trim(u, left - head, first=not passages)
+            trimmed = self._trim(u, left - head, first=not passages, want=want)
             if trimmed is None:
                 dropped += 1
                 continue
@@ -253,8 +271,9 @@ class ContextAssembler:
             left -= head + n
         return passages, dropped
 
-    def _trim(self, u: _Unit, room: int, *, first: bool) -> _Unit | None:
-        """The sentences around the unit's best retrieved chunk that fit ``room`` tokens."""
+    def _trim(self, u: _Unit, room: int, *, first: bool, want: frozenset[str] = frozenset()) -> _Unit | None:
+        """The sentences around the unit's best retrieved chunk that fit ``room`` tokens: from the
+        chunk's sentence that shares most words with the query (``want``), else its first."""
         if room <= 0:
             return None
         spans = sentence_spans(u.text)
@@ -263,6 +282,15 @@ class ContextAssembler:
         counts = self.counter.count_batch([u.text[a:b] for a, b in spans])
         anchor = u.hit.start - u.start
         seed = next((i for i, (_, b) in enumerate(spans) if b > anchor), 0)
+        if want:
+            # A chunk can hold more than the room left (a long chunk last in the context); its
+            # opening sentences may be about the entry before the one the question asks for.
+            anchor_end = u.hit.end - u.start
+            inside = [i for i, (a, b) in enumerate(spans) if b > anchor and a < anchor_end]
+            shared = {i: len(want.intersection(content_words(u.text[slice(*spans[i])]))) for i in inside}
+            best = max(inside, key=lambda i: (shared[i], -i), default=seed)
+            if shared.get(best, 0) > shared.get(seed, 0):
+                seed = best
         lo = hi = seed
         used = counts[seed]
         if used > room:

@@ -287,7 +287,7 @@ def _context_recall(
     assembler = engine.assembler(FULL_COLLECTION)
     for i, q in enumerate(sample):
         hits = engine.retrieve_for_answer(q.text, collection=FULL_COLLECTION, top_k=RETRIEVE_TOP_K)
-        for b, context in zip(BUDGETS, assembler.run_budgets(hits, BUDGETS), strict=True):
+        for b, context in zip(BUDGETS, assembler.run_budgets(hits, BUDGETS, query=q.text), strict=True):
             found[b] += contains_answer(context.text, q.answers)
         _tick(progress, "retrieving contexts", i, len(sample))
     return {b: n / len(sample) for b, n in found.items()}
