@@ -116,6 +116,19 @@ def test_an_entrys_own_name_leaves_out_its_asides_and_references_to_other_settin
     assert not names("relayhost", own_text("Overrides the setting of $relayhost for probes."))
 
 
+def test_what_a_setting_specifies_is_a_definition_of_its_term() -> None:
+    q = "What does the relayhost parameter specify?"
+    need = classify(q)
+    assert need.kind == "definition"
+    term = defined_term(need, q)
+    assert term == "relayhost parameter"
+    entry = "relayhost (default: empty)\n\nThe next-hop destination(s) for non-local mail."
+    assert defines(term, entry) and is_subject(term, entry)
+    other = "address_verify_relayhost (default: $relayhost)\n\nOverrides the relayhost parameter setting."
+    assert not defines(term, other) and not is_subject(term, other)
+    assert classify("What does work_mem control?").kind != "definition"
+
+
 def test_dotted_names_are_identifiers_and_names_spell_their_words() -> None:
     assert is_identifier("gc.auto") and is_identifier("core.abbrev") and is_identifier("http.postBuffer")
     assert not is_identifier("e.g.") and not is_identifier("git") and not is_identifier("Postfix")

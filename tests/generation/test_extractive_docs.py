@@ -198,6 +198,12 @@ def test_an_entry_whose_default_refers_to_the_asked_setting_is_not_its_entry(ans
     assert "100" in a.text and "postscreen" not in a.text, a.text
 
 
+def test_what_a_parameter_specifies_is_read_from_its_own_entry(answerer, tmp_path) -> None:
+    a = ask(answerer, "What does the relayhost parameter specify?", context_of(tmp_path, PARAMETERS_PAGE))
+    assert not a.abstained
+    assert a.text.startswith("relayhost (default: empty)") and "next-hop destination" in a.text, a.text
+
+
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, GIT_CONFIG_PAGE)
     a = ask(answerer, "What is the default value of gc.auto?", ctx)

@@ -42,7 +42,8 @@ _HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
 _DEFINED = re.compile(
     r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
     r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*)?\s*\??\s*$"
-    r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+(?:do|mean|stand for)\b",
+    r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+"
+    r"(?:do|mean|stand for|specify|control|set|configure|determine|define)\b",
     re.IGNORECASE,
 )
 # Nouns that may follow the defined term before its verb ("The VACUUM command rebuilds ...").
@@ -276,6 +277,13 @@ def defined_term(need: QuestionNeed, question: str) -> str | None:
     return x or None
 
 
+def _bare(term: str) -> str:
+    """``term`` without a closing noun that says what kind of thing it is ("relayhost" for "relayhost
+    parameter": a definition list's term is the name alone)."""
+    head, _, last = term.strip().rpartition(" ")
+    return head if head and terms(last)[:1] and terms(last)[0] in _KIND_NOUNS else term
+
+
 def defines(term: str, unit: str) -> bool:
     """Whether ``unit`` is a definition list's entry for ``term``: "Term\n\nDescription", the term
     alone above its description (articles, case and a plural ending aside)::
@@ -285,9 +293,13 @@ def defines(term: str, unit: str) -> bool:
     head, sep, tail = unit.partition("\n\n")
     if not sep or not tail.strip():
         return False
-    name = _ARTICLE.sub("", head.strip(), count=1).lower()
-    body = _ARTICLE.sub("", term.strip(), count=1).lower()
-    return bool(body) and re.fullmatch(re.escape(body) + r"(e?s)?", name) is not None
+    # "relayhost (default: empty)", "work_mem (integer)": the term without its aside.
+    name = _ARTICLE.sub("", " ".join(entry_name(head).split()), count=1).lower()
+    for asked in dict.fromkeys((term, _bare(term))):
+        body = _ARTICLE.sub("", asked.strip(), count=1).lower()
+        if body and re.fullmatch(re.escape(body) + r"(e?s)?", name) is not None:
+            return True
+    return False
 
 
 def is_subject(term: str, unit: str) -> bool:
@@ -296,8 +308,10 @@ def is_subject(term: str, unit: str) -> bool:
     head, sep, tail = unit.partition("\n\n")
     if sep and len(head.split()) <= 6 and not head.rstrip().endswith((".", ":", "?", "!")):
         # A definition list's term or a field label before the sentence ("Description\n\nThe
-        # VACUUM command rebuilds ..."): the term itself, or the sentence after it, may open.
-        return is_subject(term, head) or is_subject(term, tail)
+        # VACUUM command rebuilds ..."): the term itself, or the sentence after it, may open; a
+        # setting's term is its name alone ("relayhost (default: empty)" for "the relayhost
+        # parameter").
+        return is_subject(term, head) or is_subject(term, tail) or defines(term, unit)
     rest = _ARTICLE.sub("", unit, count=1)
     body = _ARTICLE.sub("", term, count=1)
     if not rest.lower().startswith(body.lower()):

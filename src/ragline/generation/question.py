@@ -108,6 +108,9 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         _any(
             r"^\s*what (?:is|are|was|were) (?:a|an|the)?\s*[\w\-.]+(?: [\w\-.]+){0,3}\s*\??$",
             r"^\s*what does .+ (?:do|mean|stand for)\b",
+            # "What does the relayhost parameter specify?": what a setting is for.
+            r"^\s*what does (?:the |a |an )?\S+ (?:parameter|setting|option|directive|variable|field)"
+            r" (?:specify|control|set|configure|determine|define)\b",
             r"^\s*define\b",
             r"\bwhat is meant by\b",
             r"^\s*what (?:is|are) (?:a|an)\b",
