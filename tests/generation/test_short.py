@@ -26,8 +26,20 @@ from ragline.generation.short import short_span, tidy_span
             "SERIALIZABLE",
         ),
         ("What is the default journal size limit?", "The default journal size limit is -1 (no limit).", "-1"),
-        # ... or "off by default".
+        # ... or "off by default", "5432 by default" ...
         ("Is cell size checking on by default?", "Cell size checking is turned off by default.", "off"),
+        ("What is the default port?", "The TCP port the server listens on; 5432 by default.", "5432"),
+        # ... a plain word that closes the clause stating it, past a hedge before a value.
+        (
+            "What is the default value of listen_addresses?",
+            "The default value is localhost, which allows only local connections.",
+            "localhost",
+        ),
+        (
+            "How many connections does max_connections allow by default?",
+            "The default is typically 100 connections, but might be less.",
+            "100",
+        ),
         # number: one the question does not already hold, with its unit.
         (
             "At what size does SQLite checkpoint the WAL?",
@@ -65,6 +77,10 @@ def test_no_short_answer_for_sentence_kinds_or_without_a_value() -> None:
     )
     q = "How many columns can a table have?"
     assert short_span(classify(q), q, "Tables hold columns and rows.") is None
+    # A participle or an adverb after "the default is" states no value.
+    q = "What is the default of KeepAliveTimeout?"
+    for text in ("The default is used when nothing is set.", "The default is rarely changed, though."):
+        assert short_span(classify(q), q, text) is None
 
 
 @pytest.mark.parametrize(

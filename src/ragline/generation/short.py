@@ -27,13 +27,20 @@ _NUMBER = re.compile(rf"(?<![\w.\-]){_NUM}{_UNIT}(?![\w.]\d)")
 _DEFAULT_CELL = re.compile(r"\bDefault:\s*(?:\|\s*)?(?P<v>[^\n|]+)", re.IGNORECASE)
 # "The default ... is 100", "defaults to OFF", "default value of this macro is 1 billion"
 _DEFAULT_IS = re.compile(
-    r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
+    r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+"
+    # "The default is typically 100 connections": the hedge is not the value.
+    r"(?:(?:typically|usually|normally|currently|generally|approximately|about)\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
     re.IGNORECASE,
 )
 # "... is off by default", "enabled by default"
 _BY_DEFAULT = re.compile(
     r"\b(?:is|are)\s+(?:\w+\s)?(?P<v>on|off|enabled|disabled|true|false|\w+)\s+by default\b", re.IGNORECASE
 )
+# "The TCP port the server listens on; 5432 by default."
+_VALUE_BY_DEFAULT = re.compile(rf"(?<![\w.\-])(?P<v>{_NUM}{_UNIT})\s+by default\b")
+# A plain word stated as the default, closing its clause ("The default value is localhost, which
+# ..."): a value unless it is a participle ("The default is used.").
+_CLAUSE_END = re.compile(r"\s*(?:[,.;:)]|$)")
 _CODE = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}\d*\b")
 _CODE_NUMBER = re.compile(r"\((?P<v>-?\d+)\)|(?<![\w.])(?P<w>-?\d+)(?![\w.])")
 _DATE = re.compile(
@@ -111,11 +118,13 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
         if len(first) == 2 and any(first[0].lower() == e.lower() for e in need.entities):
             a += len(first[0]) + 1
         return _strip(text, a, b)
-    for pattern in (_DEFAULT_IS, _BY_DEFAULT):
+    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT):
         for m in pattern.finditer(text):
             a, b = _strip(text, *m.span("v"))
             value = text[a:b]
-            if not value or _in_question(value, question) or not _looks_like_value(value):
+            if not value or _in_question(value, question):
+                continue
+            if not _looks_like_value(value) and not _closing_word(pattern, text, m, value):
                 continue
             # "1 billion (1 thousand million or 1,000,000,000)": keep the number's unit word.
             n = _NUMBER.match(text, a)
@@ -127,6 +136,19 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
                 return (a, end + word.end()) if word else _strip(text, a, end)
             return a, b
     return None
+
+
+def _closing_word(pattern: re.Pattern[str], text: str, m: re.Match[str], value: str) -> bool:
+    """Whether ``value``, a plain word after "default ... is", ends the clause that states it and
+    is no participle or adverb: "localhost" in "The default value is localhost, which ..."."""
+    if pattern is not _DEFAULT_IS or " " in value or not value.isalpha():
+        return False
+    if value.lower().endswith(("ed", "ly", "ing")) or value.lower() in _NOT_VALUES:
+        return False
+    return _CLAUSE_END.match(text, m.end("v")) is not None
+
+
+_NOT_VALUES = frozenset({"set", "unset", "given", "shown", "known", "not", "the", "a", "an", "this", "that"})
 
 
 def _number_span(question: str, text: str) -> tuple[int, int] | None:
