@@ -144,6 +144,26 @@ collection from time to time. The default value is 6700.</p></dd>
 </dl></div></body></html>"""
 
 
+# PostgreSQL's DocBook output: a variablelist whose terms carry a type and an anchor link.
+CONNECTION_PAGE = """<html><head><title>20.3. Connections and Authentication</title></head><body>
+<h2 class="title">20.3. Connections and Authentication <a href="#C" class="id_link">#</a></h2>
+<div class="variablelist"><dl class="variablelist">
+<dt id="GUC-LISTEN-ADDRESSES"><span class="term"><code class="varname">listen_addresses</code>
+(<code class="type">string</code>)</span> <a href="#GUC-LISTEN-ADDRESSES" class="id_link">#</a></dt>
+<dd><p>Specifies the TCP/IP address(es) on which the server is to listen for connections from client
+applications. The default value is <code class="systemitem">localhost</code>, which allows only local
+TCP/IP loopback connections to be made.</p></dd>
+<dt id="GUC-PORT"><span class="term"><code class="varname">port</code> (<code class="type">integer</code>)
+</span> <a href="#GUC-PORT" class="id_link">#</a></dt>
+<dd><p>The TCP port the server listens on; 5432 by default. Note that the same port number is used for
+all IP addresses the server listens on.</p></dd>
+<dt id="GUC-MAX-CONNECTIONS"><span class="term"><code class="varname">max_connections</code>
+(<code class="type">integer</code>)</span> <a href="#GUC-MAX-CONNECTIONS" class="id_link">#</a></dt>
+<dd><p>Determines the maximum number of concurrent connections to the database server. The default is
+typically 100 connections, but might be less if your kernel settings will not support it.</p></dd>
+</dl></div></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -202,6 +222,22 @@ def test_what_a_parameter_specifies_is_read_from_its_own_entry(answerer, tmp_pat
     a = ask(answerer, "What does the relayhost parameter specify?", context_of(tmp_path, PARAMETERS_PAGE))
     assert not a.abstained
     assert a.text.startswith("relayhost (default: empty)") and "next-hop destination" in a.text, a.text
+
+
+def test_a_variable_list_answers_with_the_value_as_the_short_answer(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, CONNECTION_PAGE)
+    cases = {
+        "What is the default port?": ("5432", "port (integer)"),
+        "What is the default value of listen_addresses?": ("localhost", "listen_addresses (string)"),
+        # Asked as a quantity: the number, not a neighbour's default stated in words.
+        "How many connections are allowed by default?": ("100", "The default is typically 100"),
+    }
+    for question, (value, opening) in cases.items():
+        a = ask(answerer, question, ctx)
+        assert not a.abstained, question
+        assert a.text.startswith(opening), (question, a.text)
+        assert a.short is not None and a.short.text == value, (question, a.short)
+        assert a.text[: a.text.index("[1]")].count(value) >= 1
 
 
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:

@@ -133,3 +133,15 @@ def test_a_default_colon_counts_only_before_a_value() -> None:
 )
 def test_scoped_products_are_names_before_a_product_noun(question: str, products: tuple[str, ...]) -> None:
     assert scoped_products(question) == products
+
+
+def test_a_default_asked_as_a_quantity_wants_a_number() -> None:
+    q = "How many connections are allowed by default?"
+    need = classify(q)
+    assert need.kind == "default" and need.quantity
+    assert carries(need, "The default is typically 100 connections.") == 1.0
+    # A default stated in words is no answer to "how many".
+    assert carries(need, "The default value is localhost, which allows local connections.") < 0.5
+    plain = classify("What is the default listen address?")
+    assert not plain.quantity
+    assert carries(plain, "The default value is localhost, which allows local connections.") >= 0.6

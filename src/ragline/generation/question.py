@@ -245,6 +245,9 @@ class QuestionNeed:
     # The code values a code question names ("Which condition has the error code 23503?"): its
     # answer is the name listed beside the code.
     codes: tuple[str, ...] = ()
+    # A default asked as a quantity ("How many connections are allowed by default?"): the answer
+    # is a number, not a default stated in words ("The default value is localhost").
+    quantity: bool = False
 
     def content_terms(self, question_terms: set[str]) -> set[str]:
         """``question_terms`` without the words naming the asked kind (when any other remains)."""
@@ -343,15 +346,19 @@ def scoped_products(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(e for e in found if e.lower() not in _NOT_ENTITIES and terms(e)))
 
 
+_QUANTITY = re.compile(r"^\s*how (?:many|much|long|large|big|old|far|often)\b")
+
+
 def classify(question: str) -> QuestionNeed:
     """The question's need: its kind and asked entities.
 
     >>> classify("Which signal causes a graceful stop of the Apache server?")
-    QuestionNeed(kind='code', entities=('Apache',), named=(), codes=())
+    QuestionNeed(kind='code', entities=('Apache',), named=(), codes=(), quantity=False)
     """
     kind = question_kind(question)
     codes = tuple(_CODE_VALUE.findall(question)) if kind == "code" else ()
-    return QuestionNeed(kind, entities(question), entities(question, named_only=True), codes)
+    quantity = kind == "default" and _QUANTITY.search(" ".join(question.lower().split())) is not None
+    return QuestionNeed(kind, entities(question), entities(question, named_only=True), codes, quantity)
 
 
 # -- what a candidate unit carries ------------------------------------------------------------------
@@ -400,6 +407,8 @@ def carries(need: QuestionNeed, text: str) -> float:
     if kind == "default":
         if not _DEFAULT_WORD.search(text):
             return 0.0
+        if need.quantity and not any(ch.isdigit() for ch in text):
+            return 0.3
         # "Default: | KeepAliveTimeout 5", "The default is 100", "is off by default".
         return (
             1.0
