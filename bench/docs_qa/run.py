@@ -20,6 +20,10 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split dev            # tune on this
     .venv/bin/python bench/docs_qa/run.py --split heldout        # report once
     .venv/bin/python bench/docs_qa/run.py --split dev --show     # per-question lines
+    .venv/bin/python bench/docs_qa/run.py --split check          # two more manuals (check.jsonl)
+
+``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
+(``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``.
 
 Cost: the first run embeds 283 pages (about 10 minutes on 2 shared cores); later runs only ask.
 """
