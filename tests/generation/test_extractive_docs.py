@@ -240,6 +240,23 @@ def test_a_variable_list_answers_with_the_value_as_the_short_answer(answerer, tm
         assert a.text[: a.text.index("[1]")].count(value) >= 1
 
 
+def test_a_value_asked_of_another_product_by_name_abstains(answerer, tmp_path) -> None:
+    # The blind-set failure: "the default port of another product" answered with this
+    # manual's port. The product is named inside the question, not only at its end.
+    ctx = context_of(tmp_path, CONNECTION_PAGE, ABOUT_PAGE, ISOLATION_PAGE)
+    for q in (
+        "Which port does MongoDB listen on by default?",
+        "What port does MySQL use by default?",
+        "Which port does Redis listen on by default?",
+        "How many connections does MySQL allow by default?",
+    ):
+        a = ask(answerer, q, ctx)
+        assert a.abstained, (q, a.text)
+    # The product the manual documents (named by two of the three pages) is answered.
+    a = ask(answerer, "Which port does PostgreSQL listen on by default?", ctx)
+    assert not a.abstained and a.short is not None and a.short.text == "5432", a.text
+
+
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, GIT_CONFIG_PAGE)
     a = ask(answerer, "What is the default value of gc.auto?", ctx)

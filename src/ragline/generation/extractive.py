@@ -776,10 +776,17 @@ class ExtractiveAnswerer:
             # over "Spool\n\nA directory where ...": 0.53 with the fp32 embedder, 0.41 with int8).
             # A question scoped to another product still abstains below.
             confidence = max(confidence, self.weights.glossary_confidence)
+        scoped = scoped_products(question)
+        if need.kind in self.weights.entry_kinds:
+            # "Which port does Redis listen on by default?": a setting's value is asked of the
+            # capitalised name; answering with another product's port is the failure to avoid.
+            # (Only for these kinds: in prose questions a capitalised word is often worded
+            # differently by the page, and requiring it made SQuAD abstain.)
+            scoped += tuple(e for e in need.entities if e not in need.named and e not in scoped)
         if (
             scored
-            and (need.named or scoped_products(question))
-            and self._entity_share(need, question, context, scored[0]) < self.weights.min_entity_share
+            and (need.named or scoped)
+            and self._entity_share(need, question, context, scored[0], scoped) < self.weights.min_entity_share
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
             # with the collection is not knowing Redis's default port, nor is httpd's graceful
@@ -840,7 +847,9 @@ class ExtractiveAnswerer:
         yield Final(replace(answer, short=short) if short is not None else answer)
 
     @staticmethod
-    def _entity_share(need: QuestionNeed, question: str, context: Context, best: ScoredSentence) -> float:
+    def _entity_share(
+        need: QuestionNeed, question: str, context: Context, best: ScoredSentence, scoped: tuple[str, ...]
+    ) -> float:
         """Share of the named entities (identifiers, products) that the best unit's page (the text,
         title and section path of its passages in the context) mentions (not the whole context:
         it named "Microsoft" somewhere for an SQL Server question). A product the question is
@@ -853,7 +862,6 @@ class ExtractiveAnswerer:
         # Any passage of the best unit's page: its other sections name the product it documents
         # ("httpd" on the page whose "Graceful Restart" section answers).
         page = by_doc[context.passages[best.passage].doc_id]
-        scoped = scoped_products(question)
         products = {product_scope(need, question), *scoped}
         asked = need.named + tuple(e for e in scoped if e not in need.named)
         hits = 0

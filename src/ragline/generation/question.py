@@ -333,6 +333,9 @@ _NOT_PRODUCTS = frozenset(
 )
 
 
+_PRODUCT_NAME = re.compile(r"[A-Z][a-z]+[A-Z]{2,}")
+
+
 def scoped_products(question: str) -> tuple[str, ...]:
     """The products a question is scoped to by a noun after their name ("Tomcat" in "How do I
     restart the Tomcat server gracefully?", "Oracle" in "... in an Oracle table?", "nginx" in
@@ -342,6 +345,9 @@ def scoped_products(question: str) -> tuple[str, ...]:
     ('Tomcat',)
     """
     found = [m.group(1) for m in _PRODUCT_NOUN.finditer(question)]
+    # "MySQL", "MongoDB", "PostgreSQL" anywhere: a word closing in capitals after lower case is a
+    # product's name, not a sentence's capitalised word nor a setting ("KeepAliveTimeout").
+    found += [w for w in _TOKEN.findall(question) if _PRODUCT_NAME.fullmatch(w)]
     found += [m.group(1) for m in _LOWER_PRODUCT_NOUN.finditer(question) if m.group(1) not in _NOT_PRODUCTS]
     return tuple(dict.fromkeys(e for e in found if e.lower() not in _NOT_ENTITIES and terms(e)))
 
