@@ -15,6 +15,8 @@ from ragline.generation.question import about, carries, classify, entities, ques
         ("Which file name does DirectoryIndex use by default?", "default"),
         ("What is the numeric value of the SQLITE_BUSY result code?", "code"),
         ("Which signal triggers a graceful restart of httpd?", "code"),
+        ("Which code means a foreign key violation?", "code"),
+        ("What is the SQLSTATE for a deadlock?", "code"),
         ("How many attached databases can a connection have?", "number"),
         ("At what WAL file size does SQLite run a checkpoint?", "number"),
         ("When was the Eiffel Tower completed?", "date"),

@@ -55,6 +55,9 @@ from ragline.generation.short import short_span, tidy_span
             "SQLITE_FULL",
         ),
         ("Which signal causes a graceful stop?", "Signal: WINCH apache2ctl -k graceful-stop", "WINCH"),
+        # A code value named in the question: the condition's name beside it, not the value again.
+        ("What does error code 23503 mean?", "| 23503 | foreign_key_violation |", "foreign_key_violation"),
+        ("Which code means a foreign key violation?", "| 23503 | foreign_key_violation |", "23503"),
         # date and name.
         ("When was the Eiffel Tower completed?", "It was completed in 1889 for the World's Fair.", "1889"),
         (

@@ -84,6 +84,9 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         "code",
         _any(
             r"\b(?:error|result|status|exit|return|response) codes?\b",
+            # "Which code means a foreign key violation?", "What is the SQLSTATE for ...?"
+            r"^\s*(?:which|what)(?: \w+)? codes?\b",
+            r"\bsqlstate\b",
             r"\b(?:which|what) signal\b",
             r"\bcode (?:number|value)\b",
             r"\bsignal\b",
