@@ -187,6 +187,9 @@ def test_defined_term_and_subject() -> None:
     assert is_subject(term, "Description\n\nThe VACUUM command rebuilds the database file.")
     assert not is_subject(term, "The VACUUM INTO command is transactional.")
     assert not is_subject(term, "The VACUUM command with an INTO clause is an alternative.")
+    # A synopsis names the command and says nothing of what it does.
+    assert not is_subject("VACUUM", "VACUUM [schema-name] [INTO filename]")
+    assert is_subject("VACUUM", "VACUUM rebuilds the database file.")
     q = "What is a reverse proxy?"
     term = defined_term(classify(q), q)
     assert term == "reverse proxy"

@@ -352,9 +352,18 @@ def test_a_table_row_answers_with_its_column_names(answerer, tmp_path) -> None:
 
 
 def test_a_definition_is_the_unit_whose_subject_is_the_term(answerer, tmp_path) -> None:
-    a = ask(answerer, "What does the VACUUM command do?", context_of(tmp_path, VACUUM_PAGE))
-    assert not a.abstained
-    assert a.text.startswith("The VACUUM command rebuilds the database file")
+    ctx = context_of(tmp_path, VACUUM_PAGE)
+    for q in ("What does the VACUUM command do?", "What is VACUUM?"):
+        a = ask(answerer, q, ctx)
+        assert not a.abstained
+        # Not the synopsis "VACUUM [schema-name] [INTO filename]", which names it first.
+        assert a.text.startswith("The VACUUM command rebuilds the database file"), (q, a.text)
+
+
+def test_a_short_answer_never_joins_a_term_to_its_description(answerer, tmp_path) -> None:
+    a = ask(answerer, "What does shared_buffers control?", context_of(tmp_path, SETTINGS_PAGE))
+    assert not a.abstained and a.text.startswith("shared_buffers (integer)")
+    assert a.short is None or "\n\n" not in a.short.text, a.short
 
 
 def test_ask_on_ingested_manual_pages_end_to_end(tmp_path) -> None:

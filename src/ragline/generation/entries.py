@@ -330,6 +330,9 @@ def is_subject(term: str, unit: str) -> bool:
     # "The VACUUM command rebuilds" is about VACUUM; "The VACUUM INTO command" is about VACUUM INTO.
     if terms(words[0])[:1] and terms(words[0])[0] in _KIND_NOUNS:
         words = words[1:] or [""]
+    if words[0][:1] in "[<{|":
+        # A synopsis ("VACUUM [schema-name] [INTO filename]") names the term and defines nothing.
+        return False
     if words[0].lower() in _LINKS:
         # "The VACUUM command with an INTO clause is ..." is about the command with the clause.
         return False

@@ -831,7 +831,10 @@ class ExtractiveAnswerer:
             if short is None and self.reader is not None and need.kind not in self.mix.typed_first:
                 if s.span is not None and need.kind not in self.mix.no_short:
                     a, b = tidy_span(s.text, *s.span)
-                    short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
+                    # A span across a block break joins a definition list's term to its text
+                    # ("integer)\n\nSets the amount of memory"): no phrase of the page.
+                    if "\n\n" not in s.text[a:b]:
+                        short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
             elif short is None:
                 found = short_span(need, question, s.text)
                 if found is not None:
