@@ -11,6 +11,7 @@ from ragline.generation.entries import (
     defines,
     entry_name,
     entry_strength,
+    identifiers_named,
     is_identifier,
     is_subject,
     label_names,
@@ -127,6 +128,16 @@ def test_what_a_setting_specifies_is_a_definition_of_its_term() -> None:
     other = "address_verify_relayhost (default: $relayhost)\n\nOverrides the relayhost parameter setting."
     assert not defines(term, other) and not is_subject(term, other)
     assert classify("What does work_mem control?").kind != "definition"
+
+
+def test_a_setting_named_in_passing_in_another_entry_counts_half() -> None:
+    idents = ("diff.renameLimit",)
+    passing = "If neither merge.renameLimit nor diff.renameLimit are specified, currently defaults to 7000."
+    assert identifiers_named(idents, passing, "Variables\nmerge.renameLimit") == 0.5
+    own = "If not set, the default value is currently 1000."
+    assert identifiers_named(idents, own, "Variables\ndiff.renameLimit") == 1.0
+    # Outside any setting's entry (a section heading), naming it in the text still pins it.
+    assert identifiers_named(idents, passing, "OPTIONS") == 1.0
 
 
 def test_dotted_names_are_identifiers_and_names_spell_their_words() -> None:

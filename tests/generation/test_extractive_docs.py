@@ -164,6 +164,26 @@ typically 100 connections, but might be less if your kernel settings will not su
 </dl></div></body></html>"""
 
 
+# git-merge(1) repeats git-config(1)'s description of merge.renameLimit word for word.
+RENAMES_PAGE = """<html><head><title>git-config(1)</title></head><body>
+<h2>Variables</h2><div class="dlist"><dl>
+<dt class="hdlist1">merge.renameLimit</dt>
+<dd><p>The number of files to consider in the exhaustive portion of rename detection during a merge.
+If not specified, defaults to the value of diff.renameLimit. If neither merge.renameLimit nor
+diff.renameLimit are specified, currently defaults to 7000.</p></dd>
+<dt class="hdlist1">diff.renameLimit</dt>
+<dd><p>The number of files to consider in the exhaustive portion of copy/rename detection. If not set,
+the default value is currently 1000.</p></dd>
+</dl></div></body></html>"""
+MERGE_PAGE = """<html><head><title>git-merge(1)</title></head><body>
+<h2>CONFIGURATION</h2><div class="dlist"><dl>
+<dt class="hdlist1">merge.renameLimit</dt>
+<dd><p>The number of files to consider in the exhaustive portion of rename detection during a merge.
+If not specified, defaults to the value of diff.renameLimit. If neither merge.renameLimit nor
+diff.renameLimit are specified, currently defaults to 7000.</p></dd>
+</dl></div></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -255,6 +275,17 @@ def test_a_value_asked_of_another_product_by_name_abstains(answerer, tmp_path) -
     # The product the manual documents (named by two of the three pages) is answered.
     a = ask(answerer, "Which port does PostgreSQL listen on by default?", ctx)
     assert not a.abstained and a.short is not None and a.short.text == "5432", a.text
+
+
+def test_the_asked_settings_own_entry_beats_a_mention_and_a_page_repeats_nothing(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, RENAMES_PAGE, MERGE_PAGE)
+    a = ask(answerer, "What is the default value of diff.renameLimit?", ctx)
+    assert not a.abstained
+    assert a.short is not None and a.short.text == "1000", a.text
+    # The sentence both pages hold is quoted once at most.
+    assert a.text.count("currently defaults to 7000") <= 1, a.text
+    a = ask(answerer, "What is the default value of merge.renameLimit?", ctx)
+    assert a.text.count("currently defaults to 7000") == 1, a.text
 
 
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:

@@ -233,11 +233,26 @@ def _setting_like(name: str) -> bool:
 
 def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
     """Share of ``idents`` that the unit or its label names (products and plain names may be
-    named anywhere on the page; a setting's or code's name must be in its entry); 1.0 for none."""
+    named anywhere on the page; a setting's or code's name must be in its entry); 1.0 for none.
+    A unit inside another setting's entry that names the asked one in passing ("If neither
+    merge.renameLimit nor diff.renameLimit are specified, ..." under ``merge.renameLimit``)
+    counts half: the asked setting's own entry states its value."""
     if not idents:
         return 1.0
     own = own_text(unit)
-    return sum(names(e, own) or label_names(e, label) for e in idents) / len(idents)
+    other = _entry_of_another(label, idents)
+    return sum(
+        1.0 if label_names(e, label) else (0.5 if other else 1.0) if names(e, own) else 0.0 for e in idents
+    ) / len(idents)
+
+
+def _entry_of_another(label: str, idents: Sequence[str]) -> bool:
+    """Whether the label's last line is the term of an entry for another identifier."""
+    line = label.rsplit("\n", 1)[-1]
+    name = entry_name(line).split()
+    if not name or (name[0].isalpha() and name[0].isupper()):
+        return False  # a man page's section heading ("OPTIONS", "CONFIGURATION") is no entry
+    return is_identifier(name[0]) and not any(names(e, line) for e in idents)
 
 
 def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kind: float) -> float:

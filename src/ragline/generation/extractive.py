@@ -331,8 +331,12 @@ class ReaderMix:
 
 
 def _overlaps(a: ScoredSentence, b: ScoredSentence) -> bool:
-    """Whether two units share text: the same passage and intersecting document offsets."""
-    return a.passage == b.passage and a.start < b.end and b.start < a.end
+    """Whether two units share text: the same passage and intersecting document offsets, or the
+    same words on two pages (a manual repeats a setting's description on each command's page;
+    each unit is embedded under its own page's title, so the vectors alone differ)."""
+    if a.passage == b.passage:
+        return a.start < b.end and b.start < a.end
+    return " ".join(a.text.split()) == " ".join(b.text.split())
 
 
 def _logit(s: ScoredSentence) -> float:
