@@ -165,23 +165,18 @@ typically 100 connections, but might be less if your kernel settings will not su
 
 
 # git-merge(1) repeats git-config(1)'s description of merge.renameLimit word for word.
-RENAMES_PAGE = """<html><head><title>git-config(1)</title></head><body>
-<h2>Variables</h2><div class="dlist"><dl>
-<dt class="hdlist1">merge.renameLimit</dt>
+MERGE_RENAME_LIMIT = """<dt class="hdlist1">merge.renameLimit</dt>
 <dd><p>The number of files to consider in the exhaustive portion of rename detection during a merge.
 If not specified, defaults to the value of diff.renameLimit. If neither merge.renameLimit nor
-diff.renameLimit are specified, currently defaults to 7000.</p></dd>
+diff.renameLimit are specified, currently defaults to 7000.</p></dd>"""
+RENAMES_PAGE = f"""<html><head><title>git-config(1)</title></head><body>
+<h2>Variables</h2><div class="dlist"><dl>{MERGE_RENAME_LIMIT}
 <dt class="hdlist1">diff.renameLimit</dt>
 <dd><p>The number of files to consider in the exhaustive portion of copy/rename detection. If not set,
 the default value is currently 1000.</p></dd>
 </dl></div></body></html>"""
-MERGE_PAGE = """<html><head><title>git-merge(1)</title></head><body>
-<h2>CONFIGURATION</h2><div class="dlist"><dl>
-<dt class="hdlist1">merge.renameLimit</dt>
-<dd><p>The number of files to consider in the exhaustive portion of rename detection during a merge.
-If not specified, defaults to the value of diff.renameLimit. If neither merge.renameLimit nor
-diff.renameLimit are specified, currently defaults to 7000.</p></dd>
-</dl></div></body></html>"""
+MERGE_PAGE = f"""<html><head><title>git-merge(1)</title></head><body>
+<h2>CONFIGURATION</h2><div class="dlist"><dl>{MERGE_RENAME_LIMIT}</dl></div></body></html>"""
 
 
 @pytest.fixture(scope="module")
