@@ -179,6 +179,23 @@ MERGE_PAGE = f"""<html><head><title>git-merge(1)</title></head><body>
 <h2>CONFIGURATION</h2><div class="dlist"><dl>{MERGE_RENAME_LIMIT}</dl></div></body></html>"""
 
 
+# PostgreSQL's error-code appendix: class rows between the code rows, a code of letters and digits.
+ERRCODES_PAGE = """<html><head><title>Appendix A. PostgreSQL Error Codes</title></head><body>
+<h2 class="title">Appendix A. PostgreSQL Error Codes</h2>
+<p>All messages emitted by the PostgreSQL server are assigned five-character error codes that follow
+the SQL standard's conventions for SQLSTATE codes.</p>
+<table><thead><tr><th>Error Code</th><th>Condition Name</th></tr></thead><tbody>
+<tr><td colspan="2">Class 22 — Data Exception</td></tr>
+<tr><td><code>22012</code></td><td><code>division_by_zero</code></td></tr>
+<tr><td colspan="2">Class 23 — Integrity Constraint Violation</td></tr>
+<tr><td><code>23502</code></td><td><code>not_null_violation</code></td></tr>
+<tr><td><code>23505</code></td><td><code>unique_violation</code></td></tr>
+<tr><td colspan="2">Class 40 — Transaction Rollback</td></tr>
+<tr><td><code>40001</code></td><td><code>serialization_failure</code></td></tr>
+<tr><td><code>40P01</code></td><td><code>deadlock_detected</code></td></tr>
+</tbody></table></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -281,6 +298,26 @@ def test_the_asked_settings_own_entry_beats_a_mention_and_a_page_repeats_nothing
     assert a.text.count("currently defaults to 7000") <= 1, a.text
     a = ask(answerer, "What is the default value of merge.renameLimit?", ctx)
     assert a.text.count("currently defaults to 7000") == 1, a.text
+
+
+def test_an_error_code_table_answers_both_ways_and_abstains_on_a_code_it_does_not_list(
+    answerer, tmp_path
+) -> None:
+    ctx = context_of(tmp_path, ERRCODES_PAGE, ABOUT_PAGE)
+    shorts = {
+        # A code of letters and digits is the short answer, not its first digit.
+        "What error code does PostgreSQL use for a deadlock?": "40P01",
+        # "SQLSTATE" says which kind of code is asked; the page need not name it in the row.
+        "Which SQLSTATE code stands for a unique violation?": "23505",
+        # The row listing the asked code is the evidence, however few words it shares.
+        "What does SQLSTATE 23502 mean?": "not_null_violation",
+    }
+    for q, short in shorts.items():
+        a = ask(answerer, q, ctx)
+        assert not a.abstained, q
+        assert a.short is not None and a.short.text == short, (q, a.short, a.text)
+    a = ask(answerer, "Which condition name has the error code 99999?", ctx)
+    assert a.abstained, a.text
 
 
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:

@@ -780,6 +780,11 @@ class ExtractiveAnswerer:
             # over "Spool\n\nA directory where ...": 0.53 with the fp32 embedder, 0.41 with int8).
             # A question scoped to another product still abstains below.
             confidence = max(confidence, self.weights.glossary_confidence)
+        if scored and need.codes and scored[0].entry >= 1.0:
+            # The table row that lists the asked code ("| 23502 | not_null_violation |" for "What
+            # does SQLSTATE 23502 mean?") shares one word with the question and sits near the
+            # threshold by the sentence score; the code itself is the evidence.
+            confidence = max(confidence, self.weights.glossary_confidence)
         scoped = scoped_products(question)
         if need.kind in self.weights.entry_kinds:
             # "Which port does Redis listen on by default?": a setting's value is asked of the
@@ -798,12 +803,13 @@ class ExtractiveAnswerer:
             confidence = min(confidence, self.abstain_threshold / 2)
         if (
             scored
-            and need.named
+            and (need.named or need.codes)
             and need.kind in self.weights.entry_kinds
             and not any(s.entry for s in scored)
         ):
             # A value asked of a named thing ("the default port of Redis") that no entry of the
-            # context states: the collection mentions Redis and states defaults, not this one.
+            # context states: the collection mentions Redis and states defaults, not this one;
+            # nor does a code table that does not list the asked code ("error code 99999").
             confidence = min(confidence, self.abstain_threshold / 2)
         if confidence < self.abstain_threshold:
             yield Token(ABSTAIN_TEXT)

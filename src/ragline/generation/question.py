@@ -177,6 +177,9 @@ _NOT_ENTITIES = frozenset(
         "i",
         "my",
         "if",
+        # The kind of code asked for ("Which SQLSTATE code ...?"), like "error code": no entity
+        # the page must name.
+        "sqlstate",
     ]
 )
 # Generic words that a trailing "of X" names without naming an entity.
