@@ -26,6 +26,13 @@ from ragline.generation.short import short_span, tidy_span
             "SERIALIZABLE",
         ),
         ("What is the default journal size limit?", "The default journal size limit is -1 (no limit).", "-1"),
+        # ... the literal in parentheses after a value in words ...
+        ("What is the default value of work_mem?", "The default value is four megabytes (4MB).", "4MB"),
+        (
+            "What is the default of shared_buffers?",
+            "The default is typically 128 megabytes (128MB), but might be less.",
+            "128MB",
+        ),
         # ... or "off by default", "5432 by default" ...
         ("Is cell size checking on by default?", "Cell size checking is turned off by default.", "off"),
         ("What is the default port?", "The TCP port the server listens on; 5432 by default.", "5432"),

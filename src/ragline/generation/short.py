@@ -36,6 +36,8 @@ _DEFAULT_IS = re.compile(
 _BY_DEFAULT = re.compile(
     r"\b(?:is|are)\s+(?:\w+\s)?(?P<v>on|off|enabled|disabled|true|false|\w+)\s+by default\b", re.IGNORECASE
 )
+# The value's literal in parentheses right after it: "four megabytes (4MB)".
+_LITERAL_AFTER = re.compile(r"[\w.\-]+(?:\s[A-Za-z]+)?\s*\((?P<p>[-+]?\d[\w.]{0,12})\)")
 # "The TCP port the server listens on; 5432 by default."
 _VALUE_BY_DEFAULT = re.compile(rf"(?<![\w.\-])(?P<v>{_NUM}{_UNIT})\s+by default\b")
 # A plain word stated as the default, closing its clause ("The default value is localhost, which
@@ -124,6 +126,11 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
             value = text[a:b]
             if not value or _in_question(value, question):
                 continue
+            literal = _LITERAL_AFTER.match(text, a)
+            if pattern is _DEFAULT_IS and literal is not None:
+                # "four megabytes (4MB)", "128 megabytes (128MB)": the literal a configuration
+                # file takes, as the manual writes it.
+                return literal.span("p")
             if not _looks_like_value(value) and not _closing_word(pattern, text, m, value):
                 continue
             # "1 billion (1 thousand million or 1,000,000,000)": keep the number's unit word.
