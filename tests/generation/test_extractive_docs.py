@@ -196,6 +196,17 @@ the SQL standard's conventions for SQLSTATE codes.</p>
 </tbody></table></body></html>"""
 
 
+# A sentence that introduces the command it is about, in a block of its own.
+RELOAD_PAGE = """<html><head><title>20.1. Setting Parameters</title></head><body>
+<h2>20.1. Setting Parameters</h2>
+<p>To make the server re-read its configuration files, send it a signal with:</p>
+<pre class="programlisting">$ pg_ctl reload -D /usr/local/pgsql/data</pre>
+<p>Some parameters can only be changed at server start.</p>
+<p>The default configuration file contains the following stanza:</p>
+<pre class="programlisting">listen_addresses = 'localhost'</pre>
+</body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -318,6 +329,16 @@ def test_an_error_code_table_answers_both_ways_and_abstains_on_a_code_it_does_no
         assert a.short is not None and a.short.text == short, (q, a.short, a.text)
     a = ask(answerer, "Which condition name has the error code 99999?", ctx)
     assert a.abstained, a.text
+
+
+def test_a_procedure_is_quoted_with_the_command_its_sentence_introduces(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, RELOAD_PAGE)
+    a = ask(answerer, "How do I make the server re-read its configuration files?", ctx)
+    assert not a.abstained
+    assert a.text.startswith("To make the server re-read its configuration files, send it a signal with: ")
+    assert "`$ pg_ctl reload -D /usr/local/pgsql/data` [1]" in a.text, a.text
+    # The citation's quote is the document's own text, block and all.
+    assert a.citations[0].quote.endswith("```\n$ pg_ctl reload -D /usr/local/pgsql/data\n```")
 
 
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:

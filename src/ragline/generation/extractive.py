@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -218,6 +219,31 @@ def _reread(s: ScoredSentence, head: str, span: Span | None, mix: ReaderMix, pri
     return replace(
         s, score=mix.verdict(span) + prior, span=inside, reader_logit=span.logit, reader_margin=span.margin
     )
+
+
+# The kinds of question a command answers, quoted with the sentence that introduces it.
+_QUOTES_CODE = frozenset({"procedure", "other"})
+# A code block longer than this is a listing to read, not a command to quote with its sentence.
+_CODE_QUOTED = 300
+
+
+def _code_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
+    """The end of the short code block right after ``units[u]`` when the unit introduces it
+    ("To make the server re-read its configuration files, send it a signal with:"), else None."""
+    a, b = units[u]
+    if not text[a:b].rstrip().endswith(":") or u + 1 >= len(units):
+        return None
+    x, y = units[u + 1]
+    return y if is_code(text[x:y]) and y - x <= _CODE_QUOTED else None
+
+
+def _shown_inline(text: str) -> str:
+    """``text`` on one line, a fenced code block in it as inline code ("with: `pg_ctl reload`")."""
+    text = _FENCED.sub(lambda m: "`" + " ".join(m.group(1).split()) + "`", text)
+    return " ".join(text.split())
+
+
+_FENCED = re.compile(r"```[\w+\-]*\n(.*?)\n?```", re.DOTALL)
 
 
 def _follow_on(p: Passage, units: list[tuple[int, int]], u: int, n: int) -> tuple[int, int] | None:
@@ -537,8 +563,18 @@ class ExtractiveAnswerer:
                 t = set(terms(shown))
                 if len(t) >= MIN_TERMS:
                     after = _follow_on(p, units, u, self.mix.follow_units)
+                    # Only when a command is asked for: a value's sentence that introduces a block
+                    # ("the default configuration file contains the following stanza:") states
+                    # no value, and the block would make it look as if it did.
+                    end = _code_after(p.text, units, u) if need.kind in _QUOTES_CODE else None
+                    if end is not None:
+                        # "... send it a signal with:" is no answer without the command under it.
+                        text, shown, after = p.text[a:end], strip_markers(p.text[a:end]), None
+                        t |= set(terms(shown))
                     found.append(
-                        _Sentence(i, p.start + a, p.start + b, text, shown, t, header, before, label, after)
+                        _Sentence(
+                            i, p.start + a, p.start + (end or b), text, shown, t, header, before, label, after
+                        )
                     )
                 before = frozenset(_own_terms(shown, t))
         if not found:
@@ -853,7 +889,7 @@ class ExtractiveAnswerer:
             # The quote keeps the document's exact text (it matches start/end); the answer drops the
             # document's own [n] markers so that every marker in it is one of these citations.
             lead = f"{s.lead}: " if s.lead else ""
-            piece = f"{lead}{' '.join(strip_markers(s.text).split())} [{n}]"
+            piece = f"{lead}{_shown_inline(strip_markers(s.text))} [{n}]"
             yield Token(piece if n == 1 else " " + piece)
             pieces.append(piece)
         answer = self._answer(question, " ".join(pieces), citations, False, confidence)
