@@ -182,17 +182,16 @@ def _code_span(need: QuestionNeed, question: str, text: str) -> tuple[int, int] 
             if not _in_question(m.group(group), question):
                 return m.span(group)
         return None
-    if not need.codes:
-        # A code of letters and digits ("40P01") before any number: "4" is no part of an answer.
-        for m in _SQLSTATE.finditer(text):
-            if not _in_question(m.group(0), question):
-                return m.span()
     if need.codes:
         # The question names the value ("What does error code 23503 mean?"): the name beside it.
         for m in (*_CODE.finditer(text), *_SNAKE.finditer(text)):
             if not _in_question(m.group(0), question):
                 return m.span()
         return None
+    # A code of letters and digits ("40P01") before any number: "4" is no part of an answer.
+    for m in _SQLSTATE.finditer(text):
+        if not _in_question(m.group(0), question):
+            return m.span()
     for m in _CODE.finditer(text):
         if not _in_question(m.group(0), question):
             return m.span()
