@@ -157,6 +157,18 @@ def test_dotted_names_are_identifiers_and_names_spell_their_words() -> None:
     assert entry_strength(need, q, unit, "Variables\npack.window", carries(need, unit)) == 0.0
 
 
+def test_an_acronym_that_qualifies_a_noun_is_no_identifier_to_pin() -> None:
+    q = "How many simultaneous connections may one client make to the Postfix SMTP server by default?"
+    assert "SMTP" in classify(q).named and asked_identifiers(classify(q), q) == ()
+    q = "What is the TCP port the server listens on by default?"
+    assert asked_identifiers(classify(q), q) == ()
+    # A code or a signal is the asked thing, whatever noun follows it.
+    q = "What does the SIGHUP signal do?"
+    assert asked_identifiers(classify(q), q) == ("SIGHUP",)
+    q = "What is the numeric value of SQLITE_BUSY?"
+    assert asked_identifiers(classify(q), q) == ("SQLITE_BUSY",)
+
+
 def test_a_product_scope_is_no_setting_name_but_a_setting_at_the_end_is() -> None:
     q = "What is the default page size in SQLite?"
     assert product_scope(classify(q), q) == "SQLite"

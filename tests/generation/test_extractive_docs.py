@@ -130,6 +130,16 @@ receive service from a real Postfix SMTP server process.</p></dd>
 addresses.</p></dd>
 </dl></body></html>"""
 
+# postconf(5) again: the entry that answers does not spell out "SMTP"; a neighbour does.
+CONNECTIONS_PAGE = """<html><head><title>Postfix Configuration Parameters</title></head><body>
+<h1>Postfix Configuration Parameters</h1><dl>
+<dt><b>postscreen_client_connection_count_limit</b> (default: $smtpd_client_connection_count_limit)</dt>
+<dd><p>How many simultaneous connections any remote SMTP client is allowed to have with the
+postscreen(8) daemon.</p></dd>
+<dt><b>smtpd_client_connection_count_limit</b> (default: 50)</dt>
+<dd><p>How many simultaneous connections any client is allowed to make to this service.</p></dd>
+</dl></body></html>"""
+
 # git-config(1): dotted names, one a prefix of the next; the default in a sentence of its own.
 GIT_CONFIG_PAGE = """<html><head><title>git-config(1)</title></head><body>
 <h2>Variables</h2><div class="dlist"><dl>
@@ -339,6 +349,13 @@ def test_a_procedure_is_quoted_with_the_command_its_sentence_introduces(answerer
     assert "`$ pg_ctl reload -D /usr/local/pgsql/data` [1]" in a.text, a.text
     # The citation's quote is the document's own text, block and all.
     assert a.citations[0].quote.endswith("```\n$ pg_ctl reload -D /usr/local/pgsql/data\n```")
+
+
+def test_an_acronym_before_a_noun_does_not_pin_the_entry_that_spells_it(answerer, tmp_path) -> None:
+    q = "How many simultaneous connections may one client make to the Postfix SMTP server by default?"
+    a = ask(answerer, q, context_of(tmp_path, CONNECTIONS_PAGE))
+    assert not a.abstained
+    assert a.short is not None and a.short.text == "50", a.text
 
 
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:

@@ -208,11 +208,29 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     "in X" beside another name ("the default of CacheDefaultExpire in mod_cache": the module the
     setting belongs to)."""
     scope = trailing_scope(question)
-    idents = [e for e in need.named if is_identifier(e)]
+    idents = [e for e in need.named if is_identifier(e) and not _modifier(e, question)]
     container = scope is not None and len(idents) > 1 and _CLOSING_IN.search(question) is not None
     named = tuple(e for e in idents if e != scope or (_setting_like(e) and not container))
     # A code's value ("error code 23503") pins its table row as a setting's name pins its entry.
     return named + tuple(c for c in need.codes if c not in named)
+
+
+# Nouns that an acronym before them only qualifies: "the Postfix SMTP server" asks about the
+# server, whose entry need not spell out "SMTP" ("smtpd_client_connection_count_limit").
+_QUALIFIED = re.compile(
+    r"\s+(?:servers?|clients?|ports?|protocols?|requests?|responses?|connections?|sessions?"
+    r"|daemons?|services?|headers?|traffic|proxy|proxies)\b",
+    re.IGNORECASE,
+)
+
+
+def _modifier(entity: str, question: str) -> bool:
+    """Whether ``entity``, an acronym (letters only, upper case), only qualifies the noun after it
+    in ``question`` ("SMTP server", "TCP port", "HTTP request")."""
+    if not (entity.isalpha() and entity.isupper()):
+        return False
+    at = re.search(rf"(?<![\w\-]){re.escape(entity)}(?![\w\-])", question)
+    return at is not None and _QUALIFIED.match(question, at.end()) is not None
 
 
 def product_scope(need: QuestionNeed, question: str) -> str | None:
