@@ -358,6 +358,14 @@ def test_an_acronym_before_a_noun_does_not_pin_the_entry_that_spells_it(answerer
     assert a.short is not None and a.short.text == "50", a.text
 
 
+def test_reading_on_stops_at_the_next_entrys_term(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, CONNECTION_PAGE, ERRCODES_PAGE, RELOAD_PAGE, SETTINGS_PAGE)
+    a = ask(answerer, "What is the default work_mem?", ctx)
+    assert not a.abstained and a.short is not None and a.short.text == "4MB"
+    # The sentence after work_mem's default belongs to maintenance_work_mem's entry.
+    assert "maintenance_work_mem" not in a.text, a.text
+
+
 def test_a_dotted_setting_name_pins_its_entry_not_the_one_it_prefixes(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, GIT_CONFIG_PAGE)
     a = ask(answerer, "What is the default value of gc.auto?", ctx)

@@ -39,6 +39,7 @@ from ragline.generation.entries import (
     names,
     own_text,
     product_scope,
+    term_of,
     unit_labels,
 )
 from ragline.generation.lexical import coverage, idf, terms
@@ -250,10 +251,12 @@ def _follow_on(p: Passage, units: list[tuple[int, int]], u: int, n: int) -> tupl
     """Document offsets of the (up to) ``n`` units after ``units[u]`` in passage ``p``: the
     sentences that go on where it stops ("X was founded by Y." then "He later ..."; a parameter's
     description, then "The default is ..."). None when the passage ends there or a heading or
-    code follows; a heading or code also ends the run early."""
+    code follows; a heading, code or another entry's term also ends the run early."""
     end = -1
     for a, b in units[u + 1 : u + 1 + n]:
-        if is_heading(p.text[a:b]) or is_code(p.text[a:b]):
+        # A definition list's next term opens another setting's entry ("maintenance_work_mem
+        # (integer)" after work_mem's "The default value is four megabytes (4MB).").
+        if is_heading(p.text[a:b]) or is_code(p.text[a:b]) or term_of(p.text[a:b]) is not None:
             break
         end = b
     return (p.start + units[u + 1][0], p.start + end) if end >= 0 else None
