@@ -129,9 +129,14 @@ def names(entity: str, text: str) -> bool:
 # What a term line says besides the entry's own name: an aside after it ("work_mem (integer)",
 # "postscreen_pre_queue_limit (default: $default_process_limit)") and a reference to another
 # setting's value ("$relayhost"). A leading "(5)" is the entry's value, not an aside.
-_ASIDE = re.compile(r"(?<=\S)[ \t]*\([^()\n]*\)|\$\{?[A-Za-z_]\w*\}?")
+_REFERENCE = r"\$\{?[A-Za-z_]\w*\}?"
+_ASIDE = re.compile(rf"(?<=\S)[ \t]*\([^()\n]*\)|{_REFERENCE}")
 # A dotted name: git's "gc.auto", "core.abbrev"; not "e.g." nor a sentence's full stop.
 _DOTTED = re.compile(r"[a-z0-9]{2}\.[a-z]{2}", re.IGNORECASE)
+
+
+def _dotted(name: str) -> bool:
+    return _DOTTED.search(name.strip(".")) is not None
 
 
 def is_identifier(entity: str) -> bool:
@@ -141,7 +146,7 @@ def is_identifier(entity: str) -> bool:
         any(ch.isupper() for ch in entity[1:])
         or "_" in entity
         or any(ch.isdigit() for ch in entity)
-        or _DOTTED.search(entity.strip(".")) is not None
+        or _dotted(entity)
     )
 
 
@@ -167,7 +172,7 @@ def own_text(unit: str) -> str:
     term = term_of(unit)
     if term is not None:
         unit = entry_name(term) + unit[unit.index(term) + len(term) :]
-    return re.sub(r"\$\{?[A-Za-z_]\w*\}?", " ", unit) if "$" in unit else unit
+    return re.sub(_REFERENCE, " ", unit) if "$" in unit else unit
 
 
 @lru_cache(maxsize=256)
@@ -245,8 +250,7 @@ def _setting_like(name: str) -> bool:
     digit, a dotted name (``gc.auto``) or two inner capitals after lower case (``AccessFileName``;
     not ``SQLite``, ``PostgreSQL`` or ``MySQL``)."""
     humps = sum(a.islower() and b.isupper() for a, b in pairwise(name))
-    dotted = _DOTTED.search(name.strip(".")) is not None
-    return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2 or dotted
+    return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2 or _dotted(name)
 
 
 def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:

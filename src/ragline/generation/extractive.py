@@ -104,9 +104,8 @@ class SentenceWeights:
 def _about(need: QuestionNeed, s: _Sentence) -> float:
     """How much ``s`` is about the asked entities: in the unit 1, in the unit before it or the
     title/section path 0.5 (see :func:`ragline.generation.question.about`)."""
-    own = _own_terms(s.shown, s.terms)
-    near = about(need, own | s.before, s.header)
-    return 0.5 * (about(need, own, frozenset()) + near)
+    near = about(need, s.own | s.before, s.header)
+    return 0.5 * (about(need, s.own, frozenset()) + near)
 
 
 def _own_terms(shown: str, all_terms: set[str]) -> set[str]:
@@ -393,6 +392,8 @@ class _Sentence(NamedTuple):
     # Document offsets of the unit after it in the same passage (None: a heading, code or the
     # passage's end follows): what the reader reads after it (:meth:`ExtractiveAnswerer.reread`).
     after: tuple[int, int] | None = None
+    # Its terms less those that name other entries (:func:`_own_terms`): what :func:`_about` counts.
+    own: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,7 +565,9 @@ class ExtractiveAnswerer:
                     continue
                 shown = strip_markers(text)
                 t = set(terms(shown))
-                if len(t) >= MIN_TERMS:
+                enough = len(t) >= MIN_TERMS
+                after = end = None
+                if enough:
                     after = _follow_on(p, units, u, self.mix.follow_units)
                     # Only when a command is asked for: a value's sentence that introduces a block
                     # ("the default configuration file contains the following stanza:") states
@@ -574,12 +577,24 @@ class ExtractiveAnswerer:
                         # "... send it a signal with:" is no answer without the command under it.
                         text, shown, after = p.text[a:end], strip_markers(p.text[a:end]), None
                         t |= set(terms(shown))
+                own = frozenset(_own_terms(shown, t))
+                if enough:
                     found.append(
                         _Sentence(
-                            i, p.start + a, p.start + (end or b), text, shown, t, header, before, label, after
+                            i,
+                            p.start + a,
+                            p.start + (end or b),
+                            text,
+                            shown,
+                            t,
+                            header,
+                            before,
+                            label,
+                            after,
+                            own,
                         )
                     )
-                before = frozenset(_own_terms(shown, t))
+                before = own
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
         weights = idf([f.terms | f.header for f in found])

@@ -130,8 +130,8 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
     ),
 )
 
-# An identifier: CamelCase inside a word, an underscore, a digit with letters, or ALL CAPS.
-# Identifiers: CamelCase, snake_case, with a digit, upper case, ".ext", "-flag", git's "gc.auto".
+# An identifier: CamelCase inside a word, snake_case, a digit with letters, ALL CAPS, ".ext",
+# "-flag", or a dotted name (git's "gc.auto").
 _IDENT = re.compile(
     r"^(?:[A-Za-z]+[A-Z][a-z]\w*|\w*_\w+|[A-Za-z]+\d\w*|[A-Z]{2,}\w*|\.\w+|-\w+"
     r"|[A-Za-z][A-Za-z0-9]+(?:\.[A-Za-z][\w\-]+)+)$"
