@@ -87,12 +87,13 @@ def test_server_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_late_interaction_is_the_default_reranker_only_where_token_states_are_kept() -> None:
     onnx = load_settings()
-    assert onnx.retrieval.rerank.stages == ["late-interaction"] and onnx.stores_token_states
+    assert onnx.retrieval.rerank.stages == ["late-interaction", "identifiers"] and onnx.stores_token_states
     remote = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "dimension": 8}
-    # Without token states the reranker would run the model over every candidate: no default one.
+    # Without token states the reranker would run the model over every candidate: only the one
+    # that needs no model.
     plain = load_settings(embedding=remote)
-    assert plain.retrieval.rerank.stages == [] and not plain.stores_token_states
-    assert load_settings(embedding=remote, retrieval={"top_k": 5}).retrieval.rerank.stages == []
+    assert plain.retrieval.rerank.stages == ["identifiers"] and not plain.stores_token_states
+    assert load_settings(embedding=remote, retrieval={"top_k": 5}).retrieval.rerank.stages == ["identifiers"]
     chosen = load_settings(embedding=remote, retrieval={"rerank": ["late-interaction"]})
     assert chosen.retrieval.rerank.stages == ["late-interaction"]  # an explicit choice stands
     assert not load_settings(chunking={"token_states": "off"}).stores_token_states

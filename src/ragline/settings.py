@@ -269,8 +269,12 @@ class IngestSettings(_Strict):
     ray_max_retries: int = Field(default=3, ge=0, le=100)
 
 
-RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "freshness"]
-_DEFAULT_RERANK: tuple[RerankerName, ...] = ("late-interaction",)
+RerankerName = Literal["cross-encoder", "late-interaction", "llm", "mmr", "freshness", "identifiers"]
+# Late interaction, then the hits that spell a setting's or code's name the query asks about first
+# (rerank/identifiers.py: no model, nothing happens for a query without such a name).
+_DEFAULT_RERANK: tuple[RerankerName, ...] = ("late-interaction", "identifiers")
+# Where ingest keeps no token states: only the reranker that needs no model.
+_DEFAULT_RERANK_WITHOUT_STATES: tuple[RerankerName, ...] = ("identifiers",)
 
 
 # Marks a field that turns an optional stage on (when truthy and not "off"): the engine derives
@@ -374,7 +378,7 @@ class RerankSettings(_Strict):
     """The one reranker configuration: which rerankers run, in order, over the first
     ``candidates`` hits, and each one's options. The default, late interaction, reads the token
     states ingest kept (``chunking.token_states``); without them (an embedding backend other than
-    onnx) the default is no reranker."""
+    onnx) it is left out. Exact names (``identifiers``) follow it in both defaults."""
 
     stages: list[RerankerName] = Field(
         default_factory=lambda: list(_DEFAULT_RERANK), json_schema_extra=_STAGE
@@ -1096,7 +1100,8 @@ class Settings(BaseSettings):
     def _default_rerank(cls, data: Any) -> Any:
         # Late interaction is the default reranker because ingest keeps the token states it reads.
         # An embedding backend without token states would make it run the model over every
-        # candidate at query time (about 1 s a query), so there the default is no reranker.
+        # candidate at query time (about 1 s a query), so there the default is only the reranker
+        # that needs no model.
         if not isinstance(data, dict):
             return data
         emb = data.get("embedding")
@@ -1104,13 +1109,14 @@ class Settings(BaseSettings):
         if backend in (None, "onnx"):
             return data
         r = data.get("retrieval")
+        plain = list(_DEFAULT_RERANK_WITHOUT_STATES)
         if r is None:
-            return {**data, "retrieval": {"rerank": {"stages": []}}}
+            return {**data, "retrieval": {"rerank": {"stages": plain}}}
         if isinstance(r, dict):
             grouped = group_retrieval_keys(r)
             rerank = grouped.get("rerank", {})
             if isinstance(rerank, dict) and "stages" not in rerank:
-                return {**data, "retrieval": {**grouped, "rerank": {**rerank, "stages": []}}}
+                return {**data, "retrieval": {**grouped, "rerank": {**rerank, "stages": plain}}}
         return data
 
     @model_validator(mode="after")

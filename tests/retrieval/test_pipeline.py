@@ -15,6 +15,7 @@ import ragline
 from ragline.engine import Engine
 from ragline.query.prf import PRFKeywordExpander
 from ragline.query.vector_prf import rocchio
+from ragline.rerank.identifiers import IdentifierReranker
 from ragline.rerank.late_interaction import LateInteractionReranker, ReadAhead, standardize
 from ragline.retrieval.pipeline import PipelineRetriever
 from ragline.retrieval.retrievers import HybridRetriever, fuse, fuse_lists
@@ -416,7 +417,7 @@ def test_default_late_interaction_mixes_maxsim_into_the_first_30_hits(real_engin
     engine = real_engine
     query = "who cleans the solar panels"
     default = RetrievalSettings()
-    assert default.rerank.stages == ["late-interaction"] and default.rerank.candidates == 30
+    assert default.rerank.stages == ["late-interaction", "identifiers"] and default.rerank.candidates == 30
     retriever = engine.retriever(collection="notes", retrieval=default)
     hits = retriever.run(query, 5)
     unranked = default.overridden(RetrievalSettings(rerank={"stages": []}))
@@ -520,7 +521,9 @@ def _full_default_by_hand(
     sm = s.smoothing
     head = smooth_hits(hits, firsts, vectors, sm.neighbours, sm.weight)[: s.rerank.candidates]
     late = engine.retrievers.rerankers(s)[0].with_states(store)  # type: ignore[attr-defined]
-    return late.run(query, head, top_k)
+    reranked = late.run(query, head, len(head))
+    # Exact names next (none of these queries names one, so the order stands).
+    return IdentifierReranker().run(query, reranked, len(reranked))[:top_k]
 
 
 @pytest.mark.integration
@@ -529,7 +532,7 @@ def test_full_default_equals_its_stages_run_one_after_another(home_engine: Engin
     # ranking and every score must be what the stages give run in order.
     s = RetrievalSettings()
     assert (s.sentences, s.feedback.fusion, s.feedback.keyword.weight) == (True, "add", 0.5)
-    assert s.rerank.stages == ["late-interaction"] and s.smoothing.enabled
+    assert s.rerank.stages == ["late-interaction", "identifiers"] and s.smoothing.enabled
     retriever = home_engine.retriever(collection="home")
     queries = ["noisy heat pumps", "cost", "solar panels subsidies", "which battery storage lasted",
                "what did owners say about the maintenance of rainwater tanks and smart meters"]  # fmt: skip

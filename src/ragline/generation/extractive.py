@@ -139,6 +139,8 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
 # inside the entry whose label names the asked identifier is the one to quote ("The default is
 # Off in order to save the network traffic" under "HostnameLookups Directive").
 _IN_ENTRY_KINDS = frozenset({"reason", "number", "date", "procedure"})
+# Of those, the values the reader's re-ranking keeps pinned to the entry (ExtractiveAnswerer.reread).
+_PINNED_VALUES = frozenset({"number", "date"})
 
 
 def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> float:
@@ -713,11 +715,15 @@ class ExtractiveAnswerer:
         best = scored[0].score or 1.0
         # For a value stated in an entry ("Default: | X 5"), the entry outranks prose the reader
         # prefers (the reader was trained on Wikipedia sentences, never on field rows); so does
-        # a definition whose subject is the asked term.
+        # a definition whose subject is the asked term, and (by the half that _entry gives them)
+        # a number or date stated under the asked identifier's own label ("The SQLITE_ROW result
+        # code ..." under "(100) SQLITE_ROW" against "... result codes: SQLITE_OK, SQLITE_ROW").
+        # Not a reason: "Because AUTOINCREMENT changes ..." under "AUTOINCREMENT" is prose the
+        # reader judges better (docs dev s23).
         priors: list[float] = []
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
-            pinned = s.entry if need.kind in self.weights.entry_kinds else 0.0
+            pinned = s.entry if need.kind in self.weights.entry_kinds or need.kind in _PINNED_VALUES else 0.0
             priors.append(self.mix.score * s.score / best + pinned + s.subject)
             read.append(_reread(s, h, span, self.mix, priors[-1]))
         for j, pair in self._follow_ons(scored[:k], heads, spans, picked, pair_spans):

@@ -26,7 +26,7 @@ from ragline.settings import RerankSettings
 # One set of defaults: a reranker built here alone runs exactly as the engine's default would.
 _R = RerankSettings.model_fields
 
-RerankKind = Literal["none", "cross-encoder", "late-interaction", "llm", "mmr", "freshness"]
+RerankKind = Literal["none", "cross-encoder", "late-interaction", "llm", "mmr", "freshness", "identifiers"]
 
 
 class RerankConfig(BaseModel):
@@ -105,6 +105,10 @@ def _make_one(
                 "OpenAI-compatible server"
             )
         return LLMReranker(chat)
+    if cfg.kind == "identifiers":
+        from ragline.rerank.identifiers import IdentifierReranker
+
+        return IdentifierReranker()
     if cfg.kind == "mmr":
         from ragline.rerank.mmr import MMRReranker
 

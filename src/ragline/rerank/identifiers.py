@@ -1,0 +1,57 @@
+"""Exact names first: for a query that names a setting, variable or code (``default_process_limit``,
+``gc.auto``, ``KeepAliveTimeout``; see :mod:`ragline.text.identifiers`), the hits that spell it
+rank above those that only share its words, and the entry that opens with it above both.
+
+Why a reranker and not a keyword weight: the keyword index splits such names into plain words
+("default", "process", "limit"), so a manual's many chunks about defaults and limits outrank the
+setting's own entry (Postfix's ``postconf(5)``: 27th by BM25, 8th after fusion and late
+interaction). Spelling is a fact about the text, checked on the head the rerankers see.
+
+A hit's tier is 2 when a line of it (or its innermost section heading) opens with an asked name,
+plus the share of asked names it spells anywhere (0 to 1). Hits keep their order within a tier;
+the score is the previous stage's, raised by ``tier * (spread + 1)`` (``spread``: the head's score
+range) so that scores stay in rank order. A query without such names leaves hits as they are.
+
+Example::
+
+    reranker = IdentifierReranker()
+    hits = reranker.run("default value of default_process_limit", hits, top_k=10)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ragline.rerank.base import check_top_k, rescore
+from ragline.text.identifiers import identifiers, naming_grade
+from ragline.types import Hit
+
+# A line opening with the name outranks any number of mentions elsewhere.
+_ENTRY_TIER = 2.0
+
+
+def tier(text: str, names: Sequence[str]) -> float:
+    """How surely ``text`` is about ``names``: :data:`_ENTRY_TIER` when a line of it opens with one
+    of them, plus the share of them it spells."""
+    grades = [naming_grade(text, n) for n in names]
+    opens = _ENTRY_TIER if any(g == 2 for g in grades) else 0.0
+    return opens + sum(g > 0 for g in grades) / len(names)
+
+
+class IdentifierReranker:
+    """Moves the hits that spell the query's identifiers to the front (see the module docstring)."""
+
+    def run(self, query: str, hits: Sequence[Hit], top_k: int) -> list[Hit]:
+        check_top_k(top_k)
+        names = identifiers(query)
+        if not names or not hits:
+            return list(hits[:top_k])
+        tiers = [
+            tier(f"{h.chunk.section_path[-1] if h.chunk.section_path else ''}\n{h.chunk.text}", names)
+            for h in hits
+        ]
+        if not any(tiers):
+            return list(hits[:top_k])
+        scores = [h.score for h in hits]
+        step = max(scores) - min(scores) + 1.0
+        return rescore(hits, [s + t * step for s, t in zip(scores, tiers, strict=True)], top_k)

@@ -1,0 +1,81 @@
+"""Names a query asks about that a text must spell exactly: settings, variables and codes.
+
+Keyword search splits ``default_process_limit`` into ``default``, ``process`` and ``limit``
+(LanceDB's tokenizer keeps runs of letters and digits), so every chunk that says "default" and
+"limit" competes with the setting's own entry; dense search does no better on a name it never
+learnt. A query that names such an identifier wants the text that spells it, and above all the
+entry that opens with it (a definition list's term, a man page's parameter line, a heading).
+
+What counts as an identifier (a word would be too loose: "limit" is no name):
+
+- snake case, an underscore between letters or digits: ``default_process_limit``, ``SQLITE_BUSY``;
+- a dotted name with two lower-case letters or digits before a dot and two letters after it:
+  ``gc.auto``, ``diff.renameLimit``, ``main.cf`` (not ``e.g.``, ``U.S.`` or ``H2A.Z``);
+- camel case with two humps or more: ``KeepAliveTimeout``, ``bigFileThreshold`` (not ``McDonald``,
+  ``PostgreSQL`` or ``iPhone``, which are names of things rather than of settings).
+
+Example::
+
+    identifiers("What is the default value of default_process_limit?")  # ("default_process_limit",)
+    naming_grade("default_process_limit (default: 100)\\n\\nThe default ...", "default_process_limit")  # 2
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from itertools import pairwise
+
+_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][\w]*(?:\.[A-Za-z][\w]*)*")
+_SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]")
+_DOTTED = re.compile(r"[a-z0-9]{2}\.[a-z]{2}", re.IGNORECASE)
+_MIN_HUMPS = 2
+
+
+def _humps(word: str) -> int:
+    return sum(a.islower() and b.isupper() for a, b in pairwise(word))
+
+
+def is_identifier_name(token: str) -> bool:
+    """Whether ``token`` is a setting's, variable's or code's name by its spelling alone."""
+    return bool(_SNAKE.search(token) or _DOTTED.search(token) or _humps(token) >= _MIN_HUMPS)
+
+
+@lru_cache(maxsize=1024)
+def identifiers(text: str) -> tuple[str, ...]:
+    """The identifiers ``text`` names, in order, each once (case-folded duplicates dropped)."""
+    seen: dict[str, str] = {}
+    for m in _TOKEN.finditer(text):
+        token = m.group(0)
+        if is_identifier_name(token):
+            seen.setdefault(token.casefold(), token)
+    return tuple(seen.values())
+
+
+@lru_cache(maxsize=256)
+def _mention(ident: str) -> re.Pattern[str]:
+    # Not part of a longer name: "merge.renameLimit" does not name "renameLimit", nor
+    # "smtpd_recipient_limit_x" "smtpd_recipient_limit". A "$" before it (a reference to its
+    # value) still names it, and so does prose that writes its underscores as hyphens or spaces
+    # ("auto-vacuum" for ``auto_vacuum``, "the default process limit").
+    flexible = r"[_\- ]".join(re.escape(part) for part in ident.split("_"))
+    return re.compile(rf"(?<![\w.\-]){flexible}(?![\w]|[.\-]\w)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _opening(ident: str) -> re.Pattern[str]:
+    # A line that starts with the name, after indentation, a heading's "#", a value in brackets
+    # or a quote: the term of its entry ("work_mem (integer)", "       queue_run_delay (300s)",
+    # "### (19) SQLITE_CONSTRAINT"). Not after a list bullet: "- auto_vacuum" is a list of names
+    # (a page's table of contents), not the entry.
+    return re.compile(
+        rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?[`'\"]?{re.escape(ident)}(?![\w]|[.\-]\w)"
+    )
+
+
+def naming_grade(text: str, ident: str) -> int:
+    """2 when a line of ``text`` opens with ``ident`` (its entry), 1 when ``text`` names it
+    elsewhere, else 0."""
+    if _opening(ident).search(text):
+        return 2
+    return 1 if _mention(ident).search(text) else 0

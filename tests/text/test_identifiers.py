@@ -1,0 +1,72 @@
+"""Identifiers a query names and how a text names them (``ragline.text.identifiers``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.text.identifiers import identifiers, is_identifier_name, naming_grade
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("What is the default value of default_process_limit?", ("default_process_limit",)),
+        ("Which result code number is SQLITE_CONSTRAINT?", ("SQLITE_CONSTRAINT",)),
+        ("What is the default value of gc.auto?", ("gc.auto",)),  # the full stop is not part of it
+        ("What does diff.renameLimit default to?", ("diff.renameLimit",)),
+        ("What is the default KeepAliveTimeout?", ("KeepAliveTimeout",)),
+        # Two names, each once whatever its case.
+        ("Compare work_mem and WORK_MEM with shared_buffers", ("work_mem", "shared_buffers")),
+    ],
+)
+def test_names_of_settings_variables_and_codes_are_identifiers(query: str, expected: tuple[str, ...]) -> None:
+    assert identifiers(query) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Where did McDonald open its first restaurant in the U.S.?",  # one hump: a name of a thing
+        "Which port does PostgreSQL use by default?",
+        "What does H2A.Z do, e.g. in yeast?",  # abbreviations and gene names with a dot
+        "What is the default process limit?",  # plain words
+        "Is 2.5 larger than 1.10?",
+    ],
+)
+def test_plain_words_names_and_abbreviations_are_not(query: str) -> None:
+    assert identifiers(query) == ()
+
+
+def test_is_identifier_name() -> None:
+    assert is_identifier_name("bigFileThreshold") and is_identifier_name("main.cf")
+    assert not is_identifier_name("iPhone") and not is_identifier_name("limit")
+
+
+def test_a_line_that_opens_with_the_name_is_its_entry() -> None:
+    ident = "default_process_limit"
+    assert naming_grade("default_process_limit (default: 100)\n\nThe default maximal ...", ident) == 2
+    # A man page's parameter line in <pre>, a heading, a code's heading with its value before it.
+    assert naming_grade("CONTROLS\n       default_process_limit (100)\n              The", ident) == 2
+    assert naming_grade("## default_process_limit\n\nThe default ...", ident) == 2
+    assert naming_grade("### (19) SQLITE_CONSTRAINT\n\nThe SQLITE_CONSTRAINT error", "SQLITE_CONSTRAINT") == 2
+
+
+def test_a_mention_elsewhere_is_a_lesser_grade() -> None:
+    ident = "default_process_limit"
+    assert naming_grade("You can change it with a non-default default_process_limit.", ident) == 1
+    # A reference to its value, and prose that writes its underscores as hyphens or spaces.
+    assert naming_grade("postscreen_pre_queue_limit (default: $default_process_limit)", ident) == 1
+    assert naming_grade("By default, the limit is half the default process limit value.", ident) == 1
+    assert naming_grade("Query or set the auto-vacuum status.", "auto_vacuum") == 1
+    # A list of names (a table of contents) is no entry.
+    assert (
+        naming_grade("## List Of PRAGMAs\n\n- analysis_limit\n- auto_vacuum\n- busy_timeout", "auto_vacuum")
+        == 1
+    )
+
+
+def test_a_longer_name_does_not_name_a_shorter_one() -> None:
+    assert naming_grade("### (3091) SQLITE_CONSTRAINT_DATATYPE\n\nThe error", "SQLITE_CONSTRAINT") == 0
+    assert naming_grade("merge.renameLimit\n\nThe number of files", "diff.renameLimit") == 0
+    assert naming_grade("gc.autoPackLimit\n\nWhen there are more than", "gc.auto") == 0
+    assert naming_grade("Nothing about it here.", "gc.auto") == 0
