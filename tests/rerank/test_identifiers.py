@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from ragline.engine import Engine
 from ragline.rerank.base import Reranker
 from ragline.rerank.factory import RerankConfig, make_reranker
 from ragline.rerank.identifiers import IdentifierReranker, tier
+from tests.helpers import FAST_AND_REAL, fast_engine
 
 from . import make_hits, texts
 from .test_mmr import TableEmbedder
@@ -49,3 +54,55 @@ def test_tier_counts_the_share_of_names_spelled() -> None:
 def test_the_factory_builds_it_and_it_is_a_reranker() -> None:
     made = make_reranker(RerankConfig(kind="identifiers"), embedder=TableEmbedder())
     assert isinstance(made, IdentifierReranker) and isinstance(made, Reranker)
+
+
+_ENTRY_LINE = "\ndefault_process_limit (default: 100)\n"
+
+
+def _manual(root: Path) -> list[Path]:
+    """A parameter page (one entry a setting, each with its default in the term) and a tuning
+    page that talks about defaults, limits and processes in prose."""
+    names = [f"{w}_process_limit" for w in ("smtpd", "qmgr", "local", "pipe", "bounce", "cleanup")]
+    names += [f"{w}_rate_limit" for w in ("client", "message", "recipient", "connection")]
+    entries = "".join(
+        f"<dt><b>{n} (default: $default_process_limit)</b></dt><dd><p>The default limit of {n.split('_')[0]} "
+        "processes; by default the process limit is shared with the default process pool.</p></dd>"
+        for n in names
+    )
+    entries += (
+        "<dt><b>default_process_limit (default: 100)</b></dt><dd><p>The maximal number of child "
+        "programs that provide a given service.</p></dd>"
+    )
+    params = root / "postconf.html"
+    params.write_text(f"<html><body><h1>Parameters</h1><dl>{entries}</dl></body></html>")
+    tuning = root / "tuning.html"
+    prose = "".join(
+        f"<p>The default process limit of {w} matters: by default the limit of processes is what the "
+        "default configuration gives, and a process over the limit waits.</p>"
+        for w in ("smtpd", "qmgr", "pipe", "local", "cleanup", "bounce")
+    )
+    tuning.write_text(f"<html><body><h1>Tuning the number of processes</h1>{prose}</body></html>")
+    return [params, tuning]
+
+
+@FAST_AND_REAL
+def test_the_default_search_puts_the_asked_settings_entry_first(
+    tmp_path: Path, open_engine: Callable[..., Engine]
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    query = "What is the default value of default_process_limit?"
+    engine = (
+        open_engine(tmp_path / "data", retrieval={"rerank": ["identifiers"]})
+        if open_engine is fast_engine
+        else open_engine(tmp_path / "data")
+    )
+    engine.ingest(_manual(root), collection="manual")
+    hits = engine.search(query, collection="manual", top_k=5)
+    assert hits and _ENTRY_LINE in f"\n{hits[0].chunk.text}"
+    # Without the stage the words "default", "process" and "limit" rank it lower.
+    plain = engine.with_settings(
+        retrieval={**engine.settings.retrieval.model_dump(), "rerank": {"stages": []}}
+    )
+    without = plain.search(query, collection="manual", top_k=5)
+    assert _ENTRY_LINE not in f"\n{without[0].chunk.text}"
