@@ -217,6 +217,39 @@ RELOAD_PAGE = """<html><head><title>20.1. Setting Parameters</title></head><body
 </body></html>"""
 
 
+# Postfix's TUNING_README: a <dl> in a <blockquote>, each term with its default and the default's
+# history in brackets, after prose that talks about deferred mail.
+TUNING_PAGE = """<html><head><title>Postfix Performance Tuning</title></head><body>
+<h2>Tuning the frequency of deferred mail delivery attempts</h2>
+<p>The queue manager scans the "deferred" queue periodically for mail that is ready to be tried
+again. This process is governed by a bunch of little parameters.</p><blockquote><dl>
+<dt><a href="postconf.5.html#queue_run_delay">queue_run_delay</a> (default: 300 seconds; before
+Postfix 2.4: 1000s) </dt> <dd> How often the queue manager scans the queue for deferred mail. </dd>
+<dt><a href="postconf.5.html#maximal_backoff_time">maximal_backoff_time</a> (default: 4000 seconds)
+</dt> <dd> The maximal amount of time a message won't be looked at after a delivery failure. </dd>
+</dl></blockquote></body></html>"""
+
+# git-pack-objects(1) and git-config(1): the option's entry states the default; the variable's entry
+# (as much of it as a chunk holds) says what the window is, which the reader prefers.
+PACK_OPTIONS_PAGE = """<html><head><title>git-pack-objects(1)</title></head><body>
+<h2>OPTIONS</h2><dl>
+<dt>--window-memory=&lt;n&gt;</dt>
+<dd><p>This option provides an additional limit on top of --window; the window size will
+dynamically scale down so as to not take up more than n bytes in memory.</p></dd>
+<dt>--window=&lt;n&gt;</dt>
+<dd><p>These two options affect how the objects contained in the pack are stored using delta
+compression. The default value for --window is 10 and --depth is 50.</p></dd></dl></body></html>"""
+PACK_CONFIG_PAGE = """<html><head><title>git-config(1)</title></head><body>
+<h2>Variables</h2><div class="dlist"><dl>
+<dt class="hdlist1">pack.depth</dt>
+<dd><p>The maximum delta depth used by git-pack-objects(1) when no maximum depth is given on the
+command line. Defaults to 50.</p></dd>
+<dt class="hdlist1">pack.window</dt>
+<dd><p>The size of the window used by git-pack-objects(1) when no window size is given on the
+command line.</p></dd>
+</dl></div></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -486,3 +519,21 @@ def test_ask_on_ingested_manual_pages_end_to_end(tmp_path) -> None:
     a = engine.ask("What is the default value of work_mem?")
     assert not a.abstained and "4MB" in a.text and "128MB" not in a.text
     assert engine.ask("What is the default port of Redis?").abstained
+
+
+def test_a_term_whose_default_aside_runs_long_still_labels_its_entry(answerer, tmp_path) -> None:
+    q = "How often does the queue manager scan the deferred queue by default?"
+    a = ask(answerer, q, context_of(tmp_path, TUNING_PAGE))
+    assert not a.abstained
+    # The description alone ("How often the queue manager scans ...") states no value.
+    assert a.text.startswith("queue_run_delay (default: 300 seconds"), a.text
+    assert a.short is not None and a.short.text == "300 seconds"
+
+
+def test_a_default_question_prefers_the_unit_that_states_a_value(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, PACK_OPTIONS_PAGE, PACK_CONFIG_PAGE)
+    a = ask(answerer, "What window size does git pack-objects use by default?", ctx)
+    assert not a.abstained
+    first = a.text[: a.text.index("[1]")]
+    assert "The default value for --window is 10" in first, a.text
+    assert a.short is not None and a.short.text == "10"

@@ -58,6 +58,12 @@ def test_carries_reads_the_asked_kind() -> None:
     number = classify("How many columns can a table have?")
     assert carries(number, "The default setting for SQLITE_MAX_COLUMN is 2000.") == 1.0
     assert carries(number, "Columns hold values.") == 0.0
+    # "non-default" states no default.
+    limit = classify("What is the default value of default_process_limit?")
+    assert (
+        carries(limit, "You can change the limit by specifying a non-default default_process_limit.") == 0.0
+    )
+    assert carries(limit, "You can change the limit; its default is 100.") == 1.0
 
 
 def test_about_prefers_the_unit_that_names_the_entity() -> None:

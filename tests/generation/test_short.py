@@ -36,6 +36,18 @@ from ragline.generation.short import short_span, tidy_span
         # ... or "off by default", "5432 by default" ...
         ("Is cell size checking on by default?", "Cell size checking is turned off by default.", "off"),
         ("What is the default port?", "The TCP port the server listens on; 5432 by default.", "5432"),
+        # A term's "(default: ...)" aside ends its value at a semicolon or at a comma and a space.
+        (
+            "How often does the queue manager scan the deferred queue by default?",
+            "queue_run_delay (default: 300 seconds; before Postfix 2.4: 1000s)\n\nHow often it scans.",
+            "300 seconds",
+        ),
+        (
+            "How long does a bounce stay in the queue by default?",
+            "bounce_queue_lifetime (default: 5 days, available with Postfix 2.1 and later)\n\nHow long.",
+            "5 days",
+        ),
+        ("What is the default of max_files?", "max_files (default: 1,000)\n\nThe most files.", "1,000"),
         # ... a plain word that closes the clause stating it, past a hedge before a value.
         (
             "What is the default value of listen_addresses?",

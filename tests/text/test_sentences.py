@@ -117,6 +117,25 @@ def test_answer_units_split_table_rows_and_join_a_label_to_its_definition() -> N
     ]
 
 
+def test_a_term_with_a_long_aside_in_brackets_is_still_a_label() -> None:
+    from ragline.text.sentences import answer_units, label_words
+
+    # Postfix's TUNING_README: the default and its history in the <dt>, eight words in brackets.
+    text = (
+        "queue_run_delay (default: 300 seconds; before Postfix 2.4: 1000s)\n\n"
+        "How often the queue manager scans the queue for deferred mail.\n\n"
+        "A plain line of prose that runs on (longer than a label)\n\nIts next sentence."
+    )
+    units = [text[a:b] for a, b in answer_units(text)]
+    assert units[0] == (
+        "queue_run_delay (default: 300 seconds; before Postfix 2.4: 1000s)\n\n"
+        "How often the queue manager scans the queue for deferred mail."
+    )
+    # Words outside the brackets still count: seven of them make prose, not a label.
+    assert units[1] == "A plain line of prose that runs on (longer than a label)"
+    assert label_words("work_mem (integer)") == 1
+
+
 def test_a_numbered_heading_stays_one_unit() -> None:
     # "19.4.1." followed by a capital would end a sentence; on a heading line it does not.
     text = "## 19.4. Resource Consumption\n\n### 19.4.1. Memory\n\nIt is set. Here it is."

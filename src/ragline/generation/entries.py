@@ -34,6 +34,7 @@ from itertools import pairwise
 
 from ragline.generation.lexical import terms
 from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
+from ragline.text.sentences import label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
 _TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
@@ -69,7 +70,7 @@ def term_of(unit: str) -> str | None:
     head = head.strip()
     if not sep or head.startswith(("#", "|", "-", "*")) or " | " in head:
         return None
-    if len(head.split()) > _TERM_MAX_WORDS or head.endswith((".", ":", "?", "!", ";", ",")):
+    if label_words(head) > _TERM_MAX_WORDS or head.endswith((".", ":", "?", "!", ";", ",")):
         return None
     return head
 

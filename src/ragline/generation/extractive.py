@@ -317,6 +317,12 @@ class ReaderMix:
     # Kinds whose short answer the typed extraction finds in a documentation entry ("Default: |
     # KeepAliveTimeout 5" -> "5"), forms the reader never saw in SQuAD.
     typed_first: frozenset[str] = frozenset({"default", "code"})
+    # For these kinds a unit that states the asked value (question.carries: "The default value for
+    # --window is 10") earns this much over one that does not (the entry's opening "pack.window
+    # The size of the window used by git-pack-objects(1) ...", which the reader prefers): the
+    # reader, trained on SQuAD, never learnt that a default question wants the value.
+    kind: float = 0.3
+    kind_first: frozenset[str] = frozenset({"default"})
     # Kinds the reader does not re-rank: an overview ("What do we know about X?") is answered by
     # several sentences in the sentence scores' order, not by the one span a factoid reader finds.
     unread: frozenset[str] = frozenset({"overview"})
@@ -420,6 +426,8 @@ class ScoredSentence:
     # such unit of its page; see entries.py).
     entry: float = 0.0
     subject: float = 0.0
+    # How well it holds the asked kind of answer (question.carries), in [0, 1].
+    kind: float = 0.0
     # The entry's label (see entries.py).
     label: str = ""
     # Shown before the unit in the answer when it names what the unit leaves out (the asked
@@ -666,6 +674,7 @@ class ExtractiveAnswerer:
                 entity_share=abouts[i],
                 entry=entries[i],
                 subject=subjects[i],
+                kind=kinds[i],
                 label=found[i].label,
                 lead=_lead(need, found[i]),
                 after=found[i].after,
@@ -724,7 +733,8 @@ class ExtractiveAnswerer:
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
             pinned = s.entry if need.kind in self.weights.entry_kinds or need.kind in _PINNED_VALUES else 0.0
-            priors.append(self.mix.score * s.score / best + pinned + s.subject)
+            stated = self.mix.kind * s.kind if need.kind in self.mix.kind_first else 0.0
+            priors.append(self.mix.score * s.score / best + pinned + s.subject + stated)
             read.append(_reread(s, h, span, self.mix, priors[-1]))
         for j, pair in self._follow_ons(scored[:k], heads, spans, picked, pair_spans):
             # The pair takes its first unit's place: the reader, reading on, put the answer
@@ -732,9 +742,16 @@ class ExtractiveAnswerer:
             # a shade below a first unit that shares the question's words); its vector and
             # evidence (similarity, coverage) are the first unit's.
             one = read[j]
+            prior = priors[j]
+            if need.kind in self.mix.kind_first:
+                # The value may sit in the unit read on ("pack.window The size of the window
+                # ... Defaults to 10."): the pair states what its first unit alone did not.
+                kind = carries(need, strip_markers(pair.text))
+                prior += self.mix.kind * (kind - one.kind)
+                pair = replace(pair, kind=kind)
             read[j] = replace(
                 pair,
-                score=max(self.mix.verdict_of(pair), self.mix.verdict_of(one)) + priors[j],
+                score=max(self.mix.verdict_of(pair), self.mix.verdict_of(one)) + prior,
                 reader_logit=max(_logit(pair), _logit(one)),
             )
         order = sorted(range(k), key=lambda j: -read[j].score)

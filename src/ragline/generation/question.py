@@ -386,7 +386,8 @@ _CODE_LABEL = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}\d*\b|\b[a-z
 _CODE_NAME = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}\d*")
 _SNAKE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
-_DEFAULT_WORD = re.compile(r"\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
+# Not "non-default": "specifying a non-default default_process_limit" states no default.
+_DEFAULT_WORD = re.compile(r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
 _DEFINING = re.compile(
     r"\b(?:is|are|means|refers to|stands for|describes|denotes)\b|^[^.:|]{1,60}(?::| -|—) "
 )

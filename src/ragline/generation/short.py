@@ -23,8 +23,10 @@ from ragline.generation.question import SHORT_KINDS, QuestionNeed
 _NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
 _UNIT = r"(?:\s?(?:%|ms\b|seconds?\b|minutes?\b|hours?\b|days?\b|bytes?\b|[KMG]i?B\b|pages?\b|KiB\b|MiB\b))?"
 _NUMBER = re.compile(rf"(?<![\w.\-]){_NUM}{_UNIT}(?![\w.]\d)")
-# "Default: | KeepAliveTimeout 5", "Default: 100"
-_DEFAULT_CELL = re.compile(r"\bDefault:\s*(?:\|\s*)?(?P<v>[^\n|]+)", re.IGNORECASE)
+# "Default: | KeepAliveTimeout 5", "Default: 100"; the value ends at a semicolon or a comma before
+# a space: "(default: 300 seconds; before Postfix 2.4: 1000s)", "(default: 5 days, available with
+# Postfix version 2.1 and later)", not "(default: 1,000)".
+_DEFAULT_CELL = re.compile(r"\bDefault:\s*(?:\|\s*)?(?P<v>(?:[^\n|;,]|,(?=\S))+)", re.IGNORECASE)
 # "The default ... is 100", "defaults to OFF", "default value of this macro is 1 billion"
 _DEFAULT_IS = re.compile(
     r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+"

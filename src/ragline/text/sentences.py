@@ -117,6 +117,15 @@ _LABEL_END = (".", "!", "?", ":", ";", ",")
 # A block this short without end punctuation is a label (a <dt> term, a field name) that says what
 # the next sentence is about.
 _LABEL_MAX_WORDS = 6
+# An aside in brackets after a term says its type or default ("work_mem (integer)",
+# "queue_run_delay (default: 300 seconds; before Postfix 2.4: 1000s)"): not words of the label.
+_ASIDE = re.compile(r"(?<=\S)[ \t]*\((?:[^()\n\s]+\s*){1,12}\)")
+
+
+def label_words(piece: str) -> int:
+    """Words of ``piece`` outside its asides in brackets (of at most 12 words each): how long it is
+    as a label."""
+    return len(_ASIDE.sub(" ", piece).split())
 
 
 def answer_units(text: str) -> list[tuple[int, int]]:
@@ -148,7 +157,7 @@ def answer_units(text: str) -> list[tuple[int, int]]:
             and not piece.startswith(("#", "-", "*", "|", "`"))
             and _TABLE_ROW not in piece
             and not piece.endswith(_LABEL_END)
-            and len(piece.split()) <= _LABEL_MAX_WORDS
+            and label_words(piece) <= _LABEL_MAX_WORDS
             and _TABLE_ROW not in text[spans[i + 1][0] : spans[i + 1][1]]
             and not text[spans[i + 1][0]].startswith("#")
         ):
