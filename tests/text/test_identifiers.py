@@ -15,6 +15,10 @@ from ragline.text.identifiers import identifiers, is_identifier_name, naming_gra
         ("What is the default value of gc.auto?", ("gc.auto",)),  # the full stop is not part of it
         ("What does diff.renameLimit default to?", ("diff.renameLimit",)),
         ("What is the default KeepAliveTimeout?", ("KeepAliveTimeout",)),
+        # A plain word the question calls a setting is one.
+        ("What does the relayhost parameter specify?", ("relayhost",)),
+        ("How many seconds does the TimeOut directive default to?", ("TimeOut",)),
+        ("Is the auto_vacuum pragma on by default?", ("auto_vacuum",)),
         # Two names, each once whatever its case.
         ("Compare work_mem and WORK_MEM with shared_buffers", ("work_mem", "shared_buffers")),
     ],
@@ -31,6 +35,8 @@ def test_names_of_settings_variables_and_codes_are_identifiers(query: str, expec
         "What does H2A.Z do, e.g. in yeast?",  # abbreviations and gene names with a dot
         "What is the default process limit?",  # plain words
         "Is 2.5 larger than 1.10?",
+        "What does the main configuration parameter control?",  # a kind of setting, not a name
+        "Which parameter sets the port?",
     ],
 )
 def test_plain_words_names_and_abbreviations_are_not(query: str) -> None:

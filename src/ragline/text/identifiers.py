@@ -12,7 +12,8 @@ What counts as an identifier (a word would be too loose: "limit" is no name):
 - a dotted name with two lower-case letters or digits before a dot and two letters after it:
   ``gc.auto``, ``diff.renameLimit``, ``main.cf`` (not ``e.g.``, ``U.S.`` or ``H2A.Z``);
 - camel case with two humps or more: ``KeepAliveTimeout``, ``bigFileThreshold`` (not ``McDonald``,
-  ``PostgreSQL`` or ``iPhone``, which are names of things rather than of settings).
+  ``PostgreSQL`` or ``iPhone``, which are names of things rather than of settings);
+- any word the query calls a setting: "the relayhost parameter", "the KeepAlive directive".
 
 Example::
 
@@ -41,14 +42,32 @@ def is_identifier_name(token: str) -> bool:
     return bool(_SNAKE.search(token) or _DOTTED.search(token) or _humps(token) >= _MIN_HUMPS)
 
 
+# "the relayhost parameter", "the KeepAlive directive": a word the question calls a setting is one,
+# however plainly it is spelt.
+_CALLED = re.compile(
+    r"\bthe\s+(?P<name>[A-Za-z][\w.]*)\s+(?:configuration\s+)?"
+    r"(?:parameter|setting|option|directive|variable|pragma)s?\b",
+    re.IGNORECASE,
+)
+_NOT_NAMES = frozenset(
+    "configuration default main global same new other following above below first last given "
+    "corresponding relevant appropriate required optional".split()
+)
+
+
 @lru_cache(maxsize=1024)
 def identifiers(text: str) -> tuple[str, ...]:
     """The identifiers ``text`` names, in order, each once (case-folded duplicates dropped)."""
-    seen: dict[str, str] = {}
+    found: list[tuple[int, str]] = []
     for m in _TOKEN.finditer(text):
-        token = m.group(0)
-        if is_identifier_name(token):
-            seen.setdefault(token.casefold(), token)
+        if is_identifier_name(m.group(0)):
+            found.append((m.start(), m.group(0)))
+    for m in _CALLED.finditer(text):
+        if m.group("name").lower() not in _NOT_NAMES:
+            found.append((m.start("name"), m.group("name")))
+    seen: dict[str, str] = {}
+    for _, token in sorted(found):
+        seen.setdefault(token.casefold(), token)
     return tuple(seen.values())
 
 
