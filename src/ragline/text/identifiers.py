@@ -50,8 +50,26 @@ _CALLED = re.compile(
     re.IGNORECASE,
 )
 _NOT_NAMES = frozenset(
-    "configuration default main global same new other following above below first last given "
-    "corresponding relevant appropriate required optional".split()
+    [
+        "configuration",
+        "default",
+        "main",
+        "global",
+        "same",
+        "new",
+        "other",
+        "following",
+        "above",
+        "below",
+        "first",
+        "last",
+        "given",
+        "corresponding",
+        "relevant",
+        "appropriate",
+        "required",
+        "optional",
+    ]
 )
 
 
