@@ -38,6 +38,19 @@ def test_a_query_without_identifiers_leaves_hits_as_they_are() -> None:
     assert IdentifierReranker().run("What is gc.auto?", hits, top_k=3) == hits
 
 
+def test_a_definition_question_puts_the_glossary_entry_first_and_mentions_earn_nothing() -> None:
+    chapter = "### Dangling objects\n\nThe git-fsck command will sometimes complain about dangling objects."
+    mention = "There are also other situations that cause a dangling object, for example a dangling blob."
+    entry = (
+        "dangling object\n\nAn unreachable object which is not reachable even from other unreachable objects."
+    )
+    hits = make_hits(chapter, mention, entry)
+    out = IdentifierReranker().run("What is a dangling object?", hits, top_k=3)
+    assert texts(out) == [entry, chapter, mention]
+    # A question that names no term of a definition's shape leaves the order alone.
+    assert IdentifierReranker().run("Why do dangling objects appear?", hits, top_k=3) == hits
+
+
 def test_top_k_cuts_after_reordering() -> None:
     out = IdentifierReranker().run("default_process_limit", make_hits(PROSE, NEIGHBOUR, ENTRY), top_k=1)
     assert texts(out) == [ENTRY]

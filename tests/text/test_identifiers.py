@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.text.identifiers import identifiers, is_identifier_name, naming_grade
+from ragline.text.identifiers import asked_term, identifiers, is_identifier_name, naming_grade
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,20 @@ def test_a_longer_name_does_not_name_a_shorter_one() -> None:
     assert naming_grade("merge.renameLimit\n\nThe number of files", "diff.renameLimit") == 0
     assert naming_grade("gc.autoPackLimit\n\nWhen there are more than", "gc.auto") == 0
     assert naming_grade("Nothing about it here.", "gc.auto") == 0
+
+
+def test_only_a_term_line_is_an_entry_not_a_line_that_goes_on() -> None:
+    # A man page's sentence wrapped so that a line starts with the words, and a configuration example.
+    assert naming_grade("default port for SMTP is taken from the\n smtp/tcp entry", "default port") == 1
+    assert naming_grade("main.cf:\n    default_process_limit = 200", "default_process_limit") == 1
+    # A term with a kind noun, a colon or an anchor mark after it is still the entry.
+    assert naming_grade("## KeepAliveTimeout Directive\n\nDescription: ...", "KeepAliveTimeout") == 2
+    assert naming_grade("dangling object:\n    An unreachable object", "dangling object") == 2
+    assert naming_grade("work_mem (integer) #\n\nSets the base maximum", "work_mem") == 2
+
+
+def test_asked_term_reads_definition_shapes() -> None:
+    assert asked_term("What is a dangling object?") == "dangling object"
+    assert asked_term("What does VACUUM do?") == "VACUUM"
+    assert asked_term("What is the active queue in Postfix?") == "active queue"
+    assert asked_term("How do I reload the configuration?") is None

@@ -34,19 +34,12 @@ from itertools import pairwise
 
 from ragline.generation.lexical import terms
 from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
+from ragline.text.identifiers import asked_term
 from ragline.text.sentences import label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
 _TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
 _HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
-# What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
-_DEFINED = re.compile(
-    r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
-    r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*)?\s*\??\s*$"
-    r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+"
-    r"(?:do|mean|stand for|specify|control|set|configure|determine|define)\b",
-    re.IGNORECASE,
-)
 # Nouns that may follow the defined term before its verb ("The VACUUM command rebuilds ...").
 _KIND_NOUNS = frozenset(
     terms(
@@ -306,13 +299,7 @@ def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kin
 
 def defined_term(need: QuestionNeed, question: str) -> str | None:
     """The term a definition question asks about ("reverse proxy", "VACUUM"), else None."""
-    if need.kind != "definition":
-        return None
-    m = _DEFINED.search(question)
-    if not m:
-        return None
-    x = (m.group("x") or m.group("y") or "").strip()
-    return x or None
+    return asked_term(question) if need.kind == "definition" else None
 
 
 def _bare(term: str) -> str:

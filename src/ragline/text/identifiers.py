@@ -89,6 +89,26 @@ def identifiers(text: str) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+# What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
+_DEFINED = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
+    r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*)?\s*\??\s*$"
+    r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+"
+    r"(?:do|mean|stand for|specify|control|set|configure|determine|define)\b",
+    re.IGNORECASE,
+)
+
+
+def asked_term(question: str) -> str | None:
+    """The term a question of a definition's shape asks about ("reverse proxy" in "What is a
+    reverse proxy?", "VACUUM" in "What does VACUUM do?"), else None."""
+    m = _DEFINED.search(question)
+    if not m:
+        return None
+    x = (m.group("x") or m.group("y") or "").strip()
+    return x or None
+
+
 @lru_cache(maxsize=256)
 def _mention(ident: str) -> re.Pattern[str]:
     # Not part of a longer name: "merge.renameLimit" does not name "renameLimit", nor
@@ -101,12 +121,17 @@ def _mention(ident: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=256)
 def _opening(ident: str) -> re.Pattern[str]:
-    # A line that starts with the name, after indentation, a heading's "#", a value in brackets
-    # or a quote: the term of its entry ("work_mem (integer)", "       queue_run_delay (300s)",
-    # "### (19) SQLITE_CONSTRAINT"). Not after a list bullet: "- auto_vacuum" is a list of names
-    # (a page's table of contents), not the entry.
+    # A line that is the name's term: after indentation, a heading's "#" or a value in brackets
+    # ("### (19) SQLITE_CONSTRAINT"), the name, then nothing but asides in brackets ("work_mem
+    # (integer)", "       queue_run_delay (300s)"), a kind noun ("KeepAliveTimeout Directive"), a
+    # colon or an anchor mark. Not after a list bullet: "- auto_vacuum" is a list of names (a page's
+    # table of contents); not a line that goes on ("default port for SMTP is taken from the", a
+    # man page's wrapped sentence), nor "name = value" (an example of a configuration file).
     return re.compile(
-        rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?[`'\"]?{re.escape(ident)}(?![\w]|[.\-]\w)"
+        rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?[`'\"]?{re.escape(ident)}[`'\"]?"
+        r"(?:[ \t]*\([^()\n]*\))*"
+        r"(?:[ \t]+(?:directive|parameter|option|setting|variable|pragma|command))?"
+        r"[ \t]*:?[ \t#¶]*$"
     )
 
 
