@@ -93,23 +93,36 @@ def fetch_manuals(cache: Path, qs: QuestionSet) -> Path:
     return root
 
 
-def build_corpus(root: Path, cache: Path, gold: set[str], qs: QuestionSet) -> Path:
+def build_corpus(
+    root: Path, cache: Path, gold: set[str], qs: QuestionSet, max_page_bytes: int | None = MAX_PAGE_BYTES
+) -> Path:
     """One folder with the pages to ingest: every page a question comes from, and as distractors
     every other page of the manuals (for the main set: the English Apache manual, no translations,
-    and SQLite's top level, not its c3ref/ API pages) up to ``MAX_PAGE_BYTES`` of HTML, to bound
-    the embedding cost."""
+    and SQLite's top level, not its c3ref/ API pages) up to ``max_page_bytes`` of HTML, to bound
+    the embedding cost (None: every page, as a user would ingest the manual)."""
     corpus = cache / ("corpus" if qs.collection == "docsqa" else f"corpus-{qs.collection}")
+    # Which cap built the folder (none written: the default one), so that one cache directory
+    # never mixes the capped corpus with every page.
+    marker = corpus / ".max_page_bytes"
+    wanted = "all" if max_page_bytes is None else str(max_page_bytes)
     if corpus.is_dir():
+        built = marker.read_text().strip() if marker.is_file() else str(MAX_PAGE_BYTES)
+        if built != wanted:
+            raise SystemExit(
+                f"{corpus} holds the corpus built with max page bytes {built}, not {wanted}: "
+                "pass another --cache-dir"
+            )
         return corpus
     for name, (rel, pattern) in qs.manuals.items():
         src = root / rel
         for page in sorted(src.glob(pattern)):
             key = f"{name}/{page.relative_to(src).as_posix()}"
-            if key not in gold and page.stat().st_size > MAX_PAGE_BYTES:
+            if key not in gold and max_page_bytes is not None and page.stat().st_size > max_page_bytes:
                 continue
             dest = corpus / name / page.relative_to(src)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(page, dest)
+    marker.write_text(wanted)
     return corpus
 
 
@@ -216,6 +229,11 @@ def main() -> None:
     ap.add_argument("--show", action="store_true", help="print each question, its gold and the answer")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true", help="the collection is already built")
+    ap.add_argument(
+        "--all-pages",
+        action="store_true",
+        help="every page of the manuals, not only those up to 20 KB (use its own --cache-dir)",
+    )
     args = ap.parse_args()
 
     import ragline
@@ -225,14 +243,15 @@ def main() -> None:
     rows = [json.loads(line) for line in qs.questions.read_text().splitlines() if line.strip()]
     gold = {f"{r['manual']}/{r['page']}" for r in rows if r["page"]}
     root = fetch_manuals(cache, qs)
-    corpus = build_corpus(root, cache, gold, qs)
+    corpus = build_corpus(root, cache, gold, qs, None if args.all_pages else MAX_PAGE_BYTES)
     data_dir = cache / "data"
     if not args.skip_ingest:
         ingest(corpus, data_dir, qs.collection)
     if args.split != "all":
         rows = [r for r in rows if r["split"] == args.split]
     engine = ragline.open(data_dir)
-    result = {"split": args.split, **evaluate(engine, rows, corpus, args.show, qs.collection)}
+    split = f"{args.split}-all-pages" if args.all_pages else args.split
+    result = {"split": split, **evaluate(engine, rows, corpus, args.show, qs.collection)}
     if args.json:
         print(json.dumps(result))
     else:
