@@ -381,7 +381,7 @@ def test_the_default_pipeline_reranks_with_token_states_stored_in_milvus(
     states = store.fetch_token_states([c.id for c in store.all_chunks()])
     assert len(states) == len(DOCS) and all(s is not None and s.shape[1] == 384 for s in states)
     with caplog.at_level(logging.INFO, logger="ragline"):
-        [reranker] = engine.rerankers(engine.settings.retrieval, store, engine.embedder)
+        reranker, _exact_names = engine.rerankers(engine.settings.retrieval, store, engine.embedder)
         hits = engine.search("what replaced the gas boiler", top_k=2)
     assert isinstance(reranker, LateInteractionReranker) and reranker.states is store
     assert hits[0].chunk.doc_id == "heat"
