@@ -250,6 +250,22 @@ command line.</p></dd>
 </dl></div></body></html>"""
 
 
+# Apache's glossary: each entry may close with a "See:" line, just before the next entry's term.
+GLOSSARY_PAGE = """<html><head><title>Glossary - Apache HTTP Server</title></head><body>
+<h1>Glossary</h1><h2>Definitions</h2><dl>
+<dt><a name="ssl" id="ssl">Secure Sockets Layer (SSL)</a></dt>
+<dd>A protocol created by Netscape Communications Corporation for general communication
+authentication and encryption over TCP/IP networks.<br>
+See: <a href="ssl/">SSL/TLS Encryption</a></dd>
+<dt><a name="filter" id="filter">Filter</a></dt>
+<dd>A process that is applied to data that is sent or received by the server. Input filters process
+data sent by the client to the server.<br>
+See: <a href="filter.html">Filters</a></dd>
+<dt><a name="handler" id="handler">Handler</a></dt>
+<dd>An internal Apache httpd representation of the action to be performed when a file is called.</dd>
+</dl></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -537,3 +553,9 @@ def test_a_default_question_prefers_the_unit_that_states_a_value(answerer, tmp_p
     first = a.text[: a.text.index("[1]")]
     assert "The default value for --window is 10" in first, a.text
     assert a.short is not None and a.short.text == "10"
+
+
+def test_a_glossary_term_after_a_see_line_is_its_entrys_term(answerer, tmp_path) -> None:
+    a = ask(answerer, "What is a filter in Apache httpd?", context_of(tmp_path, GLOSSARY_PAGE))
+    assert not a.abstained
+    assert "applied to data that is sent or received" in a.text[: a.text.index("[1]")], a.text

@@ -136,6 +136,23 @@ def test_a_term_with_a_long_aside_in_brackets_is_still_a_label() -> None:
     assert label_words("work_mem (integer)") == 1
 
 
+def test_of_two_labels_in_a_row_the_second_opens_the_sentence_after_it() -> None:
+    from ragline.text.sentences import answer_units
+
+    # Apache's glossary: an entry's closing "See: ..." line, then the next entry's term.
+    text = (
+        "A protocol layer.\n\nSee: SSL/TLS Encryption\n\nFilter\n\n"
+        "A process that is applied to data that is sent or received by the server. Input filters."
+    )
+    units = [text[a:b] for a, b in answer_units(text)]
+    assert units == [
+        "A protocol layer.",
+        "See: SSL/TLS Encryption",
+        "Filter\n\nA process that is applied to data that is sent or received by the server.",
+        "Input filters.",
+    ]
+
+
 def test_a_numbered_heading_stays_one_unit() -> None:
     # "19.4.1." followed by a capital would end a sentence; on a heading line it does not.
     text = "## 19.4. Resource Consumption\n\n### 19.4.1. Memory\n\nIt is set. Here it is."

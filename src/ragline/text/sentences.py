@@ -151,15 +151,14 @@ def answer_units(text: str) -> list[tuple[int, int]]:
     i = 0
     while i < len(spans):
         a, b = spans[i]
-        piece = text[a:b]
         if (
             i + 1 < len(spans)
-            and not piece.startswith(("#", "-", "*", "|", "`"))
-            and _TABLE_ROW not in piece
-            and not piece.endswith(_LABEL_END)
-            and label_words(piece) <= _LABEL_MAX_WORDS
+            and _is_label(text[a:b])
             and _TABLE_ROW not in text[spans[i + 1][0] : spans[i + 1][1]]
             and not text[spans[i + 1][0]].startswith("#")
+            # Two labels in a row ("See: SSL/TLS Encryption" closing one glossary entry, then the
+            # term "Filter" of the next): the second one opens the sentence after it.
+            and not (i + 2 < len(spans) and _is_label(text[spans[i + 1][0] : spans[i + 1][1]]))
         ):
             out.append((a, spans[i + 1][1]))
             i += 2
@@ -167,3 +166,13 @@ def answer_units(text: str) -> list[tuple[int, int]]:
         out.append((a, b))
         i += 1
     return out
+
+
+def _is_label(piece: str) -> bool:
+    """A short block without end punctuation: a term, a field name (see ``_LABEL_MAX_WORDS``)."""
+    return (
+        not piece.startswith(("#", "-", "*", "|", "`"))
+        and _TABLE_ROW not in piece
+        and not piece.endswith(_LABEL_END)
+        and label_words(piece) <= _LABEL_MAX_WORDS
+    )
