@@ -266,6 +266,18 @@ See: <a href="filter.html">Filters</a></dd>
 </dl></body></html>"""
 
 
+# SQLite's foreignkeys.html: the sentence that names the command, then "For example:" and the block.
+FOREIGN_KEYS_PAGE = """<html><head><title>SQLite Foreign Key Support</title></head><body>
+<h1>2. Enabling Foreign Key Support</h1>
+<p>In order to use foreign key constraints in SQLite, the library must be compiled with neither
+SQLITE_OMIT_FOREIGN_KEY nor SQLITE_OMIT_TRIGGER defined.</p>
+<p>Assuming the library is compiled with foreign key constraints enabled, it must still be enabled
+by the application at runtime, using the PRAGMA foreign_keys command. For example:</p>
+<pre>sqlite&gt; PRAGMA foreign_keys = ON;</pre>
+<p>Foreign key constraints are disabled by default (for backwards compatibility), so must be
+enabled separately for each database connection.</p></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -559,3 +571,15 @@ def test_a_glossary_term_after_a_see_line_is_its_entrys_term(answerer, tmp_path)
     a = ask(answerer, "What is a filter in Apache httpd?", context_of(tmp_path, GLOSSARY_PAGE))
     assert not a.abstained
     assert "applied to data that is sent or received" in a.text[: a.text.index("[1]")], a.text
+
+
+def test_a_command_after_a_short_introduction_is_quoted_with_the_sentence_before_it(
+    answerer, tmp_path
+) -> None:
+    a = ask(
+        answerer,
+        "How do I enable foreign key constraints at runtime?",
+        context_of(tmp_path, FOREIGN_KEYS_PAGE),
+    )
+    assert not a.abstained
+    assert "PRAGMA foreign_keys = ON" in a.text[: a.text.index("[1]")], a.text

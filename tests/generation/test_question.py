@@ -58,6 +58,16 @@ def test_carries_reads_the_asked_kind() -> None:
     number = classify("How many columns can a table have?")
     assert carries(number, "The default setting for SQLITE_MAX_COLUMN is 2000.") == 1.0
     assert carries(number, "Columns hold values.") == 0.0
+    # A unit quoted with the command block it introduces shows the step.
+    how = classify("How do I enable foreign keys?")
+    assert (
+        carries(
+            how,
+            "Foreign keys must be turned on at runtime. For example:\n```\nPRAGMA foreign_keys = ON;\n```",
+        )
+        == 1.0
+    )
+    assert carries(how, "Foreign keys are off in older releases.") == 0.0
     # "non-default" states no default.
     limit = classify("What is the default value of default_process_limit?")
     assert (

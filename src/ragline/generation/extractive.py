@@ -231,12 +231,28 @@ _CODE_QUOTED = 300
 
 def _code_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
     """The end of the short code block right after ``units[u]`` when the unit introduces it
-    ("To make the server re-read its configuration files, send it a signal with:"), else None."""
+    ("To make the server re-read its configuration files, send it a signal with:"), or when a
+    short introduction between them does ("..., using the PRAGMA foreign_keys command. For
+    example:" then the block), else None."""
     a, b = units[u]
-    if not text[a:b].rstrip().endswith(":") or u + 1 >= len(units):
+    if text[a:b].rstrip().endswith(":"):
+        nxt = u + 1
+    elif u + 2 < len(units) and _introduces(text[units[u + 1][0] : units[u + 1][1]]):
+        nxt = u + 2
+    else:
         return None
-    x, y = units[u + 1]
+    if nxt >= len(units):
+        return None
+    x, y = units[nxt]
     return y if is_code(text[x:y]) and y - x <= _CODE_QUOTED else None
+
+
+# "For example:", "As follows:", "Example:": says only that a block comes.
+_INTRODUCTION_MAX_WORDS = 3
+
+
+def _introduces(unit: str) -> bool:
+    return unit.rstrip().endswith(":") and len(unit.split()) <= _INTRODUCTION_MAX_WORDS
 
 
 def _shown_inline(text: str) -> str:

@@ -450,7 +450,8 @@ def carries(need: QuestionNeed, text: str) -> float:
     if kind == "definition":
         return 1.0 if _DEFINING.search(text) else 0.0
     if kind == "procedure":
-        return 1.0 if _STEP.search(text) else 0.0
+        # A unit quoted with the command it introduces (extractive._code_after) shows the step.
+        return 1.0 if _STEP.search(text) or "```" in text else 0.0
     if kind == "reason":
         return 1.0 if _REASON.search(text) else 0.0
     if kind == "difference":
