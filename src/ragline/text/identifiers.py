@@ -131,7 +131,7 @@ def _opening(ident: str) -> re.Pattern[str]:
         rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?[`'\"]?{re.escape(ident)}[`'\"]?"
         r"(?:[ \t]*\([^()\n]*\))*"
         r"(?:[ \t]+(?:directive|parameter|option|setting|variable|pragma|command))?"
-        r"[ \t]*:?[ \t#¶]*$"
+        r"(?:[ \t]*:)?[ \t#¶]*$"
     )
 
 
