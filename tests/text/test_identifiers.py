@@ -86,6 +86,9 @@ def test_only_a_term_line_is_an_entry_not_a_line_that_goes_on() -> None:
     assert naming_grade("## KeepAliveTimeout Directive\n\nDescription: ...", "KeepAliveTimeout") == 2
     assert naming_grade("dangling object:\n    An unreachable object", "dangling object") == 2
     assert naming_grade("work_mem (integer) #\n\nSets the base maximum", "work_mem") == 2
+    # Markdown and reStructuredText terms.
+    assert naming_grade("**work_mem** (integer)\n\nSets the base maximum", "work_mem") == 2
+    assert naming_grade("``work_mem``\n    Sets the base maximum", "work_mem") == 2
 
 
 def test_asked_term_reads_definition_shapes() -> None:

@@ -119,6 +119,10 @@ def _mention(ident: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w.\-]){flexible}(?![\w]|[.\-]\w)", re.IGNORECASE)
 
 
+# Quotes or emphasis around a term in Markdown and reStructuredText: `x`, ``x``, **x**, *x*, "x".
+_MARK = r"(?:``|\*\*|[`'\"*])?"
+
+
 @lru_cache(maxsize=256)
 def _opening(ident: str) -> re.Pattern[str]:
     # A line that is the name's term: after indentation, a heading's "#" or a value in brackets
@@ -128,7 +132,7 @@ def _opening(ident: str) -> re.Pattern[str]:
     # table of contents); not a line that goes on ("default port for SMTP is taken from the", a
     # man page's wrapped sentence), nor "name = value" (an example of a configuration file).
     return re.compile(
-        rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?[`'\"]?{re.escape(ident)}[`'\"]?"
+        rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?{_MARK}{re.escape(ident)}{_MARK}"
         r"(?:[ \t]*\([^()\n]*\))*"
         r"(?:[ \t]+(?:directive|parameter|option|setting|variable|pragma|command))?"
         r"(?:[ \t]*:)?[ \t#¶]*$"
