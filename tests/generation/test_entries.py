@@ -234,3 +234,22 @@ def test_defines_is_a_definition_lists_entry_for_the_term_only() -> None:
     assert not defines("spool", "Worker\n\nA process that serves requests.")
     assert not defines("spool", "Spool\n\n  ")
     assert not defines("", "Spool\n\nA directory.")
+
+
+def test_compared_reads_the_two_sides_of_a_comparison() -> None:
+    from ragline.generation.entries import compared
+
+    assert compared("What is the difference between work_mem and maintenance_work_mem?") == (
+        "work_mem",
+        "maintenance_work_mem",
+    )
+    assert compared("What is the difference between postfix stop and postfix abort?") == (
+        "postfix stop",
+        "postfix abort",
+    )
+    assert compared("How does the TRUNCATE journal mode differ from DELETE?") == (
+        "TRUNCATE journal mode",
+        "DELETE",
+    )
+    assert compared("rollback vs. commit") == ("rollback", "commit")
+    assert compared("What is a dangling object?") == ()

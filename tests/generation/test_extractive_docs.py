@@ -583,3 +583,12 @@ def test_a_command_after_a_short_introduction_is_quoted_with_the_sentence_before
     )
     assert not a.abstained
     assert "PRAGMA foreign_keys = ON" in a.text[: a.text.index("[1]")], a.text
+
+
+def test_a_comparison_of_two_settings_quotes_each_ones_entry(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, SETTINGS_PAGE, CONNECTION_PAGE, ISOLATION_PAGE, VACUUM_PAGE)
+    a = ask(answerer, "What is the difference between work_mem and maintenance_work_mem?", ctx)
+    assert not a.abstained
+    # Both entries, not two units of maintenance_work_mem's.
+    assert "Sets the base maximum amount of memory to be used by a query operation" in a.text, a.text
+    assert "maintenance operations" in a.text, a.text

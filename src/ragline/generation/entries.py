@@ -34,7 +34,7 @@ from itertools import pairwise
 
 from ragline.generation.lexical import terms
 from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
-from ragline.text.identifiers import asked_term
+from ragline.text.identifiers import asked_term, identifiers
 from ragline.text.sentences import label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
@@ -300,6 +300,32 @@ def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kin
 def defined_term(need: QuestionNeed, question: str) -> str | None:
     """The term a definition question asks about ("reverse proxy", "VACUUM"), else None."""
     return asked_term(question) if need.kind == "definition" else None
+
+
+# The two things a comparison asks about: "the difference between X and Y", "How does X differ
+# from Y?", "X vs. Y".
+_BETWEEN = re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)\s*[?.]?\s*$", re.IGNORECASE)
+_DIFFER = re.compile(
+    r"\b(?:does|do|is|are)\s+(?P<a>.+?)\s+differ(?:ent)?\s+from\s+(?P<b>.+?)\s*[?.]?\s*$", re.IGNORECASE
+)
+_VERSUS = re.compile(r"(?P<a>[\w.\-]+)\s+(?:vs\.?|versus)\s+(?P<b>[\w.\-]+)", re.IGNORECASE)
+_SIDE_MAX_WORDS = 4
+
+
+def compared(question: str) -> tuple[str, ...]:
+    """The two sides a comparison question names: its identifiers when it names two or more
+    (``work_mem``, ``maintenance_work_mem``), else the phrases around "between ... and ...",
+    "... differ from ..." or "... vs ..." (articles dropped; each of at most four words)."""
+    names = identifiers(question)
+    if len(names) >= 2:
+        return names[:2]
+    for pattern in (_BETWEEN, _DIFFER, _VERSUS):
+        m = pattern.search(question)
+        if m:
+            sides = tuple(_ARTICLE.sub("", m.group(g), count=1).strip() for g in ("a", "b"))
+            if all(0 < len(x.split()) <= _SIDE_MAX_WORDS for x in sides):
+                return sides
+    return ()
 
 
 def _bare(term: str) -> str:

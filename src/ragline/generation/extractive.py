@@ -30,6 +30,7 @@ from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.entries import (
     asked_identifiers,
+    compared,
     defined_term,
     defines,
     entry_strength,
@@ -382,6 +383,31 @@ class ReaderMix:
         return _sigmoid(z)
 
 
+def _about_side(side: str, s: ScoredSentence | _Sentence) -> bool:
+    """Whether ``s`` is about ``side`` of a comparison: in the entry whose label names it, or with
+    it as the unit's subject (a mention in another entry's text is not: "It is safe to set this
+    value larger than work_mem." under ``maintenance_work_mem``)."""
+    return label_names(side, s.label) or is_subject(side, s.text)
+
+
+def _each_side(
+    sides: tuple[str, ...], chosen: list[ScoredSentence], scored: list[ScoredSentence]
+) -> list[ScoredSentence]:
+    """``chosen`` with, for each compared side no chosen unit is about, the best scored unit that
+    is ("the difference between work_mem and maintenance_work_mem" wants both entries, where the
+    sentence scores and the reader pick two units of one)."""
+    out = list(chosen)
+    for side in sides:
+        if any(_about_side(side, s) for s in out):
+            continue
+        extra = next(
+            (s for s in scored if _about_side(side, s) and not any(_overlaps(s, c) for c in out)), None
+        )
+        if extra is not None:
+            out.append(extra)
+    return out
+
+
 def _overlaps(a: ScoredSentence, b: ScoredSentence) -> bool:
     """Whether two units share text: the same passage and intersecting document offsets, or the
     same words on two pages (a manual repeats a setting's description on each command's page;
@@ -667,6 +693,14 @@ class ExtractiveAnswerer:
         # passage rank pick the candidates worth embedding, and an entry that states the asked
         # value (or a definition's subject) always gets a say, whichever passage holds it.
         must = [i for i in sorted(range(len(found)), key=lambda i: -pre[i]) if bonus[i] > 0]
+        if need.kind == "difference":
+            # Each compared side's best unit gets a say (stream() makes sure the answer has one).
+            for side in compared(question):
+                about = [i for i in range(len(found)) if _about_side(side, found[i])]
+                if about:
+                    best_side = max(about, key=lambda i: pre[i])
+                    if best_side not in must:
+                        must.insert(0, best_side)
         keep = self._candidates(found, pre, must[: self.candidate_sentences // 2])
         # Long sentences are embedded by their opening: the model's cost grows with length and the
         # model keeps the first embedding.max_tokens. Each unit is embedded as ingest embeds a
@@ -911,7 +945,10 @@ class ExtractiveAnswerer:
         citations: list[Citation] = []
         pieces: list[str] = []
         short: ShortAnswer | None = None
-        for n, s in enumerate(self.select(scored, vecs, cutoff), 1):
+        chosen = self.select(scored, vecs, cutoff)
+        if need.kind == "difference":
+            chosen = _each_side(compared(question), chosen, scored)
+        for n, s in enumerate(chosen, 1):
             p = context.passages[s.passage]
             span = p.chunk_at(s.start)
             citations.append(
