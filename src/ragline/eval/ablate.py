@@ -70,6 +70,7 @@ VARIANTS: tuple[Variant, ...] = (
         {"rerank": {"stages": ["late-interaction"], "candidates": 30, "late_interaction_weight": 1.0}},
     ),
     Variant("rerank: MMR", {"rerank": {"stages": ["mmr"], "candidates": 30}}),
+    Variant("rerank: exact identifiers", {"rerank": {"stages": ["identifiers"], "candidates": 30}}),
     Variant("router", {"query": {"router": True}}),
     Variant("auto filters (rules)", {"query": {"auto_filters": "rules"}}),
     Variant("documents first (summaries)", {"doc_first": {"enabled": True}}, summaries=True),
