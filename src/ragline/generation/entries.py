@@ -30,11 +30,10 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
-from itertools import pairwise
 
 from ragline.generation.lexical import terms
 from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
-from ragline.text.identifiers import asked_term, identifiers
+from ragline.text.identifiers import asked_term, dotted, humps, identifiers
 from ragline.text.sentences import label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
@@ -125,12 +124,6 @@ def names(entity: str, text: str) -> bool:
 # setting's value ("$relayhost"). A leading "(5)" is the entry's value, not an aside.
 _REFERENCE = r"\$\{?[A-Za-z_]\w*\}?"
 _ASIDE = re.compile(rf"(?<=\S)[ \t]*\([^()\n]*\)|{_REFERENCE}")
-# A dotted name: git's "gc.auto", "core.abbrev"; not "e.g." nor a sentence's full stop.
-_DOTTED = re.compile(r"[a-z0-9]{2}\.[a-z]{2}", re.IGNORECASE)
-
-
-def _dotted(name: str) -> bool:
-    return _DOTTED.search(name.strip(".")) is not None
 
 
 def is_identifier(entity: str) -> bool:
@@ -140,7 +133,7 @@ def is_identifier(entity: str) -> bool:
         any(ch.isupper() for ch in entity[1:])
         or "_" in entity
         or any(ch.isdigit() for ch in entity)
-        or _dotted(entity)
+        or dotted(entity)
     )
 
 
@@ -243,8 +236,7 @@ def _setting_like(name: str) -> bool:
     """A closing "by/of X" that is a setting's name rather than a product's: an underscore, a
     digit, a dotted name (``gc.auto``) or two inner capitals after lower case (``AccessFileName``;
     not ``SQLite``, ``PostgreSQL`` or ``MySQL``)."""
-    humps = sum(a.islower() and b.isupper() for a, b in pairwise(name))
-    return "_" in name or any(ch.isdigit() for ch in name) or humps >= 2 or _dotted(name)
+    return "_" in name or any(ch.isdigit() for ch in name) or humps(name) >= 2 or dotted(name)
 
 
 def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:

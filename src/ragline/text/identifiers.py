@@ -33,13 +33,19 @@ _DOTTED = re.compile(r"[a-z0-9]{2}\.[a-z]{2}", re.IGNORECASE)
 _MIN_HUMPS = 2
 
 
-def _humps(word: str) -> int:
+def humps(word: str) -> int:
+    """How many times a lower-case letter is followed by a capital (``KeepAliveTimeout``: 2)."""
     return sum(a.islower() and b.isupper() for a, b in pairwise(word))
+
+
+def dotted(name: str) -> bool:
+    """A dotted name: git's ``gc.auto``, ``core.abbrev``; not "e.g." nor a sentence's full stop."""
+    return _DOTTED.search(name.strip(".")) is not None
 
 
 def is_identifier_name(token: str) -> bool:
     """Whether ``token`` is a setting's, variable's or code's name by its spelling alone."""
-    return bool(_SNAKE.search(token) or _DOTTED.search(token) or _humps(token) >= _MIN_HUMPS)
+    return bool(_SNAKE.search(token) or dotted(token) or humps(token) >= _MIN_HUMPS)
 
 
 # "the relayhost parameter", "the KeepAlive directive": a word the question calls a setting is one,
