@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from ragline.engine import Engine
+from ragline.errors import ConfigError
 from ragline.rerank.base import Reranker
 from ragline.rerank.factory import RerankConfig, make_reranker
 from ragline.rerank.identifiers import IdentifierReranker, tier
@@ -119,3 +122,13 @@ def test_the_default_search_puts_the_asked_settings_entry_first(
     )
     without = plain.search(query, collection="manual", top_k=5)
     assert _ENTRY_LINE not in f"\n{without[0].chunk.text}"
+
+
+def test_bad_input_gets_a_clear_error_or_nothing() -> None:
+    reranker = IdentifierReranker()
+    assert reranker.run("default_process_limit", [], top_k=5) == []
+    assert reranker.run("", make_hits(ENTRY, PROSE), top_k=2) == make_hits(ENTRY, PROSE)
+    with pytest.raises(ConfigError, match="top_k must be at least 1"):
+        reranker.run("default_process_limit", make_hits(ENTRY), top_k=0)
+    # A hostile line: 20,000 spaces after the name, then a word (a mention, not the entry).
+    assert tier("default_process_limit" + " " * 20_000 + "x", ("default_process_limit",)) == 1.0
