@@ -253,3 +253,15 @@ def test_compared_reads_the_two_sides_of_a_comparison() -> None:
     )
     assert compared("rollback vs. commit") == ("rollback", "commit")
     assert compared("What is a dangling object?") == ()
+
+
+def test_entry_identifier_is_the_name_an_entry_label_opens_with() -> None:
+    from ragline.generation.entries import entry_identifier
+
+    assert entry_identifier("varnishd\nthread_pool_max") == "thread_pool_max"
+    assert entry_identifier("Variables\npack.window") == "pack.window"
+    assert entry_identifier("maximal_queue_lifetime (default: 5d)") == "maximal_queue_lifetime"
+    # A section heading or a man page's capitals are no setting's entry.
+    assert entry_identifier("List of Parameters") is None
+    assert entry_identifier("OPTIONS") is None
+    assert entry_identifier("") is None

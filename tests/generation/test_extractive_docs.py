@@ -278,6 +278,25 @@ by the application at runtime, using the PRAGMA foreign_keys command. For exampl
 enabled separately for each database connection.</p></body></html>"""
 
 
+# A Sphinx-style parameter list (a cache daemon's reference): each parameter a heading, its fields
+# ("Default: ...") in a list before the one-line description that a question paraphrases.
+POOL_PARAMETERS_PAGE = """<html><head><title>cached - cache daemon</title></head><body>
+<h2>List of Parameters</h2>
+<div class="section" id="pool-max"><h5>pool_max</h5><blockquote><div><ul class="simple">
+<li><p>Units: threads</p></li><li><p>Default: 4000</p></li><li><p>Minimum: pool_min</p></li>
+</ul></div></blockquote>
+<p>The largest number of worker threads each pool may start.</p>
+<p>Setting this higher than needed only wastes memory on idle threads.</p></div>
+<div class="section" id="pool-min"><h5>pool_min</h5><blockquote><div><ul class="simple">
+<li><p>Units: threads</p></li><li><p>Default: 80</p></li><li><p>Minimum: 5</p></li>
+</ul></div></blockquote>
+<p>The smallest number of worker threads each pool keeps running.</p></div>
+<div class="section" id="retry-limit"><h5>retry_limit</h5><blockquote><div><ul class="simple">
+<li><p>Units: retries</p></li><li><p>Default: 3</p></li></ul></div></blockquote>
+<p>Upper limit on how many times a failed upstream fetch is tried again.</p></div>
+</body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -592,3 +611,18 @@ def test_a_comparison_of_two_settings_quotes_each_ones_entry(answerer, tmp_path)
     # Both entries, not two units of maintenance_work_mem's.
     assert "Sets the base maximum amount of memory to be used by a query operation" in a.text, a.text
     assert "maintenance operations" in a.text, a.text
+
+
+def test_a_default_asked_in_other_words_is_read_from_the_described_settings_fields(
+    answerer, tmp_path
+) -> None:
+    ctx = context_of(tmp_path, POOL_PARAMETERS_PAGE)
+    # The question names no parameter: it paraphrases pool_max's description, whose entry states
+    # the default in a field before it; the neighbouring entry's default is not the answer.
+    a = ask(answerer, "What is the default largest number of worker threads in each pool?", ctx)
+    assert not a.abstained
+    assert "4000" in a.text and "80" not in a.text.replace("4000", ""), a.text
+    assert a.text.startswith("pool_max"), a.text
+    a = ask(answerer, "How many times is a failed upstream fetch tried again by default?", ctx)
+    assert not a.abstained
+    assert "Default: 3" in a.text and "4000" not in a.text, a.text

@@ -202,7 +202,7 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     scope = trailing_scope(question)
     idents = [e for e in need.named if is_identifier(e) and not _modifier(e, question)]
     container = scope is not None and len(idents) > 1 and _CLOSING_IN.search(question) is not None
-    named = tuple(e for e in idents if e != scope or (_setting_like(e) and not container))
+    named = tuple(e for e in idents if e != scope or (setting_like(e) and not container))
     # A code's value ("error code 23503") pins its table row as a setting's name pins its entry.
     return named + tuple(c for c in need.codes if c not in named)
 
@@ -229,10 +229,10 @@ def product_scope(need: QuestionNeed, question: str) -> str | None:
     """The product the question is scoped to ("PostgreSQL" in "... in PostgreSQL?"), when it is
     one of the named entities and not a setting's name (see :func:`asked_identifiers`)."""
     scope = trailing_scope(question)
-    return scope if scope is not None and scope in need.named and not _setting_like(scope) else None
+    return scope if scope is not None and scope in need.named and not setting_like(scope) else None
 
 
-def _setting_like(name: str) -> bool:
+def setting_like(name: str) -> bool:
     """A closing "by/of X" that is a setting's name rather than a product's: an underscore, a
     digit, a dotted name (``gc.auto``) or two inner capitals after lower case (``AccessFileName``;
     not ``SQLite``, ``PostgreSQL`` or ``MySQL``)."""
@@ -254,13 +254,27 @@ def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
     ) / len(idents)
 
 
-def _entry_of_another(label: str, idents: Sequence[str]) -> bool:
-    """Whether the label's last line is the term of an entry for another identifier."""
+def entry_identifier(label: str) -> str | None:
+    """The setting's or function's name that the label's last line opens with, when that line is
+    an entry's term or heading ("thread_pool_max", "maximal_queue_lifetime (default: 5d)"), else
+    None::
+
+        entry_identifier("varnishd\nthread_pool_max")   # "thread_pool_max"
+        entry_identifier("OPTIONS")                      # None
+    """
     line = label.rsplit("\n", 1)[-1]
     name = entry_name(line).split()
     if not name or (name[0].isalpha() and name[0].isupper()):
-        return False  # a man page's section heading ("OPTIONS", "CONFIGURATION") is no entry
-    return is_identifier(name[0]) and not any(names(e, line) for e in idents)
+        return None  # a man page's section heading ("OPTIONS", "CONFIGURATION") is no entry
+    word = name[0].strip(":`'\"*")
+    return word if word and is_identifier(word) else None
+
+
+def _entry_of_another(label: str, idents: Sequence[str]) -> bool:
+    """Whether the label's last line is the term of an entry for another identifier."""
+    return entry_identifier(label) is not None and not any(
+        names(e, label.rsplit("\n", 1)[-1]) for e in idents
+    )
 
 
 def entry_strength(need: QuestionNeed, question: str, unit: str, label: str, kind: float) -> float:

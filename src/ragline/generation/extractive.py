@@ -30,9 +30,12 @@ from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.entries import (
     asked_identifiers,
+    attribute_share,
+    attribute_terms,
     compared,
     defined_term,
     defines,
+    entry_identifier,
     entry_strength,
     is_identifier,
     is_subject,
@@ -40,6 +43,7 @@ from ragline.generation.entries import (
     names,
     own_text,
     product_scope,
+    setting_like,
     term_of,
     unit_labels,
 )
@@ -171,6 +175,78 @@ def _lead(need: QuestionNeed, s: _Sentence) -> str:
     labelled = any(is_identifier(e) and label_names(e, s.label) for e in need.named)
     holds_value = need.kind in ("default", "code", "number") and carries(need, s.label) >= 1.0
     return _label_line(need, s.label) if labelled and holds_value and carries(need, s.shown) < 1.0 else ""
+
+
+# A field line of an entry: "- Default: 5000", "Units: seconds".
+_FIELD = re.compile(r"\s*(?:[-*•]\s+)?[A-Za-z][\w ]{0,30}:\s*\S")
+
+
+def _field_of(need: QuestionNeed, idents: Sequence[str], unit: str, label: str) -> bool:
+    """Whether ``unit`` is a field line ("- Default: 5000") that states the asked kind of value
+    inside the entry of an asked identifier (a sentence as short, "Defaults to 10.", stays with
+    the description before it)."""
+    return (
+        need.kind in ("default", "code")
+        and bool(label)
+        and _FIELD.match(unit) is not None
+        and any(label_names(e, label) for e in idents)
+        and carries(need, unit) >= 1.0
+    )
+
+
+def _described_entry(
+    need: QuestionNeed, question: str, context: Context, scored: Sequence[ScoredSentence]
+) -> str | None:
+    """The setting a default question names no identifier of but describes, else None: the entry
+    of the best unit that states no value itself while its entry does (a "Default: 5000" field
+    under "thread_pool_max", or "(default: 5d)" in the term), when that unit scored best, or the
+    best unit is prose outside any entry and this one covers clearly more of the question."""
+    if need.kind != "default" or not scored or need.codes:
+        return None
+    # An acronym ("ESI", "TLS") names a topic, not the setting: it does not settle the entry.
+    if any(setting_like(e) for e in asked_identifiers(need, question)):
+        return None
+    top = scored[0]
+    for s in scored:
+        name = entry_identifier(s.label) if s.label else None
+        if name is None or s.kind >= 1.0:
+            continue
+        if s is not top and (
+            entry_identifier(top.label) is not None or s.coverage < top.coverage + _DESCRIBED_MARGIN
+        ):
+            return None
+        # It must say what is asked ("port" in "the default port of Redis" is not in a
+        # RedisConnPoolTTL description that only names Redis): half the attribute's terms, as an
+        # entry must hold them to count without a name (entries.entry_strength).
+        if attribute_share(attribute_terms(need, question), s.text, s.label, need) < 0.5:
+            return None
+        return name if _entry_states(need, context.passages[s.passage], s.label) else None
+    return None
+
+
+# How much more of the question a setting's description must cover than the best unit, prose
+# outside any entry ("... ESI includes up to the default limit of max_esi_depth"), to name it.
+_DESCRIBED_MARGIN = 0.25
+
+
+def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
+    """Whether the entry under ``label`` in ``p`` states the asked kind of value: in its term
+    ("maximal_queue_lifetime (default: 5d)") or in one of its units ("- Default: 5000")."""
+    if carries(need, label.rsplit("\n", 1)[-1]) >= 1.0:
+        return True
+    units = answer_units(p.text)
+    labels = unit_labels(p.text, units, p.section_path)
+    for (a, b), lab in zip(units, labels, strict=True):
+        shown = strip_markers(p.text[a:b])
+        # Only a unit the scoring keeps as a candidate ("Defaults to 10." is read as the end of
+        # the description before it, not as a unit of its own).
+        if (
+            lab == label
+            and carries(need, shown) >= 1.0
+            and (len(terms(shown)) >= MIN_TERMS or _FIELD.match(shown))
+        ):
+            return True
+    return False
 
 
 def _label_line(need: QuestionNeed, label: str) -> str:
@@ -605,6 +681,7 @@ class ExtractiveAnswerer:
         need = need or classify(question)
         q_terms = need.content_terms(set(terms(question)))
         found: list[_Sentence] = []
+        idents = asked_identifiers(need, question)
         for i, p in enumerate(context.passages):
             # A sentence says "it was completed in 1889"; its title says what "it" is.
             header = frozenset(terms(p.header))
@@ -617,7 +694,9 @@ class ExtractiveAnswerer:
                     continue
                 shown = strip_markers(text)
                 t = set(terms(shown))
-                enough = len(t) >= MIN_TERMS
+                # A field of the asked entry ("- Default: 5000" under "thread_pool_max") is short
+                # and is the answer.
+                enough = len(t) >= MIN_TERMS or _field_of(need, idents, shown, label)
                 after = end = None
                 if enough:
                     after = _follow_on(p, units, u, self.mix.follow_units)
@@ -654,7 +733,6 @@ class ExtractiveAnswerer:
         w = self.weights
         # A unit inside the entry of an asked identifier (its label names it: "The default is Off
         # in order to ..." under "HostnameLookups Directive") holds the label's terms as its own.
-        idents = asked_identifiers(need, question)
         covs = [
             coverage(
                 q_terms,
@@ -881,6 +959,14 @@ class ExtractiveAnswerer:
     def stream(self, question: str, context: Context) -> Iterator[StreamEvent]:
         need = classify(question)
         scored, vecs = self.score(question, context, need)
+        described = _described_entry(need, question, context, scored)
+        if described is not None:
+            # The question paraphrases one setting's description ("How long does Varnish wait
+            # for the first byte from a backend by default?" for first_byte_timeout's "Default
+            # timeout for receiving first byte from backend"): asked as if it named the setting,
+            # the entry's own "Default: 60.000" outranks the description that states no value.
+            need = replace(need, named=(*need.named, described))
+            scored, vecs = self.score(question, context, need)
         confidence = 0.0
         cutoff = self.weights.relative_cutoff
         if scored:
