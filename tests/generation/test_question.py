@@ -22,6 +22,9 @@ from ragline.generation.question import about, carries, classify, entities, ques
         ("When was the Eiffel Tower completed?", "date"),
         ("What is a reverse proxy?", "definition"),
         ("What does the VACUUM command do?", "definition"),
+        ("What does Warszawa mean in Polish?", "definition"),
+        # What happens in a case, not what the product is.
+        ("What does Varnish do with a compressed object when the client does not support gzip?", "other"),
         ("How do I enable foreign key constraints?", "procedure"),
         ("Why should AUTOINCREMENT be avoided?", "reason"),
         ("What is the difference between cache_size and default_cache_size?", "difference"),

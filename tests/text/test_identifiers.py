@@ -96,3 +96,4 @@ def test_asked_term_reads_definition_shapes() -> None:
     assert asked_term("What does VACUUM do?") == "VACUUM"
     assert asked_term("What is the active queue in Postfix?") == "active queue"
     assert asked_term("How do I reload the configuration?") is None
+    assert asked_term("What does Varnish do with a compressed object when the client lacks gzip?") is None

@@ -110,7 +110,9 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         "definition",
         _any(
             r"^\s*what (?:is|are|was|were) (?:a|an|the)?\s*[\w\-.]+(?: [\w\-.]+){0,3}\s*\??$",
-            r"^\s*what does .+ (?:do|mean|stand for)\b",
+            # Ending there (or "in Polish"): "What does Varnish do with a compressed object when
+            # ...?" asks what happens, not what Varnish is.
+            r"^\s*what does .+ (?:do|mean|stand for)(?: in \w+)?\s*\??$",
             # "What does the relayhost parameter specify?": what a setting is for.
             r"^\s*what does (?:the |a |an )?\S+ (?:parameter|setting|option|directive|variable|field)"
             r" (?:specify|control|set|configure|determine|define)\b",

@@ -100,7 +100,7 @@ _DEFINED = re.compile(
     r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
     r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*)?\s*\??\s*$"
     r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+"
-    r"(?:do|mean|stand for|specify|control|set|configure|determine|define)\b",
+    r"(?:do|mean|stand for|specify|control|set|configure|determine|define)(?:\s+in\s+\w+)?\s*\??\s*$",
     re.IGNORECASE,
 )
 
