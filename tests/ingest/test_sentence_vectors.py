@@ -132,7 +132,6 @@ def test_a_collection_with_separate_sentence_vectors_opens_and_searches_under_ma
     assert late.files_indexed == 1
 
 
-
 def test_switching_between_separate_and_split_re_indexes_nothing(tmp_path: Path) -> None:
     notes = tmp_path / "notes.md"
     notes.write_text("# Office energy\n\nSolar panels were installed. The heat pump replaced the boiler.\n")
