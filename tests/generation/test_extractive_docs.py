@@ -294,7 +294,17 @@ POOL_PARAMETERS_PAGE = """<html><head><title>cached - cache daemon</title></head
 <div class="section" id="retry-limit"><h5>retry_limit</h5><blockquote><div><ul class="simple">
 <li><p>Units: retries</p></li><li><p>Default: 3</p></li></ul></div></blockquote>
 <p>Upper limit on how many times a failed upstream fetch is tried again.</p></div>
+<div class="section" id="idle-limit"><h5>idle_limit</h5><blockquote><div><ul class="simple">
+<li><p>Units: seconds</p></li><li><p>Default: 7.500</p></li></ul></div></blockquote>
+<p>Idle timeout for client connections.</p></div>
 </body></html>"""
+
+# Per-request variables whose defaults are the parameters above: no value stated here.
+SESSION_VARIABLES_PAGE = """<html><head><title>Variables</title></head><body>
+<h2>sess</h2><dl>
+<dt>sess.idle_limit</dt><dd><p>Type: DURATION</p><p>Writable from: client</p>
+<p>Idle timeout for client connections of this session, defaults to the idle_limit parameter.</p></dd>
+</dl></body></html>"""
 
 
 @pytest.fixture(scope="module")
@@ -626,3 +636,12 @@ def test_a_default_asked_in_other_words_is_read_from_the_described_settings_fiel
     a = ask(answerer, "How many times is a failed upstream fetch tried again by default?", ctx)
     assert not a.abstained
     assert "Default: 3" in a.text and "4000" not in a.text, a.text
+
+
+def test_a_default_that_only_points_at_a_parameter_leads_to_that_parameters_value(
+    answerer, tmp_path
+) -> None:
+    ctx = context_of(tmp_path, SESSION_VARIABLES_PAGE, POOL_PARAMETERS_PAGE)
+    a = ask(answerer, "What is the default idle timeout for client connections?", ctx)
+    assert not a.abstained
+    assert "7.500" in a.text[: a.text.index("[1]")], a.text

@@ -166,3 +166,13 @@ def test_a_default_asked_as_a_quantity_wants_a_number() -> None:
     plain = classify("What is the default listen address?")
     assert not plain.quantity
     assert carries(plain, "The default value is localhost, which allows local connections.") >= 0.6
+
+
+def test_a_default_that_is_another_settings_value_is_no_stated_value() -> None:
+    need = classify("What is the default idle timeout for client connections?")
+    # The value is in the referenced parameter's entry, not here.
+    assert carries(need, "Idle timeout for this session, defaults to the timeout_idle parameter.") == 0.6
+    assert carries(need, "Default: .connect_timeout attribute from the Backend definition") == 0.6
+    assert carries(need, "- Default: 5.000") == 1.0
+    # A limit's default stated as a word is a value.
+    assert carries(classify("What is the default size of the cache?"), "The default size is unlimited.") == 1.0

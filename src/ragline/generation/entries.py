@@ -32,7 +32,7 @@ from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from ragline.generation.lexical import terms
-from ragline.generation.question import NEED_WORDS, QuestionNeed, trailing_scope
+from ragline.generation.question import DEFAULT_REFERENCE, NEED_WORDS, QuestionNeed, trailing_scope
 from ragline.text.identifiers import asked_term, dotted, humps, identifiers
 from ragline.text.sentences import label_words
 
@@ -159,6 +159,8 @@ def own_text(unit: str) -> str:
     term = term_of(unit)
     if term is not None:
         unit = entry_name(term) + unit[unit.index(term) + len(term) :]
+    # "..., defaults to the idle_limit parameter": that parameter's entry holds the value.
+    unit = DEFAULT_REFERENCE.sub(" ", unit)
     return re.sub(_REFERENCE, " ", unit) if "$" in unit else unit
 
 

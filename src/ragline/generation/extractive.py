@@ -200,19 +200,22 @@ def _described_entry(
     """The setting a default question names no identifier of but describes, else None: the entry
     of the best unit that states no value itself while its entry does (a "Default: 5000" field
     under "thread_pool_max", or "(default: 5d)" in the term), when that unit scored best, or the
-    best unit is prose outside any entry and this one covers clearly more of the question."""
+    best unit is prose outside any entry and this one covers more of the question (clearly more
+    when the best unit states a value)."""
     if need.kind != "default" or not scored or need.codes:
         return None
     # An acronym ("ESI", "TLS") names a topic, not the setting: it does not settle the entry.
     if any(setting_like(e) for e in asked_identifiers(need, question)):
         return None
     top = scored[0]
+    states = top.kind >= 1.0
     for s in scored:
         name = entry_identifier(s.label) if s.label else None
         if name is None or s.kind >= 1.0:
             continue
         if s is not top and (
-            entry_identifier(top.label) is not None or s.coverage < top.coverage + _DESCRIBED_MARGIN
+            (states and entry_identifier(top.label) is not None)
+            or s.coverage < top.coverage + (_DESCRIBED_MARGIN if states else 0.0)
         ):
             return None
         # It must say what is asked ("port" in "the default port of Redis" is not in a
@@ -220,12 +223,19 @@ def _described_entry(
         # entry must hold them to count without a name (entries.entry_strength).
         if attribute_share(attribute_terms(need, question), s.text, s.label, need) < 0.5:
             return None
-        return name if _entry_states(need, context.passages[s.passage], s.label) else None
+        if _entry_states(need, context.passages[s.passage], s.label):
+            return name
+        if s is not top:
+            return None
+        # The best unit's own entry states no value ("sess.idle_limit: ..., defaults to the
+        # idle_limit parameter"): the next description may be the setting's.
     return None
 
 
 # How much more of the question a setting's description must cover than the best unit, prose
-# outside any entry ("... ESI includes up to the default limit of max_esi_depth"), to name it.
+# outside any entry that states a value ("... ESI includes up to the default limit of
+# max_esi_depth"), to name it; as much is enough when the best unit states none ("Send timeout
+# ..., defaults to the idle_send_timeout parameter").
 _DESCRIBED_MARGIN = 0.25
 
 

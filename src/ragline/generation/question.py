@@ -390,6 +390,13 @@ _SNAKE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 # Not "non-default": "specifying a non-default default_process_limit" states no default.
 _DEFAULT_WORD = re.compile(r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
+# A default that is another setting's value: "defaults to the connect_timeout parameter",
+# "Default: .connect_timeout attribute from the Backend definition".
+DEFAULT_REFERENCE = re.compile(
+    r"\bdefaults?\b(?:\s+(?:value\s+)?is)?\s*(?:to\b|:)?\s*(?:the\s+|that\s+of\s+the\s+)?\.?[\w.$]+"
+    r"\s+(?:parameter|attribute|setting|option|variable|directive)\b",
+    re.IGNORECASE,
+)
 _DEFINING = re.compile(
     r"\b(?:is|are|means|refers to|stands for|describes|denotes)\b|^[^.:|]{1,60}(?::| -|—) "
 )
@@ -424,12 +431,19 @@ def carries(need: QuestionNeed, text: str) -> float:
             return 0.0
         if need.quantity and not any(ch.isdigit() for ch in text):
             return 0.3
+        if DEFAULT_REFERENCE.search(text) and not has_number(text):
+            # "... defaults to the idle_send_timeout parameter": another entry holds the value.
+            return 0.6
         # "Default: | KeepAliveTimeout 5", "The default is 100", "is off by default".
         return (
             1.0
             if (
                 has_number(text)
-                or re.search(r"\b(?:on|off|none|true|false|enabled|disabled)\b", text, re.IGNORECASE)
+                or re.search(
+                    r"\b(?:on|off|none|true|false|enabled|disabled|unlimited|infinite|empty|unset)\b",
+                    text,
+                    re.IGNORECASE,
+                )
                 # "Default: | X value", not a sentence that ends in "the following stanza:".
                 or re.search(r":\s*\S", text) is not None
             )
