@@ -638,9 +638,7 @@ def test_a_default_asked_in_other_words_is_read_from_the_described_settings_fiel
     assert "Default: 3" in a.text and "4000" not in a.text, a.text
 
 
-def test_a_default_that_only_points_at_a_parameter_leads_to_that_parameters_value(
-    answerer, tmp_path
-) -> None:
+def test_a_default_that_only_points_at_a_parameter_leads_to_that_parameters_value(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, SESSION_VARIABLES_PAGE, POOL_PARAMETERS_PAGE)
     a = ask(answerer, "What is the default idle timeout for client connections?", ctx)
     assert not a.abstained

@@ -175,4 +175,5 @@ def test_a_default_that_is_another_settings_value_is_no_stated_value() -> None:
     assert carries(need, "Default: .connect_timeout attribute from the Backend definition") == 0.6
     assert carries(need, "- Default: 5.000") == 1.0
     # A limit's default stated as a word is a value.
-    assert carries(classify("What is the default size of the cache?"), "The default size is unlimited.") == 1.0
+    size = classify("What is the default size of the cache?")
+    assert carries(size, "The default size is unlimited.") == 1.0
