@@ -299,6 +299,15 @@ POOL_PARAMETERS_PAGE = """<html><head><title>cached - cache daemon</title></head
 <p>Idle timeout for client connections.</p></div>
 </body></html>"""
 
+# A default announced by its sentence and given as the code block after it.
+STORE_OPTION_PAGE = """<html><head><title>cached - options</title></head><body>
+<h2>Storage</h2>
+<p>Use the --store option to pick where cached objects are kept; it may be given several times.</p>
+<p>If no --store options are given, the default is:</p>
+<pre>--store memory,64m</pre>
+<p>A store named in the configuration must also be listed on the command line.</p>
+</body></html>"""
+
 # Per-request variables whose defaults are the parameters above: no value stated here.
 SESSION_VARIABLES_PAGE = """<html><head><title>Variables</title></head><body>
 <h2>sess</h2><dl>
@@ -643,3 +652,10 @@ def test_a_default_that_only_points_at_a_parameter_leads_to_that_parameters_valu
     a = ask(answerer, "What is the default idle timeout for client connections?", ctx)
     assert not a.abstained
     assert "7.500" in a.text[: a.text.index("[1]")], a.text
+
+
+def test_a_sentence_announcing_the_default_is_quoted_with_the_block_that_gives_it(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, STORE_OPTION_PAGE)
+    a = ask(answerer, "What is the default store when no --store option is given?", ctx)
+    assert not a.abstained
+    assert "memory,64m" in a.text[: a.text.index("[1]")], a.text

@@ -334,6 +334,35 @@ def _code_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
     return y if is_code(text[x:y]) and y - x <= _CODE_QUOTED else None
 
 
+# A unit that ends by announcing the default: "the default is:", "The default values are:", "the
+# default log format is used:" (not "the default configuration contains the following stanza:").
+_DEFAULT_IS = re.compile(r"\bdefaults?(?:\s+[\w-]+){0,3}\s+(?:is|are)(?:\s+used)?\s*:\s*$", re.IGNORECASE)
+# What may follow as the value: a code block of a few lines, or a few short list items.
+_VALUE_LINES = 3
+_VALUE_ITEMS = 6
+_VALUE_ITEM_CHARS = 80
+
+
+def _default_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
+    """The end of the value that ``units[u]`` announces ("If no -s options are given, the default
+    is:" then "-s default,100m" as code, or "The default values are:" then "- .window = 8", ...),
+    else None: the unit alone states no value."""
+    a, b = units[u]
+    if not _DEFAULT_IS.search(text[a:b]) or u + 1 >= len(units):
+        return None
+    x, y = units[u + 1]
+    block = text[x:y]
+    if is_code(block):
+        return y if len(block.strip().strip("`").strip().splitlines()) <= _VALUE_LINES else None
+    end = None
+    for x, y in units[u + 1 : u + 1 + _VALUE_ITEMS]:
+        item = text[x:y]
+        if not item.startswith(("- ", "* ")) or len(item) > _VALUE_ITEM_CHARS or "\n" in item:
+            break
+        end = y
+    return end
+
+
 # "For example:", "As follows:", "Example:": says only that a block comes.
 _INTRODUCTION_MAX_WORDS = 3
 
@@ -714,6 +743,8 @@ class ExtractiveAnswerer:
                     # ("the default configuration file contains the following stanza:") states
                     # no value, and the block would make it look as if it did.
                     end = _code_after(p.text, units, u) if need.kind in _QUOTES_CODE else None
+                    if end is None:
+                        end = _default_after(p.text, units, u)
                     if end is not None:
                         # "... send it a signal with:" is no answer without the command under it.
                         text, shown, after = p.text[a:end], strip_markers(p.text[a:end]), None
