@@ -54,6 +54,18 @@ def test_a_definition_question_puts_the_glossary_entry_first_and_mentions_earn_n
     assert IdentifierReranker().run("Why do dangling objects appear?", hits, top_k=3) == hits
 
 
+def test_a_name_that_only_says_whose_item_is_asked_reorders_nothing() -> None:
+    # "Which vmod_std function ...": the answer is a function's entry, which need not spell the
+    # module's name; the chunks that do are not the better for it.
+    page = "vmod_std contains basic functions which are part and parcel of Varnish."
+    entry = "### STRING querysort(STRING)\n\nSorts the query string for cache normalization purposes."
+    hits = make_hits(entry, page)
+    q = "Which vmod_std function sorts the query string?"
+    assert IdentifierReranker().run(q, hits, top_k=2) == hits[:2]
+    # Asked about itself, the module's own name still counts.
+    assert texts(IdentifierReranker().run("What does vmod_std contain?", hits, top_k=2)) == [page, entry]
+
+
 def test_top_k_cuts_after_reordering() -> None:
     out = IdentifierReranker().run("default_process_limit", make_hits(PROSE, NEIGHBOUR, ENTRY), top_k=1)
     assert texts(out) == [ENTRY]

@@ -97,3 +97,12 @@ def test_asked_term_reads_definition_shapes() -> None:
     assert asked_term("What is the active queue in Postfix?") == "active queue"
     assert asked_term("How do I reload the configuration?") is None
     assert asked_term("What does Varnish do with a compressed object when the client lacks gzip?") is None
+
+
+def test_only_qualifies_reads_a_name_before_the_asked_kind_of_item() -> None:
+    from ragline.text.identifiers import only_qualifies
+
+    assert only_qualifies("Which vmod_std function sorts the query string?", "vmod_std")
+    assert only_qualifies("What git_hooks option runs first?", "git_hooks")
+    assert not only_qualifies("What is the default value of default_process_limit?", "default_process_limit")
+    assert not only_qualifies("Which KeepAliveTimeout value is the default?", "KeepAliveTimeout")

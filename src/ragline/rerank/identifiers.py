@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ragline.rerank.base import check_top_k, rescore
-from ragline.text.identifiers import asked_term, identifiers, naming_grade
+from ragline.text.identifiers import asked_term, identifiers, naming_grade, only_qualifies
 from ragline.types import Hit
 
 # A line opening with the name outranks any number of mentions elsewhere.
@@ -59,7 +59,9 @@ class IdentifierReranker:
 
     def run(self, query: str, hits: Sequence[Hit], top_k: int) -> list[Hit]:
         check_top_k(top_k)
-        names = identifiers(query)
+        # A name that only qualifies the asked item ("Which vmod_std function ...") is the page's
+        # subject, not what the entry holding the answer spells.
+        names = tuple(n for n in identifiers(query) if not only_qualifies(query, n))
         terms = _terms(query, names)
         if not (names or terms) or not hits:
             return list(hits[:top_k])

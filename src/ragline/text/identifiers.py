@@ -95,6 +95,22 @@ def identifiers(text: str) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+# "Which vmod_std function ...", "What git command ...": the name only says whose function or
+# command is asked for; the answer is another name (an item of the named module or tool).
+_FAMILY = re.compile(
+    r"\b(?:which|what)\s+(?P<name>[\w.\-]+)\s+(?:functions?|commands?|subcommands?|methods?|counters?"
+    r"|macros?|hooks?|callbacks?|options?|parameters?|settings?|directives?|variables?|flags?"
+    r"|modules?|tags?|formatters?|fields?)\b",
+    re.IGNORECASE,
+)
+
+
+def only_qualifies(question: str, name: str) -> bool:
+    """Whether ``name`` only says whose item ``question`` asks for ("Which vmod_std function sorts
+    the query string?": a function of vmod_std, which its entry need not spell)."""
+    return any(m.group("name").casefold() == name.casefold() for m in _FAMILY.finditer(question))
+
+
 # What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
 _DEFINED = re.compile(
     r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
