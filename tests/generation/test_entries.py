@@ -265,3 +265,14 @@ def test_entry_identifier_is_the_name_an_entry_label_opens_with() -> None:
     assert entry_identifier("List of Parameters") is None
     assert entry_identifier("OPTIONS") is None
     assert entry_identifier("") is None
+
+
+def test_a_sentence_that_ends_by_naming_the_term_introduces_it() -> None:
+    from ragline.generation.entries import is_subject
+
+    unit = "Old bans are processed by a background worker thread called the ban lurker."
+    assert is_subject("the ban lurker", unit)
+    assert is_subject("ban lurker", "Such threads are known as “ban lurker”.")
+    # Named in passing, not introduced.
+    assert not is_subject("ban lurker", "Threads such as the ban lurker sleep; the reaper does not.")
+    assert not is_subject("ban lurker", "A thread called the ban lurker walks the heap.")

@@ -361,6 +361,19 @@ def defines(term: str, unit: str) -> bool:
     return False
 
 
+def _named_at_end(body: str, unit: str) -> bool:
+    """Whether ``unit`` ends by naming what it describes: "... processed by a background worker
+    thread called the ban lurker." (the sentence that introduces the term defines it)."""
+    if not body.strip():
+        return False
+    pattern = (
+        r"\b(?:called|named|known\s+as|referred\s+to\s+as)\s+(?:the\s+|an?\s+)?[\"'“`]?"
+        + re.escape(body.strip())
+        + r"(?:e?s)?[\"'”`]?\s*[.)]?\s*$"
+    )
+    return re.search(pattern, unit.strip(), re.IGNORECASE) is not None
+
+
 def is_subject(term: str, unit: str) -> bool:
     """Whether ``unit`` opens with ``term`` as its subject: "[The] term [noun] verb ..." or a
     definition list's "Term\\n\\nDescription" (no other words between the term and the rest)."""
@@ -373,6 +386,8 @@ def is_subject(term: str, unit: str) -> bool:
         return is_subject(term, head) or is_subject(term, tail) or defines(term, unit)
     rest = _ARTICLE.sub("", unit, count=1)
     body = _ARTICLE.sub("", term, count=1)
+    if _named_at_end(body, unit):
+        return True
     if not rest.lower().startswith(body.lower()):
         return False
     after = rest[len(body) :]
