@@ -276,3 +276,17 @@ def test_a_sentence_that_ends_by_naming_the_term_introduces_it() -> None:
     # Named in passing, not introduced.
     assert not is_subject("ban lurker", "Threads such as the ban lurker sleep; the reaper does not.")
     assert not is_subject("ban lurker", "A thread called the ban lurker walks the heap.")
+
+
+def test_a_definition_term_in_capitals_names_its_entry_a_heading_does_not() -> None:
+    from ragline.generation.entries import entry_identifier, term_of
+
+    assert entry_identifier("15.6 Parameters Used By The Shell\nTIMEFMT") == "TIMEFMT"
+    assert entry_identifier("15.6 Parameters Used By The Shell\nHISTSIZE <S>") == "HISTSIZE"
+    # A keyword before the name, a heading in capitals, a table's column names: no entry's name.
+    assert entry_identifier("Pragmas\nPRAGMA read_uncommitted") is None
+    assert entry_identifier("DESCRIPTION") is None
+    assert entry_identifier("Codes\nCODE | NAME") is None
+    # An option's term opens its entry; a list item does not.
+    assert term_of("-s file\n\ntrue if file exists.") == "-s file"
+    assert term_of("- an item\n\nMore.") is None

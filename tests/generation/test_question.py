@@ -177,3 +177,9 @@ def test_a_default_that_is_another_settings_value_is_no_stated_value() -> None:
     # A limit's default stated as a word is a value.
     size = classify("What is the default size of the cache?")
     assert carries(size, "The default size is unlimited.") == 1.0
+
+
+def test_a_quoted_default_is_a_stated_value() -> None:
+    need = classify("What is the default execution trace prompt?")
+    assert carries(need, "The default is ‘+%N %i> ’, which shows the line number.") == 1.0
+    assert carries(need, "The prompt is printed by default.") == 0.6

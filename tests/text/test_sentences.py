@@ -162,3 +162,19 @@ def test_a_numbered_heading_stays_one_unit() -> None:
         "It is set.",
         "Here it is.",
     ]
+
+
+def test_an_options_term_is_a_label_a_list_item_is_not() -> None:
+    from ragline.text.sentences import answer_units
+
+    text = (
+        "-s file\n\ntrue if file exists and has size greater than zero.\n\n"
+        "--depth=<n>\n\nThe maximum delta depth.\n\n- an item\n\nA sentence after the list."
+    )
+    units = [text[a:b] for a, b in answer_units(text)]
+    assert units == [
+        "-s file\n\ntrue if file exists and has size greater than zero.",
+        "--depth=<n>\n\nThe maximum delta depth.",
+        "- an item",
+        "A sentence after the list.",
+    ]

@@ -34,7 +34,7 @@ from functools import lru_cache
 from ragline.generation.lexical import terms
 from ragline.generation.question import DEFAULT_REFERENCE, NEED_WORDS, QuestionNeed, trailing_scope
 from ragline.text.identifiers import asked_term, dotted, humps, identifiers
-from ragline.text.sentences import label_words
+from ragline.text.sentences import is_option_term, label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
 _TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
@@ -60,8 +60,10 @@ def term_of(unit: str) -> str | None:
     "work_mem (integer)\n\nSets the base maximum ..."; see ``text.sentences.answer_units``)."""
     head, sep, _ = unit.partition("\n\n")
     head = head.strip()
-    if not sep or head.startswith(("#", "|", "-", "*")) or " | " in head:
+    if not sep or head.startswith(("#", "|", "*")) or " | " in head:
         return None
+    if head.startswith("-") and not is_option_term(head):
+        return None  # a list item, not an option's term ("-s file")
     if label_words(head) > _TERM_MAX_WORDS or head.endswith((".", ":", "?", "!", ";", ",")):
         return None
     return head
@@ -266,8 +268,12 @@ def entry_identifier(label: str) -> str | None:
     """
     line = label.rsplit("\n", 1)[-1]
     name = entry_name(line).split()
-    if not name or (name[0].isalpha() and name[0].isupper()):
-        return None  # a man page's section heading ("OPTIONS", "CONFIGURATION") is no entry
+    # A man page's section heading ("OPTIONS", "CONFIGURATION") is no entry; a definition term
+    # under a heading (the label's second line) in capitals is a parameter's name ("TIMEFMT").
+    # ("TIMEFMT", "HISTSIZE <S>"; not a keyword before the name, "PRAGMA read_uncommitted").
+    term = "\n" in label and " | " not in line and all(re.fullmatch(r"<\w+>", w) for w in name[1:])
+    if not name or (name[0].isalpha() and name[0].isupper() and not term):
+        return None
     word = name[0].strip(":`'\"*")
     return word if word and is_identifier(word) else None
 

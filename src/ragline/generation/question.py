@@ -390,6 +390,7 @@ _SNAKE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 # Not "non-default": "specifying a non-default default_process_limit" states no default.
 _DEFAULT_WORD = re.compile(r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
+_DEFAULT_QUOTED = re.compile(r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\"“`]\S", re.IGNORECASE)
 # A default that is another setting's value: "defaults to the connect_timeout parameter",
 # "Default: .connect_timeout attribute from the Backend definition".
 DEFAULT_REFERENCE = re.compile(
@@ -446,6 +447,8 @@ def carries(need: QuestionNeed, text: str) -> float:
                 )
                 # "Default: | X value", not a sentence that ends in "the following stanza:".
                 or re.search(r":\s*\S", text) is not None
+                # "The default is ‘+%N:%i> ’": a quoted value.
+                or _DEFAULT_QUOTED.search(text) is not None
             )
             else 0.6
         )

@@ -168,10 +168,21 @@ def answer_units(text: str) -> list[tuple[int, int]]:
     return out
 
 
+# A list item's bullet, not the dash of a command-line option's term ("-s file", "--window").
+_BULLET = re.compile(r"[-*+•](?:\s|$)")
+
+
+def is_option_term(piece: str) -> bool:
+    """Whether ``piece`` opens with a command-line option ("-s file", "--depth=<n>"), not a
+    bullet ("- item") or a rule ("---")."""
+    return re.match(r"--?[A-Za-z0-9]", piece) is not None
+
+
 def _is_label(piece: str) -> bool:
-    """A short block without end punctuation: a term, a field name (see ``_LABEL_MAX_WORDS``)."""
+    """A short block without end punctuation: a term, a field name (see ``_LABEL_MAX_WORDS``); an
+    option's term ("-s file") is one, a list item is not."""
     return (
-        not piece.startswith(("#", "-", "*", "|", "`"))
+        not (piece.startswith(("#", "*", "|", "`")) or (piece.startswith("-") and not is_option_term(piece)))
         and _TABLE_ROW not in piece
         and not piece.endswith(_LABEL_END)
         and label_words(piece) <= _LABEL_MAX_WORDS
