@@ -99,22 +99,38 @@ def test_is_code_counts_each_symbol_character_once(text: str) -> None:
     assert is_code(text) is share
 
 
-def test_answer_units_split_table_rows_and_join_a_label_to_its_definition() -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Handler\n\nAn internal representation of an action. It is implicit.\n\n"
+            "Description: | Idle wait\nDefault: | IdleTimeout 15\n\n- SQLITE_BUSY (5)\n- SQLITE_FULL (13)",
+            [
+                "Handler\n\nAn internal representation of an action.",
+                "It is implicit.",
+                "Description: | Idle wait",
+                "Default: | IdleTimeout 15",
+                "- SQLITE_BUSY (5)",
+                "- SQLITE_FULL (13)",
+            ],
+        ),
+        # An option's term is a label as a word is; a list item is not.
+        (
+            "-s file\n\ntrue if file exists and has size greater than zero.\n\n"
+            "--depth=<n>\n\nThe maximum delta depth.\n\n- an item\n\nA sentence after the list.",
+            [
+                "-s file\n\ntrue if file exists and has size greater than zero.",
+                "--depth=<n>\n\nThe maximum delta depth.",
+                "- an item",
+                "A sentence after the list.",
+            ],
+        ),
+    ],
+)
+def test_answer_units_split_rows_and_join_a_label_to_its_definition(text: str, expected: list[str]) -> None:
     from ragline.text.sentences import answer_units
 
-    text = (
-        "Handler\n\nAn internal representation of an action. It is implicit.\n\n"
-        "Description: | Idle wait\nDefault: | IdleTimeout 15\n\n- SQLITE_BUSY (5)\n- SQLITE_FULL (13)"
-    )
-    units = [text[a:b] for a, b in answer_units(text)]
-    assert units == [
-        "Handler\n\nAn internal representation of an action.",
-        "It is implicit.",
-        "Description: | Idle wait",
-        "Default: | IdleTimeout 15",
-        "- SQLITE_BUSY (5)",
-        "- SQLITE_FULL (13)",
-    ]
+    assert [text[a:b] for a, b in answer_units(text)] == expected
 
 
 def test_a_term_with_a_long_aside_in_brackets_is_still_a_label() -> None:
@@ -161,20 +177,4 @@ def test_a_numbered_heading_stays_one_unit() -> None:
         "### 19.4.1. Memory",
         "It is set.",
         "Here it is.",
-    ]
-
-
-def test_an_options_term_is_a_label_a_list_item_is_not() -> None:
-    from ragline.text.sentences import answer_units
-
-    text = (
-        "-s file\n\ntrue if file exists and has size greater than zero.\n\n"
-        "--depth=<n>\n\nThe maximum delta depth.\n\n- an item\n\nA sentence after the list."
-    )
-    units = [text[a:b] for a, b in answer_units(text)]
-    assert units == [
-        "-s file\n\ntrue if file exists and has size greater than zero.",
-        "--depth=<n>\n\nThe maximum delta depth.",
-        "- an item",
-        "A sentence after the list.",
     ]
