@@ -299,6 +299,27 @@ POOL_PARAMETERS_PAGE = """<html><head><title>cached - cache daemon</title></head
 <p>Idle timeout for client connections.</p></div>
 </body></html>"""
 
+# A texinfo option list: each option a <dt> with its flag, its description in the <dd>; another
+# entry shares the question's words and names neither.
+HISTORY_OPTIONS_PAGE = """<html><head><title>Options</title></head><body>
+<h3>16.2.4 History</h3><dl compact="compact">
+<dt><tt>KEEP_DUPS_LAST</tt></dt><dd><p>When trimming the history, drop older duplicates first.
+You should keep the history list larger than the saved history, so that duplicate events and
+command lines that start with a space have room, otherwise this option behaves differently.</p></dd>
+<dt><tt>SKIP_DUPS</tt> (<tt>-h</tt>)</dt><dd><p>Do not enter command lines into the history list
+if they are duplicates of the previous event.</p></dd>
+<dt><tt>SKIP_BLANK</tt> (<tt>-g</tt>)</dt><dd><p>Remove command lines from the history list when
+the first character on the line is a space.</p></dd>
+</dl></body></html>"""
+
+# Another page, ranked first, whose history entry shares the question's words.
+HISTORY_PARAMETERS_PAGE = """<html><head><title>Parameters</title></head><body>
+<h3>15.6 Parameters Used By The Shell</h3><dl compact="compact">
+<dt><tt>HISTLINES</tt></dt><dd><p>The maximum number of events stored in the internal history list.
+If you use the KEEP_DUPS_LAST option, setting this value larger than the saved history size will
+give you the difference as a cushion for saving duplicated history events.</p></dd>
+</dl></body></html>"""
+
 # A default announced by its sentence and given as the code block after it.
 STORE_OPTION_PAGE = """<html><head><title>cached - options</title></head><body>
 <h2>Storage</h2>
@@ -659,3 +680,10 @@ def test_a_sentence_announcing_the_default_is_quoted_with_the_block_that_gives_i
     a = ask(answerer, "What is the default store when no --store option is given?", ctx)
     assert not a.abstained
     assert "memory,64m" in a.text[: a.text.index("[1]")], a.text
+
+
+def test_two_options_compared_are_answered_from_their_own_entries(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, HISTORY_PARAMETERS_PAGE, HISTORY_OPTIONS_PAGE)
+    a = ask(answerer, "What is the difference between SKIP_DUPS and SKIP_BLANK?", ctx)
+    assert not a.abstained
+    assert "duplicates of the previous event" in a.text and "first character on the line" in a.text, a.text

@@ -158,6 +158,11 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
     if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
         idents = asked_identifiers(need, question)
         return 0.5 if idents and all(label_names(e, s.label) for e in idents) else 0.0
+    if need.kind == "difference" and s.label:
+        # Two settings compared ("HIST_IGNORE_DUPS and HIST_IGNORE_SPACE"): each one's own entry
+        # says what it does; a unit elsewhere that names both in passing does not.
+        sides = [x for x in compared(question) if is_identifier(x)]
+        return 0.5 if any(label_names(x, s.label) for x in sides) else 0.0
     return 0.0
 
 
@@ -192,6 +197,17 @@ def _field_of(need: QuestionNeed, idents: Sequence[str], unit: str, label: str) 
         and any(label_names(e, label) for e in idents)
         and carries(need, unit) >= 1.0
     )
+
+
+def _evidence_unit(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> ScoredSentence:
+    """The unit whose page must name what the question asks about: the best one, or for a
+    comparison of two settings the best unit in either one's entry (the answer quotes both
+    entries, whatever the reader ranked first)."""
+    if need.kind == "difference":
+        for s in scored:
+            if s.entry > 0:
+                return s
+    return scored[0]
 
 
 def _described_entry(
@@ -1049,7 +1065,8 @@ class ExtractiveAnswerer:
         if (
             scored
             and (need.named or scoped)
-            and self._entity_share(need, question, context, scored[0], scoped) < self.weights.min_entity_share
+            and self._entity_share(need, question, context, _evidence_unit(need, scored), scoped)
+            < self.weights.min_entity_share
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
             # with the collection is not knowing Redis's default port, nor is httpd's graceful
