@@ -23,6 +23,7 @@ from ragline.generation.question import about, carries, classify, entities, ques
         ("What is a reverse proxy?", "definition"),
         ("What does the VACUUM command do?", "definition"),
         ("What does Warszawa mean in Polish?", "definition"),
+        ("What does REPORTTIME control?", "definition"),
         # What happens in a case, not what the product is.
         ("What does Varnish do with a compressed object when the client does not support gzip?", "other"),
         ("How do I enable foreign key constraints?", "procedure"),

@@ -116,6 +116,8 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
             # "What does the relayhost parameter specify?": what a setting is for.
             r"^\s*what does (?:the |a |an )?\S+ (?:parameter|setting|option|directive|variable|field)"
             r" (?:specify|control|set|configure|determine|define)\b",
+            # "What does REPORTTIME control?": the name alone, the question ending there.
+            r"^\s*what does (?:the |a |an )?\S+ (?:specify|control|set|configure|determine|define)\s*\??$",
             r"^\s*define\b",
             r"\bwhat is meant by\b",
             r"^\s*what (?:is|are) (?:a|an)\b",
