@@ -127,7 +127,10 @@ def test_what_a_setting_specifies_is_a_definition_of_its_term() -> None:
     assert defines(term, entry) and is_subject(term, entry)
     other = "address_verify_relayhost (default: $relayhost)\n\nOverrides the relayhost parameter setting."
     assert not defines(term, other) and not is_subject(term, other)
-    assert classify("What does work_mem control?").kind != "definition"
+    # The name alone, the question ending at the verb, asks the same; a longer question does not.
+    assert classify("What does work_mem control?").kind == "definition"
+    assert defined_term(classify("What does work_mem control?"), "What does work_mem control?") == "work_mem"
+    assert classify("What does work_mem control during a sort?").kind != "definition"
 
 
 def test_a_setting_named_in_passing_in_another_entry_counts_half() -> None:

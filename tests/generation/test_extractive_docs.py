@@ -687,3 +687,25 @@ def test_two_options_compared_are_answered_from_their_own_entries(answerer, tmp_
     a = ask(answerer, "What is the difference between SKIP_DUPS and SKIP_BLANK?", ctx)
     assert not a.abstained
     assert "duplicates of the previous event" in a.text and "first character on the line" in a.text, a.text
+
+
+def test_the_asked_options_are_known_when_either_top_units_page_names_them(answerer, tmp_path) -> None:
+    from ragline.generation.extractive import ScoredSentence
+    from ragline.generation.question import classify
+
+    page = "<html><head><title>{}</title></head><body><p>{}</p></body></html>"
+    module = page.format("newuser", "The module is loaded when the RCS option is set.")
+    files = page.format("Files", "Both RCS and GLOBAL_RCS are set by default.")
+    ctx = context_of(tmp_path, module, files)
+    q = "Are the RCS and GLOBAL_RCS options set by default?"
+    need = classify(q)
+
+    def unit(passage: int) -> ScoredSentence:
+        return ScoredSentence(
+            passage=passage, start=0, end=10, text="x", coverage=1.0, similarity=1.0, score=1.0
+        )
+
+    # The reader's pick names only RCS; the sentence scores' best page names both.
+    assert answerer.named_share(need, q, ctx, (unit(0),), ()) == 0.5
+    assert answerer.named_share(need, q, ctx, (unit(0), unit(1)), ()) == 1.0
+    assert answerer.named_share(need, q, ctx, (), ()) == 0.0

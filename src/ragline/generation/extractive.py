@@ -1026,6 +1026,9 @@ class ExtractiveAnswerer:
             scored, vecs = self.score(question, context, need)
         confidence = 0.0
         cutoff = self.weights.relative_cutoff
+        # The sentence scores' best unit, before the reader re-ranks: either one's page naming the
+        # asked entities shows the collection knows them.
+        first = scored[0] if scored else None
         if scored:
             top = _entry_evidence(scored[0], scored)
             confidence = self.confidence(top.similarity, top.coverage)
@@ -1065,7 +1068,7 @@ class ExtractiveAnswerer:
         if (
             scored
             and (need.named or scoped)
-            and self._entity_share(need, question, context, _evidence_unit(need, scored), scoped)
+            and self.named_share(need, question, context, (_evidence_unit(need, scored), first), scoped)
             < self.weights.min_entity_share
         ):
             # The question is about something no chosen passage mentions: sharing "default port"
@@ -1132,6 +1135,24 @@ class ExtractiveAnswerer:
             pieces.append(piece)
         answer = self._answer(question, " ".join(pieces), citations, False, confidence)
         yield Final(replace(answer, short=short) if short is not None else answer)
+
+    @classmethod
+    def named_share(
+        cls,
+        need: QuestionNeed,
+        question: str,
+        context: Context,
+        units: Sequence[ScoredSentence | None],
+        scoped: tuple[str, ...],
+    ) -> float:
+        """The best :meth:`_entity_share` of ``units``' pages: the unit the reader ranked first
+        and the sentence scores' best may sit on different pages, and either page naming the
+        asked entities shows the collection knows them ("Both RCS and GLOBAL_RCS are set by
+        default." under the reader's pick from a module page that names only RCS)."""
+        return max(
+            (cls._entity_share(need, question, context, u, scoped) for u in units if u is not None),
+            default=0.0,
+        )
 
     @staticmethod
     def _entity_share(
