@@ -329,6 +329,15 @@ STORE_OPTION_PAGE = """<html><head><title>cached - options</title></head><body>
 <p>A store named in the configuration must also be listed on the command line.</p>
 </body></html>"""
 
+# A short sentence announcing defaults, given as the list items after it.
+HEALTH_CHECK_PAGE = """<html><head><title>Health checks</title></head><body>
+<h2>Health checks</h2>
+<p>A health check polls the upstream server and keeps the latest results in a window.</p>
+<p>The default values are:</p>
+<ul><li>.window = 12</li><li>.threshold = 4</li></ul>
+<p>Note that a freshly created upstream is unhealthy until its first check comes back.</p>
+</body></html>"""
+
 # Per-request variables whose defaults are the parameters above: no value stated here.
 SESSION_VARIABLES_PAGE = """<html><head><title>Variables</title></head><body>
 <h2>sess</h2><dl>
@@ -709,3 +718,9 @@ def test_the_asked_options_are_known_when_either_top_units_page_names_them(answe
     assert answerer.named_share(need, q, ctx, (unit(0),), ()) == 0.5
     assert answerer.named_share(need, q, ctx, (unit(0), unit(1)), ()) == 1.0
     assert answerer.named_share(need, q, ctx, (), ()) == 0.0
+
+
+def test_a_short_sentence_announcing_defaults_is_quoted_with_its_list(answerer, tmp_path) -> None:
+    a = ask(answerer, "What is the default window of a health check?", context_of(tmp_path, HEALTH_CHECK_PAGE))
+    assert not a.abstained
+    assert ".window = 12" in a.text[: a.text.index("[1]")], a.text

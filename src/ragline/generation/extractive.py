@@ -753,14 +753,17 @@ class ExtractiveAnswerer:
                 # and is the answer.
                 enough = len(t) >= MIN_TERMS or _field_of(need, idents, shown, label)
                 after = end = None
-                if enough:
+                # "The default values are:" is short, and with the list after it the answer.
+                announced = _default_after(p.text, units, u)
+                if enough or announced is not None:
+                    enough = True
                     after = _follow_on(p, units, u, self.mix.follow_units)
                     # Only when a command is asked for: a value's sentence that introduces a block
                     # ("the default configuration file contains the following stanza:") states
                     # no value, and the block would make it look as if it did.
                     end = _code_after(p.text, units, u) if need.kind in _QUOTES_CODE else None
                     if end is None:
-                        end = _default_after(p.text, units, u)
+                        end = announced
                     if end is not None:
                         # "... send it a signal with:" is no answer without the command under it.
                         text, shown, after = p.text[a:end], strip_markers(p.text[a:end]), None
