@@ -721,6 +721,7 @@ def test_the_asked_options_are_known_when_either_top_units_page_names_them(answe
 
 
 def test_a_short_sentence_announcing_defaults_is_quoted_with_its_list(answerer, tmp_path) -> None:
-    a = ask(answerer, "What is the default window of a health check?", context_of(tmp_path, HEALTH_CHECK_PAGE))
+    ctx = context_of(tmp_path, HEALTH_CHECK_PAGE)
+    a = ask(answerer, "What is the default window of a health check?", ctx)
     assert not a.abstained
     assert ".window = 12" in a.text[: a.text.index("[1]")], a.text
