@@ -151,6 +151,11 @@ def test_a_default_colon_counts_only_before_a_value() -> None:
         ("How do I restart the redis server?", ("redis",)),
         ("How do I reload the main configuration?", ()),
         ("Where is the mail server configured?", ()),
+        # Shells and editors are products too; which one of a shell's own sessions is not.
+        ("How do I enable tab completion in the fish shell?", ("fish",)),
+        ("How do I quit the vim editor?", ("vim",)),
+        ("Which files does the login shell read?", ()),
+        ("What does the interactive shell read first?", ()),
     ],
 )
 def test_scoped_products_are_names_before_a_product_noun(question: str, products: tuple[str, ...]) -> None:

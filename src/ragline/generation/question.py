@@ -329,7 +329,7 @@ _PRODUCT_NOUN = re.compile(
 # or configurations are not names.
 _LOWER_PRODUCT_NOUN = re.compile(
     r"\bthe\s+([a-z][a-z0-9.\-]{2,})\s+(?:servers?|databases?|clusters?|daemons?|services?"
-    r"|configuration|config|installation)\b"
+    r"|configuration|config|installation|shell|editor|browser)\b"
 )
 _NOT_PRODUCTS = frozenset(
     re.findall(
@@ -338,7 +338,7 @@ _NOT_PRODUCTS = frozenset(
         "primary secondary backup test production development master slave replica standby web "
         "mail proxy file files system user users server client dns http https smtp ssh ftp sql "
         "database application app base basic full initial active live public private internal "
-        "external",
+        "external login interactive parent restricted sub command line text",
     )
 )
 
