@@ -338,6 +338,15 @@ HEALTH_CHECK_PAGE = """<html><head><title>Health checks</title></head><body>
 <p>Note that a freshly created upstream is unhealthy until its first check comes back.</p>
 </body></html>"""
 
+# A module's function reference: each function a heading (its signature), its description below.
+FUNCTIONS_PAGE = """<html><head><title>mod_util - utility functions</title></head><body>
+<h2>CONTENTS</h2>
+<h3>STRING sortargs(STRING)</h3>
+<p>Sorts the query arguments so that equivalent URLs share one cache entry.</p>
+<h3>STRING lowercase(STRING s)</h3>
+<p>Converts the string s to lower case.</p>
+</body></html>"""
+
 # Per-request variables whose defaults are the parameters above: no value stated here.
 SESSION_VARIABLES_PAGE = """<html><head><title>Variables</title></head><body>
 <h2>sess</h2><dl>
@@ -725,3 +734,10 @@ def test_a_short_sentence_announcing_defaults_is_quoted_with_its_list(answerer, 
     a = ask(answerer, "What is the default window of a health check?", ctx)
     assert not a.abstained
     assert ".window = 12" in a.text[: a.text.index("[1]")], a.text
+
+
+def test_which_function_is_answered_with_the_entrys_name(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, FUNCTIONS_PAGE)
+    a = ask(answerer, "Which mod_util function sorts the query arguments?", ctx)
+    assert not a.abstained
+    assert a.text.startswith("STRING sortargs(STRING)"), a.text

@@ -166,11 +166,35 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
     return 0.0
 
 
-def _lead(need: QuestionNeed, s: _Sentence) -> str:
+# "Which function sorts ...?", "What option makes ...?": the answer is an entry's name.
+_ASKS_ENTRY_NAME = re.compile(
+    r"^\s*(?:which|what)\s+(?:[\w.\-]+\s+)?(?:functions?|commands?|options?|parameters?|settings?"
+    r"|directives?|variables?|counters?|methods?|flags?|formatters?|subroutines?|macros?|hooks?)\b",
+    re.IGNORECASE,
+)
+
+
+def _names_entry(line: str) -> bool:
+    """Whether a label's line is an entry's name: a setting's ("thread_pool_max") or a function's
+    signature ("STRING querysort(STRING)")."""
+    return entry_identifier(line) is not None or re.search(r"\w\(", line) is not None
+
+
+def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
     """The label to show before the unit: when it names the asked identifier the unit leaves
-    out, or holds the asked value the unit lacks."""
+    out, or holds the asked value the unit lacks, or is the name a "Which function ...?" asks
+    for."""
     if not s.label or is_heading(s.shown) or s.label.endswith(s.shown.partition("\n\n")[0]):
         return ""
+    line = s.label.rsplit("\n", 1)[-1]
+    if (
+        need.kind in ("name", "code")
+        and _ASKS_ENTRY_NAME.match(question)
+        and _names_entry(line)
+        and line not in s.shown
+    ):
+        # The unit describes the entry; its heading or term is the answer.
+        return line
     columns = s.label.rsplit("\n", 1)[-1]
     if s.shown.startswith("|") and " | " in columns:
         # A table row shown with its column names: "Error Code | Condition Name: | 23505 | ...".
@@ -864,7 +888,7 @@ class ExtractiveAnswerer:
                 subject=subjects[i],
                 kind=kinds[i],
                 label=found[i].label,
-                lead=_lead(need, found[i]),
+                lead=_lead(need, found[i], question),
                 after=found[i].after,
             )
             for i, s in zip(keep, sims, strict=True)
