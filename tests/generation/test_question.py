@@ -13,6 +13,8 @@ from ragline.generation.question import about, carries, classify, entities, ques
     [
         ("What is the default value of KeepAliveTimeout?", "default"),
         ("Which file name does DirectoryIndex use by default?", "default"),
+        # What holds when nothing is configured is the default.
+        ("Which storage does the daemon use when no -s option is given?", "default"),
         ("What is the numeric value of the SQLITE_BUSY result code?", "code"),
         ("Which signal triggers a graceful restart of httpd?", "code"),
         ("Which code means a foreign key violation?", "code"),

@@ -59,7 +59,16 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         ),
     ),
     ("reason", _any(r"^\s*why\b", r"\bwhat is the reason\b", r"\bfor what reason\b", r"\bwhat causes\b")),
-    ("default", _any(r"\bdefaults?\b", r"\bdefaulting\b", r"\bby default\b")),
+    (
+        "default",
+        _any(
+            r"\bdefaults?\b",
+            r"\bdefaulting\b",
+            r"\bby default\b",
+            # What holds when nothing is configured: "... when no -s option is given?".
+            r"\b(?:when|if)\s+no\s+\S+(?:\s+\S+)?\s+(?:is|are)\s+(?:given|specified|set|configured)\b",
+        ),
+    ),
     (
         "difference",
         _any(
