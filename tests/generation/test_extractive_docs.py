@@ -686,20 +686,6 @@ def test_a_default_asked_in_other_words_is_read_from_the_described_settings_fiel
     assert "Default: 3" in a.text and "4000" not in a.text, a.text
 
 
-def test_a_default_that_only_points_at_a_parameter_leads_to_that_parameters_value(answerer, tmp_path) -> None:
-    ctx = context_of(tmp_path, SESSION_VARIABLES_PAGE, POOL_PARAMETERS_PAGE)
-    a = ask(answerer, "What is the default idle timeout for client connections?", ctx)
-    assert not a.abstained
-    assert "7.500" in a.text[: a.text.index("[1]")], a.text
-
-
-def test_a_sentence_announcing_the_default_is_quoted_with_the_block_that_gives_it(answerer, tmp_path) -> None:
-    ctx = context_of(tmp_path, STORE_OPTION_PAGE)
-    a = ask(answerer, "What is the default store when no --store option is given?", ctx)
-    assert not a.abstained
-    assert "memory,64m" in a.text[: a.text.index("[1]")], a.text
-
-
 def test_two_options_compared_are_answered_from_their_own_entries(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, HISTORY_PARAMETERS_PAGE, HISTORY_OPTIONS_PAGE)
     a = ask(answerer, "What is the difference between SKIP_DUPS and SKIP_BLANK?", ctx)
@@ -729,15 +715,32 @@ def test_the_asked_options_are_known_when_either_top_units_page_names_them(answe
     assert answerer.named_share(need, q, ctx, (), ()) == 0.0
 
 
-def test_a_short_sentence_announcing_defaults_is_quoted_with_its_list(answerer, tmp_path) -> None:
-    ctx = context_of(tmp_path, HEALTH_CHECK_PAGE)
-    a = ask(answerer, "What is the default window of a health check?", ctx)
-    assert not a.abstained
-    assert ".window = 12" in a.text[: a.text.index("[1]")], a.text
-
-
 def test_which_function_is_answered_with_the_entrys_name(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, FUNCTIONS_PAGE)
     a = ask(answerer, "Which mod_util function sorts the query arguments?", ctx)
     assert not a.abstained
     assert a.text.startswith("STRING sortargs(STRING)"), a.text
+
+
+@pytest.mark.parametrize(
+    ("pages", "question", "value"),
+    [
+        # A default that only points at a parameter leads to that parameter's value.
+        (
+            (SESSION_VARIABLES_PAGE, POOL_PARAMETERS_PAGE),
+            "What is the default idle timeout for client connections?",
+            "7.500",
+        ),
+        # A sentence announcing the default is quoted with the code block that gives it ...
+        ((STORE_OPTION_PAGE,), "What is the default store when no --store option is given?", "memory,64m"),
+        # ... and a short one with the list items that give them.
+        ((HEALTH_CHECK_PAGE,), "What is the default window of a health check?", ".window = 12"),
+    ],
+)
+def test_the_first_quoted_unit_states_the_default(
+    answerer, tmp_path, pages: tuple[str, ...], question: str, value: str
+) -> None:
+    ctx = context_of(tmp_path, *pages)
+    a = ask(answerer, question, ctx)
+    assert not a.abstained
+    assert value in a.text[: a.text.index("[1]")], a.text

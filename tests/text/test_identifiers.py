@@ -106,3 +106,12 @@ def test_only_qualifies_reads_a_name_before_the_asked_kind_of_item() -> None:
     assert only_qualifies("What git_hooks option runs first?", "git_hooks")
     assert not only_qualifies("What is the default value of default_process_limit?", "default_process_limit")
     assert not only_qualifies("Which KeepAliveTimeout value is the default?", "KeepAliveTimeout")
+
+
+def test_asks_for_item_reads_which_function_or_option_is_asked() -> None:
+    from ragline.text.identifiers import asks_for_item
+
+    assert asks_for_item("Which vmod_std function sorts the query string?")
+    assert asks_for_item("What option makes cd push the old directory?")
+    assert not asks_for_item("What is the default value of thread_pool_max?")
+    assert not asks_for_item("Who designed the tower?")

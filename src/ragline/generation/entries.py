@@ -269,8 +269,8 @@ def entry_identifier(label: str) -> str | None:
     line = label.rsplit("\n", 1)[-1]
     name = entry_name(line).split()
     # A man page's section heading ("OPTIONS", "CONFIGURATION") is no entry; a definition term
-    # under a heading (the label's second line) in capitals is a parameter's name ("TIMEFMT").
-    # ("TIMEFMT", "HISTSIZE <S>"; not a keyword before the name, "PRAGMA read_uncommitted").
+    # under a heading (the label's second line) in capitals is a parameter's name ("TIMEFMT",
+    # "HISTSIZE <S>"), unless a keyword stands before the name ("PRAGMA read_uncommitted").
     term = "\n" in label and " | " not in line and all(re.fullmatch(r"<\w+>", w) for w in name[1:])
     if not name or (name[0].isalpha() and name[0].isupper() and not term):
         return None

@@ -52,6 +52,7 @@ from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify, scoped_products
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
+from ragline.text.identifiers import asks_for_item
 from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
@@ -166,14 +167,6 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
     return 0.0
 
 
-# "Which function sorts ...?", "What option makes ...?": the answer is an entry's name.
-_ASKS_ENTRY_NAME = re.compile(
-    r"^\s*(?:which|what)\s+(?:[\w.\-]+\s+)?(?:functions?|commands?|options?|parameters?|settings?"
-    r"|directives?|variables?|counters?|methods?|flags?|formatters?|subroutines?|macros?|hooks?)\b",
-    re.IGNORECASE,
-)
-
-
 def _names_entry(line: str) -> bool:
     """Whether a label's line is an entry's name: a setting's ("thread_pool_max") or a function's
     signature ("STRING querysort(STRING)")."""
@@ -189,7 +182,7 @@ def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
     line = s.label.rsplit("\n", 1)[-1]
     if (
         need.kind in ("name", "code")
-        and _ASKS_ENTRY_NAME.match(question)
+        and asks_for_item(question)
         and _names_entry(line)
         and line not in s.shown
     ):

@@ -95,20 +95,27 @@ def identifiers(text: str) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+# The kinds of item a manual lists one entry each of ("function", "option", "parameter", ...).
+_ITEM = (
+    r"(?:functions?|commands?|subcommands?|subroutines?|methods?|counters?|macros?|hooks?|callbacks?"
+    r"|options?|parameters?|settings?|directives?|variables?|flags?|modules?|tags?|formatters?|fields?)"
+)
 # "Which vmod_std function ...", "What git command ...": the name only says whose function or
 # command is asked for; the answer is another name (an item of the named module or tool).
-_FAMILY = re.compile(
-    r"\b(?:which|what)\s+(?P<name>[\w.\-]+)\s+(?:functions?|commands?|subcommands?|methods?|counters?"
-    r"|macros?|hooks?|callbacks?|options?|parameters?|settings?|directives?|variables?|flags?"
-    r"|modules?|tags?|formatters?|fields?)\b",
-    re.IGNORECASE,
-)
+_FAMILY = re.compile(rf"\b(?:which|what)\s+(?P<name>[\w.\-]+)\s+{_ITEM}\b", re.IGNORECASE)
+_ASKS_ITEM = re.compile(rf"^\s*(?:which|what)\s+(?:[\w.\-]+\s+)?{_ITEM}\b", re.IGNORECASE)
 
 
 def only_qualifies(question: str, name: str) -> bool:
     """Whether ``name`` only says whose item ``question`` asks for ("Which vmod_std function sorts
     the query string?": a function of vmod_std, which its entry need not spell)."""
     return any(m.group("name").casefold() == name.casefold() for m in _FAMILY.finditer(question))
+
+
+def asks_for_item(question: str) -> bool:
+    """Whether ``question`` asks which entry of a manual's list answers ("Which function sorts
+    ...?", "What vmod_std function ...?"): the answer is that entry's name."""
+    return _ASKS_ITEM.match(question) is not None
 
 
 # What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
