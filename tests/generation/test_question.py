@@ -191,3 +191,16 @@ def test_a_quoted_default_is_a_stated_value() -> None:
     need = classify("What is the default execution trace prompt?")
     assert carries(need, "The default is ‘+%N %i> ’, which shows the line number.") == 1.0
     assert carries(need, "The prompt is printed by default.") == 0.6
+
+
+def test_default_rules_read_hostile_units_in_one_pass() -> None:
+    from ragline.generation.entries import own_text
+
+    need = classify("What is the default idle timeout?")
+    # Long whitespace runs after "default" (a <pre> block's padding): no value, no reference, and
+    # an answer rather than a hang (each whitespace run is read once).
+    padded = "default" + " " * 100_000 + "x"
+    assert carries(need, padded) == 0.6
+    assert carries(need, "default is" + " " * 50_000 + "to" + " " * 50_000) == 0.6
+    assert own_text(padded) == padded
+    assert carries(need, "") == 0.0
