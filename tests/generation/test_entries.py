@@ -268,6 +268,36 @@ def test_entry_identifier_is_the_name_an_entry_label_opens_with() -> None:
     assert entry_identifier("List of Parameters") is None
     assert entry_identifier("OPTIONS") is None
     assert entry_identifier("") is None
+    # A section number is no name: "3." of a numbered heading, "3.1." before an option's name.
+    assert entry_identifier("3. Incoming SMTP messages over TCP/IP") is None
+    assert entry_identifier("1.2 Installing") is None
+    assert entry_identifier("3.1. queue_run_max") == "queue_run_max"
+    assert entry_identifier("(5) SQLITE_BUSY") == "(5)"
+
+
+def test_a_one_row_field_table_opens_the_entry_of_its_first_cell() -> None:
+    from ragline.generation.entries import field_row_name
+
+    row = "| keep_malformed | Use: main | Type: time | Default: 4d |"
+    assert field_row_name(row) == "keep_malformed"
+    # A data row (cells that are not fields), a header of column names, prose: no entry's name.
+    assert field_row_name("| 23505 | unique_violation |") is None
+    assert field_row_name("| Error Code | Condition Name |") is None
+    assert field_row_name("Use: main") is None
+    text = f"## Options\n\n{row}\n| --- | --- | --- | --- |\n\nThis option sets how long to keep them."
+    units = answer_units(text)
+    labels = unit_labels(text, units, ())
+    # The row and the description after it are the entry of keep_malformed.
+    row_label = next(lab for (a, _), lab in zip(units, labels, strict=True) if text[a:].startswith("|"))
+    assert row_label.endswith("keep_malformed")
+    assert labels[-1] == "Options\nkeep_malformed"
+
+
+def test_a_product_named_before_its_noun_is_no_asked_identifier() -> None:
+    q = "Which result code is returned when the file is not an SQLite database file?"
+    assert "SQLite" not in asked_identifiers(classify(q), q)
+    q = "What is the default value of MaxKeepAliveRequests?"
+    assert asked_identifiers(classify(q), q) == ("MaxKeepAliveRequests",)
 
 
 def test_a_sentence_that_ends_by_naming_the_term_introduces_it() -> None:

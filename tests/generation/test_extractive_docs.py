@@ -355,6 +355,29 @@ SESSION_VARIABLES_PAGE = """<html><head><title>Variables</title></head><body>
 </dl></body></html>"""
 
 
+# Options as one-row tables (name | Use | Type | Default) above their descriptions, under numbered
+# headings, as a mail server's specification lays them out.
+RELAY_OPTIONS_PAGE = """<html><head><title>Chapter 14 - Main options</title></head><body>
+<h3>23. Alphabetical list of main options</h3>
+<table><tr><td>inbound_max</td><td>Use: main</td><td>Type: integer</td><td>Default: 40</td></tr></table>
+<p>This option sets the largest number of simultaneous incoming mail sessions the relay will take.
+Further sessions are turned away with a temporary error.</p>
+<table><tr><td>inbound_queue</td><td>Use: main</td><td>Type: integer</td><td>Default: 0</td></tr></table>
+<p>If the number of simultaneous incoming mail sessions exceeds this value, messages are queued
+instead of delivered at once.</p>
+<table><tr><td>broken_keep</td><td>Use: main</td><td>Type: time</td><td>Default: 6d</td></tr></table>
+<p>This option specifies how long to keep messages whose queue files have been damaged. The
+message is removed at its next delivery attempt.</p>
+</body></html>"""
+
+# Prose that refers the reader to an option (under a numbered heading) without its value.
+RELAY_SESSIONS_PAGE = """<html><head><title>Chapter 42 - Incoming sessions</title></head><body>
+<h3>3. Incoming mail sessions over TCP/IP</h3>
+<p>The relay daemon can cap the number of simultaneous incoming mail sessions it is prepared to
+handle (see the inbound_max option). Sessions beyond the cap are refused with a temporary error.</p>
+</body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -744,3 +767,19 @@ def test_the_first_quoted_unit_states_the_default(
     a = ask(answerer, question, ctx)
     assert not a.abstained
     assert value in a.text[: a.text.index("[1]")], a.text
+
+
+def test_an_option_headed_by_a_one_row_field_table_answers_with_its_default(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, RELAY_SESSIONS_PAGE, RELAY_OPTIONS_PAGE)
+    # Named: the row that opens the option's entry states its default.
+    a = ask(answerer, "What is the default value of inbound_queue?", ctx)
+    assert not a.abstained and a.short is not None
+    assert a.short.text == "0" and "inbound_queue" in a.text and "Default: 40" not in a.text, a.text
+    # Not named: the best unit is prose that refers the reader to the option, whose entry holds it.
+    a = ask(answerer, "How many simultaneous incoming mail sessions does the relay accept by default?", ctx)
+    assert not a.abstained and a.short is not None
+    assert a.short.text == "40" and "Default: 40" in a.text, a.text
+    # A duration asked of what an option governs is the option's default.
+    a = ask(answerer, "How long does the relay keep messages whose queue files are damaged?", ctx)
+    assert not a.abstained and a.short is not None
+    assert a.short.text == "6d" and "Default: 6d" in a.text, a.text

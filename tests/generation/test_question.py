@@ -80,6 +80,10 @@ def test_carries_reads_the_asked_kind() -> None:
         carries(limit, "You can change the limit by specifying a non-default default_process_limit.") == 0.0
     )
     assert carries(limit, "You can change the limit; its default is 100.") == 1.0
+    # An option's state is its value.
+    rcs = classify("Are the RCS and GLOBAL_RCS options set by default?")
+    assert carries(rcs, "Both RCS and GLOBAL_RCS are set by default.") == 1.0
+    assert carries(rcs, "Whether they are read by default is decided at build time.") < 1.0
 
 
 def test_about_prefers_the_unit_that_names_the_entity() -> None:

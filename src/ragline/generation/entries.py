@@ -32,7 +32,13 @@ from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from ragline.generation.lexical import terms
-from ragline.generation.question import DEFAULT_REFERENCE, NEED_WORDS, QuestionNeed, trailing_scope
+from ragline.generation.question import (
+    DEFAULT_REFERENCE,
+    NEED_WORDS,
+    QuestionNeed,
+    scoped_products,
+    trailing_scope,
+)
 from ragline.text.identifiers import asked_term, dotted, humps, identifiers
 from ragline.text.sentences import is_option_term, label_words
 
@@ -69,6 +75,29 @@ def term_of(unit: str) -> str | None:
     return head
 
 
+# A cell that states one field of a record: "Default: 20", "Type: integer".
+_FIELD_CELL = re.compile(r"[A-Za-z][\w ]{0,24}:\s*\S.*")
+
+
+def field_row_name(unit: str) -> str | None:
+    """The name a record row opens its entry with: the first cell of a one-line table row whose
+    other cells are fields ("| smtp_accept_max | Use: main | Type: integer | Default: 20 |", as
+    Exim's specification heads each option; its description follows the row), else None::
+
+        field_row_name("| keep_malformed | Use: main | Type: time | Default: 4d |")  # "keep_malformed"
+        field_row_name("| 23505 | unique_violation |")                             # None
+    """
+    line = unit.strip()
+    if "\n" in line or not line.startswith("|") or not line.endswith("|"):
+        return None
+    cells = [c.strip() for c in line.strip("|").split(" | ")]
+    name = cells[0]
+    if len(cells) < 2 or not re.fullmatch(r"[\w.\-]+", name) or name.strip("-") == "":
+        return None
+    fields = sum(_FIELD_CELL.fullmatch(c) is not None for c in cells[1:])
+    return name if fields == len(cells) - 1 else None
+
+
 def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:
     """For each unit ``text[a:b]`` of ``spans``, the label of the entry it belongs to: the last
     heading line above it in ``text`` (else the innermost of ``section_path``), and on a second
@@ -90,7 +119,7 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
         if i != last_heading:
             term, last_heading = None, i
         heading = heads[i][1] if i >= 0 else fallback
-        opened = term_of(text[a:b])
+        opened = term_of(text[a:b]) or field_row_name(text[a:b])
         if opened is not None:
             term = opened
         out.append("\n".join(x for x in (heading, term, _column_names(tables, text, a)) if x))
@@ -206,7 +235,12 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     scope = trailing_scope(question)
     idents = [e for e in need.named if is_identifier(e) and not _modifier(e, question)]
     container = scope is not None and len(idents) > 1 and _CLOSING_IN.search(question) is not None
-    named = tuple(e for e in idents if e != scope or (setting_like(e) and not container))
+    # "an SQLite database file": a product's name before its noun says whose file, as a closing
+    # "in SQLite" does; the entry need not spell it.
+    products = {p for p in scoped_products(question) if not setting_like(p)}
+    named = tuple(
+        e for e in idents if (e != scope or (setting_like(e) and not container)) and e not in products
+    )
     # A code's value ("error code 23503") pins its table row as a setting's name pins its entry.
     return named + tuple(c for c in need.codes if c not in named)
 
@@ -258,6 +292,9 @@ def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
     ) / len(idents)
 
 
+_SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)*\.|\d+(?:\.\d+)+")
+
+
 def entry_identifier(label: str) -> str | None:
     """The setting's or function's name that the label's last line opens with, when that line is
     an entry's term or heading ("thread_pool_max", "maximal_queue_lifetime (default: 5d)"), else
@@ -268,6 +305,8 @@ def entry_identifier(label: str) -> str | None:
     """
     line = label.rsplit("\n", 1)[-1]
     name = entry_name(line).split()
+    if len(name) > 1 and _SECTION_NUMBER.fullmatch(name[0]):
+        name = name[1:]  # "3. Incoming SMTP messages": a numbered heading, "3." is no name
     # A man page's section heading ("OPTIONS", "CONFIGURATION") is no entry; a definition term
     # under a heading (the label's second line) in capitals is a parameter's name ("TIMEFMT",
     # "HISTSIZE <S>"), unless a keyword stands before the name ("PRAGMA read_uncommitted").

@@ -52,7 +52,7 @@ from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify, scoped_products
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
-from ragline.text.identifiers import asks_for_item
+from ragline.text.identifiers import asks_for_item, identifiers
 from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
@@ -242,6 +242,9 @@ def _described_entry(
         return None
     top = scored[0]
     states = top.kind >= 1.0
+    referred = _referred_entry(need, context, top, scored)
+    if referred is not None:
+        return referred
     for s in scored:
         name = entry_identifier(s.label) if s.label else None
         if name is None or s.kind >= 1.0:
@@ -263,6 +266,46 @@ def _described_entry(
         # The best unit's own entry states no value ("sess.idle_limit: ..., defaults to the
         # idle_limit parameter"): the next description may be the setting's.
     return None
+
+
+def _referred_entry(
+    need: QuestionNeed, context: Context, top: ScoredSentence, scored: Sequence[ScoredSentence]
+) -> str | None:
+    """The one setting that the best unit, prose outside any entry stating no value, refers the
+    reader to ("The Exim daemon can limit the number of simultaneous incoming connections it is
+    prepared to handle (see the smtp_accept_max option)."), when that setting's entry is in the
+    context and states the asked value; else None."""
+    if top.kind >= 1.0 or (top.label and entry_identifier(top.label) is not None):
+        return None
+    named = {n for n in identifiers(top.text) if setting_like(n)}
+    if len(named) != 1:
+        return None
+    (name,) = named
+    for s in scored:
+        if s.label and entry_identifier(s.label) == name:
+            return name if _entry_states(need, context.passages[s.passage], s.label) else None
+    return None
+
+
+def value_entry(
+    need: QuestionNeed, context: Context, scored: Sequence[ScoredSentence]
+) -> QuestionNeed | None:
+    """A number question asked of what a setting governs ("How long does Exim keep messages whose
+    spool files are corrupted?"), when the best unit is that setting's description and states no
+    number while its entry states a default ("| keep_malformed | ... | Default: 4d |"): the value
+    asked is the setting's default, so the question is asked as a default question naming it;
+    else None."""
+    if need.kind != "number" or not scored or need.codes or scored[0].kind >= 1.0:
+        return None
+    # A question that names the setting asks what its entry says, not its default.
+    if need.named:
+        return None
+    top = scored[0]
+    name = entry_identifier(top.label) if top.label else None
+    if name is None:
+        return None
+    as_default = replace(need, kind="default", named=(*need.named, name))
+    return as_default if _entry_states(as_default, context.passages[top.passage], top.label) else None
 
 
 # How much more of the question a setting's description must cover than the best unit, prose
@@ -1043,6 +1086,10 @@ class ExtractiveAnswerer:
             # timeout for receiving first byte from backend"): asked as if it named the setting,
             # the entry's own "Default: 60.000" outranks the description that states no value.
             need = replace(need, named=(*need.named, described))
+            scored, vecs = self.score(question, context, need)
+        as_default = value_entry(need, context, scored)
+        if as_default is not None:
+            need = as_default
             scored, vecs = self.score(question, context, need)
         confidence = 0.0
         cutoff = self.weights.relative_cutoff

@@ -437,6 +437,9 @@ def has_number(text: str) -> bool:
     return _NUMBER.search(text) is not None
 
 
+_SET_BY_DEFAULT = re.compile(r"\b(?:is|are)\s+(?:not\s+)?set\s+by\s+default\b", re.IGNORECASE)
+
+
 def carries(need: QuestionNeed, text: str) -> float:
     """How well ``text`` (a candidate unit) holds an answer of ``need.kind``, in [0, 1]."""
     kind = need.kind
@@ -462,6 +465,8 @@ def carries(need: QuestionNeed, text: str) -> float:
                 or re.search(r":\s*\S", text) is not None
                 # "The default is ‘+%N:%i> ’": a quoted value.
                 or _DEFAULT_QUOTED.search(text) is not None
+                # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
+                or _SET_BY_DEFAULT.search(text) is not None
             )
             else 0.6
         )
