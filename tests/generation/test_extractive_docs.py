@@ -378,6 +378,17 @@ handle (see the inbound_max option). Sessions beyond the cap are refused with a 
 </body></html>"""
 
 
+# An option's description whose last sentence runs into the command that ends it.
+RELAY_COMMAND_LINE_PAGE = """<html><head><title>Chapter 5 - The relay command line</title></head><body>
+<h3>3. Command line options</h3>
+<dl><dt>-r&lt;time&gt;</dt><dd><p>When a time is given, the -r option makes the relay run as a
+daemon that starts a delivery run at that interval. It is often combined with the -L option, so
+that one daemon both listens and delivers. A common way of starting such a daemon at boot is to
+use a command such as</p><pre>/usr/sbin/relay -L -r15m</pre>
+<p>Such a daemon also accepts incoming sessions.</p></dd></dl>
+</body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -783,3 +794,18 @@ def test_an_option_headed_by_a_one_row_field_table_answers_with_its_default(answ
     a = ask(answerer, "How long does the relay keep messages whose queue files are damaged?", ctx)
     assert not a.abstained and a.short is not None
     assert a.short.text == "6d" and "Default: 6d" in a.text, a.text
+
+
+def test_a_procedure_read_on_quotes_the_command_its_last_sentence_runs_into(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, RELAY_COMMAND_LINE_PAGE)
+    a = ask(answerer, "How do I start the relay as a daemon that also delivers periodically?", ctx)
+    assert not a.abstained
+    assert "such as `/usr/sbin/relay -L -r15m`" in a.text, a.text
+
+
+def test_a_field_table_row_is_shown_without_its_delimiter_line(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, RELAY_OPTIONS_PAGE)
+    # Read on from the row into the description after it, past the row's delimiter line.
+    a = ask(answerer, "How long does the relay keep messages whose queue files are damaged?", ctx)
+    assert not a.abstained and "Default: 6d | This option specifies" in a.text, a.text
+    assert "---" not in a.text, a.text

@@ -398,7 +398,8 @@ def _code_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
     short introduction between them does ("..., using the PRAGMA foreign_keys command. For
     example:" then the block), else None."""
     a, b = units[u]
-    if text[a:b].rstrip().endswith(":"):
+    unit = text[a:b].rstrip()
+    if unit.endswith(":") or _runs_into_block(unit):
         nxt = u + 1
     elif u + 2 < len(units) and _introduces(text[units[u + 1][0] : units[u + 1][1]]):
         nxt = u + 2
@@ -439,6 +440,16 @@ def _default_after(text: str, units: list[tuple[int, int]], u: int) -> int | Non
     return end
 
 
+def _runs_into_block(unit: str) -> bool:
+    """Whether the sentence stops short, its end in the block after it ("A common way of starting
+    the daemon at boot is to use a command such as" then the command): no closing punctuation,
+    several words, not a heading or a term line."""
+    last = unit.rsplit("\n", 1)[-1]
+    return last[-1:].isalnum() and len(last.split()) >= _RUNS_INTO_MIN_WORDS and not is_heading(last)
+
+
+_RUNS_INTO_MIN_WORDS = 6
+
 # "For example:", "As follows:", "Example:": says only that a block comes.
 _INTRODUCTION_MAX_WORDS = 3
 
@@ -450,24 +461,36 @@ def _introduces(unit: str) -> bool:
 def _shown_inline(text: str) -> str:
     """``text`` on one line, a fenced code block in it as inline code ("with: `pg_ctl reload`")."""
     text = _FENCED.sub(lambda m: "`" + " ".join(m.group(1).split()) + "`", text)
+    # A table's "| --- | --- |" line is layout, not words to read.
+    text = _DELIMITER_LINE.sub("", text)
     return " ".join(text.split())
 
 
 _FENCED = re.compile(r"```[\w+\-]*\n(.*?)\n?```", re.DOTALL)
+_DELIMITER_LINE = re.compile(r"(?m)^[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
 
 
-def _follow_on(p: Passage, units: list[tuple[int, int]], u: int, n: int) -> tuple[int, int] | None:
+def _follow_on(
+    p: Passage, units: list[tuple[int, int]], u: int, n: int, quote_code: bool = False
+) -> tuple[int, int] | None:
     """Document offsets of the (up to) ``n`` units after ``units[u]`` in passage ``p``: the
     sentences that go on where it stops ("X was founded by Y." then "He later ..."; a parameter's
     description, then "The default is ..."). None when the passage ends there or a heading or
-    code follows; a heading, code or another entry's term also ends the run early."""
+    code follows; a heading, code or another entry's term also ends the run early. With
+    ``quote_code`` (a command is asked for), a short block that the last sentence read introduces
+    ("... is to use a command such as" then the command) ends the run, quoted."""
     end = -1
-    for a, b in units[u + 1 : u + 1 + n]:
+    for j in range(u + 1, min(len(units), u + 1 + n)):
+        a, b = units[j]
         # A definition list's next term opens another setting's entry ("maintenance_work_mem
         # (integer)" after work_mem's "The default value is four megabytes (4MB).").
         if is_heading(p.text[a:b]) or is_code(p.text[a:b]) or term_of(p.text[a:b]) is not None:
             break
         end = b
+        block = _code_after(p.text, units, j) if quote_code else None
+        if block is not None:
+            end = block
+            break
     return (p.start + units[u + 1][0], p.start + end) if end >= 0 else None
 
 
@@ -817,7 +840,7 @@ class ExtractiveAnswerer:
                 announced = _default_after(p.text, units, u)
                 if enough or announced is not None:
                     enough = True
-                    after = _follow_on(p, units, u, self.mix.follow_units)
+                    after = _follow_on(p, units, u, self.mix.follow_units, need.kind in _QUOTES_CODE)
                     # Only when a command is asked for: a value's sentence that introduces a block
                     # ("the default configuration file contains the following stanza:") states
                     # no value, and the block would make it look as if it did.
