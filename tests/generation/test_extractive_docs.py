@@ -389,6 +389,21 @@ use a command such as</p><pre>/usr/sbin/relay -L -r15m</pre>
 </body></html>"""
 
 
+# Verbs of a rule list, each item saying how it behaves against another.
+RULE_VERBS_PAGE = """<html><head><title>Chapter 43 - Rule lists</title></head><body>
+<h3>18. Rule verbs</h3>
+<ul>
+<li>allow: If all the conditions are met, the rule list returns "allow".</li>
+<li>refuse: If all the conditions are met, the rule list returns "refuse" and the client gets a
+permanent error.</li>
+<li>ignore: This verb behaves like allow, except that the message is thrown away instead of
+delivered.</li>
+<li>cut: This verb behaves like refuse, except that the client's session is closed at once after
+the error has been sent.</li>
+</ul>
+</body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -809,3 +824,37 @@ def test_a_field_table_row_is_shown_without_its_delimiter_line(answerer, tmp_pat
     a = ask(answerer, "How long does the relay keep messages whose queue files are damaged?", ctx)
     assert not a.abstained and "Default: 6d | This option specifies" in a.text, a.text
     assert "---" not in a.text, a.text
+
+
+def test_two_things_compared_in_words_are_answered_by_the_unit_that_sets_one_against_the_other(
+    answerer, tmp_path
+) -> None:
+    ctx = context_of(tmp_path, RULE_VERBS_PAGE)
+    a = ask(answerer, "What is the difference between the refuse and cut rule verbs?", ctx)
+    assert not a.abstained
+    # "cut ... behaves like refuse, except ..." names both; "ignore ... like allow" names neither.
+    assert "session is closed at once" in a.text.split("[1]")[0], a.text
+
+
+def test_the_unit_naming_both_things_compared_with_a_contrast_is_the_entry_of_the_comparison() -> None:
+    from ragline.generation.extractive import _entry, _Sentence
+    from ragline.generation.lexical import terms
+    from ragline.generation.question import carries, classify
+
+    q = "What is the difference between the refuse and cut rule verbs?"
+    need = classify(q)
+
+    def unit(text: str) -> _Sentence:
+        t = terms(text)
+        return _Sentence(0, 0, len(text), text, text, set(t), frozenset(), own=frozenset(t))
+
+    both = "cut: This verb behaves like refuse, except that the session is closed at once."
+    neither = "ignore: This verb behaves like allow, except that the message is thrown away."
+    # "except" sets one against the other; a shared capitalised word ("rule ACL verbs") does not
+    # make the phrase a setting's name.
+    assert carries(need, both) == 1.0
+    assert _entry(need, q, unit(both), 1.0) == 0.5
+    assert _entry(need, q, unit(neither), 1.0) == 0.0
+    q = "What is the difference between the deny and drop ACL verbs?"
+    drop = unit("drop: This verb behaves like deny, except that it closes.")
+    assert _entry(classify(q), q, drop, 1.0) == 0.5

@@ -145,8 +145,11 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
 # inside the entry whose label names the asked identifier is the one to quote ("The default is
 # Off in order to save the network traffic" under "HostnameLookups Directive").
 _IN_ENTRY_KINDS = frozenset({"reason", "number", "date", "procedure"})
-# Of those, the values the reader's re-ranking keeps pinned to the entry (ExtractiveAnswerer.reread).
+# Of those, the values the reader's re-ranking keeps pinned to the entry (ExtractiveAnswerer.reread),
+# and the unit that sets two compared things against each other (the reader, trained on Wikipedia
+# questions, has seen few comparisons).
 _PINNED_VALUES = frozenset({"number", "date"})
+_PINNED = _PINNED_VALUES | {"difference"}
 
 
 def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> float:
@@ -159,11 +162,18 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
     if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
         idents = asked_identifiers(need, question)
         return 0.5 if idents and all(label_names(e, s.label) for e in idents) else 0.0
-    if need.kind == "difference" and s.label:
-        # Two settings compared ("HIST_IGNORE_DUPS and HIST_IGNORE_SPACE"): each one's own entry
-        # says what it does; a unit elsewhere that names both in passing does not.
-        sides = [x for x in compared(question) if is_identifier(x)]
-        return 0.5 if any(label_names(x, s.label) for x in sides) else 0.0
+    if need.kind == "difference":
+        sides = compared(question)
+        settings = [x for x in sides if is_identifier(x) and " " not in x.strip()]
+        if settings:
+            # Two settings compared ("HIST_IGNORE_DUPS and HIST_IGNORE_SPACE"): each one's own
+            # entry says what it does; a unit elsewhere that names both in passing does not.
+            return 0.5 if s.label and any(label_names(x, s.label) for x in settings) else 0.0
+        # Two things named in words ("the deny and drop ACL verbs"): the unit that sets one
+        # against the other ("drop: This verb behaves like deny, except that ...") names both.
+        heads = [terms(x)[:1] for x in sides]
+        if kind >= 1.0 and len(heads) == 2 and all(heads) and all(h[0] in s.own for h in heads):
+            return 0.5
     return 0.0
 
 
@@ -1003,7 +1013,7 @@ class ExtractiveAnswerer:
         priors: list[float] = []
         read: list[ScoredSentence] = []
         for s, h, span in zip(scored[:k], heads, spans, strict=True):
-            pinned = s.entry if need.kind in self.weights.entry_kinds or need.kind in _PINNED_VALUES else 0.0
+            pinned = s.entry if need.kind in self.weights.entry_kinds or need.kind in _PINNED else 0.0
             stated = self.mix.kind * s.kind if need.kind in self.mix.kind_first else 0.0
             priors.append(self.mix.score * s.score / best + pinned + s.subject + stated)
             read.append(_reread(s, h, span, self.mix, priors[-1]))

@@ -424,7 +424,7 @@ _REASON = re.compile(
     re.IGNORECASE,
 )
 _CONTRAST = re.compile(
-    r"\b(?:while|whereas|instead of|unlike|rather than|but|however|difference|differs?|only|than)\b",
+    r"\b(?:while|whereas|instead of|unlike|rather than|but|however|except|difference|differs?|only|than)\b",
     re.IGNORECASE,
 )
 _DATE = re.compile(
