@@ -323,3 +323,13 @@ def test_a_definition_term_in_capitals_names_its_entry_a_heading_does_not() -> N
     # An option's term opens its entry; a list item does not.
     assert term_of("-s file\n\ntrue if file exists.") == "-s file"
     assert term_of("- an item\n\nMore.") is None
+
+
+def test_a_command_line_option_is_an_identifier_named_with_its_dashes() -> None:
+    assert is_identifier("-bt") and is_identifier("--force")
+    assert names("-bt", "Use -bt to test an address.")
+    assert label_names("-bt", "3. Command line options\n-bt")
+    # Another option, or the letters inside a word, do not name it.
+    assert not names("-bt", "--bt") and not names("-bt", "a-bt") and not names("-bt", "abt")
+    q = "Why does -bt hide the details of a failure?"
+    assert asked_identifiers(classify(q), q) == ("-bt",)

@@ -385,7 +385,10 @@ RELAY_COMMAND_LINE_PAGE = """<html><head><title>Chapter 5 - The relay command li
 daemon that starts a delivery run at that interval. It is often combined with the -L option, so
 that one daemon both listens and delivers. A common way of starting such a daemon at boot is to
 use a command such as</p><pre>/usr/sbin/relay -L -r15m</pre>
-<p>Such a daemon also accepts incoming sessions.</p></dd></dl>
+<p>Such a daemon also accepts incoming sessions.</p></dd>
+<dt>-t</dt><dd><p>This option runs the relay in address testing mode, each argument an address to
+test. If a test fails and the caller is not an administrator, no details of the failure are
+shown, because these might hold secrets such as the passwords of lookup databases.</p></dd></dl>
 </body></html>"""
 
 
@@ -858,3 +861,10 @@ def test_the_unit_naming_both_things_compared_with_a_contrast_is_the_entry_of_th
     q = "What is the difference between the deny and drop ACL verbs?"
     drop = unit("drop: This verb behaves like deny, except that it closes.")
     assert _entry(classify(q), q, drop, 1.0) == 0.5
+
+
+def test_a_reason_asked_of_an_option_is_read_from_the_options_entry(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, RELAY_COMMAND_LINE_PAGE)
+    a = ask(answerer, "Why does -t not show a failure's details to a user who is not an administrator?", ctx)
+    assert not a.abstained, a.confidence
+    assert "might hold secrets" in a.text, a.text

@@ -146,7 +146,9 @@ def names(entity: str, text: str) -> bool:
     parts = [re.escape(w) for w in re.split(r"[_\-\s]+", entity.strip("_- ")) if w]
     if not parts:
         return False
-    pattern = r"[_\-\s]".join(parts)
+    # An option keeps its dashes: "-bt" is named by "-bt", not by the "bt" of "abt" or "a-bt".
+    dashes = entity.strip()[: len(entity.strip()) - len(entity.strip().lstrip("-"))]
+    pattern = re.escape(dashes) + r"[_\-\s]".join(parts)
     return re.search(rf"(?<![\w\-]){pattern}(?![\w]|-\w)", text, re.IGNORECASE) is not None
 
 
@@ -157,11 +159,16 @@ _REFERENCE = r"\$\{?[A-Za-z_]\w*\}?"
 _ASIDE = re.compile(rf"(?<=\S)[ \t]*\([^()\n]*\)|{_REFERENCE}")
 
 
+# A command-line option's name ("-bt", "--force"): the entry of that option answers.
+_OPTION = re.compile(r"--?[A-Za-z][\w\-]*")
+
+
 def is_identifier(entity: str) -> bool:
     """A setting's, code's or function's name (``KeepAliveTimeout``, ``SQLITE_BUSY``,
     ``gc.auto``), not a word."""
     return (
         any(ch.isupper() for ch in entity[1:])
+        or _OPTION.fullmatch(entity) is not None
         or "_" in entity
         or any(ch.isdigit() for ch in entity)
         or dotted(entity)
