@@ -42,6 +42,28 @@ def test_a_table_that_fits_stays_whole_with_its_intro(tok) -> None:
     assert "spring price list" in holder.text
 
 
+def test_a_one_row_record_table_opens_the_description_after_it(tok) -> None:
+    # Options as one-row records ("name | Use | Type | Default") each above its description.
+    entries = [(f"option_{n}", f"This option sets limit number {n} of the server. " * 25) for n in range(4)]
+    text = "# Options\n\n" + "\n\n".join(
+        f"| {name} | Use: main | Type: integer | Default: {n}0 |\n| --- | --- | --- | --- |\n\n{body}"
+        for n, (name, body) in enumerate(entries)
+    )
+    doc = Document("d", "s", text)
+    out = StructureChunker(tok, chunk_size=200, chunk_overlap=16).chunk(doc)
+    for n, (name, _) in enumerate(entries):
+        [holder] = [c for c in out.chunks if f"| {name} |" in c.text]
+        # The record starts its chunk (after the section's heading) and the description of that
+        # option follows it there, not the end of the option before it.
+        assert holder.text.removeprefix("# Options\n\n").startswith(f"| {name} |"), holder.text
+        assert f"limit number {n} " in holder.text
+        assert f"limit number {n - 1} " not in holder.text
+        # The rest of a long description stays the option's entry: the record is its section.
+        rest = [c for c in out.chunks if f"limit number {n} " in c.text and c is not holder]
+        assert rest and all(c.section_path[-1].startswith(f"| {name} |") for c in rest)
+    check_invariants(doc, out, tok, 200)
+
+
 def test_a_long_table_is_cut_between_rows_and_repeats_its_header(tok) -> None:
     table = _table(60)
     text = "# Stock\n\nIntro line.\n\n" + table + "\n\nClosing remark."

@@ -276,7 +276,7 @@ def test_entry_identifier_is_the_name_an_entry_label_opens_with() -> None:
 
 
 def test_a_one_row_field_table_opens_the_entry_of_its_first_cell() -> None:
-    from ragline.generation.entries import field_row_name
+    from ragline.generation.entries import entry_identifier, field_row_name
 
     row = "| keep_malformed | Use: main | Type: time | Default: 4d |"
     assert field_row_name(row) == "keep_malformed"
@@ -291,6 +291,11 @@ def test_a_one_row_field_table_opens_the_entry_of_its_first_cell() -> None:
     row_label = next(lab for (a, _), lab in zip(units, labels, strict=True) if text[a:].startswith("|"))
     assert row_label.endswith("keep_malformed")
     assert labels[-1] == "Options\nkeep_malformed"
+    # A later chunk of the entry carries the record as its section: its units are that entry's.
+    more = "It is removed at the next delivery attempt."
+    [label] = unit_labels(more, answer_units(more), ("Options", row))
+    assert label == "keep_malformed"
+    assert entry_identifier(label) == "keep_malformed" and entry_identifier(row) == "keep_malformed"
 
 
 def test_a_product_named_before_its_noun_is_no_asked_identifier() -> None:

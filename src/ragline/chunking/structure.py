@@ -328,9 +328,12 @@ class SectionSplitter:
         cursor = group.start
         # Index in ``out`` of the first piece of the text after the last whole table, to join.
         join_next: int | None = None
+        # A one-row table held back to open the text after it: (start, end, its line).
+        record: tuple[int, int, str] | None = None
         for table in tables:
             lo, hi = max(table.start, group.start), min(table.end, group.end)
-            text_pieces = self._split(tt, cursor, lo, path, title) if lo > cursor else []
+            text_pieces = self._split_text(tt, cursor, lo, path, title, record)
+            record = None
             if join_next is not None and text_pieces:
                 s, _, p = out[join_next]
                 if self.fits(tt, s, text_pieces[0][1], p, title):
@@ -339,6 +342,12 @@ class SectionSplitter:
             join_next = None
             out.extend(text_pieces)
             whole = table.start >= group.start and self.fits(tt, lo, hi, path, title)
+            if whole and not table.rows and hi < group.end and tt.count(lo, hi) < self.size // 4:
+                # A one-row table heads what follows (an option's "name | Type | Default" record
+                # above its description): it opens the text after it, neither closing the
+                # entry before it nor standing alone.
+                record, cursor = (lo, hi, table.header), hi
+                continue
             if whole:
                 if text_pieces and self.fits(tt, text_pieces[-1][0], hi, path, title):
                     out[-1] = (text_pieces[-1][0], hi, out[-1][2])
@@ -356,7 +365,7 @@ class SectionSplitter:
                 out.extend(self._table_rows(tt, table, lo, hi, path, title, opening))
                 join_next = len(out) - 1
             cursor = hi
-        rest = self._split(tt, cursor, group.end, path, title) if group.end > cursor else []
+        rest = self._split_text(tt, cursor, group.end, path, title, record)
         if join_next is not None and rest:
             s, _, p = out[join_next]
             if self.fits(tt, s, rest[0][1], p, title):
@@ -364,6 +373,36 @@ class SectionSplitter:
                 rest = rest[1:]
         out.extend(rest)
         return out
+
+    def _split_text(
+        self,
+        tt: TokenizedText,
+        start: int,
+        end: int,
+        path: Path,
+        title: str,
+        record: tuple[int, int, str] | None,
+    ) -> list[tuple[int, int, Path]]:
+        """``text[start:end]`` split as usual; after a held-back ``record`` (which ends at
+        ``start``) the record opens the first piece and every later piece carries its line in
+        the section path, as a cut table's pieces carry its header (a long description stays
+        the record's entry)."""
+        if record is None:
+            return self._split(tt, start, end, path, title) if end > start else []
+        lo, _, line = record
+        fitted, _ = self.fit_path(path, title)
+        budget = self.budget(path, title)
+        room = budget - tt.count(lo, start) - 1
+        if end > start and room >= budget // 2:
+            # The first piece: as much of the text as fits beside the record.
+            excess = make_excess(tt, self.tokenizer, budget, " > ".join(header_parts(title, fitted)))
+            spans = split_span(tt, start, end, room, 0, excess=excess)
+            first_end = spans[0][1] if spans else end
+            if self.fits(tt, lo, first_end, path, title):
+                rest = self._split(tt, first_end, end, (*path, line), title) if end > first_end else []
+                return [(lo, first_end, fitted), *rest]
+        rest = self._split(tt, start, end, (*path, line), title) if end > start else []
+        return [(lo, start, fitted), *rest]
 
     def _table_rows(
         self,

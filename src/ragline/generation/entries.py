@@ -110,6 +110,9 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
     fallback = section_path[-1] if section_path else ""
     if heads and fallback == heads[0][1]:
         fallback = ""
+    # A later piece of a record's entry (the chunker carries "| name | Use | ... |" in its section
+    # path): the entry is the record's name, as under its row; the row alone states its fields.
+    fallback = field_row_name(fallback) or fallback
     tables = [(m.start(), m.end(), m.group(1).strip()) for m in _TABLE_HEAD.finditer(text)]
     out: list[str] = []
     term: str | None = None
@@ -311,6 +314,10 @@ def entry_identifier(label: str) -> str | None:
         entry_identifier("OPTIONS")                      # None
     """
     line = label.rsplit("\n", 1)[-1]
+    row = field_row_name(line)
+    if row is not None:
+        # A one-row record heads the entry ("| smtp_accept_max | Use: main | ... |").
+        return row if is_identifier(row) else None
     name = entry_name(line).split()
     if len(name) > 1 and _SECTION_NUMBER.fullmatch(name[0]):
         name = name[1:]  # "3. Incoming SMTP messages": a numbered heading, "3." is no name

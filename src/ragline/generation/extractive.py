@@ -37,6 +37,7 @@ from ragline.generation.entries import (
     defines,
     entry_identifier,
     entry_strength,
+    field_row_name,
     is_identifier,
     is_subject,
     label_names,
@@ -471,9 +472,21 @@ def _introduces(unit: str) -> bool:
 def _shown_inline(text: str) -> str:
     """``text`` on one line, a fenced code block in it as inline code ("with: `pg_ctl reload`")."""
     text = _FENCED.sub(lambda m: "`" + " ".join(m.group(1).split()) + "`", text)
-    # A table's "| --- | --- |" line is layout, not words to read.
+    # A table's "| --- | --- |" line is layout, not words to read; a record's row reads as its
+    # name and fields ("smtp_accept_max (Use: main; Type: integer; Default: 20)").
     text = _DELIMITER_LINE.sub("", text)
+    text = _ROW_LINE.sub(lambda m: _record_inline(m.group(0)), text)
     return " ".join(text.split())
+
+
+def _record_inline(line: str) -> str:
+    if field_row_name(line) is None:
+        return line
+    name, *fields = (c.strip() for c in line.strip().strip("|").split(" | "))
+    return f"{name} ({'; '.join(fields)})"
+
+
+_ROW_LINE = re.compile(r"(?m)^[ \t]*\|.*\|[ \t]*$")
 
 
 _FENCED = re.compile(r"```[\w+\-]*\n(.*?)\n?```", re.DOTALL)
