@@ -223,6 +223,10 @@ def test_defined_term_and_subject() -> None:
     assert not is_subject(term, "Use a reverse proxy to hide servers.")
     assert is_subject("tablespace", "Tablespaces in PostgreSQL allow administrators to define locations.")
     assert not is_subject("table", "Tablespaces in PostgreSQL allow administrators to define locations.")
+    # A noun after the term makes the term its qualifier ("the router configuration").
+    assert not is_subject("a router", "The router configuration comes next in the default file.")
+    assert is_subject("a router", "Routers are the modules that decide where to send messages.")
+    assert is_subject("a router", "The router decides where to send messages.")
     assert defined_term(classify("What is the default port?"), "What is the default port?") is None
 
 

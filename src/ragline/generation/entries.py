@@ -52,6 +52,9 @@ _KIND_NOUNS = frozenset(
         "clause operator mode method flag field type program utility tool file"
     )
 )
+# A noun's ending (-tion, -ment, -ness, -ity, ...) on the word after the term: the term only
+# qualifies it ("the router configuration", "the queue management").
+_COMPOUND_HEAD = re.compile(r"(?:tions?|sions?|ments?|ness|ity|ities|ances?|ences?)$", re.IGNORECASE)
 # Words after the term that make it part of a longer subject.
 _LINKS = frozenset(["with", "of", "for", "from", "and", "or", "into", "that", "which", "to"])
 # A block this short without end punctuation is a term or label (as in text.sentences).
@@ -468,5 +471,8 @@ def is_subject(term: str, unit: str) -> bool:
         return False
     if words[0].lower() in _LINKS:
         # "The VACUUM command with an INTO clause is ..." is about the command with the clause.
+        return False
+    if _COMPOUND_HEAD.search(words[0]):
+        # "The router configuration comes next ..." is about the configuration, not the router.
         return False
     return after.startswith(("\n", ":", " -", " (", ",")) or not words[0][:1].isupper()
