@@ -24,6 +24,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split varnish --all-pages   # a whole third manual
     .venv/bin/python bench/docs_qa/run.py --split zsh --all-pages       # and a fourth
     .venv/bin/python bench/docs_qa/run.py --split exim --all-pages      # and a fifth
+    .venv/bin/python bench/docs_qa/run.py --split rsyslog --all-pages   # and a sixth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -107,6 +108,14 @@ SETS = {
         ("exim4-doc-html",),
         {"exim": ("usr/share/doc/exim4-doc-html/spec_html", "ch-*.html")},
         "docsexim",
+    ),
+    # Written on 2026-12-07 before any output over this manual: rsyslog's Sphinx manual, each
+    # module parameter a heading with a "type | default | mandatory | ..." table (split rsyslog).
+    "rsyslog": QuestionSet(
+        HERE / "rsyslog.jsonl",
+        ("rsyslog-doc",),
+        {"rsyslog": ("usr/share/doc/rsyslog-doc/html", "**/*.html")},
+        "docsrsyslog",
     ),
 }
 
@@ -255,7 +264,7 @@ def evaluate(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    splits = ["dev", "heldout", "check", "varnish", "zsh", "exim", "all"]
+    splits = ["dev", "heldout", "check", "varnish", "zsh", "exim", "rsyslog", "all"]
     ap.add_argument("--split", choices=splits, default="dev")
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ragline-bench" / "docs_qa")
     ap.add_argument("--show", action="store_true", help="print each question, its gold and the answer")
@@ -271,7 +280,7 @@ def main() -> None:
     import ragline
 
     cache: Path = args.cache_dir
-    qs = SETS[args.split if args.split in ("check", "varnish", "zsh", "exim") else "main"]
+    qs = SETS[args.split if args.split in ("check", "varnish", "zsh", "exim", "rsyslog") else "main"]
     rows = [json.loads(line) for line in qs.questions.read_text().splitlines() if line.strip()]
     gold = {f"{r['manual']}/{r['page']}" for r in rows if r["page"]}
     root = fetch_manuals(cache, qs)
