@@ -407,6 +407,20 @@ the error has been sent.</li>
 </body></html>"""
 
 
+# Each parameter a heading above a table of its type and default, then its description.
+INPUT_PARAMETERS_PAGE = """<html><head><title>imwatch: File Watch Input Module</title></head><body>
+<h2>Module Parameters</h2>
+<h3>ScanInterval</h3>
+<table><thead><tr><th>type</th><th>default</th><th>mandatory</th></tr></thead>
+<tbody><tr><td>integer</td><td>15</td><td>no</td></tr></tbody></table>
+<p>This setting specifies how often the watched files are scanned for new data, in seconds.</p>
+<h3>BatchLimit</h3>
+<table><thead><tr><th>type</th><th>default</th><th>mandatory</th></tr></thead>
+<tbody><tr><td>integer</td><td>64</td><td>no</td></tr></tbody></table>
+<p>The largest number of lines submitted to the engine at once.</p>
+</body></html>"""
+
+
 @pytest.fixture(scope="module")
 def answerer() -> ExtractiveAnswerer:
     reader = OnnxReader.packaged()
@@ -644,7 +658,8 @@ def test_a_code_value_in_the_heading_is_shown_with_the_sentence(answerer, tmp_pa
 def test_a_table_row_answers_with_its_column_names(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, CODES_PAGE)
     a = ask(answerer, "Which error code stands for unique_violation?", ctx)
-    assert a.text.startswith("Error Code | Condition Name: | 23505 | unique_violation |")
+    # The row reads cell by cell under its column names.
+    assert a.text.startswith("Error Code: 23505; Condition Name: unique_violation"), a.text
     assert a.short is not None and a.short.text == "23505"
     a = ask(answerer, "What is the error code of deadlock_detected?", ctx)
     assert a.short is not None and a.short.text == "40P01"
@@ -870,3 +885,31 @@ def test_a_reason_asked_of_an_option_is_read_from_the_options_entry(answerer, tm
     a = ask(answerer, "Why does -t not show a failure's details to a user who is not an administrator?", ctx)
     assert not a.abstained, a.confidence
     assert "might hold secrets" in a.text, a.text
+
+
+def test_a_default_in_a_default_column_is_the_cell_of_the_parameters_row(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, INPUT_PARAMETERS_PAGE)
+    a = ask(answerer, "What is the default scan interval of imwatch?", ctx)
+    assert not a.abstained, a.confidence
+    assert a.short is not None and a.short.text == "15", a.text
+    # Shown as the parameter's name and its row read under the column names, never the bare
+    # header row of column names.
+    assert a.text.startswith("ScanInterval: type: integer; default: 15; mandatory: no"), a.text
+    a = ask(answerer, "What is the default batch limit of imwatch?", ctx)
+    assert a.short is not None and a.short.text == "64", a.text
+
+
+def test_column_cell_reads_a_rows_cell_under_the_named_column() -> None:
+    from ragline.generation.extractive import column_cell
+
+    label = "ScanInterval\ntype | default | mandatory"
+    row = "| integer | 15 | no |"
+    a, b = column_cell(label, row, "default") or (0, 0)
+    assert row[a:b] == "15"
+    # A row read on into its description still has its cell; a row of another width, an empty
+    # cell, a table without such a column: none.
+    assert column_cell(label, row + "\nThis setting ...", "default") == (a, b)
+    assert column_cell(label, "| integer | 15 |", "default") is None
+    assert column_cell(label, "| integer |  | no |", "default") is None
+    codes = "Codes\nError Code | Condition Name"
+    assert column_cell(codes, "| 23505 | unique_violation |", "default") is None

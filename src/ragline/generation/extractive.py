@@ -133,9 +133,46 @@ def _label_terms(s: _Sentence, idents: tuple[str, ...]) -> set[str]:
     return set()
 
 
+def column_cell(label: str, row: str, column: str) -> tuple[int, int] | None:
+    """The span in ``row``, a table's body row ("| integer | 10 | no | none |"), of its cell under
+    ``column`` of the column names on the label's last line ("type | default | mandatory | ..."; see
+    :func:`ragline.generation.entries.unit_labels`), or None: not a row, no such column, an empty
+    cell or a row of another width::
+
+        column_cell("PollingInterval\ntype | default", "| integer | 10 |", "default")  # (12, 14)
+    """
+    row = row.partition("\n")[0]  # a row read on into the text after it
+    if not row.startswith("|") or not label:
+        return None
+    names = [c.strip().lower() for c in label.rsplit("\n", 1)[-1].split(" | ")]
+    cells = [(m.start(1), m.end(1)) for m in _CELL.finditer(row)]
+    if column not in names or len(cells) != len(names):
+        return None
+    a, b = cells[names.index(column)]
+    return (a, b) if b > a else None
+
+
+# A table's header line, followed by its delimiter line and a body row (a one-row table's line is
+# its data: "| smtp_accept_max | Use: main | ... |").
+_TABLE_HEADER = re.compile(r"[ \t]*\|[^\n]*\|[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*\n[ \t]*\|")
+
+
+def _column_names_line(text: str, a: int) -> bool:
+    """Whether the line at ``text[a:]`` is a table's header of column names: a delimiter line and a
+    body row follow, and no cell is a field's label ("| Module Name: | imfile |" is data)."""
+    m = _TABLE_HEADER.match(text, a)
+    return m is not None and not any(c.strip().endswith(":") for c in text[a : text.find("\n", a)].split("|"))
+
+
+_CELL = re.compile(r"\|[ \t]*([^|\n]*?)[ \t]*(?=\|)")
+
+
 def _carries(need: QuestionNeed, s: _Sentence) -> float:
     """:func:`carries` of the unit, or of its label and the unit when the label names the asked
-    identifier (the "(5)" of "### (5) SQLITE_BUSY" is the code's value)."""
+    identifier (the "(5)" of "### (5) SQLITE_BUSY" is the code's value); a table row with a value
+    under a "Default" column states a default."""
+    if need.kind == "default" and column_cell(s.label, s.shown, "default") is not None:
+        return 1.0
     own = carries(need, s.shown)
     if own < 1.0 and s.label and any(is_identifier(e) and label_names(e, s.label) for e in need.named):
         return max(own, carries(need, f"{s.label}\n{s.shown}"))
@@ -201,8 +238,10 @@ def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
         return line
     columns = s.label.rsplit("\n", 1)[-1]
     if s.shown.startswith("|") and " | " in columns:
-        # A table row shown with its column names: "Error Code | Condition Name: | 23505 | ...".
-        return columns
+        # A table row is shown with its column names (see _paired_row); before it, the entry it
+        # belongs to when its heading names one ("PollingInterval").
+        above = s.label.rsplit("\n", 1)[0] if "\n" in s.label else ""
+        return above.rsplit("\n", 1)[-1] if above and _names_entry(above.rsplit("\n", 1)[-1]) else ""
     if _label_names_entity(need, s):
         return _label_line(need, s.label)
     labelled = any(is_identifier(e) and label_names(e, s.label) for e in need.named)
@@ -360,7 +399,11 @@ def _entry_evidence(top: ScoredSentence, scored: list[ScoredSentence]) -> Scored
     description beside it shares them, and the confidence is about the entry."""
     if not top.entry:
         return top
-    same = [s for s in scored if s.passage == top.passage and s.label == top.label]
+    # A table row's label ends with the table's column names; its entry is the label above them.
+    entry = top.label
+    if top.text.startswith("|") and "\n" in entry and " | " in entry.rsplit("\n", 1)[-1]:
+        entry = entry.rsplit("\n", 1)[0]
+    same = [s for s in scored if s.passage == top.passage and s.label in (top.label, entry)]
     return replace(
         top,
         similarity=max(s.similarity for s in same),
@@ -477,6 +520,21 @@ def _shown_inline(text: str) -> str:
     text = _DELIMITER_LINE.sub("", text)
     text = _ROW_LINE.sub(lambda m: _record_inline(m.group(0)), text)
     return " ".join(text.split())
+
+
+def _paired_row(label: str, text: str) -> str | None:
+    """``text`` whose first line is a table row, that row shown cell by cell under the column
+    names on the label's last line ("Error Code: 23505; Condition Name: unique_violation"), or
+    None when the first line is no row of that table."""
+    row, nl, rest = text.partition("\n")
+    if not row.startswith("|") or not label or " | " not in label.rsplit("\n", 1)[-1]:
+        return None
+    names = [c.strip() for c in label.rsplit("\n", 1)[-1].split(" | ")]
+    cells = [m.group(1) for m in _CELL.finditer(row)]
+    if len(cells) != len(names):
+        return None
+    paired = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True) if c)
+    return paired + (f".{nl}{rest}" if nl else "")
 
 
 def _record_inline(line: str) -> str:
@@ -851,13 +909,17 @@ class ExtractiveAnswerer:
             labels = unit_labels(p.text, units, p.section_path)
             for u, ((a, b), label) in enumerate(zip(units, labels, strict=True)):
                 text = p.text[a:b]
-                if is_heading(text) or is_code(text):
-                    continue
+                if is_heading(text) or is_code(text) or _column_names_line(p.text, a):
+                    continue  # a table's column names are no answer; its rows may be
                 shown = strip_markers(text)
                 t = set(terms(shown))
                 # A field of the asked entry ("- Default: 5000" under "thread_pool_max") is short
-                # and is the answer.
-                enough = len(t) >= MIN_TERMS or _field_of(need, idents, shown, label)
+                # and is the answer; so is a row's cell under a "Default" column.
+                enough = (
+                    len(t) >= MIN_TERMS
+                    or _field_of(need, idents, shown, label)
+                    or (need.kind == "default" and column_cell(label, shown, "default") is not None)
+                )
                 after = end = None
                 # "The default values are:" is short, and with the list after it the answer.
                 announced = _default_after(p.text, units, u)
@@ -1166,10 +1228,12 @@ class ExtractiveAnswerer:
             # over "Spool\n\nA directory where ...": 0.53 with the fp32 embedder, 0.41 with int8).
             # A question scoped to another product still abstains below.
             confidence = max(confidence, self.weights.glossary_confidence)
-        if scored and need.codes and scored[0].entry >= 1.0:
+        if scored and (need.codes or need.kind == "default") and scored[0].entry >= 1.0:
             # The table row that lists the asked code ("| 23502 | not_null_violation |" for "What
             # does SQLSTATE 23502 mean?") shares one word with the question and sits near the
-            # threshold by the sentence score; the code itself is the evidence.
+            # threshold by the sentence score; the code itself is the evidence. So is the asked
+            # setting's own default ("| integer | 64 | no |" under "BatchLimit" for "the default
+            # batch limit"): a product the question names is still checked below.
             confidence = max(confidence, self.weights.glossary_confidence)
         scoped = scoped_products(question)
         if need.kind in self.weights.entry_kinds:
@@ -1225,6 +1289,11 @@ class ExtractiveAnswerer:
                     quote=s.text,
                 )
             )
+            cell = column_cell(s.label, s.text, "default") if need.kind == "default" else None
+            if short is None and cell is not None:
+                # The row's cell under the table's "Default" column.
+                a, b = cell
+                short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
             if short is None and s.lead:
                 # The value is in the entry's label ("(5) SQLITE_BUSY"), not in the sentence.
                 short = _short_in_label(need, question, p, s, n)
@@ -1243,7 +1312,8 @@ class ExtractiveAnswerer:
             # The quote keeps the document's exact text (it matches start/end); the answer drops the
             # document's own [n] markers so that every marker in it is one of these citations.
             lead = f"{s.lead}: " if s.lead else ""
-            piece = f"{lead}{_shown_inline(strip_markers(s.text))} [{n}]"
+            body = strip_markers(s.text)
+            piece = f"{lead}{_shown_inline(_paired_row(s.label, body) or body)} [{n}]"
             yield Token(piece if n == 1 else " " + piece)
             pieces.append(piece)
         answer = self._answer(question, " ".join(pieces), citations, False, confidence)
