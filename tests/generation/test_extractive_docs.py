@@ -897,6 +897,10 @@ def test_a_default_in_a_default_column_is_the_cell_of_the_parameters_row(answere
     assert a.text.startswith("ScanInterval: type: integer; default: 15; mandatory: no"), a.text
     a = ask(answerer, "What is the default batch limit of imwatch?", ctx)
     assert a.short is not None and a.short.text == "64", a.text
+    # Asked in the description's words: the row under the described parameter's heading answers.
+    a = ask(answerer, "By default, how often does imwatch scan the watched files for new data?", ctx)
+    assert not a.abstained, a.confidence
+    assert a.short is not None and a.short.text == "15", a.text
 
 
 def test_column_cell_reads_a_rows_cell_under_the_named_column() -> None:

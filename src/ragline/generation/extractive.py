@@ -41,6 +41,7 @@ from ragline.generation.entries import (
     is_identifier,
     is_subject,
     label_names,
+    name_words,
     names,
     own_text,
     product_scope,
@@ -157,6 +158,24 @@ def column_cell(label: str, row: str, column: str) -> tuple[int, int] | None:
 _TABLE_HEADER = re.compile(r"[ \t]*\|[^\n]*\|[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*\n[ \t]*\|")
 
 
+def _default_row(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> int | None:
+    """Index in ``scored`` of the table row that states the default of the entry the best unit
+    describes (same passage, the row's label that entry's label and the table's column names),
+    when the best unit states no value itself; else None."""
+    if need.kind != "default" or not scored or scored[0].kind >= 1.0 or not scored[0].label:
+        return None
+    top = scored[0]
+    for j, s in enumerate(scored[1:], 1):
+        if (
+            s.passage == top.passage
+            and s.label.rsplit("\n", 1)[0] == top.label
+            and "\n" in s.label
+            and column_cell(s.label, s.text, "default") is not None
+        ):
+            return j
+    return None
+
+
 def _column_names_line(text: str, a: int) -> bool:
     """Whether the line at ``text[a:]`` is a table's header of column names: a delimiter line and a
     body row follow, and no cell is a field's label ("| Module Name: | imfile |" is data)."""
@@ -221,6 +240,9 @@ def _names_entry(line: str) -> bool:
     return entry_identifier(line) is not None or re.search(r"\w\(", line) is not None
 
 
+_NAME_MAX_WORDS = 2
+
+
 def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
     """The label to show before the unit: when it names the asked identifier the unit leaves
     out, or holds the asked value the unit lacks, or is the name a "Which function ...?" asks
@@ -240,8 +262,9 @@ def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
     if s.shown.startswith("|") and " | " in columns:
         # A table row is shown with its column names (see _paired_row); before it, the entry it
         # belongs to when its heading names one ("PollingInterval").
-        above = s.label.rsplit("\n", 1)[0] if "\n" in s.label else ""
-        return above.rsplit("\n", 1)[-1] if above and _names_entry(above.rsplit("\n", 1)[-1]) else ""
+        above = s.label.rsplit("\n", 1)[0].rsplit("\n", 1)[-1] if "\n" in s.label else ""
+        # A parameter's heading is its name ("Protocol", "PollingInterval"), a section's is longer.
+        return above if above and (len(above.split()) <= _NAME_MAX_WORDS or _names_entry(above)) else ""
     if _label_names_entity(need, s):
         return _label_line(need, s.label)
     labelled = any(is_identifier(e) and label_names(e, s.label) for e in need.named)
@@ -999,6 +1022,16 @@ class ExtractiveAnswerer:
         # passage rank pick the candidates worth embedding, and an entry that states the asked
         # value (or a definition's subject) always gets a say, whichever passage holds it.
         must = [i for i in sorted(range(len(found)), key=lambda i: -pre[i]) if bonus[i] > 0]
+        if need.kind == "default":
+            # A parameter's table row ("| word | udp | no |" under "Protocol") shares no word with
+            # the question, its heading does: it gets a say when the heading names what is asked.
+            must += [
+                i
+                for i, f in enumerate(found)
+                if i not in must
+                and column_cell(f.label, f.shown, "default") is not None
+                and (set(terms(f.label.rsplit("\n", 1)[0])) | name_words(f.label)) & q_terms
+            ][: self.candidate_sentences // 4]
         if need.kind == "difference":
             # Each compared side's best unit gets a say (stream() makes sure the answer has one).
             for side in compared(question):
@@ -1087,11 +1120,21 @@ class ExtractiveAnswerer:
         # reader judges better (docs dev s23).
         priors: list[float] = []
         read: list[ScoredSentence] = []
-        for s, h, span in zip(scored[:k], heads, spans, strict=True):
+        # The reader, trained on prose, cannot read a table row: a row that states the asked
+        # default in a "Default" column gets the best verdict the reader gave any unit.
+        rows = {
+            j
+            for j, s in enumerate(scored[:k])
+            if need.kind == "default" and column_cell(s.label, s.text, "default") is not None
+        }
+        best_verdict = max((self.mix.verdict(sp) for sp in spans if sp is not None), default=0.0)
+        for j, (s, h, span) in enumerate(zip(scored[:k], heads, spans, strict=True)):
             pinned = s.entry if need.kind in self.weights.entry_kinds or need.kind in _PINNED else 0.0
             stated = self.mix.kind * s.kind if need.kind in self.mix.kind_first else 0.0
             priors.append(self.mix.score * s.score / best + pinned + s.subject + stated)
             read.append(_reread(s, h, span, self.mix, priors[-1]))
+            if j in rows:
+                read[-1] = replace(read[-1], score=best_verdict + priors[-1])
         for j, pair in self._follow_ons(scored[:k], heads, spans, picked, pair_spans):
             # The pair takes its first unit's place: the reader, reading on, put the answer
             # after it. Its rank is the better of the two reads (the pair's own verdict is often
@@ -1199,6 +1242,22 @@ class ExtractiveAnswerer:
         if as_default is not None:
             need = as_default
             scored, vecs = self.score(question, context, need)
+        row = _default_row(need, scored)
+        if row is not None:
+            # The best unit describes a parameter whose table row (under the same heading) gives
+            # its default in a "Default" column ("Type of protocol to use for forwarding." under
+            # "Protocol", above "| word | udp | no |"): the row answers.
+            # Its evidence (similarity, coverage) is the description's, as an entry's units share it.
+            order = [row, *(j for j in range(len(scored)) if j != row)]
+            top = scored[0]
+            promoted = replace(
+                scored[row],
+                score=top.score,
+                similarity=max(top.similarity, scored[row].similarity),
+                coverage=max(top.coverage, scored[row].coverage),
+            )
+            scored = [promoted, *(scored[j] for j in order[1:])]
+            vecs = vecs[order]
         confidence = 0.0
         cutoff = self.weights.relative_cutoff
         # The sentence scores' best unit, before the reader re-ranks: either one's page naming the
