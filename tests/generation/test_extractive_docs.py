@@ -917,3 +917,17 @@ def test_column_cell_reads_a_rows_cell_under_the_named_column() -> None:
     assert column_cell(label, "| integer |  | no |", "default") is None
     codes = "Codes\nError Code | Condition Name"
     assert column_cell(codes, "| 23505 | unique_violation |", "default") is None
+
+
+def test_a_hostile_table_row_is_read_in_linear_time() -> None:
+    import time
+
+    from ragline.generation.extractive import _paired_row, column_cell
+
+    # A row opening with "|" and 200,000 spaces that never closes: a lazy cell regex took 1.3 s
+    # at 1,000 spaces (cubic); the scan takes milliseconds.
+    row = "|" + " " * 200_000 + "x"
+    t0 = time.perf_counter()
+    assert column_cell("P\ntype | default", row, "default") is None
+    assert _paired_row("P\ntype | default", row) is None
+    assert time.perf_counter() - t0 < 5.0

@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -146,7 +147,7 @@ def column_cell(label: str, row: str, column: str) -> tuple[int, int] | None:
     if not row.startswith("|") or not label:
         return None
     names = [c.strip().lower() for c in label.rsplit("\n", 1)[-1].split(" | ")]
-    cells = [(m.start(1), m.end(1)) for m in _CELL.finditer(row)]
+    cells = _cells(row)
     if column not in names or len(cells) != len(names):
         return None
     a, b = cells[names.index(column)]
@@ -155,7 +156,8 @@ def column_cell(label: str, row: str, column: str) -> tuple[int, int] | None:
 
 # A table's header line, followed by its delimiter line and a body row (a one-row table's line is
 # its data: "| smtp_accept_max | Use: main | ... |").
-_TABLE_HEADER = re.compile(r"[ \t]*\|[^\n]*\|[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*\n[ \t]*\|")
+_DELIMITER = r"[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*"
+_TABLE_HEADER = re.compile(rf"[ \t]*\|[^\n]*\|[ \t]*\n{_DELIMITER}\n[ \t]*\|")
 
 
 def _default_row(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> int | None:
@@ -183,7 +185,20 @@ def _column_names_line(text: str, a: int) -> bool:
     return m is not None and not any(c.strip().endswith(":") for c in text[a : text.find("\n", a)].split("|"))
 
 
-_CELL = re.compile(r"\|[ \t]*([^|\n]*?)[ \t]*(?=\|)")
+def _cells(row: str) -> list[tuple[int, int]]:
+    """The spans of a table row's cells ("| integer | 10 |": the spans of "integer" and "10"), by
+    a scan rather than a regex: a lazy cell pattern backtracks without end on a long run of
+    spaces with no closing "|"."""
+    bars = [i for i, ch in enumerate(row) if ch == "|"]
+    spans: list[tuple[int, int]] = []
+    for a, b in pairwise(bars):
+        a += 1
+        while a < b and row[a] in " \t":
+            a += 1
+        while b > a and row[b - 1] in " \t":
+            b -= 1
+        spans.append((a, b))
+    return spans
 
 
 def _carries(need: QuestionNeed, s: _Sentence) -> float:
@@ -553,7 +568,7 @@ def _paired_row(label: str, text: str) -> str | None:
     if not row.startswith("|") or not label or " | " not in label.rsplit("\n", 1)[-1]:
         return None
     names = [c.strip() for c in label.rsplit("\n", 1)[-1].split(" | ")]
-    cells = [m.group(1) for m in _CELL.finditer(row)]
+    cells = [row[a:b] for a, b in _cells(row)]
     if len(cells) != len(names):
         return None
     paired = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True) if c)
@@ -571,7 +586,7 @@ _ROW_LINE = re.compile(r"(?m)^[ \t]*\|.*\|[ \t]*$")
 
 
 _FENCED = re.compile(r"```[\w+\-]*\n(.*?)\n?```", re.DOTALL)
-_DELIMITER_LINE = re.compile(r"(?m)^[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
+_DELIMITER_LINE = re.compile(rf"(?m)^{_DELIMITER}$")
 
 
 def _follow_on(
