@@ -178,6 +178,22 @@ def _default_row(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> int | 
     return None
 
 
+def _promote(
+    scored: list[ScoredSentence], vecs: np.ndarray, j: int
+) -> tuple[list[ScoredSentence], np.ndarray]:
+    """``scored[j]`` moved to the top with the best unit's score, and the best unit's evidence
+    (similarity, coverage) where it is higher, as the units of one entry share it."""
+    top, unit = scored[0], scored[j]
+    promoted = replace(
+        unit,
+        score=top.score,
+        similarity=max(top.similarity, unit.similarity),
+        coverage=max(top.coverage, unit.coverage),
+    )
+    order = [j, *(i for i in range(len(scored)) if i != j)]
+    return [promoted, *(scored[i] for i in order[1:])], vecs[order]
+
+
 def _column_names_line(text: str, a: int) -> bool:
     """Whether the line at ``text[a:]`` is a table's header of column names: a delimiter line and a
     body row follow, and no cell is a field's label ("| Module Name: | imfile |" is data)."""
@@ -1262,17 +1278,7 @@ class ExtractiveAnswerer:
             # The best unit describes a parameter whose table row (under the same heading) gives
             # its default in a "Default" column ("Type of protocol to use for forwarding." under
             # "Protocol", above "| word | udp | no |"): the row answers.
-            # Its evidence (similarity, coverage) is the description's, as an entry's units share it.
-            order = [row, *(j for j in range(len(scored)) if j != row)]
-            top = scored[0]
-            promoted = replace(
-                scored[row],
-                score=top.score,
-                similarity=max(top.similarity, scored[row].similarity),
-                coverage=max(top.coverage, scored[row].coverage),
-            )
-            scored = [promoted, *(scored[j] for j in order[1:])]
-            vecs = vecs[order]
+            scored, vecs = _promote(scored, vecs, row)
         confidence = 0.0
         cutoff = self.weights.relative_cutoff
         # The sentence scores' best unit, before the reader re-ranks: either one's page naming the
