@@ -59,9 +59,10 @@ def test_answers_with_the_best_sentence_and_an_exact_citation(embedder) -> None:
     answerer = ExtractiveAnswerer(embedder, weights=SentenceWeights(relative_cutoff=0.8))
     a = collect(answerer.stream("When was the Eiffel Tower completed?", CTX))
     assert not a.abstained and a.mode == "extractive"
-    # The pronoun sentence ("It was completed...") is found through its passage's title.
+    # The pronoun sentence ("It was completed...") is found through its passage's title, and is
+    # quoted with the sentence before it, which says what "It" is.
     first = next(c for c in a.citations if "1889" in c.quote)
-    assert first.quote == "It was completed in 1889 for the World's Fair."
+    assert first.quote == "The Eiffel Tower is in Paris. It was completed in 1889 for the World's Fair."
     assert f"{first.quote} [{first.n}]" in a.text
     p = CTX.passages[0]
     assert p.text[first.start - p.start : first.end - p.start] == first.quote
@@ -223,3 +224,36 @@ def test_a_question_about_an_entity_the_context_never_names_abstains(embedder) -
     assert not asked.abstained and asked.short is not None and asked.short.text == "8080"
     other = collect(answerer.stream("What is the default port of Redis?", ctx))
     assert other.abstained and other.short is None
+
+
+def test_a_sentence_pointing_back_is_quoted_with_its_antecedent_in_the_same_paragraph() -> None:
+    from ragline.generation.extractive import ScoredSentence, _with_antecedent
+
+    text = "FixedArray is the fastest mode. It is the default mode for the main queue.\n\nIt is old."
+    p = Passage(
+        doc_id="q",
+        text=text,
+        start=100,
+        end=100 + len(text),
+        chunks=(ChunkSpan("q-c", 100, 100 + len(text), True, None),),
+        score=1.0,
+        rank=1,
+        tokens=20,
+        source="q.html",
+        title="Queues",
+        section_path=(),
+    )
+
+    def unit(sentence: str) -> ScoredSentence:
+        a = text.index(sentence)
+        return ScoredSentence(0, 100 + a, 100 + a + len(sentence), sentence, 0.5, 0.5, 1.0, span=(6, 13))
+
+    s = _with_antecedent(p, unit("It is the default mode for the main queue."))
+    assert s.text == "FixedArray is the fastest mode. It is the default mode for the main queue."
+    assert text[s.start - 100 : s.end - 100] == s.text
+    assert s.span is not None and s.text[s.span[0] : s.span[1]] == unit("It is the default mode").text[6:13]
+    # A pronoun opening a paragraph, and a sentence that points nowhere, stay as they are.
+    alone = unit("It is old.")
+    assert _with_antecedent(p, alone) == alone
+    first = unit("FixedArray is the fastest mode.")
+    assert _with_antecedent(p, first) == first

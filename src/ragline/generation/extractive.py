@@ -178,6 +178,37 @@ def _default_row(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> int | 
     return None
 
 
+# A sentence that opens by pointing back ("It is the default mode for the main message queue.",
+# "He later ..."): what it points to is in the sentence before.
+_POINTS_BACK = re.compile(r"(?:It|Its|He|His|She|Her|They|Their|This|These|That|Those)\b")
+
+
+def _with_antecedent(p: Passage, s: ScoredSentence) -> ScoredSentence:
+    """``s`` with the sentence before it in its passage when it opens with a pronoun that points
+    back to it (the answer then names what "It" is), else ``s``."""
+    if not _POINTS_BACK.match(s.text):
+        return s
+    a = s.start - p.start
+    units = [u for u in answer_units(p.text) if u[1] <= a]
+    if not units:
+        return s
+    x, y = units[-1]
+    before = p.text[x:y]
+    if (
+        is_heading(before)
+        or is_code(before)
+        or before.startswith(("|", "-", "*"))
+        or p.text[y:a].count("\n\n")
+    ):
+        return s
+    return replace(
+        s,
+        start=p.start + x,
+        text=p.text[x:a] + s.text,
+        span=None if s.span is None else (s.span[0] + a - x, s.span[1] + a - x),
+    )
+
+
 def _promote(
     scored: list[ScoredSentence], vecs: np.ndarray, j: int
 ) -> tuple[list[ScoredSentence], np.ndarray]:
@@ -1352,6 +1383,7 @@ class ExtractiveAnswerer:
         chosen = self.select(scored, vecs, cutoff)
         if need.kind == "difference":
             chosen = _each_side(compared(question), chosen, scored)
+        chosen = [_with_antecedent(context.passages[s.passage], s) for s in chosen]
         for n, s in enumerate(chosen, 1):
             p = context.passages[s.passage]
             span = p.chunk_at(s.start)
