@@ -206,6 +206,7 @@ def _with_antecedent(p: Passage, s: ScoredSentence) -> ScoredSentence:
         start=p.start + x,
         text=p.text[x:a] + s.text,
         span=None if s.span is None else (s.span[0] + a - x, s.span[1] + a - x),
+        lead_in=a - x,
     )
 
 
@@ -860,6 +861,9 @@ class ScoredSentence:
     # Whether this is a read unit joined to the unit after it, which holds the reader's span
     # (see ReaderMix.follow).
     follow_on: bool = False
+    # Characters at the start of ``text`` that are the sentence before the unit, quoted because the
+    # unit opens by pointing back to it ("It is ..."; see _with_antecedent): cited on their own.
+    lead_in: int = 0
 
 
 class ExtractiveAnswerer:
@@ -1424,8 +1428,11 @@ class ExtractiveAnswerer:
             # The quote keeps the document's exact text (it matches start/end); the answer drops the
             # document's own [n] markers so that every marker in it is one of these citations.
             lead = f"{s.lead}: " if s.lead else ""
-            body = strip_markers(s.text)
-            piece = f"{lead}{_shown_inline(_paired_row(s.label, body) or body)} [{n}]"
+            # The sentence quoted before a unit that points back to it carries the citation too:
+            # every sentence of the answer names what supports it.
+            before = f"{_shown_inline(strip_markers(s.text[: s.lead_in]))} [{n}] " if s.lead_in else ""
+            body = strip_markers(s.text[s.lead_in :])
+            piece = f"{lead}{before}{_shown_inline(_paired_row(s.label, body) or body)} [{n}]"
             yield Token(piece if n == 1 else " " + piece)
             pieces.append(piece)
         answer = self._answer(question, " ".join(pieces), citations, False, confidence)
