@@ -63,6 +63,12 @@ class QuestionSet(NamedTuple):
     collection: str
 
 
+def _one_manual(name: str, package: str, folder: str, pattern: str) -> QuestionSet:
+    """A set over one whole manual: ``<name>.jsonl`` asked of the pages ``folder/pattern`` of the
+    Debian ``package``, in the collection ``docs<name>``."""
+    return QuestionSet(HERE / f"{name}.jsonl", (package,), {name: (folder, pattern)}, f"docs{name}")
+
+
 SETS = {
     # Tuned on (split dev) and reported once per change (split heldout).
     "main": QuestionSet(
@@ -86,37 +92,17 @@ SETS = {
     ),
     # Written on 2026-12-07 before any output over this manual; a whole Sphinx manual, asked as a
     # user would ingest it (--all-pages); never tuned on (split varnish).
-    "varnish": QuestionSet(
-        HERE / "varnish.jsonl",
-        ("varnish-doc",),
-        {"varnish": ("usr/share/doc/varnish/html", "**/*.html")},
-        "docsvarnish",
-    ),
+    "varnish": _one_manual("varnish", "varnish-doc", "usr/share/doc/varnish/html", "**/*.html"),
     # Written on 2026-12-07 before any output over this manual (after the Varnish set's fixes): a
     # whole texinfo manual of another kind (a shell: options, parameters, builtins; split zsh).
-    "zsh": QuestionSet(
-        HERE / "zsh.jsonl",
-        ("zsh-doc",),
-        {"zsh": ("usr/share/doc/zsh-common/html", "*.html")},
-        "docszsh",
-    ),
+    "zsh": _one_manual("zsh", "zsh-doc", "usr/share/doc/zsh-common/html", "*.html"),
     # Written on 2026-12-07 before any output over this manual: Exim's specification (xfpt HTML),
     # options as one-row tables (name | Use | Type | Default) above their description; the
     # chNN.html symlinks to the same chapters are left out (split exim).
-    "exim": QuestionSet(
-        HERE / "exim.jsonl",
-        ("exim4-doc-html",),
-        {"exim": ("usr/share/doc/exim4-doc-html/spec_html", "ch-*.html")},
-        "docsexim",
-    ),
+    "exim": _one_manual("exim", "exim4-doc-html", "usr/share/doc/exim4-doc-html/spec_html", "ch-*.html"),
     # Written on 2026-12-07 before any output over this manual: rsyslog's Sphinx manual, each
     # module parameter a heading with a "type | default | mandatory | ..." table (split rsyslog).
-    "rsyslog": QuestionSet(
-        HERE / "rsyslog.jsonl",
-        ("rsyslog-doc",),
-        {"rsyslog": ("usr/share/doc/rsyslog-doc/html", "**/*.html")},
-        "docsrsyslog",
-    ),
+    "rsyslog": _one_manual("rsyslog", "rsyslog-doc", "usr/share/doc/rsyslog-doc/html", "**/*.html"),
 }
 
 

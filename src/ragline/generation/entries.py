@@ -82,23 +82,30 @@ def term_of(unit: str) -> str | None:
 _FIELD_CELL = re.compile(r"[A-Za-z][\w ]{0,24}:\s*\S.*")
 
 
-def field_row_name(unit: str) -> str | None:
-    """The name a record row opens its entry with: the first cell of a one-line table row whose
-    other cells are fields ("| smtp_accept_max | Use: main | Type: integer | Default: 20 |", as
+def field_row(unit: str) -> tuple[str, list[str]] | None:
+    """A record row's name and fields: a one-line table row whose first cell is a name and whose
+    other cells are all fields ("| smtp_accept_max | Use: main | Type: integer | Default: 20 |", as
     Exim's specification heads each option; its description follows the row), else None::
 
-        field_row_name("| keep_malformed | Use: main | Type: time | Default: 4d |")  # "keep_malformed"
-        field_row_name("| 23505 | unique_violation |")                             # None
+        field_row("| keep_malformed | Default: 4d |")  # ("keep_malformed", ["Default: 4d"])
+        field_row("| 23505 | unique_violation |")      # None
     """
     line = unit.strip()
     if "\n" in line or not line.startswith("|") or not line.endswith("|"):
         return None
-    cells = [c.strip() for c in line.strip("|").split(" | ")]
-    name = cells[0]
-    if len(cells) < 2 or not re.fullmatch(r"[\w.\-]+", name) or name.strip("-") == "":
+    name, *fields = (c.strip() for c in line.strip("|").split(" | "))
+    if not fields or not re.fullmatch(r"[\w.\-]+", name) or name.strip("-") == "":
         return None
-    fields = sum(_FIELD_CELL.fullmatch(c) is not None for c in cells[1:])
-    return name if fields == len(cells) - 1 else None
+    return (name, fields) if all(_FIELD_CELL.fullmatch(c) for c in fields) else None
+
+
+def field_row_name(unit: str) -> str | None:
+    """The name a record row (see :func:`field_row`) opens its entry with, else None::
+
+    field_row_name("| keep_malformed | Use: main | Type: time | Default: 4d |")  # "keep_malformed"
+    """
+    row = field_row(unit)
+    return row[0] if row is not None else None
 
 
 def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:

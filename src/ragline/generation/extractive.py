@@ -38,7 +38,7 @@ from ragline.generation.entries import (
     defines,
     entry_identifier,
     entry_strength,
-    field_row_name,
+    field_row,
     is_identifier,
     is_subject,
     label_names,
@@ -143,15 +143,24 @@ def column_cell(label: str, row: str, column: str) -> tuple[int, int] | None:
 
         column_cell("PollingInterval\ntype | default", "| integer | 10 |", "default")  # (12, 14)
     """
-    row = row.partition("\n")[0]  # a row read on into the text after it
+    read = _row_under_columns(label, row.partition("\n")[0])  # a row read on into the text after it
+    if read is None:
+        return None
+    names = [n.lower() for n, _ in read]
+    if column not in names:
+        return None
+    a, b = read[names.index(column)][1]
+    return (a, b) if b > a else None
+
+
+def _row_under_columns(label: str, row: str) -> list[tuple[str, tuple[int, int]]] | None:
+    """Each column name on the label's last line with the span of ``row``'s cell under it, or
+    None when ``row`` is no table row or has another number of cells than there are names."""
     if not row.startswith("|") or not label:
         return None
-    names = [c.strip().lower() for c in label.rsplit("\n", 1)[-1].split(" | ")]
+    names = [c.strip() for c in label.rsplit("\n", 1)[-1].split(" | ")]
     cells = _cells(row)
-    if column not in names or len(cells) != len(names):
-        return None
-    a, b = cells[names.index(column)]
-    return (a, b) if b > a else None
+    return list(zip(names, cells, strict=True)) if len(cells) == len(names) else None
 
 
 # A table's header line, followed by its delimiter line and a body row (a one-row table's line is
@@ -613,21 +622,16 @@ def _paired_row(label: str, text: str) -> str | None:
     names on the label's last line ("Error Code: 23505; Condition Name: unique_violation"), or
     None when the first line is no row of that table."""
     row, nl, rest = text.partition("\n")
-    if not row.startswith("|") or not label or " | " not in label.rsplit("\n", 1)[-1]:
+    read = _row_under_columns(label, row) if " | " in label.rsplit("\n", 1)[-1] else None
+    if read is None:
         return None
-    names = [c.strip() for c in label.rsplit("\n", 1)[-1].split(" | ")]
-    cells = [row[a:b] for a, b in _cells(row)]
-    if len(cells) != len(names):
-        return None
-    paired = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True) if c)
+    paired = "; ".join(f"{n}: {row[a:b]}" for n, (a, b) in read if b > a)
     return paired + (f".{nl}{rest}" if nl else "")
 
 
 def _record_inline(line: str) -> str:
-    if field_row_name(line) is None:
-        return line
-    name, *fields = (c.strip() for c in line.strip().strip("|").split(" | "))
-    return f"{name} ({'; '.join(fields)})"
+    row = field_row(line)
+    return line if row is None else f"{row[0]} ({'; '.join(row[1])})"
 
 
 _ROW_LINE = re.compile(r"(?m)^[ \t]*\|.*\|[ \t]*$")
