@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -237,3 +238,36 @@ def test_a_passage_trimmed_to_the_room_left_keeps_the_sentence_the_query_asks_ab
     assert p.text == text[slice(*first)]
     [ctx] = assembler.run_budgets(hits, [one_sentence], query=q)
     assert ctx.text.endswith("child processes to 100.")
+
+
+def test_a_manuals_index_gets_only_the_room_its_content_pages_leave(tmp_path: Path) -> None:
+    # A whole manual ingested: the back-of-the-book index names every option, so the exact-name
+    # search ranks its chunk first (Exim's option index above the -Mrm entry it points to).
+    ref = "The Exim command line [Command line options]"
+    index_text = f"-Mg\n\n{ref}\n\n-Mrm\n\n{ref}"
+    entry_text = "-Mrm <message id>\n\nThis option requests Exim to remove the given messages from the queue."
+    index = Chunk(
+        id="i-c0", doc_id="i", text=index_text, position=0, start=0, end=len(index_text),
+        section_path=("Option Index",), source="/docs/ch-option_index.html", title="64. Option Index",
+    )  # fmt: skip
+    entry = Chunk(
+        id="e-c0", doc_id="e", text=entry_text, position=0, start=0, end=len(entry_text),
+        section_path=("Command line options",), source="/docs/ch-the_exim_command_line.html",
+        title="5. The Exim command line",
+    )  # fmt: skip
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    for c in (index, entry):
+        s.upsert([SourceBatch(c.source, c.id, [c], np.ones((1, 8), np.float32), [])])
+    s.finalize()
+    hits = [Hit(chunk=index, score=2.0), Hit(chunk=entry, score=1.0)]
+    room_for_one = len(entry_text.split()) + 8
+    ctx = ContextAssembler(s, WordCounter(), budget=room_for_one, expand="none").run(hits)
+    assert [p.doc_id for p in ctx.passages] == ["e"]
+    assert ctx.passages[0].rank == 2  # it keeps its search rank
+    # With room for both, the index follows the content; the same listing under a content page's
+    # title is content and keeps its place.
+    ctx = ContextAssembler(s, WordCounter(), budget=10_000, expand="none").run(hits)
+    assert [p.doc_id for p in ctx.passages] == ["e", "i"]
+    titled = [Hit(chunk=replace(index, title="5. The Exim command line"), score=2.0), hits[1]]
+    ctx = ContextAssembler(s, WordCounter(), budget=10_000, expand="none").run(titled)
+    assert [p.doc_id for p in ctx.passages] == ["i", "e"]

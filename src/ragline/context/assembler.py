@@ -3,7 +3,8 @@
 Retrieval units and synthesis units are decoupled: a small chunk finds the evidence, and the
 answerer reads the sentences around it (``window``) or its whole parent section (``parent``).
 Overlapping or touching spans of one document merge into one passage, so no text is given twice.
-Passages are admitted best-first until the budget is spent; one that does not fit is trimmed at
+Passages are admitted best-first until the budget is spent (a manual's index or table of contents
+last: ``text/navigation.py``); one that does not fit is trimmed at
 sentence boundaries around its retrieved chunk, never mid-word.
 
 Example::
@@ -21,6 +22,7 @@ from typing import Literal
 from ragline.errors import ConfigError
 from ragline.store.base import Store
 from ragline.store.filters import Filter
+from ragline.text.navigation import is_navigation
 from ragline.text.sentences import sentence_spans
 from ragline.text.token_counters import TokenCounter
 from ragline.text.words import content_words
@@ -245,7 +247,9 @@ class ContextAssembler:
                     merged.append(current)
                     current = u
             merged.append(current)
-        merged.sort(key=lambda u: u.rank)
+        # A manual's index or table of contents names every identifier it lists, so an exact-name
+        # search ranks it high, yet it answers nothing: it gets the room the content leaves.
+        merged.sort(key=lambda u: (is_navigation(u.hit.title, u.text), u.rank))
         return merged
 
     def _fit(
