@@ -25,6 +25,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split zsh --all-pages       # and a fourth
     .venv/bin/python bench/docs_qa/run.py --split exim --all-pages      # and a fifth
     .venv/bin/python bench/docs_qa/run.py --split rsyslog --all-pages   # and a sixth
+    .venv/bin/python bench/docs_qa/run.py --split pgpool --all-pages    # and a seventh
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -103,6 +104,11 @@ SETS = {
     # Written on 2026-12-07 before any output over this manual: rsyslog's Sphinx manual, each
     # module parameter a heading with a "type | default | mandatory | ..." table (split rsyslog).
     "rsyslog": _one_manual("rsyslog", "rsyslog-doc", "usr/share/doc/rsyslog-doc/html", "**/*.html"),
+    # Written on 2026-12-07 (twentieth session) before any output over this manual: pgpool-II 4.3's
+    # DocBook manual (the pgpool2 package ships it), parameters as "name (type)" terms whose
+    # description says "Default is ...", reference pages, release notes and a back-of-the-book
+    # index (bookindex.html); every page (split pgpool).
+    "pgpool": _one_manual("pgpool", "pgpool2", "usr/share/doc/pgpool2", "*.html"),
 }
 
 
@@ -250,7 +256,8 @@ def evaluate(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    splits = ["dev", "heldout", "check", "varnish", "zsh", "exim", "rsyslog", "all"]
+    one_set = [name for name in SETS if name != "main"]  # splits named after their own set
+    splits = ["dev", "heldout", *one_set, "all"]
     ap.add_argument("--split", choices=splits, default="dev")
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ragline-bench" / "docs_qa")
     ap.add_argument("--show", action="store_true", help="print each question, its gold and the answer")
@@ -266,7 +273,7 @@ def main() -> None:
     import ragline
 
     cache: Path = args.cache_dir
-    qs = SETS[args.split if args.split in ("check", "varnish", "zsh", "exim", "rsyslog") else "main"]
+    qs = SETS[args.split if args.split in one_set else "main"]
     rows = [json.loads(line) for line in qs.questions.read_text().splitlines() if line.strip()]
     gold = {f"{r['manual']}/{r['page']}" for r in rows if r["page"]}
     root = fetch_manuals(cache, qs)
