@@ -271,3 +271,28 @@ def test_a_manuals_index_gets_only_the_room_its_content_pages_leave(tmp_path: Pa
     titled = [Hit(chunk=replace(index, title="5. The Exim command line"), score=2.0), hits[1]]
     ctx = ContextAssembler(s, WordCounter(), budget=10_000, expand="none").run(titled)
     assert [p.doc_id for p in ctx.passages] == ["i", "e"]
+
+
+def test_release_notes_get_the_room_left_unless_the_question_asks_about_changes(tmp_path: Path) -> None:
+    note_text = "Fix failover of backend 0 being triggered while backend 0 restarts. (bug 711)"
+    page_text = "Set backend_flag0 to keep backend 0 from failing over while it restarts."
+    note = Chunk(
+        id="n-c0", doc_id="n", text=note_text, position=0, start=0, end=len(note_text),
+        section_path=("Bug fixes",), source="/docs/release-4-2-10.html", title="Release 4.2.10",
+    )  # fmt: skip
+    page = Chunk(
+        id="p-c0", doc_id="p", text=page_text, position=0, start=0, end=len(page_text),
+        section_path=("Using backend_flag",), source="/docs/shutdown.html", title="3.7. Shutting down",
+    )  # fmt: skip
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    for c in (note, page):
+        s.upsert([SourceBatch(c.source, c.id, [c], np.ones((1, 8), np.float32), [])])
+    s.finalize()
+    hits = [Hit(chunk=note, score=2.0), Hit(chunk=page, score=1.0)]
+    asm = ContextAssembler(s, WordCounter(), budget=len(page_text.split()) + 6, expand="none")
+    how = asm.run(hits, query="How can I keep backend 0 from failing over while it restarts?")
+    assert [p.doc_id for p in how.passages] == ["p"]
+    which = asm.run(hits, query="Which release fixed failover of backend 0 while it restarts?")
+    assert [p.doc_id for p in which.passages] == ["n"]
+    # Without a question (a plain context for a hit list) the search order stands.
+    assert [p.doc_id for p in asm.run(hits).passages] == ["n"]

@@ -931,3 +931,41 @@ def test_a_hostile_table_row_is_read_in_linear_time() -> None:
     assert column_cell("P\ntype | default", row, "default") is None
     assert _paired_row("P\ntype | default", row) is None
     assert time.perf_counter() - t0 < 5.0
+
+
+# A DocBook manual's release notes and its back-of-the-book index beside the page that answers:
+# the change entries and the index name the asked flag more often than the page does.
+RELEASE_PAGE = """<html><head><title>Release 4.2.10</title></head><body>
+<h1>A.9. Release 4.2.10</h1><p>Release Date: 2022-05-19</p><h2>A.9.1. Bug fixes</h2><ul>
+<li>Fix backend_flag so that a backend flagged DISALLOW_TO_FAILOVER is not failed over when it is
+restarted. (bug 711) (Tatsuo Ishii)</li>
+<li>Fix failover of backend 0 being triggered while backend 0 was restarted by pg_ctl. (Bo Peng)</li>
+</ul></body></html>"""
+INDEX_PAGE = """<html><head><title>Index</title></head><body><h1>Index</h1><dl>
+<dt>backend_flag configuration parameter, Backend Settings</dt>
+<dt>backend_hostname configuration parameter, Backend Settings</dt>
+<dt>failover_command configuration parameter, Failover and Failback</dt></dl></body></html>"""
+SHUTDOWN_PAGE = """<html><head><title>3.7. Temporarily Shutting Down the Backend</title></head><body>
+<h2>3.7.2. Using backend_flag</h2>
+<p>Restarting the primary backend causes a failover to a standby. To keep backend 0 from failing
+over while it restarts, set its flag in the configuration file:</p>
+<pre>backend_flag0 = ALWAYS_PRIMARY_NO_FAILOVER</pre>
+<p>Reload the configuration for the flag to take effect.</p></body></html>"""
+
+
+def test_release_notes_and_the_index_answer_only_when_asked_about_changes_or_nothing_else_can(
+    answerer, tmp_path
+) -> None:
+    ctx = context_of(tmp_path, RELEASE_PAGE, INDEX_PAGE, SHUTDOWN_PAGE)
+    a = ask(answerer, "How can I keep backend 0 from failing over while I restart it?", ctx)
+    assert not a.abstained
+    assert "ALWAYS_PRIMARY_NO_FAILOVER" in a.text and "bug 711" not in a.text, a.text
+    assert {c.doc_id for c in a.citations} == {"d3"}
+    # A question about a change is answered from the release notes.
+    a = ask(answerer, "Which bug fix changed how backend_flag treats a restarted backend?", ctx)
+    assert not a.abstained
+    assert "bug 711" in a.text, a.text
+    # With nothing else in the context, release notes are all there is to read.
+    only = context_of(tmp_path, RELEASE_PAGE)
+    a = ask(answerer, "How can I keep backend 0 from failing over while I restart it?", only)
+    assert all(c.doc_id == "d1" for c in a.citations)

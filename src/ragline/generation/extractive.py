@@ -55,7 +55,9 @@ from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify, scoped_products
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
+from ragline.text.history import asks_about_history, is_release_notes
 from ragline.text.identifiers import asks_for_item, identifiers
+from ragline.text.navigation import is_navigation
 from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
@@ -233,6 +235,20 @@ def _promote(
     )
     order = [j, *(i for i in range(len(scored)) if i != j)]
     return [promoted, *(scored[i] for i in order[1:])], vecs[order]
+
+
+def _answering_passages(question: str, context: Context) -> set[int]:
+    """The passages whose units may answer: not a manual's index or table of contents, and not
+    its release notes unless the question asks about versions or changes ("Fix 'write on backend
+    0 failed' error" is no answer to how to keep backend 0 from failing over). When the context
+    holds nothing else, every passage may answer."""
+    history = asks_about_history(question)
+    content = {
+        i
+        for i, p in enumerate(context.passages)
+        if not is_navigation(p.title, p.text) and (history or not is_release_notes(p.title))
+    }
+    return content or set(range(len(context.passages)))
 
 
 def _column_names_line(text: str, a: int) -> bool:
@@ -994,7 +1010,10 @@ class ExtractiveAnswerer:
         q_terms = need.content_terms(set(terms(question)))
         found: list[_Sentence] = []
         idents = asked_identifiers(need, question)
+        readable = _answering_passages(question, context)
         for i, p in enumerate(context.passages):
+            if i not in readable:
+                continue
             # A sentence says "it was completed in 1889"; its title says what "it" is.
             header = frozenset(terms(p.header))
             before: frozenset[str] = frozenset()
