@@ -240,25 +240,33 @@ def test_a_passage_trimmed_to_the_room_left_keeps_the_sentence_the_query_asks_ab
     assert ctx.text.endswith("child processes to 100.")
 
 
+def page_chunk(doc_id: str, text: str, title: str, source: str, section: str) -> Chunk:
+    """A one-chunk page of a manual."""
+    return Chunk(
+        id=f"{doc_id}-c0", doc_id=doc_id, text=text, position=0, start=0, end=len(text),
+        section_path=(section,), source=source, title=title,
+    )  # fmt: skip
+
+
+def store_of(tmp_path: Path, *chunks: Chunk) -> Store:
+    """One source per chunk, in the store twin."""
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    for c in chunks:
+        s.upsert([SourceBatch(c.source, c.id, [c], np.ones((1, 8), np.float32), [])])
+    s.finalize()
+    return s
+
+
 def test_a_manuals_index_gets_only_the_room_its_content_pages_leave(tmp_path: Path) -> None:
     # A whole manual ingested: the back-of-the-book index names every option, so the exact-name
     # search ranks its chunk first (Exim's option index above the -Mrm entry it points to).
     ref = "The Exim command line [Command line options]"
     index_text = f"-Mg\n\n{ref}\n\n-Mrm\n\n{ref}"
     entry_text = "-Mrm <message id>\n\nThis option requests Exim to remove the given messages from the queue."
-    index = Chunk(
-        id="i-c0", doc_id="i", text=index_text, position=0, start=0, end=len(index_text),
-        section_path=("Option Index",), source="/docs/ch-option_index.html", title="64. Option Index",
-    )  # fmt: skip
-    entry = Chunk(
-        id="e-c0", doc_id="e", text=entry_text, position=0, start=0, end=len(entry_text),
-        section_path=("Command line options",), source="/docs/ch-the_exim_command_line.html",
-        title="5. The Exim command line",
-    )  # fmt: skip
-    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
-    for c in (index, entry):
-        s.upsert([SourceBatch(c.source, c.id, [c], np.ones((1, 8), np.float32), [])])
-    s.finalize()
+    index = page_chunk("i", index_text, "64. Option Index", "/docs/ch-option_index.html", "Option Index")
+    exim = "5. The Exim command line"
+    entry = page_chunk("e", entry_text, exim, "/docs/ch-the_exim_command_line.html", "Command line options")
+    s = store_of(tmp_path, index, entry)
     hits = [Hit(chunk=index, score=2.0), Hit(chunk=entry, score=1.0)]
     room_for_one = len(entry_text.split()) + 8
     ctx = ContextAssembler(s, WordCounter(), budget=room_for_one, expand="none").run(hits)
@@ -268,7 +276,7 @@ def test_a_manuals_index_gets_only_the_room_its_content_pages_leave(tmp_path: Pa
     # title is content and keeps its place.
     ctx = ContextAssembler(s, WordCounter(), budget=10_000, expand="none").run(hits)
     assert [p.doc_id for p in ctx.passages] == ["e", "i"]
-    titled = [Hit(chunk=replace(index, title="5. The Exim command line"), score=2.0), hits[1]]
+    titled = [Hit(chunk=replace(index, title=exim), score=2.0), hits[1]]
     ctx = ContextAssembler(s, WordCounter(), budget=10_000, expand="none").run(titled)
     assert [p.doc_id for p in ctx.passages] == ["i", "e"]
 
@@ -276,18 +284,9 @@ def test_a_manuals_index_gets_only_the_room_its_content_pages_leave(tmp_path: Pa
 def test_release_notes_get_the_room_left_unless_the_question_asks_about_changes(tmp_path: Path) -> None:
     note_text = "Fix failover of backend 0 being triggered while backend 0 restarts. (bug 711)"
     page_text = "Set backend_flag0 to keep backend 0 from failing over while it restarts."
-    note = Chunk(
-        id="n-c0", doc_id="n", text=note_text, position=0, start=0, end=len(note_text),
-        section_path=("Bug fixes",), source="/docs/release-4-2-10.html", title="Release 4.2.10",
-    )  # fmt: skip
-    page = Chunk(
-        id="p-c0", doc_id="p", text=page_text, position=0, start=0, end=len(page_text),
-        section_path=("Using backend_flag",), source="/docs/shutdown.html", title="3.7. Shutting down",
-    )  # fmt: skip
-    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
-    for c in (note, page):
-        s.upsert([SourceBatch(c.source, c.id, [c], np.ones((1, 8), np.float32), [])])
-    s.finalize()
+    note = page_chunk("n", note_text, "Release 4.2.10", "/docs/release-4-2-10.html", "Bug fixes")
+    page = page_chunk("p", page_text, "3.7. Shutting down", "/docs/shutdown.html", "Using backend_flag")
+    s = store_of(tmp_path, note, page)
     hits = [Hit(chunk=note, score=2.0), Hit(chunk=page, score=1.0)]
     asm = ContextAssembler(s, WordCounter(), budget=len(page_text.split()) + 6, expand="none")
     how = asm.run(hits, query="How can I keep backend 0 from failing over while it restarts?")
