@@ -3,6 +3,7 @@ the real embedding model and the packaged reader (issue 23; generation/entries.p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,12 @@ import pytest
 import ragline
 from ragline.embedding.onnx import OnnxEmbedder
 from ragline.generation.base import collect
-from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.entries import unit_labels
+from ragline.generation.extractive import ExtractiveAnswerer, _entry_states
+from ragline.generation.question import classify
 from ragline.generation.reader import OnnxReader
 from ragline.loaders.html import HtmlLoader
+from ragline.text.sentences import answer_units
 from ragline.types import Answer, ChunkSpan, Context, Passage
 
 pytestmark = pytest.mark.integration
@@ -969,3 +973,49 @@ def test_release_notes_and_the_index_answer_only_when_asked_about_changes_or_not
     only = context_of(tmp_path, RELEASE_PAGE)
     a = ask(answerer, "How can I keep backend 0 from failing over while I restart it?", only)
     assert all(c.doc_id == "d1" for c in a.citations)
+
+
+# A DocBook parameter list (pgpool-II's layout): the description, then its default in a short
+# sentence of the same paragraph; one default is a path.
+REPLICATION_CHECK_PAGE = """<html><head><title>5.11. Replication Check</title></head><body>
+<h2>5.11. Replication Check</h2>
+<p>The relay can work with native streaming replication of its backends.</p>
+<div class="variablelist"><dl class="variablelist">
+<dt><code>sr_check_period</code> (<code>integer</code>)</dt>
+<dd><p>Specifies the time interval in seconds to check the streaming replication delay. The default
+is 10.</p><p>This parameter can be changed by reloading the configuration.</p></dd>
+<dt><code>sr_check_database</code> (<code>string</code>)</dt>
+<dd><p>Specifies the database to perform streaming replication delay checks. The default is
+"postgres".</p><p>This parameter can be changed by reloading the configuration.</p></dd>
+<dt><code>delay_threshold</code> (<code>integer</code>)</dt>
+<dd><p>Specifies the maximum tolerance level of replication delay in WAL bytes on the standby server.
+Setting this parameter to 0 disables the delay checking. This delay threshold check is performed
+every sr_check_period. Default is 0.</p></dd>
+<dt><code>log_directory</code> (<code>string</code>)</dt>
+<dd><p>When the logging collector is enabled, this parameter determines the directory in which log
+files will be created.</p><p>The default is /tmp/relay_logs.</p></dd>
+</dl></div></body></html>"""
+
+
+def test_a_description_closed_by_a_short_default_sentence_answers_with_it(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, REPLICATION_CHECK_PAGE)
+    a = ask(answerer, "How often is the streaming replication delay checked by default?", ctx)
+    assert not a.abstained
+    assert "sr_check_period" in a.text and "The default is 10." in a.text, a.text
+    # A path is a default value too.
+    a = ask(answerer, "Where are the log files created by default?", ctx)
+    assert not a.abstained
+    assert "/tmp/relay_logs" in a.text, a.text
+
+
+def test_an_entry_states_the_default_its_description_closes_with(tmp_path) -> None:
+    # "The default is 10." is too short to be a candidate of its own; the description it closes
+    # takes it in, so the entry counts as stating the default (a described setting's answer).
+    [p] = context_of(tmp_path, REPLICATION_CHECK_PAGE).passages
+    need = classify("How often is the streaming replication delay checked by default?")
+    labels = unit_labels(p.text, answer_units(p.text), p.section_path)
+    period = next(x for x in labels if x.endswith("sr_check_period (integer)"))
+    assert _entry_states(need, p, period)
+    # Not when the short sentence stands in a paragraph of its own after another sentence.
+    moved = p.text.replace("delay. The default is 10.", "delay.\n\nThe default is 10.")
+    assert not _entry_states(need, replace(p, text=moved), period)

@@ -56,6 +56,11 @@ def test_carries_reads_the_asked_kind() -> None:
     need = classify("What is the default value of KeepAliveTimeout?")
     assert carries(need, "Default: | KeepAliveTimeout 5") == 1.0
     assert carries(need, "Syntax: | KeepAliveTimeout num[ms]") == 0.0
+    # A path is a value: "The default is /tmp/pgpool_logs." (pgpool-II's log_directory).
+    where = classify("Where does the logging collector write its log files by default?")
+    assert carries(where, "The default is /tmp/pgpool_logs.") == 1.0
+    assert carries(where, "The key file defaults to ~/.pgpoolkey in the home directory.") == 1.0
+    assert carries(where, "The default is used when no file is named.") < 1.0
     code = classify("Which result code means the disk is full?")
     assert carries(code, "The SQLITE_FULL result code indicates that the disk is full.") == 1.0
     assert carries(code, "The disk may be full when writing large files.") == 0.0

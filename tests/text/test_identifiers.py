@@ -95,6 +95,11 @@ def test_asked_term_reads_definition_shapes() -> None:
     assert asked_term("What is a dangling object?") == "dangling object"
     assert asked_term("What does VACUUM do?") == "VACUUM"
     assert asked_term("What is the active queue in Postfix?") == "active queue"
+    # A relative clause says which one is meant; the term ends before it.
+    assert asked_term("What is the thundering herd problem that serialize_accept solves?") == (
+        "thundering herd problem"
+    )
+    assert asked_term("What is a lock which a reader holds?") == "lock"
     assert asked_term("How do I reload the configuration?") is None
     assert asked_term("What does Varnish do with a compressed object when the client lacks gzip?") is None
 

@@ -478,22 +478,40 @@ _DESCRIBED_MARGIN = 0.25
 
 def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
     """Whether the entry under ``label`` in ``p`` states the asked kind of value: in its term
-    ("maximal_queue_lifetime (default: 5d)") or in one of its units ("- Default: 5000")."""
+    ("maximal_queue_lifetime (default: 5d)") or in one of its units ("- Default: 5000"), or in a
+    short sentence that closes its description ("The default is 10.")."""
     if carries(need, label.rsplit("\n", 1)[-1]) >= 1.0:
         return True
     units = answer_units(p.text)
     labels = unit_labels(p.text, units, p.section_path)
-    for (a, b), lab in zip(units, labels, strict=True):
+    for u, ((a, b), lab) in enumerate(zip(units, labels, strict=True)):
         shown = strip_markers(p.text[a:b])
-        # Only a unit the scoring keeps as a candidate ("Defaults to 10." is read as the end of
-        # the description before it, not as a unit of its own).
-        if (
-            lab == label
-            and carries(need, shown) >= 1.0
-            and (len(terms(shown)) >= MIN_TERMS or _FIELD.match(shown))
+        # Only a unit the scoring keeps as a candidate, or the short sentence such a candidate
+        # takes in.
+        if lab == label and (
+            (carries(need, shown) >= 1.0 and (len(terms(shown)) >= MIN_TERMS or _FIELD.match(shown)))
+            or _default_closes(need, p.text, units, labels, u)
         ):
             return True
     return False
+
+
+def _default_closes(
+    need: QuestionNeed, text: str, units: Sequence[tuple[int, int]], labels: Sequence[str], u: int
+) -> bool:
+    """Whether ``units[u]`` states no value and the next unit, in the same paragraph and entry, is
+    a sentence too short to be a candidate that states it ("The default is 10." after
+    "Specifies the time interval in seconds to check the streaming replication delay.")."""
+    if u + 1 >= len(units) or labels[u + 1] != labels[u]:
+        return False
+    (a, b), (x, y) = units[u], units[u + 1]
+    nxt = strip_markers(text[x:y])
+    return (
+        "\n\n" not in text[b:x]
+        and len(terms(nxt)) < MIN_TERMS
+        and carries(need, nxt) >= 1.0
+        and carries(need, strip_markers(text[a:b])) < 1.0
+    )
 
 
 def _label_line(need: QuestionNeed, label: str) -> str:
@@ -1044,6 +1062,11 @@ class ExtractiveAnswerer:
                     end = _code_after(p.text, units, u) if need.kind in _QUOTES_CODE else None
                     if end is None:
                         end = announced
+                    closes = need.kind == "default" and _default_closes(need, p.text, units, labels, u)
+                    if end is None and closes:
+                        # "Specifies the interval to check the delay. The default is 10.": the
+                        # description and the short sentence closing it are one answer.
+                        end = units[u + 1][1]
                     if end is not None:
                         # "... send it a signal with:" is no answer without the command under it.
                         text, shown, after = p.text[a:end], strip_markers(p.text[a:end]), None

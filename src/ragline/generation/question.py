@@ -402,6 +402,10 @@ _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 # Not "non-default": "specifying a non-default default_process_limit" states no default.
 _DEFAULT_WORD = re.compile(r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
 _DEFAULT_QUOTED = re.compile(r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\"“`]\S", re.IGNORECASE)
+# "The default is /tmp/pgpool_logs.", "defaults to ~/.pgpoolkey": a path is a value.
+_DEFAULT_PATH = re.compile(
+    r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\"“`]?(?:~|\.{1,2})?/[\w.]", re.IGNORECASE
+)
 # A default that is another setting's value: "defaults to the connect_timeout parameter",
 # "Default: .connect_timeout attribute from the Backend definition".
 # Possessive quantifiers: no whitespace run can be split between two of them and retried (a unit
@@ -465,6 +469,7 @@ def carries(need: QuestionNeed, text: str) -> float:
                 or re.search(r":\s*\S", text) is not None
                 # "The default is ‘+%N:%i> ’": a quoted value.
                 or _DEFAULT_QUOTED.search(text) is not None
+                or _DEFAULT_PATH.search(text) is not None
                 # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
                 or _SET_BY_DEFAULT.search(text) is not None
             )

@@ -128,13 +128,19 @@ _DEFINED = re.compile(
 )
 
 
+# A relative clause after the term says which one is meant, not what it is called: "the
+# thundering herd problem that serialize_accept solves".
+_RELATIVE = re.compile(r"\s+(?:that|which|who|whom|whose)\s+\S.*$", re.IGNORECASE)
+
+
 def asked_term(question: str) -> str | None:
     """The term a question of a definition's shape asks about ("reverse proxy" in "What is a
-    reverse proxy?", "VACUUM" in "What does VACUUM do?"), else None."""
+    reverse proxy?", "VACUUM" in "What does VACUUM do?", "thundering herd problem" in "What is the
+    thundering herd problem that serialize_accept solves?"), else None."""
     m = _DEFINED.search(question)
     if not m:
         return None
-    x = (m.group("x") or m.group("y") or "").strip()
+    x = _RELATIVE.sub("", (m.group("x") or m.group("y") or "").strip())
     return x or None
 
 
