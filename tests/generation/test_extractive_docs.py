@@ -1019,3 +1019,33 @@ def test_an_entry_states_the_default_its_description_closes_with(tmp_path) -> No
     # Not when the short sentence stands in a paragraph of its own after another sentence.
     moved = p.text.replace("delay. The default is 10.", "delay.\n\nThe default is 10.")
     assert not _entry_states(need, replace(p, text=moved), period)
+
+
+PCP_CONF_PAGE = """<html><head><title>3.2. Configuring pcp.conf</title></head><body>
+<h1>3.2. Configuring pcp.conf</h1>
+<p>The relay provides an interface for administrators to perform management operations. All
+operation modes require the pcp.conf file to be set.</p>
+<p>An empty line or a line starting with # is treated as a comment and will be ignored. A user name
+and its associated password must be written as one line using the following format:</p>
+<pre>username:[md5 encrypted password]</pre>
+<h2>Synopsis</h2><p>pcp_node_count displays the number of nodes.</p></body></html>"""
+
+
+def test_a_format_the_answer_announces_is_quoted_with_it(answerer, tmp_path) -> None:
+    # "... using the following format:" alone answers nothing; the block after it is the format.
+    ctx = context_of(tmp_path, PCP_CONF_PAGE)
+    a = ask(answerer, "What is the format of a line in pcp.conf?", ctx)
+    assert not a.abstained
+    assert "following format: `username:[md5 encrypted password]`" in a.text, a.text
+
+
+def test_a_heading_after_a_sentence_is_no_block_it_introduces() -> None:
+    from ragline.generation.extractive import _code_after
+
+    text = "pcp_node_count -- displays the total number of database nodes\n\n## Synopsis\n\nMore."
+    units = answer_units(text)
+    assert text[slice(*units[1])] == "## Synopsis"
+    assert _code_after(text, units, 0) is None
+    block = text.replace("## Synopsis", "```\npcp_node_count -p 11001\n```")
+    units = answer_units(block)
+    assert _code_after(block, units, 0) == units[1][1]

@@ -571,6 +571,10 @@ def _reread(s: ScoredSentence, head: str, span: Span | None, mix: ReaderMix, pri
 
 # The kinds of question a command answers, quoted with the sentence that introduces it.
 _QUOTES_CODE = frozenset({"procedure", "other"})
+# A block its unit introduces ("... must be written as one line using the following format:") is
+# part of the answer, except to a question for a value: there the block would look like the value
+# the sentence does not state ("the default configuration file contains the following stanza:").
+_VALUE_KINDS = frozenset({"default", "number", "date"})
 # A code block longer than this is a listing to read, not a command to quote with its sentence.
 _CODE_QUOTED = 300
 
@@ -591,7 +595,9 @@ def _code_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
     if nxt >= len(units):
         return None
     x, y = units[nxt]
-    return y if is_code(text[x:y]) and y - x <= _CODE_QUOTED else None
+    block = text[x:y]
+    # "## Synopsis" is the next section's heading, not a block the unit introduces.
+    return y if is_code(block) and not is_heading(block) and y - x <= _CODE_QUOTED else None
 
 
 # A unit that ends by announcing the default: "the default is:", "The default values are:", "the
@@ -1059,7 +1065,7 @@ class ExtractiveAnswerer:
                     # Only when a command is asked for: a value's sentence that introduces a block
                     # ("the default configuration file contains the following stanza:") states
                     # no value, and the block would make it look as if it did.
-                    end = _code_after(p.text, units, u) if need.kind in _QUOTES_CODE else None
+                    end = _code_after(p.text, units, u) if need.kind not in _VALUE_KINDS else None
                     if end is None:
                         end = announced
                     closes = need.kind == "default" and _default_closes(need, p.text, units, labels, u)
