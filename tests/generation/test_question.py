@@ -56,6 +56,11 @@ def test_carries_reads_the_asked_kind() -> None:
     need = classify("What is the default value of KeepAliveTimeout?")
     assert carries(need, "Default: | KeepAliveTimeout 5") == 1.0
     assert carries(need, "Syntax: | KeepAliveTimeout num[ms]") == 0.0
+    # A manual's warning is the reason not to do something.
+    why = classify("Why should socket_dir not be left at /tmp?")
+    assert carries(why, "Be aware that this socket might be deleted by a cron job.") == 1.0
+    assert carries(why, "The same user must exist in all backends. Otherwise, health check fails.") == 1.0
+    assert carries(why, "The directory where the UNIX domain socket is created.") == 0.0
     # A path is a value: "The default is /tmp/pgpool_logs." (pgpool-II's log_directory).
     where = classify("Where does the logging collector write its log files by default?")
     assert carries(where, "The default is /tmp/pgpool_logs.") == 1.0

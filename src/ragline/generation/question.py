@@ -424,7 +424,10 @@ _STEP = re.compile(
 )
 _REASON = re.compile(
     r"\b(?:because|since|so that|in order to|to avoid|to save|to prevent|due to|reason|therefore|"
-    r"thus|hence|as a result)\b",
+    r"thus|hence|as a result|otherwise|"
+    # A manual gives the reason not to do something as a warning: "Be aware that this socket
+    # might be deleted by a cron job."
+    r"be aware|beware|caution|warning|at risk|the risk)\b",
     re.IGNORECASE,
 )
 _CONTRAST = re.compile(
