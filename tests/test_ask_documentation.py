@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import ragline
-from tests.helpers import FAST_AND_REAL
+from tests.helpers import FAST_AND_REAL, fast_engine
 
 PAGE = """<html><head><title>Server settings</title></head><body><main>
 <h1>Server settings</h1>
@@ -85,3 +85,37 @@ def test_a_question_about_another_product_abstains(engine) -> None:
     assert a.abstained and a.short is None
     # the glossary's entry for the term does not answer for another product either
     assert engine.ask("What is a spool in Nginx?").abstained
+
+
+def test_release_notes_filling_the_first_hits_make_room_for_the_pages_after_them(tmp_path) -> None:
+    # A manual's release history names the flag in every note, so the notes take the first hits
+    # of a question about using it. The notes stay (as filler) and as many other pages join them.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(6):
+        (docs / f"release-4-2-{n}.html").write_text(
+            f"<html><head><title>Release 4.2.{n}</title></head><body><h1>Release 4.2.{n}</h1><ul>"
+            "<li>Fix backend_flag handling of backend 0 failing over when backend 0 restarts "
+            f"(bug {700 + n}).</li>"
+            "</ul></body></html>"
+        )
+    (docs / "shutdown.html").write_text(
+        "<html><head><title>3.7. Temporarily Shutting Down</title></head><body><h2>Using backend_flag</h2>"
+        "<p>Set backend_flag0 to DISALLOW_TO_FAILOVER and reload the configuration.</p></body></html>"
+    )
+    (docs / "weights.html").write_text(
+        "<html><head><title>5.3. Backend Settings</title></head><body><h2>backend_weight</h2>"
+        "<p>backend_weight0 sets the load balancing ratio of a backend.</p></body></html>"
+    )
+    eng = fast_engine(tmp_path / "data")
+    eng.ingest([docs])
+    question = "How do I keep backend 0 from failing over when backend 0 restarts?"
+    first = eng.search(question, top_k=4)
+    assert all(h.chunk.title.startswith("Release") for h in first)  # the notes fill the first hits
+    hits = eng.retrieve_for_answer(question, top_k=4)
+    titles = [h.chunk.title for h in hits]
+    assert hits[:4] == first
+    assert sorted(titles[4:]) == ["3.7. Temporarily Shutting Down", "5.3. Backend Settings"], titles
+    # A question about the changes is answered from the first hits as they are.
+    about = "Which release fixed backend_flag for backend 0?"
+    assert eng.retrieve_for_answer(about, top_k=4) == eng.search(about, top_k=4)

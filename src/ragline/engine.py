@@ -66,6 +66,7 @@ from ragline.store.filters import And, Compare, Filter, InList, Visible, coerce_
 from ragline.store.rows import DocumentView, text_from_chunks
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
+from ragline.text.navigation import answers_last
 from ragline.text.token_counters import TokenCounter, make_token_counter
 from ragline.text.tokenizer import Tokenizer
 from ragline.types import (
@@ -839,15 +840,28 @@ class Engine:
         top_k: int | None = None,
         principal: Principal | None = None,
     ) -> list[Hit]:
-        """The hits an answer is assembled from (the collection's ``answer.top_k`` by default)."""
+        """The hits an answer is assembled from (the collection's ``answer.top_k`` by default).
+
+        When some of them answer only when nothing else can (a manual's index, release notes for a
+        question not about changes: ``text/navigation.py``), as many more hits of other pages are
+        added from a second, deeper search: a whole manual's release history can fill the first
+        hits of a question about a setting it changed."""
         coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
-        return self.search(
-            question,
-            top_k=top_k or coll.answer.top_k,
-            filters=filters,
-            collection=collection,
-            principal=principal,
+        k = top_k or coll.answer.top_k
+        hits = self.search(question, top_k=k, filters=filters, collection=collection, principal=principal)
+        last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
+        if not last or len(hits) < k:
+            return hits
+        deeper = self.search(
+            question, top_k=2 * k, filters=filters, collection=collection, principal=principal
         )
+        kept = {h.chunk.id for h in hits}
+        more = [
+            h
+            for h in deeper
+            if h.chunk.id not in kept and not answers_last(question, h.chunk.title, h.chunk.text)
+        ]
+        return hits + more[:last]
 
     def assembler(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> ContextAssembler:
         """The context assembler for a collection, configured by its ``answer`` settings."""

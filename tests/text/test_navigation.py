@@ -60,3 +60,14 @@ def test_content_under_a_listing_title_is_not_navigation() -> None:
 def test_no_words_is_no_prose() -> None:
     assert prose_share("") == 0.0
     assert prose_share("| --- | --- |") == 0.0
+
+
+def test_answers_last_holds_indexes_always_and_release_notes_unless_changes_are_asked() -> None:
+    from ragline.text.navigation import answers_last
+
+    how = "How do I keep backend 0 from failing over?"
+    assert answers_last(how, "Index", POSTGRES_INDEX)
+    assert answers_last(how, "Release 4.2.10", "Fix failover of backend 0 while it restarts. (bug 711)")
+    assert not answers_last("Which release fixed failover of backend 0?", "Release 4.2.10", "Fix failover.")
+    assert not answers_last("", "Release 4.2.10", "Fix failover.")  # no question: the order stands
+    assert not answers_last(how, "3.7. Shutting Down", PROSE)

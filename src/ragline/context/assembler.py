@@ -22,8 +22,7 @@ from typing import Literal
 from ragline.errors import ConfigError
 from ragline.store.base import Store
 from ragline.store.filters import Filter
-from ragline.text.history import asks_about_history, is_release_notes
-from ragline.text.navigation import is_navigation
+from ragline.text.navigation import answers_last
 from ragline.text.sentences import sentence_spans
 from ragline.text.token_counters import TokenCounter
 from ragline.text.words import content_words
@@ -144,9 +143,7 @@ class ContextAssembler:
         for b in budgets:
             if b < 1:
                 raise ConfigError(f"context budget must be at least 1 token, got {b}")
-        # Release notes wait behind the other passages unless the question asks about changes.
-        demote_releases = bool(query) and not asks_about_history(query)
-        units = self._merge(self._units(hits, scope), demote_releases)
+        units = self._merge(self._units(hits, scope), query)
         counts = self.counter.count_batch([u.text for u in units]) if units else []
         heads = self.counter.count_batch([header_of(u.hit.title, u.hit.section_path) for u in units])
         heads = [n + 1 if n else 0 for n in heads]  # +1: the line break after a header
@@ -234,7 +231,7 @@ class ContextAssembler:
     # -- merging and fitting -----------------------------------------------------------------------
 
     @staticmethod
-    def _merge(units: list[_Unit], demote_releases: bool = False) -> list[_Unit]:
+    def _merge(units: list[_Unit], query: str = "") -> list[_Unit]:
         by_doc: dict[str, list[_Unit]] = {}
         for u in units:
             by_doc.setdefault(u.doc_id, []).append(u)
@@ -251,15 +248,9 @@ class ContextAssembler:
                     current = u
             merged.append(current)
         # A manual's index or table of contents names every identifier it lists, so an exact-name
-        # search ranks it high, yet it answers nothing: it gets the room the content leaves. Release
-        # notes name the settings they changed; they come next unless the question asks for them.
-        merged.sort(
-            key=lambda u: (
-                is_navigation(u.hit.title, u.text),
-                demote_releases and is_release_notes(u.hit.title),
-                u.rank,
-            )
-        )
+        # search ranks it high, yet it answers nothing: it gets the room the content leaves. So do
+        # release notes (they name the settings they changed) unless the question asks about changes.
+        merged.sort(key=lambda u: (answers_last(query, u.hit.title, u.text), u.rank))
         return merged
 
     def _fit(

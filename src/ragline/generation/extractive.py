@@ -55,9 +55,8 @@ from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
 from ragline.generation.question import QuestionNeed, about, carries, classify, scoped_products
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
-from ragline.text.history import asks_about_history, is_release_notes
 from ragline.text.identifiers import asks_for_item, identifiers
-from ragline.text.navigation import is_navigation
+from ragline.text.navigation import answers_last
 from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
@@ -242,12 +241,7 @@ def _answering_passages(question: str, context: Context) -> set[int]:
     its release notes unless the question asks about versions or changes ("Fix 'write on backend
     0 failed' error" is no answer to how to keep backend 0 from failing over). When the context
     holds nothing else, every passage may answer."""
-    history = asks_about_history(question)
-    content = {
-        i
-        for i, p in enumerate(context.passages)
-        if not is_navigation(p.title, p.text) and (history or not is_release_notes(p.title))
-    }
+    content = {i for i, p in enumerate(context.passages) if not answers_last(question, p.title, p.text)}
     return content or set(range(len(context.passages)))
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 
+from ragline.text.history import asks_about_history, is_release_notes
 from ragline.text.sentences import sentence_spans
 
 # Title words of a listing page; matched case-sensitively as written in titles (see the module
@@ -77,3 +78,17 @@ def navigation_title(title: str) -> bool:
 def is_navigation(title: str, text: str) -> bool:
     """Whether a chunk of the page titled ``title`` is a listing of references, not content."""
     return navigation_title(title) and prose_share(text) < NAVIGATION_PROSE
+
+
+def answers_last(question: str, title: str, text: str) -> bool:
+    """Whether a chunk of the page titled ``title`` should answer ``question`` only when nothing
+    else can: a listing of references (:func:`is_navigation`), or release notes when a question is
+    asked that is not about versions or changes (``text/history.py``).
+
+    Example::
+
+        answers_last("What is the default of max_pool?", "Release 4.2.10", "Fix max_pool ...")  # True
+    """
+    if is_navigation(title, text):
+        return True
+    return bool(question) and is_release_notes(title) and not asks_about_history(question)
