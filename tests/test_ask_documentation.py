@@ -116,6 +116,11 @@ def test_release_notes_filling_the_first_hits_make_room_for_the_pages_after_them
     titles = [h.chunk.title for h in hits]
     assert hits[:4] == first
     assert sorted(titles[4:]) == ["3.7. Temporarily Shutting Down", "5.3. Backend Settings"], titles
+    # Notes in half of the first hits or fewer leave content enough: no second search.
+    weight = "What does backend_weight0 set when backend 0 restarts?"
+    few = eng.search(weight, top_k=2)
+    assert [h.chunk.title.startswith("Release") for h in few] == [False, True]
+    assert eng.retrieve_for_answer(weight, top_k=2) == few
     # A question about the changes is answered from the first hits as they are.
     about = "Which release fixed backend_flag for backend 0?"
     assert eng.retrieve_for_answer(about, top_k=4) == eng.search(about, top_k=4)

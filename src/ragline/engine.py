@@ -842,15 +842,16 @@ class Engine:
     ) -> list[Hit]:
         """The hits an answer is assembled from (the collection's ``answer.top_k`` by default).
 
-        When some of them answer only when nothing else can (a manual's index, release notes for a
-        question not about changes: ``text/navigation.py``), as many more hits of other pages are
-        added from a second, deeper search: a whole manual's release history can fill the first
-        hits of a question about a setting it changed."""
+        When more than half of them answer only when nothing else can (a manual's index, release
+        notes for a question not about changes: ``text/navigation.py``), as many more hits of other
+        pages are added from a second, deeper search: a whole manual's release history can fill the
+        first hits of a question about a setting it changed. (Fewer leave content enough for the
+        context; the second search costs ~12 ms, so it is not run for them.)"""
         coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
         k = top_k or coll.answer.top_k
         hits = self.search(question, top_k=k, filters=filters, collection=collection, principal=principal)
         last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
-        if not last or len(hits) < k:
+        if 2 * last <= k or len(hits) < k:
             return hits
         deeper = self.search(
             question, top_k=2 * k, filters=filters, collection=collection, principal=principal
