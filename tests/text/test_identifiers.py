@@ -120,3 +120,16 @@ def test_asks_for_item_reads_which_function_or_option_is_asked() -> None:
     assert asks_for_item("What option makes cd push the old directory?")
     assert not asks_for_item("What is the default value of thread_pool_max?")
     assert not asks_for_item("Who designed the tower?")
+
+
+def test_a_hostile_question_is_read_in_linear_time() -> None:
+    # The definition pattern backtracked over every split of a whitespace run: 2,000 spaces took
+    # 12 s before questions were read with their whitespace collapsed and at most 400 characters.
+    from ragline.generation.entries import compared
+
+    assert asked_term("What is a x" + " " * 8_000 + "that y?") is None
+    assert asked_term("What is a reverse" + " " * 300 + "proxy?") == "reverse proxy"
+    assert asked_term("What is a " + "x in A " * 1_100 + "!") is None
+    assert compared("What is " + "x" * 8_000 + " vs y?") == ()
+    tabs = "What is the difference between smart\t\tand  fast shutdown?"
+    assert compared(tabs) == ("smart", "fast shutdown")

@@ -39,7 +39,7 @@ from ragline.generation.question import (
     scoped_products,
     trailing_scope,
 )
-from ragline.text.identifiers import asked_term, dotted, humps, identifiers
+from ragline.text.identifiers import asked_term, dotted, humps, identifiers, question_shape
 from ragline.text.sentences import is_option_term, label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
@@ -396,8 +396,11 @@ def compared(question: str) -> tuple[str, ...]:
     names = identifiers(question)
     if len(names) >= 2:
         return names[:2]
+    shaped = question_shape(question)
+    if shaped is None:
+        return ()
     for pattern in (_BETWEEN, _DIFFER, _VERSUS):
-        m = pattern.search(question)
+        m = pattern.search(shaped)
         if m:
             sides = tuple(_ARTICLE.sub("", m.group(g), count=1).strip() for g in ("a", "b"))
             if all(0 < len(x.split()) <= _SIDE_MAX_WORDS for x in sides):

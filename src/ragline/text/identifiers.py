@@ -133,11 +133,29 @@ _DEFINED = re.compile(
 _RELATIVE = re.compile(r"\s+(?:that|which|who|whom|whose)\s+\S.*$", re.IGNORECASE)
 
 
+# A question of a definition's or a comparison's shape is short; the patterns that read one
+# backtrack over every split of a long text (a question of 2,000 spaces took 12 s), so a longer one
+# is not read as one, and runs of whitespace count as one space.
+QUESTION_SHAPE_CHARS = 400
+
+
+def question_shape(question: str) -> str | None:
+    """``question`` with its whitespace runs as single spaces, or None when it is too long to be a
+    definition or comparison question (:data:`QUESTION_SHAPE_CHARS`)."""
+    if len(question) > 4 * QUESTION_SHAPE_CHARS:
+        return None  # split() would still be linear; this saves it on an 8 KB paste
+    short = " ".join(question.split())
+    return short if len(short) <= QUESTION_SHAPE_CHARS else None
+
+
 def asked_term(question: str) -> str | None:
     """The term a question of a definition's shape asks about ("reverse proxy" in "What is a
     reverse proxy?", "VACUUM" in "What does VACUUM do?", "thundering herd problem" in "What is the
     thundering herd problem that serialize_accept solves?"), else None."""
-    m = _DEFINED.search(question)
+    shaped = question_shape(question)
+    if shaped is None:
+        return None
+    m = _DEFINED.search(shaped)
     if not m:
         return None
     x = _RELATIVE.sub("", (m.group("x") or m.group("y") or "").strip())
