@@ -1049,3 +1049,68 @@ def test_a_heading_after_a_sentence_is_no_block_it_introduces() -> None:
     block = text.replace("## Synopsis", "```\npcp_node_count -p 11001\n```")
     units = answer_units(block)
     assert _code_after(block, units, 0) == units[1][1]
+
+
+# Every entry of a DocBook parameter list closes with the same sentence naming "parameter" and "set".
+VIP_PAGE = """<html><head><title>5.14. Watchdog</title></head><body>
+<h2>5.14.4. Virtual IP control</h2><div class="variablelist"><dl class="variablelist">
+<dt><code>delegate_ip</code> (<code>string</code>)</dt>
+<dd><p>Specifies the virtual IP address (VIP) of the relay that is connected from client servers
+(application servers etc.). When a relay is switched from standby to active, it takes over this VIP.
+Default is ''(empty): which means virtual IP will never be brought up.</p>
+<p>This parameter can only be set at server start.</p></dd>
+<dt><code>if_up_cmd</code> (<code>string</code>)</dt>
+<dd><p>Specifies the command to bring up the virtual IP.</p><p>Set the command and parameters such as
+"ip addr add $_IP_$/24 dev eth0 label eth0:0".</p>
+<p>This parameter can only be set at server start.</p></dd>
+<dt><code>if_down_cmd</code> (<code>string</code>)</dt>
+<dd><p>Specifies the command to bring down the virtual IP.</p><p>Set the command and parameters such as
+"ip addr del $_IP_$/24 dev eth0".</p>
+<p>This parameter can only be set at server start.</p></dd>
+<dt><code>if_cmd_path</code> (<code>string</code>)</dt>
+<dd><p>Specifies the path to the command used to switch the IP address.</p>
+<p>This parameter can only be set at server start.</p></dd>
+<dt><code>arping_cmd</code> (<code>string</code>)</dt>
+<dd><p>Specifies the command to use for sending the ARP requests after the IP address
+switch.</p>
+<p>This parameter can only be set at server start.</p></dd>
+<dt><code>wd_escalation_command</code> (<code>string</code>)</dt>
+<dd><p>The relay runs this command when it becomes the active node.</p>
+<p>This parameter can only be set at server start.</p></dd>
+<dt><code>wd_de_escalation_command</code> (<code>string</code>)</dt>
+<dd><p>The relay runs this command when it resigns as the active node.</p>
+<p>This parameter can only be set at server start.</p></dd>
+<dt><code>arping_path</code> (<code>string</code>)</dt>
+<dd><p>Specifies the path to the command used to send the ARP requests after the virtual IP is
+switched.</p><p>This parameter can only be set at server start.</p></dd>
+</dl></div></body></html>"""
+
+
+def test_which_parameter_sets_a_thing_is_answered_by_the_entry_that_describes_it(answerer, tmp_path) -> None:
+    # "parameter" and "set" say what kind of entry is asked for; the shared closing sentence of every
+    # entry has both and says nothing about the virtual IP.
+    ctx = context_of(tmp_path, VIP_PAGE)
+    a = ask(answerer, "Which parameter sets the virtual IP address?", ctx)
+    assert not a.abstained
+    assert a.text.startswith("delegate_ip (string) Specifies the virtual IP address"), a.text
+    assert a.short is not None and a.short.text == "delegate_ip"
+
+
+def test_the_kind_of_entry_asked_for_is_no_content_word_and_its_name_is_the_short_answer(
+    answerer, tmp_path
+) -> None:
+    from ragline.generation.extractive import _term_name
+    from ragline.generation.lexical import terms
+
+    q = "Which parameter sets the virtual IP address?"
+    kinds = set(terms("parameter parameters option options directive directives variable variables"))
+    assert not kinds & classify(q).content_terms(set(terms(q) + terms("options directive variables")))
+    scored, _ = answerer.score(q, context_of(tmp_path, VIP_PAGE))
+    top = scored[0]
+    assert top.text.startswith("delegate_ip (string)\n\nSpecifies the virtual IP address"), top.text
+    short = _term_name(top, 1)
+    assert short is not None and short.text == "delegate_ip"
+    assert top.text[short.start - top.start : short.end - top.start] == "delegate_ip"
+    # A unit that does not open with its entry's term has no name of its own to give.
+    closing = next(s for s in scored if s.text.startswith("This parameter can only be set"))
+    assert _term_name(closing, 1) is None

@@ -534,6 +534,19 @@ def _entry_evidence(top: ScoredSentence, scored: list[ScoredSentence]) -> Scored
     )
 
 
+def _term_name(s: ScoredSentence, n: int) -> ShortAnswer | None:
+    """The entry's name when ``s`` opens with its entry's term line ("memory_cache_enabled
+    (boolean)" above its description), else None."""
+    head = s.text.partition("\n\n")[0].strip()
+    if not s.label or "\n\n" not in s.text or s.label.rsplit("\n", 1)[-1].strip() != head:
+        return None
+    name = entry_identifier(head)
+    at = s.text.find(name) if name else -1
+    if name is None or at < 0:
+        return None
+    return ShortAnswer(text=name, n=n, start=s.start + at, end=s.start + at + len(name))
+
+
 def _short_in_label(
     need: QuestionNeed, question: str, p: Passage, s: ScoredSentence, n: int
 ) -> ShortAnswer | None:
@@ -1459,6 +1472,10 @@ class ExtractiveAnswerer:
             if short is None and s.lead:
                 # The value is in the entry's label ("(5) SQLITE_BUSY"), not in the sentence.
                 short = _short_in_label(need, question, p, s, n)
+            if short is None and need.kind in ("name", "code") and asks_for_item(question):
+                # "Which parameter turns on the cache?" over "memory_cache_enabled (boolean)\n\n
+                # Setting to on enables the memory cache.": the entry's name is the answer.
+                short = _term_name(s, n)
             if short is None and self.reader is not None and need.kind not in self.mix.typed_first:
                 if s.span is not None and need.kind not in self.mix.no_short:
                     a, b = tidy_span(s.text, *s.span)

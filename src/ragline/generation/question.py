@@ -246,7 +246,12 @@ _GENERIC_SCOPE = frozenset(
 # Words that say what kind of answer is wanted, not what it is about: "the default value of X"
 # is answered by a row "Default: | X 5" that never says "value".
 NEED_WORDS: frozenset[str] = frozenset(
-    terms("default defaults value values setting settings numeric number code codes result name kind type")
+    terms(
+        "default defaults value values setting settings numeric number code codes result name kind type"
+        # What kind of entry is asked for ("Which parameter sets the virtual IP address?"): every
+        # entry of a parameter list says "This parameter can only be set at server start."
+        " parameter parameters option options directive directives variable variables"
+    )
 )
 
 
