@@ -846,7 +846,7 @@ class Engine:
         notes for a question not about changes: ``text/navigation.py``), as many more hits of other
         pages are added from a second, deeper search: a whole manual's release history can fill the
         first hits of a question about a setting it changed. (Fewer leave content enough for the
-        context; the second search costs ~12 ms, so it is not run for them.)"""
+        context, and a second search costs about as much as the first: it is not run for them.)"""
         coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
         k = top_k or coll.answer.top_k
         hits = self.search(question, top_k=k, filters=filters, collection=collection, principal=principal)

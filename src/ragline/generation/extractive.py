@@ -1069,14 +1069,17 @@ class ExtractiveAnswerer:
                 if enough or announced is not None:
                     enough = True
                     after = _follow_on(p, units, u, self.mix.follow_units, need.kind in _QUOTES_CODE)
-                    # Only when a command is asked for: a value's sentence that introduces a block
-                    # ("the default configuration file contains the following stanza:") states
-                    # no value, and the block would make it look as if it did.
+                    # Not for a value: a value's sentence that introduces a block ("the default
+                    # configuration file contains the following stanza:") states no value, and
+                    # the block would make it look as if it did (_VALUE_KINDS).
                     end = _code_after(p.text, units, u) if need.kind not in _VALUE_KINDS else None
                     if end is None:
                         end = announced
-                    closes = need.kind == "default" and _default_closes(need, p.text, units, labels, u)
-                    if end is None and closes:
+                    if (
+                        end is None
+                        and need.kind == "default"
+                        and _default_closes(need, p.text, units, labels, u)
+                    ):
                         # "Specifies the interval to check the delay. The default is 10.": the
                         # description and the short sentence closing it are one answer.
                         end = units[u + 1][1]
