@@ -115,6 +115,10 @@ def test_no_short_answer_for_sentence_kinds_or_without_a_value() -> None:
         ("It was built in 1874.", "1874.", "1874"),
         ("It was built in 1874.", "1874", "1874"),
         ("Set it to `` in the file.", "``", "``"),  # nothing would be left: unchanged
+        # A span cut inside a flag ("-r") in `make demo` once the command under the sentence was
+        # quoted: the flag's letter is no part of the file name.
+        ("$ python -m pip install -r requirements.txt", "r requirements.txt", "requirements.txt"),
+        ("a well-r known value", "r known value", "r known value"),  # a hyphenated word: no flag
     ],
 )
 def test_tidy_span_leaves_out_markup_and_quotes_around_the_value(text: str, span: str, want: str) -> None:

@@ -88,6 +88,8 @@ def _strip(text: str, a: int, b: int) -> tuple[int, int]:
 # quoting marks around one: markup of the source, not part of the value.
 _ROLE = re.compile(r"(?:\{[\w:.+-]+\}|:[\w:.+-]+:)(?=[`'\"])")
 _QUOTES = "`'\"*_"
+# A flag's letters and the space after them, when the value follows.
+_CUT_FLAG = re.compile(r"[A-Za-z]{1,2}[ \t]+(?=\S)")
 
 
 def tidy_span(text: str, a: int, b: int) -> tuple[int, int]:
@@ -105,6 +107,11 @@ def tidy_span(text: str, a: int, b: int) -> tuple[int, int]:
     m = _ROLE.match(text, x, y)
     if m is not None:
         x = m.end()
+    flag = _CUT_FLAG.match(text, x, y)
+    if flag is not None and x > 0 and text[x - 1] == "-" and (x == 1 or text[x - 2].isspace()):
+        # The span starts inside a command-line flag ("r requirements.txt" out of "pip install -r
+        # requirements.txt"): the flag's letter is no part of the value after it.
+        x = flag.end()
     while x < y and text[x] in _QUOTES:
         x += 1
     while y > x and text[y - 1] in _QUOTES + " \t\n,;:.":
