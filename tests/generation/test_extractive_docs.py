@@ -1114,3 +1114,22 @@ def test_the_kind_of_entry_asked_for_is_no_content_word_and_its_name_is_the_shor
     # A unit that does not open with its entry's term has no name of its own to give.
     closing = next(s for s in scored if s.text.startswith("This parameter can only be set"))
     assert _term_name(closing, 1) is None
+
+
+CHAPTER_PAGE = """<html><head><title>Chapter 5. Server Configuration</title></head><body>
+<h1>Chapter 5. Server Configuration</h1><div class="toc"><p><b>Table of Contents</b></p><dl class="toc">
+<dt>5.3.5. <a href="#slony">Slony mode</a></dt><dt>5.3.6. <a href="#raw">Raw mode</a></dt>
+<dt>5.4. <a href="#backend">Backend Settings</a></dt><dt>5.4.1. <a href="#conn">Backend Connection
+Settings</a></dt></dl></div>
+<p>There are many configuration parameters that affect the behavior of the relay.</p></body></html>"""
+RAW_MODE_PAGE = """<html><head><title>5.3. Clustering mode</title></head><body>
+<h2>5.3.6. Raw mode</h2><p>Raw mode is the clustering mode in which the relay does not care about the
+database synchronization. Load balancing is not possible in the mode.</p></body></html>"""
+
+
+def test_a_chapter_pages_table_of_contents_answers_nothing(answerer, tmp_path) -> None:
+    # "5.3.6. Raw mode" then "5.4." read as a term and its description: the answer was "Raw mode 5.4."
+    ctx = context_of(tmp_path, CHAPTER_PAGE, RAW_MODE_PAGE)
+    a = ask(answerer, "What is raw mode?", ctx)
+    assert not a.abstained
+    assert "5.4." not in a.text and "does not care about the database synchronization" in a.text, a.text

@@ -71,3 +71,17 @@ def test_answers_last_holds_indexes_always_and_release_notes_unless_changes_are_
     assert not answers_last("Which release fixed failover of backend 0?", "Release 4.2.10", "Fix failover.")
     assert not answers_last("", "Release 4.2.10", "Fix failover.")  # no question: the order stands
     assert not answers_last(how, "3.7. Shutting Down", PROSE)
+
+
+def test_a_table_of_contents_inside_a_page_is_a_listing() -> None:
+    from ragline.text.navigation import listing_spans
+
+    toc = "\n\n".join(["5.3.5. Slony mode", "5.3.6. Raw mode", "5.4. Backend", "5.4.1. Backend Data"])
+    text = f"# Chapter 5. Server Configuration\n\nTable of Contents\n\n{toc}\n\nThere are many parameters."
+    [(a, b)] = listing_spans(text)
+    assert text[a:b] == toc
+    # Numbered steps are sentences, and two numbered titles are no run; a numbered heading is a heading.
+    assert listing_spans("1. Install it.\n\n2. Run it.\n\n3. Stop it.") == []
+    assert listing_spans("5.1. Setting\n\n5.2. Pooling\n\nProse follows here.") == []
+    assert listing_spans("## 5.3.6. Raw mode\n\nIn this mode, nothing is replicated.") == []
+    assert listing_spans("") == []

@@ -56,7 +56,7 @@ from ragline.generation.question import QuestionNeed, about, carries, classify, 
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
 from ragline.text.identifiers import asks_for_item, identifiers
-from ragline.text.navigation import answers_last
+from ragline.text.navigation import answers_last, listing_spans
 from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
@@ -1050,10 +1050,15 @@ class ExtractiveAnswerer:
             before: frozenset[str] = frozenset()
             units = answer_units(p.text)
             labels = unit_labels(p.text, units, p.section_path)
+            # A chapter page's table of contents ("5.3.6. Raw mode" then "5.4. Backend Settings")
+            # reads as a term and its description; it answers nothing.
+            listings = listing_spans(p.text)
             for u, ((a, b), label) in enumerate(zip(units, labels, strict=True)):
                 text = p.text[a:b]
                 if is_heading(text) or is_code(text) or _column_names_line(p.text, a):
                     continue  # a table's column names are no answer; its rows may be
+                if any(x <= a < y for x, y in listings):
+                    continue
                 shown = strip_markers(text)
                 t = set(terms(shown))
                 # A field of the asked entry ("- Default: 5000" under "thread_pool_max") is short

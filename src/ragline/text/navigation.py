@@ -80,6 +80,37 @@ def is_navigation(title: str, text: str) -> bool:
     return navigation_title(title) and prose_share(text) < NAVIGATION_PROSE
 
 
+# A table of contents inside a page: numbered titles, one a paragraph ("5.3.6. Raw mode"), no
+# sentence end. A run of this many or more is a listing, not content.
+_NUMBERED_TITLE = re.compile(r"\d+(?:\.\d+)*\.?[ \t]+[^\n]{1,100}")
+_LISTING_RUN = 3
+_PARAGRAPH = re.compile(r"[^\n]+(?:\n[^\n]+)*")
+
+
+def listing_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds a table of contents: runs of at least three paragraphs that are each one
+    numbered title ("5.1. Setting Parameters", "5.1.1. Parameter Names and Values"), as offsets.
+    A DocBook chapter page opens with one; its lines are no answer to anything.
+
+    Example::
+
+        listing_spans("Intro.\n\n5.1. Setting\n\n5.2. Pooling\n\n5.3. Logging")  # [(8, 48)]
+    """
+    spans: list[tuple[int, int]] = []
+    run: list[tuple[int, int]] = []
+    for m in _PARAGRAPH.finditer(text):
+        piece = m.group(0).strip()
+        if _NUMBERED_TITLE.fullmatch(piece) and not piece.endswith((".", "!", "?", ":")):
+            run.append(m.span())
+            continue
+        if len(run) >= _LISTING_RUN:
+            spans.append((run[0][0], run[-1][1]))
+        run = []
+    if len(run) >= _LISTING_RUN:
+        spans.append((run[0][0], run[-1][1]))
+    return spans
+
+
 def answers_last(question: str, title: str, text: str) -> bool:
     """Whether a chunk of the page titled ``title`` should answer ``question`` only when nothing
     else can: a listing of references (:func:`is_navigation`), or release notes when a question is
