@@ -3,9 +3,9 @@
 Retrieval units and synthesis units are decoupled: a small chunk finds the evidence, and the
 answerer reads the sentences around it (``window``) or its whole parent section (``parent``).
 Overlapping or touching spans of one document merge into one passage, so no text is given twice.
-Passages are admitted best-first until the budget is spent (a manual's index or table of contents
-last: ``text/navigation.py``); one that does not fit is trimmed at
-sentence boundaries around its retrieved chunk, never mid-word.
+Passages are admitted best-first until the budget is spent (a manual's index or table of contents,
+and release notes a question does not ask about, last: ``text/navigation.answers_last``); one that
+does not fit is trimmed at sentence boundaries around its retrieved chunk, never mid-word.
 
 Example::
 

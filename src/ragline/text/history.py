@@ -24,8 +24,8 @@ import re
 # Varnish 6.0", "SQLite Changes From Version 3.4.2 To 3.5.0", "What's new in ...", "Upgrading to
 # Varnish 7.0", "Recent SQLite News", "Changelog". Not "The Release Process" or "CHANGE MASTER".
 _RELEASE_TITLE = re.compile(
-    r"\bRelease \d|\b[Rr]elease [Nn]otes?\b|\b[Rr]elease [Hh]istory\b|\bChanges (?:[Ii]n|[Ff]rom|[Ss]ince)\b"
-    r"|\bChange[Ll]og\b|\bChangelog\b|\bWhat.s [Nn]ew\b|\bUpgrading to\b|\bNews\b|\bRelease Note\b"
+    r"\bRelease \d|\b[Rr]elease (?:[Nn]otes?|[Hh]istory)\b|\bChanges (?:[Ii]n|[Ff]rom|[Ss]ince)\b"
+    r"|\bChange[Ll]og\b|\bWhat.s [Nn]ew\b|\bUpgrading to\b|\bNews\b"
 )
 # A question about versions or changes wants the release notes.
 _HISTORY_QUESTION = re.compile(

@@ -32,7 +32,7 @@ from ragline.text.sentences import sentence_spans
 # Title words of a listing page; matched case-sensitively as written in titles (see the module
 # docstring for why "INDEX" and "-index" are not).
 _NAVIGATION_TITLE = re.compile(
-    r"(?<![\w-])(?:Index|index|Contents|Table of contents|Table of Contents|Site [Mm]ap|Sitemap)(?![\w-])"
+    r"(?<![\w-])(?:[Ii]ndex|Contents|Table of contents|Site [Mm]ap|Sitemap)(?![\w-])"
 )
 _WORD = re.compile(r"[^\W_][\w'-]*", re.UNICODE)
 _SENTENCE_END = (".", "!", "?", ":")
