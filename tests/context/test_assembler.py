@@ -295,3 +295,34 @@ def test_release_notes_get_the_room_left_unless_the_question_asks_about_changes(
     assert [p.doc_id for p in which.passages] == ["n"]
     # Without a question (a plain context for a hit list) the search order stands.
     assert [p.doc_id for p in asm.run(hits).passages] == ["n"]
+
+
+def test_a_long_table_after_the_first_passage_is_trimmed_to_the_rows_the_query_asks_about(
+    tmp_path: Path,
+) -> None:
+    # An error-code appendix (a table of 40 rows over two chunks) ranked second: the sentence
+    # splitter reads the whole table as one "sentence" too long for the room left, and the
+    # passage holding the asked row was dropped. Chunks of a table meet at a row boundary, one
+    # character apart: the line break between rows, not a space joining two rows into one.
+    rows = [f"| {23000 + i} | condition_number_{i} |" for i in range(40)]
+    rows[31] = "| 40P01 | deadlock_detected |"
+    first, second = "\n".join(rows[:20]), "\n".join(rows[20:])
+    header = "| Error Code | Condition Name |"
+    table = []
+    for n, (text, start) in enumerate(((first, 0), (second, len(first) + 1))):
+        c = page_chunk("t", text, "Appendix A. Error Codes", "/docs/errcodes.html", header)
+        table.append(replace(c, id=f"t-c{n}", position=n, start=start, end=start + len(text)))
+    prose_text = "The server detects deadlocks and aborts one of the transactions involved."
+    prose = page_chunk("m", prose_text, "Concurrency Control", "/docs/mvcc.html", "Deadlocks")
+    s = store_of(tmp_path, prose)
+    s.upsert([SourceBatch("/docs/errcodes.html", "t", table, np.ones((2, 8), np.float32), [])])
+    s.finalize()
+    hits = [Hit(chunk=prose, score=2.0), Hit(chunk=table[1], score=1.0), Hit(chunk=table[0], score=0.5)]
+    room = len(prose_text.split()) + 40  # the prose and a few rows, not the table
+    q = "Which error code means deadlock detected?"
+    ctx = ContextAssembler(s, WordCounter(), budget=room).run(hits, query=q)
+    assert [p.doc_id for p in ctx.passages] == ["m", "t"]
+    assert "| 40P01 | deadlock_detected |" in ctx.passages[1].text.split("\n")
+    # With room for all of it, the two chunks are the table as written, one row a line.
+    ctx = ContextAssembler(s, WordCounter(), budget=10_000).run(hits, query=q)
+    assert ctx.passages[1].text == first + "\n" + second

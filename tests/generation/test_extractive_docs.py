@@ -1133,3 +1133,54 @@ def test_a_chapter_pages_table_of_contents_answers_nothing(answerer, tmp_path) -
     a = ask(answerer, "What is raw mode?", ctx)
     assert not a.abstained
     assert "5.4." not in a.text and "does not care about the database synchronization" in a.text, a.text
+
+
+def long_errcodes_page() -> str:
+    """An error-code appendix of 16 classes and 96 rows: a table over several chunks."""
+    rows = ['<tr><td colspan="2">Class 40 — Transaction Rollback</td></tr>']
+    rows += [f"<tr><td><code>40P0{i}</code></td><td><code>rollback_case_{i}</code></td></tr>" for i in (2, 3)]
+    named = {"23505": "unique_violation", "40P01": "deadlock_detected", "53300": "too_many_connections"}
+    for cls in range(10, 58, 3):
+        rows.append(f'<tr><td colspan="2">Class {cls} — Condition Group {cls}</td></tr>')
+        for n in range(5):
+            code = f"{cls}{n:03d}"
+            rows.append(f"<tr><td><code>{code}</code></td><td><code>group_{cls}_case_{n}</code></td></tr>")
+    rows += [f"<tr><td><code>{c}</code></td><td><code>{n}</code></td></tr>" for c, n in named.items()]
+    return (
+        "<html><head><title>Appendix A. Error Codes</title></head><body><h1>Appendix A. Error Codes</h1>"
+        "<p>All messages emitted by the server are assigned five-character error codes that follow the"
+        " SQL standard's conventions for SQLSTATE codes.</p><table><thead><tr><th>Error Code</th>"
+        f"<th>Condition Name</th></tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
+    )
+
+
+DEADLOCK_PAGE = """<html><head><title>13.3. Explicit Locking</title></head><body>
+<h2>13.3.4. Deadlocks</h2><p>A deadlock happens when two transactions each hold a lock the other one
+waits for. The server detects deadlocks and resolves them by aborting one of the transactions
+involved, allowing the others to complete.</p><p>A unique constraint ensures that the data contained
+in a column is unique among all the rows of the table.</p></body></html>"""
+
+
+def test_a_code_in_a_long_table_is_answered_from_its_row_not_from_prose_about_it(tmp_path) -> None:
+    # The blind set's failure (issue 23): "which code stands for a condition" answered with prose
+    # about the condition. The appendix's table spans several chunks; its row was retrieved but
+    # dropped from the context (the table was one "sentence" too long for the room left), and the
+    # row read on into the next rows, whose codes the reader then took.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "errcodes.html").write_text(long_errcodes_page())
+    (docs / "locking.html").write_text(DEADLOCK_PAGE)
+    engine = ragline.open(tmp_path / "data", store={"backend": "memory"})
+    engine.ingest([docs])
+    assert len(engine.search("Error Code Condition Name", top_k=50)) > 3  # the table is chunked
+    for q, short in {
+        "Which error code means deadlock detected?": "40P01",
+        "What is the SQLSTATE code for a unique violation?": "23505",
+        "What error code does the server return when there are too many connections?": "53300",
+    }.items():
+        a = engine.ask(q)
+        assert not a.abstained, q
+        assert a.short is not None and a.short.text == short, (q, a.text)
+        # The row alone, under its column names: no later row read on into.
+        assert a.text.startswith(f"Error Code: {short}; Condition Name: "), (q, a.text)
+        assert a.text.count("|") == 0, (q, a.text)

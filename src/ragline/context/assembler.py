@@ -23,7 +23,7 @@ from ragline.errors import ConfigError
 from ragline.store.base import Store
 from ragline.store.filters import Filter
 from ragline.text.navigation import answers_last
-from ragline.text.sentences import sentence_spans
+from ragline.text.sentences import row_spans, sentence_spans
 from ragline.text.token_counters import TokenCounter
 from ragline.text.words import content_words
 from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage, header_of
@@ -66,12 +66,16 @@ class _Unit:
         self.score = max(self.score, other.score)
 
 
-def _gap(n: int) -> str:
+def _gap(n: int, before: str = "", after: str = "") -> str:
     # Chunks cover all non-blank text, so what lies between two of them is whitespace; keep its
-    # length so offsets stay exact.
+    # length so offsets stay exact. One character between a table row's closing border and the
+    # next row's opening one is the line break between rows: read as a space, two rows would
+    # join into one line, one row of twice the cells.
     if n <= 0:
         return ""
-    return " " if n == 1 else "\n" + " " * (n - 2) + "\n"
+    if n == 1:
+        return "\n" if before.endswith("|") and after.startswith("|") else " "
+    return "\n" + " " * (n - 2) + "\n"
 
 
 def _span(c: Chunk, retrieved: bool) -> ChunkSpan:
@@ -86,7 +90,8 @@ def _stitch(chunks: Sequence[Chunk]) -> tuple[int, str]:
         if c.end <= end:
             continue
         overlap = end - c.start
-        text += _gap(-overlap) + c.text[max(0, overlap) :]
+        rest = c.text[max(0, overlap) :]
+        text += _gap(-overlap, text, rest) + rest
         end = c.end
     return start, text
 
@@ -281,7 +286,9 @@ class ContextAssembler:
         chunk's sentence that shares most words with the query (``want``), else its first."""
         if room <= 0:
             return None
-        spans = sentence_spans(u.text)
+        # A table's rows are pieces of their own: a long table is one "sentence" to the splitter,
+        # and a unit holding it would otherwise fit whole or not at all.
+        spans = row_spans(u.text)
         if not spans:
             return None
         counts = self.counter.count_batch([u.text[a:b] for a, b in spans])

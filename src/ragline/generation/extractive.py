@@ -159,7 +159,12 @@ def _row_under_columns(label: str, row: str) -> list[tuple[str, tuple[int, int]]
     None when ``row`` is no table row or has another number of cells than there are names."""
     if not row.startswith("|") or not label:
         return None
-    names = [c.strip() for c in label.rsplit("\n", 1)[-1].split(" | ")]
+    line = label.rsplit("\n", 1)[-1].strip()
+    # A chunk's section path holds its table's header row as written ("| Error Code | Condition
+    # Name |"): its outer borders are no part of the first and last names.
+    if len(line) > 1 and line.startswith("|") and line.endswith("|"):
+        line = line[1:-1]
+    names = [c.strip() for c in line.split(" | ")]
     cells = _cells(row)
     return list(zip(names, cells, strict=True)) if len(cells) == len(names) else None
 
@@ -698,11 +703,18 @@ def _follow_on(
     ``quote_code`` (a command is asked for), a short block that the last sentence read introduces
     ("... is to use a command such as" then the command) ends the run, quoted."""
     end = -1
+    row = _ROW_LINE.fullmatch(p.text[slice(*units[u])]) is not None
     for j in range(u + 1, min(len(units), u + 1 + n)):
         a, b = units[j]
         # A definition list's next term opens another setting's entry ("maintenance_work_mem
         # (integer)" after work_mem's "The default value is four megabytes (4MB).").
         if is_heading(p.text[a:b]) or is_code(p.text[a:b]) or term_of(p.text[a:b]) is not None:
+            break
+        # A table's next row is another record ("| 23514 | check_violation |" after "| 23505 |
+        # unique_violation |"); prose after a row (an option's one-row table, its "| --- |" line,
+        # then its description) still goes on from it.
+        piece = p.text[a:b]
+        if row and _ROW_LINE.fullmatch(piece) is not None and not _DELIMITER_LINE.fullmatch(piece):
             break
         end = b
         block = _code_after(p.text, units, j) if quote_code else None

@@ -128,14 +128,15 @@ def label_words(piece: str) -> int:
     return len(_ASIDE.sub(" ", piece).split())
 
 
-def answer_units(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans an answer can quote: sentences, but each table row on its own (a row
-    "Default: | KeepAliveTimeout 5" is one fact) and a short label joined to the sentence after it
-    (a definition list's term and its definition: "Handler\\n\\nAn internal representation ...").
+def row_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of ``text``'s sentences, a table's rows each a span of its own.
 
-    >>> t = "Handler\\n\\nAn internal action. More.\\n\\nName: | A\\nDefault: | 5"
-    >>> [t[a:b] for a, b in answer_units(t)]
-    ['Handler\\n\\nAn internal action.', 'More.', 'Name: | A', 'Default: | 5']
+    The sentence splitter reads a table (rows without end punctuation) as one long sentence; a
+    table of 200 error codes is then one piece, too long for any room in a context.
+
+    >>> t = "Codes:\\n\\n| 23505 | unique_violation |\\n| 40P01 | deadlock_detected |"
+    >>> [t[a:b] for a, b in row_spans(t)]
+    ['Codes:', '| 23505 | unique_violation |', '| 40P01 | deadlock_detected |']
     """
     spans: list[tuple[int, int]] = []
     for a, b in sentence_spans(text):
@@ -147,6 +148,19 @@ def answer_units(text: str) -> list[tuple[int, int]]:
                 cut += len(line) + 1
         else:
             spans.append((a, b))
+    return spans
+
+
+def answer_units(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans an answer can quote: sentences, but each table row on its own (a row
+    "Default: | KeepAliveTimeout 5" is one fact) and a short label joined to the sentence after it
+    (a definition list's term and its definition: "Handler\\n\\nAn internal representation ...").
+
+    >>> t = "Handler\\n\\nAn internal action. More.\\n\\nName: | A\\nDefault: | 5"
+    >>> [t[a:b] for a, b in answer_units(t)]
+    ['Handler\\n\\nAn internal action.', 'More.', 'Name: | A', 'Default: | 5']
+    """
+    spans = row_spans(text)
     out: list[tuple[int, int]] = []
     i = 0
     while i < len(spans):
