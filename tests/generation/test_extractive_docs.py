@@ -1184,3 +1184,37 @@ def test_a_code_in_a_long_table_is_answered_from_its_row_not_from_prose_about_it
         # The row alone, under its column names: no later row read on into.
         assert a.text.startswith(f"Error Code: {short}; Condition Name: "), (q, a.text)
         assert a.text.count("|") == 0, (q, a.text)
+
+
+# A parameter list whose default sentences are short and sit anywhere in the entry, after the
+# sentence on how the setting is set (one sentence between them and the description).
+NAPTIME_PAGE = """<html><head><title>19.10. Automatic Vacuuming</title></head><body>
+<h2>19.10. Automatic Vacuuming</h2><dl class="variablelist">
+<dt><code>autovacuum_max_workers</code> (<code>integer</code>)</dt>
+<dd><p>Specifies the maximum number of autovacuum processes that may be running at any one time.
+Each worker process vacuums one table at a time. This parameter can only be set at server start.
+The default is 3.</p></dd>
+<dt><code>autovacuum_naptime</code> (<code>integer</code>)</dt>
+<dd><p>Specifies the minimum delay between autovacuum runs on any given database. In each round
+the daemon examines the database and issues commands as needed for its tables. This parameter
+can only be set in the configuration file or on the server command line.</p>
+<p>The default is <code>1min</code>.</p><p>If this value is specified without units, it is taken as
+seconds.</p></dd>
+<dt><code>autovacuum_vacuum_threshold</code> (<code>integer</code>)</dt>
+<dd><p>Specifies the minimum number of updated or deleted tuples needed to trigger a vacuum in any
+one table. This parameter can only be set in the configuration file or on the server command
+line. The default is 50 tuples.</p></dd>
+</dl></body></html>"""
+
+
+def test_a_short_default_sentence_anywhere_in_the_asked_entry_answers(answerer, tmp_path) -> None:
+    # "The default is 1min." is too short to be a candidate by its words, and a paragraph of its
+    # own: no sentence before it reads on into it (_default_closes).
+    ctx = context_of(tmp_path, NAPTIME_PAGE)
+    for q, value in {
+        "What is the default value of autovacuum_naptime?": "1min",
+        "What is the default of autovacuum_max_workers?": "3",
+    }.items():
+        a = ask(answerer, q, ctx)
+        assert not a.abstained, q
+        assert a.short is not None and a.short.text == value, (q, a.text)

@@ -48,6 +48,11 @@ from ragline.generation.short import short_span, tidy_span
             "5 days",
         ),
         ("What is the default of max_files?", "max_files (default: 1,000)\n\nThe most files.", "1,000"),
+        # A unit glued to the number as a configuration file writes it stays with it.
+        ("What is the default value of archive_size?", "The default is 256kB.", "256kB"),
+        ("What is the default of statement_timeout?", "The default is 15s (15 seconds).", "15s"),
+        ("What is the default of autovacuum_naptime?", "The default is 1min.", "1min"),
+        ("What is the default of delay_warning?", "The default is 24h.", "24h"),
         # ... a plain word that closes the clause stating it, past a hedge before a value.
         (
             "What is the default value of listen_addresses?",

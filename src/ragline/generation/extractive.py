@@ -376,6 +376,18 @@ def _field_of(need: QuestionNeed, idents: Sequence[str], unit: str, label: str) 
     )
 
 
+def _states_entry_default(need: QuestionNeed, idents: Sequence[str], unit: str, label: str) -> bool:
+    """Whether ``unit`` is a sentence too short to be a candidate ("The default is 60.") that
+    states the default inside the entry of an asked identifier, anywhere in it: a parameter's
+    description often says what it does, then how it is set, then its default."""
+    return (
+        need.kind == "default"
+        and bool(label)
+        and any(label_names(e, label) for e in idents)
+        and carries(need, unit) >= 1.0
+    )
+
+
 def _evidence_unit(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> ScoredSentence:
     """The unit whose page must name what the question asks about: the best one, or for a
     comparison of two settings the best unit in either one's entry (the answer quotes both
@@ -507,7 +519,7 @@ def _default_closes(
     nxt = strip_markers(text[x:y])
     return (
         "\n\n" not in text[b:x]
-        and len(terms(nxt)) < MIN_TERMS
+        and len(set(terms(nxt))) < MIN_TERMS  # as a unit's own terms are counted
         and carries(need, nxt) >= 1.0
         and carries(need, strip_markers(text[a:b])) < 1.0
     )
@@ -1079,6 +1091,11 @@ class ExtractiveAnswerer:
                     len(t) >= MIN_TERMS
                     or _field_of(need, idents, shown, label)
                     or (need.kind == "default" and column_cell(label, shown, "default") is not None)
+                    or (
+                        _states_entry_default(need, idents, shown, label)
+                        # Not when the unit before already reads on into it (_default_closes).
+                        and not (found and found[-1].passage == i and found[-1].end > p.start + a)
+                    )
                 )
                 after = end = None
                 # "The default values are:" is short, and with the list after it the answer.

@@ -393,8 +393,11 @@ def classify(question: str) -> QuestionNeed:
 
 # -- what a candidate unit carries ------------------------------------------------------------------
 
+# A number with its unit, spaced or glued; the glued forms are a configuration file's ("256kB",
+# "5min", "24h", "4d", "100us": PostgreSQL's memory and time units, Exim's times).
 _NUMBER = re.compile(
-    r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|ms|s|seconds?|minutes?|hours?|days?|bytes?|[KMG]i?B|pages?))?(?![\w])"
+    r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?"
+    r"(?:\s?(?:%|ms|s|seconds?|minutes?|hours?|days?|bytes?|[KMG]i?B|pages?)|(?:kB|TB|B|min|h|d|us))?(?![\w])"
 )
 _CODE_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b[A-Z]{3,}[0-9]*\b|\(\d+\)|\b\d{1,3}\b")
 # A code's value: a number in parentheses or alone, or a five-character SQLSTATE ("23505", "40P01").

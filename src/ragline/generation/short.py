@@ -21,7 +21,12 @@ import re
 from ragline.generation.question import SHORT_KINDS, QuestionNeed
 
 _NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
-_UNIT = r"(?:\s?(?:%|ms\b|seconds?\b|minutes?\b|hours?\b|days?\b|bytes?\b|[KMG]i?B\b|pages?\b|KiB\b|MiB\b))?"
+# Spaced or glued ("30 seconds", "4MB"); the one- and two-letter units only glued, as a
+# configuration file writes them ("15s", "256kB", "5min", "24h", "4d", "100us").
+_UNIT = (
+    r"(?:\s?(?:%|ms\b|seconds?\b|minutes?\b|hours?\b|days?\b|bytes?\b|[KMG]i?B\b|pages?\b|KiB\b|MiB\b)"
+    r"|(?:s|kB|TB|B|min|h|d|us)\b)?"
+)
 _NUMBER = re.compile(rf"(?<![\w.\-]){_NUM}{_UNIT}(?![\w.]\d)")
 # "Default: | KeepAliveTimeout 5", "Default: 100"; the value ends at a semicolon or a comma before
 # a space: "(default: 300 seconds; before Postfix 2.4: 1000s)", "(default: 5 days, available with
