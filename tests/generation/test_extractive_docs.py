@@ -1218,3 +1218,56 @@ def test_a_short_default_sentence_anywhere_in_the_asked_entry_answers(answerer, 
         a = ask(answerer, q, ctx)
         assert not a.abstained, q
         assert a.short is not None and a.short.text == value, (q, a.text)
+
+
+def function_table_page() -> str:
+    """A DocBook function table: one column, each row's cell a signature, a description and an
+    example, each a paragraph of its own."""
+    funcs = [
+        ("abs", "numeric", "Absolute value", "abs(-17.4) → 17.4"),
+        ("cbrt", "double precision", "Cube root", "cbrt(64.0) → 4"),
+        ("ceil", "numeric", "Nearest integer greater than or equal to argument", "ceil(42.2) → 43"),
+        ("div", "y numeric, x numeric", "Integer quotient of y/x (truncates towards zero)", "div(9, 4) → 2"),
+        ("factorial", "bigint", "Factorial", "factorial(5) → 120"),
+        ("gcd", "numeric, numeric", "Greatest common divisor; 0 if both are zero", "gcd(1071, 462) → 21"),
+        ("ln", "numeric", "Natural logarithm", "ln(2.0) → 0.693"),
+        (
+            "round",
+            "numeric",
+            "Rounds to nearest integer. For numeric, ties are broken by rounding away from zero.",
+            "round(42.4) → 42",
+        ),
+        ("sqrt", "numeric", "Square root", "sqrt(2) → 1.414"),
+        ("trunc", "numeric", "Truncates to integer (towards zero)", "trunc(42.8) → 42"),
+    ]
+    rows = "".join(
+        f'<tr><td class="func_table_entry"><p class="func_signature"><code>{n}</code> ( {a} ) → numeric</p>'
+        f"<p>{d}</p><p><code>{e}</code></p></td></tr>"
+        for n, a, d, e in funcs
+    )
+    return (
+        "<html><head><title>9.3. Mathematical Functions</title></head><body>"
+        "<h2>9.3. Mathematical Functions</h2><p>Table 9.5 shows the available mathematical functions.</p>"
+        '<table><caption>Table 9.5. Mathematical Functions</caption><thead><tr><th class="func_table_entry">'
+        "<p>Function</p><p>Description</p><p>Example(s)</p></th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )
+
+
+def test_a_one_column_function_table_answers_with_the_asked_functions_row(tmp_path) -> None:
+    # A row without " | " inside was not read as a row: the table was one "sentence" cut at the
+    # periods inside its cells, and the answer quoted a dozen functions, borders and all.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "math.html").write_text(function_table_page())
+    engine = ragline.open(tmp_path / "data", store={"backend": "memory"})
+    engine.ingest([docs])
+    for q, own, other in (
+        ("What does the function cbrt compute?", "Cube root", "Absolute value"),
+        ("How does round break ties for numeric values?", "rounding away from zero", "Square root"),
+        ("Which function truncates a number towards zero?", "trunc ( numeric )", "Factorial"),
+    ):
+        a = engine.ask(q)
+        assert not a.abstained, q
+        assert own in a.text and other not in a.text, (q, a.text)
+        assert "|" not in a.text, (q, a.text)  # the row's cell, not its borders

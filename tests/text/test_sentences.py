@@ -125,6 +125,24 @@ def test_is_code_counts_each_symbol_character_once(text: str) -> None:
                 "A sentence after the list.",
             ],
         ),
+        # A table's bordered rows are one unit each, whatever sentences a cell holds (a function
+        # table's one cell: signature, description, example) and with one cell or several.
+        (
+            "Functions:\n\n| Function Description |\n| --- |\n"
+            "| round ( numeric ) Rounds to nearest integer. Ties go away from zero. round(42.4) → 42 |\n"
+            "| sqrt ( numeric ) Square root sqrt(2) → 1.41 |\n\nMore text. And more.\n\n"
+            "| 23505 | unique_violation. See above. |",
+            [
+                "Functions:",
+                "| Function Description |",
+                "| --- |",
+                "| round ( numeric ) Rounds to nearest integer. Ties go away from zero. round(42.4) → 42 |",
+                "| sqrt ( numeric ) Square root sqrt(2) → 1.41 |",
+                "More text.",
+                "And more.",
+                "| 23505 | unique_violation. See above. |",
+            ],
+        ),
     ],
 )
 def test_answer_units_split_rows_and_join_a_label_to_its_definition(text: str, expected: list[str]) -> None:

@@ -337,16 +337,19 @@ def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
     if not s.label or is_heading(s.shown) or s.label.endswith(s.shown.partition("\n\n")[0]):
         return ""
     line = s.label.rsplit("\n", 1)[-1]
+    # A row's label ends with its table's column names, one name for a one-column table
+    # ("Function Description Example(s)" over a function table): no entry's name.
+    row = s.shown.startswith("|") and _row_under_columns(s.label, s.shown.partition("\n")[0]) is not None
     if (
-        need.kind in ("name", "code")
+        not row
+        and need.kind in ("name", "code")
         and asks_for_item(question)
         and _names_entry(line)
         and line not in s.shown
     ):
         # The unit describes the entry; its heading or term is the answer.
         return line
-    columns = s.label.rsplit("\n", 1)[-1]
-    if s.shown.startswith("|") and " | " in columns:
+    if row:
         # A table row is shown with its column names (see _paired_row); before it, the entry it
         # belongs to when its heading names one ("PollingInterval").
         above = s.label.rsplit("\n", 1)[0].rsplit("\n", 1)[-1] if "\n" in s.label else ""
@@ -686,10 +689,15 @@ def _paired_row(label: str, text: str) -> str | None:
     names on the label's last line ("Error Code: 23505; Condition Name: unique_violation"), or
     None when the first line is no row of that table."""
     row, nl, rest = text.partition("\n")
-    read = _row_under_columns(label, row) if " | " in label.rsplit("\n", 1)[-1] else None
+    read = _row_under_columns(label, row)
     if read is None:
         return None
-    paired = "; ".join(f"{n}: {row[a:b]}" for n, (a, b) in read if b > a)
+    if len(read) == 1:
+        # A one-column table's row is its cell; the column's name says nothing of this row.
+        a, b = read[0][1]
+        paired = row[a:b]
+    else:
+        paired = "; ".join(f"{n}: {row[a:b]}" for n, (a, b) in read if b > a)
     return paired + (f".{nl}{rest}" if nl else "")
 
 

@@ -132,14 +132,42 @@ def row_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) spans of ``text``'s sentences, a table's rows each a span of its own.
 
     The sentence splitter reads a table (rows without end punctuation) as one long sentence; a
-    table of 200 error codes is then one piece, too long for any room in a context.
+    table of 200 error codes is then one piece, too long for any room in a context. And a row's
+    cell may hold sentences of its own (a function table's one cell: signature, "Rounds to nearest
+    integer. For numeric, ties are broken ...", example): the row is still one record, never cut
+    at its sentences nor joined to the next row's.
 
     >>> t = "Codes:\\n\\n| 23505 | unique_violation |\\n| 40P01 | deadlock_detected |"
     >>> [t[a:b] for a, b in row_spans(t)]
     ['Codes:', '| 23505 | unique_violation |', '| 40P01 | deadlock_detected |']
+    >>> t = "| round ( numeric ) Rounds. For numeric, ties go up. |\\n| sqrt ( numeric ) Square root |"
+    >>> [t[a:b] for a, b in row_spans(t)]
+    ['| round ( numeric ) Rounds. For numeric, ties go up. |', '| sqrt ( numeric ) Square root |']
     """
     spans: list[tuple[int, int]] = []
-    for a, b in sentence_spans(text):
+    at = 0
+    for m in _BORDERED_ROWS.finditer(text):
+        spans += _row_lines(text, sentence_spans(text, at, m.start()))
+        cut = m.start()
+        for line in m.group(0).split("\n"):
+            a, b = cut + len(line) - len(line.lstrip()), cut + len(line.rstrip())
+            if b > a:
+                spans.append((a, b))
+            cut += len(line) + 1
+        at = m.end()
+    return spans + _row_lines(text, sentence_spans(text, at))
+
+
+# A run of lines each opening and closing with a cell border: a table's rows as the loaders write
+# them, one or more cells each.
+_BORDERED_ROWS = re.compile(r"(?m)^[ \t]*\|[^\n]*\|[ \t]*$(?:\n[ \t]*\|[^\n]*\|[ \t]*$)*")
+
+
+def _row_lines(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``sentences``, one holding lines of a table without borders ("Name: | A\\nDefault: | 5")
+    cut into its lines."""
+    spans: list[tuple[int, int]] = []
+    for a, b in sentences:
         if _TABLE_ROW in text[a:b] and "\n" in text[a:b]:
             cut = a
             for line in text[a:b].split("\n"):
