@@ -1271,3 +1271,10 @@ def test_a_one_column_function_table_answers_with_the_asked_functions_row(tmp_pa
         assert not a.abstained, q
         assert own in a.text and other not in a.text, (q, a.text)
         assert "|" not in a.text, (q, a.text)  # the row's cell, not its borders
+    # "Which function ...?" is answered by the name its row's signature opens with.
+    for q, name in (
+        ("Which function computes the cube root?", "cbrt"),
+        ("Which function truncates a number towards zero?", "trunc"),  # not its type, "integer"
+    ):
+        a = engine.ask(q)
+        assert a.short is not None and a.short.text == name, (q, a.short, a.text)

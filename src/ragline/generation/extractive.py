@@ -567,6 +567,18 @@ def _term_name(s: ScoredSentence, n: int) -> ShortAnswer | None:
     return ShortAnswer(text=name, n=n, start=s.start + at, end=s.start + at + len(name))
 
 
+# A function table's row opens with the function's signature: "| trunc ( numeric ) → numeric ...".
+_SIGNATURE = re.compile(r"\|[ \t]*([A-Za-z_][\w.]*)[ \t]*\(")
+
+
+def _signature_name(s: ScoredSentence, n: int) -> ShortAnswer | None:
+    """The function's name when ``s`` is a table row opening with its signature, else None."""
+    m = _SIGNATURE.match(s.text)
+    if m is None:
+        return None
+    return ShortAnswer(text=m.group(1), n=n, start=s.start + m.start(1), end=s.start + m.end(1))
+
+
 def _short_in_label(
     need: QuestionNeed, question: str, p: Passage, s: ScoredSentence, n: int
 ) -> ShortAnswer | None:
@@ -1520,7 +1532,7 @@ class ExtractiveAnswerer:
             if short is None and need.kind in ("name", "code") and asks_for_item(question):
                 # "Which parameter turns on the cache?" over "memory_cache_enabled (boolean)\n\n
                 # Setting to on enables the memory cache.": the entry's name is the answer.
-                short = _term_name(s, n)
+                short = _term_name(s, n) or _signature_name(s, n)
             if short is None and self.reader is not None and need.kind not in self.mix.typed_first:
                 if s.span is not None and need.kind not in self.mix.no_short:
                     a, b = tidy_span(s.text, *s.span)
