@@ -326,3 +326,29 @@ def test_a_long_table_after_the_first_passage_is_trimmed_to_the_rows_the_query_a
     # With room for all of it, the two chunks are the table as written, one row a line.
     ctx = ContextAssembler(s, WordCounter(), budget=10_000).run(hits, query=q)
     assert ctx.passages[1].text == first + "\n" + second
+
+
+def test_a_merged_passage_is_trimmed_around_the_piece_any_of_its_hits_shares_with_the_query(
+    tmp_path: Path,
+) -> None:
+    # A page's introduction (the best hit) and, further down its table, the chunk holding the asked
+    # row (a lower hit) merge into one passage too long for the context. The trim keeps the row,
+    # not the introduction; and "error code", in the header row and the introduction, counts less
+    # than "deadlock detected", in one row only.
+    intro = "# Appendix A. Error Codes\n\nThe server assigns an error code to every message it emits."
+    header = "| Error Code | Condition Name |"
+    rows = [f"| {23000 + i} | condition_number_{i} |" for i in range(60)]
+    rows[45] = "| 40P01 | deadlock_detected |"
+    texts = [intro, "\n".join([header, *rows[:30]]), "\n".join(rows[30:])]
+    chunks, start = [], 0
+    for n, text in enumerate(texts):
+        c = page_chunk("t", text, "Appendix A. Error Codes", "/docs/errcodes.html", "Appendix A")
+        chunks.append(replace(c, id=f"t-c{n}", position=n, start=start, end=start + len(text)))
+        start += len(text) + 2
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    s.upsert([SourceBatch("/docs/errcodes.html", "t", chunks, np.ones((3, 8), np.float32), [])])
+    s.finalize()
+    hits = [Hit(chunk=chunks[0], score=2.0), Hit(chunk=chunks[2], score=1.0), Hit(chunk=chunks[1], score=0.5)]
+    assembler = ContextAssembler(s, WordCounter(), budget=60, expand="none")
+    (p,) = assembler.run(hits, query="Which error code means deadlock detected?").passages
+    assert "| 40P01 | deadlock_detected |" in p.text, p.text

@@ -1278,3 +1278,24 @@ def test_a_one_column_function_table_answers_with_the_asked_functions_row(tmp_pa
     ):
         a = engine.ask(q)
         assert a.short is not None and a.short.text == name, (q, a.short, a.text)
+
+
+GROUPED_CODES_PAGE = """<html><head><title>Appendix A. Error Codes</title></head><body>
+<h2>Appendix A. Error Codes</h2><table><thead><tr><th>Error Code</th><th>Condition Name</th></tr>
+</thead><tbody>
+<tr><td colspan="2">Class 42 — Syntax Error or Access Rule Violation</td></tr>
+<tr><td><code>42501</code></td><td><code>insufficient_privilege</code></td></tr>
+<tr><td><code>42601</code></td><td><code>syntax_error</code></td></tr>
+<tr><td colspan="2">Class 53 — Insufficient Resources</td></tr>
+<tr><td><code>53100</code></td><td><code>disk_full</code></td></tr>
+</tbody></table></body></html>"""
+
+
+def test_a_row_heading_a_group_of_codes_is_no_answer(answerer, tmp_path) -> None:
+    # "| Class 42 — Syntax Error or Access Rule Violation | |" shares the question's words and
+    # holds a number; it names the group, and the code is in a row under it.
+    ctx = context_of(tmp_path, GROUPED_CODES_PAGE)
+    a = ask(answerer, "What is the error code for a syntax error?", ctx)
+    assert not a.abstained
+    assert "Class 42" not in a.text, a.text
+    assert a.short is not None and a.short.text == "42601", a.text

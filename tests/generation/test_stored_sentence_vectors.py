@@ -97,18 +97,20 @@ def test_a_collection_without_sentence_vectors_embeds_every_candidate(tmp_path: 
     assert "1872" in engine.ask(QUESTIONS[0]).text
 
 
-def test_units_that_are_not_stored_sentences_are_embedded(tmp_path: Path) -> None:
-    # A table row is an answer unit of its own but lies inside one stored "sentence" (the whole
-    # table): it has no stored vector and is embedded now, with the same text fresh embedding uses.
+PORTS_PAGE = (
+    "# Server settings\n\nThe server listens on one port for every client connection.\n\n"
+    "| Setting | Default | Meaning |\n|---|---|---|\n"
+    "| Port | 8080 | the port the server listens on |\n"
+    "| Workers | 4 | worker processes that serve requests |\n"
+)
+
+
+def _score_table_question(tmp_path: Path) -> tuple[int, int, int]:
+    """(units embedded at question time, table rows among the scored units, all scored units)
+    for a default question over a page with a table, checking the scores equal fresh ones."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "ports.md").write_text(
-        "# Server settings\n\nThe server listens on one port for every client connection.\n\n"
-        "| Setting | Default | Meaning |\n|---|---|---|\n"
-        "| Port | 8080 | the port the server listens on |\n"
-        "| Workers | 4 | worker processes that serve requests |\n",
-        encoding="utf-8",
-    )
+    (docs / "ports.md").write_text(PORTS_PAGE, encoding="utf-8")
     engine = fast_engine(tmp_path / "data")
     engine.ingest([docs])
     fresh, reused, _ = _answerers(engine)
@@ -118,12 +120,46 @@ def test_units_that_are_not_stored_sentences_are_embedded(tmp_path: Path) -> Non
     got, got_vecs = cold.score(q, ctx)
     rows = [s for s in got if s.text.startswith("|")]
     assert rows, [s.text for s in got]
-    # The rows are embedded now; the prose sentence comes from the store.
-    assert isinstance(cold.embedder, TransientEmbedder)
-    assert cold.embedder.embedded == len(rows) < len(got)
     want, want_vecs = fresh.score(q, ctx)
     assert [s.text for s in got] == [s.text for s in want]
     np.testing.assert_allclose(got_vecs, want_vecs, atol=1e-6)
+    assert isinstance(cold.embedder, TransientEmbedder)
+    return cold.embedder.embedded, len(rows), len(got)
+
+
+def test_a_tables_rows_are_stored_sentences_of_their_own(tmp_path: Path) -> None:
+    # Each row is a sentence vector at ingest (text/sentences.row_spans), so the answerer embeds
+    # nothing at question time, rows included.
+    embedded, rows, _ = _score_table_question(tmp_path)
+    assert rows >= 2
+    assert embedded == 0
+
+
+def test_rows_of_a_source_indexed_when_a_table_was_one_sentence_are_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A source indexed by an earlier release stored one vector for the whole table: its rows are
+    # no stored sentences and are embedded now; its prose still comes from the store.
+    from ragline.embedding import sentence_vectors
+    from ragline.text.sentences import sentence_spans
+
+    monkeypatch.setattr(sentence_vectors, "row_spans", sentence_spans)
+    embedded, rows, scored = _score_table_question(tmp_path)
+    assert embedded == rows < scored
+
+
+def test_stored_spans_are_used_only_when_the_splitter_that_made_them_is_known() -> None:
+    from ragline.generation.extractive import _stored_spans
+
+    prose = "One sentence. Another one."
+    assert _stored_spans(prose, 2) == [(0, 13), (14, 26)]
+    assert _stored_spans(prose, 3) is None
+    table = "Intro.\n\n| a | b |\n| c | d |"
+    assert _stored_spans(table, 3) == [(0, 6), (8, 17), (18, 27)]  # one per row
+    assert _stored_spans(table, 2) == [(0, 6), (8, 27)]  # an older source: the table one sentence
+    # Rows and sentences both count two, split differently: which made the vectors is unknown.
+    ambiguous = "| a | It ends. Then more |\n| d | e |"
+    assert _stored_spans(ambiguous, 2) is None
 
 
 class _NoSentenceVectors:

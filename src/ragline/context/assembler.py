@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -296,12 +297,20 @@ class ContextAssembler:
         seed = next((i for i, (_, b) in enumerate(spans) if b > anchor), 0)
         if want:
             # A chunk can hold more than the room left (a long chunk last in the context); its
-            # opening sentences may be about the entry before the one the question asks for.
-            anchor_end = u.hit.end - u.start
-            inside = [i for i, (a, b) in enumerate(spans) if b > anchor and a < anchor_end]
-            shared = {i: len(want.intersection(content_words(u.text[slice(*spans[i])]))) for i in inside}
+            # opening sentences may be about the entry before the one the question asks for. And
+            # a unit merged from several retrieved chunks (a page's introduction and, further
+            # down its table, the row asked about) keeps the piece of any of them that shares
+            # most words with the question.
+            hit = [(c.start - u.start, c.end - u.start) for c in u.chunks if c.retrieved]
+            inside = [i for i, (a, b) in enumerate(spans) if any(b > x and a < y for x, y in hit)]
+            words = [want.intersection(content_words(u.text[a:b])) for a, b in spans]
+            # A question word in many of the unit's pieces says less about which one is asked
+            # for: "error code" is in a table's header row and its introduction, "deadlock" in
+            # one row. Each shared word counts 1 / the number of pieces holding it.
+            df = Counter(w for ws in words for w in ws)
+            shared = {i: sum(1.0 / df[w] for w in words[i]) for i in inside}
             best = max(inside, key=lambda i: (shared[i], -i), default=seed)
-            if shared.get(best, 0) > shared.get(seed, 0):
+            if shared.get(best, 0.0) > shared.get(seed, 0.0):
                 seed = best
         lo = hi = seed
         used = counts[seed]

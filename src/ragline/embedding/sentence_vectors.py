@@ -42,7 +42,7 @@ from ragline.embedding.sentence_map import sentence_map_for
 from ragline.embedding.tokens import PackedTokens
 from ragline.embedding.tokens import token_states as embed_token_states
 from ragline.errors import EmbeddingError
-from ragline.text.sentences import sentence_spans
+from ragline.text.sentences import row_spans
 from ragline.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -106,14 +106,18 @@ class SentenceTextEmbedder(Protocol):
 
 
 def sentence_layout(chunks: Sequence[Chunk]) -> tuple[list[str], list[int], list[list[Span]]]:
-    """Each chunk's embedded text, the length of its header, and its sentences' spans in it."""
+    """Each chunk's embedded text, the length of its header, and its sentences' spans in it
+    (:func:`ragline.text.sentences.row_spans`)."""
     texts, heads, spans = [], [], []
     for c in chunks:
         text = c.embed_text
         head = len(text) - len(c.text)
         texts.append(text)
         heads.append(head)
-        spans.append([(head + a, head + b) for a, b in sentence_spans(c.text)] or [(head, len(text))])
+        # A table's rows each a sentence: as one "sentence" (the splitter's view of a table) a
+        # table of error codes or functions is one vector of a mush of rows, cut at the model's
+        # limit; a row's own vector is what a question about that row finds.
+        spans.append([(head + a, head + b) for a, b in row_spans(c.text)] or [(head, len(text))])
     return texts, heads, spans
 
 

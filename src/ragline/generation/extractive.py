@@ -57,7 +57,7 @@ from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
 from ragline.text.identifiers import asks_for_item, identifiers
 from ragline.text.navigation import answers_last, listing_spans
-from ragline.text.sentences import answer_units, is_code, is_heading, sentence_spans
+from ragline.text.sentences import answer_units, is_code, is_heading, row_spans, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
 ABSTAIN_TEXT = NOT_ENOUGH_INFORMATION
@@ -70,7 +70,7 @@ NEAR_DUPLICATE = 0.95
 PER_PASSAGE = 2
 
 #: The stored sentence vectors of chunks (a store's ``fetch_sentence_vectors``): for each chunk id,
-#: its text and one vector per sentence (``sentence_spans`` of the text), or None.
+#: its text and one vector per sentence (``row_spans`` of the text), or None.
 SentenceVectors = Callable[[Sequence[str]], Sequence[tuple[str, Vectors] | None]]
 
 
@@ -271,6 +271,16 @@ def _cells(row: str) -> list[tuple[int, int]]:
             b -= 1
         spans.append((a, b))
     return spans
+
+
+def _group_row(unit: str) -> bool:
+    """Whether ``unit`` is a table row that heads a group of rows: its first cell filled, the
+    others empty ("| Class 42 — Syntax Error or Access Rule Violation | |", a cell spanning the
+    columns). It names the group, as a heading does; the rows under it hold the values."""
+    if not (unit.startswith("|") and unit.endswith("|")) or "\n" in unit:
+        return False
+    cells = _cells(unit)
+    return len(cells) >= 2 and cells[0][1] > cells[0][0] and all(b == a for a, b in cells[1:])
 
 
 def _carries(need: QuestionNeed, s: _Sentence) -> float:
@@ -590,6 +600,22 @@ def _short_in_label(
         return None
     a, b = tidy_span(s.lead, *found)
     return ShortAnswer(text=s.lead[a:b], n=n, start=p.start + at + a, end=p.start + at + b)
+
+
+def _stored_spans(text: str, n: int) -> list[tuple[int, int]] | None:
+    """The spans of a chunk's ``n`` stored sentence vectors, or None when they are not one per
+    sentence. Sources indexed since a table's rows were sentences of their own split ``text`` by
+    :func:`row_spans`, older ones by :func:`sentence_spans`; where the two differ and both count
+    ``n``, which one made the vectors is unknown and none is used. "Late" vectors may be fewer
+    (truncation) and are pooled differently: not a unit's embedding either way."""
+    rows = row_spans(text)
+    if rows == (sentences := sentence_spans(text)):
+        return rows if len(rows) == n else None
+    if len(rows) == n and len(sentences) != n:
+        return rows
+    if len(sentences) == n and len(rows) != n:
+        return sentences
+    return None
 
 
 def _head(title: str) -> str:
@@ -1050,10 +1076,8 @@ class ExtractiveAnswerer:
             if got is None:
                 continue
             text, vecs = got
-            spans = sentence_spans(text)
-            # One vector per sentence is what "separate" sentence vectors are; "late" ones may
-            # have fewer (truncation) and are pooled differently: not this unit's embedding.
-            if len(spans) != len(vecs):
+            spans = _stored_spans(text, len(vecs))
+            if spans is None:
                 continue
             base = starts[cid]
             for (a, b), v in zip(spans, vecs, strict=True):
@@ -1099,7 +1123,7 @@ class ExtractiveAnswerer:
             listings = listing_spans(p.text)
             for u, ((a, b), label) in enumerate(zip(units, labels, strict=True)):
                 text = p.text[a:b]
-                if is_heading(text) or is_code(text) or _column_names_line(p.text, a):
+                if is_heading(text) or is_code(text) or _column_names_line(p.text, a) or _group_row(text):
                     continue  # a table's column names are no answer; its rows may be
                 if any(x <= a < y for x, y in listings):
                     continue

@@ -235,7 +235,8 @@ class SentenceScores(Protocol):
 class StoredSentences(NamedTuple):
     """A chunk's text and its stored sentence vectors (``SourceBatch.sentence_vectors``): with
     ``chunking.sentence_vectors = "separate"``, row ``k`` embeds ``header + "\\n" + sentence k`` of
-    :func:`ragline.text.sentences.sentence_spans` of ``text``."""
+    :func:`ragline.text.sentences.row_spans` of ``text`` (``sentence_spans`` for sources indexed before
+    a table's rows were sentences of their own; see ``ExtractiveAnswerer``'s stored vectors)."""
 
     text: str
     vectors: Vectors
