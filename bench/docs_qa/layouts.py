@@ -7,8 +7,9 @@ fresh collection and asks every entry's question through ``ask``:
 
 - ``parameters``: 40 settings in two variable lists, "name (integer)" over a description of 4-5
   sentences; the default one short sentence ("The default is 256kB.") anywhere in it, with its
-  unit glued on as a configuration file writes it. Asked: "What is the default value of X?";
-  scored on the short answer.
+  unit glued on as a configuration file writes it; and five pages of a one-word setting beside two
+  that extend its name ("compression (boolean)", "compression_level (integer)", ...). Asked:
+  "What is the default value of X?"; scored on the short answer.
 - ``columns``: a 5-column parameter table (Parameter | Type | Default | Mandatory | Description) of
   20 rows whose descriptions hold sentences. Asked: "What is the default value of X?"; scored on the
   short answer.
@@ -106,6 +107,42 @@ def parameters(out: Path) -> list[Question]:
             f"</code>)</span></dt><dd><p>{' '.join(sentences)}</p></dd>"
         )
         questions.append((f"What is the default value of {name}?", default))
+    # One-word settings among longer ones that start with the same word ("compression" beside
+    # "compression_level"), on a page titled by that word: the name reads as a plain word.
+    for word in ["compression", "encryption", "tracing", "sampling", "journaling"]:
+        switch = rng.choice(["on", "off"])
+        level = rng.choice([1, 3, 5, 9])
+        family = [
+            (
+                word,
+                "boolean",
+                f"Enables {word} for all sessions. The default is <code>{switch}</code>.",
+                switch,
+            ),  # noqa: E501
+            (
+                f"{word}_level",
+                "integer",
+                f"Sets how much {word} work is done. Higher levels cost more. The default is {level}.",
+                str(level),
+            ),
+            (
+                f"{word}_method",
+                "string",
+                f"Selects the {word} method. The default is <code>fast</code>.",
+                "fast",
+            ),  # noqa: E501
+        ]
+        dl = "".join(
+            f'<dt><span class="term"><code class="varname">{n}</code> (<code class="type">{t}</code>)</span>'
+            f"</dt><dd><p>{d}</p></dd>"
+            for n, t, d, _ in family
+        )
+        title = f"19.9. {word.title()} Settings"
+        (out / f"settings-{word}.html").write_text(
+            f"<html><head><title>{title}</title></head><body><h2>{title}</h2>"
+            f'<div class="variablelist"><dl class="variablelist">{dl}</dl></div></body></html>'
+        )
+        questions += [(f"What is the default value of {n}?", v) for n, _, _, v in family]
     for part in range(2):
         dl = "".join(entries[part * 20 : (part + 1) * 20])
         title = f"19.{part + 4}. Settings Part {part + 1}"

@@ -1299,3 +1299,56 @@ def test_a_row_heading_a_group_of_codes_is_no_answer(answerer, tmp_path) -> None
     assert not a.abstained
     assert "Class 42" not in a.text, a.text
     assert a.short is not None and a.short.text == "42601", a.text
+
+
+# A DocBook SSL section: a one-word setting among settings whose names extend it.
+SSL_PAGE = """<html><head><title>5.13. Secure Sockets Layer (SSL)</title></head><body>
+<h2>5.13.1. SSL Settings</h2><dl class="variablelist">
+<dt><code>ssl</code> (<code>boolean</code>)</dt>
+<dd><p>When set to on, the server enables the encryption of client and backend traffic with the
+certificates configured below, after a reload of its configuration. Default is off.</p>
+<div class="note"><p>Note: ssl_key and ssl_cert must also be configured in order for SSL to work
+with frontend connections.</p></div></dd>
+<dt><code>ssl_key</code> (<code>string</code>)</dt>
+<dd><p>Specifies the private key file to be used for incoming frontend connections. There is no
+default value for this option, and if left unset SSL will be disabled for incoming frontend
+connections.</p></dd>
+<dt><code>ssl_cert</code> (<code>string</code>)</dt>
+<dd><p>Specifies the public x509 certificate file to be used for the incoming frontend connections.
+There is no default value for this option, and if left unset SSL will be disabled for incoming
+frontend connections.</p></dd>
+<dt><code>ssl_prefer_server_ciphers</code> (<code>boolean</code>)</dt>
+<dd><p>Specifies whether to use the server's SSL cipher preferences, rather than the client's.
+The default value is false.</p></dd>
+<dt><code>ssl_ciphers</code> (<code>string</code>)</dt>
+<dd><p>Specifies a list of SSL ciphers that are allowed to be used by secure connections. See the
+ciphers manual page in the OpenSSL package for the syntax of this setting and a list of supported
+values. The default value is HIGH:MEDIUM:+3DES:!aNULL.</p></dd>
+<dt><code>ssl_dh_params_file</code> (<code>string</code>)</dt>
+<dd><p>Specifies the name of the file containing Diffie-Hellman parameters used for so-called
+ephemeral DH family of SSL ciphers. The default is empty.</p></dd>
+<dt><code>ssl_ecdh_curve</code> (<code>string</code>)</dt>
+<dd><p>Specifies the name of the curve to use in ECDH key exchange.</p><p>The default is
+<code>prime256v1</code>.</p></dd>
+<dt><code>ssl_method</code> (<code>string</code>)</dt>
+<dd><p>Selects how the handshake is done.</p><p>The default is <code>fast</code>.</p></dd>
+</dl></body></html>"""
+
+
+def test_a_one_word_setting_is_the_asked_entry_not_its_namesakes(answerer, tmp_path) -> None:
+    # "ssl" reads as a plain word, not an identifier: its entry was not known to be the asked one,
+    # and the answer was a neighbour's ("There is no default value for this option ...").
+    ctx = context_of(tmp_path, SSL_PAGE)
+    for q in ("What is the default of ssl?", "What is the default value of ssl?"):
+        a = ask(answerer, q, ctx)
+        assert not a.abstained, q
+        assert a.text.startswith("ssl (boolean)"), (q, a.text)
+        assert a.short is not None and a.short.text == "off", (q, a.text)
+
+
+def test_a_default_stated_as_a_plain_word_in_a_sentence_of_its_own(answerer, tmp_path) -> None:
+    # "The default is fast." names no number or switch word: it was no value, and the question
+    # abstained; a word that closes the sentence is the value.
+    a = ask(answerer, "What is the default value of ssl_method?", context_of(tmp_path, SSL_PAGE))
+    assert not a.abstained
+    assert a.short is not None and a.short.text == "fast", a.text

@@ -53,6 +53,8 @@ from ragline.generation.short import short_span, tidy_span
         ("What is the default of statement_timeout?", "The default is 15s (15 seconds).", "15s"),
         ("What is the default of autovacuum_naptime?", "The default is 1min.", "1min"),
         ("What is the default of delay_warning?", "The default is 24h.", "24h"),
+        # A value is left out when the question states it as a word, not as part of one.
+        ("What is the default value of encryption?", "The default is on.", "on"),
         # ... a plain word that closes the clause stating it, past a hedge before a value.
         (
             "What is the default value of listen_addresses?",

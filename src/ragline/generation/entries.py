@@ -201,6 +201,9 @@ def label_names(entity: str, label: str) -> bool:
     """Whether an entry's label (headings and the definition term, one a line) names ``entity``
     as the entry's own name: the setting whose default is "$relayhost" is not the entry of
     ``relayhost``, which a question about ``relayhost`` asks for."""
+    if entity.endswith(")"):
+        # A whole term line ("ssl (boolean)", QuestionNeed.terms) is named by that line alone.
+        return any(line.strip() == entity for line in label.split("\n"))
     return any(names(entity, entry_name(line)) for line in label.split("\n"))
 
 
@@ -261,8 +264,10 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     named = tuple(
         e for e in idents if (e != scope or (setting_like(e) and not container)) and e not in products
     )
-    # A code's value ("error code 23503") pins its table row as a setting's name pins its entry.
-    return named + tuple(c for c in need.codes if c not in named)
+    # A code's value ("error code 23503") pins its table row as a setting's name pins its entry,
+    # and so does a one-word setting's term line ("ssl (boolean)": named whole, it matches that
+    # line only, not the "SSL Settings" heading above every SSL parameter).
+    return named + tuple(c for c in need.codes if c not in named) + need.terms
 
 
 # Nouns that an acronym before them only qualifies: "the Postfix SMTP server" asks about the

@@ -37,6 +37,7 @@ from ragline.generation.entries import (
     defined_term,
     defines,
     entry_identifier,
+    entry_name,
     entry_strength,
     field_row,
     is_identifier,
@@ -52,7 +53,14 @@ from ragline.generation.entries import (
 )
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
-from ragline.generation.question import QuestionNeed, about, carries, classify, scoped_products
+from ragline.generation.question import (
+    DEFAULT_REFERENCE,
+    QuestionNeed,
+    about,
+    carries,
+    classify,
+    scoped_products,
+)
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
 from ragline.text.identifiers import asks_for_item, identifiers
@@ -397,7 +405,25 @@ def _states_entry_default(need: QuestionNeed, idents: Sequence[str], unit: str, 
         need.kind == "default"
         and bool(label)
         and any(label_names(e, label) for e in idents)
-        and carries(need, unit) >= 1.0
+        and _states_value(need, unit)
+    )
+
+
+def _states_value(need: QuestionNeed, unit: str) -> bool:
+    """Whether ``unit`` states a value of the asked kind: :func:`carries` it, or for a default a
+    plain word closing "The default is ..." ("The default is fast.": no number or switch word,
+    which :func:`carries` cannot tell from "The default is used.")."""
+    stated = carries(need, unit)
+    if stated >= 1.0:
+        return True
+    # Not for a quantity asked (a word is no "how long"), nor a reference to another setting
+    # ("defaults to the idle_send_timeout parameter"), which :func:`short_span` would read.
+    return (
+        need.kind == "default"
+        and not need.quantity
+        and stated > 0.0
+        and DEFAULT_REFERENCE.search(unit) is None
+        and short_span(need, "", unit) is not None
     )
 
 
@@ -450,6 +476,30 @@ def _described_entry(
             return None
         # The best unit's own entry states no value ("sess.idle_limit: ..., defaults to the
         # idle_limit parameter"): the next description may be the setting's.
+    return None
+
+
+def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[ScoredSentence]) -> str | None:
+    """The term line of an entry in the context whose name is one plain word of a default
+    question ("ssl (boolean)" for "ssl"; "port", "fsync" alike), when the question names no
+    identifier of its own; else None. A word-shaped name is no identifier to the question parser,
+    so the entry was not known to be the asked one."""
+    if need.kind != "default" or not scored or any(is_identifier(e) for e in need.named):
+        return None
+    words = set(re.findall(r"[a-z][\w-]*", question))
+    for s in scored:
+        term = s.label.rsplit("\n", 1)[-1].strip() if s.label else ""
+        name = entry_name(term).split()
+        # A term with its type or default in brackets ("ssl (boolean)"), all lower case: a
+        # setting's name, not a heading's word.
+        if (
+            len(name) == 1
+            and name[0] != term
+            and name[0].isalpha()
+            and name[0].islower()
+            and name[0] in words
+        ):
+            return term
     return None
 
 
@@ -533,7 +583,7 @@ def _default_closes(
     return (
         "\n\n" not in text[b:x]
         and len(set(terms(nxt))) < MIN_TERMS  # as a unit's own terms are counted
-        and carries(need, nxt) >= 1.0
+        and _states_value(need, nxt)
         and carries(need, strip_markers(text[a:b])) < 1.0
     )
 
@@ -1436,7 +1486,14 @@ class ExtractiveAnswerer:
     def stream(self, question: str, context: Context) -> Iterator[StreamEvent]:
         need = classify(question)
         scored, vecs = self.score(question, context, need)
-        described = _described_entry(need, question, context, scored)
+        term = _entry_named_by_word(need, question, scored)
+        if term is not None:
+            # "What is the default of ssl?": a one-word setting name reads as a plain word, and
+            # the best units were its neighbours' ("ssl_prefer_server_ciphers ... The default
+            # value is false."); the context's entry of that name is what is asked about.
+            need = replace(need, terms=(term,))
+            scored, vecs = self.score(question, context, need)
+        described = _described_entry(need, question, context, scored) if term is None else None
         if described is not None:
             # The question paraphrases one setting's description ("How long does Varnish wait
             # for the first byte from a backend by default?" for first_byte_timeout's "Default

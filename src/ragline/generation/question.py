@@ -272,6 +272,10 @@ class QuestionNeed:
     # A default asked as a quantity ("How many connections are allowed by default?"): the answer
     # is a number, not a default stated in words ("The default value is localhost").
     quantity: bool = False
+    # Definition-list terms of the context whose one-word name the question holds ("ssl
+    # (boolean)" for "What is the default of ssl?"): set by the answerer, which sees the context;
+    # the entry they head is asked about as an identifier's is.
+    terms: tuple[str, ...] = ()
 
     def content_terms(self, question_terms: set[str]) -> set[str]:
         """``question_terms`` without the words naming the asked kind (when any other remains)."""

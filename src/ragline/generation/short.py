@@ -78,7 +78,8 @@ _SWITCHES = frozenset({"on", "off", "none", "true", "false", "enabled", "disable
 
 
 def _in_question(value: str, question: str) -> bool:
-    return value.lower() in question.lower()
+    # As a word: the "on" of "encryption" is no value the question states.
+    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", question, re.IGNORECASE) is not None
 
 
 def _strip(text: str, a: int, b: int) -> tuple[int, int]:
