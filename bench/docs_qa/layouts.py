@@ -118,7 +118,7 @@ def parameters(out: Path) -> list[Question]:
                 "boolean",
                 f"Enables {word} for all sessions. The default is <code>{switch}</code>.",
                 switch,
-            ),  # noqa: E501
+            ),
             (
                 f"{word}_level",
                 "integer",
@@ -130,7 +130,7 @@ def parameters(out: Path) -> list[Question]:
                 "string",
                 f"Selects the {word} method. The default is <code>fast</code>.",
                 "fast",
-            ),  # noqa: E501
+            ),
         ]
         dl = "".join(
             f'<dt><span class="term"><code class="varname">{n}</code> (<code class="type">{t}</code>)</span>'
