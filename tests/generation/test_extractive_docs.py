@@ -1352,3 +1352,48 @@ def test_a_default_stated_as_a_plain_word_in_a_sentence_of_its_own(answerer, tmp
     a = ask(answerer, "What is the default value of ssl_method?", context_of(tmp_path, SSL_PAGE))
     assert not a.abstained
     assert a.short is not None and a.short.text == "fast", a.text
+
+
+UPGRADE_PAGE = """<html><head><title>18.6. Upgrading a Cluster</title></head><body>
+<h2>18.6. Upgrading a Cluster</h2><p>Major releases usually change the layout of the system tables.
+The following steps upgrade a cluster with the dump method.</p><ol class="procedure">
+<li><p>Stop all client applications that write to the database.</p></li>
+<li><p>Dump the old cluster with <code class="command">dumpall &gt; backup.sql</code>.</p></li>
+<li><p>Shut down the old server with <code class="command">servctl stop -D /data/old</code>.</p></li>
+<li><p>Initialize the new cluster with <code class="command">initcluster -D /data/new</code>.</p></li>
+<li><p>Restore the dump with <code class="command">client -f backup.sql postgres</code>.</p></li></ol>
+<p>The upgrade tool is faster than dump and restore because it links the data files instead of
+copying them.</p></body></html>"""
+TRUNCATE_PAGE = """<html><head><title>TRUNCATE</title></head><body><h2>TRUNCATE</h2><p>TRUNCATE quickly
+removes all rows from a set of tables. It has the same effect as an unqualified DELETE on each
+table, but since it does not actually scan the tables it is faster.</p></body></html>"""
+DELETE_PAGE = """<html><head><title>DELETE</title></head><body><h2>DELETE</h2><p>DELETE deletes rows
+that satisfy the WHERE clause from the specified table. If the WHERE clause is absent, the effect is
+to delete all rows in the table. The result is a valid, but empty table.</p></body></html>"""
+
+
+def test_a_procedure_is_quoted_with_all_its_steps(answerer, tmp_path) -> None:
+    # The answer read on two units past the sentence that opens the list: steps 3-5, with the
+    # commands that make the new cluster, were cut.
+    a = ask(answerer, "How do I upgrade a cluster with the dump method?", context_of(tmp_path, UPGRADE_PAGE))
+    assert not a.abstained
+    for step in (
+        "dumpall > backup.sql",
+        "servctl stop -D /data/old",
+        "initcluster -D /data/new",
+        "client -f",
+    ):
+        assert step in a.text, (step, a.text)
+
+
+def test_a_sentence_quoted_before_the_unit_pointing_back_to_it_is_not_quoted_again(
+    answerer, tmp_path
+) -> None:
+    a = ask(
+        answerer,
+        "What is the difference between TRUNCATE and DELETE?",
+        context_of(tmp_path, TRUNCATE_PAGE, DELETE_PAGE),
+    )
+    assert not a.abstained
+    assert a.text.count("TRUNCATE quickly removes all rows") == 1, a.text
+    assert "DELETE" in a.text

@@ -233,6 +233,17 @@ def _with_antecedent(p: Passage, s: ScoredSentence) -> ScoredSentence:
     )
 
 
+def _without_repeats(units: list[ScoredSentence]) -> list[ScoredSentence]:
+    """``units`` without those that an earlier one already quotes: the sentence quoted before a
+    unit that points back to it ("TRUNCATE quickly removes all rows ..." before "It has the same
+    effect as ...") is no second piece of the answer."""
+    kept: list[ScoredSentence] = []
+    for s in units:
+        if not any(k.passage == s.passage and k.start <= s.start and s.end <= k.end for k in kept):
+            kept.append(s)
+    return kept
+
+
 def _promote(
     scored: list[ScoredSentence], vecs: np.ndarray, j: int
 ) -> tuple[list[ScoredSentence], np.ndarray]:
@@ -744,6 +755,28 @@ def _default_after(text: str, units: list[tuple[int, int]], u: int) -> int | Non
     return end
 
 
+# A list item: "- Stop the server.", "* ...", "3. Restore the dump."
+_ITEM = re.compile(r"(?:[-*•]|\d{1,2}[.)])[ \t]+\S")
+# A procedure's steps quoted with the sentence before them: at most this many, this long.
+_STEPS_MAX = 12
+_STEPS_CHARS = 1500
+
+
+def _steps_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
+    """The end of the list of steps right after ``units[u]``, a sentence of prose (two items or
+    more, the whole list up to :data:`_STEPS_MAX` items and :data:`_STEPS_CHARS` characters), else
+    None: a procedure asked for is its steps, not the first two the answer reads on into."""
+    a, b = units[u]
+    if _ITEM.match(text, a) or is_heading(text[a:b]):
+        return None
+    end, count = None, 0
+    for x, y in units[u + 1 :]:
+        if not _ITEM.match(text, x) or y - a > _STEPS_CHARS or count == _STEPS_MAX:
+            break
+        end, count = y, count + 1
+    return end if count >= 2 else None
+
+
 def _runs_into_block(unit: str) -> bool:
     """Whether the sentence stops short, its end in the block after it ("A common way of starting
     the daemon at boot is to use a command such as" then the command): no closing punctuation,
@@ -1203,6 +1236,10 @@ class ExtractiveAnswerer:
                     end = _code_after(p.text, units, u) if need.kind not in _VALUE_KINDS else None
                     if end is None:
                         end = announced
+                    if end is None and need.kind == "procedure":
+                        # "The following steps upgrade a cluster ..." then the steps: the
+                        # procedure is the list, quoted whole with the sentence that opens it.
+                        end = _steps_after(p.text, units, u)
                     if (
                         end is None
                         and need.kind == "default"
@@ -1584,7 +1621,7 @@ class ExtractiveAnswerer:
         chosen = self.select(scored, vecs, cutoff)
         if need.kind == "difference":
             chosen = _each_side(compared(question), chosen, scored)
-        chosen = [_with_antecedent(context.passages[s.passage], s) for s in chosen]
+        chosen = _without_repeats([_with_antecedent(context.passages[s.passage], s) for s in chosen])
         for n, s in enumerate(chosen, 1):
             p = context.passages[s.passage]
             span = p.chunk_at(s.start)
