@@ -1397,3 +1397,27 @@ def test_a_sentence_quoted_before_the_unit_pointing_back_to_it_is_not_quoted_aga
     assert not a.abstained
     assert a.text.count("TRUNCATE quickly removes all rows") == 1, a.text
     assert "DELETE" in a.text
+
+
+# A reference page's options: each term names the option two ways, one a line.
+DUMP_OPTIONS_PAGE = """<html><head><title>dumptool</title></head><body><h2>Options</h2>
+<dl class="variablelist">
+<dt><span class="term"><code>-b</code><br /><code>--blobs</code></span></dt>
+<dd><p>Include large objects in the dump.</p></dd>
+<dt><span class="term"><code>-c</code><br /><code>--clean</code></span></dt>
+<dd><p>Output commands to clean (drop) database objects prior to outputting the commands for
+creating them.</p></dd>
+<dt><span class="term"><code>-O</code><br /><code>--no-owner</code></span></dt>
+<dd><p>Do not output commands to set ownership of objects to match the original database.</p></dd>
+</dl></body></html>"""
+
+
+def test_which_option_is_answered_with_the_options_name_whatever_the_question_reads_as(
+    answerer, tmp_path
+) -> None:
+    # "Which option makes ... drop objects ...?" reads as a procedure, which had no short answer,
+    # and the term's two lines ("-c" over "--clean") did not match the entry's label.
+    ctx = context_of(tmp_path, DUMP_OPTIONS_PAGE)
+    a = ask(answerer, "Which option makes dumptool drop objects before creating them?", ctx)
+    assert not a.abstained and a.text.startswith("-c --clean"), a.text
+    assert a.short is not None and a.short.text == "--clean", a.text

@@ -629,9 +629,12 @@ def _term_name(s: ScoredSentence, n: int) -> ShortAnswer | None:
     """The entry's name when ``s`` opens with its entry's term line ("memory_cache_enabled
     (boolean)" above its description), else None."""
     head = s.text.partition("\n\n")[0].strip()
-    if not s.label or "\n\n" not in s.text or s.label.rsplit("\n", 1)[-1].strip() != head:
+    # A term of several lines names one option its ways ("-c" over "--clean"): the label keeps
+    # the last, and so does the short answer.
+    last = head.rsplit("\n", 1)[-1].strip()
+    if not s.label or "\n\n" not in s.text or s.label.rsplit("\n", 1)[-1].strip() != last:
         return None
-    name = entry_identifier(head)
+    name = entry_identifier(last)
     at = s.text.find(name) if name else -1
     if name is None or at < 0:
         return None
@@ -1647,7 +1650,9 @@ class ExtractiveAnswerer:
             if short is None and s.lead:
                 # The value is in the entry's label ("(5) SQLITE_BUSY"), not in the sentence.
                 short = _short_in_label(need, question, p, s, n)
-            if short is None and need.kind in ("name", "code") and asks_for_item(question):
+            # (Whatever the kind: "Which option makes pg_dump drop objects ...?" reads as a
+            # procedure, and its answer is still the option's name.)
+            if short is None and asks_for_item(question):
                 # "Which parameter turns on the cache?" over "memory_cache_enabled (boolean)\n\n
                 # Setting to on enables the memory cache.": the entry's name is the answer.
                 short = _term_name(s, n) or _signature_name(s, n)
