@@ -1,7 +1,7 @@
 """Manual layouts at a manual's scale, built from seeded templates and asked end to end.
 
 The question sets in this folder ask a few questions of each real manual; a layout that holds
-one of them is met once or twice. This bench writes pages in four layouts a DocBook manual (and
+one of them is met once or twice. This bench writes pages in five layouts a DocBook manual (and
 others) uses at full size, with many look-alike entries, ingests them with ``ragline ingest`` into a
 fresh collection and asks every entry's question through ``ask``:
 
@@ -19,6 +19,10 @@ fresh collection and asks every entry's question through ``ask``:
 - ``functions``: a one-column function table (signature, description and example, each a
   paragraph of one cell) of 24 rows. Asked: "Which function <description>?"; scored on the short
   answer being the function's name.
+
+- ``notes``: 10 settings whose entries hold a note, tip or warning (a titled block, as DocBook
+  writes one) between the description and the default. Asked: "What is the default value of X?";
+  scored on the short answer.
 
 The templates are generic (made-up names and values), not text of any manual. A first run of each
 layout on the code before the twenty-first session is in docs/benchmarks.md.
@@ -331,11 +335,38 @@ setseed|double precision|Sets the seed for subsequent random() calls|setseed(0.1
     return [(f"Which function {what}?", name) for name, what in asked.items()]
 
 
+def notes(out: Path) -> list[Question]:
+    rng = random.Random(5)
+    kinds = ["Note", "Tip", "Warning", "Caution", "Important"]
+    entries: list[str] = []
+    questions: list[Question] = []
+    for n, noun in enumerate(
+        ["cache", "spill", "sort", "merge", "flush", "probe", "fetch", "prune", "scan", "queue"]
+    ):
+        name = f"{noun}_buffer_size"
+        value = f"{rng.choice([4, 8, 16, 32, 64, 128])}MB"
+        kind = kinds[n % len(kinds)]
+        entries.append(
+            f'<dt><span class="term"><code class="varname">{name}</code> (<code class="type">integer</code>)'
+            f"</span></dt><dd><p>Sets the memory used to {noun} rows before they are written out.</p>"
+            f'<div class="{kind.lower()}"><h3 class="title">{kind}</h3><p>On small machines the {noun} '
+            f"buffer should be kept small, since it is allocated per session.</p></div>"
+            f"<p>The default is <code>{value}</code>. This parameter can be set per session.</p></dd>"
+        )
+        questions.append((f"What is the default value of {name}?", value))
+    (out / "runtime-memory.html").write_text(
+        "<html><head><title>20.4. Memory</title></head><body><h2>20.4. Memory</h2>"
+        f'<div class="variablelist"><dl class="variablelist">{"".join(entries)}</dl></div></body></html>'
+    )
+    return questions
+
+
 LAYOUTS: dict[str, Layout] = {
     "parameters": parameters,
     "columns": columns,
     "codes": codes,
     "functions": functions,
+    "notes": notes,
 }
 
 

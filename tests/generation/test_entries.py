@@ -68,6 +68,25 @@ def test_units_of_a_definition_entry_carry_its_term_until_the_next_term() -> Non
     )
 
 
+def test_an_admonition_inside_an_entry_does_not_end_it() -> None:
+    # DocBook writes a note as a titled block ("### Note"); the default after it is still the
+    # entry's, not the note's.
+    text = (
+        "## 20.4. Resource Consumption\n\nshared_cache_size (integer)\n\nSets the cache size.\n\n"
+        "### Note\n\nKeep it small on small machines.\n\nThe default is 128MB.\n\n"
+        "work_area_size (integer)\n\nSets the work area. The default is 4MB."
+    )
+    labels = labels_of(text)
+    assert labels["The default is 128MB."] == "20.4. Resource Consumption\nshared_cache_size (integer)"
+    assert (
+        labels["Keep it small on small machines."]
+        == "20.4. Resource Consumption\nshared_cache_size (integer)"
+    )
+    # A chunk that starts after the note's title: its section path ends with the note.
+    later = "The default is 128MB."
+    assert labels_of(later, ("20.4. Resource Consumption", "Note"))[later] == "20.4. Resource Consumption"
+
+
 def test_units_before_the_first_heading_take_the_section_path_unless_it_names_that_heading() -> None:
     text = "Then the parent exits.\n\n## Graceful Restart\n\nSignal: USR1"
     assert labels_of(text, ("Manual", "Restart Now"))["Then the parent exits."] == "Restart Now"

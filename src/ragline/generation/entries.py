@@ -108,16 +108,28 @@ def field_row_name(unit: str) -> str | None:
     return row[0] if row is not None else None
 
 
+_ADMONITIONS = frozenset(
+    {"note", "notes", "tip", "hint", "warning", "caution", "important", "attention", "danger"}
+)
+
+
 def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:
     """For each unit ``text[a:b]`` of ``spans``, the label of the entry it belongs to: the last
     heading line above it in ``text`` (else the innermost of ``section_path``), and on a second
     line the definition-list term that opened the entry since that heading, if any (the units of
     a ``<dd>`` after its first sentence do not repeat the ``<dt>``'s name)."""
-    heads = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text)]
+    # An admonition's title ("### Note" inside a parameter's entry, as DocBook writes a note) is
+    # no section: the sentences after the note still belong to the entry it sits in.
+    heads = [
+        (m.start(), m.group(1).strip())
+        for m in _HEADING.finditer(text)
+        if m.group(1).strip().rstrip(":").lower() not in _ADMONITIONS
+    ]
     starts = [h[0] for h in heads]
     # Units before the passage's first heading sit in the section the passage starts in; its
     # section path names that one unless it names the first heading (the path of a later chunk).
-    fallback = section_path[-1] if section_path else ""
+    sections = [x for x in section_path if x.strip().rstrip(":").lower() not in _ADMONITIONS]
+    fallback = sections[-1] if sections else ""
     if heads and fallback == heads[0][1]:
         fallback = ""
     # A later piece of a record's entry (the chunker carries "| name | Use | ... |" in its section
