@@ -1421,3 +1421,75 @@ def test_which_option_is_answered_with_the_options_name_whatever_the_question_re
     a = ask(answerer, "Which option makes dumptool drop objects before creating them?", ctx)
     assert not a.abstained and a.text.startswith("-c --clean"), a.text
     assert a.short is not None and a.short.text == "--clean", a.text
+
+
+# SQL command reference pages (DocBook refentries): a synopsis, then a definition list of the
+# command's parameters, the same terms on every DROP command's page.
+DROP_TABLE_PAGE = """<html><head><title>DROP TABLE</title></head><body><div class="refentry">
+<div class="refnamediv"><h2>DROP TABLE</h2><p>DROP TABLE — remove a table</p></div>
+<div class="refsynopsisdiv"><h2>Synopsis</h2><pre class="synopsis">DROP TABLE [ IF EXISTS ] name [,
+...] [ CASCADE | RESTRICT ]</pre></div>
+<div class="refsect1"><h2>Description</h2><p>DROP TABLE removes tables from the database. Only the
+table owner, the schema owner, and superuser can drop a table. To empty a table of rows without
+destroying the table, use DELETE or TRUNCATE.</p>
+<p>DROP TABLE always removes any indexes, rules, triggers, and constraints that exist for the target
+table. However, to drop a table that is referenced by a view or a foreign-key constraint of another
+table, CASCADE must be specified.</p></div>
+<div class="refsect1"><h2>Parameters</h2><div class="variablelist"><dl class="variablelist">
+<dt><span class="term"><code class="literal">IF EXISTS</code></span></dt><dd><p>Do not throw an
+error if the table does not exist. A notice is issued in this case.</p></dd>
+<dt><span class="term"><em class="replaceable"><code>name</code></em></span></dt><dd><p>The name
+(optionally schema-qualified) of the table to drop.</p></dd>
+<dt><span class="term"><code class="literal">CASCADE</code></span></dt><dd><p>Automatically drop
+objects that depend on the table (such as views), and in turn all objects that depend on those
+objects.</p></dd>
+<dt><span class="term"><code class="literal">RESTRICT</code></span></dt><dd><p>Refuse to drop the
+table if any objects depend on it. This is the default.</p></dd>
+</dl></div></div>
+<div class="refsect1"><h2>Examples</h2><p>To destroy two tables, films and distributors:</p><pre
+class="programlisting">DROP TABLE films, distributors;</pre></div>
+</div></body></html>"""
+DROP_VIEW_PAGE = """<html><head><title>DROP VIEW</title></head><body><div class="refentry">
+<div class="refnamediv"><h2>DROP VIEW</h2><p>DROP VIEW — remove a view</p></div>
+<div class="refsect1"><h2>Parameters</h2><div class="variablelist"><dl class="variablelist">
+<dt><span class="term"><code class="literal">IF EXISTS</code></span></dt><dd><p>Do not throw an
+error if the view does not exist. A notice is issued in this case.</p></dd>
+<dt><span class="term"><code class="literal">CASCADE</code></span></dt><dd><p>Automatically drop
+objects that depend on the view (such as other views), and in turn all objects that depend on those
+objects.</p></dd>
+<dt><span class="term"><code class="literal">RESTRICT</code></span></dt><dd><p>Refuse to drop the
+view if any objects depend on it. This is the default.</p></dd>
+</dl></div></div></div></body></html>"""
+
+
+def test_a_commands_parameter_is_read_from_its_entry_on_that_commands_page(tmp_path) -> None:
+    # "What does IF EXISTS do" is neither a default nor a definition question: no entry cue, and
+    # the page's description sentences filled the candidates of its passage.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "sql-droptable.html").write_text(DROP_TABLE_PAGE)
+    (docs / "sql-dropview.html").write_text(DROP_VIEW_PAGE)
+    engine = ragline.open(tmp_path / "data", store={"backend": "memory"})
+    engine.ingest([docs])
+    for q, entry in (
+        (
+            "What does IF EXISTS do in DROP TABLE?",
+            "IF EXISTS Do not throw an error if the table does not exist.",
+        ),
+        (
+            "What does CASCADE do in DROP TABLE?",
+            "CASCADE Automatically drop objects that depend on the table",
+        ),
+    ):
+        a = engine.ask(q)
+        assert not a.abstained, q
+        assert a.text.startswith(entry), (q, a.text)
+
+
+def test_a_synopsis_is_code_even_when_it_lists_choices_with_bars(answerer, tmp_path) -> None:
+    # "[ CASCADE | RESTRICT ]" read as a table row split the synopsis block into lines, and its
+    # command line was quoted as the answer to "Who can drop a table?".
+    a = ask(answerer, "Who can drop a table?", context_of(tmp_path, DROP_TABLE_PAGE, DROP_VIEW_PAGE))
+    assert not a.abstained
+    assert "Only the table owner" in a.text, a.text
+    assert "[ IF EXISTS ]" not in a.text, a.text

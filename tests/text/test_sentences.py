@@ -143,6 +143,15 @@ def test_is_code_counts_each_symbol_character_once(text: str) -> None:
                 "| 23505 | unique_violation. See above. |",
             ],
         ),
+        # A code block is one unit, whatever bars it holds.
+        (
+            "## Synopsis\n\n```\nDROP TABLE [ IF EXISTS ] name [ CASCADE | RESTRICT ]\n```\n\nIt drops.",
+            [
+                "## Synopsis",
+                "```\nDROP TABLE [ IF EXISTS ] name [ CASCADE | RESTRICT ]\n```",
+                "It drops.",
+            ],
+        ),
     ],
 )
 def test_answer_units_split_rows_and_join_a_label_to_its_definition(text: str, expected: list[str]) -> None:

@@ -335,6 +335,16 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
     if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
         idents = asked_identifiers(need, question)
         return 0.5 if idents and all(label_names(e, s.label) for e in idents) else 0.0
+    if need.kind in ("other", "definition") and "\n" in s.label and term_of(s.text) is not None:
+        # "What does CASCADE do in DROP TABLE?": the entry whose term is the asked identifier, on
+        # the page the question's other names point to (its title, "DROP TABLE"), not the same
+        # term on DROP VIEW's page nor a sentence that mentions it.
+        idents = asked_identifiers(need, question)
+        term = entry_name(s.label.rsplit("\n", 1)[-1])
+        if idents and any(names(e, term) for e in idents):
+            held = s.header | s.own
+            if all(label_names(e, s.label) or set(terms(e)) <= held for e in idents):
+                return 0.5
     if need.kind == "difference":
         sides = compared(question)
         settings = [x for x in sides if is_identifier(x) and " " not in x.strip()]

@@ -168,7 +168,8 @@ def _row_lines(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, i
     cut into its lines."""
     spans: list[tuple[int, int]] = []
     for a, b in sentences:
-        if _TABLE_ROW in text[a:b] and "\n" in text[a:b]:
+        # A code block is one piece whatever it holds ("[ CASCADE | RESTRICT ]" in a synopsis).
+        if _TABLE_ROW in text[a:b] and "\n" in text[a:b] and not text[a:b].startswith("```"):
             cut = a
             for line in text[a:b].split("\n"):
                 if line.strip():
