@@ -1,7 +1,7 @@
 """Manual layouts at a manual's scale, built from seeded templates and asked end to end.
 
 The question sets in this folder ask a few questions of each real manual; a layout that holds
-one of them is met once or twice. This bench writes pages in five layouts a DocBook manual (and
+one of them is met once or twice. This bench writes pages in six layouts a DocBook manual (and
 others) uses at full size, with many look-alike entries, ingests them with ``ragline ingest`` into a
 fresh collection and asks every entry's question through ``ask``:
 
@@ -23,6 +23,9 @@ fresh collection and asks every entry's question through ``ask``:
 - ``notes``: 10 settings whose entries hold a note, tip or warning (a titled block, as DocBook
   writes one) between the description and the default. Asked: "What is the default value of X?";
   scored on the short answer.
+- ``references``: 8 command reference pages ("DROP TABLE", "DROP VIEW", ...), each a synopsis
+  with choices between bars and the same parameters (IF EXISTS, CASCADE, RESTRICT). Asked: "What
+  does CASCADE do in DROP INDEX?"; scored on the answer's first piece holding that page's entry.
 
 The templates are generic (made-up names and values), not text of any manual. A first run of each
 layout on the code before the twenty-first session is in docs/benchmarks.md.
@@ -361,12 +364,45 @@ def notes(out: Path) -> list[Question]:
     return questions
 
 
+def references(out: Path) -> list[Question]:
+    # Command reference pages, one per object kind, each with the same parameters and a synopsis
+    # whose choices are separated by bars. Scored on the answer's first piece, not a short
+    # answer: "text:" marks the phrase it must hold.
+    questions: list[Question] = []
+    for kind in ["table", "view", "index", "sequence", "schema", "function", "trigger", "domain"]:
+        title = f"DROP {kind.upper()}"
+        params = {
+            "IF EXISTS": f"Do not throw an error if the {kind} does not exist. A notice is issued then.",
+            "CASCADE": f"Automatically drop objects that depend on the {kind}, and in turn all objects that "
+            "depend on those objects.",
+            "RESTRICT": f"Refuse to drop the {kind} if any objects depend on it. This is the default.",
+        }
+        dl = "".join(
+            f'<dt><span class="term"><code class="literal">{t}</code></span></dt><dd><p>{d}</p></dd>'
+            for t, d in params.items()
+        )
+        (out / f"sql-drop{kind}.html").write_text(
+            f'<html><head><title>{title}</title></head><body><div class="refentry"><h2>{title}</h2>'
+            f'<p>{title} — remove a {kind}</p><h2>Synopsis</h2><pre class="synopsis">{title} '
+            "[ IF EXISTS ] name [, ...] [ CASCADE | RESTRICT ]</pre><h2>Description</h2>"
+            f"<p>{title} removes an existing {kind} from the database. Only its owner can drop a {kind}. "
+            f"The {kind} is removed together with everything that exists only for it.</p>"
+            f'<h2>Parameters</h2><dl class="variablelist">{dl}</dl></div></body></html>'
+        )
+        questions += [
+            (f"What does IF EXISTS do in {title}?", f"text:error if the {kind} does not exist"),
+            (f"What does CASCADE do in {title}?", f"text:depend on the {kind},"),
+        ]
+    return questions
+
+
 LAYOUTS: dict[str, Layout] = {
     "parameters": parameters,
     "columns": columns,
     "codes": codes,
     "functions": functions,
     "notes": notes,
+    "references": references,
 }
 
 
@@ -396,11 +432,16 @@ def main() -> None:
             for q, want in questions:
                 a = engine.ask(q)
                 short = a.short.text if a.short is not None else None
-                good = not a.abstained and short == want
+                if want.startswith("text:"):
+                    # The answer's first cited piece must hold the phrase.
+                    good = not a.abstained and want[5:] in a.text.split(" [1]", 1)[0]
+                else:
+                    good = not a.abstained and short == want
                 ok += good
                 if args.show and not good:
                     print(f"  -- {name}: {q} want={want!r} short={short!r} answer={a.text[:160]!r}")
-            print(f"{name}: {ok}/{len(questions)} short answers exact")
+            what = "first pieces right" if name == "references" else "short answers exact"
+            print(f"{name}: {ok}/{len(questions)} {what}")
             total += len(questions)
             right += ok
         print(f"all: {right}/{total}")
