@@ -52,6 +52,18 @@ Layout = Callable[[Path], list[Question]]
 _UNITS = {"s": "seconds", "ms": "milliseconds", "kB": "kilobytes", "": ""}
 
 
+def _page(path: Path, title: str, body: str, heading: str = "h2") -> None:
+    """An HTML page titled ``title``, its heading the same, then ``body``."""
+    path.write_text(
+        f"<html><head><title>{title}</title></head><body><{heading}>{title}</{heading}>{body}</body></html>"
+    )
+
+
+def _variable_list(dl: str) -> str:
+    """``dl`` (``<dt>``/``<dd>`` pairs) as DocBook writes a variable list."""
+    return f'<div class="variablelist"><dl class="variablelist">{dl}</dl></div>'
+
+
 def parameters(out: Path) -> list[Question]:
     rng = random.Random(7)
     nouns = [
@@ -144,18 +156,12 @@ def parameters(out: Path) -> list[Question]:
             f"</dt><dd><p>{d}</p></dd>"
             for n, t, d, _ in family
         )
-        title = f"19.9. {word.title()} Settings"
-        (out / f"settings-{word}.html").write_text(
-            f"<html><head><title>{title}</title></head><body><h2>{title}</h2>"
-            f'<div class="variablelist"><dl class="variablelist">{dl}</dl></div></body></html>'
-        )
+        _page(out / f"settings-{word}.html", f"19.9. {word.title()} Settings", _variable_list(dl))
         questions += [(f"What is the default value of {n}?", v) for n, _, _, v in family]
     for part in range(2):
         dl = "".join(entries[part * 20 : (part + 1) * 20])
-        title = f"19.{part + 4}. Settings Part {part + 1}"
-        (out / f"settings{part + 1}.html").write_text(
-            f"<html><head><title>{title}</title></head><body><h2>{title}</h2>"
-            f'<div class="variablelist"><dl class="variablelist">{dl}</dl></div></body></html>'
+        _page(
+            out / f"settings{part + 1}.html", f"19.{part + 4}. Settings Part {part + 1}", _variable_list(dl)
         )
     return questions
 
@@ -200,11 +206,12 @@ def columns(out: Path) -> list[Question]:
             f"<tr><td><code>{name}</code></td><td>{kind}</td><td>{default}</td><td>no</td><td>{desc}</td></tr>"
         )
         questions.append((f"What is the default value of {name}?", default))
-    (out / "module.html").write_text(
-        "<html><head><title>Module parameters</title></head><body><h2>Module parameters</h2>"
+    _page(
+        out / "module.html",
+        "Module parameters",
         "<p>The following parameters are available.</p><table><thead><tr><th>Parameter</th><th>Type</th>"
         "<th>Default</th><th>Mandatory</th><th>Description</th></tr></thead><tbody>"
-        f"{''.join(rows)}</tbody></table></body></html>"
+        f"{''.join(rows)}</tbody></table>",
     )
     return questions
 
@@ -258,12 +265,13 @@ def codes(out: Path) -> list[Question]:
             used.add(name)
             rows.append(f"<tr><td><code>{code}</code></td><td><code>{name}</code></td></tr>")
             questions.append((f"Which error code means {name.replace('_', ' ')}?", code))
-    (out / "errcodes.html").write_text(
-        "<html><head><title>Appendix A. Error Codes</title></head><body><h1>Appendix A. Error Codes</h1>"
+    _page(
+        out / "errcodes.html",
+        "Appendix A. Error Codes",
         "<p>All messages emitted by the server are assigned five-character error codes. Applications "
         "should test the error code rather than the text of the message.</p><table><thead><tr>"
-        f"<th>Error Code</th><th>Condition Name</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        "</body></html>"
+        f"<th>Error Code</th><th>Condition Name</th></tr></thead><tbody>{''.join(rows)}</tbody></table>",
+        heading="h1",
     )
     # Prose that names the conditions without their codes, as a manual's chapters do.
     prose = "".join(
@@ -271,9 +279,7 @@ def codes(out: Path) -> list[Question]:
         "operation is rolled back.</p>"
         for name in sorted(used)[::4]
     )
-    (out / "errors.html").write_text(
-        f"<html><head><title>Error handling</title></head><body><h2>Error handling</h2>{prose}</body></html>"
-    )
+    _page(out / "errors.html", "Error handling", prose)
     return questions
 
 
@@ -311,12 +317,12 @@ setseed|double precision|Sets the seed for subsequent random() calls|setseed(0.1
         f"( {a} ) → numeric</p><p>{d}</p><p><code>{e}</code></p></td></tr>"
         for n, a, d, e in funcs
     )
-    (out / "functions-math.html").write_text(
-        "<html><head><title>9.3. Mathematical Functions</title></head><body>"
-        "<h2>9.3. Mathematical Functions</h2><p>Table 9.5 shows the available mathematical functions.</p>"
-        "<table><caption>Table 9.5. "
+    _page(
+        out / "functions-math.html",
+        "9.3. Mathematical Functions",
+        "<p>Table 9.5 shows the available mathematical functions.</p><table><caption>Table 9.5. "
         'Mathematical Functions</caption><thead><tr><th class="func_table_entry"><p>Function</p>'
-        f"<p>Description</p><p>Example(s)</p></th></tr></thead><tbody>{rows}</tbody></table></body></html>"
+        f"<p>Description</p><p>Example(s)</p></th></tr></thead><tbody>{rows}</tbody></table>",
     )
     asked = {
         "cbrt": "computes the cube root",
@@ -357,10 +363,7 @@ def notes(out: Path) -> list[Question]:
             f"<p>The default is <code>{value}</code>. This parameter can be set per session.</p></dd>"
         )
         questions.append((f"What is the default value of {name}?", value))
-    (out / "runtime-memory.html").write_text(
-        "<html><head><title>20.4. Memory</title></head><body><h2>20.4. Memory</h2>"
-        f'<div class="variablelist"><dl class="variablelist">{"".join(entries)}</dl></div></body></html>'
-    )
+    _page(out / "runtime-memory.html", "20.4. Memory", _variable_list("".join(entries)))
     return questions
 
 

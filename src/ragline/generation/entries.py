@@ -113,6 +113,11 @@ _ADMONITIONS = frozenset(
 )
 
 
+def _admonition(title: str) -> bool:
+    """Whether a heading or section title is an admonition's ("Note", "Warning:")."""
+    return title.strip().rstrip(":").lower() in _ADMONITIONS
+
+
 def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:
     """For each unit ``text[a:b]`` of ``spans``, the label of the entry it belongs to: the last
     heading line above it in ``text`` (else the innermost of ``section_path``), and on a second
@@ -120,15 +125,11 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
     a ``<dd>`` after its first sentence do not repeat the ``<dt>``'s name)."""
     # An admonition's title ("### Note" inside a parameter's entry, as DocBook writes a note) is
     # no section: the sentences after the note still belong to the entry it sits in.
-    heads = [
-        (m.start(), m.group(1).strip())
-        for m in _HEADING.finditer(text)
-        if m.group(1).strip().rstrip(":").lower() not in _ADMONITIONS
-    ]
+    heads = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text) if not _admonition(m.group(1))]
     starts = [h[0] for h in heads]
     # Units before the passage's first heading sit in the section the passage starts in; its
     # section path names that one unless it names the first heading (the path of a later chunk).
-    sections = [x for x in section_path if x.strip().rstrip(":").lower() not in _ADMONITIONS]
+    sections = [x for x in section_path if not _admonition(x)]
     fallback = sections[-1] if sections else ""
     if heads and fallback == heads[0][1]:
         fallback = ""
