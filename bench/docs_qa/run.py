@@ -26,6 +26,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split exim --all-pages      # and a fifth
     .venv/bin/python bench/docs_qa/run.py --split rsyslog --all-pages   # and a sixth
     .venv/bin/python bench/docs_qa/run.py --split pgpool --all-pages    # and a seventh
+    .venv/bin/python bench/docs_qa/run.py --split slony --all-pages     # and an eighth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -109,6 +110,11 @@ SETS = {
     # description says "Default is ...", reference pages, release notes and a back-of-the-book
     # index (bookindex.html); every page (split pgpool).
     "pgpool": _one_manual("pgpool", "pgpool2", "usr/share/doc/pgpool2", "*.html"),
+    # Written on 2026-12-07 (twenty-second session) before any output over this manual: Slony-I
+    # 2.2's DocBook admin guide (PostgreSQL's stylesheet), slon parameters as "name (type)" terms
+    # whose defaults are worded six ways ("Range: [..], default 2000", "Default: false",
+    # "Defaults to true", ...), slonik statement pages, schema tables; every page (split slony).
+    "slony": _one_manual("slony", "slony1-2-doc", "usr/share/doc/slony1-2-doc/adminguide", "*.html"),
 }
 
 
