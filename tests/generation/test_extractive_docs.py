@@ -1493,3 +1493,95 @@ def test_a_synopsis_is_code_even_when_it_lists_choices_with_bars(answerer, tmp_p
     assert not a.abstained
     assert "Only the table owner" in a.text, a.text
     assert "[ IF EXISTS ]" not in a.text, a.text
+
+
+# A daemon's settings as a DocBook manual writes them: each default worded its own way, at the end
+# of a paragraph ("Range: [0-120000], default 10000"), as a bracketed field ("default: 3") or a
+# quoted one ("Default: '10 minutes'."); two settings whose names share a word.
+DAEMON_PAGE = """<html><head><title>4. Event Tuning</title></head><body>
+<h2>4. Event Tuning</h2><dl class="variablelist">
+<dt><code>poll_interval</code> (<code>integer</code>)</dt>
+<dd><p>Check for work at least this often in milliseconds. Range: [10-60000], default 2000</p></dd>
+<dt><code>poll_interval_timeout</code> (<code>integer</code>)</dt>
+<dd><p>Maximum time in milliseconds before a heartbeat is issued on an idle node. Without it, an
+idle node would look as if it had fallen behind. Thus, the need for poll_interval_timeout.
+Range: [0-120000], default 10000</p>
+<p>This parameter is mostly of concern on busy nodes, though it does affect how often events are
+generated on the other nodes.</p></dd>
+<dt><code>sweep_frequency</code> (<code>integer</code>)</dt>
+<dd><p>Sets how many cleanup cycles run before a sweep is done. 0 disables the builtin sweep.
+Range: [0,100], default: 3</p></dd>
+<dt><code>purge_interval</code> (<code>interval</code>)</dt>
+<dd><p>Controls how quickly old events are trimmed out of the journal tables.
+Default: '10 minutes'.</p></dd>
+<dt><code>syslog</code> (<code>integer</code>)</dt>
+<dd><p>Sets up logging to syslog. The default is 0, which means syslog is off.</p></dd>
+<dt><code>syslog_facility</code> (<code>string</code>)</dt>
+<dd><p>Sets the syslog facility to be used when syslog is enabled. Valid values are LOCAL0 to
+LOCAL7. The default is LOCAL0.</p></dd>
+</dl></body></html>"""
+
+# A command's reference page: an option's default in the sentence after its one-line description;
+# the release notes' heading names the command, and its section number is no value.
+WAIT_PAGE = """<html><head><title>WAIT FOR JOB</title></head><body>
+<h1>WAIT FOR JOB</h1><h2>Description</h2><p>Waits for job confirmation. The script remembers the
+last job generated on every node. In certain situations a job generated on one node must be
+processed on another node before more commands are issued; WAIT FOR JOB makes the script wait for
+the confirmation of a job, which means that the other node is ready for the next action. WAIT FOR
+JOB must be called outside of any try block, since new confirmations do not become visible within
+a transaction.</p>
+<dl><dt>ORIGIN = ival | ALL</dt><dd><p>The origin of the jobs to wait for.</p></dd>
+<dt>CONFIRMED = ival | ALL</dt><dd><p>The node that must confirm the jobs.</p></dd>
+<dt>WAIT ON = ival</dt><dd><p>The node where the confirmation table is to be checked.</p></dd>
+<dt>TIMEOUT = ival</dt><dd><p>The number of seconds to wait. Default is 600 (10 minutes).
+TIMEOUT = 0 causes the script to wait indefinitely.</p></dd></dl>
+<h2>Version Information</h2><p>In version 2.0, the default value for WAIT ON was removed, so a node
+must be specified.</p></body></html>"""
+WAIT_NOTES_PAGE = """<html><head><title>Upgrading</title></head><body>
+<h3>5.4.4.4. WAIT FOR JOB requires WAIT ON</h3>
+<p>Any scripts that were assuming a default value will need to be modified.</p>
+<p>The scripts wait for every node, and a node that is behind makes them wait longer.</p></body></html>"""
+
+
+def test_a_default_closing_a_paragraph_is_no_term_of_the_next_one() -> None:
+    # The paragraph's last sentence has no full stop: read as a definition term, it was glued to
+    # the next paragraph and named the entry of every unit after it.
+    text = "Thus, the need for it. Range: [0-120000], default 10000\n\nThis parameter is of concern."
+    units = [text[a:b] for a, b in answer_units(text)]
+    assert units == [
+        "Thus, the need for it.",
+        "Range: [0-120000], default 10000",
+        "This parameter is of concern.",
+    ]
+
+
+def test_defaults_worded_as_fields_with_brackets_and_quotes(answerer, tmp_path) -> None:
+    # Each abstained: "Range: [0,100], default: 3" read as code for its brackets and colons, and the
+    # end of poll_interval_timeout's paragraph read as the term of the next.
+    ctx = context_of(tmp_path, DAEMON_PAGE)
+    for question, value in (
+        ("What is the default value of poll_interval_timeout?", "10000"),
+        ("What is the default sweep_frequency?", "3"),
+        ("How long is purge_interval by default?", "10 minutes"),
+    ):
+        a = ask(answerer, question, ctx)
+        assert not a.abstained, question
+        assert a.short is not None and a.short.text == value, (question, a.text)
+
+
+def test_a_setting_named_in_words_is_the_asked_entry_not_its_neighbour(answerer, tmp_path) -> None:
+    # "syslog facility" spells syslog_facility; the one-word neighbour syslog was taken instead.
+    a = ask(
+        answerer, "What syslog facility does the daemon use by default?", context_of(tmp_path, DAEMON_PAGE)
+    )
+    assert not a.abstained
+    assert a.short is not None and a.short.text == "LOCAL0", a.text
+
+
+def test_an_option_default_after_its_description_and_no_section_number_as_value(answerer, tmp_path) -> None:
+    # The notes' "5.4.4.4." counted as the value of a default in its heading; TIMEOUT's "Default is
+    # 600 (10 minutes)." has terms enough to be a unit of its own, apart from what it is about.
+    ctx = context_of(tmp_path, WAIT_NOTES_PAGE, WAIT_PAGE)
+    a = ask(answerer, "How many seconds does WAIT FOR JOB wait by default?", ctx)
+    assert not a.abstained
+    assert "600" in a.text and "5.4.4.4" not in a.text, a.text

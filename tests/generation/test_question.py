@@ -221,3 +221,24 @@ def test_default_rules_read_hostile_units_in_one_pass() -> None:
     assert carries(need, "default is" + " " * 50_000 + "to" + " " * 50_000) == 0.6
     assert own_text(padded) == padded
     assert carries(need, "") == 0.0
+
+
+def test_a_count_spelled_out_carries_a_number() -> None:
+    # "How many log levels ...?" over "There are nine log message types": no digit, so the unit
+    # that answers counted as holding no number.
+    need = classify("How many log levels does the daemon have?")
+    assert need.kind == "number"
+    assert carries(need, "There are nine log message types.") == 1.0
+    assert carries(need, "Each level is shown in the log.") == 0.0
+    assert carries(need, "One of them is always shown.") == 0.0  # "one" is mostly a pronoun
+
+
+def test_a_default_named_in_an_aside_is_a_value() -> None:
+    need = classify("What does IFS contain by default?")
+    assert need.kind == "default"
+    assert (
+        carries(need, "Internal field separators (by default space, tab, newline and NUL), used to split.")
+        == 1.0
+    )
+    # No aside, no value stated.
+    assert carries(need, "The default is chosen by the installer.") < 1.0

@@ -133,3 +133,14 @@ def test_tidy_span_leaves_out_markup_and_quotes_around_the_value(text: str, span
     x, y = tidy_span(text, a, a + len(span))
     assert text[x:y] == want
     assert a <= x <= y <= a + len(span)
+
+
+def test_a_default_written_right_after_the_word_default() -> None:
+    # "Range: [0-120000], default 10000": no "is", no colon; the number after "default" is the value.
+    q = "What is the default value of poll_interval_timeout?"
+    text = "Range: [0-120000], default 10000"
+    span = short_span(classify(q), q, text)
+    assert span is not None and text[span[0] : span[1]] == "10000"
+    text = "Range: [30-30000], default 300ms"
+    span = short_span(classify(q), q, text)
+    assert span is not None and text[span[0] : span[1]] == "300ms"

@@ -65,7 +65,7 @@ from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
 from ragline.text.identifiers import asks_for_item, identifiers
 from ragline.text.navigation import answers_last, listing_spans
-from ragline.text.sentences import answer_units, is_code, is_heading, row_spans, sentence_spans
+from ragline.text.sentences import answer_units, is_code, is_heading, label_words, row_spans, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
 ABSTAIN_TEXT = NOT_ENOUGH_INFORMATION
@@ -310,8 +310,14 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
         return 1.0
     own = carries(need, s.shown)
     if own < 1.0 and s.label and any(is_identifier(e) and label_names(e, s.label) for e in need.named):
-        return max(own, carries(need, f"{s.label}\n{s.shown}"))
+        # A heading's section number ("5.4.4.4. WAIT FOR EVENT requires WAIT ON") is no value.
+        label = _NUMBERED_LINE.sub("", s.label)
+        return max(own, carries(need, f"{label}\n{s.shown}"))
     return own
+
+
+# The section number opening a heading line of a label.
+_NUMBERED_LINE = re.compile(r"(?m)^[ \t]*(?:\d+(?:\.\d+)*\.|\d+(?:\.\d+)+)[ \t]+")
 
 
 # Kinds whose answer sits in the entry of the asked setting or command: the unit carrying the kind
@@ -501,27 +507,43 @@ def _described_entry(
 
 
 def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[ScoredSentence]) -> str | None:
-    """The term line of an entry in the context whose name is one plain word of a default
-    question ("ssl (boolean)" for "ssl"; "port", "fsync" alike), when the question names no
-    identifier of its own; else None. A word-shaped name is no identifier to the question parser,
-    so the entry was not known to be the asked one."""
+    """The term line of an entry in the context whose name the question spells in plain words
+    ("ssl (boolean)" for "ssl"; "syslog_facility (string)" for "syslog facility"), when it names
+    no identifier of its own; else None. A word-shaped name is no identifier to the question
+    parser, so the entry was not known to be the asked one. Of several, the name of most words:
+    "syslog facility" asks for syslog_facility, not for its neighbour syslog."""
     if need.kind != "default" or not scored or any(is_identifier(e) for e in need.named):
         return None
-    words = set(re.findall(r"[a-z][\w-]*", question))
+    lowered = question.lower()
+    words = set(re.findall(r"[a-z][\w-]*", lowered))
+    best: str | None = None
+    most = 0
     for s in scored:
         term = s.label.rsplit("\n", 1)[-1].strip() if s.label else ""
         name = entry_name(term).split()
         # A term with its type or default in brackets ("ssl (boolean)"), all lower case: a
         # setting's name, not a heading's word.
-        if (
-            len(name) == 1
-            and name[0] != term
-            and name[0].isalpha()
-            and name[0].islower()
-            and name[0] in words
-        ):
-            return term
-    return None
+        if len(name) != 1 or name[0] == term:
+            continue
+        parts = re.split(r"[_-]", name[0])
+        if not all(p.isalpha() and p.islower() for p in parts):
+            continue
+        # Spelled in words, a name must be what is asked ("What syslog facility ...", "the
+        # default syslog facility", "syslog facility by default"), not the subject of another
+        # setting's question ("Where does the logging collector write its files by default?").
+        spelled_as = r"[\s_-]+".join(map(re.escape, parts))
+        spelled = (
+            name[0] in words
+            if len(parts) == 1
+            else re.search(
+                rf"\b(?:what|which|default|of|is)\s+(?:the\s+)?{spelled_as}\b|\b{spelled_as}\s+(?:by\s+)?default\b",
+                lowered,
+            )
+            is not None
+        )
+        if spelled and len(parts) > most:
+            best, most = term, len(parts)
+    return best
 
 
 def _referred_entry(
@@ -591,6 +613,9 @@ def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
     return False
 
 
+_OPENS_DEFAULT = re.compile(r"\s*(?:the\s+)?default(?:\s+value)?\s+is\b|\s*defaults?\s*:", re.IGNORECASE)
+
+
 def _default_closes(
     need: QuestionNeed, text: str, units: Sequence[tuple[int, int]], labels: Sequence[str], u: int
 ) -> bool:
@@ -603,7 +628,18 @@ def _default_closes(
     nxt = strip_markers(text[x:y])
     return (
         "\n\n" not in text[b:x]
-        and len(set(terms(nxt))) < MIN_TERMS  # as a unit's own terms are counted
+        # As a unit's own terms are counted; or, after an entry's term and the one sentence that
+        # describes it, a short sentence opening with the default ("TIMEOUT = ival / The number
+        # of seconds to wait. Default is 600 (10 minutes).": a value with its unit has terms
+        # enough of its own, and the three are the whole entry).
+        and (
+            len(set(terms(nxt))) < MIN_TERMS
+            or (
+                _OPENS_DEFAULT.match(nxt) is not None
+                and label_words(nxt) <= 8
+                and term_of(text[a:b]) is not None
+            )
+        )
         and _states_value(need, nxt)
         and carries(need, strip_markers(text[a:b])) < 1.0
     )
@@ -1219,8 +1255,16 @@ class ExtractiveAnswerer:
             listings = listing_spans(p.text)
             for u, ((a, b), label) in enumerate(zip(units, labels, strict=True)):
                 text = p.text[a:b]
-                if is_heading(text) or is_code(text) or _column_names_line(p.text, a) or _group_row(text):
-                    continue  # a table's column names are no answer; its rows may be
+                if (
+                    is_heading(text)
+                    or (is_code(text) and not _states_entry_default(need, idents, text, label))
+                    or _column_names_line(p.text, a)
+                    or _group_row(text)
+                ):
+                    # A table's column names are no answer; its rows may be. Nor is code, but a
+                    # short field stating the asked entry's default is no code for all its
+                    # brackets and colons ("Range: [0,100], default: 3", "Default: '10 minutes'.").
+                    continue
                 if any(x <= a < y for x, y in listings):
                     continue
                 shown = strip_markers(text)

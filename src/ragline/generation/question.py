@@ -456,7 +456,16 @@ def has_number(text: str) -> bool:
     return _NUMBER.search(text) is not None
 
 
+# A count spelled out ("nine", "three hundred"); not "one", which is mostly a pronoun.
+_NUMBER_WORD = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen"
+    r"|(?:twen|thir|for|fif|six|seven|eigh|nine)ty|hundreds?|thousands?|millions?|billions?|dozens?)\b",
+    re.IGNORECASE,
+)
 _SET_BY_DEFAULT = re.compile(r"\b(?:is|are)\s+(?:not\s+)?set\s+by\s+default\b", re.IGNORECASE)
+# An aside naming the default in plain words: "Internal field separators (by default space, tab,
+# newline and NUL)", "(default: the host name)".
+_DEFAULT_ASIDE = re.compile(r"\((?:by\s+)?default\b[:\s]+[^()\s][^()]{0,80}\)", re.IGNORECASE)
 
 
 def carries(need: QuestionNeed, text: str) -> float:
@@ -487,11 +496,13 @@ def carries(need: QuestionNeed, text: str) -> float:
                 or _DEFAULT_PATH.search(text) is not None
                 # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
                 or _SET_BY_DEFAULT.search(text) is not None
+                or _DEFAULT_ASIDE.search(text) is not None
             )
             else 0.6
         )
     if kind == "number":
-        return 1.0 if has_number(text) else 0.0
+        # "There are nine log message types": a count is often spelled out.
+        return 1.0 if has_number(text) or _NUMBER_WORD.search(text) else 0.0
     if kind == "code":
         if any(_CODE_NAME.fullmatch(e) or _SNAKE.fullmatch(e) for e in need.entities):
             # The question names the code ("the value of SQLITE_BUSY"): its number is the answer.

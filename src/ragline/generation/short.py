@@ -47,6 +47,8 @@ _BY_DEFAULT = re.compile(
 _LITERAL_AFTER = re.compile(r"[\w.\-]+(?:\s[A-Za-z]+)?\s*\((?P<p>[-+]?\d[\w.]{0,12})\)")
 # "The TCP port the server listens on; 5432 by default."
 _VALUE_BY_DEFAULT = re.compile(rf"(?<![\w.\-])(?P<v>{_NUM}{_UNIT})\s+by default\b")
+# "Range: [0-120000], default 10000", "Range: [30-30000], default 300ms": the number right after.
+_DEFAULT_NUMBER = re.compile(rf"\bdefault\s+(?P<v>{_NUM}{_UNIT})(?![\w.]\d)", re.IGNORECASE)
 # A plain word stated as the default, closing its clause ("The default value is localhost, which
 # ..."): a value unless it is a participle ("The default is used.").
 _CLAUSE_END = re.compile(r"\s*(?:[,.;:)]|$)")
@@ -135,7 +137,7 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
         if len(first) == 2 and any(first[0].lower() == e.lower() for e in need.entities):
             a += len(first[0]) + 1
         return _strip(text, a, b)
-    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT):
+    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT, _DEFAULT_NUMBER):
         for m in pattern.finditer(text):
             a, b = _strip(text, *m.span("v"))
             value = text[a:b]

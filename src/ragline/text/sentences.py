@@ -196,6 +196,9 @@ def answer_units(text: str) -> list[tuple[int, int]]:
         a, b = spans[i]
         if (
             i + 1 < len(spans)
+            # A term is a block of its own; a paragraph's last sentence without a full stop
+            # ("... Thus, the need for it. Range: [0-120000], default 10000") is no term.
+            and (a == 0 or text[a - 1] == "\n")
             and _is_label(text[a:b])
             and _TABLE_ROW not in text[spans[i + 1][0] : spans[i + 1][1]]
             and not text[spans[i + 1][0]].startswith("#")
