@@ -249,6 +249,18 @@ def test_defined_term_and_subject() -> None:
     assert defined_term(classify("What is the default port?"), "What is the default port?") is None
 
 
+def test_a_subject_in_quotes_after_whose_terms_or_in_a_list_item() -> None:
+    # The definition opened with "In Slony-I terms," and quoted its term; the sentence that only
+    # named the cluster's name was taken for the definition instead.
+    unit = 'In Harbor terms, a "cluster" is a named set of database instances; replication runs between them.'
+    assert is_subject("a cluster", unit)
+    assert is_subject("cluster", '"Cluster" means a named set of database instances.')
+    assert not is_subject("a cluster", "The cluster name is specified in each and every script.")
+    assert not is_subject("a cluster", "In Harbor terms, a node is a database.")
+    # A list item's bullet is no word of the sentence.
+    assert is_subject("slon", '- slon is Russian for "elephant"')
+
+
 def test_defines_is_a_definition_lists_entry_for_the_term_only() -> None:
     assert defines("a spool", "Spool\n\nA directory where Harbor keeps request bodies.")
     assert defines("spool", "Spools\n\nDirectories where Harbor keeps request bodies.")

@@ -464,6 +464,43 @@ def _named_at_end(body: str, unit: str) -> bool:
     return re.search(pattern, unit.strip(), re.IGNORECASE) is not None
 
 
+_BULLET_OPEN = re.compile(r"^\s*[-*•]\s+")
+# A word that follows a sentence's subject: the word before it is the subject's head noun.
+_VERBS_AFTER_NOUN = frozenset(
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "can",
+        "cannot",
+        "will",
+        "would",
+        "must",
+        "should",
+        "may",
+        "might",
+        "has",
+        "have",
+        "does",
+        "do",
+    ]
+)
+
+
+def _defined_in_terms(body: str, unit: str) -> bool:
+    """Whether ``unit`` defines ``body`` after a phrase that says whose terms it uses, or with the
+    term in quotes: 'In Slony-I terms, a "cluster" is a named set of ...', '"Spool" means ...'."""
+    if not body.strip():
+        return False
+    pattern = (
+        r"^\s*(?:(?:in|for|within)\s[^,.;\n]{1,40},\s*)?(?:the\s+|an?\s+)?[\"'“‘`]?"
+        + re.escape(body.strip())
+        + r"(?:e?s)?[\"'”’`]?\s+(?:is|are|refers\s+to|means|denotes)\b"
+    )
+    return re.match(pattern, unit, re.IGNORECASE) is not None
+
+
 def is_subject(term: str, unit: str) -> bool:
     """Whether ``unit`` opens with ``term`` as its subject: "[The] term [noun] verb ..." or a
     definition list's "Term\\n\\nDescription" (no other words between the term and the rest)."""
@@ -474,9 +511,11 @@ def is_subject(term: str, unit: str) -> bool:
         # setting's term is its name alone ("relayhost (default: empty)" for "the relayhost
         # parameter").
         return is_subject(term, head) or is_subject(term, tail) or defines(term, unit)
+    # A list item's bullet ("- slon is Russian for ...") is no word of the sentence.
+    unit = _BULLET_OPEN.sub("", unit, count=1)
     rest = _ARTICLE.sub("", unit, count=1)
     body = _ARTICLE.sub("", term, count=1)
-    if _named_at_end(body, unit):
+    if _named_at_end(body, unit) or _defined_in_terms(body, unit):
         return True
     if not rest.lower().startswith(body.lower()):
         return False
@@ -499,6 +538,9 @@ def is_subject(term: str, unit: str) -> bool:
         return False
     if words[0].lower() in _LINKS:
         # "The VACUUM command with an INTO clause is ..." is about the command with the clause.
+        return False
+    if len(words) > 1 and words[0].isalpha() and words[0].islower() and words[1].lower() in _VERBS_AFTER_NOUN:
+        # "The cluster name is specified ..." is about the name: the term only qualifies it.
         return False
     if _COMPOUND_HEAD.search(words[0]):
         # "The router configuration comes next ..." is about the configuration, not the router.
