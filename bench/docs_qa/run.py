@@ -27,6 +27,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split rsyslog --all-pages   # and a sixth
     .venv/bin/python bench/docs_qa/run.py --split pgpool --all-pages    # and a seventh
     .venv/bin/python bench/docs_qa/run.py --split slony --all-pages     # and an eighth
+    .venv/bin/python bench/docs_qa/run.py --split privoxy --all-pages   # and a ninth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -115,6 +116,11 @@ SETS = {
     # whose defaults are worded six ways ("Range: [..], default 2000", "Default: false",
     # "Defaults to true", ...), slonik statement pages, schema tables; every page (split slony).
     "slony": _one_manual("slony", "slony1-2-doc", "usr/share/doc/slony1-2-doc/adminguide", "*.html"),
+    # Written on 2026-12-07 (twenty-second session) before any output over this manual: Privoxy's
+    # DocBook user manual, FAQ and developer manual (the privoxy package ships them); each option
+    # a numbered heading over "Specifies: / Type of value: / Default value: / Effect if unset:"
+    # fields (split privoxy).
+    "privoxy": _one_manual("privoxy", "privoxy", "usr/share/doc/privoxy", "**/*.html"),
 }
 
 
