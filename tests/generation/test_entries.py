@@ -9,6 +9,7 @@ from ragline.generation.entries import (
     attribute_terms,
     defined_term,
     defines,
+    entry_identifier,
     entry_name,
     entry_strength,
     identifiers_named,
@@ -373,3 +374,11 @@ def test_a_command_line_option_is_an_identifier_named_with_its_dashes() -> None:
     assert not names("-bt", "--bt") and not names("-bt", "a-bt") and not names("-bt", "abt")
     q = "Why does -bt hide the details of a failure?"
     assert asked_identifiers(classify(q), q) == ("-bt",)
+
+
+def test_a_hyphenated_name_heading_its_entry_is_an_identifier() -> None:
+    assert entry_identifier("7.4.8. buffer-limit") == "buffer-limit"
+    assert entry_identifier("7. The Main Configuration File") is None
+    assert is_identifier("enable-edit-actions") and is_identifier("max-client-connections")
+    # Two words joined by a hyphen may be a plain word.
+    assert not is_identifier("read-only") and not is_identifier("up-to")

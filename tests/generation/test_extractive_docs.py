@@ -1585,3 +1585,68 @@ def test_an_option_default_after_its_description_and_no_section_number_as_value(
     a = ask(answerer, "How many seconds does WAIT FOR JOB wait by default?", ctx)
     assert not a.abstained
     assert "600" in a.text and "5.4.4.4" not in a.text, a.text
+
+
+# A proxy's options as a DocBook manual writes records: a numbered heading per option, then
+# "Specifies: / Type of value: / Default value: / Effect if unset:" as <dt>/<dd> pairs.
+RECORDS_PAGE = """<html><head><title>7. The Main Configuration File</title></head><body>
+<h2>7. The Main Configuration File</h2><p>Each option is one line in the config file.</p>
+<h4>7.4.1. listen-address</h4><dl>
+<dt>Specifies:</dt><dd><p>The address and TCP port on which Harbor will listen for client
+requests.</p></dd>
+<dt>Type of value:</dt><dd><p>[IP-Address]:Port</p><p>[Hostname]:Port</p></dd>
+<dt>Default value:</dt><dd><p>127.0.0.1:8118</p></dd>
+<dt>Effect if unset:</dt><dd><p>Bind to 127.0.0.1 (IPv4 localhost), port 8118.</p></dd>
+<dt>Notes:</dt><dd><p>You will need to configure your browser to this proxy address and port.</p>
+<p>If you already have another service running on port 8118, or if you want to serve requests from
+other machines as well, you will need to override the default.</p></dd></dl>
+<h4>7.4.8. buffer-limit</h4><dl>
+<dt>Specifies:</dt><dd><p>Maximum size of the buffer for content filtering.</p></dd>
+<dt>Type of value:</dt><dd><p>Size in Kbytes</p></dd>
+<dt>Default value:</dt><dd><p>4096</p></dd>
+<dt>Effect if unset:</dt><dd><p>Use a 4MB (4096 KB) limit.</p></dd></dl>
+<h4>7.6.9. max-client-connections</h4><dl>
+<dt>Specifies:</dt><dd><p>Maximum number of client connections that will be served.</p></dd>
+<dt>Type of value:</dt><dd><p>Positive number.</p></dd>
+<dt>Default value:</dt><dd><p>128</p></dd>
+<dt>Notes:</dt><dd><p>If the system is powerful enough, Harbor can deal with several hundred
+connections at the same time, but some operating systems enforce resource limits and their default
+limits may be below the ones Harbor would require under heavy load.</p></dd></dl>
+<h4>7.6.10. listen-backlog</h4><dl>
+<dt>Specifies:</dt><dd><p>Connection queue length requested from the operating system.</p></dd>
+<dt>Default value:</dt><dd><p>64</p></dd>
+<dt>Notes:</dt><dd><p>Under high load incoming connections may queue up before Harbor gets around
+to serving them; once the queue is full, additional client connections are dropped.</p></dd></dl>
+</body></html>"""
+
+
+def test_a_record_field_and_its_value_are_one_unit() -> None:
+    # "Size in Kbytes" read as a term and took "Default value:" as its description; the value
+    # "4096" stood alone, too short to be a candidate.
+    text = (
+        "Type of value:\n\n[IP-Address]:Port\n\n[Hostname]:Port\n\nDefault value:\n\n127.0.0.1:8118\n\n"
+        "Effect if unset:\n\nBind to 127.0.0.1, port 8118.\n\n"
+        "The defaults are:\n\n- a\n\nExample:\n\n```\nx\n```"
+    )
+    units = [text[a:b] for a, b in answer_units(text)]
+    assert units[:4] == [
+        "Type of value:\n\n[IP-Address]:Port",
+        "[Hostname]:Port",
+        "Default value:\n\n127.0.0.1:8118",
+        "Effect if unset:\n\nBind to 127.0.0.1, port 8118.",
+    ]
+    # A sentence announcing a list, and a field above a code block, stand alone.
+    assert "The defaults are:" in units and "Example:" in units
+
+
+def test_defaults_of_records_named_or_described(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, RECORDS_PAGE)
+    a = ask(answerer, "What is the default buffer-limit?", ctx)
+    assert a.short is not None and a.short.text == "4096", a.text
+    # Described, not named: the entry's heading is its name ("max-client-connections"), and its
+    # "Default value:" field answers, not a neighbour's or a note that says "default limits".
+    a = ask(answerer, "How many client connections does Harbor serve at most by default?", ctx)
+    assert a.short is not None and a.short.text == "128", a.text
+    # "... running on port 8118 ... override the default" names no default value; the field does.
+    a = ask(answerer, "On which address and port does Harbor listen by default?", ctx)
+    assert a.short is not None and a.short.text == "127.0.0.1:8118", a.text

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from ragline.generation.lexical import terms
-from ragline.generation.question import about, carries, classify, entities, question_kind, scoped_products
+from ragline.generation.question import (
+    about,
+    carries,
+    classify,
+    entities,
+    question_kind,
+    scoped_products,
+    states_default_by_number_only,
+)
 
 
 @pytest.mark.parametrize(
@@ -242,3 +250,14 @@ def test_a_default_named_in_an_aside_is_a_value() -> None:
     )
     # No aside, no value stated.
     assert carries(need, "The default is chosen by the installer.") < 1.0
+
+
+def test_on_and_off_are_values_only_where_a_value_stands() -> None:
+    need = classify("On which port does the proxy listen by default?")
+    assert not states_default_by_number_only("The default is on.")
+    assert not states_default_by_number_only("Compression is off by default on 32-bit systems.")
+    # "on" here is a preposition: only the number 8118 made the sentence look like a default.
+    assert states_default_by_number_only(
+        "If a service runs on port 8118, you will need to override the default."
+    )
+    assert carries(need, "Default value: 8118") == 1.0

@@ -198,6 +198,9 @@ def is_identifier(entity: str) -> bool:
         or "_" in entity
         or any(ch.isdigit() for ch in entity)
         or dotted(entity)
+        # "enable-edit-actions", "max-client-connections": three or more words joined by hyphens
+        # name a setting; two ("read-only", "buffer-limit") may be a plain word.
+        or (_HYPHENATED_NAME.fullmatch(entity) is not None and entity.count("-") >= 2)
     )
 
 
@@ -356,7 +359,15 @@ def entry_identifier(label: str) -> str | None:
     if not name or (name[0].isalpha() and name[0].isupper() and not term):
         return None
     word = name[0].strip(":`'\"*")
+    if word and len(name) == 1 and _HYPHENATED_NAME.fullmatch(word):
+        # A heading or term that is one hyphenated lower-case name and nothing else
+        # ("7.4.8. buffer-limit", "max-client-connections"): a setting, as Privoxy, HAProxy and
+        # many others name theirs; in prose such a word ("read-only") is no heading of its own.
+        return word
     return word if word and is_identifier(word) else None
+
+
+_HYPHENATED_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)+")
 
 
 def _entry_of_another(label: str, idents: Sequence[str]) -> bool:

@@ -60,6 +60,7 @@ from ragline.generation.question import (
     carries,
     classify,
     scoped_products,
+    states_default_by_number_only,
 )
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
@@ -309,6 +310,16 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
     if need.kind == "default" and column_cell(s.label, s.shown, "default") is not None:
         return 1.0
     own = carries(need, s.shown)
+    if (
+        need.kind == "default"
+        and own >= 1.0
+        and states_default_by_number_only(s.shown)
+        and short_span(need, "", s.shown) is None
+    ):
+        # A number beside the word "default" that no pattern reads as its value ("... on port
+        # 8118, ... you will need to override the default"): less sure than "Default value:
+        # 8118" or "The default is 8118".
+        own = _LOOSE_DEFAULT
     if own < 1.0 and s.label and any(is_identifier(e) and label_names(e, s.label) for e in need.named):
         # A heading's section number ("5.4.4.4. WAIT FOR EVENT requires WAIT ON") is no value.
         label = _NUMBERED_LINE.sub("", s.label)
@@ -316,6 +327,8 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
     return own
 
 
+# How surely a unit that holds the word "default" and a value, unread as one, states it.
+_LOOSE_DEFAULT = 0.8
 # The section number opening a heading line of a label.
 _NUMBERED_LINE = re.compile(r"(?m)^[ \t]*(?:\d+(?:\.\d+)*\.|\d+(?:\.\d+)+)[ \t]+")
 
@@ -465,6 +478,9 @@ def _evidence_unit(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> Scor
     return scored[0]
 
 
+_NOTES_FIELD = re.compile(r"\s*(?:notes?|examples?|see also|warning|caution|tip)\s*:\s*\n", re.IGNORECASE)
+
+
 def _described_entry(
     need: QuestionNeed, question: str, context: Context, scored: Sequence[ScoredSentence]
 ) -> str | None:
@@ -478,6 +494,9 @@ def _described_entry(
     # An acronym ("ESI", "TLS") names a topic, not the setting: it does not settle the entry.
     if any(setting_like(e) for e in asked_identifiers(need, question)):
         return None
+    # A record's notes ("Notes: Under high load client connections may queue up ...") mention
+    # what neighbouring settings are about; its "Specifies:" field describes the setting.
+    scored = [s for s in scored if not _NOTES_FIELD.match(s.text)] or scored
     top = scored[0]
     states = top.kind >= 1.0
     referred = _referred_entry(need, context, top, scored)
@@ -1594,6 +1613,10 @@ class ExtractiveAnswerer:
             # timeout for receiving first byte from backend"): asked as if it named the setting,
             # the entry's own "Default: 60.000" outranks the description that states no value.
             need = replace(need, named=(*need.named, described))
+            if not is_identifier(described):
+                # A name shaped like a word ("listen-address", "buffer-limit") is no identifier
+                # to the question's parser; found as an entry's heading, it pins that entry.
+                need = replace(need, terms=(*need.terms, described))
             scored, vecs = self.score(question, context, need)
         as_default = value_entry(need, context, scored)
         if as_default is not None:

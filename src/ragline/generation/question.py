@@ -468,6 +468,40 @@ _SET_BY_DEFAULT = re.compile(r"\b(?:is|are)\s+(?:not\s+)?set\s+by\s+default\b", 
 _DEFAULT_ASIDE = re.compile(r"\((?:by\s+)?default\b[:\s]+[^()\s][^()]{0,80}\)", re.IGNORECASE)
 
 
+_ON_OFF = re.compile(
+    r"(?:\b(?:is|are|to|be|was|default|defaults|value)\s+|[:=|]\s*|^\s*)(?:on|off)\b|\b(?:on|off)\s+by\s+default\b",
+    re.IGNORECASE,
+)
+
+
+def _states_default_in_words(text: str) -> bool:
+    """Whether ``text``, which holds the word "default", states a value other than by a bare
+    number beside it: a switch word, a field ("Default: | X"), a quoted value, a path, an
+    option's state ("are set by default") or an aside ("(by default space, tab, ...)")."""
+    return (
+        re.search(
+            r"\b(?:none|true|false|enabled|disabled|unlimited|infinite|empty|unset)\b", text, re.IGNORECASE
+        )
+        is not None
+        # "on" and "off" as a value, not as prepositions ("runs on port 8118", "depends on").
+        or _ON_OFF.search(text) is not None
+        # "Default: | X value", not a sentence that ends in "the following stanza:".
+        or re.search(r":\s*\S", text) is not None
+        # "The default is ‘+%N:%i> ’": a quoted value.
+        or _DEFAULT_QUOTED.search(text) is not None
+        or _DEFAULT_PATH.search(text) is not None
+        # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
+        or _SET_BY_DEFAULT.search(text) is not None
+        or _DEFAULT_ASIDE.search(text) is not None
+    )
+
+
+def states_default_by_number_only(text: str) -> bool:
+    """Whether a default is seen in ``text`` only through a number in it (see :func:`carries`):
+    "... on port 8118 ... override the default" may state no default at all."""
+    return _DEFAULT_WORD.search(text) is not None and has_number(text) and not _states_default_in_words(text)
+
+
 def carries(need: QuestionNeed, text: str) -> float:
     """How well ``text`` (a candidate unit) holds an answer of ``need.kind``, in [0, 1]."""
     kind = need.kind
@@ -480,26 +514,7 @@ def carries(need: QuestionNeed, text: str) -> float:
             # "... defaults to the idle_send_timeout parameter": another entry holds the value.
             return 0.6
         # "Default: | KeepAliveTimeout 5", "The default is 100", "is off by default".
-        return (
-            1.0
-            if (
-                has_number(text)
-                or re.search(
-                    r"\b(?:on|off|none|true|false|enabled|disabled|unlimited|infinite|empty|unset)\b",
-                    text,
-                    re.IGNORECASE,
-                )
-                # "Default: | X value", not a sentence that ends in "the following stanza:".
-                or re.search(r":\s*\S", text) is not None
-                # "The default is ‘+%N:%i> ’": a quoted value.
-                or _DEFAULT_QUOTED.search(text) is not None
-                or _DEFAULT_PATH.search(text) is not None
-                # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
-                or _SET_BY_DEFAULT.search(text) is not None
-                or _DEFAULT_ASIDE.search(text) is not None
-            )
-            else 0.6
-        )
+        return 1.0 if has_number(text) or _states_default_in_words(text) else 0.6
     if kind == "number":
         # "There are nine log message types": a count is often spelled out.
         return 1.0 if has_number(text) or _NUMBER_WORD.search(text) else 0.0

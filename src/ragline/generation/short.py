@@ -31,7 +31,7 @@ _NUMBER = re.compile(rf"(?<![\w.\-]){_NUM}{_UNIT}(?![\w.]\d)")
 # "Default: | KeepAliveTimeout 5", "Default: 100"; the value ends at a semicolon or a comma before
 # a space: "(default: 300 seconds; before Postfix 2.4: 1000s)", "(default: 5 days, available with
 # Postfix version 2.1 and later)", not "(default: 1,000)".
-_DEFAULT_CELL = re.compile(r"\bDefault:\s*(?:\|\s*)?(?P<v>(?:[^\n|;,]|,(?=\S))+)", re.IGNORECASE)
+_DEFAULT_CELL = re.compile(r"\bDefault(?: values?)?:\s*(?:\|\s*)?(?P<v>(?:[^\n|;,]|,(?=\S))+)", re.IGNORECASE)
 # "The default ... is 100", "defaults to OFF", "default value of this macro is 1 billion"
 _DEFAULT_IS = re.compile(
     r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+"

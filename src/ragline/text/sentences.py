@@ -194,6 +194,12 @@ def answer_units(text: str) -> list[tuple[int, int]]:
     i = 0
     while i < len(spans):
         a, b = spans[i]
+        if i + 1 < len(spans) and _field_name_above(text, (a, b), spans[i + 1]):
+            # "Default value:\n\n4096": a field's name on its own line and its value under it
+            # (a DocBook <dt>/<dd> record) are one fact, as "Default: 4096" would be.
+            out.append((a, spans[i + 1][1]))
+            i += 2
+            continue
         if (
             i + 1 < len(spans)
             # A term is a block of its own; a paragraph's last sentence without a full stop
@@ -205,6 +211,9 @@ def answer_units(text: str) -> list[tuple[int, int]]:
             # Two labels in a row ("See: SSL/TLS Encryption" closing one glossary entry, then the
             # term "Filter" of the next): the second one opens the sentence after it.
             and not (i + 2 < len(spans) and _is_label(text[spans[i + 1][0] : spans[i + 1][1]]))
+            # A record's second value line ("[Hostname]:Port" under "Type of value:") is no term
+            # of the next field's name ("Default value:"), which takes the value under it.
+            and not (i + 2 < len(spans) and _field_name_above(text, spans[i + 1], spans[i + 2]))
         ):
             out.append((a, spans[i + 1][1]))
             i += 2
@@ -212,6 +221,36 @@ def answer_units(text: str) -> list[tuple[int, int]]:
         out.append((a, b))
         i += 1
     return out
+
+
+# Words that make a short line ending in ":" a sentence announcing what follows ("The defaults
+# are:", "as follows:"), not a field's name.
+_ANNOUNCING = frozenset(
+    {"is", "are", "was", "were", "be", "follows", "following", "include", "includes", "see"}
+)
+_FIELD_NAME_MAX_WORDS = 4
+
+
+def _field_name_above(text: str, field: tuple[int, int], value: tuple[int, int]) -> bool:
+    """Whether ``text[field]`` is a record field's name alone on its line ("Default value:",
+    "Type of value:", "Effect if unset:") and ``text[value]`` the prose or value on the line
+    after it (not a table, list, heading or code block, which stand on their own)."""
+    a, b = field
+    x, y = value
+    name = text[a:b]
+    words = name[:-1].split()
+    if (
+        not name.endswith(":")
+        or not 0 < len(words) <= _FIELD_NAME_MAX_WORDS
+        or not name[:1].isupper()
+        or any(w.lower() in _ANNOUNCING for w in words)
+        or (a > 0 and text[a - 1] != "\n")
+        or "\n" not in text[b:x]
+        or text[b:x].strip()
+    ):
+        return False
+    head = text[x:y].lstrip()
+    return not head.startswith(("|", "#", "`", "-", "*", "•", ">")) and not name.startswith(("#", "|", "`"))
 
 
 # A list item's bullet, not the dash of a command-line option's term ("-s file", "--window").
