@@ -1543,18 +1543,6 @@ WAIT_NOTES_PAGE = """<html><head><title>Upgrading</title></head><body>
 <p>The scripts wait for every node, and a node that is behind makes them wait longer.</p></body></html>"""
 
 
-def test_a_default_closing_a_paragraph_is_no_term_of_the_next_one() -> None:
-    # The paragraph's last sentence has no full stop: read as a definition term, it was glued to
-    # the next paragraph and named the entry of every unit after it.
-    text = "Thus, the need for it. Range: [0-120000], default 10000\n\nThis parameter is of concern."
-    units = [text[a:b] for a, b in answer_units(text)]
-    assert units == [
-        "Thus, the need for it.",
-        "Range: [0-120000], default 10000",
-        "This parameter is of concern.",
-    ]
-
-
 def test_defaults_worded_as_fields_with_brackets_and_quotes(answerer, tmp_path) -> None:
     # Each abstained: "Range: [0,100], default: 3" read as code for its brackets and colons, and the
     # end of poll_interval_timeout's paragraph read as the term of the next.
@@ -1618,25 +1606,6 @@ limits may be below the ones Harbor would require under heavy load.</p></dd></dl
 <dt>Notes:</dt><dd><p>Under high load incoming connections may queue up before Harbor gets around
 to serving them; once the queue is full, additional client connections are dropped.</p></dd></dl>
 </body></html>"""
-
-
-def test_a_record_field_and_its_value_are_one_unit() -> None:
-    # "Size in Kbytes" read as a term and took "Default value:" as its description; the value
-    # "4096" stood alone, too short to be a candidate.
-    text = (
-        "Type of value:\n\n[IP-Address]:Port\n\n[Hostname]:Port\n\nDefault value:\n\n127.0.0.1:8118\n\n"
-        "Effect if unset:\n\nBind to 127.0.0.1, port 8118.\n\n"
-        "The defaults are:\n\n- a\n\nExample:\n\n```\nx\n```"
-    )
-    units = [text[a:b] for a, b in answer_units(text)]
-    assert units[:4] == [
-        "Type of value:\n\n[IP-Address]:Port",
-        "[Hostname]:Port",
-        "Default value:\n\n127.0.0.1:8118",
-        "Effect if unset:\n\nBind to 127.0.0.1, port 8118.",
-    ]
-    # A sentence announcing a list, and a field above a code block, stand alone.
-    assert "The defaults are:" in units and "Example:" in units
 
 
 def test_defaults_of_records_named_or_described(answerer, tmp_path) -> None:

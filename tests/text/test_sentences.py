@@ -143,6 +143,31 @@ def test_is_code_counts_each_symbol_character_once(text: str) -> None:
                 "| 23505 | unique_violation. See above. |",
             ],
         ),
+        # A paragraph's last sentence without a full stop is no term: glued to the next paragraph,
+        # it named the entry of every unit after it.
+        (
+            "Thus, the need for it. Range: [0-120000], default 10000\n\nThis parameter is of concern.",
+            ["Thus, the need for it.", "Range: [0-120000], default 10000", "This parameter is of concern."],
+        ),
+        # A DocBook record: each field's name on its own line and the value under it are one unit
+        # ("Size in Kbytes" had read as a term and taken "Default value:" as its description); a
+        # record's second value line stays apart; a sentence announcing a list and a field above
+        # a code block stand alone.
+        (
+            "Type of value:\n\n[IP-Address]:Port\n\n[Hostname]:Port\n\nDefault value:\n\n127.0.0.1:8118\n\n"
+            "Effect if unset:\n\nBind to 127.0.0.1, port 8118.\n\n"
+            "The defaults are:\n\n- a\n\nExample:\n\n```\nx\n```",
+            [
+                "Type of value:\n\n[IP-Address]:Port",
+                "[Hostname]:Port",
+                "Default value:\n\n127.0.0.1:8118",
+                "Effect if unset:\n\nBind to 127.0.0.1, port 8118.",
+                "The defaults are:",
+                "- a",
+                "Example:",
+                "```\nx\n```",
+            ],
+        ),
         # A code block is one unit, whatever bars it holds.
         (
             "## Synopsis\n\n```\nDROP TABLE [ IF EXISTS ] name [ CASCADE | RESTRICT ]\n```\n\nIt drops.",
