@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ragline.generation.entries import (
+    answers_as_field,
     asked_identifiers,
     attribute_terms,
     defined_term,
@@ -382,3 +383,15 @@ def test_a_hyphenated_name_heading_its_entry_is_an_identifier() -> None:
     assert is_identifier("enable-edit-actions") and is_identifier("max-client-connections")
     # Two words joined by a hyphen may be a plain word.
     assert not is_identifier("read-only") and not is_identifier("up-to")
+
+
+def test_a_record_field_that_answers_the_question() -> None:
+    field = "Effect if unset:\n\nNo temporary files are created."
+    assert answers_as_field(
+        "What happens when temporary-directory is not set?", field, "7.2.3. temporary-directory"
+    )
+    # Another entry's field, or a field that answers something else, does not.
+    assert not answers_as_field("What happens when templdir is not set?", field, "7.2.3. temporary-directory")
+    assert not answers_as_field("What does temporary-directory specify?", field, "7.2.3. temporary-directory")
+    assert entry_identifier("7.2.1. confdir") == "confdir"
+    assert entry_identifier("7.2. Configuration and Log File Locations") is None

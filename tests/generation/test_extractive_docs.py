@@ -1619,3 +1619,34 @@ def test_defaults_of_records_named_or_described(answerer, tmp_path) -> None:
     # "... running on port 8118 ... override the default" names no default value; the field does.
     a = ask(answerer, "On which address and port does Harbor listen by default?", ctx)
     assert a.short is not None and a.short.text == "127.0.0.1:8118", a.text
+
+
+# Actions as records: what each does is its "Effect:" field; its notes name the other action.
+ACTIONS_PAGE = """<html><head><title>8.5. Actions</title></head><body>
+<h2>8.5. Actions</h2><p>Actions are applied to the requests that match a pattern.</p>
+<h4>8.5.11. crunch-incoming-cookies</h4><dl>
+<dt>Typical use:</dt><dd><p>Prevent the web server from setting HTTP cookies on your system</p></dd>
+<dt>Effect:</dt><dd><p>Deletes any "Set-Cookie:" HTTP headers from server replies.</p></dd>
+<dt>Notes:</dt><dd><p>This action is only concerned with incoming HTTP cookies. For outgoing HTTP
+cookies, use crunch-outgoing-cookies. Use both to disable HTTP cookies completely.</p></dd></dl>
+<h4>8.5.12. crunch-outgoing-cookies</h4><dl>
+<dt>Typical use:</dt><dd><p>Prevent the web server from reading any HTTP cookies from your system</p></dd>
+<dt>Effect:</dt><dd><p>Deletes any "Cookie:" HTTP headers from client requests.</p></dd>
+<dt>Notes:</dt><dd><p>This action is only concerned with outgoing HTTP cookies. For incoming HTTP
+cookies, use crunch-incoming-cookies. Use both to disable HTTP cookies completely.</p></dd></dl>
+</body></html>"""
+
+
+def test_a_record_field_answers_what_its_name_asks(answerer, tmp_path) -> None:
+    # "What does X do?" is X's "Effect:", "What does X specify?" its "Specifies:", "What happens
+    # if X is unset?" its "Effect if unset:"; the answers were notes, or an abstention.
+    a = ask(answerer, "What does the crunch-incoming-cookies action do?", context_of(tmp_path, ACTIONS_PAGE))
+    assert not a.abstained
+    assert a.text.startswith("Effect: Deletes any") and "Set-Cookie" in a.text, a.text
+    ctx = context_of(tmp_path, RECORDS_PAGE)
+    a = ask(answerer, "What happens when buffer-limit is not set?", ctx)
+    assert not a.abstained
+    assert a.text.startswith("Effect if unset: Use a 4MB (4096 KB) limit."), a.text
+    a = ask(answerer, "What does the listen-backlog option specify?", ctx)
+    assert not a.abstained
+    assert a.text.startswith("Specifies: Connection queue length"), a.text

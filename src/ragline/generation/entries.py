@@ -350,8 +350,13 @@ def entry_identifier(label: str) -> str | None:
         # A one-row record heads the entry ("| smtp_accept_max | Use: main | ... |").
         return row if is_identifier(row) else None
     name = entry_name(line).split()
-    if len(name) > 1 and _SECTION_NUMBER.fullmatch(name[0]):
+    numbered = len(name) > 1 and _SECTION_NUMBER.fullmatch(name[0]) is not None
+    if numbered:
         name = name[1:]  # "3. Incoming SMTP messages": a numbered heading, "3." is no name
+    if numbered and len(name) == 1 and re.fullmatch(r"[a-z][a-z0-9_\-.]*", name[0]):
+        # "7.2.1. confdir": a numbered heading that is one lower-case word names its entry;
+        # a section's own title is capitalised.
+        return name[0]
     # A man page's section heading ("OPTIONS", "CONFIGURATION") is no entry; a definition term
     # under a heading (the label's second line) in capitals is a parameter's name ("TIMEFMT",
     # "HISTSIZE <S>"), unless a keyword stands before the name ("PRAGMA read_uncommitted").
@@ -557,3 +562,44 @@ def is_subject(term: str, unit: str) -> bool:
         # "The router configuration comes next ..." is about the configuration, not the router.
         return False
     return after.startswith(("\n", ":", " -", " (", ",")) or not words[0][:1].isupper()
+
+
+# What a question asks of an entry, and the record fields that say it: "What happens if X is
+# unset?" is its "Effect if unset:", "What does X specify?" its "Specifies:", "What does X do?" its
+# "Effect:" or "Description:" (DocBook and man-page records write an entry as such fields).
+_FIELD_ASKS = (
+    (
+        re.compile(r"\bwhat\s+happens\b.*\b(?:unset|not\s+set|omitted|not\s+specified|left\s+out)\b", re.I),
+        re.compile(
+            r"\s*(?:effect\s+)?(?:if|when)\s+(?:unset|not\s+set|omitted|not\s+specified)\s*:\s*\n", re.I
+        ),
+    ),
+    (
+        re.compile(
+            r"\bwhat\s+(?:does|do)\b.*\b(?:specify|specifies|control|controls|define|defines)\b", re.I
+        ),
+        re.compile(r"\s*(?:specifies|description|purpose|summary)\s*:\s*\n", re.I),
+    ),
+    (
+        re.compile(r"\bwhat\s+(?:does|do)\b.*\bdo\s*\??\s*$", re.I),
+        re.compile(r"\s*(?:effect|description|purpose|specifies|summary)\s*:\s*\n", re.I),
+    ),
+    (
+        re.compile(r"\bwhat\s+(?:is|are)\b.*\b(?:for|used\s+for)\s*\??\s*$", re.I),
+        re.compile(r"\s*(?:typical\s+use|purpose|description)\s*:\s*\n", re.I),
+    ),
+)
+
+
+def answers_as_field(question: str, unit: str, label: str) -> bool:
+    """Whether ``unit`` is the record field of the entry the question names that answers what it
+    asks ("Effect if unset:\n\nNo temporary files are created." under "temporary-directory" for
+    "What happens when temporary-directory is not set?")::
+
+        answers_as_field("What does the buffer-limit option specify?",
+                         "Specifies:\n\nMaximum size of the buffer.", "7.4.8. buffer-limit")  # True
+    """
+    name = entry_identifier(label) if label else None
+    if name is None or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", question, re.IGNORECASE) is None:
+        return False
+    return any(asks.search(question) and field.match(unit) for asks, field in _FIELD_ASKS)

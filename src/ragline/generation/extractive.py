@@ -30,6 +30,7 @@ from ragline.embedding.base import Embedder, Vectors, l2_normalize
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.entries import (
+    answers_as_field,
     asked_identifiers,
     attribute_share,
     attribute_terms,
@@ -1369,7 +1370,13 @@ class ExtractiveAnswerer:
         abouts = [_about(need, f) for f in found]
         entries = [_entry(need, question, f, k) for f, k in zip(found, kinds, strict=True)]
         term = defined_term(need, question)
-        subjects = [float(term is not None and is_subject(term, f.shown)) for f in found]
+        subjects = [
+            float(
+                (term is not None and is_subject(term, f.shown))
+                or answers_as_field(question, f.shown, f.label)
+            )
+            for f in found
+        ]
         # A page defines its subject before it details it ("2. Description: The VACUUM command
         # rebuilds ..." before "3. How VACUUM works"): the first such unit of each document
         # counts half as much again.
@@ -1651,7 +1658,12 @@ class ExtractiveAnswerer:
             if not scored[0].subject:
                 confidence = 0.5 * (confidence + read_confidence)
         term = defined_term(need, question)
-        if scored and term is not None and defines(term, scored[0].text):
+        if scored and (
+            (term is not None and defines(term, scored[0].text))
+            # The record field of the named entry that says what is asked ("Effect if unset:"
+            # under temporary-directory for "What happens when temporary-directory is not set?").
+            or answers_as_field(question, scored[0].text, scored[0].label)
+        ):
             # The document's own glossary entry for the asked term: the sentence score, fitted on
             # SQuAD prose, has no feature for it and sat at the threshold ("What is a spool?"
             # over "Spool\n\nA directory where ...": 0.53 with the fp32 embedder, 0.41 with int8).
