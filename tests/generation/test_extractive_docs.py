@@ -1605,6 +1605,10 @@ limits may be below the ones Harbor would require under heavy load.</p></dd></dl
 <dt>Default value:</dt><dd><p>64</p></dd>
 <dt>Notes:</dt><dd><p>Under high load incoming connections may queue up before Harbor gets around
 to serving them; once the queue is full, additional client connections are dropped.</p></dd></dl>
+<h4>7.5.3. Advanced Forwarding Examples</h4><p>If you intend to chain Harbor and squid locally,
+then chaining as browser -> squid -> Harbor is the recommended way. You would then need to change
+your browser's proxy settings to squid's address and port. Squid normally uses port 3128. If unsure
+consult http_port in squid.conf.</p>
 </body></html>"""
 
 
@@ -1650,3 +1654,11 @@ def test_a_record_field_answers_what_its_name_asks(answerer, tmp_path) -> None:
     a = ask(answerer, "What does the listen-backlog option specify?", ctx)
     assert not a.abstained
     assert a.text.startswith("Specifies: Connection queue length"), a.text
+
+
+def test_what_a_program_normally_uses_is_its_default(answerer, tmp_path) -> None:
+    # "Squid normally uses port 3128" holds no word "default": Harbor's own port (8118, beside
+    # "override the default") was the answer to Squid's.
+    a = ask(answerer, "What port does Squid listen on by default?", context_of(tmp_path, RECORDS_PAGE))
+    assert not a.abstained
+    assert a.text.startswith("Squid normally uses port 3128."), a.text

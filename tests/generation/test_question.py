@@ -261,3 +261,9 @@ def test_on_and_off_are_values_only_where_a_value_stands() -> None:
         "If a service runs on port 8118, you will need to override the default."
     )
     assert carries(need, "Default value: 8118") == 1.0
+
+
+def test_what_a_program_normally_uses_states_its_default() -> None:
+    need = classify("What port does Squid listen on by default?")
+    assert carries(need, "Squid normally uses port 3128.") == 1.0
+    assert carries(need, "Squid uses port 3128 in this example.") == 0.0

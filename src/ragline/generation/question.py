@@ -412,7 +412,11 @@ _CODE_NAME = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,}\d*")
 _SNAKE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 # Not "non-default": "specifying a non-default default_process_limit" states no default.
-_DEFAULT_WORD = re.compile(r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b", re.IGNORECASE)
+# "Squid normally uses port 3128": what a program does unless told otherwise is its default.
+_DEFAULT_WORD = re.compile(
+    r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b|\b(?:normally|usually)\s+(?:uses?|listens?|runs?)\b",
+    re.IGNORECASE,
+)
 _DEFAULT_QUOTED = re.compile(r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\"“`]\S", re.IGNORECASE)
 # "The default is /tmp/pgpool_logs.", "defaults to ~/.pgpoolkey": a path is a value.
 _DEFAULT_PATH = re.compile(
