@@ -28,6 +28,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split pgpool --all-pages    # and a seventh
     .venv/bin/python bench/docs_qa/run.py --split slony --all-pages     # and an eighth
     .venv/bin/python bench/docs_qa/run.py --split privoxy --all-pages   # and a ninth
+    .venv/bin/python bench/docs_qa/run.py --split bind --all-pages      # and a tenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -121,6 +122,11 @@ SETS = {
     # a numbered heading over "Specifies: / Type of value: / Default value: / Effect if unset:"
     # fields (split privoxy).
     "privoxy": _one_manual("privoxy", "privoxy", "usr/share/doc/privoxy", "**/*.html"),
+    # Written on 2026-12-07 (twenty-second session) before any output over this manual: the BIND 9
+    # Administrator Reference Manual (Sphinx), each option a "Grammar: / Blocks: / Tags:" record
+    # whose default is in prose ("The default is 853."), neighbours with near-identical wording
+    # (port, tls-port, https-port, http-port); every page (split bind).
+    "bind": _one_manual("bind", "bind9-doc", "usr/share/doc/bind9-doc/arm", "*.html"),
 }
 
 
