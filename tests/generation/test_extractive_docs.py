@@ -1662,3 +1662,50 @@ def test_what_a_program_normally_uses_is_its_default(answerer, tmp_path) -> None
     a = ask(answerer, "What port does Squid listen on by default?", context_of(tmp_path, RECORDS_PAGE))
     assert not a.abstained
     assert a.text.startswith("Squid normally uses port 3128."), a.text
+
+
+def _option(name: str, grammar: str, summary: str, body: str) -> str:
+    return (
+        f"<dt>{name}</dt><dd><p>Grammar: {name} {grammar};</p><p>Blocks: options</p><p>Tags: security</p>"
+        f"<p>{summary}</p><p>{body}</p></dd>"
+    )
+
+
+# A Sphinx reference as BIND's: each option's name, then one-line fields ("Tags: security"), a
+# summary and its description; three neighbours about the same key.
+OPTIONS_PAGE = (
+    "<html><head><title>8.2.14. options Block Definition and Usage</title></head><body>"
+    "<h3>8.2.14. options Block Definition and Usage</h3><dl>"
+    + _option(
+        "ticket-keyfile",
+        "<quoted_string>",
+        "Specifies the pathname of the file where a session ticket key is written.",
+        "This is the pathname of the file into which to write a session ticket key. If not specified, "
+        "the default is /run/ticket.key.",
+    )
+    + _option(
+        "ticket-keyname",
+        "<string>",
+        "Specifies the key name for the session ticket key.",
+        "This is the key name to use for the session ticket key. If not specified, the default is "
+        "local-ticket.",
+    )
+    + _option(
+        "ticket-keyalg",
+        "<string>",
+        "Specifies the algorithm to use for the session ticket key.",
+        "This is the algorithm to use for the session ticket key. Valid values are hmac-sha1 and "
+        "hmac-sha256. If not specified, the default is hmac-sha256.",
+    )
+    + "</dl></body></html>"
+)
+
+
+def test_field_lines_do_not_take_the_place_of_the_options_name(answerer, tmp_path) -> None:
+    # "Tags: security" read as each entry's term: the three options' sentences had one label, and
+    # the answer was a neighbour's default.
+    ctx = context_of(tmp_path, OPTIONS_PAGE)
+    a = ask(answerer, "What is the default ticket-keyalg?", ctx)
+    assert a.short is not None and a.short.text == "hmac-sha256", a.text
+    a = ask(answerer, "What is the default name of the session ticket key?", ctx)
+    assert a.short is not None and a.short.text == "local-ticket", a.text

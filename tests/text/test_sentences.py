@@ -230,3 +230,14 @@ def test_a_numbered_heading_stays_one_unit() -> None:
         "It is set.",
         "Here it is.",
     ]
+
+
+def test_a_bracket_never_closed_is_read_in_linear_time() -> None:
+    from ragline.text.sentences import answer_units, label_words
+
+    # The aside pattern tried every way to split the word after "(" among twelve repeats: a
+    # document holding "x (aaaa..." (64 letters) took hours in answer_units. A regression hangs.
+    text = "Term (" + "a" * 64 + "\n\nIts description."
+    assert [text[a:b] for a, b in answer_units(text)] == [text]
+    assert label_words("x (" + "a" * 100_000) == 2
+    assert label_words("queue_run_delay (default: 300 seconds; before Postfix 2.4: 1000s)") == 1

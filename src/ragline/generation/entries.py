@@ -40,7 +40,7 @@ from ragline.generation.question import (
     trailing_scope,
 )
 from ragline.text.identifiers import asked_term, dotted, humps, identifiers, question_shape
-from ragline.text.sentences import is_option_term, label_words
+from ragline.text.sentences import is_field_line, is_option_term, label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
 _TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
@@ -69,7 +69,7 @@ def term_of(unit: str) -> str | None:
     "work_mem (integer)\n\nSets the base maximum ..."; see ``text.sentences.answer_units``)."""
     head, sep, _ = unit.partition("\n\n")
     head = head.strip()
-    if not sep or head.startswith(("#", "|", "*")) or " | " in head:
+    if not sep or head.startswith(("#", "|", "*")) or " | " in head or is_field_line(head):
         return None
     if head.startswith("-") and not is_option_term(head):
         return None  # a list item, not an option's term ("-s file")
@@ -220,7 +220,17 @@ def label_names(entity: str, label: str) -> bool:
     if entity.endswith(")"):
         # A whole term line ("ssl (boolean)", QuestionNeed.terms) is named by that line alone.
         return any(line.strip() == entity for line in label.split("\n"))
-    return any(names(entity, entry_name(line)) for line in label.split("\n"))
+    return any(
+        names(entity, entry_name(line)) and not _dotted_longer(entity, line) for line in label.split("\n")
+    )
+
+
+def _dotted_longer(entity: str, line: str) -> bool:
+    """Whether ``line`` names ``entity`` only as the last part of a dotted name: "sess.idle_limit"
+    is another variable's entry than ``idle_limit``'s (the one it defaults to)."""
+    return re.search(rf"\w\.{re.escape(entity)}(?![\w.])", line, re.IGNORECASE) is not None and not re.search(
+        rf"(?<![\w.]){re.escape(entity)}(?![\w.])", line, re.IGNORECASE
+    )
 
 
 def own_text(unit: str) -> str:

@@ -503,6 +503,9 @@ def _described_entry(
     referred = _referred_entry(need, context, top, scored)
     if referred is not None:
         return referred
+    better = _better_described(need, question, context, scored) if states else None
+    if better is not None:
+        return better
     for s in scored:
         name = entry_identifier(s.label) if s.label else None
         if name is None or s.kind >= 1.0:
@@ -517,13 +520,52 @@ def _described_entry(
         # entry must hold them to count without a name (entries.entry_strength).
         if attribute_share(attribute_terms(need, question), s.text, s.label, need) < 0.5:
             return None
-        if _entry_states(need, context.passages[s.passage], s.label):
+        if _entry_states_in(need, context, s.passage, s.label):
             return name
         if s is not top:
             return None
         # The best unit's own entry states no value ("sess.idle_limit: ..., defaults to the
         # idle_limit parameter"): the next description may be the setting's.
     return None
+
+
+def _better_described(
+    need: QuestionNeed, question: str, context: Context, scored: Sequence[ScoredSentence]
+) -> str | None:
+    """When the best unit states a value in its own entry, another entry whose description
+    matches the question clearly better and which states a value too, else None: "What is the
+    default name of the session key?" over session-keyfile's "If not specified, the default is
+    /run/session.key." (its words are in the path) is session-keyname's, whose "Specifies the key
+    name for the session key." the question paraphrases."""
+    top = scored[0]
+    own = entry_identifier(top.label) if top.label else None
+    if own is None or re.search(rf"(?<![\w.-]){re.escape(own)}(?![\w-])", question, re.IGNORECASE):
+        return None  # the question spells the best unit's entry ("... (max-cache-ttl)?")
+    described: dict[str, ScoredSentence] = {}
+    for s in scored:
+        name = entry_identifier(s.label) if s.label else None
+        if name is not None and s.kind < 1.0 and name not in described:
+            described[name] = s
+    if not described:
+        return None
+    best = max(described, key=lambda n: described[n].similarity)
+    # The best unit and its own entry's description are what the other description must beat.
+    rival = max(top.similarity, described[own].similarity if own in described else 0.0)
+    if (
+        best == own
+        or described[best].similarity < rival + _BETTER_DESCRIBED
+        or described[best].coverage < top.coverage
+        or attribute_share(attribute_terms(need, question), described[best].text, described[best].label, need)
+        < 0.5
+        or not _entry_states_in(need, context, described[best].passage, described[best].label)
+    ):
+        return None
+    return best
+
+
+# How much closer to the question another entry's description must be than the best unit's own
+# entry's description (cosine) to take its place.
+_BETTER_DESCRIBED = 0.03
 
 
 def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[ScoredSentence]) -> str | None:
@@ -563,6 +605,13 @@ def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[Sco
         )
         if spelled and len(parts) > most:
             best, most = term, len(parts)
+    if best is None:
+        # A numbered heading that is the setting's name alone ("7.3.1. debug" for "What is the
+        # default value of debug?"): the heading line is the entry's term.
+        for s in scored:
+            heading = entry_identifier(s.label) if s.label else None
+            if heading is not None and heading.isalpha() and heading.islower() and heading in words:
+                return s.label.rsplit("\n", 1)[-1].strip()
     return best
 
 
@@ -581,7 +630,7 @@ def _referred_entry(
     (name,) = named
     for s in scored:
         if s.label and entry_identifier(s.label) == name:
-            return name if _entry_states(need, context.passages[s.passage], s.label) else None
+            return name if _entry_states_in(need, context, s.passage, s.label) else None
     return None
 
 
@@ -611,6 +660,14 @@ def value_entry(
 # max_esi_depth"), to name it; as much is enough when the best unit states none ("Send timeout
 # ..., defaults to the idle_send_timeout parameter").
 _DESCRIBED_MARGIN = 0.25
+
+
+def _entry_states_in(need: QuestionNeed, context: Context, passage: int, label: str) -> bool:
+    """:func:`_entry_states` in any passage of the page that holds ``passage``: an entry cut
+    between chunks may state its default in a passage of its own ("Default value: 0" above the
+    notes that scored best)."""
+    doc = context.passages[passage].doc_id
+    return any(_entry_states(need, p, label) for p in context.passages if p.doc_id == doc)
 
 
 def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:

@@ -422,6 +422,9 @@ _DEFAULT_QUOTED = re.compile(r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\
 _DEFAULT_PATH = re.compile(
     r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\"“`]?(?:~|\.{1,2})?/[\w.]", re.IGNORECASE
 )
+_DEFAULT_TOKEN = re.compile(
+    r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+\b"
+)
 # A default that is another setting's value: "defaults to the connect_timeout parameter",
 # "Default: .connect_timeout attribute from the Backend definition".
 # Possessive quantifiers: no whitespace run can be split between two of them and retried (a unit
@@ -494,6 +497,9 @@ def _states_default_in_words(text: str) -> bool:
         # "The default is ‘+%N:%i> ’": a quoted value.
         or _DEFAULT_QUOTED.search(text) is not None
         or _DEFAULT_PATH.search(text) is not None
+        # "the default is local-ddns", "defaults to hmac-sha256": a name joined by - _ or . is a
+        # literal value, as a number is.
+        or _DEFAULT_TOKEN.search(text) is not None
         # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
         or _SET_BY_DEFAULT.search(text) is not None
         or _DEFAULT_ASIDE.search(text) is not None

@@ -119,7 +119,9 @@ _LABEL_END = (".", "!", "?", ":", ";", ",")
 _LABEL_MAX_WORDS = 6
 # An aside in brackets after a term says its type or default ("work_mem (integer)",
 # "queue_run_delay (default: 300 seconds; before Postfix 2.4: 1000s)"): not words of the label.
-_ASIDE = re.compile(r"(?<=\S)[ \t]*\((?:[^()\n\s]+\s*){1,12}\)")
+# Each word a maximal run of non-space characters, so that a bracket never closed ("x (aaaa...")
+# is rejected in linear time: "(?:[^()\s]+\s*){1,12}" tried every way to split a long word.
+_ASIDE = re.compile(r"(?<=\S)[ \t]*\(\s*(?:[^()\s]+\s+){0,11}[^()\s]+\s*\)")
 
 
 def label_words(piece: str) -> int:
@@ -263,11 +265,22 @@ def is_option_term(piece: str) -> bool:
     return re.match(r"--?[A-Za-z0-9]", piece) is not None
 
 
+# A field of a record on one line, its name and its value: "Tags: security", "Blocks: options".
+_FIELD_LINE = re.compile(r"[A-Z][\w ]{0,24}:[ \t]+\S[^\n]*")
+
+
+def is_field_line(piece: str) -> bool:
+    """Whether ``piece`` is one line stating a record's field, name and value ("Tags: security"
+    under a BIND option's name): a fact of the entry it sits in, not the term of a new one."""
+    return _FIELD_LINE.fullmatch(piece.strip()) is not None
+
+
 def _is_label(piece: str) -> bool:
     """A short block without end punctuation: a term, a field name (see ``_LABEL_MAX_WORDS``); an
-    option's term ("-s file") is one, a list item is not."""
+    option's term ("-s file") is one, a list item is not, nor a field with its value."""
     return (
         not (piece.startswith(("#", "*", "|", "`")) or (piece.startswith("-") and not is_option_term(piece)))
+        and not is_field_line(piece)
         and _TABLE_ROW not in piece
         and not piece.endswith(_LABEL_END)
         and label_words(piece) <= _LABEL_MAX_WORDS
