@@ -461,6 +461,13 @@ def ask(answerer: ExtractiveAnswerer, question: str, ctx: Context) -> Answer:
     return collect(answerer.stream(question, ctx))
 
 
+def assert_short(answerer: ExtractiveAnswerer, ctx: Context, question: str, want: str) -> None:
+    """The answer to ``question`` is not an abstention and its short answer is ``want``."""
+    a = ask(answerer, question, ctx)
+    assert not a.abstained, question
+    assert a.short is not None and a.short.text == want, (question, a.text)
+
+
 def test_a_setting_default_is_read_from_its_own_definition_entry(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, SETTINGS_PAGE)
     a = ask(answerer, "What is the default value of work_mem?", ctx)
@@ -1552,9 +1559,7 @@ def test_defaults_worded_as_fields_with_brackets_and_quotes(answerer, tmp_path) 
         ("What is the default sweep_frequency?", "3"),
         ("How long is purge_interval by default?", "10 minutes"),
     ):
-        a = ask(answerer, question, ctx)
-        assert not a.abstained, question
-        assert a.short is not None and a.short.text == value, (question, a.text)
+        assert_short(answerer, ctx, question, value)
 
 
 def test_a_setting_named_in_words_is_the_asked_entry_not_its_neighbour(answerer, tmp_path) -> None:
@@ -1614,15 +1619,12 @@ consult http_port in squid.conf.</p>
 
 def test_defaults_of_records_named_or_described(answerer, tmp_path) -> None:
     ctx = context_of(tmp_path, RECORDS_PAGE)
-    a = ask(answerer, "What is the default buffer-limit?", ctx)
-    assert a.short is not None and a.short.text == "4096", a.text
+    assert_short(answerer, ctx, "What is the default buffer-limit?", "4096")
     # Described, not named: the entry's heading is its name ("max-client-connections"), and its
     # "Default value:" field answers, not a neighbour's or a note that says "default limits".
-    a = ask(answerer, "How many client connections does Harbor serve at most by default?", ctx)
-    assert a.short is not None and a.short.text == "128", a.text
+    assert_short(answerer, ctx, "How many client connections does Harbor serve at most by default?", "128")
     # "... running on port 8118 ... override the default" names no default value; the field does.
-    a = ask(answerer, "On which address and port does Harbor listen by default?", ctx)
-    assert a.short is not None and a.short.text == "127.0.0.1:8118", a.text
+    assert_short(answerer, ctx, "On which address and port does Harbor listen by default?", "127.0.0.1:8118")
 
 
 # Actions as records: what each does is its "Effect:" field; its notes name the other action.
@@ -1705,7 +1707,5 @@ def test_field_lines_do_not_take_the_place_of_the_options_name(answerer, tmp_pat
     # "Tags: security" read as each entry's term: the three options' sentences had one label, and
     # the answer was a neighbour's default.
     ctx = context_of(tmp_path, OPTIONS_PAGE)
-    a = ask(answerer, "What is the default ticket-keyalg?", ctx)
-    assert a.short is not None and a.short.text == "hmac-sha256", a.text
-    a = ask(answerer, "What is the default name of the session ticket key?", ctx)
-    assert a.short is not None and a.short.text == "local-ticket", a.text
+    assert_short(answerer, ctx, "What is the default ticket-keyalg?", "hmac-sha256")
+    assert_short(answerer, ctx, "What is the default name of the session ticket key?", "local-ticket")
