@@ -395,3 +395,9 @@ def test_a_record_field_that_answers_the_question() -> None:
     assert not answers_as_field("What does temporary-directory specify?", field, "7.2.3. temporary-directory")
     assert entry_identifier("7.2.1. confdir") == "confdir"
     assert entry_identifier("7.2. Configuration and Log File Locations") is None
+
+
+def test_a_subject_is_looked_for_in_the_sentence_after_a_term_only() -> None:
+    # It recursed once per block: thousands of short blocks raised RecursionError.
+    assert not is_subject("a cluster", "\n\n".join(["Tags: security"] * 5_000))
+    assert is_subject("a cluster", "Cluster\n\nA cluster is a named set of databases.")

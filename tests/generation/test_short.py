@@ -144,3 +144,13 @@ def test_a_default_written_right_after_the_word_default() -> None:
     text = "Range: [30-30000], default 300ms"
     span = short_span(classify(q), q, text)
     assert span is not None and text[span[0] : span[1]] == "300ms"
+
+
+def test_a_long_run_of_digits_and_commas_is_read_in_linear_time() -> None:
+    # "(?<![\w.\-])" let a number start after every comma of "1,1,1,...", each running to the end
+    # before "by default" failed: a 100,000-character line of them took minutes. A regression hangs.
+    q = "What is the default value of poll_interval?"
+    assert short_span(classify(q), q, "The list: " + "1," * 50_000) is None
+    text = "It listens on 1,000 by default."
+    span = short_span(classify(q), q, text)
+    assert span is not None and text[span[0] : span[1]] == "1,000"

@@ -536,7 +536,9 @@ def is_subject(term: str, unit: str) -> bool:
         # VACUUM command rebuilds ..."): the term itself, or the sentence after it, may open; a
         # setting's term is its name alone ("relayhost (default: empty)" for "the relayhost
         # parameter").
-        return is_subject(term, head) or is_subject(term, tail) or defines(term, unit)
+        # The sentence after it only: its own blocks are no terms of it (and a run of thousands
+        # of short blocks would recurse as deep).
+        return is_subject(term, head) or is_subject(term, tail.split("\n\n", 1)[0]) or defines(term, unit)
     # A list item's bullet ("- slon is Russian for ...") is no word of the sentence.
     unit = _BULLET_OPEN.sub("", unit, count=1)
     rest = _ARTICLE.sub("", unit, count=1)

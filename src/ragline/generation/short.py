@@ -46,7 +46,9 @@ _BY_DEFAULT = re.compile(
 # The value's literal in parentheses right after it: "four megabytes (4MB)".
 _LITERAL_AFTER = re.compile(r"[\w.\-]+(?:\s[A-Za-z]+)?\s*\((?P<p>[-+]?\d[\w.]{0,12})\)")
 # "The TCP port the server listens on; 5432 by default."
-_VALUE_BY_DEFAULT = re.compile(rf"(?<![\w.\-])(?P<v>{_NUM}{_UNIT})\s+by default\b")
+# A number never starts right after a comma: inside "1,1,1,..." every position would start one
+# that runs to the end and fails, quadratic in the run (a 100,000-character line took minutes).
+_VALUE_BY_DEFAULT = re.compile(rf"(?<![\w.,\-])(?P<v>{_NUM}{_UNIT})\s+by default\b")
 # "Range: [0-120000], default 10000", "Range: [30-30000], default 300ms": the number right after.
 _DEFAULT_NUMBER = re.compile(rf"\bdefault\s+(?P<v>{_NUM}{_UNIT})(?![\w.]\d)", re.IGNORECASE)
 # A plain word stated as the default, closing its clause ("The default value is localhost, which
