@@ -479,6 +479,7 @@ def _evidence_unit(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> Scor
     return scored[0]
 
 
+# A record's field that comments on the entry rather than describing it ("Notes:", "Example:").
 _NOTES_FIELD = re.compile(r"\s*(?:notes?|examples?|see also|warning|caution|tip)\s*:\s*\n", re.IGNORECASE)
 
 
@@ -563,8 +564,8 @@ def _better_described(
     return best
 
 
-# How much closer to the question another entry's description must be than the best unit's own
-# entry's description (cosine) to take its place.
+# How much closer to the question (cosine) another entry's description must be than both the best
+# unit and its own entry's description to take its place.
 _BETTER_DESCRIBED = 0.03
 
 
@@ -690,6 +691,7 @@ def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
     return False
 
 
+# A sentence that opens with the default: "Default is 600 (10 minutes).", "The default value is 5".
 _OPENS_DEFAULT = re.compile(r"\s*(?:the\s+)?default(?:\s+value)?\s+is\b|\s*defaults?\s*:", re.IGNORECASE)
 
 
