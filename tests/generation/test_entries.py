@@ -401,3 +401,13 @@ def test_a_subject_is_looked_for_in_the_sentence_after_a_term_only() -> None:
     # It recursed once per block: thousands of short blocks raised RecursionError.
     assert not is_subject("a cluster", "\n\n".join(["Tags: security"] * 5_000))
     assert is_subject("a cluster", "Cluster\n\nA cluster is a named set of databases.")
+
+
+def test_a_hyphenated_setting_closing_the_question_is_asked_not_a_product() -> None:
+    # "... of fstrm-set-buffer-hint?" read as a product the question is scoped to, like "... of
+    # PostgreSQL?": the setting was no asked identifier, and its entry's "the maximum is 65536"
+    # had no entry cue.
+    q = "What is the maximum value of fstrm-set-buffer-hint?"
+    assert asked_identifiers(classify(q), q) == ("fstrm-set-buffer-hint",)
+    q = "What is the default port of PostgreSQL?"
+    assert asked_identifiers(classify(q), q) == ()

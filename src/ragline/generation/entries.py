@@ -324,8 +324,15 @@ def product_scope(need: QuestionNeed, question: str) -> str | None:
 def setting_like(name: str) -> bool:
     """A closing "by/of X" that is a setting's name rather than a product's: an underscore, a
     digit, a dotted name (``gc.auto``) or two inner capitals after lower case (``AccessFileName``;
-    not ``SQLite``, ``PostgreSQL`` or ``MySQL``)."""
-    return "_" in name or any(ch.isdigit() for ch in name) or humps(name) >= 2 or dotted(name)
+    not ``SQLite``, ``PostgreSQL`` or ``MySQL``), or three or more words joined by hyphens
+    (``fstrm-set-buffer-hint``, as :func:`is_identifier` reads them)."""
+    return (
+        "_" in name
+        or any(ch.isdigit() for ch in name)
+        or humps(name) >= 2
+        or dotted(name)
+        or (_HYPHENATED_NAME.fullmatch(name) is not None and name.count("-") >= 2)
+    )
 
 
 def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
