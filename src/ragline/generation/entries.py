@@ -489,12 +489,14 @@ def _named_at_end(body: str, unit: str) -> bool:
     thread called the ban lurker." (the sentence that introduces the term defines it)."""
     if not body.strip():
         return False
-    pattern = (
-        r"\b(?:called|named|known\s+as|referred\s+to\s+as)\s+(?:the\s+|an?\s+)?[\"'“`]?"
-        + re.escape(body.strip())
-        + r"(?:e?s)?[\"'”`]?\s*[.)]?\s*$"
-    )
+    pattern = rf"\b(?:called|named|known\s+as|referred\s+to\s+as)\s+{_named_term(body)}\s*[.)]?\s*$"
     return re.search(pattern, unit.strip(), re.IGNORECASE) is not None
+
+
+def _named_term(body: str) -> str:
+    """A pattern for ``body`` as a sentence names it: an article, quotes and a plural ending
+    optional ("the ban lurker", '"cluster"', "Spools")."""
+    return rf"(?:the\s+|an?\s+)?[\"'“‘`]?{re.escape(body.strip())}(?:e?s)?[\"'”’`]?"
 
 
 _BULLET_OPEN = re.compile(r"^\s*[-*•]\s+")
@@ -527,9 +529,8 @@ def _defined_in_terms(body: str, unit: str) -> bool:
     if not body.strip():
         return False
     pattern = (
-        r"^\s*(?:(?:in|for|within)\s[^,.;\n]{1,40},\s*)?(?:the\s+|an?\s+)?[\"'“‘`]?"
-        + re.escape(body.strip())
-        + r"(?:e?s)?[\"'”’`]?\s+(?:is|are|refers\s+to|means|denotes)\b"
+        rf"^\s*(?:(?:in|for|within)\s[^,.;\n]{{1,40}},\s*)?{_named_term(body)}"
+        r"\s+(?:is|are|refers\s+to|means|denotes)\b"
     )
     return re.match(pattern, unit, re.IGNORECASE) is not None
 
@@ -618,7 +619,19 @@ def answers_as_field(question: str, unit: str, label: str) -> bool:
         answers_as_field("What does the buffer-limit option specify?",
                          "Specifies:\n\nMaximum size of the buffer.", "7.4.8. buffer-limit")  # True
     """
-    name = entry_identifier(label) if label else None
-    if name is None or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", question, re.IGNORECASE) is None:
+    # The question's side first, once per question: most ask nothing a field answers, and this
+    # runs for every candidate unit of an ask.
+    fields = _asked_fields(question)
+    if not fields or not any(field.match(unit) for field in fields):
         return False
-    return any(asks.search(question) and field.match(unit) for asks, field in _FIELD_ASKS)
+    name = entry_identifier(label) if label else None
+    return (
+        name is not None
+        and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", question, re.IGNORECASE) is not None
+    )
+
+
+@lru_cache(maxsize=256)
+def _asked_fields(question: str) -> tuple[re.Pattern[str], ...]:
+    """The record fields whose name answers what ``question`` asks (see ``_FIELD_ASKS``)."""
+    return tuple(field for asks, field in _FIELD_ASKS if asks.search(question))
