@@ -223,6 +223,9 @@ class Passage:
 
     ``start``/``end`` are character offsets into the document's text, so two passages of the same
     document never overlap. ``score`` is the best fused score of the hits it holds.
+    ``section_path`` is the best retrieved chunk's (its header is the passage's); ``starts_in``,
+    when not empty, the section path of the passage's first sentence where it is another: a
+    heading between the start of the chunk it starts in and its own (a window reaching back).
     """
 
     doc_id: str
@@ -237,6 +240,10 @@ class Passage:
     title: str = ""
     section_path: tuple[str, ...] = ()
     metadata: Metadata = field(default_factory=dict)
+    starts_in: tuple[str, ...] = ()
+    # The definition term whose entry the passage starts inside ("work_mem (integer)" above a
+    # passage cut after it, "The default is 4MB."), else "": section paths name sections only.
+    entry: str = ""
 
     @property
     def header(self) -> str:

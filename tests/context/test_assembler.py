@@ -352,3 +352,63 @@ def test_a_merged_passage_is_trimmed_around_the_piece_any_of_its_hits_shares_wit
     assembler = ContextAssembler(s, WordCounter(), budget=60, expand="none")
     (p,) = assembler.run(hits, query="Which error code means deadlock detected?").passages
     assert "| 40P01 | deadlock_detected |" in p.text, p.text
+
+
+def test_a_passage_cut_inside_an_entry_knows_the_entry_and_section_it_starts_in(tmp_path: Path) -> None:
+    from ragline.generation.entries import unit_labels
+    from ragline.text.sentences import answer_units
+
+    # A parameter list cut into chunks inside work_mem's <dd>: the retrieved chunk holds the
+    # default but not the term above it. The window reaches back into the chunk before, past its
+    # heading and term; the passage keeps both, so its sentences are work_mem's, not the page's.
+    doc = (
+        "## Resource Consumption\n\nIntro to the chapter.\n\n## Memory\n\nwork_mem (integer)\n\n"
+        "Sets the base maximum amount of memory. Sorts use it. Hash tables use it too. "
+        "The default is four megabytes.\n\nshared_buffers (integer)\n\nSets the buffers. It is 128MB."
+    )
+    cut1 = doc.index("Hash tables")
+    cut2 = doc.index("shared_buffers")
+    pieces = [(0, cut1 - 1, ("Resource Consumption",)), (cut1, cut2 - 2, ("Resource Consumption",)),
+              (cut2, len(doc), ("Resource Consumption",))]  # fmt: skip
+    chunks = [
+        Chunk(
+            id=f"m-c{i}",
+            doc_id="m",
+            text=doc[a:b],
+            position=i,
+            start=a,
+            end=b,
+            section_path=path,
+            source="/docs/runtime-config.html",
+            title="Server Configuration",
+        )
+        for i, (a, b, path) in enumerate(pieces)
+    ]
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    s.upsert([SourceBatch(chunks[0].source, "h", chunks, np.ones((3, 8), np.float32), [])])
+    s.finalize()
+    hit = [Hit(chunk=chunks[1], score=1.0)]
+    (p,) = ContextAssembler(s, WordCounter(), expand="window", window_sentences=1).run(hit).passages
+    assert p.text.startswith("Sorts use it.") and p.text.endswith("shared_buffers (integer)")
+    assert p.entry == "work_mem (integer)"
+    assert p.starts_in == ("Resource Consumption", "Memory")
+    assert p.section_path == ("Resource Consumption",)  # the retrieved chunk's, for its header
+    units = answer_units(p.text)
+    labels = unit_labels(p.text, units, p.starts_in or p.section_path, p.entry)
+    default = next(i for i, (a, b) in enumerate(units) if "four megabytes" in p.text[a:b])
+    assert labels[default] == "Memory\nwork_mem (integer)"
+    # Trimmed to the sentence the query asks about, the passage keeps what its window opened.
+    room = WordCounter().count(chunks[1].header) + 1 + WordCounter().count("The default is four megabytes.")
+    (p,) = (
+        ContextAssembler(s, WordCounter(), budget=room, expand="window", window_sentences=1)
+        .run(hit, query="What is the default of work_mem?")
+        .passages
+    )
+    assert p.text == "The default is four megabytes." and p.entry == "work_mem (integer)"
+    # A window that starts at the next entry's term opens nothing before it; a chunk retrieved
+    # alone (no window) has no text before it to read.
+    hit = [Hit(chunk=chunks[2], score=1.0)]
+    (p,) = ContextAssembler(s, WordCounter(), expand="window", window_sentences=0).run(hit).passages
+    assert p.text.startswith("shared_buffers (integer)") and p.entry == ""
+    (p,) = ContextAssembler(s, WordCounter(), expand="none").run([Hit(chunk=chunks[1], score=1.0)]).passages
+    assert (p.entry, p.starts_in) == ("", ())

@@ -241,3 +241,83 @@ def test_a_bracket_never_closed_is_read_in_linear_time() -> None:
     assert [text[a:b] for a, b in answer_units(text)] == [text]
     assert label_words("x (" + "a" * 100_000) == 2
     assert label_words("queue_run_delay (default: 300 seconds; before Postfix 2.4: 1000s)") == 1
+
+
+def test_a_term_whose_grammar_line_lists_alternatives_still_opens_its_entry() -> None:
+    from ragline.text.sentences import answer_units
+
+    # BIND's reference: "( <quoted_string> | none )" is a grammar's alternatives, not a table row;
+    # read as one, "session-keyfile" stood alone and its entry kept the entry before it.
+    text = (
+        "session-keyfile\n\nGrammar: session-keyfile ( <quoted_string> | none );\n\nBlocks: options\n\n"
+        "| a | b |\n| --- | --- |\n| 1 | 2 |"
+    )
+    units = [text[a:b] for a, b in answer_units(text)]
+    assert units[0] == "session-keyfile\n\nGrammar: session-keyfile ( <quoted_string> | none );"
+    # A label above a table row is still no term of it.
+    text = "Limits\n\n| a | b |\n| --- | --- |\n| 1 | 2 |"
+    assert next(text[a:b] for a, b in answer_units(text)) == "Limits"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "heading", "term"),
+    [
+        # A <dd> cut after its <dt>: the term is open, under the heading above it.
+        (
+            "## Memory\n\nwork_mem (integer)\n\nSets the base maximum.",
+            "The default is 4MB.",
+            "Memory",
+            "work_mem (integer)",
+        ),
+        # The next entry's term replaces it; a heading closes it.
+        ("a_size\n\nIts size.\n\nb_size\n\nIts other size.", "It is 5.", None, "b_size"),
+        ("a_size\n\nIts size.\n\n## Logging", "Logs go here.", "Logging", None),
+        # An admonition's title ("Note") is no section: the entry goes on after it.
+        (
+            "## Memory\n\nwork_mem (integer)\n\nSets it.\n\n### Note",
+            "Do not set it high.",
+            "Memory",
+            "work_mem (integer)",
+        ),
+        # A comment in a code block is no heading, and a label in it no term.
+        (
+            "## Memory\n\nwork_mem (integer)\n\n```\n# set it\n\nshort line\n```",
+            "More.",
+            "Memory",
+            "work_mem (integer)",
+        ),
+        # A record's value line under its field's name is no term, nor a field's name above a value.
+        ("Type of value:\n\n[Hostname]:Port", "Default value: 8118", None, None),
+        # A label with a table (or a heading) after it is a caption, and of two labels in a row
+        # the second is the term.
+        ("Limits", "| a | b |", None, None),
+        ("See: Glossary\n\nFilter", "A process that is applied to data.", None, "Filter"),
+        # Inside a table the text goes on in, its column names are where the rows are.
+        (
+            "## Params\n\n| Name | Default |\n| --- | --- |\n| a | 1 |",
+            "| b | 2 |",
+            "| Name | Default |",
+            None,
+        ),
+        ("## Params\n\n| Name | Default |\n| --- | --- |\n| a | 1 |\n\n", "After the table.", "Params", None),
+        ("", "Text.", None, None),
+    ],
+)
+def test_opened_before_names_the_heading_and_entry_term_the_text_after_it_is_in(
+    before: str, after: str, heading: str | None, term: str | None
+) -> None:
+    from ragline.text.sentences import opened_before
+
+    got = opened_before(before, after)
+    assert (got.heading, got.term) == (heading, term)
+
+
+def test_opened_before_reads_hostile_text_in_linear_time() -> None:
+    from ragline.text.sentences import opened_before
+
+    # 50,000 labels in a row and a 100,000-letter block, a 50,000-line table: each block is read
+    # once (a regression to a quadratic scan hangs here).
+    got = opened_before("x\n\n" * 50_000 + "a" * 100_000, "|" * 1000)
+    assert (got.heading, got.term) == (None, None)  # two labels in a row, then the long block
+    got = opened_before("## T\n\n| a |\n" + "| --- |\n" * 50_000, "| b |")
+    assert (got.heading, got.term) == ("| a |", None)

@@ -58,6 +58,7 @@ def _passage(d: dict[str, Any]) -> Passage:
             **d,
             "chunks": tuple(ChunkSpan(**c) for c in d["chunks"]),
             "section_path": tuple(d["section_path"]),
+            "starts_in": tuple(d.get("starts_in", ())),
         }
     )
 

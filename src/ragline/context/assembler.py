@@ -24,7 +24,7 @@ from ragline.errors import ConfigError
 from ragline.store.base import Store
 from ragline.store.filters import Filter
 from ragline.text.navigation import answers_last
-from ragline.text.sentences import row_spans, sentence_spans
+from ragline.text.sentences import Opened, opened_before, row_spans, sentence_spans
 from ragline.text.token_counters import TokenCounter
 from ragline.text.words import content_words
 from ragline.types import Chunk, ChunkSpan, Context, Hit, Passage, header_of
@@ -33,6 +33,7 @@ Expand = Literal["none", "window", "parent"]
 Order = Literal["score", "document"]
 # Below this many free tokens, no further passage is worth its header.
 _MIN_USEFUL_TOKENS = 12
+_NOTHING_OPEN = Opened()
 
 
 @dataclass(slots=True)
@@ -47,6 +48,10 @@ class _Unit:
     score: float
     rank: int
     hit: Chunk
+    # The section path of the chunk the unit's text starts in, and the heading and definition
+    # term open at its start from the text before it (see ``text.sentences.opened_before``).
+    path: tuple[str, ...] = ()
+    opened: Opened = _NOTHING_OPEN
 
     def absorb(self, other: _Unit) -> None:
         """Merge ``other`` (same document, starting inside or right after this unit)."""
@@ -189,6 +194,7 @@ class ContextAssembler:
                 h.score,
                 r,
                 h.chunk,
+                h.chunk.section_path,
             )
             for r, h in enumerate(hits, 1)
         ]
@@ -201,9 +207,13 @@ class ContextAssembler:
             c = h.chunk
             s = sections.get(c.parent_id or "")
             if s is None:
-                units.append(_Unit(c.doc_id, c.start, c.end, c.text, [_span(c, True)], h.score, r, c))
+                units.append(
+                    _Unit(c.doc_id, c.start, c.end, c.text, [_span(c, True)], h.score, r, c, c.section_path)
+                )
             else:
-                units.append(_Unit(c.doc_id, s.start, s.end, s.text, [_span(c, True)], h.score, r, c))
+                units.append(
+                    _Unit(c.doc_id, s.start, s.end, s.text, [_span(c, True)], h.score, r, c, s.section_path)
+                )
         return units
 
     def _window_units(self, hits: Sequence[Hit], scope: Filter | None) -> list[_Unit]:
@@ -224,14 +234,24 @@ class ContextAssembler:
                 i for i, (a, b) in enumerate(spans) if a + seg_start < c.end and b + seg_start > c.start
             ]
             if not inside:
-                units.append(_Unit(c.doc_id, c.start, c.end, c.text, [_span(c, True)], h.score, r, c))
+                units.append(
+                    _Unit(c.doc_id, c.start, c.end, c.text, [_span(c, True)], h.score, r, c, c.section_path)
+                )
                 continue
             lo = max(0, inside[0] - self.window_sentences)
             hi = min(len(spans) - 1, inside[-1] + self.window_sentences)
             a, b = spans[lo][0], spans[hi][1]
             start, end = seg_start + a, seg_start + b
             chunk_spans = [_span(x, x is c) for x in run if x.start < end and x.end > start]
-            units.append(_Unit(c.doc_id, start, end, seg_text[a:b], chunk_spans, h.score, r, c))
+            # The window may start in the chunk before the hit, in another section or entry: its
+            # first sentence belongs to what the text before it leaves open.
+            lead = next((x for x in run if x.start <= start < x.end), c)
+            opened = opened_before(seg_text[:a], seg_text[a:b])
+            units.append(
+                _Unit(
+                    c.doc_id, start, end, seg_text[a:b], chunk_spans, h.score, r, c, lead.section_path, opened
+                )
+            )
         return units
 
     # -- merging and fitting -----------------------------------------------------------------------
@@ -358,7 +378,15 @@ class ContextAssembler:
     def _sub(u: _Unit, a: int, b: int) -> _Unit:
         start, end = u.start + a, u.start + b
         chunks = [c for c in u.chunks if c.start < end and c.end > start] or u.chunks[:1]
-        return _Unit(u.doc_id, start, end, u.text[a:b], chunks, u.score, u.rank, u.hit)
+        # What the cut-off text opens (a heading, an entry's term) outranks what it started in.
+        cut = opened_before(u.text[:a], u.text[a:b]) if a else _NOTHING_OPEN
+        if cut.heading is not None:
+            opened = cut
+        elif cut.term is not None:
+            opened = Opened(u.opened.heading, cut.term)
+        else:
+            opened = u.opened
+        return _Unit(u.doc_id, start, end, u.text[a:b], chunks, u.score, u.rank, u.hit, u.path, opened)
 
     @staticmethod
     def _passage(u: _Unit, tokens: int) -> Passage:
@@ -376,4 +404,17 @@ class ContextAssembler:
             title=c.title,
             section_path=c.section_path,
             metadata=c.metadata,
+            starts_in=_starts_in(u),
+            entry=u.opened.term or "",
         )
+
+
+def _starts_in(u: _Unit) -> tuple[str, ...]:
+    """The section the unit's first sentence is in, when a heading in the text before it says so:
+    the path of the chunk it starts in, ending with that heading; else () (the retrieved chunk's
+    path stands: the chunk the unit starts in may be a table's first piece, whose path lacks the
+    column names the later pieces carry)."""
+    heading = u.opened.heading
+    if heading is None:
+        return ()
+    return u.path if u.path and u.path[-1] == heading else (*u.path, heading)

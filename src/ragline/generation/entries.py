@@ -40,7 +40,7 @@ from ragline.generation.question import (
     trailing_scope,
 )
 from ragline.text.identifiers import asked_term, dotted, humps, identifiers, question_shape
-from ragline.text.sentences import is_field_line, is_option_term, label_words
+from ragline.text.sentences import is_admonition, is_field_line, is_option_term, label_words
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
 _TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
@@ -108,28 +108,23 @@ def field_row_name(unit: str) -> str | None:
     return row[0] if row is not None else None
 
 
-_ADMONITIONS = frozenset(
-    {"note", "notes", "tip", "hint", "warning", "caution", "important", "attention", "danger"}
-)
-
-
-def _admonition(title: str) -> bool:
-    """Whether a heading or section title is an admonition's ("Note", "Warning:")."""
-    return title.strip().rstrip(":").lower() in _ADMONITIONS
-
-
-def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str]) -> list[str]:
+def unit_labels(
+    text: str, spans: Sequence[tuple[int, int]], section_path: Sequence[str], entry: str = ""
+) -> list[str]:
     """For each unit ``text[a:b]`` of ``spans``, the label of the entry it belongs to: the last
     heading line above it in ``text`` (else the innermost of ``section_path``), and on a second
     line the definition-list term that opened the entry since that heading, if any (the units of
-    a ``<dd>`` after its first sentence do not repeat the ``<dt>``'s name)."""
+    a ``<dd>`` after its first sentence do not repeat the ``<dt>``'s name). ``entry`` is the term
+    open where ``text`` starts (``Passage.entry``: a passage cut inside a ``<dd>``)."""
     # An admonition's title ("### Note" inside a parameter's entry, as DocBook writes a note) is
     # no section: the sentences after the note still belong to the entry it sits in.
-    heads = [(m.start(), m.group(1).strip()) for m in _HEADING.finditer(text) if not _admonition(m.group(1))]
+    heads = [
+        (m.start(), m.group(1).strip()) for m in _HEADING.finditer(text) if not is_admonition(m.group(1))
+    ]
     starts = [h[0] for h in heads]
     # Units before the passage's first heading sit in the section the passage starts in; its
     # section path names that one unless it names the first heading (the path of a later chunk).
-    sections = [x for x in section_path if not _admonition(x)]
+    sections = [x for x in section_path if not is_admonition(x)]
     fallback = sections[-1] if sections else ""
     if heads and fallback == heads[0][1]:
         fallback = ""
@@ -138,7 +133,7 @@ def unit_labels(text: str, spans: Sequence[tuple[int, int]], section_path: Seque
     fallback = field_row_name(fallback) or fallback
     tables = [(m.start(), m.end(), m.group(1).strip()) for m in _TABLE_HEAD.finditer(text)]
     out: list[str] = []
-    term: str | None = None
+    term: str | None = entry or None
     last_heading = -1
     for a, b in spans:
         i = bisect_right(starts, a) - 1

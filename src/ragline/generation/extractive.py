@@ -678,7 +678,7 @@ def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
     if carries(need, label.rsplit("\n", 1)[-1]) >= 1.0:
         return True
     units = answer_units(p.text)
-    labels = unit_labels(p.text, units, p.section_path)
+    labels = unit_labels(p.text, units, p.starts_in or p.section_path, p.entry)
     for u, ((a, b), lab) in enumerate(zip(units, labels, strict=True)):
         shown = strip_markers(p.text[a:b])
         # Only a unit the scoring keeps as a candidate, or the short sentence such a candidate
@@ -1328,7 +1328,7 @@ class ExtractiveAnswerer:
             header = frozenset(terms(p.header))
             before: frozenset[str] = frozenset()
             units = answer_units(p.text)
-            labels = unit_labels(p.text, units, p.section_path)
+            labels = unit_labels(p.text, units, p.starts_in or p.section_path, p.entry)
             # A chapter page's table of contents ("5.3.6. Raw mode" then "5.4. Backend Settings")
             # reads as a term and its description; it answers nothing.
             listings = listing_spans(p.text)

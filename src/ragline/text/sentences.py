@@ -10,6 +10,7 @@ end a sentence. Spans, not strings, so callers keep exact offsets for citations.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Lower-cased, without the final period.
 _ABBREVIATIONS_TEXT = """
@@ -208,7 +209,9 @@ def answer_units(text: str) -> list[tuple[int, int]]:
             # ("... Thus, the need for it. Range: [0-120000], default 10000") is no term.
             and (a == 0 or text[a - 1] == "\n")
             and _is_label(text[a:b])
-            and _TABLE_ROW not in text[spans[i + 1][0] : spans[i + 1][1]]
+            # Not a table's caption above its rows; a grammar's alternatives in the line after
+            # a term ("Grammar: session-keyfile ( <quoted_string> | none );") are no table.
+            and not text[spans[i + 1][0] : spans[i + 1][1]].lstrip().startswith("|")
             and not text[spans[i + 1][0]].startswith("#")
             # Two labels in a row ("See: SSL/TLS Encryption" closing one glossary entry, then the
             # term "Filter" of the next): the second one opens the sentence after it.
@@ -284,4 +287,92 @@ def _is_label(piece: str) -> bool:
         and _TABLE_ROW not in piece
         and not piece.endswith(_LABEL_END)
         and label_words(piece) <= _LABEL_MAX_WORDS
+    )
+
+
+# An admonition's title ("### Note" inside a parameter's entry, as DocBook writes a note) is no
+# section: the sentences after the note still belong to the entry it sits in.
+ADMONITIONS = frozenset(
+    {"note", "notes", "tip", "hint", "warning", "caution", "important", "attention", "danger"}
+)
+
+
+def is_admonition(title: str) -> bool:
+    """Whether a heading or section title is an admonition's ("Note", "Warning:")."""
+    return title.strip().rstrip(":").lower() in ADMONITIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What text before a point leaves open there: the last heading, and the definition term
+    opened after it (the ``<dt>`` whose ``<dd>`` the point is inside), either may be None."""
+
+    heading: str | None = None
+    term: str | None = None
+
+
+_BLOCKS = re.compile(r"\n[ \t]*\n")
+_DELIMITER = re.compile(r"\|(?:[ \t]*:?-+:?[ \t]*\|)+")
+_FENCES = ("```", "~~~")
+
+
+def opened_before(before: str, after: str = "") -> Opened:
+    """The heading and definition term that ``before`` leaves open for the text after it
+    (``after``, which says whether a label last in ``before`` is followed by a table or heading,
+    and so is no term). A passage cut inside an entry ("The default is 4MB.") thus keeps the
+    entry's name ("work_mem (integer)") from the text before it::
+
+        opened_before("## Memory\\n\\nwork_mem (integer)\\n\\nSets the base maximum.")
+        # Opened(heading="Memory", term="work_mem (integer)")
+
+    Code blocks and admonition headings ("### Note") open nothing."""
+    blocks = [b.strip() for b in _BLOCKS.split(before)]
+    blocks = [b for b in blocks if b]
+    heading: str | None = None
+    term: str | None = None
+    in_fence = False
+    for k, block in enumerate(blocks):
+        fences = sum(1 for line in block.split("\n") if line.lstrip().startswith(_FENCES))
+        if in_fence or block.startswith(_FENCES):
+            in_fence = in_fence != (fences % 2 == 1)
+            continue
+        if block.startswith("|"):
+            # A table the text after ``before`` goes on inside: its rows are under its column
+            # names, as the chunker puts a cut table's header line last in its later pieces' path.
+            lines = block.split("\n")
+            goes_on = k == len(blocks) - 1 and before[len(before.rstrip()) :].count("\n") < 2
+            if goes_on and len(lines) > 1 and _DELIMITER.fullmatch(lines[1].strip()):
+                heading, term = lines[0].strip(), None
+            continue
+        if is_heading(block) and "\n" not in block:
+            title = block.lstrip("#").strip().rstrip("#").strip()
+            if title and not is_admonition(title):
+                heading, term = title, None
+            continue
+        nxt = blocks[k + 1] if k + 1 < len(blocks) else after.lstrip().split("\n\n")[0].strip()
+        prev = blocks[k - 1] if k else ""
+        if (
+            _is_label(block)
+            and not nxt.startswith(("|", "#"))
+            # Two labels in a row: the second opens the text after it ("See: X" closing one
+            # glossary entry, then the next entry's term).
+            and not (nxt and _is_label(nxt))
+            # A record's value line under its field's name ("Type of value:" / "[Hostname]:Port"),
+            # or above the next field's name, is a field's value, not a term.
+            and not _is_field_name(prev)
+            and not _is_field_name(nxt)
+        ):
+            term = block
+    return Opened(heading, term)
+
+
+def _is_field_name(block: str) -> bool:
+    """A record field's name alone on its line ("Default value:"), as ``_field_name_above`` reads it."""
+    words = block[:-1].split()
+    return (
+        block.endswith(":")
+        and "\n" not in block
+        and 0 < len(words) <= _FIELD_NAME_MAX_WORDS
+        and block[:1].isupper()
+        and not any(w.lower() in _ANNOUNCING for w in words)
     )
