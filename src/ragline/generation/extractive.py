@@ -1538,6 +1538,19 @@ class ExtractiveAnswerer:
         assert self.reader is not None
         need = need or classify(question)
         k = min(self.mix.candidates, len(scored))
+        if need.kind in self.weights.entry_kinds and not any(
+            s.entry >= 1.0 and s.kind >= 1.0 for s in scored[:k]
+        ):
+            # The asked entry's own value ("If not specified, the default is local-ddns." under
+            # session-keyname) shares few words with the question, so its neighbours' sentences
+            # outrank it; the reader weighs the entry only among what it reads.
+            late = next(
+                (j for j in range(k, len(scored)) if scored[j].entry >= 1.0 and scored[j].kind >= 1.0), None
+            )
+            if late is not None:
+                order = [*range(k - 1), late, *(j for j in range(k - 1, len(scored)) if j != late)]
+                scored = [scored[j] for j in order]
+                vecs = vecs[order]
         heads = [_head(context.passages[s.passage].title) for s in scored[:k]]
         picked = self._follow_picks(context, scored[:k])
         # The pairs do not depend on the single reads, so every window is read in one call (the
