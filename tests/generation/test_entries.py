@@ -411,3 +411,18 @@ def test_a_hyphenated_setting_closing_the_question_is_asked_not_a_product() -> N
     assert asked_identifiers(classify(q), q) == ("fstrm-set-buffer-hint",)
     q = "What is the default port of PostgreSQL?"
     assert asked_identifiers(classify(q), q) == ()
+
+
+def test_an_acronym_beside_the_asked_setting_is_its_topic_not_a_second_name() -> None:
+    # "How often does named check the DNSSEC key repository?" asks for dnssec-loadkeys-interval
+    # (the entry its description names): its "The default is 60 (1 hour)." does not repeat
+    # "DNSSEC", and counted as a second name it lost a third of its entry strength.
+    idents = ["DNSSEC", "dnssec-loadkeys-interval"]
+    label = "8.2.14. options Block Definition and Usage\ndnssec-loadkeys-interval"
+    assert identifiers_named(idents, "The default is 60 (1 hour).", label) == 1.0
+    # Without the setting's own entry the acronym still has to be named.
+    assert (
+        identifiers_named(idents, "The default is 60 (1 hour).", "8.2.14. options\nsig-validity-interval")
+        == 0.0
+    )
+    assert identifiers_named(["DNSSEC", "TLS"], "The default is 60.", "Timers\nDNSSEC") == 0.5

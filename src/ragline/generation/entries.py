@@ -330,6 +330,10 @@ def setting_like(name: str) -> bool:
     )
 
 
+# An acronym: two to eight capitals ("DNSSEC", "TLS", "ESI").
+_ACRONYM = re.compile(r"[A-Z]{2,8}")
+
+
 def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
     """Share of ``idents`` that the unit or its label names (products and plain names may be
     named anywhere on the page; a setting's or code's name must be in its entry); 1.0 for none.
@@ -338,6 +342,11 @@ def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
     counts half: the asked setting's own entry states its value."""
     if not idents:
         return 1.0
+    if any(setting_like(e) and label_names(e, label) for e in idents):
+        # The entry is the asked setting's: an acronym the question also names ("DNSSEC" in "How
+        # often does named check the DNSSEC key repository?", dnssec-loadkeys-interval's entry)
+        # is the topic the setting is about, not a second name its value sentence must repeat.
+        idents = [e for e in idents if not _ACRONYM.fullmatch(e)] or idents
     own = own_text(unit)
     other = _entry_of_another(label, idents)
     return sum(
