@@ -29,6 +29,10 @@ from ragline.generation.question import (
         ("What is the SQLSTATE for a deadlock?", "code"),
         ("How many attached databases can a connection have?", "number"),
         ("At what WAL file size does SQLite run a checkpoint?", "number"),
+        # A bound asked with an adjective is a number, not what the setting is.
+        ("What is the largest value dnssec-loadkeys-interval accepts?", "number"),
+        ("What is the smallest allowed value of work_mem?", "number"),
+        ("What is the largest city in Poland?", "definition"),
         ("When was the Eiffel Tower completed?", "date"),
         ("What is a reverse proxy?", "definition"),
         ("What does the VACUUM command do?", "definition"),

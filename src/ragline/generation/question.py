@@ -106,6 +106,9 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         _any(
             r"^\s*how (?:many|much|long|large|big|old|far|often)\b",
             r"\bwhat (?:is the )?(?:number|size|value|percentage|amount|maximum|minimum|limit)\b",
+            # "What is the largest value X accepts?": a bound, asked with an adjective.
+            r"\b(?:largest|smallest|highest|lowest|greatest|biggest) (?:possible |allowed )?"
+            r"(?:value|number|size|amount)\b",
             r"\bat most\b",
             r"\bat what\b",
             r"\bnumeric\b",
