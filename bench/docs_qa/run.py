@@ -127,6 +127,11 @@ SETS = {
     # whose default is in prose ("The default is 853."), neighbours with near-identical wording
     # (port, tls-port, https-port, http-port); every page (split bind).
     "bind": _one_manual("bind", "bind9-doc", "usr/share/doc/bind9-doc/arm", "*.html"),
+    # Written on 2026-12-07 (twenty-third session) before any output over this manual: HAProxy
+    # 2.6's configuration manual (one 2.6 MB page: keywords with their arguments, "May be used in
+    # sections" tables and prose defaults), its management and starter guides and the Lua API's
+    # Sphinx pages; every page (split haproxy).
+    "haproxy": _one_manual("haproxy", "haproxy-doc", "usr/share/doc/haproxy", "**/*.html"),
 }
 
 

@@ -1751,3 +1751,38 @@ def test_the_asked_entrys_own_value_is_read_even_when_its_neighbours_sentences_o
     ctx = context_of(tmp_path, page)
     assert_short(answerer, ctx, "What is the default name of the TSIG session key?", "local-ddns")
     assert_short(answerer, ctx, "What is the default session-keyfile?", "/run/session.key")
+
+
+# HAProxy's manual as dconv renders it: each keyword a <div>, its description wrapped prose in a
+# <pre class="text">, examples in another <pre>.
+HAPROXY_PAGE = """<html><head><title>HAProxy version 2.6 - Configuration Manual</title></head><body>
+<h2>4.2. Alphabetically sorted keywords reference</h2>
+<div class="keyword"><b>hash-type</b> &lt;method&gt; &lt;function&gt; &lt;modifier&gt;</div>
+<pre class="text">Specify a method to use for mapping hashes to servers
+
+The default hash type is "map-based" and is recommended for most usages. The
+default function is "sdbm", the selection of a function should be based on
+the range of the values being hashed.
+</pre>
+<pre class="prettyprint">Example :
+    backend app
+        hash-type consistent
+</pre>
+<div class="keyword"><b>retries</b> &lt;value&gt;</div>
+<pre class="text">Set the number of retries to perform on a server after a failure. By
+default, retries apply only to new connection attempts.
+</pre>
+</body></html>"""
+
+
+def test_the_product_every_page_is_titled_after_is_no_setting_the_question_asks_an_entry_of(
+    answerer, tmp_path
+) -> None:
+    # "HAProxy" has capitals inside, as a setting's name does ("KeepAlive"); asked of it, a
+    # default needed an entry naming it, and no entry names the manual's own product: the answer
+    # abstained. Its pages are titled after it; the Redis questions below still abstain.
+    ctx = context_of(tmp_path, HAPROXY_PAGE)
+    a = ask(answerer, "Which hash type does HAProxy use by default?", ctx)
+    assert not a.abstained and "map-based" in a.text
+    ctx = context_of(tmp_path, DIRECTIVES_PAGE)
+    assert ask(answerer, "What is the default port of Redis?", ctx).abstained

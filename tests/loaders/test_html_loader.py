@@ -274,3 +274,35 @@ def test_an_xhtml_page_loads_as_html_without_bs4s_parse_as_xml_warning(tmp_path:
     assert out.stdout.startswith("git-config(1)")
     assert "gc.auto\n\nWhen there are approximately" in out.stdout
     assert "The default value is 6700." in out.stdout
+
+
+def test_prose_wrapped_in_pre_reads_as_paragraphs_and_code_stays_code(tmp_path: Path) -> None:
+    # HAProxy's manual (dconv) and other text-born manuals wrap every paragraph in <pre> at ~78
+    # columns: fenced whole, its sentences were code the answerer never quoted.
+    page = tmp_path / "configuration.html"
+    page.write_text(
+        "<html><head><title>Manual</title></head><body><h2>hash-type</h2>"
+        '<pre class="text">Specify a method to use for mapping hashes to servers\n\n'
+        'The default hash type is "map-based" and is recommended for most usages. The\n'
+        'default function is "sdbm", the selection of a function should be based on\n'
+        "the range of the values being hashed.\n\n"
+        "Example :\n    backend app\n        hash-type consistent\n</pre>"
+        "<pre>backend app\n    server s1 10.0.0.1:80 check inter 2000\n</pre>"
+        "<pre>2019-09-09 18:50:49 client ::1#54175 (example.net): rpz QNAME NXDOMAIN rewrite via it.</pre>"
+        "<pre>dig +qr www.isc.org any -x 127.0.0.1 isc.org ns +noqr</pre>"
+        "<pre># comment that reads like a sentence of prose in the code.\nx = 1</pre>"
+        "</body></html>"
+    )
+    [doc] = HtmlLoader().load(page)
+    blocks = doc.text.split("\n\n")
+    assert (
+        'The default hash type is "map-based" and is recommended for most usages. The default function is '
+        '"sdbm", the selection of a function should be based on the range of the values being hashed.'
+    ) in blocks
+    assert "```\nExample :\n" in doc.text  # the example after the prose stays code
+    assert "```\nSpecify a method to use for mapping hashes to servers\n```" in doc.text  # no sentence
+    # Code, a log line, a command and a commented block stay fenced, as before.
+    assert "```\nbackend app\n" in doc.text
+    assert "```\n2019-09-09 18:50:49 client" in doc.text
+    assert "```\ndig +qr" in doc.text
+    assert "```\n# comment that reads like a sentence" in doc.text

@@ -483,6 +483,18 @@ def _evidence_unit(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> Scor
 _NOTES_FIELD = re.compile(r"\s*(?:notes?|examples?|see also|warning|caution|tip)\s*:\s*\n", re.IGNORECASE)
 
 
+def _asked_names(need: QuestionNeed, context: Context) -> tuple[str, ...]:
+    """The names the question asks for an entry of, without the product the context documents:
+    "HAProxy" (capitals inside, so read as a setting's name) in "Which hash type does HAProxy use
+    by default?" is named by the title of every page in the context ("HAProxy version 2.6 -
+    Configuration Manual"), not a setting no entry states. A product only some pages' titles name
+    ("Postfix MySQL Howto" beside other Postfix pages) is still asked for."""
+    titles = {p.title for p in context.passages}
+    return tuple(
+        e for e in need.named if setting_like(e) or not titles or not all(names(e, t) for t in titles)
+    )
+
+
 def _described_entry(
     need: QuestionNeed, question: str, context: Context, scored: Sequence[ScoredSentence]
 ) -> str | None:
@@ -1767,7 +1779,7 @@ class ExtractiveAnswerer:
             confidence = min(confidence, self.abstain_threshold / 2)
         if (
             scored
-            and (need.named or need.codes)
+            and (_asked_names(need, context) or need.codes)
             and need.kind in self.weights.entry_kinds
             and not any(s.entry for s in scored)
         ):

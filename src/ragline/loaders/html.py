@@ -252,10 +252,7 @@ class _Renderer:
                 self.blocks.append("#" * _HEADINGS[name] + " " + heading)
         elif name == "pre":
             self._flush()
-            code = node.get_text().strip("\n")
-            if code.strip():
-                # Fenced, so that "# comment" lines in code are not mistaken for headings.
-                self.blocks.append(f"```\n{code}\n```")
+            self.blocks.extend(preformatted_blocks(node.get_text()))
         elif name in ("ul", "ol", "menu"):
             self._flush()
             self._render_list(node)
@@ -302,6 +299,78 @@ class _Renderer:
         rendered = markdown_table(rows)
         if rendered:
             self.blocks.append(rendered)
+
+
+# Preformatted prose: manuals converted from plain text (HAProxy's, RFC-style pages) wrap every
+# paragraph in <pre> at ~78 columns. A paragraph of it reads as prose when its lines are runs of
+# words (at least this many a line on average) with sentence punctuation and hardly any of code's
+# symbols; it is unwrapped into a paragraph, the rest stays fenced code.
+_PROSE_MIN_WORDS_PER_LINE = 6
+_PROSE_MAX_SYMBOLS = 0.02
+_CODE_SYMBOLS = frozenset("{}[]=;<>$|\\`")
+_PARAGRAPHS = re.compile(r"\n[ \t]*\n")
+_SENTENCE_END = re.compile(r"[a-z]{2}[.?!](?:\s|$)")
+_SMALL_WORDS = frozenset(
+    [
+        "the", "a", "an", "is", "are", "was", "be", "been", "of", "to", "in", "on", "at", "by", "for",
+        "with", "from", "and", "or", "not", "no", "if", "when", "which", "that", "this", "these", "it",
+        "its", "as", "can", "may", "will", "must", "should", "than", "then", "there", "their", "you",
+        "your",
+    ]
+)  # fmt: skip
+_PROSE_MIN_SMALL_WORDS = 0.25
+
+
+def _reads_as_prose(paragraph: str) -> bool:
+    """Whether a paragraph of a <pre> block is wrapped prose, not code (see ``_PROSE_MIN_WORDS_PER_LINE``)."""
+    lines = paragraph.split("\n")
+    # Indented (an example), or a comment, prompt, quote or list: not a paragraph of prose.
+    if paragraph[:1].isspace() or lines[0].lstrip().startswith(("#", "$", ">", "-", "*", "/", ";")):
+        return False
+    text = " ".join(lines)
+    words = text.split()
+    if len(words) < _PROSE_MIN_WORDS_PER_LINE * len(lines) or not _SENTENCE_END.search(text):
+        return False
+    # English prose is a quarter or more small words ("the", "of", "is"), written as prose
+    # writes them ("in", "In", not a DNS record's "IN"); a log line, a command or a record of
+    # values is not.
+    small = sum(w in _SMALL_WORDS or (w.istitle() and w.lower() in _SMALL_WORDS) for w in words)
+    if small < _PROSE_MIN_SMALL_WORDS * len(words):
+        return False
+    symbols = sum(ch in _CODE_SYMBOLS for ch in text)
+    return symbols <= _PROSE_MAX_SYMBOLS * len(text) and not any(
+        line.rstrip().endswith(("{", ";", "\\")) for line in lines
+    )
+
+
+def preformatted_blocks(text: str) -> list[str]:
+    """A <pre> element's text as blocks: each paragraph that reads as prose unwrapped into one
+    line, the others fenced as code (so that "# comment" lines are not mistaken for headings)::
+
+        preformatted_blocks("Sets the buffer size in bytes. The default value is\n16384, which fits.")
+        # ["Sets the buffer size in bytes. The default value is 16384, which fits."]
+        preformatted_blocks("backend app\n    server s1 10.0.0.1:80 check")  # ["```\nbackend app\n..."]
+    """
+    text = text.strip("\n")
+    if not text.strip():
+        return []
+    paragraphs = [p.rstrip() for p in _PARAGRAPHS.split(text) if p.strip()]
+    prose = [_reads_as_prose(p) for p in paragraphs]
+    if not any(prose):
+        return [f"```\n{text}\n```"]
+    blocks: list[str] = []
+    code: list[str] = []
+    for p, is_prose in zip(paragraphs, prose, strict=True):
+        if not is_prose:
+            code.append(p)
+            continue
+        if code:
+            blocks.append("```\n" + "\n\n".join(code) + "\n```")
+            code = []
+        blocks.append(" ".join(p.split()))
+    if code:
+        blocks.append("```\n" + "\n\n".join(code) + "\n```")
+    return blocks
 
 
 def html_to_text(soup: BeautifulSoup) -> str:
