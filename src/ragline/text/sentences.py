@@ -243,12 +243,8 @@ def _field_name_above(text: str, field: tuple[int, int], value: tuple[int, int])
     a, b = field
     x, y = value
     name = text[a:b]
-    words = name[:-1].split()
     if (
-        not name.endswith(":")
-        or not 0 < len(words) <= _FIELD_NAME_MAX_WORDS
-        or not name[:1].isupper()
-        or any(w.lower() in _ANNOUNCING for w in words)
+        not _names_a_field(name)
         or (a > 0 and text[a - 1] != "\n")
         or "\n" not in text[b:x]
         or text[b:x].strip()
@@ -367,12 +363,17 @@ def opened_before(before: str, after: str = "") -> Opened:
 
 
 def _is_field_name(block: str) -> bool:
-    """A record field's name alone on its line ("Default value:"), as ``_field_name_above`` reads it."""
-    words = block[:-1].split()
+    """A record field's name alone on its line ("Default value:")."""
+    return "\n" not in block and _names_a_field(block)
+
+
+def _names_a_field(name: str) -> bool:
+    """Whether ``name`` reads as a record field's name: a few words, capitalised, then a colon
+    ("Default value:", "Effect if unset:"), not a sentence announcing what follows."""
+    words = name[:-1].split()
     return (
-        block.endswith(":")
-        and "\n" not in block
+        name.endswith(":")
         and 0 < len(words) <= _FIELD_NAME_MAX_WORDS
-        and block[:1].isupper()
+        and name[:1].isupper()
         and not any(w.lower() in _ANNOUNCING for w in words)
     )
