@@ -41,6 +41,7 @@ from ragline.generation.question import (
 )
 from ragline.text.identifiers import asked_term, dotted, humps, identifiers, question_shape
 from ragline.text.sentences import is_admonition, is_field_line, is_option_term, label_words
+from ragline.types import Passage
 
 # A Markdown table's header line and its delimiter line (ragline.loaders.tables writes them).
 _TABLE_HEAD = re.compile(r"(?m)^[ \t]*(\|.*\|)[ \t]*\n[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$")
@@ -145,6 +146,12 @@ def unit_labels(
             term = opened
         out.append("\n".join(x for x in (heading, term, _column_names(tables, text, a)) if x))
     return out
+
+
+def passage_labels(p: Passage, units: Sequence[tuple[int, int]]) -> list[str]:
+    """:func:`unit_labels` of a context passage's units, from the section and definition entry the
+    passage starts in (``Passage.starts_in``, else its section path; ``Passage.entry``)."""
+    return unit_labels(p.text, units, p.starts_in or p.section_path, p.entry)
 
 
 def _column_names(tables: list[tuple[int, int, str]], text: str, a: int) -> str | None:

@@ -47,10 +47,10 @@ from ragline.generation.entries import (
     name_words,
     names,
     own_text,
+    passage_labels,
     product_scope,
     setting_like,
     term_of,
-    unit_labels,
 )
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
@@ -690,7 +690,7 @@ def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
     if carries(need, label.rsplit("\n", 1)[-1]) >= 1.0:
         return True
     units = answer_units(p.text)
-    labels = unit_labels(p.text, units, p.starts_in or p.section_path, p.entry)
+    labels = passage_labels(p, units)
     for u, ((a, b), lab) in enumerate(zip(units, labels, strict=True)):
         shown = strip_markers(p.text[a:b])
         # Only a unit the scoring keeps as a candidate, or the short sentence such a candidate
@@ -1340,7 +1340,7 @@ class ExtractiveAnswerer:
             header = frozenset(terms(p.header))
             before: frozenset[str] = frozenset()
             units = answer_units(p.text)
-            labels = unit_labels(p.text, units, p.starts_in or p.section_path, p.entry)
+            labels = passage_labels(p, units)
             # A chapter page's table of contents ("5.3.6. Raw mode" then "5.4. Backend Settings")
             # reads as a term and its description; it answers nothing.
             listings = listing_spans(p.text)
