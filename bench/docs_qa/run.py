@@ -29,6 +29,8 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split slony --all-pages     # and an eighth
     .venv/bin/python bench/docs_qa/run.py --split privoxy --all-pages   # and a ninth
     .venv/bin/python bench/docs_qa/run.py --split bind --all-pages      # and a tenth
+    .venv/bin/python bench/docs_qa/run.py --split haproxy --all-pages   # and an eleventh
+    .venv/bin/python bench/docs_qa/run.py --split tomcat --all-pages    # and a twelfth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -132,6 +134,13 @@ SETS = {
     # sections" tables and prose defaults), its management and starter guides and the Lua API's
     # Sphinx pages; every page (split haproxy).
     "haproxy": _one_manual("haproxy", "haproxy-doc", "usr/share/doc/haproxy", "**/*.html"),
+    # Written on 2026-12-07 (twenty-fourth session) before any output over this manual: Apache
+    # Tomcat 10.1's documentation (tomcat10-docs): the configuration reference's two-column
+    # "Attribute | Description" tables whose defaults are worded in prose ("If not specified, this
+    # attribute is set to 200", "The default value is 100", "Defaults to true"), the default
+    # servlet's "[false]" defaults, Jasper's "name - description ... Default 4" lists, how-to
+    # pages and a 476 KB changelog; every page (split tomcat).
+    "tomcat": _one_manual("tomcat", "tomcat10-docs", "usr/share/tomcat10-docs/docs", "**/*.html"),
 }
 
 
