@@ -21,6 +21,7 @@ from ragline.generation.entries import (
     names,
     own_text,
     product_scope,
+    row_entry,
     term_of,
     unit_labels,
 )
@@ -162,6 +163,23 @@ def test_a_setting_named_in_passing_in_another_entry_counts_half() -> None:
     assert identifiers_named(idents, own, "Variables\ndiff.renameLimit") == 1.0
     # Outside any setting's entry (a section heading), naming it in the text still pins it.
     assert identifiers_named(idents, passing, "OPTIONS") == 1.0
+
+
+def test_a_table_row_is_the_entry_of_the_identifier_in_its_first_cell() -> None:
+    assert row_entry("| maxThreads | The maximum number of request processing threads. |") == "maxThreads"
+    assert row_entry("| `work_mem` | Memory for sorts. |") == "work_mem"
+    assert row_entry("| 403 | Forbidden |") is None
+    assert row_entry("| Request processing | Threads |") is None
+    assert row_entry("maxThreads is 200.") is None
+    idents = ("connectionTimeout",)
+    other = "| keepAliveTimeout | The default value is the value of the connectionTimeout attribute. |"
+    own = "| connectionTimeout | The number of milliseconds to wait. The default value is 60000. |"
+    # Another row names the asked attribute in passing; its own row pins it.
+    assert identifiers_named(idents, other, "| Attribute | Description |") == 0.5
+    assert identifiers_named(idents, own, "| Attribute | Description |") == 1.0
+    # "HTTP" only says which connector ("the HTTP connector"): no name the entry must spell.
+    q = "What is the default connectionTimeout of the HTTP connector?"
+    assert asked_identifiers(classify(q), q) == ("connectionTimeout",)
 
 
 def test_dotted_names_are_identifiers_and_names_spell_their_words() -> None:

@@ -1786,3 +1786,67 @@ def test_the_product_every_page_is_titled_after_is_no_setting_the_question_asks_
     assert not a.abstained and "map-based" in a.text
     ctx = context_of(tmp_path, DIRECTIVES_PAGE)
     assert ask(answerer, "What is the default port of Redis?", ctx).abstained
+
+
+def _attribute(name: str, body: str) -> str:
+    return f'<tr><td><code class="attributeName">{name}</code></td><td><p>{body}</p></td></tr>'
+
+
+# A configuration reference as Tomcat's: each element's attributes as rows of a two-column
+# "Attribute | Description" table, the default worded in prose, often without the word
+# "default" ("If not specified, this attribute is set to 200"); neighbours name each other.
+ATTRIBUTES_PAGE = (
+    "<html><head><title>The HTTP Connector</title></head><body><h2>Attributes</h2>"
+    "<h3>Standard Implementation</h3><table><tr><th>Attribute</th><th>Description</th></tr>"
+    + _attribute(
+        "acceptCount",
+        "The maximum length of the operating system provided queue for incoming connection requests "
+        "when maxConnections has been reached. The default value is 100.",
+    )
+    + _attribute(
+        "connectionTimeout",
+        "The number of milliseconds this Connector will wait, after accepting a connection, for the "
+        "request URI line to be presented. Use a value of -1 to indicate no (i.e. infinite) timeout. "
+        "The default value is 60000 (i.e. 60 seconds).",
+    )
+    + _attribute(
+        "keepAliveTimeout",
+        "The number of milliseconds this Connector will wait for another HTTP request before closing "
+        "the connection. The default value is to use the value that has been set for the "
+        "connectionTimeout attribute.",
+    )
+    + _attribute(
+        "maxPostSize",
+        "The maximum number of request body bytes that will be converted into request parameters. "
+        "The limit can be disabled by setting this attribute to a value less than zero. If not "
+        "specified, this attribute is set to 2097152 (2 MiB).",
+    )
+    + _attribute(
+        "maxThreads",
+        "The maximum number of request processing threads to be created by this Connector, which "
+        "therefore determines the maximum number of simultaneous requests that can be handled. If not "
+        "specified, this attribute is set to 200.",
+    )
+    + _attribute(
+        "maxTrailerSize",
+        "Limits the total length of trailing headers in the last chunk of a chunked HTTP request. If "
+        "not specified, the default value of 8192 will be used.",
+    )
+    + "</table></body></html>"
+)
+
+
+def test_an_attribute_tables_row_is_the_entry_of_the_name_in_its_first_cell(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, ATTRIBUTES_PAGE)
+    # keepAliveTimeout's row names connectionTimeout and "HTTP" (the connector the question is
+    # about, no setting's name): it was the answer, with no value at all.
+    assert_short(answerer, ctx, "What is the default connectionTimeout of the HTTP connector?", "60000")
+    # "If not specified, this attribute is set to ..." states the default without the word.
+    assert_short(answerer, ctx, "What is the default maxPostSize?", "2097152")
+    a = ask(
+        answerer,
+        "How many request processing threads does the HTTP connector create at most by default?",
+        ctx,
+    )
+    assert not a.abstained
+    assert a.short is not None and a.short.text == "200", a.text

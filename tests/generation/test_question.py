@@ -271,3 +271,29 @@ def test_what_a_program_normally_uses_states_its_default() -> None:
     need = classify("What port does Squid listen on by default?")
     assert carries(need, "Squid normally uses port 3128.") == 1.0
     assert carries(need, "Squid uses port 3128 in this example.") == 0.0
+
+
+def test_what_holds_when_nothing_is_set_states_the_default() -> None:
+    need = classify("What is the default maxThreads?")
+    assert carries(need, "If not specified, this attribute is set to 200.") == 1.0
+    code = classify("What status code does a rewrite redirect return when no code is given?")
+    assert code.kind == "default"
+    assert carries(code, "If no code is given, an HTTP response of 302 (FOUND) will be returned.") == 1.0
+    # Without a value it only says what a setting is for; a record's field name states nothing.
+    window = classify("What window size does git pack-objects use by default?")
+    assert (
+        carries(window, "The size of the window used when no window size is given on the command line.")
+        == 0.0
+    )
+    assert (
+        carries(window, "The window used by git-pack-objects(1) when no window size is given on it.") == 0.0
+    )
+    assert carries(need, "Effect if unset: Bind to 127.0.0.1 (IPv4 localhost), port 8118.") == 0.0
+    assert carries(need, "If not set, caching is disabled.") == 1.0
+
+
+def test_that_is_why_gives_a_reason() -> None:
+    why = classify("Why is automatic reloading disabled by default?")
+    assert carries(why, "It is costly. That's why the default setting for this attribute is false.") == 1.0
+    assert carries(why, "This is why the cache is cleared on restart.") == 1.0
+    assert carries(why, "The default setting for this attribute is false.") == 0.0

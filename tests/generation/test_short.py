@@ -53,6 +53,13 @@ from ragline.generation.short import short_span, tidy_span
         ("What is the default of statement_timeout?", "The default is 15s (15 seconds).", "15s"),
         ("What is the default of autovacuum_naptime?", "The default is 1min.", "1min"),
         ("What is the default of delay_warning?", "The default is 24h.", "24h"),
+        # What holds when nothing sets it, without the word "default" (Tomcat's wording).
+        ("What is the default maxThreads?", "If not specified, this attribute is set to 200.", "200"),
+        (
+            "What is the default maxPostSize?",
+            "If not specified, this attribute is set to 2097152 (2 MiB).",
+            "2097152",
+        ),
         # A value is left out when the question states it as a word, not as part of one.
         ("What is the default value of encryption?", "The default is on.", "on"),
         # ... a plain word that closes the clause stating it, past a hedge before a value.

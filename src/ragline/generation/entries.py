@@ -100,6 +100,26 @@ def field_row(unit: str) -> tuple[str, list[str]] | None:
     return (name, fields) if all(_FIELD_CELL.fullmatch(c) for c in fields) else None
 
 
+_FIRST_CELL = re.compile(r"\|\s*([^|\n]+?)\s*\|")
+
+
+def row_entry(unit: str) -> str | None:
+    """The name a table row opens with, when its first cell is one identifier and the row goes
+    on with more cells, else None::
+
+        row_entry("| maxThreads | The maximum number of ... threads ... |")  # "maxThreads"
+        row_entry("| 403 | Forbidden |")                                  # None
+    """
+    m = _FIRST_CELL.match(unit)
+    if m is None or not unit[m.end() :].strip():
+        return None
+    cell = m.group(1).strip("`*'\" ")
+    # A name starts with a letter: "| 403 | Forbidden |" is a code's row, answered by its name.
+    return (
+        cell if " " not in cell and (cell[:1].isalpha() or cell[:1] == "_") and is_identifier(cell) else None
+    )
+
+
 def field_row_name(unit: str) -> str | None:
     """The name a record row (see :func:`field_row`) opens its entry with, else None::
 
@@ -302,7 +322,8 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
 # server, whose entry need not spell out "SMTP" ("smtpd_client_connection_count_limit").
 _QUALIFIED = re.compile(
     r"\s+(?:servers?|clients?|ports?|protocols?|requests?|responses?|connections?|sessions?"
-    r"|daemons?|services?|headers?|traffic|proxy|proxies)\b",
+    r"|daemons?|services?|headers?|traffic|proxy|proxies|connectors?|listeners?|endpoints?|sockets?"
+    r"|lookups?|certificates?|queries|query|packets?|messages?)\b",
     re.IGNORECASE,
 )
 
@@ -349,6 +370,11 @@ def identifiers_named(idents: Sequence[str], unit: str, label: str) -> float:
     counts half: the asked setting's own entry states its value."""
     if not idents:
         return 1.0
+    row = row_entry(unit)
+    if row is not None:
+        # A row of a two-column "Attribute | Description" table is the entry of the name in its
+        # first cell, as a term heads a definition list's entry.
+        label = f"{label}\n{row}"
     if any(setting_like(e) and label_names(e, label) for e in idents):
         # The entry is the asked setting's: an acronym the question also names ("DNSSEC" in "How
         # often does named check the DNSSEC key repository?", dnssec-loadkeys-interval's entry)

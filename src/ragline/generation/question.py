@@ -416,10 +416,20 @@ _SNAKE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 # Not "non-default": "specifying a non-default default_process_limit" states no default.
 # "Squid normally uses port 3128": what a program does unless told otherwise is its default.
+# "If not specified, this attribute is set to 200": what holds when nothing is set is the default,
+# though the word is not written (Tomcat's configuration reference words most defaults so).
+# "If no code is given, an HTTP response of 302 ... will be returned": so is what holds when none is.
+UNSET = (
+    r"\b(?:if|when)\s+(?:(?:it|this|the\s+\w+)\s+is\s+)?(?:not\s+(?:specified|set|given|configured|supplied"
+    r"|provided|present)|unset|unspecified|omitted)\b"
+    r"|\b(?:if|when)\s+no\s+\w+(?:\s+\w+)?\s+is\s+(?:specified|set|given|configured|supplied|provided)\b"
+)
 _DEFAULT_WORD = re.compile(
     r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b|\b(?:normally|usually)\s+(?:uses?|listens?|runs?)\b",
     re.IGNORECASE,
 )
+# Not a field's name ("Effect if unset: ...", beside Privoxy's "Default value:" field).
+_UNSET = re.compile(rf"(?:{UNSET})(?!\s*:)", re.IGNORECASE)
 _DEFAULT_QUOTED = re.compile(r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\"“`]\S", re.IGNORECASE)
 # "The default is /tmp/pgpool_logs.", "defaults to ~/.pgpoolkey": a path is a value.
 _DEFAULT_PATH = re.compile(
@@ -446,7 +456,7 @@ _STEP = re.compile(
 )
 _REASON = re.compile(
     r"\b(?:because|since|so that|in order to|to avoid|to save|to prevent|due to|reason|therefore|"
-    r"thus|hence|as a result|otherwise|"
+    r"thus|hence|as a result|otherwise|(?:that|this|which)(?:'s|\s+is)\s+why|"
     # A manual gives the reason not to do something as a warning: "Be aware that this socket
     # might be deleted by a cron job."
     r"be aware|beware|caution|warning|at risk|the risk)\b",
@@ -520,7 +530,15 @@ def carries(need: QuestionNeed, text: str) -> float:
     kind = need.kind
     if kind == "default":
         if not _DEFAULT_WORD.search(text):
-            return 0.0
+            # Without the word, the condition must open a clause that states a value ("If not
+            # specified, this attribute is set to 200"): "... used by git-pack-objects(1) when no
+            # window size is given on the command line." says what the setting is for.
+            unset = _UNSET.search(text)
+            rest = text[unset.end() :] if unset else ""
+            if not rest.lstrip().startswith(","):
+                return 0.0
+            rest = re.split(r"[.;](?:\s|$)", rest.lstrip()[1:], maxsplit=1)[0]
+            return 1.0 if has_number(rest) or _states_default_in_words(rest) else 0.0
         if need.quantity and not any(ch.isdigit() for ch in text):
             return 0.3
         if DEFAULT_REFERENCE.search(text) and not has_number(text):

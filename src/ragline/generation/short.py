@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from ragline.generation.question import SHORT_KINDS, QuestionNeed
+from ragline.generation.question import SHORT_KINDS, UNSET, QuestionNeed
 
 _NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
 # Spaced or glued ("30 seconds", "4MB"); the one- and two-letter units only glued, as a
@@ -37,6 +37,13 @@ _DEFAULT_IS = re.compile(
     r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+"
     # "The default is typically 100 connections": the hedge is not the value.
     r"(?:(?:typically|usually|normally|currently|generally|approximately|about)\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
+    re.IGNORECASE,
+)
+# "If not specified, this attribute is set to 200", "When unset, the value is 10": the value the
+# setting takes when nothing sets it.
+_UNSET_IS = re.compile(
+    rf"(?:{UNSET})[^.;\n]{{0,60}}?\b(?:is|are|will\s+be)\s+(?:set\s+to\s+)?"
+    r"(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+)",
     re.IGNORECASE,
 )
 # "... is off by default", "enabled by default"
@@ -139,7 +146,7 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
         if len(first) == 2 and any(first[0].lower() == e.lower() for e in need.entities):
             a += len(first[0]) + 1
         return _strip(text, a, b)
-    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT, _DEFAULT_NUMBER):
+    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT, _DEFAULT_NUMBER, _UNSET_IS):
         for m in pattern.finditer(text):
             a, b = _strip(text, *m.span("v"))
             value = text[a:b]
