@@ -31,6 +31,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split bind --all-pages      # and a tenth
     .venv/bin/python bench/docs_qa/run.py --split haproxy --all-pages   # and an eleventh
     .venv/bin/python bench/docs_qa/run.py --split tomcat --all-pages    # and a twelfth
+    .venv/bin/python bench/docs_qa/run.py --split wireshark --all-pages # and a thirteenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -141,6 +142,13 @@ SETS = {
     # servlet's "[false]" defaults, Jasper's "name - description ... Default 4" lists, how-to
     # pages and a 476 KB changelog; every page (split tomcat).
     "tomcat": _one_manual("tomcat", "tomcat10-docs", "usr/share/tomcat10-docs/docs", "**/*.html"),
+    # Written on 2026-12-07 (twenty-fourth session) before any output over this manual: Wireshark
+    # 4.0's user's and developer's guides (wireshark-doc, asciidoctor's DocBook chunked HTML):
+    # multi-column operator tables (English | Alias | C-like | Description | Example), the
+    # command-line tools' usage text in <pre> ("-F <capture type> set the output file type;
+    # default is pcapng."), TCP analysis flags as terms over their conditions; every page (split
+    # wireshark).
+    "wireshark": _one_manual("wireshark", "wireshark-doc", "usr/share/doc/wireshark", "**/*.html"),
 }
 
 
