@@ -180,6 +180,8 @@ def test_a_table_row_is_the_entry_of_the_identifier_in_its_first_cell() -> None:
     # "HTTP" only says which connector ("the HTTP connector"): no name the entry must spell.
     q = "What is the default connectionTimeout of the HTTP connector?"
     assert asked_identifiers(classify(q), q) == ("connectionTimeout",)
+    q = "What is the default Out-Of-Order RTT threshold?"
+    assert "RTT" not in asked_identifiers(classify(q), q)
 
 
 def test_dotted_names_are_identifiers_and_names_spell_their_words() -> None:

@@ -930,6 +930,25 @@ def test_column_cell_reads_a_rows_cell_under_the_named_column() -> None:
     assert column_cell(codes, "| 23505 | unique_violation |", "default") is None
 
 
+def test_asked_cell_needs_a_named_column_and_a_named_cell_of_a_lookup_table() -> None:
+    from ragline.generation.extractive import asked_cell
+
+    label = "6.4.2. Comparing Values\nEnglish | Alias | C-like | Description"
+    row = "| ge | | >= | Greater than or equal to |"
+    q = "What is the C-like form of the ge operator?"
+    a, b = asked_cell(q, label, row) or (0, 0)
+    assert row[a:b] == ">="
+    # "==" is no cell named in a question about "!=="; a question naming no column looks up
+    # nothing; nor does a common word ("in") that any question may hold.
+    assert asked_cell("Which English operator means !== ?", label, "| eq | any_eq | == | Equal |") is None
+    assert asked_cell("What is ge?", label, row) is None
+    assert asked_cell("What is the C-like form in filters?", label, "| in | | x | Set Membership |") is None
+    # A one-row record under its entry's name ("BatchSize" over "type | default | ...") is that
+    # entry's, not looked up by a word of the question ("size").
+    record = "RcvBufSize\ntype | default | mandatory"
+    assert asked_cell("What is the default batch size of imudp?", record, "| size | none | no |") is None
+
+
 def test_a_hostile_table_row_is_read_in_linear_time() -> None:
     import time
 
@@ -1850,3 +1869,95 @@ def test_an_attribute_tables_row_is_the_entry_of_the_name_in_its_first_cell(answ
     )
     assert not a.abstained
     assert a.short is not None and a.short.text == "200", a.text
+
+
+# Operator tables as Wireshark's guide writes them: several columns, the row's key in any of
+# them, an example cell full of code.
+OPERATORS_PAGE = """<html><head><title>6.4. Building Display Filter Expressions</title></head><body>
+<h3>6.4.2. Comparing Values</h3>
+<p>You can build display filters that compare values using a number of different comparison
+operators. A complete list of available comparison operators is shown in Table 6.6.</p>
+<table><tr><th>English</th><th>Alias</th><th>C-like</th><th>Description</th><th>Example</th></tr>
+<tr><td>eq</td><td>any_eq</td><td>==</td><td>Equal (any if more than one)</td><td>ip.src == 10.0.0.5</td></tr>
+<tr><td>ne</td><td>all_ne</td><td>!=</td><td>Not equal (all if more than one)</td><td>ip.src != 10.0.0.5</td>
+</tr>
+<tr><td></td><td>any_ne</td><td>!==</td><td>Not equal (any if more than one)</td><td>ip.src !== 10.0.0.5</td>
+</tr>
+<tr><td>gt</td><td></td><td>&gt;</td><td>Greater than</td><td>frame.len &gt; 10</td></tr>
+<tr><td>ge</td><td></td><td>&gt;=</td><td>Greater than or equal to</td><td>frame.len ge 0x100</td></tr>
+</table>
+<h3>6.4.3. Combining Expressions</h3>
+<p>You can combine filter expressions using the logical operators shown in Table 6.7.</p>
+<table><tr><th>English</th><th>C-like</th><th>Description</th><th>Example</th></tr>
+<tr><td>and</td><td>&amp;&amp;</td><td>Logical AND</td><td>ip.src==10.0.0.5 and tcp.flags.fin</td></tr>
+<tr><td>xor</td><td>^^</td><td>Logical XOR</td><td>tr.dst[0:3] == 0.6.29 xor tr.src[0:3] == 0.6.29</td></tr>
+<tr><td>not</td><td>!</td><td>Logical NOT</td><td>not llc</td></tr>
+</table></body></html>"""
+
+
+def test_a_table_is_looked_up_by_the_cell_and_the_column_a_question_names(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, OPERATORS_PAGE)
+    # The short answer is the cell under the column asked for; the first two abstained, and the
+    # XOR row, whose example cell is code, was never a candidate.
+    assert_short(answerer, ctx, "What is the C-like form of the ge comparison operator?", ">=")
+    assert_short(answerer, ctx, "What is the C-like operator for logical XOR in display filters?", "^^")
+    # The asked column is empty in the row "!==" keys: the row answers, with no short answer.
+    a = ask(answerer, "Which English operator means the same as !== ?", ctx)
+    assert not a.abstained
+    assert a.text.startswith("Alias: any_ne; C-like: !==;"), a.text
+
+
+# TCP analysis flags as Wireshark's guide writes them: each a heading over the conditions that set
+# it; a paragraph elsewhere names "previous segment" and "lost" in prose.
+FLAGS_PAGE = """<html><head><title>7.5. TCP Analysis</title></head><body>
+<h2>7.5. TCP Analysis</h2>
+<p>Wireshark's TCP dissector tracks the state of each TCP session. When a segment is lost or a
+capture starts late, the previous segment of a session may be missing from the capture file.</p>
+<h3>7.8.3. TCP Reassembly</h3>
+<p>Such results can also be observed if you start capturing while a TCP connection was already
+started or when TCP segments are lost or delivered out-of-order. To reassemble out-of-order TCP
+segments, the TCP protocol preference "Reassemble out-of-order segments" must be enabled.</p>
+<h3>7.5.1. TCP Analysis flags</h3>
+<h4>TCP Fast Retransmission</h4><p>Set when all of the following are true:</p><ul>
+<li>This is not a keepalive packet.</li>
+<li>We have more than two duplicate ACKs in the reverse direction.</li>
+<li>We saw the last acknowledgement less than 20ms ago.</li></ul>
+<h4>TCP Previous segment not captured</h4><p>Set when the current sequence number is greater
+than the next expected sequence number.</p>
+<h4>TCP Out-Of-Order</h4><p>Set when the next expected sequence number is greater than the
+current sequence number. The threshold is either the value shown in the "iRTT"
+(tcp.analysis.initial_rtt) field if it is present, or the default value of 3ms if it is not.</p>
+<h3>12.3.4. MATE Analysis</h3>
+<p>The extraction and matching logic comes from MATE's configuration; MATE's configuration file is
+declared by the mate.config preference. By default it is an empty string which means: do not
+configure MATE.</p>
+</body></html>"""
+
+
+def test_an_entrys_term_and_the_sentence_before_a_pronoun_name_what_it_states(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, FLAGS_PAGE)
+    # The flag's entry says what it means, though none of its sentences names it; the page's
+    # opening paragraph, which does name "previous segment", was the answer.
+    q = "What does TCP Previous segment not captured mean?"
+    a = ask(answerer, q, ctx)
+    assert not a.abstained
+    assert "Set when the current sequence number is greater" in a.text.split("[1]")[0], a.text
+    scored, _ = answerer.score(q, ctx, classify(q))
+    [entry] = [s for s in scored if s.text.startswith("Set when the current sequence number")]
+    # Under its heading (asciidoctor's discrete headings), not in one unit with it.
+    assert entry.subject >= 1.0 and scored[0] is entry, scored[:2]
+    # "By default it is ...": "it" is the setting the sentence before names.
+    a = ask(answerer, "What is the default value of the mate.config preference?", ctx)
+    assert not a.abstained and "empty string" in a.text.split("[1]")[0], a.text
+    # "the default value of 3ms": the value after "of"; "RTT" only says which threshold.
+    assert_short(
+        answerer, ctx, "What is the default Out-Of-Order RTT threshold when no initial RTT is known?", "3ms"
+    )
+    # "Within how many ..." asks for a number, as "How many ..." does.
+    a = ask(
+        answerer,
+        "Within how many milliseconds must the last acknowledgement have been seen for a Fast "
+        "Retransmission?",
+        ctx,
+    )
+    assert not a.abstained and "20ms" in a.text.split("[1]")[0], a.text

@@ -297,3 +297,9 @@ def test_that_is_why_gives_a_reason() -> None:
     assert carries(why, "It is costly. That's why the default setting for this attribute is false.") == 1.0
     assert carries(why, "This is why the cache is cleared on restart.") == 1.0
     assert carries(why, "The default setting for this attribute is false.") == 0.0
+
+
+def test_a_preposition_before_how_many_still_asks_for_a_number() -> None:
+    assert classify("Within how many milliseconds must the last ACK have been seen?").kind == "number"
+    assert classify("For how long did the plague stick around?").kind == "number"
+    assert classify("In how many countries did Tesla hold patents?").kind == "number"

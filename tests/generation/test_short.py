@@ -60,6 +60,18 @@ from ragline.generation.short import short_span, tidy_span
             "If not specified, this attribute is set to 2097152 (2 MiB).",
             "2097152",
         ),
+        # "the default value of 3ms", "a default of 100 is used": the value after "of".
+        (
+            "What is the default threshold?",
+            "The threshold is the iRTT if present, or the default value of 3ms if it is not.",
+            "3ms",
+        ),
+        ("What is the default maxHeaderCount?", "If not specified, a default of 100 is used.", "100"),
+        (
+            "What is the default allowBackslash?",
+            "If not specified, the default value of false will be used.",
+            "false",
+        ),
         # A value is left out when the question states it as a word, not as part of one.
         ("What is the default value of encryption?", "The default is on.", "on"),
         # ... a plain word that closes the clause stating it, past a hedge before a value.

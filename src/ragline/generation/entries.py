@@ -323,7 +323,7 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
 _QUALIFIED = re.compile(
     r"\s+(?:servers?|clients?|ports?|protocols?|requests?|responses?|connections?|sessions?"
     r"|daemons?|services?|headers?|traffic|proxy|proxies|connectors?|listeners?|endpoints?|sockets?"
-    r"|lookups?|certificates?|queries|query|packets?|messages?)\b",
+    r"|lookups?|certificates?|queries|query|packets?|messages?|thresholds?|timeouts?|intervals?)\b",
     re.IGNORECASE,
 )
 

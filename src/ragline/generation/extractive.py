@@ -164,6 +164,49 @@ def column_cell(label: str, row: str, column: str) -> tuple[int, int] | None:
     return (a, b) if b > a else None
 
 
+# A cell the question names must stand apart in it: "==" is no part of "!==".
+_CELL_BEFORE = r"(?:^|(?<=[\s(\"'“‘,]))"
+_CELL_AFTER = r"(?=$|[\s)\"'”’,.;:?])"
+_KEY_MAX_WORDS = 4
+
+
+def asked_cell(question: str, label: str, row: str) -> tuple[int, int] | None:
+    """The span in ``row`` of its cell under the column the question names, when the question
+    names another cell of the row as well: a table looked up by one of its cells::
+
+        asked_cell("What is the C-like form of the ge operator?",
+                   "English | Alias | C-like | Description", "| ge | | >= | Greater than or equal |")
+        # the span of ">="
+
+    None when no column is named or the row has no such key; an empty span when the asked cell
+    is empty (the row still answers: "| | any_ne | !== |" for the English form of "!=="). A key
+    that is only a common word ("in", "or") is no key: questions hold those anyway."""
+    read = _row_under_columns(label, row.partition("\n")[0])
+    if read is None or len(read) < 2:
+        return None
+    head = label.rsplit("\n", 1)[0] if "\n" in label else ""
+    if head and entry_identifier(head) is not None:
+        # The row is a record of the entry named above it ("BatchSize" over "| integer | 32 |
+        # no |"): the entry is its key, not a cell that happens to be a word of the question
+        # ("size" in "the default batch size").
+        return None
+    asked_terms = set(terms(question))
+    line = row.partition("\n")[0]
+    named = [j for j, (name, _) in enumerate(read) if terms(name) and set(terms(name)) <= asked_terms]
+    for j in named:
+        a, b = read[j][1]
+        for k, (_, (c, d)) in enumerate(read):
+            key = line[c:d].strip("`*")
+            if k == j or not key or len(key.split()) > _KEY_MAX_WORDS:
+                continue
+            if key.isalpha() and not terms(key):
+                continue
+            pattern = _CELL_BEFORE + re.escape(key) + _CELL_AFTER
+            if re.search(pattern, question, re.IGNORECASE) is not None:
+                return a, b
+    return None
+
+
 def _row_under_columns(label: str, row: str) -> list[tuple[str, tuple[int, int]]] | None:
     """Each column name on the label's last line with the span of ``row``'s cell under it, or
     None when ``row`` is no table row or has another number of cells than there are names."""
@@ -350,6 +393,10 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
     and code questions :func:`ragline.generation.entries.entry_strength`; for the kinds of
     ``_IN_ENTRY_KINDS``, 0.5 (a cue, not a pin) when it carries the kind under a label naming
     every asked identifier."""
+    if asked_cell(question, s.label, s.shown) is not None:
+        # A table row the question looks up by one of its cells, for the column it names ("the
+        # C-like form of the ge operator" over "| ge | | >= | Greater than or equal to |").
+        return 1.0
     if need.kind in ("default", "code"):
         return entry_strength(need, question, s.shown, s.label, kind)
     if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
@@ -704,7 +751,18 @@ def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
 
 
 # A sentence that opens with the default: "Default is 600 (10 minutes).", "The default value is 5".
+_POINTS_BACK_DEFAULT = re.compile(
+    r"\s*(?:by\s+default,?\s+(?:it|this|its\s+value)\s+(?:is|are)|(?:it|this)\s+defaults\s+to"
+    r"|its\s+default(?:\s+value)?\s+is)\b",
+    re.IGNORECASE,
+)
 _OPENS_DEFAULT = re.compile(r"\s*(?:the\s+)?default(?:\s+value)?\s+is\b|\s*defaults?\s*:", re.IGNORECASE)
+
+
+def _entry_of_term(term: str, s: _Sentence) -> bool:
+    """Whether ``s`` sits in the entry whose term (its label's last line) is ``term``."""
+    line = s.label.rsplit("\n", 1)[-1]
+    return bool(line) and defines(term, f"{line}\n\n{s.shown}")
 
 
 def _default_closes(
@@ -730,6 +788,9 @@ def _default_closes(
                 and label_words(nxt) <= 8
                 and term_of(text[a:b]) is not None
             )
+            # "... is declared by the mate.config preference. By default it is an empty string":
+            # the pronoun's setting is named in the sentence before.
+            or _POINTS_BACK_DEFAULT.match(nxt) is not None
         )
         and _states_value(need, nxt)
         and carries(need, strip_markers(text[a:b])) < 1.0
@@ -1346,9 +1407,16 @@ class ExtractiveAnswerer:
             listings = listing_spans(p.text)
             for u, ((a, b), label) in enumerate(zip(units, labels, strict=True)):
                 text = p.text[a:b]
+                # A row the question looks up ("| xor | ^^ | Logical XOR | tr.dst[0:3] == ... |")
+                # answers, for all the code in its example cell, however few words it has.
+                looked_up = asked_cell(question, label, text) is not None
                 if (
                     is_heading(text)
-                    or (is_code(text) and not _states_entry_default(need, idents, text, label))
+                    or (
+                        is_code(text)
+                        and not _states_entry_default(need, idents, text, label)
+                        and not looked_up
+                    )
                     or _column_names_line(p.text, a)
                     or _group_row(text)
                 ):
@@ -1364,6 +1432,7 @@ class ExtractiveAnswerer:
                 # and is the answer; so is a row's cell under a "Default" column.
                 enough = (
                     len(t) >= MIN_TERMS
+                    or looked_up
                     or _field_of(need, idents, shown, label)
                     or (need.kind == "default" and column_cell(label, shown, "default") is not None)
                     or (
@@ -1445,6 +1514,10 @@ class ExtractiveAnswerer:
             float(
                 (term is not None and is_subject(term, f.shown))
                 or answers_as_field(question, f.shown, f.label)
+                # The entry whose term is the asked one ("TCP Previous segment not captured" over
+                # "Set when the current sequence number is greater than ..."): its text says
+                # what the term means, though no sentence of it names the term.
+                or (term is not None and _entry_of_term(term, f))
             )
             for f in found
         ]
@@ -1589,7 +1662,10 @@ class ExtractiveAnswerer:
         }
         best_verdict = max((self.mix.verdict(sp) for sp in spans if sp is not None), default=0.0)
         for j, (s, h, span) in enumerate(zip(scored[:k], heads, spans, strict=True)):
-            pinned = s.entry if need.kind in self.weights.entry_kinds or need.kind in _PINNED else 0.0
+            looked_up = asked_cell(question, s.label, s.text) is not None
+            pinned = (
+                s.entry if need.kind in self.weights.entry_kinds or need.kind in _PINNED or looked_up else 0.0
+            )
             stated = self.mix.kind * s.kind if need.kind in self.mix.kind_first else 0.0
             priors.append(self.mix.score * s.score / best + pinned + s.subject + stated)
             read.append(_reread(s, h, span, self.mix, priors[-1]))
@@ -1760,6 +1836,10 @@ class ExtractiveAnswerer:
             # setting's own default ("| integer | 64 | no |" under "BatchLimit" for "the default
             # batch limit"): a product the question names is still checked below.
             confidence = max(confidence, self.weights.glossary_confidence)
+        if scored and asked_cell(question, scored[0].label, scored[0].text) is not None:
+            # A table looked up by a cell the question names, for the column it names: the cell
+            # is the evidence, however few words the row shares with the question.
+            confidence = max(confidence, self.weights.glossary_confidence)
         scoped = scoped_products(question)
         if need.kind in self.weights.entry_kinds:
             # "Which port does Redis listen on by default?": a setting's value is asked of the
@@ -1815,9 +1895,13 @@ class ExtractiveAnswerer:
                     quote=s.text,
                 )
             )
-            cell = column_cell(s.label, s.text, "default") if need.kind == "default" else None
+            cell = asked_cell(question, s.label, s.text)
+            if cell is not None and cell[1] <= cell[0]:
+                cell = None  # the asked column is empty in this row: no short answer from it
+            if cell is None and need.kind == "default":
+                cell = column_cell(s.label, s.text, "default")
             if short is None and cell is not None:
-                # The row's cell under the table's "Default" column.
+                # The row's cell under the column the question names, or under "Default".
                 a, b = cell
                 short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
             if short is None and s.lead:

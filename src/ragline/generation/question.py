@@ -105,6 +105,8 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         "number",
         _any(
             r"^\s*how (?:many|much|long|large|big|old|far|often)\b",
+            # "Within how many milliseconds ...?", "For how long ...?": the preposition first.
+            r"^\s*(?:within|for|after|in|by|to|at|from|under|over|up to)\s+how (?:many|much|long|often)\b",
             r"\bwhat (?:is the )?(?:number|size|value|percentage|amount|maximum|minimum|limit)\b",
             # "What is the largest value X accepts?": a bound, asked with an adjective.
             r"\b(?:largest|smallest|highest|lowest|greatest|biggest) (?:possible |allowed )?"

@@ -39,6 +39,11 @@ _DEFAULT_IS = re.compile(
     r"(?:(?:typically|usually|normally|currently|generally|approximately|about)\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
     re.IGNORECASE,
 )
+# "or the default value of 3ms if it is not", "a default of 100 is used": the value after "of".
+_DEFAULT_OF = re.compile(
+    rf"\bdefault(?:\s+value)?\s+of\s+(?P<v>{_NUM}{_UNIT}|true|false|on|off|none|yes|no)(?![\w.]\d)",
+    re.IGNORECASE,
+)
 # "If not specified, this attribute is set to 200", "When unset, the value is 10": the value the
 # setting takes when nothing sets it.
 _UNSET_IS = re.compile(
@@ -146,7 +151,7 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
         if len(first) == 2 and any(first[0].lower() == e.lower() for e in need.entities):
             a += len(first[0]) + 1
         return _strip(text, a, b)
-    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT, _DEFAULT_NUMBER, _UNSET_IS):
+    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT, _DEFAULT_NUMBER, _DEFAULT_OF, _UNSET_IS):
         for m in pattern.finditer(text):
             a, b = _strip(text, *m.span("v"))
             value = text[a:b]
