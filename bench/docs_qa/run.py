@@ -32,6 +32,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split haproxy --all-pages   # and an eleventh
     .venv/bin/python bench/docs_qa/run.py --split tomcat --all-pages    # and a twelfth
     .venv/bin/python bench/docs_qa/run.py --split wireshark --all-pages # and a thirteenth
+    .venv/bin/python bench/docs_qa/run.py --split postgis --all-pages   # and a fourteenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -149,6 +150,11 @@ SETS = {
     # default is pcapng."), TCP analysis flags as terms over their conditions; every page (split
     # wireshark).
     "wireshark": _one_manual("wireshark", "wireshark-doc", "usr/share/doc/wireshark", "**/*.html"),
+    # Written on 2026-12-07 (twenty-fourth session) before any output over this manual: the PostGIS
+    # 3.3 manual (postgis-doc), one 3.4 MB DocBook page: function reference entries as
+    # PostgreSQL's manual writes them (Name / Synopsis / Description / Examples), GUC variables,
+    # the loaders' option lists; split postgis.
+    "postgis": _one_manual("postgis", "postgis-doc", "usr/share/doc/postgis-doc", "*.html"),
 }
 
 
