@@ -446,3 +446,28 @@ def test_an_acronym_beside_the_asked_setting_is_its_topic_not_a_second_name() ->
         == 0.0
     )
     assert identifiers_named(["DNSSEC", "TLS"], "The default is 60.", "Timers\nDNSSEC") == 0.5
+
+
+def test_a_reference_entrys_sections_keep_the_entrys_name_in_their_labels() -> None:
+    text = (
+        "## ST_Buffer\n\nST_Buffer — Computes a buffer.\n\n### Synopsis\n\ngeometry ST_Buffer(g);\n\n"
+        "### Description\n\nThe accuracy is 8 segments (default is 8)."
+    )
+    labels = unit_labels(text, answer_units(text), ("8. Reference",))
+    assert labels[-1] == "ST_Buffer\nDescription"
+    assert "ST_Buffer\nSynopsis" in labels
+    # A passage that starts inside the entry's "Examples" takes the name from its section path.
+    tail = "SELECT 1 AS one, 2 AS two, 3 AS three;\n\n### Return Value\n\nThe result has three columns."
+    labels = unit_labels(tail, answer_units(tail), ("8. Reference", "ST_Buffer", "Examples"))
+    assert labels[0] == "ST_Buffer\nExamples" and labels[-1] == "ST_Buffer\nReturn Value"
+    # A section of another name is no entry's section: its label is its own heading.
+    other = "## Loading data\n\n### Using the loader\n\nRun shp2pgsql to convert a shapefile."
+    assert unit_labels(other, answer_units(other), ())[-1] == "Using the loader"
+
+
+def test_a_product_name_between_the_article_and_the_term_leaves_it_the_subject() -> None:
+    unit = "The PostGIS geography data type provides native support for spatial features."
+    assert is_subject("the geography data type", unit)
+    assert is_subject("geography data type", "The geography data type allows you to store data.")
+    # Not without the article: "PostGIS geography ..." opens with the product.
+    assert not is_subject("geography data type", "PostGIS geography data type provides support.")

@@ -303,3 +303,17 @@ def test_a_preposition_before_how_many_still_asks_for_a_number() -> None:
     assert classify("Within how many milliseconds must the last ACK have been seen?").kind == "number"
     assert classify("For how long did the plague stick around?").kind == "number"
     assert classify("In how many countries did Tesla hold patents?").kind == "number"
+
+
+def test_what_a_standard_installation_sets_is_the_default() -> None:
+    need = classify("What is the default of postgis.enable_outdb_rasters?")
+    assert (
+        carries(need, "In the standard PostGIS installation, postgis.enable_outdb_rasters is set to False.")
+        == 1.0
+    )
+    # A constant's name is a value, as a number is.
+    assert (
+        carries(need, "In the standard installation, postgis.gdal_enabled_drivers is set to DISABLE_ALL.")
+        == 1.0
+    )
+    assert carries(need, "A standard installation takes a few minutes.") < 1.0

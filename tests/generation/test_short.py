@@ -72,6 +72,12 @@ from ragline.generation.short import short_span, tidy_span
             "If not specified, the default value of false will be used.",
             "false",
         ),
+        # What the standard installation sets, past a dotted setting name.
+        (
+            "What is the default of postgis.gdal_enabled_drivers?",
+            "In the standard PostGIS installation, postgis.gdal_enabled_drivers is set to DISABLE_ALL.",
+            "DISABLE_ALL",
+        ),
         # A value is left out when the question states it as a word, not as part of one.
         ("What is the default value of encryption?", "The default is on.", "on"),
         # ... a plain word that closes the clause stating it, past a hedge before a value.

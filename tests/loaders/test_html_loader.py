@@ -306,3 +306,64 @@ def test_prose_wrapped_in_pre_reads_as_paragraphs_and_code_stays_code(tmp_path: 
     assert "```\n2019-09-09 18:50:49 client" in doc.text
     assert "```\ndig +qr" in doc.text
     assert "```\n# comment that reads like a sentence" in doc.text
+
+
+# Two DocBook reference entries on one page (as PostGIS's single-page manual and PostgreSQL's
+# reference pages write them): every section of an entry is an <h2>, the entry's name only in the
+# "Name" section's paragraph.
+REFENTRIES = """<html><head><title>PostGIS Manual</title></head><body>
+<div class="chapter"><h1>8. Geometry Processing</h1>
+<div class="refentry"><div class="refnamediv"><h2>Name</h2><p>ST_Buffer &#8212;
+Computes a geometry covering all points within a given distance from a geometry.</p></div>
+<div class="refsynopsisdiv"><h2>Synopsis</h2>
+<p><code>geometry ST_Buffer(geometry g1, float radius);</code></p></div>
+<div class="refsection"><h2>Description</h2><p>The accuracy of circular arcs is the number of line
+segments used to approximate a quarter circle (default is 8).</p>
+<h3>Notes</h3><p>For geography, the distance is specified in meters.</p></div></div>
+<div class="refentry"><div class="refnamediv"><h2>Name</h2><p>ST_Area &#8212; Returns the area of a
+polygonal geometry.</p></div>
+<div class="refsection"><h2>Description</h2><p>Returns the area of a polygonal geometry.</p></div></div>
+</div>
+<h1>9. Raster Reference</h1><h2>Name</h2><p>Just a paragraph about names, with no dash.</p>
+<h2>Description</h2><p>A section of its own.</p>
+</body></html>"""
+
+
+def test_a_reference_entrys_sections_sit_under_its_name(tmp_path: Path) -> None:
+    page = tmp_path / "postgis.html"
+    page.write_text(REFENTRIES)
+    [doc] = HtmlLoader().load(page)
+    headings = [line for line in doc.text.split("\n") if line.startswith("#")]
+    assert headings == [
+        "# 8. Geometry Processing",
+        "## ST_Buffer",
+        "### Synopsis",
+        "### Description",
+        "#### Notes",
+        "## ST_Area",
+        "### Description",
+        # A higher heading ends the entry; a "Name" section whose paragraph names nothing is left.
+        "# 9. Raster Reference",
+        "## Name",
+        "## Description",
+    ]
+    # The name's paragraph stays: it says what the entry does.
+    assert "ST_Buffer — Computes a geometry covering all points" in doc.text
+
+
+def test_a_list_item_that_opens_with_code_keeps_its_fences_on_their_own_lines(tmp_path: Path) -> None:
+    from ragline.chunking.structure import parse_headings
+
+    # PostGIS's tiger geocoder steps: an item whose first block is a program listing, then a
+    # listing whose output has a "-----" underline. "- ```" was no fence to the chunker, so the
+    # closing one opened a block and the listing's output read as a heading ("count").
+    page = tmp_path / "steps.html"
+    page.write_text(
+        "<html><body><h2>Loading</h2><ol>"
+        "<li><pre>psql -c \"SELECT Loader_Generate_Script(ARRAY['MA'])\"</pre></li>"
+        "<li><p>Run the generated scripts.</p><pre>count\n-------\n3233\n(1 row)</pre></li></ol>"
+        "<h2>Next step</h2><p>Text.</p></body></html>"
+    )
+    [doc] = HtmlLoader().load(page)
+    assert [h.title for h in parse_headings(doc.text)] == ["Loading", "Next step"]
+    assert "-\n  ```" in doc.text or "-\n ```" in doc.text

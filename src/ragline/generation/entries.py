@@ -63,6 +63,8 @@ _TERM_MAX_WORDS = 6
 # A question's closing "in X" / "on X": where the asked thing lives, not the asked thing.
 _CLOSING_IN = re.compile(r"\b(?:in|on)\s+(?:an?\s+|the\s+)?[\w.\-]+\s*\??\s*$", re.IGNORECASE)
 _ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
+# A capitalised name between the article and the term: "The PostGIS geography data type".
+_PRODUCT_BEFORE = re.compile(r"[A-Z][\w.\-]*\s+")
 
 
 def term_of(unit: str) -> str | None:
@@ -139,16 +141,28 @@ def unit_labels(
     open where ``text`` starts (``Passage.entry``: a passage cut inside a ``<dd>``)."""
     # An admonition's title ("### Note" inside a parameter's entry, as DocBook writes a note) is
     # no section: the sentences after the note still belong to the entry it sits in.
-    heads = [
-        (m.start(), m.group(1).strip()) for m in _HEADING.finditer(text) if not is_admonition(m.group(1))
-    ]
+    found = [m for m in _HEADING.finditer(text) if not is_admonition(m.group(1))]
+    heads = [(m.start(), m.group(1).strip()) for m in found]
+    levels = [len(m.group(0).lstrip(" \t")) - len(m.group(0).lstrip(" \t").lstrip("#")) for m in found]
     starts = [h[0] for h in heads]
     # Units before the passage's first heading sit in the section the passage starts in; its
     # section path names that one unless it names the first heading (the path of a later chunk).
     sections = [x for x in section_path if not is_admonition(x)]
     fallback = sections[-1] if sections else ""
+    # A reference entry's own sections ("Description", "Parameters", "Examples" under "ST_Buffer"
+    # or "CREATE TABLE") name no entry: the label keeps the entry's name above them.
+    outer = next((x for x in reversed(sections) if not _is_reference_section(x)), "")
+    if _is_reference_section(fallback) and outer:
+        fallback = f"{outer}\n{fallback}"
     if heads and fallback == heads[0][1]:
         fallback = ""
+    for k, (at, title) in enumerate(heads):
+        if _is_reference_section(title):
+            above = next((heads[j][1] for j in range(k - 1, -1, -1) if levels[j] < levels[k]), None)
+            if above is None and not any(levels[j] == levels[k] for j in range(k)):
+                above = outer or None
+            if above is not None and not _is_reference_section(above):
+                heads[k] = (at, f"{above}\n{title}")
     # A later piece of a record's entry (the chunker carries "| name | Use | ... |" in its section
     # path): the entry is the record's name, as under its row; the row alone states its fields.
     fallback = field_row_name(fallback) or fallback
@@ -166,6 +180,20 @@ def unit_labels(
             term = opened
         out.append("\n".join(x for x in (heading, term, _column_names(tables, text, a)) if x))
     return out
+
+
+# The sections every reference entry has (DocBook's refsect1 titles, a man page's sections).
+_REFERENCE_SECTIONS = frozenset(
+    {
+        "synopsis", "description", "parameters", "arguments", "options", "examples", "example",
+        "notes", "return value", "return values", "outputs", "diagnostics", "compatibility",
+        "see also", "usage", "environment", "files", "exit status", "errors", "bugs", "caveats",
+    }
+)  # fmt: skip
+
+
+def _is_reference_section(title: str) -> bool:
+    return title.strip().rstrip(":").casefold() in _REFERENCE_SECTIONS
 
 
 def passage_labels(p: Passage, units: Sequence[tuple[int, int]]) -> list[str]:
@@ -590,6 +618,10 @@ def is_subject(term: str, unit: str) -> bool:
     body = _ARTICLE.sub("", term, count=1)
     if _named_at_end(body, unit) or _defined_in_terms(body, unit):
         return True
+    product = _PRODUCT_BEFORE.match(rest) if rest is not unit and _ARTICLE.match(unit) else None
+    if product is not None and rest[product.end() :].lower().startswith(body.lower()):
+        # "The PostGIS geography data type provides ...": the product's name says whose type.
+        rest = rest[product.end() :]
     if not rest.lower().startswith(body.lower()):
         return False
     after = rest[len(body) :]

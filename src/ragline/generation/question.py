@@ -426,8 +426,12 @@ UNSET = (
     r"|provided|present)|unset|unspecified|omitted)\b"
     r"|\b(?:if|when)\s+no\s+\w+(?:\s+\w+)?\s+is\s+(?:specified|set|given|configured|supplied|provided)\b"
 )
+# "In the standard PostGIS installation, postgis.enable_outdb_rasters is set to False": what a
+# fresh installation has is the default.
+STANDARD_SETUP = r"\b(?:standard|stock|fresh)\s+(?:\w+\s+)?(?:installation|install|configuration|setup)\b"
 _DEFAULT_WORD = re.compile(
-    r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b|\b(?:normally|usually)\s+(?:uses?|listens?|runs?)\b",
+    r"(?<!non-)(?<!non)\bdefaults?\b|\bdefaulting\b|\b(?:normally|usually)\s+(?:uses?|listens?|runs?)\b"
+    rf"|{STANDARD_SETUP}|\bout\s+of\s+the\s+box\b",
     re.IGNORECASE,
 )
 # Not a field's name ("Effect if unset: ...", beside Privoxy's "Default value:" field).
@@ -517,6 +521,8 @@ def _states_default_in_words(text: str) -> bool:
         or _DEFAULT_TOKEN.search(text) is not None
         # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
         or _SET_BY_DEFAULT.search(text) is not None
+        # "... is set to DISABLE_ALL": a constant's name is a literal value.
+        or re.search(r"\bset\s+to\s+[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", text) is not None
         or _DEFAULT_ASIDE.search(text) is not None
     )
 

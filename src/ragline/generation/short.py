@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from ragline.generation.question import SHORT_KINDS, UNSET, QuestionNeed
+from ragline.generation.question import SHORT_KINDS, STANDARD_SETUP, UNSET, QuestionNeed
 
 _NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
 # Spaced or glued ("30 seconds", "4MB"); the one- and two-letter units only glued, as a
@@ -37,6 +37,12 @@ _DEFAULT_IS = re.compile(
     r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+"
     # "The default is typically 100 connections": the hedge is not the value.
     r"(?:(?:typically|usually|normally|currently|generally|approximately|about)\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
+    re.IGNORECASE,
+)
+# "In the standard PostGIS installation, postgis.gdal_enabled_drivers is set to DISABLE_ALL."
+_STANDARD_IS = re.compile(
+    rf"{STANDARD_SETUP},?(?:[^.;\n]|\.(?=\w)){{0,80}}?\b(?:is|are)\s+(?:set\s+to\s+)?"
+    r"(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+)",
     re.IGNORECASE,
 )
 # "or the default value of 3ms if it is not", "a default of 100 is used": the value after "of".
@@ -151,7 +157,16 @@ def _default_span(need: QuestionNeed, question: str, text: str) -> tuple[int, in
         if len(first) == 2 and any(first[0].lower() == e.lower() for e in need.entities):
             a += len(first[0]) + 1
         return _strip(text, a, b)
-    for pattern in (_DEFAULT_IS, _BY_DEFAULT, _VALUE_BY_DEFAULT, _DEFAULT_NUMBER, _DEFAULT_OF, _UNSET_IS):
+    patterns = (
+        _DEFAULT_IS,
+        _BY_DEFAULT,
+        _VALUE_BY_DEFAULT,
+        _DEFAULT_NUMBER,
+        _DEFAULT_OF,
+        _UNSET_IS,
+        _STANDARD_IS,
+    )
+    for pattern in patterns:
         for m in pattern.finditer(text):
             a, b = _strip(text, *m.span("v"))
             value = text[a:b]

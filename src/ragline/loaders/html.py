@@ -213,7 +213,7 @@ class _Renderer:
         for child in node.children:
             self._walk(child)
         self._flush()
-        return "\n\n".join(self.blocks)
+        return "\n\n".join(reference_entries(self.blocks))
 
     def _flush(self) -> None:
         if not self._inline:
@@ -272,7 +272,12 @@ class _Renderer:
                 body = _Renderer().render(child).replace("\n\n", "\n")
                 if body:
                     first, *rest = body.split("\n")
-                    items.append("\n".join([f"- {first}", *(f"  {line}" for line in rest)]))
+                    if first.startswith(("```", "~~~")):
+                        # "- ```" is no fence to a line-wise reader: the item's code opens on the
+                        # line after its bullet, or its closing fence would open the next block.
+                        items.append("\n".join(["-", *(f"  {line}" for line in (first, *rest))]))
+                    else:
+                        items.append("\n".join([f"- {first}", *(f"  {line}" for line in rest)]))
             elif isinstance(child, Tag):
                 body = _Renderer().render(child)
                 if body:
@@ -371,6 +376,49 @@ def preformatted_blocks(text: str) -> list[str]:
     if code:
         blocks.append("```\n" + "\n\n".join(code) + "\n```")
     return blocks
+
+
+# A reference entry's "Name" section, as DocBook and man pages write it: "ST_Buffer — Computes a
+# geometry ...", "CREATE TABLE — define a new table" (an em dash, "--" or " - " after the name).
+_NAME_HEADING = re.compile(r"(#{1,6}) (?:name|NAME|Name)\s*")
+_REFNAME = re.compile(r"(?P<name>[^\s—][^\n—]{0,79}?)\s+(?:—|--|-)\s+\S")
+_REFNAME_MAX_WORDS = 6
+_HEADING_BLOCK = re.compile(r"(#{1,6}) (.*)", re.DOTALL)
+
+
+def reference_entries(blocks: list[str]) -> list[str]:
+    """``blocks`` with each reference entry's sections under its name: a "Name" heading whose
+    paragraph opens "X — purpose" becomes a heading "X", and the entry's other sections
+    (Synopsis, Description, Examples, ... up to the next entry or a higher heading) one level
+    below it. DocBook renders every section of an entry at one level, so without this a
+    "Description" would belong to no function; with it the section path reads ("ST_Buffer",
+    "Description") as it reads ("ssl", ...) under a setting's term::
+
+        reference_entries(["## Name", "ST_Buffer — Computes a buffer.", "## Description", "..."])
+        # ["## ST_Buffer", "ST_Buffer — Computes a buffer.", "### Description", "..."]
+    """
+    out = list(blocks)
+    level = 0  # the level of the entry being nested, 0 outside one
+    for i, block in enumerate(blocks):
+        head = _HEADING_BLOCK.fullmatch(block)
+        name = _NAME_HEADING.fullmatch(block)
+        if name is not None and i + 1 < len(blocks):
+            ref = _REFNAME.match(blocks[i + 1])
+            if ref is not None and len(ref.group("name").split()) <= _REFNAME_MAX_WORDS:
+                level = len(name.group(1))
+                out[i] = f"{name.group(1)} {ref.group('name').strip()}"
+                continue
+        if head is None or not level:
+            continue
+        depth = len(head.group(1))
+        if depth < level:
+            level = 0  # a higher heading closes the entry
+        elif depth < _MAX_HEADING_LEVEL:
+            out[i] = f"{'#' * (depth + 1)} {head.group(2)}"
+    return out
+
+
+_MAX_HEADING_LEVEL = 6
 
 
 def html_to_text(soup: BeautifulSoup) -> str:
