@@ -156,13 +156,17 @@ def unit_labels(
         fallback = f"{outer}\n{fallback}"
     if heads and fallback == heads[0][1]:
         fallback = ""
+    # The headings open above each one (a stack by level: linear in the passage's headings).
+    stack: list[tuple[int, str]] = []
+    seen: set[int] = set()
     for k, (at, title) in enumerate(heads):
-        if _is_reference_section(title):
-            above = next((heads[j][1] for j in range(k - 1, -1, -1) if levels[j] < levels[k]), None)
-            if above is None and not any(levels[j] == levels[k] for j in range(k)):
-                above = outer or None
-            if above is not None and not _is_reference_section(above):
-                heads[k] = (at, f"{above}\n{title}")
+        while stack and stack[-1][0] >= levels[k]:
+            stack.pop()
+        above = stack[-1][1] if stack else (outer or None) if levels[k] not in seen else None
+        stack.append((levels[k], title))
+        seen.add(levels[k])
+        if _is_reference_section(title) and above is not None and not _is_reference_section(above):
+            heads[k] = (at, f"{above}\n{title}")
     # A later piece of a record's entry (the chunker carries "| name | Use | ... |" in its section
     # path): the entry is the record's name, as under its row; the row alone states its fields.
     fallback = field_row_name(fallback) or fallback
