@@ -323,6 +323,7 @@ segments used to approximate a quarter circle (default is 8).</p>
 <div class="refentry"><div class="refnamediv"><h2>Name</h2><p>ST_Area &#8212; Returns the area of a
 polygonal geometry.</p></div>
 <div class="refsection"><h2>Description</h2><p>Returns the area of a polygonal geometry.</p></div></div>
+<h2>8.4. Geometry Accessors</h2><p>These functions read parts of a geometry.</p>
 </div>
 <h1>9. Raster Reference</h1><h2>Name</h2><p>Just a paragraph about names, with no dash.</p>
 <h2>Description</h2><p>A section of its own.</p>
@@ -342,7 +343,8 @@ def test_a_reference_entrys_sections_sit_under_its_name(tmp_path: Path) -> None:
         "#### Notes",
         "## ST_Area",
         "### Description",
-        # A higher heading ends the entry; a "Name" section whose paragraph names nothing is left.
+        # A section of the manual at the entry's level ends it, as a higher heading does; a "Name" section whose paragraph names nothing is left.
+        "## 8.4. Geometry Accessors",
         "# 9. Raster Reference",
         "## Name",
         "## Description",

@@ -40,6 +40,7 @@ from ragline.generation.question import (
     trailing_scope,
 )
 from ragline.text.identifiers import asked_term, dotted, humps, identifiers, question_shape
+from ragline.text.reference import is_reference_section
 from ragline.text.sentences import is_admonition, is_field_line, is_option_term, label_words
 from ragline.types import Passage
 
@@ -151,8 +152,8 @@ def unit_labels(
     fallback = sections[-1] if sections else ""
     # A reference entry's own sections ("Description", "Parameters", "Examples" under "ST_Buffer"
     # or "CREATE TABLE") name no entry: the label keeps the entry's name above them.
-    outer = next((x for x in reversed(sections) if not _is_reference_section(x)), "")
-    if _is_reference_section(fallback) and outer:
+    outer = next((x for x in reversed(sections) if not is_reference_section(x)), "")
+    if is_reference_section(fallback) and outer:
         fallback = f"{outer}\n{fallback}"
     if heads and fallback == heads[0][1]:
         fallback = ""
@@ -165,7 +166,7 @@ def unit_labels(
         above = stack[-1][1] if stack else (outer or None) if levels[k] not in seen else None
         stack.append((levels[k], title))
         seen.add(levels[k])
-        if _is_reference_section(title) and above is not None and not _is_reference_section(above):
+        if is_reference_section(title) and above is not None and not is_reference_section(above):
             heads[k] = (at, f"{above}\n{title}")
     # A later piece of a record's entry (the chunker carries "| name | Use | ... |" in its section
     # path): the entry is the record's name, as under its row; the row alone states its fields.
@@ -184,20 +185,6 @@ def unit_labels(
             term = opened
         out.append("\n".join(x for x in (heading, term, _column_names(tables, text, a)) if x))
     return out
-
-
-# The sections every reference entry has (DocBook's refsect1 titles, a man page's sections).
-_REFERENCE_SECTIONS = frozenset(
-    {
-        "synopsis", "description", "parameters", "arguments", "options", "examples", "example",
-        "notes", "return value", "return values", "outputs", "diagnostics", "compatibility",
-        "see also", "usage", "environment", "files", "exit status", "errors", "bugs", "caveats",
-    }
-)  # fmt: skip
-
-
-def _is_reference_section(title: str) -> bool:
-    return title.strip().rstrip(":").casefold() in _REFERENCE_SECTIONS
 
 
 def passage_labels(p: Passage, units: Sequence[tuple[int, int]]) -> list[str]:

@@ -750,12 +750,14 @@ def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
     return False
 
 
-# A sentence that opens with the default: "Default is 600 (10 minutes).", "The default value is 5".
+# A sentence whose default is the one of the setting named before it: "By default it is ...",
+# "It defaults to ...", "Its default value is ...".
 _POINTS_BACK_DEFAULT = re.compile(
     r"\s*(?:by\s+default,?\s+(?:it|this|its\s+value)\s+(?:is|are)|(?:it|this)\s+defaults\s+to"
     r"|its\s+default(?:\s+value)?\s+is)\b",
     re.IGNORECASE,
 )
+# A sentence that opens with the default: "Default is 600 (10 minutes).", "The default value is 5".
 _OPENS_DEFAULT = re.compile(r"\s*(?:the\s+)?default(?:\s+value)?\s+is\b|\s*defaults?\s*:", re.IGNORECASE)
 
 

@@ -14,6 +14,7 @@ from ragline.cleaning.text import clean_text
 from ragline.errors import LoaderError
 from ragline.loaders._common import make_document, read_bytes, source_of
 from ragline.loaders.tables import markdown_table
+from ragline.text.reference import is_reference_section
 from ragline.types import Document, Metadata
 
 # XHTML pages (git's asciidoc manual opens each with "<?xml ...?>") are HTML to this loader:
@@ -411,8 +412,10 @@ def reference_entries(blocks: list[str]) -> list[str]:
         if head is None or not level:
             continue
         depth = len(head.group(1))
-        if depth < level:
-            level = 0  # a higher heading closes the entry
+        if depth < level or (depth == level and not is_reference_section(head.group(2))):
+            # A higher heading closes the entry, and so does a section of the manual at the
+            # entry's own level ("10.9. TopoGeometry Constructors" after an entry's "See Also").
+            level = 0
         elif depth < _MAX_HEADING_LEVEL:
             out[i] = f"{'#' * (depth + 1)} {head.group(2)}"
     return out
