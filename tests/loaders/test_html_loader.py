@@ -343,7 +343,8 @@ def test_a_reference_entrys_sections_sit_under_its_name(tmp_path: Path) -> None:
         "#### Notes",
         "## ST_Area",
         "### Description",
-        # A section of the manual at the entry's level ends it, as a higher heading does; a "Name" section whose paragraph names nothing is left.
+        # A section of the manual at the entry's level ends it, as a higher heading does;
+        # a "Name" section whose paragraph names nothing is left.
         "## 8.4. Geometry Accessors",
         "# 9. Raster Reference",
         "## Name",
