@@ -33,6 +33,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split tomcat --all-pages    # and a twelfth
     .venv/bin/python bench/docs_qa/run.py --split wireshark --all-pages # and a thirteenth
     .venv/bin/python bench/docs_qa/run.py --split postgis --all-pages   # and a fourteenth
+    .venv/bin/python bench/docs_qa/run.py --split mutt --all-pages      # and a fifteenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -155,6 +156,11 @@ SETS = {
     # PostgreSQL's manual writes them (Name / Synopsis / Description / Examples), GUC variables,
     # the loaders' option lists; split postgis.
     "postgis": _one_manual("postgis", "postgis-doc", "usr/share/doc/postgis-doc", "*.html"),
+    # Written on 2026-12-07 (twenty-fourth session) before any output over this manual: Mutt
+    # 2.2's DocBook manual (the mutt package ships it chunked and as one page, manual.html; both
+    # taken, as a user would point ingest at the folder): each variable a numbered heading over
+    # "Type: / Default:" lines and its description; split mutt.
+    "mutt": _one_manual("mutt", "mutt", "usr/share/doc/mutt/html", "*.html"),
 }
 
 
