@@ -471,3 +471,9 @@ def test_a_product_name_between_the_article_and_the_term_leaves_it_the_subject()
     assert is_subject("geography data type", "The geography data type allows you to store data.")
     # Not without the article: "PostGIS geography ..." opens with the product.
     assert not is_subject("geography data type", "PostGIS geography data type provides support.")
+
+
+def test_a_block_of_field_lines_opens_no_entry() -> None:
+    # Mutt's "Type: number\nDefault: 30" under "3.50. connect_timeout" is the entry's record.
+    assert term_of("Type: number\nDefault: 30\n\nCauses Mutt to time out a connection.") is None
+    assert term_of("connect_timeout\n\nCauses Mutt to time out a connection.") == "connect_timeout"

@@ -321,3 +321,13 @@ def test_opened_before_reads_hostile_text_in_linear_time() -> None:
     assert (got.heading, got.term) == (None, None)  # two labels in a row, then the long block
     got = opened_before("## T\n\n| a |\n" + "| --- |\n" * 50_000, "| b |")
     assert (got.heading, got.term) == ("| a |", None)
+
+
+def test_lines_that_each_state_a_field_are_fields_not_a_term() -> None:
+    from ragline.text.sentences import is_field_line
+
+    # A Mutt variable's record under its heading: "Type: number" and "Default: 30" on two lines
+    # were read as one definition term, so the entry's name dropped out of its label.
+    assert is_field_line("Type: number\nDefault: 30")
+    assert not is_field_line("connect_timeout\nDefault: 30")
+    assert not is_field_line("")

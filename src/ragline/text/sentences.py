@@ -270,8 +270,10 @@ _FIELD_LINE = re.compile(r"[A-Z][\w ]{0,24}:[ \t]+\S[^\n]*")
 
 def is_field_line(piece: str) -> bool:
     """Whether ``piece`` is one line stating a record's field, name and value ("Tags: security"
-    under a BIND option's name): a fact of the entry it sits in, not the term of a new one."""
-    return _FIELD_LINE.fullmatch(piece.strip()) is not None
+    under a BIND option's name), or lines that each are ("Type: number\nDefault: 30" under a Mutt
+    variable's heading): facts of the entry they sit in, not the term of a new one."""
+    lines = [line for line in piece.strip().split("\n") if line.strip()]
+    return bool(lines) and all(_FIELD_LINE.fullmatch(line.strip()) is not None for line in lines)
 
 
 def _is_label(piece: str) -> bool:
