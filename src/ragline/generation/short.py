@@ -39,11 +39,11 @@ _DEFAULT_IS = re.compile(
     r"(?:(?:typically|usually|normally|currently|generally|approximately|about)\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
     re.IGNORECASE,
 )
+# The value a clause sets: a quoted literal or one token ("200", "DISABLE_ALL", "~/sent").
+_SET_VALUE = r"(?:set\s+to\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+)"
 # "In the standard PostGIS installation, postgis.gdal_enabled_drivers is set to DISABLE_ALL."
 _STANDARD_IS = re.compile(
-    rf"{STANDARD_SETUP},?(?:[^.;\n]|\.(?=\w)){{0,80}}?\b(?:is|are)\s+(?:set\s+to\s+)?"
-    r"(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+)",
-    re.IGNORECASE,
+    rf"{STANDARD_SETUP},?(?:[^.;\n]|\.(?=\w)){{0,80}}?\b(?:is|are)\s+{_SET_VALUE}", re.IGNORECASE
 )
 # "or the default value of 3ms if it is not", "a default of 100 is used": the value after "of".
 _DEFAULT_OF = re.compile(
@@ -52,11 +52,7 @@ _DEFAULT_OF = re.compile(
 )
 # "If not specified, this attribute is set to 200", "When unset, the value is 10": the value the
 # setting takes when nothing sets it.
-_UNSET_IS = re.compile(
-    rf"(?:{UNSET})[^.;\n]{{0,60}}?\b(?:is|are|will\s+be)\s+(?:set\s+to\s+)?"
-    r"(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+)",
-    re.IGNORECASE,
-)
+_UNSET_IS = re.compile(rf"(?:{UNSET})[^.;\n]{{0,60}}?\b(?:is|are|will\s+be)\s+{_SET_VALUE}", re.IGNORECASE)
 # "... is off by default", "enabled by default"
 _BY_DEFAULT = re.compile(
     r"\b(?:is|are)\s+(?:\w+\s)?(?P<v>on|off|enabled|disabled|true|false|\w+)\s+by default\b", re.IGNORECASE

@@ -385,6 +385,7 @@ _NAME_HEADING = re.compile(r"(#{1,6}) (?:name|NAME|Name)\s*")
 _REFNAME = re.compile(r"(?P<name>[^\s—][^\n—]{0,79}?)\s+(?:—|--|-)\s+\S")
 _REFNAME_MAX_WORDS = 6
 _HEADING_BLOCK = re.compile(r"(#{1,6}) (.*)", re.DOTALL)
+_MAX_HEADING_LEVEL = 6
 
 
 def reference_entries(blocks: list[str]) -> list[str]:
@@ -419,9 +420,6 @@ def reference_entries(blocks: list[str]) -> list[str]:
         elif depth < _MAX_HEADING_LEVEL:
             out[i] = f"{'#' * (depth + 1)} {head.group(2)}"
     return out
-
-
-_MAX_HEADING_LEVEL = 6
 
 
 def html_to_text(soup: BeautifulSoup) -> str:
