@@ -34,6 +34,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split wireshark --all-pages # and a thirteenth
     .venv/bin/python bench/docs_qa/run.py --split postgis --all-pages   # and a fourteenth
     .venv/bin/python bench/docs_qa/run.py --split mutt --all-pages      # and a fifteenth
+    .venv/bin/python bench/docs_qa/run.py --split nut --all-pages       # and a sixteenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -161,6 +162,12 @@ SETS = {
     # taken, as a user would point ingest at the folder): each variable a numbered heading over
     # "Type: / Default:" lines and its description; split mutt.
     "mutt": _one_manual("mutt", "mutt", "usr/share/doc/mutt/html", "*.html"),
+    # Written on 2026-12-07 (twenty-fifth session) before any output over this manual: Network
+    # UPS Tools 2.8's documentation (nut-doc; asciidoc rendered through DocBook, chunked): the
+    # user manual with its variable and instant-command tables and configure options, the
+    # developer guide (status flags in a code block, the protocol's error responses as a list),
+    # and the FAQ both chunked and as one page; split nut.
+    "nut": _one_manual("nut", "nut-doc", "usr/share/doc/nut-doc/html", "**/*.html"),
 }
 
 
