@@ -412,3 +412,26 @@ def test_a_passage_cut_inside_an_entry_knows_the_entry_and_section_it_starts_in(
     assert p.text.startswith("shared_buffers (integer)") and p.entry == ""
     (p,) = ContextAssembler(s, WordCounter(), expand="none").run([Hit(chunk=chunks[1], score=1.0)]).passages
     assert (p.entry, p.starts_in) == ("", ())
+
+
+def test_a_page_repeated_in_another_guide_takes_the_room_once(tmp_path: Path) -> None:
+    # The same variable table in the user manual's appendix and the developer guide's (NUT ships
+    # both), and a manual shipped chunked and as one page: the copy ranked second adds nothing.
+    rows = "\n".join(f"| battery.v{i} | Battery value number {i} in volts | {i}.5 |" for i in range(12))
+    user = page_chunk("u", rows, "C.2. Variables", "/docs/user-manual/apcs02.html", "C.2. Variables")
+    dev = page_chunk("d", rows, "A.2. Variables", "/docs/developer-guide/apas02.html", "A.2. Variables")
+    other_text = "| TRIM | UPS is trimming incoming voltage (called buck in some hardware) |"
+    other = page_chunk("s", other_text, "4. Drivers", "/docs/developer-guide/ar01s04.html", "Status data")
+    s = store_of(tmp_path, user, dev, other)
+    hits = [Hit(chunk=user, score=3.0), Hit(chunk=dev, score=2.9), Hit(chunk=other, score=1.0)]
+    room_for_two = len(rows.split()) + len(other_text.split()) + 12
+    ctx = ContextAssembler(s, WordCounter(), budget=room_for_two, expand="none").run(hits)
+    assert [p.doc_id for p in ctx.passages] == ["u", "s"]
+    # A passage that shares some rows with one above it is no repeat.
+    part = "\n".join(rows.split("\n")[:6] + ["| ups.load | Load on UPS (percent) | 23 |"] * 6)
+    dev2 = replace(dev, text=part, end=len(part))
+    s = store_of(tmp_path / "b", user, dev2)
+    ctx = ContextAssembler(s, WordCounter(), budget=10_000, expand="none").run(
+        [Hit(chunk=user, score=3.0), Hit(chunk=dev2, score=2.9)]
+    )
+    assert [p.doc_id for p in ctx.passages] == ["u", "d"]

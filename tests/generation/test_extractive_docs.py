@@ -1961,3 +1961,107 @@ def test_an_entrys_term_and_the_sentence_before_a_pronoun_name_what_it_states(an
         ctx,
     )
     assert not a.abstained and "20ms" in a.text.split("[1]")[0], a.text
+
+
+# A NUT-like user manual and developer guide: an option's default closing its own section under a
+# heading that the question words, status words typed as "NAME -- description" lines in a <pre>,
+# an overview that names another program (a bridge driver) two sections below its own port, and a
+# test step whose command follows a "To do so" sentence.
+UPS_PAGE = """<html><head><title>2. Overview</title></head><body>
+<h2>2. Overview</h2>
+<h3>2.6. Network Information</h3>
+<p>The NUT programs communicate with upsd over TCP. The default port number is 3493. You can change
+this with "configure --with-port" at compile-time.</p>
+<h3>2.8. Drivers</h3>
+<ul><li>The apcupsd-ups driver is a bridge to the Apcupsd daemon, thus handling all Apcupsd
+supported devices. See the apcupsd-ups(8) man page for more information.</li></ul>
+<h3>4.8. Status data</h3>
+<p>UPS status flags like on line (OL) and on battery (OB) live in ups.status. Possible values
+for status_set:</p>
+<pre>OL      -- On line (mains is present)
+OB      -- On battery (mains is not present)
+LB      -- Low battery
+RB      -- The battery needs to be replaced
+DISCHRG -- The battery is discharging (inverter is providing load power)
+TRIM    -- UPS is trimming incoming voltage (called "buck" in some hardware)</pre>
+<p>The battery.charger.status can have one of the following values: charging, discharging,
+floating, resting.</p>
+<h4>Testing shutdowns</h4>
+<p>You should test the shutdown sequence on your systems before leaving them unattended. The
+first step is to see how upsdrvctl will behave without actually turning off the power. To do so,
+use the -t argument:</p>
+<pre>upsdrvctl -t shutdown</pre>
+<p>It will display the sequence without actually calling the drivers.</p>
+</body></html>"""
+
+
+CONFIGURE_PAGE = """<html><head><title>H.3. Other configuration options</title></head><body>
+<h3>H.3. Other configuration options</h3>
+<h4>NUT data server port</h4>
+<pre>--with-port=PORT</pre>
+<p>Change the TCP port used by the network code. Default is 3493 as registered with IANA.</p>
+<h4>Daemon user accounts</h4>
+<pre>--with-user=&lt;username&gt;</pre>
+<p>Programs started as root will setuid() to the user for somewhat safer operation. The NUT
+network code runs in another (separate) process as the new user.</p>
+<p>See the INSTALL.nut document and the FAQ for more on this topic.</p>
+<h4>Syslog facility</h4>
+<pre>--with-logfacility=FACILITY</pre>
+<p>Change the facility used when writing to the log file. Read the man page for openlog to get
+some idea of what is available on your system. Default is LOG_DAEMON.</p>
+</body></html>"""
+
+
+def test_status_words_typed_in_a_pre_block_are_a_table_to_look_up(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, UPS_PAGE)
+    # Each line a row of its own: the row is the answer, its first cell the short answer (read as
+    # one code block, the answer quoted every flag and had no short answer).
+    a = ask(answerer, "Which status flag means the battery is discharging?", ctx)
+    assert not a.abstained and a.short is not None and a.short.text == "DISCHRG", a.text
+    a = ask(answerer, "What does the status flag TRIM mean?", ctx)
+    first = a.text.split("[1]")[0]
+    assert not a.abstained and "trimming incoming voltage" in first and "Low battery" not in first, a.text
+
+
+def test_another_programs_default_is_not_this_manuals_and_the_acting_product_pins_no_entry(
+    answerer, tmp_path
+) -> None:
+    [page] = context_of(tmp_path, UPS_PAGE).passages
+    # The page cut into its chunks: the one stating the port, the one naming the bridge driver.
+    cut = page.text.index("### 2.8. Drivers")
+    parts = [(0, cut), (cut, len(page.text))]
+    ctx = Context(
+        passages=[
+            replace(
+                page,
+                text=page.text[a:b],
+                start=a,
+                end=b,
+                chunks=(ChunkSpan(f"d1-c{k}", a, b, True, None),),
+                rank=k + 1,
+                tokens=len(page.text[a:b].split()),
+            )
+            for k, (a, b) in enumerate(parts)
+        ],
+        tokens=page.tokens,
+        budget=4096,
+    )
+    # The page names apcupsd, two sections away from upsd's port: not apcupsd's port.
+    a = ask(answerer, "What is the default port of apcupsd's network information server?", ctx)
+    assert a.abstained, a.text
+    a = ask(answerer, "What is upsd's default port?", ctx)
+    assert not a.abstained and "3493" in a.text, a.text
+    ctx = context_of(tmp_path, CONFIGURE_PAGE)
+    # "NUT uses": the product doing the using is no setting whose entry must name it; the
+    # "Syslog facility" section's closing default is the answer.
+    a = ask(answerer, "What is the default syslog facility NUT uses?", ctx)
+    assert not a.abstained and "LOG_DAEMON" in a.text.split("[1]")[0], a.text
+
+
+def test_a_to_do_so_sentence_brings_its_command_to_the_step_it_explains(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, UPS_PAGE)
+    a = ask(answerer, "How can I see what upsdrvctl shutdown would do without turning off the power?", ctx)
+    first = a.text.split("[1]")[0]
+    assert not a.abstained and "without actually turning off" in first and "upsdrvctl -t shutdown" in first, (
+        a.text
+    )

@@ -7,9 +7,11 @@ import pytest
 from ragline.generation.lexical import terms
 from ragline.generation.question import (
     about,
+    acting_names,
     carries,
     classify,
     entities,
+    possessive_names,
     question_kind,
     scoped_products,
     states_default_by_number_only,
@@ -317,3 +319,21 @@ def test_what_a_standard_installation_sets_is_the_default() -> None:
         == 1.0
     )
     assert carries(need, "A standard installation takes a few minutes.") < 1.0
+
+
+def test_a_name_looked_up_by_what_it_means_is_a_code_question() -> None:
+    assert question_kind("Which status flag means the battery is discharging?") == "code"
+    assert question_kind("What value stands for no limit?") == "code"
+    # "What does X mean?" asks what X means, not which X.
+    assert question_kind("What does TRIM mean?") == "definition"
+
+
+def test_owners_and_actors_of_what_is_asked() -> None:
+    q = "What is the default port of apcupsd's network information server?"
+    assert possessive_names(q) == ("apcupsd",)
+    # Common nouns in the possessive own nothing a manual's product could be told apart by.
+    assert possessive_names("What is the server's default port?") == ()
+    assert possessive_names("What is everyone's favourite?") == ()
+    assert acting_names("What is the default syslog facility NUT uses?") == ("NUT",)
+    assert acting_names("Which port does PostgreSQL listen on by default?") == ("PostgreSQL",)
+    assert acting_names("What is the default port?") == ()

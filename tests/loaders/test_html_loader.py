@@ -370,3 +370,26 @@ def test_a_list_item_that_opens_with_code_keeps_its_fences_on_their_own_lines(tm
     [doc] = HtmlLoader().load(page)
     assert [h.title for h in parse_headings(doc.text)] == ["Loading", "Next step"]
     assert "-\n  ```" in doc.text or "-\n ```" in doc.text
+
+
+def test_pre_lines_that_each_name_a_thing_and_describe_it_become_table_rows(tmp_path: Path) -> None:
+    # A developer guide's status words typed as text: each line one row, so that an answer can
+    # quote one flag's line; code, comments and config stanzas stay code.
+    page = tmp_path / "p.html"
+    page.write_text(
+        "<html><body><h2>Status data</h2><p>Possible values:</p><pre>"
+        "OL      -- On line (mains is present)\nOB      -- On battery (mains is not present)\n"
+        "LB      -- Low battery</pre>"
+        "<pre>1 - pack data\n2 - progress messages\n3 - fatal error message just before stream aborts</pre>"
+        "<pre>'/1c2/000+000000' // First page in overflow chain\n'/1c2/000+000001' // Second page\n"
+        "'/1c2/000+000002' // Third page</pre>"
+        "<pre>[myups]\n        driver = usbhid-ups\n        port = auto\n        desc = UPS</pre>"
+        "<pre>command = create / delete / update\ncreate = zero-id SP new_id SP name\n"
+        "delete = old_id SP zero-id SP name</pre></body></html>"
+    )
+    [doc] = HtmlLoader().load(page)
+    assert "| OL | On line (mains is present) |\n| OB | On battery (mains is not present) |" in doc.text
+    assert "| 2 | progress messages |" in doc.text
+    assert "```\n'/1c2/000+000000' // First page" in doc.text
+    assert "```\n[myups]" in doc.text and "| driver" not in doc.text and "| [myups]" not in doc.text
+    assert "```\ncommand = create / delete / update" in doc.text

@@ -154,7 +154,7 @@ class ContextAssembler:
         for b in budgets:
             if b < 1:
                 raise ConfigError(f"context budget must be at least 1 token, got {b}")
-        units = self._merge(self._units(hits, scope), query)
+        units = _distinct(self._merge(self._units(hits, scope), query))
         counts = self.counter.count_batch([u.text for u in units]) if units else []
         heads = self.counter.count_batch([header_of(u.hit.title, u.hit.section_path) for u in units])
         heads = [n + 1 if n else 0 for n in heads]  # +1: the line break after a header
@@ -407,6 +407,31 @@ class ContextAssembler:
             starts_in=_starts_in(u),
             entry=u.opened.term or "",
         )
+
+
+# A passage whose word 5-grams another passage ranked above it already holds (at least this
+# share of them) repeats it: a manual shipped both chunked and as one page, or the same table in
+# two guides, would otherwise fill the room twice with one text.
+_SHINGLE = 5
+_REPEATED = 0.9
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = text.lower().split()
+    return {tuple(words[i : i + _SHINGLE]) for i in range(max(1, len(words) - _SHINGLE + 1))}
+
+
+def _distinct(units: list[_Unit]) -> list[_Unit]:
+    """``units`` (in their order of precedence) without those that repeat an earlier one."""
+    kept: list[_Unit] = []
+    seen: list[set[tuple[str, ...]]] = []
+    for u in units:
+        grams = _shingles(u.text)
+        if any(len(grams & other) >= _REPEATED * len(grams) for other in seen):
+            continue
+        kept.append(u)
+        seen.append(grams)
+    return kept
 
 
 def _starts_in(u: _Unit) -> tuple[str, ...]:

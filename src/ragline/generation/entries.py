@@ -36,6 +36,7 @@ from ragline.generation.question import (
     DEFAULT_REFERENCE,
     NEED_WORDS,
     QuestionNeed,
+    acting_names,
     scoped_products,
     trailing_scope,
 )
@@ -285,12 +286,25 @@ def own_text(unit: str) -> str:
     return re.sub(_REFERENCE, " ", unit) if "$" in unit else unit
 
 
+_ACTING_VERB = re.compile(
+    r"\b(?:uses?|listens?|binds?|logs?|writes?|sends?|stores?|keeps?|runs?|reads?|accepts?|expects?"
+    r"|creates?|connects?|waits?)\s*(?:on|to|for|in)?\s*(?:by\s+default)?\s*\??\s*$"
+)
+
+
 @lru_cache(maxsize=256)
 def attribute_terms(need: QuestionNeed, question: str) -> frozenset[str]:
     """The question's terms that say which property is asked ("port" in "What is the default port
     of Redis?"): its content terms less the asked kind's words and the entities' terms."""
     entity_terms = {t for e in need.entities for t in terms(e)}
-    return frozenset(terms(question)) - NEED_WORDS - entity_terms
+    # "... the default syslog facility NUT uses?": what the program does with the setting says
+    # nothing about which setting it is.
+    acting = (
+        {t for m in _ACTING_VERB.finditer(question) for t in terms(m.group(0))}
+        if acting_names(question)
+        else set()
+    )
+    return frozenset(terms(question)) - NEED_WORDS - entity_terms - acting
 
 
 def attribute_share(attrs: AbstractSet[str], unit: str, label: str, need: QuestionNeed) -> float:
@@ -327,7 +341,7 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     container = scope is not None and len(idents) > 1 and _CLOSING_IN.search(question) is not None
     # "an SQLite database file": a product's name before its noun says whose file, as a closing
     # "in SQLite" does; the entry need not spell it.
-    products = {p for p in scoped_products(question) if not setting_like(p)}
+    products = {p for p in (*scoped_products(question), *acting_names(question)) if not setting_like(p)}
     named = tuple(
         e for e in idents if (e != scope or (setting_like(e) and not container)) and e not in products
     )
@@ -529,11 +543,19 @@ def defines(term: str, unit: str) -> bool:
         defines("a spool", "Spool\n\nA directory where Harbor keeps request bodies ...")  # True
     """
     head, sep, tail = unit.partition("\n\n")
-    if not sep or not tail.strip():
+    asked_names: tuple[str, ...] = (term, _bare(term))
+    row = _FIRST_CELL.match(unit)
+    if row is not None and unit[row.end() :].strip(" |\n"):
+        # A table's row is its first cell's entry ("| TRIM | UPS is trimming incoming voltage |"),
+        # which a question may name after the kind of thing it is ("the status flag TRIM").
+        head, tail = row.group(1).strip("`*'\" "), unit[row.end() :]
+        last = term.split()[-1] if term.split() else ""
+        asked_names += (last,) if is_identifier(last) else ()
+    elif not sep or not tail.strip():
         return False
     # "relayhost (default: empty)", "work_mem (integer)": the term without its aside.
     name = _ARTICLE.sub("", " ".join(entry_name(head).split()), count=1).lower()
-    for asked in dict.fromkeys((term, _bare(term))):
+    for asked in dict.fromkeys(asked_names):
         body = _ARTICLE.sub("", asked.strip(), count=1).lower()
         if body and re.fullmatch(re.escape(body) + r"(e?s)?", name) is not None:
             return True

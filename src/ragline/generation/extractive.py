@@ -58,8 +58,10 @@ from ragline.generation.question import (
     DEFAULT_REFERENCE,
     QuestionNeed,
     about,
+    acting_names,
     carries,
     classify,
+    possessive_names,
     scoped_products,
     states_default_by_number_only,
 )
@@ -205,6 +207,35 @@ def asked_cell(question: str, label: str, row: str) -> tuple[int, int] | None:
             if re.search(pattern, question, re.IGNORECASE) is not None:
                 return a, b
     return None
+
+
+# "Which status flag means the battery is discharging?", "Which code stands for a unique
+# violation?": the thing asked for is looked up by what it means.
+_MEANS = re.compile(
+    r"^\s*(?:which|what)(?: [\w\-]+){1,3} (?:means|stands for|indicates|signifies|denotes)"
+    r"\s+(?P<what>.+?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+
+
+def described_row(question: str, row: str) -> tuple[int, int] | None:
+    """The span of ``row``'s first cell when the question looks the row up by what its other
+    cells say (every content word of the phrase after "means"), else None::
+
+        described_row("Which status flag means the battery is discharging?",
+                      "| DISCHRG | The battery is discharging (inverter is providing load power) |")
+        # the span of "DISCHRG"
+    """
+    m = _MEANS.match(question)
+    line = row.partition("\n")[0]
+    if m is None or not line.startswith("|"):
+        return None
+    cells = _cells(line)
+    if len(cells) < 2 or cells[0][1] <= cells[0][0]:
+        return None
+    want = set(terms(m.group("what")))
+    said = {t for c, d in cells[1:] for t in terms(line[c:d])}
+    return cells[0] if want and want <= said else None
 
 
 def _row_under_columns(label: str, row: str) -> list[tuple[str, tuple[int, int]]] | None:
@@ -393,9 +424,10 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
     and code questions :func:`ragline.generation.entries.entry_strength`; for the kinds of
     ``_IN_ENTRY_KINDS``, 0.5 (a cue, not a pin) when it carries the kind under a label naming
     every asked identifier."""
-    if asked_cell(question, s.label, s.shown) is not None:
+    if asked_cell(question, s.label, s.shown) is not None or described_row(question, s.shown) is not None:
         # A table row the question looks up by one of its cells, for the column it names ("the
-        # C-like form of the ge operator" over "| ge | | >= | Greater than or equal to |").
+        # C-like form of the ge operator" over "| ge | | >= | Greater than or equal to |"), or by
+        # what its description says ("Which status flag means the battery is discharging?").
         return 1.0
     if need.kind in ("default", "code"):
         return entry_strength(need, question, s.shown, s.label, kind)
@@ -580,6 +612,11 @@ def _described_entry(
         # entry must hold them to count without a name (entries.entry_strength).
         if attribute_share(attribute_terms(need, question), s.text, s.label, need) < 0.5:
             return None
+        if s is not top and _actor_left_out(question, top, s):
+            # "What port does Squid listen on by default?": the best unit names Squid ("Squid
+            # normally uses port 3128."), this manual's listen-address entry describes its own
+            # program's listening: another program's setting.
+            return None
         if _entry_states_in(need, context, s.passage, s.label):
             return name
         if s is not top:
@@ -587,6 +624,16 @@ def _described_entry(
         # The best unit's own entry states no value ("sess.idle_limit: ..., defaults to the
         # idle_limit parameter"): the next description may be the setting's.
     return None
+
+
+def _actor_left_out(question: str, top: ScoredSentence, s: ScoredSentence) -> bool:
+    """Whether the question names a program doing the using or listening (``acting_names``) that
+    the best unit ``top`` names and ``s`` (text and label) does not."""
+    for name in acting_names(question):
+        want = set(terms(name))
+        if want and want <= set(terms(top.text)) and not want <= set(terms(s.text)) | set(terms(s.label)):
+            return True
+    return False
 
 
 def _better_described(
@@ -994,8 +1041,21 @@ _RUNS_INTO_MIN_WORDS = 6
 _INTRODUCTION_MAX_WORDS = 3
 
 
+# "To do so, use the -t argument:" between "The first step is to see how upsdrvctl will behave
+# without actually turning off the power." and the command: it says how to do what the sentence
+# before it names, so it introduces the block for that sentence however many words it has.
+_DOES_WHAT_BEFORE = re.compile(
+    r"(?:To (?:do|achieve|accomplish) (?:so|this|that)|For (?:this|that))\b", re.IGNORECASE
+)
+_POINTING_INTRODUCTION_MAX_WORDS = 12
+
+
 def _introduces(unit: str) -> bool:
-    return unit.rstrip().endswith(":") and len(unit.split()) <= _INTRODUCTION_MAX_WORDS
+    words = len(unit.split())
+    return unit.rstrip().endswith(":") and (
+        words <= _INTRODUCTION_MAX_WORDS
+        or (words <= _POINTING_INTRODUCTION_MAX_WORDS and _DOES_WHAT_BEFORE.match(unit.lstrip()) is not None)
+    )
 
 
 def _shown_inline(text: str) -> str:
@@ -1520,6 +1580,9 @@ class ExtractiveAnswerer:
                 # "Set when the current sequence number is greater than ..."): its text says
                 # what the term means, though no sentence of it names the term.
                 or (term is not None and _entry_of_term(term, f))
+                # The table row whose first cell is the asked term ("| TRIM | UPS is trimming
+                # incoming voltage |" for "What does the status flag TRIM mean?").
+                or (term is not None and f.shown.startswith("|") and defines(term, f.shown))
             )
             for f in found
         ]
@@ -1849,6 +1912,7 @@ class ExtractiveAnswerer:
             # (Only for these kinds: in prose questions a capitalised word is often worded
             # differently by the page, and requiring it made SQuAD abstain.)
             scoped += tuple(e for e in need.entities if e not in need.named and e not in scoped)
+            scoped += tuple(e for e in possessive_names(question) if e not in need.named and e not in scoped)
         if (
             scored
             and (need.named or scoped)
@@ -1897,7 +1961,7 @@ class ExtractiveAnswerer:
                     quote=s.text,
                 )
             )
-            cell = asked_cell(question, s.label, s.text)
+            cell = asked_cell(question, s.label, s.text) or described_row(question, s.text)
             if cell is not None and cell[1] <= cell[0]:
                 cell = None  # the asked column is empty in this row: no short answer from it
             if cell is None and need.kind == "default":
@@ -1976,9 +2040,18 @@ class ExtractiveAnswerer:
         page = by_doc[context.passages[best.passage].doc_id]
         products = {product_scope(need, question), *scoped}
         asked = need.named + tuple(e for e in scoped if e not in need.named)
+        # The owner of a possessive ("apcupsd's network information server") must be named by
+        # the answering passage itself: NUT's overview page names the apcupsd bridge driver two
+        # sections below its own default port, which is not apcupsd's.
+        owners = set(possessive_names(question)) & set(scoped)
+        passage = context.passages[best.passage]
+        own = set(terms(passage.text)) | set(terms(passage.header))
         hits = 0
         for e in asked:
             want = set(terms(e))
+            if e in owners:
+                hits += want <= own
+                continue
             naming = sum(want <= d for d in by_doc.values())
             if want <= page or (e in products and naming >= 2 and 2 * naming > len(by_doc)):
                 hits += 1

@@ -79,6 +79,15 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
             r"\bwhat does .+ change\b",
         ),
     ),
+    # "Which status flag means the battery is discharging?", "What word stands for ...?": a name
+    # looked up by what it means, as a code is (before "which ... flag", a procedure's wording).
+    (
+        "code",
+        _any(
+            r"^\s*(?:which|what)(?! (?:does|do|did|is|are|was|were)\b)(?: [\w\-]+){1,3}"
+            r" (?:means|stands for|indicates|signifies|denotes)\b"
+        ),
+    ),
     (
         "procedure",
         _any(
@@ -385,6 +394,56 @@ def scoped_products(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(e for e in found if e.lower() not in _NOT_ENTITIES and terms(e)))
 
 
+# "apcupsd's network information server", "nginx's default port": a lower-case name in the
+# possessive owns what is asked. Common nouns take the possessive too ("the country's capital",
+# "the engine's speed"), so the answerer reads these only for a setting's value or a code, where
+# a question about another program's default must not take this manual's.
+_POSSESSIVE = re.compile(r"(?<![\w.\-])([a-z][a-z0-9.\-]{2,})['’]s\b")
+_NOT_OWNERS = frozenset(
+    re.findall(
+        r"\w+",
+        "it one everyone someone anyone nobody everybody somebody anybody today yesterday tomorrow "
+        "world children women men people user users server client system program file manual "
+        "document page database table process session connection application",
+    )
+)
+
+
+def possessive_names(question: str) -> tuple[str, ...]:
+    """Lower-case names in the possessive ("apcupsd" in "What is the default port of apcupsd's
+    network information server?"); see ``_POSSESSIVE`` for where they count.
+
+    >>> possessive_names("What is the default port of apcupsd's network information server?")
+    ('apcupsd',)
+    """
+    found = (m.group(1) for m in _POSSESSIVE.finditer(question))
+    return tuple(
+        dict.fromkeys(w for w in found if w not in _NOT_OWNERS and w not in _NOT_PRODUCTS and terms(w))
+    )
+
+
+# "... the default syslog facility NUT uses?", "Which port does PostgreSQL listen on?": the name
+# that does the using or listening is the program whose setting is asked, as a closing "in X"
+# says; an entry need not repeat it.
+_ACTING = re.compile(
+    r"(?:\b(?:does|do|did|will|can|should|would)\s+([\w.\-]+)\s+"
+    r"(?:use|listen|bind|log|write|send|store|keep|run|read|accept|expect|create|connect|wait)\b)"
+    r"|(?:\b([\w.\-]+)\s+(?:uses|listens|binds|logs|writes|sends|stores|keeps|runs|reads|accepts"
+    r"|expects|creates|connects|waits)\b)"
+)
+
+
+def acting_names(question: str) -> tuple[str, ...]:
+    """The names a question makes the subject of using, listening, writing and the like ("NUT"
+    in "What is the default syslog facility NUT uses?").
+
+    >>> acting_names("Which port does PostgreSQL listen on by default?")
+    ('PostgreSQL',)
+    """
+    found = (m.group(1) or m.group(2) for m in _ACTING.finditer(question))
+    return tuple(dict.fromkeys(w for w in found if w.lower() not in _NOT_ENTITIES))
+
+
 _QUANTITY = re.compile(r"^\s*how (?:many|much|long|large|big|old|far|often)\b")
 
 
@@ -441,8 +500,9 @@ _DEFAULT_QUOTED = re.compile(r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\
 _DEFAULT_PATH = re.compile(
     r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[‘'\"“`]?(?:~|\.{1,2})?/[\w.]", re.IGNORECASE
 )
+# ("Default is LOG_DAEMON.": the word opens the sentence too.)
 _DEFAULT_TOKEN = re.compile(
-    r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+\b"
+    r"\bdefaults?\s+(?:value\s+)?(?:is|are|to)\s+[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+\b", re.IGNORECASE
 )
 # A default that is another setting's value: "defaults to the connect_timeout parameter",
 # "Default: .connect_timeout attribute from the Backend definition".

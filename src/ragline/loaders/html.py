@@ -349,6 +349,64 @@ def _reads_as_prose(paragraph: str) -> bool:
     )
 
 
+# A <pre> line that names a thing and says what it is: "OL      -- On line (mains is present)",
+# "-v  - verbose output", "CAL     UPS is calibrating" (the columns aligned). A block of such lines
+# is a definition list typed as text, which developer guides and man pages do for status words,
+# flags and options; read as code, its rows were one piece no answer could quote a row of.
+_NAMED_LINE = re.compile(
+    r"(?P<name>[^\s#$>/;\\]\S{0,39})(?P<sep>[ \t]+(?:--|—|-)[ \t]+|[ \t]{2,})(?P<desc>\S.*)"
+)
+_DEFINITION_LINES_MIN = 3
+_WORD = re.compile(r"[A-Za-z][a-z]+")
+
+
+def definition_rows(paragraph: str) -> list[tuple[str, str]] | None:
+    """A paragraph of a <pre> block as (name, description) rows when every line is one (see
+    ``_NAMED_LINE``): at least three lines, one kind of separator, the descriptions of a
+    space-aligned block starting in one column, each description words rather than values::
+
+        definition_rows("OL  -- On line\nOB  -- On battery\nLB  -- Low battery")
+        # [("OL", "On line"), ("OB", "On battery"), ("LB", "Low battery")]
+        definition_rows("driver = usbhid-ups\nport = auto\ndesc = UPS")  # None
+    """
+    lines = [line.rstrip() for line in paragraph.split("\n") if line.strip()]
+    if len(lines) < _DEFINITION_LINES_MIN:
+        return None
+    rows: list[tuple[str, str]] = []
+    kinds: set[str] = set()
+    columns: set[int] = set()
+    for line in lines:
+        m = _NAMED_LINE.fullmatch(line)
+        if m is None:
+            return None
+        desc = m.group("desc").strip()
+        words = desc.split()
+        # Words, not a command's arguments, a listing's values ("root root 4096 Jan 3"), a
+        # comment ("// First page") or a grammar's right-hand side ("= create / delete").
+        if (
+            len(words) < 2
+            or not desc[0].isalnum()
+            or 2 * len(_WORD.findall(desc)) < len(words)
+            or desc.endswith(("{", ";", "\\"))
+        ):
+            return None
+        sep = m.group("sep").strip()
+        kinds.add(sep)
+        if not sep:
+            columns.add(m.start("desc"))
+        rows.append((m.group("name"), desc))
+    if len(kinds) != 1 or len(columns) > 1 or len({name for name, _ in rows}) < len(rows):
+        return None
+    return rows
+
+
+def _as_rows(rows: list[tuple[str, str]]) -> str:
+    """Definition rows as a table's rows (no header: the block names no columns)."""
+    return "\n".join(
+        f"| {name.replace('|', chr(92) + '|')} | {desc.replace('|', chr(92) + '|')} |" for name, desc in rows
+    )
+
+
 def preformatted_blocks(text: str) -> list[str]:
     """A <pre> element's text as blocks: each paragraph that reads as prose unwrapped into one
     line, the others fenced as code (so that "# comment" lines are not mistaken for headings)::
@@ -361,19 +419,20 @@ def preformatted_blocks(text: str) -> list[str]:
     if not text.strip():
         return []
     paragraphs = [p.rstrip() for p in _PARAGRAPHS.split(text) if p.strip()]
-    prose = [_reads_as_prose(p) for p in paragraphs]
-    if not any(prose):
+    defined = [definition_rows(p) for p in paragraphs]
+    prose = [d is None and _reads_as_prose(p) for p, d in zip(paragraphs, defined, strict=True)]
+    if not any(prose) and not any(defined):
         return [f"```\n{text}\n```"]
     blocks: list[str] = []
     code: list[str] = []
-    for p, is_prose in zip(paragraphs, prose, strict=True):
-        if not is_prose:
+    for p, is_prose, rows in zip(paragraphs, prose, defined, strict=True):
+        if not is_prose and rows is None:
             code.append(p)
             continue
         if code:
             blocks.append("```\n" + "\n\n".join(code) + "\n```")
             code = []
-        blocks.append(" ".join(p.split()))
+        blocks.append(_as_rows(rows) if rows is not None else " ".join(p.split()))
     if code:
         blocks.append("```\n" + "\n\n".join(code) + "\n```")
     return blocks
