@@ -477,3 +477,12 @@ def test_a_block_of_field_lines_opens_no_entry() -> None:
     # Mutt's "Type: number\nDefault: 30" under "3.50. connect_timeout" is the entry's record.
     assert term_of("Type: number\nDefault: 30\n\nCauses Mutt to time out a connection.") is None
     assert term_of("connect_timeout\n\nCauses Mutt to time out a connection.") == "connect_timeout"
+
+
+def test_the_program_that_uses_a_setting_is_no_entry_but_a_setting_that_uses_a_value_is() -> None:
+    q = "What is the default syslog facility NUT uses?"
+    assert asked_identifiers(classify(q), q) == ()
+    # What the program does with the setting does not say which setting it is.
+    assert attribute_terms(classify(q), q) == frozenset({"syslog", "facility"})
+    q = "Which file name does DirectoryIndex use by default?"
+    assert asked_identifiers(classify(q), q) == ("DirectoryIndex",)

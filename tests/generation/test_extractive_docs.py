@@ -2021,6 +2021,9 @@ def test_status_words_typed_in_a_pre_block_are_a_table_to_look_up(answerer, tmp_
     a = ask(answerer, "What does the status flag TRIM mean?", ctx)
     first = a.text.split("[1]")[0]
     assert not a.abstained and "trimming incoming voltage" in first and "Low battery" not in first, a.text
+    # Two flags compared: each one's own row ("the OL and OB status flags": both are flags).
+    a = ask(answerer, "What is the difference between the OL and OB status flags?", ctx)
+    assert "(mains is present)" in a.text and "(mains is not present)" in a.text, a.text
 
 
 def test_another_programs_default_is_not_this_manuals_and_the_acting_product_pins_no_entry(

@@ -341,7 +341,10 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     container = scope is not None and len(idents) > 1 and _CLOSING_IN.search(question) is not None
     # "an SQLite database file": a product's name before its noun says whose file, as a closing
     # "in SQLite" does; the entry need not spell it.
-    products = {p for p in (*scoped_products(question), *acting_names(question)) if not setting_like(p)}
+    products = {p for p in scoped_products(question) if not setting_like(p)}
+    # "... the default syslog facility NUT uses?": the program doing the using is no entry's name;
+    # a CamelCase setting may "use" a value too ("Which file name does DirectoryIndex use?").
+    products |= {p for p in acting_names(question) if not setting_like(p) and humps(p) == 0}
     named = tuple(
         e for e in idents if (e != scope or (setting_like(e) and not container)) and e not in products
     )
@@ -525,6 +528,10 @@ def compared(question: str) -> tuple[str, ...]:
         if m:
             sides = tuple(_ARTICLE.sub("", m.group(g), count=1).strip() for g in ("a", "b"))
             if all(0 < len(x.split()) <= _SIDE_MAX_WORDS for x in sides):
+                a, b = sides
+                if len(a.split()) == 1 and len(b.split()) > 1 and is_identifier(b.split()[0]):
+                    # "the OL and OB status flags": the noun after the second name is both's.
+                    return a, b.split()[0]
                 return sides
     return ()
 

@@ -49,6 +49,7 @@ from ragline.generation.entries import (
     own_text,
     passage_labels,
     product_scope,
+    row_entry,
     setting_like,
     term_of,
 )
@@ -449,7 +450,11 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
         settings = [x for x in sides if is_identifier(x) and " " not in x.strip()]
         if settings:
             # Two settings compared ("HIST_IGNORE_DUPS and HIST_IGNORE_SPACE"): each one's own
-            # entry says what it does; a unit elsewhere that names both in passing does not.
+            # entry says what it does; a unit elsewhere that names both in passing does not. A
+            # table row is its first cell's entry ("| OL | On line (mains is present) |").
+            own = row_entry(s.shown)
+            if own is not None and own in settings:
+                return 0.5
             return 0.5 if s.label and any(label_names(x, s.label) for x in settings) else 0.0
         # Two things named in words ("the deny and drop ACL verbs"): the unit that sets one
         # against the other ("drop: This verb behaves like deny, except that ...") names both.
@@ -1235,7 +1240,7 @@ def _about_side(side: str, s: ScoredSentence | _Sentence) -> bool:
     """Whether ``s`` is about ``side`` of a comparison: in the entry whose label names it, or with
     it as the unit's subject (a mention in another entry's text is not: "It is safe to set this
     value larger than work_mem." under ``maintenance_work_mem``)."""
-    return label_names(side, s.label) or is_subject(side, s.text)
+    return label_names(side, s.label) or is_subject(side, s.text) or row_entry(s.text) == side
 
 
 def _each_side(
