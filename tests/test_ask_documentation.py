@@ -87,28 +87,38 @@ def test_a_question_about_another_product_abstains(engine) -> None:
     assert engine.ask("What is a spool in Nginx?").abstained
 
 
+def engine_over(tmp_path, pages: dict[str, str]) -> ragline.engine.Engine:
+    """The fast engine over a folder of the given HTML pages (file name -> page)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, html in pages.items():
+        (docs / name).write_text(html)
+    eng = fast_engine(tmp_path / "data")
+    eng.ingest([docs])
+    return eng
+
+
 def test_release_notes_filling_the_first_hits_make_room_for_the_pages_after_them(tmp_path) -> None:
     # A manual's release history names the flag in every note, so the notes take the first hits
     # of a question about using it. The notes stay (as filler) and as many other pages join them.
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for n in range(6):
-        (docs / f"release-4-2-{n}.html").write_text(
+    pages = {
+        f"release-4-2-{n}.html": (
             f"<html><head><title>Release 4.2.{n}</title></head><body><h1>Release 4.2.{n}</h1><ul>"
             "<li>Fix backend_flag handling of backend 0 failing over when backend 0 restarts "
             f"(bug {700 + n}).</li>"
             "</ul></body></html>"
         )
-    (docs / "shutdown.html").write_text(
+        for n in range(6)
+    }
+    pages["shutdown.html"] = (
         "<html><head><title>3.7. Temporarily Shutting Down</title></head><body><h2>Using backend_flag</h2>"
         "<p>Set backend_flag0 to DISALLOW_TO_FAILOVER and reload the configuration.</p></body></html>"
     )
-    (docs / "weights.html").write_text(
+    pages["weights.html"] = (
         "<html><head><title>5.3. Backend Settings</title></head><body><h2>backend_weight</h2>"
         "<p>backend_weight0 sets the load balancing ratio of a backend.</p></body></html>"
     )
-    eng = fast_engine(tmp_path / "data")
-    eng.ingest([docs])
+    eng = engine_over(tmp_path, pages)
     question = "How do I keep backend 0 from failing over when backend 0 restarts?"
     first = eng.search(question, top_k=4)
     assert all(h.chunk.title.startswith("Release") for h in first)  # the notes fill the first hits
@@ -124,3 +134,29 @@ def test_release_notes_filling_the_first_hits_make_room_for_the_pages_after_them
     # A question about the changes is answered from the first hits as they are.
     about = "Which release fixed backend_flag for backend 0?"
     assert eng.retrieve_for_answer(about, top_k=4) == eng.search(about, top_k=4)
+
+
+def test_a_default_asked_of_a_named_entry_brings_the_chunk_that_states_it(tmp_path) -> None:
+    # A function's examples repeat its name and the question's words in every call, so they take
+    # the first hits; the one sentence of its Description that states the default ranks below.
+    pages = {
+        f"frob-example-{n}.html": (
+            f"<html><head><title>Frob example {n}</title></head><body><h2>ST_Frob</h2><h3>Examples</h3>"
+            f"<p>SELECT ST_Frob(geom, {n}) approximates a quarter circle with {n} line segments; "
+            "ST_Frob segments per quarter circle, line segments of ST_Frob (default).</p></body></html>"
+        )
+        for n in range(6)
+    }
+    pages["frob.html"] = (
+        "<html><head><title>ST_Frob</title></head><body><h2>ST_Frob</h2><h3>Description</h3>"
+        "<p>The accuracy is given as the number of segments per arc (default is 8).</p></body></html>"
+    )
+    eng = engine_over(tmp_path, pages)
+    question = "How many line segments approximate a quarter circle in ST_Frob by default?"
+    first = eng.search(question, top_k=4)
+    assert all(h.chunk.title.startswith("Frob example") for h in first)
+    hits = eng.retrieve_for_answer(question, top_k=4)
+    assert hits[0] == first[0] and hits[1].chunk.title == "ST_Frob" and hits[2:] == first[1:], hits
+    # A question the first hits already answer from the entry, or no entry's default: as they are.
+    plain = "How many line segments approximate a quarter circle in ST_Frob?"
+    assert eng.retrieve_for_answer(plain, top_k=4) == eng.search(plain, top_k=4)

@@ -51,7 +51,9 @@ from ragline.generation import deadline
 from ragline.generation.answering import Answering
 from ragline.generation.base import collect
 from ragline.generation.deadline import Deadline, request_deadline
+from ragline.generation.entries import asked_identifiers, states_entry_default
 from ragline.generation.extractive import ExtractiveAnswerer
+from ragline.generation.question import classify
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
 from ragline.locks import file_lock
 from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
@@ -850,6 +852,7 @@ class Engine:
         coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
         k = top_k or coll.answer.top_k
         hits = self.search(question, top_k=k, filters=filters, collection=collection, principal=principal)
+        hits = self._with_entry_default(question, hits, k, filters, collection, principal)
         last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
         if 2 * last <= k or len(hits) < k:
             return hits
@@ -863,6 +866,39 @@ class Engine:
             if h.chunk.id not in kept and not answers_last(question, h.chunk.title, h.chunk.text)
         ]
         return hits + more[:last]
+
+    def _with_entry_default(
+        self,
+        question: str,
+        hits: list[Hit],
+        k: int,
+        filters: Filter | Mapping[str, Any] | str | None,
+        collection: str | None,
+        principal: Principal | None,
+    ) -> list[Hit]:
+        """``hits``, and for a default asked of a named entry that none of them states (inside
+        the entry, with a value), the first such chunk of a deeper search placed second: a
+        function's page repeats its name in every example, and the one sentence of its
+        Description that says "(default is 8)" ranked 17th, out of the context's room."""
+        need = classify(question)
+        if need.kind != "default" or len(hits) < k:
+            return hits
+        if any(states_entry_default(need, question, h.chunk.section_path, h.chunk.text) for h in hits):
+            return hits
+        if not asked_identifiers(need, question):
+            return hits
+        deeper = self.search(
+            question, top_k=3 * k, filters=filters, collection=collection, principal=principal
+        )
+        kept = {h.chunk.id for h in hits}
+        states = (
+            h
+            for h in deeper
+            if h.chunk.id not in kept
+            and states_entry_default(need, question, h.chunk.section_path, h.chunk.text)
+        )
+        found = next(states, None)
+        return hits if found is None else [*hits[:1], found, *hits[1:]]
 
     def assembler(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> ContextAssembler:
         """The context assembler for a collection, configured by its ``answer`` settings."""

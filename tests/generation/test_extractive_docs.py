@@ -2068,3 +2068,23 @@ def test_a_to_do_so_sentence_brings_its_command_to_the_step_it_explains(answerer
     assert not a.abstained and "without actually turning off" in first and "upsdrvctl -t shutdown" in first, (
         a.text
     )
+
+
+BUFFER_PAGE = """<html><head><title>ST_Buffer</title></head><body>
+<h2>ST_Buffer</h2><p>ST_Buffer — Computes a geometry covering all points within a given distance.</p>
+<h3>Description</h3>
+<p>The optional third parameter is a list of blank-separated key=value pairs:</p><ul>
+<li>'quad_segs=#' : number of line segments used to approximate a quarter circle (default is 8).</li>
+<li>'endcap=round|flat|square' : endcap style (defaults to "round"). 'butt' is accepted as a
+synonym for 'flat'.</li></ul>
+<h3>Examples</h3>
+<table><tr><td>endcap=round join=round (default)
+<pre>SELECT ST_Buffer(geom, 10, 'endcap=round join=round');</pre></td>
+<td>endcap=square <pre>SELECT ST_Buffer(geom, 10, 'endcap=square join=round');</pre></td></tr></table>
+</body></html>"""
+
+
+def test_an_entrys_examples_mark_a_default_in_passing_its_description_states_it(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, BUFFER_PAGE)
+    a = ask(answerer, "What is the default endcap style of ST_Buffer?", ctx)
+    assert not a.abstained and 'endcap style (defaults to "round")' in a.text.split("[1]")[0], a.text

@@ -37,6 +37,7 @@ from ragline.generation.question import (
     NEED_WORDS,
     QuestionNeed,
     acting_names,
+    carries,
     scoped_products,
     trailing_scope,
 )
@@ -724,3 +725,26 @@ def answers_as_field(question: str, unit: str, label: str) -> bool:
 def _asked_fields(question: str) -> tuple[re.Pattern[str], ...]:
     """The record fields whose name answers what ``question`` asks (see ``_FIELD_ASKS``)."""
     return tuple(field for asks, field in _FIELD_ASKS if asks.search(question))
+
+
+def states_entry_default(need: QuestionNeed, question: str, section_path: Sequence[str], text: str) -> bool:
+    """Whether a chunk under ``section_path`` with ``text`` is inside the entry of every asked
+    identifier (a heading of its path names it) and states a default: the passage a default
+    question about that entry wants, whatever else its page's other chunks share with the
+    question ("(default is 8)" in ST_Buffer's Description, below its Synopsis and Examples)."""
+    idents = [e for e in asked_identifiers(need, question) if not e.endswith(")")]
+    if need.kind != "default" or not idents:
+        return False
+    # An entry's examples mark the call they show "(default)" in passing: not the statement.
+    if in_examples("\n".join(section_path)):
+        return False
+    label = "\n".join(section_path)
+    return all(label_names(e, label) for e in idents) and carries(need, text) >= 1.0
+
+
+_EXAMPLE_SECTIONS = frozenset({"example", "examples", "see also"})
+
+
+def in_examples(label: str) -> bool:
+    """Whether a unit's label (headings, one a line) puts it in an entry's Examples section."""
+    return any(line.strip().lower() in _EXAMPLE_SECTIONS for line in label.split("\n"))

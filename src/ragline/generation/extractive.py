@@ -41,6 +41,7 @@ from ragline.generation.entries import (
     entry_name,
     entry_strength,
     field_row,
+    in_examples,
     is_identifier,
     is_subject,
     label_names,
@@ -431,7 +432,12 @@ def _entry(need: QuestionNeed, question: str, s: _Sentence, kind: float) -> floa
         # what its description says ("Which status flag means the battery is discharging?").
         return 1.0
     if need.kind in ("default", "code"):
-        return entry_strength(need, question, s.shown, s.label, kind)
+        strength = entry_strength(need, question, s.shown, s.label, kind)
+        if need.kind == "default" and in_examples(s.label):
+            # "| endcap=round join=round (default) | ..." in ST_Buffer's examples marks the call
+            # it shows; the Description's "endcap style (defaults to "round")" states it.
+            return 0.5 * strength
+        return strength
     if need.kind in _IN_ENTRY_KINDS and kind >= 1.0 and s.label:
         idents = asked_identifiers(need, question)
         return 0.5 if idents and all(label_names(e, s.label) for e in idents) else 0.0
