@@ -486,3 +486,9 @@ def test_the_program_that_uses_a_setting_is_no_entry_but_a_setting_that_uses_a_v
     assert attribute_terms(classify(q), q) == frozenset({"syslog", "facility"})
     q = "Which file name does DirectoryIndex use by default?"
     assert asked_identifiers(classify(q), q) == ("DirectoryIndex",)
+
+
+def test_a_numbered_headings_term_and_a_variables_kind_noun_still_define_it() -> None:
+    # Mutt's reference: "3.391. tilde" over the variable's description.
+    assert defines("tilde variable", "3.391. tilde\n\nWhen set, the pager pads blank lines with a tilde.")
+    assert not defines("tilde variable", "3.390. thread_received\n\nWhen set, threads are sorted.")

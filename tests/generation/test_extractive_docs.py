@@ -3,6 +3,7 @@ the real embedding model and the packaged reader (issue 23; generation/entries.p
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -455,6 +456,29 @@ def context_of(tmp_path: Path, *pages: str) -> Context:
             )
         )
     return Context(passages=passages, tokens=sum(p.tokens for p in passages), budget=4096)
+
+
+def chunked(tmp_path: Path, html: str, *cuts: str) -> Context:
+    """One page loaded by the real HTML loader, cut before each of ``cuts`` into passages of one
+    document (rank = order), as the chunker cuts a long page."""
+    [page] = context_of(tmp_path, html).passages
+    at = [0, *(page.text.index(c) for c in cuts), len(page.text)]
+    return Context(
+        passages=[
+            replace(
+                page,
+                text=page.text[a:b],
+                start=a,
+                end=b,
+                chunks=(ChunkSpan(f"d1-c{k}", a, b, True, None),),
+                rank=k + 1,
+                tokens=len(page.text[a:b].split()),
+            )
+            for k, (a, b) in enumerate(itertools.pairwise(at))
+        ],
+        tokens=page.tokens,
+        budget=4096,
+    )
 
 
 def ask(answerer: ExtractiveAnswerer, question: str, ctx: Context) -> Answer:
@@ -2029,26 +2053,8 @@ def test_status_words_typed_in_a_pre_block_are_a_table_to_look_up(answerer, tmp_
 def test_another_programs_default_is_not_this_manuals_and_the_acting_product_pins_no_entry(
     answerer, tmp_path
 ) -> None:
-    [page] = context_of(tmp_path, UPS_PAGE).passages
     # The page cut into its chunks: the one stating the port, the one naming the bridge driver.
-    cut = page.text.index("### 2.8. Drivers")
-    parts = [(0, cut), (cut, len(page.text))]
-    ctx = Context(
-        passages=[
-            replace(
-                page,
-                text=page.text[a:b],
-                start=a,
-                end=b,
-                chunks=(ChunkSpan(f"d1-c{k}", a, b, True, None),),
-                rank=k + 1,
-                tokens=len(page.text[a:b].split()),
-            )
-            for k, (a, b) in enumerate(parts)
-        ],
-        tokens=page.tokens,
-        budget=4096,
-    )
+    ctx = chunked(tmp_path, UPS_PAGE, "### 2.8. Drivers")
     # The page names apcupsd, two sections away from upsd's port: not apcupsd's port.
     a = ask(answerer, "What is the default port of apcupsd's network information server?", ctx)
     assert a.abstained, a.text
@@ -2088,3 +2094,26 @@ def test_an_entrys_examples_mark_a_default_in_passing_its_description_states_it(
     ctx = context_of(tmp_path, BUFFER_PAGE)
     a = ask(answerer, "What is the default endcap style of ST_Buffer?", ctx)
     assert not a.abstained and 'endcap style (defaults to "round")' in a.text.split("[1]")[0], a.text
+
+
+MVT_PAGE = """<html><head><title>PostGIS 3.3 Manual</title></head><body>
+<h2>ST_AsMVT</h2><p>ST_AsMVT — Aggregate function returning a Mapbox Vector Tile representation.</p>
+<h3>Description</h3><p>The extent is the tile extent size in tile coordinate space as defined by
+the specification. Defaults to 4096.</p><p>The buffer is the buffer size in tile coordinate space for
+geometry clipping. Defaults to 256.</p>
+<h2>Using Vector Tiles</h2><p>Tiles are served to web clients by a tile server such as MapServer or
+GeoServer, which reads them from the PostGIS database with a query per tile.</p>
+<h2>ST_TileEnvelope</h2><p>ST_TileEnvelope — Creates a rectangular polygon in Web Mercator (SRID:3857)
+using the XYZ tile system.</p><h3>Description</h3><p>The default tile bounds are the EPSG:3857
+bounds.</p>
+</body></html>"""
+
+
+def test_a_product_the_page_mentions_once_is_not_the_one_it_states_defaults_of(answerer, tmp_path) -> None:
+    ctx = chunked(tmp_path, MVT_PAGE, "## Using Vector Tiles", "## ST_TileEnvelope")
+    # MapServer is named once, in another section: ST_AsMVT's buffer size is not its tile size.
+    a = ask(answerer, "What is the default tile size of MapServer?", ctx)
+    assert a.abstained, a.text
+    # The page's own functions keep their defaults.
+    a = ask(answerer, "What is the default buffer size of ST_AsMVT?", ctx)
+    assert not a.abstained and "256" in a.text.split("[1]")[0], a.text

@@ -337,3 +337,9 @@ def test_owners_and_actors_of_what_is_asked() -> None:
     assert acting_names("What is the default syslog facility NUT uses?") == ("NUT",)
     assert acting_names("Which port does PostgreSQL listen on by default?") == ("PostgreSQL",)
     assert acting_names("What is the default port?") == ()
+
+
+def test_a_default_port_is_asked_as_a_number() -> None:
+    assert classify("What is the default port of Dovecot's IMAP server?").quantity
+    assert classify("Which TCP port does upsd listen on by default?").quantity
+    assert not classify("What is the default listen address?").quantity

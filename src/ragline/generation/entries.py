@@ -53,7 +53,7 @@ _HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
 _KIND_NOUNS = frozenset(
     terms(
         "command statement directive module option function pragma setting parameter keyword "
-        "clause operator mode method flag field type program utility tool file"
+        "clause operator mode method flag field type program utility tool file variable attribute property"
     )
 )
 # A noun's ending (-tion, -ment, -ness, -ity, ...) on the word after the term: the term only
@@ -544,6 +544,9 @@ def _bare(term: str) -> str:
     return head if head and terms(last)[:1] and terms(last)[0] in _KIND_NOUNS else term
 
 
+_HEADING_NUMBER = re.compile(r"^(?:\d+\.)+\d*\s+")
+
+
 def defines(term: str, unit: str) -> bool:
     """Whether ``unit`` is a definition list's entry for ``term``: "Term\n\nDescription", the term
     alone above its description (articles, case and a plural ending aside)::
@@ -561,8 +564,10 @@ def defines(term: str, unit: str) -> bool:
         asked_names += (last,) if is_identifier(last) else ()
     elif not sep or not tail.strip():
         return False
-    # "relayhost (default: empty)", "work_mem (integer)": the term without its aside.
+    # "relayhost (default: empty)", "work_mem (integer)": the term without its aside; "3.391.
+    # tilde": a numbered heading's term without its number.
     name = _ARTICLE.sub("", " ".join(entry_name(head).split()), count=1).lower()
+    name = _HEADING_NUMBER.sub("", name, count=1)
     for asked in dict.fromkeys(asked_names):
         body = _ARTICLE.sub("", asked.strip(), count=1).lower()
         if body and re.fullmatch(re.escape(body) + r"(e?s)?", name) is not None:

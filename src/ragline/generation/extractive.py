@@ -637,6 +637,13 @@ def _described_entry(
     return None
 
 
+def _documents(want: set[str], context: Context) -> bool:
+    """Whether at least half of the context's passages (text or header) name ``want``: the
+    product a manual documents, not one it mentions."""
+    naming = sum(want <= set(terms(p.text)) | set(terms(p.header)) for p in context.passages)
+    return 2 * naming >= len(context.passages)
+
+
 def _actor_left_out(question: str, top: ScoredSentence, s: ScoredSentence) -> bool:
     """Whether the question names a program doing the using or listening (``acting_names``) that
     the best unit ``top`` names and ``s`` (text and label) does not."""
@@ -2064,6 +2071,11 @@ class ExtractiveAnswerer:
                 hits += want <= own
                 continue
             naming = sum(want <= d for d in by_doc.values())
+            if e in products and want <= page and not want <= own and not _documents(want, context):
+                # A product the page names somewhere, but neither the answering passage nor half
+                # the context's passages: PostGIS's one-page manual names MapServer once, and
+                # ST_AsMVT's "Defaults to 256" is no MapServer tile size.
+                continue
             if want <= page or (e in products and naming >= 2 and 2 * naming > len(by_doc)):
                 hits += 1
         return hits / len(asked)

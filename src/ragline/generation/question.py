@@ -445,6 +445,9 @@ def acting_names(question: str) -> tuple[str, ...]:
 
 
 _QUANTITY = re.compile(r"^\s*how (?:many|much|long|large|big|old|far|often)\b")
+# A port is a number: "Default: no" under imap_idle (whose text names dovecot) is no answer to
+# "What is the default port of Dovecot's IMAP server?".
+_PORT = re.compile(r"\b(?:tcp |udp )?port(?: number)?\b(?!s)")
 
 
 def classify(question: str) -> QuestionNeed:
@@ -455,7 +458,8 @@ def classify(question: str) -> QuestionNeed:
     """
     kind = question_kind(question)
     codes = tuple(_CODE_VALUE.findall(question)) if kind == "code" else ()
-    quantity = kind == "default" and _QUANTITY.search(" ".join(question.lower().split())) is not None
+    q = " ".join(question.lower().split())
+    quantity = kind == "default" and (_QUANTITY.search(q) is not None or _PORT.search(q) is not None)
     return QuestionNeed(kind, entities(question), entities(question, named_only=True), codes, quantity)
 
 
