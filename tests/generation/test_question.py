@@ -326,6 +326,8 @@ def test_a_name_looked_up_by_what_it_means_is_a_code_question() -> None:
     assert question_kind("What value stands for no limit?") == "code"
     # "What does X mean?" asks what X means, not which X.
     assert question_kind("What does TRIM mean?") == "definition"
+    # A synonym looked up ("means the same as !==") is no code's meaning.
+    assert question_kind("Which English operator means the same as !== ?") != "code"
 
 
 def test_owners_and_actors_of_what_is_asked() -> None:

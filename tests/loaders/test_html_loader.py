@@ -383,6 +383,8 @@ def test_pre_lines_that_each_name_a_thing_and_describe_it_become_table_rows(tmp_
         "<pre>1 - pack data\n2 - progress messages\n3 - fatal error message just before stream aborts</pre>"
         "<pre>'/1c2/000+000000' // First page in overflow chain\n'/1c2/000+000001' // Second page\n"
         "'/1c2/000+000002' // Third page</pre>"
+        "<pre>1.2.3.4: data for 1.2.3.4\n192.168.0.0/16: data for 192.168.0.0/16\n"
+        '"abcd::cdab": data for abcd::cdab</pre>'
         "<pre>[myups]\n        driver = usbhid-ups\n        port = auto\n        desc = UPS</pre>"
         "<pre>command = create / delete / update\ncreate = zero-id SP new_id SP name\n"
         "delete = old_id SP zero-id SP name</pre></body></html>"
@@ -391,5 +393,6 @@ def test_pre_lines_that_each_name_a_thing_and_describe_it_become_table_rows(tmp_
     assert "| OL | On line (mains is present) |\n| OB | On battery (mains is not present) |" in doc.text
     assert "| 2 | progress messages |" in doc.text
     assert "```\n'/1c2/000+000000' // First page" in doc.text
+    assert "```\n1.2.3.4: data for 1.2.3.4" in doc.text
     assert "```\n[myups]" in doc.text and "| driver" not in doc.text and "| [myups]" not in doc.text
     assert "```\ncommand = create / delete / update" in doc.text

@@ -215,7 +215,7 @@ def asked_cell(question: str, label: str, row: str) -> tuple[int, int] | None:
 # violation?": the thing asked for is looked up by what it means.
 _MEANS = re.compile(
     r"^\s*(?:which|what)(?: [\w\-]+){1,3} (?:means|stands for|indicates|signifies|denotes)"
-    r"\s+(?P<what>.+?)\s*\??\s*$",
+    r"(?! the same\b)\s+(?P<what>.+?)\s*\??\s*$",
     re.IGNORECASE,
 )
 

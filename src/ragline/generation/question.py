@@ -85,7 +85,7 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         "code",
         _any(
             r"^\s*(?:which|what)(?! (?:does|do|did|is|are|was|were)\b)(?: [\w\-]+){1,3}"
-            r" (?:means|stands for|indicates|signifies|denotes)\b"
+            r" (?:means|stands for|indicates|signifies|denotes)\b(?! the same\b)"
         ),
     ),
     (

@@ -390,6 +390,10 @@ def definition_rows(paragraph: str) -> list[tuple[str, str]] | None:
             or desc.endswith(("{", ";", "\\"))
         ):
             return None
+        # "1.2.3.4: data for 1.2.3.4", '"abcd::cdab": ...': a data file's keys, an example of its
+        # syntax rather than names described.
+        if m.group("name").endswith(":") or m.group("name")[0] in "\"'`":
+            return None
         sep = m.group("sep").strip()
         kinds.add(sep)
         if not sep:
