@@ -2117,3 +2117,21 @@ def test_a_product_the_page_mentions_once_is_not_the_one_it_states_defaults_of(a
     # The page's own functions keep their defaults.
     a = ask(answerer, "What is the default buffer size of ST_AsMVT?", ctx)
     assert not a.abstained and "256" in a.text.split("[1]")[0], a.text
+
+
+FAILOVER_PAGE = """<html><head><title>3.7. Temporarily Shutting Down</title></head><body>
+<h2>3.7. Temporarily Shutting Down a Backend</h2>
+<p>Sometimes you want to restart backend 0 for maintenance. In this case you can use backend_flag
+to avoid failover. By setting below in pgpool.conf will avoid failover of backend0.</p>
+<pre>backend_flag0 = DISALLOW_TO_FAILOVER</pre>
+<p>This will take effect by reloading or restarting Pgpool-II.</p>
+</body></html>"""
+
+
+def test_a_sentence_pointing_at_the_setting_below_brings_it(answerer, tmp_path) -> None:
+    a = ask(
+        answerer,
+        "How can I keep backend 0 from failing over while I restart it?",
+        context_of(tmp_path, FAILOVER_PAGE),
+    )
+    assert not a.abstained and "DISALLOW_TO_FAILOVER" in a.text, a.text

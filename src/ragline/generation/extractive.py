@@ -973,6 +973,14 @@ _VALUE_KINDS = frozenset({"default", "number", "date"})
 _CODE_QUOTED = 300
 
 
+# "By setting below in pgpool.conf will avoid failover of backend0." then the setting: a
+# sentence that points at what follows it introduces the block as a colon does.
+_POINTS_BELOW = re.compile(
+    r"\b(?:(?:setting|settings|command|line|lines|example) below|(?:as )?shown below|the following)\b",
+    re.IGNORECASE,
+)
+
+
 def _code_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
     """The end of the short code block right after ``units[u]`` when the unit introduces it
     ("To make the server re-read its configuration files, send it a signal with:"), or when a
@@ -980,7 +988,7 @@ def _code_after(text: str, units: list[tuple[int, int]], u: int) -> int | None:
     example:" then the block), else None."""
     a, b = units[u]
     unit = text[a:b].rstrip()
-    if unit.endswith(":") or _runs_into_block(unit):
+    if unit.endswith(":") or _runs_into_block(unit) or _POINTS_BELOW.search(unit):
         nxt = u + 1
     elif u + 2 < len(units) and _introduces(text[units[u + 1][0] : units[u + 1][1]]):
         nxt = u + 2
