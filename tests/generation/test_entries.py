@@ -25,6 +25,7 @@ from ragline.generation.entries import (
     term_of,
     unit_labels,
 )
+from ragline.generation.extractive import described_row
 from ragline.generation.question import carries, classify
 from ragline.text.sentences import answer_units
 
@@ -492,3 +493,11 @@ def test_a_numbered_headings_term_and_a_variables_kind_noun_still_define_it() ->
     # Mutt's reference: "3.391. tilde" over the variable's description.
     assert defines("tilde variable", "3.391. tilde\n\nWhen set, the pager pads blank lines with a tilde.")
     assert not defines("tilde variable", "3.390. thread_received\n\nWhen set, threads are sorted.")
+
+
+def test_a_long_run_of_spaces_in_a_question_is_read_in_linear_time() -> None:
+    # Runs of "\s*" side by side in one pattern backtracked in polynomial time on such a run.
+    q = "What is the default syslog facility NUT uses" + " " * 20_000 + "?"
+    assert attribute_terms(classify(q), q) == frozenset({"syslog", "facility"})
+    q = "Which status flag means the battery is discharging" + " " * 20_000 + "?"
+    assert described_row(q, "| DISCHRG | The battery is discharging |") == (2, 9)

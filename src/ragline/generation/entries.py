@@ -287,9 +287,11 @@ def own_text(unit: str) -> str:
     return re.sub(_REFERENCE, " ", unit) if "$" in unit else unit
 
 
+# Read on the question with its whitespace collapsed, one optional space between the parts: runs
+# of "\s*" side by side backtrack in polynomial time on a long run of spaces.
 _ACTING_VERB = re.compile(
     r"\b(?:uses?|listens?|binds?|logs?|writes?|sends?|stores?|keeps?|runs?|reads?|accepts?|expects?"
-    r"|creates?|connects?|waits?)\s*(?:on|to|for|in)?\s*(?:by\s+default)?\s*\??\s*$"
+    r"|creates?|connects?|waits?)(?: (?:on|to|for|in))?(?: by default)? ?\??$"
 )
 
 
@@ -301,7 +303,7 @@ def attribute_terms(need: QuestionNeed, question: str) -> frozenset[str]:
     # "... the default syslog facility NUT uses?": what the program does with the setting says
     # nothing about which setting it is.
     acting = (
-        {t for m in _ACTING_VERB.finditer(question) for t in terms(m.group(0))}
+        {t for m in _ACTING_VERB.finditer(" ".join(question.split())) for t in terms(m.group(0))}
         if acting_names(question)
         else set()
     )

@@ -212,10 +212,11 @@ def asked_cell(question: str, label: str, row: str) -> tuple[int, int] | None:
 
 
 # "Which status flag means the battery is discharging?", "Which code stands for a unique
-# violation?": the thing asked for is looked up by what it means.
+# violation?": the thing asked for is looked up by what it means. Matched on the question with its
+# whitespace collapsed, so that no two runs of spaces compete (quadratic on a long run).
 _MEANS = re.compile(
     r"^\s*(?:which|what)(?: [\w\-]+){1,3} (?:means|stands for|indicates|signifies|denotes)"
-    r"(?! the same\b)\s+(?P<what>.+?)\s*\??\s*$",
+    r"(?! the same\b) (?P<what>.+?) ?\??$",
     re.IGNORECASE,
 )
 
@@ -228,7 +229,7 @@ def described_row(question: str, row: str) -> tuple[int, int] | None:
                       "| DISCHRG | The battery is discharging (inverter is providing load power) |")
         # the span of "DISCHRG"
     """
-    m = _MEANS.match(question)
+    m = _MEANS.match(" ".join(question.split()))  # whitespace collapsed: see _MEANS
     line = row.partition("\n")[0]
     if m is None or not line.startswith("|"):
         return None
