@@ -37,6 +37,7 @@ from ragline.generation.question import (
     NEED_WORDS,
     QuestionNeed,
     acting_names,
+    acting_verb_terms,
     carries,
     scoped_products,
     trailing_scope,
@@ -287,14 +288,6 @@ def own_text(unit: str) -> str:
     return re.sub(_REFERENCE, " ", unit) if "$" in unit else unit
 
 
-# Read on the question with its whitespace collapsed, one optional space between the parts: runs
-# of "\s*" side by side backtrack in polynomial time on a long run of spaces.
-_ACTING_VERB = re.compile(
-    r"\b(?:uses?|listens?|binds?|logs?|writes?|sends?|stores?|keeps?|runs?|reads?|accepts?|expects?"
-    r"|creates?|connects?|waits?)(?: (?:on|to|for|in))?(?: by default)? ?\??$"
-)
-
-
 @lru_cache(maxsize=256)
 def attribute_terms(need: QuestionNeed, question: str) -> frozenset[str]:
     """The question's terms that say which property is asked ("port" in "What is the default port
@@ -302,11 +295,7 @@ def attribute_terms(need: QuestionNeed, question: str) -> frozenset[str]:
     entity_terms = {t for e in need.entities for t in terms(e)}
     # "... the default syslog facility NUT uses?": what the program does with the setting says
     # nothing about which setting it is.
-    acting = (
-        {t for m in _ACTING_VERB.finditer(" ".join(question.split())) for t in terms(m.group(0))}
-        if acting_names(question)
-        else set()
-    )
+    acting = acting_verb_terms(question)
     return frozenset(terms(question)) - NEED_WORDS - entity_terms - acting
 
 

@@ -63,6 +63,7 @@ from ragline.generation.question import (
     acting_names,
     carries,
     classify,
+    looked_up_by_meaning,
     possessive_names,
     scoped_products,
     states_default_by_number_only,
@@ -211,16 +212,6 @@ def asked_cell(question: str, label: str, row: str) -> tuple[int, int] | None:
     return None
 
 
-# "Which status flag means the battery is discharging?", "Which code stands for a unique
-# violation?": the thing asked for is looked up by what it means. Matched on the question with its
-# whitespace collapsed, so that no two runs of spaces compete (quadratic on a long run).
-_MEANS = re.compile(
-    r"^\s*(?:which|what)(?: [\w\-]+){1,3} (?:means|stands for|indicates|signifies|denotes)"
-    r"(?! the same\b) (?P<what>.+?) ?\??$",
-    re.IGNORECASE,
-)
-
-
 def described_row(question: str, row: str) -> tuple[int, int] | None:
     """The span of ``row``'s first cell when the question looks the row up by what its other
     cells say (every content word of the phrase after "means"), else None::
@@ -229,14 +220,14 @@ def described_row(question: str, row: str) -> tuple[int, int] | None:
                       "| DISCHRG | The battery is discharging (inverter is providing load power) |")
         # the span of "DISCHRG"
     """
-    m = _MEANS.match(" ".join(question.split()))  # whitespace collapsed: see _MEANS
+    meaning = looked_up_by_meaning(question)
     line = row.partition("\n")[0]
-    if m is None or not line.startswith("|"):
+    if meaning is None or not line.startswith("|"):
         return None
     cells = _cells(line)
     if len(cells) < 2 or cells[0][1] <= cells[0][0]:
         return None
-    want = set(terms(m.group("what")))
+    want = set(terms(meaning))
     said = {t for c, d in cells[1:] for t in terms(line[c:d])}
     return cells[0] if want and want <= said else None
 

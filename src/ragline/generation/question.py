@@ -44,6 +44,17 @@ def _any(*alternatives: str) -> re.Pattern[str]:
     return re.compile("|".join(alternatives))
 
 
+# "Which status flag means the battery is discharging?", "What word stands for ...?": a name looked
+# up by what it means (not "What does X mean?", nor "means the same as": a synonym). Matched on the
+# question with its whitespace collapsed, so that no two runs of spaces compete (quadratic on a
+# long run); ``what`` is the meaning looked up.
+_BY_MEANING = re.compile(
+    r"^(?:which|what)(?! (?:does|do|did|is|are|was|were)\b)(?: [\w\-]+){1,3}"
+    r" (?:means|stands for|indicates|signifies|denotes)(?! the same\b) (?P<what>.+?) ?\??$",
+    re.IGNORECASE,
+)
+
+
 # Checked in order; the first rule that matches decides. Lower-cased question text.
 _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
     # A request for what the documents say about a subject, not one fact: several sentences answer
@@ -79,15 +90,9 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
             r"\bwhat does .+ change\b",
         ),
     ),
-    # "Which status flag means the battery is discharging?", "What word stands for ...?": a name
-    # looked up by what it means, as a code is (before "which ... flag", a procedure's wording).
-    (
-        "code",
-        _any(
-            r"^\s*(?:which|what)(?! (?:does|do|did|is|are|was|were)\b)(?: [\w\-]+){1,3}"
-            r" (?:means|stands for|indicates|signifies|denotes)\b(?! the same\b)"
-        ),
-    ),
+    # A name looked up by what it means is asked as a code is (before "which ... flag", a
+    # procedure's wording).
+    ("code", _BY_MEANING),
     (
         "procedure",
         _any(
@@ -425,12 +430,31 @@ def possessive_names(question: str) -> tuple[str, ...]:
 # "... the default syslog facility NUT uses?", "Which port does PostgreSQL listen on?": the name
 # that does the using or listening is the program whose setting is asked, as a closing "in X"
 # says; an entry need not repeat it.
+_ACTS = "use|listen|bind|log|write|send|store|keep|run|read|accept|expect|create|connect|wait"
 _ACTING = re.compile(
-    r"(?:\b(?:does|do|did|will|can|should|would)\s+([\w.\-]+)\s+"
-    r"(?:use|listen|bind|log|write|send|store|keep|run|read|accept|expect|create|connect|wait)\b)"
-    r"|(?:\b([\w.\-]+)\s+(?:uses|listens|binds|logs|writes|sends|stores|keeps|runs|reads|accepts"
-    r"|expects|creates|connects|waits)\b)"
+    rf"(?:\b(?:does|do|did|will|can|should|would)\s+([\w.\-]+)\s+(?:{_ACTS})\b)|(?:\b([\w.\-]+)\s+(?:{_ACTS})s\b)"
 )
+# The acting verb closing a question ("... NUT uses?", "... listens on by default?"), read on the
+# question with its whitespace collapsed: one optional space between the parts (runs of "\s*" side
+# by side backtrack in polynomial time on a long run of spaces).
+_ACTING_AT_END = re.compile(rf"\b(?:{_ACTS})s?(?: (?:on|to|for|in))?(?: by default)? ?\??$")
+
+
+def acting_verb_terms(question: str) -> frozenset[str]:
+    """The terms of the acting verb that closes ``question`` when it names an actor ("use" in
+    "What is the default syslog facility NUT uses?"), else none: what the program does with a
+    setting says nothing about which setting it is."""
+    if not acting_names(question):
+        return frozenset()
+    flat = " ".join(question.split())
+    return frozenset(t for m in _ACTING_AT_END.finditer(flat) for t in terms(m.group(0)))
+
+
+def looked_up_by_meaning(question: str) -> str | None:
+    """The meaning a question looks a name up by ("the battery is discharging" in "Which status
+    flag means the battery is discharging?"), else None (see ``_BY_MEANING``)."""
+    m = _BY_MEANING.match(" ".join(question.split()))
+    return m.group("what") if m else None
 
 
 def acting_names(question: str) -> tuple[str, ...]:
