@@ -35,6 +35,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split postgis --all-pages   # and a fourteenth
     .venv/bin/python bench/docs_qa/run.py --split mutt --all-pages      # and a fifteenth
     .venv/bin/python bench/docs_qa/run.py --split nut --all-pages       # and a sixteenth
+    .venv/bin/python bench/docs_qa/run.py --split proftpd --all-pages   # and a seventeenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -168,6 +169,13 @@ SETS = {
     # developer guide (status flags in a code block, the protocol's error responses as a list),
     # and the FAQ both chunked and as one page; split nut.
     "nut": _one_manual("nut", "nut-doc", "usr/share/doc/nut-doc/html", "**/*.html"),
+    # Written on 2026-12-07 (twenty-sixth session) before any output over this manual: ProFTPD
+    # 1.3.8's documentation (proftpd-doc; hand-written HTML with unclosed paragraphs): module
+    # pages with each directive a heading over "Syntax: / Default: / Context:" lines separated by
+    # <br>, the default often repeating the directive's name ("Default: AllowOverwrite off"),
+    # how-tos with command-line options as indented lines in <pre>, and an old DocBook FAQ;
+    # split proftpd.
+    "proftpd": _one_manual("proftpd", "proftpd-doc", "usr/share/doc/proftpd-doc", "**/*.html"),
 }
 
 
