@@ -375,8 +375,8 @@ def test_a_list_item_that_opens_with_code_keeps_its_fences_on_their_own_lines(tm
 def test_pre_lines_that_each_name_a_thing_and_describe_it_become_table_rows(tmp_path: Path) -> None:
     # A developer guide's status words typed as text: each line one row, so that an answer can
     # quote one flag's line; code, comments and config stanzas stay code.
-    page = tmp_path / "p.html"
-    page.write_text(
+    text = loaded_text(
+        tmp_path,
         "<html><body><h2>Status data</h2><p>Possible values:</p><pre>"
         "OL      -- On line (mains is present)\nOB      -- On battery (mains is not present)\n"
         "LB      -- Low battery</pre>"
@@ -387,12 +387,39 @@ def test_pre_lines_that_each_name_a_thing_and_describe_it_become_table_rows(tmp_
         '"abcd::cdab": data for abcd::cdab</pre>'
         "<pre>[myups]\n        driver = usbhid-ups\n        port = auto\n        desc = UPS</pre>"
         "<pre>command = create / delete / update\ncreate = zero-id SP new_id SP name\n"
-        "delete = old_id SP zero-id SP name</pre></body></html>"
+        "delete = old_id SP zero-id SP name</pre></body></html>",
     )
+    assert "| OL | On line (mains is present) |\n| OB | On battery (mains is not present) |" in text
+    assert "| 2 | progress messages |" in text
+    assert "```\n'/1c2/000+000000' // First page" in text
+    assert "```\n1.2.3.4: data for 1.2.3.4" in text
+    assert "```\n[myups]" in text and "| driver" not in text and "| [myups]" not in text
+    assert "```\ncommand = create / delete / update" in text
+
+
+def test_a_pre_list_of_options_over_their_indented_descriptions_becomes_table_rows(tmp_path: Path) -> None:
+    # A man page's option list typed into <pre>: one row per option, so an answer can quote the
+    # option that tests the configuration; an indented config stanza stays code.
+    text = loaded_text(
+        tmp_path,
+        "<html><body><h2>Starting</h2><p>The options are:</p><pre>\n"
+        " -h, --help\n     Display proftpd usage\n"
+        " -d [level], --debug\n     Set debugging level (0-9, 9 = most debugging)\n"
+        " -t, --configtest\n     Test the syntax of the specified config\n"
+        " -v, --version\n     Print version number and exit\n</pre>"
+        "<pre>\n--with-modules\n  mod_tls:mod_sql\n--prefix\n  /usr/local\n--sysconfdir\n  /etc\n</pre>"
+        "<pre>\n&lt;Directory /srv&gt;\n  Umask 022\n&lt;/Directory&gt;\n</pre></body></html>",
+    )
+    assert "| -t, --configtest | Test the syntax of the specified config |" in text
+    assert "| -d [level], --debug | Set debugging level (0-9, 9 = most debugging) |" in text
+    # Values under options, not descriptions: still code.
+    assert "```\n--with-modules\n" in text and "| --with-modules" not in text
+    assert "```\n<Directory /srv>\n" in text and "| <Directory" not in text
+
+
+def loaded_text(tmp_path: Path, html: str) -> str:
+    """The text the HTML loader reads from a page of ``html``."""
+    page = tmp_path / "p.html"
+    page.write_text(html)
     [doc] = HtmlLoader().load(page)
-    assert "| OL | On line (mains is present) |\n| OB | On battery (mains is not present) |" in doc.text
-    assert "| 2 | progress messages |" in doc.text
-    assert "```\n'/1c2/000+000000' // First page" in doc.text
-    assert "```\n1.2.3.4: data for 1.2.3.4" in doc.text
-    assert "```\n[myups]" in doc.text and "| driver" not in doc.text and "| [myups]" not in doc.text
-    assert "```\ncommand = create / delete / update" in doc.text
+    return doc.text

@@ -404,6 +404,49 @@ def definition_rows(paragraph: str) -> list[tuple[str, str]] | None:
     return rows
 
 
+# A man page's option list typed into <pre>: the option on its own line, its description on the
+# lines below, indented deeper ("-t, --configtest" then "    Test the syntax of the specified
+# config").
+_OPTION_LINE = re.compile(r"(?P<indent>[ \t]*)(?P<name>--?[A-Za-z0-9][^\s,]*(?:,?[ \t]+\S+){0,4})")
+_OPTIONS_MIN = 3
+
+
+def hanging_rows(paragraph: str) -> list[tuple[str, str]] | None:
+    """A paragraph of a <pre> block as (option, description) rows when it is a list of options,
+    each on a line of its own with its description on the deeper-indented lines below it (at least
+    three options, every description words rather than values)::
+
+        hanging_rows(" -h, --help\n     Display usage\n -q, --quiet\n     Send no output\n"
+                     " -t, --configtest\n     Test the syntax of the config")
+        # [("-h, --help", "Display usage"), ("-q, --quiet", "Send no output"), ...]
+    """
+    lines = [line.rstrip() for line in paragraph.split("\n") if line.strip()]
+    if len(lines) < 2 * _OPTIONS_MIN:
+        return None
+    rows: list[tuple[str, list[str]]] = []
+    indent: int | None = None
+    for line in lines:
+        depth = len(line) - len(line.lstrip())
+        m = _OPTION_LINE.fullmatch(line)
+        if m is not None and (indent is None or depth == indent):
+            indent = depth
+            rows.append((m.group("name"), []))
+        elif rows and indent is not None and depth > indent:
+            rows[-1][1].append(line.strip())
+        else:
+            return None
+    if len(rows) < _OPTIONS_MIN:
+        return None
+    out: list[tuple[str, str]] = []
+    for name, desc_lines in rows:
+        desc = " ".join(desc_lines)
+        words = desc.split()
+        if len(words) < 2 or not desc[0].isalnum() or 2 * len(_WORD.findall(desc)) < len(words):
+            return None
+        out.append((name, desc))
+    return out
+
+
 def _as_rows(rows: list[tuple[str, str]]) -> str:
     """Definition rows as a table's rows (no header: the block names no columns)."""
     return "\n".join(
@@ -423,7 +466,7 @@ def preformatted_blocks(text: str) -> list[str]:
     if not text.strip():
         return []
     paragraphs = [p.rstrip() for p in _PARAGRAPHS.split(text) if p.strip()]
-    defined = [definition_rows(p) for p in paragraphs]
+    defined = [definition_rows(p) or hanging_rows(p) for p in paragraphs]
     prose = [d is None and _reads_as_prose(p) for p, d in zip(paragraphs, defined, strict=True)]
     if not any(prose) and not any(defined):
         return [f"```\n{text}\n```"]
