@@ -2135,3 +2135,88 @@ def test_a_sentence_pointing_at_the_setting_below_brings_it(answerer, tmp_path) 
         context_of(tmp_path, FAILOVER_PAGE),
     )
     assert not a.abstained and "DISALLOW_TO_FAILOVER" in a.text, a.text
+
+
+DELAY_PAGE = """<html><head><title>ProFTPD module mod_delay</title></head><body>
+<h2>ProFTPD module mod_delay</h2>
+<p>The mod_delay module is designed to make a certain type of information leak, known as a "timing
+attack", harder.</p>
+<h3><a name="DelayEngine">DelayEngine</a></h3>
+<strong>Syntax:</strong> DelayEngine <em>on|off</em><br>
+<strong>Default:</strong> DelayEngine on<br>
+<strong>Context:</strong> server config<br>
+<strong>Module:</strong> mod_delay<br>
+<p>The DelayEngine directive enables or disables the module's runtime delay computations.
+<h3><a name="DelayTable">DelayTable</a></h3>
+<strong>Syntax:</strong> DelayTable <em>path|"none"</em><br>
+<strong>Default:</strong> DelayTable /var/proftpd/proftpd.delay<br>
+<strong>Context:</strong> server config<br>
+<strong>Module:</strong> mod_delay<br>
+<p>The DelayTable directive configures a path to a file that mod_delay uses for storing its
+timing data.
+</body></html>"""
+
+
+def test_a_setting_named_as_the_thing_closing_the_question_pins_its_entry(answerer, tmp_path) -> None:
+    # "of the DelayTable" names a setting, not a product the question is scoped to: its record's
+    # "Default:" line, which states a path and no number, answers.
+    a = ask(answerer, "What is the default location of the DelayTable?", context_of(tmp_path, DELAY_PAGE))
+    assert not a.abstained and "/var/proftpd/proftpd.delay" in a.text, a.text
+    assert a.short is not None and a.short.text == "/var/proftpd/proftpd.delay", a.short
+
+
+TRANSFER_PAGES = (
+    """<html><head><title>ProFTPD module mod_xfer</title></head><body>
+<h3><a name="TransferRate">TransferRate</a></h3>
+<p>The TransferRate directive is used to set transfer rate limits on the transfer of data. This
+directive allows for transfer rates to be set in a wide variety of contexts, on a per-command basis,
+and for certain subsets of users.</p></body></html>""",
+    """<html><head><title>Bandwidth Throttling</title></head><body>
+<h2>Bandwidth Throttling</h2>
+<p>The TransferRate directive is used to set transfer rate limits on the transfer of data. Note that
+these limits only apply to an individual session.</p></body></html>""",
+)
+
+
+def test_another_programs_possessive_abstains_and_a_sentence_is_said_once(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, *TRANSFER_PAGES)
+    # vsftpd is named nowhere in the context: ProFTPD's TransferRate is not its answer.
+    a = ask(answerer, "Which option sets vsftpd's maximum anonymous transfer rate?", ctx)
+    assert a.abstained, a.text
+    # Both pages open with the same sentence: the answer quotes it once.
+    a = ask(answerer, "How do I set transfer rate limits on the transfer of data?", ctx)
+    assert not a.abstained, a.text
+    said = a.text.lower().count("is used to set transfer rate limits on the transfer of data")
+    assert said == 1, a.text
+
+
+CHROOT_PAGE = """<html><head><title>DefaultRoot, Symlinks and chroot()</title></head><body>
+<h2>DefaultRoot, Symlinks and chroot()</h2>
+<p>The most common configuration requested is to restrict users to their home directories. For
+slightly more complex setups, administrators may want to restrict only a subset of their users. The
+DefaultRoot's optional second parameter, a group-expression, can then be used, like so:</p>
+<pre>
+  DefaultRoot ~ !ftp-special
+</pre>
+<p>This says to chroot() every user who is not a member of group ftp-special to their respective home
+directory.</p>
+<h2>NAT</h2>
+<p>Then add the MasqueradeAddress directive to your proftpd.conf file to define the public name or
+IP address of the NAT.</p>
+</body></html>"""
+
+
+def test_a_sentence_explaining_the_configuration_above_it_brings_it(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, CHROOT_PAGE)
+    a = ask(
+        answerer, "How do I restrict every user except the ftp-special group to their home directory?", ctx
+    )
+    assert not a.abstained and "DefaultRoot ~ !ftp-special" in a.text, a.text
+    assert a.text.index("DefaultRoot ~ !ftp-special") < a.text.index("This says to chroot()"), a.text
+
+
+def test_which_directive_is_answered_by_the_directive_a_sentence_names(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, CHROOT_PAGE)
+    a = ask(answerer, "Which directive tells proftpd the public address of the NAT?", ctx)
+    assert not a.abstained, a.text
+    assert a.short is not None and a.short.text == "MasqueradeAddress", a.short

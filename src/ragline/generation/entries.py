@@ -338,7 +338,10 @@ def asked_identifiers(need: QuestionNeed, question: str) -> tuple[str, ...]:
     # a CamelCase setting may "use" a value too ("Which file name does DirectoryIndex use?").
     products |= {p for p in acting_names(question) if not setting_like(p) and humps(p) == 0}
     named = tuple(
-        e for e in idents if (e != scope or (setting_like(e) and not container)) and e not in products
+        e
+        for e in idents
+        if (e != scope or (setting_like(e) and not container) or _thing_named(e, question))
+        and e not in products
     )
     # A code's value ("error code 23503") pins its table row as a setting's name pins its entry,
     # and so does a one-word setting's term line ("ssl (boolean)": named whole, it matches that
@@ -369,7 +372,22 @@ def product_scope(need: QuestionNeed, question: str) -> str | None:
     """The product the question is scoped to ("PostgreSQL" in "... in PostgreSQL?"), when it is
     one of the named entities and not a setting's name (see :func:`asked_identifiers`)."""
     scope = trailing_scope(question)
-    return scope if scope is not None and scope in need.named and not setting_like(scope) else None
+    if scope is None or scope not in need.named or setting_like(scope) or _thing_named(scope, question):
+        return None
+    return scope
+
+
+def _thing_named(name: str, question: str) -> bool:
+    """Whether ``name``, capitalised words run together ("DelayTable"), closes the question after
+    "the" ("the default location of the DelayTable?"): a product is named bare ("... of
+    PostgreSQL?"), a setting or a file as a thing."""
+    return (
+        _CAMEL_WORDS.fullmatch(name) is not None
+        and re.search(rf"\bthe {re.escape(name)}\s*\??\s*$", question) is not None
+    )
+
+
+_CAMEL_WORDS = re.compile(r"(?:[A-Z][a-z0-9]+){2,}")
 
 
 def setting_like(name: str) -> bool:

@@ -70,7 +70,7 @@ from ragline.generation.question import (
 )
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
-from ragline.text.identifiers import asks_for_item, identifiers
+from ragline.text.identifiers import asked_item, asks_for_item, identifiers
 from ragline.text.navigation import answers_last, listing_spans
 from ragline.text.sentences import answer_units, is_code, is_heading, label_words, row_spans, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
@@ -274,11 +274,22 @@ def _default_row(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> int | 
 # A sentence that opens by pointing back ("It is the default mode for the main message queue.",
 # "He later ..."): what it points to is in the sentence before.
 _POINTS_BACK = re.compile(r"(?:It|Its|He|His|She|Her|They|Their|This|These|That|Those)\b")
+# What a sentence right after a configuration or command says of it: "This says to chroot() ...",
+# "This allows the users barb and dave ...", "This will ...", "That configuration ...".
+_EXPLAINS_ABOVE = re.compile(
+    r"(?:This|That|These|Those)\b(?:\s+(?:configuration|config|example|setting|settings|line|lines"
+    r"|command|directive|section|rule|rules))?\s+(?:says|allows|means|will|would|makes|tells|causes"
+    r"|lets|denies|blocks|restricts|limits|sets|enables|disables|configures|ensures|prevents|creates"
+    r"|does|gives|has|is|are)\b"
+)
 
 
-def _with_antecedent(p: Passage, s: ScoredSentence) -> ScoredSentence:
+def _with_antecedent(p: Passage, s: ScoredSentence, code: bool = False) -> ScoredSentence:
     """``s`` with the sentence before it in its passage when it opens with a pronoun that points
-    back to it (the answer then names what "It" is), else ``s``."""
+    back to it (the answer then names what "It" is), else ``s``. With ``code`` (a command is
+    asked for), a short code block that "This ..." explains ("``DefaultRoot ~ !ftp-special``"
+    then "This says to chroot() every user who is not a member of group ftp-special ...") is
+    quoted before it, with the sentence that introduces the block."""
     if not _POINTS_BACK.match(s.text):
         return s
     a = s.start - p.start
@@ -287,6 +298,23 @@ def _with_antecedent(p: Passage, s: ScoredSentence) -> ScoredSentence:
         return s
     x, y = units[-1]
     before = p.text[x:y]
+    if (
+        code
+        and _EXPLAINS_ABOVE.match(s.text)
+        and is_code(before)
+        and y - x <= _CODE_QUOTED
+        and not p.text[y:a].strip()
+        and p.text[y:a].count("\n\n") <= 1
+    ):
+        if len(units) > 1 and p.text[units[-2][0] : units[-2][1]].rstrip().endswith(":"):
+            x = units[-2][0]  # "..., like so:" before the block
+        return replace(
+            s,
+            start=p.start + x,
+            text=p.text[x:a] + s.text,
+            span=None if s.span is None else (s.span[0] + a - x, s.span[1] + a - x),
+            lead_in=a - x,
+        )
     if (
         is_heading(before)
         or is_code(before)
@@ -306,12 +334,44 @@ def _with_antecedent(p: Passage, s: ScoredSentence) -> ScoredSentence:
 def _without_repeats(units: list[ScoredSentence]) -> list[ScoredSentence]:
     """``units`` without those that an earlier one already quotes: the sentence quoted before a
     unit that points back to it ("TRUNCATE quickly removes all rows ..." before "It has the same
-    effect as ...") is no second piece of the answer."""
+    effect as ...") is no second piece of the answer, nor is the same sentence on another page
+    (a module's page and its how-to both open with "The TransferRate directive is used to ...")."""
     kept: list[ScoredSentence] = []
+    said: set[str] = set()
     for s in units:
+        if s.lead_in and _words(s.text[: s.lead_in]) in said:
+            # The sentence this one points back to is already quoted, from another page.
+            a = s.lead_in
+            s = replace(
+                s,
+                start=s.start + a,
+                text=s.text[a:],
+                span=None if s.span is None or s.span[0] < a else (s.span[0] - a, s.span[1] - a),
+                lead_in=0,
+            )
+        if _words(s.text) in said:
+            continue
         if not any(k.passage == s.passage and k.start <= s.start and s.end <= k.end for k in kept):
             kept.append(s)
+            said.update({_words(s.text), _words(s.text[: s.lead_in]), _words(s.text[s.lead_in :])} - {""})
     return kept
+
+
+def _words(text: str) -> str:
+    """``text`` as compared for repeats: lower case, without citation markers, one space."""
+    return " ".join(strip_markers(text).split()).lower()
+
+
+def _unknown_owner(question: str, context: Context) -> bool:
+    """Whether ``question`` names a program in the possessive ("vsftpd's maximum rate") that no
+    passage of ``context`` names, in its text or its headings."""
+    owners = possessive_names(question)
+    if not owners:
+        return False
+    known: set[str] = set()
+    for p in context.passages:
+        known.update(terms(p.text), terms(p.header))
+    return any(not set(terms(o)) <= known for o in owners)
 
 
 def _promote(
@@ -896,6 +956,30 @@ def _term_name(s: ScoredSentence, n: int) -> ShortAnswer | None:
     if name is None or at < 0:
         return None
     return ShortAnswer(text=name, n=n, start=s.start + at, end=s.start + at + len(name))
+
+
+def _named_item(question: str, units: Sequence[ScoredSentence]) -> ShortAnswer | None:
+    """The name the first of ``units`` gives an entry of the asked kind, before or after the kind's
+    word ("Then add the MasqueradeAddress directive ...", "the module mod_copy") for "Which
+    directive ...?", when that name is an identifier the question does not itself name; else
+    None. ``units`` are the answer's, numbered from 1 in order."""
+    item = asked_item(question)
+    if item is None:
+        return None
+    named = {t.casefold() for t in identifiers(question)}
+    word = rf"{item}s?"
+    pattern = re.compile(rf"`?(?P<a>[\w.\-]+)`?\s+{word}\b|\b{word}\s+`?(?P<b>[\w.\-]+)`?", re.IGNORECASE)
+    for n, s in enumerate(units, 1):
+        text = strip_markers(s.text)
+        if text != s.text:
+            continue  # offsets would not be the document's
+        for m in pattern.finditer(text):
+            key = "a" if m.group("a") is not None else "b"
+            name = m.group(key).rstrip(".-")
+            if is_identifier(name) and name.casefold() not in named and not name.isupper():
+                a = m.start(key)
+                return ShortAnswer(text=name, n=n, start=s.start + a, end=s.start + a + len(name))
+    return None
 
 
 # A function table's row opens with the function's signature: "| trunc ( numeric ) → numeric ...".
@@ -1941,6 +2025,11 @@ class ExtractiveAnswerer:
             # with the collection is not knowing Redis's default port, nor is httpd's graceful
             # restart "the Tomcat server"'s, whatever kind of question asks it.
             confidence = min(confidence, self.abstain_threshold / 2)
+        if scored and _unknown_owner(question, context):
+            # "Which option sets vsftpd's maximum anonymous transfer rate?": whatever is asked,
+            # a program named in the possessive that no passage of the context names is another
+            # program than the one this collection documents (ProFTPD's TransferRate).
+            confidence = min(confidence, self.abstain_threshold / 2)
         if (
             scored
             and (_asked_names(need, context) or need.codes)
@@ -1961,7 +2050,13 @@ class ExtractiveAnswerer:
         chosen = self.select(scored, vecs, cutoff)
         if need.kind == "difference":
             chosen = _each_side(compared(question), chosen, scored)
-        chosen = _without_repeats([_with_antecedent(context.passages[s.passage], s) for s in chosen])
+        quote_code = need.kind in _QUOTES_CODE
+        chosen = _without_repeats(
+            [_with_antecedent(context.passages[s.passage], s, quote_code) for s in chosen]
+        )
+        # "Which directive ...?": the directive a chosen sentence names ("Then add the
+        # MasqueradeAddress directive ..."), before the reader's span or a heading's words.
+        named_item = _named_item(question, chosen)
         for n, s in enumerate(chosen, 1):
             p = context.passages[s.passage]
             span = p.chunk_at(s.start)
@@ -1988,7 +2083,9 @@ class ExtractiveAnswerer:
                 # The row's cell under the column the question names, or under "Default".
                 a, b = cell
                 short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
-            if short is None and s.lead:
+            if short is None and named_item is not None and named_item.n == n:
+                short = named_item
+            if short is None and s.lead and named_item is None:
                 # The value is in the entry's label ("(5) SQLITE_BUSY"), not in the sentence.
                 short = _short_in_label(need, question, p, s, n)
             # (Whatever the kind: "Which option makes pg_dump drop objects ...?" reads as a
@@ -1997,18 +2094,9 @@ class ExtractiveAnswerer:
                 # "Which parameter turns on the cache?" over "memory_cache_enabled (boolean)\n\n
                 # Setting to on enables the memory cache.": the entry's name is the answer.
                 short = _term_name(s, n) or _signature_name(s, n)
-            if short is None and self.reader is not None and need.kind not in self.mix.typed_first:
-                if s.span is not None and need.kind not in self.mix.no_short:
-                    a, b = tidy_span(s.text, *s.span)
-                    # A span across a block break joins a definition list's term to its text
-                    # ("integer)\n\nSets the amount of memory"): no phrase of the page.
-                    if "\n\n" not in s.text[a:b]:
-                        short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
-            elif short is None:
-                found = short_span(need, question, s.text)
-                if found is not None:
-                    a, b = tidy_span(s.text, *found)
-                    short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
+            if short is None and named_item is None:
+                # (A unit further on that names the asked item answers instead of a span here.)
+                short = self._span_short(need, question, s, n)
             # The quote keeps the document's exact text (it matches start/end); the answer drops the
             # document's own [n] markers so that every marker in it is one of these citations.
             lead = f"{s.lead}: " if s.lead else ""
@@ -2021,6 +2109,24 @@ class ExtractiveAnswerer:
             pieces.append(piece)
         answer = self._answer(question, " ".join(pieces), citations, False, confidence)
         yield Final(replace(answer, short=short) if short is not None else answer)
+
+    def _span_short(self, need: QuestionNeed, question: str, s: ScoredSentence, n: int) -> ShortAnswer | None:
+        """The reader's span in ``s`` as the short answer, or the typed span (``short_span``) for
+        the kinds the typed rules answer first."""
+        if self.reader is not None and need.kind not in self.mix.typed_first:
+            if s.span is None or need.kind in self.mix.no_short:
+                return None
+            a, b = tidy_span(s.text, *s.span)
+            # A span across a block break joins a definition list's term to its text
+            # ("integer)\n\nSets the amount of memory"): no phrase of the page.
+            if "\n\n" in s.text[a:b]:
+                return None
+            return ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
+        found = short_span(need, question, s.text)
+        if found is None:
+            return None
+        a, b = tidy_span(s.text, *found)
+        return ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
 
     @classmethod
     def named_share(

@@ -118,10 +118,28 @@ def asks_for_item(question: str) -> bool:
     return _ASKS_ITEM.match(question) is not None
 
 
-# What a definition question asks about: "What is (a|an|the) X?", "What does (the) X do/mean?".
+_ASKED_ITEM = re.compile(rf"^\s*(?:which|what)\s+(?:[\w.\-]+\s+)?(?P<item>{_ITEM})\b", re.IGNORECASE)
+
+
+def asked_item(question: str) -> str | None:
+    """The kind of entry ``question`` asks for, singular and lower case ("directive" in "Which
+    directive sets the range of passive ports?"), or None.
+
+    >>> asked_item("Which directive sets the range of ports used for passive transfers?")
+    'directive'
+    """
+    m = _ASKED_ITEM.match(question)
+    if m is None:
+        return None
+    item = m.group("item").lower()
+    return item[:-1] if item.endswith("s") else item
+
+
+# What a definition question asks about: "What is (a|an|the) X?", "What is X (used) for?", "What
+# does (the) X do/mean?".
 _DEFINED = re.compile(
     r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<x>.+?)"
-    r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*)?\s*\??\s*$"
+    r"(?:\s+(?:in|of|for|on)\s+[A-Z][\w .\-]*|\s+(?:used\s+)?for)?\s*\??\s*$"
     r"|^\s*what\s+does\s+(?:an?\s+|the\s+)?(?P<y>.+?)\s+"
     r"(?:do|mean|stand for|specify|control|set|configure|determine|define)(?:\s+in\s+\w+)?\s*\??\s*$",
     re.IGNORECASE,
