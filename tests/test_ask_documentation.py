@@ -160,3 +160,40 @@ def test_a_default_asked_of_a_named_entry_brings_the_chunk_that_states_it(tmp_pa
     # A question the first hits already answer from the entry, or no entry's default: as they are.
     plain = "How many line segments approximate a quarter circle in ST_Frob?"
     assert eng.retrieve_for_answer(plain, top_k=4) == eng.search(plain, top_k=4)
+
+
+def test_what_a_named_module_is_for_brings_its_pages_opening_chunk(tmp_path) -> None:
+    # The module's later sections name it in every sentence and outrank the one sentence at the
+    # top of its page that says what it is for.
+    sections = "".join(
+        f"<h3>FrobSetting{n}</h3><p>The mod_frob module reads FrobSetting{n} when the mod_frob module "
+        f"starts; the mod_frob module stores FrobSetting{n} in the mod_frob module table. "
+        + "Each session of the mod_frob module keeps its own copy of the value. " * 6
+        + "</p>"
+        for n in range(8)
+    )
+    pages = {
+        "mod_frob.html": (
+            "<html><head><title>ProFTPD module mod_frob</title></head><body><h2>ProFTPD module mod_frob</h2>"
+            "<p>The mod_frob module is designed to make a replay attack against logins harder.</p>"
+            + "<p>Logins are counted per client address, and sessions are tracked per user. " * 8
+            + "</p>"
+            + sections
+            + "</body></html>"
+        ),
+        "other.html": (
+            "<html><head><title>Logging</title></head><body><h2>Logging</h2>"
+            "<p>Log files are written by the daemon.</p></body></html>"
+        ),
+    }
+    eng = engine_over(tmp_path, pages)
+    question = "What is the mod_frob module for?"
+    first = eng.search(question, top_k=4)
+    assert all(h.chunk.position != 0 for h in first), [h.chunk.text[:60] for h in first]
+    hits = eng.retrieve_for_answer(question, top_k=4)
+    assert hits[0] == first[0] and hits[1].chunk.position == 0 and hits[2:] == first[1:], hits
+    assert "replay attack" in hits[1].chunk.text
+    assert "replay attack" in eng.ask(question).text
+    # Not a definition question, or no module's page among the hits: as they are.
+    plain = "When does the mod_frob module read FrobSetting3?"
+    assert eng.retrieve_for_answer(plain, top_k=4) == eng.search(plain, top_k=4)

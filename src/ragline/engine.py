@@ -51,7 +51,14 @@ from ragline.generation import deadline
 from ragline.generation.answering import Answering
 from ragline.generation.base import collect
 from ragline.generation.deadline import Deadline, request_deadline
-from ragline.generation.entries import asked_identifiers, states_entry_default
+from ragline.generation.entries import (
+    asked_identifiers,
+    defined_term,
+    is_identifier,
+    is_subject,
+    names,
+    states_entry_default,
+)
 from ragline.generation.extractive import ExtractiveAnswerer
 from ragline.generation.question import classify
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
@@ -853,6 +860,7 @@ class Engine:
         k = top_k or coll.answer.top_k
         hits = self.search(question, top_k=k, filters=filters, collection=collection, principal=principal)
         hits = self._with_entry_default(question, hits, k, filters, collection, principal)
+        hits = self._with_definition_lead(question, hits, filters, collection, principal)
         last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
         if 2 * last <= k or len(hits) < k:
             return hits
@@ -899,6 +907,37 @@ class Engine:
         )
         found = next(states, None)
         return hits if found is None else [*hits[:1], found, *hits[1:]]
+
+    def _with_definition_lead(
+        self,
+        question: str,
+        hits: list[Hit],
+        filters: Filter | Mapping[str, Any] | str | None,
+        collection: str | None,
+        principal: Principal | None,
+    ) -> list[Hit]:
+        """``hits``, and for "What is X (for)?" asked of a name (``mod_delay``) whose own page is
+        among them but not that page's opening chunk, the opening chunk placed second when it
+        opens with X as its subject: the other chunks of X's page name X more often than its
+        lead sentence ("The mod_delay module is designed to make ... a "timing attack", harder.")
+        and outranked it."""
+        need = classify(question)
+        term = defined_term(need, question)
+        idents = [w for w in term.split() if is_identifier(w)] if term else []
+        if len(idents) != 1 or not hits:
+            return hits
+        ident = idents[0]
+        pages = [h for h in hits if names(ident, h.chunk.title)]
+        if not pages or any(h.chunk.position == 0 for h in pages):
+            return hits
+        coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
+        keys = list(dict.fromkeys((h.chunk.doc_id, 0) for h in pages))
+        for lead in coll.store.chunks_at(keys, scope_filter(filters, principal)):
+            paragraphs = [b for b in lead.text.split("\n\n") if b.strip() and not b.lstrip().startswith("#")]
+            if any(is_subject(ident, b) for b in paragraphs[:2]):
+                score = hits[1].score if len(hits) > 1 else hits[0].score
+                return [*hits[:1], Hit(chunk=lead, score=score), *hits[1:]]
+        return hits
 
     def assembler(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> ContextAssembler:
         """The context assembler for a collection, configured by its ``answer`` settings."""
