@@ -36,6 +36,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split mutt --all-pages      # and a fifteenth
     .venv/bin/python bench/docs_qa/run.py --split nut --all-pages       # and a sixteenth
     .venv/bin/python bench/docs_qa/run.py --split proftpd --all-pages   # and a seventeenth
+    .venv/bin/python bench/docs_qa/run.py --split graphviz --all-pages  # and an eighteenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -176,6 +177,13 @@ SETS = {
     # how-tos with command-line options as indented lines in <pre>, and an old DocBook FAQ;
     # split proftpd.
     "proftpd": _one_manual("proftpd", "proftpd-doc", "usr/share/doc/proftpd-doc", "**/*.html"),
+    # Written on 2026-12-07 (twenty-sixth session) before any output over this manual: Graphviz
+    # 2.42's HTML documentation (graphviz-doc): one attribute table of six columns (Name | Used By |
+    # Type | Default | Minimum | Notes) over the attributes' descriptions, the command-line flags
+    # as paragraphs under each flag ("-Gname[=value]" then its sentence), the output formats as a
+    # table of parameter names, the DOT grammar as a table, and a FAQ of "Q12." paragraphs;
+    # split graphviz.
+    "graphviz": _one_manual("graphviz", "graphviz-doc", "usr/share/doc/graphviz/html", "**/*.html"),
 }
 
 
