@@ -59,8 +59,9 @@ from ragline.generation.entries import (
     names,
     states_entry_default,
 )
-from ragline.generation.extractive import ExtractiveAnswerer
-from ragline.generation.question import classify
+from ragline.generation.extractive import ExtractiveAnswerer, default_row_of
+from ragline.generation.lexical import terms
+from ragline.generation.question import NEED_WORDS, classify
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
 from ragline.locks import file_lock
 from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
@@ -69,7 +70,15 @@ from ragline.retrieval.retrievers import Retriever
 from ragline.settings import AnswerSettings, CleaningSettings, EmbeddingSettings, RetrievalSettings, Settings
 from ragline.sources.registry import SourceRegistry
 from ragline.sources.sync import SyncReport, purge, run_sync
-from ragline.store.base import DocumentInfo, Store, StoreStats, StoreVersion, read_version, versioned_store
+from ragline.store.base import (
+    DocumentInfo,
+    KeywordSearch,
+    Store,
+    StoreStats,
+    StoreVersion,
+    read_version,
+    versioned_store,
+)
 from ragline.store.factory import make_store
 from ragline.store.filters import And, Compare, Filter, InList, Visible, coerce_filter, scope_filter
 from ragline.store.rows import DocumentView, text_from_chunks
@@ -891,22 +900,56 @@ class Engine:
         need = classify(question)
         if need.kind != "default" or len(hits) < k:
             return hits
-        if any(states_entry_default(need, question, h.chunk.section_path, h.chunk.text) for h in hits):
-            return hits
-        if not asked_identifiers(need, question):
+        if asked_identifiers(need, question):
+
+            def wanted(h: Hit) -> bool:
+                return states_entry_default(need, question, h.chunk.section_path, h.chunk.text)
+
+        else:
+            # "What is the default fontsize?": no identifier, but a word of the question may be
+            # the first cell of a table's row with a "Default" column ("| fontsize | ENGC |
+            # double | 14.0 | ...", the eighth hit under rows of "fontname" and "fontpath").
+            words = frozenset(terms(question)) - NEED_WORDS
+            if not words or any(default_row_of(words, h.chunk.section_path, h.chunk.text) for h in hits):
+                return hits
+            return self._with_default_row(question, hits, words, filters, collection, principal)
+
+        if any(wanted(h) for h in hits):
             return hits
         deeper = self.search(
             question, top_k=3 * k, filters=filters, collection=collection, principal=principal
         )
         kept = {h.chunk.id for h in hits}
-        states = (
-            h
-            for h in deeper
-            if h.chunk.id not in kept
-            and states_entry_default(need, question, h.chunk.section_path, h.chunk.text)
-        )
-        found = next(states, None)
+        found = next((h for h in deeper if h.chunk.id not in kept and wanted(h)), None)
         return hits if found is None else [*hits[:1], found, *hits[1:]]
+
+    def _with_default_row(
+        self,
+        question: str,
+        hits: list[Hit],
+        words: frozenset[str],
+        filters: Filter | Mapping[str, Any] | str | None,
+        collection: str | None,
+        principal: Principal | None,
+    ) -> list[Hit]:
+        """``hits``, and the first chunk of a keyword lookup of ``words`` that holds a table row
+        naming one of them with a "Default" cell, placed second. The lookup is by the words
+        alone: a chunk of twenty rows is far from the question by its embedding, and the fused
+        ranking put Graphviz's "searchsize" row 23rd of 40 and out of a search of 24."""
+        coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
+        store = coll.store
+        if not isinstance(store, KeywordSearch):
+            log.info("no default row lookup: the %s store has no keyword search", type(store).__name__)
+            return hits
+        found = store.keyword_candidates(
+            " ".join(sorted(words)), 3 * len(hits), scope_filter(filters, principal)
+        )
+        kept = {h.chunk.id for h in hits}
+        fresh = [c for c in found if c.chunk_id not in kept]
+        for chunk in store.fetch_chunks(fresh):
+            if default_row_of(words, chunk.section_path, chunk.text):
+                return [*hits[:1], Hit(chunk=chunk, score=hits[1].score), *hits[1:]]
+        return hits
 
     def _with_definition_lead(
         self,

@@ -73,6 +73,9 @@ def test_carries_reads_the_asked_kind() -> None:
     # A value with its unit glued on, as PostgreSQL's manual writes sizes and times.
     for stated in ("The default is 256kB.", "The default is 1min.", "The default is 24h."):
         assert carries(need, stated) == 1.0, stated
+    # What is used when the value is left out is the default, without the word.
+    assert carries(need, "If this value is omitted, 72.0 is used.") == 1.0
+    assert carries(need, "If this value is omitted, the flag is ignored.") == 0.0
     # A manual's warning is the reason not to do something.
     why = classify("Why should socket_dir not be left at /tmp?")
     assert carries(why, "Be aware that this socket might be deleted by a cron job.") == 1.0

@@ -20,7 +20,9 @@ import copy
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -167,6 +169,23 @@ def column_cell(label: str, row: str, column: str) -> tuple[int, int] | None:
         return None
     a, b = read[names.index(column)][1]
     return (a, b) if b > a else None
+
+
+def default_row_of(words: AbstractSet[str], section_path: Sequence[str], text: str) -> bool:
+    """Whether ``text``, a chunk under ``section_path`` (a table's header row last, as the chunker
+    keeps it), holds a table row whose first cell is one word of ``words`` (terms, as
+    :func:`ragline.generation.lexical.terms` reads them) with a value under a "Default" column:
+    "| fontsize | ENGC | double | 14.0 | 1.0 | |" for ``{"fontsize"}``."""
+    label = "\n".join(section_path)
+    for line in text.split("\n"):
+        first = _ROW_FIRST_CELL.match(line)
+        cell = terms(first.group(1)) if first is not None else []
+        if len(cell) == 1 and cell[0] in words and column_cell(label, line, "default") is not None:
+            return True
+    return False
+
+
+_ROW_FIRST_CELL = re.compile(r"\|[ \t]*([^|\n]+?)[ \t]*\|")
 
 
 # A cell the question names must stand apart in it: "==" is no part of "!==".
@@ -966,20 +985,34 @@ def _named_item(question: str, units: Sequence[ScoredSentence]) -> ShortAnswer |
     item = asked_item(question)
     if item is None:
         return None
-    named = {t.casefold() for t in identifiers(question)}
-    word = rf"{item}s?"
-    pattern = re.compile(rf"`?(?P<a>[\w.\-]+)`?\s+{word}\b|\b{word}\s+`?(?P<b>[\w.\-]+)`?", re.IGNORECASE)
     for n, s in enumerate(units, 1):
         text = strip_markers(s.text)
         if text != s.text:
             continue  # offsets would not be the document's
-        for m in pattern.finditer(text):
-            key = "a" if m.group("a") is not None else "b"
-            name = m.group(key).rstrip(".-")
-            if is_identifier(name) and name.casefold() not in named and not name.isupper():
-                a = m.start(key)
-                return ShortAnswer(text=name, n=n, start=s.start + a, end=s.start + a + len(name))
+        found = _item_named(question, item, text)
+        if found is not None:
+            a, name = found
+            return ShortAnswer(text=name, n=n, start=s.start + a, end=s.start + a + len(name))
     return None
+
+
+def _item_named(question: str, item: str, text: str) -> tuple[int, str] | None:
+    """Where ``text`` names an entry of the kind ``item`` ("option") by an identifier before or
+    after the kind's word ("The -t option directs ...", "the directive DefaultRoot"), that the
+    question does not itself name: (offset, name), else None."""
+    named = {t.casefold() for t in identifiers(question)}
+    for m in _item_pattern(item).finditer(text):
+        key = "a" if m.group("a") is not None else "b"
+        name = m.group(key).rstrip(".")
+        if is_identifier(name) and name.casefold() not in named and not name.isupper():
+            return m.start(key), name
+    return None
+
+
+@lru_cache(maxsize=32)
+def _item_pattern(item: str) -> re.Pattern[str]:
+    word = rf"{item}s?"
+    return re.compile(rf"`?(?P<a>[\w.\-]+)`?\s+{word}\b|\b{word}\s+`?(?P<b>[\w.\-]+)`?", re.IGNORECASE)
 
 
 # A function table's row opens with the function's signature: "| trunc ( numeric ) → numeric ...".

@@ -509,7 +509,7 @@ _CODE_NUMBER = re.compile(r"\(-?\d+\)|(?<![\w.])-?\d+(?![\w.])")
 # though the word is not written (Tomcat's configuration reference words most defaults so).
 # "If no code is given, an HTTP response of 302 ... will be returned": so is what holds when none is.
 UNSET = (
-    r"\b(?:if|when)\s+(?:(?:it|this|the\s+\w+)\s+is\s+)?(?:not\s+(?:specified|set|given|configured|supplied"
+    r"\b(?:if|when)\s+(?:(?:it|this(?:\s+value)?|the\s+\w+)\s+is\s+)?(?:not\s+(?:specified|set|given|configured|supplied"
     r"|provided|present)|unset|unspecified|omitted)\b"
     r"|\b(?:if|when)\s+no\s+\w+(?:\s+\w+)?\s+is\s+(?:specified|set|given|configured|supplied|provided)\b"
 )
