@@ -339,6 +339,11 @@ def test_owners_and_actors_of_what_is_asked() -> None:
     # Common nouns in the possessive own nothing a manual's product could be told apart by.
     assert possessive_names("What is the server's default port?") == ()
     assert possessive_names("What is everyone's favourite?") == ()
+    # After a determiner the possessive is a common noun's, whatever the noun; a program is
+    # named bare.
+    assert possessive_names("On an international level, which industry's positions are affected?") == ()
+    assert possessive_names("What is a developing economy's level of inequality called?") == ()
+    assert possessive_names("What is nginx's default port?") == ("nginx",)
     assert acting_names("What is the default syslog facility NUT uses?") == ("NUT",)
     assert acting_names("Which port does PostgreSQL listen on by default?") == ("PostgreSQL",)
     assert acting_names("What is the default port?") == ()

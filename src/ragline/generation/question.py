@@ -420,11 +420,24 @@ def possessive_names(question: str) -> tuple[str, ...]:
 
     >>> possessive_names("What is the default port of apcupsd's network information server?")
     ('apcupsd',)
+    >>> possessive_names("Which industry's competitive positions are affected?")
+    ()
     """
-    found = (m.group(1) for m in _POSSESSIVE.finditer(question))
+    found = (
+        m.group(1) for m in _POSSESSIVE.finditer(question) if not _DETERMINED.search(question, 0, m.start())
+    )
     return tuple(
         dict.fromkeys(w for w in found if w not in _NOT_OWNERS and w not in _NOT_PRODUCTS and terms(w))
     )
+
+
+# A common noun's possessive follows a determiner, at most one word before it ("which industry's
+# positions", "a developing economy's level"); a program is named bare ("vsftpd's rate").
+_DETERMINED = re.compile(
+    r"\b(?:which|what|whose)\s+$|\b(?:a|an|the|each|every|this|that|these|those|its|their|his|her|our|your"
+    r"|my|any|some|no|one|another)\s+(?:[\w\-]+\s+)?$",
+    re.IGNORECASE,
+)
 
 
 # "... the default syslog facility NUT uses?", "Which port does PostgreSQL listen on?": the name
