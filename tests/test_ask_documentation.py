@@ -199,7 +199,7 @@ def test_what_a_named_module_is_for_brings_its_pages_opening_chunk(tmp_path) -> 
     assert eng.retrieve_for_answer(plain, top_k=4) == eng.search(plain, top_k=4)
 
 
-def test_a_default_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path) -> None:
+def test_a_value_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path) -> None:
     # A six-column attribute table of 120 rows: the chunk with the asked attribute's row is one of
     # twenty rows, far from the question by its embedding, below prose that repeats the word.
     rows = "".join(
@@ -209,7 +209,7 @@ def test_a_default_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path)
     rows = rows.replace(
         "<td>attr077</td><td>G</td><td>double</td><td>77.5</td>",
         "<td>frobsize</td><td>ENGC</td><td>double</td><td>14.0</td>",
-    )
+    ).replace("<td>14.0</td><td>0.0</td>", "<td>14.0</td><td>1.5</td>")
     pages = {
         "attrs.html": (
             "<html><head><title>Attributes</title></head><body><h1>Attributes</h1>"
@@ -217,11 +217,12 @@ def test_a_default_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path)
             f"<th>Notes</th></tr>{rows}</table></body></html>"
         ),
     }
-    for part in ("labels", "cells", "edges", "clusters", "ports", "records"):
+    for part in ("labels", "cells", "edges", "clusters", "ports", "records", "layers", "pages", "nodes"):
         pages[f"{part}.html"] = (
             f"<html><head><title>{part.title()}</title></head><body><h1>{part.title()}</h1>"
             f"<p>By default, the frobsize of {part} is the frobsize of their node. The default frobsize "
-            f"of {part} follows the frobsize of the graph.</p></body></html>"
+            f"of {part} follows the frobsize of the graph. The minimum value of the frobsize attribute "
+            f"of {part} is checked when {part} are drawn.</p></body></html>"
         )
     eng = engine_over(tmp_path, pages)
     question = "What is the default frobsize?"
@@ -231,3 +232,9 @@ def test_a_default_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path)
     assert hits[0] == first[0] and "| frobsize |" in hits[1].chunk.text and hits[2:] == first[1:], hits
     a = eng.ask(question)
     assert a.short is not None and a.short.text == "14.0", (a.text, a.short)
+    # A number looked up by the row's name under the column the question names.
+    question = "What is the minimum value of the frobsize attribute?"
+    k = eng.collection().answer.top_k
+    assert not any("| frobsize |" in h.chunk.text for h in eng.search(question, top_k=k))
+    a = eng.ask(question)
+    assert a.short is not None and a.short.text == "1.5", (a.text, a.short)

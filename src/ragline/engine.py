@@ -59,9 +59,9 @@ from ragline.generation.entries import (
     names,
     states_entry_default,
 )
-from ragline.generation.extractive import ExtractiveAnswerer, default_row_of
+from ragline.generation.extractive import ExtractiveAnswerer, asked_row_of, default_row_of
 from ragline.generation.lexical import terms
-from ragline.generation.question import NEED_WORDS, classify
+from ragline.generation.question import NEED_WORDS, QuestionNeed, classify
 from ragline.ingest.pipeline import Ingestor, IngestProgress, IngestReport, cleaning_for, near_dup_index
 from ragline.locks import file_lock
 from ragline.query.condense import Condenser, LLMCondenser, NoCondenser, RuleCondenser, split_messages
@@ -91,6 +91,7 @@ from ragline.types import (
     DEFAULT_TENANT,
     Access,
     Answer,
+    Chunk,
     Condensed,
     Context,
     Document,
@@ -896,23 +897,16 @@ class Engine:
         """``hits``, and for a default asked of a named entry that none of them states (inside
         the entry, with a value), the first such chunk of a deeper search placed second: a
         function's page repeats its name in every example, and the one sentence of its
-        Description that says "(default is 8)" ranked 17th, out of the context's room."""
+        Description that says "(default is 8)" ranked 17th, out of the context's room. A value
+        asked of no identifier may sit in a table's row instead (:meth:`_with_table_row`)."""
         need = classify(question)
-        if need.kind != "default" or len(hits) < k:
+        if need.kind not in ("default", "number") or len(hits) < k:
             return hits
-        if asked_identifiers(need, question):
+        if need.kind == "number" or not asked_identifiers(need, question):
+            return self._with_table_row(question, need, hits, filters, collection, principal)
 
-            def wanted(h: Hit) -> bool:
-                return states_entry_default(need, question, h.chunk.section_path, h.chunk.text)
-
-        else:
-            # "What is the default fontsize?": no identifier, but a word of the question may be
-            # the first cell of a table's row with a "Default" column ("| fontsize | ENGC |
-            # double | 14.0 | ...", the eighth hit under rows of "fontname" and "fontpath").
-            words = frozenset(terms(question)) - NEED_WORDS
-            if not words or any(default_row_of(words, h.chunk.section_path, h.chunk.text) for h in hits):
-                return hits
-            return self._with_default_row(question, hits, words, filters, collection, principal)
+        def wanted(h: Hit) -> bool:
+            return states_entry_default(need, question, h.chunk.section_path, h.chunk.text)
 
         if any(wanted(h) for h in hits):
             return hits
@@ -923,31 +917,46 @@ class Engine:
         found = next((h for h in deeper if h.chunk.id not in kept and wanted(h)), None)
         return hits if found is None else [*hits[:1], found, *hits[1:]]
 
-    def _with_default_row(
+    def _with_table_row(
         self,
         question: str,
+        need: QuestionNeed,
         hits: list[Hit],
-        words: frozenset[str],
         filters: Filter | Mapping[str, Any] | str | None,
         collection: str | None,
         principal: Principal | None,
     ) -> list[Hit]:
-        """``hits``, and the first chunk of a keyword lookup of ``words`` that holds a table row
-        naming one of them with a "Default" cell, placed second. The lookup is by the words
-        alone: a chunk of twenty rows is far from the question by its embedding, and the fused
-        ranking put Graphviz's "searchsize" row 23rd of 40 and out of a search of 24."""
+        """``hits``, and when none of them holds the table row that answers, the first chunk of a
+        keyword lookup of the question's words that does, placed second: for a default, a row
+        whose first cell is a word of the question with a "Default" cell ("What is the default
+        fontsize?" over "| fontsize | ENGC | double | 14.0 | ..."); for a number, a row the
+        question looks up by one cell for the column it names ("the minimum value of the height
+        attribute" over "| height | N | double | 0.5 | 0.02 |" under "Minimum"). A chunk of
+        twenty rows is far from the question by its embedding: the fused ranking put Graphviz's
+        "searchsize" row 23rd of 40, out of a deeper search of 24. The lookup is by the words
+        alone."""
+        words = frozenset(terms(question)) - NEED_WORDS
+        if not words:
+            return hits
+
+        def answers(chunk: Chunk) -> bool:
+            if need.kind == "default":
+                return default_row_of(words, chunk.section_path, chunk.text)
+            return asked_row_of(question, chunk.section_path, chunk.text)
+
+        if any(answers(h.chunk) for h in hits):
+            return hits
         coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
         store = coll.store
         if not isinstance(store, KeywordSearch):
-            log.info("no default row lookup: the %s store has no keyword search", type(store).__name__)
+            log.info("no table row lookup: the %s store has no keyword search", type(store).__name__)
             return hits
         found = store.keyword_candidates(
             " ".join(sorted(words)), 3 * len(hits), scope_filter(filters, principal)
         )
         kept = {h.chunk.id for h in hits}
-        fresh = [c for c in found if c.chunk_id not in kept]
-        for chunk in store.fetch_chunks(fresh):
-            if default_row_of(words, chunk.section_path, chunk.text):
+        for chunk in store.fetch_chunks([c for c in found if c.chunk_id not in kept]):
+            if answers(chunk):
                 return [*hits[:1], Hit(chunk=chunk, score=hits[1].score), *hits[1:]]
         return hits
 

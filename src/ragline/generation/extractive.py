@@ -185,6 +185,15 @@ def default_row_of(words: AbstractSet[str], section_path: Sequence[str], text: s
     return False
 
 
+def asked_row_of(question: str, section_path: Sequence[str], text: str) -> bool:
+    """Whether ``text``, a chunk under ``section_path`` (a table's header row last), holds a row
+    that ``question`` looks up by one of its cells for the column it names (:func:`asked_cell`)."""
+    label = "\n".join(section_path)
+    return any(
+        line.startswith("|") and asked_cell(question, label, line) is not None for line in text.split("\n")
+    )
+
+
 _ROW_FIRST_CELL = re.compile(r"\|[ \t]*([^|\n]+?)[ \t]*\|")
 
 
