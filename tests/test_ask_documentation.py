@@ -232,6 +232,9 @@ def test_a_value_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path) -
     assert hits[0] == first[0] and "| frobsize |" in hits[1].chunk.text and hits[2:] == first[1:], hits
     a = eng.ask(question)
     assert a.short is not None and a.short.text == "14.0", (a.text, a.short)
+    # One hit asked for: the row joins it at its score.
+    one = eng.retrieve_for_answer(question, top_k=1)
+    assert len(one) == 2 and "| frobsize |" in one[1].chunk.text and one[1].score == one[0].score
     # A number looked up by the row's name under the column the question names.
     question = "What is the minimum value of the frobsize attribute?"
     k = eng.collection().answer.top_k

@@ -118,6 +118,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Longer queries are documents, not questions: the model reads 256 tokens and BM25 gets slow.
 MAX_QUERY_CHARS = 8192
+# Chunks a keyword lookup for a table row reads at least (Engine._with_table_row): three times the
+# answer's default eight hits.
+ROW_LOOKUP_DEPTH = 24
 MAX_TOP_K = 10_000
 
 
@@ -186,6 +189,12 @@ def _limit_blas_threads(threads: int | None) -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=threads, user_api="blas")
+
+
+def _placed_second(hits: list[Hit], chunk: Chunk) -> list[Hit]:
+    """``hits`` with ``chunk`` after the first, at the score of the hit it is placed before (the
+    first's when there is only one)."""
+    return [*hits[:1], Hit(chunk=chunk, score=hits[min(1, len(hits) - 1)].score), *hits[1:]]
 
 
 class Engine:
@@ -952,12 +961,12 @@ class Engine:
             log.info("no table row lookup: the %s store has no keyword search", type(store).__name__)
             return hits
         found = store.keyword_candidates(
-            " ".join(sorted(words)), 3 * len(hits), scope_filter(filters, principal)
+            " ".join(sorted(words)), max(3 * len(hits), ROW_LOOKUP_DEPTH), scope_filter(filters, principal)
         )
         kept = {h.chunk.id for h in hits}
         for chunk in store.fetch_chunks([c for c in found if c.chunk_id not in kept]):
             if answers(chunk):
-                return [*hits[:1], Hit(chunk=chunk, score=hits[1].score), *hits[1:]]
+                return _placed_second(hits, chunk)
         return hits
 
     def _with_definition_lead(
@@ -987,8 +996,7 @@ class Engine:
         for lead in coll.store.chunks_at(keys, scope_filter(filters, principal)):
             paragraphs = [b for b in lead.text.split("\n\n") if b.strip() and not b.lstrip().startswith("#")]
             if any(is_subject(ident, b) for b in paragraphs[:2]):
-                score = hits[1].score if len(hits) > 1 else hits[0].score
-                return [*hits[:1], Hit(chunk=lead, score=score), *hits[1:]]
+                return _placed_second(hits, lead)
         return hits
 
     def assembler(self, collection: str | None = None, tenant: str = DEFAULT_TENANT) -> ContextAssembler:

@@ -501,3 +501,9 @@ def test_a_long_run_of_spaces_in_a_question_is_read_in_linear_time() -> None:
     assert attribute_terms(classify(q), q) == frozenset({"syslog", "facility"})
     q = "Which status flag means the battery is discharging" + " " * 20_000 + "?"
     assert described_row(q, "| DISCHRG | The battery is discharging |") == (2, 9)
+    # A run that does not end the question: the closing "of X" and "the X" patterns gave back
+    # one space at a time to a second "\s*" (8 s on 20,000 spaces).
+    q = "What is the default location of the DelayTable" + " " * 20_000 + "x?"
+    assert asked_identifiers(classify(q), q) == ("DelayTable",)
+    q = "What is the default location of the DelayTable" + " " * 20_000 + "?"
+    assert asked_identifiers(classify(q), q) == ("DelayTable",)

@@ -65,7 +65,7 @@ _LINKS = frozenset(["with", "of", "for", "from", "and", "or", "into", "that", "w
 # A block this short without end punctuation is a term or label (as in text.sentences).
 _TERM_MAX_WORDS = 6
 # A question's closing "in X" / "on X": where the asked thing lives, not the asked thing.
-_CLOSING_IN = re.compile(r"\b(?:in|on)\s+(?:an?\s+|the\s+)?[\w.\-]+\s*\??\s*$", re.IGNORECASE)
+_CLOSING_IN = re.compile(r"\b(?:in|on)\s+(?:an?\s+|the\s+)?[\w.\-]+\s*(?:\?\s*)?$", re.IGNORECASE)
 _ARTICLE = re.compile(r"^\s*(?:[-*•]\s+)?(?:the|an?)\s+", re.IGNORECASE)
 # A capitalised name between the article and the term: "The PostGIS geography data type".
 _PRODUCT_BEFORE = re.compile(r"[A-Z][\w.\-]*\s+")
@@ -383,7 +383,7 @@ def _thing_named(name: str, question: str) -> bool:
     PostgreSQL?"), a setting or a file as a thing."""
     return (
         _CAMEL_WORDS.fullmatch(name) is not None
-        and re.search(rf"\bthe {re.escape(name)}\s*\??\s*$", question) is not None
+        and re.search(rf"\bthe {re.escape(name)}\s*(?:\?\s*)?$", question) is not None
     )
 
 

@@ -171,7 +171,9 @@ _IDENT = re.compile(
 _TOKEN = re.compile(r"[\w.\-]+(?:'[\w]+)?")
 _QUOTED = re.compile(r"[\"“'‘`]([^\"”'’`]{2,40})[\"”'’`]")
 # "... in nginx?", "... of Redis?", "... for SQLite?": the product a question's last phrase names.
-_TRAILING_SCOPE = re.compile(r"\b(?:in|of|for|on|by) (?:an? |the )?([\w.\-]+(?: [A-Z][\w.\-]*)*)\s*\??\s*$")
+_TRAILING_SCOPE = re.compile(
+    r"\b(?:in|of|for|on|by) (?:an? |the )?([\w.\-]+(?: [A-Z][\w.\-]*)*)\s*(?:\?\s*)?$"
+)
 # Capitalised words that are not names of things: question words and words that start sentences.
 _NOT_ENTITIES = frozenset(
     [
@@ -423,14 +425,19 @@ def possessive_names(question: str) -> tuple[str, ...]:
     >>> possessive_names("Which industry's competitive positions are affected?")
     ()
     """
-    found = (
-        m.group(1) for m in _POSSESSIVE.finditer(question) if not _DETERMINED.search(question, 0, m.start())
-    )
+    found = (m.group(1) for m in _POSSESSIVE.finditer(question) if not _determined(question, m.start()))
     return tuple(
         dict.fromkeys(w for w in found if w not in _NOT_OWNERS and w not in _NOT_PRODUCTS and terms(w))
     )
 
 
+def _determined(question: str, at: int) -> bool:
+    """Whether a determiner stands just before ``question[at:]`` (see ``_DETERMINED``); only the
+    80 characters before are read, so that thousands of possessives cost no more than one each."""
+    return _DETERMINED.search(question, max(0, at - _DETERMINER_WINDOW), at) is not None
+
+
+_DETERMINER_WINDOW = 80
 # A common noun's possessive follows a determiner, at most one word before it ("which industry's
 # positions", "a developing economy's level"); a program is named bare ("vsftpd's rate").
 _DETERMINED = re.compile(
