@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import ragline
+from ragline.types import Access, Principal
 from tests.helpers import FAST_AND_REAL, fast_engine
 
 PAGE = """<html><head><title>Server settings</title></head><body><main>
@@ -199,9 +200,9 @@ def test_what_a_named_module_is_for_brings_its_pages_opening_chunk(tmp_path) -> 
     assert eng.retrieve_for_answer(plain, top_k=4) == eng.search(plain, top_k=4)
 
 
-def test_a_value_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path) -> None:
-    # A six-column attribute table of 120 rows: the chunk with the asked attribute's row is one of
-    # twenty rows, far from the question by its embedding, below prose that repeats the word.
+def frob_pages() -> dict[str, str]:
+    """A 120-row attribute table (frobsize's row: default 14.0, minimum 1.5) and nine prose pages
+    that repeat "default frobsize" and "minimum value of the frobsize attribute"."""
     rows = "".join(
         f"<tr><td>attr{n:03d}</td><td>G</td><td>double</td><td>{n}.5</td><td>0.0</td><td></td></tr>"
         for n in range(120)
@@ -224,7 +225,13 @@ def test_a_value_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path) -
             f"of {part} follows the frobsize of the graph. The minimum value of the frobsize attribute "
             f"of {part} is checked when {part} are drawn.</p></body></html>"
         )
-    eng = engine_over(tmp_path, pages)
+    return pages
+
+
+def test_a_value_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path) -> None:
+    # A six-column attribute table of 120 rows: the chunk with the asked attribute's row is one of
+    # twenty rows, far from the question by its embedding, below prose that repeats the word.
+    eng = engine_over(tmp_path, frob_pages())
     question = "What is the default frobsize?"
     first = eng.search(question, top_k=4)
     assert not any("| frobsize |" in h.chunk.text for h in first)
@@ -241,3 +248,22 @@ def test_a_value_asked_of_a_word_brings_the_table_row_that_states_it(tmp_path) -
     assert not any("| frobsize |" in h.chunk.text for h in eng.search(question, top_k=k))
     a = eng.ask(question)
     assert a.short is not None and a.short.text == "1.5", (a.text, a.short)
+
+
+def test_the_table_row_lookup_reads_only_what_the_caller_may_read(tmp_path) -> None:
+    # The attribute table is hr's; the prose is everyone's. eng's lookup must not bring hr's row.
+    pages = frob_pages()
+    docs, table = tmp_path / "docs", tmp_path / "table"
+    docs.mkdir()
+    table.mkdir()
+    (table / "attrs.html").write_text(pages.pop("attrs.html"))
+    for name, html in pages.items():
+        (docs / name).write_text(html)
+    eng = fast_engine(tmp_path / "data")
+    eng.ingest([docs], access=Access("acme", ("eng", "hr"), 0))
+    eng.ingest([table], access=Access("acme", ("hr",), 0))
+    question = "What is the default frobsize?"
+    mine = eng.retrieve_for_answer(question, top_k=4, principal=Principal("acme", ("eng",), 0))
+    assert mine and not any("| frobsize |" in h.chunk.text for h in mine)
+    theirs = eng.retrieve_for_answer(question, top_k=4, principal=Principal("acme", ("hr",), 0))
+    assert any("| frobsize |" in h.chunk.text for h in theirs)
