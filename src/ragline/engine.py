@@ -191,6 +191,24 @@ def _limit_blas_threads(threads: int | None) -> None:
         threadpool_limits(limits=threads, user_api="blas")
 
 
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One question asked for an answer: what it needs, and the filters, principal and store its
+    added reads go through (Engine.retrieve_for_answer's helpers)."""
+
+    question: str
+    need: QuestionNeed
+    filters: Filter | Mapping[str, Any] | str | None
+    collection: str | None
+    principal: Principal | None
+    store: Store
+
+    @property
+    def scope(self) -> Filter | None:
+        """The filters narrowed to what the principal may read."""
+        return scope_filter(self.filters, self.principal)
+
+
 def _placed_second(hits: list[Hit], chunk: Chunk) -> list[Hit]:
     """``hits`` with ``chunk`` after the first, at the score of the hit it is placed before (the
     first's when there is only one)."""
@@ -878,8 +896,10 @@ class Engine:
         coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
         k = top_k or coll.answer.top_k
         hits = self.search(question, top_k=k, filters=filters, collection=collection, principal=principal)
-        hits = self._with_entry_default(question, hits, k, filters, collection, principal)
-        hits = self._with_definition_lead(question, hits, filters, collection, principal)
+        # What the question asks and where it may read, for the helpers that add to the hits.
+        asked = _Asked(question, classify(question), filters, collection, principal, coll.store)
+        hits = self._with_entry_default(asked, hits, k)
+        hits = self._with_definition_lead(asked, hits)
         last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
         if 2 * last <= k or len(hits) < k:
             return hits
@@ -894,25 +914,17 @@ class Engine:
         ]
         return hits + more[:last]
 
-    def _with_entry_default(
-        self,
-        question: str,
-        hits: list[Hit],
-        k: int,
-        filters: Filter | Mapping[str, Any] | str | None,
-        collection: str | None,
-        principal: Principal | None,
-    ) -> list[Hit]:
+    def _with_entry_default(self, asked: _Asked, hits: list[Hit], k: int) -> list[Hit]:
         """``hits``, and for a default asked of a named entry that none of them states (inside
         the entry, with a value), the first such chunk of a deeper search placed second: a
         function's page repeats its name in every example, and the one sentence of its
         Description that says "(default is 8)" ranked 17th, out of the context's room. A value
         asked of no identifier may sit in a table's row instead (:meth:`_with_table_row`)."""
-        need = classify(question)
+        question, need = asked.question, asked.need
         if need.kind not in ("default", "number") or len(hits) < k:
             return hits
         if need.kind == "number" or not asked_identifiers(need, question):
-            return self._with_table_row(question, need, hits, filters, collection, principal)
+            return self._with_table_row(asked, hits)
 
         def wanted(h: Hit) -> bool:
             return states_entry_default(need, question, h.chunk.section_path, h.chunk.text)
@@ -920,21 +932,17 @@ class Engine:
         if any(wanted(h) for h in hits):
             return hits
         deeper = self.search(
-            question, top_k=3 * k, filters=filters, collection=collection, principal=principal
+            question,
+            top_k=3 * k,
+            filters=asked.filters,
+            collection=asked.collection,
+            principal=asked.principal,
         )
         kept = {h.chunk.id for h in hits}
         found = next((h for h in deeper if h.chunk.id not in kept and wanted(h)), None)
         return hits if found is None else [*hits[:1], found, *hits[1:]]
 
-    def _with_table_row(
-        self,
-        question: str,
-        need: QuestionNeed,
-        hits: list[Hit],
-        filters: Filter | Mapping[str, Any] | str | None,
-        collection: str | None,
-        principal: Principal | None,
-    ) -> list[Hit]:
+    def _with_table_row(self, asked: _Asked, hits: list[Hit]) -> list[Hit]:
         """``hits``, and when none of them holds the table row that answers, the first chunk of a
         keyword lookup of the question's words that does, placed second: for a default, a row
         whose first cell is a word of the question with a "Default" cell ("What is the default
@@ -944,24 +952,23 @@ class Engine:
         twenty rows is far from the question by its embedding: the fused ranking put Graphviz's
         "searchsize" row 23rd of 40, out of a deeper search of 24. The lookup is by the words
         alone."""
-        words = frozenset(terms(question)) - NEED_WORDS
+        words = frozenset(terms(asked.question)) - NEED_WORDS
         if not words:
             return hits
 
         def answers(chunk: Chunk) -> bool:
-            if need.kind == "default":
+            if asked.need.kind == "default":
                 return default_row_of(words, chunk.section_path, chunk.text)
-            return asked_row_of(question, chunk.section_path, chunk.text)
+            return asked_row_of(asked.question, chunk.section_path, chunk.text)
 
         if any(answers(h.chunk) for h in hits):
             return hits
-        coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
-        store = coll.store
+        store = asked.store
         if not isinstance(store, KeywordSearch):
             log.info("no table row lookup: the %s store has no keyword search", type(store).__name__)
             return hits
         found = store.keyword_candidates(
-            " ".join(sorted(words)), max(3 * len(hits), ROW_LOOKUP_DEPTH), scope_filter(filters, principal)
+            " ".join(sorted(words)), max(3 * len(hits), ROW_LOOKUP_DEPTH), asked.scope
         )
         kept = {h.chunk.id for h in hits}
         for chunk in store.fetch_chunks([c for c in found if c.chunk_id not in kept]):
@@ -969,21 +976,13 @@ class Engine:
                 return _placed_second(hits, chunk)
         return hits
 
-    def _with_definition_lead(
-        self,
-        question: str,
-        hits: list[Hit],
-        filters: Filter | Mapping[str, Any] | str | None,
-        collection: str | None,
-        principal: Principal | None,
-    ) -> list[Hit]:
+    def _with_definition_lead(self, asked: _Asked, hits: list[Hit]) -> list[Hit]:
         """``hits``, and for "What is X (for)?" asked of a name (``mod_delay``) whose own page is
         among them but not that page's opening chunk, the opening chunk placed second when it
         opens with X as its subject: the other chunks of X's page name X more often than its
         lead sentence ("The mod_delay module is designed to make ... a "timing attack", harder.")
         and outranked it."""
-        need = classify(question)
-        term = defined_term(need, question)
+        term = defined_term(asked.need, asked.question)
         idents = [w for w in term.split() if is_identifier(w)] if term else []
         if len(idents) != 1 or not hits:
             return hits
@@ -991,9 +990,8 @@ class Engine:
         pages = [h for h in hits if names(ident, h.chunk.title)]
         if not pages or any(h.chunk.position == 0 for h in pages):
             return hits
-        coll = self.collection(collection, tenant=tenant_of(principal), must_exist=True)
         keys = list(dict.fromkeys((h.chunk.doc_id, 0) for h in pages))
-        for lead in coll.store.chunks_at(keys, scope_filter(filters, principal)):
+        for lead in asked.store.chunks_at(keys, asked.scope):
             paragraphs = [b for b in lead.text.split("\n\n") if b.strip() and not b.lstrip().startswith("#")]
             if any(is_subject(ident, b) for b in paragraphs[:2]):
                 return _placed_second(hits, lead)

@@ -333,13 +333,7 @@ def _with_antecedent(p: Passage, s: ScoredSentence, code: bool = False) -> Score
     ):
         if len(units) > 1 and p.text[units[-2][0] : units[-2][1]].rstrip().endswith(":"):
             x = units[-2][0]  # "..., like so:" before the block
-        return replace(
-            s,
-            start=p.start + x,
-            text=p.text[x:a] + s.text,
-            span=None if s.span is None else (s.span[0] + a - x, s.span[1] + a - x),
-            lead_in=a - x,
-        )
+        return _led_by(s, p.text[x:a])
     if (
         is_heading(before)
         or is_code(before)
@@ -347,13 +341,21 @@ def _with_antecedent(p: Passage, s: ScoredSentence, code: bool = False) -> Score
         or p.text[y:a].count("\n\n")
     ):
         return s
-    return replace(
-        s,
-        start=p.start + x,
-        text=p.text[x:a] + s.text,
-        span=None if s.span is None else (s.span[0] + a - x, s.span[1] + a - x),
-        lead_in=a - x,
-    )
+    return _led_by(s, p.text[x:a])
+
+
+def _led_by(s: ScoredSentence, lead: str) -> ScoredSentence:
+    """``s`` quoted after ``lead``, the document's text right before it (its ``lead_in``)."""
+    n = len(lead)
+    span = None if s.span is None else (s.span[0] + n, s.span[1] + n)
+    return replace(s, start=s.start - n, text=lead + s.text, span=span, lead_in=n)
+
+
+def _without_lead(s: ScoredSentence) -> ScoredSentence:
+    """``s`` without the text quoted before it (the inverse of :func:`_led_by`)."""
+    n = s.lead_in
+    span = None if s.span is None or s.span[0] < n else (s.span[0] - n, s.span[1] - n)
+    return replace(s, start=s.start + n, text=s.text[n:], span=span, lead_in=0)
 
 
 def _without_repeats(units: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -366,14 +368,7 @@ def _without_repeats(units: list[ScoredSentence]) -> list[ScoredSentence]:
     for s in units:
         if s.lead_in and _words(s.text[: s.lead_in]) in said:
             # The sentence this one points back to is already quoted, from another page.
-            a = s.lead_in
-            s = replace(
-                s,
-                start=s.start + a,
-                text=s.text[a:],
-                span=None if s.span is None or s.span[0] < a else (s.span[0] - a, s.span[1] - a),
-                lead_in=0,
-            )
+            s = _without_lead(s)
         if _words(s.text) in said:
             continue
         if not any(k.passage == s.passage and k.start <= s.start and s.end <= k.end for k in kept):

@@ -360,6 +360,14 @@ _DEFINITION_LINES_MIN = 3
 _WORD = re.compile(r"[A-Za-z][a-z]+")
 
 
+def _describes(desc: str) -> bool:
+    """Whether ``desc`` reads as a description in words: two words or more, opening with a letter
+    or digit, at least half of them words, not a command's arguments, a listing's values ("root
+    root 4096 Jan 3") or a comment ("// First page")."""
+    words = desc.split()
+    return len(words) >= 2 and desc[0].isalnum() and 2 * len(_WORD.findall(desc)) >= len(words)
+
+
 def definition_rows(paragraph: str) -> list[tuple[str, str]] | None:
     """A paragraph of a <pre> block as (name, description) rows when every line is one (see
     ``_NAMED_LINE``): at least three lines, one kind of separator, the descriptions of a
@@ -380,15 +388,8 @@ def definition_rows(paragraph: str) -> list[tuple[str, str]] | None:
         if m is None:
             return None
         desc = m.group("desc").strip()
-        words = desc.split()
-        # Words, not a command's arguments, a listing's values ("root root 4096 Jan 3"), a
-        # comment ("// First page") or a grammar's right-hand side ("= create / delete").
-        if (
-            len(words) < 2
-            or not desc[0].isalnum()
-            or 2 * len(_WORD.findall(desc)) < len(words)
-            or desc.endswith(("{", ";", "\\"))
-        ):
+        # Not a grammar's right-hand side ("= create / delete") or a block's opening line.
+        if not _describes(desc) or desc.endswith(("{", ";", "\\")):
             return None
         # "1.2.3.4: data for 1.2.3.4", '"abcd::cdab": ...': a data file's keys, an example of its
         # syntax rather than names described.
@@ -437,14 +438,8 @@ def hanging_rows(paragraph: str) -> list[tuple[str, str]] | None:
             return None
     if len(rows) < _OPTIONS_MIN:
         return None
-    out: list[tuple[str, str]] = []
-    for name, desc_lines in rows:
-        desc = " ".join(desc_lines)
-        words = desc.split()
-        if len(words) < 2 or not desc[0].isalnum() or 2 * len(_WORD.findall(desc)) < len(words):
-            return None
-        out.append((name, desc))
-    return out
+    out = [(name, " ".join(desc_lines)) for name, desc_lines in rows]
+    return out if all(_describes(desc) for _, desc in out) else None
 
 
 def _as_rows(rows: list[tuple[str, str]]) -> str:

@@ -103,7 +103,6 @@ _ITEM = (
 # "Which vmod_std function ...", "What git command ...": the name only says whose function or
 # command is asked for; the answer is another name (an item of the named module or tool).
 _FAMILY = re.compile(rf"\b(?:which|what)\s+(?P<name>[\w.\-]+)\s+{_ITEM}\b", re.IGNORECASE)
-_ASKS_ITEM = re.compile(rf"^\s*(?:which|what)\s+(?:[\w.\-]+\s+)?{_ITEM}\b", re.IGNORECASE)
 
 
 def only_qualifies(question: str, name: str) -> bool:
@@ -115,7 +114,7 @@ def only_qualifies(question: str, name: str) -> bool:
 def asks_for_item(question: str) -> bool:
     """Whether ``question`` asks which entry of a manual's list answers ("Which function sorts
     ...?", "What vmod_std function ...?"): the answer is that entry's name."""
-    return _ASKS_ITEM.match(question) is not None
+    return _ASKED_ITEM.match(question) is not None
 
 
 _ASKED_ITEM = re.compile(rf"^\s*(?:which|what)\s+(?:[\w.\-]+\s+)?(?P<item>{_ITEM})\b", re.IGNORECASE)
