@@ -37,6 +37,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split nut --all-pages       # and a sixteenth
     .venv/bin/python bench/docs_qa/run.py --split proftpd --all-pages   # and a seventeenth
     .venv/bin/python bench/docs_qa/run.py --split graphviz --all-pages  # and an eighteenth
+    .venv/bin/python bench/docs_qa/run.py --split ffmpeg --all-pages    # and a nineteenth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -184,6 +185,14 @@ SETS = {
     # table of parameter names, the DOT grammar as a table, and a FAQ of "Q12." paragraphs;
     # split graphviz.
     "graphviz": _one_manual("graphviz", "graphviz-doc", "usr/share/doc/graphviz/html", "**/*.html"),
+    # Written on 2026-12-08 (twenty-seventh session) before any output over this manual: FFmpeg
+    # 5.1's texinfo manuals (ffmpeg-doc, manual/ only: the Doxygen API pages are left out): ~5,000
+    # options as <dl> terms whose defaults close their description ("Default value is 0.98."),
+    # option names repeated across hundreds of filters and protocols (x, y, d, timeout), headings
+    # carrying "#" and "TOC" anchor links, the tools' pages repeated inside the ffmpeg-all,
+    # ffplay-all and ffprobe-all pages, a FAQ of question headings and the developer guide;
+    # split ffmpeg.
+    "ffmpeg": _one_manual("ffmpeg", "ffmpeg-doc", "usr/share/doc/ffmpeg/manual", "*.html"),
 }
 
 
