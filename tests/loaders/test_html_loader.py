@@ -423,3 +423,45 @@ def loaded_text(tmp_path: Path, html: str) -> str:
     page.write_text(html)
     [doc] = HtmlLoader().load(page)
     return doc.text
+
+
+def test_in_page_links_hidden_from_screen_readers_leave_the_heading(tmp_path: Path) -> None:
+    # texinfo's HTML (FFmpeg's manuals) follows every heading with "#" and "TOC" links the page
+    # hides from screen readers; a visible in-page link and a hidden link elsewhere keep their text.
+    path = tmp_path / "filters.html"
+    path.write_text(
+        "<html><body>"
+        '<h3 class="section">11.11 blackdetect<span class="pull-right">'
+        '<a class="anchor hidden-xs" href="#blackdetect" aria-hidden="true">#</a> '
+        '<a class="anchor hidden-xs" href="#toc-blackdetect" aria-hidden="true">TOC</a></span></h3>'
+        '<p>Detect black intervals; see <a href="#blackframe">blackframe</a> and '
+        '<a href="other.html#x" aria-hidden="true">OTHERPAGE</a>.</p>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    [doc] = HtmlLoader().load(path)
+    assert doc.text == "### 11.11 blackdetect\n\nDetect black intervals; see blackframe and OTHERPAGE."
+
+
+def test_a_pages_own_table_of_contents_is_dropped_and_other_link_lists_kept(tmp_path: Path) -> None:
+    # texinfo's local contents: every entry a link into the page that repeats a heading; a chunked
+    # manual's contents links to other pages and a list with prose around its links stay.
+    path = tmp_path / "faq.html"
+    path.write_text(
+        "<html><body><h1>FAQ</h1>"
+        '<ul class="no-bullet"><li><a href="#usage">3 Usage</a><ul>'
+        '<li><a href="#pictures">3.2 How do I encode single pictures into movies?</a></li>'
+        '<li><a href="#rate">3.7 Why can I not change the frame rate?</a></li></ul></li></ul>'
+        '<ul><li><a href="intro.html">Introduction</a></li><li><a href="setup.html">Setup</a></li>'
+        '<li><a href="usage.html">Usage</a></li></ul>'
+        '<ul><li>See <a href="#a">one</a>, then read the part on rates before <a href="#b">two</a>'
+        ' and <a href="#c">three</a>.</li></ul>'
+        '<h2 id="pictures">3.2 How do I encode single pictures into movies?</h2>'
+        "<p>Rename your pictures to follow a numerical sequence.</p></body></html>",
+        encoding="utf-8",
+    )
+    [doc] = HtmlLoader().load(path)
+    assert "3.7 Why" not in doc.text
+    assert doc.text.count("encode single pictures") == 1
+    assert "- Introduction\n- Setup\n- Usage" in doc.text
+    assert "read the part on rates" in doc.text

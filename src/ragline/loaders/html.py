@@ -69,6 +69,10 @@ _PROSE_MAX_LINK_DENSITY = 0.5
 # Elements nested deeper than this below the content container are rendered as plain text (issue
 # 21: 10k levels took 45 s and failed on recursion). Browsers cap their DOM depth too (Blink at 512).
 _MAX_DEPTH = 128
+# A list of at least this many links into the page, holding this share of its text, is the page's
+# table of contents (_in_page_contents).
+_CONTENTS_MIN_LINKS = 3
+_CONTENTS_LINKED_SHARE = 0.9
 
 
 def _is_furniture_name(value: str) -> bool:
@@ -129,6 +133,24 @@ def _pick_container(soup: BeautifulSoup) -> Tag:
     return body if isinstance(body, Tag) else soup
 
 
+def _in_page_contents(tag: Tag) -> bool:
+    """Whether the list ``tag`` is a page's own table of contents: at least
+    ``_CONTENTS_MIN_LINKS`` links into the page ("#Usage") that hold nearly all of its text
+    (texinfo's and Sphinx's local contents). Each entry repeats a heading of the page, so the
+    list ranks for every question about the page and answers none: FFmpeg's FAQ answered "How
+    do I encode single pictures into movies?" with its own contents line. A list of links to
+    other pages (a chunked manual's contents) is kept: it is that page's text."""
+    links = [a for a in tag.find_all("a") if str(a.get("href", "")).startswith("#")]
+    if len(links) < _CONTENTS_MIN_LINKS:
+        return False
+    linked = sum(_text_len(a) for a in links)
+    return linked >= _CONTENTS_LINKED_SHARE * max(_text_len(tag), 1)
+
+
+def _hidden_from_readers(tag: Tag) -> bool:
+    return str(tag.get("aria-hidden", "")).strip().lower() == "true"
+
+
 def _is_section(tag: Tag) -> bool:
     return tag.name in _SECTIONING or "main" in _attr_values(tag, "role")
 
@@ -147,9 +169,13 @@ def _drops(tag: Tag, total: int, in_section: bool) -> bool:
         return not in_section
     if (
         name == "a"
-        and tag.get_text(strip=True) in _PERMALINK_TEXT
         and str(tag.get("href", "")).startswith("#")
+        and (tag.get_text(strip=True) in _PERMALINK_TEXT or _hidden_from_readers(tag))
     ):
+        # A link into the page that is a permalink sign, or that the page itself hides from
+        # screen readers (texinfo's "#" and "TOC" after every heading), is no part of the text.
+        return True
+    if name in ("ul", "ol") and _in_page_contents(tag):
         return True
     heuristic = name == "form" or any(
         _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
