@@ -267,3 +267,32 @@ def test_the_table_row_lookup_reads_only_what_the_caller_may_read(tmp_path) -> N
     assert mine and not any("| frobsize |" in h.chunk.text for h in mine)
     theirs = eng.retrieve_for_answer(question, top_k=4, principal=Principal("acme", ("hr",), 0))
     assert any("| frobsize |" in h.chunk.text for h in theirs)
+
+
+def test_a_passage_copied_into_several_pages_is_read_once_and_the_room_goes_to_others(tmp_path) -> None:
+    # A manual that repeats its pages whole (ffmpeg.html inside ffmpeg-all.html and ffplay-all.html):
+    # the answer's hits hold each text once and fill up with the next passages; search keeps copies.
+    levels = (
+        "<h2>Log levels</h2><p>loglevel is a string or a number containing one of the following"
+        " values: quiet, panic, fatal, error, warning, info, verbose, debug and trace.</p>"
+    )
+    pages = {
+        f"{name}.html": f"<html><head><title>{name}</title></head><body>{levels}</body></html>"
+        for name in ("ffmpeg", "ffmpeg-all", "ffplay-all", "ffprobe-all")
+    }
+    pages["report.html"] = (
+        "<html><head><title>report</title></head><body><h2>Report</h2><p>Setting FFREPORT writes a"
+        " log file at log level debug; a level of 32 is the info log level.</p></body></html>"
+    )
+    pages["levels.html"] = (
+        "<html><head><title>levels</title></head><body><h2>Numeric levels</h2><p>The warning log"
+        " level is 24 and the error log level is 16.</p></body></html>"
+    )
+    eng = engine_over(tmp_path, pages)
+    question = "Which numeric log level is warning?"
+    searched = eng.search(question, top_k=4)
+    assert len({h.chunk.text for h in searched}) < len(searched)  # the copies crowd the search
+    hits = eng.retrieve_for_answer(question, top_k=4)
+    texts = [h.chunk.text for h in hits]
+    assert len(hits) == 3 and len(set(texts)) == 3
+    assert any("warning log level is 24" in t for t in texts) and any("FFREPORT" in t for t in texts)

@@ -209,6 +209,19 @@ class _Asked:
         return scope_filter(self.filters, self.principal)
 
 
+def _distinct(hits: list[Hit], before: Sequence[Hit] = ()) -> list[Hit]:
+    """``hits`` without a chunk whose text (whitespace aside) an earlier hit or one of ``before``
+    holds: copies of one passage in several pages of a manual."""
+    seen = {" ".join(h.chunk.text.split()) for h in before}
+    out = []
+    for h in hits:
+        text = " ".join(h.chunk.text.split())
+        if text not in seen:
+            seen.add(text)
+            out.append(h)
+    return out
+
+
 def _placed_second(hits: list[Hit], chunk: Chunk) -> list[Hit]:
     """``hits`` with ``chunk`` after the first, at the score of the hit it is placed before (the
     first's when there is only one)."""
@@ -898,6 +911,7 @@ class Engine:
         hits = self.search(question, top_k=k, filters=filters, collection=collection, principal=principal)
         # What the question asks and where it may read, for the helpers that add to the hits.
         asked = _Asked(question, classify(question), filters, collection, principal, coll.store)
+        hits = self._without_copies(asked, hits, k)
         hits = self._with_entry_default(asked, hits, k)
         hits = self._with_definition_lead(asked, hits)
         last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
@@ -909,10 +923,30 @@ class Engine:
         kept = {h.chunk.id for h in hits}
         more = [
             h
-            for h in deeper
+            for h in _distinct(deeper, hits)
             if h.chunk.id not in kept and not answers_last(question, h.chunk.title, h.chunk.text)
         ]
         return hits + more[:last]
+
+    def _without_copies(self, asked: _Asked, hits: list[Hit], k: int) -> list[Hit]:
+        """``hits`` with a chunk whose text an earlier hit already holds left out, filled up to
+        ``k`` from a deeper search when any was. A manual that repeats its pages whole (FFmpeg's
+        ffmpeg-all.html holds ffmpeg.html, ffmpeg-filters.html ...; Mutt's manual.html its
+        chapters) put six copies of two chunks in a question's first ten hits: the context would
+        quote one passage six times and leave out the next one. Searches keep every copy (a
+        corpus's duplicate documents are each relevant to a benchmark); only the answer's
+        context reads each text once."""
+        distinct = _distinct(hits)
+        if len(distinct) == len(hits):
+            return hits
+        deeper = self.search(
+            asked.question,
+            top_k=4 * k,
+            filters=asked.filters,
+            collection=asked.collection,
+            principal=asked.principal,
+        )
+        return _distinct(deeper)[:k]
 
     def _with_entry_default(self, asked: _Asked, hits: list[Hit], k: int) -> list[Hit]:
         """``hits``, and for a default asked of a named entry that none of them states (inside
