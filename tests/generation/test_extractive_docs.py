@@ -2220,3 +2220,84 @@ def test_which_directive_is_answered_by_the_directive_a_sentence_names(answerer,
     a = ask(answerer, "Which directive tells proftpd the public address of the NAT?", ctx)
     assert not a.abstained, a.text
     assert a.short is not None and a.short.text == "MasqueradeAddress", a.short
+
+
+# FFmpeg-like texinfo pages: values looked up by the one word a list names them by, and protocols
+# each a section whose options share names ("port" in rtmp, none in icecast).
+LOOKUP_PAGE = """<html><head><title>ffmpeg-utils Documentation</title></head><body>
+<h2>2.4 Video size</h2><p>Specify the size of the sourced video, it may be a string of the form
+widthxheight, or the name of a size abbreviation.</p><p>The following abbreviations are recognized:</p>
+<dl><dt>&lsquo;ntsc&rsquo;</dt><dd><p>720x480</p></dd><dt>&lsquo;pal&rsquo;</dt><dd><p>720x576</p></dd>
+<dt>&lsquo;qntsc&rsquo;</dt><dd><p>352x240</p></dd><dt>&lsquo;qpal&rsquo;</dt><dd><p>352x288</p></dd></dl>
+<h2>2.5 Log level</h2><p>loglevel is a string or a number containing one of the following values:</p>
+<dl><dt>&lsquo;error, 16&rsquo;</dt><dd><p>Show all errors, including ones which can be recovered
+from.</p></dd>
+<dt>&lsquo;warning, 24&rsquo;</dt><dd><p>Show all warnings and errors. Any message related to possibly
+incorrect or unexpected events will be shown.</p></dd>
+<dt>&lsquo;info, 32&rsquo;</dt><dd><p>Show informative messages during processing. This is in addition to
+warnings and errors. This is the default value.</p></dd></dl>
+</body></html>"""
+
+PROTOCOLS_PAGE = """<html><head><title>ffmpeg-protocols Documentation</title></head><body>
+<h2>3.15 Icecast</h2><p>Icecast protocol (stream to Icecast servers)</p>
+<p>This protocol accepts the following options:</p><dl>
+<dt>ice_public</dt><dd><p>Set if the stream should be public. The default is 0 (not public).</p></dd>
+<dt>password</dt><dd><p>Set the Icecast mountpoint password.</p></dd></dl>
+<h2>3.23 rtmp</h2><p>Real-Time Messaging Protocol. The accepted options are:</p><dl>
+<dt>server</dt><dd><p>The address of the RTMP server.</p></dd>
+<dt>port</dt><dd><p>The number of the TCP port to use (by default is 1935).</p></dd></dl>
+</body></html>"""
+
+
+def test_a_value_looked_up_by_its_entrys_one_word_comes_from_that_entry(answerer, tmp_path) -> None:
+    ctx = context_of(tmp_path, LOOKUP_PAGE)
+    a = ask(answerer, "What frame size does the video size abbreviation qpal stand for?", ctx)
+    assert not a.abstained and "352x288" in a.text, a.text
+    a = ask(answerer, "Which numeric log level corresponds to warning?", ctx)
+    assert not a.abstained and "warning, 24" in a.text, a.text
+
+
+def test_a_default_beside_the_section_of_the_asked_product_abstains(answerer, tmp_path) -> None:
+    # Each section a passage under its heading, as the chunker cuts the page.
+    ctx = chunked(tmp_path, PROTOCOLS_PAGE, "## 3.23 rtmp")
+    ctx = replace(
+        ctx,
+        passages=[
+            replace(p, section_path=(h,))
+            for p, h in zip(ctx.passages, ("3.15 Icecast", "3.23 rtmp"), strict=True)
+        ],
+    )
+    # The Icecast section states no port; rtmp's "by default is 1935" is not Icecast's.
+    a = ask(answerer, "What is the default port of an Icecast server?", ctx)
+    assert a.abstained, a.text
+    a = ask(answerer, "What is the default port of an RTMP server?", ctx)
+    assert not a.abstained and "1935" in a.text, a.text
+
+
+FILTERS_PAGE = """<html><head><title>FFmpeg Filters Documentation</title></head><body>
+<h2>11 Video Filters</h2>
+<h3>11.10 bitplanenoise</h3><p>Show and measure bit plane noise.</p><dl><dt>filter</dt><dd><p>Filter out
+noisy pixels from bitplane set above. Default is disabled.</p></dd></dl>
+<h3>11.11 blackdetect</h3><p>Detect video intervals that are (almost) completely black. Can be useful to
+detect chapter transitions, commercials, or invalid recordings.</p><p>The filter outputs its detection
+analysis to both the log as well as frame metadata. The filter also attaches metadata to the first frame of
+a black segment with key lavfi.black_start.</p><p>The filter accepts the following options:</p>
+<dl><dt>black_min_duration, d</dt><dd><p>Set the minimum detected black duration expressed in seconds.
+</p><p>Default value is 2.0.</p></dd></dl>
+<h3>11.12 blackframe</h3><p>Detect frames that are (almost) completely black.</p>
+</body></html>"""
+
+
+def test_a_filter_is_defined_by_the_first_sentence_under_its_heading(answerer, tmp_path) -> None:
+    # "the blackdetect filter": the heading names the filter without the kind noun. The passage
+    # is the chunk of that section, under its section path.
+    [page] = context_of(tmp_path, FILTERS_PAGE).passages
+    ctx = Context(
+        passages=[replace(page, section_path=("11 Video Filters", "11.11 blackdetect"))],
+        tokens=page.tokens,
+        budget=4096,
+    )
+    a = ask(answerer, "What does the blackdetect filter do?", ctx)
+    assert not a.abstained and a.text.startswith(
+        "Detect video intervals that are (almost) completely black"
+    ), a.text

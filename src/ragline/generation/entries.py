@@ -54,7 +54,8 @@ _HEADING = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$")
 _KIND_NOUNS = frozenset(
     terms(
         "command statement directive module option function pragma setting parameter keyword "
-        "clause operator mode method flag field type program utility tool file variable attribute property"
+        "clause operator mode method flag field type program utility tool file variable attribute property "
+        "filter"
     )
 )
 # A noun's ending (-tion, -ment, -ness, -ity, ...) on the word after the term: the term only

@@ -72,7 +72,7 @@ from ragline.generation.question import (
 )
 from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
-from ragline.text.identifiers import asked_item, asks_for_item, identifiers
+from ragline.text.identifiers import asked_item, asks_for_item, identifiers, looked_up_term
 from ragline.text.navigation import answers_last, listing_spans
 from ragline.text.sentences import answer_units, is_code, is_heading, label_words, row_spans, sentence_spans
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
@@ -709,6 +709,34 @@ def _described_entry(
     return None
 
 
+def _heads_a_section(name: str, context: Context) -> bool:
+    """Whether the innermost heading of a passage of ``context`` is ``name`` alone (its section
+    number aside: "16.15 Icecast"), the heading of a part on it; not a heading that only
+    mentions it ("Postfix manual - smtp-sink(1)" for SMTP)."""
+    want = name.casefold()
+    return any(
+        _SECTION_NUMBER.sub("", p.header.rsplit(" > ", 1)[-1]).strip().casefold() == want
+        for p in context.passages
+        if p.header
+    )
+
+
+_SECTION_NUMBER = re.compile(r"^(?:\d+\.)*\d+\.?\s+")
+
+
+def _section_owner_left_out(context: Context, best: ScoredSentence, scoped: Sequence[str]) -> bool:
+    """Whether a product the question is scoped to heads a section of ``context`` (a manual's
+    part on it) and the passage of ``best`` names it nowhere: a value found beside that section
+    is another part's."""
+    passage = context.passages[best.passage]
+    own = set(terms(passage.text)) | set(terms(passage.header))
+    for e in scoped:
+        want = set(terms(e))
+        if want and _heads_a_section(e, context) and not want <= own:
+            return True
+    return False
+
+
 def _documents(want: set[str], context: Context) -> bool:
     """Whether at least half of the context's passages (text or header) name ``want``: the
     product a manual documents, not one it mentions."""
@@ -896,6 +924,21 @@ _POINTS_BACK_DEFAULT = re.compile(
 )
 # A sentence that opens with the default: "Default is 600 (10 minutes).", "The default value is 5".
 _OPENS_DEFAULT = re.compile(r"\s*(?:the\s+)?default(?:\s+value)?\s+is\b|\s*defaults?\s*:", re.IGNORECASE)
+
+
+def _entry_named(word: str, label: str) -> bool:
+    """Whether a unit under ``label`` sits in the entry whose term (the label's last line, quotes
+    aside) is ``word``, alone or before a comma and its value ("‘warning, 24’")."""
+    line = label.rsplit("\n", 1)[-1].strip(" \t‘’'\"`*")
+    return line.split(",", 1)[0].strip(" ‘’'\"`*").casefold() == word.casefold()
+
+
+def _in_looked_up_entry(looked: str | None, label: str, text: str) -> bool:
+    """Whether a unit (``label``, ``text``) sits in the entry of the word a lookup question names
+    (``looked``): its label's last line or its own first line is that entry's term."""
+    return looked is not None and (
+        _entry_named(looked, label) or _entry_named(looked, text.split("\n", 1)[0])
+    )
 
 
 def _entry_of_term(term: str, s: _Sentence) -> bool:
@@ -1595,6 +1638,7 @@ class ExtractiveAnswerer:
         q_terms = need.content_terms(set(terms(question)))
         found: list[_Sentence] = []
         idents = asked_identifiers(need, question)
+        looked = looked_up_term(question) if need.kind != "definition" else None
         readable = _answering_passages(question, context)
         for i, p in enumerate(context.passages):
             if i not in readable:
@@ -1630,11 +1674,22 @@ class ExtractiveAnswerer:
                     continue
                 shown = strip_markers(text)
                 t = set(terms(shown))
+                # The term a lookup names, alone ("‘qpal’"), and the value under it ("352x288"):
+                # one unit, however few words the two have.
+                pair = (
+                    looked is not None
+                    and u + 1 < len(units)
+                    and _entry_named(looked, shown)
+                    and "\n" not in shown.strip()
+                    and not is_heading(p.text[units[u + 1][0] : units[u + 1][1]])
+                )
                 # A field of the asked entry ("- Default: 5000" under "thread_pool_max") is short
                 # and is the answer; so is a row's cell under a "Default" column.
                 enough = (
                     len(t) >= MIN_TERMS
                     or looked_up
+                    or _in_looked_up_entry(looked, label, "")
+                    or pair
                     or _field_of(need, idents, shown, label)
                     or (need.kind == "default" and column_cell(label, shown, "default") is not None)
                     or (
@@ -1655,6 +1710,8 @@ class ExtractiveAnswerer:
                     end = _code_after(p.text, units, u) if need.kind not in _VALUE_KINDS else None
                     if end is None:
                         end = announced
+                    if end is None and pair:
+                        end = units[u + 1][1]
                     if end is None and need.kind == "procedure":
                         # "The following steps upgrade a cluster ..." then the steps: the
                         # procedure is the list, quoted whole with the sentence that opens it.
@@ -1715,6 +1772,9 @@ class ExtractiveAnswerer:
         subjects = [
             float(
                 (term is not None and is_subject(term, f.shown))
+                # The entry a value is looked up by ("‘warning, 24’" for "Which numeric log level
+                # corresponds to warning?", "‘qpal’" over "352x288").
+                or _in_looked_up_entry(looked, f.label, f.shown)
                 or answers_as_field(question, f.shown, f.label)
                 # The entry whose term is the asked one ("TCP Previous segment not captured" over
                 # "Set when the current sequence number is greater than ..."): its text says
@@ -2028,6 +2088,11 @@ class ExtractiveAnswerer:
             # The record field of the named entry that says what is asked ("Effect if unset:"
             # under temporary-directory for "What happens when temporary-directory is not set?").
             or answers_as_field(question, scored[0].text, scored[0].label)
+            # The entry a lookup names by its one word ("‘warning, 24’ / Show all warnings ...").
+            or (
+                need.kind != "definition"
+                and _in_looked_up_entry(looked_up_term(question), scored[0].label, scored[0].text)
+            )
         ):
             # The document's own glossary entry for the asked term: the sentence score, fitted on
             # SQuAD prose, has no feature for it and sat at the threshold ("What is a spool?"
@@ -2062,6 +2127,11 @@ class ExtractiveAnswerer:
             # The question is about something no chosen passage mentions: sharing "default port"
             # with the collection is not knowing Redis's default port, nor is httpd's graceful
             # restart "the Tomcat server"'s, whatever kind of question asks it.
+            confidence = min(confidence, self.abstain_threshold / 2)
+        if scored and need.kind == "default" and _section_owner_left_out(context, scored[0], scoped):
+            # "What is the default port of an Icecast server?" over FFmpeg's protocols: the
+            # Icecast section is in the context, the default chosen ("port ... by default is
+            # 1935") is rtmp's, the section beside it.
             confidence = min(confidence, self.abstain_threshold / 2)
         if scored and _unknown_owner(question, context):
             # "Which option sets vsftpd's maximum anonymous transfer rate?": whatever is asked,

@@ -179,6 +179,29 @@ def asked_term(question: str) -> str | None:
     return x or None
 
 
+# A value looked up by the one word a list names it by: "What frame size does the video size
+# abbreviation qpal stand for?", "Which numeric log level corresponds to warning?". The word is
+# the last before "stand for" / "mean" / "represent", or the only one after "correspond(s) to".
+_LOOKED_UP = re.compile(
+    r"\b(?:does|do)\s+(?:\S+\s+){0,6}?(?P<x>[\w.\-]+)\s+(?:stand\s+for|mean|represent)\s*\??$"
+    r"|\bcorrespond(?:s|ing)?\s+to\s+(?:an?\s+|the\s+)?(?P<y>[\w.\-]+)\s*\??$",
+    re.IGNORECASE,
+)
+
+
+def looked_up_term(question: str) -> str | None:
+    """The word a lookup question names its entry by ("qpal" in "What frame size does the video
+    size abbreviation qpal stand for?", "warning" in "Which numeric log level corresponds to
+    warning?"), else None.
+
+    >>> looked_up_term("Which numeric log level corresponds to warning?")
+    'warning'
+    """
+    shaped = question_shape(question)
+    m = _LOOKED_UP.search(shaped) if shaped is not None else None
+    return (m.group("x") or m.group("y")) if m else None
+
+
 @lru_cache(maxsize=256)
 def _mention(ident: str) -> re.Pattern[str]:
     # Not part of a longer name: "merge.renameLimit" does not name "renameLimit", nor
