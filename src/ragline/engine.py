@@ -946,7 +946,9 @@ class Engine:
             collection=asked.collection,
             principal=asked.principal,
         )
-        return _distinct(deeper)[:k]
+        # The first search's order stands (a deeper search ranks its head a little differently);
+        # the deeper one only fills the room the copies leave.
+        return distinct + _distinct(deeper, distinct)[: k - len(distinct)]
 
     def _with_entry_default(self, asked: _Asked, hits: list[Hit], k: int) -> list[Hit]:
         """``hits``, and for a default asked of a named entry that none of them states (inside

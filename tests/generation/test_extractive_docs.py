@@ -2301,3 +2301,26 @@ def test_a_filter_is_defined_by_the_first_sentence_under_its_heading(answerer, t
     assert not a.abstained and a.text.startswith(
         "Detect video intervals that are (almost) completely black"
     ), a.text
+
+
+DEVELOPER_PAGE = """<html><head><title>Developer Documentation</title></head><body>
+<h3>3.4 Naming conventions</h3><ul>
+<li>For variables and functions visible outside of file scope, but only used internally by a library, an
+ff_ prefix should be used, e.g. &lsquo;ff_w64_demuxer&rsquo;.</li>
+<li>For variables and functions visible outside of file scope, used internally across multiple libraries,
+use avpriv_ as prefix, for example, &lsquo;avpriv_report_missing_feature&rsquo;.</li></ul>
+</body></html>"""
+
+FAQ_PAGE = """<html><head><title>FFmpeg FAQ</title></head><body>
+<h3>4.3 Compilers</h3><p>FFmpeg is built with GCC or Clang on every platform it runs on.</p>
+</body></html>"""
+
+
+def test_a_name_in_the_title_of_a_context_page_is_what_the_collection_documents(answerer, tmp_path) -> None:
+    # The developer guide never says "FFmpeg"; the FAQ beside it is titled by it.
+    question = "What prefix is used for symbols used internally across multiple FFmpeg libraries?"
+    a = ask(answerer, question, context_of(tmp_path, DEVELOPER_PAGE, FAQ_PAGE))
+    assert not a.abstained and "avpriv_" in a.text, a.text
+    # Without a page titled by it, the name is the collection's by no evidence: it abstains.
+    a = ask(answerer, question.replace("FFmpeg", "GStreamer"), context_of(tmp_path, DEVELOPER_PAGE, FAQ_PAGE))
+    assert a.abstained, a.text

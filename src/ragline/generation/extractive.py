@@ -2262,8 +2262,8 @@ class ExtractiveAnswerer:
         title and section path of its passages in the context) mentions (not the whole context:
         it named "Microsoft" somewhere for an SQL Server question). A product the question is
         scoped to ("... in PostgreSQL?", "the Tomcat server") may instead be named by most (and at
-        least two) of the context's pages: a manual's page on one setting need not repeat the
-        product's name."""
+        least two) of the context's pages, and any name by the title of one of them: a manual's
+        page on one setting need not repeat the product's name."""
         by_doc: dict[str, set[str]] = {}
         for p in context.passages:
             by_doc.setdefault(p.doc_id, set()).update(terms(p.text), terms(p.header))
@@ -2290,7 +2290,10 @@ class ExtractiveAnswerer:
                 # the context's passages: PostGIS's one-page manual names MapServer once, and
                 # ST_AsMVT's "Defaults to 256" is no MapServer tile size.
                 continue
-            if want <= page or (e in products and naming >= 2 and 2 * naming > len(by_doc)):
+            # A name in the title of a page of the context ("FFmpeg FAQ") is what the collection
+            # documents: its developer guide's "3.4 Naming conventions" need not repeat it.
+            titled = any(want <= set(terms(p.title)) for p in context.passages)
+            if want <= page or titled or (e in products and naming >= 2 and 2 * naming > len(by_doc)):
                 hits += 1
         return hits / len(asked)
 
