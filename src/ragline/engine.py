@@ -210,16 +210,26 @@ class _Asked:
 
 
 def _distinct(hits: list[Hit], before: Sequence[Hit] = ()) -> list[Hit]:
-    """``hits`` without a chunk whose text (whitespace aside) an earlier hit or one of ``before``
-    holds: copies of one passage in several pages of a manual."""
-    seen = {" ".join(h.chunk.text.split()) for h in before}
+    """``hits`` without a chunk whose text an earlier hit or one of ``before`` holds (whitespace
+    and the numbers of its headings aside): copies of one passage in several pages of a manual,
+    renumbered where a page gathers others ("### 8.31 aloop" is "### 29.31 aloop" in
+    ffprobe-all.html)."""
+    seen = {_copy_key(h.chunk.text) for h in before}
     out = []
     for h in hits:
-        text = " ".join(h.chunk.text.split())
-        if text not in seen:
-            seen.add(text)
+        key = _copy_key(h.chunk.text)
+        if key not in seen:
+            seen.add(key)
             out.append(h)
     return out
+
+
+# A Markdown heading's section number: "### 8.31 aloop", "## 3 Options".
+_HEADING_NUMBER = re.compile(r"(?m)^(#{1,6}[ \t]+)(?:\d+\.)*\d+\.?[ \t]+")
+
+
+def _copy_key(text: str) -> str:
+    return " ".join(_HEADING_NUMBER.sub(r"\1", text).split())
 
 
 def _placed_second(hits: list[Hit], chunk: Chunk) -> list[Hit]:

@@ -2324,3 +2324,23 @@ def test_a_name_in_the_title_of_a_context_page_is_what_the_collection_documents(
     # Without a page titled by it, the name is the collection's by no evidence: it abstains.
     a = ask(answerer, question.replace("FFmpeg", "GStreamer"), context_of(tmp_path, DEVELOPER_PAGE, FAQ_PAGE))
     assert a.abstained, a.text
+
+
+OVERLAY_PAGE = """<html><head><title>FFmpeg Filters Documentation</title></head><body>
+<h3>11.176 overlay</h3><p>Overlay one video on top of another.</p><h4>11.176.1 Commands</h4>
+<p>This filter supports the following commands:</p><dl><dt>x</dt><dd><p>Modify the x and y of the
+overlay input.</p></dd><dt>y</dt><dd><p>Modify the x and y of the overlay input.</p></dd></dl>
+</body></html>"""
+
+MAIN_OPTIONS_PAGE = """<html><head><title>ffmpeg Documentation</title></head><body>
+<h3>5.4 Main options</h3><dl><dt>-y (global)</dt><dd><p>Overwrite output files without asking.</p></dd>
+<dt>-n (global)</dt><dd><p>Do not overwrite output files, and exit immediately if a specified output file
+already exists.</p></dd></dl></body></html>"""
+
+
+def test_a_flag_is_named_with_its_dash(answerer, tmp_path) -> None:
+    # The overlay filter's "y" command is not the -y option: no page names "-y", so it abstains.
+    a = ask(answerer, "What does the -y option do?", context_of(tmp_path, OVERLAY_PAGE))
+    assert a.abstained, a.text
+    a = ask(answerer, "What does the -y option do?", context_of(tmp_path, MAIN_OPTIONS_PAGE, OVERLAY_PAGE))
+    assert not a.abstained and "Overwrite output files without asking" in a.text, a.text

@@ -709,6 +709,16 @@ def _described_entry(
     return None
 
 
+# A command-line flag: one or two dashes, then a name ("-y", "--prefix", "-c:v").
+_FLAG = re.compile(r"--?[A-Za-z][\w:\-]*")
+_FLAG_MENTION = re.compile(r"(?<![\w\-])--?[A-Za-z][\w:\-]*")
+
+
+def _flags(text: str) -> set[str]:
+    """The command-line flags ``text`` names, case-folded ("-y", "--prefix")."""
+    return {m.group(0).rstrip(":-").casefold() for m in _FLAG_MENTION.finditer(text)}
+
+
 def _heads_a_section(name: str, context: Context) -> bool:
     """Whether the innermost heading of a passage of ``context`` is ``name`` alone (its section
     number aside: "16.15 Icecast"), the heading of a part on it; not a heading that only
@@ -2267,6 +2277,8 @@ class ExtractiveAnswerer:
         by_doc: dict[str, set[str]] = {}
         for p in context.passages:
             by_doc.setdefault(p.doc_id, set()).update(terms(p.text), terms(p.header))
+            # A command-line flag is named with its dashes ("-y" is not the y of "x and y").
+            by_doc[p.doc_id].update(_flags(p.text))
         # Any passage of the best unit's page: its other sections name the product it documents
         # ("httpd" on the page whose "Graceful Restart" section answers).
         page = by_doc[context.passages[best.passage].doc_id]
@@ -2277,10 +2289,10 @@ class ExtractiveAnswerer:
         # sections below its own default port, which is not apcupsd's.
         owners = set(possessive_names(question)) & set(scoped)
         passage = context.passages[best.passage]
-        own = set(terms(passage.text)) | set(terms(passage.header))
+        own = set(terms(passage.text)) | set(terms(passage.header)) | _flags(passage.text)
         hits = 0
         for e in asked:
-            want = set(terms(e))
+            want = {e.casefold()} if _FLAG.fullmatch(e) else set(terms(e))
             if e in owners:
                 hits += want <= own
                 continue
