@@ -38,6 +38,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split proftpd --all-pages   # and a seventeenth
     .venv/bin/python bench/docs_qa/run.py --split graphviz --all-pages  # and an eighteenth
     .venv/bin/python bench/docs_qa/run.py --split ffmpeg --all-pages    # and a nineteenth
+    .venv/bin/python bench/docs_qa/run.py --split ntpsec --all-pages    # and a twentieth
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -193,6 +194,13 @@ SETS = {
     # ffplay-all and ffprobe-all pages, a FAQ of question headings and the developer guide;
     # split ffmpeg.
     "ffmpeg": _one_manual("ffmpeg", "ffmpeg-doc", "usr/share/doc/ffmpeg/manual", "*.html"),
+    # Written on 2026-12-08 (twenty-seventh session) before any output over this manual: NTPsec
+    # 1.2's documentation (ntpsec-doc; asciidoc HTML): ntp.conf's options as <dl> terms whose
+    # defaults sit in prose beside their neighbours' ("The maximum poll interval defaults to 10
+    # ... The minimum poll interval defaults to 6"), status words and kiss codes as Code | Message
+    # | Description tables, a glossary, the tools' man pages, and the same navigation list of
+    # manual pages on every page; split ntpsec.
+    "ntpsec": _one_manual("ntpsec", "ntpsec-doc", "usr/share/doc/ntpsec-doc/html", "*.html"),
 }
 
 
