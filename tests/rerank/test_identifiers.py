@@ -33,6 +33,17 @@ def test_the_entry_comes_first_then_mentions_then_the_rest_in_their_order() -> N
     assert scores[2] - scores[3] == hits[0].score - hits[1].score
 
 
+def test_a_flag_the_question_calls_an_option_brings_its_man_page_entry_first() -> None:
+    # ntpd(8): "-x, --slew" over its description; prose that mentions -x comes after it.
+    entry = "-x, --slew\n\nSlew up to 600 seconds."
+    prose = "If the -x option is included on the command line, the clock will never be stepped."
+    other = "-g, --panicgate\n\nAllow the first adjustment to be big."
+    out = IdentifierReranker().run(
+        "What does the -x option of ntpd do?", make_hits(other, prose, entry), top_k=3
+    )
+    assert texts(out) == [entry, prose, other]
+
+
 def test_a_query_without_identifiers_leaves_hits_as_they_are() -> None:
     hits = make_hits(PROSE, NEIGHBOUR, ENTRY)
     out = IdentifierReranker().run("What is the default process limit?", hits, top_k=2)

@@ -19,6 +19,9 @@ from ragline.text.identifiers import asked_term, identifiers, is_identifier_name
         ("What does the relayhost parameter specify?", ("relayhost",)),
         ("How many seconds does the TimeOut directive default to?", ("TimeOut",)),
         ("Is the auto_vacuum pragma on by default?", ("auto_vacuum",)),
+        # A command-line flag the question calls an option, with its dashes.
+        ("What does the -x option of ntpd do?", ("-x",)),
+        ("What does the --prefix option set?", ("--prefix",)),
         # Two names, each once whatever its case.
         ("Compare work_mem and WORK_MEM with shared_buffers", ("work_mem", "shared_buffers")),
     ],
@@ -55,6 +58,11 @@ def test_a_line_that_opens_with_the_name_is_its_entry() -> None:
     assert naming_grade("CONTROLS\n       default_process_limit (100)\n              The", ident) == 2
     assert naming_grade("## default_process_limit\n\nThe default ...", ident) == 2
     assert naming_grade("### (19) SQLITE_CONSTRAINT\n\nThe SQLITE_CONSTRAINT error", "SQLITE_CONSTRAINT") == 2
+    # Among its aliases on its term line: a man page's "-x, --slew", texinfo's "name, alias".
+    assert naming_grade("-x, --slew\n\nSlew up to 600 seconds.", "-x") == 2
+    assert naming_grade("-g, --panicgate\n\nAllow the first adjustment to be big.", "--panicgate") == 2
+    assert naming_grade("black_min_duration, d\n\nSet the minimum detected black duration", "d") == 2
+    assert naming_grade("Use -x, the kernel discipline is off.", "-x") == 1
 
 
 def test_a_mention_elsewhere_is_a_lesser_grade() -> None:

@@ -51,7 +51,7 @@ def is_identifier_name(token: str) -> bool:
 # "the relayhost parameter", "the KeepAlive directive": a word the question calls a setting is one,
 # however plainly it is spelt.
 _CALLED = re.compile(
-    r"\bthe\s+(?P<name>[A-Za-z][\w.]*)\s+(?:configuration\s+)?"
+    r"\bthe\s+(?P<name>-{0,2}[A-Za-z][\w.]*)\s+(?:configuration\s+)?"
     r"(?:parameter|setting|option|directive|variable|pragma)s?\b",
     re.IGNORECASE,
 )
@@ -216,6 +216,11 @@ def _mention(ident: str) -> re.Pattern[str]:
 _MARK = r"(?:``|\*\*|[`'\"*])?"
 
 
+# Another name of the same entry on its term line: "--slew" beside "-x", "d" beside
+# "black_min_duration".
+_ALIAS = r"-{0,2}[\w][\w.\-]*"
+
+
 @lru_cache(maxsize=256)
 def _opening(ident: str) -> re.Pattern[str]:
     # A line that is the name's term: after indentation, a heading's "#" or a value in brackets
@@ -223,9 +228,11 @@ def _opening(ident: str) -> re.Pattern[str]:
     # (integer)", "       queue_run_delay (300s)"), a kind noun ("KeepAliveTimeout Directive"), a
     # colon or an anchor mark. Not after a list bullet: "- auto_vacuum" is a list of names (a page's
     # table of contents); not a line that goes on ("default port for SMTP is taken from the", a
-    # man page's wrapped sentence), nor "name = value" (an example of a configuration file).
+    # man page's wrapped sentence), nor "name = value" (an example of a configuration file). The
+    # name may stand among its aliases, comma-separated: "-x, --slew", "black_min_duration, d".
     return re.compile(
-        rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?{_MARK}{re.escape(ident)}{_MARK}"
+        rf"(?im)^[ \t]*(?:#{{1,6}}[ \t]+)?(?:\(\w+\)[ \t]+)?(?:{_ALIAS},[ \t]*)*"
+        rf"{_MARK}{re.escape(ident)}{_MARK}(?:,[ \t]*{_ALIAS})*"
         r"(?:[ \t]*\([^()\n]*\))*"
         r"(?:[ \t]+(?:directive|parameter|option|setting|variable|pragma|command))?"
         r"(?:[ \t]*:)?[ \t#¶]*$"
