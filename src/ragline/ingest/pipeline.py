@@ -57,7 +57,7 @@ PIPELINE_VERSION = "8"  # 2: sentence vectors; 3: Markdown tables, OCR, table- a
 # 4: prose wrapped in HTML <pre> read as paragraphs; 5: a reference entry's sections under its name;
 # 6: lines of a <pre> block that each name a thing and describe it read as a table's rows;
 # 7: a <pre> list of options, each over its indented description, read as a table's rows;
-# 8: in-page links hidden from screen readers (texinfo's "TOC" after each heading) dropped
+# 8: a page's own table of contents and the in-page links it hides from screen readers dropped
 
 
 @dataclass(slots=True)
