@@ -85,6 +85,7 @@ from ragline.store.rows import DocumentView, text_from_chunks
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
 from ragline.text.navigation import answers_last
+from ragline.text.sentences import SECTION_NUMBER
 from ragline.text.token_counters import TokenCounter, make_token_counter
 from ragline.text.tokenizer import Tokenizer
 from ragline.types import (
@@ -225,7 +226,7 @@ def _distinct(hits: list[Hit], before: Sequence[Hit] = ()) -> list[Hit]:
 
 
 # A Markdown heading's section number: "### 8.31 aloop", "## 3 Options".
-_HEADING_NUMBER = re.compile(r"(?m)^(#{1,6}[ \t]+)(?:\d+\.)*\d+\.?[ \t]+")
+_HEADING_NUMBER = re.compile(rf"(?m)^(#{{1,6}}[ \t]+){SECTION_NUMBER}")
 
 
 def _copy_key(text: str) -> str:

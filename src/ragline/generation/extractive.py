@@ -74,7 +74,15 @@ from ragline.generation.reader import Reader, Span
 from ragline.generation.short import short_span, tidy_span
 from ragline.text.identifiers import asked_item, asks_for_item, identifiers, looked_up_term
 from ragline.text.navigation import answers_last, listing_spans
-from ragline.text.sentences import answer_units, is_code, is_heading, label_words, row_spans, sentence_spans
+from ragline.text.sentences import (
+    answer_units,
+    is_code,
+    is_heading,
+    label_words,
+    row_spans,
+    sentence_spans,
+    without_section_number,
+)
 from ragline.types import Answer, Citation, Context, Final, Passage, ShortAnswer, StreamEvent, Token
 
 ABSTAIN_TEXT = NOT_ENOUGH_INFORMATION
@@ -725,13 +733,10 @@ def _heads_a_section(name: str, context: Context) -> bool:
     mentions it ("Postfix manual - smtp-sink(1)" for SMTP)."""
     want = name.casefold()
     return any(
-        _SECTION_NUMBER.sub("", p.header.rsplit(" > ", 1)[-1]).strip().casefold() == want
+        without_section_number(p.header.rsplit(" > ", 1)[-1]).casefold() == want
         for p in context.passages
         if p.header
     )
-
-
-_SECTION_NUMBER = re.compile(r"^(?:\d+\.)*\d+\.?\s+")
 
 
 def _section_owner_left_out(context: Context, best: ScoredSentence, scoped: Sequence[str]) -> bool:

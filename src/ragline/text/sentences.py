@@ -89,6 +89,17 @@ def _add(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
     spans.append((a, b))
 
 
+# A heading's section number and the space after it: "16.15 " in "16.15 Icecast", "3 " in
+# "3 Options", "3.391. " in "3.391. tilde".
+SECTION_NUMBER = r"(?:\d+\.)*\d+\.?[ \t]+"
+_LEADING_SECTION_NUMBER = re.compile(rf"^{SECTION_NUMBER}")
+
+
+def without_section_number(heading: str) -> str:
+    """``heading`` without its leading section number ("Icecast" for "16.15 Icecast")."""
+    return _LEADING_SECTION_NUMBER.sub("", heading.strip(), count=1)
+
+
 def is_heading(sentence: str) -> bool:
     """A Markdown heading line, which says where text is, not what it says."""
     return sentence.startswith("#") and sentence.lstrip("#").startswith(" ")
