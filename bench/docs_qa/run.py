@@ -39,6 +39,7 @@ Usage::
     .venv/bin/python bench/docs_qa/run.py --split graphviz --all-pages  # and an eighteenth
     .venv/bin/python bench/docs_qa/run.py --split ffmpeg --all-pages    # and a nineteenth
     .venv/bin/python bench/docs_qa/run.py --split ntpsec --all-pages    # and a twentieth
+    .venv/bin/python bench/docs_qa/run.py --split libvirt --all-pages   # and a twenty-first
 
 ``--split check`` asks the questions of ``check.jsonl`` over the Postfix (``postfix-doc``) and Git
 (``git-doc``) manuals, fetched and ingested the same way into the collection ``docscheck``;
@@ -201,6 +202,13 @@ SETS = {
     # | Description tables, a glossary, the tools' man pages, and the same navigation list of
     # manual pages on every page; split ntpsec.
     "ntpsec": _one_manual("ntpsec", "ntpsec-doc", "usr/share/doc/ntpsec-doc/html", "*.html"),
+    # Written on 2026-12-08 (twenty-seventh session) before any output over this manual: libvirt
+    # 9.0's documentation (libvirt-doc, 186 pages): the domain XML format (one 535 KB page of
+    # elements and attributes whose defaults are worded in prose: "will default to exact"), the
+    # drivers' URI pages, virsh's man page (a heading per command over "Syntax:" and a code
+    # block), the generated API reference with its error-code enum tables, kbase articles;
+    # split libvirt.
+    "libvirt": _one_manual("libvirt", "libvirt-doc", "usr/share/doc/libvirt-doc/html", "**/*.html"),
 }
 
 
