@@ -354,6 +354,32 @@ def test_a_merged_passage_is_trimmed_around_the_piece_any_of_its_hits_shares_wit
     assert "| 40P01 | deadlock_detected |" in p.text, p.text
 
 
+def test_a_name_the_query_spells_whole_finds_its_row_among_rows_that_share_its_parts(tmp_path: Path) -> None:
+    # libvirt's error enum: every row says VIR_ERR_... and many say DOMAIN. Split into words the
+    # asked name matches dozens of rows as well as its own; spelt whole it matches one, and the
+    # trimmed passage keeps it.
+    rows = [f"| VIR_ERR_THING_{i} | = | {i} (0x{i:x}) | thing {i} failed |" for i in range(60)]
+    rows[3] = "| VIR_ERR_INVALID_DOMAIN | = | 3 (0x3) | invalid domain object |"
+    rows[7] = "| VIR_ERR_NO_DOMAIN_NAME | = | 7 (0x7) | missing domain name information |"
+    rows[42] = "| VIR_ERR_NO_DOMAIN | = | 42 (0x2a) | domain not found or unexpectedly disappeared |"
+    texts = ["\n".join(rows[:30]), "\n".join(rows[30:])]
+    chunks, start = [], 0
+    for n, text in enumerate(texts):
+        c = page_chunk("v", text, "Module virterror", "/docs/virterror.html", "virErrorNumber")
+        chunks.append(replace(c, id=f"v-c{n}", position=n, start=start, end=start + len(text)))
+        start += len(text) + 1
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    s.upsert([SourceBatch("/docs/virterror.html", "v", chunks, np.ones((2, 8), np.float32), [])])
+    s.finalize()
+    hits = [Hit(chunk=chunks[0], score=2.0), Hit(chunk=chunks[1], score=1.0)]
+    (p,) = (
+        ContextAssembler(s, WordCounter(), budget=60, expand="none")
+        .run(hits, query="Which error number is VIR_ERR_NO_DOMAIN?")
+        .passages
+    )
+    assert "| VIR_ERR_NO_DOMAIN | = | 42 (0x2a) |" in p.text, p.text
+
+
 def test_a_passage_cut_inside_an_entry_knows_the_entry_and_section_it_starts_in(tmp_path: Path) -> None:
     from ragline.generation.entries import unit_labels
     from ragline.text.sentences import answer_units

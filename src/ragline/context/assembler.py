@@ -23,6 +23,7 @@ from typing import Literal
 from ragline.errors import ConfigError
 from ragline.store.base import Store
 from ragline.store.filters import Filter
+from ragline.text.identifiers import identifiers
 from ragline.text.navigation import answers_last
 from ragline.text.sentences import Opened, opened_before, row_spans, sentence_spans
 from ragline.text.token_counters import TokenCounter
@@ -158,7 +159,9 @@ class ContextAssembler:
         counts = self.counter.count_batch([u.text for u in units]) if units else []
         heads = self.counter.count_batch([header_of(u.hit.title, u.hit.section_path) for u in units])
         heads = [n + 1 if n else 0 for n in heads]  # +1: the line break after a header
-        want = frozenset(content_words(query))
+        # A name the query spells whole ("VIR_ERR_NO_DOMAIN") is a word of its own: its parts
+        # ("vir", "err", "domain") are in every row of its table.
+        want = frozenset(content_words(query)) | frozenset(n.casefold() for n in identifiers(query))
         return [self._context(units, counts, heads, b, want) for b in budgets]
 
     def _context(
@@ -323,7 +326,7 @@ class ContextAssembler:
             # most words with the question.
             hit = [(c.start - u.start, c.end - u.start) for c in u.chunks if c.retrieved]
             inside = [i for i, (a, b) in enumerate(spans) if any(b > x and a < y for x, y in hit)]
-            words = [want.intersection(content_words(u.text[a:b])) for a, b in spans]
+            words = [want.intersection(_words_and_names(u.text[a:b])) for a, b in spans]
             # A question word in many of the unit's pieces says less about which one is asked
             # for: "error code" is in a table's header row and its introduction, "deadlock" in
             # one row. Each shared word counts 1 / the number of pieces holding it.
@@ -414,6 +417,11 @@ class ContextAssembler:
 # two guides, would otherwise fill the room twice with one text.
 _SHINGLE = 5
 _REPEATED = 0.9
+
+
+def _words_and_names(text: str) -> set[str]:
+    """The content words of ``text`` and the identifiers it spells, case-folded."""
+    return {*content_words(text), *(n.casefold() for n in identifiers(text))}
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
