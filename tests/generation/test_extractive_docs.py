@@ -2344,3 +2344,27 @@ def test_a_flag_is_named_with_its_dash(answerer, tmp_path) -> None:
     assert a.abstained, a.text
     a = ask(answerer, "What does the -y option do?", context_of(tmp_path, MAIN_OPTIONS_PAGE, OVERLAY_PAGE))
     assert not a.abstained and "Overwrite output files without asking" in a.text, a.text
+
+
+VIRSH_PAGE = """<html><head><title>virsh</title></head><body><h2>DOMAIN COMMANDS</h2>
+<h3>shutdown</h3><p>Syntax:</p><pre>shutdown domain [--mode MODE-LIST]</pre>
+<p>Gracefully shuts down a domain. This coordinates with the domain OS to perform graceful shutdown,
+so there is no guarantee that it will succeed, and may take a variable length of time depending on
+what services must be shutdown in the domain.</p>
+<p>The exact behavior of a domain when it shuts down is set by the on_poweroff parameter in the
+domain's XML definition.</p></body></html>"""
+
+
+def test_which_command_is_answered_with_the_heading_of_the_section_that_describes_it(
+    answerer, tmp_path
+) -> None:
+    # The sentence never names the command; its one-word heading does, whatever the question's
+    # verb makes its kind (a procedure here).
+    [page] = context_of(tmp_path, VIRSH_PAGE).passages
+    ctx = Context(
+        passages=[replace(page, section_path=("DOMAIN COMMANDS", "shutdown"))],
+        tokens=page.tokens,
+        budget=4096,
+    )
+    a = ask(answerer, "Which virsh command gracefully shuts down a domain?", ctx)
+    assert not a.abstained and a.text.startswith("shutdown: Gracefully shuts down a domain"), a.text

@@ -559,6 +559,10 @@ def _names_entry(line: str) -> bool:
 _NAME_MAX_WORDS = 2
 
 
+# A command's heading in a tool's reference: one lower-case word ("shutdown", "net-autostart").
+_COMMAND_HEADING = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+
 def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
     """The label to show before the unit: when it names the asked identifier the unit leaves
     out, or holds the asked value the unit lacks, or is the name a "Which function ...?" asks
@@ -571,9 +575,14 @@ def _lead(need: QuestionNeed, s: _Sentence, question: str) -> str:
     row = s.shown.startswith("|") and _row_under_columns(s.label, s.shown.partition("\n")[0]) is not None
     if (
         not row
-        and need.kind in ("name", "code")
         and asks_for_item(question)
-        and _names_entry(line)
+        and (
+            (need.kind in ("name", "code") and _names_entry(line))
+            # A command's one-word heading, whatever the question's verb makes its kind
+            # ("shutdown" over "Gracefully shuts down a domain." for "Which virsh command
+            # gracefully shuts down a domain?", read as a procedure).
+            or (need.kind in ("name", "code", "procedure") and _COMMAND_HEADING.fullmatch(line) is not None)
+        )
         and line not in s.shown
     ):
         # The unit describes the entry; its heading or term is the answer.
