@@ -458,6 +458,13 @@ def context_of(tmp_path: Path, *pages: str) -> Context:
     return Context(passages=passages, tokens=sum(p.tokens for p in passages), budget=4096)
 
 
+def under_section(tmp_path: Path, html: str, *path: str) -> Context:
+    """One page loaded by the real HTML loader as one passage under the section ``path`` (as the
+    chunk of that section is retrieved, its header naming the section)."""
+    [page] = context_of(tmp_path, html).passages
+    return Context(passages=[replace(page, section_path=path)], tokens=page.tokens, budget=4096)
+
+
 def chunked(tmp_path: Path, html: str, *cuts: str) -> Context:
     """One page loaded by the real HTML loader, cut before each of ``cuts`` into passages of one
     document (rank = order), as the chunker cuts a long page."""
@@ -2291,12 +2298,7 @@ a black segment with key lavfi.black_start.</p><p>The filter accepts the followi
 def test_a_filter_is_defined_by_the_first_sentence_under_its_heading(answerer, tmp_path) -> None:
     # "the blackdetect filter": the heading names the filter without the kind noun. The passage
     # is the chunk of that section, under its section path.
-    [page] = context_of(tmp_path, FILTERS_PAGE).passages
-    ctx = Context(
-        passages=[replace(page, section_path=("11 Video Filters", "11.11 blackdetect"))],
-        tokens=page.tokens,
-        budget=4096,
-    )
+    ctx = under_section(tmp_path, FILTERS_PAGE, *("11 Video Filters", "11.11 blackdetect"))
     a = ask(answerer, "What does the blackdetect filter do?", ctx)
     assert not a.abstained and a.text.startswith(
         "Detect video intervals that are (almost) completely black"
@@ -2360,11 +2362,6 @@ def test_which_command_is_answered_with_the_heading_of_the_section_that_describe
 ) -> None:
     # The sentence never names the command; its one-word heading does, whatever the question's
     # verb makes its kind (a procedure here).
-    [page] = context_of(tmp_path, VIRSH_PAGE).passages
-    ctx = Context(
-        passages=[replace(page, section_path=("DOMAIN COMMANDS", "shutdown"))],
-        tokens=page.tokens,
-        budget=4096,
-    )
+    ctx = under_section(tmp_path, VIRSH_PAGE, *("DOMAIN COMMANDS", "shutdown"))
     a = ask(answerer, "Which virsh command gracefully shuts down a domain?", ctx)
     assert not a.abstained and a.text.startswith("shutdown: Gracefully shuts down a domain"), a.text
