@@ -928,9 +928,7 @@ class Engine:
         last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
         if 2 * last <= k or len(hits) < k:
             return hits
-        deeper = self.search(
-            question, top_k=2 * k, filters=filters, collection=collection, principal=principal
-        )
+        deeper = self._deeper(asked, 2 * k)
         kept = {h.chunk.id for h in hits}
         more = [
             h
@@ -938,6 +936,16 @@ class Engine:
             if h.chunk.id not in kept and not answers_last(question, h.chunk.title, h.chunk.text)
         ]
         return hits + more[:last]
+
+    def _deeper(self, asked: _Asked, top_k: int) -> list[Hit]:
+        """The question's search again, ``top_k`` deep, through the same filters and principal."""
+        return self.search(
+            asked.question,
+            top_k=top_k,
+            filters=asked.filters,
+            collection=asked.collection,
+            principal=asked.principal,
+        )
 
     def _without_copies(self, asked: _Asked, hits: list[Hit], k: int) -> list[Hit]:
         """``hits`` with a chunk whose text an earlier hit already holds left out, filled up to
@@ -950,13 +958,7 @@ class Engine:
         distinct = _distinct(hits)
         if len(distinct) == len(hits):
             return hits
-        deeper = self.search(
-            asked.question,
-            top_k=4 * k,
-            filters=asked.filters,
-            collection=asked.collection,
-            principal=asked.principal,
-        )
+        deeper = self._deeper(asked, 4 * k)
         # The first search's order stands (a deeper search ranks its head a little differently);
         # the deeper one only fills the room the copies leave.
         return distinct + _distinct(deeper, distinct)[: k - len(distinct)]
@@ -978,15 +980,8 @@ class Engine:
 
         if any(wanted(h) for h in hits):
             return hits
-        deeper = self.search(
-            question,
-            top_k=3 * k,
-            filters=asked.filters,
-            collection=asked.collection,
-            principal=asked.principal,
-        )
         kept = {h.chunk.id for h in hits}
-        found = next((h for h in deeper if h.chunk.id not in kept and wanted(h)), None)
+        found = next((h for h in self._deeper(asked, 3 * k) if h.chunk.id not in kept and wanted(h)), None)
         return hits if found is None else [*hits[:1], found, *hits[1:]]
 
     def _with_table_row(self, asked: _Asked, hits: list[Hit]) -> list[Hit]:

@@ -328,6 +328,21 @@ def test_a_long_table_after_the_first_passage_is_trimmed_to_the_rows_the_query_a
     assert ctx.passages[1].text == first + "\n" + second
 
 
+def stored_pieces(
+    tmp_path: Path, doc_id: str, texts: list[str], title: str, source: str, section: str, *, gap: int
+) -> tuple[MemoryStore, list[Chunk]]:
+    """One page cut into consecutive chunks (``gap`` characters apart), stored in a memory store."""
+    chunks, start = [], 0
+    for n, text in enumerate(texts):
+        c = page_chunk(doc_id, text, title, source, section)
+        chunks.append(replace(c, id=f"{doc_id}-c{n}", position=n, start=start, end=start + len(text)))
+        start += len(text) + gap
+    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
+    s.upsert([SourceBatch(source, doc_id, chunks, np.ones((len(chunks), 8), np.float32), [])])
+    s.finalize()
+    return s, chunks
+
+
 def test_a_merged_passage_is_trimmed_around_the_piece_any_of_its_hits_shares_with_the_query(
     tmp_path: Path,
 ) -> None:
@@ -340,14 +355,9 @@ def test_a_merged_passage_is_trimmed_around_the_piece_any_of_its_hits_shares_wit
     rows = [f"| {23000 + i} | condition_number_{i} |" for i in range(60)]
     rows[45] = "| 40P01 | deadlock_detected |"
     texts = [intro, "\n".join([header, *rows[:30]]), "\n".join(rows[30:])]
-    chunks, start = [], 0
-    for n, text in enumerate(texts):
-        c = page_chunk("t", text, "Appendix A. Error Codes", "/docs/errcodes.html", "Appendix A")
-        chunks.append(replace(c, id=f"t-c{n}", position=n, start=start, end=start + len(text)))
-        start += len(text) + 2
-    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
-    s.upsert([SourceBatch("/docs/errcodes.html", "t", chunks, np.ones((3, 8), np.float32), [])])
-    s.finalize()
+    s, chunks = stored_pieces(
+        tmp_path, "t", texts, "Appendix A. Error Codes", "/docs/errcodes.html", "Appendix A", gap=2
+    )
     hits = [Hit(chunk=chunks[0], score=2.0), Hit(chunk=chunks[2], score=1.0), Hit(chunk=chunks[1], score=0.5)]
     assembler = ContextAssembler(s, WordCounter(), budget=60, expand="none")
     (p,) = assembler.run(hits, query="Which error code means deadlock detected?").passages
@@ -363,14 +373,9 @@ def test_a_name_the_query_spells_whole_finds_its_row_among_rows_that_share_its_p
     rows[7] = "| VIR_ERR_NO_DOMAIN_NAME | = | 7 (0x7) | missing domain name information |"
     rows[42] = "| VIR_ERR_NO_DOMAIN | = | 42 (0x2a) | domain not found or unexpectedly disappeared |"
     texts = ["\n".join(rows[:30]), "\n".join(rows[30:])]
-    chunks, start = [], 0
-    for n, text in enumerate(texts):
-        c = page_chunk("v", text, "Module virterror", "/docs/virterror.html", "virErrorNumber")
-        chunks.append(replace(c, id=f"v-c{n}", position=n, start=start, end=start + len(text)))
-        start += len(text) + 1
-    s = MemoryStore(tmp_path / "col", dimension=8, model_id="test", persist=False)
-    s.upsert([SourceBatch("/docs/virterror.html", "v", chunks, np.ones((2, 8), np.float32), [])])
-    s.finalize()
+    s, chunks = stored_pieces(
+        tmp_path, "v", texts, "Module virterror", "/docs/virterror.html", "virErrorNumber", gap=1
+    )
     hits = [Hit(chunk=chunks[0], score=2.0), Hit(chunk=chunks[1], score=1.0)]
     (p,) = (
         ContextAssembler(s, WordCounter(), budget=60, expand="none")
