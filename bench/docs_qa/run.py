@@ -209,6 +209,11 @@ SETS = {
     # block), the generated API reference with its error-code enum tables, kbase articles;
     # split libvirt.
     "libvirt": _one_manual("libvirt", "libvirt-doc", "usr/share/doc/libvirt-doc/html", "**/*.html"),
+    # Written on 2026-12-08 (twenty-eighth session) before any output over this manual: Bacula
+    # 9.6's main manual (bacula-doc, LaTeX2HTML): directives as <dl> entries whose defaults are
+    # prose in the description, the same directive in several resources and daemons with
+    # different defaults, an alphabetical index page; split bacula.
+    "bacula": _one_manual("bacula", "bacula-doc", "usr/share/doc/bacula-doc/html/main", "*.html"),
 }
 
 
