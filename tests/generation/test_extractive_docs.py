@@ -2365,3 +2365,110 @@ def test_which_command_is_answered_with_the_heading_of_the_section_that_describe
     ctx = under_section(tmp_path, VIRSH_PAGE, *("DOMAIN COMMANDS", "shutdown"))
     a = ask(answerer, "Which virsh command gracefully shuts down a domain?", ctx)
     assert not a.abstained and a.text.startswith("shutdown: Gracefully shuts down a domain"), a.text
+
+
+# A backup system's manual: one directive named in words in several resources and daemons, each
+# with its own default in the prose of its description.
+DIRECTOR_CONF_PAGE = """<html><head><title>Configuring the Director</title></head><body>
+<h1>The Director Resource</h1><dl>
+<dt><strong>Maximum Concurrent Jobs = number</strong></dt><dd>where number is the maximum number of
+total Director Jobs that should run concurrently. The default is set to 20, but you may set it to a
+larger number.</dd></dl>
+<h1>The Job Resource</h1><dl>
+<dt><strong>Maximum Concurrent Jobs = number</strong></dt><dd>where number is the maximum number of
+Jobs from the current Job resource that can run concurrently. The default is set to 1, but you may set
+it to a larger number. If set to a large value, please be careful to not have this value higher than
+the Maximum Concurrent Jobs configured in the Client resource in the Client/File daemon configuration
+file. Otherwise, the File daemon may fail backup jobs because the File daemon's Maximum Concurrent
+Jobs is exceeded.</dd></dl></body></html>"""
+FILE_DAEMON_PAGE = """<html><head><title>Client/File daemon Configuration</title></head><body>
+<h1>The Client Resource</h1><dl>
+<dt><strong>Maximum Concurrent Jobs = number</strong></dt><dd>where number is the maximum number of
+Jobs that should run concurrently. The default is set to 2, but you may set it to a larger number.
+</dd></dl></body></html>"""
+STORAGE_DAEMON_PAGE = """<html><head><title>Storage Daemon Configuration</title></head><body>
+<h1>Storage Resource</h1><dl>
+<dt><strong>Heartbeat Interval = time-interval</strong></dt><dd>This directive defines an interval of
+time in seconds. When the Storage daemon is waiting for the operator to mount a tape, each time
+interval, it will send a heartbeat signal to the File daemon. The default interval is zero which
+disables the heartbeat.</dd>
+<dt><strong>Client Connect Wait = time-interval</strong></dt><dd>This directive defines an interval of
+time in seconds that the Storage daemon will wait for a Client (the File daemon) to connect. The
+default is 30 minutes.</dd></dl></body></html>"""
+
+
+def test_a_directive_named_in_words_is_asked_in_the_resource_or_daemon_the_question_names(
+    answerer, tmp_path
+) -> None:
+    # "Maximum Concurrent Jobs" is no identifier to the question's parser: its entries' "The
+    # default is set to 2." held none of its words, and the Job resource's sentence naming the File
+    # daemon (no default in it) was quoted for the File daemon's default.
+    ctx = context_of(tmp_path, DIRECTOR_CONF_PAGE, FILE_DAEMON_PAGE)
+    a = ask(answerer, "What is the default Maximum Concurrent Jobs of the File daemon?", ctx)
+    assert not a.abstained and a.text.startswith("The default is set to 2"), a.text
+    a = ask(answerer, "What is the default Maximum Concurrent Jobs in the Director resource?", ctx)
+    assert not a.abstained and a.text.startswith("The default is set to 20"), a.text
+
+
+def test_a_default_spelled_as_a_number_word_is_stated_not_its_neighbours(answerer, tmp_path) -> None:
+    # "The default interval is zero" read as no value: the next entry's "30 minutes" was quoted.
+    ctx = context_of(tmp_path, STORAGE_DAEMON_PAGE)
+    a = ask(answerer, "What is the default Heartbeat Interval of the Storage daemon?", ctx)
+    assert not a.abstained and "zero" in a.text and "30 minutes" not in a.text, a.text
+
+
+RETENTION_PAGE = """<html><head><title>Catalog Maintenance</title></head><body>
+<h1>Setting Retention Periods</h1><p>The File Retention record defines the length of time that Bacula
+will keep File records in the Catalog database. Note, if a Job record is selected for pruning, all
+associated File and JobMedia records will also be pruned regardless of the File Retention period set.
+As a consequence, you normally will set the File retention period to be less than the Job retention
+period. As mentioned above, once the File records are removed from the database, you will no longer
+be able to restore individual files from the Job.</p></body></html>"""
+
+
+def test_a_why_question_quotes_the_sentence_a_consequence_is_drawn_from(answerer, tmp_path) -> None:
+    # "As a consequence, you normally will set ..." says what to do; the sentence before says why.
+    ctx = context_of(tmp_path, RETENTION_PAGE)
+    a = ask(
+        answerer,
+        "Why should the File Retention period normally be shorter than the Job Retention period?",
+        ctx,
+    )
+    assert not a.abstained and "will also be pruned regardless" in a.text, a.text
+
+
+COMPACTING_PAGE = """<html><head><title>Catalog Maintenance</title></head><body>
+<h1>Compacting Your MySQL Database</h1><p>Over time, as noted above, your database will tend to grow.
+I've noticed that even though Bacula regularly prunes files, MySQL does not effectively use the space,
+and instead continues growing. To avoid this, from time to time, you must compact your database.
+Normally, large commercial database such as Oracle have commands that will compact a database to
+reclaim wasted file space. MySQL has the OPTIMIZE TABLE command that you can use.</p>
+<p>After doing the mysqldump, I had a bacula.sql file that had 174,356 blocks, and after recreating the
+database I ended up with a total of 210,464 blocks rather than the original 629,644.</p>
+<h1>Compacting Your PostgreSQL Database</h1><p>Over time, as noted above, your database will tend to
+grow. I've noticed that even though Bacula regularly prunes files, PostgreSQL has a VACUUM command
+that will compact your database for you.</p></body></html>"""
+
+
+def test_which_command_quotes_the_unit_that_names_one_of_the_asked_programs(answerer, tmp_path) -> None:
+    # The units around "MySQL has the OPTIMIZE TABLE command" share more of the question's words
+    # and name no command; PostgreSQL's VACUUM is another program's command.
+    ctx = context_of(tmp_path, COMPACTING_PAGE)
+    a = ask(answerer, "Which MySQL command can compact the Bacula catalog?", ctx)
+    assert not a.abstained and "OPTIMIZE TABLE" in a.text and "VACUUM" not in a.text, a.text
+
+
+RESTORE_PAGE = """<html><head><title>The Restore Command</title></head><body>
+<h1>General</h1><p>If you backup multiple OS types (Linux, Solaris, HP, MacOS, FreeBSD, Win32, ...),
+restore files from each system type. Files are restored with the restore command of the console,
+which builds a bootstrap file and runs a restore job.</p></body></html>"""
+
+
+def test_a_name_in_capitals_that_no_passage_spells_abstains(answerer, tmp_path) -> None:
+    # Sharing "restore files" and "MacOS" with the page is not knowing Time Machine.
+    ctx = context_of(tmp_path, RESTORE_PAGE)
+    a = ask(answerer, "How do I restore files from a Time Machine backup on macOS?", ctx)
+    assert a.abstained, a.text
+    # Spelled in another case, a name the page holds is known.
+    a = ask(answerer, "How are files restored with the Restore Command?", ctx)
+    assert not a.abstained and "restore command" in a.text, a.text

@@ -465,3 +465,24 @@ def test_a_pages_own_table_of_contents_is_dropped_and_other_link_lists_kept(tmp_
     assert doc.text.count("encode single pictures") == 1
     assert "- Introduction\n- Setup\n- Usage" in doc.text
     assert "read the part on rates" in doc.text
+
+
+def test_contents_whose_links_spell_the_pages_own_file_name_are_dropped(tmp_path: Path) -> None:
+    # LaTeX2HTML's "Subsections" list links into the page by its own name ("crypto.html#SEC2");
+    # a list of the same shape into another page is that page's contents and stays.
+    path = tmp_path / "crypto.html"
+    path.write_text(
+        "<html><body><strong>Subsections</strong><ul>"
+        '<li><a href="crypto.html#SEC1">Building with Encryption Support</a></li>'
+        '<li><a href="crypto.html#SEC2">Encryption Technical Details</a></li>'
+        '<li><a href="crypto.html#SEC3">Decrypting with a Master Key</a></li></ul>'
+        '<ul><li><a href="tls.html#SEC1">TLS Directives</a></li><li><a href="tls.html#SEC2">TLS'
+        ' Keys</a></li><li><a href="tls.html#SEC3">TLS Examples</a></li></ul>'
+        '<h1><a id="SEC2">Encryption Technical Details</a></h1>'
+        "<p>The implementation uses 128bit AES-CBC.</p></body></html>",
+        encoding="utf-8",
+    )
+    [doc] = HtmlLoader().load(path)
+    assert doc.text.count("Encryption Technical Details") == 1, doc.text
+    assert "Decrypting with a Master Key" not in doc.text
+    assert "- TLS Directives\n- TLS Keys\n- TLS Examples" in doc.text

@@ -258,12 +258,18 @@ def entry_name(line: str) -> str:
     return _ASIDE.sub(" ", line)
 
 
+# A definition term that names a directive in words and shows its value's form after an equals
+# sign ("Maximum Concurrent Jobs = number", "FD Port = port-number"): Bacula's and Samba's layout.
+SPELLED_TERM = re.compile(r"(?P<name>[A-Za-z][\w-]*(?: [A-Za-z][\w-]*){1,5}) = \S.{0,60}")
+
+
 def label_names(entity: str, label: str) -> bool:
     """Whether an entry's label (headings and the definition term, one a line) names ``entity``
     as the entry's own name: the setting whose default is "$relayhost" is not the entry of
     ``relayhost``, which a question about ``relayhost`` asks for."""
-    if entity.endswith(")"):
-        # A whole term line ("ssl (boolean)", QuestionNeed.terms) is named by that line alone.
+    if entity.endswith(")") or SPELLED_TERM.fullmatch(entity) is not None:
+        # A whole term line ("ssl (boolean)", "Maximum Concurrent Jobs = number";
+        # QuestionNeed.terms) is named by that line alone.
         return any(line.strip() == entity for line in label.split("\n"))
     return any(
         names(entity, entry_name(line)) and not _dotted_longer(entity, line) for line in label.split("\n")

@@ -32,6 +32,7 @@ from ragline.embedding.base import Embedder, Vectors, l2_normalize
 from ragline.errors import ConfigError
 from ragline.generation.citations import strip_markers
 from ragline.generation.entries import (
+    SPELLED_TERM,
     answers_as_field,
     asked_identifiers,
     attribute_share,
@@ -307,6 +308,11 @@ def _default_row(need: QuestionNeed, scored: Sequence[ScoredSentence]) -> int | 
 # A sentence that opens by pointing back ("It is the default mode for the main message queue.",
 # "He later ..."): what it points to is in the sentence before.
 _POINTS_BACK = re.compile(r"(?:It|Its|He|His|She|Her|They|Their|This|These|That|Those)\b")
+# A sentence that draws a consequence from the one before it.
+_CONSEQUENCE = re.compile(
+    r"(?:As\s+a\s+(?:consequence|result)|Consequently|Therefore|Thus|Hence|Accordingly"
+    r"|For\s+(?:this|that|these|those)\s+reasons?)\b"
+)
 # What a sentence right after a configuration or command says of it: "This says to chroot() ...",
 # "This allows the users barb and dave ...", "This will ...", "That configuration ...".
 _EXPLAINS_ABOVE = re.compile(
@@ -317,13 +323,18 @@ _EXPLAINS_ABOVE = re.compile(
 )
 
 
-def _with_antecedent(p: Passage, s: ScoredSentence, code: bool = False) -> ScoredSentence:
+def _with_antecedent(
+    p: Passage, s: ScoredSentence, code: bool = False, reason: bool = False
+) -> ScoredSentence:
     """``s`` with the sentence before it in its passage when it opens with a pronoun that points
     back to it (the answer then names what "It" is), else ``s``. With ``code`` (a command is
     asked for), a short code block that "This ..." explains ("``DefaultRoot ~ !ftp-special``"
     then "This says to chroot() every user who is not a member of group ftp-special ...") is
-    quoted before it, with the sentence that introduces the block."""
-    if not _POINTS_BACK.match(s.text):
+    quoted before it, with the sentence that introduces the block. With ``reason`` (a "why"
+    question), so is the sentence a consequence is drawn from: "As a consequence, you normally
+    will set the File retention period to be less than ..." says what to do; the sentence before
+    it says why."""
+    if not _POINTS_BACK.match(s.text) and not (reason and _CONSEQUENCE.match(s.text)):
         return s
     a = s.start - p.start
     units = [u for u in answer_units(p.text) if u[1] <= a]
@@ -400,6 +411,35 @@ def _unknown_owner(question: str, context: Context) -> bool:
     for p in context.passages:
         known.update(terms(p.text), terms(p.header))
     return any(not set(terms(o)) <= known for o in owners)
+
+
+# Two or more capitalised words in a row ("Time Machine", "Proxmox VE"), each more than a letter.
+_CAPITALISED_RUN = re.compile(r"(?<![\w.\-])[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)+")
+
+
+def _unknown_name(question: str, context: Context) -> bool:
+    """Whether ``question`` names something in two or more capitalised words (not its opening
+    word) that no passage of ``context`` spells, in its text or headings, in any case, and one of
+    whose words no passage writes as the question does: "the Bacula Director" is made of the names
+    a manual writes, though it never writes them together."""
+    opening = re.match(r"\s*\S+", question)
+    start = opening.end() if opening else 0
+    runs = [m.group(0).split() for m in _CAPITALISED_RUN.finditer(question, start)]
+    if not runs:
+        return False
+    written = [" ".join(f"{p.header} {p.title} {p.text}".split()) for p in context.passages]
+    spelled = [text.lower() for text in written]
+    words: set[str] = set()
+    for text in written:
+        words.update(re.findall(r"[\w\-]+", text))
+    for run in runs:
+        # An acronym in the run is written loosely ("RTT" as "iRTT"): the name is its other words.
+        named = [w for w in run if not w.isupper()]
+        if len(named) < 2 or any(" ".join(run).lower() in text for text in spelled):
+            continue
+        if not all(w in words for w in named):
+            return True
+    return False
 
 
 def _promote(
@@ -699,7 +739,8 @@ def _described_entry(
     if better is not None:
         return better
     for s in scored:
-        name = entry_identifier(s.label) if s.label else None
+        # A directive named in words ("Statistics Retention = time") is named by its term line.
+        name = (entry_identifier(s.label) or _spelled_term(s.label)) if s.label else None
         if name is None or s.kind >= 1.0:
             continue
         if s is not top and (
@@ -862,6 +903,31 @@ def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[Sco
             if heading is not None and heading.isalpha() and heading.islower() and heading in words:
                 return s.label.rsplit("\n", 1)[-1].strip()
     return best
+
+
+def _spelled_term(label: str) -> str | None:
+    """The label's last line when it is a directive's term named in words (SPELLED_TERM)."""
+    line = label.rsplit("\n", 1)[-1].strip()
+    return line if SPELLED_TERM.fullmatch(line) is not None else None
+
+
+def _entries_spelled(need: QuestionNeed, question: str, scored: Sequence[ScoredSentence]) -> tuple[str, ...]:
+    """The term lines of the context's entries whose name of two or more words the default
+    question spells whole ("Maximum Concurrent Jobs = number" for "What is the default Maximum
+    Concurrent Jobs of the File daemon?"), when it names no identifier; else none."""
+    if need.kind != "default" or not scored or any(is_identifier(e) for e in need.named):
+        return ()
+    lowered = " ".join(question.lower().split())
+    found: list[str] = []
+    for s in scored:
+        line = s.label.rsplit("\n", 1)[-1].strip() if s.label else ""
+        m = SPELLED_TERM.fullmatch(line)
+        if m is None or line in found:
+            continue
+        name = m.group("name").lower()
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lowered):
+            found.append(line)
+    return tuple(found)
 
 
 def _referred_entry(
@@ -1075,6 +1141,46 @@ def _item_named(question: str, item: str, text: str) -> tuple[int, str] | None:
         if is_identifier(name) and name.casefold() not in named and not name.isupper():
             return m.start(key), name
     return None
+
+
+def _names_asked_item(question: str, item: str, text: str) -> bool:
+    """Whether ``text`` names an entry of the asked kind ``item`` that the question does not
+    ("the OPTIMIZE TABLE command", "the command pg_dump"), and names whose it is when the
+    question does (:func:`_whose_item`)."""
+    return _names_item(question, item, text) and not _anothers_item(question, item, text)
+
+
+def _whose_item(question: str, item: str) -> str | None:
+    """The capitalised name the question puts before the asked kind's word ("MySQL" in "Which
+    MySQL command ...?"), case-folded, else None."""
+    m = re.match(rf"\s*(?:which|what)\s+(?P<w>[\w.\-]+)\s+{item}s?\b", question, re.IGNORECASE)
+    return m.group("w").casefold() if m is not None and m.group("w")[0].isupper() else None
+
+
+def _anothers_item(question: str, item: str, text: str) -> bool:
+    """Whether ``text`` names an entry of the asked kind without naming whose the question asks
+    for ("PostgreSQL has a VACUUM command" for "Which MySQL command ...?")."""
+    whose = _whose_item(question, item)
+    return (
+        whose is not None
+        and whose not in {t.casefold() for t in re.findall(r"[\w.\-]+", text)}
+        and _names_item(question, item, text)
+    )
+
+
+def _names_item(question: str, item: str, text: str) -> bool:
+    asked = {t.casefold() for t in re.findall(r"[\w.\-]+", question)}
+    for m in _item_pattern(item).finditer(text):
+        name = (m.group("a") if m.group("a") is not None else m.group("b")).strip(".-")
+        # A name is shaped as one: an identifier ("dbcheck_tool", "pg_dump"), a word in capitals
+        # ("OPTIMIZE TABLE", "VACUUM"), or a word with a digit, dash or dot ("bscan-2"); "the
+        # command and parameters such as" names none.
+        shaped = (
+            is_identifier(name) or (name.isupper() and len(name) > 1) or re.search(r"[a-z][\d.\-_]", name)
+        )
+        if shaped and any(c.isalpha() for c in name) and name.casefold() not in asked:
+            return True
+    return False
 
 
 @lru_cache(maxsize=32)
@@ -1820,7 +1926,15 @@ class ExtractiveAnswerer:
                 first[doc] = i
         for i in first.values():
             subjects[i] = 1.5
-        bonus = [w.entry * e + w.subject * sub for e, sub in zip(entries, subjects, strict=True)]
+        # "Which MySQL command can compact the catalog?": the unit that names a command ("MySQL
+        # has the OPTIMIZE TABLE command that you can use.") answers; its neighbours share more
+        # of the question's words and name none.
+        item = asked_item(question) if need.kind in ("procedure", "name") else None
+        items = [float(item is not None and _names_asked_item(question, item, f.shown)) for f in found]
+        bonus = [
+            w.entry * e + w.subject * sub + w.answer_type * it
+            for e, sub, it in zip(entries, subjects, items, strict=True)
+        ]
         # What the question needs counts before embedding too: the unit stating the default may
         # share fewer words with the question than its neighbours do.
         pre = [
@@ -1978,7 +2092,14 @@ class ExtractiveAnswerer:
                 score=max(self.mix.verdict_of(pair), self.mix.verdict_of(one)) + prior,
                 reader_logit=max(_logit(pair), _logit(one)),
             )
-        order = sorted(range(k), key=lambda j: -read[j].score)
+        # The reader reads "PostgreSQL has a VACUUM command that will compact your database" as
+        # the answer to "Which MySQL command can compact ...?": another program's command goes
+        # after every unit that is not one.
+        item = asked_item(question) if need.kind in ("procedure", "name") else None
+        others = [item is not None and _anothers_item(question, item, s.text) for s in read]
+        if not all(others):
+            read = [replace(s, score=-1.0) if other else s for s, other in zip(read, others, strict=True)]
+        order = sorted(range(k), key=lambda j: (others[j], -read[j].score))
         rest = [replace(s, score=-1.0) for s in scored[k:]]
         top = read[order[0]]
         confidence = self.mix.confidence(_entry_evidence(top, scored))
@@ -2062,7 +2183,17 @@ class ExtractiveAnswerer:
             # value is false."); the context's entry of that name is what is asked about.
             need = replace(need, terms=(term,))
             scored, vecs = self.score(question, context, need)
-        described = _described_entry(need, question, context, scored) if term is None else None
+        spelled = _entries_spelled(need, question, scored) if term is None else ()
+        if spelled:
+            # "What is the default Maximum Concurrent Jobs of the File daemon?": a directive named
+            # in words is no identifier to the question's parser, so its entries' "The default is
+            # set to 2." held none of its words; the entries of that name (one per resource or
+            # daemon) are what is asked about, and the rest of the question picks among them.
+            need = replace(need, terms=(*need.terms, *spelled))
+            scored, vecs = self.score(question, context, need)
+        described = (
+            _described_entry(need, question, context, scored) if term is None and not spelled else None
+        )
         if described is not None:
             # The question paraphrases one setting's description ("How long does Varnish wait
             # for the first byte from a backend by default?" for first_byte_timeout's "Default
@@ -2157,6 +2288,11 @@ class ExtractiveAnswerer:
             # Icecast section is in the context, the default chosen ("port ... by default is
             # 1935") is rtmp's, the section beside it.
             confidence = min(confidence, self.abstain_threshold / 2)
+        if scored and _unknown_name(question, context):
+            # "How do I restore files from a Time Machine backup on macOS?": a name of two words
+            # or more that no passage spells is something else than what the passages document,
+            # whatever words ("restore files", "MacOS") they share with the question.
+            confidence = min(confidence, self.abstain_threshold / 2)
         if scored and _unknown_owner(question, context):
             # "Which option sets vsftpd's maximum anonymous transfer rate?": whatever is asked,
             # a program named in the possessive that no passage of the context names is another
@@ -2184,7 +2320,10 @@ class ExtractiveAnswerer:
             chosen = _each_side(compared(question), chosen, scored)
         quote_code = need.kind in _QUOTES_CODE
         chosen = _without_repeats(
-            [_with_antecedent(context.passages[s.passage], s, quote_code) for s in chosen]
+            [
+                _with_antecedent(context.passages[s.passage], s, quote_code, need.kind == "reason")
+                for s in chosen
+            ]
         )
         # "Which directive ...?": the directive a chosen sentence names ("Then add the
         # MasqueradeAddress directive ..."), before the reader's span or a heading's words.

@@ -602,6 +602,12 @@ _SET_BY_DEFAULT = re.compile(r"\b(?:is|are)\s+(?:not\s+)?set\s+by\s+default\b", 
 _DEFAULT_ASIDE = re.compile(r"\((?:by\s+)?default\b[:\s]+[^()\s][^()]{0,80}\)", re.IGNORECASE)
 
 
+# "The default interval is zero", "defaults to two": the value spelled as a number word.
+_DEFAULT_IN_WORDS = re.compile(
+    rf"\bdefaults?\b(?:\s+\w+)?\s+(?:is|are|to)\s+(?:zero|{_NUMBER_WORD.pattern})(?![\w-])", re.IGNORECASE
+)
+
+
 _ON_OFF = re.compile(
     r"(?:\b(?:is|are|to|be|was|default|defaults|value)\s+|[:=|]\s*|^\s*)(?:on|off)\b|\b(?:on|off)\s+by\s+default\b",
     re.IGNORECASE,
@@ -627,6 +633,8 @@ def _states_default_in_words(text: str) -> bool:
         # "the default is local-ddns", "defaults to hmac-sha256": a name joined by - _ or . is a
         # literal value, as a number is.
         or _DEFAULT_TOKEN.search(text) is not None
+        # "The default interval is zero which disables the heartbeat.": a count in words.
+        or _DEFAULT_IN_WORDS.search(text) is not None
         # "Both RCS and GLOBAL_RCS are set by default": an option's state is its value.
         or _SET_BY_DEFAULT.search(text) is not None
         # "... is set to DISABLE_ALL": a constant's name is a literal value.

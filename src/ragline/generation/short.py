@@ -24,7 +24,7 @@ _NUM = r"[-+]?\d[\d,]*(?:\.\d+)?"
 # Spaced or glued ("30 seconds", "4MB"); the one- and two-letter units only glued, as a
 # configuration file writes them ("15s", "256kB", "5min", "24h", "4d", "100us").
 _UNIT = (
-    r"(?:\s?(?:%|ms\b|seconds?\b|minutes?\b|hours?\b|days?\b|bytes?\b|[KMG]i?B\b|pages?\b|KiB\b|MiB\b)"
+    r"(?:\s?(?:%|ms\b|seconds?\b|minutes?\b|hours?\b|days?\b|weeks?\b|months?\b|years?\b|bytes?\b|[KMG]i?B\b|pages?\b|KiB\b|MiB\b)"
     r"|(?:s|kB|TB|B|min|h|d|us)\b)?"
 )
 _NUMBER = re.compile(rf"(?<![\w.\-]){_NUM}{_UNIT}(?![\w.]\d)")
@@ -36,7 +36,10 @@ _DEFAULT_CELL = re.compile(r"\bDefault(?: values?)?:\s*(?:\|\s*)?(?P<v>(?:[^\n|;
 _DEFAULT_IS = re.compile(
     r"\bdefault(?:s|ing)?\b[^.;\n]{0,80}?\b(?:is|are|was|to|at)\s+"
     # "The default is typically 100 connections": the hedge is not the value.
-    r"(?:(?:typically|usually|normally|currently|generally|approximately|about)\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
+    r"(?:(?:typically|usually|normally|currently|generally|approximately|about)\s+)?(?P<v>\"[^\"]{1,40}\"|'[^']{1,40}'"
+    # "The default is no limit.": the value is the two words.
+    r"|no\s+(?:limit|maximum|minimum|timeout|restriction)s?\b"
+    r"|[^\s,;()]+(?:\s(?:or|and)\s\"?[^\s,;()\"]+\"?)?)",
     re.IGNORECASE,
 )
 # The value a clause sets: a quoted literal or one token ("200", "DISABLE_ALL", "~/sent").

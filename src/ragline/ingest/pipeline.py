@@ -53,11 +53,12 @@ log = logging.getLogger(__name__)
 _EMBED_STEP = 256
 # Bump when loading, cleaning or chunking code changes what a file turns into: every file is
 # then re-chunked on its next ingest (embeddings of unchanged chunk texts still come from cache).
-PIPELINE_VERSION = "8"  # 2: sentence vectors; 3: Markdown tables, OCR, table- and code-aware chunks;
+PIPELINE_VERSION = "9"  # 2: sentence vectors; 3: Markdown tables, OCR, table- and code-aware chunks;
 # 4: prose wrapped in HTML <pre> read as paragraphs; 5: a reference entry's sections under its name;
 # 6: lines of a <pre> block that each name a thing and describe it read as a table's rows;
 # 7: a <pre> list of options, each over its indented description, read as a table's rows;
 # 8: a page's own table of contents and the in-page links it hides from screen readers dropped
+# 9: a page's own contents whose links spell the page's file name ("page.html#sec") dropped too
 
 
 @dataclass(slots=True)

@@ -133,18 +133,29 @@ def _pick_container(soup: BeautifulSoup) -> Tag:
     return body if isinstance(body, Tag) else soup
 
 
-def _in_page_contents(tag: Tag) -> bool:
+def _in_page_contents(tag: Tag, page: str | None = None) -> bool:
     """Whether the list ``tag`` is a page's own table of contents: at least
     ``_CONTENTS_MIN_LINKS`` links into the page ("#Usage") that hold nearly all of its text
     (texinfo's and Sphinx's local contents). Each entry repeats a heading of the page, so the
     list ranks for every question about the page and answers none: FFmpeg's FAQ answered "How
     do I encode single pictures into movies?" with its own contents line. A list of links to
-    other pages (a chunked manual's contents) is kept: it is that page's text."""
-    links = [a for a in tag.find_all("a") if str(a.get("href", "")).startswith("#")]
+    other pages (a chunked manual's contents) is kept: it is that page's text. A link may spell
+    the page's own file name (``page``) before its fragment, as LaTeX2HTML's "Subsections" lists
+    do ("Data_Encryption.html#SECTION0042100")."""
+    links = [a for a in tag.find_all("a") if _into_page(str(a.get("href", "")), page)]
     if len(links) < _CONTENTS_MIN_LINKS:
         return False
     linked = sum(_text_len(a) for a in links)
     return linked >= _CONTENTS_LINKED_SHARE * max(_text_len(tag), 1)
+
+
+def _into_page(href: str, page: str | None) -> bool:
+    """Whether ``href`` points into the page itself: a bare fragment, or ``page`` (the page's file
+    name) and a fragment."""
+    if href.startswith("#"):
+        return True
+    path, hash_, _ = href.partition("#")
+    return bool(page) and bool(hash_) and path == page
 
 
 def _hidden_from_readers(tag: Tag) -> bool:
@@ -155,7 +166,7 @@ def _is_section(tag: Tag) -> bool:
     return tag.name in _SECTIONING or "main" in _attr_values(tag, "role")
 
 
-def _drops(tag: Tag, total: int, in_section: bool) -> bool:
+def _drops(tag: Tag, total: int, in_section: bool, page: str | None = None) -> bool:
     """Whether ``tag`` is page furniture to remove (``in_section``: inside an article, section,
     main or [role=main])."""
     name = tag.name
@@ -175,7 +186,7 @@ def _drops(tag: Tag, total: int, in_section: bool) -> bool:
         # A link into the page that is a permalink sign, or that the page itself hides from
         # screen readers (texinfo's "#" and "TOC" after every heading), is no part of the text.
         return True
-    if name in ("ul", "ol") and _in_page_contents(tag):
+    if name in ("ul", "ol") and _in_page_contents(tag, page):
         return True
     heuristic = name == "form" or any(
         _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
@@ -183,7 +194,7 @@ def _drops(tag: Tag, total: int, in_section: bool) -> bool:
     return heuristic and not _spared(tag, total)
 
 
-def _strip_furniture(container: Tag) -> None:
+def _strip_furniture(container: Tag, page: str | None = None) -> None:
     """Remove navigation, banners, sidebars and the like from inside ``container``.
 
     A pre-order walk with an explicit stack that never enters a removed element (bs4's
@@ -197,7 +208,7 @@ def _strip_furniture(container: Tag) -> None:
     ]
     while stack:
         tag, inside = stack.pop()
-        if _drops(tag, total, inside):
+        if _drops(tag, total, inside, page):
             _empty(tag)
             continue
         inside = inside or _is_section(tag)
@@ -560,12 +571,13 @@ def reference_entries(blocks: list[str]) -> list[str]:
     return out
 
 
-def html_to_text(soup: BeautifulSoup) -> str:
-    """The main content of a parsed page as Markdown-like text (not yet cleaned)."""
+def html_to_text(soup: BeautifulSoup, page: str | None = None) -> str:
+    """The main content of a parsed page as Markdown-like text (not yet cleaned); ``page`` is the
+    page's file name, which its links into itself may spell."""
     container = _pick_container(soup)
     # First, so that the furniture checks that read an element's subtree cost at most the cap.
     _flatten_deep(container)
-    _strip_furniture(container)
+    _strip_furniture(container, page)
     return _Renderer().render(container)
 
 
@@ -596,7 +608,7 @@ class HtmlLoader:
         if isinstance(content, str) and content.strip():
             metadata["description"] = " ".join(content.split())
         try:
-            text = clean_text(html_to_text(soup))
+            text = clean_text(html_to_text(soup, path.name))
         except RecursionError as exc:
             raise LoaderError(str(path), "HTML is nested too deeply to render") from exc
         if not text:
