@@ -302,3 +302,39 @@ def test_a_passage_copied_into_several_pages_is_read_once_and_the_room_goes_to_o
     texts = [h.chunk.text for h in hits]
     assert len(hits) == 3 and len(set(texts)) == 3
     assert any("warning log level is 24" in t for t in texts) and any("FFREPORT" in t for t in texts)
+
+
+def test_a_default_asked_of_a_named_section_puts_that_sections_hit_first(tmp_path) -> None:
+    # One directive in several resources: the resources the question does not name rank above the
+    # one it names, and their passages fill the context's room.
+    limits = (
+        "The default is set to {}. Any Maximum Concurrent Jobs of the Director resource applies too: see"
+        " the default Maximum Concurrent Jobs in the Director resource."
+    )
+    wordy = "Every valid connection to any daemon, console or program results in a job of its own. " * 3
+    resources = {
+        "Job": limits.format(1),
+        "Storage": limits.format(10),
+        "Director": wordy + "The default is 20.",
+    }
+    pages = {
+        f"{name.lower()}.html": (
+            f"<html><head><title>Configuring</title></head><body><h1>The {name} Resource</h1><dl>"
+            f"<dt>Maximum Concurrent Jobs = number</dt><dd>where number is the maximum number of Jobs"
+            f" that can run concurrently. {text}</dd></dl></body></html>"
+        )
+        for name, text in resources.items()
+    }
+    eng = engine_over(tmp_path, pages)
+    question = "What is the default Maximum Concurrent Jobs in the Director resource?"
+    first = eng.search(question, top_k=3)
+    assert first[0].chunk.section_path[-1] != "The Director Resource"
+    hits = eng.retrieve_for_answer(question, top_k=3)
+    assert hits[0].chunk.section_path[-1] == "The Director Resource", [h.chunk.section_path for h in hits]
+    assert sorted(h.chunk.id for h in hits) == sorted(h.chunk.id for h in first)
+    # A question naming no section, or naming the first hit's: as they are.
+    plain = "What is the default Maximum Concurrent Jobs?"
+    assert eng.retrieve_for_answer(plain, top_k=3) == eng.search(plain, top_k=3)
+    top = first[0].chunk.section_path[-1].removeprefix("The ").lower()
+    named = f"What is the default Maximum Concurrent Jobs in the {top}?"
+    assert eng.retrieve_for_answer(named, top_k=3) == eng.search(named, top_k=3)

@@ -85,7 +85,7 @@ from ragline.store.rows import DocumentView, text_from_chunks
 from ragline.telemetry import span as _span
 from ragline.telemetry import start_span
 from ragline.text.navigation import answers_last
-from ragline.text.sentences import SECTION_NUMBER
+from ragline.text.sentences import SECTION_NUMBER, without_section_number
 from ragline.text.token_counters import TokenCounter, make_token_counter
 from ragline.text.tokenizer import Tokenizer
 from ragline.types import (
@@ -208,6 +208,31 @@ class _Asked:
     def scope(self) -> Filter | None:
         """The filters narrowed to what the principal may read."""
         return scope_filter(self.filters, self.principal)
+
+
+def _named_section_first(asked: _Asked, hits: list[Hit]) -> list[Hit]:
+    """``hits`` with the first one under a section heading that a default question names ("...
+    Maximum Concurrent Jobs in the Director resource?" over "The Director Resource") moved first,
+    when the first hit is under another heading: the same directive in the Job, Storage and Client
+    resources ranked above it and filled the context's room."""
+    if asked.need.kind != "default" or len(hits) < 2:
+        return hits
+    question = " ".join(asked.question.lower().split())
+
+    def named(h: Hit) -> bool:
+        if not h.chunk.section_path:
+            return False
+        heading = without_section_number(h.chunk.section_path[-1]).lower()
+        heading = re.sub(r"^(?:the|a|an)\s+", "", " ".join(heading.split()))
+        return (
+            len(heading.split()) >= 2
+            and re.search(rf"(?<!\w){re.escape(heading)}(?!\w)", question) is not None
+        )
+
+    if named(hits[0]):
+        return hits
+    i = next((i for i, h in enumerate(hits) if named(h)), None)
+    return hits if i is None else [hits[i], *hits[:i], *hits[i + 1 :]]
 
 
 def _distinct(hits: list[Hit], before: Sequence[Hit] = ()) -> list[Hit]:
@@ -924,6 +949,7 @@ class Engine:
         asked = _Asked(question, classify(question), filters, collection, principal, coll.store)
         hits = self._without_copies(asked, hits, k)
         hits = self._with_entry_default(asked, hits, k)
+        hits = _named_section_first(asked, hits)
         hits = self._with_definition_lead(asked, hits)
         last = sum(answers_last(question, h.chunk.title, h.chunk.text) for h in hits)
         if 2 * last <= k or len(hits) < k:

@@ -2472,3 +2472,24 @@ def test_a_name_in_capitals_that_no_passage_spells_abstains(answerer, tmp_path) 
     # Spelled in another case, a name the page holds is known.
     a = ask(answerer, "How are files restored with the Restore Command?", ctx)
     assert not a.abstained and "restore command" in a.text, a.text
+
+
+ENCRYPTION_PAGE = """<html><head><title>Data Encryption</title></head><body>
+<h1>Data Encryption</h1><p>Bacula permits file data encryption and signing within the File Daemon (or
+Client) prior to sending data to the Storage Daemon. Upon restoration, file signatures are validated
+and any mismatches are reported.</p>
+<h1>Building Bacula with Encryption Support</h1><p>The configuration option for enabling OpenSSL
+encryption support has not changed since Bacula 1.38. To build Bacula with encryption support, you
+will need the OpenSSL libraries and headers installed. When configuring Bacula, use:</p>
+<pre>
+   ./configure --with-openssl ...
+</pre>
+<h1>Encryption Technical Details</h1><p>The implementation uses 128bit AES-CBC, with RSA encrypted
+symmetric session keys. The RSA key is user supplied.</p></body></html>"""
+
+
+def test_a_step_quotes_the_block_that_its_when_clause_introduces(answerer, tmp_path) -> None:
+    # "When configuring Bacula, use:" (four words) between the step and its command.
+    ctx = context_of(tmp_path, ENCRYPTION_PAGE)
+    a = ask(answerer, "How do you build Bacula with encryption support?", ctx)
+    assert not a.abstained and "--with-openssl" in a.text.split("[1]")[0], a.text
