@@ -214,6 +214,12 @@ SETS = {
     # prose in the description, the same directive in several resources and daemons with
     # different defaults, an alphabetical index page; split bacula.
     "bacula": _one_manual("bacula", "bacula-doc", "usr/share/doc/bacula-doc/html/main", "*.html"),
+    # Written on 2026-12-08 (twenty-eighth session) before any output over this manual: Cyrus
+    # IMAP's documentation (cyrus-doc): the man pages as groff HTML, imapd.conf's options as
+    # "name: value" lines whose value is the default (the page says so once, above them all), the
+    # overview's access rights as letter / word / description lines, install guides and a FAQ;
+    # split cyrus.
+    "cyrus": _one_manual("cyrus", "cyrus-doc", "usr/share/doc/cyrus-doc/html", "**/*.html"),
 }
 
 
