@@ -2493,3 +2493,65 @@ def test_a_step_quotes_the_block_that_its_when_clause_introduces(answerer, tmp_p
     ctx = context_of(tmp_path, ENCRYPTION_PAGE)
     a = ask(answerer, "How do you build Bacula with encryption support?", ctx)
     assert not a.abstained and "--with-openssl" in a.text.split("[1]")[0], a.text
+
+
+# A man page rendered by groff: options listed as "name: value" (the value is the default, as the
+# page says once above them all), each over its description.
+IMAPD_CONF_PAGE = """<html><head><title>IMAPD.CONF</title></head><body><h2>FIELD DESCRIPTIONS</h2>
+<p style="margin-left:11%">The sections below detail options that can be placed in the
+/etc/imapd.conf file, and show each option's default value.</p>
+<p style="margin-left:15%"><b>autocreate_quota:</b> -1</p>
+<p style="margin-left:22%">If set to a value of zero or higher, users have their INBOX folders
+created upon a successful login event, provided their INBOX did not yet already exist.</p>
+<p style="margin-left:15%"><b>autocreate_quota_messages:</b> -1</p>
+<p style="margin-left:22%">If set to a value of zero or higher, users who have their INBOX folders
+created upon a successful login event (see autocreate_quota) receive the message quota configured in
+this option. The default of -1 disables assigning message quota.</p>
+<p style="margin-left:15%"><b>poptimeout:</b> 10m</p>
+<p style="margin-left:22%">Set the length of the POP server's inactivity autologout timer.</p>
+<p style="margin-left:15%"><b>sievedir:</b> /usr/sieve</p>
+<p style="margin-left:22%">If sieveusehomedir is false, this directory is searched for Sieve
+scripts.</p></body></html>"""
+
+
+def test_an_option_listed_with_its_value_states_that_value_as_its_default(answerer, tmp_path) -> None:
+    # No sentence of these entries says "default": the listing's "autocreate_quota: -1" does, and
+    # the question abstained (no unit stated a value in the asked entry) or quoted the neighbour's
+    # "The default of -1 disables assigning message quota." for it.
+    ctx = context_of(tmp_path, IMAPD_CONF_PAGE)
+    for question, value in (
+        ("What is the default value of autocreate_quota?", "-1"),
+        ("What is the default poptimeout?", "10m"),
+        ("What is the default sievedir?", "/usr/sieve"),
+    ):
+        a = ask(answerer, question, ctx)
+        assert not a.abstained and a.short is not None and a.short.text == value, (question, a.text)
+        name = question.split()[-1].rstrip("?")
+        assert a.text.startswith(f"{name}: {value}"), (question, a.text)
+
+
+def test_a_listed_value_must_look_like_one() -> None:
+    from ragline.generation.entries import term_value
+
+    assert term_value("autocreate_quota: -1") == ("autocreate_quota", "-1")
+    assert term_value("maxfds= 256") == ("maxfds", "256")
+    assert term_value("configdirectory: <none>") == ("configdirectory", "<none>")
+    # A type or a placeholder is no value; nor is a sentence with a colon.
+    assert term_value("Maximum Concurrent Jobs = number") is None
+    assert term_value("Name = name") is None
+    assert term_value("Note: this directive is required") is None
+
+
+CONCEPTS_PAGE = """<html><head><title>Overview and Concepts</title></head><body>
+<h2>Message Delivery</h2><p>Messages are delivered by lmtpd, which speaks LMTP to the MTA.</p>
+<h3>Single Instance Store</h3><p>If a delivery attempt mentions several recipients (only possible if
+the MTA is speaking LMTP to lmtpd), the server attempts to store as few copies of a message as
+possible. It will store one copy of the message per partition, and create hard links for all other
+recipients of the message.</p></body></html>"""
+
+
+def test_the_first_paragraph_under_a_heading_that_is_the_asked_term_defines_it(answerer, tmp_path) -> None:
+    # It shares few words with "What is single instance store?": the sentence score alone abstained.
+    ctx = context_of(tmp_path, CONCEPTS_PAGE)
+    a = ask(answerer, "What is single instance store?", ctx)
+    assert not a.abstained and "store as few copies of a message as possible" in a.text, a.text

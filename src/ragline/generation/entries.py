@@ -263,11 +263,31 @@ def entry_name(line: str) -> str:
 SPELLED_TERM = re.compile(r"(?P<name>[A-Za-z][\w-]*(?: [A-Za-z][\w-]*){1,5}) = \S.{0,60}")
 
 
+# A listing's line that shows an option with its value ("autocreate_quota: -1", "maxfds= 256",
+# "sievedir: /usr/sieve", "configdirectory: <none>"), as Cyrus's and many man pages list options
+# with their defaults; the value must look like one: a number, a path, a bracketed placeholder, a
+# quoted string or a switch word ("Maximum Concurrent Jobs = number" shows a type, not a value).
+TERM_VALUE = re.compile(
+    r"(?P<name>[A-Za-z][\w.\-]*)(?::|\s?=)\s+(?P<value>-?\d[\w.:,]*|/[\w./\-{}$]*|<[^<>\n]{1,30}>"
+    r"|\"[^\"\n]{0,40}\"|'[^'\n]{0,40}'|yes|no|on|off|true|false)"
+)
+
+
+def term_value(line: str) -> tuple[str, str] | None:
+    """(name, value) of a listing's line that is an option and its value alone (TERM_VALUE)::
+
+    term_value("autocreate_quota: -1")   # ("autocreate_quota", "-1")
+    term_value("Name = name")            # None
+    """
+    m = TERM_VALUE.fullmatch(line.strip())
+    return (m.group("name"), m.group("value")) if m is not None else None
+
+
 def label_names(entity: str, label: str) -> bool:
     """Whether an entry's label (headings and the definition term, one a line) names ``entity``
     as the entry's own name: the setting whose default is "$relayhost" is not the entry of
     ``relayhost``, which a question about ``relayhost`` asks for."""
-    if entity.endswith(")") or SPELLED_TERM.fullmatch(entity) is not None:
+    if entity.endswith(")") or SPELLED_TERM.fullmatch(entity) is not None or term_value(entity) is not None:
         # A whole term line ("ssl (boolean)", "Maximum Concurrent Jobs = number";
         # QuestionNeed.terms) is named by that line alone.
         return any(line.strip() == entity for line in label.split("\n"))

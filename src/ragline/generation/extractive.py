@@ -56,6 +56,7 @@ from ragline.generation.entries import (
     row_entry,
     setting_like,
     term_of,
+    term_value,
 )
 from ragline.generation.lexical import coverage, idf, terms
 from ragline.generation.prompt import NOT_ENOUGH_INFORMATION
@@ -412,7 +413,8 @@ def _documented_product(need: QuestionNeed, question: str, context: Context) -> 
         return set()
     found: set[str] = set()
     for e in need.entities:
-        if e not in products:
+        # A product is a name ("Bacula"), not a closing "for geography".
+        if e not in products or not e[:1].isupper():
             continue
         want = set(terms(e))
         naming = sum(want <= set(terms(p.text)) | set(terms(p.header)) for p in context.passages)
@@ -539,6 +541,16 @@ def _carries(need: QuestionNeed, s: _Sentence) -> float:
         # 8118, ... you will need to override the default"): less sure than "Default value:
         # 8118" or "The default is 8118".
         own = _LOOSE_DEFAULT
+    if (
+        need.kind == "default"
+        and own < 1.0
+        and s.label
+        and _lists_value(s.label)
+        and any(label_names(e, s.label) for e in (*need.named, *need.terms))
+    ):
+        # "autocreate_quota: -1" over its description: the listing shows each option's value
+        # (Cyrus's imapd.conf says it shows the defaults, once, above them all).
+        return 1.0
     if own < 1.0 and s.label and any(is_identifier(e) and label_names(e, s.label) for e in need.named):
         # A heading's section number ("5.4.4.4. WAIT FOR EVENT requires WAIT ON") is no value.
         label = _NUMBERED_LINE.sub("", s.label)
@@ -894,7 +906,9 @@ def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[Sco
     most = 0
     for s in scored:
         term = s.label.rsplit("\n", 1)[-1].strip() if s.label else ""
-        name = entry_name(term).split()
+        listed = term_value(term)
+        # "poptimeout: 10m": a one-word option listed with its value.
+        name = [listed[0]] if listed is not None else entry_name(term).split()
         # A term with its type or default in brackets ("ssl (boolean)"), all lower case: a
         # setting's name, not a heading's word.
         if len(name) != 1 or name[0] == term:
@@ -925,6 +939,27 @@ def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[Sco
             if heading is not None and heading.isalpha() and heading.islower() and heading in words:
                 return s.label.rsplit("\n", 1)[-1].strip()
     return best
+
+
+def _headed_by(term: str, label: str) -> bool:
+    """Whether the label's last line, its section number aside, is ``term`` (in any case)."""
+    line = without_section_number(label.rsplit("\n", 1)[-1]).strip()
+    return bool(line) and " ".join(line.split()).casefold() == " ".join(term.split()).casefold()
+
+
+def _listed_value(s: ScoredSentence, n: int) -> ShortAnswer | None:
+    """The value of the option line that opens ``s`` ("autocreate_quota: -1"), else None."""
+    line = s.text.split("\n", 1)[0]
+    listed = term_value(line)
+    if listed is None or not s.label or s.label.rsplit("\n", 1)[-1].strip() != line.strip():
+        return None
+    at = line.rindex(listed[1])
+    return ShortAnswer(text=listed[1], n=n, start=s.start + at, end=s.start + at + len(listed[1]))
+
+
+def _lists_value(label: str) -> bool:
+    """Whether the label's last line is an option listed with its value (entries.term_value)."""
+    return term_value(label.rsplit("\n", 1)[-1]) is not None
 
 
 def _spelled_term(label: str) -> str | None:
@@ -1011,7 +1046,7 @@ def _entry_states(need: QuestionNeed, p: Passage, label: str) -> bool:
     """Whether the entry under ``label`` in ``p`` states the asked kind of value: in its term
     ("maximal_queue_lifetime (default: 5d)") or in one of its units ("- Default: 5000"), or in a
     short sentence that closes its description ("The default is 10.")."""
-    if carries(need, label.rsplit("\n", 1)[-1]) >= 1.0:
+    if carries(need, label.rsplit("\n", 1)[-1]) >= 1.0 or (need.kind == "default" and _lists_value(label)):
         return True
     units = answer_units(p.text)
     labels = passage_labels(p, units)
@@ -2270,6 +2305,10 @@ class ExtractiveAnswerer:
         term = defined_term(need, question)
         if scored and (
             (term is not None and defines(term, scored[0].text))
+            # The first paragraph under a section headed by the asked term ("Single Instance
+            # Store" over "... the server attempts to store as few copies of a message as
+            # possible."): a concepts page's entry for it.
+            or (term is not None and scored[0].subject >= 1.5 and _headed_by(term, scored[0].label))
             # The record field of the named entry that says what is asked ("Effect if unset:"
             # under temporary-directory for "What happens when temporary-directory is not set?").
             or answers_as_field(question, scored[0].text, scored[0].label)
@@ -2384,6 +2423,9 @@ class ExtractiveAnswerer:
                 # The row's cell under the column the question names, or under "Default".
                 a, b = cell
                 short = ShortAnswer(text=s.text[a:b], n=n, start=s.start + a, end=s.start + b)
+            if short is None and need.kind == "default":
+                # "autocreate_quota: -1" opening the unit: the listed value.
+                short = _listed_value(s, n)
             if short is None and named_item is not None and named_item.n == n:
                 short = named_item
             if short is None and s.lead and named_item is None:
