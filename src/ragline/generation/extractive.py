@@ -1995,7 +1995,17 @@ class ExtractiveAnswerer:
         # has the OPTIMIZE TABLE command that you can use.") answers; its neighbours share more
         # of the question's words and name none.
         item = asked_item(question) if need.kind in ("procedure", "name") else None
-        items = [float(item is not None and _names_asked_item(question, item, f.shown)) for f in found]
+        # A unit inside an entry names it by its label ("memory_cache_enabled (boolean)" over
+        # "Setting to on enables the memory cache."), as much as a sentence that names it.
+        items = [
+            float(
+                item is not None
+                and (
+                    _names_asked_item(question, item, f.shown) or bool(f.label and entry_identifier(f.label))
+                )
+            )
+            for f in found
+        ]
         bonus = [
             w.entry * e + w.subject * sub + w.answer_type * it
             for e, sub, it in zip(entries, subjects, items, strict=True)
