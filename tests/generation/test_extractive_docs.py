@@ -2550,3 +2550,12 @@ def test_the_first_paragraph_under_a_heading_that_is_the_asked_term_defines_it(a
     ctx = context_of(tmp_path, CONCEPTS_PAGE)
     a = ask(answerer, "What is single instance store?", ctx)
     assert not a.abstained and "store as few copies of a message as possible" in a.text, a.text
+
+
+def test_a_heading_names_its_term_with_or_by_its_abbreviation() -> None:
+    from ragline.generation.extractive import _headed_by
+
+    for term in ("write-ahead logging", "WAL", "Write-Ahead Logging (WAL)"):
+        assert _headed_by(term, "Reliability\n30.3. Write-Ahead Logging (WAL)"), term
+    assert not _headed_by("logging", "Reliability\n30.3. Write-Ahead Logging (WAL)")
+    assert not _headed_by("WAL", "Reliability\n30.4. Asynchronous Commit")

@@ -942,9 +942,18 @@ def _entry_named_by_word(need: QuestionNeed, question: str, scored: Sequence[Sco
 
 
 def _headed_by(term: str, label: str) -> bool:
-    """Whether the label's last line, its section number aside, is ``term`` (in any case)."""
-    line = without_section_number(label.rsplit("\n", 1)[-1]).strip()
-    return bool(line) and " ".join(line.split()).casefold() == " ".join(term.split()).casefold()
+    """Whether the label's last line, its section number aside, is ``term`` (in any case), or
+    names it with its abbreviation: "30.3. Write-Ahead Logging (WAL)" heads both
+    "write-ahead logging" and "WAL"."""
+    line = " ".join(without_section_number(label.rsplit("\n", 1)[-1]).split())
+    if not line:
+        return False
+    names = {line}
+    m = re.fullmatch(r"(?P<name>.+?)\s*\((?P<short>[^()]{1,20})\)", line)
+    if m is not None:
+        names |= {m.group("name"), m.group("short")}
+    want = " ".join(term.split()).casefold()
+    return any(n.casefold() == want for n in names)
 
 
 def _listed_value(s: ScoredSentence, n: int) -> ShortAnswer | None:
