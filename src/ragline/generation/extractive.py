@@ -1209,6 +1209,10 @@ def _item_named(question: str, item: str, text: str) -> tuple[int, str] | None:
     return None
 
 
+# The kinds of item a configuration reference lists as entries (an entry's label names one).
+_SETTING_ITEMS = frozenset({"parameter", "option", "setting", "directive", "variable", "flag"})
+
+
 def _names_asked_item(question: str, item: str, text: str) -> bool:
     """Whether ``text`` names an entry of the asked kind ``item`` that the question does not
     ("the OPTIMIZE TABLE command", "the command pg_dump"), and names whose it is when the
@@ -2004,13 +2008,14 @@ class ExtractiveAnswerer:
         # has the OPTIMIZE TABLE command that you can use.") answers; its neighbours share more
         # of the question's words and name none.
         item = asked_item(question) if need.kind in ("procedure", "name") else None
-        # A unit inside an entry names it by its label ("memory_cache_enabled (boolean)" over
-        # "Setting to on enables the memory cache."), as much as a sentence that names it.
+        # A unit inside a setting's entry names it by its label ("memory_cache_enabled (boolean)"
+        # over "Setting to on enables the memory cache."), as much as a sentence that names one.
         items = [
             float(
                 item is not None
                 and (
-                    _names_asked_item(question, item, f.shown) or bool(f.label and entry_identifier(f.label))
+                    _names_asked_item(question, item, f.shown)
+                    or (item in _SETTING_ITEMS and bool(f.label and entry_identifier(f.label)))
                 )
             )
             for f in found
