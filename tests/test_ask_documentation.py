@@ -338,3 +338,26 @@ def test_a_default_asked_of_a_named_section_puts_that_sections_hit_first(tmp_pat
     top = first[0].chunk.section_path[-1].removeprefix("The ").lower()
     named = f"What is the default Maximum Concurrent Jobs in the {top}?"
     assert eng.retrieve_for_answer(named, top_k=3) == eng.search(named, top_k=3)
+
+
+def test_a_heading_every_reference_page_has_names_no_section() -> None:
+    from ragline.engine import _Asked, _named_section_first
+    from ragline.generation.question import classify
+    from ragline.types import Chunk, Hit
+
+    def hit(heading: str) -> Hit:
+        return Hit(Chunk(heading, "d", "text", 0, 0, 4, section_path=("Page", heading)), 1.0)
+
+    hits = [hit("The Job Resource"), hit("Default Values"), hit("The Director Resource")]
+
+    def first(question: str) -> str:
+        asked = _Asked(question, classify(question), None, None, None, None)  # type: ignore[arg-type]
+        return _named_section_first(asked, hits)[0].chunk.id
+
+    assert (
+        first("What is the default Maximum Concurrent Jobs in the Director resource?")
+        == "The Director Resource"
+    )
+    # "default values" is in the question; a "Default Values" section is on every reference page.
+    assert first("What are the default values of the Job resource's directives?") == "The Job Resource"
+    assert first("Which default values does the Messages resource take?") == "The Job Resource"

@@ -210,6 +210,41 @@ class _Asked:
         return scope_filter(self.filters, self.principal)
 
 
+# Words of the headings a reference repeats on every page: naming them names no one section.
+_GENERIC_HEADING_WORDS = frozenset(
+    {
+        "default",
+        "defaults",
+        "value",
+        "values",
+        "description",
+        "example",
+        "examples",
+        "syntax",
+        "option",
+        "options",
+        "parameter",
+        "parameters",
+        "setting",
+        "settings",
+        "configuration",
+        "notes",
+        "note",
+        "usage",
+        "overview",
+        "introduction",
+        "general",
+        "reference",
+        "see",
+        "also",
+        "and",
+        "of",
+        "for",
+        "the",
+    }
+)
+
+
 def _named_section_first(asked: _Asked, hits: list[Hit]) -> list[Hit]:
     """``hits`` with the first one under a section heading that a default question names ("...
     Maximum Concurrent Jobs in the Director resource?" over "The Director Resource") moved first,
@@ -224,8 +259,11 @@ def _named_section_first(asked: _Asked, hits: list[Hit]) -> list[Hit]:
             return False
         heading = without_section_number(h.chunk.section_path[-1]).lower()
         heading = re.sub(r"^(?:the|a|an)\s+", "", " ".join(heading.split()))
+        words = heading.split()
         return (
-            len(heading.split()) >= 2
+            len(words) >= 2
+            # "Default Values", "Configuration Options": a heading of every reference page.
+            and not set(words) <= _GENERIC_HEADING_WORDS
             and re.search(rf"(?<!\w){re.escape(heading)}(?!\w)", question) is not None
         )
 

@@ -475,7 +475,7 @@ def test_contents_whose_links_spell_the_pages_own_file_name_are_dropped(tmp_path
         "<html><body><strong>Subsections</strong><ul>"
         '<li><a href="crypto.html#SEC1">Building with Encryption Support</a></li>'
         '<li><a href="crypto.html#SEC2">Encryption Technical Details</a></li>'
-        '<li><a href="crypto.html#SEC3">Decrypting with a Master Key</a></li></ul>'
+        '<li><a href="./crypto.html#SEC3">Decrypting with a Master Key</a></li></ul>'
         '<ul><li><a href="tls.html#SEC1">TLS Directives</a></li><li><a href="tls.html#SEC2">TLS'
         ' Keys</a></li><li><a href="tls.html#SEC3">TLS Examples</a></li></ul>'
         '<h1><a id="SEC2">Encryption Technical Details</a></h1>'

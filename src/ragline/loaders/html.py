@@ -155,7 +155,7 @@ def _into_page(href: str, page: str | None) -> bool:
     if href.startswith("#"):
         return True
     path, hash_, _ = href.partition("#")
-    return bool(page) and bool(hash_) and path == page
+    return bool(page) and bool(hash_) and path.removeprefix("./") == page
 
 
 def _hidden_from_readers(tag: Tag) -> bool:
