@@ -412,12 +412,15 @@ def _documented_product(need: QuestionNeed, question: str, context: Context) -> 
     if n < 2:
         return set()
     found: set[str] = set()
+    held: list[set[str]] | None = None
     for e in need.entities:
         # A product is a name ("Bacula"), not a closing "for geography".
         if e not in products or not e[:1].isupper():
             continue
+        if held is None:
+            held = [set(terms(p.text)) | set(terms(p.header)) for p in context.passages]
         want = set(terms(e))
-        naming = sum(want <= set(terms(p.text)) | set(terms(p.header)) for p in context.passages)
+        naming = sum(want <= words for words in held)
         if want and 2 * naming >= n:
             found.add(e)
     return found
