@@ -2559,3 +2559,22 @@ def test_a_heading_names_its_term_with_or_by_its_abbreviation() -> None:
         assert _headed_by(term, "Reliability\n30.3. Write-Ahead Logging (WAL)"), term
     assert not _headed_by("logging", "Reliability\n30.3. Write-Ahead Logging (WAL)")
     assert not _headed_by("WAL", "Reliability\n30.4. Asynchronous Commit")
+
+
+# groff renders a man page's option list as a table indented by empty cells.
+RECONSTRUCT_PAGE = """<html><head><title>RECONSTRUCT</title></head><body><h2>DESCRIPTION</h2>
+<p>reconstruct rebuilds one or more IMAP mailboxes. After running reconstruct, it is advisable to run
+quota(8) with the -f switch in order to fix the quota root files.</p><h2>OPTIONS</h2>
+<table><tr><td width="11%"></td><td><b>-r</b></td><td></td><td>Recursively reconstruct all
+sub-mailboxes of the mailboxes or mailbox prefixes given as arguments.</td></tr>
+<tr><td width="11%"></td><td><b>-f</b></td><td></td><td>Examine the filesystem underneath mailbox,
+adding all directories with a cyrus.header found there as new mailboxes. Useful for restoring
+mailboxes from backups.</td></tr></table></body></html>"""
+
+
+def test_an_option_of_a_command_is_defined_by_its_row_however_indented(answerer, tmp_path) -> None:
+    # The term read as "-f option of reconstruct", and the row's first cell is empty: the
+    # description's sentence that names "-f switch" was the answer.
+    ctx = context_of(tmp_path, RECONSTRUCT_PAGE)
+    a = ask(answerer, "What does the -f option of reconstruct do?", ctx)
+    assert not a.abstained and "Examine the filesystem underneath mailbox" in a.text.split("[1]")[0], a.text

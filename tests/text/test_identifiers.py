@@ -108,6 +108,9 @@ def test_asked_term_reads_definition_shapes() -> None:
         "thundering herd problem"
     )
     assert asked_term("What is a lock which a reader holds?") == "lock"
+    # The option is the term; "of reconstruct" says whose it is.
+    assert asked_term("What does the -f option of reconstruct do?") == "-f option"
+    assert asked_term("What does the CASCADE option in DROP TABLE do?") == "CASCADE option"
     assert asked_term("How do I reload the configuration?") is None
     assert asked_term("What does Varnish do with a compressed object when the client lacks gzip?") is None
 

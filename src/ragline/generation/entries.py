@@ -107,7 +107,9 @@ def field_row(unit: str) -> tuple[str, list[str]] | None:
     return (name, fields) if all(_FIELD_CELL.fullmatch(c) for c in fields) else None
 
 
-_FIRST_CELL = re.compile(r"\|\s*([^|\n]+?)\s*\|")
+# A row's first cell with text: groff indents a man page's option lists with empty cells ("| | -f |
+# | Examine the filesystem ... |").
+_FIRST_CELL = re.compile(r"\|(?:[ \t]*\|)*[ \t]*([^|\n]+?)\s*\|")
 
 
 def row_entry(unit: str) -> str | None:

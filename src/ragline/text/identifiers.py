@@ -148,6 +148,13 @@ _DEFINED = re.compile(
 # A relative clause after the term says which one is meant, not what it is called: "the
 # thundering herd problem that serialize_accept solves".
 _RELATIVE = re.compile(r"\s+(?:that|which|who|whom|whose)\s+\S.*$", re.IGNORECASE)
+# A term named by its kind, then whose it is: "-f option of reconstruct", "CASCADE option in DROP
+# TABLE".
+_OWNER_AFTER_KIND = re.compile(
+    r"^(?P<t>\S+\s+(?:option|flag|switch|argument|parameter|setting|directive|keyword|clause)s?)"
+    r"\s+(?:of|in|for|to)\s+\S.*$",
+    re.IGNORECASE,
+)
 
 
 # A question of a definition's or a comparison's shape is short; the patterns that read one
@@ -176,6 +183,8 @@ def asked_term(question: str) -> str | None:
     if not m:
         return None
     x = _RELATIVE.sub("", (m.group("x") or m.group("y") or "").strip())
+    # "the -f option of reconstruct": the option is the term, the command only says whose.
+    x = _OWNER_AFTER_KIND.sub(r"\g<t>", x)
     return x or None
 
 
