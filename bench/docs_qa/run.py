@@ -220,6 +220,12 @@ SETS = {
     # overview's access rights as letter / word / description lines, install guides and a FAQ;
     # split cyrus.
     "cyrus": _one_manual("cyrus", "cyrus-doc", "usr/share/doc/cyrus-doc/html", "**/*.html"),
+    # Written on 2026-12-08 (twenty-eighth session) before any output over this manual: aptitude's
+    # user manual (aptitude-doc-en, DocBook XSL chunked HTML as PostgreSQL's): the configuration
+    # file reference as "Option: / Default: / Description:" records with neighbouring numeric
+    # defaults, the command-line reference as a refentry page, the search term table, a FAQ;
+    # split aptitude.
+    "aptitude": _one_manual("aptitude", "aptitude-doc-en", "usr/share/doc/aptitude/html/en", "*.html"),
 }
 
 
