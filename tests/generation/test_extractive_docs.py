@@ -2578,3 +2578,66 @@ def test_an_option_of_a_command_is_defined_by_its_row_however_indented(answerer,
     ctx = context_of(tmp_path, RECONSTRUCT_PAGE)
     a = ask(answerer, "What does the -f option of reconstruct do?", ctx)
     assert not a.abstained and "Examine the filesystem underneath mailbox" in a.text.split("[1]")[0], a.text
+
+
+# DocBook's segmented list, as aptitude's configuration reference writes its options: the name is
+# a field of the record, the default another, neighbours' defaults all numbers.
+SEGMENTS_PAGE = (
+    "<html><head><title>Configuration file reference</title></head><body>"
+    '<h2>Available configuration options</h2><div class="segmentedlist">'
+    + "".join(
+        '<div class="seglistitem"><div class="seg"><strong>Option: </strong>'
+        f"<code>{name}</code></div>"
+        f'<div class="seg"><strong>Default: </strong><code>{value}</code></div>'
+        f'<div class="seg"><strong>Description: </strong>{text}</div></div>'
+        for name, value, text in (
+            (
+                "Aptitude::ProblemResolver::StepLimit",
+                "5000",
+                "The maximum number of steps which should be performed by the problem resolver on "
+                "each attempt to find a solution. The default value is large enough to accomodate "
+                "commonly encountered situations (note: this applies only to command-line searches).",
+            ),
+            (
+                "Aptitude::ProblemResolver::StepScore",
+                "-10",
+                "How much to reward or penalize prospective solutions based on their length.",
+            ),
+            (
+                "Aptitude::CmdLine::Show-Summary",
+                "no-summary",
+                "This option sets the default value of the command-line argument --show-summary.",
+            ),
+        )
+    )
+    + "</div></body></html>"
+)
+
+
+def test_an_option_named_by_a_records_field_is_the_entry_its_default_field_belongs_to(
+    answerer, tmp_path
+) -> None:
+    # "Aptitude::ProblemResolver::StepLimit" was read as two names, "Option: X" opened no entry, and
+    # "(note: ...)" made "The default value is large enough ..." read as stating a value.
+    ctx = context_of(tmp_path, SEGMENTS_PAGE)
+    for name, value in (
+        ("Aptitude::ProblemResolver::StepLimit", "5000"),
+        ("Aptitude::ProblemResolver::StepScore", "-10"),
+        ("Aptitude::CmdLine::Show-Summary", "no-summary"),
+    ):
+        assert_short(answerer, ctx, f"What is the default value of {name}?", value)
+
+
+def test_a_scoped_name_is_one_identifier() -> None:
+    from ragline.generation.entries import named_by_field
+    from ragline.text.identifiers import identifiers
+
+    q = "What is the default value of Aptitude::ProblemResolver::StepLimit?"
+    assert classify(q).named == ("Aptitude::ProblemResolver::StepLimit",)
+    assert identifiers("Is Net::HTTP like Aptitude::CmdLine::Show-Summary?") == (
+        "Net::HTTP",
+        "Aptitude::CmdLine::Show-Summary",
+    )
+    assert named_by_field("Option: Aptitude::Log") == "Aptitude::Log"
+    assert named_by_field("Default: 5000") is None
+    assert named_by_field("Option: a plain sentence here") is None

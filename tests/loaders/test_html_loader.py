@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from ragline.loaders.html import HtmlLoader
+from ragline.types import Document
 
 _SPHINX = """<!DOCTYPE html>
 <html lang="en">
@@ -467,11 +468,18 @@ def test_a_pages_own_table_of_contents_is_dropped_and_other_link_lists_kept(tmp_
     assert "read the part on rates" in doc.text
 
 
+def load_page(path: Path, html: str) -> Document:
+    """The one document the HTML loader makes of ``html`` written to ``path``."""
+    path.write_text(html, encoding="utf-8")
+    [doc] = HtmlLoader().load(path)
+    return doc
+
+
 def test_contents_whose_links_spell_the_pages_own_file_name_are_dropped(tmp_path: Path) -> None:
     # LaTeX2HTML's "Subsections" list links into the page by its own name ("crypto.html#SEC2");
     # a list of the same shape into another page is that page's contents and stays.
-    path = tmp_path / "crypto.html"
-    path.write_text(
+    doc = load_page(
+        tmp_path / "crypto.html",
         "<html><body><strong>Subsections</strong><ul>"
         '<li><a href="crypto.html#SEC1">Building with Encryption Support</a></li>'
         '<li><a href="crypto.html#SEC2">Encryption Technical Details</a></li>'
@@ -480,9 +488,30 @@ def test_contents_whose_links_spell_the_pages_own_file_name_are_dropped(tmp_path
         ' Keys</a></li><li><a href="tls.html#SEC3">TLS Examples</a></li></ul>'
         '<h1><a id="SEC2">Encryption Technical Details</a></h1>'
         "<p>The implementation uses 128bit AES-CBC.</p></body></html>",
-        encoding="utf-8",
     )
-    [doc] = HtmlLoader().load(path)
     assert doc.text.count("Encryption Technical Details") == 1, doc.text
     assert "Decrypting with a Master Key" not in doc.text
     assert "- TLS Directives\n- TLS Keys\n- TLS Examples" in doc.text
+
+
+def test_a_definition_list_of_numbered_links_into_the_page_is_its_contents(tmp_path: Path) -> None:
+    # DocBook's contents of a FAQ or a one-page chapter: "3.1. " outside each link; a contents list
+    # of links to other pages stays.
+    doc = load_page(
+        tmp_path / "faq.html",
+        "<html><body><dl><dt>3.1. <a href='faq.html#q1'>How can I find one package by name?</a></dt>"
+        "<dt>3.2. <a href='#q2'>How can I find broken packages?</a></dt>"
+        "<dt>3.3. <a href='#q3'>Why can I not select text?</a></dt></dl>"
+        "<dl><dt>2. <a href='installation.html'>Installation</a></dt><dt>3. <a href='upgrade.html'>"
+        "Upgrading</a></dt><dt>4. <a href='usage.html'>Usage</a></dt></dl>"
+        "<h2 id='q2'>3.2. How can I find broken packages?</h2><p>Use the command "
+        '<span class="guimenu">Search</span> → <span class="guimenuitem">Find Broken</span>.</p>'
+        '<span class="breadcrumb"><a href="index.html">Home</a> / <a href="faq.html">FAQ</a></span>'
+        "</body></html>",
+    )
+    assert doc.text.count("How can I find broken packages?") == 1, doc.text
+    assert "Why can I not select text" not in doc.text
+    assert "Installation" in doc.text and "Upgrading" in doc.text
+    # A menu's name marked as one is a word of the text; a breadcrumb of links is not.
+    assert "Use the command Search → Find Broken." in doc.text
+    assert "Home" not in doc.text

@@ -186,11 +186,31 @@ def unit_labels(
         if i != last_heading:
             term, last_heading = None, i
         heading = heads[i][1] if i >= 0 else fallback
-        opened = term_of(text[a:b]) or field_row_name(text[a:b])
+        opened = term_of(text[a:b]) or field_row_name(text[a:b]) or named_by_field(text[a:b])
         if opened is not None:
             term = opened
         out.append("\n".join(x for x in (heading, term, _column_names(tables, text, a)) if x))
     return out
+
+
+# A record's field that names the entry the fields after it describe: "Option:
+# Aptitude::ProblemResolver::StepLimit" above "Default: 5000" and "Description: ..." (DocBook's
+# segmented lists, as aptitude's configuration reference writes its options).
+_NAME_FIELD = re.compile(
+    r"(?:Option|Parameter|Setting|Directive|Variable|Property|Attribute|Key|Name)[ \t]*:[ \t]*"
+    r"(?P<name>[A-Za-z][\w.\-]*(?:::[A-Za-z][\w.\-]*)*)"
+)
+
+
+def named_by_field(unit: str) -> str | None:
+    """The entry's name when ``unit`` is one line naming it as a record's field ("Option: X"),
+    else None::
+
+        named_by_field("Option: Aptitude::Log")   # "Aptitude::Log"
+        named_by_field("Default: 5000")           # None
+    """
+    m = _NAME_FIELD.fullmatch(unit.strip())
+    return m.group("name") if m is not None and is_identifier(m.group("name")) else None
 
 
 def passage_labels(p: Passage, units: Sequence[tuple[int, int]]) -> list[str]:

@@ -166,9 +166,11 @@ _RULES: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
 # "-flag", or a dotted name (git's "gc.auto").
 _IDENT = re.compile(
     r"^(?:[A-Za-z]+[A-Z][a-z]\w*|\w*_\w+|[A-Za-z]+\d\w*|[A-Z]{2,}\w*|\.\w+|-\w+"
-    r"|[A-Za-z][A-Za-z0-9]+(?:\.[A-Za-z][\w\-]+)+)$"
+    r"|[A-Za-z][A-Za-z0-9]+(?:\.[A-Za-z][\w\-]+)+"
+    # A scoped name: "Aptitude::ProblemResolver::StepLimit", "Net::HTTP".
+    r"|[A-Za-z][\w\-]*(?:::[A-Za-z][\w\-]*)+)$"
 )
-_TOKEN = re.compile(r"[\w.\-]+(?:'[\w]+)?")
+_TOKEN = re.compile(r"[\w.\-]+(?:::[\w.\-]+)*(?:'[\w]+)?")
 _QUOTED = re.compile(r"[\"“'‘`]([^\"”'’`]{2,40})[\"”'’`]")
 # "... in nginx?", "... of Redis?", "... for SQLite?": the product a question's last phrase names.
 _TRAILING_SCOPE = re.compile(
@@ -625,8 +627,12 @@ def _states_default_in_words(text: str) -> bool:
         is not None
         # "on" and "off" as a value, not as prepositions ("runs on port 8118", "depends on").
         or _ON_OFF.search(text) is not None
-        # "Default: | X value", not a sentence that ends in "the following stanza:".
-        or re.search(r":\s*\S", text) is not None
+        # "Default: | X value", "default value: 30", not a sentence that ends in "the following
+        # stanza:" nor a colon elsewhere ("The default value is large enough ... (note: this
+        # applies only to ...)").
+        # An empty field ("Default: |  | Description: ...") states none.
+        or re.search(r"\bdefault\w*(?:[ \t]+\w+){0,2}[ \t]*:[ \t]*(?:\|[ \t]*)?[^\s|]", text, re.IGNORECASE)
+        is not None
         # "The default is ‘+%N:%i> ’": a quoted value.
         or _DEFAULT_QUOTED.search(text) is not None
         or _DEFAULT_PATH.search(text) is not None

@@ -58,7 +58,9 @@ PIPELINE_VERSION = "9"  # 2: sentence vectors; 3: Markdown tables, OCR, table- a
 # 6: lines of a <pre> block that each name a thing and describe it read as a table's rows;
 # 7: a <pre> list of options, each over its indented description, read as a table's rows;
 # 8: a page's own table of contents and the in-page links it hides from screen readers dropped
-# 9: a page's own contents whose links spell the page's file name ("page.html#sec") dropped too
+# 9: a page's own contents whose links spell the page's file name ("page.html#sec") dropped too, and
+# definition-list contents (DocBook's in-page tables of contents); words in inline elements whose
+# class looks like navigation ("guimenu") kept
 
 
 @dataclass(slots=True)

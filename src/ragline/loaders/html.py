@@ -146,7 +146,13 @@ def _in_page_contents(tag: Tag, page: str | None = None) -> bool:
     if len(links) < _CONTENTS_MIN_LINKS:
         return False
     linked = sum(_text_len(a) for a in links)
-    return linked >= _CONTENTS_LINKED_SHARE * max(_text_len(tag), 1)
+    # The entries' numbers outside their links ("3.1. " before each question of DocBook's FAQ
+    # contents) are the contents' own.
+    numbers = sum(len(m.group(0)) for m in _ENTRY_NUMBER.finditer(tag.get_text(" ")))
+    return linked >= _CONTENTS_LINKED_SHARE * max(_text_len(tag) - numbers, 1)
+
+
+_ENTRY_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*\.?(?=\s)")
 
 
 def _into_page(href: str, page: str | None) -> bool:
@@ -186,12 +192,26 @@ def _drops(tag: Tag, total: int, in_section: bool, page: str | None = None) -> b
         # A link into the page that is a permalink sign, or that the page itself hides from
         # screen readers (texinfo's "#" and "TOC" after every heading), is no part of the text.
         return True
-    if name in ("ul", "ol") and _in_page_contents(tag, page):
+    if name in ("ul", "ol", "dl") and _in_page_contents(tag, page):
         return True
+    if name in _WORDS_INLINE and not _mostly_links(tag):
+        # A word of the text that names a menu, as DocBook marks one ("Search → Find Broken" as
+        # <span class="guimenu"> and "guimenuitem"), is the text's, whatever its class says.
+        return False
     heuristic = name == "form" or any(
         _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
     )
     return heuristic and not _spared(tag, total)
+
+
+# Inline elements that hold words of the text (not links, images or form fields).
+_WORDS_INLINE = frozenset({"span", "strong", "em", "b", "i", "code", "kbd", "var", "tt", "samp"})
+
+
+def _mostly_links(tag: Tag) -> bool:
+    """Whether links hold at least half of ``tag``'s text (a breadcrumb, a menu of links)."""
+    length = _text_len(tag)
+    return length > 0 and 2 * sum(_text_len(a) for a in tag.find_all("a")) >= length
 
 
 def _strip_furniture(container: Tag, page: str | None = None) -> None:

@@ -29,6 +29,7 @@ from itertools import pairwise
 
 _TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][\w]*(?:\.[A-Za-z][\w]*)*")
 _SNAKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]")
+_SCOPED = re.compile(r"(?<![\w.:\-])[A-Za-z][\w\-]*(?:::[A-Za-z][\w\-]*)+")
 _DOTTED = re.compile(r"[a-z0-9]{2}\.[a-z]{2}", re.IGNORECASE)
 _MIN_HUMPS = 2
 
@@ -83,8 +84,12 @@ _NOT_NAMES = frozenset(
 def identifiers(text: str) -> tuple[str, ...]:
     """The identifiers ``text`` names, in order, each once (case-folded duplicates dropped)."""
     found: list[tuple[int, str]] = []
+    # A scoped name ("Aptitude::ProblemResolver::StepLimit", "Net::HTTP") is one name, not its
+    # parts.
+    scoped = [(m.start(), m.end(), m.group(0)) for m in _SCOPED.finditer(text)]
+    found.extend((a, name) for a, _, name in scoped)
     for m in _TOKEN.finditer(text):
-        if is_identifier_name(m.group(0)):
+        if is_identifier_name(m.group(0)) and not any(a <= m.start() < b for a, b, _ in scoped):
             found.append((m.start(), m.group(0)))
     for m in _CALLED.finditer(text):
         if m.group("name").lower() not in _NOT_NAMES:
