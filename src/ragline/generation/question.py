@@ -610,6 +610,9 @@ _DEFAULT_IN_WORDS = re.compile(
 )
 
 
+_ASIDES = re.compile(r"\([^()]*\)")
+
+
 _ON_OFF = re.compile(
     r"(?:\b(?:is|are|to|be|was|default|defaults|value)\s+|[:=|]\s*|^\s*)(?:on|off)\b|\b(?:on|off)\s+by\s+default\b",
     re.IGNORECASE,
@@ -627,12 +630,10 @@ def _states_default_in_words(text: str) -> bool:
         is not None
         # "on" and "off" as a value, not as prepositions ("runs on port 8118", "depends on").
         or _ON_OFF.search(text) is not None
-        # "Default: | X value", "default value: 30", not a sentence that ends in "the following
-        # stanza:" nor a colon elsewhere ("The default value is large enough ... (note: this
-        # applies only to ...)").
-        # An empty field ("Default: |  | Description: ...") states none.
-        or re.search(r"\bdefault\w*(?:[ \t]+\w+){0,2}[ \t]*:[ \t]*(?:\|[ \t]*)?[^\s|]", text, re.IGNORECASE)
-        is not None
+        # "Default: | X value", not a sentence that ends in "the following stanza:", nor a colon
+        # in an aside ("The default value is large enough ... (note: this applies only to ...)")
+        # or in a scoped name ("Aptitude::ProblemResolver::StepLimit").
+        or re.search(r"(?<!:):(?!:)\s*\S", _ASIDES.sub("", text)) is not None
         # "The default is ‘+%N:%i> ’": a quoted value.
         or _DEFAULT_QUOTED.search(text) is not None
         or _DEFAULT_PATH.search(text) is not None
