@@ -194,14 +194,16 @@ def _drops(tag: Tag, total: int, in_section: bool, page: str | None = None) -> b
         return True
     if name in ("ul", "ol", "dl") and _in_page_contents(tag, page):
         return True
+    heuristic = name == "form" or any(
+        _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
+    )
+    if not heuristic:
+        return False
     if name in _WORDS_INLINE and not _mostly_links(tag):
         # A word of the text that names a menu, as DocBook marks one ("Search → Find Broken" as
         # <span class="guimenu"> and "guimenuitem"), is the text's, whatever its class says.
         return False
-    heuristic = name == "form" or any(
-        _is_furniture_name(v) for attr in ("class", "id") for v in _attr_values(tag, attr)
-    )
-    return heuristic and not _spared(tag, total)
+    return not _spared(tag, total)
 
 
 # Inline elements that hold words of the text (not links, images or form fields).
