@@ -989,11 +989,10 @@ def _entries_spelled(need: QuestionNeed, question: str, scored: Sequence[ScoredS
     lowered = " ".join(question.lower().split())
     found: list[str] = []
     for s in scored:
-        line = s.label.rsplit("\n", 1)[-1].strip() if s.label else ""
-        m = SPELLED_TERM.fullmatch(line)
-        if m is None or line in found:
+        line = _spelled_term(s.label) if s.label else None
+        if line is None or line in found:
             continue
-        name = m.group("name").lower()
+        name = line.split(" = ", 1)[0].lower()
         if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lowered):
             found.append(line)
     return tuple(found)
@@ -1216,44 +1215,52 @@ def _item_named(question: str, item: str, text: str) -> tuple[int, str] | None:
 _SETTING_ITEMS = frozenset({"parameter", "option", "setting", "directive", "variable", "flag"})
 
 
-def _names_asked_item(question: str, item: str, text: str) -> bool:
-    """Whether ``text`` names an entry of the asked kind ``item`` that the question does not
-    ("the OPTIMIZE TABLE command", "the command pg_dump"), and names whose it is when the
-    question does (:func:`_whose_item`)."""
-    return _names_item(question, item, text) and not _anothers_item(question, item, text)
+class _AskedItem(NamedTuple):
+    """What a "Which X command ...?" question asks for, read once per question: the kind of item
+    (``asked_item``), the capitalised name before it that says whose ("MySQL" in "Which MySQL
+    command ...?", case-folded, else None) and the question's own words (case-folded)."""
+
+    item: str
+    whose: str | None
+    asked: frozenset[str]
+
+    def names(self, text: str) -> bool:
+        """Whether ``text`` names an entry of the asked kind that the question does not ("the
+        OPTIMIZE TABLE command", "the command pg_dump")."""
+        for m in _item_pattern(self.item).finditer(text):
+            name = (m.group("a") if m.group("a") is not None else m.group("b")).strip(".-")
+            # A name is shaped as one: an identifier ("dbcheck_tool", "pg_dump"), a word in
+            # capitals ("OPTIMIZE TABLE", "VACUUM"), or a word with a digit, dash or dot
+            # ("bscan-2"); "the command and parameters such as" names none.
+            shaped = (
+                is_identifier(name) or (name.isupper() and len(name) > 1) or re.search(r"[a-z][\d.\-_]", name)
+            )
+            if shaped and any(c.isalpha() for c in name) and name.casefold() not in self.asked:
+                return True
+        return False
+
+    def anothers(self, text: str) -> bool:
+        """Whether ``text`` names an entry of the asked kind without naming whose the question asks
+        for ("PostgreSQL has a VACUUM command" for "Which MySQL command ...?")."""
+        return self.whose is not None and self.whose not in _folded_words(text) and self.names(text)
+
+    def names_own(self, text: str) -> bool:
+        """:meth:`names`, and names whose it is when the question does."""
+        return self.names(text) and (self.whose is None or self.whose in _folded_words(text))
 
 
-def _whose_item(question: str, item: str) -> str | None:
-    """The capitalised name the question puts before the asked kind's word ("MySQL" in "Which
-    MySQL command ...?"), case-folded, else None."""
+def _asked_item(need: QuestionNeed, question: str) -> _AskedItem | None:
+    """The :class:`_AskedItem` of a name or procedure question that asks which item, else None."""
+    item = asked_item(question) if need.kind in ("procedure", "name") else None
+    if item is None:
+        return None
     m = re.match(rf"\s*(?:which|what)\s+(?P<w>[\w.\-]+)\s+{item}s?\b", question, re.IGNORECASE)
-    return m.group("w").casefold() if m is not None and m.group("w")[0].isupper() else None
+    whose = m.group("w").casefold() if m is not None and m.group("w")[0].isupper() else None
+    return _AskedItem(item, whose, _folded_words(question))
 
 
-def _anothers_item(question: str, item: str, text: str) -> bool:
-    """Whether ``text`` names an entry of the asked kind without naming whose the question asks
-    for ("PostgreSQL has a VACUUM command" for "Which MySQL command ...?")."""
-    whose = _whose_item(question, item)
-    return (
-        whose is not None
-        and whose not in {t.casefold() for t in re.findall(r"[\w.\-]+", text)}
-        and _names_item(question, item, text)
-    )
-
-
-def _names_item(question: str, item: str, text: str) -> bool:
-    asked = {t.casefold() for t in re.findall(r"[\w.\-]+", question)}
-    for m in _item_pattern(item).finditer(text):
-        name = (m.group("a") if m.group("a") is not None else m.group("b")).strip(".-")
-        # A name is shaped as one: an identifier ("dbcheck_tool", "pg_dump"), a word in capitals
-        # ("OPTIMIZE TABLE", "VACUUM"), or a word with a digit, dash or dot ("bscan-2"); "the
-        # command and parameters such as" names none.
-        shaped = (
-            is_identifier(name) or (name.isupper() and len(name) > 1) or re.search(r"[a-z][\d.\-_]", name)
-        )
-        if shaped and any(c.isalpha() for c in name) and name.casefold() not in asked:
-            return True
-    return False
+def _folded_words(text: str) -> frozenset[str]:
+    return frozenset(t.casefold() for t in re.findall(r"[\w.\-]+", text))
 
 
 @lru_cache(maxsize=32)
@@ -2010,15 +2017,15 @@ class ExtractiveAnswerer:
         # "Which MySQL command can compact the catalog?": the unit that names a command ("MySQL
         # has the OPTIMIZE TABLE command that you can use.") answers; its neighbours share more
         # of the question's words and name none.
-        item = asked_item(question) if need.kind in ("procedure", "name") else None
+        asked = _asked_item(need, question)
         # A unit inside a setting's entry names it by its label ("memory_cache_enabled (boolean)"
         # over "Setting to on enables the memory cache."), as much as a sentence that names one.
         items = [
             float(
-                item is not None
+                asked is not None
                 and (
-                    _names_asked_item(question, item, f.shown)
-                    or (item in _SETTING_ITEMS and bool(f.label and entry_identifier(f.label)))
+                    asked.names_own(f.shown)
+                    or (asked.item in _SETTING_ITEMS and bool(f.label and entry_identifier(f.label)))
                 )
             )
             for f in found
@@ -2187,8 +2194,8 @@ class ExtractiveAnswerer:
         # The reader reads "PostgreSQL has a VACUUM command that will compact your database" as
         # the answer to "Which MySQL command can compact ...?": another program's command goes
         # after every unit that is not one.
-        item = asked_item(question) if need.kind in ("procedure", "name") else None
-        others = [item is not None and _anothers_item(question, item, s.text) for s in read]
+        asked = _asked_item(need, question)
+        others = [asked is not None and asked.anothers(s.text) for s in read]
         if not all(others):
             read = [replace(s, score=-1.0) if other else s for s, other in zip(read, others, strict=True)]
         order = sorted(range(k), key=lambda j: (others[j], -read[j].score))
